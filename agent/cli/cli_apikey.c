@@ -1,0 +1,10 @@
+/* cli_apikey.c - PLACEHOLDER until its owner lands the real subcommand; must not survive to a release. */
+#include "cli.h"
+
+#include <stdio.h>
+
+int cli_apikey(int argc, char **argv)
+{
+  fprintf(stderr, "mailagent: apikey is not built yet\n");
+  return 2;
+}

@@ -1,0 +1,10 @@
+/* cli_settings.c - PLACEHOLDER until its owner lands the real subcommand; must not survive to a release. */
+#include "cli.h"
+
+#include <stdio.h>
+
+int cli_settings(int argc, char **argv)
+{
+  fprintf(stderr, "mailagent: settings is not built yet\n");
+  return 2;
+}

@@ -1,0 +1,164 @@
+/* config.c - reads mailagent.conf with GKeyFile into MaConfig, applying defaults and refusing
+ * unknown keys. The table below is the single list of keys: loading, defaults and the check for
+ * unknown keys all come from it. */
+#include "config.h"
+#include "error.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { KEY_STRING, KEY_INT, KEY_INT64 } KeyType;
+
+typedef struct {
+  const char *group;
+  const char *key;
+  KeyType type;
+  size_t offset;
+  const char *def; /* default as text; NULL: no default (NULL string) */
+} KeySpec;
+
+#define S(g, k, f, d) {g, k, KEY_STRING, offsetof(MaConfig, f), d}
+#define I(g, k, f, d) {g, k, KEY_INT, offsetof(MaConfig, f), d}
+#define L(g, k, f, d) {g, k, KEY_INT64, offsetof(MaConfig, f), d}
+
+static const KeySpec keys[] = {
+  S("storage", "data_dir", data_dir, "./data"),
+  S("smtp", "listen", smtp_listen, "127.0.0.1:2525"),
+  S("smtp", "inbound_domain", inbound_domain, "inbound.localhost"),
+  S("smtp", "forwarder_policy", forwarder_policy, "employee"),
+  S("smtp", "hostname", hostname, NULL),
+  S("smtp", "tls_cert_file", tls_cert_file, NULL),
+  S("smtp", "tls_key_file", tls_key_file, NULL),
+  L("smtp", "max_message_size", max_message_size, "52428800"),
+  I("smtp", "max_recipients", max_recipients, "100"),
+  I("smtp", "max_sessions", max_sessions, "1000"),
+  I("smtp", "max_sessions_per_client", max_sessions_per_client, "50"),
+  I("smtp", "command_timeout", command_timeout, "300"),
+  I("smtp", "data_timeout", data_timeout, "600"),
+  I("smtp", "min_data_rate", min_data_rate, "1024"),
+  I("smtp", "error_budget", error_budget, "10"),
+  L("smtp", "disk_reserve", disk_reserve, "104857600"),
+  I("smtp", "grace_period", grace_period, "30"),
+  S("submission", "listen", submission_listen, "127.0.0.1:5870"),
+  S("api", "listen", api_listen, "127.0.0.1:8025"),
+  L("api", "max_body", api_max_body, "10485760"),
+  S("api", "tls_cert_file", api_tls_cert_file, NULL),
+  S("api", "tls_key_file", api_tls_key_file, NULL),
+  S("relay", "default_host", relay_default_host, NULL),
+  S("dns", "servers", dns_servers, NULL),
+  I("collector", "interval", collector_interval, "60"),
+  S("webhook", "url", webhook_url, NULL),
+  S("webhook", "secret_file", webhook_secret_file, NULL),
+  I("webhook", "timeout", webhook_timeout, "10"),
+  I("webhook", "max_attempts", webhook_max_attempts, "20"),
+  I("webhook", "max_backoff", webhook_max_backoff, "3600"),
+  S("security", "master_key_file", master_key_file, NULL),
+  I("pipeline", "workers", workers, "2"),
+  S("pipeline", "log_level", log_level, "info"),
+};
+
+static const KeySpec *find_key(const char *group, const char *key)
+{
+  for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
+    if (strcmp(keys[i].group, group) == 0 && strcmp(keys[i].key, key) == 0) return &keys[i];
+  return NULL;
+}
+
+static int set_value(MaConfig *cfg, const KeySpec *k, const char *text, GError **error)
+{
+  char *base = (char *)cfg + k->offset;
+  if (k->type == KEY_STRING) {
+    char **slot = (char **)base;
+    g_free(*slot);
+    *slot = text ? g_strdup(text) : NULL;
+    return 0;
+  }
+  if (!text) return 0;
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(text, &end, 10);
+  if (errno || end == text || *end != '\0' || v < 0 || (k->type == KEY_INT && v > G_MAXINT)) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[%s] %s: \"%s\" is not a non-negative integer",
+                k->group, k->key, text);
+    return -1;
+  }
+  if (k->type == KEY_INT) *(int *)base = (int)v;
+  else *(gint64 *)base = v;
+  return 0;
+}
+
+MaConfig *ma_config_load(const char *file, GError **error)
+{
+  g_autoptr(MaConfig) cfg = g_new0(MaConfig, 1);
+  for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
+    if (set_value(cfg, &keys[i], keys[i].def, error) < 0) return NULL;
+
+  if (file) {
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    if (!g_key_file_load_from_file(kf, file, G_KEY_FILE_NONE, error)) return NULL;
+    g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+    for (char **g = groups; *g; g++) {
+      g_auto(GStrv) names = g_key_file_get_keys(kf, *g, NULL, NULL);
+      for (char **n = names; n && *n; n++) {
+        const KeySpec *k = find_key(*g, *n);
+        if (!k) {
+          g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: unknown key [%s] %s", file, *g, *n);
+          return NULL;
+        }
+        g_autofree char *v = g_key_file_get_string(kf, *g, *n, error);
+        if (!v) return NULL;
+        if (set_value(cfg, k, v, error) < 0) return NULL;
+      }
+    }
+  }
+
+  if (!cfg->hostname) cfg->hostname = g_strdup(g_get_host_name());
+  if (!cfg->tls_cert_file) cfg->tls_cert_file = g_build_filename(cfg->data_dir, "tls", "cert.pem", NULL);
+  if (!cfg->tls_key_file) cfg->tls_key_file = g_build_filename(cfg->data_dir, "tls", "key.pem", NULL);
+  if (!cfg->master_key_file) cfg->master_key_file = g_build_filename(cfg->data_dir, "master.key", NULL);
+  if (strcmp(cfg->forwarder_policy, "employee") && strcmp(cfg->forwarder_policy, "domain") &&
+      strcmp(cfg->forwarder_policy, "any")) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
+                "[smtp] forwarder_policy: \"%s\" is not one of employee, domain, any", cfg->forwarder_policy);
+    return NULL;
+  }
+  if (cfg->workers < 1 || cfg->workers > 64) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[pipeline] workers: must be 1 to 64");
+    return NULL;
+  }
+  return g_steal_pointer(&cfg);
+}
+
+void ma_config_free(MaConfig *cfg)
+{
+  if (!cfg) return;
+  for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
+    if (keys[i].type == KEY_STRING) g_free(*(char **)((char *)cfg + keys[i].offset));
+  g_free(cfg);
+}
+
+int ma_config_split_listen(const char *listen, char **host, int *port, GError **error)
+{
+  const char *colon = NULL;
+  g_autofree char *h = NULL;
+  if (listen[0] == '[') {
+    const char *close = strchr(listen, ']');
+    if (close && close[1] == ':') {
+      h = g_strndup(listen + 1, (gsize)(close - listen - 1));
+      colon = close + 1;
+    }
+  } else if ((colon = strrchr(listen, ':'))) {
+    h = g_strndup(listen, (gsize)(colon - listen));
+  }
+  char *end = NULL;
+  long p = colon ? strtol(colon + 1, &end, 10) : -1;
+  if (!h || !*h || !end || *end || p < 0 || p > 65535) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "\"%s\" is not host:port", listen);
+    return -1;
+  }
+  *host = g_steal_pointer(&h);
+  *port = (int)p;
+  return 0;
+}

@@ -1,0 +1,67 @@
+/* config.h - the process configuration: one INI file read with GKeyFile.
+ *
+ * Every key has a default, so an absent file or section is fine; an unknown key or a value of the
+ * wrong type is an error naming the key, so a typo never passes silently. Every key is documented
+ * in mailagent.conf.example. Per-enterprise settings live in the database, not here.
+ */
+#ifndef MA_CONFIG_H
+#define MA_CONFIG_H
+
+#include <glib.h>
+
+typedef struct {
+  /* [storage] */
+  char *data_dir;               /* default "./data" */
+  /* [smtp] */
+  char *smtp_listen;            /* "127.0.0.1:2525" */
+  char *inbound_domain;         /* "inbound.localhost" */
+  char *forwarder_policy;       /* "employee" | "domain" | "any" */
+  char *hostname;               /* name in the greeting and EHLO reply; default g_get_host_name() */
+  char *tls_cert_file;          /* default <data_dir>/tls/cert.pem */
+  char *tls_key_file;           /* default <data_dir>/tls/key.pem */
+  gint64 max_message_size;      /* bytes, 52428800 */
+  int max_recipients;           /* 100 */
+  int max_sessions;             /* 1000 */
+  int max_sessions_per_client;  /* 50 */
+  int command_timeout;          /* seconds, 300 */
+  int data_timeout;             /* seconds, 600 */
+  int min_data_rate;            /* bytes/second averaged over DATA, 1024 */
+  int error_budget;             /* bad commands before disconnect, 10 */
+  gint64 disk_reserve;          /* bytes of free disk below which MAIL gets 452, 104857600 */
+  int grace_period;             /* seconds SIGTERM waits for sessions, 30 */
+  /* [submission] */
+  char *submission_listen;      /* "127.0.0.1:5870" */
+  /* [api] */
+  char *api_listen;             /* "127.0.0.1:8025" */
+  gint64 api_max_body;          /* bytes, 10485760 */
+  char *api_tls_cert_file;      /* NULL: plain HTTP */
+  char *api_tls_key_file;
+  /* [relay] */
+  char *relay_default_host;     /* NULL: direct MX delivery */
+  /* [dns] */
+  char *dns_servers;            /* NULL: system resolvers; "127.0.0.1:5353" in tests */
+  /* [collector] */
+  int collector_interval;       /* seconds between mailbox polls, 60 */
+  /* [webhook] */
+  char *webhook_url;            /* NULL: events stay in the outbox */
+  char *webhook_secret_file;    /* NULL: unsigned (refused unless url is NULL) */
+  int webhook_timeout;          /* seconds per attempt, 10 */
+  int webhook_max_attempts;     /* 20 */
+  int webhook_max_backoff;      /* seconds, 3600 */
+  /* [security] */
+  char *master_key_file;        /* default <data_dir>/master.key */
+  /* [pipeline] */
+  int workers;                  /* pipeline threads, default 2 */
+  char *log_level;              /* "info" */
+} MaConfig;
+
+/* Loads FILE (NULL: defaults only). Returns a new config the caller frees with ma_config_free, or
+ * NULL with *error set (MA_ERROR_INVALID naming the key, or a GKeyFile/GFile error). */
+MaConfig *ma_config_load(const char *file, GError **error);
+void ma_config_free(MaConfig *cfg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MaConfig, ma_config_free)
+
+/* Splits "host:port" / "[v6]:port". Returns 0, or -1 with *error set. host is newly allocated. */
+int ma_config_split_listen(const char *listen, char **host, int *port, GError **error);
+
+#endif

@@ -1,0 +1,49 @@
+/* main.c - dispatches `mailagent <subcommand>` to its handler in agent/cli/. Nothing else. */
+#include "agent/cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} Subcommand;
+
+static const Subcommand subcommands[] = {
+  {"init", cli_init, "create the data directory, database, TLS pair and admin API key"},
+  {"serve", cli_serve, "run the SMTP listener, HTTP API and pipeline workers"},
+  {"enterprise", cli_enterprise, "add, list and show enterprises (tenants)"},
+  {"employee", cli_employee, "add, list and remove an enterprise's employees"},
+  {"records", cli_records, "import CRM records (JSON Lines or CSV)"},
+  {"ingest", cli_ingest, "run .eml files through the archive pipeline"},
+  {"timeline", cli_timeline, "print a record's e-mail timeline"},
+  {"settings", cli_settings, "show or change an enterprise's settings"},
+  {"apikey", cli_apikey, "create, list, revoke and rotate API keys"},
+  {"rules", cli_rules, "manage auto-create activity rules"},
+};
+
+static void usage(FILE *out)
+{
+  fprintf(out, "usage: mailagent <subcommand> [options]\n\nsubcommands:\n");
+  for (size_t i = 0; i < G_N_ELEMENTS(subcommands); i++)
+    fprintf(out, "  %-11s %s\n", subcommands[i].name, subcommands[i].summary);
+  fprintf(out, "\nRun `mailagent <subcommand> --help` for its options.\n");
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < G_N_ELEMENTS(subcommands); i++)
+    if (strcmp(argv[1], subcommands[i].name) == 0) return subcommands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "mailagent: unknown subcommand \"%s\"\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

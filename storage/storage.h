@@ -1,0 +1,321 @@
+/* storage.h - the whole interface to mailagent's durable state (except the node-local spool, see
+ * spool.h). Callers never see SQL: every operation is a function here, dispatched through a table
+ * of backend functions (storage_backend.h), so a PostgreSQL backend can be added without touching
+ * callers. The SQLite backend (storage_sqlite.c) is the only place SQL appears.
+ *
+ * Conventions: functions return 0 / -1 (GError, domain MA_ERROR), look-ups 1 found / 0 not found /
+ * -1 error. Every query is scoped by enterprise_id: no function reads or writes across tenants
+ * except the few marked "admin". Structures returned through out-parameters are newly allocated
+ * and owned by the caller (free with the matching _free, which accepts NULL); GPtrArray outputs
+ * are created by the caller with the right free function and appended to.
+ *
+ * Threads: a MaStorage handle is used by one thread at a time. Each thread opens its own handle on
+ * the same data directory; SQLite serialises writers (WAL, busy timeout), and a busy database gives
+ * MA_ERROR_TEMPFAIL, never a lost write.
+ */
+#ifndef MA_STORAGE_H
+#define MA_STORAGE_H
+
+#include "agent/lib/error.h"
+#include "agent/lib/model.h"
+
+#include <glib.h>
+
+typedef struct MaStorage MaStorage;
+
+/* ---- lifecycle ------------------------------------------------------------------------------ */
+
+/* Opens (creating when create is TRUE) the database under data_dir and applies pending
+ * migrations. *out is owned by the caller; close with storage_close. */
+int storage_open(const char *data_dir, gboolean create, MaStorage **out, GError **error);
+/* Closes and sets *st to NULL. Accepts NULL and *st == NULL. */
+void storage_close(MaStorage **st);
+int storage_schema_version(MaStorage *st);
+
+/* Transactions group many writes into one durable commit (one fsync). Nesting is not allowed. */
+int storage_begin(MaStorage *st, GError **error);
+int storage_commit(MaStorage *st, GError **error);
+void storage_rollback(MaStorage *st);
+
+/* Test hook: when set, the next n commits fail with MA_ERROR_TEMPFAIL as if fsync failed. */
+void storage_fault_inject_commit_failures(MaStorage *st, int n);
+
+/* ---- enterprises, domains, inbound addresses ------------------------------------------------ */
+
+typedef struct {
+  char *id;
+  char *slug;             /* lower-case [a-z0-9-], unique */
+  char *name;
+  char *inbound_local;    /* local part of the current virtual inbound address */
+  GPtrArray *domains;     /* char*, lower-case */
+  gint64 created_at;
+} MaEnterprise;
+
+void ma_enterprise_free(MaEnterprise *e);
+
+/* Creates an enterprise (e->id, slug, name, inbound_local, domains filled by the caller). Fails with
+ * MA_ERROR_CONFLICT when the slug or a domain is already taken by another enterprise. */
+int storage_enterprise_create(MaStorage *st, const MaEnterprise *e, GError **error);
+/* Finds by id or by slug. */
+int storage_enterprise_get(MaStorage *st, const char *id_or_slug, MaEnterprise **out, GError **error);
+/* admin: all enterprises, oldest first. out: MaEnterprise*. */
+int storage_enterprise_list(MaStorage *st, GPtrArray *out, GError **error);
+int storage_enterprise_domain_add(MaStorage *st, const char *enterprise_id, const char *domain, GError **error);
+/* 1 removed, 0 not there. */
+int storage_enterprise_domain_remove(MaStorage *st, const char *enterprise_id, const char *domain, GError **error);
+
+/* Finds the enterprise whose live virtual inbound address has this local part (case-insensitive).
+ * An address replaced by rotation stays live until its grace period ends (compared with now). */
+int storage_inbound_lookup(MaStorage *st, const char *local_part, gint64 now, char **enterprise_id,
+                           GError **error);
+/* Makes new_local the current address; the old one stays live until old_expires_at. */
+int storage_inbound_rotate(MaStorage *st, const char *enterprise_id, const char *new_local,
+                           gint64 old_expires_at, GError **error);
+/* Live addresses of an enterprise. out: char* local parts, current first. */
+int storage_inbound_list(MaStorage *st, const char *enterprise_id, gint64 now, GPtrArray *out, GError **error);
+
+/* ---- employees ------------------------------------------------------------------------------ */
+
+typedef struct {
+  char *id;
+  char *enterprise_id;
+  char *email;            /* lower-cased */
+  char *name;             /* NULL when none */
+  gint64 created_at;
+} MaEmployee;
+
+void ma_employee_free(MaEmployee *e);
+
+/* MA_ERROR_CONFLICT when the address is already an employee of this enterprise. */
+int storage_employee_add(MaStorage *st, const MaEmployee *e, GError **error);
+/* Removes by id or e-mail address: 1 removed, 0 not found. */
+int storage_employee_remove(MaStorage *st, const char *enterprise_id, const char *id_or_email, GError **error);
+int storage_employee_find(MaStorage *st, const char *enterprise_id, const char *id_or_email,
+                          MaEmployee **out, GError **error);
+int storage_employee_list(MaStorage *st, const char *enterprise_id, GPtrArray *out, GError **error);
+
+/* ---- API keys ------------------------------------------------------------------------------- */
+
+typedef struct {
+  char *id;
+  char *enterprise_id;    /* NULL for an admin key */
+  char *label;
+  char *prefix;           /* first characters of the key, shown in listings */
+  gint64 created_at;
+  gint64 revoked_at;      /* 0 while valid */
+} MaApiKey;
+
+void ma_api_key_free(MaApiKey *k);
+
+/* Stores a key by the hex SHA-256 of its secret; the secret itself is never stored. */
+int storage_apikey_add(MaStorage *st, const MaApiKey *k, const char *secret_hash, GError **error);
+/* Finds an unrevoked key by hash. */
+int storage_apikey_find(MaStorage *st, const char *secret_hash, MaApiKey **out, GError **error);
+/* enterprise_id NULL lists admin keys; out: MaApiKey*. */
+int storage_apikey_list(MaStorage *st, const char *enterprise_id, GPtrArray *out, GError **error);
+int storage_apikey_get(MaStorage *st, const char *id, MaApiKey **out, GError **error);
+/* 1 revoked now, 0 no such key or already revoked. */
+int storage_apikey_revoke(MaStorage *st, const char *id, gint64 now, GError **error);
+
+/* ---- per-enterprise settings ---------------------------------------------------------------- */
+
+/* Values are text; the meaning and defaults of keys belong to the caller (see agent/lib/settings). */
+int storage_setting_get(MaStorage *st, const char *enterprise_id, const char *key, char **value, GError **error);
+int storage_setting_set(MaStorage *st, const char *enterprise_id, const char *key, const char *value, GError **error);
+/* out: key -> value, both g_strdup'd (create with g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free)). */
+int storage_setting_list(MaStorage *st, const char *enterprise_id, GHashTable *out, GError **error);
+
+/* ---- CRM records ---------------------------------------------------------------------------- */
+
+/* Inserts or replaces by (enterprise, type, id), with its e-mail, domain and contact indexes. */
+int storage_record_upsert(MaStorage *st, const char *enterprise_id, const MaRecord *r, GError **error);
+/* 1 deleted, 0 not found. Links of archived messages to it are kept (history stays). */
+int storage_record_delete(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *id, GError **error);
+int storage_record_get(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *id,
+                       MaRecord **out, GError **error);
+/* A page of records of one type ordered by id, after `after_id` (NULL: from the start). */
+int storage_record_list(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *after_id,
+                        int limit, GPtrArray *out, GError **error);
+
+/* Matching look-ups. out: MaRecord*.
+ * Contacts and leads (and accounts listing the address) having this address; address_key is
+ * lower-case; with ignore_plus the comparison ignores "+tag" in the local part on both sides. */
+int storage_records_by_email(MaStorage *st, const char *enterprise_id, const char *address_key,
+                             gboolean ignore_plus, GPtrArray *out, GError **error);
+int storage_accounts_by_domain(MaStorage *st, const char *enterprise_id, const char *domain, GPtrArray *out, GError **error);
+/* Open opportunities whose contact_ids include contact_id. */
+int storage_opportunities_open_for_contact(MaStorage *st, const char *enterprise_id, const char *contact_id,
+                                           GPtrArray *out, GError **error);
+int storage_opportunities_open_for_account(MaStorage *st, const char *enterprise_id, const char *account_id,
+                                           GPtrArray *out, GError **error);
+
+/* ---- blobs (raw messages, attachments): content-addressed by sha256 ------------------------- */
+
+/* Stores data unless a blob with that digest exists; writes the hex digest to sha256_out. Durable
+ * with the enclosing transaction's commit. */
+int storage_blob_put(MaStorage *st, const void *data, gsize len, char sha256_out[65], GError **error);
+/* *out is a new reference. */
+int storage_blob_get(MaStorage *st, const char *sha256, GBytes **out, GError **error);
+
+/* ---- archived messages ---------------------------------------------------------------------- */
+
+typedef struct {
+  char *id;
+  char *enterprise_id;
+  char *thread_id;
+  char *message_id;       /* normalised Message-ID header, NULL when none */
+  char *dedup_key;        /* hex digest the pipeline computed */
+  char *subject;
+  MaDirection direction;
+  gint64 date;            /* from the Date header, or the arrival time when absent */
+  gint64 archived_at;
+  gint64 size;            /* raw size in bytes */
+  char *raw_sha256;       /* blob of the raw message as received */
+  char *text;             /* readable text */
+  char *html;             /* HTML as received (UTF-8), NULL when none; sanitise before showing */
+  char *snippet;          /* first ~200 characters of text, whitespace folded */
+  GPtrArray *participants;/* MaParticipant* */
+  GPtrArray *attachments; /* MaAttachment* (data NULL) */
+  GPtrArray *links;       /* MaRecordRef* */
+} MaStoredMessage;
+
+MaStoredMessage *ma_stored_message_new(void);
+void ma_stored_message_free(MaStoredMessage *m);
+
+/* Finds an archived message of this enterprise with this normalised Message-ID (when not NULL) or
+ * else this dedup key. *message_id_out is our id. */
+int storage_message_find_duplicate(MaStorage *st, const char *enterprise_id, const char *message_id,
+                                   const char *dedup_key, char **id_out, GError **error);
+/* Inserts the message with its participants and attachment rows (blobs stored separately with
+ * storage_blob_put) and its links. m->id, thread_id are set by the caller. */
+int storage_message_insert(MaStorage *st, const MaStoredMessage *m, GError **error);
+/* Full message with participants, attachments and links. */
+int storage_message_get(MaStorage *st, const char *enterprise_id, const char *id, MaStoredMessage **out, GError **error);
+/* Ids of messages archived at or after `since`, oldest first, after `after_id`. out: char*. */
+int storage_message_ids_archived_since(MaStorage *st, const char *enterprise_id, gint64 since,
+                                       const char *after_id, int limit, GPtrArray *out, GError **error);
+/* 1 when some message of this enterprise has an attachment with this digest. */
+int storage_attachment_visible(MaStorage *st, const char *enterprise_id, const char *sha256, GError **error);
+
+/* Links: 1 added, 0 existed. */
+int storage_link_add(MaStorage *st, const char *enterprise_id, const char *message_id, const MaRecordRef *ref, GError **error);
+/* out: MaRecordRef*. */
+int storage_message_links(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out, GError **error);
+
+/* Provenance: 1 added, 0 a row with the same spool id (or same route+mailbox+employee when spool id
+ * is NULL) exists for this message already. */
+int storage_provenance_add(MaStorage *st, const char *enterprise_id, const char *message_id,
+                           const MaProvenance *p, GError **error);
+/* out: MaProvenance*. */
+int storage_provenance_list(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out, GError **error);
+
+/* ---- threads -------------------------------------------------------------------------------- */
+
+/* A thread containing any message whose Message-ID is one of ids (n of them). */
+int storage_thread_find_by_message_ids(MaStorage *st, const char *enterprise_id, const char *const *ids,
+                                       guint n, char **thread_id, GError **error);
+/* The most recent thread with this normalised subject and external-participant key whose latest
+ * message is at or after `since`. */
+int storage_thread_find_by_subject(MaStorage *st, const char *enterprise_id, const char *subject_key,
+                                   const char *participants_key, gint64 since, char **thread_id, GError **error);
+int storage_thread_create(MaStorage *st, const char *enterprise_id, const char *thread_id, const char *subject_key,
+                          const char *participants_key, gint64 latest, GError **error);
+/* Raises the thread's latest-message time to `date` if later. */
+int storage_thread_touch(MaStorage *st, const char *enterprise_id, const char *thread_id, gint64 date, GError **error);
+/* Opportunity links of the thread's messages. out: MaRecordRef*. */
+int storage_thread_opportunity_links(MaStorage *st, const char *enterprise_id, const char *thread_id,
+                                     GPtrArray *out, GError **error);
+/* Messages of a thread, oldest first. out: MaStoredMessage*. */
+int storage_thread_messages(MaStorage *st, const char *enterprise_id, const char *thread_id, GPtrArray *out, GError **error);
+
+/* ---- activities ----------------------------------------------------------------------------- */
+
+typedef struct {
+  char *id;
+  char *enterprise_id;
+  char *message_id;
+  MaRecordRef record;
+  char *rule_id;
+  char *rule_name;
+  char *activity_type;
+  char *title;
+  char *content;
+  char *owner;            /* internal participant's address, NULL when none */
+  gint64 created_at;
+  gint64 message_date;    /* date of the message, so the activity sorts beside it */
+} MaActivity;
+
+void ma_activity_free(MaActivity *a);
+
+/* 1 created, 0 an activity for (message, record) exists already (the unique key). */
+int storage_activity_create(MaStorage *st, const MaActivity *a, GError **error);
+/* Links of the message that have no activity yet. out: MaRecordRef*. */
+int storage_links_without_activity(MaStorage *st, const char *enterprise_id, const char *message_id,
+                                   GPtrArray *out, GError **error);
+int storage_activity_get(MaStorage *st, const char *enterprise_id, const char *id, MaActivity **out, GError **error);
+
+/* ---- timeline ------------------------------------------------------------------------------- */
+
+typedef struct {
+  const char *direction;  /* "inbound", "outbound" or NULL for both */
+  gint64 since, until;    /* message date bounds, 0 for none; until is exclusive */
+  int has_attachment;     /* -1 any, 0 without, 1 with */
+  const char *thread_id;  /* NULL for all */
+} MaTimelineFilter;
+
+typedef struct {
+  gboolean is_activity;
+  MaStoredMessage *message; /* set for messages */
+  MaActivity *activity;     /* set for activities */
+} MaTimelineItem;
+
+void ma_timeline_item_free(MaTimelineItem *item);
+
+/* Newest first, messages and activities interleaved (an activity sorts at its message's date, just
+ * before it). cursor: NULL or an opaque string from an earlier page (MA_ERROR_INVALID when it is not
+ * one). *next_cursor: NULL on the last page. out: MaTimelineItem*. Messages carry participants,
+ * attachments and links; text and html are NULL (fetch the message for them). */
+int storage_timeline(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *record_id,
+                     const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out,
+                     char **next_cursor, GError **error);
+
+/* ---- rules ---------------------------------------------------------------------------------- */
+
+/* The enterprise's ordered rules as one JSON array (text, "[]" when none). The rules module owns the
+ * format and validation; storage keeps the array whole so reordering is atomic. */
+int storage_rules_get(MaStorage *st, const char *enterprise_id, char **json_array, GError **error);
+int storage_rules_put(MaStorage *st, const char *enterprise_id, const char *json_array, GError **error);
+
+/* ---- outbox: events for the CRM's webhook --------------------------------------------------- */
+
+typedef struct {
+  gint64 seq;             /* delivery order */
+  char *idempotency_key;  /* unique: adding the same key twice keeps the first */
+  char *enterprise_id;
+  char *event;            /* "message.archived", "activity.created" */
+  char *payload;          /* JSON text */
+  int attempts;
+  gint64 next_attempt_at;
+  char *last_error;
+} MaOutboxEvent;
+
+void ma_outbox_event_free(MaOutboxEvent *e);
+
+/* 1 added, 0 the key exists. */
+int storage_outbox_add(MaStorage *st, const char *enterprise_id, const char *event, const char *idempotency_key,
+                       const char *payload, gint64 now, GError **error);
+/* Undelivered events due at `now`, in seq order. out: MaOutboxEvent*. */
+int storage_outbox_due(MaStorage *st, gint64 now, int limit, GPtrArray *out, GError **error);
+int storage_outbox_delivered(MaStorage *st, gint64 seq, gint64 now, GError **error);
+/* Records a failed attempt; dead=TRUE parks the event (retry cap reached). */
+int storage_outbox_failed(MaStorage *st, gint64 seq, int attempts, gint64 next_attempt_at, const char *error_text,
+                          gboolean dead, GError **error);
+/* Undelivered, not dead. */
+int storage_outbox_backlog(MaStorage *st, gint64 *count, GError **error);
+
+/* ---- metrics -------------------------------------------------------------------------------- */
+
+/* admin: counts for /metrics: messages archived, activities, records. */
+int storage_counts(MaStorage *st, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
+
+#endif
