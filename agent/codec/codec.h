@@ -1,0 +1,37 @@
+/* codec.h - JSON (jansson) for the shared data types, so the CLI's --json output and the HTTP API
+ * use the same field names (see ../shared/DESIGN.md, "User-visible contract"): ids are strings,
+ * times RFC 3339 UTC, an address is {"name","address"}, record types singular.
+ *
+ * Builders return a new reference (json_decref it). Parsers are strict: an unknown top-level key, a
+ * wrong type or a missing required field is MA_ERROR_INVALID naming the field; they never keep a
+ * reference to their input.
+ */
+#ifndef MA_CODEC_H
+#define MA_CODEC_H
+
+#include "agent/lib/model.h"
+#include "storage/storage.h"
+
+#include <jansson.h>
+
+/* {"type","id","name","emails","domains","account_id","contact_ids","stage","attributes"}.
+ * "deleted": true is accepted and reported through *deleted (may be NULL when not allowed). */
+int codec_record_parse(const json_t *obj, MaRecord **out, gboolean *deleted, GError **error);
+json_t *codec_record_to_json(const MaRecord *r);
+
+json_t *codec_address_to_json(const char *name, const char *address);
+json_t *codec_record_ref_to_json(const MaRecordRef *ref); /* {"type","id"} */
+json_t *codec_enterprise_to_json(const MaEnterprise *e, const char *inbound_domain);
+json_t *codec_employee_to_json(const MaEmployee *e);
+json_t *codec_api_key_to_json(const MaApiKey *k);
+json_t *codec_attachment_to_json(const MaAttachment *a);
+
+/* A message as the timeline shows it: id, thread_id, date, direction, from, to, cc, subject,
+ * snippet, attachments (names, types, sizes, sha256), records (links). With full=TRUE also text,
+ * message_id, participants (all roles), size; html is added by the caller after sanitising. */
+json_t *codec_message_to_json(const MaStoredMessage *m, gboolean full);
+json_t *codec_activity_to_json(const MaActivity *a);
+/* {"kind":"message",...} or {"kind":"activity",...}. */
+json_t *codec_timeline_item_to_json(const MaTimelineItem *item);
+
+#endif

@@ -1,0 +1,98 @@
+# common.sh - sourced by every integration test. Gives each test a private temporary directory,
+# free loopback ports, a config file, helpers to start/stop `mailagent serve`, and assertions that
+# print what differed. Everything started here is stopped by the EXIT trap.
+#
+# Environment from ctest: MAILAGENT (binary), SRC_DIR, BUILD_DIR, FIXTURES_DIR.
+set -euo pipefail
+
+: "${MAILAGENT:?run through ctest (MAILAGENT is the binary)}"
+: "${SRC_DIR:?}" "${FIXTURES_DIR:?}"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/mailagent-test.XXXXXX")
+CLEANUP_PIDS=()
+CLEANUP_CMDS=()
+FAILURES=0
+PASSES=0
+
+cleanup() {
+  local rc=$?
+  for cmd in "${CLEANUP_CMDS[@]:-}"; do [ -n "$cmd" ] && eval "$cmd" >/dev/null 2>&1 || true; done
+  for pid in "${CLEANUP_PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  for pid in "${CLEANUP_PIDS[@]:-}"; do [ -n "$pid" ] && wait "$pid" 2>/dev/null || true; done
+  if [ "$rc" -eq 0 ] && [ "${KEEP_TEST_DIR:-0}" != 1 ]; then rm -rf "$T"; else echo "test files kept in $T"; fi
+}
+trap cleanup EXIT
+
+# free_port: prints a loopback TCP port nobody listens on.
+free_port() {
+  /usr/bin/python3 - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+# write_config [extra ini lines...]: writes $T/mailagent.conf with a data dir and free ports,
+# exporting SMTP_PORT, API_PORT, SUBMISSION_PORT and CONF.
+write_config() {
+  SMTP_PORT=$(free_port); API_PORT=$(free_port); SUBMISSION_PORT=$(free_port)
+  CONF=$T/mailagent.conf
+  {
+    echo "[storage]"; echo "data_dir=$T/data"
+    echo "[smtp]"; echo "listen=127.0.0.1:$SMTP_PORT"; echo "inbound_domain=inbound.test"
+    echo "hostname=mx.inbound.test"
+    echo "[submission]"; echo "listen=127.0.0.1:$SUBMISSION_PORT"
+    echo "[api]"; echo "listen=127.0.0.1:$API_PORT"
+    for line in "$@"; do echo "$line"; done
+  } > "$CONF"
+  export SMTP_PORT API_PORT SUBMISSION_PORT CONF
+}
+
+# ma ARGS...: runs the binary with the test's config.
+ma() { "$MAILAGENT" "$1" -c "$CONF" "${@:2}"; }
+
+# start_serve: starts `mailagent serve` in the background and waits until SMTP and API answer.
+start_serve() {
+  "$MAILAGENT" serve -c "$CONF" >>"$T/serve.log" 2>&1 &
+  SERVE_PID=$!
+  CLEANUP_PIDS+=("$SERVE_PID")
+  for _ in $(seq 1 100); do
+    if (exec 3<>/dev/tcp/127.0.0.1/"$SMTP_PORT") 2>/dev/null && \
+       (exec 3<>/dev/tcp/127.0.0.1/"$API_PORT") 2>/dev/null; then return 0; fi
+    kill -0 "$SERVE_PID" 2>/dev/null || { cat "$T/serve.log"; fail "serve exited during start"; return 1; }
+    sleep 0.1
+  done
+  cat "$T/serve.log"; fail "serve did not start listening"; return 1
+}
+
+stop_serve() {
+  [ -n "${SERVE_PID:-}" ] || return 0
+  kill -TERM "$SERVE_PID" 2>/dev/null || true
+  wait "$SERVE_PID" 2>/dev/null || true
+  SERVE_PID=
+}
+
+pass() { PASSES=$((PASSES + 1)); echo "ok - $*"; }
+fail() { FAILURES=$((FAILURES + 1)); echo "FAIL - $*" >&2; }
+
+# assert_eq WANT GOT WHAT
+assert_eq() { if [ "$1" == "$2" ]; then pass "$3"; else fail "$3: want [$1] got [$2]"; fi; }
+# assert_contains HAYSTACK NEEDLE WHAT
+assert_contains() { if [[ "$1" == *"$2"* ]]; then pass "$3"; else fail "$3: [$2] not in [$1]"; fi; }
+assert_not_contains() { if [[ "$1" != *"$2"* ]]; then pass "$3"; else fail "$3: [$2] unexpectedly in [$1]"; fi; }
+# assert_status WANT CMD... : runs CMD, compares its exit status
+assert_status() {
+  local want=$1; shift
+  local got=0; "$@" >"$T/last.out" 2>"$T/last.err" || got=$?
+  if [ "$got" == "$want" ]; then pass "exit $want: $*"; else fail "exit of [$*]: want $want got $got; stderr: $(head -c 500 "$T/last.err")"; fi
+}
+# jq-free JSON field read: json_get FILE_OR_- PYTHON_EXPR (e.g. 'd["items"][0]["id"]')
+json_get() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1]) if sys.argv[1]!='-' else sys.stdin); print($2)" "$1"; }
+
+# finish: prints the closing count line and exits non-zero on any failure.
+finish() {
+  echo "$PASSES passed, $FAILURES failed"
+  [ "$FAILURES" -eq 0 ] && [ "$PASSES" -gt 0 ]
+}
