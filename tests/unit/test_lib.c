@@ -1,0 +1,210 @@
+/* test_lib.c - unit tests for agent/lib: config loading and validation, secrets at rest, digests,
+ * ids and time, address keys. */
+#include "agent/lib/clock.h"
+#include "agent/lib/config.h"
+#include "agent/lib/crypto.h"
+#include "agent/lib/error.h"
+#include "agent/lib/model.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *write_temp(const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  char *path = NULL;
+  int fd = g_file_open_tmp("mailagent-test-XXXXXX.conf", &path, &error);
+  g_assert_no_error(error);
+  close(fd);
+  g_assert_true(g_file_set_contents(path, text, -1, NULL));
+  return path;
+}
+
+static void test_config_defaults(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MaConfig) cfg = ma_config_load(NULL, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(cfg->data_dir, ==, "./data");
+  g_assert_cmpstr(cfg->smtp_listen, ==, "127.0.0.1:2525");
+  g_assert_cmpstr(cfg->api_listen, ==, "127.0.0.1:8025");
+  g_assert_cmpstr(cfg->submission_listen, ==, "127.0.0.1:5870");
+  g_assert_cmpstr(cfg->inbound_domain, ==, "inbound.localhost");
+  g_assert_cmpstr(cfg->forwarder_policy, ==, "employee");
+  g_assert_cmpint(cfg->max_message_size, ==, 52428800);
+  g_assert_cmpint(cfg->max_recipients, ==, 100);
+  g_assert_cmpstr(cfg->master_key_file, ==, "./data/master.key");
+  g_assert_null(cfg->webhook_url);
+}
+
+static void test_config_file_and_errors(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *good = write_temp("[storage]\ndata_dir=/tmp/x\n[smtp]\nmax_recipients=7\n"
+                                     "forwarder_policy=domain\n[webhook]\nurl=http://127.0.0.1:1/h\n");
+  g_autoptr(MaConfig) cfg = ma_config_load(good, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(cfg->data_dir, ==, "/tmp/x");
+  g_assert_cmpint(cfg->max_recipients, ==, 7);
+  g_assert_cmpstr(cfg->forwarder_policy, ==, "domain");
+  g_assert_cmpstr(cfg->tls_cert_file, ==, "/tmp/x/tls/cert.pem");
+  g_assert_cmpstr(cfg->webhook_url, ==, "http://127.0.0.1:1/h");
+  g_unlink(good);
+
+  static const char *const bad[] = {
+    "[smtp]\nmax_recipent=7\n",      /* typo: unknown key */
+    "[smpt]\nlisten=1.2.3.4:25\n",   /* unknown section */
+    "[smtp]\nmax_recipients=many\n", /* not a number */
+    "[smtp]\nmax_recipients=-1\n",   /* negative */
+    "[smtp]\nforwarder_policy=all\n",/* not an allowed value */
+    "not an ini file\n",
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_autofree char *path = write_temp(bad[i]);
+    g_autoptr(GError) e = NULL;
+    MaConfig *c = ma_config_load(path, &e);
+    g_assert_null(c);
+    g_assert_nonnull(e);
+    g_unlink(path);
+  }
+}
+
+static void test_split_listen(void)
+{
+  static const struct { const char *in; const char *host; int port; } ok[] = {
+    {"127.0.0.1:2525", "127.0.0.1", 2525}, {"[::1]:8025", "::1", 8025}, {"localhost:0", "localhost", 0},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(ok); i++) {
+    g_autofree char *host = NULL;
+    int port = -1;
+    g_assert_cmpint(ma_config_split_listen(ok[i].in, &host, &port, NULL), ==, 0);
+    g_assert_cmpstr(host, ==, ok[i].host);
+    g_assert_cmpint(port, ==, ok[i].port);
+  }
+  static const char *const bad[] = {"127.0.0.1", ":25", "host:99999", "host:2x", "[::1]25"};
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_autofree char *host = NULL;
+    int port;
+    g_autoptr(GError) e = NULL;
+    g_assert_cmpint(ma_config_split_listen(bad[i], &host, &port, &e), ==, -1);
+    g_assert_error(e, MA_ERROR, MA_ERROR_INVALID);
+  }
+}
+
+static void test_digests(void)
+{
+  char hex[65];
+  ma_sha256_hex("abc", 3, hex);
+  g_assert_cmpstr(hex, ==, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  MaSha256 *h = ma_sha256_new();
+  ma_sha256_update(h, "a", 1);
+  ma_sha256_update(h, "bc", 2);
+  char hex2[65];
+  ma_sha256_finish(h, hex2);
+  g_assert_cmpstr(hex, ==, hex2);
+  /* RFC 4231 test case 2 */
+  ma_hmac_sha256_hex("Jefe", 4, "what do ya want for nothing?", 28, hex);
+  g_assert_cmpstr(hex, ==, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  g_assert_true(ma_crypto_equal("abc", "abc"));
+  g_assert_false(ma_crypto_equal("abc", "abd"));
+  g_assert_false(ma_crypto_equal("abc", "abcd"));
+}
+
+static void test_secrets(void)
+{
+  guint8 key[32], other[32];
+  ma_random_bytes(key, sizeof key);
+  ma_random_bytes(other, sizeof other);
+  g_autofree char *sealed = ma_secret_seal(key, "relay:1", "hunter2");
+  g_assert_true(g_str_has_prefix(sealed, "v1:"));
+  g_assert_null(strstr(sealed, "hunter2"));
+  g_autoptr(GError) e = NULL;
+  g_autofree char *plain = ma_secret_open(key, "relay:1", sealed, &e);
+  g_assert_no_error(e);
+  g_assert_cmpstr(plain, ==, "hunter2");
+
+  /* Moved to another row, wrong key, tampered, truncated: all refused. */
+  g_autoptr(GError) e1 = NULL, e2 = NULL, e3 = NULL, e4 = NULL;
+  g_assert_null(ma_secret_open(key, "relay:2", sealed, &e1));
+  g_assert_error(e1, MA_ERROR, MA_ERROR_INVALID);
+  g_assert_null(ma_secret_open(other, "relay:1", sealed, &e2));
+  g_assert_error(e2, MA_ERROR, MA_ERROR_INVALID);
+  g_autofree char *tampered = g_strdup(sealed);
+  tampered[10] = tampered[10] == 'A' ? 'B' : 'A';
+  g_assert_null(ma_secret_open(key, "relay:1", tampered, &e3));
+  g_assert_nonnull(e3);
+  g_assert_null(ma_secret_open(key, "relay:1", "v1:AAAA", &e4));
+  g_assert_nonnull(e4);
+}
+
+static void test_master_key(void)
+{
+  g_autofree char *dir = g_dir_make_tmp("mailagent-key-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename(dir, "master.key", NULL);
+  guint8 k1[32], k2[32];
+  g_autoptr(GError) e = NULL;
+  g_assert_cmpint(ma_master_key_load(path, FALSE, k1, &e), ==, -1);
+  g_assert_error(e, MA_ERROR, MA_ERROR_NOT_FOUND);
+  g_assert_cmpint(ma_master_key_load(path, TRUE, k1, NULL), ==, 0);
+  g_assert_cmpint(ma_master_key_load(path, FALSE, k2, NULL), ==, 0);
+  g_assert_cmpmem(k1, 32, k2, 32);
+  GStatBuf sb;
+  g_assert_cmpint(g_stat(path, &sb), ==, 0);
+  g_assert_cmpint(sb.st_mode & 0777, ==, 0600);
+  g_unlink(path);
+  g_rmdir(dir);
+}
+
+static void test_ids_and_time(void)
+{
+  g_autofree char *a = ma_id_new();
+  g_usleep(2000);
+  g_autofree char *b = ma_id_new();
+  g_assert_cmpuint(strlen(a), ==, MA_ID_LEN);
+  g_assert_cmpstr(a, <, b); /* time-ordered */
+  char buf[32];
+  ma_time_format(1700000000, buf);
+  g_assert_cmpstr(buf, ==, "2023-11-14T22:13:20Z");
+  gint64 t = 0;
+  g_assert_cmpint(ma_time_parse("2023-11-14T22:13:20Z", &t), ==, 0);
+  g_assert_cmpint(t, ==, 1700000000);
+  g_assert_cmpint(ma_time_parse("2023-11-15T06:13:20+08:00", &t), ==, 0);
+  g_assert_cmpint(t, ==, 1700000000);
+  g_assert_cmpint(ma_time_parse("2023-11-14", &t), ==, 0);
+  g_assert_cmpint(t, ==, 1699920000);
+  g_assert_cmpint(ma_time_parse("yesterday", &t), ==, -1);
+  g_autofree char *alnum = ma_random_alnum(8);
+  g_assert_cmpuint(strlen(alnum), ==, 8);
+  for (int i = 0; i < 8; i++) g_assert_true(g_ascii_isdigit(alnum[i]) || g_ascii_islower(alnum[i]));
+}
+
+static void test_address_key(void)
+{
+  g_autofree char *k1 = ma_address_key("Alice.Smith+crm@Example.COM", FALSE);
+  g_assert_cmpstr(k1, ==, "alice.smith+crm@example.com");
+  g_autofree char *k2 = ma_address_key("Alice.Smith+crm@Example.COM", TRUE);
+  g_assert_cmpstr(k2, ==, "alice.smith@example.com");
+  g_autofree char *k3 = ma_address_key("+only@example.com", TRUE); /* a leading '+' is the name */
+  g_assert_cmpstr(k3, ==, "+only@example.com");
+  g_assert_cmpstr(ma_address_domain("a@b.example"), ==, "b.example");
+  g_assert_null(ma_address_domain("nodomain"));
+  g_assert_cmpint(ma_record_type_parse("opportunity"), ==, MA_RECORD_OPPORTUNITY);
+  g_assert_cmpint(ma_record_type_parse("Opportunity"), ==, -1);
+  g_assert_cmpint(ma_role_parse("reply_to"), ==, MA_ROLE_REPLY_TO);
+  g_assert_cmpint(ma_stage_parse("won"), ==, MA_STAGE_WON);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/lib/config/defaults", test_config_defaults);
+  g_test_add_func("/lib/config/file-and-errors", test_config_file_and_errors);
+  g_test_add_func("/lib/config/split-listen", test_split_listen);
+  g_test_add_func("/lib/crypto/digests", test_digests);
+  g_test_add_func("/lib/crypto/secrets", test_secrets);
+  g_test_add_func("/lib/crypto/master-key", test_master_key);
+  g_test_add_func("/lib/clock/ids-and-time", test_ids_and_time);
+  g_test_add_func("/lib/model/address-key", test_address_key);
+  return g_test_run();
+}
