@@ -1,0 +1,111 @@
+/* settings.h - the registry of per-enterprise settings: their names, kinds, defaults and
+ * validation. Values live in the database as text (storage_setting_get/set); this file is the only
+ * place that knows what a key means, so `mailagent settings`, `PUT /v1/settings`, the SMTP
+ * forwarder policy and the pipeline all agree.
+ *
+ * Keys (defaults in brackets):
+ *   archiving          bool [on]     archive mail at all; off: every message is skipped
+ *   activities         bool [on]     create activities from rules after archiving
+ *   archive_internal   bool [off]    archive mail whose participants are all internal
+ *   ignore_plus_tags   bool [off]    "a+tag@x" matches a record's "a@x"
+ *   public_domains     domain list [gmail.com outlook.com ... 139.com] domains never matched to
+ *                      accounts; set a full list, or edit with "+example.com -gmail.com"
+ *   forwarder_policy   employee|domain|any [the config's [smtp] forwarder_policy]
+ *   forwarder_networks CIDR list [empty] the enterprise's mail servers ("192.0.2.0/24 2001:db8::/32")
+ *   capture_level      full|no_attachments|metadata [full] what of a message is kept: everything;
+ *                      no attachment contents; headers, participants and links only (no body,
+ *                      no raw copy, no attachment contents)
+ * Booleans accept on/off, true/false, yes/no, 1/0 and are shown as "on"/"off". The value "default"
+ * restores a key's default. Lists are written space-separated, lower-case, without duplicates.
+ *
+ * Never logs values; never reads the config file itself (the caller passes MaConfig for defaults
+ * that come from it).
+ */
+#ifndef MA_SETTINGS_H
+#define MA_SETTINGS_H
+
+#include "agent/lib/config.h"
+#include "agent/lib/error.h"
+#include "storage/storage.h"
+
+#include <glib.h>
+
+typedef enum {
+  MA_SETTING_BOOL,
+  MA_SETTING_CHOICE,      /* one of a fixed set of words */
+  MA_SETTING_DOMAIN_LIST,
+  MA_SETTING_CIDR_LIST,
+} MaSettingKind;
+
+typedef struct {
+  const char *key;
+  MaSettingKind kind;
+  const char *default_value; /* canonical text; NULL when it comes from the config */
+  const char *const *choices;/* MA_SETTING_CHOICE: NULL-terminated; NULL otherwise */
+  const char *summary;       /* one line for --help and listings */
+} MaSettingInfo;
+
+/* The registry, in display order. *n gets the count. Static data, never freed. */
+const MaSettingInfo *settings_registry(guint *n);
+/* The entry for key, or NULL when there is no such setting. */
+const MaSettingInfo *settings_lookup(const char *key);
+
+/* Validates value for key and returns its canonical text (newly allocated, caller frees), or NULL
+ * with MA_ERROR_INVALID naming the key (unknown key) or the key and the bad value. current is the
+ * effective value now (used by "+d -d" list edits; may be NULL = the default). The canonical text
+ * of "default" is "" (stored "" means "use the default"). */
+char *settings_normalise(const char *key, const char *value, const char *current, GError **error);
+
+/* Validates, normalises and stores one setting. Returns 0, or -1 with *error (MA_ERROR_INVALID for
+ * an unknown key or bad value, storage errors otherwise). Runs in the caller's transaction if any. */
+int settings_set(MaStorage *st, const char *enterprise_id, const char *key, const char *value, GError **error);
+
+/* The effective value of key as canonical text (the default when unset); *value is newly
+ * allocated. cfg may be NULL (then built-in defaults stand for config ones). 0 or -1. */
+int settings_get(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const char *key, char **value,
+                 GError **error);
+/* The effective value of a bool setting. 0 or -1 (MA_ERROR_INVALID when key is not a bool). */
+int settings_get_bool(MaStorage *st, const char *enterprise_id, const char *key, gboolean *out, GError **error);
+
+typedef struct {
+  const MaSettingInfo *info; /* static */
+  char *value;               /* effective canonical value */
+  gboolean is_default;       /* not set for this enterprise */
+} MaSettingValue;
+
+void ma_setting_value_free(MaSettingValue *v);
+
+/* Every setting of the enterprise, in registry order. out: MaSettingValue* (create it with
+ * g_ptr_array_new_with_free_func((GDestroyNotify) ma_setting_value_free)). 0 or -1. */
+int settings_list(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, GPtrArray *out, GError **error);
+
+/* ---- a parsed snapshot, for code that consults several settings per message ------------------ */
+
+typedef enum { MA_CAPTURE_FULL, MA_CAPTURE_NO_ATTACHMENTS, MA_CAPTURE_METADATA } MaCaptureLevel;
+
+typedef struct {
+  gboolean archiving;
+  gboolean activities;
+  gboolean archive_internal;
+  gboolean ignore_plus_tags;
+  GHashTable *public_domains;   /* set of lower-case domains (keys owned) */
+  char *forwarder_policy;       /* "employee" | "domain" | "any" */
+  GPtrArray *forwarder_networks;/* GInetAddressMask* (owned) */
+  MaCaptureLevel capture_level;
+} MaSettings;
+
+/* Reads all settings of the enterprise into a new snapshot (caller frees with ma_settings_free).
+ * cfg may be NULL. 0 or -1. */
+int settings_load(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, MaSettings **out, GError **error);
+/* A snapshot of the defaults alone (no storage). */
+MaSettings *settings_defaults(const MaConfig *cfg);
+void ma_settings_free(MaSettings *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MaSettings, ma_settings_free)
+
+/* TRUE when domain (any case) is on the public-provider list. */
+gboolean settings_is_public_domain(const MaSettings *s, const char *domain);
+/* TRUE when the textual IP address (v4 or v6, "::ffff:a.b.c.d" counts as v4) lies in one of the
+ * enterprise's forwarder_networks. FALSE for unparseable input. */
+gboolean settings_in_forwarder_networks(const MaSettings *s, const char *ip);
+
+#endif
