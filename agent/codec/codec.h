@@ -34,4 +34,23 @@ json_t *codec_activity_to_json(const MaActivity *a);
 /* {"kind":"message",...} or {"kind":"activity",...}. */
 json_t *codec_timeline_item_to_json(const MaTimelineItem *item);
 
+/* ---- additions (owner: cli) ----------------------------------------------------------------- */
+
+/* codec_record_parse over JSON text (one JSON Lines line; duplicate keys refused). */
+int codec_record_parse_text(const char *text, gsize len, MaRecord **out, gboolean *deleted, GError **error);
+/* Shape checks shared by the record parser and the CLI: "local@domain" / a DNS name. */
+gboolean codec_address_valid(const char *address);
+gboolean codec_domain_valid(const char *domain);
+
+/* A JSON string, null for NULL; invalid UTF-8 is repaired (U+FFFD) rather than dropped. */
+json_t *codec_string(const char *s);
+/* RFC 3339 UTC string, null for 0. */
+json_t *codec_time(gint64 unix_seconds);
+/* Array of the char* in a (NULL: empty array). */
+json_t *codec_string_array(const GPtrArray *a);
+/* The virtual inbound address "<local>@<inbound_domain>" (caller frees). */
+char *codec_inbound_address(const char *local, const char *inbound_domain);
+/* A page: {"items": items, "next_cursor": cursor or null}; takes items. */
+json_t *codec_page(json_t *items, const char *next_cursor);
+
 #endif

@@ -1,0 +1,241 @@
+/* test_codec.c - the record parser's acceptance and refusals (table driven), round trips, and the
+ * JSON builders' field names and conventions. */
+#include "agent/codec/codec.h"
+#include "agent/lib/error.h"
+
+#include <string.h>
+
+typedef struct {
+  const char *json;
+  const char *error_contains; /* NULL: must parse */
+} ParseCase;
+
+static const ParseCase parse_cases[] = {
+  /* accepted */
+  {"{\"type\":\"contact\",\"id\":\"c1\",\"name\":\"Ann\",\"emails\":[\"Ann@Example.COM\"],\"account_id\":\"a1\"}", NULL},
+  {"{\"type\":\"account\",\"id\":\"a1\",\"name\":\"Acme\",\"domains\":[\"acme.example\"],\"emails\":[\"info@acme.example\"]}", NULL},
+  {"{\"type\":\"lead\",\"id\":\"l1\",\"emails\":[\"x@y.example\"],\"attributes\":{\"source\":\"web\",\"score\":5}}", NULL},
+  {"{\"type\":\"opportunity\",\"id\":\"o1\",\"account_id\":\"a1\",\"contact_ids\":[\"c1\",\"c2\"],\"stage\":\"won\"}", NULL},
+  {"{\"type\":\"opportunity\",\"id\":\"o2\"}", NULL},
+  {"{\"type\":\"contact\",\"id\":\"c2\",\"name\":null,\"account_id\":null,\"stage\":null}", NULL},
+  {"{\"type\":\"contact\",\"id\":\"c3\",\"deleted\":true}", NULL},
+  {"{\"type\":\"account\",\"id\":\"a2\",\"domains\":[\"bücher.example\"]}", NULL},
+  /* refused */
+  {"[1,2]", "must be a JSON object"},
+  {"{\"type\":\"contact\",\"id\":\"c1\",\"email\":[\"a@b.example\"]}", "unknown field \"email\""},
+  {"{\"id\":\"c1\"}", "type: missing"},
+  {"{\"type\":\"person\",\"id\":\"c1\"}", "\"person\" is not account"},
+  {"{\"type\":\"contact\"}", "id: missing"},
+  {"{\"type\":\"contact\",\"id\":\"\"}", "id: missing"},
+  {"{\"type\":\"contact\",\"id\":7}", "id: must be a string"},
+  {"{\"type\":\"contact\",\"id\":\"c1\",\"emails\":[\"not-an-address\"]}", "emails[0]: \"not-an-address\" is not an e-mail address"},
+  {"{\"type\":\"contact\",\"id\":\"c1\",\"emails\":[\"a@b.example\",\"two words@x.example\"]}", "emails[1]"},
+  {"{\"type\":\"contact\",\"id\":\"c1\",\"emails\":\"a@b.example\"}", "emails: must be an array"},
+  {"{\"type\":\"contact\",\"id\":\"c1\",\"emails\":[\"a@-bad.example\"]}", "not an e-mail address"},
+  {"{\"type\":\"contact\",\"id\":\"c1\",\"stage\":\"open\"}", "stage: only opportunities"},
+  {"{\"type\":\"contact\",\"id\":\"c1\",\"domains\":[\"a.example\"]}", "domains: only accounts"},
+  {"{\"type\":\"lead\",\"id\":\"l1\",\"account_id\":\"a1\"}", "account_id: only contacts and opportunities"},
+  {"{\"type\":\"account\",\"id\":\"a1\",\"contact_ids\":[\"c\"]}", "contact_ids: only opportunities"},
+  {"{\"type\":\"opportunity\",\"id\":\"o1\",\"emails\":[\"a@b.example\"]}", "emails: only accounts, contacts and leads"},
+  {"{\"type\":\"opportunity\",\"id\":\"o1\",\"stage\":\"closed\"}", "stage: must be \"open\", \"won\" or \"lost\""},
+  {"{\"type\":\"account\",\"id\":\"a1\",\"domains\":[\"not a domain\"]}", "is not a domain name"},
+  {"{\"type\":\"account\",\"id\":\"a1\",\"attributes\":[1]}", "attributes: must be an object"},
+  {"{\"type\":\"account\",\"id\":\"a1\",\"deleted\":\"yes\"}", "deleted: must be true or false"},
+  {"{\"type\":\"account\",\"id\":\"a1\",\"name\":\"bad\\u0001\"}", "control character"},
+  {"{\"type\":\"account\",\"id\":\"a1\",\"id\":\"a2\"}", "duplicate"},
+  {"{\"type\":\"account\",", "bad JSON"},
+};
+
+static void test_parse_table(void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS(parse_cases); i++) {
+    const ParseCase *c = &parse_cases[i];
+    MaRecord *r = NULL;
+    gboolean deleted = FALSE;
+    GError *error = NULL;
+    int rc = codec_record_parse_text(c->json, strlen(c->json), &r, &deleted, &error);
+    if (!c->error_contains) {
+      if (rc != 0) g_error("case %zu (%s): unexpected error %s", i, c->json, error->message);
+      g_assert_nonnull(r);
+    } else {
+      if (rc == 0) g_error("case %zu (%s): accepted, want error containing %s", i, c->json, c->error_contains);
+      g_assert_null(r);
+      g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+      if (!strstr(error->message, c->error_contains))
+        g_error("case %zu: error \"%s\" lacks \"%s\"", i, error->message, c->error_contains);
+    }
+    g_clear_error(&error);
+    ma_record_free(r);
+  }
+}
+
+static void test_parse_values(void)
+{
+  const char *text = "{\"type\":\"contact\",\"id\":\"c1\",\"name\":\"Ann\",\"emails\":[\"Ann@Example.COM\","
+                     "\"ann@example.com\",\"b@x.example\"],\"account_id\":\"a1\",\"attributes\":{\"z\":1,\"a\":\"x\"}}";
+  MaRecord *r = NULL;
+  gboolean deleted = TRUE;
+  g_assert_cmpint(codec_record_parse_text(text, strlen(text), &r, &deleted, NULL), ==, 0);
+  g_assert_false(deleted);
+  g_assert_cmpint(r->type, ==, MA_RECORD_CONTACT);
+  g_assert_cmpstr(r->id, ==, "c1");
+  g_assert_cmpstr(r->name, ==, "Ann");
+  g_assert_cmpuint(r->emails->len, ==, 2); /* lower-cased, duplicate dropped */
+  g_assert_cmpstr(g_ptr_array_index(r->emails, 0), ==, "ann@example.com");
+  g_assert_cmpstr(r->account_id, ==, "a1");
+  g_assert_cmpstr(r->attributes_json, ==, "{\"a\":\"x\",\"z\":1}");
+  g_assert_cmpint(r->stage, ==, MA_STAGE_NONE);
+  ma_record_free(r);
+
+  const char *opp = "{\"type\":\"opportunity\",\"id\":\"o1\"}";
+  g_assert_cmpint(codec_record_parse_text(opp, strlen(opp), &r, NULL, NULL), ==, 0);
+  g_assert_cmpint(r->stage, ==, MA_STAGE_OPEN);
+  ma_record_free(r);
+
+  const char *del = "{\"type\":\"lead\",\"id\":\"l9\",\"deleted\":true}";
+  g_assert_cmpint(codec_record_parse_text(del, strlen(del), &r, &deleted, NULL), ==, 0);
+  g_assert_true(deleted);
+  ma_record_free(r);
+  GError *error = NULL;
+  g_assert_cmpint(codec_record_parse_text(del, strlen(del), &r, NULL, &error), ==, -1);
+  g_assert_nonnull(strstr(error->message, "deleted"));
+  g_clear_error(&error);
+}
+
+static void test_round_trip(void)
+{
+  const char *texts[] = {
+    "{\"type\":\"account\",\"id\":\"a1\",\"name\":\"Acme\",\"emails\":[\"info@acme.example\"],\"domains\":[\"acme.example\"],\"attributes\":{\"tier\":\"gold\"}}",
+    "{\"type\":\"contact\",\"id\":\"c1\",\"name\":null,\"emails\":[],\"account_id\":null,\"attributes\":{}}",
+    "{\"type\":\"lead\",\"id\":\"l1\",\"name\":\"L\",\"emails\":[\"l@x.example\"],\"attributes\":{}}",
+    "{\"type\":\"opportunity\",\"id\":\"o1\",\"name\":\"Deal\",\"account_id\":\"a1\",\"contact_ids\":[\"c1\"],\"stage\":\"lost\",\"attributes\":{\"amount\":1000}}",
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(texts); i++) {
+    MaRecord *r = NULL;
+    g_assert_cmpint(codec_record_parse_text(texts[i], strlen(texts[i]), &r, NULL, NULL), ==, 0);
+    json_t *j = codec_record_to_json(r);
+    json_t *want = json_loads(texts[i], 0, NULL);
+    if (!json_equal(j, want)) {
+      char *got = json_dumps(j, JSON_COMPACT);
+      g_error("round trip %zu: got %s", i, got);
+    }
+    /* And what we print parses again to the same thing. */
+    MaRecord *again = NULL;
+    g_assert_cmpint(codec_record_parse(j, &again, NULL, NULL), ==, 0);
+    g_assert_cmpstr(again->attributes_json, ==, r->attributes_json);
+    ma_record_free(again);
+    json_decref(j);
+    json_decref(want);
+    ma_record_free(r);
+  }
+}
+
+static void test_address_shapes(void)
+{
+  g_assert_true(codec_address_valid("a@b.example"));
+  g_assert_true(codec_address_valid("first.last+tag@sub.example.com"));
+  g_assert_true(codec_address_valid("user@localhost"));
+  g_assert_false(codec_address_valid("@b.example"));
+  g_assert_false(codec_address_valid("a@"));
+  g_assert_false(codec_address_valid("a@b..example"));
+  g_assert_false(codec_address_valid("a..b@example.com"));
+  g_assert_false(codec_address_valid("<a@b.example>"));
+  g_assert_false(codec_address_valid("a b@c.example"));
+  g_assert_true(codec_domain_valid("xn--bcher-kva.example"));
+  g_assert_false(codec_domain_valid("-a.example"));
+  g_assert_false(codec_domain_valid("a.example."));
+  g_assert_false(codec_domain_valid("a_b.example"));
+}
+
+static void test_builders(void)
+{
+  json_t *a = codec_address_to_json(NULL, "x@y.example");
+  g_assert_true(json_is_null(json_object_get(a, "name")));
+  g_assert_cmpstr(json_string_value(json_object_get(a, "address")), ==, "x@y.example");
+  json_decref(a);
+
+  MaEnterprise e = {.id = "e1", .slug = "acme", .name = "Acme", .inbound_local = "acme-abcd1234",
+                    .domains = g_ptr_array_new(), .created_at = 1700000000};
+  g_ptr_array_add(e.domains, "acme.example");
+  json_t *je = codec_enterprise_to_json(&e, "inbound.test");
+  g_assert_cmpstr(json_string_value(json_object_get(je, "inbound_address")), ==, "acme-abcd1234@inbound.test");
+  g_assert_cmpstr(json_string_value(json_object_get(je, "created_at")), ==, "2023-11-14T22:13:20Z");
+  g_assert_cmpuint(json_array_size(json_object_get(je, "domains")), ==, 1);
+  json_decref(je);
+  g_ptr_array_unref(e.domains);
+
+  MaApiKey k = {.id = "k1", .enterprise_id = NULL, .label = "admin", .prefix = "mak_1234", .created_at = 1};
+  json_t *jk = codec_api_key_to_json(&k);
+  g_assert_cmpstr(json_string_value(json_object_get(jk, "scope")), ==, "admin");
+  g_assert_true(json_is_null(json_object_get(jk, "revoked_at")));
+  json_decref(jk);
+
+  MaStoredMessage m = {0};
+  m.id = "m1";
+  m.thread_id = "t1";
+  m.subject = "Hello";
+  m.snippet = "Hi there";
+  m.date = 1700000000;
+  m.direction = MA_DIRECTION_OUTBOUND;
+  m.participants = g_ptr_array_new_with_free_func((GDestroyNotify)ma_participant_free);
+  g_ptr_array_add(m.participants, ma_participant_new(MA_ROLE_FROM, "Me", "me@acme.example"));
+  g_ptr_array_add(m.participants, ma_participant_new(MA_ROLE_TO, NULL, "you@cust.example"));
+  g_ptr_array_add(m.participants, ma_participant_new(MA_ROLE_CC, "C", "c@cust.example"));
+  m.attachments = g_ptr_array_new_with_free_func((GDestroyNotify)ma_attachment_free);
+  MaAttachment *att = ma_attachment_new();
+  att->filename = g_strdup("q.pdf");
+  att->content_type = g_strdup("application/pdf");
+  att->size = 42;
+  g_strlcpy(att->sha256, "ab", sizeof att->sha256);
+  g_ptr_array_add(m.attachments, att);
+  m.links = g_ptr_array_new_with_free_func((GDestroyNotify)ma_record_ref_free);
+  g_ptr_array_add(m.links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+
+  MaTimelineItem item = {.is_activity = FALSE, .message = &m};
+  json_t *ji = codec_timeline_item_to_json(&item);
+  g_assert_cmpstr(json_string_value(json_object_get(ji, "kind")), ==, "message");
+  g_assert_cmpstr(json_string_value(json_object_get(ji, "direction")), ==, "outbound");
+  g_assert_cmpstr(json_string_value(json_object_get(json_object_get(ji, "from"), "address")), ==, "me@acme.example");
+  g_assert_cmpuint(json_array_size(json_object_get(ji, "to")), ==, 1);
+  g_assert_cmpuint(json_array_size(json_object_get(ji, "cc")), ==, 1);
+  g_assert_cmpstr(json_string_value(json_object_get(json_array_get(json_object_get(ji, "attachments"), 0), "filename")), ==, "q.pdf");
+  g_assert_cmpstr(json_string_value(json_object_get(json_array_get(json_object_get(ji, "records"), 0), "type")), ==, "contact");
+  g_assert_null(json_object_get(ji, "text")); /* only with full */
+  json_decref(ji);
+
+  json_t *full = codec_message_to_json(&m, TRUE);
+  g_assert_cmpuint(json_array_size(json_object_get(full, "participants")), ==, 3);
+  g_assert_cmpstr(json_string_value(json_object_get(json_array_get(json_object_get(full, "participants"), 1), "role")), ==, "to");
+  json_decref(full);
+  g_ptr_array_unref(m.participants);
+  g_ptr_array_unref(m.attachments);
+  g_ptr_array_unref(m.links);
+
+  MaActivity act = {.id = "a1", .message_id = "m1", .record = {MA_RECORD_OPPORTUNITY, "o1"}, .title = "Quote sent",
+                    .message_date = 1700000000};
+  MaTimelineItem aitem = {.is_activity = TRUE, .activity = &act};
+  json_t *ja = codec_timeline_item_to_json(&aitem);
+  g_assert_cmpstr(json_string_value(json_object_get(ja, "kind")), ==, "activity");
+  g_assert_cmpstr(json_string_value(json_object_get(json_object_get(ja, "record"), "type")), ==, "opportunity");
+  json_decref(ja);
+
+  json_t *page = codec_page(json_array(), NULL);
+  g_assert_true(json_is_null(json_object_get(page, "next_cursor")));
+  json_decref(page);
+
+  json_t *s = codec_string("bad \xff byte");
+  g_assert_nonnull(s);
+  g_assert_true(json_is_string(s));
+  json_decref(s);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/codec/record/parse_table", test_parse_table);
+  g_test_add_func("/codec/record/parse_values", test_parse_values);
+  g_test_add_func("/codec/record/round_trip", test_round_trip);
+  g_test_add_func("/codec/address_shapes", test_address_shapes);
+  g_test_add_func("/codec/builders", test_builders);
+  return g_test_run();
+}
