@@ -21,6 +21,8 @@ static const MaSettingInfo registry[] = {
   {"archiving", MA_SETTING_BOOL, "on", NULL, "archive mail at all"},
   {"activities", MA_SETTING_BOOL, "on", NULL, "create activities from rules after archiving"},
   {"archive_internal", MA_SETTING_BOOL, "off", NULL, "archive mail whose participants are all internal"},
+  {"archive_unmatched", MA_SETTING_BOOL, "off", NULL,
+   "archive mail whose external participants match no CRM record"},
   {"ignore_plus_tags", MA_SETTING_BOOL, "off", NULL, "match a+tag@x to a record's a@x"},
   {"public_domains", MA_SETTING_DOMAIN_LIST, PUBLIC_DOMAINS_DEFAULT, NULL,
    "public mail providers, never matched to accounts by domain (+d / -d edit the list)"},
@@ -303,6 +305,7 @@ static void snapshot_apply(MaSettings *s, const char *key, const char *value)
     if (strcmp(key, "archiving") == 0) s->archiving = b;
     else if (strcmp(key, "activities") == 0) s->activities = b;
     else if (strcmp(key, "archive_internal") == 0) s->archive_internal = b;
+    else if (strcmp(key, "archive_unmatched") == 0) s->archive_unmatched = b;
     else if (strcmp(key, "ignore_plus_tags") == 0) s->ignore_plus_tags = b;
   } else if (strcmp(key, "public_domains") == 0) {
     g_hash_table_remove_all(s->public_domains);

@@ -7,6 +7,8 @@
  *   archiving          bool [on]     archive mail at all; off: every message is skipped
  *   activities         bool [on]     create activities from rules after archiving
  *   archive_internal   bool [off]    archive mail whose participants are all internal
+ *   archive_unmatched  bool [off]    archive mail with external participants none of whom matches a
+ *                                    CRM record (data minimisation: off keeps only CRM-related mail)
  *   ignore_plus_tags   bool [off]    "a+tag@x" matches a record's "a@x"
  *   public_domains     domain list [gmail.com outlook.com ... 139.com] domains never matched to
  *                      accounts; set a full list, or edit with "+example.com -gmail.com"
@@ -87,6 +89,7 @@ typedef struct {
   gboolean archiving;
   gboolean activities;
   gboolean archive_internal;
+  gboolean archive_unmatched;
   gboolean ignore_plus_tags;
   GHashTable *public_domains;   /* set of lower-case domains (keys owned) */
   char *forwarder_policy;       /* "employee" | "domain" | "any" */

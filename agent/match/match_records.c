@@ -1,0 +1,296 @@
+/* match_records.c - participants to CRM records: classification (inbound / internal / external),
+ * direction, and the record look-ups of the matching rules in match.h. Reads storage only.
+ * Cost per message: one look-up per external address, one per external domain that is not public,
+ * and one or two per matched contact or account; nothing is loaded in bulk.
+ */
+#include "match.h"
+
+#include "agent/lib/crypto.h"
+
+#include <string.h>
+
+/* ---- context -------------------------------------------------------------------------------- */
+
+int match_context_load(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, MaMatchContext **out,
+                       GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  MaEnterprise *ent = NULL;
+  int rc = storage_enterprise_get(st, enterprise_id, &ent, &local);
+  if (rc < 0) {
+    g_propagate_error(error, g_steal_pointer(&local));
+    return -1;
+  }
+  if (rc == 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no enterprise \"%s\"", enterprise_id);
+    return -1;
+  }
+  MaMatchContext *ctx = g_new0(MaMatchContext, 1);
+  ctx->enterprise_id = g_strdup(ent->id);
+  ctx->inbound_domain = g_utf8_strdown(cfg && cfg->inbound_domain ? cfg->inbound_domain : "inbound.localhost", -1);
+  ctx->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  ctx->employees = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; ent->domains && i < ent->domains->len; i++)
+    g_hash_table_add(ctx->domains, g_utf8_strdown(ent->domains->pdata[i], -1));
+  ma_enterprise_free(ent);
+
+  g_autoptr(GPtrArray) employees = g_ptr_array_new_with_free_func((GDestroyNotify) ma_employee_free);
+  if (storage_employee_list(st, ctx->enterprise_id, employees, error) < 0 ||
+      settings_load(st, cfg, ctx->enterprise_id, &ctx->settings, error) < 0) {
+    match_context_free(ctx);
+    return -1;
+  }
+  for (guint i = 0; i < employees->len; i++) {
+    const MaEmployee *e = employees->pdata[i];
+    g_hash_table_add(ctx->employees, ma_address_key(e->email, ctx->settings->ignore_plus_tags));
+  }
+  *out = ctx;
+  return 0;
+}
+
+void match_context_free(MaMatchContext *ctx)
+{
+  if (!ctx) return;
+  g_free(ctx->enterprise_id);
+  g_free(ctx->inbound_domain);
+  g_hash_table_unref(ctx->domains);
+  g_hash_table_unref(ctx->employees);
+  ma_settings_free(ctx->settings);
+  g_free(ctx);
+}
+
+/* TRUE when domain is one of set or a subdomain of one. */
+static gboolean domain_in(GHashTable *set, const char *domain)
+{
+  for (const char *d = domain; d && *d;) {
+    if (g_hash_table_contains(set, d)) return TRUE;
+    d = strchr(d, '.');
+    if (d) d++;
+  }
+  return FALSE;
+}
+
+gboolean match_is_internal(const MaMatchContext *ctx, const char *address)
+{
+  g_autofree char *key = ma_address_key(address, ctx->settings->ignore_plus_tags);
+  if (g_hash_table_contains(ctx->employees, key)) return TRUE;
+  const char *domain = ma_address_domain(key);
+  return domain && domain_in(ctx->domains, domain);
+}
+
+gboolean match_is_inbound(const MaMatchContext *ctx, const char *address)
+{
+  const char *domain = ma_address_domain(address);
+  return domain && g_ascii_strcasecmp(domain, ctx->inbound_domain) == 0;
+}
+
+/* ---- results -------------------------------------------------------------------------------- */
+
+void match_free(MaMatch *m)
+{
+  if (!m) return;
+  g_ptr_array_unref(m->participants);
+  g_ptr_array_unref(m->external_keys);
+  g_ptr_array_unref(m->links);
+  g_free(m->participants_key);
+  g_free(m);
+}
+
+gboolean match_link_add(GPtrArray *links, MaRecordType type, const char *id)
+{
+  for (guint i = 0; i < links->len; i++) {
+    const MaRecordRef *r = links->pdata[i];
+    if (r->type == type && strcmp(r->id, id) == 0) return FALSE;
+  }
+  g_ptr_array_add(links, ma_record_ref_new(type, id));
+  return TRUE;
+}
+
+static gboolean has_link(GPtrArray *links, MaRecordType type, const char *id)
+{
+  for (guint i = 0; i < links->len; i++) {
+    const MaRecordRef *r = links->pdata[i];
+    if (r->type == type && strcmp(r->id, id) == 0) return TRUE;
+  }
+  return FALSE;
+}
+
+static void add_unique_str(GPtrArray *arr, const char *s)
+{
+  for (guint i = 0; i < arr->len; i++)
+    if (strcmp(arr->pdata[i], s) == 0) return;
+  g_ptr_array_add(arr, g_strdup(s));
+}
+
+static gint cmp_str(gconstpointer a, gconstpointer b)
+{
+  return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* ---- matching ------------------------------------------------------------------------------- */
+
+/* Links contacts/leads/accounts having one of the external addresses; collects matched contacts'
+ * ids and their accounts' ids. */
+static int match_addresses(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, GPtrArray *contact_ids,
+                           GPtrArray *account_ids, GError **error)
+{
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_free);
+  for (guint i = 0; i < m->external_keys->len; i++) {
+    g_ptr_array_set_size(found, 0);
+    if (storage_records_by_email(st, ctx->enterprise_id, m->external_keys->pdata[i],
+                                 ctx->settings->ignore_plus_tags, found, error) < 0)
+      return -1;
+    for (guint j = 0; j < found->len; j++) {
+      const MaRecord *r = found->pdata[j];
+      if (r->type == MA_RECORD_OPPORTUNITY) continue;
+      match_link_add(m->links, r->type, r->id);
+      if (r->type == MA_RECORD_ACCOUNT) add_unique_str(account_ids, r->id);
+      if (r->type == MA_RECORD_CONTACT) {
+        add_unique_str(contact_ids, r->id);
+        if (r->account_id && *r->account_id) add_unique_str(account_ids, r->account_id);
+      }
+    }
+  }
+  return 0;
+}
+
+/* Accounts by the external participants' domains, public providers excepted. */
+static int match_domains(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, GPtrArray *account_ids,
+                         GError **error)
+{
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_free);
+  for (guint i = 0; i < m->external_keys->len; i++) {
+    const char *domain = ma_address_domain(m->external_keys->pdata[i]);
+    if (!domain || !*domain || settings_is_public_domain(ctx->settings, domain)) continue;
+    gboolean dup = FALSE;
+    for (guint j = 0; j < seen->len && !dup; j++) dup = strcmp(seen->pdata[j], domain) == 0;
+    if (dup) continue;
+    g_ptr_array_add(seen, g_strdup(domain));
+    g_ptr_array_set_size(found, 0);
+    if (storage_accounts_by_domain(st, ctx->enterprise_id, domain, found, error) < 0) return -1;
+    for (guint j = 0; j < found->len; j++) add_unique_str(account_ids, ((MaRecord *) found->pdata[j])->id);
+  }
+  return 0;
+}
+
+/* Links the accounts that exist (a contact may name an account that was never imported). */
+static int link_accounts(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, GPtrArray *account_ids,
+                         GError **error)
+{
+  for (guint i = 0; i < account_ids->len; i++) {
+    const char *id = account_ids->pdata[i];
+    if (has_link(m->links, MA_RECORD_ACCOUNT, id)) continue;
+    MaRecord *r = NULL;
+    int rc = storage_record_get(st, ctx->enterprise_id, MA_RECORD_ACCOUNT, id, &r, error);
+    if (rc < 0) return -1;
+    if (rc == 1) match_link_add(m->links, MA_RECORD_ACCOUNT, id);
+    ma_record_free(r);
+  }
+  return 0;
+}
+
+static int match_opportunities(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, GPtrArray *contact_ids,
+                               GError **error)
+{
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_free);
+  g_autoptr(GPtrArray) covered = g_ptr_array_new_with_free_func(g_free); /* accounts with a linked opp */
+  for (guint i = 0; i < contact_ids->len; i++) {
+    g_ptr_array_set_size(found, 0);
+    if (storage_opportunities_open_for_contact(st, ctx->enterprise_id, contact_ids->pdata[i], found, error) < 0)
+      return -1;
+    for (guint j = 0; j < found->len; j++) {
+      const MaRecord *o = found->pdata[j];
+      if (o->stage != MA_STAGE_OPEN) continue;
+      match_link_add(m->links, MA_RECORD_OPPORTUNITY, o->id);
+      if (o->account_id) add_unique_str(covered, o->account_id);
+    }
+  }
+  guint n = m->links->len;
+  for (guint i = 0; i < n; i++) {
+    const MaRecordRef *r = m->links->pdata[i];
+    if (r->type != MA_RECORD_ACCOUNT) continue;
+    gboolean skip = FALSE;
+    for (guint j = 0; j < covered->len && !skip; j++) skip = strcmp(covered->pdata[j], r->id) == 0;
+    if (skip) continue;
+    g_ptr_array_set_size(found, 0);
+    if (storage_opportunities_open_for_account(st, ctx->enterprise_id, r->id, found, error) < 0) return -1;
+    guint open = 0;
+    const MaRecord *only = NULL;
+    for (guint j = 0; j < found->len; j++)
+      if (((MaRecord *) found->pdata[j])->stage == MA_STAGE_OPEN) {
+        open++;
+        only = found->pdata[j];
+      }
+    if (open == 1) match_link_add(m->links, MA_RECORD_OPPORTUNITY, only->id);
+  }
+  return 0;
+}
+
+static char *participants_key(GPtrArray *keys)
+{
+  MaSha256 *h = ma_sha256_new();
+  for (guint i = 0; i < keys->len; i++) {
+    ma_sha256_update(h, keys->pdata[i], strlen(keys->pdata[i]));
+    ma_sha256_update(h, "\n", 1);
+  }
+  char hex[65];
+  ma_sha256_finish(h, hex);
+  return g_strdup(hex);
+}
+
+/* Orders links: contacts and leads, then accounts, then opportunities (stable). */
+static gint link_rank(const MaRecordRef *r)
+{
+  switch (r->type) {
+  case MA_RECORD_CONTACT:
+  case MA_RECORD_LEAD: return 0;
+  case MA_RECORD_ACCOUNT: return 1;
+  default: return 2;
+  }
+}
+
+static gint cmp_link(gconstpointer a, gconstpointer b)
+{
+  const MaRecordRef *x = *(const MaRecordRef *const *) a, *y = *(const MaRecordRef *const *) b;
+  return link_rank(x) - link_rank(y);
+}
+
+int match_message(MaStorage *st, const MaMatchContext *ctx, const MaMessage *msg, MaMatch **out, GError **error)
+{
+  g_autoptr(MaMatch) m = g_new0(MaMatch, 1);
+  m->participants = g_ptr_array_new_with_free_func((GDestroyNotify) ma_participant_free);
+  m->external_keys = g_ptr_array_new_with_free_func(g_free);
+  m->links = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_ref_free);
+  m->direction = MA_DIRECTION_INBOUND;
+
+  const char *from = NULL, *sender = NULL;
+  for (guint i = 0; msg->participants && i < msg->participants->len; i++) {
+    const MaParticipant *p = msg->participants->pdata[i];
+    if (!p->address || !*p->address || match_is_inbound(ctx, p->address)) continue;
+    g_ptr_array_add(m->participants, ma_participant_new(p->role, p->name, p->address));
+    if (p->role == MA_ROLE_FROM && !from) from = p->address;
+    if (p->role == MA_ROLE_SENDER && !sender) sender = p->address;
+    if (p->role == MA_ROLE_REPLY_TO) continue;
+    if (match_is_internal(ctx, p->address)) {
+      m->n_internal++;
+      continue;
+    }
+    g_autofree char *key = ma_address_key(p->address, ctx->settings->ignore_plus_tags);
+    if (ma_address_domain(key)) add_unique_str(m->external_keys, key);
+  }
+  const char *author = from ? from : sender;
+  if (author && match_is_internal(ctx, author)) m->direction = MA_DIRECTION_OUTBOUND;
+  g_ptr_array_sort(m->external_keys, cmp_str);
+  m->participants_key = participants_key(m->external_keys);
+
+  g_autoptr(GPtrArray) contact_ids = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GPtrArray) account_ids = g_ptr_array_new_with_free_func(g_free);
+  if (match_addresses(st, ctx, m, contact_ids, account_ids, error) < 0 ||
+      match_domains(st, ctx, m, account_ids, error) < 0 || link_accounts(st, ctx, m, account_ids, error) < 0 ||
+      match_opportunities(st, ctx, m, contact_ids, error) < 0)
+    return -1;
+  g_ptr_array_sort(m->links, cmp_link); /* glib's sort is stable (merge sort) */
+  *out = g_steal_pointer(&m);
+  return 0;
+}

@@ -1,0 +1,131 @@
+/* test_match_pure.c - table-driven tests of match's pure helpers: the subject key (reply/forward
+ * prefixes of many languages, counters, tags, whitespace) and the dedup key (Message-ID first,
+ * else From + Subject + Date to the minute + folded text). */
+#include "agent/match/match.h"
+
+#include <string.h>
+
+static void test_subject_key(void)
+{
+  static const struct {
+    const char *in, *want;
+  } cases[] = {
+    {"Quote for Q3", "quote for q3"},
+    {"Re: Quote for Q3", "quote for q3"},
+    {"RE: Quote for Q3", "quote for q3"},
+    {"re:Quote for Q3", "quote for q3"},
+    {"Fwd: Quote for Q3", "quote for q3"},
+    {"FW: Quote for Q3", "quote for q3"},
+    {"Fw: Quote for Q3", "quote for q3"},
+    {"AW: Angebot", "angebot"},
+    {"WG: Angebot", "angebot"},
+    {"SV: Tilbud", "tilbud"},
+    {"VS: Tarjous", "tarjous"},
+    {"Réf : Devis", "devis"},
+    {"TR: Devis", "devis"},
+    {"回复：报价单", "报价单"},
+    {"回复: 报价单", "报价单"},
+    {"转发：报价单", "报价单"},
+    {"答复: 报价单", "报价单"},
+    {"Re: Re: RE: Fwd: Quote", "quote"},
+    {"Re[2]: Quote", "quote"},
+    {"RE(3): Quote", "quote"},
+    {"Re^2: Quote", "quote"},
+    {"[2] Quote", "quote"},
+    {"(3) Quote", "quote"},
+    {"[EXT] Re: Quote", "quote"},
+    {"Re: [EXT] FW: Quote", "quote"},
+    {"  Re:   Quote \t for\n  Q3  ", "quote for q3"},
+    {"Re : Quote", "quote"},
+    {"Rex: not a prefix", "rex: not a prefix"},
+    {"Regarding: Quote", "regarding: quote"},
+    {"Fwd Quote", "fwd quote"},
+    {"Re:", ""},
+    {"", ""},
+    {"Quote (draft)", "quote (draft)"},
+    {"Price [2] list", "price [2] list"},
+    {"回复：回复：转发：合同", "合同"},
+    {"Re: 回复：Contract", "contract"},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *got = match_subject_key(cases[i].in);
+    g_test_message("subject [%s]", cases[i].in);
+    g_assert_cmpstr(got, ==, cases[i].want);
+  }
+  g_autofree char *null_key = match_subject_key(NULL);
+  g_assert_cmpstr(null_key, ==, "");
+}
+
+static void test_fold_whitespace(void)
+{
+  static const struct {
+    const char *in, *want;
+  } cases[] = {
+    {"a  b", "a b"}, {"\n a\r\n\tb \n", "a b"}, {"", ""}, {"a\xe3\x80\x80" "b", "a b"}, {"x", "x"},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *got = match_fold_whitespace(cases[i].in);
+    g_assert_cmpstr(got, ==, cases[i].want);
+  }
+}
+
+static MaMessage *msg(const char *mid, const char *from, const char *subject, gint64 date, const char *text)
+{
+  MaMessage *m = ma_message_new();
+  g_free(m->message_id);
+  m->message_id = g_strdup(mid);
+  g_free(m->subject);
+  m->subject = g_strdup(subject);
+  m->date = date;
+  g_free(m->text);
+  m->text = g_strdup(text);
+  if (!m->participants) m->participants = g_ptr_array_new_with_free_func((GDestroyNotify) ma_participant_free);
+  g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_FROM, NULL, from));
+  return m;
+}
+
+static void key_of(MaMessage *m, char out[65])
+{
+  match_dedup_key(m, out);
+  ma_message_free(m);
+  g_assert_cmpuint(strlen(out), ==, 64);
+}
+
+static void test_dedup_key(void)
+{
+  char a[65], b[65];
+  /* Message-ID wins over everything else */
+  key_of(msg("abc@example.com", "x@a.com", "S", 1000, "t"), a);
+  key_of(msg("abc@example.com", "y@b.com", "other", 99999, "u"), b);
+  g_assert_cmpstr(a, ==, b);
+  key_of(msg("abd@example.com", "x@a.com", "S", 1000, "t"), b);
+  g_assert_cmpstr(a, !=, b);
+
+  /* no Message-ID: same minute, same folded text, From case-insensitive */
+  const gint64 t0 = 1704708720; /* 2024-01-08T10:12:00Z */
+  key_of(msg(NULL, "Bob@Example.com", "Quote", t0 + 5, "Hello  there\n\nBob"), a);
+  key_of(msg(NULL, "bob@example.com", "Quote", t0 + 59, "Hello there Bob\n"), b);
+  g_assert_cmpstr(a, ==, b);
+  /* another minute */
+  key_of(msg(NULL, "bob@example.com", "Quote", t0 + 60, "Hello there Bob"), b);
+  g_assert_cmpstr(a, !=, b);
+  /* another subject, text, sender */
+  key_of(msg(NULL, "bob@example.com", "Quote 2", t0, "Hello there Bob"), b);
+  g_assert_cmpstr(a, !=, b);
+  key_of(msg(NULL, "bob@example.com", "Quote", t0, "Hello there Bobby"), b);
+  g_assert_cmpstr(a, !=, b);
+  key_of(msg(NULL, "alice@example.com", "Quote", t0, "Hello there Bob"), b);
+  g_assert_cmpstr(a, !=, b);
+  /* an empty Message-ID counts as none */
+  key_of(msg("", "bob@example.com", "Quote", t0, "Hello there Bob"), b);
+  g_assert_cmpstr(a, ==, b);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/match/subject_key", test_subject_key);
+  g_test_add_func("/match/fold_whitespace", test_fold_whitespace);
+  g_test_add_func("/match/dedup_key", test_dedup_key);
+  return g_test_run();
+}
