@@ -93,11 +93,17 @@ gboolean match_link_add(GPtrArray *links, MaRecordType type, const char *id);
 
 /* ---- threading ------------------------------------------------------------------------------ */
 
-/* Finds the message's thread (references, then subject + participants within the window) or
- * creates one, and raises its latest time to date. *thread_id newly allocated; *created TRUE when
- * a new thread was made. Runs in the caller's transaction. 0 or -1. */
+/* Finds the message's thread without writing: References/In-Reply-To, then subject key +
+ * participants key within the window before date. 1 found (*thread_id newly allocated), 0 none,
+ * -1 error. */
+int match_thread_find(MaStorage *st, const char *enterprise_id, const MaMessage *msg, const MaMatch *match,
+                      gint64 date, char **thread_id, GError **error);
+
+/* Joins the thread `found` (raising its latest time to date) or, when found is NULL, creates a new
+ * thread for the message. *thread_id newly allocated; *created TRUE for a new thread. Runs in the
+ * caller's transaction. 0 or -1. */
 int match_thread_assign(MaStorage *st, const char *enterprise_id, const MaMessage *msg, const MaMatch *match,
-                        gint64 date, char **thread_id, gboolean *created, GError **error);
+                        gint64 date, const char *found, char **thread_id, gboolean *created, GError **error);
 
 /* Adds to match->links the opportunity links of the thread's earlier messages. Returns the number
  * added, or -1. */

@@ -2,40 +2,42 @@
  * Message-ID already archived names the thread), else the normalised subject with the same set of
  * external participants whose thread's latest message is at most MA_MATCH_THREAD_WINDOW before
  * this one, else a new thread. An empty subject key never joins by subject (every "(no subject)"
- * mail from one customer is not one conversation). Runs inside the caller's transaction.
+ * mail from one customer is not one conversation). Finding never writes; assigning runs inside
+ * the caller's transaction.
  */
 #include "match.h"
 
 #include "agent/lib/clock.h"
 
-int match_thread_assign(MaStorage *st, const char *enterprise_id, const MaMessage *msg, const MaMatch *match,
-                        gint64 date, char **thread_id, gboolean *created, GError **error)
+int match_thread_find(MaStorage *st, const char *enterprise_id, const MaMessage *msg, const MaMatch *match,
+                      gint64 date, char **thread_id, GError **error)
 {
   *thread_id = NULL;
-  *created = FALSE;
   g_autoptr(GPtrArray) ids = g_ptr_array_new();
   for (guint i = 0; msg->references && i < msg->references->len; i++) g_ptr_array_add(ids, msg->references->pdata[i]);
   if (msg->in_reply_to && *msg->in_reply_to) g_ptr_array_add(ids, msg->in_reply_to);
-  char *found = NULL;
   if (ids->len) {
     int rc = storage_thread_find_by_message_ids(st, enterprise_id, (const char *const *) ids->pdata, ids->len,
-                                                &found, error);
-    if (rc < 0) return -1;
+                                                thread_id, error);
+    if (rc != 0) return rc;
   }
   g_autofree char *subject_key = match_subject_key(msg->subject);
-  if (!found && *subject_key) {
-    int rc = storage_thread_find_by_subject(st, enterprise_id, subject_key, match->participants_key,
-                                            date - MA_MATCH_THREAD_WINDOW, &found, error);
-    if (rc < 0) return -1;
-  }
+  if (!*subject_key) return 0;
+  return storage_thread_find_by_subject(st, enterprise_id, subject_key, match->participants_key,
+                                        date - MA_MATCH_THREAD_WINDOW, thread_id, error);
+}
+
+int match_thread_assign(MaStorage *st, const char *enterprise_id, const MaMessage *msg, const MaMatch *match,
+                        gint64 date, const char *found, char **thread_id, gboolean *created, GError **error)
+{
+  *thread_id = NULL;
+  *created = FALSE;
   if (found) {
-    if (storage_thread_touch(st, enterprise_id, found, date, error) < 0) {
-      g_free(found);
-      return -1;
-    }
-    *thread_id = found;
+    if (storage_thread_touch(st, enterprise_id, found, date, error) < 0) return -1;
+    *thread_id = g_strdup(found);
     return 0;
   }
+  g_autofree char *subject_key = match_subject_key(msg->subject);
   g_autofree char *id = ma_id_new();
   if (storage_thread_create(st, enterprise_id, id, subject_key, match->participants_key, date, error) < 0) return -1;
   *thread_id = g_steal_pointer(&id);

@@ -1,0 +1,330 @@
+/* pipeline.c - one message through parse, match, dedup, archive, provenance, activities and the
+ * outbox, inside one storage transaction (see pipeline.h for the outcomes and their reasons).
+ *
+ * Idempotence: a duplicate is found by Message-ID or content hash before anything is written; a
+ * replayed spool entry finds its own earlier copy and storage_provenance_add refuses the same
+ * spool id twice; links and activities have unique keys; the outbox event's idempotency key is
+ * "message.archived:<our id>". A skipped message writes nothing at all.
+ * Never logs bodies or addresses: only enterprise, spool and message ids.
+ */
+#include "pipeline.h"
+
+#include "activities.h"
+#include "agent/codec/codec.h"
+#include "agent/lib/clock.h"
+#include "agent/lib/crypto.h"
+#include "agent/lib/log.h"
+#include "agent/lib/settings.h"
+#include "agent/match/match.h"
+#include "agent/mime/mime.h"
+
+#include <string.h>
+
+#define SNIPPET_CHARS 200
+
+struct MaPipeline {
+  MaStorage *st;          /* borrowed */
+  const MaConfig *cfg;    /* borrowed */
+  GHashTable *contexts;   /* enterprise id (as asked) -> MaMatchContext* */
+  MaMimeLimits limits;
+};
+
+const char *ma_ingest_outcome_name(MaIngestOutcome o)
+{
+  switch (o) {
+  case MA_INGEST_ARCHIVED: return "archived";
+  case MA_INGEST_DUPLICATE: return "duplicate";
+  default: return "skipped";
+  }
+}
+
+void ma_ingest_result_free(MaIngestResult *r)
+{
+  if (!r) return;
+  g_free(r->message_id);
+  g_free(r->thread_id);
+  if (r->links) g_ptr_array_unref(r->links);
+  if (r->participants) g_ptr_array_unref(r->participants);
+  if (r->warnings) g_ptr_array_unref(r->warnings);
+  g_free(r->subject);
+  g_free(r);
+}
+
+MaPipeline *pipeline_new(MaStorage *st, const MaConfig *cfg)
+{
+  MaPipeline *p = g_new0(MaPipeline, 1);
+  p->st = st;
+  p->cfg = cfg;
+  p->contexts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) match_context_free);
+  p->limits = mime_limits_default();
+  if (cfg && cfg->max_message_size > 0) p->limits.max_message_size = (gsize) cfg->max_message_size;
+  return p;
+}
+
+void pipeline_free(MaPipeline *p)
+{
+  if (!p) return;
+  g_hash_table_unref(p->contexts);
+  g_free(p);
+}
+
+void pipeline_forget(MaPipeline *p) { g_hash_table_remove_all(p->contexts); }
+
+static MaMatchContext *context_for(MaPipeline *p, const char *enterprise_id, GError **error)
+{
+  MaMatchContext *ctx = g_hash_table_lookup(p->contexts, enterprise_id);
+  if (ctx) return ctx;
+  if (match_context_load(p->st, p->cfg, enterprise_id, &ctx, error) < 0) return NULL;
+  g_hash_table_insert(p->contexts, g_strdup(enterprise_id), ctx);
+  return ctx;
+}
+
+static MaIngestResult *result_new(MaIngestOutcome outcome)
+{
+  MaIngestResult *r = g_new0(MaIngestResult, 1);
+  r->outcome = outcome;
+  r->links = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_ref_free);
+  r->participants = g_ptr_array_new_with_free_func((GDestroyNotify) ma_participant_free);
+  r->warnings = g_ptr_array_new_with_free_func(g_free);
+  r->subject = g_strdup("");
+  return r;
+}
+
+static void result_take_message(MaIngestResult *r, const MaMessage *msg, const MaMatch *match)
+{
+  g_free(r->subject);
+  r->subject = g_strdup(msg->subject ? msg->subject : "");
+  r->unwrapped = msg->unwrapped;
+  for (guint i = 0; msg->warnings && i < msg->warnings->len; i++) g_ptr_array_add(r->warnings, g_strdup(msg->warnings->pdata[i]));
+  if (!match) return;
+  r->direction = match->direction;
+  for (guint i = 0; i < match->participants->len; i++) {
+    const MaParticipant *pp = match->participants->pdata[i];
+    g_ptr_array_add(r->participants, ma_participant_new(pp->role, pp->name, pp->address));
+  }
+}
+
+static void copy_links(GPtrArray *dst, GPtrArray *src)
+{
+  for (guint i = 0; i < src->len; i++) {
+    const MaRecordRef *ref = src->pdata[i];
+    match_link_add(dst, ref->type, ref->id);
+  }
+}
+
+/* First SNIPPET_CHARS characters of the folded text. */
+static char *snippet_of(const char *text)
+{
+  g_autofree char *folded = match_fold_whitespace(text);
+  if (g_utf8_strlen(folded, -1) <= SNIPPET_CHARS) return g_steal_pointer(&folded);
+  const char *end = g_utf8_offset_to_pointer(folded, SNIPPET_CHARS);
+  return g_strndup(folded, end - folded);
+}
+
+/* A duplicate copy: provenance, links re-evaluated, activities re-applied. */
+static int ingest_duplicate(MaPipeline *p, MaMatchContext *ctx, const char *existing, const MaMessage *msg,
+                            const MaProvenance *prov, MaIngestResult *r, GError **error)
+{
+  const char *ent = ctx->enterprise_id;
+  g_autoptr(MaMatch) match = NULL;
+  if (match_message(p->st, ctx, msg, &match, error) < 0) return -1;
+  result_take_message(r, msg, match);
+  r->message_id = g_strdup(existing);
+  int rc = storage_provenance_add(p->st, ent, existing, prov, error);
+  if (rc < 0) return -1;
+  r->provenance_added = rc == 1;
+  for (guint i = 0; i < match->links->len; i++) {
+    rc = storage_link_add(p->st, ent, existing, match->links->pdata[i], error);
+    if (rc < 0) return -1;
+    r->links_added += rc;
+  }
+  if (storage_message_links(p->st, ent, existing, r->links, error) < 0) return -1;
+  if (!ctx->settings->activities) return 0;
+  r->activities_created = activities_apply(p->st, ent, existing, prov, error);
+  return r->activities_created < 0 ? -1 : 0;
+}
+
+/* Stores raw and attachment blobs as the capture level allows; fills the stored message. */
+static int store_content(MaPipeline *p, const MaMatchContext *ctx, const void *raw, gsize len, const MaMessage *msg,
+                         MaStoredMessage *m, GError **error)
+{
+  MaCaptureLevel level = ctx->settings->capture_level;
+  char digest[65];
+  if (level == MA_CAPTURE_METADATA) {
+    ma_sha256_hex(raw, len, digest);
+  } else if (storage_blob_put(p->st, raw, len, digest, error) < 0) {
+    return -1;
+  }
+  m->raw_sha256 = g_strdup(digest);
+  if (level == MA_CAPTURE_METADATA) {
+    m->text = g_strdup("");
+    m->snippet = g_strdup("");
+  } else {
+    m->text = g_strdup(msg->text ? msg->text : "");
+    m->html = g_strdup(msg->html);
+    m->snippet = snippet_of(m->text);
+  }
+  for (guint i = 0; msg->attachments && i < msg->attachments->len; i++) {
+    const MaAttachment *a = msg->attachments->pdata[i];
+    if (level == MA_CAPTURE_FULL && a->data) {
+      gsize n = 0;
+      const void *d = g_bytes_get_data(a->data, &n);
+      if (storage_blob_put(p->st, d ? d : "", n, digest, error) < 0) return -1;
+    }
+    MaAttachment *copy = ma_attachment_new();
+    copy->filename = g_strdup(a->filename);
+    copy->content_type = g_strdup(a->content_type);
+    copy->content_id = g_strdup(a->content_id);
+    copy->is_inline = a->is_inline;
+    copy->size = a->size;
+    memcpy(copy->sha256, a->sha256, sizeof copy->sha256);
+    g_ptr_array_add(m->attachments, copy);
+  }
+  return 0;
+}
+
+static int emit_archived(MaStorage *st, const MaStoredMessage *m, GError **error)
+{
+  json_t *doc = codec_message_to_json(m, FALSE);
+  char *payload = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  if (!payload) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "cannot encode message.archived payload");
+    return -1;
+  }
+  g_autofree char *key = g_strconcat("message.archived:", m->id, NULL);
+  int rc = storage_outbox_add(st, m->enterprise_id, "message.archived", key, payload, ma_now(), error);
+  free(payload);
+  return rc < 0 ? -1 : 0;
+}
+
+/* A new message: thread, content, row with participants and links, provenance, activities, event.
+ * m is filled and owned by the caller. */
+static int archive_new(MaPipeline *p, MaMatchContext *ctx, const void *raw, gsize len, const MaMessage *msg,
+                      MaMatch *match, const char *dedup_key, gint64 date, const char *found_thread,
+                       const MaProvenance *prov, MaStoredMessage *m, MaIngestResult *r, GError **error)
+{
+  const char *ent = ctx->enterprise_id;
+  m->id = ma_id_new();
+  m->enterprise_id = g_strdup(ent);
+  if (match_thread_assign(p->st, ent, msg, match, date, found_thread, &m->thread_id, &r->thread_created, error) < 0)
+    return -1;
+  m->message_id = g_strdup(msg->message_id && *msg->message_id ? msg->message_id : NULL);
+  m->dedup_key = g_strdup(dedup_key);
+  m->subject = g_strdup(msg->subject ? msg->subject : "");
+  m->direction = match->direction;
+  m->date = date;
+  m->archived_at = ma_now();
+  m->size = (gint64) len;
+  if (store_content(p, ctx, raw, len, msg, m, error) < 0) return -1;
+  for (guint i = 0; i < match->participants->len; i++) {
+    const MaParticipant *pp = match->participants->pdata[i];
+    g_ptr_array_add(m->participants, ma_participant_new(pp->role, pp->name, pp->address));
+  }
+  copy_links(m->links, match->links);
+  if (storage_message_insert(p->st, m, error) < 0) return -1;
+  if (storage_provenance_add(p->st, ent, m->id, prov, error) < 0) return -1;
+  r->provenance_added = TRUE;
+  if (ctx->settings->activities) {
+    r->activities_created = activities_apply(p->st, ent, m->id, prov, error);
+    if (r->activities_created < 0) return -1;
+  }
+  if (emit_archived(p->st, m, error) < 0) return -1;
+  r->message_id = g_strdup(m->id);
+  r->thread_id = g_strdup(m->thread_id);
+  r->links_added = match->links->len;
+  copy_links(r->links, match->links);
+  return 0;
+}
+
+static int ingest_new(MaPipeline *p, MaMatchContext *ctx, const void *raw, gsize len, const MaMessage *msg,
+                      MaMatch *match, const char *dedup_key, gint64 date, const char *found_thread,
+                      const MaProvenance *prov, MaIngestResult *r, GError **error)
+{
+  MaStoredMessage *m = ma_stored_message_new();
+  int rc = archive_new(p, ctx, raw, len, msg, match, dedup_key, date, found_thread, prov, m, r, error);
+  ma_stored_message_free(m);
+  return rc;
+}
+
+int pipeline_ingest_in_tx(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len,
+                          const MaProvenance *prov, MaIngestResult **out, GError **error)
+{
+  *out = NULL;
+  MaMatchContext *ctx = context_for(p, enterprise_id, error);
+  if (!ctx) return -1;
+  if (!ctx->settings->archiving) {
+    MaIngestResult *r = result_new(MA_INGEST_SKIPPED);
+    r->skip_reason = "archiving_off";
+    *out = r;
+    return 0;
+  }
+
+  g_autoptr(MaMessage) msg = NULL;
+  g_autoptr(GError) parse_error = NULL;
+  if (mime_parse(raw, len, &p->limits, &msg, &parse_error) < 0) {
+    MaIngestResult *r = result_new(MA_INGEST_SKIPPED);
+    r->skip_reason = "unreadable";
+    g_ptr_array_add(r->warnings, g_strdup(parse_error ? parse_error->message : "unreadable"));
+    *out = r;
+    return 0;
+  }
+
+  char dedup_key[65];
+  match_dedup_key(msg, dedup_key);
+  g_autofree char *existing = NULL;
+  int rc = storage_message_find_duplicate(p->st, ctx->enterprise_id, msg->message_id && *msg->message_id ? msg->message_id : NULL,
+                                          dedup_key, &existing, error);
+  if (rc < 0) return -1;
+  if (rc == 1) {
+    g_autoptr(MaIngestResult) r = result_new(MA_INGEST_DUPLICATE);
+    if (ingest_duplicate(p, ctx, existing, msg, prov, r, error) < 0) return -1;
+    *out = g_steal_pointer(&r);
+    return 0;
+  }
+
+  g_autoptr(MaMatch) match = NULL;
+  if (match_message(p->st, ctx, msg, &match, error) < 0) return -1;
+  g_autoptr(MaIngestResult) r = result_new(MA_INGEST_ARCHIVED);
+  result_take_message(r, msg, match);
+
+  gint64 date = msg->date > 0 ? msg->date : (prov && prov->received_at > 0 ? prov->received_at : ma_now());
+  if (match->external_keys->len == 0 && !ctx->settings->archive_internal) {
+    r->outcome = MA_INGEST_SKIPPED;
+    r->skip_reason = "internal_only";
+    *out = g_steal_pointer(&r);
+    return 0;
+  }
+  g_autofree char *thread = NULL;
+  if (match_thread_find(p->st, ctx->enterprise_id, msg, match, date, &thread, error) < 0) return -1;
+  if (thread && match_thread_inherit(p->st, ctx->enterprise_id, thread, match, error) < 0) return -1;
+  if (match->external_keys->len > 0 && match->links->len == 0 && !ctx->settings->archive_unmatched) {
+    r->outcome = MA_INGEST_SKIPPED;
+    r->skip_reason = "no_matching_record";
+    *out = g_steal_pointer(&r);
+    return 0;
+  }
+  if (ingest_new(p, ctx, raw, len, msg, match, dedup_key, date, thread, prov, r, error) < 0) return -1;
+  *out = g_steal_pointer(&r);
+  return 0;
+}
+
+int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len, const MaProvenance *prov,
+                    MaIngestResult **out, GError **error)
+{
+  if (storage_begin(p->st, error) < 0) return -1;
+  if (pipeline_ingest_in_tx(p, enterprise_id, raw, len, prov, out, error) < 0) {
+    storage_rollback(p->st);
+    /* a context loaded inside the failed transaction may be stale */
+    pipeline_forget(p);
+    return -1;
+  }
+  if (storage_commit(p->st, error) < 0) {
+    storage_rollback(p->st);
+    ma_ingest_result_free(*out);
+    *out = NULL;
+    pipeline_forget(p);
+    return -1;
+  }
+  return 0;
+}

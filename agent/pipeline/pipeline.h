@@ -1,0 +1,94 @@
+/* pipeline.h - one message through the archive: parse (agent/mime) -> match (agent/match) ->
+ * dedup -> archive (raw blob, attachment blobs, message row with participants and links, thread)
+ * -> provenance -> activities_apply -> outbox "message.archived". Everything for one message
+ * happens in one storage transaction, and every step is idempotent, so replaying a spool entry
+ * (same spool id) after a crash adds nothing.
+ *
+ * Outcomes:
+ *   archived   - a new message (id, thread, links).
+ *   duplicate  - the same mail is archived already (normalised Message-ID, else the content hash):
+ *                this copy's provenance is added (unless the same spool id brought it before),
+ *                links are re-evaluated against the current records, activities re-applied.
+ *   skipped    - nothing is written. Reasons:
+ *                "archiving_off"      the enterprise's `archiving` setting is off;
+ *                "unreadable"         mime_parse refused the input (no header at all, over the size
+ *                                     limit); such a message can never be archived, so the spool
+ *                                     entry is done with, not retried;
+ *                "internal_only"      every participant is internal (setting `archive_internal`);
+ *                "no_matching_record" data minimisation: external participants exist but none
+ *                                     matches a record and the thread carries no opportunity
+ *                                     (setting `archive_unmatched`, default off).
+ *
+ * A MaPipeline is per thread: it borrows one MaStorage handle and the config, and caches each
+ * enterprise's match context (domains, employees, settings) until pipeline_forget().
+ */
+#ifndef MA_PIPELINE_H
+#define MA_PIPELINE_H
+
+#include "agent/lib/config.h"
+#include "agent/lib/model.h"
+#include "storage/storage.h"
+
+#include <glib.h>
+
+typedef enum { MA_INGEST_ARCHIVED, MA_INGEST_DUPLICATE, MA_INGEST_SKIPPED } MaIngestOutcome;
+
+const char *ma_ingest_outcome_name(MaIngestOutcome o); /* "archived", "duplicate", "skipped" */
+
+typedef struct {
+  MaIngestOutcome outcome;
+  const char *skip_reason;    /* static string (see above) when skipped, else NULL */
+  char *message_id;           /* our id: the new message, or the existing one for a duplicate */
+  char *thread_id;            /* archived: its thread; duplicate: NULL */
+  gboolean thread_created;
+  GPtrArray *links;           /* MaRecordRef*: all links of the message after this ingest */
+  guint links_added;          /* links new with this copy */
+  gboolean provenance_added;  /* duplicate: FALSE when this spool id was seen already (a replay) */
+  int activities_created;
+  MaDirection direction;
+  GPtrArray *participants;    /* MaParticipant*: the message's, without inbound addresses */
+  char *subject;              /* decoded subject ("" when none or unreadable) */
+  gboolean unwrapped;         /* a hand forward: the original was archived */
+  GPtrArray *warnings;        /* char*: what the parser could not read */
+} MaIngestResult;
+
+void ma_ingest_result_free(MaIngestResult *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MaIngestResult, ma_ingest_result_free)
+
+typedef struct MaPipeline MaPipeline;
+
+/* st and cfg are borrowed and must outlive the pipeline. */
+MaPipeline *pipeline_new(MaStorage *st, const MaConfig *cfg);
+void pipeline_free(MaPipeline *p);
+/* Drops cached enterprise contexts (employees, domains, settings may have changed). */
+void pipeline_forget(MaPipeline *p);
+
+/* Runs one message in its own transaction. raw is not retained. prov: how this copy arrived
+ * (route "smtp", "imap", "ingest"...); its spool_id makes a replay a no-op. *out owned by the
+ * caller. Returns 0 (any outcome, including skipped), or -1 with *error: MA_ERROR_NOT_FOUND for an
+ * unknown enterprise, MA_ERROR_TEMPFAIL when storage is busy or failed (nothing was written). */
+int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len, const MaProvenance *prov,
+                    MaIngestResult **out, GError **error);
+
+/* The same inside a transaction the caller opened (group commit of many messages). On -1 the
+ * caller must roll back the whole transaction. */
+int pipeline_ingest_in_tx(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len,
+                          const MaProvenance *prov, MaIngestResult **out, GError **error);
+
+/* ---- worker pool (pipeline_workers.c) -------------------------------------------------------- */
+
+/* Starts n threads, each with its own MaStorage and MaSpool under cfg->data_dir, that take spooled
+ * entries in batches (one transaction, one fsync per batch), call spool_done after the commit, and
+ * count a failed attempt with backoff on errors. Whatever the spool holds at start is processed.
+ * cfg must outlive the workers. 0, or -1 with *error (storage or spool could not be opened; no
+ * thread is left running). Only one pool per process. */
+int pipeline_workers_start(const MaConfig *cfg, int n, GError **error);
+/* Wakes the workers: new entries are in the spool. Any thread; never blocks. */
+void pipeline_workers_notify(void);
+/* Finishes what is in the spool now (entries that keep failing are left for the next start),
+ * stops and joins the threads. Accepts being called when not started. */
+void pipeline_workers_stop(void);
+/* Entries processed since start (archived, duplicate or skipped), for tests and logs. */
+guint64 pipeline_workers_processed(void);
+
+#endif
