@@ -1,0 +1,175 @@
+/* rules_match.c - evaluates conditions against an input and finds the first matching rule. The only
+ * file of mailagent that calls PCRE2.
+ *
+ * Regexes are compiled once (rules_regex_compile, from rules_parse.c) with UTF, Unicode properties
+ * and, unless the condition is case-sensitive, caseless matching; invalid UTF-8 in the subject is
+ * tolerated (PCRE2_MATCH_INVALID_UTF) and JIT is used where available. Every match runs under the
+ * set's match context (RULES_REGEX_MATCH_LIMIT, RULES_REGEX_DEPTH_LIMIT): hitting a limit makes the
+ * condition false, counts in rules_regex_limit_hits() and is logged once per rule (its id, never
+ * the text). Evaluation allocates nothing per rule beyond the input's lazy caches.
+ */
+#include "rules_internal.h"
+
+#include "agent/lib/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static guint64 regex_limit_hits; /* atomic (__atomic builtins) */
+
+guint64 rules_regex_limit_hits(void)
+{
+  return __atomic_load_n(&regex_limit_hits, __ATOMIC_RELAXED);
+}
+
+pcre2_code *rules_regex_compile(const char *pattern, gboolean case_sensitive, const char *where, GError **error)
+{
+  uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
+  if (!case_sensitive) options |= PCRE2_CASELESS;
+  int errcode = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code *re = pcre2_compile((PCRE2_SPTR) pattern, PCRE2_ZERO_TERMINATED, options, &errcode, &offset, NULL);
+  if (!re) {
+    PCRE2_UCHAR msg[256];
+    if (pcre2_get_error_message(errcode, msg, sizeof msg) < 0) g_strlcpy((char *) msg, "error", sizeof msg);
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: bad regular expression at offset %zu: %s", where,
+                (size_t) offset, (const char *) msg);
+    return NULL;
+  }
+  (void) pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
+  return re;
+}
+
+static void count_limit_hit(const RulesRule *rule, int rc)
+{
+  __atomic_fetch_add(&regex_limit_hits, 1, __ATOMIC_RELAXED);
+  RulesRule *r = (RulesRule *) rule; /* limit_logged is the one mutable, atomic member */
+  if (g_atomic_int_compare_and_exchange(&r->limit_logged, 0, 1))
+    ma_warn("rules", "regex limit hit, condition taken as false rule=%s position=%u pcre2_error=%d",
+            rule->id ? rule->id : "-", rule->position, rc);
+}
+
+static gboolean regex_holds(const RulesSet *set, const RulesRule *rule, const RulesCondition *c, RulesInput *in,
+                            const char *s)
+{
+  if (!in->md) in->md = pcre2_match_data_create(1, NULL);
+  int rc = pcre2_match(c->re, (PCRE2_SPTR) s, strlen(s), 0, 0, in->md, set->mctx);
+  if (rc >= 0) return TRUE;
+  switch (rc) {
+  case PCRE2_ERROR_NOMATCH: return FALSE;
+  case PCRE2_ERROR_MATCHLIMIT:
+  case PCRE2_ERROR_DEPTHLIMIT:
+  case PCRE2_ERROR_HEAPLIMIT:
+  case PCRE2_ERROR_JIT_STACKLIMIT:
+  case PCRE2_ERROR_NOMEMORY:
+    count_limit_hit(rule, rc);
+    return FALSE;
+  default:
+    return FALSE;
+  }
+}
+
+/* Parses s as a whole number (surrounding blanks allowed). */
+static gboolean parse_number(const char *s, double *out)
+{
+  char *end = NULL;
+  while (g_ascii_isspace(*s)) s++;
+  if (!*s) return FALSE;
+  *out = g_ascii_strtod(s, &end);
+  while (end && g_ascii_isspace(*end)) end++;
+  return end && *end == '\0';
+}
+
+static gboolean number_holds(const RulesCondition *c, double x)
+{
+  switch (c->positive) {
+  case RO_GT: return x > c->numbers[0];
+  case RO_LT: return x < c->numbers[0];
+  case RO_EQUALS:
+  case RO_IN:
+    for (guint i = 0; i < c->n_numbers; i++)
+      if (x == c->numbers[i]) return TRUE;
+    return FALSE;
+  default: return FALSE;
+  }
+}
+
+/* The positive form of c on one (already folded when needed) value. */
+static gboolean value_holds(const RulesSet *set, const RulesRule *rule, const RulesCondition *c, RulesInput *in,
+                            const char *s)
+{
+  if (c->numeric) {
+    double x;
+    return parse_number(s, &x) && number_holds(c, x);
+  }
+  gsize n;
+  switch (c->positive) {
+  case RO_EQUALS:
+  case RO_IN:
+    n = strlen(s);
+    for (guint i = 0; i < c->n_texts; i++)
+      if (n == c->text_lens[i] && memcmp(s, c->texts[i], n) == 0) return TRUE;
+    return FALSE;
+  case RO_CONTAINS: return strstr(s, c->texts[0]) != NULL;
+  case RO_STARTS_WITH: return strncmp(s, c->texts[0], c->text_lens[0]) == 0;
+  case RO_ENDS_WITH:
+    n = strlen(s);
+    return n >= c->text_lens[0] && memcmp(s + n - c->text_lens[0], c->texts[0], c->text_lens[0]) == 0;
+  case RO_MATCHES: return regex_holds(set, rule, c, in, s);
+  default: return FALSE;
+  }
+}
+
+static gboolean condition_holds(const RulesSet *set, const RulesRule *rule, const RulesCondition *c, RulesInput *in)
+{
+  if (c->field == RF_HAS_ATTACHMENT) return (in->has_attachment == c->boolean) != c->negate;
+  if (c->field == RF_SIZE) return number_holds(c, (double) in->size) != c->negate;
+
+  GPtrArray *values = rules_input_values(in, c);
+  if (c->positive == RO_IS_EMPTY) {
+    gboolean empty = TRUE;
+    for (guint i = 0; i < values->len && empty; i++)
+      if (*(const char *) values->pdata[i]) empty = FALSE;
+    return empty == c->boolean;
+  }
+  gboolean any = FALSE;
+  for (guint i = 0; i < values->len && !any; i++) any = value_holds(set, rule, c, in, values->pdata[i]);
+  return any != c->negate;
+}
+
+static gboolean conditions_hold(const RulesSet *set, const RulesRule *rule, RulesInput *in)
+{
+  if (rule->n_conds == 0) return TRUE;
+  for (guint i = 0; i < rule->n_conds; i++) {
+    gboolean ok = condition_holds(set, rule, &rule->conds[i], in);
+    if (rule->match_any && ok) return TRUE;
+    if (!rule->match_any && !ok) return FALSE;
+  }
+  return !rule->match_any;
+}
+
+gboolean rules_rule_conditions_hold(const RulesRule *rule, RulesInput *in)
+{
+  /* A lone rule has no set at hand: use a context with the same limits. */
+  static pcre2_match_context *mctx;
+  static gsize once;
+  if (g_once_init_enter(&once)) {
+    mctx = pcre2_match_context_create(NULL);
+    pcre2_set_match_limit(mctx, RULES_REGEX_MATCH_LIMIT);
+    pcre2_set_depth_limit(mctx, RULES_REGEX_DEPTH_LIMIT);
+    g_once_init_leave(&once, 1);
+  }
+  RulesSet tmp = {.mctx = mctx};
+  return conditions_hold(&tmp, rule, in);
+}
+
+const RulesRule *rules_first_match(const RulesSet *set, RulesInput *in)
+{
+  g_return_val_if_fail(in->has_record, NULL);
+  for (guint i = 0; i < set->n; i++) {
+    const RulesRule *r = &set->rules[i];
+    if (!r->enabled || !(r->types_mask & (1u << in->record_type))) continue;
+    if (conditions_hold(set, r, in)) return r;
+  }
+  return NULL;
+}
