@@ -201,7 +201,7 @@ static int emit_archived(MaStorage *st, const MaStoredMessage *m, GError **error
 /* A new message: thread, content, row with participants and links, provenance, activities, event.
  * m is filled and owned by the caller. */
 static int archive_new(MaPipeline *p, MaMatchContext *ctx, const void *raw, gsize len, const MaMessage *msg,
-                      MaMatch *match, const char *dedup_key, gint64 date, const char *found_thread,
+                       MaMatch *match, const char *dedup_key, gint64 date, const char *found_thread,
                        const MaProvenance *prov, MaStoredMessage *m, MaIngestResult *r, GError **error)
 {
   const char *ent = ctx->enterprise_id;
