@@ -1,0 +1,136 @@
+/* api_enterprises.c - admin: /v1/enterprises list, create and show.
+ *
+ * POST takes {"slug", "name", "domains"?}: slug is [a-z0-9-], 1..63 characters, not starting or
+ * ending with '-'; domains are lower-cased. The enterprise gets a time-ordered id and a virtual
+ * inbound address "<slug>-<random>@<[smtp] inbound_domain>". 409 when the slug or a domain is taken.
+ * Only the admin key reaches this file (enterprise keys get 403 from api_auth.c).
+ */
+#include "api_internal.h"
+#include "agent/codec/codec.h"
+#include "agent/lib/clock.h"
+#include "agent/lib/crypto.h"
+
+#include <string.h>
+
+#define MAX_SLUG_LEN 63
+#define MAX_NAME_LEN 200
+#define MAX_DOMAINS 100
+
+static gboolean slug_ok(const char *s)
+{
+  gsize n = strlen(s);
+
+  if (n == 0 || n > MAX_SLUG_LEN || s[0] == '-' || s[n - 1] == '-')
+    return FALSE;
+  return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+static gboolean domain_ok(const char *s)
+{
+  gsize n = strlen(s);
+  return n > 0 && n <= 253 && strchr(s, '.') && !strpbrk(s, " \t\r\n@/\\<>\"") && s[0] != '.' && s[n - 1] != '.' &&
+         g_utf8_validate(s, -1, NULL);
+}
+
+static void enterprises_list(ApiCtx *ctx)
+{
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_enterprise_free);
+  g_autoptr(GError) error = NULL;
+  json_t *items;
+
+  if (!api_check_query(ctx, NULL))
+    return;
+  if (storage_enterprise_list(ctx->st, out, &error) < 0) {
+    api_reply_gerror(ctx, error);
+    return;
+  }
+  items = json_array();
+  for (guint i = 0; i < out->len; i++)
+    json_array_append_new(items, codec_enterprise_to_json(g_ptr_array_index(out, i), ctx->cfg->inbound_domain));
+  api_reply_json(ctx, 200, api_page(items, NULL));
+}
+
+static void enterprise_reply(ApiCtx *ctx, int status, const char *id)
+{
+  g_autoptr(GError) error = NULL;
+  MaEnterprise *e = NULL;
+  int rc = storage_enterprise_get(ctx->st, id, &e, &error);
+
+  if (rc < 0)
+    api_reply_gerror(ctx, error);
+  else if (rc == 0)
+    api_reply_error(ctx, 404, "not_found", "no such enterprise");
+  else
+    api_reply_json(ctx, status, codec_enterprise_to_json(e, ctx->cfg->inbound_domain));
+  ma_enterprise_free(e);
+}
+
+static void enterprises_create(ApiCtx *ctx)
+{
+  static const char *const fields[] = {"slug", "name", "domains", NULL};
+  g_autoptr(GError) error = NULL;
+  g_autofree char *suffix = NULL;
+  MaEnterprise e = {0};
+  json_t *body, *slug, *name, *domains, *d;
+  size_t i;
+
+  if (!api_check_query(ctx, NULL) || !(body = api_body_json(ctx, TRUE)))
+    return;
+  if (!api_check_fields(ctx, body, fields))
+    goto out;
+  slug = json_object_get(body, "slug");
+  name = json_object_get(body, "name");
+  domains = json_object_get(body, "domains");
+  if (!json_is_string(slug) || !slug_ok(json_string_value(slug))) {
+    api_reply_error(ctx, 422, "invalid", "field 'slug' must be 1-63 characters of a-z, 0-9 and '-'");
+    goto out;
+  }
+  if (name && !json_is_null(name) &&
+      (!json_is_string(name) || !*json_string_value(name) || strlen(json_string_value(name)) > MAX_NAME_LEN)) {
+    api_reply_error(ctx, 422, "invalid", "field 'name' must be a non-empty string of at most %d bytes", MAX_NAME_LEN);
+    goto out;
+  }
+  if (domains && (!json_is_array(domains) || json_array_size(domains) > MAX_DOMAINS)) {
+    api_reply_error(ctx, 422, "invalid", "field 'domains' must be a list of at most %d domains", MAX_DOMAINS);
+    goto out;
+  }
+  e.domains = g_ptr_array_new_with_free_func(g_free);
+  json_array_foreach(domains, i, d) {
+    if (!json_is_string(d) || !domain_ok(json_string_value(d))) {
+      api_reply_error(ctx, 422, "invalid", "field 'domains': item %zu is not a domain name", i);
+      goto out;
+    }
+    g_ptr_array_add(e.domains, g_utf8_strdown(json_string_value(d), -1));
+  }
+  e.id = ma_id_new();
+  e.slug = g_strdup(json_string_value(slug));
+  e.name = g_strdup(json_is_string(name) ? json_string_value(name) : e.slug);
+  suffix = ma_random_alnum(8);
+  e.inbound_local = g_strdup_printf("%s-%s", e.slug, suffix);
+  e.created_at = ma_now();
+  if (storage_enterprise_create(ctx->st, &e, &error) < 0)
+    api_reply_gerror(ctx, error);
+  else
+    enterprise_reply(ctx, 201, e.id);
+out:
+  g_free(e.id);
+  g_free(e.slug);
+  g_free(e.name);
+  g_free(e.inbound_local);
+  if (e.domains)
+    g_ptr_array_unref(e.domains);
+  json_decref(body);
+}
+
+static void enterprise_get(ApiCtx *ctx)
+{
+  if (api_check_query(ctx, NULL))
+    enterprise_reply(ctx, 200, api_param(ctx, "id"));
+}
+
+const ApiRoute api_enterprises_routes[] = {
+  {EVHTTP_REQ_GET, "/v1/enterprises", API_AUTH_ADMIN, enterprises_list},
+  {EVHTTP_REQ_POST, "/v1/enterprises", API_AUTH_ADMIN, enterprises_create},
+  {EVHTTP_REQ_GET, "/v1/enterprises/{id}", API_AUTH_ADMIN, enterprise_get},
+  {0},
+};

@@ -1,0 +1,55 @@
+/* api_health.c - GET /healthz and GET /metrics, the two resources that need no key.
+ *
+ * /healthz answers 200 {"status":"ok"} when the database answers, 503 otherwise. /metrics is the
+ * Prometheus text format (version 0.0.4): the process counters of agent/lib/metrics plus totals
+ * read from storage (archived messages, activities, records, webhook backlog). Neither reveals any
+ * tenant's data: only process-wide counts.
+ */
+#include "api_internal.h"
+#include "agent/lib/metrics.h"
+
+static void healthz_get(ApiCtx *ctx)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 backlog = 0;
+
+  if (!api_check_query(ctx, NULL))
+    return;
+  if (storage_outbox_backlog(ctx->st, &backlog, &error) < 0) {
+    api_reply_json(ctx, 503, json_pack("{s:s,s:s}", "status", "unavailable", "storage", "not answering"));
+    return;
+  }
+  api_reply_json(ctx, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void metrics_get(ApiCtx *ctx)
+{
+  g_autoptr(GString) out = g_string_sized_new(4096);
+  g_autoptr(GError) error = NULL;
+  gint64 backlog = 0, messages = 0, activities = 0, records = 0;
+
+  if (!api_check_query(ctx, NULL))
+    return;
+  ma_metrics_render(out);
+  if (storage_outbox_backlog(ctx->st, &backlog, &error) == 0)
+    g_string_append_printf(out, "# HELP mailagent_webhook_backlog Webhook events waiting for delivery.\n"
+                                "# TYPE mailagent_webhook_backlog gauge\nmailagent_webhook_backlog %" G_GINT64_FORMAT "\n",
+                           backlog);
+  g_clear_error(&error);
+  if (storage_counts(ctx->st, &messages, &activities, &records, &error) == 0)
+    g_string_append_printf(out,
+                           "# HELP mailagent_archive_messages Messages in the archive (all enterprises).\n"
+                           "# TYPE mailagent_archive_messages gauge\nmailagent_archive_messages %" G_GINT64_FORMAT "\n"
+                           "# HELP mailagent_archive_activities Activities stored (all enterprises).\n"
+                           "# TYPE mailagent_archive_activities gauge\nmailagent_archive_activities %" G_GINT64_FORMAT "\n"
+                           "# HELP mailagent_records CRM records stored (all enterprises).\n"
+                           "# TYPE mailagent_records gauge\nmailagent_records %" G_GINT64_FORMAT "\n",
+                           messages, activities, records);
+  api_reply_bytes(ctx, 200, "text/plain; version=0.0.4; charset=utf-8", out->str, out->len);
+}
+
+const ApiRoute api_health_routes[] = {
+  {EVHTTP_REQ_GET, "/healthz", API_AUTH_NONE, healthz_get},
+  {EVHTTP_REQ_GET, "/metrics", API_AUTH_NONE, metrics_get},
+  {0},
+};

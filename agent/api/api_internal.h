@@ -1,0 +1,143 @@
+/* api_internal.h - what the API's files share: the server state, the per-request context handed to
+ * every handler, the route table types, and the helpers for replies, bodies, queries and auth.
+ * Not for use outside agent/api (the public interface is api_server.h).
+ *
+ * A handler runs on the event-loop thread, must answer exactly once (api_reply_* does it), and owns
+ * nothing of the context: the dispatcher frees the context after the handler returns.
+ */
+#ifndef MA_API_INTERNAL_H
+#define MA_API_INTERNAL_H
+
+#include "agent/api/api_server.h"
+#include "agent/lib/config.h"
+#include "agent/lib/error.h"
+#include "storage/storage.h"
+
+#include <sys/queue.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <glib.h>
+#include <jansson.h>
+
+/* Limits we apply ourselves (the body cap comes from [api] max_body). */
+#define API_MAX_HEADERS_SIZE (64 * 1024) /* request line + headers, bytes */
+#define API_TIMEOUT_SECONDS 30           /* idle/read/write timeout per connection */
+#define API_MAX_PATH_SEGMENTS 8
+#define API_MAX_PARAMS 4
+#define API_MAX_PARAM_LEN 512            /* a decoded path parameter (ids, slugs, e-mail addresses) */
+#define API_DEFAULT_PAGE 50
+#define API_MAX_PAGE 200
+
+struct ApiServer {
+  struct event_base *base;
+  const MaConfig *cfg;
+  struct evhttp *http;
+  struct evhttp_bound_socket *bound;
+  void *ssl_ctx;    /* SSL_CTX*, NULL for plain HTTP */
+  MaStorage *st;
+  int port;
+};
+
+typedef enum {
+  API_AUTH_NONE,       /* /healthz, /metrics */
+  API_AUTH_ENTERPRISE, /* an enterprise key; the handler sees ctx->enterprise_id */
+  API_AUTH_ADMIN,      /* the admin key */
+} ApiAuth;
+
+typedef struct {
+  struct evhttp_request *req;
+  ApiServer *srv;
+  MaStorage *st;
+  const MaConfig *cfg;
+  enum evhttp_cmd_type method;
+  const char *path;                       /* raw path of the request URI (not decoded) */
+  struct evkeyvalq query;                 /* decoded query parameters */
+  gboolean query_parsed;
+  char param_names[API_MAX_PARAMS][32];   /* names from the route pattern */
+  char *param_values[API_MAX_PARAMS];     /* decoded; owned by the context */
+  int n_params;
+  MaApiKey *key;                          /* the authenticated key (NULL for API_AUTH_NONE) */
+  const char *enterprise_id;              /* key->enterprise_id for enterprise keys */
+  int status;                             /* the status answered, 0 until then */
+} ApiCtx;
+
+typedef void (*ApiHandler)(ApiCtx *ctx);
+
+typedef struct {
+  enum evhttp_cmd_type method;
+  const char *pattern; /* "/v1/records/{type}/{id}", "/v1/apikeys/{id}:rotate" */
+  ApiAuth auth;
+  ApiHandler handler;
+} ApiRoute;
+
+/* Route tables, one per resource file, each ending with a {0} entry. */
+extern const ApiRoute api_health_routes[];
+extern const ApiRoute api_records_routes[];
+extern const ApiRoute api_timeline_routes[];
+extern const ApiRoute api_messages_routes[];
+extern const ApiRoute api_settings_routes[];
+extern const ApiRoute api_rules_routes[];
+extern const ApiRoute api_employees_routes[];
+extern const ApiRoute api_enterprises_routes[];
+extern const ApiRoute api_keys_routes[];
+extern const ApiRoute api_inbound_routes[];
+
+/* ---- router (api_router.c) ------------------------------------------------------------------ */
+
+typedef enum { API_ROUTE_FOUND, API_ROUTE_NO_PATH, API_ROUTE_NO_METHOD, API_ROUTE_BAD_PATH } ApiRouteResult;
+
+/* Finds the route for method and raw path. On FOUND, *route is set and the decoded parameters are
+ * stored in ctx (owned by it). On NO_METHOD, allow (when not NULL) gets the methods that path
+ * accepts ("GET, PUT"). BAD_PATH: a parameter decodes to something we refuse (NUL, too long). */
+ApiRouteResult api_route_match(enum evhttp_cmd_type method, const char *path, ApiCtx *ctx,
+                               const ApiRoute **route, GString *allow);
+/* The decoded value of path parameter name (never NULL inside a handler of a route naming it). */
+const char *api_param(const ApiCtx *ctx, const char *name);
+const char *api_method_name(enum evhttp_cmd_type method);
+
+/* ---- replies (api_reply.c) ------------------------------------------------------------------ */
+
+/* Answers with doc as compact JSON (takes ownership of doc). */
+void api_reply_json(ApiCtx *ctx, int status, json_t *doc);
+/* Answers {"error":{"code":code,"message":...}}. */
+void api_reply_error(ApiCtx *ctx, int status, const char *code, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+/* Answers for a GError from a module: INVALID 422, NOT_FOUND 404, CONFLICT 409, LIMIT 409 (code "limit"),
+ * TEMPFAIL 503, anything else 500 (logged). */
+void api_reply_gerror(ApiCtx *ctx, const GError *error);
+/* 204 No Content. */
+void api_reply_no_content(ApiCtx *ctx);
+/* Answers with raw bytes of the given content type (data is copied). */
+void api_reply_bytes(ApiCtx *ctx, int status, const char *content_type, const void *data, gsize len);
+
+/* ---- request input (api_reply.c) ------------------------------------------------------------ */
+
+/* Parses the body as one JSON value. Returns it (new reference) or NULL after answering 400
+ * (invalid_json), 413 (too_large), or 400 when want_object and it is not an object. */
+json_t *api_body_json(ApiCtx *ctx, gboolean want_object);
+/* The body as bytes (pointer into the request buffer, valid until the reply), or NULL after
+ * answering 413. *len gets the length. */
+const char *api_body_bytes(ApiCtx *ctx, gsize *len);
+/* Answers 400 unknown_field and returns FALSE when obj has a key not in allowed (NULL-terminated). */
+gboolean api_check_fields(ApiCtx *ctx, const json_t *obj, const char *const *allowed);
+/* Answers 400 unknown_parameter and returns FALSE when the query has a parameter not in allowed
+ * (NULL-terminated) or one given twice. */
+gboolean api_check_query(ApiCtx *ctx, const char *const *allowed);
+/* The decoded value of query parameter name, or NULL. */
+const char *api_query(ApiCtx *ctx, const char *name);
+/* Parses ?limit= (default API_DEFAULT_PAGE, 1..API_MAX_PAGE). FALSE after answering 400. */
+gboolean api_query_limit(ApiCtx *ctx, int *limit);
+
+/* ---- shared resource helpers (api_reply.c) ---------------------------------------------------- */
+
+/* Parses the {type} path parameter. FALSE after answering 404 for an unknown record type. */
+gboolean api_param_record_type(ApiCtx *ctx, MaRecordType *type);
+/* {"items": items, "next_cursor": next or null}; takes ownership of items. */
+json_t *api_page(json_t *items, const char *next_cursor);
+
+/* ---- auth (api_auth.c) ---------------------------------------------------------------------- */
+
+/* Checks the Authorization header against need. Returns TRUE with ctx->key (and enterprise_id) set,
+ * or FALSE after answering 401 (missing, unknown or revoked key) or 403 (wrong scope). */
+gboolean api_authenticate(ApiCtx *ctx, ApiAuth need);
+
+#endif

@@ -1,0 +1,250 @@
+/* api_reply.c - the one place that writes HTTP responses and reads request input for the API's
+ * handlers: JSON bodies (compact, UTF-8), the error shape {"error":{"code","message"}}, the mapping
+ * from MA_ERROR codes to HTTP statuses, and bounded, strict reading of bodies and query strings.
+ *
+ * Limits: a body longer than [api] max_body is refused before parsing (evhttp usually refuses it
+ * first); JSON nesting is bounded by jansson's parser depth (2048); duplicate object keys are
+ * refused. Error messages never echo request bodies or secrets, only names of fields/parameters.
+ */
+#include "api_internal.h"
+#include "agent/lib/log.h"
+
+#include <event2/buffer.h>
+#include <stdarg.h>
+#include <string.h>
+
+static void send_buffer(ApiCtx *ctx, int status, const char *content_type, struct evbuffer *buf)
+{
+  struct evkeyvalq *out = evhttp_request_get_output_headers(ctx->req);
+
+  g_return_if_fail(ctx->status == 0);
+  ctx->status = status;
+  if (content_type)
+    evhttp_add_header(out, "Content-Type", content_type);
+  evhttp_add_header(out, "Cache-Control", "no-store");
+  evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+  evhttp_send_reply(ctx->req, status, NULL, buf);
+}
+
+void api_reply_bytes(ApiCtx *ctx, int status, const char *content_type, const void *data, gsize len)
+{
+  struct evbuffer *buf = evbuffer_new();
+
+  evbuffer_add(buf, data, len);
+  send_buffer(ctx, status, content_type, buf);
+  evbuffer_free(buf);
+}
+
+static int dump_cb(const char *data, size_t size, void *arg)
+{
+  return evbuffer_add((struct evbuffer *)arg, data, size);
+}
+
+void api_reply_json(ApiCtx *ctx, int status, json_t *doc)
+{
+  struct evbuffer *buf = evbuffer_new();
+
+  if (json_dump_callback(doc, dump_cb, buf, JSON_COMPACT | JSON_ENCODE_ANY) != 0) {
+    evbuffer_free(buf);
+    json_decref(doc);
+    ma_error("api", "could not encode a JSON reply");
+    api_reply_error(ctx, 500, "internal", "could not encode the reply");
+    return;
+  }
+  evbuffer_add(buf, "\n", 1);
+  json_decref(doc);
+  send_buffer(ctx, status, "application/json", buf);
+  evbuffer_free(buf);
+}
+
+void api_reply_error(ApiCtx *ctx, int status, const char *code, const char *fmt, ...)
+{
+  va_list ap;
+  g_autofree char *message = NULL;
+
+  va_start(ap, fmt);
+  message = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  if (!g_utf8_validate(message, -1, NULL)) {
+    g_free(message);
+    message = g_strdup("(message not valid UTF-8)");
+  }
+  api_reply_json(ctx, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+}
+
+void api_reply_gerror(ApiCtx *ctx, const GError *error)
+{
+  int code = (error && error->domain == MA_ERROR) ? error->code : MA_ERROR_INTERNAL;
+  const char *message = error ? error->message : "unknown error";
+
+  switch (code) {
+  case MA_ERROR_INVALID: api_reply_error(ctx, 422, "invalid", "%s", message); break;
+  case MA_ERROR_NOT_FOUND: api_reply_error(ctx, 404, "not_found", "%s", message); break;
+  case MA_ERROR_CONFLICT: api_reply_error(ctx, 409, "conflict", "%s", message); break;
+  case MA_ERROR_LIMIT: api_reply_error(ctx, 409, "limit", "%s", message); break;
+  case MA_ERROR_TEMPFAIL:
+    ma_warn("api", "temporary failure: %s", message);
+    evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", "1");
+    api_reply_error(ctx, 503, "tempfail", "temporary failure, try again");
+    break;
+  default:
+    ma_error("api", "internal error on %s %s: %s", api_method_name(ctx->method), ctx->path, message);
+    api_reply_error(ctx, 500, "internal", "internal error");
+    break;
+  }
+}
+
+void api_reply_no_content(ApiCtx *ctx)
+{
+  send_buffer(ctx, 204, NULL, NULL);
+}
+
+const char *api_body_bytes(ApiCtx *ctx, gsize *len)
+{
+  struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
+  gsize n = evbuffer_get_length(in);
+
+  if ((gint64)n > ctx->cfg->api_max_body) {
+    api_reply_error(ctx, 413, "too_large", "request body over %" G_GINT64_FORMAT " bytes", ctx->cfg->api_max_body);
+    return NULL;
+  }
+  *len = n;
+  if (n == 0)
+    return "";
+  return (const char *)evbuffer_pullup(in, -1);
+}
+
+json_t *api_body_json(ApiCtx *ctx, gboolean want_object)
+{
+  gsize len = 0;
+  const char *data = api_body_bytes(ctx, &len);
+  json_error_t jerr;
+  json_t *doc;
+
+  if (!data)
+    return NULL;
+  if (len == 0) {
+    api_reply_error(ctx, 400, "invalid_json", "a JSON body is required");
+    return NULL;
+  }
+  doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (!doc) {
+    api_reply_error(ctx, 400, "invalid_json", "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+                    jerr.text);
+    return NULL;
+  }
+  if (want_object && !json_is_object(doc)) {
+    json_decref(doc);
+    api_reply_error(ctx, 400, "invalid_json", "the body must be a JSON object");
+    return NULL;
+  }
+  return doc;
+}
+
+gboolean api_check_fields(ApiCtx *ctx, const json_t *obj, const char *const *allowed)
+{
+  const char *key;
+  json_t *value;
+
+  json_object_foreach((json_t *)obj, key, value) {
+    gboolean ok = FALSE;
+    for (const char *const *a = allowed; *a && !ok; a++)
+      ok = strcmp(*a, key) == 0;
+    if (!ok) {
+      api_reply_error(ctx, 400, "unknown_field", "unknown field '%s'", key);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static void parse_query(ApiCtx *ctx)
+{
+  const struct evhttp_uri *uri;
+  const char *q;
+
+  if (ctx->query_parsed)
+    return;
+  ctx->query_parsed = TRUE;
+  TAILQ_INIT(&ctx->query);
+  uri = evhttp_request_get_evhttp_uri(ctx->req);
+  q = uri ? evhttp_uri_get_query(uri) : NULL;
+  if (q && *q && evhttp_parse_query_str(q, &ctx->query) != 0) {
+    evhttp_clear_headers(&ctx->query);
+    TAILQ_INIT(&ctx->query);
+    ctx->query_parsed = 2; /* malformed */
+  }
+}
+
+gboolean api_check_query(ApiCtx *ctx, const char *const *allowed)
+{
+  struct evkeyval *kv;
+
+  parse_query(ctx);
+  if (ctx->query_parsed == 2) {
+    api_reply_error(ctx, 400, "invalid_query", "malformed query string");
+    return FALSE;
+  }
+  TAILQ_FOREACH(kv, &ctx->query, next) {
+    gboolean ok = FALSE;
+    for (const char *const *a = allowed; a && *a && !ok; a++)
+      ok = strcmp(*a, kv->key) == 0;
+    if (!ok) {
+      api_reply_error(ctx, 400, "unknown_parameter", "unknown query parameter '%s'", kv->key);
+      return FALSE;
+    }
+    for (struct evkeyval *o = TAILQ_NEXT(kv, next); o; o = TAILQ_NEXT(o, next))
+      if (strcmp(o->key, kv->key) == 0) {
+        api_reply_error(ctx, 400, "invalid_query", "query parameter '%s' given twice", kv->key);
+        return FALSE;
+      }
+    if (!g_utf8_validate(kv->value, -1, NULL)) {
+      api_reply_error(ctx, 400, "invalid_query", "query parameter '%s' is not UTF-8", kv->key);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+const char *api_query(ApiCtx *ctx, const char *name)
+{
+  parse_query(ctx);
+  return evhttp_find_header(&ctx->query, name);
+}
+
+gboolean api_query_limit(ApiCtx *ctx, int *limit)
+{
+  const char *v = api_query(ctx, "limit");
+  gint64 n;
+  char *end = NULL;
+
+  *limit = API_DEFAULT_PAGE;
+  if (!v)
+    return TRUE;
+  n = g_ascii_strtoll(v, &end, 10);
+  if (!*v || *end || n < 1 || n > API_MAX_PAGE) {
+    api_reply_error(ctx, 400, "invalid_query", "limit must be an integer from 1 to %d", API_MAX_PAGE);
+    return FALSE;
+  }
+  *limit = (int)n;
+  return TRUE;
+}
+
+gboolean api_param_record_type(ApiCtx *ctx, MaRecordType *type)
+{
+  const char *name = api_param(ctx, "type");
+  int t = name ? ma_record_type_parse(name) : -1;
+
+  if (t < 0) {
+    api_reply_error(ctx, 404, "not_found", "no record type '%s' (account, contact, lead, opportunity)",
+                    name ? name : "");
+    return FALSE;
+  }
+  *type = (MaRecordType)t;
+  return TRUE;
+}
+
+json_t *api_page(json_t *items, const char *next_cursor)
+{
+  return json_pack("{s:o,s:s?}", "items", items, "next_cursor", next_cursor);
+}

@@ -1,0 +1,193 @@
+/* api_server.c - the evhttp listener of the HTTP API and the one generic callback that routes,
+ * authenticates and dispatches every request (api_router.c, api_auth.c), then records its latency.
+ *
+ * Limits set on evhttp: body [api] max_body, request line + headers API_MAX_HEADERS_SIZE, a
+ * timeout of API_TIMEOUT_SECONDS, methods GET/POST/PUT/DELETE only. evhttp answers some malformed
+ * requests itself, before this file sees them (docs/api.md lists them). With [api] tls_cert_file
+ * set, every connection is TLS (bufferevent_openssl through evhttp_set_bevcb); the OpenSSL context
+ * is built here (TLS 1.2 or later) and is the only OpenSSL use of the module.
+ * Never logs headers or bodies: only method, path pattern, status and time.
+ */
+#include "api_internal.h"
+#include "agent/lib/log.h"
+#include "agent/lib/metrics.h"
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/util.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static void ctx_clear(ApiCtx *ctx)
+{
+  for (int i = 0; i < ctx->n_params; i++)
+    g_free(ctx->param_values[i]);
+  if (ctx->query_parsed)
+    evhttp_clear_headers(&ctx->query);
+  ma_api_key_free(ctx->key);
+}
+
+static void api_dispatch(struct evhttp_request *req, void *arg)
+{
+  ApiServer *srv = arg;
+  ApiCtx ctx = {0};
+  const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+  const ApiRoute *route = NULL;
+  g_autoptr(GString) allow = g_string_new(NULL);
+  gint64 started = g_get_monotonic_time();
+
+  ctx.req = req;
+  ctx.srv = srv;
+  ctx.st = srv->st;
+  ctx.cfg = srv->cfg;
+  ctx.method = evhttp_request_get_command(req);
+  ctx.path = uri ? evhttp_uri_get_path(uri) : NULL;
+  if (!ctx.path || !*ctx.path)
+    ctx.path = "/";
+
+  switch (api_route_match(ctx.method, ctx.path, &ctx, &route, allow)) {
+  case API_ROUTE_FOUND:
+    if (api_authenticate(&ctx, route->auth))
+      route->handler(&ctx);
+    break;
+  case API_ROUTE_NO_METHOD:
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow->str);
+    api_reply_error(&ctx, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)",
+                    api_method_name(ctx.method), allow->str);
+    break;
+  case API_ROUTE_BAD_PATH:
+    api_reply_error(&ctx, 400, "invalid_path", "a path parameter is empty, too long or not valid");
+    break;
+  case API_ROUTE_NO_PATH:
+    api_reply_error(&ctx, 404, "not_found", "no such resource");
+    break;
+  }
+  if (ctx.status == 0) {
+    ma_error("api", "handler for %s %s answered nothing", api_method_name(ctx.method), route ? route->pattern : "?");
+    api_reply_error(&ctx, 500, "internal", "internal error");
+  }
+  ma_metrics_inc(MA_METRIC_API_REQUESTS);
+  if (ctx.status >= 500)
+    ma_metrics_inc(MA_METRIC_API_ERRORS);
+  ma_metrics_observe_api_latency(g_get_monotonic_time() - started);
+  ma_debug("api", "%s %s -> %d", api_method_name(ctx.method), route ? route->pattern : "(no route)", ctx.status);
+  ctx_clear(&ctx);
+}
+
+static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
+{
+  ApiServer *srv = arg;
+  SSL *ssl = SSL_new((SSL_CTX *)srv->ssl_ctx);
+
+  if (!ssl)
+    return NULL;
+  return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int tls_setup(ApiServer *srv, GError **error)
+{
+  const MaConfig *cfg = srv->cfg;
+  SSL_CTX *sctx;
+
+  if (!cfg->api_tls_key_file) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[api] tls_cert_file is set but tls_key_file is not");
+    return -1;
+  }
+  sctx = SSL_CTX_new(TLS_server_method());
+  if (!sctx) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "cannot create a TLS context");
+    return -1;
+  }
+  SSL_CTX_set_min_proto_version(sctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(sctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_use_certificate_chain_file(sctx, cfg->api_tls_cert_file) != 1 ||
+      SSL_CTX_use_PrivateKey_file(sctx, cfg->api_tls_key_file, SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(sctx) != 1) {
+    char buf[256];
+    ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+    ERR_clear_error();
+    SSL_CTX_free(sctx);
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[api] TLS certificate or key not usable: %s", buf);
+    return -1;
+  }
+  srv->ssl_ctx = sctx;
+  evhttp_set_bevcb(srv->http, tls_bevcb, srv);
+  return 0;
+}
+
+static int bound_port(struct evhttp_bound_socket *bound)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  evutil_socket_t fd = evhttp_bound_socket_get_fd(bound);
+
+  if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+    return -1;
+  if (ss.ss_family == AF_INET)
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  if (ss.ss_family == AF_INET6)
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  return -1;
+}
+
+ApiServer *api_server_new(struct event_base *base, const MaConfig *cfg, GError **error)
+{
+  ApiServer *srv;
+  g_autofree char *host = NULL;
+  int port = 0;
+
+  g_return_val_if_fail(base != NULL && cfg != NULL, NULL);
+  if (ma_config_split_listen(cfg->api_listen, &host, &port, error) < 0)
+    return NULL;
+  srv = g_new0(ApiServer, 1);
+  srv->base = base;
+  srv->cfg = cfg;
+  if (storage_open(cfg->data_dir, FALSE, &srv->st, error) < 0) {
+    api_server_free(srv);
+    return NULL;
+  }
+  srv->http = evhttp_new(base);
+  if (!srv->http) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "cannot create the HTTP server");
+    api_server_free(srv);
+    return NULL;
+  }
+  evhttp_set_max_body_size(srv->http, (ev_ssize_t)cfg->api_max_body);
+  evhttp_set_max_headers_size(srv->http, API_MAX_HEADERS_SIZE);
+  evhttp_set_timeout(srv->http, API_TIMEOUT_SECONDS);
+  evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+  evhttp_set_gencb(srv->http, api_dispatch, srv);
+  if (cfg->api_tls_cert_file && tls_setup(srv, error) < 0) {
+    api_server_free(srv);
+    return NULL;
+  }
+  srv->bound = evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port);
+  if (!srv->bound) {
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "cannot listen on %s for the API", cfg->api_listen);
+    api_server_free(srv);
+    return NULL;
+  }
+  srv->port = bound_port(srv->bound);
+  ma_info("api", "listening on %s port=%d tls=%s", cfg->api_listen, srv->port, srv->ssl_ctx ? "on" : "off");
+  return srv;
+}
+
+int api_server_port(const ApiServer *srv)
+{
+  return srv ? srv->port : -1;
+}
+
+void api_server_free(ApiServer *srv)
+{
+  if (!srv)
+    return;
+  if (srv->http)
+    evhttp_free(srv->http);
+  if (srv->ssl_ctx)
+    SSL_CTX_free((SSL_CTX *)srv->ssl_ctx);
+  storage_close(&srv->st);
+  g_free(srv);
+}

@@ -1,0 +1,125 @@
+/* api_timeline.c - GET /v1/records/{type}/{id}/timeline: a record's messages and activities,
+ * newest first, one page at a time.
+ *
+ * Query: direction=inbound|outbound, since/until (RFC 3339; until exclusive), has_attachment=
+ * true|false, thread=<thread id>, limit (1..200, default 50), cursor (opaque, from next_cursor).
+ * The cursor is storage's (a position in the (date, id) order), so pages stay stable while mail
+ * arrives: a new message sorts before the first page, never into a later one. A record with no
+ * items that does not exist answers 404; a deleted record keeps its history.
+ */
+#include "api_internal.h"
+#include "agent/codec/codec.h"
+#include "agent/lib/clock.h"
+
+#include <string.h>
+
+#define API_MAX_CURSOR_LEN 512
+
+static gboolean parse_time(ApiCtx *ctx, const char *name, gint64 *out)
+{
+  const char *v = api_query(ctx, name);
+
+  *out = 0;
+  if (!v)
+    return TRUE;
+  if (ma_time_parse(v, out) < 0) {
+    api_reply_error(ctx, 400, "invalid_query", "%s must be an RFC 3339 date or time", name);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean parse_filter(ApiCtx *ctx, MaTimelineFilter *f)
+{
+  const char *v;
+
+  memset(f, 0, sizeof *f);
+  f->has_attachment = -1;
+  v = api_query(ctx, "direction");
+  if (v) {
+    if (strcmp(v, "inbound") != 0 && strcmp(v, "outbound") != 0) {
+      api_reply_error(ctx, 400, "invalid_query", "direction must be inbound or outbound");
+      return FALSE;
+    }
+    f->direction = v;
+  }
+  if (!parse_time(ctx, "since", &f->since) || !parse_time(ctx, "until", &f->until))
+    return FALSE;
+  if (f->since && f->until && f->until <= f->since) {
+    api_reply_error(ctx, 400, "invalid_query", "until must be after since");
+    return FALSE;
+  }
+  v = api_query(ctx, "has_attachment");
+  if (v) {
+    if (strcmp(v, "true") == 0)
+      f->has_attachment = 1;
+    else if (strcmp(v, "false") == 0)
+      f->has_attachment = 0;
+    else {
+      api_reply_error(ctx, 400, "invalid_query", "has_attachment must be true or false");
+      return FALSE;
+    }
+  }
+  v = api_query(ctx, "thread");
+  if (v) {
+    if (!*v || strlen(v) > API_MAX_PARAM_LEN) {
+      api_reply_error(ctx, 400, "invalid_query", "thread must be a thread id");
+      return FALSE;
+    }
+    f->thread_id = v;
+  }
+  return TRUE;
+}
+
+static void timeline_get(ApiCtx *ctx)
+{
+  static const char *const allowed[] = {"direction", "since", "until", "has_attachment", "thread",
+                                        "limit", "cursor", NULL};
+  MaRecordType type;
+  MaTimelineFilter filter;
+  const char *record_id = api_param(ctx, "id");
+  const char *cursor;
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *next = NULL;
+  json_t *items;
+  int limit;
+
+  if (!api_check_query(ctx, allowed) || !api_query_limit(ctx, &limit) || !parse_filter(ctx, &filter) ||
+      !api_param_record_type(ctx, &type))
+    return;
+  cursor = api_query(ctx, "cursor");
+  if (cursor && (!*cursor || strlen(cursor) > API_MAX_CURSOR_LEN)) {
+    api_reply_error(ctx, 400, "bad_cursor", "the cursor is not one this API returned");
+    return;
+  }
+  if (storage_timeline(ctx->st, ctx->enterprise_id, type, record_id, &filter, cursor, limit, out, &next, &error) < 0) {
+    if (error->domain == MA_ERROR && error->code == MA_ERROR_INVALID && cursor)
+      api_reply_error(ctx, 400, "bad_cursor", "the cursor is not one this API returned");
+    else
+      api_reply_gerror(ctx, error);
+    return;
+  }
+  if (out->len == 0 && !cursor) {
+    MaRecord *r = NULL;
+    int rc = storage_record_get(ctx->st, ctx->enterprise_id, type, record_id, &r, &error);
+    ma_record_free(r);
+    if (rc < 0) {
+      api_reply_gerror(ctx, error);
+      return;
+    }
+    if (rc == 0) {
+      api_reply_error(ctx, 404, "not_found", "no %s with this id", ma_record_type_name(type));
+      return;
+    }
+  }
+  items = json_array();
+  for (guint i = 0; i < out->len; i++)
+    json_array_append_new(items, codec_timeline_item_to_json(g_ptr_array_index(out, i)));
+  api_reply_json(ctx, 200, api_page(items, next));
+}
+
+const ApiRoute api_timeline_routes[] = {
+  {EVHTTP_REQ_GET, "/v1/records/{type}/{id}/timeline", API_AUTH_ENTERPRISE, timeline_get},
+  {0},
+};
