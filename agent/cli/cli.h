@@ -56,4 +56,36 @@ int cli_exit_code(const GError *error);
  * to stdout and takes ownership of doc. */
 void cli_print_json(json_t *doc, gboolean lines);
 
+/* ---- more shared helpers (cli_common.c, owner: cli) ------------------------------------------ */
+
+/* A subcommand of a group ("enterprise add"). run gets argv[0] = the subcommand's name. */
+typedef struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} CliSub;
+
+/* Runs the subcommand named by argv[1] of group; prints the group's usage for --help/-h/help (0),
+ * for a missing or unknown subcommand (2). */
+int cli_dispatch(const char *group, const CliSub *subs, gsize n, int argc, char **argv);
+
+/* A context for one (sub)command: "Usage: mailagent <prgname> [OPTION...] <params>", with
+ * -c/--json from cli_common_add_options and the extra entries (may be NULL) in the main group.
+ * Free with g_option_context_free. */
+GOptionContext *cli_context(const char *prgname, const char *params, const char *description, CliCommon *common,
+                            const GOptionEntry *extra);
+
+/* After cli_parse: checks that exactly `want` positional arguments remain (argv[0] is the command
+ * name), else prints "usage: ..." and returns 2; -1 when all is well. */
+int cli_positional(int argc, char **argv, int want_min, int want_max, const char *usage);
+
+/* Loads the config and opens storage (not creating it): both or neither. Returns 0, or the exit
+ * status after printing the error. */
+int cli_open(const CliCommon *common, MaConfig **cfg, MaStorage **st);
+
+/* Prints "mailagent: warning: ..." to stderr. */
+void cli_warn(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* Prints "mailagent: ..." to stderr and returns 2 (bad input). */
+int cli_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
 #endif

@@ -2,7 +2,9 @@
  * shared by every subcommand. */
 #include "cli.h"
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 void cli_common_add_options(GOptionContext *ctx, CliCommon *common)
 {
@@ -84,4 +86,84 @@ void cli_print_json(json_t *doc, gboolean lines)
     free(text);
   }
   json_decref(doc);
+}
+
+int cli_dispatch(const char *group, const CliSub *subs, gsize n, int argc, char **argv)
+{
+  gboolean help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"));
+  if (argc >= 2 && !help) {
+    for (gsize i = 0; i < n; i++)
+      if (strcmp(argv[1], subs[i].name) == 0) return subs[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "mailagent: %s: unknown subcommand \"%s\"\n", group, argv[1]);
+  }
+  FILE *out = help ? stdout : stderr;
+  fprintf(out, "usage: mailagent %s <subcommand> [options]\n\nsubcommands:\n", group);
+  for (gsize i = 0; i < n; i++) fprintf(out, "  %-15s %s\n", subs[i].name, subs[i].summary);
+  fprintf(out, "\nRun `mailagent %s <subcommand> --help` for its options.\n", group);
+  return help ? 0 : 2;
+}
+
+GOptionContext *cli_context(const char *prgname, const char *params, const char *description, CliCommon *common,
+                            const GOptionEntry *extra)
+{
+  g_autofree char *full = g_strconcat("mailagent ", prgname, NULL);
+  g_set_prgname(full);
+  GOptionContext *ctx = g_option_context_new(params);
+  if (description) g_option_context_set_summary(ctx, description);
+  cli_common_add_options(ctx, common);
+  if (extra) g_option_context_add_main_entries(ctx, extra, NULL);
+  return ctx;
+}
+
+int cli_positional(int argc, char **argv, int want_min, int want_max, const char *usage)
+{
+  int have = argc - 1;
+  if (have >= want_min && have <= want_max) return -1;
+  for (int i = 1; i < argc; i++)
+    if (argv[i][0] == '-' && argv[i][1] != '\0') {
+      fprintf(stderr, "mailagent: unknown option \"%s\"\nusage: %s\n", argv[i], usage);
+      return 2;
+    }
+  fprintf(stderr, "mailagent: %s\nusage: %s\n", have < want_min ? "missing arguments" : "too many arguments",
+          usage);
+  return 2;
+}
+
+int cli_open(const CliCommon *common, MaConfig **cfg, MaStorage **st)
+{
+  *cfg = cli_load_config(common);
+  if (!*cfg) return 2;
+  if (!g_file_test((*cfg)->data_dir, G_FILE_TEST_IS_DIR)) {
+    fprintf(stderr, "mailagent: no data directory %s (run `mailagent init` first)\n", (*cfg)->data_dir);
+    ma_config_free(*cfg);
+    *cfg = NULL;
+    return 1;
+  }
+  g_autoptr(GError) error = NULL;
+  if (storage_open((*cfg)->data_dir, FALSE, st, &error) < 0) {
+    int rc = cli_fail("storage", error);
+    ma_config_free(*cfg);
+    *cfg = NULL;
+    return rc == 2 ? 1 : rc;
+  }
+  return 0;
+}
+
+void cli_warn(const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "mailagent: warning: %s\n", msg);
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "mailagent: %s\n", msg);
+  return 2;
 }

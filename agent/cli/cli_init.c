@@ -1,10 +1,141 @@
-/* cli_init.c - PLACEHOLDER until its owner lands the real subcommand; must not survive to a release. */
+/* cli_init.c - `mailagent init`: makes a fresh installation usable. Creates the data directory
+ * (0700), the database (migrations applied), the master key for secrets at rest (0600), a
+ * self-signed TLS certificate for STARTTLS when none is configured on disk, and the first admin
+ * API key, whose secret is printed once and only its hash stored.
+ *
+ * Idempotent: every step keeps what exists (a second run changes nothing, prints no new key and
+ * says what exists). Never prints the master key; the admin secret only at creation.
+ */
 #include "cli.h"
 
+#include "agent/codec/codec.h"
+#include "agent/lib/apikey.h"
+#include "agent/lib/crypto.h"
+#include "agent/lib/tls_selfsigned.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
+#include <string.h>
+
+#define INIT_CERT_DAYS 825
+
+static void report(json_t *steps, gboolean json, const char *step, const char *path, const char *state)
+{
+  if (json) {
+    json_t *o = json_object();
+    json_object_set_new(o, "path", codec_string(path));
+    json_object_set_new(o, "state", json_string(state));
+    json_object_set_new(steps, step, o);
+  } else {
+    printf("%-16s %s (%s)\n", step, path ? path : "", state);
+  }
+}
 
 int cli_init(int argc, char **argv)
 {
-  fprintf(stderr, "mailagent: init is not built yet\n");
-  return 2;
+  CliCommon common = {0};
+  g_autoptr(GOptionContext) ctx =
+    cli_context("init", "", "Create the data directory, database, master key, TLS pair and admin API key.\n"
+                            "Safe to run again: existing pieces are kept and no new admin key is printed.",
+                &common, NULL);
+  int rc = cli_parse(ctx, &argc, &argv);
+  if (rc >= 0) return rc;
+  if ((rc = cli_positional(argc, argv, 0, 0, "mailagent init [-c FILE] [--json]")) >= 0) return rc;
+
+  g_autoptr(MaConfig) cfg = cli_load_config(&common);
+  if (!cfg) return 2;
+  g_autoptr(GError) error = NULL;
+  json_t *steps = json_object();
+  json_t *doc = json_object();
+  json_object_set_new(doc, "steps", steps);
+
+  /* 1. data directory */
+  gboolean existed = g_file_test(cfg->data_dir, G_FILE_TEST_IS_DIR);
+  if (!existed && g_mkdir_with_parents(cfg->data_dir, 0700) < 0) {
+    fprintf(stderr, "mailagent: %s: %s\n", cfg->data_dir, g_strerror(errno));
+    json_decref(doc);
+    return 1;
+  }
+  report(steps, common.json, "data_dir", cfg->data_dir, existed ? "exists" : "created");
+
+  /* 2. database */
+  MaStorage *st = NULL;
+  if (storage_open(cfg->data_dir, TRUE, &st, &error) < 0) {
+    json_decref(doc);
+    return cli_fail("database", error);
+  }
+  g_autofree char *version = g_strdup_printf("schema version %d", storage_schema_version(st));
+  report(steps, common.json, "database", cfg->data_dir, version);
+
+  /* 3. master key */
+  existed = g_file_test(cfg->master_key_file, G_FILE_TEST_EXISTS);
+  guint8 key[32];
+  if (ma_master_key_load(cfg->master_key_file, TRUE, key, &error) < 0) {
+    storage_close(&st);
+    json_decref(doc);
+    return cli_fail("master key", error);
+  }
+  memset(key, 0, sizeof key);
+  report(steps, common.json, "master_key", g_getenv("MAILAGENT_MASTER_KEY") ? "$MAILAGENT_MASTER_KEY" : cfg->master_key_file,
+         g_getenv("MAILAGENT_MASTER_KEY") ? "from environment" : existed ? "exists" : "created");
+
+  /* 4. TLS pair */
+  gboolean have_cert = g_file_test(cfg->tls_cert_file, G_FILE_TEST_EXISTS);
+  gboolean have_key = g_file_test(cfg->tls_key_file, G_FILE_TEST_EXISTS);
+  if (have_cert && have_key) {
+    report(steps, common.json, "tls_certificate", cfg->tls_cert_file, "exists");
+  } else if (have_cert || have_key) {
+    cli_warn("only one of %s and %s exists; leaving both alone", cfg->tls_cert_file, cfg->tls_key_file);
+    report(steps, common.json, "tls_certificate", cfg->tls_cert_file, "incomplete");
+  } else if (tls_selfsigned_create(cfg->tls_cert_file, cfg->tls_key_file, cfg->hostname, INIT_CERT_DAYS, &error) < 0) {
+    storage_close(&st);
+    json_decref(doc);
+    return cli_fail("TLS certificate", error);
+  } else {
+    g_autofree char *what = g_strdup_printf("created, self-signed for %s", cfg->hostname);
+    report(steps, common.json, "tls_certificate", cfg->tls_cert_file, what);
+  }
+
+  /* 5. admin API key */
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func((GDestroyNotify)ma_api_key_free);
+  if (storage_apikey_list(st, NULL, keys, &error) < 0) {
+    storage_close(&st);
+    json_decref(doc);
+    return cli_fail("API keys", error);
+  }
+  const MaApiKey *live = NULL;
+  for (guint i = 0; i < keys->len && !live; i++) {
+    const MaApiKey *k = g_ptr_array_index(keys, i);
+    if (!k->revoked_at) live = k;
+  }
+  if (live) {
+    if (common.json) {
+      json_object_set_new(doc, "admin_key", codec_api_key_to_json(live));
+    } else {
+      printf("%-16s %s... (exists, id %s; not shown again - `mailagent apikey create --admin` makes another)\n",
+             "admin_api_key", live->prefix, live->id);
+    }
+  } else {
+    MaApiKey *k = NULL;
+    g_autofree char *secret = NULL;
+    if (apikey_create(st, NULL, "admin", &k, &secret, &error) < 0) {
+      storage_close(&st);
+      json_decref(doc);
+      return cli_fail("admin API key", error);
+    }
+    if (common.json) {
+      json_t *jk = codec_api_key_to_json(k);
+      json_object_set_new(jk, "secret", json_string(secret));
+      json_object_set_new(doc, "admin_key", jk);
+    } else {
+      printf("%-16s created, id %s. The secret is shown once; store it now:\n  %s\n", "admin_api_key", k->id, secret);
+    }
+    ma_api_key_free(k);
+    memset(secret, 0, strlen(secret));
+  }
+  storage_close(&st);
+  if (common.json) cli_print_json(doc, FALSE);
+  else json_decref(doc);
+  return 0;
 }

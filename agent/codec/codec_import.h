@@ -1,0 +1,67 @@
+/* codec_import.h - streaming import of CRM records (JSON Lines or CSV) into one enterprise: the
+ * single implementation behind `mailagent records import` and POST /v1/records:bulk.
+ *
+ * Input is pushed in chunks of any size (codec_import_feed) so files of any size stream through a
+ * bounded buffer: one line (one CSV row, which may span lines inside quotes) is at most
+ * CODEC_IMPORT_LINE_MAX bytes; a longer one is reported invalid and skipped. Every line goes
+ * through codec_record_parse, so the CLI and the API accept exactly the same records.
+ *
+ * JSON Lines: one record object per line; blank lines are ignored.
+ * CSV (RFC 4180 quoting, comma separated, first row is the header, names case-insensitive):
+ *   type,id,name,emails,domains,account_id,contact_ids,stage,deleted   the record's fields;
+ *   emails, domains and contact_ids hold several values separated by ';' or '|';
+ *   deleted is true/false/yes/no/1/0; an empty cell is an absent field;
+ *   "attr.<name>" or any other column  -> attributes.<name> (text; empty cells are left out).
+ * A UTF-8 byte order mark at the start is skipped. Upsert by (type, id); "deleted": true removes.
+ *
+ * Atomic (default): everything in one transaction; any bad line means nothing is written (every
+ * bad line is still reported). skip_invalid: the good lines are written, bad ones reported.
+ * A storage failure aborts the whole import (rolled back) whatever the mode.
+ */
+#ifndef MA_CODEC_IMPORT_H
+#define MA_CODEC_IMPORT_H
+
+#include "storage/storage.h"
+
+#include <glib.h>
+
+#define CODEC_IMPORT_LINE_MAX (1024 * 1024)
+#define CODEC_IMPORT_PROBLEMS_MAX 1000 /* problem messages kept; all are counted */
+
+typedef enum { CODEC_FORMAT_AUTO, CODEC_FORMAT_JSONL, CODEC_FORMAT_CSV } CodecFormat;
+
+typedef struct {
+  gint64 line;       /* physical line on which the bad record began (1-based) */
+  char *message;     /* the reason, without the line number */
+} CodecImportProblem;
+
+typedef struct {
+  gint64 created;
+  gint64 updated;
+  gint64 deleted;
+  gint64 not_found;  /* "deleted": true for a record that was not there */
+  gint64 invalid;
+  gboolean committed;/* FALSE when an atomic import was refused (invalid > 0) */
+  GPtrArray *problems;/* CodecImportProblem*, the first CODEC_IMPORT_PROBLEMS_MAX */
+} CodecImportResult;
+
+typedef struct CodecImport CodecImport;
+
+/* format AUTO decides on the first non-blank byte: '{' is JSON Lines, anything else CSV. st must
+ * not be inside a transaction; the import opens its own. The caller keeps st and enterprise_id
+ * alive until codec_import_free. */
+CodecImport *codec_import_new(MaStorage *st, const char *enterprise_id, CodecFormat format, gboolean skip_invalid);
+/* Pushes bytes. 0, or -1 with *error when storage failed (the import is then dead: free it). */
+int codec_import_feed(CodecImport *imp, const char *data, gsize len, GError **error);
+/* Ends the input, commits (or rolls back an atomic import with bad lines) and fills *out (the
+ * caller clears it with codec_import_result_clear). 0, or -1 with *error on a storage failure. */
+int codec_import_finish(CodecImport *imp, CodecImportResult *out, GError **error);
+/* Rolls back anything unfinished. Accepts NULL. */
+void codec_import_free(CodecImport *imp);
+void codec_import_result_clear(CodecImportResult *r);
+
+/* Splits one CSV row (no trailing newline) into fields. NULL with *error on bad quoting. Exposed for
+ * tests. Returns a NULL-terminated vector (g_strfreev). */
+char **codec_csv_split(const char *row, gsize len, GError **error);
+
+#endif
