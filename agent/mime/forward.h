@@ -26,6 +26,12 @@ int forward_find_in_text(const char *text, MaForwardBlock **out);
 /* The same for an HTML body (tables, <div> with bold labels, Outlook's #divRplyFwdMsg...). */
 int forward_find_in_html(const char *html, gsize len, MaForwardBlock **out);
 
+/* Renders an HTML body to lines of text the way forward_find_in_html reads it: block elements end
+ * lines, table cells are joined by a space, <hr> and Outlook's forward-header <div>s become a line
+ * of underscores; script/style/head are dropped; whitespace collapses as a browser would.
+ * html need not be NUL-terminated; at most 16 MB are read. Returns a new string; caller frees. */
+char *forward_html_to_text(const char *html, gsize len);
+
 /* Splits a block's address list into "name <address>"-free pairs: out gets MaParticipant* with the
  * given role. Handles "Name <a@b>", "\"Name\" <a@b>", "a@b", "Name[a@b]" (QQ), "Name [mailto:a@b]"
  * (Outlook text), separated by ',' or ';'. */
