@@ -1,0 +1,793 @@
+/* test_api.c - the HTTP API end to end inside one process: a real api_server on its own event
+ * loop thread, real storage in a temporary directory, and a raw-socket HTTP client (so malformed
+ * requests can be sent too). Covers routing, auth (missing/invalid/revoked keys, scopes), the error
+ * shape and statuses, tenant isolation (404, never the other tenant's data), records, bulk import,
+ * timeline pagination (stable under inserts, bad cursors), messages/raw/attachments/threads,
+ * settings, rules, employees, enterprises, API keys and the inbound address.
+ */
+#include "agent/api/api_internal.h"
+#include "agent/api/api_server.h"
+#include "agent/lib/apikey.h"
+#include "agent/lib/clock.h"
+#include "agent/lib/config.h"
+#include "agent/lib/metrics.h"
+#include "storage/storage.h"
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <glib/gstdio.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static struct {
+  char *dir;
+  MaConfig *cfg;
+  MaStorage *st;           /* the test's own handle (the server has another) */
+  struct event_base *base;
+  ApiServer *srv;
+  GThread *thread;
+  int port;
+  char *ent_a, *ent_b;     /* enterprise ids */
+  char *key_admin, *key_a, *key_b;
+  char *key_a_id;
+  char *att_sha_a, *att_sha_b;
+  char *msg_a, *msg_b;     /* message ids */
+  char *thread_a;
+} F;
+
+typedef struct {
+  int status;
+  char *headers;
+  char *body;
+  gsize body_len;
+} Resp;
+
+static void resp_clear(Resp *r)
+{
+  g_free(r->headers);
+  g_free(r->body);
+  memset(r, 0, sizeof *r);
+}
+
+/* Sends raw bytes and reads the whole answer (the request says Connection: close). */
+static void http_raw(const char *req, gsize len, Resp *out)
+{
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {0};
+  GString *buf = g_string_new(NULL);
+  char chunk[65536];
+  ssize_t n;
+  gsize off = 0;
+  char *sep;
+
+  memset(out, 0, sizeof *out);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)F.port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof sa), ==, 0);
+  while (off < len) {
+    n = send(fd, req + off, len - off, MSG_NOSIGNAL);
+    if (n <= 0)
+      break; /* the server may close early (oversize) */
+    off += (gsize)n;
+  }
+  shutdown(fd, SHUT_WR);
+  while ((n = recv(fd, chunk, sizeof chunk, 0)) > 0)
+    g_string_append_len(buf, chunk, n);
+  close(fd);
+  if (buf->len < 12) {
+    out->status = -1;
+    g_string_free(buf, TRUE);
+    return;
+  }
+  out->status = atoi(buf->str + 9);
+  sep = strstr(buf->str, "\r\n\r\n");
+  g_assert_nonnull(sep);
+  out->headers = g_strndup(buf->str, (gsize)(sep - buf->str));
+  out->body_len = buf->len - (gsize)(sep + 4 - buf->str);
+  out->body = g_strndup(sep + 4, out->body_len);
+  g_string_free(buf, TRUE);
+}
+
+static void http(const char *method, const char *path, const char *key, const char *body, Resp *out)
+{
+  GString *req = g_string_new(NULL);
+
+  g_string_append_printf(req, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n", method, path);
+  if (key)
+    g_string_append_printf(req, "Authorization: Bearer %s\r\n", key);
+  if (body)
+    g_string_append_printf(req, "Content-Type: application/json\r\nContent-Length: %zu\r\n", strlen(body));
+  g_string_append(req, "\r\n");
+  if (body)
+    g_string_append(req, body);
+  http_raw(req->str, req->len, out);
+  g_string_free(req, TRUE);
+}
+
+/* Parses the body as JSON (asserts it is). */
+static json_t *resp_json(const Resp *r)
+{
+  json_error_t e;
+  json_t *doc = json_loadb(r->body, r->body_len, 0, &e);
+  if (!doc)
+    g_error("not JSON (status %d): %s", r->status, r->body);
+  return doc;
+}
+
+/* Asserts status and, for errors, the error code; returns the JSON body (caller decrefs) or NULL. */
+static json_t *expect(const char *method, const char *path, const char *key, const char *body, int status,
+                      const char *error_code)
+{
+  Resp r;
+  json_t *doc = NULL;
+
+  http(method, path, key, body, &r);
+  if (r.status != status)
+    g_error("%s %s: want %d got %d: %s", method, path, status, r.status, r.body ? r.body : "");
+  if (r.body_len > 0 && strstr(r.headers, "application/json"))
+    doc = resp_json(&r);
+  if (error_code) {
+    g_assert_nonnull(doc);
+    g_assert_cmpstr(json_string_value(json_object_get(json_object_get(doc, "error"), "code")), ==, error_code);
+    g_assert_nonnull(json_string_value(json_object_get(json_object_get(doc, "error"), "message")));
+  }
+  resp_clear(&r);
+  return doc;
+}
+
+/* ---- fixture -------------------------------------------------------------------------------- */
+
+static char *make_enterprise(const char *slug, const char *domain)
+{
+  MaEnterprise e = {0};
+  g_autoptr(GError) error = NULL;
+
+  e.id = ma_id_new();
+  e.slug = (char *)slug;
+  e.name = (char *)slug;
+  e.inbound_local = g_strdup_printf("%s-in", slug);
+  e.domains = g_ptr_array_new_with_free_func(g_free);
+  g_ptr_array_add(e.domains, g_strdup(domain));
+  e.created_at = ma_now();
+  g_assert_cmpint(storage_enterprise_create(F.st, &e, &error), ==, 0);
+  g_free(e.inbound_local);
+  g_ptr_array_unref(e.domains);
+  return e.id;
+}
+
+static char *make_key(const char *ent, char **id_out)
+{
+  g_autoptr(GError) error = NULL;
+  MaApiKey *k = NULL;
+  char *secret = NULL;
+
+  g_assert_cmpint(apikey_create(F.st, ent, "test", &k, &secret, &error), ==, 0);
+  if (id_out)
+    *id_out = g_strdup(k->id);
+  ma_api_key_free(k);
+  return secret;
+}
+
+static void put_contact(const char *ent, const char *id, const char *name, const char *email)
+{
+  g_autoptr(GError) error = NULL;
+  MaRecord *r = ma_record_new(MA_RECORD_CONTACT, id);
+
+  r->name = g_strdup(name);
+  g_ptr_array_add(r->emails, g_strdup(email));
+  g_assert_cmpint(storage_record_upsert(F.st, ent, r, &error), ==, 0);
+  ma_record_free(r);
+}
+
+/* Archives one message linked to contact record_id; returns its id. */
+static char *put_message(const char *ent, const char *record_id, const char *subject, gint64 date,
+                         MaDirection dir, const char *attachment_text, char **att_sha_out, const char *thread)
+{
+  g_autoptr(GError) error = NULL;
+  MaStoredMessage *m = ma_stored_message_new();
+  g_autofree char *raw = g_strdup_printf("From: x@example.com\r\nSubject: %s\r\n\r\nbody of %s\r\n", subject, subject);
+  char sha[65];
+  char *id;
+
+  m->id = ma_id_new();
+  m->enterprise_id = g_strdup(ent);
+  m->thread_id = g_strdup(thread ? thread : m->id);
+  m->message_id = g_strdup_printf("%s@example.com", m->id);
+  m->dedup_key = g_strdup(m->id);
+  m->subject = g_strdup(subject);
+  m->direction = dir;
+  m->date = date;
+  m->archived_at = ma_now();
+  m->size = (gint64)strlen(raw);
+  g_assert_cmpint(storage_blob_put(F.st, raw, strlen(raw), sha, &error), ==, 0);
+  m->raw_sha256 = g_strdup(sha);
+  m->text = g_strdup_printf("body of %s", subject);
+  m->html = g_strdup("<p>hi<script>alert(1)</script><img src=\"http://evil.example/x.png\"></p>");
+  g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_FROM, "X", "x@example.com"));
+  g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_TO, NULL, "emp@acme.test"));
+  if (attachment_text) {
+    MaAttachment *a = ma_attachment_new();
+    a->filename = g_strdup("a.txt");
+    a->content_type = g_strdup("text/plain");
+    a->size = strlen(attachment_text);
+    g_assert_cmpint(storage_blob_put(F.st, attachment_text, strlen(attachment_text), a->sha256, &error), ==, 0);
+    if (att_sha_out)
+      *att_sha_out = g_strdup(a->sha256);
+    g_ptr_array_add(m->attachments, a);
+  }
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, record_id));
+  if (!thread)
+    g_assert_cmpint(storage_thread_create(F.st, ent, m->thread_id, subject, "k", date, &error), ==, 0);
+  g_assert_cmpint(storage_message_insert(F.st, m, &error), ==, 0);
+  id = g_strdup(m->id);
+  ma_stored_message_free(m);
+  return id;
+}
+
+static gpointer server_thread(gpointer data)
+{
+  event_base_dispatch(F.base);
+  return NULL;
+}
+
+static void fixture_up(void)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 t0 = 1700000000;
+
+  F.dir = g_dir_make_tmp("test_api.XXXXXX", &error);
+  g_assert_no_error(error);
+  F.cfg = ma_config_load(NULL, &error);
+  g_assert_no_error(error);
+  g_free(F.cfg->data_dir);
+  F.cfg->data_dir = g_strdup(F.dir);
+  g_free(F.cfg->api_listen);
+  F.cfg->api_listen = g_strdup("127.0.0.1:0");
+  g_free(F.cfg->inbound_domain);
+  F.cfg->inbound_domain = g_strdup("inbound.test");
+  F.cfg->api_max_body = 64 * 1024;
+  g_assert_cmpint(storage_open(F.dir, TRUE, &F.st, &error), ==, 0);
+
+  F.ent_a = make_enterprise("acme", "acme.test");
+  F.ent_b = make_enterprise("globex", "globex.test");
+  F.key_admin = make_key(NULL, NULL);
+  F.key_a = make_key(F.ent_a, &F.key_a_id);
+  F.key_b = make_key(F.ent_b, NULL);
+  put_contact(F.ent_a, "c1", "Alice of Acme", "alice@customer.test");
+  put_contact(F.ent_b, "c1", "Bob of Globex", "bob@other.test");
+  put_contact(F.ent_a, "c2", "Carol", "carol@customer.test");
+  F.msg_a = put_message(F.ent_a, "c1", "first", t0, MA_DIRECTION_INBOUND, "secret A attachment", &F.att_sha_a, NULL);
+  F.thread_a = g_strdup(F.msg_a);
+  for (int i = 1; i < 5; i++) {
+    g_autofree char *subject = g_strdup_printf("msg %d", i);
+    g_free(put_message(F.ent_a, "c1", subject, t0 + i * 60, i % 2 ? MA_DIRECTION_OUTBOUND : MA_DIRECTION_INBOUND,
+                       NULL, NULL, F.thread_a));
+  }
+  F.msg_b = put_message(F.ent_b, "c1", "globex only", t0, MA_DIRECTION_INBOUND, "secret B attachment", &F.att_sha_b,
+                        NULL);
+
+  evthread_use_pthreads();
+  F.base = event_base_new();
+  F.srv = api_server_new(F.base, F.cfg, &error);
+  g_assert_no_error(error);
+  g_assert_nonnull(F.srv);
+  F.port = api_server_port(F.srv);
+  g_assert_cmpint(F.port, >, 0);
+  F.thread = g_thread_new("api", server_thread, NULL);
+}
+
+static void fixture_down(void)
+{
+  event_base_loopexit(F.base, NULL);
+  g_thread_join(F.thread);
+  api_server_free(F.srv);
+  event_base_free(F.base);
+  storage_close(&F.st);
+  ma_config_free(F.cfg);
+  {
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", F.dir);
+    g_assert_cmpint(system(cmd), ==, 0);
+  }
+}
+
+/* ---- router (pure) -------------------------------------------------------------------------- */
+
+static void test_router(void)
+{
+  static const struct {
+    int method;
+    const char *path;
+    ApiRouteResult want;
+    const char *param, *value;
+  } cases[] = {
+    {EVHTTP_REQ_GET, "/v1/records/contact/c1", API_ROUTE_FOUND, "id", "c1"},
+    {EVHTTP_REQ_GET, "/v1/records/contact/a%20b", API_ROUTE_FOUND, "id", "a b"},
+    {EVHTTP_REQ_GET, "/v1/records/contact/c1/timeline", API_ROUTE_FOUND, "type", "contact"},
+    {EVHTTP_REQ_POST, "/v1/records:bulk", API_ROUTE_FOUND, NULL, NULL},
+    {EVHTTP_REQ_POST, "/v1/apikeys/k1:rotate", API_ROUTE_FOUND, "id", "k1"},
+    {EVHTTP_REQ_POST, "/v1/rules/r9:move", API_ROUTE_FOUND, "id", "r9"},
+    {EVHTTP_REQ_PATCH, "/v1/records/contact/c1", API_ROUTE_NO_METHOD, NULL, NULL},
+    {EVHTTP_REQ_GET, "/v1/nothing", API_ROUTE_NO_PATH, NULL, NULL},
+    {EVHTTP_REQ_GET, "/v1//records", API_ROUTE_NO_PATH, NULL, NULL},
+    {EVHTTP_REQ_GET, "/v1/records/contact/..", API_ROUTE_NO_PATH, NULL, NULL},
+    {EVHTTP_REQ_GET, "/v1/records/contact/a%2Fb", API_ROUTE_BAD_PATH, NULL, NULL},
+    {EVHTTP_REQ_GET, "/v1/records/contact/a%00b", API_ROUTE_BAD_PATH, NULL, NULL},
+    {EVHTTP_REQ_GET, "/v1/a/b/c/d/e/f/g/h/i", API_ROUTE_NO_PATH, NULL, NULL},
+    {EVHTTP_REQ_GET, "/healthz", API_ROUTE_FOUND, NULL, NULL},
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    ApiCtx ctx = {0};
+    const ApiRoute *route = NULL;
+    g_autoptr(GString) allow = g_string_new(NULL);
+    ApiRouteResult got = api_route_match(cases[i].method, cases[i].path, &ctx, &route, allow);
+
+    if (got != cases[i].want)
+      g_error("case %u %s: want %d got %d", i, cases[i].path, cases[i].want, got);
+    if (cases[i].param)
+      g_assert_cmpstr(api_param(&ctx, cases[i].param), ==, cases[i].value);
+    if (got == API_ROUTE_NO_METHOD)
+      g_assert_cmpstr(allow->str, ==, "GET, PUT, DELETE");
+    for (int j = 0; j < ctx.n_params; j++)
+      g_free(ctx.param_values[j]);
+  }
+}
+
+/* ---- auth and errors ------------------------------------------------------------------------ */
+
+static void test_health_metrics(void)
+{
+  Resp r;
+  json_t *doc = expect("GET", "/healthz", NULL, NULL, 200, NULL);
+
+  g_assert_cmpstr(json_string_value(json_object_get(doc, "status")), ==, "ok");
+  json_decref(doc);
+  ma_metrics_inc(MA_METRIC_MESSAGES_RECEIVED);
+  http("GET", "/metrics", NULL, NULL, &r);
+  g_assert_cmpint(r.status, ==, 200);
+  g_assert_nonnull(strstr(r.headers, "text/plain"));
+  g_assert_nonnull(strstr(r.body, "mailagent_messages_received_total "));
+  g_assert_nonnull(strstr(r.body, "mailagent_api_request_duration_seconds_bucket{le=\"+Inf\"}"));
+  g_assert_nonnull(strstr(r.body, "mailagent_webhook_backlog 0"));
+  g_assert_nonnull(strstr(r.body, "mailagent_archive_messages 6"));
+  resp_clear(&r);
+}
+
+static void test_auth(void)
+{
+  Resp r;
+  g_autofree char *revoked = NULL;
+  g_autofree char *revoked_id = NULL;
+  g_autoptr(GError) error = NULL;
+
+  json_decref(expect("GET", "/v1/records/contact/c1", NULL, NULL, 401, "unauthorized"));
+  json_decref(expect("GET", "/v1/records/contact/c1", "mak_0000000000000000000000000000000000000000000000000000000000000000",
+                     NULL, 401, "unauthorized"));
+  json_decref(expect("GET", "/v1/records/contact/c1", "garbage", NULL, 401, "unauthorized"));
+  json_decref(expect("GET", "/v1/records/contact/c1", F.key_admin, NULL, 403, "forbidden"));
+  json_decref(expect("GET", "/v1/enterprises", F.key_a, NULL, 403, "forbidden"));
+  json_decref(expect("GET", "/v1/apikeys", F.key_a, NULL, 403, "forbidden"));
+  /* Authorization scheme other than Bearer */
+  http_raw("GET /v1/settings HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Basic Zm9vOmJhcg==\r\n\r\n",
+           strlen("GET /v1/settings HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Basic Zm9vOmJhcg==\r\n\r\n"), &r);
+  g_assert_cmpint(r.status, ==, 401);
+  g_assert_nonnull(strstr(r.headers, "WWW-Authenticate: Bearer"));
+  resp_clear(&r);
+
+  /* Revocation is immediate: revoked through another storage handle, refused on the next request. */
+  revoked = make_key(F.ent_a, &revoked_id);
+  json_decref(expect("GET", "/v1/settings", revoked, NULL, 200, NULL));
+  g_assert_cmpint(storage_apikey_revoke(F.st, revoked_id, ma_now(), &error), ==, 1);
+  json_decref(expect("GET", "/v1/settings", revoked, NULL, 401, "unauthorized"));
+}
+
+static void test_errors(void)
+{
+  Resp r;
+  GString *big;
+
+  json_decref(expect("GET", "/v1/nothing", F.key_a, NULL, 404, "not_found"));
+  http("PATCH", "/v1/records/contact/c1", F.key_a, NULL, &r);
+  /* evhttp answers methods outside the allowed set itself (501, no JSON) */
+  g_assert_cmpint(r.status, ==, 501);
+  resp_clear(&r);
+  http("POST", "/v1/records/contact/c1", F.key_a, "{}", &r);
+  g_assert_cmpint(r.status, ==, 405);
+  g_assert_nonnull(strstr(r.headers, "Allow: GET, PUT, DELETE"));
+  resp_clear(&r);
+  json_decref(expect("PUT", "/v1/records/contact/x", F.key_a, "{\"name\": ", 400, "invalid_json"));
+  json_decref(expect("PUT", "/v1/records/contact/x", F.key_a, "[1]", 400, "invalid_json"));
+  json_decref(expect("PUT", "/v1/records/contact/x", F.key_a, "{\"name\":\"a\",\"name\":\"b\"}", 400, "invalid_json"));
+  json_decref(expect("PUT", "/v1/records/contact/x", F.key_a, "{\"name\":\"a\",\"colour\":\"red\"}", 400, "unknown_field"));
+  json_decref(expect("GET", "/v1/records/contact/c1?verbose=1", F.key_a, NULL, 400, "unknown_parameter"));
+  json_decref(expect("GET", "/v1/records/widget/c1", F.key_a, NULL, 404, "not_found"));
+  json_decref(expect("GET", "/v1/records/contact/a%2Fb", F.key_a, NULL, 400, "invalid_path"));
+
+  /* deep nesting is refused by the parser (jansson's depth limit), not a crash */
+  big = g_string_new("{\"name\":");
+  for (int i = 0; i < 5000; i++)
+    g_string_append_c(big, '[');
+  for (int i = 0; i < 5000; i++)
+    g_string_append_c(big, ']');
+  g_string_append_c(big, '}');
+  json_decref(expect("PUT", "/v1/records/contact/x", F.key_a, big->str, 400, "invalid_json"));
+  g_string_free(big, TRUE);
+
+  /* over [api] max_body (64 KiB here): evhttp refuses it before any handler */
+  big = g_string_new("{\"name\":\"");
+  for (int i = 0; i < 70000; i++)
+    g_string_append_c(big, 'a');
+  g_string_append(big, "\"}");
+  http("PUT", "/v1/records/contact/x", F.key_a, big->str, &r);
+  g_assert_cmpint(r.status, ==, 413);
+  resp_clear(&r);
+  g_string_free(big, TRUE);
+}
+
+/* ---- records -------------------------------------------------------------------------------- */
+
+static void test_records(void)
+{
+  json_t *doc;
+
+  doc = expect("GET", "/v1/records/contact/c1", F.key_a, NULL, 200, NULL);
+  g_assert_cmpstr(json_string_value(json_object_get(doc, "name")), ==, "Alice of Acme");
+  json_decref(doc);
+  doc = expect("GET", "/v1/records/contact/c1", F.key_b, NULL, 200, NULL);
+  g_assert_cmpstr(json_string_value(json_object_get(doc, "name")), ==, "Bob of Globex");
+  json_decref(doc);
+
+  doc = expect("PUT", "/v1/records/contact/new%201", F.key_a,
+               "{\"name\":\"New One\",\"emails\":[\"New@Customer.test\"],\"attributes\":{\"tier\":\"gold\"}}", 201, NULL);
+  g_assert_cmpstr(json_string_value(json_object_get(doc, "id")), ==, "new 1");
+  g_assert_cmpstr(json_string_value(json_object_get(doc, "type")), ==, "contact");
+  json_decref(doc);
+  json_decref(expect("PUT", "/v1/records/contact/new%201", F.key_a, "{\"name\":\"Renamed\"}", 200, NULL));
+  /* cross-tenant: B cannot see or delete A's record */
+  json_decref(expect("GET", "/v1/records/contact/new%201", F.key_b, NULL, 404, "not_found"));
+  json_decref(expect("DELETE", "/v1/records/contact/new%201", F.key_b, NULL, 404, "not_found"));
+  doc = expect("GET", "/v1/records/contact/new%201", F.key_a, NULL, 200, NULL);
+  g_assert_cmpstr(json_string_value(json_object_get(doc, "name")), ==, "Renamed");
+  json_decref(doc);
+  /* type/id in the body must agree with the path; validation errors are 422 */
+  json_decref(expect("PUT", "/v1/records/contact/x", F.key_a, "{\"id\":\"y\",\"name\":\"n\"}", 422, "invalid"));
+  json_decref(expect("PUT", "/v1/records/opportunity/o1", F.key_a, "{\"name\":\"n\",\"stage\":\"maybe\"}", 422, "invalid"));
+  json_decref(expect("DELETE", "/v1/records/contact/new%201", F.key_a, NULL, 204, NULL));
+  json_decref(expect("GET", "/v1/records/contact/new%201", F.key_a, NULL, 404, "not_found"));
+
+  /* list with cursor */
+  doc = expect("GET", "/v1/records/contact?limit=1", F.key_a, NULL, 200, NULL);
+  g_assert_cmpint(json_array_size(json_object_get(doc, "items")), ==, 1);
+  {
+    g_autofree char *path = g_strdup_printf("/v1/records/contact?limit=1&cursor=%s",
+                                            json_string_value(json_object_get(doc, "next_cursor")));
+    json_t *page2 = expect("GET", path, F.key_a, NULL, 200, NULL);
+    g_assert_cmpstr(json_string_value(json_object_get(json_array_get(json_object_get(page2, "items"), 0), "id")), ==,
+                    "c2");
+    json_decref(page2);
+  }
+  json_decref(doc);
+  json_decref(expect("GET", "/v1/records/contact?cursor=zzz", F.key_a, NULL, 400, "bad_cursor"));
+  json_decref(expect("GET", "/v1/records/contact?limit=0", F.key_a, NULL, 400, "invalid_query"));
+}
+
+static void test_bulk(void)
+{
+  json_t *doc;
+
+  doc = expect("POST", "/v1/records:bulk", F.key_a,
+               "{\"type\":\"contact\",\"id\":\"b1\",\"name\":\"B1\",\"emails\":[\"b1@x.test\"]}\n"
+               "{\"type\":\"contact\",\"id\":\"b2\",\"name\":\"B2\",\"bogus\":1}\n",
+               422, "invalid");
+  g_assert_cmpint(json_integer_value(json_object_get(json_object_get(doc, "error"), "invalid")), ==, 1);
+  json_decref(doc);
+  /* atomic: nothing was written */
+  json_decref(expect("GET", "/v1/records/contact/b1", F.key_a, NULL, 404, "not_found"));
+  doc = expect("POST", "/v1/records:bulk?skip_invalid=true", F.key_a,
+               "{\"type\":\"contact\",\"id\":\"b1\",\"name\":\"B1\",\"emails\":[\"b1@x.test\"]}\n\n"
+               "not json\n"
+               "{\"type\":\"account\",\"id\":\"a1\",\"name\":\"A1\",\"domains\":[\"a1.test\"]}\n",
+               200, NULL);
+  g_assert_cmpint(json_integer_value(json_object_get(doc, "created")), ==, 2);
+  g_assert_cmpint(json_integer_value(json_object_get(doc, "invalid")), ==, 1);
+  g_assert_cmpint(json_integer_value(json_object_get(json_array_get(json_object_get(doc, "problems"), 0), "line")), ==, 3);
+  json_decref(doc);
+  json_decref(expect("GET", "/v1/records/account/a1", F.key_a, NULL, 200, NULL));
+  json_decref(expect("GET", "/v1/records/account/a1", F.key_b, NULL, 404, "not_found"));
+  json_decref(expect("POST", "/v1/records:bulk?skip_invalid=maybe", F.key_a, "{}", 400, "invalid_query"));
+}
+
+/* ---- timeline and messages ------------------------------------------------------------------ */
+
+static void test_timeline(void)
+{
+  GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *cursor = NULL;
+  gint64 last_date = G_MAXINT64;
+  int pages = 0, inserted = 0;
+  json_t *doc;
+
+  /* page through 2 at a time; a message arriving mid-way (newest) must not shift later pages */
+  do {
+    g_autofree char *path = cursor ? g_strdup_printf("/v1/records/contact/c1/timeline?limit=2&cursor=%s", cursor)
+                                   : g_strdup("/v1/records/contact/c1/timeline?limit=2");
+    json_t *items, *it;
+    size_t i;
+
+    doc = expect("GET", path, F.key_a, NULL, 200, NULL);
+    items = json_object_get(doc, "items");
+    g_assert_cmpint(json_array_size(items), <=, 2);
+    json_array_foreach(items, i, it) {
+      json_t *m = json_object_get(it, "kind");
+      const char *id = json_string_value(json_object_get(it, "id"));
+      gint64 t = 0;
+      g_assert_cmpstr(json_string_value(m), ==, "message");
+      g_assert_nonnull(id);
+      g_assert_false(g_hash_table_contains(seen, id));
+      g_hash_table_add(seen, g_strdup(id));
+      g_assert_cmpint(ma_time_parse(json_string_value(json_object_get(it, "date")), &t), ==, 0);
+      g_assert_cmpint(t, <=, last_date);
+      last_date = t;
+    }
+    g_free(cursor);
+    cursor = g_strdup(json_string_value(json_object_get(doc, "next_cursor")));
+    json_decref(doc);
+    if (pages == 0 && !inserted) {
+      g_free(put_message(F.ent_a, "c1", "late arrival", 1800000000, MA_DIRECTION_INBOUND, NULL, NULL, NULL));
+      inserted = 1;
+    }
+    pages++;
+  } while (cursor && pages < 10);
+  g_assert_cmpint(g_hash_table_size(seen), ==, 5); /* the 5 from before; the late one sorts first */
+  g_hash_table_unref(seen);
+
+  doc = expect("GET", "/v1/records/contact/c1/timeline?direction=outbound", F.key_a, NULL, 200, NULL);
+  g_assert_cmpint(json_array_size(json_object_get(doc, "items")), ==, 2);
+  json_decref(doc);
+  doc = expect("GET", "/v1/records/contact/c1/timeline?has_attachment=true", F.key_a, NULL, 200, NULL);
+  g_assert_cmpint(json_array_size(json_object_get(doc, "items")), ==, 1);
+  json_decref(doc);
+  doc = expect("GET", "/v1/records/contact/c1/timeline?since=2023-11-14T22:14:00Z&until=2023-11-14T22:16:00Z", F.key_a,
+               NULL, 200, NULL);
+  g_assert_cmpint(json_array_size(json_object_get(doc, "items")), ==, 2);
+  json_decref(doc);
+  /* B's c1 has only B's message */
+  doc = expect("GET", "/v1/records/contact/c1/timeline", F.key_b, NULL, 200, NULL);
+  g_assert_cmpint(json_array_size(json_object_get(doc, "items")), ==, 1);
+  g_assert_cmpstr(json_string_value(json_object_get(json_array_get(json_object_get(doc, "items"), 0), "subject")), ==,
+                  "globex only");
+  json_decref(doc);
+  json_decref(expect("GET", "/v1/records/contact/nobody/timeline", F.key_a, NULL, 404, "not_found"));
+  json_decref(expect("GET", "/v1/records/contact/c1/timeline?cursor=AAAA", F.key_a, NULL, 400, "bad_cursor"));
+  json_decref(expect("GET", "/v1/records/contact/c1/timeline?direction=up", F.key_a, NULL, 400, "invalid_query"));
+  json_decref(expect("GET", "/v1/records/contact/c1/timeline?since=yesterday", F.key_a, NULL, 400, "invalid_query"));
+  json_decref(expect("GET", "/v1/records/contact/c1/timeline?limit=201", F.key_a, NULL, 400, "invalid_query"));
+}
+
+static void test_messages(void)
+{
+  g_autofree char *p = g_strdup_printf("/v1/messages/%s", F.msg_a);
+  g_autofree char *pb = g_strdup_printf("/v1/messages/%s", F.msg_b);
+  g_autofree char *raw = g_strdup_printf("/v1/messages/%s/raw", F.msg_a);
+  g_autofree char *att_a = g_strdup_printf("/v1/attachments/%s", F.att_sha_a);
+  g_autofree char *att_b = g_strdup_printf("/v1/attachments/%s", F.att_sha_b);
+  g_autofree char *thr = g_strdup_printf("/v1/threads/%s", F.thread_a);
+  json_t *doc;
+  const char *html;
+  Resp r;
+
+  doc = expect("GET", p, F.key_a, NULL, 200, NULL);
+  g_assert_cmpstr(json_string_value(json_object_get(doc, "subject")), ==, "first");
+  g_assert_cmpstr(json_string_value(json_object_get(doc, "text")), ==, "body of first");
+  html = json_string_value(json_object_get(doc, "html"));
+  if (html) { /* sanitized: no script, no remote load */
+    g_assert_null(strstr(html, "<script"));
+    g_assert_null(strstr(html, "evil.example"));
+  }
+  g_assert_cmpint(json_array_size(json_object_get(doc, "attachments")), ==, 1);
+  json_decref(doc);
+  json_decref(expect("GET", p, F.key_b, NULL, 404, "not_found"));
+  json_decref(expect("GET", pb, F.key_a, NULL, 404, "not_found"));
+
+  http("GET", raw, F.key_a, NULL, &r);
+  g_assert_cmpint(r.status, ==, 200);
+  g_assert_nonnull(strstr(r.headers, "message/rfc822"));
+  g_assert_true(g_str_has_prefix(r.body, "From: x@example.com"));
+  resp_clear(&r);
+  json_decref(expect("GET", raw, F.key_b, NULL, 404, "not_found"));
+
+  http("GET", att_a, F.key_a, NULL, &r);
+  g_assert_cmpint(r.status, ==, 200);
+  g_assert_cmpstr(r.body, ==, "secret A attachment");
+  resp_clear(&r);
+  json_decref(expect("GET", att_a, F.key_b, NULL, 404, "not_found"));
+  json_decref(expect("GET", att_b, F.key_a, NULL, 404, "not_found"));
+  json_decref(expect("GET", "/v1/attachments/xyz", F.key_a, NULL, 404, "not_found"));
+
+  doc = expect("GET", thr, F.key_a, NULL, 200, NULL);
+  g_assert_cmpint(json_array_size(json_object_get(doc, "messages")), ==, 5);
+  json_decref(doc);
+  json_decref(expect("GET", thr, F.key_b, NULL, 404, "not_found"));
+}
+
+/* ---- configuration resources ---------------------------------------------------------------- */
+
+static void test_settings(void)
+{
+  json_t *doc = expect("GET", "/v1/settings", F.key_a, NULL, 200, NULL);
+
+  g_assert_cmpstr(json_string_value(json_object_get(json_object_get(doc, "settings"), "archiving")), ==, "on");
+  json_decref(doc);
+  doc = expect("PUT", "/v1/settings", F.key_a, "{\"settings\":{\"archiving\":false,\"capture_level\":\"metadata\"}}", 200,
+               NULL);
+  g_assert_cmpstr(json_string_value(json_object_get(json_object_get(doc, "settings"), "archiving")), ==, "off");
+  json_decref(doc);
+  json_decref(expect("PUT", "/v1/settings", F.key_a, "{\"settings\":{\"nope\":1}}", 400, "unknown_field"));
+  json_decref(expect("PUT", "/v1/settings", F.key_a, "{\"archiving\":\"on\"}", 400, "unknown_field"));
+  /* atomic: a bad value leaves the good one of the same request unapplied */
+  json_decref(expect("PUT", "/v1/settings", F.key_a,
+                     "{\"settings\":{\"archiving\":\"on\",\"capture_level\":\"everything\"}}", 422, "invalid"));
+  doc = expect("GET", "/v1/settings", F.key_a, NULL, 200, NULL);
+  g_assert_cmpstr(json_string_value(json_object_get(json_object_get(doc, "settings"), "archiving")), ==, "off");
+  json_decref(doc);
+  /* B unaffected */
+  doc = expect("GET", "/v1/settings", F.key_b, NULL, 200, NULL);
+  g_assert_cmpstr(json_string_value(json_object_get(json_object_get(doc, "settings"), "archiving")), ==, "on");
+  json_decref(doc);
+}
+
+static void test_rules(void)
+{
+  json_t *doc;
+  g_autofree char *id1 = NULL;
+  g_autofree char *id2 = NULL;
+  g_autofree char *path = NULL;
+
+  doc = expect("POST", "/v1/rules", F.key_a,
+               "{\"name\":\"quotes\",\"object_types\":[\"contact\"],\"conditions\":[{\"field\":\"subject\",\"op\":\"contains\",\"value\":\"quote\"}],"
+               "\"action\":{\"activity_type\":\"email\"}}", 201, NULL);
+  id1 = g_strdup(json_string_value(json_object_get(doc, "id")));
+  g_assert_cmpint(json_integer_value(json_object_get(doc, "position")), ==, 1);
+  json_decref(doc);
+  doc = expect("POST", "/v1/rules?position=1", F.key_a, "{\"name\":\"all\",\"object_types\":[\"contact\"],\"action\":{\"activity_type\":\"email\"}}",
+               201, NULL);
+  id2 = g_strdup(json_string_value(json_object_get(doc, "id")));
+  json_decref(doc);
+  json_decref(expect("POST", "/v1/rules", F.key_a,
+                     "{\"name\":\"bad\",\"object_types\":[\"contact\"],\"conditions\":[{\"field\":\"subject\",\"op\":\"like\",\"value\":\"q\"}],"
+                     "\"action\":{\"activity_type\":\"email\"}}", 422, "invalid"));
+  path = g_strdup_printf("/v1/rules/%s:move", id1);
+  doc = expect("POST", path, F.key_a, "{\"position\":1}", 200, NULL);
+  g_assert_cmpstr(json_string_value(json_object_get(json_array_get(json_object_get(doc, "items"), 0), "id")), ==, id1);
+  json_decref(doc);
+  g_free(path);
+  path = g_strdup_printf("/v1/rules/%s:disable", id2);
+  doc = expect("POST", path, F.key_a, NULL, 200, NULL);
+  g_assert_true(json_is_false(json_object_get(doc, "enabled")));
+  json_decref(doc);
+  g_free(path);
+  path = g_strdup_printf("/v1/rules/%s", id2);
+  json_decref(expect("GET", path, F.key_b, NULL, 404, "not_found"));
+  json_decref(expect("DELETE", path, F.key_b, NULL, 404, "not_found"));
+  json_decref(expect("DELETE", path, F.key_a, NULL, 204, NULL));
+  doc = expect("GET", "/v1/rules", F.key_a, NULL, 200, NULL);
+  g_assert_cmpint(json_array_size(json_object_get(doc, "items")), ==, 1);
+  json_decref(doc);
+  doc = expect("GET", "/v1/rules", F.key_b, NULL, 200, NULL);
+  g_assert_cmpint(json_array_size(json_object_get(doc, "items")), ==, 0);
+  json_decref(doc);
+}
+
+static void test_employees(void)
+{
+  json_t *doc;
+
+  json_decref(expect("POST", "/v1/employees", F.key_a, "{\"email\":\"Emp@Acme.test\",\"name\":\"Emp\"}", 201, NULL));
+  json_decref(expect("POST", "/v1/employees", F.key_a, "{\"email\":\"emp@acme.test\"}", 409, "conflict"));
+  json_decref(expect("POST", "/v1/employees", F.key_a, "{\"email\":\"not-an-address\"}", 422, "invalid"));
+  json_decref(expect("POST", "/v1/employees", F.key_a, "{\"email\":\"a@b.test\",\"role\":\"x\"}", 400, "unknown_field"));
+  doc = expect("GET", "/v1/employees", F.key_a, NULL, 200, NULL);
+  g_assert_cmpint(json_array_size(json_object_get(doc, "items")), ==, 1);
+  g_assert_cmpstr(json_string_value(json_object_get(json_array_get(json_object_get(doc, "items"), 0), "email")), ==,
+                  "emp@acme.test");
+  json_decref(doc);
+  doc = expect("GET", "/v1/employees", F.key_b, NULL, 200, NULL);
+  g_assert_cmpint(json_array_size(json_object_get(doc, "items")), ==, 0);
+  json_decref(doc);
+  json_decref(expect("DELETE", "/v1/employees/emp@acme.test", F.key_b, NULL, 404, "not_found"));
+  json_decref(expect("DELETE", "/v1/employees/emp@acme.test", F.key_a, NULL, 204, NULL));
+}
+
+static void test_admin(void)
+{
+  json_t *doc;
+  g_autofree char *secret = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *path = NULL;
+
+  doc = expect("POST", "/v1/enterprises", F.key_admin, "{\"slug\":\"initech\",\"name\":\"Initech\",\"domains\":[\"initech.test\"]}",
+               201, NULL);
+  g_assert_cmpstr(json_string_value(json_object_get(doc, "slug")), ==, "initech");
+  json_decref(doc);
+  json_decref(expect("POST", "/v1/enterprises", F.key_admin, "{\"slug\":\"initech\"}", 409, "conflict"));
+  json_decref(expect("POST", "/v1/enterprises", F.key_admin, "{\"slug\":\"Bad Slug\"}", 422, "invalid"));
+  doc = expect("GET", "/v1/enterprises", F.key_admin, NULL, 200, NULL);
+  g_assert_cmpint(json_array_size(json_object_get(doc, "items")), ==, 3);
+  json_decref(doc);
+  json_decref(expect("GET", "/v1/enterprises/initech", F.key_admin, NULL, 200, NULL));
+
+  doc = expect("POST", "/v1/apikeys", F.key_admin, "{\"enterprise\":\"initech\",\"label\":\"crm\"}", 201, NULL);
+  secret = g_strdup(json_string_value(json_object_get(doc, "secret")));
+  id = g_strdup(json_string_value(json_object_get(doc, "id")));
+  g_assert_nonnull(secret);
+  json_decref(doc);
+  json_decref(expect("GET", "/v1/employees", secret, NULL, 200, NULL));
+  doc = expect("GET", "/v1/apikeys?enterprise=initech", F.key_admin, NULL, 200, NULL);
+  g_assert_cmpint(json_array_size(json_object_get(doc, "items")), ==, 1);
+  g_assert_null(strstr(json_dumps(doc, 0), secret));
+  json_decref(doc);
+  /* rotate: the old secret dies, the new one works */
+  path = g_strdup_printf("/v1/apikeys/%s:rotate", id);
+  doc = expect("POST", path, F.key_admin, NULL, 201, NULL);
+  json_decref(expect("GET", "/v1/employees", secret, NULL, 401, "unauthorized"));
+  g_free(secret);
+  secret = g_strdup(json_string_value(json_object_get(doc, "secret")));
+  g_free(id);
+  id = g_strdup(json_string_value(json_object_get(doc, "id")));
+  json_decref(doc);
+  json_decref(expect("GET", "/v1/employees", secret, NULL, 200, NULL));
+  json_decref(expect("POST", path, F.key_admin, NULL, 404, "not_found"));
+  g_free(path);
+  path = g_strdup_printf("/v1/apikeys/%s", id);
+  json_decref(expect("DELETE", path, F.key_admin, NULL, 204, NULL));
+  json_decref(expect("GET", "/v1/employees", secret, NULL, 401, "unauthorized"));
+  json_decref(expect("DELETE", path, F.key_admin, NULL, 404, "not_found"));
+  json_decref(expect("POST", "/v1/apikeys", F.key_admin, "{\"enterprise\":\"nope\"}", 422, "invalid"));
+}
+
+static void test_inbound(void)
+{
+  json_t *doc = expect("GET", "/v1/inbound-address", F.key_a, NULL, 200, NULL);
+  g_autofree char *old = g_strdup(json_string_value(json_object_get(doc, "address")));
+
+  g_assert_cmpstr(old, ==, "acme-in@inbound.test");
+  json_decref(doc);
+  doc = expect("POST", "/v1/inbound-address:rotate", F.key_a, "{\"grace_seconds\":3600}", 200, NULL);
+  g_assert_cmpstr(json_string_value(json_object_get(doc, "address")), !=, old);
+  g_assert_true(g_str_has_prefix(json_string_value(json_object_get(doc, "address")), "acme-"));
+  g_assert_cmpint(json_array_size(json_object_get(doc, "live")), ==, 2);
+  json_decref(doc);
+  json_decref(expect("POST", "/v1/inbound-address:rotate", F.key_a, "{\"grace_seconds\":-1}", 422, "invalid"));
+  doc = expect("GET", "/v1/inbound-address", F.key_b, NULL, 200, NULL);
+  g_assert_cmpstr(json_string_value(json_object_get(doc, "address")), ==, "globex-in@inbound.test");
+  json_decref(doc);
+}
+
+int main(int argc, char **argv)
+{
+  int rc;
+
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/api/router", test_router);
+  g_test_add_func("/api/health_metrics", test_health_metrics);
+  g_test_add_func("/api/auth", test_auth);
+  g_test_add_func("/api/errors", test_errors);
+  g_test_add_func("/api/records", test_records);
+  g_test_add_func("/api/bulk", test_bulk);
+  g_test_add_func("/api/timeline", test_timeline);
+  g_test_add_func("/api/messages", test_messages);
+  g_test_add_func("/api/settings", test_settings);
+  g_test_add_func("/api/rules", test_rules);
+  g_test_add_func("/api/employees", test_employees);
+  g_test_add_func("/api/admin", test_admin);
+  g_test_add_func("/api/inbound", test_inbound);
+  fixture_up();
+  rc = g_test_run();
+  fixture_down();
+  return rc;
+}
