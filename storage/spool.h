@@ -38,9 +38,14 @@ void ma_spool_entry_free(MaSpoolEntry *e);
 int spool_open(const char *data_dir, MaSpool **out, GError **error);
 void spool_close(MaSpool **sp);
 
+/* Sets the attempt cap spool_pending honours (<= 0 restores the default). */
+void spool_set_max_attempts(MaSpool *sp, int max_attempts);
+
 /* Writes n entries in one transaction and syncs. 0: all are durable; -1: none is (TEMPFAIL). */
 int spool_put(MaSpool *sp, MaSpoolEntry *const *entries, guint n, GError **error);
-/* Entries not done, oldest first, with attempts < max_attempts. out: MaSpoolEntry*. */
+/* Entries not done, oldest first, with attempts < max_attempts (spool_set_max_attempts, default
+ * 10: an entry that failed that often stays in the spool, counted by spool_depth, but is no longer
+ * offered). out: MaSpoolEntry*. */
 int spool_pending(MaSpool *sp, int limit, GPtrArray *out, GError **error);
 /* Removes the entry: the pipeline has archived (or deliberately skipped) it. */
 int spool_done(MaSpool *sp, const char *id, GError **error);

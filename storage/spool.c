@@ -1,0 +1,281 @@
+/* spool.c - the node-local spool (spool.h): accepted mail waits in data_dir/spool.db, its own
+ * SQLite file (WAL, synchronous=FULL), until the pipeline archived it.
+ *
+ * spool_put writes n entries in one transaction: one commit, one fsync of the WAL, however many
+ * entries; the message bytes are bound without copying. It returns 0 only after the commit, so an
+ * acknowledgement given after it survives a crash or power loss. A failed commit (or an injected
+ * sync failure) rolls back everything: none of the n entries is stored, and the caller answers 4xx.
+ * Never logs message data.
+ */
+#include "spool.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <string.h>
+
+#define SPOOL_DB_FILE "spool.db"
+#define SPOOL_BUSY_TIMEOUT_MS 10000
+#define SPOOL_DEFAULT_MAX_ATTEMPTS 10
+#define SPOOL_RCPT_SEP "\n"
+
+enum {
+  Q_BEGIN,
+  Q_COMMIT,
+  Q_ROLLBACK,
+  Q_INSERT,
+  Q_PENDING,
+  Q_DONE,
+  Q_ATTEMPT,
+  Q_DEPTH,
+  Q_COUNT,
+};
+
+static const char *const spool_sql[Q_COUNT] = {
+  [Q_BEGIN] = "BEGIN IMMEDIATE",
+  [Q_COMMIT] = "COMMIT",
+  [Q_ROLLBACK] = "ROLLBACK",
+  [Q_INSERT] = "INSERT INTO spool(id, enterprise_id, route, client, helo, mail_from, rcpts, employee_id, signal,"
+               " mailbox, received_at, attempts, data) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  [Q_PENDING] = "SELECT id, enterprise_id, route, client, helo, mail_from, rcpts, employee_id, signal, mailbox,"
+                " received_at, attempts, data FROM spool WHERE attempts < ? ORDER BY seq LIMIT ?",
+  [Q_DONE] = "DELETE FROM spool WHERE id = ?",
+  [Q_ATTEMPT] = "UPDATE spool SET attempts = attempts + 1 WHERE id = ?",
+  [Q_DEPTH] = "SELECT count(*) FROM spool",
+};
+
+static const char spool_schema[] =
+  "CREATE TABLE IF NOT EXISTS spool("
+  "  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, enterprise_id TEXT, route TEXT NOT NULL,"
+  "  client TEXT, helo TEXT, mail_from TEXT NOT NULL, rcpts TEXT NOT NULL, employee_id TEXT, signal TEXT,"
+  "  mailbox TEXT, received_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL);"
+  "PRAGMA user_version=1;";
+
+struct MaSpool {
+  sqlite3 *db;
+  sqlite3_stmt *q[Q_COUNT];
+  int fail_syncs;
+  int max_attempts;
+};
+
+MaSpoolEntry *ma_spool_entry_new(void)
+{
+  MaSpoolEntry *e = g_new0(MaSpoolEntry, 1);
+  e->rcpts = g_ptr_array_new_with_free_func(g_free);
+  return e;
+}
+
+void ma_spool_entry_free(MaSpoolEntry *e)
+{
+  if (!e) return;
+  g_free(e->id);
+  g_free(e->enterprise_id);
+  g_free(e->route);
+  g_free(e->client);
+  g_free(e->helo);
+  g_free(e->mail_from);
+  if (e->rcpts) g_ptr_array_unref(e->rcpts);
+  g_free(e->employee_id);
+  g_free(e->signal);
+  g_free(e->mailbox);
+  if (e->data) g_bytes_unref(e->data);
+  g_free(e);
+}
+
+static int spool_fail(MaSpool *sp, int rc, GError **error, const char *what)
+{
+  int code;
+  switch (rc & 0xff) {
+  case SQLITE_CONSTRAINT: code = MA_ERROR_CONFLICT; break;
+  case SQLITE_CORRUPT:
+  case SQLITE_MISUSE:
+  case SQLITE_ERROR: code = MA_ERROR_INTERNAL; break;
+  default: code = MA_ERROR_TEMPFAIL; break; /* busy, full, I/O error...: try again later */
+  }
+  g_set_error(error, MA_ERROR, code, "spool: %s: %s", what, sp && sp->db ? sqlite3_errmsg(sp->db) : sqlite3_errstr(rc));
+  return -1;
+}
+
+/* Steps a statement expecting no row, then resets it. */
+static int spool_run(MaSpool *sp, int q, GError **error)
+{
+  sqlite3_stmt *s = sp->q[q];
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rc != SQLITE_DONE) return spool_fail(sp, rc, error, spool_sql[q]);
+  return 0;
+}
+
+int spool_open(const char *data_dir, MaSpool **out, GError **error)
+{
+  *out = NULL;
+  if (g_mkdir_with_parents(data_dir, 0700) < 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "spool: cannot create %s: %s", data_dir, g_strerror(errno));
+    return -1;
+  }
+  MaSpool *sp = g_new0(MaSpool, 1);
+  sp->max_attempts = SPOOL_DEFAULT_MAX_ATTEMPTS;
+  char *path = g_build_filename(data_dir, SPOOL_DB_FILE, NULL);
+  int rc = sqlite3_open_v2(path, &sp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  g_free(path);
+  if (rc != SQLITE_OK) goto fail;
+  sqlite3_busy_timeout(sp->db, SPOOL_BUSY_TIMEOUT_MS);
+  sqlite3_extended_result_codes(sp->db, 1);
+  rc = sqlite3_exec(sp->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(sp->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(sp->db, spool_schema, NULL, NULL, NULL);
+  for (int i = 0; rc == SQLITE_OK && i < Q_COUNT; i++)
+    rc = sqlite3_prepare_v3(sp->db, spool_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &sp->q[i], NULL);
+  if (rc != SQLITE_OK) goto fail;
+  *out = sp;
+  return 0;
+fail:
+  spool_fail(sp, rc, error, "open");
+  spool_close(&sp);
+  return -1;
+}
+
+void spool_close(MaSpool **sp)
+{
+  if (!sp || !*sp) return;
+  MaSpool *s = *sp;
+  for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->q[i]);
+  if (s->db) sqlite3_close_v2(s->db);
+  g_free(s);
+  *sp = NULL;
+}
+
+void spool_set_max_attempts(MaSpool *sp, int max_attempts)
+{
+  g_assert(sp != NULL);
+  sp->max_attempts = max_attempts > 0 ? max_attempts : SPOOL_DEFAULT_MAX_ATTEMPTS;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *t)
+{
+  if (t)
+    sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(s, i);
+}
+
+static int spool_insert(MaSpool *sp, const MaSpoolEntry *e, GError **error)
+{
+  if (!e->id || !e->route || !e->data) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "spool: entry without id, route or data");
+    return -1;
+  }
+  GString *rcpts = g_string_new(NULL);
+  for (guint i = 0; e->rcpts && i < e->rcpts->len; i++) {
+    if (i) g_string_append(rcpts, SPOOL_RCPT_SEP);
+    g_string_append(rcpts, g_ptr_array_index(e->rcpts, i));
+  }
+  sqlite3_stmt *s = sp->q[Q_INSERT];
+  gsize len = 0;
+  const void *data = g_bytes_get_data(e->data, &len);
+  bind_text(s, 1, e->id);
+  bind_text(s, 2, e->enterprise_id);
+  bind_text(s, 3, e->route);
+  bind_text(s, 4, e->client);
+  bind_text(s, 5, e->helo);
+  bind_text(s, 6, e->mail_from ? e->mail_from : "");
+  bind_text(s, 7, rcpts->str);
+  bind_text(s, 8, e->employee_id);
+  bind_text(s, 9, e->signal);
+  bind_text(s, 10, e->mailbox);
+  sqlite3_bind_int64(s, 11, e->received_at);
+  sqlite3_bind_int(s, 12, e->attempts);
+  sqlite3_bind_blob64(s, 13, len ? data : "", len, SQLITE_STATIC);
+  int rc = spool_run(sp, Q_INSERT, error);
+  g_string_free(rcpts, TRUE);
+  return rc;
+}
+
+int spool_put(MaSpool *sp, MaSpoolEntry *const *entries, guint n, GError **error)
+{
+  g_assert(sp != NULL);
+  if (n == 0) return 0;
+  if (spool_run(sp, Q_BEGIN, error) < 0) return -1;
+  for (guint i = 0; i < n; i++) {
+    if (spool_insert(sp, entries[i], error) < 0) goto fail;
+  }
+  if (sp->fail_syncs > 0) {
+    sp->fail_syncs--;
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "spool: sync failed (injected fault)");
+    goto fail;
+  }
+  if (spool_run(sp, Q_COMMIT, error) < 0) goto fail;
+  return 0;
+fail:
+  if (!sqlite3_get_autocommit(sp->db)) spool_run(sp, Q_ROLLBACK, NULL);
+  return -1;
+}
+
+static MaSpoolEntry *spool_read(sqlite3_stmt *s)
+{
+  MaSpoolEntry *e = ma_spool_entry_new();
+  const char *t;
+#define DUP(i) ((t = (const char *)sqlite3_column_text(s, (i))) ? g_strdup(t) : NULL)
+  e->id = DUP(0);
+  e->enterprise_id = DUP(1);
+  e->route = DUP(2);
+  e->client = DUP(3);
+  e->helo = DUP(4);
+  e->mail_from = DUP(5);
+  t = (const char *)sqlite3_column_text(s, 6);
+  if (t && *t) {
+    char **parts = g_strsplit(t, SPOOL_RCPT_SEP, -1);
+    for (char **p = parts; *p; p++) g_ptr_array_add(e->rcpts, *p);
+    g_free(parts);
+  }
+  e->employee_id = DUP(7);
+  e->signal = DUP(8);
+  e->mailbox = DUP(9);
+#undef DUP
+  e->received_at = sqlite3_column_int64(s, 10);
+  e->attempts = sqlite3_column_int(s, 11);
+  e->data = g_bytes_new(sqlite3_column_blob(s, 12), (gsize)sqlite3_column_bytes(s, 12));
+  return e;
+}
+
+int spool_pending(MaSpool *sp, int limit, GPtrArray *out, GError **error)
+{
+  g_assert(sp != NULL);
+  sqlite3_stmt *s = sp->q[Q_PENDING];
+  sqlite3_bind_int(s, 1, sp->max_attempts);
+  sqlite3_bind_int(s, 2, limit > 0 ? limit : -1);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, spool_read(s));
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rc != SQLITE_DONE) return spool_fail(sp, rc, error, "pending");
+  return 0;
+}
+
+static int spool_by_id(MaSpool *sp, int q, const char *id, GError **error)
+{
+  g_assert(sp != NULL && id != NULL);
+  bind_text(sp->q[q], 1, id);
+  return spool_run(sp, q, error);
+}
+
+int spool_done(MaSpool *sp, const char *id, GError **error) { return spool_by_id(sp, Q_DONE, id, error); }
+
+int spool_attempt_failed(MaSpool *sp, const char *id, GError **error) { return spool_by_id(sp, Q_ATTEMPT, id, error); }
+
+int spool_depth(MaSpool *sp, gint64 *count, GError **error)
+{
+  g_assert(sp != NULL);
+  sqlite3_stmt *s = sp->q[Q_DEPTH];
+  int rc = sqlite3_step(s);
+  *count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  if (rc != SQLITE_ROW) return spool_fail(sp, rc, error, "depth");
+  return 0;
+}
+
+void spool_fault_inject_sync_failures(MaSpool *sp, int n)
+{
+  g_assert(sp != NULL);
+  sp->fail_syncs = n > 0 ? n : 0;
+}

@@ -1,0 +1,176 @@
+/* sqlite_internal.h - private to the SQLite backend (storage_sqlite_*.c, storage_migrations.c):
+ * the connection state, the prepared-statement cache, transaction helpers, error mapping and the
+ * row readers shared between files. Nothing outside storage/ includes this.
+ *
+ * Statement discipline: sql_prep returns a cached, reset statement; every function resets each
+ * statement it used (sql_reset) before returning, so no read transaction outlives a call.
+ * Write discipline: every write runs between sql_write_begin and sql_write_end, which is BEGIN
+ * IMMEDIATE/COMMIT on its own or a SAVEPOINT inside storage_begin, so a failed write never leaves
+ * half of itself behind.
+ */
+#ifndef MA_SQLITE_INTERNAL_H
+#define MA_SQLITE_INTERNAL_H
+
+#include "storage.h"
+
+#include <sqlite3.h>
+
+#define SQL_DB_FILE "mailagent.db"
+#define SQL_BUSY_TIMEOUT_MS 10000
+/* Separator of list columns (records.emails...): a control character no address or id contains. */
+#define SQL_LIST_SEP "\x1f"
+
+typedef struct {
+  sqlite3 *db;
+  char *path;
+  GHashTable *stmts;     /* SQL text (owned copy) -> sqlite3_stmt* */
+  gboolean in_txn;       /* inside storage_begin */
+  int fail_commits;      /* fault injection: commits still to fail */
+  int schema_version;
+} SqlDb;
+
+/* ---- core helpers (storage_sqlite_core.c) --------------------------------------------------- */
+
+/* Sets *error from an SQLite result code: BUSY/LOCKED/FULL/IOERR/CANTOPEN/NOMEM/READONLY are
+ * MA_ERROR_TEMPFAIL, CONSTRAINT is MA_ERROR_CONFLICT, the rest MA_ERROR_INTERNAL. Returns -1. */
+int sql_fail(SqlDb *d, int rc, GError **error, const char *what);
+int sql_error_code(int rc);
+/* A cached statement, reset and with cleared bindings; NULL with *error on a prepare failure. */
+sqlite3_stmt *sql_prep(SqlDb *d, const char *sql, GError **error);
+void sql_reset(sqlite3_stmt *s);
+/* Runs SQL without results (may hold several statements). */
+int sql_exec(SqlDb *d, const char *sql, GError **error);
+/* Steps s once expecting SQLITE_DONE, then resets it. Returns 0 or -1. */
+int sql_step_done(SqlDb *d, sqlite3_stmt *s, GError **error, const char *what);
+/* Commit with fault injection; on failure rolls back. */
+int sql_commit_now(SqlDb *d, GError **error);
+
+/* Starts a write unit; sql_write_end(d, rc, error) commits when rc >= 0 (returning rc, or -1 when
+ * the commit fails) and rolls back when rc < 0 (returning -1; *error was set by the caller). */
+int sql_write_begin(SqlDb *d, GError **error);
+int sql_write_end(SqlDb *d, int rc, GError **error);
+
+/* Binding and reading. Strings are bound SQLITE_STATIC: they must outlive the step. */
+void sql_bind_text(sqlite3_stmt *s, int i, const char *text);
+char *sql_col_dup(sqlite3_stmt *s, int i); /* g_strdup of a text column, NULL for SQL NULL */
+char *sql_list_join(GPtrArray *items);     /* char* items -> "a\x1fb" */
+void sql_list_split(const char *joined, GPtrArray *out);
+
+/* ---- migrations (storage_migrations.c) ------------------------------------------------------ */
+
+int sql_migrate(SqlDb *d, GError **error);
+int sql_migrations_latest(void);
+
+/* ---- shared row readers --------------------------------------------------------------------- */
+
+/* Columns of SQL_RECORD_COLS, starting at column `first`. */
+#define SQL_RECORD_COLS "r.type, r.id, r.name, r.emails, r.domains, r.account_id, r.contact_ids, r.stage, r.attributes"
+MaRecord *sql_record_read(sqlite3_stmt *s, int first);
+/* Runs a prepared record query (all bound) and appends every row to out (MaRecord*). */
+int sql_records_collect(SqlDb *d, sqlite3_stmt *s, GPtrArray *out, GError **error);
+
+/* Loads the message row and, as asked, its text/html, participants, attachments and links. */
+int sql_message_load(SqlDb *d, const char *enterprise_id, const char *id, gboolean with_bodies,
+                     MaStoredMessage **out, GError **error);
+
+/* ---- backend entry points -------------------------------------------------------------------- */
+
+int sqlite_open(const char *data_dir, gboolean create, void **impl_out, GError **error);
+void sqlite_close(void *impl);
+int sqlite_schema_version(void *impl);
+int sqlite_begin(void *impl, GError **error);
+int sqlite_commit(void *impl, GError **error);
+void sqlite_rollback(void *impl);
+void sqlite_fault_inject_commit_failures(void *impl, int n);
+int sqlite_enterprise_create(void *impl, const MaEnterprise *e, GError **error);
+int sqlite_enterprise_get(void *impl, const char *id_or_slug, MaEnterprise **out, GError **error);
+int sqlite_enterprise_list(void *impl, GPtrArray *out, GError **error);
+int sqlite_enterprise_domain_add(void *impl, const char *enterprise_id, const char *domain, GError **error);
+int sqlite_enterprise_domain_remove(void *impl, const char *enterprise_id, const char *domain,
+                                    GError **error);
+int sqlite_inbound_lookup(void *impl, const char *local_part, gint64 now, char **enterprise_id,
+                          GError **error);
+int sqlite_inbound_rotate(void *impl, const char *enterprise_id, const char *new_local,
+                          gint64 old_expires_at, GError **error);
+int sqlite_inbound_list(void *impl, const char *enterprise_id, gint64 now, GPtrArray *out, GError **error);
+int sqlite_employee_add(void *impl, const MaEmployee *e, GError **error);
+int sqlite_employee_remove(void *impl, const char *enterprise_id, const char *id_or_email, GError **error);
+int sqlite_employee_find(void *impl, const char *enterprise_id, const char *id_or_email, MaEmployee **out,
+                         GError **error);
+int sqlite_employee_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int sqlite_apikey_add(void *impl, const MaApiKey *k, const char *secret_hash, GError **error);
+int sqlite_apikey_find(void *impl, const char *secret_hash, MaApiKey **out, GError **error);
+int sqlite_apikey_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int sqlite_apikey_get(void *impl, const char *id, MaApiKey **out, GError **error);
+int sqlite_apikey_revoke(void *impl, const char *id, gint64 now, GError **error);
+int sqlite_setting_get(void *impl, const char *enterprise_id, const char *key, char **value, GError **error);
+int sqlite_setting_set(void *impl, const char *enterprise_id, const char *key, const char *value,
+                       GError **error);
+int sqlite_setting_list(void *impl, const char *enterprise_id, GHashTable *out, GError **error);
+int sqlite_record_upsert(void *impl, const char *enterprise_id, const MaRecord *r, GError **error);
+int sqlite_record_delete(void *impl, const char *enterprise_id, MaRecordType type, const char *id,
+                         GError **error);
+int sqlite_record_get(void *impl, const char *enterprise_id, MaRecordType type, const char *id,
+                      MaRecord **out, GError **error);
+int sqlite_record_list(void *impl, const char *enterprise_id, MaRecordType type, const char *after_id,
+                       int limit, GPtrArray *out, GError **error);
+int sqlite_records_by_email(void *impl, const char *enterprise_id, const char *address_key,
+                            gboolean ignore_plus, GPtrArray *out, GError **error);
+int sqlite_accounts_by_domain(void *impl, const char *enterprise_id, const char *domain, GPtrArray *out,
+                              GError **error);
+int sqlite_opportunities_open_for_contact(void *impl, const char *enterprise_id, const char *contact_id,
+                                          GPtrArray *out, GError **error);
+int sqlite_opportunities_open_for_account(void *impl, const char *enterprise_id, const char *account_id,
+                                          GPtrArray *out, GError **error);
+int sqlite_blob_put(void *impl, const void *data, gsize len, char sha256_out[65], GError **error);
+int sqlite_blob_get(void *impl, const char *sha256, GBytes **out, GError **error);
+int sqlite_message_find_duplicate(void *impl, const char *enterprise_id, const char *message_id,
+                                  const char *dedup_key, char **id_out, GError **error);
+int sqlite_message_insert(void *impl, const MaStoredMessage *m, GError **error);
+int sqlite_message_get(void *impl, const char *enterprise_id, const char *id, MaStoredMessage **out,
+                       GError **error);
+int sqlite_message_ids_archived_since(void *impl, const char *enterprise_id, gint64 since,
+                                      const char *after_id, int limit, GPtrArray *out, GError **error);
+int sqlite_attachment_visible(void *impl, const char *enterprise_id, const char *sha256, GError **error);
+int sqlite_link_add(void *impl, const char *enterprise_id, const char *message_id, const MaRecordRef *ref,
+                    GError **error);
+int sqlite_message_links(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                         GError **error);
+int sqlite_provenance_add(void *impl, const char *enterprise_id, const char *message_id,
+                          const MaProvenance *p, GError **error);
+int sqlite_provenance_list(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                           GError **error);
+int sqlite_thread_find_by_message_ids(void *impl, const char *enterprise_id, const char *const *ids, guint n,
+                                      char **thread_id, GError **error);
+int sqlite_thread_find_by_subject(void *impl, const char *enterprise_id, const char *subject_key,
+                                  const char *participants_key, gint64 since, char **thread_id,
+                                  GError **error);
+int sqlite_thread_create(void *impl, const char *enterprise_id, const char *thread_id,
+                         const char *subject_key, const char *participants_key, gint64 latest,
+                         GError **error);
+int sqlite_thread_touch(void *impl, const char *enterprise_id, const char *thread_id, gint64 date,
+                        GError **error);
+int sqlite_thread_opportunity_links(void *impl, const char *enterprise_id, const char *thread_id,
+                                    GPtrArray *out, GError **error);
+int sqlite_thread_messages(void *impl, const char *enterprise_id, const char *thread_id, GPtrArray *out,
+                           GError **error);
+int sqlite_activity_create(void *impl, const MaActivity *a, GError **error);
+int sqlite_links_without_activity(void *impl, const char *enterprise_id, const char *message_id,
+                                  GPtrArray *out, GError **error);
+int sqlite_activity_get(void *impl, const char *enterprise_id, const char *id, MaActivity **out,
+                        GError **error);
+int sqlite_timeline(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
+                    const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out,
+                    char **next_cursor, GError **error);
+int sqlite_rules_get(void *impl, const char *enterprise_id, char **json_array, GError **error);
+int sqlite_rules_put(void *impl, const char *enterprise_id, const char *json_array, GError **error);
+int sqlite_outbox_add(void *impl, const char *enterprise_id, const char *event, const char *idempotency_key,
+                      const char *payload, gint64 now, GError **error);
+int sqlite_outbox_due(void *impl, gint64 now, int limit, GPtrArray *out, GError **error);
+int sqlite_outbox_delivered(void *impl, gint64 seq, gint64 now, GError **error);
+int sqlite_outbox_failed(void *impl, gint64 seq, int attempts, gint64 next_attempt_at,
+                         const char *error_text, gboolean dead, GError **error);
+int sqlite_outbox_backlog(void *impl, gint64 *count, GError **error);
+int sqlite_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
+
+#endif

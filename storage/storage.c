@@ -1,0 +1,547 @@
+/* storage.c - the public storage interface: opens a backend and dispatches every storage_* call
+ * through its table of functions (storage_backend.h); also the constructors and destructors of the
+ * structures storage.h returns.
+ *
+ * Holds no SQL and no state beyond the backend pointer: each function is a one-line dispatch, so
+ * the contract lives in storage.h and its implementation in the backend. Never add behaviour here
+ * that a second backend would have to duplicate differently.
+ */
+#include "storage.h"
+#include "storage_backend.h"
+
+struct MaStorage {
+  const MaStorageBackend *be;
+  void *impl;
+};
+
+/* ---- structures ----------------------------------------------------------------------------- */
+
+void ma_enterprise_free(MaEnterprise *e)
+{
+  if (!e) return;
+  g_free(e->id);
+  g_free(e->slug);
+  g_free(e->name);
+  g_free(e->inbound_local);
+  if (e->domains) g_ptr_array_unref(e->domains);
+  g_free(e);
+}
+
+void ma_employee_free(MaEmployee *e)
+{
+  if (!e) return;
+  g_free(e->id);
+  g_free(e->enterprise_id);
+  g_free(e->email);
+  g_free(e->name);
+  g_free(e);
+}
+
+void ma_api_key_free(MaApiKey *k)
+{
+  if (!k) return;
+  g_free(k->id);
+  g_free(k->enterprise_id);
+  g_free(k->label);
+  g_free(k->prefix);
+  g_free(k);
+}
+
+MaStoredMessage *ma_stored_message_new(void)
+{
+  MaStoredMessage *m = g_new0(MaStoredMessage, 1);
+  m->participants = g_ptr_array_new_with_free_func((GDestroyNotify)ma_participant_free);
+  m->attachments = g_ptr_array_new_with_free_func((GDestroyNotify)ma_attachment_free);
+  m->links = g_ptr_array_new_with_free_func((GDestroyNotify)ma_record_ref_free);
+  return m;
+}
+
+void ma_stored_message_free(MaStoredMessage *m)
+{
+  if (!m) return;
+  g_free(m->id);
+  g_free(m->enterprise_id);
+  g_free(m->thread_id);
+  g_free(m->message_id);
+  g_free(m->dedup_key);
+  g_free(m->subject);
+  g_free(m->raw_sha256);
+  g_free(m->text);
+  g_free(m->html);
+  g_free(m->snippet);
+  if (m->participants) g_ptr_array_unref(m->participants);
+  if (m->attachments) g_ptr_array_unref(m->attachments);
+  if (m->links) g_ptr_array_unref(m->links);
+  g_free(m);
+}
+
+void ma_activity_free(MaActivity *a)
+{
+  if (!a) return;
+  g_free(a->id);
+  g_free(a->enterprise_id);
+  g_free(a->message_id);
+  g_free(a->record.id);
+  g_free(a->rule_id);
+  g_free(a->rule_name);
+  g_free(a->activity_type);
+  g_free(a->title);
+  g_free(a->content);
+  g_free(a->owner);
+  g_free(a);
+}
+
+void ma_timeline_item_free(MaTimelineItem *item)
+{
+  if (!item) return;
+  ma_stored_message_free(item->message);
+  ma_activity_free(item->activity);
+  g_free(item);
+}
+
+void ma_outbox_event_free(MaOutboxEvent *e)
+{
+  if (!e) return;
+  g_free(e->idempotency_key);
+  g_free(e->enterprise_id);
+  g_free(e->event);
+  g_free(e->payload);
+  g_free(e->last_error);
+  g_free(e);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------ */
+
+int storage_open(const char *data_dir, gboolean create, MaStorage **out, GError **error)
+{
+  g_assert(data_dir != NULL && out != NULL);
+  const MaStorageBackend *be = &ma_storage_sqlite_backend;
+  void *impl = NULL;
+  *out = NULL;
+  if (be->open(data_dir, create, &impl, error) < 0) return -1;
+  MaStorage *st = g_new0(MaStorage, 1);
+  st->be = be;
+  st->impl = impl;
+  *out = st;
+  return 0;
+}
+
+void storage_close(MaStorage **st)
+{
+  if (!st || !*st) return;
+  (*st)->be->close((*st)->impl);
+  g_free(*st);
+  *st = NULL;
+}
+
+int storage_schema_version(MaStorage *st)
+{
+  g_assert(st != NULL);
+  return st->be->schema_version(st->impl);
+}
+
+int storage_begin(MaStorage *st, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->begin(st->impl, error);
+}
+
+int storage_commit(MaStorage *st, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->commit(st->impl, error);
+}
+
+void storage_rollback(MaStorage *st)
+{
+  g_assert(st != NULL);
+  st->be->rollback(st->impl);
+}
+
+void storage_fault_inject_commit_failures(MaStorage *st, int n)
+{
+  g_assert(st != NULL);
+  st->be->fault_inject_commit_failures(st->impl, n);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------- */
+
+int storage_enterprise_create(MaStorage *st, const MaEnterprise *e, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->enterprise_create(st->impl, e, error);
+}
+
+int storage_enterprise_get(MaStorage *st, const char *id_or_slug, MaEnterprise **out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->enterprise_get(st->impl, id_or_slug, out, error);
+}
+
+int storage_enterprise_list(MaStorage *st, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->enterprise_list(st->impl, out, error);
+}
+
+int storage_enterprise_domain_add(MaStorage *st, const char *enterprise_id, const char *domain,
+                                  GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->enterprise_domain_add(st->impl, enterprise_id, domain, error);
+}
+
+int storage_enterprise_domain_remove(MaStorage *st, const char *enterprise_id, const char *domain,
+                                     GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->enterprise_domain_remove(st->impl, enterprise_id, domain, error);
+}
+
+int storage_inbound_lookup(MaStorage *st, const char *local_part, gint64 now, char **enterprise_id,
+                           GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->inbound_lookup(st->impl, local_part, now, enterprise_id, error);
+}
+
+int storage_inbound_rotate(MaStorage *st, const char *enterprise_id, const char *new_local,
+                           gint64 old_expires_at, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->inbound_rotate(st->impl, enterprise_id, new_local, old_expires_at, error);
+}
+
+int storage_inbound_list(MaStorage *st, const char *enterprise_id, gint64 now, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->inbound_list(st->impl, enterprise_id, now, out, error);
+}
+
+int storage_employee_add(MaStorage *st, const MaEmployee *e, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->employee_add(st->impl, e, error);
+}
+
+int storage_employee_remove(MaStorage *st, const char *enterprise_id, const char *id_or_email, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->employee_remove(st->impl, enterprise_id, id_or_email, error);
+}
+
+int storage_employee_find(MaStorage *st, const char *enterprise_id, const char *id_or_email,
+                          MaEmployee **out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->employee_find(st->impl, enterprise_id, id_or_email, out, error);
+}
+
+int storage_employee_list(MaStorage *st, const char *enterprise_id, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->employee_list(st->impl, enterprise_id, out, error);
+}
+
+int storage_apikey_add(MaStorage *st, const MaApiKey *k, const char *secret_hash, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->apikey_add(st->impl, k, secret_hash, error);
+}
+
+int storage_apikey_find(MaStorage *st, const char *secret_hash, MaApiKey **out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->apikey_find(st->impl, secret_hash, out, error);
+}
+
+int storage_apikey_list(MaStorage *st, const char *enterprise_id, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->apikey_list(st->impl, enterprise_id, out, error);
+}
+
+int storage_apikey_get(MaStorage *st, const char *id, MaApiKey **out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->apikey_get(st->impl, id, out, error);
+}
+
+int storage_apikey_revoke(MaStorage *st, const char *id, gint64 now, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->apikey_revoke(st->impl, id, now, error);
+}
+
+int storage_setting_get(MaStorage *st, const char *enterprise_id, const char *key, char **value,
+                        GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->setting_get(st->impl, enterprise_id, key, value, error);
+}
+
+int storage_setting_set(MaStorage *st, const char *enterprise_id, const char *key, const char *value,
+                        GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->setting_set(st->impl, enterprise_id, key, value, error);
+}
+
+int storage_setting_list(MaStorage *st, const char *enterprise_id, GHashTable *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->setting_list(st->impl, enterprise_id, out, error);
+}
+
+int storage_record_upsert(MaStorage *st, const char *enterprise_id, const MaRecord *r, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->record_upsert(st->impl, enterprise_id, r, error);
+}
+
+int storage_record_delete(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *id,
+                          GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->record_delete(st->impl, enterprise_id, type, id, error);
+}
+
+int storage_record_get(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *id,
+                       MaRecord **out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->record_get(st->impl, enterprise_id, type, id, out, error);
+}
+
+int storage_record_list(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *after_id,
+                        int limit, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->record_list(st->impl, enterprise_id, type, after_id, limit, out, error);
+}
+
+int storage_records_by_email(MaStorage *st, const char *enterprise_id, const char *address_key,
+                             gboolean ignore_plus, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->records_by_email(st->impl, enterprise_id, address_key, ignore_plus, out, error);
+}
+
+int storage_accounts_by_domain(MaStorage *st, const char *enterprise_id, const char *domain, GPtrArray *out,
+                               GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->accounts_by_domain(st->impl, enterprise_id, domain, out, error);
+}
+
+int storage_opportunities_open_for_contact(MaStorage *st, const char *enterprise_id, const char *contact_id,
+                                           GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->opportunities_open_for_contact(st->impl, enterprise_id, contact_id, out, error);
+}
+
+int storage_opportunities_open_for_account(MaStorage *st, const char *enterprise_id, const char *account_id,
+                                           GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->opportunities_open_for_account(st->impl, enterprise_id, account_id, out, error);
+}
+
+int storage_blob_put(MaStorage *st, const void *data, gsize len, char sha256_out[65], GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->blob_put(st->impl, data, len, sha256_out, error);
+}
+
+int storage_blob_get(MaStorage *st, const char *sha256, GBytes **out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->blob_get(st->impl, sha256, out, error);
+}
+
+int storage_message_find_duplicate(MaStorage *st, const char *enterprise_id, const char *message_id,
+                                   const char *dedup_key, char **id_out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->message_find_duplicate(st->impl, enterprise_id, message_id, dedup_key, id_out, error);
+}
+
+int storage_message_insert(MaStorage *st, const MaStoredMessage *m, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->message_insert(st->impl, m, error);
+}
+
+int storage_message_get(MaStorage *st, const char *enterprise_id, const char *id, MaStoredMessage **out,
+                        GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->message_get(st->impl, enterprise_id, id, out, error);
+}
+
+int storage_message_ids_archived_since(MaStorage *st, const char *enterprise_id, gint64 since,
+                                       const char *after_id, int limit, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->message_ids_archived_since(st->impl, enterprise_id, since, after_id, limit, out, error);
+}
+
+int storage_attachment_visible(MaStorage *st, const char *enterprise_id, const char *sha256, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->attachment_visible(st->impl, enterprise_id, sha256, error);
+}
+
+int storage_link_add(MaStorage *st, const char *enterprise_id, const char *message_id,
+                     const MaRecordRef *ref, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->link_add(st->impl, enterprise_id, message_id, ref, error);
+}
+
+int storage_message_links(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                          GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->message_links(st->impl, enterprise_id, message_id, out, error);
+}
+
+int storage_provenance_add(MaStorage *st, const char *enterprise_id, const char *message_id,
+                           const MaProvenance *p, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->provenance_add(st->impl, enterprise_id, message_id, p, error);
+}
+
+int storage_provenance_list(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                            GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->provenance_list(st->impl, enterprise_id, message_id, out, error);
+}
+
+int storage_thread_find_by_message_ids(MaStorage *st, const char *enterprise_id, const char *const *ids,
+                                       guint n, char **thread_id, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->thread_find_by_message_ids(st->impl, enterprise_id, ids, n, thread_id, error);
+}
+
+int storage_thread_find_by_subject(MaStorage *st, const char *enterprise_id, const char *subject_key,
+                                   const char *participants_key, gint64 since, char **thread_id,
+                                   GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->thread_find_by_subject(st->impl, enterprise_id, subject_key, participants_key, since,
+                                        thread_id, error);
+}
+
+int storage_thread_create(MaStorage *st, const char *enterprise_id, const char *thread_id,
+                          const char *subject_key, const char *participants_key, gint64 latest,
+                          GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->thread_create(st->impl, enterprise_id, thread_id, subject_key, participants_key, latest,
+                               error);
+}
+
+int storage_thread_touch(MaStorage *st, const char *enterprise_id, const char *thread_id, gint64 date,
+                         GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->thread_touch(st->impl, enterprise_id, thread_id, date, error);
+}
+
+int storage_thread_opportunity_links(MaStorage *st, const char *enterprise_id, const char *thread_id,
+                                     GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->thread_opportunity_links(st->impl, enterprise_id, thread_id, out, error);
+}
+
+int storage_thread_messages(MaStorage *st, const char *enterprise_id, const char *thread_id, GPtrArray *out,
+                            GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->thread_messages(st->impl, enterprise_id, thread_id, out, error);
+}
+
+int storage_activity_create(MaStorage *st, const MaActivity *a, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->activity_create(st->impl, a, error);
+}
+
+int storage_links_without_activity(MaStorage *st, const char *enterprise_id, const char *message_id,
+                                   GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->links_without_activity(st->impl, enterprise_id, message_id, out, error);
+}
+
+int storage_activity_get(MaStorage *st, const char *enterprise_id, const char *id, MaActivity **out,
+                         GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->activity_get(st->impl, enterprise_id, id, out, error);
+}
+
+int storage_timeline(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *record_id,
+                     const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out,
+                     char **next_cursor, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->timeline(st->impl, enterprise_id, type, record_id, filter, cursor, limit, out, next_cursor,
+                          error);
+}
+
+int storage_rules_get(MaStorage *st, const char *enterprise_id, char **json_array, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->rules_get(st->impl, enterprise_id, json_array, error);
+}
+
+int storage_rules_put(MaStorage *st, const char *enterprise_id, const char *json_array, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->rules_put(st->impl, enterprise_id, json_array, error);
+}
+
+int storage_outbox_add(MaStorage *st, const char *enterprise_id, const char *event,
+                       const char *idempotency_key, const char *payload, gint64 now, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->outbox_add(st->impl, enterprise_id, event, idempotency_key, payload, now, error);
+}
+
+int storage_outbox_due(MaStorage *st, gint64 now, int limit, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->outbox_due(st->impl, now, limit, out, error);
+}
+
+int storage_outbox_delivered(MaStorage *st, gint64 seq, gint64 now, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->outbox_delivered(st->impl, seq, now, error);
+}
+
+int storage_outbox_failed(MaStorage *st, gint64 seq, int attempts, gint64 next_attempt_at,
+                          const char *error_text, gboolean dead, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->outbox_failed(st->impl, seq, attempts, next_attempt_at, error_text, dead, error);
+}
+
+int storage_outbox_backlog(MaStorage *st, gint64 *count, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->outbox_backlog(st->impl, count, error);
+}
+
+int storage_counts(MaStorage *st, gint64 *messages, gint64 *activities, gint64 *records, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->counts(st->impl, messages, activities, records, error);
+}

@@ -1,0 +1,118 @@
+/* storage_backend.h - the table of functions behind storage.h. A backend (today only SQLite, see
+ * storage_sqlite_*.c) fills one MaStorageBackend; storage.c dispatches every public storage_*
+ * call through it, so callers never know which database is underneath and a PostgreSQL backend
+ * can be added later without touching them.
+ *
+ * Each entry has the public function's contract (storage.h), with the backend's private state
+ * `impl` in place of the MaStorage handle. Backends must scope every query by enterprise_id and
+ * must never log message bodies.
+ */
+#ifndef MA_STORAGE_BACKEND_H
+#define MA_STORAGE_BACKEND_H
+
+#include "storage.h"
+
+typedef struct MaStorageBackend {
+  const char *name;
+  /* lifecycle: open creates *impl_out (owned by the backend, released by close). */
+  int (*open)(const char *data_dir, gboolean create, void **impl_out, GError **error);
+  void (*close)(void *impl);
+  int (*schema_version)(void *impl);
+  int (*begin)(void *impl, GError **error);
+  int (*commit)(void *impl, GError **error);
+  void (*rollback)(void *impl);
+  void (*fault_inject_commit_failures)(void *impl, int n);
+
+  int (*enterprise_create)(void *impl, const MaEnterprise *e, GError **error);
+  int (*enterprise_get)(void *impl, const char *id_or_slug, MaEnterprise **out, GError **error);
+  int (*enterprise_list)(void *impl, GPtrArray *out, GError **error);
+  int (*enterprise_domain_add)(void *impl, const char *enterprise_id, const char *domain, GError **error);
+  int (*enterprise_domain_remove)(void *impl, const char *enterprise_id, const char *domain, GError **error);
+  int (*inbound_lookup)(void *impl, const char *local_part, gint64 now, char **enterprise_id, GError **error);
+  int (*inbound_rotate)(void *impl, const char *enterprise_id, const char *new_local, gint64 old_expires_at,
+                        GError **error);
+  int (*inbound_list)(void *impl, const char *enterprise_id, gint64 now, GPtrArray *out, GError **error);
+  int (*employee_add)(void *impl, const MaEmployee *e, GError **error);
+  int (*employee_remove)(void *impl, const char *enterprise_id, const char *id_or_email, GError **error);
+  int (*employee_find)(void *impl, const char *enterprise_id, const char *id_or_email, MaEmployee **out,
+                       GError **error);
+  int (*employee_list)(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+  int (*apikey_add)(void *impl, const MaApiKey *k, const char *secret_hash, GError **error);
+  int (*apikey_find)(void *impl, const char *secret_hash, MaApiKey **out, GError **error);
+  int (*apikey_list)(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+  int (*apikey_get)(void *impl, const char *id, MaApiKey **out, GError **error);
+  int (*apikey_revoke)(void *impl, const char *id, gint64 now, GError **error);
+  int (*setting_get)(void *impl, const char *enterprise_id, const char *key, char **value, GError **error);
+  int (*setting_set)(void *impl, const char *enterprise_id, const char *key, const char *value,
+                     GError **error);
+  int (*setting_list)(void *impl, const char *enterprise_id, GHashTable *out, GError **error);
+  int (*record_upsert)(void *impl, const char *enterprise_id, const MaRecord *r, GError **error);
+  int (*record_delete)(void *impl, const char *enterprise_id, MaRecordType type, const char *id,
+                       GError **error);
+  int (*record_get)(void *impl, const char *enterprise_id, MaRecordType type, const char *id, MaRecord **out,
+                    GError **error);
+  int (*record_list)(void *impl, const char *enterprise_id, MaRecordType type, const char *after_id,
+                     int limit, GPtrArray *out, GError **error);
+  int (*records_by_email)(void *impl, const char *enterprise_id, const char *address_key,
+                          gboolean ignore_plus, GPtrArray *out, GError **error);
+  int (*accounts_by_domain)(void *impl, const char *enterprise_id, const char *domain, GPtrArray *out,
+                            GError **error);
+  int (*opportunities_open_for_contact)(void *impl, const char *enterprise_id, const char *contact_id,
+                                        GPtrArray *out, GError **error);
+  int (*opportunities_open_for_account)(void *impl, const char *enterprise_id, const char *account_id,
+                                        GPtrArray *out, GError **error);
+  int (*blob_put)(void *impl, const void *data, gsize len, char sha256_out[65], GError **error);
+  int (*blob_get)(void *impl, const char *sha256, GBytes **out, GError **error);
+  int (*message_find_duplicate)(void *impl, const char *enterprise_id, const char *message_id,
+                                const char *dedup_key, char **id_out, GError **error);
+  int (*message_insert)(void *impl, const MaStoredMessage *m, GError **error);
+  int (*message_get)(void *impl, const char *enterprise_id, const char *id, MaStoredMessage **out,
+                     GError **error);
+  int (*message_ids_archived_since)(void *impl, const char *enterprise_id, gint64 since,
+                                    const char *after_id, int limit, GPtrArray *out, GError **error);
+  int (*attachment_visible)(void *impl, const char *enterprise_id, const char *sha256, GError **error);
+  int (*link_add)(void *impl, const char *enterprise_id, const char *message_id, const MaRecordRef *ref,
+                  GError **error);
+  int (*message_links)(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                       GError **error);
+  int (*provenance_add)(void *impl, const char *enterprise_id, const char *message_id, const MaProvenance *p,
+                        GError **error);
+  int (*provenance_list)(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                         GError **error);
+  int (*thread_find_by_message_ids)(void *impl, const char *enterprise_id, const char *const *ids, guint n,
+                                    char **thread_id, GError **error);
+  int (*thread_find_by_subject)(void *impl, const char *enterprise_id, const char *subject_key,
+                                const char *participants_key, gint64 since, char **thread_id,
+                                GError **error);
+  int (*thread_create)(void *impl, const char *enterprise_id, const char *thread_id, const char *subject_key,
+                       const char *participants_key, gint64 latest, GError **error);
+  int (*thread_touch)(void *impl, const char *enterprise_id, const char *thread_id, gint64 date,
+                      GError **error);
+  int (*thread_opportunity_links)(void *impl, const char *enterprise_id, const char *thread_id,
+                                  GPtrArray *out, GError **error);
+  int (*thread_messages)(void *impl, const char *enterprise_id, const char *thread_id, GPtrArray *out,
+                         GError **error);
+  int (*activity_create)(void *impl, const MaActivity *a, GError **error);
+  int (*links_without_activity)(void *impl, const char *enterprise_id, const char *message_id,
+                                GPtrArray *out, GError **error);
+  int (*activity_get)(void *impl, const char *enterprise_id, const char *id, MaActivity **out,
+                      GError **error);
+  int (*timeline)(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
+                  const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out,
+                  char **next_cursor, GError **error);
+  int (*rules_get)(void *impl, const char *enterprise_id, char **json_array, GError **error);
+  int (*rules_put)(void *impl, const char *enterprise_id, const char *json_array, GError **error);
+  int (*outbox_add)(void *impl, const char *enterprise_id, const char *event, const char *idempotency_key,
+                    const char *payload, gint64 now, GError **error);
+  int (*outbox_due)(void *impl, gint64 now, int limit, GPtrArray *out, GError **error);
+  int (*outbox_delivered)(void *impl, gint64 seq, gint64 now, GError **error);
+  int (*outbox_failed)(void *impl, gint64 seq, int attempts, gint64 next_attempt_at, const char *error_text,
+                       gboolean dead, GError **error);
+  int (*outbox_backlog)(void *impl, gint64 *count, GError **error);
+  int (*counts)(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
+} MaStorageBackend;
+
+/* The SQLite backend (storage_sqlite_backend.c). */
+extern const MaStorageBackend ma_storage_sqlite_backend;
+
+#endif

@@ -1,0 +1,189 @@
+/* storage_migrations.c - the SQLite schema as numbered, forward-only migrations. The schema version
+ * is PRAGMA user_version; storage_open applies every migration above it, each in its own
+ * transaction (BEGIN IMMEDIATE, so two processes opening at once migrate once).
+ *
+ * Rules: never edit a migration that has shipped; add a new one. A database newer than this binary
+ * is refused rather than guessed at. Every table carries enterprise_id (directly or through its
+ * message) so every query can be scoped to one tenant.
+ */
+#include "sqlite_internal.h"
+
+typedef struct {
+  int version;
+  const char *sql;
+} SqlMigration;
+
+static const SqlMigration migrations[] = {
+  {1,
+   /* tenants */
+   "CREATE TABLE enterprises("
+   "  id TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, name TEXT NOT NULL, created_at INTEGER NOT NULL);"
+   "CREATE TABLE enterprise_domains("
+   "  domain TEXT PRIMARY KEY,"
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE);"
+   "CREATE INDEX enterprise_domains_by_enterprise ON enterprise_domains(enterprise_id, domain);"
+   /* virtual inbound addresses: expires_at NULL is the current one, else live until expires_at */
+   "CREATE TABLE inbound_addresses("
+   "  local TEXT PRIMARY KEY,"
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  created_at INTEGER NOT NULL, expires_at INTEGER);"
+   "CREATE INDEX inbound_by_enterprise ON inbound_addresses(enterprise_id);"
+   "CREATE TABLE employees("
+   "  id TEXT PRIMARY KEY,"
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  email TEXT NOT NULL, name TEXT, created_at INTEGER NOT NULL,"
+   "  UNIQUE(enterprise_id, email));"
+   "CREATE TABLE api_keys("
+   "  id TEXT PRIMARY KEY,"
+   "  enterprise_id TEXT REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  label TEXT, prefix TEXT, secret_hash TEXT NOT NULL UNIQUE,"
+   "  created_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0);"
+   "CREATE INDEX api_keys_by_enterprise ON api_keys(enterprise_id, created_at);"
+   "CREATE TABLE settings("
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  key TEXT NOT NULL, value TEXT NOT NULL,"
+   "  PRIMARY KEY(enterprise_id, key)) WITHOUT ROWID;"
+   "CREATE TABLE rules("
+   "  enterprise_id TEXT PRIMARY KEY REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  json TEXT NOT NULL) WITHOUT ROWID;"
+   /* CRM records; list columns hold SQL_LIST_SEP-joined values, indexed by the tables below */
+   "CREATE TABLE records("
+   "  enterprise_id TEXT NOT NULL, type INTEGER NOT NULL, id TEXT NOT NULL,"
+   "  name TEXT, emails TEXT NOT NULL DEFAULT '', domains TEXT NOT NULL DEFAULT '',"
+   "  account_id TEXT, contact_ids TEXT NOT NULL DEFAULT '', stage INTEGER NOT NULL DEFAULT 0,"
+   "  attributes TEXT NOT NULL DEFAULT '{}',"
+   "  PRIMARY KEY(enterprise_id, type, id)) WITHOUT ROWID;"
+   "CREATE INDEX records_by_account ON records(enterprise_id, account_id, type) WHERE account_id IS NOT NULL;"
+   "CREATE TABLE record_emails("
+   "  enterprise_id TEXT NOT NULL, email TEXT NOT NULL, email_noplus TEXT NOT NULL,"
+   "  type INTEGER NOT NULL, record_id TEXT NOT NULL,"
+   "  PRIMARY KEY(enterprise_id, email, type, record_id)) WITHOUT ROWID;"
+   "CREATE INDEX record_emails_noplus ON record_emails(enterprise_id, email_noplus);"
+   "CREATE INDEX record_emails_by_record ON record_emails(enterprise_id, type, record_id);"
+   "CREATE TABLE record_domains("
+   "  enterprise_id TEXT NOT NULL, domain TEXT NOT NULL, record_id TEXT NOT NULL,"
+   "  PRIMARY KEY(enterprise_id, domain, record_id)) WITHOUT ROWID;"
+   "CREATE INDEX record_domains_by_record ON record_domains(enterprise_id, record_id);"
+   "CREATE TABLE opportunity_contacts("
+   "  enterprise_id TEXT NOT NULL, contact_id TEXT NOT NULL, opportunity_id TEXT NOT NULL,"
+   "  PRIMARY KEY(enterprise_id, contact_id, opportunity_id)) WITHOUT ROWID;"
+   "CREATE INDEX opportunity_contacts_by_opp ON opportunity_contacts(enterprise_id, opportunity_id);"
+   /* content-addressed blobs: one WAL commit makes many of them durable */
+   "CREATE TABLE blobs(sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL);"
+   /* archive */
+   "CREATE TABLE threads("
+   "  id TEXT PRIMARY KEY,"
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  subject_key TEXT, participants_key TEXT, latest INTEGER NOT NULL);"
+   "CREATE INDEX threads_by_subject ON threads(enterprise_id, subject_key, participants_key, latest);"
+   "CREATE TABLE messages("
+   "  id TEXT PRIMARY KEY,"
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  thread_id TEXT, message_id TEXT, dedup_key TEXT NOT NULL, subject TEXT NOT NULL DEFAULT '',"
+   "  direction INTEGER NOT NULL, date INTEGER NOT NULL, archived_at INTEGER NOT NULL,"
+   "  size INTEGER NOT NULL DEFAULT 0, raw_sha256 TEXT, text TEXT, html TEXT, snippet TEXT,"
+   "  has_attachment INTEGER NOT NULL DEFAULT 0);"
+   "CREATE UNIQUE INDEX messages_by_message_id ON messages(enterprise_id, message_id) WHERE message_id IS NOT NULL;"
+   "CREATE UNIQUE INDEX messages_by_dedup ON messages(enterprise_id, dedup_key);"
+   "CREATE INDEX messages_by_thread ON messages(enterprise_id, thread_id, date, id);"
+   "CREATE INDEX messages_by_archived ON messages(enterprise_id, archived_at, id);"
+   "CREATE TABLE participants("
+   "  message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+   "  pos INTEGER NOT NULL, role INTEGER NOT NULL, name TEXT, address TEXT NOT NULL,"
+   "  PRIMARY KEY(message_id, pos)) WITHOUT ROWID;"
+   "CREATE TABLE attachments("
+   "  message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+   "  pos INTEGER NOT NULL, filename TEXT, content_type TEXT, content_id TEXT,"
+   "  is_inline INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL, sha256 TEXT NOT NULL,"
+   "  PRIMARY KEY(message_id, pos)) WITHOUT ROWID;"
+   "CREATE INDEX attachments_by_sha ON attachments(sha256, message_id);"
+   "CREATE TABLE message_links("
+   "  message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+   "  record_type INTEGER NOT NULL, record_id TEXT NOT NULL, enterprise_id TEXT NOT NULL,"
+   "  PRIMARY KEY(message_id, record_type, record_id)) WITHOUT ROWID;"
+   "CREATE TABLE provenance("
+   "  message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+   "  enterprise_id TEXT NOT NULL, route TEXT NOT NULL, employee_id TEXT, signal TEXT,"
+   "  mailbox TEXT, client TEXT, envelope_from TEXT, spool_id TEXT, received_at INTEGER NOT NULL);"
+   "CREATE UNIQUE INDEX provenance_by_spool ON provenance(message_id, spool_id) WHERE spool_id IS NOT NULL;"
+   "CREATE UNIQUE INDEX provenance_by_route ON provenance(message_id, route, coalesce(mailbox, ''),"
+   "  coalesce(employee_id, '')) WHERE spool_id IS NULL;"
+   "CREATE TABLE activities("
+   "  id TEXT PRIMARY KEY, enterprise_id TEXT NOT NULL,"
+   "  message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+   "  record_type INTEGER NOT NULL, record_id TEXT NOT NULL, rule_id TEXT, rule_name TEXT,"
+   "  activity_type TEXT, title TEXT, content TEXT, owner TEXT,"
+   "  created_at INTEGER NOT NULL, message_date INTEGER NOT NULL,"
+   "  UNIQUE(message_id, record_type, record_id));"
+   /* The timeline index: one row per (record, message) link (kind 0) and per activity (kind 1),
+    * carrying the filter columns, so a page is one index range scan. Newest first is
+    * ORDER BY date DESC, message_id DESC, kind DESC: an activity comes just before its message. */
+   "CREATE TABLE timeline("
+   "  enterprise_id TEXT NOT NULL, record_type INTEGER NOT NULL, record_id TEXT NOT NULL,"
+   "  date INTEGER NOT NULL, message_id TEXT NOT NULL, kind INTEGER NOT NULL,"
+   "  direction INTEGER NOT NULL, has_attachment INTEGER NOT NULL, thread_id TEXT, activity_id TEXT,"
+   "  PRIMARY KEY(enterprise_id, record_type, record_id, date, message_id, kind)) WITHOUT ROWID;"
+   "CREATE INDEX timeline_by_message ON timeline(message_id);"
+   /* webhook outbox */
+   "CREATE TABLE outbox("
+   "  seq INTEGER PRIMARY KEY AUTOINCREMENT, idempotency_key TEXT NOT NULL UNIQUE,"
+   "  enterprise_id TEXT, event TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL,"
+   "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, last_error TEXT,"
+   "  delivered_at INTEGER, dead INTEGER NOT NULL DEFAULT 0);"
+   "CREATE INDEX outbox_pending ON outbox(seq, next_attempt_at) WHERE delivered_at IS NULL AND dead = 0;"},
+};
+
+int sql_migrations_latest(void)
+{
+  return migrations[G_N_ELEMENTS(migrations) - 1].version;
+}
+
+static int sql_user_version(SqlDb *d, int *version, GError **error)
+{
+  sqlite3_stmt *s = NULL;
+  int rc = sqlite3_prepare_v2(d->db, "PRAGMA user_version", -1, &s, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_step(s);
+  if (rc != SQLITE_ROW) {
+    sqlite3_finalize(s);
+    return sql_fail(d, rc, error, "read schema version");
+  }
+  *version = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  return 0;
+}
+
+/* Applies one migration inside BEGIN IMMEDIATE unless another process already did. */
+static int sql_apply(SqlDb *d, const SqlMigration *m, GError **error)
+{
+  if (sql_exec(d, "BEGIN IMMEDIATE", error) < 0) return -1;
+  int current = 0;
+  if (sql_user_version(d, &current, error) < 0) goto fail;
+  if (current >= m->version) return sql_exec(d, "COMMIT", error);
+  if (sql_exec(d, m->sql, error) < 0) goto fail;
+  char pragma[64];
+  g_snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", m->version);
+  if (sql_exec(d, pragma, error) < 0) goto fail;
+  if (sql_exec(d, "COMMIT", error) < 0) goto fail;
+  return 0;
+fail:
+  sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+  return -1;
+}
+
+int sql_migrate(SqlDb *d, GError **error)
+{
+  int version = 0;
+  if (sql_user_version(d, &version, error) < 0) return -1;
+  if (version > sql_migrations_latest()) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
+                "storage: database schema %d is newer than this mailagent (%d); upgrade mailagent", version,
+                sql_migrations_latest());
+    return -1;
+  }
+  for (guint i = 0; i < G_N_ELEMENTS(migrations); i++) {
+    if (migrations[i].version <= version) continue;
+    if (sql_apply(d, &migrations[i], error) < 0) return -1;
+  }
+  if (sql_user_version(d, &d->schema_version, error) < 0) return -1;
+  return 0;
+}

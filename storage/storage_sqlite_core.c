@@ -1,0 +1,293 @@
+/* storage_sqlite_core.c - the SQLite backend's connection: open (WAL, synchronous=FULL, foreign
+ * keys, busy timeout, migrations), the prepared-statement cache, transactions with commit fault
+ * injection, and the mapping of SQLite result codes to MA_ERROR codes.
+ *
+ * Limits: one connection per handle, used by one thread at a time. A busy or failing database is
+ * MA_ERROR_TEMPFAIL (the caller retries or answers 4xx), never a silently lost write. Never logs
+ * SQL parameters (they can hold message bodies).
+ */
+#include "sqlite_internal.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+/* ---- errors --------------------------------------------------------------------------------- */
+
+int sql_error_code(int rc)
+{
+  switch (rc & 0xff) {
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+  case SQLITE_FULL:
+  case SQLITE_IOERR:
+  case SQLITE_CANTOPEN:
+  case SQLITE_NOMEM:
+  case SQLITE_READONLY:
+  case SQLITE_PROTOCOL:
+  case SQLITE_INTERRUPT:
+    return MA_ERROR_TEMPFAIL;
+  case SQLITE_CONSTRAINT:
+    return MA_ERROR_CONFLICT;
+  default:
+    return MA_ERROR_INTERNAL;
+  }
+}
+
+int sql_fail(SqlDb *d, int rc, GError **error, const char *what)
+{
+  const char *msg = (d && d->db) ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc);
+  g_set_error(error, MA_ERROR, sql_error_code(rc), "storage: %s: %s", what ? what : "query", msg);
+  return -1;
+}
+
+/* ---- statements ----------------------------------------------------------------------------- */
+
+sqlite3_stmt *sql_prep(SqlDb *d, const char *sql, GError **error)
+{
+  sqlite3_stmt *s = g_hash_table_lookup(d->stmts, sql);
+  if (s) {
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return s;
+  }
+  int rc = sqlite3_prepare_v3(d->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+  if (rc != SQLITE_OK) {
+    sql_fail(d, rc, error, "prepare");
+    return NULL;
+  }
+  g_hash_table_insert(d->stmts, g_strdup(sql), s);
+  return s;
+}
+
+void sql_reset(sqlite3_stmt *s)
+{
+  if (!s) return;
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+}
+
+int sql_exec(SqlDb *d, const char *sql, GError **error)
+{
+  char *msg = NULL;
+  int rc = sqlite3_exec(d->db, sql, NULL, NULL, &msg);
+  if (rc != SQLITE_OK) {
+    g_set_error(error, MA_ERROR, sql_error_code(rc), "storage: %s", msg ? msg : sqlite3_errstr(rc));
+    sqlite3_free(msg);
+    return -1;
+  }
+  return 0;
+}
+
+int sql_step_done(SqlDb *d, sqlite3_stmt *s, GError **error, const char *what)
+{
+  int rc = sqlite3_step(s);
+  int ret = 0;
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) ret = sql_fail(d, rc, error, what);
+  sql_reset(s);
+  return ret;
+}
+
+void sql_bind_text(sqlite3_stmt *s, int i, const char *text)
+{
+  if (text)
+    sqlite3_bind_text(s, i, text, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(s, i);
+}
+
+char *sql_col_dup(sqlite3_stmt *s, int i)
+{
+  const unsigned char *t = sqlite3_column_text(s, i);
+  return t ? g_strdup((const char *)t) : NULL;
+}
+
+char *sql_list_join(GPtrArray *items)
+{
+  GString *out = g_string_new(NULL);
+  for (guint i = 0; items && i < items->len; i++) {
+    if (i) g_string_append(out, SQL_LIST_SEP);
+    g_string_append(out, g_ptr_array_index(items, i));
+  }
+  return g_string_free(out, FALSE);
+}
+
+void sql_list_split(const char *joined, GPtrArray *out)
+{
+  if (!joined || !*joined) return;
+  char **parts = g_strsplit(joined, SQL_LIST_SEP, -1);
+  for (char **p = parts; *p; p++) g_ptr_array_add(out, *p);
+  g_free(parts); /* the strings now belong to out */
+}
+
+/* ---- transactions --------------------------------------------------------------------------- */
+
+/* Runs one cached control statement (BEGIN, COMMIT...). */
+static int sql_control(SqlDb *d, const char *sql, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d, sql, error);
+  if (!s) return -1;
+  return sql_step_done(d, s, error, sql);
+}
+
+static void sql_rollback_quiet(SqlDb *d)
+{
+  if (!sqlite3_get_autocommit(d->db)) sql_control(d, "ROLLBACK", NULL);
+}
+
+int sql_commit_now(SqlDb *d, GError **error)
+{
+  if (d->fail_commits > 0) {
+    d->fail_commits--;
+    sql_rollback_quiet(d);
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: commit failed (injected fault)");
+    return -1;
+  }
+  if (sqlite3_get_autocommit(d->db)) {
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: the transaction was rolled back by the database");
+    return -1;
+  }
+  if (sql_control(d, "COMMIT", error) < 0) {
+    sql_rollback_quiet(d);
+    return -1;
+  }
+  return 0;
+}
+
+int sql_write_begin(SqlDb *d, GError **error)
+{
+  if (d->in_txn) {
+    if (sqlite3_get_autocommit(d->db)) {
+      g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: the transaction was rolled back by the database");
+      return -1;
+    }
+    return sql_control(d, "SAVEPOINT w", error);
+  }
+  return sql_control(d, "BEGIN IMMEDIATE", error);
+}
+
+int sql_write_end(SqlDb *d, int rc, GError **error)
+{
+  if (d->in_txn) {
+    if (sqlite3_get_autocommit(d->db)) {
+      if (rc >= 0)
+        g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: the transaction was rolled back by the database");
+      return -1;
+    }
+    if (rc < 0) {
+      sql_control(d, "ROLLBACK TO w", NULL);
+      sql_control(d, "RELEASE w", NULL);
+      return -1;
+    }
+    if (sql_control(d, "RELEASE w", error) < 0) return -1;
+    return rc;
+  }
+  if (rc < 0) {
+    sql_rollback_quiet(d);
+    return -1;
+  }
+  if (sql_commit_now(d, error) < 0) return -1;
+  return rc;
+}
+
+int sqlite_begin(void *impl, GError **error)
+{
+  SqlDb *d = impl;
+  if (d->in_txn) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "storage: nested transaction");
+    return -1;
+  }
+  if (sql_control(d, "BEGIN IMMEDIATE", error) < 0) return -1;
+  d->in_txn = TRUE;
+  return 0;
+}
+
+int sqlite_commit(void *impl, GError **error)
+{
+  SqlDb *d = impl;
+  if (!d->in_txn) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "storage: commit without begin");
+    return -1;
+  }
+  d->in_txn = FALSE;
+  return sql_commit_now(d, error);
+}
+
+void sqlite_rollback(void *impl)
+{
+  SqlDb *d = impl;
+  d->in_txn = FALSE;
+  sql_rollback_quiet(d);
+}
+
+void sqlite_fault_inject_commit_failures(void *impl, int n)
+{
+  SqlDb *d = impl;
+  d->fail_commits = n > 0 ? n : 0;
+}
+
+/* ---- open / close --------------------------------------------------------------------------- */
+
+static int sql_configure(SqlDb *d, GError **error)
+{
+  sqlite3_busy_timeout(d->db, SQL_BUSY_TIMEOUT_MS);
+  sqlite3_extended_result_codes(d->db, 1);
+  /* journal_mode returns a row; sqlite3_exec ignores it. WAL persists in the file. */
+  if (sql_exec(d, "PRAGMA journal_mode=WAL", error) < 0) return -1;
+  return sql_exec(d,
+                  "PRAGMA synchronous=FULL;"
+                  "PRAGMA foreign_keys=ON;"
+                  "PRAGMA temp_store=MEMORY;"
+                  "PRAGMA cache_size=-16000;",
+                  error);
+}
+
+static void stmt_finalize(gpointer p) { sqlite3_finalize(p); }
+
+int sqlite_open(const char *data_dir, gboolean create, void **impl_out, GError **error)
+{
+  *impl_out = NULL;
+  if (create && g_mkdir_with_parents(data_dir, 0700) < 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: cannot create %s: %s", data_dir, g_strerror(errno));
+    return -1;
+  }
+  char *path = g_build_filename(data_dir, SQL_DB_FILE, NULL);
+  if (!create && !g_file_test(path, G_FILE_TEST_EXISTS)) {
+    g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "storage: no database at %s (run `mailagent init`)", path);
+    g_free(path);
+    return -1;
+  }
+  SqlDb *d = g_new0(SqlDb, 1);
+  d->path = path;
+  d->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, stmt_finalize);
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  int rc = sqlite3_open_v2(path, &d->db, flags, NULL);
+  if (rc != SQLITE_OK) {
+    sql_fail(d, rc, error, "open");
+    sqlite_close(d);
+    return -1;
+  }
+  if (sql_configure(d, error) < 0 || sql_migrate(d, error) < 0) {
+    sqlite_close(d);
+    return -1;
+  }
+  *impl_out = d;
+  return 0;
+}
+
+void sqlite_close(void *impl)
+{
+  SqlDb *d = impl;
+  if (!d) return;
+  if (d->db && !sqlite3_get_autocommit(d->db)) sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+  g_hash_table_destroy(d->stmts); /* finalizes every cached statement */
+  if (d->db) sqlite3_close_v2(d->db);
+  g_free(d->path);
+  g_free(d);
+}
+
+int sqlite_schema_version(void *impl)
+{
+  SqlDb *d = impl;
+  return d->schema_version;
+}

@@ -1,0 +1,482 @@
+/* storage_sqlite_messages.c - SQLite backend: the blob store and archived messages with their
+ * participants, attachment rows, record links (and their timeline rows) and provenance.
+ *
+ * Blobs are content-addressed (sha256 hex) and live inside the database, so one WAL commit makes
+ * a whole batch of them durable: that is how durability avoids one fsync per file. A message is
+ * unique per enterprise by its normalised Message-ID and by its dedup key. Every read checks that
+ * the message belongs to the enterprise asked about; blobs are shared by digest, so callers check
+ * storage_attachment_visible before serving one to a tenant. Never logs bodies.
+ */
+#include "sqlite_internal.h"
+
+#include "agent/lib/crypto.h"
+
+#include <string.h>
+
+#define SNIPPET_CHARS 200
+
+/* ---- blobs ---------------------------------------------------------------------------------- */
+
+int sqlite_blob_put(void *impl, const void *data, gsize len, char sha256_out[65], GError **error)
+{
+  SqlDb *d = impl;
+  ma_sha256_hex(data, len, sha256_out);
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d, "INSERT OR IGNORE INTO blobs(sha256, size, data) VALUES(?, ?, ?)", error);
+  if (s) {
+    sql_bind_text(s, 1, sha256_out);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)len);
+    sqlite3_bind_blob64(s, 3, len ? data : "", len, SQLITE_STATIC);
+    ret = sql_step_done(d, s, error, "store blob");
+  }
+  return sql_write_end(d, ret, error);
+}
+
+int sqlite_blob_get(void *impl, const char *sha256, GBytes **out, GError **error)
+{
+  SqlDb *d = impl;
+  *out = NULL;
+  sqlite3_stmt *s = sql_prep(d, "SELECT data FROM blobs WHERE sha256 = ?", error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, sha256);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *out = g_bytes_new(sqlite3_column_blob(s, 0), (gsize)sqlite3_column_bytes(s, 0));
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "get blob");
+  return rc == SQLITE_ROW ? 1 : 0;
+}
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+
+/* The first SNIPPET_CHARS characters of text with runs of whitespace folded to one space. */
+static char *snippet_make(const char *text)
+{
+  GString *out = g_string_new(NULL);
+  glong chars = 0;
+  gboolean space = FALSE;
+  for (const char *p = text ? text : ""; *p && chars < SNIPPET_CHARS; p = g_utf8_next_char(p)) {
+    gunichar c = g_utf8_get_char_validated(p, -1);
+    if (c == (gunichar)-1 || c == (gunichar)-2) break;
+    if (g_unichar_isspace(c)) {
+      space = out->len > 0;
+      continue;
+    }
+    if (space) {
+      g_string_append_c(out, ' ');
+      chars++;
+      space = FALSE;
+    }
+    g_string_append_unichar(out, c);
+    chars++;
+  }
+  return g_string_free(out, FALSE);
+}
+
+/* 1 when message id belongs to enterprise, 0 when not (or absent), -1 on error. */
+static int message_owned(SqlDb *d, const char *enterprise_id, const char *id, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d, "SELECT 1 FROM messages WHERE id = ? AND enterprise_id = ?", error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, id);
+  sql_bind_text(s, 2, enterprise_id);
+  int rc = sqlite3_step(s);
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "message look-up");
+  return rc == SQLITE_ROW ? 1 : 0;
+}
+
+static gboolean has_real_attachment(GPtrArray *attachments)
+{
+  for (guint i = 0; attachments && i < attachments->len; i++)
+    if (!((MaAttachment *)g_ptr_array_index(attachments, i))->is_inline) return TRUE;
+  return FALSE;
+}
+
+/* ---- links ---------------------------------------------------------------------------------- */
+
+/* Adds the link and its timeline row: 1 added, 0 existed. The message must be this enterprise's. */
+static int link_add_body(SqlDb *d, const char *enterprise_id, const char *message_id, const MaRecordRef *ref,
+                         GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT OR IGNORE INTO message_links(message_id, record_type, record_id, enterprise_id)"
+                             " SELECT id, ?3, ?4, enterprise_id FROM messages WHERE id = ?1 AND enterprise_id = ?2",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, message_id);
+  sql_bind_text(s, 2, enterprise_id);
+  sqlite3_bind_int(s, 3, (int)ref->type);
+  sql_bind_text(s, 4, ref->id);
+  if (sql_step_done(d, s, error, "add link") < 0) return -1;
+  if (sqlite3_changes(d->db) == 0) {
+    int owned = message_owned(d, enterprise_id, message_id, error);
+    if (owned < 0) return -1;
+    if (owned == 0) {
+      g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no message %s", message_id);
+      return -1;
+    }
+    return 0;
+  }
+  s = sql_prep(d,
+               "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind,"
+               " direction, has_attachment, thread_id, activity_id)"
+               " SELECT enterprise_id, ?3, ?4, date, id, 0, direction, has_attachment, thread_id, NULL"
+               " FROM messages WHERE id = ?1 AND enterprise_id = ?2",
+               error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, message_id);
+  sql_bind_text(s, 2, enterprise_id);
+  sqlite3_bind_int(s, 3, (int)ref->type);
+  sql_bind_text(s, 4, ref->id);
+  if (sql_step_done(d, s, error, "add timeline row") < 0) return -1;
+  return 1;
+}
+
+int sqlite_link_add(void *impl, const char *enterprise_id, const char *message_id, const MaRecordRef *ref,
+                    GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  return sql_write_end(d, link_add_body(d, enterprise_id, message_id, ref, error), error);
+}
+
+static int links_load(SqlDb *d, const char *sql, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                      GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d, sql, error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, message_id);
+  sql_bind_text(s, 2, enterprise_id);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    g_ptr_array_add(out, ma_record_ref_new((MaRecordType)sqlite3_column_int(s, 0), (const char *)sqlite3_column_text(s, 1)));
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "message links");
+  return 0;
+}
+
+int sqlite_message_links(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                         GError **error)
+{
+  return links_load(impl,
+                    "SELECT record_type, record_id FROM message_links WHERE message_id = ? AND enterprise_id = ?"
+                    " ORDER BY record_type, record_id",
+                    enterprise_id, message_id, out, error);
+}
+
+int sqlite_links_without_activity(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                                  GError **error)
+{
+  return links_load(impl,
+                    "SELECT l.record_type, l.record_id FROM message_links l"
+                    " WHERE l.message_id = ?1 AND l.enterprise_id = ?2 AND NOT EXISTS(SELECT 1 FROM activities a"
+                    " WHERE a.message_id = l.message_id AND a.record_type = l.record_type AND a.record_id = l.record_id)"
+                    " ORDER BY l.record_type, l.record_id",
+                    enterprise_id, message_id, out, error);
+}
+
+/* ---- insert --------------------------------------------------------------------------------- */
+
+static int message_insert_parts(SqlDb *d, const MaStoredMessage *m, GError **error)
+{
+  for (guint i = 0; m->participants && i < m->participants->len; i++) {
+    const MaParticipant *p = g_ptr_array_index(m->participants, i);
+    sqlite3_stmt *s =
+      sql_prep(d, "INSERT INTO participants(message_id, pos, role, name, address) VALUES(?, ?, ?, ?, ?)", error);
+    if (!s) return -1;
+    sql_bind_text(s, 1, m->id);
+    sqlite3_bind_int(s, 2, (int)i);
+    sqlite3_bind_int(s, 3, (int)p->role);
+    sql_bind_text(s, 4, p->name);
+    sql_bind_text(s, 5, p->address ? p->address : "");
+    if (sql_step_done(d, s, error, "add participant") < 0) return -1;
+  }
+  for (guint i = 0; m->attachments && i < m->attachments->len; i++) {
+    const MaAttachment *a = g_ptr_array_index(m->attachments, i);
+    sqlite3_stmt *s = sql_prep(d,
+                               "INSERT INTO attachments(message_id, pos, filename, content_type, content_id,"
+                               " is_inline, size, sha256) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                               error);
+    if (!s) return -1;
+    sql_bind_text(s, 1, m->id);
+    sqlite3_bind_int(s, 2, (int)i);
+    sql_bind_text(s, 3, a->filename);
+    sql_bind_text(s, 4, a->content_type);
+    sql_bind_text(s, 5, a->content_id);
+    sqlite3_bind_int(s, 6, a->is_inline ? 1 : 0);
+    sqlite3_bind_int64(s, 7, (sqlite3_int64)a->size);
+    sql_bind_text(s, 8, a->sha256);
+    if (sql_step_done(d, s, error, "add attachment") < 0) return -1;
+  }
+  for (guint i = 0; m->links && i < m->links->len; i++)
+    if (link_add_body(d, m->enterprise_id, m->id, g_ptr_array_index(m->links, i), error) < 0) return -1;
+  return 0;
+}
+
+static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT INTO messages(id, enterprise_id, thread_id, message_id, dedup_key, subject,"
+                             " direction, date, archived_at, size, raw_sha256, text, html, snippet, has_attachment)"
+                             " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             error);
+  if (!s) return -1;
+  char *snippet = m->snippet ? NULL : snippet_make(m->text);
+  sql_bind_text(s, 1, m->id);
+  sql_bind_text(s, 2, m->enterprise_id);
+  sql_bind_text(s, 3, m->thread_id);
+  sql_bind_text(s, 4, m->message_id);
+  sql_bind_text(s, 5, m->dedup_key ? m->dedup_key : m->id);
+  sql_bind_text(s, 6, m->subject ? m->subject : "");
+  sqlite3_bind_int(s, 7, (int)m->direction);
+  sqlite3_bind_int64(s, 8, m->date);
+  sqlite3_bind_int64(s, 9, m->archived_at);
+  sqlite3_bind_int64(s, 10, m->size);
+  sql_bind_text(s, 11, m->raw_sha256);
+  sql_bind_text(s, 12, m->text ? m->text : "");
+  sql_bind_text(s, 13, m->html);
+  sql_bind_text(s, 14, m->snippet ? m->snippet : snippet);
+  sqlite3_bind_int(s, 15, has_real_attachment(m->attachments) ? 1 : 0);
+  int rc = sqlite3_step(s);
+  sql_reset(s);
+  g_free(snippet);
+  if (rc != SQLITE_DONE) {
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+      g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no enterprise %s", m->enterprise_id);
+    else if ((rc & 0xff) == SQLITE_CONSTRAINT)
+      g_set_error(error, MA_ERROR, MA_ERROR_CONFLICT, "message %s is archived already (same id, Message-ID or dedup key)",
+                  m->id);
+    else
+      sql_fail(d, rc, error, "insert message");
+    return -1;
+  }
+  return message_insert_parts(d, m, error);
+}
+
+int sqlite_message_insert(void *impl, const MaStoredMessage *m, GError **error)
+{
+  SqlDb *d = impl;
+  g_assert(m && m->id && m->enterprise_id);
+  if (sql_write_begin(d, error) < 0) return -1;
+  return sql_write_end(d, message_insert_body(d, m, error), error);
+}
+
+/* ---- reads ---------------------------------------------------------------------------------- */
+
+int sqlite_message_find_duplicate(void *impl, const char *enterprise_id, const char *message_id,
+                                  const char *dedup_key, char **id_out, GError **error)
+{
+  SqlDb *d = impl;
+  *id_out = NULL;
+  const char *keys[2] = {message_id, dedup_key};
+  const char *sqls[2] = {"SELECT id FROM messages WHERE enterprise_id = ? AND message_id = ?",
+                         "SELECT id FROM messages WHERE enterprise_id = ? AND dedup_key = ?"};
+  for (int i = 0; i < 2; i++) {
+    if (!keys[i]) continue;
+    sqlite3_stmt *s = sql_prep(d, sqls[i], error);
+    if (!s) return -1;
+    sql_bind_text(s, 1, enterprise_id);
+    sql_bind_text(s, 2, keys[i]);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) *id_out = sql_col_dup(s, 0);
+    sql_reset(s);
+    if (rc == SQLITE_ROW) return 1;
+    if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "find duplicate");
+  }
+  return 0;
+}
+
+static int participants_load(SqlDb *d, MaStoredMessage *m, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d, "SELECT role, name, address FROM participants WHERE message_id = ? ORDER BY pos", error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, m->id);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    g_ptr_array_add(m->participants,
+                    ma_participant_new((MaRole)sqlite3_column_int(s, 0), (const char *)sqlite3_column_text(s, 1),
+                                       (const char *)sqlite3_column_text(s, 2)));
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "participants");
+  return 0;
+}
+
+static int attachments_load(SqlDb *d, MaStoredMessage *m, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT filename, content_type, content_id, is_inline, size, sha256 FROM attachments"
+                             " WHERE message_id = ? ORDER BY pos",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, m->id);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    MaAttachment *a = ma_attachment_new();
+    a->filename = sql_col_dup(s, 0);
+    a->content_type = sql_col_dup(s, 1);
+    a->content_id = sql_col_dup(s, 2);
+    a->is_inline = sqlite3_column_int(s, 3) != 0;
+    a->size = (gsize)sqlite3_column_int64(s, 4);
+    const char *sha = (const char *)sqlite3_column_text(s, 5);
+    g_strlcpy(a->sha256, sha ? sha : "", sizeof a->sha256);
+    g_ptr_array_add(m->attachments, a);
+  }
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "attachments");
+  return 0;
+}
+
+int sql_message_load(SqlDb *d, const char *enterprise_id, const char *id, gboolean with_bodies,
+                     MaStoredMessage **out, GError **error)
+{
+  *out = NULL;
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT id, enterprise_id, thread_id, message_id, dedup_key, subject, direction, date,"
+                             " archived_at, size, raw_sha256, snippet, text, html FROM messages"
+                             " WHERE id = ? AND enterprise_id = ?",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, id);
+  sql_bind_text(s, 2, enterprise_id);
+  int rc = sqlite3_step(s);
+  MaStoredMessage *m = NULL;
+  if (rc == SQLITE_ROW) {
+    m = ma_stored_message_new();
+    m->id = sql_col_dup(s, 0);
+    m->enterprise_id = sql_col_dup(s, 1);
+    m->thread_id = sql_col_dup(s, 2);
+    m->message_id = sql_col_dup(s, 3);
+    m->dedup_key = sql_col_dup(s, 4);
+    m->subject = sql_col_dup(s, 5);
+    m->direction = (MaDirection)sqlite3_column_int(s, 6);
+    m->date = sqlite3_column_int64(s, 7);
+    m->archived_at = sqlite3_column_int64(s, 8);
+    m->size = sqlite3_column_int64(s, 9);
+    m->raw_sha256 = sql_col_dup(s, 10);
+    m->snippet = sql_col_dup(s, 11);
+    if (with_bodies) {
+      m->text = sql_col_dup(s, 12);
+      m->html = sql_col_dup(s, 13);
+    }
+  }
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "get message");
+  if (!m) return 0;
+  if (participants_load(d, m, error) < 0 || attachments_load(d, m, error) < 0 ||
+      sqlite_message_links(d, enterprise_id, m->id, m->links, error) < 0) {
+    ma_stored_message_free(m);
+    return -1;
+  }
+  *out = m;
+  return 1;
+}
+
+int sqlite_message_get(void *impl, const char *enterprise_id, const char *id, MaStoredMessage **out, GError **error)
+{
+  return sql_message_load(impl, enterprise_id, id, TRUE, out, error);
+}
+
+int sqlite_message_ids_archived_since(void *impl, const char *enterprise_id, gint64 since, const char *after_id,
+                                      int limit, GPtrArray *out, GError **error)
+{
+  SqlDb *d = impl;
+  sqlite3_stmt *s = sql_prep(d,
+                             after_id
+                                 ? "SELECT id FROM messages WHERE enterprise_id = ?1 AND archived_at >= ?2"
+                                   " AND (archived_at, id) > (SELECT archived_at, id FROM messages"
+                                   "  WHERE id = ?3 AND enterprise_id = ?1)"
+                                   " ORDER BY archived_at, id LIMIT ?4"
+                                 : "SELECT id FROM messages WHERE enterprise_id = ?1 AND archived_at >= ?2"
+                                   " ORDER BY archived_at, id LIMIT ?4",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sqlite3_bind_int64(s, 2, since);
+  if (after_id) sql_bind_text(s, 3, after_id);
+  sqlite3_bind_int(s, 4, limit > 0 ? limit : -1);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, sql_col_dup(s, 0));
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "messages archived since");
+  return 0;
+}
+
+int sqlite_attachment_visible(void *impl, const char *enterprise_id, const char *sha256, GError **error)
+{
+  SqlDb *d = impl;
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT 1 FROM attachments a JOIN messages m ON m.id = a.message_id"
+                             " WHERE a.sha256 = ? AND m.enterprise_id = ? LIMIT 1",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, sha256);
+  sql_bind_text(s, 2, enterprise_id);
+  int rc = sqlite3_step(s);
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "attachment visibility");
+  return rc == SQLITE_ROW ? 1 : 0;
+}
+
+/* ---- provenance ----------------------------------------------------------------------------- */
+
+int sqlite_provenance_add(void *impl, const char *enterprise_id, const char *message_id, const MaProvenance *p,
+                          GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = message_owned(d, enterprise_id, message_id, error);
+  if (ret == 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no message %s", message_id);
+    ret = -1;
+  }
+  if (ret == 1) {
+    ret = -1;
+    sqlite3_stmt *s = sql_prep(d,
+                               "INSERT OR IGNORE INTO provenance(message_id, enterprise_id, route, employee_id, signal,"
+                               " mailbox, client, envelope_from, spool_id, received_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                               error);
+    if (s) {
+      sql_bind_text(s, 1, message_id);
+      sql_bind_text(s, 2, enterprise_id);
+      sql_bind_text(s, 3, p->route ? p->route : "");
+      sql_bind_text(s, 4, p->employee_id);
+      sql_bind_text(s, 5, p->signal);
+      sql_bind_text(s, 6, p->mailbox);
+      sql_bind_text(s, 7, p->client);
+      sql_bind_text(s, 8, p->envelope_from);
+      sql_bind_text(s, 9, p->spool_id);
+      sqlite3_bind_int64(s, 10, p->received_at);
+      if (sql_step_done(d, s, error, "add provenance") == 0) ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
+    }
+  }
+  return sql_write_end(d, ret, error);
+}
+
+int sqlite_provenance_list(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                           GError **error)
+{
+  SqlDb *d = impl;
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT route, employee_id, signal, mailbox, client, envelope_from, spool_id, received_at"
+                             " FROM provenance WHERE message_id = ? AND enterprise_id = ? ORDER BY received_at, rowid",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, message_id);
+  sql_bind_text(s, 2, enterprise_id);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    MaProvenance *p = ma_provenance_new((const char *)sqlite3_column_text(s, 0));
+    p->employee_id = sql_col_dup(s, 1);
+    p->signal = sql_col_dup(s, 2);
+    p->mailbox = sql_col_dup(s, 3);
+    p->client = sql_col_dup(s, 4);
+    p->envelope_from = sql_col_dup(s, 5);
+    p->spool_id = sql_col_dup(s, 6);
+    p->received_at = sqlite3_column_int64(s, 7);
+    g_ptr_array_add(out, p);
+  }
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "list provenance");
+  return 0;
+}

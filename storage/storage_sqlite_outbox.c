@@ -1,0 +1,125 @@
+/* storage_sqlite_outbox.c - SQLite backend: the webhook outbox (events for the CRM, delivered in
+ * seq order, retried with a schedule the webhook module decides, parked as dead at its retry cap)
+ * and the admin counts shown on /metrics.
+ *
+ * An idempotency key is unique across the outbox, delivered rows included, so a replayed pipeline
+ * step never emits an event twice. Delivered rows are kept (marked), not deleted, for that reason.
+ */
+#include "sqlite_internal.h"
+
+int sqlite_outbox_add(void *impl, const char *enterprise_id, const char *event, const char *idempotency_key,
+                      const char *payload, gint64 now, GError **error)
+{
+  SqlDb *d = impl;
+  g_assert(event && idempotency_key);
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT OR IGNORE INTO outbox(idempotency_key, enterprise_id, event, payload, created_at,"
+                             " next_attempt_at) VALUES(?, ?, ?, ?, ?, ?)",
+                             error);
+  if (s) {
+    sql_bind_text(s, 1, idempotency_key);
+    sql_bind_text(s, 2, enterprise_id);
+    sql_bind_text(s, 3, event);
+    sql_bind_text(s, 4, payload ? payload : "{}");
+    sqlite3_bind_int64(s, 5, now);
+    sqlite3_bind_int64(s, 6, now);
+    if (sql_step_done(d, s, error, "add outbox event") == 0) ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
+  }
+  return sql_write_end(d, ret, error);
+}
+
+int sqlite_outbox_due(void *impl, gint64 now, int limit, GPtrArray *out, GError **error)
+{
+  SqlDb *d = impl;
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT seq, idempotency_key, enterprise_id, event, payload, attempts, next_attempt_at,"
+                             " last_error FROM outbox WHERE delivered_at IS NULL AND dead = 0 AND next_attempt_at <= ?"
+                             " ORDER BY seq LIMIT ?",
+                             error);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, now);
+  sqlite3_bind_int(s, 2, limit > 0 ? limit : -1);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    MaOutboxEvent *e = g_new0(MaOutboxEvent, 1);
+    e->seq = sqlite3_column_int64(s, 0);
+    e->idempotency_key = sql_col_dup(s, 1);
+    e->enterprise_id = sql_col_dup(s, 2);
+    e->event = sql_col_dup(s, 3);
+    e->payload = sql_col_dup(s, 4);
+    e->attempts = sqlite3_column_int(s, 5);
+    e->next_attempt_at = sqlite3_column_int64(s, 6);
+    e->last_error = sql_col_dup(s, 7);
+    g_ptr_array_add(out, e);
+  }
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "outbox due");
+  return 0;
+}
+
+int sqlite_outbox_delivered(void *impl, gint64 seq, gint64 now, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d, "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 WHERE seq = ?", error);
+  if (s) {
+    sqlite3_bind_int64(s, 1, now);
+    sqlite3_bind_int64(s, 2, seq);
+    ret = sql_step_done(d, s, error, "outbox delivered");
+  }
+  return sql_write_end(d, ret, error);
+}
+
+int sqlite_outbox_failed(void *impl, gint64 seq, int attempts, gint64 next_attempt_at, const char *error_text,
+                         gboolean dead, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d,
+                             "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, dead = ?"
+                             " WHERE seq = ?",
+                             error);
+  if (s) {
+    sqlite3_bind_int(s, 1, attempts);
+    sqlite3_bind_int64(s, 2, next_attempt_at);
+    sql_bind_text(s, 3, error_text);
+    sqlite3_bind_int(s, 4, dead ? 1 : 0);
+    sqlite3_bind_int64(s, 5, seq);
+    ret = sql_step_done(d, s, error, "outbox failed");
+  }
+  return sql_write_end(d, ret, error);
+}
+
+static int count_one(SqlDb *d, const char *sql, gint64 *out, GError **error)
+{
+  *out = 0;
+  sqlite3_stmt *s = sql_prep(d, sql, error);
+  if (!s) return -1;
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
+  sql_reset(s);
+  if (rc != SQLITE_ROW) return sql_fail(d, rc, error, "count");
+  return 0;
+}
+
+int sqlite_outbox_backlog(void *impl, gint64 *count, GError **error)
+{
+  return count_one(impl, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND dead = 0", count, error);
+}
+
+int sqlite_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error)
+{
+  SqlDb *d = impl;
+  gboolean txn = sqlite3_get_autocommit(d->db) && sql_exec(d, "BEGIN", NULL) == 0;
+  int rc = 0;
+  if (count_one(d, "SELECT count(*) FROM messages", messages, error) < 0 ||
+      count_one(d, "SELECT count(*) FROM activities", activities, error) < 0 ||
+      count_one(d, "SELECT count(*) FROM records", records, error) < 0)
+    rc = -1;
+  if (txn) sql_exec(d, "COMMIT", NULL);
+  return rc;
+}

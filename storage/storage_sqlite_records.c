@@ -1,0 +1,261 @@
+/* storage_sqlite_records.c - SQLite backend: CRM records and the look-ups matching needs (by
+ * e-mail address with or without "+tag", accounts by domain, open opportunities of a contact or
+ * an account).
+ *
+ * A record row keeps its lists (emails, domains, contact ids) joined by SQL_LIST_SEP so reading a
+ * record is one row; record_emails, record_domains and opportunity_contacts index those lists for
+ * matching and are rewritten on every upsert. All queries are scoped by enterprise_id.
+ */
+#include "sqlite_internal.h"
+
+#include <string.h>
+
+/* The SQL below spells these enum values as numbers. */
+G_STATIC_ASSERT(MA_RECORD_ACCOUNT == 0 && MA_RECORD_OPPORTUNITY == 3);
+G_STATIC_ASSERT(MA_STAGE_NONE == 0 && MA_STAGE_OPEN == 1);
+
+MaRecord *sql_record_read(sqlite3_stmt *s, int first)
+{
+  MaRecord *r = ma_record_new((MaRecordType)sqlite3_column_int(s, first), (const char *)sqlite3_column_text(s, first + 1));
+  r->name = sql_col_dup(s, first + 2);
+  sql_list_split((const char *)sqlite3_column_text(s, first + 3), r->emails);
+  sql_list_split((const char *)sqlite3_column_text(s, first + 4), r->domains);
+  r->account_id = sql_col_dup(s, first + 5);
+  sql_list_split((const char *)sqlite3_column_text(s, first + 6), r->contact_ids);
+  r->stage = (MaStage)sqlite3_column_int(s, first + 7);
+  g_free(r->attributes_json);
+  r->attributes_json = sql_col_dup(s, first + 8);
+  if (!r->attributes_json) r->attributes_json = g_strdup("{}");
+  return r;
+}
+
+int sql_records_collect(SqlDb *d, sqlite3_stmt *s, GPtrArray *out, GError **error)
+{
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, sql_record_read(s, 0));
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "record look-up");
+  return 0;
+}
+
+/* ---- upsert / delete ------------------------------------------------------------------------ */
+
+static int record_unindex(SqlDb *d, const char *enterprise_id, MaRecordType type, const char *id, GError **error)
+{
+  static const char *const sqls[] = {
+    "DELETE FROM record_emails WHERE enterprise_id = ?1 AND type = ?2 AND record_id = ?3",
+    "DELETE FROM record_domains WHERE enterprise_id = ?1 AND record_id = ?3 AND ?2 = 0",
+    "DELETE FROM opportunity_contacts WHERE enterprise_id = ?1 AND opportunity_id = ?3 AND ?2 = 3",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(sqls); i++) {
+    sqlite3_stmt *s = sql_prep(d, sqls[i], error);
+    if (!s) return -1;
+    sql_bind_text(s, 1, enterprise_id);
+    sqlite3_bind_int(s, 2, (int)type);
+    sql_bind_text(s, 3, id);
+    if (sql_step_done(d, s, error, "unindex record") < 0) return -1;
+  }
+  return 0;
+}
+
+/* Rows of one index table: sql has ?1 enterprise, ?2 value, ?3 record id, ?4 type, ?5 extra. */
+static int record_index_list(SqlDb *d, const char *sql, const char *enterprise_id, const MaRecord *r,
+                             GPtrArray *values, gboolean strip_plus_extra, GError **error)
+{
+  for (guint i = 0; values && i < values->len; i++) {
+    const char *v = g_ptr_array_index(values, i);
+    if (!v || !*v) continue;
+    sqlite3_stmt *s = sql_prep(d, sql, error);
+    if (!s) return -1;
+    char *key = strip_plus_extra ? ma_address_key(v, FALSE) : g_ascii_strdown(v, -1);
+    char *noplus = strip_plus_extra ? ma_address_key(v, TRUE) : NULL;
+    sql_bind_text(s, 1, enterprise_id);
+    sql_bind_text(s, 2, strip_plus_extra ? key : v);
+    sql_bind_text(s, 3, r->id);
+    sqlite3_bind_int(s, 4, (int)r->type);
+    sql_bind_text(s, 5, noplus);
+    int rc = sql_step_done(d, s, error, "index record");
+    g_free(key);
+    g_free(noplus);
+    if (rc < 0) return -1;
+  }
+  return 0;
+}
+
+static int record_upsert_body(SqlDb *d, const char *enterprise_id, const MaRecord *r, GError **error)
+{
+  if (record_unindex(d, enterprise_id, r->type, r->id, error) < 0) return -1;
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT INTO records(enterprise_id, type, id, name, emails, domains, account_id,"
+                             " contact_ids, stage, attributes) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                             " ON CONFLICT(enterprise_id, type, id) DO UPDATE SET name = excluded.name,"
+                             " emails = excluded.emails, domains = excluded.domains, account_id = excluded.account_id,"
+                             " contact_ids = excluded.contact_ids, stage = excluded.stage,"
+                             " attributes = excluded.attributes",
+                             error);
+  if (!s) return -1;
+  char *emails = sql_list_join(r->emails);
+  char *domains = sql_list_join(r->type == MA_RECORD_ACCOUNT ? r->domains : NULL);
+  char *contacts = sql_list_join(r->type == MA_RECORD_OPPORTUNITY ? r->contact_ids : NULL);
+  sql_bind_text(s, 1, enterprise_id);
+  sqlite3_bind_int(s, 2, (int)r->type);
+  sql_bind_text(s, 3, r->id);
+  sql_bind_text(s, 4, r->name);
+  sql_bind_text(s, 5, emails);
+  sql_bind_text(s, 6, domains);
+  sql_bind_text(s, 7, r->account_id);
+  sql_bind_text(s, 8, contacts);
+  sqlite3_bind_int(s, 9, (int)r->stage);
+  sql_bind_text(s, 10, r->attributes_json ? r->attributes_json : "{}");
+  int rc = sql_step_done(d, s, error, "upsert record");
+  g_free(emails);
+  g_free(domains);
+  g_free(contacts);
+  if (rc < 0) return -1;
+  if (record_index_list(d,
+                        "INSERT OR IGNORE INTO record_emails(enterprise_id, email, record_id, type, email_noplus)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5)",
+                        enterprise_id, r, r->emails, TRUE, error) < 0)
+    return -1;
+  if (r->type == MA_RECORD_ACCOUNT &&
+      record_index_list(d,
+                        "INSERT OR IGNORE INTO record_domains(enterprise_id, domain, record_id)"
+                        " VALUES(?1, lower(?2), ?3)",
+                        enterprise_id, r, r->domains, FALSE, error) < 0)
+    return -1;
+  if (r->type == MA_RECORD_OPPORTUNITY &&
+      record_index_list(d,
+                        "INSERT OR IGNORE INTO opportunity_contacts(enterprise_id, contact_id, opportunity_id)"
+                        " VALUES(?1, ?2, ?3)",
+                        enterprise_id, r, r->contact_ids, FALSE, error) < 0)
+    return -1;
+  return 0;
+}
+
+int sqlite_record_upsert(void *impl, const char *enterprise_id, const MaRecord *r, GError **error)
+{
+  SqlDb *d = impl;
+  g_assert(enterprise_id && r && r->id);
+  if (sql_write_begin(d, error) < 0) return -1;
+  return sql_write_end(d, record_upsert_body(d, enterprise_id, r, error), error);
+}
+
+int sqlite_record_delete(void *impl, const char *enterprise_id, MaRecordType type, const char *id, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  if (record_unindex(d, enterprise_id, type, id, error) == 0) {
+    sqlite3_stmt *s = sql_prep(d, "DELETE FROM records WHERE enterprise_id = ? AND type = ? AND id = ?", error);
+    if (s) {
+      sql_bind_text(s, 1, enterprise_id);
+      sqlite3_bind_int(s, 2, (int)type);
+      sql_bind_text(s, 3, id);
+      if (sql_step_done(d, s, error, "delete record") == 0) ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
+    }
+  }
+  return sql_write_end(d, ret, error);
+}
+
+/* ---- reads ---------------------------------------------------------------------------------- */
+
+int sqlite_record_get(void *impl, const char *enterprise_id, MaRecordType type, const char *id, MaRecord **out,
+                      GError **error)
+{
+  SqlDb *d = impl;
+  *out = NULL;
+  sqlite3_stmt *s = sql_prep(d, "SELECT " SQL_RECORD_COLS " FROM records r WHERE r.enterprise_id = ? AND r.type = ? AND r.id = ?",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sqlite3_bind_int(s, 2, (int)type);
+  sql_bind_text(s, 3, id);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *out = sql_record_read(s, 0);
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "get record");
+  return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int sqlite_record_list(void *impl, const char *enterprise_id, MaRecordType type, const char *after_id, int limit,
+                       GPtrArray *out, GError **error)
+{
+  SqlDb *d = impl;
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT " SQL_RECORD_COLS " FROM records r WHERE r.enterprise_id = ? AND r.type = ?"
+                             " AND r.id > ? ORDER BY r.id LIMIT ?",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sqlite3_bind_int(s, 2, (int)type);
+  sql_bind_text(s, 3, after_id ? after_id : "");
+  sqlite3_bind_int(s, 4, limit > 0 ? limit : -1);
+  return sql_records_collect(d, s, out, error);
+}
+
+int sqlite_records_by_email(void *impl, const char *enterprise_id, const char *address_key, gboolean ignore_plus,
+                            GPtrArray *out, GError **error)
+{
+  SqlDb *d = impl;
+  sqlite3_stmt *s = sql_prep(d,
+                             ignore_plus
+                                 ? "SELECT DISTINCT " SQL_RECORD_COLS " FROM record_emails e JOIN records r"
+                                   " ON r.enterprise_id = e.enterprise_id AND r.type = e.type AND r.id = e.record_id"
+                                   " WHERE e.enterprise_id = ? AND e.email_noplus = ? ORDER BY r.type, r.id"
+                                 : "SELECT " SQL_RECORD_COLS " FROM record_emails e JOIN records r"
+                                   " ON r.enterprise_id = e.enterprise_id AND r.type = e.type AND r.id = e.record_id"
+                                   " WHERE e.enterprise_id = ? AND e.email = ? ORDER BY r.type, r.id",
+                             error);
+  if (!s) return -1;
+  char *key = ma_address_key(address_key, ignore_plus);
+  sql_bind_text(s, 1, enterprise_id);
+  sql_bind_text(s, 2, key);
+  int rc = sql_records_collect(d, s, out, error);
+  g_free(key);
+  return rc;
+}
+
+int sqlite_accounts_by_domain(void *impl, const char *enterprise_id, const char *domain, GPtrArray *out,
+                              GError **error)
+{
+  SqlDb *d = impl;
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT " SQL_RECORD_COLS " FROM record_domains x JOIN records r"
+                             " ON r.enterprise_id = x.enterprise_id AND r.type = 0 AND r.id = x.record_id"
+                             " WHERE x.enterprise_id = ? AND x.domain = lower(?) ORDER BY r.id",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sql_bind_text(s, 2, domain);
+  return sql_records_collect(d, s, out, error);
+}
+
+int sqlite_opportunities_open_for_contact(void *impl, const char *enterprise_id, const char *contact_id,
+                                          GPtrArray *out, GError **error)
+{
+  SqlDb *d = impl;
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT " SQL_RECORD_COLS " FROM opportunity_contacts x JOIN records r"
+                             " ON r.enterprise_id = x.enterprise_id AND r.type = 3 AND r.id = x.opportunity_id"
+                             " WHERE x.enterprise_id = ? AND x.contact_id = ? AND r.stage IN (0, 1) ORDER BY r.id",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sql_bind_text(s, 2, contact_id);
+  return sql_records_collect(d, s, out, error);
+}
+
+int sqlite_opportunities_open_for_account(void *impl, const char *enterprise_id, const char *account_id,
+                                          GPtrArray *out, GError **error)
+{
+  SqlDb *d = impl;
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT " SQL_RECORD_COLS " FROM records r"
+                             " WHERE r.enterprise_id = ? AND r.account_id = ? AND r.type = 3 AND r.stage IN (0, 1)"
+                             " ORDER BY r.id",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sql_bind_text(s, 2, account_id);
+  return sql_records_collect(d, s, out, error);
+}

@@ -1,0 +1,670 @@
+/* test_storage.c - unit tests of the storage interface (SQLite backend): open and migrations,
+ * enterprises, domains, inbound addresses, employees, API keys, settings, rules, records and the
+ * matching look-ups, blobs, and tenant isolation of all of them. Messages, timeline and outbox are
+ * in test_storage_archive.c; the spool in test_storage_spool.c.
+ */
+#include "storage/storage.h"
+#include "agent/lib/clock.h"
+
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <string.h>
+
+typedef struct {
+  char *dir;
+  MaStorage *st;
+} Fixture;
+
+static void rm_rf(const char *path)
+{
+  GDir *dir = g_dir_open(path, 0, NULL);
+  if (dir) {
+    const char *name;
+    while ((name = g_dir_read_name(dir))) {
+      char *child = g_build_filename(path, name, NULL);
+      if (g_file_test(child, G_FILE_TEST_IS_DIR))
+        rm_rf(child);
+      else
+        g_unlink(child);
+      g_free(child);
+    }
+    g_dir_close(dir);
+  }
+  g_rmdir(path);
+}
+
+static void fx_setup(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  fx->dir = g_dir_make_tmp("ma-storage-XXXXXX", &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
+  g_assert_no_error(error);
+}
+
+static void fx_teardown(Fixture *fx, gconstpointer data)
+{
+  storage_close(&fx->st);
+  g_assert_null(fx->st);
+  rm_rf(fx->dir);
+  g_free(fx->dir);
+}
+
+static void add_enterprise(MaStorage *st, const char *id, const char *slug, const char *domain, const char *inbound)
+{
+  MaEnterprise e = {0};
+  e.id = (char *)id;
+  e.slug = (char *)slug;
+  e.name = (char *)slug;
+  e.inbound_local = (char *)inbound;
+  e.domains = g_ptr_array_new();
+  if (domain) g_ptr_array_add(e.domains, (char *)domain);
+  e.created_at = 1000;
+  GError *error = NULL;
+  g_assert_cmpint(storage_enterprise_create(st, &e, &error), ==, 0);
+  g_assert_no_error(error);
+  g_ptr_array_unref(e.domains);
+}
+
+static MaRecord *record(MaRecordType type, const char *id, const char *name)
+{
+  MaRecord *r = ma_record_new(type, id);
+  r->name = g_strdup(name);
+  return r;
+}
+
+static void upsert(MaStorage *st, const char *ent, MaRecord *r)
+{
+  GError *error = NULL;
+  g_assert_cmpint(storage_record_upsert(st, ent, r, &error), ==, 0);
+  g_assert_no_error(error);
+  ma_record_free(r);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------ */
+
+static void test_open_missing(void)
+{
+  GError *error = NULL;
+  char *dir = g_dir_make_tmp("ma-storage-XXXXXX", NULL);
+  MaStorage *st = NULL;
+  g_assert_cmpint(storage_open(dir, FALSE, &st, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
+  g_assert_null(st);
+  g_clear_error(&error);
+  storage_close(&st); /* accepts NULL */
+  storage_close(NULL);
+  rm_rf(dir);
+  g_free(dir);
+}
+
+static void test_migrations_fresh_and_existing(Fixture *fx, gconstpointer data)
+{
+  int v = storage_schema_version(fx->st);
+  g_assert_cmpint(v, >=, 1);
+  add_enterprise(fx->st, "e1", "acme", "acme.com", "acme-x1");
+  storage_close(&fx->st);
+
+  /* Reopen: nothing re-applied, data intact. */
+  GError *error = NULL;
+  g_assert_cmpint(storage_open(fx->dir, FALSE, &fx->st, &error), ==, 0);
+  g_assert_cmpint(storage_schema_version(fx->st), ==, v);
+  MaEnterprise *e = NULL;
+  g_assert_cmpint(storage_enterprise_get(fx->st, "acme", &e, &error), ==, 1);
+  g_assert_cmpstr(e->id, ==, "e1");
+  ma_enterprise_free(e);
+  storage_close(&fx->st);
+
+  /* The WAL journal is in use and the database is newer-proof: a future version is refused. */
+  char *path = g_build_filename(fx->dir, "mailagent.db", NULL);
+  sqlite3 *db = NULL;
+  g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+  sqlite3_stmt *s = NULL;
+  sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
+  g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
+  g_assert_cmpstr((const char *)sqlite3_column_text(s, 0), ==, "wal");
+  sqlite3_finalize(s);
+  char *sql = g_strdup_printf("PRAGMA user_version=%d", v + 1);
+  g_assert_cmpint(sqlite3_exec(db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  g_free(sql);
+  sqlite3_close(db);
+  g_free(path);
+  g_assert_cmpint(storage_open(fx->dir, FALSE, &fx->st, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+  g_clear_error(&error);
+  g_assert_null(fx->st);
+}
+
+static void test_migrations_partial(void)
+{
+  /* A database at version 0 with no tables (e.g. created by an older init that crashed) migrates. */
+  char *dir = g_dir_make_tmp("ma-storage-XXXXXX", NULL);
+  char *path = g_build_filename(dir, "mailagent.db", NULL);
+  sqlite3 *db = NULL;
+  g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+  sqlite3_exec(db, "CREATE TABLE unrelated(x)", NULL, NULL, NULL);
+  sqlite3_close(db);
+  MaStorage *st = NULL;
+  GError *error = NULL;
+  g_assert_cmpint(storage_open(dir, FALSE, &st, &error), ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpint(storage_schema_version(st), >=, 1);
+  add_enterprise(st, "e1", "acme", NULL, NULL);
+  storage_close(&st);
+  g_free(path);
+  rm_rf(dir);
+  g_free(dir);
+}
+
+static void test_transactions(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_INTERNAL);
+  g_clear_error(&error);
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  storage_rollback(fx->st);
+  MaEnterprise *e = NULL;
+  g_assert_cmpint(storage_enterprise_get(fx->st, "e1", &e, &error), ==, 0);
+  g_assert_null(e);
+
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  /* A failing write inside the transaction undoes only itself. */
+  MaEnterprise dup = {.id = "e2", .slug = "acme", .name = "x"};
+  g_assert_cmpint(storage_enterprise_create(fx->st, &dup, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
+  g_clear_error(&error);
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  g_assert_cmpint(storage_enterprise_get(fx->st, "e1", &e, &error), ==, 1);
+  ma_enterprise_free(e);
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, -1);
+  g_clear_error(&error);
+}
+
+static void test_fault_injection(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  storage_fault_inject_commit_failures(fx->st, 2);
+
+  /* An explicit transaction with several writes: none survives a failed commit. */
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  MaRecord *r = record(MA_RECORD_CONTACT, "c1", "Ann");
+  g_ptr_array_add(r->emails, g_strdup("ann@x.com"));
+  upsert(fx->st, "e1", r);
+  char sha[65];
+  g_assert_cmpint(storage_blob_put(fx->st, "hello", 5, sha, &error), ==, 0);
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_TEMPFAIL);
+  g_clear_error(&error);
+
+  /* An implicit one (a single call) fails as well and leaves nothing. */
+  MaRecord *r2 = record(MA_RECORD_CONTACT, "c2", "Bob");
+  g_assert_cmpint(storage_record_upsert(fx->st, "e1", r2, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_TEMPFAIL);
+  g_clear_error(&error);
+  ma_record_free(r2);
+
+  MaRecord *got = NULL;
+  g_assert_cmpint(storage_record_get(fx->st, "e1", MA_RECORD_CONTACT, "c1", &got, &error), ==, 0);
+  g_assert_cmpint(storage_record_get(fx->st, "e1", MA_RECORD_CONTACT, "c2", &got, &error), ==, 0);
+  GPtrArray *found = g_ptr_array_new_with_free_func((GDestroyNotify)ma_record_free);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e1", "ann@x.com", FALSE, found, &error), ==, 0);
+  g_assert_cmpuint(found->len, ==, 0);
+  GBytes *b = NULL;
+  g_assert_cmpint(storage_blob_get(fx->st, sha, &b, &error), ==, 0);
+
+  /* The third commit works again. */
+  upsert(fx->st, "e1", record(MA_RECORD_CONTACT, "c3", "Cy"));
+  g_assert_cmpint(storage_record_get(fx->st, "e1", MA_RECORD_CONTACT, "c3", &got, &error), ==, 1);
+  ma_record_free(got);
+  g_ptr_array_unref(found);
+}
+
+/* ---- enterprises ---------------------------------------------------------------------------- */
+
+static void test_enterprises(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_enterprise(fx->st, "e1", "acme", "Acme.COM", "acme-x1");
+  add_enterprise(fx->st, "e2", "beta", "beta.io", "beta-y2");
+
+  MaEnterprise *e = NULL;
+  g_assert_cmpint(storage_enterprise_get(fx->st, "e1", &e, &error), ==, 1);
+  g_assert_cmpstr(e->slug, ==, "acme");
+  g_assert_cmpstr(e->inbound_local, ==, "acme-x1");
+  g_assert_cmpuint(e->domains->len, ==, 1);
+  g_assert_cmpstr(g_ptr_array_index(e->domains, 0), ==, "acme.com");
+  g_assert_cmpint(e->created_at, ==, 1000);
+  ma_enterprise_free(e);
+  g_assert_cmpint(storage_enterprise_get(fx->st, "BETA", &e, &error), ==, 1);
+  g_assert_cmpstr(e->id, ==, "e2");
+  ma_enterprise_free(e);
+  g_assert_cmpint(storage_enterprise_get(fx->st, "nope", &e, &error), ==, 0);
+  g_assert_null(e);
+
+  /* Slug and domain conflicts, with nothing left behind. */
+  MaEnterprise dup = {.id = "e3", .slug = "acme", .name = "x"};
+  g_assert_cmpint(storage_enterprise_create(fx->st, &dup, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
+  g_clear_error(&error);
+  dup.slug = "gamma";
+  dup.domains = g_ptr_array_new();
+  g_ptr_array_add(dup.domains, "gamma.org");
+  g_ptr_array_add(dup.domains, "acme.com");
+  g_assert_cmpint(storage_enterprise_create(fx->st, &dup, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
+  g_clear_error(&error);
+  g_ptr_array_unref(dup.domains);
+  g_assert_cmpint(storage_enterprise_get(fx->st, "gamma", &e, &error), ==, 0);
+  g_assert_cmpint(storage_enterprise_domain_add(fx->st, "e2", "gamma.org", &error), ==, 0);
+
+  /* Domains: add is idempotent for the owner, refused for another enterprise. */
+  g_assert_cmpint(storage_enterprise_domain_add(fx->st, "e1", "acme.com", &error), ==, 0);
+  g_assert_cmpint(storage_enterprise_domain_add(fx->st, "e1", "acme.de", &error), ==, 0);
+  g_assert_cmpint(storage_enterprise_domain_add(fx->st, "e1", "beta.io", &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
+  g_clear_error(&error);
+  g_assert_cmpint(storage_enterprise_domain_remove(fx->st, "e2", "acme.de", &error), ==, 0); /* not e2's */
+  g_assert_cmpint(storage_enterprise_domain_remove(fx->st, "e1", "ACME.DE", &error), ==, 1);
+  g_assert_cmpint(storage_enterprise_domain_remove(fx->st, "e1", "acme.de", &error), ==, 0);
+
+  GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)ma_enterprise_free);
+  g_assert_cmpint(storage_enterprise_list(fx->st, list, &error), ==, 0);
+  g_assert_cmpuint(list->len, ==, 2);
+  e = g_ptr_array_index(list, 1);
+  g_assert_cmpstr(e->id, ==, "e2");
+  g_assert_cmpuint(e->domains->len, ==, 2);
+  g_ptr_array_unref(list);
+}
+
+static void test_inbound(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_enterprise(fx->st, "e1", "acme", NULL, "acme-x1");
+  add_enterprise(fx->st, "e2", "beta", NULL, "beta-y2");
+  char *ent = NULL;
+  g_assert_cmpint(storage_inbound_lookup(fx->st, "ACME-X1", 5000, &ent, &error), ==, 1);
+  g_assert_cmpstr(ent, ==, "e1");
+  g_clear_pointer(&ent, g_free);
+  g_assert_cmpint(storage_inbound_lookup(fx->st, "nobody", 5000, &ent, &error), ==, 0);
+  g_assert_null(ent);
+
+  g_assert_cmpint(storage_inbound_rotate(fx->st, "e1", "acme-z9", 6000, &error), ==, 0);
+  g_assert_cmpint(storage_inbound_lookup(fx->st, "acme-x1", 5999, &ent, &error), ==, 1);
+  g_clear_pointer(&ent, g_free);
+  g_assert_cmpint(storage_inbound_lookup(fx->st, "acme-x1", 6000, &ent, &error), ==, 0);
+  g_assert_cmpint(storage_inbound_lookup(fx->st, "acme-z9", 9999999, &ent, &error), ==, 1);
+  g_clear_pointer(&ent, g_free);
+
+  GPtrArray *live = g_ptr_array_new_with_free_func(g_free);
+  g_assert_cmpint(storage_inbound_list(fx->st, "e1", 5000, live, &error), ==, 0);
+  g_assert_cmpuint(live->len, ==, 2);
+  g_assert_cmpstr(g_ptr_array_index(live, 0), ==, "acme-z9");
+  g_assert_cmpstr(g_ptr_array_index(live, 1), ==, "acme-x1");
+  g_ptr_array_set_size(live, 0);
+  g_assert_cmpint(storage_inbound_list(fx->st, "e1", 7000, live, &error), ==, 0);
+  g_assert_cmpuint(live->len, ==, 1);
+  g_ptr_array_set_size(live, 0);
+  g_assert_cmpint(storage_inbound_list(fx->st, "e2", 7000, live, &error), ==, 0);
+  g_assert_cmpuint(live->len, ==, 1);
+  g_assert_cmpstr(g_ptr_array_index(live, 0), ==, "beta-y2");
+  g_ptr_array_unref(live);
+
+  MaEnterprise *e = NULL;
+  g_assert_cmpint(storage_enterprise_get(fx->st, "e1", &e, &error), ==, 1);
+  g_assert_cmpstr(e->inbound_local, ==, "acme-z9");
+  ma_enterprise_free(e);
+
+  /* Another enterprise's address cannot be taken. */
+  g_assert_cmpint(storage_inbound_rotate(fx->st, "e1", "beta-y2", 6000, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
+  g_clear_error(&error);
+  g_assert_cmpint(storage_inbound_lookup(fx->st, "beta-y2", 5000, &ent, &error), ==, 1);
+  g_assert_cmpstr(ent, ==, "e2");
+  g_free(ent);
+}
+
+static void test_employees(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  add_enterprise(fx->st, "e2", "beta", NULL, NULL);
+  MaEmployee emp = {.id = "m1", .enterprise_id = "e1", .email = "Ann@Acme.com", .name = "Ann"};
+  g_assert_cmpint(storage_employee_add(fx->st, &emp, &error), ==, 0);
+  emp.id = "m2";
+  g_assert_cmpint(storage_employee_add(fx->st, &emp, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
+  g_clear_error(&error);
+  emp.enterprise_id = "e2"; /* same address in another tenant is fine */
+  g_assert_cmpint(storage_employee_add(fx->st, &emp, &error), ==, 0);
+  emp.id = "m3";
+  emp.enterprise_id = "nope";
+  emp.email = "x@y";
+  g_assert_cmpint(storage_employee_add(fx->st, &emp, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
+  g_clear_error(&error);
+
+  MaEmployee *got = NULL;
+  g_assert_cmpint(storage_employee_find(fx->st, "e1", "ANN@acme.com", &got, &error), ==, 1);
+  g_assert_cmpstr(got->id, ==, "m1");
+  g_assert_cmpstr(got->email, ==, "ann@acme.com");
+  g_assert_cmpstr(got->name, ==, "Ann");
+  ma_employee_free(got);
+  g_assert_cmpint(storage_employee_find(fx->st, "e1", "m1", &got, &error), ==, 1);
+  ma_employee_free(got);
+  g_assert_cmpint(storage_employee_find(fx->st, "e1", "m2", &got, &error), ==, 0); /* m2 is e2's */
+  g_assert_null(got);
+
+  GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)ma_employee_free);
+  g_assert_cmpint(storage_employee_list(fx->st, "e2", list, &error), ==, 0);
+  g_assert_cmpuint(list->len, ==, 1);
+  g_assert_cmpstr(((MaEmployee *)g_ptr_array_index(list, 0))->id, ==, "m2");
+  g_ptr_array_unref(list);
+
+  g_assert_cmpint(storage_employee_remove(fx->st, "e2", "m1", &error), ==, 0);
+  g_assert_cmpint(storage_employee_remove(fx->st, "e1", "ann@ACME.com", &error), ==, 1);
+  g_assert_cmpint(storage_employee_find(fx->st, "e1", "m1", &got, &error), ==, 0);
+  g_assert_cmpint(storage_employee_find(fx->st, "e2", "m2", &got, &error), ==, 1);
+  ma_employee_free(got);
+}
+
+static void test_apikeys(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  MaApiKey admin = {.id = "k0", .label = "admin", .prefix = "ma_ad", .created_at = 10};
+  MaApiKey k1 = {.id = "k1", .enterprise_id = "e1", .label = "crm", .prefix = "ma_k1", .created_at = 20};
+  g_assert_cmpint(storage_apikey_add(fx->st, &admin, "hash0", &error), ==, 0);
+  g_assert_cmpint(storage_apikey_add(fx->st, &k1, "hash1", &error), ==, 0);
+  MaApiKey dup = {.id = "k2", .enterprise_id = "e1", .label = "dup"};
+  g_assert_cmpint(storage_apikey_add(fx->st, &dup, "hash1", &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
+  g_clear_error(&error);
+
+  MaApiKey *k = NULL;
+  g_assert_cmpint(storage_apikey_find(fx->st, "hash1", &k, &error), ==, 1);
+  g_assert_cmpstr(k->id, ==, "k1");
+  g_assert_cmpstr(k->enterprise_id, ==, "e1");
+  g_assert_cmpstr(k->prefix, ==, "ma_k1");
+  g_assert_cmpint(k->revoked_at, ==, 0);
+  ma_api_key_free(k);
+  g_assert_cmpint(storage_apikey_find(fx->st, "hash0", &k, &error), ==, 1);
+  g_assert_null(k->enterprise_id);
+  ma_api_key_free(k);
+
+  GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)ma_api_key_free);
+  g_assert_cmpint(storage_apikey_list(fx->st, NULL, list, &error), ==, 0);
+  g_assert_cmpuint(list->len, ==, 1);
+  g_assert_cmpstr(((MaApiKey *)g_ptr_array_index(list, 0))->id, ==, "k0");
+  g_ptr_array_set_size(list, 0);
+  g_assert_cmpint(storage_apikey_list(fx->st, "e1", list, &error), ==, 0);
+  g_assert_cmpuint(list->len, ==, 1);
+  g_ptr_array_unref(list);
+
+  g_assert_cmpint(storage_apikey_revoke(fx->st, "k1", 30, &error), ==, 1);
+  g_assert_cmpint(storage_apikey_revoke(fx->st, "k1", 31, &error), ==, 0);
+  g_assert_cmpint(storage_apikey_revoke(fx->st, "zz", 31, &error), ==, 0);
+  g_assert_cmpint(storage_apikey_find(fx->st, "hash1", &k, &error), ==, 0);
+  g_assert_cmpint(storage_apikey_get(fx->st, "k1", &k, &error), ==, 1);
+  g_assert_cmpint(k->revoked_at, ==, 30);
+  ma_api_key_free(k);
+}
+
+static void test_settings_and_rules(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  add_enterprise(fx->st, "e2", "beta", NULL, NULL);
+  char *v = NULL;
+  g_assert_cmpint(storage_setting_get(fx->st, "e1", "archive_internal", &v, &error), ==, 0);
+  g_assert_null(v);
+  g_assert_cmpint(storage_setting_set(fx->st, "e1", "archive_internal", "true", &error), ==, 0);
+  g_assert_cmpint(storage_setting_set(fx->st, "e1", "archive_internal", "false", &error), ==, 0);
+  g_assert_cmpint(storage_setting_set(fx->st, "e1", "capture", "full", &error), ==, 0);
+  g_assert_cmpint(storage_setting_get(fx->st, "e1", "archive_internal", &v, &error), ==, 1);
+  g_assert_cmpstr(v, ==, "false");
+  g_free(v);
+  g_assert_cmpint(storage_setting_get(fx->st, "e2", "archive_internal", &v, &error), ==, 0);
+  g_assert_cmpint(storage_setting_set(fx->st, "nope", "k", "v", &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
+  g_clear_error(&error);
+  GHashTable *all = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  g_assert_cmpint(storage_setting_list(fx->st, "e1", all, &error), ==, 0);
+  g_assert_cmpuint(g_hash_table_size(all), ==, 2);
+  g_assert_cmpstr(g_hash_table_lookup(all, "capture"), ==, "full");
+  g_hash_table_remove_all(all);
+  g_assert_cmpint(storage_setting_list(fx->st, "e2", all, &error), ==, 0);
+  g_assert_cmpuint(g_hash_table_size(all), ==, 0);
+  g_hash_table_unref(all);
+
+  char *json = NULL;
+  g_assert_cmpint(storage_rules_get(fx->st, "e1", &json, &error), ==, 0);
+  g_assert_cmpstr(json, ==, "[]");
+  g_free(json);
+  g_assert_cmpint(storage_rules_put(fx->st, "e1", "[{\"name\":\"a\"}]", &error), ==, 0);
+  g_assert_cmpint(storage_rules_put(fx->st, "e1", "[{\"name\":\"b\"}]", &error), ==, 0);
+  g_assert_cmpint(storage_rules_get(fx->st, "e1", &json, &error), ==, 0);
+  g_assert_cmpstr(json, ==, "[{\"name\":\"b\"}]");
+  g_free(json);
+  g_assert_cmpint(storage_rules_get(fx->st, "e2", &json, &error), ==, 0);
+  g_assert_cmpstr(json, ==, "[]");
+  g_free(json);
+}
+
+/* ---- records -------------------------------------------------------------------------------- */
+
+static void seed_records(MaStorage *st, const char *ent)
+{
+  MaRecord *acc = record(MA_RECORD_ACCOUNT, "a1", "Globex");
+  g_ptr_array_add(acc->domains, g_strdup("globex.com"));
+  g_ptr_array_add(acc->emails, g_strdup("info@globex.com"));
+  g_free(acc->attributes_json);
+  acc->attributes_json = g_strdup("{\"tier\":\"gold\"}");
+  upsert(st, ent, acc);
+  MaRecord *acc2 = record(MA_RECORD_ACCOUNT, "a2", "Globex EU");
+  g_ptr_array_add(acc2->domains, g_strdup("globex.com"));
+  upsert(st, ent, acc2);
+  MaRecord *c = record(MA_RECORD_CONTACT, "c1", "Hank");
+  g_ptr_array_add(c->emails, g_strdup("Hank@Globex.com"));
+  g_ptr_array_add(c->emails, g_strdup("hank+crm@gmail.com"));
+  c->account_id = g_strdup("a1");
+  upsert(st, ent, c);
+  MaRecord *l = record(MA_RECORD_LEAD, "l1", "Hank lead");
+  g_ptr_array_add(l->emails, g_strdup("hank@globex.com"));
+  upsert(st, ent, l);
+  MaRecord *o1 = record(MA_RECORD_OPPORTUNITY, "o1", "Deal");
+  o1->account_id = g_strdup("a1");
+  o1->stage = MA_STAGE_OPEN;
+  g_ptr_array_add(o1->contact_ids, g_strdup("c1"));
+  upsert(st, ent, o1);
+  MaRecord *o2 = record(MA_RECORD_OPPORTUNITY, "o2", "Lost deal");
+  o2->account_id = g_strdup("a1");
+  o2->stage = MA_STAGE_LOST;
+  g_ptr_array_add(o2->contact_ids, g_strdup("c1"));
+  upsert(st, ent, o2);
+}
+
+static guint count_and_free(GPtrArray *a)
+{
+  guint n = a->len;
+  g_ptr_array_set_size(a, 0);
+  return n;
+}
+
+static void test_records(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  add_enterprise(fx->st, "e2", "beta", NULL, NULL);
+  seed_records(fx->st, "e1");
+
+  MaRecord *r = NULL;
+  g_assert_cmpint(storage_record_get(fx->st, "e1", MA_RECORD_ACCOUNT, "a1", &r, &error), ==, 1);
+  g_assert_cmpstr(r->name, ==, "Globex");
+  g_assert_cmpuint(r->domains->len, ==, 1);
+  g_assert_cmpstr(g_ptr_array_index(r->domains, 0), ==, "globex.com");
+  g_assert_cmpstr(r->attributes_json, ==, "{\"tier\":\"gold\"}");
+  ma_record_free(r);
+  g_assert_cmpint(storage_record_get(fx->st, "e1", MA_RECORD_CONTACT, "c1", &r, &error), ==, 1);
+  g_assert_cmpuint(r->emails->len, ==, 2);
+  g_assert_cmpstr(r->account_id, ==, "a1");
+  ma_record_free(r);
+  g_assert_cmpint(storage_record_get(fx->st, "e1", MA_RECORD_OPPORTUNITY, "o2", &r, &error), ==, 1);
+  g_assert_cmpint(r->stage, ==, MA_STAGE_LOST);
+  g_assert_cmpuint(r->contact_ids->len, ==, 1);
+  ma_record_free(r);
+  g_assert_cmpint(storage_record_get(fx->st, "e1", MA_RECORD_LEAD, "c1", &r, &error), ==, 0);
+
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_record_free);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e1", "hank@globex.com", FALSE, out, &error), ==, 0);
+  g_assert_cmpuint(out->len, ==, 2); /* contact and lead */
+  g_assert_cmpint(((MaRecord *)g_ptr_array_index(out, 0))->type, ==, MA_RECORD_CONTACT);
+  g_assert_cmpint(((MaRecord *)g_ptr_array_index(out, 1))->type, ==, MA_RECORD_LEAD);
+  count_and_free(out);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e1", "info@globex.com", FALSE, out, &error), ==, 0);
+  g_assert_cmpuint(count_and_free(out), ==, 1); /* the account listing the address */
+  /* +tag: exact without ignore_plus; both sides stripped with it */
+  g_assert_cmpint(storage_records_by_email(fx->st, "e1", "hank@gmail.com", FALSE, out, &error), ==, 0);
+  g_assert_cmpuint(count_and_free(out), ==, 0);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e1", "hank@gmail.com", TRUE, out, &error), ==, 0);
+  g_assert_cmpuint(count_and_free(out), ==, 1);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e1", "hank+other@gmail.com", TRUE, out, &error), ==, 0);
+  g_assert_cmpuint(count_and_free(out), ==, 1);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e1", "hank+crm@gmail.com", FALSE, out, &error), ==, 0);
+  g_assert_cmpuint(count_and_free(out), ==, 1);
+
+  g_assert_cmpint(storage_accounts_by_domain(fx->st, "e1", "GLOBEX.com", out, &error), ==, 0);
+  g_assert_cmpuint(count_and_free(out), ==, 2);
+  g_assert_cmpint(storage_opportunities_open_for_contact(fx->st, "e1", "c1", out, &error), ==, 0);
+  g_assert_cmpuint(out->len, ==, 1);
+  g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 0))->id, ==, "o1");
+  count_and_free(out);
+  g_assert_cmpint(storage_opportunities_open_for_account(fx->st, "e1", "a1", out, &error), ==, 0);
+  g_assert_cmpuint(count_and_free(out), ==, 1);
+
+  /* Paging by id. */
+  g_assert_cmpint(storage_record_list(fx->st, "e1", MA_RECORD_ACCOUNT, NULL, 1, out, &error), ==, 0);
+  g_assert_cmpuint(out->len, ==, 1);
+  g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 0))->id, ==, "a1");
+  count_and_free(out);
+  g_assert_cmpint(storage_record_list(fx->st, "e1", MA_RECORD_ACCOUNT, "a1", 10, out, &error), ==, 0);
+  g_assert_cmpuint(out->len, ==, 1);
+  g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 0))->id, ==, "a2");
+  count_and_free(out);
+
+  /* Upsert replaces the indexes: the old address no longer matches; stage change closes. */
+  MaRecord *c = record(MA_RECORD_CONTACT, "c1", "Hank H.");
+  g_ptr_array_add(c->emails, g_strdup("hank@newco.com"));
+  upsert(fx->st, "e1", c);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e1", "hank@globex.com", FALSE, out, &error), ==, 0);
+  g_assert_cmpuint(count_and_free(out), ==, 1); /* only the lead */
+  g_assert_cmpint(storage_records_by_email(fx->st, "e1", "hank@newco.com", FALSE, out, &error), ==, 0);
+  g_assert_cmpuint(count_and_free(out), ==, 1);
+  MaRecord *o1 = record(MA_RECORD_OPPORTUNITY, "o1", "Deal");
+  o1->stage = MA_STAGE_WON;
+  g_ptr_array_add(o1->contact_ids, g_strdup("c1"));
+  upsert(fx->st, "e1", o1);
+  g_assert_cmpint(storage_opportunities_open_for_contact(fx->st, "e1", "c1", out, &error), ==, 0);
+  g_assert_cmpuint(count_and_free(out), ==, 0);
+
+  /* Delete removes the record and its indexes. */
+  g_assert_cmpint(storage_record_delete(fx->st, "e1", MA_RECORD_ACCOUNT, "a2", &error), ==, 1);
+  g_assert_cmpint(storage_record_delete(fx->st, "e1", MA_RECORD_ACCOUNT, "a2", &error), ==, 0);
+  g_assert_cmpint(storage_accounts_by_domain(fx->st, "e1", "globex.com", out, &error), ==, 0);
+  g_assert_cmpuint(count_and_free(out), ==, 1);
+
+  gint64 msgs = -1, acts = -1, recs = -1;
+  g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);
+  g_assert_cmpint(msgs, ==, 0);
+  g_assert_cmpint(acts, ==, 0);
+  g_assert_cmpint(recs, ==, 5);
+  g_ptr_array_unref(out);
+}
+
+static void test_records_tenant_isolation(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  add_enterprise(fx->st, "e2", "beta", NULL, NULL);
+  seed_records(fx->st, "e1");
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_record_free);
+  MaRecord *r = NULL;
+  g_assert_cmpint(storage_record_get(fx->st, "e2", MA_RECORD_ACCOUNT, "a1", &r, &error), ==, 0);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e2", "hank@globex.com", FALSE, out, &error), ==, 0);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e2", "hank@gmail.com", TRUE, out, &error), ==, 0);
+  g_assert_cmpint(storage_accounts_by_domain(fx->st, "e2", "globex.com", out, &error), ==, 0);
+  g_assert_cmpint(storage_opportunities_open_for_contact(fx->st, "e2", "c1", out, &error), ==, 0);
+  g_assert_cmpint(storage_opportunities_open_for_account(fx->st, "e2", "a1", out, &error), ==, 0);
+  g_assert_cmpint(storage_record_list(fx->st, "e2", MA_RECORD_CONTACT, NULL, 100, out, &error), ==, 0);
+  g_assert_cmpuint(out->len, ==, 0);
+  /* The same CRM ids in e2 are separate records; deleting in e2 leaves e1's. */
+  seed_records(fx->st, "e2");
+  g_assert_cmpint(storage_record_delete(fx->st, "e2", MA_RECORD_CONTACT, "c1", &error), ==, 1);
+  g_assert_cmpint(storage_record_get(fx->st, "e1", MA_RECORD_CONTACT, "c1", &r, &error), ==, 1);
+  ma_record_free(r);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e1", "hank@globex.com", FALSE, out, &error), ==, 0);
+  g_assert_cmpuint(out->len, ==, 2);
+  g_ptr_array_unref(out);
+}
+
+/* ---- blobs ---------------------------------------------------------------------------------- */
+
+static void test_blobs(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  char sha1[65], sha2[65];
+  g_assert_cmpint(storage_blob_put(fx->st, "abc", 3, sha1, &error), ==, 0);
+  g_assert_cmpstr(sha1, ==, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  g_assert_cmpint(storage_blob_put(fx->st, "abc", 3, sha2, &error), ==, 0); /* dedup */
+  g_assert_cmpstr(sha1, ==, sha2);
+  char sha0[65];
+  g_assert_cmpint(storage_blob_put(fx->st, "", 0, sha0, &error), ==, 0);
+  GBytes *b = NULL;
+  g_assert_cmpint(storage_blob_get(fx->st, sha1, &b, &error), ==, 1);
+  gsize len = 0;
+  const char *p = g_bytes_get_data(b, &len);
+  g_assert_cmpuint(len, ==, 3);
+  g_assert_cmpmem(p, len, "abc", 3);
+  g_bytes_unref(b);
+  g_assert_cmpint(storage_blob_get(fx->st, sha0, &b, &error), ==, 1);
+  g_assert_cmpuint(g_bytes_get_size(b), ==, 0);
+  g_bytes_unref(b);
+  g_assert_cmpint(storage_blob_get(fx->st, "00", &b, &error), ==, 0);
+  g_assert_null(b);
+
+  /* Many blobs in one transaction (one commit). */
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  for (int i = 0; i < 200; i++) {
+    char buf[32], sha[65];
+    g_snprintf(buf, sizeof buf, "blob %d", i);
+    g_assert_cmpint(storage_blob_put(fx->st, buf, strlen(buf), sha, &error), ==, 0);
+  }
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  char sha[65];
+  g_assert_cmpint(storage_blob_put(fx->st, "blob 199", 8, sha, &error), ==, 0);
+  g_assert_cmpint(storage_blob_get(fx->st, sha, &b, &error), ==, 1);
+  g_bytes_unref(b);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
+  g_test_add_func("/storage/open/missing", test_open_missing);
+  g_test_add_func("/storage/migrations/partial", test_migrations_partial);
+  ADD("/storage/migrations/fresh-and-existing", test_migrations_fresh_and_existing);
+  ADD("/storage/transactions", test_transactions);
+  ADD("/storage/fault-injection", test_fault_injection);
+  ADD("/storage/enterprises", test_enterprises);
+  ADD("/storage/inbound", test_inbound);
+  ADD("/storage/employees", test_employees);
+  ADD("/storage/apikeys", test_apikeys);
+  ADD("/storage/settings-rules", test_settings_and_rules);
+  ADD("/storage/records", test_records);
+  ADD("/storage/records/tenant-isolation", test_records_tenant_isolation);
+  ADD("/storage/blobs", test_blobs);
+  return g_test_run();
+}
