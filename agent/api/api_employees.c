@@ -31,15 +31,6 @@ static void employees_list(ApiCtx *ctx)
   api_reply_json(ctx, 200, api_page(items, NULL));
 }
 
-static gboolean email_ok(const char *s)
-{
-  const char *at = strchr(s, '@');
-  gsize len = strlen(s);
-
-  return at && at != s && at[1] && !strchr(at + 1, '@') && len <= MAX_EMAIL_LEN && !strpbrk(s, " \t\r\n<>,;\"") &&
-         g_utf8_validate(s, -1, NULL);
-}
-
 static void employees_add(ApiCtx *ctx)
 {
   static const char *const fields[] = {"email", "name", NULL};
@@ -54,7 +45,8 @@ static void employees_add(ApiCtx *ctx)
     goto out;
   email = json_object_get(body, "email");
   name = json_object_get(body, "name");
-  if (!json_is_string(email) || !email_ok(json_string_value(email))) {
+  if (!json_is_string(email) || strlen(json_string_value(email)) > MAX_EMAIL_LEN ||
+      !codec_address_valid(json_string_value(email))) {
     api_reply_error(ctx, 422, "invalid", "field 'email' must be an e-mail address");
     goto out;
   }

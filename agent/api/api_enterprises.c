@@ -1,18 +1,21 @@
 /* api_enterprises.c - admin: /v1/enterprises list, create and show.
  *
- * POST takes {"slug", "name", "domains"?}: slug is [a-z0-9-], 1..63 characters, not starting or
- * ending with '-'; domains are lower-cased. The enterprise gets a time-ordered id and a virtual
- * inbound address "<slug>-<random>@<[smtp] inbound_domain>". 409 when the slug or a domain is taken.
+ * POST takes {"slug", "name"?, "domains"?} with the rules of `mailagent enterprise add`: slug is
+ * 1..40 of [a-z0-9-], starting with a letter or digit; domains are lower-cased. The enterprise gets
+ * a time-ordered id, a virtual inbound address "<slug>-<random>@<[smtp] inbound_domain>" and its
+ * first API key "default" (answered once as "api_key"), in one transaction. 409 when the slug or a
+ * domain is taken.
  * Only the admin key reaches this file (enterprise keys get 403 from api_auth.c).
  */
 #include "api_internal.h"
 #include "agent/codec/codec.h"
+#include "agent/lib/apikey.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/crypto.h"
 
 #include <string.h>
 
-#define MAX_SLUG_LEN 63
+#define MAX_SLUG_LEN 40 /* as `mailagent enterprise add` */
 #define MAX_NAME_LEN 200
 #define MAX_DOMAINS 100
 
@@ -20,16 +23,9 @@ static gboolean slug_ok(const char *s)
 {
   gsize n = strlen(s);
 
-  if (n == 0 || n > MAX_SLUG_LEN || s[0] == '-' || s[n - 1] == '-')
+  if (n == 0 || n > MAX_SLUG_LEN || !g_ascii_isalnum(s[0]) || s[n - 1] == '-')
     return FALSE;
   return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
-}
-
-static gboolean domain_ok(const char *s)
-{
-  gsize n = strlen(s);
-  return n > 0 && n <= 253 && strchr(s, '.') && !strpbrk(s, " \t\r\n@/\\<>\"") && s[0] != '.' && s[n - 1] != '.' &&
-         g_utf8_validate(s, -1, NULL);
 }
 
 static void enterprises_list(ApiCtx *ctx)
@@ -50,7 +46,7 @@ static void enterprises_list(ApiCtx *ctx)
   api_reply_json(ctx, 200, api_page(items, NULL));
 }
 
-static void enterprise_reply(ApiCtx *ctx, int status, const char *id)
+static void enterprise_reply(ApiCtx *ctx, const char *id)
 {
   g_autoptr(GError) error = NULL;
   MaEnterprise *e = NULL;
@@ -61,7 +57,7 @@ static void enterprise_reply(ApiCtx *ctx, int status, const char *id)
   else if (rc == 0)
     api_reply_error(ctx, 404, "not_found", "no such enterprise");
   else
-    api_reply_json(ctx, status, codec_enterprise_to_json(e, ctx->cfg->inbound_domain));
+    api_reply_json(ctx, 200, codec_enterprise_to_json(e, ctx->cfg->inbound_domain));
   ma_enterprise_free(e);
 }
 
@@ -71,6 +67,8 @@ static void enterprises_create(ApiCtx *ctx)
   g_autoptr(GError) error = NULL;
   g_autofree char *suffix = NULL;
   MaEnterprise e = {0};
+  MaApiKey *key = NULL;
+  char *secret = NULL;
   json_t *body, *slug, *name, *domains, *d;
   size_t i;
 
@@ -82,7 +80,7 @@ static void enterprises_create(ApiCtx *ctx)
   name = json_object_get(body, "name");
   domains = json_object_get(body, "domains");
   if (!json_is_string(slug) || !slug_ok(json_string_value(slug))) {
-    api_reply_error(ctx, 422, "invalid", "field 'slug' must be 1-63 characters of a-z, 0-9 and '-'");
+    api_reply_error(ctx, 422, "invalid", "field 'slug' must be 1-%d characters of a-z, 0-9 and '-', starting with a letter or digit", MAX_SLUG_LEN);
     goto out;
   }
   if (name && !json_is_null(name) &&
@@ -96,11 +94,13 @@ static void enterprises_create(ApiCtx *ctx)
   }
   e.domains = g_ptr_array_new_with_free_func(g_free);
   json_array_foreach(domains, i, d) {
-    if (!json_is_string(d) || !domain_ok(json_string_value(d))) {
+    char *low = json_is_string(d) ? g_utf8_strdown(json_string_value(d), -1) : NULL;
+    if (!low || !codec_domain_valid(low)) {
+      g_free(low);
       api_reply_error(ctx, 422, "invalid", "field 'domains': item %zu is not a domain name", i);
       goto out;
     }
-    g_ptr_array_add(e.domains, g_utf8_strdown(json_string_value(d), -1));
+    g_ptr_array_add(e.domains, low);
   }
   e.id = ma_id_new();
   e.slug = g_strdup(json_string_value(slug));
@@ -108,11 +108,23 @@ static void enterprises_create(ApiCtx *ctx)
   suffix = ma_random_alnum(8);
   e.inbound_local = g_strdup_printf("%s-%s", e.slug, suffix);
   e.created_at = ma_now();
-  if (storage_enterprise_create(ctx->st, &e, &error) < 0)
+  /* As `mailagent enterprise add`: the enterprise and its first key ("default") in one commit. */
+  if (storage_begin(ctx->st, &error) < 0 || storage_enterprise_create(ctx->st, &e, &error) < 0 ||
+      apikey_create(ctx->st, e.id, "default", &key, &secret, &error) < 0 || storage_commit(ctx->st, &error) < 0) {
+    storage_rollback(ctx->st);
     api_reply_gerror(ctx, error);
-  else
-    enterprise_reply(ctx, 201, e.id);
+  } else {
+    json_t *doc = codec_enterprise_to_json(&e, ctx->cfg->inbound_domain);
+    json_t *jk = codec_api_key_to_json(key);
+    json_object_set_new(jk, "secret", json_string(secret));
+    json_object_set_new(doc, "api_key", jk);
+    api_reply_json(ctx, 201, doc);
+  }
 out:
+  if (secret)
+    memset(secret, 0, strlen(secret));
+  g_free(secret);
+  ma_api_key_free(key);
   g_free(e.id);
   g_free(e.slug);
   g_free(e.name);
@@ -125,7 +137,7 @@ out:
 static void enterprise_get(ApiCtx *ctx)
 {
   if (api_check_query(ctx, NULL))
-    enterprise_reply(ctx, 200, api_param(ctx, "id"));
+    enterprise_reply(ctx, api_param(ctx, "id"));
 }
 
 const ApiRoute api_enterprises_routes[] = {

@@ -7,6 +7,7 @@
  */
 #include "api_internal.h"
 #include "agent/lib/metrics.h"
+#include "rules/rules.h"
 
 static void healthz_get(ApiCtx *ctx)
 {
@@ -31,6 +32,10 @@ static void metrics_get(ApiCtx *ctx)
   if (!api_check_query(ctx, NULL))
     return;
   ma_metrics_render(out);
+  g_string_append_printf(out, "# HELP mailagent_rules_regex_limit_hits_total Rule regexes stopped by their match limits.\n"
+                              "# TYPE mailagent_rules_regex_limit_hits_total counter\n"
+                              "mailagent_rules_regex_limit_hits_total %" G_GUINT64_FORMAT "\n",
+                         rules_regex_limit_hits());
   if (storage_outbox_backlog(ctx->st, &backlog, &error) == 0)
     g_string_append_printf(out, "# HELP mailagent_webhook_backlog Webhook events waiting for delivery.\n"
                                 "# TYPE mailagent_webhook_backlog gauge\nmailagent_webhook_backlog %" G_GINT64_FORMAT "\n",

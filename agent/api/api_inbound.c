@@ -6,6 +6,7 @@
  * to the old address is not lost while the employees' forwarding rules are updated.
  */
 #include "api_internal.h"
+#include "agent/codec/codec.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/crypto.h"
 
@@ -25,7 +26,7 @@ static void reply_addresses(ApiCtx *ctx, int status, json_t *extra)
   }
   all = json_array();
   for (guint i = 0; i < live->len; i++) {
-    g_autofree char *a = g_strdup_printf("%s@%s", (char *)g_ptr_array_index(live, i), ctx->cfg->inbound_domain);
+    g_autofree char *a = codec_inbound_address(g_ptr_array_index(live, i), ctx->cfg->inbound_domain);
     json_array_append_new(all, json_string(a));
   }
   doc = json_pack("{s:O?,s:o}", "address", json_array_get(all, 0), "live", all);
