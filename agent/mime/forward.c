@@ -239,6 +239,8 @@ static const char *match_separator(const char *s)
   if (g_ascii_strcasecmp(s, "Begin forwarded message:") == 0 ||
       g_ascii_strcasecmp(s, "Begin forwarded message :") == 0)
     return "apple";
+  /* the newer QQ Mail web client: a lone "Original" / "原始邮件" label beside a rule */
+  if (strcmp(s, "Original") == 0 || strcmp(s, "原始邮件") == 0) return "qq";
   gsize n = strlen(s);
   if (n >= 10 && strspn(s, "_") == n) return "outlook";
   if (s[0] != '-') return NULL;
