@@ -1,0 +1,283 @@
+/* activities.c - turns an archived message into sales activities by the enterprise's rules (see
+ * activities.h for the contract).
+ *
+ * For each link of the message still without an activity: build the rules input once per message
+ * (subject, body, addresses, attachments, the provenance's mailboxes and employees), swap in the
+ * record's half, take the first matching rule, and create one activity plus its "activity.created"
+ * outbox event keyed "activity.created:<message>:<type>:<record>". The owner is the internal
+ * participant: the sender for outbound mail, the first internal recipient for inbound mail (the
+ * provenance's employee when no recipient is internal). Parsed rule sets are cached per enterprise
+ * and reused while the stored JSON is unchanged, so regexes are compiled once per edit, not per
+ * message. Runs inside the caller's transaction; never logs message text.
+ */
+#include "activities.h"
+
+#include "agent/codec/codec.h"
+#include "agent/lib/clock.h"
+#include "agent/lib/log.h"
+#include "agent/lib/metrics.h"
+#include "agent/lib/settings.h"
+#include "rules/rules.h"
+
+#include <string.h>
+
+/* ---- rule set cache ------------------------------------------------------------------------- */
+
+#define CACHE_MAX 1024
+
+typedef struct {
+  char *json;
+  RulesSet *set;
+} CacheEntry;
+
+static GMutex cache_lock;
+static GHashTable *cache; /* enterprise id -> CacheEntry* */
+
+static void cache_entry_free(gpointer p)
+{
+  CacheEntry *e = p;
+  g_free(e->json);
+  rules_set_unref(e->set);
+  g_free(e);
+}
+
+/* The parsed set for this stored JSON (a new reference), or NULL when the stored rules do not
+ * parse (logged; the caller creates nothing). */
+static RulesSet *rules_for(const char *enterprise_id, const char *json)
+{
+  RulesSet *set = NULL;
+  g_mutex_lock(&cache_lock);
+  if (!cache) cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cache_entry_free);
+  CacheEntry *e = g_hash_table_lookup(cache, enterprise_id);
+  if (e && strcmp(e->json, json) == 0) set = rules_set_ref(e->set);
+  g_mutex_unlock(&cache_lock);
+  if (set) return set;
+
+  g_autoptr(GError) error = NULL;
+  set = rules_set_parse(json, RULES_PARSE_REQUIRE_IDS, &error);
+  if (!set) {
+    ma_error("activities", "stored rules do not parse, no activities created enterprise=%s error=%s",
+             enterprise_id, error->message);
+    return NULL;
+  }
+  g_mutex_lock(&cache_lock);
+  if (g_hash_table_size(cache) >= CACHE_MAX) g_hash_table_remove_all(cache);
+  CacheEntry *n = g_new0(CacheEntry, 1);
+  n->json = g_strdup(json);
+  n->set = rules_set_ref(set);
+  g_hash_table_replace(cache, g_strdup(enterprise_id), n);
+  g_mutex_unlock(&cache_lock);
+  return set;
+}
+
+/* ---- input ---------------------------------------------------------------------------------- */
+
+/* Adds a copy's mailbox and employee (id and address) to the input. */
+static int add_provenance(MaStorage *st, const char *ent, RulesInput *in, const MaProvenance *p, GError **error)
+{
+  if (p->mailbox) rules_input_add_mailbox(in, p->mailbox);
+  if (!p->employee_id) return 0;
+  rules_input_add_employee(in, p->employee_id);
+  MaEmployee *emp = NULL;
+  int rc = storage_employee_find(st, ent, p->employee_id, &emp, error);
+  if (rc < 0) return -1;
+  if (rc == 1 && emp->email) rules_input_add_employee(in, emp->email);
+  ma_employee_free(emp);
+  return 0;
+}
+
+static RulesInput *build_input(MaStorage *st, const char *ent, const MaStoredMessage *m, const MaProvenance *prov,
+                               GError **error)
+{
+  g_autoptr(RulesInput) in = rules_input_new();
+  rules_input_set_subject(in, m->subject ? m->subject : "");
+  rules_input_set_body(in, m->text ? m->text : "");
+  rules_input_set_snippet(in, m->snippet ? m->snippet : "");
+  rules_input_set_direction(in, m->direction);
+  rules_input_set_size(in, m->size);
+  gboolean have_from = FALSE, has_attachment = FALSE;
+  for (guint i = 0; m->participants && i < m->participants->len; i++) {
+    const MaParticipant *p = m->participants->pdata[i];
+    switch (p->role) {
+    case MA_ROLE_FROM:
+      if (!have_from) rules_input_set_from(in, p->name, p->address);
+      have_from = TRUE;
+      break;
+    case MA_ROLE_TO: rules_input_add_to(in, p->address); break;
+    case MA_ROLE_CC: rules_input_add_cc(in, p->address); break;
+    default: break;
+    }
+    if (p->role != MA_ROLE_REPLY_TO) rules_input_add_participant(in, p->address);
+  }
+  for (guint i = 0; m->attachments && i < m->attachments->len; i++) {
+    const MaAttachment *a = m->attachments->pdata[i];
+    if (a->is_inline) continue;
+    has_attachment = TRUE;
+    if (a->filename) rules_input_add_attachment_name(in, a->filename);
+  }
+  rules_input_set_has_attachment(in, has_attachment);
+
+  if (prov) {
+    if (add_provenance(st, ent, in, prov, error) < 0) return NULL;
+  } else {
+    g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify) ma_provenance_free);
+    if (storage_provenance_list(st, ent, m->id, rows, error) < 0) return NULL;
+    for (guint i = 0; i < rows->len; i++)
+      if (add_provenance(st, ent, in, rows->pdata[i], error) < 0) return NULL;
+  }
+  return g_steal_pointer(&in);
+}
+
+/* ---- owner ---------------------------------------------------------------------------------- */
+
+static int is_internal(MaStorage *st, const MaEnterprise *e, const char *address, gboolean *out, GError **error)
+{
+  *out = FALSE;
+  const char *domain = ma_address_domain(address);
+  for (guint i = 0; domain && e->domains && i < e->domains->len; i++)
+    if (g_ascii_strcasecmp(domain, e->domains->pdata[i]) == 0) {
+      *out = TRUE;
+      return 0;
+    }
+  MaEmployee *emp = NULL;
+  g_autofree char *key = ma_address_key(address, FALSE);
+  int rc = storage_employee_find(st, e->id, key, &emp, error);
+  if (rc < 0) return -1;
+  *out = rc == 1;
+  ma_employee_free(emp);
+  return 0;
+}
+
+/* The owner's address (newly allocated) or NULL. */
+static int find_owner(MaStorage *st, const char *ent, const MaStoredMessage *m, const MaProvenance *prov,
+                      char **owner, GError **error)
+{
+  *owner = NULL;
+  MaEnterprise *e = NULL;
+  int rc = storage_enterprise_get(st, ent, &e, error);
+  if (rc <= 0) return rc;
+  int ret = 0;
+  for (guint i = 0; m->participants && i < m->participants->len && !*owner; i++) {
+    const MaParticipant *p = m->participants->pdata[i];
+    gboolean wanted = m->direction == MA_DIRECTION_OUTBOUND ? p->role == MA_ROLE_FROM
+                                                            : (p->role == MA_ROLE_TO || p->role == MA_ROLE_CC);
+    if (!wanted || !p->address) continue;
+    if (m->direction == MA_DIRECTION_OUTBOUND) {
+      *owner = g_strdup(p->address);
+      break;
+    }
+    gboolean internal = FALSE;
+    if (is_internal(st, e, p->address, &internal, error) < 0) {
+      ret = -1;
+      break;
+    }
+    if (internal) *owner = g_strdup(p->address);
+  }
+  if (ret == 0 && !*owner && prov && prov->employee_id) {
+    MaEmployee *emp = NULL;
+    rc = storage_employee_find(st, ent, prov->employee_id, &emp, error);
+    if (rc < 0) ret = -1;
+    else if (rc == 1) *owner = g_strdup(emp->email);
+    ma_employee_free(emp);
+  }
+  ma_enterprise_free(e);
+  return ret;
+}
+
+/* ---- apply ---------------------------------------------------------------------------------- */
+
+/* Creates the activity and its event. Returns 1 created, 0 existed, -1 error. */
+static int create_one(MaStorage *st, const char *ent, const MaStoredMessage *m, const MaRecordRef *ref,
+                      const RulesRule *rule, RulesInput *in, const char *owner, GError **error)
+{
+  MaActivity a = {0};
+  g_autofree char *id = ma_id_new();
+  g_autofree char *title = rules_render_title(rule, in);
+  g_autofree char *content = rules_render_content(rule, in);
+  a.id = id;
+  a.enterprise_id = (char *) ent;
+  a.message_id = m->id;
+  a.record = *ref;
+  a.rule_id = (char *) rules_rule_id(rule);
+  a.rule_name = (char *) rules_rule_name(rule);
+  a.activity_type = (char *) rules_rule_activity_type(rule);
+  a.title = title;
+  a.content = content;
+  a.owner = (char *) owner;
+  a.created_at = ma_now();
+  a.message_date = m->date;
+  int rc = storage_activity_create(st, &a, error);
+  if (rc <= 0) return rc;
+
+  json_t *doc = codec_activity_to_json(&a);
+  char *payload = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  if (!payload) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "cannot encode activity.created payload");
+    return -1;
+  }
+  g_autofree char *key =
+    g_strdup_printf("activity.created:%s:%s:%s", m->id, ma_record_type_name(ref->type), ref->id);
+  rc = storage_outbox_add(st, ent, "activity.created", key, payload, a.created_at, error);
+  free(payload);
+  if (rc < 0) return -1;
+  ma_metrics_inc(MA_METRIC_ACTIVITIES_CREATED);
+  ma_debug("activities", "created activity=%s message=%s record=%s:%s rule=%s", id, m->id,
+           ma_record_type_name(ref->type), ref->id, rules_rule_id(rule));
+  return 1;
+}
+
+int activities_apply(MaStorage *st, const char *enterprise_id, const char *message_id,
+                     const MaProvenance *provenance, GError **error)
+{
+  g_return_val_if_fail(st && enterprise_id && message_id, -1);
+  gboolean on = TRUE;
+  if (settings_get_bool(st, enterprise_id, "activities", &on, error) < 0) return -1;
+  if (!on) return 0;
+
+  g_autofree char *json = NULL;
+  if (storage_rules_get(st, enterprise_id, &json, error) < 0) return -1;
+  g_autoptr(RulesSet) set = rules_for(enterprise_id, json ? json : "[]");
+  if (!set || rules_set_count(set) == 0) return 0;
+
+  g_autoptr(GPtrArray) links = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_ref_free);
+  if (storage_links_without_activity(st, enterprise_id, message_id, links, error) < 0) return -1;
+  if (links->len == 0) return 0;
+
+  MaStoredMessage *m = NULL;
+  int rc = storage_message_get(st, enterprise_id, message_id, &m, error);
+  if (rc < 0) return -1;
+  if (rc == 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no archived message %s", message_id);
+    return -1;
+  }
+  int created = 0;
+  g_autoptr(RulesInput) in = build_input(st, enterprise_id, m, provenance, error);
+  g_autofree char *owner = NULL;
+  gboolean owner_known = FALSE;
+  if (!in) created = -1;
+  for (guint i = 0; created >= 0 && i < links->len; i++) {
+    const MaRecordRef *ref = links->pdata[i];
+    MaRecord *rec = NULL;
+    rc = storage_record_get(st, enterprise_id, ref->type, ref->id, &rec, error);
+    if (rc < 0) {
+      created = -1;
+      break;
+    }
+    if (rc == 0) continue; /* the record was deleted since: history stays, nothing new */
+    rules_input_set_record(in, rec->type, rec->name, rec->stage, rec->attributes_json);
+    ma_record_free(rec);
+    const RulesRule *rule = rules_first_match(set, in);
+    if (!rule) continue;
+    if (!owner_known && find_owner(st, enterprise_id, m, provenance, &owner, error) < 0) {
+      created = -1;
+      break;
+    }
+    owner_known = TRUE;
+    rc = create_one(st, enterprise_id, m, ref, rule, in, owner, error);
+    if (rc < 0) created = -1;
+    else created += rc;
+  }
+  ma_stored_message_free(m);
+  return created;
+}
