@@ -1,0 +1,116 @@
+/* mime.c - mime_parse(): pre-scan, GMime parse straight from the caller's memory, headers,
+ * body walk, forward unwrapping. Also GMime's one-time initialisation and the default limits.
+ * Never writes a parsed object back out (see mime.h); never logs header values or bodies.
+ */
+#include "mime_gmime.h"
+
+#include <string.h>
+
+#include <libxml/parser.h>
+
+#include "agent/lib/error.h"
+
+MaMimeLimits mime_limits_default(void)
+{
+  MaMimeLimits l = {
+    .max_message_size = 50 * 1024 * 1024,
+    .max_parts = 1000,
+    .max_depth = 20,
+    .max_header_block = 1024 * 1024,
+    .max_header_field = 64 * 1024,
+  };
+  return l;
+}
+
+static GMimeParserOptions *base_options;
+
+static gpointer init_once(gpointer unused)
+{
+  g_mime_init();
+  xmlInitParser();
+  base_options = g_mime_parser_options_new();
+  static const char *fallback[] = {"UTF-8", "GB18030", "windows-1252", NULL};
+  g_mime_parser_options_set_fallback_charsets(base_options, fallback);
+  g_mime_parser_options_set_rfc2047_compliance_mode(base_options, GMIME_RFC_COMPLIANCE_LOOSE);
+  g_mime_parser_options_set_address_compliance_mode(base_options, GMIME_RFC_COMPLIANCE_LOOSE);
+  g_mime_parser_options_set_parameter_compliance_mode(base_options, GMIME_RFC_COMPLIANCE_LOOSE);
+  return NULL;
+}
+
+void mime_global_init(void)
+{
+  static GOnce once = G_ONCE_INIT;
+  g_once(&once, init_once, NULL);
+}
+
+static void on_parser_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer user_data)
+{
+  GPtrArray *warnings = user_data;
+  const char *text = NULL;
+  switch (code) {
+  case GMIME_WARN_MALFORMED_MULTIPART: text = "malformed multipart: no parts found"; break;
+  case GMIME_WARN_TRUNCATED_MESSAGE: text = "message is truncated"; break;
+  case GMIME_WARN_MALFORMED_MESSAGE: text = "message is malformed"; break;
+  case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY: text = "multipart without boundary read as one part"; break;
+  case GMIME_CRIT_NESTING_OVERFLOW: text = "MIME nesting overflow"; break;
+  case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT: text = "MIME part without headers or content"; break;
+  case GMIME_CRIT_INVALID_HEADER_NAME: text = "invalid header name"; break;
+  default: break;
+  }
+  if (text) mime_warn(warnings, text);
+}
+
+int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage **out, GError **error)
+{
+  g_assert(out);
+  *out = NULL;
+  mime_global_init();
+  MaMimeLimits defaults = mime_limits_default();
+  if (!limits) limits = &defaults;
+
+  GPtrArray *warnings = g_ptr_array_new_with_free_func(g_free);
+  MimePrescan ps;
+  if (mime_prescan(raw, len, limits, &ps, warnings, error) < 0) {
+    g_ptr_array_unref(warnings);
+    return -1;
+  }
+
+  /* GMime reads the buffer in place: a non-owning GByteArray view (read-only use only). */
+  GByteArray view = {(guint8 *)ps.data, (guint)ps.len};
+  GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(&view);
+  g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+  GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+  g_mime_parser_set_persist_stream(parser, TRUE);
+  g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+  GMimeParserOptions *options = g_mime_parser_options_clone(base_options);
+  g_mime_parser_options_set_warning_callback(options, on_parser_warning, warnings);
+  GMimeMessage *msg = g_mime_parser_construct_message(parser, options);
+
+  int rc = 0;
+  if (!msg || g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(msg))) == 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "no message header found");
+    rc = -1;
+  } else {
+    MimeSource src = {ps.data, ps.len, &view, limits, warnings, options};
+    MaMessage *m = ma_message_new();
+    mime_fill_headers(m, msg, options);
+    mime_fill_signals(m, msg, options);
+    MimeBody body;
+    mime_body_init(&body);
+    GMimeObject *root = g_mime_message_get_mime_part(msg);
+    if (root) mime_body_walk(&src, root, &body);
+    mime_fill_body(m, &body);
+    mime_unwrap(&src, &m, msg, &body);
+    mime_body_clear(&body);
+    for (guint i = 0; i < warnings->len; i++)
+      mime_warn(m->warnings, g_ptr_array_index(warnings, i));
+    *out = m;
+  }
+  if (msg) g_object_unref(msg);
+  g_object_unref(parser);
+  g_object_unref(stream);
+  g_mime_parser_options_free(options);
+  mime_prescan_clear(&ps);
+  g_ptr_array_unref(warnings);
+  return rc;
+}

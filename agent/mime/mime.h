@@ -1,0 +1,93 @@
+/* mime.h - turns one raw RFC 5322 message into the normalised MaMessage of agent/lib/model.h.
+ * This module is the only code in mailagent that includes GMime (and, with mime_html.c, the only
+ * HTML parser user). Everything here is pure: no I/O, no globals besides GMime's one-time init.
+ *
+ * Limits (MaMimeLimits, defaults from mime_limits_default()):
+ *   max_message_size  50 MB   larger input is refused: -1 with MA_ERROR_LIMIT.
+ *   max_parts         1000    MIME entities (leaves + multiparts + embedded messages); the input
+ *                             is cut at the boundary line that opens part max_parts+1, so the
+ *                             first max_parts parts are still read; a warning says so.
+ *   max_depth         20      nesting of multiparts and message/rfc822; the input is cut where
+ *                             the too-deep entity starts; a warning says so.
+ *   max_header_block  1 MB    the top-level header block; fields past the budget are dropped
+ *                             except the ones we read (From, To, Subject, Content-Type, ...).
+ *   max_header_field  64 KB   one header field with its continuation lines; a longer field is
+ *                             dropped (top level) with a warning.
+ * GMime has no limits and cannot be interrupted, so they are enforced by a linear pre-scan of the
+ * raw bytes (mime_prescan.c) before GMime sees anything. The pre-scan also repairs what GMime
+ * would read badly: a message whose lines end in bare CR gets them turned into LF, and NUL bytes
+ * in header blocks become spaces. Only when such a repair is needed is the input copied; otherwise
+ * GMime reads the caller's buffer in place.
+ *
+ * Policy: "still archive what can be read". Apart from the size limit and input that holds no
+ * header at all, mime_parse() succeeds and lists what it could not read in MaMessage.warnings
+ * (truncated base64, missing boundary, limits hit...).
+ *
+ * Hand forwards are unwrapped (MaMessage.unwrapped = TRUE, forwarder_address = outer From):
+ *   rfc822:  the message has exactly one message/rfc822 part among the direct children of its
+ *            top-level multipart, and either the outer subject starts with a forward prefix
+ *            (Fwd:, Fw:, FW:, 转发:, 轉寄:, WG:, TR:, RV:, fwd: any case, also full-width colon)
+ *            or the outer message's own text has at most MIME_UNWRAP_MAX_OWN_LINES non-empty
+ *            lines. The original's headers, participants, body and attachments become the
+ *            MaMessage; its Message-ID (when valid) is kept for dedup; forward_kind = "rfc822".
+ *   inline:  otherwise, forward_find_in_text() on the text/plain body (or forward_find_in_html()
+ *            on an HTML-only body) finds a header block, and either the subject has a forward
+ *            prefix or the block starts within the first MIME_UNWRAP_MAX_OWN_LINES non-empty
+ *            lines of the body (the forwarder's own note is short). Participants come from the
+ *            block (forward_parse_addresses), date from forward_parse_date, subject from the
+ *            block (else the outer subject without its prefix), text = block body, html = NULL,
+ *            the outer attachments are kept; forward_kind = block->kind.
+ *   In both cases the outer message's Message-ID, In-Reply-To and References are NOT kept: an
+ *   inline block carries no Message-ID, so message_id is NULL and the pipeline dedups by hash.
+ *   The forward signals (Resent-From, X-Forwarded-*, Delivered-To) are always the outer ones.
+ *
+ * Never re-serialise a parsed GMime object (g_mime_object_to_string, write_to_stream on headers,
+ * any setter that re-encodes Content-Type): GMime 3.2.13 can loop forever in
+ * g_mime_param_list_encode. This module only reads values.
+ */
+#ifndef MA_MIME_H
+#define MA_MIME_H
+
+#include <glib.h>
+
+#include "agent/lib/model.h"
+
+typedef struct {
+  gsize max_message_size; /* bytes; default 50 MB */
+  guint max_parts;        /* default 1000 */
+  guint max_depth;        /* default 20 */
+  gsize max_header_block; /* bytes of the top-level header block; default 1 MB */
+  gsize max_header_field; /* bytes of one header field incl. continuations; default 64 KB */
+} MaMimeLimits;
+
+/* Non-empty lines of the forwarder's own text that still count as "a short note". */
+#define MIME_UNWRAP_MAX_OWN_LINES 15
+
+/* The documented defaults above. */
+MaMimeLimits mime_limits_default(void);
+
+/* Initialises GMime once per process (thread-safe). mime_parse() calls it; calling it early
+ * from main() is harmless. */
+void mime_global_init(void);
+
+/* Parses raw (len bytes, need not be NUL-terminated; not modified, not retained) under limits
+ * (NULL = defaults). Returns 0 with *out set (the caller frees it with ma_message_free), or -1
+ * with *error: MA_ERROR_LIMIT when len > max_message_size, MA_ERROR_INVALID when the input holds
+ * no header at all. Thread-safe: any number of threads may parse at once. */
+int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage **out,
+               GError **error);
+
+/* Readable UTF-8 text from HTML (UTF-8 input; any <meta charset> is ignored): block elements and
+ * <br> break lines, list items get "- ", table cells are separated by a tab and rows by a line
+ * break, script/style/head and comments are skipped, entities decoded, runs of blank lines
+ * collapsed. Never NULL; the caller frees it. */
+char *mime_html_to_text(const char *html, gsize len);
+
+/* Safe HTML for display by the API: an allowlist of formatting tags and attributes; script,
+ * style, iframe, object, embed, form and the like are dropped with their content, on* attributes
+ * are dropped, links keep only http:, https:, mailto:, tel: and cid: targets, <img src> only cid:
+ * and data:image/ (no remote loads), style attributes lose any declaration that loads or runs
+ * something (url(, expression, @import, javascript:, behavior). Never NULL; the caller frees it. */
+char *mime_html_sanitize(const char *html, gsize len);
+
+#endif

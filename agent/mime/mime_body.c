@@ -1,0 +1,275 @@
+/* mime_body.c - walks a parsed MIME tree: inline text/plain parts become the text body, the
+ * first inline text/html the HTML body (one of each per multipart/alternative), everything else
+ * an MaAttachment (name, type, content-id, inline flag, decoded size, sha256, data). Attached
+ * messages (message/rfc822) are recorded with their raw bytes, sliced from the parse buffer, and
+ * never re-serialised. Content in identity encodings is read straight from the parse buffer;
+ * base64/quoted-printable is decoded once. Recursion is bounded by limits->max_depth (+2 slack;
+ * the pre-scan already cut deeper input).
+ */
+#include "mime_gmime.h"
+
+#include <string.h>
+
+#include "agent/lib/crypto.h"
+
+typedef struct {
+  gboolean text_done;
+  gboolean html_done;
+} AltState;
+
+typedef struct {
+  MimeSource *src;
+  MimeBody *b;
+  GMimeObject *root;
+} Walk;
+
+void mime_body_init(MimeBody *b)
+{
+  memset(b, 0, sizeof *b);
+  b->text = g_string_new(NULL);
+  b->attachments = g_ptr_array_new_with_free_func((GDestroyNotify)ma_attachment_free);
+}
+
+void mime_body_clear(MimeBody *b)
+{
+  if (b->text) g_string_free(b->text, TRUE);
+  g_free(b->html);
+  if (b->attachments) g_ptr_array_unref(b->attachments);
+  memset(b, 0, sizeof *b);
+}
+
+/* The slice of the parse buffer a GMime stream covers, when it is one of ours. */
+static gboolean stream_slice(MimeSource *src, GMimeStream *st, const char **data, gsize *len)
+{
+  if (!st || !GMIME_IS_STREAM_MEM(st) || g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(st)) != src->array)
+    return FALSE;
+  gint64 start = st->bound_start, end = st->bound_end;
+  if (end < 0 || (guint64)end > src->len) end = (gint64)src->len;
+  if (start < 0 || start > end) return FALSE;
+  *data = src->buf + start;
+  *len = (gsize)(end - start);
+  return TRUE;
+}
+
+static gboolean base64_truncated(const char *data, gsize len)
+{
+  gsize n = 0;
+  for (gsize i = 0; i < len; i++) {
+    char c = data[i];
+    if (g_ascii_isalnum(c) || c == '+' || c == '/' || c == '=') n++;
+  }
+  return n % 4 != 0;
+}
+
+/* Decoded content of a leaf. *borrowed is TRUE when the bytes point into the parse buffer (valid
+ * only during the parse). */
+static GBytes *part_content(Walk *w, GMimePart *part)
+{
+  GMimeDataWrapper *dw = g_mime_part_get_content(part);
+  if (!dw) return g_bytes_new(NULL, 0);
+  GMimeStream *st = g_mime_data_wrapper_get_stream(dw);
+  GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(dw);
+  const char *data;
+  gsize len;
+  gboolean sliced = stream_slice(w->src, st, &data, &len);
+  if (sliced && (enc == GMIME_CONTENT_ENCODING_DEFAULT || enc == GMIME_CONTENT_ENCODING_7BIT ||
+                 enc == GMIME_CONTENT_ENCODING_8BIT || enc == GMIME_CONTENT_ENCODING_BINARY))
+    return g_bytes_new_static(data, len);
+  if (sliced && enc == GMIME_CONTENT_ENCODING_BASE64 && base64_truncated(data, len))
+    mime_warn(w->src->warnings, "truncated base64 content: decoded what was there");
+  GMimeStream *out = g_mime_stream_mem_new();
+  g_mime_data_wrapper_write_to_stream(dw, out);
+  GByteArray *arr = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
+  g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(out), FALSE);
+  g_object_unref(out);
+  return g_byte_array_free_to_bytes(arr);
+}
+
+static char *lower_type(GMimeObject *obj)
+{
+  GMimeContentType *ct = g_mime_object_get_content_type(obj);
+  const char *t = ct ? g_mime_content_type_get_media_type(ct) : NULL;
+  const char *s = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
+  char *full = g_strdup_printf("%s/%s", t && *t ? t : "application", s && *s ? s : "octet-stream");
+  char *lower = g_ascii_strdown(full, -1);
+  g_free(full);
+  return lower;
+}
+
+static char *clean_filename(const char *name)
+{
+  if (!name || !*name) return NULL;
+  char *v = g_utf8_validate(name, -1, NULL) ? g_strdup(name) : g_utf8_make_valid(name, -1);
+  for (char *p = v; *p; p++)
+    if ((guchar)*p < 0x20) *p = ' ';
+  g_strstrip(v);
+  if (!*v) {
+    g_free(v);
+    return NULL;
+  }
+  return v;
+}
+
+static MaAttachment *attachment_new(GMimeObject *obj, gboolean in_related)
+{
+  MaAttachment *a = ma_attachment_new();
+  a->content_type = lower_type(obj);
+  const char *cid = g_mime_object_get_content_id(obj);
+  a->content_id = cid && *cid ? g_strdup(cid) : NULL;
+  const char *disp = g_mime_object_get_disposition(obj);
+  a->is_inline = (disp && g_ascii_strcasecmp(disp, "inline") == 0) || (in_related && a->content_id);
+  return a;
+}
+
+static void attachment_set_data(MaAttachment *a, GBytes *bytes)
+{
+  gsize len;
+  const void *data = g_bytes_get_data(bytes, &len);
+  a->size = len;
+  ma_sha256_hex(data ? data : "", len, a->sha256);
+  a->data = g_bytes_new(data, len); /* own copy: `bytes` may borrow the parse buffer */
+}
+
+/* The raw bytes of an attached message: from its first header to the parent's next boundary. */
+static void message_part_raw(Walk *w, GMimeObject *parent, GMimeMessage *inner, const char **data, gsize *len)
+{
+  *data = NULL;
+  *len = 0;
+  if (!inner) return;
+  GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(inner));
+  if (!hl || g_mime_header_list_get_count(hl) == 0) return;
+  gint64 start = g_mime_header_get_offset(g_mime_header_list_get_header_at(hl, 0));
+  if (start < 0 || (guint64)start >= w->src->len) return;
+  gsize end = w->src->len;
+  const char *boundary = parent && GMIME_IS_MULTIPART(parent)
+                             ? g_mime_object_get_content_type_parameter(parent, "boundary") : NULL;
+  if (boundary && *boundary) {
+    char *needle = g_strconcat("\n--", boundary, NULL);
+    const char *hit = g_strstr_len(w->src->buf + start, (gssize)(w->src->len - (gsize)start), needle);
+    if (hit) {
+      end = (gsize)(hit - w->src->buf) + 1;
+      if (end > (gsize)start + 1 && w->src->buf[end - 2] == '\r') end--; /* keep CRLF pairs whole */
+    }
+    g_free(needle);
+  }
+  *data = w->src->buf + start;
+  *len = end - (gsize)start;
+}
+
+static void add_message_part(Walk *w, GMimeObject *obj, GMimeObject *parent, guint depth, gboolean in_related)
+{
+  GMimeMessagePart *mp = GMIME_MESSAGE_PART(obj);
+  GMimeMessage *inner = g_mime_message_part_get_message(mp);
+  MaAttachment *a = attachment_new(obj, in_related);
+  const char *fn = g_mime_object_get_content_disposition_parameter(obj, "filename");
+  if (!fn) fn = g_mime_object_get_content_type_parameter(obj, "name");
+  a->filename = clean_filename(fn);
+  if (!a->filename && inner) {
+    const char *subj = g_mime_message_get_subject(inner);
+    char *s = clean_filename(subj);
+    a->filename = g_strconcat(s ? s : "message", ".eml", NULL);
+    g_free(s);
+  }
+  const char *data;
+  gsize len;
+  message_part_raw(w, parent, inner, &data, &len);
+  GBytes *bytes = g_bytes_new_static(data ? data : "", len);
+  attachment_set_data(a, bytes);
+  g_bytes_unref(bytes);
+  g_ptr_array_add(w->b->attachments, a);
+  if (depth <= 1 && (parent == NULL || parent == w->root)) {
+    w->b->rfc822_count++;
+    w->b->rfc822 = mp;
+  }
+}
+
+static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_related)
+{
+  GMimePart *part = GMIME_PART(obj);
+  GMimeContentType *ct = g_mime_object_get_content_type(obj);
+  const char *disp = g_mime_object_get_disposition(obj);
+  gboolean attached = disp && g_ascii_strcasecmp(disp, "attachment") == 0;
+  const char *fn = g_mime_part_get_filename(part);
+  gboolean is_text = ct && g_mime_content_type_is_type(ct, "text", "plain");
+  gboolean is_html = ct && g_mime_content_type_is_type(ct, "text", "html");
+  if ((is_text || is_html) && !attached && !(fn && *fn)) {
+    if (is_text && alt && alt->text_done) return;
+    if (is_html && (w->b->html || (alt && alt->html_done))) {
+      if (alt) return; /* another alternative of the same content */
+      goto attachment;
+    }
+    GBytes *bytes = part_content(w, part);
+    gsize len;
+    const char *data = g_bytes_get_data(bytes, &len);
+    char *utf8 = mime_charset_to_utf8(data, len, g_mime_object_get_content_type_parameter(obj, "charset"));
+    g_bytes_unref(bytes);
+    if (is_text) {
+      if (w->b->text->len > 0 && utf8[0]) g_string_append_c(w->b->text, '\n');
+      g_string_append(w->b->text, utf8);
+      g_free(utf8);
+      w->b->have_plain = TRUE;
+      if (alt) alt->text_done = TRUE;
+    } else {
+      w->b->html = utf8;
+      if (alt) alt->html_done = TRUE;
+    }
+    return;
+  }
+attachment:;
+  MaAttachment *a = attachment_new(obj, in_related);
+  a->filename = clean_filename(fn);
+  GBytes *bytes = part_content(w, part);
+  attachment_set_data(a, bytes);
+  g_bytes_unref(bytes);
+  g_ptr_array_add(w->b->attachments, a);
+}
+
+static void walk_object(Walk *w, GMimeObject *obj, GMimeObject *parent, guint depth, AltState *alt,
+                        gboolean in_related)
+{
+  if (depth > w->src->limits->max_depth + 2) {
+    mime_warn(w->src->warnings, "nesting limit reached: parts nested deeper than the limit are not read");
+    return;
+  }
+  if (GMIME_IS_MULTIPART(obj)) {
+    GMimeContentType *ct = g_mime_object_get_content_type(obj);
+    const char *sub = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
+    AltState own = {FALSE, FALSE};
+    AltState *child_alt = alt;
+    gboolean related = in_related;
+    if (sub && g_ascii_strcasecmp(sub, "alternative") == 0) child_alt = &own;
+    if (sub && g_ascii_strcasecmp(sub, "related") == 0) related = TRUE;
+    int n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
+    for (int i = 0; i < n; i++) {
+      GMimeObject *child = g_mime_multipart_get_part(GMIME_MULTIPART(obj), i);
+      if (child) walk_object(w, child, obj, depth + 1, child_alt, related);
+    }
+  } else if (GMIME_IS_MESSAGE_PART(obj)) {
+    add_message_part(w, obj, parent, depth, in_related);
+  } else if (GMIME_IS_PART(obj)) {
+    add_leaf(w, obj, alt, in_related);
+  }
+}
+
+void mime_body_walk(MimeSource *src, GMimeObject *root, MimeBody *b)
+{
+  Walk w = {src, b, root};
+  walk_object(&w, root, NULL, 0, NULL, FALSE);
+}
+
+void mime_fill_body(MaMessage *m, MimeBody *b)
+{
+  g_free(m->text);
+  if (b->have_plain) {
+    m->text = g_strdup(b->text->str);
+  } else if (b->html) {
+    m->text = mime_html_to_text(b->html, strlen(b->html));
+  } else {
+    m->text = g_strdup("");
+  }
+  g_free(m->html);
+  m->html = g_steal_pointer(&b->html);
+  for (guint i = 0; i < b->attachments->len; i++)
+    g_ptr_array_add(m->attachments, g_steal_pointer(&g_ptr_array_index(b->attachments, i)));
+  g_ptr_array_set_size(b->attachments, 0);
+}

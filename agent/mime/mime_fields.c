@@ -1,0 +1,115 @@
+/* mime_fields.c - reads a parsed GMimeMessage's header fields into an MaMessage: ids, subject,
+ * date, participants (groups flattened, names decoded by GMime with our fallback charsets,
+ * addresses normalised by mime_address_normalise) and the forward signals. Reads values only.
+ * Bounds: address groups are followed MIME_MAX_GROUP_DEPTH deep; at most MIME_MAX_PARTICIPANTS
+ * participants are kept per message (a 10,000-recipient header cannot blow up matching).
+ */
+#include "mime_gmime.h"
+
+#include <string.h>
+
+#define MIME_MAX_GROUP_DEPTH 4
+#define MIME_MAX_PARTICIPANTS 2000
+
+static char *clean_text(const char *s)
+{
+  if (!s) return g_strdup("");
+  char *v = g_utf8_validate(s, -1, NULL) ? g_strdup(s) : g_utf8_make_valid(s, -1);
+  for (char *p = v; *p; p++)
+    if (*p == '\r' || *p == '\n' || *p == '\t') *p = ' ';
+  return g_strstrip(v);
+}
+
+static void add_list(MaMessage *m, InternetAddressList *list, MaRole role, int depth)
+{
+  if (!list || depth > MIME_MAX_GROUP_DEPTH) return;
+  int n = internet_address_list_length(list);
+  for (int i = 0; i < n && m->participants->len < MIME_MAX_PARTICIPANTS; i++) {
+    InternetAddress *a = internet_address_list_get_address(list, i);
+    if (INTERNET_ADDRESS_IS_GROUP(a)) {
+      add_list(m, internet_address_group_get_members(INTERNET_ADDRESS_GROUP(a)), role, depth + 1);
+      continue;
+    }
+    if (!INTERNET_ADDRESS_IS_MAILBOX(a)) continue;
+    char *addr = mime_address_normalise(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a)));
+    if (!addr) continue;
+    char *name = clean_text(internet_address_get_name(a));
+    g_ptr_array_add(m->participants, ma_participant_new(role, *name ? name : NULL, addr));
+    g_free(name);
+    g_free(addr);
+  }
+}
+
+void mime_fill_headers(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *options)
+{
+  GMimeObject *obj = GMIME_OBJECT(msg);
+  g_free(m->message_id);
+  m->message_id = mime_msgid_normalise(g_mime_object_get_header(obj, "Message-ID"));
+
+  const char *irt = g_mime_object_get_header(obj, "In-Reply-To");
+  if (irt) {
+    GPtrArray *ids = g_ptr_array_new_with_free_func(g_free);
+    mime_msgid_list(irt, ids);
+    g_free(m->in_reply_to);
+    m->in_reply_to = ids->len > 0 ? g_strdup(g_ptr_array_index(ids, 0)) : mime_msgid_normalise(irt);
+    g_ptr_array_unref(ids);
+  }
+  mime_msgid_list(g_mime_object_get_header(obj, "References"), m->references);
+
+  g_free(m->subject);
+  m->subject = clean_text(g_mime_message_get_subject(msg));
+
+  GDateTime *date = g_mime_message_get_date(msg);
+  m->date = date ? g_date_time_to_unix(date) : 0;
+  if (m->date < 0) m->date = 0;
+
+  static const struct {
+    GMimeAddressType type;
+    MaRole role;
+  } roles[] = {
+    {GMIME_ADDRESS_TYPE_FROM, MA_ROLE_FROM}, {GMIME_ADDRESS_TYPE_SENDER, MA_ROLE_SENDER},
+    {GMIME_ADDRESS_TYPE_TO, MA_ROLE_TO},     {GMIME_ADDRESS_TYPE_CC, MA_ROLE_CC},
+    {GMIME_ADDRESS_TYPE_BCC, MA_ROLE_BCC},   {GMIME_ADDRESS_TYPE_REPLY_TO, MA_ROLE_REPLY_TO},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(roles); i++)
+    add_list(m, g_mime_message_get_addresses(msg, roles[i].type), roles[i].role, 0);
+}
+
+/* First address of an address-list header value. */
+static char *first_list_address(GMimeParserOptions *options, const char *value)
+{
+  if (!value) return NULL;
+  InternetAddressList *list = internet_address_list_parse(options, value);
+  char *res = NULL;
+  if (list) {
+    int n = internet_address_list_length(list);
+    for (int i = 0; i < n && !res; i++) {
+      InternetAddress *a = internet_address_list_get_address(list, i);
+      if (INTERNET_ADDRESS_IS_MAILBOX(a))
+        res = mime_address_normalise(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a)));
+    }
+    g_object_unref(list);
+  }
+  return res;
+}
+
+/* First whitespace-separated token containing '@' (X-Forwarded-For: "a@x b@y"). */
+static char *first_token_address(const char *value)
+{
+  if (!value) return NULL;
+  char **tokens = g_strsplit_set(value, " \t,;", -1);
+  char *res = NULL;
+  for (char **t = tokens; *t && !res; t++)
+    if (strchr(*t, '@')) res = mime_address_normalise(*t);
+  g_strfreev(tokens);
+  return res;
+}
+
+void mime_fill_signals(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *options)
+{
+  GMimeObject *obj = GMIME_OBJECT(msg);
+  m->signals.resent_from = first_list_address(options, g_mime_object_get_header(obj, "Resent-From"));
+  m->signals.x_forwarded_for = first_token_address(g_mime_object_get_header(obj, "X-Forwarded-For"));
+  m->signals.x_forwarded_to = first_token_address(g_mime_object_get_header(obj, "X-Forwarded-To"));
+  m->signals.delivered_to = first_token_address(g_mime_object_get_header(obj, "Delivered-To"));
+}

@@ -1,0 +1,445 @@
+/* test_mime.c - the MIME normaliser against tests/fixtures/mime/NAME.eml + NAME.json (format in
+ * tests/fixtures/mime/README.md), plus generated hostile input (1 MB header lines, 10,000 nested
+ * or sibling parts, oversize messages) that must neither crash nor hang, plus a parse-time check.
+ *
+ * `test_mime --dump FILE.eml` prints what the parser makes of a file (for writing fixtures).
+ */
+#include <jansson.h>
+#include <string.h>
+
+#include "agent/lib/error.h"
+#include "agent/mime/mime.h"
+
+static const char *fixtures_dir(void)
+{
+  const char *env = g_getenv("FIXTURES_DIR");
+  return env ? env : FIXTURES_DIR;
+}
+
+static json_t *message_to_json(const MaMessage *m)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "subject", json_string(m->subject));
+  json_object_set_new(o, "message_id", m->message_id ? json_string(m->message_id) : json_null());
+  json_object_set_new(o, "in_reply_to", m->in_reply_to ? json_string(m->in_reply_to) : json_null());
+  json_t *refs = json_array();
+  for (guint i = 0; i < m->references->len; i++)
+    json_array_append_new(refs, json_string(g_ptr_array_index(m->references, i)));
+  json_object_set_new(o, "references", refs);
+  json_object_set_new(o, "date", json_integer(m->date));
+  json_t *ps = json_array();
+  for (guint i = 0; i < m->participants->len; i++) {
+    const MaParticipant *p = g_ptr_array_index(m->participants, i);
+    json_array_append_new(ps, json_pack("{s:s, s:s?, s:s}", "role", ma_role_name(p->role), "name",
+                                        p->name, "address", p->address));
+  }
+  json_object_set_new(o, "participants", ps);
+  json_object_set_new(o, "text", json_string(m->text));
+  json_object_set_new(o, "html", m->html ? json_string(m->html) : json_null());
+  json_t *as = json_array();
+  for (guint i = 0; i < m->attachments->len; i++) {
+    const MaAttachment *a = g_ptr_array_index(m->attachments, i);
+    json_array_append_new(as, json_pack("{s:s?, s:s, s:s?, s:b, s:I, s:s}", "filename", a->filename,
+                                        "content_type", a->content_type, "content_id", a->content_id,
+                                        "inline", a->is_inline, "size", (json_int_t)a->size, "sha256",
+                                        a->sha256));
+  }
+  json_object_set_new(o, "attachments", as);
+  json_object_set_new(o, "signals",
+                      json_pack("{s:s?, s:s?, s:s?, s:s?}", "resent_from", m->signals.resent_from,
+                                "x_forwarded_for", m->signals.x_forwarded_for, "x_forwarded_to",
+                                m->signals.x_forwarded_to, "delivered_to", m->signals.delivered_to));
+  json_object_set_new(o, "unwrapped", json_boolean(m->unwrapped));
+  json_object_set_new(o, "forwarder_address", m->forwarder_address ? json_string(m->forwarder_address) : json_null());
+  json_object_set_new(o, "forward_kind", m->forward_kind ? json_string(m->forward_kind) : json_null());
+  json_t *ws = json_array();
+  for (guint i = 0; i < m->warnings->len; i++)
+    json_array_append_new(ws, json_string(g_ptr_array_index(m->warnings, i)));
+  json_object_set_new(o, "warnings", ws);
+  return o;
+}
+
+static MaMessage *parse_file(const char *path, GError **error)
+{
+  gchar *raw = NULL;
+  gsize len = 0;
+  g_assert_true(g_file_get_contents(path, &raw, &len, NULL));
+  MaMessage *m = NULL;
+  int rc = mime_parse(raw, len, NULL, &m, error);
+  g_free(raw);
+  if (rc < 0) g_assert_null(m);
+  return m;
+}
+
+/* ---- fixture comparison --------------------------------------------------------------------- */
+
+static void expect_str(const char *fixture, const char *field, json_t *want, const char *got)
+{
+  if (!want) return;
+  if (json_is_null(want)) {
+    if (got) g_error("%s: %s: want null, got \"%s\"", fixture, field, got);
+    return;
+  }
+  const char *w = json_string_value(want);
+  g_assert_nonnull(w);
+  if (!got || strcmp(w, got) != 0)
+    g_error("%s: %s: want \"%s\", got \"%s\"", fixture, field, w, got ? got : "(null)");
+}
+
+static void expect_bool(const char *fixture, const char *field, json_t *want, gboolean got)
+{
+  if (!want) return;
+  if (json_is_true(want) != !!got) g_error("%s: %s: want %d, got %d", fixture, field, json_is_true(want), got);
+}
+
+static void check_fixture(const char *name, const char *eml, const char *expected_json)
+{
+  json_error_t jerr;
+  json_t *want = json_load_file(expected_json, 0, &jerr);
+  if (!want) g_error("%s: bad JSON: %s line %d", expected_json, jerr.text, jerr.line);
+  GError *error = NULL;
+  MaMessage *m = parse_file(eml, &error);
+  json_t *err = json_object_get(want, "error");
+  if (err) {
+    g_assert_null(m);
+    g_assert_nonnull(error);
+    g_assert_cmpstr(ma_error_code_name(error->code), ==, json_string_value(err));
+    g_error_free(error);
+    json_decref(want);
+    return;
+  }
+  if (!m) g_error("%s: parse failed: %s", name, error ? error->message : "?");
+
+  expect_str(name, "subject", json_object_get(want, "subject"), m->subject);
+  expect_str(name, "message_id", json_object_get(want, "message_id"), m->message_id);
+  expect_str(name, "in_reply_to", json_object_get(want, "in_reply_to"), m->in_reply_to);
+  json_t *refs = json_object_get(want, "references");
+  if (refs) {
+    if (json_array_size(refs) != m->references->len)
+      g_error("%s: references: want %zu, got %u", name, json_array_size(refs), m->references->len);
+    for (guint i = 0; i < m->references->len; i++)
+      expect_str(name, "references[]", json_array_get(refs, i), g_ptr_array_index(m->references, i));
+  }
+  json_t *date = json_object_get(want, "date");
+  if (date && json_integer_value(date) != m->date)
+    g_error("%s: date: want %" JSON_INTEGER_FORMAT ", got %" G_GINT64_FORMAT, name, json_integer_value(date), m->date);
+
+  json_t *ps = json_object_get(want, "participants");
+  if (ps) {
+    for (guint i = 0; i < MAX(json_array_size(ps), m->participants->len); i++) {
+      json_t *wp = json_array_get(ps, i);
+      MaParticipant *p = i < m->participants->len ? g_ptr_array_index(m->participants, i) : NULL;
+      if (!wp || !p)
+        g_error("%s: participant %u: want %s, got %s", name, i, wp ? json_string_value(json_object_get(wp, "address")) : "none",
+                p ? p->address : "none");
+      expect_str(name, "participant.role", json_object_get(wp, "role"), ma_role_name(p->role));
+      expect_str(name, "participant.address", json_object_get(wp, "address"), p->address);
+      expect_str(name, "participant.name", json_object_get(wp, "name"), p->name);
+    }
+  }
+
+  size_t idx;
+  json_t *v;
+  json_array_foreach(json_object_get(want, "text_contains"), idx, v) {
+    if (!strstr(m->text, json_string_value(v)))
+      g_error("%s: text does not contain \"%s\":\n%s", name, json_string_value(v), m->text);
+  }
+  json_array_foreach(json_object_get(want, "text_not_contains"), idx, v) {
+    if (strstr(m->text, json_string_value(v)))
+      g_error("%s: text contains \"%s\":\n%s", name, json_string_value(v), m->text);
+  }
+  json_t *sw = json_object_get(want, "text_startswith");
+  if (sw && !g_str_has_prefix(m->text, json_string_value(sw)))
+    g_error("%s: text does not start with \"%s\":\n%s", name, json_string_value(sw), m->text);
+  json_t *html = json_object_get(want, "html");
+  if (html) expect_bool(name, "html present", html, m->html != NULL);
+  json_array_foreach(json_object_get(want, "html_contains"), idx, v) {
+    if (!m->html || !strstr(m->html, json_string_value(v)))
+      g_error("%s: html does not contain \"%s\"", name, json_string_value(v));
+  }
+
+  json_t *as = json_object_get(want, "attachments");
+  if (as) {
+    if (json_array_size(as) != m->attachments->len)
+      g_error("%s: attachments: want %zu, got %u", name, json_array_size(as), m->attachments->len);
+    json_array_foreach(as, idx, v) {
+      MaAttachment *a = g_ptr_array_index(m->attachments, idx);
+      expect_str(name, "attachment.filename", json_object_get(v, "filename"), a->filename);
+      expect_str(name, "attachment.content_type", json_object_get(v, "content_type"), a->content_type);
+      expect_str(name, "attachment.content_id", json_object_get(v, "content_id"), a->content_id);
+      expect_str(name, "attachment.sha256", json_object_get(v, "sha256"), a->sha256);
+      expect_bool(name, "attachment.inline", json_object_get(v, "inline"), a->is_inline);
+      json_t *size = json_object_get(v, "size");
+      if (size && (gsize)json_integer_value(size) != a->size)
+        g_error("%s: attachment %zu size: want %" JSON_INTEGER_FORMAT ", got %" G_GSIZE_FORMAT, name, idx,
+                json_integer_value(size), a->size);
+      g_assert_cmpuint(strlen(a->sha256), ==, 64);
+      g_assert_nonnull(a->data);
+      g_assert_cmpuint(g_bytes_get_size(a->data), ==, a->size);
+    }
+  }
+
+  json_t *signals = json_object_get(want, "signals");
+  if (signals) {
+    expect_str(name, "resent_from", json_object_get(signals, "resent_from"), m->signals.resent_from);
+    expect_str(name, "x_forwarded_for", json_object_get(signals, "x_forwarded_for"), m->signals.x_forwarded_for);
+    expect_str(name, "x_forwarded_to", json_object_get(signals, "x_forwarded_to"), m->signals.x_forwarded_to);
+    expect_str(name, "delivered_to", json_object_get(signals, "delivered_to"), m->signals.delivered_to);
+  }
+  expect_bool(name, "unwrapped", json_object_get(want, "unwrapped"), m->unwrapped);
+  expect_str(name, "forward_kind", json_object_get(want, "forward_kind"), m->forward_kind);
+  expect_str(name, "forwarder_address", json_object_get(want, "forwarder_address"), m->forwarder_address);
+
+  /* Warnings: "none" (default) forbids them; "some" requires at least one; "any" allows. */
+  json_t *wv = json_object_get(want, "warnings");
+  const char *wmode = wv ? json_string_value(wv) : "none";
+  if (g_strcmp0(wmode, "none") == 0 && m->warnings->len > 0)
+    g_error("%s: unexpected warning \"%s\"", name, (char *)g_ptr_array_index(m->warnings, 0));
+  if (g_strcmp0(wmode, "some") == 0 && m->warnings->len == 0) g_error("%s: expected a warning", name);
+  json_array_foreach(json_object_get(want, "warnings_contain"), idx, v) {
+    gboolean found = FALSE;
+    for (guint i = 0; i < m->warnings->len; i++)
+      if (strstr(g_ptr_array_index(m->warnings, i), json_string_value(v))) found = TRUE;
+    if (!found) g_error("%s: no warning containing \"%s\"", name, json_string_value(v));
+  }
+  /* Every string the parser hands out is valid UTF-8. */
+  g_assert_true(g_utf8_validate(m->subject, -1, NULL));
+  g_assert_true(g_utf8_validate(m->text, -1, NULL));
+  for (guint i = 0; i < m->participants->len; i++) {
+    MaParticipant *p = g_ptr_array_index(m->participants, i);
+    g_assert_true(g_utf8_validate(p->address, -1, NULL));
+    if (p->name) g_assert_true(g_utf8_validate(p->name, -1, NULL));
+  }
+  ma_message_free(m);
+  json_decref(want);
+}
+
+static void test_fixtures(void)
+{
+  char *dir = g_build_filename(fixtures_dir(), "mime", NULL);
+  GDir *d = g_dir_open(dir, 0, NULL);
+  g_assert_nonnull(d);
+  GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+  const char *entry;
+  while ((entry = g_dir_read_name(d)))
+    if (g_str_has_suffix(entry, ".eml")) g_ptr_array_add(names, g_strndup(entry, strlen(entry) - 4));
+  g_dir_close(d);
+  g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
+  g_assert_cmpuint(names->len, >=, 20);
+  for (guint i = 0; i < names->len; i++) {
+    const char *name = g_ptr_array_index(names, i);
+    char *eml = g_strdup_printf("%s/%s.eml", dir, name);
+    char *js = g_strdup_printf("%s/%s.json", dir, name);
+    if (!g_file_test(js, G_FILE_TEST_EXISTS)) g_error("%s has no expected .json", eml);
+    if (g_test_verbose()) g_printerr("fixture %s\n", name);
+    check_fixture(name, eml, js);
+    g_free(eml);
+    g_free(js);
+  }
+  g_ptr_array_unref(names);
+  g_free(dir);
+}
+
+/* ---- generated hostile input ------------------------------------------------------------------ */
+
+static MaMessage *parse_ok(const GString *raw)
+{
+  GError *error = NULL;
+  MaMessage *m = NULL;
+  gint64 t0 = g_get_monotonic_time();
+  int rc = mime_parse(raw->str, raw->len, NULL, &m, &error);
+  gint64 dt = g_get_monotonic_time() - t0;
+  if (rc < 0) g_error("parse failed: %s", error->message);
+  /* "never hangs": generous bound that still catches quadratic behaviour on these sizes */
+  g_assert_cmpint(dt, <, 5 * G_USEC_PER_SEC);
+  return m;
+}
+
+static void test_huge_header_line(void)
+{
+  GString *raw = g_string_new("From: Alice <alice@example.com>\r\nTo: bob@example.org\r\nX-Junk: ");
+  for (int i = 0; i < 1024 * 1024 / 16; i++) g_string_append(raw, "0123456789abcdef");
+  g_string_append(raw, "\r\nSubject: still here\r\nContent-Type: text/plain\r\n\r\nBody survives.\r\n");
+  MaMessage *m = parse_ok(raw);
+  g_assert_cmpstr(m->subject, ==, "still here");
+  g_assert_cmpuint(m->participants->len, ==, 2);
+  g_assert_nonnull(strstr(m->text, "Body survives."));
+  g_assert_cmpuint(m->warnings->len, >=, 1);
+  ma_message_free(m);
+
+  /* A 1 MB Subject is dropped too, and a 1 MB line in a part's header does no harm. */
+  g_string_assign(raw, "From: a@example.com\r\nSubject: ");
+  for (int i = 0; i < 1024 * 1024 / 16; i++) g_string_append(raw, "0123456789abcdef");
+  g_string_append(raw, "\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nX-Long: ");
+  for (int i = 0; i < 1024 * 1024 / 16; i++) g_string_append(raw, "0123456789abcdef");
+  g_string_append(raw, "\r\nContent-Type: text/plain\r\n\r\npart text\r\n--b--\r\n");
+  m = parse_ok(raw);
+  g_assert_cmpstr(m->subject, ==, "");
+  g_assert_nonnull(strstr(m->text, "part text"));
+  ma_message_free(m);
+
+  /* A header block of 2 MB made of many small fields: the ones we read survive. */
+  g_string_assign(raw, "");
+  for (int i = 0; i < 40000; i++) g_string_append_printf(raw, "X-Filler-%d: abcdefghijklmnopqrstuvwxyz0123456789\r\n", i);
+  g_string_append(raw, "From: late@example.com\r\nSubject: late\r\n\r\nbody\r\n");
+  m = parse_ok(raw);
+  g_assert_cmpstr(m->subject, ==, "late");
+  g_assert_cmpuint(m->participants->len, ==, 1);
+  g_assert_cmpuint(m->warnings->len, >=, 1);
+  ma_message_free(m);
+  g_string_free(raw, TRUE);
+}
+
+static void test_deep_nesting(void)
+{
+  GString *raw = g_string_new("From: a@example.com\r\nSubject: deep\r\n");
+  const int depth = 10000;
+  for (int i = 0; i < depth; i++)
+    g_string_append_printf(raw, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i);
+  g_string_append(raw, "Content-Type: text/plain\r\n\r\ninnermost\r\n");
+  for (int i = depth - 1; i >= 0; i--) g_string_append_printf(raw, "--b%d--\r\n", i);
+  MaMessage *m = parse_ok(raw);
+  g_assert_cmpstr(m->subject, ==, "deep");
+  g_assert_cmpuint(m->warnings->len, >=, 1);
+  gboolean nesting = FALSE;
+  for (guint i = 0; i < m->warnings->len; i++)
+    if (strstr(g_ptr_array_index(m->warnings, i), "nesting")) nesting = TRUE;
+  g_assert_true(nesting);
+  ma_message_free(m);
+
+  /* message/rfc822 inside message/rfc822, 10,000 times */
+  g_string_assign(raw, "");
+  for (int i = 0; i < depth; i++)
+    g_string_append_printf(raw, "From: n%d@example.com\r\nSubject: level %d\r\nContent-Type: message/rfc822\r\n\r\n", i, i);
+  g_string_append(raw, "From: z@example.com\r\n\r\nend\r\n");
+  m = parse_ok(raw);
+  g_assert_true(m->unwrapped); /* the body is one attached message: unwrapped once */
+  g_assert_cmpstr(m->subject, ==, "level 1");
+  g_assert_cmpuint(m->warnings->len, >=, 1);
+  ma_message_free(m);
+  g_string_free(raw, TRUE);
+}
+
+static void test_many_parts(void)
+{
+  GString *raw = g_string_new("From: a@example.com\r\nSubject: many\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n");
+  g_string_append(raw, "--XX\r\nContent-Type: text/plain\r\n\r\nfirst part\r\n");
+  for (int i = 0; i < 10000; i++)
+    g_string_append_printf(raw, "--XX\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=f%d.bin\r\n\r\nx\r\n", i);
+  g_string_append(raw, "--XX--\r\n");
+  MaMessage *m = parse_ok(raw);
+  g_assert_nonnull(strstr(m->text, "first part"));
+  MaMimeLimits lim = mime_limits_default();
+  /* the first max_parts entities are read: the message, the multipart... */
+  g_assert_cmpuint(m->attachments->len, >, 900);
+  g_assert_cmpuint(m->attachments->len, <, lim.max_parts);
+  g_assert_cmpuint(m->warnings->len, >=, 1);
+  ma_message_free(m);
+  g_string_free(raw, TRUE);
+}
+
+static void test_limits(void)
+{
+  MaMimeLimits lim = mime_limits_default();
+  g_assert_cmpuint(lim.max_message_size, ==, 50u * 1024 * 1024);
+  g_assert_cmpuint(lim.max_parts, ==, 1000);
+  g_assert_cmpuint(lim.max_depth, ==, 20);
+  g_assert_cmpuint(lim.max_header_block, ==, 1024 * 1024);
+  g_assert_cmpuint(lim.max_header_field, ==, 64 * 1024);
+  lim.max_message_size = 100;
+  const char *raw = "From: a@example.com\r\nSubject: x\r\n\r\nThis body makes the message longer than one hundred bytes in total, surely.\r\n";
+  MaMessage *m = NULL;
+  GError *error = NULL;
+  g_assert_cmpint(mime_parse(raw, strlen(raw), &lim, &m, &error), ==, -1);
+  g_assert_null(m);
+  g_assert_error(error, MA_ERROR, MA_ERROR_LIMIT);
+  g_clear_error(&error);
+  /* no header at all */
+  g_assert_cmpint(mime_parse("", 0, NULL, &m, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+  g_clear_error(&error);
+}
+
+static void test_garbage(void)
+{
+  /* Random bytes and truncated prefixes of a multipart message never crash. */
+  GRand *r = g_rand_new_with_seed(42);
+  for (int round = 0; round < 200; round++) {
+    gsize len = (gsize)g_rand_int_range(r, 1, 4000);
+    char *buf = g_malloc(len);
+    for (gsize i = 0; i < len; i++) buf[i] = (char)g_rand_int_range(r, 0, 256);
+    if (round % 2 == 0) memcpy(buf, "From: a@b.c\nContent-Type: multipart/mixed; boundary=q\n\n--q\n", MIN(len, 58));
+    MaMessage *m = NULL;
+    GError *error = NULL;
+    if (mime_parse(buf, len, NULL, &m, &error) == 0) {
+      g_assert_true(g_utf8_validate(m->text, -1, NULL));
+      g_assert_true(g_utf8_validate(m->subject, -1, NULL));
+      ma_message_free(m);
+    } else {
+      g_clear_error(&error);
+    }
+    g_free(buf);
+  }
+  g_rand_free(r);
+}
+
+static void test_speed(void)
+{
+  /* ~4 KB message: multipart/alternative with a quoted-printable text and an HTML part. */
+  GString *raw = g_string_new(
+    "Return-Path: <alice@example.com>\r\nReceived: from mx.example.com (mx.example.com [192.0.2.1])\r\n"
+    "\tby mail.example.org with ESMTPS id 4AbCdE; Mon, 8 Jan 2024 10:12:00 +0000\r\n"
+    "From: =?UTF-8?B?5byg5LiJ?= <alice@example.com>\r\nTo: Bob <bob@example.org>, carol@example.net\r\n"
+    "Cc: Dave <dave@example.org>\r\nSubject: =?UTF-8?Q?Quarterly_review_=E2=80=93_draft?=\r\n"
+    "Date: Mon, 8 Jan 2024 10:12:00 +0000\r\nMessage-ID: <20240108101200.1234@example.com>\r\n"
+    "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n"
+    "--alt\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n");
+  for (int i = 0; i < 20; i++)
+    g_string_append(raw, "Hello Bob, here is the quarterly review draft =E2=80=93 please comment.\r\n");
+  g_string_append(raw, "--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body>");
+  for (int i = 0; i < 20; i++) g_string_append(raw, "<p>Hello Bob, here is the quarterly review draft.</p>\r\n");
+  g_string_append(raw, "</body></html>\r\n--alt--\r\n");
+  const int n = 2000;
+  MaMessage *warm = parse_ok(raw);
+  ma_message_free(warm);
+  gint64 t0 = g_get_monotonic_time();
+  for (int i = 0; i < n; i++) {
+    MaMessage *m = NULL;
+    g_assert_cmpint(mime_parse(raw->str, raw->len, NULL, &m, NULL), ==, 0);
+    ma_message_free(m);
+  }
+  double per = (double)(g_get_monotonic_time() - t0) / n;
+  g_test_message("%zu-byte message: %.1f us per parse", raw->len, per);
+  if (g_test_verbose()) g_printerr("%zu-byte message: %.1f us per parse\n", raw->len, per);
+  /* Debug/sanitizer builds are slower; the bound only catches gross regressions. */
+  g_assert_cmpfloat(per, <, 2000.0);
+  g_string_free(raw, TRUE);
+}
+
+int main(int argc, char **argv)
+{
+  if (argc == 3 && strcmp(argv[1], "--dump") == 0) {
+    GError *error = NULL;
+    MaMessage *m = parse_file(argv[2], &error);
+    if (!m) {
+      g_printerr("error: %s (%s)\n", error->message, ma_error_code_name(error->code));
+      return 1;
+    }
+    json_t *j = message_to_json(m);
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENSURE_ASCII * 0);
+    puts(s);
+    free(s);
+    json_decref(j);
+    ma_message_free(m);
+    return 0;
+  }
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/mime/fixtures", test_fixtures);
+  g_test_add_func("/mime/limits", test_limits);
+  g_test_add_func("/mime/huge_header_line", test_huge_header_line);
+  g_test_add_func("/mime/deep_nesting", test_deep_nesting);
+  g_test_add_func("/mime/many_parts", test_many_parts);
+  g_test_add_func("/mime/garbage", test_garbage);
+  g_test_add_func("/mime/speed", test_speed);
+  return g_test_run();
+}
