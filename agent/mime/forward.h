@@ -16,6 +16,8 @@ typedef struct {
   char *subject;
   char *date;        /* as written; forward_parse_date reads it */
   char *body;        /* the original's text after the header block (UTF-8), "" when none */
+  guint note_lines;  /* non-blank lines above the block (the forwarder's own note); for HTML,
+                        counted in the text forward_html_to_text renders */
 } MaForwardBlock;
 
 void ma_forward_block_free(MaForwardBlock *b);

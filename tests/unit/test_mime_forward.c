@@ -91,6 +91,8 @@ static void run_fixture(gconstpointer data)
   g_assert_true(g_str_has_prefix(b->body, prefix));
   /* the header block itself is not part of the original's text */
   g_assert_null(strstr(b->body, b->from));
+  json_t *note = json_object_get(exp, "note_lines");
+  if (note) g_assert_cmpuint(b->note_lines, ==, (guint)json_integer_value(note));
 
   ma_forward_block_free(b);
   json_decref(exp);
