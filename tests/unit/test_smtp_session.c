@@ -1,0 +1,518 @@
+/* test_smtp_session.c - the SMTP state machine driven through evbuffers with fake hooks: replies,
+ * pipelining rules, STARTTLS injection, durable acknowledgement ordering, BDAT, limits, the error
+ * budget, timeouts and the minimum data rate, and golden transcripts from tests/fixtures/smtp. */
+#include "agent/smtp/smtp_session.h"
+
+#include <event2/buffer.h>
+#include <string.h>
+
+typedef struct {
+  SmtpSession *s;
+  struct evbuffer *in, *out;
+  SmtpLimits lim;
+  GPtrArray *submitted;   /* MaSpoolEntry* */
+  int starttls_calls;
+  gboolean disk_full;
+  gboolean policy_fail;   /* policy never satisfied */
+  gboolean lookup_error;
+  SmtpAction last;
+} Fx;
+
+static int fake_lookup(void *ctx, const char *local, char **ent, GError **error)
+{
+  Fx *fx = ctx;
+  if (fx->lookup_error) {
+    g_set_error(error, g_quark_from_static_string("test"), 1, "db busy");
+    return -1;
+  }
+  if (strcmp(local, "acme-k3x9") == 0 || strcmp(local, "acme-old") == 0) {
+    *ent = g_strdup("ent-acme");
+    return 1;
+  }
+  if (strcmp(local, "other-zz") == 0) {
+    *ent = g_strdup("ent-other");
+    return 1;
+  }
+  return 0;
+}
+
+static int fake_policy(void *ctx, const char *ent, const char *client, const char *from, const guint8 *msg, gsize len,
+                       FwdDecision *out, GError **error)
+{
+  Fx *fx = ctx;
+  memset(out, 0, sizeof *out);
+  if (fx->policy_fail || strcmp(from, "employee@acme.example") != 0) {
+    out->reason = g_strdup("no trusted signal names a registered employee");
+    return 0;
+  }
+  out->satisfied = TRUE;
+  out->employee_id = g_strdup("emp-1");
+  out->signal = "envelope_sender";
+  return 0;
+}
+
+static gboolean fake_disk(void *ctx) { return !((Fx *) ctx)->disk_full; }
+
+static void fake_submit(void *ctx, SmtpSession *s, MaSpoolEntry *e)
+{
+  g_ptr_array_add(((Fx *) ctx)->submitted, e);
+}
+
+static void fake_starttls(void *ctx, SmtpSession *s) { ((Fx *) ctx)->starttls_calls++; }
+
+static guint fx_budget = 5; /* error budget of the next fx_init */
+
+static void fx_init(Fx *fx)
+{
+  SmtpSessionHooks hooks = {fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls};
+  memset(fx, 0, sizeof *fx);
+  hooks.ctx = fx;
+  smtp_limits_defaults(&fx->lim);
+  fx->lim.hostname = "mx.inbound.test";
+  fx->lim.inbound_domain = "inbound.test";
+  fx->lim.tls_available = TRUE;
+  fx->lim.max_message_size = 4096;
+  fx->lim.max_recipients = 3;
+  fx->lim.error_budget = fx_budget;
+  fx->lim.command_timeout_ms = 10000;
+  fx->lim.data_timeout_ms = 20000;
+  fx->lim.min_data_rate = 100;
+  fx->lim.rate_grace_ms = 2000;
+  fx->in = evbuffer_new();
+  fx->out = evbuffer_new();
+  fx->submitted = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
+  fx->s = smtp_session_new(&fx->lim, &hooks, "192.0.2.7", 0);
+  smtp_session_set_buffers(fx->s, fx->in, fx->out);
+}
+
+static void fx_clear(Fx *fx)
+{
+  smtp_session_free(fx->s);
+  evbuffer_free(fx->in);
+  evbuffer_free(fx->out);
+  g_ptr_array_unref(fx->submitted);
+}
+
+/* Takes everything written so far. */
+static char *fx_output(Fx *fx)
+{
+  gsize n = evbuffer_get_length(fx->out);
+  char *s = g_malloc(n + 1);
+  evbuffer_remove(fx->out, s, n);
+  s[n] = '\0';
+  return s;
+}
+
+/* Feeds len octets (in one segment) and returns the replies. */
+static char *fx_send_n(Fx *fx, const char *data, gsize len, gint64 now)
+{
+  evbuffer_add(fx->in, data, len);
+  fx->last = smtp_session_process(fx->s, now);
+  return fx_output(fx);
+}
+
+static char *fx_send(Fx *fx, const char *data) { return fx_send_n(fx, data, strlen(data), 1); }
+
+static void fx_greet_ehlo(Fx *fx)
+{
+  g_autofree char *g = NULL, *e = NULL;
+  g_assert_cmpint(smtp_session_greet(fx->s, FALSE, 0), ==, SMTP_CONTINUE);
+  g = fx_output(fx);
+  g_assert_cmpstr(g, ==, "220 mx.inbound.test ESMTP mailagent\r\n");
+  e = fx_send(fx, "EHLO client.example\r\n");
+  g_assert_true(g_str_has_prefix(e, "250-mx.inbound.test\r\n"));
+  g_assert_nonnull(strstr(e, "250-PIPELINING\r\n"));
+  g_assert_nonnull(strstr(e, "250-SIZE 4096\r\n"));
+  g_assert_nonnull(strstr(e, "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250-STARTTLS\r\n250 CHUNKING\r\n"));
+}
+
+static void test_plain_delivery_waits_for_spool(void)
+{
+  Fx fx;
+  g_autofree char *r1 = NULL, *r2 = NULL, *r3 = NULL, *r4 = NULL;
+  MaSpoolEntry *e;
+
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  /* Postfix-style pipelined envelope */
+  r1 = fx_send(&fx, "MAIL FROM:<employee@acme.example> SIZE=100\r\nRCPT TO:<acme-k3x9@inbound.test>\r\n"
+                    "RCPT TO:<ACME-OLD@Inbound.Test>\r\nDATA\r\n");
+  g_assert_cmpstr(r1, ==, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n");
+  /* the final dot and a pipelined QUIT: nothing may be answered before the spool says durable */
+  r2 = fx_send(&fx, "Subject: hello\r\n\r\n..body\r\n.\r\nQUIT\r\n");
+  g_assert_cmpstr(r2, ==, "");
+  g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_SPOOLING);
+  g_assert_cmpuint(fx.submitted->len, ==, 1);
+  e = g_ptr_array_index(fx.submitted, 0);
+  g_assert_cmpstr(e->enterprise_id, ==, "ent-acme");
+  g_assert_cmpstr(e->mail_from, ==, "employee@acme.example");
+  g_assert_cmpstr(e->route, ==, "smtp");
+  g_assert_cmpstr(e->client, ==, "192.0.2.7");
+  g_assert_cmpstr(e->helo, ==, "client.example");
+  g_assert_cmpstr(e->employee_id, ==, "emp-1");
+  g_assert_cmpstr(e->signal, ==, "envelope_sender");
+  g_assert_cmpuint(e->rcpts->len, ==, 2);
+  g_assert_cmpstr(g_ptr_array_index(e->rcpts, 1), ==, "acme-old@inbound.test");
+  g_assert_cmpmem(g_bytes_get_data(e->data, NULL), g_bytes_get_size(e->data), "Subject: hello\r\n\r\n.body\r\n", 25);
+  smtp_session_spooled(fx.s, TRUE, e->id, 5);
+  fx.last = smtp_session_process(fx.s, 5);
+  r3 = fx_output(&fx);
+  r4 = g_strdup_printf("250 2.0.0 Ok: queued as %s\r\n221 2.0.0 Bye\r\n", e->id);
+  g_assert_cmpstr(r3, ==, r4);
+  g_assert_cmpint(fx.last, ==, SMTP_CLOSE);
+  fx_clear(&fx);
+}
+
+static void test_spool_failure_is_451(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL, *r2 = NULL;
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  r = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n");
+  g_free(r);
+  r = fx_send(&fx, "Subject: x\r\n\r\nx\r\n.\r\n");
+  g_assert_cmpstr(r, ==, "");
+  smtp_session_spooled(fx.s, FALSE, "x", 2);
+  r2 = fx_output(&fx);
+  g_assert_cmpstr(r2, ==, "451 4.3.0 Temporary failure storing the message, try again later\r\n");
+  g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_IDLE);
+  fx_clear(&fx);
+}
+
+static void test_pipelining_rules(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+
+  /* after HELO: no pipelining */
+  fx_init(&fx);
+  g_assert_cmpint(smtp_session_greet(fx.s, FALSE, 0), ==, SMTP_CONTINUE);
+  g_free(fx_output(&fx));
+  r = fx_send(&fx, "HELO client.example\r\n");
+  g_assert_cmpstr(r, ==, "250 mx.inbound.test\r\n");
+  g_free(r);
+  r = fx_send(&fx, "MAIL FROM:<a@b.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\n");
+  g_assert_cmpstr(r, ==, "554 5.5.0 Error: protocol synchronization\r\n");
+  g_assert_cmpint(fx.last, ==, SMTP_CLOSE);
+  fx_clear(&fx);
+  g_clear_pointer(&r, g_free);
+
+  /* HELO with a command behind it */
+  fx_init(&fx);
+  smtp_session_greet(fx.s, FALSE, 0);
+  g_free(fx_output(&fx));
+  r = fx_send(&fx, "HELO x\r\nMAIL FROM:<a@b.example>\r\n");
+  g_assert_cmpstr(r, ==, "554 5.5.0 Error: protocol synchronization\r\n");
+  fx_clear(&fx);
+  g_clear_pointer(&r, g_free);
+
+  /* EHLO with a command behind it (EHLO must end a group) */
+  fx_init(&fx);
+  smtp_session_greet(fx.s, FALSE, 0);
+  g_free(fx_output(&fx));
+  r = fx_send(&fx, "EHLO x\r\nMAIL FROM:<a@b.example>\r\n");
+  g_assert_true(g_str_has_suffix(r, "554 5.5.0 Error: protocol synchronization\r\n"));
+  g_assert_null(strstr(r, "250 2.1.0"));
+  fx_clear(&fx);
+  g_clear_pointer(&r, g_free);
+
+  /* before the greeting */
+  fx_init(&fx);
+  evbuffer_add(fx.in, "EHLO x\r\n", 8);
+  g_assert_cmpint(smtp_session_greet(fx.s, FALSE, 0), ==, SMTP_CLOSE);
+  r = fx_output(&fx);
+  g_assert_cmpstr(r, ==, "554 5.5.0 Error: protocol synchronization (client spoke before the greeting)\r\n");
+  fx_clear(&fx);
+}
+
+static void test_starttls_injection(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL, *r2 = NULL, *r3 = NULL;
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  r = fx_send(&fx, "STARTTLS\r\nRSET\r\nMAIL FROM:<evil@x.example>\r\n");
+  g_assert_cmpstr(r, ==, "220 2.0.0 Ready to start TLS\r\n");
+  g_assert_cmpint(fx.starttls_calls, ==, 1);
+  g_assert_cmpuint(evbuffer_get_length(fx.in), ==, 0);
+  g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_TLS);
+  smtp_session_tls_done(fx.s, TRUE, 3);
+  g_assert_true(smtp_session_is_tls(fx.s));
+  /* nothing was replied for the injected commands; the session starts over: EHLO first */
+  fx.last = smtp_session_process(fx.s, 3);
+  r2 = fx_output(&fx);
+  g_assert_cmpstr(r2, ==, "");
+  r3 = fx_send(&fx, "MAIL FROM:<a@b.example>\r\n");
+  g_assert_cmpstr(r3, ==, "503 5.5.1 Error: send HELO/EHLO first\r\n");
+  g_free(r3);
+  r3 = fx_send(&fx, "EHLO again\r\n");
+  g_assert_null(strstr(r3, "STARTTLS")); /* not offered twice */
+  g_assert_nonnull(strstr(r3, "250 CHUNKING"));
+  fx_clear(&fx);
+}
+
+static void test_smuggling_single_reply(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  static const char msg[] = "Subject: a\r\n\r\nbody\n.\nMAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\n"
+                            "DATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n";
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  g_free(fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
+  r = fx_send(&fx, msg);
+  g_assert_cmpstr(r, ==, "550 5.5.2 Message refused: bare CR or LF in message content (only CRLF line endings are accepted)\r\n");
+  g_assert_cmpuint(fx.submitted->len, ==, 0);
+  g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_IDLE);
+  fx_clear(&fx);
+}
+
+static void test_recipients(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  fx_budget = 50;
+  fx_init(&fx);
+  fx_budget = 5;
+  fx_greet_ehlo(&fx);
+  r = fx_send(&fx, "RCPT TO:<acme-k3x9@inbound.test>\r\n");
+  g_assert_cmpstr(r, ==, "503 5.5.1 Error: need MAIL command\r\n");
+  g_free(r);
+  r = fx_send(&fx, "MAIL FROM:<x@y.example>\r\nRCPT TO:<nobody@inbound.test>\r\nRCPT TO:<user%evil.example@inbound.test>\r\n"
+                   "RCPT TO:<other-zz@inbound.test>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nRCPT TO:<other-zz@inbound.test>\r\n");
+  g_assert_cmpstr(r, ==, "250 2.1.0 Ok\r\n"
+                         "550 5.1.1 Recipient address rejected: no such virtual address here\r\n"
+                         "550 5.7.1 Relay access denied\r\n"
+                         "250 2.1.5 Ok\r\n"
+                         "452 4.5.3 One enterprise per transaction; send the other recipients separately\r\n"
+                         "250 2.1.5 Ok\r\n");
+  g_free(r);
+  fx.lookup_error = TRUE;
+  r = fx_send(&fx, "RCPT TO:<acme-k3x9@inbound.test>\r\n");
+  g_assert_cmpstr(r, ==, "451 4.3.0 Temporary lookup failure, try again later\r\n");
+  fx_clear(&fx);
+}
+
+static void test_policy_refusal(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  g_free(fx_send(&fx, "MAIL FROM:<outsider@evil.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
+  r = fx_send(&fx, "From: outsider@evil.example\r\nTo: employee@acme.example\r\n\r\nhi\r\n.\r\n");
+  g_assert_true(g_str_has_prefix(r, "550 5.7.1 Message refused by the forwarder policy: no trusted signal"));
+  g_assert_cmpuint(fx.submitted->len, ==, 0);
+  fx_clear(&fx);
+}
+
+static void test_sizes_and_lines(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  GString *big = g_string_new(NULL);
+  fx_budget = 50;
+  fx_init(&fx);
+  fx_budget = 5;
+  fx_greet_ehlo(&fx);
+  r = fx_send(&fx, "MAIL FROM:<employee@acme.example> SIZE=4097\r\n");
+  g_assert_cmpstr(r, ==, "552 5.3.4 Message size exceeds fixed maximum message size\r\n");
+  g_free(r);
+  r = fx_send(&fx, "MAIL FROM:<employee@acme.example> BODY=BINARYMIME\r\n");
+  g_assert_cmpstr(r, ==, "555 5.5.4 BODY=BINARYMIME is not supported\r\n");
+  g_free(r);
+  /* actual size over the cap: read to the end, refused once */
+  g_free(fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
+  g_string_append(big, "Subject: big\r\n\r\n");
+  for (int i = 0; i < 100; i++) g_string_append(big, "0123456789012345678901234567890123456789012345678\r\n");
+  g_string_append(big, ".\r\n");
+  r = fx_send(&fx, big->str);
+  g_assert_cmpstr(r, ==, "552 5.3.4 Message size exceeds fixed limit\r\n");
+  g_free(r);
+  /* command line over 1000 octets without LF, then its end */
+  g_string_truncate(big, 0);
+  for (int i = 0; i < 3000; i++) g_string_append_c(big, 'A');
+  r = fx_send(&fx, big->str);
+  g_assert_cmpstr(r, ==, "");
+  g_free(r);
+  r = fx_send(&fx, "AAAA\r\nNOOP\r\n");
+  g_assert_cmpstr(r, ==, "500 5.5.2 Error: line too long\r\n250 2.0.0 Ok\r\n");
+  g_free(r);
+  /* 600-octet command: over the 512 command bound */
+  g_string_truncate(big, 0);
+  g_string_append(big, "NOOP ");
+  for (int i = 0; i < 600; i++) g_string_append_c(big, 'B');
+  g_string_append(big, "\r\n");
+  r = fx_send(&fx, big->str);
+  g_assert_cmpstr(r, ==, "500 5.5.2 Error: command line too long\r\n");
+  g_free(r);
+  /* disk below the reserve */
+  fx.disk_full = TRUE;
+  r = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\n");
+  g_assert_cmpstr(r, ==, "452 4.3.1 Insufficient system storage, try again later\r\n");
+  g_string_free(big, TRUE);
+  fx_clear(&fx);
+}
+
+static void test_error_budget(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  for (int i = 0; i < 4; i++) {
+    r = fx_send(&fx, "BOGUS\r\n");
+    g_assert_cmpstr(r, ==, "500 5.5.2 Error: command not recognized\r\n");
+    g_clear_pointer(&r, g_free);
+  }
+  r = fx_send(&fx, "BOGUS\r\n");
+  g_assert_cmpstr(r, ==, "500 5.5.2 Error: command not recognized\r\n421 4.7.0 Too many errors, closing connection\r\n");
+  g_assert_cmpint(fx.last, ==, SMTP_CLOSE);
+  fx_clear(&fx);
+}
+
+static void test_bdat(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  MaSpoolEntry *e;
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  /* a chunk before MAIL is read and dropped: its octets are never commands */
+  r = fx_send(&fx, "BDAT 6\r\nQUIT\r\nNOOP\r\n");
+  g_assert_cmpstr(r, ==, "503 5.5.1 Error: need MAIL command\r\n250 2.0.0 Ok\r\n");
+  g_free(r);
+  r = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nBDAT 14\r\nSubject: x\r\n\r\n"
+                   "BDAT 9 LAST\r\n.\r\nbody\r\n");
+  g_assert_cmpstr(r, ==, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 14 octets received\r\n");
+  g_assert_cmpuint(fx.submitted->len, ==, 1);
+  e = g_ptr_array_index(fx.submitted, 0);
+  g_assert_cmpmem(g_bytes_get_data(e->data, NULL), g_bytes_get_size(e->data), "Subject: x\r\n\r\n.\r\nbody\r\n", 23);
+  smtp_session_spooled(fx.s, TRUE, "id1", 2);
+  g_free(r);
+  r = fx_output(&fx);
+  g_assert_cmpstr(r, ==, "250 2.0.0 Ok: queued as id1\r\n");
+  g_free(r);
+  /* BDAT carries the same newline checks */
+  r = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nBDAT 10 LAST\r\na\nb\r\n.\nc\r\n");
+  g_assert_cmpstr(r, ==, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+                         "550 5.5.2 Message refused: bare CR or LF in message content (only CRLF line endings are accepted)\r\n");
+  g_free(r);
+  r = fx_send(&fx, "BDAT x\r\n");
+  g_assert_true(g_str_has_prefix(r, "501 5.5.4"));
+  g_assert_cmpint(fx.last, ==, SMTP_CLOSE);
+  fx_clear(&fx);
+}
+
+static void test_timeouts(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  g_assert_cmpint(smtp_session_timer(fx.s, 9000), ==, SMTP_CONTINUE);
+  g_assert_cmpint(smtp_session_timer(fx.s, 10002), ==, SMTP_CLOSE);
+  r = fx_output(&fx);
+  g_assert_cmpstr(r, ==, "421 4.4.2 Timeout exceeded, closing connection\r\n");
+  fx_clear(&fx);
+  g_clear_pointer(&r, g_free);
+
+  /* 1 octet per second during DATA falls under 100 octets/s after the 2 s grace */
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  g_free(fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
+  {
+    gint64 t0 = 1, t;
+    for (t = t0; t < t0 + 10000; t += 1000) {
+      evbuffer_add(fx.in, "x", 1);
+      smtp_session_process(fx.s, t);
+      if (smtp_session_timer(fx.s, t) == SMTP_CLOSE) break;
+    }
+    g_assert_cmpint(t, <, t0 + 5000);
+  }
+  r = fx_output(&fx);
+  g_assert_cmpstr(r, ==, "421 4.4.2 Data rate too low, closing connection\r\n");
+  fx_clear(&fx);
+}
+
+/* Golden transcripts: tests/fixtures/smtp/<name>.txt; "C: " lines are sent (\r\n added, \\n and \\r
+ * escapes), "S: " lines are the exact replies expected since the previous "C:" group, "--" marks a
+ * group boundary (send everything so far in one segment). */
+static void run_transcript(gconstpointer data)
+{
+  const char *path = data;
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  GString *send = g_string_new(NULL), *want = g_string_new(NULL);
+  Fx fx;
+
+  g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+  lines = g_strsplit(text, "\n", -1);
+  fx_budget = 10; /* the default of [smtp] error_budget */
+  fx_init(&fx);
+  fx_budget = 5;
+  smtp_session_greet(fx.s, FALSE, 0);
+  for (guint i = 0; lines[i]; i++) {
+    const char *l = lines[i];
+    gboolean boundary = g_str_has_prefix(l, "--") || lines[i + 1] == NULL;
+    if (g_str_has_prefix(l, "C: ")) {
+      g_autofree char *c = g_strcompress(l + 3);
+      g_string_append(send, c);
+      g_string_append(send, "\r\n");
+    } else if (g_str_has_prefix(l, "S: ")) {
+      g_string_append(want, l + 3);
+      g_string_append(want, "\r\n");
+    }
+    if (boundary) {
+      g_autofree char *got = NULL;
+      if (send->len) {
+        evbuffer_add(fx.in, send->str, send->len);
+        fx.last = smtp_session_process(fx.s, 1);
+      }
+      for (guint k = 0; k < fx.submitted->len; k++) smtp_session_spooled(fx.s, TRUE, "SPOOLID", 1);
+      g_ptr_array_set_size(fx.submitted, 0);
+      smtp_session_process(fx.s, 1);
+      got = fx_output(&fx);
+      if (strcmp(got, want->str) != 0) g_error("%s line %u:\nwant:\n%s\ngot:\n%s", path, i + 1, want->str, got);
+      g_string_truncate(send, 0);
+      g_string_truncate(want, 0);
+    }
+  }
+  fx_clear(&fx);
+  g_string_free(send, TRUE);
+  g_string_free(want, TRUE);
+}
+
+int main(int argc, char **argv)
+{
+  const char *fixtures = g_getenv("FIXTURES_DIR");
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/smtp/session/plain_delivery_waits_for_spool", test_plain_delivery_waits_for_spool);
+  g_test_add_func("/smtp/session/spool_failure_451", test_spool_failure_is_451);
+  g_test_add_func("/smtp/session/pipelining_rules", test_pipelining_rules);
+  g_test_add_func("/smtp/session/starttls_injection", test_starttls_injection);
+  g_test_add_func("/smtp/session/smuggling_single_reply", test_smuggling_single_reply);
+  g_test_add_func("/smtp/session/recipients", test_recipients);
+  g_test_add_func("/smtp/session/policy_refusal", test_policy_refusal);
+  g_test_add_func("/smtp/session/sizes_and_lines", test_sizes_and_lines);
+  g_test_add_func("/smtp/session/error_budget", test_error_budget);
+  g_test_add_func("/smtp/session/bdat", test_bdat);
+  g_test_add_func("/smtp/session/timeouts", test_timeouts);
+#ifdef FIXTURES_DIR
+  if (!fixtures) fixtures = FIXTURES_DIR;
+#endif
+  if (fixtures) {
+    g_autofree char *dir = g_build_filename(fixtures, "smtp", NULL);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d))) {
+      if (!g_str_has_suffix(name, ".txt")) continue;
+      char *test = g_strdup_printf("/smtp/transcript/%s", name);
+      g_test_add_data_func_full(test, g_build_filename(dir, name, NULL), run_transcript, g_free);
+      g_free(test);
+    }
+    if (d) g_dir_close(d);
+  }
+  return g_test_run();
+}
