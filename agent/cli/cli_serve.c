@@ -1,10 +1,195 @@
-/* cli_serve.c - PLACEHOLDER until its owner lands the real subcommand; must not survive to a release. */
+/* cli_serve.c - `mailagent serve`: the daemon. Loads the config, creates or migrates the database,
+ * starts the pipeline workers (which first finish whatever the spool holds), the webhook sender,
+ * the SMTP listener and the HTTP API on one libevent loop, and runs until SIGTERM or SIGINT.
+ *
+ * Signals (handled on the loop thread through evsignal, never in an async handler):
+ *   SIGTERM/SIGINT  stop accepting (SMTP listener closed, API freed), let SMTP sessions finish up to
+ *                   [smtp] grace_period, drain the spool writer, then drain the pipeline workers
+ *                   and the webhook sender, exit 0. A second SIGTERM/SIGINT while draining
+ *                   shortens the SMTP grace to zero (the spool still holds everything acknowledged).
+ *   SIGHUP          re-reads the config file and hands it to the SMTP server (certificates and
+ *                   limits for new sessions) and to the log level; listen addresses and the data
+ *                   directory are not changed by a reload. A bad file keeps the old config.
+ *   SIGPIPE         ignored (peers that close early are errors on write, not a dead process).
+ * Configs replaced by a reload are kept until exit: the API server and the workers hold pointers.
+ * Exit: 0 after a clean drain, 1 when a part could not start (the reason is printed).
+ */
 #include "cli.h"
 
+#include "agent/api/api_server.h"
+#include "agent/lib/log.h"
+#include "agent/pipeline/pipeline.h"
+#include "agent/smtp/smtp_server.h"
+#include "agent/webhook/webhook.h"
+#include "storage/spool.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
 #include <stdio.h>
+
+typedef struct {
+  struct event_base *base;
+  const char *config_file;   /* NULL: defaults (and MAILAGENT_CONFIG) */
+  MaConfig *cfg;             /* current */
+  GPtrArray *old_cfgs;       /* MaConfig* replaced by reloads, freed at exit */
+  SmtpServer *smtp;
+  ApiServer *api;
+  int term_count;
+} Serve;
+
+static void on_smtp_spooled(void *arg, guint n)
+{
+  pipeline_workers_notify();
+}
+
+static void on_smtp_down(void *arg)
+{
+  Serve *s = arg;
+  ma_info("serve", "SMTP sessions finished; draining the pipeline");
+  event_base_loopbreak(s->base);
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+  Serve *s = arg;
+  if (s->term_count++ > 0) {
+    ma_warn("serve", "second signal %d: closing SMTP sessions now", (int) sig);
+    smtp_server_shutdown(s->smtp, 0, on_smtp_down, s);
+    return;
+  }
+  ma_info("serve", "signal %d: stopping (grace %d s)", (int) sig, s->cfg->grace_period);
+  api_server_free(s->api);
+  s->api = NULL;
+  smtp_server_shutdown(s->smtp, s->cfg->grace_period, on_smtp_down, s);
+}
+
+static void apply_log_level(const MaConfig *cfg)
+{
+  int level = ma_log_level_parse(cfg->log_level);
+  if (level >= 0) ma_log_set_level((MaLogLevel) level);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+  Serve *s = arg;
+  g_autoptr(GError) error = NULL;
+  const char *file = s->config_file ? s->config_file : g_getenv("MAILAGENT_CONFIG");
+  MaConfig *fresh = ma_config_load(file, &error);
+  if (!fresh) {
+    ma_error("serve", "reload: %s (keeping the running config)", error->message);
+    return;
+  }
+  if (smtp_server_reload(s->smtp, fresh, &error) < 0) {
+    ma_error("serve", "reload: smtp: %s (keeping the running config)", error->message);
+    ma_config_free(fresh);
+    return;
+  }
+  apply_log_level(fresh);
+  g_ptr_array_add(s->old_cfgs, s->cfg);
+  s->cfg = fresh;
+  ma_info("serve", "configuration reloaded");
+}
+
+/* Creates the data directory and database (migrating an old one) and the spool. */
+static int prepare_storage(const MaConfig *cfg, GError **error)
+{
+  if (g_mkdir_with_parents(cfg->data_dir, 0700) < 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "cannot create %s: %s", cfg->data_dir, g_strerror(errno));
+    return -1;
+  }
+  MaStorage *st = NULL;
+  if (storage_open(cfg->data_dir, TRUE, &st, error) < 0) return -1;
+  storage_close(&st);
+  MaSpool *sp = NULL;
+  if (spool_open(cfg->data_dir, &sp, error) < 0) return -1;
+  spool_close(&sp);
+  return 0;
+}
 
 int cli_serve(int argc, char **argv)
 {
-  fprintf(stderr, "mailagent: serve is not built yet\n");
-  return 2;
+  CliCommon common = {0};
+  g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+  g_option_context_set_summary(ctx, "Run the SMTP listener, the HTTP API, the pipeline workers and the webhook sender.");
+  cli_common_add_options(ctx, &common);
+  int rc = cli_parse(ctx, &argc, &argv);
+  if (rc >= 0) return rc;
+  if (argc > 1) {
+    fprintf(stderr, "usage: mailagent serve [-c FILE]\n");
+    return 2;
+  }
+  Serve s = {.config_file = common.config_file};
+  s.cfg = cli_load_config(&common);
+  if (!s.cfg) return 2;
+  s.old_cfgs = g_ptr_array_new_with_free_func((GDestroyNotify) ma_config_free);
+  apply_log_level(s.cfg);
+  signal(SIGPIPE, SIG_IGN);
+
+  int status = 1;
+  g_autoptr(GError) error = NULL;
+  struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
+  gboolean workers = FALSE, webhook = FALSE;
+  if (prepare_storage(s.cfg, &error) < 0) {
+    cli_fail("storage", error);
+    goto out;
+  }
+  s.base = event_base_new();
+  if (!s.base) {
+    fprintf(stderr, "mailagent: cannot create the event loop\n");
+    goto out;
+  }
+  if (webhook_start(s.cfg, &error) < 0) {
+    cli_fail("webhook", error);
+    goto out;
+  }
+  webhook = TRUE;
+  pipeline_workers_set_committed_hook(webhook_notify);
+  if (pipeline_workers_start(s.cfg, s.cfg->workers, &error) < 0) {
+    cli_fail("pipeline", error);
+    goto out;
+  }
+  workers = TRUE;
+  s.smtp = smtp_server_new(s.base, s.cfg, &error);
+  if (!s.smtp) {
+    cli_fail("smtp", error);
+    goto out;
+  }
+  smtp_server_set_spooled_hook(s.smtp, on_smtp_spooled, &s);
+  if (smtp_server_start(s.smtp, &error) < 0) {
+    cli_fail("smtp", error);
+    goto out;
+  }
+  s.api = api_server_new(s.base, s.cfg, &error);
+  if (!s.api) {
+    cli_fail("api", error);
+    goto out;
+  }
+  ev_term = evsignal_new(s.base, SIGTERM, on_term, &s);
+  ev_int = evsignal_new(s.base, SIGINT, on_term, &s);
+  ev_hup = evsignal_new(s.base, SIGHUP, on_hup, &s);
+  if (!ev_term || !ev_int || !ev_hup || evsignal_add(ev_term, NULL) < 0 || evsignal_add(ev_int, NULL) < 0 ||
+      evsignal_add(ev_hup, NULL) < 0) {
+    fprintf(stderr, "mailagent: cannot install signal handlers\n");
+    goto out;
+  }
+  ma_info("serve", "listening: smtp %s, api %s (port %d); data %s; %d pipeline worker(s)", s.cfg->smtp_listen,
+          s.cfg->api_listen, api_server_port(s.api), s.cfg->data_dir, s.cfg->workers);
+  event_base_dispatch(s.base);
+  status = 0;
+
+out:
+  if (ev_term) event_free(ev_term);
+  if (ev_int) event_free(ev_int);
+  if (ev_hup) event_free(ev_hup);
+  api_server_free(s.api);
+  smtp_server_free(s.smtp); /* drains its spool writer: everything acknowledged is in the spool */
+  if (workers) pipeline_workers_stop();
+  if (webhook) webhook_stop();
+  if (s.base) event_base_free(s.base);
+  if (status == 0) ma_info("serve", "stopped");
+  ma_config_free(s.cfg);
+  g_ptr_array_unref(s.old_cfgs);
+  g_free(common.config_file);
+  return status;
 }

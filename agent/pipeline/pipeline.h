@@ -83,6 +83,9 @@ int pipeline_ingest_in_tx(MaPipeline *p, const char *enterprise_id, const void *
  * cfg must outlive the workers. 0, or -1 with *error (storage or spool could not be opened; no
  * thread is left running). Only one pool per process. */
 int pipeline_workers_start(const MaConfig *cfg, int n, GError **error);
+/* Called by a worker after each commit that archived something (e.g. webhook_notify: new outbox
+ * events). Set before pipeline_workers_start; must be thread-safe and must not block. */
+void pipeline_workers_set_committed_hook(void (*fn)(void));
 /* Wakes the workers: new entries are in the spool. Any thread; never blocks. */
 void pipeline_workers_notify(void);
 /* Finishes what is in the spool now (entries that keep failing are left for the next start),

@@ -49,6 +49,21 @@ static struct {
 } pool = {0};
 
 static guint64 processed_total; /* under pool.lock */
+static void (*committed_hook)(void);
+
+void pipeline_workers_set_committed_hook(void (*fn)(void)) { committed_hook = fn; }
+
+static void committed(GPtrArray *results)
+{
+  if (!committed_hook) return;
+  for (guint i = 0; i < results->len; i++) {
+    const MaIngestResult *r = results->pdata[i];
+    if (r->outcome != MA_INGEST_SKIPPED) {
+      committed_hook();
+      return;
+    }
+  }
+}
 
 guint64 pipeline_workers_processed(void)
 {
@@ -162,6 +177,7 @@ static void process_one(Worker *w, const MaSpoolEntry *e)
   if (rc == 0) {
     log_result(e, r);
     finish(w, e);
+    if (committed_hook && r->outcome != MA_INGEST_SKIPPED) committed_hook();
     return;
   }
   if (permanent(error)) {
@@ -214,6 +230,7 @@ static void process_batch(Worker *w, GPtrArray *batch)
     log_result(batch->pdata[i], results->pdata[i]);
     finish(w, batch->pdata[i]);
   }
+  committed(results);
 }
 
 static void update_depth(Worker *w)
