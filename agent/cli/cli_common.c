@@ -90,11 +90,27 @@ void cli_print_json(json_t *doc, gboolean lines)
 
 int cli_dispatch(const char *group, const CliSub *subs, gsize n, int argc, char **argv)
 {
-  gboolean help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"));
-  if (argc >= 2 && !help) {
-    for (gsize i = 0; i < n; i++)
-      if (strcmp(argv[1], subs[i].name) == 0) return subs[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "mailagent: %s: unknown subcommand \"%s\"\n", group, argv[1]);
+  /* The subcommand is the first word that is not an option: `mailagent enterprise -c F add` works
+   * like `mailagent enterprise add -c F` (options before it are handed to the subcommand). */
+  int pos = 1;
+  while (pos < argc && argv[pos][0] == '-' && argv[pos][1] != '\0' && strcmp(argv[pos], "--help") &&
+         strcmp(argv[pos], "-h")) {
+    if (!strcmp(argv[pos], "-c") || !strcmp(argv[pos], "--config")) pos++;
+    pos++;
+  }
+  gboolean help = pos >= argc || !strcmp(argv[pos], "--help") || !strcmp(argv[pos], "-h") || !strcmp(argv[pos], "help");
+  if (help && pos >= argc) help = FALSE; /* no subcommand at all: usage to stderr, status 2 */
+  if (pos < argc && !help) {
+    for (gsize i = 0; i < n; i++) {
+      if (strcmp(argv[pos], subs[i].name) != 0) continue;
+      g_autofree char **sub_argv = g_new0(char *, (gsize)argc + 1);
+      int k = 0;
+      sub_argv[k++] = argv[pos];
+      for (int j = 1; j < argc; j++)
+        if (j != pos) sub_argv[k++] = argv[j];
+      return subs[i].run(k, sub_argv);
+    }
+    fprintf(stderr, "mailagent: %s: unknown subcommand \"%s\"\n", group, argv[pos]);
   }
   FILE *out = help ? stdout : stderr;
   fprintf(out, "usage: mailagent %s <subcommand> [options]\n\nsubcommands:\n", group);
