@@ -16,6 +16,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/util.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <string.h>
@@ -30,6 +31,19 @@ static void ctx_clear(ApiCtx *ctx)
   ma_api_key_free(ctx->key);
 }
 
+/* Replies are written as header then body; with Nagle on, the last segment of a response waits for
+ * the client's delayed ACK (40 ms). Set TCP_NODELAY on the connection before answering. */
+static void set_nodelay(struct evhttp_request *req)
+{
+  struct evhttp_connection *conn = evhttp_request_get_connection(req);
+  struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+  evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+  int one = 1;
+
+  if (fd >= 0)
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 static void api_dispatch(struct evhttp_request *req, void *arg)
 {
   ApiServer *srv = arg;
@@ -39,6 +53,7 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
   g_autoptr(GString) allow = g_string_new(NULL);
   gint64 started = g_get_monotonic_time();
 
+  set_nodelay(req);
   ctx.req = req;
   ctx.srv = srv;
   ctx.st = srv->st;
