@@ -1,0 +1,761 @@
+/* test_storage_archive.c - unit tests of the archive side of storage: messages (dedup, parts,
+ * links, provenance), threads, activities (uniqueness), the timeline (order, interleaving,
+ * filters, cursor stability under inserts, bad cursors, speed of a deep page), the outbox, and
+ * tenant isolation and fault injection across all of them.
+ */
+#include "storage/storage.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+typedef struct {
+  char *dir;
+  MaStorage *st;
+} Fixture;
+
+static void rm_rf(const char *path)
+{
+  GDir *dir = g_dir_open(path, 0, NULL);
+  if (dir) {
+    const char *name;
+    while ((name = g_dir_read_name(dir))) {
+      char *child = g_build_filename(path, name, NULL);
+      g_unlink(child);
+      g_free(child);
+    }
+    g_dir_close(dir);
+  }
+  g_rmdir(path);
+}
+
+static void add_enterprise(MaStorage *st, const char *id)
+{
+  MaEnterprise e = {.id = (char *)id, .slug = (char *)id, .name = (char *)id, .created_at = 1};
+  GError *error = NULL;
+  g_assert_cmpint(storage_enterprise_create(st, &e, &error), ==, 0);
+  g_assert_no_error(error);
+}
+
+static void fx_setup(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  fx->dir = g_dir_make_tmp("ma-archive-XXXXXX", &error);
+  g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
+  add_enterprise(fx->st, "e1");
+  add_enterprise(fx->st, "e2");
+}
+
+static void fx_teardown(Fixture *fx, gconstpointer data)
+{
+  storage_close(&fx->st);
+  rm_rf(fx->dir);
+  g_free(fx->dir);
+}
+
+/* A message of enterprise ent with id, date, linked to the given contact ids (NULL-terminated). */
+static MaStoredMessage *message(const char *ent, const char *id, gint64 date, const char *msgid, const char *thread)
+{
+  MaStoredMessage *m = ma_stored_message_new();
+  m->id = g_strdup(id);
+  m->enterprise_id = g_strdup(ent);
+  m->thread_id = g_strdup(thread);
+  m->message_id = g_strdup(msgid);
+  m->dedup_key = g_strdup_printf("dk-%s", id);
+  m->subject = g_strdup_printf("Subject %s", id);
+  m->date = date;
+  m->archived_at = date + 5;
+  m->size = 1234;
+  m->text = g_strdup("Hello   there,\n\n  this is\tthe body.");
+  m->html = g_strdup("<p>Hello</p>");
+  g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_FROM, "Hank", "hank@globex.com"));
+  g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_TO, NULL, "ann@acme.com"));
+  return m;
+}
+
+static void insert(MaStorage *st, MaStoredMessage *m)
+{
+  GError *error = NULL;
+  g_assert_cmpint(storage_message_insert(st, m, &error), ==, 0);
+  g_assert_no_error(error);
+  ma_stored_message_free(m);
+}
+
+static void insert_linked(MaStorage *st, const char *ent, const char *id, gint64 date, const char *contact)
+{
+  MaStoredMessage *m = message(ent, id, date, NULL, NULL);
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, contact));
+  insert(st, m);
+}
+
+static MaAttachment *attachment(const char *name, const char *sha, gboolean is_inline)
+{
+  MaAttachment *a = ma_attachment_new();
+  a->filename = g_strdup(name);
+  a->content_type = g_strdup("application/pdf");
+  a->size = 42;
+  a->is_inline = is_inline;
+  g_strlcpy(a->sha256, sha, sizeof a->sha256);
+  return a;
+}
+
+static void add_activity(MaStorage *st, const char *ent, const char *id, const char *msg, const char *contact,
+                         int expect)
+{
+  MaActivity a = {.id = (char *)id,
+                  .enterprise_id = (char *)ent,
+                  .message_id = (char *)msg,
+                  .record = {MA_RECORD_CONTACT, (char *)contact},
+                  .rule_id = "r1",
+                  .rule_name = "Log it",
+                  .activity_type = "email",
+                  .title = "Email logged",
+                  .content = "body",
+                  .owner = "ann@acme.com",
+                  .created_at = 99};
+  GError *error = NULL;
+  g_assert_cmpint(storage_activity_create(st, &a, &error), ==, expect);
+  g_assert_no_error(error);
+}
+
+/* ---- messages ------------------------------------------------------------------------------- */
+
+static void test_message_roundtrip(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  char sha[65];
+  g_assert_cmpint(storage_blob_put(fx->st, "raw message", 11, sha, &error), ==, 0);
+  MaStoredMessage *m = message("e1", "m1", 1700000000, "abc@globex.com", "t1");
+  m->direction = MA_DIRECTION_OUTBOUND;
+  m->raw_sha256 = g_strdup(sha);
+  g_ptr_array_add(m->attachments, attachment("deal.pdf", sha, FALSE));
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_ACCOUNT, "a1"));
+  insert(fx->st, m);
+
+  MaStoredMessage *got = NULL;
+  g_assert_cmpint(storage_message_get(fx->st, "e1", "m1", &got, &error), ==, 1);
+  g_assert_cmpstr(got->message_id, ==, "abc@globex.com");
+  g_assert_cmpstr(got->thread_id, ==, "t1");
+  g_assert_cmpstr(got->subject, ==, "Subject m1");
+  g_assert_cmpint(got->direction, ==, MA_DIRECTION_OUTBOUND);
+  g_assert_cmpint(got->date, ==, 1700000000);
+  g_assert_cmpint(got->archived_at, ==, 1700000005);
+  g_assert_cmpint(got->size, ==, 1234);
+  g_assert_cmpstr(got->raw_sha256, ==, sha);
+  g_assert_cmpstr(got->text, ==, "Hello   there,\n\n  this is\tthe body.");
+  g_assert_cmpstr(got->html, ==, "<p>Hello</p>");
+  g_assert_cmpstr(got->snippet, ==, "Hello there, this is the body.");
+  g_assert_cmpuint(got->participants->len, ==, 2);
+  MaParticipant *p = g_ptr_array_index(got->participants, 0);
+  g_assert_cmpint(p->role, ==, MA_ROLE_FROM);
+  g_assert_cmpstr(p->name, ==, "Hank");
+  g_assert_cmpstr(p->address, ==, "hank@globex.com");
+  p = g_ptr_array_index(got->participants, 1);
+  g_assert_null(p->name);
+  g_assert_cmpuint(got->attachments->len, ==, 1);
+  MaAttachment *a = g_ptr_array_index(got->attachments, 0);
+  g_assert_cmpstr(a->filename, ==, "deal.pdf");
+  g_assert_cmpstr(a->sha256, ==, sha);
+  g_assert_cmpuint(a->size, ==, 42);
+  g_assert_cmpuint(got->links->len, ==, 2);
+  MaRecordRef *l = g_ptr_array_index(got->links, 0);
+  g_assert_cmpint(l->type, ==, MA_RECORD_ACCOUNT); /* ordered by type */
+  ma_stored_message_free(got);
+
+  /* Links: add is idempotent. */
+  MaRecordRef ref = {MA_RECORD_LEAD, "l1"};
+  g_assert_cmpint(storage_link_add(fx->st, "e1", "m1", &ref, &error), ==, 1);
+  g_assert_cmpint(storage_link_add(fx->st, "e1", "m1", &ref, &error), ==, 0);
+  g_assert_cmpint(storage_link_add(fx->st, "e1", "nope", &ref, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
+  g_clear_error(&error);
+  GPtrArray *links = g_ptr_array_new_with_free_func((GDestroyNotify)ma_record_ref_free);
+  g_assert_cmpint(storage_message_links(fx->st, "e1", "m1", links, &error), ==, 0);
+  g_assert_cmpuint(links->len, ==, 3);
+  g_ptr_array_unref(links);
+
+  /* Attachments visible to e1 only. */
+  g_assert_cmpint(storage_attachment_visible(fx->st, "e1", sha, &error), ==, 1);
+  g_assert_cmpint(storage_attachment_visible(fx->st, "e2", sha, &error), ==, 0);
+  g_assert_cmpint(storage_attachment_visible(fx->st, "e1", "ffff", &error), ==, 0);
+
+  gint64 msgs = 0, acts = 0, recs = 0;
+  g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);
+  g_assert_cmpint(msgs, ==, 1);
+}
+
+static void test_message_dedup(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  insert(fx->st, message("e1", "m1", 100, "abc@x", NULL));
+  MaStoredMessage *nomid = message("e1", "m2", 100, NULL, NULL);
+  g_free(nomid->dedup_key);
+  nomid->dedup_key = g_strdup("hash-2");
+  insert(fx->st, nomid);
+
+  char *id = NULL;
+  g_assert_cmpint(storage_message_find_duplicate(fx->st, "e1", "abc@x", "other", &id, &error), ==, 1);
+  g_assert_cmpstr(id, ==, "m1");
+  g_clear_pointer(&id, g_free);
+  g_assert_cmpint(storage_message_find_duplicate(fx->st, "e1", NULL, "hash-2", &id, &error), ==, 1);
+  g_assert_cmpstr(id, ==, "m2");
+  g_clear_pointer(&id, g_free);
+  /* A new Message-ID with a known dedup key is still the same mail. */
+  g_assert_cmpint(storage_message_find_duplicate(fx->st, "e1", "new@x", "hash-2", &id, &error), ==, 1);
+  g_clear_pointer(&id, g_free);
+  g_assert_cmpint(storage_message_find_duplicate(fx->st, "e1", "new@x", "hash-9", &id, &error), ==, 0);
+  g_assert_null(id);
+  /* Per enterprise: e2 has none of these. */
+  g_assert_cmpint(storage_message_find_duplicate(fx->st, "e2", "abc@x", "hash-2", &id, &error), ==, 0);
+
+  /* Inserting a duplicate is a conflict and leaves nothing (no participants of the loser). */
+  MaStoredMessage *dup = message("e1", "m3", 100, "abc@x", NULL);
+  g_assert_cmpint(storage_message_insert(fx->st, dup, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
+  g_clear_error(&error);
+  ma_stored_message_free(dup);
+  MaStoredMessage *got = NULL;
+  g_assert_cmpint(storage_message_get(fx->st, "e1", "m3", &got, &error), ==, 0);
+  /* The same Message-ID in another enterprise is a different message. */
+  insert(fx->st, message("e2", "m3", 100, "abc@x", NULL));
+}
+
+static void test_provenance(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  insert(fx->st, message("e1", "m1", 100, "abc@x", NULL));
+  MaProvenance *p = ma_provenance_new("smtp");
+  p->employee_id = g_strdup("emp1");
+  p->signal = g_strdup("envelope_sender");
+  p->client = g_strdup("192.0.2.1");
+  p->envelope_from = g_strdup("ann@acme.com");
+  p->spool_id = g_strdup("s1");
+  p->received_at = 200;
+  g_assert_cmpint(storage_provenance_add(fx->st, "e1", "m1", p, &error), ==, 1);
+  g_assert_cmpint(storage_provenance_add(fx->st, "e1", "m1", p, &error), ==, 0); /* replay of s1 */
+  g_free(p->spool_id);
+  p->spool_id = g_strdup("s2");
+  p->received_at = 300;
+  g_assert_cmpint(storage_provenance_add(fx->st, "e1", "m1", p, &error), ==, 1);
+  MaProvenance *q = ma_provenance_new("imap");
+  q->mailbox = g_strdup("mb1");
+  q->received_at = 400;
+  g_assert_cmpint(storage_provenance_add(fx->st, "e1", "m1", q, &error), ==, 1);
+  g_assert_cmpint(storage_provenance_add(fx->st, "e1", "m1", q, &error), ==, 0); /* same route+mailbox */
+  g_assert_cmpint(storage_provenance_add(fx->st, "e2", "m1", q, &error), ==, -1); /* not e2's message */
+  g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
+  g_clear_error(&error);
+
+  GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)ma_provenance_free);
+  g_assert_cmpint(storage_provenance_list(fx->st, "e1", "m1", list, &error), ==, 0);
+  g_assert_cmpuint(list->len, ==, 3);
+  MaProvenance *first = g_ptr_array_index(list, 0);
+  g_assert_cmpstr(first->route, ==, "smtp");
+  g_assert_cmpstr(first->employee_id, ==, "emp1");
+  g_assert_cmpstr(first->signal, ==, "envelope_sender");
+  g_assert_cmpstr(first->client, ==, "192.0.2.1");
+  g_assert_cmpstr(first->envelope_from, ==, "ann@acme.com");
+  g_assert_cmpstr(first->spool_id, ==, "s1");
+  g_assert_cmpstr(((MaProvenance *)g_ptr_array_index(list, 2))->mailbox, ==, "mb1");
+  g_ptr_array_set_size(list, 0);
+  g_assert_cmpint(storage_provenance_list(fx->st, "e2", "m1", list, &error), ==, 0);
+  g_assert_cmpuint(list->len, ==, 0);
+  g_ptr_array_unref(list);
+  ma_provenance_free(p);
+  ma_provenance_free(q);
+}
+
+static void test_archived_since(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  insert(fx->st, message("e1", "m1", 100, NULL, NULL)); /* archived at 105 */
+  insert(fx->st, message("e1", "m2", 200, NULL, NULL));
+  insert(fx->st, message("e1", "m3", 300, NULL, NULL));
+  insert(fx->st, message("e2", "m4", 300, NULL, NULL));
+  GPtrArray *ids = g_ptr_array_new_with_free_func(g_free);
+  g_assert_cmpint(storage_message_ids_archived_since(fx->st, "e1", 150, NULL, 1, ids, &error), ==, 0);
+  g_assert_cmpuint(ids->len, ==, 1);
+  g_assert_cmpstr(g_ptr_array_index(ids, 0), ==, "m2");
+  g_ptr_array_set_size(ids, 0);
+  g_assert_cmpint(storage_message_ids_archived_since(fx->st, "e1", 150, "m2", 10, ids, &error), ==, 0);
+  g_assert_cmpuint(ids->len, ==, 1);
+  g_assert_cmpstr(g_ptr_array_index(ids, 0), ==, "m3");
+  g_ptr_array_set_size(ids, 0);
+  g_assert_cmpint(storage_message_ids_archived_since(fx->st, "e1", 0, NULL, 0, ids, &error), ==, 0);
+  g_assert_cmpuint(ids->len, ==, 3);
+  g_ptr_array_unref(ids);
+}
+
+/* ---- threads -------------------------------------------------------------------------------- */
+
+static void test_threads(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  g_assert_cmpint(storage_thread_create(fx->st, "e1", "t1", "deal", "hank@globex.com", 100, &error), ==, 0);
+  g_assert_cmpint(storage_thread_create(fx->st, "e1", "t1", "deal", "x", 100, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
+  g_clear_error(&error);
+  MaStoredMessage *m1 = message("e1", "m1", 100, "one@x", "t1");
+  g_ptr_array_add(m1->links, ma_record_ref_new(MA_RECORD_OPPORTUNITY, "o1"));
+  g_ptr_array_add(m1->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+  insert(fx->st, m1);
+  insert(fx->st, message("e1", "m2", 50, "two@x", "t1"));
+
+  const char *refs[] = {"unknown@x", "one@x"};
+  char *tid = NULL;
+  g_assert_cmpint(storage_thread_find_by_message_ids(fx->st, "e1", refs, 2, &tid, &error), ==, 1);
+  g_assert_cmpstr(tid, ==, "t1");
+  g_clear_pointer(&tid, g_free);
+  g_assert_cmpint(storage_thread_find_by_message_ids(fx->st, "e1", refs, 1, &tid, &error), ==, 0);
+  g_assert_cmpint(storage_thread_find_by_message_ids(fx->st, "e2", refs, 2, &tid, &error), ==, 0);
+
+  g_assert_cmpint(storage_thread_find_by_subject(fx->st, "e1", "deal", "hank@globex.com", 100, &tid, &error), ==, 1);
+  g_assert_cmpstr(tid, ==, "t1");
+  g_clear_pointer(&tid, g_free);
+  g_assert_cmpint(storage_thread_find_by_subject(fx->st, "e1", "deal", "hank@globex.com", 101, &tid, &error), ==, 0);
+  g_assert_cmpint(storage_thread_touch(fx->st, "e1", "t1", 500, &error), ==, 0);
+  g_assert_cmpint(storage_thread_touch(fx->st, "e1", "t1", 300, &error), ==, 0); /* never lowers */
+  g_assert_cmpint(storage_thread_find_by_subject(fx->st, "e1", "deal", "hank@globex.com", 500, &tid, &error), ==, 1);
+  g_clear_pointer(&tid, g_free);
+  g_assert_cmpint(storage_thread_find_by_subject(fx->st, "e1", "deal", "other", 0, &tid, &error), ==, 0);
+  g_assert_cmpint(storage_thread_find_by_subject(fx->st, "e2", "deal", "hank@globex.com", 0, &tid, &error), ==, 0);
+  g_assert_cmpint(storage_thread_touch(fx->st, "e2", "t1", 900, &error), ==, 0); /* no effect on e1 */
+  g_assert_cmpint(storage_thread_find_by_subject(fx->st, "e1", "deal", "hank@globex.com", 501, &tid, &error), ==, 0);
+
+  GPtrArray *refsout = g_ptr_array_new_with_free_func((GDestroyNotify)ma_record_ref_free);
+  g_assert_cmpint(storage_thread_opportunity_links(fx->st, "e1", "t1", refsout, &error), ==, 0);
+  g_assert_cmpuint(refsout->len, ==, 1);
+  g_assert_cmpstr(((MaRecordRef *)g_ptr_array_index(refsout, 0))->id, ==, "o1");
+  g_ptr_array_set_size(refsout, 0);
+  g_assert_cmpint(storage_thread_opportunity_links(fx->st, "e2", "t1", refsout, &error), ==, 0);
+  g_assert_cmpuint(refsout->len, ==, 0);
+  g_ptr_array_unref(refsout);
+
+  GPtrArray *msgs = g_ptr_array_new_with_free_func((GDestroyNotify)ma_stored_message_free);
+  g_assert_cmpint(storage_thread_messages(fx->st, "e1", "t1", msgs, &error), ==, 0);
+  g_assert_cmpuint(msgs->len, ==, 2);
+  g_assert_cmpstr(((MaStoredMessage *)g_ptr_array_index(msgs, 0))->id, ==, "m2"); /* oldest first */
+  g_assert_cmpuint(((MaStoredMessage *)g_ptr_array_index(msgs, 1))->links->len, ==, 2);
+  g_ptr_array_set_size(msgs, 0);
+  g_assert_cmpint(storage_thread_messages(fx->st, "e2", "t1", msgs, &error), ==, 0);
+  g_assert_cmpuint(msgs->len, ==, 0);
+  g_ptr_array_unref(msgs);
+}
+
+/* ---- activities ----------------------------------------------------------------------------- */
+
+static void test_activities(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  MaStoredMessage *m = message("e1", "m1", 100, NULL, NULL);
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_ACCOUNT, "a1"));
+  insert(fx->st, m);
+
+  GPtrArray *todo = g_ptr_array_new_with_free_func((GDestroyNotify)ma_record_ref_free);
+  g_assert_cmpint(storage_links_without_activity(fx->st, "e1", "m1", todo, &error), ==, 0);
+  g_assert_cmpuint(todo->len, ==, 2);
+  g_ptr_array_set_size(todo, 0);
+
+  add_activity(fx->st, "e1", "act1", "m1", "c1", 1);
+  add_activity(fx->st, "e1", "act2", "m1", "c1", 0); /* same (message, record): kept once */
+  g_assert_cmpint(storage_links_without_activity(fx->st, "e1", "m1", todo, &error), ==, 0);
+  g_assert_cmpuint(todo->len, ==, 1);
+  g_assert_cmpint(((MaRecordRef *)g_ptr_array_index(todo, 0))->type, ==, MA_RECORD_ACCOUNT);
+  g_ptr_array_set_size(todo, 0);
+  g_assert_cmpint(storage_links_without_activity(fx->st, "e2", "m1", todo, &error), ==, 0);
+  g_assert_cmpuint(todo->len, ==, 0);
+  g_ptr_array_unref(todo);
+
+  MaActivity *a = NULL;
+  g_assert_cmpint(storage_activity_get(fx->st, "e1", "act1", &a, &error), ==, 1);
+  g_assert_cmpstr(a->message_id, ==, "m1");
+  g_assert_cmpint(a->record.type, ==, MA_RECORD_CONTACT);
+  g_assert_cmpstr(a->record.id, ==, "c1");
+  g_assert_cmpstr(a->rule_name, ==, "Log it");
+  g_assert_cmpstr(a->title, ==, "Email logged");
+  g_assert_cmpstr(a->owner, ==, "ann@acme.com");
+  g_assert_cmpint(a->created_at, ==, 99);
+  g_assert_cmpint(a->message_date, ==, 100);
+  ma_activity_free(a);
+  g_assert_cmpint(storage_activity_get(fx->st, "e1", "act2", &a, &error), ==, 0);
+  g_assert_cmpint(storage_activity_get(fx->st, "e2", "act1", &a, &error), ==, 0);
+
+  /* An activity for another tenant's message is refused. */
+  MaActivity bad = {.id = "act3", .enterprise_id = "e2", .message_id = "m1", .record = {MA_RECORD_CONTACT, "c1"}};
+  g_assert_cmpint(storage_activity_create(fx->st, &bad, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
+  g_clear_error(&error);
+
+  gint64 msgs = 0, acts = 0, recs = 0;
+  g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);
+  g_assert_cmpint(acts, ==, 1);
+}
+
+/* ---- timeline ------------------------------------------------------------------------------- */
+
+/* Reads the whole timeline of contact c1 in pages of `page`, as "m:<id>" / "a:<id>" strings. */
+static GPtrArray *timeline_all(MaStorage *st, const char *ent, const MaTimelineFilter *f, int page)
+{
+  GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
+  char *cursor = NULL;
+  int pages = 0;
+  do {
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
+    char *next = NULL;
+    GError *error = NULL;
+    g_assert_cmpint(storage_timeline(st, ent, MA_RECORD_CONTACT, "c1", f, cursor, page, out, &next, &error), ==, 0);
+    g_assert_no_error(error);
+    g_assert_cmpuint(out->len, <=, (guint)page);
+    if (next) g_assert_cmpuint(out->len, ==, (guint)page);
+    for (guint i = 0; i < out->len; i++) {
+      MaTimelineItem *it = g_ptr_array_index(out, i);
+      if (it->is_activity)
+        g_ptr_array_add(seen, g_strdup_printf("a:%s", it->activity->id));
+      else
+        g_ptr_array_add(seen, g_strdup_printf("m:%s", it->message->id));
+    }
+    g_ptr_array_unref(out);
+    g_free(cursor);
+    cursor = next;
+    g_assert_cmpint(++pages, <, 1000);
+  } while (cursor);
+  return seen;
+}
+
+static char *joined(GPtrArray *a)
+{
+  g_ptr_array_add(a, NULL);
+  char *s = g_strjoinv(",", (char **)a->pdata);
+  g_ptr_array_unref(a);
+  return s;
+}
+
+static void test_timeline_order(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  insert_linked(fx->st, "e1", "m01", 100, "c1");
+  insert_linked(fx->st, "e1", "m02", 300, "c1");
+  insert_linked(fx->st, "e1", "m03", 200, "c1");
+  insert_linked(fx->st, "e1", "m04", 300, "c1"); /* same date as m02: higher id first */
+  insert_linked(fx->st, "e1", "m05", 250, "c2"); /* another record */
+  add_activity(fx->st, "e1", "act2", "m02", "c1", 1);
+  add_activity(fx->st, "e1", "act1", "m01", "c1", 1);
+  add_activity(fx->st, "e1", "act5", "m05", "c2", 1); /* on c2's timeline only */
+
+  char *all = joined(timeline_all(fx->st, "e1", NULL, 50));
+  g_assert_cmpstr(all, ==, "m:m04,a:act2,m:m02,m:m03,a:act1,m:m01");
+  /* Same order in pages of every size. */
+  for (int page = 1; page <= 6; page++) {
+    char *paged = joined(timeline_all(fx->st, "e1", NULL, page));
+    g_assert_cmpstr(paged, ==, all);
+    g_free(paged);
+  }
+  g_free(all);
+
+  /* Items carry participants and links, not bodies. */
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
+  char *next = NULL;
+  g_assert_cmpint(storage_timeline(fx->st, "e1", MA_RECORD_CONTACT, "c1", NULL, NULL, 2, out, &next, &error), ==, 0);
+  g_assert_nonnull(next);
+  MaTimelineItem *it = g_ptr_array_index(out, 0);
+  g_assert_false(it->is_activity);
+  g_assert_null(it->activity);
+  g_assert_cmpuint(it->message->participants->len, ==, 2);
+  g_assert_cmpuint(it->message->links->len, ==, 1);
+  g_assert_null(it->message->text);
+  g_assert_null(it->message->html);
+  g_assert_cmpstr(it->message->snippet, ==, "Hello there, this is the body.");
+  it = g_ptr_array_index(out, 1);
+  g_assert_true(it->is_activity);
+  g_assert_cmpstr(it->activity->message_id, ==, "m02");
+  g_ptr_array_unref(out);
+  g_free(next);
+
+  /* Tenant isolation: e2 sees nothing of c1 (not even with e1's cursor). */
+  char *e2 = joined(timeline_all(fx->st, "e2", NULL, 10));
+  g_assert_cmpstr(e2, ==, "");
+  g_free(e2);
+}
+
+static void test_timeline_filters(Fixture *fx, gconstpointer data)
+{
+  char sha[65];
+  GError *error = NULL;
+  g_assert_cmpint(storage_blob_put(fx->st, "pdf", 3, sha, &error), ==, 0);
+  MaStoredMessage *m = message("e1", "m1", 100, NULL, "t1");
+  g_ptr_array_add(m->attachments, attachment("a.pdf", sha, FALSE));
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+  insert(fx->st, m);
+  m = message("e1", "m2", 200, NULL, "t2");
+  m->direction = MA_DIRECTION_OUTBOUND;
+  g_ptr_array_add(m->attachments, attachment("logo.png", sha, TRUE)); /* inline only */
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+  insert(fx->st, m);
+  insert_linked(fx->st, "e1", "m3", 300, "c1");
+  add_activity(fx->st, "e1", "act1", "m1", "c1", 1);
+
+  MaTimelineFilter f = {.has_attachment = -1};
+  char *s = joined(timeline_all(fx->st, "e1", &f, 2));
+  g_assert_cmpstr(s, ==, "m:m3,m:m2,a:act1,m:m1");
+  g_free(s);
+  f.direction = "outbound";
+  s = joined(timeline_all(fx->st, "e1", &f, 2));
+  g_assert_cmpstr(s, ==, "m:m2");
+  g_free(s);
+  f.direction = "inbound";
+  s = joined(timeline_all(fx->st, "e1", &f, 1));
+  g_assert_cmpstr(s, ==, "m:m3,a:act1,m:m1");
+  g_free(s);
+  f.direction = NULL;
+  f.has_attachment = 1;
+  s = joined(timeline_all(fx->st, "e1", &f, 5));
+  g_assert_cmpstr(s, ==, "a:act1,m:m1");
+  g_free(s);
+  f.has_attachment = 0;
+  s = joined(timeline_all(fx->st, "e1", &f, 5));
+  g_assert_cmpstr(s, ==, "m:m3,m:m2");
+  g_free(s);
+  f.has_attachment = -1;
+  f.since = 200;
+  f.until = 300; /* exclusive */
+  s = joined(timeline_all(fx->st, "e1", &f, 5));
+  g_assert_cmpstr(s, ==, "m:m2");
+  g_free(s);
+  f.since = f.until = 0;
+  f.thread_id = "t1";
+  s = joined(timeline_all(fx->st, "e1", &f, 5));
+  g_assert_cmpstr(s, ==, "a:act1,m:m1");
+  g_free(s);
+
+  f.thread_id = NULL;
+  f.direction = "sideways";
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
+  char *next = NULL;
+  g_assert_cmpint(storage_timeline(fx->st, "e1", MA_RECORD_CONTACT, "c1", &f, NULL, 5, out, &next, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+  g_clear_error(&error);
+  g_ptr_array_unref(out);
+}
+
+static void test_timeline_cursor(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  for (int i = 0; i < 10; i++) {
+    char id[16];
+    g_snprintf(id, sizeof id, "m%02d", i);
+    insert_linked(fx->st, "e1", id, 1000 + i * 10, "c1");
+  }
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
+  char *next = NULL;
+  g_assert_cmpint(storage_timeline(fx->st, "e1", MA_RECORD_CONTACT, "c1", NULL, NULL, 4, out, &next, &error), ==, 0);
+  g_assert_cmpstr(((MaTimelineItem *)g_ptr_array_index(out, 3))->message->id, ==, "m06");
+  g_ptr_array_set_size(out, 0);
+
+  /* Inserts before and after the cursor position: the next page continues exactly after m06. */
+  insert_linked(fx->st, "e1", "n-new", 5000, "c1");  /* newer than everything: not on later pages */
+  insert_linked(fx->st, "e1", "n-mid", 1025, "c1");  /* between m02 and m03: shows up in order */
+  add_activity(fx->st, "e1", "act6", "m06", "c1", 1); /* before m06 (already passed) */
+  add_activity(fx->st, "e1", "act5", "m05", "c1", 1); /* just before m05: on the next page */
+  GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
+  char *cursor = next;
+  while (cursor) {
+    next = NULL;
+    g_assert_cmpint(storage_timeline(fx->st, "e1", MA_RECORD_CONTACT, "c1", NULL, cursor, 3, out, &next, &error), ==, 0);
+    for (guint i = 0; i < out->len; i++) {
+      MaTimelineItem *it = g_ptr_array_index(out, i);
+      g_ptr_array_add(seen, g_strdup(it->is_activity ? it->activity->id : it->message->id));
+    }
+    g_ptr_array_set_size(out, 0);
+    g_free(cursor);
+    cursor = next;
+  }
+  char *s = joined(seen);
+  g_assert_cmpstr(s, ==, "act5,m05,m04,m03,n-mid,m02,m01,m00");
+  g_free(s);
+
+  /* Bad cursors. */
+  const char *bad[] = {"", "!!!", "bm90IGEgY3Vyc29y" /* "not a cursor" */, "MTAwfHx8MQ" /* "100|||1" */,
+                       "YWJjfG0xfDA" /* "abc|m1|0" */, "MTAwfG0xfDc" /* "100|m1|7" */};
+  for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+    next = NULL;
+    g_assert_cmpint(storage_timeline(fx->st, "e1", MA_RECORD_CONTACT, "c1", NULL, bad[i], 3, out, &next, &error), ==, -1);
+    g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+    g_clear_error(&error);
+    g_assert_null(next);
+    g_assert_cmpuint(out->len, ==, 0);
+  }
+  g_ptr_array_unref(out);
+}
+
+/* A record with many messages among many others: a deep page is an index range scan. */
+static void test_timeline_speed(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  const int per_record = 3000, others = 3000;
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  for (int i = 0; i < per_record + others; i++) {
+    char id[32];
+    g_snprintf(id, sizeof id, "m%06d", i);
+    insert_linked(fx->st, "e1", id, 1000000 + (i * 7919) % 100000, i < per_record ? "c1" : "c2");
+  }
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
+  char *cursor = NULL;
+  int pages = 0;
+  gint64 worst = 0;
+  guint total = 0;
+  do {
+    char *next = NULL;
+    gint64 t0 = g_get_monotonic_time();
+    g_assert_cmpint(storage_timeline(fx->st, "e1", MA_RECORD_CONTACT, "c1", NULL, cursor, 50, out, &next, &error), ==, 0);
+    gint64 dt = g_get_monotonic_time() - t0;
+    if (pages > 0 && dt > worst) worst = dt; /* the first page prepares statements */
+    total += out->len;
+    g_ptr_array_set_size(out, 0);
+    g_free(cursor);
+    cursor = next;
+    pages++;
+  } while (cursor);
+  g_assert_cmpuint(total, ==, (guint)per_record);
+  g_test_message("timeline: %d pages, worst page %" G_GINT64_FORMAT " us", pages, worst);
+  g_assert_cmpint(worst, <, 50000); /* generous bound for slow CI; typical is ~1 ms */
+  g_ptr_array_unref(out);
+}
+
+/* ---- outbox --------------------------------------------------------------------------------- */
+
+static void test_outbox(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  g_assert_cmpint(storage_outbox_add(fx->st, "e1", "message.archived", "k1", "{\"n\":1}", 100, &error), ==, 1);
+  g_assert_cmpint(storage_outbox_add(fx->st, "e1", "message.archived", "k1", "{\"n\":9}", 100, &error), ==, 0);
+  g_assert_cmpint(storage_outbox_add(fx->st, "e2", "activity.created", "k2", "{\"n\":2}", 101, &error), ==, 1);
+  g_assert_cmpint(storage_outbox_add(fx->st, "e1", "activity.created", "k3", "{\"n\":3}", 102, &error), ==, 1);
+  gint64 backlog = 0;
+  g_assert_cmpint(storage_outbox_backlog(fx->st, &backlog, &error), ==, 0);
+  g_assert_cmpint(backlog, ==, 3);
+
+  GPtrArray *due = g_ptr_array_new_with_free_func((GDestroyNotify)ma_outbox_event_free);
+  g_assert_cmpint(storage_outbox_due(fx->st, 101, 10, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 2); /* k3 not due before 102 */
+  MaOutboxEvent *e1 = g_ptr_array_index(due, 0), *e2 = g_ptr_array_index(due, 1);
+  g_assert_cmpstr(e1->idempotency_key, ==, "k1");
+  g_assert_cmpstr(e1->payload, ==, "{\"n\":1}");
+  g_assert_cmpstr(e1->event, ==, "message.archived");
+  g_assert_cmpstr(e1->enterprise_id, ==, "e1");
+  g_assert_cmpint(e1->seq, <, e2->seq);
+  gint64 seq1 = e1->seq, seq2 = e2->seq;
+  g_ptr_array_set_size(due, 0);
+
+  /* k1 fails: retried later, keeps its place in seq order. */
+  g_assert_cmpint(storage_outbox_failed(fx->st, seq1, 1, 200, "HTTP 503", FALSE, &error), ==, 0);
+  g_assert_cmpint(storage_outbox_delivered(fx->st, seq2, 150, &error), ==, 0);
+  g_assert_cmpint(storage_outbox_due(fx->st, 150, 10, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 1);
+  g_assert_cmpstr(((MaOutboxEvent *)g_ptr_array_index(due, 0))->idempotency_key, ==, "k3");
+  g_ptr_array_set_size(due, 0);
+  g_assert_cmpint(storage_outbox_due(fx->st, 200, 10, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 2);
+  e1 = g_ptr_array_index(due, 0);
+  g_assert_cmpstr(e1->idempotency_key, ==, "k1");
+  g_assert_cmpint(e1->attempts, ==, 1);
+  g_assert_cmpint(e1->next_attempt_at, ==, 200);
+  g_assert_cmpstr(e1->last_error, ==, "HTTP 503");
+  g_ptr_array_set_size(due, 0);
+  g_assert_cmpint(storage_outbox_due(fx->st, 200, 1, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 1); /* limit */
+  g_ptr_array_set_size(due, 0);
+
+  /* Dead: parked, never due again, not in the backlog. Delivered keys are not re-added. */
+  g_assert_cmpint(storage_outbox_failed(fx->st, seq1, 8, 300, "gave up", TRUE, &error), ==, 0);
+  g_assert_cmpint(storage_outbox_due(fx->st, 100000, 10, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 1);
+  g_ptr_array_unref(due);
+  g_assert_cmpint(storage_outbox_backlog(fx->st, &backlog, &error), ==, 0);
+  g_assert_cmpint(backlog, ==, 1);
+  g_assert_cmpint(storage_outbox_add(fx->st, "e2", "activity.created", "k2", "{}", 500, &error), ==, 0);
+}
+
+/* ---- fault injection ------------------------------------------------------------------------ */
+
+static void test_fault_message(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  storage_fault_inject_commit_failures(fx->st, 1);
+  /* A whole pipeline step in one transaction: blob, message with links, activity, outbox event. */
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  char sha[65];
+  g_assert_cmpint(storage_blob_put(fx->st, "raw", 3, sha, &error), ==, 0);
+  insert_linked(fx->st, "e1", "m1", 100, "c1");
+  add_activity(fx->st, "e1", "act1", "m1", "c1", 1);
+  g_assert_cmpint(storage_outbox_add(fx->st, "e1", "message.archived", "k1", "{}", 100, &error), ==, 1);
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_TEMPFAIL);
+  g_clear_error(&error);
+
+  MaStoredMessage *m = NULL;
+  g_assert_cmpint(storage_message_get(fx->st, "e1", "m1", &m, &error), ==, 0);
+  MaActivity *a = NULL;
+  g_assert_cmpint(storage_activity_get(fx->st, "e1", "act1", &a, &error), ==, 0);
+  GBytes *b = NULL;
+  g_assert_cmpint(storage_blob_get(fx->st, sha, &b, &error), ==, 0);
+  gint64 backlog = -1;
+  g_assert_cmpint(storage_outbox_backlog(fx->st, &backlog, &error), ==, 0);
+  g_assert_cmpint(backlog, ==, 0);
+  char *s = joined(timeline_all(fx->st, "e1", NULL, 10));
+  g_assert_cmpstr(s, ==, "");
+  g_free(s);
+
+  /* The replay succeeds and is complete. */
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  insert_linked(fx->st, "e1", "m1", 100, "c1");
+  add_activity(fx->st, "e1", "act1", "m1", "c1", 1);
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  s = joined(timeline_all(fx->st, "e1", NULL, 10));
+  g_assert_cmpstr(s, ==, "a:act1,m:m1");
+  g_free(s);
+}
+
+static void test_message_isolation(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  insert_linked(fx->st, "e1", "m1", 100, "c1");
+  MaStoredMessage *m = NULL;
+  g_assert_cmpint(storage_message_get(fx->st, "e2", "m1", &m, &error), ==, 0);
+  g_assert_null(m);
+  GPtrArray *links = g_ptr_array_new_with_free_func((GDestroyNotify)ma_record_ref_free);
+  g_assert_cmpint(storage_message_links(fx->st, "e2", "m1", links, &error), ==, 0);
+  g_assert_cmpuint(links->len, ==, 0);
+  MaRecordRef ref = {MA_RECORD_CONTACT, "c9"};
+  g_assert_cmpint(storage_link_add(fx->st, "e2", "m1", &ref, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
+  g_clear_error(&error);
+  g_assert_cmpint(storage_message_links(fx->st, "e1", "m1", links, &error), ==, 0);
+  g_assert_cmpuint(links->len, ==, 1);
+  g_ptr_array_unref(links);
+  GPtrArray *ids = g_ptr_array_new_with_free_func(g_free);
+  g_assert_cmpint(storage_message_ids_archived_since(fx->st, "e2", 0, NULL, 10, ids, &error), ==, 0);
+  g_assert_cmpuint(ids->len, ==, 0);
+  g_ptr_array_unref(ids);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
+  ADD("/storage/message/roundtrip", test_message_roundtrip);
+  ADD("/storage/message/dedup", test_message_dedup);
+  ADD("/storage/message/provenance", test_provenance);
+  ADD("/storage/message/archived-since", test_archived_since);
+  ADD("/storage/message/tenant-isolation", test_message_isolation);
+  ADD("/storage/threads", test_threads);
+  ADD("/storage/activities", test_activities);
+  ADD("/storage/timeline/order", test_timeline_order);
+  ADD("/storage/timeline/filters", test_timeline_filters);
+  ADD("/storage/timeline/cursor", test_timeline_cursor);
+  ADD("/storage/timeline/speed", test_timeline_speed);
+  ADD("/storage/outbox", test_outbox);
+  ADD("/storage/fault/message", test_fault_message);
+  return g_test_run();
+}
