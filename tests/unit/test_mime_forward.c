@@ -297,6 +297,25 @@ static void test_line_ends(void)
   ma_forward_block_free(b);
 }
 
+/* Plain-text renderings of Outlook's bold labels ("*From:* Name") and QQ's entities. */
+static void test_text_renderings(void)
+{
+  MaForwardBlock *b = NULL;
+  g_assert_cmpint(forward_find_in_text("see below\n\n*From:* Dana Ross <dana@x-corp.com>\n"
+                                       "*Sent:* Friday, October 30, 2015 2:58 PM\n*To:* b@y.com\n*Subject:* s\n\nbody\n",
+                                       &b), ==, 1);
+  g_assert_cmpstr(b->from, ==, "Dana Ross <dana@x-corp.com>");
+  g_assert_cmpint(forward_parse_date(b->date), ==, 1446217080);
+  g_assert_cmpuint(b->note_lines, ==, 1);
+  ma_forward_block_free(b);
+  g_assert_cmpint(forward_find_in_text("------------------&nbsp;原始邮件&nbsp;------------------\n"
+                                       "发件人:&nbsp;&quot;A&quot;&lt;a@x.cn&gt;;\n主题:&nbsp;R&amp;D\n\nbody\n", &b), ==, 1);
+  g_assert_cmpstr(b->kind, ==, "qq");
+  g_assert_cmpstr(b->from, ==, "\"A\"<a@x.cn>;");
+  g_assert_cmpstr(b->subject, ==, "R&D");
+  ma_forward_block_free(b);
+}
+
 /* Wrapped address lists continue on the next line; values are capped at 8 KB. */
 static void test_continuation_and_caps(void)
 {
@@ -437,6 +456,7 @@ int main(int argc, char **argv)
   g_test_add_func("/mime/forward/scan_window", test_scan_window);
   g_test_add_func("/mime/forward/line_ends", test_line_ends);
   g_test_add_func("/mime/forward/continuation_and_caps", test_continuation_and_caps);
+  g_test_add_func("/mime/forward/text_renderings", test_text_renderings);
   g_test_add_func("/mime/forward/html_render", test_html_render);
   g_test_add_func("/mime/forward/pathological", test_pathological_from_lines);
   g_test_add_func("/mime/forward/large_body", test_large_body);
