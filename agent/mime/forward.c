@@ -1,6 +1,7 @@
 /* forward.c - recognises the header block a mail client writes above a hand-forwarded original
  * (Gmail, Outlook in English and Chinese, Apple Mail, QQ Mail/Exmail/Foxmail, Thunderbird) and
- * reads its From/To/Cc/Subject/Date and the original's text.
+ * reads its From/To/Cc/Subject/Date and the original's text. NetEase (163/126) webmail's
+ * "-------- 转发邮件信息 --------" block is recognised too.
  *
  * One recogniser, two front-ends: forward_find_in_text works on lines of plain text;
  * forward_find_in_html parses HTML with libxml2's HTML parser, renders it to lines of text (block
@@ -200,7 +201,7 @@ static const struct {
   { "From", F_FROM }, { "发件人", F_FROM }, { "寄件者", F_FROM }, { "寄件人", F_FROM },
   { "發件人", F_FROM }, { "De", F_FROM }, { "Von", F_FROM }, { "Van", F_FROM },
   { "Sent", F_DATE }, { "Sent Time", F_DATE }, { "Date", F_DATE }, { "发送时间", F_DATE },
-  { "發送時間", F_DATE }, { "傳送時間", F_DATE }, { "寄件日期", F_DATE }, { "日期", F_DATE },
+  { "發送時間", F_DATE }, { "傳送時間", F_DATE }, { "寄件日期", F_DATE }, { "发送日期", F_DATE }, { "日期", F_DATE },
   { "时间", F_DATE }, { "時間", F_DATE }, { "Datum", F_DATE }, { "Gesendet", F_DATE },
   { "Envoyé", F_DATE }, { "Enviado", F_DATE }, { "Fecha", F_DATE },
   { "To", F_TO }, { "收件人", F_TO }, { "收件者", F_TO }, { "An", F_TO }, { "À", F_TO },
@@ -237,7 +238,8 @@ static int match_label(const char *s, const char **value)
 static const char *match_separator(const char *s)
 {
   if (g_ascii_strcasecmp(s, "Begin forwarded message:") == 0 ||
-      g_ascii_strcasecmp(s, "Begin forwarded message :") == 0)
+      g_ascii_strcasecmp(s, "Begin forwarded message :") == 0 ||
+      strcmp(s, "下面是被转发的邮件：") == 0 || strcmp(s, "下面是被转发的邮件:") == 0)
     return "apple";
   /* the newer QQ Mail web client: a lone "Original" / "原始邮件" label beside a rule */
   if (strcmp(s, "Original") == 0 || strcmp(s, "原始邮件") == 0) return "qq";
@@ -259,6 +261,7 @@ static const char *match_separator(const char *s)
   else if (strcmp(mid, "原始邮件") == 0 || strcmp(mid, "原始郵件") == 0)
     kind = lead >= 10 ? "qq" : "outlook";
   else if (strcmp(mid, "Original") == 0) kind = "qq";
+  else if (strcmp(mid, "转发邮件信息") == 0 || strcmp(mid, "以下是转发邮件信息") == 0) kind = "netease";
   g_free(mid);
   return kind;
 }

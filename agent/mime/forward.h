@@ -9,7 +9,8 @@
 #include <glib.h>
 
 typedef struct {
-  const char *kind;  /* static: "gmail", "outlook", "apple", "qq", "thunderbird" */
+  const char *kind;  /* static: "gmail", "outlook", "apple", "qq", "thunderbird",
+                        "netease" */
   char *from;        /* header values as written in the block (UTF-8), NULL when absent; */
   char *to;          /*   address lists like "Name <a@b>; c@d" or "Name[a@b]" are normalised by */
   char *cc;          /*   forward_parse_addresses */
