@@ -85,6 +85,21 @@ static GBytes *part_content(Walk *w, GMimePart *part)
   return g_byte_array_free_to_bytes(arr);
 }
 
+/* In place: CRLF and lone CR become LF (text bodies are handed out with LF line ends). */
+static void text_lf(char *s)
+{
+  char *o = s;
+  for (const char *p = s; *p; p++) {
+    if (*p == '\r') {
+      *o++ = '\n';
+      if (p[1] == '\n') p++;
+    } else {
+      *o++ = *p;
+    }
+  }
+  *o = '\0';
+}
+
 static char *lower_type(GMimeObject *obj)
 {
   GMimeContentType *ct = g_mime_object_get_content_type(obj);
@@ -147,8 +162,7 @@ static void message_part_raw(Walk *w, GMimeObject *parent, GMimeMessage *inner, 
     char *needle = g_strconcat("\n--", boundary, NULL);
     const char *hit = g_strstr_len(w->src->buf + start, (gssize)(w->src->len - (gsize)start), needle);
     if (hit) {
-      end = (gsize)(hit - w->src->buf) + 1;
-      if (end > (gsize)start + 1 && w->src->buf[end - 2] == '\r') end--; /* keep CRLF pairs whole */
+      end = (gsize)(hit - w->src->buf) + 1; /* keep the last line's line end */
     }
     g_free(needle);
   }
@@ -204,6 +218,7 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
     char *utf8 = mime_charset_to_utf8(data, len, g_mime_object_get_content_type_parameter(obj, "charset"));
     g_bytes_unref(bytes);
     if (is_text) {
+      text_lf(utf8);
       if (w->b->text->len > 0 && utf8[0]) g_string_append_c(w->b->text, '\n');
       g_string_append(w->b->text, utf8);
       g_free(utf8);
@@ -240,6 +255,19 @@ static void walk_object(Walk *w, GMimeObject *obj, GMimeObject *parent, guint de
     if (sub && g_ascii_strcasecmp(sub, "alternative") == 0) child_alt = &own;
     if (sub && g_ascii_strcasecmp(sub, "related") == 0) related = TRUE;
     int n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
+    if (n == 0) {
+      /* No parts found (e.g. no boundary parameter): keep what GMime saw as the preamble. */
+      const char *pro = g_mime_multipart_get_prologue(GMIME_MULTIPART(obj));
+      if (pro && *pro) {
+        char *utf8 = mime_charset_to_utf8(pro, strlen(pro), NULL);
+        text_lf(utf8);
+        if (w->b->text->len > 0) g_string_append_c(w->b->text, '\n');
+        g_string_append(w->b->text, utf8);
+        g_free(utf8);
+        w->b->have_plain = TRUE;
+        mime_warn(w->src->warnings, "multipart without parts: its raw content kept as text");
+      }
+    }
     for (int i = 0; i < n; i++) {
       GMimeObject *child = g_mime_multipart_get_part(GMIME_MULTIPART(obj), i);
       if (child) walk_object(w, child, obj, depth + 1, child_alt, related);
@@ -261,7 +289,9 @@ void mime_fill_body(MaMessage *m, MimeBody *b)
 {
   g_free(m->text);
   if (b->have_plain) {
-    m->text = g_strdup(b->text->str);
+    gsize n = b->text->len;
+    while (n > 0 && g_ascii_isspace(b->text->str[n - 1])) n--;
+    m->text = g_strndup(b->text->str, n);
   } else if (b->html) {
     m->text = mime_html_to_text(b->html, strlen(b->html));
   } else {

@@ -40,6 +40,24 @@ static void add_list(MaMessage *m, InternetAddressList *list, MaRole role, int d
   }
 }
 
+/* Raw 8-bit header values: GMime guesses the charset word by word, so "r\xE9union" alone can
+ * pass for GB18030. Decode the whole unfolded value with one guess instead (UTF-8, GB18030,
+ * windows-1252 as a unit), then RFC 2047 words. NULL when the header is absent or 7-bit. */
+static char *header_8bit_utf8(GMimeObject *obj, const char *name, GMimeParserOptions *options)
+{
+  GMimeHeader *h = g_mime_header_list_get_header(g_mime_object_get_header_list(obj), name);
+  const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
+  if (!raw) return NULL;
+  gboolean eight = FALSE;
+  for (const char *p = raw; *p && !eight; p++)
+    if ((guchar)*p >= 0x80) eight = TRUE;
+  if (!eight) return NULL;
+  char *unfolded = g_mime_utils_header_unfold(raw);
+  char *utf8 = g_mime_utils_decode_8bit(options, unfolded, strlen(unfolded));
+  g_free(unfolded);
+  return utf8;
+}
+
 void mime_fill_headers(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *options)
 {
   GMimeObject *obj = GMIME_OBJECT(msg);
@@ -57,7 +75,15 @@ void mime_fill_headers(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *opti
   mime_msgid_list(g_mime_object_get_header(obj, "References"), m->references);
 
   g_free(m->subject);
-  m->subject = clean_text(g_mime_message_get_subject(msg));
+  char *subject8 = header_8bit_utf8(obj, "Subject", options);
+  if (subject8) {
+    char *decoded = g_mime_utils_header_decode_text(options, subject8);
+    m->subject = clean_text(decoded);
+    g_free(decoded);
+    g_free(subject8);
+  } else {
+    m->subject = clean_text(g_mime_message_get_subject(msg));
+  }
 
   GDateTime *date = g_mime_message_get_date(msg);
   m->date = date ? g_date_time_to_unix(date) : 0;
@@ -66,13 +92,23 @@ void mime_fill_headers(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *opti
   static const struct {
     GMimeAddressType type;
     MaRole role;
+    const char *header;
   } roles[] = {
-    {GMIME_ADDRESS_TYPE_FROM, MA_ROLE_FROM}, {GMIME_ADDRESS_TYPE_SENDER, MA_ROLE_SENDER},
-    {GMIME_ADDRESS_TYPE_TO, MA_ROLE_TO},     {GMIME_ADDRESS_TYPE_CC, MA_ROLE_CC},
-    {GMIME_ADDRESS_TYPE_BCC, MA_ROLE_BCC},   {GMIME_ADDRESS_TYPE_REPLY_TO, MA_ROLE_REPLY_TO},
+    {GMIME_ADDRESS_TYPE_FROM, MA_ROLE_FROM, "From"}, {GMIME_ADDRESS_TYPE_SENDER, MA_ROLE_SENDER, "Sender"},
+    {GMIME_ADDRESS_TYPE_TO, MA_ROLE_TO, "To"},       {GMIME_ADDRESS_TYPE_CC, MA_ROLE_CC, "Cc"},
+    {GMIME_ADDRESS_TYPE_BCC, MA_ROLE_BCC, "Bcc"},    {GMIME_ADDRESS_TYPE_REPLY_TO, MA_ROLE_REPLY_TO, "Reply-To"},
   };
-  for (gsize i = 0; i < G_N_ELEMENTS(roles); i++)
-    add_list(m, g_mime_message_get_addresses(msg, roles[i].type), roles[i].role, 0);
+  for (gsize i = 0; i < G_N_ELEMENTS(roles); i++) {
+    char *value8 = header_8bit_utf8(obj, roles[i].header, options);
+    if (value8) {
+      InternetAddressList *list = internet_address_list_parse(options, value8);
+      add_list(m, list, roles[i].role, 0);
+      if (list) g_object_unref(list);
+      g_free(value8);
+    } else {
+      add_list(m, g_mime_message_get_addresses(msg, roles[i].type), roles[i].role, 0);
+    }
+  }
 }
 
 /* First address of an address-list header value. */
