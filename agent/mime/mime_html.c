@@ -225,11 +225,14 @@ char *mime_html_to_text(const char *html, gsize len)
 
 /* ---- sanitizer ------------------------------------------------------------------------------ */
 
+/* Dropped with their content. object/embed/applet/param are not listed: they are removed as
+ * unknown tags but their children (fallback content, or text libxml2 nests in an unclosed
+ * <embed>) are kept after sanitising like everything else. */
 static const char *const drop_tags[] = {
-  "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "form", "input",
-  "button", "select", "textarea", "head", "title", "noscript", "template", "svg", "math", "link",
-  "meta", "base", "audio", "video", "source", "track", "canvas", "param", "xml", "noembed",
-  "noframes", "dialog", "portal", "isindex", "keygen", "marquee", NULL,
+  "script", "style", "iframe", "frame", "frameset", "form", "input", "button", "select",
+  "textarea", "head", "title", "noscript", "template", "svg", "math", "link", "meta", "base",
+  "audio", "video", "source", "track", "canvas", "xml", "noembed", "noframes", "dialog", "portal",
+  "isindex", "keygen", "marquee", NULL,
 };
 static const char *const allowed_tags[] = {
   "a", "abbr", "acronym", "address", "b", "bdi", "bdo", "big", "blockquote", "br", "caption",
