@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# cli_init.sh - `mailagent init`: creates data dir (0700), database, master key (0600), a
+# self-signed TLS pair for [smtp] hostname (key 0600), prints the admin key once; a second run
+# keeps everything (same files, same key material) and prints no new secret.
+. "$(dirname "$0")/lib/common.sh"
+
+write_config
+D=$T/data
+assert_status 0 ma init
+first=$(cat "$T/last.out")
+assert_contains "$first" "data_dir         $D (created)" "data dir created"
+assert_contains "$first" "master_key       $D/master.key (created)" "master key created"
+assert_contains "$first" "created, self-signed for mx.inbound.test" "TLS pair created for the configured hostname"
+secret=$(grep -o 'maa_[0-9a-f]\{64\}' <<<"$first" || true)
+assert_eq 1 "$(grep -c 'maa_[0-9a-f]\{64\}' <<<"$first")" "admin secret printed exactly once"
+assert_eq 68 "${#secret}" "admin secret is maa_ + 64 hex digits"
+
+assert_eq 700 "$(stat -c %a "$D")" "data dir mode 0700"
+assert_eq 600 "$(stat -c %a "$D/master.key")" "master key mode 0600"
+assert_eq 600 "$(stat -c %a "$D/tls/key.pem")" "TLS key mode 0600"
+assert_contains "$(openssl x509 -in "$D/tls/cert.pem" -noout -subject)" "CN = mx.inbound.test" "certificate CN"
+assert_contains "$(openssl x509 -in "$D/tls/cert.pem" -noout -ext subjectAltName)" "DNS:mx.inbound.test" "certificate SAN"
+assert_status 0 openssl x509 -in "$D/tls/cert.pem" -noout -checkend 86400
+cert_pub=$(openssl x509 -in "$D/tls/cert.pem" -noout -pubkey)
+key_pub=$(openssl pkey -in "$D/tls/key.pem" -pubout)
+assert_eq "$cert_pub" "$key_pub" "certificate matches its private key"
+assert_not_contains "$(grep -r "$secret" "$D" 2>/dev/null || true)" "$secret" "the admin secret is not stored in clear"
+
+# The secret's hash is what is stored: the key is listed with its display prefix.
+assert_status 0 ma apikey list --admin --json
+assert_eq "admin ${secret:0:12}" "$(json_get "$T/last.out" 'd["items"][0]["scope"] + " " + d["items"][0]["prefix"]')" "admin key listed by prefix"
+
+# Second run: idempotent.
+mk_before=$(sha256sum < "$D/master.key"); cert_before=$(sha256sum < "$D/tls/cert.pem")
+assert_status 0 ma init
+second=$(cat "$T/last.out")
+assert_contains "$second" "data_dir         $D (exists)" "second init: data dir exists"
+assert_contains "$second" "master_key       $D/master.key (exists)" "second init: master key kept"
+assert_contains "$second" "tls_certificate  $D/tls/cert.pem (exists)" "second init: certificate kept"
+assert_contains "$second" "not shown again" "second init says the admin key exists"
+assert_eq 0 "$(grep -c 'maa_[0-9a-f]\{64\}' <<<"$second" || true)" "second init prints no secret"
+assert_eq "$mk_before" "$(sha256sum < "$D/master.key")" "master key unchanged"
+assert_eq "$cert_before" "$(sha256sum < "$D/tls/cert.pem")" "certificate unchanged"
+assert_status 0 ma apikey list --admin --json
+assert_eq 1 "$(json_get "$T/last.out" 'len(d["items"])')" "still one admin key"
+
+# --json shape.
+assert_status 0 ma init --json
+assert_eq "exists exists None" "$(json_get "$T/last.out" 'd["steps"]["data_dir"]["state"], d["steps"]["master_key"]["state"], d["admin_key"].get("secret")' | tr -d "(),'")" "init --json"
+
+# A configured certificate path that exists alone is left alone, with a warning.
+printf '[storage]\ndata_dir=%s\n[smtp]\ntls_cert_file=%s\n[security]\nmaster_key_file=%s\n' \
+  "$T/data2" "$T/only-cert.pem" "$T/mk/master.key" > "$T/half.conf"
+echo "not a cert" > "$T/only-cert.pem"
+mkdir -p "$T/mk"
+assert_status 0 "$MAILAGENT" init -c "$T/half.conf"
+assert_contains "$(cat "$T/last.err")" "warning: only one of" "half a TLS pair: warning"
+assert_eq "not a cert" "$(cat "$T/only-cert.pem")" "existing file not overwritten"
+assert_status 0 test -f "$T/mk/master.key"
+
+# Errors: a bad config key is named; commands before init say so.
+echo "[smtp]" > "$T/bad.conf"; echo "lisen=1" >> "$T/bad.conf"
+assert_status 2 "$MAILAGENT" init -c "$T/bad.conf"
+assert_contains "$(cat "$T/last.err")" "unknown key [smtp] lisen" "unknown config key named"
+printf '[storage]\ndata_dir=%s\n' "$T/fresh" > "$T/fresh.conf"
+assert_status 1 "$MAILAGENT" enterprise list -c "$T/fresh.conf"
+assert_contains "$(cat "$T/last.err")" "run \`mailagent init\` first" "before init: hint"
+assert_status 2 "$MAILAGENT" init -c "$T/fresh.conf" extra-argument
+assert_status 0 "$MAILAGENT" init --help
+finish
