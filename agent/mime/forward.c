@@ -346,11 +346,13 @@ static gboolean read_header(FwdLine *lines, gsize n, gsize start, gboolean after
   return h->fields > 0;
 }
 
+static void parse_addresses(const char *list, int role, GPtrArray *out, guint max);
+
 static gboolean has_address(const char *s)
 {
   if (!s) return FALSE;
   GPtrArray *tmp = g_ptr_array_new_with_free_func((GDestroyNotify)ma_participant_free);
-  forward_parse_addresses(s, MA_ROLE_FROM, tmp);
+  parse_addresses(s, MA_ROLE_FROM, tmp, 1);
   gboolean ok = tmp->len > 0;
   g_ptr_array_free(tmp, TRUE);
   return ok;
@@ -517,29 +519,31 @@ static char *clean_address(const char *s, gsize len)
 static char *clean_name(const char *s, gsize len)
 {
   char *t = normalise_copy(s, len, FORWARD_MAX_VALUE);
-  static const char *const strip[] = { "\"", "'", "“", "”", "‘", "’", ";", ",", "；", "，" };
+  static const char *const strip[] = { "\"", "'", "“", "”", "‘", "’", ";", ",", "；", "，", " " };
+  /* strip from both ends by moving indices: linear however many quotes there are */
+  gsize b = 0, e = strlen(t);
   gboolean changed = TRUE;
-  while (changed && *t) {
+  while (changed && b < e) {
     changed = FALSE;
     for (gsize k = 0; k < G_N_ELEMENTS(strip); k++) {
       gsize sl = strlen(strip[k]);
-      if (starts_with(t, strip[k])) {
-        memmove(t, t + sl, strlen(t + sl) + 1);
+      if (e - b >= sl && memcmp(t + b, strip[k], sl) == 0) {
+        b += sl;
         changed = TRUE;
       }
-      gsize tl = strlen(t);
-      if (tl >= sl && strcmp(t + tl - sl, strip[k]) == 0) {
-        t[tl - sl] = '\0';
+      if (e - b >= sl && memcmp(t + e - sl, strip[k], sl) == 0) {
+        e -= sl;
         changed = TRUE;
       }
     }
-    trim_inplace(t);
   }
-  if (!*t) {
+  if (b >= e) {
     g_free(t);
     return NULL;
   }
-  return t;
+  char *r = g_strndup(t + b, e - b);
+  g_free(t);
+  return r;
 }
 
 /* Finds the address in one list element: a_start, a_len give the address text; cut_start,
@@ -586,7 +590,9 @@ static gboolean find_address(const char *s, gsize len, gsize *a_start, gsize *a_
   return TRUE;
 }
 
-static void add_element(const char *s, gsize len, int role, GPtrArray *out, guint first)
+/* Adds the participant of one list element unless its address is already in `seen` (lower-cased
+ * addresses of this list, owned by the caller). Returns TRUE when one was added. */
+static gboolean add_element(const char *s, gsize len, int role, GPtrArray *out, GHashTable *seen)
 {
   /* "A <a@x> on behalf of B <b@y>", "A <a@x> 代表 B <b@y>": the author is B */
   static const char *const behalf[] = { " on behalf of ", "代表" };
@@ -602,16 +608,16 @@ static void add_element(const char *s, gsize len, int role, GPtrArray *out, guin
     }
   }
   gsize as, al, cs, cl;
-  if (!find_address(s, len, &as, &al, &cs, &cl)) return;
+  if (!find_address(s, len, &as, &al, &cs, &cl)) return FALSE;
   char *addr = clean_address(s + as, al);
-  if (!addr) return;
-  for (guint i = first; i < out->len; i++) {
-    MaParticipant *p = g_ptr_array_index(out, i);
-    if ((int)p->role == role && g_ascii_strcasecmp(p->address, addr) == 0) {
-      g_free(addr);
-      return;
-    }
+  if (!addr) return FALSE;
+  char *key = g_ascii_strdown(addr, -1);
+  if (g_hash_table_contains(seen, key)) {
+    g_free(key);
+    g_free(addr);
+    return FALSE;
   }
+  g_hash_table_add(seen, key);
   GString *name_src = g_string_new_len(s, (gssize)cs);
   g_string_append_c(name_src, ' ');
   g_string_append_len(name_src, s + cs + cl, (gssize)(len - cs - cl));
@@ -625,19 +631,26 @@ static void add_element(const char *s, gsize len, int role, GPtrArray *out, guin
   g_ptr_array_add(out, ma_participant_new((MaRole)role, name, addr));
   g_free(name);
   g_free(addr);
+  return TRUE;
 }
 
 typedef struct {
   gsize start, len;
 } Span;
 
-void forward_parse_addresses(const char *list, int role, GPtrArray *out)
+/* forward_parse_addresses with a cap: stops after `max` participants were added. */
+static void parse_addresses(const char *list, int role, GPtrArray *out, guint max)
 {
-  g_return_if_fail(out != NULL);
   if (!list) return;
   gsize len = strlen(list);
-  if (len > FORWARD_MAX_VALUE) len = utf8_clip(list, FORWARD_MAX_VALUE);
-  guint first = out->len;
+  if (len > FORWARD_MAX_VALUE) {
+    /* keep whole elements: cut after the last separator before the cap */
+    len = utf8_clip(list, FORWARD_MAX_VALUE);
+    gsize cut = len;
+    while (cut > 0 && list[cut - 1] != ',' && list[cut - 1] != ';') cut--;
+    if (cut > 0) len = cut;
+  }
+  guint added = 0;
 
   /* Pass 1: is ';' used as the separator at top level? Then ',' belongs to names ("Pan, Xinhui"). */
   gboolean semicolons = FALSE;
@@ -699,6 +712,7 @@ void forward_parse_addresses(const char *list, int role, GPtrArray *out)
     }
   }
 
+  GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   /* Pass 3: in a ','-separated list an element without '@' is the start of the next one's name
    * ("Smith, John <j@x>"); in a ';'-separated list it is a name without an address, dropped. */
   gsize pending = G_MAXSIZE;
@@ -711,9 +725,16 @@ void forward_parse_addresses(const char *list, int role, GPtrArray *out)
       continue;
     }
     pending = G_MAXSIZE;
-    add_element(list + start, end - start, role, out, first);
+    if (add_element(list + start, end - start, role, out, seen) && ++added >= max) break;
   }
   g_array_free(spans, TRUE);
+  g_hash_table_destroy(seen);
+}
+
+void forward_parse_addresses(const char *list, int role, GPtrArray *out)
+{
+  g_return_if_fail(out != NULL);
+  parse_addresses(list, role, out, G_MAXUINT);
 }
 
 /* ---- dates --------------------------------------------------------------------------------- */

@@ -356,6 +356,27 @@ static void test_pathological_from_lines(void)
   g_string_assign(s, "From: ");
   while (s->len < (1u << 20)) g_string_append(s, "a@b.com, ");
   g_assert_cmpint(forward_find_in_text(s->str, &b), ==, 0);
+  /* header-shaped blocks whose From holds 8 KB of addresses or of quotes: every candidate is
+   * parsed, each in linear time */
+  g_string_truncate(s, 0);
+  while (s->len < (1u << 20)) {
+    g_string_append(s, "From: ");
+    for (int i = 0; i < 900; i++) g_string_append(s, "a@b.cd,");
+    g_string_append(s, "\nDate: soon\nTo: x\n");
+    g_string_append(s, "From: ");
+    for (int i = 0; i < 8000; i++) g_string_append_c(s, '"');
+    g_string_append(s, "\nDate: soon\nTo: x\n");
+  }
+  g_assert_cmpint(forward_find_in_text(s->str, &b), ==, 1);
+  ma_forward_block_free(b);
+  {
+    GString *list = g_string_new(NULL);
+    for (int i = 0; i < 3000; i++) g_string_append_printf(list, "n%d <u%d@x.com>, ", i, i % 50);
+    g_autoptr(GPtrArray) many = parse_list(list->str, MA_ROLE_TO);
+    g_assert_cmpuint(many->len, >, 0);
+    g_assert_cmpuint(many->len, ==, 50); /* duplicates collapse; the 8 KB cap keeps whole elements */
+    g_string_free(list, TRUE);
+  }
   /* the same as HTML: 1 MB of <div><b>From:</b> ...</div> */
   g_string_truncate(s, 0);
   while (s->len < (1u << 20)) g_string_append(s, "<div><b>From:</b> a@b.com</div>");
