@@ -60,6 +60,8 @@ typedef struct {
   gboolean numeric;       /* compare as numbers */
   gboolean boolean;       /* has_attachment value; is_empty value */
   pcre2_code *re;         /* RO_MATCHES */
+  guint slot;             /* index of this condition's cached result in a RulesInput */
+  gboolean per_record;    /* depends on the record half of the input (not cached across records) */
 } RulesCondition;
 
 struct RulesRule {
@@ -83,6 +85,8 @@ struct RulesSet {
   RulesRule *rules;
   guint n;
   pcre2_match_context *mctx;
+  guint64 serial;         /* unique per parsed set: keys the input's result cache */
+  guint n_conds;          /* conditions in all rules (cache slots) */
 };
 
 /* A text field's values: raw as set, folded built on first use. */
@@ -101,7 +105,15 @@ struct RulesInput {
   json_t *attrs;          /* object, NULL when none */
   GHashTable *attr_slots; /* attribute name -> RulesSlot* (built on first use) */
   pcre2_match_data *md;   /* created on first regex */
+  /* Results of message-only conditions, reused for the other records of the message:
+   * 0 unknown, 1 false, 2 true. Cleared by every message setter. */
+  guint8 *cache;
+  guint cache_len;
+  guint64 cache_serial;
 };
+
+/* Forgets cached condition results (the message half changed). */
+void rules_input_invalidate(RulesInput *in);
 
 /* Case-folds (NFKC + g_utf8_casefold; ASCII fast path) len bytes of s (-1: NUL-terminated).
  * Invalid UTF-8 is repaired first. Newly allocated. */

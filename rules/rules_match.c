@@ -137,11 +137,29 @@ static gboolean condition_holds(const RulesSet *set, const RulesRule *rule, cons
   return any != c->negate;
 }
 
+/* condition_holds, reusing the result for the other records of the message when the condition
+ * reads only message fields (set->serial == 0: a set without cache slots). */
+static gboolean condition_holds_cached(const RulesSet *set, const RulesRule *rule, const RulesCondition *c,
+                                       RulesInput *in)
+{
+  if (c->per_record || set->serial == 0) return condition_holds(set, rule, c, in);
+  if (in->cache_serial != set->serial || in->cache_len < set->n_conds) {
+    g_free(in->cache);
+    in->cache_len = set->n_conds;
+    in->cache = g_malloc0(in->cache_len ? in->cache_len : 1);
+    in->cache_serial = set->serial;
+  }
+  if (in->cache[c->slot]) return in->cache[c->slot] == 2;
+  gboolean ok = condition_holds(set, rule, c, in);
+  in->cache[c->slot] = ok ? 2 : 1;
+  return ok;
+}
+
 static gboolean conditions_hold(const RulesSet *set, const RulesRule *rule, RulesInput *in)
 {
   if (rule->n_conds == 0) return TRUE;
   for (guint i = 0; i < rule->n_conds; i++) {
-    gboolean ok = condition_holds(set, rule, &rule->conds[i], in);
+    gboolean ok = condition_holds_cached(set, rule, &rule->conds[i], in);
     if (rule->match_any && ok) return TRUE;
     if (!rule->match_any && !ok) return FALSE;
   }

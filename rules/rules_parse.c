@@ -522,6 +522,8 @@ RulesSet *rules_set_from_json(const json_t *array, RulesParseFlags flags, GError
   set->mctx = pcre2_match_context_create(NULL);
   pcre2_set_match_limit(set->mctx, RULES_REGEX_MATCH_LIMIT);
   pcre2_set_depth_limit(set->mctx, RULES_REGEX_DEPTH_LIMIT);
+  static guint64 serials;
+  set->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
   for (guint i = 0; i < set->n; i++) {
     g_autofree char *w = g_strdup_printf("rules[%u]", i);
     RulesRule *r = &set->rules[i];
@@ -529,6 +531,11 @@ RulesSet *rules_set_from_json(const json_t *array, RulesParseFlags flags, GError
     if (parse_rule(r, json_array_get(array, i), w, flags, error) < 0) {
       rules_set_unref(set);
       return NULL;
+    }
+    for (guint k = 0; k < r->n_conds; k++) {
+      RulesCondition *c = &r->conds[k];
+      c->slot = set->n_conds++;
+      c->per_record = c->field == RF_RECORD_ATTR || c->field == RF_RECORD_NAME || c->field == RF_RECORD_STAGE;
     }
     for (guint j = 0; r->id && j < i; j++)
       if (set->rules[j].id && strcmp(set->rules[j].id, r->id) == 0) {

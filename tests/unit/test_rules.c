@@ -3,6 +3,7 @@
  * validation messages, the catastrophic regex, templates and the edit operations. */
 #include "rules/rules.h"
 #include "rules/rules_edit.h"
+#include "rules/rules_internal.h" /* rules_fold */
 
 #include <string.h>
 
@@ -328,8 +329,15 @@ static void test_catastrophic_regex(void)
   gint64 elapsed = g_get_monotonic_time() - t0;
   g_assert_cmpuint(rules_regex_limit_hits(), ==, before + 1);
   g_assert_cmpint(elapsed, <, 500000); /* well under half a second */
-  /* Hit again: counted again (logged once). */
+  /* Another record of the same message: the message-only result is reused, not recomputed. */
+  rules_input_set_record(in, MA_RECORD_CONTACT, "other", MA_STAGE_NONE, NULL);
   g_assert_null(rules_first_match(set, in));
+  g_assert_cmpuint(rules_regex_limit_hits(), ==, before + 1);
+  /* Another message with the same body: counted again (logged once per rule). */
+  g_autoptr(RulesInput) in2 = rules_input_new();
+  rules_input_set_body(in2, body);
+  rules_input_set_record(in2, MA_RECORD_CONTACT, "c", MA_STAGE_NONE, NULL);
+  g_assert_null(rules_first_match(set, in2));
   g_assert_cmpuint(rules_regex_limit_hits(), ==, before + 2);
   /* A benign input still matches. */
   g_autoptr(RulesInput) ok = rules_input_new();
@@ -337,6 +345,53 @@ static void test_catastrophic_regex(void)
   rules_input_set_record(ok, MA_RECORD_CONTACT, "c", MA_STAGE_NONE, NULL);
   g_assert_nonnull(rules_first_match(set, ok));
   g_assert_cmpuint(rules_regex_limit_hits(), ==, before + 2);
+}
+
+/* Message-only results are reused across records, record conditions are not, and changing the
+ * message forgets what was cached. */
+static void test_result_cache(void)
+{
+  g_autoptr(RulesSet) set = parse_ok(
+    "[{\"name\":\"n\",\"object_types\":[\"contact\"],\"conditions\":["
+    "{\"field\":\"subject\",\"op\":\"contains\",\"value\":\"quote\"},"
+    "{\"field\":\"record.tier\",\"op\":\"equals\",\"value\":\"gold\"}],\"action\":{\"activity_type\":\"x\"}}]");
+  g_autoptr(RulesInput) in = rules_input_new();
+  rules_input_set_subject(in, "a quote");
+  rules_input_set_record(in, MA_RECORD_CONTACT, "a", MA_STAGE_NONE, "{\"tier\":\"gold\"}");
+  g_assert_nonnull(rules_first_match(set, in));
+  rules_input_set_record(in, MA_RECORD_CONTACT, "b", MA_STAGE_NONE, "{\"tier\":\"silver\"}");
+  g_assert_null(rules_first_match(set, in));
+  rules_input_set_record(in, MA_RECORD_CONTACT, "c", MA_STAGE_NONE, "{\"tier\":\"gold\"}");
+  g_assert_nonnull(rules_first_match(set, in));
+  rules_input_set_subject(in, "an invoice");
+  g_assert_null(rules_first_match(set, in));
+  rules_input_set_subject(in, "QUOTE");
+  g_assert_nonnull(rules_first_match(set, in));
+  /* Another set against the same input does not see the first set's results. */
+  g_autoptr(RulesSet) other = parse_ok(
+    "[{\"name\":\"n\",\"object_types\":[\"contact\"],\"conditions\":["
+    "{\"field\":\"subject\",\"op\":\"contains\",\"value\":\"nothing\"}],\"action\":{\"activity_type\":\"x\"}}]");
+  g_assert_null(rules_first_match(other, in));
+  g_assert_nonnull(rules_first_match(set, in));
+}
+
+static void test_fold(void)
+{
+  static const char *const pairs[][2] = {
+    {"Hello WORLD", "hello world"},
+    {"Straße", "strasse"},
+    {"ÉMILE", "émile"},
+    {"E\xcc\x81mile", "émile"},        /* decomposed e + combining acute */
+    {"\xef\xac\x81le", "file"},         /* U+FB01 ligature fi */
+    {"ＡＢＣ mail", "abc mail"},          /* fullwidth */
+    {"ΣΊΣΥΦΟΣ", "σίσυφοσ"},
+    {"中文 Mail", "中文 mail"},
+    {"bad \xff byte", "bad \xef\xbf\xbd byte"},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(pairs); i++) {
+    g_autofree char *f = rules_fold(pairs[i][0], -1);
+    g_assert_cmpstr(f, ==, pairs[i][1]);
+  }
 }
 
 static void test_templates(void)
@@ -503,6 +558,8 @@ int main(int argc, char **argv)
   g_test_add_func("/rules/ten_rule_cap", test_ten_rule_cap);
   g_test_add_func("/rules/catastrophic_regex", test_catastrophic_regex);
   g_test_add_func("/rules/templates", test_templates);
+  g_test_add_func("/rules/result_cache", test_result_cache);
+  g_test_add_func("/rules/fold", test_fold);
   g_test_add_func("/rules/roundtrip", test_roundtrip);
   g_test_add_func("/rules/edit", test_edit);
   return g_test_run();
