@@ -11,7 +11,8 @@
  * Limits: only the first FORWARD_MAX_SCAN_LINES lines are searched for a block start; a block has
  * at most FORWARD_MAX_BLOCK_LINES lines; a header value keeps at most FORWARD_MAX_VALUE bytes;
  * HTML input beyond FORWARD_MAX_HTML bytes and rendered text beyond FORWARD_MAX_RENDER bytes are
- * ignored. Every pass over the input is linear. Nothing here does I/O, logs, or touches GMime;
+ * ignored, and HTML larger than FORWARD_HTML_PROBE is parsed whole only when a prefix of it could
+ * hold a block. Every pass over the input is linear. Nothing here does I/O, logs, or touches GMime;
  * this file must never look at more than the bounded prefix when deciding whether a block exists.
  */
 #include "agent/mime/forward.h"
@@ -26,7 +27,8 @@
 #define FORWARD_MAX_BLOCK_LINES 32       /* header lines (with blanks/continuations) in a block */
 #define FORWARD_MAX_VALUE 8192           /* bytes kept of one header value / normalised line */
 #define FORWARD_MAX_DATE_SCAN 512        /* bytes of a date string looked at */
-#define FORWARD_MAX_HTML (16u << 20)     /* HTML bytes handed to libxml2 */
+#define FORWARD_MAX_HTML (8u << 20)      /* HTML bytes handed to libxml2 */
+#define FORWARD_HTML_PROBE (256u << 10)  /* larger HTML is first probed on this prefix */
 #define FORWARD_MAX_RENDER (16u << 20)   /* bytes of text rendered from HTML */
 
 /* ---- small string helpers --------------------------------------------------------------- */
@@ -1176,6 +1178,21 @@ int forward_find_in_html(const char *html, gsize len, MaForwardBlock **out)
   g_return_val_if_fail(out != NULL, 0);
   *out = NULL;
   if (!html || len == 0) return 0;
+  if (len > FORWARD_HTML_PROBE) {
+    /* Large HTML: render a prefix first. The block must start within the first
+     * FORWARD_MAX_SCAN_LINES lines, and a prefix renders those lines exactly as the whole document
+     * would, so when the prefix already yields more lines than the recogniser reads and has no
+     * block, the whole document has none either. Otherwise render everything (for the body). */
+    char *probe = forward_html_to_text(html, utf8_clip(html, FORWARD_HTML_PROBE));
+    gsize lines = 0;
+    for (const char *p = probe; *p && lines <= FORWARD_MAX_SCAN_LINES + FORWARD_MAX_BLOCK_LINES + 8; p++)
+      if (*p == '\n') lines++;
+    MaForwardBlock *b = NULL;
+    int hit = forward_find_in_text(probe, &b);
+    ma_forward_block_free(b);
+    g_free(probe);
+    if (!hit && lines > FORWARD_MAX_SCAN_LINES + FORWARD_MAX_BLOCK_LINES + 8) return 0;
+  }
   char *text = forward_html_to_text(html, len);
   int found = forward_find_in_text(text, out);
   g_free(text);

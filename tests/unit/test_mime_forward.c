@@ -407,6 +407,38 @@ static void test_large_body(void)
   g_string_free(s, TRUE);
 }
 
+/* HTML beyond the 256 KB probe: a block near the top keeps the whole original as body; a block
+ * after one huge paragraph (few lines, many bytes) is still found; no block means none. */
+static void test_large_html(void)
+{
+  const char *block = "<div class=\"gmail_attr\">---------- Forwarded message ---------<br>From: A &lt;a@x.com&gt;<br>"
+                      "Date: Mon, Jan 8, 2024 at 10:12 AM<br>Subject: s<br>To: b@y.com<br></div><br>";
+  GString *s = g_string_new("<p>note</p>");
+  g_string_append(s, block);
+  for (int i = 0; i < 20000; i++) g_string_append(s, "<p>original paragraph</p>");
+  g_string_append(s, "<p>THE END</p>");
+  MaForwardBlock *b = NULL;
+  g_assert_cmpint(forward_find_in_html(s->str, s->len, &b), ==, 1);
+  g_assert_true(g_str_has_prefix(b->body, "original paragraph\n"));
+  g_assert_true(g_str_has_suffix(b->body, "THE END"));
+  ma_forward_block_free(b);
+
+  g_string_assign(s, "<p>");
+  for (int i = 0; i < 40000; i++) g_string_append(s, "long note ");
+  g_string_append(s, "</p>");
+  g_string_append(s, block);
+  g_string_append(s, "<p>original</p>");
+  g_assert_cmpint(forward_find_in_html(s->str, s->len, &b), ==, 1);
+  g_assert_cmpstr(b->body, ==, "original");
+  ma_forward_block_free(b);
+
+  g_string_assign(s, "");
+  for (int i = 0; i < 20000; i++) g_string_append(s, "<p>newsletter line</p>");
+  g_string_append(s, block);
+  g_assert_cmpint(forward_find_in_html(s->str, s->len, &b), ==, 0);
+  g_string_free(s, TRUE);
+}
+
 /* The HTML renderer keeps line structure and labels. */
 static void test_html_render(void)
 {
@@ -482,6 +514,7 @@ int main(int argc, char **argv)
   g_test_add_func("/mime/forward/continuation_and_caps", test_continuation_and_caps);
   g_test_add_func("/mime/forward/text_renderings", test_text_renderings);
   g_test_add_func("/mime/forward/html_render", test_html_render);
+  g_test_add_func("/mime/forward/large_html", test_large_html);
   g_test_add_func("/mime/forward/pathological", test_pathological_from_lines);
   g_test_add_func("/mime/forward/large_body", test_large_body);
   g_test_add_func("/mime/forward/mutations", test_mutations);
