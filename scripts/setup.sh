@@ -15,7 +15,7 @@ build_deps=(
 # Real peers the tests start on loopback: SMTP clients and a relay target, an IMAP server, a DNS
 # server, DKIM verifiers, an HTTP load generator, and the tracing tools the durability tests use.
 test_deps=(
-  swaks postfix dovecot-imapd dovecot-pop3d dnsmasq-base opendkim-tools python3-dkim
+  swaks libnet-ssleay-perl postfix dovecot-imapd dovecot-pop3d dnsmasq-base opendkim-tools python3-dkim
   python3 curl wrk strace openssl sqlite3 procps iproute2
 )
 
