@@ -212,6 +212,10 @@ static const struct {
   { "Subject", F_SUBJECT }, { "主题", F_SUBJECT }, { "主旨", F_SUBJECT }, { "主題", F_SUBJECT },
   { "標題", F_SUBJECT }, { "Betreff", F_SUBJECT }, { "Objet", F_SUBJECT }, { "Asunto", F_SUBJECT },
   { "Assunto", F_SUBJECT }, { "Onderwerp", F_SUBJECT }, { "Oggetto", F_SUBJECT },
+  /* Outlook in Japanese and Korean */
+  { "差出人", F_FROM }, { "送信日時", F_DATE }, { "宛先", F_TO }, { "件名", F_SUBJECT },
+  { "보낸 사람", F_FROM }, { "보낸 날짜", F_DATE }, { "받는 사람", F_TO }, { "참조", F_CC },
+  { "제목", F_SUBJECT },
   { "Reply-To", F_OTHER }, { "Bcc", F_OTHER }, { "密送", F_OTHER }, { "回复至", F_OTHER },
   { "Importance", F_OTHER }, { "重要性", F_OTHER }, { "Attachments", F_OTHER }, { "附件", F_OTHER },
 };

@@ -319,6 +319,22 @@ static void test_text_renderings(void)
   ma_forward_block_free(b);
 }
 
+/* Outlook with Japanese labels (no separator line: the block must be header-shaped). */
+static void test_japanese_outlook(void)
+{
+  MaForwardBlock *b = NULL;
+  g_assert_cmpint(forward_find_in_text("ご確認ください。\n\n差出人: 山田 太郎 <taro.yamada@example.co.jp>\n"
+                                       "送信日時: 2024年1月8日 10:12\n宛先: 佐藤 <sato@acme-industrial.com>\n"
+                                       "CC: 鈴木 <suzuki@example.co.jp>\n件名: 見積依頼\n\nお世話になっております。\n",
+                                       &b), ==, 1);
+  g_assert_cmpstr(b->kind, ==, "outlook");
+  g_assert_cmpstr(b->subject, ==, "見積依頼");
+  g_assert_cmpstr(b->cc, ==, "鈴木 <suzuki@example.co.jp>");
+  g_assert_cmpint(forward_parse_date(b->date), ==, 1704708720);
+  g_assert_cmpstr(b->body, ==, "お世話になっております。");
+  ma_forward_block_free(b);
+}
+
 /* Wrapped address lists continue on the next line; values are capped at 8 KB. */
 static void test_continuation_and_caps(void)
 {
@@ -513,6 +529,7 @@ int main(int argc, char **argv)
   g_test_add_func("/mime/forward/line_ends", test_line_ends);
   g_test_add_func("/mime/forward/continuation_and_caps", test_continuation_and_caps);
   g_test_add_func("/mime/forward/text_renderings", test_text_renderings);
+  g_test_add_func("/mime/forward/japanese_outlook", test_japanese_outlook);
   g_test_add_func("/mime/forward/html_render", test_html_render);
   g_test_add_func("/mime/forward/large_html", test_large_html);
   g_test_add_func("/mime/forward/pathological", test_pathological_from_lines);
