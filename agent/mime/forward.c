@@ -455,6 +455,8 @@ int forward_find_in_text(const char *text, MaForwardBlock **out)
     if (read_header(lines, n, after_sep ? i + 1 : i, after_sep, &h) && header_accept(&h, after_sep)) {
       MaForwardBlock *b = g_new0(MaForwardBlock, 1);
       b->kind = kind ? kind : "outlook";
+      b->marked = kind && (strcmp(kind, "gmail") == 0 || strcmp(kind, "apple") == 0 ||
+                           strcmp(kind, "thunderbird") == 0 || strcmp(kind, "netease") == 0);
       for (gsize k = 0; k < i; k++)
         if (!is_blank(&lines[k])) b->note_lines++;
       b->from = g_steal_pointer(&h.value[F_FROM]);

@@ -19,6 +19,9 @@ typedef struct {
   char *body;        /* the original's text after the header block (UTF-8), "" when none */
   guint note_lines;  /* non-blank lines above the block (the forwarder's own note); for HTML,
                         counted in the text forward_html_to_text renders */
+  gboolean marked;   /* the block's separator says "forwarded" (Gmail, Apple, Thunderbird,
+                        NetEase). FALSE for Outlook and QQ blocks, which look exactly the same
+                        above a quoted reply: without a Fwd: subject they may be a reply. */
 } MaForwardBlock;
 
 void ma_forward_block_free(MaForwardBlock *b);
