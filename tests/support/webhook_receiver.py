@@ -3,9 +3,10 @@
 mailagent's X-Mailagent-Signature (as docs/webhooks.md tells a CRM to), rejects stale timestamps,
 dedupes Idempotency-Key, and misbehaves on purpose following a plan.
 
-  webhook_receiver.py --port-file F --log L --secret-file S [--plan 500,stall,ok] [--stall 3]
+  webhook_receiver.py --port-file F --log L --secret-file S [--plan 500,stall,ok] [--stall 3] [--port N]
 
-Binds 127.0.0.1 on a free port and writes it to F. The n-th request (1-based) follows the n-th
+Binds 127.0.0.1 (on a free port unless --port) and writes the port to F. Keys seen are kept in
+memory only: a restarted receiver starts with an empty dedup set (the tests count per key). The n-th request (1-based) follows the n-th
 plan step: "500" answers 500, "stall" sleeps --stall seconds before answering (longer than the
 sender's timeout), "ok" processes normally; after the plan every request is processed normally.
 Each request is appended to L as one JSON line: {"n","key","event","t","signature","content_type","outcome","body"} where
@@ -39,6 +40,7 @@ def main():
     ap.add_argument("--secret-file", required=True)
     ap.add_argument("--plan", default="")
     ap.add_argument("--stall", type=float, default=3.0)
+    ap.add_argument("--port", type=int, default=0, help="0: any free port")
     args = ap.parse_args()
     secret = open(args.secret_file, "rb").read().rstrip()
     plan = [p for p in args.plan.split(",") if p]
@@ -89,7 +91,8 @@ def main():
             except (BrokenPipeError, ConnectionResetError):
                 pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ThreadingHTTPServer.allow_reuse_address = True
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     with open(args.port_file + ".tmp", "w") as f:
         f.write(str(server.server_address[1]))
