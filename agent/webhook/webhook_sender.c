@@ -10,7 +10,6 @@
  */
 #include "webhook_internal.h"
 
-#include "agent/lib/clock.h"
 #include "agent/lib/log.h"
 #include "agent/lib/metrics.h"
 
@@ -34,6 +33,13 @@ typedef struct {
 } Sender;
 
 static Sender sender;
+
+/* Wall-clock seconds. Not ma_now(): a faked clock (MAILAGENT_FAKE_NOW) must neither stall retries
+ * nor make signatures look stale to the receiver. */
+static gint64 real_now(void)
+{
+  return g_get_real_time() / G_USEC_PER_SEC;
+}
 static GMutex start_lock;
 static guint64 delivered_total; /* atomic (__atomic builtins) */
 
@@ -53,7 +59,7 @@ static gboolean stopping(void)
 /* Sleeps until wake_at (Unix seconds), a notify or stop. */
 static void sleep_until(gint64 wake_at)
 {
-  gint64 now = ma_now();
+  gint64 now = real_now();
   gint64 secs = CLAMP(wake_at - now, 0, POLL_SECONDS);
   gint64 deadline = g_get_monotonic_time() + secs * G_USEC_PER_SEC;
   g_mutex_lock(&sender.lock);
@@ -68,13 +74,13 @@ static void sleep_until(gint64 wake_at)
 static int deliver(MaStorage *st, WebhookHttp *http, const MaOutboxEvent *e, gint64 *next_at)
 {
   g_autofree char *body = webhook_body(e);
-  gint64 t = ma_now();
+  gint64 t = real_now();
   g_autofree char *sig = webhook_signature(sender.secret, strlen(sender.secret), t, body, strlen(body));
   long status = 0;
   g_autofree char *err_text = NULL;
   int rc = webhook_http_post(http, body, e->event, e->idempotency_key, sig, &status, &err_text);
   g_autoptr(GError) error = NULL;
-  gint64 now = ma_now();
+  gint64 now = real_now();
   if (rc == 0) {
     if (storage_outbox_delivered(st, e->seq, now, &error) < 0) {
       ma_warn("webhook", "cannot record delivery seq=%" G_GINT64_FORMAT " error=%s", e->seq, error->message);
@@ -105,7 +111,7 @@ static int deliver(MaStorage *st, WebhookHttp *http, const MaOutboxEvent *e, gin
 /* One pass over the pending events. Returns when the sender should wake next (Unix seconds). */
 static gint64 pass(MaStorage *st, WebhookHttp *http)
 {
-  gint64 now = ma_now();
+  gint64 now = real_now();
   gint64 wake = now + POLL_SECONDS;
   g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbox_event_free);
   g_autoptr(GError) error = NULL;
@@ -127,14 +133,14 @@ static gint64 pass(MaStorage *st, WebhookHttp *http)
     }
     gint64 next_at = 0;
     int rc = deliver(st, http, e, &next_at);
-    if (rc < 0) return ma_now() + 1;
+    if (rc < 0) return real_now() + 1;
     if (rc == 0) {
       g_hash_table_add(blocked, (gpointer) ent);
       wake = MIN(wake, next_at);
     } else {
       delivered++;
     }
-    now = ma_now();
+    now = real_now();
   }
   /* A full batch that made progress: go again at once. */
   if (due->len == BATCH && delivered > 0) return 0;
@@ -149,14 +155,14 @@ static gpointer sender_main(gpointer data)
   while (storage_open(sender.data_dir, FALSE, &st, &error) < 0) {
     ma_warn("webhook", "cannot open storage, retrying error=%s", error->message);
     g_clear_error(&error);
-    sleep_until(ma_now() + 1);
+    sleep_until(real_now() + 1);
     if (stopping()) return NULL;
   }
   WebhookHttp *http = webhook_http_new(sender.url, sender.timeout);
   while (!stopping()) {
     gint64 wake = pass(st, http);
     if (stopping()) break;
-    if (wake > ma_now()) sleep_until(wake);
+    if (wake > real_now()) sleep_until(wake);
   }
   webhook_http_free(http);
   storage_close(&st);
