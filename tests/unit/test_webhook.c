@@ -262,6 +262,28 @@ static void test_dead_after_max_attempts(void)
   env_free(&env);
 }
 
+/* A failing event holds back later events of its enterprise only. */
+static void test_order_per_enterprise(void)
+{
+  Env env;
+  env_init(&env, "500", 10);
+  add_event(&env, "ent-a", "a1", "message.archived");
+  add_event(&env, "ent-a", "a2", "message.archived");
+  add_event(&env, "ent-b", "b1", "message.archived");
+  g_autoptr(GError) error = NULL;
+  g_assert_cmpint(webhook_start(env.cfg, &error), ==, 0);
+  wait_backlog_empty(&env, 30);
+  json_t *log = read_log(&env);
+  g_assert_cmpuint(json_array_size(log), ==, 4);
+  g_assert_cmpstr(lstr(json_array_get(log, 0), "key"), ==, "a1");
+  g_assert_cmpstr(lstr(json_array_get(log, 0), "outcome"), ==, "failed_500");
+  /* b1 went out while a1 waited for its retry; a2 waited behind a1. */
+  static const char *const keys[] = {"b1", "a1", "a2"};
+  check_accepted(log, keys, 3);
+  json_decref(log);
+  env_free(&env);
+}
+
 static void test_config_errors(void)
 {
   g_autoptr(GError) error = NULL;
@@ -290,5 +312,6 @@ int main(int argc, char **argv)
   g_test_add_func("/webhook/config_errors", test_config_errors);
   g_test_add_func("/webhook/fail_timeout_recover_restart", test_fail_timeout_recover_restart);
   g_test_add_func("/webhook/dead_after_max_attempts", test_dead_after_max_attempts);
+  g_test_add_func("/webhook/order_per_enterprise", test_order_per_enterprise);
   return g_test_run();
 }
