@@ -132,6 +132,16 @@ int rules_template_check(const char *tmpl, const char *where, GError **error);
  * null, objects and arrays. Newly allocated. */
 char *rules_json_scalar_text(const json_t *v);
 
+/* Parses one condition object into c (which the caller zeroed); on -1 the caller clears it with
+ * rules_condition_clear. */
+int rules_condition_parse(RulesCondition *c, const json_t *obj, const char *where, GError **error);
+void rules_condition_clear(RulesCondition *c);
+
+/* Sets *error to `code` with "<where>: <message>" and returns -1. */
+int rules_fail(GError **error, int code, const char *where, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+/* Refuses (MA_ERROR_INVALID) any key of obj not in the NULL-terminated allowed list. */
+int rules_check_keys(const json_t *obj, const char *const *allowed, const char *where, GError **error);
+
 /* TRUE when name is a valid attribute name ([A-Za-z0-9_-], 1..64 bytes). */
 gboolean rules_attr_name_valid(const char *name);
 

@@ -11,96 +11,11 @@
 #include "rules_internal.h"
 
 #include <string.h>
-
-typedef struct {
-  const char *name;
-  RulesField field;
-} FieldName;
-
-static const FieldName field_names[] = {
-  {"subject", RF_SUBJECT},
-  {"body", RF_BODY},
-  {"snippet", RF_SNIPPET},
-  {"from", RF_FROM},
-  {"from_domain", RF_FROM_DOMAIN},
-  {"to", RF_TO},
-  {"cc", RF_CC},
-  {"participants", RF_PARTICIPANTS},
-  {"direction", RF_DIRECTION},
-  {"has_attachment", RF_HAS_ATTACHMENT},
-  {"attachment_name", RF_ATTACHMENT_NAME},
-  {"mailbox", RF_MAILBOX},
-  {"employee", RF_EMPLOYEE},
-  {"size", RF_SIZE},
-  {"record.name", RF_RECORD_NAME},
-  {"record.stage", RF_RECORD_STAGE},
-};
-
-static const char *const op_names[] = {
-  [RO_EQUALS] = "equals",         [RO_NOT_EQUALS] = "not_equals", [RO_CONTAINS] = "contains",
-  [RO_NOT_CONTAINS] = "not_contains", [RO_STARTS_WITH] = "starts_with", [RO_ENDS_WITH] = "ends_with",
-  [RO_MATCHES] = "matches",       [RO_IN] = "in",                 [RO_IS_EMPTY] = "is_empty",
-  [RO_GT] = "gt",                 [RO_LT] = "lt",
-};
-
-#define OPS_TEXT                                                                                   \
-  ((1u << RO_EQUALS) | (1u << RO_NOT_EQUALS) | (1u << RO_CONTAINS) | (1u << RO_NOT_CONTAINS) |    \
-   (1u << RO_STARTS_WITH) | (1u << RO_ENDS_WITH) | (1u << RO_MATCHES) | (1u << RO_IN) |            \
-   (1u << RO_IS_EMPTY))
-#define OPS_NUMBER ((1u << RO_EQUALS) | (1u << RO_NOT_EQUALS) | (1u << RO_GT) | (1u << RO_LT) | (1u << RO_IN))
-
-#define MAX_IN_VALUES 100
-
-static guint field_ops(RulesField f)
-{
-  switch (f) {
-  case RF_DIRECTION: return (1u << RO_EQUALS) | (1u << RO_NOT_EQUALS) | (1u << RO_IN);
-  case RF_HAS_ATTACHMENT: return (1u << RO_EQUALS) | (1u << RO_NOT_EQUALS);
-  case RF_SIZE: return OPS_NUMBER;
-  case RF_RECORD_ATTR: return OPS_TEXT | (1u << RO_GT) | (1u << RO_LT);
-  default: return OPS_TEXT;
-  }
-}
-
-gboolean rules_attr_name_valid(const char *name)
-{
-  gsize n = strlen(name);
-  if (n == 0 || n > 64) return FALSE;
-  for (gsize i = 0; i < n; i++)
-    if (!g_ascii_isalnum(name[i]) && name[i] != '_' && name[i] != '-') return FALSE;
-  return TRUE;
-}
-
-char *rules_json_scalar_text(const json_t *v)
-{
-  if (json_is_string(v)) return g_strndup(json_string_value(v), json_string_length(v));
-  if (json_is_integer(v)) return g_strdup_printf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
-  if (json_is_real(v)) {
-    double d = json_real_value(v);
-    if (d > -1e15 && d < 1e15 && d == (double) (gint64) d) return g_strdup_printf("%.0f", d);
-    char buf[G_ASCII_DTOSTR_BUF_SIZE];
-    return g_strdup(g_ascii_dtostr(buf, sizeof buf, d));
-  }
-  if (json_is_true(v)) return g_strdup("true");
-  if (json_is_false(v)) return g_strdup("false");
-  return NULL;
-}
-
 /* ---- freeing -------------------------------------------------------------------------------- */
-
-static void condition_clear(RulesCondition *c)
-{
-  g_free(c->attr);
-  g_strfreev(c->texts);
-  g_free(c->text_lens);
-  g_free(c->numbers);
-  if (c->re) pcre2_code_free(c->re);
-  memset(c, 0, sizeof *c);
-}
 
 static void rule_clear(RulesRule *r)
 {
-  for (guint i = 0; i < r->n_conds; i++) condition_clear(&r->conds[i]);
+  for (guint i = 0; i < r->n_conds; i++) rules_condition_clear(&r->conds[i]);
   g_free(r->conds);
   g_free(r->id);
   g_free(r->name);
@@ -128,8 +43,7 @@ void rules_set_unref(RulesSet *set)
 
 /* ---- validation helpers --------------------------------------------------------------------- */
 
-static int fail(GError **error, int code, const char *where, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
-static int fail(GError **error, int code, const char *where, const char *fmt, ...)
+int rules_fail(GError **error, int code, const char *where, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
@@ -139,7 +53,7 @@ static int fail(GError **error, int code, const char *where, const char *fmt, ..
   return -1;
 }
 
-static int check_keys(const json_t *obj, const char *const *allowed, const char *where, GError **error)
+int rules_check_keys(const json_t *obj, const char *const *allowed, const char *where, GError **error)
 {
   const char *key;
   json_t *v;
@@ -147,216 +61,9 @@ static int check_keys(const json_t *obj, const char *const *allowed, const char 
     gboolean ok = FALSE;
     for (guint i = 0; allowed[i]; i++)
       if (strcmp(key, allowed[i]) == 0) ok = TRUE;
-    if (!ok) return fail(error, MA_ERROR_INVALID, where, "unknown key \"%s\"", key);
+    if (!ok) return rules_fail(error, MA_ERROR_INVALID, where, "unknown key \"%s\"", key);
   }
   return 0;
-}
-
-static gboolean is_count(const json_t *v)
-{
-  if (json_is_integer(v)) return json_integer_value(v) >= 0;
-  if (json_is_real(v)) {
-    double d = json_real_value(v);
-    return d >= 0 && d < 9e18 && d == (double) (gint64) d;
-  }
-  return FALSE;
-}
-
-/* Adds one comparison string to c (folded unless case-sensitive). */
-static void condition_add_text(RulesCondition *c, GPtrArray *texts, GArray *lens, const char *s)
-{
-  char *t = c->case_sensitive ? g_strdup(s) : rules_fold(s, -1);
-  gsize len = strlen(t);
-  g_ptr_array_add(texts, t);
-  g_array_append_val(lens, len);
-}
-
-static const char *const directions[] = {"inbound", "outbound", NULL};
-static const char *const stages[] = {"open", "won", "lost", NULL};
-
-static gboolean in_list(const char *s, const char *const *list)
-{
-  for (guint i = 0; list[i]; i++)
-    if (g_ascii_strcasecmp(s, list[i]) == 0) return TRUE;
-  return FALSE;
-}
-
-/* Checks one scalar value for an equality-type op (equals, not_equals, an element of in). */
-static int check_scalar(const RulesCondition *c, const json_t *v, const char *where, GError **error)
-{
-  switch (c->field) {
-  case RF_SIZE:
-    if (!is_count(v)) return fail(error, MA_ERROR_INVALID, where, "size needs a whole number of bytes >= 0");
-    return 0;
-  case RF_RECORD_ATTR:
-    if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
-      return fail(error, MA_ERROR_INVALID, where, "must be a string, a number or a boolean");
-    return 0;
-  default:
-    break;
-  }
-  if (!json_is_string(v)) return fail(error, MA_ERROR_INVALID, where, "must be a string");
-  if (json_string_length(v) > RULES_VALUE_MAX)
-    return fail(error, MA_ERROR_INVALID, where, "longer than %d bytes", RULES_VALUE_MAX);
-  if (c->field == RF_DIRECTION && !in_list(json_string_value(v), directions))
-    return fail(error, MA_ERROR_INVALID, where, "direction is \"inbound\" or \"outbound\"");
-  if (c->field == RF_RECORD_STAGE && !in_list(json_string_value(v), stages))
-    return fail(error, MA_ERROR_INVALID, where, "stage is \"open\", \"won\" or \"lost\"");
-  return 0;
-}
-
-/* Parses a condition's field name into c->field / c->attr. */
-static int parse_field(RulesCondition *c, const char *name, const char *where, GError **error)
-{
-  for (guint i = 0; i < G_N_ELEMENTS(field_names); i++)
-    if (strcmp(name, field_names[i].name) == 0) {
-      c->field = field_names[i].field;
-      return 0;
-    }
-  if (g_str_has_prefix(name, "record.") && rules_attr_name_valid(name + 7)) {
-    c->field = RF_RECORD_ATTR;
-    c->attr = g_strdup(name + 7);
-    return 0;
-  }
-  return fail(error, MA_ERROR_INVALID, where, "unknown field \"%s\"", name);
-}
-
-/* The values of an equals/not_equals (one) or in (list) condition. */
-static int parse_equality_values(RulesCondition *c, const json_t *list, const char *w_value, GPtrArray *texts,
-                                 GArray *lens, GArray *numbers, GError **error)
-{
-  /* Numeric comparison for size, and for attributes compared with numbers. */
-  c->numeric = c->field == RF_SIZE;
-  size_t i;
-  const json_t *v;
-  json_array_foreach((json_t *) list, i, v) {
-    g_autofree char *w_el = c->positive == RO_IN ? g_strdup_printf("%s[%zu]", w_value, i) : g_strdup(w_value);
-    if (c->field == RF_HAS_ATTACHMENT) {
-      if (!json_is_boolean(v)) return fail(error, MA_ERROR_INVALID, w_el, "must be true or false");
-      c->boolean = json_is_true(v);
-      continue;
-    }
-    if (check_scalar(c, v, w_el, error) < 0) return -1;
-    if (c->field == RF_RECORD_ATTR && json_is_number(v)) c->numeric = TRUE;
-  }
-  if (c->field == RF_HAS_ATTACHMENT) return 0;
-  json_array_foreach((json_t *) list, i, v) {
-    if (c->numeric && !json_is_number(v))
-      return fail(error, MA_ERROR_INVALID, w_value, "mixes numbers with other values");
-    if (c->numeric) {
-      double d = json_number_value(v);
-      g_array_append_val(numbers, d);
-    } else {
-      g_autofree char *text = rules_json_scalar_text(v);
-      condition_add_text(c, texts, lens, text);
-    }
-  }
-  return 0;
-}
-
-/* Moves the collected comparison values into c. Returns 0. */
-static int condition_finish(RulesCondition *c, GPtrArray *texts, GArray *lens, GArray *numbers)
-{
-  c->n_texts = texts->len;
-  g_ptr_array_add(texts, NULL);
-  c->texts = (char **) g_ptr_array_steal(texts, NULL);
-  c->text_lens = (gsize *) (void *) g_array_steal(lens, NULL);
-  c->n_numbers = numbers->len;
-  c->numbers = (double *) (void *) g_array_steal(numbers, NULL);
-  return 0;
-}
-
-static int parse_condition(RulesCondition *c, const json_t *obj, const char *where, GError **error)
-{
-  static const char *const keys[] = {"field", "op", "value", "case_sensitive", NULL};
-  if (!json_is_object(obj)) return fail(error, MA_ERROR_INVALID, where, "must be an object");
-  if (check_keys(obj, keys, where, error) < 0) return -1;
-
-  g_autofree char *w_field = g_strdup_printf("%s.field", where);
-  g_autofree char *w_op = g_strdup_printf("%s.op", where);
-  g_autofree char *w_value = g_strdup_printf("%s.value", where);
-  g_autofree char *w_cs = g_strdup_printf("%s.case_sensitive", where);
-
-  const json_t *field = json_object_get(obj, "field");
-  if (!json_is_string(field)) return fail(error, MA_ERROR_INVALID, w_field, "required, a string");
-  if (parse_field(c, json_string_value(field), w_field, error) < 0) return -1;
-
-  const json_t *op = json_object_get(obj, "op");
-  if (!json_is_string(op)) return fail(error, MA_ERROR_INVALID, w_op, "required, a string");
-  int opi = -1;
-  for (guint i = 0; i < G_N_ELEMENTS(op_names); i++)
-    if (strcmp(json_string_value(op), op_names[i]) == 0) opi = (int) i;
-  if (opi < 0) return fail(error, MA_ERROR_INVALID, w_op, "unknown operator \"%s\"", json_string_value(op));
-  c->op = (RulesOp) opi;
-  if (!(field_ops(c->field) & (1u << c->op)))
-    return fail(error, MA_ERROR_INVALID, w_op, "operator \"%s\" does not apply to field \"%s\"",
-                op_names[c->op], json_string_value(field));
-  c->negate = c->op == RO_NOT_EQUALS || c->op == RO_NOT_CONTAINS;
-  c->positive = c->op == RO_NOT_EQUALS ? RO_EQUALS : c->op == RO_NOT_CONTAINS ? RO_CONTAINS : c->op;
-
-  const json_t *cs = json_object_get(obj, "case_sensitive");
-  if (cs && !json_is_boolean(cs)) return fail(error, MA_ERROR_INVALID, w_cs, "must be true or false");
-  c->case_sensitive = cs && json_is_true(cs);
-
-  const json_t *value = json_object_get(obj, "value");
-  g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func(g_free);
-  g_autoptr(GArray) lens = g_array_new(FALSE, FALSE, sizeof(gsize));
-  g_autoptr(GArray) numbers = g_array_new(FALSE, FALSE, sizeof(double));
-
-  switch (c->positive) {
-  case RO_IS_EMPTY:
-    if (value && !json_is_boolean(value)) return fail(error, MA_ERROR_INVALID, w_value, "must be true or false");
-    c->boolean = !value || json_is_true(value);
-    break;
-  case RO_GT:
-  case RO_LT:
-    if (!json_is_number(value)) return fail(error, MA_ERROR_INVALID, w_value, "required, a number");
-    if (c->field == RF_SIZE && !is_count(value))
-      return fail(error, MA_ERROR_INVALID, w_value, "size needs a whole number of bytes >= 0");
-    c->numeric = TRUE;
-    double d = json_number_value(value);
-    g_array_append_val(numbers, d);
-    break;
-  case RO_MATCHES:
-    if (!json_is_string(value)) return fail(error, MA_ERROR_INVALID, w_value, "required, a regular expression");
-    if (json_string_length(value) > RULES_VALUE_MAX)
-      return fail(error, MA_ERROR_INVALID, w_value, "longer than %d bytes", RULES_VALUE_MAX);
-    c->re = rules_regex_compile(json_string_value(value), c->case_sensitive, w_value, error);
-    if (!c->re) return -1;
-    break;
-  case RO_CONTAINS:
-  case RO_STARTS_WITH:
-  case RO_ENDS_WITH:
-    if (!json_is_string(value)) return fail(error, MA_ERROR_INVALID, w_value, "required, a string");
-    if (json_string_length(value) == 0) return fail(error, MA_ERROR_INVALID, w_value, "must not be empty");
-    if (json_string_length(value) > RULES_VALUE_MAX)
-      return fail(error, MA_ERROR_INVALID, w_value, "longer than %d bytes", RULES_VALUE_MAX);
-    condition_add_text(c, texts, lens, json_string_value(value));
-    break;
-  case RO_EQUALS:
-  case RO_IN: {
-    if (!value) return fail(error, MA_ERROR_INVALID, w_value, "required");
-    const json_t *list = value;
-    json_t *one = NULL;
-    if (c->positive == RO_IN) {
-      if (!json_is_array(value) || json_array_size(value) == 0)
-        return fail(error, MA_ERROR_INVALID, w_value, "required, a non-empty array");
-      if (json_array_size(value) > MAX_IN_VALUES)
-        return fail(error, MA_ERROR_INVALID, w_value, "more than %d values", MAX_IN_VALUES);
-    } else {
-      one = json_array();
-      json_array_append(one, (json_t *) value);
-      list = one;
-    }
-    int rc = parse_equality_values(c, list, w_value, texts, lens, numbers, error);
-    if (one) json_decref(one);
-    if (rc < 0) return -1;
-    break;
-  }
-  default:
-    g_assert_not_reached();
-  }
-  return condition_finish(c, texts, lens, numbers);
 }
 
 static int get_string(const json_t *obj, const char *key, gboolean required, gsize max, const char *where,
@@ -365,12 +72,12 @@ static int get_string(const json_t *obj, const char *key, gboolean required, gsi
   const json_t *v = json_object_get(obj, key);
   g_autofree char *w = g_strdup_printf("%s.%s", where, key);
   *out = NULL;
-  if (!v) return required ? fail(error, MA_ERROR_INVALID, w, "required") : 0;
-  if (!json_is_string(v)) return fail(error, MA_ERROR_INVALID, w, "must be a string");
-  if (required && json_string_length(v) == 0) return fail(error, MA_ERROR_INVALID, w, "must not be empty");
-  if (json_string_length(v) > max) return fail(error, MA_ERROR_INVALID, w, "longer than %zu bytes", (size_t) max);
+  if (!v) return required ? rules_fail(error, MA_ERROR_INVALID, w, "required") : 0;
+  if (!json_is_string(v)) return rules_fail(error, MA_ERROR_INVALID, w, "must be a string");
+  if (required && json_string_length(v) == 0) return rules_fail(error, MA_ERROR_INVALID, w, "must not be empty");
+  if (json_string_length(v) > max) return rules_fail(error, MA_ERROR_INVALID, w, "longer than %zu bytes", (size_t) max);
   if (strlen(json_string_value(v)) != json_string_length(v))
-    return fail(error, MA_ERROR_INVALID, w, "contains a NUL character");
+    return rules_fail(error, MA_ERROR_INVALID, w, "contains a NUL character");
   *out = json_string_value(v);
   return 0;
 }
@@ -389,16 +96,16 @@ static int parse_rule(RulesRule *r, const json_t *obj, const char *where, RulesP
 {
   static const char *const keys[] = {"id", "name", "enabled", "object_types", "match", "conditions", "action", NULL};
   static const char *const action_keys[] = {"activity_type", "title", "content", NULL};
-  if (!json_is_object(obj)) return fail(error, MA_ERROR_INVALID, where, "must be an object");
-  if (check_keys(obj, keys, where, error) < 0) return -1;
+  if (!json_is_object(obj)) return rules_fail(error, MA_ERROR_INVALID, where, "must be an object");
+  if (rules_check_keys(obj, keys, where, error) < 0) return -1;
 
   const json_t *id = json_object_get(obj, "id");
   g_autofree char *w_id = g_strdup_printf("%s.id", where);
   if (id && (flags & RULES_PARSE_FORBID_IDS))
-    return fail(error, MA_ERROR_INVALID, w_id, "is assigned by mailagent; leave it out");
-  if (!id && (flags & RULES_PARSE_REQUIRE_IDS)) return fail(error, MA_ERROR_INVALID, w_id, "required");
+    return rules_fail(error, MA_ERROR_INVALID, w_id, "is assigned by mailagent; leave it out");
+  if (!id && (flags & RULES_PARSE_REQUIRE_IDS)) return rules_fail(error, MA_ERROR_INVALID, w_id, "required");
   if (id && (!json_is_string(id) || !id_valid(json_string_value(id))))
-    return fail(error, MA_ERROR_INVALID, w_id, "must be a string of 1-64 letters, digits, '-' or '_'");
+    return rules_fail(error, MA_ERROR_INVALID, w_id, "must be a string of 1-64 letters, digits, '-' or '_'");
   r->id = id ? g_strdup(json_string_value(id)) : NULL;
 
   const char *name;
@@ -408,23 +115,23 @@ static int parse_rule(RulesRule *r, const json_t *obj, const char *where, RulesP
   const json_t *enabled = json_object_get(obj, "enabled");
   if (enabled && !json_is_boolean(enabled)) {
     g_autofree char *w = g_strdup_printf("%s.enabled", where);
-    return fail(error, MA_ERROR_INVALID, w, "must be true or false");
+    return rules_fail(error, MA_ERROR_INVALID, w, "must be true or false");
   }
   r->enabled = !enabled || json_is_true(enabled);
 
   const json_t *types = json_object_get(obj, "object_types");
   g_autofree char *w_types = g_strdup_printf("%s.object_types", where);
-  if (!types) return fail(error, MA_ERROR_INVALID, w_types, "required");
-  if (!json_is_array(types)) return fail(error, MA_ERROR_INVALID, w_types, "must be an array");
+  if (!types) return rules_fail(error, MA_ERROR_INVALID, w_types, "required");
+  if (!json_is_array(types)) return rules_fail(error, MA_ERROR_INVALID, w_types, "must be an array");
   if (json_array_size(types) == 0)
-    return fail(error, MA_ERROR_INVALID, w_types, "must name at least one of account, contact, lead, opportunity");
+    return rules_fail(error, MA_ERROR_INVALID, w_types, "must name at least one of account, contact, lead, opportunity");
   size_t i;
   const json_t *v;
   json_array_foreach((json_t *) types, i, v) {
     int t = json_is_string(v) ? ma_record_type_parse(json_string_value(v)) : -1;
     if (t < 0) {
       g_autofree char *w = g_strdup_printf("%s[%zu]", w_types, i);
-      return fail(error, MA_ERROR_INVALID, w, "must be one of account, contact, lead, opportunity");
+      return rules_fail(error, MA_ERROR_INVALID, w, "must be one of account, contact, lead, opportunity");
     }
     r->types_mask |= 1u << t;
   }
@@ -433,27 +140,27 @@ static int parse_rule(RulesRule *r, const json_t *obj, const char *where, RulesP
   if (match && !(json_is_string(match) && (strcmp(json_string_value(match), "all") == 0 ||
                                            strcmp(json_string_value(match), "any") == 0))) {
     g_autofree char *w = g_strdup_printf("%s.match", where);
-    return fail(error, MA_ERROR_INVALID, w, "must be \"all\" or \"any\"");
+    return rules_fail(error, MA_ERROR_INVALID, w, "must be \"all\" or \"any\"");
   }
   r->match_any = match && strcmp(json_string_value(match), "any") == 0;
 
   const json_t *conds = json_object_get(obj, "conditions");
   g_autofree char *w_conds = g_strdup_printf("%s.conditions", where);
-  if (conds && !json_is_array(conds)) return fail(error, MA_ERROR_INVALID, w_conds, "must be an array");
+  if (conds && !json_is_array(conds)) return rules_fail(error, MA_ERROR_INVALID, w_conds, "must be an array");
   if (conds && json_array_size(conds) > RULES_MAX_CONDITIONS)
-    return fail(error, MA_ERROR_INVALID, w_conds, "more than %d conditions", RULES_MAX_CONDITIONS);
+    return rules_fail(error, MA_ERROR_INVALID, w_conds, "more than %d conditions", RULES_MAX_CONDITIONS);
   r->n_conds = conds ? (guint) json_array_size(conds) : 0;
   r->conds = g_new0(RulesCondition, r->n_conds ? r->n_conds : 1);
   for (guint k = 0; k < r->n_conds; k++) {
     g_autofree char *w = g_strdup_printf("%s[%u]", w_conds, k);
-    if (parse_condition(&r->conds[k], json_array_get(conds, k), w, error) < 0) return -1;
+    if (rules_condition_parse(&r->conds[k], json_array_get(conds, k), w, error) < 0) return -1;
   }
 
   const json_t *action = json_object_get(obj, "action");
   g_autofree char *w_action = g_strdup_printf("%s.action", where);
-  if (!action) return fail(error, MA_ERROR_INVALID, w_action, "required");
-  if (!json_is_object(action)) return fail(error, MA_ERROR_INVALID, w_action, "must be an object");
-  if (check_keys(action, action_keys, w_action, error) < 0) return -1;
+  if (!action) return rules_fail(error, MA_ERROR_INVALID, w_action, "required");
+  if (!json_is_object(action)) return rules_fail(error, MA_ERROR_INVALID, w_action, "must be an object");
+  if (rules_check_keys(action, action_keys, w_action, error) < 0) return -1;
   const char *type, *title, *content;
   if (get_string(action, "activity_type", TRUE, 64, w_action, &type, error) < 0) return -1;
   if (get_string(action, "title", FALSE, RULES_TEMPLATE_MAX, w_action, &title, error) < 0) return -1;
@@ -507,11 +214,11 @@ int rules_rule_validate(const json_t *rule, const char *label, RulesParseFlags f
 RulesSet *rules_set_from_json(const json_t *array, RulesParseFlags flags, GError **error)
 {
   if (!json_is_array(array)) {
-    fail(error, MA_ERROR_INVALID, "rules", "must be a JSON array");
+    rules_fail(error, MA_ERROR_INVALID, "rules", "must be a JSON array");
     return NULL;
   }
   if (json_array_size(array) > RULES_MAX) {
-    fail(error, MA_ERROR_LIMIT, "rules", "%zu rules; an enterprise has at most %d (disabled rules count)",
+    rules_fail(error, MA_ERROR_LIMIT, "rules", "%zu rules; an enterprise has at most %d (disabled rules count)",
          json_array_size(array), RULES_MAX);
     return NULL;
   }
@@ -540,7 +247,7 @@ RulesSet *rules_set_from_json(const json_t *array, RulesParseFlags flags, GError
     for (guint j = 0; r->id && j < i; j++)
       if (set->rules[j].id && strcmp(set->rules[j].id, r->id) == 0) {
         g_autofree char *wid = g_strdup_printf("%s.id", w);
-        fail(error, MA_ERROR_INVALID, wid, "duplicate id \"%s\"", r->id);
+        rules_fail(error, MA_ERROR_INVALID, wid, "duplicate id \"%s\"", r->id);
         rules_set_unref(set);
         return NULL;
       }
