@@ -11,8 +11,13 @@
  *
  * Fields: subject, body, snippet, from, from_domain, to, cc, participants, direction,
  * has_attachment, attachment_name, mailbox, employee, size, record.name, record.stage,
- * record.<attribute>. Operators: equals, not_equals, contains, not_contains, starts_with,
- * ends_with, matches (PCRE2), in, is_empty, gt, lt. Every field is seen as a list of values (a
+ * record.<attribute>. from, to, cc and participants are addresses ("local@domain", no display
+ * name); from_domain is the From address's domain; mailbox and employee come from the copies of the
+ * message being considered (employee: both the employee's id and address); size is the raw size
+ * in bytes; has_attachment and attachment_name ignore inline parts; record.<attribute> reads the
+ * record's imported attributes (an array attribute is a list). Operators: equals, not_equals,
+ * contains, not_contains, starts_with, ends_with, matches (PCRE2), in, is_empty, gt, lt (gt/lt on
+ * size and record attributes only). Every field is seen as a list of values (a
  * scalar is a list of one, an absent value an empty list): a positive operator holds when some
  * element satisfies it, a not_ operator when no element satisfies its positive form. Text
  * comparison is case-insensitive and Unicode-aware (NFKC + case folding) unless the condition says
