@@ -1061,7 +1061,11 @@ static gboolean is_outlook_container(xmlNode *n)
   if (!name_is(n, "div")) return FALSE;
   gboolean hit = FALSE;
   xmlChar *id = xmlGetProp(n, (const xmlChar *)"id");
-  if (id && g_ascii_strcasecmp((const char *)id, "divRplyFwdMsg") == 0) hit = TRUE;
+  /* re-forwarded copies prefix the id: "x_divRplyFwdMsg", "x_m_2542158256977656014divRplyFwdMsg" */
+  if (id) {
+    gsize il = strlen((const char *)id), sl = strlen("divRplyFwdMsg");
+    hit = il >= sl && g_ascii_strcasecmp((const char *)id + il - sl, "divRplyFwdMsg") == 0;
+  }
   xmlFree(id);
   if (hit) return TRUE;
   xmlChar *style = xmlGetProp(n, (const xmlChar *)"style");

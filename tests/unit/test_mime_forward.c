@@ -144,6 +144,10 @@ static const AddrCase addr_cases[] = {
   { "Büro <info@xn--bro-hoa.de>", "Büro|info@büro.de" },
   { "张三 <zhang@EXAMPLE.cn>，李四 <li@example.cn>", "张三|zhang@example.cn;李四|li@example.cn" },
   { "a@b.com, a@b.com", "|a@b.com" },
+  { "Urena, Leonardo [EMR/SYSS/PWS/GUAC] <leonardo.urena@emerson.com>",
+    "Urena, Leonardo [EMR/SYSS/PWS/GUAC]|leonardo.urena@emerson.com" },
+  { "Zuo, Jerry <Jerry.Zuo@amd.com>; dri-devel@lists.freedesktop.org <dri-devel@lists.freedesktop.org>",
+    "Zuo, Jerry|Jerry.Zuo@amd.com;|dri-devel@lists.freedesktop.org" },
 };
 
 static void test_addresses(void)
@@ -466,6 +470,11 @@ static void test_html_render(void)
                      "<div id=\"divRplyFwdMsg\">g</div>";
   g_autofree char *text = forward_html_to_text(html, strlen(html));
   g_assert_cmpstr(text, ==, "aFrom: X <x@y.com>\nb\nc d\ne & f\n________________________________\ng\n");
+  /* re-forwarded copies prefix the id; Outlook desktop's border-top container is a separator too */
+  const char *html2 = "<div id=\"x_m_123divRplyFwdMsg\">h</div><div style=\"border:none; border-top:solid #E1E1E1 1.0pt\">i</div>"
+                      "<div id=\"divRplyFwdMsgX\">j</div>";
+  g_autofree char *text2 = forward_html_to_text(html2, strlen(html2));
+  g_assert_cmpstr(text2, ==, "________________________________\nh\n________________________________\ni\nj\n");
 }
 
 /* Every fixture truncated at many points and with random bytes changed: both front-ends must
