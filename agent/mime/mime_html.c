@@ -15,10 +15,16 @@
   (HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_IGNORE_ENC |        \
    HTML_PARSE_RECOVER)
 
+/* Input that is not valid UTF-8 (or holds NULs) is repaired first, so the output always is. */
 static htmlDocPtr html_parse(const char *html, gsize len)
 {
   if (!html || len == 0 || len > G_MAXINT) return NULL;
-  return htmlReadMemory(html, (int)len, NULL, "UTF-8", HTML_OPTIONS);
+  const char *end = NULL;
+  if (g_utf8_validate_len(html, len, &end)) return htmlReadMemory(html, (int)len, NULL, "UTF-8", HTML_OPTIONS);
+  char *valid = mime_charset_to_utf8(html, len, "utf-8");
+  htmlDocPtr doc = htmlReadMemory(valid, (int)strlen(valid), NULL, "UTF-8", HTML_OPTIONS);
+  g_free(valid);
+  return doc;
 }
 
 static gboolean name_in(const xmlChar *name, const char *const *list)
