@@ -34,6 +34,11 @@ typedef struct {
   gboolean json;      /* --json */
 } CliCommon;
 
+/* Frees what option parsing stored in common (config_file). `g_auto(CliCommon) common = {0};`
+ * calls it at the end of the scope. */
+void cli_common_clear(CliCommon *common);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CliCommon, cli_common_clear)
+
 /* Adds -c/--config and --json to ctx's main group, storing into common. */
 void cli_common_add_options(GOptionContext *ctx, CliCommon *common);
 

@@ -29,7 +29,7 @@ static void print_new_key(const MaApiKey *k, const char *secret, const char *wha
 
 static int cmd_create(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   gboolean admin = FALSE;
   g_autofree char *label = NULL;
   GOptionEntry entries[] = {
@@ -73,7 +73,7 @@ static int list_into(MaStorage *st, const char *enterprise_id, GPtrArray *out, G
 
 static int cmd_list(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   gboolean admin = FALSE, all = FALSE;
   GOptionEntry entries[] = {
     {"admin", 0, 0, G_OPTION_ARG_NONE, &admin, "Only admin keys", NULL},
@@ -134,7 +134,7 @@ static int cmd_list(int argc, char **argv)
 
 static int cmd_revoke(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   g_autoptr(GOptionContext) ctx = cli_context("apikey revoke", "KEY_ID", "Revoke an API key now.", &common, NULL);
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
@@ -156,7 +156,7 @@ static int cmd_revoke(int argc, char **argv)
 
 static int cmd_rotate(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   g_autoptr(GOptionContext) ctx = cli_context("apikey rotate", "KEY_ID",
     "Replace an API key: a new key with the same scope and label; the old one is revoked at once.", &common, NULL);
   int rc = cli_parse(ctx, &argc, &argv);

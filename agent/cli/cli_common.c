@@ -6,6 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
+void cli_common_clear(CliCommon *common)
+{
+  if (!common) return;
+  g_clear_pointer(&common->config_file, g_free);
+}
+
 void cli_common_add_options(GOptionContext *ctx, CliCommon *common)
 {
   GOptionEntry entries[] = {

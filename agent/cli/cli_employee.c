@@ -28,7 +28,7 @@ static gboolean in_domains(const MaEnterprise *e, const char *address)
 
 static int cmd_add(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   g_autofree char *name = NULL;
   GOptionEntry entries[] = {
     {"name", 0, 0, G_OPTION_ARG_STRING, &name, "Display name", "NAME"},
@@ -80,7 +80,7 @@ static int cmd_add(int argc, char **argv)
 
 static int cmd_list(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   g_autoptr(GOptionContext) ctx = cli_context("employee list", "ENTERPRISE", "List an enterprise's employees.", &common, NULL);
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
@@ -119,7 +119,7 @@ static int cmd_list(int argc, char **argv)
 
 static int cmd_remove(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   g_autoptr(GOptionContext) ctx = cli_context("employee remove", "ENTERPRISE EMAIL|ID",
     "Remove an employee (archived mail stays).", &common, NULL);
   int rc = cli_parse(ctx, &argc, &argv);

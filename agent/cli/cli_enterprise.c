@@ -90,7 +90,7 @@ static void print_enterprise(const MaEnterprise *e, const MaConfig *cfg)
 
 static int cmd_add(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   g_autofree char *name = NULL, *slug_opt = NULL;
   g_auto(GStrv) domains = NULL;
   GOptionEntry entries[] = {
@@ -199,7 +199,7 @@ static int cmd_add(int argc, char **argv)
 
 static int cmd_list(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   g_autoptr(GOptionContext) ctx = cli_context("enterprise list", "", "List every enterprise, oldest first.", &common, NULL);
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
@@ -237,7 +237,7 @@ static int cmd_list(int argc, char **argv)
 
 static int cmd_show(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   g_autoptr(GOptionContext) ctx = cli_context("enterprise show", "ENTERPRISE",
     "Show an enterprise (id or slug): domains, live inbound addresses, employees and API keys.", &common, NULL);
   int rc = cli_parse(ctx, &argc, &argv);
@@ -294,7 +294,7 @@ static int cmd_show(int argc, char **argv)
 
 static int cmd_domain(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   g_autoptr(GOptionContext) ctx = cli_context("enterprise domain", "add|remove ENTERPRISE DOMAIN",
     "Add or remove one of an enterprise's mail domains (its internal addresses).", &common, NULL);
   int rc = cli_parse(ctx, &argc, &argv);
@@ -335,7 +335,7 @@ static int cmd_domain(int argc, char **argv)
 
 static int cmd_rotate(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   int grace_days = 7;
   GOptionEntry entries[] = {
     {"grace-days", 0, 0, G_OPTION_ARG_INT, &grace_days, "Days the old address keeps working (default 7)", "N"},

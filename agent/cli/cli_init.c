@@ -34,7 +34,7 @@ static void report(json_t *steps, gboolean json, const char *step, const char *p
 
 int cli_init(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   g_autoptr(GOptionContext) ctx =
     cli_context("init", "", "Create the data directory, database, master key, TLS pair and admin API key.\n"
                             "Safe to run again: existing pieces are kept and no new admin key is printed.",

@@ -29,7 +29,7 @@ static int type_arg(const char *s)
 
 static int cmd_import(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   gboolean skip_invalid = FALSE;
   g_autofree char *format = NULL;
   GOptionEntry entries[] = {
@@ -171,7 +171,7 @@ static void print_record(const MaRecord *r)
 
 static int cmd_show(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   g_autoptr(GOptionContext) ctx = cli_context("records show", "ENTERPRISE TYPE ID", "Show one CRM record.", &common, NULL);
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
@@ -206,7 +206,7 @@ static int cmd_show(int argc, char **argv)
 
 static int cmd_list(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   int limit = 100;
   g_autofree char *cursor = NULL;
   GOptionEntry entries[] = {

@@ -22,7 +22,7 @@ static char *registry_description(void)
 
 int cli_settings(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   g_autoptr(GOptionContext) ctx = cli_context("settings", "ENTERPRISE [key=value...]",
     "Show an enterprise's settings, or change them (all changes or none).", &common, NULL);
   g_autofree char *desc = registry_description();

@@ -83,7 +83,7 @@ static int date_arg(const char *opt, const char *text, gboolean end_of_day, gint
 
 int cli_timeline(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   int limit = 20;
   g_autofree char *cursor = NULL, *direction = NULL, *since = NULL, *until = NULL, *thread = NULL, *attach = NULL;
   GOptionEntry entries[] = {
