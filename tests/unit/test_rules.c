@@ -547,6 +547,56 @@ static void test_edit(void)
   g_free(cur);
 }
 
+/* Random byte mutations of valid rule arrays: parsing never crashes, accepted sets evaluate and
+ * render within bounds, and their canonical form parses back (run under -DSANITIZE=ON too). */
+static void test_mutations(void)
+{
+  static const char *const seeds[] = {
+    RULE("{\"field\":\"subject\",\"op\":\"matches\",\"value\":\"^re:\\\\s*(quote|offer)\"}"),
+    RULE("{\"field\":\"record.tier\",\"op\":\"in\",\"value\":[\"gold\",\"silver\"]},"
+         "{\"field\":\"size\",\"op\":\"gt\",\"value\":10}"),
+    "[{\"name\":\"n\",\"object_types\":[\"opportunity\"],\"match\":\"any\",\"action\":{\"activity_type\":\"x\","
+    "\"title\":\"{{subject}} {{record.tier}}\",\"content\":\"{{from}}: {{snippet}}\"}}]",
+  };
+  static const char alphabet[] = "{}[]\":,\\ 0123456789abcdefghijklmnopqrstuvwxyz_.{{}}()*+?^$|\xc3\xa9";
+  GRand *r = g_rand_new_with_seed(7);
+  g_autoptr(RulesInput) in = sample_input();
+  guint parsed = 0;
+  for (guint s = 0; s < G_N_ELEMENTS(seeds); s++) {
+    for (int round = 0; round < 1500; round++) {
+      g_autofree char *buf = g_strdup(seeds[s]);
+      gsize n = strlen(buf);
+      int edits = g_rand_int_range(r, 1, 4);
+      for (int e = 0; e < edits; e++) {
+        gsize at = (gsize) g_rand_int_range(r, 0, (gint32) n);
+        buf[at] = alphabet[g_rand_int_range(r, 0, (gint32) sizeof alphabet - 1)];
+      }
+      g_autoptr(GError) error = NULL;
+      g_autoptr(RulesSet) set = rules_set_parse(buf, 0, &error);
+      if (!set) {
+        g_assert_nonnull(error);
+        continue;
+      }
+      parsed++;
+      (void) rules_first_match(set, in);
+      for (guint i = 0; i < rules_set_count(set); i++) {
+        g_autofree char *t = rules_render_title(rules_set_nth(set, i), in);
+        g_autofree char *c = rules_render_content(rules_set_nth(set, i), in);
+        g_assert_true(g_utf8_validate(t, -1, NULL) && strlen(t) <= RULES_TITLE_MAX);
+        g_assert_true(g_utf8_validate(c, -1, NULL) && strlen(c) <= RULES_CONTENT_MAX);
+      }
+      json_t *back = rules_set_to_json(set);
+      char *text = json_dumps(back, JSON_COMPACT);
+      g_autoptr(RulesSet) again = rules_set_parse(text, 0, &error);
+      g_assert_no_error(error);
+      free(text);
+      json_decref(back);
+    }
+  }
+  g_assert_cmpuint(parsed, >, 0); /* some mutants are still valid and were exercised */
+  g_rand_free(r);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -560,6 +610,7 @@ int main(int argc, char **argv)
   g_test_add_func("/rules/templates", test_templates);
   g_test_add_func("/rules/result_cache", test_result_cache);
   g_test_add_func("/rules/fold", test_fold);
+  g_test_add_func("/rules/mutations", test_mutations);
   g_test_add_func("/rules/roundtrip", test_roundtrip);
   g_test_add_func("/rules/edit", test_edit);
   return g_test_run();
