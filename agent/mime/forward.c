@@ -765,16 +765,25 @@ static int days_in_month(int y, int m)
   return dm[m - 1];
 }
 
+/* Month of an English, French, German or Spanish month name or abbreviation (lower case, UTF-8,
+ * at least 3 bytes, a prefix of the full name: "jan", "sept", "févr", "märz", "dic"); 0 if none. */
 static int month_from_word(const char *w)
 {
-  static const char *const months[] = { "january", "february", "march",     "april",
-                                        "may",     "june",     "july",      "august",
-                                        "september", "october", "november", "december" };
+  static const char *const months[][12] = {
+    { "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+      "november", "december" },
+    { "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+      "novembre", "décembre" },
+    { "januar", "februar", "märz", "april", "mai", "juni", "juli", "august", "september", "oktober",
+      "november", "dezember" },
+    { "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+      "noviembre", "diciembre" },
+  };
   gsize n = strlen(w);
   if (n < 3) return 0;
-  if (strcmp(w, "sept") == 0) return 9;
-  for (int i = 0; i < 12; i++)
-    if (n <= strlen(months[i]) && strncmp(w, months[i], n) == 0) return i + 1;
+  for (gsize l = 0; l < G_N_ELEMENTS(months); l++)
+    for (int i = 0; i < 12; i++)
+      if (n <= strlen(months[l][i]) && strncmp(w, months[l][i], n) == 0) return i + 1;
   return 0;
 }
 
@@ -841,6 +850,7 @@ gint64 forward_parse_date(const char *text)
   if (!text) return 0;
   int year = -1, mon = -1, day = -1, hour = -1, min = -1, sec = 0;
   int ampm = 0; /* 1 am, 2 pm, 3 noon (中午) */
+  gboolean mon_word = FALSE; /* mon came from a month name */
   int tz = G_MININT;
   const char *p = text;
   const char *end = text + strlen(text);
@@ -915,17 +925,33 @@ gint64 forward_parse_date(const char *text)
       }
     }
     if (g_ascii_isalpha(c)) {
-      char word[16];
+      /* a word: ASCII letters and Latin-1 letters (é, ä, û: lead byte 0xC3), dots dropped */
+      char word[24];
       gsize wn = 0;
-      while (p < end && (g_ascii_isalpha(*p) || *p == '.')) {
-        if (*p != '.' && wn + 1 < sizeof word) word[wn++] = g_ascii_tolower(*p);
-        p++;
+      while (p < end) {
+        if (g_ascii_isalpha(*p)) {
+          if (wn + 1 < sizeof word) word[wn++] = g_ascii_tolower(*p);
+          p++;
+        } else if ((guchar)p[0] == 0xC3 && ((guchar)p[1] & 0xC0) == 0x80) {
+          if (wn + 2 < sizeof word) {
+            word[wn++] = p[0];
+            /* Latin-1 capitals (U+00C0..U+00DE) to small: +0x20 */
+            guchar c2 = (guchar)p[1];
+            word[wn++] = (char)((c2 >= 0x80 && c2 <= 0x9E && c2 != 0x97) ? c2 + 0x20 : c2);
+          }
+          p += 2;
+        } else if (*p == '.') {
+          p++;
+        } else {
+          break;
+        }
       }
       word[wn] = '\0';
       int m;
       if (strcmp(word, "am") == 0) ampm = 1;
       else if (strcmp(word, "pm") == 0) ampm = 2;
-      else if ((m = month_from_word(word)) > 0 && mon < 0) mon = m;
+      /* a later month name wins over an earlier word ("mar., 9 ene 2024": Spanish Tuesday) */
+      else if ((m = month_from_word(word)) > 0 && (mon < 0 || mon_word)) { mon = m; mon_word = TRUE; }
       else if ((m = zone_from_word(word)) != G_MININT && tz == G_MININT) {
         tz = m;
         if (strcmp(word, "gmt") == 0 || strcmp(word, "utc") == 0 || strcmp(word, "ut") == 0) {
