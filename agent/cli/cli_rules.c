@@ -198,7 +198,7 @@ static const char *rule_help =
   "Operators: equals not_equals contains not_contains starts_with ends_with matches in is_empty gt lt\n"
   "Placeholders: {{subject}} {{from}} {{snippet}} {{direction}} {{record.name}} {{record.type}}\n"
   "  {{record.stage}} {{record.<attribute>}}\n"
-  "At most 10 rules per enterprise (disabled ones count).";
+  "At most 10 rules per enterprise (disabled ones count).\n";
 
 static int cmd_add(int argc, char **argv)
 {
