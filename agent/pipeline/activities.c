@@ -72,8 +72,10 @@ static RulesSet *rules_for(const char *enterprise_id, const char *json)
 
 /* ---- input ---------------------------------------------------------------------------------- */
 
-/* Adds a copy's mailbox and employee (id and address) to the input. */
-static int add_provenance(MaStorage *st, const char *ent, RulesInput *in, const MaProvenance *p, GError **error)
+/* Adds a copy's mailbox and employee (id and address) to the input; the first employee address
+ * seen goes to *employee_email (the owner of last resort). */
+static int add_provenance(MaStorage *st, const char *ent, RulesInput *in, const MaProvenance *p,
+                          char **employee_email, GError **error)
 {
   if (p->mailbox) rules_input_add_mailbox(in, p->mailbox);
   if (!p->employee_id) return 0;
@@ -81,13 +83,18 @@ static int add_provenance(MaStorage *st, const char *ent, RulesInput *in, const 
   MaEmployee *emp = NULL;
   int rc = storage_employee_find(st, ent, p->employee_id, &emp, error);
   if (rc < 0) return -1;
-  if (rc == 1 && emp->email) rules_input_add_employee(in, emp->email);
+  if (rc == 1 && emp->email) {
+    rules_input_add_employee(in, emp->email);
+    if (!*employee_email) *employee_email = g_strdup(emp->email);
+  }
   ma_employee_free(emp);
   return 0;
 }
 
+/* The rules input of message m; *employee_email (newly allocated or NULL): the address of the
+ * employee of the first copy considered that has one. */
 static RulesInput *build_input(MaStorage *st, const char *ent, const MaStoredMessage *m, const MaProvenance *prov,
-                               GError **error)
+                               char **employee_email, GError **error)
 {
   g_autoptr(RulesInput) in = rules_input_new();
   rules_input_set_subject(in, m->subject ? m->subject : "");
@@ -118,12 +125,12 @@ static RulesInput *build_input(MaStorage *st, const char *ent, const MaStoredMes
   rules_input_set_has_attachment(in, has_attachment);
 
   if (prov) {
-    if (add_provenance(st, ent, in, prov, error) < 0) return NULL;
+    if (add_provenance(st, ent, in, prov, employee_email, error) < 0) return NULL;
   } else {
     g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify) ma_provenance_free);
     if (storage_provenance_list(st, ent, m->id, rows, error) < 0) return NULL;
     for (guint i = 0; i < rows->len; i++)
-      if (add_provenance(st, ent, in, rows->pdata[i], error) < 0) return NULL;
+      if (add_provenance(st, ent, in, rows->pdata[i], employee_email, error) < 0) return NULL;
   }
   return g_steal_pointer(&in);
 }
@@ -148,8 +155,9 @@ static int is_internal(MaStorage *st, const MaEnterprise *e, const char *address
   return 0;
 }
 
-/* The owner's address (newly allocated) or NULL. */
-static int find_owner(MaStorage *st, const char *ent, const MaStoredMessage *m, const MaProvenance *prov,
+/* The owner's address (newly allocated) or NULL: the sender of outbound mail, the first internal
+ * To/Cc recipient of inbound mail, else the copy's employee (employee_email, may be NULL). */
+static int find_owner(MaStorage *st, const char *ent, const MaStoredMessage *m, const char *employee_email,
                       char **owner, GError **error)
 {
   *owner = NULL;
@@ -173,13 +181,7 @@ static int find_owner(MaStorage *st, const char *ent, const MaStoredMessage *m, 
     }
     if (internal) *owner = g_strdup(p->address);
   }
-  if (ret == 0 && !*owner && prov && prov->employee_id) {
-    MaEmployee *emp = NULL;
-    rc = storage_employee_find(st, ent, prov->employee_id, &emp, error);
-    if (rc < 0) ret = -1;
-    else if (rc == 1) *owner = g_strdup(emp->email);
-    ma_employee_free(emp);
-  }
+  if (ret == 0 && !*owner && employee_email) *owner = g_strdup(employee_email);
   ma_enterprise_free(e);
   return ret;
 }
@@ -252,7 +254,8 @@ int activities_apply(MaStorage *st, const char *enterprise_id, const char *messa
     return -1;
   }
   int created = 0;
-  g_autoptr(RulesInput) in = build_input(st, enterprise_id, m, provenance, error);
+  g_autofree char *employee_email = NULL;
+  g_autoptr(RulesInput) in = build_input(st, enterprise_id, m, provenance, &employee_email, error);
   g_autofree char *owner = NULL;
   gboolean owner_known = FALSE;
   if (!in) created = -1;
@@ -269,7 +272,7 @@ int activities_apply(MaStorage *st, const char *enterprise_id, const char *messa
     ma_record_free(rec);
     const RulesRule *rule = rules_first_match(set, in);
     if (!rule) continue;
-    if (!owner_known && find_owner(st, enterprise_id, m, provenance, &owner, error) < 0) {
+    if (!owner_known && find_owner(st, enterprise_id, m, employee_email, &owner, error) < 0) {
       created = -1;
       break;
     }

@@ -69,8 +69,10 @@ static void set_rules(Fx *fx, const char *array)
   g_assert_cmpint(storage_rules_put(fx->st, fx->ent, canon, &error), ==, 0);
 }
 
-/* Stores a message from carol@customer.example (inbound) or from bob (outbound) linked to refs. */
-static char *add_message(Fx *fx, const char *subject, MaDirection dir, const char *const *links)
+/* Stores a message from carol@customer.example (inbound: to someone@else.example and, unless
+ * no_internal, bob@acme.test) or from bob (outbound) linked to refs. */
+static char *add_message_full(Fx *fx, const char *subject, MaDirection dir, const char *const *links,
+                              gboolean no_internal)
 {
   g_autoptr(GError) error = NULL;
   MaStoredMessage *m = ma_stored_message_new();
@@ -88,7 +90,7 @@ static char *add_message(Fx *fx, const char *subject, MaDirection dir, const cha
   if (dir == MA_DIRECTION_INBOUND) {
     g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_FROM, "Carol", "carol@customer.example"));
     g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_TO, NULL, "someone@else.example"));
-    g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_TO, "Bob", "bob@acme.test"));
+    if (!no_internal) g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_TO, "Bob", "bob@acme.test"));
   } else {
     g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_FROM, "Bob", "bob@acme.test"));
     g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_TO, "Carol", "carol@customer.example"));
@@ -106,6 +108,11 @@ static char *add_message(Fx *fx, const char *subject, MaDirection dir, const cha
   char *id = g_strdup(m->id);
   ma_stored_message_free(m);
   return id;
+}
+
+static char *add_message(Fx *fx, const char *subject, MaDirection dir, const char *const *links)
+{
+  return add_message_full(fx, subject, dir, links, FALSE);
 }
 
 static MaProvenance *prov_new(const char *mailbox, const char *spool)
@@ -239,6 +246,38 @@ static void test_outbound_owner_and_deleted_record(void)
   fx_free(&fx);
 }
 
+/* Inbound mail with no internal recipient (Bcc, forwarded copy): the owner is the copy's employee. */
+static void test_owner_falls_back_to_employee(void)
+{
+  Fx fx;
+  fx_init(&fx);
+  set_rules(&fx, "[{\"name\":\"all\",\"object_types\":[\"contact\"],\"action\":{\"activity_type\":\"x\"}}]");
+  static const char *const links[] = {"contact", "C1", NULL};
+  g_autofree char *m1 = add_message_full(&fx, "bcc", MA_DIRECTION_INBOUND, links, TRUE);
+  MaProvenance *p = prov_new("box", "sp1");
+  p->employee_id = g_strdup("emp-bob");
+  g_assert_cmpint(apply(&fx, m1, p), ==, 1);
+  MaActivity *a = activity_for(&fx, MA_RECORD_CONTACT, "C1", m1);
+  g_assert_cmpstr(a->owner, ==, "bob@acme.test");
+  ma_activity_free(a);
+  /* Replay finds the employee in the stored provenance. */
+  g_autofree char *m2 = add_message_full(&fx, "bcc2", MA_DIRECTION_INBOUND, links, TRUE);
+  g_autoptr(GError) error = NULL;
+  g_assert_cmpint(storage_provenance_add(fx.st, fx.ent, m2, p, &error), ==, 1);
+  g_assert_cmpint(apply(&fx, m2, NULL), ==, 1);
+  a = activity_for(&fx, MA_RECORD_CONTACT, "C1", m2);
+  g_assert_cmpstr(a->owner, ==, "bob@acme.test");
+  ma_activity_free(a);
+  /* No employee at all: no owner. */
+  g_autofree char *m3 = add_message_full(&fx, "bcc3", MA_DIRECTION_INBOUND, links, TRUE);
+  g_assert_cmpint(apply(&fx, m3, NULL), ==, 1);
+  a = activity_for(&fx, MA_RECORD_CONTACT, "C1", m3);
+  g_assert_null(a->owner);
+  ma_activity_free(a);
+  ma_provenance_free(p);
+  fx_free(&fx);
+}
+
 static void test_duplicate_reevaluates_provenance(void)
 {
   Fx fx;
@@ -338,6 +377,7 @@ int main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/activities/one_per_record_first_match", test_one_per_record_first_match);
   g_test_add_func("/activities/outbound_owner_and_deleted_record", test_outbound_owner_and_deleted_record);
+  g_test_add_func("/activities/owner_falls_back_to_employee", test_owner_falls_back_to_employee);
   g_test_add_func("/activities/duplicate_reevaluates_provenance", test_duplicate_reevaluates_provenance);
   g_test_add_func("/activities/replay_uses_stored_provenance", test_replay_uses_stored_provenance);
   g_test_add_func("/activities/switch_off_and_on", test_switch_off_and_on);
