@@ -191,7 +191,7 @@ static void add_message_part(Walk *w, GMimeObject *obj, GMimeObject *parent, gui
   attachment_set_data(a, bytes);
   g_bytes_unref(bytes);
   g_ptr_array_add(w->b->attachments, a);
-  if (depth <= 1 && (parent == NULL || parent == w->root)) {
+  if (!w->src->reparsed && depth <= 1 && (parent == NULL || parent == w->root)) {
     w->b->rfc822_count++;
     w->b->rfc822 = mp;
   }
@@ -240,6 +240,75 @@ attachment:;
 }
 
 static void walk_object(Walk *w, GMimeObject *obj, GMimeObject *parent, guint depth, AltState *alt,
+                        gboolean in_related);
+
+/* The boundary of the first "--token" line of a multipart's unparsed content, or NULL. */
+static char *guess_boundary(const char *content)
+{
+  const char *p = content;
+  for (int lines = 0; *p && lines < 200; lines++) {
+    const char *nl = strchr(p, '\n');
+    gsize len = nl ? (gsize)(nl - p) : strlen(p);
+    while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
+    if (len >= 3 && len <= 72 && p[0] == '-' && p[1] == '-') {
+      gboolean ok = TRUE;
+      for (gsize i = 2; i < len && ok; i++)
+        if ((guchar)p[i] <= 0x20 || (guchar)p[i] >= 0x7f || p[i] == '"' || p[i] == '\\') ok = FALSE;
+      if (ok) return g_strndup(p + 2, len - 2);
+    }
+    if (!nl) break;
+    p = nl + 1;
+  }
+  return NULL;
+}
+
+/* A multipart whose boundary parameter is missing: GMime found no parts and kept everything as
+ * the preamble. Re-parse that content once with the boundary its first delimiter line shows,
+ * after the same pre-scan under the depth that is left. TRUE when parts were found and walked. */
+static gboolean reparse_guessed(Walk *w, GMimeObject *obj, const char *content, guint depth, AltState *alt,
+                                gboolean in_related)
+{
+  if (w->src->reparsed || depth >= w->src->limits->max_depth) return FALSE;
+  if (g_mime_object_get_content_type_parameter(obj, "boundary")) return FALSE;
+  char *boundary = guess_boundary(content);
+  if (!boundary) return FALSE;
+  GMimeContentType *ct = g_mime_object_get_content_type(obj);
+  const char *sub = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
+  char *buf = g_strdup_printf("Content-Type: multipart/%s; boundary=\"%s\"\n\n%s", sub && *sub ? sub : "mixed",
+                              boundary, content);
+  g_free(boundary);
+  MaMimeLimits lim = *w->src->limits;
+  lim.max_depth -= depth;
+  MimePrescan ps;
+  gboolean walked = FALSE;
+  if (mime_prescan(buf, strlen(buf), &lim, &ps, w->src->warnings, NULL) == 0) {
+    GByteArray view = {(guint8 *)ps.data, (guint)ps.len};
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(&view);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    g_mime_parser_set_persist_stream(parser, TRUE);
+    GMimeObject *part = g_mime_parser_construct_part(parser, w->src->options);
+    if (part && GMIME_IS_MULTIPART(part) && g_mime_multipart_get_count(GMIME_MULTIPART(part)) > 0) {
+      MimeSource src = *w->src;
+      src.buf = ps.data;
+      src.len = ps.len;
+      src.array = &view;
+      src.reparsed = TRUE;
+      Walk w2 = {&src, w->b, w->root};
+      walk_object(&w2, part, NULL, depth, alt, in_related);
+      mime_warn(w->src->warnings, "multipart without boundary: parts read with the boundary of its first delimiter line");
+      walked = TRUE;
+    }
+    if (part) g_object_unref(part);
+    g_object_unref(parser);
+    g_object_unref(stream);
+    mime_prescan_clear(&ps);
+  }
+  g_free(buf);
+  return walked;
+}
+
+static void walk_object(Walk *w, GMimeObject *obj, GMimeObject *parent, guint depth, AltState *alt,
                         gboolean in_related)
 {
   if (depth > w->src->limits->max_depth + 2) {
@@ -258,6 +327,7 @@ static void walk_object(Walk *w, GMimeObject *obj, GMimeObject *parent, guint de
     if (n == 0) {
       /* No parts found (e.g. no boundary parameter): keep what GMime saw as the preamble. */
       const char *pro = g_mime_multipart_get_prologue(GMIME_MULTIPART(obj));
+      if (pro && *pro && reparse_guessed(w, obj, pro, depth, alt, in_related)) return;
       if (pro && *pro) {
         char *utf8 = mime_charset_to_utf8(pro, strlen(pro), NULL);
         text_lf(utf8);

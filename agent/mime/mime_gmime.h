@@ -17,6 +17,8 @@ typedef struct {
   const MaMimeLimits *limits;
   GPtrArray *warnings;      /* char*, owned */
   GMimeParserOptions *options;
+  gboolean reparsed;        /* a re-parse with a guessed boundary: no further guessing, and no
+                               unwrapping from objects that do not outlive the walk */
 } MimeSource;
 
 /* What a walk over one message's body found. */
