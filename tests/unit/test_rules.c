@@ -597,6 +597,56 @@ static void test_mutations(void)
   g_rand_free(r);
 }
 
+/* One parsed set shared by several threads (as the pipeline workers share the cached set), each
+ * with its own inputs: same answers everywhere, limit hits counted exactly. */
+typedef struct {
+  RulesSet *set;
+  int rounds;
+  int matches;
+} ThreadArg;
+
+static gpointer eval_thread(gpointer data)
+{
+  ThreadArg *a = data;
+  char body[2050];
+  memset(body, 'a', sizeof body - 2);
+  body[sizeof body - 2] = 'b';
+  body[sizeof body - 1] = '\0';
+  for (int i = 0; i < a->rounds; i++) {
+    g_autoptr(RulesInput) in = rules_input_new();
+    rules_input_set_subject(in, i % 2 ? "Re: quote 42" : "hello");
+    rules_input_set_body(in, i % 10 == 0 ? body : "short body");
+    rules_input_set_record(in, MA_RECORD_CONTACT, "c", MA_STAGE_NONE, NULL);
+    const RulesRule *r = rules_first_match(a->set, in);
+    if (r && strcmp(rules_rule_id(r), "quote") == 0) a->matches++;
+  }
+  return NULL;
+}
+
+static void test_threads(void)
+{
+  g_autoptr(RulesSet) set = parse_ok(
+    "[{\"id\":\"evil\",\"name\":\"evil\",\"object_types\":[\"contact\"],\"conditions\":["
+    "{\"field\":\"body\",\"op\":\"matches\",\"value\":\"(a+)+$\",\"case_sensitive\":true}],"
+    "\"action\":{\"activity_type\":\"x\"}},"
+    "{\"id\":\"quote\",\"name\":\"quote\",\"object_types\":[\"contact\"],\"conditions\":["
+    "{\"field\":\"subject\",\"op\":\"matches\",\"value\":\"^re:\\\\s+quote \\\\d+$\"}],"
+    "\"action\":{\"activity_type\":\"x\"}}]");
+  guint64 before = rules_regex_limit_hits();
+  ThreadArg args[4];
+  GThread *threads[4];
+  for (int t = 0; t < 4; t++) {
+    args[t] = (ThreadArg){.set = set, .rounds = 200};
+    threads[t] = g_thread_new("eval", eval_thread, &args[t]);
+  }
+  for (int t = 0; t < 4; t++) {
+    g_thread_join(threads[t]);
+    g_assert_cmpint(args[t].matches, ==, 100);
+  }
+  /* Every tenth input has the hostile body: 20 per thread. */
+  g_assert_cmpuint(rules_regex_limit_hits() - before, ==, 80);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -611,6 +661,7 @@ int main(int argc, char **argv)
   g_test_add_func("/rules/result_cache", test_result_cache);
   g_test_add_func("/rules/fold", test_fold);
   g_test_add_func("/rules/mutations", test_mutations);
+  g_test_add_func("/rules/threads", test_threads);
   g_test_add_func("/rules/roundtrip", test_roundtrip);
   g_test_add_func("/rules/edit", test_edit);
   return g_test_run();
