@@ -169,6 +169,8 @@ SmtpSession *smtp_session_new(const SmtpLimits *lim, const SmtpSessionHooks *hoo
 {
   SmtpSession *s = g_new0(SmtpSession, 1);
   s->lim = *lim;
+  s->lim.hostname = g_strdup(lim->hostname ? lim->hostname : "localhost");
+  s->lim.inbound_domain = g_strdup(lim->inbound_domain ? lim->inbound_domain : "");
   s->hooks = *hooks;
   g_strlcpy(s->client, client_ip ? client_ip : "unknown", sizeof s->client);
   s->rcpts = g_ptr_array_new_with_free_func(g_free);
@@ -182,6 +184,8 @@ void smtp_session_free(SmtpSession *s)
   transaction_reset(s);
   g_ptr_array_unref(s->rcpts);
   g_free(s->spool_client_log);
+  g_free(s->lim.hostname);
+  g_free(s->lim.inbound_domain);
   g_free(s);
 }
 

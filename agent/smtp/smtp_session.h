@@ -77,8 +77,8 @@ typedef struct {
   void (*starttls)(void *ctx, SmtpSession *s);
 } SmtpSessionHooks;
 
-/* A new session for a client (client_ip copied). lim and hooks are copied (their strings are
- * borrowed: they must outlive the session). Free with smtp_session_free. */
+/* A new session for a client (client_ip copied). lim (with its strings) and hooks are copied.
+ * Free with smtp_session_free. */
 SmtpSession *smtp_session_new(const SmtpLimits *lim, const SmtpSessionHooks *hooks, const char *client_ip,
                               gint64 now_ms);
 void smtp_session_free(SmtpSession *s);

@@ -1,0 +1,587 @@
+/* smtp_server.c - the inbound SMTP listener (see smtp_server.h): accepts connections, caps them
+ * overall and per client address, runs one SmtpSession per connection over a bufferevent,
+ * upgrades it in place to TLS on STARTTLS (bufferevent_openssl_filter_new on the same
+ * bufferevent), keeps one timer per connection for timeouts and the data-rate check, and bridges
+ * the sessions to storage (recipient and employee look-ups, settings) and to the group-commit
+ * spool writer.
+ *
+ * Back-pressure: the read high-watermark stops reading from a client whose input is not being
+ * consumed (while its message is being spooled, or while it does not read our replies). Never
+ * blocks the loop on anything but short SQLite reads.
+ */
+#include "smtp_server.h"
+
+#include "agent/lib/clock.h"
+#include "agent/lib/log.h"
+#include "agent/lib/settings.h"
+#include "agent/lib/tls.h"
+#include "forwarder_policy.h"
+#include "smtp_session.h"
+#include "smtp_spool_writer.h"
+#include "storage/storage.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define READ_HIGH_WATERMARK (256 * 1024)
+
+typedef struct Conn Conn;
+
+struct SmtpServer {
+  struct event_base *base;
+  SmtpLimits lim;            /* strings below are owned by the server */
+  char *hostname, *inbound_domain, *default_policy, *data_dir, *listen, *cert_file, *key_file;
+  gint64 disk_reserve;
+  guint max_sessions, max_per_client;
+  guint greet_delay_ms;
+  MaConfig policy_cfg;       /* only forwarder_policy set: the default for settings_load */
+  MaTls *tls;
+  MaStorage *st;
+  SmtpSpoolWriter *writer;
+  struct evconnlistener *listener;
+  GHashTable *per_client;    /* ip -> GUINT count */
+  GList *conns;              /* Conn* */
+  guint nconns;
+  SmtpSpooledFn spooled_fn;
+  void *spooled_arg;
+  /* shutdown */
+  gboolean shutting_down;
+  struct event *grace_timer;
+  struct event *drain_timer;
+  SmtpShutdownFn shutdown_done;
+  void *shutdown_arg;
+};
+
+struct Conn {
+  SmtpServer *srv;
+  SmtpSession *s;
+  struct bufferevent *bev;   /* the top bufferevent (the TLS filter after STARTTLS) */
+  struct event *timer;
+  GList *link;
+  SmtpSpoolTicket *ticket;
+  gboolean closing;
+  gint64 close_by_ms;
+  char ip[64];
+};
+
+static gint64 now_ms(void)
+{
+  return g_get_monotonic_time() / 1000;
+}
+
+static void conn_free(Conn *c);
+static void conn_run(Conn *c);
+
+/* ---- limits from the config ------------------------------------------------------------------ */
+
+static void take_config(SmtpServer *srv, const MaConfig *cfg)
+{
+  const char *delay = g_getenv("MAILAGENT_SMTP_GREET_DELAY_MS");
+  g_free(srv->hostname);
+  g_free(srv->inbound_domain);
+  g_free(srv->default_policy);
+  srv->hostname = g_strdup(cfg->hostname ? cfg->hostname : "localhost");
+  srv->inbound_domain = g_strdup(cfg->inbound_domain);
+  srv->default_policy = g_strdup(cfg->forwarder_policy ? cfg->forwarder_policy : "employee");
+  smtp_limits_defaults(&srv->lim);
+  srv->lim.hostname = srv->hostname;
+  srv->lim.inbound_domain = srv->inbound_domain;
+  srv->lim.max_message_size = cfg->max_message_size;
+  srv->lim.data.max_size = cfg->max_message_size;
+  srv->lim.max_recipients = (guint) MAX(cfg->max_recipients, 1);
+  srv->lim.error_budget = (guint) MAX(cfg->error_budget, 1);
+  srv->lim.command_timeout_ms = (guint) MAX(cfg->command_timeout, 1) * 1000u;
+  srv->lim.data_timeout_ms = (guint) MAX(cfg->data_timeout, 1) * 1000u;
+  srv->lim.tls_timeout_ms = MIN(srv->lim.command_timeout_ms, 30000u);
+  srv->lim.min_data_rate = (guint) MAX(cfg->min_data_rate, 0);
+  srv->lim.rate_grace_ms = MIN(5000u, srv->lim.data_timeout_ms);
+  srv->disk_reserve = cfg->disk_reserve;
+  srv->max_sessions = (guint) MAX(cfg->max_sessions, 1);
+  srv->max_per_client = (guint) MAX(cfg->max_sessions_per_client, 1);
+  srv->greet_delay_ms = delay ? (guint) g_ascii_strtoull(delay, NULL, 10) : 0;
+  srv->policy_cfg.forwarder_policy = srv->default_policy;
+}
+
+/* ---- session hooks: storage and policy ---------------------------------------------------- */
+
+static int hook_rcpt_lookup(void *ctx, const char *local, char **ent, GError **error)
+{
+  Conn *c = ctx;
+  return storage_inbound_lookup(c->srv->st, local, ma_now(), ent, error);
+}
+
+typedef struct {
+  MaStorage *st;
+  const char *enterprise_id;
+} EmpCtx;
+
+static int employee_lookup(void *ctx, const char *address, char **id, GError **error)
+{
+  EmpCtx *e = ctx;
+  MaEmployee *emp = NULL;
+  int rc = storage_employee_find(e->st, e->enterprise_id, address, &emp, error);
+  if (rc > 0) *id = g_strdup(emp->id);
+  ma_employee_free(emp);
+  return rc;
+}
+
+static int hook_policy(void *ctx, const char *enterprise_id, const char *client_ip, const char *mail_from,
+                       const guint8 *msg, gsize len, FwdDecision *out, GError **error)
+{
+  Conn *c = ctx;
+  SmtpServer *srv = c->srv;
+  g_autoptr(MaSettings) settings = NULL;
+  MaEnterprise *ent = NULL;
+  FwdInput in = {0};
+  EmpCtx ectx = {srv->st, enterprise_id};
+  g_autoptr(GPtrArray) domains = g_ptr_array_new();
+  int rc;
+
+  if (settings_load(srv->st, &srv->policy_cfg, enterprise_id, &settings, error) < 0) return -1;
+  rc = storage_enterprise_get(srv->st, enterprise_id, &ent, error);
+  if (rc < 0) return -1;
+  if (rc > 0 && ent->domains)
+    for (guint i = 0; i < ent->domains->len; i++) g_ptr_array_add(domains, ent->domains->pdata[i]);
+  g_ptr_array_add(domains, NULL);
+  if (forwarder_policy_parse(settings->forwarder_policy, &in.policy) < 0) in.policy = FWD_POLICY_EMPLOYEE;
+  in.client_in_networks = settings_in_forwarder_networks(settings, client_ip);
+  in.domains = (const char *const *) domains->pdata;
+  in.lookup = employee_lookup;
+  in.lookup_ctx = &ectx;
+  rc = forwarder_policy_decide(&in, mail_from, msg, len, out, error);
+  ma_enterprise_free(ent);
+  return rc;
+}
+
+static gboolean hook_disk_ok(void *ctx)
+{
+  Conn *c = ctx;
+  struct statvfs v;
+  if (c->srv->disk_reserve <= 0) return TRUE;
+  if (statvfs(c->srv->data_dir, &v) < 0) return TRUE; /* cannot tell: the spool commit will fail if it must */
+  return (gint64) v.f_bavail * (gint64) v.f_frsize >= c->srv->disk_reserve;
+}
+
+static void on_spooled(void *arg, gboolean ok, const char *spool_id)
+{
+  Conn *c = arg;
+  c->ticket = NULL;
+  smtp_session_spooled(c->s, ok, spool_id, now_ms());
+  conn_run(c);
+}
+
+static void hook_submit(void *ctx, SmtpSession *s, MaSpoolEntry *e)
+{
+  Conn *c = ctx;
+  c->ticket = smtp_spool_writer_submit(c->srv->writer, e, on_spooled, c);
+}
+
+static void on_committed(void *arg, guint n)
+{
+  SmtpServer *srv = arg;
+  if (srv->spooled_fn) srv->spooled_fn(srv->spooled_arg, n);
+}
+
+/* ---- connection I/O ----------------------------------------------------------------------- */
+
+static void arm_timer(Conn *c)
+{
+  gint64 wake = smtp_session_next_wakeup(c->s), now = now_ms();
+  struct timeval tv;
+  gint64 d;
+  if (smtp_session_state(c->s) == SMTP_STATE_GREETING) return; /* the greeting timer is running */
+  if (wake == G_MAXINT64) {
+    event_del(c->timer);
+    return;
+  }
+  d = MAX(wake - now, 0);
+  tv.tv_sec = d / 1000;
+  tv.tv_usec = (d % 1000) * 1000;
+  event_add(c->timer, &tv);
+}
+
+/* TRUE when nothing we wrote is still waiting (in the TLS filter or under it). */
+static gboolean conn_flushed(Conn *c)
+{
+  struct bufferevent *under = bufferevent_get_underlying(c->bev);
+  return evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 &&
+         (!under || evbuffer_get_length(bufferevent_get_output(under)) == 0);
+}
+
+/* Close once the output is flushed (checked on write events and on a short timer, since the TLS
+ * filter reports "drained" when its octets reach the socket bufferevent, not the socket). */
+static void conn_close_after_flush(Conn *c)
+{
+  struct timeval tv = {0, 20000};
+  if (!c->closing) c->close_by_ms = now_ms() + 10000; /* a client that never reads our last reply */
+  c->closing = TRUE;
+  bufferevent_disable(c->bev, EV_READ);
+  if (conn_flushed(c) || now_ms() >= c->close_by_ms) {
+    conn_free(c);
+    return;
+  }
+  event_add(c->timer, &tv);
+}
+
+/* Lets the session consume input; closes when it says so. */
+static void conn_run(Conn *c)
+{
+  if (c->closing) return;
+  if (smtp_session_process(c->s, now_ms()) == SMTP_CLOSE) {
+    conn_close_after_flush(c);
+    return;
+  }
+  arm_timer(c);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+  conn_run(arg);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+  Conn *c = arg;
+  if (c->closing) {
+    conn_close_after_flush(c);
+    return;
+  }
+  /* output drained: the session may have stopped reading because the client did not read */
+  conn_run(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+  Conn *c = arg;
+  if (what & BEV_EVENT_CONNECTED) { /* TLS handshake finished */
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    ma_info("smtp", "TLS established client=%s %s %s", c->ip, SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+    smtp_session_tls_done(c->s, TRUE, now_ms());
+    smtp_session_set_buffers(c->s, bufferevent_get_input(bev), bufferevent_get_output(bev));
+    conn_run(c);
+    return;
+  }
+  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+    if (smtp_session_state(c->s) == SMTP_STATE_TLS) ma_info("smtp", "TLS handshake failed client=%s", c->ip);
+    else if (!(what & BEV_EVENT_EOF)) ma_debug("smtp", "connection error client=%s", c->ip);
+    conn_free(c);
+  }
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+  Conn *c = arg;
+  if (c->closing) {
+    conn_close_after_flush(c);
+    return;
+  }
+  if (smtp_session_timer(c->s, now_ms()) == SMTP_CLOSE) {
+    conn_close_after_flush(c);
+    return;
+  }
+  arm_timer(c);
+}
+
+static void hook_starttls(void *ctx, SmtpSession *s)
+{
+  Conn *c = ctx;
+  SSL *ssl = ma_tls_ssl_new(c->srv->tls);
+  struct bufferevent *tls;
+
+  if (!ssl) {
+    smtp_session_tls_done(s, FALSE, now_ms()); /* the session closes; never free it from inside */
+    return;
+  }
+  /* the 220 reply is already in the plain bufferevent's output; the filter writes after it */
+  tls = bufferevent_openssl_filter_new(c->srv->base, c->bev, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+  if (!tls) {
+    SSL_free(ssl);
+    smtp_session_tls_done(s, FALSE, now_ms());
+    return;
+  }
+  bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+  c->bev = tls;
+  bufferevent_setwatermark(tls, EV_READ, 0, READ_HIGH_WATERMARK);
+  bufferevent_setcb(tls, on_read, on_write, on_event, c);
+  bufferevent_enable(tls, EV_READ | EV_WRITE);
+  smtp_session_set_buffers(c->s, bufferevent_get_input(tls), bufferevent_get_output(tls));
+}
+
+/* ---- accept -------------------------------------------------------------------------------- */
+
+static void client_count_add(SmtpServer *srv, const char *ip, int delta)
+{
+  guint n = GPOINTER_TO_UINT(g_hash_table_lookup(srv->per_client, ip));
+  n = (guint) ((int) n + delta);
+  if (n == 0) g_hash_table_remove(srv->per_client, ip);
+  else g_hash_table_replace(srv->per_client, g_strdup(ip), GUINT_TO_POINTER(n));
+}
+
+static void conn_free(Conn *c)
+{
+  SmtpServer *srv = c->srv;
+  if (c->ticket) smtp_spool_writer_cancel(c->ticket);
+  srv->conns = g_list_delete_link(srv->conns, c->link);
+  srv->nconns--;
+  client_count_add(srv, c->ip, -1);
+  event_free(c->timer);
+  bufferevent_free(c->bev);
+  smtp_session_free(c->s);
+  g_free(c);
+  if (srv->shutting_down && srv->nconns == 0 && srv->drain_timer) event_active(srv->drain_timer, EV_TIMEOUT, 0);
+}
+
+static void refuse_connection(evutil_socket_t fd, const char *text)
+{
+  ssize_t n = send(fd, text, strlen(text), MSG_DONTWAIT | MSG_NOSIGNAL);
+  (void) n;
+  evutil_closesocket(fd);
+}
+
+static void on_greet_timer(evutil_socket_t fd, short what, void *arg);
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int socklen, void *arg)
+{
+  SmtpServer *srv = arg;
+  char ip[64] = "unknown";
+  SmtpSessionHooks hooks = {0};
+  Conn *c;
+  char peek;
+  gboolean early;
+
+  if (sa->sa_family == AF_INET) inet_ntop(AF_INET, &((struct sockaddr_in *) sa)->sin_addr, ip, sizeof ip);
+  else if (sa->sa_family == AF_INET6) inet_ntop(AF_INET6, &((struct sockaddr_in6 *) sa)->sin6_addr, ip, sizeof ip);
+  if (srv->shutting_down) {
+    refuse_connection(fd, "421 4.3.2 Service shutting down\r\n");
+    return;
+  }
+  if (srv->nconns >= srv->max_sessions) {
+    ma_warn("smtp", "refusing connection: %u sessions (max_sessions) client=%s", srv->nconns, ip);
+    refuse_connection(fd, "421 4.7.0 Too many connections, try again later\r\n");
+    return;
+  }
+  if (GPOINTER_TO_UINT(g_hash_table_lookup(srv->per_client, ip)) >= srv->max_per_client) {
+    ma_warn("smtp", "refusing connection: too many from client=%s", ip);
+    refuse_connection(fd, "421 4.7.0 Too many connections from your address, try again later\r\n");
+    return;
+  }
+  early = recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  evutil_make_socket_nonblocking(fd);
+
+  c = g_new0(Conn, 1);
+  c->srv = srv;
+  g_strlcpy(c->ip, ip, sizeof c->ip);
+  hooks.ctx = c;
+  hooks.rcpt_lookup = hook_rcpt_lookup;
+  hooks.policy = hook_policy;
+  hooks.disk_ok = hook_disk_ok;
+  hooks.submit = hook_submit;
+  hooks.starttls = hook_starttls;
+  srv->lim.tls_available = srv->tls != NULL;
+  c->s = smtp_session_new(&srv->lim, &hooks, ip, now_ms());
+  c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+  c->timer = evtimer_new(srv->base, on_timer, c);
+  srv->conns = g_list_prepend(srv->conns, c);
+  c->link = srv->conns;
+  srv->nconns++;
+  client_count_add(srv, ip, +1);
+  bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH_WATERMARK);
+  bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+  bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+  smtp_session_set_buffers(c->s, bufferevent_get_input(c->bev), bufferevent_get_output(c->bev));
+  if (srv->greet_delay_ms > 0 && !early) {
+    struct timeval tv = {srv->greet_delay_ms / 1000, (srv->greet_delay_ms % 1000) * 1000};
+    event_assign(c->timer, srv->base, -1, 0, on_greet_timer, c);
+    event_add(c->timer, &tv);
+    return;
+  }
+  if (smtp_session_greet(c->s, early, now_ms()) == SMTP_CLOSE) {
+    conn_close_after_flush(c);
+    return;
+  }
+  arm_timer(c);
+}
+
+static void on_greet_timer(evutil_socket_t fd, short what, void *arg)
+{
+  Conn *c = arg;
+  event_assign(c->timer, c->srv->base, -1, 0, on_timer, c);
+  if (smtp_session_greet(c->s, FALSE, now_ms()) == SMTP_CLOSE) {
+    conn_close_after_flush(c);
+    return;
+  }
+  conn_run(c);
+}
+
+/* ---- public API ---------------------------------------------------------------------------- */
+
+SmtpServer *smtp_server_new(struct event_base *base, const MaConfig *cfg, GError **error)
+{
+  SmtpServer *srv = g_new0(SmtpServer, 1);
+  g_autoptr(GError) tls_error = NULL;
+
+  srv->base = base;
+  srv->data_dir = g_strdup(cfg->data_dir);
+  srv->listen = g_strdup(cfg->smtp_listen);
+  srv->cert_file = g_strdup(cfg->tls_cert_file);
+  srv->key_file = g_strdup(cfg->tls_key_file);
+  srv->per_client = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  take_config(srv, cfg);
+  if (srv->cert_file && srv->key_file && g_file_test(srv->cert_file, G_FILE_TEST_EXISTS) &&
+      g_file_test(srv->key_file, G_FILE_TEST_EXISTS)) {
+    srv->tls = ma_tls_server_new(srv->cert_file, srv->key_file, &tls_error);
+    if (!srv->tls) {
+      g_propagate_error(error, g_steal_pointer(&tls_error));
+      smtp_server_free(srv);
+      return NULL;
+    }
+  } else {
+    ma_warn("smtp", "no TLS certificate at %s: STARTTLS not offered", srv->cert_file ? srv->cert_file : "(none)");
+  }
+  if (storage_open(srv->data_dir, FALSE, &srv->st, error) < 0) {
+    smtp_server_free(srv);
+    return NULL;
+  }
+  srv->writer = smtp_spool_writer_new(base, srv->data_dir, error);
+  if (!srv->writer) {
+    smtp_server_free(srv);
+    return NULL;
+  }
+  smtp_spool_writer_set_committed(srv->writer, on_committed, srv);
+  return srv;
+}
+
+void smtp_server_set_spooled_hook(SmtpServer *srv, SmtpSpooledFn fn, void *arg)
+{
+  srv->spooled_fn = fn;
+  srv->spooled_arg = arg;
+}
+
+int smtp_server_start(SmtpServer *srv, GError **error)
+{
+  g_autofree char *host = NULL;
+  int port;
+  struct sockaddr_storage ss;
+  int sslen = sizeof ss;
+  g_autofree char *addr = NULL;
+
+  if (ma_config_split_listen(srv->listen, &host, &port, error) < 0) return -1;
+  addr = strchr(host, ':') ? g_strdup_printf("[%s]:%d", host, port) : g_strdup_printf("%s:%d", host, port);
+  memset(&ss, 0, sizeof ss);
+  if (evutil_parse_sockaddr_port(addr, (struct sockaddr *) &ss, &sslen) < 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[smtp] listen: cannot parse %s", srv->listen);
+    return -1;
+  }
+  srv->listener = evconnlistener_new_bind(srv->base, on_accept, srv, LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                          1024, (struct sockaddr *) &ss, sslen);
+  if (!srv->listener) {
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "[smtp] listen %s: %s", srv->listen, g_strerror(errno));
+    return -1;
+  }
+  ma_info("smtp", "listening on %s (domain %s, STARTTLS %s)", srv->listen, srv->inbound_domain, srv->tls ? "on" : "off");
+  return 0;
+}
+
+int smtp_server_reload(SmtpServer *srv, const MaConfig *cfg, GError **error)
+{
+  int rc = 0;
+  g_free(srv->cert_file);
+  g_free(srv->key_file);
+  srv->cert_file = g_strdup(cfg->tls_cert_file);
+  srv->key_file = g_strdup(cfg->tls_key_file);
+  take_config(srv, cfg); /* sessions copied their limits: new values apply to new sessions */
+  if (srv->cert_file && srv->key_file && g_file_test(srv->cert_file, G_FILE_TEST_EXISTS)) {
+    if (srv->tls) rc = ma_tls_reload(srv->tls, srv->cert_file, srv->key_file, error);
+    else if (!(srv->tls = ma_tls_server_new(srv->cert_file, srv->key_file, error))) rc = -1;
+  }
+  ma_info("smtp", "configuration reloaded (TLS %s)", rc == 0 ? "ok" : "kept the previous certificate");
+  return rc;
+}
+
+static void shutdown_finish(SmtpServer *srv)
+{
+  SmtpShutdownFn done = srv->shutdown_done;
+  if (!done) return;
+  if (smtp_spool_writer_pending(srv->writer) > 0) { /* let the writer report what it holds */
+    struct timeval tv = {0, 20000};
+    evtimer_add(srv->drain_timer, &tv);
+    return;
+  }
+  srv->shutdown_done = NULL;
+  if (srv->grace_timer) event_del(srv->grace_timer);
+  ma_info("smtp", "shutdown complete");
+  done(srv->shutdown_arg);
+}
+
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+  SmtpServer *srv = arg;
+  if (srv->nconns == 0) shutdown_finish(srv);
+}
+
+static void on_grace(evutil_socket_t fd, short what, void *arg)
+{
+  SmtpServer *srv = arg;
+  ma_info("smtp", "grace period over: closing %u sessions", srv->nconns);
+  while (srv->conns) conn_free(srv->conns->data);
+  shutdown_finish(srv);
+}
+
+void smtp_server_shutdown(SmtpServer *srv, int grace_seconds, SmtpShutdownFn done, void *arg)
+{
+  struct timeval tv = {MAX(grace_seconds, 0), 0};
+  GList *l, *next;
+
+  srv->shutting_down = TRUE;
+  srv->shutdown_done = done;
+  srv->shutdown_arg = arg;
+  if (srv->listener) {
+    evconnlistener_free(srv->listener);
+    srv->listener = NULL;
+  }
+  ma_info("smtp", "shutting down: %u sessions, grace %d s", srv->nconns, grace_seconds);
+  srv->drain_timer = event_new(srv->base, -1, 0, on_drain, srv);
+  srv->grace_timer = evtimer_new(srv->base, on_grace, srv);
+  evtimer_add(srv->grace_timer, &tv);
+  for (l = srv->conns; l; l = next) {
+    Conn *c = l->data;
+    next = l->next;
+    if (!c->closing && smtp_session_shutdown(c->s) == SMTP_CLOSE) conn_close_after_flush(c);
+  }
+  if (srv->nconns == 0) event_active(srv->drain_timer, EV_TIMEOUT, 0);
+}
+
+guint smtp_server_session_count(SmtpServer *srv)
+{
+  return srv->nconns;
+}
+
+void smtp_server_free(SmtpServer *srv)
+{
+  if (!srv) return;
+  if (srv->listener) evconnlistener_free(srv->listener);
+  while (srv->conns) conn_free(srv->conns->data);
+  smtp_spool_writer_free(srv->writer);
+  storage_close(&srv->st);
+  ma_tls_free(srv->tls);
+  if (srv->grace_timer) event_free(srv->grace_timer);
+  if (srv->drain_timer) event_free(srv->drain_timer);
+  g_hash_table_unref(srv->per_client);
+  g_free(srv->hostname);
+  g_free(srv->inbound_domain);
+  g_free(srv->default_policy);
+  g_free(srv->data_dir);
+  g_free(srv->listen);
+  g_free(srv->cert_file);
+  g_free(srv->key_file);
+  g_free(srv);
+}

@@ -1,0 +1,216 @@
+/* smtp_spool_writer.c - group commit of accepted SMTP messages (see smtp_spool_writer.h).
+ *
+ * Two queues under one mutex: `todo` (loop thread -> writer) and `done` (writer -> loop). The
+ * writer takes everything in `todo` (up to the batch caps), calls spool_put once, marks each
+ * ticket ok or failed, moves them to `done` and writes one octet to a pipe; the loop's read event
+ * on that pipe runs the callbacks. Tickets are freed on the loop thread only, so a cancelled
+ * ticket is never touched by a callback that no longer has a session.
+ */
+#include "smtp_spool_writer.h"
+
+#include "agent/lib/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+struct SmtpSpoolTicket {
+  MaSpoolEntry *entry;      /* owned until written */
+  char *id;
+  SmtpSpoolDoneFn done;
+  void *arg;
+  gboolean cancelled;       /* loop thread only */
+  gboolean ok;              /* set by the writer */
+};
+
+struct SmtpSpoolWriter {
+  struct event_base *base;
+  MaSpool *spool;
+  GThread *thread;
+  GMutex lock;
+  GCond wake;
+  GQueue todo, done;
+  guint in_flight;          /* taken by the writer, not yet in done */
+  gboolean stop;
+  int inject_failures;
+  int pipe_fd[2];
+  struct event *pipe_ev;
+  SmtpSpoolCommittedFn committed;
+  void *committed_arg;
+  guint committed_pending;  /* messages committed since the last callback (under lock) */
+};
+
+static gpointer writer_main(gpointer data)
+{
+  SmtpSpoolWriter *w = data;
+  GPtrArray *batch = g_ptr_array_new();
+  GPtrArray *entries = g_ptr_array_new();
+
+  for (;;) {
+    gsize bytes = 0;
+    int inject;
+    g_autoptr(GError) error = NULL;
+    int rc;
+
+    g_mutex_lock(&w->lock);
+    while (g_queue_is_empty(&w->todo) && !w->stop) g_cond_wait(&w->wake, &w->lock);
+    if (g_queue_is_empty(&w->todo) && w->stop) {
+      g_mutex_unlock(&w->lock);
+      break;
+    }
+    while (!g_queue_is_empty(&w->todo) && batch->len < SMTP_SPOOL_BATCH_MAX &&
+           (batch->len == 0 || bytes < SMTP_SPOOL_BATCH_BYTES)) {
+      SmtpSpoolTicket *t = g_queue_pop_head(&w->todo);
+      bytes += t->entry->data ? g_bytes_get_size(t->entry->data) : 0;
+      g_ptr_array_add(batch, t);
+    }
+    w->in_flight = batch->len;
+    inject = w->inject_failures > 0 ? w->inject_failures-- : 0;
+    g_mutex_unlock(&w->lock);
+
+    g_ptr_array_set_size(entries, 0);
+    for (guint i = 0; i < batch->len; i++) g_ptr_array_add(entries, ((SmtpSpoolTicket *) batch->pdata[i])->entry);
+    if (inject) {
+      rc = -1;
+      g_set_error(&error, g_quark_from_static_string("smtp"), 0, "injected sync failure");
+    } else {
+      rc = spool_put(w->spool, (MaSpoolEntry *const *) entries->pdata, entries->len, &error);
+    }
+    if (rc < 0) ma_warn("smtp", "spool commit of %u messages failed: %s", batch->len, error->message);
+    else ma_debug("smtp", "spool commit: %u messages, %zu octets", batch->len, bytes);
+
+    g_mutex_lock(&w->lock);
+    for (guint i = 0; i < batch->len; i++) {
+      SmtpSpoolTicket *t = batch->pdata[i];
+      g_clear_pointer(&t->entry, ma_spool_entry_free);
+      t->ok = rc == 0;
+      g_queue_push_tail(&w->done, t);
+    }
+    if (rc == 0) w->committed_pending += batch->len;
+    w->in_flight = 0;
+    g_mutex_unlock(&w->lock);
+    g_ptr_array_set_size(batch, 0);
+    {
+      char one = 1;
+      while (write(w->pipe_fd[1], &one, 1) < 0 && errno == EINTR)
+        ;
+    }
+  }
+  g_ptr_array_unref(batch);
+  g_ptr_array_unref(entries);
+  return NULL;
+}
+
+/* Loop thread: runs the callbacks of finished tickets. */
+static void deliver_done(SmtpSpoolWriter *w)
+{
+  GQueue done = G_QUEUE_INIT;
+  guint committed;
+
+  g_mutex_lock(&w->lock);
+  done = w->done;
+  g_queue_init(&w->done);
+  committed = w->committed_pending;
+  w->committed_pending = 0;
+  g_mutex_unlock(&w->lock);
+
+  if (committed && w->committed) w->committed(w->committed_arg, committed);
+  for (GList *l = done.head; l; l = l->next) {
+    SmtpSpoolTicket *t = l->data;
+    if (!t->cancelled && t->done) t->done(t->arg, t->ok, t->id);
+    g_free(t->id);
+    g_free(t);
+  }
+  g_list_free(done.head);
+}
+
+static void on_pipe(evutil_socket_t fd, short what, void *arg)
+{
+  char buf[256];
+  while (read(fd, buf, sizeof buf) > 0)
+    ;
+  deliver_done(arg);
+}
+
+SmtpSpoolWriter *smtp_spool_writer_new(struct event_base *base, const char *data_dir, GError **error)
+{
+  SmtpSpoolWriter *w = g_new0(SmtpSpoolWriter, 1);
+  w->base = base;
+  g_mutex_init(&w->lock);
+  g_cond_init(&w->wake);
+  g_queue_init(&w->todo);
+  g_queue_init(&w->done);
+  if (spool_open(data_dir, &w->spool, error) < 0) {
+    g_free(w);
+    return NULL;
+  }
+  if (pipe2(w->pipe_fd, O_CLOEXEC | O_NONBLOCK) < 0) {
+    g_set_error(error, g_quark_from_static_string("smtp"), 0, "pipe: %s", g_strerror(errno));
+    spool_close(&w->spool);
+    g_free(w);
+    return NULL;
+  }
+  w->pipe_ev = event_new(base, w->pipe_fd[0], EV_READ | EV_PERSIST, on_pipe, w);
+  event_add(w->pipe_ev, NULL);
+  w->thread = g_thread_new("smtp-spool", writer_main, w);
+  return w;
+}
+
+void smtp_spool_writer_set_committed(SmtpSpoolWriter *w, SmtpSpoolCommittedFn fn, void *arg)
+{
+  w->committed = fn;
+  w->committed_arg = arg;
+}
+
+SmtpSpoolTicket *smtp_spool_writer_submit(SmtpSpoolWriter *w, MaSpoolEntry *e, SmtpSpoolDoneFn done, void *arg)
+{
+  SmtpSpoolTicket *t = g_new0(SmtpSpoolTicket, 1);
+  t->entry = e;
+  t->id = g_strdup(e->id);
+  t->done = done;
+  t->arg = arg;
+  g_mutex_lock(&w->lock);
+  g_queue_push_tail(&w->todo, t);
+  g_cond_signal(&w->wake);
+  g_mutex_unlock(&w->lock);
+  return t;
+}
+
+void smtp_spool_writer_cancel(SmtpSpoolTicket *t)
+{
+  if (t) t->cancelled = TRUE;
+}
+
+guint smtp_spool_writer_pending(SmtpSpoolWriter *w)
+{
+  guint n;
+  g_mutex_lock(&w->lock);
+  n = g_queue_get_length(&w->todo) + w->in_flight + g_queue_get_length(&w->done);
+  g_mutex_unlock(&w->lock);
+  return n;
+}
+
+void smtp_spool_writer_inject_failures(SmtpSpoolWriter *w, int n)
+{
+  g_mutex_lock(&w->lock);
+  w->inject_failures = n;
+  g_mutex_unlock(&w->lock);
+}
+
+void smtp_spool_writer_free(SmtpSpoolWriter *w)
+{
+  if (!w) return;
+  g_mutex_lock(&w->lock);
+  w->stop = TRUE;
+  g_cond_signal(&w->wake);
+  g_mutex_unlock(&w->lock);
+  g_thread_join(w->thread);
+  deliver_done(w);
+  event_free(w->pipe_ev);
+  close(w->pipe_fd[0]);
+  close(w->pipe_fd[1]);
+  spool_close(&w->spool);
+  g_mutex_clear(&w->lock);
+  g_cond_clear(&w->wake);
+  g_free(w);
+}
