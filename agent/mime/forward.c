@@ -147,8 +147,7 @@ typedef struct {
  * bare CR line ends. */
 static gsize line_span(const char *p, const char **next)
 {
-  const char *q = p;
-  while (*q && *q != '\n' && *q != '\r') q++;
+  const char *q = p + strcspn(p, "\r\n");
   gsize len = (gsize)(q - p);
   if (*q == '\r' && q[1] == '\n') q += 2;
   else if (*q) q++;
@@ -175,12 +174,21 @@ static gsize skip_quote(const char *p, gsize len, int *depth)
   return i;
 }
 
-static void fill_line(FwdLine *l, const char *p)
+/* Records where the line at p is; its normalised text is made on demand by line_norm. */
+static void line_init(FwdLine *l, const char *p)
 {
   l->raw = p;
   l->len = line_span(p, &l->next);
-  gsize off = skip_quote(p, l->len, &l->depth);
-  l->norm = normalise_copy(p + off, l->len - off, FORWARD_MAX_VALUE);
+  l->depth = 0;
+  l->norm = NULL;
+}
+
+/* The normalised text of a line (made once, owned by the line). */
+static const char *line_norm(FwdLine *l)
+{
+  if (l->norm) return l->norm;
+  gsize off = skip_quote(l->raw, l->len, &l->depth);
+  l->norm = normalise_copy(l->raw + off, l->len - off, FORWARD_MAX_VALUE);
   /* Outlook's text rendering of bold labels: "*From:* Name" */
   if (l->norm[0] == '*') {
     char *star = strchr(l->norm + 1, '*');
@@ -190,6 +198,7 @@ static void fill_line(FwdLine *l, const char *p)
       trim_inplace(l->norm);
     }
   }
+  return l->norm;
 }
 
 /* ---- labels and separators ------------------------------------------------------------------ */
@@ -198,26 +207,27 @@ typedef enum { F_FROM, F_DATE, F_TO, F_CC, F_SUBJECT, F_OTHER, F_COUNT } FwdFiel
 
 static const struct {
   const char *label;
+  gsize len;
   FwdField field;
 } fwd_labels[] = {
-  { "From", F_FROM }, { "发件人", F_FROM }, { "寄件者", F_FROM }, { "寄件人", F_FROM },
-  { "發件人", F_FROM }, { "De", F_FROM }, { "Von", F_FROM }, { "Van", F_FROM },
-  { "Sent", F_DATE }, { "Sent Time", F_DATE }, { "Date", F_DATE }, { "发送时间", F_DATE },
-  { "發送時間", F_DATE }, { "傳送時間", F_DATE }, { "寄件日期", F_DATE }, { "发送日期", F_DATE }, { "日期", F_DATE },
-  { "时间", F_DATE }, { "時間", F_DATE }, { "Datum", F_DATE }, { "Gesendet", F_DATE },
-  { "Envoyé", F_DATE }, { "Enviado", F_DATE }, { "Fecha", F_DATE },
-  { "To", F_TO }, { "收件人", F_TO }, { "收件者", F_TO }, { "An", F_TO }, { "À", F_TO },
-  { "Para", F_TO }, { "Aan", F_TO }, { "Pour", F_TO },
-  { "Cc", F_CC }, { "抄送", F_CC }, { "抄送人", F_CC }, { "副本", F_CC }, { "Kopie", F_CC },
-  { "Subject", F_SUBJECT }, { "主题", F_SUBJECT }, { "主旨", F_SUBJECT }, { "主題", F_SUBJECT },
-  { "標題", F_SUBJECT }, { "Betreff", F_SUBJECT }, { "Objet", F_SUBJECT }, { "Asunto", F_SUBJECT },
-  { "Assunto", F_SUBJECT }, { "Onderwerp", F_SUBJECT }, { "Oggetto", F_SUBJECT },
+  { "From", sizeof("From") - 1, F_FROM }, { "发件人", sizeof("发件人") - 1, F_FROM }, { "寄件者", sizeof("寄件者") - 1, F_FROM }, { "寄件人", sizeof("寄件人") - 1, F_FROM },
+  { "發件人", sizeof("發件人") - 1, F_FROM }, { "De", sizeof("De") - 1, F_FROM }, { "Von", sizeof("Von") - 1, F_FROM }, { "Van", sizeof("Van") - 1, F_FROM },
+  { "Sent", sizeof("Sent") - 1, F_DATE }, { "Sent Time", sizeof("Sent Time") - 1, F_DATE }, { "Date", sizeof("Date") - 1, F_DATE }, { "发送时间", sizeof("发送时间") - 1, F_DATE },
+  { "發送時間", sizeof("發送時間") - 1, F_DATE }, { "傳送時間", sizeof("傳送時間") - 1, F_DATE }, { "寄件日期", sizeof("寄件日期") - 1, F_DATE }, { "发送日期", sizeof("发送日期") - 1, F_DATE }, { "日期", sizeof("日期") - 1, F_DATE },
+  { "时间", sizeof("时间") - 1, F_DATE }, { "時間", sizeof("時間") - 1, F_DATE }, { "Datum", sizeof("Datum") - 1, F_DATE }, { "Gesendet", sizeof("Gesendet") - 1, F_DATE },
+  { "Envoyé", sizeof("Envoyé") - 1, F_DATE }, { "Enviado", sizeof("Enviado") - 1, F_DATE }, { "Fecha", sizeof("Fecha") - 1, F_DATE },
+  { "To", sizeof("To") - 1, F_TO }, { "收件人", sizeof("收件人") - 1, F_TO }, { "收件者", sizeof("收件者") - 1, F_TO }, { "An", sizeof("An") - 1, F_TO }, { "À", sizeof("À") - 1, F_TO },
+  { "Para", sizeof("Para") - 1, F_TO }, { "Aan", sizeof("Aan") - 1, F_TO }, { "Pour", sizeof("Pour") - 1, F_TO },
+  { "Cc", sizeof("Cc") - 1, F_CC }, { "抄送", sizeof("抄送") - 1, F_CC }, { "抄送人", sizeof("抄送人") - 1, F_CC }, { "副本", sizeof("副本") - 1, F_CC }, { "Kopie", sizeof("Kopie") - 1, F_CC },
+  { "Subject", sizeof("Subject") - 1, F_SUBJECT }, { "主题", sizeof("主题") - 1, F_SUBJECT }, { "主旨", sizeof("主旨") - 1, F_SUBJECT }, { "主題", sizeof("主題") - 1, F_SUBJECT },
+  { "標題", sizeof("標題") - 1, F_SUBJECT }, { "Betreff", sizeof("Betreff") - 1, F_SUBJECT }, { "Objet", sizeof("Objet") - 1, F_SUBJECT }, { "Asunto", sizeof("Asunto") - 1, F_SUBJECT },
+  { "Assunto", sizeof("Assunto") - 1, F_SUBJECT }, { "Onderwerp", sizeof("Onderwerp") - 1, F_SUBJECT }, { "Oggetto", sizeof("Oggetto") - 1, F_SUBJECT },
   /* Outlook in Japanese and Korean */
-  { "差出人", F_FROM }, { "送信日時", F_DATE }, { "宛先", F_TO }, { "件名", F_SUBJECT },
-  { "보낸 사람", F_FROM }, { "보낸 날짜", F_DATE }, { "받는 사람", F_TO }, { "참조", F_CC },
-  { "제목", F_SUBJECT },
-  { "Reply-To", F_OTHER }, { "Bcc", F_OTHER }, { "密送", F_OTHER }, { "回复至", F_OTHER },
-  { "Importance", F_OTHER }, { "重要性", F_OTHER }, { "Attachments", F_OTHER }, { "附件", F_OTHER },
+  { "差出人", sizeof("差出人") - 1, F_FROM }, { "送信日時", sizeof("送信日時") - 1, F_DATE }, { "宛先", sizeof("宛先") - 1, F_TO }, { "件名", sizeof("件名") - 1, F_SUBJECT },
+  { "보낸 사람", sizeof("보낸 사람") - 1, F_FROM }, { "보낸 날짜", sizeof("보낸 날짜") - 1, F_DATE }, { "받는 사람", sizeof("받는 사람") - 1, F_TO }, { "참조", sizeof("참조") - 1, F_CC },
+  { "제목", sizeof("제목") - 1, F_SUBJECT },
+  { "Reply-To", sizeof("Reply-To") - 1, F_OTHER }, { "Bcc", sizeof("Bcc") - 1, F_OTHER }, { "密送", sizeof("密送") - 1, F_OTHER }, { "回复至", sizeof("回复至") - 1, F_OTHER },
+  { "Importance", sizeof("Importance") - 1, F_OTHER }, { "重要性", sizeof("重要性") - 1, F_OTHER }, { "Attachments", sizeof("Attachments") - 1, F_OTHER }, { "附件", sizeof("附件") - 1, F_OTHER },
 };
 
 /* If s starts with a known label followed by ':' or '：', returns the field and sets *value to
@@ -226,8 +236,8 @@ static int match_label(const char *s, const char **value)
 {
   for (gsize k = 0; k < G_N_ELEMENTS(fwd_labels); k++) {
     const char *lab = fwd_labels[k].label;
-    gsize n = strlen(lab);
-    if (g_ascii_strncasecmp(s, lab, n) != 0) continue;
+    gsize n = fwd_labels[k].len;
+    if (g_ascii_tolower(*s) != g_ascii_tolower(*lab) || g_ascii_strncasecmp(s, lab, n) != 0) continue;
     const char *p = s + n;
     while (*p == ' ') p++;
     if (*p == ':') p++;
@@ -287,9 +297,39 @@ static void header_clear(FwdHeader *h)
   h->fields = 0;
 }
 
-static gboolean is_blank(const FwdLine *l)
+static gboolean is_blank(FwdLine *l)
 {
-  return l->norm[0] == '\0';
+  return line_norm(l)[0] == '\0';
+}
+
+/* First bytes a line must start with (after quote markers and spaces) to be worth normalising in
+ * the scan: separators, From labels, and whatever normalisation could strip (NBSP, ideographic
+ * and other Unicode spaces, "&nbsp;", '*'). Built once. */
+static gboolean scan_first_byte[256];
+
+static gpointer init_scan_table(gpointer unused)
+{
+  static const char *const starts[] = { "-", "_", "*", "&", "B", "b", "O", "o",
+                                        "下面是被转发的邮件", "原始邮件",
+                                        "\xC2\xA0", "\xE3\x80\x80", "\xE2\x80\x80" };
+  for (gsize k = 0; k < G_N_ELEMENTS(starts); k++) scan_first_byte[(guchar)starts[k][0]] = TRUE;
+  for (gsize k = 0; k < G_N_ELEMENTS(fwd_labels); k++) {
+    if (fwd_labels[k].field != F_FROM) continue;
+    guchar c = (guchar)fwd_labels[k].label[0];
+    scan_first_byte[c] = TRUE;
+    scan_first_byte[(guchar)g_ascii_tolower((char)c)] = TRUE;
+    scan_first_byte[(guchar)g_ascii_toupper((char)c)] = TRUE;
+  }
+  return NULL;
+}
+
+/* Cheap test on the raw line: can it be a separator or a From line? */
+static gboolean line_candidate(const FwdLine *l)
+{
+  int depth;
+  gsize i = skip_quote(l->raw, l->len, &depth);
+  while (i < l->len && is_ws(l->raw[i])) i++;
+  return i < l->len && scan_first_byte[(guchar)l->raw[i]];
 }
 
 /* Reads header lines from lines[start]. After a separator, leading blank lines and further
@@ -300,12 +340,13 @@ static gboolean read_header(FwdLine *lines, gsize n, gsize start, gboolean after
   gsize i = start;
   if (after_sep) {
     gsize skipped = 0;
-    while (i < n && skipped < 4 && (is_blank(&lines[i]) || match_separator(lines[i].norm))) {
+    while (i < n && skipped < 4 && (is_blank(&lines[i]) || match_separator(line_norm(&lines[i])))) {
       i++;
       skipped++;
     }
   }
   if (i >= n) return FALSE;
+  line_norm(&lines[i]);
   h->depth = lines[i].depth;
   int last = -1;
   gsize limit = MIN(n, i + FORWARD_MAX_BLOCK_LINES);
@@ -315,7 +356,7 @@ static gboolean read_header(FwdLine *lines, gsize n, gsize start, gboolean after
     if (is_blank(l)) {
       /* one blank line inside a block is tolerated when another new label follows it */
       if (i + 1 < limit) {
-        int f = match_label(lines[i + 1].norm, &value);
+        int f = match_label(line_norm(&lines[i + 1]), &value);
         if (f >= 0 && (f == F_OTHER || !h->value[f]) && h->fields > 0) {
           i++;
           continue;
@@ -433,13 +474,27 @@ int forward_find_in_text(const char *text, MaForwardBlock **out)
   *out = NULL;
   if (!text || !*text) return 0;
 
-  /* Normalise the bounded prefix once: the scan window plus room for a block at its end. */
+  static GOnce once = G_ONCE_INIT;
+  g_once(&once, init_scan_table, NULL);
+
+  /* Split the bounded prefix (the scan window plus room for a block at its end) into lines;
+   * a line is normalised only when the scan or a block reader looks at it. */
   gsize cap = FORWARD_MAX_SCAN_LINES + FORWARD_MAX_BLOCK_LINES + 8;
-  FwdLine *lines = g_new0(FwdLine, cap);
+  FwdLine small[64];
+  FwdLine *lines = small;
+  gsize alloc = G_N_ELEMENTS(small);
   gsize n = 0;
   const char *p = text;
   while (*p && n < cap) {
-    fill_line(&lines[n], p);
+    if (n == alloc) {
+      gsize grow = MIN(cap, alloc * 4);
+      FwdLine *bigger = g_new(FwdLine, grow);
+      memcpy(bigger, lines, n * sizeof *lines);
+      if (lines != small) g_free(lines);
+      lines = bigger;
+      alloc = grow;
+    }
+    line_init(&lines[n], p);
     p = lines[n].next;
     n++;
   }
@@ -447,10 +502,12 @@ int forward_find_in_text(const char *text, MaForwardBlock **out)
   int found = 0;
   gsize scan = MIN(n, (gsize)FORWARD_MAX_SCAN_LINES);
   for (gsize i = 0; i < scan && !found; i++) {
-    const char *kind = match_separator(lines[i].norm);
+    if (!line_candidate(&lines[i])) continue;
+    const char *norm = line_norm(&lines[i]);
+    const char *kind = match_separator(norm);
     gboolean after_sep = kind != NULL;
     const char *dummy;
-    if (!after_sep && match_label(lines[i].norm, &dummy) != F_FROM) continue;
+    if (!after_sep && match_label(norm, &dummy) != F_FROM) continue;
     FwdHeader h = { 0 };
     if (read_header(lines, n, after_sep ? i + 1 : i, after_sep, &h) && header_accept(&h, after_sep)) {
       MaForwardBlock *b = g_new0(MaForwardBlock, 1);
@@ -473,7 +530,7 @@ int forward_find_in_text(const char *text, MaForwardBlock **out)
   }
 
   for (gsize i = 0; i < n; i++) g_free(lines[i].norm);
-  g_free(lines);
+  if (lines != small) g_free(lines);
   return found;
 }
 

@@ -423,6 +423,24 @@ static void test_pathological_from_lines(void)
   g_string_free(s, TRUE);
 }
 
+/* Most mail is not a forward: a 50-line ordinary text must be rejected cheaply (the MIME parser
+ * calls the recogniser on every text body). The bound is loose so that sanitizer builds pass. */
+static void test_fast_negative(void)
+{
+  GString *s = g_string_new(NULL);
+  for (int i = 0; i < 50; i++)
+    g_string_append_printf(s, "Line %d of an ordinary customer mail about delivery dates and pricing.\r\n", i);
+  gint64 t0 = g_get_monotonic_time();
+  for (int i = 0; i < 2000; i++) {
+    MaForwardBlock *b = NULL;
+    g_assert_cmpint(forward_find_in_text(s->str, &b), ==, 0);
+  }
+  gint64 us = g_get_monotonic_time() - t0;
+  g_test_message("2000 negative scans: %" G_GINT64_FORMAT " us", us);
+  g_assert_cmpint(us, <, G_USEC_PER_SEC);
+  g_string_free(s, TRUE);
+}
+
 /* A block found after a 4 MB preamble-free body: the original's text is copied in linear time. */
 static void test_large_body(void)
 {
@@ -554,6 +572,7 @@ int main(int argc, char **argv)
   g_test_add_func("/mime/forward/large_html", test_large_html);
   g_test_add_func("/mime/forward/pathological", test_pathological_from_lines);
   g_test_add_func("/mime/forward/large_body", test_large_body);
+  g_test_add_func("/mime/forward/fast_negative", test_fast_negative);
   g_test_add_func("/mime/forward/mutations", test_mutations);
   return g_test_run();
 }
