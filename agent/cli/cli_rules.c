@@ -164,7 +164,7 @@ fail:
 
 static int cmd_list(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   g_autoptr(GOptionContext) ctx =
     cli_context("rules list", "ENTERPRISE", "List the enterprise's rules in evaluation order.", &common, NULL);
   int rc = cli_parse(ctx, &argc, &argv);
@@ -202,7 +202,7 @@ static const char *rule_help =
 
 static int cmd_add(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   int position = 0;
   GOptionEntry extra[] = {
     {"position", 'p', 0, G_OPTION_ARG_INT, &position, "Insert at this position (1 = first; default: last)", "N"},
@@ -224,7 +224,7 @@ static int cmd_add(int argc, char **argv)
 
 static int cmd_update(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   g_autoptr(GOptionContext) ctx =
     cli_context("rules update", "ENTERPRISE RULE_ID RULE", "Replace a rule, keeping its position.", &common, NULL);
   g_option_context_set_description(ctx, rule_help);
@@ -240,7 +240,7 @@ static int cmd_update(int argc, char **argv)
 
 static int cmd_move(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   int to = 0;
   GOptionEntry extra[] = {
     {"to", 0, 0, G_OPTION_ARG_INT, &to, "New position (1 = evaluated first)", "POSITION"},
@@ -260,7 +260,7 @@ static int cmd_move(int argc, char **argv)
 
 static int cmd_simple(int argc, char **argv, const char *name, const char *summary, EditFn fn, gboolean enabled)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   g_autofree char *prg = g_strdup_printf("rules %s", name);
   g_autoptr(GOptionContext) ctx = cli_context(prg, "ENTERPRISE RULE_ID", summary, &common, NULL);
   int rc = cli_parse(ctx, &argc, &argv);
@@ -289,7 +289,7 @@ static int cmd_delete(int argc, char **argv)
 
 static int cmd_replay(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0};
   char *since_text = NULL;
   GOptionEntry extra[] = {
     {"since", 0, 0, G_OPTION_ARG_STRING, &since_text, "Mail archived at or after this time (RFC 3339 or YYYY-MM-DD)",
