@@ -35,24 +35,26 @@ void api_reply_bytes(ApiCtx *ctx, int status, const char *content_type, const vo
   evbuffer_free(buf);
 }
 
-static int dump_cb(const char *data, size_t size, void *arg)
+static void free_dump(const void *data, size_t len, void *arg)
 {
-  return evbuffer_add((struct evbuffer *)arg, data, size);
+  free((void *)data);
 }
 
 void api_reply_json(ApiCtx *ctx, int status, json_t *doc)
 {
-  struct evbuffer *buf = evbuffer_new();
+  struct evbuffer *buf;
+  char *text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
 
-  if (json_dump_callback(doc, dump_cb, buf, JSON_COMPACT | JSON_ENCODE_ANY) != 0) {
-    evbuffer_free(buf);
-    json_decref(doc);
+  json_decref(doc);
+  if (!text) {
     ma_error("api", "could not encode a JSON reply");
     api_reply_error(ctx, 500, "internal", "could not encode the reply");
     return;
   }
+  /* One encoding pass into one string, handed to libevent without another copy. */
+  buf = evbuffer_new();
+  evbuffer_add_reference(buf, text, strlen(text), free_dump, NULL);
   evbuffer_add(buf, "\n", 1);
-  json_decref(doc);
   send_buffer(ctx, status, "application/json", buf);
   evbuffer_free(buf);
 }
