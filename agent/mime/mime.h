@@ -32,8 +32,11 @@
  *            MaMessage; its Message-ID (when valid) is kept for dedup; forward_kind = "rfc822".
  *   inline:  otherwise, forward_find_in_text() on the text/plain body (or forward_find_in_html()
  *            on an HTML-only body) finds a header block, and either the subject has a forward
- *            prefix or the block starts within the first MIME_UNWRAP_MAX_OWN_LINES non-empty
- *            lines of the body (the forwarder's own note is short). Participants come from the
+ *            prefix, or the block's separator itself says "forwarded" (block->marked: Gmail,
+ *            Apple, Thunderbird, NetEase) AND at most MIME_UNWRAP_MAX_OWN_LINES non-empty lines
+ *            stand above it (block->note_lines: the forwarder's own note is short). An unmarked
+ *            block (Outlook/QQ style, identical above a quoted reply) under a subject without a
+ *            forward prefix ("RE: ...") is a reply and is never unwrapped. Participants come from the
  *            block (forward_parse_addresses), date from forward_parse_date, subject from the
  *            block (else the outer subject without its prefix), text = block body, html = NULL,
  *            the outer attachments are kept; forward_kind = block->kind.

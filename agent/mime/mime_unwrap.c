@@ -27,25 +27,6 @@ static guint count_nonempty_lines(const char *text, gsize len)
   return n;
 }
 
-/* Non-empty lines before the line that shows the block's From value; G_MAXUINT when not found. */
-static guint lines_before_block(const char *text, const MaForwardBlock *blk)
-{
-  if (!text || !blk->from || !*blk->from) return G_MAXUINT;
-  char needle[41];
-  g_strlcpy(needle, blk->from, sizeof needle);
-  /* Do not cut a UTF-8 sequence in half. */
-  gsize nlen = strlen(needle);
-  while (nlen > 0 && ((guchar)needle[nlen - 1] & 0xC0) == 0x80) nlen--;
-  if (nlen > 0 && (guchar)needle[nlen - 1] >= 0xC0) nlen--;
-  needle[nlen] = '\0';
-  if (nlen < 3) return G_MAXUINT;
-  const char *hit = strstr(text, needle);
-  if (!hit) return G_MAXUINT;
-  const char *ls = hit;
-  while (ls > text && ls[-1] != '\n') ls--;
-  return count_nonempty_lines(text, (gsize)(ls - text));
-}
-
 static char *first_from(const MaMessage *m)
 {
   for (guint i = 0; i < m->participants->len; i++) {
@@ -115,8 +96,11 @@ static gboolean unwrap_inline(MaMessage **mp, MimeBody *b, gboolean fwd_subject,
   else if (m->html)
     found = forward_find_in_html(m->html, strlen(m->html), &blk);
   if (found != 1 || !blk) return FALSE;
-  gboolean near = lines_before_block(m->text, blk) <= MIME_UNWRAP_MAX_OWN_LINES;
-  if (!fwd_subject && !near) {
+  /* Outlook and QQ write the same header block above a quoted REPLY: without a forward prefix
+   * in the subject, only a block whose separator says "forwarded" counts, and only below a
+   * short note. */
+  gboolean near = blk->note_lines <= MIME_UNWRAP_MAX_OWN_LINES;
+  if (!fwd_subject && !(blk->marked && near)) {
     ma_forward_block_free(blk);
     return FALSE;
   }

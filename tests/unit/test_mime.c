@@ -416,6 +416,59 @@ static void test_speed(void)
   g_string_free(raw, TRUE);
 }
 
+/* Several threads parse the same fixtures at once and get what one thread gets. */
+typedef struct {
+  GPtrArray *raws;     /* GBytes* */
+  GPtrArray *subjects; /* char*, from the single-threaded pass */
+  gint failures;
+} ThreadJob;
+
+static gpointer parse_worker(gpointer data)
+{
+  ThreadJob *job = data;
+  for (int round = 0; round < 10; round++) {
+    for (guint i = 0; i < job->raws->len; i++) {
+      gsize len;
+      const char *raw = g_bytes_get_data(g_ptr_array_index(job->raws, i), &len);
+      MaMessage *m = NULL;
+      if (mime_parse(raw, len, NULL, &m, NULL) < 0 || strcmp(m->subject, g_ptr_array_index(job->subjects, i)) != 0)
+        g_atomic_int_inc(&job->failures);
+      ma_message_free(m);
+    }
+  }
+  return NULL;
+}
+
+static void test_threads(void)
+{
+  char *dir = g_build_filename(fixtures_dir(), "mime", NULL);
+  GDir *d = g_dir_open(dir, 0, NULL);
+  g_assert_nonnull(d);
+  ThreadJob job = {g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref), g_ptr_array_new_with_free_func(g_free), 0};
+  const char *entry;
+  while ((entry = g_dir_read_name(d))) {
+    if (!g_str_has_suffix(entry, ".eml")) continue;
+    char *path = g_build_filename(dir, entry, NULL);
+    gchar *raw;
+    gsize len;
+    g_assert_true(g_file_get_contents(path, &raw, &len, NULL));
+    MaMessage *m = NULL;
+    g_assert_cmpint(mime_parse(raw, len, NULL, &m, NULL), ==, 0);
+    g_ptr_array_add(job.subjects, g_strdup(m->subject));
+    ma_message_free(m);
+    g_ptr_array_add(job.raws, g_bytes_new_take(raw, len));
+    g_free(path);
+  }
+  g_dir_close(d);
+  GThread *threads[4];
+  for (int i = 0; i < 4; i++) threads[i] = g_thread_new("parse", parse_worker, &job);
+  for (int i = 0; i < 4; i++) g_thread_join(threads[i]);
+  g_assert_cmpint(job.failures, ==, 0);
+  g_ptr_array_unref(job.raws);
+  g_ptr_array_unref(job.subjects);
+  g_free(dir);
+}
+
 int main(int argc, char **argv)
 {
   if (argc == 3 && strcmp(argv[1], "--dump") == 0) {
@@ -440,6 +493,7 @@ int main(int argc, char **argv)
   g_test_add_func("/mime/deep_nesting", test_deep_nesting);
   g_test_add_func("/mime/many_parts", test_many_parts);
   g_test_add_func("/mime/garbage", test_garbage);
+  g_test_add_func("/mime/threads", test_threads);
   g_test_add_func("/mime/speed", test_speed);
   return g_test_run();
 }
