@@ -66,6 +66,22 @@ static void test_backoff(void)
   }
 }
 
+/* With the default settings (20 attempts, 3600 s cap) an event outlives a CRM outage of an hour
+ * by a wide margin, whatever the jitter draws. */
+static void test_schedule_covers_an_hour(void)
+{
+  g_autoptr(GError) error = NULL;
+  MaConfig *cfg = ma_config_load(NULL, &error);
+  g_assert_no_error(error);
+  for (int round = 0; round < 100; round++) {
+    gint64 total = 0;
+    for (int attempts = 1; attempts < cfg->webhook_max_attempts; attempts++)
+      total += webhook_backoff(attempts, cfg->webhook_max_backoff);
+    g_assert_cmpint(total, >=, 3 * 3600);
+  }
+  ma_config_free(cfg);
+}
+
 /* ---- real delivery ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -309,6 +325,7 @@ int main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/webhook/doc_example", test_doc_example);
   g_test_add_func("/webhook/backoff", test_backoff);
+  g_test_add_func("/webhook/schedule_covers_an_hour", test_schedule_covers_an_hour);
   g_test_add_func("/webhook/config_errors", test_config_errors);
   g_test_add_func("/webhook/fail_timeout_recover_restart", test_fail_timeout_recover_restart);
   g_test_add_func("/webhook/dead_after_max_attempts", test_dead_after_max_attempts);
