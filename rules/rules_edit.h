@@ -19,8 +19,8 @@
 /* Adds a new rule (JSON object text without "id"; one is assigned and returned in *new_id when
  * new_id is not NULL) at position (1..n+1; 0 = at the end). */
 char *rules_edit_add(const char *current, const char *rule_json, guint position, char **new_id, GError **error);
-/* Replaces the rule with this id by rule_json (its "id" may be absent or must equal rule_id);
- * the position is kept. */
+/* Replaces the rule with this id by rule_json as a whole (absent keys take their defaults, e.g.
+ * "enabled": true; its "id" may be absent or must equal rule_id); the position is kept. */
 char *rules_edit_update(const char *current, const char *rule_id, const char *rule_json, GError **error);
 /* Moves the rule to position (1..n). */
 char *rules_edit_move(const char *current, const char *rule_id, guint position, GError **error);
