@@ -26,25 +26,42 @@ typedef struct {
 
 void ma_forward_block_free(MaForwardBlock *b);
 
-/* Looks for the first forward header block in a text body. 1 found (*out set, caller frees),
- * 0 none. Input of any size is scanned in linear time. */
+/* Looks for the first (outermost) forward header block in a text body: a separator line
+ * ("---------- Forwarded message ---------", "-----Original Message-----", a line of underscores,
+ * "Begin forwarded message:", "------------------ 原始邮件 ------------------", ...) followed by
+ * header lines, or, without a separator, a header-shaped block starting with From:/发件人: that has
+ * at least three fields including a date and either a readable date or an address in From.
+ * Labels may use ':' or '：' and be quoted with '>' (the body then loses the same quote depth).
+ * Only the first 400 lines are searched, a block has at most 32 lines, a value keeps 8 KB.
+ * 1 found (*out set, caller frees with ma_forward_block_free), 0 none (*out NULL).
+ * Input of any size is scanned in linear time; text must be NUL-terminated UTF-8. */
 int forward_find_in_text(const char *text, MaForwardBlock **out);
-/* The same for an HTML body (tables, <div> with bold labels, Outlook's #divRplyFwdMsg...). */
+/* The same for an HTML body (tables, <div> with bold labels, Outlook's #divRplyFwdMsg...): the
+ * HTML is rendered with forward_html_to_text and read by the same recogniser. html is UTF-8 and
+ * need not be NUL-terminated; bodies above 256 KB are first probed on a prefix. */
 int forward_find_in_html(const char *html, gsize len, MaForwardBlock **out);
 
 /* Renders an HTML body to lines of text the way forward_find_in_html reads it: block elements end
  * lines, table cells are joined by a space, <hr> and Outlook's forward-header <div>s become a line
- * of underscores; script/style/head are dropped; whitespace collapses as a browser would.
- * html need not be NUL-terminated; at most 16 MB are read. Returns a new string; caller frees. */
+ * of underscores, <a href="mailto:x">Name</a> shows as "Name <x>"; script/style/head are dropped;
+ * whitespace collapses as a browser would. html need not be NUL-terminated; at most 8 MB are read.
+ * Returns a new string (never NULL); caller frees. */
 char *forward_html_to_text(const char *html, gsize len);
 
-/* Splits a block's address list into "name <address>"-free pairs: out gets MaParticipant* with the
- * given role. Handles "Name <a@b>", "\"Name\" <a@b>", "a@b", "Name[a@b]" (QQ), "Name [mailto:a@b]"
- * (Outlook text), separated by ',' or ';'. */
+/* Splits a block's address list into participants: appends MaParticipant* (owned by out, which
+ * should free with ma_participant_free) with the given MaRole. Handles "Name <a@b>",
+ * "\"Name\" <a@b>", "a@b", "Name[a@b]" (QQ), "Name [mailto:a@b]" (Outlook text),
+ * "a@b <mailto:a@b>" (Apple), "A <a@x> on behalf of B <b@y>" / "代表" (B is kept), separated by
+ * ',' or ';' (also full-width): when ';' separates, ',' belongs to names ("Pan, Xinhui <x@y>").
+ * The domain is lower-cased and IDN-decoded; elements without an address and duplicates within
+ * the list are dropped; a name equal to the address becomes NULL. NULL list adds nothing. */
 void forward_parse_addresses(const char *list, int role, GPtrArray *out);
 
 /* Reads dates as clients write them ("Mon, Jan 8, 2024 at 10:12 AM", "2024年1月8日 10:12",
- * "Monday, January 8, 2024 10:12 AM", RFC 5322). Returns Unix seconds, or 0 when unreadable. */
+ * "2024年1月8日(星期一) 下午3:05", "Monday, January 8, 2024 10:12 AM", "October 27, 2024 at
+ * 8:41:32 PM EDT", "GMT+8", RFC 5322, ISO 8601; French/German/Spanish month names). No timezone
+ * means UTC; numeric "3/5/2024" is read month first unless the first number exceeds 12.
+ * Returns Unix seconds, or 0 when unreadable (NULL too). */
 gint64 forward_parse_date(const char *text);
 
 #endif
