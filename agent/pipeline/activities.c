@@ -8,14 +8,14 @@
  * participant: the sender for outbound mail, the first internal recipient for inbound mail (the
  * provenance's employee when no recipient is internal). Parsed rule sets are cached per enterprise
  * and reused while the stored JSON is unchanged, so regexes are compiled once per edit, not per
- * message. Runs inside the caller's transaction; never logs message text.
+ * message. Runs inside the caller's transaction, so it counts nothing in metrics (the caller counts
+ * after its commit: MA_METRIC_ACTIVITIES_CREATED); never logs message text.
  */
 #include "activities.h"
 
 #include "agent/codec/codec.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
-#include "agent/lib/metrics.h"
 #include "agent/lib/settings.h"
 #include "rules/rules.h"
 
@@ -223,7 +223,6 @@ static int create_one(MaStorage *st, const char *ent, const MaStoredMessage *m, 
   rc = storage_outbox_add(st, ent, "activity.created", key, payload, a.created_at, error);
   free(payload);
   if (rc < 0) return -1;
-  ma_metrics_inc(MA_METRIC_ACTIVITIES_CREATED);
   ma_debug("activities", "created activity=%s message=%s record=%s:%s rule=%s", id, m->id,
            ma_record_type_name(ref->type), ref->id, rules_rule_id(rule));
   return 1;
