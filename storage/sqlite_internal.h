@@ -69,9 +69,22 @@ MaRecord *sql_record_read(sqlite3_stmt *s, int first);
 /* Runs a prepared record query (all bound) and appends every row to out (MaRecord*). */
 int sql_records_collect(SqlDb *d, sqlite3_stmt *s, GPtrArray *out, GError **error);
 
-/* Loads the message row and, as asked, its text/html, participants, attachments and links. */
+/* storage_sqlite_load.c: loads the message row and, as asked, its text/html, with participants,
+ * attachments and links. 1 found, 0 not (in this enterprise), -1 error. */
 int sql_message_load(SqlDb *d, const char *enterprise_id, const char *id, gboolean with_bodies,
                      MaStoredMessage **out, GError **error);
+/* Loads the messages (activities) named by ids (char*, not owned) that belong to the enterprise
+ * into by_id: id -> MaStoredMessage* (MaActivity*), keyed by the value's own id string. */
+int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, gboolean with_bodies,
+                           GHashTable *by_id, GError **error);
+int sql_activities_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, GHashTable *by_id,
+                             GError **error);
+
+/* storage_sqlite_timeline.c: columns of SQL_ACTIVITY_COLS from column 0. */
+#define SQL_ACTIVITY_COLS                                                                                \
+  "id, enterprise_id, message_id, record_type, record_id, rule_id, rule_name, activity_type, title,"  \
+  " content, owner, created_at, message_date"
+MaActivity *sql_activity_read(sqlite3_stmt *s);
 
 /* ---- backend entry points -------------------------------------------------------------------- */
 

@@ -18,11 +18,7 @@
 
 /* ---- activities ----------------------------------------------------------------------------- */
 
-#define ACTIVITY_COLS                                                                                   \
-  "id, enterprise_id, message_id, record_type, record_id, rule_id, rule_name, activity_type, title,"  \
-  " content, owner, created_at, message_date"
-
-static MaActivity *activity_read(sqlite3_stmt *s)
+MaActivity *sql_activity_read(sqlite3_stmt *s)
 {
   MaActivity *a = g_new0(MaActivity, 1);
   a->id = sql_col_dup(s, 0);
@@ -45,7 +41,7 @@ static int activity_create_body(SqlDb *d, const MaActivity *a, GError **error)
 {
   /* The message must be this enterprise's; the activity takes its message's date. */
   sqlite3_stmt *s = sql_prep(d,
-                             "INSERT OR IGNORE INTO activities(" ACTIVITY_COLS ")"
+                             "INSERT OR IGNORE INTO activities(" SQL_ACTIVITY_COLS ")"
                              " SELECT ?1, enterprise_id, id, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, date"
                              " FROM messages WHERE id = ?3 AND enterprise_id = ?2",
                              error);
@@ -103,12 +99,12 @@ int sqlite_activity_get(void *impl, const char *enterprise_id, const char *id, M
 {
   SqlDb *d = impl;
   *out = NULL;
-  sqlite3_stmt *s = sql_prep(d, "SELECT " ACTIVITY_COLS " FROM activities WHERE id = ? AND enterprise_id = ?", error);
+  sqlite3_stmt *s = sql_prep(d, "SELECT " SQL_ACTIVITY_COLS " FROM activities WHERE id = ? AND enterprise_id = ?", error);
   if (!s) return -1;
   sql_bind_text(s, 1, id);
   sql_bind_text(s, 2, enterprise_id);
   int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) *out = activity_read(s);
+  if (rc == SQLITE_ROW) *out = sql_activity_read(s);
   sql_reset(s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "get activity");
   return rc == SQLITE_ROW ? 1 : 0;
@@ -254,24 +250,43 @@ static int timeline_rows(SqlDb *d, const char *enterprise_id, MaRecordType type,
   return 0;
 }
 
-static int timeline_item_load(SqlDb *d, const char *enterprise_id, const TimelineRow *r, MaTimelineItem **out,
-                              GError **error)
+/* Loads the items of rows[0..n) in a fixed number of queries; rows whose message or activity is
+ * gone are skipped. */
+static int timeline_items(SqlDb *d, const char *enterprise_id, GArray *rows, guint n, GPtrArray *out, GError **error)
 {
-  *out = NULL;
-  MaTimelineItem *item = g_new0(MaTimelineItem, 1);
-  int rc;
-  if (r->kind == 1) {
-    item->is_activity = TRUE;
-    rc = r->activity_id ? sqlite_activity_get(d, enterprise_id, r->activity_id, &item->activity, error) : 0;
-  } else {
-    rc = sql_message_load(d, enterprise_id, r->message_id, FALSE, &item->message, error);
+  GPtrArray *mids = g_ptr_array_new(), *aids = g_ptr_array_new();
+  for (guint i = 0; i < n; i++) {
+    const TimelineRow *r = &g_array_index(rows, TimelineRow, i);
+    if (r->kind == 1 && r->activity_id) g_ptr_array_add(aids, r->activity_id);
+    else if (r->kind == 0) g_ptr_array_add(mids, r->message_id);
   }
-  if (rc <= 0) {
-    ma_timeline_item_free(item);
-    return rc;
+  GHashTable *msgs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)ma_stored_message_free);
+  GHashTable *acts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)ma_activity_free);
+  int ret = 0;
+  if (sql_messages_load_many(d, enterprise_id, mids, FALSE, msgs, error) < 0 ||
+      sql_activities_load_many(d, enterprise_id, aids, acts, error) < 0)
+    ret = -1;
+  for (guint i = 0; ret == 0 && i < n; i++) {
+    const TimelineRow *r = &g_array_index(rows, TimelineRow, i);
+    gpointer value = NULL;
+    if (r->kind == 1) {
+      if (!r->activity_id || !g_hash_table_steal_extended(acts, r->activity_id, NULL, &value)) continue;
+      MaTimelineItem *item = g_new0(MaTimelineItem, 1);
+      item->is_activity = TRUE;
+      item->activity = value;
+      g_ptr_array_add(out, item);
+    } else {
+      if (!g_hash_table_steal_extended(msgs, r->message_id, NULL, &value)) continue;
+      MaTimelineItem *item = g_new0(MaTimelineItem, 1);
+      item->message = value;
+      g_ptr_array_add(out, item);
+    }
   }
-  *out = item;
-  return 1;
+  g_hash_table_unref(msgs);
+  g_hash_table_unref(acts);
+  g_ptr_array_unref(mids);
+  g_ptr_array_unref(aids);
+  return ret;
 }
 
 int sqlite_timeline(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
@@ -289,13 +304,7 @@ int sqlite_timeline(void *impl, const char *enterprise_id, MaRecordType type, co
   /* Rows and items are read in one read transaction so the page is one consistent snapshot. */
   gboolean txn = sqlite3_get_autocommit(d->db) && sql_exec(d, "BEGIN", NULL) == 0;
   int ret = timeline_rows(d, enterprise_id, type, record_id, filter, cursor ? &after : NULL, limit + 1, rows, error);
-  guint n = MIN(rows->len, (guint)limit);
-  for (guint i = 0; ret == 0 && i < n; i++) {
-    MaTimelineItem *item = NULL;
-    int rc = timeline_item_load(d, enterprise_id, &g_array_index(rows, TimelineRow, i), &item, error);
-    if (rc < 0) ret = -1;
-    else if (rc > 0) g_ptr_array_add(out, item);
-  }
+  if (ret == 0) ret = timeline_items(d, enterprise_id, rows, MIN(rows->len, (guint)limit), out, error);
   if (txn) sql_exec(d, "COMMIT", NULL);
   if (ret == 0 && rows->len > (guint)limit) {
     const TimelineRow *last = &g_array_index(rows, TimelineRow, limit - 1);

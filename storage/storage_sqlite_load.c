@@ -1,0 +1,214 @@
+/* storage_sqlite_load.c - SQLite backend: reading archived messages and activities back, one at a
+ * time or a whole page at once.
+ *
+ * A page load is a fixed number of queries whatever the page size (messages, participants,
+ * attachments, links, activities, each with `id IN (...)`), instead of four per item; the IN lists
+ * are padded to a few bucket sizes so the statements stay cached. Messages are read only within
+ * the enterprise asked about; their parts are then read by message id.
+ */
+#include "sqlite_internal.h"
+
+#include <string.h>
+
+#define LOAD_CHUNK 512
+
+#define MESSAGE_COLS                                                                                     \
+  "id, enterprise_id, thread_id, message_id, dedup_key, subject, direction, date, archived_at, size,"  \
+  " raw_sha256, snippet"
+
+/* Reads MESSAGE_COLS (then text, html when with_bodies) from the current row of s. */
+static MaStoredMessage *message_row(sqlite3_stmt *s, gboolean with_bodies)
+{
+  MaStoredMessage *m = ma_stored_message_new();
+  m->id = sql_col_dup(s, 0);
+  m->enterprise_id = sql_col_dup(s, 1);
+  m->thread_id = sql_col_dup(s, 2);
+  m->message_id = sql_col_dup(s, 3);
+  m->dedup_key = sql_col_dup(s, 4);
+  m->subject = sql_col_dup(s, 5);
+  m->direction = (MaDirection)sqlite3_column_int(s, 6);
+  m->date = sqlite3_column_int64(s, 7);
+  m->archived_at = sqlite3_column_int64(s, 8);
+  m->size = sqlite3_column_int64(s, 9);
+  m->raw_sha256 = sql_col_dup(s, 10);
+  m->snippet = sql_col_dup(s, 11);
+  if (with_bodies) {
+    m->text = sql_col_dup(s, 12);
+    m->html = sql_col_dup(s, 13);
+  }
+  return m;
+}
+
+static MaParticipant *participant_row(sqlite3_stmt *s, int first)
+{
+  return ma_participant_new((MaRole)sqlite3_column_int(s, first), (const char *)sqlite3_column_text(s, first + 1),
+                            (const char *)sqlite3_column_text(s, first + 2));
+}
+
+static MaAttachment *attachment_row(sqlite3_stmt *s, int first)
+{
+  MaAttachment *a = ma_attachment_new();
+  a->filename = sql_col_dup(s, first);
+  a->content_type = sql_col_dup(s, first + 1);
+  a->content_id = sql_col_dup(s, first + 2);
+  a->is_inline = sqlite3_column_int(s, first + 3) != 0;
+  a->size = (gsize)sqlite3_column_int64(s, first + 4);
+  const char *sha = (const char *)sqlite3_column_text(s, first + 5);
+  g_strlcpy(a->sha256, sha ? sha : "", sizeof a->sha256);
+  return a;
+}
+
+static MaRecordRef *ref_row(sqlite3_stmt *s, int first)
+{
+  return ma_record_ref_new((MaRecordType)sqlite3_column_int(s, first), (const char *)sqlite3_column_text(s, first + 1));
+}
+
+/* ---- one message ---------------------------------------------------------------------------- */
+
+static int message_parts_one(SqlDb *d, MaStoredMessage *m, GError **error)
+{
+  static const char *const sqls[3] = {
+    "SELECT role, name, address FROM participants WHERE message_id = ? ORDER BY pos",
+    "SELECT filename, content_type, content_id, is_inline, size, sha256 FROM attachments WHERE message_id = ?"
+    " ORDER BY pos",
+    "SELECT record_type, record_id FROM message_links WHERE message_id = ? ORDER BY record_type, record_id",
+  };
+  for (int k = 0; k < 3; k++) {
+    sqlite3_stmt *s = sql_prep(d, sqls[k], error);
+    if (!s) return -1;
+    sql_bind_text(s, 1, m->id);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      if (k == 0) g_ptr_array_add(m->participants, participant_row(s, 0));
+      else if (k == 1) g_ptr_array_add(m->attachments, attachment_row(s, 0));
+      else g_ptr_array_add(m->links, ref_row(s, 0));
+    }
+    sql_reset(s);
+    if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "message parts");
+  }
+  return 0;
+}
+
+int sql_message_load(SqlDb *d, const char *enterprise_id, const char *id, gboolean with_bodies,
+                     MaStoredMessage **out, GError **error)
+{
+  *out = NULL;
+  sqlite3_stmt *s =
+    sql_prep(d, "SELECT " MESSAGE_COLS ", text, html FROM messages WHERE id = ? AND enterprise_id = ?", error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, id);
+  sql_bind_text(s, 2, enterprise_id);
+  int rc = sqlite3_step(s);
+  MaStoredMessage *m = rc == SQLITE_ROW ? message_row(s, with_bodies) : NULL;
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "get message");
+  if (!m) return 0;
+  if (message_parts_one(d, m, error) < 0) {
+    ma_stored_message_free(m);
+    return -1;
+  }
+  *out = m;
+  return 1;
+}
+
+/* ---- many at once --------------------------------------------------------------------------- */
+
+/* The smallest bucket holding n ids; the IN list is padded with NULLs up to it. */
+static guint in_bucket(guint n)
+{
+  static const guint buckets[] = {8, 32, 128, LOAD_CHUNK};
+  for (guint i = 0; i < G_N_ELEMENTS(buckets); i++)
+    if (n <= buckets[i]) return buckets[i];
+  return LOAD_CHUNK;
+}
+
+/* Prepares head || "(?2, ?3, ...)" || tail for a bucket of ids and binds ?1 (may be NULL) and them. */
+static sqlite3_stmt *in_prep(SqlDb *d, const char *head, const char *tail, const char *first, GPtrArray *ids,
+                             guint from, guint n, GError **error)
+{
+  guint slots = in_bucket(n);
+  GString *q = g_string_new(head);
+  g_string_append_c(q, '(');
+  for (guint i = 0; i < slots; i++) g_string_append_printf(q, i ? ", ?%u" : "?%u", i + 2);
+  g_string_append_c(q, ')');
+  g_string_append(q, tail);
+  sqlite3_stmt *s = sql_prep(d, q->str, error);
+  g_string_free(q, TRUE);
+  if (!s) return NULL;
+  if (first) sql_bind_text(s, 1, first);
+  for (guint i = 0; i < n; i++) sql_bind_text(s, (int)i + 2, g_ptr_array_index(ids, from + i));
+  return s;
+}
+
+static int parts_many(SqlDb *d, GPtrArray *ids, guint from, guint n, GHashTable *by_id, GError **error)
+{
+  static const char *const heads[3] = {
+    "SELECT message_id, role, name, address FROM participants WHERE message_id IN ",
+    "SELECT message_id, filename, content_type, content_id, is_inline, size, sha256 FROM attachments"
+    " WHERE message_id IN ",
+    "SELECT message_id, record_type, record_id FROM message_links WHERE message_id IN ",
+  };
+  static const char *const tails[3] = {
+    " ORDER BY message_id, pos",
+    " ORDER BY message_id, pos",
+    " ORDER BY message_id, record_type, record_id",
+  };
+  for (int k = 0; k < 3; k++) {
+    sqlite3_stmt *s = in_prep(d, heads[k], tails[k], NULL, ids, from, n, error);
+    if (!s) return -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      MaStoredMessage *m = g_hash_table_lookup(by_id, sqlite3_column_text(s, 0));
+      if (!m) continue;
+      if (k == 0) g_ptr_array_add(m->participants, participant_row(s, 1));
+      else if (k == 1) g_ptr_array_add(m->attachments, attachment_row(s, 1));
+      else g_ptr_array_add(m->links, ref_row(s, 1));
+    }
+    sql_reset(s);
+    if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "message parts");
+  }
+  return 0;
+}
+
+int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, gboolean with_bodies,
+                           GHashTable *by_id, GError **error)
+{
+  for (guint from = 0; from < ids->len; from += LOAD_CHUNK) {
+    guint n = MIN(LOAD_CHUNK, ids->len - from);
+    sqlite3_stmt *s = in_prep(d,
+                              with_bodies ? "SELECT " MESSAGE_COLS ", text, html FROM messages"
+                                            " WHERE +enterprise_id = ?1 AND id IN "
+                                          : "SELECT " MESSAGE_COLS " FROM messages WHERE +enterprise_id = ?1 AND id IN ",
+                              "", enterprise_id, ids, from, n, error);
+    if (!s) return -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      MaStoredMessage *m = message_row(s, with_bodies);
+      g_hash_table_replace(by_id, m->id, m);
+    }
+    sql_reset(s);
+    if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "get messages");
+    if (parts_many(d, ids, from, n, by_id, error) < 0) return -1;
+  }
+  return 0;
+}
+
+int sql_activities_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, GHashTable *by_id,
+                             GError **error)
+{
+  for (guint from = 0; from < ids->len; from += LOAD_CHUNK) {
+    guint n = MIN(LOAD_CHUNK, ids->len - from);
+    sqlite3_stmt *s =
+      in_prep(d, "SELECT " SQL_ACTIVITY_COLS " FROM activities WHERE +enterprise_id = ?1 AND id IN ", "", enterprise_id,
+              ids, from, n, error);
+    if (!s) return -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      MaActivity *a = sql_activity_read(s);
+      g_hash_table_replace(by_id, a->id, a);
+    }
+    sql_reset(s);
+    if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "get activities");
+  }
+  return 0;
+}
