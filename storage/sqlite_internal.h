@@ -27,6 +27,9 @@ typedef struct {
   gboolean in_txn;       /* inside storage_begin */
   int fail_commits;      /* fault injection: commits still to fail */
   int schema_version;
+  gint64 local_commits;  /* commits through this handle */
+  gint64 seen_version;   /* last PRAGMA data_version read */
+  gint64 other_changes;  /* times seen_version changed: commits by other handles */
 } SqlDb;
 
 /* ---- core helpers (storage_sqlite_core.c) --------------------------------------------------- */
@@ -95,6 +98,7 @@ int sqlite_begin(void *impl, GError **error);
 int sqlite_commit(void *impl, GError **error);
 void sqlite_rollback(void *impl);
 void sqlite_fault_inject_commit_failures(void *impl, int n);
+gint64 sqlite_data_version(void *impl);
 int sqlite_enterprise_create(void *impl, const MaEnterprise *e, GError **error);
 int sqlite_enterprise_get(void *impl, const char *id_or_slug, MaEnterprise **out, GError **error);
 int sqlite_enterprise_list(void *impl, GPtrArray *out, GError **error);

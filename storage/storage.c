@@ -164,6 +164,12 @@ void storage_fault_inject_commit_failures(MaStorage *st, int n)
   st->be->fault_inject_commit_failures(st->impl, n);
 }
 
+gint64 storage_data_version(MaStorage *st)
+{
+  g_assert(st != NULL);
+  return st->be->data_version(st->impl);
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
 int storage_enterprise_create(MaStorage *st, const MaEnterprise *e, GError **error)

@@ -40,6 +40,11 @@ void storage_rollback(MaStorage *st);
 /* Test hook: when set, the next n commits fail with MA_ERROR_TEMPFAIL as if fsync failed. */
 void storage_fault_inject_commit_failures(MaStorage *st, int n);
 
+/* A number that changes whenever a write was committed to the database (by any handle, this one
+ * included) since the previous call on this handle; equal values mean nothing changed. Cheap and
+ * outside any transaction: meant for caches of read results. Never decreases. */
+gint64 storage_data_version(MaStorage *st);
+
 /* ---- enterprises, domains, inbound addresses ------------------------------------------------ */
 
 typedef struct {

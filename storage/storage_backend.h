@@ -22,6 +22,7 @@ typedef struct MaStorageBackend {
   int (*commit)(void *impl, GError **error);
   void (*rollback)(void *impl);
   void (*fault_inject_commit_failures)(void *impl, int n);
+  gint64 (*data_version)(void *impl);
 
   int (*enterprise_create)(void *impl, const MaEnterprise *e, GError **error);
   int (*enterprise_get)(void *impl, const char *id_or_slug, MaEnterprise **out, GError **error);

@@ -151,6 +151,7 @@ int sql_commit_now(SqlDb *d, GError **error)
     sql_rollback_quiet(d);
     return -1;
   }
+  d->local_commits++;
   return 0;
 }
 
@@ -224,6 +225,21 @@ void sqlite_fault_inject_commit_failures(void *impl, int n)
 {
   SqlDb *d = impl;
   d->fail_commits = n > 0 ? n : 0;
+}
+
+gint64 sqlite_data_version(void *impl)
+{
+  SqlDb *d = impl;
+  /* PRAGMA data_version changes when another connection commits, never for our own commits. */
+  sqlite3_stmt *s = sql_prep(d, "PRAGMA data_version", NULL);
+  gint64 v = -1;
+  if (s && sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+  sql_reset(s);
+  if (v < 0 || v != d->seen_version) {
+    d->seen_version = v; /* an unreadable version counts as a change: caches are dropped */
+    d->other_changes++;
+  }
+  return d->other_changes + d->local_commits;
 }
 
 /* ---- open / close --------------------------------------------------------------------------- */

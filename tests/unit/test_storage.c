@@ -223,6 +223,37 @@ static void test_fault_injection(Fixture *fx, gconstpointer data)
   g_ptr_array_unref(found);
 }
 
+static void test_data_version(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  MaStorage *other = NULL;
+  g_assert_cmpint(storage_open(fx->dir, FALSE, &other, &error), ==, 0);
+  gint64 v0 = storage_data_version(fx->st);
+  g_assert_cmpint(storage_data_version(fx->st), ==, v0);
+  /* reads change nothing */
+  MaEnterprise *e = NULL;
+  g_assert_cmpint(storage_enterprise_get(fx->st, "x", &e, &error), ==, 0);
+  g_assert_cmpint(storage_data_version(fx->st), ==, v0);
+  /* our own commit */
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  gint64 v1 = storage_data_version(fx->st);
+  g_assert_cmpint(v1, >, v0);
+  g_assert_cmpint(storage_data_version(fx->st), ==, v1);
+  /* another handle's commit */
+  gint64 o0 = storage_data_version(other);
+  g_assert_cmpint(storage_setting_set(other, "e1", "k", "v", &error), ==, 0);
+  g_assert_cmpint(storage_data_version(other), >, o0);
+  gint64 v2 = storage_data_version(fx->st);
+  g_assert_cmpint(v2, >, v1);
+  g_assert_cmpint(storage_data_version(fx->st), ==, v2);
+  /* a rolled-back transaction is no change */
+  g_assert_cmpint(storage_begin(other, &error), ==, 0);
+  g_assert_cmpint(storage_setting_set(other, "e1", "k", "w", &error), ==, 0);
+  storage_rollback(other);
+  g_assert_cmpint(storage_data_version(fx->st), ==, v2);
+  storage_close(&other);
+}
+
 /* ---- enterprises ---------------------------------------------------------------------------- */
 
 static void test_enterprises(Fixture *fx, gconstpointer data)
@@ -658,6 +689,7 @@ int main(int argc, char **argv)
   ADD("/storage/migrations/fresh-and-existing", test_migrations_fresh_and_existing);
   ADD("/storage/transactions", test_transactions);
   ADD("/storage/fault-injection", test_fault_injection);
+  ADD("/storage/data-version", test_data_version);
   ADD("/storage/enterprises", test_enterprises);
   ADD("/storage/inbound", test_inbound);
   ADD("/storage/employees", test_employees);
