@@ -30,6 +30,8 @@ Message-ID: <lunch@globex.example>
 
 Lunch on Friday?
 M
+# A rule turns quote mail on opportunities into activities, shown beside their message.
+ma rules add acme '{"name":"Quotes","object_types":["opportunity"],"conditions":[{"field":"subject","op":"contains","value":"quote"}],"action":{"activity_type":"email","title":"Quote: {{subject}}"}}' >/dev/null
 assert_status 0 ma ingest acme "$FIXTURES_DIR/walkthrough/quote-request.eml" "$T/2-reply.eml" "$T/3-other.eml"
 
 # Newest first; Mindy's lunch mail is not on Hank's timeline.
@@ -53,6 +55,16 @@ assert_contains "$out" "thread $thread" "text: thread id"
 assert_contains "$out" "To:      Hank Scorpio <hank@globex.example>" "text: to"
 assert_contains "$out" "Files:   hammock-specs.csv" "text: attachment names"
 assert_contains "$out" "| Hank, the quote is 25,000 dollars." "text: snippet"
+
+# Activities interleave: each just before (newer than) its message.
+assert_status 0 ma timeline acme opportunity OPP-1 --json
+# (Mindy's lunch mail is linked through the account's only open opportunity; no quote, no activity.)
+assert_eq "message activity:email message activity:email message" \
+  "$(json_get "$T/last.out" '" ".join(i["kind"] + (":" + i["activity_type"] if i["kind"] == "activity" else "") for i in d["items"])')" "activities interleaved"
+assert_eq "Quote: Re: Quote for 500 hammocks" "$(json_get "$T/last.out" 'd["items"][1]["title"]')" "activity title"
+assert_status 0 ma timeline acme opportunity OPP-1
+assert_contains "$(cat "$T/last.out")" "activity  " "text shows activities"
+assert_contains "$(cat "$T/last.out")" "email \"Quote: Quote for 500 hammocks\" on opportunity OPP-1 (rule Quotes" "text activity line"
 
 # Filters.
 assert_status 0 ma timeline acme account ACC-1 --direction out --json
