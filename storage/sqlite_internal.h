@@ -99,6 +99,7 @@ int sqlite_commit(void *impl, GError **error);
 void sqlite_rollback(void *impl);
 void sqlite_fault_inject_commit_failures(void *impl, int n);
 gint64 sqlite_data_version(void *impl);
+void sqlite_fault_inject_disk_full(void *impl, gboolean full);
 int sqlite_enterprise_create(void *impl, const MaEnterprise *e, GError **error);
 int sqlite_enterprise_get(void *impl, const char *id_or_slug, MaEnterprise **out, GError **error);
 int sqlite_enterprise_list(void *impl, GPtrArray *out, GError **error);

@@ -164,6 +164,12 @@ void storage_fault_inject_commit_failures(MaStorage *st, int n)
   st->be->fault_inject_commit_failures(st->impl, n);
 }
 
+void storage_fault_inject_disk_full(MaStorage *st, gboolean full)
+{
+  g_assert(st != NULL);
+  st->be->fault_inject_disk_full(st->impl, full);
+}
+
 gint64 storage_data_version(MaStorage *st)
 {
   g_assert(st != NULL);

@@ -40,6 +40,10 @@ void storage_rollback(MaStorage *st);
 /* Test hook: when set, the next n commits fail with MA_ERROR_TEMPFAIL as if fsync failed. */
 void storage_fault_inject_commit_failures(MaStorage *st, int n);
 
+/* Test hook: with full TRUE the database may not grow any more (as if the disk were full): writes
+ * that need a new page fail with MA_ERROR_TEMPFAIL and roll back. FALSE lifts the limit. */
+void storage_fault_inject_disk_full(MaStorage *st, gboolean full);
+
 /* A number that changes whenever a write was committed to the database (by any handle, this one
  * included) since the previous call on this handle; equal values mean nothing changed. Cheap and
  * outside any transaction: meant for caches of read results. Never decreases. */

@@ -227,6 +227,13 @@ void sqlite_fault_inject_commit_failures(void *impl, int n)
   d->fail_commits = n > 0 ? n : 0;
 }
 
+void sqlite_fault_inject_disk_full(void *impl, gboolean full)
+{
+  SqlDb *d = impl;
+  /* max_page_count cannot go below the current size, so "full" pins it at the current size. */
+  sql_exec(d, full ? "PRAGMA max_page_count=1" : "PRAGMA max_page_count=4294967294", NULL);
+}
+
 gint64 sqlite_data_version(void *impl)
 {
   SqlDb *d = impl;

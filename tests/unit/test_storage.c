@@ -223,6 +223,76 @@ static void test_fault_injection(Fixture *fx, gconstpointer data)
   g_ptr_array_unref(found);
 }
 
+static void test_disk_full(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  storage_fault_inject_disk_full(fx->st, TRUE);
+  char *big = g_strnfill(256 * 1024, 'z');
+  char sha[65];
+  /* Inside a transaction: the failing write is TEMPFAIL; nothing of the batch survives. */
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  upsert(fx->st, "e1", record(MA_RECORD_CONTACT, "c1", "Ann"));
+  int rc = storage_blob_put(fx->st, big, strlen(big), sha, &error);
+  g_assert_cmpint(rc, ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_TEMPFAIL);
+  g_clear_error(&error);
+  storage_rollback(fx->st);
+  /* On its own, too. */
+  g_assert_cmpint(storage_blob_put(fx->st, big, strlen(big), sha, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_TEMPFAIL);
+  g_clear_error(&error);
+  storage_fault_inject_disk_full(fx->st, FALSE);
+  MaRecord *r = NULL;
+  g_assert_cmpint(storage_record_get(fx->st, "e1", MA_RECORD_CONTACT, "c1", &r, &error), ==, 0);
+  GBytes *b = NULL;
+  g_assert_cmpint(storage_blob_get(fx->st, sha, &b, &error), ==, 0);
+  /* Space back: the same writes succeed. */
+  g_assert_cmpint(storage_blob_put(fx->st, big, strlen(big), sha, &error), ==, 0);
+  g_assert_cmpint(storage_blob_get(fx->st, sha, &b, &error), ==, 1);
+  g_assert_cmpuint(g_bytes_get_size(b), ==, strlen(big));
+  g_bytes_unref(b);
+  g_free(big);
+}
+
+/* Two handles writing at once from two threads: SQLite serialises them; nothing is lost. */
+typedef struct {
+  const char *dir;
+  int base;
+} Writer;
+
+static gpointer writer_thread(gpointer p)
+{
+  Writer *w = p;
+  MaStorage *st = NULL;
+  GError *error = NULL;
+  g_assert_cmpint(storage_open(w->dir, FALSE, &st, &error), ==, 0);
+  for (int i = 0; i < 200; i++) {
+    char id[32];
+    g_snprintf(id, sizeof id, "c%d", w->base + i);
+    MaRecord *r = record(MA_RECORD_CONTACT, id, "x");
+    g_assert_cmpint(storage_record_upsert(st, "e1", r, &error), ==, 0);
+    g_assert_no_error(error);
+    ma_record_free(r);
+  }
+  storage_close(&st);
+  return NULL;
+}
+
+static void test_concurrent_writers(Fixture *fx, gconstpointer data)
+{
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  Writer a = {fx->dir, 0}, b = {fx->dir, 1000};
+  GThread *ta = g_thread_new("a", writer_thread, &a);
+  GThread *tb = g_thread_new("b", writer_thread, &b);
+  g_thread_join(ta);
+  g_thread_join(tb);
+  gint64 msgs = 0, acts = 0, recs = 0;
+  GError *error = NULL;
+  g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);
+  g_assert_cmpint(recs, ==, 400);
+}
+
 static void test_data_version(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
@@ -690,6 +760,8 @@ int main(int argc, char **argv)
   ADD("/storage/transactions", test_transactions);
   ADD("/storage/fault-injection", test_fault_injection);
   ADD("/storage/data-version", test_data_version);
+  ADD("/storage/fault/disk-full", test_disk_full);
+  ADD("/storage/concurrent-writers", test_concurrent_writers);
   ADD("/storage/enterprises", test_enterprises);
   ADD("/storage/inbound", test_inbound);
   ADD("/storage/employees", test_employees);
