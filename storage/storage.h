@@ -1,7 +1,8 @@
 /* storage.h - the whole interface to mailagent's durable state (except the node-local spool, see
  * spool.h). Callers never see SQL: every operation is a function here, dispatched through a table
  * of backend functions (storage_backend.h), so a PostgreSQL backend can be added without touching
- * callers. The SQLite backend (storage_sqlite.c) is the only place SQL appears.
+ * callers. The SQLite backend (storage_sqlite_*.c, schema in storage_migrations.c) is the only place
+ * SQL appears.
  *
  * Conventions: functions return 0 / -1 (GError, domain MA_ERROR), look-ups 1 found / 0 not found /
  * -1 error. Every query is scoped by enterprise_id: no function reads or writes across tenants
@@ -32,7 +33,10 @@ int storage_open(const char *data_dir, gboolean create, MaStorage **out, GError 
 void storage_close(MaStorage **st);
 int storage_schema_version(MaStorage *st);
 
-/* Transactions group many writes into one durable commit (one fsync). Nesting is not allowed. */
+/* Transactions group many writes into one durable commit (one fsync). Nesting is not allowed.
+ * Outside a transaction every write function is atomic on its own; inside one, a write function
+ * that fails undoes only its own changes and the transaction stays usable (unless the database
+ * itself aborted it, in which case storage_commit reports MA_ERROR_TEMPFAIL). */
 int storage_begin(MaStorage *st, GError **error);
 int storage_commit(MaStorage *st, GError **error);
 void storage_rollback(MaStorage *st);
@@ -128,7 +132,8 @@ int storage_apikey_revoke(MaStorage *st, const char *id, gint64 now, GError **er
 
 /* ---- per-enterprise settings ---------------------------------------------------------------- */
 
-/* Values are text; the meaning and defaults of keys belong to the caller (see agent/lib/settings). */
+/* Values are text; the meaning and defaults of keys belong to the caller (see agent/lib/settings).
+ * storage_setting_set with value NULL removes the key. get: 1 found, 0 not set. */
 int storage_setting_get(MaStorage *st, const char *enterprise_id, const char *key, char **value, GError **error);
 int storage_setting_set(MaStorage *st, const char *enterprise_id, const char *key, const char *value, GError **error);
 /* out: key -> value, both g_strdup'd (create with g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free)). */
@@ -152,7 +157,7 @@ int storage_record_list(MaStorage *st, const char *enterprise_id, MaRecordType t
 int storage_records_by_email(MaStorage *st, const char *enterprise_id, const char *address_key,
                              gboolean ignore_plus, GPtrArray *out, GError **error);
 int storage_accounts_by_domain(MaStorage *st, const char *enterprise_id, const char *domain, GPtrArray *out, GError **error);
-/* Open opportunities whose contact_ids include contact_id. */
+/* Open opportunities (stage open, or no stage) whose contact_ids include contact_id. */
 int storage_opportunities_open_for_contact(MaStorage *st, const char *enterprise_id, const char *contact_id,
                                            GPtrArray *out, GError **error);
 int storage_opportunities_open_for_account(MaStorage *st, const char *enterprise_id, const char *account_id,
@@ -161,7 +166,8 @@ int storage_opportunities_open_for_account(MaStorage *st, const char *enterprise
 /* ---- blobs (raw messages, attachments): content-addressed by sha256 ------------------------- */
 
 /* Stores data unless a blob with that digest exists; writes the hex digest to sha256_out. Durable
- * with the enclosing transaction's commit. */
+ * with the enclosing transaction's commit. Blobs are shared between enterprises by digest: before
+ * serving one to a tenant, check storage_attachment_visible (or that it is the tenant's raw_sha256). */
 int storage_blob_put(MaStorage *st, const void *data, gsize len, char sha256_out[65], GError **error);
 /* *out is a new reference. */
 int storage_blob_get(MaStorage *st, const char *sha256, GBytes **out, GError **error);
@@ -191,12 +197,14 @@ typedef struct {
 MaStoredMessage *ma_stored_message_new(void);
 void ma_stored_message_free(MaStoredMessage *m);
 
-/* Finds an archived message of this enterprise with this normalised Message-ID (when not NULL) or
- * else this dedup key. *message_id_out is our id. */
+/* Finds an archived message of this enterprise with this normalised Message-ID (when not NULL),
+ * or else (none found by it) with this dedup key. *id_out is our id. Messages are unique per
+ * enterprise by both, so 0 here means storage_message_insert will not conflict. */
 int storage_message_find_duplicate(MaStorage *st, const char *enterprise_id, const char *message_id,
                                    const char *dedup_key, char **id_out, GError **error);
 /* Inserts the message with its participants and attachment rows (blobs stored separately with
- * storage_blob_put) and its links. m->id, thread_id are set by the caller. */
+ * storage_blob_put) and its links. m->id, thread_id are set by the caller; a NULL snippet is made
+ * from text. MA_ERROR_CONFLICT when the id, Message-ID or dedup key is archived already. */
 int storage_message_insert(MaStorage *st, const MaStoredMessage *m, GError **error);
 /* Full message with participants, attachments and links. */
 int storage_message_get(MaStorage *st, const char *enterprise_id, const char *id, MaStoredMessage **out, GError **error);
@@ -206,7 +214,7 @@ int storage_message_ids_archived_since(MaStorage *st, const char *enterprise_id,
 /* 1 when some message of this enterprise has an attachment with this digest. */
 int storage_attachment_visible(MaStorage *st, const char *enterprise_id, const char *sha256, GError **error);
 
-/* Links: 1 added, 0 existed. */
+/* Links: 1 added, 0 existed; MA_ERROR_NOT_FOUND when the message is not this enterprise's. */
 int storage_link_add(MaStorage *st, const char *enterprise_id, const char *message_id, const MaRecordRef *ref, GError **error);
 /* out: MaRecordRef*. */
 int storage_message_links(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out, GError **error);
@@ -256,7 +264,8 @@ typedef struct {
 
 void ma_activity_free(MaActivity *a);
 
-/* 1 created, 0 an activity for (message, record) exists already (the unique key). */
+/* 1 created, 0 an activity for (message, record) exists already (the unique key). The activity
+ * takes its message's date (message_date is ignored); MA_ERROR_NOT_FOUND without the message. */
 int storage_activity_create(MaStorage *st, const MaActivity *a, GError **error);
 /* Links of the message that have no activity yet. out: MaRecordRef*. */
 int storage_links_without_activity(MaStorage *st, const char *enterprise_id, const char *message_id,
@@ -280,8 +289,8 @@ typedef struct {
 
 void ma_timeline_item_free(MaTimelineItem *item);
 
-/* Newest first, messages and activities interleaved (an activity sorts at its message's date, just
- * before it). cursor: NULL or an opaque string from an earlier page (MA_ERROR_INVALID when it is not
+/* Newest first (message date, then message id), messages and activities interleaved (an activity
+ * sorts at its message's date, just before it). limit <= 0 means 50; at most 500. cursor: NULL or an opaque string from an earlier page (MA_ERROR_INVALID when it is not
  * one). *next_cursor: NULL on the last page. out: MaTimelineItem*. Messages carry participants,
  * attachments and links; text and html are NULL (fetch the message for them). */
 int storage_timeline(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *record_id,
