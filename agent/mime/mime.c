@@ -28,6 +28,7 @@ static gpointer init_once(gpointer unused)
 {
   g_mime_init();
   xmlInitParser();
+  mime_charset_pin_modules();
   base_options = g_mime_parser_options_new();
   static const char *fallback[] = {"UTF-8", "GB18030", "windows-1252", NULL};
   g_mime_parser_options_set_fallback_charsets(base_options, fallback);

@@ -3,13 +3,17 @@
  * The declared charset is mapped through GMime's alias table (g_mime_charset_iconv_name) and
  * widened where mail clients lie in a known way (gb2312/gbk -> GB18030, iso-8859-1/us-ascii ->
  * windows-1252, ks_c_5601-1987 -> CP949). Bytes that do not convert become U+FFFD one at a time,
- * so a single bad byte does not lose the rest. With no usable charset the guess is: valid UTF-8,
+ * so a single bad byte does not lose the rest. glibc loads a gconv module on iconv_open and
+ * unloads it on the last iconv_close (dlopen + dlclose, ~200 us, on every header GMime decodes
+ * too): mime_charset_pin_modules() keeps one converter per common mail charset open for the
+ * life of the process so that never happens. With no usable charset the guess is: valid UTF-8,
  * else GB18030 if it converts cleanly, else windows-1252. NUL bytes are always dropped (the
  * result is a C string). Cost: one pass when the input is ASCII/UTF-8, otherwise one iconv pass.
  */
 #include "mime_private.h"
 
 #include <errno.h>
+#include <iconv.h>
 #include <string.h>
 
 #include <gmime/gmime.h>
@@ -81,11 +85,14 @@ static char *convert_lenient(GIConv cd, const char *data, gsize len, gboolean st
 /* Converts from `charset`; NULL when iconv does not know it (or strict and not clean). */
 static char *convert_from(const char *charset, const char *data, gsize len, gboolean strict)
 {
-  GIConv cd = g_iconv_open("UTF-8", charset);
-  if (cd == (GIConv)-1) return NULL;
+  /* g_mime_iconv_open maps charset aliases; mime_charset_pin_modules() keeps modules loaded. */
+  iconv_t ic = g_mime_iconv_open("UTF-8", charset);
+  if (ic == (iconv_t)-1) return NULL;
+  GIConv cd = (GIConv)ic;
+  g_iconv(cd, NULL, NULL, NULL, NULL); /* a cached converter may hold a shift state */
   gboolean clean;
   char *s = convert_lenient(cd, data, len, strict, &clean);
-  g_iconv_close(cd);
+  g_mime_iconv_close(ic);
   return s;
 }
 
@@ -136,4 +143,17 @@ char *mime_charset_to_utf8(const char *data, gsize len, const char *charset)
     return strndup_no_nul(data, len);
   char *s = convert_from(name, data, len, FALSE);
   return s ? s : guess(data, len);
+}
+
+void mime_charset_pin_modules(void)
+{
+  static const char *const common[] = {
+    "GBK", "GB18030", "GB2312", "BIG5", "BIG5-HKSCS", "SHIFT_JIS", "CP932", "EUC-JP", "ISO-2022-JP",
+    "EUC-KR", "CP949", "ISO-2022-KR", "KOI8-R", "KOI8-U", "WINDOWS-1250", "WINDOWS-1251",
+    "WINDOWS-1252", "WINDOWS-1253", "WINDOWS-1254", "WINDOWS-1255", "WINDOWS-1256",
+    "WINDOWS-1257", "WINDOWS-1258", "ISO-8859-2", "ISO-8859-5", "ISO-8859-7", "ISO-8859-9",
+    "ISO-8859-15", "TIS-620", "UTF-7", "UTF-16", "UTF-16LE", "UTF-16BE",
+  };
+  /* Deliberately never closed: process-lifetime pins (a few KB each). */
+  for (gsize i = 0; i < G_N_ELEMENTS(common); i++) (void)iconv_open("UTF-8", common[i]);
 }

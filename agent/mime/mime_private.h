@@ -32,6 +32,9 @@ void mime_prescan_clear(MimePrescan *p);
  * windows-1252) to UTF-8. Invalid bytes become U+FFFD, NUL bytes are dropped. Never NULL; the
  * caller frees it. */
 char *mime_charset_to_utf8(const char *data, gsize len, const char *charset);
+/* Keeps the gconv modules of common mail charsets loaded for the life of the process (called
+ * once by mime_global_init). */
+void mime_charset_pin_modules(void);
 
 /* ---- header values (mime_header.c) --------------------------------------------------------- */
 
