@@ -732,8 +732,8 @@ static SmtpAction process_line(SmtpSession *s, gint64 now_ms, gboolean *progress
   evbuffer_ptr_set(s->in, &end, scan, EVBUFFER_PTR_SET);
   p = evbuffer_search_range(s->in, "\n", 1, NULL, &end);
   if (p.pos < 0) {
-    if (len > SMTP_MAX_TEXT_LINE) { /* no LF within the bound: drop what we have, reply at its end */
-      evbuffer_drain(s->in, len);
+    if (len > SMTP_MAX_TEXT_LINE) { /* no LF within the bound: drop what was searched, reply at its end */
+      evbuffer_drain(s->in, scan);
       s->discard_line = TRUE;
       *progress = TRUE;
     }
@@ -746,6 +746,7 @@ static SmtpAction process_line(SmtpSession *s, gint64 now_ms, gboolean *progress
     s->discard_line = FALSE;
     return refuse(s, "500 5.5.2 Error: line too long", now_ms);
   }
+  s->deadline_ms = now_ms + s->lim.command_timeout_ms; /* per command */
   evbuffer_remove(s->in, line, n + 1);
   if (n > 0 && line[n - 1] == '\r') n--;
   line[n] = '\0';

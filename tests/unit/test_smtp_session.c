@@ -339,6 +339,13 @@ static void test_sizes_and_lines(void)
   r = fx_send(&fx, "AAAA\r\nNOOP\r\n");
   g_assert_cmpstr(r, ==, "500 5.5.2 Error: line too long\r\n250 2.0.0 Ok\r\n");
   g_free(r);
+  /* the same, with the end of the line and the next command in one segment */
+  g_string_truncate(big, 0);
+  for (int i = 0; i < 1500; i++) g_string_append_c(big, 'A');
+  g_string_append(big, "\r\nNOOP\r\n");
+  r = fx_send(&fx, big->str);
+  g_assert_cmpstr(r, ==, "500 5.5.2 Error: line too long\r\n250 2.0.0 Ok\r\n");
+  g_free(r);
   /* 600-octet command: over the 512 command bound */
   g_string_truncate(big, 0);
   g_string_append(big, "NOOP ");
