@@ -145,6 +145,8 @@ char *mime_charset_to_utf8(const char *data, gsize len, const char *charset)
   return s ? s : guess(data, len);
 }
 
+static iconv_t charset_pins[40];
+
 void mime_charset_pin_modules(void)
 {
   static const char *const common[] = {
@@ -154,6 +156,7 @@ void mime_charset_pin_modules(void)
     "WINDOWS-1257", "WINDOWS-1258", "ISO-8859-2", "ISO-8859-5", "ISO-8859-7", "ISO-8859-9",
     "ISO-8859-15", "TIS-620", "UTF-7", "UTF-16", "UTF-16LE", "UTF-16BE",
   };
-  /* Deliberately never closed: process-lifetime pins (a few KB each). */
-  for (gsize i = 0; i < G_N_ELEMENTS(common); i++) (void)iconv_open("UTF-8", common[i]);
+  /* Deliberately never closed: process-lifetime pins (a few KB each), kept reachable. */
+  for (gsize i = 0; i < G_N_ELEMENTS(common) && i < G_N_ELEMENTS(charset_pins); i++)
+    charset_pins[i] = iconv_open("UTF-8", common[i]);
 }
