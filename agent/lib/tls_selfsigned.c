@@ -81,6 +81,7 @@ int tls_selfsigned_create(const char *cert_file, const char *key_file, const cha
     return -1;
   }
   int rc = -1;
+  char *san = NULL;
   X509 *cert = NULL;
   BIGNUM *serial = NULL;
   EVP_PKEY *key = EVP_EC_gen("P-256");
@@ -103,7 +104,7 @@ int tls_selfsigned_create(const char *cert_file, const char *key_file, const cha
     ossl_fail(error, "certificate name");
     goto out;
   }
-  g_autofree char *san = g_strconcat("DNS:", common_name, NULL);
+  san = g_strconcat("DNS:", common_name, NULL);
   if (add_ext(cert, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
       add_ext(cert, NID_key_usage, "critical,digitalSignature") < 0 ||
       add_ext(cert, NID_ext_key_usage, "serverAuth") < 0 || add_ext(cert, NID_subject_alt_name, san) < 0 ||
@@ -122,6 +123,7 @@ int tls_selfsigned_create(const char *cert_file, const char *key_file, const cha
   }
   rc = 0;
 out:
+  g_free(san);
   BN_free(serial);
   X509_free(cert);
   EVP_PKEY_free(key);
