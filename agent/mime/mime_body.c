@@ -63,8 +63,9 @@ static gboolean base64_truncated(const char *data, gsize len)
 
 /* Decoded content of a leaf. *borrowed is TRUE when the bytes point into the parse buffer (valid
  * only during the parse). */
-static GBytes *part_content(Walk *w, GMimePart *part)
+static GBytes *part_content(Walk *w, GMimePart *part, gboolean *borrowed)
 {
+  *borrowed = FALSE;
   GMimeDataWrapper *dw = g_mime_part_get_content(part);
   if (!dw) return g_bytes_new(NULL, 0);
   GMimeStream *st = g_mime_data_wrapper_get_stream(dw);
@@ -73,8 +74,10 @@ static GBytes *part_content(Walk *w, GMimePart *part)
   gsize len;
   gboolean sliced = stream_slice(w->src, st, &data, &len);
   if (sliced && (enc == GMIME_CONTENT_ENCODING_DEFAULT || enc == GMIME_CONTENT_ENCODING_7BIT ||
-                 enc == GMIME_CONTENT_ENCODING_8BIT || enc == GMIME_CONTENT_ENCODING_BINARY))
+                 enc == GMIME_CONTENT_ENCODING_8BIT || enc == GMIME_CONTENT_ENCODING_BINARY)) {
+    *borrowed = TRUE;
     return g_bytes_new_static(data, len);
+  }
   if (sliced && enc == GMIME_CONTENT_ENCODING_BASE64 && base64_truncated(data, len))
     mime_warn(w->src->warnings, "truncated base64 content: decoded what was there");
   GMimeStream *out = g_mime_stream_mem_new();
@@ -136,13 +139,14 @@ static MaAttachment *attachment_new(GMimeObject *obj, gboolean in_related)
   return a;
 }
 
-static void attachment_set_data(MaAttachment *a, GBytes *bytes)
+/* borrowed: bytes point into the parse buffer and must be copied to outlive the parse. */
+static void attachment_set_data(MaAttachment *a, GBytes *bytes, gboolean borrowed)
 {
   gsize len;
   const void *data = g_bytes_get_data(bytes, &len);
   a->size = len;
   ma_sha256_hex(data ? data : "", len, a->sha256);
-  a->data = g_bytes_new(data, len); /* own copy: `bytes` may borrow the parse buffer */
+  a->data = borrowed ? g_bytes_new(data, len) : g_bytes_ref(bytes);
 }
 
 /* The raw bytes of an attached message: from its first header to the parent's next boundary. */
@@ -188,7 +192,7 @@ static void add_message_part(Walk *w, GMimeObject *obj, GMimeObject *parent, gui
   gsize len;
   message_part_raw(w, parent, inner, &data, &len);
   GBytes *bytes = g_bytes_new_static(data ? data : "", len);
-  attachment_set_data(a, bytes);
+  attachment_set_data(a, bytes, TRUE);
   g_bytes_unref(bytes);
   g_ptr_array_add(w->b->attachments, a);
   if (!w->src->reparsed && depth <= 1 && (parent == NULL || parent == w->root)) {
@@ -212,7 +216,8 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
       if (alt) return; /* another alternative of the same content */
       goto attachment;
     }
-    GBytes *bytes = part_content(w, part);
+    gboolean borrowed;
+    GBytes *bytes = part_content(w, part, &borrowed);
     gsize len;
     const char *data = g_bytes_get_data(bytes, &len);
     char *utf8 = mime_charset_to_utf8(data, len, g_mime_object_get_content_type_parameter(obj, "charset"));
@@ -233,8 +238,9 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
 attachment:;
   MaAttachment *a = attachment_new(obj, in_related);
   a->filename = clean_filename(fn);
-  GBytes *bytes = part_content(w, part);
-  attachment_set_data(a, bytes);
+  gboolean borrowed;
+  GBytes *bytes = part_content(w, part, &borrowed);
+  attachment_set_data(a, bytes, borrowed);
   g_bytes_unref(bytes);
   g_ptr_array_add(w->b->attachments, a);
 }
