@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# smtp_fsync.sh - durable acknowledgement proven, not assumed (SIGKILL keeps the page cache):
+# 1. an LD_PRELOAD shim makes fsync/fdatasync fail while a control file exists: every client gets
+#    451 4.3.0, never 250, and nothing of those messages is archived; once syncs work again, 250.
+# 2. under strace -f, every "250 ... queued" write comes after a completed sync of the spool
+#    database that followed the message's DATA.
+source "$(dirname "$0")/lib/common.sh"
+source "$FIXTURES_DIR/smtp/setup.sh"
+
+smtp_setup
+SHIM="${BUILD_DIR:-}/tests/support/libfsyncfail.so"
+if [ ! -f "$SHIM" ]; then   # not wired into the build: make it here
+  SHIM="$T/libfsyncfail.so"
+  cc -shared -fPIC -o "$SHIM" "$SRC_DIR/tests/support/fsyncfail.c" -ldl
+fi
+
+sw() { swaks --server "127.0.0.1:$SMTP_PORT" --from alice@acme.example --to "$INBOUND" "$@" 2>&1 || true; }
+
+# ---- 1. failing fsync -> 4xx, never 250 -------------------------------------------------------
+LD_PRELOAD="$SHIM" FSYNCFAIL_FILE="$T/fail-sync" FSYNCFAIL_LOG=1 start_serve
+touch "$T/fail-sync"
+for i in 1 2 3; do
+  out=$(sw --header "Subject: during-failure-$i")
+  assert_contains "$out" "<** 451 4.3.0" "fsync failing: message $i gets 451 4.3.0"
+  assert_not_contains "$out" "<-  250 2.0.0" "fsync failing: message $i never gets 250"
+done
+assert_contains "$(cat "$T/serve.log")" "fsyncfail: fdatasync" "the shim really failed the spool's sync"
+rm -f "$T/fail-sync"
+out=$(sw --header "Subject: after-recovery")
+assert_contains "$out" "<-  250 2.0.0 Ok: queued as" "sync works again: 250"
+assert_eq 1 "$(wait_archived 1)" "the acknowledged message is archived"
+sleep 1
+assert_eq 0 "$(db_query "select count(*) from messages where subject like 'during-failure%'")" "no refused message archived"
+stop_serve
+
+# ---- 2. strace: sync completes before each 250 is written --------------------------------------
+REAL="$MAILAGENT"
+cat >"$T/traced" <<SH
+#!/bin/sh
+exec strace -f -tt -y -s 200 -e trace=fsync,fdatasync,write,writev,sendto,sendmsg -o "$T/strace.out" "$REAL" "\$@"
+SH
+chmod +x "$T/traced"
+MAILAGENT="$T/traced" start_serve
+for i in 1 2 3 4 5; do
+  out=$(sw --header "Subject: traced-$i")
+  assert_contains "$out" "<-  250 2.0.0 Ok: queued as" "traced delivery $i"
+done
+# stop the traced daemon itself (strace forwards nothing), then let strace finish its log
+child=$(pgrep -P "$SERVE_PID" | head -1)
+kill -TERM "$child" 2>/dev/null || true
+wait "$SERVE_PID" 2>/dev/null || true
+SERVE_PID=
+check=$(/usr/bin/python3 "$FIXTURES_DIR/smtp/strace_check.py" "$T/strace.out" 2>&1 || true)
+echo "$check"
+assert_contains "$check" "ok 5" "strace: each of the 5 replies 250 follows a completed spool fsync/fdatasync"
+finish
