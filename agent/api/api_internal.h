@@ -28,6 +28,8 @@
 #define API_DEFAULT_PAGE 50
 #define API_MAX_PAGE 200
 
+typedef struct ApiCache ApiCache;
+
 struct ApiServer {
   struct event_base *base;
   const MaConfig *cfg;
@@ -35,6 +37,7 @@ struct ApiServer {
   struct evhttp_bound_socket *bound;
   void *ssl_ctx;    /* SSL_CTX*, NULL for plain HTTP */
   MaStorage *st;
+  ApiCache *cache;  /* api_cache.c */
   int port;
 };
 
@@ -133,6 +136,18 @@ gboolean api_query_limit(ApiCtx *ctx, int *limit);
 gboolean api_param_record_type(ApiCtx *ctx, MaRecordType *type);
 /* {"items": items, "next_cursor": next or null}; takes ownership of items. */
 json_t *api_page(json_t *items, const char *next_cursor);
+
+/* ---- read cache (api_cache.c) ------------------------------------------------------------ */
+
+ApiCache *api_cache_new(void);
+void api_cache_free(ApiCache *c);
+/* Answers 200 from the cache and returns TRUE when this enterprise's answer to this URI is cached
+ * and nothing was committed since; FALSE otherwise (the handler then computes the answer). */
+gboolean api_cache_reply(ApiCtx *ctx);
+/* Keeps a 200 JSON answer for api_cache_reply (copied). */
+void api_cache_store(ApiCtx *ctx, const char *json, gsize len);
+/* Like api_reply_json(ctx, 200, doc), and stores the encoded answer in the cache. */
+void api_reply_json_cached(ApiCtx *ctx, json_t *doc);
 
 /* ---- auth (api_auth.c) ---------------------------------------------------------------------- */
 

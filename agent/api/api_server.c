@@ -164,6 +164,7 @@ ApiServer *api_server_new(struct event_base *base, const MaConfig *cfg, GError *
     api_server_free(srv);
     return NULL;
   }
+  srv->cache = api_cache_new();
   srv->http = evhttp_new(base);
   if (!srv->http) {
     g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "cannot create the HTTP server");
@@ -204,5 +205,6 @@ void api_server_free(ApiServer *srv)
   if (srv->ssl_ctx)
     SSL_CTX_free((SSL_CTX *)srv->ssl_ctx);
   storage_close(&srv->st);
+  api_cache_free(srv->cache);
   g_free(srv);
 }

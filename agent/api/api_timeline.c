@@ -5,7 +5,8 @@
  * true|false, thread=<thread id>, limit (1..200, default 50), cursor (opaque, from next_cursor).
  * The cursor is storage's (a position in the (date, id) order), so pages stay stable while mail
  * arrives: a new message sorts before the first page, never into a later one. A record with no
- * items that does not exist answers 404; a deleted record keeps its history.
+ * items that does not exist answers 404; a deleted record keeps its history. Pages are served
+ * from api_cache.c while nothing has been committed since they were built.
  */
 #include "api_internal.h"
 #include "agent/codec/codec.h"
@@ -88,6 +89,8 @@ static void timeline_get(ApiCtx *ctx)
   if (!api_check_query(ctx, allowed) || !api_query_limit(ctx, &limit) || !parse_filter(ctx, &filter) ||
       !api_param_record_type(ctx, &type))
     return;
+  if (api_cache_reply(ctx))
+    return;
   cursor = api_query(ctx, "cursor");
   if (cursor && (!*cursor || strlen(cursor) > API_MAX_CURSOR_LEN)) {
     api_reply_error(ctx, 400, "bad_cursor", "the cursor is not one this API returned");
@@ -116,7 +119,7 @@ static void timeline_get(ApiCtx *ctx)
   items = json_array();
   for (guint i = 0; i < out->len; i++)
     json_array_append_new(items, codec_timeline_item_to_json(g_ptr_array_index(out, i)));
-  api_reply_json(ctx, 200, api_page(items, next));
+  api_reply_json_cached(ctx, api_page(items, next));
 }
 
 const ApiRoute api_timeline_routes[] = {

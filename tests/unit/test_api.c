@@ -615,6 +615,34 @@ static void test_messages(void)
   json_decref(expect("GET", thr, F.key_b, NULL, 404, "not_found"));
 }
 
+/* The page cache never serves a page older than the last commit, nor across tenants or keys. */
+static void test_cache(void)
+{
+  g_autofree char *k = NULL;
+  g_autofree char *kid = NULL;
+  g_autoptr(GError) error = NULL;
+  json_t *doc;
+  size_t before;
+
+  doc = expect("GET", "/v1/records/contact/c2/timeline", F.key_a, NULL, 200, NULL);
+  before = json_array_size(json_object_get(doc, "items"));
+  json_decref(doc);
+  doc = expect("GET", "/v1/records/contact/c2/timeline", F.key_a, NULL, 200, NULL); /* served cached */
+  g_assert_cmpint(json_array_size(json_object_get(doc, "items")), ==, before);
+  json_decref(doc);
+  g_free(put_message(F.ent_a, "c2", "for carol", 1750000000, MA_DIRECTION_INBOUND, NULL, NULL, NULL));
+  doc = expect("GET", "/v1/records/contact/c2/timeline", F.key_a, NULL, 200, NULL);
+  g_assert_cmpint(json_array_size(json_object_get(doc, "items")), ==, before + 1);
+  json_decref(doc);
+  /* same URI, other tenant: its own (absent) record, never A's cached page */
+  json_decref(expect("GET", "/v1/records/contact/c2/timeline", F.key_b, NULL, 404, "not_found"));
+  /* a key revoked after the page was cached is refused */
+  k = make_key(F.ent_a, &kid);
+  json_decref(expect("GET", "/v1/records/contact/c2/timeline", k, NULL, 200, NULL));
+  g_assert_cmpint(storage_apikey_revoke(F.st, kid, ma_now(), &error), ==, 1);
+  json_decref(expect("GET", "/v1/records/contact/c2/timeline", k, NULL, 401, "unauthorized"));
+}
+
 /* ---- configuration resources ---------------------------------------------------------------- */
 
 static void test_settings(void)
@@ -784,6 +812,7 @@ int main(int argc, char **argv)
   g_test_add_func("/api/bulk", test_bulk);
   g_test_add_func("/api/timeline", test_timeline);
   g_test_add_func("/api/messages", test_messages);
+  g_test_add_func("/api/cache", test_cache);
   g_test_add_func("/api/settings", test_settings);
   g_test_add_func("/api/rules", test_rules);
   g_test_add_func("/api/employees", test_employees);
