@@ -273,8 +273,8 @@ static int cmd_show(int argc, char **argv)
       json_array_append_new(addrs, json_string(a));
     }
     json_object_set_new(doc, "inbound_addresses", addrs);
-    json_object_set_new(doc, "employees", json_integer(employees->len));
-    json_object_set_new(doc, "api_keys", json_integer(live_keys));
+    json_object_set_new(doc, "employee_count", json_integer(employees->len));
+    json_object_set_new(doc, "api_key_count", json_integer(live_keys));
     cli_print_json(doc, FALSE);
   } else {
     print_enterprise(e, cfg);
@@ -359,7 +359,9 @@ static int cmd_rotate(int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autofree char *local = new_inbound_local(e->slug);
   gint64 expires = ma_now() + (gint64)grace_days * 86400;
+  g_autoptr(GPtrArray) live = g_ptr_array_new_with_free_func(g_free);
   rc = storage_inbound_rotate(st, e->id, local, expires, &error);
+  if (rc == 0) rc = storage_inbound_list(st, e->id, ma_now(), live, &error);
   storage_close(&st);
   if (rc < 0) {
     ma_enterprise_free(e);
@@ -370,8 +372,15 @@ static int cmd_rotate(int argc, char **argv)
   char when[32];
   ma_time_format(expires, when);
   if (common.json) {
+    /* The shape of POST /v1/inbound-address:rotate: {"address", "live", "previous_expires_at"}. */
     json_t *doc = json_object();
-    json_object_set_new(doc, "inbound_address", json_string(new_addr));
+    json_object_set_new(doc, "address", json_string(new_addr));
+    json_t *all = json_array();
+    for (guint i = 0; i < live->len; i++) {
+      g_autofree char *a = codec_inbound_address(g_ptr_array_index(live, i), cfg->inbound_domain);
+      json_array_append_new(all, json_string(a));
+    }
+    json_object_set_new(doc, "live", all);
     json_object_set_new(doc, "previous_address", json_string(old_addr));
     json_object_set_new(doc, "previous_expires_at", json_string(when));
     cli_print_json(doc, FALSE);

@@ -53,7 +53,8 @@ assert_status 2 ma enterprise domain drop acme-hammocks-ltd x.example
 
 # --- rotate-address: the old address stays live during the grace period ---
 assert_status 0 ma enterprise rotate-address acme-hammocks-ltd --grace-days 3 --json
-new_addr=$(json_get "$T/last.out" 'd["inbound_address"]')
+new_addr=$(json_get "$T/last.out" 'd["address"]')
+assert_eq "$new_addr $local_part@inbound.test" "$(json_get "$T/last.out" '" ".join(d["live"])')" "rotate --json lists the live addresses (API shape)"
 assert_eq "$local_part@inbound.test" "$(json_get "$T/last.out" 'd["previous_address"]')" "previous address reported"
 assert_status 0 ma enterprise show acme-hammocks-ltd --json
 assert_eq "$new_addr $local_part@inbound.test" "$(json_get "$T/last.out" '" ".join(d["inbound_addresses"])')" "both addresses live, current first"
