@@ -101,7 +101,7 @@ static void env_start_receiver(Env *env, const char *plan)
   g_autofree char *script = g_build_filename(FIXTURES_DIR, "..", "support", "webhook_receiver.py", NULL);
   g_autofree char *plan_arg = g_strdup_printf("--plan=%s", plan);
   char *argv[] = {"/usr/bin/python3", script, "--port-file", port_file, "--log", env->log, "--secret-file",
-                  env->secret_file, plan_arg, "--stall", "3", NULL};
+                  env->secret_file, plan_arg, "--stall", "4", NULL};
   g_autoptr(GError) error = NULL;
   g_assert_true(g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &env->receiver, &error));
   g_assert_no_error(error);
@@ -123,7 +123,7 @@ static void env_init(Env *env, const char *plan, int max_attempts)
   g_autofree char *data = g_build_filename(env->dir, "data", NULL);
   g_mkdir(data, 0700);
   g_autofree char *conf = g_strdup_printf("[storage]\ndata_dir=%s\n[webhook]\nurl=http://127.0.0.1:%d/hook\n"
-                                          "secret_file=%s\ntimeout=1\nmax_attempts=%d\nmax_backoff=2\n",
+                                          "secret_file=%s\ntimeout=2\nmax_attempts=%d\nmax_backoff=2\n",
                                           data, env->port, env->secret_file, max_attempts);
   g_autofree char *conf_file = g_build_filename(env->dir, "mailagent.conf", NULL);
   g_assert_true(g_file_set_contents(conf_file, conf, -1, NULL));
