@@ -160,7 +160,8 @@ static const char *match_separator(const char *s)
   char *mid = g_strndup(s + lead, n - lead - trail);
   fwd_trim_inplace(mid);
   const char *kind = NULL;
-  if (g_ascii_strcasecmp(mid, "Forwarded message") == 0) kind = lead == 8 ? "thunderbird" : "gmail";
+  if (g_ascii_strcasecmp(mid, "Forwarded message") == 0)
+    kind = lead == 8 ? "thunderbird" : lead == 5 ? "yahoo" : "gmail"; /* 10 dashes: Gmail */
   else if (strcmp(mid, "转发的邮件") == 0 || strcmp(mid, "轉寄的郵件") == 0) kind = "gmail";
   else if (g_ascii_strcasecmp(mid, "Original Message") == 0) kind = "outlook";
   else if (strcmp(mid, "邮件原件") == 0 || strcmp(mid, "郵件原件") == 0) kind = "outlook";
@@ -391,7 +392,8 @@ int forward_find_in_text(const char *text, MaForwardBlock **out)
       MaForwardBlock *b = g_new0(MaForwardBlock, 1);
       b->kind = kind ? kind : "outlook";
       b->marked = kind && (strcmp(kind, "gmail") == 0 || strcmp(kind, "apple") == 0 ||
-                           strcmp(kind, "thunderbird") == 0 || strcmp(kind, "netease") == 0);
+                           strcmp(kind, "thunderbird") == 0 || strcmp(kind, "netease") == 0 ||
+                           strcmp(kind, "yahoo") == 0);
       for (gsize k = 0; k < i; k++)
         if (!is_blank(&lines[k])) b->note_lines++;
       b->from = g_steal_pointer(&h.value[F_FROM]);

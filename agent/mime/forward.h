@@ -10,7 +10,7 @@
 
 typedef struct {
   const char *kind;  /* static: "gmail", "outlook", "apple", "qq", "thunderbird",
-                        "netease" */
+                        "netease", "yahoo" */
   char *from;        /* header values as written in the block (UTF-8), NULL when absent; */
   char *to;          /*   address lists like "Name <a@b>; c@d" or "Name[a@b]" are normalised by */
   char *cc;          /*   forward_parse_addresses */
@@ -20,7 +20,7 @@ typedef struct {
   guint note_lines;  /* non-blank lines above the block (the forwarder's own note); for HTML,
                         counted in the text forward_html_to_text renders */
   gboolean marked;   /* the block's separator says "forwarded" (Gmail, Apple, Thunderbird,
-                        NetEase). FALSE for Outlook and QQ blocks, which look exactly the same
+                        NetEase, Yahoo). FALSE for Outlook and QQ blocks, which look exactly the same
                         above a quoted reply: without a Fwd: subject they may be a reply. */
 } MaForwardBlock;
 

@@ -76,7 +76,8 @@ static void run_fixture(gconstpointer data)
   g_assert_cmpstr(b->kind, ==, json_string_value(kind));
   const char *k = b->kind;
   g_assert_cmpint(b->marked, ==, strcmp(k, "gmail") == 0 || strcmp(k, "apple") == 0 ||
-                                     strcmp(k, "thunderbird") == 0 || strcmp(k, "netease") == 0);
+                                     strcmp(k, "thunderbird") == 0 || strcmp(k, "netease") == 0 ||
+                                     strcmp(k, "yahoo") == 0);
 
   /* from: addresses and display name */
   g_autoptr(GPtrArray) from = parse_list(b->from, MA_ROLE_FROM);
