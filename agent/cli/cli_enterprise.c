@@ -316,17 +316,23 @@ static int cmd_domain(int argc, char **argv)
   g_autoptr(GError) error = NULL;
   if (add) rc = storage_enterprise_domain_add(st, e->id, domain, &error);
   else rc = storage_enterprise_domain_remove(st, e->id, domain, &error);
+  MaEnterprise *after = NULL;
+  if (rc >= 0 && common.json && storage_enterprise_get(st, e->id, &after, &error) < 0) rc = -1;
   storage_close(&st);
   if (rc < 0) {
+    ma_enterprise_free(after);
     ma_enterprise_free(e);
     return cli_fail(add ? "domain add" : "domain remove", error);
   }
   if (!add && rc == 0) {
     fprintf(stderr, "mailagent: %s is not a domain of %s\n", domain, e->slug);
+    ma_enterprise_free(after);
     ma_enterprise_free(e);
     return 2;
   }
-  printf("%s %s %s\n", add ? "added" : "removed", domain, e->slug);
+  if (common.json && after) cli_print_json(codec_enterprise_to_json(after, cfg->inbound_domain), FALSE);
+  else printf("%s %s %s\n", add ? "added" : "removed", domain, e->slug);
+  ma_enterprise_free(after);
   ma_enterprise_free(e);
   return 0;
 }

@@ -45,7 +45,8 @@ assert_contains "$(cat "$T/last.out")" "$local_part@inbound.test (current)" "sho
 assert_status 0 ma enterprise domain add acme-hammocks-ltd sales.acme.example
 assert_status 0 ma enterprise show acme-hammocks-ltd --json
 assert_contains "$(json_get "$T/last.out" '" ".join(d["domains"])')" "sales.acme.example" "domain added"
-assert_status 0 ma enterprise domain remove acme-hammocks-ltd acme.test
+assert_status 0 ma enterprise domain remove acme-hammocks-ltd acme.test --json
+assert_eq "acme.example sales.acme.example" "$(json_get "$T/last.out" '" ".join(sorted(d["domains"]))')" "domain remove --json prints the enterprise"
 assert_status 2 ma enterprise domain remove acme-hammocks-ltd acme.test
 assert_contains "$(cat "$T/last.err")" "acme.test is not a domain of" "removing an absent domain"
 assert_status 2 ma enterprise domain add acme-hammocks-ltd-2 sales.acme.example
