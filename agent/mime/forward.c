@@ -257,6 +257,13 @@ static gboolean read_header(FwdLine *lines, gsize n, gsize start, gboolean after
     }
     int f = match_label(l->norm, &value);
     if (f < 0) {
+      /* a label alone on its line, its value on the next ("<p><b>Sent:</b></p><p>Monday...") */
+      if (last >= 0 && last != F_OTHER && h->value[last][0] == '\0' && !match_separator(l->norm)) {
+        g_free(h->value[last]);
+        h->value[last] = g_strdup(l->norm);
+        i++;
+        continue;
+      }
       /* a wrapped address list: "To: a <a@x>;\n b <b@x>" */
       if ((last == F_TO || last == F_CC || last == F_FROM) && strchr(l->norm, '@') &&
           !match_separator(l->norm)) {

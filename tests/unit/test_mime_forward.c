@@ -362,6 +362,15 @@ static void test_continuation_and_caps(void)
   g_assert_cmpuint(to->len, ==, 2);
   ma_forward_block_free(b);
 
+  /* labels alone on their line, values on the next (paragraph-per-cell HTML) */
+  const char *html = "<p>fyi</p><hr><p><b>From:</b></p><p>David Miller &lt;d@contoso.com&gt;</p><p><b>Sent:</b></p>"
+                     "<p>Tuesday, March 12, 2024 3:45 PM</p><p><b>Subject:</b></p><p>Renewal</p><p></p><p>Hi</p>";
+  g_assert_cmpint(forward_find_in_html(html, strlen(html), &b), ==, 1);
+  g_assert_cmpstr(b->from, ==, "David Miller <d@contoso.com>");
+  g_assert_cmpint(forward_parse_date(b->date), ==, 1710258300);
+  g_assert_cmpstr(b->subject, ==, "Renewal");
+  ma_forward_block_free(b);
+
   GString *s = g_string_new("-----Original Message-----\nFrom: A <a@x.com>\nSubject: ");
   for (int i = 0; i < 100000; i++) g_string_append_c(s, 'x');
   g_string_append(s, "\n\nbody\n");
