@@ -1,8 +1,8 @@
 /* api_auth.c - bearer API keys for every request that needs one.
  *
  * "Authorization: Bearer <secret>" is hashed (hex SHA-256, the same hash `mailagent apikey`
- * stores) and looked up with storage_apikey_find on every request, so a revoked key stops working
- * at once (no cache). An enterprise key carries its enterprise id into the handler; the admin key
+ * stores) and looked up with storage_apikey_find, or in api_cache.c's table, which is emptied by
+ * any commit to the database, so a revoked key stops working on the next request. An enterprise key carries its enterprise id into the handler; the admin key
  * (enterprise id NULL) reaches only the admin resources (enterprises, API keys), and an enterprise
  * key is refused there with 403. The secret is never logged or echoed; a key longer than
  * API_MAX_KEY_LEN is refused before hashing.
@@ -48,11 +48,14 @@ gboolean api_authenticate(ApiCtx *ctx, ApiAuth need)
     return FALSE;
   }
   apikey_hash(secret, hash);
-  rc = storage_apikey_find(ctx->st, hash, &key, &error);
+  key = api_cache_key_find(ctx, hash);
+  rc = key ? 1 : storage_apikey_find(ctx->st, hash, &key, &error);
   if (rc < 0) {
     api_reply_gerror(ctx, error);
     return FALSE;
   }
+  if (rc > 0 && key->revoked_at == 0)
+    api_cache_key_store(ctx, hash, key);
   if (rc == 0 || key->revoked_at != 0) {
     ma_api_key_free(key);
     reply_unauthorized(ctx, "invalid or revoked API key");

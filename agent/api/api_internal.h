@@ -141,6 +141,11 @@ json_t *api_page(json_t *items, const char *next_cursor);
 
 ApiCache *api_cache_new(void);
 void api_cache_free(ApiCache *c);
+/* Once per request before anything else: empties the cache when the database changed. */
+void api_cache_sync(ApiCtx *ctx);
+/* A copy (caller frees) of the cached unrevoked key with this secret hash, or NULL. */
+MaApiKey *api_cache_key_find(ApiCtx *ctx, const char *hash);
+void api_cache_key_store(ApiCtx *ctx, const char *hash, const MaApiKey *key);
 /* Answers 200 from the cache and returns TRUE when this enterprise's answer to this URI is cached
  * and nothing was committed since; FALSE otherwise (the handler then computes the answer). */
 gboolean api_cache_reply(ApiCtx *ctx);

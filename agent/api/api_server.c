@@ -63,6 +63,7 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
   if (!ctx.path || !*ctx.path)
     ctx.path = "/";
 
+  api_cache_sync(&ctx);
   switch (api_route_match(ctx.method, ctx.path, &ctx, &route, allow)) {
   case API_ROUTE_FOUND:
     if (api_authenticate(&ctx, route->auth))
