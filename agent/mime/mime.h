@@ -30,7 +30,8 @@
  *            top-level multipart, and either the outer subject starts with a forward prefix
  *            (Fwd:, Fw:, FW:, 转发:, 轉寄:, WG:, TR:, RV:, fwd: any case, also full-width colon)
  *            or the outer message's own text has at most MIME_UNWRAP_MAX_OWN_LINES non-empty
- *            lines. The original's headers, participants, body and attachments become the
+ *            lines and its subject is empty or equal (case-insensitively) to the attached
+ *            message's ("Re: ..." with an old mail attached stays a reply). The original's headers, participants, body and attachments become the
  *            MaMessage; its Message-ID (when valid) is kept for dedup; forward_kind = "rfc822".
  *   inline:  otherwise, forward_find_in_text() on the text/plain body (or forward_find_in_html()
  *            on an HTML-only body) finds a header block, and either the subject has a forward

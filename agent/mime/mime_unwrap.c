@@ -131,14 +131,32 @@ static gboolean unwrap_inline(MaMessage **mp, MimeBody *b, gboolean fwd_subject,
   return TRUE;
 }
 
+/* Without a forward prefix, an attached message is only a forward when the outer subject is
+ * empty or the same as the attached one's (forward-as-attachment keeps it); "Re: ..." with an
+ * old mail attached is a reply. */
+static gboolean same_subject(const char *outer, GMimeMessage *inner)
+{
+  if (!*outer) return TRUE;
+  const char *is = g_mime_message_get_subject(inner);
+  if (!is) return FALSE;
+  char *a = g_utf8_casefold(outer, -1), *v = g_utf8_make_valid(is, -1), *b = g_utf8_casefold(g_strstrip(v), -1);
+  gboolean same = strcmp(a, b) == 0;
+  g_free(a);
+  g_free(b);
+  g_free(v);
+  return same;
+}
+
 void mime_unwrap(MimeSource *src, MaMessage **mp, GMimeMessage *msg, MimeBody *b)
 {
   MaMessage *m = *mp;
   const char *rest = NULL;
   gboolean fwd_subject = mime_subject_is_forward(m->subject, &rest);
   char *subject_rest = rest ? g_strdup(rest) : NULL;
-  if (b->rfc822_count == 1 && b->rfc822 &&
-      (fwd_subject || count_nonempty_lines(m->text, strlen(m->text)) <= MIME_UNWRAP_MAX_OWN_LINES)) {
+  GMimeMessage *inner = b->rfc822 ? g_mime_message_part_get_message(b->rfc822) : NULL;
+  if (b->rfc822_count == 1 && inner &&
+      (fwd_subject || (count_nonempty_lines(m->text, strlen(m->text)) <= MIME_UNWRAP_MAX_OWN_LINES &&
+                       same_subject(m->subject, inner)))) {
     if (unwrap_rfc822(src, mp, b)) {
       g_free(subject_rest);
       return;

@@ -313,8 +313,9 @@ static void test_deep_nesting(void)
     g_string_append_printf(raw, "From: n%d@example.com\r\nSubject: level %d\r\nContent-Type: message/rfc822\r\n\r\n", i, i);
   g_string_append(raw, "From: z@example.com\r\n\r\nend\r\n");
   m = parse_ok(raw);
-  g_assert_true(m->unwrapped); /* the body is one attached message: unwrapped once */
-  g_assert_cmpstr(m->subject, ==, "level 1");
+  g_assert_false(m->unwrapped); /* subjects differ and carry no forward prefix */
+  g_assert_cmpstr(m->subject, ==, "level 0");
+  g_assert_cmpuint(m->attachments->len, ==, 1);
   g_assert_cmpuint(m->warnings->len, >=, 1);
   ma_message_free(m);
   g_string_free(raw, TRUE);
