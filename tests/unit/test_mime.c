@@ -417,6 +417,39 @@ static void test_speed(void)
   g_string_free(raw, TRUE);
 }
 
+/* Every prefix of a few structured fixtures (a message cut anywhere: inside a header, a
+ * boundary line, base64, an attached message) parses without error and yields valid UTF-8. */
+static void test_prefixes(void)
+{
+  static const char *const names[] = {"multipart_related", "nested_rfc822_forward", "charset_iso2022jp",
+                                      "inline_forward_outlook_html_zh", "rfc2231_filename"};
+  for (gsize k = 0; k < G_N_ELEMENTS(names); k++) {
+    char *path = g_strdup_printf("%s/mime/%s.eml", fixtures_dir(), names[k]);
+    gchar *raw;
+    gsize len;
+    g_assert_true(g_file_get_contents(path, &raw, &len, NULL));
+    gsize step = len > 3000 ? 3 : 1;
+    for (gsize cut = 1; cut <= len; cut += step) {
+      MaMessage *m = NULL;
+      GError *error = NULL;
+      /* a copy of exactly `cut` bytes, so ASan sees any read past the end */
+      char *prefix = g_memdup2(raw, cut);
+      if (mime_parse(prefix, cut, NULL, &m, &error) == 0) {
+        g_assert_true(g_utf8_validate(m->subject, -1, NULL));
+        g_assert_true(g_utf8_validate(m->text, -1, NULL));
+        if (m->html) g_assert_true(g_utf8_validate(m->html, -1, NULL));
+        ma_message_free(m);
+      } else {
+        g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+        g_clear_error(&error);
+      }
+      g_free(prefix);
+    }
+    g_free(raw);
+    g_free(path);
+  }
+}
+
 /* Several threads parse the same fixtures at once and get what one thread gets. */
 typedef struct {
   GPtrArray *raws;     /* GBytes* */
@@ -494,6 +527,7 @@ int main(int argc, char **argv)
   g_test_add_func("/mime/deep_nesting", test_deep_nesting);
   g_test_add_func("/mime/many_parts", test_many_parts);
   g_test_add_func("/mime/garbage", test_garbage);
+  g_test_add_func("/mime/prefixes", test_prefixes);
   g_test_add_func("/mime/threads", test_threads);
   g_test_add_func("/mime/speed", test_speed);
   return g_test_run();
