@@ -78,8 +78,9 @@ int cli_exit_code(const GError *error)
 
 int cli_fail(const char *what, const GError *error)
 {
-  fprintf(stderr, "mailagent: %s%s%s\n", what ? what : "", what ? ": " : "",
-          error ? error->message : "failed");
+  gboolean temp = error && error->domain == MA_ERROR && error->code == MA_ERROR_TEMPFAIL;
+  fprintf(stderr, "mailagent: %s%s%s%s\n", what ? what : "", what ? ": " : "", error ? error->message : "failed",
+          temp ? " (temporary failure; try again)" : "");
   return cli_exit_code(error);
 }
 

@@ -112,6 +112,22 @@ assert_status 2 ma records import acme "$T/does-not-exist.jsonl"
 assert_status 2 ma records import acme
 assert_status 0 ma records import --help
 
+# --- a locked database is a temporary failure: exit 75, nothing written ---
+/usr/bin/python3 - "$T/data/mailagent.db" "$T/locked" <<'PY' &
+import sqlite3, sys, time, os
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+c.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+time.sleep(20)
+PY
+LOCKER=$!; CLEANUP_PIDS+=("$LOCKER")
+for _ in $(seq 1 100); do [ -f "$T/locked" ] && break; sleep 0.1; done
+echo '{"type":"lead","id":"LOCKED"}' > "$T/locked.jsonl"
+assert_status 75 ma records import acme "$T/locked.jsonl"
+assert_contains "$(cat "$T/last.err")" "try again" "busy database: temporary failure message"
+kill "$LOCKER" 2>/dev/null || true; wait "$LOCKER" 2>/dev/null || true
+assert_status 2 ma records show acme lead LOCKED
+
 # --- paging ---
 for i in 1 2 3 4 5; do echo "{\"type\":\"account\",\"id\":\"P$i\",\"domains\":[\"p$i.example\"]}"; done > "$T/page.jsonl"
 ma records import acme "$T/page.jsonl" >/dev/null
