@@ -364,11 +364,11 @@ void mime_body_walk(MimeSource *src, GMimeObject *root, MimeBody *b)
 void mime_fill_body(MaMessage *m, MimeBody *b)
 {
   g_free(m->text);
-  if (b->have_plain) {
-    gsize n = b->text->len;
-    while (n > 0 && g_ascii_isspace(b->text->str[n - 1])) n--;
+  gsize n = b->text->len;
+  while (n > 0 && g_ascii_isspace(b->text->str[n - 1])) n--;
+  if (b->have_plain && (n > 0 || !b->html)) {
     m->text = g_strndup(b->text->str, n);
-  } else if (b->html) {
+  } else if (b->html) { /* no text/plain, or an empty one next to the HTML */
     m->text = mime_html_to_text(b->html, strlen(b->html));
   } else {
     m->text = g_strdup("");
