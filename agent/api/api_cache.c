@@ -103,15 +103,12 @@ gboolean api_cache_reply(ApiCtx *ctx)
   ApiCache *c = ctx->srv->cache;
   g_autofree char *key = NULL;
   GBytes *body;
-  gsize len = 0;
-  gconstpointer data;
 
   key = cache_key(ctx);
   body = g_hash_table_lookup(c->entries, key);
   if (!body)
     return FALSE;
-  data = g_bytes_get_data(body, &len);
-  api_reply_bytes(ctx, 200, "application/json", data, len);
+  api_reply_gbytes(ctx, 200, "application/json", body);
   return TRUE;
 }
 

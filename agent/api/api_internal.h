@@ -38,6 +38,7 @@ struct ApiServer {
   void *ssl_ctx;    /* SSL_CTX*, NULL for plain HTTP */
   MaStorage *st;
   ApiCache *cache;  /* api_cache.c */
+  GHashTable *conns;/* struct evhttp_connection* already set up (TCP_NODELAY) */
   int port;
 };
 
@@ -111,6 +112,8 @@ void api_reply_gerror(ApiCtx *ctx, const GError *error);
 void api_reply_no_content(ApiCtx *ctx);
 /* Answers with raw bytes of the given content type (data is copied). */
 void api_reply_bytes(ApiCtx *ctx, int status, const char *content_type, const void *data, gsize len);
+/* The same without a copy: libevent holds a reference to body until it is written. */
+void api_reply_gbytes(ApiCtx *ctx, int status, const char *content_type, GBytes *body);
 
 /* ---- request input (api_reply.c) ------------------------------------------------------------ */
 

@@ -35,6 +35,22 @@ void api_reply_bytes(ApiCtx *ctx, int status, const char *content_type, const vo
   evbuffer_free(buf);
 }
 
+static void unref_bytes(const void *data, size_t len, void *arg)
+{
+  g_bytes_unref(arg);
+}
+
+void api_reply_gbytes(ApiCtx *ctx, int status, const char *content_type, GBytes *body)
+{
+  struct evbuffer *buf = evbuffer_new();
+  gsize len = 0;
+  gconstpointer data = g_bytes_get_data(body, &len);
+
+  evbuffer_add_reference(buf, data, len, unref_bytes, g_bytes_ref(body));
+  send_buffer(ctx, status, content_type, buf);
+  evbuffer_free(buf);
+}
+
 static void free_dump(const void *data, size_t len, void *arg)
 {
   free((void *)data);

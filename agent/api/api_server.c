@@ -31,17 +31,30 @@ static void ctx_clear(ApiCtx *ctx)
   ma_api_key_free(ctx->key);
 }
 
+static void conn_closed(struct evhttp_connection *conn, void *arg)
+{
+  ApiServer *srv = arg;
+  g_hash_table_remove(srv->conns, conn);
+}
+
 /* Replies are written as header then body; with Nagle on, the last segment of a response waits for
- * the client's delayed ACK (40 ms). Set TCP_NODELAY on the connection before answering. */
-static void set_nodelay(struct evhttp_request *req)
+ * the client's delayed ACK (40 ms). Set TCP_NODELAY once per connection, on its first request
+ * (evhttp 2.1 has no hook at accept time); the close callback forgets the connection. */
+static void set_nodelay(ApiServer *srv, struct evhttp_request *req)
 {
   struct evhttp_connection *conn = evhttp_request_get_connection(req);
-  struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
-  evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+  struct bufferevent *bev;
+  evutil_socket_t fd;
   int one = 1;
 
+  if (!conn || g_hash_table_contains(srv->conns, conn))
+    return;
+  bev = evhttp_connection_get_bufferevent(conn);
+  fd = bev ? bufferevent_getfd(bev) : -1;
   if (fd >= 0)
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  g_hash_table_add(srv->conns, conn);
+  evhttp_connection_set_closecb(conn, conn_closed, srv);
 }
 
 static void api_dispatch(struct evhttp_request *req, void *arg)
@@ -53,7 +66,7 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
   g_autoptr(GString) allow = g_string_new(NULL);
   gint64 started = g_get_monotonic_time();
 
-  set_nodelay(req);
+  set_nodelay(srv, req);
   ctx.req = req;
   ctx.srv = srv;
   ctx.st = srv->st;
@@ -166,6 +179,7 @@ ApiServer *api_server_new(struct event_base *base, const MaConfig *cfg, GError *
     return NULL;
   }
   srv->cache = api_cache_new();
+  srv->conns = g_hash_table_new(g_direct_hash, g_direct_equal);
   srv->http = evhttp_new(base);
   if (!srv->http) {
     g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "cannot create the HTTP server");
@@ -202,7 +216,9 @@ void api_server_free(ApiServer *srv)
   if (!srv)
     return;
   if (srv->http)
-    evhttp_free(srv->http);
+    evhttp_free(srv->http); /* runs the close callbacks, which use srv->conns */
+  if (srv->conns)
+    g_hash_table_unref(srv->conns);
   if (srv->ssl_ctx)
     SSL_CTX_free((SSL_CTX *)srv->ssl_ctx);
   storage_close(&srv->st);
