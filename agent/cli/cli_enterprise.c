@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SLUG_MAX 40
+#define SLUG_MAX 40   /* as POST /v1/enterprises */
+#define NAME_MAX_LEN 200
+#define DOMAINS_MAX 100
 #define INBOUND_RANDOM_LEN 8
 
 /* ---- helpers -------------------------------------------------------------------------------- */
@@ -106,7 +108,12 @@ static int cmd_add(int argc, char **argv)
   const char *usage = "mailagent enterprise add --name NAME --domain D [--domain D2] [--slug S]";
   if ((rc = cli_positional(argc, argv, 0, 0, usage)) >= 0) return rc;
   if (!name || !*g_strstrip(name)) return cli_usage_error("--name is required\nusage: %s", usage);
+  if (strlen(name) > NAME_MAX_LEN || !g_utf8_validate(name, -1, NULL))
+    return cli_usage_error("--name: at most %d bytes of UTF-8", NAME_MAX_LEN);
+  for (const char *p = name; *p; p++)
+    if ((unsigned char)*p < 0x20) return cli_usage_error("--name contains a control character");
   if (!domains || !domains[0]) return cli_usage_error("at least one --domain is required\nusage: %s", usage);
+  if (g_strv_length(domains) > DOMAINS_MAX) return cli_usage_error("at most %d domains", DOMAINS_MAX);
   if (slug_opt && !slug_valid(slug_opt))
     return cli_usage_error("--slug \"%s\": use 1 to %d characters of a-z, 0-9 and '-', starting with a letter or digit",
                            slug_opt, SLUG_MAX);
