@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# run.sh - SMTP acceptance figures for issue 3 (not a timed test).
+#
+#   scripts/bench/smtp/run.sh            (uses ./build/mailagent, or $MAILAGENT)
+#   MSGS=20000 SESSIONS=50 SIZE=4096 scripts/bench/smtp/run.sh
+#
+# In one run: smtp-source -s SESSIONS -m MSGS -l SIZE against `mailagent serve` and against a
+# private Postfix on loopback delivering to a Maildir (virtual(8)); messages/s for both and the
+# ratio; p50/p99 time from the final "." to the 250 (latency.py, 10 parallel clients) for both;
+# mailagent's RSS with 1,000 idle sessions; its RSS growth receiving one 50 MB message. Every 250
+# from mailagent is durable (spool fsync'd before the reply). Needs root (Postfix), smtp-source.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+MA=${MAILAGENT:-$ROOT/build/mailagent}
+MSGS=${MSGS:-20000}; SESS=${SESSIONS:-50}; SIZE=${SIZE:-4096}; LAT_MSGS=${LAT_MSGS:-1000}
+W=$(mktemp -d /tmp/mailagent-bench.XXXXXX); chmod 755 "$W"
+ulimit -n 8192
+source "$ROOT/tests/fixtures/smtp/postfix.sh"
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+rss_kb() { awk '/^VmRSS/ {print $2}' /proc/"$1"/status; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' /proc/"$1"/status; }
+SERVE=; PF=
+cleanup() { [ -n "$SERVE" ] && kill "$SERVE" 2>/dev/null; [ -n "$PF" ] && pf_stop "$PF"; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+# ---- mailagent --------------------------------------------------------------------------------
+SP=$(port); AP=$(port)
+cat >"$W/mailagent.conf" <<CONF
+[storage]
+data_dir=$W/data
+[smtp]
+listen=127.0.0.1:$SP
+inbound_domain=inbound.bench
+hostname=mx.inbound.bench
+max_sessions=3000
+max_sessions_per_client=3000
+max_message_size=62914560
+[api]
+listen=127.0.0.1:$AP
+CONF
+"$MA" init -c "$W/mailagent.conf" >/dev/null
+"$MA" enterprise add -c "$W/mailagent.conf" --json --name Bench --slug bench --domain bench.example >"$W/ent.json"
+RCPT=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["inbound_address"])' "$W/ent.json")
+"$MA" settings -c "$W/mailagent.conf" bench forwarder_policy=any >/dev/null
+"$MA" serve -c "$W/mailagent.conf" >"$W/serve.log" 2>&1 &
+SERVE=$!
+wait_port "$SP"
+
+t0=$(date +%s.%N)
+smtp-source -s "$SESS" -m "$MSGS" -l "$SIZE" -f sender@client.example -t "$RCPT" "127.0.0.1:$SP" 2>"$W/source-ma.err" || true
+t1=$(date +%s.%N)
+ma_ok=$(grep -c "result=250" "$W/serve.log" || true)
+ma_rate=$(/usr/bin/python3 -c "print(round($ma_ok/($t1-$t0)))")
+ma_lat=$(/usr/bin/python3 "$ROOT/scripts/bench/smtp/latency.py" "$SP" sender@client.example "$RCPT" "$LAT_MSGS" 10 "$SIZE")
+echo "mailagent: $ma_ok accepted in $(/usr/bin/python3 -c "print(round($t1-$t0,1))") s; latency $ma_lat" >&2
+
+# 1,000 idle sessions
+/usr/bin/python3 "$ROOT/scripts/bench/smtp/idle.py" "$SP" 1000 5 >"$W/idle.out" &
+IDLE=$!
+for _ in $(seq 1 100); do grep -q open= "$W/idle.out" 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+idle_rss=$(rss_kb "$SERVE")
+idle_open=$(cat "$W/idle.out")
+wait "$IDLE" || true
+sleep 1
+# RSS growth with one ~52 MB message: peak RSS reset first, read again the moment the 250 arrives
+# (the SMTP receive and the spool commit), and once more after the pipeline archived it
+echo 5 >/proc/"$SERVE"/clear_refs
+rss0=$(rss_kb "$SERVE")
+big_hwm=$(/usr/bin/python3 - "$SP" "$RCPT" "$SERVE" <<'PY'
+import smtplib, sys
+port, rcpt, pid = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+body = ("y" * 998 + "\r\n") * 52000   # ~52 MB
+s = smtplib.SMTP("127.0.0.1", port, timeout=300)
+s.ehlo("big.bench")
+s.sendmail("sender@client.example", [rcpt], "Subject: big\r\n\r\n" + body)
+hwm = [l.split()[1] for l in open("/proc/%s/status" % pid) if l.startswith("VmHWM")][0]
+s.quit()
+print(hwm)
+PY
+)
+sleep 3
+big_hwm_after=$(hwm_kb "$SERVE")
+kill "$SERVE"; wait "$SERVE" 2>/dev/null || true; SERVE=
+
+# ---- Postfix, Maildir delivery ------------------------------------------------------------------
+PF=$W/postfix; PFP=$(port)
+mkdir -p "$PF" "$W/mail"; chown nobody "$W/mail"
+echo "bench@bench.test bench.test/bench/" >"$PF/vmailbox"
+pf_start "$PF" "$PFP" "myhostname = pf.bench.test" "mydestination =" "virtual_mailbox_domains = bench.test" \
+  "virtual_mailbox_base = $W/mail" "virtual_mailbox_maps = hash:$PF/vmailbox" "virtual_minimum_uid = 100" \
+  "virtual_uid_maps = static:65534" "virtual_gid_maps = static:65534" "smtpd_client_connection_count_limit = 0" \
+  "smtpd_client_connection_rate_limit = 0" "default_process_limit = 200"
+postmap -c "$PF" "$PF/vmailbox"
+wait_port "$PFP"
+t0=$(date +%s.%N)
+smtp-source -s "$SESS" -m "$MSGS" -l "$SIZE" -f sender@client.example -t bench@bench.test "127.0.0.1:$PFP" 2>"$W/source-pf.err" || true
+t1=$(date +%s.%N)
+pf_ok=$(grep -c "postfix/cleanup.*message-id" "$PF/maillog" || true)
+pf_rate=$(/usr/bin/python3 -c "print(round($pf_ok/($t1-$t0)))")
+pf_lat=$(/usr/bin/python3 "$ROOT/scripts/bench/smtp/latency.py" "$PFP" sender@client.example bench@bench.test "$LAT_MSGS" 10 "$SIZE")
+pf_stop "$PF"; PF=
+
+echo "== SMTP acceptance: smtp-source -s $SESS -m $MSGS -l $SIZE (loopback, $(nproc) cores) =="
+printf "mailagent : %6s msgs/s  (%s accepted)  time to 250: %s\n" "$ma_rate" "$ma_ok" "$ma_lat"
+printf "postfix   : %6s msgs/s  (%s accepted)  time to 250: %s\n" "$pf_rate" "$pf_ok" "$pf_lat"
+echo "ratio mailagent/postfix: $(/usr/bin/python3 -c "print(round($ma_rate/max($pf_rate,1),2))")x (target >= 4x)"
+echo "RSS with 1,000 idle sessions ($idle_open): $((idle_rss / 1024)) MB (target < 64 MB)"
+echo "RSS growth receiving one ~52 MB message: $(( (big_hwm - rss0) / 1024 )) MB at its 250 (receive + spool commit),"
+echo "  $(( (big_hwm_after - rss0) / 1024 )) MB peak once the pipeline archived it too (base $((rss0 / 1024)) MB)"
+echo "reproduce: MSGS=$MSGS SESSIONS=$SESS SIZE=$SIZE MAILAGENT=$MA $0"
+rm -rf "$W"
