@@ -4,7 +4,7 @@
  *
  * Every look-up is scoped to the key's enterprise: another tenant's message, thread or attachment
  * is answered 404 exactly like one that does not exist. HTML is never served as received: it goes
- * through the MIME module's sanitizer (no scripts, no remote loads) and is null without it.
+ * through the MIME module's sanitizer (no scripts, no remote loads).
  * Blobs are served with nosniff and as attachments, so a browser never renders them inline.
  */
 #include "api_internal.h"
@@ -12,10 +12,7 @@
 
 #include <string.h>
 
-#if __has_include("agent/mime/mime.h")
 #include "agent/mime/mime.h"
-#define API_HAVE_SANITIZER 1
-#endif
 
 static MaStoredMessage *load_message(ApiCtx *ctx)
 {
@@ -39,10 +36,8 @@ static void message_get(ApiCtx *ctx)
   if (!api_check_query(ctx, NULL) || !(m = load_message(ctx)))
     return;
   doc = codec_message_to_json(m, TRUE);
-#ifdef API_HAVE_SANITIZER
   if (m->html)
     html = mime_html_sanitize(m->html, strlen(m->html));
-#endif
   json_object_set_new(doc, "html", html ? json_string(html) : json_null());
   g_free(html);
   ma_stored_message_free(m);

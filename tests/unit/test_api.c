@@ -585,10 +585,11 @@ static void test_messages(void)
   g_assert_cmpstr(json_string_value(json_object_get(doc, "subject")), ==, "first");
   g_assert_cmpstr(json_string_value(json_object_get(doc, "text")), ==, "body of first");
   html = json_string_value(json_object_get(doc, "html"));
-  if (html) { /* sanitized: no script, no remote load */
-    g_assert_null(strstr(html, "<script"));
-    g_assert_null(strstr(html, "evil.example"));
-  }
+  g_assert_nonnull(html); /* sanitized by the MIME module: no script, no remote load, text kept */
+  g_assert_null(strstr(html, "<script"));
+  g_assert_null(strstr(html, "alert(1)"));
+  g_assert_null(strstr(html, "evil.example"));
+  g_assert_nonnull(strstr(html, "hi"));
   g_assert_cmpint(json_array_size(json_object_get(doc, "attachments")), ==, 1);
   json_decref(doc);
   json_decref(expect("GET", p, F.key_b, NULL, 404, "not_found"));
