@@ -93,6 +93,13 @@ static char *convert_from(const char *charset, const char *data, gsize len, gboo
   gboolean clean;
   char *s = convert_lenient(cd, data, len, strict, &clean);
   g_mime_iconv_close(ic);
+  /* Never trust the converter's output blindly: glibc maps odd names ("utf-8\x10", unknown
+   * aliases) to converters that pass invalid sequences through. */
+  if (s && !g_utf8_validate(s, -1, NULL)) {
+    char *v = g_utf8_make_valid(s, -1);
+    g_free(s);
+    s = v;
+  }
   return s;
 }
 
