@@ -43,6 +43,8 @@ char *match_subject_key(const char *subject);
 
 /* Whitespace runs folded to one space, trimmed. Newly allocated. */
 char *match_fold_whitespace(const char *text);
+/* The same, stopping after max_chars characters of output (a space may be among them). */
+char *match_fold_whitespace_n(const char *text, gsize max_chars);
 
 /* The dedup key (64 hex digits) of a parsed message: from its Message-ID when present, else from
  * From, Subject, Date (to the minute) and the folded text. out: 65 bytes. */

@@ -71,25 +71,53 @@ static const char *skip_prefix(const char *p)
 
 char *match_fold_whitespace(const char *text)
 {
+  return match_fold_whitespace_n(text, G_MAXSIZE);
+}
+
+char *match_fold_whitespace_n(const char *text, gsize max_chars)
+{
   if (!text) return g_strdup("");
-  GString *out = g_string_sized_new(strlen(text));
+  gsize len = strlen(text);
+  GString *out = g_string_sized_new(MIN(len, max_chars * 4) + 1);
   gboolean pending_space = FALSE;
+  gsize chars = 0;
   const char *p = text;
-  while (*p) {
+  while (*p && chars < max_chars) {
+    unsigned char b = (unsigned char) *p;
+    if (b < 0x80) { /* ASCII fast path: most mail text */
+      if (b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '\v') {
+        pending_space = TRUE;
+      } else {
+        if (pending_space && out->len) {
+          g_string_append_c(out, ' ');
+          chars++;
+        }
+        pending_space = FALSE;
+        g_string_append_c(out, (char) b);
+        chars++;
+      }
+      p++;
+      continue;
+    }
     gunichar c = g_utf8_get_char_validated(p, -1);
     if (c == (gunichar) -1 || c == (gunichar) -2) { /* invalid byte: keep it, it is still content */
       if (pending_space && out->len) g_string_append_c(out, ' ');
       pending_space = FALSE;
       g_string_append_c(out, *p++);
+      chars++;
       continue;
     }
     const char *next = g_utf8_next_char(p);
     if (g_unichar_isspace(c) || c == 0x200B || c == 0xFEFF) {
       pending_space = TRUE;
     } else {
-      if (pending_space && out->len) g_string_append_c(out, ' ');
+      if (pending_space && out->len) {
+        g_string_append_c(out, ' ');
+        chars++;
+      }
       pending_space = FALSE;
       g_string_append_len(out, p, next - p);
+      chars++;
     }
     p = next;
   }

@@ -112,13 +112,13 @@ static void copy_links(GPtrArray *dst, GPtrArray *src)
   }
 }
 
-/* First SNIPPET_CHARS characters of the folded text. */
+/* First SNIPPET_CHARS characters of the folded text (folds no more of the text than that). */
 static char *snippet_of(const char *text)
 {
-  g_autofree char *folded = match_fold_whitespace(text);
-  if (g_utf8_strlen(folded, -1) <= SNIPPET_CHARS) return g_steal_pointer(&folded);
-  const char *end = g_utf8_offset_to_pointer(folded, SNIPPET_CHARS);
-  return g_strndup(folded, end - folded);
+  char *s = match_fold_whitespace_n(text, SNIPPET_CHARS);
+  gsize n = strlen(s);
+  if (n && s[n - 1] == ' ') s[n - 1] = '\0';
+  return s;
 }
 
 /* A duplicate copy: provenance, links re-evaluated, activities re-applied. */

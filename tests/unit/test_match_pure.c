@@ -67,6 +67,12 @@ static void test_fold_whitespace(void)
     g_autofree char *got = match_fold_whitespace(cases[i].in);
     g_assert_cmpstr(got, ==, cases[i].want);
   }
+  g_autofree char *a = match_fold_whitespace_n("  ab \n cd  ef", 4);
+  g_assert_cmpstr(a, ==, "ab c");
+  g_autofree char *b = match_fold_whitespace_n("\xe4\xbd\xa0\xe5\xa5\xbd \xe4\xb8\x96\xe7\x95\x8c", 2);
+  g_assert_cmpstr(b, ==, "\xe4\xbd\xa0\xe5\xa5\xbd");
+  g_autofree char *c = match_fold_whitespace_n("short", 200);
+  g_assert_cmpstr(c, ==, "short");
 }
 
 static MaMessage *msg(const char *mid, const char *from, const char *subject, gint64 date, const char *text)

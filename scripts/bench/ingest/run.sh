@@ -1,0 +1,68 @@
+#!/bin/bash
+# run.sh - the ingest benchmark (issue 2, "Tests and figures"): generates a corpus of 10,000
+# messages of about 4 KB and 100,000 CRM records, imports the records, then times
+# `mailagent ingest` (parse + match + archive, the exact pipeline received mail runs; one thread,
+# pinned to one core) and prints messages per second, the resident memory at 2.5k/5k/7.5k/10k
+# messages (flat memory as the corpus grows), the peak RSS, and the command that reproduces it.
+#
+# Usage: scripts/bench/ingest/run.sh [--messages N] [--records N] [--batch N] [--keep]
+# Environment: MAILAGENT (a built binary; default: builds Release into build-bench/), TMPDIR.
+# Not a ctest: it takes about a minute and its figures depend on the machine.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/../../.." && pwd)
+MESSAGES=10000
+RECORDS=100000
+BATCH=500
+KEEP=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --messages) MESSAGES=$2; shift 2 ;;
+    --records) RECORDS=$2; shift 2 ;;
+    --batch) BATCH=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    *) echo "usage: $0 [--messages N] [--records N] [--batch N] [--keep]" >&2; exit 2 ;;
+  esac
+done
+
+if [ -z "${MAILAGENT:-}" ]; then
+  cmake -S "$SRC" -B "$SRC/build-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$SRC/build-bench" --target mailagent -j"$(nproc)" >/dev/null
+  MAILAGENT=$SRC/build-bench/mailagent
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mailagent-bench.XXXXXX")
+cleanup() { if [ "$KEEP" = 1 ]; then echo "files kept in $WORK"; else rm -rf "$WORK"; fi; }
+trap cleanup EXIT
+
+CONF=$WORK/mailagent.conf
+printf '[storage]\ndata_dir=%s\n[smtp]\ninbound_domain=inbound.bench\n[pipeline]\nlog_level=warn\n' "$WORK/data" > "$CONF"
+
+echo "generating $MESSAGES messages and $RECORDS records..."
+/usr/bin/python3 "$SRC/scripts/bench/ingest/gen_corpus.py" "$WORK/corpus" --messages "$MESSAGES" --records "$RECORDS"
+"$MAILAGENT" init -c "$CONF" >/dev/null
+"$MAILAGENT" enterprise add -c "$CONF" --name Acme --slug acme --domain acme.example >/dev/null
+for e in alice bob carol dan; do "$MAILAGENT" employee add -c "$CONF" acme "$e@acme.example" >/dev/null; done
+echo "importing records..."
+"$MAILAGENT" records import -c "$CONF" acme "$WORK/corpus/records.jsonl" >/dev/null
+
+PIN=()
+command -v taskset >/dev/null && PIN=(taskset -c 0)
+STEP=$((MESSAGES / 4)); [ "$STEP" -gt 0 ] || STEP=1
+CMD=("${PIN[@]}" /usr/bin/time -v "$MAILAGENT" ingest -c "$CONF" --batch "$BATCH" --progress "$STEP" acme "$WORK/corpus/mail")
+echo "ingesting..."
+"${CMD[@]}" > "$WORK/ingest.out" 2> "$WORK/ingest.err" || { tail -20 "$WORK/ingest.err"; exit 1; }
+
+archived=$(grep -c ': archived ' "$WORK/ingest.out" || true)
+duplicate=$(grep -c ': duplicate ' "$WORK/ingest.out" || true)
+skipped=$(grep -c ': skipped ' "$WORK/ingest.out" || true)
+peak=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/ingest.err")
+echo
+echo "== ingest benchmark: $MESSAGES messages (~4 KB), $RECORDS records, batch $BATCH, one core"
+grep '^progress:' "$WORK/ingest.err" | sed 's/^progress: /  /'
+last=$(grep '^progress:' "$WORK/ingest.err" | tail -1)
+rate=$(sed -E 's/.*rate=([0-9]+).*/\1/' <<<"$last")
+echo "  result: archived=$archived duplicate=$duplicate skipped=$skipped"
+echo "  throughput: $rate messages/s (target 5000)"
+echo "  peak RSS: ${peak} KB"
+echo "  reproduce: MAILAGENT=$MAILAGENT $0 --messages $MESSAGES --records $RECORDS --batch $BATCH"
