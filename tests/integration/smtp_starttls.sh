@@ -53,5 +53,25 @@ assert_contains "$out" "Cipher is (NONE)" "TLS 1.1 refused"
 assert_contains "$(cat "$T/serve.log")" "TLS handshake failed" "handshake failure logged"
 assert_not_contains "$(cat "$T/serve.log")" "improper command pipelining" "no pipelining violation from s_client"
 
+# SIGHUP reloads the certificate without dropping sessions
+pyc "$SMTP_PORT" >"$T/held.out" <<'PY' &
+import smtpc, time
+c = smtpc.Client(int(__import__("sys").argv[1]))
+c.chat("EHLO held.test")
+time.sleep(1.5)
+print("held_noop", c.chat("NOOP"))
+PY
+held=$!
+sleep 0.3
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=reloaded.inbound.test" \
+  -keyout "$T/data/tls/key.pem.new" -out "$T/data/tls/cert.pem.new" 2>/dev/null
+mv "$T/data/tls/key.pem.new" "$T/data/tls/key.pem"; mv "$T/data/tls/cert.pem.new" "$T/data/tls/cert.pem"
+kill -HUP "$SERVE_PID"
+sleep 0.5
+out=$( (sleep 1; printf 'QUIT\r\n') | timeout 10 openssl s_client -starttls smtp -connect "127.0.0.1:$SMTP_PORT" -ign_eof 2>&1 || true)
+assert_contains "$out" "CN = reloaded.inbound.test" "SIGHUP: new sessions get the reloaded certificate"
+wait "$held" || true
+assert_contains "$(cat "$T/held.out")" "held_noop 250" "SIGHUP: a session open across the reload keeps working"
+
 stop_serve
 finish
