@@ -96,6 +96,12 @@ static void test_sanitize_xss(void)
     {"<o:p>office</o:p><custom-tag>kept text</custom-tag>", {"o:p", "custom"}, {"office", "kept text"}},
     {"<meta http-equiv=\"refresh\" content=\"0;url=http://evil.example\">x", {"refresh", "evil"}, {"x"}},
     {"<base href=\"http://evil.example/\"><a href=\"rel\">r</a>", {"evil", "<base"}, {"href=\"rel\""}},
+    {"<a href=\"java&#0000115;cript:alert(1)\">e</a>", {"script", "href"}, {"e</a>"}},
+    {"<div style=\"background-image: URL&#40;http://evil.example/x&#41;\">t</div>", {"evil", "style"}, {"<div>t</div>"}},
+    {"<img srcset=\"http://evil.example/a.png 1x\" lowsrc=\"http://evil.example/b\">", {"evil", "srcset"}, {"<img>"}},
+    {"<a href=\"https://ok.example\" target=\"_top\">t</a>", {"_top"}, {"target=\"_blank\""}},
+    {"<!--[if mso]><script>x()</script><![endif]--><p>o</p>", {"script", "mso", "x()"}, {"<p>o</p>"}},
+    {"<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\"></noscript>n", {"onerror", "<img"}, {"n"}},
   };
   for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
     char *out = sanitize(cases[i].html);
