@@ -142,24 +142,21 @@ static int run_edit(const CliCommon *common, const char *enterprise, EditFn fn, 
   }
   g_autoptr(GError) error = NULL;
   g_autofree char *cur = NULL, *next = NULL;
-  if (storage_begin(st, &error) < 0) goto fail;
-  if (storage_rules_get(st, ent->id, &cur, &error) < 0 || !(next = fn(cur, args, &error)) ||
-      storage_rules_put(st, ent->id, next, &error) < 0 || storage_commit(st, &error) < 0) {
+  gboolean ok = storage_begin(st, &error) == 0;
+  if (ok && (storage_rules_get(st, ent->id, &cur, &error) < 0 || !(next = fn(cur, args, &error)) ||
+             storage_rules_put(st, ent->id, next, &error) < 0 || storage_commit(st, &error) < 0)) {
     storage_rollback(st);
-    goto fail;
+    ok = FALSE;
   }
   storage_close(&st);
+  ma_enterprise_free(ent);
+  if (!ok) return cli_fail("rules", error);
   if (!common->json) {
     if (args->new_id) printf("rule %s added\n", args->new_id);
     else if (done) printf("%s\n", done);
   }
   print_rules(next, common->json);
-  ma_enterprise_free(ent);
   return 0;
-fail:
-  storage_close(&st);
-  ma_enterprise_free(ent);
-  return cli_fail("rules", error);
 }
 
 static int cmd_list(int argc, char **argv)
@@ -287,10 +284,42 @@ static int cmd_delete(int argc, char **argv)
   return cmd_simple(argc, argv, "delete", "Delete a rule.", do_delete, FALSE);
 }
 
+/* Applies the rules to every message of the enterprise archived at or after since, REPLAY_BATCH
+ * messages per transaction. Counts into *messages and *created. 0 or -1 with *error. */
+static int replay(MaStorage *st, const char *enterprise_id, gint64 since, gint64 *messages, gint64 *created,
+                  GError **error)
+{
+  g_autofree char *after = NULL;
+  for (;;) {
+    g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+    if (storage_message_ids_archived_since(st, enterprise_id, since, after, REPLAY_BATCH, ids, error) < 0) return -1;
+    if (ids->len == 0) return 0;
+    if (storage_begin(st, error) < 0) return -1;
+    gint64 batch_created = 0;
+    for (guint i = 0; i < ids->len; i++) {
+      int n = activities_apply(st, enterprise_id, ids->pdata[i], NULL, error);
+      if (n < 0) {
+        storage_rollback(st);
+        return -1;
+      }
+      batch_created += n;
+    }
+    if (storage_commit(st, error) < 0) {
+      storage_rollback(st);
+      return -1;
+    }
+    *messages += ids->len;
+    *created += batch_created;
+    g_free(after);
+    after = g_strdup(ids->pdata[ids->len - 1]);
+    if (ids->len < REPLAY_BATCH) return 0;
+  }
+}
+
 static int cmd_replay(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
-  char *since_text = NULL;
+  g_autofree char *since_text = NULL;
   GOptionEntry extra[] = {
     {"since", 0, 0, G_OPTION_ARG_STRING, &since_text, "Mail archived at or after this time (RFC 3339 or YYYY-MM-DD)",
      "DATE"},
@@ -302,11 +331,7 @@ static int cmd_replay(int argc, char **argv)
     "second one.",
     &common, extra);
   int rc = cli_parse(ctx, &argc, &argv);
-  if (rc >= 0) {
-    g_free(since_text);
-    return rc;
-  }
-  g_autofree char *since_owned = since_text;
+  if (rc >= 0) return rc;
   if ((rc = cli_positional(argc, argv, 1, 1, "mailagent rules replay ENTERPRISE --since DATE")) >= 0) return rc;
   gint64 since = 0;
   if (!since_text || ma_time_parse(since_text, &since) < 0)
@@ -322,36 +347,17 @@ static int cmd_replay(int argc, char **argv)
   }
   g_autoptr(GError) error = NULL;
   gboolean on = TRUE;
-  if (settings_get_bool(st, ent->id, "activities", &on, &error) < 0) goto fail;
-  if (!on) cli_warn("activities are off for %s: nothing will be created (mailagent settings %s activities=on)",
-                    ent->slug, ent->slug);
   gint64 messages = 0, created = 0;
-  g_autofree char *after = NULL;
-  for (;;) {
-    g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
-    if (storage_message_ids_archived_since(st, ent->id, since, after, REPLAY_BATCH, ids, &error) < 0) goto fail;
-    if (ids->len == 0) break;
-    if (storage_begin(st, &error) < 0) goto fail;
-    gint64 batch_created = 0;
-    for (guint i = 0; i < ids->len; i++) {
-      int n = activities_apply(st, ent->id, ids->pdata[i], NULL, &error);
-      if (n < 0) {
-        storage_rollback(st);
-        goto fail;
-      }
-      batch_created += n;
-    }
-    if (storage_commit(st, &error) < 0) {
-      storage_rollback(st);
-      goto fail;
-    }
-    messages += ids->len;
-    created += batch_created;
-    g_free(after);
-    after = g_strdup(ids->pdata[ids->len - 1]);
-    if (ids->len < REPLAY_BATCH) break;
-  }
+  rc = settings_get_bool(st, ent->id, "activities", &on, &error);
+  if (rc == 0 && !on)
+    cli_warn("activities are off for %s: nothing will be created (mailagent settings %s activities=on)", ent->slug,
+             ent->slug);
+  if (rc == 0) rc = replay(st, ent->id, since, &messages, &created, &error);
   storage_close(&st);
+  if (rc < 0) {
+    ma_enterprise_free(ent);
+    return cli_fail("rules replay", error);
+  }
   if (common.json) {
     json_t *doc = json_pack("{s:I, s:I}", "messages", (json_int_t) messages, "activities_created", (json_int_t) created);
     cli_print_json(doc, FALSE);
@@ -361,10 +367,6 @@ static int cmd_replay(int argc, char **argv)
   }
   ma_enterprise_free(ent);
   return 0;
-fail:
-  storage_close(&st);
-  ma_enterprise_free(ent);
-  return cli_fail("rules replay", error);
 }
 
 int cli_rules(int argc, char **argv)

@@ -555,8 +555,8 @@ static void test_mutations(void)
     RULE("{\"field\":\"subject\",\"op\":\"matches\",\"value\":\"^re:\\\\s*(quote|offer)\"}"),
     RULE("{\"field\":\"record.tier\",\"op\":\"in\",\"value\":[\"gold\",\"silver\"]},"
          "{\"field\":\"size\",\"op\":\"gt\",\"value\":10}"),
-    "[{\"name\":\"n\",\"object_types\":[\"opportunity\"],\"match\":\"any\",\"action\":{\"activity_type\":\"x\","
-    "\"title\":\"{{subject}} {{record.tier}}\",\"content\":\"{{from}}: {{snippet}}\"}}]",
+    ("[{\"name\":\"n\",\"object_types\":[\"opportunity\"],\"match\":\"any\",\"action\":{\"activity_type\":\"x\","
+     "\"title\":\"{{subject}} {{record.tier}}\",\"content\":\"{{from}}: {{snippet}}\"}}]"),
   };
   static const char alphabet[] = "{}[]\":,\\ 0123456789abcdefghijklmnopqrstuvwxyz_.{{}}()*+?^$|\xc3\xa9";
   GRand *r = g_rand_new_with_seed(7);
@@ -589,6 +589,7 @@ static void test_mutations(void)
       char *text = json_dumps(back, JSON_COMPACT);
       g_autoptr(RulesSet) again = rules_set_parse(text, 0, &error);
       g_assert_no_error(error);
+      g_assert_cmpuint(rules_set_count(again), ==, rules_set_count(set));
       free(text);
       json_decref(back);
     }
