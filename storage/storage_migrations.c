@@ -131,6 +131,8 @@ static const SqlMigration migrations[] = {
    "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, last_error TEXT,"
    "  delivered_at INTEGER, dead INTEGER NOT NULL DEFAULT 0);"
    "CREATE INDEX outbox_pending ON outbox(seq, next_attempt_at) WHERE delivered_at IS NULL AND dead = 0;"},
+  {2, /* listing a message's provenance must not scan the table */
+   "CREATE INDEX provenance_by_message ON provenance(message_id, received_at);"},
 };
 
 int sql_migrations_latest(void)

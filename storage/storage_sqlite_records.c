@@ -4,7 +4,8 @@
  *
  * A record row keeps its lists (emails, domains, contact ids) joined by SQL_LIST_SEP so reading a
  * record is one row; record_emails, record_domains and opportunity_contacts index those lists for
- * matching and are rewritten on every upsert. All queries are scoped by enterprise_id.
+ * matching and are rewritten on every upsert. All queries are scoped by enterprise_id. The look-ups
+ * use CROSS JOIN so SQLite always starts from the small index table, never from records.
  */
 #include "sqlite_internal.h"
 
@@ -199,12 +200,12 @@ int sqlite_records_by_email(void *impl, const char *enterprise_id, const char *a
   SqlDb *d = impl;
   sqlite3_stmt *s = sql_prep(d,
                              ignore_plus
-                                 ? "SELECT DISTINCT " SQL_RECORD_COLS " FROM record_emails e JOIN records r"
+                                 ? "SELECT DISTINCT " SQL_RECORD_COLS " FROM record_emails e INDEXED BY record_emails_noplus CROSS JOIN records r"
                                    " ON r.enterprise_id = e.enterprise_id AND r.type = e.type AND r.id = e.record_id"
-                                   " WHERE e.enterprise_id = ? AND e.email_noplus = ? ORDER BY r.type, r.id"
-                                 : "SELECT " SQL_RECORD_COLS " FROM record_emails e JOIN records r"
+                                   " WHERE e.enterprise_id = ? AND e.email_noplus = ? ORDER BY e.type, e.record_id"
+                                 : "SELECT " SQL_RECORD_COLS " FROM record_emails e CROSS JOIN records r"
                                    " ON r.enterprise_id = e.enterprise_id AND r.type = e.type AND r.id = e.record_id"
-                                   " WHERE e.enterprise_id = ? AND e.email = ? ORDER BY r.type, r.id",
+                                   " WHERE e.enterprise_id = ? AND e.email = ? ORDER BY e.type, e.record_id",
                              error);
   if (!s) return -1;
   char *key = ma_address_key(address_key, ignore_plus);
@@ -220,9 +221,9 @@ int sqlite_accounts_by_domain(void *impl, const char *enterprise_id, const char 
 {
   SqlDb *d = impl;
   sqlite3_stmt *s = sql_prep(d,
-                             "SELECT " SQL_RECORD_COLS " FROM record_domains x JOIN records r"
+                             "SELECT " SQL_RECORD_COLS " FROM record_domains x CROSS JOIN records r"
                              " ON r.enterprise_id = x.enterprise_id AND r.type = 0 AND r.id = x.record_id"
-                             " WHERE x.enterprise_id = ? AND x.domain = lower(?) ORDER BY r.id",
+                             " WHERE x.enterprise_id = ? AND x.domain = lower(?) ORDER BY x.record_id",
                              error);
   if (!s) return -1;
   sql_bind_text(s, 1, enterprise_id);
@@ -235,9 +236,9 @@ int sqlite_opportunities_open_for_contact(void *impl, const char *enterprise_id,
 {
   SqlDb *d = impl;
   sqlite3_stmt *s = sql_prep(d,
-                             "SELECT " SQL_RECORD_COLS " FROM opportunity_contacts x JOIN records r"
+                             "SELECT " SQL_RECORD_COLS " FROM opportunity_contacts x CROSS JOIN records r"
                              " ON r.enterprise_id = x.enterprise_id AND r.type = 3 AND r.id = x.opportunity_id"
-                             " WHERE x.enterprise_id = ? AND x.contact_id = ? AND r.stage IN (0, 1) ORDER BY r.id",
+                             " WHERE x.enterprise_id = ? AND x.contact_id = ? AND r.stage IN (0, 1) ORDER BY x.opportunity_id",
                              error);
   if (!s) return -1;
   sql_bind_text(s, 1, enterprise_id);
@@ -250,7 +251,7 @@ int sqlite_opportunities_open_for_account(void *impl, const char *enterprise_id,
 {
   SqlDb *d = impl;
   sqlite3_stmt *s = sql_prep(d,
-                             "SELECT " SQL_RECORD_COLS " FROM records r"
+                             "SELECT " SQL_RECORD_COLS " FROM records r INDEXED BY records_by_account"
                              " WHERE r.enterprise_id = ? AND r.account_id = ? AND r.type = 3 AND r.stage IN (0, 1)"
                              " ORDER BY r.id",
                              error);

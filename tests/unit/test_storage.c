@@ -135,6 +135,78 @@ static void test_migrations_fresh_and_existing(Fixture *fx, gconstpointer data)
   g_assert_null(fx->st);
 }
 
+static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
+{
+  /* Pretend the database stopped at version 1 (before provenance_by_message existed). */
+  int latest = storage_schema_version(fx->st);
+  g_assert_cmpint(latest, >=, 2);
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  storage_close(&fx->st);
+  char *path = g_build_filename(fx->dir, "mailagent.db", NULL);
+  sqlite3 *db = NULL;
+  g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+  g_assert_cmpint(sqlite3_exec(db, "DROP INDEX provenance_by_message; PRAGMA user_version=1", NULL, NULL, NULL), ==,
+                  SQLITE_OK);
+  sqlite3_close(db);
+
+  GError *error = NULL;
+  g_assert_cmpint(storage_open(fx->dir, FALSE, &fx->st, &error), ==, 0);
+  g_assert_cmpint(storage_schema_version(fx->st), ==, latest);
+  MaEnterprise *e = NULL;
+  g_assert_cmpint(storage_enterprise_get(fx->st, "e1", &e, &error), ==, 1);
+  ma_enterprise_free(e);
+  g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+  sqlite3_stmt *s = NULL;
+  sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'provenance_by_message'", -1, &s, NULL);
+  g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
+  g_assert_cmpint(sqlite3_column_int(s, 0), ==, 1);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  g_free(path);
+}
+
+/* The hot look-ups start from an index, never from a scan of records or messages (SQLite has no
+ * statistics here, so a bad join order would scan 100,000 records per address). */
+static void test_query_plans(Fixture *fx, gconstpointer data)
+{
+  static const char *const queries[] = {
+    "SELECT DISTINCT r.type FROM record_emails e INDEXED BY record_emails_noplus CROSS JOIN records r"
+    " ON r.enterprise_id = e.enterprise_id AND r.type = e.type AND r.id = e.record_id"
+    " WHERE e.enterprise_id = 'e' AND e.email_noplus = 'a' ORDER BY e.type, e.record_id",
+    "SELECT r.type FROM record_emails e CROSS JOIN records r"
+    " ON r.enterprise_id = e.enterprise_id AND r.type = e.type AND r.id = e.record_id"
+    " WHERE e.enterprise_id = 'e' AND e.email = 'a' ORDER BY e.type, e.record_id",
+    "SELECT r.id FROM record_domains x CROSS JOIN records r ON r.enterprise_id = x.enterprise_id AND r.type = 0"
+    " AND r.id = x.record_id WHERE x.enterprise_id = 'e' AND x.domain = lower('d') ORDER BY x.record_id",
+    "SELECT r.id FROM records r INDEXED BY records_by_account WHERE r.enterprise_id = 'e' AND r.account_id = 'a'"
+    " AND r.type = 3 AND r.stage IN (0, 1) ORDER BY r.id",
+    "SELECT route FROM provenance WHERE message_id = 'm' AND enterprise_id = 'e' ORDER BY received_at, rowid",
+    "SELECT id FROM messages WHERE enterprise_id = 'e' AND message_id = 'x'",
+  };
+  storage_close(&fx->st);
+  char *path = g_build_filename(fx->dir, "mailagent.db", NULL);
+  sqlite3 *db = NULL;
+  g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+  for (guint i = 0; i < G_N_ELEMENTS(queries); i++) {
+    char *sql = g_strdup_printf("EXPLAIN QUERY PLAN %s", queries[i]);
+    sqlite3_stmt *s = NULL;
+    g_assert_cmpint(sqlite3_prepare_v2(db, sql, -1, &s, NULL), ==, SQLITE_OK);
+    gboolean first = TRUE;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      const char *detail = (const char *)sqlite3_column_text(s, 3);
+      g_test_message("%s -> %s", queries[i], detail);
+      g_assert_false(g_str_has_prefix(detail, "SCAN "));
+      if (first) g_assert_false(g_str_has_prefix(detail, "SEARCH r USING PRIMARY KEY (enterprise_id=?)"));
+      if (first) g_assert_false(g_str_has_prefix(detail, "SEARCH r USING PRIMARY KEY (enterprise_id=? AND type=?)"));
+      first = FALSE;
+    }
+    sqlite3_finalize(s);
+    g_free(sql);
+  }
+  sqlite3_close(db);
+  g_free(path);
+}
+
 static void test_migrations_partial(void)
 {
   /* A database at version 0 with no tables (e.g. created by an older init that crashed) migrates. */
@@ -757,6 +829,8 @@ int main(int argc, char **argv)
   g_test_add_func("/storage/open/missing", test_open_missing);
   g_test_add_func("/storage/migrations/partial", test_migrations_partial);
   ADD("/storage/migrations/fresh-and-existing", test_migrations_fresh_and_existing);
+  ADD("/storage/migrations/upgrade", test_migrations_upgrade);
+  ADD("/storage/query-plans", test_query_plans);
   ADD("/storage/transactions", test_transactions);
   ADD("/storage/fault-injection", test_fault_injection);
   ADD("/storage/data-version", test_data_version);
