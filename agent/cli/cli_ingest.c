@@ -282,7 +282,7 @@ int cli_ingest(int argc, char **argv)
     if (every > 0 && (i + 1) % (guint) every == 0) progress(i + 1, started);
   }
   if (items->len && run_batch(p, st, ent->id, items, prov, common.json, &error) < 0) status = cli_fail("ingest", error);
-  if (every > 0) progress(inputs->len, started);
+  if (every > 0 && inputs->len % (guint) every != 0) progress(inputs->len, started);
 out:
   pipeline_free(p);
   ma_provenance_free(prov);
