@@ -5,18 +5,25 @@
  * entries; the message bytes are bound without copying. It returns 0 only after the commit, so an
  * acknowledgement given after it survives a crash or power loss. A failed commit (or an injected
  * sync failure) rolls back everything: none of the n entries is stored, and the caller answers 4xx.
- * Never logs message data.
+ * Entries over SPOOL_STREAM_MIN bytes are written with sqlite3_blob_write in chunks, so SQLite
+ * never builds a second in-memory copy of a large message.
+ *
+ * spool_done and spool_attempt_failed commit without an fsync (synchronous=NORMAL for that one
+ * commit): a delete lost to a power cut only replays an entry the pipeline handles idempotently,
+ * and the next spool_put's FULL commit syncs the WAL, those frames included. Never logs message data.
  */
 #include "spool.h"
+#include "sqlite_internal.h" /* sql_busy_handler */
 
 #include <errno.h>
 #include <sqlite3.h>
 #include <string.h>
 
 #define SPOOL_DB_FILE "spool.db"
-#define SPOOL_BUSY_TIMEOUT_MS 10000
 #define SPOOL_DEFAULT_MAX_ATTEMPTS 10
 #define SPOOL_RCPT_SEP "\n"
+#define SPOOL_STREAM_MIN (256 * 1024)
+#define SPOOL_STREAM_CHUNK (256 * 1024)
 
 enum {
   Q_BEGIN,
@@ -27,6 +34,8 @@ enum {
   Q_DONE,
   Q_ATTEMPT,
   Q_DEPTH,
+  Q_SYNC_FULL,
+  Q_SYNC_NORMAL,
   Q_COUNT,
 };
 
@@ -41,6 +50,8 @@ static const char *const spool_sql[Q_COUNT] = {
   [Q_DONE] = "DELETE FROM spool WHERE id = ?",
   [Q_ATTEMPT] = "UPDATE spool SET attempts = attempts + 1 WHERE id = ?",
   [Q_DEPTH] = "SELECT count(*) FROM spool",
+  [Q_SYNC_FULL] = "PRAGMA synchronous=FULL",
+  [Q_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
 };
 
 static const char spool_schema[] =
@@ -119,7 +130,7 @@ int spool_open(const char *data_dir, MaSpool **out, GError **error)
   int rc = sqlite3_open_v2(path, &sp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   g_free(path);
   if (rc != SQLITE_OK) goto fail;
-  sqlite3_busy_timeout(sp->db, SPOOL_BUSY_TIMEOUT_MS);
+  sqlite3_busy_handler(sp->db, sql_busy_handler, NULL);
   sqlite3_extended_result_codes(sp->db, 1);
   rc = sqlite3_exec(sp->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_exec(sp->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
@@ -185,10 +196,24 @@ static int spool_insert(MaSpool *sp, const MaSpoolEntry *e, GError **error)
   bind_text(s, 10, e->mailbox);
   sqlite3_bind_int64(s, 11, e->received_at);
   sqlite3_bind_int(s, 12, e->attempts);
-  sqlite3_bind_blob64(s, 13, len ? data : "", len, SQLITE_STATIC);
+  gboolean stream = len >= SPOOL_STREAM_MIN;
+  if (stream)
+    sqlite3_bind_zeroblob64(s, 13, len); /* the last column: SQLite does not materialise the zeros */
+  else
+    sqlite3_bind_blob64(s, 13, len ? data : "", len, SQLITE_STATIC);
   int rc = spool_run(sp, Q_INSERT, error);
   g_string_free(rcpts, TRUE);
-  return rc;
+  if (rc < 0 || !stream) return rc;
+  sqlite3_blob *blob = NULL;
+  int src = sqlite3_blob_open(sp->db, "main", "spool", "data", sqlite3_last_insert_rowid(sp->db), 1, &blob);
+  for (gsize off = 0; src == SQLITE_OK && off < len; off += SPOOL_STREAM_CHUNK) {
+    gsize n = MIN(SPOOL_STREAM_CHUNK, len - off);
+    src = sqlite3_blob_write(blob, (const char *)data + off, (int)n, (int)off);
+  }
+  int crc = sqlite3_blob_close(blob);
+  if (src == SQLITE_OK) src = crc;
+  if (src != SQLITE_OK) return spool_fail(sp, src, error, "write data");
+  return 0;
 }
 
 int spool_put(MaSpool *sp, MaSpoolEntry *const *entries, guint n, GError **error)
@@ -252,16 +277,36 @@ int spool_pending(MaSpool *sp, int limit, GPtrArray *out, GError **error)
   return 0;
 }
 
-static int spool_by_id(MaSpool *sp, int q, const char *id, GError **error)
+/* Runs statement q for each id in one transaction committed without an fsync (see the top). */
+static int spool_by_ids(MaSpool *sp, int q, const char *const *ids, guint n, GError **error)
 {
-  g_assert(sp != NULL && id != NULL);
-  bind_text(sp->q[q], 1, id);
-  return spool_run(sp, q, error);
+  g_assert(sp != NULL);
+  if (n == 0) return 0;
+  if (spool_run(sp, Q_SYNC_NORMAL, error) < 0) return -1;
+  int rc = spool_run(sp, Q_BEGIN, error);
+  for (guint i = 0; rc == 0 && i < n; i++) {
+    g_assert(ids[i] != NULL);
+    bind_text(sp->q[q], 1, ids[i]);
+    rc = spool_run(sp, q, error);
+  }
+  if (rc == 0) rc = spool_run(sp, Q_COMMIT, error);
+  if (rc < 0 && !sqlite3_get_autocommit(sp->db)) spool_run(sp, Q_ROLLBACK, NULL);
+  /* Back to FULL before anything else commits; if even that fails, refuse to go on as NORMAL. */
+  if (spool_run(sp, Q_SYNC_FULL, rc < 0 ? NULL : error) < 0) rc = -1;
+  return rc;
 }
 
-int spool_done(MaSpool *sp, const char *id, GError **error) { return spool_by_id(sp, Q_DONE, id, error); }
+int spool_done(MaSpool *sp, const char *id, GError **error) { return spool_by_ids(sp, Q_DONE, &id, 1, error); }
 
-int spool_attempt_failed(MaSpool *sp, const char *id, GError **error) { return spool_by_id(sp, Q_ATTEMPT, id, error); }
+int spool_done_many(MaSpool *sp, const char *const *ids, guint n, GError **error)
+{
+  return spool_by_ids(sp, Q_DONE, ids, n, error);
+}
+
+int spool_attempt_failed(MaSpool *sp, const char *id, GError **error)
+{
+  return spool_by_ids(sp, Q_ATTEMPT, &id, 1, error);
+}
 
 int spool_depth(MaSpool *sp, gint64 *count, GError **error)
 {

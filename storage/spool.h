@@ -47,8 +47,12 @@ int spool_put(MaSpool *sp, MaSpoolEntry *const *entries, guint n, GError **error
  * 10: an entry that failed that often stays in the spool, counted by spool_depth, but is no longer
  * offered). out: MaSpoolEntry*. */
 int spool_pending(MaSpool *sp, int limit, GPtrArray *out, GError **error);
-/* Removes the entry: the pipeline has archived (or deliberately skipped) it. */
+/* Removes the entry: the pipeline has archived (or deliberately skipped) it. Removing an id that is
+ * not there is not an error. Commits without an fsync: after a power cut a removed entry may come
+ * back once (the pipeline's idempotence makes the replay harmless). */
 int spool_done(MaSpool *sp, const char *id, GError **error);
+/* spool_done for n ids in one transaction (one lock, no fsync): for a pipeline batch. */
+int spool_done_many(MaSpool *sp, const char *const *ids, guint n, GError **error);
 /* Counts a failed attempt; the entry is retried later. */
 int spool_attempt_failed(MaSpool *sp, const char *id, GError **error);
 int spool_depth(MaSpool *sp, gint64 *count, GError **error);

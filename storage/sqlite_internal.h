@@ -45,6 +45,9 @@ void sql_reset(sqlite3_stmt *s);
 int sql_exec(SqlDb *d, const char *sql, GError **error);
 /* Steps s once expecting SQLITE_DONE, then resets it. Returns 0 or -1. */
 int sql_step_done(SqlDb *d, sqlite3_stmt *s, GError **error, const char *what);
+/* Busy handler for both databases: short sleeps growing to 2 ms, giving up after about
+ * SQL_BUSY_TIMEOUT_MS (sqlite3_busy_timeout's 5-25 ms steps idle writers that could proceed). */
+int sql_busy_handler(void *unused, int count);
 /* Commit with fault injection; on failure rolls back. */
 int sql_commit_now(SqlDb *d, GError **error);
 

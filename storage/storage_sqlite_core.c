@@ -249,11 +249,22 @@ gint64 sqlite_data_version(void *impl)
   return d->other_changes + d->local_commits;
 }
 
+int sql_busy_handler(void *unused, int count)
+{
+  /* count-th retry: sleep 100 us * (count + 1), at most 2 ms; total elapsed is bounded below. */
+  gint64 sleep_us = MIN(100 * (gint64)(count + 1), 2000);
+  /* The first 20 retries sleep ~21 ms in all, then 2 ms each. */
+  gint64 elapsed_ms = count < 20 ? 21 : 21 + (gint64)(count - 20) * 2;
+  if (elapsed_ms >= SQL_BUSY_TIMEOUT_MS) return 0;
+  g_usleep((gulong)sleep_us);
+  return 1;
+}
+
 /* ---- open / close --------------------------------------------------------------------------- */
 
 static int sql_configure(SqlDb *d, GError **error)
 {
-  sqlite3_busy_timeout(d->db, SQL_BUSY_TIMEOUT_MS);
+  sqlite3_busy_handler(d->db, sql_busy_handler, NULL);
   sqlite3_extended_result_codes(d->db, 1);
   /* journal_mode returns a row; sqlite3_exec ignores it. WAL persists in the file. */
   if (sql_exec(d, "PRAGMA journal_mode=WAL", error) < 0) return -1;
@@ -261,7 +272,8 @@ static int sql_configure(SqlDb *d, GError **error)
                   "PRAGMA synchronous=FULL;"
                   "PRAGMA foreign_keys=ON;"
                   "PRAGMA temp_store=MEMORY;"
-                  "PRAGMA cache_size=-16000;",
+                  "PRAGMA cache_size=-16000;"
+                  "PRAGMA mmap_size=268435456;",
                   error);
 }
 

@@ -238,6 +238,61 @@ static void test_crash_replay(void)
   g_free(dir);
 }
 
+static void test_done_many_and_large(void)
+{
+  char *dir = g_dir_make_tmp("ma-spool-XXXXXX", NULL);
+  MaSpool *sp = NULL;
+  GError *error = NULL;
+  g_assert_cmpint(spool_open(dir, &sp, &error), ==, 0);
+  for (int i = 0; i < 5; i++) {
+    char id[8];
+    g_snprintf(id, sizeof id, "s%d", i);
+    put_one(sp, id, "x");
+  }
+  const char *ids[] = {"s0", "s2", "nope", "s4"};
+  g_assert_cmpint(spool_done_many(sp, ids, G_N_ELEMENTS(ids), &error), ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpint(spool_done_many(sp, ids, 0, &error), ==, 0);
+  GPtrArray *p = pending(sp);
+  g_assert_cmpuint(p->len, ==, 2);
+  g_assert_cmpstr(((MaSpoolEntry *)g_ptr_array_index(p, 0))->id, ==, "s1");
+  g_assert_cmpstr(((MaSpoolEntry *)g_ptr_array_index(p, 1))->id, ==, "s3");
+  g_ptr_array_unref(p);
+
+  /* A large entry (written in chunks) next to a small one in the same put, byte for byte. */
+  gsize big_len = 3 * 1024 * 1024 + 12345;
+  guint8 *big = g_malloc(big_len);
+  for (gsize i = 0; i < big_len; i++) big[i] = (guint8)(i * 31 + (i >> 12));
+  MaSpoolEntry *batch[2] = {entry("big", ""), entry("small", "tiny")};
+  g_bytes_unref(batch[0]->data);
+  batch[0]->data = g_bytes_new_take(big, big_len);
+  g_assert_cmpint(spool_put(sp, batch, 2, &error), ==, 0);
+  /* A failed put of a large entry leaves nothing. */
+  MaSpoolEntry *again = entry("big2", "");
+  g_bytes_unref(again->data);
+  again->data = g_bytes_ref(batch[0]->data);
+  spool_fault_inject_sync_failures(sp, 1);
+  g_assert_cmpint(spool_put(sp, &again, 1, &error), ==, -1);
+  g_clear_error(&error);
+  ma_spool_entry_free(again);
+  spool_close(&sp);
+
+  g_assert_cmpint(spool_open(dir, &sp, &error), ==, 0);
+  p = pending(sp);
+  g_assert_cmpuint(p->len, ==, 4);
+  MaSpoolEntry *got = g_ptr_array_index(p, 2);
+  g_assert_cmpstr(got->id, ==, "big");
+  g_assert_true(g_bytes_equal(got->data, batch[0]->data));
+  got = g_ptr_array_index(p, 3);
+  g_assert_cmpstr(got->id, ==, "small");
+  g_assert_cmpuint(g_bytes_get_size(got->data), ==, 4);
+  g_ptr_array_unref(p);
+  for (int i = 0; i < 2; i++) ma_spool_entry_free(batch[i]);
+  spool_close(&sp);
+  rm_rf(dir);
+  g_free(dir);
+}
+
 /* Informational: the time of one grouped spool_put of 500 entries of 4 KB (one commit). */
 static void test_group_commit_speed(void)
 {
@@ -271,6 +326,7 @@ int main(int argc, char **argv)
   g_test_add_func("/storage/spool/attempts", test_attempts);
   g_test_add_func("/storage/spool/sync-failure", test_sync_failure);
   g_test_add_func("/storage/spool/crash-replay", test_crash_replay);
+  g_test_add_func("/storage/spool/done-many-and-large", test_done_many_and_large);
   g_test_add_func("/storage/spool/group-commit", test_group_commit_speed);
   return g_test_run();
 }
