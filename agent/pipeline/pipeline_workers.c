@@ -2,9 +2,9 @@
  *
  * Each worker owns a MaStorage, a MaSpool and a MaPipeline. It claims up to BATCH entries that no
  * other worker holds (an in-memory claim set), runs them in ONE storage transaction (group
- * commit: one fsync for the batch), and only after the commit calls spool_done on each. When the
- * batch fails, it is rolled back and each entry is retried alone, so one bad message cannot hold
- * back the others; an entry that fails alone gets spool_attempt_failed and waits an exponential
+ * commit: one fsync for the batch), and only after the commit removes them from the spool (one
+ * spool_done_many for the batch). When the batch fails, it is rolled back and each entry is
+ * retried alone, so one bad message cannot hold back the others; an entry that fails alone gets spool_attempt_failed and waits an exponential
  * backoff (1 s doubling, at most MAX_BACKOFF). Errors that can never pass (unknown enterprise,
  * invalid input) finish the entry with a log line instead of looping. Unreadable mail is a skip,
  * so it is done with too.
@@ -226,10 +226,21 @@ static void process_batch(Worker *w, GPtrArray *batch)
     for (guint i = 0; i < batch->len; i++) process_one(w, batch->pdata[i]);
     return;
   }
+  /* one spool transaction for the whole batch (no fsync: a lost removal only replays harmlessly) */
+  g_autoptr(GPtrArray) ids = g_ptr_array_sized_new(batch->len);
+  for (guint i = 0; i < batch->len; i++) g_ptr_array_add(ids, ((MaSpoolEntry *) batch->pdata[i])->id);
+  g_autoptr(GError) done_error = NULL;
+  if (spool_done_many(w->sp, (const char *const *) ids->pdata, ids->len, &done_error) < 0)
+    ma_warn("pipeline", "worker %d: spool_done_many failed (entries will be replayed harmlessly): %s", w->index,
+            done_error->message);
   for (guint i = 0; i < batch->len; i++) {
-    log_result(batch->pdata[i], results->pdata[i]);
-    finish(w, batch->pdata[i]);
+    const MaSpoolEntry *e = batch->pdata[i];
+    log_result(e, results->pdata[i]);
+    release(e->id, TRUE);
   }
+  g_mutex_lock(&pool.lock);
+  processed_total += batch->len;
+  g_mutex_unlock(&pool.lock);
   committed(results);
 }
 
