@@ -4,8 +4,8 @@
  * other worker holds (an in-memory claim set), runs them in ONE storage transaction (group
  * commit: one fsync for the batch), and only after the commit removes them from the spool (one
  * spool_done_many for the batch). When the batch fails, it is rolled back and each entry is
- * retried alone, so one bad message cannot hold back the others; an entry that fails alone gets spool_attempt_failed and waits an exponential
- * backoff (1 s doubling, at most MAX_BACKOFF). Errors that can never pass (unknown enterprise,
+ * retried alone, so one bad message cannot hold back the others; an entry that fails alone gets
+ * spool_attempt_failed and waits an exponential backoff (1 s doubling, at most MAX_BACKOFF). Errors that can never pass (unknown enterprise,
  * invalid input) finish the entry with a log line instead of looping. Unreadable mail is a skip,
  * so it is done with too.
  *
