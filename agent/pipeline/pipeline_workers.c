@@ -5,9 +5,9 @@
  * commit: one fsync for the batch), and only after the commit removes them from the spool (one
  * spool_done_many for the batch). When the batch fails, it is rolled back and each entry is
  * retried alone, so one bad message cannot hold back the others; an entry that fails alone gets
- * spool_attempt_failed and waits an exponential backoff (1 s doubling, at most MAX_BACKOFF). Errors that can never pass (unknown enterprise,
- * invalid input) finish the entry with a log line instead of looping. Unreadable mail is a skip,
- * so it is done with too.
+ * spool_attempt_failed and waits an exponential backoff (1 s doubling, at most MAX_BACKOFF).
+ * Errors that can never pass (unknown enterprise, invalid input) finish the entry with a log line
+ * instead of looping. Unreadable mail is a skip, so it is done with too.
  *
  * Workers sleep on a condition variable, woken by pipeline_workers_notify() (the SMTP server's
  * spool hook) and at least every second (entries from another process, backoffs ending).
