@@ -1,6 +1,7 @@
 /* storage_sqlite_core.c - the SQLite backend's connection: open (WAL, synchronous=FULL, foreign
- * keys, busy timeout, migrations), the prepared-statement cache, transactions with commit fault
- * injection, and the mapping of SQLite result codes to MA_ERROR codes.
+ * keys, a short-sleep busy handler, 256 MB of mmap for reads, migrations), the prepared-statement
+ * cache, transactions with commit and disk-full fault injection, the data version for caches, and
+ * the mapping of SQLite result codes to MA_ERROR codes.
  *
  * Limits: one connection per handle, used by one thread at a time. A busy or failing database is
  * MA_ERROR_TEMPFAIL (the caller retries or answers 4xx), never a silently lost write. Never logs

@@ -5,7 +5,8 @@
  * a whole batch of them durable: that is how durability avoids one fsync per file. A message is
  * unique per enterprise by its normalised Message-ID and by its dedup key. Every read checks that
  * the message belongs to the enterprise asked about; blobs are shared by digest, so callers check
- * storage_attachment_visible before serving one to a tenant. Never logs bodies.
+ * storage_attachment_visible before serving one to a tenant. Whole messages are read back in
+ * storage_sqlite_load.c. Never logs bodies.
  */
 #include "sqlite_internal.h"
 
