@@ -56,7 +56,7 @@ typedef struct {
   enum evhttp_cmd_type method;
   const char *path;                       /* raw path of the request URI (not decoded) */
   struct evkeyvalq query;                 /* decoded query parameters */
-  gboolean query_parsed;
+  int query_state;                        /* 0 not parsed yet, 1 parsed, 2 malformed */
   char param_names[API_MAX_PARAMS][32];   /* names from the route pattern */
   char *param_values[API_MAX_PARAMS];     /* decoded; owned by the context */
   int n_params;

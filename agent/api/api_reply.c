@@ -207,16 +207,16 @@ static void parse_query(ApiCtx *ctx)
   const struct evhttp_uri *uri;
   const char *q;
 
-  if (ctx->query_parsed)
+  if (ctx->query_state)
     return;
-  ctx->query_parsed = TRUE;
+  ctx->query_state = 1;
   TAILQ_INIT(&ctx->query);
   uri = evhttp_request_get_evhttp_uri(ctx->req);
   q = uri ? evhttp_uri_get_query(uri) : NULL;
   if (q && *q && evhttp_parse_query_str(q, &ctx->query) != 0) {
     evhttp_clear_headers(&ctx->query);
     TAILQ_INIT(&ctx->query);
-    ctx->query_parsed = 2; /* malformed */
+    ctx->query_state = 2;
   }
 }
 
@@ -225,7 +225,7 @@ gboolean api_check_query(ApiCtx *ctx, const char *const *allowed)
   struct evkeyval *kv;
 
   parse_query(ctx);
-  if (ctx->query_parsed == 2) {
+  if (ctx->query_state == 2) {
     api_reply_error(ctx, 400, "invalid_query", "malformed query string");
     return FALSE;
   }

@@ -26,7 +26,7 @@ static void ctx_clear(ApiCtx *ctx)
 {
   for (int i = 0; i < ctx->n_params; i++)
     g_free(ctx->param_values[i]);
-  if (ctx->query_parsed)
+  if (ctx->query_state)
     evhttp_clear_headers(&ctx->query);
   ma_api_key_free(ctx->key);
 }
