@@ -612,6 +612,12 @@ static void test_settings_and_rules(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_setting_list(fx->st, "e2", all, &error), ==, 0);
   g_assert_cmpuint(g_hash_table_size(all), ==, 0);
   g_hash_table_unref(all);
+  /* NULL removes the key (back to the caller's default). */
+  g_assert_cmpint(storage_setting_set(fx->st, "e1", "capture", NULL, &error), ==, 0);
+  g_assert_cmpint(storage_setting_get(fx->st, "e1", "capture", &v, &error), ==, 0);
+  g_assert_null(v);
+  g_assert_cmpint(storage_setting_get(fx->st, "e1", "archive_internal", &v, &error), ==, 1);
+  g_free(v);
 
   char *json = NULL;
   g_assert_cmpint(storage_rules_get(fx->st, "e1", &json, &error), ==, 0);

@@ -472,10 +472,21 @@ static void test_timeline_order(Fixture *fx, gconstpointer data)
   g_ptr_array_unref(out);
   g_free(next);
 
-  /* Tenant isolation: e2 sees nothing of c1 (not even with e1's cursor). */
+  /* Tenant isolation: e2 sees nothing of c1, not even with a cursor from e1's timeline. */
   char *e2 = joined(timeline_all(fx->st, "e2", NULL, 10));
   g_assert_cmpstr(e2, ==, "");
   g_free(e2);
+  out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
+  g_assert_cmpint(storage_timeline(fx->st, "e1", MA_RECORD_CONTACT, "c1", NULL, NULL, 1, out, &next, &error), ==, 0);
+  g_assert_nonnull(next);
+  g_ptr_array_set_size(out, 0);
+  char *e1_cursor = next;
+  next = NULL;
+  g_assert_cmpint(storage_timeline(fx->st, "e2", MA_RECORD_CONTACT, "c1", NULL, e1_cursor, 10, out, &next, &error), ==, 0);
+  g_assert_cmpuint(out->len, ==, 0);
+  g_assert_null(next);
+  g_free(e1_cursor);
+  g_ptr_array_unref(out);
 }
 
 static void test_timeline_filters(Fixture *fx, gconstpointer data)
@@ -738,6 +749,26 @@ static void test_message_isolation(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_message_ids_archived_since(fx->st, "e2", 0, NULL, 10, ids, &error), ==, 0);
   g_assert_cmpuint(ids->len, ==, 0);
   g_ptr_array_unref(ids);
+
+  /* Both tenants have a record with the CRM id c1: each timeline shows only its own mail. */
+  insert_linked(fx->st, "e2", "m2", 200, "c1");
+  add_activity(fx->st, "e2", "act2", "m2", "c1", 1);
+  char *s = joined(timeline_all(fx->st, "e1", NULL, 10));
+  g_assert_cmpstr(s, ==, "m:m1");
+  g_free(s);
+  s = joined(timeline_all(fx->st, "e2", NULL, 10));
+  g_assert_cmpstr(s, ==, "a:act2,m:m2");
+  g_free(s);
+  /* Thread look-ups by Message-ID stay inside the tenant as well. */
+  MaStoredMessage *a = message("e1", "m3", 300, "shared@x", "t-e1");
+  MaStoredMessage *b = message("e2", "m4", 300, "shared@x", "t-e2");
+  insert(fx->st, a);
+  insert(fx->st, b);
+  const char *refs[] = {"shared@x"};
+  char *tid = NULL;
+  g_assert_cmpint(storage_thread_find_by_message_ids(fx->st, "e2", refs, 1, &tid, &error), ==, 1);
+  g_assert_cmpstr(tid, ==, "t-e2");
+  g_free(tid);
 }
 
 int main(int argc, char **argv)
