@@ -247,8 +247,36 @@ static int ingest_new(MaPipeline *p, MaMatchContext *ctx, const void *raw, gsize
   return rc;
 }
 
-int pipeline_ingest_in_tx(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len,
-                          const MaProvenance *prov, MaIngestResult **out, GError **error)
+struct MaParsedMessage {
+  const void *raw; /* borrowed */
+  gsize len;
+  MaMessage *msg;  /* NULL when unreadable */
+  char *error;     /* why it is unreadable */
+};
+
+MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len)
+{
+  MaParsedMessage *pm = g_new0(MaParsedMessage, 1);
+  pm->raw = raw;
+  pm->len = len;
+  g_autoptr(GError) parse_error = NULL;
+  if (mime_parse(raw, len, &p->limits, &pm->msg, &parse_error) < 0) {
+    pm->msg = NULL;
+    pm->error = g_strdup(parse_error ? parse_error->message : "unreadable");
+  }
+  return pm;
+}
+
+void pipeline_parsed_free(MaParsedMessage *pm)
+{
+  if (!pm) return;
+  ma_message_free(pm->msg);
+  g_free(pm->error);
+  g_free(pm);
+}
+
+int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm,
+                                 const MaProvenance *prov, MaIngestResult **out, GError **error)
 {
   *out = NULL;
   MaMatchContext *ctx = context_for(p, enterprise_id, error);
@@ -259,16 +287,16 @@ int pipeline_ingest_in_tx(MaPipeline *p, const char *enterprise_id, const void *
     *out = r;
     return 0;
   }
-
-  g_autoptr(MaMessage) msg = NULL;
-  g_autoptr(GError) parse_error = NULL;
-  if (mime_parse(raw, len, &p->limits, &msg, &parse_error) < 0) {
+  if (!pm->msg) {
     MaIngestResult *r = result_new(MA_INGEST_SKIPPED);
     r->skip_reason = "unreadable";
-    g_ptr_array_add(r->warnings, g_strdup(parse_error ? parse_error->message : "unreadable"));
+    g_ptr_array_add(r->warnings, g_strdup(pm->error));
     *out = r;
     return 0;
   }
+  const MaMessage *msg = pm->msg;
+  const void *raw = pm->raw;
+  gsize len = pm->len;
 
   char dedup_key[65];
   match_dedup_key(msg, dedup_key);
@@ -307,6 +335,15 @@ int pipeline_ingest_in_tx(MaPipeline *p, const char *enterprise_id, const void *
   if (ingest_new(p, ctx, raw, len, msg, match, dedup_key, date, thread, prov, r, error) < 0) return -1;
   *out = g_steal_pointer(&r);
   return 0;
+}
+
+int pipeline_ingest_in_tx(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len,
+                          const MaProvenance *prov, MaIngestResult **out, GError **error)
+{
+  MaParsedMessage *pm = pipeline_parse(p, raw, len);
+  int rc = pipeline_ingest_parsed_in_tx(p, enterprise_id, pm, prov, out, error);
+  pipeline_parsed_free(pm);
+  return rc;
 }
 
 int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len, const MaProvenance *prov,

@@ -75,6 +75,16 @@ int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, g
 int pipeline_ingest_in_tx(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len,
                           const MaProvenance *prov, MaIngestResult **out, GError **error);
 
+/* Parsing is pure and needs no transaction: a worker parses a batch first, then holds the write
+ * transaction only for matching and archiving. raw is borrowed and must outlive the result. Never
+ * fails: unreadable input is remembered and becomes the "unreadable" skip. */
+typedef struct MaParsedMessage MaParsedMessage;
+MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len);
+void pipeline_parsed_free(MaParsedMessage *pm);
+/* pipeline_ingest_in_tx for a message parsed already. */
+int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm,
+                                 const MaProvenance *prov, MaIngestResult **out, GError **error);
+
 /* ---- worker pool (pipeline_workers.c) -------------------------------------------------------- */
 
 /* Starts n threads, each with its own MaStorage and MaSpool under cfg->data_dir, that take spooled

@@ -205,15 +205,20 @@ static void process_batch(Worker *w, GPtrArray *batch)
     return;
   }
   g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func((GDestroyNotify) ma_ingest_result_free);
+  g_autoptr(GPtrArray) parsed = g_ptr_array_new_with_free_func((GDestroyNotify) pipeline_parsed_free);
+  for (guint i = 0; i < batch->len; i++) { /* outside the write transaction: other workers may commit */
+    const MaSpoolEntry *e = batch->pdata[i];
+    gsize len = 0;
+    const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
+    g_ptr_array_add(parsed, pipeline_parse(w->pipeline, data ? data : "", len));
+  }
   g_autoptr(GError) error = NULL;
   gboolean ok = storage_begin(w->st, &error) == 0;
   for (guint i = 0; ok && i < batch->len; i++) {
     const MaSpoolEntry *e = batch->pdata[i];
     MaProvenance *prov = provenance_of(e);
     MaIngestResult *r = NULL;
-    gsize len = 0;
-    const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
-    ok = pipeline_ingest_in_tx(w->pipeline, e->enterprise_id, data ? data : "", len, prov, &r, &error) == 0;
+    ok = pipeline_ingest_parsed_in_tx(w->pipeline, e->enterprise_id, parsed->pdata[i], prov, &r, &error) == 0;
     ma_provenance_free(prov);
     if (ok) g_ptr_array_add(results, r);
   }
