@@ -393,10 +393,58 @@ static void test_replay_adds_nothing(void)
   teardown(&fx);
 }
 
+/* capture_level: "full" keeps the raw message and attachment contents, "no_attachments" only the
+ * raw message, "metadata" neither (nor the body text), while rows and links are the same. */
+static void test_capture_levels(void)
+{
+  Fx fx = {0};
+  setup(&fx);
+  MaPipeline *p = pipeline_new(fx.st, fx.cfg);
+  g_autoptr(GError) error = NULL;
+  static const char *levels[] = {"full", "no_attachments", "metadata"};
+  for (guint i = 0; i < G_N_ELEMENTS(levels); i++) {
+    g_autofree char *raw = g_strdup_printf(
+        "From: Hank Hill <hank@globex.example>\r\nTo: alice@acme.example\r\nSubject: Drawing %u\r\n"
+        "Date: Mon, 04 Mar 2024 10:00:00 +0000\r\nMessage-ID: <capture-%u@globex.example>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
+        "See the drawing %u.\r\n--b\r\nContent-Type: application/octet-stream\r\n"
+        "Content-Disposition: attachment; filename=drawing-%u.bin\r\n\r\nbinary-%u-content\r\n--b--\r\n",
+        i, i, i, i, i);
+    g_assert_cmpint(settings_set(fx.st, fx.ent, "capture_level", levels[i], &error), ==, 0);
+    pipeline_forget(p);
+    MaProvenance *prov = ma_provenance_new("ingest");
+    MaIngestResult *r = NULL;
+    g_assert_cmpint(pipeline_ingest(p, fx.ent, raw, strlen(raw), prov, &r, &error), ==, 0);
+    ma_provenance_free(prov);
+    g_assert_cmpint(r->outcome, ==, MA_INGEST_ARCHIVED);
+    g_assert_cmpuint(r->links->len, >=, 1);
+    MaStoredMessage *m = NULL;
+    g_assert_cmpint(storage_message_get(fx.st, fx.ent, r->message_id, &m, &error), ==, 1);
+    g_assert_cmpuint(m->attachments->len, ==, 1);
+    g_assert_cmpuint(m->links->len, ==, r->links->len);
+    const MaAttachment *a = m->attachments->pdata[0];
+    GBytes *blob = NULL;
+    int raw_found = storage_blob_get(fx.st, m->raw_sha256, &blob, &error);
+    if (blob) g_bytes_unref(blob);
+    blob = NULL;
+    int att_found = storage_blob_get(fx.st, a->sha256, &blob, &error);
+    if (blob) g_bytes_unref(blob);
+    g_assert_cmpint(raw_found, ==, i < 2 ? 1 : 0);
+    g_assert_cmpint(att_found, ==, i == 0 ? 1 : 0);
+    if (i < 2) g_assert_nonnull(strstr(m->text, "See the drawing"));
+    else g_assert_cmpstr(m->text, ==, "");
+    ma_stored_message_free(m);
+    ma_ingest_result_free(r);
+  }
+  pipeline_free(p);
+  teardown(&fx);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/pipeline/fixtures", test_fixtures);
   g_test_add_func("/pipeline/replay_adds_nothing", test_replay_adds_nothing);
+  g_test_add_func("/pipeline/capture_levels", test_capture_levels);
   return g_test_run();
 }
