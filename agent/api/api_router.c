@@ -152,6 +152,9 @@ ApiRouteResult api_route_match(enum evhttp_cmd_type method, const char *path, Ap
     if (!dec || dec_len == 0 || dec_len > API_MAX_PARAM_LEN || memchr(dec, '\0', dec_len) ||
         memchr(dec, '/', dec_len) || !g_utf8_validate(dec, (gssize)dec_len, NULL)) {
       free(dec);
+      for (int j = 0; j < ctx->n_params; j++)
+        g_clear_pointer(&ctx->param_values[j], g_free);
+      ctx->n_params = 0;
       return API_ROUTE_BAD_PATH;
     }
     g_assert(caps[i].name_len < sizeof ctx->param_names[0]);

@@ -338,6 +338,56 @@ static void test_router(void)
   }
 }
 
+/* Random paths never crash the router, and whatever it decodes is UTF-8 without '/' or NUL. */
+static void test_router_random(void)
+{
+  static const char alphabet[] = "/v1recodstam:{}%2F0A._-?&=\xc3\xa9\xff ";
+  static const char *const seeds[] = {"/v1/records/", "/v1/apikeys/", "/v1/rules/", "/v1/messages/", "/"};
+
+  for (int n = 0; n < 20000; n++) {
+    GString *path = g_string_new(seeds[g_test_rand_int_range(0, G_N_ELEMENTS(seeds))]);
+    int len = g_test_rand_int_range(0, 40);
+    ApiCtx ctx = {0};
+    const ApiRoute *route = NULL;
+    ApiRouteResult got;
+
+    for (int i = 0; i < len; i++)
+      g_string_append_c(path, alphabet[g_test_rand_int_range(0, sizeof alphabet - 1)]);
+    got = api_route_match((enum evhttp_cmd_type)(1 << g_test_rand_int_range(0, 5)), path->str, &ctx, &route, NULL);
+    g_assert_true(got == API_ROUTE_FOUND || ctx.n_params == 0);
+    for (int j = 0; j < ctx.n_params; j++) {
+      g_assert_true(g_utf8_validate(ctx.param_values[j], -1, NULL));
+      g_assert_null(strchr(ctx.param_values[j], '/'));
+      g_assert_cmpuint(strlen(ctx.param_values[j]), >, 0);
+      g_free(ctx.param_values[j]);
+    }
+    g_string_free(path, TRUE);
+  }
+}
+
+/* Garbage on the wire: the server answers something or closes, and keeps serving. */
+static void test_wire_garbage(void)
+{
+  for (int n = 0; n < 200; n++) {
+    guint len = (guint)g_test_rand_int_range(1, 600);
+    g_autofree char *buf = g_malloc(len + 64);
+    Resp r;
+    gsize off = 0;
+
+    if (n % 2) { /* a plausible request line with a random tail */
+      const char *head = "PUT /v1/records/contact/x HTTP/1.1\r\n";
+      off = strlen(head);
+      memcpy(buf, head, off);
+    }
+    for (guint i = 0; i < len; i++)
+      buf[off + i] = (char)g_test_rand_int_range(0, 256);
+    http_raw(buf, off + len, &r);
+    g_assert_true(r.status == -1 || (r.status >= 200 && r.status < 600));
+    resp_clear(&r);
+  }
+  json_decref(expect("GET", "/healthz", NULL, NULL, 200, NULL));
+}
+
 /* ---- auth and errors ------------------------------------------------------------------------ */
 
 static void test_health_metrics(void)
@@ -810,6 +860,8 @@ int main(int argc, char **argv)
 
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/api/router", test_router);
+  g_test_add_func("/api/router_random", test_router_random);
+  g_test_add_func("/api/wire_garbage", test_wire_garbage);
   g_test_add_func("/api/health_metrics", test_health_metrics);
   g_test_add_func("/api/auth", test_auth);
   g_test_add_func("/api/errors", test_errors);
