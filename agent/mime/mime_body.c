@@ -103,6 +103,33 @@ static void text_lf(char *s)
   *o = '\0';
 }
 
+/* RFC 3676 format=flowed (LF line ends): a line ending in a space continues on the next one
+ * (with delsp=yes that space goes), a leading space-stuffing space is removed, and the
+ * signature separator "-- " stays a line of its own. In place: the result is never longer. */
+static void text_unflow(char *s, gboolean delsp)
+{
+  char *o = s;
+  const char *p = s;
+  while (*p) {
+    const char *nl = strchr(p, '\n');
+    gsize len = nl ? (gsize)(nl - p) : strlen(p);
+    const char *line = p;
+    if (len > 0 && line[0] == ' ') { /* space-stuffed */
+      line++;
+      len--;
+    }
+    gboolean sig = len == 3 && memcmp(line, "-- ", 3) == 0;
+    gboolean soft = nl && !sig && len > 0 && line[len - 1] == ' ' && line[0] != '>';
+    gsize keep = soft && delsp ? len - 1 : len;
+    memmove(o, line, keep);
+    o += keep;
+    if (nl && !soft) *o++ = '\n';
+    if (!nl) break;
+    p = nl + 1;
+  }
+  *o = '\0';
+}
+
 static char *lower_type(GMimeObject *obj)
 {
   GMimeContentType *ct = g_mime_object_get_content_type(obj);
@@ -224,6 +251,11 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
     g_bytes_unref(bytes);
     if (is_text) {
       text_lf(utf8);
+      const char *format = g_mime_object_get_content_type_parameter(obj, "format");
+      if (format && g_ascii_strcasecmp(format, "flowed") == 0) {
+        const char *delsp = g_mime_object_get_content_type_parameter(obj, "delsp");
+        text_unflow(utf8, delsp && g_ascii_strcasecmp(delsp, "yes") == 0);
+      }
       if (w->b->text->len > 0 && utf8[0]) g_string_append_c(w->b->text, '\n');
       g_string_append(w->b->text, utf8);
       g_free(utf8);
