@@ -274,7 +274,8 @@ static int sql_configure(SqlDb *d, GError **error)
                   "PRAGMA foreign_keys=ON;"
                   "PRAGMA temp_store=MEMORY;"
                   "PRAGMA cache_size=-16000;"
-                  "PRAGMA mmap_size=268435456;",
+                  "PRAGMA mmap_size=268435456;"
+                  "PRAGMA wal_autocheckpoint=4000;",
                   error);
 }
 
