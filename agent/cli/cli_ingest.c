@@ -19,9 +19,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 typedef struct {
   char *label;   /* file name as given, "-" for stdin */
@@ -153,20 +153,28 @@ static void print_text(const Item *it)
   g_string_free(links, TRUE);
 }
 
+/* Reads a "Name:   123 kB" line of /proc/self/status; 0 when absent. */
+static long status_kb(const char *status, const char *name)
+{
+  const char *p = strstr(status, name);
+  return p ? strtol(p + strlen(name), NULL, 10) : 0;
+}
+
+/* Throughput and memory: RssAnon is the heap (must stay flat), RssFile the database pages SQLite
+ * maps (grows with the database, given back by the kernel under pressure). */
 static void progress(guint done, gint64 started_us)
 {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  long rss_pages = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (f) {
-    long size = 0;
-    if (fscanf(f, "%ld %ld", &size, &rss_pages) != 2) rss_pages = 0;
-    fclose(f);
-  }
+  g_autofree char *status = NULL;
+  if (!g_file_get_contents("/proc/self/status", &status, NULL, NULL)) status = g_strdup("");
   double secs = (double) (g_get_monotonic_time() - started_us) / G_USEC_PER_SEC;
-  fprintf(stderr, "progress: messages=%u seconds=%.2f rate=%.0f/s rss_kb=%ld peak_rss_kb=%ld\n", done, secs,
-          secs > 0 ? done / secs : 0.0, rss_pages * (sysconf(_SC_PAGESIZE) / 1024), ru.ru_maxrss);
+  double cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  fprintf(stderr,
+          "progress: messages=%u seconds=%.2f rate=%.0f/s cpu_seconds=%.2f rss_anon_kb=%ld rss_file_kb=%ld "
+          "peak_rss_kb=%ld\n",
+          done, secs, secs > 0 ? done / secs : 0.0, cpu, status_kb(status, "RssAnon:"), status_kb(status, "RssFile:"),
+          ru.ru_maxrss);
 }
 
 /* Runs one batch in a transaction; prints results after the commit. 0 or -1 (error printed). */

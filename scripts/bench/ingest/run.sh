@@ -2,8 +2,10 @@
 # run.sh - the ingest benchmark (issue 2, "Tests and figures"): generates a corpus of 10,000
 # messages of about 4 KB and 100,000 CRM records, imports the records, then times
 # `mailagent ingest` (parse + match + archive, the exact pipeline received mail runs; one thread,
-# pinned to one core) and prints messages per second, the resident memory at 2.5k/5k/7.5k/10k
-# messages (flat memory as the corpus grows), the peak RSS, and the command that reproduces it.
+# pinned to one core) and prints messages per second (wall clock, and per CPU-second, which is the
+# one-core figure on a shared machine), the resident memory at 2.5k/5k/7.5k/10k messages - heap
+# (rss_anon, must stay flat as the corpus grows) and mapped database pages (rss_file, grows with
+# the database file: SQLite's mmap, reclaimable) - the peak RSS, and the command that reproduces it.
 #
 # Usage: scripts/bench/ingest/run.sh [--messages N] [--records N] [--batch N] [--keep]
 # Environment: MAILAGENT (a built binary; default: builds Release into build-bench/), TMPDIR.
