@@ -52,7 +52,7 @@ SmtpCmd smtp_parse_command(const char *line, gsize len, const char **arg, gboole
 
 static gboolean is_atext(unsigned char c)
 {
-  return g_ascii_isalnum(c) || c >= 0x80 || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+  return g_ascii_isalnum(c) || c >= 0x80 || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 static gboolean is_ldh(unsigned char c)

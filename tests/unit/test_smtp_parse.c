@@ -77,6 +77,8 @@ static void test_mail_paths(void)
     {"FROM:alice@example.com", -1, "501 5.1.7", 0, 0, FALSE},
     {"FROM:<alice@example.com", -1, "501 5.1.7", 0, 0, FALSE},
     {"FROM:<alice>", -1, "501 5.1.7", 0, 0, FALSE},
+    {"FROM:<alice", -1, "501 5.1.7", 0, 0, FALSE}, /* fuzz: the line ends inside an atom */
+    {"FROM:<a.b", -1, "501 5.1.7", 0, 0, FALSE},
     {"FROM:<alice@>", -1, "501 5.1.7", 0, 0, FALSE},
     {"FROM:<a..b@example.com>", -1, "501 5.1.7", 0, 0, FALSE},
     {"FROM:<a@b@c>", -1, "501 5.1.7", 0, 0, FALSE},
@@ -135,6 +137,7 @@ static void test_rcpt_relay_forms(void)
     {"TO:<us\"er@inbound.test>", "501 5.1.3"},
     {"TO:<user#1@inbound.test>", "550 5.1.1"},
     {"TO:<>", "501 5.1.3"},
+    {"TO:<user%", "501 5.1.3"}, /* fuzz: the line ends inside the local part */
     {"TO:<user@inbound.test> NOTIFY=NEVER", "555 5.5.4"},
     {"TO:user@inbound.test", "501 5.1.3"},
   };
