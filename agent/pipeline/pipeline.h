@@ -101,6 +101,9 @@ void pipeline_workers_notify(void);
 /* Finishes what is in the spool now (entries that keep failing are left for the next start),
  * stops and joins the threads. Accepts being called when not started. */
 void pipeline_workers_stop(void);
+/* Test hook: the next n storage commits of every worker fail with MA_ERROR_TEMPFAIL (as if fsync
+ * failed). Call after pipeline_workers_start. */
+void pipeline_workers_fault_inject_commit_failures(int n);
 /* Entries processed since start (archived, duplicate or skipped), for tests and logs. */
 guint64 pipeline_workers_processed(void);
 

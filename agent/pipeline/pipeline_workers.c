@@ -323,6 +323,14 @@ int pipeline_workers_start(const MaConfig *cfg, int n, GError **error)
   return 0;
 }
 
+void pipeline_workers_fault_inject_commit_failures(int n)
+{
+  /* the storage handles are only touched under the lock here, and the hook is a counter */
+  g_mutex_lock(&pool.lock);
+  for (int i = 0; pool.running && i < pool.n; i++) storage_fault_inject_commit_failures(pool.workers[i].st, n);
+  g_mutex_unlock(&pool.lock);
+}
+
 void pipeline_workers_stop(void)
 {
   if (!pool.running) return;

@@ -193,10 +193,37 @@ static void test_stop_drains(void)
   env_close(&env);
 }
 
+/* Failed commits (TEMPFAIL, as a failing fsync gives) never lose an entry: the batch is rolled
+ * back, the entries are retried alone, the one whose commit failed is counted and retried after
+ * its backoff, and in the end every message is archived exactly once. */
+static void test_commit_failures_retry(void)
+{
+  Env env = {0};
+  env_open(&env);
+  g_autoptr(GError) error = NULL;
+  g_assert_cmpint(pipeline_workers_start(env.cfg, 1, &error), ==, 0);
+  guint64 before = pipeline_workers_processed();
+  pipeline_workers_fault_inject_commit_failures(2); /* the batch commit and the first lone retry */
+  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
+  for (int i = 0; i < 10; i++) {
+    g_autofree char *raw = message(i);
+    g_autofree char *sid = g_strdup_printf("fail-%02d", i);
+    g_ptr_array_add(entries, entry(env.ent, sid, raw));
+  }
+  put(&env, entries);
+  pipeline_workers_notify();
+  wait_processed(before + 10); /* the failed one comes back after its 1 s backoff */
+  pipeline_workers_stop();
+  g_assert_cmpint(archived(&env), ==, 10);
+  g_assert_cmpint(depth(&env), ==, 0);
+  env_close(&env);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/workers/spool_to_archive", test_spool_to_archive);
   g_test_add_func("/workers/stop_drains", test_stop_drains);
+  g_test_add_func("/workers/commit_failures_retry", test_commit_failures_retry);
   return g_test_run();
 }
