@@ -7,6 +7,7 @@
  * refused. Error messages never echo request bodies or secrets, only names of fields/parameters.
  */
 #include "api_internal.h"
+#include "agent/codec/codec.h"
 #include "agent/lib/log.h"
 
 #include <event2/buffer.h>
@@ -290,5 +291,5 @@ gboolean api_param_record_type(ApiCtx *ctx, MaRecordType *type)
 
 json_t *api_page(json_t *items, const char *next_cursor)
 {
-  return json_pack("{s:o,s:s?}", "items", items, "next_cursor", next_cursor);
+  return codec_page(items, next_cursor); /* the CLI's --json page shape */
 }
