@@ -114,7 +114,6 @@ static void deliver_done(SmtpSpoolWriter *w)
   w->committed_pending = 0;
   g_mutex_unlock(&w->lock);
 
-  if (committed && w->committed) w->committed(w->committed_arg, committed);
   for (GList *l = done.head; l; l = l->next) {
     SmtpSpoolTicket *t = l->data;
     if (!t->cancelled && t->done) t->done(t->arg, t->ok, t->id);
@@ -122,6 +121,8 @@ static void deliver_done(SmtpSpoolWriter *w)
     g_free(t);
   }
   g_list_free(done.head);
+  /* replies first (they are what clients wait for), then wake the pipeline */
+  if (committed && w->committed) w->committed(w->committed_arg, committed);
 }
 
 static void on_pipe(evutil_socket_t fd, short what, void *arg)
