@@ -599,6 +599,57 @@ static void test_timeline_cursor(Fixture *fx, gconstpointer data)
   g_ptr_array_unref(out);
 }
 
+/* Cursors come from clients: random and mutated ones are either a valid position or INVALID. */
+static void test_timeline_cursor_garbage(Fixture *fx, gconstpointer data)
+{
+  for (int i = 0; i < 5; i++) {
+    char id[16];
+    g_snprintf(id, sizeof id, "m%02d", i);
+    insert_linked(fx->st, "e1", id, 1000 + i, "c1");
+  }
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
+  char *good = NULL;
+  GError *error = NULL;
+  g_assert_cmpint(storage_timeline(fx->st, "e1", MA_RECORD_CONTACT, "c1", NULL, NULL, 2, out, &good, &error), ==, 0);
+  g_assert_nonnull(good);
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/|%\x01";
+  GRand *rng = g_rand_new_with_seed(42);
+  int valid = 0, invalid = 0;
+  for (int n = 0; n < 3000; n++) {
+    GString *c = g_string_new(NULL);
+    if (n % 2) {
+      g_string_assign(c, good); /* mutate a real cursor */
+      int edits = g_rand_int_range(rng, 1, 4);
+      for (int k = 0; k < edits && c->len; k++)
+        c->str[g_rand_int_range(rng, 0, (gint32)c->len)] = alphabet[g_rand_int_range(rng, 0, sizeof alphabet - 1)];
+      if (g_rand_boolean(rng)) g_string_truncate(c, (gsize)g_rand_int_range(rng, 0, (gint32)c->len + 1));
+    } else {
+      int len = g_rand_int_range(rng, 0, 300);
+      for (int k = 0; k < len; k++) g_string_append_c(c, alphabet[g_rand_int_range(rng, 0, sizeof alphabet - 1)]);
+    }
+    char *next = NULL;
+    int rc = storage_timeline(fx->st, "e1", MA_RECORD_CONTACT, "c1", NULL, c->str, 3, out, &next, &error);
+    if (rc == 0) {
+      valid++;
+      g_assert_cmpuint(out->len, <=, 3);
+    } else {
+      invalid++;
+      g_assert_cmpint(rc, ==, -1);
+      g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+      g_clear_error(&error);
+      g_assert_null(next);
+    }
+    g_free(next);
+    g_ptr_array_set_size(out, 0);
+    g_string_free(c, TRUE);
+  }
+  g_test_message("garbage cursors: %d accepted as positions, %d refused", valid, invalid);
+  g_assert_cmpint(invalid, >, 1000);
+  g_rand_free(rng);
+  g_free(good);
+  g_ptr_array_unref(out);
+}
+
 /* A record with many messages among many others: a deep page is an index range scan. */
 static void test_timeline_speed(Fixture *fx, gconstpointer data)
 {
@@ -785,6 +836,7 @@ int main(int argc, char **argv)
   ADD("/storage/timeline/order", test_timeline_order);
   ADD("/storage/timeline/filters", test_timeline_filters);
   ADD("/storage/timeline/cursor", test_timeline_cursor);
+  ADD("/storage/timeline/cursor-garbage", test_timeline_cursor_garbage);
   ADD("/storage/timeline/speed", test_timeline_speed);
   ADD("/storage/outbox", test_outbox);
   ADD("/storage/fault/message", test_fault_message);
