@@ -408,6 +408,48 @@ static void test_health_metrics(void)
   resp_clear(&r);
 }
 
+/* agent/lib/metrics: counters, gauges and the cumulative latency histogram in Prometheus text. */
+static void test_metrics_render(void)
+{
+  g_autoptr(GString) out = g_string_new(NULL);
+
+  ma_metrics_add(MA_METRIC_SPOOL_DEPTH, 0);
+  ma_metrics_set(MA_METRIC_SPOOL_DEPTH, 7);
+  ma_metrics_add(MA_METRIC_SMTP_SESSIONS_OPEN, 2);
+  ma_metrics_add(MA_METRIC_SMTP_SESSIONS_OPEN, -1);
+  g_assert_cmpint(ma_metrics_get(MA_METRIC_SPOOL_DEPTH), ==, 7);
+  g_assert_cmpint(ma_metrics_get(MA_METRIC_SMTP_SESSIONS_OPEN), ==, 1);
+  ma_metrics_render(out);
+  g_assert_nonnull(strstr(out->str, "# TYPE mailagent_spool_depth gauge\nmailagent_spool_depth 7\n"));
+  g_assert_nonnull(strstr(out->str, "# TYPE mailagent_messages_archived_total counter\n"));
+  ma_metrics_set(MA_METRIC_SPOOL_DEPTH, 0);
+  ma_metrics_add(MA_METRIC_SMTP_SESSIONS_OPEN, -1);
+}
+
+static void test_metrics_histogram(void)
+{
+  /* run in a process of its own: the histogram is process-wide and the server counts requests */
+  if (g_test_subprocess()) {
+    GString *out = g_string_new(NULL);
+    ma_metrics_reset();
+    ma_metrics_observe_api_latency(100);     /* <= 0.5 ms */
+    ma_metrics_observe_api_latency(3000);    /* <= 5 ms */
+    ma_metrics_observe_api_latency(20000000);/* +Inf */
+    ma_metrics_render(out);
+    g_print("%s", out->str);
+    g_string_free(out, TRUE);
+    return;
+  }
+  g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed();
+  g_test_trap_assert_stdout("*mailagent_api_request_duration_seconds_bucket{le=\"0.0005\"} 1\n*");
+  g_test_trap_assert_stdout("*mailagent_api_request_duration_seconds_bucket{le=\"0.0025\"} 1\n*");
+  g_test_trap_assert_stdout("*mailagent_api_request_duration_seconds_bucket{le=\"0.005\"} 2\n*");
+  g_test_trap_assert_stdout("*mailagent_api_request_duration_seconds_bucket{le=\"10\"} 2\n*");
+  g_test_trap_assert_stdout("*mailagent_api_request_duration_seconds_bucket{le=\"+Inf\"} 3\n*");
+  g_test_trap_assert_stdout("*mailagent_api_request_duration_seconds_count 3\n*");
+}
+
 static void test_auth(void)
 {
   Resp r;
@@ -863,6 +905,8 @@ int main(int argc, char **argv)
   g_test_add_func("/api/router_random", test_router_random);
   g_test_add_func("/api/wire_garbage", test_wire_garbage);
   g_test_add_func("/api/health_metrics", test_health_metrics);
+  g_test_add_func("/api/metrics_render", test_metrics_render);
+  g_test_add_func("/api/metrics_histogram", test_metrics_histogram);
   g_test_add_func("/api/auth", test_auth);
   g_test_add_func("/api/errors", test_errors);
   g_test_add_func("/api/records", test_records);
