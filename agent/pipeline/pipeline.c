@@ -225,11 +225,12 @@ static int archive_new(MaPipeline *p, MaMatchContext *ctx, const void *raw, gsiz
   if (storage_message_insert(p->st, m, error) < 0) return -1;
   if (storage_provenance_add(p->st, ent, m->id, prov, error) < 0) return -1;
   r->provenance_added = TRUE;
+  /* the event first: outbox order is delivery order, and activity events refer to the message */
+  if (emit_archived(p->st, m, error) < 0) return -1;
   if (ctx->settings->activities) {
     r->activities_created = activities_apply(p->st, ent, m->id, prov, error);
     if (r->activities_created < 0) return -1;
   }
-  if (emit_archived(p->st, m, error) < 0) return -1;
   r->message_id = g_strdup(m->id);
   r->thread_id = g_strdup(m->thread_id);
   r->links_added = match->links->len;
