@@ -440,11 +440,70 @@ static void test_capture_levels(void)
   teardown(&fx);
 }
 
+/* With a rule, archiving creates activities inside the same transaction; the outbox holds
+ * "message.archived" before the "activity.created" events of that message; the activities
+ * setting off creates none; a duplicate copy creates none twice. */
+static void test_activities_and_outbox_order(void)
+{
+  Fx fx = {0};
+  setup(&fx);
+  g_autoptr(GError) error = NULL;
+  const char *rules = "[{\"id\":\"r1\",\"name\":\"all mail\",\"enabled\":true,\"object_types\":[\"contact\"],"
+                      "\"match\":\"all\",\"conditions\":[],\"action\":{\"activity_type\":\"email\","
+                      "\"title\":\"{{subject}}\",\"content\":\"{{snippet}}\"}}]";
+  g_assert_cmpint(storage_rules_put(fx.st, fx.ent, rules, &error), ==, 0);
+  MaPipeline *p = pipeline_new(fx.st, fx.cfg);
+  g_autofree char *path = g_build_filename(fixtures_dir(), "archive", "01_contact_by_address.eml", NULL);
+  g_autofree char *raw = NULL;
+  gsize len = 0;
+  g_assert_true(g_file_get_contents(path, &raw, &len, NULL));
+  MaProvenance *prov = ma_provenance_new("smtp");
+  prov->spool_id = g_strdup("act-1");
+  MaIngestResult *r = NULL;
+  g_assert_cmpint(pipeline_ingest(p, fx.ent, raw, len, prov, &r, &error), ==, 0);
+  g_assert_cmpint(r->outcome, ==, MA_INGEST_ARCHIVED);
+  g_assert_cmpint(r->activities_created, ==, 1); /* the contact link; the rule is for contacts only */
+  ma_ingest_result_free(r);
+
+  g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbox_event_free);
+  g_assert_cmpint(storage_outbox_due(fx.st, G_MAXINT64 / 2, 100, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 2);
+  g_assert_cmpstr(((MaOutboxEvent *) due->pdata[0])->event, ==, "message.archived");
+  g_assert_cmpstr(((MaOutboxEvent *) due->pdata[1])->event, ==, "activity.created");
+
+  /* another copy: provenance added, no second activity */
+  g_free(prov->spool_id);
+  prov->spool_id = g_strdup("act-2");
+  g_assert_cmpint(pipeline_ingest(p, fx.ent, raw, len, prov, &r, &error), ==, 0);
+  g_assert_cmpint(r->outcome, ==, MA_INGEST_DUPLICATE);
+  g_assert_cmpint(r->activities_created, ==, 0);
+  ma_ingest_result_free(r);
+
+  /* activities off: archived, no activity */
+  g_assert_cmpint(settings_set(fx.st, fx.ent, "activities", "off", &error), ==, 0);
+  pipeline_forget(p);
+  g_autofree char *other = g_strconcat(raw, "", NULL);
+  char *mid = strstr(other, "q3-quote-1@");
+  g_assert_nonnull(mid);
+  mid[0] = 'Q'; /* another Message-ID */
+  g_assert_cmpint(pipeline_ingest(p, fx.ent, other, len, prov, &r, &error), ==, 0);
+  g_assert_cmpint(r->outcome, ==, MA_INGEST_ARCHIVED);
+  g_assert_cmpint(r->activities_created, ==, 0);
+  ma_ingest_result_free(r);
+  gint64 messages = 0, activities = 0, records = 0;
+  g_assert_cmpint(storage_counts(fx.st, &messages, &activities, &records, &error), ==, 0);
+  g_assert_cmpint(activities, ==, 1);
+  ma_provenance_free(prov);
+  pipeline_free(p);
+  teardown(&fx);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/pipeline/fixtures", test_fixtures);
   g_test_add_func("/pipeline/replay_adds_nothing", test_replay_adds_nothing);
   g_test_add_func("/pipeline/capture_levels", test_capture_levels);
+  g_test_add_func("/pipeline/activities_and_outbox_order", test_activities_and_outbox_order);
   return g_test_run();
 }
