@@ -99,7 +99,12 @@ static int claim(Worker *w, GPtrArray *out)
 {
   g_autoptr(GPtrArray) pending = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
   g_autoptr(GError) error = NULL;
-  if (spool_pending(w->sp, BATCH * (pool.n + 1), pending, &error) < 0) {
+  /* read past the entries other workers hold and those waiting out a backoff, so they never hide
+   * newer mail */
+  g_mutex_lock(&pool.lock);
+  int limit = BATCH + (int) g_hash_table_size(pool.claimed) + (int) g_hash_table_size(pool.not_before);
+  g_mutex_unlock(&pool.lock);
+  if (spool_pending(w->sp, limit, pending, &error) < 0) {
     ma_warn("pipeline", "worker %d: spool read failed: %s", w->index, error->message);
     return -1;
   }
