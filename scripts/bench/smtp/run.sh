@@ -55,6 +55,11 @@ ma_rate=$(/usr/bin/python3 -c "print(round($ma_ok/($t1-$t0)))")
 ma_lat=$(/usr/bin/python3 "$ROOT/scripts/bench/smtp/latency.py" "$SP" sender@client.example "$RCPT" "$LAT_MSGS" 10 "$SIZE")
 echo "mailagent: $ma_ok accepted in $(/usr/bin/python3 -c "print(round($t1-$t0,1))") s; latency $ma_lat" >&2
 
+# memory figures with the pipeline idle: wait until it has archived the backlog (at most 3 min)
+for _ in $(seq 1 1800); do
+  [ "$(sqlite3 -readonly "$W/data/spool.db" 'select count(*) from spool' 2>/dev/null || echo 1)" = 0 ] && break
+  sleep 0.1
+done
 # 1,000 idle sessions
 /usr/bin/python3 "$ROOT/scripts/bench/smtp/idle.py" "$SP" 1000 5 >"$W/idle.out" &
 IDLE=$!
