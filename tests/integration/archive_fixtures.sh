@@ -3,7 +3,9 @@
 # tests/fixtures/archive (result and linked records as each NAME.expect.json says, for the fixtures
 # that need no per-message settings), a second ingest adds nothing, stdin input, exit statuses; then
 # `mailagent serve`: a message forwarded over SMTP by an employee is archived by the pipeline
-# workers and shows in the timeline, SIGHUP reloads, SIGTERM drains and exits 0.
+# workers and shows in the timeline, SIGHUP reloads, SIGTERM drains and exits 0; after a SIGKILL
+# while the workers are busy, a restarted serve finishes the spool: every message that got a 250 is
+# archived with its activity, none twice.
 source "$(dirname "$0")/lib/common.sh"
 
 FX=$FIXTURES_DIR/archive
@@ -76,4 +78,55 @@ rc=0; wait "$SERVE_PID" || rc=$?
 SERVE_PID=
 assert_eq 0 "$rc" "serve exits 0 after SIGTERM"
 assert_contains "$(cat "$T/serve.log")" "configuration reloaded" "SIGHUP reloaded the configuration"
+
+# ---- SIGKILL while the workers are busy, then restart ----
+ma rules add acme '{"name": "contacts", "object_types": ["contact"], "action": {"activity_type": "email"}}' >/dev/null
+metric() { /usr/bin/python3 -c "
+import sys, urllib.request
+for line in urllib.request.urlopen('http://127.0.0.1:$API_PORT/metrics', timeout=5).read().decode().splitlines():
+    if line.startswith(sys.argv[1] + ' '): print(int(float(line.split()[1])))" "$1"; }
+send_batch() { # send_batch FIRST COUNT: messages from a contact, 20 per SMTP session; prints how many got 250
+  /usr/bin/python3 - "$SMTP_PORT" "$INBOUND" "$1" "$2" <<'PY'
+import smtplib, sys
+port, rcpt, first, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+ok = 0
+for start in range(first, first + count, 20):
+    s = smtplib.SMTP('127.0.0.1', port, timeout=10)
+    s.ehlo('mx.acme.example')
+    for i in range(start, min(start + 20, first + count)):
+        raw = ("From: Hank Hill <hank@globex.example>\r\nTo: alice@acme.example\r\nSubject: Crash order %d\r\n"
+               "Date: Mon, 04 Mar 2024 10:00:00 +0000\r\nMessage-ID: <crash-%d@globex.example>\r\n\r\nOrder %d.\r\n" % (i, i, i))
+        s.sendmail('alice@acme.example', [rcpt], raw.encode())
+        ok += 1
+    s.quit()
+print(ok)
+PY
+}
+start_serve
+m0=$(metric mailagent_archive_messages); a0=$(metric mailagent_archive_activities)
+# Hold the archive database's write lock so the workers cannot commit: the 250s still come (the
+# spool is its own database), the mail waits in the spool, and the SIGKILL finds it there.
+/usr/bin/python3 - "$T/data/mailagent.db" "$T/locked" "$T/release" <<'PY' &
+import os, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]): time.sleep(0.05)
+db.execute("ROLLBACK")
+PY
+LOCKER=$!
+for _ in $(seq 1 100); do [ -e "$T/locked" ] && break; sleep 0.05; done
+sent1=$(send_batch 0 200)
+kill -KILL "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true; SERVE_PID=
+touch "$T/release"; wait "$LOCKER"
+start_serve
+sent2=$(send_batch 200 100)
+want=$((m0 + sent1 + sent2))
+for _ in $(seq 1 100); do [ "$(metric mailagent_archive_messages)" -ge "$want" ] && break; sleep 0.1; done
+assert_eq "300" "$((sent1 + sent2))" "every message got a 250"
+assert_eq "$want" "$(metric mailagent_archive_messages)" "after SIGKILL and restart every acknowledged message is archived once"
+assert_eq "$((a0 + sent1 + sent2))" "$(metric mailagent_archive_activities)" "one activity per message, none duplicated"
+after_restart=$(awk '/worker\(s\) started/ {n++; c=0} /pipeline: spool=.*result=archived/ {c++} END {print c}' "$T/serve.log")
+assert_eq "$((sent1 + sent2))" "$after_restart" "the restarted serve archived what the killed one had only spooled"
+stop_serve
 finish
