@@ -34,8 +34,6 @@ enum {
   Q_DONE,
   Q_ATTEMPT,
   Q_DEPTH,
-  Q_SYNC_FULL,
-  Q_SYNC_NORMAL,
   Q_COUNT,
 };
 
@@ -50,8 +48,6 @@ static const char *const spool_sql[Q_COUNT] = {
   [Q_DONE] = "DELETE FROM spool WHERE id = ?",
   [Q_ATTEMPT] = "UPDATE spool SET attempts = attempts + 1 WHERE id = ?",
   [Q_DEPTH] = "SELECT count(*) FROM spool",
-  [Q_SYNC_FULL] = "PRAGMA synchronous=FULL",
-  [Q_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
 };
 
 static const char spool_schema[] =
@@ -66,6 +62,7 @@ struct MaSpool {
   sqlite3_stmt *q[Q_COUNT];
   int fail_syncs;
   int max_attempts;
+  gboolean not_full; /* synchronous could not be set back to FULL: spool_put must not commit */
 };
 
 MaSpoolEntry *ma_spool_entry_new(void)
@@ -170,6 +167,15 @@ static void bind_text(sqlite3_stmt *s, int i, const char *t)
     sqlite3_bind_null(s, i);
 }
 
+/* Sets the connection's synchronous level. Never a cached statement: SQLite applies a PRAGMA
+ * assignment when it is prepared, so re-stepping a prepared one would change nothing. */
+static int spool_sync_level(MaSpool *sp, gboolean full, GError **error)
+{
+  int rc = sqlite3_exec(sp->db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) return spool_fail(sp, rc, error, "synchronous");
+  return 0;
+}
+
 static int spool_insert(MaSpool *sp, const MaSpoolEntry *e, GError **error)
 {
   if (!e->id || !e->route || !e->data) {
@@ -220,6 +226,10 @@ int spool_put(MaSpool *sp, MaSpoolEntry *const *entries, guint n, GError **error
 {
   g_assert(sp != NULL);
   if (n == 0) return 0;
+  if (sp->not_full) {
+    if (spool_sync_level(sp, TRUE, error) < 0) return -1;
+    sp->not_full = FALSE;
+  }
   if (spool_run(sp, Q_BEGIN, error) < 0) return -1;
   for (guint i = 0; i < n; i++) {
     if (spool_insert(sp, entries[i], error) < 0) goto fail;
@@ -282,7 +292,7 @@ static int spool_by_ids(MaSpool *sp, int q, const char *const *ids, guint n, GEr
 {
   g_assert(sp != NULL);
   if (n == 0) return 0;
-  if (spool_run(sp, Q_SYNC_NORMAL, error) < 0) return -1;
+  if (spool_sync_level(sp, FALSE, error) < 0) return -1;
   int rc = spool_run(sp, Q_BEGIN, error);
   for (guint i = 0; rc == 0 && i < n; i++) {
     g_assert(ids[i] != NULL);
@@ -291,8 +301,11 @@ static int spool_by_ids(MaSpool *sp, int q, const char *const *ids, guint n, GEr
   }
   if (rc == 0) rc = spool_run(sp, Q_COMMIT, error);
   if (rc < 0 && !sqlite3_get_autocommit(sp->db)) spool_run(sp, Q_ROLLBACK, NULL);
-  /* Back to FULL before anything else commits; if even that fails, refuse to go on as NORMAL. */
-  if (spool_run(sp, Q_SYNC_FULL, rc < 0 ? NULL : error) < 0) rc = -1;
+  /* Back to FULL before anything else commits; if even that fails, spool_put refuses to run. */
+  if (spool_sync_level(sp, TRUE, rc < 0 ? NULL : error) < 0) {
+    sp->not_full = TRUE;
+    rc = -1;
+  }
   return rc;
 }
 

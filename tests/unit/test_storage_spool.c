@@ -5,9 +5,30 @@
  */
 #include "storage/spool.h"
 
+#include <dlfcn.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <unistd.h>
+
+/* Counting interposers: SQLite's sync calls resolve to these (the executable comes first). */
+static gint sync_calls;
+
+int fdatasync(int fd)
+{
+  static int (*real)(int);
+  if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+  g_atomic_int_inc(&sync_calls);
+  return real(fd);
+}
+
+int fsync(int fd)
+{
+  static int (*real)(int);
+  if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+  g_atomic_int_inc(&sync_calls);
+  return real(fd);
+}
 
 static void rm_rf(const char *path)
 {
@@ -293,6 +314,30 @@ static void test_done_many_and_large(void)
   g_free(dir);
 }
 
+/* spool_put syncs before it returns, every time (also after spool_done ran without a sync). */
+static void test_put_syncs(void)
+{
+  char *dir = g_dir_make_tmp("ma-spool-XXXXXX", NULL);
+  MaSpool *sp = NULL;
+  GError *error = NULL;
+  g_assert_cmpint(spool_open(dir, &sp, &error), ==, 0);
+  for (int round = 0; round < 3; round++) {
+    char id[8];
+    g_snprintf(id, sizeof id, "s%d", round);
+    gint before = g_atomic_int_get(&sync_calls);
+    put_one(sp, id, "data");
+    g_assert_cmpint(g_atomic_int_get(&sync_calls), >, before);
+    before = g_atomic_int_get(&sync_calls);
+    g_assert_cmpint(spool_done(sp, id, &error), ==, 0);
+    g_assert_cmpint(g_atomic_int_get(&sync_calls), ==, before); /* done commits without a sync */
+    g_assert_cmpint(spool_attempt_failed(sp, "none", &error), ==, 0);
+    g_assert_cmpint(g_atomic_int_get(&sync_calls), ==, before);
+  }
+  spool_close(&sp);
+  rm_rf(dir);
+  g_free(dir);
+}
+
 /* Informational: the time of one grouped spool_put of 500 entries of 4 KB (one commit). */
 static void test_group_commit_speed(void)
 {
@@ -327,6 +372,7 @@ int main(int argc, char **argv)
   g_test_add_func("/storage/spool/sync-failure", test_sync_failure);
   g_test_add_func("/storage/spool/crash-replay", test_crash_replay);
   g_test_add_func("/storage/spool/done-many-and-large", test_done_many_and_large);
+  g_test_add_func("/storage/spool/put-syncs", test_put_syncs);
   g_test_add_func("/storage/spool/group-commit", test_group_commit_speed);
   return g_test_run();
 }
