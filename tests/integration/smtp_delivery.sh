@@ -65,8 +65,20 @@ assert_contains "$raw" "bdat 250 2.1.0 Ok | 250 2.1.5 Ok | 250 2.0.0 " "BDAT chu
 assert_contains "$raw" "octets received | 250 2.0.0 Ok: queued as" "BDAT LAST gets the final 250"
 assert_contains "$raw" "quit 221 2.0.0" "QUIT"
 
-n=$(wait_archived 4)
-assert_eq 4 "$n" "four accepted messages archived (plain, TLS, pipelined, BDAT)"
+# address rotation: the new address and, during its grace period, the old one are both live
+ma enterprise rotate-address acme --json >"$T/rot.json"
+NEW=$(json_get "$T/rot.json" 'd["address"]')
+out=$(swaks --server "127.0.0.1:$SMTP_PORT" --from alice@acme.example --to "$NEW" --header "Subject: rotated-new" 2>&1)
+assert_contains "$out" "<-  250 2.0.0 Ok: queued as" "the rotated (new) address is accepted"
+out=$(sw --header "Subject: rotated-old")
+assert_contains "$out" "<-  250 2.0.0 Ok: queued as" "the old address still works in its grace period"
+ma enterprise rotate-address acme --grace-days 0 >/dev/null   # NEW is replaced with no grace
+sleep 1.1
+out=$(swaks --server "127.0.0.1:$SMTP_PORT" --from alice@acme.example --to "$NEW" --header "Subject: expired" 2>&1 || true)
+assert_contains "$out" "<** 550 5.1.1" "an address past its grace period gets 550 5.1.1"
+
+n=$(wait_archived 6)
+assert_eq 6 "$n" "six accepted messages archived (plain, TLS, pipelined, BDAT, two after rotation)"
 assert_eq "1" "$(db_query "select count(*) from messages where subject='bdat'")" "BDAT message archived"
 prov=$(db_query "select p.route||' '||p.signal||' '||p.client||' '||p.envelope_from||' '||(p.employee_id is not null) from provenance p join messages m on m.id=p.message_id where m.subject='plain'")
 assert_eq "smtp envelope_sender 127.0.0.1 alice@acme.example 1" "$prov" "provenance records route, signal, client, sender and employee"

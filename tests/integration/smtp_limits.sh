@@ -68,17 +68,20 @@ port, conf, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 old = smtpc.Client(port)
 old.chat("EHLO before.test")
 with open(conf, "a") as f:
-    f.write("[smtp]\ndisk_reserve=999999999999999\n")
+    f.write("[smtp]\ndisk_reserve=999999999999999\nmax_sessions=2\n")
 os.kill(pid, signal.SIGHUP)
 time.sleep(1.0)
 print("old_session_noop", old.chat("NOOP"))
 new = smtpc.Client(port)
 new.chat("EHLO after.test")
 print("mail_low_disk", new.chat("MAIL FROM:<alice@acme.example>"))
+third = smtpc.Client(port)
+print("over_max_sessions", third.greeting)
 PY
 out=$(cat "$T/reload.out")
 assert_contains "$out" "old_session_noop 250" "SIGHUP keeps live sessions"
 assert_contains "$out" "mail_low_disk 452 4.3.1" "MAIL refused with 452 4.3.1 below the disk reserve"
+assert_contains "$out" "over_max_sessions 421 4.7.0 Too many connections, try again later" "max_sessions (2 after the reload): the third connection gets 421"
 assert_contains "$(cat "$T/serve.log")" "configuration reloaded" "reload logged"
 
 stop_serve
