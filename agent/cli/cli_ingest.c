@@ -221,6 +221,7 @@ int cli_ingest(int argc, char **argv)
     {"progress", 0, 0, G_OPTION_ARG_INT, &every, "Print rate and memory to stderr every N messages", "N"},
     G_OPTION_ENTRY_NULL,
   };
+  g_set_prgname("mailagent ingest");
   g_autoptr(GOptionContext) ctx = g_option_context_new("ENTERPRISE FILE.eml...|DIR|-");
   g_option_context_set_summary(ctx, "Run messages through the archive pipeline, as received mail is.");
   cli_common_add_options(ctx, &common);

@@ -110,6 +110,7 @@ static int prepare_storage(const MaConfig *cfg, GError **error)
 int cli_serve(int argc, char **argv)
 {
   CliCommon common = {0};
+  g_set_prgname("mailagent serve");
   g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
   g_option_context_set_summary(ctx, "Run the SMTP listener, the HTTP API, the pipeline workers and the webhook sender.");
   cli_common_add_options(ctx, &common);
