@@ -135,14 +135,18 @@ int sqlite_thread_messages(void *impl, const char *enterprise_id, const char *th
     g_ptr_array_unref(ids);
     return sql_fail(d, rc, error, "thread messages");
   }
-  for (guint i = 0; i < ids->len; i++) {
-    MaStoredMessage *m = NULL;
-    if (sql_message_load(d, enterprise_id, g_ptr_array_index(ids, i), TRUE, &m, error) < 0) {
-      g_ptr_array_unref(ids);
-      return -1;
-    }
-    if (m) g_ptr_array_add(out, m);
+  /* The whole thread in a fixed number of queries, appended in the order of ids. */
+  GHashTable *by_id = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)ma_stored_message_free);
+  if (sql_messages_load_many(d, enterprise_id, ids, TRUE, by_id, error) < 0) {
+    g_hash_table_unref(by_id);
+    g_ptr_array_unref(ids);
+    return -1;
   }
+  for (guint i = 0; i < ids->len; i++) {
+    gpointer m = NULL;
+    if (g_hash_table_steal_extended(by_id, g_ptr_array_index(ids, i), NULL, &m)) g_ptr_array_add(out, m);
+  }
+  g_hash_table_unref(by_id);
   g_ptr_array_unref(ids);
   return 0;
 }

@@ -342,6 +342,32 @@ static void test_threads(Fixture *fx, gconstpointer data)
   g_ptr_array_unref(msgs);
 }
 
+/* A long thread is read in chunks (IN lists of at most 512 ids) and keeps its order and parts. */
+static void test_thread_long(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  for (int i = 0; i < 600; i++) {
+    char id[16];
+    g_snprintf(id, sizeof id, "m%04d", i);
+    MaStoredMessage *m = message("e1", id, 10000 - i, NULL, "t-long"); /* newest inserted first */
+    g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+    insert(fx->st, m);
+  }
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  GPtrArray *msgs = g_ptr_array_new_with_free_func((GDestroyNotify)ma_stored_message_free);
+  g_assert_cmpint(storage_thread_messages(fx->st, "e1", "t-long", msgs, &error), ==, 0);
+  g_assert_cmpuint(msgs->len, ==, 600);
+  for (guint i = 0; i < msgs->len; i++) {
+    MaStoredMessage *m = g_ptr_array_index(msgs, i);
+    g_assert_cmpint(m->date, ==, 10000 - 599 + (gint64)i); /* oldest first */
+    g_assert_cmpuint(m->participants->len, ==, 2);
+    g_assert_cmpuint(m->links->len, ==, 1);
+    g_assert_nonnull(m->text);
+  }
+  g_ptr_array_unref(msgs);
+}
+
 /* ---- activities ----------------------------------------------------------------------------- */
 
 static void test_activities(Fixture *fx, gconstpointer data)
@@ -832,6 +858,7 @@ int main(int argc, char **argv)
   ADD("/storage/message/archived-since", test_archived_since);
   ADD("/storage/message/tenant-isolation", test_message_isolation);
   ADD("/storage/threads", test_threads);
+  ADD("/storage/threads/long", test_thread_long);
   ADD("/storage/activities", test_activities);
   ADD("/storage/timeline/order", test_timeline_order);
   ADD("/storage/timeline/filters", test_timeline_filters);
