@@ -133,6 +133,9 @@ static const SqlMigration migrations[] = {
    "CREATE INDEX outbox_pending ON outbox(seq, next_attempt_at) WHERE delivered_at IS NULL AND dead = 0;"},
   {2, /* listing a message's provenance must not scan the table */
    "CREATE INDEX provenance_by_message ON provenance(message_id, received_at);"},
+  {3, /* nothing reads the timeline by message (links and activities have their own tables): one
+       * b-tree write less per link */
+   "DROP INDEX IF EXISTS timeline_by_message;"},
 };
 
 int sql_migrations_latest(void)
