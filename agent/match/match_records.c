@@ -154,9 +154,9 @@ static int match_addresses(MaStorage *st, const MaMatchContext *ctx, MaMatch *m,
   return 0;
 }
 
-/* Accounts by the external participants' domains, public providers excepted. */
-static int match_domains(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, GPtrArray *account_ids,
-                         GError **error)
+/* Accounts by the external participants' domains, public providers excepted (linked at once:
+ * they come from storage, so they exist). */
+static int match_domains(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, GError **error)
 {
   g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_free);
@@ -169,12 +169,13 @@ static int match_domains(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, G
     g_ptr_array_add(seen, g_strdup(domain));
     g_ptr_array_set_size(found, 0);
     if (storage_accounts_by_domain(st, ctx->enterprise_id, domain, found, error) < 0) return -1;
-    for (guint j = 0; j < found->len; j++) add_unique_str(account_ids, ((MaRecord *) found->pdata[j])->id);
+    for (guint j = 0; j < found->len; j++) match_link_add(m->links, MA_RECORD_ACCOUNT, ((MaRecord *) found->pdata[j])->id);
   }
   return 0;
 }
 
-/* Links the accounts that exist (a contact may name an account that was never imported). */
+/* Links the accounts named by matched contacts that exist (a contact may name an account that was
+ * never imported); accounts linked already need no look-up. */
 static int link_accounts(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, GPtrArray *account_ids,
                          GError **error)
 {
@@ -287,7 +288,7 @@ int match_message(MaStorage *st, const MaMatchContext *ctx, const MaMessage *msg
   g_autoptr(GPtrArray) contact_ids = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GPtrArray) account_ids = g_ptr_array_new_with_free_func(g_free);
   if (match_addresses(st, ctx, m, contact_ids, account_ids, error) < 0 ||
-      match_domains(st, ctx, m, account_ids, error) < 0 || link_accounts(st, ctx, m, account_ids, error) < 0 ||
+      match_domains(st, ctx, m, error) < 0 || link_accounts(st, ctx, m, account_ids, error) < 0 ||
       match_opportunities(st, ctx, m, contact_ids, error) < 0)
     return -1;
   g_ptr_array_sort(m->links, cmp_link); /* glib's sort is stable (merge sort) */
