@@ -31,7 +31,13 @@ int main(int argc, char **argv)
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
-  base = event_base_new();
+  {
+    /* the changelist coalesces libevent's epoll_ctl calls between loop turns */
+    struct event_config *ec = event_config_new();
+    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    base = event_base_new_with_config(ec);
+    event_config_free(ec);
+  }
   if (!(srv = api_server_new(base, cfg, &error))) {
     fprintf(stderr, "serve_api: %s\n", error->message);
     return 1;
