@@ -6,7 +6,9 @@
  * Build: tests/support/CMakeLists.txt (libfsyncfail.so). Used by tests/integration/smtp_fsync.sh.
  * Test-only: never link it into mailagent.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
