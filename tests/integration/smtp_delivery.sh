@@ -51,6 +51,14 @@ c.send(b"MAIL FROM:<alice@acme.example>\r\nRCPT TO:<" + rcpt.encode() + b">\r\nB
        b"BDAT %d LAST\r\n" % len(body2) + body2)
 print("bdat", " | ".join(c.replies(4)))
 print("rset", c.chat("RSET"))
+# 8BITMIME and SMTPUTF8
+print("utf8_without", c.chat("MAIL FROM:<j\u00f6rg@acme.example>"))
+print("utf8_mail", c.chat("MAIL FROM:<j\u00f6rg@acme.example> SMTPUTF8 BODY=8BITMIME"))
+print("utf8_rcpt", c.chat("RCPT TO:<%s>" % rcpt))
+print("utf8_data", smtpc.code(c.chat("DATA")))
+c.send("Resent-From: alice@acme.example\r\nFrom: J\u00f6rg <j\u00f6rg@acme.example>\r\nSubject: gr\u00fc\u00dfe\r\nContent-Type: text/plain; charset=utf-8\r\n"
+       "Content-Transfer-Encoding: 8bit\r\n\r\nGr\u00fc\u00dfe aus K\u00f6ln\r\n.\r\n")
+print("utf8_end", c.reply())
 print("quit", c.chat("QUIT"))
 PY
 raw=$(cat "$T/raw.out")
@@ -64,6 +72,9 @@ assert_contains "$raw" "noop 250 2.0.0" "NOOP"
 assert_contains "$raw" "bdat 250 2.1.0 Ok | 250 2.1.5 Ok | 250 2.0.0 " "BDAT chunk acknowledged"
 assert_contains "$raw" "octets received | 250 2.0.0 Ok: queued as" "BDAT LAST gets the final 250"
 assert_contains "$raw" "quit 221 2.0.0" "QUIT"
+assert_contains "$raw" "utf8_without 553 5.6.7" "a UTF-8 address without SMTPUTF8 gets 553 5.6.7"
+assert_contains "$raw" "utf8_mail 250 2.1.0" "SMTPUTF8 + BODY=8BITMIME accepted"
+assert_contains "$raw" "utf8_end 250 2.0.0 Ok: queued as" "8-bit UTF-8 message accepted"
 
 # address rotation: the new address and, during its grace period, the old one are both live
 ma enterprise rotate-address acme --json >"$T/rot.json"
@@ -77,8 +88,9 @@ sleep 1.1
 out=$(swaks --server "127.0.0.1:$SMTP_PORT" --from alice@acme.example --to "$NEW" --header "Subject: expired" 2>&1 || true)
 assert_contains "$out" "<** 550 5.1.1" "an address past its grace period gets 550 5.1.1"
 
-n=$(wait_archived 6)
-assert_eq 6 "$n" "six accepted messages archived (plain, TLS, pipelined, BDAT, two after rotation)"
+n=$(wait_archived 7)
+assert_eq 7 "$n" "seven accepted messages archived (plain, TLS, pipelined, BDAT, UTF-8, two after rotation)"
+assert_eq "grüße" "$(db_query "select subject from messages where subject like 'gr%e'")" "the 8-bit subject is stored as sent (UTF-8)"
 assert_eq "1" "$(db_query "select count(*) from messages where subject='bdat'")" "BDAT message archived"
 prov=$(db_query "select p.route||' '||p.signal||' '||p.client||' '||p.envelope_from||' '||(p.employee_id is not null) from provenance p join messages m on m.id=p.message_id where m.subject='plain'")
 assert_eq "smtp envelope_sender 127.0.0.1 alice@acme.example 1" "$prov" "provenance records route, signal, client, sender and employee"
