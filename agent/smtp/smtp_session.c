@@ -562,6 +562,7 @@ static SmtpAction dispatch(SmtpSession *s, const char *line, gsize len, gboolean
   if (!(c->states & (1u << s->state))) {
     if (s->state == SMTP_STATE_HELO) return refuse(s, "503 5.5.1 Error: send HELO/EHLO first", now_ms);
     if (cmd == SMTP_CMD_MAIL) return refuse(s, "503 5.5.1 Error: nested MAIL command", now_ms);
+    if (s->state == SMTP_STATE_IDLE) return refuse(s, "503 5.5.1 Error: need MAIL command", now_ms);
     return refuse(s, c->sequence ? c->sequence : "503 5.5.1 Error: bad sequence of commands", now_ms);
   }
   if (s->bdat_active && cmd != SMTP_CMD_BDAT && cmd != SMTP_CMD_RSET && cmd != SMTP_CMD_QUIT &&
