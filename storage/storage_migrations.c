@@ -136,6 +136,23 @@ static const SqlMigration migrations[] = {
   {3, /* nothing reads the timeline by message (links and activities have their own tables): one
        * b-tree write less per link */
    "DROP INDEX IF EXISTS timeline_by_message;"},
+  {4, /* /metrics counts without scanning: row counts kept by triggers (upserts that update do not
+       * fire INSERT triggers; ignored inserts neither) */
+   "CREATE TABLE counters(name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+   "INSERT INTO counters(name, n) VALUES('messages', (SELECT count(*) FROM messages)),"
+   "  ('activities', (SELECT count(*) FROM activities)), ('records', (SELECT count(*) FROM records));"
+   "CREATE TRIGGER messages_counted AFTER INSERT ON messages"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'messages'; END;"
+   "CREATE TRIGGER messages_uncounted AFTER DELETE ON messages"
+   "  BEGIN UPDATE counters SET n = n - 1 WHERE name = 'messages'; END;"
+   "CREATE TRIGGER activities_counted AFTER INSERT ON activities"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'activities'; END;"
+   "CREATE TRIGGER activities_uncounted AFTER DELETE ON activities"
+   "  BEGIN UPDATE counters SET n = n - 1 WHERE name = 'activities'; END;"
+   "CREATE TRIGGER records_counted AFTER INSERT ON records"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'records'; END;"
+   "CREATE TRIGGER records_uncounted AFTER DELETE ON records"
+   "  BEGIN UPDATE counters SET n = n - 1 WHERE name = 'records'; END;"},
 };
 
 int sql_migrations_latest(void)

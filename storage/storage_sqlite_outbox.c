@@ -2,6 +2,8 @@
  * seq order, retried with a schedule the webhook module decides, parked as dead at its retry cap)
  * and the admin counts shown on /metrics.
  *
+ * The counts come from the counters table that triggers keep (migration 4), not from scans.
+ *
  * An idempotency key is unique across the outbox, delivered rows included, so a replayed pipeline
  * step never emits an event twice. Delivered rows are kept (marked), not deleted, for that reason.
  */
@@ -116,9 +118,9 @@ int sqlite_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *reco
   SqlDb *d = impl;
   gboolean txn = sqlite3_get_autocommit(d->db) && sql_exec(d, "BEGIN", NULL) == 0;
   int rc = 0;
-  if (count_one(d, "SELECT count(*) FROM messages", messages, error) < 0 ||
-      count_one(d, "SELECT count(*) FROM activities", activities, error) < 0 ||
-      count_one(d, "SELECT count(*) FROM records", records, error) < 0)
+  if (count_one(d, "SELECT n FROM counters WHERE name = 'messages'", messages, error) < 0 ||
+      count_one(d, "SELECT n FROM counters WHERE name = 'activities'", activities, error) < 0 ||
+      count_one(d, "SELECT n FROM counters WHERE name = 'records'", records, error) < 0)
     rc = -1;
   if (txn) sql_exec(d, "COMMIT", NULL);
   return rc;

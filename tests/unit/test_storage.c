@@ -137,16 +137,24 @@ static void test_migrations_fresh_and_existing(Fixture *fx, gconstpointer data)
 
 static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
-  /* Pretend the database stopped at version 1 (before provenance_by_message existed). */
+  /* Pretend the database stopped at version 1: undo what migrations 2-4 made. */
   int latest = storage_schema_version(fx->st);
-  g_assert_cmpint(latest, >=, 2);
+  g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  upsert(fx->st, "e1", record(MA_RECORD_CONTACT, "c1", "Ann"));
+  upsert(fx->st, "e1", record(MA_RECORD_LEAD, "l1", "Bo"));
   storage_close(&fx->st);
   char *path = g_build_filename(fx->dir, "mailagent.db", NULL);
   sqlite3 *db = NULL;
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
-  g_assert_cmpint(sqlite3_exec(db, "DROP INDEX provenance_by_message; PRAGMA user_version=1", NULL, NULL, NULL), ==,
-                  SQLITE_OK);
+  g_assert_cmpint(sqlite3_exec(db,
+                               "DROP INDEX provenance_by_message; CREATE INDEX timeline_by_message ON timeline(message_id);"
+                               "DROP TRIGGER messages_counted; DROP TRIGGER messages_uncounted;"
+                               "DROP TRIGGER activities_counted; DROP TRIGGER activities_uncounted;"
+                               "DROP TRIGGER records_counted; DROP TRIGGER records_uncounted; DROP TABLE counters;"
+                               "PRAGMA user_version=1",
+                               NULL, NULL, NULL),
+                  ==, SQLITE_OK);
   sqlite3_close(db);
 
   GError *error = NULL;
@@ -155,11 +163,25 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   MaEnterprise *e = NULL;
   g_assert_cmpint(storage_enterprise_get(fx->st, "e1", &e, &error), ==, 1);
   ma_enterprise_free(e);
+  /* Counters start from the existing rows, then follow writes. */
+  gint64 msgs = -1, acts = -1, recs = -1;
+  g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);
+  g_assert_cmpint(recs, ==, 2);
+  upsert(fx->st, "e1", record(MA_RECORD_CONTACT, "c2", "Cy"));
+  upsert(fx->st, "e1", record(MA_RECORD_CONTACT, "c1", "Ann again")); /* update: not counted */
+  g_assert_cmpint(storage_record_delete(fx->st, "e1", MA_RECORD_LEAD, "l1", &error), ==, 1);
+  g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);
+  g_assert_cmpint(recs, ==, 2);
+  g_assert_cmpint(msgs, ==, 0);
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   sqlite3_stmt *s = NULL;
-  sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'provenance_by_message'", -1, &s, NULL);
+  sqlite3_prepare_v2(db,
+                     "SELECT (SELECT count(*) FROM sqlite_schema WHERE name = 'provenance_by_message'),"
+                     " (SELECT count(*) FROM sqlite_schema WHERE name = 'timeline_by_message')",
+                     -1, &s, NULL);
   g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
   g_assert_cmpint(sqlite3_column_int(s, 0), ==, 1);
+  g_assert_cmpint(sqlite3_column_int(s, 1), ==, 0);
   sqlite3_finalize(s);
   sqlite3_close(db);
   g_free(path);
