@@ -35,6 +35,8 @@ accepted() {
 import json, sys
 n = 0
 for line in open(sys.argv[1]):
+    if not line.endswith("\n"):
+        continue  # being written right now
     r = json.loads(line)
     if r["outcome"] == "accepted" and r["key"].startswith(sys.argv[2]): n += 1
 print(n)' "$T/hook.log" "$1"
