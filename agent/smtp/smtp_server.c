@@ -13,6 +13,7 @@
 
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
+#include "agent/lib/metrics.h"
 #include "agent/lib/settings.h"
 #include "agent/lib/tls.h"
 #include "forwarder_policy.h"
@@ -188,6 +189,7 @@ static void hook_submit(void *ctx, SmtpSession *s, MaSpoolEntry *e)
 static void on_committed(void *arg, guint n)
 {
   SmtpServer *srv = arg;
+  ma_metrics_add(MA_METRIC_MESSAGES_RECEIVED, n);
   if (srv->spooled_fn) srv->spooled_fn(srv->spooled_arg, n);
 }
 
@@ -332,6 +334,7 @@ static void conn_free(Conn *c)
   if (c->ticket) smtp_spool_writer_cancel(c->ticket);
   srv->conns = g_list_delete_link(srv->conns, c->link);
   srv->nconns--;
+  ma_metrics_add(MA_METRIC_SMTP_SESSIONS_OPEN, -1);
   client_count_add(srv, c->ip, -1);
   event_free(c->timer);
   bufferevent_free(c->bev);
@@ -393,6 +396,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
   srv->conns = g_list_prepend(srv->conns, c);
   c->link = srv->conns;
   srv->nconns++;
+  ma_metrics_add(MA_METRIC_SMTP_SESSIONS_TOTAL, 1);
+  ma_metrics_add(MA_METRIC_SMTP_SESSIONS_OPEN, 1);
   client_count_add(srv, ip, +1);
   bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH_WATERMARK);
   bufferevent_setcb(c->bev, on_read, on_write, on_event, c);

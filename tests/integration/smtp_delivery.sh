@@ -95,6 +95,10 @@ assert_eq "1" "$(db_query "select count(*) from messages where subject='bdat'")"
 prov=$(db_query "select p.route||' '||p.signal||' '||p.client||' '||p.envelope_from||' '||(p.employee_id is not null) from provenance p join messages m on m.id=p.message_id where m.subject='plain'")
 assert_eq "smtp envelope_sender 127.0.0.1 alice@acme.example 1" "$prov" "provenance records route, signal, client, sender and employee"
 assert_contains "$(cat "$T/serve.log")" "result=250 ack_ms=" "one log line per message with the time to acknowledge"
+metrics=$(curl -s "http://127.0.0.1:$API_PORT/metrics")
+assert_contains "$metrics" "mailagent_messages_received_total 7" "/metrics counts the 7 messages received by SMTP"
+if [[ "$metrics" =~ mailagent_smtp_sessions_total\ ([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge 9 ]; then
+  pass "/metrics counts SMTP sessions (${BASH_REMATCH[1]})"; else fail "smtp sessions metric: $(echo "$metrics" | grep smtp_sessions)"; fi
 
 stop_serve
 finish
