@@ -5,8 +5,8 @@
  * entries; the message bytes are bound without copying. It returns 0 only after the commit, so an
  * acknowledgement given after it survives a crash or power loss. A failed commit (or an injected
  * sync failure) rolls back everything: none of the n entries is stored, and the caller answers 4xx.
- * Entries over SPOOL_STREAM_MIN bytes are written with sqlite3_blob_write in chunks, so SQLite
- * never builds a second in-memory copy of a large message.
+ * Entries over SQL_STREAM_MIN bytes are written and read with sqlite3_blob_write/read in chunks,
+ * so SQLite never builds a second in-memory copy of a large message.
  *
  * spool_done and spool_attempt_failed commit without an fsync (synchronous=NORMAL for that one
  * commit): a delete lost to a power cut only replays an entry the pipeline handles idempotently,
@@ -22,8 +22,6 @@
 #define SPOOL_DB_FILE "spool.db"
 #define SPOOL_DEFAULT_MAX_ATTEMPTS 10
 #define SPOOL_RCPT_SEP "\n"
-#define SPOOL_STREAM_MIN (256 * 1024)
-#define SPOOL_STREAM_CHUNK (256 * 1024)
 
 enum {
   Q_BEGIN,
@@ -44,7 +42,8 @@ static const char *const spool_sql[Q_COUNT] = {
   [Q_INSERT] = "INSERT INTO spool(id, enterprise_id, route, client, helo, mail_from, rcpts, employee_id, signal,"
                " mailbox, received_at, attempts, data) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
   [Q_PENDING] = "SELECT id, enterprise_id, route, client, helo, mail_from, rcpts, employee_id, signal, mailbox,"
-                " received_at, attempts, data FROM spool WHERE attempts < ? ORDER BY seq LIMIT ?",
+                " received_at, attempts, seq, length(data), CASE WHEN length(data) < ?3 THEN data END"
+                " FROM spool WHERE attempts < ?1 ORDER BY seq LIMIT ?2",
   [Q_DONE] = "DELETE FROM spool WHERE id = ?",
   [Q_ATTEMPT] = "UPDATE spool SET attempts = attempts + 1 WHERE id = ?",
   [Q_DEPTH] = "SELECT count(*) FROM spool",
@@ -202,7 +201,7 @@ static int spool_insert(MaSpool *sp, const MaSpoolEntry *e, GError **error)
   bind_text(s, 10, e->mailbox);
   sqlite3_bind_int64(s, 11, e->received_at);
   sqlite3_bind_int(s, 12, e->attempts);
-  gboolean stream = len >= SPOOL_STREAM_MIN;
+  gboolean stream = len >= SQL_STREAM_MIN;
   if (stream)
     sqlite3_bind_zeroblob64(s, 13, len); /* the last column: SQLite does not materialise the zeros */
   else
@@ -210,14 +209,7 @@ static int spool_insert(MaSpool *sp, const MaSpoolEntry *e, GError **error)
   int rc = spool_run(sp, Q_INSERT, error);
   g_string_free(rcpts, TRUE);
   if (rc < 0 || !stream) return rc;
-  sqlite3_blob *blob = NULL;
-  int src = sqlite3_blob_open(sp->db, "main", "spool", "data", sqlite3_last_insert_rowid(sp->db), 1, &blob);
-  for (gsize off = 0; src == SQLITE_OK && off < len; off += SPOOL_STREAM_CHUNK) {
-    gsize n = MIN(SPOOL_STREAM_CHUNK, len - off);
-    src = sqlite3_blob_write(blob, (const char *)data + off, (int)n, (int)off);
-  }
-  int crc = sqlite3_blob_close(blob);
-  if (src == SQLITE_OK) src = crc;
+  int src = sql_blob_stream_write(sp->db, "spool", "data", sqlite3_last_insert_rowid(sp->db), data, len);
   if (src != SQLITE_OK) return spool_fail(sp, src, error, "write data");
   return 0;
 }
@@ -246,7 +238,8 @@ fail:
   return -1;
 }
 
-static MaSpoolEntry *spool_read(sqlite3_stmt *s)
+/* Reads the row; data is set only for small entries (large ones are streamed by the caller). */
+static MaSpoolEntry *spool_read(sqlite3_stmt *s, sqlite3_int64 *seq, gsize *len)
 {
   MaSpoolEntry *e = ma_spool_entry_new();
   const char *t;
@@ -269,7 +262,9 @@ static MaSpoolEntry *spool_read(sqlite3_stmt *s)
 #undef DUP
   e->received_at = sqlite3_column_int64(s, 10);
   e->attempts = sqlite3_column_int(s, 11);
-  e->data = g_bytes_new(sqlite3_column_blob(s, 12), (gsize)sqlite3_column_bytes(s, 12));
+  *seq = sqlite3_column_int64(s, 12);
+  *len = (gsize)sqlite3_column_int64(s, 13);
+  if (*len < SQL_STREAM_MIN) e->data = g_bytes_new(sqlite3_column_blob(s, 14), *len);
   return e;
 }
 
@@ -279,8 +274,20 @@ int spool_pending(MaSpool *sp, int limit, GPtrArray *out, GError **error)
   sqlite3_stmt *s = sp->q[Q_PENDING];
   sqlite3_bind_int(s, 1, sp->max_attempts);
   sqlite3_bind_int(s, 2, limit > 0 ? limit : -1);
+  sqlite3_bind_int(s, 3, SQL_STREAM_MIN);
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, spool_read(s));
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    sqlite3_int64 seq = 0;
+    gsize len = 0;
+    MaSpoolEntry *e = spool_read(s, &seq, &len);
+    /* Large data is read by rowid while the statement (and its snapshot) is still open. */
+    if (!e->data) rc = sql_blob_stream_read(sp->db, "spool", "data", seq, len, &e->data);
+    if (!e->data) {
+      ma_spool_entry_free(e);
+      break;
+    }
+    g_ptr_array_add(out, e);
+  }
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
   if (rc != SQLITE_DONE) return spool_fail(sp, rc, error, "pending");

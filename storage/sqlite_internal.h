@@ -45,6 +45,17 @@ void sql_reset(sqlite3_stmt *s);
 int sql_exec(SqlDb *d, const char *sql, GError **error);
 /* Steps s once expecting SQLITE_DONE, then resets it. Returns 0 or -1. */
 int sql_step_done(SqlDb *d, sqlite3_stmt *s, GError **error, const char *what);
+/* Large values (messages, attachments) are streamed with sqlite3_blob_* instead of bound or read
+ * whole, so SQLite never holds a second full copy in memory. */
+#define SQL_STREAM_MIN (256 * 1024)
+#define SQL_STREAM_CHUNK (256 * 1024)
+/* Writes len bytes of data into the zeroblob column `column` of row `rowid` of `table`. */
+int sql_blob_stream_write(sqlite3 *db, const char *table, const char *column, sqlite3_int64 rowid, const void *data,
+                          gsize len);
+/* Reads len bytes of column `column` of row `rowid` of `table` into a new GBytes (*out). */
+int sql_blob_stream_read(sqlite3 *db, const char *table, const char *column, sqlite3_int64 rowid, gsize len,
+                         GBytes **out);
+
 /* Busy handler for both databases: short sleeps growing to 2 ms, giving up after about
  * SQL_BUSY_TIMEOUT_MS (sqlite3_busy_timeout's 5-25 ms steps idle writers that could proceed). */
 int sql_busy_handler(void *unused, int count);

@@ -250,6 +250,42 @@ gint64 sqlite_data_version(void *impl)
   return d->other_changes + d->local_commits;
 }
 
+int sql_blob_stream_write(sqlite3 *db, const char *table, const char *column, sqlite3_int64 rowid, const void *data,
+                          gsize len)
+{
+  sqlite3_blob *blob = NULL;
+  int rc = sqlite3_blob_open(db, "main", table, column, rowid, 1, &blob);
+  for (gsize off = 0; rc == SQLITE_OK && off < len; off += SQL_STREAM_CHUNK) {
+    gsize n = MIN(SQL_STREAM_CHUNK, len - off);
+    rc = sqlite3_blob_write(blob, (const char *)data + off, (int)n, (int)off);
+  }
+  int crc = sqlite3_blob_close(blob);
+  return rc == SQLITE_OK ? crc : rc;
+}
+
+int sql_blob_stream_read(sqlite3 *db, const char *table, const char *column, sqlite3_int64 rowid, gsize len,
+                         GBytes **out)
+{
+  *out = NULL;
+  sqlite3_blob *blob = NULL;
+  int rc = sqlite3_blob_open(db, "main", table, column, rowid, 0, &blob);
+  if (rc == SQLITE_OK && (gsize)sqlite3_blob_bytes(blob) != len) rc = SQLITE_CORRUPT;
+  guint8 *buf = rc == SQLITE_OK ? g_try_malloc(len ? len : 1) : NULL;
+  if (rc == SQLITE_OK && !buf) rc = SQLITE_NOMEM;
+  for (gsize off = 0; rc == SQLITE_OK && off < len; off += SQL_STREAM_CHUNK) {
+    gsize n = MIN(SQL_STREAM_CHUNK, len - off);
+    rc = sqlite3_blob_read(blob, buf + off, (int)n, (int)off);
+  }
+  int crc = sqlite3_blob_close(blob);
+  if (rc == SQLITE_OK) rc = crc;
+  if (rc != SQLITE_OK) {
+    g_free(buf);
+    return rc;
+  }
+  *out = g_bytes_new_take(buf, len);
+  return SQLITE_OK;
+}
+
 int sql_busy_handler(void *unused, int count)
 {
   /* count-th retry: sleep 100 us * (count + 1), at most 2 ms; total elapsed is bounded below. */

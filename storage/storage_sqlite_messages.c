@@ -26,10 +26,18 @@ int sqlite_blob_put(void *impl, const void *data, gsize len, char sha256_out[65]
   int ret = -1;
   sqlite3_stmt *s = sql_prep(d, "INSERT OR IGNORE INTO blobs(sha256, size, data) VALUES(?, ?, ?)", error);
   if (s) {
+    gboolean stream = len >= SQL_STREAM_MIN;
     sql_bind_text(s, 1, sha256_out);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)len);
-    sqlite3_bind_blob64(s, 3, len ? data : "", len, SQLITE_STATIC);
+    if (stream)
+      sqlite3_bind_zeroblob64(s, 3, len); /* the last column: the zeros are not materialised */
+    else
+      sqlite3_bind_blob64(s, 3, len ? data : "", len, SQLITE_STATIC);
     ret = sql_step_done(d, s, error, "store blob");
+    if (ret == 0 && stream && sqlite3_changes(d->db) > 0) {
+      int rc = sql_blob_stream_write(d->db, "blobs", "data", sqlite3_last_insert_rowid(d->db), data, len);
+      if (rc != SQLITE_OK) ret = sql_fail(d, rc, error, "store blob");
+    }
   }
   return sql_write_end(d, ret, error);
 }
@@ -38,14 +46,31 @@ int sqlite_blob_get(void *impl, const char *sha256, GBytes **out, GError **error
 {
   SqlDb *d = impl;
   *out = NULL;
-  sqlite3_stmt *s = sql_prep(d, "SELECT data FROM blobs WHERE sha256 = ?", error);
+  /* Small blobs come with the row; large ones (data NULL here) are streamed by rowid. */
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT rowid, length(data), CASE WHEN length(data) < ?2 THEN data END FROM blobs"
+                             " WHERE sha256 = ?1",
+                             error);
   if (!s) return -1;
   sql_bind_text(s, 1, sha256);
+  sqlite3_bind_int(s, 2, SQL_STREAM_MIN);
   int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) *out = g_bytes_new(sqlite3_column_blob(s, 0), (gsize)sqlite3_column_bytes(s, 0));
+  sqlite3_int64 rowid = 0;
+  gsize len = 0;
+  if (rc == SQLITE_ROW) {
+    rowid = sqlite3_column_int64(s, 0);
+    len = (gsize)sqlite3_column_int64(s, 1);
+    if (len < SQL_STREAM_MIN) *out = g_bytes_new(sqlite3_column_blob(s, 2), len);
+  }
   sql_reset(s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "get blob");
-  return rc == SQLITE_ROW ? 1 : 0;
+  if (rc == SQLITE_DONE) return 0;
+  if (!*out) {
+    /* No transaction: a blob is never changed once written, and deleting one is not possible. */
+    int brc = sql_blob_stream_read(d->db, "blobs", "data", rowid, len, out);
+    if (brc != SQLITE_OK) return sql_fail(d, brc, error, "read blob");
+  }
+  return 1;
 }
 
 /* ---- helpers -------------------------------------------------------------------------------- */
