@@ -48,10 +48,12 @@ c = smtpc.Client(port); c.chat("EHLO slow.test")
 c.chat("MAIL FROM:<alice@acme.example>")
 t0 = time.time()
 os.kill(pid, signal.SIGTERM)
-print("closed", c.closed(timeout=8), "after_s=%d" % round(time.time() - t0))
+print("closed", c.closed(timeout=8), "after_s=%d" % int(time.time() - t0))
 PY
 out=$(cat "$T/grace.out"); echo "$out"
-assert_contains "$out" "closed True after_s=3" "a session still in a transaction is closed after the 3 s grace period"
+if [[ "$out" =~ closed\ True\ after_s=([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge 3 ] && [ "${BASH_REMATCH[1]}" -le 5 ]; then
+  pass "a session still in a transaction is closed after the 3 s grace period (${BASH_REMATCH[1]} s)"
+else fail "grace period close: $out"; fi
 rc=0; wait "$SERVE_PID" || rc=$?
 SERVE_PID=
 assert_eq 0 "$rc" "serve exits 0 after the grace period"
