@@ -41,6 +41,7 @@ static const KeySpec keys[] = {
   I("smtp", "error_budget", error_budget, "10"),
   L("smtp", "disk_reserve", disk_reserve, "104857600"),
   I("smtp", "grace_period", grace_period, "30"),
+  I("smtp", "greet_delay_ms", greet_delay_ms, "0"),
   S("submission", "listen", submission_listen, "127.0.0.1:5870"),
   S("api", "listen", api_listen, "127.0.0.1:8025"),
   L("api", "max_body", api_max_body, "10485760"),

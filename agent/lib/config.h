@@ -29,6 +29,7 @@ typedef struct {
   int error_budget;             /* bad commands before disconnect, 10 */
   gint64 disk_reserve;          /* bytes of free disk below which MAIL gets 452, 104857600 */
   int grace_period;             /* seconds SIGTERM waits for sessions, 30 */
+  int greet_delay_ms;           /* pause before the greeting; talkers are dropped (554), 0 */
   /* [submission] */
   char *submission_listen;      /* "127.0.0.1:5870" */
   /* [api] */

@@ -86,7 +86,6 @@ static void conn_run(Conn *c);
 
 static void take_config(SmtpServer *srv, const MaConfig *cfg)
 {
-  const char *delay = g_getenv("MAILAGENT_SMTP_GREET_DELAY_MS");
   g_free(srv->hostname);
   g_free(srv->inbound_domain);
   g_free(srv->default_policy);
@@ -108,7 +107,7 @@ static void take_config(SmtpServer *srv, const MaConfig *cfg)
   srv->disk_reserve = cfg->disk_reserve;
   srv->max_sessions = (guint) MAX(cfg->max_sessions, 1);
   srv->max_per_client = (guint) MAX(cfg->max_sessions_per_client, 1);
-  srv->greet_delay_ms = delay ? (guint) g_ascii_strtoull(delay, NULL, 10) : 0;
+  srv->greet_delay_ms = (guint)cfg->greet_delay_ms;
   srv->policy_cfg.forwarder_policy = srv->default_policy;
 }
 

@@ -5,8 +5,8 @@
 source "$(dirname "$0")/lib/common.sh"
 source "$FIXTURES_DIR/smtp/setup.sh"
 
-smtp_setup
-export MAILAGENT_SMTP_GREET_DELAY_MS=400   # lets the test speak before the greeting, deterministically
+# A greeting pause lets the test speak before the greeting, deterministically.
+smtp_setup "[smtp]" "greet_delay_ms=400"
 start_serve
 
 pyc "$SMTP_PORT" "$INBOUND" >"$T/pipe.out" <<'PY'
