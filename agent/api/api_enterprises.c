@@ -9,7 +9,7 @@
  */
 #include "api_internal.h"
 #include "agent/codec/codec.h"
-#include "agent/lib/apikey.h"
+#include "agent/tenant/apikey_store.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/crypto.h"
 

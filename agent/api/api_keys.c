@@ -15,7 +15,7 @@
 
 #define MAX_LABEL_LEN 200
 
-#include "agent/lib/apikey.h"
+#include "agent/tenant/apikey_store.h"
 
 static void list_into(ApiCtx *ctx, const char *enterprise_id, json_t *items, GError **error, int *rc)
 {

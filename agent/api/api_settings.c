@@ -1,4 +1,4 @@
-/* api_settings.c - GET/PUT /v1/settings: the enterprise's settings through agent/lib/settings.h,
+/* api_settings.c - GET/PUT /v1/settings: the enterprise's settings through agent/tenant/settings.h,
  * the registry that also serves `mailagent settings`, so names, defaults and validation agree.
  *
  * GET answers {"settings": {key: value...}, "defaults": [keys not set]}. PUT takes
@@ -8,7 +8,7 @@
  * transaction or none do. PUT answers like GET.
  */
 #include "api_internal.h"
-#include "agent/lib/settings.h"
+#include "agent/tenant/settings.h"
 
 static void reply_settings(ApiCtx *ctx, int status)
 {

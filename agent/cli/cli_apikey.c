@@ -7,7 +7,7 @@
 #include "cli.h"
 
 #include "agent/codec/codec.h"
-#include "agent/lib/apikey.h"
+#include "agent/tenant/apikey_store.h"
 #include "agent/lib/clock.h"
 
 #include <stdio.h>

@@ -9,7 +9,7 @@
 #include "cli.h"
 
 #include "agent/codec/codec.h"
-#include "agent/lib/apikey.h"
+#include "agent/tenant/apikey_store.h"
 #include "agent/lib/crypto.h"
 #include "agent/lib/tls_selfsigned.h"
 

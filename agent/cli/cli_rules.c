@@ -10,7 +10,7 @@
 #include "cli.h"
 
 #include "agent/lib/clock.h"
-#include "agent/lib/settings.h"
+#include "agent/tenant/settings.h"
 #include "agent/pipeline/activities.h"
 #include "rules/rules_edit.h"
 

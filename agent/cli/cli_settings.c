@@ -1,12 +1,12 @@
 /* cli_settings.c - `mailagent settings ENTERPRISE [key=value...]`: shows an enterprise's
  * settings, or changes some and then shows them. Meaning, defaults and validation come from the
- * registry in agent/lib/settings.h (the same one behind GET/PUT /v1/settings); several changes are
+ * registry in agent/tenant/settings.h (the same one behind GET/PUT /v1/settings); several changes are
  * applied in one transaction, so one bad value changes nothing. --json prints the API's shape:
  * {"settings": {key: value...}, "defaults": [keys not set]}.
  */
 #include "cli.h"
 
-#include "agent/lib/settings.h"
+#include "agent/tenant/settings.h"
 
 #include <stdio.h>
 #include <string.h>

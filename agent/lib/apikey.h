@@ -1,5 +1,5 @@
-/* apikey.h - API key secrets: generation, hashing, and the create/rotate operations shared by
- * `mailagent init`, `mailagent apikey` and the HTTP API's /v1/apikeys.
+/* apikey.h - API key secrets: generation, hashing and shape checks. Pure: the operations that
+ * store keys are in agent/tenant/apikey_store.h.
  *
  * A secret is a kind prefix plus 64 lower-case hex digits (32 random bytes), e.g.
  * "mak_3f9c...". Only its hex SHA-256 is stored (storage_apikey_add); listings show the display
@@ -10,7 +10,6 @@
 #define MA_APIKEY_H
 
 #include "agent/lib/crypto.h"
-#include "storage/storage.h"
 
 #include <glib.h>
 
@@ -28,18 +27,5 @@ void apikey_hash(const char *secret, char out[MA_SHA256_HEX_LEN + 1]);
 
 /* TRUE when secret has the shape of one of our keys (cheap check before any look-up). */
 gboolean apikey_well_formed(const char *secret);
-
-/* ---- storage operations (apikey_store.c) ----------------------------------------------------- */
-
-/* Creates and stores a key: enterprise_id NULL makes an admin key. label may be NULL ("default").
- * *key_out (may be NULL) and *secret_out (the only copy of the secret) are newly allocated.
- * Runs in the caller's transaction if there is one. 0 or -1. */
-int apikey_create(MaStorage *st, const char *enterprise_id, const char *label, MaApiKey **key_out,
-                  char **secret_out, GError **error);
-
-/* Replaces key_id by a new key of the same scope and label and revokes the old one, in one
- * transaction of its own (do not call inside one). MA_ERROR_NOT_FOUND when there is no such key,
- * MA_ERROR_CONFLICT when it is revoked already. 0 or -1. */
-int apikey_rotate(MaStorage *st, const char *key_id, MaApiKey **key_out, char **secret_out, GError **error);
 
 #endif

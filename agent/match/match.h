@@ -26,7 +26,7 @@
 #define MA_MATCH_H
 
 #include "agent/lib/model.h"
-#include "agent/lib/settings.h"
+#include "agent/tenant/settings.h"
 #include "storage/storage.h"
 
 #include <glib.h>

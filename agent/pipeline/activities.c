@@ -16,7 +16,7 @@
 #include "agent/codec/codec.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
-#include "agent/lib/settings.h"
+#include "agent/tenant/settings.h"
 #include "rules/rules.h"
 
 #include <string.h>

@@ -14,7 +14,7 @@
 #include "agent/lib/clock.h"
 #include "agent/lib/crypto.h"
 #include "agent/lib/log.h"
-#include "agent/lib/settings.h"
+#include "agent/tenant/settings.h"
 #include "agent/match/match.h"
 #include "agent/mime/mime.h"
 

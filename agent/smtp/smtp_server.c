@@ -14,7 +14,7 @@
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
 #include "agent/lib/metrics.h"
-#include "agent/lib/settings.h"
+#include "agent/tenant/settings.h"
 #include "agent/lib/tls.h"
 #include "forwarder_policy.h"
 #include "smtp_session.h"

@@ -7,7 +7,7 @@
  */
 #include "agent/api/api_internal.h"
 #include "agent/api/api_server.h"
-#include "agent/lib/apikey.h"
+#include "agent/tenant/apikey_store.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/config.h"
 #include "agent/lib/metrics.h"

@@ -5,7 +5,7 @@
  * history kept), deleted records skipped. Messages are stored directly so the test does not
  * depend on MIME parsing or matching. */
 #include "agent/codec/codec.h"
-#include "agent/lib/settings.h"
+#include "agent/tenant/settings.h"
 #include "agent/pipeline/activities.h"
 #include "rules/rules_edit.h"
 #include "storage/storage.h"

@@ -11,7 +11,7 @@
  */
 #include "agent/codec/codec.h"
 #include "agent/lib/clock.h"
-#include "agent/lib/settings.h"
+#include "agent/tenant/settings.h"
 #include "agent/pipeline/pipeline.h"
 
 #include <glib/gstdio.h>

@@ -3,7 +3,7 @@
  * unknown keys refused by name, defaults, public-domain list edits, CIDR lists and the forwarder
  * network check, the config-derived forwarder_policy default, and the snapshot. */
 #include "agent/lib/clock.h"
-#include "agent/lib/settings.h"
+#include "agent/tenant/settings.h"
 
 #include <glib/gstdio.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  * The data directory must be new (created here). Message content is synthetic and small; every
  * message has two participants and one record link, and one in ten an attachment row.
  */
-#include "agent/lib/apikey.h"
+#include "agent/tenant/apikey_store.h"
 #include "agent/lib/clock.h"
 #include "storage/storage.h"
 

@@ -1,7 +1,7 @@
 /* apikey_store.c - creating and rotating API keys in storage: the one implementation behind
  * `mailagent init`, `mailagent apikey create|rotate` and POST /v1/apikeys. Stores only the hash;
  * returns the secret once to the caller. */
-#include "apikey.h"
+#include "apikey_store.h"
 
 #include "agent/lib/clock.h"
 #include "agent/lib/error.h"
