@@ -1,6 +1,7 @@
 /* test_codec_import.c - the streaming record importer against a real (temporary) database: the
  * same input fed whole and one byte at a time gives the same result; atomic refusal writes
  * nothing; skip-invalid writes the good lines; CSV splitting; line numbers; the line cap. */
+#include "testutil.h"
 #include "agent/codec/codec.h"
 #include "agent/codec/codec_import.h"
 #include "agent/lib/clock.h"
@@ -36,26 +37,10 @@ static void fixture_setup(Fixture *f, gconstpointer data)
   f->ent = e.id;
 }
 
-static void rm_rf(const char *path)
-{
-  if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
-    GDir *d = g_dir_open(path, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-      g_autofree char *child = g_build_filename(path, name, NULL);
-      rm_rf(child);
-    }
-    if (d) g_dir_close(d);
-    g_rmdir(path);
-  } else {
-    g_unlink(path);
-  }
-}
-
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
   storage_close(&f->st);
-  rm_rf(f->dir);
+  testutil_rm_rf(f->dir);
   g_free(f->dir);
   g_free(f->ent);
 }

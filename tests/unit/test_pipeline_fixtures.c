@@ -9,6 +9,7 @@
  * Archived messages are read back from storage and compared again, so what was written is checked,
  * not only what the pipeline reported. All mismatches are collected and reported together.
  */
+#include "testutil.h"
 #include "agent/codec/codec.h"
 #include "agent/lib/clock.h"
 #include "agent/tenant/settings.h"
@@ -108,26 +109,10 @@ static void setup(Fx *fx)
   fx->failures = g_string_new(NULL);
 }
 
-static void rm_rf(const char *path)
-{
-  if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-    GDir *d = g_dir_open(path, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-      g_autofree char *child = g_build_filename(path, name, NULL);
-      rm_rf(child);
-    }
-    if (d) g_dir_close(d);
-    g_rmdir(path);
-  } else {
-    g_unlink(path);
-  }
-}
-
 static void teardown(Fx *fx)
 {
   storage_close(&fx->st);
-  rm_rf(fx->dir);
+  testutil_rm_rf(fx->dir);
   g_free(fx->dir);
   ma_config_free(fx->cfg);
   g_free(fx->ent);

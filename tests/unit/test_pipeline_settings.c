@@ -2,6 +2,7 @@
  * here because it reads and writes through storage): validation and canonical forms table-driven,
  * unknown keys refused by name, defaults, public-domain list edits, CIDR lists and the forwarder
  * network check, the config-derived forwarder_policy default, and the snapshot. */
+#include "testutil.h"
 #include "agent/lib/clock.h"
 #include "agent/tenant/settings.h"
 
@@ -92,26 +93,10 @@ static void env_open(Env *env)
   env->ent = e.id;
 }
 
-static void rm_rf(const char *path)
-{
-  if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-    GDir *d = g_dir_open(path, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-      g_autofree char *child = g_build_filename(path, name, NULL);
-      rm_rf(child);
-    }
-    if (d) g_dir_close(d);
-    g_rmdir(path);
-  } else {
-    g_unlink(path);
-  }
-}
-
 static void env_close(Env *env)
 {
   storage_close(&env->st);
-  rm_rf(env->dir);
+  testutil_rm_rf(env->dir);
   g_free(env->dir);
   g_free(env->ent);
 }

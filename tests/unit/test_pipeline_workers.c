@@ -1,6 +1,7 @@
 /* test_pipeline_workers.c - the worker pool against a real spool and database: what the spool holds
  * at start is archived; notify wakes the workers; unreadable mail and an unknown enterprise finish
  * their entries instead of looping; a replayed spool id adds nothing; stop drains the spool. */
+#include "testutil.h"
 #include "agent/lib/clock.h"
 #include "agent/pipeline/pipeline.h"
 #include "storage/spool.h"
@@ -13,22 +14,6 @@ typedef struct {
   MaConfig *cfg;
   char *ent;
 } Env;
-
-static void rm_rf(const char *path)
-{
-  if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-    GDir *d = g_dir_open(path, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-      g_autofree char *child = g_build_filename(path, name, NULL);
-      rm_rf(child);
-    }
-    if (d) g_dir_close(d);
-    g_rmdir(path);
-  } else {
-    g_unlink(path);
-  }
-}
 
 static void env_open(Env *env)
 {
@@ -61,7 +46,7 @@ static void env_open(Env *env)
 
 static void env_close(Env *env)
 {
-  rm_rf(env->dir);
+  testutil_rm_rf(env->dir);
   g_free(env->dir);
   g_free(env->ent);
   ma_config_free(env->cfg);
