@@ -6,7 +6,8 @@
 #include "storage/storage.h"
 #include "agent/lib/clock.h"
 
-#include <glib/gstdio.h>
+#include "testutil.h"
+
 #include <sqlite3.h>
 #include <string.h>
 
@@ -15,28 +16,10 @@ typedef struct {
   MaStorage *st;
 } Fixture;
 
-static void rm_rf(const char *path)
-{
-  GDir *dir = g_dir_open(path, 0, NULL);
-  if (dir) {
-    const char *name;
-    while ((name = g_dir_read_name(dir))) {
-      char *child = g_build_filename(path, name, NULL);
-      if (g_file_test(child, G_FILE_TEST_IS_DIR))
-        rm_rf(child);
-      else
-        g_unlink(child);
-      g_free(child);
-    }
-    g_dir_close(dir);
-  }
-  g_rmdir(path);
-}
-
 static void fx_setup(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
-  fx->dir = g_dir_make_tmp("ma-storage-XXXXXX", &error);
+  fx->dir = testutil_tempdir("ma-storage-XXXXXX");
   g_assert_no_error(error);
   g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
   g_assert_no_error(error);
@@ -46,7 +29,7 @@ static void fx_teardown(Fixture *fx, gconstpointer data)
 {
   storage_close(&fx->st);
   g_assert_null(fx->st);
-  rm_rf(fx->dir);
+  testutil_rm_rf(fx->dir);
   g_free(fx->dir);
 }
 
@@ -86,7 +69,7 @@ static void upsert(MaStorage *st, const char *ent, MaRecord *r)
 static void test_open_missing(void)
 {
   GError *error = NULL;
-  char *dir = g_dir_make_tmp("ma-storage-XXXXXX", NULL);
+  char *dir = testutil_tempdir("ma-storage-XXXXXX");
   MaStorage *st = NULL;
   g_assert_cmpint(storage_open(dir, FALSE, &st, &error), ==, -1);
   g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
@@ -94,7 +77,7 @@ static void test_open_missing(void)
   g_clear_error(&error);
   storage_close(&st); /* accepts NULL */
   storage_close(NULL);
-  rm_rf(dir);
+  testutil_rm_rf(dir);
   g_free(dir);
 }
 
@@ -232,7 +215,7 @@ static void test_query_plans(Fixture *fx, gconstpointer data)
 static void test_migrations_partial(void)
 {
   /* A database at version 0 with no tables (e.g. created by an older init that crashed) migrates. */
-  char *dir = g_dir_make_tmp("ma-storage-XXXXXX", NULL);
+  char *dir = testutil_tempdir("ma-storage-XXXXXX");
   char *path = g_build_filename(dir, "mailagent.db", NULL);
   sqlite3 *db = NULL;
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
@@ -246,7 +229,7 @@ static void test_migrations_partial(void)
   add_enterprise(st, "e1", "acme", NULL, NULL);
   storage_close(&st);
   g_free(path);
-  rm_rf(dir);
+  testutil_rm_rf(dir);
   g_free(dir);
 }
 

@@ -5,28 +5,14 @@
  */
 #include "storage/storage.h"
 
-#include <glib/gstdio.h>
+#include "testutil.h"
+
 #include <string.h>
 
 typedef struct {
   char *dir;
   MaStorage *st;
 } Fixture;
-
-static void rm_rf(const char *path)
-{
-  GDir *dir = g_dir_open(path, 0, NULL);
-  if (dir) {
-    const char *name;
-    while ((name = g_dir_read_name(dir))) {
-      char *child = g_build_filename(path, name, NULL);
-      g_unlink(child);
-      g_free(child);
-    }
-    g_dir_close(dir);
-  }
-  g_rmdir(path);
-}
 
 static void add_enterprise(MaStorage *st, const char *id)
 {
@@ -39,7 +25,7 @@ static void add_enterprise(MaStorage *st, const char *id)
 static void fx_setup(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
-  fx->dir = g_dir_make_tmp("ma-archive-XXXXXX", &error);
+  fx->dir = testutil_tempdir("ma-archive-XXXXXX");
   g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
   add_enterprise(fx->st, "e1");
   add_enterprise(fx->st, "e2");
@@ -48,7 +34,7 @@ static void fx_setup(Fixture *fx, gconstpointer data)
 static void fx_teardown(Fixture *fx, gconstpointer data)
 {
   storage_close(&fx->st);
-  rm_rf(fx->dir);
+  testutil_rm_rf(fx->dir);
   g_free(fx->dir);
 }
 

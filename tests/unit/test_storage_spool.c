@@ -6,7 +6,8 @@
 #include "storage/spool.h"
 
 #include <dlfcn.h>
-#include <glib/gstdio.h>
+#include "testutil.h"
+
 #include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,21 +29,6 @@ int fsync(int fd)
   if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
   g_atomic_int_inc(&sync_calls);
   return real(fd);
-}
-
-static void rm_rf(const char *path)
-{
-  GDir *dir = g_dir_open(path, 0, NULL);
-  if (dir) {
-    const char *name;
-    while ((name = g_dir_read_name(dir))) {
-      char *child = g_build_filename(path, name, NULL);
-      g_unlink(child);
-      g_free(child);
-    }
-    g_dir_close(dir);
-  }
-  g_rmdir(path);
 }
 
 static MaSpoolEntry *entry(const char *id, const char *body)
@@ -91,7 +77,7 @@ static gint64 depth(MaSpool *sp)
 
 static void test_put_pending_done(void)
 {
-  char *dir = g_dir_make_tmp("ma-spool-XXXXXX", NULL);
+  char *dir = testutil_tempdir("ma-spool-XXXXXX");
   MaSpool *sp = NULL;
   GError *error = NULL;
   g_assert_cmpint(spool_open(dir, &sp, &error), ==, 0);
@@ -162,13 +148,13 @@ static void test_put_pending_done(void)
   g_assert_null(sp);
   spool_close(&sp);
   spool_close(NULL);
-  rm_rf(dir);
+  testutil_rm_rf(dir);
   g_free(dir);
 }
 
 static void test_attempts(void)
 {
-  char *dir = g_dir_make_tmp("ma-spool-XXXXXX", NULL);
+  char *dir = testutil_tempdir("ma-spool-XXXXXX");
   MaSpool *sp = NULL;
   GError *error = NULL;
   g_assert_cmpint(spool_open(dir, &sp, &error), ==, 0);
@@ -191,13 +177,13 @@ static void test_attempts(void)
   g_assert_cmpuint(p->len, ==, 2);
   g_ptr_array_unref(p);
   spool_close(&sp);
-  rm_rf(dir);
+  testutil_rm_rf(dir);
   g_free(dir);
 }
 
 static void test_sync_failure(void)
 {
-  char *dir = g_dir_make_tmp("ma-spool-XXXXXX", NULL);
+  char *dir = testutil_tempdir("ma-spool-XXXXXX");
   MaSpool *sp = NULL;
   GError *error = NULL;
   g_assert_cmpint(spool_open(dir, &sp, &error), ==, 0);
@@ -212,13 +198,13 @@ static void test_sync_failure(void)
   g_assert_cmpint(depth(sp), ==, 2);
   for (int i = 0; i < 2; i++) ma_spool_entry_free(batch[i]);
   spool_close(&sp);
-  rm_rf(dir);
+  testutil_rm_rf(dir);
   g_free(dir);
 }
 
 static void test_crash_replay(void)
 {
-  char *dir = g_dir_make_tmp("ma-spool-XXXXXX", NULL);
+  char *dir = testutil_tempdir("ma-spool-XXXXXX");
   MaSpool *sp = NULL, *other = NULL;
   GError *error = NULL;
   g_assert_cmpint(spool_open(dir, &sp, &error), ==, 0);
@@ -255,13 +241,13 @@ static void test_crash_replay(void)
   sqlite3_close(db);
   g_free(path);
   spool_close(&sp);
-  rm_rf(dir);
+  testutil_rm_rf(dir);
   g_free(dir);
 }
 
 static void test_done_many_and_large(void)
 {
-  char *dir = g_dir_make_tmp("ma-spool-XXXXXX", NULL);
+  char *dir = testutil_tempdir("ma-spool-XXXXXX");
   MaSpool *sp = NULL;
   GError *error = NULL;
   g_assert_cmpint(spool_open(dir, &sp, &error), ==, 0);
@@ -310,14 +296,14 @@ static void test_done_many_and_large(void)
   g_ptr_array_unref(p);
   for (int i = 0; i < 2; i++) ma_spool_entry_free(batch[i]);
   spool_close(&sp);
-  rm_rf(dir);
+  testutil_rm_rf(dir);
   g_free(dir);
 }
 
 /* spool_put syncs before it returns, every time (also after spool_done ran without a sync). */
 static void test_put_syncs(void)
 {
-  char *dir = g_dir_make_tmp("ma-spool-XXXXXX", NULL);
+  char *dir = testutil_tempdir("ma-spool-XXXXXX");
   MaSpool *sp = NULL;
   GError *error = NULL;
   g_assert_cmpint(spool_open(dir, &sp, &error), ==, 0);
@@ -334,14 +320,14 @@ static void test_put_syncs(void)
     g_assert_cmpint(g_atomic_int_get(&sync_calls), ==, before);
   }
   spool_close(&sp);
-  rm_rf(dir);
+  testutil_rm_rf(dir);
   g_free(dir);
 }
 
 /* Informational: the time of one grouped spool_put of 500 entries of 4 KB (one commit). */
 static void test_group_commit_speed(void)
 {
-  char *dir = g_dir_make_tmp("ma-spool-XXXXXX", NULL);
+  char *dir = testutil_tempdir("ma-spool-XXXXXX");
   MaSpool *sp = NULL;
   GError *error = NULL;
   g_assert_cmpint(spool_open(dir, &sp, &error), ==, 0);
@@ -360,7 +346,7 @@ static void test_group_commit_speed(void)
   g_test_message("500 entries of 4 KB in one spool_put: %" G_GINT64_FORMAT " us", grouped);
   g_free(body);
   spool_close(&sp);
-  rm_rf(dir);
+  testutil_rm_rf(dir);
   g_free(dir);
 }
 
