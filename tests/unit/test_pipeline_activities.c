@@ -9,6 +9,7 @@
 #include "agent/pipeline/activities.h"
 #include "rules/rules_edit.h"
 #include "storage/storage.h"
+#include "testutil.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -35,7 +36,7 @@ static void put_record(Fx *fx, MaRecordType type, const char *id, const char *na
 static void fx_init(Fx *fx)
 {
   g_autoptr(GError) error = NULL;
-  fx->dir = g_dir_make_tmp("test_activities_XXXXXX", NULL);
+  fx->dir = testutil_tempdir("test_activities_XXXXXX");
   g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
   g_assert_no_error(error);
   fx->ent = "ent1";
@@ -56,8 +57,7 @@ static void fx_init(Fx *fx)
 static void fx_free(Fx *fx)
 {
   storage_close(&fx->st);
-  g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", fx->dir);
-  g_assert_cmpint(system(cmd), ==, 0);
+  testutil_rm_rf(fx->dir);
   g_free(fx->dir);
 }
 

@@ -4,6 +4,7 @@
  * delivery resumes after the sender restarts; an event is parked after max_attempts. */
 #include "agent/webhook/webhook.h"
 #include "agent/lib/config.h"
+#include "testutil.h"
 
 #include <glib/gstdio.h>
 #include <jansson.h>
@@ -115,7 +116,7 @@ static void env_start_receiver(Env *env, const char *plan)
 static void env_init(Env *env, const char *plan, int max_attempts)
 {
   memset(env, 0, sizeof *env);
-  env->dir = g_dir_make_tmp("test_webhook_XXXXXX", NULL);
+  env->dir = testutil_tempdir("test_webhook_XXXXXX");
   env->secret_file = g_build_filename(env->dir, "secret", NULL);
   env->log = g_build_filename(env->dir, "received.jsonl", NULL);
   g_assert_true(g_file_set_contents(env->secret_file, "s3cret-for-tests\n", -1, NULL));
@@ -144,8 +145,7 @@ static void env_free(Env *env)
   }
   storage_close(&env->st);
   ma_config_free(env->cfg);
-  g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", env->dir);
-  g_assert_cmpint(system(cmd), ==, 0);
+  testutil_rm_rf(env->dir);
   g_free(env->dir);
   g_free(env->secret_file);
   g_free(env->log);
