@@ -14,10 +14,15 @@ if [ ! -f "$SHIM" ]; then   # not wired into the build: make it here
   cc -shared -fPIC -o "$SHIM" "$SRC_DIR/tests/support/fsyncfail.c" -ldl
 fi
 
+# Under -DSANITIZE=ON the ASan runtime must come first in the preload list, before the shim.
+PRELOAD="$SHIM"
+asan_rt=$(ldd "$MAILAGENT" | awk '/libasan/ {print $3; exit}')
+[ -n "$asan_rt" ] && PRELOAD="$asan_rt:$SHIM"
+
 sw() { swaks --server "127.0.0.1:$SMTP_PORT" --from alice@acme.example --to "$INBOUND" "$@" 2>&1 || true; }
 
 # ---- 1. failing fsync -> 4xx, never 250 -------------------------------------------------------
-LD_PRELOAD="$SHIM" FSYNCFAIL_FILE="$T/fail-sync" FSYNCFAIL_LOG=1 start_serve
+LD_PRELOAD="$PRELOAD" FSYNCFAIL_FILE="$T/fail-sync" FSYNCFAIL_LOG=1 start_serve
 touch "$T/fail-sync"
 for i in 1 2 3; do
   out=$(sw --header "Subject: during-failure-$i")
