@@ -92,7 +92,13 @@ assert_status() {
 json_get() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1]) if sys.argv[1]!='-' else sys.stdin); print($2)" "$1"; }
 
 # finish: prints the closing count line and exits non-zero on any failure.
+# Under -DSANITIZE=ON a report from a background `serve` (a leak at exit, say) would not change any
+# exit status the test looks at, so the logs are searched for one after serve has stopped.
 finish() {
+  stop_serve
+  local reports
+  reports=$(grep -rlE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T" --include='*.log' 2>/dev/null || true)
+  if [ -n "$reports" ]; then fail "sanitizer reports in: $reports"; grep -hE -A20 "Sanitizer|runtime error:" $reports | head -60 >&2; fi
   echo "$PASSES passed, $FAILURES failed"
   [ "$FAILURES" -eq 0 ] && [ "$PASSES" -gt 0 ]
 }
