@@ -2,9 +2,10 @@
  * time or a whole page at once.
  *
  * A page load is a fixed number of queries whatever the page size (messages, participants,
- * attachments, links, activities, each with `id IN (...)`), instead of four per item; the IN lists
- * are padded to a few bucket sizes so the statements stay cached. Messages are read only within
- * the enterprise asked about; their parts are then read by message id.
+ * attachments, links, activities, each with `id IN (...)`), instead of four per item; the ids are
+ * bound as one JSON array read by json_each, so each statement text stays the same (and cached)
+ * whatever the page size. Messages are read only within the enterprise asked about; their parts
+ * are then read by message id.
  */
 #include "sqlite_internal.h"
 
@@ -113,48 +114,58 @@ int sql_message_load(SqlDb *d, const char *enterprise_id, const char *id, gboole
 
 /* ---- many at once --------------------------------------------------------------------------- */
 
-/* The smallest bucket holding n ids; the IN list is padded with NULLs up to it. */
-static guint in_bucket(guint n)
+#define IDS_IN "IN (SELECT value FROM json_each(?2))"
+
+/* Appends ids[from..from+n) to q as a JSON array of strings. */
+static void ids_json(GString *q, GPtrArray *ids, guint from, guint n)
 {
-  static const guint buckets[] = {8, 32, 128, LOAD_CHUNK};
-  for (guint i = 0; i < G_N_ELEMENTS(buckets); i++)
-    if (n <= buckets[i]) return buckets[i];
-  return LOAD_CHUNK;
+  g_string_append_c(q, '[');
+  for (guint i = 0; i < n; i++) {
+    if (i) g_string_append_c(q, ',');
+    g_string_append_c(q, '"');
+    for (const guchar *p = g_ptr_array_index(ids, from + i); *p; p++) {
+      if (*p == '"' || *p == '\\') {
+        g_string_append_c(q, '\\');
+        g_string_append_c(q, (char)*p);
+      } else if (*p < 0x20) {
+        g_string_append_printf(q, "\\u%04x", *p);
+      } else {
+        g_string_append_c(q, (char)*p);
+      }
+    }
+    g_string_append_c(q, '"');
+  }
+  g_string_append_c(q, ']');
 }
 
-/* Prepares head || "(?2, ?3, ...)" || tail for a bucket of ids and binds ?1 (may be NULL) and them. */
-static sqlite3_stmt *in_prep(SqlDb *d, const char *head, const char *tail, const char *first, GPtrArray *ids,
-                             guint from, guint n, GError **error)
+/* Prepares sql (whose id list is IDS_IN) and binds ?1 (may be NULL) and ?2, the JSON array of
+ * ids[from..from+n). One statement text whatever the number of ids, so it stays cached; the array
+ * is bound as a transient copy, so nothing outlives the call. */
+static sqlite3_stmt *ids_prep(SqlDb *d, const char *sql, const char *first, GPtrArray *ids, guint from, guint n,
+                              GError **error)
 {
-  guint slots = in_bucket(n);
-  GString *q = g_string_new(head);
-  g_string_append_c(q, '(');
-  for (guint i = 0; i < slots; i++) g_string_append_printf(q, i ? ", ?%u" : "?%u", i + 2);
-  g_string_append_c(q, ')');
-  g_string_append(q, tail);
-  sqlite3_stmt *s = sql_prep(d, q->str, error);
-  g_string_free(q, TRUE);
+  sqlite3_stmt *s = sql_prep(d, sql, error);
   if (!s) return NULL;
+  GString *list = g_string_sized_new(32 * n + 2);
+  ids_json(list, ids, from, n);
   if (first) sql_bind_text(s, 1, first);
-  for (guint i = 0; i < n; i++) sql_bind_text(s, (int)i + 2, g_ptr_array_index(ids, from + i));
+  sqlite3_bind_text(s, 2, list->str, (int)list->len, SQLITE_TRANSIENT);
+  g_string_free(list, TRUE);
   return s;
 }
 
 static int parts_many(SqlDb *d, GPtrArray *ids, guint from, guint n, GHashTable *by_id, GError **error)
 {
-  static const char *const heads[3] = {
-    "SELECT message_id, role, name, address FROM participants WHERE message_id IN ",
+  static const char *const sqls[3] = {
+    "SELECT message_id, role, name, address FROM participants WHERE message_id " IDS_IN
+    " ORDER BY message_id, pos",
     "SELECT message_id, filename, content_type, content_id, is_inline, size, sha256 FROM attachments"
-    " WHERE message_id IN ",
-    "SELECT message_id, record_type, record_id FROM message_links WHERE message_id IN ",
-  };
-  static const char *const tails[3] = {
-    " ORDER BY message_id, pos",
-    " ORDER BY message_id, pos",
+    " WHERE message_id " IDS_IN " ORDER BY message_id, pos",
+    "SELECT message_id, record_type, record_id FROM message_links WHERE message_id " IDS_IN
     " ORDER BY message_id, record_type, record_id",
   };
   for (int k = 0; k < 3; k++) {
-    sqlite3_stmt *s = in_prep(d, heads[k], tails[k], NULL, ids, from, n, error);
+    sqlite3_stmt *s = ids_prep(d, sqls[k], NULL, ids, from, n, error);
     if (!s) return -1;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -175,11 +186,12 @@ int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, 
 {
   for (guint from = 0; from < ids->len; from += LOAD_CHUNK) {
     guint n = MIN(LOAD_CHUNK, ids->len - from);
-    sqlite3_stmt *s = in_prep(d,
-                              with_bodies ? "SELECT " MESSAGE_COLS ", text, html FROM messages"
-                                            " WHERE +enterprise_id = ?1 AND id IN "
-                                          : "SELECT " MESSAGE_COLS " FROM messages WHERE +enterprise_id = ?1 AND id IN ",
-                              "", enterprise_id, ids, from, n, error);
+    sqlite3_stmt *s = ids_prep(d,
+                               with_bodies ? "SELECT " MESSAGE_COLS ", text, html FROM messages"
+                                             " WHERE +enterprise_id = ?1 AND id " IDS_IN
+                                           : "SELECT " MESSAGE_COLS " FROM messages"
+                                             " WHERE +enterprise_id = ?1 AND id " IDS_IN,
+                               enterprise_id, ids, from, n, error);
     if (!s) return -1;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -198,9 +210,8 @@ int sql_activities_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids
 {
   for (guint from = 0; from < ids->len; from += LOAD_CHUNK) {
     guint n = MIN(LOAD_CHUNK, ids->len - from);
-    sqlite3_stmt *s =
-      in_prep(d, "SELECT " SQL_ACTIVITY_COLS " FROM activities WHERE +enterprise_id = ?1 AND id IN ", "", enterprise_id,
-              ids, from, n, error);
+    sqlite3_stmt *s = ids_prep(d, "SELECT " SQL_ACTIVITY_COLS " FROM activities WHERE +enterprise_id = ?1 AND id " IDS_IN,
+                               enterprise_id, ids, from, n, error);
     if (!s) return -1;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
