@@ -11,6 +11,7 @@
 #include "agent/api/api_server.h"
 #include "agent/lib/config.h"
 #include "agent/lib/error.h"
+#include "agent/lib/tls.h"
 #include "storage/storage.h"
 
 #include <sys/queue.h>
@@ -35,7 +36,7 @@ struct ApiServer {
   const MaConfig *cfg;
   struct evhttp *http;
   struct evhttp_bound_socket *bound;
-  void *ssl_ctx;    /* SSL_CTX*, NULL for plain HTTP */
+  MaTls *tls;       /* NULL for plain HTTP */
   MaStorage *st;
   ApiCache *cache;  /* api_cache.c */
   GHashTable *conns;/* struct evhttp_connection* already set up (TCP_NODELAY) */

@@ -4,20 +4,20 @@
  * Limits set on evhttp: body [api] max_body, request line + headers API_MAX_HEADERS_SIZE, a
  * timeout of API_TIMEOUT_SECONDS, methods GET/POST/PUT/DELETE only. evhttp answers some malformed
  * requests itself, before this file sees them (docs/api.md lists them). With [api] tls_cert_file
- * set, every connection is TLS (bufferevent_openssl through evhttp_set_bevcb); the OpenSSL context
- * is built here (TLS 1.2 or later) and is the only OpenSSL use of the module.
+ * set, every connection is TLS (bufferevent_openssl through evhttp_set_bevcb) on the same server
+ * context as SMTP's STARTTLS (agent/lib/tls: TLS 1.2 or later), which SIGHUP reloads.
  * Never logs headers or bodies: only method, path pattern, status and time.
  */
 #include "api_internal.h"
 #include "agent/lib/log.h"
 #include "agent/lib/metrics.h"
+#include "agent/lib/tls.h"
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/util.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -109,7 +109,7 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
 static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 {
   ApiServer *srv = arg;
-  SSL *ssl = SSL_new((SSL_CTX *)srv->ssl_ctx);
+  SSL *ssl = ma_tls_ssl_new(srv->tls);
 
   if (!ssl)
     return NULL;
@@ -119,30 +119,17 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 static int tls_setup(ApiServer *srv, GError **error)
 {
   const MaConfig *cfg = srv->cfg;
-  SSL_CTX *sctx;
+  g_autoptr(GError) cause = NULL;
 
   if (!cfg->api_tls_key_file) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[api] tls_cert_file is set but tls_key_file is not");
     return -1;
   }
-  sctx = SSL_CTX_new(TLS_server_method());
-  if (!sctx) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "cannot create a TLS context");
+  srv->tls = ma_tls_server_new(cfg->api_tls_cert_file, cfg->api_tls_key_file, &cause);
+  if (!srv->tls) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[api] TLS certificate or key not usable: %s", cause->message);
     return -1;
   }
-  SSL_CTX_set_min_proto_version(sctx, TLS1_2_VERSION);
-  SSL_CTX_set_options(sctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-  if (SSL_CTX_use_certificate_chain_file(sctx, cfg->api_tls_cert_file) != 1 ||
-      SSL_CTX_use_PrivateKey_file(sctx, cfg->api_tls_key_file, SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(sctx) != 1) {
-    char buf[256];
-    ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
-    ERR_clear_error();
-    SSL_CTX_free(sctx);
-    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[api] TLS certificate or key not usable: %s", buf);
-    return -1;
-  }
-  srv->ssl_ctx = sctx;
   evhttp_set_bevcb(srv->http, tls_bevcb, srv);
   return 0;
 }
@@ -202,8 +189,33 @@ ApiServer *api_server_new(struct event_base *base, const MaConfig *cfg, GError *
     return NULL;
   }
   srv->port = bound_port(srv->bound);
-  ma_info("api", "listening on %s port=%d tls=%s", cfg->api_listen, srv->port, srv->ssl_ctx ? "on" : "off");
+  ma_info("api", "listening on %s port=%d tls=%s", cfg->api_listen, srv->port, srv->tls ? "on" : "off");
   return srv;
+}
+
+int api_server_reload(ApiServer *srv, const MaConfig *cfg, GError **error)
+{
+  g_autoptr(GError) cause = NULL;
+
+  g_return_val_if_fail(srv != NULL && cfg != NULL, -1);
+  srv->cfg = cfg;
+  evhttp_set_max_body_size(srv->http, (ev_ssize_t)cfg->api_max_body);
+  if ((srv->tls != NULL) != (cfg->api_tls_cert_file != NULL)) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[api] TLS cannot be switched %s by a reload; restart serve",
+                srv->tls ? "off" : "on");
+    return -1;
+  }
+  if (!srv->tls)
+    return 0;
+  if (!cfg->api_tls_key_file) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[api] tls_cert_file is set but tls_key_file is not");
+    return -1;
+  }
+  if (ma_tls_reload(srv->tls, cfg->api_tls_cert_file, cfg->api_tls_key_file, &cause) < 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[api] TLS certificate or key not usable: %s", cause->message);
+    return -1;
+  }
+  return 0;
 }
 
 int api_server_port(const ApiServer *srv)
@@ -219,8 +231,7 @@ void api_server_free(ApiServer *srv)
     evhttp_free(srv->http); /* runs the close callbacks, which use srv->conns */
   if (srv->conns)
     g_hash_table_unref(srv->conns);
-  if (srv->ssl_ctx)
-    SSL_CTX_free((SSL_CTX *)srv->ssl_ctx);
+  ma_tls_free(srv->tls);
   storage_close(&srv->st);
   api_cache_free(srv->cache);
   g_free(srv);

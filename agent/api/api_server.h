@@ -20,6 +20,13 @@ typedef struct ApiServer ApiServer;
  * files, MA_ERROR_TEMPFAIL when the port cannot be bound or storage cannot be opened). */
 ApiServer *api_server_new(struct event_base *base, const MaConfig *cfg, GError **error);
 
+/* SIGHUP: takes cfg (which must outlive the server; the previous one may be freed only after the
+ * server) for new requests - body limit included - and reloads the TLS certificate and key; open
+ * connections keep the certificate they started with. TLS cannot be switched on or off without a
+ * restart. On a TLS failure the previous certificate stays and -1 is returned with *error
+ * (MA_ERROR_INVALID); the rest of cfg is taken all the same. */
+int api_server_reload(ApiServer *srv, const MaConfig *cfg, GError **error);
+
 /* The TCP port actually bound (useful when listen asked for port 0). */
 int api_server_port(const ApiServer *srv);
 

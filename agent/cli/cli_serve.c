@@ -8,8 +8,9 @@
  *                   and the webhook sender, exit 0. A second SIGTERM/SIGINT while draining
  *                   shortens the SMTP grace to zero (the spool still holds everything acknowledged).
  *   SIGHUP          re-reads the config file and hands it to the SMTP server (certificates and
- *                   limits for new sessions) and to the log level; listen addresses and the data
- *                   directory are not changed by a reload. A bad file keeps the old config.
+ *                   limits for new sessions), to the API (certificate, body limit) and to the log
+ *                   level; listen addresses and the data directory are not changed by a reload.
+ *                   A bad file keeps the old config.
  *   SIGPIPE         ignored (peers that close early are errors on write, not a dead process).
  * Configs replaced by a reload are kept until exit: the API server and the workers hold pointers.
  * Exit: 0 after a clean drain, 1 when a part could not start (the reason is printed).
@@ -84,6 +85,10 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     ma_error("serve", "reload: smtp: %s (keeping the running config)", error->message);
     ma_config_free(fresh);
     return;
+  }
+  if (s->api && api_server_reload(s->api, fresh, &error) < 0) {
+    ma_error("serve", "reload: api: %s (kept its previous TLS certificate)", error->message);
+    g_clear_error(&error);
   }
   apply_log_level(fresh);
   g_ptr_array_add(s->old_cfgs, s->cfg);

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # api_tls.sh - the API over TLS ([api] tls_cert_file / tls_key_file, here the self-signed pair
 # `mailagent init` makes): HTTPS answers with the JSON error shape and auth as over HTTP, plain
-# HTTP on the TLS port gets no answer, and serve refuses to start with an unusable key file.
+# HTTP on the TLS port gets no answer, SIGHUP reloads the certificate (a bad one is refused and the
+# old one kept), and serve refuses to start with an unusable key file.
 . "$(dirname "$0")/lib/common.sh"
 
-write_config "[api]" "tls_cert_file=$T/data/tls/cert.pem" "tls_key_file=$T/data/tls/key.pem"
+# The API's own copy of the pair `mailagent init` makes (SMTP keeps using the original).
+write_config "[api]" "tls_cert_file=$T/api-cert.pem" "tls_key_file=$T/api-key.pem"
 # write_config wrote [api] listen before; GKeyFile merges the repeated group.
 out=$(ma init 2>&1)
+cp "$T/data/tls/cert.pem" "$T/api-cert.pem"
+cp "$T/data/tls/key.pem" "$T/api-key.pem"
 KEY=$(ma enterprise add --name "Acme" --domain acme.example --slug acme --json | json_get - 'd["api_key"]["secret"]')
 start_serve
 API=https://127.0.0.1:$API_PORT
@@ -21,6 +25,30 @@ proto=$(curl -sS -k -o /dev/null -w '%{ssl_verify_result} %{http_version}' "$API
 assert_contains "$proto" "1.1" "HTTP/1.1 inside TLS"
 got=$(curl -sS -m 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/healthz" 2>/dev/null || true)
 assert_not_contains "$got" "200" "plain HTTP on the TLS port is not served"
+
+# SIGHUP reloads the certificate: new connections get the new one, the open one keeps working.
+fingerprint() { openssl s_client -connect "127.0.0.1:$API_PORT" </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256; }
+before=$(fingerprint)
+assert_contains "$before" "Fingerprint" "the API presents a certificate"
+exec 5<>/dev/tcp/127.0.0.1/"$API_PORT"   # a connection opened before the reload
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=api-reloaded.test" \
+  -keyout "$T/new-key.pem" -out "$T/new-cert.pem" 2>/dev/null
+cp "$T/new-cert.pem" "$T/api-cert.pem"
+cp "$T/new-key.pem" "$T/api-key.pem"
+kill -HUP "$SERVE_PID"
+for _ in $(seq 1 50); do grep -q "configuration reloaded" "$T/serve.log" && break; sleep 0.1; done
+after=$(fingerprint)
+assert_eq "$(openssl x509 -in "$T/new-cert.pem" -noout -fingerprint -sha256)" "$after" "after SIGHUP the API presents the new certificate"
+got=$(curl -sS -k -w ' %{http_code}' "$API/healthz" || true)
+assert_eq '{"status":"ok"} 200' "$(tr -d '\n' <<<"$got")" "healthz over TLS after the reload"
+kill -0 "$SERVE_PID" 2>/dev/null && pass "serve survives the reload" || fail "serve died on SIGHUP"
+exec 5>&-
+# a broken key on reload: the previous certificate stays and the log says why
+echo "not a key" >"$T/api-key.pem"
+kill -HUP "$SERVE_PID"
+for _ in $(seq 1 50); do grep -q "reload: api" "$T/serve.log" && break; sleep 0.1; done
+assert_contains "$(cat "$T/serve.log")" "kept its previous TLS certificate" "a bad key on reload is refused with a reason"
+assert_eq "$after" "$(fingerprint)" "the previous certificate is still served"
 stop_serve
 
 # an unusable key file: serve must refuse to start, naming the [api] TLS setting
