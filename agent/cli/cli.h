@@ -87,6 +87,11 @@ int cli_positional(int argc, char **argv, int want_min, int want_max, const char
 /* Loads the config and opens storage (not creating it): both or neither. Returns 0, or the exit
  * status after printing the error. */
 int cli_open(const CliCommon *common, MaConfig **cfg, MaStorage **st);
+/* cli_open, then the enterprise named by id_or_slug into *ent (the caller frees it with
+ * ma_enterprise_free and closes *st). Returns 0, or the exit code after printing why; on failure
+ * nothing is left open. */
+int cli_open_enterprise(const CliCommon *common, const char *id_or_slug, MaConfig **cfg, MaStorage **st,
+                        MaEnterprise **ent);
 
 /* Prints "mailagent: warning: ..." to stderr. */
 void cli_warn(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

@@ -172,6 +172,19 @@ int cli_open(const CliCommon *common, MaConfig **cfg, MaStorage **st)
   return 0;
 }
 
+int cli_open_enterprise(const CliCommon *common, const char *id_or_slug, MaConfig **cfg, MaStorage **st,
+                        MaEnterprise **ent)
+{
+  int rc = cli_open(common, cfg, st);
+  if (rc != 0) return rc;
+  *ent = cli_enterprise_resolve(*st, id_or_slug);
+  if (!*ent) {
+    storage_close(st);
+    return 2;
+  }
+  return 0;
+}
+
 void cli_warn(const char *fmt, ...)
 {
   va_list ap;

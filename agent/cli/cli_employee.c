@@ -45,12 +45,8 @@ static int cmd_add(int argc, char **argv)
 
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  if ((rc = cli_open(&common, &cfg, &st)) != 0) return rc;
-  MaEnterprise *ent = cli_enterprise_resolve(st, argv[1]);
-  if (!ent) {
-    storage_close(&st);
-    return 2;
-  }
+  MaEnterprise *ent = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   MaEmployee emp = {0};
   emp.id = ma_id_new();
@@ -87,12 +83,8 @@ static int cmd_list(int argc, char **argv)
   if ((rc = cli_positional(argc, argv, 1, 1, "mailagent employee list ENTERPRISE [--json]")) >= 0) return rc;
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  if ((rc = cli_open(&common, &cfg, &st)) != 0) return rc;
-  MaEnterprise *ent = cli_enterprise_resolve(st, argv[1]);
-  if (!ent) {
-    storage_close(&st);
-    return 2;
-  }
+  MaEnterprise *ent = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify)ma_employee_free);
   rc = storage_employee_list(st, ent->id, list, &error);
@@ -127,12 +119,8 @@ static int cmd_remove(int argc, char **argv)
   if ((rc = cli_positional(argc, argv, 2, 2, "mailagent employee remove ENTERPRISE EMAIL|ID")) >= 0) return rc;
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  if ((rc = cli_open(&common, &cfg, &st)) != 0) return rc;
-  MaEnterprise *ent = cli_enterprise_resolve(st, argv[1]);
-  if (!ent) {
-    storage_close(&st);
-    return 2;
-  }
+  MaEnterprise *ent = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   g_autofree char *key = strchr(argv[2], '@') ? g_utf8_strdown(argv[2], -1) : g_strdup(argv[2]);
   rc = storage_employee_remove(st, ent->id, key, &error);

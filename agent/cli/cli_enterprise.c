@@ -252,12 +252,8 @@ static int cmd_show(int argc, char **argv)
   if ((rc = cli_positional(argc, argv, 1, 1, "mailagent enterprise show ENTERPRISE [--json]")) >= 0) return rc;
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  if ((rc = cli_open(&common, &cfg, &st)) != 0) return rc;
-  MaEnterprise *e = cli_enterprise_resolve(st, argv[1]);
-  if (!e) {
-    storage_close(&st);
-    return 2;
-  }
+  MaEnterprise *e = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &e)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) inbound = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GPtrArray) employees = g_ptr_array_new_with_free_func((GDestroyNotify)ma_employee_free);
@@ -314,12 +310,8 @@ static int cmd_domain(int argc, char **argv)
   if (!domain) return 2;
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  if ((rc = cli_open(&common, &cfg, &st)) != 0) return rc;
-  MaEnterprise *e = cli_enterprise_resolve(st, argv[2]);
-  if (!e) {
-    storage_close(&st);
-    return 2;
-  }
+  MaEnterprise *e = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[2], &cfg, &st, &e)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   if (add) rc = storage_enterprise_domain_add(st, e->id, domain, &error);
   else rc = storage_enterprise_domain_remove(st, e->id, domain, &error);
@@ -363,12 +355,8 @@ static int cmd_rotate(int argc, char **argv)
   if (grace_days < 0 || grace_days > 365) return cli_usage_error("--grace-days must be 0 to 365");
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  if ((rc = cli_open(&common, &cfg, &st)) != 0) return rc;
-  MaEnterprise *e = cli_enterprise_resolve(st, argv[1]);
-  if (!e) {
-    storage_close(&st);
-    return 2;
-  }
+  MaEnterprise *e = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &e)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   g_autofree char *local = new_inbound_local(e->slug);
   gint64 expires = ma_now() + (gint64)grace_days * 86400;

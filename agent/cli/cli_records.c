@@ -180,12 +180,8 @@ static int cmd_show(int argc, char **argv)
   if (type < 0) return 2;
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  if ((rc = cli_open(&common, &cfg, &st)) != 0) return rc;
-  MaEnterprise *ent = cli_enterprise_resolve(st, argv[1]);
-  if (!ent) {
-    storage_close(&st);
-    return 2;
-  }
+  MaEnterprise *ent = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   MaRecord *r = NULL;
   rc = storage_record_get(st, ent->id, (MaRecordType)type, argv[3], &r, &error);
@@ -225,12 +221,8 @@ static int cmd_list(int argc, char **argv)
   if (limit < 1 || limit > LIST_LIMIT_MAX) return cli_usage_error("--limit must be 1 to %d", LIST_LIMIT_MAX);
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  if ((rc = cli_open(&common, &cfg, &st)) != 0) return rc;
-  MaEnterprise *ent = cli_enterprise_resolve(st, argv[1]);
-  if (!ent) {
-    storage_close(&st);
-    return 2;
-  }
+  MaEnterprise *ent = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify)ma_record_free);
   /* One extra row tells whether another page follows. */

@@ -169,12 +169,8 @@ static int cmd_list(int argc, char **argv)
   if ((rc = cli_positional(argc, argv, 1, 1, "mailagent rules list ENTERPRISE [--json]")) >= 0) return rc;
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  if ((rc = cli_open(&common, &cfg, &st)) != 0) return rc;
-  MaEnterprise *ent = cli_enterprise_resolve(st, argv[1]);
-  if (!ent) {
-    storage_close(&st);
-    return 2;
-  }
+  MaEnterprise *ent = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   g_autofree char *cur = NULL;
   rc = storage_rules_get(st, ent->id, &cur, &error);
@@ -339,12 +335,8 @@ static int cmd_replay(int argc, char **argv)
 
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  if ((rc = cli_open(&common, &cfg, &st)) != 0) return rc;
-  MaEnterprise *ent = cli_enterprise_resolve(st, argv[1]);
-  if (!ent) {
-    storage_close(&st);
-    return 2;
-  }
+  MaEnterprise *ent = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   gboolean on = TRUE;
   gint64 messages = 0, created = 0;

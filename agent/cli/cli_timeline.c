@@ -125,12 +125,8 @@ int cli_timeline(int argc, char **argv)
 
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  if ((rc = cli_open(&common, &cfg, &st)) != 0) return rc;
-  MaEnterprise *ent = cli_enterprise_resolve(st, argv[1]);
-  if (!ent) {
-    storage_close(&st);
-    return 2;
-  }
+  MaEnterprise *ent = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
   g_autofree char *next = NULL;
