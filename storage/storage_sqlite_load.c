@@ -70,8 +70,8 @@ static int message_parts_one(SqlDb *d, MaStoredMessage *m, GError **error)
 {
   static const char *const sqls[3] = {
     "SELECT role, name, address FROM participants WHERE message_id = ? ORDER BY pos",
-    "SELECT filename, content_type, content_id, is_inline, size, sha256 FROM attachments WHERE message_id = ?"
-    " ORDER BY pos",
+    ("SELECT filename, content_type, content_id, is_inline, size, sha256 FROM attachments WHERE message_id = ?"
+     " ORDER BY pos"),
     "SELECT record_type, record_id FROM message_links WHERE message_id = ? ORDER BY record_type, record_id",
   };
   for (int k = 0; k < 3; k++) {
