@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t step = size ? (size_t) (data[0] % 7) + 1 : 1;
     decode(data, size, mode == 2, size ? size : 1, a, &da, &ea);
     decode(data, size, mode == 2, step, b, &db, &eb);
-    if (da != db || ea != eb || a->len != b->len || memcmp(a->data, b->data, a->len) != 0) __builtin_trap();
+    if (da != db || ea != eb || a->len != b->len || (a->len > 0 && memcmp(a->data, b->data, a->len) != 0)) __builtin_trap();
     g_byte_array_unref(a);
     g_byte_array_unref(b);
   }
