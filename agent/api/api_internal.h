@@ -155,8 +155,8 @@ void api_cache_key_store(ApiCtx *ctx, const char *hash, const MaApiKey *key);
 gboolean api_cache_reply(ApiCtx *ctx);
 /* Keeps a 200 JSON answer for api_cache_reply (copied). */
 void api_cache_store(ApiCtx *ctx, const char *json, gsize len);
-/* Like api_reply_json(ctx, 200, doc), and stores the encoded answer in the cache. */
-void api_reply_json_cached(ApiCtx *ctx, json_t *doc);
+/* Answers 200 with json (compact JSON text, taken and freed) and stores it in the cache. */
+void api_reply_text_cached(ApiCtx *ctx, GString *json);
 
 /* ---- auth (api_auth.c) ---------------------------------------------------------------------- */
 

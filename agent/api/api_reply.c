@@ -76,30 +76,16 @@ void api_reply_json(ApiCtx *ctx, int status, json_t *doc)
   evbuffer_free(buf);
 }
 
-void api_reply_json_cached(ApiCtx *ctx, json_t *doc)
+void api_reply_text_cached(ApiCtx *ctx, GString *json)
 {
-  char *text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
-  struct evbuffer *buf;
-  gsize len;
+  GBytes *body;
 
-  json_decref(doc);
-  if (!text) {
-    ma_error("api", "could not encode a JSON reply");
-    api_reply_error(ctx, 500, "internal", "could not encode the reply");
-    return;
-  }
-  len = strlen(text);
-  buf = evbuffer_new();
-  evbuffer_add(buf, text, len);
-  evbuffer_add(buf, "\n", 1);
-  {
-    /* the cached copy includes the trailing newline, like every JSON answer */
-    unsigned char *flat = evbuffer_pullup(buf, -1);
-    api_cache_store(ctx, (const char *)flat, len + 1);
-  }
-  free(text);
-  send_buffer(ctx, 200, "application/json", buf);
-  evbuffer_free(buf);
+  /* the cached copy includes the trailing newline, like every JSON answer */
+  g_string_append_c(json, '\n');
+  api_cache_store(ctx, json->str, json->len);
+  body = g_string_free_to_bytes(json);
+  api_reply_gbytes(ctx, 200, "application/json", body);
+  g_bytes_unref(body);
 }
 
 void api_reply_error(ApiCtx *ctx, int status, const char *code, const char *fmt, ...)

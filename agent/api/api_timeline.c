@@ -83,7 +83,8 @@ static void timeline_get(ApiCtx *ctx)
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
   g_autoptr(GError) error = NULL;
   g_autofree char *next = NULL;
-  json_t *items;
+  CodecWriter w;
+  GString *text;
   int limit;
 
   if (!api_check_query(ctx, allowed) || !api_query_limit(ctx, &limit) || !parse_filter(ctx, &filter) ||
@@ -116,10 +117,14 @@ static void timeline_get(ApiCtx *ctx)
       return;
     }
   }
-  items = json_array();
+  /* Written straight to text: a page is the API's hottest answer (no jansson tree to build and free). */
+  text = g_string_sized_new(512 * out->len + 64);
+  codec_writer_init(&w, text);
+  codec_write_page_begin(&w);
   for (guint i = 0; i < out->len; i++)
-    json_array_append_new(items, codec_timeline_item_to_json(g_ptr_array_index(out, i)));
-  api_reply_json_cached(ctx, api_page(items, next));
+    codec_write_timeline_item(&w, g_ptr_array_index(out, i));
+  codec_write_page_end(&w, next);
+  api_reply_text_cached(ctx, text);
 }
 
 const ApiRoute api_timeline_routes[] = {

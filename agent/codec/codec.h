@@ -2,13 +2,15 @@
  * use the same field names (see ../shared/DESIGN.md, "User-visible contract"): ids are strings,
  * times RFC 3339 UTC, an address is {"name","address"}, record types singular.
  *
- * Builders return a new reference (json_decref it). Parsers are strict: an unknown top-level key, a
+ * Builders return a new reference (json_decref it). The message, activity and timeline shapes are
+ * defined once, as writers into text (codec_writer.h); their json_t builders parse that text. Parsers are strict: an unknown top-level key, a
  * wrong type or a missing required field is MA_ERROR_INVALID naming the field; they never keep a
  * reference to their input.
  */
 #ifndef MA_CODEC_H
 #define MA_CODEC_H
 
+#include "agent/codec/codec_writer.h"
 #include "agent/lib/model.h"
 #include "storage/storage.h"
 
@@ -33,6 +35,15 @@ json_t *codec_message_to_json(const MaStoredMessage *m, gboolean full);
 json_t *codec_activity_to_json(const MaActivity *a);
 /* {"kind":"message",...} or {"kind":"activity",...}. */
 json_t *codec_timeline_item_to_json(const MaTimelineItem *item);
+
+/* The same shapes written as text (codec_writer.h); the json_t builders above are these, parsed.
+ * A page of items is written this way without building a jansson tree. */
+void codec_write_address(CodecWriter *w, const char *name, const char *address);
+void codec_write_record_ref(CodecWriter *w, const MaRecordRef *ref);
+void codec_write_timeline_item(CodecWriter *w, const MaTimelineItem *item);
+/* codec_page's shape as text: page_begin, the items (each one written whole), page_end. */
+void codec_write_page_begin(CodecWriter *w);
+void codec_write_page_end(CodecWriter *w, const char *next_cursor);
 
 /* ---- additions (owner: cli) ----------------------------------------------------------------- */
 

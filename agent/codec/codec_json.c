@@ -11,6 +11,7 @@
 #include "codec.h"
 
 #include "agent/lib/clock.h"
+#include "codec_writer.h"
 
 #include <string.h>
 
@@ -54,20 +55,70 @@ json_t *codec_page(json_t *items, const char *next_cursor)
   return o;
 }
 
+/* Parses what a writer function wrote: the json_t form of a shape defined once, in writer form. */
+static json_t *parsed(GString *text)
+{
+  json_error_t jerr;
+  json_t *doc = json_loadb(text->str, text->len, 0, &jerr);
+  if (!doc) g_error("codec: the writer produced invalid JSON: %s", jerr.text); /* a bug, not input */
+  g_string_free(text, TRUE);
+  return doc;
+}
+
+static void address_fields(CodecWriter *w, const char *name, const char *address)
+{
+  codec_writer_key(w, "name");
+  codec_writer_string(w, name && *name ? name : NULL);
+  codec_writer_key(w, "address");
+  codec_writer_string(w, address ? address : "");
+}
+
+void codec_write_address(CodecWriter *w, const char *name, const char *address)
+{
+  codec_writer_object_begin(w);
+  address_fields(w, name, address);
+  codec_writer_object_end(w);
+}
+
+void codec_write_page_begin(CodecWriter *w)
+{
+  codec_writer_object_begin(w);
+  codec_writer_key(w, "items");
+  codec_writer_array_begin(w);
+}
+
+void codec_write_page_end(CodecWriter *w, const char *next_cursor)
+{
+  codec_writer_array_end(w);
+  codec_writer_key(w, "next_cursor");
+  codec_writer_string(w, next_cursor);
+  codec_writer_object_end(w);
+}
+
 json_t *codec_address_to_json(const char *name, const char *address)
 {
-  json_t *o = json_object();
-  json_object_set_new_nocheck(o, "name", codec_string(name && *name ? name : NULL));
-  json_object_set_new_nocheck(o, "address", codec_string(address ? address : ""));
-  return o;
+  CodecWriter w;
+  codec_writer_init(&w, g_string_new(NULL));
+  codec_write_address(&w, name, address);
+  return parsed(w.out);
+}
+
+void codec_write_record_ref(CodecWriter *w, const MaRecordRef *ref)
+{
+  codec_writer_object_begin(w);
+  codec_writer_key(w, "type");
+  codec_writer_string(w, ma_record_type_name(ref->type));
+  codec_writer_key(w, "id");
+  codec_writer_string(w, ref->id);
+  codec_writer_object_end(w);
 }
 
 json_t *codec_record_ref_to_json(const MaRecordRef *ref)
 {
-  json_t *o = json_object();
-  json_object_set_new_nocheck(o, "type", json_string(ma_record_type_name(ref->type)));
-  json_object_set_new_nocheck(o, "id", codec_string(ref->id));
-  return o;
+  CodecWriter w;
+  codec_writer_init(&w, g_string_new(NULL));
+  codec_write_record_ref(&w, ref);
+  return parsed(w.out);
 }
 
 json_t *codec_enterprise_to_json(const MaEnterprise *e, const char *inbound_domain)
@@ -112,110 +163,170 @@ json_t *codec_api_key_to_json(const MaApiKey *k)
   return o;
 }
 
+static void write_attachment(CodecWriter *w, const MaAttachment *a)
+{
+  codec_writer_object_begin(w);
+  codec_writer_key(w, "filename");
+  codec_writer_string(w, a->filename);
+  codec_writer_key(w, "content_type");
+  codec_writer_string(w, a->content_type);
+  codec_writer_key(w, "content_id");
+  codec_writer_string(w, a->content_id);
+  codec_writer_key(w, "inline");
+  codec_writer_bool(w, a->is_inline);
+  codec_writer_key(w, "size");
+  codec_writer_int(w, (gint64)a->size);
+  codec_writer_key(w, "sha256");
+  codec_writer_string(w, a->sha256);
+  codec_writer_object_end(w);
+}
+
 json_t *codec_attachment_to_json(const MaAttachment *a)
 {
-  json_t *o = json_object();
-  json_object_set_new_nocheck(o, "filename", codec_string(a->filename));
-  json_object_set_new_nocheck(o, "content_type", codec_string(a->content_type));
-  json_object_set_new_nocheck(o, "content_id", codec_string(a->content_id));
-  json_object_set_new_nocheck(o, "inline", json_boolean(a->is_inline));
-  json_object_set_new_nocheck(o, "size", json_integer((json_int_t)a->size));
-  json_object_set_new_nocheck(o, "sha256", json_string(a->sha256));
-  return o;
+  CodecWriter w;
+  codec_writer_init(&w, g_string_new(NULL));
+  write_attachment(&w, a);
+  return parsed(w.out);
 }
 
 /* The participants of one role as an array of addresses. */
-static json_t *role_array(const GPtrArray *parts, MaRole role)
+static void write_role_array(CodecWriter *w, const GPtrArray *parts, MaRole role)
 {
-  json_t *arr = json_array();
+  codec_writer_array_begin(w);
   for (guint i = 0; parts && i < parts->len; i++) {
     const MaParticipant *p = g_ptr_array_index(parts, i);
-    if (p->role == role) json_array_append_new(arr, codec_address_to_json(p->name, p->address));
+    if (p->role == role) codec_write_address(w, p->name, p->address);
   }
-  return arr;
+  codec_writer_array_end(w);
 }
 
-static json_t *first_of_role(const GPtrArray *parts, MaRole role)
+static void write_first_of_role(CodecWriter *w, const GPtrArray *parts, MaRole role)
 {
   for (guint i = 0; parts && i < parts->len; i++) {
     const MaParticipant *p = g_ptr_array_index(parts, i);
-    if (p->role == role) return codec_address_to_json(p->name, p->address);
-  }
-  return json_null();
-}
-
-/* Adds the fields of m to o (a timeline item adds them after its "kind"). */
-static void message_fields(json_t *o, const MaStoredMessage *m, gboolean full)
-{
-  json_object_set_new_nocheck(o, "id", codec_string(m->id));
-  json_object_set_new_nocheck(o, "thread_id", codec_string(m->thread_id));
-  json_object_set_new_nocheck(o, "date", codec_time(m->date));
-  json_object_set_new_nocheck(o, "direction", json_string(ma_direction_name(m->direction)));
-  json_object_set_new_nocheck(o, "from", first_of_role(m->participants, MA_ROLE_FROM));
-  json_object_set_new_nocheck(o, "to", role_array(m->participants, MA_ROLE_TO));
-  json_object_set_new_nocheck(o, "cc", role_array(m->participants, MA_ROLE_CC));
-  json_object_set_new_nocheck(o, "subject", codec_string(m->subject ? m->subject : ""));
-  json_object_set_new_nocheck(o, "snippet", codec_string(m->snippet ? m->snippet : ""));
-  json_t *atts = json_array();
-  for (guint i = 0; m->attachments && i < m->attachments->len; i++)
-    json_array_append_new(atts, codec_attachment_to_json(g_ptr_array_index(m->attachments, i)));
-  json_object_set_new_nocheck(o, "attachments", atts);
-  json_t *recs = json_array();
-  for (guint i = 0; m->links && i < m->links->len; i++)
-    json_array_append_new(recs, codec_record_ref_to_json(g_ptr_array_index(m->links, i)));
-  json_object_set_new_nocheck(o, "records", recs);
-  if (full) {
-    json_object_set_new_nocheck(o, "message_id", codec_string(m->message_id));
-    json_object_set_new_nocheck(o, "text", codec_string(m->text ? m->text : ""));
-    json_t *parts = json_array();
-    for (guint i = 0; m->participants && i < m->participants->len; i++) {
-      const MaParticipant *p = g_ptr_array_index(m->participants, i);
-      json_t *a = codec_address_to_json(p->name, p->address);
-      json_object_set_new_nocheck(a, "role", json_string(ma_role_name(p->role)));
-      json_array_append_new(parts, a);
+    if (p->role == role) {
+      codec_write_address(w, p->name, p->address);
+      return;
     }
-    json_object_set_new_nocheck(o, "participants", parts);
-    json_object_set_new_nocheck(o, "size", json_integer((json_int_t)m->size));
-    json_object_set_new_nocheck(o, "archived_at", codec_time(m->archived_at));
   }
+  codec_writer_null(w);
+}
+
+/* The fields of m, into the object being written (a timeline item writes its "kind" first). */
+static void message_fields(CodecWriter *w, const MaStoredMessage *m, gboolean full)
+{
+  codec_writer_key(w, "id");
+  codec_writer_string(w, m->id);
+  codec_writer_key(w, "thread_id");
+  codec_writer_string(w, m->thread_id);
+  codec_writer_key(w, "date");
+  codec_writer_time(w, m->date);
+  codec_writer_key(w, "direction");
+  codec_writer_string(w, ma_direction_name(m->direction));
+  codec_writer_key(w, "from");
+  write_first_of_role(w, m->participants, MA_ROLE_FROM);
+  codec_writer_key(w, "to");
+  write_role_array(w, m->participants, MA_ROLE_TO);
+  codec_writer_key(w, "cc");
+  write_role_array(w, m->participants, MA_ROLE_CC);
+  codec_writer_key(w, "subject");
+  codec_writer_string(w, m->subject ? m->subject : "");
+  codec_writer_key(w, "snippet");
+  codec_writer_string(w, m->snippet ? m->snippet : "");
+  codec_writer_key(w, "attachments");
+  codec_writer_array_begin(w);
+  for (guint i = 0; m->attachments && i < m->attachments->len; i++)
+    write_attachment(w, g_ptr_array_index(m->attachments, i));
+  codec_writer_array_end(w);
+  codec_writer_key(w, "records");
+  codec_writer_array_begin(w);
+  for (guint i = 0; m->links && i < m->links->len; i++)
+    codec_write_record_ref(w, g_ptr_array_index(m->links, i));
+  codec_writer_array_end(w);
+  if (!full) return;
+  codec_writer_key(w, "message_id");
+  codec_writer_string(w, m->message_id);
+  codec_writer_key(w, "text");
+  codec_writer_string(w, m->text ? m->text : "");
+  codec_writer_key(w, "participants");
+  codec_writer_array_begin(w);
+  for (guint i = 0; m->participants && i < m->participants->len; i++) {
+    const MaParticipant *p = g_ptr_array_index(m->participants, i);
+    codec_writer_object_begin(w);
+    address_fields(w, p->name, p->address);
+    codec_writer_key(w, "role");
+    codec_writer_string(w, ma_role_name(p->role));
+    codec_writer_object_end(w);
+  }
+  codec_writer_array_end(w);
+  codec_writer_key(w, "size");
+  codec_writer_int(w, (gint64)m->size);
+  codec_writer_key(w, "archived_at");
+  codec_writer_time(w, m->archived_at);
 }
 
 json_t *codec_message_to_json(const MaStoredMessage *m, gboolean full)
 {
-  json_t *o = json_object();
-  message_fields(o, m, full);
-  return o;
+  CodecWriter w;
+  codec_writer_init(&w, g_string_new(NULL));
+  codec_writer_object_begin(&w);
+  message_fields(&w, m, full);
+  codec_writer_object_end(&w);
+  return parsed(w.out);
 }
 
-static void activity_fields(json_t *o, const MaActivity *a)
+static void activity_fields(CodecWriter *w, const MaActivity *a)
 {
-  json_object_set_new_nocheck(o, "id", codec_string(a->id));
-  json_object_set_new_nocheck(o, "message_id", codec_string(a->message_id));
-  json_object_set_new_nocheck(o, "record", codec_record_ref_to_json(&a->record));
-  json_object_set_new_nocheck(o, "rule_id", codec_string(a->rule_id));
-  json_object_set_new_nocheck(o, "rule_name", codec_string(a->rule_name));
-  json_object_set_new_nocheck(o, "activity_type", codec_string(a->activity_type));
-  json_object_set_new_nocheck(o, "title", codec_string(a->title));
-  json_object_set_new_nocheck(o, "content", codec_string(a->content));
-  json_object_set_new_nocheck(o, "owner", codec_string(a->owner));
-  json_object_set_new_nocheck(o, "date", codec_time(a->message_date));
-  json_object_set_new_nocheck(o, "created_at", codec_time(a->created_at));
+  codec_writer_key(w, "id");
+  codec_writer_string(w, a->id);
+  codec_writer_key(w, "message_id");
+  codec_writer_string(w, a->message_id);
+  codec_writer_key(w, "record");
+  codec_write_record_ref(w, &a->record);
+  codec_writer_key(w, "rule_id");
+  codec_writer_string(w, a->rule_id);
+  codec_writer_key(w, "rule_name");
+  codec_writer_string(w, a->rule_name);
+  codec_writer_key(w, "activity_type");
+  codec_writer_string(w, a->activity_type);
+  codec_writer_key(w, "title");
+  codec_writer_string(w, a->title);
+  codec_writer_key(w, "content");
+  codec_writer_string(w, a->content);
+  codec_writer_key(w, "owner");
+  codec_writer_string(w, a->owner);
+  codec_writer_key(w, "date");
+  codec_writer_time(w, a->message_date);
+  codec_writer_key(w, "created_at");
+  codec_writer_time(w, a->created_at);
 }
 
 json_t *codec_activity_to_json(const MaActivity *a)
 {
-  json_t *o = json_object();
-  activity_fields(o, a);
-  return o;
+  CodecWriter w;
+  codec_writer_init(&w, g_string_new(NULL));
+  codec_writer_object_begin(&w);
+  activity_fields(&w, a);
+  codec_writer_object_end(&w);
+  return parsed(w.out);
+}
+
+void codec_write_timeline_item(CodecWriter *w, const MaTimelineItem *item)
+{
+  codec_writer_object_begin(w);
+  codec_writer_key(w, "kind");
+  codec_writer_string(w, item->is_activity ? "activity" : "message");
+  if (item->is_activity)
+    activity_fields(w, item->activity);
+  else
+    message_fields(w, item->message, FALSE);
+  codec_writer_object_end(w);
 }
 
 json_t *codec_timeline_item_to_json(const MaTimelineItem *item)
 {
-  json_t *o = json_object();
-  json_object_set_new_nocheck(o, "kind", json_string(item->is_activity ? "activity" : "message"));
-  if (item->is_activity)
-    activity_fields(o, item->activity);
-  else
-    message_fields(o, item->message, FALSE);
-  return o;
+  CodecWriter w;
+  codec_writer_init(&w, g_string_new(NULL));
+  codec_write_timeline_item(&w, item);
+  return parsed(w.out);
 }

@@ -1,0 +1,138 @@
+/* codec_writer.c - the streaming JSON writer (codec_writer.h): commas and nesting, string
+ * escaping, UTF-8 repair.
+ */
+#include "codec_writer.h"
+
+#include "agent/lib/clock.h"
+
+#include <string.h>
+
+void codec_writer_init(CodecWriter *w, GString *out)
+{
+  w->out = out;
+  w->depth = 0;
+  w->after_key = FALSE;
+}
+
+/* Before any value or key: the comma that separates it from the previous one. */
+static void separate(CodecWriter *w)
+{
+  if (w->after_key) {
+    w->after_key = FALSE;
+    return;
+  }
+  if (w->depth == 0)
+    return;
+  if (w->has_items[w->depth - 1])
+    g_string_append_c(w->out, ',');
+  w->has_items[w->depth - 1] = TRUE;
+}
+
+static void open_container(CodecWriter *w, char c)
+{
+  g_assert(w->depth < CODEC_WRITER_MAX_DEPTH);
+  separate(w);
+  g_string_append_c(w->out, c);
+  w->has_items[w->depth++] = FALSE;
+}
+
+static void close_container(CodecWriter *w, char c)
+{
+  g_assert(w->depth > 0 && !w->after_key);
+  w->depth--;
+  g_string_append_c(w->out, c);
+}
+
+void codec_writer_object_begin(CodecWriter *w) { open_container(w, '{'); }
+void codec_writer_object_end(CodecWriter *w) { close_container(w, '}'); }
+void codec_writer_array_begin(CodecWriter *w) { open_container(w, '['); }
+void codec_writer_array_end(CodecWriter *w) { close_container(w, ']'); }
+
+/* Appends s (valid UTF-8, len bytes) as a quoted JSON string. Runs of plain bytes are copied at
+ * once; only '"', '\' and controls are escaped, as jansson does without JSON_ENSURE_ASCII. */
+static void quote(GString *out, const char *s, gsize len)
+{
+  static const char hex[] = "0123456789abcdef";
+  gsize run = 0;
+
+  g_string_append_c(out, '"');
+  for (gsize i = 0; i < len; i++) {
+    guchar c = (guchar)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    g_string_append_len(out, s + run, (gssize)(i - run));
+    run = i + 1;
+    switch (c) {
+    case '"': g_string_append(out, "\\\""); break;
+    case '\\': g_string_append(out, "\\\\"); break;
+    case '\n': g_string_append(out, "\\n"); break;
+    case '\r': g_string_append(out, "\\r"); break;
+    case '\t': g_string_append(out, "\\t"); break;
+    case '\b': g_string_append(out, "\\b"); break;
+    case '\f': g_string_append(out, "\\f"); break;
+    default:
+      g_string_append(out, "\\u00");
+      g_string_append_c(out, hex[c >> 4]);
+      g_string_append_c(out, hex[c & 15]);
+    }
+  }
+  g_string_append_len(out, s + run, (gssize)(len - run));
+  g_string_append_c(out, '"');
+}
+
+void codec_writer_key(CodecWriter *w, const char *key)
+{
+  g_assert(w->depth > 0 && !w->after_key);
+  separate(w);
+  quote(w->out, key, strlen(key));
+  g_string_append_c(w->out, ':');
+  w->after_key = TRUE;
+}
+
+void codec_writer_string(CodecWriter *w, const char *s)
+{
+  const char *end = NULL;
+
+  if (!s) {
+    codec_writer_null(w);
+    return;
+  }
+  separate(w);
+  if (g_utf8_validate(s, -1, &end)) {
+    quote(w->out, s, (gsize)(end - s));
+    return;
+  }
+  char *valid = g_utf8_make_valid(s, -1);
+  quote(w->out, valid, strlen(valid));
+  g_free(valid);
+}
+
+void codec_writer_time(CodecWriter *w, gint64 unix_seconds)
+{
+  char buf[32];
+
+  if (unix_seconds <= 0) {
+    codec_writer_null(w);
+    return;
+  }
+  ma_time_format(unix_seconds, buf);
+  codec_writer_string(w, buf);
+}
+
+void codec_writer_int(CodecWriter *w, gint64 v)
+{
+  separate(w);
+  g_string_append_printf(w->out, "%" G_GINT64_FORMAT, v);
+}
+
+void codec_writer_bool(CodecWriter *w, gboolean v)
+{
+  separate(w);
+  g_string_append(w->out, v ? "true" : "false");
+}
+
+void codec_writer_null(CodecWriter *w)
+{
+  separate(w);
+  g_string_append(w->out, "null");
+}
