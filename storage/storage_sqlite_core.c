@@ -1,7 +1,7 @@
 /* storage_sqlite_core.c - the SQLite backend's connection: open (WAL, synchronous=FULL, foreign
  * keys, a short-sleep busy handler, 256 MB of mmap for reads, migrations), the prepared-statement
- * cache, transactions with commit and disk-full fault injection, the data version for caches, and
- * the mapping of SQLite result codes to MA_ERROR codes.
+ * cache, transactions (a savepoint per write, or none in a batch) with commit and disk-full fault
+ * injection, the data version for caches, and the mapping of SQLite result codes to MA_ERROR codes.
  *
  * Limits: one connection per handle, used by one thread at a time. A busy or failing database is
  * MA_ERROR_TEMPFAIL (the caller retries or answers 4xx), never a silently lost write. Never logs
@@ -156,6 +156,12 @@ int sql_commit_now(SqlDb *d, GError **error)
   return 0;
 }
 
+static int sql_spoiled(GError **error)
+{
+  g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: an earlier write of this batch failed; roll back");
+  return -1;
+}
+
 int sql_write_begin(SqlDb *d, GError **error)
 {
   if (d->in_txn) {
@@ -163,6 +169,7 @@ int sql_write_begin(SqlDb *d, GError **error)
       g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: the transaction was rolled back by the database");
       return -1;
     }
+    if (d->batch) return d->spoiled ? sql_spoiled(error) : 0;
     return sql_control(d, "SAVEPOINT w", error);
   }
   return sql_control(d, "BEGIN IMMEDIATE", error);
@@ -175,6 +182,10 @@ int sql_write_end(SqlDb *d, int rc, GError **error)
       if (rc >= 0)
         g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: the transaction was rolled back by the database");
       return -1;
+    }
+    if (d->batch) {
+      if (rc < 0) d->spoiled = TRUE;
+      return rc;
     }
     if (rc < 0) {
       sql_control(d, "ROLLBACK TO w", NULL);
@@ -201,6 +212,16 @@ int sqlite_begin(void *impl, GError **error)
   }
   if (sql_control(d, "BEGIN IMMEDIATE", error) < 0) return -1;
   d->in_txn = TRUE;
+  d->batch = FALSE;
+  d->spoiled = FALSE;
+  return 0;
+}
+
+int sqlite_begin_batch(void *impl, GError **error)
+{
+  SqlDb *d = impl;
+  if (sqlite_begin(d, error) < 0) return -1;
+  d->batch = TRUE;
   return 0;
 }
 
@@ -212,6 +233,12 @@ int sqlite_commit(void *impl, GError **error)
     return -1;
   }
   d->in_txn = FALSE;
+  d->batch = FALSE;
+  if (d->spoiled) {
+    d->spoiled = FALSE;
+    sql_rollback_quiet(d);
+    return sql_spoiled(error);
+  }
   return sql_commit_now(d, error);
 }
 
@@ -219,6 +246,8 @@ void sqlite_rollback(void *impl)
 {
   SqlDb *d = impl;
   d->in_txn = FALSE;
+  d->batch = FALSE;
+  d->spoiled = FALSE;
   sql_rollback_quiet(d);
 }
 

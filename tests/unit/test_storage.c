@@ -260,6 +260,50 @@ static void test_transactions(Fixture *fx, gconstpointer data)
   g_clear_error(&error);
 }
 
+/* A batch transaction: no savepoint per write, so a failed write spoils the whole transaction. */
+static void test_transactions_batch(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_INTERNAL);
+  g_clear_error(&error);
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  MaEnterprise *e = NULL;
+  g_assert_cmpint(storage_enterprise_get(fx->st, "e1", &e, &error), ==, 1);
+  ma_enterprise_free(e);
+
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  add_enterprise(fx->st, "e2", "beta", NULL, NULL);
+  MaEnterprise dup = {.id = "e3", .slug = "acme", .name = "x"};
+  g_assert_cmpint(storage_enterprise_create(fx->st, &dup, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
+  g_clear_error(&error);
+  /* spoiled: later writes and the commit fail, and nothing of the batch survives */
+  MaEnterprise other = {.id = "e4", .slug = "delta", .name = "y"};
+  g_assert_cmpint(storage_enterprise_create(fx->st, &other, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_TEMPFAIL);
+  g_clear_error(&error);
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_TEMPFAIL);
+  g_clear_error(&error);
+  g_assert_cmpint(storage_enterprise_get(fx->st, "e2", &e, &error), ==, 0);
+  g_assert_cmpint(storage_enterprise_get(fx->st, "e4", &e, &error), ==, 0);
+
+  /* the next transaction, batch or not, starts clean */
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  add_enterprise(fx->st, "e2", "beta", NULL, NULL);
+  storage_rollback(fx->st);
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  add_enterprise(fx->st, "e2", "beta", NULL, NULL);
+  g_assert_cmpint(storage_enterprise_create(fx->st, &dup, &error), ==, -1);
+  g_clear_error(&error);
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  g_assert_cmpint(storage_enterprise_get(fx->st, "e2", &e, &error), ==, 1);
+  ma_enterprise_free(e);
+}
+
 static void test_fault_injection(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
@@ -863,6 +907,7 @@ int main(int argc, char **argv)
   ADD("/storage/migrations/upgrade", test_migrations_upgrade);
   ADD("/storage/query-plans", test_query_plans);
   ADD("/storage/transactions", test_transactions);
+  ADD("/storage/transactions/batch", test_transactions_batch);
   ADD("/storage/fault-injection", test_fault_injection);
   ADD("/storage/data-version", test_data_version);
   ADD("/storage/fault/disk-full", test_disk_full);
