@@ -45,6 +45,19 @@ int sql_fail(SqlDb *d, int rc, GError **error, const char *what)
 
 /* ---- statements ----------------------------------------------------------------------------- */
 
+/* Hash of an SQL text for the statement cache: its length, its first 16 and its last 32 bytes.
+ * g_str_hash read all of each ~200-byte text on every sql_prep (about 2% of ingest); texts that
+ * collide only share a bucket, g_str_equal still compares them whole. */
+static guint sql_text_hash(gconstpointer key)
+{
+  const char *s = key;
+  gsize n = strlen(s);
+  guint h = (guint)n * 2654435761u;
+  for (gsize i = 0; i < n && i < 16; i++) h = h * 31 + (guchar)s[i];
+  for (gsize i = n > 48 ? n - 32 : MIN(n, 16); i < n; i++) h = h * 31 + (guchar)s[i];
+  return h;
+}
+
 sqlite3_stmt *sql_prep(SqlDb *d, const char *sql, GError **error)
 {
   sqlite3_stmt *s = g_hash_table_lookup(d->stmts, sql);
@@ -367,7 +380,7 @@ int sqlite_open(const char *data_dir, gboolean create, void **impl_out, GError *
   }
   SqlDb *d = g_new0(SqlDb, 1);
   d->path = path;
-  d->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, stmt_finalize);
+  d->stmts = g_hash_table_new_full(sql_text_hash, g_str_equal, g_free, stmt_finalize);
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path, &d->db, flags, NULL);
   if (rc != SQLITE_OK) {
