@@ -187,6 +187,8 @@ static void test_query_plans(Fixture *fx, gconstpointer data)
     " AND r.type = 3 AND r.stage IN (0, 1) ORDER BY r.id",
     "SELECT route FROM provenance WHERE message_id = 'm' AND enterprise_id = 'e' ORDER BY received_at, rowid",
     "SELECT id FROM messages WHERE enterprise_id = 'e' AND message_id = 'x'",
+    "SELECT id FROM threads WHERE enterprise_id = 'e' AND subject_key = 's' AND participants_key = 'p'"
+    " AND latest >= 0 ORDER BY latest DESC, id DESC LIMIT 1",
   };
   storage_close(&fx->st);
   char *path = g_build_filename(fx->dir, "mailagent.db", NULL);
@@ -201,6 +203,7 @@ static void test_query_plans(Fixture *fx, gconstpointer data)
       const char *detail = (const char *)sqlite3_column_text(s, 3);
       g_test_message("%s -> %s", queries[i], detail);
       g_assert_false(g_str_has_prefix(detail, "SCAN "));
+      if (g_str_has_prefix(queries[i], "SELECT id FROM threads")) g_assert_null(strstr(detail, "TEMP B-TREE"));
       if (first) g_assert_false(g_str_has_prefix(detail, "SEARCH r USING PRIMARY KEY (enterprise_id=?)"));
       if (first) g_assert_false(g_str_has_prefix(detail, "SEARCH r USING PRIMARY KEY (enterprise_id=? AND type=?)"));
       first = FALSE;
