@@ -59,6 +59,9 @@ int sql_blob_stream_write(sqlite3 *db, const char *table, const char *column, sq
 int sql_blob_stream_read(sqlite3 *db, const char *table, const char *column, sqlite3_int64 rowid, gsize len,
                          GBytes **out);
 
+/* Process-wide SQLite configuration (memory statistics off); call before the first open of any
+ * database, the spool's included. Idempotent and thread-safe. */
+void sql_global_init(void);
 /* Busy handler for both databases: short sleeps growing to 2 ms, giving up after about
  * SQL_BUSY_TIMEOUT_MS (sqlite3_busy_timeout's 5-25 ms steps idle writers that could proceed). */
 int sql_busy_handler(void *unused, int count);

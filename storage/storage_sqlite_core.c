@@ -365,6 +365,22 @@ static int sql_configure(SqlDb *d, GError **error)
 
 static void stmt_finalize(gpointer p) { sqlite3_finalize(p); }
 
+static gpointer sql_global_init_once(gpointer unused)
+{
+  /* Nothing reads sqlite3_memory_used() or sqlite3_status(); without the statistics every
+   * sqlite3_malloc/free skips a global mutex (several hundred per archived message). Only
+   * possible before SQLite initialises: when something else opened a database first this fails
+   * with SQLITE_MISUSE and the statistics simply stay on. */
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  return NULL;
+}
+
+void sql_global_init(void)
+{
+  static GOnce once = G_ONCE_INIT;
+  g_once(&once, sql_global_init_once, NULL);
+}
+
 int sqlite_open(const char *data_dir, gboolean create, void **impl_out, GError **error)
 {
   *impl_out = NULL;
@@ -378,6 +394,7 @@ int sqlite_open(const char *data_dir, gboolean create, void **impl_out, GError *
     g_free(path);
     return -1;
   }
+  sql_global_init();
   SqlDb *d = g_new0(SqlDb, 1);
   d->path = path;
   d->stmts = g_hash_table_new_full(sql_text_hash, g_str_equal, g_free, stmt_finalize);
