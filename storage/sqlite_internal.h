@@ -75,6 +75,10 @@ int sql_commit_now(SqlDb *d, GError **error);
 int sql_write_begin(SqlDb *d, GError **error);
 int sql_write_end(SqlDb *d, int rc, GError **error);
 
+/* Adds delta to the row count `name` of the counters table (migration 4). Inserts into messages and
+ * activities call it themselves (migration 6); deletes and records are counted by triggers. */
+int sql_counter_add(SqlDb *d, const char *name, int delta, GError **error);
+
 /* Binding and reading. Strings are bound SQLITE_STATIC: they must outlive the step. */
 void sql_bind_text(sqlite3_stmt *s, int i, const char *text);
 char *sql_col_dup(sqlite3_stmt *s, int i); /* g_strdup of a text column, NULL for SQL NULL */

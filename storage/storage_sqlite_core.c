@@ -103,6 +103,15 @@ int sql_step_done(SqlDb *d, sqlite3_stmt *s, GError **error, const char *what)
   return ret;
 }
 
+int sql_counter_add(SqlDb *d, const char *name, int delta, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d, "UPDATE counters SET n = n + ? WHERE name = ?", error);
+  if (!s) return -1;
+  sqlite3_bind_int(s, 1, delta);
+  sql_bind_text(s, 2, name);
+  return sql_step_done(d, s, error, "count rows");
+}
+
 void sql_bind_text(sqlite3_stmt *s, int i, const char *text)
 {
   if (text)

@@ -309,6 +309,7 @@ static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **erro
       sql_fail(d, rc, error, "insert message");
     return -1;
   }
+  if (sql_counter_add(d, "messages", 1, error) < 0) return -1;
   return message_insert_parts(d, m, error);
 }
 

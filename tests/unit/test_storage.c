@@ -120,7 +120,7 @@ static void test_migrations_fresh_and_existing(Fixture *fx, gconstpointer data)
 
 static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
-  /* Pretend the database stopped at version 1: undo what migrations 2-4 made. */
+  /* Pretend the database stopped at version 1: undo what migrations 2-6 made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", NULL, NULL);
@@ -132,8 +132,10 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db,
                                "DROP INDEX provenance_by_message; CREATE INDEX timeline_by_message ON timeline(message_id);"
-                               "DROP TRIGGER messages_counted; DROP TRIGGER messages_uncounted;"
-                               "DROP TRIGGER activities_counted; DROP TRIGGER activities_uncounted;"
+                               "DROP TRIGGER IF EXISTS messages_counted; DROP TRIGGER messages_uncounted;"
+                               "DROP TRIGGER IF EXISTS activities_counted; DROP TRIGGER activities_uncounted;"
+                               "DROP INDEX threads_by_subject;"
+                               "CREATE INDEX threads_by_subject ON threads(enterprise_id, subject_key, participants_key, latest);"
                                "DROP TRIGGER records_counted; DROP TRIGGER records_uncounted; DROP TABLE counters;"
                                "PRAGMA user_version=1",
                                NULL, NULL, NULL),
@@ -160,11 +162,17 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   sqlite3_stmt *s = NULL;
   sqlite3_prepare_v2(db,
                      "SELECT (SELECT count(*) FROM sqlite_schema WHERE name = 'provenance_by_message'),"
-                     " (SELECT count(*) FROM sqlite_schema WHERE name = 'timeline_by_message')",
+                     " (SELECT count(*) FROM sqlite_schema WHERE name = 'timeline_by_message'),"
+                     " (SELECT count(*) FROM sqlite_schema WHERE name IN ('messages_counted', 'activities_counted')),"
+                     " (SELECT count(*) FROM sqlite_schema WHERE name IN ('messages_uncounted', 'activities_uncounted')),"
+                     " (SELECT sql LIKE '%latest, id)' FROM sqlite_schema WHERE name = 'threads_by_subject')",
                      -1, &s, NULL);
   g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
   g_assert_cmpint(sqlite3_column_int(s, 0), ==, 1);
   g_assert_cmpint(sqlite3_column_int(s, 1), ==, 0);
+  g_assert_cmpint(sqlite3_column_int(s, 2), ==, 0);
+  g_assert_cmpint(sqlite3_column_int(s, 3), ==, 2);
+  g_assert_cmpint(sqlite3_column_int(s, 4), ==, 1);
   sqlite3_finalize(s);
   sqlite3_close(db);
   g_free(path);
