@@ -13,7 +13,7 @@
  * and the next spool_put's FULL commit syncs the WAL, those frames included. Never logs message data.
  */
 #include "spool.h"
-#include "sqlite_internal.h" /* sql_busy_handler */
+#include "sqlite_internal.h" /* sql_busy_handler, sql_global_init */
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -123,6 +123,7 @@ int spool_open(const char *data_dir, MaSpool **out, GError **error)
   MaSpool *sp = g_new0(MaSpool, 1);
   sp->max_attempts = SPOOL_DEFAULT_MAX_ATTEMPTS;
   char *path = g_build_filename(data_dir, SPOOL_DB_FILE, NULL);
+  sql_global_init();
   int rc = sqlite3_open_v2(path, &sp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   g_free(path);
   if (rc != SQLITE_OK) goto fail;

@@ -6,7 +6,8 @@
  * statement it used (sql_reset) before returning, so no read transaction outlives a call.
  * Write discipline: every write runs between sql_write_begin and sql_write_end, which is BEGIN
  * IMMEDIATE/COMMIT on its own or a SAVEPOINT inside storage_begin, so a failed write never leaves
- * half of itself behind.
+ * half of itself behind; inside storage_begin_batch there is no savepoint, a failed write spoils
+ * the transaction instead (every later write and the commit fail until the rollback).
  */
 #ifndef MA_SQLITE_INTERNAL_H
 #define MA_SQLITE_INTERNAL_H
@@ -24,7 +25,9 @@ typedef struct {
   sqlite3 *db;
   char *path;
   GHashTable *stmts;     /* SQL text (owned copy) -> sqlite3_stmt* */
-  gboolean in_txn;       /* inside storage_begin */
+  gboolean in_txn;       /* inside storage_begin or storage_begin_batch */
+  gboolean batch;        /* ... storage_begin_batch: writes take no savepoint */
+  gboolean spoiled;      /* a write failed inside the batch: only rollback is left */
   int fail_commits;      /* fault injection: commits still to fail */
   int schema_version;
   gint64 local_commits;  /* commits through this handle */
@@ -56,6 +59,9 @@ int sql_blob_stream_write(sqlite3 *db, const char *table, const char *column, sq
 int sql_blob_stream_read(sqlite3 *db, const char *table, const char *column, sqlite3_int64 rowid, gsize len,
                          GBytes **out);
 
+/* Process-wide SQLite configuration (memory statistics off); call before the first open of any
+ * database, the spool's included. Idempotent and thread-safe. */
+void sql_global_init(void);
 /* Busy handler for both databases: short sleeps growing to 2 ms, giving up after about
  * SQL_BUSY_TIMEOUT_MS (sqlite3_busy_timeout's 5-25 ms steps idle writers that could proceed). */
 int sql_busy_handler(void *unused, int count);
@@ -63,9 +69,15 @@ int sql_busy_handler(void *unused, int count);
 int sql_commit_now(SqlDb *d, GError **error);
 
 /* Starts a write unit; sql_write_end(d, rc, error) commits when rc >= 0 (returning rc, or -1 when
- * the commit fails) and rolls back when rc < 0 (returning -1; *error was set by the caller). */
+ * the commit fails) and rolls back when rc < 0 (returning -1; *error was set by the caller).
+ * Inside a batch transaction (storage_begin_batch) rc < 0 marks the transaction spoiled instead,
+ * and sql_write_begin refuses every later write. */
 int sql_write_begin(SqlDb *d, GError **error);
 int sql_write_end(SqlDb *d, int rc, GError **error);
+
+/* Adds delta to the row count `name` of the counters table (migration 4). Inserts into messages and
+ * activities call it themselves (migration 6); deletes and records are counted by triggers. */
+int sql_counter_add(SqlDb *d, const char *name, int delta, GError **error);
 
 /* Binding and reading. Strings are bound SQLITE_STATIC: they must outlive the step. */
 void sql_bind_text(sqlite3_stmt *s, int i, const char *text);
@@ -109,6 +121,7 @@ int sqlite_open(const char *data_dir, gboolean create, void **impl_out, GError *
 void sqlite_close(void *impl);
 int sqlite_schema_version(void *impl);
 int sqlite_begin(void *impl, GError **error);
+int sqlite_begin_batch(void *impl, GError **error);
 int sqlite_commit(void *impl, GError **error);
 void sqlite_rollback(void *impl);
 void sqlite_fault_inject_commit_failures(void *impl, int n);

@@ -146,6 +146,12 @@ int storage_begin(MaStorage *st, GError **error)
   return st->be->begin(st->impl, error);
 }
 
+int storage_begin_batch(MaStorage *st, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->begin_batch(st->impl, error);
+}
+
 int storage_commit(MaStorage *st, GError **error)
 {
   g_assert(st != NULL);

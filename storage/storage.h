@@ -38,6 +38,12 @@ int storage_schema_version(MaStorage *st);
  * that fails undoes only its own changes and the transaction stays usable (unless the database
  * itself aborted it, in which case storage_commit reports MA_ERROR_TEMPFAIL). */
 int storage_begin(MaStorage *st, GError **error);
+/* Like storage_begin, for callers that give up the whole group when any step fails (the pipeline's
+ * batches): a write function that fails does not undo its own changes, it spoils the transaction
+ * instead. After that every write function and storage_commit fail with MA_ERROR_TEMPFAIL, and
+ * reads may see the failed write's partial changes, until storage_rollback. Saves one savepoint
+ * per write; PostgreSQL transactions behave this way natively (an error aborts the transaction). */
+int storage_begin_batch(MaStorage *st, GError **error);
 int storage_commit(MaStorage *st, GError **error);
 void storage_rollback(MaStorage *st);
 

@@ -19,6 +19,7 @@ typedef struct MaStorageBackend {
   void (*close)(void *impl);
   int (*schema_version)(void *impl);
   int (*begin)(void *impl, GError **error);
+  int (*begin_batch)(void *impl, GError **error);
   int (*commit)(void *impl, GError **error);
   void (*rollback)(void *impl);
   void (*fault_inject_commit_failures)(void *impl, int n);

@@ -10,6 +10,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .close = sqlite_close,
   .schema_version = sqlite_schema_version,
   .begin = sqlite_begin,
+  .begin_batch = sqlite_begin_batch,
   .commit = sqlite_commit,
   .rollback = sqlite_rollback,
   .fault_inject_commit_failures = sqlite_fault_inject_commit_failures,

@@ -1,7 +1,8 @@
 /* storage_sqlite_core.c - the SQLite backend's connection: open (WAL, synchronous=FULL, foreign
- * keys, a short-sleep busy handler, 256 MB of mmap for reads, migrations), the prepared-statement
- * cache, transactions with commit and disk-full fault injection, the data version for caches, and
- * the mapping of SQLite result codes to MA_ERROR codes.
+ * keys, 8 KB pages for new databases, a short-sleep busy handler, 256 MB of mmap for reads,
+ * migrations), the prepared-statement cache, transactions (a savepoint per write, or none in a
+ * batch) with commit and disk-full fault injection, the data version for caches, and the mapping
+ * of SQLite result codes to MA_ERROR codes.
  *
  * Limits: one connection per handle, used by one thread at a time. A busy or failing database is
  * MA_ERROR_TEMPFAIL (the caller retries or answers 4xx), never a silently lost write. Never logs
@@ -43,6 +44,19 @@ int sql_fail(SqlDb *d, int rc, GError **error, const char *what)
 }
 
 /* ---- statements ----------------------------------------------------------------------------- */
+
+/* Hash of an SQL text for the statement cache: its length, its first 16 and its last 32 bytes.
+ * g_str_hash read all of each ~200-byte text on every sql_prep (about 2% of ingest); texts that
+ * collide only share a bucket, g_str_equal still compares them whole. */
+static guint sql_text_hash(gconstpointer key)
+{
+  const char *s = key;
+  gsize n = strlen(s);
+  guint h = (guint)n * 2654435761u;
+  for (gsize i = 0; i < n && i < 16; i++) h = h * 31 + (guchar)s[i];
+  for (gsize i = n > 48 ? n - 32 : MIN(n, 16); i < n; i++) h = h * 31 + (guchar)s[i];
+  return h;
+}
 
 sqlite3_stmt *sql_prep(SqlDb *d, const char *sql, GError **error)
 {
@@ -87,6 +101,15 @@ int sql_step_done(SqlDb *d, sqlite3_stmt *s, GError **error, const char *what)
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) ret = sql_fail(d, rc, error, what);
   sql_reset(s);
   return ret;
+}
+
+int sql_counter_add(SqlDb *d, const char *name, int delta, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d, "UPDATE counters SET n = n + ? WHERE name = ?", error);
+  if (!s) return -1;
+  sqlite3_bind_int(s, 1, delta);
+  sql_bind_text(s, 2, name);
+  return sql_step_done(d, s, error, "count rows");
 }
 
 void sql_bind_text(sqlite3_stmt *s, int i, const char *text)
@@ -156,6 +179,12 @@ int sql_commit_now(SqlDb *d, GError **error)
   return 0;
 }
 
+static int sql_spoiled(GError **error)
+{
+  g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: an earlier write of this batch failed; roll back");
+  return -1;
+}
+
 int sql_write_begin(SqlDb *d, GError **error)
 {
   if (d->in_txn) {
@@ -163,6 +192,7 @@ int sql_write_begin(SqlDb *d, GError **error)
       g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: the transaction was rolled back by the database");
       return -1;
     }
+    if (d->batch) return d->spoiled ? sql_spoiled(error) : 0;
     return sql_control(d, "SAVEPOINT w", error);
   }
   return sql_control(d, "BEGIN IMMEDIATE", error);
@@ -175,6 +205,10 @@ int sql_write_end(SqlDb *d, int rc, GError **error)
       if (rc >= 0)
         g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: the transaction was rolled back by the database");
       return -1;
+    }
+    if (d->batch) {
+      if (rc < 0) d->spoiled = TRUE;
+      return rc;
     }
     if (rc < 0) {
       sql_control(d, "ROLLBACK TO w", NULL);
@@ -201,6 +235,16 @@ int sqlite_begin(void *impl, GError **error)
   }
   if (sql_control(d, "BEGIN IMMEDIATE", error) < 0) return -1;
   d->in_txn = TRUE;
+  d->batch = FALSE;
+  d->spoiled = FALSE;
+  return 0;
+}
+
+int sqlite_begin_batch(void *impl, GError **error)
+{
+  SqlDb *d = impl;
+  if (sqlite_begin(d, error) < 0) return -1;
+  d->batch = TRUE;
   return 0;
 }
 
@@ -212,6 +256,12 @@ int sqlite_commit(void *impl, GError **error)
     return -1;
   }
   d->in_txn = FALSE;
+  d->batch = FALSE;
+  if (d->spoiled) {
+    d->spoiled = FALSE;
+    sql_rollback_quiet(d);
+    return sql_spoiled(error);
+  }
   return sql_commit_now(d, error);
 }
 
@@ -219,6 +269,8 @@ void sqlite_rollback(void *impl)
 {
   SqlDb *d = impl;
   d->in_txn = FALSE;
+  d->batch = FALSE;
+  d->spoiled = FALSE;
   sql_rollback_quiet(d);
 }
 
@@ -303,6 +355,11 @@ static int sql_configure(SqlDb *d, GError **error)
 {
   sqlite3_busy_handler(d->db, sql_busy_handler, NULL);
   sqlite3_extended_result_codes(d->db, 1);
+  /* Page size: only a new, empty database takes it (before WAL mode writes the header); an
+   * existing one keeps its own (VACUUM outside WAL mode changes it). 8 KB pages hold a typical
+   * message row and its raw blob without overflow pages and halve the WAL frames written per
+   * commit compared with SQLite's default 4 KB (ingest benchmark: about 10% less CPU). */
+  if (sql_exec(d, "PRAGMA page_size=8192", error) < 0) return -1;
   /* journal_mode returns a row; sqlite3_exec ignores it. WAL persists in the file. */
   if (sql_exec(d, "PRAGMA journal_mode=WAL", error) < 0) return -1;
   return sql_exec(d,
@@ -317,6 +374,22 @@ static int sql_configure(SqlDb *d, GError **error)
 
 static void stmt_finalize(gpointer p) { sqlite3_finalize(p); }
 
+static gpointer sql_global_init_once(gpointer unused)
+{
+  /* Nothing reads sqlite3_memory_used() or sqlite3_status(); without the statistics every
+   * sqlite3_malloc/free skips a global mutex (several hundred per archived message). Only
+   * possible before SQLite initialises: when something else opened a database first this fails
+   * with SQLITE_MISUSE and the statistics simply stay on. */
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  return NULL;
+}
+
+void sql_global_init(void)
+{
+  static GOnce once = G_ONCE_INIT;
+  g_once(&once, sql_global_init_once, NULL);
+}
+
 int sqlite_open(const char *data_dir, gboolean create, void **impl_out, GError **error)
 {
   *impl_out = NULL;
@@ -330,9 +403,10 @@ int sqlite_open(const char *data_dir, gboolean create, void **impl_out, GError *
     g_free(path);
     return -1;
   }
+  sql_global_init();
   SqlDb *d = g_new0(SqlDb, 1);
   d->path = path;
-  d->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, stmt_finalize);
+  d->stmts = g_hash_table_new_full(sql_text_hash, g_str_equal, g_free, stmt_finalize);
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path, &d->db, flags, NULL);
   if (rc != SQLITE_OK) {

@@ -204,6 +204,38 @@ int sqlite_links_without_activity(void *impl, const char *enterprise_id, const c
 
 /* ---- insert --------------------------------------------------------------------------------- */
 
+/* link_add_body for the message being inserted: the values the timeline row copies from the
+ * message row are at hand, so no statement reads the message back (and no ownership check is
+ * needed: the row was written by this same write unit). */
+static int link_insert_new(SqlDb *d, const MaStoredMessage *m, const MaRecordRef *ref, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT OR IGNORE INTO message_links(message_id, record_type, record_id, enterprise_id)"
+                             " VALUES(?, ?, ?, ?)",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, m->id);
+  sqlite3_bind_int(s, 2, (int)ref->type);
+  sql_bind_text(s, 3, ref->id);
+  sql_bind_text(s, 4, m->enterprise_id);
+  if (sql_step_done(d, s, error, "add link") < 0) return -1;
+  if (sqlite3_changes(d->db) == 0) return 0; /* listed twice */
+  s = sql_prep(d,
+               "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind,"
+               " direction, has_attachment, thread_id, activity_id) VALUES(?, ?, ?, ?, ?, 0, ?, ?, ?, NULL)",
+               error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, m->enterprise_id);
+  sqlite3_bind_int(s, 2, (int)ref->type);
+  sql_bind_text(s, 3, ref->id);
+  sqlite3_bind_int64(s, 4, m->date);
+  sql_bind_text(s, 5, m->id);
+  sqlite3_bind_int(s, 6, (int)m->direction);
+  sqlite3_bind_int(s, 7, has_real_attachment(m->attachments) ? 1 : 0);
+  sql_bind_text(s, 8, m->thread_id);
+  return sql_step_done(d, s, error, "add timeline row");
+}
+
 static int message_insert_parts(SqlDb *d, const MaStoredMessage *m, GError **error)
 {
   for (guint i = 0; m->participants && i < m->participants->len; i++) {
@@ -236,7 +268,7 @@ static int message_insert_parts(SqlDb *d, const MaStoredMessage *m, GError **err
     if (sql_step_done(d, s, error, "add attachment") < 0) return -1;
   }
   for (guint i = 0; m->links && i < m->links->len; i++)
-    if (link_add_body(d, m->enterprise_id, m->id, g_ptr_array_index(m->links, i), error) < 0) return -1;
+    if (link_insert_new(d, m, g_ptr_array_index(m->links, i), error) < 0) return -1;
   return 0;
 }
 
@@ -277,6 +309,7 @@ static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **erro
       sql_fail(d, rc, error, "insert message");
     return -1;
   }
+  if (sql_counter_add(d, "messages", 1, error) < 0) return -1;
   return message_insert_parts(d, m, error);
 }
 

@@ -2,7 +2,8 @@
  * seq order, retried with a schedule the webhook module decides, parked as dead at its retry cap)
  * and the admin counts shown on /metrics.
  *
- * The counts come from the counters table that triggers keep (migration 4), not from scans.
+ * The counts come from the counters table (migration 4), not from scans: the writers of messages and
+ * activities count their inserts (migration 6), triggers count deletes and records.
  *
  * An idempotency key is unique across the outbox, delivered rows included, so a replayed pipeline
  * step never emits an event twice. Delivered rows are kept (marked), not deleted, for that reason.

@@ -71,6 +71,7 @@ static int activity_create_body(SqlDb *d, const MaActivity *a, GError **error)
     g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no message %s", a->message_id);
     return -1;
   }
+  if (sql_counter_add(d, "activities", 1, error) < 0) return -1;
   s = sql_prep(d,
                "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind,"
                " direction, has_attachment, thread_id, activity_id)"

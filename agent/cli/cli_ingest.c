@@ -182,7 +182,7 @@ static int run_batch(MaPipeline *p, MaStorage *st, const char *ent, GPtrArray *i
                      gboolean json, GError **error)
 {
   if (items->len == 0) return 0;
-  if (storage_begin(st, error) < 0) return -1;
+  if (storage_begin_batch(st, error) < 0) return -1;
   for (guint i = 0; i < items->len; i++) {
     Item *it = items->pdata[i];
     gsize len = 0;

@@ -49,9 +49,14 @@ const char *ma_address_domain(const char *address)
   return at ? at + 1 : NULL;
 }
 
+char *ma_utf8_lower(const char *s)
+{
+  return g_str_is_ascii(s) ? g_ascii_strdown(s, -1) : g_utf8_strdown(s, -1);
+}
+
 char *ma_address_key(const char *address, gboolean strip_plus)
 {
-  char *key = g_utf8_strdown(address, -1);
+  char *key = ma_utf8_lower(address);
   if (strip_plus) {
     char *at = strrchr(key, '@');
     char *plus = strchr(key, '+');

@@ -122,12 +122,15 @@ static const struct {
 
 /* If s starts with a known label followed by ':' or '：', returns the field and sets *value to
  * the text after the colon (leading spaces skipped). Returns -1 otherwise. */
+static inline char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c; }
+
 static int match_label(const char *s, const char **value)
 {
+  const char first = ascii_lower(*s);
   for (gsize k = 0; k < G_N_ELEMENTS(fwd_labels); k++) {
     const char *lab = fwd_labels[k].label;
     gsize n = fwd_labels[k].len;
-    if (g_ascii_tolower(*s) != g_ascii_tolower(*lab) || g_ascii_strncasecmp(s, lab, n) != 0) continue;
+    if (first != ascii_lower(*lab) || g_ascii_strncasecmp(s, lab, n) != 0) continue;
     const char *p = s + n;
     while (*p == ' ') p++;
     if (*p == ':') p++;

@@ -61,11 +61,13 @@ char *fwd_normalise_copy(const char *src, gsize len, gsize max)
     { "&#160;", ' ' }, { "&#60;", '<' }, { "&#62;", '>' }, { "&#34;", '"' }, { "&#39;", '\'' },
   };
   if (len > max) len = fwd_utf8_clip(src, max);
-  GString *out = g_string_sized_new(len + 1);
+  char *s = g_malloc(len + 1), *o = s; /* the result is never longer than the input */
   gsize i = 0;
   while (i < len) {
     char c = src[i];
-    if (c == '&') {
+    if ((guchar)c < 0x80 && c != '&') { /* ASCII: no entity, no Unicode space */
+      i++;
+    } else if (c == '&') {
       gboolean hit = FALSE;
       for (gsize k = 0; k < G_N_ELEMENTS(ents); k++) {
         gsize el = strlen(ents[k].ent);
@@ -87,9 +89,9 @@ char *fwd_normalise_copy(const char *src, gsize len, gsize max)
       }
     }
     if (c == '\t' || c == '\r' || c == '\0') c = ' ';
-    if (c == ' ' && out->len > 0 && out->str[out->len - 1] == ' ') continue;
-    g_string_append_c(out, c);
+    if (c == ' ' && o > s && o[-1] == ' ') continue;
+    *o++ = c;
   }
-  char *s = g_string_free(out, FALSE);
+  *o = '\0';
   return fwd_trim_inplace(s);
 }

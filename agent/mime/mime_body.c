@@ -91,14 +91,18 @@ static GBytes *part_content(Walk *w, GMimePart *part, gboolean *borrowed)
 /* In place: CRLF and lone CR become LF (text bodies are handed out with LF line ends). */
 static void text_lf(char *s)
 {
-  char *o = s;
-  for (const char *p = s; *p; p++) {
-    if (*p == '\r') {
-      *o++ = '\n';
-      if (p[1] == '\n') p++;
-    } else {
-      *o++ = *p;
-    }
+  char *cr = strchr(s, '\r');
+  if (!cr) return; /* LF already: nothing to move */
+  char *o = cr;
+  const char *p = cr;
+  while (p) { /* p is at a CR: write LF, skip a following LF, move the run up to the next CR */
+    *o++ = '\n';
+    p += p[1] == '\n' ? 2 : 1;
+    const char *next = strchr(p, '\r');
+    gsize run = next ? (gsize)(next - p) : strlen(p);
+    memmove(o, p, run);
+    o += run;
+    p = next;
   }
   *o = '\0';
 }

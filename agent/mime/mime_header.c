@@ -98,7 +98,7 @@ char *mime_address_normalise(const char *address)
     domain = uni ? uni : lower;
     if (uni) g_free(lower);
   }
-  char *ldomain = g_utf8_strdown(domain, -1);
+  char *ldomain = ma_utf8_lower(domain);
   g_free(domain);
   char *local = g_strndup(address, local_len);
   if (!g_utf8_validate(local, -1, NULL)) {

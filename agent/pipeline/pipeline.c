@@ -350,7 +350,7 @@ int pipeline_ingest_in_tx(MaPipeline *p, const char *enterprise_id, const void *
 int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len, const MaProvenance *prov,
                     MaIngestResult **out, GError **error)
 {
-  if (storage_begin(p->st, error) < 0) return -1;
+  if (storage_begin_batch(p->st, error) < 0) return -1;
   if (pipeline_ingest_in_tx(p, enterprise_id, raw, len, prov, out, error) < 0) {
     storage_rollback(p->st);
     /* a context loaded inside the failed transaction may be stale */

@@ -71,7 +71,8 @@ int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, g
                     MaIngestResult **out, GError **error);
 
 /* The same inside a transaction the caller opened (group commit of many messages). On -1 the
- * caller must roll back the whole transaction. */
+ * caller must roll back the whole transaction, so the caller may open it with storage_begin_batch
+ * (no savepoint per write). */
 int pipeline_ingest_in_tx(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len,
                           const MaProvenance *prov, MaIngestResult **out, GError **error);
 

@@ -218,7 +218,7 @@ static void process_batch(Worker *w, GPtrArray *batch)
     g_ptr_array_add(parsed, pipeline_parse(w->pipeline, data ? data : "", len));
   }
   g_autoptr(GError) error = NULL;
-  gboolean ok = storage_begin(w->st, &error) == 0;
+  gboolean ok = storage_begin_batch(w->st, &error) == 0;
   for (guint i = 0; ok && i < batch->len; i++) {
     const MaSpoolEntry *e = batch->pdata[i];
     MaProvenance *prov = provenance_of(e);

@@ -362,7 +362,7 @@ void ma_settings_free(MaSettings *s)
 gboolean settings_is_public_domain(const MaSettings *s, const char *domain)
 {
   if (!s || !domain) return FALSE;
-  g_autofree char *d = g_utf8_strdown(domain, -1);
+  g_autofree char *d = ma_utf8_lower(domain);
   return g_hash_table_contains(s->public_domains, d);
 }
 

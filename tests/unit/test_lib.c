@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 static char *write_temp(const char *text)
 {
@@ -156,6 +157,37 @@ static void test_master_key(void)
   g_rmdir(dir);
 }
 
+/* Ids drawn from the per-thread random pool: unique, and a forked child does not repeat the
+ * bits its parent hands out next. */
+static void test_ids_pool(void)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  for (int i = 0; i < 5000; i++) {
+    char *id = ma_id_new();
+    g_assert_cmpuint(strlen(id), ==, MA_ID_LEN);
+    g_assert_false(g_hash_table_contains(seen, id));
+    g_hash_table_add(seen, id);
+  }
+  int fds[2];
+  g_assert_cmpint(pipe(fds), ==, 0);
+  pid_t pid = fork();
+  g_assert_cmpint(pid, >=, 0);
+  if (pid == 0) {
+    char *child = ma_id_new();
+    ssize_t n = write(fds[1], child + 10, MA_ID_LEN - 10); /* the random part */
+    _exit(n == MA_ID_LEN - 10 ? 0 : 1);
+  }
+  char from_child[MA_ID_LEN - 10 + 1] = {0};
+  g_assert_cmpint(read(fds[0], from_child, MA_ID_LEN - 10), ==, MA_ID_LEN - 10);
+  int status = 0;
+  g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+  g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  g_autofree char *parent = ma_id_new();
+  g_assert_cmpstr(parent + 10, !=, from_child);
+  close(fds[0]);
+  close(fds[1]);
+}
+
 static void test_ids_and_time(void)
 {
   g_autofree char *a = ma_id_new();
@@ -201,6 +233,7 @@ int main(int argc, char **argv)
   g_test_add_func("/lib/config/defaults", test_config_defaults);
   g_test_add_func("/lib/config/file-and-errors", test_config_file_and_errors);
   g_test_add_func("/lib/config/split-listen", test_split_listen);
+  g_test_add_func("/lib/ids/pool", test_ids_pool);
   g_test_add_func("/lib/crypto/digests", test_digests);
   g_test_add_func("/lib/crypto/secrets", test_secrets);
   g_test_add_func("/lib/crypto/master-key", test_master_key);

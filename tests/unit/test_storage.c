@@ -120,7 +120,7 @@ static void test_migrations_fresh_and_existing(Fixture *fx, gconstpointer data)
 
 static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
-  /* Pretend the database stopped at version 1: undo what migrations 2-4 made. */
+  /* Pretend the database stopped at version 1: undo what migrations 2-6 made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", NULL, NULL);
@@ -132,8 +132,10 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db,
                                "DROP INDEX provenance_by_message; CREATE INDEX timeline_by_message ON timeline(message_id);"
-                               "DROP TRIGGER messages_counted; DROP TRIGGER messages_uncounted;"
-                               "DROP TRIGGER activities_counted; DROP TRIGGER activities_uncounted;"
+                               "DROP TRIGGER IF EXISTS messages_counted; DROP TRIGGER messages_uncounted;"
+                               "DROP TRIGGER IF EXISTS activities_counted; DROP TRIGGER activities_uncounted;"
+                               "DROP INDEX threads_by_subject;"
+                               "CREATE INDEX threads_by_subject ON threads(enterprise_id, subject_key, participants_key, latest);"
                                "DROP TRIGGER records_counted; DROP TRIGGER records_uncounted; DROP TABLE counters;"
                                "PRAGMA user_version=1",
                                NULL, NULL, NULL),
@@ -160,11 +162,17 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   sqlite3_stmt *s = NULL;
   sqlite3_prepare_v2(db,
                      "SELECT (SELECT count(*) FROM sqlite_schema WHERE name = 'provenance_by_message'),"
-                     " (SELECT count(*) FROM sqlite_schema WHERE name = 'timeline_by_message')",
+                     " (SELECT count(*) FROM sqlite_schema WHERE name = 'timeline_by_message'),"
+                     " (SELECT count(*) FROM sqlite_schema WHERE name IN ('messages_counted', 'activities_counted')),"
+                     " (SELECT count(*) FROM sqlite_schema WHERE name IN ('messages_uncounted', 'activities_uncounted')),"
+                     " (SELECT sql LIKE '%latest, id)' FROM sqlite_schema WHERE name = 'threads_by_subject')",
                      -1, &s, NULL);
   g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
   g_assert_cmpint(sqlite3_column_int(s, 0), ==, 1);
   g_assert_cmpint(sqlite3_column_int(s, 1), ==, 0);
+  g_assert_cmpint(sqlite3_column_int(s, 2), ==, 0);
+  g_assert_cmpint(sqlite3_column_int(s, 3), ==, 2);
+  g_assert_cmpint(sqlite3_column_int(s, 4), ==, 1);
   sqlite3_finalize(s);
   sqlite3_close(db);
   g_free(path);
@@ -187,6 +195,8 @@ static void test_query_plans(Fixture *fx, gconstpointer data)
     " AND r.type = 3 AND r.stage IN (0, 1) ORDER BY r.id",
     "SELECT route FROM provenance WHERE message_id = 'm' AND enterprise_id = 'e' ORDER BY received_at, rowid",
     "SELECT id FROM messages WHERE enterprise_id = 'e' AND message_id = 'x'",
+    "SELECT id FROM threads WHERE enterprise_id = 'e' AND subject_key = 's' AND participants_key = 'p'"
+    " AND latest >= 0 ORDER BY latest DESC, id DESC LIMIT 1",
   };
   storage_close(&fx->st);
   char *path = g_build_filename(fx->dir, "mailagent.db", NULL);
@@ -201,6 +211,7 @@ static void test_query_plans(Fixture *fx, gconstpointer data)
       const char *detail = (const char *)sqlite3_column_text(s, 3);
       g_test_message("%s -> %s", queries[i], detail);
       g_assert_false(g_str_has_prefix(detail, "SCAN "));
+      if (g_str_has_prefix(queries[i], "SELECT id FROM threads")) g_assert_null(strstr(detail, "TEMP B-TREE"));
       if (first) g_assert_false(g_str_has_prefix(detail, "SEARCH r USING PRIMARY KEY (enterprise_id=?)"));
       if (first) g_assert_false(g_str_has_prefix(detail, "SEARCH r USING PRIMARY KEY (enterprise_id=? AND type=?)"));
       first = FALSE;
@@ -258,6 +269,50 @@ static void test_transactions(Fixture *fx, gconstpointer data)
   ma_enterprise_free(e);
   g_assert_cmpint(storage_commit(fx->st, &error), ==, -1);
   g_clear_error(&error);
+}
+
+/* A batch transaction: no savepoint per write, so a failed write spoils the whole transaction. */
+static void test_transactions_batch(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_INTERNAL);
+  g_clear_error(&error);
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  MaEnterprise *e = NULL;
+  g_assert_cmpint(storage_enterprise_get(fx->st, "e1", &e, &error), ==, 1);
+  ma_enterprise_free(e);
+
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  add_enterprise(fx->st, "e2", "beta", NULL, NULL);
+  MaEnterprise dup = {.id = "e3", .slug = "acme", .name = "x"};
+  g_assert_cmpint(storage_enterprise_create(fx->st, &dup, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
+  g_clear_error(&error);
+  /* spoiled: later writes and the commit fail, and nothing of the batch survives */
+  MaEnterprise other = {.id = "e4", .slug = "delta", .name = "y"};
+  g_assert_cmpint(storage_enterprise_create(fx->st, &other, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_TEMPFAIL);
+  g_clear_error(&error);
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_TEMPFAIL);
+  g_clear_error(&error);
+  g_assert_cmpint(storage_enterprise_get(fx->st, "e2", &e, &error), ==, 0);
+  g_assert_cmpint(storage_enterprise_get(fx->st, "e4", &e, &error), ==, 0);
+
+  /* the next transaction, batch or not, starts clean */
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  add_enterprise(fx->st, "e2", "beta", NULL, NULL);
+  storage_rollback(fx->st);
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  add_enterprise(fx->st, "e2", "beta", NULL, NULL);
+  g_assert_cmpint(storage_enterprise_create(fx->st, &dup, &error), ==, -1);
+  g_clear_error(&error);
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  g_assert_cmpint(storage_enterprise_get(fx->st, "e2", &e, &error), ==, 1);
+  ma_enterprise_free(e);
 }
 
 static void test_fault_injection(Fixture *fx, gconstpointer data)
@@ -863,6 +918,7 @@ int main(int argc, char **argv)
   ADD("/storage/migrations/upgrade", test_migrations_upgrade);
   ADD("/storage/query-plans", test_query_plans);
   ADD("/storage/transactions", test_transactions);
+  ADD("/storage/transactions/batch", test_transactions_batch);
   ADD("/storage/fault-injection", test_fault_injection);
   ADD("/storage/data-version", test_data_version);
   ADD("/storage/fault/disk-full", test_disk_full);

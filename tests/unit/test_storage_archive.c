@@ -168,6 +168,24 @@ static void test_message_roundtrip(Fixture *fx, gconstpointer data)
   gint64 msgs = 0, acts = 0, recs = 0;
   g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);
   g_assert_cmpint(msgs, ==, 1);
+
+  /* The insert counts itself: a refused insert, alone or in a batch that is rolled back, does not. */
+  MaStoredMessage *again = message("e1", "m1", 1700000000, "abc@globex.com", "t1");
+  g_assert_cmpint(storage_message_insert(fx->st, again, &error), ==, -1);
+  g_clear_error(&error);
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  MaStoredMessage *fresh = message("e1", "m9", 1700000000, "fresh@globex.com", "t1");
+  g_assert_cmpint(storage_message_insert(fx->st, fresh, &error), ==, 0);
+  g_assert_cmpint(storage_message_insert(fx->st, again, &error), ==, -1);
+  g_clear_error(&error);
+  storage_rollback(fx->st);
+  g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);
+  g_assert_cmpint(msgs, ==, 1);
+  g_assert_cmpint(storage_message_insert(fx->st, fresh, &error), ==, 0);
+  g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);
+  g_assert_cmpint(msgs, ==, 2);
+  ma_stored_message_free(again);
+  ma_stored_message_free(fresh);
 }
 
 static void test_message_dedup(Fixture *fx, gconstpointer data)
