@@ -38,6 +38,10 @@ json_t *codec_timeline_item_to_json(const MaTimelineItem *item);
 
 /* The same shapes written as text (codec_writer.h); the json_t builders above are these, parsed.
  * A page of items is written this way without building a jansson tree. */
+/* codec_message_to_json / codec_activity_to_json as compact JSON text (caller g_free's), e.g. an
+ * event payload. */
+char *codec_message_json_text(const MaStoredMessage *m, gboolean full);
+char *codec_activity_json_text(const MaActivity *a);
 void codec_write_address(CodecWriter *w, const char *name, const char *address);
 void codec_write_record_ref(CodecWriter *w, const MaRecordRef *ref);
 void codec_write_timeline_item(CodecWriter *w, const MaTimelineItem *item);

@@ -265,14 +265,24 @@ static void message_fields(CodecWriter *w, const MaStoredMessage *m, gboolean fu
   codec_writer_time(w, m->archived_at);
 }
 
-json_t *codec_message_to_json(const MaStoredMessage *m, gboolean full)
+static GString *message_text(const MaStoredMessage *m, gboolean full)
 {
   CodecWriter w;
-  codec_writer_init(&w, g_string_new(NULL));
+  codec_writer_init(&w, g_string_sized_new(512));
   codec_writer_object_begin(&w);
   message_fields(&w, m, full);
   codec_writer_object_end(&w);
-  return parsed(w.out);
+  return w.out;
+}
+
+char *codec_message_json_text(const MaStoredMessage *m, gboolean full)
+{
+  return g_string_free(message_text(m, full), FALSE);
+}
+
+json_t *codec_message_to_json(const MaStoredMessage *m, gboolean full)
+{
+  return parsed(message_text(m, full));
 }
 
 static void activity_fields(CodecWriter *w, const MaActivity *a)
@@ -301,14 +311,24 @@ static void activity_fields(CodecWriter *w, const MaActivity *a)
   codec_writer_time(w, a->created_at);
 }
 
-json_t *codec_activity_to_json(const MaActivity *a)
+static GString *activity_text(const MaActivity *a)
 {
   CodecWriter w;
-  codec_writer_init(&w, g_string_new(NULL));
+  codec_writer_init(&w, g_string_sized_new(512));
   codec_writer_object_begin(&w);
   activity_fields(&w, a);
   codec_writer_object_end(&w);
-  return parsed(w.out);
+  return w.out;
+}
+
+char *codec_activity_json_text(const MaActivity *a)
+{
+  return g_string_free(activity_text(a), FALSE);
+}
+
+json_t *codec_activity_to_json(const MaActivity *a)
+{
+  return parsed(activity_text(a));
 }
 
 void codec_write_timeline_item(CodecWriter *w, const MaTimelineItem *item)

@@ -211,17 +211,10 @@ static int create_one(MaStorage *st, const char *ent, const MaStoredMessage *m, 
   int rc = storage_activity_create(st, &a, error);
   if (rc <= 0) return rc;
 
-  json_t *doc = codec_activity_to_json(&a);
-  char *payload = json_dumps(doc, JSON_COMPACT);
-  json_decref(doc);
-  if (!payload) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "cannot encode activity.created payload");
-    return -1;
-  }
+  g_autofree char *payload = codec_activity_json_text(&a);
   g_autofree char *key =
     g_strdup_printf("activity.created:%s:%s:%s", m->id, ma_record_type_name(ref->type), ref->id);
   rc = storage_outbox_add(st, ent, "activity.created", key, payload, a.created_at, error);
-  free(payload);
   if (rc < 0) return -1;
   ma_debug("activities", "created activity=%s message=%s record=%s:%s rule=%s", id, m->id,
            ma_record_type_name(ref->type), ref->id, rules_rule_id(rule));

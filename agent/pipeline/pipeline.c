@@ -185,16 +185,9 @@ static int store_content(MaPipeline *p, const MaMatchContext *ctx, const void *r
 
 static int emit_archived(MaStorage *st, const MaStoredMessage *m, GError **error)
 {
-  json_t *doc = codec_message_to_json(m, FALSE);
-  char *payload = json_dumps(doc, JSON_COMPACT);
-  json_decref(doc);
-  if (!payload) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "cannot encode message.archived payload");
-    return -1;
-  }
+  g_autofree char *payload = codec_message_json_text(m, FALSE);
   g_autofree char *key = g_strconcat("message.archived:", m->id, NULL);
   int rc = storage_outbox_add(st, m->enterprise_id, "message.archived", key, payload, ma_now(), error);
-  free(payload);
   return rc < 0 ? -1 : 0;
 }
 
