@@ -4,8 +4,9 @@
 # `mailagent ingest` (parse + match + archive, the exact pipeline received mail runs; one thread,
 # pinned to one core) and prints messages per second (wall clock, and per CPU-second, which is the
 # one-core figure on a shared machine), the resident memory at 2.5k/5k/7.5k/10k messages - heap
-# (rss_anon, must stay flat as the corpus grows) and mapped database pages (rss_file, grows with
-# the database file: SQLite's mmap, reclaimable) - the peak RSS, and the command that reproduces it.
+# (rss_anon) and file pages (rss_file: the binary and libraries; storage does not mmap the
+# database), both must stay flat as the corpus grows - the peak RSS, and the command that
+# reproduces it.
 #
 # Usage: scripts/bench/ingest/run.sh [--messages N] [--records N] [--batch N] [--keep]
 # Environment: MAILAGENT (a built binary; default: builds Release into build-bench/), TMPDIR.
