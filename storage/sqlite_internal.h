@@ -104,6 +104,8 @@ int sql_message_load(SqlDb *d, const char *enterprise_id, const char *id, gboole
                      MaStoredMessage **out, GError **error);
 /* Loads the messages (activities) named by ids (char*, not owned) that belong to the enterprise
  * into by_id: id -> MaStoredMessage* (MaActivity*), keyed by the value's own id string. */
+/* 1 when message id belongs to enterprise, 0 when not (or absent), -1 on error. */
+int sql_message_owned(SqlDb *d, const char *enterprise_id, const char *id, GError **error);
 int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, gboolean with_bodies,
                            GHashTable *by_id, GError **error);
 int sql_activities_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, GHashTable *by_id,

@@ -99,8 +99,7 @@ static char *snippet_make(const char *text)
   return g_string_free(out, FALSE);
 }
 
-/* 1 when message id belongs to enterprise, 0 when not (or absent), -1 on error. */
-static int message_owned(SqlDb *d, const char *enterprise_id, const char *id, GError **error)
+int sql_message_owned(SqlDb *d, const char *enterprise_id, const char *id, GError **error)
 {
   sqlite3_stmt *s = sql_prep(d, "SELECT 1 FROM messages WHERE id = ? AND enterprise_id = ?", error);
   if (!s) return -1;
@@ -136,7 +135,7 @@ static int link_add_body(SqlDb *d, const char *enterprise_id, const char *messag
   sql_bind_text(s, 4, ref->id);
   if (sql_step_done(d, s, error, "add link") < 0) return -1;
   if (sqlite3_changes(d->db) == 0) {
-    int owned = message_owned(d, enterprise_id, message_id, error);
+    int owned = sql_message_owned(d, enterprise_id, message_id, error);
     if (owned < 0) return -1;
     if (owned == 0) {
       g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no message %s", message_id);
@@ -399,7 +398,7 @@ int sqlite_provenance_add(void *impl, const char *enterprise_id, const char *mes
 {
   SqlDb *d = impl;
   if (sql_write_begin(d, error) < 0) return -1;
-  int ret = message_owned(d, enterprise_id, message_id, error);
+  int ret = sql_message_owned(d, enterprise_id, message_id, error);
   if (ret == 0) {
     g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no message %s", message_id);
     ret = -1;

@@ -60,14 +60,9 @@ static int activity_create_body(SqlDb *d, const MaActivity *a, GError **error)
   sqlite3_bind_int64(s, 12, a->created_at);
   if (sql_step_done(d, s, error, "create activity") < 0) return -1;
   if (sqlite3_changes(d->db) == 0) {
-    s = sql_prep(d, "SELECT 1 FROM messages WHERE id = ? AND enterprise_id = ?", error);
-    if (!s) return -1;
-    sql_bind_text(s, 1, a->message_id);
-    sql_bind_text(s, 2, a->enterprise_id);
-    int rc = sqlite3_step(s);
-    sql_reset(s);
-    if (rc == SQLITE_ROW) return 0; /* exists already for (message, record) */
-    if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "activity message");
+    int owned = sql_message_owned(d, a->enterprise_id, a->message_id, error);
+    if (owned < 0) return -1;
+    if (owned == 1) return 0; /* the activity exists already for (message, record) */
     g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no message %s", a->message_id);
     return -1;
   }
