@@ -48,6 +48,9 @@ void sql_reset(sqlite3_stmt *s);
 int sql_exec(SqlDb *d, const char *sql, GError **error);
 /* Steps s once expecting SQLITE_DONE, then resets it. Returns 0 or -1. */
 int sql_step_done(SqlDb *d, sqlite3_stmt *s, GError **error, const char *what);
+/* sql_step_done for a row that references its enterprise: a foreign-key failure is
+ * MA_ERROR_NOT_FOUND "no enterprise <enterprise_id>" rather than a storage error. */
+int sql_step_enterprise_row(SqlDb *d, sqlite3_stmt *s, const char *enterprise_id, GError **error, const char *what);
 /* Large values (messages, attachments) are streamed with sqlite3_blob_* instead of bound or read
  * whole, so SQLite never holds a second full copy in memory. */
 #define SQL_STREAM_MIN (256 * 1024)

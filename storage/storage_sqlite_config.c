@@ -43,14 +43,7 @@ int sqlite_apikey_add(void *impl, const MaApiKey *k, const char *secret_hash, GE
     sql_bind_text(s, 5, secret_hash);
     sqlite3_bind_int64(s, 6, k->created_at ? k->created_at : ma_now());
     sqlite3_bind_int64(s, 7, k->revoked_at);
-    int rc = sqlite3_step(s);
-    sql_reset(s);
-    if (rc == SQLITE_DONE)
-      ret = 0;
-    else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-      g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no enterprise %s", k->enterprise_id);
-    else
-      sql_fail(d, rc, error, "add API key");
+    ret = sql_step_enterprise_row(d, s, k->enterprise_id, error, "add API key");
   }
   return sql_write_end(d, ret, error);
 }
@@ -141,14 +134,7 @@ int sqlite_setting_set(void *impl, const char *enterprise_id, const char *key, c
     sql_bind_text(s, 1, enterprise_id);
     sql_bind_text(s, 2, key);
     if (value) sql_bind_text(s, 3, value);
-    int rc = sqlite3_step(s);
-    sql_reset(s);
-    if (rc == SQLITE_DONE)
-      ret = 0;
-    else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-      g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no enterprise %s", enterprise_id);
-    else
-      sql_fail(d, rc, error, "set setting");
+    ret = sql_step_enterprise_row(d, s, enterprise_id, error, "set setting");
   }
   return sql_write_end(d, ret, error);
 }
@@ -195,14 +181,7 @@ int sqlite_rules_put(void *impl, const char *enterprise_id, const char *json_arr
   if (s) {
     sql_bind_text(s, 1, enterprise_id);
     sql_bind_text(s, 2, json_array ? json_array : "[]");
-    int rc = sqlite3_step(s);
-    sql_reset(s);
-    if (rc == SQLITE_DONE)
-      ret = 0;
-    else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-      g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no enterprise %s", enterprise_id);
-    else
-      sql_fail(d, rc, error, "put rules");
+    ret = sql_step_enterprise_row(d, s, enterprise_id, error, "put rules");
   }
   return sql_write_end(d, ret, error);
 }

@@ -103,6 +103,18 @@ int sql_step_done(SqlDb *d, sqlite3_stmt *s, GError **error, const char *what)
   return ret;
 }
 
+int sql_step_enterprise_row(SqlDb *d, sqlite3_stmt *s, const char *enterprise_id, GError **error, const char *what)
+{
+  int rc = sqlite3_step(s);
+  sql_reset(s);
+  if (rc == SQLITE_DONE) return 0;
+  if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no enterprise %s", enterprise_id);
+    return -1;
+  }
+  return sql_fail(d, rc, error, what);
+}
+
 int sql_counter_add(SqlDb *d, const char *name, int delta, GError **error)
 {
   sqlite3_stmt *s = sql_prep(d, "UPDATE counters SET n = n + ? WHERE name = ?", error);
