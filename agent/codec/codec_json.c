@@ -67,10 +67,8 @@ static json_t *parsed(GString *text)
 
 static void address_fields(CodecWriter *w, const char *name, const char *address)
 {
-  codec_writer_key(w, "name");
-  codec_writer_string(w, name && *name ? name : NULL);
-  codec_writer_key(w, "address");
-  codec_writer_string(w, address ? address : "");
+  codec_writer_field_string(w, "name", name && *name ? name : NULL);
+  codec_writer_field_string(w, "address", address ? address : "");
 }
 
 void codec_write_address(CodecWriter *w, const char *name, const char *address)
@@ -90,8 +88,7 @@ void codec_write_page_begin(CodecWriter *w)
 void codec_write_page_end(CodecWriter *w, const char *next_cursor)
 {
   codec_writer_array_end(w);
-  codec_writer_key(w, "next_cursor");
-  codec_writer_string(w, next_cursor);
+  codec_writer_field_string(w, "next_cursor", next_cursor);
   codec_writer_object_end(w);
 }
 
@@ -106,10 +103,8 @@ json_t *codec_address_to_json(const char *name, const char *address)
 void codec_write_record_ref(CodecWriter *w, const MaRecordRef *ref)
 {
   codec_writer_object_begin(w);
-  codec_writer_key(w, "type");
-  codec_writer_string(w, ma_record_type_name(ref->type));
-  codec_writer_key(w, "id");
-  codec_writer_string(w, ref->id);
+  codec_writer_field_string(w, "type", ma_record_type_name(ref->type));
+  codec_writer_field_string(w, "id", ref->id);
   codec_writer_object_end(w);
 }
 
@@ -166,18 +161,12 @@ json_t *codec_api_key_to_json(const MaApiKey *k)
 static void write_attachment(CodecWriter *w, const MaAttachment *a)
 {
   codec_writer_object_begin(w);
-  codec_writer_key(w, "filename");
-  codec_writer_string(w, a->filename);
-  codec_writer_key(w, "content_type");
-  codec_writer_string(w, a->content_type);
-  codec_writer_key(w, "content_id");
-  codec_writer_string(w, a->content_id);
-  codec_writer_key(w, "inline");
-  codec_writer_bool(w, a->is_inline);
-  codec_writer_key(w, "size");
-  codec_writer_int(w, (gint64)a->size);
-  codec_writer_key(w, "sha256");
-  codec_writer_string(w, a->sha256);
+  codec_writer_field_string(w, "filename", a->filename);
+  codec_writer_field_string(w, "content_type", a->content_type);
+  codec_writer_field_string(w, "content_id", a->content_id);
+  codec_writer_field_bool(w, "inline", a->is_inline);
+  codec_writer_field_int(w, "size", (gint64)a->size);
+  codec_writer_field_string(w, "sha256", a->sha256);
   codec_writer_object_end(w);
 }
 
@@ -215,24 +204,18 @@ static void write_first_of_role(CodecWriter *w, const GPtrArray *parts, MaRole r
 /* The fields of m, into the object being written (a timeline item writes its "kind" first). */
 static void message_fields(CodecWriter *w, const MaStoredMessage *m, gboolean full)
 {
-  codec_writer_key(w, "id");
-  codec_writer_string(w, m->id);
-  codec_writer_key(w, "thread_id");
-  codec_writer_string(w, m->thread_id);
-  codec_writer_key(w, "date");
-  codec_writer_time(w, m->date);
-  codec_writer_key(w, "direction");
-  codec_writer_string(w, ma_direction_name(m->direction));
+  codec_writer_field_string(w, "id", m->id);
+  codec_writer_field_string(w, "thread_id", m->thread_id);
+  codec_writer_field_time(w, "date", m->date);
+  codec_writer_field_string(w, "direction", ma_direction_name(m->direction));
   codec_writer_key(w, "from");
   write_first_of_role(w, m->participants, MA_ROLE_FROM);
   codec_writer_key(w, "to");
   write_role_array(w, m->participants, MA_ROLE_TO);
   codec_writer_key(w, "cc");
   write_role_array(w, m->participants, MA_ROLE_CC);
-  codec_writer_key(w, "subject");
-  codec_writer_string(w, m->subject ? m->subject : "");
-  codec_writer_key(w, "snippet");
-  codec_writer_string(w, m->snippet ? m->snippet : "");
+  codec_writer_field_string(w, "subject", m->subject ? m->subject : "");
+  codec_writer_field_string(w, "snippet", m->snippet ? m->snippet : "");
   codec_writer_key(w, "attachments");
   codec_writer_array_begin(w);
   for (guint i = 0; m->attachments && i < m->attachments->len; i++)
@@ -244,25 +227,20 @@ static void message_fields(CodecWriter *w, const MaStoredMessage *m, gboolean fu
     codec_write_record_ref(w, g_ptr_array_index(m->links, i));
   codec_writer_array_end(w);
   if (!full) return;
-  codec_writer_key(w, "message_id");
-  codec_writer_string(w, m->message_id);
-  codec_writer_key(w, "text");
-  codec_writer_string(w, m->text ? m->text : "");
+  codec_writer_field_string(w, "message_id", m->message_id);
+  codec_writer_field_string(w, "text", m->text ? m->text : "");
   codec_writer_key(w, "participants");
   codec_writer_array_begin(w);
   for (guint i = 0; m->participants && i < m->participants->len; i++) {
     const MaParticipant *p = g_ptr_array_index(m->participants, i);
     codec_writer_object_begin(w);
     address_fields(w, p->name, p->address);
-    codec_writer_key(w, "role");
-    codec_writer_string(w, ma_role_name(p->role));
+    codec_writer_field_string(w, "role", ma_role_name(p->role));
     codec_writer_object_end(w);
   }
   codec_writer_array_end(w);
-  codec_writer_key(w, "size");
-  codec_writer_int(w, (gint64)m->size);
-  codec_writer_key(w, "archived_at");
-  codec_writer_time(w, m->archived_at);
+  codec_writer_field_int(w, "size", (gint64)m->size);
+  codec_writer_field_time(w, "archived_at", m->archived_at);
 }
 
 static GString *message_text(const MaStoredMessage *m, gboolean full)
@@ -287,28 +265,18 @@ json_t *codec_message_to_json(const MaStoredMessage *m, gboolean full)
 
 static void activity_fields(CodecWriter *w, const MaActivity *a)
 {
-  codec_writer_key(w, "id");
-  codec_writer_string(w, a->id);
-  codec_writer_key(w, "message_id");
-  codec_writer_string(w, a->message_id);
+  codec_writer_field_string(w, "id", a->id);
+  codec_writer_field_string(w, "message_id", a->message_id);
   codec_writer_key(w, "record");
   codec_write_record_ref(w, &a->record);
-  codec_writer_key(w, "rule_id");
-  codec_writer_string(w, a->rule_id);
-  codec_writer_key(w, "rule_name");
-  codec_writer_string(w, a->rule_name);
-  codec_writer_key(w, "activity_type");
-  codec_writer_string(w, a->activity_type);
-  codec_writer_key(w, "title");
-  codec_writer_string(w, a->title);
-  codec_writer_key(w, "content");
-  codec_writer_string(w, a->content);
-  codec_writer_key(w, "owner");
-  codec_writer_string(w, a->owner);
-  codec_writer_key(w, "date");
-  codec_writer_time(w, a->message_date);
-  codec_writer_key(w, "created_at");
-  codec_writer_time(w, a->created_at);
+  codec_writer_field_string(w, "rule_id", a->rule_id);
+  codec_writer_field_string(w, "rule_name", a->rule_name);
+  codec_writer_field_string(w, "activity_type", a->activity_type);
+  codec_writer_field_string(w, "title", a->title);
+  codec_writer_field_string(w, "content", a->content);
+  codec_writer_field_string(w, "owner", a->owner);
+  codec_writer_field_time(w, "date", a->message_date);
+  codec_writer_field_time(w, "created_at", a->created_at);
 }
 
 static GString *activity_text(const MaActivity *a)
@@ -334,8 +302,7 @@ json_t *codec_activity_to_json(const MaActivity *a)
 void codec_write_timeline_item(CodecWriter *w, const MaTimelineItem *item)
 {
   codec_writer_object_begin(w);
-  codec_writer_key(w, "kind");
-  codec_writer_string(w, item->is_activity ? "activity" : "message");
+  codec_writer_field_string(w, "kind", item->is_activity ? "activity" : "message");
   if (item->is_activity)
     activity_fields(w, item->activity);
   else

@@ -136,3 +136,27 @@ void codec_writer_null(CodecWriter *w)
   separate(w);
   g_string_append(w->out, "null");
 }
+
+void codec_writer_field_string(CodecWriter *w, const char *key, const char *s)
+{
+  codec_writer_key(w, key);
+  codec_writer_string(w, s);
+}
+
+void codec_writer_field_time(CodecWriter *w, const char *key, gint64 unix_seconds)
+{
+  codec_writer_key(w, key);
+  codec_writer_time(w, unix_seconds);
+}
+
+void codec_writer_field_int(CodecWriter *w, const char *key, gint64 v)
+{
+  codec_writer_key(w, key);
+  codec_writer_int(w, v);
+}
+
+void codec_writer_field_bool(CodecWriter *w, const char *key, gboolean v)
+{
+  codec_writer_key(w, key);
+  codec_writer_bool(w, v);
+}

@@ -41,4 +41,10 @@ void codec_writer_int(CodecWriter *w, gint64 v);
 void codec_writer_bool(CodecWriter *w, gboolean v);
 void codec_writer_null(CodecWriter *w);
 
+/* A key and its value in one call. */
+void codec_writer_field_string(CodecWriter *w, const char *key, const char *s);
+void codec_writer_field_time(CodecWriter *w, const char *key, gint64 unix_seconds);
+void codec_writer_field_int(CodecWriter *w, const char *key, gint64 v);
+void codec_writer_field_bool(CodecWriter *w, const char *key, gboolean v);
+
 #endif
