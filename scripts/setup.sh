@@ -11,12 +11,15 @@ build_deps=(
   build-essential cmake pkg-config
   libglib2.0-dev libgmime-3.0-dev libetpan-dev libsqlite3-dev libcurl4-gnutls-dev libssl-dev
   libpcre2-dev libevent-dev libc-ares-dev libjansson-dev libxml2-dev
+  libpq-dev libsystemd-dev libidn2-dev
+  clang libclang-rt-14-dev
 )
 # Real peers the tests start on loopback: SMTP clients and a relay target, an IMAP server, a DNS
 # server, DKIM verifiers, an HTTP load generator, and the tracing tools the durability tests use.
 test_deps=(
   swaks libnet-ssleay-perl postfix dovecot-imapd dovecot-pop3d dnsmasq-base opendkim-tools python3-dkim
   python3 curl wrk strace openssl sqlite3 procps iproute2
+  nsd dovecot-core dovecot-lmtpd postgresql libsisimai-perl
 )
 
 missing=()
@@ -33,7 +36,7 @@ fi
 
 # Packaged daemons may have been started by their install scripts; the tests run their own copies
 # on loopback ports, so the system-wide ones are not needed.
-for svc in postfix dovecot; do
+for svc in postfix dovecot nsd postgresql; do
   command -v service >/dev/null 2>&1 && $SUDO service "$svc" stop >/dev/null 2>&1 || true
 done
 

@@ -1,5 +1,5 @@
-/* clock.c - wall clock, RFC 3339 conversions and time-ordered ids (random bits from a per-thread
- * pool refilled from the CSPRNG, dropped after fork). */
+/* clock.c - the clock (real, or the test clock of clock.h), RFC 3339 conversions and time-ordered
+ * ids (random bits from a per-thread pool refilled from the CSPRNG, dropped after fork). */
 #include "clock.h"
 #include "crypto.h"
 
@@ -7,12 +7,71 @@
 #include <stdlib.h>
 #include <string.h>
 
-gint64 ma_now(void)
+/* The test clock's state. test_ms > 0 overrides everything (unit tests). Otherwise the environment
+ * is read once: fixed_ms from MAILAGENT_FAKE_NOW, or clock_file from MAILAGENT_CLOCK_FILE, whose
+ * value (file_ms, 0 while unreadable) is re-read at most every CLOCK_FILE_POLL_US. */
+#define CLOCK_FILE_POLL_US 50000
+static gint64 test_ms; /* set by a unit test before it starts threads */
+static gint64 fixed_ms;
+static char *clock_file;
+static gint64 file_ms;
+static gint64 file_read_at_us; /* monotonic time of the last read; 0 before the first */
+static GMutex file_lock;
+
+static gpointer clock_env_init(gpointer unused)
 {
   const char *fake = g_getenv("MAILAGENT_FAKE_NOW");
-  if (fake && *fake) return g_ascii_strtoll(fake, NULL, 10);
-  return g_get_real_time() / G_USEC_PER_SEC;
+  if (fake && *fake) fixed_ms = g_ascii_strtoll(fake, NULL, 10) * 1000;
+  const char *file = g_getenv("MAILAGENT_CLOCK_FILE");
+  if (!fixed_ms && file && *file) clock_file = g_strdup(file);
+  return NULL;
 }
+
+/* "<seconds>[.<milliseconds>]" -> milliseconds, 0 when the text is not that. */
+static gint64 clock_parse_file_text(const char *text)
+{
+  char *end = NULL;
+  gint64 s = g_ascii_strtoll(text, &end, 10);
+  if (end == text || s <= 0) return 0;
+  gint64 ms = 0;
+  if (*end == '.') {
+    int digits = 0;
+    for (end++; g_ascii_isdigit(*end) && digits < 3; end++, digits++) ms = ms * 10 + (*end - '0');
+    for (; digits < 3; digits++) ms *= 10;
+  }
+  return s * 1000 + ms;
+}
+
+static gint64 clock_file_now_ms(void)
+{
+  gint64 mono = g_get_monotonic_time();
+  g_mutex_lock(&file_lock);
+  if (file_read_at_us == 0 || mono - file_read_at_us >= CLOCK_FILE_POLL_US) {
+    g_autofree char *text = NULL;
+    file_ms = g_file_get_contents(clock_file, &text, NULL, NULL) ? clock_parse_file_text(text) : 0;
+    file_read_at_us = mono;
+  }
+  gint64 ms = file_ms;
+  g_mutex_unlock(&file_lock);
+  return ms;
+}
+
+gint64 ma_now_ms(void)
+{
+  static GOnce once = G_ONCE_INIT;
+  if (test_ms > 0) return test_ms;
+  g_once(&once, clock_env_init, NULL);
+  if (fixed_ms) return fixed_ms;
+  if (clock_file) {
+    gint64 ms = clock_file_now_ms();
+    if (ms > 0) return ms;
+  }
+  return g_get_real_time() / 1000;
+}
+
+gint64 ma_now(void) { return ma_now_ms() / 1000; }
+
+void ma_clock_set_for_test(gint64 unix_ms) { test_ms = unix_ms; }
 
 /* The random part of ids comes from a per-thread pool filled by ma_random_bytes ID_POOL bytes at a
  * time: one RAND_bytes call (thousands of instructions and a getpid() system call) served every

@@ -102,3 +102,13 @@ finish() {
   echo "$PASSES passed, $FAILURES failed"
   [ "$FAILURES" -eq 0 ] && [ "$PASSES" -gt 0 ]
 }
+
+# The test clock (tests/README.md): clock_start [SECONDS] makes the binaries started afterwards
+# follow $T/clock (default: the real time now); clock_set SECONDS and clock_advance SECONDS move it.
+clock_start() {
+  export MAILAGENT_CLOCK_FILE=$T/clock
+  clock_set "${1:-$(date +%s)}"
+}
+clock_set() { echo "$1" > "$T/clock.new" && mv -f "$T/clock.new" "$T/clock"; }
+clock_now() { cat "$T/clock"; }
+clock_advance() { clock_set $(( $(clock_now) + $1 )); }
