@@ -21,6 +21,7 @@ static const Subcommand subcommands[] = {
   {"settings", cli_settings, "show or change an enterprise's settings"},
   {"apikey", cli_apikey, "create, list, revoke and rotate API keys"},
   {"rules", cli_rules, "manage auto-create activity rules"},
+  {"version", cli_version, "print the version and the versions of the libraries in use"},
 };
 
 static void usage(FILE *out)
@@ -40,6 +41,10 @@ int main(int argc, char **argv)
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
     usage(stdout);
     return 0;
+  }
+  if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+    char *version_argv[] = {"version", NULL};
+    return cli_version(1, version_argv);
   }
   for (size_t i = 0; i < G_N_ELEMENTS(subcommands); i++)
     if (strcmp(argv[1], subcommands[i].name) == 0) return subcommands[i].run(argc - 1, argv + 1);

@@ -147,5 +147,7 @@ char *rules_render_template(const char *tmpl, RulesInput *in, gsize max_bytes);
 
 /* Number of regex evaluations that hit a PCRE2 limit since the process started (a metric). */
 guint64 rules_regex_limit_hits(void);
+/* "PCRE2 X.Y" of the library linked at run time, for `mailagent version`. Caller frees. */
+char *rules_library_version(void);
 
 #endif

@@ -22,6 +22,13 @@ guint64 rules_regex_limit_hits(void)
   return __atomic_load_n(&regex_limit_hits, __ATOMIC_RELAXED);
 }
 
+char *rules_library_version(void)
+{
+  char version[64] = "";
+  if (pcre2_config(PCRE2_CONFIG_VERSION, version) < 0) g_strlcpy(version, "unknown", sizeof version);
+  return g_strdup_printf("PCRE2 %s", version);
+}
+
 pcre2_code *rules_regex_compile(const char *pattern, gboolean case_sensitive, const char *where, GError **error)
 {
   uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
