@@ -35,13 +35,20 @@ static void report(json_t *steps, gboolean json, const char *step, const char *p
 int cli_init(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
+  gboolean no_admin_key = FALSE;
+  GOptionEntry entries[] = {
+    {"no-admin-key", 0, 0, G_OPTION_ARG_NONE, &no_admin_key,
+     "Create no admin key (a package's install script: the administrator makes one later with "
+     "`mailagent apikey create --admin`)", NULL},
+    G_OPTION_ENTRY_NULL,
+  };
   g_autoptr(GOptionContext) ctx =
     cli_context("init", "", "Create the data directory, database, master key, TLS pair and admin API key.\n"
                             "Safe to run again: existing pieces are kept and no new admin key is printed.",
-                &common, NULL);
+                &common, entries);
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
-  if ((rc = cli_positional(argc, argv, 0, 0, "mailagent init [-c FILE] [--json]")) >= 0) return rc;
+  if ((rc = cli_positional(argc, argv, 0, 0, "mailagent init [-c FILE] [--json] [--no-admin-key]")) >= 0) return rc;
 
   g_autoptr(MaConfig) cfg = cli_load_config(&common);
   if (!cfg) return 2;
@@ -109,7 +116,9 @@ int cli_init(int argc, char **argv)
     const MaApiKey *k = g_ptr_array_index(keys, i);
     if (!k->revoked_at) live = k;
   }
-  if (live) {
+  if (no_admin_key) {
+    if (!common.json) printf("%-16s %s\n", "admin_api_key", live ? "exists" : "none (--no-admin-key)");
+  } else if (live) {
     if (common.json) {
       json_object_set_new(doc, "admin_key", codec_api_key_to_json(live));
     } else {

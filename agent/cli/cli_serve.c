@@ -23,6 +23,7 @@
 
 #include "agent/api/api_server.h"
 #include "agent/lib/log.h"
+#include "agent/lib/privilege.h"
 #include "agent/lib/service.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/smtp/smtp_server.h"
@@ -33,6 +34,7 @@
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 typedef struct {
   struct event_base *base;
@@ -142,6 +144,7 @@ int cli_serve(int argc, char **argv)
     return 2;
   }
   Serve s = {.config_file = common.config_file};
+  cli_keep_bind_capability();
   s.cfg = cli_load_config(&common);
   if (!s.cfg) return 2;
   s.old_cfgs = g_ptr_array_new_with_free_func((GDestroyNotify) ma_config_free);
@@ -197,6 +200,8 @@ int cli_serve(int argc, char **argv)
   }
   ma_info("serve", "listening: smtp %s, api %s (port %d); data %s; %d pipeline worker(s)", s.cfg->smtp_listen,
           s.cfg->api_listen, api_server_port(s.api), s.cfg->data_dir, s.cfg->workers);
+  ma_privilege_drop_bind_cap(); /* every listener is bound */
+  if (geteuid() == 0) ma_warn("serve", "running as root: set [process] user (see mailagent.conf(5))");
   ma_service_ready("running");
   event_base_dispatch(s.base);
   status = 0;

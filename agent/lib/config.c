@@ -58,6 +58,7 @@ static const KeySpec keys[] = {
   S("security", "master_key_file", master_key_file, NULL),
   I("pipeline", "workers", workers, "2"),
   S("pipeline", "log_level", log_level, "info"),
+  S("process", "user", process_user, NULL),
 };
 
 static const KeySpec *find_key(const char *group, const char *key)

@@ -53,6 +53,7 @@ typedef struct {
   char *master_key_file;        /* default <data_dir>/master.key */
   /* [pipeline] */
   int workers;                  /* pipeline threads, default 2 */
+  char *process_user;           /* NULL: stay who started us (see privilege.h) */
   char *log_level;              /* "info" */
 } MaConfig;
 
