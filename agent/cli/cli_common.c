@@ -2,6 +2,7 @@
  * shared by every subcommand. */
 #include "cli.h"
 
+#include "agent/lib/log.h"
 #include "agent/lib/privilege.h"
 
 #include <stdarg.h>
@@ -49,6 +50,11 @@ MaConfig *cli_load_config(const CliCommon *common)
   MaConfig *cfg = ma_config_load(file, &error);
   if (!cfg) {
     fprintf(stderr, "mailagent: config: %s\n", error->message);
+    return NULL;
+  }
+  if (ma_log_configure(cfg->log_level, cfg->log_target, &error) < 0) {
+    fprintf(stderr, "mailagent: config: %s\n", error->message);
+    ma_config_free(cfg);
     return NULL;
   }
   /* Before any data file is opened: see privilege.h. */

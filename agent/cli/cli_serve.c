@@ -73,10 +73,10 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
   smtp_server_shutdown(s->smtp, s->cfg->grace_period, on_smtp_down, s);
 }
 
-static void apply_log_level(const MaConfig *cfg)
+/* The config was validated when loaded: [log] level and target are known names. */
+static void apply_log_settings(const MaConfig *cfg)
 {
-  int level = ma_log_level_parse(cfg->log_level);
-  if (level >= 0) ma_log_set_level((MaLogLevel) level);
+  (void) ma_log_configure(cfg->log_level, cfg->log_target, NULL);
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
@@ -101,7 +101,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     ma_error("serve", "reload: api: %s (kept its previous TLS certificate)", error->message);
     g_clear_error(&error);
   }
-  apply_log_level(fresh);
+  apply_log_settings(fresh);
   g_ptr_array_add(s->old_cfgs, s->cfg);
   s->cfg = fresh;
   ma_info("serve", "configuration reloaded");
@@ -136,19 +136,38 @@ int cli_serve(int argc, char **argv)
   g_set_prgname("mailagent serve");
   g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
   g_option_context_set_summary(ctx, "Run the SMTP listener, the HTTP API, the pipeline workers and the webhook sender.");
+  gboolean check_only = FALSE;
+  GOptionEntry entries[] = {
+    {"check-config", 't', 0, G_OPTION_ARG_NONE, &check_only,
+     "Only check the configuration file (as nginx -t, sshd -t): exit 0 when it is valid, 2 naming the problem", NULL},
+    G_OPTION_ENTRY_NULL,
+  };
+  g_option_context_add_main_entries(ctx, entries, NULL);
   cli_common_add_options(ctx, &common);
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
   if (argc > 1) {
-    fprintf(stderr, "usage: mailagent serve [-c FILE]\n");
+    fprintf(stderr, "usage: mailagent serve [-c FILE] [--check-config]\n");
     return 2;
+  }
+  if (check_only) {
+    g_autoptr(GError) error = NULL;
+    const char *file = common.config_file ? common.config_file : g_getenv("MAILAGENT_CONFIG");
+    g_autoptr(MaConfig) checked = ma_config_load(file, &error);
+    g_free(common.config_file);
+    if (!checked) {
+      fprintf(stderr, "mailagent: config: %s\n", error->message);
+      return 2;
+    }
+    printf("%s: configuration ok\n", file ? file : "(no file: defaults)");
+    return 0;
   }
   Serve s = {.config_file = common.config_file};
   cli_keep_bind_capability();
   s.cfg = cli_load_config(&common);
   if (!s.cfg) return 2;
   s.old_cfgs = g_ptr_array_new_with_free_func((GDestroyNotify) ma_config_free);
-  apply_log_level(s.cfg);
+  apply_log_settings(s.cfg);
   signal(SIGPIPE, SIG_IGN);
 
   int status = 1;
