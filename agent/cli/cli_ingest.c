@@ -6,10 +6,10 @@
  * --batch N commits N messages per transaction (one fsync per batch, for bulk loads and the
  * benchmark); results of a batch are printed after its commit, and a failed batch writes nothing.
  * --progress N prints throughput and memory to stderr every N messages.
- * Input files are read whole, up to [smtp] max_message_size (+1 byte, so an oversized file is
- * reported as unreadable by the parser, not silently cut).
- * Exit: 0 every message was processed (skips included), 1 a file could not be read, 2 bad usage or
- * unknown enterprise/employee, 75 storage temporarily failed.
+ * Input files are read whole, up to [smtp] max_message_size; a larger one is never cut: it is
+ * reported as too large on stderr ("FILE: too large: ...") and not ingested, the others still are.
+ * Exit: 0 every message was processed (skips included), 1 a file could not be read, 2 bad usage,
+ * unknown enterprise/employee, or a message over max_message_size, 75 storage temporarily failed.
  */
 #include "cli.h"
 
@@ -267,14 +267,23 @@ int cli_ingest(int argc, char **argv)
     goto out;
   }
   p = pipeline_new(st, cfg);
-  gsize cap = cfg->max_message_size > 0 ? (gsize) cfg->max_message_size + 1 : 52428801;
+  gsize max_size = cfg->max_message_size > 0 ? (gsize) cfg->max_message_size : 52428800;
   gint64 started = g_get_monotonic_time();
   for (guint i = 0; i < inputs->len; i++) {
     g_autoptr(GError) read_error = NULL;
-    GBytes *raw = read_file(inputs->pdata[i], cap, &read_error);
+    /* one byte over the limit is read, so a file of exactly the limit passes and a larger one is
+     * known to be too large without reading it all */
+    GBytes *raw = read_file(inputs->pdata[i], max_size + 1, &read_error);
     if (!raw) {
       fprintf(stderr, "mailagent: %s\n", read_error->message);
       status = 1;
+      continue;
+    }
+    if (g_bytes_get_size(raw) > max_size) {
+      fprintf(stderr, "mailagent: %s: too large: more than %" G_GSIZE_FORMAT " bytes ([smtp] max_message_size)\n",
+              (const char *) inputs->pdata[i], max_size);
+      g_bytes_unref(raw);
+      if (status == 0) status = 2;
       continue;
     }
     Item *it = g_new0(Item, 1);
