@@ -19,6 +19,7 @@
 
 #include "agent/api/api_server.h"
 #include "agent/lib/log.h"
+#include "agent/lib/private_files.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/smtp/smtp_server.h"
 #include "agent/webhook/webhook.h"
@@ -96,7 +97,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
   ma_info("serve", "configuration reloaded");
 }
 
-/* Creates the data directory and database (migrating an old one) and the spool. */
+/* Creates the data directory and database (migrating an old one) and the spool, and makes them
+ * private (data directory 0700, databases and key files 0600). */
 static int prepare_storage(const MaConfig *cfg, GError **error)
 {
   if (g_mkdir_with_parents(cfg->data_dir, 0700) < 0) {
@@ -109,6 +111,12 @@ static int prepare_storage(const MaConfig *cfg, GError **error)
   MaSpool *sp = NULL;
   if (spool_open(cfg->data_dir, &sp, error) < 0) return -1;
   spool_close(&sp);
+  /* files left with wider modes by an older version or an operator's umask */
+  g_autoptr(GPtrArray) changed = g_ptr_array_new_with_free_func(g_free);
+  if (ma_private_data_dir(cfg, changed, error) < 0) return -1;
+  for (guint i = 0; i < changed->len; i++)
+    ma_warn("serve", "%s was readable by others; made private (0700 directory, 0600 file)",
+            (const char *) changed->pdata[i]);
   return 0;
 }
 
