@@ -11,6 +11,7 @@
 #include "agent/lib/clock.h"
 #include "agent/lib/model.h"
 
+#include <glib/gstdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,13 +36,30 @@ static char *enterprise_new(const char *slug)
   return e.id;
 }
 
+static char *scratch; /* the temporary data directory */
+
+/* At exit: the scratch database is closed and its directory (files, no subdirectories) removed. */
+static void cleanup(void)
+{
+  storage_close(&st);
+  GDir *d = g_dir_open(scratch, 0, NULL);
+  const char *name;
+  while (d && (name = g_dir_read_name(d)) != NULL) {
+    char *path = g_build_filename(scratch, name, NULL);
+    g_unlink(path);
+    g_free(path);
+  }
+  if (d) g_dir_close(d);
+  g_rmdir(scratch);
+}
+
 static void setup(void)
 {
-  char *dir = g_dir_make_tmp("fuzz-import-XXXXXX", NULL);
-  if (!dir || storage_open(dir, TRUE, &st, NULL) < 0) abort();
+  scratch = g_dir_make_tmp("fuzz-import-XXXXXX", NULL);
+  if (!scratch || storage_open(scratch, TRUE, &st, NULL) < 0) abort();
+  atexit(cleanup);
   enterprises[0] = enterprise_new("whole");
   enterprises[1] = enterprise_new("pieces");
-  g_free(dir); /* left behind in $TMPDIR: a fuzzing session's scratch database */
 }
 
 /* Imports data in pieces of step bytes into enterprises[which]; skip_invalid so good lines are
