@@ -124,6 +124,7 @@ static json_t *result_json(const Item *it)
   json_object_set_new(o, "links_added", json_integer(r->links_added));
   json_object_set_new(o, "provenance_added", json_boolean(r->provenance_added));
   json_object_set_new(o, "activities_created", json_integer(r->activities_created));
+  json_object_set_new(o, "rules_budget_exhausted", json_boolean(r->rules_budget_exhausted));
   json_object_set_new(o, "unwrapped", json_boolean(r->unwrapped));
   json_t *warnings = json_array();
   for (guint i = 0; r->warnings && i < r->warnings->len; i++) json_array_append_new(warnings, json_string(r->warnings->pdata[i]));
@@ -150,6 +151,9 @@ static void print_text(const Item *it)
     break;
   case MA_INGEST_SKIPPED: printf("%s: skipped (%s)\n", it->label, r->skip_reason); break;
   }
+  if (r->rules_budget_exhausted)
+    fprintf(stderr, "mailagent: %s: rules budget exhausted (%" G_GUINT64_FORMAT " units): no activity from the "
+            "remaining rules\n", it->label, r->rules_units);
   g_string_free(links, TRUE);
 }
 
@@ -182,12 +186,24 @@ static int run_batch(MaPipeline *p, MaStorage *st, const char *ent, GPtrArray *i
                      gboolean json, GError **error)
 {
   if (items->len == 0) return 0;
-  if (storage_begin_batch(st, error) < 0) return -1;
+  /* parse and evaluate the rules first, with no transaction open (as the pipeline workers do) */
+  g_autoptr(GPtrArray) parsed = g_ptr_array_new_with_free_func((GDestroyNotify) pipeline_parsed_free);
   for (guint i = 0; i < items->len; i++) {
     Item *it = items->pdata[i];
     gsize len = 0;
     const void *data = g_bytes_get_data(it->raw, &len);
-    if (pipeline_ingest_in_tx(p, ent, data ? data : "", len, prov, &it->result, error) < 0) {
+    MaParsedMessage *pm = pipeline_parse(p, data ? data : "", len);
+    g_ptr_array_add(parsed, pm);
+    if (pipeline_prepare(p, ent, pm, prov, error) < 0) {
+      g_prefix_error(error, "%s: ", it->label);
+      pipeline_forget(p);
+      return -1;
+    }
+  }
+  if (storage_begin_batch(st, error) < 0) return -1;
+  for (guint i = 0; i < items->len; i++) {
+    Item *it = items->pdata[i];
+    if (pipeline_ingest_parsed_in_tx(p, ent, parsed->pdata[i], prov, &it->result, error) < 0) {
       g_prefix_error(error, "%s: ", it->label);
       storage_rollback(st);
       pipeline_forget(p);
