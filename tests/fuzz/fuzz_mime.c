@@ -2,7 +2,7 @@
  * pre-scan, GMime, the body walk, charset conversion, forward unwrapping), then the HTML
  * converters on the same bytes. Must never crash, leak, hang or hand out invalid UTF-8 in any
  * field that reaches storage (subject, bodies, ids, addresses, names, attachment names...).
- * Build: clang only (tests/fuzz/CMakeLists.txt); run: ./fuzz_mime -max_len=65536 corpus/
+ * Run: scripts/fuzz.sh mime SECONDS.
  * Seed corpus: the .eml files of tests/fixtures/mime.
  */
 #include <stdint.h>
