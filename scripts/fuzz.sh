@@ -28,6 +28,8 @@ case "$seconds" in ''|*[!0-9]*) usage ;; esac
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
   CC=${CC:-clang} cmake -S . -B "$build" -DFUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+else
+  cmake "$build" >/dev/null # picks up targets added since the last run
 fi
 nice -n 10 cmake --build "$build" --target "fuzz_$target" -j2 >/dev/null
 
