@@ -388,8 +388,8 @@ int activities_apply(MaStorage *st, const char *enterprise_id, const char *messa
     return -1;
   }
   MaActivityPlan *plan = NULL;
-  int created = activities_plan(st, enterprise_id, m, links, provenance, &plan, error);
-  if (created == 0) {
+  int created = -1;
+  if (activities_plan(st, enterprise_id, m, links, provenance, &plan, error) == 0) {
     if (activities_plan_exhausted(plan))
       ma_warn("activities", "rules budget exhausted enterprise=%s message=%s units=%" G_GUINT64_FORMAT
               ": no activity from the remaining rules", enterprise_id, message_id, activities_plan_units(plan));

@@ -396,15 +396,6 @@ int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const
   return 0;
 }
 
-int pipeline_ingest_in_tx(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len,
-                          const MaProvenance *prov, MaIngestResult **out, GError **error)
-{
-  MaParsedMessage *pm = pipeline_parse(p, raw, len);
-  int rc = pipeline_ingest_parsed_in_tx(p, enterprise_id, pm, prov, out, error);
-  pipeline_parsed_free(pm);
-  return rc;
-}
-
 int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len, const MaProvenance *prov,
                     MaIngestResult **out, GError **error)
 {

@@ -76,14 +76,10 @@ void pipeline_forget(MaPipeline *p);
 int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len, const MaProvenance *prov,
                     MaIngestResult **out, GError **error);
 
-/* The same inside a transaction the caller opened (group commit of many messages). On -1 the
- * caller must roll back the whole transaction, so the caller may open it with storage_begin_batch
- * (no savepoint per write). */
-int pipeline_ingest_in_tx(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len,
-                          const MaProvenance *prov, MaIngestResult **out, GError **error);
-
-/* Parsing is pure and needs no transaction: a worker parses a batch first, then holds the write
- * transaction only for matching and archiving. raw is borrowed and must outlive the result. Never
+/* Group commit of many messages in one transaction the caller opens (storage_begin_batch, no
+ * savepoint per write; on -1 the caller rolls the whole transaction back): parse and prepare each
+ * message first, with no transaction open, then pipeline_ingest_parsed_in_tx each inside it.
+ * Parsing is pure and needs no transaction. raw is borrowed and must outlive the result. Never
  * fails: unreadable input is remembered and becomes the "unreadable" skip. */
 typedef struct MaParsedMessage MaParsedMessage;
 MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len);
@@ -96,8 +92,9 @@ void pipeline_parsed_free(MaParsedMessage *pm);
  * unknown enterprise). */
 int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *pm, const MaProvenance *prov,
                      GError **error);
-/* pipeline_ingest_in_tx for a message parsed (and normally prepared) already. A message not
- * prepared has its rules evaluated inside the transaction. */
+/* One parsed (and normally prepared) message inside the caller's transaction; same outcomes and
+ * errors as pipeline_ingest. A message not prepared has its rules evaluated inside the
+ * transaction. *out owned by the caller. */
 int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm,
                                  const MaProvenance *prov, MaIngestResult **out, GError **error);
 
