@@ -144,6 +144,7 @@ void rules_input_set_budget(RulesInput *in, guint64 units, guint max_ms)
   in->max_ms = max_ms;
   in->used = 0;
   in->deadline_us = 0;
+  in->regex_calls = 0;
   in->exhausted = FALSE;
 }
 

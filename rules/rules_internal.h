@@ -105,6 +105,8 @@ struct RulesInput {
   GHashTable *attr_slots; /* attribute name -> RulesSlot* (built on first use) */
   pcre2_match_data *md;   /* created on first regex */
   pcre2_match_context *mctx; /* created on first regex; its match limit is set per attempt */
+  guint64 mctx_limit;     /* the match limit mctx holds now */
+  guint64 regex_calls;    /* regex calls for this message (the backstop reads the clock every 64th) */
   guint64 budget;         /* regex units this message may use */
   guint64 used;           /* units charged so far */
   guint max_ms;           /* time backstop per message, 0 none */
