@@ -204,6 +204,7 @@ struct MaActivityPlan {
   char *owner;       /* NULL when no owner was found (or nothing matched) */
   gboolean exhausted;
   guint64 units;
+  gint64 message_date; /* activities_plan_stored: the stored message's date */
 };
 
 static void planned_free(gpointer p)
@@ -366,12 +367,13 @@ int activities_write(MaStorage *st, const char *enterprise_id, const char *messa
   return created;
 }
 
-/* ---- both at once, for replay ----------------------------------------------------------------- */
+/* ---- a stored message, for replay ------------------------------------------------------------ */
 
-int activities_apply(MaStorage *st, const char *enterprise_id, const char *message_id,
-                     const MaProvenance *provenance, GError **error)
+int activities_plan_stored(MaStorage *st, const char *enterprise_id, const char *message_id,
+                           const MaProvenance *provenance, MaActivityPlan **out, GError **error)
 {
-  g_return_val_if_fail(st && enterprise_id && message_id, -1);
+  g_return_val_if_fail(st && enterprise_id && message_id && out, -1);
+  *out = NULL;
   gboolean on = FALSE;
   if (activities_enabled(st, enterprise_id, &on, error) < 0) return -1;
   if (!on) return 0;
@@ -387,15 +389,23 @@ int activities_apply(MaStorage *st, const char *enterprise_id, const char *messa
     g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no archived message %s", message_id);
     return -1;
   }
-  MaActivityPlan *plan = NULL;
-  int created = -1;
-  if (activities_plan(st, enterprise_id, m, links, provenance, &plan, error) == 0) {
-    if (activities_plan_exhausted(plan))
-      ma_warn("activities", "rules budget exhausted enterprise=%s message=%s units=%" G_GUINT64_FORMAT
-              ": no activity from the remaining rules", enterprise_id, message_id, activities_plan_units(plan));
-    created = activities_write(st, enterprise_id, message_id, m->date, NULL, plan, error);
-  }
-  activities_plan_free(plan);
+  rc = activities_plan(st, enterprise_id, m, links, provenance, out, error);
+  if (rc == 0 && *out) (*out)->message_date = m->date;
+  if (rc == 0 && activities_plan_exhausted(*out))
+    ma_warn("activities", "rules budget exhausted enterprise=%s message=%s units=%" G_GUINT64_FORMAT
+            ": no activity from the remaining rules", enterprise_id, message_id, activities_plan_units(*out));
   ma_stored_message_free(m);
+  return rc;
+}
+
+gint64 activities_plan_message_date(const MaActivityPlan *plan) { return plan ? plan->message_date : 0; }
+
+int activities_apply(MaStorage *st, const char *enterprise_id, const char *message_id,
+                     const MaProvenance *provenance, GError **error)
+{
+  MaActivityPlan *plan = NULL;
+  if (activities_plan_stored(st, enterprise_id, message_id, provenance, &plan, error) < 0) return -1;
+  int created = activities_write(st, enterprise_id, message_id, activities_plan_message_date(plan), NULL, plan, error);
+  activities_plan_free(plan);
   return created;
 }

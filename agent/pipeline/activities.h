@@ -10,8 +10,8 @@
  * before it opens the transaction (it reads rules, records, employees: no lock held) and
  * activities_write inside it (a few inserts). A plan whose budget ran out holds the activities of
  * the links evaluated before that point, none after; the caller logs it and counts it
- * (mailagent_rules_budget_exhausted_total). activities_apply does both at once for `rules replay`
- * and for callers that did not plan.
+ * (mailagent_rules_budget_exhausted_total). `rules replay` plans a batch of stored messages
+ * (activities_plan_stored), then writes it in one transaction; activities_apply does both at once.
  */
 #ifndef MA_ACTIVITIES_H
 #define MA_ACTIVITIES_H
@@ -44,10 +44,18 @@ gboolean activities_plan_exhausted(const MaActivityPlan *plan); /* the rules bud
 guint64 activities_plan_units(const MaActivityPlan *plan);      /* regex units used */
 guint activities_plan_count(const MaActivityPlan *plan);        /* activities planned */
 
-/* Plans and writes at once for an archived message: its links without an activity, its stored
- * fields. Returns the number of activities created (>= 0), or -1 with *error set. provenance: the
- * copy that just arrived (NULL for replay: all stored provenance rows are considered). Evaluates
- * inside the caller's transaction when there is one: the pipeline plans first instead. */
+/* activities_plan for an archived message: its links without an activity, its stored fields.
+ * provenance: the copy that just arrived (NULL for replay: all stored provenance rows are
+ * considered). Logs a plan whose budget ran out. *out as for activities_plan; 0, or -1 with
+ * *error (MA_ERROR_NOT_FOUND for an unknown message). */
+int activities_plan_stored(MaStorage *st, const char *enterprise_id, const char *message_id,
+                           const MaProvenance *provenance, MaActivityPlan **out, GError **error);
+/* The stored message's date, for activities_write after activities_plan_stored (0 for NULL). */
+gint64 activities_plan_message_date(const MaActivityPlan *plan);
+
+/* activities_plan_stored then activities_write. Returns the number of activities created (>= 0),
+ * or -1 with *error set. Evaluates inside the caller's transaction when there is one: callers
+ * that write plan first instead (the pipeline, `rules replay`). */
 int activities_apply(MaStorage *st, const char *enterprise_id, const char *message_id,
                      const MaProvenance *provenance, GError **error);
 
