@@ -277,7 +277,6 @@ static int ingest_new(MaPipeline *p, MaMatchContext *ctx, const MaParsedMessage 
   return rc;
 }
 
-
 MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len)
 {
   MaParsedMessage *pm = g_new0(MaParsedMessage, 1);
