@@ -1,5 +1,7 @@
-/* main.c - dispatches `mailagent <subcommand>` to its handler in agent/cli/. Nothing else. */
+/* main.c - dispatches `mailagent <subcommand>` to its handler in agent/cli/. Nothing else, except
+ * the umask (077) set before any subcommand writes a file. */
 #include "agent/cli/cli.h"
+#include "agent/lib/private_files.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +36,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+  ma_private_umask(); /* every database, key, spool and log file written later is 0600 */
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -23,6 +23,7 @@
 
 #include "agent/api/api_server.h"
 #include "agent/lib/log.h"
+#include "agent/lib/private_files.h"
 #include "agent/lib/privilege.h"
 #include "agent/lib/service.h"
 #include "agent/pipeline/pipeline.h"
@@ -108,9 +109,10 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
   ma_service_ready("running; configuration reloaded");
 }
 
-/* Opens the database made by `mailagent init` (migrating an old one) and the spool. An installation
- * that was never initialised is refused rather than created empty: serve would otherwise run
- * without an admin key or master key and look healthy while nobody can use it. */
+/* Opens the database made by `mailagent init` (migrating an old one) and the spool, and makes them
+ * private (data directory 0700, databases and key files 0600). An installation that was never
+ * initialised is refused rather than created empty: serve would otherwise run without an admin key
+ * or master key and look healthy while nobody can use it. */
 static int prepare_storage(const MaConfig *cfg, GError **error)
 {
   MaStorage *st = NULL;
@@ -127,6 +129,12 @@ static int prepare_storage(const MaConfig *cfg, GError **error)
   MaSpool *sp = NULL;
   if (spool_open(cfg->data_dir, &sp, error) < 0) return -1;
   spool_close(&sp);
+  /* files left with wider modes by an older version or an operator's umask */
+  g_autoptr(GPtrArray) changed = g_ptr_array_new_with_free_func(g_free);
+  if (ma_private_data_dir(cfg, changed, error) < 0) return -1;
+  for (guint i = 0; i < changed->len; i++)
+    ma_warn("serve", "%s was readable by others; made private (0700 directory, 0600 file)",
+            (const char *) changed->pdata[i]);
   return 0;
 }
 

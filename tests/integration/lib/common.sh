@@ -53,10 +53,13 @@ write_config() {
 # ma ARGS...: runs the binary with the test's config.
 ma() { "$MAILAGENT" "$1" -c "$CONF" "${@:2}"; }
 
-# start_serve: runs `mailagent init` (idempotent: serve refuses a data directory init never
-# prepared), starts `mailagent serve` in the background and waits until SMTP and API answer.
+# start_serve [--no-init]: runs `mailagent init` (idempotent: serve refuses a data directory init
+# never prepared; --no-init when the test prepared it and wants serve to see it as it is), starts
+# `mailagent serve` in the background and waits until SMTP and API answer.
 start_serve() {
-  "$MAILAGENT" init -c "$CONF" >>"$T/init.log" 2>&1 || { cat "$T/init.log"; fail "init failed"; return 1; }
+  if [ "${1:-}" != --no-init ]; then
+    "$MAILAGENT" init -c "$CONF" >>"$T/init.log" 2>&1 || { cat "$T/init.log"; fail "init failed"; return 1; }
+  fi
   "$MAILAGENT" serve -c "$CONF" >>"$T/serve.log" 2>&1 &
   SERVE_PID=$!
   CLEANUP_PIDS+=("$SERVE_PID")
