@@ -557,6 +557,45 @@ int storage_outbox_failed(MaStorage *st, gint64 seq, int attempts, gint64 next_a
   return st->be->outbox_failed(st->impl, seq, attempts, next_attempt_at, error_text, dead, error);
 }
 
+const char *ma_outbox_state_name(MaOutboxState state)
+{
+  static const char *const names[] = {"pending", "delivered", "dead", "purged"};
+  return state <= MA_OUTBOX_PURGED ? names[state] : "unknown";
+}
+
+int storage_outbox_dead_list(MaStorage *st, const char *enterprise_id, gint64 after_seq, int limit, GPtrArray *out,
+                             GError **error)
+{
+  g_assert(st != NULL && out != NULL);
+  return st->be->outbox_dead_list(st->impl, enterprise_id, after_seq, limit, out, error);
+}
+
+int storage_outbox_get(MaStorage *st, const char *enterprise_id, gint64 seq, MaOutboxEvent **out, GError **error)
+{
+  g_assert(st != NULL && out != NULL);
+  *out = NULL;
+  return st->be->outbox_get(st->impl, enterprise_id, seq, out, error);
+}
+
+int storage_outbox_dead_retry(MaStorage *st, const char *enterprise_id, gint64 seq, gint64 now, gint64 *count,
+                              GError **error)
+{
+  g_assert(st != NULL && count != NULL);
+  return st->be->outbox_dead_retry(st->impl, enterprise_id, seq, now, count, error);
+}
+
+int storage_outbox_dead_purge(MaStorage *st, const char *enterprise_id, gint64 seq, gint64 *count, GError **error)
+{
+  g_assert(st != NULL && count != NULL);
+  return st->be->outbox_dead_purge(st->impl, enterprise_id, seq, count, error);
+}
+
+int storage_outbox_dead_count(MaStorage *st, gint64 *count, GError **error)
+{
+  g_assert(st != NULL && count != NULL);
+  return st->be->outbox_dead_count(st->impl, count, error);
+}
+
 int storage_outbox_backlog(MaStorage *st, gint64 *count, GError **error)
 {
   g_assert(st != NULL);

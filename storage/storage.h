@@ -315,6 +315,12 @@ int storage_rules_put(MaStorage *st, const char *enterprise_id, const char *json
 
 /* ---- outbox: events for the CRM's webhook --------------------------------------------------- */
 
+/* An event's life: pending (retried on a schedule), delivered, dead (parked after the last attempt:
+ * an operator requeues or purges it), purged (given up; the row stays so that its idempotency key
+ * still stops a replayed step from emitting it again). */
+typedef enum { MA_OUTBOX_PENDING, MA_OUTBOX_DELIVERED, MA_OUTBOX_DEAD, MA_OUTBOX_PURGED } MaOutboxState;
+const char *ma_outbox_state_name(MaOutboxState state);
+
 typedef struct {
   gint64 seq;             /* delivery order */
   char *idempotency_key;  /* unique: adding the same key twice keeps the first */
@@ -324,6 +330,9 @@ typedef struct {
   int attempts;
   gint64 next_attempt_at;
   char *last_error;
+  gint64 created_at;
+  gint64 delivered_at;    /* 0: not delivered */
+  MaOutboxState state;
 } MaOutboxEvent;
 
 void ma_outbox_event_free(MaOutboxEvent *e);
@@ -339,6 +348,21 @@ int storage_outbox_failed(MaStorage *st, gint64 seq, int attempts, gint64 next_a
                           gboolean dead, GError **error);
 /* Undelivered, not dead. */
 int storage_outbox_backlog(MaStorage *st, gint64 *count, GError **error);
+/* Dead events, oldest first, with seq > after_seq (0: from the start), at most limit; enterprise_id
+ * NULL: every enterprise's. out: MaOutboxEvent*. */
+int storage_outbox_dead_list(MaStorage *st, const char *enterprise_id, gint64 after_seq, int limit, GPtrArray *out,
+                             GError **error);
+/* One event in any state: 1 with *out (caller frees), 0 when there is none (or it belongs to
+ * another enterprise than enterprise_id, when that is not NULL). */
+int storage_outbox_get(MaStorage *st, const char *enterprise_id, gint64 seq, MaOutboxEvent **out, GError **error);
+/* Requeues dead events (seq > 0: that one; 0: every dead one of enterprise_id, or of all when NULL):
+ * attempts start again from 0, due at now. *count gets how many. */
+int storage_outbox_dead_retry(MaStorage *st, const char *enterprise_id, gint64 seq, gint64 now, gint64 *count,
+                              GError **error);
+/* Purges dead events, selected as for retry. *count gets how many. */
+int storage_outbox_dead_purge(MaStorage *st, const char *enterprise_id, gint64 seq, gint64 *count, GError **error);
+/* Dead events of every enterprise (the /metrics gauge). */
+int storage_outbox_dead_count(MaStorage *st, gint64 *count, GError **error);
 
 /* ---- metrics -------------------------------------------------------------------------------- */
 

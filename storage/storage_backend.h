@@ -114,6 +114,13 @@ typedef struct MaStorageBackend {
   int (*outbox_failed)(void *impl, gint64 seq, int attempts, gint64 next_attempt_at, const char *error_text,
                        gboolean dead, GError **error);
   int (*outbox_backlog)(void *impl, gint64 *count, GError **error);
+  int (*outbox_dead_list)(void *impl, const char *enterprise_id, gint64 after_seq, int limit, GPtrArray *out,
+                          GError **error);
+  int (*outbox_get)(void *impl, const char *enterprise_id, gint64 seq, MaOutboxEvent **out, GError **error);
+  int (*outbox_dead_retry)(void *impl, const char *enterprise_id, gint64 seq, gint64 now, gint64 *count,
+                           GError **error);
+  int (*outbox_dead_purge)(void *impl, const char *enterprise_id, gint64 seq, gint64 *count, GError **error);
+  int (*outbox_dead_count)(void *impl, gint64 *count, GError **error);
   int (*counts)(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 } MaStorageBackend;
 

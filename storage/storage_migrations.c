@@ -164,6 +164,9 @@ static const SqlMigration migrations[] = {
        * DELETE triggers stay: rows also go through ON DELETE CASCADE. */
    "DROP TRIGGER IF EXISTS messages_counted;"
    "DROP TRIGGER IF EXISTS activities_counted;"},
+  {15, /* webhook dead letters are listed, counted for /metrics and requeued without reading the
+        * delivered rows the outbox keeps forever */
+   "CREATE INDEX outbox_dead ON outbox(seq) WHERE dead = 1;"},
 };
 
 int sql_migrations_latest(void)

@@ -73,5 +73,10 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .outbox_delivered = sqlite_outbox_delivered,
   .outbox_failed = sqlite_outbox_failed,
   .outbox_backlog = sqlite_outbox_backlog,
+  .outbox_dead_list = sqlite_outbox_dead_list,
+  .outbox_get = sqlite_outbox_get,
+  .outbox_dead_retry = sqlite_outbox_dead_retry,
+  .outbox_dead_purge = sqlite_outbox_dead_purge,
+  .outbox_dead_count = sqlite_outbox_dead_count,
   .counts = sqlite_counts,
 };

@@ -41,6 +41,12 @@ static void metrics_get(ApiCtx *ctx)
                                 "# TYPE mailagent_webhook_backlog gauge\nmailagent_webhook_backlog %" G_GINT64_FORMAT "\n",
                            backlog);
   g_clear_error(&error);
+  gint64 dead = 0;
+  if (storage_outbox_dead_count(ctx->st, &dead, &error) == 0)
+    g_string_append_printf(out, "# HELP mailagent_webhook_dead Webhook events parked as dead, waiting for an operator.\n"
+                                "# TYPE mailagent_webhook_dead gauge\nmailagent_webhook_dead %" G_GINT64_FORMAT "\n",
+                           dead);
+  g_clear_error(&error);
   if (storage_counts(ctx->st, &messages, &activities, &records, &error) == 0)
     g_string_append_printf(out,
                            "# HELP mailagent_archive_messages Messages in the archive (all enterprises).\n"

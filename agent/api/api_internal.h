@@ -86,6 +86,7 @@ extern const ApiRoute api_employees_routes[];
 extern const ApiRoute api_enterprises_routes[];
 extern const ApiRoute api_keys_routes[];
 extern const ApiRoute api_inbound_routes[];
+extern const ApiRoute api_webhook_routes[];
 
 /* ---- router (api_router.c) ------------------------------------------------------------------ */
 
@@ -133,6 +134,9 @@ gboolean api_check_query(ApiCtx *ctx, const char *const *allowed);
 const char *api_query(ApiCtx *ctx, const char *name);
 /* Parses ?limit= (default API_DEFAULT_PAGE, 1..API_MAX_PAGE). FALSE after answering 400. */
 gboolean api_query_limit(ApiCtx *ctx, int *limit);
+/* Admin routes: resolves ?enterprise= (id or slug) into *id (caller frees; NULL when absent).
+ * FALSE after answering 404 (no such enterprise) or the storage error. */
+gboolean api_query_enterprise(ApiCtx *ctx, char **id);
 
 /* ---- shared resource helpers (api_reply.c) ---------------------------------------------------- */
 

@@ -261,6 +261,21 @@ gboolean api_query_limit(ApiCtx *ctx, int *limit)
   return TRUE;
 }
 
+gboolean api_query_enterprise(ApiCtx *ctx, char **id)
+{
+  *id = NULL;
+  const char *which = api_query(ctx, "enterprise");
+  if (!which) return TRUE;
+  g_autoptr(GError) error = NULL;
+  MaEnterprise *e = NULL;
+  int rc = storage_enterprise_get(ctx->st, which, &e, &error);
+  if (rc < 0) api_reply_gerror(ctx, error);
+  else if (rc == 0) api_reply_error(ctx, 404, "not_found", "no such enterprise");
+  else *id = g_strdup(e->id);
+  ma_enterprise_free(e);
+  return rc > 0;
+}
+
 gboolean api_param_record_type(ApiCtx *ctx, MaRecordType *type)
 {
   const char *name = api_param(ctx, "type");

@@ -26,6 +26,10 @@ json_t *codec_record_ref_to_json(const MaRecordRef *ref); /* {"type","id"} */
 json_t *codec_enterprise_to_json(const MaEnterprise *e, const char *inbound_domain);
 json_t *codec_employee_to_json(const MaEmployee *e);
 json_t *codec_api_key_to_json(const MaApiKey *k);
+/* A webhook event as the operator sees it: id (its seq, as a string), event, enterprise_id, state,
+ * attempts, created_at, next_attempt_at (pending only), last_error; with_payload adds the payload
+ * (the JSON the CRM receives: ids and metadata, never a message body). */
+json_t *codec_outbox_event_to_json(const MaOutboxEvent *e, gboolean with_payload);
 json_t *codec_attachment_to_json(const MaAttachment *a);
 
 /* A message as the timeline shows it: id, thread_id, date, direction, from, to, cc, subject,

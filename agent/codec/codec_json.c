@@ -158,6 +158,25 @@ json_t *codec_api_key_to_json(const MaApiKey *k)
   return o;
 }
 
+json_t *codec_outbox_event_to_json(const MaOutboxEvent *e, gboolean with_payload)
+{
+  json_t *o = json_object();
+  json_object_set_new_nocheck(o, "id", json_sprintf("%" G_GINT64_FORMAT, e->seq));
+  json_object_set_new_nocheck(o, "event", codec_string(e->event));
+  json_object_set_new_nocheck(o, "enterprise_id", codec_string(e->enterprise_id));
+  json_object_set_new_nocheck(o, "state", json_string(ma_outbox_state_name(e->state)));
+  json_object_set_new_nocheck(o, "attempts", json_integer(e->attempts));
+  json_object_set_new_nocheck(o, "created_at", codec_time(e->created_at));
+  json_object_set_new_nocheck(o, "next_attempt_at",
+                              e->state == MA_OUTBOX_PENDING ? codec_time(e->next_attempt_at) : json_null());
+  json_object_set_new_nocheck(o, "last_error", codec_string(e->last_error));
+  if (with_payload) {
+    json_t *payload = e->payload ? json_loads(e->payload, 0, NULL) : NULL;
+    json_object_set_new_nocheck(o, "payload", payload ? payload : json_null());
+  }
+  return o;
+}
+
 static void write_attachment(CodecWriter *w, const MaAttachment *a)
 {
   codec_writer_object_begin(w);

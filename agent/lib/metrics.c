@@ -24,6 +24,7 @@ static const MetricInfo metric_info[MA_METRIC_COUNT_] = {
   [MA_METRIC_SMTP_SESSIONS_TOTAL] = {"mailagent_smtp_sessions_total", "SMTP connections accepted.", FALSE},
   [MA_METRIC_WEBHOOK_DELIVERED] = {"mailagent_webhook_delivered_total", "Webhook events delivered.", FALSE},
   [MA_METRIC_WEBHOOK_FAILED] = {"mailagent_webhook_failed_total", "Failed webhook delivery attempts.", FALSE},
+  [MA_METRIC_WEBHOOK_DEAD] = {"mailagent_webhook_dead_total", "Webhook events parked as dead after their last attempt.", FALSE},
   [MA_METRIC_API_REQUESTS] = {"mailagent_api_requests_total", "HTTP API requests answered.", FALSE},
   [MA_METRIC_API_ERRORS] = {"mailagent_api_errors_total", "HTTP API requests answered with a 5xx status.", FALSE},
   [MA_METRIC_SMTP_SESSIONS_OPEN] = {"mailagent_smtp_sessions_open", "SMTP sessions open now.", TRUE},

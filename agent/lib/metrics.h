@@ -22,6 +22,7 @@ typedef enum {
   MA_METRIC_SMTP_SESSIONS_TOTAL, /* SMTP connections accepted */
   MA_METRIC_WEBHOOK_DELIVERED,
   MA_METRIC_WEBHOOK_FAILED,      /* failed attempts */
+  MA_METRIC_WEBHOOK_DEAD,        /* events parked as dead after their last attempt */
   MA_METRIC_API_REQUESTS,        /* HTTP requests answered by our handlers */
   MA_METRIC_API_ERRORS,          /* of which answered with status >= 500 */
   MA_METRIC_RULES_BUDGET_EXHAUSTED, /* messages whose rules ran out of their budget (rules.h) */
