@@ -23,6 +23,7 @@ static const Subcommand subcommands[] = {
   {"settings", cli_settings, "show or change an enterprise's settings"},
   {"apikey", cli_apikey, "create, list, revoke and rotate API keys"},
   {"rules", cli_rules, "manage auto-create activity rules"},
+  {"audit", cli_audit_log, "show the audit log of administrative changes"},
   {"webhook", cli_webhook, "list, show, requeue and purge dead webhook events"},
   {"version", cli_version, "print the version and the versions of the libraries in use"},
 };

@@ -229,6 +229,10 @@ int sqlite_outbox_dead_retry(void *impl, const char *enterprise_id, gint64 seq, 
                              GError **error);
 int sqlite_outbox_dead_purge(void *impl, const char *enterprise_id, gint64 seq, gint64 *count, GError **error);
 int sqlite_outbox_dead_count(void *impl, gint64 *count, GError **error);
+/* storage_sqlite_audit.c */
+int sqlite_audit_add(void *impl, const MaAuditEntry *e, GError **error);
+int sqlite_audit_list(void *impl, const char *enterprise_id, gint64 before_seq, int limit, GPtrArray *out,
+                      GError **error);
 int sqlite_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 
 #endif

@@ -596,6 +596,30 @@ int storage_outbox_dead_count(MaStorage *st, gint64 *count, GError **error)
   return st->be->outbox_dead_count(st->impl, count, error);
 }
 
+void ma_audit_entry_free(MaAuditEntry *e)
+{
+  if (!e) return;
+  g_free(e->enterprise_id);
+  g_free(e->actor);
+  g_free(e->action);
+  g_free(e->target);
+  g_free(e->details);
+  g_free(e);
+}
+
+int storage_audit_add(MaStorage *st, const MaAuditEntry *e, GError **error)
+{
+  g_assert(st != NULL && e != NULL && e->actor && e->action);
+  return st->be->audit_add(st->impl, e, error);
+}
+
+int storage_audit_list(MaStorage *st, const char *enterprise_id, gint64 before_seq, int limit, GPtrArray *out,
+                       GError **error)
+{
+  g_assert(st != NULL && out != NULL);
+  return st->be->audit_list(st->impl, enterprise_id, before_seq, limit, out, error);
+}
+
 int storage_outbox_backlog(MaStorage *st, gint64 *count, GError **error)
 {
   g_assert(st != NULL);

@@ -364,6 +364,28 @@ int storage_outbox_dead_purge(MaStorage *st, const char *enterprise_id, gint64 s
 /* Dead events of every enterprise (the /metrics gauge). */
 int storage_outbox_dead_count(MaStorage *st, gint64 *count, GError **error);
 
+/* ---- audit log: administrative changes ------------------------------------------------------ */
+
+typedef struct {
+  gint64 seq;             /* assigned by storage_audit_add: the order entries were written in */
+  char *enterprise_id;    /* the enterprise changed; NULL for installation-wide changes */
+  char *actor;            /* "cli:<unix user>" or "apikey:<key id>" */
+  char *action;           /* "apikey.create", "rules.update", "settings.update", ... */
+  char *target;           /* what was changed: a key id, a rule id, a setting name; may be NULL */
+  char *details;          /* JSON object text, never a secret; may be NULL */
+  gint64 at;              /* Unix seconds */
+} MaAuditEntry;
+
+void ma_audit_entry_free(MaAuditEntry *e);
+
+/* Appends e (at set by the caller; seq is assigned). Joins the caller's open transaction, so a change
+ * and its entry commit together. */
+int storage_audit_add(MaStorage *st, const MaAuditEntry *e, GError **error);
+/* Entries newest first with seq < before_seq (0: from the newest), at most limit. enterprise_id
+ * NULL: all; otherwise that enterprise's. out: MaAuditEntry*. */
+int storage_audit_list(MaStorage *st, const char *enterprise_id, gint64 before_seq, int limit, GPtrArray *out,
+                       GError **error);
+
 /* ---- metrics -------------------------------------------------------------------------------- */
 
 /* admin: counts for /metrics: messages archived, activities, records. */

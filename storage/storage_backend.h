@@ -121,6 +121,9 @@ typedef struct MaStorageBackend {
                            GError **error);
   int (*outbox_dead_purge)(void *impl, const char *enterprise_id, gint64 seq, gint64 *count, GError **error);
   int (*outbox_dead_count)(void *impl, gint64 *count, GError **error);
+  int (*audit_add)(void *impl, const MaAuditEntry *e, GError **error);
+  int (*audit_list)(void *impl, const char *enterprise_id, gint64 before_seq, int limit, GPtrArray *out,
+                    GError **error);
   int (*counts)(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 } MaStorageBackend;
 

@@ -78,5 +78,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .outbox_dead_retry = sqlite_outbox_dead_retry,
   .outbox_dead_purge = sqlite_outbox_dead_purge,
   .outbox_dead_count = sqlite_outbox_dead_count,
+  .audit_add = sqlite_audit_add,
+  .audit_list = sqlite_audit_list,
   .counts = sqlite_counts,
 };

@@ -110,7 +110,11 @@ static void enterprises_create(ApiCtx *ctx)
   e.created_at = ma_now();
   /* As `mailagent enterprise add`: the enterprise and its first key ("default") in one commit. */
   if (storage_begin(ctx->st, &error) < 0 || storage_enterprise_create(ctx->st, &e, &error) < 0 ||
-      apikey_create(ctx->st, e.id, "default", &key, &secret, &error) < 0 || storage_commit(ctx->st, &error) < 0) {
+      apikey_create(ctx->st, e.id, "default", &key, &secret, &error) < 0 ||
+      api_audit(ctx, e.id, "enterprise.create", e.id, json_pack("{s:s, s:s}", "name", e.name, "slug", e.slug), &error) < 0 ||
+      api_audit(ctx, e.id, "apikey.create", key->id, json_pack("{s:s, s:s}", "scope", "enterprise", "label", "default"),
+                &error) < 0 ||
+      storage_commit(ctx->st, &error) < 0) {
     storage_rollback(ctx->st);
     api_reply_gerror(ctx, error);
   } else {

@@ -7,6 +7,8 @@
  * refused. Error messages never echo request bodies or secrets, only names of fields/parameters.
  */
 #include "api_internal.h"
+#include "agent/lib/log.h"
+#include "agent/tenant/audit.h"
 #include "agent/codec/codec.h"
 #include "agent/lib/log.h"
 
@@ -293,4 +295,18 @@ gboolean api_param_record_type(ApiCtx *ctx, MaRecordType *type)
 json_t *api_page(json_t *items, const char *next_cursor)
 {
   return codec_page(items, next_cursor); /* the CLI's --json page shape */
+}
+
+int api_audit(ApiCtx *ctx, const char *enterprise_id, const char *action, const char *target, json_t *details,
+              GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autofree char *actor = audit_actor_key(ctx->key);
+  if (audit_log(ctx->st, actor, enterprise_id, action, target, details, error ? error : &local) < 0) {
+    if (!error)
+      ma_error("api", "%s %s was made but not recorded in the audit log: %s", action, target ? target : "",
+               local->message);
+    return -1;
+  }
+  return 0;
 }

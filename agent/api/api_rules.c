@@ -101,7 +101,13 @@ static gboolean apply_edit(ApiCtx *ctx, EditOp op, const char *id, const char *b
   case EDIT_DELETE: updated = rules_edit_delete(current, id, &error); break;
   case EDIT_REPLACE: updated = rules_edit_replace(current, body_text, &error); break;
   }
+  static const char *const actions[] = {[EDIT_ADD] = "rules.add",         [EDIT_UPDATE] = "rules.update",
+                                        [EDIT_MOVE] = "rules.move",       [EDIT_ENABLE] = "rules.enable",
+                                        [EDIT_DISABLE] = "rules.disable", [EDIT_DELETE] = "rules.delete",
+                                        [EDIT_REPLACE] = "rules.replace"};
   if (!updated || storage_rules_put(ctx->st, ctx->enterprise_id, updated, &error) < 0 ||
+      api_audit(ctx, ctx->enterprise_id, actions[op], new_id && *new_id ? *new_id : id,
+                position ? json_pack("{s:i}", "position", (int) position) : NULL, &error) < 0 ||
       storage_commit(ctx->st, &error) < 0)
     goto fail;
   return TRUE;

@@ -27,6 +27,7 @@ int cli_apikey(int argc, char **argv);
 int cli_rules(int argc, char **argv);
 int cli_version(int argc, char **argv);
 int cli_webhook(int argc, char **argv);
+int cli_audit_log(int argc, char **argv);
 
 /* ---- shared helpers (cli_common.c) ---------------------------------------------------------- */
 
@@ -97,6 +98,13 @@ int cli_open(const CliCommon *common, MaConfig **cfg, MaStorage **st);
  * nothing is left open. */
 int cli_open_enterprise(const CliCommon *common, const char *id_or_slug, MaConfig **cfg, MaStorage **st,
                         MaEnterprise **ent);
+
+/* Records an administrative change in the audit log as the CLI's Unix user (audit.h); details is
+ * taken over. Inside the caller's transaction when one is open: pass error, and roll back on -1.
+ * With error NULL (the change is committed already) a failure is printed as a warning: the change
+ * stands, unrecorded. Returns 0 or -1. */
+int cli_audit(MaStorage *st, const char *enterprise_id, const char *action, const char *target, json_t *details,
+              GError **error);
 
 /* Prints "mailagent: warning: ..." to stderr. */
 void cli_warn(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "agent/lib/log.h"
+#include "agent/tenant/audit.h"
 #include "agent/lib/privilege.h"
 
 #include <stdarg.h>
@@ -226,4 +227,18 @@ int cli_usage_error(const char *fmt, ...)
   va_end(ap);
   fprintf(stderr, "mailagent: %s\n", msg);
   return 2;
+}
+
+int cli_audit(MaStorage *st, const char *enterprise_id, const char *action, const char *target, json_t *details,
+              GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autofree char *actor = audit_actor_cli();
+  if (audit_log(st, actor, enterprise_id, action, target, details, error ? error : &local) < 0) {
+    if (!error)
+      fprintf(stderr, "mailagent: warning: %s %s was made but not recorded in the audit log: %s\n", action,
+              target ? target : "", local->message);
+    return -1;
+  }
+  return 0;
 }

@@ -175,7 +175,11 @@ static int cmd_add(int argc, char **argv)
   MaApiKey *key = NULL;
   g_autofree char *secret = NULL;
   if (storage_begin(st, &error) < 0 || storage_enterprise_create(st, &e, &error) < 0 ||
-      apikey_create(st, e.id, "default", &key, &secret, &error) < 0 || storage_commit(st, &error) < 0) {
+      apikey_create(st, e.id, "default", &key, &secret, &error) < 0 ||
+      cli_audit(st, e.id, "enterprise.create", e.id, json_pack("{s:s, s:s}", "name", e.name, "slug", e.slug), &error) < 0 ||
+      cli_audit(st, e.id, "apikey.create", key->id, json_pack("{s:s, s:s}", "scope", "enterprise", "label", "default"),
+                &error) < 0 ||
+      storage_commit(st, &error) < 0) {
     storage_rollback(st);
     storage_close(&st);
     g_free(e.id);
@@ -315,6 +319,7 @@ static int cmd_domain(int argc, char **argv)
   g_autoptr(GError) error = NULL;
   if (add) rc = storage_enterprise_domain_add(st, e->id, domain, &error);
   else rc = storage_enterprise_domain_remove(st, e->id, domain, &error);
+  if (rc >= 0) cli_audit(st, e->id, add ? "enterprise.domain_add" : "enterprise.domain_remove", domain, NULL, NULL);
   MaEnterprise *after = NULL;
   if (rc >= 0 && common.json && storage_enterprise_get(st, e->id, &after, &error) < 0) rc = -1;
   storage_close(&st);
@@ -362,6 +367,7 @@ static int cmd_rotate(int argc, char **argv)
   gint64 expires = ma_now() + (gint64)grace_days * 86400;
   g_autoptr(GPtrArray) live = g_ptr_array_new_with_free_func(g_free);
   rc = storage_inbound_rotate(st, e->id, local, expires, &error);
+  if (rc == 0) cli_audit(st, e->id, "inbound.rotate", NULL, json_pack("{s:i}", "grace_days", grace_days), NULL);
   if (rc == 0) rc = storage_inbound_list(st, e->id, ma_now(), live, &error);
   storage_close(&st);
   if (rc < 0) {

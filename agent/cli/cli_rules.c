@@ -63,31 +63,37 @@ typedef struct {
   guint position;
   gboolean enabled;
   char *new_id;
+  const char *action; /* the audit log's name for the edit, set by the do_* function */
 } EditArgs;
 
 static char *do_add(const char *cur, gpointer p, GError **e)
 {
   EditArgs *a = p;
+  a->action = "rules.add";
   return rules_edit_add(cur, a->rule_json, a->position, &a->new_id, e);
 }
 static char *do_update(const char *cur, gpointer p, GError **e)
 {
   EditArgs *a = p;
+  a->action = "rules.update";
   return rules_edit_update(cur, a->rule_id, a->rule_json, e);
 }
 static char *do_move(const char *cur, gpointer p, GError **e)
 {
   EditArgs *a = p;
+  a->action = "rules.move";
   return rules_edit_move(cur, a->rule_id, a->position, e);
 }
 static char *do_enable(const char *cur, gpointer p, GError **e)
 {
   EditArgs *a = p;
+  a->action = a->enabled ? "rules.enable" : "rules.disable";
   return rules_edit_set_enabled(cur, a->rule_id, a->enabled, e);
 }
 static char *do_delete(const char *cur, gpointer p, GError **e)
 {
   EditArgs *a = p;
+  a->action = "rules.delete";
   return rules_edit_delete(cur, a->rule_id, e);
 }
 
@@ -144,7 +150,10 @@ static int run_edit(const CliCommon *common, const char *enterprise, EditFn fn, 
   g_autofree char *cur = NULL, *next = NULL;
   gboolean ok = storage_begin(st, &error) == 0;
   if (ok && (storage_rules_get(st, ent->id, &cur, &error) < 0 || !(next = fn(cur, args, &error)) ||
-             storage_rules_put(st, ent->id, next, &error) < 0 || storage_commit(st, &error) < 0)) {
+             storage_rules_put(st, ent->id, next, &error) < 0 ||
+             cli_audit(st, ent->id, args->action, args->new_id ? args->new_id : args->rule_id,
+                       args->position ? json_pack("{s:i}", "position", (int) args->position) : NULL, &error) < 0 ||
+             storage_commit(st, &error) < 0)) {
     storage_rollback(st);
     ok = FALSE;
   }

@@ -30,6 +30,8 @@ json_t *codec_api_key_to_json(const MaApiKey *k);
  * attempts, created_at, next_attempt_at (pending only), last_error; with_payload adds the payload
  * (the JSON the CRM receives: ids and metadata, never a message body). */
 json_t *codec_outbox_event_to_json(const MaOutboxEvent *e, gboolean with_payload);
+/* {"id", "enterprise_id", "actor", "action", "target", "details": {...} or null, "at"}. */
+json_t *codec_audit_entry_to_json(const MaAuditEntry *e);
 json_t *codec_attachment_to_json(const MaAttachment *a);
 
 /* A message as the timeline shows it: id, thread_id, date, direction, from, to, cc, subject,

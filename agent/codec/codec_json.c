@@ -177,6 +177,20 @@ json_t *codec_outbox_event_to_json(const MaOutboxEvent *e, gboolean with_payload
   return o;
 }
 
+json_t *codec_audit_entry_to_json(const MaAuditEntry *e)
+{
+  json_t *o = json_object();
+  json_object_set_new_nocheck(o, "id", json_sprintf("%" G_GINT64_FORMAT, e->seq));
+  json_object_set_new_nocheck(o, "enterprise_id", codec_string(e->enterprise_id));
+  json_object_set_new_nocheck(o, "actor", codec_string(e->actor));
+  json_object_set_new_nocheck(o, "action", codec_string(e->action));
+  json_object_set_new_nocheck(o, "target", codec_string(e->target));
+  json_t *details = e->details ? json_loads(e->details, 0, NULL) : NULL;
+  json_object_set_new_nocheck(o, "details", details ? details : json_null());
+  json_object_set_new_nocheck(o, "at", codec_time(e->at));
+  return o;
+}
+
 static void write_attachment(CodecWriter *w, const MaAttachment *a)
 {
   codec_writer_object_begin(w);
