@@ -7,6 +7,7 @@
  */
 #include "api_internal.h"
 #include "agent/lib/metrics.h"
+#include "agent/version/version.h"
 #include "rules/rules.h"
 
 static void healthz_get(ApiCtx *ctx)
@@ -32,6 +33,18 @@ static void metrics_get(ApiCtx *ctx)
   if (!api_check_query(ctx, NULL))
     return;
   ma_metrics_render(out);
+  /* mailagent_build_info: constant 1, the versions as labels (values we produce, not a peer's) */
+  json_t *libs = ma_version_libraries();
+  g_string_append_printf(out, "# HELP mailagent_build_info mailagent's version and the libraries it runs with.\n"
+                              "# TYPE mailagent_build_info gauge\nmailagent_build_info{version=\"%s\"", ma_version());
+  gsize i;
+  json_t *lib;
+  json_array_foreach(libs, i, lib) {
+    g_autofree char *label = g_ascii_strdown(json_string_value(json_object_get(lib, "name")), -1);
+    g_string_append_printf(out, ",%s=\"%s\"", label, json_string_value(json_object_get(lib, "version")));
+  }
+  g_string_append(out, "} 1\n");
+  json_decref(libs);
   g_string_append_printf(out, "# HELP mailagent_rules_regex_limit_hits_total Rule regexes stopped by their match limits.\n"
                               "# TYPE mailagent_rules_regex_limit_hits_total counter\n"
                               "mailagent_rules_regex_limit_hits_total %" G_GUINT64_FORMAT "\n",

@@ -145,7 +145,8 @@ static void backoff(const MaSpoolEntry *e)
 
 static void log_result(const MaSpoolEntry *e, const MaIngestResult *r)
 {
-  ma_metrics_inc(r->outcome == MA_INGEST_ARCHIVED ? MA_METRIC_MESSAGES_ARCHIVED : MA_METRIC_MESSAGES_SKIPPED);
+  if (r->outcome == MA_INGEST_ARCHIVED) ma_metrics_inc(MA_METRIC_MESSAGES_ARCHIVED);
+  else ma_metrics_count_skip(r->outcome == MA_INGEST_DUPLICATE ? "duplicate" : r->skip_reason);
   if (r->activities_created > 0) ma_metrics_add(MA_METRIC_ACTIVITIES_CREATED, r->activities_created);
   if (r->rules_budget_exhausted) {
     ma_metrics_inc(MA_METRIC_RULES_BUDGET_EXHAUSTED);
