@@ -106,6 +106,26 @@ int cli_open_enterprise(const CliCommon *common, const char *id_or_slug, MaConfi
 int cli_audit(MaStorage *st, const char *enterprise_id, const char *action, const char *target, json_t *details,
               GError **error);
 
+/* Progress of a long command on stderr ("mailagent: records import: 120000 lines, 41000/s"), every
+ * `every` items when every > 0, else every CLI_PROGRESS_SECONDS of real time; nothing when quiet.
+ * Stack-allocated by the caller; nothing to free. */
+#define CLI_PROGRESS_SECONDS 5
+typedef struct {
+  const char *what;   /* "records import" */
+  const char *unit;   /* "lines", "messages" */
+  gint64 every;       /* items between lines; 0: by time */
+  gboolean quiet;
+  gint64 done;
+  gint64 started_us;  /* monotonic */
+  gint64 printed_us;
+  gint64 printed_done;
+} CliProgress;
+void cli_progress_init(CliProgress *p, const char *what, const char *unit, gint64 every, gboolean quiet);
+/* Counts n more items and prints a line when one is due. */
+void cli_progress_add(CliProgress *p, gint64 n);
+/* The final summary line ("mailagent: <what>: <summary>"), unless quiet. */
+void cli_progress_done(CliProgress *p, const char *summary);
+
 /* Prints "mailagent: warning: ..." to stderr. */
 void cli_warn(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* Prints "mailagent: ..." to stderr and returns 2 (bad input). */

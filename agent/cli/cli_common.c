@@ -242,3 +242,29 @@ int cli_audit(MaStorage *st, const char *enterprise_id, const char *action, cons
   }
   return 0;
 }
+
+void cli_progress_init(CliProgress *p, const char *what, const char *unit, gint64 every, gboolean quiet)
+{
+  *p = (CliProgress){.what = what, .unit = unit, .every = every, .quiet = quiet};
+  p->started_us = p->printed_us = g_get_monotonic_time();
+}
+
+void cli_progress_add(CliProgress *p, gint64 n)
+{
+  p->done += n;
+  if (p->quiet) return;
+  gint64 now = g_get_monotonic_time();
+  gboolean due = p->every > 0 ? p->done - p->printed_done >= p->every
+                              : now - p->printed_us >= CLI_PROGRESS_SECONDS * G_USEC_PER_SEC;
+  if (!due) return;
+  double secs = (double) (now - p->started_us) / G_USEC_PER_SEC;
+  fprintf(stderr, "mailagent: %s: %" G_GINT64_FORMAT " %s, %.0f/s\n", p->what, p->done, p->unit,
+          secs > 0 ? (double) p->done / secs : 0.0);
+  p->printed_us = now;
+  p->printed_done = p->done;
+}
+
+void cli_progress_done(CliProgress *p, const char *summary)
+{
+  if (!p->quiet) fprintf(stderr, "mailagent: %s: %s\n", p->what, summary);
+}

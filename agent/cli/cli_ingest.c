@@ -5,7 +5,10 @@
  *
  * --batch N commits N messages per transaction (one fsync per batch, for bulk loads and the
  * benchmark); results of a batch are printed after its commit, and a failed batch writes nothing.
- * --progress N prints throughput and memory to stderr every N messages.
+ * --progress N prints throughput and memory to stderr every N messages (the benchmarks read it);
+ * otherwise a progress line every few seconds on long runs. A summary line ends every run
+ * ("ingest: 120 messages: 100 archived, 5 duplicate, 15 skipped (internal_only 12, ...)"), and
+ * --quiet drops both.
  * Input files are read whole, up to [smtp] max_message_size; a larger one is never cut: it is
  * reported as too large on stderr ("FILE: too large: ...") and not ingested, the others still are.
  * Exit: 0 every message was processed (skips included), 1 a file could not be read, 2 bad usage,
@@ -181,9 +184,47 @@ static void progress(guint done, gint64 started_us)
           ru.ru_maxrss);
 }
 
+/* What a run did, for its summary line. */
+typedef struct {
+  gint64 archived, duplicate, skipped, unreadable, too_large;
+  GHashTable *skip_reasons; /* reason (static string) -> count (GINT_TO_POINTER) */
+} Tally;
+
+static void tally_add(Tally *t, const MaIngestResult *r)
+{
+  if (r->outcome == MA_INGEST_ARCHIVED) t->archived++;
+  else if (r->outcome == MA_INGEST_DUPLICATE) t->duplicate++;
+  else {
+    t->skipped++;
+    const char *reason = r->skip_reason ? r->skip_reason : "other";
+    g_hash_table_insert(t->skip_reasons, (gpointer) reason,
+                        GINT_TO_POINTER(GPOINTER_TO_INT(g_hash_table_lookup(t->skip_reasons, reason)) + 1));
+  }
+}
+
+/* "120 messages: 100 archived, 5 duplicate, 15 skipped (internal_only 12, no_matching_record 3)". */
+static char *tally_summary(const Tally *t)
+{
+  GString *s = g_string_new(NULL);
+  g_string_append_printf(s, "%" G_GINT64_FORMAT " messages: %" G_GINT64_FORMAT " archived, %" G_GINT64_FORMAT
+                         " duplicate, %" G_GINT64_FORMAT " skipped", t->archived + t->duplicate + t->skipped,
+                         t->archived, t->duplicate, t->skipped);
+  if (t->skipped) {
+    g_autoptr(GList) reasons = g_list_sort(g_hash_table_get_keys(t->skip_reasons), (GCompareFunc) strcmp);
+    g_string_append(s, " (");
+    for (GList *l = reasons; l; l = l->next)
+      g_string_append_printf(s, "%s%s %d", l == reasons ? "" : ", ", (const char *) l->data,
+                             GPOINTER_TO_INT(g_hash_table_lookup(t->skip_reasons, l->data)));
+    g_string_append(s, ")");
+  }
+  if (t->unreadable) g_string_append_printf(s, "; %" G_GINT64_FORMAT " unreadable", t->unreadable);
+  if (t->too_large) g_string_append_printf(s, "; %" G_GINT64_FORMAT " too large", t->too_large);
+  return g_string_free(s, FALSE);
+}
+
 /* Runs one batch in a transaction; prints results after the commit. 0 or -1 (error printed). */
 static int run_batch(MaPipeline *p, MaStorage *st, const char *ent, GPtrArray *items, const MaProvenance *prov,
-                     gboolean json, GError **error)
+                     gboolean json, Tally *tally, GError **error)
 {
   if (items->len == 0) return 0;
   /* parse and evaluate the rules first, with no transaction open (as the pipeline workers do) */
@@ -217,6 +258,7 @@ static int run_batch(MaPipeline *p, MaStorage *st, const char *ent, GPtrArray *i
   }
   for (guint i = 0; i < items->len; i++) {
     Item *it = items->pdata[i];
+    tally_add(tally, it->result);
     if (json) cli_print_json(result_json(it), TRUE);
     else print_text(it);
   }
@@ -229,12 +271,14 @@ int cli_ingest(int argc, char **argv)
 {
   CliCommon common = {0};
   int batch = 1, every = 0;
+  gboolean quiet = FALSE;
   char *employee = NULL;
   GOptionEntry extra[] = {
     {"batch", 0, 0, G_OPTION_ARG_INT, &batch, "Messages per transaction (default 1)", "N"},
     {"employee", 0, 0, G_OPTION_ARG_STRING, &employee, "Record this employee (id or address) as whose mail it was",
      "EMPLOYEE"},
     {"progress", 0, 0, G_OPTION_ARG_INT, &every, "Print rate and memory to stderr every N messages", "N"},
+    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress lines or summary on stderr", NULL},
     G_OPTION_ENTRY_NULL,
   };
   g_set_prgname("mailagent ingest");
@@ -264,6 +308,7 @@ int cli_ingest(int argc, char **argv)
   MaPipeline *p = NULL;
   g_autoptr(GPtrArray) inputs = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func((GDestroyNotify) item_free);
+  Tally tally = {.skip_reasons = g_hash_table_new(g_str_hash, g_str_equal)};
   if (!ent) {
     status = 2;
     goto out;
@@ -283,6 +328,8 @@ int cli_ingest(int argc, char **argv)
     goto out;
   }
   p = pipeline_new(st, cfg);
+  CliProgress lines;
+  cli_progress_init(&lines, "ingest", "messages", 0, quiet || every > 0);
   gsize max_size = cfg->max_message_size > 0 ? (gsize) cfg->max_message_size : 52428800;
   gint64 started = g_get_monotonic_time();
   for (guint i = 0; i < inputs->len; i++) {
@@ -292,6 +339,7 @@ int cli_ingest(int argc, char **argv)
     GBytes *raw = read_file(inputs->pdata[i], max_size + 1, &read_error);
     if (!raw) {
       fprintf(stderr, "mailagent: %s\n", read_error->message);
+      tally.unreadable++;
       status = 1;
       continue;
     }
@@ -299,6 +347,7 @@ int cli_ingest(int argc, char **argv)
       fprintf(stderr, "mailagent: %s: too large: more than %" G_GSIZE_FORMAT " bytes ([smtp] max_message_size)\n",
               (const char *) inputs->pdata[i], max_size);
       g_bytes_unref(raw);
+      tally.too_large++;
       if (status == 0) status = 2;
       continue;
     }
@@ -308,16 +357,22 @@ int cli_ingest(int argc, char **argv)
     g_ptr_array_add(items, it);
     prov->received_at = ma_now();
     if ((int) items->len >= batch || i + 1 == inputs->len) {
-      if (run_batch(p, st, ent->id, items, prov, common.json, &error) < 0) {
+      if (run_batch(p, st, ent->id, items, prov, common.json, &tally, &error) < 0) {
         status = cli_fail("ingest", error);
         goto out;
       }
     }
     if (every > 0 && (i + 1) % (guint) every == 0) progress(i + 1, started);
+    cli_progress_add(&lines, 1);
   }
-  if (items->len && run_batch(p, st, ent->id, items, prov, common.json, &error) < 0) status = cli_fail("ingest", error);
+  if (items->len && run_batch(p, st, ent->id, items, prov, common.json, &tally, &error) < 0) status = cli_fail("ingest", error);
   if (every > 0 && inputs->len % (guint) every != 0) progress(inputs->len, started);
+  if (!quiet) {
+    g_autofree char *summary = tally_summary(&tally);
+    fprintf(stderr, "mailagent: ingest: %s\n", summary);
+  }
 out:
+  g_hash_table_unref(tally.skip_reasons);
   pipeline_free(p);
   ma_provenance_free(prov);
   ma_employee_free(emp);

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ma_record_free(r);
   }
   g_clear_error(&error);
-  char **cells = codec_csv_split((const char *)data, size, &error);
+  char **cells = codec_csv_split((const char *)data, size, size > 0 && data[0] == ';' ? ';' : ',', &error);
   g_strfreev(cells);
   g_clear_error(&error);
   return 0;

@@ -271,7 +271,7 @@ static void test_csv_split(void)
   };
   for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
     GError *error = NULL;
-    char **cells = codec_csv_split(cases[i].row, strlen(cases[i].row), &error);
+    char **cells = codec_csv_split(cases[i].row, strlen(cases[i].row), ',', &error);
     if (!cases[i].joined) {
       g_assert_null(cells);
       g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
