@@ -182,7 +182,8 @@ int sqlite_message_get(void *impl, const char *enterprise_id, const char *id, Ma
                        GError **error);
 int sqlite_message_ids_archived_since(void *impl, const char *enterprise_id, gint64 since,
                                       const char *after_id, int limit, GPtrArray *out, GError **error);
-int sqlite_attachment_visible(void *impl, const char *enterprise_id, const char *sha256, GError **error);
+int sqlite_attachment_visible(void *impl, const char *enterprise_id, const char *sha256, char **filename,
+                              char **content_type, GError **error);
 int sqlite_link_add(void *impl, const char *enterprise_id, const char *message_id, const MaRecordRef *ref,
                     GError **error);
 int sqlite_message_links(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,

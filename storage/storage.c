@@ -410,10 +410,13 @@ int storage_message_ids_archived_since(MaStorage *st, const char *enterprise_id,
   return st->be->message_ids_archived_since(st->impl, enterprise_id, since, after_id, limit, out, error);
 }
 
-int storage_attachment_visible(MaStorage *st, const char *enterprise_id, const char *sha256, GError **error)
+int storage_attachment_visible(MaStorage *st, const char *enterprise_id, const char *sha256, char **filename,
+                               char **content_type, GError **error)
 {
   g_assert(st != NULL);
-  return st->be->attachment_visible(st->impl, enterprise_id, sha256, error);
+  if (filename) *filename = NULL;
+  if (content_type) *content_type = NULL;
+  return st->be->attachment_visible(st->impl, enterprise_id, sha256, filename, content_type, error);
 }
 
 int storage_link_add(MaStorage *st, const char *enterprise_id, const char *message_id,

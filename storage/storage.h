@@ -220,8 +220,11 @@ int storage_message_get(MaStorage *st, const char *enterprise_id, const char *id
 /* Ids of messages archived at or after `since`, oldest first, after `after_id`. out: char*. */
 int storage_message_ids_archived_since(MaStorage *st, const char *enterprise_id, gint64 since,
                                        const char *after_id, int limit, GPtrArray *out, GError **error);
-/* 1 when some message of this enterprise has an attachment with this digest. */
-int storage_attachment_visible(MaStorage *st, const char *enterprise_id, const char *sha256, GError **error);
+/* 1 when some message of this enterprise has an attachment with this digest; then, when not NULL,
+ * *filename and *content_type (caller frees; either may be NULL) are those of its latest such
+ * attachment, for the download's Content-Disposition. */
+int storage_attachment_visible(MaStorage *st, const char *enterprise_id, const char *sha256, char **filename,
+                               char **content_type, GError **error);
 
 /* Links: 1 added, 0 existed; MA_ERROR_NOT_FOUND when the message is not this enterprise's. */
 int storage_link_add(MaStorage *st, const char *enterprise_id, const char *message_id, const MaRecordRef *ref, GError **error);

@@ -75,7 +75,8 @@ typedef struct MaStorageBackend {
                      GError **error);
   int (*message_ids_archived_since)(void *impl, const char *enterprise_id, gint64 since,
                                     const char *after_id, int limit, GPtrArray *out, GError **error);
-  int (*attachment_visible)(void *impl, const char *enterprise_id, const char *sha256, GError **error);
+  int (*attachment_visible)(void *impl, const char *enterprise_id, const char *sha256, char **filename,
+                            char **content_type, GError **error);
   int (*link_add)(void *impl, const char *enterprise_id, const char *message_id, const MaRecordRef *ref,
                   GError **error);
   int (*message_links)(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,

@@ -139,6 +139,9 @@ gboolean api_query_limit(ApiCtx *ctx, int *limit);
 /* Admin routes: resolves ?enterprise= (id or slug) into *id (caller frees; NULL when absent).
  * FALSE after answering 404 (no such enterprise) or the storage error. */
 gboolean api_query_enterprise(ApiCtx *ctx, char **id);
+/* The Content-Disposition value for downloading filename (RFC 6266, with RFC 8187's filename*).
+ * Caller frees. */
+char *api_content_disposition(const char *filename);
 /* Records an administrative change in the audit log as the request's key (audit.h); details is
  * taken over. Joins the open transaction: pass error and roll back on -1. With error NULL (the
  * change is committed) a failure is logged; the change stands, unrecorded. */
