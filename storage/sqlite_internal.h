@@ -134,6 +134,8 @@ void sqlite_fault_inject_commit_failures(void *impl, int n);
 gint64 sqlite_data_version(void *impl);
 void sqlite_fault_inject_disk_full(void *impl, gboolean full);
 int sqlite_enterprise_create(void *impl, const MaEnterprise *e, GError **error);
+/* storage_sqlite_erase.c */
+int sqlite_enterprise_delete(void *impl, const char *enterprise_id, GError **error);
 int sqlite_enterprise_get(void *impl, const char *id_or_slug, MaEnterprise **out, GError **error);
 int sqlite_enterprise_list(void *impl, GPtrArray *out, GError **error);
 int sqlite_enterprise_domain_add(void *impl, const char *enterprise_id, const char *domain, GError **error);

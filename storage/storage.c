@@ -189,6 +189,12 @@ gint64 storage_data_version(MaStorage *st)
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
+int storage_enterprise_delete(MaStorage *st, const char *enterprise_id, GError **error)
+{
+  g_assert(st != NULL && enterprise_id != NULL);
+  return st->be->enterprise_delete(st->impl, enterprise_id, error);
+}
+
 int storage_enterprise_create(MaStorage *st, const MaEnterprise *e, GError **error)
 {
   g_assert(st != NULL);

@@ -78,6 +78,11 @@ void ma_enterprise_free(MaEnterprise *e);
 /* Creates an enterprise (e->id, slug, name, inbound_local, domains filled by the caller). Fails with
  * MA_ERROR_CONFLICT when the slug or a domain is already taken by another enterprise. */
 int storage_enterprise_create(MaStorage *st, const MaEnterprise *e, GError **error);
+/* Deletes the enterprise and every row that belongs to it (records, mail, activities, keys, rules,
+ * settings, webhook events, audit entries, and whatever later tables key by enterprise), and every
+ * blob no other enterprise's message still references (blobs are shared by digest). One
+ * transaction. 1 deleted, 0 no such enterprise. */
+int storage_enterprise_delete(MaStorage *st, const char *enterprise_id, GError **error);
 /* Finds by id or by slug. */
 int storage_enterprise_get(MaStorage *st, const char *id_or_slug, MaEnterprise **out, GError **error);
 /* admin: all enterprises, oldest first. out: MaEnterprise*. */

@@ -29,6 +29,7 @@ typedef struct MaStorageBackend {
   void (*fault_inject_disk_full)(void *impl, gboolean full);
 
   int (*enterprise_create)(void *impl, const MaEnterprise *e, GError **error);
+  int (*enterprise_delete)(void *impl, const char *enterprise_id, GError **error);
   int (*enterprise_get)(void *impl, const char *id_or_slug, MaEnterprise **out, GError **error);
   int (*enterprise_list)(void *impl, GPtrArray *out, GError **error);
   int (*enterprise_domain_add)(void *impl, const char *enterprise_id, const char *domain, GError **error);

@@ -18,6 +18,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .data_version = sqlite_data_version,
   .fault_inject_disk_full = sqlite_fault_inject_disk_full,
   .enterprise_create = sqlite_enterprise_create,
+  .enterprise_delete = sqlite_enterprise_delete,
   .enterprise_get = sqlite_enterprise_get,
   .enterprise_list = sqlite_enterprise_list,
   .enterprise_domain_add = sqlite_enterprise_domain_add,

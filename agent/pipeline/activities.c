@@ -409,3 +409,42 @@ int activities_apply(MaStorage *st, const char *enterprise_id, const char *messa
   activities_plan_free(plan);
   return created;
 }
+
+int activities_replay(MaStorage *st, const char *enterprise_id, gint64 since, ActivitiesReplayProgress progress,
+                      gpointer user_data, gint64 *messages, gint64 *created, GError **error)
+{
+  g_autofree char *after = NULL;
+  for (;;) {
+    g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+    if (storage_message_ids_archived_since(st, enterprise_id, since, after, ACTIVITIES_REPLAY_BATCH, ids, error) < 0) return -1;
+    if (ids->len == 0) return 0;
+    /* evaluate, then write: the rules run with no transaction open */
+    g_autoptr(GPtrArray) plans = g_ptr_array_new_with_free_func((GDestroyNotify) activities_plan_free);
+    for (guint i = 0; i < ids->len; i++) {
+      MaActivityPlan *plan = NULL;
+      if (activities_plan_stored(st, enterprise_id, ids->pdata[i], NULL, &plan, error) < 0) return -1;
+      g_ptr_array_add(plans, plan);
+    }
+    if (storage_begin(st, error) < 0) return -1;
+    gint64 batch_created = 0;
+    for (guint i = 0; i < ids->len; i++) {
+      const MaActivityPlan *plan = plans->pdata[i];
+      int n = activities_write(st, enterprise_id, ids->pdata[i], activities_plan_message_date(plan), NULL, plan, error);
+      if (n < 0) {
+        storage_rollback(st);
+        return -1;
+      }
+      batch_created += n;
+    }
+    if (storage_commit(st, error) < 0) {
+      storage_rollback(st);
+      return -1;
+    }
+    *messages += ids->len;
+    *created += batch_created;
+    if (progress) progress(*messages, *created, user_data);
+    g_free(after);
+    after = g_strdup(ids->pdata[ids->len - 1]);
+    if (ids->len < ACTIVITIES_REPLAY_BATCH) return 0;
+  }
+}

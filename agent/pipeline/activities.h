@@ -59,4 +59,14 @@ gint64 activities_plan_message_date(const MaActivityPlan *plan);
 int activities_apply(MaStorage *st, const char *enterprise_id, const char *message_id,
                      const MaProvenance *provenance, GError **error);
 
+/* `rules replay` (CLI and POST /v1/rules:replay): applies the current rules to every message of the
+ * enterprise archived at or after since, ACTIVITIES_REPLAY_BATCH messages per transaction, their
+ * rules evaluated before it opens. Idempotent: a (message, record) that has an activity gets no
+ * second one. progress (may be NULL) is called after each committed batch with the running
+ * totals. Adds to *messages and *created; 0, or -1 with *error (earlier batches stay committed). */
+#define ACTIVITIES_REPLAY_BATCH 200
+typedef void (*ActivitiesReplayProgress)(gint64 messages, gint64 created, gpointer user_data);
+int activities_replay(MaStorage *st, const char *enterprise_id, gint64 since, ActivitiesReplayProgress progress,
+                      gpointer user_data, gint64 *messages, gint64 *created, GError **error);
+
 #endif

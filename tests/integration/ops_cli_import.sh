@@ -66,4 +66,16 @@ assert_contains "$(cat "$T/last.out")" "internal.eml: skipped (internal_only)" "
 assert_contains "$(cat "$T/last.err")" "mailagent: ingest: 3 messages: 1 archived, 1 duplicate, 1 skipped (internal_only 1)" "ingest ends with a summary"
 assert_status 0 ma ingest acme "$T/internal.eml" --quiet
 assert_eq "" "$(cat "$T/last.err")" "ingest --quiet: no summary"
+
+# rules replay: a summary on stderr in the CLI; the same operation over the API.
+ma rules add acme '{"name":"All","object_types":["contact"],"action":{"activity_type":"email"}}' >/dev/null
+assert_status 0 ma rules replay acme --since 2000-01-01
+assert_contains "$(cat "$T/last.err")" "mailagent: rules replay: 1 messages, " "rules replay ends with a summary"
+start_serve
+curl -s -o "$T/replay.json" -X POST -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \
+  -d '{"since": "2000-01-01"}' "http://127.0.0.1:$API_PORT/v1/rules:replay"
+assert_eq "1 0" "$(json_get "$T/replay.json" '"%d %d" % (d["messages"], d["activities_created"])')" \
+  "POST /v1/rules:replay replays (idempotent: nothing new after the CLI's replay)"
+assert_eq 422 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \
+  -d '{"since": "yesterday"}' "http://127.0.0.1:$API_PORT/v1/rules:replay")" "a bad date is a 422"
 finish
