@@ -21,6 +21,15 @@
 int codec_record_parse(const json_t *obj, MaRecord **out, gboolean *deleted, GError **error);
 json_t *codec_record_to_json(const MaRecord *r);
 
+/* The timeline's filters as both the CLI (--direction, --since, --until, --has-attachment,
+ * --thread) and the API (?direction=&since=&until=&has_attachment=&thread=) take them, with the
+ * same words: direction in|out|inbound|outbound; since/until a date (2024-01-31) or an RFC 3339
+ * time, a bare until date including that day; has_attachment true|false (yes|no too). NULL
+ * arguments are absent filters. f->direction and f->thread_id point into the arguments (or static
+ * strings). 0, or -1 with *error naming the filter (MA_ERROR_INVALID). */
+int codec_timeline_filter_parse(const char *direction, const char *since, const char *until, const char *has_attachment,
+                                const char *thread, MaTimelineFilter *f, GError **error);
+
 json_t *codec_address_to_json(const char *name, const char *address);
 json_t *codec_record_ref_to_json(const MaRecordRef *ref); /* {"type","id"} */
 json_t *codec_enterprise_to_json(const MaEnterprise *e, const char *inbound_domain);

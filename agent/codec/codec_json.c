@@ -350,3 +350,47 @@ json_t *codec_timeline_item_to_json(const MaTimelineItem *item)
   codec_write_timeline_item(&w, item);
   return parsed(w.out);
 }
+
+int codec_timeline_filter_parse(const char *direction, const char *since, const char *until, const char *has_attachment,
+                                const char *thread, MaTimelineFilter *f, GError **error)
+{
+  memset(f, 0, sizeof *f);
+  f->has_attachment = -1;
+  if (direction) {
+    if (!strcmp(direction, "in") || !strcmp(direction, "inbound")) f->direction = "inbound";
+    else if (!strcmp(direction, "out") || !strcmp(direction, "outbound")) f->direction = "outbound";
+    else {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "direction \"%s\": use inbound or outbound (in, out)", direction);
+      return -1;
+    }
+  }
+  if (since && ma_time_parse(since, &f->since) < 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "since \"%s\": use a date (2024-01-31) or an RFC 3339 time", since);
+    return -1;
+  }
+  if (until) {
+    if (ma_time_parse(until, &f->until) < 0) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "until \"%s\": use a date (2024-01-31) or an RFC 3339 time", until);
+      return -1;
+    }
+    if (strlen(until) == 10) f->until += 86400; /* a bare date includes that day */
+  }
+  if (f->since && f->until && f->until <= f->since) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "until must be after since");
+    return -1;
+  }
+  if (has_attachment) {
+    if (!strcmp(has_attachment, "true") || !strcmp(has_attachment, "yes")) f->has_attachment = 1;
+    else if (!strcmp(has_attachment, "false") || !strcmp(has_attachment, "no")) f->has_attachment = 0;
+    else {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "has_attachment \"%s\": use true or false", has_attachment);
+      return -1;
+    }
+  }
+  if (thread && !*thread) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "thread: a thread id");
+    return -1;
+  }
+  f->thread_id = thread;
+  return 0;
+}
