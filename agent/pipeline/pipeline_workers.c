@@ -7,7 +7,8 @@
  * retried alone, so one bad message cannot hold back the others; an entry that fails alone gets
  * spool_attempt_failed and waits an exponential backoff (1 s doubling, at most MAX_BACKOFF).
  * Errors that can never pass (unknown enterprise, invalid input) finish the entry with a log line
- * instead of looping. Unreadable mail is a skip, so it is done with too.
+ * instead of looping. Unreadable mail is a skip, so it is done with too. A message's octets are
+ * read from its spool file (spool_entry_load) only once the worker holds the entry.
  *
  * Workers sleep on a condition variable, woken by pipeline_workers_notify() (the SMTP server's
  * spool hook) and at least every second (entries from another process, backoffs ending).
@@ -170,14 +171,15 @@ static void finish(Worker *w, const MaSpoolEntry *e)
 }
 
 /* One entry alone in its own transaction; on failure counts the attempt. */
-static void process_one(Worker *w, const MaSpoolEntry *e)
+static void process_one(Worker *w, MaSpoolEntry *e)
 {
   MaProvenance *prov = provenance_of(e);
   g_autoptr(MaIngestResult) r = NULL;
   g_autoptr(GError) error = NULL;
   gsize len = 0;
+  int rc = spool_entry_load(w->sp, e, &error);
   const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
-  int rc = pipeline_ingest(w->pipeline, e->enterprise_id, data ? data : "", len, prov, &r, &error);
+  if (rc == 0) rc = pipeline_ingest(w->pipeline, e->enterprise_id, data ? data : "", len, prov, &r, &error);
   ma_provenance_free(prov);
   if (rc == 0) {
     log_result(e, r);
@@ -211,14 +213,16 @@ static void process_batch(Worker *w, GPtrArray *batch)
   }
   g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func((GDestroyNotify) ma_ingest_result_free);
   g_autoptr(GPtrArray) parsed = g_ptr_array_new_with_free_func((GDestroyNotify) pipeline_parsed_free);
-  for (guint i = 0; i < batch->len; i++) { /* outside the write transaction: other workers may commit */
-    const MaSpoolEntry *e = batch->pdata[i];
-    gsize len = 0;
-    const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
-    g_ptr_array_add(parsed, pipeline_parse(w->pipeline, data ? data : "", len));
-  }
   g_autoptr(GError) error = NULL;
-  gboolean ok = storage_begin_batch(w->st, &error) == 0;
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < batch->len; i++) { /* outside the write transaction: other workers may commit */
+    MaSpoolEntry *e = batch->pdata[i];
+    gsize len = 0;
+    ok = spool_entry_load(w->sp, e, &error) == 0; /* a file that cannot be read: one by one below */
+    const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
+    if (ok) g_ptr_array_add(parsed, pipeline_parse(w->pipeline, data ? data : "", len));
+  }
+  if (ok) ok = storage_begin_batch(w->st, &error) == 0;
   for (guint i = 0; ok && i < batch->len; i++) {
     const MaSpoolEntry *e = batch->pdata[i];
     MaProvenance *prov = provenance_of(e);
