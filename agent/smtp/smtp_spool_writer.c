@@ -61,7 +61,7 @@ static gpointer writer_main(gpointer data)
     while (!g_queue_is_empty(&w->todo) && batch->len < SMTP_SPOOL_BATCH_MAX &&
            (batch->len == 0 || bytes < SMTP_SPOOL_BATCH_BYTES)) {
       SmtpSpoolTicket *t = g_queue_pop_head(&w->todo);
-      bytes += t->entry->data ? g_bytes_get_size(t->entry->data) : 0;
+      bytes += t->entry->body ? (gsize) spool_body_size(t->entry->body) : t->entry->data ? g_bytes_get_size(t->entry->data) : 0;
       g_ptr_array_add(batch, t);
     }
     w->in_flight = batch->len;
@@ -144,6 +144,15 @@ SmtpSpoolWriter *smtp_spool_writer_new(struct event_base *base, const char *data
   if (spool_open(data_dir, &w->spool, error) < 0) {
     g_free(w);
     return NULL;
+  }
+  {
+    /* Before any session exists: the files of messages a crash caught between DATA and commit */
+    guint removed = 0;
+    g_autoptr(GError) sweep_error = NULL;
+    if (spool_sweep_orphans(w->spool, &removed, &sweep_error) < 0)
+      ma_warn("smtp", "spool orphan sweep failed (next start retries): %s", sweep_error->message);
+    else if (removed > 0)
+      ma_info("smtp", "spool: removed %u orphan body files of messages never acknowledged", removed);
   }
   if (pipe2(w->pipe_fd, O_CLOEXEC | O_NONBLOCK) < 0) {
     g_set_error(error, g_quark_from_static_string("smtp"), 0, "pipe: %s", g_strerror(errno));
