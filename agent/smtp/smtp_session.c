@@ -53,11 +53,8 @@ struct SmtpSession {
   char *msg_id;             /* spool id of the message being received */
   MaSpoolBody *body;        /* its file, NULL outside DATA/BDAT */
   SmtpDataDecoder *dec;
-  gint64 data_start_ms;
-  gint64 data_octets;       /* on the wire, for the rate check */
+  SmtpRateMeter rate;       /* octets on the wire, for the data rate */
   gint64 unextended_octets; /* received since the deadline was last extended */
-  gint64 rate_sec[SMTP_RATE_WINDOW_MAX_S];    /* the second each slot counts, for the window */
-  gint64 rate_octets[SMTP_RATE_WINDOW_MAX_S]; /* octets received in that second */
   gint64 bdat_left;         /* octets of the current chunk still to read */
   gboolean bdat_last;
   gboolean bdat_active;     /* a BDAT transfer is under way */
@@ -144,7 +141,6 @@ static void transaction_reset(SmtpSession *s)
   g_clear_pointer(&s->dec, smtp_data_decoder_free);
   g_clear_pointer(&s->body, spool_body_free); /* unlinks the file of a message not handed over */
   g_clear_pointer(&s->msg_id, g_free);
-  s->data_octets = 0;
   s->bdat_left = 0;
   s->bdat_last = FALSE;
   s->bdat_active = FALSE;
@@ -390,11 +386,8 @@ static int begin_message(SmtpSession *s, gboolean dot_mode, gint64 now_ms)
     return -1;
   }
   s->dec = smtp_data_decoder_new_sink(&dl, dot_mode, body_sink, s->body);
-  s->data_start_ms = now_ms;
-  s->data_octets = 0;
+  smtp_rate_start(&s->rate, now_ms);
   s->unextended_octets = 0;
-  memset(s->rate_sec, 0, sizeof s->rate_sec);
-  memset(s->rate_octets, 0, sizeof s->rate_octets);
   return 0;
 }
 
@@ -718,14 +711,7 @@ void smtp_session_spooled(SmtpSession *s, gboolean ok, const char *spool_id, gin
  * trickle of single octets never extends it). */
 static void count_transfer(SmtpSession *s, gsize n, gint64 now_ms)
 {
-  gint64 sec = now_ms / 1000;
-  int slot = (int) (sec % SMTP_RATE_WINDOW_MAX_S);
-  if (s->rate_sec[slot] != sec) {
-    s->rate_sec[slot] = sec;
-    s->rate_octets[slot] = 0;
-  }
-  s->rate_octets[slot] += (gint64) n;
-  s->data_octets += (gint64) n;
+  smtp_rate_count(&s->rate, n, now_ms);
   s->unextended_octets += (gint64) n;
   if (s->unextended_octets >= SMTP_DATA_PROGRESS) {
     s->unextended_octets = 0;
@@ -862,22 +848,6 @@ void smtp_session_tls_done(SmtpSession *s, gboolean ok, gint64 now_ms)
 
 /* ---- time ---------------------------------------------------------------------------------- */
 
-/* Octets received over the rate window ending now (*span_ms: its length), or since the message
- * began while that is shorter. The window is counted in whole seconds, the current one partly. */
-static gint64 rate_recent(const SmtpSession *s, gint64 now_ms, gint64 *span_ms)
-{
-  gint64 window_s = CLAMP(s->lim.rate_window_ms / 1000, 1, SMTP_RATE_WINDOW_MAX_S);
-  gint64 elapsed = now_ms - s->data_start_ms, sec = now_ms / 1000, octets = 0;
-  if (elapsed <= (window_s - 1) * 1000 + now_ms % 1000) {
-    *span_ms = elapsed;
-    return s->data_octets;
-  }
-  for (int i = 0; i < SMTP_RATE_WINDOW_MAX_S; i++)
-    if (s->rate_sec[i] > sec - window_s && s->rate_sec[i] <= sec) octets += s->rate_octets[i];
-  *span_ms = (window_s - 1) * 1000 + now_ms % 1000;
-  return octets;
-}
-
 SmtpAction smtp_session_timer(SmtpSession *s, gint64 now_ms)
 {
   if (s->state == SMTP_STATE_CLOSING || s->state == SMTP_STATE_SPOOLING) return SMTP_CONTINUE;
@@ -890,10 +860,10 @@ SmtpAction smtp_session_timer(SmtpSession *s, gint64 now_ms)
     return close_with(s, "421 4.4.2 Timeout exceeded, closing connection", now_ms);
   }
   if ((s->state == SMTP_STATE_DATA || s->state == SMTP_STATE_BDAT || s->bdat_active) && s->lim.min_data_rate > 0) {
-    gint64 span_ms = 0, octets = rate_recent(s, now_ms, &span_ms);
-    if (now_ms - s->data_start_ms > s->lim.rate_grace_ms && octets * 1000 < (gint64) s->lim.min_data_rate * span_ms) {
-      ma_info("smtp", "data rate too low client=%s octets=%" G_GINT64_FORMAT " in the last ms=%" G_GINT64_FORMAT
-              " total=%" G_GINT64_FORMAT, s->client, octets, span_ms, s->data_octets);
+    if (now_ms - s->rate.start_ms > s->lim.rate_grace_ms &&
+        smtp_rate_below(&s->rate, now_ms, s->lim.rate_window_ms, s->lim.min_data_rate)) {
+      ma_info("smtp", "data rate too low client=%s octets=%" G_GINT64_FORMAT " in ms=%" G_GINT64_FORMAT, s->client,
+              s->rate.total, now_ms - s->rate.start_ms);
       return close_with(s, "421 4.4.2 Data rate too low, closing connection", now_ms);
     }
   }

@@ -23,6 +23,7 @@
 
 #include "forwarder_policy.h"
 #include "smtp_parse.h"
+#include "smtp_rate.h"
 #include "storage/spool.h"
 
 #include <event2/buffer.h>
@@ -47,7 +48,6 @@ const char *smtp_state_name(SmtpState st);
 typedef enum { SMTP_CONTINUE, SMTP_CLOSE } SmtpAction;
 
 #define SMTP_DATA_PROGRESS 1024     /* octets that extend the DATA/BDAT deadline */
-#define SMTP_RATE_WINDOW_MAX_S 60   /* the longest rate window, in seconds */
 
 typedef struct {
   char *hostname;           /* greeting and EHLO name */
