@@ -13,15 +13,16 @@
  * and the next spool_put's FULL commit syncs the WAL, those frames included. Never logs message data.
  */
 #include "spool.h"
+#include "spool_internal.h"
 #include "sqlite_internal.h" /* sql_busy_handler, sql_global_init */
+
+#include "agent/lib/clock.h"
 
 #include <errno.h>
 #include <sqlite3.h>
 #include <string.h>
 
 #define SPOOL_DB_FILE "spool.db"
-#define SPOOL_DEFAULT_MAX_ATTEMPTS 10
-#define SPOOL_RCPT_SEP "\n"
 
 enum {
   Q_BEGIN,
@@ -31,6 +32,7 @@ enum {
   Q_PENDING,
   Q_DONE,
   Q_ATTEMPT,
+  Q_DEAD,
   Q_DEPTH,
   Q_COUNT,
 };
@@ -41,26 +43,33 @@ static const char *const spool_sql[Q_COUNT] = {
   [Q_ROLLBACK] = "ROLLBACK",
   [Q_INSERT] = "INSERT INTO spool(id, enterprise_id, route, client, helo, mail_from, rcpts, employee_id, signal,"
                " mailbox, received_at, attempts, data) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-  [Q_PENDING] = "SELECT id, enterprise_id, route, client, helo, mail_from, rcpts, employee_id, signal, mailbox,"
-                " received_at, attempts, seq, length(data), CASE WHEN length(data) < ?3 THEN data END"
-                " FROM spool WHERE attempts < ?1 ORDER BY seq LIMIT ?2",
-  [Q_DONE] = "DELETE FROM spool WHERE id = ?",
-  [Q_ATTEMPT] = "UPDATE spool SET attempts = attempts + 1 WHERE id = ?",
-  [Q_DEPTH] = "SELECT count(*) FROM spool",
+  [Q_PENDING] = "SELECT " SPOOL_ENTRY_COLUMNS ", CASE WHEN length(data) < ?3 THEN data END"
+                " FROM spool WHERE dead_at IS NULL AND next_attempt_at <= ?1 ORDER BY seq LIMIT ?2",
+  [Q_DONE] = "DELETE FROM spool WHERE id = ?1",
+  [Q_ATTEMPT] = "UPDATE spool SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3"
+                " WHERE id = ?1 AND dead_at IS NULL",
+  [Q_DEAD] = "UPDATE spool SET attempts = attempts + 1, dead_at = ?2, last_error = ?3 WHERE id = ?1",
+  [Q_DEPTH] = "SELECT count(*) FILTER (WHERE dead_at IS NULL), count(*) FILTER (WHERE dead_at IS NOT NULL) FROM spool",
 };
 
-static const char spool_schema[] =
+/* The spool's own schema, versioned by PRAGMA user_version like the archive's migrations: each
+ * step runs once, in order, inside BEGIN IMMEDIATE (two processes opening at once migrate once). */
+static const char *const spool_migrations[] = {
+  /* 1: the entry with its message */
   "CREATE TABLE IF NOT EXISTS spool("
   "  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, enterprise_id TEXT, route TEXT NOT NULL,"
   "  client TEXT, helo TEXT, mail_from TEXT NOT NULL, rcpts TEXT NOT NULL, employee_id TEXT, signal TEXT,"
-  "  mailbox TEXT, received_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL);"
-  "PRAGMA user_version=1;";
+  "  mailbox TEXT, received_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL);",
+  /* 2: retry state kept with the entry (a stored deadline, not a timer in memory) and dead entries */
+  "ALTER TABLE spool ADD COLUMN next_attempt_at INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE spool ADD COLUMN last_error TEXT;"
+  "ALTER TABLE spool ADD COLUMN dead_at INTEGER;",
+};
 
 struct MaSpool {
   sqlite3 *db;
   sqlite3_stmt *q[Q_COUNT];
   int fail_syncs;
-  int max_attempts;
   gboolean not_full; /* synchronous could not be set back to FULL: spool_put must not commit */
 };
 
@@ -84,11 +93,12 @@ void ma_spool_entry_free(MaSpoolEntry *e)
   g_free(e->employee_id);
   g_free(e->signal);
   g_free(e->mailbox);
+  g_free(e->last_error);
   if (e->data) g_bytes_unref(e->data);
   g_free(e);
 }
 
-static int spool_fail(MaSpool *sp, int rc, GError **error, const char *what)
+int spool_fail(MaSpool *sp, int rc, GError **error, const char *what)
 {
   int code;
   switch (rc & 0xff) {
@@ -113,6 +123,36 @@ static int spool_run(MaSpool *sp, int q, GError **error)
   return 0;
 }
 
+static int spool_user_version(sqlite3 *db, int *version)
+{
+  sqlite3_stmt *s = NULL;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_step(s) == SQLITE_ROW ? SQLITE_OK : sqlite3_errcode(db);
+  if (rc == SQLITE_OK) *version = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* Applies the spool migrations above the file's user_version. Returns an SQLite result code. */
+static int spool_migrate(sqlite3 *db)
+{
+  const int latest = (int) G_N_ELEMENTS(spool_migrations);
+  int version = 0;
+  int rc = spool_user_version(db, &version);
+  if (rc != SQLITE_OK || version >= latest) return rc;
+  rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = spool_user_version(db, &version); /* another process may have migrated */
+  for (int v = version + 1; rc == SQLITE_OK && v <= latest; v++) {
+    rc = sqlite3_exec(db, spool_migrations[v - 1], NULL, NULL, NULL);
+    char pragma[40];
+    g_snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, pragma, NULL, NULL, NULL);
+  }
+  if (rc == SQLITE_OK) return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+  if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
 int spool_open(const char *data_dir, MaSpool **out, GError **error)
 {
   *out = NULL;
@@ -121,7 +161,6 @@ int spool_open(const char *data_dir, MaSpool **out, GError **error)
     return -1;
   }
   MaSpool *sp = g_new0(MaSpool, 1);
-  sp->max_attempts = SPOOL_DEFAULT_MAX_ATTEMPTS;
   char *path = g_build_filename(data_dir, SPOOL_DB_FILE, NULL);
   sql_global_init();
   int rc = sqlite3_open_v2(path, &sp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -131,7 +170,7 @@ int spool_open(const char *data_dir, MaSpool **out, GError **error)
   sqlite3_extended_result_codes(sp->db, 1);
   rc = sqlite3_exec(sp->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_exec(sp->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
-  if (rc == SQLITE_OK) rc = sqlite3_exec(sp->db, spool_schema, NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = spool_migrate(sp->db);
   for (int i = 0; rc == SQLITE_OK && i < Q_COUNT; i++)
     rc = sqlite3_prepare_v3(sp->db, spool_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &sp->q[i], NULL);
   if (rc != SQLITE_OK) goto fail;
@@ -153,10 +192,10 @@ void spool_close(MaSpool **sp)
   *sp = NULL;
 }
 
-void spool_set_max_attempts(MaSpool *sp, int max_attempts)
+sqlite3 *spool_sqlite(MaSpool *sp)
 {
   g_assert(sp != NULL);
-  sp->max_attempts = max_attempts > 0 ? max_attempts : SPOOL_DEFAULT_MAX_ATTEMPTS;
+  return sp->db;
 }
 
 static void bind_text(sqlite3_stmt *s, int i, const char *t)
@@ -239,8 +278,7 @@ fail:
   return -1;
 }
 
-/* Reads the row; data is set only for small entries (large ones are streamed by the caller). */
-static MaSpoolEntry *spool_read(sqlite3_stmt *s, sqlite3_int64 *seq, gsize *len)
+MaSpoolEntry *spool_entry_read(sqlite3_stmt *s, sqlite3_int64 *seq)
 {
   MaSpoolEntry *e = ma_spool_entry_new();
   const char *t;
@@ -260,12 +298,14 @@ static MaSpoolEntry *spool_read(sqlite3_stmt *s, sqlite3_int64 *seq, gsize *len)
   e->employee_id = DUP(7);
   e->signal = DUP(8);
   e->mailbox = DUP(9);
-#undef DUP
   e->received_at = sqlite3_column_int64(s, 10);
   e->attempts = sqlite3_column_int(s, 11);
   *seq = sqlite3_column_int64(s, 12);
-  *len = (gsize)sqlite3_column_int64(s, 13);
-  if (*len < SQL_STREAM_MIN) e->data = g_bytes_new(sqlite3_column_blob(s, 14), *len);
+  e->size = sqlite3_column_int64(s, 13);
+  e->next_attempt_at = sqlite3_column_int64(s, 14);
+  e->last_error = DUP(15);
+  e->dead_at = sqlite3_column_int64(s, 16); /* NULL reads as 0: live */
+#undef DUP
   return e;
 }
 
@@ -273,14 +313,15 @@ int spool_pending(MaSpool *sp, int limit, GPtrArray *out, GError **error)
 {
   g_assert(sp != NULL);
   sqlite3_stmt *s = sp->q[Q_PENDING];
-  sqlite3_bind_int(s, 1, sp->max_attempts);
+  sqlite3_bind_int64(s, 1, ma_now_ms());
   sqlite3_bind_int(s, 2, limit > 0 ? limit : -1);
   sqlite3_bind_int(s, 3, SQL_STREAM_MIN);
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     sqlite3_int64 seq = 0;
-    gsize len = 0;
-    MaSpoolEntry *e = spool_read(s, &seq, &len);
+    MaSpoolEntry *e = spool_entry_read(s, &seq);
+    gsize len = (gsize) e->size;
+    if (len < SQL_STREAM_MIN) e->data = g_bytes_new(sqlite3_column_blob(s, SPOOL_ENTRY_NCOLUMNS), len);
     /* Large data is read by rowid while the statement (and its snapshot) is still open. */
     if (!e->data) rc = sql_blob_stream_read(sp->db, "spool", "data", seq, len, &e->data);
     if (!e->data) {
@@ -295,8 +336,10 @@ int spool_pending(MaSpool *sp, int limit, GPtrArray *out, GError **error)
   return 0;
 }
 
-/* Runs statement q for each id in one transaction committed without an fsync (see the top). */
-static int spool_by_ids(MaSpool *sp, int q, const char *const *ids, guint n, GError **error)
+/* Runs statement q for each id (?1) in one transaction committed without an fsync (see the top);
+ * Q_ATTEMPT and Q_DEAD also take when (?2) and reason (?3). */
+static int spool_by_ids(MaSpool *sp, int q, const char *const *ids, guint n, gint64 when, const char *reason,
+                        GError **error)
 {
   g_assert(sp != NULL);
   if (n == 0) return 0;
@@ -305,6 +348,10 @@ static int spool_by_ids(MaSpool *sp, int q, const char *const *ids, guint n, GEr
   for (guint i = 0; rc == 0 && i < n; i++) {
     g_assert(ids[i] != NULL);
     bind_text(sp->q[q], 1, ids[i]);
+    if (q != Q_DONE) {
+      sqlite3_bind_int64(sp->q[q], 2, when);
+      bind_text(sp->q[q], 3, reason);
+    }
     rc = spool_run(sp, q, error);
   }
   if (rc == 0) rc = spool_run(sp, Q_COMMIT, error);
@@ -317,28 +364,42 @@ static int spool_by_ids(MaSpool *sp, int q, const char *const *ids, guint n, GEr
   return rc;
 }
 
-int spool_done(MaSpool *sp, const char *id, GError **error) { return spool_by_ids(sp, Q_DONE, &id, 1, error); }
+int spool_done(MaSpool *sp, const char *id, GError **error)
+{
+  return spool_by_ids(sp, Q_DONE, &id, 1, 0, NULL, error);
+}
 
 int spool_done_many(MaSpool *sp, const char *const *ids, guint n, GError **error)
 {
-  return spool_by_ids(sp, Q_DONE, ids, n, error);
+  return spool_by_ids(sp, Q_DONE, ids, n, 0, NULL, error);
 }
 
-int spool_attempt_failed(MaSpool *sp, const char *id, GError **error)
+int spool_attempts_failed(MaSpool *sp, const char *const *ids, guint n, gint64 next_attempt_at, const char *reason,
+                          GError **error)
 {
-  return spool_by_ids(sp, Q_ATTEMPT, &id, 1, error);
+  return spool_by_ids(sp, Q_ATTEMPT, ids, n, next_attempt_at, reason, error);
 }
 
-int spool_depth(MaSpool *sp, gint64 *count, GError **error)
+int spool_mark_dead(MaSpool *sp, const char *id, const char *reason, GError **error)
+{
+  g_assert(reason != NULL);
+  return spool_by_ids(sp, Q_DEAD, &id, 1, ma_now(), reason, error);
+}
+
+int spool_counts(MaSpool *sp, gint64 *live, gint64 *dead, GError **error)
 {
   g_assert(sp != NULL);
   sqlite3_stmt *s = sp->q[Q_DEPTH];
   int rc = sqlite3_step(s);
-  *count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  gint64 l = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0, d = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
   sqlite3_reset(s);
+  if (live) *live = l;
+  if (dead) *dead = d;
   if (rc != SQLITE_ROW) return spool_fail(sp, rc, error, "depth");
   return 0;
 }
+
+int spool_depth(MaSpool *sp, gint64 *count, GError **error) { return spool_counts(sp, count, NULL, error); }
 
 void spool_fault_inject_sync_failures(MaSpool *sp, int n)
 {
