@@ -1,6 +1,8 @@
 /* spool.h - the node-local spool: accepted mail waits here, durable, until the pipeline has
  * archived it. An SMTP 250 (or an IMAP checkpoint) is given only after spool_put returned 0, and
- * spool_put returns only after the data is synced to disk (SQLite, WAL, synchronous=FULL).
+ * spool_put returns only after the data is synced to disk: each message's octets in its own file
+ * under data_dir/spool/ (spool_body.h), the metadata and the file name in spool.db (SQLite, WAL,
+ * synchronous=FULL).
  *
  * Many entries go in one spool_put, so one fsync serves many messages (group commit). An entry
  * stays until spool_done; after a crash, spool_pending returns everything not done, and the
@@ -16,6 +18,7 @@
 #define MA_SPOOL_H
 
 #include "agent/lib/error.h"
+#include "spool_body.h"
 
 #include <glib.h>
 
@@ -33,9 +36,15 @@ typedef struct {
   char *signal;           /* which trusted signal named the employee */
   char *mailbox;          /* mailbox binding, NULL for SMTP */
   gint64 received_at;
-  GBytes *data;           /* the raw message */
+  /* The raw message, in one of three forms. To spool_put: body (a file written as the message
+   * arrived) or data (octets spool_put writes into a file). From spool_pending: body_file (the
+   * name in data_dir/spool/; spool_entry_load reads it into data), or data for a row of an older
+   * version that kept the octets in the database. */
+  MaSpoolBody *body;      /* owned; unlinked on free unless spool_put committed it */
+  GBytes *data;
+  char *body_file;
   int attempts;           /* pipeline attempts so far */
-  gint64 size;            /* read back: length of data in bytes */
+  gint64 size;            /* read back by the operator's view: the message's length in bytes */
   gint64 next_attempt_at; /* read back: unix ms before which the entry is not offered (0: at once) */
   char *last_error;       /* read back: why the last attempt failed, NULL when none did */
   gint64 dead_at;         /* read back: unix seconds it was parked as dead, 0 while live */
@@ -48,14 +57,20 @@ void ma_spool_entry_free(MaSpoolEntry *e);
 int spool_open(const char *data_dir, MaSpool **out, GError **error);
 void spool_close(MaSpool **sp);
 
-/* Writes n entries in one transaction and syncs. 0: all are durable; -1: none is (TEMPFAIL). */
+/* Makes n entries durable together: every body file fdatasync'd, the spool directory fsync'd
+ * once, then one transaction and its sync. 0: all are durable (their bodies are kept); -1: none
+ * is (TEMPFAIL), and freeing the entries unlinks their files. */
 int spool_put(MaSpool *sp, MaSpoolEntry *const *entries, guint n, GError **error);
 /* Live entries whose next attempt is due (next_attempt_at <= ma_now_ms()), oldest first, with
  * their data; limit <= 0 means all. out: MaSpoolEntry*. */
 int spool_pending(MaSpool *sp, int limit, GPtrArray *out, GError **error);
-/* Removes the entry: the pipeline has archived (or deliberately skipped) it. Removing an id that is
- * not there is not an error. Commits without an fsync: after a power cut a removed entry may come
- * back once (the pipeline's idempotence makes the replay harmless). */
+/* Reads a pending entry's body file into e->data (nothing to do when data is set). -1 with
+ * MA_ERROR_NOT_FOUND when the file is gone (only after a power cut lost a spool_done whose unlink
+ * survived: the entry was archived), MA_ERROR_TEMPFAIL for an I/O error. */
+int spool_entry_load(MaSpool *sp, MaSpoolEntry *e, GError **error);
+/* Removes the entry, then its body file: the pipeline has archived (or deliberately skipped) it.
+ * Removing an id that is not there is not an error. Commits without an fsync: after a power cut a
+ * removed entry may come back once (the pipeline's idempotence makes the replay harmless). */
 int spool_done(MaSpool *sp, const char *id, GError **error);
 /* spool_done for n ids in one transaction (one lock, no fsync): for a pipeline batch. */
 int spool_done_many(MaSpool *sp, const char *const *ids, guint n, GError **error);
@@ -95,6 +110,11 @@ int spool_purge(MaSpool *sp, const char *id, GError **error);
 /* Stable lower-case state names: "queued" (never failed), "retrying" (failed, waiting for
  * next_attempt_at), "dead". */
 const char *ma_spool_entry_state(const MaSpoolEntry *e);
+
+/* Unlinks every body file in data_dir/spool/ that no row names: what a crash between writing a
+ * message and committing its row left. Only while nothing writes bodies (at start, before the
+ * SMTP listener). *removed: files unlinked. */
+int spool_sweep_orphans(MaSpool *sp, guint *removed, GError **error);
 
 /* Test hook: the next n syncs fail as if fsync failed. */
 void spool_fault_inject_sync_failures(MaSpool *sp, int n);

@@ -6,12 +6,14 @@
  * rather than cached on the handle. Purge only ever deletes a dead entry: a live one still belongs
  * to the pipeline, and deleting it would drop acknowledged mail. Never logs message data.
  */
+#include "spool_body.h"
 #include "spool_internal.h"
 #include "sqlite_internal.h" /* sql_blob_stream_read */
 
 #include "agent/lib/clock.h"
+#include "agent/lib/log.h"
 
-#include <stdlib.h>
+#include <glib/gstdio.h>
 
 #define SPOOL_LIST_DEFAULT 100
 
@@ -19,6 +21,15 @@ const char *ma_spool_entry_state(const MaSpoolEntry *e)
 {
   if (e->dead_at > 0) return "dead";
   return e->attempts > 0 ? "retrying" : "queued";
+}
+
+/* An entry whose message is in a body file: its size is the file's (0 when it cannot be read). */
+static void spool_entry_size(MaSpool *sp, MaSpoolEntry *e)
+{
+  if (!e->body_file || !spool_body_name_valid(e->body_file)) return;
+  g_autofree char *path = g_build_filename(spool_data_dir(sp), SPOOL_BODY_DIR, e->body_file, NULL);
+  GStatBuf st;
+  e->size = g_stat(path, &st) == 0 ? (gint64) st.st_size : 0;
 }
 
 static int spool_prepare(MaSpool *sp, const char *sql, sqlite3_stmt **s, GError **error)
@@ -62,7 +73,9 @@ int spool_list(MaSpool *sp, MaSpoolState state, const char *enterprise_id, int l
       rc = SQLITE_DONE;
       break;
     }
-    g_ptr_array_add(out, spool_entry_read(s, &last));
+    MaSpoolEntry *e = spool_entry_read(s, &last);
+    spool_entry_size(sp, e);
+    g_ptr_array_add(out, e);
     n++;
   }
   sqlite3_finalize(s);
@@ -84,17 +97,25 @@ int spool_get(MaSpool *sp, const char *id, gboolean with_data, MaSpoolEntry **ou
   if (rc == SQLITE_ROW) {
     sqlite3_int64 seq = 0;
     MaSpoolEntry *e = spool_entry_read(s, &seq);
-    /* streamed by rowid while the statement (and its snapshot) is still open */
-    if (with_data) rc = sql_blob_stream_read(spool_sqlite(sp), "spool", "data", seq, (gsize) e->size, &e->data);
-    if (!with_data || rc == SQLITE_OK) {
-      *out = e;
-      rc = SQLITE_ROW;
-    } else {
+    /* an old row's BLOB is streamed by rowid while the statement (its snapshot) is still open */
+    if (with_data && !e->body_file)
+      rc = sql_blob_stream_read(spool_sqlite(sp), "spool", "data", seq, (gsize) e->size, &e->data);
+    else
+      rc = SQLITE_OK;
+    sqlite3_finalize(s);
+    if (rc != SQLITE_OK) {
       ma_spool_entry_free(e);
+      return spool_fail(sp, rc, error, "get");
     }
+    spool_entry_size(sp, e);
+    if (with_data && spool_entry_load(sp, e, error) < 0) {
+      ma_spool_entry_free(e);
+      return -1;
+    }
+    *out = e;
+    return 1;
   }
   sqlite3_finalize(s);
-  if (rc == SQLITE_ROW) return 1;
   if (rc == SQLITE_DONE) return 0;
   return spool_fail(sp, rc, error, "get");
 }
@@ -134,11 +155,29 @@ int spool_retry_dead(MaSpool *sp, const char *enterprise_id, gint64 *count, GErr
 int spool_purge(MaSpool *sp, const char *id, GError **error)
 {
   g_assert(sp != NULL && id != NULL);
-  gint64 n = 0;
-  if (spool_write(sp, "DELETE FROM spool WHERE id = ?1 AND dead_at IS NOT NULL", id, &n, error) < 0) return -1;
-  if (n > 0) return 1;
+  sqlite3_stmt *s = NULL;
+  if (spool_prepare(sp, "DELETE FROM spool WHERE id = ?1 AND dead_at IS NOT NULL RETURNING body_file", &s, error) < 0)
+    return -1;
+  sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(s);
+  g_autofree char *file = NULL;
+  gboolean deleted = rc == SQLITE_ROW;
+  if (deleted) {
+    const char *t = (const char *) sqlite3_column_text(s, 0);
+    file = t ? g_strdup(t) : NULL;
+    rc = sqlite3_step(s); /* the DELETE commits when the statement runs to its end */
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return spool_fail(sp, rc, error, "purge");
+  if (deleted) {
+    g_autoptr(GError) unlink_error = NULL;
+    /* after the row is gone: a crash in between leaves an orphan for the sweep at start */
+    if (file && spool_body_unlink(spool_data_dir(sp), file, &unlink_error) < 0)
+      ma_warn("spool", "%s (the sweep at the next start removes it)", unlink_error->message);
+    return 1;
+  }
   MaSpoolEntry *e = NULL;
-  int rc = spool_get(sp, id, FALSE, &e, error);
+  rc = spool_get(sp, id, FALSE, &e, error);
   ma_spool_entry_free(e);
   if (rc == 1) {
     g_set_error(error, MA_ERROR, MA_ERROR_CONFLICT, "spool entry %s is not dead; only dead entries can be purged", id);

@@ -13,11 +13,12 @@
 /* The columns spool_entry_read expects, in its order; a query may add columns after them. */
 #define SPOOL_ENTRY_COLUMNS                                                                                  \
   "id, enterprise_id, route, client, helo, mail_from, rcpts, employee_id, signal, mailbox, received_at,"     \
-  " attempts, seq, length(data), next_attempt_at, last_error, dead_at"
-#define SPOOL_ENTRY_NCOLUMNS 17
+  " attempts, seq, length(data), next_attempt_at, last_error, dead_at, body_file"
+#define SPOOL_ENTRY_NCOLUMNS 18
 
-/* The handle's connection (borrowed). */
+/* The handle's connection and data directory (borrowed). */
 sqlite3 *spool_sqlite(MaSpool *sp);
+const char *spool_data_dir(MaSpool *sp);
 /* Sets *error from an SQLite result code (busy, full, I/O: TEMPFAIL). Returns -1. */
 int spool_fail(MaSpool *sp, int rc, GError **error, const char *what);
 /* A new entry from the current row of a statement selecting SPOOL_ENTRY_COLUMNS first, without

@@ -16,6 +16,9 @@
  * spool as dead with an ERROR line, kept for `mailagent spool` to show, requeue or purge. Nothing
  * that was acknowledged is ever removed without being archived or deliberately skipped.
  * Deadlines are on ma_now_ms()'s clock (tests move it), compared at each poll.
+ * A message's octets are read from its spool file (spool_entry_load) only once the worker holds
+ * the entry; a file that is gone (or over any size we could have accepted) is a permanent failure
+ * of that entry.
  *
  * Workers sleep on a condition variable, woken by pipeline_workers_notify() (the SMTP server's
  * spool hook) and at least every second (entries from another process, backoffs ending).
@@ -239,8 +242,9 @@ static void process_one(Worker *w, MaSpoolEntry *e)
   g_autoptr(MaIngestResult) r = NULL;
   g_autoptr(GError) error = NULL;
   gsize len = 0;
+  int rc = spool_entry_load(w->sp, e, &error);
   const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
-  int rc = pipeline_ingest(w->pipeline, e->enterprise_id, data ? data : "", len, prov, &r, &error);
+  if (rc == 0) rc = pipeline_ingest(w->pipeline, e->enterprise_id, data ? data : "", len, prov, &r, &error);
   ma_provenance_free(prov);
   if (rc == 0) {
     recovered(w);
@@ -265,14 +269,16 @@ static void process_batch(Worker *w, GPtrArray *batch)
   }
   g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func((GDestroyNotify) ma_ingest_result_free);
   g_autoptr(GPtrArray) parsed = g_ptr_array_new_with_free_func((GDestroyNotify) pipeline_parsed_free);
-  for (guint i = 0; i < batch->len; i++) { /* outside the write transaction: other workers may commit */
-    const MaSpoolEntry *e = batch->pdata[i];
-    gsize len = 0;
-    const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
-    g_ptr_array_add(parsed, pipeline_parse(w->pipeline, data ? data : "", len));
-  }
   g_autoptr(GError) error = NULL;
-  gboolean ok = storage_begin_batch(w->st, &error) == 0;
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < batch->len; i++) { /* outside the write transaction: other workers may commit */
+    MaSpoolEntry *e = batch->pdata[i];
+    gsize len = 0;
+    ok = spool_entry_load(w->sp, e, &error) == 0; /* a file that cannot be read: one by one below */
+    const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
+    if (ok) g_ptr_array_add(parsed, pipeline_parse(w->pipeline, data ? data : "", len));
+  }
+  if (ok) ok = storage_begin_batch(w->st, &error) == 0;
   for (guint i = 0; ok && i < batch->len; i++) {
     const MaSpoolEntry *e = batch->pdata[i];
     MaProvenance *prov = provenance_of(e);
