@@ -21,6 +21,7 @@ static const Subcommand subcommands[] = {
   {"settings", cli_settings, "show or change an enterprise's settings"},
   {"apikey", cli_apikey, "create, list, revoke and rotate API keys"},
   {"rules", cli_rules, "manage auto-create activity rules"},
+  {"spool", cli_spool, "list, show, retry and purge spooled mail (dead entries)"},
 };
 
 static void usage(FILE *out)

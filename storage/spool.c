@@ -13,14 +13,19 @@
  * (body_file NULL); spool_pending still reads those (large ones with sqlite3_blob_read in chunks),
  * so an old spool drains. New rows carry an empty BLOB.
  *
- * spool_done and spool_attempt_failed commit without an fsync (synchronous=NORMAL for that one
+ * Retry state (spool.h): next_attempt_at, last_error and dead_at live in the row; spool_pending
+ * offers only live entries that are due on ma_now_ms()'s clock.
+ *
+ * spool_done, spool_attempts_failed and spool_mark_dead commit without an fsync (synchronous=NORMAL for that one
  * commit): a delete lost to a power cut only replays an entry the pipeline handles idempotently,
  * and the next spool_put's FULL commit syncs the WAL, those frames included. Never logs message data.
  */
 #include "spool.h"
 #include "spool_body.h"
+#include "spool_internal.h"
 #include "sqlite_internal.h" /* sql_busy_handler, sql_global_init */
 
+#include "agent/lib/clock.h"
 #include "agent/lib/log.h"
 
 #include <dirent.h>
@@ -29,8 +34,6 @@
 #include <string.h>
 
 #define SPOOL_DB_FILE "spool.db"
-#define SPOOL_DEFAULT_MAX_ATTEMPTS 10
-#define SPOOL_RCPT_SEP "\n"
 #define SPOOL_BODY_LOAD_MAX ((gint64) 1 << 30) /* far above any max_message_size: a sanity bound */
 
 enum {
@@ -41,6 +44,7 @@ enum {
   Q_PENDING,
   Q_DONE,
   Q_ATTEMPT,
+  Q_DEAD,
   Q_DEPTH,
   Q_BODY_FILES,
   Q_COUNT,
@@ -52,13 +56,13 @@ static const char *const spool_sql[Q_COUNT] = {
   [Q_ROLLBACK] = "ROLLBACK",
   [Q_INSERT] = "INSERT INTO spool(id, enterprise_id, route, client, helo, mail_from, rcpts, employee_id, signal,"
                " mailbox, received_at, attempts, data, body_file) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, x'', ?)",
-  [Q_PENDING] = "SELECT id, enterprise_id, route, client, helo, mail_from, rcpts, employee_id, signal, mailbox,"
-                " received_at, attempts, seq, length(data),"
-                " CASE WHEN body_file IS NULL AND length(data) < ?3 THEN data END, body_file"
-                " FROM spool WHERE attempts < ?1 ORDER BY seq LIMIT ?2",
-  [Q_DONE] = "DELETE FROM spool WHERE id = ? RETURNING body_file",
-  [Q_ATTEMPT] = "UPDATE spool SET attempts = attempts + 1 WHERE id = ?",
-  [Q_DEPTH] = "SELECT count(*) FROM spool",
+  [Q_PENDING] = "SELECT " SPOOL_ENTRY_COLUMNS ", CASE WHEN body_file IS NULL AND length(data) < ?3 THEN data END"
+                " FROM spool WHERE dead_at IS NULL AND next_attempt_at <= ?1 ORDER BY seq LIMIT ?2",
+  [Q_DONE] = "DELETE FROM spool WHERE id = ?1 RETURNING body_file",
+  [Q_ATTEMPT] = "UPDATE spool SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3"
+                " WHERE id = ?1 AND dead_at IS NULL",
+  [Q_DEAD] = "UPDATE spool SET attempts = attempts + 1, dead_at = ?2, last_error = ?3 WHERE id = ?1",
+  [Q_DEPTH] = "SELECT count(*) FILTER (WHERE dead_at IS NULL), count(*) FILTER (WHERE dead_at IS NOT NULL) FROM spool",
   [Q_BODY_FILES] = "SELECT body_file FROM spool WHERE body_file IS NOT NULL",
 };
 
@@ -76,6 +80,10 @@ static const struct {
   const char *add;
 } spool_columns[] = {
   {"body_file", "ALTER TABLE spool ADD COLUMN body_file TEXT"},
+  /* retry state kept with the entry (a stored deadline, not a timer in memory), and dead entries */
+  {"next_attempt_at", "ALTER TABLE spool ADD COLUMN next_attempt_at INTEGER NOT NULL DEFAULT 0"},
+  {"last_error", "ALTER TABLE spool ADD COLUMN last_error TEXT"},
+  {"dead_at", "ALTER TABLE spool ADD COLUMN dead_at INTEGER"},
 };
 
 struct MaSpool {
@@ -83,7 +91,6 @@ struct MaSpool {
   sqlite3 *db;
   sqlite3_stmt *q[Q_COUNT];
   int fail_syncs;
-  int max_attempts;
   gboolean not_full; /* synchronous could not be set back to FULL: spool_put must not commit */
 };
 
@@ -107,13 +114,14 @@ void ma_spool_entry_free(MaSpoolEntry *e)
   g_free(e->employee_id);
   g_free(e->signal);
   g_free(e->mailbox);
+  g_free(e->last_error);
   if (e->data) g_bytes_unref(e->data);
   spool_body_free(e->body); /* unlinks the file unless spool_put committed the entry */
   g_free(e->body_file);
   g_free(e);
 }
 
-static int spool_fail(MaSpool *sp, int rc, GError **error, const char *what)
+int spool_fail(MaSpool *sp, int rc, GError **error, const char *what)
 {
   int code;
   switch (rc & 0xff) {
@@ -187,7 +195,6 @@ int spool_open(const char *data_dir, MaSpool **out, GError **error)
   }
   MaSpool *sp = g_new0(MaSpool, 1);
   sp->data_dir = g_strdup(data_dir);
-  sp->max_attempts = SPOOL_DEFAULT_MAX_ATTEMPTS;
   char *path = g_build_filename(data_dir, SPOOL_DB_FILE, NULL);
   sql_global_init();
   int rc = sqlite3_open_v2(path, &sp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -221,10 +228,16 @@ void spool_close(MaSpool **sp)
   *sp = NULL;
 }
 
-void spool_set_max_attempts(MaSpool *sp, int max_attempts)
+sqlite3 *spool_sqlite(MaSpool *sp)
 {
   g_assert(sp != NULL);
-  sp->max_attempts = max_attempts > 0 ? max_attempts : SPOOL_DEFAULT_MAX_ATTEMPTS;
+  return sp->db;
+}
+
+const char *spool_data_dir(MaSpool *sp)
+{
+  g_assert(sp != NULL);
+  return sp->data_dir;
 }
 
 static void bind_text(sqlite3_stmt *s, int i, const char *t)
@@ -318,9 +331,7 @@ fail:
   return -1;
 }
 
-/* Reads the row; data is set only for small BLOB entries (large ones are streamed by the caller);
- * entries with a body file get body_file instead (spool_entry_load reads it). */
-static MaSpoolEntry *spool_read(sqlite3_stmt *s, sqlite3_int64 *seq, gsize *len)
+MaSpoolEntry *spool_entry_read(sqlite3_stmt *s, sqlite3_int64 *seq)
 {
   MaSpoolEntry *e = ma_spool_entry_new();
   const char *t;
@@ -342,11 +353,13 @@ static MaSpoolEntry *spool_read(sqlite3_stmt *s, sqlite3_int64 *seq, gsize *len)
   e->mailbox = DUP(9);
   e->received_at = sqlite3_column_int64(s, 10);
   e->attempts = sqlite3_column_int(s, 11);
-  e->body_file = DUP(15);
-#undef DUP
   *seq = sqlite3_column_int64(s, 12);
-  *len = (gsize)sqlite3_column_int64(s, 13);
-  if (!e->body_file && *len < SQL_STREAM_MIN) e->data = g_bytes_new(sqlite3_column_blob(s, 14), *len);
+  e->size = sqlite3_column_int64(s, 13); /* the BLOB's: 0 for an entry with a body file */
+  e->next_attempt_at = sqlite3_column_int64(s, 14);
+  e->last_error = DUP(15);
+  e->dead_at = sqlite3_column_int64(s, 16); /* NULL reads as 0: live */
+  e->body_file = DUP(17);
+#undef DUP
   return e;
 }
 
@@ -354,14 +367,15 @@ int spool_pending(MaSpool *sp, int limit, GPtrArray *out, GError **error)
 {
   g_assert(sp != NULL);
   sqlite3_stmt *s = sp->q[Q_PENDING];
-  sqlite3_bind_int(s, 1, sp->max_attempts);
+  sqlite3_bind_int64(s, 1, ma_now_ms());
   sqlite3_bind_int(s, 2, limit > 0 ? limit : -1);
   sqlite3_bind_int(s, 3, SQL_STREAM_MIN);
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     sqlite3_int64 seq = 0;
-    gsize len = 0;
-    MaSpoolEntry *e = spool_read(s, &seq, &len);
+    MaSpoolEntry *e = spool_entry_read(s, &seq);
+    gsize len = (gsize) e->size;
+    if (!e->body_file && len < SQL_STREAM_MIN) e->data = g_bytes_new(sqlite3_column_blob(s, SPOOL_ENTRY_NCOLUMNS), len);
     /* Large BLOB data is read by rowid while the statement (and its snapshot) is still open. */
     if (!e->data && !e->body_file) rc = sql_blob_stream_read(sp->db, "spool", "data", seq, len, &e->data);
     if (!e->data && !e->body_file) {
@@ -376,10 +390,12 @@ int spool_pending(MaSpool *sp, int limit, GPtrArray *out, GError **error)
   return 0;
 }
 
-/* Runs statement q for each id in one transaction committed without an fsync (see the top).
- * For Q_DONE, the body files of the removed rows are unlinked after the commit: a crash in between
- * leaves orphans for the sweep, never a row without its file. */
-static int spool_by_ids(MaSpool *sp, int q, const char *const *ids, guint n, GError **error)
+/* Runs statement q for each id (?1) in one transaction committed without an fsync (see the top);
+ * Q_ATTEMPT and Q_DEAD also take when (?2) and reason (?3). For Q_DONE, the body files of the
+ * removed rows are unlinked after the commit: a crash in between leaves orphans for the sweep,
+ * never a row without its file. */
+static int spool_by_ids(MaSpool *sp, int q, const char *const *ids, guint n, gint64 when, const char *reason,
+                        GError **error)
 {
   g_assert(sp != NULL);
   if (n == 0) return 0;
@@ -389,6 +405,10 @@ static int spool_by_ids(MaSpool *sp, int q, const char *const *ids, guint n, GEr
   for (guint i = 0; rc == 0 && i < n; i++) {
     g_assert(ids[i] != NULL);
     bind_text(sp->q[q], 1, ids[i]);
+    if (q != Q_DONE) {
+      sqlite3_bind_int64(sp->q[q], 2, when);
+      bind_text(sp->q[q], 3, reason);
+    }
     rc = spool_run_rows(sp, q, files, error);
   }
   if (rc == 0) rc = spool_run(sp, Q_COMMIT, error);
@@ -408,16 +428,26 @@ static int spool_by_ids(MaSpool *sp, int q, const char *const *ids, guint n, GEr
   return rc;
 }
 
-int spool_done(MaSpool *sp, const char *id, GError **error) { return spool_by_ids(sp, Q_DONE, &id, 1, error); }
+int spool_done(MaSpool *sp, const char *id, GError **error)
+{
+  return spool_by_ids(sp, Q_DONE, &id, 1, 0, NULL, error);
+}
 
 int spool_done_many(MaSpool *sp, const char *const *ids, guint n, GError **error)
 {
-  return spool_by_ids(sp, Q_DONE, ids, n, error);
+  return spool_by_ids(sp, Q_DONE, ids, n, 0, NULL, error);
 }
 
-int spool_attempt_failed(MaSpool *sp, const char *id, GError **error)
+int spool_attempts_failed(MaSpool *sp, const char *const *ids, guint n, gint64 next_attempt_at, const char *reason,
+                          GError **error)
 {
-  return spool_by_ids(sp, Q_ATTEMPT, &id, 1, error);
+  return spool_by_ids(sp, Q_ATTEMPT, ids, n, next_attempt_at, reason, error);
+}
+
+int spool_mark_dead(MaSpool *sp, const char *id, const char *reason, GError **error)
+{
+  g_assert(reason != NULL);
+  return spool_by_ids(sp, Q_DEAD, &id, 1, ma_now(), reason, error);
 }
 
 int spool_entry_load(MaSpool *sp, MaSpoolEntry *e, GError **error)
@@ -456,16 +486,20 @@ int spool_sweep_orphans(MaSpool *sp, guint *removed, GError **error)
   return rc;
 }
 
-int spool_depth(MaSpool *sp, gint64 *count, GError **error)
+int spool_counts(MaSpool *sp, gint64 *live, gint64 *dead, GError **error)
 {
   g_assert(sp != NULL);
   sqlite3_stmt *s = sp->q[Q_DEPTH];
   int rc = sqlite3_step(s);
-  *count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  gint64 l = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0, d = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
   sqlite3_reset(s);
+  if (live) *live = l;
+  if (dead) *dead = d;
   if (rc != SQLITE_ROW) return spool_fail(sp, rc, error, "depth");
   return 0;
 }
+
+int spool_depth(MaSpool *sp, gint64 *count, GError **error) { return spool_counts(sp, count, NULL, error); }
 
 void spool_fault_inject_sync_failures(MaSpool *sp, int n)
 {

@@ -32,6 +32,10 @@ int storage_open(const char *data_dir, gboolean create, MaStorage **out, GError 
 /* Closes and sets *st to NULL. Accepts NULL and *st == NULL. */
 void storage_close(MaStorage **st);
 int storage_schema_version(MaStorage *st);
+/* Process-wide ([storage] busy_timeout): how long a database call, on the archive or the spool,
+ * waits for another writer's lock before it fails with MA_ERROR_TEMPFAIL (<= 0: the default,
+ * 10 s). Applies to calls made after it, on every handle; thread-safe. */
+void storage_set_busy_timeout(int ms);
 
 /* Transactions group many writes into one durable commit (one fsync). Nesting is not allowed.
  * Outside a transaction every write function is atomic on its own; inside one, a write function

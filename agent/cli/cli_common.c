@@ -39,6 +39,7 @@ MaConfig *cli_load_config(const CliCommon *common)
   const char *file = common->config_file ? common->config_file : g_getenv("MAILAGENT_CONFIG");
   MaConfig *cfg = ma_config_load(file, &error);
   if (!cfg) fprintf(stderr, "mailagent: config: %s\n", error->message);
+  else storage_set_busy_timeout(cfg->busy_timeout); /* before any subcommand opens a database */
   return cfg;
 }
 

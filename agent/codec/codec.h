@@ -12,6 +12,7 @@
 
 #include "agent/codec/codec_writer.h"
 #include "agent/lib/model.h"
+#include "storage/spool.h"
 #include "storage/storage.h"
 
 #include <jansson.h>
@@ -27,6 +28,8 @@ json_t *codec_enterprise_to_json(const MaEnterprise *e, const char *inbound_doma
 json_t *codec_employee_to_json(const MaEmployee *e);
 json_t *codec_api_key_to_json(const MaApiKey *k);
 json_t *codec_attachment_to_json(const MaAttachment *a);
+/* A spool entry without its message (codec_spool.c lists the fields). */
+json_t *codec_spool_entry_to_json(const MaSpoolEntry *e);
 
 /* A message as the timeline shows it: id, thread_id, date, direction, from, to, cc, subject,
  * snippet, attachments (names, types, sizes, sha256), records (links). With full=TRUE also text,

@@ -25,6 +25,7 @@ typedef struct {
 
 static const KeySpec keys[] = {
   S("storage", "data_dir", data_dir, "./data"),
+  I("storage", "busy_timeout", busy_timeout, "10000"),
   S("smtp", "listen", smtp_listen, "127.0.0.1:2525"),
   S("smtp", "inbound_domain", inbound_domain, "inbound.localhost"),
   S("smtp", "forwarder_policy", forwarder_policy, "employee"),
@@ -58,6 +59,7 @@ static const KeySpec keys[] = {
   I("webhook", "max_backoff", webhook_max_backoff, "3600"),
   S("security", "master_key_file", master_key_file, NULL),
   I("pipeline", "workers", workers, "2"),
+  I("pipeline", "retry_max_backoff", retry_max_backoff, "300"),
   S("pipeline", "log_level", log_level, "info"),
 };
 
@@ -128,6 +130,14 @@ MaConfig *ma_config_load(const char *file, GError **error)
   }
   if (cfg->workers < 1 || cfg->workers > 64) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[pipeline] workers: must be 1 to 64");
+    return NULL;
+  }
+  if (cfg->retry_max_backoff < 1) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[pipeline] retry_max_backoff: must be at least 1 second");
+    return NULL;
+  }
+  if (cfg->busy_timeout < 1) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[storage] busy_timeout: must be at least 1 ms");
     return NULL;
   }
   return g_steal_pointer(&cfg);

@@ -12,6 +12,7 @@
 typedef struct {
   /* [storage] */
   char *data_dir;               /* default "./data" */
+  int busy_timeout;             /* ms a database call waits for a lock, 10000 */
   /* [smtp] */
   char *smtp_listen;            /* "127.0.0.1:2525" */
   char *inbound_domain;         /* "inbound.localhost" */
@@ -54,6 +55,7 @@ typedef struct {
   char *master_key_file;        /* default <data_dir>/master.key */
   /* [pipeline] */
   int workers;                  /* pipeline threads, default 2 */
+  int retry_max_backoff;        /* seconds, cap of the spool's retry backoff, 300 */
   char *log_level;              /* "info" */
 } MaConfig;
 

@@ -89,8 +89,9 @@ int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const
 /* ---- worker pool (pipeline_workers.c) -------------------------------------------------------- */
 
 /* Starts n threads, each with its own MaStorage and MaSpool under cfg->data_dir, that take spooled
- * entries in batches (one transaction, one fsync per batch), call spool_done after the commit, and
- * count a failed attempt with backoff on errors. Whatever the spool holds at start is processed.
+ * entries in batches (one transaction, one fsync per batch), call spool_done after the commit, defer
+ * entries with a stored, capped backoff on temporary failures and park them as dead on permanent
+ * ones (pipeline_workers.c says which is which). Whatever the spool holds at start is processed.
  * cfg must outlive the workers. 0, or -1 with *error (storage or spool could not be opened; no
  * thread is left running). Only one pool per process. */
 int pipeline_workers_start(const MaConfig *cfg, int n, GError **error);
@@ -99,13 +100,13 @@ int pipeline_workers_start(const MaConfig *cfg, int n, GError **error);
 void pipeline_workers_set_committed_hook(void (*fn)(void));
 /* Wakes the workers: new entries are in the spool. Any thread; never blocks. */
 void pipeline_workers_notify(void);
-/* Finishes what is in the spool now (entries that keep failing are left for the next start),
+/* Finishes what is in the spool now (entries waiting out a backoff are left for the next start),
  * stops and joins the threads. Accepts being called when not started. */
 void pipeline_workers_stop(void);
 /* Test hook: the next n storage commits of every worker fail with MA_ERROR_TEMPFAIL (as if fsync
  * failed). Call after pipeline_workers_start. */
 void pipeline_workers_fault_inject_commit_failures(int n);
-/* Entries processed since start (archived, duplicate or skipped), for tests and logs. */
+/* Entries processed since start (archived, duplicate, skipped or parked as dead), for tests and logs. */
 guint64 pipeline_workers_processed(void);
 
 #endif
