@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # smtp_spool_files.sh - bodies go to the spool as they arrive (issue 9):
-# 1. memory: 12 sessions parked in DATA, each after sending its whole message but the final dot;
+# 1. memory: 12 sessions parked mid-message, each after sending its whole message but the end (half
+#    of them in DATA without the final dot, half in BDAT with a first chunk not LAST);
 #    the daemon's peak RSS (VmHWM) with 16 MB messages stays within 1.5x of the peak with 1 MB
 #    messages (before: every session held its message, 12 x 16 MB); the files of the abandoned
 #    messages are unlinked when the clients go away;
@@ -16,7 +17,8 @@ smtp_setup "[smtp]" "max_message_size=40000000" "min_data_rate=0"
 spool_dir=$T/data/spool
 
 # ---- 1. memory bounded by buffers, not by the message ------------------------------------------
-# park SIZE: 12 sessions send SIZE octets of DATA but not the dot; prints the daemon's VmHWM (kB)
+# park SIZE: 12 sessions send SIZE octets but not the end of the message (6 by DATA without the
+# dot, 6 by a BDAT chunk without LAST); prints the daemon's VmHWM (kB)
 # once the spool files hold what was sent, then the clients disconnect.
 park() {
   pyc "$SMTP_PORT" "$INBOUND" "$1" "$SERVE_PID" "$spool_dir" <<'PY'
@@ -28,11 +30,15 @@ clients = []
 for i in range(12):
     c = smtpc.Client(port)
     c.chat("EHLO park%d.test" % i)
-    c.send("MAIL FROM:<alice@acme.example>\r\nRCPT TO:<%s>\r\nDATA\r\n" % rcpt)
-    assert [smtpc.code(r) for r in c.replies(3)] == ["250", "250", "354"]
+    if i % 2 == 0:
+        c.send("MAIL FROM:<alice@acme.example>\r\nRCPT TO:<%s>\r\nDATA\r\n" % rcpt)
+        assert [smtpc.code(r) for r in c.replies(3)] == ["250", "250", "354"]
+    else:
+        c.send("MAIL FROM:<alice@acme.example>\r\nRCPT TO:<%s>\r\n" % rcpt)
+        assert [smtpc.code(r) for r in c.replies(2)] == ["250", "250"]
     clients.append(c)
-for c in clients:
-    c.send(body)
+for i, c in enumerate(clients):
+    c.send(body if i % 2 == 0 else b"BDAT %d\r\n" % len(body) + body)
 def on_disk():
     return sum(os.path.getsize(os.path.join(spool, f)) for f in os.listdir(spool))
 for _ in range(600):   # until every session's octets reached its file (all but the last buffer)
@@ -40,6 +46,8 @@ for _ in range(600):   # until every session's octets reached its file (all but 
         break
     time.sleep(0.05)
 hwm = [l.split()[1] for l in open("/proc/%s/status" % pid) if l.startswith("VmHWM:")][0]
+chunks = [smtpc.code(c.reply(timeout=10)) for c in clients[1::2]]
+assert chunks == ["250"] * 6, chunks   # each BDAT chunk was taken whole
 print("files", len(os.listdir(spool)), "on_disk_ok", on_disk() >= 12 * (len(body) - 65536), "hwm_kb", hwm)
 for c in clients:
     c.close()
