@@ -175,7 +175,8 @@ static int spool_upgrade(MaSpool *sp)
 {
   int rc = sqlite3_exec(sp->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
   for (gsize i = 0; rc == SQLITE_OK && i < G_N_ELEMENTS(spool_columns); i++)
-    if (!spool_has_column(sp, spool_columns[i].column)) rc = sqlite3_exec(sp->db, spool_columns[i].add, NULL, NULL, NULL);
+    if (!spool_has_column(sp, spool_columns[i].column))
+      rc = sqlite3_exec(sp->db, spool_columns[i].add, NULL, NULL, NULL);
   if (rc == SQLITE_OK) return sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL);
   sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL);
   return rc;

@@ -645,8 +645,8 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
     int rc = spool_body_read_head(s->body, (gsize) smtp_data_decoder_header_size(s->dec), &head, &error);
     if (rc == 0) {
       head_data = g_bytes_get_data(head, &head_len);
-      rc = s->hooks.policy(s->hooks.ctx, s->enterprise_id, s->client, s->mail.address, head_data ? head_data : (const guint8 *) "",
-                           head_len, &d, &error);
+      if (!head_data) head_data = (const guint8 *) "";
+      rc = s->hooks.policy(s->hooks.ctx, s->enterprise_id, s->client, s->mail.address, head_data, head_len, &d, &error);
     }
     if (rc < 0) {
       ma_warn("smtp", "forwarder policy look-up failed %s: %s", env->str, error->message);

@@ -61,7 +61,8 @@ static gpointer writer_main(gpointer data)
     while (!g_queue_is_empty(&w->todo) && batch->len < SMTP_SPOOL_BATCH_MAX &&
            (batch->len == 0 || bytes < SMTP_SPOOL_BATCH_BYTES)) {
       SmtpSpoolTicket *t = g_queue_pop_head(&w->todo);
-      bytes += t->entry->body ? (gsize) spool_body_size(t->entry->body) : t->entry->data ? g_bytes_get_size(t->entry->data) : 0;
+      if (t->entry->body) bytes += (gsize) spool_body_size(t->entry->body);
+      else if (t->entry->data) bytes += g_bytes_get_size(t->entry->data);
       g_ptr_array_add(batch, t);
     }
     w->in_flight = batch->len;
