@@ -4,11 +4,31 @@
 #include "agent/smtp/smtp_session.h"
 #include "testutil.h"
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <event2/buffer.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static char *spool_dir; /* data_dir of the fake body_new hook; bodies in spool_dir/spool */
+
+/* A full disk on demand: while disk_full_writes is set, write(2) to a regular file fails with
+ * ENOSPC (the executable's definition comes first, as in test_storage_spool.c). */
+static gboolean disk_full_writes;
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+  static ssize_t (*real)(int, const void *, size_t);
+  struct stat st;
+  if (!real) real = (ssize_t (*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
+  if (disk_full_writes && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    errno = ENOSPC;
+    return -1;
+  }
+  return real(fd, buf, n);
+}
 
 typedef struct {
   SmtpSession *s;
@@ -605,6 +625,34 @@ static void test_body_file_failure_451(void)
   fx_clear(&fx);
 }
 
+/* A full disk while the message streams in: answered once at its end with 452 4.3.1, the partial
+ * file unlinked, and the next message (space back) accepted. */
+static void test_disk_full_452(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  r = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n");
+  g_assert_true(g_str_has_suffix(r, "354 End data with <CR><LF>.<CR><LF>\r\n"));
+  g_clear_pointer(&r, g_free);
+  g_assert_cmpuint(spool_files(), ==, 1);
+  disk_full_writes = TRUE;
+  r = fx_send(&fx, "Subject: full\r\n\r\nbody\r\n");
+  g_assert_cmpstr(r, ==, "");
+  g_clear_pointer(&r, g_free);
+  r = fx_send(&fx, ".\r\n");
+  disk_full_writes = FALSE;
+  g_assert_cmpstr(r, ==, "452 4.3.1 Insufficient system storage, try again later\r\n");
+  g_assert_cmpuint(fx.submitted->len, ==, 0);
+  g_assert_cmpuint(spool_files(), ==, 0);
+  g_clear_pointer(&r, g_free);
+  g_free(fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
+  g_free(fx_send(&fx, "Subject: again\r\n\r\nbody\r\n.\r\n"));
+  g_assert_cmpuint(fx.submitted->len, ==, 1);
+  fx_clear(&fx);
+}
+
 /* The rate is judged over the last rate_window_ms, not since DATA began: a client that sent
  * 1 MB at once and then drips one octet a second is cut once the window holds only the drip
  * (averaged from the start, 1 MB would have bought it over two hours at 100 octets/s). */
@@ -739,6 +787,7 @@ int main(int argc, char **argv)
   g_test_add_func("/smtp/session/body_streamed_to_file", test_body_streamed_to_file);
   g_test_add_func("/smtp/session/refused_body_leaves_no_file", test_refused_body_leaves_no_file);
   g_test_add_func("/smtp/session/body_file_failure_451", test_body_file_failure_451);
+  g_test_add_func("/smtp/session/disk_full_452", test_disk_full_452);
   g_test_add_func("/smtp/session/rate_sliding_window", test_rate_sliding_window);
   g_test_add_func("/smtp/session/data_timeout_not_reset_by_one_octet", test_data_timeout_not_reset_by_one_octet);
 #ifdef FIXTURES_DIR
