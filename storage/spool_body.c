@@ -171,6 +171,17 @@ int spool_body_read_head(MaSpoolBody *b, gsize len, GBytes **out, GError **error
   return 0;
 }
 
+/* fsyncs the directory that holds path. 0, or an errno. */
+static int sync_parent(const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname(path);
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int rc = fsync(fd) < 0 ? errno : 0;
+  close(fd);
+  return rc;
+}
+
 int spool_body_sync(MaSpoolBody *b, GError **error)
 {
   g_assert(b != NULL);
@@ -180,6 +191,9 @@ int spool_body_sync(MaSpoolBody *b, GError **error)
   if (!b->err && fdatasync(b->fd) < 0) set_err(b, errno, "cannot sync");
   if (close(b->fd) < 0 && !b->err && errno != EINTR) set_err(b, errno, "cannot close");
   b->fd = -1;
+  /* the directory entry too; concurrent syncs of the one directory share a journal commit */
+  int derr = b->err ? 0 : sync_parent(b->path);
+  if (derr) set_err(b, derr, "cannot sync the directory of");
   return spool_body_status(b, error);
 }
 
@@ -202,18 +216,6 @@ void spool_body_free(MaSpoolBody *b)
 }
 
 /* ---- the spool directory ------------------------------------------------------------------- */
-
-int spool_body_dir_sync(const char *data_dir, GError **error)
-{
-  g_autofree char *dir = g_build_filename(data_dir, SPOOL_BODY_DIR, NULL);
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return fail_errno(error, errno, "cannot open", dir);
-  int rc = fsync(fd);
-  int e = errno;
-  close(fd);
-  if (rc < 0) return fail_errno(error, e, "cannot sync", dir);
-  return 0;
-}
 
 int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBytes **out, GError **error)
 {

@@ -1,7 +1,7 @@
 /* smtp_spool_writer.h - the group-commit spool writer: one thread that takes every finished
  * message the SMTP sessions hand over (its octets already in its spool file), makes all that are
- * queued durable with ONE spool_put (each file fdatasync'd, then one fsync of the directory and
- * one of the database for many messages), and reports each message's fate back on the event-loop
+ * queued durable with ONE spool_put (each file and its directory synced, early and in parallel,
+ * then one fsync of the database for many messages), and reports each message's fate back on the event-loop
  * thread. The syncs never run on the loop.
  *
  * Sessions are told "durable" only after spool_put returned 0; when the sync fails, every message
@@ -19,6 +19,7 @@
 
 #define SMTP_SPOOL_BATCH_MAX 512
 #define SMTP_SPOOL_BATCH_BYTES (64 * 1024 * 1024)
+#define SMTP_SPOOL_SYNC_THREADS 16 /* body files synced at once, ahead of their batch */
 
 typedef struct SmtpSpoolWriter SmtpSpoolWriter;
 typedef struct SmtpSpoolTicket SmtpSpoolTicket;
