@@ -40,6 +40,7 @@ typedef struct {
   gboolean policy_fail;   /* policy never satisfied */
   gboolean lookup_error;
   gboolean body_error;    /* body_new fails */
+  GString *policy_msg;    /* what the last end-of-message policy call was given */
   SmtpAction last;
 } Fx;
 
@@ -66,6 +67,11 @@ static int fake_policy(void *ctx, const char *ent, const char *client, const cha
 {
   Fx *fx = ctx;
   memset(out, 0, sizeof *out);
+  if (msg) {
+    if (!fx->policy_msg) fx->policy_msg = g_string_new(NULL);
+    g_string_truncate(fx->policy_msg, 0);
+    g_string_append_len(fx->policy_msg, (const char *) msg, (gssize) len);
+  }
   if (fx->policy_fail || strcmp(from, "employee@acme.example") != 0) {
     out->reason = g_strdup("no trusted signal names a registered employee");
     return 0;
@@ -147,6 +153,7 @@ static void fx_clear(Fx *fx)
   evbuffer_free(fx->in);
   evbuffer_free(fx->out);
   g_ptr_array_unref(fx->submitted);
+  if (fx->policy_msg) g_string_free(fx->policy_msg, TRUE);
 }
 
 /* Takes everything written so far. */
@@ -584,8 +591,11 @@ static void test_refused_body_leaves_no_file(void)
   g_clear_pointer(&r, g_free);
   fx.policy_fail = TRUE;
   g_free(fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
-  r = fx_send(&fx, "Subject: x\r\n\r\nbody\r\n.\r\n");
+  r = fx_send(&fx, "Resent-From: a@acme.example\r\nSubject: x\r\n\r\nbody\r\n..\r\n.\r\n");
   g_assert_true(g_str_has_prefix(r, "550 5.7.1"));
+  /* the policy judged the header section read back from the file, and nothing more */
+  g_assert_nonnull(fx.policy_msg);
+  g_assert_cmpstr(fx.policy_msg->str, ==, "Resent-From: a@acme.example\r\nSubject: x\r\n\r\n");
   g_assert_cmpuint(spool_files(), ==, 0);
   fx.policy_fail = FALSE;
   g_clear_pointer(&r, g_free);
