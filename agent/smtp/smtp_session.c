@@ -17,6 +17,7 @@
 
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
+#include "agent/mime/mime.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -599,6 +600,16 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
     const char *text = smtp_data_error_reply(err);
     ma_info("smtp", "message refused %s size=%" G_GINT64_FORMAT " result=\"%.3s\" reason=\"%s\"", env->str, size,
             text, text + 4);
+    transaction_reset(s);
+    set_state(s, SMTP_STATE_IDLE, now_ms);
+    return refuse(s, text, now_ms);
+  }
+  /* mail the archive could never parse is refused now, not acknowledged and then kept unparsed */
+  const char *unparseable = mime_header_start_problem(s->msg->data, s->msg->len);
+  if (unparseable) {
+    g_autofree char *text = g_strdup_printf("554 5.6.0 Message refused: %s", unparseable);
+    ma_info("smtp", "message refused %s size=%" G_GINT64_FORMAT " result=554 reason=\"%s\"", env->str, size,
+            unparseable);
     transaction_reset(s);
     set_state(s, SMTP_STATE_IDLE, now_ms);
     return refuse(s, text, now_ms);
