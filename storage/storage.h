@@ -199,6 +199,8 @@ typedef struct {
   char *text;             /* readable text */
   char *html;             /* HTML as received (UTF-8), NULL when none; sanitise before showing */
   char *snippet;          /* first ~200 characters of text, whitespace folded */
+  char *parse_error;      /* NULL, or why the message could not be parsed: it is archived unparsed
+                           * (raw kept, no header fields, participants or links) */
   GPtrArray *participants;/* MaParticipant* */
   GPtrArray *attachments; /* MaAttachment* (data NULL) */
   GPtrArray *links;       /* MaRecordRef* */

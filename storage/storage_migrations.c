@@ -164,6 +164,9 @@ static const SqlMigration migrations[] = {
        * DELETE triggers stay: rows also go through ON DELETE CASCADE. */
    "DROP TRIGGER IF EXISTS messages_counted;"
    "DROP TRIGGER IF EXISTS activities_counted;"},
+  {7, /* mail acknowledged with 250 that cannot be parsed is archived raw, saying why, instead of
+       * being dropped (issue 9) */
+   "ALTER TABLE messages ADD COLUMN parse_error TEXT;"},
 };
 
 int sql_migrations_latest(void)

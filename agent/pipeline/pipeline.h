@@ -5,16 +5,18 @@
  * (same spool id) after a crash adds nothing.
  *
  * Outcomes:
- *   archived   - a new message (id, thread, links).
+ *   archived   - a new message (id, thread, links). Input mime_parse refuses (empty, no header
+ *                section, a first line that is no header field, over the size limit) is archived
+ *                too, unparsed: raw kept, parse_error set (visible in the message's JSON), no
+ *                header fields, thread, links or activities, whatever the data-minimisation
+ *                settings (there is nothing to match); so mail acknowledged with 250 never
+ *                disappears. A second copy of the same octets is a duplicate of it.
  *   duplicate  - the same mail is archived already (normalised Message-ID, else the content hash):
  *                this copy's provenance is added (unless the same spool id brought it before),
  *                links are re-evaluated against the current records, activities re-applied.
  *   skipped    - nothing is written. Reasons:
  *                "archiving_off"      the enterprise's `archiving` setting is off;
- *                "unreadable"         mime_parse refused the input (no header at all, over the size
- *                                     limit); such a message can never be archived, so the spool
- *                                     entry is done with, not retried;
- *                "internal_only"      every participant is internal (setting `archive_internal`);
+ * *                "internal_only"      every participant is internal (setting `archive_internal`);
  *                "no_matching_record" data minimisation: external participants exist but none
  *                                     matches a record and the thread carries no opportunity
  *                                     (setting `archive_unmatched`, default off).
@@ -50,6 +52,7 @@ typedef struct {
   char *subject;              /* decoded subject ("" when none or unreadable) */
   gboolean unwrapped;         /* a hand forward: the original was archived */
   GPtrArray *warnings;        /* char*: what the parser could not read */
+  char *parse_error;          /* archived unparsed: why the parser refused it; else NULL */
 } MaIngestResult;
 
 void ma_ingest_result_free(MaIngestResult *r);
@@ -78,7 +81,7 @@ int pipeline_ingest_in_tx(MaPipeline *p, const char *enterprise_id, const void *
 
 /* Parsing is pure and needs no transaction: a worker parses a batch first, then holds the write
  * transaction only for matching and archiving. raw is borrowed and must outlive the result. Never
- * fails: unreadable input is remembered and becomes the "unreadable" skip. */
+ * fails: unreadable input is remembered and archived unparsed. */
 typedef struct MaParsedMessage MaParsedMessage;
 MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len);
 void pipeline_parsed_free(MaParsedMessage *pm);

@@ -22,6 +22,7 @@
 
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
+#include "agent/mime/mime.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -629,7 +630,13 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
     set_state(s, SMTP_STATE_IDLE, now_ms);
     return refuse(s, text, now_ms);
   }
-  if (spool_body_flush(s->body, &error) < 0) {
+  /* the header section, read back from the file: the start check and the forwarder policy judge
+   * it (bounded by the decoder's header limits, and freed before the hand-over) */
+  g_autoptr(GBytes) head = NULL;
+  gsize head_len = 0;
+  const guint8 *head_data = (const guint8 *) "";
+  if (spool_body_flush(s->body, &error) < 0 ||
+      spool_body_read_head(s->body, (gsize) smtp_data_decoder_header_size(s->dec), &head, &error) < 0) {
     const char *text = spool_body_no_space(s->body) ? STORE_NO_SPACE : STORE_FAILED;
     ma_warn("smtp", "message not stored %s size=%" G_GINT64_FORMAT ": %s", env->str, size, error->message);
     reply(s, text);
@@ -637,17 +644,21 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
     set_state(s, SMTP_STATE_IDLE, now_ms);
     return SMTP_CONTINUE;
   }
+  if (g_bytes_get_size(head) > 0) head_data = g_bytes_get_data(head, &head_len);
+  /* mail the archive could never parse is refused now, not acknowledged and then kept unparsed */
+  const char *unparseable = mime_header_start_problem(head_data, head_len);
+  if (unparseable) {
+    g_autofree char *text = g_strdup_printf("554 5.6.0 Message refused: %s", unparseable);
+    ma_info("smtp", "message refused %s size=%" G_GINT64_FORMAT " result=554 reason=\"%s\"", env->str, size,
+            unparseable);
+    transaction_reset(s);
+    set_state(s, SMTP_STATE_IDLE, now_ms);
+    return refuse(s, text, now_ms);
+  }
   if (!s->decision.satisfied || !s->decision.employee_id) {
     FwdDecision d = {0};
-    g_autoptr(GBytes) head = NULL;
-    gsize head_len = 0;
-    const guint8 *head_data = NULL;
-    int rc = spool_body_read_head(s->body, (gsize) smtp_data_decoder_header_size(s->dec), &head, &error);
-    if (rc == 0) {
-      head_data = g_bytes_get_data(head, &head_len);
-      if (!head_data) head_data = (const guint8 *) "";
-      rc = s->hooks.policy(s->hooks.ctx, s->enterprise_id, s->client, s->mail.address, head_data, head_len, &d, &error);
-    }
+    int rc = s->hooks.policy(s->hooks.ctx, s->enterprise_id, s->client, s->mail.address, head_data, head_len, &d,
+                             &error);
     if (rc < 0) {
       ma_warn("smtp", "forwarder policy look-up failed %s: %s", env->str, error->message);
       reply(s, "451 4.3.0 Temporary lookup failure, try again later");

@@ -157,7 +157,7 @@ static void test_spool_to_archive(void)
 
   g_assert_cmpint(pipeline_workers_start(env.cfg, 2, &error), ==, 0);
   wait_processed(n + 2);
-  g_assert_cmpint(archived(&env), ==, n);
+  g_assert_cmpint(archived(&env), ==, n + 1); /* the unreadable one too: unparsed, raw kept */
   g_assert_cmpint(dead(&env), ==, 1); /* the orphan: kept, not dropped */
 
   /* a replay of an archived entry (same spool id) and a new copy by another route */
@@ -171,7 +171,7 @@ static void test_spool_to_archive(void)
   pipeline_workers_notify();
   wait_processed(n + 5);
   pipeline_workers_stop();
-  g_assert_cmpint(archived(&env), ==, n + 1);
+  g_assert_cmpint(archived(&env), ==, n + 2);
   g_assert_cmpint(depth(&env), ==, 0);
   g_assert_cmpint(dead(&env), ==, 1);
 
@@ -183,6 +183,25 @@ static void test_spool_to_archive(void)
   g_autoptr(GPtrArray) prov = g_ptr_array_new_with_free_func((GDestroyNotify) ma_provenance_free);
   g_assert_cmpint(storage_provenance_list(st, env.ent, id, prov, &error), ==, 0);
   g_assert_cmpuint(prov->len, ==, 2); /* spool-000 once (replay added nothing) + spool-copy */
+  /* the unreadable entry is archived unparsed: parse_error says why, the raw octets are kept */
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+  g_assert_cmpint(storage_message_ids_archived_since(st, env.ent, 0, NULL, 1000, ids, &error), ==, 0);
+  int unparsed = 0;
+  for (guint i = 0; i < ids->len; i++) {
+    MaStoredMessage *m = NULL;
+    g_assert_cmpint(storage_message_get(st, env.ent, ids->pdata[i], &m, &error), ==, 1);
+    if (m->parse_error) {
+      unparsed++;
+      g_assert_cmpstr(m->parse_error, ==, "no message header found");
+      g_assert_null(m->thread_id);
+      GBytes *raw = NULL;
+      g_assert_cmpint(storage_blob_get(st, m->raw_sha256, &raw, &error), ==, 1);
+      g_assert_cmpuint(g_bytes_get_size(raw), ==, strlen("\x01\x02 no header here at all\n"));
+      g_bytes_unref(raw);
+    }
+    ma_stored_message_free(m);
+  }
+  g_assert_cmpint(unparsed, ==, 1);
   storage_close(&st);
   env_close(&env);
 }

@@ -382,6 +382,40 @@ static void test_policy_refusal(void)
   fx_clear(&fx);
 }
 
+/* Mail the parser could never read is refused before the 250 with 554 5.6.0 and why (DATA and
+ * BDAT alike); the session goes on, and a good message after it is accepted. */
+static void test_unparseable_refused(void)
+{
+  static const struct {
+    const char *data;
+    const char *reason;
+  } cases[] = {
+    {".\r\n", "the message is empty"},
+    {"\r\nSubject: x\r\n\r\nhi\r\n.\r\n", "starts with a blank line"},
+    {"hello there\r\nSubject: x\r\n\r\nhi\r\n.\r\n", "is not a header field"},
+    {" Subject: x\r\n\r\nhi\r\n.\r\n", "starts with white space"},
+  };
+  Fx fx;
+  fx_budget = 10; /* each refusal counts against the session's error budget */
+  fx_init(&fx);
+  fx_budget = 5;
+  fx_greet_ehlo(&fx);
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_free(fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
+    g_autofree char *r = fx_send(&fx, cases[i].data);
+    g_assert_true(g_str_has_prefix(r, "554 5.6.0 Message refused: "));
+    g_assert_nonnull(strstr(r, cases[i].reason));
+    g_assert_cmpuint(fx.submitted->len, ==, 0);
+  }
+  g_autofree char *b = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\n"
+                                    "BDAT 0 LAST\r\n");
+  g_assert_cmpstr(b, ==, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n554 5.6.0 Message refused: the message is empty\r\n");
+  g_autofree char *ok = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n");
+  g_free(fx_send(&fx, "Subject : fine\r\n\r\nhi\r\n.\r\n"));
+  g_assert_cmpuint(fx.submitted->len, ==, 1);
+  fx_clear(&fx);
+}
+
 static void test_sizes_and_lines(void)
 {
   Fx fx;
@@ -790,6 +824,7 @@ int main(int argc, char **argv)
   g_test_add_func("/smtp/session/smuggling_single_reply", test_smuggling_single_reply);
   g_test_add_func("/smtp/session/recipients", test_recipients);
   g_test_add_func("/smtp/session/policy_refusal", test_policy_refusal);
+  g_test_add_func("/smtp/session/unparseable_refused", test_unparseable_refused);
   g_test_add_func("/smtp/session/sizes_and_lines", test_sizes_and_lines);
   g_test_add_func("/smtp/session/error_budget", test_error_budget);
   g_test_add_func("/smtp/session/bdat", test_bdat);

@@ -1,0 +1,33 @@
+/* mime_start.c - the cheap check of a message's first bytes that lets the SMTP server refuse,
+ * before its 250, mail the parser could never read (554 5.6.0, RFC 3463 "other or undefined
+ * media error"), instead of acknowledging it and archiving it unparsed later.
+ *
+ * It reads only the first line and says "unreadable" only where mime_parse is sure to refuse too
+ * (fuzz_mime checks that it never says so of a message mime_parse reads): an empty message, a
+ * blank first line (no header section), a first line that starts with white space (a continuation
+ * of no field), or a first line that is no "Name: value" field (no colon, an empty name, or white
+ * space inside the name). An mbox "From " separator line is left to the parser, which skips it.
+ * Anything it lets pass that still cannot be parsed is archived unparsed by the pipeline. Pure.
+ */
+#include "mime.h"
+
+#include <string.h>
+
+const char *mime_header_start_problem(const void *data, gsize len)
+{
+  const char *p = data;
+  if (len == 0) return "the message is empty";
+  if (p[0] == '\n' || (p[0] == '\r' && len > 1 && p[1] == '\n'))
+    return "the message starts with a blank line, so it has no header section";
+  if (p[0] == ' ' || p[0] == '\t') return "the first line starts with white space (a continuation of no header field)";
+  if (len >= 5 && memcmp(p, "From ", 5) == 0) return NULL; /* mbox separator: the parser skips it */
+  const char *lf = memchr(p, '\n', len);
+  gsize line = lf ? (gsize) (lf - p) : len;
+  const char *colon = memchr(p, ':', line);
+  if (!colon || colon == p) return "the first line is not a header field (\"Name: value\")";
+  gsize name = (gsize) (colon - p);
+  while (name > 0 && (p[name - 1] == ' ' || p[name - 1] == '\t')) name--; /* "Subject : x" is read */
+  if (name == 0 || memchr(p, ' ', name) || memchr(p, '\t', name))
+    return "the first line is not a header field (\"Name: value\")";
+  return NULL;
+}
