@@ -607,6 +607,7 @@ static void test_body_files(void)
   g_assert_cmpint(spool_put(sp, dup, 2, &error), ==, -1);
   g_clear_error(&error);
   for (int i = 0; i < 2; i++) ma_spool_entry_free(dup[i]);
+  g_clear_pointer(&text, g_free);
   g_assert_true(g_file_get_contents(path, &text, NULL, NULL) && strcmp(text, "one") == 0); /* not clobbered */
   spool_fault_inject_sync_failures(sp, 1);
   MaSpoolEntry *failed = entry("s4", "four");
