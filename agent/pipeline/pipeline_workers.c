@@ -18,7 +18,8 @@
  * Deadlines are on ma_now_ms()'s clock (tests move it), compared at each poll.
  * A message's octets are read from its spool file (spool_entry_load) only once the worker holds
  * the entry; a file that is gone (or over any size we could have accepted) is a permanent failure
- * of that entry.
+ * of that entry. A batch reads in at most BATCH_BYTES of messages (plus one message): the entries
+ * behind go back to the spool for the next round, so 32 large messages never sit in memory at once.
  *
  * Workers sleep on a condition variable, woken by pipeline_workers_notify() (the SMTP server's
  * spool hook) and at least every second (entries from another process, backoffs ending).
@@ -36,6 +37,7 @@
 #include <string.h>
 
 #define BATCH 32
+#define BATCH_BYTES (16 * 1024 * 1024) /* message octets a batch reads in (plus at most one more message) */
 #define POLL_US (G_USEC_PER_SEC)
 
 typedef struct {
@@ -271,11 +273,20 @@ static void process_batch(Worker *w, GPtrArray *batch)
   g_autoptr(GPtrArray) parsed = g_ptr_array_new_with_free_func((GDestroyNotify) pipeline_parsed_free);
   g_autoptr(GError) error = NULL;
   gboolean ok = TRUE;
+  gsize loaded = 0;
   for (guint i = 0; ok && i < batch->len; i++) { /* outside the write transaction: other workers may commit */
     MaSpoolEntry *e = batch->pdata[i];
     gsize len = 0;
+    if (loaded >= BATCH_BYTES) { /* large messages: the rest goes back to the spool for the next round */
+      ma_debug("pipeline", "worker %d: %zu octets read in, %u entries left for the next round", w->index, loaded,
+               batch->len - i);
+      for (guint j = i; j < batch->len; j++) release(((MaSpoolEntry *) batch->pdata[j])->id);
+      g_ptr_array_remove_range(batch, i, batch->len - i);
+      break;
+    }
     ok = spool_entry_load(w->sp, e, &error) == 0; /* a file that cannot be read: one by one below */
     const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
+    loaded += len;
     if (ok) g_ptr_array_add(parsed, pipeline_parse(w->pipeline, data ? data : "", len));
   }
   if (ok) ok = storage_begin_batch(w->st, &error) == 0;
