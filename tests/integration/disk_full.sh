@@ -27,24 +27,12 @@ send() { swaks --server "127.0.0.1:$SMTP_PORT" --helo client.test --from custome
   --header "Subject: $1" --body "body of $1" 2>&1; }
 
 # ---- spooled while the archive is locked, then the disk fills ---------------------------------
-/usr/bin/python3 - "$T/data/mailagent.db" "$T/release" <<'PY' &
-import os, sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-db.execute("BEGIN EXCLUSIVE")
-open(sys.argv[2] + ".held", "w").close()
-while not os.path.exists(sys.argv[2]):
-    time.sleep(0.05)
-db.execute("ROLLBACK")
-PY
-LOCKER=$!
-CLEANUP_PIDS+=("$LOCKER")
-for _ in $(seq 1 100); do [ -e "$T/release.held" ] && break; sleep 0.05; done
+hold_write_lock "$T/data/mailagent.db"
 acked=0
 for i in 1 2 3; do [[ "$(send "full $i")" == *"<-  250 2.0.0 Ok: queued as"* ]] && acked=$((acked + 1)); done
 assert_eq 3 "$acked" "three messages acknowledged before the disk fills"
 fill_to 1572864 filler1
-touch "$T/release"
-wait "$LOCKER"
+release_write_lock
 
 assert_contains "$(send "refused")" "452 4.3.1" "SMTP answers 452 4.3.1 at MAIL below the reserve"
 disk_lines() { grep -c "disk nearly full" "$T/serve.log" || true; }
