@@ -1,9 +1,9 @@
 /* spool_body.c - one file per spooled message (see spool_body.h).
  *
- * A body owns an O_WRONLY|O_EXCL descriptor and a 64 KiB buffer allocated at the first write, so a
+ * A body owns an O_RDWR|O_EXCL descriptor and a 64 KiB buffer allocated at the first write, so a
  * session costs that much whatever the message size. Short writes are retried, EINTR too; the first
  * error is kept (errno and text) and every later write is dropped. Reading back for the forwarder
- * policy uses pread on a second descriptor, so the write position never moves.
+ * policy uses pread, so the write position never moves.
  *
  * Must never: sync on the event loop (only spool_body_sync does, on the spool writer's thread);
  * build a path from a name that spool_body_name_valid refuses; unlink a body that was kept.
@@ -62,7 +62,7 @@ int spool_body_create(const char *data_dir, const char *id, MaSpoolBody **out, G
     return -1;
   }
   char *path = body_path(data_dir, name);
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     fail_errno(error, errno, "cannot create", path);
     g_free(path);
@@ -151,24 +151,32 @@ int spool_body_read_head(MaSpoolBody *b, gsize len, GBytes **out, GError **error
   *out = NULL;
   if (spool_body_flush(b, error) < 0) return -1;
   len = MIN(len, (gsize) b->size);
-  int fd = open(b->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return fail_errno(error, errno, "cannot open", b->path);
+  if (b->fd < 0) return fail_errno(error, EBADF, "read back after sync from", b->path);
   guint8 *data = g_malloc(len + 1);
   gsize got = 0;
   while (got < len) {
-    ssize_t r = pread(fd, data + got, len - got, (off_t) got);
+    ssize_t r = pread(b->fd, data + got, len - got, (off_t) got);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) {
       int e = r < 0 ? errno : EIO;
-      close(fd);
       g_free(data);
       return fail_errno(error, e, "cannot read back", b->path);
     }
     got += (gsize) r;
   }
-  close(fd);
   *out = g_bytes_new_take(data, len);
   return 0;
+}
+
+/* fsyncs the directory that holds path. 0, or an errno. */
+static int sync_parent(const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname(path);
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int rc = fsync(fd) < 0 ? errno : 0;
+  close(fd);
+  return rc;
 }
 
 int spool_body_sync(MaSpoolBody *b, GError **error)
@@ -180,6 +188,9 @@ int spool_body_sync(MaSpoolBody *b, GError **error)
   if (!b->err && fdatasync(b->fd) < 0) set_err(b, errno, "cannot sync");
   if (close(b->fd) < 0 && !b->err && errno != EINTR) set_err(b, errno, "cannot close");
   b->fd = -1;
+  /* the directory entry too; concurrent syncs of the one directory share a journal commit */
+  int derr = b->err ? 0 : sync_parent(b->path);
+  if (derr) set_err(b, derr, "cannot sync the directory of");
   return spool_body_status(b, error);
 }
 
@@ -202,18 +213,6 @@ void spool_body_free(MaSpoolBody *b)
 }
 
 /* ---- the spool directory ------------------------------------------------------------------- */
-
-int spool_body_dir_sync(const char *data_dir, GError **error)
-{
-  g_autofree char *dir = g_build_filename(data_dir, SPOOL_BODY_DIR, NULL);
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return fail_errno(error, errno, "cannot open", dir);
-  int rc = fsync(fd);
-  int e = errno;
-  close(fd);
-  if (rc < 0) return fail_errno(error, e, "cannot sync", dir);
-  return 0;
-}
 
 int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBytes **out, GError **error)
 {

@@ -3,9 +3,9 @@
  *
  * Life of a body: spool_body_create makes <id>.eml (O_EXCL, 0600) when DATA/BDAT begins; the
  * receiving session appends the decoded octets as they arrive (spool_body_write: a 64 KiB buffer,
- * page-cache writes, never a sync, so it may run on the event loop); spool_put (spool.h) makes it
- * durable - fdatasync of the file, one fsync of the directory for the whole batch - before the
- * database row that names it commits, then marks it kept. A body freed without being kept is
+ * page-cache writes, never a sync, so it may run on the event loop); spool_body_sync makes it
+ * durable - fdatasync of the file, then fsync of its directory - before the database row that
+ * names it commits (spool_put, spool.h), which then marks it kept. A body freed without being kept is
  * unlinked, so a refused, aborted or failed message leaves nothing; a crash leaves at worst an
  * orphan file, which spool_sweep_orphans (spool.h) removes at the next start.
  *
@@ -47,7 +47,8 @@ const char *spool_body_path(const MaSpoolBody *b);
  * policy judges at the end of DATA. *out is newly allocated (g_bytes_unref). 0 or -1 with *error. */
 int spool_body_read_head(MaSpoolBody *b, gsize len, GBytes **out, GError **error);
 
-/* Flushes, fdatasyncs and closes the file (the spool writer's thread). 0 or -1 with *error. */
+/* Flushes, fdatasyncs and closes the file, then fsyncs its directory (the spool writer's threads,
+ * never the loop). Once synced, a second call only reports the status. 0 or -1 with *error. */
 int spool_body_sync(MaSpoolBody *b, GError **error);
 /* The row naming this file committed: spool_body_free keeps the file from now on. */
 void spool_body_keep(MaSpoolBody *b);
@@ -60,8 +61,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MaSpoolBody, spool_body_free)
 /* TRUE when name is one the spool could have made: "<id>.eml" with a spool id. A name read from
  * the database is checked with it before it becomes a path. */
 gboolean spool_body_name_valid(const char *name);
-/* fsyncs data_dir/spool (the directory entries of the files created before the call). */
-int spool_body_dir_sync(const char *data_dir, GError **error);
 /* Reads data_dir/spool/name whole into *out. -1 with MA_ERROR_NOT_FOUND when the file is missing,
  * MA_ERROR_TEMPFAIL for an I/O error, MA_ERROR_LIMIT when it is over max_size octets. */
 int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBytes **out, GError **error);

@@ -40,6 +40,7 @@ static const KeySpec keys[] = {
   I("smtp", "command_timeout", command_timeout, "300"),
   I("smtp", "data_timeout", data_timeout, "600"),
   I("smtp", "min_data_rate", min_data_rate, "1024"),
+  I("smtp", "data_rate_window", data_rate_window, "10"),
   I("smtp", "error_budget", error_budget, "10"),
   L("smtp", "disk_reserve", disk_reserve, "104857600"),
   I("smtp", "grace_period", grace_period, "30"),

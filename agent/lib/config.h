@@ -27,7 +27,8 @@ typedef struct {
   int max_sessions_per_client;  /* 50 */
   int command_timeout;          /* seconds, 300 */
   int data_timeout;             /* seconds, 600 */
-  int min_data_rate;            /* bytes/second averaged over DATA, 1024 */
+  int min_data_rate;            /* bytes/second over the last data_rate_window seconds of DATA, 1024 */
+  int data_rate_window;         /* seconds, 10 (1..60) */
   int error_budget;             /* bad commands before disconnect, 10 */
   gint64 disk_reserve;          /* bytes of free disk below which MAIL gets 452, 104857600 */
   int grace_period;             /* seconds SIGTERM waits for sessions, 30 */

@@ -104,6 +104,7 @@ static void take_config(SmtpServer *srv, const MaConfig *cfg)
   srv->lim.tls_timeout_ms = MIN(srv->lim.command_timeout_ms, 30000u);
   srv->lim.min_data_rate = (guint) MAX(cfg->min_data_rate, 0);
   srv->lim.rate_grace_ms = MIN(5000u, srv->lim.data_timeout_ms);
+  srv->lim.rate_window_ms = (guint) CLAMP(cfg->data_rate_window, 1, SMTP_RATE_WINDOW_MAX_S) * 1000u;
   srv->disk_reserve = cfg->disk_reserve;
   srv->max_sessions = (guint) MAX(cfg->max_sessions, 1);
   srv->max_per_client = (guint) MAX(cfg->max_sessions_per_client, 1);
@@ -183,6 +184,12 @@ static void hook_submit(void *ctx, SmtpSession *s, MaSpoolEntry *e)
 {
   Conn *c = ctx;
   c->ticket = smtp_spool_writer_submit(c->srv->writer, e, on_spooled, c);
+}
+
+static int hook_body_new(void *ctx, const char *spool_id, MaSpoolBody **out, GError **error)
+{
+  Conn *c = ctx;
+  return spool_body_create(c->srv->data_dir, spool_id, out, error);
 }
 
 static void on_committed(void *arg, guint n)
@@ -388,6 +395,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
   hooks.disk_ok = hook_disk_ok;
   hooks.submit = hook_submit;
   hooks.starttls = hook_starttls;
+  hooks.body_new = hook_body_new;
   srv->lim.tls_available = srv->tls != NULL;
   c->s = smtp_session_new(&srv->lim, &hooks, ip, now_ms());
   c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);

@@ -607,6 +607,7 @@ static void test_body_files(void)
   g_assert_cmpint(spool_put(sp, dup, 2, &error), ==, -1);
   g_clear_error(&error);
   for (int i = 0; i < 2; i++) ma_spool_entry_free(dup[i]);
+  g_clear_pointer(&text, g_free);
   g_assert_true(g_file_get_contents(path, &text, NULL, NULL) && strcmp(text, "one") == 0); /* not clobbered */
   spool_fault_inject_sync_failures(sp, 1);
   MaSpoolEntry *failed = entry("s4", "four");
@@ -616,6 +617,17 @@ static void test_body_files(void)
   g_free(files);
   files = body_files(dir);
   g_assert_cmpstr(files, ==, "s1.eml s2.eml");
+
+  /* a batch syncs every body (in parallel), the directory and the database */
+  {
+    MaSpoolEntry *three[3] = {entry("b1", "one"), entry("b2", "two"), entry("b3", "three")};
+    gint before = g_atomic_int_get(&sync_calls);
+    g_assert_cmpint(spool_put(sp, three, 3, &error), ==, 0);
+    g_assert_cmpint(g_atomic_int_get(&sync_calls) - before, >=, 3 + 1 + 1);
+    for (int i = 0; i < 3; i++) ma_spool_entry_free(three[i]);
+    const char *bs[] = {"b1", "b2", "b3"};
+    g_assert_cmpint(spool_done_many(sp, bs, 3, &error), ==, 0);
+  }
 
   /* done removes the row, then the file */
   g_assert_cmpint(spool_done(sp, "s1", &error), ==, 0);
