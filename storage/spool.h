@@ -56,6 +56,9 @@ void ma_spool_entry_free(MaSpoolEntry *e);
 /* Opens data_dir/spool.db (creating it). Each thread opens its own handle. */
 int spool_open(const char *data_dir, MaSpool **out, GError **error);
 void spool_close(MaSpool **sp);
+/* Empties the write-ahead log into spool.db (wal_checkpoint(TRUNCATE)): `serve` on a clean stop.
+ * MA_ERROR_TEMPFAIL when it could not finish; nothing is lost (the log is replayed at open). */
+int spool_checkpoint(MaSpool *sp, GError **error);
 
 /* Makes n entries durable together: every body file fdatasync'd with the spool directory (unless
  * synced already, see spool_body_sync), then one transaction and its sync. 0: all are durable (their bodies are kept); -1: none

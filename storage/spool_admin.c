@@ -1,6 +1,6 @@
 /* spool_admin.c - the operator's view of the spool (spool.h, "the operator's view"): list entries
  * by state and enterprise, show one (optionally with its message), requeue dead or waiting entries,
- * purge dead ones.
+ * purge dead ones; the checkpoint of a clean stop.
  *
  * These run rarely, from the CLI or an admin API request, so statements are prepared per call
  * rather than cached on the handle. Purge only ever deletes a dead entry: a live one still belongs
@@ -184,4 +184,12 @@ int spool_purge(MaSpool *sp, const char *id, GError **error)
     return -1;
   }
   return rc;
+}
+
+int spool_checkpoint(MaSpool *sp, GError **error)
+{
+  g_assert(sp != NULL);
+  int rc = sqlite3_wal_checkpoint_v2(spool_sqlite(sp), NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+  if (rc != SQLITE_OK) return spool_fail(sp, rc, error, "checkpoint");
+  return 0;
 }

@@ -177,6 +177,12 @@ void storage_fault_inject_disk_full(MaStorage *st, gboolean full)
   st->be->fault_inject_disk_full(st->impl, full);
 }
 
+int storage_checkpoint(MaStorage *st, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->checkpoint(st->impl, error);
+}
+
 gint64 storage_data_version(MaStorage *st)
 {
   g_assert(st != NULL);

@@ -58,6 +58,12 @@ void storage_fault_inject_commit_failures(MaStorage *st, int n);
  * that need a new page fail with MA_ERROR_TEMPFAIL and roll back. FALSE lifts the limit. */
 void storage_fault_inject_disk_full(MaStorage *st, gboolean full);
 
+/* Moves everything committed into the database file itself and empties the write-ahead log (for
+ * SQLite: wal_checkpoint(TRUNCATE)), so what is on disk opens without replaying a log: `serve`
+ * calls it on a clean stop. MA_ERROR_TEMPFAIL when it could not finish (a reader still busy, disk
+ * full): nothing is lost, the log is replayed at the next open. */
+int storage_checkpoint(MaStorage *st, GError **error);
+
 /* A number that changes whenever a write was committed to the database (by any handle, this one
  * included) since the previous call on this handle; equal values mean nothing changed. Cheap and
  * outside any transaction: meant for caches of read results. Never decreases. */

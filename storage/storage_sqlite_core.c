@@ -453,6 +453,16 @@ void sqlite_close(void *impl)
   g_free(d);
 }
 
+int sqlite_checkpoint(void *impl, GError **error)
+{
+  SqlDb *d = impl;
+  g_assert(!d->in_txn);
+  int log_frames = -1, done_frames = -1;
+  int rc = sqlite3_wal_checkpoint_v2(d->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &done_frames);
+  if (rc != SQLITE_OK) return sql_fail(d, rc, error, "checkpoint");
+  return 0;
+}
+
 int sqlite_schema_version(void *impl)
 {
   SqlDb *d = impl;

@@ -162,6 +162,37 @@ static int cmd_show(int argc, char **argv)
   return rc;
 }
 
+/* Runs op (spool_retry, spool_purge: 1 done, 0 unknown, -1 error) on each id of argv[1..], going on
+ * past unknown ids and refusals, stopping at a temporary failure. Prints "<done> ID" per id, or
+ * with json {"<done>": [ids]}. Returns the exit status of the worst outcome. */
+static int each_id(MaSpool *sp, int argc, char **argv, int (*op)(MaSpool *, const char *, GError **),
+                   const char *done_word, gboolean json)
+{
+  int status = 0;
+  json_t *done = json ? json_array() : NULL;
+  for (int i = 1; i < argc && status != 75; i++) {
+    g_autoptr(GError) error = NULL;
+    int rc = op(sp, argv[i], &error);
+    if (rc < 0) {
+      g_autofree char *what = g_strdup_printf("spool %s", argv[0]);
+      status = cli_fail(what, error);
+    } else if (rc == 0) {
+      fprintf(stderr, "mailagent: no spool entry \"%s\"\n", argv[i]);
+      status = 2;
+    } else if (done) {
+      json_array_append_new(done, json_string(argv[i]));
+    } else {
+      printf("%s %s\n", done_word, argv[i]);
+    }
+  }
+  if (done) {
+    json_t *doc = json_object();
+    json_object_set_new(doc, done_word, done);
+    cli_print_json(doc, FALSE);
+  }
+  return status;
+}
+
 static int cmd_retry(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
@@ -190,25 +221,9 @@ static int cmd_retry(int argc, char **argv)
     else printf("requeued %" G_GINT64_FORMAT " dead entr%s\n", n, n == 1 ? "y" : "ies");
     return 0;
   }
-  int status = 0;
-  json_t *done = common.json ? json_array() : NULL;
-  for (int i = 1; i < argc && status != 75; i++) {
-    rc = spool_retry(sp, argv[i], &error);
-    if (rc < 0) {
-      status = cli_fail("spool retry", error);
-      g_clear_error(&error);
-    } else if (rc == 0) {
-      fprintf(stderr, "mailagent: no spool entry \"%s\"\n", argv[i]);
-      status = 2;
-    } else if (done) {
-      json_array_append_new(done, json_string(argv[i]));
-    } else {
-      printf("requeued %s\n", argv[i]);
-    }
-  }
+  rc = each_id(sp, argc, argv, spool_retry, "requeued", common.json);
   spool_close(&sp);
-  if (done) cli_print_json(json_pack("{so}", "requeued", done), FALSE);
-  return status;
+  return rc;
 }
 
 static int cmd_purge(int argc, char **argv)
@@ -223,26 +238,9 @@ static int cmd_purge(int argc, char **argv)
   g_autofree char *unused = NULL;
   MaSpool *sp = NULL;
   if ((rc = open_spool(&common, NULL, &cfg, &unused, &sp)) != 0) return rc;
-  g_autoptr(GError) error = NULL;
-  int status = 0;
-  json_t *done = common.json ? json_array() : NULL;
-  for (int i = 1; i < argc && status != 75; i++) {
-    rc = spool_purge(sp, argv[i], &error);
-    if (rc < 0) {
-      status = cli_fail("spool purge", error);
-      g_clear_error(&error);
-    } else if (rc == 0) {
-      fprintf(stderr, "mailagent: no spool entry \"%s\"\n", argv[i]);
-      status = 2;
-    } else if (done) {
-      json_array_append_new(done, json_string(argv[i]));
-    } else {
-      printf("purged %s\n", argv[i]);
-    }
-  }
+  rc = each_id(sp, argc, argv, spool_purge, "purged", common.json);
   spool_close(&sp);
-  if (done) cli_print_json(json_pack("{so}", "purged", done), FALSE);
-  return status;
+  return rc;
 }
 
 int cli_spool(int argc, char **argv)

@@ -13,6 +13,8 @@
 
 #include <string.h>
 
+static gboolean is_blank(char c) { return c == ' ' || c == '\t' || c == '\0'; }
+
 const char *mime_header_start_problem(const void *data, gsize len)
 {
   const char *p = data;
@@ -25,9 +27,10 @@ const char *mime_header_start_problem(const void *data, gsize len)
   gsize line = lf ? (gsize) (lf - p) : len;
   const char *colon = memchr(p, ':', line);
   if (!colon || colon == p) return "the first line is not a header field (\"Name: value\")";
+  /* NUL counts as white space: the pre-scan turns NULs of the header block into spaces */
   gsize name = (gsize) (colon - p);
-  while (name > 0 && (p[name - 1] == ' ' || p[name - 1] == '\t')) name--; /* "Subject : x" is read */
-  if (name == 0 || memchr(p, ' ', name) || memchr(p, '\t', name))
-    return "the first line is not a header field (\"Name: value\")";
-  return NULL;
+  while (name > 0 && is_blank(p[name - 1])) name--; /* "Subject : x" is read */
+  for (gsize i = 0; i < name; i++)
+    if (is_blank(p[i])) return "the first line is not a header field (\"Name: value\")";
+  return name == 0 ? "the first line is not a header field (\"Name: value\")" : NULL;
 }

@@ -15,7 +15,8 @@
  * that can never pass (unknown enterprise, invalid input, a limit, our own bug) is parked in the
  * spool as dead with an ERROR line, kept for `mailagent spool` to show, requeue or purge. Nothing
  * that was acknowledged is ever removed without being archived or deliberately skipped.
- * Deadlines are on ma_now_ms()'s clock (tests move it), compared at each poll.
+ * Free disk space under [storage] archive_reserve counts as such a failure before anything is
+ * tried. Deadlines are on ma_now_ms()'s clock (tests move it), compared at each poll.
  * A message's octets are read from its spool file (spool_entry_load) only once the worker holds
  * the entry; a file that is gone (or over any size we could have accepted) is a permanent failure
  * of that entry. A batch reads in at most BATCH_BYTES of messages (plus one message): the entries
@@ -30,6 +31,7 @@
 #include "pipeline.h"
 
 #include "agent/lib/clock.h"
+#include "agent/lib/diskspace.h"
 #include "agent/lib/log.h"
 #include "agent/lib/metrics.h"
 #include "storage/spool.h"
@@ -108,6 +110,24 @@ static MaProvenance *provenance_of(const MaSpoolEntry *e)
   return p;
 }
 
+static gboolean backoff_step(gint64 now, gint64 *resume_at, int *step);
+
+/* Below [storage] archive_reserve the pool writes nothing and backs off like after a temporary
+ * failure (one line per step): what is left stays free for checkpoints and the next start. */
+static gboolean disk_nearly_full(Worker *w, gint64 now)
+{
+  gint64 free_bytes = 0, reserve = pool.cfg->archive_reserve;
+  if (reserve <= 0 || ma_disk_free(pool.cfg->data_dir, &free_bytes) < 0 || free_bytes >= reserve) return FALSE;
+  gint64 resume_at = 0;
+  int step = 0;
+  if (backoff_step(now, &resume_at, &step))
+    ma_warn("pipeline", "worker %d: disk nearly full (%" G_GINT64_FORMAT " bytes free under %s, [storage] "
+            "archive_reserve is %" G_GINT64_FORMAT "); archiving paused, next check in %" G_GINT64_FORMAT
+            " s (failure %d in a row)",
+            w->index, free_bytes, pool.cfg->data_dir, reserve, (resume_at - now + 999) / 1000, step);
+  return TRUE;
+}
+
 /* Claims up to BATCH pending entries for this worker. out: MaSpoolEntry*. -1 on a spool error. */
 static int claim(Worker *w, GPtrArray *out)
 {
@@ -117,9 +137,11 @@ static int claim(Worker *w, GPtrArray *out)
    * a backoff are not due, so spool_pending leaves them out) */
   g_mutex_lock(&pool.lock);
   int limit = BATCH + (int) g_hash_table_size(pool.claimed);
-  gboolean paused = ma_now_ms() < pool.resume_at;
+  gint64 now = ma_now_ms();
+  gboolean paused = now < pool.resume_at;
   g_mutex_unlock(&pool.lock);
   if (paused) return 0; /* the environment failed: wait out the backoff */
+  if (disk_nearly_full(w, now)) return 0;
   if (spool_pending(w->sp, limit, pending, &error) < 0) {
     ma_warn("pipeline", "worker %d: spool read failed: %s", w->index, error->message);
     return -1;
@@ -155,18 +177,27 @@ static gint64 backoff_ms(int n)
 /* A temporary failure (see the top): defers the n entries to the pool's next backoff step and
  * pauses claiming until then. A failure that comes while the pool is already paused (another
  * worker's batch failing at the same time) joins the current step: no new step, no new line. */
-static void defer(Worker *w, MaSpoolEntry *const *entries, guint n, const GError *error)
+/* Moves the pool to its next backoff step unless a step is running; TRUE when this call started
+ * one (the caller logs it). *resume_at: the end of the current step; *step: its number. */
+static gboolean backoff_step(gint64 now, gint64 *resume_at, int *step)
 {
   g_mutex_lock(&pool.lock);
-  gint64 now = ma_now_ms();
   gboolean new_step = now >= pool.resume_at;
   if (new_step) {
     pool.failures_in_row++;
     pool.resume_at = now + backoff_ms(pool.failures_in_row);
   }
-  gint64 resume_at = pool.resume_at;
-  int step = pool.failures_in_row;
+  *resume_at = pool.resume_at;
+  *step = pool.failures_in_row;
   g_mutex_unlock(&pool.lock);
+  return new_step;
+}
+
+static void defer(Worker *w, MaSpoolEntry *const *entries, guint n, const GError *error)
+{
+  gint64 now = ma_now_ms(), resume_at = 0;
+  int step = 0;
+  gboolean new_step = backoff_step(now, &resume_at, &step);
   const char *why = error ? error->message : "temporary failure";
   if (new_step)
     ma_warn("pipeline", "worker %d: archive unavailable (%s); %u entr%s deferred, next attempt in %" G_GINT64_FORMAT

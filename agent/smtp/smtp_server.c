@@ -11,6 +11,7 @@
  */
 #include "smtp_server.h"
 
+#include "agent/lib/diskspace.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
 #include "agent/lib/metrics.h"
@@ -30,7 +31,6 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define READ_HIGH_WATERMARK (256 * 1024)
@@ -166,10 +166,10 @@ static int hook_policy(void *ctx, const char *enterprise_id, const char *client_
 static gboolean hook_disk_ok(void *ctx)
 {
   Conn *c = ctx;
-  struct statvfs v;
+  gint64 free_bytes = 0;
   if (c->srv->disk_reserve <= 0) return TRUE;
-  if (statvfs(c->srv->data_dir, &v) < 0) return TRUE; /* cannot tell: the spool commit will fail if it must */
-  return (gint64) v.f_bavail * (gint64) v.f_frsize >= c->srv->disk_reserve;
+  if (ma_disk_free(c->srv->data_dir, &free_bytes) < 0) return TRUE; /* cannot tell: the spool commit will fail if it must */
+  return free_bytes >= c->srv->disk_reserve;
 }
 
 static void on_spooled(void *arg, gboolean ok, const char *spool_id)

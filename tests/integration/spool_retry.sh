@@ -20,20 +20,19 @@ send() { swaks --server "127.0.0.1:$SMTP_PORT" --helo client.test --from custome
 spool_json() { ma spool list --json "$@"; }
 # first_attempts: attempts of the oldest spool entry (0 when the spool is empty)
 first_attempts() { spool_json | json_get - 'd["items"][0]["attempts"] if d["items"] else 0'; }
+# dead_gauge WANT: waits (bounded) until /metrics shows mailagent_spool_dead WANT; prints the line
+dead_gauge() {
+  local m=
+  for _ in $(seq 1 30); do
+    m=$(command curl -s "http://127.0.0.1:$API_PORT/metrics" | grep '^mailagent_spool_dead ' || true)
+    [ "$m" = "mailagent_spool_dead $1" ] && break
+    sleep 0.1
+  done
+  echo "$m"
+}
 
 # ---- a locked archive: retried past the old cap, then archived -------------------------------
-/usr/bin/python3 - "$T/data/mailagent.db" "$T/release" <<'PY' &
-import os, sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-db.execute("BEGIN EXCLUSIVE")
-open(sys.argv[2] + ".held", "w").close()
-while not os.path.exists(sys.argv[2]):
-    time.sleep(0.05)
-db.execute("ROLLBACK")
-PY
-LOCKER=$!
-CLEANUP_PIDS+=("$LOCKER")
-for _ in $(seq 1 100); do [ -e "$T/release.held" ] && break; sleep 0.05; done
+hold_write_lock "$T/data/mailagent.db"
 
 acked=0
 for i in 1 2 3 4 5; do
@@ -68,8 +67,7 @@ else
 fi
 assert_eq 0 "$(grep -c "result=dead" "$T/serve.log" || true)" "a locked archive parks nothing as dead"
 
-touch "$T/release"
-wait "$LOCKER"
+release_write_lock
 clock_advance 61
 assert_eq 5 "$(wait_archived 5 15)" "every acknowledged message archived after the lock is released"
 for _ in $(seq 1 50); do [ "$(first_attempts)" = 0 ] && break; sleep 0.1; done
@@ -111,12 +109,7 @@ assert_contains "$out" "state:       dead" "show: state"
 assert_contains "$out" "rcpt to:     <$INBOUND>" "show: envelope"
 assert_contains "$(ma spool show "$DEAD1" --raw)" "Subject: poison one" "show --raw: the message kept"
 assert_status 2 ma spool show no-such-entry
-for _ in $(seq 1 30); do
-  m=$(command curl -s "$API/metrics" | grep '^mailagent_spool_dead ' || true)
-  [ "$m" = "mailagent_spool_dead 4" ] && break
-  sleep 0.1
-done
-assert_eq "mailagent_spool_dead 4" "$m" "gauge mailagent_spool_dead on /metrics"
+assert_eq "mailagent_spool_dead 4" "$(dead_gauge 4)" "gauge mailagent_spool_dead on /metrics"
 
 # the API (docs/api.md examples): admin key only
 SPOOL_ID=$DEAD3; export SPOOL_ID
@@ -141,12 +134,7 @@ assert_eq 1 "$(db_query "select count(*) from messages where subject = 'poison o
 out=$(ma spool purge "$DEAD4")
 assert_eq "purged $DEAD4" "$out" "CLI purge deletes the last dead entry"
 assert_eq 0 "$(ma spool list --json | json_get - 'len(d["items"])')" "spool empty after retry and purge"
-for _ in $(seq 1 30); do
-  m=$(command curl -s "$API/metrics" | grep '^mailagent_spool_dead ' || true)
-  [ "$m" = "mailagent_spool_dead 0" ] && break
-  sleep 0.1
-done
-assert_eq "mailagent_spool_dead 0" "$m" "gauge back to 0"
+assert_eq "mailagent_spool_dead 0" "$(dead_gauge 0)" "gauge back to 0"
 assert_status 2 ma spool retry no-such-entry
 assert_status 2 ma spool list --dead --live
 

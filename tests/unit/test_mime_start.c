@@ -33,6 +33,9 @@ static const Case cases[] = {
   {"Subject:\r\n\r\n", 0, FALSE, NULL},
   {"\r", 1, TRUE, "not a header field"}, /* a lone CR: no blank line, but no field either */
   {"Subject: x\rFrom: a@b.example\r\rbody\r", 0, FALSE, NULL}, /* bare CR line ends: the pre-scan repairs */
+  /* found by fuzz_mime: NULs before the colon become spaces in the pre-scan, so this is a field */
+  {"From\307\t\0\0\0\0\0\0:=:a@- ,q@O", 23, FALSE, NULL},
+  {"Sub\0ject: x\r\n\r\nb\r\n", 18, TRUE, "not a header field"},
 };
 
 static void test_table(void)
