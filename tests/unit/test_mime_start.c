@@ -36,6 +36,9 @@ static const Case cases[] = {
   /* found by fuzz_mime: NULs before the colon become spaces in the pre-scan, so this is a field */
   {"From\307\t\0\0\0\0\0\0:=:a@- ,q@O", 23, FALSE, NULL},
   {"Sub\0ject: x\r\n\r\nb\r\n", 18, TRUE, "not a header field"},
+  /* found by fuzz_mime: a first line of only blanks before a colon is a field with a blank name */
+  {"\0\0\0:", 4, FALSE, NULL},
+  {" :\r\n\r\nb", 0, FALSE, NULL},
 };
 
 static void test_table(void)
