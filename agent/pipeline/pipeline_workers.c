@@ -108,7 +108,30 @@ static MaProvenance *provenance_of(const MaSpoolEntry *e)
   return p;
 }
 
-static gboolean backoff_step(gint64 now, gint64 *resume_at, int *step);
+/* The delay after the n-th failure in a row: 1 s doubling, at most [pipeline] retry_max_backoff. */
+static gint64 backoff_ms(int n)
+{
+  gint64 cap = (gint64) pool.cfg->retry_max_backoff * 1000;
+  if (n < 1) n = 1;
+  if (n > 30) return cap;
+  return MIN((gint64) 1000 << (n - 1), cap);
+}
+
+/* Moves the pool to its next backoff step unless a step is running; TRUE when this call started
+ * one (the caller logs it). *resume_at: the end of the current step; *step: its number. */
+static gboolean backoff_step(gint64 now, gint64 *resume_at, int *step)
+{
+  g_mutex_lock(&pool.lock);
+  gboolean new_step = now >= pool.resume_at;
+  if (new_step) {
+    pool.failures_in_row++;
+    pool.resume_at = now + backoff_ms(pool.failures_in_row);
+  }
+  *resume_at = pool.resume_at;
+  *step = pool.failures_in_row;
+  g_mutex_unlock(&pool.lock);
+  return new_step;
+}
 
 /* Below [storage] archive_reserve the pool writes nothing and backs off like after a temporary
  * failure (one line per step): what is left stays free for checkpoints and the next start. */
@@ -163,34 +186,9 @@ static void release(const char *id)
   g_mutex_unlock(&pool.lock);
 }
 
-/* The delay after the n-th failure in a row: 1 s doubling, at most [pipeline] retry_max_backoff. */
-static gint64 backoff_ms(int n)
-{
-  gint64 cap = (gint64) pool.cfg->retry_max_backoff * 1000;
-  if (n < 1) n = 1;
-  if (n > 30) return cap;
-  return MIN((gint64) 1000 << (n - 1), cap);
-}
-
 /* A temporary failure (see the top): defers the n entries to the pool's next backoff step and
  * pauses claiming until then. A failure that comes while the pool is already paused (another
  * worker's batch failing at the same time) joins the current step: no new step, no new line. */
-/* Moves the pool to its next backoff step unless a step is running; TRUE when this call started
- * one (the caller logs it). *resume_at: the end of the current step; *step: its number. */
-static gboolean backoff_step(gint64 now, gint64 *resume_at, int *step)
-{
-  g_mutex_lock(&pool.lock);
-  gboolean new_step = now >= pool.resume_at;
-  if (new_step) {
-    pool.failures_in_row++;
-    pool.resume_at = now + backoff_ms(pool.failures_in_row);
-  }
-  *resume_at = pool.resume_at;
-  *step = pool.failures_in_row;
-  g_mutex_unlock(&pool.lock);
-  return new_step;
-}
-
 static void defer(Worker *w, MaSpoolEntry *const *entries, guint n, const GError *error)
 {
   gint64 now = ma_now_ms(), resume_at = 0;
