@@ -22,15 +22,15 @@ const char *mime_header_start_problem(const void *data, gsize len)
   if (len == 0) return "the message is empty";
   if (p[0] == '\n' || (p[0] == '\r' && len > 1 && p[1] == '\n'))
     return "the message starts with a blank line, so it has no header section";
-  const char *lf = memchr(p, '\n', len);
-  gsize line = lf ? (gsize) (lf - p) : len;
+  gsize line = 0; /* the first line ends at CR or LF: the pre-scan turns bare CRs into line ends */
+  while (line < len && p[line] != '\n' && p[line] != '\r') line++;
   const char *colon = memchr(p, ':', line);
   gsize name = colon ? (gsize) (colon - p) : 0;
   gsize lead = 0;
   while (lead < name && is_blank(p[lead])) lead++;
   if (colon && name > 0 && lead == name) return NULL; /* " : x": GMime reads a field with a blank name */
   if (p[0] == ' ' || p[0] == '\t') return "the first line starts with white space (a continuation of no header field)";
-  if (len >= 5 && memcmp(p, "From ", 5) == 0) return NULL; /* mbox separator: the parser skips it */
+  if (len >= 5 && memcmp(p, "From", 4) == 0 && is_blank(p[4])) return NULL; /* mbox separator: the parser skips it */
   if (!colon || name == 0) return "the first line is not a header field (\"Name: value\")";
   /* NUL counts as white space: the pre-scan turns NULs of the header block into spaces */
   while (name > 0 && is_blank(p[name - 1])) name--; /* "Subject : x" is read */

@@ -39,6 +39,9 @@ static const Case cases[] = {
   /* found by fuzz_mime: a first line of only blanks before a colon is a field with a blank name */
   {"\0\0\0:", 4, FALSE, NULL},
   {" :\r\n\r\nb", 0, FALSE, NULL},
+  /* found by fuzz_mime: "From" and a NUL is an mbox line once NULs are spaces; a bare CR ends it */
+  {"From\0\021g\r@l:sr@O@p", 17, FALSE, NULL},
+  {"hello\rSubject: x\r\rbody", 0, TRUE, "not a header field"},
 };
 
 static void test_table(void)
