@@ -57,6 +57,7 @@ static struct {
   GHashTable *claimed;    /* spool ids being processed */
   gint64 resume_at;       /* unix ms (ma_now_ms): no claims before it, after a temporary failure */
   int failures_in_row;    /* temporary failures since the last success: the backoff step */
+  gboolean disk_paused;   /* the last step was for free space below [storage] archive_reserve */
   Worker *workers;
   int n;
   const MaConfig *cfg;
@@ -133,12 +134,34 @@ static gboolean backoff_step(gint64 now, gint64 *resume_at, int *step)
   return new_step;
 }
 
+/* A success after temporary failures ends the backoff, with one line saying so. */
+static void recovered(Worker *w)
+{
+  g_mutex_lock(&pool.lock);
+  int failures = pool.failures_in_row;
+  pool.failures_in_row = 0;
+  pool.resume_at = 0;
+  g_mutex_unlock(&pool.lock);
+  if (failures > 0)
+    ma_info("pipeline", "worker %d: archive available again after %d failed attempt(s)", w->index, failures);
+}
+
 /* Below [storage] archive_reserve the pool writes nothing and backs off like after a temporary
  * failure (one line per step): what is left stays free for checkpoints and the next start. */
 static gboolean disk_nearly_full(Worker *w, gint64 now)
 {
   gint64 free_bytes = 0, reserve = pool.cfg->archive_reserve;
-  if (reserve <= 0 || ma_disk_free(pool.cfg->data_dir, &free_bytes) < 0 || free_bytes >= reserve) return FALSE;
+  if (reserve <= 0 || ma_disk_free(pool.cfg->data_dir, &free_bytes) < 0 || free_bytes >= reserve) {
+    g_mutex_lock(&pool.lock);
+    gboolean was_paused = pool.disk_paused;
+    pool.disk_paused = FALSE;
+    g_mutex_unlock(&pool.lock);
+    if (was_paused) recovered(w); /* space is back, whether or not mail is waiting */
+    return FALSE;
+  }
+  g_mutex_lock(&pool.lock);
+  pool.disk_paused = TRUE;
+  g_mutex_unlock(&pool.lock);
   gint64 resume_at = 0;
   int step = 0;
   if (backoff_step(now, &resume_at, &step))
@@ -207,17 +230,6 @@ static void defer(Worker *w, MaSpoolEntry *const *entries, guint n, const GError
   if (spool_attempts_failed(w->sp, (const char *const *) ids->pdata, n, resume_at, why, &spool_error) < 0)
     ma_debug("pipeline", "worker %d: cannot record the deferral: %s", w->index, spool_error->message);
   for (guint i = 0; i < n; i++) release(entries[i]->id);
-}
-
-/* A success after temporary failures ends the backoff, with one line saying so. */
-static void recovered(Worker *w)
-{
-  g_mutex_lock(&pool.lock);
-  int failures = pool.failures_in_row;
-  pool.failures_in_row = 0;
-  pool.resume_at = 0;
-  g_mutex_unlock(&pool.lock);
-  if (failures > 0) ma_info("pipeline", "worker %d: archive available again after %d failed attempt(s)", w->index, failures);
 }
 
 static void log_result(const MaSpoolEntry *e, const MaIngestResult *r)
@@ -403,6 +415,7 @@ int pipeline_workers_start(const MaConfig *cfg, int n, GError **error)
   pool.claimed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   pool.resume_at = 0;
   pool.failures_in_row = 0;
+  pool.disk_paused = FALSE;
   pool.workers = g_new0(Worker, n);
   for (int i = 0; i < n; i++) {
     Worker *w = &pool.workers[i];
