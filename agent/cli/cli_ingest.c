@@ -7,7 +7,8 @@
  * benchmark); results of a batch are printed after its commit, and a failed batch writes nothing.
  * --progress N prints throughput and memory to stderr every N messages.
  * Input files are read whole, up to [smtp] max_message_size (+1 byte, so an oversized file is
- * reported as unreadable by the parser, not silently cut).
+ * refused by the parser, not silently cut: it is archived unparsed, parse_error saying so, like
+ * any input the parser cannot read).
  * Exit: 0 every message was processed (skips included), 1 a file could not be read, 2 bad usage or
  * unknown enterprise/employee, 75 storage temporarily failed.
  */

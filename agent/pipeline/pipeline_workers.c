@@ -59,6 +59,7 @@ static struct {
   GHashTable *claimed;    /* spool ids being processed */
   gint64 resume_at;       /* unix ms (ma_now_ms): no claims before it, after a temporary failure */
   int failures_in_row;    /* temporary failures since the last success: the backoff step */
+  gboolean disk_paused;   /* the last step was for free space below [storage] archive_reserve */
   Worker *workers;
   int n;
   const MaConfig *cfg;
@@ -110,14 +111,59 @@ static MaProvenance *provenance_of(const MaSpoolEntry *e)
   return p;
 }
 
-static gboolean backoff_step(gint64 now, gint64 *resume_at, int *step);
+/* The delay after the n-th failure in a row: 1 s doubling, at most [pipeline] retry_max_backoff. */
+static gint64 backoff_ms(int n)
+{
+  gint64 cap = (gint64) pool.cfg->retry_max_backoff * 1000;
+  if (n < 1) n = 1;
+  if (n > 30) return cap;
+  return MIN((gint64) 1000 << (n - 1), cap);
+}
+
+/* Moves the pool to its next backoff step unless a step is running; TRUE when this call started
+ * one (the caller logs it). *resume_at: the end of the current step; *step: its number. */
+static gboolean backoff_step(gint64 now, gint64 *resume_at, int *step)
+{
+  g_mutex_lock(&pool.lock);
+  gboolean new_step = now >= pool.resume_at;
+  if (new_step) {
+    pool.failures_in_row++;
+    pool.resume_at = now + backoff_ms(pool.failures_in_row);
+  }
+  *resume_at = pool.resume_at;
+  *step = pool.failures_in_row;
+  g_mutex_unlock(&pool.lock);
+  return new_step;
+}
+
+/* A success after temporary failures ends the backoff, with one line saying so. */
+static void recovered(Worker *w)
+{
+  g_mutex_lock(&pool.lock);
+  int failures = pool.failures_in_row;
+  pool.failures_in_row = 0;
+  pool.resume_at = 0;
+  g_mutex_unlock(&pool.lock);
+  if (failures > 0)
+    ma_info("pipeline", "worker %d: archive available again after %d failed attempt(s)", w->index, failures);
+}
 
 /* Below [storage] archive_reserve the pool writes nothing and backs off like after a temporary
  * failure (one line per step): what is left stays free for checkpoints and the next start. */
 static gboolean disk_nearly_full(Worker *w, gint64 now)
 {
   gint64 free_bytes = 0, reserve = pool.cfg->archive_reserve;
-  if (reserve <= 0 || ma_disk_free(pool.cfg->data_dir, &free_bytes) < 0 || free_bytes >= reserve) return FALSE;
+  if (reserve <= 0 || ma_disk_free(pool.cfg->data_dir, &free_bytes) < 0 || free_bytes >= reserve) {
+    g_mutex_lock(&pool.lock);
+    gboolean was_paused = pool.disk_paused;
+    pool.disk_paused = FALSE;
+    g_mutex_unlock(&pool.lock);
+    if (was_paused) recovered(w); /* space is back, whether or not mail is waiting */
+    return FALSE;
+  }
+  g_mutex_lock(&pool.lock);
+  pool.disk_paused = TRUE;
+  g_mutex_unlock(&pool.lock);
   gint64 resume_at = 0;
   int step = 0;
   if (backoff_step(now, &resume_at, &step))
@@ -165,34 +211,9 @@ static void release(const char *id)
   g_mutex_unlock(&pool.lock);
 }
 
-/* The delay after the n-th failure in a row: 1 s doubling, at most [pipeline] retry_max_backoff. */
-static gint64 backoff_ms(int n)
-{
-  gint64 cap = (gint64) pool.cfg->retry_max_backoff * 1000;
-  if (n < 1) n = 1;
-  if (n > 30) return cap;
-  return MIN((gint64) 1000 << (n - 1), cap);
-}
-
 /* A temporary failure (see the top): defers the n entries to the pool's next backoff step and
  * pauses claiming until then. A failure that comes while the pool is already paused (another
  * worker's batch failing at the same time) joins the current step: no new step, no new line. */
-/* Moves the pool to its next backoff step unless a step is running; TRUE when this call started
- * one (the caller logs it). *resume_at: the end of the current step; *step: its number. */
-static gboolean backoff_step(gint64 now, gint64 *resume_at, int *step)
-{
-  g_mutex_lock(&pool.lock);
-  gboolean new_step = now >= pool.resume_at;
-  if (new_step) {
-    pool.failures_in_row++;
-    pool.resume_at = now + backoff_ms(pool.failures_in_row);
-  }
-  *resume_at = pool.resume_at;
-  *step = pool.failures_in_row;
-  g_mutex_unlock(&pool.lock);
-  return new_step;
-}
-
 static void defer(Worker *w, MaSpoolEntry *const *entries, guint n, const GError *error)
 {
   gint64 now = ma_now_ms(), resume_at = 0;
@@ -211,17 +232,6 @@ static void defer(Worker *w, MaSpoolEntry *const *entries, guint n, const GError
   if (spool_attempts_failed(w->sp, (const char *const *) ids->pdata, n, resume_at, why, &spool_error) < 0)
     ma_debug("pipeline", "worker %d: cannot record the deferral: %s", w->index, spool_error->message);
   for (guint i = 0; i < n; i++) release(entries[i]->id);
-}
-
-/* A success after temporary failures ends the backoff, with one line saying so. */
-static void recovered(Worker *w)
-{
-  g_mutex_lock(&pool.lock);
-  int failures = pool.failures_in_row;
-  pool.failures_in_row = 0;
-  pool.resume_at = 0;
-  g_mutex_unlock(&pool.lock);
-  if (failures > 0) ma_info("pipeline", "worker %d: archive available again after %d failed attempt(s)", w->index, failures);
 }
 
 static void log_result(const MaSpoolEntry *e, const MaIngestResult *r)
@@ -416,6 +426,7 @@ int pipeline_workers_start(const MaConfig *cfg, int n, GError **error)
   pool.claimed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   pool.resume_at = 0;
   pool.failures_in_row = 0;
+  pool.disk_paused = FALSE;
   pool.workers = g_new0(Worker, n);
   for (int i = 0; i < n; i++) {
     Worker *w = &pool.workers[i];

@@ -36,6 +36,12 @@ static const Case cases[] = {
   /* found by fuzz_mime: NULs before the colon become spaces in the pre-scan, so this is a field */
   {"From\307\t\0\0\0\0\0\0:=:a@- ,q@O", 23, FALSE, NULL},
   {"Sub\0ject: x\r\n\r\nb\r\n", 18, TRUE, "not a header field"},
+  /* found by fuzz_mime: a first line of only blanks before a colon is a field with a blank name */
+  {"\0\0\0:", 4, FALSE, NULL},
+  {" :\r\n\r\nb", 0, FALSE, NULL},
+  /* found by fuzz_mime: "From" and a NUL is an mbox line once NULs are spaces; a bare CR ends it */
+  {"From\0\021g\r@l:sr@O@p", 17, FALSE, NULL},
+  {"hello\rSubject: x\r\rbody", 0, TRUE, "not a header field"},
 };
 
 static void test_table(void)
