@@ -26,6 +26,7 @@ static const Subcommand subcommands[] = {
   {"audit", cli_audit_log, "show the audit log of administrative changes"},
   {"webhook", cli_webhook, "list, show, requeue and purge dead webhook events"},
   {"version", cli_version, "print the version and the versions of the libraries in use"},
+  {"spool", cli_spool, "list, show, retry and purge spooled mail (dead entries)"},
 };
 
 static void usage(FILE *out)

@@ -66,7 +66,7 @@ int sql_blob_stream_read(sqlite3 *db, const char *table, const char *column, sql
  * database, the spool's included. Idempotent and thread-safe. */
 void sql_global_init(void);
 /* Busy handler for both databases: short sleeps growing to 2 ms, giving up after about
- * SQL_BUSY_TIMEOUT_MS (sqlite3_busy_timeout's 5-25 ms steps idle writers that could proceed). */
+ * storage_set_busy_timeout's limit (default SQL_BUSY_TIMEOUT_MS) (sqlite3_busy_timeout's 5-25 ms steps idle writers that could proceed). */
 int sql_busy_handler(void *unused, int count);
 /* Commit with fault injection; on failure rolls back. */
 int sql_commit_now(SqlDb *d, GError **error);
@@ -126,6 +126,7 @@ int sqlite_open(const char *data_dir, gboolean create, void **impl_out, GError *
 void sqlite_close(void *impl);
 int sqlite_schema_version(void *impl);
 char *sqlite_library_version(void);
+int sqlite_checkpoint(void *impl, GError **error);
 int sqlite_begin(void *impl, GError **error);
 int sqlite_begin_batch(void *impl, GError **error);
 int sqlite_commit(void *impl, GError **error);

@@ -69,6 +69,7 @@ void ma_stored_message_free(MaStoredMessage *m)
   g_free(m->text);
   g_free(m->html);
   g_free(m->snippet);
+  g_free(m->parse_error);
   if (m->participants) g_ptr_array_unref(m->participants);
   if (m->attachments) g_ptr_array_unref(m->attachments);
   if (m->links) g_ptr_array_unref(m->links);
@@ -179,6 +180,12 @@ void storage_fault_inject_disk_full(MaStorage *st, gboolean full)
 {
   g_assert(st != NULL);
   st->be->fault_inject_disk_full(st->impl, full);
+}
+
+int storage_checkpoint(MaStorage *st, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->checkpoint(st->impl, error);
 }
 
 gint64 storage_data_version(MaStorage *st)

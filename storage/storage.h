@@ -35,6 +35,10 @@ int storage_schema_version(MaStorage *st);
 /* The database library linked at run time, e.g. "SQLite 3.40.1", for `mailagent version`. Caller
  * frees. */
 char *storage_library_version(void);
+/* Process-wide ([storage] busy_timeout): how long a database call, on the archive or the spool,
+ * waits for another writer's lock before it fails with MA_ERROR_TEMPFAIL (<= 0: the default,
+ * 10 s). Applies to calls made after it, on every handle; thread-safe. */
+void storage_set_busy_timeout(int ms);
 
 /* Transactions group many writes into one durable commit (one fsync). Nesting is not allowed.
  * Outside a transaction every write function is atomic on its own; inside one, a write function
@@ -56,6 +60,12 @@ void storage_fault_inject_commit_failures(MaStorage *st, int n);
 /* Test hook: with full TRUE the database may not grow any more (as if the disk were full): writes
  * that need a new page fail with MA_ERROR_TEMPFAIL and roll back. FALSE lifts the limit. */
 void storage_fault_inject_disk_full(MaStorage *st, gboolean full);
+
+/* Moves everything committed into the database file itself and empties the write-ahead log (for
+ * SQLite: wal_checkpoint(TRUNCATE)), so what is on disk opens without replaying a log: `serve`
+ * calls it on a clean stop. MA_ERROR_TEMPFAIL when it could not finish (a reader still busy, disk
+ * full): nothing is lost, the log is replayed at the next open. */
+int storage_checkpoint(MaStorage *st, GError **error);
 
 /* A number that changes whenever a write was committed to the database (by any handle, this one
  * included) since the previous call on this handle; equal values mean nothing changed. Cheap and
@@ -203,6 +213,8 @@ typedef struct {
   char *text;             /* readable text */
   char *html;             /* HTML as received (UTF-8), NULL when none; sanitise before showing */
   char *snippet;          /* first ~200 characters of text, whitespace folded */
+  char *parse_error;      /* NULL, or why the message could not be parsed: it is archived unparsed
+                           * (raw kept, no header fields, participants or links) */
   GPtrArray *participants;/* MaParticipant* */
   GPtrArray *attachments; /* MaAttachment* (data NULL) */
   GPtrArray *links;       /* MaRecordRef* */

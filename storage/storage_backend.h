@@ -27,6 +27,7 @@ typedef struct MaStorageBackend {
   void (*fault_inject_commit_failures)(void *impl, int n);
   gint64 (*data_version)(void *impl);
   void (*fault_inject_disk_full)(void *impl, gboolean full);
+  int (*checkpoint)(void *impl, GError **error);
 
   int (*enterprise_create)(void *impl, const MaEnterprise *e, GError **error);
   int (*enterprise_delete)(void *impl, const char *enterprise_id, GError **error);

@@ -164,6 +164,9 @@ static const SqlMigration migrations[] = {
        * DELETE triggers stay: rows also go through ON DELETE CASCADE. */
    "DROP TRIGGER IF EXISTS messages_counted;"
    "DROP TRIGGER IF EXISTS activities_counted;"},
+  {7, /* mail acknowledged with 250 that cannot be parsed is archived raw, saying why, instead of
+       * being dropped (issue 9) */
+   "ALTER TABLE messages ADD COLUMN parse_error TEXT;"},
   {15, /* webhook dead letters are listed, counted for /metrics and requeued without reading the
         * delivered rows the outbox keeps forever */
    "CREATE INDEX IF NOT EXISTS outbox_dead ON outbox(seq) WHERE dead = 1;"},

@@ -17,6 +17,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .fault_inject_commit_failures = sqlite_fault_inject_commit_failures,
   .data_version = sqlite_data_version,
   .fault_inject_disk_full = sqlite_fault_inject_disk_full,
+  .checkpoint = sqlite_checkpoint,
   .enterprise_create = sqlite_enterprise_create,
   .enterprise_delete = sqlite_enterprise_delete,
   .enterprise_get = sqlite_enterprise_get,

@@ -350,13 +350,17 @@ int sql_blob_stream_read(sqlite3 *db, const char *table, const char *column, sql
   return SQLITE_OK;
 }
 
+static gint busy_timeout_ms = SQL_BUSY_TIMEOUT_MS;
+
+void storage_set_busy_timeout(int ms) { g_atomic_int_set(&busy_timeout_ms, ms > 0 ? ms : SQL_BUSY_TIMEOUT_MS); }
+
 int sql_busy_handler(void *unused, int count)
 {
   /* count-th retry: sleep 100 us * (count + 1), at most 2 ms; total elapsed is bounded below. */
   gint64 sleep_us = MIN(100 * (gint64)(count + 1), 2000);
   /* The first 20 retries sleep ~21 ms in all, then 2 ms each. */
   gint64 elapsed_ms = count < 20 ? 21 : 21 + (gint64)(count - 20) * 2;
-  if (elapsed_ms >= SQL_BUSY_TIMEOUT_MS) return 0;
+  if (elapsed_ms >= g_atomic_int_get(&busy_timeout_ms)) return 0;
   g_usleep((gulong)sleep_us);
   return 1;
 }
@@ -447,6 +451,16 @@ void sqlite_close(void *impl)
   if (d->db) sqlite3_close_v2(d->db);
   g_free(d->path);
   g_free(d);
+}
+
+int sqlite_checkpoint(void *impl, GError **error)
+{
+  SqlDb *d = impl;
+  g_assert(!d->in_txn);
+  int log_frames = -1, done_frames = -1;
+  int rc = sqlite3_wal_checkpoint_v2(d->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &done_frames);
+  if (rc != SQLITE_OK) return sql_fail(d, rc, error, "checkpoint");
+  return 0;
 }
 
 int sqlite_schema_version(void *impl)

@@ -15,7 +15,7 @@
 
 #define MESSAGE_COLS                                                                                     \
   "id, enterprise_id, thread_id, message_id, dedup_key, subject, direction, date, archived_at, size,"  \
-  " raw_sha256, snippet"
+  " raw_sha256, snippet, parse_error"
 
 /* Reads MESSAGE_COLS (then text, html when with_bodies) from the current row of s. */
 static MaStoredMessage *message_row(sqlite3_stmt *s, gboolean with_bodies)
@@ -33,9 +33,10 @@ static MaStoredMessage *message_row(sqlite3_stmt *s, gboolean with_bodies)
   m->size = sqlite3_column_int64(s, 9);
   m->raw_sha256 = sql_col_dup(s, 10);
   m->snippet = sql_col_dup(s, 11);
+  m->parse_error = sql_col_dup(s, 12);
   if (with_bodies) {
-    m->text = sql_col_dup(s, 12);
-    m->html = sql_col_dup(s, 13);
+    m->text = sql_col_dup(s, 13);
+    m->html = sql_col_dup(s, 14);
   }
   return m;
 }

@@ -89,6 +89,7 @@ extern const ApiRoute api_keys_routes[];
 extern const ApiRoute api_inbound_routes[];
 extern const ApiRoute api_webhook_routes[];
 extern const ApiRoute api_audit_routes[];
+extern const ApiRoute api_spool_routes[];
 
 /* ---- router (api_router.c) ------------------------------------------------------------------ */
 

@@ -28,6 +28,7 @@ int cli_rules(int argc, char **argv);
 int cli_version(int argc, char **argv);
 int cli_webhook(int argc, char **argv);
 int cli_audit_log(int argc, char **argv);
+int cli_spool(int argc, char **argv);
 
 /* ---- shared helpers (cli_common.c) ---------------------------------------------------------- */
 

@@ -53,6 +53,7 @@ MaConfig *cli_load_config(const CliCommon *common)
     fprintf(stderr, "mailagent: config: %s\n", error->message);
     return NULL;
   }
+  storage_set_busy_timeout(cfg->busy_timeout); /* before any subcommand opens a database */
   if (ma_log_configure(cfg->log_level, cfg->log_target, &error) < 0) {
     fprintf(stderr, "mailagent: config: %s\n", error->message);
     ma_config_free(cfg);

@@ -132,6 +132,7 @@ static json_t *result_json(const Item *it)
   json_t *warnings = json_array();
   for (guint i = 0; r->warnings && i < r->warnings->len; i++) json_array_append_new(warnings, json_string(r->warnings->pdata[i]));
   json_object_set_new(o, "warnings", warnings);
+  json_object_set_new(o, "parse_error", r->parse_error ? json_string(r->parse_error) : json_null());
   return o;
 }
 
@@ -145,6 +146,10 @@ static void print_text(const Item *it)
   }
   switch (r->outcome) {
   case MA_INGEST_ARCHIVED:
+    if (r->parse_error) {
+      printf("%s: archived %s unparsed (raw kept): %s\n", it->label, r->message_id, r->parse_error);
+      break;
+    }
     printf("%s: archived %s (thread %s, %s) records: %s\n", it->label, r->message_id, r->thread_id,
            ma_direction_name(r->direction), links->len ? links->str : "none");
     break;

@@ -5,7 +5,8 @@
  * Signals (handled on the loop thread through evsignal, never in an async handler):
  *   SIGTERM/SIGINT  stop accepting (SMTP listener closed, API freed), let SMTP sessions finish up to
  *                   [smtp] grace_period, drain the spool writer, then drain the pipeline workers
- *                   and the webhook sender, exit 0. A second SIGTERM/SIGINT while draining
+ *                   and the webhook sender, checkpoint both databases (their write-ahead logs
+ *                   emptied, so a nearly full disk still opens them), exit 0. A second SIGTERM/SIGINT while draining
  *                   shortens the SMTP grace to zero (the spool still holds everything acknowledged).
  *   SIGHUP          re-reads the config file and hands it to the SMTP server (certificates and
  *                   limits for new sessions), to the API (certificate, body limit) and to the log
@@ -15,6 +16,8 @@
  * Configs replaced by a reload are kept until exit: the API server and the workers hold pointers.
  * systemd (Type=notify, see service.h): READY=1 once everything listens, RELOADING=1 then READY=1
  * around a SIGHUP reload, STOPPING=1 when a stop signal arrives.
+ * Start: with less than MA_DISK_START_MIN free under the data directory it refuses, naming the
+ * space it needs, before it opens any database.
  * Exit (README's table): 0 after a clean drain; 2 for a bad config; 75 when a port is in use or
  * another temporary failure stops the start; 1 for the rest, including a data directory that
  * `mailagent init` never prepared (the reason is printed).
@@ -22,6 +25,7 @@
 #include "cli.h"
 
 #include "agent/api/api_server.h"
+#include "agent/lib/diskspace.h"
 #include "agent/lib/log.h"
 #include "agent/lib/private_files.h"
 #include "agent/lib/privilege.h"
@@ -138,9 +142,47 @@ static int prepare_storage(const MaConfig *cfg, GError **error)
   return 0;
 }
 
+/* Below MA_DISK_START_MIN free, opening the databases could fail half way (a WAL index, a log
+ * that cannot be replayed): refuse before touching them, saying how much space is needed. A data
+ * directory that does not exist yet is created by prepare_storage. */
+static int check_start_space(const MaConfig *cfg, GError **error)
+{
+  gint64 free_bytes = 0;
+  if (ma_disk_free(cfg->data_dir, &free_bytes) < 0 || free_bytes >= MA_DISK_START_MIN) return 0;
+  g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL,
+              "only %" G_GINT64_FORMAT " bytes are free under %s; mailagent needs at least %" G_GINT64_FORMAT
+              " bytes free to open its databases (and [smtp] disk_reserve = %" G_GINT64_FORMAT
+              " to accept mail): free some space, then start it again",
+              free_bytes, cfg->data_dir, MA_DISK_START_MIN, cfg->disk_reserve);
+  return -1;
+}
+
+/* A clean stop empties both write-ahead logs into the database files, so what is left on a nearly
+ * full disk opens again without replaying a log. Logged either way, with the free space. */
+static void checkpoint_databases(const MaConfig *cfg)
+{
+  g_autoptr(GError) error = NULL;
+  MaStorage *st = NULL;
+  MaSpool *sp = NULL;
+  int rc = storage_open(cfg->data_dir, FALSE, &st, &error);
+  if (rc == 0) rc = storage_checkpoint(st, &error);
+  storage_close(&st);
+  if (rc == 0) rc = spool_open(cfg->data_dir, &sp, &error);
+  if (rc == 0) rc = spool_checkpoint(sp, &error);
+  spool_close(&sp);
+  gint64 free_bytes = -1;
+  ma_disk_free(cfg->data_dir, &free_bytes);
+  if (rc == 0)
+    ma_info("serve", "databases checkpointed (%" G_GINT64_FORMAT " bytes free under %s)", free_bytes, cfg->data_dir);
+  else
+    ma_warn("serve", "could not checkpoint the databases (%s; %" G_GINT64_FORMAT " bytes free under %s): "
+            "the write-ahead logs are replayed at the next start",
+            error->message, free_bytes, cfg->data_dir);
+}
+
 int cli_serve(int argc, char **argv)
 {
-  CliCommon common = {0};
+  g_auto(CliCommon) common = {0}; /* s.config_file borrows common.config_file until the end */
   g_set_prgname("mailagent serve");
   g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
   g_option_context_set_summary(ctx, "Run the SMTP listener, the HTTP API, the pipeline workers and the webhook sender.");
@@ -162,7 +204,6 @@ int cli_serve(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     const char *file = common.config_file ? common.config_file : g_getenv("MAILAGENT_CONFIG");
     g_autoptr(MaConfig) checked = ma_config_load(file, &error);
-    g_free(common.config_file);
     if (!checked) {
       fprintf(stderr, "mailagent: config: %s\n", error->message);
       return 2;
@@ -182,6 +223,10 @@ int cli_serve(int argc, char **argv)
   g_autoptr(GError) error = NULL;
   struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
   gboolean workers = FALSE, webhook = FALSE;
+  if (check_start_space(s.cfg, &error) < 0) {
+    fprintf(stderr, "mailagent: serve: %s\n", error->message);
+    goto out;
+  }
   if (prepare_storage(s.cfg, &error) < 0) {
     status = cli_fail("storage", error);
     goto out;
@@ -242,9 +287,9 @@ out:
   if (workers) pipeline_workers_stop();
   if (webhook) webhook_stop();
   if (s.base) event_base_free(s.base);
+  if (status == 0) checkpoint_databases(s.cfg);
   if (status == 0) ma_info("serve", "stopped");
   ma_config_free(s.cfg);
   g_ptr_array_unref(s.old_cfgs);
-  g_free(common.config_file);
   return status;
 }

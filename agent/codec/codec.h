@@ -12,6 +12,7 @@
 
 #include "agent/codec/codec_writer.h"
 #include "agent/lib/model.h"
+#include "storage/spool.h"
 #include "storage/storage.h"
 
 #include <jansson.h>
@@ -42,6 +43,8 @@ json_t *codec_outbox_event_to_json(const MaOutboxEvent *e, gboolean with_payload
 /* {"id", "enterprise_id", "actor", "action", "target", "details": {...} or null, "at"}. */
 json_t *codec_audit_entry_to_json(const MaAuditEntry *e);
 json_t *codec_attachment_to_json(const MaAttachment *a);
+/* A spool entry without its message (codec_spool.c lists the fields). */
+json_t *codec_spool_entry_to_json(const MaSpoolEntry *e);
 
 /* A message as the timeline shows it: id, thread_id, date, direction, from, to, cc, subject,
  * snippet, attachments (names, types, sizes, sha256), records (links). With full=TRUE also text,

@@ -259,6 +259,7 @@ static void message_fields(CodecWriter *w, const MaStoredMessage *m, gboolean fu
   for (guint i = 0; m->links && i < m->links->len; i++)
     codec_write_record_ref(w, g_ptr_array_index(m->links, i));
   codec_writer_array_end(w);
+  codec_writer_field_string(w, "parse_error", m->parse_error);
   if (!full) return;
   codec_writer_field_string(w, "message_id", m->message_id);
   codec_writer_field_string(w, "text", m->text ? m->text : "");

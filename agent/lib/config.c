@@ -32,6 +32,8 @@ typedef struct {
 
 static const KeySpec keys[] = {
   S("storage", "data_dir", data_dir, "./data"),
+  I("storage", "busy_timeout", busy_timeout, "10000"),
+  L("storage", "archive_reserve", archive_reserve, "16777216"),
   A("smtp", "listen", smtp_listen, "127.0.0.1:2525"),
   S("smtp", "inbound_domain", inbound_domain, "inbound.localhost"),
   E("smtp", "forwarder_policy", forwarder_policy, "employee", "employee|domain|any"),
@@ -45,6 +47,7 @@ static const KeySpec keys[] = {
   I("smtp", "command_timeout", command_timeout, "300"),
   I("smtp", "data_timeout", data_timeout, "600"),
   I("smtp", "min_data_rate", min_data_rate, "1024"),
+  I("smtp", "data_rate_window", data_rate_window, "10"),
   I("smtp", "error_budget", error_budget, "10"),
   L("smtp", "disk_reserve", disk_reserve, "104857600"),
   I("smtp", "grace_period", grace_period, "30"),
@@ -64,6 +67,7 @@ static const KeySpec keys[] = {
   I("webhook", "max_backoff", webhook_max_backoff, "3600"),
   S("security", "master_key_file", master_key_file, NULL),
   I("pipeline", "workers", workers, "2"),
+  I("pipeline", "retry_max_backoff", retry_max_backoff, "300"),
   E("pipeline", "log_level", deprecated_log_level, NULL, "debug|info|warn|error"), /* now [log] level */
   E("log", "level", log_level, "info", "debug|info|warn|error"),
   E("log", "target", log_target, "auto", "auto|stderr|journal|syslog"),
@@ -226,6 +230,16 @@ static int load_file(MaConfig *cfg, const char *file, GError **error)
   if (cfg->workers < 1 || cfg->workers > 64) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[pipeline] workers: must be 1 to 64");
     locate_error(error, file, text, "pipeline", "workers");
+    return -1;
+  }
+  if (cfg->retry_max_backoff < 1) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[pipeline] retry_max_backoff: must be at least 1 second");
+    locate_error(error, file, text, "pipeline", "retry_max_backoff");
+    return -1;
+  }
+  if (cfg->busy_timeout < 1) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[storage] busy_timeout: must be at least 1 ms");
+    locate_error(error, file, text, "storage", "busy_timeout");
     return -1;
   }
   return 0;

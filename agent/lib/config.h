@@ -13,6 +13,8 @@
 typedef struct {
   /* [storage] */
   char *data_dir;               /* default "./data" */
+  int busy_timeout;             /* ms a database call waits for a lock, 10000 */
+  gint64 archive_reserve;       /* bytes of free disk below which the pipeline pauses, 16777216 */
   /* [smtp] */
   char *smtp_listen;            /* "127.0.0.1:2525" */
   char *inbound_domain;         /* "inbound.localhost" */
@@ -26,7 +28,8 @@ typedef struct {
   int max_sessions_per_client;  /* 50 */
   int command_timeout;          /* seconds, 300 */
   int data_timeout;             /* seconds, 600 */
-  int min_data_rate;            /* bytes/second averaged over DATA, 1024 */
+  int min_data_rate;            /* bytes/second over the last data_rate_window seconds of DATA, 1024 */
+  int data_rate_window;         /* seconds, 10 (1..60) */
   int error_budget;             /* bad commands before disconnect, 10 */
   gint64 disk_reserve;          /* bytes of free disk below which MAIL gets 452, 104857600 */
   int grace_period;             /* seconds SIGTERM waits for sessions, 30 */
@@ -54,6 +57,7 @@ typedef struct {
   char *master_key_file;        /* default <data_dir>/master.key */
   /* [pipeline] */
   int workers;                  /* pipeline threads, default 2 */
+  int retry_max_backoff;        /* seconds, cap of the spool's retry backoff, 300 */
   char *deprecated_log_level;   /* [pipeline] log_level, read into log_level when [log] level is unset */
   /* [log] */
   char *log_level;              /* "debug" | "info" (default) | "warn" | "error" */

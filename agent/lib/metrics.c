@@ -48,6 +48,7 @@ static const MetricInfo metric_info[MA_METRIC_COUNT_] = {
   [MA_METRIC_SMTP_5XX] = SMTP_CLASS("5xx"),
   [MA_METRIC_SMTP_SESSIONS_OPEN] = {"mailagent_smtp_sessions_open", "SMTP sessions open now.", TRUE},
   [MA_METRIC_SPOOL_DEPTH] = {"mailagent_spool_depth", "Spool entries waiting for the pipeline.", TRUE},
+  [MA_METRIC_SPOOL_DEAD] = {"mailagent_spool_dead", "Spool entries parked after a permanent failure (mailagent spool list --dead).", TRUE},
 };
 
 static gint64 metric_values[MA_METRIC_COUNT_];

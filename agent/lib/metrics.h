@@ -48,6 +48,7 @@ typedef enum {
   /* gauges */
   MA_METRIC_SMTP_SESSIONS_OPEN,
   MA_METRIC_SPOOL_DEPTH,         /* spool entries not yet processed */
+  MA_METRIC_SPOOL_DEAD,          /* spool entries parked as dead (a permanent failure) */
   MA_METRIC_COUNT_
 } MaMetric;
 

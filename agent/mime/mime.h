@@ -76,6 +76,11 @@ MaMimeLimits mime_limits_default(void);
  * from main() is harmless. */
 void mime_global_init(void);
 
+/* NULL when the first bytes of a message could start a header section, else a static reason why
+ * mime_parse will refuse it for certain (empty, blank first line, first line indented or not a
+ * "Name: value" field). Reads at most the first line; pure, no GMime (mime_start.c). */
+const char *mime_header_start_problem(const void *data, gsize len);
+
 /* Parses raw (len bytes, need not be NUL-terminated; not modified, not retained) under limits
  * (NULL = defaults). Returns 0 with *out set (the caller frees it with ma_message_free), or -1
  * with *error: MA_ERROR_LIMIT when len > max_message_size, MA_ERROR_INVALID when the input holds

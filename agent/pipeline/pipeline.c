@@ -57,6 +57,7 @@ void ma_ingest_result_free(MaIngestResult *r)
   if (r->participants) g_ptr_array_unref(r->participants);
   if (r->warnings) g_ptr_array_unref(r->warnings);
   g_free(r->subject);
+  g_free(r->parse_error);
   g_free(r);
 }
 
@@ -331,6 +332,59 @@ int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *
   return 0;
 }
 
+/* Input mime_parse refused, archived raw (see pipeline.h): the raw blob as the capture level
+ * allows, a message row with parse_error and no header fields, provenance, the archived event. */
+static int ingest_unparsed(MaPipeline *p, MaMatchContext *ctx, const MaParsedMessage *pm, const MaProvenance *prov,
+                           MaIngestResult *r, GError **error)
+{
+  const char *ent = ctx->enterprise_id;
+  char digest[65];
+  ma_sha256_hex(pm->raw, pm->len, digest);
+  g_autofree char *dedup_key = g_strconcat("unparsed:", digest, NULL); /* never a parsed message's key */
+  r->parse_error = g_strdup(pm->error);
+  g_ptr_array_add(r->warnings, g_strdup(pm->error));
+  g_autofree char *existing = NULL;
+  int rc = storage_message_find_duplicate(p->st, ent, NULL, dedup_key, &existing, error);
+  if (rc < 0) return -1;
+  if (rc == 1) {
+    r->outcome = MA_INGEST_DUPLICATE;
+    r->message_id = g_steal_pointer(&existing);
+    rc = storage_provenance_add(p->st, ent, r->message_id, prov, error);
+    if (rc < 0) return -1;
+    r->provenance_added = rc == 1;
+    return 0;
+  }
+  MaStoredMessage *m = ma_stored_message_new();
+  m->id = ma_id_new();
+  m->enterprise_id = g_strdup(ent);
+  m->dedup_key = g_strdup(dedup_key);
+  m->subject = g_strdup("");
+  m->direction = MA_DIRECTION_INBOUND;
+  m->date = prov && prov->received_at > 0 ? prov->received_at : ma_now();
+  m->archived_at = ma_now();
+  m->size = (gint64) pm->len;
+  m->text = g_strdup("");
+  m->snippet = g_strdup("");
+  m->parse_error = g_strdup(pm->error);
+  char stored[65];
+  if (ctx->settings->capture_level == MA_CAPTURE_METADATA)
+    g_strlcpy(stored, digest, sizeof stored);
+  else
+    rc = storage_blob_put(p->st, pm->raw, pm->len, stored, error);
+  if (rc == 0) {
+    m->raw_sha256 = g_strdup(stored);
+    rc = storage_message_insert(p->st, m, error);
+  }
+  if (rc == 0) rc = storage_provenance_add(p->st, ent, m->id, prov, error) < 0 ? -1 : 0;
+  if (rc == 0) rc = emit_archived(p->st, m, error);
+  if (rc == 0) {
+    r->provenance_added = TRUE;
+    r->message_id = g_strdup(m->id);
+  }
+  ma_stored_message_free(m);
+  return rc < 0 ? -1 : 0;
+}
+
 int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm,
                                  const MaProvenance *prov, MaIngestResult **out, GError **error)
 {
@@ -344,10 +398,9 @@ int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const
     return 0;
   }
   if (!pm->msg) {
-    MaIngestResult *r = result_new(MA_INGEST_SKIPPED);
-    r->skip_reason = "unreadable";
-    g_ptr_array_add(r->warnings, g_strdup(pm->error));
-    *out = r;
+    g_autoptr(MaIngestResult) r = result_new(MA_INGEST_ARCHIVED);
+    if (ingest_unparsed(p, ctx, pm, prov, r, error) < 0) return -1;
+    *out = g_steal_pointer(&r);
     return 0;
   }
   const MaMessage *msg = pm->msg;

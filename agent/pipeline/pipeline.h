@@ -9,16 +9,18 @@
  * activities.h).
  *
  * Outcomes:
- *   archived   - a new message (id, thread, links).
+ *   archived   - a new message (id, thread, links). Input mime_parse refuses (empty, no header
+ *                section, a first line that is no header field, over the size limit) is archived
+ *                too, unparsed: raw kept, parse_error set (visible in the message's JSON), no
+ *                header fields, thread, links or activities, whatever the data-minimisation
+ *                settings (there is nothing to match); so mail acknowledged with 250 never
+ *                disappears. A second copy of the same octets is a duplicate of it.
  *   duplicate  - the same mail is archived already (normalised Message-ID, else the content hash):
  *                this copy's provenance is added (unless the same spool id brought it before),
  *                links are re-evaluated against the current records, activities re-applied.
  *   skipped    - nothing is written. Reasons:
  *                "archiving_off"      the enterprise's `archiving` setting is off;
- *                "unreadable"         mime_parse refused the input (no header at all, over the size
- *                                     limit); such a message can never be archived, so the spool
- *                                     entry is done with, not retried;
- *                "internal_only"      every participant is internal (setting `archive_internal`);
+ * *                "internal_only"      every participant is internal (setting `archive_internal`);
  *                "no_matching_record" data minimisation: external participants exist but none
  *                                     matches a record and the thread carries no opportunity
  *                                     (setting `archive_unmatched`, default off).
@@ -56,6 +58,7 @@ typedef struct {
   GPtrArray *warnings;        /* char*: what the parser could not read */
   gboolean rules_budget_exhausted; /* the rules' budget ran out: no activity from the remaining rules */
   guint64 rules_units;        /* regex units the rules used (rules.h budget) */
+  char *parse_error;          /* archived unparsed: why the parser refused it; else NULL */
 } MaIngestResult;
 
 void ma_ingest_result_free(MaIngestResult *r);
@@ -80,7 +83,7 @@ int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, g
  * savepoint per write; on -1 the caller rolls the whole transaction back): parse and prepare each
  * message first, with no transaction open, then pipeline_ingest_parsed_in_tx each inside it.
  * Parsing is pure and needs no transaction. raw is borrowed and must outlive the result. Never
- * fails: unreadable input is remembered and becomes the "unreadable" skip. */
+ * fails: unreadable input is remembered and archived unparsed. */
 typedef struct MaParsedMessage MaParsedMessage;
 MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len);
 void pipeline_parsed_free(MaParsedMessage *pm);
@@ -101,8 +104,9 @@ int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const
 /* ---- worker pool (pipeline_workers.c) -------------------------------------------------------- */
 
 /* Starts n threads, each with its own MaStorage and MaSpool under cfg->data_dir, that take spooled
- * entries in batches (one transaction, one fsync per batch), call spool_done after the commit, and
- * count a failed attempt with backoff on errors. Whatever the spool holds at start is processed.
+ * entries in batches (one transaction, one fsync per batch), call spool_done after the commit, defer
+ * entries with a stored, capped backoff on temporary failures and park them as dead on permanent
+ * ones (pipeline_workers.c says which is which). Whatever the spool holds at start is processed.
  * cfg must outlive the workers. 0, or -1 with *error (storage or spool could not be opened; no
  * thread is left running). Only one pool per process. */
 int pipeline_workers_start(const MaConfig *cfg, int n, GError **error);
@@ -111,13 +115,13 @@ int pipeline_workers_start(const MaConfig *cfg, int n, GError **error);
 void pipeline_workers_set_committed_hook(void (*fn)(void));
 /* Wakes the workers: new entries are in the spool. Any thread; never blocks. */
 void pipeline_workers_notify(void);
-/* Finishes what is in the spool now (entries that keep failing are left for the next start),
+/* Finishes what is in the spool now (entries waiting out a backoff are left for the next start),
  * stops and joins the threads. Accepts being called when not started. */
 void pipeline_workers_stop(void);
 /* Test hook: the next n storage commits of every worker fail with MA_ERROR_TEMPFAIL (as if fsync
  * failed). Call after pipeline_workers_start. */
 void pipeline_workers_fault_inject_commit_failures(int n);
-/* Entries processed since start (archived, duplicate or skipped), for tests and logs. */
+/* Entries processed since start (archived, duplicate, skipped or parked as dead), for tests and logs. */
 guint64 pipeline_workers_processed(void);
 
 #endif

@@ -1,14 +1,28 @@
 /* pipeline_workers.c - the worker pool that takes spooled mail through the pipeline.
  *
  * Each worker owns a MaStorage, a MaSpool and a MaPipeline. It claims up to BATCH entries that no
- * other worker holds (an in-memory claim set), parses them and evaluates their rules with no
- * transaction open (pipeline_prepare: hostile rules cost their budget, never everyone's write
- * lock), then writes them in ONE storage transaction (group commit: one fsync for the batch), and only after the commit removes them from the spool (one
- * spool_done_many for the batch). When the batch fails, it is rolled back and each entry is
- * retried alone, so one bad message cannot hold back the others; an entry that fails alone gets
- * spool_attempt_failed and waits an exponential backoff (1 s doubling, at most MAX_BACKOFF).
- * Errors that can never pass (unknown enterprise, invalid input) finish the entry with a log line
- * instead of looping. Unreadable mail is a skip, so it is done with too.
+ * other worker holds (an in-memory claim set), runs them in ONE storage transaction (group
+ * commit: one fsync for the batch), and only after the commit removes them from the spool (one
+ * spool_done_many for the batch).
+ *
+ * Failures. A temporary failure (MA_ERROR_TEMPFAIL: database busy or locked, disk full, I/O) is
+ * the environment's, not the message's: the whole batch is deferred in the spool (attempt counted,
+ * next_attempt_at stored) and the pool stops claiming until the same deadline, which doubles with
+ * each failure in a row from 1 s up to [pipeline] retry_max_backoff. That is one attempt and one
+ * log line per backoff step however many entries wait, never a hot loop, and no attempt cap: the
+ * entries are retried for as long as the failure lasts. Any other failure may be one message's
+ * fault, so the batch is retried one entry at a time; an entry that still fails alone for a reason
+ * that can never pass (unknown enterprise, invalid input, a limit, our own bug) is parked in the
+ * spool as dead with an ERROR line, kept for `mailagent spool` to show, requeue or purge. Nothing
+ * that was acknowledged is ever removed without being archived or deliberately skipped.
+ * Free disk space under [storage] archive_reserve counts as such a failure before anything is
+ * tried. Deadlines are on ma_now_ms()'s clock (tests move it), compared at each poll.
+ * Parsing and the rules' evaluation happen before the write transaction opens (pipeline_prepare):
+ * hostile rules cost their own budget, never everyone's write lock.
+ * A message's octets are read from its spool file (spool_entry_load) only once the worker holds
+ * the entry; a file that is gone (or over any size we could have accepted) is a permanent failure
+ * of that entry. A batch reads in at most BATCH_BYTES of messages (plus one message): the entries
+ * behind go back to the spool for the next round, so 32 large messages never sit in memory at once.
  *
  * Workers sleep on a condition variable, woken by pipeline_workers_notify() (the SMTP server's
  * spool hook) and at least every second (entries from another process, backoffs ending).
@@ -18,6 +32,8 @@
  */
 #include "pipeline.h"
 
+#include "agent/lib/clock.h"
+#include "agent/lib/diskspace.h"
 #include "agent/lib/log.h"
 #include "agent/lib/metrics.h"
 #include "storage/spool.h"
@@ -25,7 +41,7 @@
 #include <string.h>
 
 #define BATCH 32
-#define MAX_BACKOFF 300 /* seconds */
+#define BATCH_BYTES (16 * 1024 * 1024) /* message octets a batch reads in (plus at most one more message) */
 #define POLL_US (G_USEC_PER_SEC)
 
 typedef struct {
@@ -43,7 +59,9 @@ static struct {
   gboolean stopping;
   guint64 generation;     /* bumped by notify */
   GHashTable *claimed;    /* spool ids being processed */
-  GHashTable *not_before; /* spool id -> gint64* monotonic time of the next attempt */
+  gint64 resume_at;       /* unix ms (ma_now_ms): no claims before it, after a temporary failure */
+  int failures_in_row;    /* temporary failures since the last success: the backoff step */
+  gboolean disk_paused;   /* the last step was for free space below [storage] archive_reserve */
   Worker *workers;
   int n;
   const MaConfig *cfg;
@@ -95,27 +113,91 @@ static MaProvenance *provenance_of(const MaSpoolEntry *e)
   return p;
 }
 
+/* The delay after the n-th failure in a row: 1 s doubling, at most [pipeline] retry_max_backoff. */
+static gint64 backoff_ms(int n)
+{
+  gint64 cap = (gint64) pool.cfg->retry_max_backoff * 1000;
+  if (n < 1) n = 1;
+  if (n > 30) return cap;
+  return MIN((gint64) 1000 << (n - 1), cap);
+}
+
+/* Moves the pool to its next backoff step unless a step is running; TRUE when this call started
+ * one (the caller logs it). *resume_at: the end of the current step; *step: its number. */
+static gboolean backoff_step(gint64 now, gint64 *resume_at, int *step)
+{
+  g_mutex_lock(&pool.lock);
+  gboolean new_step = now >= pool.resume_at;
+  if (new_step) {
+    pool.failures_in_row++;
+    pool.resume_at = now + backoff_ms(pool.failures_in_row);
+  }
+  *resume_at = pool.resume_at;
+  *step = pool.failures_in_row;
+  g_mutex_unlock(&pool.lock);
+  return new_step;
+}
+
+/* A success after temporary failures ends the backoff, with one line saying so. */
+static void recovered(Worker *w)
+{
+  g_mutex_lock(&pool.lock);
+  int failures = pool.failures_in_row;
+  pool.failures_in_row = 0;
+  pool.resume_at = 0;
+  g_mutex_unlock(&pool.lock);
+  if (failures > 0)
+    ma_info("pipeline", "worker %d: archive available again after %d failed attempt(s)", w->index, failures);
+}
+
+/* Below [storage] archive_reserve the pool writes nothing and backs off like after a temporary
+ * failure (one line per step): what is left stays free for checkpoints and the next start. */
+static gboolean disk_nearly_full(Worker *w, gint64 now)
+{
+  gint64 free_bytes = 0, reserve = pool.cfg->archive_reserve;
+  if (reserve <= 0 || ma_disk_free(pool.cfg->data_dir, &free_bytes) < 0 || free_bytes >= reserve) {
+    g_mutex_lock(&pool.lock);
+    gboolean was_paused = pool.disk_paused;
+    pool.disk_paused = FALSE;
+    g_mutex_unlock(&pool.lock);
+    if (was_paused) recovered(w); /* space is back, whether or not mail is waiting */
+    return FALSE;
+  }
+  g_mutex_lock(&pool.lock);
+  pool.disk_paused = TRUE;
+  g_mutex_unlock(&pool.lock);
+  gint64 resume_at = 0;
+  int step = 0;
+  if (backoff_step(now, &resume_at, &step))
+    ma_warn("pipeline", "worker %d: disk nearly full (%" G_GINT64_FORMAT " bytes free under %s, [storage] "
+            "archive_reserve is %" G_GINT64_FORMAT "); archiving paused, next check in %" G_GINT64_FORMAT
+            " s (failure %d in a row)",
+            w->index, free_bytes, pool.cfg->data_dir, reserve, (resume_at - now + 999) / 1000, step);
+  return TRUE;
+}
+
 /* Claims up to BATCH pending entries for this worker. out: MaSpoolEntry*. -1 on a spool error. */
 static int claim(Worker *w, GPtrArray *out)
 {
   g_autoptr(GPtrArray) pending = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
   g_autoptr(GError) error = NULL;
-  /* read past the entries other workers hold and those waiting out a backoff, so they never hide
-   * newer mail */
+  /* read past the entries other workers hold, so they never hide newer mail (entries waiting out
+   * a backoff are not due, so spool_pending leaves them out) */
   g_mutex_lock(&pool.lock);
-  int limit = BATCH + (int) g_hash_table_size(pool.claimed) + (int) g_hash_table_size(pool.not_before);
+  int limit = BATCH + (int) g_hash_table_size(pool.claimed);
+  gint64 now = ma_now_ms();
+  gboolean paused = now < pool.resume_at;
   g_mutex_unlock(&pool.lock);
+  if (paused) return 0; /* the environment failed: wait out the backoff */
+  if (disk_nearly_full(w, now)) return 0;
   if (spool_pending(w->sp, limit, pending, &error) < 0) {
     ma_warn("pipeline", "worker %d: spool read failed: %s", w->index, error->message);
     return -1;
   }
-  gint64 now = g_get_monotonic_time();
   g_mutex_lock(&pool.lock);
   for (guint i = 0; i < pending->len && out->len < BATCH; i++) {
     MaSpoolEntry *e = pending->pdata[i];
     if (g_hash_table_contains(pool.claimed, e->id)) continue;
-    gint64 *nb = g_hash_table_lookup(pool.not_before, e->id);
-    if (nb && *nb > now) continue;
     g_hash_table_add(pool.claimed, g_strdup(e->id));
     pending->pdata[i] = NULL;
     g_ptr_array_add(out, e);
@@ -124,23 +206,34 @@ static int claim(Worker *w, GPtrArray *out)
   return 0;
 }
 
-static void release(const char *id, gboolean done)
+static void release(const char *id)
 {
   g_mutex_lock(&pool.lock);
   g_hash_table_remove(pool.claimed, id);
-  if (done) g_hash_table_remove(pool.not_before, id);
   g_mutex_unlock(&pool.lock);
 }
 
-static void backoff(const MaSpoolEntry *e)
+/* A temporary failure (see the top): defers the n entries to the pool's next backoff step and
+ * pauses claiming until then. A failure that comes while the pool is already paused (another
+ * worker's batch failing at the same time) joins the current step: no new step, no new line. */
+static void defer(Worker *w, MaSpoolEntry *const *entries, guint n, const GError *error)
 {
-  int attempts = e->attempts + 1;
-  gint64 delay = attempts >= 9 ? MAX_BACKOFF : MIN((gint64) 1 << (attempts - 1), MAX_BACKOFF);
-  gint64 *nb = g_new(gint64, 1);
-  *nb = g_get_monotonic_time() + delay * G_USEC_PER_SEC;
-  g_mutex_lock(&pool.lock);
-  g_hash_table_insert(pool.not_before, g_strdup(e->id), nb);
-  g_mutex_unlock(&pool.lock);
+  gint64 now = ma_now_ms(), resume_at = 0;
+  int step = 0;
+  gboolean new_step = backoff_step(now, &resume_at, &step);
+  const char *why = error ? error->message : "temporary failure";
+  if (new_step)
+    ma_warn("pipeline", "worker %d: archive unavailable (%s); %u entr%s deferred, next attempt in %" G_GINT64_FORMAT
+            " s (failure %d in a row)",
+            w->index, why, n, n == 1 ? "y" : "ies", (resume_at - now + 999) / 1000, step);
+  ma_metrics_add(MA_METRIC_MESSAGES_FAILED, n);
+  g_autoptr(GPtrArray) ids = g_ptr_array_sized_new(n);
+  for (guint i = 0; i < n; i++) g_ptr_array_add(ids, entries[i]->id);
+  g_autoptr(GError) spool_error = NULL;
+  /* Not recording the attempt is harmless (the pool's pause still holds): no line per entry. */
+  if (spool_attempts_failed(w->sp, (const char *const *) ids->pdata, n, resume_at, why, &spool_error) < 0)
+    ma_debug("pipeline", "worker %d: cannot record the deferral: %s", w->index, spool_error->message);
+  for (guint i = 0; i < n; i++) release(entries[i]->id);
 }
 
 static void log_result(const MaSpoolEntry *e, const MaIngestResult *r)
@@ -160,10 +253,10 @@ static void log_result(const MaSpoolEntry *e, const MaIngestResult *r)
           r->activities_created);
 }
 
-static gboolean permanent(const GError *error)
+/* MA_ERROR_TEMPFAIL is the environment's (busy, locked, full, I/O): it may pass. */
+static gboolean temporary(const GError *error)
 {
-  return error && error->domain == MA_ERROR &&
-         (error->code == MA_ERROR_NOT_FOUND || error->code == MA_ERROR_INVALID || error->code == MA_ERROR_LIMIT);
+  return !error || (error->domain == MA_ERROR && error->code == MA_ERROR_TEMPFAIL);
 }
 
 static void finish(Worker *w, const MaSpoolEntry *e)
@@ -171,42 +264,51 @@ static void finish(Worker *w, const MaSpoolEntry *e)
   g_autoptr(GError) error = NULL;
   if (spool_done(w->sp, e->id, &error) < 0)
     ma_warn("pipeline", "spool=%s: spool_done failed (it will be replayed harmlessly): %s", e->id, error->message);
-  release(e->id, TRUE);
+  release(e->id);
   g_mutex_lock(&pool.lock);
   processed_total++;
   g_mutex_unlock(&pool.lock);
 }
 
-/* One entry alone in its own transaction; on failure counts the attempt. */
-static void process_one(Worker *w, const MaSpoolEntry *e)
+/* A failure that can never pass for this message: parked as dead, kept for the operator. */
+static void park_dead(Worker *w, MaSpoolEntry *e, const GError *error)
+{
+  ma_error("pipeline", "spool=%s enterprise=%s result=dead attempts=%d error=%s (kept; see mailagent spool show %s)",
+           e->id, e->enterprise_id ? e->enterprise_id : "-", e->attempts + 1, error->message, e->id);
+  ma_metrics_inc(MA_METRIC_MESSAGES_FAILED);
+  g_autoptr(GError) spool_error = NULL;
+  if (spool_mark_dead(w->sp, e->id, error->message, &spool_error) < 0) {
+    defer(w, &e, 1, spool_error); /* the spool itself failed: try again later, not at once */
+    return;
+  }
+  release(e->id);
+  g_mutex_lock(&pool.lock);
+  processed_total++;
+  g_mutex_unlock(&pool.lock);
+}
+
+/* One entry alone in its own transaction; a failure defers it or parks it as dead. */
+static void process_one(Worker *w, MaSpoolEntry *e)
 {
   MaProvenance *prov = provenance_of(e);
   g_autoptr(MaIngestResult) r = NULL;
   g_autoptr(GError) error = NULL;
   gsize len = 0;
+  int rc = spool_entry_load(w->sp, e, &error);
   const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
-  int rc = pipeline_ingest(w->pipeline, e->enterprise_id, data ? data : "", len, prov, &r, &error);
+  if (rc == 0) rc = pipeline_ingest(w->pipeline, e->enterprise_id, data ? data : "", len, prov, &r, &error);
   ma_provenance_free(prov);
   if (rc == 0) {
+    recovered(w);
     log_result(e, r);
     finish(w, e);
     if (committed_hook && r->outcome != MA_INGEST_SKIPPED) committed_hook();
     return;
   }
-  if (permanent(error)) {
-    ma_error("pipeline", "spool=%s enterprise=%s result=dropped error=%s", e->id, e->enterprise_id, error->message);
-    ma_metrics_inc(MA_METRIC_MESSAGES_FAILED);
-    finish(w, e);
-    return;
-  }
-  ma_warn("pipeline", "spool=%s enterprise=%s result=retry attempts=%d error=%s", e->id, e->enterprise_id,
-          e->attempts + 1, error->message);
-  ma_metrics_inc(MA_METRIC_MESSAGES_FAILED);
-  g_autoptr(GError) spool_error = NULL;
-  if (spool_attempt_failed(w->sp, e->id, &spool_error) < 0)
-    ma_warn("pipeline", "spool=%s: cannot count the attempt: %s", e->id, spool_error->message);
-  backoff(e);
-  release(e->id, FALSE);
+  if (temporary(error))
+    defer(w, &e, 1, error);
+  else
+    park_dead(w, e, error);
 }
 
 /* The batch in one transaction; falls back to one by one when anything fails. */
@@ -221,12 +323,23 @@ static void process_batch(Worker *w, GPtrArray *batch)
   g_autoptr(GPtrArray) parsed = g_ptr_array_new_with_free_func((GDestroyNotify) pipeline_parsed_free);
   g_autoptr(GError) error = NULL;
   gboolean ok = TRUE;
-  /* outside the write transaction, so other workers may commit meanwhile: parse, and evaluate the
-   * rules (bounded by their budget, but never under the archive's write lock) */
+  gsize loaded = 0;
+  /* outside the write transaction, so other workers may commit meanwhile: read, parse, and evaluate
+   * the rules (bounded by their budget, but never under the archive's write lock) */
   for (guint i = 0; ok && i < batch->len; i++) {
-    const MaSpoolEntry *e = batch->pdata[i];
+    MaSpoolEntry *e = batch->pdata[i];
     gsize len = 0;
+    if (loaded >= BATCH_BYTES) { /* large messages: the rest goes back to the spool for the next round */
+      ma_debug("pipeline", "worker %d: %zu octets read in, %u entries left for the next round", w->index, loaded,
+               batch->len - i);
+      for (guint j = i; j < batch->len; j++) release(((MaSpoolEntry *) batch->pdata[j])->id);
+      g_ptr_array_remove_range(batch, i, batch->len - i);
+      break;
+    }
+    ok = spool_entry_load(w->sp, e, &error) == 0; /* a file that cannot be read: one by one below */
+    if (!ok) break;
     const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
+    loaded += len;
     MaParsedMessage *pm = pipeline_parse(w->pipeline, data ? data : "", len);
     g_ptr_array_add(parsed, pm);
     MaProvenance *prov = provenance_of(e);
@@ -246,6 +359,10 @@ static void process_batch(Worker *w, GPtrArray *batch)
   if (!ok) {
     storage_rollback(w->st);
     pipeline_forget(w->pipeline);
+    if (temporary(error)) { /* the environment's: one by one would only fail batch->len times */
+      defer(w, (MaSpoolEntry *const *) batch->pdata, batch->len, error);
+      return;
+    }
     ma_debug("pipeline", "worker %d: batch of %u failed (%s); retrying one by one", w->index, batch->len,
              error ? error->message : "?");
     for (guint i = 0; i < batch->len; i++) process_one(w, batch->pdata[i]);
@@ -258,10 +375,11 @@ static void process_batch(Worker *w, GPtrArray *batch)
   if (spool_done_many(w->sp, (const char *const *) ids->pdata, ids->len, &done_error) < 0)
     ma_warn("pipeline", "worker %d: spool_done_many failed (entries will be replayed harmlessly): %s", w->index,
             done_error->message);
+  recovered(w);
   for (guint i = 0; i < batch->len; i++) {
     const MaSpoolEntry *e = batch->pdata[i];
     log_result(e, results->pdata[i]);
-    release(e->id, TRUE);
+    release(e->id);
   }
   g_mutex_lock(&pool.lock);
   processed_total += batch->len;
@@ -271,8 +389,10 @@ static void process_batch(Worker *w, GPtrArray *batch)
 
 static void update_depth(Worker *w)
 {
-  gint64 depth = 0;
-  if (spool_depth(w->sp, &depth, NULL) == 0) ma_metrics_set(MA_METRIC_SPOOL_DEPTH, depth);
+  gint64 live = 0, dead = 0;
+  if (spool_counts(w->sp, &live, &dead, NULL) < 0) return;
+  ma_metrics_set(MA_METRIC_SPOOL_DEPTH, live);
+  ma_metrics_set(MA_METRIC_SPOOL_DEAD, dead);
 }
 
 static gpointer worker_main(gpointer data)
@@ -290,6 +410,7 @@ static gpointer worker_main(gpointer data)
       update_depth(w);
       continue;
     }
+    if (w->index == 0) update_depth(w); /* the gauges follow the CLI's retries and purges too */
     g_mutex_lock(&pool.lock);
     if (pool.stopping && rc == 0 && g_hash_table_size(pool.claimed) == 0) {
       g_mutex_unlock(&pool.lock);
@@ -319,7 +440,9 @@ int pipeline_workers_start(const MaConfig *cfg, int n, GError **error)
   pool.n = n;
   pool.stopping = FALSE;
   pool.claimed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  pool.not_before = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  pool.resume_at = 0;
+  pool.failures_in_row = 0;
+  pool.disk_paused = FALSE;
   pool.workers = g_new0(Worker, n);
   for (int i = 0; i < n; i++) {
     Worker *w = &pool.workers[i];
@@ -328,7 +451,6 @@ int pipeline_workers_start(const MaConfig *cfg, int n, GError **error)
       for (int j = 0; j <= i; j++) worker_close(&pool.workers[j]);
       g_clear_pointer(&pool.workers, g_free);
       g_clear_pointer(&pool.claimed, g_hash_table_unref);
-      g_clear_pointer(&pool.not_before, g_hash_table_unref);
       return -1;
     }
     w->pipeline = pipeline_new(w->st, cfg);
@@ -364,7 +486,6 @@ void pipeline_workers_stop(void)
   }
   g_clear_pointer(&pool.workers, g_free);
   g_clear_pointer(&pool.claimed, g_hash_table_unref);
-  g_clear_pointer(&pool.not_before, g_hash_table_unref);
   pool.running = FALSE;
   ma_info("pipeline", "workers stopped");
 }

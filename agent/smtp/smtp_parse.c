@@ -300,7 +300,8 @@ typedef enum { DEC_BOL, DEC_MID, DEC_CR, DEC_DOT, DEC_DOT_CR, DEC_DONE } DecStat
 struct SmtpDataDecoder {
   SmtpDataLimits lim;
   gboolean dot_mode;
-  GByteArray *out;
+  SmtpDataSink sink;
+  void *sink_ctx;
   DecState state;
   SmtpDataError error;
   gint64 size;            /* message octets produced */
@@ -309,19 +310,33 @@ struct SmtpDataDecoder {
   guint header_len;       /* current logical header */
   guint header_count;
   gint64 header_total;
+  gint64 header_end;      /* message octets up to and including the blank line, -1 until seen */
   guint8 pending[4096];   /* output not yet appended to out */
   guint npending;
 };
 
-SmtpDataDecoder *smtp_data_decoder_new(const SmtpDataLimits *limits, gboolean dot_mode, GByteArray *out)
+SmtpDataDecoder *smtp_data_decoder_new_sink(const SmtpDataLimits *limits, gboolean dot_mode, SmtpDataSink sink,
+                                            void *sink_ctx)
 {
   SmtpDataDecoder *d = g_new0(SmtpDataDecoder, 1);
   d->lim = *limits;
   d->dot_mode = dot_mode;
-  d->out = out;
+  d->sink = sink;
+  d->sink_ctx = sink_ctx;
   d->state = DEC_BOL;
   d->in_headers = TRUE;
+  d->header_end = -1;
   return d;
+}
+
+static void byte_array_sink(void *ctx, const guint8 *p, gsize n)
+{
+  g_byte_array_append(ctx, p, (guint) n);
+}
+
+SmtpDataDecoder *smtp_data_decoder_new(const SmtpDataLimits *limits, gboolean dot_mode, GByteArray *out)
+{
+  return smtp_data_decoder_new_sink(limits, dot_mode, byte_array_sink, out);
 }
 
 void smtp_data_decoder_free(SmtpDataDecoder *d)
@@ -337,7 +352,7 @@ static void set_error(SmtpDataDecoder *d, SmtpDataError e)
 static void flush_pending(SmtpDataDecoder *d)
 {
   if (d->npending) {
-    g_byte_array_append(d->out, d->pending, d->npending);
+    d->sink(d->sink_ctx, d->pending, d->npending);
     d->npending = 0;
   }
 }
@@ -420,7 +435,7 @@ static gsize mid_run(SmtpDataDecoder *d, const guint8 *p, gsize n)
   }
   if (d->npending + run > sizeof d->pending) flush_pending(d);
   if (run > sizeof d->pending) {
-    g_byte_array_append(d->out, p, (guint) run);
+    d->sink(d->sink_ctx, p, run);
   } else {
     memcpy(d->pending + d->npending, p, run);
     d->npending += (guint) run;
@@ -455,9 +470,13 @@ int smtp_data_decoder_feed(SmtpDataDecoder *d, const guint8 *buf, gsize len, gsi
       break;
     case DEC_CR:
       if (c == '\n') {
-        if (d->in_headers && d->line_len == 0) d->in_headers = FALSE;
+        gboolean blank = d->in_headers && d->line_len == 0;
         emit(d, '\r');
         emit(d, '\n');
+        if (blank) {
+          d->in_headers = FALSE;
+          d->header_end = d->size;
+        }
         d->line_len = 0;
         d->state = DEC_BOL;
       } else {
@@ -505,6 +524,11 @@ SmtpDataError smtp_data_decoder_error(const SmtpDataDecoder *d)
 gint64 smtp_data_decoder_size(const SmtpDataDecoder *d)
 {
   return d->size;
+}
+
+gint64 smtp_data_decoder_header_size(const SmtpDataDecoder *d)
+{
+  return d->header_end >= 0 ? d->header_end : d->size;
 }
 
 const char *smtp_data_error_reply(SmtpDataError e)

@@ -8,7 +8,8 @@
  *
  * Limits: a command line is at most SMTP_MAX_COMMAND octets (RFC 5321 4.5.3.1.4, 512 with CRLF), a
  * path at most SMTP_MAX_PATH (256), a local part 64, a domain 255. The decoder never buffers
- * input: it streams output into a caller-owned GByteArray capped at the size limit.
+ * more than 4 KiB: it streams the message into the caller's sink (the spool body file in the
+ * server), never more than the size limit.
  */
 #ifndef MA_SMTP_PARSE_H
 #define MA_SMTP_PARSE_H
@@ -94,9 +95,15 @@ typedef struct {
 
 typedef struct SmtpDataDecoder SmtpDataDecoder;
 
+/* Receives decoded message octets in order (p borrowed for the call). */
+typedef void (*SmtpDataSink)(void *ctx, const guint8 *p, gsize n);
+
 /* dot_mode TRUE: DATA (dot-stuffing, ends at CRLF.CRLF). FALSE: BDAT (raw octets, the caller ends
- * the message with smtp_data_decoder_finish). out receives the message (caller-owned; the decoder
- * appends, never more than max_size octets). Free with smtp_data_decoder_free. */
+ * the message with smtp_data_decoder_finish). sink receives the message, never more than max_size
+ * octets in all, and nothing after the first error. Free with smtp_data_decoder_free. */
+SmtpDataDecoder *smtp_data_decoder_new_sink(const SmtpDataLimits *limits, gboolean dot_mode, SmtpDataSink sink,
+                                            void *sink_ctx);
+/* The same appending to out (caller-owned): for tests and the fuzz target. */
 SmtpDataDecoder *smtp_data_decoder_new(const SmtpDataLimits *limits, gboolean dot_mode, GByteArray *out);
 void smtp_data_decoder_free(SmtpDataDecoder *d);
 
@@ -110,6 +117,9 @@ void smtp_data_decoder_finish(SmtpDataDecoder *d);
 SmtpDataError smtp_data_decoder_error(const SmtpDataDecoder *d);
 /* Message octets seen (after unstuffing, counted even past the size cap). */
 gint64 smtp_data_decoder_size(const SmtpDataDecoder *d);
+/* Octets of the header section, its blank line included (all octets so far when none was seen):
+ * what the forwarder policy reads back at the end of the message. */
+gint64 smtp_data_decoder_header_size(const SmtpDataDecoder *d);
 /* The reply for an error (static text with enhanced code). */
 const char *smtp_data_error_reply(SmtpDataError e);
 

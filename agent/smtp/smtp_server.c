@@ -11,6 +11,7 @@
  */
 #include "smtp_server.h"
 
+#include "agent/lib/diskspace.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
 #include "agent/lib/metrics.h"
@@ -30,7 +31,6 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define READ_HIGH_WATERMARK (256 * 1024)
@@ -104,6 +104,7 @@ static void take_config(SmtpServer *srv, const MaConfig *cfg)
   srv->lim.tls_timeout_ms = MIN(srv->lim.command_timeout_ms, 30000u);
   srv->lim.min_data_rate = (guint) MAX(cfg->min_data_rate, 0);
   srv->lim.rate_grace_ms = MIN(5000u, srv->lim.data_timeout_ms);
+  srv->lim.rate_window_ms = (guint) CLAMP(cfg->data_rate_window, 1, SMTP_RATE_WINDOW_MAX_S) * 1000u;
   srv->disk_reserve = cfg->disk_reserve;
   srv->max_sessions = (guint) MAX(cfg->max_sessions, 1);
   srv->max_per_client = (guint) MAX(cfg->max_sessions_per_client, 1);
@@ -165,10 +166,10 @@ static int hook_policy(void *ctx, const char *enterprise_id, const char *client_
 static gboolean hook_disk_ok(void *ctx)
 {
   Conn *c = ctx;
-  struct statvfs v;
+  gint64 free_bytes = 0;
   if (c->srv->disk_reserve <= 0) return TRUE;
-  if (statvfs(c->srv->data_dir, &v) < 0) return TRUE; /* cannot tell: the spool commit will fail if it must */
-  return (gint64) v.f_bavail * (gint64) v.f_frsize >= c->srv->disk_reserve;
+  if (ma_disk_free(c->srv->data_dir, &free_bytes) < 0) return TRUE; /* cannot tell: the spool commit will fail if it must */
+  return free_bytes >= c->srv->disk_reserve;
 }
 
 static void on_spooled(void *arg, gboolean ok, const char *spool_id)
@@ -183,6 +184,12 @@ static void hook_submit(void *ctx, SmtpSession *s, MaSpoolEntry *e)
 {
   Conn *c = ctx;
   c->ticket = smtp_spool_writer_submit(c->srv->writer, e, on_spooled, c);
+}
+
+static int hook_body_new(void *ctx, const char *spool_id, MaSpoolBody **out, GError **error)
+{
+  Conn *c = ctx;
+  return spool_body_create(c->srv->data_dir, spool_id, out, error);
 }
 
 static void on_committed(void *arg, guint n)
@@ -388,6 +395,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
   hooks.disk_ok = hook_disk_ok;
   hooks.submit = hook_submit;
   hooks.starttls = hook_starttls;
+  hooks.body_new = hook_body_new;
   srv->lim.tls_available = srv->tls != NULL;
   c->s = smtp_session_new(&srv->lim, &hooks, ip, now_ms());
   c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);

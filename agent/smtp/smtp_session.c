@@ -10,20 +10,27 @@
  * STARTTLS discards whatever plaintext is buffered behind it (CVE-2011-0411) and the session
  * starts again from SMTP_STATE_HELO after the handshake.
  *
+ * Message octets go from the decoder into the spool body file as they arrive (spool_body.h: a
+ * 64 KiB buffer, page-cache writes); only the header section is read back, at the end of the
+ * message, for the forwarder policy. A write error is sticky and answered once at the end (452
+ * 4.3.1 for a full disk, else 451 4.3.0); a refused message's file is unlinked.
+ *
  * Must never: reply 250 to a message before the spool writer says it is durable; read a line
- * without a bound; let a message end on anything but CRLF.CRLF.
+ * without a bound; let a message end on anything but CRLF.CRLF; hold a message in memory.
  */
 #include "smtp_session.h"
 
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
 #include "agent/lib/metrics.h"
+#include "agent/mime/mime.h"
 
 #include <stdarg.h>
 #include <string.h>
 
 #define OUTPUT_HIGH (64 * 1024)
-#define PREALLOC_MAX (64 * 1024 * 1024)
+#define STORE_FAILED "451 4.3.0 Temporary failure storing the message, try again later"
+#define STORE_NO_SPACE "452 4.3.1 Insufficient system storage, try again later"
 
 struct SmtpSession {
   SmtpLimits lim;
@@ -45,10 +52,11 @@ struct SmtpSession {
   GPtrArray *rcpts;         /* char* addresses as accepted */
   char *enterprise_id;
   FwdDecision decision;     /* envelope judgement at RCPT */
-  GByteArray *msg;
+  char *msg_id;             /* spool id of the message being received */
+  MaSpoolBody *body;        /* its file, NULL outside DATA/BDAT */
   SmtpDataDecoder *dec;
-  gint64 data_start_ms;
-  gint64 data_octets;       /* on the wire, for the rate check */
+  SmtpRateMeter rate;       /* octets on the wire, for the data rate */
+  gint64 unextended_octets; /* received since the deadline was last extended */
   gint64 bdat_left;         /* octets of the current chunk still to read */
   gboolean bdat_last;
   gboolean bdat_active;     /* a BDAT transfer is under way */
@@ -78,6 +86,7 @@ void smtp_limits_defaults(SmtpLimits *lim)
   lim->tls_timeout_ms = 30000;
   lim->min_data_rate = 1024;
   lim->rate_grace_ms = 5000;
+  lim->rate_window_ms = 10000;
   lim->data.max_size = lim->max_message_size;
   lim->data.max_line = SMTP_MAX_TEXT_LINE;
   lim->data.max_header = 102400;
@@ -133,11 +142,8 @@ static void transaction_reset(SmtpSession *s)
   g_clear_pointer(&s->enterprise_id, g_free);
   forwarder_decision_clear(&s->decision);
   g_clear_pointer(&s->dec, smtp_data_decoder_free);
-  if (s->msg) {
-    g_byte_array_unref(s->msg);
-    s->msg = NULL;
-  }
-  s->data_octets = 0;
+  g_clear_pointer(&s->body, spool_body_free); /* unlinks the file of a message not handed over */
+  g_clear_pointer(&s->msg_id, g_free);
   s->bdat_left = 0;
   s->bdat_last = FALSE;
   s->bdat_active = FALSE;
@@ -364,15 +370,28 @@ static SmtpAction proceed_rcpt(SmtpSession *s, const char *arg, gint64 now_ms)
   return SMTP_CONTINUE;
 }
 
-static void begin_message(SmtpSession *s, gboolean dot_mode, gint64 now_ms)
+static void body_sink(void *ctx, const guint8 *p, gsize n)
 {
-  gsize hint = s->mail.size > 0 ? (gsize) MIN(s->mail.size, MIN(s->lim.max_message_size, PREALLOC_MAX)) : 16384;
+  spool_body_write(ctx, p, n);
+}
+
+/* Opens the message's spool file and its decoder. -1 (logged) when the file cannot be made. */
+static int begin_message(SmtpSession *s, gboolean dot_mode, gint64 now_ms)
+{
   SmtpDataLimits dl = s->lim.data;
+  g_autoptr(GError) error = NULL;
   dl.max_size = s->lim.max_message_size;
-  s->msg = g_byte_array_sized_new(hint);
-  s->dec = smtp_data_decoder_new(&dl, dot_mode, s->msg);
-  s->data_start_ms = now_ms;
-  s->data_octets = 0;
+  g_assert(s->body == NULL && s->dec == NULL);
+  s->msg_id = ma_id_new();
+  if (s->hooks.body_new(s->hooks.ctx, s->msg_id, &s->body, &error) < 0) {
+    ma_warn("smtp", "cannot start a spool file client=%s: %s", s->client, error->message);
+    g_clear_pointer(&s->msg_id, g_free);
+    return -1;
+  }
+  s->dec = smtp_data_decoder_new_sink(&dl, dot_mode, body_sink, s->body);
+  smtp_rate_start(&s->rate, now_ms);
+  s->unextended_octets = 0;
+  return 0;
 }
 
 static int check_data(SmtpSession *s, const char *arg, gint64 now_ms)
@@ -394,7 +413,10 @@ static int check_data(SmtpSession *s, const char *arg, gint64 now_ms)
 
 static SmtpAction proceed_data(SmtpSession *s, const char *arg, gint64 now_ms)
 {
-  begin_message(s, TRUE, now_ms);
+  if (begin_message(s, TRUE, now_ms) < 0) {
+    reply(s, STORE_FAILED);
+    return SMTP_CONTINUE;
+  }
   reply(s, "354 End data with <CR><LF>.<CR><LF>");
   set_state(s, SMTP_STATE_DATA, now_ms);
   return SMTP_CONTINUE;
@@ -434,7 +456,12 @@ static int check_bdat(SmtpSession *s, const char *arg, gint64 now_ms)
 static SmtpAction proceed_bdat(SmtpSession *s, const char *arg, gint64 now_ms)
 {
   if (!s->bdat_active) {
-    begin_message(s, FALSE, now_ms);
+    if (begin_message(s, FALSE, now_ms) < 0) { /* the chunk is still read, then refused */
+      s->bdat_refusal = STORE_FAILED;
+      s->bdat_prev = s->state;
+      set_state(s, SMTP_STATE_BDAT, now_ms);
+      return SMTP_CONTINUE;
+    }
     s->bdat_active = TRUE;
   }
   set_state(s, SMTP_STATE_BDAT, now_ms);
@@ -605,10 +632,36 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
     set_state(s, SMTP_STATE_IDLE, now_ms);
     return refuse(s, text, now_ms);
   }
+  /* the header section, read back from the file: the start check and the forwarder policy judge
+   * it (bounded by the decoder's header limits, and freed before the hand-over) */
+  g_autoptr(GBytes) head = NULL;
+  gsize head_len = 0;
+  const guint8 *head_data = (const guint8 *) "";
+  if (spool_body_flush(s->body, &error) < 0 ||
+      spool_body_read_head(s->body, (gsize) smtp_data_decoder_header_size(s->dec), &head, &error) < 0) {
+    const char *text = spool_body_no_space(s->body) ? STORE_NO_SPACE : STORE_FAILED;
+    ma_warn("smtp", "message not stored %s size=%" G_GINT64_FORMAT ": %s", env->str, size, error->message);
+    reply(s, text);
+    transaction_reset(s);
+    set_state(s, SMTP_STATE_IDLE, now_ms);
+    return SMTP_CONTINUE;
+  }
+  if (g_bytes_get_size(head) > 0) head_data = g_bytes_get_data(head, &head_len);
+  /* mail the archive could never parse is refused now, not acknowledged and then kept unparsed */
+  const char *unparseable = mime_header_start_problem(head_data, head_len);
+  if (unparseable) {
+    g_autofree char *text = g_strdup_printf("554 5.6.0 Message refused: %s", unparseable);
+    ma_info("smtp", "message refused %s size=%" G_GINT64_FORMAT " result=554 reason=\"%s\"", env->str, size,
+            unparseable);
+    transaction_reset(s);
+    set_state(s, SMTP_STATE_IDLE, now_ms);
+    return refuse(s, text, now_ms);
+  }
   if (!s->decision.satisfied || !s->decision.employee_id) {
     FwdDecision d = {0};
-    if (s->hooks.policy(s->hooks.ctx, s->enterprise_id, s->client, s->mail.address, s->msg->data, s->msg->len, &d,
-                        &error) < 0) {
+    int rc = s->hooks.policy(s->hooks.ctx, s->enterprise_id, s->client, s->mail.address, head_data, head_len, &d,
+                             &error);
+    if (rc < 0) {
       ma_warn("smtp", "forwarder policy look-up failed %s: %s", env->str, error->message);
       reply(s, "451 4.3.0 Temporary lookup failure, try again later");
       transaction_reset(s);
@@ -633,7 +686,7 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
   }
 
   e = ma_spool_entry_new();
-  e->id = ma_id_new();
+  e->id = g_steal_pointer(&s->msg_id);
   e->enterprise_id = g_strdup(s->enterprise_id);
   e->route = g_strdup("smtp");
   e->client = g_strdup(s->client);
@@ -644,8 +697,7 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
   e->employee_id = g_strdup(s->decision.employee_id);
   e->signal = g_strdup(s->decision.signal);
   e->received_at = ma_now();
-  e->data = g_byte_array_free_to_bytes(s->msg);
-  s->msg = NULL;
+  e->body = g_steal_pointer(&s->body);
   g_free(s->spool_client_log);
   s->spool_client_log = g_strdup_printf("%s size=%" G_GINT64_FORMAT " employee=%s signal=%s", env->str, size,
                                         e->employee_id ? e->employee_id : "-", e->signal ? e->signal : "-");
@@ -668,6 +720,18 @@ void smtp_session_spooled(SmtpSession *s, gboolean ok, const char *spool_id, gin
 
 /* ---- input --------------------------------------------------------------------------------- */
 
+/* Counts n octets of message transfer: the rate window, and the deadline once enough arrived (a
+ * trickle of single octets never extends it). */
+static void count_transfer(SmtpSession *s, gsize n, gint64 now_ms)
+{
+  smtp_rate_count(&s->rate, n, now_ms);
+  s->unextended_octets += (gint64) n;
+  if (s->unextended_octets >= SMTP_DATA_PROGRESS) {
+    s->unextended_octets = 0;
+    s->deadline_ms = now_ms + s->lim.data_timeout_ms;
+  }
+}
+
 /* Feeds buffered DATA octets to the decoder. */
 static SmtpAction process_data(SmtpSession *s, gint64 now_ms, gboolean *progress)
 {
@@ -684,8 +748,7 @@ static SmtpAction process_data(SmtpSession *s, gint64 now_ms, gboolean *progress
   if (used_total == 0) return SMTP_CONTINUE;
   *progress = TRUE;
   evbuffer_drain(s->in, used_total);
-  s->data_octets += used_total;
-  s->deadline_ms = now_ms + s->lim.data_timeout_ms;
+  count_transfer(s, used_total, now_ms);
   if (done) return finish_message(s, now_ms);
   return SMTP_CONTINUE;
 }
@@ -702,8 +765,7 @@ static SmtpAction process_bdat(SmtpSession *s, gint64 now_ms, gboolean *progress
     if (!s->bdat_refusal) smtp_data_decoder_feed(s->dec, v.iov_base, take, &used);
     evbuffer_drain(s->in, take);
     s->bdat_left -= take;
-    s->data_octets += take;
-    s->deadline_ms = now_ms + s->lim.data_timeout_ms;
+    count_transfer(s, take, now_ms);
     *progress = TRUE;
   }
   /* chunk complete */
@@ -811,11 +873,10 @@ SmtpAction smtp_session_timer(SmtpSession *s, gint64 now_ms)
     return close_with(s, "421 4.4.2 Timeout exceeded, closing connection", now_ms);
   }
   if ((s->state == SMTP_STATE_DATA || s->state == SMTP_STATE_BDAT || s->bdat_active) && s->lim.min_data_rate > 0) {
-    gint64 elapsed = now_ms - s->data_start_ms;
-    if (elapsed > s->lim.rate_grace_ms &&
-        s->data_octets * 1000 < (gint64) s->lim.min_data_rate * (elapsed - s->lim.rate_grace_ms)) {
-      ma_info("smtp", "data rate too low client=%s octets=%" G_GINT64_FORMAT " ms=%" G_GINT64_FORMAT, s->client,
-              s->data_octets, elapsed);
+    if (now_ms - s->rate.start_ms > s->lim.rate_grace_ms &&
+        smtp_rate_below(&s->rate, now_ms, s->lim.rate_window_ms, s->lim.min_data_rate)) {
+      ma_info("smtp", "data rate too low client=%s octets=%" G_GINT64_FORMAT " in ms=%" G_GINT64_FORMAT, s->client,
+              s->rate.total, now_ms - s->rate.start_ms);
       return close_with(s, "421 4.4.2 Data rate too low, closing connection", now_ms);
     }
   }

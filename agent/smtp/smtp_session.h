@@ -7,15 +7,23 @@
  *
  * Bounds: a command line is read only once its LF is within SMTP_MAX_TEXT_LINE octets (longer
  * lines are discarded as they arrive and answered 500 5.5.2); message content goes through the
- * smtp_data_decoder with the size, line and header limits; recipients are capped; every 5xx costs
- * one unit of the error budget, and an empty budget ends the session with 421 4.7.0. No reply is
- * ever written before the spool hand-over completes (durable acknowledgement).
+ * smtp_data_decoder with the size, line and header limits straight into a spool body file (the
+ * body_new hook), so a session holds a few small buffers whatever the message size; recipients
+ * are capped; every 5xx costs one unit of the error budget, and an empty budget ends the session
+ * with 421 4.7.0. No reply is ever written before the spool hand-over completes (durable
+ * acknowledgement).
+ *
+ * Slow clients: during DATA/BDAT the transfer rate is measured over a sliding window of
+ * rate_window_ms (since the start of the message while it is shorter), after rate_grace_ms; below
+ * min_data_rate the session ends with 421 4.4.2. data_timeout_ms is extended only by progress of
+ * SMTP_DATA_PROGRESS octets, never by a single octet.
  */
 #ifndef MA_SMTP_SESSION_H
 #define MA_SMTP_SESSION_H
 
 #include "forwarder_policy.h"
 #include "smtp_parse.h"
+#include "smtp_rate.h"
 #include "storage/spool.h"
 
 #include <event2/buffer.h>
@@ -39,6 +47,8 @@ const char *smtp_state_name(SmtpState st);
 
 typedef enum { SMTP_CONTINUE, SMTP_CLOSE } SmtpAction;
 
+#define SMTP_DATA_PROGRESS 1024     /* octets that extend the DATA/BDAT deadline */
+
 typedef struct {
   char *hostname;           /* greeting and EHLO name */
   char *inbound_domain;
@@ -46,10 +56,11 @@ typedef struct {
   guint max_recipients;
   guint error_budget;
   guint command_timeout_ms;
-  guint data_timeout_ms;    /* inactivity during DATA/BDAT */
+  guint data_timeout_ms;    /* DATA/BDAT without SMTP_DATA_PROGRESS octets of progress */
   guint tls_timeout_ms;     /* TLS handshake */
-  guint min_data_rate;      /* octets/s averaged over DATA/BDAT, after rate_grace_ms; 0: off */
-  guint rate_grace_ms;
+  guint min_data_rate;      /* octets/s over the last rate_window_ms of DATA/BDAT; 0: off */
+  guint rate_grace_ms;      /* no rate check before this much of the transfer */
+  guint rate_window_ms;     /* 1000 .. SMTP_RATE_WINDOW_MAX_S * 1000 */
   SmtpDataLimits data;
   gboolean tls_available;   /* advertise STARTTLS */
 } SmtpLimits;
@@ -69,12 +80,16 @@ typedef struct {
                 const guint8 *msg, gsize len, FwdDecision *out, GError **error);
   /* MAIL: FALSE when free disk space is below the reserve (452 4.3.1). */
   gboolean (*disk_ok)(void *ctx);
-  /* A finished, accepted message: ownership of e moves to the callee, who later calls
-   * smtp_session_spooled exactly once (unless the session is freed first). */
+  /* A finished, accepted message (its body in e->body): ownership of e moves to the callee, who
+   * later calls smtp_session_spooled exactly once (unless the session is freed first). */
   void (*submit)(void *ctx, SmtpSession *s, MaSpoolEntry *e);
   /* "220 Ready to start TLS" is in the output: start the handshake on the connection, then call
    * smtp_session_tls_done. */
   void (*starttls)(void *ctx, SmtpSession *s);
+  /* DATA/BDAT begins: a new spool body file for the message with this spool id (spool_body_create;
+   * the session owns *out and frees it, unlinking the file, unless it submits the message). 0, or
+   * -1 with *error (the message is answered 451 4.3.0). */
+  int (*body_new)(void *ctx, const char *spool_id, MaSpoolBody **out, GError **error);
 } SmtpSessionHooks;
 
 /* A new session for a client (client_ip copied). lim (with its strings) and hooks are copied.

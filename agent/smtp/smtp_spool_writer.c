@@ -5,6 +5,11 @@
  * ticket ok or failed, moves them to `done` and writes one octet to a pipe; the loop's read event
  * on that pipe runs the callbacks. Tickets are freed on the loop thread only, so a cancelled
  * ticket is never touched by a callback that no longer has a session.
+ *
+ * A message's body file starts its fdatasync the moment it is submitted, on a small pool of
+ * syncer threads, so the files of the next batch sync while the current batch commits; the writer
+ * waits for those syncs before it hands the batch to spool_put (whose own sync of a synced body
+ * only reads its status). Concurrent syncs also share the file system's journal commits.
  */
 #include "smtp_spool_writer.h"
 
@@ -21,6 +26,7 @@ struct SmtpSpoolTicket {
   void *arg;
   gboolean cancelled;       /* loop thread only */
   gboolean ok;              /* set by the writer */
+  gboolean synced;          /* its body's early sync ended (under the writer's lock) */
 };
 
 struct SmtpSpoolWriter {
@@ -29,6 +35,8 @@ struct SmtpSpoolWriter {
   GThread *thread;
   GMutex lock;
   GCond wake;
+  GCond synced;             /* a ticket's early sync ended */
+  GThreadPool *syncers;
   GQueue todo, done;
   guint in_flight;          /* taken by the writer, not yet in done */
   gboolean stop;
@@ -48,6 +56,7 @@ static gpointer writer_main(gpointer data)
 
   for (;;) {
     gsize bytes = 0;
+    gint64 put_us = 0;
     int inject;
     g_autoptr(GError) error = NULL;
     int rc;
@@ -61,11 +70,14 @@ static gpointer writer_main(gpointer data)
     while (!g_queue_is_empty(&w->todo) && batch->len < SMTP_SPOOL_BATCH_MAX &&
            (batch->len == 0 || bytes < SMTP_SPOOL_BATCH_BYTES)) {
       SmtpSpoolTicket *t = g_queue_pop_head(&w->todo);
-      bytes += t->entry->data ? g_bytes_get_size(t->entry->data) : 0;
+      if (t->entry->body) bytes += (gsize) spool_body_size(t->entry->body);
+      else if (t->entry->data) bytes += g_bytes_get_size(t->entry->data);
       g_ptr_array_add(batch, t);
     }
     w->in_flight = batch->len;
     inject = w->inject_failures > 0 ? w->inject_failures-- : 0;
+    for (guint i = 0; i < batch->len; i++)
+      while (!((SmtpSpoolTicket *) batch->pdata[i])->synced) g_cond_wait(&w->synced, &w->lock);
     g_mutex_unlock(&w->lock);
 
     g_ptr_array_set_size(entries, 0);
@@ -74,10 +86,12 @@ static gpointer writer_main(gpointer data)
       rc = -1;
       g_set_error(&error, g_quark_from_static_string("smtp"), 0, "injected sync failure");
     } else {
+      gint64 t0 = g_get_monotonic_time();
       rc = spool_put(w->spool, (MaSpoolEntry *const *) entries->pdata, entries->len, &error);
+      put_us = g_get_monotonic_time() - t0;
     }
     if (rc < 0) ma_warn("smtp", "spool commit of %u messages failed: %s", batch->len, error->message);
-    else ma_debug("smtp", "spool commit: %u messages, %zu octets", batch->len, bytes);
+    else ma_debug("smtp", "spool commit: %u messages, %zu octets, %" G_GINT64_FORMAT " us", batch->len, bytes, put_us);
 
     g_mutex_lock(&w->lock);
     for (guint i = 0; i < batch->len; i++) {
@@ -99,6 +113,19 @@ static gpointer writer_main(gpointer data)
   g_ptr_array_unref(batch);
   g_ptr_array_unref(entries);
   return NULL;
+}
+
+/* A syncer thread: the early fdatasync of one submitted message's body (its error stays in the
+ * body; spool_put reads it). */
+static void sync_early(gpointer ticket, gpointer writer)
+{
+  SmtpSpoolTicket *t = ticket;
+  SmtpSpoolWriter *w = writer;
+  if (t->entry->body) spool_body_sync(t->entry->body, NULL);
+  g_mutex_lock(&w->lock);
+  t->synced = TRUE;
+  g_cond_broadcast(&w->synced);
+  g_mutex_unlock(&w->lock);
 }
 
 /* Loop thread: runs the callbacks of finished tickets. */
@@ -139,11 +166,21 @@ SmtpSpoolWriter *smtp_spool_writer_new(struct event_base *base, const char *data
   w->base = base;
   g_mutex_init(&w->lock);
   g_cond_init(&w->wake);
+  g_cond_init(&w->synced);
   g_queue_init(&w->todo);
   g_queue_init(&w->done);
   if (spool_open(data_dir, &w->spool, error) < 0) {
     g_free(w);
     return NULL;
+  }
+  {
+    /* Before any session exists: the files of messages a crash caught between DATA and commit */
+    guint removed = 0;
+    g_autoptr(GError) sweep_error = NULL;
+    if (spool_sweep_orphans(w->spool, &removed, &sweep_error) < 0)
+      ma_warn("smtp", "spool orphan sweep failed (next start retries): %s", sweep_error->message);
+    else if (removed > 0)
+      ma_info("smtp", "spool: removed %u orphan body files of messages never acknowledged", removed);
   }
   if (pipe2(w->pipe_fd, O_CLOEXEC | O_NONBLOCK) < 0) {
     g_set_error(error, g_quark_from_static_string("smtp"), 0, "pipe: %s", g_strerror(errno));
@@ -153,6 +190,7 @@ SmtpSpoolWriter *smtp_spool_writer_new(struct event_base *base, const char *data
   }
   w->pipe_ev = event_new(base, w->pipe_fd[0], EV_READ | EV_PERSIST, on_pipe, w);
   event_add(w->pipe_ev, NULL);
+  w->syncers = g_thread_pool_new(sync_early, w, SMTP_SPOOL_SYNC_THREADS, FALSE, NULL);
   w->thread = g_thread_new("smtp-spool", writer_main, w);
   return w;
 }
@@ -174,6 +212,7 @@ SmtpSpoolTicket *smtp_spool_writer_submit(SmtpSpoolWriter *w, MaSpoolEntry *e, S
   g_queue_push_tail(&w->todo, t);
   g_cond_signal(&w->wake);
   g_mutex_unlock(&w->lock);
+  g_thread_pool_push(w->syncers, t, NULL); /* the ticket lives until its batch is done */
   return t;
 }
 
@@ -206,6 +245,7 @@ void smtp_spool_writer_free(SmtpSpoolWriter *w)
   g_cond_signal(&w->wake);
   g_mutex_unlock(&w->lock);
   g_thread_join(w->thread);
+  g_thread_pool_free(w->syncers, FALSE, TRUE);
   deliver_done(w);
   event_free(w->pipe_ev);
   close(w->pipe_fd[0]);
@@ -213,5 +253,6 @@ void smtp_spool_writer_free(SmtpSpoolWriter *w)
   spool_close(&w->spool);
   g_mutex_clear(&w->lock);
   g_cond_clear(&w->wake);
+  g_cond_clear(&w->synced);
   g_free(w);
 }

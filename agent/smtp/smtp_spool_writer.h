@@ -1,6 +1,8 @@
 /* smtp_spool_writer.h - the group-commit spool writer: one thread that takes every finished
- * message the SMTP sessions hand over, writes all that are queued with ONE spool_put (one fsync
- * for many messages), and reports each message's fate back on the event-loop thread.
+ * message the SMTP sessions hand over (its octets already in its spool file), makes all that are
+ * queued durable with ONE spool_put (each file and its directory synced, early and in parallel,
+ * then one fsync of the database for many messages), and reports each message's fate back on the event-loop
+ * thread. The syncs never run on the loop.
  *
  * Sessions are told "durable" only after spool_put returned 0; when the sync fails, every message
  * of that batch is reported failed (the session answers 451 4.3.0). A batch is capped at
@@ -17,6 +19,7 @@
 
 #define SMTP_SPOOL_BATCH_MAX 512
 #define SMTP_SPOOL_BATCH_BYTES (64 * 1024 * 1024)
+#define SMTP_SPOOL_SYNC_THREADS 16 /* body files synced at once, ahead of their batch */
 
 typedef struct SmtpSpoolWriter SmtpSpoolWriter;
 typedef struct SmtpSpoolTicket SmtpSpoolTicket;
@@ -26,7 +29,9 @@ typedef void (*SmtpSpoolDoneFn)(void *arg, gboolean ok, const char *spool_id);
 /* Called on the loop thread after a successful commit of n messages. */
 typedef void (*SmtpSpoolCommittedFn)(void *arg, guint n);
 
-/* Opens the spool under data_dir and starts the thread. NULL with *error on failure. */
+/* Opens the spool under data_dir, removes orphan body files (spool_sweep_orphans: the writer is the
+ * only producer of bodies, and no session exists yet), and starts the thread. NULL with *error on
+ * failure. */
 SmtpSpoolWriter *smtp_spool_writer_new(struct event_base *base, const char *data_dir, GError **error);
 void smtp_spool_writer_set_committed(SmtpSpoolWriter *w, SmtpSpoolCommittedFn fn, void *arg);
 

@@ -10,7 +10,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void decode(const uint8_t *data, size_t size, gboolean dot_mode, size_t step, GByteArray *out,
-                   int *done, SmtpDataError *err)
+                   int *done, SmtpDataError *err, gint64 *header_size)
 {
   SmtpDataLimits lim = {.max_size = 4096, .max_line = 1000, .max_header = 512, .max_headers = 50};
   SmtpDataDecoder *d = smtp_data_decoder_new(&lim, dot_mode, out);
@@ -26,7 +26,10 @@ static void decode(const uint8_t *data, size_t size, gboolean dot_mode, size_t s
   }
   if (!dot_mode) smtp_data_decoder_finish(d);
   *err = smtp_data_decoder_error(d);
+  *header_size = smtp_data_decoder_header_size(d);
   if (out->len > (guint) lim.max_size) __builtin_trap();
+  /* the header section read back for the policy is a prefix of what was stored */
+  if (*err == SMTP_DATA_OK && (*header_size < 0 || *header_size > (gint64) out->len)) __builtin_trap();
   smtp_data_decoder_free(d);
 }
 
@@ -52,10 +55,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     GByteArray *a = g_byte_array_new(), *b = g_byte_array_new();
     int da, db;
     SmtpDataError ea, eb;
+    gint64 ha, hb;
     size_t step = size ? (size_t) (data[0] % 7) + 1 : 1;
-    decode(data, size, mode == 2, size ? size : 1, a, &da, &ea);
-    decode(data, size, mode == 2, step, b, &db, &eb);
-    if (da != db || ea != eb || a->len != b->len || (a->len > 0 && memcmp(a->data, b->data, a->len) != 0)) __builtin_trap();
+    decode(data, size, mode == 2, size ? size : 1, a, &da, &ea, &ha);
+    decode(data, size, mode == 2, step, b, &db, &eb, &hb);
+    if (da != db || ea != eb || ha != hb || a->len != b->len || (a->len > 0 && memcmp(a->data, b->data, a->len) != 0)) __builtin_trap();
     g_byte_array_unref(a);
     g_byte_array_unref(b);
   }

@@ -7,6 +7,9 @@
  * hangs. Seeds: tests/fixtures/smtp_sessions (client sides of the golden transcripts).
  */
 #include "agent/smtp/smtp_session.h"
+#include "storage/spool_body.h"
+
+#include <glib/gstdio.h>
 
 #include <event2/buffer.h>
 #include <stdint.h>
@@ -62,6 +65,40 @@ static void submit(void *ctx, SmtpSession *s, MaSpoolEntry *e)
 
 static void starttls(void *ctx, SmtpSession *s) { ((Fake *) ctx)->starttls++; }
 
+/* Bodies stream into real files (as in serve) under one scratch data directory per process; each
+ * input's files are removed when it is done. */
+static char *scratch_dir;
+
+static void remove_scratch(void)
+{
+  g_autofree char *dir = g_build_filename(scratch_dir, SPOOL_BODY_DIR, NULL);
+  g_rmdir(dir);
+  g_rmdir(scratch_dir);
+}
+
+static int body_new(void *ctx, const char *id, MaSpoolBody **out, GError **error)
+{
+  if (!scratch_dir) {
+    scratch_dir = g_dir_make_tmp("fuzz-smtp-session-XXXXXX", error);
+    if (!scratch_dir) return -1;
+    atexit(remove_scratch);
+  }
+  return spool_body_create(scratch_dir, id, out, error);
+}
+
+static void remove_bodies(void)
+{
+  if (!scratch_dir) return;
+  g_autofree char *dir = g_build_filename(scratch_dir, SPOOL_BODY_DIR, NULL);
+  GDir *d = g_dir_open(dir, 0, NULL);
+  const char *name;
+  while (d && (name = g_dir_read_name(d))) {
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    g_unlink(path);
+  }
+  if (d) g_dir_close(d);
+}
+
 /* Checks and drops what the session wrote: whole reply lines only. */
 static void check_output(struct evbuffer *out)
 {
@@ -88,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   size_t step = (size_t) data[0] % 64 + 1;
   data++, size--;
   Fake f = {.submitted = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free)};
-  SmtpSessionHooks hooks = {&f, lookup, policy, disk_ok, submit, starttls};
+  SmtpSessionHooks hooks = {&f, lookup, policy, disk_ok, submit, starttls, body_new};
   SmtpLimits lim;
   smtp_limits_defaults(&lim);
   lim.hostname = "mx.inbound.test";
@@ -127,5 +164,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   evbuffer_free(in);
   evbuffer_free(out);
   g_ptr_array_unref(f.submitted);
+  remove_bodies();
   return 0;
 }

@@ -2,8 +2,9 @@
 # smtp_crash.sh - crash safety of the acknowledgement: Postfix's smtp-source sends thousands of
 # messages over many parallel sessions while `mailagent serve` is SIGKILLed at random moments and
 # restarted. Afterwards every message that got "250 ... queued as ID" (as smtp-source saw it) is
-# archived exactly once (one provenance row for its spool id, nothing left in the spool), every
-# archived message has exactly one activity, and no activity is duplicated.
+# archived exactly once (one provenance row for its spool id, nothing left in the spool, no body
+# file left in data/spool), every archived message has exactly one activity, and no activity is
+# duplicated.
 source "$(dirname "$0")/lib/common.sh"
 source "$FIXTURES_DIR/smtp/setup.sh"
 
@@ -40,6 +41,8 @@ for _ in $(seq 1 200); do
 done
 assert_eq 0 "$left" "spool drained after the last restart"
 stop_serve
+# the body files of archived messages are gone, and so are those of messages a kill caught in DATA
+assert_eq 0 "$(ls "$T/data/spool" | wc -l)" "no body file left in data/spool after kills, sweep and drain"
 
 cat "$T"/source.*.log | grep -o 'queued as [0-9a-z]*' | awk '{print $3}' | sort -u >"$T/acked.txt"
 acked=$(wc -l <"$T/acked.txt")

@@ -2,8 +2,9 @@
 # smtp_fsync.sh - durable acknowledgement proven, not assumed (SIGKILL keeps the page cache):
 # 1. an LD_PRELOAD shim makes fsync/fdatasync fail while a control file exists: every client gets
 #    451 4.3.0, never 250, and nothing of those messages is archived; once syncs work again, 250.
-# 2. under strace -f, every "250 ... queued" write comes after a completed sync of the spool
-#    database that followed the message's DATA.
+# 2. under strace -f, every "250 ... queued as ID" write comes after completed syncs, following
+#    the message's DATA, of its body file spool/ID.eml, then of the spool directory, and of the
+#    spool database.
 source "$(dirname "$0")/lib/common.sh"
 source "$FIXTURES_DIR/smtp/setup.sh"
 
@@ -36,6 +37,7 @@ assert_contains "$out" "<-  250 2.0.0 Ok: queued as" "sync works again: 250"
 assert_eq 1 "$(wait_archived 1)" "the acknowledged message is archived"
 sleep 1
 assert_eq 0 "$(db_query "select count(*) from messages where subject like 'during-failure%'")" "no refused message archived"
+assert_eq "" "$(ls -A "$T/data/spool")" "no body file left behind by the refused messages (nor the archived one)"
 stop_serve
 
 # ---- 2. strace: sync completes before each 250 is written --------------------------------------
@@ -57,5 +59,5 @@ wait "$SERVE_PID" 2>/dev/null || true
 SERVE_PID=
 check=$(/usr/bin/python3 "$FIXTURES_DIR/smtp/strace_check.py" "$T/strace.out" 2>&1 || true)
 echo "$check"
-assert_contains "$check" "ok 5" "strace: each of the 5 replies 250 follows a completed spool fsync/fdatasync"
+assert_contains "$check" "ok 5" "strace: each of the 5 replies 250 follows the syncs of its body file, the spool directory and the spool database"
 finish

@@ -1,7 +1,7 @@
 /* test_pipeline_fixtures.c - drives every tests/fixtures/archive/NAME.eml through pipeline_ingest
  * in name order, on a fresh data directory holding the enterprise of setup.json and the CRM
  * records of records.jsonl, and checks NAME.expect.json:
- *   result ("archived" | "duplicate" | "skipped"), reason, direction, participants ("role:address",
+ *   result ("archived" | "duplicate" | "skipped"), reason, parse_error, direction, participants ("role:address",
  *   as a set, case-insensitive), records ("type:id", as a set), thread (a label: equal labels must
  *   share one thread id, different labels must not), duplicate_of (the fixture whose message this
  *   copy is), provenance_added, provenance_count, unwrapped; "settings" are set for that message
@@ -234,6 +234,9 @@ static void check_stored(Fx *fx, const char *name, json_t *want, const MaIngestR
   if (jstr(want, "direction") && strcmp(ma_direction_name(m->direction), jstr(want, "direction")))
     failf(fx, name, "stored direction %s, want %s", ma_direction_name(m->direction), jstr(want, "direction"));
   if (g_strcmp0(m->thread_id, r->thread_id)) failf(fx, name, "stored thread differs from the reported one");
+  if (g_strcmp0(m->parse_error, jstr(want, "parse_error")))
+    failf(fx, name, "stored parse_error %s, want %s", m->parse_error ? m->parse_error : "none",
+          jstr(want, "parse_error") ? jstr(want, "parse_error") : "none");
   ma_stored_message_free(m);
 }
 
@@ -269,6 +272,9 @@ static void run_fixture(Fx *fx, MaPipeline *p, const char *name)
     failf(fx, name, "reason %s, want %s", r->skip_reason ? r->skip_reason : "none", jstr(want, "reason") ? jstr(want, "reason") : "none");
   if (jstr(want, "direction") && strcmp(ma_direction_name(r->direction), jstr(want, "direction")))
     failf(fx, name, "direction %s, want %s", ma_direction_name(r->direction), jstr(want, "direction"));
+  if (g_strcmp0(r->parse_error, jstr(want, "parse_error")))
+    failf(fx, name, "parse_error %s, want %s", r->parse_error ? r->parse_error : "none",
+          jstr(want, "parse_error") ? jstr(want, "parse_error") : "none");
   if (json_object_get(want, "participants")) {
     g_autofree char *w = json_set(json_object_get(want, "participants"));
     g_autofree char *g = participants_set(r->participants);

@@ -1,8 +1,11 @@
 /* test_pipeline_workers.c - the worker pool against a real spool and database: what the spool holds
- * at start is archived; notify wakes the workers; unreadable mail and an unknown enterprise finish
- * their entries instead of looping; a replayed spool id adds nothing; stop drains the spool. */
+ * at start is archived; notify wakes the workers; unreadable mail is done with and an unknown
+ * enterprise is parked as dead instead of looping; a replayed spool id adds nothing; stop drains
+ * the spool; temporary failures back off on the test clock (one attempt per step, capped, no
+ * attempt limit) until the archive works again. */
 #include "testutil.h"
 #include "agent/lib/clock.h"
+#include "agent/lib/log.h"
 #include "agent/pipeline/pipeline.h"
 #include "storage/spool.h"
 
@@ -95,6 +98,30 @@ static gint64 depth(Env *env)
   return n;
 }
 
+static gint64 dead(Env *env)
+{
+  g_autoptr(GError) error = NULL;
+  MaSpool *sp = NULL;
+  gint64 n = -1;
+  g_assert_cmpint(spool_open(env->dir, &sp, &error), ==, 0);
+  g_assert_cmpint(spool_counts(sp, NULL, &n, &error), ==, 0);
+  spool_close(&sp);
+  return n;
+}
+
+/* The spool's entries (without data), in spool order. */
+static GPtrArray *entries_now(Env *env)
+{
+  g_autoptr(GError) error = NULL;
+  MaSpool *sp = NULL;
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
+  g_autofree char *next = NULL;
+  g_assert_cmpint(spool_open(env->dir, &sp, &error), ==, 0);
+  g_assert_cmpint(spool_list(sp, MA_SPOOL_ANY, NULL, 1000, NULL, out, &next, &error), ==, 0);
+  spool_close(&sp);
+  return out;
+}
+
 static gint64 archived(Env *env)
 {
   g_autoptr(GError) error = NULL;
@@ -131,7 +158,8 @@ static void test_spool_to_archive(void)
 
   g_assert_cmpint(pipeline_workers_start(env.cfg, 2, &error), ==, 0);
   wait_processed(n + 2);
-  g_assert_cmpint(archived(&env), ==, n);
+  g_assert_cmpint(archived(&env), ==, n + 1); /* the unreadable one too: unparsed, raw kept */
+  g_assert_cmpint(dead(&env), ==, 1); /* the orphan: kept, not dropped */
 
   /* a replay of an archived entry (same spool id) and a new copy by another route */
   g_ptr_array_set_size(entries, 0);
@@ -144,8 +172,9 @@ static void test_spool_to_archive(void)
   pipeline_workers_notify();
   wait_processed(n + 5);
   pipeline_workers_stop();
-  g_assert_cmpint(archived(&env), ==, n + 1);
+  g_assert_cmpint(archived(&env), ==, n + 2);
   g_assert_cmpint(depth(&env), ==, 0);
+  g_assert_cmpint(dead(&env), ==, 1);
 
   MaStorage *st = NULL;
   g_assert_cmpint(storage_open(env.dir, FALSE, &st, &error), ==, 0);
@@ -155,6 +184,25 @@ static void test_spool_to_archive(void)
   g_autoptr(GPtrArray) prov = g_ptr_array_new_with_free_func((GDestroyNotify) ma_provenance_free);
   g_assert_cmpint(storage_provenance_list(st, env.ent, id, prov, &error), ==, 0);
   g_assert_cmpuint(prov->len, ==, 2); /* spool-000 once (replay added nothing) + spool-copy */
+  /* the unreadable entry is archived unparsed: parse_error says why, the raw octets are kept */
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+  g_assert_cmpint(storage_message_ids_archived_since(st, env.ent, 0, NULL, 1000, ids, &error), ==, 0);
+  int unparsed = 0;
+  for (guint i = 0; i < ids->len; i++) {
+    MaStoredMessage *m = NULL;
+    g_assert_cmpint(storage_message_get(st, env.ent, ids->pdata[i], &m, &error), ==, 1);
+    if (m->parse_error) {
+      unparsed++;
+      g_assert_cmpstr(m->parse_error, ==, "no message header found");
+      g_assert_null(m->thread_id);
+      GBytes *raw = NULL;
+      g_assert_cmpint(storage_blob_get(st, m->raw_sha256, &raw, &error), ==, 1);
+      g_assert_cmpuint(g_bytes_get_size(raw), ==, strlen("\x01\x02 no header here at all\n"));
+      g_bytes_unref(raw);
+    }
+    ma_stored_message_free(m);
+  }
+  g_assert_cmpint(unparsed, ==, 1);
   storage_close(&st);
   env_close(&env);
 }
@@ -175,6 +223,33 @@ static void test_stop_drains(void)
   pipeline_workers_stop();
   g_assert_cmpint(depth(&env), ==, 0);
   g_assert_cmpint(archived(&env), ==, 50);
+  env_close(&env);
+}
+
+/* Large messages: a batch reads in a bounded amount (16 MB) and hands the rest back to the spool;
+ * every message is still archived exactly once, by one worker, in several rounds. */
+static void test_large_messages_in_rounds(void)
+{
+  Env env = {0};
+  env_open(&env);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
+  g_autofree char *line = g_strnfill(998, 'p');
+  for (int i = 0; i < 8; i++) {
+    g_autofree char *head = message(100 + i);
+    GString *raw = g_string_new(head);
+    for (int l = 0; l < 5000; l++) g_string_append_printf(raw, "%s\r\n", line); /* 5 MB */
+    g_autofree char *sid = g_strdup_printf("large-%d", i);
+    g_ptr_array_add(entries, entry(env.ent, sid, raw->str));
+    g_string_free(raw, TRUE);
+  }
+  put(&env, entries);
+  ma_log_set_level(MA_LOG_DEBUG); /* the rounds show in the output */
+  g_assert_cmpint(pipeline_workers_start(env.cfg, 1, &error), ==, 0);
+  pipeline_workers_stop(); /* drains: the entries handed back are claimed again */
+  ma_log_set_level(MA_LOG_INFO);
+  g_assert_cmpint(depth(&env), ==, 0);
+  g_assert_cmpint(archived(&env), ==, 8);
   env_close(&env);
 }
 
@@ -204,11 +279,111 @@ static void test_commit_failures_retry(void)
   env_close(&env);
 }
 
+/* Waits (real time, bounded) until every spool entry has `attempts` attempts recorded; returns the
+ * first entry's next_attempt_at. */
+static gint64 wait_attempts(Env *env, int attempts, guint n)
+{
+  gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+  for (;;) {
+    g_autoptr(GPtrArray) all = entries_now(env);
+    gboolean ok = all->len == n;
+    for (guint i = 0; ok && i < all->len; i++) ok = ((MaSpoolEntry *) all->pdata[i])->attempts == attempts;
+    if (ok) return ((MaSpoolEntry *) all->pdata[0])->next_attempt_at;
+    g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+    g_usleep(5000);
+  }
+}
+
+/* The archive fails temporarily 14 times in a row (more than the old cap of 10 attempts): the
+ * batch is deferred as a whole, one attempt per backoff step on the test clock (1, 2, 4, 8 s,
+ * then the 8 s cap set here), nothing is attempted while the clock stands still, and when the
+ * archive works again every message is archived once and the spool is empty. */
+static void test_temporary_failures_back_off(void)
+{
+  Env env = {0};
+  env_open(&env);
+  env.cfg->retry_max_backoff = 8;
+  g_autoptr(GError) error = NULL;
+  gint64 t = 1800000000000;
+  ma_clock_set_for_test(t);
+  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
+  for (int i = 0; i < 5; i++) {
+    g_autofree char *raw = message(i);
+    g_autofree char *sid = g_strdup_printf("temp-%02d", i);
+    g_ptr_array_add(entries, entry(env.ent, sid, raw));
+  }
+  g_assert_cmpint(pipeline_workers_start(env.cfg, 1, &error), ==, 0);
+  guint64 before = pipeline_workers_processed();
+  pipeline_workers_fault_inject_commit_failures(14);
+  put(&env, entries); /* after the injection: the first commit already fails */
+  pipeline_workers_notify();
+  const int failures = 14;
+  for (int k = 1; k <= failures; k++) {
+    gint64 next = wait_attempts(&env, k, 5);
+    gint64 want = MIN((gint64) 1000 << (k - 1), 8000);
+    g_assert_cmpint(next - t, ==, want);
+    /* the clock stands still: a poll or a wake-up makes no new attempt */
+    pipeline_workers_notify();
+    g_usleep(20000);
+    g_autoptr(GPtrArray) now = entries_now(&env);
+    g_assert_cmpint(((MaSpoolEntry *) now->pdata[0])->attempts, ==, k);
+    g_assert_cmpuint(pipeline_workers_processed(), ==, before);
+    t = next;
+    ma_clock_set_for_test(t);
+    pipeline_workers_notify();
+  }
+  wait_processed(before + 5);
+  pipeline_workers_stop();
+  g_assert_cmpint(archived(&env), ==, 5);
+  g_assert_cmpint(depth(&env), ==, 0);
+  ma_clock_set_for_test(0);
+  env_close(&env);
+}
+
+/* A dead entry (its enterprise is gone) is listed with why; retry offers it again (and it dies
+ * again, attempts counted from 0); purge removes it for good. */
+static void test_dead_entry_retry(void)
+{
+  Env env = {0};
+  env_open(&env);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
+  g_ptr_array_add(entries, entry("gone-enterprise", "orphan", "From: a@b.example\r\n\r\nx\r\n"));
+  put(&env, entries);
+  guint64 before = pipeline_workers_processed(); /* before the start: the worker may be quicker */
+  g_assert_cmpint(pipeline_workers_start(env.cfg, 1, &error), ==, 0);
+  wait_processed(before + 1);
+  g_autoptr(GPtrArray) all = entries_now(&env);
+  g_assert_cmpuint(all->len, ==, 1);
+  MaSpoolEntry *e = all->pdata[0];
+  g_assert_cmpstr(ma_spool_entry_state(e), ==, "dead");
+  g_assert_cmpint(e->attempts, ==, 1);
+  g_assert_nonnull(strstr(e->last_error, "gone-enterprise"));
+
+  MaSpool *sp = NULL;
+  g_assert_cmpint(spool_open(env.dir, &sp, &error), ==, 0);
+  g_assert_cmpint(spool_retry(sp, "orphan", &error), ==, 1);
+  pipeline_workers_notify();
+  wait_processed(before + 2);
+  g_autoptr(GPtrArray) again = entries_now(&env);
+  g_assert_cmpstr(ma_spool_entry_state(again->pdata[0]), ==, "dead");
+  g_assert_cmpint(((MaSpoolEntry *) again->pdata[0])->attempts, ==, 1);
+  g_assert_cmpint(spool_purge(sp, "orphan", &error), ==, 1);
+  spool_close(&sp);
+  pipeline_workers_stop();
+  g_assert_cmpint(dead(&env), ==, 0);
+  g_assert_cmpint(depth(&env), ==, 0);
+  env_close(&env);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/workers/spool_to_archive", test_spool_to_archive);
   g_test_add_func("/workers/stop_drains", test_stop_drains);
+  g_test_add_func("/workers/large_messages_in_rounds", test_large_messages_in_rounds);
   g_test_add_func("/workers/commit_failures_retry", test_commit_failures_retry);
+  g_test_add_func("/workers/temporary_failures_back_off", test_temporary_failures_back_off);
+  g_test_add_func("/workers/dead_entry_retry", test_dead_entry_retry);
   return g_test_run();
 }

@@ -165,6 +165,7 @@ typedef struct {
   int done;
   gsize consumed; /* octets consumed in total up to the end */
   SmtpDataError error;
+  gint64 header_size;
   GByteArray *out;
 } DecodeResult;
 
@@ -191,6 +192,7 @@ static DecodeResult decode(const SmtpDataLimits *lim, gboolean dot_mode, const c
   if (!dot_mode) smtp_data_decoder_finish(d);
   r.consumed = off;
   r.error = smtp_data_decoder_error(d);
+  r.header_size = smtp_data_decoder_header_size(d);
   smtp_data_decoder_free(d);
   return r;
 }
@@ -203,6 +205,7 @@ static DecodeResult decode_all_ways(const SmtpDataLimits *lim, gboolean dot_mode
   g_assert_cmpint(whole.done, ==, bytes.done);
   g_assert_cmpuint(whole.consumed, ==, bytes.consumed);
   g_assert_cmpint(whole.error, ==, bytes.error);
+  g_assert_cmpint(whole.header_size, ==, bytes.header_size);
   g_assert_cmpmem(whole.out->data, whole.out->len, bytes.out->data, bytes.out->len);
   g_byte_array_unref(bytes.out);
   for (gsize step = 2; step < len && step < 40; step++) {
@@ -210,6 +213,7 @@ static DecodeResult decode_all_ways(const SmtpDataLimits *lim, gboolean dot_mode
     g_assert_cmpint(whole.done, ==, r.done);
     g_assert_cmpuint(whole.consumed, ==, r.consumed);
     g_assert_cmpint(whole.error, ==, r.error);
+    g_assert_cmpint(whole.header_size, ==, r.header_size);
     g_assert_cmpmem(whole.out->data, whole.out->len, r.out->data, r.out->len);
     g_byte_array_unref(r.out);
   }
@@ -391,6 +395,29 @@ static void test_bdat_mode(void)
   g_byte_array_unref(r.out);
 }
 
+/* The header section's length (read back from the spool file for the forwarder policy). */
+static void test_data_header_size(void)
+{
+  static const struct {
+    const char *in;
+    gboolean dot_mode;
+    gint64 header_size;
+  } cases[] = {
+    {"A: 1\r\nB: 2\r\n\r\nbody\r\n\r\nmore\r\n.\r\n", TRUE, 14},
+    {"A: 1\r\n .folded\r\n\r\n.\r\n", TRUE, 18},
+    {"..X: y\r\n\r\n..\r\n.\r\n", TRUE, 9},          /* stuffed dots do not count */
+    {"A: 1\r\n.\r\n", TRUE, 6},                        /* no blank line: everything */
+    {"\r\nbody\r\n.\r\n", TRUE, 2},                    /* empty header section */
+    {"A: 1\r\n\r\n.x\r\n", FALSE, 8},                 /* BDAT: raw octets */
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    DecodeResult r = decode_all_ways(&limits, cases[i].dot_mode, cases[i].in, strlen(cases[i].in));
+    g_assert_cmpint(r.error, ==, SMTP_DATA_OK);
+    g_assert_cmpint(r.header_size, ==, cases[i].header_size);
+    g_byte_array_unref(r.out);
+  }
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -402,5 +429,6 @@ int main(int argc, char **argv)
   g_test_add_func("/smtp/data/bare_newline_in_header", test_data_bare_newline_in_header);
   g_test_add_func("/smtp/data/limits", test_data_limits);
   g_test_add_func("/smtp/data/bdat", test_bdat_mode);
+  g_test_add_func("/smtp/data/header_size", test_data_header_size);
   return g_test_run();
 }

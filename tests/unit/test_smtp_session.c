@@ -2,9 +2,33 @@
  * pipelining rules, STARTTLS injection, durable acknowledgement ordering, BDAT, limits, the error
  * budget, timeouts and the minimum data rate, and golden transcripts from tests/fixtures/smtp. */
 #include "agent/smtp/smtp_session.h"
+#include "testutil.h"
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <event2/buffer.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *spool_dir; /* data_dir of the fake body_new hook; bodies in spool_dir/spool */
+
+/* A full disk on demand: while disk_full_writes is set, write(2) to a regular file fails with
+ * ENOSPC (the executable's definition comes first, as in test_storage_spool.c). */
+static gboolean disk_full_writes;
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+  static ssize_t (*real)(int, const void *, size_t);
+  struct stat st;
+  if (!real) real = (ssize_t (*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
+  if (disk_full_writes && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    errno = ENOSPC;
+    return -1;
+  }
+  return real(fd, buf, n);
+}
 
 typedef struct {
   SmtpSession *s;
@@ -15,6 +39,8 @@ typedef struct {
   gboolean disk_full;
   gboolean policy_fail;   /* policy never satisfied */
   gboolean lookup_error;
+  gboolean body_error;    /* body_new fails */
+  GString *policy_msg;    /* what the last end-of-message policy call was given */
   SmtpAction last;
 } Fx;
 
@@ -41,6 +67,11 @@ static int fake_policy(void *ctx, const char *ent, const char *client, const cha
 {
   Fx *fx = ctx;
   memset(out, 0, sizeof *out);
+  if (msg) {
+    if (!fx->policy_msg) fx->policy_msg = g_string_new(NULL);
+    g_string_truncate(fx->policy_msg, 0);
+    g_string_append_len(fx->policy_msg, (const char *) msg, (gssize) len);
+  }
   if (fx->policy_fail || strcmp(from, "employee@acme.example") != 0) {
     out->reason = g_strdup("no trusted signal names a registered employee");
     return 0;
@@ -60,18 +91,49 @@ static void fake_submit(void *ctx, SmtpSession *s, MaSpoolEntry *e)
 
 static void fake_starttls(void *ctx, SmtpSession *s) { ((Fx *) ctx)->starttls_calls++; }
 
-static guint fx_budget = 5; /* error budget of the next fx_init */
+static int fake_body_new(void *ctx, const char *id, MaSpoolBody **out, GError **error)
+{
+  if (((Fx *) ctx)->body_error) {
+    g_set_error(error, g_quark_from_static_string("test"), 1, "disk gone");
+    return -1;
+  }
+  return spool_body_create(spool_dir, id, out, error);
+}
+
+/* Files in the fake spool directory. */
+static guint spool_files(void)
+{
+  g_autofree char *dir = g_build_filename(spool_dir, SPOOL_BODY_DIR, NULL);
+  GDir *d = g_dir_open(dir, 0, NULL);
+  guint n = 0;
+  while (d && g_dir_read_name(d)) n++;
+  if (d) g_dir_close(d);
+  return n;
+}
+
+/* The octets of a submitted message, read from its file. */
+static GBytes *entry_octets(const MaSpoolEntry *e)
+{
+  char *text = NULL;
+  gsize len = 0;
+  g_assert_nonnull(e->body);
+  g_assert_true(g_file_get_contents(spool_body_path(e->body), &text, &len, NULL));
+  return g_bytes_new_take(text, len);
+}
+
+static guint fx_budget = 5;         /* error budget of the next fx_init */
+static gint64 fx_max_size = 4096;   /* max_message_size of the next fx_init */
 
 static void fx_init(Fx *fx)
 {
-  SmtpSessionHooks hooks = {fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls};
+  SmtpSessionHooks hooks = {fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new};
   memset(fx, 0, sizeof *fx);
   hooks.ctx = fx;
   smtp_limits_defaults(&fx->lim);
   fx->lim.hostname = "mx.inbound.test";
   fx->lim.inbound_domain = "inbound.test";
   fx->lim.tls_available = TRUE;
-  fx->lim.max_message_size = 4096;
+  fx->lim.max_message_size = fx_max_size;
   fx->lim.max_recipients = 3;
   fx->lim.error_budget = fx_budget;
   fx->lim.command_timeout_ms = 10000;
@@ -91,6 +153,7 @@ static void fx_clear(Fx *fx)
   evbuffer_free(fx->in);
   evbuffer_free(fx->out);
   g_ptr_array_unref(fx->submitted);
+  if (fx->policy_msg) g_string_free(fx->policy_msg, TRUE);
 }
 
 /* Takes everything written so far. */
@@ -122,7 +185,10 @@ static void fx_greet_ehlo(Fx *fx)
   e = fx_send(fx, "EHLO client.example\r\n");
   g_assert_true(g_str_has_prefix(e, "250-mx.inbound.test\r\n"));
   g_assert_nonnull(strstr(e, "250-PIPELINING\r\n"));
-  g_assert_nonnull(strstr(e, "250-SIZE 4096\r\n"));
+  {
+    g_autofree char *size = g_strdup_printf("250-SIZE %" G_GINT64_FORMAT "\r\n", fx->lim.max_message_size);
+    g_assert_nonnull(strstr(e, size));
+  }
   g_assert_nonnull(strstr(e, "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250-STARTTLS\r\n250 CHUNKING\r\n"));
 }
 
@@ -153,7 +219,10 @@ static void test_plain_delivery_waits_for_spool(void)
   g_assert_cmpstr(e->signal, ==, "envelope_sender");
   g_assert_cmpuint(e->rcpts->len, ==, 2);
   g_assert_cmpstr(g_ptr_array_index(e->rcpts, 1), ==, "acme-old@inbound.test");
-  g_assert_cmpmem(g_bytes_get_data(e->data, NULL), g_bytes_get_size(e->data), "Subject: hello\r\n\r\n.body\r\n", 25);
+  {
+    g_autoptr(GBytes) got = entry_octets(e);
+    g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got), "Subject: hello\r\n\r\n.body\r\n", 25);
+  }
   smtp_session_spooled(fx.s, TRUE, e->id, 5);
   fx.last = smtp_session_process(fx.s, 5);
   r3 = fx_output(&fx);
@@ -313,6 +382,40 @@ static void test_policy_refusal(void)
   fx_clear(&fx);
 }
 
+/* Mail the parser could never read is refused before the 250 with 554 5.6.0 and why (DATA and
+ * BDAT alike); the session goes on, and a good message after it is accepted. */
+static void test_unparseable_refused(void)
+{
+  static const struct {
+    const char *data;
+    const char *reason;
+  } cases[] = {
+    {".\r\n", "the message is empty"},
+    {"\r\nSubject: x\r\n\r\nhi\r\n.\r\n", "starts with a blank line"},
+    {"hello there\r\nSubject: x\r\n\r\nhi\r\n.\r\n", "is not a header field"},
+    {" Subject: x\r\n\r\nhi\r\n.\r\n", "starts with white space"},
+  };
+  Fx fx;
+  fx_budget = 10; /* each refusal counts against the session's error budget */
+  fx_init(&fx);
+  fx_budget = 5;
+  fx_greet_ehlo(&fx);
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_free(fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
+    g_autofree char *r = fx_send(&fx, cases[i].data);
+    g_assert_true(g_str_has_prefix(r, "554 5.6.0 Message refused: "));
+    g_assert_nonnull(strstr(r, cases[i].reason));
+    g_assert_cmpuint(fx.submitted->len, ==, 0);
+  }
+  g_autofree char *b = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\n"
+                                    "BDAT 0 LAST\r\n");
+  g_assert_cmpstr(b, ==, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n554 5.6.0 Message refused: the message is empty\r\n");
+  g_autofree char *ok = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n");
+  g_free(fx_send(&fx, "Subject : fine\r\n\r\nhi\r\n.\r\n"));
+  g_assert_cmpuint(fx.submitted->len, ==, 1);
+  fx_clear(&fx);
+}
+
 static void test_sizes_and_lines(void)
 {
   Fx fx;
@@ -401,7 +504,10 @@ static void test_bdat(void)
   g_assert_cmpstr(r, ==, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 14 octets received\r\n");
   g_assert_cmpuint(fx.submitted->len, ==, 1);
   e = g_ptr_array_index(fx.submitted, 0);
-  g_assert_cmpmem(g_bytes_get_data(e->data, NULL), g_bytes_get_size(e->data), "Subject: x\r\n\r\n.\r\nbody\r\n", 23);
+  {
+    g_autoptr(GBytes) got = entry_octets(e);
+    g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got), "Subject: x\r\n\r\n.\r\nbody\r\n", 23);
+  }
   smtp_session_spooled(fx.s, TRUE, "id1", 2);
   g_free(r);
   r = fx_output(&fx);
@@ -447,6 +553,211 @@ static void test_timeouts(void)
   r = fx_output(&fx);
   g_assert_cmpstr(r, ==, "421 4.4.2 Data rate too low, closing connection\r\n");
   fx_clear(&fx);
+}
+
+/* A message far larger than every buffer of the session is in its file before its end arrives,
+ * and the file holds exactly the unstuffed octets. */
+static void test_body_streamed_to_file(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  GString *want = g_string_new("Subject: big\r\n\r\n");
+  gint64 max_before = fx_max_size;
+  fx_max_size = 8 * 1024 * 1024;
+  fx_init(&fx);
+  fx_max_size = max_before;
+  fx_greet_ehlo(&fx);
+  g_free(fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
+  g_free(fx_send(&fx, want->str));
+  for (int i = 0; i < 40000; i++) { /* 40,000 lines of 100 octets; every 7th starts with a dot */
+    char line[128];
+    int n = g_snprintf(line, sizeof line, "%s%08d %s\r\n", i % 7 == 0 ? "." : "x", i,
+                       "012345678901234567890123456789012345678901234567890123456789012345678901234567890123456");
+    g_string_append_len(want, line, n);
+    if (i % 7 == 0) evbuffer_add(fx.in, ".", 1); /* stuffed on the wire */
+    evbuffer_add(fx.in, line, (gsize) n);
+    if (i % 500 == 0) g_free(fx_send_n(&fx, "", 0, 2));
+  }
+  g_free(fx_send_n(&fx, "", 0, 2));
+  g_assert_cmpuint(spool_files(), ==, 1);
+  {
+    /* before the final dot, all but the last buffer's worth is on disk already */
+    g_autofree char *dir = g_build_filename(spool_dir, SPOOL_BODY_DIR, NULL);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    g_autofree char *path = g_build_filename(dir, g_dir_read_name(d), NULL);
+    GStatBuf st;
+    g_dir_close(d);
+    g_assert_cmpint(g_stat(path, &st), ==, 0);
+    g_assert_cmpint(st.st_size, >, (gint64) want->len - 128 * 1024);
+  }
+  r = fx_send(&fx, ".\r\n");
+  g_assert_cmpstr(r, ==, "");
+  g_assert_cmpuint(fx.submitted->len, ==, 1);
+  {
+    MaSpoolEntry *e = g_ptr_array_index(fx.submitted, 0);
+    g_autoptr(GBytes) got = entry_octets(e);
+    g_autofree char *name = g_strconcat(e->id, ".eml", NULL);
+    g_assert_cmpstr(spool_body_name(e->body), ==, name);
+    g_assert_cmpint(spool_body_size(e->body), ==, (gint64) want->len);
+    g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got), want->str, want->len);
+  }
+  g_string_free(want, TRUE);
+  fx_clear(&fx); /* the entry was never committed: freeing it unlinks the file */
+  g_assert_cmpuint(spool_files(), ==, 0);
+}
+
+/* Oversize, bad line ends, a policy refusal, RSET, and a session freed mid-DATA: no file stays. */
+static void test_refused_body_leaves_no_file(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL, *big = g_malloc(6000);
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  memset(big, 'a', 6000);
+  for (int i = 98; i < 6000; i += 100) big[i] = '\r', big[i + 1] = '\n';
+  g_free(fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
+  g_free(fx_send_n(&fx, big, 6000, 2));
+  g_assert_cmpuint(spool_files(), ==, 1);
+  r = fx_send(&fx, "\r\n.\r\n");
+  g_assert_cmpstr(r, ==, "552 5.3.4 Message size exceeds fixed limit\r\n");
+  g_assert_cmpuint(spool_files(), ==, 0);
+  g_assert_cmpuint(fx.submitted->len, ==, 0);
+  g_clear_pointer(&r, g_free);
+  fx.policy_fail = TRUE;
+  g_free(fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
+  r = fx_send(&fx, "Resent-From: a@acme.example\r\nSubject: x\r\n\r\nbody\r\n..\r\n.\r\n");
+  g_assert_true(g_str_has_prefix(r, "550 5.7.1"));
+  /* the policy judged the header section read back from the file, and nothing more */
+  g_assert_nonnull(fx.policy_msg);
+  g_assert_cmpstr(fx.policy_msg->str, ==, "Resent-From: a@acme.example\r\nSubject: x\r\n\r\n");
+  g_assert_cmpuint(spool_files(), ==, 0);
+  fx.policy_fail = FALSE;
+  g_clear_pointer(&r, g_free);
+  r = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nBDAT 5\r\nabcde");
+  g_assert_cmpuint(spool_files(), ==, 1);
+  g_clear_pointer(&r, g_free);
+  r = fx_send(&fx, "RSET\r\n");
+  g_assert_cmpstr(r, ==, "250 2.0.0 Ok\r\n");
+  g_assert_cmpuint(spool_files(), ==, 0);
+  g_free(fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
+  g_free(fx_send(&fx, "Subject: cut\r\n\r\nhalf a mess"));
+  g_assert_cmpuint(spool_files(), ==, 1);
+  fx_clear(&fx); /* the client went away mid-DATA */
+  g_assert_cmpuint(spool_files(), ==, 0);
+}
+
+static void test_body_file_failure_451(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  fx.body_error = TRUE;
+  r = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n");
+  g_assert_cmpstr(r, ==, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n451 4.3.0 Temporary failure storing the message, try again later\r\n");
+  g_clear_pointer(&r, g_free);
+  /* BDAT: the chunk is read (never taken for commands), then refused */
+  r = fx_send(&fx, "BDAT 6 LAST\r\nQUIT\r\n");
+  g_assert_cmpstr(r, ==, "451 4.3.0 Temporary failure storing the message, try again later\r\n");
+  g_clear_pointer(&r, g_free);
+  fx.body_error = FALSE;
+  r = fx_send(&fx, "DATA\r\n");
+  g_assert_cmpstr(r, ==, "354 End data with <CR><LF>.<CR><LF>\r\n");
+  g_clear_pointer(&r, g_free);
+  r = fx_send(&fx, "Subject: x\r\n\r\nbody\r\n.\r\n");
+  g_assert_cmpuint(fx.submitted->len, ==, 1);
+  fx_clear(&fx);
+}
+
+/* A full disk while the message streams in: answered once at its end with 452 4.3.1, the partial
+ * file unlinked, and the next message (space back) accepted. */
+static void test_disk_full_452(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  r = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n");
+  g_assert_true(g_str_has_suffix(r, "354 End data with <CR><LF>.<CR><LF>\r\n"));
+  g_clear_pointer(&r, g_free);
+  g_assert_cmpuint(spool_files(), ==, 1);
+  disk_full_writes = TRUE;
+  r = fx_send(&fx, "Subject: full\r\n\r\nbody\r\n");
+  g_assert_cmpstr(r, ==, "");
+  g_clear_pointer(&r, g_free);
+  r = fx_send(&fx, ".\r\n");
+  disk_full_writes = FALSE;
+  g_assert_cmpstr(r, ==, "452 4.3.1 Insufficient system storage, try again later\r\n");
+  g_assert_cmpuint(fx.submitted->len, ==, 0);
+  g_assert_cmpuint(spool_files(), ==, 0);
+  g_clear_pointer(&r, g_free);
+  g_free(fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
+  g_free(fx_send(&fx, "Subject: again\r\n\r\nbody\r\n.\r\n"));
+  g_assert_cmpuint(fx.submitted->len, ==, 1);
+  fx_clear(&fx);
+}
+
+/* The rate is judged over the last rate_window_ms, not since DATA began: a client that sent
+ * 1 MB at once and then drips one octet a second is cut once the window holds only the drip
+ * (averaged from the start, 1 MB would have bought it over two hours at 100 octets/s). */
+static void test_rate_sliding_window(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL, *chunk = g_malloc(1000);
+  gint64 max_before = fx_max_size, t;
+  int drips = 0;
+  fx_max_size = 4 * 1024 * 1024;
+  fx_init(&fx);
+  fx_max_size = max_before;
+  g_assert_cmpuint(fx.lim.rate_window_ms, ==, 10000); /* the default */
+  fx_greet_ehlo(&fx);
+  g_free(fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
+  memset(chunk, 'x', 998);
+  chunk[998] = '\r', chunk[999] = '\n';
+  for (int i = 0; i < 1000; i++) evbuffer_add(fx.in, chunk, 1000);
+  g_free(fx_send_n(&fx, "", 0, 1));
+  for (t = 1001; t < 600000; t += 1000) {
+    evbuffer_add(fx.in, "y", 1);
+    drips++;
+    smtp_session_process(fx.s, t);
+    if (smtp_session_timer(fx.s, t) == SMTP_CLOSE) break;
+  }
+  r = fx_output(&fx);
+  g_assert_cmpstr(r, ==, "421 4.4.2 Data rate too low, closing connection\r\n");
+  /* cut once the window (10 s) no longer holds the fast start: after 10 or 11 drips */
+  g_assert_cmpint(drips, >=, 10);
+  g_assert_cmpint(drips, <=, 11);
+  fx_clear(&fx);
+}
+
+/* data_timeout: octets trickling in under SMTP_DATA_PROGRESS do not extend the deadline. */
+static void test_data_timeout_not_reset_by_one_octet(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  gint64 t;
+  int drips = 0;
+  fx_init(&fx);
+  fx.lim.min_data_rate = 0; /* the rate check off: only the timeout judges */
+  smtp_session_free(fx.s);
+  {
+    SmtpSessionHooks hooks = {&fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new};
+    fx.s = smtp_session_new(&fx.lim, &hooks, "192.0.2.7", 0);
+    smtp_session_set_buffers(fx.s, fx.in, fx.out);
+  }
+  fx_greet_ehlo(&fx);
+  g_free(fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
+  for (t = 1000; t < 600000; t += 1000) { /* one octet a second: 20 s data_timeout */
+    evbuffer_add(fx.in, "z", 1);
+    drips++;
+    smtp_session_process(fx.s, t);
+    if (smtp_session_timer(fx.s, t) == SMTP_CLOSE) break;
+  }
+  r = fx_output(&fx);
+  g_assert_cmpstr(r, ==, "421 4.4.2 Timeout exceeded, closing connection\r\n");
+  g_assert_cmpint(drips, ==, 21); /* DATA at t=1: the deadline t=20001 passes at the 21st drip */
+  fx_clear(&fx);
+  g_assert_cmpuint(spool_files(), ==, 0);
 }
 
 /* Golden transcripts: tests/fixtures/smtp/<name>.txt; "C: " lines are sent (\r\n added, \\n and \\r
@@ -501,6 +812,11 @@ int main(int argc, char **argv)
 {
   const char *fixtures = g_getenv("FIXTURES_DIR");
   g_test_init(&argc, &argv, NULL);
+  spool_dir = testutil_tempdir("smtp-session-XXXXXX");
+  {
+    g_autofree char *bodies = g_build_filename(spool_dir, SPOOL_BODY_DIR, NULL);
+    g_assert_cmpint(g_mkdir(bodies, 0700), ==, 0);
+  }
   g_test_add_func("/smtp/session/plain_delivery_waits_for_spool", test_plain_delivery_waits_for_spool);
   g_test_add_func("/smtp/session/spool_failure_451", test_spool_failure_is_451);
   g_test_add_func("/smtp/session/pipelining_rules", test_pipelining_rules);
@@ -508,10 +824,17 @@ int main(int argc, char **argv)
   g_test_add_func("/smtp/session/smuggling_single_reply", test_smuggling_single_reply);
   g_test_add_func("/smtp/session/recipients", test_recipients);
   g_test_add_func("/smtp/session/policy_refusal", test_policy_refusal);
+  g_test_add_func("/smtp/session/unparseable_refused", test_unparseable_refused);
   g_test_add_func("/smtp/session/sizes_and_lines", test_sizes_and_lines);
   g_test_add_func("/smtp/session/error_budget", test_error_budget);
   g_test_add_func("/smtp/session/bdat", test_bdat);
   g_test_add_func("/smtp/session/timeouts", test_timeouts);
+  g_test_add_func("/smtp/session/body_streamed_to_file", test_body_streamed_to_file);
+  g_test_add_func("/smtp/session/refused_body_leaves_no_file", test_refused_body_leaves_no_file);
+  g_test_add_func("/smtp/session/body_file_failure_451", test_body_file_failure_451);
+  g_test_add_func("/smtp/session/disk_full_452", test_disk_full_452);
+  g_test_add_func("/smtp/session/rate_sliding_window", test_rate_sliding_window);
+  g_test_add_func("/smtp/session/data_timeout_not_reset_by_one_octet", test_data_timeout_not_reset_by_one_octet);
 #ifdef FIXTURES_DIR
   if (!fixtures) fixtures = FIXTURES_DIR;
 #endif
@@ -527,5 +850,8 @@ int main(int argc, char **argv)
     }
     if (d) g_dir_close(d);
   }
-  return g_test_run();
+  int rc = g_test_run();
+  testutil_rm_rf(spool_dir);
+  g_free(spool_dir);
+  return rc;
 }

@@ -119,3 +119,23 @@ clock_start() {
 clock_set() { echo "$1" > "$T/clock.new" && mv -f "$T/clock.new" "$T/clock"; }
 clock_now() { cat "$T/clock"; }
 clock_advance() { clock_set $(( $(clock_now) + $1 )); }
+
+# hold_write_lock DB: a helper process takes DB's write lock (BEGIN EXCLUSIVE) and holds it until
+# release_write_lock; returns once the lock is held. One lock at a time.
+hold_write_lock() {
+  rm -f "$T/lock.release" "$T/lock.held"
+  /usr/bin/python3 - "$1" "$T/lock" <<'PY' &
+import os, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+db.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2] + ".held", "w").close()
+while not os.path.exists(sys.argv[2] + ".release"):
+    time.sleep(0.05)
+db.execute("ROLLBACK")
+PY
+  LOCK_PID=$!
+  CLEANUP_PIDS+=("$LOCK_PID")
+  for _ in $(seq 1 100); do [ -e "$T/lock.held" ] && return 0; sleep 0.05; done
+  fail "the write lock of $1 was not taken"
+}
+release_write_lock() { touch "$T/lock.release"; wait "$LOCK_PID" 2>/dev/null || true; }

@@ -1,0 +1,267 @@
+/* spool_body.c - one file per spooled message (see spool_body.h).
+ *
+ * A body owns an O_RDWR|O_EXCL descriptor and a 64 KiB buffer allocated at the first write, so a
+ * session costs that much whatever the message size. Short writes are retried, EINTR too; the first
+ * error is kept (errno and text) and every later write is dropped. Reading back for the forwarder
+ * policy uses pread, so the write position never moves.
+ *
+ * Must never: sync on the event loop (only spool_body_sync does, on the spool writer's thread);
+ * build a path from a name that spool_body_name_valid refuses; unlink a body that was kept.
+ */
+#include "spool_body.h"
+
+#include "agent/lib/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BODY_BUFFER (64 * 1024)
+#define BODY_NAME_MAX 64
+
+struct MaSpoolBody {
+  int fd;                 /* -1 once synced and closed */
+  char *path;
+  char *name;
+  guint8 *buf;            /* BODY_BUFFER octets, allocated at the first write */
+  gsize nbuf;
+  gint64 size;            /* octets appended */
+  int err;                /* first errno met, 0 when none */
+  char *err_what;
+  gboolean kept;
+};
+
+gboolean spool_body_name_valid(const char *name)
+{
+  gsize n = name ? strlen(name) : 0, sfx = strlen(SPOOL_BODY_SUFFIX);
+  if (n <= sfx || n > BODY_NAME_MAX || !g_str_has_suffix(name, SPOOL_BODY_SUFFIX)) return FALSE;
+  for (gsize i = 0; i < n - sfx; i++)
+    if (!g_ascii_isalnum(name[i]) && name[i] != '-' && name[i] != '_') return FALSE;
+  return TRUE;
+}
+
+static char *body_path(const char *data_dir, const char *name)
+{
+  return g_build_filename(data_dir, SPOOL_BODY_DIR, name, NULL);
+}
+
+static int fail_errno(GError **error, int err, const char *what, const char *path)
+{
+  g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "spool: %s %s: %s", what, path, g_strerror(err));
+  return -1;
+}
+
+int spool_body_create(const char *data_dir, const char *id, MaSpoolBody **out, GError **error)
+{
+  g_autofree char *name = g_strconcat(id ? id : "", SPOOL_BODY_SUFFIX, NULL);
+  *out = NULL;
+  if (!spool_body_name_valid(name)) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "spool: not a spool id: \"%s\"", id ? id : "");
+    return -1;
+  }
+  char *path = body_path(data_dir, name);
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    fail_errno(error, errno, "cannot create", path);
+    g_free(path);
+    return -1;
+  }
+  MaSpoolBody *b = g_new0(MaSpoolBody, 1);
+  b->fd = fd;
+  b->path = path;
+  b->name = g_steal_pointer(&name);
+  *out = b;
+  return 0;
+}
+
+static void set_err(MaSpoolBody *b, int err, const char *what)
+{
+  if (b->err) return;
+  b->err = err ? err : EIO;
+  b->err_what = g_strdup(what);
+}
+
+/* Writes n octets at the current position, retrying short writes. */
+static void write_all(MaSpoolBody *b, const guint8 *p, gsize n)
+{
+  while (n > 0 && !b->err) {
+    ssize_t w = write(b->fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      set_err(b, w < 0 ? errno : EIO, "cannot write");
+      return;
+    }
+    p += w;
+    n -= (gsize) w;
+  }
+}
+
+static void flush_buffer(MaSpoolBody *b)
+{
+  if (b->nbuf && b->fd >= 0) write_all(b, b->buf, b->nbuf);
+  b->nbuf = 0;
+}
+
+void spool_body_write(MaSpoolBody *b, const void *p, gsize n)
+{
+  g_assert(b != NULL);
+  if (b->err || n == 0) return;
+  if (b->fd < 0) {
+    set_err(b, EBADF, "write after sync to");
+    return;
+  }
+  b->size += (gint64) n;
+  if (!b->buf) b->buf = g_malloc(BODY_BUFFER);
+  if (b->nbuf + n > BODY_BUFFER) flush_buffer(b);
+  if (n >= BODY_BUFFER) {
+    write_all(b, p, n); /* a large run goes straight to the file */
+    return;
+  }
+  memcpy(b->buf + b->nbuf, p, n);
+  b->nbuf += n;
+}
+
+int spool_body_status(const MaSpoolBody *b, GError **error)
+{
+  g_assert(b != NULL);
+  if (!b->err) return 0;
+  return fail_errno(error, b->err, b->err_what, b->path);
+}
+
+int spool_body_flush(MaSpoolBody *b, GError **error)
+{
+  g_assert(b != NULL);
+  flush_buffer(b);
+  return spool_body_status(b, error);
+}
+
+gboolean spool_body_no_space(const MaSpoolBody *b)
+{
+  return b && (b->err == ENOSPC || b->err == EDQUOT);
+}
+
+gint64 spool_body_size(const MaSpoolBody *b) { return b->size; }
+const char *spool_body_name(const MaSpoolBody *b) { return b->name; }
+const char *spool_body_path(const MaSpoolBody *b) { return b->path; }
+
+int spool_body_read_head(MaSpoolBody *b, gsize len, GBytes **out, GError **error)
+{
+  *out = NULL;
+  if (spool_body_flush(b, error) < 0) return -1;
+  len = MIN(len, (gsize) b->size);
+  if (b->fd < 0) return fail_errno(error, EBADF, "read back after sync from", b->path);
+  guint8 *data = g_malloc(len + 1);
+  gsize got = 0;
+  while (got < len) {
+    ssize_t r = pread(b->fd, data + got, len - got, (off_t) got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      int e = r < 0 ? errno : EIO;
+      g_free(data);
+      return fail_errno(error, e, "cannot read back", b->path);
+    }
+    got += (gsize) r;
+  }
+  *out = g_bytes_new_take(data, len);
+  return 0;
+}
+
+/* fsyncs the directory that holds path. 0, or an errno. */
+static int sync_parent(const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname(path);
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int rc = fsync(fd) < 0 ? errno : 0;
+  close(fd);
+  return rc;
+}
+
+int spool_body_sync(MaSpoolBody *b, GError **error)
+{
+  g_assert(b != NULL);
+  if (b->fd < 0) return spool_body_status(b, error); /* synced already */
+  flush_buffer(b);
+  g_clear_pointer(&b->buf, g_free);
+  if (!b->err && fdatasync(b->fd) < 0) set_err(b, errno, "cannot sync");
+  if (close(b->fd) < 0 && !b->err && errno != EINTR) set_err(b, errno, "cannot close");
+  b->fd = -1;
+  /* the directory entry too; concurrent syncs of the one directory share a journal commit */
+  int derr = b->err ? 0 : sync_parent(b->path);
+  if (derr) set_err(b, derr, "cannot sync the directory of");
+  return spool_body_status(b, error);
+}
+
+void spool_body_keep(MaSpoolBody *b)
+{
+  g_assert(b != NULL && b->fd < 0 && !b->err);
+  b->kept = TRUE;
+}
+
+void spool_body_free(MaSpoolBody *b)
+{
+  if (!b) return;
+  if (b->fd >= 0) close(b->fd);
+  if (!b->kept) unlink(b->path);
+  g_free(b->buf);
+  g_free(b->path);
+  g_free(b->name);
+  g_free(b->err_what);
+  g_free(b);
+}
+
+/* ---- the spool directory ------------------------------------------------------------------- */
+
+int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBytes **out, GError **error)
+{
+  *out = NULL;
+  if (!spool_body_name_valid(name)) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "spool: invalid body file name in the spool database");
+    return -1;
+  }
+  g_autofree char *path = body_path(data_dir, name);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT) {
+    g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "spool: body file %s is missing", path);
+    return -1;
+  }
+  if (fd < 0) return fail_errno(error, errno, "cannot open", path);
+  struct stat st;
+  if (fstat(fd, &st) < 0) {
+    int e = errno;
+    close(fd);
+    return fail_errno(error, e, "cannot stat", path);
+  }
+  if (!S_ISREG(st.st_mode) || (max_size > 0 && st.st_size > max_size)) {
+    close(fd);
+    g_set_error(error, MA_ERROR, MA_ERROR_LIMIT, "spool: body file %s is not a regular file under %" G_GINT64_FORMAT
+                " octets", path, max_size);
+    return -1;
+  }
+  gsize len = (gsize) st.st_size, got = 0;
+  guint8 *data = g_malloc(len + 1);
+  while (got < len) {
+    ssize_t r = read(fd, data + got, len - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      int e = r < 0 ? errno : EIO;
+      close(fd);
+      g_free(data);
+      return fail_errno(error, e, r < 0 ? "cannot read" : "file shrank:", path);
+    }
+    got += (gsize) r;
+  }
+  close(fd);
+  *out = g_bytes_new_take(data, len);
+  return 0;
+}
+
+int spool_body_unlink(const char *data_dir, const char *name, GError **error)
+{
+  if (!spool_body_name_valid(name)) return 0; /* never a path from a name we could not have made */
+  g_autofree char *path = body_path(data_dir, name);
+  if (unlink(path) < 0 && errno != ENOENT) return fail_errno(error, errno, "cannot remove", path);
+  return 0;
+}

@@ -1,0 +1,70 @@
+/* spool_body.h - message bodies of the spool, one file per message in data_dir/spool/ (issue 9:
+ * an SMTP session's memory is bounded by a small buffer, not by the message it receives).
+ *
+ * Life of a body: spool_body_create makes <id>.eml (O_EXCL, 0600) when DATA/BDAT begins; the
+ * receiving session appends the decoded octets as they arrive (spool_body_write: a 64 KiB buffer,
+ * page-cache writes, never a sync, so it may run on the event loop); spool_body_sync makes it
+ * durable - fdatasync of the file, then fsync of its directory - before the database row that
+ * names it commits (spool_put, spool.h), which then marks it kept. A body freed without being kept is
+ * unlinked, so a refused, aborted or failed message leaves nothing; a crash leaves at worst an
+ * orphan file, which spool_sweep_orphans (spool.h) removes at the next start.
+ *
+ * Errors while writing (disk full, I/O) are sticky: later writes do nothing and spool_body_status
+ * reports the first one once, at the end of the message. Never logs message data.
+ */
+#ifndef MA_SPOOL_BODY_H
+#define MA_SPOOL_BODY_H
+
+#include <glib.h>
+
+#define SPOOL_BODY_DIR "spool"
+#define SPOOL_BODY_SUFFIX ".eml"
+
+typedef struct MaSpoolBody MaSpoolBody;
+
+/* Creates data_dir/spool/<id>.eml for writing (the directory must exist: spool_open makes it).
+ * id must be a spool id (letters, digits, '-', '_'). 0 and *out (free with spool_body_free), or -1
+ * with *error (MA_ERROR_TEMPFAIL). */
+int spool_body_create(const char *data_dir, const char *id, MaSpoolBody **out, GError **error);
+
+/* Appends n octets (buffered). After an error nothing more is written (see spool_body_status). */
+void spool_body_write(MaSpoolBody *b, const void *p, gsize n);
+/* Writes out the buffer. 0, or -1 with *error for the first write error met (sticky). */
+int spool_body_flush(MaSpoolBody *b, GError **error);
+/* 0 when every write so far succeeded, else -1 with *error (a copy of the sticky error). */
+int spool_body_status(const MaSpoolBody *b, GError **error);
+/* TRUE when the sticky error is a full disk or quota (the SMTP answer is 452 4.3.1, not 451). */
+gboolean spool_body_no_space(const MaSpoolBody *b);
+
+/* Octets appended so far. */
+gint64 spool_body_size(const MaSpoolBody *b);
+/* The file name inside the spool directory ("<id>.eml"), owned by b. */
+const char *spool_body_name(const MaSpoolBody *b);
+/* The full path, owned by b. */
+const char *spool_body_path(const MaSpoolBody *b);
+
+/* Reads the first min(len, size) octets back (flushing first): the header section the forwarder
+ * policy judges at the end of DATA. *out is newly allocated (g_bytes_unref). 0 or -1 with *error. */
+int spool_body_read_head(MaSpoolBody *b, gsize len, GBytes **out, GError **error);
+
+/* Flushes, fdatasyncs and closes the file, then fsyncs its directory (the spool writer's threads,
+ * never the loop). Once synced, a second call only reports the status. 0 or -1 with *error. */
+int spool_body_sync(MaSpoolBody *b, GError **error);
+/* The row naming this file committed: spool_body_free keeps the file from now on. */
+void spool_body_keep(MaSpoolBody *b);
+/* Closes; unlinks the file unless spool_body_keep was called. Accepts NULL. */
+void spool_body_free(MaSpoolBody *b);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MaSpoolBody, spool_body_free)
+
+/* ---- the spool directory (used by spool.c) ------------------------------------------------ */
+
+/* TRUE when name is one the spool could have made: "<id>.eml" with a spool id. A name read from
+ * the database is checked with it before it becomes a path. */
+gboolean spool_body_name_valid(const char *name);
+/* Reads data_dir/spool/name whole into *out. -1 with MA_ERROR_NOT_FOUND when the file is missing,
+ * MA_ERROR_TEMPFAIL for an I/O error, MA_ERROR_LIMIT when it is over max_size octets. */
+int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBytes **out, GError **error);
+/* Unlinks data_dir/spool/name; a missing file is not an error. */
+int spool_body_unlink(const char *data_dir, const char *name, GError **error);
+
+#endif
