@@ -20,6 +20,7 @@ test_deps=(
   swaks libnet-ssleay-perl postfix dovecot-imapd dovecot-pop3d dnsmasq-base opendkim-tools python3-dkim
   python3 curl wrk strace openssl sqlite3 procps iproute2
   nsd dovecot-core dovecot-lmtpd postgresql libsisimai-perl
+  systemd man-db groff-base adduser dpkg-dev
 )
 
 missing=()

@@ -126,6 +126,7 @@ int sqlite_open(const char *data_dir, gboolean create, void **impl_out, GError *
 void sqlite_close(void *impl);
 int sqlite_schema_version(void *impl);
 int sqlite_checkpoint(void *impl, GError **error);
+char *sqlite_library_version(void);
 int sqlite_begin(void *impl, GError **error);
 int sqlite_begin_batch(void *impl, GError **error);
 int sqlite_commit(void *impl, GError **error);

@@ -36,6 +36,9 @@ int storage_schema_version(MaStorage *st);
  * waits for another writer's lock before it fails with MA_ERROR_TEMPFAIL (<= 0: the default,
  * 10 s). Applies to calls made after it, on every handle; thread-safe. */
 void storage_set_busy_timeout(int ms);
+/* The database library linked at run time, e.g. "SQLite 3.40.1", for `mailagent version`. Caller
+ * frees. */
+char *storage_library_version(void);
 
 /* Transactions group many writes into one durable commit (one fsync). Nesting is not allowed.
  * Outside a transaction every write function is atomic on its own; inside one, a write function

@@ -1,9 +1,10 @@
 /* pipeline_workers.c - the worker pool that takes spooled mail through the pipeline.
  *
  * Each worker owns a MaStorage, a MaSpool and a MaPipeline. It claims up to BATCH entries that no
- * other worker holds (an in-memory claim set), runs them in ONE storage transaction (group
- * commit: one fsync for the batch), and only after the commit removes them from the spool (one
- * spool_done_many for the batch).
+ * other worker holds (an in-memory claim set), parses them and evaluates their rules with no
+ * transaction open (pipeline_prepare: hostile rules cost their budget, never everyone's write
+ * lock), then writes them in ONE storage transaction (group commit: one fsync for the batch), and
+ * only after the commit removes them from the spool (one spool_done_many for the batch).
  *
  * Failures. A temporary failure (MA_ERROR_TEMPFAIL: database busy or locked, disk full, I/O) is
  * the environment's, not the message's: the whole batch is deferred in the spool (attempt counted,
@@ -236,6 +237,12 @@ static void log_result(const MaSpoolEntry *e, const MaIngestResult *r)
 {
   ma_metrics_inc(r->outcome == MA_INGEST_ARCHIVED ? MA_METRIC_MESSAGES_ARCHIVED : MA_METRIC_MESSAGES_SKIPPED);
   if (r->activities_created > 0) ma_metrics_add(MA_METRIC_ACTIVITIES_CREATED, r->activities_created);
+  if (r->rules_budget_exhausted) {
+    ma_metrics_inc(MA_METRIC_RULES_BUDGET_EXHAUSTED);
+    ma_warn("pipeline", "spool=%s enterprise=%s message=%s rules budget exhausted units=%" G_GUINT64_FORMAT
+            ": no activity from the remaining rules", e->id, e->enterprise_id, r->message_id ? r->message_id : "-",
+            r->rules_units);
+  }
   ma_info("pipeline", "spool=%s enterprise=%s result=%s%s%s message=%s links=%u activities=%d", e->id,
           e->enterprise_id, ma_ingest_outcome_name(r->outcome), r->skip_reason ? " reason=" : "",
           r->skip_reason ? r->skip_reason : "", r->message_id ? r->message_id : "-", r->links ? r->links->len : 0,
@@ -312,12 +319,20 @@ static void process_batch(Worker *w, GPtrArray *batch)
   g_autoptr(GPtrArray) parsed = g_ptr_array_new_with_free_func((GDestroyNotify) pipeline_parsed_free);
   g_autoptr(GError) error = NULL;
   gboolean ok = TRUE;
-  for (guint i = 0; ok && i < batch->len; i++) { /* outside the write transaction: other workers may commit */
+  /* outside the write transaction, so other workers may commit meanwhile: read the message from its
+   * spool file, parse, and evaluate the rules (bounded by their budget, but never under the
+   * archive's write lock); a file that cannot be read sends the batch one by one below */
+  for (guint i = 0; ok && i < batch->len; i++) {
     MaSpoolEntry *e = batch->pdata[i];
     gsize len = 0;
-    ok = spool_entry_load(w->sp, e, &error) == 0; /* a file that cannot be read: one by one below */
+    ok = spool_entry_load(w->sp, e, &error) == 0;
+    if (!ok) break;
     const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
-    if (ok) g_ptr_array_add(parsed, pipeline_parse(w->pipeline, data ? data : "", len));
+    MaParsedMessage *pm = pipeline_parse(w->pipeline, data ? data : "", len);
+    g_ptr_array_add(parsed, pm);
+    MaProvenance *prov = provenance_of(e);
+    ok = pipeline_prepare(w->pipeline, e->enterprise_id, pm, prov, &error) == 0;
+    ma_provenance_free(prov);
   }
   if (ok) ok = storage_begin_batch(w->st, &error) == 0;
   for (guint i = 0; ok && i < batch->len; i++) {
