@@ -20,7 +20,8 @@
  * tried. Deadlines are on ma_now_ms()'s clock (tests move it), compared at each poll.
  * A message's octets are read from its spool file (spool_entry_load) only once the worker holds
  * the entry; a file that is gone (or over any size we could have accepted) is a permanent failure
- * of that entry.
+ * of that entry. A batch reads in at most BATCH_BYTES of messages (plus one message): the entries
+ * behind go back to the spool for the next round, so 32 large messages never sit in memory at once.
  *
  * Workers sleep on a condition variable, woken by pipeline_workers_notify() (the SMTP server's
  * spool hook) and at least every second (entries from another process, backoffs ending).
@@ -39,6 +40,7 @@
 #include <string.h>
 
 #define BATCH 32
+#define BATCH_BYTES (16 * 1024 * 1024) /* message octets a batch reads in (plus at most one more message) */
 #define POLL_US (G_USEC_PER_SEC)
 
 typedef struct {
@@ -319,15 +321,25 @@ static void process_batch(Worker *w, GPtrArray *batch)
   g_autoptr(GPtrArray) parsed = g_ptr_array_new_with_free_func((GDestroyNotify) pipeline_parsed_free);
   g_autoptr(GError) error = NULL;
   gboolean ok = TRUE;
-  /* outside the write transaction, so other workers may commit meanwhile: read the message from its
-   * spool file, parse, and evaluate the rules (bounded by their budget, but never under the
-   * archive's write lock); a file that cannot be read sends the batch one by one below */
+  /* outside the write transaction, so other workers may commit meanwhile: read the messages from
+   * their spool files (BATCH_BYTES at most: the rest goes back to the spool for the next round),
+   * parse, and evaluate the rules (bounded by their budget, but never under the archive's write
+   * lock); a file that cannot be read sends the batch one by one below */
+  gsize loaded = 0;
   for (guint i = 0; ok && i < batch->len; i++) {
     MaSpoolEntry *e = batch->pdata[i];
     gsize len = 0;
+    if (loaded >= BATCH_BYTES) {
+      ma_debug("pipeline", "worker %d: %zu octets read in, %u entries left for the next round", w->index, loaded,
+               batch->len - i);
+      for (guint j = i; j < batch->len; j++) release(((MaSpoolEntry *) batch->pdata[j])->id);
+      g_ptr_array_remove_range(batch, i, batch->len - i);
+      break;
+    }
     ok = spool_entry_load(w->sp, e, &error) == 0;
     if (!ok) break;
     const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
+    loaded += len;
     MaParsedMessage *pm = pipeline_parse(w->pipeline, data ? data : "", len);
     g_ptr_array_add(parsed, pm);
     MaProvenance *prov = provenance_of(e);
