@@ -319,7 +319,7 @@ int mime_prescan(const char *raw, gsize len, const MaMimeLimits *limits, MimePre
   s.dropped = g_array_new(FALSE, FALSE, sizeof(Range));
   s.cut = len;
   scan_structure(&s);
-  s.header_nul = memchr(data, '\0', s.header_end) != NULL;
+  s.header_nul = s.header_end > 0 && memchr(data, '\0', s.header_end) != NULL; /* data may be NULL when len is 0 */
 
   if (s.dropped->len > 0 || s.header_nul) {
     /* Rebuild: top-level header block without the dropped fields, NULs there become spaces. */

@@ -300,38 +300,6 @@ void pipeline_parsed_free(MaParsedMessage *pm)
   g_free(pm);
 }
 
-/* The date a message is archived under: its Date header, else when it was received, else now. */
-static gint64 archive_date(const MaMessage *msg, const MaProvenance *prov)
-{
-  return msg->date > 0 ? msg->date : (prov && prov->received_at > 0 ? prov->received_at : ma_now());
-}
-
-int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *pm, const MaProvenance *prov,
-                     GError **error)
-{
-  g_clear_pointer(&pm->plan, activities_plan_free);
-  pm->planned = FALSE;
-  MaMatchContext *ctx = context_for(p, enterprise_id, error);
-  if (!ctx) return -1;
-  gboolean on = FALSE;
-  if (pm->msg && ctx->settings->archiving && ctx->settings->activities &&
-      activities_enabled(p->st, ctx->enterprise_id, &on, error) < 0)
-    return -1;
-  if (on) {
-    /* the links as matching finds them now; the transaction matches again and writes only the
-     * planned activities of records that are still linked */
-    g_autoptr(MaMatch) match = NULL;
-    if (match_message(p->st, ctx, pm->msg, &match, error) < 0) return -1;
-    MaStoredMessage *view = ma_stored_message_new();
-    fill_view(ctx, pm->len, pm->msg, match, view);
-    int rc = activities_plan(p->st, ctx->enterprise_id, view, match->links, prov, &pm->plan, error);
-    ma_stored_message_free(view);
-    if (rc < 0) return -1;
-  }
-  pm->planned = TRUE;
-  return 0;
-}
-
 /* Input mime_parse refused, archived raw (see pipeline.h): the raw blob as the capture level
  * allows, a message row with parse_error and no header fields, provenance, the archived event. */
 static int ingest_unparsed(MaPipeline *p, MaMatchContext *ctx, const MaParsedMessage *pm, const MaProvenance *prov,
@@ -383,6 +351,38 @@ static int ingest_unparsed(MaPipeline *p, MaMatchContext *ctx, const MaParsedMes
   }
   ma_stored_message_free(m);
   return rc < 0 ? -1 : 0;
+}
+
+/* The date a message is archived under: its Date header, else when it was received, else now. */
+static gint64 archive_date(const MaMessage *msg, const MaProvenance *prov)
+{
+  return msg->date > 0 ? msg->date : (prov && prov->received_at > 0 ? prov->received_at : ma_now());
+}
+
+int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *pm, const MaProvenance *prov,
+                     GError **error)
+{
+  g_clear_pointer(&pm->plan, activities_plan_free);
+  pm->planned = FALSE;
+  MaMatchContext *ctx = context_for(p, enterprise_id, error);
+  if (!ctx) return -1;
+  gboolean on = FALSE;
+  if (pm->msg && ctx->settings->archiving && ctx->settings->activities &&
+      activities_enabled(p->st, ctx->enterprise_id, &on, error) < 0)
+    return -1;
+  if (on) {
+    /* the links as matching finds them now; the transaction matches again and writes only the
+     * planned activities of records that are still linked */
+    g_autoptr(MaMatch) match = NULL;
+    if (match_message(p->st, ctx, pm->msg, &match, error) < 0) return -1;
+    MaStoredMessage *view = ma_stored_message_new();
+    fill_view(ctx, pm->len, pm->msg, match, view);
+    int rc = activities_plan(p->st, ctx->enterprise_id, view, match->links, prov, &pm->plan, error);
+    ma_stored_message_free(view);
+    if (rc < 0) return -1;
+  }
+  pm->planned = TRUE;
+  return 0;
 }
 
 int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm,

@@ -1,9 +1,10 @@
 /* pipeline_workers.c - the worker pool that takes spooled mail through the pipeline.
  *
  * Each worker owns a MaStorage, a MaSpool and a MaPipeline. It claims up to BATCH entries that no
- * other worker holds (an in-memory claim set), runs them in ONE storage transaction (group
- * commit: one fsync for the batch), and only after the commit removes them from the spool (one
- * spool_done_many for the batch).
+ * other worker holds (an in-memory claim set), parses them and evaluates their rules with no
+ * transaction open (pipeline_prepare: hostile rules cost their budget, never everyone's write
+ * lock), then writes them in ONE storage transaction (group commit: one fsync for the batch), and
+ * only after the commit removes them from the spool (one spool_done_many for the batch).
  *
  * Failures. A temporary failure (MA_ERROR_TEMPFAIL: database busy or locked, disk full, I/O) is
  * the environment's, not the message's: the whole batch is deferred in the spool (attempt counted,
@@ -323,20 +324,22 @@ static void process_batch(Worker *w, GPtrArray *batch)
   g_autoptr(GPtrArray) parsed = g_ptr_array_new_with_free_func((GDestroyNotify) pipeline_parsed_free);
   g_autoptr(GError) error = NULL;
   gboolean ok = TRUE;
+  /* outside the write transaction, so other workers may commit meanwhile: read the messages from
+   * their spool files (BATCH_BYTES at most: the rest goes back to the spool for the next round),
+   * parse, and evaluate the rules (bounded by their budget, but never under the archive's write
+   * lock); a file that cannot be read sends the batch one by one below */
   gsize loaded = 0;
-  /* outside the write transaction, so other workers may commit meanwhile: read, parse, and evaluate
-   * the rules (bounded by their budget, but never under the archive's write lock) */
   for (guint i = 0; ok && i < batch->len; i++) {
     MaSpoolEntry *e = batch->pdata[i];
     gsize len = 0;
-    if (loaded >= BATCH_BYTES) { /* large messages: the rest goes back to the spool for the next round */
+    if (loaded >= BATCH_BYTES) {
       ma_debug("pipeline", "worker %d: %zu octets read in, %u entries left for the next round", w->index, loaded,
                batch->len - i);
       for (guint j = i; j < batch->len; j++) release(((MaSpoolEntry *) batch->pdata[j])->id);
       g_ptr_array_remove_range(batch, i, batch->len - i);
       break;
     }
-    ok = spool_entry_load(w->sp, e, &error) == 0; /* a file that cannot be read: one by one below */
+    ok = spool_entry_load(w->sp, e, &error) == 0;
     if (!ok) break;
     const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
     loaded += len;
