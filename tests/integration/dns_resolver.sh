@@ -17,7 +17,7 @@ dns_blackhole
 "$PROBE" -s "$DNS_SERVERS" example.test/MX nomail.example.test/MX big._domainkey.example.test/TXT \
   two.example.test/TXT alias.example.test/TXT alias.example.test/A loop1.example.test/A \
   missing._domainkey.example.test/TXT host.example.test/TXT 20.2.0.192.in-addr.arpa/PTR \
-  split.spf.test/TXT 'bad..name/A' > "$T/round.out"
+  split.spf.test/TXT many.example.test/TXT 'bad..name/A' > "$T/round.out"
 out=$(cat "$T/round.out")
 # block NAME TYPE: the lines of one answer (header and its records)
 block() { awk -v h="$1 $2 " 'index($0, h) == 1 { p = 1; print; next } /^[^ ]/ { p = 0 } p' "$T/round.out"; }
@@ -55,7 +55,10 @@ assert_contains "$b" "  ptr host.example.test" "PTR answered"
 assert_contains "$b" "  ptr other.example.test" "every PTR record kept"
 assert_contains "$(block bad..name A)" "failed ttl=0 canonical=bad..name reason=not a valid domain name" \
   "an invalid name is answered without a query"
-assert_eq 12 "$(grep -vc "^  \|^ticks=" "$T/round.out")" "every look-up answered exactly once"
+b=$(block many.example.test TXT)
+assert_eq 6 "$(grep -c '^  txt "record [1-6] ' <<<"$b")" "an answer too big for UDP arrives whole (over TCP)"
+assert_contains "$b" "$(printf '  txt "record 6 %0120d" len=129' 0 | sed 's/0/6/g')" "the last of six records, whole"
+assert_eq 13 "$(grep -vc "^  \|^ticks=" "$T/round.out")" "every look-up answered exactly once"
 
 # the synchronous wrapper
 out=$("$PROBE" --sync -s "$DNS_SERVERS" example.test/TXT host.example.test/A)
