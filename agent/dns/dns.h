@@ -142,7 +142,8 @@ void ma_dns_cancel(MaDnsQuery *query);
 guint ma_dns_pending(MaDns *dns);
 
 /* Stops the resolver: every pending callback is called once with MA_DNS_CANCELLED (so owners can
- * free their arg), then sockets, timers and cache are released. Accepts NULL. */
+ * free their arg; they must not start new look-ups then), then sockets, timers and cache are
+ * released. Accepts NULL. */
 void ma_dns_free(MaDns *dns);
 
 /* ---- Synchronous wrapper, for CLI commands and worker threads (never on the serve loop) ---- */
