@@ -254,7 +254,8 @@ static void walk_record(Walk *w, const char *domain, const SpfRecord *rec, int d
   }
 }
 
-/* TRUE when every term of ours appears as a pass term somewhere in domain's record tree. */
+/* TRUE when our term o appears as a pass term in domain's record or the records it includes or
+ * redirects to. */
 static gboolean tree_has(const SpfResolver *resolver, const char *domain, const SpfTerm *o, GHashTable *seen, int depth)
 {
   g_autofree char *key = g_ascii_strdown(domain, -1);
@@ -277,6 +278,19 @@ static gboolean tree_has(const SpfResolver *resolver, const char *domain, const 
     if (follow && !strchr(t->domain_spec, '%') && tree_has(resolver, t->domain_spec, o, seen, depth + 1)) return TRUE;
   }
   return FALSE;
+}
+
+/* TRUE when the first address of our ip4:/ip6: term passes check_host for domain. */
+static gboolean address_passes(const SpfResolver *resolver, const char *domain, const SpfTerm *o)
+{
+  MaDnsAddr a = {.family = o->kind == SPF_TERM_IP4 ? AF_INET : AF_INET6};
+  memcpy(o->kind == SPF_TERM_IP4 ? (void *)&a.addr.v4 : (void *)&a.addr.v6, o->ip, o->kind == SPF_TERM_IP4 ? 4 : 16);
+  g_autofree char *sender = g_strconcat("postmaster@", domain, NULL);
+  SpfQuery q = {.ip = &a, .domain = domain, .sender = sender, .helo = domain};
+  SpfOutcome out;
+  SpfResult r = spf_check_host(resolver, &q, &out);
+  spf_outcome_clear(&out);
+  return r == SPF_RESULT_PASS;
 }
 
 void spf_plan_clear(SpfPlan *plan)
@@ -308,12 +322,18 @@ int spf_plan(const SpfResolver *resolver, const char *domain, const SpfOurs *our
     return -1;
   }
 
-  /* already authorised, directly or through the include chain? */
+  /* already authorised? An include must be named somewhere in the include chain; addresses
+   * must pass check_host as a receiver would see them (a:, mx:, includes all count) */
   gboolean all_there = plan->current != NULL;
   for (guint k = 0; all_there && k < mine->terms->len; k++) {
-    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    all_there = tree_has(resolver, domain, g_ptr_array_index(mine->terms, k), seen, 0);
-    g_hash_table_destroy(seen);
+    const SpfTerm *o = g_ptr_array_index(mine->terms, k);
+    if (o->kind == SPF_TERM_INCLUDE) {
+      GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+      all_there = tree_has(resolver, domain, o, seen, 0);
+      g_hash_table_destroy(seen);
+    } else {
+      all_there = address_passes(resolver, domain, o);
+    }
   }
   plan->already_authorised = all_there;
 

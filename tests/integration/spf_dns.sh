@@ -73,6 +73,10 @@ out=$(plan redirect.spf.test "${OURS[@]}")
 assert_eq "v=spf1 include:_spf.mailagent.test redirect=_spf.spf.test" "$(line proposed "$out")" "merge: before a redirect when there is no all"
 out=$(plan hasip.spf.test 198.51.100.25)
 assert_eq "no" "$(line changed "$out")" "merge by address: an ip4 already there is not repeated"
+out=$(plan viaa.spf.test 198.51.100.25)
+assert_eq "yes no" "$(line already "$out") $(line changed "$out")" "merge by address: authorised through an a: term already"
+out=$(plan viaa.spf.test 198.51.100.26)
+assert_eq "v=spf1 a:relay.spf.test ip4:198.51.100.26 -all" "$(line proposed "$out")" "merge by address: another address is added"
 out=$(plan noall.spf.test 198.51.100.25 2001:db8:100::/48)
 assert_eq "v=spf1 mx ip4:198.51.100.25 ip6:2001:db8:100::/48" "$(line proposed "$out")" "merge by address: ip4 and ip6 appended after the last mechanism"
 assert_contains "$out" "lint warning no_all" "lint: a record without all"
