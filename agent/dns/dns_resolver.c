@@ -42,6 +42,7 @@ struct MaDnsQuery {
   void *arg;
   gboolean cancelled;
   gboolean in_ares;      /* c-ares will call back */
+  gboolean submitting;   /* inside ares_query: an answer now must wait for the next loop turn */
   struct event *deliver; /* set when the answer is ready without c-ares */
   MaDnsResult *ready;    /* the answer the deliver event hands over */
   GList *link;           /* in dns->queries */
@@ -128,6 +129,8 @@ static MaDnsResult *from_ares_status(const MaDnsQuery *q, int status)
   return r;
 }
 
+static void on_deliver(evutil_socket_t fd, short what, void *arg);
+
 static void on_ares_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
   MaDnsQuery *q = arg;
@@ -139,6 +142,15 @@ static void on_ares_answer(void *arg, int status, int timeouts, unsigned char *a
   else
     r = from_ares_status(q, status);
   if (!dns->closing) dns_cache_put(dns->cache, r);
+  if (q->submitting) {
+    /* c-ares failed the query inside ares_query (no servers, out of memory): deliver it on the
+     * next loop turn, as ma_dns_query promises */
+    q->ready = r;
+    q->deliver = evtimer_new(dns->base, on_deliver, q);
+    struct timeval now = {0, 0};
+    evtimer_add(q->deliver, &now);
+    return;
+  }
   finish(q, r);
   ma_dns_result_free(r);
 }
@@ -217,7 +229,9 @@ MaDnsQuery *ma_dns_query(MaDns *dns, const char *name, MaDnsType type, MaDnsCall
     return q;
   }
   q->in_ares = TRUE;
+  q->submitting = TRUE;
   ares_query(dns->channel, q->name, 1 /* ns_c_in */, (int)type, on_ares_answer, q);
+  q->submitting = FALSE;
   update_timer(dns);
   return q;
 }
