@@ -8,7 +8,9 @@
  * Query lifetime: a query is either waiting for c-ares (c-ares always calls back, with
  * ARES_EDESTRUCTION at the latest) or waiting on a zero-delay event that delivers a cached or
  * refused answer on the next loop turn. ma_dns_cancel marks the first kind (freed when c-ares
- * answers) and frees the second at once. Must never: call a user callback from inside
+ * answers) and frees the second at once. Identical questions in flight share one c-ares query:
+ * the first is the leader, the others follow it and get the same answer (the outbound path asks
+ * for the same MX many times at once). Must never: call a user callback from inside
  * ma_dns_query, or call one twice.
  */
 #include "dns.h"
@@ -31,6 +33,7 @@ struct MaDns {
   struct event *timer;
   DnsCache *cache;
   GQueue queries;      /* MaDnsQuery*, every query not yet freed */
+  GHashTable *flights; /* dns_cache_key -> leading MaDnsQuery* of a c-ares query in flight */
   gboolean closing;
 };
 
@@ -41,7 +44,9 @@ struct MaDnsQuery {
   MaDnsCallback cb;
   void *arg;
   gboolean cancelled;
-  gboolean in_ares;      /* c-ares will call back */
+  gboolean in_ares;      /* c-ares will call back (for this query, or for its leader) */
+  char *flight;          /* leader: its key in dns->flights while in flight */
+  GPtrArray *followers;  /* leader: MaDnsQuery* asking the same, answered with it */
   gboolean submitting;   /* inside ares_query: an answer now must wait for the next loop turn */
   struct event *deliver; /* set when the answer is ready without c-ares */
   MaDnsResult *ready;    /* the answer the deliver event hands over */
@@ -52,8 +57,19 @@ static void update_timer(MaDns *dns)
 {
   if (!dns->channel_ok) return;
   struct timeval tv, *t = ares_timeout(dns->channel, NULL, &tv);
-  if (t) evtimer_add(dns->timer, t);
-  else evtimer_del(dns->timer);
+  if (!t) {
+    evtimer_del(dns->timer);
+    return;
+  }
+  /* c-ares truncates the time left to whole milliseconds: under 1 ms it says 0 while its own
+   * check still finds the query alive, and the loop would spin until it expires. One more
+   * millisecond makes the timer fire after the deadline, never before. */
+  t->tv_usec += 1000;
+  if (t->tv_usec >= 1000000) {
+    t->tv_sec++;
+    t->tv_usec -= 1000000;
+  }
+  evtimer_add(dns->timer, t);
 }
 
 static void on_socket(evutil_socket_t fd, short what, void *arg)
@@ -95,6 +111,7 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
 
 static void query_free(MaDnsQuery *q)
 {
+  g_assert(!q->followers && !q->flight);
   g_queue_delete_link(&q->dns->queries, q->link);
   if (q->deliver) event_free(q->deliver);
   ma_dns_result_free(q->ready);
@@ -136,6 +153,11 @@ static void on_ares_answer(void *arg, int status, int timeouts, unsigned char *a
   MaDnsQuery *q = arg;
   MaDns *dns = q->dns;
   q->in_ares = FALSE;
+  if (q->flight) {
+    g_hash_table_remove(dns->flights, q->flight); /* frees the key: new askers start afresh */
+    q->flight = NULL;
+  }
+  GPtrArray *followers = g_steal_pointer(&q->followers);
   MaDnsResult *r;
   if (abuf && alen > 0 && (status == ARES_SUCCESS || status == ARES_ENOTFOUND || status == ARES_ENODATA))
     r = dns_answer_parse(abuf, (size_t)alen, q->name, q->type);
@@ -149,9 +171,22 @@ static void on_ares_answer(void *arg, int status, int timeouts, unsigned char *a
     q->deliver = evtimer_new(dns->base, on_deliver, q);
     struct timeval now = {0, 0};
     evtimer_add(q->deliver, &now);
+    g_assert(!followers); /* nobody can have followed a query still being submitted */
     return;
   }
   finish(q, r);
+  for (guint i = 0; followers && i < followers->len; i++) {
+    MaDnsQuery *f = g_ptr_array_index(followers, i);
+    f->in_ares = FALSE;
+    /* the same answer, under the follower's own spelling of the name */
+    g_autoptr(MaDnsResult) own = ma_dns_result_copy(r);
+    g_free(own->name);
+    own->name = g_strdup(f->name);
+    size_t n = strlen(own->name);
+    if (n > 0 && own->name[n - 1] == '.') own->name[n - 1] = '\0';
+    finish(f, own);
+  }
+  if (followers) g_ptr_array_unref(followers);
   ma_dns_result_free(r);
 }
 
@@ -176,6 +211,7 @@ MaDns *ma_dns_new(struct event_base *base, const MaDnsOptions *opts, GError **er
   dns->timer = evtimer_new(base, on_timer, dns);
   dns->cache = dns_cache_new(opts->cache_entries);
   g_queue_init(&dns->queries);
+  dns->flights = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
   struct ares_options o;
   memset(&o, 0, sizeof o);
@@ -228,10 +264,24 @@ MaDnsQuery *ma_dns_query(MaDns *dns, const char *name, MaDnsType type, MaDnsCall
     evtimer_add(q->deliver, &now);
     return q;
   }
+  char *key = dns_cache_key(q->name, type);
+  MaDnsQuery *leader = g_hash_table_lookup(dns->flights, key);
   q->in_ares = TRUE;
+  if (leader) {
+    if (!leader->followers) leader->followers = g_ptr_array_new();
+    g_ptr_array_add(leader->followers, q);
+    g_free(key);
+    return q;
+  }
   q->submitting = TRUE;
   ares_query(dns->channel, q->name, 1 /* ns_c_in */, (int)type, on_ares_answer, q);
   q->submitting = FALSE;
+  if (q->in_ares) {
+    q->flight = key;
+    g_hash_table_insert(dns->flights, key, q);
+  } else {
+    g_free(key); /* answered inside ares_query: nothing in flight */
+  }
   update_timer(dns);
   return q;
 }
@@ -271,6 +321,7 @@ void ma_dns_free(MaDns *dns)
   if (dns->channel_ok) ares_destroy(dns->channel);
   dns->channel_ok = FALSE;
   g_assert(g_queue_is_empty(&dns->queries));
+  g_hash_table_destroy(dns->flights);
   g_hash_table_destroy(dns->watches);
   if (dns->timer) event_free(dns->timer);
   dns_cache_free(dns->cache);

@@ -2,7 +2,8 @@
  * event loop (a UDP socket on loopback that answers every question with one A record, or stays
  * silent): a callback is never called from inside ma_dns_query (a cached answer comes on the
  * next loop turn), exactly once, never after ma_dns_cancel, and with MA_DNS_CANCELLED from
- * ma_dns_free; a silent server gives MA_DNS_TIMEOUT after `tries` queries. Answers against a
+ * ma_dns_free; identical questions in flight share one query; a silent server gives
+ * MA_DNS_TIMEOUT after `tries` queries. Answers against a
  * real server (nsd) are tests/integration/dns_resolver.sh. */
 #include "agent/dns/dns.h"
 
@@ -64,6 +65,7 @@ static void responder_stop(Responder *r)
 
 typedef struct {
   guint calls;
+  char name[64];
   MaDnsStatus status;
   guint n;
   gboolean inside_query; /* set while ma_dns_query runs */
@@ -74,6 +76,7 @@ static void on_answer(const MaDnsResult *res, void *arg)
 {
   Seen *s = arg;
   s->calls++;
+  g_strlcpy(s->name, res->name, sizeof s->name);
   s->status = res->status;
   s->n = res->n;
   if (s->inside_query) s->called_inside = TRUE;
@@ -92,6 +95,7 @@ static MaDns *resolver(struct event_base *base, const Responder *r, int tries)
 
 static void run_until(struct event_base *base, const Seen *s, guint calls)
 {
+  /* a bounded number of turns: a resolver that spins the loop instead of waiting fails here */
   for (int i = 0; i < 1000 && s->calls < calls; i++) event_base_loop(base, EVLOOP_ONCE);
 }
 
@@ -167,6 +171,47 @@ static void test_cancel(void)
   event_base_free(base);
 }
 
+/* identical questions in flight share one query; a cancelled follower is skipped */
+static void test_shared_flight(void)
+{
+  struct event_base *base = event_base_new();
+  Responder r;
+  responder_start(&r, base, FALSE);
+  MaDns *dns = resolver(base, &r, 1);
+  Seen a = {0}, b = {0}, c = {0}, d = {0};
+  ask(dns, "mx.test", &a);
+  ask(dns, "MX.test.", &b);
+  MaDnsQuery *qc = ask(dns, "mx.test", &c);
+  ask(dns, "other.test", &d);
+  ma_dns_cancel(qc);
+  g_assert_cmpuint(ma_dns_pending(dns), ==, 3);
+  run_until(base, &b, 1);
+  run_until(base, &d, 1);
+  g_assert_cmpuint(r.queries, ==, 2); /* mx.test once, other.test once */
+  g_assert_cmpuint(a.calls, ==, 1);
+  g_assert_cmpuint(b.calls, ==, 1);
+  g_assert_cmpuint(c.calls, ==, 0);
+  g_assert_cmpint(b.status, ==, MA_DNS_OK);
+  g_assert_cmpstr(a.name, ==, "mx.test");
+  g_assert_cmpstr(b.name, ==, "MX.test"); /* each asker sees its own spelling */
+  g_assert_cmpuint(ma_dns_pending(dns), ==, 0);
+
+  /* a follower of a silent flight hears CANCELLED with its leader when the resolver goes */
+  Responder quiet;
+  responder_start(&quiet, base, TRUE);
+  MaDns *dns2 = resolver(base, &quiet, 1);
+  Seen e = {0}, f = {0};
+  ask(dns2, "x.test", &e);
+  ask(dns2, "x.test", &f);
+  ma_dns_free(dns2);
+  g_assert_cmpuint(e.calls + f.calls, ==, 2);
+  g_assert_cmpint(f.status, ==, MA_DNS_CANCELLED);
+  ma_dns_free(dns);
+  responder_stop(&r);
+  responder_stop(&quiet);
+  event_base_free(base);
+}
+
 static void test_timeout_and_free(void)
 {
   struct event_base *base = event_base_new();
@@ -209,6 +254,7 @@ int main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/dns/resolver/answer_and_cache", test_answer_and_cache);
   g_test_add_func("/dns/resolver/cancel", test_cancel);
+  g_test_add_func("/dns/resolver/shared_flight", test_shared_flight);
   g_test_add_func("/dns/resolver/timeout_and_free", test_timeout_and_free);
   g_test_add_func("/dns/resolver/bad_servers", test_bad_servers);
   return g_test_run();
