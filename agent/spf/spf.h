@@ -61,13 +61,14 @@ typedef struct {
   const char *sender;         /* MAIL FROM address ("" or NULL: postmaster@helo) */
   const char *helo;           /* HELO/EHLO name */
   const char *receiver;       /* %{r}; NULL: "unknown" */
-  const char *default_explanation; /* NULL: "DEFAULT" is not used; see spf_check_host */
+  const char *default_explanation; /* the explanation of a fail without a usable exp=; NULL:
+                                      "<domain> does not authorise <ip> to send mail (SPF)" */
   gint64 now;                 /* %{t}; 0: ma_now() */
 } SpfQuery;
 
-/* check_host() of RFC 7208 section 4. Fills *out (spf_outcome_clear it afterwards) and returns
- * out->result. The default explanation (fail without a usable exp=) is
- * q->default_explanation, else "%{d} does not authorise %{i} to send mail (SPF)". */
+/* check_host() of RFC 7208 section 4. Fills *out (the caller clears it with spf_outcome_clear,
+ * whatever the result) and returns out->result. A domain that cannot be looked up (a single
+ * label, an empty label, over 253 octets) gives none, as RFC 7208 4.3 says. */
 SpfResult spf_check_host(const SpfResolver *resolver, const SpfQuery *q, SpfOutcome *out);
 void spf_outcome_clear(SpfOutcome *out);
 
