@@ -212,6 +212,48 @@ static void test_shared_flight(void)
   event_base_free(base);
 }
 
+/* far more questions than may be in flight: all answered, the queued ones in turn; a queued
+ * question cancelled is never answered, and freeing the resolver answers the rest CANCELLED */
+static void test_many_questions(void)
+{
+  struct event_base *base = event_base_new();
+  Responder r;
+  responder_start(&r, base, FALSE);
+  MaDns *dns = resolver(base, &r, 3);
+  enum { N = 600 };
+  Seen *seen = g_new0(Seen, N);
+  MaDnsQuery *last = NULL;
+  for (int i = 0; i < N; i++) {
+    char name[32];
+    g_snprintf(name, sizeof name, "n%d.test", i);
+    last = ask(dns, name, &seen[i]);
+  }
+  ma_dns_cancel(last); /* certainly still queued: 600 > the slots in flight */
+  g_assert_cmpuint(ma_dns_pending(dns), ==, N - 1);
+  for (int i = 0; i < N - 1; i++) run_until(base, &seen[i], 1);
+  guint ok = 0;
+  for (int i = 0; i < N - 1; i++) ok += seen[i].calls == 1 && seen[i].status == MA_DNS_OK;
+  g_assert_cmpuint(ok, ==, N - 1);
+  g_assert_cmpuint(seen[N - 1].calls, ==, 0);
+  g_assert_cmpuint(r.queries, ==, N - 1);
+
+  Seen *more = g_new0(Seen, N);
+  for (int i = 0; i < N; i++) {
+    char name[32];
+    g_snprintf(name, sizeof name, "m%d.test", i);
+    ask(dns, name, &more[i]);
+  }
+  ma_dns_free(dns);
+  for (int i = 0; i < N; i++) {
+    g_assert_cmpuint(more[i].calls, ==, 1);
+    g_assert_cmpint(more[i].status, ==, MA_DNS_CANCELLED);
+  }
+  g_free(more);
+  g_free(seen);
+  responder_stop(&r);
+  event_base_free(base);
+}
+
 static void test_timeout_and_free(void)
 {
   struct event_base *base = event_base_new();
@@ -255,6 +297,7 @@ int main(int argc, char **argv)
   g_test_add_func("/dns/resolver/answer_and_cache", test_answer_and_cache);
   g_test_add_func("/dns/resolver/cancel", test_cancel);
   g_test_add_func("/dns/resolver/shared_flight", test_shared_flight);
+  g_test_add_func("/dns/resolver/many_questions", test_many_questions);
   g_test_add_func("/dns/resolver/timeout_and_free", test_timeout_and_free);
   g_test_add_func("/dns/resolver/bad_servers", test_bad_servers);
   return g_test_run();
