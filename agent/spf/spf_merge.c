@@ -136,7 +136,10 @@ char *spf_merge_text(const char *record, const SpfOurs *ours, char **error_r)
 
 typedef struct {
   const SpfResolver *resolver;
-  GHashTable *visited;   /* lower-case domains already walked */
+  GHashTable *path;      /* lower-case domains on the include/redirect path to here: a loop
+                            is a domain met again on its own path; the same domain reached
+                            twice by different paths (two services including a third) is
+                            walked, and counted, twice, as a receiver would */
   guint dns_terms;
   guint void_lookups;
   GPtrArray *lint;
@@ -173,17 +176,25 @@ static int fetch_record(Walk *w, const char *domain, char **text, gboolean top, 
 }
 
 static void walk_record(Walk *w, const char *domain, const SpfRecord *rec, int depth, gboolean top);
+static void walk_domain_record(Walk *w, const char *domain, int depth, const SpfTerm *via);
 
 static void walk_domain(Walk *w, const char *domain, int depth, const SpfTerm *via)
 {
+  if (w->dns_terms > 2 * SPF_MAX_DNS_TERMS) return; /* far over the limit already: stop asking */
   g_autofree char *key = g_ascii_strdown(domain, -1);
-  if (depth > WALK_MAX_DEPTH || g_hash_table_contains(w->visited, key)) {
+  if (depth > WALK_MAX_DEPTH || g_hash_table_contains(w->path, key)) {
     lint_add(w->lint, SPF_LINT_ERROR, "include_loop",
              g_strdup_printf("\"%s\" leads back to %s (an include or redirect loop, or nesting deeper than %d); "
                              "receivers give permerror. Remove the loop.", via->text, domain, WALK_MAX_DEPTH));
     return;
   }
-  g_hash_table_add(w->visited, g_steal_pointer(&key));
+  g_hash_table_add(w->path, g_strdup(key));
+  walk_domain_record(w, domain, depth, via);
+  g_hash_table_remove(w->path, key);
+}
+
+static void walk_domain_record(Walk *w, const char *domain, int depth, const SpfTerm *via)
+{
   g_autofree char *text = NULL;
   int found = fetch_record(w, domain, &text, FALSE, NULL);
   if (found == 0) {
@@ -314,10 +325,10 @@ int spf_plan(const SpfResolver *resolver, const char *domain, const SpfOurs *our
     return -1;
   }
   Walk w = {.resolver = resolver, .lint = plan->lint,
-            .visited = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL)};
+            .path = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL)};
   int found = fetch_record(&w, domain, &plan->current, TRUE, error);
   if (found < 0) { /* the domain's own look-up failed: *error is set */
-    g_hash_table_destroy(w.visited);
+    g_hash_table_destroy(w.path);
     spf_plan_clear(plan);
     return -1;
   }
@@ -357,7 +368,7 @@ int spf_plan(const SpfResolver *resolver, const char *domain, const SpfOurs *our
   if (plan->proposed) {
     g_autoptr(SpfRecord) rec = spf_record_parse(plan->proposed, strlen(plan->proposed), &problem);
     g_assert(rec); /* proposed is current (parsed) or our merge of it */
-    g_hash_table_add(w.visited, g_ascii_strdown(domain, -1));
+    g_hash_table_add(w.path, g_ascii_strdown(domain, -1));
     gboolean has_all = FALSE;
     for (guint i = 0; i < rec->terms->len; i++)
       has_all |= ((SpfTerm *)g_ptr_array_index(rec->terms, i))->kind == SPF_TERM_ALL;
@@ -380,6 +391,6 @@ int spf_plan(const SpfResolver *resolver, const char *domain, const SpfOurs *our
                                "receivers give permerror after %d. Remove the terms for names that are gone.",
                                w.void_lookups, SPF_MAX_VOID_LOOKUPS));
   }
-  g_hash_table_destroy(w.visited);
+  g_hash_table_destroy(w.path);
   return 0;
 }

@@ -104,6 +104,11 @@ out=$(plan loop.spf.test "${OURS[@]}")
 assert_contains "$out" "lint error include_loop" "lint: include loop"
 out=$(plan example.test "${OURS[@]}")
 assert_not_contains "$out" "lint error" "lint: a healthy record has no errors"
+out=$(plan diamond.spf.test "${OURS[@]}")
+assert_not_contains "$out" "include_loop" "lint: two includes of one domain are no loop"
+assert_eq 5 "$(line dns_terms_after "$out")" "lint: both paths counted, as a receiver would (2 + 1 + 1 + ours)"
+out=$(check 203.0.113.1 diamond.spf.test)
+assert_contains "$out" "result=pass mechanism=include:d1.spf.test" "diamond evaluates"
 
 # ---- a server that never answers ----
 dns_blackhole
