@@ -73,6 +73,7 @@ port = int(sys.argv[1])
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", port))
 t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 t.bind(("127.0.0.1", port)); t.listen(16)
+print("ready", flush=True)
 held = []
 while True:  # read and drop every query; accept TCP connections and never answer them either
     r, _, _ = select.select([u, t] + held, [], [])
@@ -82,6 +83,8 @@ while True:  # read and drop every query; accept TCP connections and never answe
         elif not s.recv(65535): held.remove(s); s.close()
 PY
   CLEANUP_PIDS+=("$!")
+  for _ in $(seq 1 100); do grep -q ready "$T/blackhole.log" 2>/dev/null && break; sleep 0.05; done
+  grep -q ready "$T/blackhole.log" || { cat "$T/blackhole.log" >&2; fail "dns_blackhole: not listening"; return 1; }
   BLACKHOLE_SERVERS="127.0.0.1:$BLACKHOLE_PORT"
   export BLACKHOLE_PORT BLACKHOLE_SERVERS
 }
