@@ -64,6 +64,11 @@ char *ma_dkim_key_record(const MaDkimKey *key);
  * that need it want them: "\"v=DKIM1; k=rsa; p=MIIB...\" \"...\"". Newly allocated. */
 char *ma_dkim_record_split(const char *record);
 
+/* Reads a published key record: sets *k_r ("rsa" when absent) and *p_r (base64, white space
+ * removed; "" for a revoked key), both newly allocated. Returns 0, or -1 with *error_r (static
+ * text) when the record does not parse as a tag list, has v= other than DKIM1, or has no p=. */
+int ma_dkim_record_parse(const char *txt, gsize len, char **k_r, char **p_r, const char **error_r);
+
 /* One signature to add: the signing domain (d=, an A-label), the selector (s=) and the key. The
  * strings and key are borrowed for the call. */
 typedef struct {

@@ -136,3 +136,24 @@ gboolean dkim_name_valid(const char *s)
   return TRUE;
 }
 
+
+int ma_dkim_record_parse(const char *txt, gsize len, char **k_r, char **p_r, const char **error_r)
+{
+  DkimTags tags;
+  *k_r = *p_r = NULL;
+  if (dkim_tags_parse(txt, len, &tags, error_r) < 0) return -1;
+  g_autofree char *v = dkim_tag_dup(&tags, "v", TRUE);
+  if (v && strcmp(v, "DKIM1") != 0) {
+    *error_r = "v= is not DKIM1";
+    return -1;
+  }
+  char *p = dkim_tag_dup(&tags, "p", TRUE);
+  if (!p) {
+    *error_r = "no p= tag";
+    return -1;
+  }
+  char *k = dkim_tag_dup(&tags, "k", TRUE);
+  *k_r = k ? k : g_strdup("rsa");
+  *p_r = p;
+  return 0;
+}

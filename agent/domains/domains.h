@@ -28,6 +28,21 @@
  * reason), a bare TLD. */
 char *ma_domain_normalize(const char *input, GError **error);
 
+/* The U-label (Unicode) form of a stored A-label domain, for display and for matching addresses
+ * whose domains are kept in Unicode; the input itself when it cannot be converted. Newly
+ * allocated. */
+char *ma_domain_to_unicode(const char *alabel);
+
+/* DKIM selectors: lowercase letters, digits and hyphens, not starting or ending with a hyphen,
+ * at most MA_DKIM_SELECTOR_MAX characters. FALSE with *error (MA_ERROR_INVALID) naming the rule
+ * that was broken. */
+#define MA_DKIM_SELECTOR_MAX 20
+gboolean ma_dkim_selector_check(const char *selector, GError **error);
+/* A date-based selector for a new key: "ma" + YYYYMMDD (UTC, from now) + "r" (RSA) or "e"
+ * (Ed25519), with a counter appended when that name is in taken (char*, may be NULL). At most
+ * 14 characters. Newly allocated. */
+char *ma_dkim_selector_generate(gint64 now, MaDkimKeyType type, GPtrArray *taken);
+
 /* The domain scope of the outbound path: may enterprise_id send mail from domain (UTF-8 or A-label)
  * through mailagent's own delivery path? 1 yes; 0 no, with *reason_r (newly allocated, e.g. "DKIM
  * selector s1 of example.com is not verified") when reason_r is not NULL; -1 with *error when
