@@ -21,6 +21,9 @@ static const Subcommand subcommands[] = {
   {"settings", cli_settings, "show or change an enterprise's settings"},
   {"apikey", cli_apikey, "create, list, revoke and rotate API keys"},
   {"rules", cli_rules, "manage auto-create activity rules"},
+  {"domain", cli_domain, "an enterprise's domains: add, DKIM keys, verification, SPF"},
+  {"dkim", cli_dkim, "sign a message as mailagent does, or verify its DKIM signatures"},
+  {"doctor", cli_doctor, "check every DNS record of an enterprise's domains and say how to fix it"},
 };
 
 static void usage(FILE *out)

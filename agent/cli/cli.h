@@ -25,6 +25,9 @@ int cli_timeline(int argc, char **argv);
 int cli_settings(int argc, char **argv);
 int cli_apikey(int argc, char **argv);
 int cli_rules(int argc, char **argv);
+int cli_domain(int argc, char **argv);
+int cli_dkim(int argc, char **argv);
+int cli_doctor(int argc, char **argv);
 
 /* ---- shared helpers (cli_common.c) ---------------------------------------------------------- */
 

@@ -90,6 +90,10 @@ typedef struct {
 int ma_dkim_sign(const MaDkimSigner *signers, guint n_signers, const char *message, gsize len,
                  const MaDkimSignOptions *options, char **headers_r, GError **error);
 
+/* The domain of the (first) From address of message, lower-cased, newly allocated; NULL when the
+ * message has no From field or its address has no domain. For choosing the signing domain. */
+char *ma_dkim_from_domain(const char *message, gsize len);
+
 /* Result of one DKIM-Signature field (RFC 8601 names). */
 typedef enum {
   MA_DKIM_PASS,

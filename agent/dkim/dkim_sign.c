@@ -211,3 +211,33 @@ int ma_dkim_sign(const MaDkimSigner *signers, guint n_signers, const char *messa
   *headers_r = g_string_free(out, FALSE);
   return 0;
 }
+
+char *ma_dkim_from_domain(const char *message, gsize len)
+{
+  GArray *fields = g_array_new(FALSE, FALSE, sizeof(DkimField));
+  gsize body_offset = 0;
+  char *out = NULL;
+  if (dkim_header_split(message, len, fields, &body_offset) == 0) {
+    for (guint i = 0; i < fields->len && !out; i++) {
+      DkimField *f = &g_array_index(fields, DkimField, i);
+      if (!field_is(f, "from")) continue;
+      GString *canon = g_string_new(NULL);
+      dkim_canon_header_relaxed(f, canon);
+      /* The address is inside <> when there is a display name; else the whole value. */
+      const char *open = strrchr(canon->str, '<');
+      const char *start = open ? open + 1 : canon->str + 5;
+      const char *at = NULL;
+      for (const char *p = start; *p && *p != '>' && *p != '\r'; p++)
+        if (*p == '@') at = p;
+      if (at) {
+        const char *end = at + 1;
+        while (*end && *end != '>' && *end != ' ' && *end != ',' && *end != ';' && *end != '\r' && *end != ')') end++;
+        if (end > at + 1) out = g_ascii_strdown(at + 1, end - at - 1);
+      }
+      g_string_free(canon, TRUE);
+      break;
+    }
+  }
+  g_array_free(fields, TRUE);
+  return out;
+}

@@ -19,7 +19,7 @@ static json_t *time_or_null(gint64 t)
 
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
-static json_t *key_json(const MaDomainKey *k)
+json_t *ma_domains_key_json(const MaDomainKey *k)
 {
   json_t *o = json_object();
   g_autofree char *name = domains_key_name(k->selector, k->domain);
@@ -68,7 +68,7 @@ json_t *ma_domains_domain_json(const MaDomain *d, GPtrArray *keys)
   json_object_set_new(o, "challenge", json_pack("{s:s, s:s, s:s}", "type", "TXT", "name", challenge_name,
                                                 "value", challenge_value));
   json_t *arr = json_array();
-  for (guint i = 0; keys && i < keys->len; i++) json_array_append_new(arr, key_json(keys->pdata[i]));
+  for (guint i = 0; keys && i < keys->len; i++) json_array_append_new(arr, ma_domains_key_json(keys->pdata[i]));
   json_object_set_new(o, "dkim", arr);
   return o;
 }

@@ -139,6 +139,8 @@ int ma_domains_apply(MaStorage *st, MaDomainCheck *check, gint64 now, GPtrArray 
 
 /* ---- reports (domain_report.c) -------------------------------------------------------------- */
 
+/* The JSON of one key with the record to publish (type, name, value, value_split). */
+json_t *ma_domains_key_json(const MaDomainKey *k);
 /* The JSON of a domain (GET /v1/domains/{d}): name, unicode, status, reason, detail, times, keys. */
 json_t *ma_domains_domain_json(const MaDomain *d, GPtrArray *keys);
 /* The doctor's report of a check (GET /v1/domains/{d}/doctor). */

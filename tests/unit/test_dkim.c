@@ -399,6 +399,24 @@ static void test_rfc8463_example(void)
   g_ptr_array_unref(r);
 }
 
+static void test_from_domain(void)
+{
+  static const struct {
+    const char *msg, *want;
+  } cases[] = {
+    { "From: Joe <Joe@Example.COM>\r\n\r\n", "example.com" },
+    { "From: joe@example.com\r\n\r\n", "example.com" },
+    { "To: x@y.z\r\nFrom: \"a@b\" <joe@ex.org>\r\n\r\n", "ex.org" },
+    { "From: Joe\r\n <joe@folded.example>\r\n\r\n", "folded.example" },
+    { "From: nobody\r\n\r\n", NULL },
+    { "Subject: x\r\n\r\n", NULL },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *d = ma_dkim_from_domain(cases[i].msg, strlen(cases[i].msg));
+    g_assert_cmpstr(d, ==, cases[i].want);
+  }
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -411,5 +429,6 @@ int main(int argc, char **argv)
   g_test_add_func("/dkim/sign/each-type", test_sign_verify_each_type);
   g_test_add_func("/dkim/sign/both-keys-lf", test_sign_both_keys_lf_input);
   g_test_add_func("/dkim/verify/rfc8463-example", test_rfc8463_example);
+  g_test_add_func("/dkim/from-domain", test_from_domain);
   return g_test_run();
 }
