@@ -584,6 +584,20 @@ int storage_domain_owner(MaStorage *st, const char *domain, char **enterprise_id
   return st->be->domain_owner(st->impl, domain, enterprise_id, error);
 }
 
+int storage_domain_report_put(MaStorage *st, const char *enterprise_id, const char *domain, const char *json,
+                              GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->domain_report_put(st->impl, enterprise_id, domain, json, error);
+}
+
+int storage_domain_report_get(MaStorage *st, const char *enterprise_id, const char *domain, char **json,
+                              GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->domain_report_get(st->impl, enterprise_id, domain, json, error);
+}
+
 int storage_domain_key_add(MaStorage *st, const MaDomainKey *k, GError **error)
 {
   g_assert(st != NULL);

@@ -347,6 +347,13 @@ int storage_domain_update(MaStorage *st, const MaDomain *d, GError **error);
 /* admin: the enterprise holding domain verified (*enterprise_id, caller frees). 1 / 0 / -1. */
 int storage_domain_owner(MaStorage *st, const char *domain, char **enterprise_id, GError **error);
 
+/* The last check's report (JSON text, the doctor's shape) of a claim: put replaces it; get gives
+ * 1 with *json (caller frees), 0 when the claim has none (never checked) or does not exist. */
+int storage_domain_report_put(MaStorage *st, const char *enterprise_id, const char *domain, const char *json,
+                              GError **error);
+int storage_domain_report_get(MaStorage *st, const char *enterprise_id, const char *domain, char **json,
+                              GError **error);
+
 /* A DKIM key of a domain. A key is "pending" from its creation until its record is found in DNS,
  * then "active" (it signs), then "retired" when a newer key of the same type replaced it. */
 typedef struct {

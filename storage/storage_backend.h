@@ -110,6 +110,8 @@ typedef struct MaStorageBackend {
   int (*domain_due)(void *impl, gint64 now, int limit, GPtrArray *out, GError **error);
   int (*domain_update)(void *impl, const MaDomain *d, GError **error);
   int (*domain_owner)(void *impl, const char *domain, char **enterprise_id, GError **error);
+  int (*domain_report_put)(void *impl, const char *enterprise_id, const char *domain, const char *json, GError **error);
+  int (*domain_report_get)(void *impl, const char *enterprise_id, const char *domain, char **json, GError **error);
   int (*domain_key_add)(void *impl, const MaDomainKey *k, GError **error);
   int (*domain_key_list)(void *impl, const char *enterprise_id, const char *domain, GPtrArray *out, GError **error);
   int (*domain_key_update)(void *impl, const MaDomainKey *k, GError **error);

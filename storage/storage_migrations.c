@@ -195,6 +195,9 @@ static const SqlMigration migrations[] = {
    "  UNIQUE(enterprise_id, domain, selector),"
    "  FOREIGN KEY(enterprise_id, domain) REFERENCES enterprise_domains(enterprise_id, domain)"
    "    ON DELETE CASCADE);"},
+  {108, /* issue 10, second step: the last check's report per claim, as the doctor shows it, so
+         * GET /v1/domains/{d}/doctor answers from storage instead of asking DNS on the API loop */
+   "ALTER TABLE enterprise_domains ADD COLUMN report TEXT;"},
 };
 
 int sql_migrations_latest(void)

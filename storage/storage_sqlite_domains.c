@@ -149,6 +149,38 @@ int sqlite_domain_owner(void *impl, const char *domain, char **enterprise_id, GE
   return rc == SQLITE_DONE ? 0 : sql_fail(d, rc, error, "domain owner");
 }
 
+int sqlite_domain_report_put(void *impl, const char *enterprise_id, const char *domain, const char *json,
+                             GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d, "UPDATE enterprise_domains SET report = ? WHERE enterprise_id = ? AND domain = ?", error);
+  if (s) {
+    sql_bind_text(s, 1, json);
+    sql_bind_text(s, 2, enterprise_id);
+    sql_bind_text(s, 3, domain);
+    ret = sql_step_done(d, s, error, "store domain report");
+  }
+  return sql_write_end(d, ret, error);
+}
+
+int sqlite_domain_report_get(void *impl, const char *enterprise_id, const char *domain, char **json, GError **error)
+{
+  SqlDb *d = impl;
+  *json = NULL;
+  sqlite3_stmt *s = sql_prep(d, "SELECT report FROM enterprise_domains WHERE enterprise_id = ? AND domain = ?"
+                                " AND report IS NOT NULL", error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sql_bind_text(s, 2, domain);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *json = sql_col_dup(s, 0);
+  sql_reset(s);
+  if (rc == SQLITE_ROW) return 1;
+  return rc == SQLITE_DONE ? 0 : sql_fail(d, rc, error, "domain report");
+}
+
 /* ---- DKIM keys ------------------------------------------------------------------------------ */
 
 int sqlite_domain_key_add(void *impl, const MaDomainKey *k, GError **error)

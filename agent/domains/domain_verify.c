@@ -141,6 +141,17 @@ static int apply_body(MaStorage *st, MaDomainCheck *check, gint64 now, GPtrArray
   ma_domains_next_state(before, check->outcome, check->reason, check->detail, now, &after);
   int rc = ma_domains_apply_keys(st, check, now, notes, error);
   if (rc == 0) rc = storage_domain_update(st, &after, error);
+  if (rc == 0) {
+    /* The report as the doctor endpoint serves it, with the status this check leads to. */
+    MaDomain *row = check->domain;
+    check->domain = &after;
+    json_t *report = ma_domains_doctor_json(check, check->cfg);
+    check->domain = row;
+    char *text = json_dumps(report, JSON_COMPACT);
+    json_decref(report);
+    rc = storage_domain_report_put(st, before->enterprise_id, before->domain, text, error);
+    free(text);
+  }
   if (rc == 0 && g_strcmp0(before->status, after.status) != 0) {
     *changed_r = TRUE;
     g_autofree char *payload = status_event(before, &after);

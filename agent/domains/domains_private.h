@@ -137,6 +137,15 @@ int ma_domains_apply_keys(MaStorage *st, MaDomainCheck *check, gint64 now, GPtrA
 int ma_domains_apply(MaStorage *st, MaDomainCheck *check, gint64 now, GPtrArray *notes,
                      gboolean *changed_r, GError **error);
 
+/* ---- the scheduler of serve (domain_schedule.c) --------------------------------------------- */
+
+/* Starts the re-verification thread (its own storage handle and resolver). cfg is borrowed until
+ * ma_domains_scheduler_stop. on_event (may be NULL) is called from that thread after a status
+ * change queued a webhook event. Returns 0, or -1 with *error (storage, resolver settings). */
+int ma_domains_scheduler_start(MaConfig *cfg, void (*on_event)(void), GError **error);
+/* Stops and joins it (a check in flight finishes first). Accepts being called when not started. */
+void ma_domains_scheduler_stop(void);
+
 /* ---- reports (domain_report.c) -------------------------------------------------------------- */
 
 /* The JSON of one key with the record to publish (type, name, value, value_split). */

@@ -386,16 +386,24 @@ static void test_rfc8463_example(void)
   FakeDns dns[] = {
     { "brisbane._domainkey.football.example.com",
       "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", 1 },
+    { "test._domainkey.football.example.com",
+      "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/"
+      "J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+"
+      "2kryOTIKT+l/K4w3QIDAQAB", 1 },
     { NULL, NULL, 0 } };
   GPtrArray *r = g_ptr_array_new_with_free_func((GDestroyNotify) ma_dkim_result_free);
   g_assert_cmpuint(ma_dkim_verify(text, len, 1518460054, fake_lookup, dns, r), ==, 2);
   MaDkimResult *ed = r->pdata[0];
   g_assert_cmpstr(ed->algorithm, ==, "ed25519-sha256");
   g_assert_cmpstr(ma_dkim_result_name(ed->result), ==, "pass");
+  MaDkimResult *rsa = r->pdata[1];
+  g_assert_cmpstr(rsa->algorithm, ==, "rsa-sha256");
+  g_assert_cmpstr(ma_dkim_result_name(rsa->result), ==, "pass");
   g_ptr_array_set_size(r, 0);
   strstr(text, "hungry")[0] = 'H';
   ma_dkim_verify(text, len, 1518460054, fake_lookup, dns, r);
   g_assert_cmpstr(ma_dkim_result_name(((MaDkimResult *) r->pdata[0])->result), ==, "fail");
+  g_assert_cmpstr(ma_dkim_result_name(((MaDkimResult *) r->pdata[1])->result), ==, "fail");
   g_ptr_array_unref(r);
 }
 

@@ -137,7 +137,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
                                "DROP INDEX threads_by_subject;"
                                "CREATE INDEX threads_by_subject ON threads(enterprise_id, subject_key, participants_key, latest);"
                                "DROP TRIGGER records_counted; DROP TRIGGER records_uncounted; DROP TABLE counters;"
-                               /* migration 8 */
+                               /* migrations 8 and 108 */
                                "DROP TABLE dkim_keys;"
                                "CREATE TABLE ed1(domain TEXT PRIMARY KEY,"
                                "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE);"
