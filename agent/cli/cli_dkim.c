@@ -85,7 +85,7 @@ static int cmd_sign(int argc, char **argv)
   g_autofree char *selector = NULL, *domain_opt = NULL;
   int expire = 0;
   GOptionEntry entries[] = {
-    {"domain", 0, 0, G_OPTION_ARG_STRING, &domain_opt, "Signing domain (default: the From domain)", "D"},
+    {"domain", 0, 0, G_OPTION_ARG_FILENAME, &domain_opt, "Signing domain (default: the From domain)", "D"},
     {"selector", 0, 0, G_OPTION_ARG_STRING, &selector, "Sign with this key, whatever its state", "S"},
     {"expire", 0, 0, G_OPTION_ARG_INT, &expire, "Add x= this many seconds after t= (default: none)", "SECONDS"},
     G_OPTION_ENTRY_NULL,

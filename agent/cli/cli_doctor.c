@@ -18,7 +18,7 @@ int cli_doctor(int argc, char **argv)
   g_auto(CliCommon) common = {0};
   g_autofree char *only = NULL;
   GOptionEntry entries[] = {
-    {"domain", 0, 0, G_OPTION_ARG_STRING, &only, "Only this domain", "D"},
+    {"domain", 0, 0, G_OPTION_ARG_FILENAME, &only, "Only this domain", "D"},
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr(GOptionContext) ctx = cli_context("doctor", "ENTERPRISE",

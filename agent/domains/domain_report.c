@@ -61,6 +61,7 @@ json_t *ma_domains_domain_json(const MaDomain *d, GPtrArray *keys)
   json_object_set_new(o, "reason", str_or_null(d->reason));
   json_object_set_new(o, "detail", str_or_null(d->detail));
   json_object_set_new(o, "checked_at", time_or_null(d->checked_at));
+  json_object_set_new(o, "consecutive_failures", json_integer(d->failures));
   json_object_set_new(o, "next_check_at", time_or_null(d->next_check_at));
   json_object_set_new(o, "verified_at", time_or_null(d->verified_at));
   json_object_set_new(o, "created_at", time_or_null(d->created_at));
@@ -99,6 +100,12 @@ json_t *ma_domains_doctor_json(const MaDomainCheck *c, const MaConfig *cfg)
   const MaDomain *d = c->domain;
   json_t *o = ma_domains_domain_json(d, c->keys);
   json_t *records = json_array();
+  if (c->key_checks->len == 0) {
+    g_autofree char *fix = g_strdup_printf("mailagent domain dkim ENTERPRISE %s (then publish the record it prints)",
+                                           d->domain);
+    json_array_append_new(records, json_pack("{s:s, s:s, s:n, s:n, s:b, s:s, s:s}", "kind", "dkim", "type", "TXT",
+                                             "published", "expected", "ok", 0, "reason", "no_key", "fix", fix));
+  }
   for (guint i = 0; i < c->key_checks->len; i++) {
     const MaDomainKeyCheck *kc = c->key_checks->pdata[i];
     json_t *r = json_object();
