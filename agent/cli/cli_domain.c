@@ -219,7 +219,7 @@ static int cmd_show(int argc, char **argv)
 
 /* ---- dkim ----------------------------------------------------------------------------------- */
 
-static void print_key_records(const MaDomainKey *k)
+static void print_key_records(const MaDomainKey *k, const char *cname_domain)
 {
   g_autofree char *name = domains_key_name(k->selector, k->domain);
   g_autofree char *record = ma_domains_key_record(k);
@@ -229,9 +229,7 @@ static void print_key_records(const MaDomainKey *k)
     printf("  type:  CNAME\n  name:  %s\n  value: %s\n", name, k->target);
     g_autofree char *other = g_strdup(strcmp(k->selector, "ma1") == 0 ? "ma2" : "ma1");
     g_autofree char *other_name = domains_key_name(other, k->domain);
-    g_autofree char *other_target = g_strdup_printf("%s._domainkey.%s.%s", other, k->domain,
-                                                    k->target + strlen(k->selector) + strlen("._domainkey.") +
-                                                      strlen(k->domain) + 1);
+    g_autofree char *other_target = domains_key_target(other, k->domain, cname_domain);
     printf("  type:  CNAME\n  name:  %s\n  value: %s\n", other_name, other_target);
     printf("Publish in mailagent's zone (the operator):\n");
     printf("  type:  TXT\n  name:  %s\n  value: %s\n  split: %s\n", k->target, record, split);
@@ -304,7 +302,7 @@ static int cmd_dkim(int argc, char **argv)
   } else {
     printf("DKIM key %s (%s) created for %s; it signs once its record is verified.\n", k->selector, k->algorithm,
            k->domain);
-    print_key_records(k);
+    print_key_records(k, cfg->relay_dkim_cname_domain);
   }
   ma_domain_key_free(k);
   return 0;
