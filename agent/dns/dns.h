@@ -17,6 +17,9 @@
  *  - Answers are cached for their TTL (negative answers for the SOA minimum, RFC 2308), capped at
  *    one day (positive) and 15 minutes (negative); time-outs and server failures are never cached.
  *    The cache belongs to one MaDns (or one MaDnsSync) and is bounded by `[dns] cache_entries`.
+ *  - Identical questions asked while one is in flight share its query and answer; at most 128
+ *    queries are in flight per MaDns, the others wait their turn (a burst of thousands would
+ *    otherwise overflow the socket's receive buffer and time out).
  *
  * Error kinds, in result->status: MA_DNS_OK (at least one record), MA_DNS_NXDOMAIN (the name does
  * not exist), MA_DNS_NODATA (the name exists, no record of that type), MA_DNS_TIMEOUT (no server
@@ -142,7 +145,8 @@ void ma_dns_cancel(MaDnsQuery *query);
 guint ma_dns_pending(MaDns *dns);
 
 /* Stops the resolver: every pending callback is called once with MA_DNS_CANCELLED (so owners can
- * free their arg), then sockets, timers and cache are released. Accepts NULL. */
+ * free their arg; they must not start new look-ups then), then sockets, timers and cache are
+ * released. Accepts NULL. */
 void ma_dns_free(MaDns *dns);
 
 /* ---- Synchronous wrapper, for CLI commands and worker threads (never on the serve loop) ---- */

@@ -20,7 +20,7 @@ struct DnsCache {
   GQueue order;       /* Entry*, oldest first */
 };
 
-static char *make_key(const char *name, MaDnsType type)
+char *dns_cache_key(const char *name, MaDnsType type)
 {
   g_autofree char *lower = g_ascii_strdown(name, -1);
   gsize n = strlen(lower);
@@ -62,7 +62,7 @@ static void drop(DnsCache *c, Entry *e)
 MaDnsResult *dns_cache_get(DnsCache *c, const char *name, MaDnsType type)
 {
   if (c->max == 0) return NULL;
-  g_autofree char *key = make_key(name, type);
+  g_autofree char *key = dns_cache_key(name, type);
   Entry *e = g_hash_table_lookup(c->by_key, key);
   if (!e) return NULL;
   gint64 now = ma_now_ms();
@@ -85,7 +85,7 @@ void dns_cache_put(DnsCache *c, const MaDnsResult *result)
   if (c->max == 0 || result->ttl == 0) return;
   if (result->status != MA_DNS_OK && result->status != MA_DNS_NXDOMAIN && result->status != MA_DNS_NODATA)
     return;
-  char *key = make_key(result->name, result->type);
+  char *key = dns_cache_key(result->name, result->type);
   Entry *old = g_hash_table_lookup(c->by_key, key);
   if (old) drop(c, old);
   while (g_queue_get_length(&c->order) >= c->max) {

@@ -22,4 +22,8 @@ void dns_cache_put(DnsCache *cache, const MaDnsResult *result);
 
 guint dns_cache_size(DnsCache *cache);
 
+/* The key of name/type in the cache (and of a look-up in flight): "TYPE/lower-case-name" without
+ * a trailing dot. Caller frees. */
+char *dns_cache_key(const char *name, MaDnsType type);
+
 #endif

@@ -8,7 +8,9 @@
  * Query lifetime: a query is either waiting for c-ares (c-ares always calls back, with
  * ARES_EDESTRUCTION at the latest) or waiting on a zero-delay event that delivers a cached or
  * refused answer on the next loop turn. ma_dns_cancel marks the first kind (freed when c-ares
- * answers) and frees the second at once. Must never: call a user callback from inside
+ * answers) and frees the second at once. Identical questions in flight share one c-ares query:
+ * the first is the leader, the others follow it and get the same answer (the outbound path asks
+ * for the same MX many times at once). Must never: call a user callback from inside
  * ma_dns_query, or call one twice.
  */
 #include "dns.h"
@@ -22,6 +24,9 @@
 
 #define DEFAULT_TIMEOUT_MS 2000
 #define DEFAULT_TRIES 2
+/* c-ares queries in flight at once; more wait in MaDns's queue. Answers to thousands of
+ * simultaneous questions would overflow the one UDP socket's receive buffer and time out. */
+#define DNS_MAX_IN_FLIGHT 128
 
 struct MaDns {
   struct event_base *base;
@@ -31,6 +36,8 @@ struct MaDns {
   struct event *timer;
   DnsCache *cache;
   GQueue queries;      /* MaDnsQuery*, every query not yet freed */
+  GHashTable *flights; /* dns_cache_key -> leading MaDnsQuery* of a c-ares query in flight */
+  GQueue waiting;      /* MaDnsQuery* for the network while DNS_MAX_IN_FLIGHT are in flight */
   gboolean closing;
 };
 
@@ -41,7 +48,11 @@ struct MaDnsQuery {
   MaDnsCallback cb;
   void *arg;
   gboolean cancelled;
-  gboolean in_ares;      /* c-ares will call back */
+  gboolean in_ares;      /* c-ares will call back (for this query, or for its leader) */
+  char *flight;          /* leader: its key in dns->flights while in flight */
+  GPtrArray *followers;  /* leader: MaDnsQuery* asking the same, answered with it */
+  GList *wait_link;      /* in dns->waiting while queued for a slot */
+  gboolean submitting;   /* inside ares_query: an answer now must wait for the next loop turn */
   struct event *deliver; /* set when the answer is ready without c-ares */
   MaDnsResult *ready;    /* the answer the deliver event hands over */
   GList *link;           /* in dns->queries */
@@ -51,8 +62,19 @@ static void update_timer(MaDns *dns)
 {
   if (!dns->channel_ok) return;
   struct timeval tv, *t = ares_timeout(dns->channel, NULL, &tv);
-  if (t) evtimer_add(dns->timer, t);
-  else evtimer_del(dns->timer);
+  if (!t) {
+    evtimer_del(dns->timer);
+    return;
+  }
+  /* c-ares truncates the time left to whole milliseconds: under 1 ms it says 0 while its own
+   * check still finds the query alive, and the loop would spin until it expires. One more
+   * millisecond makes the timer fire after the deadline, never before. */
+  t->tv_usec += 1000;
+  if (t->tv_usec >= 1000000) {
+    t->tv_sec++;
+    t->tv_usec -= 1000000;
+  }
+  evtimer_add(dns->timer, t);
 }
 
 static void on_socket(evutil_socket_t fd, short what, void *arg)
@@ -94,6 +116,8 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
 
 static void query_free(MaDnsQuery *q)
 {
+  g_assert(!q->followers && !q->flight);
+  if (q->wait_link) g_queue_delete_link(&q->dns->waiting, q->wait_link);
   g_queue_delete_link(&q->dns->queries, q->link);
   if (q->deliver) event_free(q->deliver);
   ma_dns_result_free(q->ready);
@@ -128,19 +152,49 @@ static MaDnsResult *from_ares_status(const MaDnsQuery *q, int status)
   return r;
 }
 
+static void on_deliver(evutil_socket_t fd, short what, void *arg);
+static void deliver_later(MaDnsQuery *q);
+static void start_waiting(MaDns *dns);
+
 static void on_ares_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
   MaDnsQuery *q = arg;
   MaDns *dns = q->dns;
   q->in_ares = FALSE;
+  if (q->flight) {
+    g_hash_table_remove(dns->flights, q->flight); /* frees the key: new askers start afresh */
+    q->flight = NULL;
+  }
+  GPtrArray *followers = g_steal_pointer(&q->followers);
   MaDnsResult *r;
   if (abuf && alen > 0 && (status == ARES_SUCCESS || status == ARES_ENOTFOUND || status == ARES_ENODATA))
     r = dns_answer_parse(abuf, (size_t)alen, q->name, q->type);
   else
     r = from_ares_status(q, status);
   if (!dns->closing) dns_cache_put(dns->cache, r);
+  if (q->submitting) {
+    /* c-ares failed the query inside ares_query (no servers, out of memory): deliver it on the
+     * next loop turn, as ma_dns_query promises */
+    q->ready = r;
+    deliver_later(q);
+    g_assert(!followers); /* nobody can have followed a query still being submitted */
+    return;
+  }
   finish(q, r);
+  for (guint i = 0; followers && i < followers->len; i++) {
+    MaDnsQuery *f = g_ptr_array_index(followers, i);
+    f->in_ares = FALSE;
+    /* the same answer, under the follower's own spelling of the name */
+    g_autoptr(MaDnsResult) own = ma_dns_result_copy(r);
+    g_free(own->name);
+    own->name = g_strdup(f->name);
+    size_t n = strlen(own->name);
+    if (n > 0 && own->name[n - 1] == '.') own->name[n - 1] = '\0';
+    finish(f, own);
+  }
+  if (followers) g_ptr_array_unref(followers);
   ma_dns_result_free(r);
+  start_waiting(dns);
 }
 
 static void on_deliver(evutil_socket_t fd, short what, void *arg)
@@ -149,6 +203,58 @@ static void on_deliver(evutil_socket_t fd, short what, void *arg)
   MaDnsResult *r = g_steal_pointer(&q->ready);
   finish(q, r);
   ma_dns_result_free(r);
+}
+
+/* Delivers q's ready answer on the next loop turn. */
+static void deliver_later(MaDnsQuery *q)
+{
+  q->deliver = evtimer_new(q->dns->base, on_deliver, q);
+  struct timeval now = {0, 0};
+  evtimer_add(q->deliver, &now);
+}
+
+/* q needs the network: follow a query in flight for the same question, wait for a free slot, or
+ * ask c-ares. */
+static void dispatch(MaDns *dns, MaDnsQuery *q)
+{
+  char *key = dns_cache_key(q->name, q->type);
+  MaDnsQuery *leader = g_hash_table_lookup(dns->flights, key);
+  if (leader) {
+    q->in_ares = TRUE;
+    if (!leader->followers) leader->followers = g_ptr_array_new();
+    g_ptr_array_add(leader->followers, q);
+    g_free(key);
+    return;
+  }
+  if (g_hash_table_size(dns->flights) >= DNS_MAX_IN_FLIGHT) {
+    g_queue_push_tail(&dns->waiting, q);
+    q->wait_link = g_queue_peek_tail_link(&dns->waiting);
+    g_free(key);
+    return;
+  }
+  q->in_ares = TRUE;
+  q->submitting = TRUE;
+  ares_query(dns->channel, q->name, 1 /* ns_c_in */, (int)q->type, on_ares_answer, q);
+  q->submitting = FALSE;
+  if (q->in_ares) {
+    q->flight = key;
+    g_hash_table_insert(dns->flights, key, q);
+  } else {
+    g_free(key); /* answered inside ares_query: nothing in flight */
+  }
+  update_timer(dns);
+}
+
+/* A slot came free: queued questions go on (answered from the cache when it has them now). */
+static void start_waiting(MaDns *dns)
+{
+  while (!dns->closing && !g_queue_is_empty(&dns->waiting) && g_hash_table_size(dns->flights) < DNS_MAX_IN_FLIGHT) {
+    MaDnsQuery *q = g_queue_pop_head(&dns->waiting);
+    q->wait_link = NULL;
+    q->ready = dns_cache_get(dns->cache, q->name, q->type);
+    if (q->ready) deliver_later(q);
+    else dispatch(dns, q);
+  }
 }
 
 MaDns *ma_dns_new(struct event_base *base, const MaDnsOptions *opts, GError **error)
@@ -164,6 +270,8 @@ MaDns *ma_dns_new(struct event_base *base, const MaDnsOptions *opts, GError **er
   dns->timer = evtimer_new(base, on_timer, dns);
   dns->cache = dns_cache_new(opts->cache_entries);
   g_queue_init(&dns->queries);
+  dns->flights = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_queue_init(&dns->waiting);
 
   struct ares_options o;
   memset(&o, 0, sizeof o);
@@ -211,14 +319,10 @@ MaDnsQuery *ma_dns_query(MaDns *dns, const char *name, MaDnsType type, MaDnsCall
     q->ready = dns_cache_get(dns->cache, q->name, type);
   }
   if (q->ready) {
-    q->deliver = evtimer_new(dns->base, on_deliver, q);
-    struct timeval now = {0, 0};
-    evtimer_add(q->deliver, &now);
+    deliver_later(q);
     return q;
   }
-  q->in_ares = TRUE;
-  ares_query(dns->channel, q->name, 1 /* ns_c_in */, (int)type, on_ares_answer, q);
-  update_timer(dns);
+  dispatch(dns, q);
   return q;
 }
 
@@ -226,7 +330,7 @@ void ma_dns_cancel(MaDnsQuery *q)
 {
   if (!q || q->cancelled) return;
   q->cancelled = TRUE;
-  if (!q->in_ares) query_free(q); /* waiting on its deliver event: nothing else refers to it */
+  if (!q->in_ares) query_free(q); /* waiting for its deliver event or a slot: only we refer to it */
 }
 
 guint ma_dns_pending(MaDns *dns)
@@ -257,6 +361,7 @@ void ma_dns_free(MaDns *dns)
   if (dns->channel_ok) ares_destroy(dns->channel);
   dns->channel_ok = FALSE;
   g_assert(g_queue_is_empty(&dns->queries));
+  g_hash_table_destroy(dns->flights);
   g_hash_table_destroy(dns->watches);
   if (dns->timer) event_free(dns->timer);
   dns_cache_free(dns->cache);

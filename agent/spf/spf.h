@@ -61,17 +61,69 @@ typedef struct {
   const char *sender;         /* MAIL FROM address ("" or NULL: postmaster@helo) */
   const char *helo;           /* HELO/EHLO name */
   const char *receiver;       /* %{r}; NULL: "unknown" */
-  const char *default_explanation; /* NULL: "DEFAULT" is not used; see spf_check_host */
+  const char *default_explanation; /* the explanation of a fail without a usable exp=; NULL:
+                                      "<domain> does not authorise <ip> to send mail (SPF)" */
   gint64 now;                 /* %{t}; 0: ma_now() */
 } SpfQuery;
 
-/* check_host() of RFC 7208 section 4. Fills *out (spf_outcome_clear it afterwards) and returns
- * out->result. The default explanation (fail without a usable exp=) is
- * q->default_explanation, else "%{d} does not authorise %{i} to send mail (SPF)". */
+/* check_host() of RFC 7208 section 4. Fills *out (the caller clears it with spf_outcome_clear,
+ * whatever the result) and returns out->result. A domain that cannot be looked up (a single
+ * label, an empty label, over 253 octets) gives none, as RFC 7208 4.3 says. */
 SpfResult spf_check_host(const SpfResolver *resolver, const SpfQuery *q, SpfOutcome *out);
 void spf_outcome_clear(SpfOutcome *out);
 
 /* "none", "neutral", "pass", "fail", "softfail", "temperror", "permerror". */
 const char *spf_result_name(SpfResult result);
+
+/* ---- merge and lint (spf_merge.c) ---- */
+
+/* mailagent's mechanism, from [relay] spf_include (an include: domain) or [relay]
+ * source_addresses (addresses or networks, each added as ip4:/ip6:). */
+typedef struct {
+  const char *include;           /* e.g. "_spf.mailagent.example"; NULL when addresses are used */
+  const char *const *addresses;  /* NULL-terminated "192.0.2.1", "2001:db8::/48"...; used when
+                                    include is NULL */
+} SpfOurs;
+
+typedef enum {
+  SPF_LINT_ERROR,   /* receivers will give permerror or the record does not do its job */
+  SPF_LINT_WARNING, /* works, but risky or wasteful */
+} SpfLintLevel;
+
+typedef struct {
+  SpfLintLevel level;
+  char *code;    /* stable: "multiple_records", "syntax", "too_many_lookups",
+                    "too_many_void_lookups", "too_many_mx", "plus_all", "ptr", "include_loop",
+                    "include_without_record", "no_all", "no_record", "dns_error" */
+  char *message; /* what is wrong and what to do, for an administrator */
+} SpfLintItem;
+
+typedef struct {
+  char *current;      /* the published SPF record, NULL when none (the first of several: lint
+                         says "multiple_records") */
+  char *proposed;     /* the record to publish: current with our mechanism added once before the
+                         all term (or a fresh record); equal to current when nothing is missing;
+                         NULL when current does not parse (lint says "syntax") */
+  gboolean changed;   /* proposed differs from current */
+  gboolean already_authorised; /* our mechanism is there already, directly or through includes */
+  guint dns_terms_after;   /* DNS-querying terms of proposed, counted through includes */
+  guint void_lookups_after;
+  GPtrArray *lint;    /* SpfLintItem* (owned), in the order found */
+} SpfPlan;
+
+/* Reads domain's SPF record through resolver and plans the record to publish with ours in it,
+ * with the lint of the result. Returns 0 with *plan filled (spf_plan_clear), or -1 with *error
+ * (MA_ERROR_TEMPFAIL when DNS failed for the domain's own record: nothing can be planned). */
+int spf_plan(const SpfResolver *resolver, const char *domain, const SpfOurs *ours, SpfPlan *plan,
+             GError **error);
+void spf_plan_clear(SpfPlan *plan);
+
+/* The pure part of the merge: record text (NULL: none) -> the text with each of our terms that
+ * is not already a term of the record inserted once, before the "all" term (any qualifier), or
+ * after the last mechanism when there is no "all" (so before redirect= and exp=); a fresh
+ * "v=spf1 <ours> ~all" when record is NULL. Other terms keep their text and order; terms are
+ * joined by one space. Returns a new string (g_free), or NULL with *error_r (newly allocated)
+ * when record does not parse or ours is empty or malformed. */
+char *spf_merge_text(const char *record, const SpfOurs *ours, char **error_r);
 
 #endif

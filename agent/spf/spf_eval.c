@@ -95,11 +95,11 @@ static char *target_of(Eval *e, const SpfTerm *t, const char *domain)
   return d;
 }
 
-static Match temp(Eval *e, const char *what, const MaDnsResult *r)
+/* A DNS failure that may pass: the check is a temperror (RFC 7208 5: "temperror" on errors). */
+static Match temp(Eval *e, const MaDnsResult *r)
 {
   set_problem(e, g_strdup_printf("DNS %s look-up of %s: %s%s%s", ma_dns_type_name(r->type), r->name,
                                  ma_dns_status_name(r->status), r->reason ? ", " : "", r->reason ? r->reason : ""));
-  (void)what;
   return MATCH_TEMPERROR;
 }
 
@@ -108,7 +108,7 @@ static SpfResult check_domain(Eval *e, const char *domain, SpfOutcome *out, gboo
 static Match match_a(Eval *e, const SpfTerm *t, const char *target)
 {
   g_autoptr(MaDnsResult) r = lookup(e, target, address_type(e));
-  if (ma_dns_status_is_temporary(r->status)) return temp(e, "a", r);
+  if (ma_dns_status_is_temporary(r->status)) return temp(e, r);
   if (!count_void(e, r)) return MATCH_PERMERROR;
   return any_address_matches(e, r, t) ? MATCH_YES : MATCH_NO;
 }
@@ -116,7 +116,7 @@ static Match match_a(Eval *e, const SpfTerm *t, const char *target)
 static Match match_mx(Eval *e, const SpfTerm *t, const char *target)
 {
   g_autoptr(MaDnsResult) mx = lookup(e, target, MA_DNS_MX);
-  if (ma_dns_status_is_temporary(mx->status)) return temp(e, "mx", mx);
+  if (ma_dns_status_is_temporary(mx->status)) return temp(e, mx);
   if (!count_void(e, mx)) return MATCH_PERMERROR;
   if (mx->n > SPF_MAX_MX_ADDRESS_LOOKUPS) {
     set_problem(e, g_strdup_printf("\"%s\": %s has more than %d MX records", t->text, target,
@@ -125,7 +125,7 @@ static Match match_mx(Eval *e, const SpfTerm *t, const char *target)
   }
   for (guint i = 0; i < mx->n; i++) {
     g_autoptr(MaDnsResult) a = lookup(e, mx->mx[i].exchange, address_type(e));
-    if (ma_dns_status_is_temporary(a->status)) return temp(e, "mx", a);
+    if (ma_dns_status_is_temporary(a->status)) return temp(e, a);
     if (any_address_matches(e, a, t)) return MATCH_YES;
   }
   return MATCH_NO;
@@ -156,7 +156,7 @@ static Match match_ptr(Eval *e, const char *target)
 static Match match_exists(Eval *e, const char *target)
 {
   g_autoptr(MaDnsResult) r = lookup(e, target, MA_DNS_A); /* always A, even for IPv6 clients */
-  if (ma_dns_status_is_temporary(r->status)) return temp(e, "exists", r);
+  if (ma_dns_status_is_temporary(r->status)) return temp(e, r);
   if (!count_void(e, r)) return MATCH_PERMERROR;
   return r->n > 0 ? MATCH_YES : MATCH_NO;
 }
@@ -230,10 +230,10 @@ static char *explanation(Eval *e, const SpfRecord *rec)
   return spf_macro_expand(&e->macro, text, TRUE, FALSE);
 }
 
-static SpfResult fail_with(Eval *e, SpfOutcome *out, SpfResult r, char *problem)
+/* Records why (problem, owned) and returns r. */
+static SpfResult fail_with(Eval *e, SpfResult r, char *problem)
 {
   set_problem(e, problem);
-  (void)out;
   return r;
 }
 
@@ -243,7 +243,7 @@ static SpfResult check_domain(Eval *e, const char *domain, SpfOutcome *out, gboo
 {
   if (++e->depth > SPF_MAX_DEPTH) {
     e->depth--;
-    return fail_with(e, out, SPF_RESULT_PERMERROR, g_strdup("include/redirect nested too deeply (a loop?)"));
+    return fail_with(e, SPF_RESULT_PERMERROR, g_strdup("include/redirect nested too deeply (a loop?)"));
   }
   const char *saved_domain = e->macro.domain;
   e->macro.domain = domain;
@@ -253,7 +253,7 @@ static SpfResult check_domain(Eval *e, const char *domain, SpfOutcome *out, gboo
   const MaDnsTxt *spf = NULL;
   guint found = 0;
   if (ma_dns_status_is_temporary(txt->status)) {
-    temp(e, "txt", txt);
+    temp(e, txt);
     result = SPF_RESULT_TEMPERROR;
     goto done;
   }
@@ -265,13 +265,13 @@ static SpfResult check_domain(Eval *e, const char *domain, SpfOutcome *out, gboo
     goto done;
   }
   if (found > 1) {
-    result = fail_with(e, out, SPF_RESULT_PERMERROR, g_strdup_printf("%s has %u SPF records (one is allowed)", domain, found));
+    result = fail_with(e, SPF_RESULT_PERMERROR, g_strdup_printf("%s has %u SPF records (one is allowed)", domain, found));
     goto done;
   }
   char *syntax = NULL;
   rec = spf_record_parse(spf->data, spf->len, &syntax);
   if (!rec) {
-    result = fail_with(e, out, SPF_RESULT_PERMERROR, g_strdup_printf("the SPF record of %s: %s", domain, syntax));
+    result = fail_with(e, SPF_RESULT_PERMERROR, g_strdup_printf("the SPF record of %s: %s", domain, syntax));
     g_free(syntax);
     goto done;
   }
@@ -280,7 +280,7 @@ static SpfResult check_domain(Eval *e, const char *domain, SpfOutcome *out, gboo
     const SpfTerm *t = g_ptr_array_index(rec->terms, i);
     if (t->kind >= SPF_TERM_REDIRECT) continue;
     if (spf_term_queries_dns(t) && ++e->dns_terms > SPF_MAX_DNS_TERMS) {
-      result = fail_with(e, out, SPF_RESULT_PERMERROR,
+      result = fail_with(e, SPF_RESULT_PERMERROR,
                          g_strdup_printf("more than %d DNS-querying terms (at \"%s\" in %s)", SPF_MAX_DNS_TERMS, t->text, domain));
       goto done;
     }
@@ -303,7 +303,7 @@ static SpfResult check_domain(Eval *e, const char *domain, SpfOutcome *out, gboo
   }
   if (rec->redirect) {
     if (++e->dns_terms > SPF_MAX_DNS_TERMS) {
-      result = fail_with(e, out, SPF_RESULT_PERMERROR,
+      result = fail_with(e, SPF_RESULT_PERMERROR,
                          g_strdup_printf("more than %d DNS-querying terms (at \"%s\" in %s)", SPF_MAX_DNS_TERMS, rec->redirect->text, domain));
       goto done;
     }
@@ -313,15 +313,16 @@ static SpfResult check_domain(Eval *e, const char *domain, SpfOutcome *out, gboo
       goto done;
     }
     if (!ma_dns_name_is_valid(target)) {
-      result = fail_with(e, out, SPF_RESULT_PERMERROR, g_strdup_printf("redirect to \"%s\", not a domain", target));
+      result = fail_with(e, SPF_RESULT_PERMERROR, g_strdup_printf("redirect to \"%s\", not a domain", target));
       goto done;
     }
     /* the redirect target's evaluation replaces ours entirely, its exp= included */
     result = check_domain(e, target, out, explain);
     if (result == SPF_RESULT_NONE) {
-      result = fail_with(e, out, SPF_RESULT_PERMERROR, g_strdup_printf("redirect to %s, which has no SPF record", target));
+      /* RFC 7208 6.1: a redirect to a domain without a record is a permerror; say so rather
+       * than the "has no SPF record" the inner check recorded */
       g_clear_pointer(&e->problem, g_free);
-      e->problem = g_strdup_printf("redirect to %s, which has no SPF record", target);
+      result = fail_with(e, SPF_RESULT_PERMERROR, g_strdup_printf("redirect to %s, which has no SPF record", target));
     }
     goto done;
   }

@@ -88,7 +88,7 @@ gboolean spf_macro_string_is_valid(const char *s, gboolean in_exp, gboolean doma
       *error_r = "a macro with too many digits";
       return FALSE;
     }
-    if (digits > 0 && s[j - digits] == '0' ) {
+    if (digits > 0 && s[j - digits] == '0') {
       /* "%{d0}" asks for zero labels (RFC 7208 7.3: at least one) */
       gboolean all_zero = TRUE;
       for (size_t d = j - digits; d < j; d++) all_zero &= s[d] == '0';
@@ -98,7 +98,7 @@ gboolean spf_macro_string_is_valid(const char *s, gboolean in_exp, gboolean doma
       }
     }
     if (j < n && g_ascii_tolower(s[j]) == 'r') j++;
-    while (j < n && strchr(".-+,/_=", s[j]) && s[j]) j++;
+    while (j < n && strchr(".-+,/_=", s[j])) j++;
     if (j >= n || s[j] != '}') {
       *error_r = "a macro without its closing }";
       return FALSE;
@@ -155,8 +155,8 @@ static gboolean parse_cidr(const char *s, size_t n, int max, int *out)
  * looks like one is malformed. */
 static gboolean split_dual_cidr(const char *arg, size_t *n, SpfTerm *t)
 {
+  /* "//" introduces the ip6 length; a domain-spec has no use for "//" (empty labels) */
   const char *dd = g_strstr_len(arg, (gssize)*n, "//");
-  /* the last "//" introduces the ip6 length; a domain-spec never contains "//" legitimately */
   if (dd) {
     if (!parse_cidr(dd + 1, (size_t)(arg + *n - dd - 1), 128, &t->cidr6)) return FALSE;
     *n = (size_t)(dd - arg);

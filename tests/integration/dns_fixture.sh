@@ -19,6 +19,14 @@ out=$(dns_query two.spf.test TXT)
 assert_eq 2 "$(grep -c 'v=spf1' <<<"$out")" "two SPF records at two.spf.test"
 out=$(dns_query _spf.mailagent.test TXT)
 assert_contains "$out" "v=spf1 ip4:198.51.100.0/24" "mailagent.test zone served"
+out=$(dns_query _dmarc.example.test TXT)
+assert_contains "$out" '"v=DMARC1; p=reject;' "DMARC record served"
+out=$(dns_query sel1._domainkey.example.test TXT)
+assert_contains "$out" "p=$(cat "$Z/keys/sel1.pub.b64")" "DKIM sel1 publishes keys/sel1"
+out=$(dns_query stale._domainkey.example.test TXT)
+assert_contains "$out" "p=$(cat "$Z/keys/wrong.pub.b64")" "DKIM stale publishes the wrong key"
+out=$(dns_query nomail.example.test MX)
+assert_contains "$out" "nomail.example.test MX 300 0 " "null MX served"
 out=$(dns_query missing._domainkey.example.test TXT)
 assert_contains "$out" "rcode 3" "a missing DKIM key is NXDOMAIN"
 

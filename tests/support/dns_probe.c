@@ -100,6 +100,7 @@ int main(int argc, char **argv)
   else dns = ma_dns_new(base, &opts, &error);
   if (!dns && !sdns) {
     fprintf(stderr, "dns_probe: %s\n", error->message);
+    event_base_free(base);
     return 2;
   }
   struct event *tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);

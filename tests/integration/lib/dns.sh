@@ -37,6 +37,7 @@ dns_start() {
     echo "  logfile: \"$dir/nsd.log\""
     echo "  verbosity: 1"
     echo "  hide-version: yes"
+    echo "  rrl-ratelimit: 0"  # tests ask fast from one address: no response rate limiting
     echo "  minimal-responses: no"
     echo "  do-ip6: no"
     echo "remote-control:"
