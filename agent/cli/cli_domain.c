@@ -371,7 +371,8 @@ static int cmd_spf(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
   g_autoptr(GOptionContext) ctx = cli_context("domain spf", "ENTERPRISE DOMAIN",
-    "Read the domain's SPF record and say whether it authorises mailagent's sending addresses.", &common, NULL);
+    "Read the domain's SPF record, print the record to publish with mailagent's mechanism added once, "
+    "the lint, and whether it authorises mailagent's sending addresses.", &common, NULL);
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
   if ((rc = cli_positional(argc, argv, 2, 2, "mailagent domain spf ENTERPRISE DOMAIN")) >= 0) return rc;
@@ -404,6 +405,7 @@ static int cmd_spf(int argc, char **argv)
     printf("SPF of %s (%s)\n", domain, c->spf_required ? "required: the return path is on this domain"
                                                         : "advisory: the return path is mailagent's");
     printf("  published: %s\n", c->spf_record ? c->spf_record : "(none)");
+    printf("  publish:   %s\n", c->spf_proposed ? c->spf_proposed : "(no change needed)");
     printf("  mailagent's addresses: %s\n", c->spf_result);
     for (guint i = 0; i < c->spf_lint->len; i++) printf("  lint: %s\n", (char *) c->spf_lint->pdata[i]);
   }

@@ -7,6 +7,7 @@
 #include "domains_private.h"
 
 #include "agent/lib/error.h"
+#include "agent/spf/spf_record.h"
 
 #include <string.h>
 
@@ -187,14 +188,9 @@ static void check_spf(MaDomainCheck *c, const MaDomainsResolver *r)
 {
   g_autoptr(GPtrArray) txts = g_ptr_array_new_with_free_func(g_free);
   MaDnsStatus status = txt_records(r, c->domain->domain, txts, NULL);
-  guint n = 0;
-  for (guint i = 0; i < txts->len; i++)
-    if (g_ascii_strncasecmp(txts->pdata[i], "v=spf1", 6) == 0 &&
-        (((char *) txts->pdata[i])[6] == ' ' || ((char *) txts->pdata[i])[6] == '\0')) {
-      if (!c->spf_record) c->spf_record = g_strdup(txts->pdata[i]);
-      n++;
-    }
-  if (n > 1) g_ptr_array_add(c->spf_lint, g_strdup("more than one SPF record: receivers give permerror; merge them into one"));
+  /* The first SPF record is shown; more than one is the plan's lint to report (domain_spf.c). */
+  for (guint i = 0; i < txts->len && !c->spf_record; i++)
+    if (spf_record_is_spf(txts->pdata[i], strlen(txts->pdata[i]))) c->spf_record = g_strdup(txts->pdata[i]);
   if (ma_dns_status_is_temporary(status)) c->spf_result = g_strdup("temperror");
   domains_spf_evaluate(c, r);
 }

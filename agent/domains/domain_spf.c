@@ -44,9 +44,45 @@ static int badness(SpfResult r)
   return 7;
 }
 
+/* The record to publish with mailagent's mechanism in it, and its lint, through dns-spf's merge
+ * (spf_plan). Nothing is planned when mailagent has nothing to add. */
+static void plan(MaDomainCheck *c, const SpfResolver *resolver)
+{
+  const MaConfig *cfg = c->cfg;
+  if (!cfg) return;
+  gchar **addresses = NULL;
+  SpfOurs ours = { 0 };
+  if (cfg->relay_spf_include && *cfg->relay_spf_include) {
+    ours.include = cfg->relay_spf_include;
+  } else if (cfg->relay_source_addresses && *cfg->relay_source_addresses) {
+    addresses = g_strsplit(cfg->relay_source_addresses, ",", -1);
+    for (guint i = 0; addresses[i]; i++) g_strstrip(addresses[i]);
+    ours.addresses = (const char *const *) addresses;
+  } else {
+    return;
+  }
+  SpfPlan p = { 0 };
+  GError *error = NULL;
+  if (spf_plan(resolver, c->domain->domain, &ours, &p, &error) == 0) {
+    if (p.changed && p.proposed) c->spf_proposed = g_strdup(p.proposed);
+    for (guint i = 0; p.lint && i < p.lint->len; i++) {
+      SpfLintItem *item = p.lint->pdata[i];
+      g_ptr_array_add(c->spf_lint, g_strdup_printf("%s (%s): %s", item->level == SPF_LINT_ERROR ? "error" : "warning",
+                                                   item->code, item->message));
+    }
+    spf_plan_clear(&p);
+  } else {
+    g_ptr_array_add(c->spf_lint, g_strdup_printf("no plan: %s", error->message));
+    g_clear_error(&error);
+  }
+  g_strfreev(addresses);
+}
+
 void domains_spf_evaluate(MaDomainCheck *c, const MaDomainsResolver *resolver)
 {
   const MaConfig *cfg = c->cfg;
+  SpfResolver plan_resolver = { resolver->lookup, resolver->ctx };
+  plan(c, &plan_resolver);
   if (c->spf_result) return; /* the record look-up itself failed */
   const char *domain = c->domain->domain;
   if (cfg && cfg->relay_source_addresses && *cfg->relay_source_addresses) {

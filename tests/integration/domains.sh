@@ -166,6 +166,11 @@ assert_eq "pass False" "$(json_get "$T/last.out" '[(r["result"], r["required"]) 
 assert_contains "$(json_get "$T/last.out" '[x["records"][0]["fix"] for x in d["domains"] if x["domain"]=="acme.test"][0]')" \
   "mailagent domain dkim" "a domain without a key: the fix names the command"
 
+# --- SPF: the record to publish, through agent/spf's merge --------------------------------------
+assert_status 0 ma domain spf acme bücher.test
+assert_contains "$(cat "$T/last.out")" "published: v=spf1 ip4:192.0.2.0/24 -all" "domain spf shows the record"
+assert_contains "$(cat "$T/last.out")" "mailagent's addresses: pass" "and that 192.0.2.25 passes it"
+
 # --- serve re-verifies on the test clock; the CRM hears about the change ------------------------
 /usr/bin/python3 "$SRC_DIR/tests/support/webhook_receiver.py" --port "$HOOK_PORT" --port-file "$T/hook.port" \
   --log "$T/hook.log" --secret-file "$T/webhook.secret" --plan "" &

@@ -395,6 +395,23 @@ static void test_spf_required(Fx *fx, gconstpointer data)
   g_autofree char *s1 = verify(fx, t, NULL, NULL);
   g_assert_cmpstr(s1, ==, "verified"); /* return path "bounce": SPF advisory */
 
+  /* The record to publish: ours added once before the all term (agent/spf's merge). */
+  MaDomainCheck *c = ma_domains_check(fx->st, &fx->cfg, &fx->resolver, "e1", D, t, &error);
+  g_assert_nonnull(c);
+  g_assert_cmpstr(c->spf_result, ==, "fail");
+  g_assert_cmpstr(c->spf_proposed, ==, "v=spf1 ip4:198.51.100.0/24 ip4:192.0.2.25 -all");
+  ma_domain_check_free(c);
+  GPtrArray *two = g_ptr_array_new_with_free_func(g_free);
+  g_ptr_array_add(two, g_strdup("v=spf1 -all"));
+  g_ptr_array_add(two, g_strdup("v=spf1 ip4:192.0.2.25 -all"));
+  g_hash_table_replace(fx->zone.txt, g_strdup(D), two);
+  c = ma_domains_check(fx->st, &fx->cfg, &fx->resolver, "e1", D, t, &error);
+  gboolean multiple = FALSE;
+  for (guint i = 0; i < c->spf_lint->len; i++) multiple |= strstr(c->spf_lint->pdata[i], "multiple_records") != NULL;
+  g_assert_true(multiple);
+  ma_domain_check_free(c);
+  zone_set(&fx->zone, D, "v=spf1 ip4:198.51.100.0/24 -all");
+
   MaDomain *row = NULL;
   g_assert_cmpint(storage_domain_get(fx->st, "e1", D, &row, &error), ==, 1);
   g_free(row->return_path);
