@@ -223,6 +223,7 @@ int sqlite_domain_report_put(void *impl, const char *enterprise_id, const char *
 int sqlite_domain_report_get(void *impl, const char *enterprise_id, const char *domain, char **json, GError **error);
 int sqlite_domain_key_add(void *impl, const MaDomainKey *k, GError **error);
 int sqlite_domain_key_list(void *impl, const char *enterprise_id, const char *domain, GPtrArray *out, GError **error);
+int sqlite_domain_key_remove(void *impl, const char *enterprise_id, const char *id, GError **error);
 int sqlite_domain_key_update(void *impl, const MaDomainKey *k, GError **error);
 int sqlite_outbox_add(void *impl, const char *enterprise_id, const char *event, const char *idempotency_key,
                       const char *payload, gint64 now, GError **error);

@@ -610,6 +610,12 @@ int storage_domain_key_list(MaStorage *st, const char *enterprise_id, const char
   return st->be->domain_key_list(st->impl, enterprise_id, domain, out, error);
 }
 
+int storage_domain_key_remove(MaStorage *st, const char *enterprise_id, const char *id, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->domain_key_remove(st->impl, enterprise_id, id, error);
+}
+
 int storage_domain_key_update(MaStorage *st, const MaDomainKey *k, GError **error)
 {
   g_assert(st != NULL);

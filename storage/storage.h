@@ -380,6 +380,8 @@ int storage_domain_key_add(MaStorage *st, const MaDomainKey *k, GError **error);
 /* The domain's keys, oldest first. out: MaDomainKey*. */
 int storage_domain_key_list(MaStorage *st, const char *enterprise_id, const char *domain, GPtrArray *out,
                             GError **error);
+/* Removes a key (by id within its enterprise). 1 removed, 0 not there. */
+int storage_domain_key_remove(MaStorage *st, const char *enterprise_id, const char *id, GError **error);
 /* Writes state, published, activated_at and retired_at of k (by id within its enterprise). */
 int storage_domain_key_update(MaStorage *st, const MaDomainKey *k, GError **error);
 

@@ -76,6 +76,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .domain_report_get = sqlite_domain_report_get,
   .domain_key_add = sqlite_domain_key_add,
   .domain_key_list = sqlite_domain_key_list,
+  .domain_key_remove = sqlite_domain_key_remove,
   .domain_key_update = sqlite_domain_key_update,
   .outbox_add = sqlite_outbox_add,
   .outbox_due = sqlite_outbox_due,

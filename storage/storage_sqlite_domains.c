@@ -253,6 +253,20 @@ int sqlite_domain_key_list(void *impl, const char *enterprise_id, const char *do
   return rc == SQLITE_DONE ? 0 : sql_fail(d, rc, error, "DKIM keys");
 }
 
+int sqlite_domain_key_remove(void *impl, const char *enterprise_id, const char *id, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d, "DELETE FROM dkim_keys WHERE id = ? AND enterprise_id = ?", error);
+  if (s) {
+    sql_bind_text(s, 1, id);
+    sql_bind_text(s, 2, enterprise_id);
+    if (sql_step_done(d, s, error, "remove DKIM key") == 0) ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
+  }
+  return sql_write_end(d, ret, error);
+}
+
 int sqlite_domain_key_update(void *impl, const MaDomainKey *k, GError **error)
 {
   SqlDb *d = impl;

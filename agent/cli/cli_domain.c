@@ -244,7 +244,7 @@ static void print_key_records(const MaDomainKey *k, const char *cname_domain)
 static int cmd_dkim(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
-  g_autofree char *selector = NULL, *algorithm = NULL, *import = NULL;
+  g_autofree char *selector = NULL, *algorithm = NULL, *import = NULL, *remove = NULL;
   gboolean delegated = FALSE;
   GOptionEntry entries[] = {
     {"selector", 0, 0, G_OPTION_ARG_STRING, &selector, "Selector (default: generated from the date)", "S"},
@@ -252,6 +252,7 @@ static int cmd_dkim(int argc, char **argv)
     {"import-key", 0, 0, G_OPTION_ARG_FILENAME, &import, "Import this PEM private key instead of generating one", "FILE"},
     {"delegated", 0, 0, G_OPTION_ARG_NONE, &delegated,
      "Delegated mode: the customer CNAMEs the selector to [relay] dkim_cname_domain", NULL},
+    {"remove", 0, 0, G_OPTION_ARG_STRING, &remove, "Remove the pending or retired key with this selector", "S"},
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr(GOptionContext) ctx = cli_context("domain dkim", "ENTERPRISE DOMAIN",
@@ -260,9 +261,24 @@ static int cmd_dkim(int argc, char **argv)
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
   const char *usage = "mailagent domain dkim ENTERPRISE DOMAIN [--selector S] [--algorithm rsa-2048|rsa-1024|ed25519] "
-                      "[--import-key FILE] [--delegated]";
+                      "[--import-key FILE] [--delegated] | --remove S";
   if ((rc = cli_positional(argc, argv, 2, 2, usage)) >= 0) return rc;
   g_autoptr(GError) error = NULL;
+  if (remove) {
+    if (selector || algorithm || import || delegated) return cli_usage_error("--remove takes no other option");
+    g_autoptr(MaConfig) rcfg = NULL;
+    MaStorage *rst = NULL;
+    MaEnterprise *re = NULL;
+    g_autofree char *rdomain = NULL;
+    if ((rc = open_domain(&common, argv[1], argv[2], &rcfg, &rst, &re, &rdomain)) != 0) return rc;
+    rc = ma_domains_key_remove(rst, re->id, rdomain, remove, &error);
+    storage_close(&rst);
+    ma_enterprise_free(re);
+    if (rc < 0) return cli_fail("domain dkim --remove", error);
+    if (common.json) cli_print_json(json_pack("{s:s, s:s, s:b}", "domain", rdomain, "selector", remove, "removed", 1), FALSE);
+    else printf("removed DKIM key %s of %s\n", remove, rdomain);
+    return 0;
+  }
   MaDkimKeyType type = MA_DKIM_KEY_RSA_2048;
   if (algorithm && ma_dkim_key_type_parse(algorithm, &type, &error) < 0) return cli_usage_error("%s", error->message);
   if (selector && !ma_dkim_selector_check(selector, &error)) return cli_usage_error("%s", error->message);

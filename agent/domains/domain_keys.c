@@ -118,6 +118,26 @@ int ma_domains_key_create(MaStorage *st, const guint8 master_key[32], const MaDo
   return 0;
 }
 
+int ma_domains_key_remove(MaStorage *st, const char *enterprise_id, const char *domain, const char *selector,
+                          GError **error)
+{
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func((GDestroyNotify) ma_domain_key_free);
+  if (storage_domain_key_list(st, enterprise_id, domain, keys, error) < 0) return -1;
+  for (guint i = 0; i < keys->len; i++) {
+    MaDomainKey *k = keys->pdata[i];
+    if (strcmp(k->selector, selector) != 0) continue;
+    if (strcmp(k->state, "active") == 0) {
+      g_set_error(error, MA_ERROR, MA_ERROR_CONFLICT,
+                  "selector %s of %s signs mail; create its successor (domain dkim) and let it verify first",
+                  selector, domain);
+      return -1;
+    }
+    return storage_domain_key_remove(st, enterprise_id, k->id, error) < 0 ? -1 : 0;
+  }
+  g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "%s has no DKIM key with selector %s", domain, selector);
+  return -1;
+}
+
 char *ma_domains_key_record(const MaDomainKey *k)
 {
   return g_strdup_printf("v=DKIM1; k=%s; p=%s", domains_key_family(k->algorithm), k->public_b64);

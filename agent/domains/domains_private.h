@@ -39,6 +39,11 @@ typedef struct {
  * a selector taken or a key of the same type still pending (CONFLICT), a bad import (INVALID). */
 int ma_domains_key_create(MaStorage *st, const guint8 master_key[32], const MaDomainKeyRequest *req,
                           MaDomainKey **key_r, GError **error);
+/* Removes the key with selector of a domain: a pending key (its record never verified) or a
+ * retired one (its record gone). An active key is refused (MA_ERROR_CONFLICT: rotate first);
+ * an unknown selector is MA_ERROR_NOT_FOUND. */
+int ma_domains_key_remove(MaStorage *st, const char *enterprise_id, const char *domain, const char *selector,
+                          GError **error);
 /* "v=DKIM1; k=...; p=..." for a stored key. Newly allocated. */
 char *ma_domains_key_record(const MaDomainKey *k);
 

@@ -43,7 +43,7 @@ publish() {
 key_line() { echo "$1. IN TXT $2"; }
 
 publish
-dns_start "$ZONE" "$FIXTURES_DIR/dns/football.example.com.zone"
+dns_start "$ZONE" "$FIXTURES_DIR/dns/football.example.com.zone" "$FIXTURES_DIR/dns/example.test.zone"
 clock_start
 HOOK_PORT=$(free_port)
 printf 'domains-secret\n' > "$T/webhook.secret"
@@ -120,6 +120,32 @@ assert_contains "$(cat "$T/last.out")" "pass d=football.example.com s=test a=rsa
 sed 's/hungry/Hungry/' "$RFC" > "$T/rfc-tampered.eml"
 assert_status 1 ma dkim verify "$T/rfc-tampered.eml" --json
 assert_eq "fail fail" "$(json_get "$T/last.out" '" ".join(i["result"] for i in d["items"])')" "RFC 8463 example with one body byte changed: both fail"
+
+# --- an imported key (a domain that already signs elsewhere): example.test publishes sel1's key
+#     and, under "stale", another key; "big" is a 2048-bit key split across two strings ------------
+K=$FIXTURES_DIR/dns/keys
+assert_status 0 ma domain add beta example.test
+assert_status 0 ma domain dkim beta example.test --selector stale --import-key "$K/sel1.key.pem" --json
+assert_eq "rsa-1024 $(cat "$K/sel1.pub.b64")" "$(json_get "$T/last.out" 'd["algorithm"]+" "+d["value"].split("p=")[1]')" \
+  "imported key: its type and public half"
+assert_status 1 ma domain verify beta example.test --json
+assert_eq "failed wrong_key" "$(json_get "$T/last.out" 'd["status"]+" "+d["reason"]')" "another key published: failed, wrong_key"
+assert_contains "$(json_get "$T/last.out" '[r["fix"] for r in d["records"] if r["kind"]=="dkim"][0]')" "holds another key" "the fix says so"
+assert_status 2 ma domain dkim beta example.test --selector big --import-key "$K/big.key.pem"
+assert_contains "$(cat "$T/last.err")" "still waiting for its DNS record" "one pending key of a type at a time"
+assert_status 0 ma domain dkim beta example.test --remove stale
+assert_status 0 ma domain dkim beta example.test --selector big --import-key "$K/big.key.pem"
+assert_status 0 ma domain verify beta example.test
+assert_contains "$(cat "$T/last.out")" "DKIM big (rsa-2048, active): ok" "the 2048-bit key split across strings verifies"
+printf 'From: x@example.test\r\nSubject: imported\r\n\r\nbody\r\n' > "$T/ex.eml"
+assert_status 0 ma dkim sign beta "$T/ex.eml"; cp "$T/last.out" "$T/ex-signed.eml"
+assert_status 0 ma dkim verify "$T/ex-signed.eml"
+assert_contains "$(cat "$T/last.out")" "pass d=example.test s=big a=rsa-sha256" "signed with the imported key, verified through DNS"
+assert_status 2 ma domain dkim beta example.test --remove big
+assert_contains "$(cat "$T/last.err")" "signs mail" "an active key cannot be removed"
+printf 'not a key\n' > "$T/junk.pem"
+assert_status 2 ma domain dkim beta example.test --selector junk --import-key "$T/junk.pem"
+assert_contains "$(cat "$T/last.err")" "not a PEM private key" "a file that is not a key is refused"
 
 # --- ownership: verified by acme, so beta's claim is refused ------------------------------------
 assert_status 2 ma domain add beta bücher.test
@@ -198,7 +224,8 @@ for line in open(sys.argv[1]):
     r = json.loads(line)
     if r["outcome"] == "accepted" and r["event"] == "domain.status_changed":
         d = json.loads(r["body"])["data"]
-        print(d["previous_status"] + ">" + d["status"])' "$T/hook.log" | tr '\n' ' '; }
+        if d["domain"] == sys.argv[2]:
+            print(d["previous_status"] + ">" + d["status"])' "$T/hook.log" "$D" | tr '\n' ' '; }
 for _ in $(seq 1 100); do [[ "$(events)" == *"verified>failed"* ]] && break; sleep 0.1; done
 assert_eq "pending>verified verified>failed " "$(events)" "domain.status_changed delivered for each change, in order"
 

@@ -381,6 +381,27 @@ static void test_life(Fx *fx, gconstpointer data)
   ma_domain_key_free(rot);
 }
 
+/* Ownership by the TXT challenge alone: verified, but not in the sending scope without a key. */
+static void test_challenge(Fx *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  MaDomain *d = NULL;
+  g_assert_cmpint(storage_domain_get(fx->st, "e1", D, &d, &error), ==, 1);
+  g_autofree char *name = g_strconcat("_mailagent.", D, NULL);
+  g_autofree char *wrong = g_strconcat("mailagent-verification=", "0123", NULL);
+  zone_set(&fx->zone, name, wrong);
+  g_autofree char *s1 = verify(fx, 1796169600, NULL, NULL);
+  g_assert_cmpstr(s1, ==, "pending");
+  g_autofree char *right = g_strconcat("mailagent-verification=", d->challenge, NULL);
+  zone_set(&fx->zone, name, right);
+  g_autofree char *s2 = verify(fx, 1796169700, NULL, NULL);
+  g_assert_cmpstr(s2, ==, "verified");
+  g_autofree char *reason = NULL;
+  g_assert_cmpint(ma_domains_may_send(fx->st, "e1", D, &reason, &error), ==, 0);
+  g_assert_nonnull(strstr(reason, "no active DKIM selector"));
+  ma_domain_free(d);
+}
+
 /* Return path on the domain: SPF must authorise our address; advisory otherwise. */
 static void test_spf_required(Fx *fx, gconstpointer data)
 {
@@ -439,5 +460,6 @@ int main(int argc, char **argv)
   g_test_add_func("/domains/next-state", test_next_state_table);
   g_test_add("/domains/life", Fx, NULL, fx_setup, test_life, fx_teardown);
   g_test_add("/domains/spf-required", Fx, NULL, fx_setup, test_spf_required, fx_teardown);
+  g_test_add("/domains/challenge", Fx, NULL, fx_setup, test_challenge, fx_teardown);
   return g_test_run();
 }
