@@ -107,12 +107,16 @@ static void sink_flush(BodySink *s)
 
 static void sink_put(BodySink *s, const char *data, gsize n)
 {
-  for (gsize i = 0; i < n; i++) {
-    if (s->limit < 0 || (gint64) s->total < s->limit) {
-      if (s->used == sizeof s->buf) sink_flush(s);
-      s->buf[s->used++] = data[i];
-    }
-    s->total++;
+  gsize take = n;
+  if (s->limit >= 0) take = (gint64) s->total >= s->limit ? 0 : MIN(n, (gsize) (s->limit - (gint64) s->total));
+  s->total += n;
+  while (take > 0) {
+    if (s->used == sizeof s->buf) sink_flush(s);
+    gsize chunk = MIN(take, sizeof s->buf - s->used);
+    memcpy(s->buf + s->used, data, chunk);
+    s->used += chunk;
+    data += chunk;
+    take -= chunk;
   }
 }
 
