@@ -132,6 +132,18 @@ static void test_canon_rfc_example(void)
   g_autofree char *e2 = body_canon_text("", FALSE, &len);
   g_autofree char *e2x = sha256_b64("\r\n");
   g_assert_cmpstr(e2, ==, e2x);
+  /* l=: only the first octets are hashed, the length counts all. */
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+  dkim_canon_body("abcdef\r\n", 8, TRUE, 3, md, &len);
+  guchar d[32];
+  unsigned int dn = 0;
+  EVP_DigestFinal_ex(md, d, &dn);
+  EVP_MD_CTX_free(md);
+  g_autofree char *limited = g_base64_encode(d, dn);
+  g_autofree char *limited_x = sha256_b64("abc");
+  g_assert_cmpstr(limited, ==, limited_x);
+  g_assert_cmpuint(len, ==, 8);
   g_autofree char *lf = body_canon_text("a \nb", TRUE, &len);
   g_autofree char *lfx = sha256_b64("a\r\nb\r\n");
   g_assert_cmpstr(lf, ==, lfx);
