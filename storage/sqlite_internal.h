@@ -125,6 +125,7 @@ MaActivity *sql_activity_read(sqlite3_stmt *s);
 int sqlite_open(const char *data_dir, gboolean create, void **impl_out, GError **error);
 void sqlite_close(void *impl);
 int sqlite_schema_version(void *impl);
+char *sqlite_library_version(void);
 int sqlite_begin(void *impl, GError **error);
 int sqlite_begin_batch(void *impl, GError **error);
 int sqlite_commit(void *impl, GError **error);

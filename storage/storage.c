@@ -140,6 +140,11 @@ int storage_schema_version(MaStorage *st)
   return st->be->schema_version(st->impl);
 }
 
+char *storage_library_version(void)
+{
+  return ma_storage_sqlite_backend.library_version();
+}
+
 int storage_begin(MaStorage *st, GError **error)
 {
   g_assert(st != NULL);

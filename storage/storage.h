@@ -32,6 +32,9 @@ int storage_open(const char *data_dir, gboolean create, MaStorage **out, GError 
 /* Closes and sets *st to NULL. Accepts NULL and *st == NULL. */
 void storage_close(MaStorage **st);
 int storage_schema_version(MaStorage *st);
+/* The database library linked at run time, e.g. "SQLite 3.40.1", for `mailagent version`. Caller
+ * frees. */
+char *storage_library_version(void);
 
 /* Transactions group many writes into one durable commit (one fsync). Nesting is not allowed.
  * Outside a transaction every write function is atomic on its own; inside one, a write function

@@ -18,6 +18,8 @@ typedef struct MaStorageBackend {
   int (*open)(const char *data_dir, gboolean create, void **impl_out, GError **error);
   void (*close)(void *impl);
   int (*schema_version)(void *impl);
+  /* The client library's name and version (caller frees); needs no open database. */
+  char *(*library_version)(void);
   int (*begin)(void *impl, GError **error);
   int (*begin_batch)(void *impl, GError **error);
   int (*commit)(void *impl, GError **error);

@@ -9,6 +9,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .open = sqlite_open,
   .close = sqlite_close,
   .schema_version = sqlite_schema_version,
+  .library_version = sqlite_library_version,
   .begin = sqlite_begin,
   .begin_batch = sqlite_begin_batch,
   .commit = sqlite_commit,

@@ -28,6 +28,7 @@ int cli_rules(int argc, char **argv);
 int cli_domain(int argc, char **argv);
 int cli_dkim(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
+int cli_version(int argc, char **argv);
 
 /* ---- shared helpers (cli_common.c) ---------------------------------------------------------- */
 
@@ -49,8 +50,11 @@ void cli_common_add_options(GOptionContext *ctx, CliCommon *common);
  * returns the exit status to return (0 or 2); returns -1 when the caller should go on. */
 int cli_parse(GOptionContext *ctx, int *argc, char ***argv);
 
-/* Loads the config named by common (defaults when none). NULL and a printed error on failure. */
+/* Loads the config named by common (defaults when none); when run by root, then becomes [process]
+ * user or the data directory's owner (privilege.h). NULL and a printed error on failure. */
 MaConfig *cli_load_config(const CliCommon *common);
+/* serve: the next cli_load_config keeps the capability to bind ports below 1024. */
+void cli_keep_bind_capability(void);
 /* Opens storage under cfg->data_dir (not creating it). NULL and a printed error on failure. */
 MaStorage *cli_open_storage(const MaConfig *cfg);
 /* Resolves ENTERPRISE (id or slug). NULL and a printed error when it does not exist. */

@@ -2,6 +2,9 @@
  * shared by every subcommand. */
 #include "cli.h"
 
+#include "agent/lib/log.h"
+#include "agent/lib/privilege.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,12 +36,33 @@ int cli_parse(GOptionContext *ctx, int *argc, char ***argv)
   return -1;
 }
 
+static gboolean keep_bind_cap;
+
+void cli_keep_bind_capability(void)
+{
+  keep_bind_cap = TRUE;
+}
+
 MaConfig *cli_load_config(const CliCommon *common)
 {
   g_autoptr(GError) error = NULL;
   const char *file = common->config_file ? common->config_file : g_getenv("MAILAGENT_CONFIG");
   MaConfig *cfg = ma_config_load(file, &error);
-  if (!cfg) fprintf(stderr, "mailagent: config: %s\n", error->message);
+  if (!cfg) {
+    fprintf(stderr, "mailagent: config: %s\n", error->message);
+    return NULL;
+  }
+  if (ma_log_configure(cfg->log_level, cfg->log_target, &error) < 0) {
+    fprintf(stderr, "mailagent: config: %s\n", error->message);
+    ma_config_free(cfg);
+    return NULL;
+  }
+  /* Before any data file is opened: see privilege.h. */
+  if (ma_privilege_become(cfg->process_user, cfg->data_dir, keep_bind_cap, &error) < 0) {
+    fprintf(stderr, "mailagent: %s\n", error->message);
+    ma_config_free(cfg);
+    return NULL;
+  }
   return cfg;
 }
 

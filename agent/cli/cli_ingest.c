@@ -6,10 +6,10 @@
  * --batch N commits N messages per transaction (one fsync per batch, for bulk loads and the
  * benchmark); results of a batch are printed after its commit, and a failed batch writes nothing.
  * --progress N prints throughput and memory to stderr every N messages.
- * Input files are read whole, up to [smtp] max_message_size (+1 byte, so an oversized file is
- * reported as unreadable by the parser, not silently cut).
- * Exit: 0 every message was processed (skips included), 1 a file could not be read, 2 bad usage or
- * unknown enterprise/employee, 75 storage temporarily failed.
+ * Input files are read whole, up to [smtp] max_message_size; a larger one is never cut: it is
+ * reported as too large on stderr ("FILE: too large: ...") and not ingested, the others still are.
+ * Exit: 0 every message was processed (skips included), 1 a file could not be read, 2 bad usage,
+ * unknown enterprise/employee, or a message over max_message_size, 75 storage temporarily failed.
  */
 #include "cli.h"
 
@@ -124,6 +124,7 @@ static json_t *result_json(const Item *it)
   json_object_set_new(o, "links_added", json_integer(r->links_added));
   json_object_set_new(o, "provenance_added", json_boolean(r->provenance_added));
   json_object_set_new(o, "activities_created", json_integer(r->activities_created));
+  json_object_set_new(o, "rules_budget_exhausted", json_boolean(r->rules_budget_exhausted));
   json_object_set_new(o, "unwrapped", json_boolean(r->unwrapped));
   json_t *warnings = json_array();
   for (guint i = 0; r->warnings && i < r->warnings->len; i++) json_array_append_new(warnings, json_string(r->warnings->pdata[i]));
@@ -150,6 +151,9 @@ static void print_text(const Item *it)
     break;
   case MA_INGEST_SKIPPED: printf("%s: skipped (%s)\n", it->label, r->skip_reason); break;
   }
+  if (r->rules_budget_exhausted)
+    fprintf(stderr, "mailagent: %s: rules budget exhausted (%" G_GUINT64_FORMAT " units): no activity from the "
+            "remaining rules\n", it->label, r->rules_units);
   g_string_free(links, TRUE);
 }
 
@@ -182,12 +186,24 @@ static int run_batch(MaPipeline *p, MaStorage *st, const char *ent, GPtrArray *i
                      gboolean json, GError **error)
 {
   if (items->len == 0) return 0;
-  if (storage_begin_batch(st, error) < 0) return -1;
+  /* parse and evaluate the rules first, with no transaction open (as the pipeline workers do) */
+  g_autoptr(GPtrArray) parsed = g_ptr_array_new_with_free_func((GDestroyNotify) pipeline_parsed_free);
   for (guint i = 0; i < items->len; i++) {
     Item *it = items->pdata[i];
     gsize len = 0;
     const void *data = g_bytes_get_data(it->raw, &len);
-    if (pipeline_ingest_in_tx(p, ent, data ? data : "", len, prov, &it->result, error) < 0) {
+    MaParsedMessage *pm = pipeline_parse(p, data ? data : "", len);
+    g_ptr_array_add(parsed, pm);
+    if (pipeline_prepare(p, ent, pm, prov, error) < 0) {
+      g_prefix_error(error, "%s: ", it->label);
+      pipeline_forget(p);
+      return -1;
+    }
+  }
+  if (storage_begin_batch(st, error) < 0) return -1;
+  for (guint i = 0; i < items->len; i++) {
+    Item *it = items->pdata[i];
+    if (pipeline_ingest_parsed_in_tx(p, ent, parsed->pdata[i], prov, &it->result, error) < 0) {
       g_prefix_error(error, "%s: ", it->label);
       storage_rollback(st);
       pipeline_forget(p);
@@ -267,14 +283,23 @@ int cli_ingest(int argc, char **argv)
     goto out;
   }
   p = pipeline_new(st, cfg);
-  gsize cap = cfg->max_message_size > 0 ? (gsize) cfg->max_message_size + 1 : 52428801;
+  gsize max_size = cfg->max_message_size > 0 ? (gsize) cfg->max_message_size : 52428800;
   gint64 started = g_get_monotonic_time();
   for (guint i = 0; i < inputs->len; i++) {
     g_autoptr(GError) read_error = NULL;
-    GBytes *raw = read_file(inputs->pdata[i], cap, &read_error);
+    /* one byte over the limit is read, so a file of exactly the limit passes and a larger one is
+     * known to be too large without reading it all */
+    GBytes *raw = read_file(inputs->pdata[i], max_size + 1, &read_error);
     if (!raw) {
       fprintf(stderr, "mailagent: %s\n", read_error->message);
       status = 1;
+      continue;
+    }
+    if (g_bytes_get_size(raw) > max_size) {
+      fprintf(stderr, "mailagent: %s: too large: more than %" G_GSIZE_FORMAT " bytes ([smtp] max_message_size)\n",
+              (const char *) inputs->pdata[i], max_size);
+      g_bytes_unref(raw);
+      if (status == 0) status = 2;
       continue;
     }
     Item *it = g_new0(Item, 1);

@@ -281,7 +281,7 @@ static int cmd_delete(int argc, char **argv)
 }
 
 /* Applies the rules to every message of the enterprise archived at or after since, REPLAY_BATCH
- * messages per transaction. Counts into *messages and *created. 0 or -1 with *error. */
+ * messages per transaction (their rules evaluated before it opens). Counts into *messages and *created. 0 or -1 with *error. */
 static int replay(MaStorage *st, const char *enterprise_id, gint64 since, gint64 *messages, gint64 *created,
                   GError **error)
 {
@@ -290,10 +290,18 @@ static int replay(MaStorage *st, const char *enterprise_id, gint64 since, gint64
     g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
     if (storage_message_ids_archived_since(st, enterprise_id, since, after, REPLAY_BATCH, ids, error) < 0) return -1;
     if (ids->len == 0) return 0;
+    /* evaluate, then write: the rules run with no transaction open */
+    g_autoptr(GPtrArray) plans = g_ptr_array_new_with_free_func((GDestroyNotify) activities_plan_free);
+    for (guint i = 0; i < ids->len; i++) {
+      MaActivityPlan *plan = NULL;
+      if (activities_plan_stored(st, enterprise_id, ids->pdata[i], NULL, &plan, error) < 0) return -1;
+      g_ptr_array_add(plans, plan);
+    }
     if (storage_begin(st, error) < 0) return -1;
     gint64 batch_created = 0;
     for (guint i = 0; i < ids->len; i++) {
-      int n = activities_apply(st, enterprise_id, ids->pdata[i], NULL, error);
+      const MaActivityPlan *plan = plans->pdata[i];
+      int n = activities_write(st, enterprise_id, ids->pdata[i], activities_plan_message_date(plan), NULL, plan, error);
       if (n < 0) {
         storage_rollback(st);
         return -1;

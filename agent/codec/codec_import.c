@@ -150,6 +150,7 @@ char **codec_csv_split(const char *row, gsize len, GError **error)
           i++;
           break;
         }
+        if (row[i] == '\0') goto nul;
         g_string_append_c(cur, row[i++]);
       }
       if (i < len && row[i] != ',') {
@@ -157,7 +158,10 @@ char **codec_csv_split(const char *row, gsize len, GError **error)
         goto bad;
       }
     } else {
-      while (i < len && row[i] != ',') g_string_append_c(cur, row[i++]);
+      for (; i < len && row[i] != ','; i++) {
+        if (row[i] == '\0') goto nul;
+        g_string_append_c(cur, row[i]);
+      }
     }
     g_ptr_array_add(fields, g_strndup(cur->str, cur->len));
     if (i >= len) break;
@@ -166,6 +170,9 @@ char **codec_csv_split(const char *row, gsize len, GError **error)
   g_string_free(cur, TRUE);
   g_ptr_array_add(fields, NULL);
   return (char **)g_ptr_array_free(fields, FALSE);
+nul:
+  /* a NUL would cut the cell short (an id "c1\0-x" becoming "c1"): the row is refused */
+  g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "field %u contains a NUL byte", fields->len + 1);
 bad:
   g_string_free(cur, TRUE);
   g_ptr_array_set_free_func(fields, g_free);

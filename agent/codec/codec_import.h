@@ -12,7 +12,8 @@
  *   emails, domains and contact_ids hold several values separated by ';' or '|';
  *   deleted is true/false/yes/no/1/0; an empty cell is an absent field;
  *   "attr.<name>" or any other column  -> attributes.<name> (text; empty cells are left out).
- * A UTF-8 byte order mark at the start is skipped. Upsert by (type, id); "deleted": true removes.
+ * A UTF-8 byte order mark at the start is skipped. A NUL byte anywhere in a line makes that line
+ * invalid (never a shorter id, name or address). Upsert by (type, id); "deleted": true removes.
  *
  * Atomic (default): everything in one transaction; any bad line means nothing is written (every
  * bad line is still reported). skip_invalid: the good lines are written, bad ones reported.
@@ -60,8 +61,8 @@ int codec_import_finish(CodecImport *imp, CodecImportResult *out, GError **error
 void codec_import_free(CodecImport *imp);
 void codec_import_result_clear(CodecImportResult *r);
 
-/* Splits one CSV row (no trailing newline) into fields. NULL with *error on bad quoting. Exposed for
- * tests. Returns a NULL-terminated vector (g_strfreev). */
+/* Splits one CSV row (no trailing newline) into fields. NULL with *error on bad quoting or a NUL
+ * byte in any field (which would otherwise cut the field short). Exposed for tests. Returns a NULL-terminated vector (g_strfreev). */
 char **codec_csv_split(const char *row, gsize len, GError **error);
 
 #endif

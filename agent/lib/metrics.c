@@ -19,6 +19,8 @@ static const MetricInfo metric_info[MA_METRIC_COUNT_] = {
   [MA_METRIC_MESSAGES_SKIPPED] = {"mailagent_messages_skipped_total", "Messages not archived (no record, settings, duplicate).", FALSE},
   [MA_METRIC_MESSAGES_FAILED] = {"mailagent_messages_failed_total", "Messages the pipeline could not process.", FALSE},
   [MA_METRIC_ACTIVITIES_CREATED] = {"mailagent_activities_created_total", "CRM activities created by rules.", FALSE},
+  [MA_METRIC_RULES_BUDGET_EXHAUSTED] = {"mailagent_rules_budget_exhausted_total",
+                                        "Messages whose rules ran out of their evaluation budget.", FALSE},
   [MA_METRIC_SMTP_SESSIONS_TOTAL] = {"mailagent_smtp_sessions_total", "SMTP connections accepted.", FALSE},
   [MA_METRIC_WEBHOOK_DELIVERED] = {"mailagent_webhook_delivered_total", "Webhook events delivered.", FALSE},
   [MA_METRIC_WEBHOOK_FAILED] = {"mailagent_webhook_failed_total", "Failed webhook delivery attempts.", FALSE},

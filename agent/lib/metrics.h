@@ -24,6 +24,7 @@ typedef enum {
   MA_METRIC_WEBHOOK_FAILED,      /* failed attempts */
   MA_METRIC_API_REQUESTS,        /* HTTP requests answered by our handlers */
   MA_METRIC_API_ERRORS,          /* of which answered with status >= 500 */
+  MA_METRIC_RULES_BUDGET_EXHAUSTED, /* messages whose rules ran out of their budget (rules.h) */
   /* gauges */
   MA_METRIC_SMTP_SESSIONS_OPEN,
   MA_METRIC_SPOOL_DEPTH,         /* spool entries not yet processed */

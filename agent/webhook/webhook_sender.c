@@ -48,6 +48,12 @@ guint64 webhook_delivered_count(void)
   return __atomic_load_n(&delivered_total, __ATOMIC_RELAXED);
 }
 
+char *webhook_library_version(void)
+{
+  const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+  return g_strdup_printf("libcurl %s (%s)", info->version, info->ssl_version ? info->ssl_version : "no TLS");
+}
+
 static gboolean stopping(void)
 {
   g_mutex_lock(&sender.lock);

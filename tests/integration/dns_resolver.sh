@@ -68,7 +68,7 @@ assert_contains "$out" "host.example.test A ok ttl=5" "sync: the record's own TT
 
 # the cache: round 2 runs after nsd is stopped (the probe waits on a FIFO between rounds)
 mkfifo "$T/go"
-"$PROBE" --pause -s "$DNS_SERVERS" -t 200 -r 1 example.test/MX host.example.test/A \
+"$PROBE" --pause -s "$DNS_SERVERS" -t 2000 -r 1 example.test/MX host.example.test/A \
   missing._domainkey.example.test/TXT -- example.test/MX missing._domainkey.example.test/TXT two.example.test/TXT \
   < "$T/go" > "$T/cache.out" &
 probe_pid=$!
