@@ -34,9 +34,7 @@ int match_context_load(MaStorage *st, const MaConfig *cfg, const char *enterpris
     const char *d = ent->domains->pdata[i];
     g_hash_table_add(ctx->domains, g_utf8_strdown(d, -1));
     /* Domains are stored as A-labels; participants' domains arrive decoded to Unicode. */
-    char *unicode = g_hostname_is_ascii_encoded(d) ? g_hostname_to_unicode(d) : NULL;
-    if (unicode) g_hash_table_add(ctx->domains, g_utf8_strdown(unicode, -1));
-    g_free(unicode);
+    g_hash_table_add(ctx->domains, ma_domain_to_unicode(d));
   }
   ma_enterprise_free(ent);
 
