@@ -5,7 +5,7 @@
  * Names are stored as lower-case A-labels (IDN converted with libidn2, UTS #46 non-transitional),
  * at most 253 octets, labels of 1..63 octets. A domain claimed but not verified by one enterprise
  * does not block another enterprise's claim; the first to verify it owns it and the other claims
- * are dropped (see domains_verify.h).
+ * are dropped (storage_domain_update; the rules of verification are in domain_verify.c).
  *
  * This header is the part the outbound path needs: the scope check and the signing call. Both read
  * storage, so they run on a worker thread, never on the event loop.
