@@ -179,7 +179,8 @@ static int cmd_list(int argc, char **argv)
   for (guint i = 0; i < list->len; i++) {
     MaDomain *d = list->pdata[i];
     g_autofree char *unicode = ma_domain_to_unicode(d->domain);
-    printf("%-30s %-9s %s\n", unicode, d->status, d->reason ? d->reason : "");
+    glong width = g_utf8_strlen(unicode, -1); /* pad by characters, not bytes */
+    printf("%s%*s %-9s %s\n", unicode, (int) (width < 30 ? 30 - width : 0), "", d->status, d->reason ? d->reason : "");
   }
   json_decref(items);
   return 0;
