@@ -136,6 +136,9 @@ json_t *ma_domains_doctor_json(const MaDomainCheck *c, const MaConfig *cfg)
   json_object_set_new(spf, "published", str_or_null(c->spf_record));
   json_object_set_new(spf, "expected", str_or_null(c->spf_proposed ? c->spf_proposed : c->spf_record));
   json_object_set_new(spf, "required", json_boolean(c->spf_required));
+  /* Where the return path is: this domain ("from"), or mailagent's bounce domain. */
+  json_object_set_new(spf, "return_path_domain",
+                      c->spf_required ? json_string(d->domain) : str_or_null(cfg ? cfg->relay_bounce_domain : NULL));
   json_object_set_new(spf, "result", str_or_null(c->spf_result));
   gboolean spf_ok = g_strcmp0(c->spf_result, "pass") == 0;
   json_object_set_new(spf, "ok", json_boolean(spf_ok));
@@ -186,9 +189,14 @@ char *ma_domains_doctor_text(const MaDomainCheck *c, const MaConfig *cfg)
   }
   if (c->key_checks->len == 0)
     g_string_append_printf(out, "  DKIM: no key; fix: mailagent domain dkim ENTERPRISE %s\n", d->domain);
-  g_string_append_printf(out, "  SPF (%s): %s\n", c->spf_required ? "required: the return path is on this domain"
-                                                                  : "advisory: the return path is mailagent's",
-                         c->spf_result ? c->spf_result : "not evaluated");
+  if (c->spf_required)
+    g_string_append_printf(out, "  SPF (required: the return path is on this domain): %s\n",
+                           c->spf_result ? c->spf_result : "not evaluated");
+  else
+    g_string_append_printf(out, "  SPF (advisory: the return path is mailagent's%s%s): %s\n",
+                           cfg && cfg->relay_bounce_domain ? ", " : "",
+                           cfg && cfg->relay_bounce_domain ? cfg->relay_bounce_domain : "",
+                           c->spf_result ? c->spf_result : "not evaluated");
   g_string_append_printf(out, "    published: %s\n", c->spf_record ? c->spf_record : "(none)");
   if (c->spf_proposed) g_string_append_printf(out, "    expected:  %s\n", c->spf_proposed);
   for (guint i = 0; i < c->spf_lint->len; i++) g_string_append_printf(out, "    lint: %s\n", (char *) c->spf_lint->pdata[i]);
@@ -203,6 +211,5 @@ char *ma_domains_doctor_text(const MaDomainCheck *c, const MaConfig *cfg)
   if (!c->challenge_found)
     g_string_append_printf(out, "  ownership challenge (optional): TXT _mailagent.%s \"mailagent-verification=%s\"\n",
                            d->domain, d->challenge);
-  (void) cfg;
   return g_string_free(out, FALSE);
 }

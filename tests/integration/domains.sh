@@ -48,7 +48,7 @@ clock_start
 HOOK_PORT=$(free_port)
 printf 'domains-secret\n' > "$T/webhook.secret"
 write_config "[dns]" "servers=$DNS_SERVERS" "timeout_ms=300" "tries=1" \
-  "[relay]" "source_addresses=192.0.2.25" \
+  "[relay]" "source_addresses=192.0.2.25" "bounce_domain=bounces.mailagent.test" \
   "[webhook]" "url=http://127.0.0.1:$HOOK_PORT/hook" "secret_file=$T/webhook.secret" "max_backoff=1" "max_attempts=100"
 ma init >/dev/null
 ma enterprise add --name Acme --domain acme.test --slug acme >/dev/null
@@ -183,6 +183,8 @@ assert_status 0 ma doctor acme --domain bücher.test
 assert_contains "$(cat "$T/last.out")" "DMARC: v=DMARC1; p=quarantine; adkim=s" "doctor shows DMARC"
 assert_contains "$(cat "$T/last.out")" "MX: 10 mx1.$D" "doctor shows MX"
 assert_contains "$(cat "$T/last.out")" "mailagent sends from: 192.0.2.25" "doctor lists the sending addresses"
+assert_contains "$(cat "$T/last.out")" "SPF (advisory: the return path is mailagent's, bounces.mailagent.test): pass" \
+  "doctor: SPF advisory with mailagent's bounce domain as return path"
 assert_status 1 ma doctor acme --json   # acme.test has nothing published
 assert_eq "dkim dkim challenge spf dmarc mx" \
   "$(json_get "$T/last.out" '" ".join(r["kind"] for x in d["domains"] if x["domain"]=="'$D'" for r in x["records"])')" \
