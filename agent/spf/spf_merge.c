@@ -145,8 +145,8 @@ typedef struct {
   GPtrArray *lint;
 } Walk;
 
-/* The SPF record text of domain: 1 found (*text set, g_free), 0 none, -1 several or DNS error
- * (linted). */
+/* The SPF record text of domain: 1 found (*text set, g_free; the first of several, which is
+ * linted), 0 none, -1 DNS error (linted below the top; at the top *error is set). */
 static int fetch_record(Walk *w, const char *domain, char **text, gboolean top, GError **error)
 {
   g_autoptr(MaDnsResult) r = w->resolver->lookup(w->resolver->ctx, domain, MA_DNS_TXT);
@@ -238,9 +238,13 @@ static void probe_void(Walk *w, const SpfTerm *t, const char *domain)
 
 static void walk_record(Walk *w, const char *domain, const SpfRecord *rec, int depth, gboolean top)
 {
+  gboolean has_all = FALSE;
+  for (guint i = 0; i < rec->terms->len; i++)
+    has_all |= ((const SpfTerm *)g_ptr_array_index(rec->terms, i))->kind == SPF_TERM_ALL;
   for (guint i = 0; i < rec->terms->len; i++) {
     const SpfTerm *t = g_ptr_array_index(rec->terms, i);
     if (t->kind == SPF_TERM_EXP || t->kind == SPF_TERM_UNKNOWN_MODIFIER) continue;
+    if (t->kind == SPF_TERM_REDIRECT && has_all) continue; /* never reached: all always matches */
     if (spf_term_queries_dns(t)) w->dns_terms++;
     if (top && t->kind == SPF_TERM_ALL && t->qualifier == '+')
       lint_add(w->lint, SPF_LINT_ERROR, "plus_all",

@@ -2,7 +2,8 @@
  * a DNS response as it comes off the wire, parsed once for each record type we ask for. Must
  * never read outside the input (ASan), crash, leak or loop (compression pointers, CNAME chains);
  * every result it gives is copied and freed to exercise the result code too.
- * Build: clang only (tests/fuzz/CMakeLists.txt); run: ./fuzz_dns -max_len=65535 corpus/.
+ * Run: scripts/fuzz.sh dns SECONDS (seeds: tests/fixtures/dns/wire, nsd's answers for the test
+ * zones); ctest replays the seeds and tests/fuzz/regressions/dns in every build.
  */
 #include <stdint.h>
 #include <stdlib.h>

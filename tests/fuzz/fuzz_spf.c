@@ -4,8 +4,8 @@
  * TXT question with the input itself (so includes and redirects recurse into it: the look-up
  * limits and the depth guard must stop them) and every other question with NXDOMAIN. Must never
  * crash, leak, hang, or give a merge that does not parse again.
- * Build: clang only (tests/fuzz/CMakeLists.txt); run: ./fuzz_spf -max_len=4096 corpus/
- * (seed: the records of tests/fixtures/dns/spf.test.zone).
+ * Run: scripts/fuzz.sh spf SECONDS (seeds: tests/fixtures/spf_records); ctest replays the seeds
+ * and tests/fuzz/regressions/spf in every build.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -210,6 +210,8 @@ static const struct {
   {"d2.test", MA_DNS_TXT, "v=spf1 include:d3.test -all"},
   {"d3.test", MA_DNS_TXT, "v=spf1 a mx ptr exists:x.test a a a a a a a -all"},
   {"red.test", MA_DNS_TXT, "v=spf1 redirect=nothing.test"},
+  {"redirall.test", MA_DNS_TXT, "v=spf1 a -all redirect=deep.test"},
+  {"ours.test", MA_DNS_TXT, "v=spf1 ip4:198.51.100.0/24 -all"},
 };
 
 static MaDnsResult *zone_lookup(void *ctx, const char *name, MaDnsType type)
@@ -285,6 +287,30 @@ static void test_eval(void)
   g_assert_cmpstr(spf_result_name(SPF_RESULT_SOFTFAIL), ==, "softfail");
 }
 
+static void test_plan_counts(void)
+{
+  guint asked = 0;
+  SpfResolver res = {zone_lookup, &asked};
+  const SpfOurs ours = {.include = "ours.test"};
+  SpfPlan plan;
+  GError *error = NULL;
+  /* redirect= beside all is never reached: neither counted nor followed (deep.test would add 14) */
+  g_assert_cmpint(spf_plan(&res, "redirall.test", &ours, &plan, &error), ==, 0);
+  g_assert_cmpstr(plan.proposed, ==, "v=spf1 a include:ours.test -all redirect=deep.test");
+  g_assert_cmpuint(plan.dns_terms_after, ==, 2);
+  g_assert_cmpuint(plan.void_lookups_after, ==, 1); /* "a": redirall.test has no address */
+  spf_plan_clear(&plan);
+  /* through three includes: 3 + 11 terms, 3 of them void */
+  g_assert_cmpint(spf_plan(&res, "deep.test", &ours, &plan, &error), ==, 0);
+  g_assert_cmpuint(plan.dns_terms_after, ==, 15);
+  gboolean too_many = FALSE;
+  for (guint i = 0; i < plan.lint->len; i++)
+    too_many |= g_strcmp0(((SpfLintItem *)g_ptr_array_index(plan.lint, i))->code, "too_many_lookups") == 0;
+  g_assert_true(too_many);
+  spf_plan_clear(&plan);
+  g_assert_no_error(error);
+}
+
 /* ---- the pure merge ---- */
 
 static void test_merge_text(void)
@@ -339,5 +365,6 @@ int main(int argc, char **argv)
   g_test_add_func("/spf/macro/rfc_examples", test_macro_rfc_examples);
   g_test_add_func("/spf/eval", test_eval);
   g_test_add_func("/spf/merge_text", test_merge_text);
+  g_test_add_func("/spf/plan_counts", test_plan_counts);
   return g_test_run();
 }
