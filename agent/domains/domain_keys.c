@@ -114,6 +114,14 @@ int ma_domains_key_create(MaStorage *st, const guint8 master_key[32], const MaDo
     ma_domain_key_free(row);
     return -1;
   }
+  /* A new key is worth a look soon: the domain becomes due for the scheduler of serve. */
+  MaDomain *d = NULL;
+  if (storage_domain_get(st, req->enterprise_id, req->domain, &d, error) == 1 && d->next_check_at > req->now) {
+    d->next_check_at = req->now;
+    if (storage_domain_update(st, d, error) < 0) g_clear_error(error); /* the next scheduled check will do */
+  }
+  g_clear_error(error);
+  ma_domain_free(d);
   *key_r = row;
   return 0;
 }

@@ -54,8 +54,12 @@ void ma_domains_next_state(const MaDomain *in, MaCheckOutcome outcome, const cha
     if (was_verified && out->failures < DOMAINS_FAILURES_TO_DROP) {
       out->status = g_strdup("verified"); /* one bad answer is not proof: look again soon */
       out->next_check_at = now + DOMAINS_RECHECK_SUSPECT;
-    } else if (!was_verified && g_strcmp0(was, "failed") != 0 &&
-               (g_strcmp0(reason, "no_record") == 0 || g_strcmp0(reason, "no_key") == 0)) {
+    } else if (!was_verified && g_strcmp0(was, "failed") != 0 && g_strcmp0(reason, "no_key") == 0) {
+      /* Only an internal domain so far: nothing to find until a key exists (creating one makes
+       * the domain due at once), so the challenge is looked for only now and then. */
+      out->status = g_strdup("pending");
+      out->next_check_at = now + DOMAINS_RECHECK_VERIFIED;
+    } else if (!was_verified && g_strcmp0(was, "failed") != 0 && g_strcmp0(reason, "no_record") == 0) {
       out->status = g_strdup("pending"); /* nothing published yet */
       out->next_check_at = now + DOMAINS_RECHECK_UNVERIFIED;
     } else {

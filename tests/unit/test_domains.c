@@ -124,6 +124,7 @@ static void test_next_state_table(void)
     { "pending", 0, 0, MA_CHECK_OK, NULL, "verified", 0, 0, DOMAINS_RECHECK_VERIFIED },
     { "pending", 0, 0, MA_CHECK_FAILED, "no_record", "pending", 1, 0, DOMAINS_RECHECK_UNVERIFIED },
     { "pending", 0, 0, MA_CHECK_FAILED, "wrong_key", "failed", 1, 0, DOMAINS_RECHECK_UNVERIFIED },
+    { "pending", 0, 0, MA_CHECK_FAILED, "no_key", "pending", 1, 0, DOMAINS_RECHECK_VERIFIED },
     { "pending", 0, 0, MA_CHECK_TEMPFAIL, "dns_timeout", "pending", 0, 1, 60 },
     { "pending", 0, 3, MA_CHECK_TEMPFAIL, "dns_timeout", "pending", 0, 4, 480 },
     { "pending", 0, 9, MA_CHECK_TEMPFAIL, "dns_timeout", "pending", 0, 10, DOMAINS_RECHECK_UNVERIFIED },
@@ -277,8 +278,16 @@ static void test_life(Fx *fx, gconstpointer data)
   g_assert_cmpint(ma_domains_dkim_sign(fx->st, fx->master, "e1", D, msg, strlen(msg), NULL, &headers, &error), ==, 0);
   g_assert_null(headers);
 
-  /* A key: sealed at rest (no PEM in the row), generated selector, pending until published. */
-  MaDomainKey *rsa = create_key(fx, MA_DKIM_KEY_RSA_2048, NULL, t);
+  /* A key: sealed at rest (no PEM in the row), generated selector, pending until published; the
+   * domain (checked rarely while it had no key) is due again at once. */
+  MaDomain *due_row = NULL;
+  g_assert_cmpint(storage_domain_get(fx->st, "e1", D, &due_row, &error), ==, 1);
+  g_assert_cmpint(due_row->next_check_at, ==, t + DOMAINS_RECHECK_VERIFIED);
+  ma_domain_free(due_row);
+  MaDomainKey *rsa = create_key(fx, MA_DKIM_KEY_RSA_2048, NULL, t + 5);
+  g_assert_cmpint(storage_domain_get(fx->st, "e1", D, &due_row, &error), ==, 1);
+  g_assert_cmpint(due_row->next_check_at, ==, t + 5);
+  ma_domain_free(due_row);
   g_assert_cmpstr(rsa->selector, ==, "ma20261202r");
   g_assert_true(g_str_has_prefix(rsa->private_sealed, "v1:"));
   g_assert_null(strstr(rsa->private_sealed, "PRIVATE KEY"));
