@@ -25,6 +25,9 @@ static const Subcommand subcommands[] = {
   {"rules", cli_rules, "manage auto-create activity rules"},
   {"audit", cli_audit_log, "show the audit log of administrative changes"},
   {"webhook", cli_webhook, "list, show, requeue and purge dead webhook events"},
+  {"domain", cli_domain, "an enterprise's domains: add, DKIM keys, verification, SPF"},
+  {"dkim", cli_dkim, "sign a message as mailagent does, or verify its DKIM signatures"},
+  {"doctor", cli_doctor, "check every DNS record of an enterprise's domains and say how to fix it"},
   {"version", cli_version, "print the version and the versions of the libraries in use"},
   {"spool", cli_spool, "list, show, retry and purge spooled mail (dead entries)"},
 };

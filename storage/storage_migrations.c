@@ -167,6 +167,37 @@ static const SqlMigration migrations[] = {
   {7, /* mail acknowledged with 250 that cannot be parsed is archived raw, saying why, instead of
        * being dropped (issue 9) */
    "ALTER TABLE messages ADD COLUMN parse_error TEXT;"},
+  {8, /* issue 10: one list of domains per enterprise, now with verification state (a claim that
+       * is not verified does not block another enterprise: the primary key becomes the pair, and
+       * only one enterprise may hold a domain verified), and the DKIM keys of each domain (private
+       * halves sealed by agent/lib/crypto). */
+   "CREATE TABLE domains8("
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  domain TEXT NOT NULL,"
+   "  status TEXT NOT NULL DEFAULT 'pending',"
+   "  reason TEXT, detail TEXT,"
+   "  failures INTEGER NOT NULL DEFAULT 0, dns_errors INTEGER NOT NULL DEFAULT 0,"
+   "  checked_at INTEGER NOT NULL DEFAULT 0, next_check_at INTEGER NOT NULL DEFAULT 0,"
+   "  verified_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL DEFAULT 0,"
+   "  challenge TEXT NOT NULL DEFAULT '', return_path TEXT NOT NULL DEFAULT 'bounce',"
+   "  PRIMARY KEY(enterprise_id, domain)) WITHOUT ROWID;"
+   "INSERT INTO domains8(enterprise_id, domain, challenge)"
+   "  SELECT enterprise_id, domain, lower(hex(randomblob(16))) FROM enterprise_domains;"
+   "DROP TABLE enterprise_domains;"
+   "ALTER TABLE domains8 RENAME TO enterprise_domains;"
+   "CREATE INDEX enterprise_domains_by_domain ON enterprise_domains(domain);"
+   "CREATE UNIQUE INDEX enterprise_domains_owner ON enterprise_domains(domain) WHERE status = 'verified';"
+   "CREATE INDEX enterprise_domains_due ON enterprise_domains(next_check_at);"
+   "CREATE TABLE dkim_keys("
+   "  id TEXT PRIMARY KEY,"
+   "  enterprise_id TEXT NOT NULL, domain TEXT NOT NULL, selector TEXT NOT NULL,"
+   "  algorithm TEXT NOT NULL, private_sealed TEXT NOT NULL, public_b64 TEXT NOT NULL,"
+   "  state TEXT NOT NULL DEFAULT 'pending', target TEXT, published INTEGER NOT NULL DEFAULT 0,"
+   "  created_at INTEGER NOT NULL, activated_at INTEGER NOT NULL DEFAULT 0,"
+   "  retired_at INTEGER NOT NULL DEFAULT 0,"
+   "  UNIQUE(enterprise_id, domain, selector),"
+   "  FOREIGN KEY(enterprise_id, domain) REFERENCES enterprise_domains(enterprise_id, domain)"
+   "    ON DELETE CASCADE);"},
   {15, /* webhook dead letters are listed, counted for /metrics and requeued without reading the
         * delivered rows the outbox keeps forever */
    "CREATE INDEX IF NOT EXISTS outbox_dead ON outbox(seq) WHERE dead = 1;"},
@@ -175,6 +206,9 @@ static const SqlMigration migrations[] = {
    "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY AUTOINCREMENT, enterprise_id TEXT, actor TEXT NOT NULL,"
    "  action TEXT NOT NULL, target TEXT, details TEXT, at INTEGER NOT NULL);"
    "CREATE INDEX IF NOT EXISTS audit_by_enterprise ON audit(enterprise_id, seq);"},
+  {108, /* issue 10, second step: the last check's report per claim, as the doctor shows it, so
+         * GET /v1/domains/{d}/doctor answers from storage instead of asking DNS on the API loop */
+   "ALTER TABLE enterprise_domains ADD COLUMN report TEXT;"},
 };
 
 int sql_migrations_latest(void)

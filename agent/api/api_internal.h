@@ -90,6 +90,7 @@ extern const ApiRoute api_inbound_routes[];
 extern const ApiRoute api_webhook_routes[];
 extern const ApiRoute api_audit_routes[];
 extern const ApiRoute api_spool_routes[];
+extern const ApiRoute api_domains_routes[];
 
 /* ---- router (api_router.c) ------------------------------------------------------------------ */
 

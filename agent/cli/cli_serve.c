@@ -26,6 +26,7 @@
 
 #include "agent/api/api_server.h"
 #include "agent/lib/diskspace.h"
+#include "agent/domains/domains_private.h"
 #include "agent/lib/log.h"
 #include "agent/lib/private_files.h"
 #include "agent/lib/privilege.h"
@@ -222,7 +223,7 @@ int cli_serve(int argc, char **argv)
   int status = 1;
   g_autoptr(GError) error = NULL;
   struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
-  gboolean workers = FALSE, webhook = FALSE;
+  gboolean workers = FALSE, webhook = FALSE, domains = FALSE;
   if (check_start_space(s.cfg, &error) < 0) {
     fprintf(stderr, "mailagent: serve: %s\n", error->message);
     goto out;
@@ -247,6 +248,13 @@ int cli_serve(int argc, char **argv)
     goto out;
   }
   workers = TRUE;
+  /* Re-verification keeps the first config: it reads only [dns] and [relay], which a reload of
+   * listen addresses and certificates does not need to change. */
+  if (ma_domains_scheduler_start(s.cfg, webhook_notify, &error) < 0) {
+    cli_fail("domains", error);
+    goto out;
+  }
+  domains = TRUE;
   s.smtp = smtp_server_new(s.base, s.cfg, &error);
   if (!s.smtp) {
     status = cli_fail("smtp", error);
@@ -284,6 +292,7 @@ out:
   if (ev_hup) event_free(ev_hup);
   api_server_free(s.api);
   smtp_server_free(s.smtp); /* drains its spool writer: everything acknowledged is in the spool */
+  if (domains) ma_domains_scheduler_stop();
   if (workers) pipeline_workers_stop();
   if (webhook) webhook_stop();
   if (s.base) event_base_free(s.base);

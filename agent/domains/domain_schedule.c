@@ -1,0 +1,112 @@
+/* domain_schedule.c - re-verification by `serve`: one thread with its own storage handle and
+ * synchronous resolver wakes every DOMAINS_SCAN_MS of real time, asks storage for the claims whose
+ * stored next_check_at has passed (compared with ma_now(), so the test clock moves it), checks and
+ * applies each (domain_verify.c decides the next deadline, with backoff on DNS errors). The event
+ * loop never waits for DNS or the database here. At most DOMAINS_SCAN_BATCH claims per pass, so a
+ * stop request is honoured within one batch.
+ */
+#include "domains_private.h"
+
+#include "agent/lib/clock.h"
+#include "agent/lib/log.h"
+
+#include <string.h>
+
+#define DOMAINS_SCAN_MS 1000
+#define DOMAINS_SCAN_BATCH 20
+
+static struct {
+  GMutex lock;
+  GCond cond;
+  GThread *thread;
+  gboolean stop;
+  MaConfig *cfg;          /* borrowed from serve for the thread's life */
+  MaStorage *st;
+  MaDnsSync *dns;
+  void (*on_event)(void);
+  gint64 last_error_log;  /* ma_now() of the last logged failure: at most one a minute */
+} sched;
+
+/* One pass: every due claim once. Returns the number checked. */
+static guint scan_once(void)
+{
+  GError *error = NULL;
+  g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func((GDestroyNotify) ma_domain_free);
+  gint64 now = ma_now();
+  if (storage_domain_due(sched.st, now, DOMAINS_SCAN_BATCH, due, &error) < 0) goto fail;
+  MaDomainsResolver resolver = ma_domains_resolver_dns(sched.dns);
+  for (guint i = 0; i < due->len; i++) {
+    MaDomain *d = due->pdata[i];
+    g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
+    MaDomainCheck *c = ma_domains_check(sched.st, sched.cfg, &resolver, d->enterprise_id, d->domain, now, &error);
+    gboolean changed = FALSE;
+    if (!c || ma_domains_apply(sched.st, c, now, notes, &changed, &error) < 0) {
+      ma_domain_check_free(c);
+      if (g_error_matches(error, MA_ERROR, MA_ERROR_NOT_FOUND)) { /* removed meanwhile */
+        g_clear_error(&error);
+        continue;
+      }
+      goto fail;
+    }
+    for (guint n = 0; n < notes->len; n++)
+      ma_info("domains", "enterprise %s: %s", d->enterprise_id, (char *) notes->pdata[n]);
+    ma_domain_check_free(c);
+    if (changed && sched.on_event) sched.on_event();
+  }
+  return due->len;
+fail:
+  if (now - sched.last_error_log >= 60) {
+    ma_warn("domains", "re-verification: %s (retrying)", error->message);
+    sched.last_error_log = now;
+  }
+  g_clear_error(&error);
+  return 0;
+}
+
+static gpointer run(gpointer unused)
+{
+  g_mutex_lock(&sched.lock);
+  while (!sched.stop) {
+    g_mutex_unlock(&sched.lock);
+    guint n = scan_once();
+    g_mutex_lock(&sched.lock);
+    if (n == DOMAINS_SCAN_BATCH || sched.stop) continue; /* more may be due */
+    gint64 deadline = g_get_monotonic_time() + DOMAINS_SCAN_MS * G_TIME_SPAN_MILLISECOND;
+    while (!sched.stop && g_cond_wait_until(&sched.cond, &sched.lock, deadline)) {
+    }
+  }
+  g_mutex_unlock(&sched.lock);
+  return NULL;
+}
+
+int ma_domains_scheduler_start(MaConfig *cfg, void (*on_event)(void), GError **error)
+{
+  g_assert(!sched.thread);
+  MaDnsOptions opts;
+  ma_dns_options_from_config(&opts, cfg);
+  if (storage_open(cfg->data_dir, FALSE, &sched.st, error) < 0) return -1;
+  sched.dns = ma_dns_sync_new(&opts, error);
+  if (!sched.dns) {
+    storage_close(&sched.st);
+    return -1;
+  }
+  sched.cfg = cfg;
+  sched.on_event = on_event;
+  sched.stop = FALSE;
+  sched.thread = g_thread_new("domains", run, NULL);
+  return 0;
+}
+
+void ma_domains_scheduler_stop(void)
+{
+  if (!sched.thread) return;
+  g_mutex_lock(&sched.lock);
+  sched.stop = TRUE;
+  g_cond_signal(&sched.cond);
+  g_mutex_unlock(&sched.lock);
+  g_thread_join(sched.thread);
+  sched.thread = NULL;
+  ma_dns_sync_free(sched.dns);
+  sched.dns = NULL;
+  storage_close(&sched.st);
+}
