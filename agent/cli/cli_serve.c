@@ -251,7 +251,7 @@ int cli_serve(int argc, char **argv)
   /* Re-verification keeps the first config: it reads only [dns] and [relay], which a reload of
    * listen addresses and certificates does not need to change. */
   if (ma_domains_scheduler_start(s.cfg, webhook_notify, &error) < 0) {
-    cli_fail("domains", error);
+    status = cli_fail("domains", error);
     goto out;
   }
   domains = TRUE;
