@@ -21,6 +21,7 @@ static const Subcommand subcommands[] = {
   {"settings", cli_settings, "show or change an enterprise's settings"},
   {"apikey", cli_apikey, "create, list, revoke and rotate API keys"},
   {"rules", cli_rules, "manage auto-create activity rules"},
+  {"mailbox", cli_mailbox, "bind employees' IMAP/POP3 mailboxes and follow their collection"},
 };
 
 static void usage(FILE *out)

@@ -25,6 +25,7 @@ int cli_timeline(int argc, char **argv);
 int cli_settings(int argc, char **argv);
 int cli_apikey(int argc, char **argv);
 int cli_rules(int argc, char **argv);
+int cli_mailbox(int argc, char **argv);
 
 /* ---- shared helpers (cli_common.c) ---------------------------------------------------------- */
 

@@ -24,6 +24,9 @@ static const MetricInfo metric_info[MA_METRIC_COUNT_] = {
   [MA_METRIC_WEBHOOK_FAILED] = {"mailagent_webhook_failed_total", "Failed webhook delivery attempts.", FALSE},
   [MA_METRIC_API_REQUESTS] = {"mailagent_api_requests_total", "HTTP API requests answered.", FALSE},
   [MA_METRIC_API_ERRORS] = {"mailagent_api_errors_total", "HTTP API requests answered with a 5xx status.", FALSE},
+  [MA_METRIC_MAILBOX_FETCHED] = {"mailagent_mailbox_fetched_total", "Messages pulled from bound mailboxes into the spool.", FALSE},
+  [MA_METRIC_MAILBOX_SYNC_FAILED] = {"mailagent_mailbox_sync_failed_total", "Mailbox syncs that ended in an error.", FALSE},
+  [MA_METRIC_MAILBOX_NEEDS_REAUTH] = {"mailagent_mailbox_needs_reauth_total", "Mailbox bindings whose OAuth2 grant was revoked.", FALSE},
   [MA_METRIC_SMTP_SESSIONS_OPEN] = {"mailagent_smtp_sessions_open", "SMTP sessions open now.", TRUE},
   [MA_METRIC_SPOOL_DEPTH] = {"mailagent_spool_depth", "Spool entries waiting for the pipeline.", TRUE},
 };

@@ -24,6 +24,9 @@ typedef enum {
   MA_METRIC_WEBHOOK_FAILED,      /* failed attempts */
   MA_METRIC_API_REQUESTS,        /* HTTP requests answered by our handlers */
   MA_METRIC_API_ERRORS,          /* of which answered with status >= 500 */
+  MA_METRIC_MAILBOX_FETCHED,     /* messages the collector made durable in the spool */
+  MA_METRIC_MAILBOX_SYNC_FAILED, /* mailbox syncs that ended in an error */
+  MA_METRIC_MAILBOX_NEEDS_REAUTH,/* bindings set to needs_reauth (OAuth2 grant revoked) */
   /* gauges */
   MA_METRIC_SMTP_SESSIONS_OPEN,
   MA_METRIC_SPOOL_DEPTH,         /* spool entries not yet processed */
