@@ -51,7 +51,9 @@ char *collector_mutf7_decode(const char *in, gsize len)
       if (nbits >= 16) {
         nbits -= 16;
         if (nunits >= G_N_ELEMENTS(units)) goto bad;
-        units[nunits++] = (gunichar2)((bits >> nbits) & 0xffff);
+        units[nunits] = (gunichar2)((bits >> nbits) & 0xffff);
+        if (units[nunits] < 0x80) goto bad; /* a shift encodes no ASCII (printable, control or NUL) */
+        nunits++;
       }
       i++;
     }
@@ -61,8 +63,6 @@ char *collector_mutf7_decode(const char *in, gsize len)
     glong written = 0;
     g_autofree char *utf8 = g_utf16_to_utf8(units, (glong)nunits, NULL, &written, NULL);
     if (!utf8) goto bad;
-    for (glong k = 0; k < written; k++) /* a shift must not encode printable ASCII */
-      if ((unsigned char)utf8[k] >= 0x20 && (unsigned char)utf8[k] <= 0x7e) goto bad;
     g_string_append_len(out, utf8, written);
     if (out->len > COLLECTOR_FOLDER_NAME_MAX) goto bad;
   }
