@@ -14,7 +14,6 @@
 #include <string.h>
 
 #define COLLECTOR_BACKOFF_BASE 30
-#define COLLECTOR_LEASE_SECONDS 3600
 
 void collector_session_result_clear(CollectorSessionResult *r)
 {
@@ -131,7 +130,8 @@ int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, 
     return -1;
   }
   gint64 now = ma_now();
-  int leased = storage_mailbox_lease(st, m->id, lease_owner, now, now + COLLECTOR_LEASE_SECONDS, error);
+  int lease_seconds = MAX(3 * env->cfg->collector_timeout, 60);
+  int leased = storage_mailbox_lease(st, m->id, lease_owner, now, now + lease_seconds, error);
   if (leased < 0) return -1;
   if (leased == 0) {
     *busy = TRUE;
@@ -141,6 +141,7 @@ int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, 
   GError *failure = NULL;
   CollectorSessionResult res = {0};
   CollectorSink *sink = collector_sink_new(st, sp, m);
+  collector_sink_set_lease(sink, lease_owner, lease_seconds);
   const char *new_state = NULL;
   char *secret = mailbox_secret(env, st, m, FALSE, &failure);
   if (secret) {

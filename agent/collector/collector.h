@@ -71,6 +71,9 @@ void collector_sink_free(CollectorSink *s);
 int collector_sink_checkpoint(CollectorSink *s, const char *folder, MaFolderCheckpoint *out, GError **error);
 /* 1 when (folder, uidvalidity, key) was collected already. */
 int collector_sink_seen(CollectorSink *s, const char *folder, guint32 uidvalidity, const char *key, GError **error);
+/* Renews the mailbox's lease for owner at each commit (seconds from then); a commit fails when the
+ * lease was lost, so two processes never sync one mailbox at once. */
+void collector_sink_set_lease(CollectorSink *s, const char *owner, int seconds);
 /* Queues one fetched message; takes a reference on data. */
 void collector_sink_add(CollectorSink *s, const char *key, GBytes *data);
 /* Records key as done without a message (quarantined or outside the window). */
@@ -116,7 +119,9 @@ char *collector_secret_aad(const char *mailbox_id);
 int collector_verify(const CollectorEnv *env, const MaMailbox *m, const char *secret, GPtrArray *folders,
                      GError **error);
 
-/* One sync of one mailbox: takes the lease (0 and *busy when another process holds it), opens the
+/* One sync of one mailbox: takes the lease (0 and *busy when another process holds it; a lease lasts
+ * three session timeouts, at least 60 s, renewed at each commit, so a crashed holder's lease
+ * expires on its own), opens the
  * credentials, runs the session into the spool, writes the report (counts, last error, next
  * deadline with backoff; needs_reauth when OAuth2 is refused). st and sp are the calling thread's.
  * 0 when the sync ran (its own failure is in the report and in *error when error is not NULL), -1

@@ -21,7 +21,16 @@ struct CollectorSink {
   GPtrArray *entries;  /* MaSpoolEntry* of the round */
   GPtrArray *keys;     /* char*: keys of the round (messages and skips) */
   gint64 spooled;
+  char *lease_owner;   /* renewed at each commit; NULL: no lease */
+  int lease_seconds;
 };
+
+void collector_sink_set_lease(CollectorSink *s, const char *owner, int seconds)
+{
+  g_free(s->lease_owner);
+  s->lease_owner = g_strdup(owner);
+  s->lease_seconds = seconds;
+}
 
 void collector_crash_point(const char *name)
 {
@@ -48,6 +57,7 @@ void collector_sink_free(CollectorSink *s)
   if (!s) return;
   g_ptr_array_unref(s->entries);
   g_ptr_array_unref(s->keys);
+  g_free(s->lease_owner);
   g_free(s);
 }
 
@@ -141,6 +151,13 @@ int collector_sink_commit(CollectorSink *s, const char *folder, guint32 uidvalid
     rc = storage_mailbox_checkpoint_advance(s->st, s->m->id, folder, cp, uidvalidity,
                                             (const char *const *)s->keys->pdata, s->keys->len, error);
     if (rc == 0 && s->entries->len) collector_crash_point("after_checkpoint");
+  }
+  if (rc == 0 && s->lease_owner) {
+    gint64 now = ma_now();
+    int held = storage_mailbox_lease(s->st, s->m->id, s->lease_owner, now, now + s->lease_seconds, error);
+    if (held == 0)
+      g_set_error(error, MA_ERROR, MA_ERROR_CONFLICT, "sync: another process took the mailbox over (lease expired)");
+    if (held <= 0) rc = -1;
   }
   g_ptr_array_set_size(s->entries, 0);
   g_ptr_array_set_size(s->keys, 0);
