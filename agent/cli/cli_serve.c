@@ -1,6 +1,7 @@
 /* cli_serve.c - `mailagent serve`: the daemon. Loads the config, creates or migrates the database,
  * starts the pipeline workers (which first finish whatever the spool holds), the webhook sender,
- * the SMTP listener and the HTTP API on one libevent loop, and runs until SIGTERM or SIGINT.
+ * the collector's thread pool (bound mailboxes, off the loop: libetpan blocks), the SMTP listener
+ * and the HTTP API on one libevent loop, and runs until SIGTERM or SIGINT.
  *
  * Signals (handled on the loop thread through evsignal, never in an async handler):
  *   SIGTERM/SIGINT  stop accepting (SMTP listener closed, API freed), let SMTP sessions finish up to
@@ -18,6 +19,7 @@
 #include "cli.h"
 
 #include "agent/api/api_server.h"
+#include "agent/collector/collector.h"
 #include "agent/lib/log.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/smtp/smtp_server.h"
@@ -135,7 +137,7 @@ int cli_serve(int argc, char **argv)
   int status = 1;
   g_autoptr(GError) error = NULL;
   struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
-  gboolean workers = FALSE, webhook = FALSE;
+  gboolean workers = FALSE, webhook = FALSE, collector = FALSE;
   if (prepare_storage(s.cfg, &error) < 0) {
     cli_fail("storage", error);
     goto out;
@@ -156,6 +158,12 @@ int cli_serve(int argc, char **argv)
     goto out;
   }
   workers = TRUE;
+  collector_pool_set_spooled_hook(pipeline_workers_notify);
+  if (collector_pool_start(s.cfg, &error) < 0) {
+    cli_fail("collector", error);
+    goto out;
+  }
+  collector = TRUE;
   s.smtp = smtp_server_new(s.base, s.cfg, &error);
   if (!s.smtp) {
     cli_fail("smtp", error);
@@ -190,6 +198,7 @@ out:
   if (ev_hup) event_free(ev_hup);
   api_server_free(s.api);
   smtp_server_free(s.smtp); /* drains its spool writer: everything acknowledged is in the spool */
+  if (collector) collector_pool_stop(); /* sessions end within their timeouts; what they spooled stays */
   if (workers) pipeline_workers_stop();
   if (webhook) webhook_stop();
   if (s.base) event_base_free(s.base);

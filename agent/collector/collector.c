@@ -8,6 +8,7 @@
 
 #include "agent/lib/clock.h"
 #include "agent/lib/crypto.h"
+#include "agent/lib/metrics.h"
 #include "agent/lib/tls_client.h"
 #include "agent/oauth2/oauth2.h"
 
@@ -167,6 +168,8 @@ int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, 
   else if (!failure && g_strcmp0(m->state, "active") != 0 && g_strcmp0(m->state, "paused") != 0)
     new_state = "active";
   int failures = failure ? m->failures + 1 : 0;
+  ma_metrics_add(MA_METRIC_MAILBOX_FETCHED, res.fetched);
+  if (failure) ma_metrics_inc(MA_METRIC_MAILBOX_SYNC_FAILED);
   MaMailboxSyncReport report = {
     .ok = failure == NULL,
     .error_text = failure ? failure->message : NULL,

@@ -186,7 +186,8 @@ void collector_notify_needs_reauth(MaStorage *st, const MaMailbox *m, const char
 /* ---- pool (collector_pool.c) ------------------------------------------------------------------- */
 
 /* Starts cfg->collector_threads workers and a scheduler that every second hands due mailboxes
- * (stored next_attempt_at <= ma_now()) to idle workers. 0, or -1 with *error. cfg outlives it. */
+ * (stored next_attempt_at <= ma_now()) to idle workers. 0, or -1 with *error. cfg outlives it.
+ * Without a master key (no `mailagent init` yet) it logs why and starts nothing (0). */
 int collector_pool_start(const MaConfig *cfg, GError **error);
 /* Stops scheduling, lets running sessions finish, joins. Accepts not started. */
 void collector_pool_stop(void);
