@@ -157,7 +157,10 @@ int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, 
       collector_session_result_clear(&res);
       res.fetched = fetched;
       secret = mailbox_secret(env, st, m, TRUE, &failure);
-      if (secret) rc = run_session(&p, sink, &res, &failure), (void)rc;
+      if (secret) {
+        p.secret = secret;
+        run_session(&p, sink, &res, &failure);
+      }
     }
   }
   secret_free(secret);
