@@ -145,6 +145,12 @@ static int imap_starttls(ImapSession *s, GError **error)
     return -1;
   }
   rc = mailimap_starttls(s->imap);
+  if (rc != MAILIMAP_NO_ERROR && s->imap->imap_stream && s->imap->imap_stream->read_buffer_len > 0) {
+    /* libetpan (CVE-2020-15953 fix) refuses bytes after the go-ahead too; say why */
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
+                "tls: the server sent data after its STARTTLS go-ahead (response injection); refused");
+    return -1;
+  }
   if (rc != MAILIMAP_NO_ERROR) return fail(s, error, MA_ERROR_INVALID, "starttls", rc);
   return imap_tls(s, error);
 }
@@ -218,7 +224,7 @@ static int imap_list(ImapSession *s, GError **error)
   budget(s);
   clist *list = NULL;
   int rc = mailimap_list(s->imap, "", "*", &list);
-  if (rc != MAILIMAP_NO_ERROR) return fail(s, error, MA_ERROR_TEMPFAIL, "list", rc);
+  if (rc != MAILIMAP_NO_ERROR) return fail(s, error, MA_ERROR_INVALID, "list", rc);
   for (clistiter *it = list ? clist_begin(list) : NULL; it; it = clist_next(it)) {
     struct mailimap_mailbox_list *mb = clist_content(it);
     if (!mb->mb_name || strlen(mb->mb_name) > COLLECTOR_FOLDER_NAME_MAX) continue;
