@@ -709,3 +709,9 @@ int storage_oauth2_state_take(MaStorage *st, const char *state, gint64 now, char
   g_assert(st != NULL);
   return st->be->oauth2_state_take(st->impl, state, now, owner, verifier_sealed, error);
 }
+
+int storage_mailbox_set_secret(MaStorage *st, const char *mailbox_id, const char *secret_sealed, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->mailbox_set_secret(st->impl, mailbox_id, secret_sealed, error);
+}

@@ -386,6 +386,9 @@ int storage_mailbox_remove(MaStorage *st, const char *enterprise_id, const char 
 int storage_mailbox_set_state(MaStorage *st, const char *enterprise_id, const char *id, const char *state,
                               gint64 next_attempt_at, GError **error);
 
+/* Replaces the sealed secret (NULL removes it: a binding whose verification failed keeps none). */
+int storage_mailbox_set_secret(MaStorage *st, const char *mailbox_id, const char *secret_sealed, GError **error);
+
 /* What one sync attempt did, written in one update with the next deadline. */
 typedef struct {
   gboolean ok;

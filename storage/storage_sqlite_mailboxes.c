@@ -202,6 +202,17 @@ int sqlite_mailbox_set_state(void *impl, const char *enterprise_id, const char *
   return write_changes(d, s, error, "set mailbox state");
 }
 
+int sqlite_mailbox_set_secret(void *impl, const char *mailbox_id, const char *secret_sealed, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  sqlite3_stmt *s = sql_prep(d, "UPDATE mailboxes SET secret_sealed = ? WHERE id = ?", error);
+  if (!s) return sql_write_end(d, -1, error);
+  sql_bind_text(s, 1, secret_sealed);
+  sql_bind_text(s, 2, mailbox_id);
+  return write_changes(d, s, error, "set mailbox secret") < 0 ? -1 : 0;
+}
+
 int sqlite_mailbox_report(void *impl, const char *mailbox_id, const MaMailboxSyncReport *r, GError **error)
 {
   SqlDb *d = impl;

@@ -120,6 +120,22 @@ static void secret_free(char *secret)
   g_free(secret);
 }
 
+/* A binding saved "verifying": check it now; active, or rejected with the reason and no secret. */
+static int verify_stored(const CollectorEnv *env, MaStorage *st, const MaMailbox *m, GError **error)
+{
+  GError *failure = NULL;
+  char *secret = mailbox_secret(env, st, m, FALSE, &failure);
+  if (secret) collector_verify(env, m, secret, NULL, &failure);
+  secret_free(secret);
+  gint64 now = ma_now();
+  if (!failure) return storage_mailbox_set_state(st, m->enterprise_id, m->id, "active", now, error) < 0 ? -1 : 0;
+  MaMailboxSyncReport report = {.ok = FALSE, .error_text = failure->message, .new_state = "rejected", .now = now};
+  int rc = storage_mailbox_report(st, m->id, &report, error);
+  if (rc == 0) rc = storage_mailbox_set_secret(st, m->id, NULL, error);
+  g_error_free(failure);
+  return rc;
+}
+
 int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, const char *mailbox_id,
                            const char *lease_owner, gboolean *busy, GError **error)
 {
@@ -137,6 +153,11 @@ int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, 
   if (leased == 0) {
     *busy = TRUE;
     return 0;
+  }
+  if (g_strcmp0(m->state, "verifying") == 0) {
+    int rc = verify_stored(env, st, m, error);
+    storage_mailbox_release(st, m->id, lease_owner, NULL);
+    return rc;
   }
   const MaConfig *cfg = env->cfg;
   GError *failure = NULL;

@@ -123,7 +123,8 @@ int collector_verify(const CollectorEnv *env, const MaMailbox *m, const char *se
  * three session timeouts, at least 60 s, renewed at each commit, so a crashed holder's lease
  * expires on its own), opens the
  * credentials, runs the session into the spool, writes the report (counts, last error, next
- * deadline with backoff; needs_reauth when OAuth2 is refused). st and sp are the calling thread's.
+ * deadline with backoff; needs_reauth when OAuth2 is refused). A "verifying" binding (saved by
+ * collector_bind_deferred) is checked instead of synced. st and sp are the calling thread's.
  * 0 when the sync ran (its own failure is in the report and in *error when error is not NULL), -1
  * when storage failed. */
 int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, const char *mailbox_id,
@@ -160,6 +161,12 @@ int collector_binding_make(const CollectorEnv *env, MaStorage *st, const char *e
  * Nothing is saved when any step fails. */
 int collector_bind(const CollectorEnv *env, MaStorage *st, const char *enterprise_id, const CollectorBindRequest *r,
                    const char *password, GPtrArray *folders, MaMailbox **out, GError **error);
+/* The same without waiting on the network (the HTTP API, on the event loop): the binding is saved
+ * "verifying" with its sealed password and a collector thread checks it soon after
+ * (collector_sync_mailbox): it becomes "active", or "rejected" with last_error naming the step and
+ * its password removed. OAuth2 bindings are saved "pending" as with collector_bind. */
+int collector_bind_deferred(const CollectorEnv *env, MaStorage *st, const char *enterprise_id,
+                            const CollectorBindRequest *r, const char *password, MaMailbox **out, GError **error);
 /* Finishes an OAuth2 binding: exchanges the code (state must be the binding's), verifies with the
  * access token, and activates it. */
 int collector_authorize_finish(const CollectorEnv *env, MaStorage *st, const char *enterprise_id, const char *mailbox_id,

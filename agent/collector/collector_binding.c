@@ -176,6 +176,27 @@ int collector_bind(const CollectorEnv *env, MaStorage *st, const char *enterpris
   return 0;
 }
 
+int collector_bind_deferred(const CollectorEnv *env, MaStorage *st, const char *enterprise_id,
+                            const CollectorBindRequest *r, const char *password, MaMailbox **out, GError **error)
+{
+  *out = NULL;
+  g_autoptr(MaMailbox) m = NULL;
+  if (collector_binding_make(env, st, enterprise_id, r, &m, error) < 0) return -1;
+  if (g_str_equal(m->auth, "password")) {
+    if (!password || !*password) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "a password is needed (or choose oauth2)");
+      return -1;
+    }
+    g_autofree char *aad = collector_secret_aad(m->id);
+    m->secret_sealed = ma_secret_seal(env->master_key, aad, password);
+    g_free(m->state);
+    m->state = g_strdup("verifying");
+  }
+  if (storage_mailbox_add(st, m, error) < 0) return -1;
+  *out = g_steal_pointer(&m);
+  return 0;
+}
+
 int collector_authorize_finish(const CollectorEnv *env, MaStorage *st, const char *enterprise_id, const char *mailbox_id,
                                const char *state, const char *code, const char *redirect_uri, GPtrArray *folders,
                                GError **error)

@@ -87,7 +87,8 @@ static void scan(MaStorage *st)
   g_mutex_lock(&pool.lock);
   for (guint i = 0; i < list->len; i++) {
     const MaMailbox *m = g_ptr_array_index(list, i);
-    if (!m->archiving || g_strcmp0(m->state, "active") != 0 || m->next_attempt_at > now) continue;
+    gboolean verify = g_strcmp0(m->state, "verifying") == 0;
+    if (!verify && (!m->archiving || g_strcmp0(m->state, "active") != 0 || m->next_attempt_at > now)) continue;
     if (g_hash_table_contains(pool.busy, m->id)) continue;
     g_hash_table_add(pool.busy, g_strdup(m->id));
     g_queue_push_tail(&pool.due, g_strdup(m->id));
