@@ -208,6 +208,7 @@ int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, 
   int rc = storage_mailbox_report(st, m->id, &report, &store_error);
   storage_mailbox_release(st, m->id, lease_owner, NULL);
   if (new_state && g_str_equal(new_state, "needs_reauth")) collector_notify_needs_reauth(st, m, report.error_text);
+  if (res.fetched > 0) collector_notify_new_mail(st, m, res.fetched);
   collector_sink_free(sink);
   collector_session_result_clear(&res);
   if (rc < 0) {

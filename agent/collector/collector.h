@@ -187,6 +187,9 @@ int collector_oauth2_client(MaStorage *st, const char *enterprise_id, const char
 /* Stores an enterprise's OAuth2 client for provider (secret sealed; NULL secret: a public client). */
 int collector_oauth2_client_set(const CollectorEnv *env, MaStorage *st, const char *enterprise_id, const char *provider,
                                 const char *client_id, const char *client_secret, GError **error);
+/* Queues the webhook event mailbox.message: count new messages were pulled for the binding's
+ * employee (best effort: a failure to queue is not the sync's failure). */
+void collector_notify_new_mail(MaStorage *st, const MaMailbox *m, gint64 count);
 /* Queues the webhook event mailbox.needs_reauth for the CRM (once per failure time) and counts it. */
 void collector_notify_needs_reauth(MaStorage *st, const MaMailbox *m, const char *why);
 

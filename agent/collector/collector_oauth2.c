@@ -1,6 +1,7 @@
 /* collector_oauth2.c - what the collector gives agent/oauth2 and takes from it: the OAuth2 client
  * of an enterprise for a provider (endpoints from the presets, client id and sealed secret from the
- * enterprise's settings), and the mailbox.needs_reauth event when a grant is revoked.
+ * enterprise's settings), and the CRM's events about bindings: mailbox.needs_reauth when a grant
+ * is revoked, mailbox.message when a sync pulled new mail (for the CRM's new-mail notifications).
  */
 #include "collector.h"
 
@@ -75,6 +76,21 @@ int collector_oauth2_client_set(const CollectorEnv *env, MaStorage *st, const ch
     return -1;
   }
   return storage_commit(st, error);
+}
+
+void collector_notify_new_mail(MaStorage *st, const MaMailbox *m, gint64 count)
+{
+  gint64 now_ms = ma_now_ms();
+  char when[32];
+  ma_time_format(now_ms / 1000, when);
+  json_t *doc = json_pack("{s:s, s:s, s:o, s:I, s:s}", "mailbox_id", m->id, "email", m->email, "employee_id",
+                          m->employee_id ? json_string(m->employee_id) : json_null(), "new_messages", (json_int_t)count,
+                          "at", when);
+  char *payload = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  g_autofree char *key = g_strdup_printf("mailbox.message:%s:%" G_GINT64_FORMAT, m->id, now_ms);
+  storage_outbox_add(st, m->enterprise_id, "mailbox.message", key, payload, now_ms / 1000, NULL);
+  free(payload);
 }
 
 void collector_notify_needs_reauth(MaStorage *st, const MaMailbox *m, const char *why)

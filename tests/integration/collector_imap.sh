@@ -65,8 +65,12 @@ assert_eq 1 "$(sqlite3 -readonly "$T/data/mailagent.db" "select count(*) from me
   "the Sent message is archived as outbound"
 assert_eq "$(sqlite3 -readonly "$T/data/mailagent.db" "select count(*) from messages where direction = 0")" 3 "the INBOX messages are inbound"
 
+events=$(sqlite3 -readonly "$T/data/mailagent.db" "select payload from outbox where event = 'mailbox.message'")
+assert_contains "$events" '"new_messages":4' "mailbox.message announces the new mail to the CRM"
 ma mailbox sync acme "$ALICE" >/dev/null
 assert_eq 4 "$(msgs)" "second sync: nothing new"
+assert_eq 1 "$(sqlite3 -readonly "$T/data/mailagent.db" "select count(*) from outbox where event = 'mailbox.message'")" \
+  "no mailbox.message event when nothing is new"
 assert_eq 4 "$(prov imap)" "second sync: no provenance added"
 
 make_message "$T/in4.eml" "Customer 4 <c4@client.test>" alice@example.test "Question 4" "in4@client.test"
