@@ -136,6 +136,33 @@ static int verify_stored(const CollectorEnv *env, MaStorage *st, const MaMailbox
   return rc;
 }
 
+int collector_idle_mailbox(const CollectorEnv *env, MaStorage *st, const char *mailbox_id, int idle_ms,
+                           const volatile gint *stop, gboolean *new_mail, gboolean *no_idle, GError **error)
+{
+  *new_mail = *no_idle = FALSE;
+  g_autoptr(MaMailbox) m = NULL;
+  int found = storage_mailbox_get(st, NULL, mailbox_id, &m, error);
+  if (found <= 0) {
+    if (found == 0) g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no mailbox %s", mailbox_id);
+    return -1;
+  }
+  if (g_strcmp0(m->state, "active") != 0 || !m->archiving || !g_str_equal(m->protocol, "imap")) return 1;
+  char *secret = mailbox_secret(env, st, m, FALSE, error);
+  if (!secret) return -1;
+  CollectorSessionParams p;
+  session_params(env, m, secret, &p);
+  p.idle = TRUE;
+  p.idle_ms = idle_ms;
+  p.stop = stop;
+  CollectorSessionResult res = {0};
+  int rc = collector_imap_run(&p, NULL, &res, error);
+  secret_free(secret);
+  *new_mail = res.new_mail;
+  *no_idle = res.no_idle;
+  collector_session_result_clear(&res);
+  return rc;
+}
+
 int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, const char *mailbox_id,
                            const char *lease_owner, gboolean *busy, GError **error)
 {

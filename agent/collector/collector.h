@@ -40,6 +40,10 @@ typedef struct {
   gsize max_message;        /* larger messages are skipped and quarantined */
   gint64 since;             /* first sync of a folder: mail received on or after (Unix seconds) */
   gboolean verify_only;     /* binding: stop after listing the folders */
+  gboolean idle;            /* IMAP: after logging in, EXAMINE INBOX and IDLE until new mail arrives,
+                             * idle_ms pass, or *stop becomes non-zero; then log out */
+  int idle_ms;
+  const volatile gint *stop;
 } CollectorSessionParams;
 
 typedef struct {
@@ -49,6 +53,8 @@ typedef struct {
   gint64 fetched;           /* messages made durable in the spool */
   gint64 skipped;           /* already collected, or quarantined */
   gint64 quarantined;
+  gboolean new_mail;        /* idle: the server announced new messages */
+  gboolean no_idle;         /* idle: the server does not offer IDLE */
 } CollectorSessionResult;
 
 void collector_session_result_clear(CollectorSessionResult *r);
@@ -129,6 +135,13 @@ int collector_verify(const CollectorEnv *env, const MaMailbox *m, const char *se
  * when storage failed. */
 int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, const char *mailbox_id,
                            const char *lease_owner, gboolean *busy, GError **error);
+
+/* Holds one IMAP IDLE on the mailbox's INBOX (RFC 2177) for up to idle_ms or until *stop: 0 with
+ * *new_mail when the server announced new messages (the caller then syncs), *no_idle when the
+ * server has no IDLE (poll it instead); 1 when the binding is not an active IMAP one (stop idling
+ * for now); -1 with *error. */
+int collector_idle_mailbox(const CollectorEnv *env, MaStorage *st, const char *mailbox_id, int idle_ms,
+                           const volatile gint *stop, gboolean *new_mail, gboolean *no_idle, GError **error);
 
 /* Next attempt after `failures` consecutive failures: interval on success, else 30 s doubling up to
  * max_backoff. Pure. */

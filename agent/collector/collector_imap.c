@@ -3,6 +3,10 @@
  *
  *   CONNECT -> [TLS] -> GREETING -> [STARTTLS] -> CAPABILITY -> AUTH -> [ID] -> LIST
  *     -> per folder: EXAMINE -> SEARCH -> SIZES -> FETCH (rounds) -> next folder -> LOGOUT -> DONE
+ *   idle mode (RFC 2177): ... AUTH -> [ID] -> IDLE (EXAMINE INBOX, IDLE) -> IDLE_WAIT -> LOGOUT
+ *     IDLE_WAIT waits on the stream (buffered TLS bytes first), ends the IDLE with DONE when the
+ *     server says something, and reports new mail when EXISTS grew; otherwise it idles again
+ *     until idle_ms passed or the caller asks it to stop.
  *
  * Read-only by construction: folders are opened with EXAMINE and bodies fetched with BODY.PEEK[],
  * so no flag changes and nothing is deleted. Incremental by UID under UIDVALIDITY; the first sync of
@@ -44,6 +48,8 @@ typedef enum {
   IMAP_SIZES,
   IMAP_FETCH,
   IMAP_NEXT_FOLDER,
+  IMAP_IDLE,
+  IMAP_IDLE_WAIT,
   IMAP_LOGOUT,
   IMAP_DONE,
 } ImapState;
@@ -66,6 +72,8 @@ typedef struct {
   GArray *uids;            /* guint32, ascending */
   GArray *sizes;           /* guint32, parallel to uids */
   guint pos;               /* next index in uids to fetch */
+  guint32 exists;          /* idle: messages in INBOX when the IDLE began */
+  gint64 idle_deadline;    /* idle: monotonic microseconds */
 } ImapSession;
 
 /* The server's last reply, fit for an error message. Caller frees. */
@@ -190,7 +198,8 @@ static int imap_auth(ImapSession *s, GError **error)
   /* the server may announce new capabilities after login */
   struct mailimap_capability_data *caps = NULL;
   if (mailimap_capability(s->imap, &caps) == MAILIMAP_NO_ERROR && caps) mailimap_capability_data_free(caps);
-  return m->send_id ? IMAP_ID : IMAP_LIST;
+  if (m->send_id) return IMAP_ID;
+  return s->p->idle ? IMAP_IDLE : IMAP_LIST;
 }
 
 static int imap_id(ImapSession *s, GError **error)
@@ -201,7 +210,7 @@ static int imap_id(ImapSession *s, GError **error)
   free(name);
   free(version);
   if (rc != MAILIMAP_NO_ERROR) return fail(s, error, MA_ERROR_INVALID, "id", rc);
-  return IMAP_LIST;
+  return s->p->idle ? IMAP_IDLE : IMAP_LIST;
 }
 
 static gboolean list_flag(struct mailimap_mailbox_list *mb, const char *flag)
@@ -520,6 +529,47 @@ static int imap_next_folder(ImapSession *s, GError **error)
   return s->folder_idx < s->folders->len ? IMAP_EXAMINE : IMAP_LOGOUT;
 }
 
+static int imap_idle(ImapSession *s, GError **error)
+{
+  if (!mailimap_has_idle(s->imap)) {
+    s->res->no_idle = TRUE;
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "idle: the server does not offer IDLE");
+    return -1;
+  }
+  budget(s);
+  if (s->idle_deadline == 0) {
+    int rc = mailimap_examine(s->imap, "INBOX");
+    if (rc != MAILIMAP_NO_ERROR) return fail(s, error, MA_ERROR_TEMPFAIL, "examine", rc);
+    s->exists = s->imap->imap_selection_info ? s->imap->imap_selection_info->sel_exists : 0;
+    s->idle_deadline = g_get_monotonic_time() + (gint64)MAX(s->p->idle_ms, 1000) * 1000;
+  }
+  int rc = mailimap_idle(s->imap);
+  if (rc != MAILIMAP_NO_ERROR) return fail(s, error, MA_ERROR_TEMPFAIL, "idle", rc);
+  return IMAP_IDLE_WAIT;
+}
+
+static int imap_idle_wait(ImapSession *s, GError **error)
+{
+  int ready = 0;
+  while (!ready && g_get_monotonic_time() < s->idle_deadline && !(s->p->stop && g_atomic_int_get(s->p->stop)))
+    ready = collector_stream_wait_readable(s->stream, 250);
+  if (ready < 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "idle: connection lost");
+    return -1;
+  }
+  budget(s);
+  int rc = mailimap_idle_done(s->imap); /* reads what the server said, EXISTS included */
+  if (rc != MAILIMAP_NO_ERROR) return fail(s, error, MA_ERROR_TEMPFAIL, "idle", rc);
+  guint32 now_exists = s->imap->imap_selection_info ? s->imap->imap_selection_info->sel_exists : 0;
+  if (now_exists > s->exists) {
+    s->res->new_mail = TRUE;
+    return IMAP_LOGOUT;
+  }
+  s->exists = now_exists; /* an expunge or a keep-alive: idle on */
+  if (!ready || g_get_monotonic_time() >= s->idle_deadline) return IMAP_LOGOUT;
+  return IMAP_IDLE;
+}
+
 static int imap_logout(ImapSession *s, GError **error)
 {
   budget(s);
@@ -545,6 +595,8 @@ static int imap_step(ImapSession *s, GError **error)
   case IMAP_SIZES: next = imap_sizes(s, error); break;
   case IMAP_FETCH: next = imap_fetch(s, error); break;
   case IMAP_NEXT_FOLDER: next = imap_next_folder(s, error); break;
+  case IMAP_IDLE: next = imap_idle(s, error); break;
+  case IMAP_IDLE_WAIT: next = imap_idle_wait(s, error); break;
   case IMAP_LOGOUT: next = imap_logout(s, error); break;
   default: g_assert_not_reached();
   }
@@ -556,7 +608,7 @@ static int imap_step(ImapSession *s, GError **error)
 int collector_imap_run(const CollectorSessionParams *p, CollectorSink *sink, CollectorSessionResult *res,
                        GError **error)
 {
-  g_assert(p && p->mailbox && p->secret && (sink || p->verify_only));
+  g_assert(p && p->mailbox && p->secret && (sink || p->verify_only || p->idle));
   ImapSession s = {.p = p, .sink = sink, .res = res, .state = IMAP_CONNECT};
   s.imap = mailimap_new(0, NULL);
   s.listed = g_ptr_array_new_with_free_func((GDestroyNotify)collector_folder_free);

@@ -252,6 +252,19 @@ gboolean collector_stream_is_tls(mailstream *s)
   return data_of(s)->ssl != NULL;
 }
 
+int collector_stream_wait_readable(mailstream *s, int timeout_ms)
+{
+  StreamData *d = data_of(s);
+  if (s->read_buffer_len > 0) return 1;
+  if (d->ssl && SSL_pending(d->ssl) > 0) return 1;
+  struct pollfd p = {.fd = d->fd, .events = POLLIN};
+  int rc;
+  do rc = poll(&p, 1, timeout_ms);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return -1;
+  return rc > 0 ? 1 : 0;
+}
+
 void collector_stream_set_budget(mailstream *s, gsize max_bytes)
 {
   StreamData *d = data_of(s);

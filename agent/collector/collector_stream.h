@@ -32,6 +32,12 @@ int collector_stream_start_tls(mailstream *s, SSL_CTX *ctx, const char *host, gb
 /* TRUE once TLS runs on the stream. */
 gboolean collector_stream_is_tls(mailstream *s);
 
+/* Waits up to timeout_ms for something to read (IMAP IDLE): 1 when bytes are already buffered
+ * (libetpan's buffer, then OpenSSL's decrypted bytes, SSL_pending, before the socket is polled, so
+ * a record read earlier is never left waiting) or the socket turns readable, 0 on time-out, -1 on
+ * an error. */
+int collector_stream_wait_readable(mailstream *s, int timeout_ms);
+
 /* Allows max_bytes more to be read (0: unlimited); the count restarts. */
 void collector_stream_set_budget(mailstream *s, gsize max_bytes);
 /* TRUE when a read failed because the budget was spent. */

@@ -57,6 +57,7 @@ static const KeySpec keys[] = {
   S("collector", "ca_file", collector_ca_file, NULL),
   S("collector", "presets_file", collector_presets_file, NULL),
   I("collector", "max_backoff", collector_max_backoff, "3600"),
+  I("collector", "max_idle", collector_max_idle, "100"),
   S("webhook", "url", webhook_url, NULL),
   S("webhook", "secret_file", webhook_secret_file, NULL),
   I("webhook", "timeout", webhook_timeout, "10"),

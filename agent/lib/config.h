@@ -50,6 +50,7 @@ typedef struct {
   char *collector_ca_file;      /* trust anchors for IMAP/POP3 servers; NULL: the system's */
   char *collector_presets_file; /* extra provider presets (extends share/presets.ini); NULL: none */
   int collector_max_backoff;    /* seconds, cap of the per-mailbox backoff after errors, 3600 */
+  int collector_max_idle;       /* IMAP IDLE connections held at once (one per mailbox's INBOX), 100 */
   /* [webhook] */
   char *webhook_url;            /* NULL: events stay in the outbox */
   char *webhook_secret_file;    /* NULL: unsigned (refused unless url is NULL) */

@@ -5,7 +5,6 @@
 
 #include "error.h"
 
-#include <gio/gio.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
