@@ -15,6 +15,9 @@
  * (BODY.PEEK[]<offset.length>); every response is capped by the stream's byte budget. After each
  * round the sink makes the messages durable and only then advances the checkpoint.
  *
+ * OAuth2: OAUTHBEARER (RFC 7628, written here: libetpan has none) when the server offers it with
+ * SASL-IR, else libetpan's XOAUTH2.
+ *
  * Refused: a PREAUTH greeting (it would skip our TLS and authentication), STARTTLS when the server
  * does not offer it, data injected after the STARTTLS go-ahead (collector_stream). Errors name the
  * step and quote the server's reply (bounded, control characters removed); never a secret.
@@ -24,6 +27,7 @@
 #include "collector_stream.h"
 
 #include "agent/lib/error.h"
+#include "agent/oauth2/oauth2.h"
 
 #include <libetpan/libetpan.h>
 #include <string.h>
@@ -173,17 +177,58 @@ static int imap_capability(ImapSession *s, GError **error)
   return IMAP_AUTH;
 }
 
+/* AUTHENTICATE OAUTHBEARER (RFC 7628) written on libetpan's stream (libetpan has no OAUTHBEARER):
+ * the initial response goes with the command (SASL-IR, RFC 4959); an error challenge "+ <base64
+ * JSON>" is answered with an empty line, as 3.2.3 says, and the tagged NO read. Returns the
+ * libetpan-style code: MAILIMAP_NO_ERROR, MAILIMAP_ERROR_LOGIN (refused) or MAILIMAP_ERROR_STREAM. */
+static int auth_oauthbearer(ImapSession *s, const MaMailbox *m)
+{
+  static const char tag[] = "MA1";
+  g_autofree char *ir = oauth2_sasl_oauthbearer(m->username, m->host, m->port, s->p->secret);
+  g_autofree char *cmd = g_strdup_printf("%s AUTHENTICATE OAUTHBEARER %s\r\n", tag, ir);
+  gboolean sent = mailstream_write(s->stream, cmd, strlen(cmd)) >= 0 && mailstream_flush(s->stream) >= 0;
+  memset(cmd, 0, strlen(cmd));
+  memset(ir, 0, strlen(ir));
+  if (!sent) return MAILIMAP_ERROR_STREAM;
+  MMAPString *buf = mmap_string_new("");
+  int rc = MAILIMAP_ERROR_STREAM;
+  for (int lines = 0; lines < 32; lines++) {
+    char *line = mailstream_read_line_remove_eol(s->stream, buf);
+    if (!line) break;
+    if (line[0] == '+') { /* the error challenge */
+      if (mailstream_write(s->stream, "\r\n", 2) < 0 || mailstream_flush(s->stream) < 0) break;
+      continue;
+    }
+    if (g_str_has_prefix(line, tag) && line[strlen(tag)] == ' ') {
+      const char *status = line + strlen(tag) + 1;
+      /* as libetpan keeps it: the text lives in its response buffer */
+      if (s->imap->imap_response_buffer && mmap_string_assign(s->imap->imap_response_buffer, status))
+        s->imap->imap_response = s->imap->imap_response_buffer->str;
+      rc = g_str_has_prefix(status, "OK") ? MAILIMAP_NO_ERROR : MAILIMAP_ERROR_LOGIN;
+      break;
+    }
+    /* untagged lines (CAPABILITY after login) are read again below */
+  }
+  mmap_string_free(buf);
+  if (rc == MAILIMAP_NO_ERROR) s->imap->imap_state = MAILIMAP_STATE_AUTHENTICATED;
+  return rc;
+}
+
 static int imap_auth(ImapSession *s, GError **error)
 {
   const MaMailbox *m = s->p->mailbox;
   budget(s);
   int rc;
   if (g_str_equal(m->auth, "oauth2")) {
-    if (!mailimap_has_xoauth2(s->imap)) {
-      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "auth: the server does not offer AUTH=XOAUTH2");
+    /* OAUTHBEARER, the standard, where offered; else Google's and Microsoft's XOAUTH2 */
+    if (mailimap_has_authentication(s->imap, "OAUTHBEARER") && has_cap(s, "SASL-IR")) {
+      rc = auth_oauthbearer(s, m);
+    } else if (mailimap_has_xoauth2(s->imap)) {
+      rc = mailimap_oauth2_authenticate(s->imap, m->username, s->p->secret);
+    } else {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "auth: the server offers neither OAUTHBEARER nor XOAUTH2");
       return -1;
     }
-    rc = mailimap_oauth2_authenticate(s->imap, m->username, s->p->secret);
   } else {
     if (has_cap(s, "LOGINDISABLED")) {
       g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "auth: the server disabled LOGIN");

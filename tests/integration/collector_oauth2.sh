@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # collector_oauth2.sh - OAuth2 mailbox bindings against a real Dovecot whose oauth2 passdb checks
 # tokens at the introspection endpoint of a fake provider on loopback (fake_oauth2.py): the
-# authorization code with PKCE (state single-use), XOAUTH2 on IMAP and on POP3 (our own AUTH
-# command, with the error challenge answered by an empty line), an access token the server refuses
+# authorization code with PKCE (state single-use), OAUTHBEARER on IMAP (offered by Dovecot; our
+# own AUTHENTICATE) and XOAUTH2 on POP3 (our own AUTH command), each with the error challenge
+# answered by an empty line, an access token the server refuses
 # refreshed and the sync retried, expiry by the (test) clock refreshed before use, Microsoft-style
 # rotation keeping the newest refresh token, Google-style refresh without a new refresh token, a
 # revoked grant -> needs_reauth + the mailbox.needs_reauth webhook event, and tokens encrypted at rest.
@@ -65,7 +66,7 @@ assert_contains "$out" "pending" "an OAuth2 binding waits for its authorization"
 IMAPID=$(ma mailbox list acme --json | json_get - 'd["items"][0]["id"]')
 authorize "$IMAPID"
 out=$(ma mailbox callback acme "$IMAPID" --state "$STATE" --code "$CODE" --redirect-uri "$REDIRECT" 2>&1)
-assert_contains "$out" "authorized and active" "code exchanged, mailbox verified with XOAUTH2, active"
+assert_contains "$out" "authorized and active" "code exchanged, mailbox verified with the OAuth2 token, active"
 out=$(ma mailbox callback acme "$IMAPID" --state "$STATE" --code "$CODE" --redirect-uri "$REDIRECT" 2>&1) && st=0 || st=$?
 assert_eq 2 "$st" "the state is single-use"
 assert_contains "$out" "unknown, used or expired state" "a replayed state is refused"
@@ -73,7 +74,9 @@ assert_contains "$out" "unknown, used or expired state" "a replayed state is ref
 make_message "$T/c1.eml" "C1 <c1@client.test>" carol@example.test "Via OAuth" "c1@client.test"
 imap_append carol@example.test carol-pw INBOX "$T/c1.eml"
 ma mailbox sync acme "$IMAPID" >/dev/null
-assert_eq 1 "$(db 'select count(*) from messages')" "IMAP XOAUTH2 sync archived the message"
+assert_eq 1 "$(db 'select count(*) from messages')" "IMAP OAuth2 sync archived the message"
+assert_contains "$(grep 'imap-login: Info: Login: user=<carol' "$T/dovecot/dovecot.log" | tail -1)" "method=OAUTHBEARER" \
+  "IMAP uses OAUTHBEARER where the server offers it"
 assert_eq 0 "$(stats 'd["refreshes"]')" "a fresh access token is used without a refresh"
 leaked=0
 for tok in $(curl -s "http://127.0.0.1:$OAUTH_PORT/control/stats" | json_get - '" ".join(d["issued_access"] + d["issued_refresh"])'); do
@@ -130,6 +133,19 @@ assert_eq $((before + 1)) "$(stats 'd["refreshes"]')" "POP3: one refresh"
 assert_eq 3 "$(db "select count(*) from provenance where route = 'pop3'")" "POP3: the new message came"
 assert_eq 1 "$(grep -c 'pop3-login: .*auth failed.*method=XOAUTH2' "$T/dovecot/dovecot.log")" \
   "POP3: Dovecot saw exactly one refused XOAUTH2 attempt, ended by our empty response"
+assert_eq 1 "$(grep -c 'imap-login: .*auth failed.*method=OAUTHBEARER' "$T/dovecot/dovecot.log")" \
+  "IMAP: exactly one refused OAUTHBEARER attempt (the expired token), ended by our empty response"
+
+# a server that offers XOAUTH2 only: libetpan's XOAUTH2 on IMAP
+sed -i 's/^auth_mechanisms = .*/auth_mechanisms = plain login xoauth2/; s/^  mechanisms = xoauth2 oauthbearer/  mechanisms = xoauth2/' "$DOVECOT_CONF"
+doveadm -c "$DOVECOT_CONF" reload
+sleep 0.5
+make_message "$T/c4.eml" "C4 <c4@client.test>" carol@example.test "Fourth" "c4@client.test"
+imap_append carol@example.test carol-pw INBOX "$T/c4.eml"
+ma mailbox sync acme "$IMAPID" >/dev/null
+assert_eq 4 "$(db 'select count(*) from messages')" "IMAP XOAUTH2 sync archived the message"
+assert_contains "$(grep 'imap-login: Info: Login: user=<carol' "$T/dovecot/dovecot.log" | tail -1)" "method=XOAUTH2" \
+  "IMAP falls back to XOAUTH2 when OAUTHBEARER is not offered"
 
 # revoked grant: invalid_grant -> needs_reauth, no more polling, webhook event queued
 curl -s -X POST -d "token=$(curl -s "http://127.0.0.1:$OAUTH_PORT/control/stats" | json_get - 'd["issued_access"][-1]')" \
