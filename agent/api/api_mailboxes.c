@@ -5,8 +5,10 @@
  * with its sealed password and answers 202; GET /v1/mailboxes/{id} then shows "active", or
  * "rejected" with last_error naming the failed step (DNS, connect, TLS and certificate, greeting,
  * STARTTLS, login, folders) and the password removed. OAuth2 bindings are saved "pending";
- * POST /v1/mailboxes/{id}:authorize {"redirect_uri"} answers the provider's URL (the code then
- * comes back through `mailagent mailbox callback`). Also GET (list), DELETE (unbind),
+ * POST /v1/mailboxes/{id}:authorize {"redirect_uri"} answers the provider's URL; the CRM, which
+ * hosts the redirect, posts the code back with POST /v1/mailboxes/{id}:callback {"state", "code",
+ * "redirect_uri"} (202, "authorizing"; a collector thread exchanges it and checks the mailbox:
+ * "active", or "pending" again with last_error). Also GET (list), DELETE (unbind),
  * POST {id}:pause, :resume and :sync (due now). The password is never part of an answer.
  */
 #include "api_internal.h"
@@ -174,7 +176,7 @@ static void mailbox_change(ApiCtx *ctx, const char *action)
   g_autoptr(GError) error = NULL;
   const char *state = g_str_equal(action, "pause") ? "paused" : "active";
   gboolean usable = g_strcmp0(m->state, "pending") != 0 && g_strcmp0(m->state, "verifying") != 0 &&
-                    g_strcmp0(m->state, "rejected") != 0;
+                    g_strcmp0(m->state, "rejected") != 0 && g_strcmp0(m->state, "authorizing") != 0;
   if (!usable || (g_str_equal(action, "sync") && g_strcmp0(m->state, "active") != 0)) {
     api_reply_error(ctx, 409, "conflict", "mailbox is %s", m->state);
     return;
@@ -226,6 +228,35 @@ out:
   json_decref(body);
 }
 
+static void mailbox_callback(ApiCtx *ctx)
+{
+  static const char *const fields[] = {"state", "code", "redirect_uri", NULL};
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MaMailbox) m = NULL;
+  json_t *body;
+  if (!api_check_query(ctx, NULL) || !(body = api_body_json(ctx, TRUE))) return;
+  const char *state = NULL, *code = NULL, *redirect = NULL;
+  if (!api_check_fields(ctx, body, fields) || !opt_string(ctx, body, "state", &state) ||
+      !opt_string(ctx, body, "code", &code) || !opt_string(ctx, body, "redirect_uri", &redirect))
+    goto out;
+  if (!state || !code || !redirect) {
+    api_reply_error(ctx, 422, "invalid", "fields 'state', 'code' and 'redirect_uri' are required");
+    goto out;
+  }
+  CollectorEnv *env = api_collector_env(ctx);
+  if (!env) goto out;
+  if (collector_authorize_deferred(env, ctx->st, ctx->enterprise_id, api_param(ctx, "id"), state, code, redirect,
+                                   &error) < 0) {
+    api_reply_gerror(ctx, error);
+    goto out;
+  }
+  if (storage_mailbox_get(ctx->st, ctx->enterprise_id, api_param(ctx, "id"), &m, &error) <= 0) api_reply_gerror(ctx, error);
+  else api_reply_json(ctx, 202, codec_mailbox_to_json(m, NULL));
+out:
+  if (code) memset((char *)code, 0, strlen(code));
+  json_decref(body);
+}
+
 const ApiRoute api_mailboxes_routes[] = {
   {EVHTTP_REQ_GET, "/v1/mailboxes", API_AUTH_ENTERPRISE, mailboxes_list},
   {EVHTTP_REQ_POST, "/v1/mailboxes", API_AUTH_ENTERPRISE, mailboxes_add},
@@ -235,5 +266,6 @@ const ApiRoute api_mailboxes_routes[] = {
   {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:resume", API_AUTH_ENTERPRISE, mailbox_resume},
   {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:sync", API_AUTH_ENTERPRISE, mailbox_sync},
   {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:authorize", API_AUTH_ENTERPRISE, mailbox_authorize},
+  {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:callback", API_AUTH_ENTERPRISE, mailbox_callback},
   {0},
 };

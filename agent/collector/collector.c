@@ -181,8 +181,8 @@ int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, 
     *busy = TRUE;
     return 0;
   }
-  if (g_strcmp0(m->state, "verifying") == 0) {
-    int rc = verify_stored(env, st, m, error);
+  if (g_strcmp0(m->state, "verifying") == 0 || g_strcmp0(m->state, "authorizing") == 0) {
+    int rc = g_str_equal(m->state, "verifying") ? verify_stored(env, st, m, error) : collector_authorize_stored(env, st, m, error);
     storage_mailbox_release(st, m->id, lease_owner, NULL);
     return rc;
   }

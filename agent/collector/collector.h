@@ -185,6 +185,14 @@ int collector_bind_deferred(const CollectorEnv *env, MaStorage *st, const char *
 int collector_authorize_finish(const CollectorEnv *env, MaStorage *st, const char *enterprise_id, const char *mailbox_id,
                                const char *state, const char *code, const char *redirect_uri, GPtrArray *folders,
                                GError **error);
+/* The same without waiting on the provider (the HTTP API): the code, state and redirect URI are kept
+ * sealed in the binding, which turns "authorizing"; a collector thread then calls
+ * collector_authorize_stored: "active", or back to "pending" with last_error. Only a binding that is
+ * "pending" or "needs_reauth" takes a code (MA_ERROR_CONFLICT otherwise). */
+int collector_authorize_deferred(const CollectorEnv *env, MaStorage *st, const char *enterprise_id,
+                                 const char *mailbox_id, const char *state, const char *code, const char *redirect_uri,
+                                 GError **error);
+int collector_authorize_stored(const CollectorEnv *env, MaStorage *st, const MaMailbox *m, GError **error);
 /* The enterprise's default server for bindings that name none: a preset, or "imap|pop3:host:port:
  * security", with its auth type; NULLs clear. */
 int collector_set_default(MaStorage *st, const CollectorEnv *env, const char *enterprise_id, const char *preset,

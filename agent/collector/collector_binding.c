@@ -12,6 +12,7 @@
 #include "agent/lib/clock.h"
 #include "agent/lib/crypto.h"
 
+#include <jansson.h>
 #include <string.h>
 
 #define DEFAULT_PRESET_KEY "mailbox.default_preset"
@@ -221,6 +222,63 @@ int collector_authorize_finish(const CollectorEnv *env, MaStorage *st, const cha
   g_free(token);
   if (rc < 0) return -1;
   return storage_mailbox_set_state(st, enterprise_id, m->id, "active", 0, error) < 0 ? -1 : 0;
+}
+
+int collector_authorize_deferred(const CollectorEnv *env, MaStorage *st, const char *enterprise_id,
+                                 const char *mailbox_id, const char *state, const char *code, const char *redirect_uri,
+                                 GError **error)
+{
+  g_autoptr(MaMailbox) m = NULL;
+  int found = storage_mailbox_get(st, enterprise_id, mailbox_id, &m, error);
+  if (found <= 0) {
+    if (found == 0) g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no mailbox %s", mailbox_id);
+    return -1;
+  }
+  if (!g_str_equal(m->auth, "oauth2") || !m->preset) {
+    g_set_error(error, MA_ERROR, MA_ERROR_CONFLICT, "mailbox %s does not use OAuth2 with a preset", m->id);
+    return -1;
+  }
+  if (!g_str_equal(m->state, "pending") && !g_str_equal(m->state, "needs_reauth")) {
+    g_set_error(error, MA_ERROR, MA_ERROR_CONFLICT, "mailbox %s is %s, not waiting for an authorization", m->id, m->state);
+    return -1;
+  }
+  /* the code waits, sealed, in the binding's secret slot (unused by OAuth2 bindings) */
+  json_t *doc = json_pack("{s:s, s:s, s:s}", "state", state, "code", code, "redirect_uri", redirect_uri);
+  char *text = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  g_autofree char *aad = collector_secret_aad(m->id);
+  g_autofree char *sealed = ma_secret_seal(env->master_key, aad, text);
+  memset(text, 0, strlen(text));
+  free(text);
+  if (storage_mailbox_set_secret(st, m->id, sealed, error) < 0) return -1;
+  return storage_mailbox_set_state(st, enterprise_id, m->id, "authorizing", 0, error) < 0 ? -1 : 0;
+}
+
+int collector_authorize_stored(const CollectorEnv *env, MaStorage *st, const MaMailbox *m, GError **error)
+{
+  g_autofree char *aad = collector_secret_aad(m->id);
+  GError *failure = NULL;
+  char *text = m->secret_sealed ? ma_secret_open(env->master_key, aad, m->secret_sealed, &failure) : NULL;
+  json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+  if (text) {
+    memset(text, 0, strlen(text));
+    g_free(text);
+  }
+  const char *state = json_string_value(json_object_get(doc, "state"));
+  const char *code = json_string_value(json_object_get(doc, "code"));
+  const char *redirect = json_string_value(json_object_get(doc, "redirect_uri"));
+  if (!failure && (!state || !code || !redirect))
+    g_set_error(&failure, MA_ERROR, MA_ERROR_INVALID, "authorize: the stored code is unreadable");
+  if (!failure)
+    collector_authorize_finish(env, st, m->enterprise_id, m->id, state, code, redirect, NULL, &failure);
+  if (doc) json_decref(doc);
+  int rc = storage_mailbox_set_secret(st, m->id, NULL, error);
+  if (rc == 0 && failure) {
+    MaMailboxSyncReport report = {.ok = FALSE, .error_text = failure->message, .new_state = "pending", .now = ma_now()};
+    rc = storage_mailbox_report(st, m->id, &report, error);
+  }
+  g_clear_error(&failure);
+  return rc;
 }
 
 int collector_set_default(MaStorage *st, const CollectorEnv *env, const char *enterprise_id, const char *preset,

@@ -196,7 +196,7 @@ static void scan(MaStorage *st)
   }
   for (guint i = 0; i < list->len; i++) {
     const MaMailbox *m = g_ptr_array_index(list, i);
-    gboolean verify = g_strcmp0(m->state, "verifying") == 0;
+    gboolean verify = g_strcmp0(m->state, "verifying") == 0 || g_strcmp0(m->state, "authorizing") == 0;
     gboolean active = m->archiving && g_strcmp0(m->state, "active") == 0;
     if (active) maybe_idle_locked(m);
     if (!verify && (!active || m->next_attempt_at > now)) continue;

@@ -42,7 +42,7 @@ EOF
 clock_start
 write_config "[collector]" "ca_file=$T/pki/root.pem" "timeout=10" "presets_file=$T/presets.ini"
 ma init >/dev/null
-ma enterprise add --name Acme --slug acme --domain example.test >/dev/null
+KEY=$(ma enterprise add --name Acme --slug acme --domain example.test --json | json_get - 'd["api_key"]["secret"]')
 ma employee add acme carol@example.test >/dev/null
 ma settings acme archive_unmatched=on >/dev/null
 echo test-secret > "$T/client.secret"
@@ -160,4 +160,23 @@ assert_eq 1 "$(db "select count(*) from outbox where event = 'mailbox.needs_reau
 payload=$(db "select payload from outbox where event = 'mailbox.needs_reauth'")
 assert_contains "$payload" "\"mailbox_id\":\"$IMAPID\"" "the event names the mailbox"
 assert_not_contains "$payload" "rt-" "the event carries no token"
+
+# re-authorization through the API, as a CRM hosting the redirect does it; serve finishes it
+start_serve
+api() { curl -s -X POST -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' --data "$2" \
+          "http://127.0.0.1:$API_PORT/v1/mailboxes/$IMAPID:$1"; }
+url=$(api authorize "{\"redirect_uri\":\"$REDIRECT\"}" | json_get - 'd["authorization_url"]')
+loc=$(curl -s -o /dev/null -w '%{redirect_url}' "$url")
+CODE=$(/usr/bin/python3 -c 'import sys,urllib.parse as u; print(u.parse_qs(u.urlparse(sys.argv[1]).query)["code"][0])' "$loc")
+STATE=$(/usr/bin/python3 -c 'import sys,urllib.parse as u; print(u.parse_qs(u.urlparse(sys.argv[1]).query)["state"][0])' "$loc")
+out=$(api callback "{\"state\":\"$STATE\",\"code\":\"$CODE\",\"redirect_uri\":\"$REDIRECT\"}")
+assert_eq authorizing "$(echo "$out" | json_get - 'd["state"]')" "POST :callback takes the code (202, authorizing)"
+for _ in $(seq 1 100); do
+  st=$(ma mailbox show acme "$IMAPID" --json | json_get - 'd["state"]'); [ "$st" = authorizing ] || break; sleep 0.1
+done
+assert_eq active "$st" "a collector thread exchanged the code and checked the mailbox: active again"
+assert_eq "" "$(db "select secret_sealed from mailboxes where id = '$IMAPID'")" "the code is not kept"
+out=$(api callback "{\"state\":\"$STATE\",\"code\":\"$CODE\",\"redirect_uri\":\"$REDIRECT\"}")
+assert_eq conflict "$(echo "$out" | json_get - 'd["error"]["code"]')" "an active binding takes no code"
+stop_serve
 finish
