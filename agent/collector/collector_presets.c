@@ -125,6 +125,7 @@ static MaPreset *preset_read(GKeyFile *kf, const char *group, GError **error)
                     : g_str_equal(keys[i], "smtp") ? &p->smtp
                                                    : NULL;
     if (srv) {
+      g_clear_pointer(&srv->host, g_free); /* a group given twice repeats its keys; the last wins */
       if (collector_server_parse(v, srv, &e) < 0) {
         g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "preset [%s]: %s: %s", group, keys[i], e->message);
         g_error_free(e);

@@ -139,6 +139,12 @@ static void test_presets(void)
   g_assert_cmpstr(((MaPreset *)g_hash_table_lookup(t, "gmail"))->imap.host, ==, "imap.internal");
   g_assert_true(((MaPreset *)g_hash_table_lookup(t, "corp"))->password_ok);
 
+  /* a group given twice (found by fuzz_collector: the first host leaked) */
+  g_autoptr(GHashTable) twice = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)ma_preset_free);
+  const char *dup = "[x]\nimap = a:1:tls\n[x]\nimap = b:2:tls\n";
+  g_assert_cmpint(collector_presets_parse(dup, strlen(dup), twice, &error), ==, 0);
+  g_assert_cmpstr(((MaPreset *)g_hash_table_lookup(twice, "x"))->imap.host, ==, "b");
+
   static const char *const bad[] = {
     "[Bad Name]\nimap = a:1:tls\n",
     "[x]\nimap = a:1:plain\n",
