@@ -30,6 +30,7 @@ static const Subcommand subcommands[] = {
   {"doctor", cli_doctor, "check every DNS record of an enterprise's domains and say how to fix it"},
   {"version", cli_version, "print the version and the versions of the libraries in use"},
   {"spool", cli_spool, "list, show, retry and purge spooled mail (dead entries)"},
+  {"mailbox", cli_mailbox, "bind employees' IMAP/POP3 mailboxes and follow their collection"},
 };
 
 static void usage(FILE *out)

@@ -16,11 +16,12 @@ build_deps=(
 )
 # Real peers the tests start on loopback: SMTP clients and a relay target, an IMAP server, a DNS
 # server (and the RFC 7208 SPF test suite python3-spf ships), DKIM verifiers, an HTTP load
-# generator, and the tracing tools the durability tests use.
+# generator, the tracing tools the durability tests use, and mbsync (isync), the IMAP benchmark's
+# reference client.
 test_deps=(
   swaks libnet-ssleay-perl postfix dovecot-imapd dovecot-pop3d dnsmasq-base opendkim-tools python3-dkim
   python3 curl wrk strace openssl sqlite3 procps iproute2
-  nsd dovecot-core dovecot-lmtpd postgresql libsisimai-perl python3-spf python3-yaml
+  nsd dovecot-core dovecot-lmtpd postgresql libsisimai-perl python3-spf python3-yaml isync
   systemd man-db groff-base adduser dpkg-dev
 )
 

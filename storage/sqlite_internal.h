@@ -248,6 +248,26 @@ int sqlite_outbox_dead_count(void *impl, gint64 *count, GError **error);
 int sqlite_audit_add(void *impl, const MaAuditEntry *e, GError **error);
 int sqlite_audit_list(void *impl, const char *enterprise_id, gint64 before_seq, int limit, GPtrArray *out,
                       GError **error);
+int sqlite_mailbox_add(void *impl, const MaMailbox *m, GError **error);
+int sqlite_mailbox_get(void *impl, const char *enterprise_id, const char *id_or_email, MaMailbox **out, GError **error);
+int sqlite_mailbox_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int sqlite_mailbox_remove(void *impl, const char *enterprise_id, const char *id, GError **error);
+int sqlite_mailbox_set_state(void *impl, const char *enterprise_id, const char *id, const char *state, gint64 next_attempt_at, GError **error);
+int sqlite_mailbox_report(void *impl, const char *mailbox_id, const MaMailboxSyncReport *r, GError **error);
+int sqlite_mailbox_lease(void *impl, const char *mailbox_id, const char *owner, gint64 now, gint64 until, GError **error);
+int sqlite_mailbox_release(void *impl, const char *mailbox_id, const char *owner, GError **error);
+int sqlite_mailbox_checkpoint_get(void *impl, const char *mailbox_id, const char *folder, MaFolderCheckpoint *out, GError **error);
+int sqlite_mailbox_checkpoint_advance(void *impl, const char *mailbox_id, const char *folder, const MaFolderCheckpoint *cp, guint32 key_uidvalidity, const char *const *keys, guint n, GError **error);
+int sqlite_mailbox_key_seen(void *impl, const char *mailbox_id, const char *folder, guint32 uidvalidity, const char *key, GError **error);
+int sqlite_mailbox_failure_count(void *impl, const char *mailbox_id, const char *folder, const char *key, const char *error_text, gint64 now, int *count, GError **error);
+int sqlite_mailbox_quarantine_list(void *impl, const char *mailbox_id, int min_failures, GPtrArray *out, GError **error);
+int sqlite_oauth2_grant_put(void *impl, const MaOAuth2Grant *g, GError **error);
+int sqlite_oauth2_grant_get(void *impl, const char *owner, MaOAuth2Grant **out, GError **error);
+int sqlite_oauth2_grant_rotate(void *impl, const char *owner, gint64 expect_generation, const char *access_sealed, gint64 access_expires_at, const char *refresh_sealed, gint64 now, GError **error);
+int sqlite_oauth2_grant_revoke(void *impl, const char *owner, gint64 now, GError **error);
+int sqlite_oauth2_state_add(void *impl, const char *state, const char *owner, const char *enterprise_id, const char *verifier_sealed, gint64 expires_at, GError **error);
+int sqlite_oauth2_state_take(void *impl, const char *state, gint64 now, char **owner, char **verifier_sealed, GError **error);
+int sqlite_mailbox_set_secret(void *impl, const char *mailbox_id, const char *secret_sealed, GError **error);
 int sqlite_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 
 #endif

@@ -481,6 +481,142 @@ int storage_audit_add(MaStorage *st, const MaAuditEntry *e, GError **error);
 int storage_audit_list(MaStorage *st, const char *enterprise_id, gint64 before_seq, int limit, GPtrArray *out,
                        GError **error);
 
+/* ---- mailbox bindings (agent/collector) ----------------------------------------------------- */
+
+/* An employee's own mailbox that the collector pulls mail from. The secret (password) is stored
+ * sealed by the caller (ma_secret_seal, associated data "mailbox:<id>"); storage never sees it in
+ * clear. OAuth2 tokens live in the oauth2 grant of owner "mailbox:<id>". */
+typedef struct {
+  char *id;
+  char *enterprise_id;
+  char *employee_id;       /* NULL when the address is no registered employee */
+  char *email;             /* lower-cased */
+  char *username;          /* login name */
+  char *protocol;          /* "imap" | "pop3" */
+  char *host;
+  int port;
+  char *security;          /* "tls" (implicit) | "starttls" */
+  char *auth;              /* "password" | "oauth2" */
+  char *secret_sealed;     /* sealed password, NULL for oauth2 */
+  gboolean allow_untrusted;/* certificate not verified (shown in status) */
+  char *preset;            /* preset name, NULL for custom */
+  gboolean send_id;        /* IMAP ID before SELECT (NetEase) */
+  char *folders;           /* NULL: INBOX and the Sent folder; else names joined by "\n" */
+  gboolean archiving;      /* FALSE: bound but not collected */
+  char *state;             /* "active" | "paused" | "needs_reauth" | "failing" */
+  gint64 created_at;
+  gint64 last_sync_at;     /* last complete sync, 0 never */
+  gint64 last_error_at;
+  char *last_error;        /* NULL when the last attempt succeeded */
+  int failures;            /* consecutive failed attempts (backoff) */
+  gint64 next_attempt_at;  /* the scheduler's stored deadline */
+  gint64 fetched, archived, skipped, quarantined;
+} MaMailbox;
+
+void ma_mailbox_free(MaMailbox *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MaMailbox, ma_mailbox_free)
+
+/* MA_ERROR_CONFLICT when the enterprise has this address bound on this host and protocol already. */
+int storage_mailbox_add(MaStorage *st, const MaMailbox *m, GError **error);
+/* By id or address (the first bound when several share the address). enterprise_id NULL: admin
+ * look-up by id only (the collector's scheduler). */
+int storage_mailbox_get(MaStorage *st, const char *enterprise_id, const char *id_or_email, MaMailbox **out,
+                        GError **error);
+/* Oldest first. enterprise_id NULL: admin, every enterprise's. out: MaMailbox*. */
+int storage_mailbox_list(MaStorage *st, const char *enterprise_id, GPtrArray *out, GError **error);
+/* 1 removed (with its checkpoints, seen keys and grant), 0 not found. */
+int storage_mailbox_remove(MaStorage *st, const char *enterprise_id, const char *id, GError **error);
+/* Sets state ("active" also clears failures and makes the mailbox due now). 1 changed, 0 not found. */
+int storage_mailbox_set_state(MaStorage *st, const char *enterprise_id, const char *id, const char *state,
+                              gint64 next_attempt_at, GError **error);
+
+/* Replaces the sealed secret (NULL removes it: a binding whose verification failed keeps none). */
+int storage_mailbox_set_secret(MaStorage *st, const char *mailbox_id, const char *secret_sealed, GError **error);
+
+/* What one sync attempt did, written in one update with the next deadline. */
+typedef struct {
+  gboolean ok;
+  const char *error_text;  /* when !ok: the step and the server's reply, never a secret */
+  const char *new_state;   /* NULL keeps the state (e.g. "needs_reauth", "failing", "active") */
+  gint64 fetched, archived, skipped, quarantined; /* added to the counts */
+  gint64 now;
+  gint64 next_attempt_at;
+} MaMailboxSyncReport;
+
+int storage_mailbox_report(MaStorage *st, const char *mailbox_id, const MaMailboxSyncReport *r, GError **error);
+
+/* One fetch per mailbox at a time across processes: takes the lease when it is free or expired
+ * (until is when it expires). 1 taken, 0 another owner holds it. Release gives it back early. */
+int storage_mailbox_lease(MaStorage *st, const char *mailbox_id, const char *owner, gint64 now, gint64 until,
+                          GError **error);
+int storage_mailbox_release(MaStorage *st, const char *mailbox_id, const char *owner, GError **error);
+
+/* A folder's checkpoint: the last UID whose message (and every one before it) is durable in a
+ * spool. uidvalidity 0 means never synced. */
+typedef struct {
+  guint32 uidvalidity;
+  guint32 last_uid;
+  guint64 highest_modseq;
+} MaFolderCheckpoint;
+
+/* 1 found, 0 never synced (*out zeroed). */
+int storage_mailbox_checkpoint_get(MaStorage *st, const char *mailbox_id, const char *folder, MaFolderCheckpoint *out,
+                                   GError **error);
+/* Records the keys (IMAP: UIDs as decimal text under uidvalidity; POP3: UIDL values under 0) as
+ * collected, and sets the checkpoint, in one transaction. Keys already recorded are kept: the
+ * unique key (mailbox, folder, uidvalidity, key) makes a replay after a crash a no-op. Call only
+ * after the messages are durable in the spool. cp NULL records keys only (POP3). */
+int storage_mailbox_checkpoint_advance(MaStorage *st, const char *mailbox_id, const char *folder,
+                                       const MaFolderCheckpoint *cp, guint32 key_uidvalidity,
+                                       const char *const *keys, guint n, GError **error);
+/* 1 when the key was collected already (under that uidvalidity), 0 not. */
+int storage_mailbox_key_seen(MaStorage *st, const char *mailbox_id, const char *folder, guint32 uidvalidity,
+                             const char *key, GError **error);
+/* Quarantine: a message that failed attempts_max times is kept raw (blob digest) and skipped.
+ * Counts one failure of (mailbox, folder, key); returns the failure count so far (>= 1). */
+int storage_mailbox_failure_count(MaStorage *st, const char *mailbox_id, const char *folder, const char *key,
+                                  const char *error_text, gint64 now, int *count, GError **error);
+/* Listing for status. out: char* "folder key: error". */
+int storage_mailbox_quarantine_list(MaStorage *st, const char *mailbox_id, int min_failures, GPtrArray *out,
+                                    GError **error);
+
+/* ---- OAuth2 grants (agent/oauth2) ------------------------------------------------------------ */
+
+/* The tokens of one owner ("mailbox:<id>", "relay:<id>"). Tokens are sealed by the caller (associated
+ * data "oauth2:<owner>"); storage keeps them opaque. generation counts refreshes: a rotation only
+ * applies when the generation is still the one the refresher read. */
+typedef struct {
+  char *owner;
+  char *enterprise_id;
+  char *provider;            /* preset or provider name */
+  char *access_sealed;       /* NULL when none yet */
+  gint64 access_expires_at;
+  char *refresh_sealed;      /* NULL when the provider gave none */
+  gint64 generation;
+  char *state;               /* "valid" | "revoked" */
+  gint64 updated_at;
+} MaOAuth2Grant;
+
+void ma_oauth2_grant_free(MaOAuth2Grant *g);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MaOAuth2Grant, ma_oauth2_grant_free)
+
+/* Creates or replaces the owner's grant (generation starts at 1). */
+int storage_oauth2_grant_put(MaStorage *st, const MaOAuth2Grant *g, GError **error);
+int storage_oauth2_grant_get(MaStorage *st, const char *owner, MaOAuth2Grant **out, GError **error);
+/* After a refresh: stores the new access token and, when refresh_sealed is not NULL, the rotated
+ * refresh token, raising the generation, in one transaction; only when the stored generation is
+ * still expect_generation. 1 stored, 0 another refresher won (read the grant again). */
+int storage_oauth2_grant_rotate(MaStorage *st, const char *owner, gint64 expect_generation, const char *access_sealed,
+                                gint64 access_expires_at, const char *refresh_sealed, gint64 now, GError **error);
+/* Marks the grant revoked (refresh answered invalid_grant). */
+int storage_oauth2_grant_revoke(MaStorage *st, const char *owner, gint64 now, GError **error);
+/* Authorization-code flow state: single use, expires. verifier_sealed: the PKCE verifier, sealed. */
+int storage_oauth2_state_add(MaStorage *st, const char *state, const char *owner, const char *enterprise_id,
+                             const char *verifier_sealed, gint64 expires_at, GError **error);
+/* Consumes the state: 1 with *owner and *verifier_sealed (caller frees), 0 unknown, used or expired. */
+int storage_oauth2_state_take(MaStorage *st, const char *state, gint64 now, char **owner, char **verifier_sealed,
+                              GError **error);
+
 /* ---- metrics -------------------------------------------------------------------------------- */
 
 /* admin: counts for /metrics: messages archived, activities, records. */

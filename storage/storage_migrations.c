@@ -198,6 +198,46 @@ static const SqlMigration migrations[] = {
    "  UNIQUE(enterprise_id, domain, selector),"
    "  FOREIGN KEY(enterprise_id, domain) REFERENCES enterprise_domains(enterprise_id, domain)"
    "    ON DELETE CASCADE);"},
+  {10, /* employee mailboxes (agent/collector) and OAuth2 grants (agent/oauth2). A folder's
+        * checkpoint advances only after its messages are durable in a spool; the collected keys'
+        * primary key (mailbox, folder, uidvalidity, key) makes a replay after a crash a no-op.
+        * The lease makes one fetch per mailbox at a time across processes. */
+   "CREATE TABLE mailboxes("
+   "  id TEXT PRIMARY KEY,"
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  employee_id TEXT REFERENCES employees(id) ON DELETE SET NULL,"
+   "  email TEXT NOT NULL, username TEXT NOT NULL, protocol TEXT NOT NULL,"
+   "  host TEXT NOT NULL, port INTEGER NOT NULL, security TEXT NOT NULL, auth TEXT NOT NULL,"
+   "  secret_sealed TEXT, allow_untrusted INTEGER NOT NULL DEFAULT 0, preset TEXT,"
+   "  send_id INTEGER NOT NULL DEFAULT 0, folders TEXT, archiving INTEGER NOT NULL DEFAULT 1,"
+   "  state TEXT NOT NULL DEFAULT 'active', created_at INTEGER NOT NULL,"
+   "  last_sync_at INTEGER NOT NULL DEFAULT 0, last_error_at INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+   "  failures INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL DEFAULT 0,"
+   "  fetched INTEGER NOT NULL DEFAULT 0, archived INTEGER NOT NULL DEFAULT 0,"
+   "  skipped INTEGER NOT NULL DEFAULT 0, quarantined INTEGER NOT NULL DEFAULT 0,"
+   "  lease_owner TEXT, lease_until INTEGER NOT NULL DEFAULT 0,"
+   "  UNIQUE(enterprise_id, email, host, protocol));"
+   "CREATE INDEX mailboxes_due ON mailboxes(next_attempt_at) WHERE state = 'active';"
+   "CREATE TABLE mailbox_folders("
+   "  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE, folder TEXT NOT NULL,"
+   "  uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL, highest_modseq INTEGER NOT NULL DEFAULT 0,"
+   "  PRIMARY KEY(mailbox_id, folder)) WITHOUT ROWID;"
+   "CREATE TABLE mailbox_keys("
+   "  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE, folder TEXT NOT NULL,"
+   "  uidvalidity INTEGER NOT NULL, key TEXT NOT NULL,"
+   "  PRIMARY KEY(mailbox_id, folder, uidvalidity, key)) WITHOUT ROWID;"
+   "CREATE TABLE mailbox_failures("
+   "  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE, folder TEXT NOT NULL,"
+   "  key TEXT NOT NULL, failures INTEGER NOT NULL, last_error TEXT, updated_at INTEGER NOT NULL,"
+   "  PRIMARY KEY(mailbox_id, folder, key)) WITHOUT ROWID;"
+   "CREATE TABLE oauth2_grants("
+   "  owner TEXT PRIMARY KEY, enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  provider TEXT, access_sealed TEXT, access_expires_at INTEGER NOT NULL DEFAULT 0, refresh_sealed TEXT,"
+   "  generation INTEGER NOT NULL DEFAULT 1, state TEXT NOT NULL DEFAULT 'valid', updated_at INTEGER NOT NULL);"
+   "CREATE TABLE oauth2_states("
+   "  state TEXT PRIMARY KEY, owner TEXT NOT NULL,"
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  verifier_sealed TEXT NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);"},
   {15, /* webhook dead letters are listed, counted for /metrics and requeued without reading the
         * delivered rows the outbox keeps forever */
    "CREATE INDEX IF NOT EXISTS outbox_dead ON outbox(seq) WHERE dead = 1;"},

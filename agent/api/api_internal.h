@@ -79,6 +79,7 @@ typedef struct {
 /* Route tables, one per resource file, each ending with a {0} entry. */
 extern const ApiRoute api_health_routes[];
 extern const ApiRoute api_records_routes[];
+extern const ApiRoute api_mailboxes_routes[];
 extern const ApiRoute api_timeline_routes[];
 extern const ApiRoute api_messages_routes[];
 extern const ApiRoute api_settings_routes[];

@@ -32,6 +32,7 @@ int cli_version(int argc, char **argv);
 int cli_webhook(int argc, char **argv);
 int cli_audit_log(int argc, char **argv);
 int cli_spool(int argc, char **argv);
+int cli_mailbox(int argc, char **argv);
 
 /* ---- shared helpers (cli_common.c) ---------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /* cli_serve.c - `mailagent serve`: the daemon. Loads the config, opens (migrating) the database init made,
  * starts the pipeline workers (which first finish whatever the spool holds), the webhook sender,
- * the SMTP listener and the HTTP API on one libevent loop, and runs until SIGTERM or SIGINT.
+ * the collector's thread pool (bound mailboxes, off the loop: libetpan blocks), the SMTP listener
+ * and the HTTP API on one libevent loop, and runs until SIGTERM or SIGINT.
  *
  * Signals (handled on the loop thread through evsignal, never in an async handler):
  *   SIGTERM/SIGINT  stop accepting (SMTP listener closed, API freed), let SMTP sessions finish up to
@@ -27,6 +28,7 @@
 #include "agent/api/api_server.h"
 #include "agent/lib/diskspace.h"
 #include "agent/domains/domains_private.h"
+#include "agent/collector/collector.h"
 #include "agent/lib/log.h"
 #include "agent/lib/private_files.h"
 #include "agent/lib/privilege.h"
@@ -223,7 +225,7 @@ int cli_serve(int argc, char **argv)
   int status = 1;
   g_autoptr(GError) error = NULL;
   struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
-  gboolean workers = FALSE, webhook = FALSE, domains = FALSE;
+  gboolean workers = FALSE, webhook = FALSE, domains = FALSE, collector = FALSE;
   if (check_start_space(s.cfg, &error) < 0) {
     fprintf(stderr, "mailagent: serve: %s\n", error->message);
     goto out;
@@ -255,6 +257,12 @@ int cli_serve(int argc, char **argv)
     goto out;
   }
   domains = TRUE;
+  collector_pool_set_spooled_hook(pipeline_workers_notify);
+  if (collector_pool_start(s.cfg, &error) < 0) {
+    status = cli_fail("collector", error);
+    goto out;
+  }
+  collector = TRUE;
   s.smtp = smtp_server_new(s.base, s.cfg, &error);
   if (!s.smtp) {
     status = cli_fail("smtp", error);
@@ -292,6 +300,7 @@ out:
   if (ev_hup) event_free(ev_hup);
   api_server_free(s.api);
   smtp_server_free(s.smtp); /* drains its spool writer: everything acknowledged is in the spool */
+  if (collector) collector_pool_stop(); /* sessions end within their timeouts; what they spooled stays */
   if (domains) ma_domains_scheduler_stop();
   if (workers) pipeline_workers_stop();
   if (webhook) webhook_stop();

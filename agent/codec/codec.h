@@ -86,4 +86,8 @@ char *codec_inbound_address(const char *local, const char *inbound_domain);
 /* A page: {"items": items, "next_cursor": cursor or null}; takes items. */
 json_t *codec_page(json_t *items, const char *next_cursor);
 
+/* A mailbox binding with its status (codec_mailbox.c): never its secret. quarantine: char*
+ * "folder key: reason" lines or NULL. */
+json_t *codec_mailbox_to_json(const MaMailbox *m, GPtrArray *quarantine);
+
 #endif

@@ -54,6 +54,14 @@ typedef struct {
   int dns_cache_entries;        /* answers cached per resolver, 10000 */
   /* [collector] */
   int collector_interval;       /* seconds between mailbox polls, 60 */
+  int collector_threads;        /* collector worker threads (bounded pool), 4 */
+  int collector_timeout;        /* seconds per network read/write of a mailbox session, 60 */
+  int collector_initial_days;   /* the first sync of a folder covers this many days, 90 */
+  gint64 collector_batch_bytes; /* bytes fetched per FETCH before one spool fsync + checkpoint, 4194304 */
+  char *collector_ca_file;      /* trust anchors for IMAP/POP3 servers; NULL: the system's */
+  char *collector_presets_file; /* extra provider presets (extends share/presets.ini); NULL: none */
+  int collector_max_backoff;    /* seconds, cap of the per-mailbox backoff after errors, 3600 */
+  int collector_max_idle;       /* IMAP IDLE connections held at once (one per mailbox's INBOX), 100 */
   /* [webhook] */
   char *webhook_url;            /* NULL: events stay in the outbox */
   char *webhook_secret_file;    /* NULL: unsigned (refused unless url is NULL) */

@@ -45,6 +45,9 @@ typedef enum {
   MA_METRIC_SMTP_4XX,
   MA_METRIC_SMTP_5XX,
   MA_METRIC_RULES_BUDGET_EXHAUSTED, /* messages whose rules ran out of their budget (rules.h) */
+  MA_METRIC_MAILBOX_FETCHED,     /* messages the collector made durable in the spool */
+  MA_METRIC_MAILBOX_SYNC_FAILED, /* mailbox syncs that ended in an error */
+  MA_METRIC_MAILBOX_NEEDS_REAUTH,/* bindings set to needs_reauth (OAuth2 grant revoked) */
   /* gauges */
   MA_METRIC_SMTP_SESSIONS_OPEN,
   MA_METRIC_SPOOL_DEPTH,         /* spool entries not yet processed */

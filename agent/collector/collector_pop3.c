@@ -1,0 +1,303 @@
+/* collector_pop3.c - one POP3 session of the collector, as one explicit state machine on libetpan's
+ * mailpop3 over our OpenSSL stream (collector_stream).
+ *
+ *   CONNECT -> [TLS] -> GREETING -> [STLS] -> AUTH -> LIST (LIST + UIDL) -> RETR (rounds) -> QUIT -> DONE
+ *
+ * UIDL-based and never deletes (no DELE is ever sent): a message is collected once per UIDL, the
+ * UIDLs recorded only after the round is durable in the spool. POP3 has no date search, so the
+ * first sync takes every message the server keeps. A server without UIDL is refused (without it a
+ * message cannot be recognised again). RETR is bounded by the stream's byte budget (the message
+ * size limit plus a margin): a larger message fails alone and is quarantined after three tries.
+ *
+ * OAuth2: libetpan has no SASL XOAUTH2 for POP3, so `AUTH XOAUTH2 <initial response>` is written
+ * here on libetpan's stream; a "+ <error challenge>" is answered with an empty line as RFC 7628
+ * 3.2.3 says, and the final -ERR read.
+ */
+#include "collector.h"
+#include "collector_stream.h"
+
+#include "agent/lib/error.h"
+#include "agent/oauth2/oauth2.h"
+
+#include <libetpan/libetpan.h>
+#include <string.h>
+
+#define POP3_REPLY_QUOTE_MAX 200
+#define POP3_FAILURES_BEFORE_QUARANTINE 3
+#define POP3_LINE_MAX 8192
+/* libetpan's private state number for "authenticated" (mailpop3.c: DISCONNECTED, AUTHORIZATION,
+ * TRANSACTION); set after our own AUTH XOAUTH2 so its LIST and RETR accept the session. */
+#define LIBETPAN_POP3_STATE_TRANSACTION 2
+
+typedef enum {
+  POP3_CONNECT,
+  POP3_TLS,
+  POP3_GREETING,
+  POP3_STLS,
+  POP3_AUTH,
+  POP3_LIST,
+  POP3_RETR,
+  POP3_QUIT,
+  POP3_DONE,
+} Pop3State;
+
+typedef struct {
+  const CollectorSessionParams *p;
+  CollectorSink *sink;
+  CollectorSessionResult *res;
+  Pop3State state;
+  mailstream *stream;      /* ours until handed to mailpop3_connect */
+  gboolean stream_given;   /* mailpop3 owns (and closes) the stream */
+  mailpop3 *pop3;
+  carray *msgs;       /* libetpan's LIST/UIDL table (owned by pop3) */
+  guint pos;
+  gsize round_bytes;
+} Pop3Session;
+
+static char *quote(const char *r)
+{
+  GString *out = g_string_new(NULL);
+  for (const char *c = r ? r : "(no reply)"; *c && out->len < POP3_REPLY_QUOTE_MAX; c++)
+    g_string_append_c(out, (unsigned char)*c < 0x20 || *c == 0x7f ? ' ' : *c);
+  return g_string_free(out, FALSE);
+}
+
+static int fail(Pop3Session *s, GError **error, int code, const char *step, int rc)
+{
+  g_autofree char *reply = quote(s->pop3 ? s->pop3->pop3_response : NULL);
+  if (s->stream && collector_stream_over_budget(s->stream))
+    g_set_error(error, MA_ERROR, MA_ERROR_LIMIT, "%s: the server's response exceeded the limit", step);
+  else if (rc == MAILPOP3_ERROR_STREAM)
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "%s: connection lost or timed out", step);
+  else
+    g_set_error(error, MA_ERROR, code, "%s: %s", step, reply);
+  return -1;
+}
+
+static void budget(Pop3Session *s, gsize bytes)
+{
+  collector_stream_set_budget(s->stream, bytes);
+}
+
+static int pop3_connect(Pop3Session *s, GError **error)
+{
+  const MaMailbox *m = s->p->mailbox;
+  if (collector_stream_connect(m->host, m->port, s->p->timeout_ms, &s->stream, error) < 0) return -1;
+  return g_str_equal(m->security, "tls") ? POP3_TLS : POP3_GREETING;
+}
+
+static int pop3_tls(Pop3Session *s, GError **error)
+{
+  const MaMailbox *m = s->p->mailbox;
+  if (collector_stream_start_tls(s->stream, s->p->tls, m->host, !m->allow_untrusted, error) < 0) return -1;
+  s->res->untrusted = m->allow_untrusted;
+  return s->state == POP3_STLS ? POP3_AUTH : POP3_GREETING;
+}
+
+static int pop3_greeting(Pop3Session *s, GError **error)
+{
+  budget(s, POP3_LINE_MAX);
+  s->stream_given = TRUE;
+  int rc = mailpop3_connect(s->pop3, s->stream);
+  if (rc != MAILPOP3_NO_ERROR) return fail(s, error, MA_ERROR_TEMPFAIL, "greeting", rc);
+  return collector_stream_is_tls(s->stream) ? POP3_AUTH : POP3_STLS;
+}
+
+static int pop3_stls(Pop3Session *s, GError **error)
+{
+  budget(s, 64 * 1024);
+  int rc = mailpop3_stls(s->pop3);
+  if (rc != MAILPOP3_NO_ERROR) return fail(s, error, MA_ERROR_INVALID, "starttls", rc);
+  return pop3_tls(s, error);
+}
+
+/* Reads one reply line into a new string (CRLF removed). NULL when the stream failed. */
+static char *read_line(Pop3Session *s)
+{
+  MMAPString *buf = mmap_string_new("");
+  char *line = mailstream_read_line_remove_eol(s->stream, buf);
+  char *out = line ? g_strndup(line, POP3_LINE_MAX) : NULL;
+  mmap_string_free(buf);
+  return out;
+}
+
+static int send_line(Pop3Session *s, const char *text)
+{
+  if (mailstream_write(s->stream, text, strlen(text)) < 0 || mailstream_write(s->stream, "\r\n", 2) < 0 ||
+      mailstream_flush(s->stream) < 0)
+    return -1;
+  return 0;
+}
+
+static int auth_xoauth2(Pop3Session *s, GError **error)
+{
+  const MaMailbox *m = s->p->mailbox;
+  g_autofree char *ir = oauth2_sasl_xoauth2(m->username, s->p->secret);
+  g_autofree char *cmd = g_strconcat("AUTH XOAUTH2 ", ir, NULL);
+  mailstream_set_privacy(s->stream, 0);
+  int wrc = send_line(s, cmd);
+  memset(cmd, 0, strlen(cmd));
+  memset(ir, 0, strlen(ir));
+  mailstream_set_privacy(s->stream, 1);
+  g_autofree char *reply = wrc == 0 ? read_line(s) : NULL;
+  if (reply && reply[0] == '+' && reply[1] != 'O') {
+    /* an error challenge (base64 JSON): the client answers with an empty response, the server
+     * then sends its final -ERR (RFC 7628 3.2.3) */
+    g_free(reply);
+    reply = send_line(s, "") == 0 ? read_line(s) : NULL;
+  }
+  if (!reply) {
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "auth: connection lost or timed out");
+    return -1;
+  }
+  if (!g_str_has_prefix(reply, "+OK")) {
+    s->res->auth_failed = TRUE;
+    g_autofree char *q = quote(reply);
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "auth: %s", q);
+    return -1;
+  }
+  s->pop3->pop3_state = LIBETPAN_POP3_STATE_TRANSACTION;
+  return 0;
+}
+
+static int pop3_auth(Pop3Session *s, GError **error)
+{
+  const MaMailbox *m = s->p->mailbox;
+  budget(s, 64 * 1024);
+  if (g_str_equal(m->auth, "oauth2")) return auth_xoauth2(s, error) < 0 ? -1 : POP3_LIST;
+  int rc = mailpop3_user(s->pop3, m->username);
+  if (rc == MAILPOP3_NO_ERROR) rc = mailpop3_pass(s->pop3, s->p->secret);
+  if (rc != MAILPOP3_NO_ERROR) {
+    if (rc != MAILPOP3_ERROR_STREAM) s->res->auth_failed = TRUE;
+    return fail(s, error, MA_ERROR_INVALID, "auth", rc);
+  }
+  return POP3_LIST;
+}
+
+static int pop3_list(Pop3Session *s, GError **error)
+{
+  budget(s, s->p->batch_bytes + (1 << 20));
+  int rc = mailpop3_list(s->pop3, &s->msgs);
+  if (rc != MAILPOP3_NO_ERROR) return fail(s, error, MA_ERROR_TEMPFAIL, "list", rc);
+  for (guint i = 0; s->msgs && i < carray_count(s->msgs); i++) {
+    struct mailpop3_msg_info *mi = carray_get(s->msgs, i);
+    if (mi && !mi->msg_uidl) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "list: the server does not answer UIDL");
+      return -1;
+    }
+  }
+  if (s->p->verify_only) return POP3_QUIT;
+  s->pos = 0;
+  return POP3_RETR;
+}
+
+static int commit(Pop3Session *s, GError **error)
+{
+  gint64 before = collector_sink_spooled(s->sink);
+  if (collector_sink_commit(s->sink, "", 0, NULL, error) < 0) return -1;
+  s->res->fetched += collector_sink_spooled(s->sink) - before;
+  s->round_bytes = 0;
+  return 0;
+}
+
+/* Counts a failure of one message; TRUE when it is now quarantined (skip it for good). */
+static gboolean message_failed(Pop3Session *s, const char *uidl, const char *why, gboolean permanent)
+{
+  int count = 0;
+  for (int i = 0; i < (permanent ? POP3_FAILURES_BEFORE_QUARANTINE : 1); i++)
+    if (collector_sink_fail(s->sink, "", uidl, why, &count) < 0) return FALSE;
+  if (count < POP3_FAILURES_BEFORE_QUARANTINE) return FALSE;
+  s->res->quarantined++;
+  return TRUE;
+}
+
+static int pop3_retr(Pop3Session *s, GError **error)
+{
+  guint n = s->msgs ? carray_count(s->msgs) : 0;
+  if (s->pos >= n) return commit(s, error) < 0 ? -1 : POP3_QUIT;
+  struct mailpop3_msg_info *mi = carray_get(s->msgs, s->pos);
+  s->pos++;
+  if (!mi || mi->msg_deleted) return POP3_RETR;
+  int seen = collector_sink_seen(s->sink, "", 0, mi->msg_uidl, error);
+  if (seen < 0) return -1;
+  if (seen) return POP3_RETR;
+  if (mi->msg_size > s->p->max_message) {
+    message_failed(s, mi->msg_uidl, "larger than the message size limit", TRUE);
+    collector_sink_skip(s->sink, mi->msg_uidl);
+    s->res->skipped++;
+    return POP3_RETR;
+  }
+  budget(s, s->p->max_message + 64 * 1024);
+  char *data = NULL;
+  size_t len = 0;
+  int rc = mailpop3_retr(s->pop3, mi->msg_index, &data, &len);
+  collector_crash_point("after_fetch");
+  if (rc != MAILPOP3_NO_ERROR) {
+    if (rc == MAILPOP3_ERROR_STREAM) {
+      /* what is queued is still good: keep it, then report */
+      GError *e = NULL;
+      gboolean over = collector_stream_over_budget(s->stream);
+      fail(s, &e, MA_ERROR_TEMPFAIL, "retr", rc);
+      if (over) message_failed(s, mi->msg_uidl, "larger than the message size limit", FALSE);
+      if (commit(s, error) < 0) {
+        g_error_free(e);
+        return -1;
+      }
+      g_propagate_error(error, e);
+      return -1;
+    }
+    if (message_failed(s, mi->msg_uidl, "RETR refused", FALSE)) {
+      collector_sink_skip(s->sink, mi->msg_uidl);
+      s->res->skipped++;
+    }
+    return POP3_RETR;
+  }
+  GBytes *b = g_bytes_new(data, len);
+  mailpop3_retr_free(data);
+  collector_sink_add(s->sink, mi->msg_uidl, b);
+  g_bytes_unref(b);
+  s->round_bytes += len;
+  if (s->round_bytes >= s->p->batch_bytes && commit(s, error) < 0) return -1;
+  return POP3_RETR;
+}
+
+static int pop3_quit(Pop3Session *s, GError **error)
+{
+  budget(s, POP3_LINE_MAX);
+  mailpop3_quit(s->pop3); /* no DELE was sent, so QUIT removes nothing */
+  return POP3_DONE;
+}
+
+/* The one place the state changes. */
+static int pop3_step(Pop3Session *s, GError **error)
+{
+  int next;
+  switch (s->state) {
+  case POP3_CONNECT: next = pop3_connect(s, error); break;
+  case POP3_TLS: next = pop3_tls(s, error); break;
+  case POP3_GREETING: next = pop3_greeting(s, error); break;
+  case POP3_STLS: next = pop3_stls(s, error); break;
+  case POP3_AUTH: next = pop3_auth(s, error); break;
+  case POP3_LIST: next = pop3_list(s, error); break;
+  case POP3_RETR: next = pop3_retr(s, error); break;
+  case POP3_QUIT: next = pop3_quit(s, error); break;
+  default: g_assert_not_reached();
+  }
+  if (next < 0) return -1;
+  s->state = (Pop3State)next;
+  return 0;
+}
+
+int collector_pop3_run(const CollectorSessionParams *p, CollectorSink *sink, CollectorSessionResult *res,
+                       GError **error)
+{
+  g_assert(p && p->mailbox && p->secret && (sink || p->verify_only));
+  Pop3Session s = {.p = p, .sink = sink, .res = res, .state = POP3_CONNECT};
+  s.pop3 = mailpop3_new(0, NULL);
+  int rc = 0;
+  while (s.state != POP3_DONE && (rc = pop3_step(&s, error)) == 0) {
+  }
+  if (!s.stream_given && s.stream) mailstream_close(s.stream);
+  mailpop3_free(s.pop3);
+  return rc;
+}

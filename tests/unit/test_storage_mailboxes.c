@@ -1,0 +1,234 @@
+/* test_storage_mailboxes.c - unit tests of the mailbox bindings and OAuth2 grants in storage
+ * (migration 10): tenant scoping, the lease, checkpoints with their collected keys (a replay is a
+ * no-op), failure counting for quarantine, token rotation by generation and single-use states.
+ */
+#include "storage/storage.h"
+
+#include "testutil.h"
+
+#include <string.h>
+
+typedef struct {
+  char *dir;
+  MaStorage *st;
+} Fixture;
+
+static void add_enterprise(MaStorage *st, const char *id)
+{
+  MaEnterprise e = {0};
+  e.id = (char *)id;
+  e.slug = (char *)id;
+  e.name = (char *)id;
+  e.inbound_local = g_strconcat(id, "-in", NULL);
+  e.domains = g_ptr_array_new();
+  GError *error = NULL;
+  g_assert_cmpint(storage_enterprise_create(st, &e, &error), ==, 0);
+  g_assert_no_error(error);
+  g_ptr_array_unref(e.domains);
+  g_free(e.inbound_local);
+}
+
+static void fx_setup(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  fx->dir = testutil_tempdir("ma-mailboxes-XXXXXX");
+  g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
+  g_assert_no_error(error);
+  add_enterprise(fx->st, "ent1");
+  add_enterprise(fx->st, "ent2");
+}
+
+static void fx_teardown(Fixture *fx, gconstpointer data)
+{
+  storage_close(&fx->st);
+  testutil_rm_rf(fx->dir);
+  g_free(fx->dir);
+}
+
+static void add_mailbox(MaStorage *st, const char *ent, const char *id, const char *email)
+{
+  MaMailbox m = {0};
+  m.id = (char *)id;
+  m.enterprise_id = (char *)ent;
+  m.email = (char *)email;
+  m.username = (char *)email;
+  m.protocol = "imap";
+  m.host = "imap.example.test";
+  m.port = 993;
+  m.security = "tls";
+  m.auth = "password";
+  m.secret_sealed = "v1:opaque";
+  m.archiving = TRUE;
+  m.created_at = 100;
+  GError *error = NULL;
+  g_assert_cmpint(storage_mailbox_add(st, &m, &error), ==, 0);
+  g_assert_no_error(error);
+}
+
+static void test_crud_and_scope(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_mailbox(fx->st, "ent1", "mb1", "Homer@Acme.test");
+  MaMailbox dup = {.id = "mb2", .enterprise_id = "ent1", .email = "homer@acme.test", .username = "x",
+                   .protocol = "imap", .host = "imap.example.test", .port = 993, .security = "tls",
+                   .auth = "password"};
+  g_assert_cmpint(storage_mailbox_add(fx->st, &dup, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
+  g_clear_error(&error);
+  dup.protocol = "pop3"; /* the same address over POP3 is another binding */
+  g_assert_cmpint(storage_mailbox_add(fx->st, &dup, &error), ==, 0);
+
+  g_autoptr(MaMailbox) m = NULL;
+  g_assert_cmpint(storage_mailbox_get(fx->st, "ent1", "homer@acme.test", &m, &error), ==, 1);
+  g_assert_cmpstr(m->id, ==, "mb1"); /* the oldest binding of the address */
+  g_assert_cmpstr(m->email, ==, "homer@acme.test");
+  g_assert_cmpstr(m->state, ==, "active");
+  g_assert_cmpstr(m->secret_sealed, ==, "v1:opaque");
+  g_autoptr(MaMailbox) other = NULL;
+  g_assert_cmpint(storage_mailbox_get(fx->st, "ent2", "mb1", &other, &error), ==, 0);
+  g_assert_null(other);
+  g_assert_cmpint(storage_mailbox_get(fx->st, NULL, "mb2", &other, &error), ==, 1);
+
+  g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify)ma_mailbox_free);
+  g_assert_cmpint(storage_mailbox_list(fx->st, "ent2", list, &error), ==, 0);
+  g_assert_cmpuint(list->len, ==, 0);
+  g_assert_cmpint(storage_mailbox_list(fx->st, NULL, list, &error), ==, 0);
+  g_assert_cmpuint(list->len, ==, 2);
+
+  g_assert_cmpint(storage_mailbox_set_state(fx->st, "ent2", "mb1", "paused", 0, &error), ==, 0);
+  g_assert_cmpint(storage_mailbox_set_state(fx->st, "ent1", "mb1", "paused", 0, &error), ==, 1);
+  MaMailboxSyncReport r = {.ok = FALSE, .error_text = "connect: refused", .now = 500, .next_attempt_at = 560,
+                           .fetched = 3, .archived = 2, .skipped = 1};
+  g_assert_cmpint(storage_mailbox_report(fx->st, "mb1", &r, &error), ==, 0);
+  g_clear_pointer(&m, ma_mailbox_free);
+  g_assert_cmpint(storage_mailbox_get(fx->st, "ent1", "mb1", &m, &error), ==, 1);
+  g_assert_cmpstr(m->state, ==, "paused");
+  g_assert_cmpstr(m->last_error, ==, "connect: refused");
+  g_assert_cmpint(m->failures, ==, 1);
+  g_assert_cmpint(m->fetched, ==, 3);
+  g_assert_cmpint(m->next_attempt_at, ==, 560);
+  r = (MaMailboxSyncReport){.ok = TRUE, .now = 600, .next_attempt_at = 660, .new_state = "active"};
+  g_assert_cmpint(storage_mailbox_report(fx->st, "mb1", &r, &error), ==, 0);
+  g_clear_pointer(&m, ma_mailbox_free);
+  g_assert_cmpint(storage_mailbox_get(fx->st, "ent1", "mb1", &m, &error), ==, 1);
+  g_assert_null(m->last_error);
+  g_assert_cmpint(m->failures, ==, 0);
+  g_assert_cmpint(m->last_sync_at, ==, 600);
+  g_assert_cmpint(m->last_error_at, ==, 500);
+
+  g_assert_cmpint(storage_mailbox_remove(fx->st, "ent2", "mb1", &error), ==, 0);
+  g_assert_cmpint(storage_mailbox_remove(fx->st, "ent1", "mb1", &error), ==, 1);
+  g_assert_no_error(error);
+}
+
+static void test_lease(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_mailbox(fx->st, "ent1", "mb1", "a@acme.test");
+  g_assert_cmpint(storage_mailbox_lease(fx->st, "mb1", "node-a", 100, 400, &error), ==, 1);
+  g_assert_cmpint(storage_mailbox_lease(fx->st, "mb1", "node-b", 200, 500, &error), ==, 0);
+  g_assert_cmpint(storage_mailbox_lease(fx->st, "mb1", "node-b", 400, 700, &error), ==, 1); /* expired */
+  g_assert_cmpint(storage_mailbox_release(fx->st, "mb1", "node-a", &error), ==, 0);       /* not its own */
+  g_assert_cmpint(storage_mailbox_lease(fx->st, "mb1", "node-a", 450, 800, &error), ==, 0);
+  g_assert_cmpint(storage_mailbox_release(fx->st, "mb1", "node-b", &error), ==, 0);
+  g_assert_cmpint(storage_mailbox_lease(fx->st, "mb1", "node-a", 450, 800, &error), ==, 1);
+  g_assert_no_error(error);
+}
+
+static void test_checkpoint(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_mailbox(fx->st, "ent1", "mb1", "a@acme.test");
+  MaFolderCheckpoint cp;
+  g_assert_cmpint(storage_mailbox_checkpoint_get(fx->st, "mb1", "INBOX", &cp, &error), ==, 0);
+  g_assert_cmpuint(cp.uidvalidity, ==, 0);
+  const char *keys[] = {"1", "2", "3"};
+  MaFolderCheckpoint next = {.uidvalidity = 77, .last_uid = 3, .highest_modseq = 9};
+  g_assert_cmpint(storage_mailbox_checkpoint_advance(fx->st, "mb1", "INBOX", &next, 77, keys, 3, &error), ==, 0);
+  /* a replay of the same keys after a crash is a no-op, not a conflict */
+  g_assert_cmpint(storage_mailbox_checkpoint_advance(fx->st, "mb1", "INBOX", &next, 77, keys, 3, &error), ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpint(storage_mailbox_checkpoint_get(fx->st, "mb1", "INBOX", &cp, &error), ==, 1);
+  g_assert_cmpuint(cp.uidvalidity, ==, 77);
+  g_assert_cmpuint(cp.last_uid, ==, 3);
+  g_assert_cmpuint(cp.highest_modseq, ==, 9);
+  g_assert_cmpint(storage_mailbox_key_seen(fx->st, "mb1", "INBOX", 77, "2", &error), ==, 1);
+  g_assert_cmpint(storage_mailbox_key_seen(fx->st, "mb1", "INBOX", 78, "2", &error), ==, 0);
+  g_assert_cmpint(storage_mailbox_key_seen(fx->st, "mb1", "Sent", 77, "2", &error), ==, 0);
+  /* POP3: keys only, no checkpoint */
+  const char *uidl[] = {"000001abc"};
+  g_assert_cmpint(storage_mailbox_checkpoint_advance(fx->st, "mb1", "", NULL, 0, uidl, 1, &error), ==, 0);
+  g_assert_cmpint(storage_mailbox_key_seen(fx->st, "mb1", "", 0, "000001abc", &error), ==, 1);
+  /* an unknown mailbox cannot get a checkpoint */
+  g_assert_cmpint(storage_mailbox_checkpoint_advance(fx->st, "nope", "INBOX", &next, 77, NULL, 0, &error), ==, -1);
+  g_assert_nonnull(error);
+  g_clear_error(&error);
+
+  int count = 0;
+  for (int i = 1; i <= 3; i++) {
+    g_assert_cmpint(storage_mailbox_failure_count(fx->st, "mb1", "INBOX", "4", "parse", 10 + i, &count, &error), ==, 0);
+    g_assert_cmpint(count, ==, i);
+  }
+  g_autoptr(GPtrArray) q = g_ptr_array_new_with_free_func(g_free);
+  g_assert_cmpint(storage_mailbox_quarantine_list(fx->st, "mb1", 3, q, &error), ==, 0);
+  g_assert_cmpuint(q->len, ==, 1);
+  g_assert_cmpstr(g_ptr_array_index(q, 0), ==, "INBOX 4: parse");
+  /* removing the mailbox removes its checkpoints and keys */
+  g_assert_cmpint(storage_mailbox_remove(fx->st, "ent1", "mb1", &error), ==, 1);
+  g_assert_cmpint(storage_mailbox_key_seen(fx->st, "mb1", "INBOX", 77, "2", &error), ==, 0);
+}
+
+static void test_oauth2(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  MaOAuth2Grant g = {.owner = "mailbox:mb1", .enterprise_id = "ent1", .provider = "fake",
+                     .access_sealed = "A1", .access_expires_at = 1000, .refresh_sealed = "R1", .updated_at = 10};
+  g_assert_cmpint(storage_oauth2_grant_put(fx->st, &g, &error), ==, 0);
+  g_autoptr(MaOAuth2Grant) got = NULL;
+  g_assert_cmpint(storage_oauth2_grant_get(fx->st, "mailbox:mb1", &got, &error), ==, 1);
+  g_assert_cmpint(got->generation, ==, 1);
+  /* Google: no new refresh token, the old one stays */
+  g_assert_cmpint(storage_oauth2_grant_rotate(fx->st, "mailbox:mb1", 1, "A2", 2000, NULL, 20, &error), ==, 1);
+  /* a second refresher that read generation 1 loses */
+  g_assert_cmpint(storage_oauth2_grant_rotate(fx->st, "mailbox:mb1", 1, "A3", 3000, "R3", 21, &error), ==, 0);
+  g_clear_pointer(&got, ma_oauth2_grant_free);
+  g_assert_cmpint(storage_oauth2_grant_get(fx->st, "mailbox:mb1", &got, &error), ==, 1);
+  g_assert_cmpstr(got->access_sealed, ==, "A2");
+  g_assert_cmpstr(got->refresh_sealed, ==, "R1");
+  g_assert_cmpint(got->generation, ==, 2);
+  /* Microsoft: rotated */
+  g_assert_cmpint(storage_oauth2_grant_rotate(fx->st, "mailbox:mb1", 2, "A4", 4000, "R4", 22, &error), ==, 1);
+  g_clear_pointer(&got, ma_oauth2_grant_free);
+  g_assert_cmpint(storage_oauth2_grant_get(fx->st, "mailbox:mb1", &got, &error), ==, 1);
+  g_assert_cmpstr(got->refresh_sealed, ==, "R4");
+  g_assert_cmpint(storage_oauth2_grant_revoke(fx->st, "mailbox:mb1", 30, &error), ==, 0);
+  g_clear_pointer(&got, ma_oauth2_grant_free);
+  g_assert_cmpint(storage_oauth2_grant_get(fx->st, "mailbox:mb1", &got, &error), ==, 1);
+  g_assert_cmpstr(got->state, ==, "revoked");
+  g_assert_null(got->access_sealed);
+
+  g_assert_cmpint(storage_oauth2_state_add(fx->st, "st1", "mailbox:mb1", "ent1", "V", 100, &error), ==, 0);
+  char *owner = NULL, *verifier = NULL;
+  g_assert_cmpint(storage_oauth2_state_take(fx->st, "st1", 100, &owner, &verifier, &error), ==, 0); /* expired */
+  g_assert_cmpint(storage_oauth2_state_take(fx->st, "st1", 99, &owner, &verifier, &error), ==, 1);
+  g_assert_cmpstr(owner, ==, "mailbox:mb1");
+  g_assert_cmpstr(verifier, ==, "V");
+  g_free(owner);
+  g_free(verifier);
+  g_assert_cmpint(storage_oauth2_state_take(fx->st, "st1", 99, &owner, &verifier, &error), ==, 0); /* single use */
+  g_assert_null(owner);
+  g_assert_cmpint(storage_oauth2_state_add(fx->st, "st2", "x", "no-such", "V", 100, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
+  g_clear_error(&error);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
+  ADD("/storage/mailboxes/crud-and-scope", test_crud_and_scope);
+  ADD("/storage/mailboxes/lease", test_lease);
+  ADD("/storage/mailboxes/checkpoint", test_checkpoint);
+  ADD("/storage/mailboxes/oauth2", test_oauth2);
+  return g_test_run();
+}
