@@ -39,6 +39,7 @@ static const KeySpec keys[] = {
   I("smtp", "data_timeout", data_timeout, "600"),
   I("smtp", "min_data_rate", min_data_rate, "1024"),
   I("smtp", "error_budget", error_budget, "10"),
+  I("smtp", "junk_command_limit", junk_command_limit, "100"),
   L("smtp", "disk_reserve", disk_reserve, "104857600"),
   I("smtp", "grace_period", grace_period, "30"),
   I("smtp", "greet_delay_ms", greet_delay_ms, "0"),

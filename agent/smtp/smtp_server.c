@@ -99,6 +99,7 @@ static void take_config(SmtpServer *srv, const MaConfig *cfg)
   srv->lim.data.max_size = cfg->max_message_size;
   srv->lim.max_recipients = (guint) MAX(cfg->max_recipients, 1);
   srv->lim.error_budget = (guint) MAX(cfg->error_budget, 1);
+  srv->lim.junk_command_limit = (guint) MAX(cfg->junk_command_limit, 0);
   srv->lim.command_timeout_ms = (guint) MAX(cfg->command_timeout, 1) * 1000u;
   srv->lim.data_timeout_ms = (guint) MAX(cfg->data_timeout, 1) * 1000u;
   srv->lim.tls_timeout_ms = MIN(srv->lim.command_timeout_ms, 30000u);
