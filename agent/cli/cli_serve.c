@@ -1,6 +1,7 @@
 /* cli_serve.c - `mailagent serve`: the daemon. Loads the config, creates or migrates the database,
  * starts the pipeline workers (which first finish whatever the spool holds), the webhook sender,
- * the SMTP listener and the HTTP API on one libevent loop, and runs until SIGTERM or SIGINT.
+ * the SMTP listener on the main libevent loop and the HTTP API on a thread and loop of its own
+ * (agent/api/api_thread.h: no request ever delays an SMTP reply), and runs until SIGTERM or SIGINT.
  *
  * Signals (handled on the loop thread through evsignal, never in an async handler):
  *   SIGTERM/SIGINT  stop accepting (SMTP listener closed, API freed), let SMTP sessions finish up to
@@ -8,7 +9,8 @@
  *                   and the webhook sender, exit 0. A second SIGTERM/SIGINT while draining
  *                   shortens the SMTP grace to zero (the spool still holds everything acknowledged).
  *   SIGHUP          re-reads the config file and hands it to the SMTP server (certificates and
- *                   limits for new sessions), to the API (certificate, body limit) and to the log
+ *                   limits for new sessions), to the API thread (certificate, body limit; a TLS
+ *                   failure there is logged by the API and keeps its certificate) and to the log
  *                   level; listen addresses and the data directory are not changed by a reload.
  *                   A bad file keeps the old config.
  *   SIGPIPE         ignored (peers that close early are errors on write, not a dead process).
@@ -17,7 +19,7 @@
  */
 #include "cli.h"
 
-#include "agent/api/api_server.h"
+#include "agent/api/api_thread.h"
 #include "agent/lib/log.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/smtp/smtp_server.h"
@@ -35,7 +37,7 @@ typedef struct {
   MaConfig *cfg;             /* current */
   GPtrArray *old_cfgs;       /* MaConfig* replaced by reloads, freed at exit */
   SmtpServer *smtp;
-  ApiServer *api;
+  ApiThread *api;
   int term_count;
 } Serve;
 
@@ -60,7 +62,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
     return;
   }
   ma_info("serve", "signal %d: stopping (grace %d s)", (int) sig, s->cfg->grace_period);
-  api_server_free(s->api);
+  api_thread_stop(s->api);
   s->api = NULL;
   smtp_server_shutdown(s->smtp, s->cfg->grace_period, on_smtp_down, s);
 }
@@ -86,10 +88,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     ma_config_free(fresh);
     return;
   }
-  if (s->api && api_server_reload(s->api, fresh, &error) < 0) {
-    ma_error("serve", "reload: api: %s (kept its previous TLS certificate)", error->message);
-    g_clear_error(&error);
-  }
+  if (s->api) api_thread_reload(s->api, fresh);
   apply_log_level(fresh);
   g_ptr_array_add(s->old_cfgs, s->cfg);
   s->cfg = fresh;
@@ -166,7 +165,7 @@ int cli_serve(int argc, char **argv)
     cli_fail("smtp", error);
     goto out;
   }
-  s.api = api_server_new(s.base, s.cfg, &error);
+  s.api = api_thread_start(s.cfg, &error);
   if (!s.api) {
     cli_fail("api", error);
     goto out;
@@ -180,7 +179,7 @@ int cli_serve(int argc, char **argv)
     goto out;
   }
   ma_info("serve", "listening: smtp %s, api %s (port %d); data %s; %d pipeline worker(s)", s.cfg->smtp_listen,
-          s.cfg->api_listen, api_server_port(s.api), s.cfg->data_dir, s.cfg->workers);
+          s.cfg->api_listen, api_thread_port(s.api), s.cfg->data_dir, s.cfg->workers);
   event_base_dispatch(s.base);
   status = 0;
 
@@ -188,7 +187,7 @@ out:
   if (ev_term) event_free(ev_term);
   if (ev_int) event_free(ev_int);
   if (ev_hup) event_free(ev_hup);
-  api_server_free(s.api);
+  api_thread_stop(s.api);
   smtp_server_free(s.smtp); /* drains its spool writer: everything acknowledged is in the spool */
   if (workers) pipeline_workers_stop();
   if (webhook) webhook_stop();
