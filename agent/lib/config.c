@@ -46,6 +46,7 @@ static const KeySpec keys[] = {
   S("submission", "listen", submission_listen, "127.0.0.1:5870"),
   S("api", "listen", api_listen, "127.0.0.1:8025"),
   L("api", "max_body", api_max_body, "10485760"),
+  I("api", "max_connections", api_max_connections, "256"),
   S("api", "tls_cert_file", api_tls_cert_file, NULL),
   S("api", "tls_key_file", api_tls_key_file, NULL),
   S("relay", "default_host", relay_default_host, NULL),

@@ -36,6 +36,7 @@ typedef struct {
   /* [api] */
   char *api_listen;             /* "127.0.0.1:8025" */
   gint64 api_max_body;          /* bytes, 10485760 */
+  int api_max_connections;      /* concurrent API connections, 256; more get 503 and a close */
   char *api_tls_cert_file;      /* NULL: plain HTTP */
   char *api_tls_key_file;
   /* [relay] */

@@ -24,6 +24,9 @@ static const MetricInfo metric_info[MA_METRIC_COUNT_] = {
   [MA_METRIC_WEBHOOK_FAILED] = {"mailagent_webhook_failed_total", "Failed webhook delivery attempts.", FALSE},
   [MA_METRIC_API_REQUESTS] = {"mailagent_api_requests_total", "HTTP API requests answered.", FALSE},
   [MA_METRIC_API_ERRORS] = {"mailagent_api_errors_total", "HTTP API requests answered with a 5xx status.", FALSE},
+  [MA_METRIC_API_CONNECTIONS_REFUSED] = {"mailagent_api_connections_refused_total", "API connections refused over [api] max_connections (503).", FALSE},
+  [MA_METRIC_API_UNAUTHENTICATED] = {"mailagent_api_unauthenticated_total", "API connections answered 401 from the request head and closed before any body was read.", FALSE},
+  [MA_METRIC_API_CONNECTIONS_OPEN] = {"mailagent_api_connections_open", "API connections open now.", TRUE},
   [MA_METRIC_SMTP_SESSIONS_OPEN] = {"mailagent_smtp_sessions_open", "SMTP sessions open now.", TRUE},
   [MA_METRIC_SPOOL_DEPTH] = {"mailagent_spool_depth", "Spool entries waiting for the pipeline.", TRUE},
 };

@@ -24,8 +24,11 @@ typedef enum {
   MA_METRIC_WEBHOOK_FAILED,      /* failed attempts */
   MA_METRIC_API_REQUESTS,        /* HTTP requests answered by our handlers */
   MA_METRIC_API_ERRORS,          /* of which answered with status >= 500 */
+  MA_METRIC_API_CONNECTIONS_REFUSED, /* over [api] max_connections: 503 and closed */
+  MA_METRIC_API_UNAUTHENTICATED, /* closed with 401 from the request head, body never read */
   /* gauges */
   MA_METRIC_SMTP_SESSIONS_OPEN,
+  MA_METRIC_API_CONNECTIONS_OPEN,
   MA_METRIC_SPOOL_DEPTH,         /* spool entries not yet processed */
   MA_METRIC_COUNT_
 } MaMetric;

@@ -1,0 +1,322 @@
+/* api_front.c - the API's front reader: a filtering bufferevent between each connection's socket
+ * (or TLS) bufferevent and evhttp, installed with evhttp_set_bevcb, which holds the octets back
+ * until the request head is complete and decides on the head alone:
+ *   - over [api] max_connections: 503, closed (metric mailagent_api_connections_refused_total);
+ *   - a malformed head, or one longer than API_HEAD_MAX: 400 / 431, closed;
+ *   - a route that needs a key, or no route at all, without a valid key: 401 with the JSON error,
+ *     closed (metric mailagent_api_unauthenticated_total) - the body is never read, so keyless
+ *     clients cannot make the daemon buffer anything but their head;
+ *   - otherwise everything passes to evhttp untouched, and from then on the filter only copies.
+ * libevent 2.1 has no server-side hook between head and body, hence the filter. Two habits of
+ * 2.1's filters are corrected here: enabling writes does not flush what evhttp already wrote (a
+ * deferred flush does), and evhttp takes a reply as sent once it reaches the socket bufferevent,
+ * so that a reply followed by a close (Connection: close, evhttp's own errors) would be cut off
+ * when the socket is freed: the output filter therefore writes each reply straight on to the
+ * socket (non-blocking; what the kernel does not take waits in the socket bufferevent as usual).
+ * With [api] tls_cert_file set the front reader is not used (TLS connections are served as before:
+ * key checked after the body, no connection cap) - see docs/api.md.
+ *
+ * Limits: the first request of a connection is checked here; evhttp and api_authenticate check
+ * every request again (a later keyless request on an authenticated keep-alive connection is
+ * answered 401 after its body, which max_body bounds). A refused connection stops reading at
+ * once; it is closed when the answer has been written (evhttp's timeout closes a client that
+ * never reads). Never logs the key.
+ */
+#include "api_internal.h"
+#include "api_head.h"
+#include "agent/lib/log.h"
+#include "agent/lib/metrics.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
+#include <string.h>
+#include <sys/socket.h>
+
+typedef enum {
+  FRONT_HEAD,    /* holding octets until the head is complete */
+  FRONT_PASS,    /* decided: everything goes to evhttp */
+  FRONT_CLOSING, /* refused: answer written, input discarded, closing once flushed */
+} FrontState;
+
+struct ApiFrontCount {
+  gint refs;
+  guint open;    /* connections alive (API thread only) */
+};
+
+typedef struct {
+  ApiServer *srv;
+  ApiFrontCount *count;      /* shared with the server; outlives it while connections remain */
+  struct bufferevent *under; /* socket or TLS bufferevent */
+  struct bufferevent *filter;
+  FrontState state;
+  gboolean over_cap;
+  gboolean nodelay;
+  struct event *flush_ev;    /* deferred flush of what evhttp wrote */
+  GByteArray *head;          /* copy of the head octets seen so far, at most API_HEAD_MAX */
+  gsize resume;              /* api_head_length's resume point */
+} ApiFront;
+
+ApiFrontCount *api_front_count_new(void)
+{
+  ApiFrontCount *c = g_new0(ApiFrontCount, 1);
+  c->refs = 1;
+  return c;
+}
+
+void api_front_count_unref(ApiFrontCount *c)
+{
+  if (c && g_atomic_int_dec_and_test(&c->refs))
+    g_free(c);
+}
+
+guint api_front_count_open(const ApiFrontCount *c)
+{
+  return c ? c->open : 0;
+}
+
+static void on_output_added(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
+
+static void front_free(void *arg)
+{
+  ApiFront *f = arg;
+
+  if (f->filter)
+    evbuffer_remove_cb(bufferevent_get_output(f->filter), on_output_added, f);
+  if (f->flush_ev)
+    event_free(f->flush_ev);
+
+  f->count->open--;
+  ma_metrics_add(MA_METRIC_API_CONNECTIONS_OPEN, -1);
+  api_front_count_unref(f->count);
+  if (f->head)
+    g_byte_array_unref(f->head);
+  g_free(f);
+}
+
+static void on_refusal_flushed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+  ApiFront *f = arg;
+
+  if (evbuffer_get_length(buf) > 0)
+    return;
+  evbuffer_remove_cb(buf, on_refusal_flushed, f);
+  /* evhttp frees the connection (and with it this filter and the socket) on EOF; deferred, so it
+   * does not happen inside the socket's own write path */
+  bufferevent_trigger_event(f->filter, BEV_EVENT_EOF | BEV_EVENT_READING, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* Answers status with the API's JSON error and closes once it is written. */
+static void refuse(ApiFront *f, struct evbuffer *src, int status, const char *reason, const char *code,
+                   const char *message)
+{
+  struct evbuffer *out = bufferevent_get_output(f->under);
+  json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+  char *body = json_dumps(doc, JSON_COMPACT);
+
+  evbuffer_add_printf(out,
+                      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                      "Connection: close\r\n%s\r\n%s",
+                      status, reason, strlen(body),
+                      status == 401 ? "WWW-Authenticate: Bearer realm=\"mailagent\"\r\n" : "", body);
+  free(body);
+  json_decref(doc);
+  f->state = FRONT_CLOSING;
+  g_clear_pointer(&f->head, g_byte_array_unref);
+  evbuffer_drain(src, evbuffer_get_length(src));
+  bufferevent_disable(f->under, EV_READ);
+  evbuffer_add_cb(out, on_refusal_flushed, f);
+}
+
+static enum evhttp_cmd_type method_of(const char *m)
+{
+  if (strcmp(m, "GET") == 0) return EVHTTP_REQ_GET;
+  if (strcmp(m, "POST") == 0) return EVHTTP_REQ_POST;
+  if (strcmp(m, "PUT") == 0) return EVHTTP_REQ_PUT;
+  if (strcmp(m, "DELETE") == 0) return EVHTTP_REQ_DELETE;
+  return 0;
+}
+
+/* What the route of this head needs; a head with no route needs a key too (so that keyless
+ * clients learn nothing about paths and send no body anywhere). */
+static ApiAuth head_needs(ApiServer *srv, const ApiHead *h)
+{
+  ApiCtx tmp = {.srv = srv, .st = srv->st, .cfg = srv->cfg};
+  const ApiRoute *route = NULL;
+  struct evhttp_uri *uri = evhttp_uri_parse_with_flags(h->target, 0);
+  const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+  ApiAuth need = API_AUTH_ENTERPRISE;
+  enum evhttp_cmd_type m = method_of(h->method);
+
+  if (m && path && *path && api_route_match(m, path, &tmp, &route, NULL) == API_ROUTE_FOUND)
+    need = route->auth;
+  for (int i = 0; i < tmp.n_params; i++)
+    g_free(tmp.param_values[i]);
+  if (uri)
+    evhttp_uri_free(uri);
+  return need;
+}
+
+/* The head is complete (hl octets): PASS, or a refusal written. */
+static void decide(ApiFront *f, struct evbuffer *src, gsize hl)
+{
+  ApiServer *srv = f->srv;
+  ApiHead h;
+  ApiCtx ctx = {.srv = srv, .st = srv->st, .cfg = srv->cfg};
+  g_autoptr(GError) error = NULL;
+  const char *why = NULL;
+  MaApiKey *key = NULL;
+  int rc;
+
+  if (api_head_parse((const char *)f->head->data, hl, &h) < 0) {
+    refuse(f, src, 400, "Bad Request", "bad_request", "malformed request head");
+    return;
+  }
+  if (f->over_cap) {
+    ma_metrics_inc(MA_METRIC_API_CONNECTIONS_REFUSED);
+    ma_debug("api", "refusing a connection: %u open ([api] max_connections)", f->count->open);
+    refuse(f, src, 503, "Service Unavailable", "busy", "too many API connections, try again later");
+    api_head_clear(&h);
+    return;
+  }
+  if (head_needs(srv, &h) == API_AUTH_NONE) {
+    f->state = FRONT_PASS;
+    api_head_clear(&h);
+    return;
+  }
+  api_cache_sync(&ctx);
+  rc = api_key_check(&ctx, h.authorization, &key, &why, &error);
+  api_head_clear(&h);
+  if (rc < 0) {
+    ma_warn("api", "key look-up failed before the body: %s", error->message);
+    refuse(f, src, 503, "Service Unavailable", "unavailable", "temporary failure, try again later");
+    return;
+  }
+  if (rc == 0) {
+    ma_metrics_inc(MA_METRIC_API_UNAUTHENTICATED);
+    refuse(f, src, 401, "Unauthorized", "unauthorized", why);
+    return;
+  }
+  ma_api_key_free(key);
+  f->state = FRONT_PASS;
+}
+
+static void set_nodelay(ApiFront *f)
+{
+  evutil_socket_t fd = bufferevent_getfd(f->under);
+  int one = 1;
+
+  if (fd < 0)
+    return;
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  f->nodelay = TRUE;
+}
+
+static enum bufferevent_filter_result front_input(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+                                                  enum bufferevent_flush_mode mode, void *arg)
+{
+  ApiFront *f = arg;
+  gsize len = evbuffer_get_length(src), want, hl;
+
+  if (!f->nodelay)
+    set_nodelay(f);
+  if (f->state == FRONT_HEAD) {
+    want = MIN(len, (gsize)API_HEAD_MAX);
+    if (want > f->head->len) {
+      struct evbuffer_ptr at;
+      gsize have = f->head->len;
+      evbuffer_ptr_set(src, &at, have, EVBUFFER_PTR_SET);
+      g_byte_array_set_size(f->head, (guint)want);
+      evbuffer_copyout_from(src, &at, f->head->data + have, want - have);
+    }
+    hl = api_head_length((const char *)f->head->data, f->head->len, &f->resume);
+    if (hl == 0) {
+      if (f->head->len >= API_HEAD_MAX)
+        refuse(f, src, 431, "Request Header Fields Too Large", "headers_too_large", "request head too large");
+      return BEV_NEED_MORE;
+    }
+    decide(f, src, hl);
+    if (f->state == FRONT_PASS)
+      g_clear_pointer(&f->head, g_byte_array_unref);
+  }
+  if (f->state == FRONT_CLOSING) {
+    evbuffer_drain(src, evbuffer_get_length(src));
+    return BEV_NEED_MORE;
+  }
+  if (evbuffer_get_length(src) == 0)
+    return BEV_NEED_MORE;
+  if (limit < 0)
+    evbuffer_add_buffer(dst, src);
+  else
+    evbuffer_remove_buffer(src, dst, (size_t)limit);
+  return BEV_OK;
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+  ApiFront *f = arg;
+
+  bufferevent_flush(f->filter, EV_WRITE, BEV_NORMAL);
+}
+
+static void on_output_added(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+  ApiFront *f = arg;
+
+  if (info->n_added > 0)
+    event_active(f->flush_ev, EV_READ, 0);
+}
+
+/* evhttp's output: on to the socket bufferevent, and as much as the kernel takes written now. */
+static enum bufferevent_filter_result front_output(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+                                                   enum bufferevent_flush_mode mode, void *arg)
+{
+  ApiFront *f = arg;
+  evutil_socket_t fd = bufferevent_getfd(f->under);
+
+  if (evbuffer_get_length(src) == 0)
+    return BEV_NEED_MORE;
+  if (limit < 0)
+    evbuffer_add_buffer(dst, src);
+  else
+    evbuffer_remove_buffer(src, dst, (size_t)limit);
+  while (fd >= 0 && evbuffer_get_length(dst) > 0 && evbuffer_write(dst, fd) > 0)
+    ;
+  return BEV_OK;
+}
+
+struct bufferevent *api_front_bevcb(struct event_base *base, void *arg)
+{
+  ApiServer *srv = arg;
+  struct bufferevent *under;
+  ApiFront *f;
+
+  if (srv->tls) {
+    SSL *ssl = ma_tls_ssl_new(srv->tls);
+    return ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
+  }
+  under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+  if (!under)
+    return NULL;
+  f = g_new0(ApiFront, 1);
+  f->srv = srv;
+  f->count = srv->front_count;
+  g_atomic_int_inc(&f->count->refs);
+  f->under = under;
+  f->head = g_byte_array_new();
+  f->over_cap = ++f->count->open > (guint)MAX(srv->cfg->api_max_connections, 1);
+  ma_metrics_add(MA_METRIC_API_CONNECTIONS_OPEN, 1);
+  bufferevent_setwatermark(under, EV_READ, 0, API_HEAD_MAX);
+  f->flush_ev = event_new(base, -1, 0, on_flush, f);
+  f->filter = bufferevent_filter_new(under, front_input, front_output, BEV_OPT_CLOSE_ON_FREE, front_free, f);
+  if (!f->filter || !f->flush_ev) {
+    bufferevent_free(under);
+    front_free(f);
+    return NULL;
+  }
+  evbuffer_add_cb(bufferevent_get_output(f->filter), on_output_added, f);
+  return f->filter;
+}
