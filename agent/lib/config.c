@@ -122,9 +122,9 @@ MaConfig *ma_config_load(const char *file, GError **error)
   if (!cfg->tls_key_file) cfg->tls_key_file = g_build_filename(cfg->data_dir, "tls", "key.pem", NULL);
   if (!cfg->master_key_file) cfg->master_key_file = g_build_filename(cfg->data_dir, "master.key", NULL);
   if (strcmp(cfg->forwarder_policy, "employee") && strcmp(cfg->forwarder_policy, "domain") &&
-      strcmp(cfg->forwarder_policy, "any")) {
+      strcmp(cfg->forwarder_policy, "any") && strcmp(cfg->forwarder_policy, "strict")) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
-                "[smtp] forwarder_policy: \"%s\" is not one of employee, domain, any", cfg->forwarder_policy);
+                "[smtp] forwarder_policy: \"%s\" is not one of employee, domain, any, strict", cfg->forwarder_policy);
     return NULL;
   }
   if (cfg->workers < 1 || cfg->workers > 64) {

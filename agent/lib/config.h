@@ -15,7 +15,7 @@ typedef struct {
   /* [smtp] */
   char *smtp_listen;            /* "127.0.0.1:2525" */
   char *inbound_domain;         /* "inbound.localhost" */
-  char *forwarder_policy;       /* "employee" | "domain" | "any" */
+  char *forwarder_policy;       /* "employee" | "domain" | "any" | "strict" */
   char *hostname;               /* name in the greeting and EHLO reply; default g_get_host_name() */
   char *tls_cert_file;          /* default <data_dir>/tls/cert.pem */
   char *tls_key_file;           /* default <data_dir>/tls/key.pem */

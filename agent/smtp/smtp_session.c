@@ -348,6 +348,15 @@ static int check_rcpt(SmtpSession *s, const char *arg, gint64 now_ms)
       reply(s, "451 4.3.0 Temporary lookup failure, try again later");
       return -1;
     }
+    if (!s->decision.satisfied && s->decision.final) { /* the envelope already tells: no DATA */
+      g_autofree char *text = g_strdup_printf("550 5.7.1 Recipient refused by the forwarder policy: %s",
+                                              s->decision.reason ? s->decision.reason : "unknown forwarder");
+      ma_info("smtp", "rcpt refused client=%s from=<%s> result=550 reason=\"%s\"", s->client, s->mail.address,
+              s->decision.reason ? s->decision.reason : "");
+      forwarder_decision_clear(&s->decision);
+      refuse(s, text, now_ms);
+      return -1;
+    }
     s->enterprise_id = g_steal_pointer(&enterprise);
   }
   {

@@ -8,7 +8,8 @@
 #     the SMTP loop and no session got even its greeting.)
 #  2. a new employee committed while serve runs is known to RCPT-time policy without a restart
 #     (the snapshot follows storage_tenant_version).
-#  3. junk commands: the 101st NOOP/VRFY/RSET/HELP without a message gets 421 4.7.0 and a close.
+#  3. the strict forwarder policy: an unknown forwarder is refused at RCPT (550 5.7.1), no DATA.
+#  4. junk commands: the 101st NOOP/VRFY/RSET/HELP without a message gets 421 4.7.0 and a close.
 source "$(dirname "$0")/lib/common.sh"
 source "$FIXTURES_DIR/smtp/setup.sh"
 
@@ -105,7 +106,22 @@ for _ in $(seq 1 50); do
 done
 assert_eq yes "$ok" "a new employee is seen by the running server"
 
-# ---- 3. junk commands ------------------------------------------------------------------------
+# ---- 3. the strict forwarder policy refuses at RCPT, before DATA ------------------------------
+ma settings acme forwarder_policy=strict >/dev/null
+refused=no
+for _ in $(seq 1 50); do
+  out=$(swaks --server "127.0.0.1:$SMTP_PORT" --to "$INBOUND" --from mallory@evil.example \
+    --header "Resent-From: alice@acme.example" --header "Subject: strict-1" 2>&1 || true)
+  if [[ "$out" == *"<** 550 5.7.1 Recipient refused by the forwarder policy"* ]]; then refused=yes; break; fi
+  sleep 0.1
+done
+assert_eq yes "$refused" "strict policy: an unknown forwarder is refused at RCPT (a Resent-From header does not help)"
+assert_not_contains "$out" "354" "no DATA was ever started for it"
+out=$(swaks --server "127.0.0.1:$SMTP_PORT" --to "$INBOUND" --from alice@acme.example --header "Subject: strict-2" 2>&1 || true)
+assert_contains "$out" "<-  250 2.0.0" "strict policy: an employee's envelope is accepted"
+ma settings acme forwarder_policy=default >/dev/null
+
+# ---- 4. junk commands ------------------------------------------------------------------------
 junk=$(pyc "$SMTP_PORT" <<'PY'
 import sys, smtpc
 c = smtpc.Client(int(sys.argv[1]))

@@ -41,6 +41,11 @@ static int fake_policy(void *ctx, const char *ent, const char *client, const cha
 {
   Fx *fx = ctx;
   memset(out, 0, sizeof *out);
+  if (g_str_has_prefix(from, "stranger@")) { /* a strict policy's envelope verdict */
+    out->reason = g_strdup("the sender is not a known forwarder");
+    out->final = msg == NULL;
+    return 0;
+  }
   if (fx->policy_fail || strcmp(from, "employee@acme.example") != 0) {
     out->reason = g_strdup("no trusted signal names a registered employee");
     return 0;
@@ -380,6 +385,25 @@ static void test_policy_refusal(void)
   fx_clear(&fx);
 }
 
+/* A final envelope verdict refuses the recipient before DATA, costs one error, and leaves the
+ * transaction open for a recipient the next MAIL may bring. */
+static void test_policy_refusal_at_rcpt(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  r = fx_send(&fx, "MAIL FROM:<stranger@evil.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n");
+  g_assert_cmpstr(r, ==, "250 2.1.0 Ok\r\n"
+                         "550 5.7.1 Recipient refused by the forwarder policy: the sender is not a known forwarder\r\n"
+                         "554 5.5.1 Error: no valid recipients\r\n");
+  g_assert_cmpuint(fx.submitted->len, ==, 0);
+  g_free(g_steal_pointer(&r));
+  r = fx_send(&fx, "RSET\r\nMAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\n");
+  g_assert_cmpstr(r, ==, "250 2.0.0 Ok\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
+  fx_clear(&fx);
+}
+
 static void test_sizes_and_lines(void)
 {
   Fx fx;
@@ -577,6 +601,7 @@ int main(int argc, char **argv)
   g_test_add_func("/smtp/session/duplicate_recipients", test_duplicate_recipients);
   g_test_add_func("/smtp/session/junk_commands", test_junk_commands);
   g_test_add_func("/smtp/session/policy_refusal", test_policy_refusal);
+  g_test_add_func("/smtp/session/policy_refusal_at_rcpt", test_policy_refusal_at_rcpt);
   g_test_add_func("/smtp/session/sizes_and_lines", test_sizes_and_lines);
   g_test_add_func("/smtp/session/error_budget", test_error_budget);
   g_test_add_func("/smtp/session/bdat", test_bdat);
