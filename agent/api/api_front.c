@@ -16,11 +16,12 @@
  * With [api] tls_cert_file set the front reader is not used (TLS connections are served as before:
  * key checked after the body, no connection cap) - see docs/api.md.
  *
- * Limits: the first request of a connection is checked here; evhttp and api_authenticate check
- * every request again (a later keyless request on an authenticated keep-alive connection is
- * answered 401 after its body, which max_body bounds). A refused connection stops reading at
- * once; it is closed when the answer has been written (evhttp's timeout closes a client that
- * never reads). Never logs the key.
+ * Every request is checked: the front counts each request's Content-Length body through and reads
+ * the next head the same way; a later refusal waits until evhttp has answered the requests before
+ * it, so answers stay in order. A body with a Transfer-Encoding (chunked) has an end only evhttp
+ * finds: after one, the connection's later requests are checked by api_authenticate after their
+ * body, which max_body bounds. A refused connection stops reading at once; it is closed when the
+ * answer has been written (evhttp's timeout closes a client that never reads). Never logs the key.
  */
 #include "api_internal.h"
 #include "api_head.h"
@@ -37,9 +38,11 @@
 #include <sys/socket.h>
 
 typedef enum {
-  FRONT_HEAD,    /* holding octets until the head is complete */
-  FRONT_PASS,    /* decided: everything goes to evhttp */
-  FRONT_CLOSING, /* refused: answer written, input discarded, closing once flushed */
+  FRONT_HEAD,     /* holding octets until the next request head is complete */
+  FRONT_BODY,     /* passing the current request (head and Content-Length body) to evhttp */
+  FRONT_PASS,     /* a body whose end is not counted (Transfer-Encoding): everything passes */
+  FRONT_REFUSING, /* a later request refused: waiting for evhttp to finish the earlier ones */
+  FRONT_CLOSING,  /* refusal written, input discarded, closing once flushed */
 } FrontState;
 
 struct ApiFrontCount {
@@ -50,14 +53,20 @@ struct ApiFrontCount {
 typedef struct {
   ApiServer *srv;
   ApiFrontCount *count;      /* shared with the server; outlives it while connections remain */
-  struct bufferevent *under; /* socket or TLS bufferevent */
+  struct bufferevent *under; /* socket bufferevent */
   struct bufferevent *filter;
   FrontState state;
   gboolean over_cap;
   gboolean nodelay;
+  gboolean eof_sent;
+  guint requests;            /* requests passed to evhttp */
+  gint64 pass_left;          /* FRONT_BODY: octets of the current request still to pass */
   struct event *flush_ev;    /* deferred flush of what evhttp wrote */
   GByteArray *head;          /* copy of the head octets seen so far, at most API_HEAD_MAX */
   gsize resume;              /* api_head_length's resume point */
+  /* the refusal (static strings) */
+  int status;
+  const char *reason, *code, *message;
 } ApiFront;
 
 ApiFrontCount *api_front_count_new(void)
@@ -97,38 +106,67 @@ static void front_free(void *arg)
   g_free(f);
 }
 
-static void on_refusal_flushed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
-{
-  ApiFront *f = arg;
+/* The socket's output changed: a refusal waiting for evhttp may go now; a written one closes. */
+static void on_under_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
 
-  if (evbuffer_get_length(buf) > 0)
-    return;
-  evbuffer_remove_cb(buf, on_refusal_flushed, f);
-  /* evhttp frees the connection (and with it this filter and the socket) on EOF; deferred, so it
-   * does not happen inside the socket's own write path */
-  bufferevent_trigger_event(f->filter, BEV_EVENT_EOF | BEV_EVENT_READING, BEV_TRIG_DEFER_CALLBACKS);
-}
-
-/* Answers status with the API's JSON error and closes once it is written. */
-static void refuse(ApiFront *f, struct evbuffer *src, int status, const char *reason, const char *code,
-                   const char *message)
+static void write_refusal(ApiFront *f)
 {
   struct evbuffer *out = bufferevent_get_output(f->under);
-  json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+  json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", f->code, "message", f->message);
   char *body = json_dumps(doc, JSON_COMPACT);
 
   evbuffer_add_printf(out,
                       "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
                       "Connection: close\r\n%s\r\n%s",
-                      status, reason, strlen(body),
-                      status == 401 ? "WWW-Authenticate: Bearer realm=\"mailagent\"\r\n" : "", body);
+                      f->status, f->reason, strlen(body),
+                      f->status == 401 ? "WWW-Authenticate: Bearer realm=\"mailagent\"\r\n" : "", body);
   free(body);
   json_decref(doc);
   f->state = FRONT_CLOSING;
+}
+
+/* A refusal of a later request waits until evhttp has taken in and answered everything before it
+ * (its input and both outputs empty), so that answers keep the order of the requests. */
+static void try_refusal(ApiFront *f)
+{
+  if (f->state != FRONT_REFUSING || evbuffer_get_length(bufferevent_get_input(f->filter)) > 0 ||
+      evbuffer_get_length(bufferevent_get_output(f->filter)) > 0 ||
+      evbuffer_get_length(bufferevent_get_output(f->under)) > 0)
+    return;
+  write_refusal(f);
+}
+
+static void on_under_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+  ApiFront *f = arg;
+
+  if (evbuffer_get_length(buf) > 0)
+    return;
+  if (f->state == FRONT_REFUSING)
+    try_refusal(f);
+  else if (f->state == FRONT_CLOSING && !f->eof_sent && evbuffer_get_length(buf) == 0) {
+    /* evhttp frees the connection (and with it this filter and the socket) on EOF; deferred, so
+     * it does not happen inside the socket's own write path */
+    f->eof_sent = TRUE;
+    bufferevent_trigger_event(f->filter, BEV_EVENT_EOF | BEV_EVENT_READING, BEV_TRIG_DEFER_CALLBACKS);
+  }
+}
+
+/* Answers status with the API's JSON error and closes once it is written; stops reading now. */
+static void refuse(ApiFront *f, struct evbuffer *src, int status, const char *reason, const char *code,
+                   const char *message)
+{
+  f->status = status;
+  f->reason = reason;
+  f->code = code;
+  f->message = message;
+  f->state = FRONT_REFUSING;
   g_clear_pointer(&f->head, g_byte_array_unref);
   evbuffer_drain(src, evbuffer_get_length(src));
   bufferevent_disable(f->under, EV_READ);
-  evbuffer_add_cb(out, on_refusal_flushed, f);
+  try_refusal(f);
+  if (f->state == FRONT_CLOSING)
+    on_under_output(bufferevent_get_output(f->under), NULL, f); /* written at once: maybe flushed too */
 }
 
 static enum evhttp_cmd_type method_of(const char *m)
@@ -182,26 +220,31 @@ static void decide(ApiFront *f, struct evbuffer *src, gsize hl)
     api_head_clear(&h);
     return;
   }
-  if (head_needs(srv, &h) == API_AUTH_NONE) {
-    f->state = FRONT_PASS;
-    api_head_clear(&h);
-    return;
+  if (head_needs(srv, &h) != API_AUTH_NONE) {
+    api_cache_sync(&ctx);
+    rc = api_key_check(&ctx, h.authorization, &key, &why, &error);
+    if (rc < 0) {
+      ma_warn("api", "key look-up failed before the body: %s", error->message);
+      refuse(f, src, 503, "Service Unavailable", "unavailable", "temporary failure, try again later");
+      api_head_clear(&h);
+      return;
+    }
+    if (rc == 0) {
+      ma_metrics_inc(MA_METRIC_API_UNAUTHENTICATED);
+      refuse(f, src, 401, "Unauthorized", "unauthorized", why);
+      api_head_clear(&h);
+      return;
+    }
+    ma_api_key_free(key);
   }
-  api_cache_sync(&ctx);
-  rc = api_key_check(&ctx, h.authorization, &key, &why, &error);
+  f->requests++;
+  if (h.chunked) {
+    f->state = FRONT_PASS; /* the end of a chunked body is evhttp's to find: no later head is checked */
+  } else {
+    f->state = FRONT_BODY;
+    f->pass_left = (gint64)hl + MAX(h.content_length, 0);
+  }
   api_head_clear(&h);
-  if (rc < 0) {
-    ma_warn("api", "key look-up failed before the body: %s", error->message);
-    refuse(f, src, 503, "Service Unavailable", "unavailable", "temporary failure, try again later");
-    return;
-  }
-  if (rc == 0) {
-    ma_metrics_inc(MA_METRIC_API_UNAUTHENTICATED);
-    refuse(f, src, 401, "Unauthorized", "unauthorized", why);
-    return;
-  }
-  ma_api_key_free(key);
-  f->state = FRONT_PASS;
 }
 
 static void set_nodelay(ApiFront *f)
@@ -215,44 +258,75 @@ static void set_nodelay(ApiFront *f)
   f->nodelay = TRUE;
 }
 
+/* Moves up to n octets (bounded by *room, what evhttp's input may take) from src to dst. */
+static gsize pass(struct evbuffer *src, struct evbuffer *dst, gsize n, gsize *room)
+{
+  n = MIN(n, MIN(evbuffer_get_length(src), *room));
+  if (n > 0)
+    evbuffer_remove_buffer(src, dst, n);
+  *room -= n;
+  return n;
+}
+
 static enum bufferevent_filter_result front_input(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
                                                   enum bufferevent_flush_mode mode, void *arg)
 {
   ApiFront *f = arg;
-  gsize len = evbuffer_get_length(src), want, hl;
+  gsize room = limit < 0 ? G_MAXSIZE : (gsize)limit, moved = 0, len, want, hl;
 
   if (!f->nodelay)
     set_nodelay(f);
-  if (f->state == FRONT_HEAD) {
-    want = MIN(len, (gsize)API_HEAD_MAX);
-    if (want > f->head->len) {
-      struct evbuffer_ptr at;
-      gsize have = f->head->len;
-      evbuffer_ptr_set(src, &at, have, EVBUFFER_PTR_SET);
-      g_byte_array_set_size(f->head, (guint)want);
-      evbuffer_copyout_from(src, &at, f->head->data + have, want - have);
+  for (;;) {
+    switch (f->state) {
+    case FRONT_REFUSING:
+    case FRONT_CLOSING:
+      evbuffer_drain(src, evbuffer_get_length(src));
+      return moved ? BEV_OK : BEV_NEED_MORE;
+    case FRONT_PASS:
+      moved += pass(src, dst, G_MAXSIZE, &room);
+      return moved ? BEV_OK : BEV_NEED_MORE;
+    case FRONT_BODY: {
+      gsize n = pass(src, dst, (gsize)f->pass_left, &room);
+      moved += n;
+      f->pass_left -= (gint64)n;
+      if (f->pass_left > 0 || evbuffer_get_length(src) == 0 || room == 0) {
+        if (f->pass_left == 0) {
+          f->state = FRONT_HEAD;
+          f->resume = 0;
+        }
+        return moved ? BEV_OK : BEV_NEED_MORE;
+      }
+      f->state = FRONT_HEAD; /* the next request's head is already here */
+      f->resume = 0;
+      break;
     }
-    hl = api_head_length((const char *)f->head->data, f->head->len, &f->resume);
-    if (hl == 0) {
-      if (f->head->len >= API_HEAD_MAX)
-        refuse(f, src, 431, "Request Header Fields Too Large", "headers_too_large", "request head too large");
-      return BEV_NEED_MORE;
+    case FRONT_HEAD:
+      if (!f->head)
+        f->head = g_byte_array_new();
+      len = evbuffer_get_length(src);
+      want = MIN(len, (gsize)API_HEAD_MAX);
+      if (want < f->head->len) /* a new request: the copy starts again */
+        g_byte_array_set_size(f->head, 0);
+      if (want > f->head->len) {
+        struct evbuffer_ptr at;
+        gsize have = f->head->len;
+        evbuffer_ptr_set(src, &at, have, EVBUFFER_PTR_SET);
+        g_byte_array_set_size(f->head, (guint)want);
+        evbuffer_copyout_from(src, &at, f->head->data + have, want - have);
+      }
+      hl = api_head_length((const char *)f->head->data, f->head->len, &f->resume);
+      if (hl == 0) {
+        if (f->head->len >= API_HEAD_MAX)
+          refuse(f, src, 431, "Request Header Fields Too Large", "headers_too_large", "request head too large");
+        return moved ? BEV_OK : BEV_NEED_MORE;
+      }
+      decide(f, src, hl);
+      if (f->head)
+        g_byte_array_set_size(f->head, 0);
+      f->resume = 0;
+      break;
     }
-    decide(f, src, hl);
-    if (f->state == FRONT_PASS)
-      g_clear_pointer(&f->head, g_byte_array_unref);
   }
-  if (f->state == FRONT_CLOSING) {
-    evbuffer_drain(src, evbuffer_get_length(src));
-    return BEV_NEED_MORE;
-  }
-  if (evbuffer_get_length(src) == 0)
-    return BEV_NEED_MORE;
-  if (limit < 0)
-    evbuffer_add_buffer(dst, src);
-  else
-    evbuffer_remove_buffer(src, dst, (size_t)limit);
-  return BEV_OK;
 }
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
@@ -260,6 +334,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
   ApiFront *f = arg;
 
   bufferevent_flush(f->filter, EV_WRITE, BEV_NORMAL);
+  try_refusal(f);
 }
 
 static void on_output_added(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
@@ -318,5 +393,6 @@ struct bufferevent *api_front_bevcb(struct event_base *base, void *arg)
     return NULL;
   }
   evbuffer_add_cb(bufferevent_get_output(f->filter), on_output_added, f);
+  evbuffer_add_cb(bufferevent_get_output(under), on_under_output, f);
   return f->filter;
 }

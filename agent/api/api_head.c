@@ -72,18 +72,57 @@ static int parse_request_line(const char *line, gsize n, ApiHead *out)
   return 0;
 }
 
+/* The field value between colon and the end of line, without surrounding blanks. */
+static void field_value(const char *colon, const char *end, const char **v_r, gsize *n_r)
+{
+  const char *v = colon + 1;
+
+  while (v < end && (*v == ' ' || *v == '\t'))
+    v++;
+  while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+    end--;
+  *v_r = v;
+  *n_r = (gsize)(end - v);
+}
+
+static gboolean name_is(const char *line, const char *colon, const char *name)
+{
+  gsize n = strlen(name);
+  return (gsize)(colon - line) == n && g_ascii_strncasecmp(line, name, n) == 0;
+}
+
+/* Content-Length: 1..18 decimal digits; a repeat must agree. FALSE when malformed. */
+static gboolean take_length(const char *v, gsize n, gint64 *len)
+{
+  gint64 x = 0;
+
+  if (n == 0 || n > 18)
+    return FALSE;
+  for (gsize i = 0; i < n; i++) {
+    if (!g_ascii_isdigit(v[i]))
+      return FALSE;
+    x = x * 10 + (v[i] - '0');
+  }
+  if (*len >= 0 && *len != x)
+    return FALSE;
+  *len = x;
+  return TRUE;
+}
+
 int api_head_parse(const char *buf, gsize len, ApiHead *out)
 {
   gsize pos = 0, n;
   const char *line;
 
   memset(out, 0, sizeof *out);
+  out->content_length = -1;
   if (len > API_HEAD_MAX || memchr(buf, '\0', len))
     goto bad;
   if (!next_line(buf, len, &pos, &line, &n) || parse_request_line(line, n, out) < 0)
     goto bad;
   while (next_line(buf, len, &pos, &line, &n) && n > 0) {
-    const char *colon, *v, *end;
+    const char *colon, *v;
+    gsize vn;
     if (memchr(line, '\r', n))
       goto bad;
     if (line[0] == ' ' || line[0] == '\t')
@@ -94,15 +133,15 @@ int api_head_parse(const char *buf, gsize len, ApiHead *out)
     for (const char *c = line; c < colon; c++)
       if (!is_tchar(*c))
         goto bad;
-    if (out->authorization || (gsize)(colon - line) != 13 || g_ascii_strncasecmp(line, "Authorization", 13) != 0)
-      continue;
-    v = colon + 1;
-    end = line + n;
-    while (v < end && (*v == ' ' || *v == '\t'))
-      v++;
-    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-      end--;
-    out->authorization = g_strndup(v, (gsize)(end - v));
+    field_value(colon, line + n, &v, &vn);
+    if (name_is(line, colon, "Content-Length")) {
+      if (!take_length(v, vn, &out->content_length))
+        goto bad;
+    } else if (name_is(line, colon, "Transfer-Encoding")) {
+      out->chunked = TRUE;
+    } else if (name_is(line, colon, "Authorization") && !out->authorization) {
+      out->authorization = g_strndup(v, vn);
+    }
   }
   return 0;
 

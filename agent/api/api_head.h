@@ -1,6 +1,7 @@
 /* api_head.h - the pure parser of an HTTP/1.x request head (request line and header fields), as
  * far as the API's front reader needs it to decide before any body is read: the method, the
- * request target and the first Authorization value. Nothing else of the head is interpreted here;
+ * request target and the first Authorization value, and to find where the next request starts:
+ * Content-Length, or whether a Transfer-Encoding makes that unknowable here. Nothing else of the head is interpreted here;
  * evhttp parses the same octets again once the front lets them through.
  *
  * Bounds: the head is at most API_HEAD_MAX octets (the caller never hands more); method at most
@@ -18,6 +19,8 @@ typedef struct {
   char *target;         /* request target as sent (path and query), newly allocated */
   char *authorization;  /* value of the first Authorization field, without surrounding blanks;
                            NULL when there is none; newly allocated */
+  gint64 content_length; /* -1 when there is no Content-Length */
+  gboolean chunked;      /* a Transfer-Encoding field is present: the body's end is not counted */
 } ApiHead;
 
 /* Length of the head at the start of buf (through the empty line that ends it, CRLF or LF), or 0
@@ -27,7 +30,8 @@ typedef struct {
 gsize api_head_length(const char *buf, gsize len, gsize *resume);
 
 /* Parses the complete head buf[0..len) (as measured by api_head_length). 0 and *out filled (clear
- * it with api_head_clear), or -1 when the request line or a field is malformed. */
+ * it with api_head_clear), or -1 when the request line or a field is malformed (Content-Length
+ * not decimal, over 18 digits, or given twice with different values, included). */
 int api_head_parse(const char *buf, gsize len, ApiHead *out);
 
 void api_head_clear(ApiHead *h);

@@ -65,6 +65,38 @@ HTTP/1.1 200 OK
 HTTP/1.1 401 Unauthorized
 HTTP/1.1 200 OK" "$out" "trickled heads: key 200, no key 401, /healthz open, unknown path needs a key, LF-only end"
 
+# ---- kept-alive and pipelined requests are each checked, answers in order ---------------------
+out=$(pyh <<'PY'
+import re, socket, sys, time
+port, key = int(sys.argv[1]), sys.argv[2]
+def read_all(s):
+    data = b""
+    while True:
+        c = s.recv(65536)
+        if not c: return data.decode(errors="replace")
+        data += c
+def statuses(text):
+    return " ".join(re.findall(r"HTTP/1\.1 (\d{3}) ", text))
+auth = "Authorization: Bearer %s\r\n" % key
+body = '{"settings":{"archiving":"on"}}'
+# 1. three requests in one segment: a PUT with a body, a GET, then a keyless POST announcing 9 MB
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(("PUT /v1/settings HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+           "GET /v1/settings HTTP/1.1\r\nHost: x\r\n%s\r\n"
+           "POST /v1/records:bulk HTTP/1.1\r\nHost: x\r\nContent-Length: 9000000\r\n\r\n" % (auth, len(body), body, auth)).encode())
+print(statuses(read_all(s)))
+# 2. kept alive: one good request, its answer, then a keyless one
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(("GET /v1/settings HTTP/1.1\r\nHost: x\r\n%s\r\n" % auth).encode())
+first = s.recv(65536).decode(errors="replace")
+time.sleep(0.1)
+s.sendall(b"POST /v1/records:bulk HTTP/1.1\r\nHost: x\r\nContent-Length: 9000000\r\n\r\n")
+print(statuses(first), statuses(read_all(s)))
+PY
+)
+assert_eq "200 200 401
+200 401" "$out" "pipelined and kept-alive requests: each head is checked, a keyless one gets 401 after the answers before it, then the close"
+
 # ---- keyless clients with big bodies do not grow the daemon ----------------------------------
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$SERVE_PID/status"; }
 rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$SERVE_PID/status")
@@ -104,7 +136,7 @@ assert_eq 40 "$nall" "forty keyless clients each pushed a 9 MB body"
   || fail "peak RSS grew by ${grown_kb} kB for keyless bodies"
 assert_contains "$(curl -sS "http://127.0.0.1:$API_PORT/metrics")" "mailagent_api_unauthenticated_total" "the 401s are counted"
 n=$(curl -sS "http://127.0.0.1:$API_PORT/metrics" | awk '/^mailagent_api_unauthenticated_total/ {print $2}')
-[ "${n:-0}" -ge 43 ] && pass "mailagent_api_unauthenticated_total counts every head-time 401 ($n)" || fail "unauthenticated count $n < 43"
+[ "${n:-0}" -ge 45 ] && pass "mailagent_api_unauthenticated_total counts every head-time 401 ($n)" || fail "unauthenticated count $n < 45"
 
 # ---- the connection cap ----------------------------------------------------------------------
 out=$(pyh <<'PY'

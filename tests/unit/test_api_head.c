@@ -43,6 +43,17 @@ static void test_parse(void)
   g_assert_cmpstr(h.method, ==, "POST");
   g_assert_cmpstr(h.target, ==, "/v1/records:bulk?skip_invalid=true");
   g_assert_cmpstr(h.authorization, ==, "Bearer mak_abc");
+  g_assert_cmpint(h.content_length, ==, -1);
+  g_assert_false(h.chunked);
+  api_head_clear(&h);
+
+  in = "PUT /x HTTP/1.1\r\nContent-Length: 42\r\ncontent-length:42\r\n\r\n";
+  g_assert_cmpint(api_head_parse(in, strlen(in), &h), ==, 0);
+  g_assert_cmpint(h.content_length, ==, 42);
+  api_head_clear(&h);
+  in = "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  g_assert_cmpint(api_head_parse(in, strlen(in), &h), ==, 0);
+  g_assert_true(h.chunked);
   api_head_clear(&h);
   g_assert_null(h.target);
 
@@ -67,6 +78,11 @@ static void test_malformed(void)
     "GET / HTTP/1.1\r\n: empty name\r\n\r\n",
     "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
     "GET / HTTP/1.1\r\nAuthorization: a\rb\r\n\r\n", /* bare CR */
+    "PUT / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", /* disagreeing lengths */
+    "PUT / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+    "PUT / HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n",
+    "PUT / HTTP/1.1\r\nContent-Length: 1234567890123456789\r\n\r\n", /* 19 digits */
+    "PUT / HTTP/1.1\r\nContent-Length:\r\n\r\n",
   };
   for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
     ApiHead h;
