@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # smtp_isolation.sh - one request, one lock, one client never stalls SMTP (issue 9):
-#  1. the archive database's write lock held by another process (checked: a second writer is
+#  1. the archive database's write lock held by another process for about 8 s (checked: a second writer is
 #     refused) while a 10 MB bulk import waits for it on the API: SMTP sessions are answered, RCPT
 #     and DATA included, before the lock is released and before the import's answer; after release
 #     the import answers 200 and the messages are archived. Asserted by the order of events, never
@@ -61,7 +61,9 @@ t = threading.Thread(target=bulk_import)
 t.start()
 while "bulk-sent" not in events:
     t.join(0.05)
-for i in range(5):
+import time
+locked_at, i = time.monotonic(), 0
+while i < 5 or time.monotonic() - locked_at < 8:  # hold the lock about 8 s (the busy timeout is 10 s)
     r = []
     try:
         c = smtpc.Client(smtp_port, timeout=5)
@@ -74,6 +76,8 @@ for i in range(5):
     except OSError as e:
         r.append("ERR " + str(e))
     event("smtp-%d %s" % (i, " | ".join((x or "TIMEOUT")[:3] for x in r)))
+    i += 1
+    time.sleep(0.25)  # a few dozen messages, not thousands
 bulk_done_while_locked = any(e.startswith("bulk-answer") for e in events)
 event("unlocking" + (" (bulk already answered)" if bulk_done_while_locked else ""))
 holder.execute("ROLLBACK")
@@ -86,13 +90,15 @@ ev=$(cat "$T/events")
 echo "$ev"
 assert_contains "$ev" "probe-refused" "the injected lock refuses another writer"
 want_smtp="220 | 250 | 250 | 250 | 354 | 250"
-order=$(grep -nE "^(locked|smtp-4|unlocking|bulk-answer)" "$T/events" | cut -d' ' -f1 | tr '\n' ' ')
-for i in 0 1 2 3 4; do
-  assert_contains "$ev" "smtp-$i $want_smtp" "session $i answered (RCPT and DATA too) while the database was locked"
-done
-assert_eq "2:locked 8:smtp-4 9:unlocking 10:bulk-answer " "$order" "order: locked, SMTP answered, unlocked, then the bulk import answered"
+n_sess=$(grep -c '^smtp-' "$T/events" || true)
+n_ok=$(grep -cE "^smtp-[0-9]+ $want_smtp\$" "$T/events" || true)
+[ "$n_sess" -ge 5 ] && pass "$n_sess SMTP sessions ran while the database was locked" || fail "only $n_sess sessions ran under the lock"
+assert_eq "$n_sess" "$n_ok" "every one answered in full (greeting, EHLO, MAIL, RCPT, DATA, 250) while the lock was held"
+order=$(sed -E 's/^(smtp)-.*/\1/; s/^(unlocking|bulk-answer).*/\1/' "$T/events" | uniq | tr '\n' ' ')
+assert_eq "probe-refused locked bulk-sent smtp unlocking bulk-answer " "$order" \
+  "order: locked, import sent, SMTP answered, unlocked, and only then the import answered"
 assert_contains "$ev" "bulk-answer HTTP/1.1 200" "the import finished after the lock went"
-assert_eq 5 "$(wait_archived 5 20)" "the five messages accepted under the lock are archived after it"
+assert_eq "$n_sess" "$(wait_archived "$n_sess" 30)" "the messages accepted under the lock are archived after it"
 
 # ---- 2. a change committed while serving reaches RCPT-time look-ups ---------------------------
 out=$(swaks --server "127.0.0.1:$SMTP_PORT" --to "$INBOUND" --from carol@acme.example --header "Subject: carol-1" 2>&1 || true)
