@@ -67,7 +67,8 @@ typedef struct {
   /* RCPT: 1 when local_part is a live virtual address (*enterprise_id_r newly allocated), 0 when
    * not, -1 with *error for a temporary failure. */
   int (*rcpt_lookup)(void *ctx, const char *local_part, char **enterprise_id_r, GError **error);
-  /* Forwarder policy for the enterprise; msg NULL at RCPT (envelope only). See forwarder_policy.h. */
+  /* Forwarder policy for the enterprise; msg NULL at RCPT (envelope only). See forwarder_policy.h.
+   * An unsatisfied decision marked final at RCPT refuses that recipient (550 5.7.1), before DATA. */
   int (*policy)(void *ctx, const char *enterprise_id, const char *client_ip, const char *mail_from,
                 const guint8 *msg, gsize len, FwdDecision *out, GError **error);
   /* MAIL: FALSE when free disk space is below the reserve (452 4.3.1). */
