@@ -27,7 +27,7 @@ typedef struct {
   int data_timeout;             /* seconds, 600 */
   int min_data_rate;            /* bytes/second averaged over DATA, 1024 */
   int error_budget;             /* bad commands before disconnect, 10 */
-  int junk_command_limit;       /* NOOP/VRFY/RSET/HELP without an accepted message, 100; 0: off */
+  int junk_command_limit;       /* NOOP/VRFY/RSET/HELP/ETRN without an accepted message, 100; 0: off */
   gint64 disk_reserve;          /* bytes of free disk below which MAIL gets 452, 104857600 */
   int grace_period;             /* seconds SIGTERM waits for sessions, 30 */
   int greet_delay_ms;           /* pause before the greeting; talkers are dropped (554), 0 */

@@ -32,7 +32,7 @@ struct SmtpSession {
   struct evbuffer *in, *out;
   gint64 deadline_ms;
   guint errors;
-  guint junk;               /* NOOP/VRFY/RSET/HELP since the last accepted message */
+  guint junk;               /* NOOP/VRFY/RSET/HELP/ETRN since the last accepted message */
   gboolean ehlo;            /* EHLO (not HELO): pipelining allowed */
   gboolean tls;
   gboolean shutting_down;
@@ -454,7 +454,7 @@ static SmtpAction proceed_bdat(SmtpSession *s, const char *arg, gint64 now_ms)
   return SMTP_CONTINUE;
 }
 
-/* The check of NOOP, VRFY, RSET and HELP, commands that move no mail (as Postfix's
+/* The check of NOOP, VRFY, RSET, HELP and ETRN, commands that move no mail (as Postfix's
  * smtpd_junk_command_limit): past junk_command_limit of them since the last accepted message the
  * session ends with 421. */
 static int check_junk(SmtpSession *s, const char *arg, gint64 now_ms)
@@ -494,6 +494,13 @@ static SmtpAction proceed_help(SmtpSession *s, const char *arg, gint64 now_ms)
 static SmtpAction proceed_vrfy(SmtpSession *s, const char *arg, gint64 now_ms)
 {
   reply(s, "252 2.0.0 Cannot VRFY user, but will accept message for valid recipients");
+  return SMTP_CONTINUE;
+}
+
+/* RFC 1985: nothing is queued here for anyone to release. */
+static SmtpAction proceed_etrn(SmtpSession *s, const char *arg, gint64 now_ms)
+{
+  reply(s, "458 4.7.0 Unable to queue messages: ETRN is not offered");
   return SMTP_CONTINUE;
 }
 
@@ -553,6 +560,7 @@ static const SmtpCommand commands[] = {
   {SMTP_CMD_QUIT, AFTER_GREETING, NULL, FALSE, NULL, proceed_quit},
   {SMTP_CMD_HELP, AFTER_GREETING, NULL, FALSE, check_junk, proceed_help},
   {SMTP_CMD_VRFY, AFTER_GREETING, NULL, FALSE, check_junk, proceed_vrfy},
+  {SMTP_CMD_ETRN, AFTER_GREETING, NULL, FALSE, check_junk, proceed_etrn},
   {SMTP_CMD_EXPN, AFTER_GREETING, NULL, FALSE, check_refuse_expn, NULL},
   {SMTP_CMD_STARTTLS, ST(IDLE), "503 5.5.1 Error: send EHLO first, outside a transaction", FALSE, check_starttls,
    proceed_starttls},

@@ -10,7 +10,7 @@
  * smtp_data_decoder with the size, line and header limits; recipients are capped (every accepted
  * RCPT counts, a repeated address too, though it is delivered once); every 5xx costs one unit of
  * the error budget, and an empty budget ends the session with 421 4.7.0, as does the
- * junk_command_limit+1st NOOP/VRFY/RSET/HELP without an accepted message in between. No reply is
+ * junk_command_limit+1st NOOP/VRFY/RSET/HELP/ETRN without an accepted message in between. No reply is
  * ever written before the spool hand-over completes (durable acknowledgement).
  */
 #ifndef MA_SMTP_SESSION_H
@@ -47,7 +47,7 @@ typedef struct {
   gint64 max_message_size;  /* SIZE, advertised */
   guint max_recipients;
   guint error_budget;
-  guint junk_command_limit; /* NOOP/VRFY/RSET/HELP since the last accepted message; 0: off */
+  guint junk_command_limit; /* NOOP/VRFY/RSET/HELP/ETRN since the last accepted message; 0: off */
   guint command_timeout_ms;
   guint data_timeout_ms;    /* inactivity during DATA/BDAT */
   guint tls_timeout_ms;     /* TLS handshake */

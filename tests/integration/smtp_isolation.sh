@@ -9,7 +9,7 @@
 #  2. a new employee committed while serve runs is known to RCPT-time policy without a restart
 #     (the snapshot follows storage_tenant_version).
 #  3. the strict forwarder policy: an unknown forwarder is refused at RCPT (550 5.7.1), no DATA.
-#  4. junk commands: the 101st NOOP/VRFY/RSET/HELP without a message gets 421 4.7.0 and a close.
+#  4. junk commands: the 101st NOOP/VRFY/RSET/HELP/ETRN without a message gets 421 4.7.0 and a close.
 source "$(dirname "$0")/lib/common.sh"
 source "$FIXTURES_DIR/smtp/setup.sh"
 
@@ -134,9 +134,9 @@ c = smtpc.Client(int(sys.argv[1]))
 c.send("EHLO client.example\r\n"); c.reply()
 codes = []
 for i in range(101):
-    c.send(["NOOP", "VRFY x", "RSET", "HELP"][i % 4] + "\r\n")
+    c.send(["NOOP", "VRFY x", "RSET", "HELP", "ETRN example.com"][i % 5] + "\r\n")
     codes.append((c.reply() or "TIMEOUT")[:3])
-print(len([x for x in codes[:100] if x[0] == "2"]), codes[100], repr(c.reply()))
+print(len([x for x in codes[:100] if x[0] in "24"]), codes[100], repr(c.reply()))
 PY
 )
 assert_eq "100 421 ''" "$junk" "100 junk commands answered, the 101st gets 421 and the connection closes"
