@@ -97,6 +97,28 @@ PY
 assert_eq "200 200 401
 200 401" "$out" "pipelined and kept-alive requests: each head is checked, a keyless one gets 401 after the answers before it, then the close"
 
+# ---- a reply followed by evhttp's close arrives whole (the front writes replies straight on) ----
+out=$(pyh <<'PY'
+import json, socket, sys
+port, key = int(sys.argv[1]), sys.argv[2]
+for head in ["GET /v1/settings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n" % key,
+             "GET /v1/settings HTTP/1.0\r\nAuthorization: Bearer %s\r\n\r\n" % key]:
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(head.encode())
+    data = b""
+    while True:
+        c = s.recv(65536)
+        if not c: break
+        data += c
+    h, body = data.split(b"\r\n\r\n", 1)
+    n = [int(l.split(b":")[1]) for l in h.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+    whole = len(body) == n[0] if n else "settings" in json.loads(body)
+    print(h.split(b"\r\n")[0].decode(), "whole" if whole else "cut %d/%s" % (len(body), n))
+PY
+)
+assert_eq "HTTP/1.1 200 OK whole
+HTTP/1.0 200 OK whole" "$out" "replies before a close (Connection: close, HTTP/1.0) arrive whole"
+
 # ---- keyless clients with big bodies do not grow the daemon ----------------------------------
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$SERVE_PID/status"; }
 rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$SERVE_PID/status")
