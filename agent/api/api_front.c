@@ -11,8 +11,9 @@
  * 2.1's filters are corrected here: enabling writes does not flush what evhttp already wrote (a
  * deferred flush does), and evhttp takes a reply as sent once it reaches the socket bufferevent,
  * so that a reply followed by a close (Connection: close, evhttp's own errors) would be cut off
- * when the socket is freed: the output filter therefore writes each reply straight on to the
- * socket (non-blocking; what the kernel does not take waits in the socket bufferevent as usual).
+ * when the socket is freed: the output filter therefore writes replies straight to the socket and
+ * keeps what the kernel does not take yet in its own output, so evhttp hears "sent" only when it
+ * is.
  * With [api] tls_cert_file set the front reader is not used (TLS connections are served as before:
  * key checked after the body, no connection cap) - see docs/api.md.
  *
@@ -34,6 +35,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -62,6 +64,7 @@ typedef struct {
   guint requests;            /* requests passed to evhttp */
   gint64 pass_left;          /* FRONT_BODY: octets of the current request still to pass */
   struct event *flush_ev;    /* deferred flush of what evhttp wrote */
+  struct event *writable_ev; /* one-shot: the socket can take more of a reply */
   GByteArray *head;          /* copy of the head octets seen so far, at most API_HEAD_MAX */
   gsize resume;              /* api_head_length's resume point */
   /* the refusal (static strings) */
@@ -97,6 +100,8 @@ static void front_free(void *arg)
     evbuffer_remove_cb(bufferevent_get_output(f->filter), on_output_added, f);
   if (f->flush_ev)
     event_free(f->flush_ev);
+  if (f->writable_ev)
+    event_free(f->writable_ev);
 
   f->count->open--;
   ma_metrics_add(MA_METRIC_API_CONNECTIONS_OPEN, -1);
@@ -345,22 +350,42 @@ static void on_output_added(struct evbuffer *buf, const struct evbuffer_cb_info 
     event_active(f->flush_ev, EV_READ, 0);
 }
 
-/* evhttp's output: on to the socket bufferevent, and as much as the kernel takes written now. */
+static void move_all(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit)
+{
+  if (limit < 0)
+    evbuffer_add_buffer(dst, src);
+  else
+    evbuffer_remove_buffer(src, dst, (size_t)limit);
+}
+
+/* evhttp's output, written straight to the socket: what the kernel does not take stays in the
+ * filter's output, so evhttp learns a reply is sent (and may close) only once it is all on the
+ * wire; a one-shot write event brings us back when the socket can take more. */
 static enum bufferevent_filter_result front_output(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
                                                    enum bufferevent_flush_mode mode, void *arg)
 {
   ApiFront *f = arg;
   evutil_socket_t fd = bufferevent_getfd(f->under);
+  int n;
 
   if (evbuffer_get_length(src) == 0)
     return BEV_NEED_MORE;
-  if (limit < 0)
-    evbuffer_add_buffer(dst, src);
-  else
-    evbuffer_remove_buffer(src, dst, (size_t)limit);
-  while (fd >= 0 && evbuffer_get_length(dst) > 0 && evbuffer_write(dst, fd) > 0)
-    ;
-  return BEV_OK;
+  if (fd < 0 || evbuffer_get_length(dst) > 0) { /* no socket yet, or octets queued below: keep the order */
+    move_all(src, dst, limit);
+    return BEV_OK;
+  }
+  n = evbuffer_write_atmost(src, fd, limit);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    move_all(src, dst, limit); /* a dead socket: the socket bufferevent meets the error and reports it */
+    return BEV_OK;
+  }
+  if (evbuffer_get_length(src) > 0) {
+    if (!f->writable_ev)
+      f->writable_ev = event_new(bufferevent_get_base(f->filter), fd, EV_WRITE, on_flush, f);
+    if (f->writable_ev)
+      event_add(f->writable_ev, NULL);
+  }
+  return n > 0 ? BEV_OK : BEV_NEED_MORE;
 }
 
 struct bufferevent *api_front_bevcb(struct event_base *base, void *arg)
