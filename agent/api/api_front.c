@@ -14,8 +14,8 @@
  * when the socket is freed: the output filter therefore writes replies straight to the socket and
  * keeps what the kernel does not take yet in its own output, so evhttp hears "sent" only when it
  * is.
- * With [api] tls_cert_file set the front reader is not used (TLS connections are served as before:
- * key checked after the body, no connection cap) - see docs/api.md.
+ * Over TLS the socket bufferevent is bufferevent_openssl's (it does the handshake and decrypts);
+ * replies go out through SSL_write on its SSL, the same way.
  *
  * Every request is checked: the front counts each request's Content-Length body through and reads
  * the next head the same way; a later refusal waits until evhttp has answered the requests before
@@ -34,6 +34,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <errno.h>
 #include <string.h>
@@ -55,7 +56,8 @@ struct ApiFrontCount {
 typedef struct {
   ApiServer *srv;
   ApiFrontCount *count;      /* shared with the server; outlives it while connections remain */
-  struct bufferevent *under; /* socket bufferevent */
+  struct bufferevent *under; /* socket bufferevent, or TLS over the socket */
+  SSL *ssl;                  /* TLS: the connection's (the bufferevent owns it); NULL for plain */
   struct bufferevent *filter;
   FrontState state;
   gboolean over_cap;
@@ -350,6 +352,32 @@ static void on_output_added(struct evbuffer *buf, const struct evbuffer_cb_info 
     event_active(f->flush_ev, EV_READ, 0);
 }
 
+/* TLS: what evbuffer_write_atmost does for a plain socket, through the connection's SSL (whose
+ * handshake the TLS bufferevent finished before any request was read). Octets written, 0 when the
+ * socket cannot take more now (SSL wants to write or read: retry on writability), -1 on a TLS or
+ * socket error. OpenSSL wants a retry with the same octets: they stay first in src. */
+static int ssl_write_atmost(SSL *ssl, struct evbuffer *src, ev_ssize_t limit)
+{
+  gsize left = limit < 0 ? evbuffer_get_length(src) : MIN((gsize)limit, evbuffer_get_length(src));
+  int total = 0;
+
+  while (left > 0) {
+    gsize n = MIN(left, (gsize)16384);
+    unsigned char *p = evbuffer_pullup(src, (ev_ssize_t)n);
+    int r;
+    ERR_clear_error();
+    r = SSL_write(ssl, p, (int)n);
+    if (r <= 0) {
+      int e = SSL_get_error(ssl, r);
+      return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? total : -1;
+    }
+    evbuffer_drain(src, (size_t)r);
+    total += r;
+    left -= (gsize)r;
+  }
+  return total;
+}
+
 static void move_all(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit)
 {
   if (limit < 0)
@@ -374,8 +402,8 @@ static enum bufferevent_filter_result front_output(struct evbuffer *src, struct 
     move_all(src, dst, limit);
     return BEV_OK;
   }
-  n = evbuffer_write_atmost(src, fd, limit);
-  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+  n = f->ssl ? ssl_write_atmost(f->ssl, src, limit) : evbuffer_write_atmost(src, fd, limit);
+  if (n < 0 && (f->ssl || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))) {
     move_all(src, dst, limit); /* a dead socket: the socket bufferevent meets the error and reports it */
     return BEV_OK;
   }
@@ -392,13 +420,15 @@ struct bufferevent *api_front_bevcb(struct event_base *base, void *arg)
 {
   ApiServer *srv = arg;
   struct bufferevent *under;
+  SSL *ssl = NULL;
   ApiFront *f;
 
   if (srv->tls) {
-    SSL *ssl = ma_tls_ssl_new(srv->tls);
-    return ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    ssl = ma_tls_ssl_new(srv->tls);
+    under = ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
+  } else {
+    under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
   }
-  under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
   if (!under)
     return NULL;
   f = g_new0(ApiFront, 1);
@@ -406,6 +436,7 @@ struct bufferevent *api_front_bevcb(struct event_base *base, void *arg)
   f->count = srv->front_count;
   g_atomic_int_inc(&f->count->refs);
   f->under = under;
+  f->ssl = ssl; /* owned by the TLS bufferevent */
   f->head = g_byte_array_new();
   f->over_cap = ++f->count->open > (guint)MAX(srv->cfg->api_max_connections, 1);
   ma_metrics_add(MA_METRIC_API_CONNECTIONS_OPEN, 1);
