@@ -16,6 +16,14 @@ struct MaStorage {
 
 /* ---- structures ----------------------------------------------------------------------------- */
 
+void ma_inbound_address_free(MaInboundAddress *a)
+{
+  if (!a) return;
+  g_free(a->local);
+  g_free(a->enterprise_id);
+  g_free(a);
+}
+
 void ma_enterprise_free(MaEnterprise *e)
 {
   if (!e) return;
@@ -271,6 +279,18 @@ int storage_inbound_lookup(MaStorage *st, const char *local_part, gint64 now, ch
 {
   g_assert(st != NULL);
   return st->be->inbound_lookup(st->impl, local_part, now, enterprise_id, error);
+}
+
+int storage_inbound_all(MaStorage *st, gint64 now, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->inbound_all(st->impl, now, out, error);
+}
+
+int storage_tenant_version(MaStorage *st, gint64 *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->tenant_version(st->impl, out, error);
 }
 
 int storage_inbound_rotate(MaStorage *st, const char *enterprise_id, const char *new_local,

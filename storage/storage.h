@@ -111,6 +111,23 @@ int storage_inbound_rotate(MaStorage *st, const char *enterprise_id, const char 
 /* Live addresses of an enterprise. out: char* local parts, current first. */
 int storage_inbound_list(MaStorage *st, const char *enterprise_id, gint64 now, GPtrArray *out, GError **error);
 
+typedef struct {
+  char *local;            /* lower-case local part */
+  char *enterprise_id;
+  gint64 expires_at;      /* 0 for a current address, else live until then */
+} MaInboundAddress;
+
+void ma_inbound_address_free(MaInboundAddress *a);
+
+/* Every address of every enterprise live at now (for the SMTP server's RCPT-time snapshot).
+ * out: MaInboundAddress*, newly allocated (out's free function should be ma_inbound_address_free). */
+int storage_inbound_all(MaStorage *st, gint64 now, GPtrArray *out, GError **error);
+
+/* A number that changes with every commit that changes what RCPT-time look-ups read: enterprises,
+ * their domains, inbound addresses, employees and settings (kept by triggers). Compare it, never
+ * interpret it. */
+int storage_tenant_version(MaStorage *st, gint64 *out, GError **error);
+
 /* ---- employees ------------------------------------------------------------------------------ */
 
 typedef struct {

@@ -238,6 +238,39 @@ static const SqlMigration migrations[] = {
    "  state TEXT PRIMARY KEY, owner TEXT NOT NULL,"
    "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
    "  verifier_sealed TEXT NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);"},
+  {13, /* the SMTP server answers RCPT from an in-memory snapshot of these tables, rebuilt when this
+        * counter moves (storage_tenant_version); they change seldom, so the triggers cost little */
+   "INSERT OR IGNORE INTO counters(name, n) VALUES('tenant_version', 0);"
+   "CREATE TRIGGER IF NOT EXISTS enterprises_tenant_ins AFTER INSERT ON enterprises"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'tenant_version'; END;"
+   "CREATE TRIGGER IF NOT EXISTS enterprises_tenant_upd AFTER UPDATE ON enterprises"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'tenant_version'; END;"
+   "CREATE TRIGGER IF NOT EXISTS enterprises_tenant_del AFTER DELETE ON enterprises"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'tenant_version'; END;"
+   "CREATE TRIGGER IF NOT EXISTS enterprise_domains_tenant_ins AFTER INSERT ON enterprise_domains"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'tenant_version'; END;"
+   "CREATE TRIGGER IF NOT EXISTS enterprise_domains_tenant_upd AFTER UPDATE ON enterprise_domains"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'tenant_version'; END;"
+   "CREATE TRIGGER IF NOT EXISTS enterprise_domains_tenant_del AFTER DELETE ON enterprise_domains"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'tenant_version'; END;"
+   "CREATE TRIGGER IF NOT EXISTS inbound_addresses_tenant_ins AFTER INSERT ON inbound_addresses"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'tenant_version'; END;"
+   "CREATE TRIGGER IF NOT EXISTS inbound_addresses_tenant_upd AFTER UPDATE ON inbound_addresses"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'tenant_version'; END;"
+   "CREATE TRIGGER IF NOT EXISTS inbound_addresses_tenant_del AFTER DELETE ON inbound_addresses"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'tenant_version'; END;"
+   "CREATE TRIGGER IF NOT EXISTS employees_tenant_ins AFTER INSERT ON employees"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'tenant_version'; END;"
+   "CREATE TRIGGER IF NOT EXISTS employees_tenant_upd AFTER UPDATE ON employees"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'tenant_version'; END;"
+   "CREATE TRIGGER IF NOT EXISTS employees_tenant_del AFTER DELETE ON employees"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'tenant_version'; END;"
+   "CREATE TRIGGER IF NOT EXISTS settings_tenant_ins AFTER INSERT ON settings"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'tenant_version'; END;"
+   "CREATE TRIGGER IF NOT EXISTS settings_tenant_upd AFTER UPDATE ON settings"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'tenant_version'; END;"
+   "CREATE TRIGGER IF NOT EXISTS settings_tenant_del AFTER DELETE ON settings"
+   "  BEGIN UPDATE counters SET n = n + 1 WHERE name = 'tenant_version'; END;"},
   {15, /* webhook dead letters are listed, counted for /metrics and requeued without reading the
         * delivered rows the outbox keeps forever */
    "CREATE INDEX IF NOT EXISTS outbox_dead ON outbox(seq) WHERE dead = 1;"},

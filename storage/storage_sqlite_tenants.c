@@ -290,6 +290,42 @@ int sqlite_inbound_list(void *impl, const char *enterprise_id, gint64 now, GPtrA
   return 0;
 }
 
+int sqlite_inbound_all(void *impl, gint64 now, GPtrArray *out, GError **error)
+{
+  SqlDb *d = impl;
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT local, enterprise_id, coalesce(expires_at, 0) FROM inbound_addresses"
+                             " WHERE expires_at IS NULL OR expires_at > ?",
+                             error);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, now);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    MaInboundAddress *a = g_new0(MaInboundAddress, 1);
+    a->local = sql_col_dup(s, 0);
+    a->enterprise_id = sql_col_dup(s, 1);
+    a->expires_at = sqlite3_column_int64(s, 2);
+    g_ptr_array_add(out, a);
+  }
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "inbound list (all)");
+  return 0;
+}
+
+/* Migration 13's counter, bumped by triggers on every tenant table the SMTP snapshot reads. */
+int sqlite_tenant_version(void *impl, gint64 *out, GError **error)
+{
+  SqlDb *d = impl;
+  *out = 0;
+  sqlite3_stmt *s = sql_prep(d, "SELECT n FROM counters WHERE name = 'tenant_version'", error);
+  if (!s) return -1;
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "tenant version");
+  return 0;
+}
+
 /* ---- employees ------------------------------------------------------------------------------ */
 
 #define EMPLOYEE_COLS "id, enterprise_id, email, name, created_at"

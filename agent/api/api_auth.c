@@ -5,7 +5,8 @@
  * any commit to the database, so a revoked key stops working on the next request. An enterprise key carries its enterprise id into the handler; the admin key
  * (enterprise id NULL) reaches only the admin resources (enterprises, API keys), and an enterprise
  * key is refused there with 403. The secret is never logged or echoed; a key longer than
- * API_MAX_KEY_LEN is refused before hashing.
+ * API_MAX_KEY_LEN is refused before hashing. api_key_check is the same check on a bare header
+ * value: the front reader (api_front.c) runs it on the request head before any body is read.
  */
 #include "api_internal.h"
 #include "agent/lib/apikey.h"
@@ -20,45 +21,62 @@ static void reply_unauthorized(ApiCtx *ctx, const char *message)
   api_reply_error(ctx, 401, "unauthorized", "%s", message);
 }
 
-gboolean api_authenticate(ApiCtx *ctx, ApiAuth need)
+int api_key_check(ApiCtx *ctx, const char *authorization, MaApiKey **key_r, const char **why_r, GError **error)
 {
-  const char *h;
   const char *secret;
   char hash[65];
+  MaApiKey *key = NULL;
+  int rc;
+
+  *key_r = NULL;
+  if (!authorization) {
+    *why_r = "missing API key (Authorization: Bearer <key>)";
+    return 0;
+  }
+  if (g_ascii_strncasecmp(authorization, "Bearer ", 7) != 0) {
+    *why_r = "the Authorization header must be 'Bearer <key>'";
+    return 0;
+  }
+  secret = authorization + 7;
+  while (*secret == ' ')
+    secret++;
+  if (*secret == '\0' || strlen(secret) > API_MAX_KEY_LEN || !apikey_well_formed(secret)) {
+    *why_r = "invalid API key";
+    return 0;
+  }
+  apikey_hash(secret, hash);
+  key = api_cache_key_find(ctx, hash);
+  rc = key ? 1 : storage_apikey_find(ctx->st, hash, &key, error);
+  if (rc < 0)
+    return -1;
+  if (rc > 0 && key->revoked_at == 0)
+    api_cache_key_store(ctx, hash, key);
+  if (rc == 0 || key->revoked_at != 0) {
+    ma_api_key_free(key);
+    *why_r = "invalid or revoked API key";
+    return 0;
+  }
+  *key_r = key;
+  return 1;
+}
+
+gboolean api_authenticate(ApiCtx *ctx, ApiAuth need)
+{
   g_autoptr(GError) error = NULL;
+  const char *why = NULL;
   MaApiKey *key = NULL;
   int rc;
 
   if (need == API_AUTH_NONE)
     return TRUE;
-  h = evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "Authorization");
-  if (!h) {
-    reply_unauthorized(ctx, "missing API key (Authorization: Bearer <key>)");
-    return FALSE;
-  }
-  if (g_ascii_strncasecmp(h, "Bearer ", 7) != 0) {
-    reply_unauthorized(ctx, "the Authorization header must be 'Bearer <key>'");
-    return FALSE;
-  }
-  secret = h + 7;
-  while (*secret == ' ')
-    secret++;
-  if (*secret == '\0' || strlen(secret) > API_MAX_KEY_LEN || !apikey_well_formed(secret)) {
-    reply_unauthorized(ctx, "invalid API key");
-    return FALSE;
-  }
-  apikey_hash(secret, hash);
-  key = api_cache_key_find(ctx, hash);
-  rc = key ? 1 : storage_apikey_find(ctx->st, hash, &key, &error);
+  rc = api_key_check(ctx, evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "Authorization"), &key,
+                     &why, &error);
   if (rc < 0) {
     api_reply_gerror(ctx, error);
     return FALSE;
   }
-  if (rc > 0 && key->revoked_at == 0)
-    api_cache_key_store(ctx, hash, key);
-  if (rc == 0 || key->revoked_at != 0) {
-    ma_api_key_free(key);
-    reply_unauthorized(ctx, "invalid or revoked API key");
+  if (rc == 0) {
+    reply_unauthorized(ctx, why);
     return FALSE;
   }
   ctx->key = key;

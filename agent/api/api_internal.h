@@ -30,6 +30,7 @@
 #define API_MAX_PAGE 200
 
 typedef struct ApiCache ApiCache;
+typedef struct ApiFrontCount ApiFrontCount;
 
 struct ApiServer {
   struct event_base *base;
@@ -39,7 +40,7 @@ struct ApiServer {
   MaTls *tls;       /* NULL for plain HTTP */
   MaStorage *st;
   ApiCache *cache;  /* api_cache.c */
-  GHashTable *conns;/* struct evhttp_connection* already set up (TCP_NODELAY) */
+  ApiFrontCount *front_count; /* open connections (api_front.c) */
   int port;
 };
 
@@ -175,10 +176,24 @@ void api_cache_store(ApiCtx *ctx, const char *json, gsize len);
 /* Answers 200 with json (compact JSON text, taken and freed) and stores it in the cache. */
 void api_reply_text_cached(ApiCtx *ctx, GString *json);
 
+/* ---- front reader (api_front.c) --------------------------------------------------------------- */
+
+/* evhttp's bevcb (arg: the ApiServer): a new connection's bufferevent, a filter over the socket
+ * (or TLS) bufferevent that checks the key from the request head before evhttp reads a body. */
+struct bufferevent *api_front_bevcb(struct event_base *base, void *arg);
+/* The connection count shared by the server and its connections (each holds a reference). */
+ApiFrontCount *api_front_count_new(void);
+void api_front_count_unref(ApiFrontCount *c);
+guint api_front_count_open(const ApiFrontCount *c);
+
 /* ---- auth (api_auth.c) ---------------------------------------------------------------------- */
 
 /* Checks the Authorization header against need. Returns TRUE with ctx->key (and enterprise_id) set,
  * or FALSE after answering 401 (missing, unknown or revoked key) or 403 (wrong scope). */
 gboolean api_authenticate(ApiCtx *ctx, ApiAuth need);
+/* Checks an Authorization header value (NULL: none) as api_authenticate does, without a request:
+ * needs only ctx->srv and ctx->st. 1 valid, *key_r newly allocated (caller frees); 0 not valid,
+ * *why_r a static message for the 401; -1 with *error when storage failed. */
+int api_key_check(ApiCtx *ctx, const char *authorization, MaApiKey **key_r, const char **why_r, GError **error);
 
 #endif

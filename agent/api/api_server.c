@@ -3,9 +3,11 @@
  *
  * Limits set on evhttp: body [api] max_body, request line + headers API_MAX_HEADERS_SIZE, a
  * timeout of API_TIMEOUT_SECONDS, methods GET/POST/PUT/DELETE only. evhttp answers some malformed
- * requests itself, before this file sees them (docs/api.md lists them). With [api] tls_cert_file
- * set, every connection is TLS (bufferevent_openssl through evhttp_set_bevcb) on the same server
- * context as SMTP's STARTTLS (agent/lib/tls: TLS 1.2 or later), which SIGHUP reloads.
+ * requests itself, before this file sees them (docs/api.md lists them). Every connection passes
+ * through the front reader (api_front.c, installed with evhttp_set_bevcb), which checks the key
+ * from the request head before any body is read and caps concurrent connections. With [api]
+ * tls_cert_file set, every connection is TLS (bufferevent_openssl under the front reader) on the
+ * same server context as SMTP's STARTTLS (agent/lib/tls: TLS 1.2 or later), which SIGHUP reloads.
  * Never logs headers or bodies: only method, path pattern, status and time.
  */
 #include "api_internal.h"
@@ -13,12 +15,8 @@
 #include "agent/lib/metrics.h"
 #include "agent/lib/tls.h"
 
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/util.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/ssl.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -31,32 +29,6 @@ static void ctx_clear(ApiCtx *ctx)
   ma_api_key_free(ctx->key);
 }
 
-static void conn_closed(struct evhttp_connection *conn, void *arg)
-{
-  ApiServer *srv = arg;
-  g_hash_table_remove(srv->conns, conn);
-}
-
-/* Replies are written as header then body; with Nagle on, the last segment of a response waits for
- * the client's delayed ACK (40 ms). Set TCP_NODELAY once per connection, on its first request
- * (evhttp 2.1 has no hook at accept time); the close callback forgets the connection. */
-static void set_nodelay(ApiServer *srv, struct evhttp_request *req)
-{
-  struct evhttp_connection *conn = evhttp_request_get_connection(req);
-  struct bufferevent *bev;
-  evutil_socket_t fd;
-  int one = 1;
-
-  if (!conn || g_hash_table_contains(srv->conns, conn))
-    return;
-  bev = evhttp_connection_get_bufferevent(conn);
-  fd = bev ? bufferevent_getfd(bev) : -1;
-  if (fd >= 0)
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  g_hash_table_add(srv->conns, conn);
-  evhttp_connection_set_closecb(conn, conn_closed, srv);
-}
-
 static void api_dispatch(struct evhttp_request *req, void *arg)
 {
   ApiServer *srv = arg;
@@ -66,7 +38,6 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
   g_autoptr(GString) allow = g_string_new(NULL);
   gint64 started = g_get_monotonic_time();
 
-  set_nodelay(srv, req);
   ctx.req = req;
   ctx.srv = srv;
   ctx.st = srv->st;
@@ -107,16 +78,6 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
   ctx_clear(&ctx);
 }
 
-static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
-{
-  ApiServer *srv = arg;
-  SSL *ssl = ma_tls_ssl_new(srv->tls);
-
-  if (!ssl)
-    return NULL;
-  return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-}
-
 static int tls_setup(ApiServer *srv, GError **error)
 {
   const MaConfig *cfg = srv->cfg;
@@ -131,7 +92,6 @@ static int tls_setup(ApiServer *srv, GError **error)
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[api] TLS certificate or key not usable: %s", cause->message);
     return -1;
   }
-  evhttp_set_bevcb(srv->http, tls_bevcb, srv);
   return 0;
 }
 
@@ -167,7 +127,7 @@ ApiServer *api_server_new(struct event_base *base, const MaConfig *cfg, GError *
     return NULL;
   }
   srv->cache = api_cache_new();
-  srv->conns = g_hash_table_new(g_direct_hash, g_direct_equal);
+  srv->front_count = api_front_count_new();
   srv->http = evhttp_new(base);
   if (!srv->http) {
     g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "cannot create the HTTP server");
@@ -179,6 +139,7 @@ ApiServer *api_server_new(struct event_base *base, const MaConfig *cfg, GError *
   evhttp_set_timeout(srv->http, API_TIMEOUT_SECONDS);
   evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
   evhttp_set_gencb(srv->http, api_dispatch, srv);
+  evhttp_set_bevcb(srv->http, api_front_bevcb, srv); /* key checked from the head (api_front.c) */
   if (cfg->api_tls_cert_file && tls_setup(srv, error) < 0) {
     api_server_free(srv);
     return NULL;
@@ -229,9 +190,8 @@ void api_server_free(ApiServer *srv)
   if (!srv)
     return;
   if (srv->http)
-    evhttp_free(srv->http); /* runs the close callbacks, which use srv->conns */
-  if (srv->conns)
-    g_hash_table_unref(srv->conns);
+    evhttp_free(srv->http);
+  api_front_count_unref(srv->front_count); /* connections still being finalized keep it */
   ma_tls_free(srv->tls);
   storage_close(&srv->st);
   api_cache_free(srv->cache);

@@ -1,7 +1,8 @@
 /* cli_serve.c - `mailagent serve`: the daemon. Loads the config, opens (migrating) the database init made,
  * starts the pipeline workers (which first finish whatever the spool holds), the webhook sender,
  * the collector's thread pool (bound mailboxes, off the loop: libetpan blocks), the SMTP listener
- * and the HTTP API on one libevent loop, and runs until SIGTERM or SIGINT.
+ * on the main libevent loop and the HTTP API on a thread and loop of its own (agent/api/api_thread.h:
+ * no request ever delays an SMTP reply), and runs until SIGTERM or SIGINT.
  *
  * Signals (handled on the loop thread through evsignal, never in an async handler):
  *   SIGTERM/SIGINT  stop accepting (SMTP listener closed, API freed), let SMTP sessions finish up to
@@ -10,7 +11,8 @@
  *                   emptied, so a nearly full disk still opens them), exit 0. A second SIGTERM/SIGINT while draining
  *                   shortens the SMTP grace to zero (the spool still holds everything acknowledged).
  *   SIGHUP          re-reads the config file and hands it to the SMTP server (certificates and
- *                   limits for new sessions), to the API (certificate, body limit) and to the log
+ *                   limits for new sessions), to the API thread (certificate, body limit; a TLS
+ *                   failure there is logged by the API and keeps its certificate) and to the log
  *                   level; listen addresses and the data directory are not changed by a reload.
  *                   A bad file keeps the old config.
  *   SIGPIPE         ignored (peers that close early are errors on write, not a dead process).
@@ -25,7 +27,7 @@
  */
 #include "cli.h"
 
-#include "agent/api/api_server.h"
+#include "agent/api/api_thread.h"
 #include "agent/lib/diskspace.h"
 #include "agent/domains/domains_private.h"
 #include "agent/collector/collector.h"
@@ -50,7 +52,7 @@ typedef struct {
   MaConfig *cfg;             /* current */
   GPtrArray *old_cfgs;       /* MaConfig* replaced by reloads, freed at exit */
   SmtpServer *smtp;
-  ApiServer *api;
+  ApiThread *api;
   int term_count;
 } Serve;
 
@@ -76,7 +78,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
   }
   ma_info("serve", "signal %d: stopping (grace %d s)", (int) sig, s->cfg->grace_period);
   ma_service_stopping();
-  api_server_free(s->api);
+  api_thread_stop(s->api);
   s->api = NULL;
   smtp_server_shutdown(s->smtp, s->cfg->grace_period, on_smtp_down, s);
 }
@@ -105,10 +107,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     ma_service_ready("running; the last reload failed, see the log");
     return;
   }
-  if (s->api && api_server_reload(s->api, fresh, &error) < 0) {
-    ma_error("serve", "reload: api: %s (kept its previous TLS certificate)", error->message);
-    g_clear_error(&error);
-  }
+  if (s->api) api_thread_reload(s->api, fresh);
   apply_log_settings(fresh);
   g_ptr_array_add(s->old_cfgs, s->cfg);
   s->cfg = fresh;
@@ -273,7 +272,7 @@ int cli_serve(int argc, char **argv)
     status = cli_fail("smtp", error);
     goto out;
   }
-  s.api = api_server_new(s.base, s.cfg, &error);
+  s.api = api_thread_start(s.cfg, &error);
   if (!s.api) {
     status = cli_fail("api", error);
     goto out;
@@ -287,7 +286,7 @@ int cli_serve(int argc, char **argv)
     goto out;
   }
   ma_info("serve", "listening: smtp %s, api %s (port %d); data %s; %d pipeline worker(s)", s.cfg->smtp_listen,
-          s.cfg->api_listen, api_server_port(s.api), s.cfg->data_dir, s.cfg->workers);
+          s.cfg->api_listen, api_thread_port(s.api), s.cfg->data_dir, s.cfg->workers);
   ma_privilege_drop_bind_cap(); /* every listener is bound */
   if (geteuid() == 0) ma_warn("serve", "running as root: set [process] user (see mailagent.conf(5))");
   ma_service_ready("running");
@@ -298,7 +297,7 @@ out:
   if (ev_term) event_free(ev_term);
   if (ev_int) event_free(ev_int);
   if (ev_hup) event_free(ev_hup);
-  api_server_free(s.api);
+  api_thread_stop(s.api);
   smtp_server_free(s.smtp); /* drains its spool writer: everything acknowledged is in the spool */
   if (collector) collector_pool_stop(); /* sessions end within their timeouts; what they spooled stays */
   if (domains) ma_domains_scheduler_stop();

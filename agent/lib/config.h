@@ -18,7 +18,7 @@ typedef struct {
   /* [smtp] */
   char *smtp_listen;            /* "127.0.0.1:2525" */
   char *inbound_domain;         /* "inbound.localhost" */
-  char *forwarder_policy;       /* "employee" | "domain" | "any" */
+  char *forwarder_policy;       /* "employee" | "domain" | "any" | "strict" */
   char *hostname;               /* name in the greeting and EHLO reply; default g_get_host_name() */
   char *tls_cert_file;          /* default <data_dir>/tls/cert.pem */
   char *tls_key_file;           /* default <data_dir>/tls/key.pem */
@@ -31,6 +31,7 @@ typedef struct {
   int min_data_rate;            /* bytes/second over the last data_rate_window seconds of DATA, 1024 */
   int data_rate_window;         /* seconds, 10 (1..60) */
   int error_budget;             /* bad commands before disconnect, 10 */
+  int junk_command_limit;       /* NOOP/VRFY/RSET/HELP/ETRN without an accepted message, 100; 0: off */
   gint64 disk_reserve;          /* bytes of free disk below which MAIL gets 452, 104857600 */
   int grace_period;             /* seconds SIGTERM waits for sessions, 30 */
   int greet_delay_ms;           /* pause before the greeting; talkers are dropped (554), 0 */
@@ -39,6 +40,7 @@ typedef struct {
   /* [api] */
   char *api_listen;             /* "127.0.0.1:8025" */
   gint64 api_max_body;          /* bytes, 10485760 */
+  int api_max_connections;      /* concurrent API connections, 256; more get 503 and a close */
   char *api_tls_cert_file;      /* NULL: plain HTTP */
   char *api_tls_key_file;
   /* [relay] */

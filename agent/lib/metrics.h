@@ -48,8 +48,11 @@ typedef enum {
   MA_METRIC_MAILBOX_FETCHED,     /* messages the collector made durable in the spool */
   MA_METRIC_MAILBOX_SYNC_FAILED, /* mailbox syncs that ended in an error */
   MA_METRIC_MAILBOX_NEEDS_REAUTH,/* bindings set to needs_reauth (OAuth2 grant revoked) */
+  MA_METRIC_API_CONNECTIONS_REFUSED, /* over [api] max_connections: 503 and closed */
+  MA_METRIC_API_UNAUTHENTICATED, /* closed with 401 from the request head, body never read */
   /* gauges */
   MA_METRIC_SMTP_SESSIONS_OPEN,
+  MA_METRIC_API_CONNECTIONS_OPEN,
   MA_METRIC_SPOOL_DEPTH,         /* spool entries not yet processed */
   MA_METRIC_SPOOL_DEAD,          /* spool entries parked as dead (a permanent failure) */
   MA_METRIC_COUNT_

@@ -17,6 +17,7 @@ int forwarder_policy_parse(const char *name, FwdPolicy *out)
   if (g_ascii_strcasecmp(name, "employee") == 0) *out = FWD_POLICY_EMPLOYEE;
   else if (g_ascii_strcasecmp(name, "domain") == 0) *out = FWD_POLICY_DOMAIN;
   else if (g_ascii_strcasecmp(name, "any") == 0) *out = FWD_POLICY_ANY;
+  else if (g_ascii_strcasecmp(name, "strict") == 0) *out = FWD_POLICY_STRICT;
   else return -1;
   return 0;
 }
@@ -27,6 +28,7 @@ const char *forwarder_policy_name(FwdPolicy p)
   case FWD_POLICY_EMPLOYEE: return "employee";
   case FWD_POLICY_DOMAIN: return "domain";
   case FWD_POLICY_ANY: return "any";
+  case FWD_POLICY_STRICT: return "strict";
   }
   return "employee";
 }
@@ -37,6 +39,7 @@ void forwarder_decision_clear(FwdDecision *d)
   g_clear_pointer(&d->reason, g_free);
   d->signal = NULL;
   d->satisfied = FALSE;
+  d->final = FALSE;
 }
 
 gboolean forwarder_is_srs(const char *address, const char **srs_domain_r)
@@ -140,6 +143,7 @@ int forwarder_policy_decide(const FwdInput *in, const char *mail_from, const gui
 {
   Found f = {0};
   const char *srs_domain = NULL;
+  gboolean envelope_trusted;
   g_autofree char *sender = g_ascii_strdown(mail_from ? mail_from : "", -1);
 
   memset(out, 0, sizeof *out);
@@ -159,6 +163,7 @@ int forwarder_policy_decide(const FwdInput *in, const char *mail_from, const gui
     g_ptr_array_add(one, sender);
     if (find_employee(in, one, "envelope_sender", &f, error) < 0) goto fail;
   }
+  envelope_trusted = f.route_signal != NULL || f.employee_id != NULL; /* forwarder network, SRS, employee */
   if (msg && !f.employee_id) {
     if (header_signal(in, msg, len, "Resent-From", FALSE, "resent_from", &f, error) < 0) goto fail;
     if (!f.employee_id && header_signal(in, msg, len, "X-Forwarded-For", TRUE, "x_forwarded_for", &f, error) < 0)
@@ -182,10 +187,17 @@ int forwarder_policy_decide(const FwdInput *in, const char *mail_from, const gui
   case FWD_POLICY_EMPLOYEE:
     out->satisfied = f.employee_id != NULL;
     break;
+  case FWD_POLICY_STRICT:
+    out->satisfied = envelope_trusted;
+    out->final = msg == NULL;
+    break;
   }
   out->signal = f.employee_id ? f.employee_signal : f.domain_signal ? f.domain_signal : f.route_signal;
   if (!out->satisfied) {
-    if (in->policy == FWD_POLICY_EMPLOYEE)
+    if (in->policy == FWD_POLICY_STRICT)
+      out->reason = g_strdup("the sender is not a known forwarder of the recipient's enterprise (its mail servers, a "
+                             "registered employee as envelope sender, or SRS from its domain)");
+    else if (in->policy == FWD_POLICY_EMPLOYEE)
       out->reason = g_strdup(f.route_signal ? "forwarded by the enterprise, but no trusted signal names a registered employee"
                                             : "no trusted signal names a registered employee of the recipient's enterprise "
                                               "(envelope sender, SRS, Resent-From, X-Forwarded-For; To/Cc do not count)");

@@ -14,7 +14,10 @@
  *
  * Policies: "employee" - some signal names a registered employee (1 and 3 count once a mailbox
  * header names one); "domain" - some signal names one of the enterprise's domains (1 always does);
- * "any" - always satisfied (the best signal is still recorded).
+ * "any" - always satisfied (the best signal is still recorded); "strict" - only the envelope
+ * counts: the client is in forwarder_networks, MAIL FROM is a registered employee, or it is an SRS
+ * address of the enterprise's domain (signals 1-3); headers may then name the employee but never
+ * satisfy the policy, so its verdict is final at RCPT ("unknown forwarder": 550 before DATA).
  *
  * Pure: no storage, no sockets; employees are looked up through the caller's callback.
  */
@@ -23,9 +26,9 @@
 
 #include <glib.h>
 
-typedef enum { FWD_POLICY_EMPLOYEE, FWD_POLICY_DOMAIN, FWD_POLICY_ANY } FwdPolicy;
+typedef enum { FWD_POLICY_EMPLOYEE, FWD_POLICY_DOMAIN, FWD_POLICY_ANY, FWD_POLICY_STRICT } FwdPolicy;
 
-/* "employee", "domain", "any" -> 0 and *out; -1 for anything else. */
+/* "employee", "domain", "any", "strict" -> 0 and *out; -1 for anything else. */
 int forwarder_policy_parse(const char *name, FwdPolicy *out);
 const char *forwarder_policy_name(FwdPolicy p);
 
@@ -46,12 +49,14 @@ typedef struct {
   char *employee_id;     /* NULL when no employee was named */
   const char *signal;    /* static: one of the names above, NULL when none */
   char *reason;          /* why not satisfied (for the 550 5.7.1 text), NULL when satisfied */
+  gboolean final;        /* judged on the envelope alone and no header can change it: refuse at RCPT */
 } FwdDecision;
 
 void forwarder_decision_clear(FwdDecision *d);
 
 /* Judges the signals. msg (len octets, the raw message) may be NULL at RCPT time: only the
- * envelope signals are judged then, and a FALSE result there is not final. mail_from is the
+ * envelope signals are judged then, and a FALSE result there is final only when out->final says
+ * so (the strict policy). mail_from is the
  * envelope sender ("" for <>). Fills out (clear it with forwarder_decision_clear). 0, or -1 with
  * *error when a look-up failed (answer 451 4.3.0). */
 int forwarder_policy_decide(const FwdInput *in, const char *mail_from, const guint8 *msg, gsize len, FwdDecision *out,

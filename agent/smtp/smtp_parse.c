@@ -18,6 +18,7 @@ static const char *const cmd_names[SMTP_CMD__COUNT] = {
   [SMTP_CMD_BDAT] = "BDAT",       [SMTP_CMD_RSET] = "RSET", [SMTP_CMD_NOOP] = "NOOP",
   [SMTP_CMD_QUIT] = "QUIT",       [SMTP_CMD_HELP] = "HELP", [SMTP_CMD_VRFY] = "VRFY",
   [SMTP_CMD_EXPN] = "EXPN",       [SMTP_CMD_STARTTLS] = "STARTTLS", [SMTP_CMD_AUTH] = "AUTH",
+  [SMTP_CMD_ETRN] = "ETRN",
 };
 
 const char *smtp_cmd_name(SmtpCmd cmd)

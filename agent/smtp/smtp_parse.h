@@ -38,6 +38,7 @@ typedef enum {
   SMTP_CMD_EXPN,
   SMTP_CMD_STARTTLS,
   SMTP_CMD_AUTH,
+  SMTP_CMD_ETRN,     /* recognised only to be answered 458 and counted as junk */
   SMTP_CMD__COUNT
 } SmtpCmd;
 

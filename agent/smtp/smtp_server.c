@@ -2,12 +2,13 @@
  * overall and per client address, runs one SmtpSession per connection over a bufferevent,
  * upgrades it in place to TLS on STARTTLS (bufferevent_openssl_filter_new on the same
  * bufferevent), keeps one timer per connection for timeouts and the data-rate check, and bridges
- * the sessions to storage (recipient and employee look-ups, settings) and to the group-commit
- * spool writer.
+ * the sessions to the RCPT snapshot (recipient and employee look-ups, settings: rcpt_refresher.h)
+ * and to the group-commit spool writer.
  *
  * Back-pressure: the read high-watermark stops reading from a client whose input is not being
  * consumed (while its message is being spooled, or while it does not read our replies). Never
- * blocks the loop on anything but short SQLite reads.
+ * touches the database on the loop: look-ups read the in-memory snapshot, the spool writer and
+ * the snapshot refresher have threads of their own.
  */
 #include "smtp_server.h"
 
@@ -15,12 +16,11 @@
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
 #include "agent/lib/metrics.h"
-#include "agent/tenant/settings.h"
 #include "agent/lib/tls.h"
 #include "forwarder_policy.h"
+#include "rcpt_refresher.h"
 #include "smtp_session.h"
 #include "smtp_spool_writer.h"
-#include "storage/storage.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,9 +44,8 @@ struct SmtpServer {
   gint64 disk_reserve;
   guint max_sessions, max_per_client;
   guint greet_delay_ms;
-  MaConfig policy_cfg;       /* only forwarder_policy set: the default for settings_load */
   MaTls *tls;
-  MaStorage *st;
+  RcptRefresher *rcpt;       /* the RCPT snapshot */
   SmtpSpoolWriter *writer;
   struct evconnlistener *listener;
   GHashTable *per_client;    /* ip -> GUINT count */
@@ -99,6 +98,7 @@ static void take_config(SmtpServer *srv, const MaConfig *cfg)
   srv->lim.data.max_size = cfg->max_message_size;
   srv->lim.max_recipients = (guint) MAX(cfg->max_recipients, 1);
   srv->lim.error_budget = (guint) MAX(cfg->error_budget, 1);
+  srv->lim.junk_command_limit = (guint) MAX(cfg->junk_command_limit, 0);
   srv->lim.command_timeout_ms = (guint) MAX(cfg->command_timeout, 1) * 1000u;
   srv->lim.data_timeout_ms = (guint) MAX(cfg->data_timeout, 1) * 1000u;
   srv->lim.tls_timeout_ms = MIN(srv->lim.command_timeout_ms, 30000u);
@@ -109,7 +109,7 @@ static void take_config(SmtpServer *srv, const MaConfig *cfg)
   srv->max_sessions = (guint) MAX(cfg->max_sessions, 1);
   srv->max_per_client = (guint) MAX(cfg->max_sessions_per_client, 1);
   srv->greet_delay_ms = (guint)cfg->greet_delay_ms;
-  srv->policy_cfg.forwarder_policy = srv->default_policy;
+  if (srv->rcpt) rcpt_refresher_set_default_policy(srv->rcpt, srv->default_policy);
 }
 
 /* ---- session hooks: storage and policy ---------------------------------------------------- */
@@ -117,50 +117,16 @@ static void take_config(SmtpServer *srv, const MaConfig *cfg)
 static int hook_rcpt_lookup(void *ctx, const char *local, char **ent, GError **error)
 {
   Conn *c = ctx;
-  return storage_inbound_lookup(c->srv->st, local, ma_now(), ent, error);
-}
-
-typedef struct {
-  MaStorage *st;
-  const char *enterprise_id;
-} EmpCtx;
-
-static int employee_lookup(void *ctx, const char *address, char **id, GError **error)
-{
-  EmpCtx *e = ctx;
-  MaEmployee *emp = NULL;
-  int rc = storage_employee_find(e->st, e->enterprise_id, address, &emp, error);
-  if (rc > 0) *id = g_strdup(emp->id);
-  ma_employee_free(emp);
-  return rc;
+  g_autoptr(RcptSnapshot) snap = rcpt_refresher_current(c->srv->rcpt);
+  return rcpt_snapshot_inbound(snap, local, ma_now(), ent);
 }
 
 static int hook_policy(void *ctx, const char *enterprise_id, const char *client_ip, const char *mail_from,
                        const guint8 *msg, gsize len, FwdDecision *out, GError **error)
 {
   Conn *c = ctx;
-  SmtpServer *srv = c->srv;
-  g_autoptr(MaSettings) settings = NULL;
-  MaEnterprise *ent = NULL;
-  FwdInput in = {0};
-  EmpCtx ectx = {srv->st, enterprise_id};
-  g_autoptr(GPtrArray) domains = g_ptr_array_new();
-  int rc;
-
-  if (settings_load(srv->st, &srv->policy_cfg, enterprise_id, &settings, error) < 0) return -1;
-  rc = storage_enterprise_get(srv->st, enterprise_id, &ent, error);
-  if (rc < 0) return -1;
-  if (rc > 0 && ent->domains)
-    for (guint i = 0; i < ent->domains->len; i++) g_ptr_array_add(domains, ent->domains->pdata[i]);
-  g_ptr_array_add(domains, NULL);
-  if (forwarder_policy_parse(settings->forwarder_policy, &in.policy) < 0) in.policy = FWD_POLICY_EMPLOYEE;
-  in.client_in_networks = settings_in_forwarder_networks(settings, client_ip);
-  in.domains = (const char *const *) domains->pdata;
-  in.lookup = employee_lookup;
-  in.lookup_ctx = &ectx;
-  rc = forwarder_policy_decide(&in, mail_from, msg, len, out, error);
-  ma_enterprise_free(ent);
-  return rc;
+  g_autoptr(RcptSnapshot) snap = rcpt_refresher_current(c->srv->rcpt);
+  return rcpt_snapshot_policy(snap, enterprise_id, client_ip, mail_from, msg, len, out, error);
 }
 
 static gboolean hook_disk_ok(void *ctx)
@@ -459,7 +425,8 @@ SmtpServer *smtp_server_new(struct event_base *base, const MaConfig *cfg, GError
   } else {
     ma_warn("smtp", "no TLS certificate at %s: STARTTLS not offered", srv->cert_file ? srv->cert_file : "(none)");
   }
-  if (storage_open(srv->data_dir, FALSE, &srv->st, error) < 0) {
+  srv->rcpt = rcpt_refresher_start(srv->data_dir, srv->default_policy, error);
+  if (!srv->rcpt) {
     smtp_server_free(srv);
     return NULL;
   }
@@ -583,7 +550,7 @@ void smtp_server_free(SmtpServer *srv)
   if (srv->listener) evconnlistener_free(srv->listener);
   while (srv->conns) conn_free(srv->conns->data);
   smtp_spool_writer_free(srv->writer);
-  storage_close(&srv->st);
+  rcpt_refresher_stop(srv->rcpt);
   ma_tls_free(srv->tls);
   if (srv->grace_timer) event_free(srv->grace_timer);
   if (srv->drain_timer) event_free(srv->drain_timer);

@@ -7,9 +7,10 @@
  * message queued meanwhile), 451 4.3.0 when the sync failed. It never relays: RCPT accepts only
  * live virtual inbound addresses of cfg->inbound_domain.
  *
- * Threads: every function here must be called from the thread running `base`. The server opens
- * its own storage handle (read-only use: address, employee and settings look-ups) and the writer
- * thread opens its own spool handle, both under cfg->data_dir. `base` does not need
+ * Threads: every function here must be called from the thread running `base`. RCPT-time look-ups
+ * (addresses, employees, settings) read an in-memory snapshot that a refresher thread keeps
+ * current with its own storage handle (rcpt_refresher.h); the writer thread opens its own spool
+ * handle; both under cfg->data_dir. The loop never waits for the database. `base` does not need
  * evthread_use_pthreads(): the writer wakes the loop through a pipe.
  */
 #ifndef MA_SMTP_SERVER_H
@@ -31,7 +32,8 @@ typedef void (*SmtpShutdownFn)(void *arg);
 
 /* Creates a server (not yet listening). Copies what it needs from cfg (cfg may be freed after).
  * Loads the TLS certificate and key when both files exist; when they do not, STARTTLS is not
- * advertised (a warning is logged). Opens storage (must exist) and starts the spool writer.
+ * advertised (a warning is logged). Loads the RCPT snapshot from storage (which must exist) and
+ * starts its refresher and the spool writer.
  * Returns NULL with *error set. Free with smtp_server_free. */
 SmtpServer *smtp_server_new(struct event_base *base, const MaConfig *cfg, GError **error);
 

@@ -40,6 +40,7 @@ struct SmtpSession {
   struct evbuffer *in, *out;
   gint64 deadline_ms;
   guint errors;
+  guint junk;               /* NOOP/VRFY/RSET/HELP/ETRN since the last accepted message */
   gboolean ehlo;            /* EHLO (not HELO): pipelining allowed */
   gboolean tls;
   gboolean shutting_down;
@@ -49,7 +50,8 @@ struct SmtpSession {
   /* transaction */
   gboolean have_mail;
   SmtpPath mail;
-  GPtrArray *rcpts;         /* char* addresses as accepted */
+  GPtrArray *rcpts;         /* char* addresses as accepted, each once */
+  guint rcpt_accepted;      /* RCPT commands accepted, repeats included (the recipient limit) */
   char *enterprise_id;
   FwdDecision decision;     /* envelope judgement at RCPT */
   char *msg_id;             /* spool id of the message being received */
@@ -81,6 +83,7 @@ void smtp_limits_defaults(SmtpLimits *lim)
   lim->max_message_size = 52428800;
   lim->max_recipients = 100;
   lim->error_budget = 10;
+  lim->junk_command_limit = 100;
   lim->command_timeout_ms = 300000;
   lim->data_timeout_ms = 600000;
   lim->tls_timeout_ms = 30000;
@@ -139,6 +142,7 @@ static void transaction_reset(SmtpSession *s)
   s->have_mail = FALSE;
   memset(&s->mail, 0, sizeof s->mail);
   g_ptr_array_set_size(s->rcpts, 0);
+  s->rcpt_accepted = 0;
   g_clear_pointer(&s->enterprise_id, g_free);
   forwarder_decision_clear(&s->decision);
   g_clear_pointer(&s->dec, smtp_data_decoder_free);
@@ -169,6 +173,7 @@ static SmtpAction close_with(SmtpSession *s, const char *text, gint64 now_ms)
   set_state(s, SMTP_STATE_CLOSING, now_ms);
   return SMTP_CLOSE;
 }
+
 
 /* ---- lifecycle ------------------------------------------------------------------------------- */
 
@@ -320,7 +325,7 @@ static int check_rcpt(SmtpSession *s, const char *arg, gint64 now_ms)
   g_autoptr(GError) error = NULL;
   int rc;
 
-  if (s->rcpts->len >= s->lim.max_recipients) {
+  if (s->rcpt_accepted >= s->lim.max_recipients) {
     reply(s, "452 4.5.3 Error: too many recipients");
     return -1;
   }
@@ -351,14 +356,24 @@ static int check_rcpt(SmtpSession *s, const char *arg, gint64 now_ms)
       reply(s, "451 4.3.0 Temporary lookup failure, try again later");
       return -1;
     }
+    if (!s->decision.satisfied && s->decision.final) { /* the envelope already tells: no DATA */
+      g_autofree char *text = g_strdup_printf("550 5.7.1 Recipient refused by the forwarder policy: %s",
+                                              s->decision.reason ? s->decision.reason : "unknown forwarder");
+      ma_info("smtp", "rcpt refused client=%s from=<%s> result=550 reason=\"%s\"", s->client, s->mail.address,
+              s->decision.reason ? s->decision.reason : "");
+      forwarder_decision_clear(&s->decision);
+      refuse(s, text, now_ms);
+      return -1;
+    }
     s->enterprise_id = g_steal_pointer(&enterprise);
   }
   {
     char *addr = g_strdup_printf("%s@%s", local, s->lim.inbound_domain);
     gboolean dup = FALSE;
     for (guint i = 0; i < s->rcpts->len; i++) dup |= strcmp(g_ptr_array_index(s->rcpts, i), addr) == 0;
-    if (dup) g_free(addr);
+    if (dup) g_free(addr); /* one delivery; the repeat still counts against max_recipients */
     else g_ptr_array_add(s->rcpts, addr);
+    s->rcpt_accepted++;
   }
   return 0;
 }
@@ -468,6 +483,17 @@ static SmtpAction proceed_bdat(SmtpSession *s, const char *arg, gint64 now_ms)
   return SMTP_CONTINUE;
 }
 
+/* The check of NOOP, VRFY, RSET, HELP and ETRN, commands that move no mail (as Postfix's
+ * smtpd_junk_command_limit): past junk_command_limit of them since the last accepted message the
+ * session ends with 421. */
+static int check_junk(SmtpSession *s, const char *arg, gint64 now_ms)
+{
+  if (s->lim.junk_command_limit == 0 || ++s->junk <= s->lim.junk_command_limit) return 0;
+  ma_info("smtp", "closing: %u commands without progress client=%s", s->junk - 1, s->client);
+  close_with(s, "421 4.7.0 Too many commands without progress, closing connection", now_ms);
+  return -2;
+}
+
 static SmtpAction proceed_rset(SmtpSession *s, const char *arg, gint64 now_ms)
 {
   transaction_reset(s);
@@ -497,6 +523,13 @@ static SmtpAction proceed_help(SmtpSession *s, const char *arg, gint64 now_ms)
 static SmtpAction proceed_vrfy(SmtpSession *s, const char *arg, gint64 now_ms)
 {
   reply(s, "252 2.0.0 Cannot VRFY user, but will accept message for valid recipients");
+  return SMTP_CONTINUE;
+}
+
+/* RFC 1985: nothing is queued here for anyone to release. */
+static SmtpAction proceed_etrn(SmtpSession *s, const char *arg, gint64 now_ms)
+{
+  reply(s, "458 4.7.0 Unable to queue messages: ETRN is not offered");
   return SMTP_CONTINUE;
 }
 
@@ -551,11 +584,12 @@ static const SmtpCommand commands[] = {
   {SMTP_CMD_RCPT, ST(MAIL) | ST(RCPT), "503 5.5.1 Error: need MAIL command", FALSE, check_rcpt, proceed_rcpt},
   {SMTP_CMD_DATA, ST(MAIL) | ST(RCPT), "503 5.5.1 Error: need RCPT command", TRUE, check_data, proceed_data},
   {SMTP_CMD_BDAT, AFTER_GREETING, NULL, FALSE, check_bdat, proceed_bdat},
-  {SMTP_CMD_RSET, AFTER_GREETING, NULL, FALSE, NULL, proceed_rset},
-  {SMTP_CMD_NOOP, AFTER_GREETING, NULL, FALSE, NULL, proceed_noop},
+  {SMTP_CMD_RSET, AFTER_GREETING, NULL, FALSE, check_junk, proceed_rset},
+  {SMTP_CMD_NOOP, AFTER_GREETING, NULL, FALSE, check_junk, proceed_noop},
   {SMTP_CMD_QUIT, AFTER_GREETING, NULL, FALSE, NULL, proceed_quit},
-  {SMTP_CMD_HELP, AFTER_GREETING, NULL, FALSE, NULL, proceed_help},
-  {SMTP_CMD_VRFY, AFTER_GREETING, NULL, FALSE, NULL, proceed_vrfy},
+  {SMTP_CMD_HELP, AFTER_GREETING, NULL, FALSE, check_junk, proceed_help},
+  {SMTP_CMD_VRFY, AFTER_GREETING, NULL, FALSE, check_junk, proceed_vrfy},
+  {SMTP_CMD_ETRN, AFTER_GREETING, NULL, FALSE, check_junk, proceed_etrn},
   {SMTP_CMD_EXPN, AFTER_GREETING, NULL, FALSE, check_refuse_expn, NULL},
   {SMTP_CMD_STARTTLS, ST(IDLE), "503 5.5.1 Error: send EHLO first, outside a transaction", FALSE, check_starttls,
    proceed_starttls},
@@ -711,6 +745,7 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
 void smtp_session_spooled(SmtpSession *s, gboolean ok, const char *spool_id, gint64 now_ms)
 {
   if (s->state != SMTP_STATE_SPOOLING) return;
+  if (ok) s->junk = 0; /* progress */
   if (ok) replyf(s, "250 2.0.0 Ok: queued as %s", spool_id);
   else reply(s, "451 4.3.0 Temporary failure storing the message, try again later");
   ma_info("smtp", "message spool_id=%s %s result=%s ack_ms=%" G_GINT64_FORMAT, spool_id, s->spool_client_log,

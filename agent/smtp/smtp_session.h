@@ -9,8 +9,9 @@
  * lines are discarded as they arrive and answered 500 5.5.2); message content goes through the
  * smtp_data_decoder with the size, line and header limits straight into a spool body file (the
  * body_new hook), so a session holds a few small buffers whatever the message size; recipients
- * are capped; every 5xx costs one unit of the error budget, and an empty budget ends the session
- * with 421 4.7.0. No reply is ever written before the spool hand-over completes (durable
+ * are capped (every accepted RCPT counts, a repeated address too, though it is delivered once); every 5xx costs one unit of the error budget, and an empty budget ends the session
+ * with 421 4.7.0, as does the junk_command_limit+1st NOOP/VRFY/RSET/HELP/ETRN without an accepted
+ * message in between. No reply is ever written before the spool hand-over completes (durable
  * acknowledgement).
  *
  * Slow clients: during DATA/BDAT the transfer rate is measured over a sliding window of
@@ -55,6 +56,7 @@ typedef struct {
   gint64 max_message_size;  /* SIZE, advertised */
   guint max_recipients;
   guint error_budget;
+  guint junk_command_limit; /* NOOP/VRFY/RSET/HELP/ETRN since the last accepted message; 0: off */
   guint command_timeout_ms;
   guint data_timeout_ms;    /* DATA/BDAT without SMTP_DATA_PROGRESS octets of progress */
   guint tls_timeout_ms;     /* TLS handshake */
@@ -75,7 +77,8 @@ typedef struct {
   /* RCPT: 1 when local_part is a live virtual address (*enterprise_id_r newly allocated), 0 when
    * not, -1 with *error for a temporary failure. */
   int (*rcpt_lookup)(void *ctx, const char *local_part, char **enterprise_id_r, GError **error);
-  /* Forwarder policy for the enterprise; msg NULL at RCPT (envelope only). See forwarder_policy.h. */
+  /* Forwarder policy for the enterprise; msg NULL at RCPT (envelope only). See forwarder_policy.h.
+   * An unsatisfied decision marked final at RCPT refuses that recipient (550 5.7.1), before DATA. */
   int (*policy)(void *ctx, const char *enterprise_id, const char *client_ip, const char *mail_from,
                 const guint8 *msg, gsize len, FwdDecision *out, GError **error);
   /* MAIL: FALSE when free disk space is below the reserve (452 4.3.1). */

@@ -9,7 +9,7 @@
 #include <gio/gio.h>
 #include <string.h>
 
-static const char *const policy_choices[] = {"employee", "domain", "any", NULL};
+static const char *const policy_choices[] = {"employee", "domain", "any", "strict", NULL};
 static const char *const capture_choices[] = {"full", "no_attachments", "metadata", NULL};
 
 #define PUBLIC_DOMAINS_DEFAULT                                                                       \
@@ -27,7 +27,7 @@ static const MaSettingInfo registry[] = {
   {"public_domains", MA_SETTING_DOMAIN_LIST, PUBLIC_DOMAINS_DEFAULT, NULL,
    "public mail providers, never matched to accounts by domain (+d / -d edit the list)"},
   {"forwarder_policy", MA_SETTING_CHOICE, NULL, policy_choices,
-   "who may forward mail in: employee, domain or any (default: [smtp] forwarder_policy)"},
+   "who may forward mail in: employee, domain, any or strict (default: [smtp] forwarder_policy)"},
   {"forwarder_networks", MA_SETTING_CIDR_LIST, "", NULL, "the enterprise's mail servers (CIDR list)"},
   {"capture_level", MA_SETTING_CHOICE, "full", capture_choices,
    "what is kept: full, no_attachments, metadata"},

@@ -12,7 +12,7 @@
  *   ignore_plus_tags   bool [off]    "a+tag@x" matches a record's "a@x"
  *   public_domains     domain list [gmail.com outlook.com ... 139.com] domains never matched to
  *                      accounts; set a full list, or edit with "+example.com -gmail.com"
- *   forwarder_policy   employee|domain|any [the config's [smtp] forwarder_policy]
+ *   forwarder_policy   employee|domain|any|strict [the config's [smtp] forwarder_policy]
  *   forwarder_networks CIDR list [empty] the enterprise's mail servers ("192.0.2.0/24 2001:db8::/32")
  *   capture_level      full|no_attachments|metadata [full] what of a message is kept: everything;
  *                      no attachment contents; headers, participants and links only (no body,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # api_tls.sh - the API over TLS ([api] tls_cert_file / tls_key_file, here the self-signed pair
 # `mailagent init` makes): HTTPS answers with the JSON error shape and auth as over HTTP, plain
-# HTTP on the TLS port gets no answer, SIGHUP reloads the certificate (a bad one is refused and the
-# old one kept), and serve refuses to start with an unusable key file.
+# HTTP on the TLS port gets no answer, the front reader's head-time 401 and whole replies before a
+# close work inside TLS, SIGHUP reloads the certificate (a bad one is refused and the old one
+# kept), and serve refuses to start with an unusable key file.
 . "$(dirname "$0")/lib/common.sh"
 
 # The API's own copy of the pair `mailagent init` makes (SMTP keeps using the original).
@@ -25,6 +26,51 @@ proto=$(curl -sS -k -o /dev/null -w '%{ssl_verify_result} %{http_version}' "$API
 assert_contains "$proto" "1.1" "HTTP/1.1 inside TLS"
 got=$(curl -sS -m 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/healthz" 2>/dev/null || true)
 assert_not_contains "$got" "200" "plain HTTP on the TLS port is not served"
+# the front reader works inside TLS too: 401 from the head, before the body, then the close; replies
+# followed by a close arrive whole, a 4 MB one to a slow reader included
+/usr/bin/python3 -c '
+import json
+for i in range(200):
+    print(json.dumps({"type": "contact", "id": "BIG-%03d" % i, "attributes": {"blob": "x" * 20000}}))' >"$T/big.jsonl"
+assert_eq 200 "$(curl -sS -k -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/x-ndjson' --data-binary @"$T/big.jsonl" "$API/v1/records:bulk")" "big records imported over TLS"
+got=$(/usr/bin/python3 - "$API_PORT" "$KEY" <<'PY'
+import socket, ssl, sys, time
+port, key = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+def exchange(head, slow=False):
+    raw = socket.socket()
+    if slow:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(10)
+    raw.connect(("127.0.0.1", port))
+    s = ctx.wrap_socket(raw)
+    s.sendall(head.encode())
+    if slow:
+        time.sleep(0.5)
+    data = b""
+    while True:
+        try:
+            c = s.recv(8192)
+        except (ssl.SSLError, OSError):
+            break
+        if not c: break
+        data += c
+    return data
+def whole(data):
+    h, body = data.split(b"\r\n\r\n", 1)
+    n = int([l.split(b":")[1] for l in h.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+    return h.split(b"\r\n")[0].decode() + (" whole" if len(body) == n else " cut %d/%d" % (len(body), n))
+r = exchange("POST /v1/records:bulk HTTP/1.1\r\nHost: x\r\nContent-Length: 9000000\r\n\r\n")
+print(whole(r))
+print(whole(exchange("GET /v1/settings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n" % key)))
+print(whole(exchange("GET /v1/records/contact?limit=200 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                     "Connection: close\r\n\r\n" % key, slow=True)))
+PY
+)
+assert_eq 'HTTP/1.1 401 Unauthorized whole
+HTTP/1.1 200 OK whole
+HTTP/1.1 200 OK whole' "$got" "over TLS: keyless 401 from the head and closed; replies before a close arrive whole (4 MB to a slow reader too)"
 
 # SIGHUP reloads the certificate: new connections get the new one, the open one keeps working.
 fingerprint() { openssl s_client -connect "127.0.0.1:$API_PORT" </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256; }

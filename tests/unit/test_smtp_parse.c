@@ -25,6 +25,7 @@ static void test_command_verbs(void)
     {"QUIT", SMTP_CMD_QUIT, "", FALSE},
     {"HELP", SMTP_CMD_HELP, "", FALSE},
     {"VRFY x", SMTP_CMD_VRFY, "x", FALSE},
+    {"etrn example.com", SMTP_CMD_ETRN, "example.com", FALSE},
     {"StartTLS", SMTP_CMD_STARTTLS, "", FALSE},
     {"MAILX FROM:<a@b>", SMTP_CMD_UNKNOWN, "FROM:<a@b>", FALSE},
     {"MAI", SMTP_CMD_UNKNOWN, "", FALSE},

@@ -69,6 +69,16 @@ static const Case cases[] = {
   {"envelope sender in our domain, domain policy", FWD_POLICY_DOMAIN, FALSE, "someone@acme.example", NULL, TRUE, NULL,
    "envelope_sender"},
   {"null sender", FWD_POLICY_EMPLOYEE, FALSE, "", "Subject: bounce\r\n\r\n", FALSE, NULL, NULL},
+  {"strict: envelope employee", FWD_POLICY_STRICT, FALSE, "alice@acme.example", NULL, TRUE, "emp-alice", "envelope_sender"},
+  {"strict: resent-from never satisfies it", FWD_POLICY_STRICT, FALSE, "customer@client.example",
+   "Resent-From: alice@acme.example\r\n\r\nx\r\n", FALSE, "emp-alice", NULL},
+  {"strict: x-forwarded-for never satisfies it", FWD_POLICY_STRICT, FALSE, "customer@client.example",
+   "X-Forwarded-For: bob@gmail.com\r\n\r\nx\r\n", FALSE, "emp-bob", NULL},
+  {"strict: forwarder network + delivered-to", FWD_POLICY_STRICT, TRUE, "c@client.example",
+   "Delivered-To: alice@acme.example\r\n\r\nx\r\n", TRUE, "emp-alice", "forwarder_network"},
+  {"strict: srs of our domain", FWD_POLICY_STRICT, FALSE, "SRS0=HhH1=T2=client.example=c@acme.example", NULL, TRUE, NULL,
+   "srs"},
+  {"strict: our domain is not enough", FWD_POLICY_STRICT, FALSE, "someone@acme.example", NULL, FALSE, NULL, NULL},
 };
 
 static void test_cases(void)
@@ -84,6 +94,26 @@ static void test_cases(void)
     if (g_strcmp0(d.employee_id, c->employee) != 0) g_error("%s: employee %s", c->name, d.employee_id);
     if (c->signal && g_strcmp0(d.signal, c->signal) != 0) g_error("%s: signal %s", c->name, d.signal);
     if (!d.satisfied) g_assert_nonnull(d.reason);
+    forwarder_decision_clear(&d);
+  }
+}
+
+/* Only the strict policy's envelope verdict is final at RCPT: the others may still be satisfied by
+ * a header at the end of DATA. */
+static void test_final_at_rcpt(void)
+{
+  static const FwdPolicy policies[] = {FWD_POLICY_EMPLOYEE, FWD_POLICY_DOMAIN, FWD_POLICY_STRICT};
+  for (gsize i = 0; i < G_N_ELEMENTS(policies); i++) {
+    FwdInput in = {policies[i], FALSE, (const char *const *) domains, lookup, NULL};
+    FwdDecision d;
+    g_autoptr(GError) error = NULL;
+    g_assert_cmpint(forwarder_policy_decide(&in, "mallory@evil.example", NULL, 0, &d, &error), ==, 0);
+    g_assert_false(d.satisfied);
+    g_assert_cmpint(d.final, ==, policies[i] == FWD_POLICY_STRICT);
+    forwarder_decision_clear(&d);
+    /* with the message the verdict is never called final */
+    g_assert_cmpint(forwarder_policy_decide(&in, "mallory@evil.example", (const guint8 *) "S: x\r\n\r\n", 8, &d, &error), ==, 0);
+    g_assert_false(d.final);
     forwarder_decision_clear(&d);
   }
 }
@@ -104,12 +134,16 @@ static void test_parse(void)
   g_assert_cmpint(p, ==, FWD_POLICY_DOMAIN);
   g_assert_cmpint(forwarder_policy_parse("all", &p), ==, -1);
   g_assert_cmpstr(forwarder_policy_name(FWD_POLICY_ANY), ==, "any");
+  g_assert_cmpint(forwarder_policy_parse("STRICT", &p), ==, 0);
+  g_assert_cmpint(p, ==, FWD_POLICY_STRICT);
+  g_assert_cmpstr(forwarder_policy_name(FWD_POLICY_STRICT), ==, "strict");
 }
 
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/smtp/policy/cases", test_cases);
+  g_test_add_func("/smtp/policy/final_at_rcpt", test_final_at_rcpt);
   g_test_add_func("/smtp/policy/lookup_failure", test_lookup_failure);
   g_test_add_func("/smtp/policy/parse", test_parse);
   return g_test_run();

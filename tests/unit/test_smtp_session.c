@@ -72,6 +72,11 @@ static int fake_policy(void *ctx, const char *ent, const char *client, const cha
     g_string_truncate(fx->policy_msg, 0);
     g_string_append_len(fx->policy_msg, (const char *) msg, (gssize) len);
   }
+  if (g_str_has_prefix(from, "stranger@")) { /* a strict policy's envelope verdict */
+    out->reason = g_strdup("the sender is not a known forwarder");
+    out->final = msg == NULL;
+    return 0;
+  }
   if (fx->policy_fail || strcmp(from, "employee@acme.example") != 0) {
     out->reason = g_strdup("no trusted signal names a registered employee");
     return 0;
@@ -369,6 +374,74 @@ static void test_recipients(void)
   fx_clear(&fx);
 }
 
+/* A repeated address is delivered once but counts against max_recipients (3): the fourth RCPT is
+ * deferred even though only two distinct addresses were accepted. */
+static void test_duplicate_recipients(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  MaSpoolEntry *e;
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  r = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\n"
+                   "RCPT TO:<ACME-K3X9@inbound.test>\r\nRCPT TO:<acme-b@inbound.test>\r\nRCPT TO:<acme-c@inbound.test>\r\n");
+  g_assert_cmpstr(r, ==, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n"
+                         "452 4.5.3 Error: too many recipients\r\n");
+  g_free(g_steal_pointer(&r));
+  g_free(fx_send(&fx, "DATA\r\n"));
+  r = fx_send(&fx, "Subject: dup\r\n\r\nhi\r\n.\r\n");
+  g_assert_cmpstr(r, ==, "");
+  g_assert_cmpuint(fx.submitted->len, ==, 1);
+  e = g_ptr_array_index(fx.submitted, 0);
+  g_assert_cmpuint(e->rcpts->len, ==, 2);
+  g_assert_cmpstr(g_ptr_array_index(e->rcpts, 0), ==, "acme-k3x9@inbound.test");
+  g_assert_cmpstr(g_ptr_array_index(e->rcpts, 1), ==, "acme-b@inbound.test");
+  fx_clear(&fx);
+}
+
+/* junk_command_limit NOOP/VRFY/RSET/HELP are answered; the next gets 421 and closes; an accepted
+ * message starts the count again. Junk commands do not touch the error budget. */
+static void test_junk_commands(void)
+{
+  const char *junk[] = {"NOOP\r\n", "VRFY someone\r\n", "RSET\r\n", "HELP\r\n", "ETRN example.com\r\n"};
+  const char first[] = {'2', '2', '2', '2', '4'};
+  Fx fx;
+  g_autofree char *r = NULL;
+  MaSpoolEntry *e;
+  fx_init(&fx);
+  smtp_session_free(fx.s);
+  fx.lim.junk_command_limit = 8;
+  {
+    SmtpSessionHooks hooks = {&fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new};
+    fx.s = smtp_session_new(&fx.lim, &hooks, "192.0.2.7", 0);
+    smtp_session_set_buffers(fx.s, fx.in, fx.out);
+  }
+  fx_greet_ehlo(&fx);
+  for (int i = 0; i < 6; i++) {
+    r = fx_send(&fx, junk[i % 5]);
+    g_assert_cmpint(r[0], ==, first[i % 5]);
+    g_assert_cmpint(fx.last, ==, SMTP_CONTINUE);
+    g_clear_pointer(&r, g_free);
+  }
+  /* progress: a message accepted resets the count */
+  g_free(fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n"));
+  g_free(fx_send(&fx, "Subject: x\r\n\r\nx\r\n.\r\n"));
+  g_assert_cmpuint(fx.submitted->len, ==, 1);
+  e = g_ptr_array_index(fx.submitted, 0);
+  smtp_session_spooled(fx.s, TRUE, e->id, 2);
+  g_free(fx_output(&fx));
+  for (int i = 0; i < 8; i++) {
+    r = fx_send(&fx, junk[i % 5]);
+    g_assert_cmpint(r[0], ==, first[i % 5]);
+    g_clear_pointer(&r, g_free);
+  }
+  r = fx_send(&fx, "NOOP\r\n");
+  g_assert_cmpstr(r, ==, "421 4.7.0 Too many commands without progress, closing connection\r\n");
+  g_assert_cmpint(fx.last, ==, SMTP_CLOSE);
+  g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_CLOSING);
+  fx_clear(&fx);
+}
+
 static void test_policy_refusal(void)
 {
   Fx fx;
@@ -413,6 +486,25 @@ static void test_unparseable_refused(void)
   g_autofree char *ok = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n");
   g_free(fx_send(&fx, "Subject : fine\r\n\r\nhi\r\n.\r\n"));
   g_assert_cmpuint(fx.submitted->len, ==, 1);
+  fx_clear(&fx);
+}
+
+/* A final envelope verdict refuses the recipient before DATA, costs one error, and leaves the
+ * transaction open for a recipient the next MAIL may bring. */
+static void test_policy_refusal_at_rcpt(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  r = fx_send(&fx, "MAIL FROM:<stranger@evil.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n");
+  g_assert_cmpstr(r, ==, "250 2.1.0 Ok\r\n"
+                         "550 5.7.1 Recipient refused by the forwarder policy: the sender is not a known forwarder\r\n"
+                         "554 5.5.1 Error: no valid recipients\r\n");
+  g_assert_cmpuint(fx.submitted->len, ==, 0);
+  g_free(g_steal_pointer(&r));
+  r = fx_send(&fx, "RSET\r\nMAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\n");
+  g_assert_cmpstr(r, ==, "250 2.0.0 Ok\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
   fx_clear(&fx);
 }
 
@@ -823,8 +915,11 @@ int main(int argc, char **argv)
   g_test_add_func("/smtp/session/starttls_injection", test_starttls_injection);
   g_test_add_func("/smtp/session/smuggling_single_reply", test_smuggling_single_reply);
   g_test_add_func("/smtp/session/recipients", test_recipients);
+  g_test_add_func("/smtp/session/duplicate_recipients", test_duplicate_recipients);
+  g_test_add_func("/smtp/session/junk_commands", test_junk_commands);
   g_test_add_func("/smtp/session/policy_refusal", test_policy_refusal);
   g_test_add_func("/smtp/session/unparseable_refused", test_unparseable_refused);
+  g_test_add_func("/smtp/session/policy_refusal_at_rcpt", test_policy_refusal_at_rcpt);
   g_test_add_func("/smtp/session/sizes_and_lines", test_sizes_and_lines);
   g_test_add_func("/smtp/session/error_budget", test_error_budget);
   g_test_add_func("/smtp/session/bdat", test_bdat);
