@@ -15,11 +15,12 @@ build_deps=(
   clang libclang-rt-14-dev
 )
 # Real peers the tests start on loopback: SMTP clients and a relay target, an IMAP server, a DNS
-# server, DKIM verifiers, an HTTP load generator, and the tracing tools the durability tests use.
+# server (and the RFC 7208 SPF test suite python3-spf ships), DKIM verifiers, an HTTP load
+# generator, and the tracing tools the durability tests use.
 test_deps=(
   swaks libnet-ssleay-perl postfix dovecot-imapd dovecot-pop3d dnsmasq-base opendkim-tools python3-dkim
   python3 curl wrk strace openssl sqlite3 procps iproute2
-  nsd dovecot-core dovecot-lmtpd postgresql libsisimai-perl
+  nsd dovecot-core dovecot-lmtpd postgresql libsisimai-perl python3-spf python3-yaml
 )
 
 missing=()

@@ -41,6 +41,9 @@ typedef struct {
   char *relay_default_host;     /* NULL: direct MX delivery */
   /* [dns] */
   char *dns_servers;            /* NULL: system resolvers; "127.0.0.1:5353" in tests */
+  int dns_timeout_ms;           /* first try's time-out per server, 2000 */
+  int dns_tries;                /* rounds over the servers, 2 */
+  int dns_cache_entries;        /* answers cached per resolver, 10000 */
   /* [collector] */
   int collector_interval;       /* seconds between mailbox polls, 60 */
   /* [webhook] */
