@@ -21,6 +21,8 @@ static const Subcommand subcommands[] = {
   {"settings", cli_settings, "show or change an enterprise's settings"},
   {"apikey", cli_apikey, "create, list, revoke and rotate API keys"},
   {"rules", cli_rules, "manage auto-create activity rules"},
+  {"send", cli_send, "queue an outgoing message"},
+  {"queue", cli_queue, "list, show, retry, hold, release or delete queued outgoing mail"},
 };
 
 static void usage(FILE *out)

@@ -86,6 +86,7 @@ extern const ApiRoute api_employees_routes[];
 extern const ApiRoute api_enterprises_routes[];
 extern const ApiRoute api_keys_routes[];
 extern const ApiRoute api_inbound_routes[];
+extern const ApiRoute api_outbound_routes[];
 
 /* ---- router (api_router.c) ------------------------------------------------------------------ */
 

@@ -25,6 +25,8 @@ int cli_timeline(int argc, char **argv);
 int cli_settings(int argc, char **argv);
 int cli_apikey(int argc, char **argv);
 int cli_rules(int argc, char **argv);
+int cli_send(int argc, char **argv);
+int cli_queue(int argc, char **argv);
 
 /* ---- shared helpers (cli_common.c) ---------------------------------------------------------- */
 

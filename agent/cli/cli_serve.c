@@ -1,5 +1,6 @@
 /* cli_serve.c - `mailagent serve`: the daemon. Loads the config, creates or migrates the database,
  * starts the pipeline workers (which first finish whatever the spool holds), the webhook sender,
+ * the outbound delivery thread,
  * the SMTP listener and the HTTP API on one libevent loop, and runs until SIGTERM or SIGINT.
  *
  * Signals (handled on the loop thread through evsignal, never in an async handler):
@@ -19,6 +20,7 @@
 
 #include "agent/api/api_server.h"
 #include "agent/lib/log.h"
+#include "agent/outbound/outbound.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/smtp/smtp_server.h"
 #include "agent/webhook/webhook.h"
@@ -135,7 +137,7 @@ int cli_serve(int argc, char **argv)
   int status = 1;
   g_autoptr(GError) error = NULL;
   struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
-  gboolean workers = FALSE, webhook = FALSE;
+  gboolean workers = FALSE, webhook = FALSE, outbound = FALSE;
   if (prepare_storage(s.cfg, &error) < 0) {
     cli_fail("storage", error);
     goto out;
@@ -150,6 +152,11 @@ int cli_serve(int argc, char **argv)
     goto out;
   }
   webhook = TRUE;
+  if (outbound_delivery_start(s.cfg, &error) < 0) {
+    cli_fail("outbound", error);
+    goto out;
+  }
+  outbound = TRUE;
   pipeline_workers_set_committed_hook(webhook_notify);
   if (pipeline_workers_start(s.cfg, s.cfg->workers, &error) < 0) {
     cli_fail("pipeline", error);
@@ -191,6 +198,7 @@ out:
   api_server_free(s.api);
   smtp_server_free(s.smtp); /* drains its spool writer: everything acknowledged is in the spool */
   if (workers) pipeline_workers_stop();
+  if (outbound) outbound_delivery_stop();
   if (webhook) webhook_stop();
   if (s.base) event_base_free(s.base);
   if (status == 0) ma_info("serve", "stopped");

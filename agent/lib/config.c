@@ -43,11 +43,26 @@ static const KeySpec keys[] = {
   I("smtp", "grace_period", grace_period, "30"),
   I("smtp", "greet_delay_ms", greet_delay_ms, "0"),
   S("submission", "listen", submission_listen, "127.0.0.1:5870"),
+  S("submission", "tls_listen", submission_tls_listen, NULL),
+  I("submission", "loopback_auth", submission_loopback_auth, "0"),
   S("api", "listen", api_listen, "127.0.0.1:8025"),
   L("api", "max_body", api_max_body, "10485760"),
   S("api", "tls_cert_file", api_tls_cert_file, NULL),
   S("api", "tls_key_file", api_tls_key_file, NULL),
   S("relay", "default_host", relay_default_host, NULL),
+  I("relay", "mx_port", relay_mx_port, "25"),
+  S("relay", "tls_mode", relay_tls_mode, "preferred"),
+  S("relay", "auth_mechanism", relay_auth_mechanism, "none"),
+  S("relay", "username", relay_username, NULL),
+  S("relay", "password_file", relay_password_file, NULL),
+  S("tls", "ca_file", tls_ca_file, NULL),
+  L("queue", "max_age", queue_max_age, "432000"),
+  I("queue", "retry_initial", queue_retry_initial, "300"),
+  I("queue", "retry_max", queue_retry_max, "3600"),
+  I("queue", "destination_concurrency", queue_destination_concurrency, "10"),
+  I("queue", "max_connections", queue_max_connections, "100"),
+  I("queue", "connect_timeout", queue_connect_timeout, "30"),
+  I("queue", "command_timeout", queue_command_timeout, "300"),
   S("dns", "servers", dns_servers, NULL),
   I("dns", "timeout_ms", dns_timeout_ms, "2000"),
   I("dns", "tries", dns_tries, "2"),
@@ -126,6 +141,27 @@ MaConfig *ma_config_load(const char *file, GError **error)
       strcmp(cfg->forwarder_policy, "any")) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
                 "[smtp] forwarder_policy: \"%s\" is not one of employee, domain, any", cfg->forwarder_policy);
+    return NULL;
+  }
+  if (strcmp(cfg->relay_tls_mode, "off") && strcmp(cfg->relay_tls_mode, "preferred") &&
+      strcmp(cfg->relay_tls_mode, "required") && strcmp(cfg->relay_tls_mode, "preferred-verify") &&
+      strcmp(cfg->relay_tls_mode, "required-verify")) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
+                "[relay] tls_mode: \"%s\" is not one of off, preferred, required, preferred-verify, required-verify",
+                cfg->relay_tls_mode);
+    return NULL;
+  }
+  if (strcmp(cfg->relay_auth_mechanism, "none") && strcmp(cfg->relay_auth_mechanism, "plain") &&
+      strcmp(cfg->relay_auth_mechanism, "login")) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[relay] auth_mechanism: \"%s\" is not one of none, plain, login",
+                cfg->relay_auth_mechanism);
+    return NULL;
+  }
+  if (cfg->queue_retry_initial < 1 || cfg->queue_retry_max < cfg->queue_retry_initial ||
+      cfg->queue_destination_concurrency < 1 || cfg->queue_max_connections < 1) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
+                "[queue] retry_initial, destination_concurrency and max_connections must be at least 1, and"
+                " retry_max at least retry_initial");
     return NULL;
   }
   if (cfg->workers < 1 || cfg->workers > 64) {

@@ -32,6 +32,8 @@ typedef struct {
   int greet_delay_ms;           /* pause before the greeting; talkers are dropped (554), 0 */
   /* [submission] */
   char *submission_listen;      /* "127.0.0.1:5870" */
+  char *submission_tls_listen;  /* implicit TLS listener, NULL: none */
+  int submission_loopback_auth; /* 1: AUTH without TLS from loopback clients, 0 */
   /* [api] */
   char *api_listen;             /* "127.0.0.1:8025" */
   gint64 api_max_body;          /* bytes, 10485760 */
@@ -39,6 +41,21 @@ typedef struct {
   char *api_tls_key_file;
   /* [relay] */
   char *relay_default_host;     /* NULL: direct MX delivery */
+  int relay_mx_port;            /* port of MX hosts, 25 (tests move it) */
+  char *relay_tls_mode;         /* default path's TLS mode, "preferred" */
+  char *relay_auth_mechanism;   /* "none" | "plain" | "login" (default host only) */
+  char *relay_username;         /* NULL */
+  char *relay_password_file;    /* NULL */
+  /* [tls] */
+  char *tls_ca_file;            /* NULL: the system CA store */
+  /* [queue] */
+  gint64 queue_max_age;         /* seconds before a deferred recipient expires, 432000 (5 days) */
+  int queue_retry_initial;      /* seconds before the first retry, 300 */
+  int queue_retry_max;          /* longest retry interval, 3600 */
+  int queue_destination_concurrency; /* connections per destination, 10 */
+  int queue_max_connections;    /* outgoing connections in all, 100 */
+  int queue_connect_timeout;    /* seconds, 30 */
+  int queue_command_timeout;    /* seconds, 300 */
   /* [dns] */
   char *dns_servers;            /* NULL: system resolvers; "127.0.0.1:5353" in tests */
   int dns_timeout_ms;           /* first try's time-out per server, 2000 */
