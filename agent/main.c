@@ -23,6 +23,9 @@ static const Subcommand subcommands[] = {
   {"rules", cli_rules, "manage auto-create activity rules"},
   {"send", cli_send, "queue an outgoing message"},
   {"queue", cli_queue, "list, show, retry, hold, release or delete queued outgoing mail"},
+  {"domain", cli_domain, "an enterprise's domains: add, DKIM keys, verification, SPF"},
+  {"dkim", cli_dkim, "sign a message as mailagent does, or verify its DKIM signatures"},
+  {"doctor", cli_doctor, "check every DNS record of an enterprise's domains and say how to fix it"},
 };
 
 static void usage(FILE *out)

@@ -214,6 +214,14 @@ int sqlite_timeline(void *impl, const char *enterprise_id, MaRecordType type, co
                     char **next_cursor, GError **error);
 int sqlite_rules_get(void *impl, const char *enterprise_id, char **json_array, GError **error);
 int sqlite_rules_put(void *impl, const char *enterprise_id, const char *json_array, GError **error);
+int sqlite_domain_get(void *impl, const char *enterprise_id, const char *domain, MaDomain **out, GError **error);
+int sqlite_domain_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int sqlite_domain_due(void *impl, gint64 now, int limit, GPtrArray *out, GError **error);
+int sqlite_domain_update(void *impl, const MaDomain *d, GError **error);
+int sqlite_domain_owner(void *impl, const char *domain, char **enterprise_id, GError **error);
+int sqlite_domain_key_add(void *impl, const MaDomainKey *k, GError **error);
+int sqlite_domain_key_list(void *impl, const char *enterprise_id, const char *domain, GPtrArray *out, GError **error);
+int sqlite_domain_key_update(void *impl, const MaDomainKey *k, GError **error);
 int sqlite_outbox_add(void *impl, const char *enterprise_id, const char *event, const char *idempotency_key,
                       const char *payload, gint64 now, GError **error);
 int sqlite_outbox_due(void *impl, gint64 now, int limit, GPtrArray *out, GError **error);

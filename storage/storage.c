@@ -528,6 +528,82 @@ int storage_rules_put(MaStorage *st, const char *enterprise_id, const char *json
   return st->be->rules_put(st->impl, enterprise_id, json_array, error);
 }
 
+void ma_domain_free(MaDomain *d)
+{
+  if (!d) return;
+  g_free(d->enterprise_id);
+  g_free(d->domain);
+  g_free(d->status);
+  g_free(d->reason);
+  g_free(d->detail);
+  g_free(d->challenge);
+  g_free(d->return_path);
+  g_free(d);
+}
+
+void ma_domain_key_free(MaDomainKey *k)
+{
+  if (!k) return;
+  g_free(k->id);
+  g_free(k->enterprise_id);
+  g_free(k->domain);
+  g_free(k->selector);
+  g_free(k->algorithm);
+  g_free(k->private_sealed);
+  g_free(k->public_b64);
+  g_free(k->state);
+  g_free(k->target);
+  g_free(k);
+}
+
+int storage_domain_get(MaStorage *st, const char *enterprise_id, const char *domain, MaDomain **out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->domain_get(st->impl, enterprise_id, domain, out, error);
+}
+
+int storage_domain_list(MaStorage *st, const char *enterprise_id, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->domain_list(st->impl, enterprise_id, out, error);
+}
+
+int storage_domain_due(MaStorage *st, gint64 now, int limit, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->domain_due(st->impl, now, limit, out, error);
+}
+
+int storage_domain_update(MaStorage *st, const MaDomain *d, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->domain_update(st->impl, d, error);
+}
+
+int storage_domain_owner(MaStorage *st, const char *domain, char **enterprise_id, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->domain_owner(st->impl, domain, enterprise_id, error);
+}
+
+int storage_domain_key_add(MaStorage *st, const MaDomainKey *k, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->domain_key_add(st->impl, k, error);
+}
+
+int storage_domain_key_list(MaStorage *st, const char *enterprise_id, const char *domain, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->domain_key_list(st->impl, enterprise_id, domain, out, error);
+}
+
+int storage_domain_key_update(MaStorage *st, const MaDomainKey *k, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->domain_key_update(st->impl, k, error);
+}
+
 int storage_outbox_add(MaStorage *st, const char *enterprise_id, const char *event,
                        const char *idempotency_key, const char *payload, gint64 now, GError **error)
 {

@@ -310,6 +310,72 @@ int storage_timeline(MaStorage *st, const char *enterprise_id, MaRecordType type
 int storage_rules_get(MaStorage *st, const char *enterprise_id, char **json_array, GError **error);
 int storage_rules_put(MaStorage *st, const char *enterprise_id, const char *json_array, GError **error);
 
+/* ---- domains: verification state and DKIM keys (agent/domains) ------------------------------ */
+
+/* One enterprise's claim on a domain: the same rows as MaEnterprise.domains, with the state of
+ * their verification. A domain may be claimed by several enterprises while none has verified it;
+ * at most one holds it verified (the database enforces it). */
+typedef struct {
+  char *enterprise_id;
+  char *domain;         /* lower-case A-label */
+  char *status;         /* "pending", "verified", "failed" */
+  char *reason;         /* machine reason of the last failure ("no_record", "wrong_key", ...) or NULL */
+  char *detail;         /* one sentence on the last check, or NULL */
+  int failures;         /* consecutive definite failures */
+  int dns_errors;       /* consecutive temporary DNS failures (backoff) */
+  gint64 checked_at;    /* 0: never checked */
+  gint64 next_check_at; /* the scheduler's deadline */
+  gint64 verified_at;   /* 0: never verified */
+  gint64 created_at;
+  char *challenge;      /* token of the TXT ownership challenge */
+  char *return_path;    /* "bounce" (mailagent's bounce domain) or "from" (SPF of this domain counts) */
+} MaDomain;
+
+void ma_domain_free(MaDomain *d);
+
+/* One claim. 1 found, 0 the enterprise has no such domain. */
+int storage_domain_get(MaStorage *st, const char *enterprise_id, const char *domain, MaDomain **out,
+                       GError **error);
+/* The enterprise's domains, by name. out: MaDomain*. */
+int storage_domain_list(MaStorage *st, const char *enterprise_id, GPtrArray *out, GError **error);
+/* admin (the scheduler): claims whose next_check_at <= now, earliest first, at most limit. */
+int storage_domain_due(MaStorage *st, gint64 now, int limit, GPtrArray *out, GError **error);
+/* Writes the mutable fields of d (status ... return_path) to its row. When d->status is
+ * "verified", other enterprises' unverified claims on the domain are dropped in the same write;
+ * MA_ERROR_CONFLICT when another enterprise holds it verified. NOT_FOUND when the row is gone. */
+int storage_domain_update(MaStorage *st, const MaDomain *d, GError **error);
+/* admin: the enterprise holding domain verified (*enterprise_id, caller frees). 1 / 0 / -1. */
+int storage_domain_owner(MaStorage *st, const char *domain, char **enterprise_id, GError **error);
+
+/* A DKIM key of a domain. A key is "pending" from its creation until its record is found in DNS,
+ * then "active" (it signs), then "retired" when a newer key of the same type replaced it. */
+typedef struct {
+  char *id;
+  char *enterprise_id;
+  char *domain;          /* A-label */
+  char *selector;
+  char *algorithm;       /* "rsa-2048", "rsa-1024", "ed25519" */
+  char *private_sealed;  /* the PEM sealed with agent/lib/crypto (aad "dkim:<id>") */
+  char *public_b64;      /* the p= value */
+  char *state;           /* "pending", "active", "retired" */
+  char *target;          /* delegated mode: the name the customer's CNAME points to; else NULL */
+  gboolean published;    /* the last check found the record matching the key */
+  gint64 created_at;
+  gint64 activated_at;   /* 0 until active */
+  gint64 retired_at;     /* 0 until retired */
+} MaDomainKey;
+
+void ma_domain_key_free(MaDomainKey *k);
+
+/* Adds a key to an existing claim. CONFLICT when the selector is taken for that domain, NOT_FOUND
+ * when the enterprise has no such domain. */
+int storage_domain_key_add(MaStorage *st, const MaDomainKey *k, GError **error);
+/* The domain's keys, oldest first. out: MaDomainKey*. */
+int storage_domain_key_list(MaStorage *st, const char *enterprise_id, const char *domain, GPtrArray *out,
+                            GError **error);
+/* Writes state, published, activated_at and retired_at of k (by id within its enterprise). */
+int storage_domain_key_update(MaStorage *st, const MaDomainKey *k, GError **error);
+
 /* ---- outbox: events for the CRM's webhook --------------------------------------------------- */
 
 typedef struct {

@@ -105,6 +105,14 @@ typedef struct MaStorageBackend {
                   char **next_cursor, GError **error);
   int (*rules_get)(void *impl, const char *enterprise_id, char **json_array, GError **error);
   int (*rules_put)(void *impl, const char *enterprise_id, const char *json_array, GError **error);
+  int (*domain_get)(void *impl, const char *enterprise_id, const char *domain, MaDomain **out, GError **error);
+  int (*domain_list)(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+  int (*domain_due)(void *impl, gint64 now, int limit, GPtrArray *out, GError **error);
+  int (*domain_update)(void *impl, const MaDomain *d, GError **error);
+  int (*domain_owner)(void *impl, const char *domain, char **enterprise_id, GError **error);
+  int (*domain_key_add)(void *impl, const MaDomainKey *k, GError **error);
+  int (*domain_key_list)(void *impl, const char *enterprise_id, const char *domain, GPtrArray *out, GError **error);
+  int (*domain_key_update)(void *impl, const MaDomainKey *k, GError **error);
   int (*outbox_add)(void *impl, const char *enterprise_id, const char *event, const char *idempotency_key,
                     const char *payload, gint64 now, GError **error);
   int (*outbox_due)(void *impl, gint64 now, int limit, GPtrArray *out, GError **error);

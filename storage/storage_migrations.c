@@ -164,6 +164,37 @@ static const SqlMigration migrations[] = {
        * DELETE triggers stay: rows also go through ON DELETE CASCADE. */
    "DROP TRIGGER IF EXISTS messages_counted;"
    "DROP TRIGGER IF EXISTS activities_counted;"},
+  {8, /* issue 10: one list of domains per enterprise, now with verification state (a claim that
+       * is not verified does not block another enterprise: the primary key becomes the pair, and
+       * only one enterprise may hold a domain verified), and the DKIM keys of each domain (private
+       * halves sealed by agent/lib/crypto). */
+   "CREATE TABLE domains8("
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  domain TEXT NOT NULL,"
+   "  status TEXT NOT NULL DEFAULT 'pending',"
+   "  reason TEXT, detail TEXT,"
+   "  failures INTEGER NOT NULL DEFAULT 0, dns_errors INTEGER NOT NULL DEFAULT 0,"
+   "  checked_at INTEGER NOT NULL DEFAULT 0, next_check_at INTEGER NOT NULL DEFAULT 0,"
+   "  verified_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL DEFAULT 0,"
+   "  challenge TEXT NOT NULL DEFAULT '', return_path TEXT NOT NULL DEFAULT 'bounce',"
+   "  PRIMARY KEY(enterprise_id, domain)) WITHOUT ROWID;"
+   "INSERT INTO domains8(enterprise_id, domain, challenge)"
+   "  SELECT enterprise_id, domain, lower(hex(randomblob(16))) FROM enterprise_domains;"
+   "DROP TABLE enterprise_domains;"
+   "ALTER TABLE domains8 RENAME TO enterprise_domains;"
+   "CREATE INDEX enterprise_domains_by_domain ON enterprise_domains(domain);"
+   "CREATE UNIQUE INDEX enterprise_domains_owner ON enterprise_domains(domain) WHERE status = 'verified';"
+   "CREATE INDEX enterprise_domains_due ON enterprise_domains(next_check_at);"
+   "CREATE TABLE dkim_keys("
+   "  id TEXT PRIMARY KEY,"
+   "  enterprise_id TEXT NOT NULL, domain TEXT NOT NULL, selector TEXT NOT NULL,"
+   "  algorithm TEXT NOT NULL, private_sealed TEXT NOT NULL, public_b64 TEXT NOT NULL,"
+   "  state TEXT NOT NULL DEFAULT 'pending', target TEXT, published INTEGER NOT NULL DEFAULT 0,"
+   "  created_at INTEGER NOT NULL, activated_at INTEGER NOT NULL DEFAULT 0,"
+   "  retired_at INTEGER NOT NULL DEFAULT 0,"
+   "  UNIQUE(enterprise_id, domain, selector),"
+   "  FOREIGN KEY(enterprise_id, domain) REFERENCES enterprise_domains(enterprise_id, domain)"
+   "    ON DELETE CASCADE);"},
   {9, /* the outbound queue (issue 11): one row per message, one per recipient carrying its own
        * state (docs/outbound.md), the Idempotency-Key answers of POST /v1/messages:send, and the
        * submission listener's credentials. A partial index holds only the recipients a claim can

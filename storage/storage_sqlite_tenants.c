@@ -1,48 +1,56 @@
 /* storage_sqlite_tenants.c - SQLite backend: enterprises, their domains, their virtual inbound
  * addresses (with the grace period of rotated ones) and their employees.
  *
- * A domain belongs to at most one enterprise; slugs are unique. Inbound local parts and e-mail
+ * A domain may be claimed by several enterprises until one verifies it (storage_sqlite_domains.c);
+ * slugs are unique. Inbound local parts and e-mail
  * addresses are stored lower-cased and compared lower-cased. Everything except the admin listing
  * and the inbound look-up (which is how a tenant is found) is scoped by enterprise_id.
  */
 #include "sqlite_internal.h"
 
 #include "agent/lib/clock.h"
+#include "agent/lib/crypto.h"
 
 #include <string.h>
 
 /* ---- enterprises ---------------------------------------------------------------------------- */
 
+/* Claims domain for enterprise_id: refused only when another enterprise holds it verified (an
+ * unverified claim blocks nobody; see storage_domain_update). Claiming it again is a no-op. */
 static int domain_insert(SqlDb *d, const char *enterprise_id, const char *domain, GError **error)
 {
   char *lower = g_ascii_strdown(domain, -1);
-  sqlite3_stmt *s = sql_prep(d, "SELECT enterprise_id FROM enterprise_domains WHERE domain = ?", error);
+  char *challenge = ma_random_hex(16);
+  sqlite3_stmt *s = sql_prep(d, "SELECT enterprise_id FROM enterprise_domains WHERE domain = ? AND status = 'verified'"
+                                " AND enterprise_id <> ?", error);
   if (!s) goto fail;
   sql_bind_text(s, 1, lower);
+  sql_bind_text(s, 2, enterprise_id);
   int rc = sqlite3_step(s);
+  sql_reset(s);
   if (rc == SQLITE_ROW) {
-    gboolean same = g_strcmp0((const char *)sqlite3_column_text(s, 0), enterprise_id) == 0;
-    sql_reset(s);
-    if (same) {
-      g_free(lower);
-      return 0;
-    }
-    g_set_error(error, MA_ERROR, MA_ERROR_CONFLICT, "domain %s belongs to another enterprise", lower);
+    g_set_error(error, MA_ERROR, MA_ERROR_CONFLICT, "domain %s is verified by another enterprise", lower);
     goto fail;
   }
-  sql_reset(s);
   if (rc != SQLITE_DONE) {
     sql_fail(d, rc, error, "domain look-up");
     goto fail;
   }
-  s = sql_prep(d, "INSERT INTO enterprise_domains(domain, enterprise_id) VALUES(?, ?)", error);
+  s = sql_prep(d, "INSERT OR IGNORE INTO enterprise_domains(domain, enterprise_id, created_at, next_check_at, challenge)"
+                  " VALUES(?, ?, ?, ?, ?)", error);
   if (!s) goto fail;
+  gint64 now = ma_now();
   sql_bind_text(s, 1, lower);
   sql_bind_text(s, 2, enterprise_id);
-  if (sql_step_done(d, s, error, "add domain") < 0) goto fail;
+  sqlite3_bind_int64(s, 3, now);
+  sqlite3_bind_int64(s, 4, now);
+  sql_bind_text(s, 5, challenge);
+  if (sql_step_enterprise_row(d, s, enterprise_id, error, "add domain") < 0) goto fail;
+  g_free(challenge);
   g_free(lower);
   return 0;
 fail:
+  g_free(challenge);
   g_free(lower);
   return -1;
 }

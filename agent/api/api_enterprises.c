@@ -8,6 +8,8 @@
  * Only the admin key reaches this file (enterprise keys get 403 from api_auth.c).
  */
 #include "api_internal.h"
+
+#include "agent/domains/domains.h"
 #include "agent/codec/codec.h"
 #include "agent/tenant/apikey_store.h"
 #include "agent/lib/clock.h"
@@ -94,10 +96,12 @@ static void enterprises_create(ApiCtx *ctx)
   }
   e.domains = g_ptr_array_new_with_free_func(g_free);
   json_array_foreach(domains, i, d) {
-    char *low = json_is_string(d) ? g_utf8_strdown(json_string_value(d), -1) : NULL;
-    if (!low || !codec_domain_valid(low)) {
-      g_free(low);
-      api_reply_error(ctx, 422, "invalid", "field 'domains': item %zu is not a domain name", i);
+    GError *invalid = NULL;
+    char *low = json_is_string(d) ? ma_domain_normalize(json_string_value(d), &invalid) : NULL;
+    if (!low) {
+      api_reply_error(ctx, 422, "invalid", "field 'domains': item %zu is not a domain name%s%s", i,
+                      invalid ? ": " : "", invalid ? invalid->message : "");
+      g_clear_error(&invalid);
       goto out;
     }
     g_ptr_array_add(e.domains, low);

@@ -8,6 +8,7 @@
 #include "cli.h"
 
 #include "agent/codec/codec.h"
+#include "agent/domains/domains.h"
 #include "agent/tenant/apikey_store.h"
 #include "agent/lib/clock.h"
 
@@ -62,16 +63,14 @@ static char *new_inbound_local(const char *slug)
   return g_strconcat(slug, "-", rnd, NULL);
 }
 
-/* Lower-cased, validated domain (caller frees) or NULL after printing why. */
+/* The domain in its stored form (lower-case A-label, agent/domains), caller frees; or NULL after
+ * printing which rule it breaks. */
 static char *domain_arg(const char *d)
 {
-  char *low = g_utf8_strdown(d, -1);
-  if (!codec_domain_valid(low)) {
-    fprintf(stderr, "mailagent: \"%s\" is not a domain name\n", d);
-    g_free(low);
-    return NULL;
-  }
-  return low;
+  g_autoptr(GError) error = NULL;
+  char *name = ma_domain_normalize(d, &error);
+  if (!name) fprintf(stderr, "mailagent: \"%s\" is not a domain name: %s\n", d, error->message);
+  return name;
 }
 
 static void print_enterprise(const MaEnterprise *e, const MaConfig *cfg)

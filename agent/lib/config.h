@@ -56,6 +56,10 @@ typedef struct {
   int queue_max_connections;    /* outgoing connections in all, 100 */
   int queue_connect_timeout;    /* seconds, 30 */
   int queue_command_timeout;    /* seconds, 300 */
+  char *relay_spf_include;      /* domain customers include in SPF (include:), NULL: none */
+  char *relay_source_addresses; /* addresses/networks mail leaves from, comma-separated, NULL: none */
+  char *relay_bounce_domain;    /* VERP return-path domain (mailagent's own), NULL: none */
+  char *relay_dkim_cname_domain;/* delegated DKIM: customers CNAME selectors under it, NULL: off */
   /* [dns] */
   char *dns_servers;            /* NULL: system resolvers; "127.0.0.1:5353" in tests */
   int dns_timeout_ms;           /* first try's time-out per server, 2000 */

@@ -30,8 +30,14 @@ int match_context_load(MaStorage *st, const MaConfig *cfg, const char *enterpris
   ctx->inbound_domain = g_utf8_strdown(cfg && cfg->inbound_domain ? cfg->inbound_domain : "inbound.localhost", -1);
   ctx->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   ctx->employees = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  for (guint i = 0; ent->domains && i < ent->domains->len; i++)
-    g_hash_table_add(ctx->domains, g_utf8_strdown(ent->domains->pdata[i], -1));
+  for (guint i = 0; ent->domains && i < ent->domains->len; i++) {
+    const char *d = ent->domains->pdata[i];
+    g_hash_table_add(ctx->domains, g_utf8_strdown(d, -1));
+    /* Domains are stored as A-labels; participants' domains arrive decoded to Unicode. */
+    char *unicode = g_hostname_is_ascii_encoded(d) ? g_hostname_to_unicode(d) : NULL;
+    if (unicode) g_hash_table_add(ctx->domains, g_utf8_strdown(unicode, -1));
+    g_free(unicode);
+  }
   ma_enterprise_free(ent);
 
   g_autoptr(GPtrArray) employees = g_ptr_array_new_with_free_func((GDestroyNotify) ma_employee_free);

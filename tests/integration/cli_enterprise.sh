@@ -25,7 +25,7 @@ assert_eq "enterprise" "$(json_get "$T/last.out" 'd["api_key"]["scope"]')" "--js
 assert_eq 68 "$(json_get "$T/last.out" 'len(d["api_key"]["secret"])')" "--json carries the secret once"
 assert_status 2 ma enterprise add --name X --domain x.example --slug acme-hammocks-ltd
 assert_contains "$(cat "$T/last.err")" "slug \"acme-hammocks-ltd\" is taken" "taken slug refused"
-assert_status 2 ma enterprise add --name X --domain acme.example --slug x
+# (a domain another enterprise holds verified is refused: tests/integration/domains.sh)
 assert_status 2 ma enterprise add --name X --domain "not a domain" --slug y
 assert_contains "$(cat "$T/last.err")" "\"not a domain\" is not a domain name" "bad domain named"
 assert_status 2 ma enterprise add --name X --slug z
@@ -49,7 +49,8 @@ assert_status 0 ma enterprise domain remove acme-hammocks-ltd acme.test --json
 assert_eq "acme.example sales.acme.example" "$(json_get "$T/last.out" '" ".join(sorted(d["domains"]))')" "domain remove --json prints the enterprise"
 assert_status 2 ma enterprise domain remove acme-hammocks-ltd acme.test
 assert_contains "$(cat "$T/last.err")" "acme.test is not a domain of" "removing an absent domain"
-assert_status 2 ma enterprise domain add acme-hammocks-ltd-2 sales.acme.example
+# An unverified claim blocks nobody: the first enterprise to verify the domain owns it.
+assert_status 0 ma enterprise domain add acme-hammocks-ltd-2 sales.acme.example
 assert_status 2 ma enterprise domain drop acme-hammocks-ltd x.example
 
 # --- rotate-address: the old address stays live during the grace period ---

@@ -123,7 +123,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   /* Pretend the database stopped at version 1: undo what the later migrations made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
-  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  add_enterprise(fx->st, "e1", "acme", "acme.com", NULL);
   upsert(fx->st, "e1", record(MA_RECORD_CONTACT, "c1", "Ann"));
   upsert(fx->st, "e1", record(MA_RECORD_LEAD, "l1", "Bo"));
   storage_close(&fx->st);
@@ -139,6 +139,13 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
                                "DROP TRIGGER records_counted; DROP TRIGGER records_uncounted; DROP TABLE counters;"
                                "DROP TABLE outbound_recipients; DROP TABLE outbound_messages;" /* migration 9 */
                                "DROP TABLE outbound_idempotency; DROP TABLE submission_credentials;"
+                               /* migration 8 */
+                               "DROP TABLE dkim_keys;"
+                               "CREATE TABLE ed1(domain TEXT PRIMARY KEY,"
+                               "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE);"
+                               "INSERT INTO ed1 SELECT domain, enterprise_id FROM enterprise_domains;"
+                               "DROP TABLE enterprise_domains; ALTER TABLE ed1 RENAME TO enterprise_domains;"
+                               "CREATE INDEX enterprise_domains_by_enterprise ON enterprise_domains(enterprise_id, domain);"
                                "PRAGMA user_version=1",
                                NULL, NULL, NULL),
                   ==, SQLITE_OK);
@@ -150,6 +157,12 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   MaEnterprise *e = NULL;
   g_assert_cmpint(storage_enterprise_get(fx->st, "e1", &e, &error), ==, 1);
   ma_enterprise_free(e);
+  /* Migration 8 carried the domain over as a pending claim with a challenge token. */
+  MaDomain *dom = NULL;
+  g_assert_cmpint(storage_domain_get(fx->st, "e1", "acme.com", &dom, &error), ==, 1);
+  g_assert_cmpstr(dom->status, ==, "pending");
+  g_assert_cmpuint(strlen(dom->challenge), ==, 32);
+  ma_domain_free(dom);
   /* Counters start from the existing rows, then follow writes. */
   gint64 msgs = -1, acts = -1, recs = -1;
   g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);
@@ -460,6 +473,69 @@ static void test_data_version(Fixture *fx, gconstpointer data)
 
 /* ---- enterprises ---------------------------------------------------------------------------- */
 
+static void mark_verified(MaStorage *st, const char *enterprise_id, const char *domain)
+{
+  GError *error = NULL;
+  MaDomain *d = NULL;
+  g_assert_cmpint(storage_domain_get(st, enterprise_id, domain, &d, &error), ==, 1);
+  g_free(d->status);
+  d->status = g_strdup("verified");
+  g_assert_cmpint(storage_domain_update(st, d, &error), ==, 0);
+  g_assert_no_error(error);
+  ma_domain_free(d);
+}
+
+/* Claims: unverified ones coexist; the first to verify owns the domain and the others' claims go;
+ * a verified claim refuses a second verification; keys follow their claim. */
+static void test_domain_claims(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_enterprise(fx->st, "e1", "acme", "shared.example", NULL);
+  add_enterprise(fx->st, "e2", "beta", "shared.example", NULL);
+  g_assert_cmpint(storage_enterprise_domain_add(fx->st, "e1", "shared.example", &error), ==, 0);
+  MaDomain *d = NULL;
+  g_assert_cmpint(storage_domain_get(fx->st, "e2", "shared.example", &d, &error), ==, 1);
+  g_assert_cmpstr(d->status, ==, "pending");
+  g_assert_cmpuint(strlen(d->challenge), ==, 32);
+  g_assert_cmpstr(d->return_path, ==, "bounce");
+  ma_domain_free(d);
+
+  MaDomainKey k = { .id = "k1", .enterprise_id = "e1", .domain = "shared.example", .selector = "s1",
+                    .algorithm = "ed25519", .private_sealed = "v1:x", .public_b64 = "p", .created_at = 5 };
+  g_assert_cmpint(storage_domain_key_add(fx->st, &k, &error), ==, 0);
+  k.id = "k2";
+  g_assert_cmpint(storage_domain_key_add(fx->st, &k, &error), ==, -1); /* same selector */
+  g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
+  g_clear_error(&error);
+  k.domain = "other.example";
+  g_assert_cmpint(storage_domain_key_add(fx->st, &k, &error), ==, -1); /* no such claim */
+  g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
+  g_clear_error(&error);
+
+  /* Due for a check at once (next_check_at = creation). */
+  GPtrArray *due = g_ptr_array_new_with_free_func((GDestroyNotify) ma_domain_free);
+  g_assert_cmpint(storage_domain_due(fx->st, G_MAXINT64, 10, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 2);
+  g_ptr_array_set_size(due, 0);
+
+  mark_verified(fx->st, "e2", "shared.example");
+  char *owner = NULL;
+  g_assert_cmpint(storage_domain_owner(fx->st, "shared.example", &owner, &error), ==, 1);
+  g_assert_cmpstr(owner, ==, "e2");
+  g_free(owner);
+  /* e1's claim and its key went with it. */
+  g_assert_cmpint(storage_domain_get(fx->st, "e1", "shared.example", &d, &error), ==, 0);
+  GPtrArray *keys = g_ptr_array_new_with_free_func((GDestroyNotify) ma_domain_key_free);
+  g_assert_cmpint(storage_domain_key_list(fx->st, "e1", "shared.example", keys, &error), ==, 0);
+  g_assert_cmpuint(keys->len, ==, 0);
+  g_ptr_array_unref(keys);
+  /* Now e1 cannot claim it again, nor verify it. */
+  g_assert_cmpint(storage_enterprise_domain_add(fx->st, "e1", "shared.example", &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
+  g_clear_error(&error);
+  g_ptr_array_unref(due);
+}
+
 static void test_enterprises(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
@@ -480,6 +556,10 @@ static void test_enterprises(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_enterprise_get(fx->st, "nope", &e, &error), ==, 0);
   g_assert_null(e);
 
+  /* A domain held verified belongs to its enterprise: another's claim on it is refused. */
+  mark_verified(fx->st, "e1", "acme.com");
+  mark_verified(fx->st, "e2", "beta.io");
+
   /* Slug and domain conflicts, with nothing left behind. */
   MaEnterprise dup = {.id = "e3", .slug = "acme", .name = "x"};
   g_assert_cmpint(storage_enterprise_create(fx->st, &dup, &error), ==, -1);
@@ -499,7 +579,7 @@ static void test_enterprises(Fixture *fx, gconstpointer data)
   /* Domains: add is idempotent for the owner, refused for another enterprise. */
   g_assert_cmpint(storage_enterprise_domain_add(fx->st, "e1", "acme.com", &error), ==, 0);
   g_assert_cmpint(storage_enterprise_domain_add(fx->st, "e1", "acme.de", &error), ==, 0);
-  g_assert_cmpint(storage_enterprise_domain_add(fx->st, "e1", "beta.io", &error), ==, -1);
+  g_assert_cmpint(storage_enterprise_domain_add(fx->st, "e1", "beta.io", &error), ==, -1); /* verified by e2 */
   g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
   g_clear_error(&error);
   g_assert_cmpint(storage_enterprise_domain_remove(fx->st, "e2", "acme.de", &error), ==, 0); /* not e2's */
@@ -926,6 +1006,7 @@ int main(int argc, char **argv)
   ADD("/storage/fault/disk-full", test_disk_full);
   ADD("/storage/concurrent-writers", test_concurrent_writers);
   ADD("/storage/enterprises", test_enterprises);
+  ADD("/storage/domain-claims", test_domain_claims);
   ADD("/storage/inbound", test_inbound);
   ADD("/storage/employees", test_employees);
   ADD("/storage/apikeys", test_apikeys);
