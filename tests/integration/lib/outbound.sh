@@ -52,3 +52,58 @@ wait_state() {
   done
   echo "$got"
 }
+
+# tls_certs DIR: a test CA (DIR/ca.pem) and server pairs DIR/<name>.{pem,key} for
+#   valid (DNS:valid.tls.test, signed by the CA), wrongname (signed, but for other.tls.test),
+#   expired (signed, valid in 2020 only) and selfsigned (DNS:selfsigned.tls.test, its own issuer).
+tls_certs() {
+  local d=$1
+  mkdir -p "$d"
+  (
+    cd "$d"
+    printf '[ ca ]\ndefault_ca = t\n[ t ]\ndir = .\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\ncopy_extensions = copy\n[ p ]\ncommonName = supplied\n' >ca.cnf
+    : >index.txt; echo 01 >serial
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 30 -subj "/CN=mailagent test CA"
+    csr() { openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$2" -addext "subjectAltName=DNS:$2"; }
+    csr valid valid.tls.test
+    openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in valid.csr -out valid.pem -days 30
+    csr wrongname other.tls.test
+    openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in wrongname.csr -out wrongname.pem -days 30
+    csr expired expired.tls.test
+    openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in expired.csr -out expired.pem \
+      -startdate 20200101000000Z -enddate 20210101000000Z
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout selfsigned.key -out selfsigned.pem -days 30 \
+      -subj "/CN=selfsigned.tls.test" -addext "subjectAltName=DNS:selfsigned.tls.test"
+    chmod 644 ./*.key
+  ) >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log"; fail "tls_certs: openssl failed"; }
+}
+
+# pf_listen DIR ADDRESS:PORT [smtpd -o options...]: one more smtpd listener of the Postfix in DIR
+#   (call pf_reload afterwards).
+pf_listen() {
+  local dir=$1 addr=$2; shift 2
+  local opts=""
+  for o in "$@"; do opts="$opts -o $o"; done
+  echo "$addr inet n - n - - smtpd$opts" >>"$dir/master.cf"
+}
+pf_reload() {
+  postfix -c "$1" reload >/dev/null 2>&1
+  sleep 1
+}
+
+# wait_settled ID [seconds]: waits until no recipient of GET /v1/outbound/ID is queued or sending,
+#   then prints "address state" per recipient.
+wait_settled() {
+  local id=$1 limit=${2:-20} out=""
+  for _ in $(seq 1 $((limit * 10))); do
+    out=$(curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$API_PORT/v1/outbound/$id" |
+      /usr/bin/python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+if any(r['state'] in ('queued','sending') for r in d['recipients']): sys.exit(1)
+for r in d['recipients']: print(r['address'], r['state'])" 2>/dev/null) && break
+    out=""
+    sleep 0.1
+  done
+  echo "$out"
+}
