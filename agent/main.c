@@ -22,6 +22,7 @@ static const Subcommand subcommands[] = {
   {"apikey", cli_apikey, "create, list, revoke and rotate API keys"},
   {"rules", cli_rules, "manage auto-create activity rules"},
   {"send", cli_send, "queue an outgoing message"},
+  {"submission", cli_submission, "credentials for the SMTP submission listener: add, list, revoke"},
   {"queue", cli_queue, "list, show, retry, hold, release or delete queued outgoing mail"},
   {"domain", cli_domain, "an enterprise's domains: add, DKIM keys, verification, SPF"},
   {"dkim", cli_dkim, "sign a message as mailagent does, or verify its DKIM signatures"},

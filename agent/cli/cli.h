@@ -27,6 +27,7 @@ int cli_apikey(int argc, char **argv);
 int cli_rules(int argc, char **argv);
 int cli_send(int argc, char **argv);
 int cli_queue(int argc, char **argv);
+int cli_submission(int argc, char **argv);
 int cli_domain(int argc, char **argv);
 int cli_dkim(int argc, char **argv);
 int cli_doctor(int argc, char **argv);

@@ -21,6 +21,7 @@
 #include "agent/api/api_server.h"
 #include "agent/lib/log.h"
 #include "agent/outbound/outbound.h"
+#include "agent/outbound/outbound_submission.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/smtp/smtp_server.h"
 #include "agent/webhook/webhook.h"
@@ -37,6 +38,8 @@ typedef struct {
   MaConfig *cfg;             /* current */
   GPtrArray *old_cfgs;       /* MaConfig* replaced by reloads, freed at exit */
   SmtpServer *smtp;
+  SmtpServer *submission;    /* [submission] listen */
+  OutboundSubmission *submission_sink;
   ApiServer *api;
   int term_count;
 } Serve;
@@ -64,6 +67,9 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
   ma_info("serve", "signal %d: stopping (grace %d s)", (int) sig, s->cfg->grace_period);
   api_server_free(s->api);
   s->api = NULL;
+  /* submission clients whose message was not answered yet retry; what reached the sink is queued */
+  smtp_server_free(s->submission);
+  s->submission = NULL;
   smtp_server_shutdown(s->smtp, s->cfg->grace_period, on_smtp_down, s);
 }
 
@@ -173,6 +179,13 @@ int cli_serve(int argc, char **argv)
     cli_fail("smtp", error);
     goto out;
   }
+  s.submission_sink = outbound_submission_new(s.base, s.cfg, &error);
+  if (!s.submission_sink ||
+      !(s.submission = smtp_server_new_submission(s.base, s.cfg, outbound_submission_ops(), s.submission_sink, &error)) ||
+      smtp_server_start(s.submission, &error) < 0) {
+    cli_fail("submission", error);
+    goto out;
+  }
   s.api = api_server_new(s.base, s.cfg, &error);
   if (!s.api) {
     cli_fail("api", error);
@@ -186,7 +199,7 @@ int cli_serve(int argc, char **argv)
     fprintf(stderr, "mailagent: cannot install signal handlers\n");
     goto out;
   }
-  ma_info("serve", "listening: smtp %s, api %s (port %d); data %s; %d pipeline worker(s)", s.cfg->smtp_listen,
+  ma_info("serve", "listening: smtp %s, submission %s, api %s (port %d); data %s; %d pipeline worker(s)", s.cfg->smtp_listen, s.cfg->submission_listen,
           s.cfg->api_listen, api_server_port(s.api), s.cfg->data_dir, s.cfg->workers);
   event_base_dispatch(s.base);
   status = 0;
@@ -196,6 +209,8 @@ out:
   if (ev_int) event_free(ev_int);
   if (ev_hup) event_free(ev_hup);
   api_server_free(s.api);
+  smtp_server_free(s.submission);
+  outbound_submission_free(s.submission_sink);
   smtp_server_free(s.smtp); /* drains its spool writer: everything acknowledged is in the spool */
   if (workers) pipeline_workers_stop();
   if (outbound) outbound_delivery_stop();
