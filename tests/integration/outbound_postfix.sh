@@ -79,6 +79,10 @@ clock_advance 7200
 assert_eq expired "$(wait_state "$ID" defer450@client.example expired)" "expired after [queue] max_age"
 assert_eq 2 "$(db "select count(*) from outbox where event='message.bounced'")" "expiry emits message.bounced"
 
+metrics=$(curl -s "http://127.0.0.1:$API_PORT/metrics")
+assert_contains "$metrics" 'mailagent_outbound_recipients{state="sent"} 2' "/metrics: recipients sent"
+assert_contains "$metrics" 'mailagent_outbound_recipients{state="expired"} 1' "/metrics: recipients expired"
+
 # the CLI: send a complete message, list, show
 cat >"$T/msg.eml" <<'EML'
 From: Sales <sales@acme.example>
