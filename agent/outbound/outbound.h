@@ -57,6 +57,13 @@ int outbound_submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_i
                     const char *idem_key, const char *request_hash, char **response_r, char **id_r,
                     GError **error);
 
+/* outbound_submit without an Idempotency-Key inside the caller's transaction (storage_begin): the
+ * message is queued only once the caller's storage_commit succeeds. For group commit (the
+ * submission listener queues every message that arrived meanwhile with one fsync). A failure
+ * undoes only this message's writes. */
+int outbound_submit_in_transaction(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
+                                   const OutboundRequest *req, char **response_r, char **id_r, GError **error);
+
 /* ---- delivery (outbound_delivery.c) ---------------------------------------------------------- */
 
 /* Starts the delivery thread (its own event loop and storage handle); cfg is copied. 0, or -1

@@ -3,7 +3,9 @@
  * own with its own storage handle (the event loop never waits for the database), and the verdict
  * comes back to the loop as the SMTP reply: "250 2.0.0 Ok: queued as <outbound id>" only once the
  * message is durably queued, 550 5.7.1 with the reason for a message the engine refuses (a From
- * outside the enterprise's domains, no recipient...), 451 4.3.0 for a temporary failure.
+ * outside the enterprise's domains, no recipient...), 451 4.3.0 for a temporary failure. Messages
+ * that arrive while a batch is being written are queued together with one commit (group commit,
+ * as the inbound spool writer does), so many clients cost one fsync, not one each.
  *
  * The envelope is the session's: MAIL FROM is the return path, the RCPT addresses are the
  * recipients (Bcc included), the enterprise is the one the credentials belong to.
@@ -54,33 +56,77 @@ static void answer(Ticket *t, int rc, const char *id, const GError *error)
     if ((unsigned char) *p < 0x20) *p = ' ';
 }
 
-static gpointer worker(gpointer arg)
+#define BATCH_MAX 256
+
+/* Queues a batch with one commit (one fsync): each message is checked and written inside the
+ * transaction; only after the commit are the accepted ones answered 250. */
+static void run_batch(OutboundSubmission *sub, MaStorage *st, GPtrArray *batch)
 {
-  OutboundSubmission *sub = arg;
-  MaStorage *st = NULL;
-  for (;;) {
-    Ticket *t = g_async_queue_pop(sub->in);
-    if (t->e == NULL) {
-      g_free(t);
-      break;
-    }
+  g_autoptr(GError) txn_error = NULL;
+  gboolean txn = storage_begin(st, &txn_error) == 0;
+  int *rcs = g_new0(int, batch->len);
+  char **ids = g_new0(char *, batch->len);
+  for (guint i = 0; i < batch->len; i++) {
+    Ticket *t = g_ptr_array_index(batch, i);
     g_autoptr(GError) error = NULL;
-    g_autofree char *response = NULL, *id = NULL;
-    int rc = -1;
-    if (st || storage_open(sub->cfg->data_dir, FALSE, &st, &error) == 0) {
+    g_autofree char *response = NULL;
+    rcs[i] = -1;
+    if (txn) {
       gsize len = 0;
       const char *data = g_bytes_get_data(t->e->data, &len);
       OutboundRequest req = {.mime = data ? data : "", .mime_len = len, .envelope_to = t->e->rcpts,
                              .envelope_from = t->e->mail_from};
-      rc = outbound_submit(st, sub->cfg, t->e->enterprise_id, &req, NULL, NULL, &response, &id, &error);
+      rcs[i] = outbound_submit_in_transaction(st, sub->cfg, t->e->enterprise_id, &req, &response, &ids[i], &error);
     }
-    answer(t, rc, id, error);
-    if (rc < 0) ma_info("outbound", "submission refused client=%s: %s", t->e->client ? t->e->client : "-", t->reply);
-    else outbound_delivery_notify();
+    answer(t, rcs[i], ids[i], txn ? error : txn_error);
+  }
+  if (txn && storage_commit(st, &txn_error) < 0) {
+    storage_rollback(st);
+    for (guint i = 0; i < batch->len; i++)
+      if (rcs[i] >= 0) answer(g_ptr_array_index(batch, i), -1, NULL, txn_error);
+  }
+  for (guint i = 0; i < batch->len; i++) {
+    Ticket *t = g_ptr_array_index(batch, i);
+    if (t->reply[0] != '2') ma_info("outbound", "submission refused client=%s: %s", t->e->client ? t->e->client : "-", t->reply);
     g_async_queue_push(sub->out, t);
-    if (write(sub->wake[1], "w", 1) < 0 && errno != EAGAIN) {
-      /* the pipe is full: the loop is being woken already */
+    g_free(ids[i]);
+  }
+  g_free(rcs);
+  g_free(ids);
+  outbound_delivery_notify();
+  if (write(sub->wake[1], "w", 1) < 0 && errno != EAGAIN) {
+    /* the pipe is full: the loop is being woken already */
+  }
+}
+
+static gpointer worker(gpointer arg)
+{
+  OutboundSubmission *sub = arg;
+  MaStorage *st = NULL;
+  gboolean stop = FALSE;
+  while (!stop) {
+    g_autoptr(GPtrArray) batch = g_ptr_array_new();
+    Ticket *t = g_async_queue_pop(sub->in);
+    do {
+      if (t->e == NULL) {
+        g_free(t);
+        stop = TRUE;
+        break;
+      }
+      g_ptr_array_add(batch, t);
+    } while (batch->len < BATCH_MAX && (t = g_async_queue_try_pop(sub->in)));
+    if (batch->len == 0) continue;
+    g_autoptr(GError) error = NULL;
+    if (!st && storage_open(sub->cfg->data_dir, FALSE, &st, &error) < 0) {
+      for (guint i = 0; i < batch->len; i++) {
+        answer(g_ptr_array_index(batch, i), -1, NULL, error);
+        g_async_queue_push(sub->out, g_ptr_array_index(batch, i));
+      }
+      if (write(sub->wake[1], "w", 1) < 0 && errno != EAGAIN) {
+      }
+      continue;
     }
+    run_batch(sub, st, batch);
   }
   storage_close(&st);
   return NULL;

@@ -94,9 +94,10 @@ static char *response_json(const MaOutbound *m)
   return text;
 }
 
-int outbound_submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const OutboundRequest *req,
-                    const char *idem_key, const char *request_hash, char **response_r, char **id_r,
-                    GError **error)
+/* own_txn: one transaction (one fsync) for this message; FALSE: inside the caller's. */
+static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const OutboundRequest *req,
+                  const char *idem_key, const char *request_hash, char **response_r, char **id_r,
+                  gboolean own_txn, GError **error)
 {
   *response_r = NULL;
   const char *type = req->type ? req->type : "individual";
@@ -168,14 +169,14 @@ int outbound_submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_i
   g_autofree char *response = response_json(m);
   g_autofree char *prior_hash = NULL, *prior_response = NULL;
   int queued = -1;
-  if (storage_begin(st, error) == 0) {
+  if (!own_txn || storage_begin(st, error) == 0) {
     if (storage_blob_put(st, msg.raw->data, msg.raw->len, sha, error) == 0) {
       m->raw_sha256 = g_strdup(sha);
       queued = storage_outbound_enqueue(st, m, idem_key, request_hash, response, now, &prior_hash, &prior_response,
                                         error);
     }
-    if (queued >= 0 && storage_commit(st, error) < 0) queued = -1;
-    else if (queued < 0) storage_rollback(st);
+    if (own_txn && queued >= 0 && storage_commit(st, error) < 0) queued = -1;
+    else if (own_txn && queued < 0) storage_rollback(st);
   }
   outbound_message_clear(&msg);
   if (queued == 1) {
@@ -197,4 +198,17 @@ int outbound_submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_i
   }
   ma_outbound_free(m);
   return queued;
+}
+
+int outbound_submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const OutboundRequest *req,
+                    const char *idem_key, const char *request_hash, char **response_r, char **id_r,
+                    GError **error)
+{
+  return submit(st, cfg, enterprise_id, req, idem_key, request_hash, response_r, id_r, TRUE, error);
+}
+
+int outbound_submit_in_transaction(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
+                                   const OutboundRequest *req, char **response_r, char **id_r, GError **error)
+{
+  return submit(st, cfg, enterprise_id, req, NULL, NULL, response_r, id_r, FALSE, error);
 }
