@@ -11,6 +11,13 @@ lock = threading.Lock()
 
 
 def serve(c):
+    try:
+        session(c)
+    except OSError:
+        pass  # a client that went away (a killed server) ends its session, not the sink
+
+
+def session(c):
     f = c.makefile("rb")
     c.sendall(b"220 sink ESMTP\r\n")
     subject = None
