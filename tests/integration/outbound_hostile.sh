@@ -12,7 +12,7 @@ chmod 755 "$T"
 tls_certs "$T/certs"
 PF=$T/pf
 PF_PORT=$(free_port)
-pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = may" "smtpd_tls_cert_file = $T/certs/valid.pem" \
+pf_dest "$PF" "$PF_PORT" "inet_interfaces = all" "smtpd_tls_security_level = may" "smtpd_tls_cert_file = $T/certs/valid.pem" \
   "smtpd_tls_key_file = $T/certs/valid.key"
 # hostile MODE PORT [args]: starts tests/fixtures/smtp/hostile_smtp.py (stopped by the EXIT trap).
 hostile() {
@@ -26,8 +26,10 @@ hostile strip "$STRIP" "$PF_PORT"
 hostile inject "$INJECT"
 hostile dropdata "$DROP"
 
-ma_relay() {
-  write_config "[relay]" "default_host=127.0.0.1:$1" "tls_mode=$2" "[tls]" "ca_file=$T/certs/ca.pem" \
+ma_relay() { # PORT or HOST:PORT, TLS mode
+  local target=$1
+  [[ "$target" == *:* ]] || target=127.0.0.1:$target
+  write_config "[relay]" "default_host=$target" "tls_mode=$2" "[tls]" "ca_file=$T/certs/ca.pem" \
     "[queue]" "connect_timeout=5" "command_timeout=10" "[storage]" "data_dir=$T/data"
 }
 ma_relay "$STRIP" off
@@ -70,4 +72,21 @@ assert_eq "dropdata@client.example deferred" "$(wait_settled "$ID")" "connection
 curl -s -o "$T/drop.json" -H "Authorization: Bearer $KEY" "http://127.0.0.1:$API_PORT/v1/outbound/$ID"
 assert_contains "$(cat "$T/drop.json")" "lost connection" "the reason says the connection was lost"
 assert_contains "$(cat "$T/dropdata.log")" "dropped during DATA" "the server did drop it during DATA"
+
+# port 465: implicit TLS from the first octet (Postfix in wrapper mode on a loopback address of
+# its own), required mode
+pf_listen "$PF" "127.0.0.17:465" smtpd_tls_wrappermode=yes smtpd_tls_security_level=encrypt \
+  "smtpd_tls_cert_file=$T/certs/valid.pem" "smtpd_tls_key_file=$T/certs/valid.key"
+pf_reload "$PF"
+ma_relay 127.0.0.17:465 required
+start_serve
+ID=$(send implicit)
+assert_eq "implicit@client.example sent" "$(wait_settled "$ID")" "port 465: delivered over implicit TLS"
+/usr/bin/python3 - "$PF/mail/inbox" >"$T/implicit.txt" <<'PY'
+import mailbox, sys
+for m in mailbox.mbox(sys.argv[1]):
+    if m["Subject"] == "implicit":
+        print("tls" if "using TLS" in " ".join(m.get_all("Received") or []) else "plain")
+PY
+assert_eq tls "$(cat "$T/implicit.txt")" "Postfix received it over TLS (its Received: header)"
 finish
