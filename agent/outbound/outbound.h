@@ -5,13 +5,16 @@
  * message.sent / message.deferred / message.bounced webhook events (docs/webhooks.md).
  *
  * Accepted means durably queued: outbound_submit returns only after the commit that holds the
- * message, its recipients and (with an Idempotency-Key) the answer. The queue's states and
+ * message, its recipients and (with an Idempotency-Key) the answer. A queued message is also
+ * archived (as outbound mail) through the spool and the archive pipeline, by the enterprise's
+ * archive settings. The queue's states and
  * transitions are documented in docs/outbound.md.
  */
 #ifndef MA_OUTBOUND_H
 #define MA_OUTBOUND_H
 
 #include "agent/lib/config.h"
+#include "storage/spool.h"
 #include "storage/storage.h"
 
 #include <glib.h>
@@ -62,7 +65,12 @@ int outbound_submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_i
  * submission listener queues every message that arrived meanwhile with one fsync). A failure
  * undoes only this message's writes. */
 int outbound_submit_in_transaction(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
-                                   const OutboundRequest *req, char **response_r, char **id_r, GError **error);
+                                   const OutboundRequest *req, char **response_r, char **id_r,
+                                   MaSpoolEntry **archive_r, GError **error);
+/* After the caller's commit: hands the archive entries of the queued messages (MaSpoolEntry*,
+ * still the caller's) to the spool and the archive pipeline (one fsync for all). outbound_submit
+ * does this itself. */
+void outbound_archive_entries(const MaConfig *cfg, GPtrArray *entries);
 
 /* ---- delivery (outbound_delivery.c) ---------------------------------------------------------- */
 

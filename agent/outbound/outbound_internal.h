@@ -5,6 +5,8 @@
 
 #include "outbound.h"
 
+#include "storage/spool.h"
+
 /* A message ready to queue: the octets that will leave and what the queue row needs. */
 typedef struct {
   GByteArray *raw;           /* CRLF line ends, no Bcc header */
@@ -31,6 +33,12 @@ int outbound_message_from_mime(const char *raw, gsize len, GPtrArray *envelope_t
 /* From structured fields (req->mime NULL). */
 int outbound_message_compose(const OutboundRequest *req, const char *hostname, gint64 now, OutboundMessage *out,
                              GError **error);
+
+/* outbound_archive.c: the spool entry that archives a queued message (route "outbound"; the caller
+ * owns it), and the hand-over of such entries to the spool and the pipeline (entries stay the
+ * caller's). */
+MaSpoolEntry *outbound_archive_entry(const MaOutbound *m, const OutboundMessage *msg);
+void outbound_archive(const MaConfig *cfg, GPtrArray *entries);
 
 /* "Wed, 02 Dec 2026 07:42:06 +0000" into out. */
 void outbound_rfc5322_date(gint64 t, char out[40]);

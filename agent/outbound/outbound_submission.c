@@ -66,6 +66,7 @@ static void run_batch(OutboundSubmission *sub, MaStorage *st, GPtrArray *batch)
   gboolean txn = storage_begin(st, &txn_error) == 0;
   int *rcs = g_new0(int, batch->len);
   char **ids = g_new0(char *, batch->len);
+  g_autoptr(GPtrArray) archive = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
   for (guint i = 0; i < batch->len; i++) {
     Ticket *t = g_ptr_array_index(batch, i);
     g_autoptr(GError) error = NULL;
@@ -76,7 +77,10 @@ static void run_batch(OutboundSubmission *sub, MaStorage *st, GPtrArray *batch)
       const char *data = g_bytes_get_data(t->e->data, &len);
       OutboundRequest req = {.mime = data ? data : "", .mime_len = len, .envelope_to = t->e->rcpts,
                              .envelope_from = t->e->mail_from};
-      rcs[i] = outbound_submit_in_transaction(st, sub->cfg, t->e->enterprise_id, &req, &response, &ids[i], &error);
+      MaSpoolEntry *entry = NULL;
+      rcs[i] = outbound_submit_in_transaction(st, sub->cfg, t->e->enterprise_id, &req, &response, &ids[i], &entry,
+                                              &error);
+      if (entry) g_ptr_array_add(archive, entry);
     }
     answer(t, rcs[i], ids[i], txn ? error : txn_error);
   }
@@ -84,6 +88,8 @@ static void run_batch(OutboundSubmission *sub, MaStorage *st, GPtrArray *batch)
     storage_rollback(st);
     for (guint i = 0; i < batch->len; i++)
       if (rcs[i] >= 0) answer(g_ptr_array_index(batch, i), -1, NULL, txn_error);
+  } else if (txn) {
+    outbound_archive_entries(sub->cfg, archive);
   }
   for (guint i = 0; i < batch->len; i++) {
     Ticket *t = g_ptr_array_index(batch, i);

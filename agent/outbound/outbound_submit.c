@@ -94,10 +94,11 @@ static char *response_json(const MaOutbound *m)
   return text;
 }
 
-/* own_txn: one transaction (one fsync) for this message; FALSE: inside the caller's. */
+/* own_txn: one transaction (one fsync) for this message, archived at once; FALSE: inside the
+ * caller's, and *archive_r gets the archive entry the caller spools after its commit. */
 static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const OutboundRequest *req,
                   const char *idem_key, const char *request_hash, char **response_r, char **id_r,
-                  gboolean own_txn, GError **error)
+                  gboolean own_txn, MaSpoolEntry **archive_r, GError **error)
 {
   *response_r = NULL;
   const char *type = req->type ? req->type : "individual";
@@ -178,6 +179,16 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
     if (own_txn && queued >= 0 && storage_commit(st, error) < 0) queued = -1;
     else if (own_txn && queued < 0) storage_rollback(st);
   }
+  if (queued == 1) {
+    MaSpoolEntry *entry = outbound_archive_entry(m, &msg);
+    if (own_txn) {
+      g_autoptr(GPtrArray) one = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
+      g_ptr_array_add(one, entry);
+      outbound_archive(cfg, one);
+    } else {
+      *archive_r = entry;
+    }
+  }
   outbound_message_clear(&msg);
   if (queued == 1) {
     *response_r = g_steal_pointer(&response);
@@ -204,11 +215,18 @@ int outbound_submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_i
                     const char *idem_key, const char *request_hash, char **response_r, char **id_r,
                     GError **error)
 {
-  return submit(st, cfg, enterprise_id, req, idem_key, request_hash, response_r, id_r, TRUE, error);
+  return submit(st, cfg, enterprise_id, req, idem_key, request_hash, response_r, id_r, TRUE, NULL, error);
 }
 
 int outbound_submit_in_transaction(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
-                                   const OutboundRequest *req, char **response_r, char **id_r, GError **error)
+                                   const OutboundRequest *req, char **response_r, char **id_r,
+                                   MaSpoolEntry **archive_r, GError **error)
 {
-  return submit(st, cfg, enterprise_id, req, NULL, NULL, response_r, id_r, FALSE, error);
+  *archive_r = NULL;
+  return submit(st, cfg, enterprise_id, req, NULL, NULL, response_r, id_r, FALSE, archive_r, error);
+}
+
+void outbound_archive_entries(const MaConfig *cfg, GPtrArray *entries)
+{
+  outbound_archive(cfg, entries);
 }

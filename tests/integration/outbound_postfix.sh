@@ -19,6 +19,7 @@ write_config "[relay]" "default_host=127.0.0.1:$PF_PORT" "tls_mode=off" \
 ma init >/dev/null
 ma enterprise add --name Acme --slug acme --domain acme.example --json >"$T/ent.json"
 KEY=$(json_get "$T/ent.json" 'd["api_key"]["secret"]')
+echo '{"type":"contact","id":"c1","name":"Ok","emails":["ok@client.example"]}' | ma records import acme - >/dev/null
 start_serve
 
 api() { curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $KEY" "$@"; }
@@ -61,7 +62,7 @@ assert_contains "$(cat "$PF/maillog")" "reject: RCPT from" "Postfix refused reje
 db() { sqlite3 -readonly -cmd ".timeout 5000" "$T/data/mailagent.db" "$1"; }
 assert_eq "message.bounced|1
 message.deferred|1
-message.sent|2" "$(db "select event, count(*) from outbox where event like 'message.%' group by event order by event")" \
+message.sent|2" "$(db "select event, count(*) from outbox where event in ('message.sent','message.deferred','message.bounced') group by event order by event")" \
   "webhook events: 2 sent, 1 bounced, 1 deferred"
 
 # the retry schedule: nothing before 300 s, an attempt after; the same reason emits no new event
@@ -78,6 +79,11 @@ assert_eq 1 "$(db "select count(*) from outbox where event='message.deferred'")"
 clock_advance 7200
 assert_eq expired "$(wait_state "$ID" defer450@client.example expired)" "expired after [queue] max_age"
 assert_eq 2 "$(db "select count(*) from outbox where event='message.bounced'")" "expiry emits message.bounced"
+
+# the sent message is archived as outbound mail through the pipeline, linked to the contact
+for _ in $(seq 1 50); do ma timeline acme contact c1 --json >"$T/timeline.json" 2>/dev/null; grep -q "Q-17" "$T/timeline.json" && break; sleep 0.1; done
+assert_eq "outbound Quote Q-17 — ready" "$(json_get "$T/timeline.json" '[i["direction"]+" "+i["subject"] for i in d["items"] if i.get("kind")=="message"][0]')" \
+  "the sent message is in the contact's timeline as outbound"
 
 metrics=$(curl -s "http://127.0.0.1:$API_PORT/metrics")
 assert_contains "$metrics" 'mailagent_outbound_recipients{state="sent"} 2' "/metrics: recipients sent"
