@@ -89,6 +89,8 @@ typedef struct {
   SSL_CTX *ssl;
   GHashTable *dests;       /* key -> Dest* */
   GHashTable *conns;       /* Conn* open */
+  GPtrArray *outcomes;     /* Outcome* waiting for the group commit (on_flush) */
+  struct event *flush_ev;
   guint active;
   guint waiting_jobs;
   gboolean stopping;
@@ -141,8 +143,8 @@ static MaOutbound *job_msg_copy(const MaOutbound *m)
 /* ---- outcomes --------------------------------------------------------------------------------- */
 
 /* Records one recipient's outcome and its event (inside the caller's transaction). */
-static int record_outcome(Engine *e, Job *j, MaOutboundRecipient *r, SmtpOutcome outcome, const char *reply,
-                          gint64 now, GError **error)
+static int record_outcome(Engine *e, const MaOutbound *msg, MaOutboundRecipient *r, SmtpOutcome outcome,
+                          const char *reply, gint64 now, GError **error)
 {
   MaOutboundState state;
   const char *event = NULL;
@@ -154,7 +156,7 @@ static int record_outcome(Engine *e, Job *j, MaOutboundRecipient *r, SmtpOutcome
   } else if (outcome == SMTP_OUTCOME_PERM) {
     state = MA_OUT_BOUNCED;
     event = "message.bounced";
-  } else if (now - j->msg->created_at >= e->max_age) {
+  } else if (now - msg->created_at >= e->max_age) {
     state = MA_OUT_EXPIRED;
     event = "message.bounced";
   } else {
@@ -167,35 +169,68 @@ static int record_outcome(Engine *e, Job *j, MaOutboundRecipient *r, SmtpOutcome
     }
   }
   g_autofree char *stored = state == MA_OUT_EXPIRED ? g_strdup_printf("expired after %" G_GINT64_FORMAT " s; last: %s",
-                                                                      now - j->msg->created_at, reply)
+                                                                      now - msg->created_at, reply)
                                                     : g_strdup(reply);
   int rc = storage_outbound_result(e->st, r->id, state, stored, next, reason, now, error);
   if (rc <= 0) return rc; /* 0: held or deleted meanwhile: no event */
   r->state = state;
   g_free(r->last_reply);
   r->last_reply = g_strdup(stored);
-  if (event && outbound_event_emit(e->st, event, j->msg, r, now, error) < 0) return -1;
-  ma_info("outbound", "%s to=<%s> state=%s attempts=%d reply=%s", j->msg->id, r->address,
+  if (event && outbound_event_emit(e->st, event, msg, r, now, error) < 0) return -1;
+  ma_info("outbound", "%s to=<%s> state=%s attempts=%d reply=%s", msg->id, r->address,
           ma_outbound_state_name(state), r->attempts, stored);
   return 1;
 }
 
-/* Applies results to the job's recipients; those with a host-level temporary failure go to the
- * next MX host instead when there is one (returned as a new job, or NULL). */
+/* One recipient's outcome waiting for the next group commit. */
+typedef struct {
+  MaOutbound *msg;          /* what record_outcome and the event read */
+  MaOutboundRecipient *r;
+  SmtpOutcome outcome;
+  char reply[512];
+} Outcome;
+
+static void outcome_free(Outcome *o)
+{
+  ma_outbound_free(o->msg);
+  ma_outbound_recipient_free(o->r);
+  g_free(o);
+}
+
+/* Records every waiting outcome with its event in ONE transaction (one fsync for all the jobs that
+ * ended in this loop turn). A failed commit leaves them "sending": retried after their lease. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+  Engine *e = arg;
+  GPtrArray *batch = e->outcomes;
+  e->outcomes = g_ptr_array_new_with_free_func((GDestroyNotify) outcome_free);
+  gint64 now = ma_now();
+  g_autoptr(GError) error = NULL;
+  if (storage_begin(e->st, &error) == 0) {
+    for (guint i = 0; i < batch->len; i++) {
+      Outcome *o = g_ptr_array_index(batch, i);
+      if (record_outcome(e, o->msg, o->r, o->outcome, o->reply, now, &error) < 0) break;
+    }
+    if (error || storage_commit(e->st, &error) < 0) storage_rollback(e->st);
+    else webhook_notify();
+  }
+  if (error)
+    ma_error("outbound", "cannot record %u outcome(s): %s (recipients retried after their lease)", batch->len,
+             error->message);
+  g_ptr_array_unref(batch);
+}
+
+/* Queues the job's outcomes for the group commit; recipients with a host-level temporary failure
+ * go to the next MX host instead when there is one (returned as a new job, or NULL). */
 static Job *apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint n)
 {
   g_assert(n == j->rcpts->len);
-  gint64 now = ma_now();
   Job *next = NULL;
   gboolean more_hosts = j->host + 1 < j->dest->hosts->len;
-  g_autoptr(GError) error = NULL;
-  if (storage_begin(e->st, &error) < 0) {
-    ma_error("outbound", "cannot record outcomes of %s: %s (recipients retried after their lease)", j->msg->id,
-             error->message);
-    return NULL;
-  }
   for (guint i = 0; i < n; i++) {
     MaOutboundRecipient *r = g_ptr_array_index(j->rcpts, i);
+    if (!r) continue;
+    g_ptr_array_index(j->rcpts, i) = NULL; /* moves to next or to an Outcome */
     if (res[i].outcome == SMTP_OUTCOME_TEMP && res[i].host_level && more_hosts) {
       if (!next) {
         next = g_new0(Job, 1);
@@ -205,22 +240,19 @@ static Job *apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint n)
         next->dest = j->dest;
         next->host = j->host + 1;
       }
-      g_ptr_array_add(next->rcpts, g_ptr_array_steal_index(j->rcpts, i));
-      g_ptr_array_insert(j->rcpts, (gint) i, NULL); /* keep indexes aligned with res */
-      ma_info("outbound", "%s to=<%s> host %s failed (%s): trying the next MX host", j->msg->id,
-              ((MaOutboundRecipient *) g_ptr_array_index(next->rcpts, next->rcpts->len - 1))->address,
+      g_ptr_array_add(next->rcpts, r);
+      ma_info("outbound", "%s to=<%s> host %s failed (%s): trying the next MX host", j->msg->id, r->address,
               ((Host *) g_ptr_array_index(j->dest->hosts, j->host))->name, res[i].reply);
       continue;
     }
-    if (record_outcome(e, j, r, res[i].outcome, res[i].reply, now, &error) < 0) break;
+    Outcome *o = g_new0(Outcome, 1);
+    o->msg = job_msg_copy(j->msg);
+    o->r = r;
+    o->outcome = res[i].outcome;
+    g_strlcpy(o->reply, res[i].reply, sizeof o->reply);
+    g_ptr_array_add(e->outcomes, o);
   }
-  if (error || storage_commit(e->st, &error) < 0) {
-    storage_rollback(e->st);
-    ma_error("outbound", "cannot record outcomes of %s: %s (recipients retried after their lease)",
-             j->msg->id, error->message);
-  } else {
-    webhook_notify();
-  }
+  if (e->outcomes->len > 0) event_active(e->flush_ev, EV_TIMEOUT, 1);
   if (next) {
     next->addrs = g_new0(const char *, next->rcpts->len);
     for (guint i = 0; i < next->rcpts->len; i++)
@@ -605,6 +637,8 @@ static void engine_free(Engine *e)
 {
   if (!e) return;
   if (e->conns) g_hash_table_unref(e->conns);
+  if (e->flush_ev) event_free(e->flush_ev);
+  if (e->outcomes) g_ptr_array_unref(e->outcomes); /* not recorded: retried after their lease */
   if (e->dests) g_hash_table_unref(e->dests);
   ma_dns_free(e->dns);
   if (e->tick) event_free(e->tick);
@@ -673,6 +707,8 @@ int outbound_delivery_start(const MaConfig *cfg, GError **error)
   evutil_make_socket_nonblocking(e->wake_pipe[1]);
   e->dests = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) dest_free);
   e->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, conn_drop, NULL);
+  e->outcomes = g_ptr_array_new_with_free_func((GDestroyNotify) outcome_free);
+  e->flush_ev = event_new(e->base, -1, 0, on_flush, e);
   e->wake_ev = event_new(e->base, e->wake_pipe[0], EV_READ | EV_PERSIST, on_wake, e);
   e->tick = event_new(e->base, -1, EV_PERSIST, on_tick, e);
   struct timeval tv = {.tv_sec = OUT_TICK_MS / 1000, .tv_usec = (OUT_TICK_MS % 1000) * 1000};
@@ -703,6 +739,7 @@ void outbound_delivery_stop(void)
   e->stopping = TRUE;
   outbound_delivery_notify();
   g_thread_join(e->thread);
+  if (e->outcomes->len > 0) on_flush(-1, 0, e); /* outcomes of the last loop turn */
   /* connections still open are dropped with the loop; their recipients stay "sending" and are
    * claimed again after the lease */
   g_hash_table_remove_all(e->conns);
