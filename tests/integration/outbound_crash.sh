@@ -59,4 +59,9 @@ assert_eq "$N" "$distinct" "Postfix received every one of the $N messages"
 dups=$((total - distinct))
 [ "$dups" -le "$CONC" ] && pass "copies delivered twice: $dups (at most the $CONC connections in flight)" ||
   fail "$dups duplicates: more than the $CONC connections in flight could explain"
+# connection reuse: far fewer SMTP sessions than messages reached Postfix
+sessions=$(grep -c "postfix/smtpd.*: connect from" "$PF/maillog" || true)
+echo "Postfix saw $sessions SMTP sessions for $total messages"
+[ "$sessions" -lt $((N / 4)) ] && pass "connections were reused ($sessions sessions for $N messages)" ||
+  fail "$sessions sessions for $N messages: connections not reused"
 finish

@@ -42,6 +42,10 @@ code=$(api -X POST -H "Idempotency-Key: k-1" -d '{"from":"sales@acme.example","t
 assert_eq 409 "$code" "the same key with another body is 409"
 code=$(api -X POST -d '{"from":"ceo@globex.example","to":"x@client.example","text":"x"}' "http://127.0.0.1:$API_PORT/v1/messages:send")
 assert_eq 422 "$code" "a From outside the enterprise's domains is refused"
+code=$(api -X POST -d '{"from":"sales@acme.example","to":"x@client.example","text":"x","channel":"mailagent_relay"}' \
+  "http://127.0.0.1:$API_PORT/v1/messages:send")
+assert_eq 422 "$code" "channel mailagent_relay needs the domain in the verified domain scope"
+assert_contains "$(cat "$T/body")" "channel mailagent_relay" "... and says so"
 
 assert_eq sent "$(wait_state "$ID" ok@client.example sent)" "ok@ delivered"
 assert_eq sent "$(wait_state "$ID" hidden@client.example sent)" "the Bcc recipient delivered"

@@ -314,6 +314,29 @@ static void test_auth_never_before_tls(void)
   t_free(t);
 }
 
+static void test_xoauth2(void)
+{
+  T *t = t_new(SMTP_TLS_REQUIRED, SMTP_AUTH_XOAUTH2);
+  g_autoptr(GBytes) body = body_of("x\r\n");
+  SmtpClientJob job = {.mail_from = "s@a.example", .rcpts = three, .n_rcpts = 1, .body = body};
+  smtp_client_start_job(t->c, &job);
+  server(t, "220 mx\r\n250-x\r\n250 STARTTLS\r\n");
+  g_free(client(t));
+  server(t, "220 go\r\n");
+  smtp_client_tls_done(t->c, TRUE, TRUE, NULL);
+  g_free(client(t));
+  server(t, "250-x\r\n250 AUTH PLAIN XOAUTH2\r\n");
+  /* base64 of "user=u\1auth=Bearer p\1\1" */
+  expect_client(t, "AUTH XOAUTH2 dXNlcj11AWF1dGg9QmVhcmVyIHABAQ==\r\n");
+  /* an expired token: the server's JSON challenge is answered with an empty line, then 535 */
+  server(t, "334 eyJzdGF0dXMiOiI0MDEifQ==\r\n");
+  expect_client(t, "\r\n");
+  server(t, "535 5.7.8 token expired\r\n");
+  g_assert_cmpint(t->jobs_done, ==, 1);
+  g_assert_cmpstr(t->results[0].reply, ==, "authentication failed: 535 5.7.8 token expired");
+  t_free(t);
+}
+
 static void test_extension_refusals(void)
 {
   static const struct {
@@ -417,6 +440,7 @@ int main(int argc, char **argv)
   g_test_add_func("/smtp_client/tls_decisions", test_tls_decisions);
   g_test_add_func("/smtp_client/starttls_injection", test_starttls_injection);
   g_test_add_func("/smtp_client/auth_never_before_tls", test_auth_never_before_tls);
+  g_test_add_func("/smtp_client/xoauth2", test_xoauth2);
   g_test_add_func("/smtp_client/extension_refusals", test_extension_refusals);
   g_test_add_func("/smtp_client/connection_failures", test_connection_failures);
   g_test_add_func("/smtp_client/names", test_names);
