@@ -1,5 +1,7 @@
-/* main.c - dispatches `mailagent <subcommand>` to its handler in agent/cli/. Nothing else. */
+/* main.c - dispatches `mailagent <subcommand>` to its handler in agent/cli/. Nothing else, except
+ * the umask (077) set before any subcommand writes a file. */
 #include "agent/cli/cli.h"
+#include "agent/lib/private_files.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +29,9 @@ static const Subcommand subcommands[] = {
   {"domain", cli_domain, "an enterprise's domains: add, DKIM keys, verification, SPF"},
   {"dkim", cli_dkim, "sign a message as mailagent does, or verify its DKIM signatures"},
   {"doctor", cli_doctor, "check every DNS record of an enterprise's domains and say how to fix it"},
+  {"audit", cli_audit_log, "show the audit log of administrative changes"},
+  {"webhook", cli_webhook, "list, show, requeue and purge dead webhook events"},
+  {"version", cli_version, "print the version and the versions of the libraries in use"},
 };
 
 static void usage(FILE *out)
@@ -39,6 +44,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+  ma_private_umask(); /* every database, key, spool and log file written later is 0600 */
   if (argc < 2) {
     usage(stderr);
     return 2;
@@ -46,6 +52,10 @@ int main(int argc, char **argv)
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
     usage(stdout);
     return 0;
+  }
+  if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+    char *version_argv[] = {"version", NULL};
+    return cli_version(1, version_argv);
   }
   for (size_t i = 0; i < G_N_ELEMENTS(subcommands); i++)
     if (strcmp(argv[1], subcommands[i].name) == 0) return subcommands[i].run(argc - 1, argv + 1);

@@ -26,6 +26,17 @@
  * Regexes are compiled once at load with match and depth limits: a pattern that hits a limit makes
  * its condition false, is logged once per rule and counted in rules_regex_limit_hits().
  *
+ * Budget: all the regex work done for one message (every rule, condition, value and record) is
+ * counted against one budget held by its RulesInput (RULES_MESSAGE_BUDGET units by default), in
+ * PCRE2 match-limit units, so the outcome does not depend on the machine or its load. A regex call
+ * first runs under RULES_REGEX_FIRST_LIMIT units, then, each time it hits its limit, again under 8
+ * times more, up to RULES_REGEX_MATCH_LIMIT or what is left of the budget; every attempt is
+ * charged its whole limit (PCRE2 does not tell what a call used, so the charge is an upper bound of
+ * the work done, and deterministic). When the budget runs out the input is "exhausted": the
+ * condition being evaluated is taken as false, rules_first_match answers NULL from then on, and the
+ * caller creates nothing more for that message (it logs and counts it). Time is only a backstop:
+ * RULES_MESSAGE_TIME_MS of regex work for one message exhausts it too.
+ *
  * Limits: RULES_MAX rules, RULES_MAX_CONDITIONS conditions per rule, RULES_BODY_MAX bytes of body
  * are looked at, rendered titles and contents are cut at RULES_TITLE_MAX / RULES_CONTENT_MAX bytes.
  * Pure library: no sockets, no disk, no storage. The only PCRE2 user in mailagent. Never logs
@@ -55,6 +66,12 @@
 /* PCRE2 limits applied to every "matches" condition. */
 #define RULES_REGEX_MATCH_LIMIT 200000
 #define RULES_REGEX_DEPTH_LIMIT 5000
+/* Budget per message (see above): a regex call is first tried under RULES_REGEX_FIRST_LIMIT units
+ * (plenty for ordinary patterns), so ordinary messages use a small part of the budget while a
+ * hostile pattern is stopped after a few dozen full-limit calls. */
+#define RULES_REGEX_FIRST_LIMIT 100
+#define RULES_MESSAGE_BUDGET 10000000
+#define RULES_MESSAGE_TIME_MS 2000
 
 typedef struct RulesSet RulesSet;
 typedef struct RulesRule RulesRule;
@@ -124,6 +141,15 @@ void rules_input_add_mailbox(RulesInput *in, const char *mailbox);
 void rules_input_add_employee(RulesInput *in, const char *employee);
 void rules_input_set_size(RulesInput *in, gint64 size);
 
+/* Sets the regex budget of this message in match-limit units and the time backstop in
+ * milliseconds (0: none; rules_input_new starts with RULES_MESSAGE_BUDGET and
+ * RULES_MESSAGE_TIME_MS), and forgets what was used and any exhaustion. */
+void rules_input_set_budget(RulesInput *in, guint64 units, guint max_ms);
+/* Units charged so far. */
+guint64 rules_input_budget_used(const RulesInput *in);
+/* TRUE once the budget (or the time backstop) ran out: no rule matches from then on. */
+gboolean rules_input_budget_exhausted(const RulesInput *in);
+
 /* Replaces the record half of the input. attributes_json: a JSON object as text (NULL or
  * unparseable: no attributes). name may be NULL. */
 void rules_input_set_record(RulesInput *in, MaRecordType type, const char *name, MaStage stage,
@@ -132,7 +158,9 @@ void rules_input_set_record(RulesInput *in, MaRecordType type, const char *name,
 /* ---- matching and actions ------------------------------------------------------------------- */
 
 /* The first enabled rule, in order, whose object_types include the input's record type and whose
- * conditions hold; NULL when none. Borrowed from set. The input must have a record. */
+ * conditions hold; NULL when none, and NULL when the input's budget is exhausted (check with
+ * rules_input_budget_exhausted: the rules after the point where it ran out were not evaluated).
+ * Borrowed from set. The input must have a record. */
 const RulesRule *rules_first_match(const RulesSet *set, RulesInput *in);
 /* Whether this one rule's conditions hold (ignores enabled and object_types). */
 gboolean rules_rule_conditions_hold(const RulesRule *rule, RulesInput *in);
@@ -147,5 +175,7 @@ char *rules_render_template(const char *tmpl, RulesInput *in, gsize max_bytes);
 
 /* Number of regex evaluations that hit a PCRE2 limit since the process started (a metric). */
 guint64 rules_regex_limit_hits(void);
+/* "PCRE2 X.Y" of the library linked at run time, for `mailagent version`. Caller frees. */
+char *rules_library_version(void);
 
 #endif

@@ -133,8 +133,24 @@ RulesInput *rules_input_new(void)
   RulesInput *in = g_new0(RulesInput, 1);
   for (int i = 0; i < RF_TEXT_COUNT_; i++) slot_init(&in->slots[i]);
   in->attr_slots = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, slot_free);
+  in->budget = RULES_MESSAGE_BUDGET;
+  in->max_ms = RULES_MESSAGE_TIME_MS;
   return in;
 }
+
+void rules_input_set_budget(RulesInput *in, guint64 units, guint max_ms)
+{
+  in->budget = units;
+  in->max_ms = max_ms;
+  in->used = 0;
+  in->deadline_us = 0;
+  in->regex_calls = 0;
+  in->exhausted = FALSE;
+}
+
+guint64 rules_input_budget_used(const RulesInput *in) { return in->used; }
+
+gboolean rules_input_budget_exhausted(const RulesInput *in) { return in->exhausted; }
 
 void rules_input_invalidate(RulesInput *in)
 {
@@ -149,6 +165,7 @@ void rules_input_free(RulesInput *in)
   if (in->attrs) json_decref(in->attrs);
   g_hash_table_unref(in->attr_slots);
   if (in->md) pcre2_match_data_free(in->md);
+  if (in->mctx) pcre2_match_context_free(in->mctx);
   g_free(in->cache);
   g_free(in);
 }

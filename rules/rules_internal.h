@@ -84,7 +84,6 @@ struct RulesSet {
   gint refcount;
   RulesRule *rules;
   guint n;
-  pcre2_match_context *mctx;
   guint64 serial;         /* unique per parsed set: keys the input's result cache */
   guint n_conds;          /* conditions in all rules (cache slots) */
 };
@@ -105,6 +104,14 @@ struct RulesInput {
   json_t *attrs;          /* object, NULL when none */
   GHashTable *attr_slots; /* attribute name -> RulesSlot* (built on first use) */
   pcre2_match_data *md;   /* created on first regex */
+  pcre2_match_context *mctx; /* created on first regex; its match limit is set per attempt */
+  guint64 mctx_limit;     /* the match limit mctx holds now */
+  guint64 regex_calls;    /* regex calls for this message (the backstop reads the clock every 64th) */
+  guint64 budget;         /* regex units this message may use */
+  guint64 used;           /* units charged so far */
+  guint max_ms;           /* time backstop per message, 0 none */
+  gint64 deadline_us;     /* monotonic backstop, armed by the first regex call; 0 before */
+  gboolean exhausted;     /* the budget or the backstop ran out */
   /* Results of message-only conditions, reused for the other records of the message:
    * 0 unknown, 1 false, 2 true. Cleared by every message setter. */
   guint8 *cache;

@@ -4,9 +4,11 @@
  * Regexes are compiled once (rules_regex_compile, from rules_parse.c) with UTF, Unicode properties
  * and, unless the condition is case-sensitive, caseless matching; invalid UTF-8 in the subject is
  * tolerated (PCRE2_MATCH_INVALID_UTF) and JIT is used where available. Every match runs under the
- * set's match context (RULES_REGEX_MATCH_LIMIT, RULES_REGEX_DEPTH_LIMIT): hitting a limit makes the
- * condition false, counts in rules_regex_limit_hits() and is logged once per rule (its id, never
- * the text). Evaluation allocates nothing per rule beyond the input's lazy caches.
+ * input's match context (RULES_REGEX_DEPTH_LIMIT, and a match limit set per attempt from the
+ * message's budget, see rules.h): reaching RULES_REGEX_MATCH_LIMIT makes the condition false,
+ * counts in rules_regex_limit_hits() and is logged once per rule (its id, never the text); running
+ * out of the message's budget exhausts the input, after which nothing holds and no result is
+ * cached. Evaluation allocates nothing per rule beyond the input's lazy caches.
  */
 #include "rules_internal.h"
 
@@ -20,6 +22,13 @@ static guint64 regex_limit_hits; /* atomic (__atomic builtins) */
 guint64 rules_regex_limit_hits(void)
 {
   return __atomic_load_n(&regex_limit_hits, __ATOMIC_RELAXED);
+}
+
+char *rules_library_version(void)
+{
+  char version[64] = "";
+  if (pcre2_config(PCRE2_CONFIG_VERSION, version) < 0) g_strlcpy(version, "unknown", sizeof version);
+  return g_strdup_printf("PCRE2 %s", version);
 }
 
 pcre2_code *rules_regex_compile(const char *pattern, gboolean case_sensitive, const char *where, GError **error)
@@ -49,11 +58,44 @@ static void count_limit_hit(const RulesRule *rule, int rc)
             rule->id ? rule->id : "-", rule->position, rc);
 }
 
-static gboolean regex_holds(const RulesSet *set, const RulesRule *rule, const RulesCondition *c, RulesInput *in,
-                            const char *s)
+/* Runs one regex under the input's budget: escalating match limits, each attempt charged in full
+ * (see rules.h). Exhausts the input when the budget or the time backstop runs out. */
+static gboolean regex_holds(const RulesRule *rule, const RulesCondition *c, RulesInput *in, const char *s)
 {
+  if (in->exhausted) return FALSE;
   if (!in->md) in->md = pcre2_match_data_create(1, NULL);
-  int rc = pcre2_match(c->re, (PCRE2_SPTR) s, strlen(s), 0, 0, in->md, set->mctx);
+  if (!in->mctx) {
+    in->mctx = pcre2_match_context_create(NULL);
+    pcre2_set_depth_limit(in->mctx, RULES_REGEX_DEPTH_LIMIT);
+  }
+  /* a CPU backstop, not a wait: the monotonic clock (never the test clock), read on the first call
+   * and every 64th after it, which keeps it off the cost of ordinary rules */
+  if (in->max_ms > 0 && (in->regex_calls++ & 63) == 0) {
+    gint64 now = g_get_monotonic_time();
+    if (in->deadline_us == 0) in->deadline_us = now + (gint64) in->max_ms * 1000;
+    else if (now > in->deadline_us) in->exhausted = TRUE;
+  }
+  guint64 limit = RULES_REGEX_FIRST_LIMIT;
+  int rc = PCRE2_ERROR_MATCHLIMIT;
+  while (!in->exhausted) {
+    guint64 left = in->budget > in->used ? in->budget - in->used : 0;
+    guint64 attempt = MIN(MIN(limit, (guint64) RULES_REGEX_MATCH_LIMIT), left);
+    if (attempt == 0) {
+      in->exhausted = TRUE;
+      break;
+    }
+    if (attempt != in->mctx_limit) {
+      pcre2_set_match_limit(in->mctx, (uint32_t) attempt);
+      in->mctx_limit = attempt;
+    }
+    rc = pcre2_match(c->re, (PCRE2_SPTR) s, strlen(s), 0, 0, in->md, in->mctx);
+    in->used += attempt;
+    if (rc != PCRE2_ERROR_MATCHLIMIT) break;
+    if (attempt == RULES_REGEX_MATCH_LIMIT) break; /* the per-call limit: the condition is false */
+    if (attempt == left) in->exhausted = TRUE;
+    limit *= 8;
+  }
+  if (in->exhausted) return FALSE;
   if (rc >= 0) return TRUE;
   switch (rc) {
   case PCRE2_ERROR_NOMATCH: return FALSE;
@@ -95,8 +137,7 @@ static gboolean number_holds(const RulesCondition *c, double x)
 }
 
 /* The positive form of c on one (already folded when needed) value. */
-static gboolean value_holds(const RulesSet *set, const RulesRule *rule, const RulesCondition *c, RulesInput *in,
-                            const char *s)
+static gboolean value_holds(const RulesRule *rule, const RulesCondition *c, RulesInput *in, const char *s)
 {
   if (c->numeric) {
     double x;
@@ -115,12 +156,12 @@ static gboolean value_holds(const RulesSet *set, const RulesRule *rule, const Ru
   case RO_ENDS_WITH:
     n = strlen(s);
     return n >= c->text_lens[0] && memcmp(s + n - c->text_lens[0], c->texts[0], c->text_lens[0]) == 0;
-  case RO_MATCHES: return regex_holds(set, rule, c, in, s);
+  case RO_MATCHES: return regex_holds(rule, c, in, s);
   default: return FALSE;
   }
 }
 
-static gboolean condition_holds(const RulesSet *set, const RulesRule *rule, const RulesCondition *c, RulesInput *in)
+static gboolean condition_holds(const RulesRule *rule, const RulesCondition *c, RulesInput *in)
 {
   if (c->field == RF_HAS_ATTACHMENT) return (in->has_attachment == c->boolean) != c->negate;
   if (c->field == RF_SIZE) return number_holds(c, (double) in->size) != c->negate;
@@ -133,7 +174,8 @@ static gboolean condition_holds(const RulesSet *set, const RulesRule *rule, cons
     return empty == c->boolean;
   }
   gboolean any = FALSE;
-  for (guint i = 0; i < values->len && !any; i++) any = value_holds(set, rule, c, in, values->pdata[i]);
+  for (guint i = 0; i < values->len && !any && !in->exhausted; i++) any = value_holds(rule, c, in, values->pdata[i]);
+  if (in->exhausted) return FALSE; /* undecided: neither form holds */
   return any != c->negate;
 }
 
@@ -142,7 +184,7 @@ static gboolean condition_holds(const RulesSet *set, const RulesRule *rule, cons
 static gboolean condition_holds_cached(const RulesSet *set, const RulesRule *rule, const RulesCondition *c,
                                        RulesInput *in)
 {
-  if (c->per_record || set->serial == 0) return condition_holds(set, rule, c, in);
+  if (c->per_record || set->serial == 0) return condition_holds(rule, c, in);
   if (in->cache_serial != set->serial || in->cache_len < set->n_conds) {
     g_free(in->cache);
     in->cache_len = set->n_conds;
@@ -150,8 +192,8 @@ static gboolean condition_holds_cached(const RulesSet *set, const RulesRule *rul
     in->cache_serial = set->serial;
   }
   if (in->cache[c->slot]) return in->cache[c->slot] == 2;
-  gboolean ok = condition_holds(set, rule, c, in);
-  in->cache[c->slot] = ok ? 2 : 1;
+  gboolean ok = condition_holds(rule, c, in);
+  if (!in->exhausted) in->cache[c->slot] = ok ? 2 : 1; /* an undecided result is never reused */
   return ok;
 }
 
@@ -160,6 +202,7 @@ static gboolean conditions_hold(const RulesSet *set, const RulesRule *rule, Rule
   if (rule->n_conds == 0) return TRUE;
   for (guint i = 0; i < rule->n_conds; i++) {
     gboolean ok = condition_holds_cached(set, rule, &rule->conds[i], in);
+    if (in->exhausted) return FALSE;
     if (rule->match_any && ok) return TRUE;
     if (!rule->match_any && !ok) return FALSE;
   }
@@ -168,23 +211,14 @@ static gboolean conditions_hold(const RulesSet *set, const RulesRule *rule, Rule
 
 gboolean rules_rule_conditions_hold(const RulesRule *rule, RulesInput *in)
 {
-  /* A lone rule has no set at hand: use a context with the same limits. */
-  static pcre2_match_context *mctx;
-  static gsize once;
-  if (g_once_init_enter(&once)) {
-    mctx = pcre2_match_context_create(NULL);
-    pcre2_set_match_limit(mctx, RULES_REGEX_MATCH_LIMIT);
-    pcre2_set_depth_limit(mctx, RULES_REGEX_DEPTH_LIMIT);
-    g_once_init_leave(&once, 1);
-  }
-  RulesSet tmp = {.mctx = mctx};
+  RulesSet tmp = {0}; /* a lone rule has no set at hand: no cache slots (serial 0) */
   return conditions_hold(&tmp, rule, in);
 }
 
 const RulesRule *rules_first_match(const RulesSet *set, RulesInput *in)
 {
   g_return_val_if_fail(in->has_record, NULL);
-  for (guint i = 0; i < set->n; i++) {
+  for (guint i = 0; i < set->n && !in->exhausted; i++) {
     const RulesRule *r = &set->rules[i];
     if (!r->enabled || !(r->types_mask & (1u << in->record_type))) continue;
     if (conditions_hold(set, r, in)) return r;

@@ -37,7 +37,6 @@ void rules_set_unref(RulesSet *set)
   if (!set || !g_atomic_int_dec_and_test(&set->refcount)) return;
   for (guint i = 0; i < set->n; i++) rule_clear(&set->rules[i]);
   g_free(set->rules);
-  if (set->mctx) pcre2_match_context_free(set->mctx);
   g_free(set);
 }
 
@@ -226,9 +225,6 @@ RulesSet *rules_set_from_json(const json_t *array, RulesParseFlags flags, GError
   set->refcount = 1;
   set->n = (guint) json_array_size(array);
   set->rules = g_new0(RulesRule, set->n ? set->n : 1);
-  set->mctx = pcre2_match_context_create(NULL);
-  pcre2_set_match_limit(set->mctx, RULES_REGEX_MATCH_LIMIT);
-  pcre2_set_depth_limit(set->mctx, RULES_REGEX_DEPTH_LIMIT);
   static guint64 serials;
   set->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
   for (guint i = 0; i < set->n; i++) {

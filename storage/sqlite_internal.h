@@ -125,6 +125,7 @@ MaActivity *sql_activity_read(sqlite3_stmt *s);
 int sqlite_open(const char *data_dir, gboolean create, void **impl_out, GError **error);
 void sqlite_close(void *impl);
 int sqlite_schema_version(void *impl);
+char *sqlite_library_version(void);
 int sqlite_begin(void *impl, GError **error);
 int sqlite_begin_batch(void *impl, GError **error);
 int sqlite_commit(void *impl, GError **error);
@@ -133,6 +134,8 @@ void sqlite_fault_inject_commit_failures(void *impl, int n);
 gint64 sqlite_data_version(void *impl);
 void sqlite_fault_inject_disk_full(void *impl, gboolean full);
 int sqlite_enterprise_create(void *impl, const MaEnterprise *e, GError **error);
+/* storage_sqlite_erase.c */
+int sqlite_enterprise_delete(void *impl, const char *enterprise_id, GError **error);
 int sqlite_enterprise_get(void *impl, const char *id_or_slug, MaEnterprise **out, GError **error);
 int sqlite_enterprise_list(void *impl, GPtrArray *out, GError **error);
 int sqlite_enterprise_domain_add(void *impl, const char *enterprise_id, const char *domain, GError **error);
@@ -181,7 +184,8 @@ int sqlite_message_get(void *impl, const char *enterprise_id, const char *id, Ma
                        GError **error);
 int sqlite_message_ids_archived_since(void *impl, const char *enterprise_id, gint64 since,
                                       const char *after_id, int limit, GPtrArray *out, GError **error);
-int sqlite_attachment_visible(void *impl, const char *enterprise_id, const char *sha256, GError **error);
+int sqlite_attachment_visible(void *impl, const char *enterprise_id, const char *sha256, char **filename,
+                              char **content_type, GError **error);
 int sqlite_link_add(void *impl, const char *enterprise_id, const char *message_id, const MaRecordRef *ref,
                     GError **error);
 int sqlite_message_links(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
@@ -229,6 +233,17 @@ int sqlite_outbox_delivered(void *impl, gint64 seq, gint64 now, GError **error);
 int sqlite_outbox_failed(void *impl, gint64 seq, int attempts, gint64 next_attempt_at,
                          const char *error_text, gboolean dead, GError **error);
 int sqlite_outbox_backlog(void *impl, gint64 *count, GError **error);
+int sqlite_outbox_dead_list(void *impl, const char *enterprise_id, gint64 after_seq, int limit, GPtrArray *out,
+                            GError **error);
+int sqlite_outbox_get(void *impl, const char *enterprise_id, gint64 seq, MaOutboxEvent **out, GError **error);
+int sqlite_outbox_dead_retry(void *impl, const char *enterprise_id, gint64 seq, gint64 now, gint64 *count,
+                             GError **error);
+int sqlite_outbox_dead_purge(void *impl, const char *enterprise_id, gint64 seq, gint64 *count, GError **error);
+int sqlite_outbox_dead_count(void *impl, gint64 *count, GError **error);
+/* storage_sqlite_audit.c */
+int sqlite_audit_add(void *impl, const MaAuditEntry *e, GError **error);
+int sqlite_audit_list(void *impl, const char *enterprise_id, gint64 before_seq, int limit, GPtrArray *out,
+                      GError **error);
 int sqlite_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 /* storage_sqlite_outbound.c */
 int sqlite_outbound_enqueue(void *impl, const MaOutbound *m, const char *idem_key, const char *request_hash,

@@ -142,6 +142,11 @@ int storage_schema_version(MaStorage *st)
   return st->be->schema_version(st->impl);
 }
 
+char *storage_library_version(void)
+{
+  return ma_storage_sqlite_backend.library_version();
+}
+
 int storage_begin(MaStorage *st, GError **error)
 {
   g_assert(st != NULL);
@@ -185,6 +190,12 @@ gint64 storage_data_version(MaStorage *st)
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
+
+int storage_enterprise_delete(MaStorage *st, const char *enterprise_id, GError **error)
+{
+  g_assert(st != NULL && enterprise_id != NULL);
+  return st->be->enterprise_delete(st->impl, enterprise_id, error);
+}
 
 int storage_enterprise_create(MaStorage *st, const MaEnterprise *e, GError **error)
 {
@@ -407,10 +418,13 @@ int storage_message_ids_archived_since(MaStorage *st, const char *enterprise_id,
   return st->be->message_ids_archived_since(st->impl, enterprise_id, since, after_id, limit, out, error);
 }
 
-int storage_attachment_visible(MaStorage *st, const char *enterprise_id, const char *sha256, GError **error)
+int storage_attachment_visible(MaStorage *st, const char *enterprise_id, const char *sha256, char **filename,
+                               char **content_type, GError **error)
 {
   g_assert(st != NULL);
-  return st->be->attachment_visible(st->impl, enterprise_id, sha256, error);
+  if (filename) *filename = NULL;
+  if (content_type) *content_type = NULL;
+  return st->be->attachment_visible(st->impl, enterprise_id, sha256, filename, content_type, error);
 }
 
 int storage_link_add(MaStorage *st, const char *enterprise_id, const char *message_id,
@@ -628,6 +642,69 @@ int storage_outbox_failed(MaStorage *st, gint64 seq, int attempts, gint64 next_a
 {
   g_assert(st != NULL);
   return st->be->outbox_failed(st->impl, seq, attempts, next_attempt_at, error_text, dead, error);
+}
+
+const char *ma_outbox_state_name(MaOutboxState state)
+{
+  static const char *const names[] = {"pending", "delivered", "dead", "purged"};
+  return state <= MA_OUTBOX_PURGED ? names[state] : "unknown";
+}
+
+int storage_outbox_dead_list(MaStorage *st, const char *enterprise_id, gint64 after_seq, int limit, GPtrArray *out,
+                             GError **error)
+{
+  g_assert(st != NULL && out != NULL);
+  return st->be->outbox_dead_list(st->impl, enterprise_id, after_seq, limit, out, error);
+}
+
+int storage_outbox_get(MaStorage *st, const char *enterprise_id, gint64 seq, MaOutboxEvent **out, GError **error)
+{
+  g_assert(st != NULL && out != NULL);
+  *out = NULL;
+  return st->be->outbox_get(st->impl, enterprise_id, seq, out, error);
+}
+
+int storage_outbox_dead_retry(MaStorage *st, const char *enterprise_id, gint64 seq, gint64 now, gint64 *count,
+                              GError **error)
+{
+  g_assert(st != NULL && count != NULL);
+  return st->be->outbox_dead_retry(st->impl, enterprise_id, seq, now, count, error);
+}
+
+int storage_outbox_dead_purge(MaStorage *st, const char *enterprise_id, gint64 seq, gint64 *count, GError **error)
+{
+  g_assert(st != NULL && count != NULL);
+  return st->be->outbox_dead_purge(st->impl, enterprise_id, seq, count, error);
+}
+
+int storage_outbox_dead_count(MaStorage *st, gint64 *count, GError **error)
+{
+  g_assert(st != NULL && count != NULL);
+  return st->be->outbox_dead_count(st->impl, count, error);
+}
+
+void ma_audit_entry_free(MaAuditEntry *e)
+{
+  if (!e) return;
+  g_free(e->enterprise_id);
+  g_free(e->actor);
+  g_free(e->action);
+  g_free(e->target);
+  g_free(e->details);
+  g_free(e);
+}
+
+int storage_audit_add(MaStorage *st, const MaAuditEntry *e, GError **error)
+{
+  g_assert(st != NULL && e != NULL && e->actor && e->action);
+  return st->be->audit_add(st->impl, e, error);
+}
+
+int storage_audit_list(MaStorage *st, const char *enterprise_id, gint64 before_seq, int limit, GPtrArray *out,
+                       GError **error)
+{
+  g_assert(st != NULL && out != NULL);
+  return st->be->audit_list(st->impl, enterprise_id, before_seq, limit, out, error);
 }
 
 int storage_outbox_backlog(MaStorage *st, gint64 *count, GError **error)

@@ -32,6 +32,9 @@ int storage_open(const char *data_dir, gboolean create, MaStorage **out, GError 
 /* Closes and sets *st to NULL. Accepts NULL and *st == NULL. */
 void storage_close(MaStorage **st);
 int storage_schema_version(MaStorage *st);
+/* The database library linked at run time, e.g. "SQLite 3.40.1", for `mailagent version`. Caller
+ * frees. */
+char *storage_library_version(void);
 
 /* Transactions group many writes into one durable commit (one fsync). Nesting is not allowed.
  * Outside a transaction every write function is atomic on its own; inside one, a write function
@@ -75,6 +78,11 @@ void ma_enterprise_free(MaEnterprise *e);
 /* Creates an enterprise (e->id, slug, name, inbound_local, domains filled by the caller). Fails with
  * MA_ERROR_CONFLICT when the slug or a domain is already taken by another enterprise. */
 int storage_enterprise_create(MaStorage *st, const MaEnterprise *e, GError **error);
+/* Deletes the enterprise and every row that belongs to it (records, mail, activities, keys, rules,
+ * settings, webhook events, audit entries, and whatever later tables key by enterprise), and every
+ * blob no other enterprise's message still references (blobs are shared by digest). One
+ * transaction. 1 deleted, 0 no such enterprise. */
+int storage_enterprise_delete(MaStorage *st, const char *enterprise_id, GError **error);
 /* Finds by id or by slug. */
 int storage_enterprise_get(MaStorage *st, const char *id_or_slug, MaEnterprise **out, GError **error);
 /* admin: all enterprises, oldest first. out: MaEnterprise*. */
@@ -217,8 +225,11 @@ int storage_message_get(MaStorage *st, const char *enterprise_id, const char *id
 /* Ids of messages archived at or after `since`, oldest first, after `after_id`. out: char*. */
 int storage_message_ids_archived_since(MaStorage *st, const char *enterprise_id, gint64 since,
                                        const char *after_id, int limit, GPtrArray *out, GError **error);
-/* 1 when some message of this enterprise has an attachment with this digest. */
-int storage_attachment_visible(MaStorage *st, const char *enterprise_id, const char *sha256, GError **error);
+/* 1 when some message of this enterprise has an attachment with this digest; then, when not NULL,
+ * *filename and *content_type (caller frees; either may be NULL) are those of its latest such
+ * attachment, for the download's Content-Disposition. */
+int storage_attachment_visible(MaStorage *st, const char *enterprise_id, const char *sha256, char **filename,
+                               char **content_type, GError **error);
 
 /* Links: 1 added, 0 existed; MA_ERROR_NOT_FOUND when the message is not this enterprise's. */
 int storage_link_add(MaStorage *st, const char *enterprise_id, const char *message_id, const MaRecordRef *ref, GError **error);
@@ -378,6 +389,12 @@ int storage_domain_key_update(MaStorage *st, const MaDomainKey *k, GError **erro
 
 /* ---- outbox: events for the CRM's webhook --------------------------------------------------- */
 
+/* An event's life: pending (retried on a schedule), delivered, dead (parked after the last attempt:
+ * an operator requeues or purges it), purged (given up; the row stays so that its idempotency key
+ * still stops a replayed step from emitting it again). */
+typedef enum { MA_OUTBOX_PENDING, MA_OUTBOX_DELIVERED, MA_OUTBOX_DEAD, MA_OUTBOX_PURGED } MaOutboxState;
+const char *ma_outbox_state_name(MaOutboxState state);
+
 typedef struct {
   gint64 seq;             /* delivery order */
   char *idempotency_key;  /* unique: adding the same key twice keeps the first */
@@ -387,6 +404,9 @@ typedef struct {
   int attempts;
   gint64 next_attempt_at;
   char *last_error;
+  gint64 created_at;
+  gint64 delivered_at;    /* 0: not delivered */
+  MaOutboxState state;
 } MaOutboxEvent;
 
 void ma_outbox_event_free(MaOutboxEvent *e);
@@ -402,6 +422,43 @@ int storage_outbox_failed(MaStorage *st, gint64 seq, int attempts, gint64 next_a
                           gboolean dead, GError **error);
 /* Undelivered, not dead. */
 int storage_outbox_backlog(MaStorage *st, gint64 *count, GError **error);
+/* Dead events, oldest first, with seq > after_seq (0: from the start), at most limit; enterprise_id
+ * NULL: every enterprise's. out: MaOutboxEvent*. */
+int storage_outbox_dead_list(MaStorage *st, const char *enterprise_id, gint64 after_seq, int limit, GPtrArray *out,
+                             GError **error);
+/* One event in any state: 1 with *out (caller frees), 0 when there is none (or it belongs to
+ * another enterprise than enterprise_id, when that is not NULL). */
+int storage_outbox_get(MaStorage *st, const char *enterprise_id, gint64 seq, MaOutboxEvent **out, GError **error);
+/* Requeues dead events (seq > 0: that one; 0: every dead one of enterprise_id, or of all when NULL):
+ * attempts start again from 0, due at now. *count gets how many. */
+int storage_outbox_dead_retry(MaStorage *st, const char *enterprise_id, gint64 seq, gint64 now, gint64 *count,
+                              GError **error);
+/* Purges dead events, selected as for retry. *count gets how many. */
+int storage_outbox_dead_purge(MaStorage *st, const char *enterprise_id, gint64 seq, gint64 *count, GError **error);
+/* Dead events of every enterprise (the /metrics gauge). */
+int storage_outbox_dead_count(MaStorage *st, gint64 *count, GError **error);
+
+/* ---- audit log: administrative changes ------------------------------------------------------ */
+
+typedef struct {
+  gint64 seq;             /* assigned by storage_audit_add: the order entries were written in */
+  char *enterprise_id;    /* the enterprise changed; NULL for installation-wide changes */
+  char *actor;            /* "cli:<unix user>" or "apikey:<key id>" */
+  char *action;           /* "apikey.create", "rules.update", "settings.update", ... */
+  char *target;           /* what was changed: a key id, a rule id, a setting name; may be NULL */
+  char *details;          /* JSON object text, never a secret; may be NULL */
+  gint64 at;              /* Unix seconds */
+} MaAuditEntry;
+
+void ma_audit_entry_free(MaAuditEntry *e);
+
+/* Appends e (at set by the caller; seq is assigned). Joins the caller's open transaction, so a change
+ * and its entry commit together. */
+int storage_audit_add(MaStorage *st, const MaAuditEntry *e, GError **error);
+/* Entries newest first with seq < before_seq (0: from the newest), at most limit. enterprise_id
+ * NULL: all; otherwise that enterprise's. out: MaAuditEntry*. */
+int storage_audit_list(MaStorage *st, const char *enterprise_id, gint64 before_seq, int limit, GPtrArray *out,
+                       GError **error);
 
 /* ---- metrics -------------------------------------------------------------------------------- */
 

@@ -18,6 +18,8 @@ typedef struct MaStorageBackend {
   int (*open)(const char *data_dir, gboolean create, void **impl_out, GError **error);
   void (*close)(void *impl);
   int (*schema_version)(void *impl);
+  /* The client library's name and version (caller frees); needs no open database. */
+  char *(*library_version)(void);
   int (*begin)(void *impl, GError **error);
   int (*begin_batch)(void *impl, GError **error);
   int (*commit)(void *impl, GError **error);
@@ -27,6 +29,7 @@ typedef struct MaStorageBackend {
   void (*fault_inject_disk_full)(void *impl, gboolean full);
 
   int (*enterprise_create)(void *impl, const MaEnterprise *e, GError **error);
+  int (*enterprise_delete)(void *impl, const char *enterprise_id, GError **error);
   int (*enterprise_get)(void *impl, const char *id_or_slug, MaEnterprise **out, GError **error);
   int (*enterprise_list)(void *impl, GPtrArray *out, GError **error);
   int (*enterprise_domain_add)(void *impl, const char *enterprise_id, const char *domain, GError **error);
@@ -73,7 +76,8 @@ typedef struct MaStorageBackend {
                      GError **error);
   int (*message_ids_archived_since)(void *impl, const char *enterprise_id, gint64 since,
                                     const char *after_id, int limit, GPtrArray *out, GError **error);
-  int (*attachment_visible)(void *impl, const char *enterprise_id, const char *sha256, GError **error);
+  int (*attachment_visible)(void *impl, const char *enterprise_id, const char *sha256, char **filename,
+                            char **content_type, GError **error);
   int (*link_add)(void *impl, const char *enterprise_id, const char *message_id, const MaRecordRef *ref,
                   GError **error);
   int (*message_links)(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
@@ -120,6 +124,16 @@ typedef struct MaStorageBackend {
   int (*outbox_failed)(void *impl, gint64 seq, int attempts, gint64 next_attempt_at, const char *error_text,
                        gboolean dead, GError **error);
   int (*outbox_backlog)(void *impl, gint64 *count, GError **error);
+  int (*outbox_dead_list)(void *impl, const char *enterprise_id, gint64 after_seq, int limit, GPtrArray *out,
+                          GError **error);
+  int (*outbox_get)(void *impl, const char *enterprise_id, gint64 seq, MaOutboxEvent **out, GError **error);
+  int (*outbox_dead_retry)(void *impl, const char *enterprise_id, gint64 seq, gint64 now, gint64 *count,
+                           GError **error);
+  int (*outbox_dead_purge)(void *impl, const char *enterprise_id, gint64 seq, gint64 *count, GError **error);
+  int (*outbox_dead_count)(void *impl, gint64 *count, GError **error);
+  int (*audit_add)(void *impl, const MaAuditEntry *e, GError **error);
+  int (*audit_list)(void *impl, const char *enterprise_id, gint64 before_seq, int limit, GPtrArray *out,
+                    GError **error);
   int (*counts)(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
   int (*outbound_enqueue)(void *impl, const MaOutbound *m, const char *idem_key, const char *request_hash,
                           const char *response, gint64 now, char **prior_hash, char **prior_response,

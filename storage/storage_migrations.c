@@ -230,6 +230,14 @@ static const SqlMigration migrations[] = {
    "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
    "  username TEXT NOT NULL UNIQUE, label TEXT, secret_hash TEXT NOT NULL,"
    "  created_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0);"},
+  {15, /* webhook dead letters are listed, counted for /metrics and requeued without reading the
+        * delivered rows the outbox keeps forever */
+   "CREATE INDEX IF NOT EXISTS outbox_dead ON outbox(seq) WHERE dead = 1;"},
+  {16, /* the audit log of administrative changes: who, through which key or the CLI, what, when.
+        * No foreign key to enterprises: the entry recording an enterprise's deletion outlives it. */
+   "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY AUTOINCREMENT, enterprise_id TEXT, actor TEXT NOT NULL,"
+   "  action TEXT NOT NULL, target TEXT, details TEXT, at INTEGER NOT NULL);"
+   "CREATE INDEX IF NOT EXISTS audit_by_enterprise ON audit(enterprise_id, seq);"},
 };
 
 int sql_migrations_latest(void)

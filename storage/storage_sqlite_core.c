@@ -454,3 +454,8 @@ int sqlite_schema_version(void *impl)
   SqlDb *d = impl;
   return d->schema_version;
 }
+
+char *sqlite_library_version(void)
+{
+  return g_strdup_printf("SQLite %s", sqlite3_libversion());
+}

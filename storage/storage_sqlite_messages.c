@@ -375,17 +375,23 @@ int sqlite_message_ids_archived_since(void *impl, const char *enterprise_id, gin
   return 0;
 }
 
-int sqlite_attachment_visible(void *impl, const char *enterprise_id, const char *sha256, GError **error)
+int sqlite_attachment_visible(void *impl, const char *enterprise_id, const char *sha256, char **filename,
+                              char **content_type, GError **error)
 {
   SqlDb *d = impl;
+  /* attachments_by_sha finds the rows; the latest message's name wins */
   sqlite3_stmt *s = sql_prep(d,
-                             "SELECT 1 FROM attachments a JOIN messages m ON m.id = a.message_id"
-                             " WHERE a.sha256 = ? AND m.enterprise_id = ? LIMIT 1",
+                             "SELECT a.filename, a.content_type FROM attachments a JOIN messages m ON m.id = a.message_id"
+                             " WHERE a.sha256 = ? AND m.enterprise_id = ? ORDER BY m.id DESC LIMIT 1",
                              error);
   if (!s) return -1;
   sql_bind_text(s, 1, sha256);
   sql_bind_text(s, 2, enterprise_id);
   int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    if (filename) *filename = sql_col_dup(s, 0);
+    if (content_type) *content_type = sql_col_dup(s, 1);
+  }
   sql_reset(s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "attachment visibility");
   return rc == SQLITE_ROW ? 1 : 0;

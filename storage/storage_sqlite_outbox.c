@@ -6,7 +6,10 @@
  * activities count their inserts (migration 6), triggers count deletes and records.
  *
  * An idempotency key is unique across the outbox, delivered rows included, so a replayed pipeline
- * step never emits an event twice. Delivered rows are kept (marked), not deleted, for that reason.
+ * step never emits an event twice. Delivered rows are kept (marked), not deleted, for that reason;
+ * so are purged dead events (dead = 2).
+ *
+ * The dead column: 0 pending or delivered, 1 dead (parked after the last attempt), 2 purged.
  */
 #include "sqlite_internal.h"
 
@@ -112,6 +115,101 @@ static int count_one(SqlDb *d, const char *sql, gint64 *out, GError **error)
 int sqlite_outbox_backlog(void *impl, gint64 *count, GError **error)
 {
   return count_one(impl, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND dead = 0", count, error);
+}
+
+#define OUTBOX_COLUMNS                                                                                   \
+  "seq, idempotency_key, enterprise_id, event, payload, attempts, next_attempt_at, last_error, created_at,"     \
+  " delivered_at, dead"
+
+static MaOutboxEvent *event_from_row(sqlite3_stmt *s)
+{
+  MaOutboxEvent *e = g_new0(MaOutboxEvent, 1);
+  e->seq = sqlite3_column_int64(s, 0);
+  e->idempotency_key = sql_col_dup(s, 1);
+  e->enterprise_id = sql_col_dup(s, 2);
+  e->event = sql_col_dup(s, 3);
+  e->payload = sql_col_dup(s, 4);
+  e->attempts = sqlite3_column_int(s, 5);
+  e->next_attempt_at = sqlite3_column_int64(s, 6);
+  e->last_error = sql_col_dup(s, 7);
+  e->created_at = sqlite3_column_int64(s, 8);
+  e->delivered_at = sqlite3_column_int64(s, 9);
+  int dead = sqlite3_column_int(s, 10);
+  e->state = dead == 1 ? MA_OUTBOX_DEAD : dead == 2 ? MA_OUTBOX_PURGED : e->delivered_at ? MA_OUTBOX_DELIVERED
+                                                                                        : MA_OUTBOX_PENDING;
+  return e;
+}
+
+int sqlite_outbox_dead_list(void *impl, const char *enterprise_id, gint64 after_seq, int limit, GPtrArray *out,
+                            GError **error)
+{
+  SqlDb *d = impl;
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE dead = 1 AND seq > ?1"
+                             " AND (?2 IS NULL OR enterprise_id = ?2) ORDER BY seq LIMIT ?3",
+                             error);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, after_seq);
+  sql_bind_text(s, 2, enterprise_id);
+  sqlite3_bind_int(s, 3, limit > 0 ? limit : -1);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, event_from_row(s));
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "outbox dead list");
+  return 0;
+}
+
+int sqlite_outbox_get(void *impl, const char *enterprise_id, gint64 seq, MaOutboxEvent **out, GError **error)
+{
+  SqlDb *d = impl;
+  sqlite3_stmt *s = sql_prep(d, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE seq = ?1 AND (?2 IS NULL OR enterprise_id = ?2)",
+                             error);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, seq);
+  sql_bind_text(s, 2, enterprise_id);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *out = event_from_row(s);
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "outbox get");
+  return rc == SQLITE_ROW ? 1 : 0;
+}
+
+/* One UPDATE over the dead events selected by (enterprise_id, seq), as the retry and purge
+ * contracts say; *count gets the rows changed. */
+static int update_dead(SqlDb *d, const char *set_sql, const char *enterprise_id, gint64 seq, gint64 now,
+                       gint64 *count, GError **error)
+{
+  *count = 0;
+  if (sql_write_begin(d, error) < 0) return -1;
+  g_autofree char *sql = g_strconcat("UPDATE outbox SET ", set_sql,
+                                     " WHERE dead = 1 AND (?1 = 0 OR seq = ?1) AND (?2 IS NULL OR enterprise_id = ?2)",
+                                     NULL);
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d, sql, error);
+  if (s) {
+    sqlite3_bind_int64(s, 1, seq);
+    sql_bind_text(s, 2, enterprise_id);
+    if (sqlite3_bind_parameter_count(s) >= 3) sqlite3_bind_int64(s, 3, now);
+    ret = sql_step_done(d, s, error, "outbox dead update");
+    if (ret == 0) *count = sqlite3_changes(d->db);
+  }
+  return sql_write_end(d, ret, error);
+}
+
+int sqlite_outbox_dead_retry(void *impl, const char *enterprise_id, gint64 seq, gint64 now, gint64 *count,
+                             GError **error)
+{
+  return update_dead(impl, "dead = 0, attempts = 0, next_attempt_at = ?3", enterprise_id, seq, now, count, error);
+}
+
+int sqlite_outbox_dead_purge(void *impl, const char *enterprise_id, gint64 seq, gint64 *count, GError **error)
+{
+  return update_dead(impl, "dead = 2", enterprise_id, seq, 0, count, error);
+}
+
+int sqlite_outbox_dead_count(void *impl, gint64 *count, GError **error)
+{
+  return count_one(impl, "SELECT count(*) FROM outbox WHERE dead = 1", count, error);
 }
 
 int sqlite_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error)

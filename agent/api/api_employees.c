@@ -59,8 +59,11 @@ static void employees_add(ApiCtx *ctx)
   e.email = g_utf8_strdown(json_string_value(email), -1);
   e.name = json_is_string(name) ? g_strdup(json_string_value(name)) : NULL;
   e.created_at = ma_now();
-  if (storage_employee_add(ctx->st, &e, &error) < 0 ||
+  if (storage_begin(ctx->st, &error) < 0 || storage_employee_add(ctx->st, &e, &error) < 0 ||
+      api_audit(ctx, ctx->enterprise_id, "employee.add", e.id, json_pack("{s:s}", "email", e.email), &error) < 0 ||
+      storage_commit(ctx->st, &error) < 0 ||
       storage_employee_find(ctx->st, ctx->enterprise_id, e.id, &stored, &error) < 0) {
+    storage_rollback(ctx->st);
     api_reply_gerror(ctx, error);
   } else {
     api_reply_json(ctx, 201, codec_employee_to_json(stored ? stored : &e));
@@ -99,6 +102,8 @@ static void employee_delete(ApiCtx *ctx)
   if (!api_check_query(ctx, NULL))
     return;
   rc = storage_employee_remove(ctx->st, ctx->enterprise_id, api_param(ctx, "id"), &error);
+  if (rc > 0)
+    api_audit(ctx, ctx->enterprise_id, "employee.remove", api_param(ctx, "id"), NULL, NULL);
   if (rc < 0)
     api_reply_gerror(ctx, error);
   else if (rc == 0)

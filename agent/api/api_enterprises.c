@@ -114,7 +114,11 @@ static void enterprises_create(ApiCtx *ctx)
   e.created_at = ma_now();
   /* As `mailagent enterprise add`: the enterprise and its first key ("default") in one commit. */
   if (storage_begin(ctx->st, &error) < 0 || storage_enterprise_create(ctx->st, &e, &error) < 0 ||
-      apikey_create(ctx->st, e.id, "default", &key, &secret, &error) < 0 || storage_commit(ctx->st, &error) < 0) {
+      apikey_create(ctx->st, e.id, "default", &key, &secret, &error) < 0 ||
+      api_audit(ctx, e.id, "enterprise.create", e.id, json_pack("{s:s, s:s}", "name", e.name, "slug", e.slug), &error) < 0 ||
+      api_audit(ctx, e.id, "apikey.create", key->id, json_pack("{s:s, s:s}", "scope", "enterprise", "label", "default"),
+                &error) < 0 ||
+      storage_commit(ctx->st, &error) < 0) {
     storage_rollback(ctx->st);
     api_reply_gerror(ctx, error);
   } else {
@@ -144,7 +148,42 @@ static void enterprise_get(ApiCtx *ctx)
     enterprise_reply(ctx, api_param(ctx, "id"));
 }
 
+/* DELETE /v1/enterprises/{id or slug}?confirm=<slug>: the enterprise and all its data, as
+ * `mailagent enterprise delete`; 204. The confirmation repeats the slug (400 without it). */
+static void enterprise_delete(ApiCtx *ctx)
+{
+  static const char *const allowed[] = {"confirm", NULL};
+  if (!api_check_query(ctx, allowed)) return;
+  g_autoptr(GError) error = NULL;
+  MaEnterprise *e = NULL;
+  int rc = storage_enterprise_get(ctx->st, api_param(ctx, "id"), &e, &error);
+  if (rc < 0) {
+    api_reply_gerror(ctx, error);
+    return;
+  }
+  if (rc == 0) {
+    api_reply_error(ctx, 404, "not_found", "no such enterprise");
+    return;
+  }
+  const char *confirm = api_query(ctx, "confirm");
+  if (!confirm || strcmp(confirm, e->slug) != 0) {
+    api_reply_error(ctx, 400, "confirmation_required", "repeat the enterprise's slug: ?confirm=%s", e->slug);
+    ma_enterprise_free(e);
+    return;
+  }
+  if (storage_begin(ctx->st, &error) < 0 || storage_enterprise_delete(ctx->st, e->id, &error) < 0 ||
+      api_audit(ctx, NULL, "enterprise.delete", e->id, json_pack("{s:s}", "slug", e->slug), &error) < 0 ||
+      storage_commit(ctx->st, &error) < 0) {
+    storage_rollback(ctx->st);
+    api_reply_gerror(ctx, error);
+  } else {
+    api_reply_no_content(ctx);
+  }
+  ma_enterprise_free(e);
+}
+
 const ApiRoute api_enterprises_routes[] = {
+  {EVHTTP_REQ_DELETE, "/v1/enterprises/{id}", API_AUTH_ADMIN, enterprise_delete},
   {EVHTTP_REQ_GET, "/v1/enterprises", API_AUTH_ADMIN, enterprises_list},
   {EVHTTP_REQ_POST, "/v1/enterprises", API_AUTH_ADMIN, enterprises_create},
   {EVHTTP_REQ_GET, "/v1/enterprises/{id}", API_AUTH_ADMIN, enterprise_get},

@@ -8,6 +8,7 @@
 #include "api_internal.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/metrics.h"
+#include "agent/version/version.h"
 #include "rules/rules.h"
 
 static void healthz_get(ApiCtx *ctx)
@@ -33,6 +34,18 @@ static void metrics_get(ApiCtx *ctx)
   if (!api_check_query(ctx, NULL))
     return;
   ma_metrics_render(out);
+  /* mailagent_build_info: constant 1, the versions as labels (values we produce, not a peer's) */
+  json_t *libs = ma_version_libraries();
+  g_string_append_printf(out, "# HELP mailagent_build_info mailagent's version and the libraries it runs with.\n"
+                              "# TYPE mailagent_build_info gauge\nmailagent_build_info{version=\"%s\"", ma_version());
+  gsize i;
+  json_t *lib;
+  json_array_foreach(libs, i, lib) {
+    g_autofree char *label = g_ascii_strdown(json_string_value(json_object_get(lib, "name")), -1);
+    g_string_append_printf(out, ",%s=\"%s\"", label, json_string_value(json_object_get(lib, "version")));
+  }
+  g_string_append(out, "} 1\n");
+  json_decref(libs);
   g_string_append_printf(out, "# HELP mailagent_rules_regex_limit_hits_total Rule regexes stopped by their match limits.\n"
                               "# TYPE mailagent_rules_regex_limit_hits_total counter\n"
                               "mailagent_rules_regex_limit_hits_total %" G_GUINT64_FORMAT "\n",
@@ -41,6 +54,12 @@ static void metrics_get(ApiCtx *ctx)
     g_string_append_printf(out, "# HELP mailagent_webhook_backlog Webhook events waiting for delivery.\n"
                                 "# TYPE mailagent_webhook_backlog gauge\nmailagent_webhook_backlog %" G_GINT64_FORMAT "\n",
                            backlog);
+  g_clear_error(&error);
+  gint64 dead = 0;
+  if (storage_outbox_dead_count(ctx->st, &dead, &error) == 0)
+    g_string_append_printf(out, "# HELP mailagent_webhook_dead Webhook events parked as dead, waiting for an operator.\n"
+                                "# TYPE mailagent_webhook_dead gauge\nmailagent_webhook_dead %" G_GINT64_FORMAT "\n",
+                           dead);
   g_clear_error(&error);
   if (storage_counts(ctx->st, &messages, &activities, &records, &error) == 0)
     g_string_append_printf(out,
@@ -56,9 +75,9 @@ static void metrics_get(ApiCtx *ctx)
   if (storage_outbound_stats(ctx->st, by_state, &oldest, &error) == 0) {
     g_string_append(out, "# HELP mailagent_outbound_recipients Outbound recipients by delivery state (sent, bounced and"
                          " expired count every delivery outcome so far).\n# TYPE mailagent_outbound_recipients gauge\n");
-    for (int i = 0; i < MA_OUT__COUNT; i++)
+    for (int st = 0; st < MA_OUT__COUNT; st++)
       g_string_append_printf(out, "mailagent_outbound_recipients{state=\"%s\"} %" G_GINT64_FORMAT "\n",
-                             ma_outbound_state_name((MaOutboundState) i), by_state[i]);
+                             ma_outbound_state_name((MaOutboundState) st), by_state[st]);
     g_string_append_printf(out, "# HELP mailagent_outbound_oldest_age_seconds Age of the oldest message with a recipient"
                                 " not yet delivered (0 when none).\n# TYPE mailagent_outbound_oldest_age_seconds gauge\n"
                                 "mailagent_outbound_oldest_age_seconds %" G_GINT64_FORMAT "\n",

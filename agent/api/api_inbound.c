@@ -87,6 +87,7 @@ static void inbound_rotate(ApiCtx *ctx)
     api_reply_gerror(ctx, error);
     goto out;
   }
+  api_audit(ctx, ctx->enterprise_id, "inbound.rotate", NULL, json_pack("{s:I}", "grace_seconds", (json_int_t) grace), NULL);
   ma_time_format(expires, when);
   reply_addresses(ctx, 200, json_pack("{s:s}", "previous_expires_at", when));
 out:

@@ -47,6 +47,7 @@ typedef enum {
   API_AUTH_NONE,       /* /healthz, /metrics */
   API_AUTH_ENTERPRISE, /* an enterprise key; the handler sees ctx->enterprise_id */
   API_AUTH_ADMIN,      /* the admin key */
+  API_AUTH_ANY,        /* either; the handler tells them apart by ctx->enterprise_id (NULL: admin) */
 } ApiAuth;
 
 typedef struct {
@@ -87,6 +88,8 @@ extern const ApiRoute api_enterprises_routes[];
 extern const ApiRoute api_keys_routes[];
 extern const ApiRoute api_inbound_routes[];
 extern const ApiRoute api_outbound_routes[];
+extern const ApiRoute api_webhook_routes[];
+extern const ApiRoute api_audit_routes[];
 
 /* ---- router (api_router.c) ------------------------------------------------------------------ */
 
@@ -134,6 +137,17 @@ gboolean api_check_query(ApiCtx *ctx, const char *const *allowed);
 const char *api_query(ApiCtx *ctx, const char *name);
 /* Parses ?limit= (default API_DEFAULT_PAGE, 1..API_MAX_PAGE). FALSE after answering 400. */
 gboolean api_query_limit(ApiCtx *ctx, int *limit);
+/* Admin routes: resolves ?enterprise= (id or slug) into *id (caller frees; NULL when absent).
+ * FALSE after answering 404 (no such enterprise) or the storage error. */
+gboolean api_query_enterprise(ApiCtx *ctx, char **id);
+/* The Content-Disposition value for downloading filename (RFC 6266, with RFC 8187's filename*).
+ * Caller frees. */
+char *api_content_disposition(const char *filename);
+/* Records an administrative change in the audit log as the request's key (audit.h); details is
+ * taken over. Joins the open transaction: pass error and roll back on -1. With error NULL (the
+ * change is committed) a failure is logged; the change stands, unrecorded. */
+int api_audit(ApiCtx *ctx, const char *enterprise_id, const char *action, const char *target, json_t *details,
+              GError **error);
 
 /* ---- shared resource helpers (api_reply.c) ---------------------------------------------------- */
 

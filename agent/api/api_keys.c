@@ -16,6 +16,7 @@
 #define MAX_LABEL_LEN 200
 
 #include "agent/tenant/apikey_store.h"
+#include "agent/tenant/audit.h"
 
 static void list_into(ApiCtx *ctx, const char *enterprise_id, json_t *items, GError **error, int *rc)
 {
@@ -119,10 +120,13 @@ static void keys_create(ApiCtx *ctx)
     MaApiKey *k = NULL;
     char *secret = NULL;
     if (apikey_create(ctx->st, e ? e->id : NULL, json_is_string(label) ? json_string_value(label) : NULL, &k,
-                      &secret, &error) < 0)
+                      &secret, &error) < 0) {
       api_reply_gerror(ctx, error);
-    else
+    } else {
+      api_audit(ctx, k->enterprise_id, "apikey.create", k->id,
+                json_pack("{s:s, s:s?}", "scope", k->enterprise_id ? "enterprise" : "admin", "label", k->label), NULL);
       reply_new_key(ctx, k, secret);
+    }
   }
 out:
   ma_enterprise_free(e);
@@ -137,6 +141,10 @@ static void keys_revoke(ApiCtx *ctx)
   if (!api_check_query(ctx, NULL))
     return;
   rc = storage_apikey_revoke(ctx->st, api_param(ctx, "id"), ma_now(), &error);
+  if (rc > 0) {
+    g_autofree char *enterprise_id = audit_key_enterprise(ctx->st, api_param(ctx, "id"));
+    api_audit(ctx, enterprise_id, "apikey.revoke", api_param(ctx, "id"), NULL, NULL);
+  }
   if (rc < 0)
     api_reply_gerror(ctx, error);
   else if (rc == 0)
@@ -160,6 +168,7 @@ static void keys_rotate(ApiCtx *ctx)
       api_reply_gerror(ctx, error);
     return;
   }
+  api_audit(ctx, k->enterprise_id, "apikey.rotate", api_param(ctx, "id"), json_pack("{s:s}", "new_key_id", k->id), NULL);
   reply_new_key(ctx, k, secret);
 }
 

@@ -44,6 +44,31 @@ static void message_get(ApiCtx *ctx)
   api_reply_json(ctx, 200, doc);
 }
 
+/* Content-Disposition for a download named filename (RFC 6266): an ASCII fallback for old clients
+ * (anything outside printable ASCII, quotes, backslashes and path separators become '_') and the
+ * real name as filename*=UTF-8''<percent-encoded> (RFC 8187), which every current browser and HTTP
+ * library prefers. A name that is not valid UTF-8 (it came from mail) keeps only the fallback.
+ * Caller frees. */
+char *api_content_disposition(const char *filename)
+{
+  if (!filename || !*filename) filename = "attachment";
+  GString *ascii = g_string_new(NULL);
+  for (const unsigned char *p = (const unsigned char *) filename; *p; p++)
+    g_string_append_c(ascii, (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '/') ? '_' : (char) *p);
+  GString *out = g_string_new(NULL);
+  g_string_append_printf(out, "attachment; filename=\"%s\"", ascii->str);
+  if (g_utf8_validate(filename, -1, NULL)) {
+    /* attr-char of RFC 8187: ALPHA DIGIT ! # $ & + - . ^ _ ` | ~ stay, everything else is %XX */
+    g_string_append(out, "; filename*=UTF-8''");
+    for (const unsigned char *p = (const unsigned char *) filename; *p; p++) {
+      if (g_ascii_isalnum(*p) || strchr("!#$&+-.^_`|~", *p)) g_string_append_c(out, (char) *p);
+      else g_string_append_printf(out, "%%%02X", *p);
+    }
+  }
+  g_string_free(ascii, TRUE);
+  return g_string_free(out, FALSE);
+}
+
 static void reply_blob(ApiCtx *ctx, const char *sha256, const char *content_type, const char *filename)
 {
   g_autoptr(GError) error = NULL;
@@ -61,8 +86,10 @@ static void reply_blob(ApiCtx *ctx, const char *sha256, const char *content_type
     api_reply_error(ctx, 404, "not_found", "the content is not stored");
     return;
   }
-  disposition = g_strdup_printf("attachment; filename=\"%s\"", filename);
+  disposition = api_content_disposition(filename);
   evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Content-Disposition", disposition);
+  /* the type comes from the mail: never let a browser guess a more dangerous one */
+  evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "X-Content-Type-Options", "nosniff");
   p = g_bytes_get_data(data, &len);
   api_reply_bytes(ctx, 200, content_type, p, len);
 }
@@ -103,13 +130,15 @@ static void attachment_get(ApiCtx *ctx)
     api_reply_error(ctx, 404, "not_found", "no attachment with this digest");
     return;
   }
-  rc = storage_attachment_visible(ctx->st, ctx->enterprise_id, sha, &error);
+  g_autofree char *filename = NULL;
+  g_autofree char *content_type = NULL;
+  rc = storage_attachment_visible(ctx->st, ctx->enterprise_id, sha, &filename, &content_type, &error);
   if (rc < 0)
     api_reply_gerror(ctx, error);
   else if (rc == 0)
     api_reply_error(ctx, 404, "not_found", "no attachment with this digest");
   else
-    reply_blob(ctx, sha, "application/octet-stream", sha);
+    reply_blob(ctx, sha, "application/octet-stream", filename ? filename : sha);
 }
 
 static void thread_get(ApiCtx *ctx)

@@ -182,7 +182,7 @@ static json_t *problems_json(const CodecImportResult *res)
 
 static void records_bulk(ApiCtx *ctx)
 {
-  static const char *const allowed[] = {"skip_invalid", NULL};
+  static const char *const allowed[] = {"skip_invalid", "strict", "delimiter", NULL};
   g_autoptr(GError) error = NULL;
   CodecImportResult res = {0};
   CodecImport *imp;
@@ -202,6 +202,17 @@ static void records_bulk(ApiCtx *ctx)
       return;
     }
   }
+  const char *strict_text = api_query(ctx, "strict");
+  if (strict_text && strcmp(strict_text, "true") != 0 && strcmp(strict_text, "false") != 0) {
+    api_reply_error(ctx, 400, "invalid_query", "strict must be true or false");
+    return;
+  }
+  const char *delimiter_text = api_query(ctx, "delimiter");
+  char delimiter = delimiter_text ? codec_import_delimiter_parse(delimiter_text) : ',';
+  if (!delimiter) {
+    api_reply_error(ctx, 400, "invalid_query", "delimiter must be one character (or tab)");
+    return;
+  }
   ctype = evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "Content-Type");
   if (ctype && g_ascii_strncasecmp(ctype, "text/csv", 8) == 0)
     format = CODEC_FORMAT_CSV;
@@ -212,21 +223,26 @@ static void records_bulk(ApiCtx *ctx)
     return;
   }
   imp = codec_import_new(ctx->st, ctx->enterprise_id, format, skip_invalid);
+  codec_import_set_csv(imp, delimiter, strict_text && strcmp(strict_text, "true") == 0);
   if (codec_import_feed(imp, data, len, &error) < 0 || codec_import_finish(imp, &res, &error) < 0) {
     codec_import_free(imp);
     api_reply_gerror(ctx, error);
     return;
   }
   codec_import_free(imp);
+  json_t *warnings = json_array();
+  g_autoptr(GPtrArray) warning_texts = codec_import_warnings(&res);
+  for (guint i = 0; i < warning_texts->len; i++) json_array_append_new(warnings, json_string(warning_texts->pdata[i]));
   if (!res.committed)
-    api_reply_json(ctx, 422, json_pack("{s:{s:s,s:s,s:I,s:o}}", "error", "code", "invalid", "message",
+    api_reply_json(ctx, 422, json_pack("{s:{s:s,s:s,s:I,s:o,s:o}}", "error", "code", "invalid", "message",
                                        "invalid lines; nothing was imported (?skip_invalid=true imports the rest)",
-                                       "invalid", (json_int_t)res.invalid, "problems", problems_json(&res)));
+                                       "invalid", (json_int_t)res.invalid, "problems", problems_json(&res),
+                                       "warnings", warnings));
   else
-    api_reply_json(ctx, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:o}", "created", (json_int_t)res.created, "updated",
+    api_reply_json(ctx, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "created", (json_int_t)res.created, "updated",
                                        (json_int_t)res.updated, "deleted", (json_int_t)res.deleted, "not_found",
                                        (json_int_t)res.not_found, "invalid", (json_int_t)res.invalid, "problems",
-                                       problems_json(&res)));
+                                       problems_json(&res), "warnings", warnings));
   codec_import_result_clear(&res);
 }
 

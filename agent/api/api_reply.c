@@ -7,6 +7,8 @@
  * refused. Error messages never echo request bodies or secrets, only names of fields/parameters.
  */
 #include "api_internal.h"
+#include "agent/lib/log.h"
+#include "agent/tenant/audit.h"
 #include "agent/codec/codec.h"
 #include "agent/lib/log.h"
 
@@ -261,6 +263,21 @@ gboolean api_query_limit(ApiCtx *ctx, int *limit)
   return TRUE;
 }
 
+gboolean api_query_enterprise(ApiCtx *ctx, char **id)
+{
+  *id = NULL;
+  const char *which = api_query(ctx, "enterprise");
+  if (!which) return TRUE;
+  g_autoptr(GError) error = NULL;
+  MaEnterprise *e = NULL;
+  int rc = storage_enterprise_get(ctx->st, which, &e, &error);
+  if (rc < 0) api_reply_gerror(ctx, error);
+  else if (rc == 0) api_reply_error(ctx, 404, "not_found", "no such enterprise");
+  else *id = g_strdup(e->id);
+  ma_enterprise_free(e);
+  return rc > 0;
+}
+
 gboolean api_param_record_type(ApiCtx *ctx, MaRecordType *type)
 {
   const char *name = api_param(ctx, "type");
@@ -278,4 +295,18 @@ gboolean api_param_record_type(ApiCtx *ctx, MaRecordType *type)
 json_t *api_page(json_t *items, const char *next_cursor)
 {
   return codec_page(items, next_cursor); /* the CLI's --json page shape */
+}
+
+int api_audit(ApiCtx *ctx, const char *enterprise_id, const char *action, const char *target, json_t *details,
+              GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autofree char *actor = audit_actor_key(ctx->key);
+  if (audit_log(ctx->st, actor, enterprise_id, action, target, details, error ? error : &local) < 0) {
+    if (!error)
+      ma_error("api", "%s %s was made but not recorded in the audit log: %s", action, target ? target : "",
+               local->message);
+    return -1;
+  }
+  return 0;
 }

@@ -17,7 +17,7 @@ static const ApiRoute *const *route_tables(void)
   static const ApiRoute *const tables[] = {
     api_health_routes,   api_timeline_routes, api_records_routes,     api_messages_routes,
     api_settings_routes, api_rules_routes,    api_employees_routes,   api_enterprises_routes,
-    api_keys_routes,     api_inbound_routes,  api_outbound_routes, NULL,
+    api_keys_routes,     api_inbound_routes,  api_outbound_routes, api_webhook_routes, api_audit_routes, NULL,
   };
   return tables;
 }

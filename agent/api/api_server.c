@@ -99,6 +99,7 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
     api_reply_error(&ctx, 500, "internal", "internal error");
   }
   ma_metrics_inc(MA_METRIC_API_REQUESTS);
+  ma_metrics_count_api_status(ctx.status);
   if (ctx.status >= 500)
     ma_metrics_inc(MA_METRIC_API_ERRORS);
   ma_metrics_observe_api_latency(g_get_monotonic_time() - started);

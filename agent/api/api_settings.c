@@ -96,7 +96,8 @@ static void settings_put_h(ApiCtx *ctx)
       storage_rollback(ctx->st);
       goto out;
     }
-    if (settings_set(ctx->st, ctx->enterprise_id, key, text, &error) < 0) {
+    if (settings_set(ctx->st, ctx->enterprise_id, key, text, &error) < 0 ||
+        api_audit(ctx, ctx->enterprise_id, "settings.update", key, json_pack("{s:s}", "value", text), &error) < 0) {
       storage_rollback(ctx->st);
       api_reply_gerror(ctx, error);
       goto out;

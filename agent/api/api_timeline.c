@@ -16,58 +16,15 @@
 
 #define API_MAX_CURSOR_LEN 512
 
-static gboolean parse_time(ApiCtx *ctx, const char *name, gint64 *out)
-{
-  const char *v = api_query(ctx, name);
-
-  *out = 0;
-  if (!v)
-    return TRUE;
-  if (ma_time_parse(v, out) < 0) {
-    api_reply_error(ctx, 400, "invalid_query", "%s must be an RFC 3339 date or time", name);
-    return FALSE;
-  }
-  return TRUE;
-}
-
 static gboolean parse_filter(ApiCtx *ctx, MaTimelineFilter *f)
 {
-  const char *v;
-
-  memset(f, 0, sizeof *f);
-  f->has_attachment = -1;
-  v = api_query(ctx, "direction");
-  if (v) {
-    if (strcmp(v, "inbound") != 0 && strcmp(v, "outbound") != 0) {
-      api_reply_error(ctx, 400, "invalid_query", "direction must be inbound or outbound");
-      return FALSE;
-    }
-    f->direction = v;
-  }
-  if (!parse_time(ctx, "since", &f->since) || !parse_time(ctx, "until", &f->until))
+  g_autoptr(GError) error = NULL;
+  const char *thread = api_query(ctx, "thread");
+  if (thread && strlen(thread) > API_MAX_PARAM_LEN) thread = "";
+  if (codec_timeline_filter_parse(api_query(ctx, "direction"), api_query(ctx, "since"), api_query(ctx, "until"),
+                                  api_query(ctx, "has_attachment"), thread, f, &error) < 0) {
+    api_reply_error(ctx, 400, "invalid_query", "%s", error->message);
     return FALSE;
-  if (f->since && f->until && f->until <= f->since) {
-    api_reply_error(ctx, 400, "invalid_query", "until must be after since");
-    return FALSE;
-  }
-  v = api_query(ctx, "has_attachment");
-  if (v) {
-    if (strcmp(v, "true") == 0)
-      f->has_attachment = 1;
-    else if (strcmp(v, "false") == 0)
-      f->has_attachment = 0;
-    else {
-      api_reply_error(ctx, 400, "invalid_query", "has_attachment must be true or false");
-      return FALSE;
-    }
-  }
-  v = api_query(ctx, "thread");
-  if (v) {
-    if (!*v || strlen(v) > API_MAX_PARAM_LEN) {
-      api_reply_error(ctx, 400, "invalid_query", "thread must be a thread id");
-      return FALSE;
-    }
-    f->thread_id = v;
   }
   return TRUE;
 }

@@ -31,6 +31,9 @@ int cli_submission(int argc, char **argv);
 int cli_domain(int argc, char **argv);
 int cli_dkim(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
+int cli_version(int argc, char **argv);
+int cli_webhook(int argc, char **argv);
+int cli_audit_log(int argc, char **argv);
 
 /* ---- shared helpers (cli_common.c) ---------------------------------------------------------- */
 
@@ -52,8 +55,11 @@ void cli_common_add_options(GOptionContext *ctx, CliCommon *common);
  * returns the exit status to return (0 or 2); returns -1 when the caller should go on. */
 int cli_parse(GOptionContext *ctx, int *argc, char ***argv);
 
-/* Loads the config named by common (defaults when none). NULL and a printed error on failure. */
+/* Loads the config named by common (defaults when none); when run by root, then becomes [process]
+ * user or the data directory's owner (privilege.h). NULL and a printed error on failure. */
 MaConfig *cli_load_config(const CliCommon *common);
+/* serve: the next cli_load_config keeps the capability to bind ports below 1024. */
+void cli_keep_bind_capability(void);
 /* Opens storage under cfg->data_dir (not creating it). NULL and a printed error on failure. */
 MaStorage *cli_open_storage(const MaConfig *cfg);
 /* Resolves ENTERPRISE (id or slug). NULL and a printed error when it does not exist. */
@@ -98,6 +104,33 @@ int cli_open(const CliCommon *common, MaConfig **cfg, MaStorage **st);
  * nothing is left open. */
 int cli_open_enterprise(const CliCommon *common, const char *id_or_slug, MaConfig **cfg, MaStorage **st,
                         MaEnterprise **ent);
+
+/* Records an administrative change in the audit log as the CLI's Unix user (audit.h); details is
+ * taken over. Inside the caller's transaction when one is open: pass error, and roll back on -1.
+ * With error NULL (the change is committed already) a failure is printed as a warning: the change
+ * stands, unrecorded. Returns 0 or -1. */
+int cli_audit(MaStorage *st, const char *enterprise_id, const char *action, const char *target, json_t *details,
+              GError **error);
+
+/* Progress of a long command on stderr ("mailagent: records import: 120000 lines, 41000/s"), every
+ * `every` items when every > 0, else every CLI_PROGRESS_SECONDS of real time; nothing when quiet.
+ * Stack-allocated by the caller; nothing to free. */
+#define CLI_PROGRESS_SECONDS 5
+typedef struct {
+  const char *what;   /* "records import" */
+  const char *unit;   /* "lines", "messages" */
+  gint64 every;       /* items between lines; 0: by time */
+  gboolean quiet;
+  gint64 done;
+  gint64 started_us;  /* monotonic */
+  gint64 printed_us;
+  gint64 printed_done;
+} CliProgress;
+void cli_progress_init(CliProgress *p, const char *what, const char *unit, gint64 every, gboolean quiet);
+/* Counts n more items and prints a line when one is due. */
+void cli_progress_add(CliProgress *p, gint64 n);
+/* The final summary line ("mailagent: <what>: <summary>"), unless quiet. */
+void cli_progress_done(CliProgress *p, const char *summary);
 
 /* Prints "mailagent: warning: ..." to stderr. */
 void cli_warn(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

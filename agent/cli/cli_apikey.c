@@ -8,6 +8,7 @@
 
 #include "agent/codec/codec.h"
 #include "agent/tenant/apikey_store.h"
+#include "agent/tenant/audit.h"
 #include "agent/lib/clock.h"
 
 #include <stdio.h>
@@ -57,6 +58,9 @@ static int cmd_create(int argc, char **argv)
   MaApiKey *k = NULL;
   g_autofree char *secret = NULL;
   rc = apikey_create(st, ent ? ent->id : NULL, label ? label : admin ? "admin" : "default", &k, &secret, &error);
+  if (rc == 0)
+    cli_audit(st, k->enterprise_id, "apikey.create", k->id,
+              json_pack("{s:s, s:s?}", "scope", k->enterprise_id ? "enterprise" : "admin", "label", k->label), NULL);
   storage_close(&st);
   ma_enterprise_free(ent);
   if (rc < 0) return cli_fail("apikey create", error);
@@ -144,6 +148,10 @@ static int cmd_revoke(int argc, char **argv)
   if ((rc = cli_open(&common, &cfg, &st)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   rc = storage_apikey_revoke(st, argv[1], ma_now(), &error);
+  if (rc > 0) {
+    g_autofree char *enterprise_id = audit_key_enterprise(st, argv[1]);
+    cli_audit(st, enterprise_id, "apikey.revoke", argv[1], NULL, NULL);
+  }
   storage_close(&st);
   if (rc < 0) return cli_fail("apikey revoke", error);
   if (rc == 0) {
@@ -169,6 +177,7 @@ static int cmd_rotate(int argc, char **argv)
   MaApiKey *k = NULL;
   g_autofree char *secret = NULL;
   rc = apikey_rotate(st, argv[1], &k, &secret, &error);
+  if (rc == 0) cli_audit(st, k->enterprise_id, "apikey.rotate", argv[1], json_pack("{s:s}", "new_key_id", k->id), NULL);
   storage_close(&st);
   if (rc < 0) return cli_fail("apikey rotate", error);
   print_new_key(k, secret, "rotated: new", common.json);

@@ -2,6 +2,10 @@
  * shared by every subcommand. */
 #include "cli.h"
 
+#include "agent/lib/log.h"
+#include "agent/tenant/audit.h"
+#include "agent/lib/privilege.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,12 +37,33 @@ int cli_parse(GOptionContext *ctx, int *argc, char ***argv)
   return -1;
 }
 
+static gboolean keep_bind_cap;
+
+void cli_keep_bind_capability(void)
+{
+  keep_bind_cap = TRUE;
+}
+
 MaConfig *cli_load_config(const CliCommon *common)
 {
   g_autoptr(GError) error = NULL;
   const char *file = common->config_file ? common->config_file : g_getenv("MAILAGENT_CONFIG");
   MaConfig *cfg = ma_config_load(file, &error);
-  if (!cfg) fprintf(stderr, "mailagent: config: %s\n", error->message);
+  if (!cfg) {
+    fprintf(stderr, "mailagent: config: %s\n", error->message);
+    return NULL;
+  }
+  if (ma_log_configure(cfg->log_level, cfg->log_target, &error) < 0) {
+    fprintf(stderr, "mailagent: config: %s\n", error->message);
+    ma_config_free(cfg);
+    return NULL;
+  }
+  /* Before any data file is opened: see privilege.h. */
+  if (ma_privilege_become(cfg->process_user, cfg->data_dir, keep_bind_cap, &error) < 0) {
+    fprintf(stderr, "mailagent: %s\n", error->message);
+    ma_config_free(cfg);
+    return NULL;
+  }
   return cfg;
 }
 
@@ -202,4 +227,44 @@ int cli_usage_error(const char *fmt, ...)
   va_end(ap);
   fprintf(stderr, "mailagent: %s\n", msg);
   return 2;
+}
+
+int cli_audit(MaStorage *st, const char *enterprise_id, const char *action, const char *target, json_t *details,
+              GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autofree char *actor = audit_actor_cli();
+  if (audit_log(st, actor, enterprise_id, action, target, details, error ? error : &local) < 0) {
+    if (!error)
+      fprintf(stderr, "mailagent: warning: %s %s was made but not recorded in the audit log: %s\n", action,
+              target ? target : "", local->message);
+    return -1;
+  }
+  return 0;
+}
+
+void cli_progress_init(CliProgress *p, const char *what, const char *unit, gint64 every, gboolean quiet)
+{
+  *p = (CliProgress){.what = what, .unit = unit, .every = every, .quiet = quiet};
+  p->started_us = p->printed_us = g_get_monotonic_time();
+}
+
+void cli_progress_add(CliProgress *p, gint64 n)
+{
+  p->done += n;
+  if (p->quiet) return;
+  gint64 now = g_get_monotonic_time();
+  gboolean due = p->every > 0 ? p->done - p->printed_done >= p->every
+                              : now - p->printed_us >= CLI_PROGRESS_SECONDS * G_USEC_PER_SEC;
+  if (!due) return;
+  double secs = (double) (now - p->started_us) / G_USEC_PER_SEC;
+  fprintf(stderr, "mailagent: %s: %" G_GINT64_FORMAT " %s, %.0f/s\n", p->what, p->done, p->unit,
+          secs > 0 ? (double) p->done / secs : 0.0);
+  p->printed_us = now;
+  p->printed_done = p->done;
+}
+
+void cli_progress_done(CliProgress *p, const char *summary)
+{
+  if (!p->quiet) fprintf(stderr, "mailagent: %s: %s\n", p->what, summary);
 }

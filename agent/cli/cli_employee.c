@@ -57,6 +57,7 @@ static int cmd_add(int argc, char **argv)
   if (!in_domains(ent, emp.email))
     cli_warn("%s is not in a domain of %s; added anyway (mail from it counts as internal)", emp.email, ent->slug);
   rc = storage_employee_add(st, &emp, &error);
+  if (rc == 0) cli_audit(st, ent->id, "employee.add", emp.id, json_pack("{s:s}", "email", emp.email), NULL);
   storage_close(&st);
   if (rc < 0) {
     if (error->domain == MA_ERROR && error->code == MA_ERROR_CONFLICT)
@@ -124,6 +125,7 @@ static int cmd_remove(int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autofree char *key = strchr(argv[2], '@') ? g_utf8_strdown(argv[2], -1) : g_strdup(argv[2]);
   rc = storage_employee_remove(st, ent->id, key, &error);
+  if (rc > 0) cli_audit(st, ent->id, "employee.remove", key, NULL, NULL);
   storage_close(&st);
   if (rc < 0) {
     ma_enterprise_free(ent);

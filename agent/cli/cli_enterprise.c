@@ -174,7 +174,11 @@ static int cmd_add(int argc, char **argv)
   MaApiKey *key = NULL;
   g_autofree char *secret = NULL;
   if (storage_begin(st, &error) < 0 || storage_enterprise_create(st, &e, &error) < 0 ||
-      apikey_create(st, e.id, "default", &key, &secret, &error) < 0 || storage_commit(st, &error) < 0) {
+      apikey_create(st, e.id, "default", &key, &secret, &error) < 0 ||
+      cli_audit(st, e.id, "enterprise.create", e.id, json_pack("{s:s, s:s}", "name", e.name, "slug", e.slug), &error) < 0 ||
+      cli_audit(st, e.id, "apikey.create", key->id, json_pack("{s:s, s:s}", "scope", "enterprise", "label", "default"),
+                &error) < 0 ||
+      storage_commit(st, &error) < 0) {
     storage_rollback(st);
     storage_close(&st);
     g_free(e.id);
@@ -314,6 +318,7 @@ static int cmd_domain(int argc, char **argv)
   g_autoptr(GError) error = NULL;
   if (add) rc = storage_enterprise_domain_add(st, e->id, domain, &error);
   else rc = storage_enterprise_domain_remove(st, e->id, domain, &error);
+  if (rc >= 0) cli_audit(st, e->id, add ? "enterprise.domain_add" : "enterprise.domain_remove", domain, NULL, NULL);
   MaEnterprise *after = NULL;
   if (rc >= 0 && common.json && storage_enterprise_get(st, e->id, &after, &error) < 0) rc = -1;
   storage_close(&st);
@@ -361,6 +366,7 @@ static int cmd_rotate(int argc, char **argv)
   gint64 expires = ma_now() + (gint64)grace_days * 86400;
   g_autoptr(GPtrArray) live = g_ptr_array_new_with_free_func(g_free);
   rc = storage_inbound_rotate(st, e->id, local, expires, &error);
+  if (rc == 0) cli_audit(st, e->id, "inbound.rotate", NULL, json_pack("{s:i}", "grace_days", grace_days), NULL);
   if (rc == 0) rc = storage_inbound_list(st, e->id, ma_now(), live, &error);
   storage_close(&st);
   if (rc < 0) {
@@ -391,10 +397,54 @@ static int cmd_rotate(int argc, char **argv)
   return 0;
 }
 
+/* Deletes an enterprise and all its data; --confirm must repeat its slug, as a typed confirmation
+ * (there is no undo: restore from a backup of the data directory). */
+static int cmd_delete(int argc, char **argv)
+{
+  g_auto(CliCommon) common = {0};
+  g_autofree char *confirm = NULL;
+  GOptionEntry entries[] = {
+    {"confirm", 0, 0, G_OPTION_ARG_STRING, &confirm, "The enterprise's slug, typed again to confirm", "SLUG"},
+    G_OPTION_ENTRY_NULL,
+  };
+  g_autoptr(GOptionContext) ctx = cli_context("enterprise delete", "ENTERPRISE --confirm SLUG",
+    "Delete an enterprise with its records, archived mail, activities, keys, rules, settings and webhook events, "
+    "and every stored blob no other enterprise uses. There is no undo.", &common, entries);
+  int rc = cli_parse(ctx, &argc, &argv);
+  if (rc >= 0) return rc;
+  if ((rc = cli_positional(argc, argv, 1, 1, "mailagent enterprise delete ENTERPRISE --confirm SLUG")) >= 0) return rc;
+  g_autoptr(MaConfig) cfg = NULL;
+  MaStorage *st = NULL;
+  MaEnterprise *e = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &e)) != 0) return rc;
+  if (!confirm || strcmp(confirm, e->slug) != 0) {
+    fprintf(stderr, "mailagent: enterprise delete: repeat the slug to confirm: --confirm %s\n", e->slug);
+    storage_close(&st);
+    ma_enterprise_free(e);
+    return 2;
+  }
+  g_autoptr(GError) error = NULL;
+  /* the entry outlives the enterprise: enterprise_id NULL, the id as its target */
+  if (storage_begin(st, &error) < 0 || (rc = storage_enterprise_delete(st, e->id, &error)) < 0 ||
+      cli_audit(st, NULL, "enterprise.delete", e->id, json_pack("{s:s}", "slug", e->slug), &error) < 0 ||
+      storage_commit(st, &error) < 0) {
+    storage_rollback(st);
+    storage_close(&st);
+    ma_enterprise_free(e);
+    return cli_fail("enterprise delete", error);
+  }
+  storage_close(&st);
+  if (common.json) cli_print_json(json_pack("{s:s, s:s, s:b}", "id", e->id, "slug", e->slug, "deleted", TRUE), FALSE);
+  else printf("enterprise %s (%s) deleted with all its data\n", e->slug, e->id);
+  ma_enterprise_free(e);
+  return 0;
+}
+
 int cli_enterprise(int argc, char **argv)
 {
   static const CliSub subs[] = {
     {"add", cmd_add, "create an enterprise (prints its inbound address and an API key)"},
+    {"delete", cmd_delete, "delete an enterprise and everything it owns: delete ENTERPRISE --confirm SLUG"},
     {"list", cmd_list, "list enterprises"},
     {"show", cmd_show, "show an enterprise with its domains and live inbound addresses"},
     {"domain", cmd_domain, "add or remove a mail domain: domain add|remove ENTERPRISE D"},

@@ -5,11 +5,14 @@
  *
  * --batch N commits N messages per transaction (one fsync per batch, for bulk loads and the
  * benchmark); results of a batch are printed after its commit, and a failed batch writes nothing.
- * --progress N prints throughput and memory to stderr every N messages.
- * Input files are read whole, up to [smtp] max_message_size (+1 byte, so an oversized file is
- * reported as unreadable by the parser, not silently cut).
- * Exit: 0 every message was processed (skips included), 1 a file could not be read, 2 bad usage or
- * unknown enterprise/employee, 75 storage temporarily failed.
+ * --progress N prints throughput and memory to stderr every N messages (the benchmarks read it);
+ * otherwise a progress line every few seconds on long runs. A summary line ends every run
+ * ("ingest: 120 messages: 100 archived, 5 duplicate, 15 skipped (internal_only 12, ...)"), and
+ * --quiet drops both.
+ * Input files are read whole, up to [smtp] max_message_size; a larger one is never cut: it is
+ * reported as too large on stderr ("FILE: too large: ...") and not ingested, the others still are.
+ * Exit: 0 every message was processed (skips included), 1 a file could not be read, 2 bad usage,
+ * unknown enterprise/employee, or a message over max_message_size, 75 storage temporarily failed.
  */
 #include "cli.h"
 
@@ -124,6 +127,7 @@ static json_t *result_json(const Item *it)
   json_object_set_new(o, "links_added", json_integer(r->links_added));
   json_object_set_new(o, "provenance_added", json_boolean(r->provenance_added));
   json_object_set_new(o, "activities_created", json_integer(r->activities_created));
+  json_object_set_new(o, "rules_budget_exhausted", json_boolean(r->rules_budget_exhausted));
   json_object_set_new(o, "unwrapped", json_boolean(r->unwrapped));
   json_t *warnings = json_array();
   for (guint i = 0; r->warnings && i < r->warnings->len; i++) json_array_append_new(warnings, json_string(r->warnings->pdata[i]));
@@ -150,6 +154,9 @@ static void print_text(const Item *it)
     break;
   case MA_INGEST_SKIPPED: printf("%s: skipped (%s)\n", it->label, r->skip_reason); break;
   }
+  if (r->rules_budget_exhausted)
+    fprintf(stderr, "mailagent: %s: rules budget exhausted (%" G_GUINT64_FORMAT " units): no activity from the "
+            "remaining rules\n", it->label, r->rules_units);
   g_string_free(links, TRUE);
 }
 
@@ -177,17 +184,67 @@ static void progress(guint done, gint64 started_us)
           ru.ru_maxrss);
 }
 
+/* What a run did, for its summary line. */
+typedef struct {
+  gint64 archived, duplicate, skipped, unreadable, too_large;
+  GHashTable *skip_reasons; /* reason (static string) -> count (GINT_TO_POINTER) */
+} Tally;
+
+static void tally_add(Tally *t, const MaIngestResult *r)
+{
+  if (r->outcome == MA_INGEST_ARCHIVED) t->archived++;
+  else if (r->outcome == MA_INGEST_DUPLICATE) t->duplicate++;
+  else {
+    t->skipped++;
+    const char *reason = r->skip_reason ? r->skip_reason : "other";
+    g_hash_table_insert(t->skip_reasons, (gpointer) reason,
+                        GINT_TO_POINTER(GPOINTER_TO_INT(g_hash_table_lookup(t->skip_reasons, reason)) + 1));
+  }
+}
+
+/* "120 messages: 100 archived, 5 duplicate, 15 skipped (internal_only 12, no_matching_record 3)". */
+static char *tally_summary(const Tally *t)
+{
+  GString *s = g_string_new(NULL);
+  g_string_append_printf(s, "%" G_GINT64_FORMAT " messages: %" G_GINT64_FORMAT " archived, %" G_GINT64_FORMAT
+                         " duplicate, %" G_GINT64_FORMAT " skipped", t->archived + t->duplicate + t->skipped,
+                         t->archived, t->duplicate, t->skipped);
+  if (t->skipped) {
+    g_autoptr(GList) reasons = g_list_sort(g_hash_table_get_keys(t->skip_reasons), (GCompareFunc) strcmp);
+    g_string_append(s, " (");
+    for (GList *l = reasons; l; l = l->next)
+      g_string_append_printf(s, "%s%s %d", l == reasons ? "" : ", ", (const char *) l->data,
+                             GPOINTER_TO_INT(g_hash_table_lookup(t->skip_reasons, l->data)));
+    g_string_append(s, ")");
+  }
+  if (t->unreadable) g_string_append_printf(s, "; %" G_GINT64_FORMAT " unreadable", t->unreadable);
+  if (t->too_large) g_string_append_printf(s, "; %" G_GINT64_FORMAT " too large", t->too_large);
+  return g_string_free(s, FALSE);
+}
+
 /* Runs one batch in a transaction; prints results after the commit. 0 or -1 (error printed). */
 static int run_batch(MaPipeline *p, MaStorage *st, const char *ent, GPtrArray *items, const MaProvenance *prov,
-                     gboolean json, GError **error)
+                     gboolean json, Tally *tally, GError **error)
 {
   if (items->len == 0) return 0;
-  if (storage_begin_batch(st, error) < 0) return -1;
+  /* parse and evaluate the rules first, with no transaction open (as the pipeline workers do) */
+  g_autoptr(GPtrArray) parsed = g_ptr_array_new_with_free_func((GDestroyNotify) pipeline_parsed_free);
   for (guint i = 0; i < items->len; i++) {
     Item *it = items->pdata[i];
     gsize len = 0;
     const void *data = g_bytes_get_data(it->raw, &len);
-    if (pipeline_ingest_in_tx(p, ent, data ? data : "", len, prov, &it->result, error) < 0) {
+    MaParsedMessage *pm = pipeline_parse(p, data ? data : "", len);
+    g_ptr_array_add(parsed, pm);
+    if (pipeline_prepare(p, ent, pm, prov, error) < 0) {
+      g_prefix_error(error, "%s: ", it->label);
+      pipeline_forget(p);
+      return -1;
+    }
+  }
+  if (storage_begin_batch(st, error) < 0) return -1;
+  for (guint i = 0; i < items->len; i++) {
+    Item *it = items->pdata[i];
+    if (pipeline_ingest_parsed_in_tx(p, ent, parsed->pdata[i], prov, &it->result, error) < 0) {
       g_prefix_error(error, "%s: ", it->label);
       storage_rollback(st);
       pipeline_forget(p);
@@ -201,6 +258,7 @@ static int run_batch(MaPipeline *p, MaStorage *st, const char *ent, GPtrArray *i
   }
   for (guint i = 0; i < items->len; i++) {
     Item *it = items->pdata[i];
+    tally_add(tally, it->result);
     if (json) cli_print_json(result_json(it), TRUE);
     else print_text(it);
   }
@@ -213,12 +271,14 @@ int cli_ingest(int argc, char **argv)
 {
   CliCommon common = {0};
   int batch = 1, every = 0;
+  gboolean quiet = FALSE;
   char *employee = NULL;
   GOptionEntry extra[] = {
     {"batch", 0, 0, G_OPTION_ARG_INT, &batch, "Messages per transaction (default 1)", "N"},
     {"employee", 0, 0, G_OPTION_ARG_STRING, &employee, "Record this employee (id or address) as whose mail it was",
      "EMPLOYEE"},
     {"progress", 0, 0, G_OPTION_ARG_INT, &every, "Print rate and memory to stderr every N messages", "N"},
+    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress lines or summary on stderr", NULL},
     G_OPTION_ENTRY_NULL,
   };
   g_set_prgname("mailagent ingest");
@@ -248,6 +308,7 @@ int cli_ingest(int argc, char **argv)
   MaPipeline *p = NULL;
   g_autoptr(GPtrArray) inputs = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func((GDestroyNotify) item_free);
+  Tally tally = {.skip_reasons = g_hash_table_new(g_str_hash, g_str_equal)};
   if (!ent) {
     status = 2;
     goto out;
@@ -267,14 +328,27 @@ int cli_ingest(int argc, char **argv)
     goto out;
   }
   p = pipeline_new(st, cfg);
-  gsize cap = cfg->max_message_size > 0 ? (gsize) cfg->max_message_size + 1 : 52428801;
+  CliProgress lines;
+  cli_progress_init(&lines, "ingest", "messages", 0, quiet || every > 0);
+  gsize max_size = cfg->max_message_size > 0 ? (gsize) cfg->max_message_size : 52428800;
   gint64 started = g_get_monotonic_time();
   for (guint i = 0; i < inputs->len; i++) {
     g_autoptr(GError) read_error = NULL;
-    GBytes *raw = read_file(inputs->pdata[i], cap, &read_error);
+    /* one byte over the limit is read, so a file of exactly the limit passes and a larger one is
+     * known to be too large without reading it all */
+    GBytes *raw = read_file(inputs->pdata[i], max_size + 1, &read_error);
     if (!raw) {
       fprintf(stderr, "mailagent: %s\n", read_error->message);
+      tally.unreadable++;
       status = 1;
+      continue;
+    }
+    if (g_bytes_get_size(raw) > max_size) {
+      fprintf(stderr, "mailagent: %s: too large: more than %" G_GSIZE_FORMAT " bytes ([smtp] max_message_size)\n",
+              (const char *) inputs->pdata[i], max_size);
+      g_bytes_unref(raw);
+      tally.too_large++;
+      if (status == 0) status = 2;
       continue;
     }
     Item *it = g_new0(Item, 1);
@@ -283,16 +357,22 @@ int cli_ingest(int argc, char **argv)
     g_ptr_array_add(items, it);
     prov->received_at = ma_now();
     if ((int) items->len >= batch || i + 1 == inputs->len) {
-      if (run_batch(p, st, ent->id, items, prov, common.json, &error) < 0) {
+      if (run_batch(p, st, ent->id, items, prov, common.json, &tally, &error) < 0) {
         status = cli_fail("ingest", error);
         goto out;
       }
     }
     if (every > 0 && (i + 1) % (guint) every == 0) progress(i + 1, started);
+    cli_progress_add(&lines, 1);
   }
-  if (items->len && run_batch(p, st, ent->id, items, prov, common.json, &error) < 0) status = cli_fail("ingest", error);
+  if (items->len && run_batch(p, st, ent->id, items, prov, common.json, &tally, &error) < 0) status = cli_fail("ingest", error);
   if (every > 0 && inputs->len % (guint) every != 0) progress(inputs->len, started);
+  if (!quiet) {
+    g_autofree char *summary = tally_summary(&tally);
+    fprintf(stderr, "mailagent: ingest: %s\n", summary);
+  }
 out:
+  g_hash_table_unref(tally.skip_reasons);
   pipeline_free(p);
   ma_provenance_free(prov);
   ma_employee_free(emp);

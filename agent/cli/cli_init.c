@@ -4,13 +4,15 @@
  * API key, whose secret is printed once and only its hash stored.
  *
  * Idempotent: every step keeps what exists (a second run changes nothing, prints no new key and
- * says what exists). Never prints the master key; the admin secret only at creation.
+ * says what exists), except modes: a data directory or a database or key file in it that is
+ * readable by others is narrowed (0700 / 0600) and reported ("made_private"). Never prints the master key; the admin secret only at creation.
  */
 #include "cli.h"
 
 #include "agent/codec/codec.h"
 #include "agent/tenant/apikey_store.h"
 #include "agent/lib/crypto.h"
+#include "agent/lib/private_files.h"
 #include "agent/lib/tls_selfsigned.h"
 
 #include <errno.h>
@@ -35,13 +37,20 @@ static void report(json_t *steps, gboolean json, const char *step, const char *p
 int cli_init(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
+  gboolean no_admin_key = FALSE;
+  GOptionEntry entries[] = {
+    {"no-admin-key", 0, 0, G_OPTION_ARG_NONE, &no_admin_key,
+     "Create no admin key (a package's install script: the administrator makes one later with "
+     "`mailagent apikey create --admin`)", NULL},
+    G_OPTION_ENTRY_NULL,
+  };
   g_autoptr(GOptionContext) ctx =
     cli_context("init", "", "Create the data directory, database, master key, TLS pair and admin API key.\n"
                             "Safe to run again: existing pieces are kept and no new admin key is printed.",
-                &common, NULL);
+                &common, entries);
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
-  if ((rc = cli_positional(argc, argv, 0, 0, "mailagent init [-c FILE] [--json]")) >= 0) return rc;
+  if ((rc = cli_positional(argc, argv, 0, 0, "mailagent init [-c FILE] [--json] [--no-admin-key]")) >= 0) return rc;
 
   g_autoptr(MaConfig) cfg = cli_load_config(&common);
   if (!cfg) return 2;
@@ -97,6 +106,22 @@ int cli_init(int argc, char **argv)
     report(steps, common.json, "tls_certificate", cfg->tls_cert_file, what);
   }
 
+  /* the data directory and everything secret in it are private, also when they existed before
+   * with wider modes (an older version, `mkdir -m 755`, an operator's umask) */
+  g_autoptr(GPtrArray) changed = g_ptr_array_new_with_free_func(g_free);
+  if (ma_private_data_dir(cfg, changed, &error) < 0) {
+    storage_close(&st);
+    json_decref(doc);
+    return cli_fail("file modes", error);
+  }
+  if (common.json && changed->len) {
+    json_t *paths = json_array();
+    for (guint i = 0; i < changed->len; i++) json_array_append_new(paths, json_string(changed->pdata[i]));
+    json_object_set_new(steps, "made_private", paths);
+  }
+  for (guint i = 0; !common.json && i < changed->len; i++)
+    printf("%-16s %s (was readable by others)\n", "made_private", (const char *) changed->pdata[i]);
+
   /* 5. admin API key */
   g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func((GDestroyNotify)ma_api_key_free);
   if (storage_apikey_list(st, NULL, keys, &error) < 0) {
@@ -109,7 +134,9 @@ int cli_init(int argc, char **argv)
     const MaApiKey *k = g_ptr_array_index(keys, i);
     if (!k->revoked_at) live = k;
   }
-  if (live) {
+  if (no_admin_key) {
+    if (!common.json) printf("%-16s %s\n", "admin_api_key", live ? "exists" : "none (--no-admin-key)");
+  } else if (live) {
     if (common.json) {
       json_object_set_new(doc, "admin_key", codec_api_key_to_json(live));
     } else {

@@ -30,12 +30,20 @@ static int type_arg(const char *s)
 static int cmd_import(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
-  gboolean skip_invalid = FALSE;
+  gboolean skip_invalid = FALSE, strict = FALSE, quiet = FALSE;
   g_autofree char *format = NULL;
+  g_autofree char *delimiter_text = NULL;
+  int progress_every = 0;
   GOptionEntry entries[] = {
     {"skip-invalid", 0, 0, G_OPTION_ARG_NONE, &skip_invalid, "Import the good lines and report the bad ones "
      "(default: nothing is written when any line is bad)", NULL},
     {"format", 0, 0, G_OPTION_ARG_STRING, &format, "jsonl, csv or auto (default: auto, from the first byte)", "F"},
+    {"strict", 0, 0, G_OPTION_ARG_NONE, &strict, "CSV: refuse a column that is neither a field nor attr.NAME "
+     "(default: it becomes an attribute, with a warning)", NULL},
+    {"delimiter", 0, 0, G_OPTION_ARG_STRING, &delimiter_text, "CSV cell separator: one character, or tab "
+     "(default ','; Excel in many locales writes ';')", "C"},
+    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress lines or summary on stderr", NULL},
+    {"progress", 0, 0, G_OPTION_ARG_INT, &progress_every, "A progress line every N records (default: every 5 s)", "N"},
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr(GOptionContext) ctx = cli_context("records import", "ENTERPRISE FILE|-",
@@ -49,8 +57,12 @@ static int cmd_import(int argc, char **argv)
     "Exit status: 0 imported; 2 refused (bad lines, nothing written); 1 --skip-invalid skipped some lines.");
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
-  const char *usage = "mailagent records import ENTERPRISE FILE|- [--skip-invalid] [--format jsonl|csv]";
+  const char *usage = "mailagent records import ENTERPRISE FILE|- [--skip-invalid] [--format jsonl|csv] [--strict] "
+                      "[--delimiter C] [--quiet]";
   if ((rc = cli_positional(argc, argv, 2, 2, usage)) >= 0) return rc;
+  char delimiter = delimiter_text ? codec_import_delimiter_parse(delimiter_text) : ',';
+  if (!delimiter) return cli_usage_error("--delimiter \"%s\": one character, or tab", delimiter_text);
+  if (progress_every < 0) return cli_usage_error("--progress: a positive number of records");
   CodecFormat fmt = CODEC_FORMAT_AUTO;
   if (format && !strcmp(format, "jsonl")) fmt = CODEC_FORMAT_JSONL;
   else if (format && !strcmp(format, "csv")) fmt = CODEC_FORMAT_CSV;
@@ -78,6 +90,9 @@ static int cmd_import(int argc, char **argv)
 
   g_autoptr(GError) error = NULL;
   CodecImport *imp = codec_import_new(st, ent->id, fmt, skip_invalid);
+  codec_import_set_csv(imp, delimiter, strict);
+  CliProgress progress;
+  cli_progress_init(&progress, "records import", "records", progress_every, quiet);
   g_autofree char *buf = g_malloc(READ_CHUNK);
   gboolean failed = FALSE;
   for (;;) {
@@ -86,6 +101,7 @@ static int cmd_import(int argc, char **argv)
       failed = TRUE;
       break;
     }
+    cli_progress_add(&progress, codec_import_lines(imp) - progress.done);
     if (n < READ_CHUNK) {
       if (ferror(in)) {
         g_set_error(&error, MA_ERROR, MA_ERROR_INVALID, "%s: read error: %s", argv[2], g_strerror(errno));
@@ -109,6 +125,8 @@ static int cmd_import(int argc, char **argv)
     const CodecImportProblem *p = g_ptr_array_index(res.problems, i);
     fprintf(stderr, "mailagent: line %" G_GINT64_FORMAT ": %s\n", p->line, p->message);
   }
+  g_autoptr(GPtrArray) warnings = codec_import_warnings(&res);
+  for (guint i = 0; i < warnings->len; i++) cli_warn("%s", (const char *) warnings->pdata[i]);
   if (res.invalid > (gint64)res.problems->len)
     fprintf(stderr, "mailagent: ... %" G_GINT64_FORMAT " more bad lines not shown\n", res.invalid - (gint64)res.problems->len);
 
@@ -129,12 +147,20 @@ static int cmd_import(int argc, char **argv)
       json_array_append_new(probs, o);
     }
     json_object_set_new(doc, "problems", probs);
+    json_t *warns = json_array();
+    for (guint i = 0; i < warnings->len; i++) json_array_append_new(warns, json_string(warnings->pdata[i]));
+    json_object_set_new(doc, "warnings", warns);
     cli_print_json(doc, FALSE);
   } else {
     printf("created %" G_GINT64_FORMAT ", updated %" G_GINT64_FORMAT ", deleted %" G_GINT64_FORMAT
            ", invalid %" G_GINT64_FORMAT "\n", res.created, res.updated, res.deleted, res.invalid);
     if (res.not_found) printf("%" G_GINT64_FORMAT " deletions named records that were not there\n", res.not_found);
   }
+  g_autofree char *summary = g_strdup_printf("%" G_GINT64_FORMAT " records read: %" G_GINT64_FORMAT " created, %"
+                                             G_GINT64_FORMAT " updated, %" G_GINT64_FORMAT " deleted, %" G_GINT64_FORMAT
+                                             " invalid%s", res.lines, res.created, res.updated, res.deleted, res.invalid,
+                                             res.committed ? "" : " (nothing written)");
+  cli_progress_done(&progress, summary);
   if (!res.committed) {
     fprintf(stderr, "mailagent: nothing imported: %" G_GINT64_FORMAT " bad line%s (fix them, or use --skip-invalid)\n",
             res.invalid, res.invalid == 1 ? "" : "s");

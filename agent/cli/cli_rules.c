@@ -5,7 +5,7 @@
  * the same rules_edit_* functions as /v1/rules, so validation messages and numbering match the API.
  * A rule is given as JSON text on the command line, as a file name, or "-" for standard input
  * (bounded to RULE_INPUT_MAX bytes). `replay` applies the rules to mail archived since a date,
- * idempotently, in batches of REPLAY_BATCH messages per transaction.
+ * idempotently, in batches of ACTIVITIES_REPLAY_BATCH messages per transaction (activities_replay).
  */
 #include "cli.h"
 
@@ -18,7 +18,6 @@
 #include <string.h>
 
 #define RULE_INPUT_MAX (1024 * 1024)
-#define REPLAY_BATCH 200
 
 /* Reads a rule argument: JSON text, "-" (stdin) or a file. Newly allocated or NULL (printed). */
 static char *read_rule_arg(const char *arg)
@@ -63,31 +62,37 @@ typedef struct {
   guint position;
   gboolean enabled;
   char *new_id;
+  const char *action; /* the audit log's name for the edit, set by the do_* function */
 } EditArgs;
 
 static char *do_add(const char *cur, gpointer p, GError **e)
 {
   EditArgs *a = p;
+  a->action = "rules.add";
   return rules_edit_add(cur, a->rule_json, a->position, &a->new_id, e);
 }
 static char *do_update(const char *cur, gpointer p, GError **e)
 {
   EditArgs *a = p;
+  a->action = "rules.update";
   return rules_edit_update(cur, a->rule_id, a->rule_json, e);
 }
 static char *do_move(const char *cur, gpointer p, GError **e)
 {
   EditArgs *a = p;
+  a->action = "rules.move";
   return rules_edit_move(cur, a->rule_id, a->position, e);
 }
 static char *do_enable(const char *cur, gpointer p, GError **e)
 {
   EditArgs *a = p;
+  a->action = a->enabled ? "rules.enable" : "rules.disable";
   return rules_edit_set_enabled(cur, a->rule_id, a->enabled, e);
 }
 static char *do_delete(const char *cur, gpointer p, GError **e)
 {
   EditArgs *a = p;
+  a->action = "rules.delete";
   return rules_edit_delete(cur, a->rule_id, e);
 }
 
@@ -144,7 +149,10 @@ static int run_edit(const CliCommon *common, const char *enterprise, EditFn fn, 
   g_autofree char *cur = NULL, *next = NULL;
   gboolean ok = storage_begin(st, &error) == 0;
   if (ok && (storage_rules_get(st, ent->id, &cur, &error) < 0 || !(next = fn(cur, args, &error)) ||
-             storage_rules_put(st, ent->id, next, &error) < 0 || storage_commit(st, &error) < 0)) {
+             storage_rules_put(st, ent->id, next, &error) < 0 ||
+             cli_audit(st, ent->id, args->action, args->new_id ? args->new_id : args->rule_id,
+                       args->position ? json_pack("{s:i}", "position", (int) args->position) : NULL, &error) < 0 ||
+             storage_commit(st, &error) < 0)) {
     storage_rollback(st);
     ok = FALSE;
   }
@@ -280,45 +288,20 @@ static int cmd_delete(int argc, char **argv)
   return cmd_simple(argc, argv, "delete", "Delete a rule.", do_delete, FALSE);
 }
 
-/* Applies the rules to every message of the enterprise archived at or after since, REPLAY_BATCH
- * messages per transaction. Counts into *messages and *created. 0 or -1 with *error. */
-static int replay(MaStorage *st, const char *enterprise_id, gint64 since, gint64 *messages, gint64 *created,
-                  GError **error)
+static void replay_progress(gint64 messages, gint64 created, gpointer user_data)
 {
-  g_autofree char *after = NULL;
-  for (;;) {
-    g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
-    if (storage_message_ids_archived_since(st, enterprise_id, since, after, REPLAY_BATCH, ids, error) < 0) return -1;
-    if (ids->len == 0) return 0;
-    if (storage_begin(st, error) < 0) return -1;
-    gint64 batch_created = 0;
-    for (guint i = 0; i < ids->len; i++) {
-      int n = activities_apply(st, enterprise_id, ids->pdata[i], NULL, error);
-      if (n < 0) {
-        storage_rollback(st);
-        return -1;
-      }
-      batch_created += n;
-    }
-    if (storage_commit(st, error) < 0) {
-      storage_rollback(st);
-      return -1;
-    }
-    *messages += ids->len;
-    *created += batch_created;
-    g_free(after);
-    after = g_strdup(ids->pdata[ids->len - 1]);
-    if (ids->len < REPLAY_BATCH) return 0;
-  }
+  cli_progress_add(user_data, messages - ((CliProgress *) user_data)->done);
 }
 
 static int cmd_replay(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
   g_autofree char *since_text = NULL;
+  gboolean quiet = FALSE;
   GOptionEntry extra[] = {
     {"since", 0, 0, G_OPTION_ARG_STRING, &since_text, "Mail archived at or after this time (RFC 3339 or YYYY-MM-DD)",
      "DATE"},
+    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress lines or summary on stderr", NULL},
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr(GOptionContext) ctx = cli_context(
@@ -344,7 +327,17 @@ static int cmd_replay(int argc, char **argv)
   if (rc == 0 && !on)
     cli_warn("activities are off for %s: nothing will be created (mailagent settings %s activities=on)", ent->slug,
              ent->slug);
-  if (rc == 0) rc = replay(st, ent->id, since, &messages, &created, &error);
+  CliProgress progress;
+  cli_progress_init(&progress, "rules replay", "messages", 0, quiet);
+  if (rc == 0) rc = activities_replay(st, ent->id, since, replay_progress, &progress, &messages, &created, &error);
+  if (rc == 0) {
+    g_autofree char *summary = g_strdup_printf("%" G_GINT64_FORMAT " messages, %" G_GINT64_FORMAT " activities created",
+                                               messages, created);
+    cli_progress_done(&progress, summary);
+    cli_audit(st, ent->id, "rules.replay", NULL,
+              json_pack("{s:s, s:I, s:I}", "since", since_text, "messages", (json_int_t) messages, "activities_created",
+                        (json_int_t) created), NULL);
+  }
   storage_close(&st);
   if (rc < 0) {
     ma_enterprise_free(ent);

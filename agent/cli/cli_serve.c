@@ -1,4 +1,4 @@
-/* cli_serve.c - `mailagent serve`: the daemon. Loads the config, creates or migrates the database,
+/* cli_serve.c - `mailagent serve`: the daemon. Loads the config, opens (migrating) the database init made,
  * starts the pipeline workers (which first finish whatever the spool holds), the webhook sender,
  * the outbound delivery thread,
  * the SMTP listener and the HTTP API on one libevent loop, and runs until SIGTERM or SIGINT.
@@ -14,7 +14,11 @@
  *                   A bad file keeps the old config.
  *   SIGPIPE         ignored (peers that close early are errors on write, not a dead process).
  * Configs replaced by a reload are kept until exit: the API server and the workers hold pointers.
- * Exit: 0 after a clean drain, 1 when a part could not start (the reason is printed).
+ * systemd (Type=notify, see service.h): READY=1 once everything listens, RELOADING=1 then READY=1
+ * around a SIGHUP reload, STOPPING=1 when a stop signal arrives.
+ * Exit (README's table): 0 after a clean drain; 2 for a bad config; 75 when a port is in use or
+ * another temporary failure stops the start; 1 for the rest, including a data directory that
+ * `mailagent init` never prepared (the reason is printed).
  */
 #include "cli.h"
 
@@ -22,6 +26,9 @@
 #include "agent/lib/log.h"
 #include "agent/outbound/outbound.h"
 #include "agent/outbound/outbound_submission.h"
+#include "agent/lib/private_files.h"
+#include "agent/lib/privilege.h"
+#include "agent/lib/service.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/smtp/smtp_server.h"
 #include "agent/webhook/webhook.h"
@@ -31,6 +38,7 @@
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 typedef struct {
   struct event_base *base;
@@ -65,6 +73,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
     return;
   }
   ma_info("serve", "signal %d: stopping (grace %d s)", (int) sig, s->cfg->grace_period);
+  ma_service_stopping();
   api_server_free(s->api);
   s->api = NULL;
   /* submission clients whose message was not answered yet retry; what reached the sink is queued */
@@ -73,50 +82,67 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
   smtp_server_shutdown(s->smtp, s->cfg->grace_period, on_smtp_down, s);
 }
 
-static void apply_log_level(const MaConfig *cfg)
+/* The config was validated when loaded: [log] level and target are known names. */
+static void apply_log_settings(const MaConfig *cfg)
 {
-  int level = ma_log_level_parse(cfg->log_level);
-  if (level >= 0) ma_log_set_level((MaLogLevel) level);
+  (void) ma_log_configure(cfg->log_level, cfg->log_target, NULL);
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
   Serve *s = arg;
   g_autoptr(GError) error = NULL;
+  ma_service_reloading();
   const char *file = s->config_file ? s->config_file : g_getenv("MAILAGENT_CONFIG");
   MaConfig *fresh = ma_config_load(file, &error);
   if (!fresh) {
     ma_error("serve", "reload: %s (keeping the running config)", error->message);
+    ma_service_ready("running; the last reload failed, see the log");
     return;
   }
   if (smtp_server_reload(s->smtp, fresh, &error) < 0) {
     ma_error("serve", "reload: smtp: %s (keeping the running config)", error->message);
     ma_config_free(fresh);
+    ma_service_ready("running; the last reload failed, see the log");
     return;
   }
   if (s->api && api_server_reload(s->api, fresh, &error) < 0) {
     ma_error("serve", "reload: api: %s (kept its previous TLS certificate)", error->message);
     g_clear_error(&error);
   }
-  apply_log_level(fresh);
+  apply_log_settings(fresh);
   g_ptr_array_add(s->old_cfgs, s->cfg);
   s->cfg = fresh;
   ma_info("serve", "configuration reloaded");
+  ma_service_ready("running; configuration reloaded");
 }
 
-/* Creates the data directory and database (migrating an old one) and the spool. */
+/* Opens the database made by `mailagent init` (migrating an old one) and the spool, and makes them
+ * private (data directory 0700, databases and key files 0600). An installation that was never
+ * initialised is refused rather than created empty: serve would otherwise run without an admin key
+ * or master key and look healthy while nobody can use it. */
 static int prepare_storage(const MaConfig *cfg, GError **error)
 {
-  if (g_mkdir_with_parents(cfg->data_dir, 0700) < 0) {
-    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "cannot create %s: %s", cfg->data_dir, g_strerror(errno));
+  MaStorage *st = NULL;
+  if (storage_open(cfg->data_dir, FALSE, &st, error) < 0) {
+    if (g_error_matches(*error, MA_ERROR, MA_ERROR_NOT_FOUND)) {
+      g_clear_error(error);
+      g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL,
+                  "%s is not an initialised data directory: run `mailagent init` first (with the same -c FILE)",
+                  cfg->data_dir);
+    }
     return -1;
   }
-  MaStorage *st = NULL;
-  if (storage_open(cfg->data_dir, TRUE, &st, error) < 0) return -1;
   storage_close(&st);
   MaSpool *sp = NULL;
   if (spool_open(cfg->data_dir, &sp, error) < 0) return -1;
   spool_close(&sp);
+  /* files left with wider modes by an older version or an operator's umask */
+  g_autoptr(GPtrArray) changed = g_ptr_array_new_with_free_func(g_free);
+  if (ma_private_data_dir(cfg, changed, error) < 0) return -1;
+  for (guint i = 0; i < changed->len; i++)
+    ma_warn("serve", "%s was readable by others; made private (0700 directory, 0600 file)",
+            (const char *) changed->pdata[i]);
   return 0;
 }
 
@@ -126,18 +152,38 @@ int cli_serve(int argc, char **argv)
   g_set_prgname("mailagent serve");
   g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
   g_option_context_set_summary(ctx, "Run the SMTP listener, the HTTP API, the pipeline workers and the webhook sender.");
+  gboolean check_only = FALSE;
+  GOptionEntry entries[] = {
+    {"check-config", 't', 0, G_OPTION_ARG_NONE, &check_only,
+     "Only check the configuration file (as nginx -t, sshd -t): exit 0 when it is valid, 2 naming the problem", NULL},
+    G_OPTION_ENTRY_NULL,
+  };
+  g_option_context_add_main_entries(ctx, entries, NULL);
   cli_common_add_options(ctx, &common);
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
   if (argc > 1) {
-    fprintf(stderr, "usage: mailagent serve [-c FILE]\n");
+    fprintf(stderr, "usage: mailagent serve [-c FILE] [--check-config]\n");
     return 2;
   }
+  if (check_only) {
+    g_autoptr(GError) error = NULL;
+    const char *file = common.config_file ? common.config_file : g_getenv("MAILAGENT_CONFIG");
+    g_autoptr(MaConfig) checked = ma_config_load(file, &error);
+    g_free(common.config_file);
+    if (!checked) {
+      fprintf(stderr, "mailagent: config: %s\n", error->message);
+      return 2;
+    }
+    printf("%s: configuration ok\n", file ? file : "(no file: defaults)");
+    return 0;
+  }
   Serve s = {.config_file = common.config_file};
+  cli_keep_bind_capability();
   s.cfg = cli_load_config(&common);
   if (!s.cfg) return 2;
   s.old_cfgs = g_ptr_array_new_with_free_func((GDestroyNotify) ma_config_free);
-  apply_log_level(s.cfg);
+  apply_log_settings(s.cfg);
   signal(SIGPIPE, SIG_IGN);
 
   int status = 1;
@@ -145,7 +191,7 @@ int cli_serve(int argc, char **argv)
   struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
   gboolean workers = FALSE, webhook = FALSE, outbound = FALSE;
   if (prepare_storage(s.cfg, &error) < 0) {
-    cli_fail("storage", error);
+    status = cli_fail("storage", error);
     goto out;
   }
   s.base = event_base_new();
@@ -154,7 +200,7 @@ int cli_serve(int argc, char **argv)
     goto out;
   }
   if (webhook_start(s.cfg, &error) < 0) {
-    cli_fail("webhook", error);
+    status = cli_fail("webhook", error);
     goto out;
   }
   webhook = TRUE;
@@ -165,18 +211,18 @@ int cli_serve(int argc, char **argv)
   outbound = TRUE;
   pipeline_workers_set_committed_hook(webhook_notify);
   if (pipeline_workers_start(s.cfg, s.cfg->workers, &error) < 0) {
-    cli_fail("pipeline", error);
+    status = cli_fail("pipeline", error);
     goto out;
   }
   workers = TRUE;
   s.smtp = smtp_server_new(s.base, s.cfg, &error);
   if (!s.smtp) {
-    cli_fail("smtp", error);
+    status = cli_fail("smtp", error);
     goto out;
   }
   smtp_server_set_spooled_hook(s.smtp, on_smtp_spooled, &s);
   if (smtp_server_start(s.smtp, &error) < 0) {
-    cli_fail("smtp", error);
+    status = cli_fail("smtp", error);
     goto out;
   }
   s.submission_sink = outbound_submission_new(s.base, s.cfg, &error);
@@ -188,7 +234,7 @@ int cli_serve(int argc, char **argv)
   }
   s.api = api_server_new(s.base, s.cfg, &error);
   if (!s.api) {
-    cli_fail("api", error);
+    status = cli_fail("api", error);
     goto out;
   }
   ev_term = evsignal_new(s.base, SIGTERM, on_term, &s);
@@ -201,6 +247,9 @@ int cli_serve(int argc, char **argv)
   }
   ma_info("serve", "listening: smtp %s, submission %s, api %s (port %d); data %s; %d pipeline worker(s)", s.cfg->smtp_listen, s.cfg->submission_listen,
           s.cfg->api_listen, api_server_port(s.api), s.cfg->data_dir, s.cfg->workers);
+  ma_privilege_drop_bind_cap(); /* every listener is bound */
+  if (geteuid() == 0) ma_warn("serve", "running as root: set [process] user (see mailagent.conf(5))");
+  ma_service_ready("running");
   event_base_dispatch(s.base);
   status = 0;
 

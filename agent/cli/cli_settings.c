@@ -49,7 +49,8 @@ int cli_settings(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
       const char *eq = strchr(argv[i], '=');
       g_autofree char *key = g_strndup(argv[i], (gsize)(eq - argv[i]));
-      if (settings_set(st, ent->id, key, eq + 1, &error) < 0) {
+      if (settings_set(st, ent->id, key, eq + 1, &error) < 0 ||
+          cli_audit(st, ent->id, "settings.update", key, json_pack("{s:s}", "value", eq + 1), &error) < 0) {
         storage_rollback(st);
         goto fail;
       }

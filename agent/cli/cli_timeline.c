@@ -73,27 +73,22 @@ static void print_activity(const MaActivity *a)
 }
 
 /* Parses a --since/--until value: RFC 3339, or a date (until: the whole day counts). */
-static int date_arg(const char *opt, const char *text, gboolean end_of_day, gint64 *out)
-{
-  if (ma_time_parse(text, out) < 0)
-    return cli_usage_error("%s \"%s\": use a date (2024-01-31) or an RFC 3339 time (2024-01-31T10:00:00Z)", opt, text);
-  if (end_of_day && strlen(text) == 10) *out += 86400;
-  return -1;
-}
-
 int cli_timeline(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
   int limit = 20;
   g_autofree char *cursor = NULL, *direction = NULL, *since = NULL, *until = NULL, *thread = NULL, *attach = NULL;
+  g_autofree char *has_attachment = NULL;
   GOptionEntry entries[] = {
     {"limit", 0, 0, G_OPTION_ARG_INT, &limit, "Items per page (1-200, default 20)", "N"},
     {"cursor", 0, 0, G_OPTION_ARG_STRING, &cursor, "Next page: the cursor printed at the end of the previous one", "C"},
-    {"direction", 0, 0, G_OPTION_ARG_STRING, &direction, "in or out (inbound/outbound)", "in|out"},
+    {"direction", 0, 0, G_OPTION_ARG_STRING, &direction, "inbound or outbound (in, out)", "inbound|outbound"},
     {"since", 0, 0, G_OPTION_ARG_STRING, &since, "Messages dated at or after D", "D"},
     {"until", 0, 0, G_OPTION_ARG_STRING, &until, "Messages dated before D (a bare date includes that day)", "D"},
     {"thread", 0, 0, G_OPTION_ARG_STRING, &thread, "Only this thread", "T"},
-    {"attachments", 0, 0, G_OPTION_ARG_STRING, &attach, "yes: only with attachments; no: only without", "yes|no"},
+    {"has-attachment", 0, 0, G_OPTION_ARG_STRING, &has_attachment, "true: only with attachments; false: only without "
+     "(as the API's has_attachment)", "true|false"},
+    {"attachments", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &attach, "Older name of --has-attachment", "yes|no"},
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr(GOptionContext) ctx = cli_context("timeline", "ENTERPRISE TYPE ID",
@@ -102,26 +97,17 @@ int cli_timeline(int argc, char **argv)
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
   const char *usage = "mailagent timeline ENTERPRISE TYPE ID [--limit N] [--cursor C] [--direction in|out] "
-                      "[--since D] [--until D] [--thread T] [--json]";
+                      "[--since D] [--until D] [--thread T] [--has-attachment true|false] [--json]";
   if ((rc = cli_positional(argc, argv, 3, 3, usage)) >= 0) return rc;
   int type = ma_record_type_parse(argv[2]);
   if (type < 0) return cli_usage_error("\"%s\" is not a record type (account, contact, lead, opportunity)", argv[2]);
   if (limit < 1 || limit > TIMELINE_LIMIT_MAX) return cli_usage_error("--limit must be 1 to %d", TIMELINE_LIMIT_MAX);
 
-  MaTimelineFilter filter = {.direction = NULL, .has_attachment = -1};
-  if (direction) {
-    if (!strcmp(direction, "in") || !strcmp(direction, "inbound")) filter.direction = "inbound";
-    else if (!strcmp(direction, "out") || !strcmp(direction, "outbound")) filter.direction = "outbound";
-    else return cli_usage_error("--direction \"%s\": use in or out", direction);
-  }
-  if (since && (rc = date_arg("--since", since, FALSE, &filter.since)) >= 0) return rc;
-  if (until && (rc = date_arg("--until", until, TRUE, &filter.until)) >= 0) return rc;
-  if (attach) {
-    if (!strcmp(attach, "yes")) filter.has_attachment = 1;
-    else if (!strcmp(attach, "no")) filter.has_attachment = 0;
-    else return cli_usage_error("--attachments \"%s\": use yes or no", attach);
-  }
-  filter.thread_id = thread;
+  MaTimelineFilter filter;
+  g_autoptr(GError) filter_error = NULL;
+  if (codec_timeline_filter_parse(direction, since, until, has_attachment ? has_attachment : attach, thread, &filter,
+                                  &filter_error) < 0)
+    return cli_usage_error("--%s", filter_error->message);
 
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;

@@ -21,11 +21,26 @@
 int codec_record_parse(const json_t *obj, MaRecord **out, gboolean *deleted, GError **error);
 json_t *codec_record_to_json(const MaRecord *r);
 
+/* The timeline's filters as both the CLI (--direction, --since, --until, --has-attachment,
+ * --thread) and the API (?direction=&since=&until=&has_attachment=&thread=) take them, with the
+ * same words: direction in|out|inbound|outbound; since/until a date (2024-01-31) or an RFC 3339
+ * time, a bare until date including that day; has_attachment true|false (yes|no too). NULL
+ * arguments are absent filters. f->direction and f->thread_id point into the arguments (or static
+ * strings). 0, or -1 with *error naming the filter (MA_ERROR_INVALID). */
+int codec_timeline_filter_parse(const char *direction, const char *since, const char *until, const char *has_attachment,
+                                const char *thread, MaTimelineFilter *f, GError **error);
+
 json_t *codec_address_to_json(const char *name, const char *address);
 json_t *codec_record_ref_to_json(const MaRecordRef *ref); /* {"type","id"} */
 json_t *codec_enterprise_to_json(const MaEnterprise *e, const char *inbound_domain);
 json_t *codec_employee_to_json(const MaEmployee *e);
 json_t *codec_api_key_to_json(const MaApiKey *k);
+/* A webhook event as the operator sees it: id (its seq, as a string), event, enterprise_id, state,
+ * attempts, created_at, next_attempt_at (pending only), last_error; with_payload adds the payload
+ * (the JSON the CRM receives: ids and metadata, never a message body). */
+json_t *codec_outbox_event_to_json(const MaOutboxEvent *e, gboolean with_payload);
+/* {"id", "enterprise_id", "actor", "action", "target", "details": {...} or null, "at"}. */
+json_t *codec_audit_entry_to_json(const MaAuditEntry *e);
 json_t *codec_attachment_to_json(const MaAttachment *a);
 
 /* A message as the timeline shows it: id, thread_id, date, direction, from, to, cc, subject,

@@ -57,6 +57,8 @@ struct CodecImport {
   GArray *columns;       /* Column, after the CSV header */
   gboolean header_done;
   gboolean header_bad;
+  char delimiter;        /* CSV cell separator, ',' by default */
+  gboolean strict;       /* CSV: refuse columns that are neither fields nor attr.NAME */
 
   gboolean began;        /* a transaction is open */
   gboolean dead;         /* storage failed; nothing more is done */
@@ -88,14 +90,48 @@ CodecImport *codec_import_new(MaStorage *st, const char *enterprise_id, CodecFor
   imp->start_line = 1;
   imp->columns = g_array_new(FALSE, TRUE, sizeof(Column));
   g_array_set_clear_func(imp->columns, column_clear);
+  imp->delimiter = ',';
   imp->res.problems = g_ptr_array_new_with_free_func(problem_free);
+  imp->res.implicit_attributes = g_ptr_array_new_with_free_func(g_free);
   return imp;
+}
+
+void codec_import_set_csv(CodecImport *imp, char delimiter, gboolean strict)
+{
+  imp->delimiter = delimiter ? delimiter : ',';
+  imp->strict = strict;
+}
+
+GPtrArray *codec_import_warnings(const CodecImportResult *r)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; r->implicit_attributes && i < r->implicit_attributes->len; i++) {
+    const char *name = r->implicit_attributes->pdata[i];
+    g_ptr_array_add(out, g_strdup_printf("column \"%s\" is not a field: imported as the attribute %s (name it attr.%s "
+                                         "to say so, or fix the header if it is a typo)", name, name, name));
+  }
+  return out;
+}
+
+char codec_import_delimiter_parse(const char *text)
+{
+  if (!text) return 0;
+  if (g_ascii_strcasecmp(text, "tab") == 0 || strcmp(text, "\t") == 0) return '\t';
+  if (strlen(text) != 1 || text[0] == '"' || text[0] == '\n' || text[0] == '\r' || !g_ascii_isprint(text[0])) return 0;
+  return text[0];
+}
+
+gint64 codec_import_lines(const CodecImport *imp)
+{
+  /* the CSV header is a line, not a record */
+  return imp->records_seen - (imp->header_done ? 1 : 0);
 }
 
 void codec_import_result_clear(CodecImportResult *r)
 {
   if (!r) return;
   if (r->problems) g_ptr_array_unref(r->problems);
+  if (r->implicit_attributes) g_ptr_array_unref(r->implicit_attributes);
   memset(r, 0, sizeof *r);
 }
 
@@ -127,7 +163,7 @@ static void problem(CodecImport *imp, gint64 line, const char *fmt, ...)
 
 /* ---- CSV ------------------------------------------------------------------------------------- */
 
-char **codec_csv_split(const char *row, gsize len, GError **error)
+char **codec_csv_split(const char *row, gsize len, char delimiter, GError **error)
 {
   GPtrArray *fields = g_ptr_array_new();
   GString *cur = g_string_new(NULL);
@@ -150,22 +186,29 @@ char **codec_csv_split(const char *row, gsize len, GError **error)
           i++;
           break;
         }
+        if (row[i] == '\0') goto nul;
         g_string_append_c(cur, row[i++]);
       }
-      if (i < len && row[i] != ',') {
+      if (i < len && row[i] != delimiter) {
         g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "field %u: text after the closing quote", fields->len + 1);
         goto bad;
       }
     } else {
-      while (i < len && row[i] != ',') g_string_append_c(cur, row[i++]);
+      for (; i < len && row[i] != delimiter; i++) {
+        if (row[i] == '\0') goto nul;
+        g_string_append_c(cur, row[i]);
+      }
     }
     g_ptr_array_add(fields, g_strndup(cur->str, cur->len));
     if (i >= len) break;
-    i++; /* the comma */
+    i++; /* the delimiter */
   }
   g_string_free(cur, TRUE);
   g_ptr_array_add(fields, NULL);
   return (char **)g_ptr_array_free(fields, FALSE);
+nul:
+  /* a NUL would cut the cell short (an id "c1\0-x" becoming "c1"): the row is refused */
+  g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "field %u contains a NUL byte", fields->len + 1);
 bad:
   g_string_free(cur, TRUE);
   g_ptr_array_set_free_func(fields, g_free);
@@ -189,14 +232,22 @@ static int csv_header(CodecImport *imp, char **cells, GError **error)
     for (gsize k = 0; k < G_N_ELEMENTS(known_columns); k++)
       if (strcmp(name, known_columns[k].name) == 0) col.kind = known_columns[k].kind;
     if (col.kind == COL_ATTRIBUTE) {
-      /* Attribute names keep their case; "attr." is an optional marker. */
+      /* Attribute names keep their case; "attr." marks one explicitly. */
       g_autofree char *orig = g_strstrip(g_strdup(*c));
-      col.name = g_strdup(g_ascii_strncasecmp(orig, "attr.", 5) == 0 ? orig + 5 : orig);
+      gboolean marked = g_ascii_strncasecmp(orig, "attr.", 5) == 0;
+      col.name = g_strdup(marked ? orig + 5 : orig);
       if (!*col.name) {
         g_free(col.name);
         g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "header: empty attribute name");
         return -1;
       }
+      if (!marked && imp->strict) {
+        g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
+                    "header: column \"%s\" is not a field (write attr.%s for an attribute)", col.name, col.name);
+        g_free(col.name);
+        return -1;
+      }
+      if (!marked) g_ptr_array_add(imp->res.implicit_attributes, g_strdup(col.name));
     } else {
       col.name = g_strdup(name);
     }
@@ -341,7 +392,7 @@ static int process_line(CodecImport *imp, gint64 line, char *text, gsize len, GE
       problem(imp, line, NULL);
       return 0;
     }
-    g_auto(GStrv) cells = codec_csv_split(text, len, &e);
+    g_auto(GStrv) cells = codec_csv_split(text, len, imp->delimiter, &e);
     if (!cells) {
       problem(imp, line, "%s", e->message);
       g_error_free(e);
@@ -471,9 +522,11 @@ int codec_import_finish(CodecImport *imp, CodecImportResult *out, GError **error
     imp->res.committed = FALSE;
     imp->res.created = imp->res.updated = imp->res.deleted = imp->res.not_found = 0;
   }
+  imp->res.lines = codec_import_lines(imp);
   *out = imp->res;
   memset(&imp->res, 0, sizeof imp->res);
   imp->res.problems = g_ptr_array_new_with_free_func(problem_free);
+  imp->res.implicit_attributes = g_ptr_array_new_with_free_func(g_free);
   return 0;
 dead:
   imp->dead = TRUE;

@@ -7,12 +7,16 @@
  * through codec_record_parse, so the CLI and the API accept exactly the same records.
  *
  * JSON Lines: one record object per line; blank lines are ignored.
- * CSV (RFC 4180 quoting, comma separated, first row is the header, names case-insensitive):
+ * CSV (RFC 4180 quoting, comma separated unless codec_import_set_csv says otherwise, e.g. Excel's
+ * ';'; first row is the header, names case-insensitive):
  *   type,id,name,emails,domains,account_id,contact_ids,stage,deleted   the record's fields;
  *   emails, domains and contact_ids hold several values separated by ';' or '|';
  *   deleted is true/false/yes/no/1/0; an empty cell is an absent field;
  *   "attr.<name>" or any other column  -> attributes.<name> (text; empty cells are left out).
- * A UTF-8 byte order mark at the start is skipped. Upsert by (type, id); "deleted": true removes.
+ *   A column that is neither a field nor marked "attr." is reported in implicit_attributes (a typo
+ *   such as "nmae" must be visible); with strict, such a header is refused.
+ * A UTF-8 byte order mark at the start is skipped. A NUL byte anywhere in a line makes that line
+ * invalid (never a shorter id, name or address). Upsert by (type, id); "deleted": true removes.
  *
  * Atomic (default): everything in one transaction; any bad line means nothing is written (every
  * bad line is still reported). skip_invalid: the good lines are written, bad ones reported.
@@ -43,6 +47,8 @@ typedef struct {
   gint64 invalid;
   gboolean committed;/* FALSE when an atomic import was refused (invalid > 0) */
   GPtrArray *problems;/* CodecImportProblem*, the first CODEC_IMPORT_PROBLEMS_MAX */
+  GPtrArray *implicit_attributes; /* char*: CSV columns taken as attributes without "attr." */
+  gint64 lines;      /* records seen (non-blank logical lines, the CSV header excluded) */
 } CodecImportResult;
 
 typedef struct CodecImport CodecImport;
@@ -51,6 +57,17 @@ typedef struct CodecImport CodecImport;
  * not be inside a transaction; the import opens its own. The caller keeps st and enterprise_id
  * alive until codec_import_free. */
 CodecImport *codec_import_new(MaStorage *st, const char *enterprise_id, CodecFormat format, gboolean skip_invalid);
+/* CSV options, before the first feed: the cell delimiter (',' by default; ';' or '\t' for
+ * spreadsheets' exports) and strict (a header column that is neither a field nor "attr.NAME" is an
+ * error for the whole file instead of becoming an attribute). */
+void codec_import_set_csv(CodecImport *imp, char delimiter, gboolean strict);
+/* The warnings an import's result carries, as sentences (the CLI prints them, the API returns
+ * them): one per implicit attribute column. Caller frees (g_ptr_array_unref). */
+GPtrArray *codec_import_warnings(const CodecImportResult *r);
+/* Parses a --delimiter / ?delimiter= value: one character, or "tab". 0 for anything else. */
+char codec_import_delimiter_parse(const char *text);
+/* Records seen so far (for progress reports). */
+gint64 codec_import_lines(const CodecImport *imp);
 /* Pushes bytes. 0, or -1 with *error when storage failed (the import is then dead: free it). */
 int codec_import_feed(CodecImport *imp, const char *data, gsize len, GError **error);
 /* Ends the input, commits (or rolls back an atomic import with bad lines) and fills *out (the
@@ -60,8 +77,8 @@ int codec_import_finish(CodecImport *imp, CodecImportResult *out, GError **error
 void codec_import_free(CodecImport *imp);
 void codec_import_result_clear(CodecImportResult *r);
 
-/* Splits one CSV row (no trailing newline) into fields. NULL with *error on bad quoting. Exposed for
- * tests. Returns a NULL-terminated vector (g_strfreev). */
-char **codec_csv_split(const char *row, gsize len, GError **error);
+/* Splits one CSV row (no trailing newline) into fields. NULL with *error on bad quoting or a NUL
+ * byte in any field (which would otherwise cut the field short). Exposed for tests. Returns a NULL-terminated vector (g_strfreev). */
+char **codec_csv_split(const char *row, gsize len, char delimiter, GError **error);
 
 #endif

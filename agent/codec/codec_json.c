@@ -158,6 +158,39 @@ json_t *codec_api_key_to_json(const MaApiKey *k)
   return o;
 }
 
+json_t *codec_outbox_event_to_json(const MaOutboxEvent *e, gboolean with_payload)
+{
+  json_t *o = json_object();
+  json_object_set_new_nocheck(o, "id", json_sprintf("%" G_GINT64_FORMAT, e->seq));
+  json_object_set_new_nocheck(o, "event", codec_string(e->event));
+  json_object_set_new_nocheck(o, "enterprise_id", codec_string(e->enterprise_id));
+  json_object_set_new_nocheck(o, "state", json_string(ma_outbox_state_name(e->state)));
+  json_object_set_new_nocheck(o, "attempts", json_integer(e->attempts));
+  json_object_set_new_nocheck(o, "created_at", codec_time(e->created_at));
+  json_object_set_new_nocheck(o, "next_attempt_at",
+                              e->state == MA_OUTBOX_PENDING ? codec_time(e->next_attempt_at) : json_null());
+  json_object_set_new_nocheck(o, "last_error", codec_string(e->last_error));
+  if (with_payload) {
+    json_t *payload = e->payload ? json_loads(e->payload, 0, NULL) : NULL;
+    json_object_set_new_nocheck(o, "payload", payload ? payload : json_null());
+  }
+  return o;
+}
+
+json_t *codec_audit_entry_to_json(const MaAuditEntry *e)
+{
+  json_t *o = json_object();
+  json_object_set_new_nocheck(o, "id", json_sprintf("%" G_GINT64_FORMAT, e->seq));
+  json_object_set_new_nocheck(o, "enterprise_id", codec_string(e->enterprise_id));
+  json_object_set_new_nocheck(o, "actor", codec_string(e->actor));
+  json_object_set_new_nocheck(o, "action", codec_string(e->action));
+  json_object_set_new_nocheck(o, "target", codec_string(e->target));
+  json_t *details = e->details ? json_loads(e->details, 0, NULL) : NULL;
+  json_object_set_new_nocheck(o, "details", details ? details : json_null());
+  json_object_set_new_nocheck(o, "at", codec_time(e->at));
+  return o;
+}
+
 static void write_attachment(CodecWriter *w, const MaAttachment *a)
 {
   codec_writer_object_begin(w);
@@ -316,4 +349,48 @@ json_t *codec_timeline_item_to_json(const MaTimelineItem *item)
   codec_writer_init(&w, g_string_new(NULL));
   codec_write_timeline_item(&w, item);
   return parsed(w.out);
+}
+
+int codec_timeline_filter_parse(const char *direction, const char *since, const char *until, const char *has_attachment,
+                                const char *thread, MaTimelineFilter *f, GError **error)
+{
+  memset(f, 0, sizeof *f);
+  f->has_attachment = -1;
+  if (direction) {
+    if (!strcmp(direction, "in") || !strcmp(direction, "inbound")) f->direction = "inbound";
+    else if (!strcmp(direction, "out") || !strcmp(direction, "outbound")) f->direction = "outbound";
+    else {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "direction \"%s\": use inbound or outbound (in, out)", direction);
+      return -1;
+    }
+  }
+  if (since && ma_time_parse(since, &f->since) < 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "since \"%s\": use a date (2024-01-31) or an RFC 3339 time", since);
+    return -1;
+  }
+  if (until) {
+    if (ma_time_parse(until, &f->until) < 0) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "until \"%s\": use a date (2024-01-31) or an RFC 3339 time", until);
+      return -1;
+    }
+    if (strlen(until) == 10) f->until += 86400; /* a bare date includes that day */
+  }
+  if (f->since && f->until && f->until <= f->since) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "until must be after since");
+    return -1;
+  }
+  if (has_attachment) {
+    if (!strcmp(has_attachment, "true") || !strcmp(has_attachment, "yes")) f->has_attachment = 1;
+    else if (!strcmp(has_attachment, "false") || !strcmp(has_attachment, "no")) f->has_attachment = 0;
+    else {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "has_attachment \"%s\": use true or false", has_attachment);
+      return -1;
+    }
+  }
+  if (thread && !*thread) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "thread: a thread id");
+    return -1;
+  }
+  f->thread_id = thread;
+  return 0;
 }

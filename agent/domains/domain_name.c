@@ -100,15 +100,6 @@ char *ma_domain_normalize(const char *input, GError **error)
   return lower;
 }
 
-char *ma_domain_to_unicode(const char *alabel)
-{
-  char *u = NULL;
-  if (idn2_to_unicode_8z8z(alabel, &u, 0) != IDN2_OK) return g_strdup(alabel);
-  char *out = g_strdup(u);
-  idn2_free(u);
-  return out;
-}
-
 gboolean ma_dkim_selector_check(const char *selector, GError **error)
 {
   gsize n = selector ? strlen(selector) : 0;

@@ -28,10 +28,7 @@
  * reason), a bare TLD. */
 char *ma_domain_normalize(const char *input, GError **error);
 
-/* The U-label (Unicode) form of a stored A-label domain, for display and for matching addresses
- * whose domains are kept in Unicode; the input itself when it cannot be converted. Newly
- * allocated. */
-char *ma_domain_to_unicode(const char *alabel);
+/* The U-label form of a stored A-label domain: ma_domain_to_unicode of agent/lib/model.h. */
 
 /* DKIM selectors: lowercase letters, digits and hyphens, not starting or ending with a hyphen,
  * at most MA_DKIM_SELECTOR_MAX characters. FALSE with *error (MA_ERROR_INVALID) naming the rule

@@ -1,33 +1,40 @@
 /* config.c - reads mailagent.conf with GKeyFile into MaConfig, applying defaults and refusing
- * unknown keys. The table below is the single list of keys: loading, defaults and the check for
- * unknown keys all come from it. */
+ * unknown keys and malformed values. The table below is the single list of keys: loading,
+ * defaults, the type of each value and the check for unknown keys all come from it. An error names
+ * the file, the line, the section and the key, as an administrator needs to fix it. */
 #include "config.h"
 #include "error.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { KEY_STRING, KEY_INT, KEY_INT64 } KeyType;
+/* KEY_STRING: any text; KEY_ENUM: one of choices ("a|b|c"); KEY_ADDRESS: "host:port" or
+ * "[v6]:port"; KEY_INT / KEY_INT64: a non-negative integer. */
+typedef enum { KEY_STRING, KEY_ENUM, KEY_ADDRESS, KEY_INT, KEY_INT64 } KeyType;
 
 typedef struct {
   const char *group;
   const char *key;
   KeyType type;
   size_t offset;
-  const char *def; /* default as text; NULL: no default (NULL string) */
+  const char *def;     /* default as text; NULL: no default (NULL string) */
+  const char *choices; /* KEY_ENUM only */
 } KeySpec;
 
-#define S(g, k, f, d) {g, k, KEY_STRING, offsetof(MaConfig, f), d}
-#define I(g, k, f, d) {g, k, KEY_INT, offsetof(MaConfig, f), d}
-#define L(g, k, f, d) {g, k, KEY_INT64, offsetof(MaConfig, f), d}
+#define S(g, k, f, d) {g, k, KEY_STRING, offsetof(MaConfig, f), d, NULL}
+#define E(g, k, f, d, choices) {g, k, KEY_ENUM, offsetof(MaConfig, f), d, choices}
+#define A(g, k, f, d) {g, k, KEY_ADDRESS, offsetof(MaConfig, f), d, NULL}
+#define I(g, k, f, d) {g, k, KEY_INT, offsetof(MaConfig, f), d, NULL}
+#define L(g, k, f, d) {g, k, KEY_INT64, offsetof(MaConfig, f), d, NULL}
 
 static const KeySpec keys[] = {
   S("storage", "data_dir", data_dir, "./data"),
-  S("smtp", "listen", smtp_listen, "127.0.0.1:2525"),
+  A("smtp", "listen", smtp_listen, "127.0.0.1:2525"),
   S("smtp", "inbound_domain", inbound_domain, "inbound.localhost"),
-  S("smtp", "forwarder_policy", forwarder_policy, "employee"),
+  E("smtp", "forwarder_policy", forwarder_policy, "employee", "employee|domain|any"),
   S("smtp", "hostname", hostname, NULL),
   S("smtp", "tls_cert_file", tls_cert_file, NULL),
   S("smtp", "tls_key_file", tls_key_file, NULL),
@@ -42,16 +49,16 @@ static const KeySpec keys[] = {
   L("smtp", "disk_reserve", disk_reserve, "104857600"),
   I("smtp", "grace_period", grace_period, "30"),
   I("smtp", "greet_delay_ms", greet_delay_ms, "0"),
-  S("submission", "listen", submission_listen, "127.0.0.1:5870"),
+  A("submission", "listen", submission_listen, "127.0.0.1:5870"),
   I("submission", "loopback_auth", submission_loopback_auth, "0"),
-  S("api", "listen", api_listen, "127.0.0.1:8025"),
+  A("api", "listen", api_listen, "127.0.0.1:8025"),
   L("api", "max_body", api_max_body, "10485760"),
   S("api", "tls_cert_file", api_tls_cert_file, NULL),
   S("api", "tls_key_file", api_tls_key_file, NULL),
-  S("relay", "default_host", relay_default_host, NULL),
+  A("relay", "default_host", relay_default_host, NULL),
   I("relay", "mx_port", relay_mx_port, "25"),
-  S("relay", "tls_mode", relay_tls_mode, "preferred"),
-  S("relay", "auth_mechanism", relay_auth_mechanism, "none"),
+  E("relay", "tls_mode", relay_tls_mode, "preferred", "off|preferred|required|preferred-verify|required-verify"),
+  E("relay", "auth_mechanism", relay_auth_mechanism, "none", "none|plain|login"),
   S("relay", "username", relay_username, NULL),
   S("relay", "password_file", relay_password_file, NULL),
   S("tls", "ca_file", tls_ca_file, NULL),
@@ -78,7 +85,10 @@ static const KeySpec keys[] = {
   I("webhook", "max_backoff", webhook_max_backoff, "3600"),
   S("security", "master_key_file", master_key_file, NULL),
   I("pipeline", "workers", workers, "2"),
-  S("pipeline", "log_level", log_level, "info"),
+  E("pipeline", "log_level", deprecated_log_level, NULL, "debug|info|warn|error"), /* now [log] level */
+  E("log", "level", log_level, "info", "debug|info|warn|error"),
+  E("log", "target", log_target, "auto", "auto|stderr|journal|syslog"),
+  S("process", "user", process_user, NULL),
 };
 
 static const KeySpec *find_key(const char *group, const char *key)
@@ -88,10 +98,34 @@ static const KeySpec *find_key(const char *group, const char *key)
   return NULL;
 }
 
+static gboolean is_choice(const char *choices, const char *text)
+{
+  g_auto(GStrv) list = g_strsplit(choices, "|", -1);
+  return g_strv_contains((const char *const *)list, text);
+}
+
+/* Stores text (the default, or the file's value) as k's value. -1 with *error saying what is wrong
+ * with the value ("[group] key: ..."); the caller adds where it was. */
 static int set_value(MaConfig *cfg, const KeySpec *k, const char *text, GError **error)
 {
   char *base = (char *)cfg + k->offset;
-  if (k->type == KEY_STRING) {
+  if (k->type == KEY_ENUM && text && !is_choice(k->choices, text)) {
+    g_auto(GStrv) choices = g_strsplit(k->choices, "|", -1);
+    g_autofree char *one_of = g_strjoinv(", ", choices);
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[%s] %s: \"%s\" is not one of %s", k->group, k->key, text,
+                one_of);
+    return -1;
+  }
+  if (k->type == KEY_ADDRESS && text) {
+    g_autofree char *host = NULL;
+    int port = 0;
+    g_autoptr(GError) cause = NULL;
+    if (ma_config_split_listen(text, &host, &port, &cause) < 0) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[%s] %s: %s", k->group, k->key, cause->message);
+      return -1;
+    }
+  }
+  if (k->type == KEY_STRING || k->type == KEY_ENUM || k->type == KEY_ADDRESS) {
     char **slot = (char **)base;
     g_free(*slot);
     *slot = text ? g_strdup(text) : NULL;
@@ -111,64 +145,129 @@ static int set_value(MaConfig *cfg, const KeySpec *k, const char *text, GError *
   return 0;
 }
 
+/* The 1-based line of "key =" in [group] of text, 0 when not found (GKeyFile keeps no positions). */
+static int line_of(const char *text, const char *group, const char *key)
+{
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  gboolean in_group = FALSE;
+  size_t key_len = strlen(key);
+  for (int i = 0; lines[i]; i++) {
+    const char *l = lines[i];
+    while (*l == ' ' || *l == '\t') l++;
+    if (*l == '[') {
+      const char *close = strchr(l, ']');
+      in_group = close && (size_t)(close - l - 1) == strlen(group) && strncmp(l + 1, group, strlen(group)) == 0;
+    } else if (in_group && strncmp(l, key, key_len) == 0) {
+      const char *rest = l + key_len;
+      while (*rest == ' ' || *rest == '\t') rest++;
+      if (*rest == '=') return i + 1;
+    }
+  }
+  return 0;
+}
+
+/* Rewrites *error ("[group] key: ...") as "FILE:LINE: [group] key: ...". */
+static void locate_error(GError **error, const char *file, const char *text, const char *group, const char *key)
+{
+  if (!error || !*error) return;
+  int line = line_of(text, group, key);
+  g_prefix_error(error, line ? "%s:%d: " : "%s: ", file, line);
+}
+
+/* A value up to an inline comment: GKeyFile only knows whole-line comments, so "10   # seconds"
+ * would reach the parser whole. A '#' after white space starts a comment; a '#' inside a word
+ * (a URL's fragment) does not. Trailing white space is dropped. Returns a new string. */
+static char *strip_inline_comment(const char *value)
+{
+  const char *cut = NULL;
+  for (const char *p = value; *p && !cut; p++)
+    if (*p == '#' && (p == value || p[-1] == ' ' || p[-1] == '\t')) cut = p;
+  char *out = cut ? g_strndup(value, (gsize)(cut - value)) : g_strdup(value);
+  return g_strchomp(out);
+}
+
+static gboolean group_known(const char *group)
+{
+  for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
+    if (strcmp(keys[i].group, group) == 0) return TRUE;
+  return FALSE;
+}
+
+/* Reads file over the defaults in cfg. */
+static int load_file(MaConfig *cfg, const char *file, GError **error)
+{
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  g_autoptr(GError) io = NULL;
+  if (!g_file_get_contents(file, &text, &len, &io)) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: cannot read the configuration file: %s", file, io->message);
+    return -1;
+  }
+  g_autoptr(GKeyFile) kf = g_key_file_new();
+  if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, &io)) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: %s", file, io->message);
+    return -1;
+  }
+  gboolean log_level_set = FALSE;
+  g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+  for (char **g = groups; *g; g++) {
+    if (!group_known(*g)) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: unknown section [%s]", file, *g);
+      return -1;
+    }
+    g_auto(GStrv) names = g_key_file_get_keys(kf, *g, NULL, NULL);
+    for (char **n = names; n && *n; n++) {
+      const KeySpec *k = find_key(*g, *n);
+      if (!k) {
+        g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "unknown key [%s] %s", *g, *n);
+        locate_error(error, file, text, *g, *n);
+        return -1;
+      }
+      g_autofree char *raw = g_key_file_get_string(kf, *g, *n, error);
+      if (!raw) {
+        locate_error(error, file, text, *g, *n);
+        return -1;
+      }
+      g_autofree char *v = strip_inline_comment(raw);
+      if (set_value(cfg, k, v, error) < 0) {
+        locate_error(error, file, text, *g, *n);
+        return -1;
+      }
+      if (k->offset == offsetof(MaConfig, log_level)) log_level_set = TRUE;
+    }
+  }
+  if (cfg->deprecated_log_level) {
+    ma_warn("config", "%s:%d: [pipeline] log_level is deprecated: use [log] level", file,
+            line_of(text, "pipeline", "log_level"));
+    if (!log_level_set) {
+      g_free(cfg->log_level);
+      cfg->log_level = g_strdup(cfg->deprecated_log_level);
+    }
+  }
+  if (cfg->workers < 1 || cfg->workers > 64) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[pipeline] workers: must be 1 to 64");
+    locate_error(error, file, text, "pipeline", "workers");
+    return -1;
+  }
+  return 0;
+}
+
 MaConfig *ma_config_load(const char *file, GError **error)
 {
   g_autoptr(MaConfig) cfg = g_new0(MaConfig, 1);
   for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
     if (set_value(cfg, &keys[i], keys[i].def, error) < 0) return NULL;
-
-  if (file) {
-    g_autoptr(GKeyFile) kf = g_key_file_new();
-    if (!g_key_file_load_from_file(kf, file, G_KEY_FILE_NONE, error)) return NULL;
-    g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
-    for (char **g = groups; *g; g++) {
-      g_auto(GStrv) names = g_key_file_get_keys(kf, *g, NULL, NULL);
-      for (char **n = names; n && *n; n++) {
-        const KeySpec *k = find_key(*g, *n);
-        if (!k) {
-          g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: unknown key [%s] %s", file, *g, *n);
-          return NULL;
-        }
-        g_autofree char *v = g_key_file_get_string(kf, *g, *n, error);
-        if (!v) return NULL;
-        if (set_value(cfg, k, v, error) < 0) return NULL;
-      }
-    }
-  }
+  if (file && load_file(cfg, file, error) < 0) return NULL;
 
   if (!cfg->hostname) cfg->hostname = g_strdup(g_get_host_name());
   if (!cfg->tls_cert_file) cfg->tls_cert_file = g_build_filename(cfg->data_dir, "tls", "cert.pem", NULL);
   if (!cfg->tls_key_file) cfg->tls_key_file = g_build_filename(cfg->data_dir, "tls", "key.pem", NULL);
   if (!cfg->master_key_file) cfg->master_key_file = g_build_filename(cfg->data_dir, "master.key", NULL);
-  if (strcmp(cfg->forwarder_policy, "employee") && strcmp(cfg->forwarder_policy, "domain") &&
-      strcmp(cfg->forwarder_policy, "any")) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
-                "[smtp] forwarder_policy: \"%s\" is not one of employee, domain, any", cfg->forwarder_policy);
-    return NULL;
-  }
-  if (strcmp(cfg->relay_tls_mode, "off") && strcmp(cfg->relay_tls_mode, "preferred") &&
-      strcmp(cfg->relay_tls_mode, "required") && strcmp(cfg->relay_tls_mode, "preferred-verify") &&
-      strcmp(cfg->relay_tls_mode, "required-verify")) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
-                "[relay] tls_mode: \"%s\" is not one of off, preferred, required, preferred-verify, required-verify",
-                cfg->relay_tls_mode);
-    return NULL;
-  }
-  if (strcmp(cfg->relay_auth_mechanism, "none") && strcmp(cfg->relay_auth_mechanism, "plain") &&
-      strcmp(cfg->relay_auth_mechanism, "login")) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[relay] auth_mechanism: \"%s\" is not one of none, plain, login",
-                cfg->relay_auth_mechanism);
-    return NULL;
-  }
   if (cfg->queue_retry_initial < 1 || cfg->queue_retry_max < cfg->queue_retry_initial ||
       cfg->queue_destination_concurrency < 1 || cfg->queue_max_connections < 1) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
                 "[queue] retry_initial, destination_concurrency and max_connections must be at least 1, and"
                 " retry_max at least retry_initial");
-    return NULL;
-  }
-  if (cfg->workers < 1 || cfg->workers > 64) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[pipeline] workers: must be 1 to 64");
     return NULL;
   }
   return g_steal_pointer(&cfg);
@@ -178,7 +277,7 @@ void ma_config_free(MaConfig *cfg)
 {
   if (!cfg) return;
   for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
-    if (keys[i].type == KEY_STRING) g_free(*(char **)((char *)cfg + keys[i].offset));
+    if (keys[i].type != KEY_INT && keys[i].type != KEY_INT64) g_free(*(char **)((char *)cfg + keys[i].offset));
   g_free(cfg);
 }
 

@@ -1,7 +1,8 @@
 /* config.h - the process configuration: one INI file read with GKeyFile.
  *
- * Every key has a default, so an absent file or section is fine; an unknown key or a value of the
- * wrong type is an error naming the key, so a typo never passes silently. Every key is documented
+ * Every key has a default, so an absent file or section is fine; an unknown section or key, or a
+ * value of the wrong type, is an error naming the file, line, section and key, so a typo never
+ * passes silently. A '#' after white space in a value starts a comment. Every key is documented
  * in mailagent.conf.example. Per-enterprise settings live in the database, not here.
  */
 #ifndef MA_CONFIG_H
@@ -76,7 +77,12 @@ typedef struct {
   char *master_key_file;        /* default <data_dir>/master.key */
   /* [pipeline] */
   int workers;                  /* pipeline threads, default 2 */
-  char *log_level;              /* "info" */
+  char *deprecated_log_level;   /* [pipeline] log_level, read into log_level when [log] level is unset */
+  /* [log] */
+  char *log_level;              /* "debug" | "info" (default) | "warn" | "error" */
+  char *log_target;             /* "auto" (default: the journal when stderr is it) | "stderr" | "journal" | "syslog" */
+  /* [process] */
+  char *process_user;           /* NULL: stay who started us (see privilege.h) */
 } MaConfig;
 
 /* Loads FILE (NULL: defaults only). Returns a new config the caller frees with ma_config_free, or

@@ -6,24 +6,46 @@
 #include "metrics.h"
 
 #include <stdint.h>
+#include <string.h>
+#include <unistd.h>
 
 typedef struct {
   const char *name;
   const char *help;
   gboolean gauge;
+  const char *label; /* "reason=\"duplicate\"" for a member of a labelled family, else NULL */
 } MetricInfo;
 
 static const MetricInfo metric_info[MA_METRIC_COUNT_] = {
   [MA_METRIC_MESSAGES_RECEIVED] = {"mailagent_messages_received_total", "Messages accepted into the spool.", FALSE},
   [MA_METRIC_MESSAGES_ARCHIVED] = {"mailagent_messages_archived_total", "Messages written to the archive.", FALSE},
-  [MA_METRIC_MESSAGES_SKIPPED] = {"mailagent_messages_skipped_total", "Messages not archived (no record, settings, duplicate).", FALSE},
+#define SKIPPED(reason) {"mailagent_messages_skipped_total", "Messages not archived, by reason.", FALSE, "reason=\"" reason "\""}
+  [MA_METRIC_SKIPPED_DUPLICATE] = SKIPPED("duplicate"),
+  [MA_METRIC_SKIPPED_ARCHIVING_OFF] = SKIPPED("archiving_off"),
+  [MA_METRIC_SKIPPED_UNREADABLE] = SKIPPED("unreadable"),
+  [MA_METRIC_SKIPPED_INTERNAL_ONLY] = SKIPPED("internal_only"),
+  [MA_METRIC_SKIPPED_NO_MATCHING_RECORD] = SKIPPED("no_matching_record"),
+  [MA_METRIC_SKIPPED_OTHER] = SKIPPED("other"),
   [MA_METRIC_MESSAGES_FAILED] = {"mailagent_messages_failed_total", "Messages the pipeline could not process.", FALSE},
   [MA_METRIC_ACTIVITIES_CREATED] = {"mailagent_activities_created_total", "CRM activities created by rules.", FALSE},
+  [MA_METRIC_RULES_BUDGET_EXHAUSTED] = {"mailagent_rules_budget_exhausted_total",
+                                        "Messages whose rules ran out of their evaluation budget.", FALSE},
   [MA_METRIC_SMTP_SESSIONS_TOTAL] = {"mailagent_smtp_sessions_total", "SMTP connections accepted.", FALSE},
   [MA_METRIC_WEBHOOK_DELIVERED] = {"mailagent_webhook_delivered_total", "Webhook events delivered.", FALSE},
   [MA_METRIC_WEBHOOK_FAILED] = {"mailagent_webhook_failed_total", "Failed webhook delivery attempts.", FALSE},
+  [MA_METRIC_WEBHOOK_DEAD] = {"mailagent_webhook_dead_total", "Webhook events parked as dead after their last attempt.", FALSE},
   [MA_METRIC_API_REQUESTS] = {"mailagent_api_requests_total", "HTTP API requests answered.", FALSE},
   [MA_METRIC_API_ERRORS] = {"mailagent_api_errors_total", "HTTP API requests answered with a 5xx status.", FALSE},
+#define API_CLASS(c) {"mailagent_api_responses_total", "HTTP API answers by status class.", FALSE, "class=\"" c "\""}
+  [MA_METRIC_API_2XX] = API_CLASS("2xx"),
+  [MA_METRIC_API_3XX] = API_CLASS("3xx"),
+  [MA_METRIC_API_4XX] = API_CLASS("4xx"),
+  [MA_METRIC_API_5XX] = API_CLASS("5xx"),
+#define SMTP_CLASS(c) {"mailagent_smtp_replies_total", "Final SMTP reply lines sent, by class.", FALSE, "class=\"" c "\""}
+  [MA_METRIC_SMTP_2XX] = SMTP_CLASS("2xx"),
+  [MA_METRIC_SMTP_3XX] = SMTP_CLASS("3xx"),
+  [MA_METRIC_SMTP_4XX] = SMTP_CLASS("4xx"),
+  [MA_METRIC_SMTP_5XX] = SMTP_CLASS("5xx"),
   [MA_METRIC_SMTP_SESSIONS_OPEN] = {"mailagent_smtp_sessions_open", "SMTP sessions open now.", TRUE},
   [MA_METRIC_SPOOL_DEPTH] = {"mailagent_spool_depth", "Spool entries waiting for the pipeline.", TRUE},
 };
@@ -56,6 +78,76 @@ gint64 ma_metrics_get(MaMetric m)
   return __atomic_load_n(&metric_values[m], __ATOMIC_RELAXED);
 }
 
+void ma_metrics_count_skip(const char *reason)
+{
+  static const struct {
+    const char *reason;
+    MaMetric metric;
+  } reasons[] = {
+    {"duplicate", MA_METRIC_SKIPPED_DUPLICATE},         {"archiving_off", MA_METRIC_SKIPPED_ARCHIVING_OFF},
+    {"unreadable", MA_METRIC_SKIPPED_UNREADABLE},       {"internal_only", MA_METRIC_SKIPPED_INTERNAL_ONLY},
+    {"no_matching_record", MA_METRIC_SKIPPED_NO_MATCHING_RECORD},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(reasons); i++)
+    if (reason && strcmp(reason, reasons[i].reason) == 0) {
+      ma_metrics_inc(reasons[i].metric);
+      return;
+    }
+  ma_metrics_inc(MA_METRIC_SKIPPED_OTHER);
+}
+
+void ma_metrics_count_api_status(int status)
+{
+  if (status >= 200 && status < 600) ma_metrics_inc(MA_METRIC_API_2XX + (status / 100 - 2));
+}
+
+void ma_metrics_count_smtp_reply(const char *line)
+{
+  /* "250 ok" is final, "250-PIPELINING" a continuation: one reply counts once */
+  if (line && line[0] >= '2' && line[0] <= '5' && g_ascii_isdigit(line[1]) && g_ascii_isdigit(line[2]) &&
+      line[3] != '-')
+    ma_metrics_inc(MA_METRIC_SMTP_2XX + (line[0] - '2'));
+}
+
+/* process_* metrics from /proc/self, as Prometheus' client libraries name them. */
+static void render_process(GString *out)
+{
+  static gint64 start_time;
+  if (!start_time) {
+    g_autofree char *stat = NULL;
+    g_autofree char *uptime = NULL;
+    /* field 22 of /proc/self/stat is the start time in clock ticks after boot */
+    if (g_file_get_contents("/proc/self/stat", &stat, NULL, NULL) &&
+        g_file_get_contents("/proc/uptime", &uptime, NULL, NULL)) {
+      const char *p = strrchr(stat, ')');
+      for (int field = 2; p && field < 22; field++) p = strchr(p + 1, ' ');
+      double since_boot = p ? g_ascii_strtod(p + 1, NULL) / (double) sysconf(_SC_CLK_TCK) : 0;
+      double up = g_ascii_strtod(uptime, NULL);
+      start_time = (gint64) ((double) (g_get_real_time() / G_USEC_PER_SEC) - up + since_boot);
+    }
+  }
+  gint64 rss = 0, fds = 0;
+  g_autofree char *statm = NULL;
+  if (g_file_get_contents("/proc/self/statm", &statm, NULL, NULL)) {
+    const char *space = strchr(statm, ' ');
+    if (space) rss = g_ascii_strtoll(space + 1, NULL, 10) * sysconf(_SC_PAGESIZE);
+  }
+  GDir *dir = g_dir_open("/proc/self/fd", 0, NULL);
+  if (dir) {
+    while (g_dir_read_name(dir)) fds++;
+    g_dir_close(dir);
+    fds--; /* the directory's own descriptor */
+  }
+  g_string_append_printf(out,
+                         "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                         "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %" G_GINT64_FORMAT "\n"
+                         "# HELP process_open_fds Number of open file descriptors.\n"
+                         "# TYPE process_open_fds gauge\nprocess_open_fds %" G_GINT64_FORMAT "\n"
+                         "# HELP process_start_time_seconds Start time of the process since the epoch, in seconds.\n"
+                         "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %" G_GINT64_FORMAT "\n",
+                         rss, fds, start_time);
+}
+
 void ma_metrics_observe_api_latency(gint64 usec)
 {
   guint i = 0;
@@ -75,10 +167,23 @@ void ma_metrics_render(GString *out)
 
   for (int m = 0; m < MA_METRIC_COUNT_; m++) {
     const MetricInfo *info = &metric_info[m];
-    g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %" G_GINT64_FORMAT "\n", info->name,
-                           info->help, info->name, info->gauge ? "gauge" : "counter", info->name,
-                           ma_metrics_get((MaMetric)m));
+    /* a labelled family's HELP and TYPE come once, before its first member */
+    if (m == 0 || strcmp(metric_info[m - 1].name, info->name) != 0)
+      g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", info->name, info->help, info->name,
+                             info->gauge ? "gauge" : "counter");
+    if (info->label)
+      g_string_append_printf(out, "%s{%s} %" G_GINT64_FORMAT "\n", info->name, info->label, ma_metrics_get((MaMetric) m));
+    else
+      g_string_append_printf(out, "%s %" G_GINT64_FORMAT "\n", info->name, ma_metrics_get((MaMetric) m));
   }
+  /* webhook outcomes as one labelled family, read from the counters above (no second count) */
+  g_string_append_printf(out,
+                         "# HELP mailagent_webhook_attempts_total Webhook delivery attempts by outcome.\n"
+                         "# TYPE mailagent_webhook_attempts_total counter\n"
+                         "mailagent_webhook_attempts_total{outcome=\"delivered\"} %" G_GINT64_FORMAT "\n"
+                         "mailagent_webhook_attempts_total{outcome=\"failed\"} %" G_GINT64_FORMAT "\n",
+                         ma_metrics_get(MA_METRIC_WEBHOOK_DELIVERED), ma_metrics_get(MA_METRIC_WEBHOOK_FAILED));
+  render_process(out);
   g_string_append(out, "# HELP mailagent_api_request_duration_seconds Time to answer an HTTP API request.\n"
                        "# TYPE mailagent_api_request_duration_seconds histogram\n");
   for (guint i = 0; i <= N_LATENCY_BUCKETS; i++) {

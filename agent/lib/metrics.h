@@ -6,6 +6,9 @@
  * API request latencies go into a fixed-bucket histogram with ma_metrics_observe_api_latency.
  * Counters are per process (they start at 0 when `mailagent serve` starts), as Prometheus expects.
  * Never put a label value that comes from a peer (an address, a path) in here: cardinality is fixed.
+ * A labelled family is a run of enum values sharing a name, each with its fixed label; the render
+ * also reports the process itself (process_resident_memory_bytes, process_open_fds,
+ * process_start_time_seconds), as Prometheus client libraries do.
  */
 #ifndef MA_METRICS_H
 #define MA_METRICS_H
@@ -16,14 +19,32 @@ typedef enum {
   /* counters */
   MA_METRIC_MESSAGES_RECEIVED,   /* accepted into the spool (SMTP, collector, ingest) */
   MA_METRIC_MESSAGES_ARCHIVED,   /* written to the archive */
-  MA_METRIC_MESSAGES_SKIPPED,    /* not archived (no record matched, settings, duplicate) */
+  /* mailagent_messages_skipped_total{reason}: not archived, by reason (ma_metrics_count_skip) */
+  MA_METRIC_SKIPPED_DUPLICATE,
+  MA_METRIC_SKIPPED_ARCHIVING_OFF,
+  MA_METRIC_SKIPPED_UNREADABLE,
+  MA_METRIC_SKIPPED_INTERNAL_ONLY,
+  MA_METRIC_SKIPPED_NO_MATCHING_RECORD,
+  MA_METRIC_SKIPPED_OTHER,
   MA_METRIC_MESSAGES_FAILED,     /* pipeline failures (parked) */
   MA_METRIC_ACTIVITIES_CREATED,
   MA_METRIC_SMTP_SESSIONS_TOTAL, /* SMTP connections accepted */
   MA_METRIC_WEBHOOK_DELIVERED,
   MA_METRIC_WEBHOOK_FAILED,      /* failed attempts */
+  MA_METRIC_WEBHOOK_DEAD,        /* events parked as dead after their last attempt */
   MA_METRIC_API_REQUESTS,        /* HTTP requests answered by our handlers */
   MA_METRIC_API_ERRORS,          /* of which answered with status >= 500 */
+  /* mailagent_api_responses_total{class}: by status class (ma_metrics_count_api_status) */
+  MA_METRIC_API_2XX,
+  MA_METRIC_API_3XX,
+  MA_METRIC_API_4XX,
+  MA_METRIC_API_5XX,
+  /* mailagent_smtp_replies_total{class}: final SMTP reply lines by class (ma_metrics_count_smtp_reply) */
+  MA_METRIC_SMTP_2XX,
+  MA_METRIC_SMTP_3XX,
+  MA_METRIC_SMTP_4XX,
+  MA_METRIC_SMTP_5XX,
+  MA_METRIC_RULES_BUDGET_EXHAUSTED, /* messages whose rules ran out of their budget (rules.h) */
   /* gauges */
   MA_METRIC_SMTP_SESSIONS_OPEN,
   MA_METRIC_SPOOL_DEPTH,         /* spool entries not yet processed */
@@ -36,6 +57,12 @@ void ma_metrics_add(MaMetric m, gint64 n);
 /* Sets a gauge. Thread-safe. */
 void ma_metrics_set(MaMetric m, gint64 value);
 gint64 ma_metrics_get(MaMetric m);
+
+/* Labelled families: count one skipped message by its pipeline reason (pipeline.h; an unknown
+ * reason counts as "other"), one API answer by its status, one final SMTP reply by its code. */
+void ma_metrics_count_skip(const char *reason);
+void ma_metrics_count_api_status(int status);
+void ma_metrics_count_smtp_reply(const char *reply_line);
 
 /* Records one API request's latency in microseconds (histogram buckets 0.5 ms .. 10 s). */
 void ma_metrics_observe_api_latency(gint64 usec);

@@ -54,6 +54,18 @@ char *ma_utf8_lower(const char *s)
   return g_str_is_ascii(s) ? g_ascii_strdown(s, -1) : g_utf8_strdown(s, -1);
 }
 
+char *ma_domain_to_unicode(const char *domain)
+{
+  char *lower = ma_utf8_lower(domain);
+  char *uni = g_hostname_to_unicode(lower);
+  if (!uni || !g_utf8_validate(uni, -1, NULL)) {
+    g_free(uni);
+    return lower;
+  }
+  g_free(lower);
+  return uni;
+}
+
 char *ma_address_key(const char *address, gboolean strip_plus)
 {
   char *key = ma_utf8_lower(address);

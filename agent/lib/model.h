@@ -39,6 +39,13 @@ const char *ma_address_domain(const char *address);
  * character). Returns a newly allocated string; the caller frees it. */
 char *ma_utf8_lower(const char *s);
 
+/* A domain for display and storage: its IDN A-labels ("xn--...") decoded to UTF-8 when they decode
+ * to valid UTF-8, else the domain as given (lower-cased either way). g_hostname_to_unicode returns
+ * invalid UTF-8 for some crafted labels (e.g. "xn--fi1020q"), which must never reach storage; the
+ * A-label is kept instead. domain must be valid UTF-8. Returns a newly allocated string; the caller
+ * frees it. */
+char *ma_domain_to_unicode(const char *domain);
+
 /* Canonical key for matching: lower-cased (ma_utf8_lower); with strip_plus, "a+tag@x" becomes "a@x".
  * Returns a newly allocated string; the caller frees it. */
 char *ma_address_key(const char *address, gboolean strip_plus);

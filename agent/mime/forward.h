@@ -54,7 +54,8 @@ char *forward_html_to_text(const char *html, gsize len);
  * "a@b <mailto:a@b>" (Apple), "A <a@x> on behalf of B <b@y>" / "代表" (B is kept), separated by
  * ',' or ';' (also full-width): when ';' separates, ',' belongs to names ("Pan, Xinhui <x@y>").
  * The domain is lower-cased and IDN-decoded; elements without an address and duplicates within
- * the list are dropped; a name equal to the address becomes NULL. NULL list adds nothing. */
+ * the list are dropped; a name equal to the address becomes NULL. NULL list adds nothing.
+ * Invalid UTF-8 in list is repaired first: every name and address appended is valid UTF-8. */
 void forward_parse_addresses(const char *list, int role, GPtrArray *out);
 
 /* Reads dates as clients write them ("Mon, Jan 8, 2024 at 10:12 AM", "2024年1月8日 10:12",

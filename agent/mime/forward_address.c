@@ -39,11 +39,9 @@ static char *clean_address(const char *s, gsize len)
     if (ok && alnum && at[1] != '.' && !strstr(at + 1, "..") && g_utf8_validate(p, -1, NULL)) {
       char *dom = g_utf8_strdown(at + 1, -1);
       if (strstr(dom, "xn--")) {
-        char *uni = g_hostname_to_unicode(dom);
-        if (uni) {
-          g_free(dom);
-          dom = uni;
-        }
+        char *uni = ma_domain_to_unicode(dom);
+        g_free(dom);
+        dom = uni;
       }
       result = g_strdup_printf("%.*s@%s", (int)(at - p), p, dom);
       g_free(dom);
@@ -272,6 +270,13 @@ static void parse_addresses(const char *list, int role, GPtrArray *out, guint ma
 void forward_parse_addresses(const char *list, int role, GPtrArray *out)
 {
   g_return_if_fail(out != NULL);
+  /* names and addresses are cut out of list as they are: repair invalid UTF-8 first, so what
+   * reaches storage is valid (the message text is valid already; other callers may not be) */
+  if (list && !g_utf8_validate(list, -1, NULL)) {
+    g_autofree char *valid = g_utf8_make_valid(list, -1);
+    parse_addresses(valid, role, out, G_MAXUINT);
+    return;
+  }
   parse_addresses(list, role, out, G_MAXUINT);
 }
 

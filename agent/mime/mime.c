@@ -44,6 +44,11 @@ void mime_global_init(void)
   g_once(&once, init_once, NULL);
 }
 
+char *mime_library_version(void)
+{
+  return g_strdup_printf("GMime %u.%u.%u", gmime_major_version, gmime_minor_version, gmime_micro_version);
+}
+
 static void on_parser_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer user_data)
 {
   GPtrArray *warnings = user_data;

@@ -83,6 +83,9 @@ void mime_global_init(void);
 int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage **out,
                GError **error);
 
+/* "GMime X.Y.Z" of the library linked at run time, for `mailagent version`. Caller frees. */
+char *mime_library_version(void);
+
 /* Readable UTF-8 text from HTML (UTF-8 input; any <meta charset> is ignored): block elements and
  * <br> break lines, list items get "- ", table cells are separated by a tab and rows by a line
  * break, script/style/head and comments are skipped, entities decoded, runs of blank lines

@@ -1,5 +1,5 @@
 /* mime_header.c - normalises header values: Message-IDs, References lists, addresses (domain
- * lower-cased, IDN decoded to UTF-8) and forward prefixes of subjects. Pure string functions over
+ * lower-cased, IDN decoded to UTF-8 when that gives valid UTF-8, else kept as A-labels) and forward prefixes of subjects. Pure string functions over
  * values GMime has already unfolded and decoded; no GMime calls, so they are unit-testable and
  * safe on any input. Bounds: ids longer than MIME_MAX_MSGID are junk, reference lists keep
  * MIME_MAX_REFERENCES ids.
@@ -92,11 +92,9 @@ char *mime_address_normalise(const char *address)
   gboolean idn = !g_str_is_ascii(domain) || strstr(domain, "xn--") || strstr(domain, "XN--") ||
                  strstr(domain, "Xn--") || strstr(domain, "xN--");
   if (idn) {
-    char *lower = g_utf8_strdown(domain, -1);
-    char *uni = g_hostname_to_unicode(lower);
+    char *uni = ma_domain_to_unicode(domain);
     g_free(domain);
-    domain = uni ? uni : lower;
-    if (uni) g_free(lower);
+    domain = uni;
   }
   char *ldomain = ma_utf8_lower(domain);
   g_free(domain);

@@ -4,12 +4,14 @@
  * For each link of the message still without an activity: build the rules input once per message
  * (subject, body, addresses, attachments, the provenance's mailboxes and employees), swap in the
  * record's half, take the first matching rule, and create one activity plus its "activity.created"
- * outbox event keyed "activity.created:<message>:<type>:<record>". The owner is the internal
+ * outbox event keyed "activity.created:<message>:<type>:<record>". Evaluation (activities_plan)
+ * and writing (activities_write) are separate so that the pipeline evaluates before it opens its
+ * write transaction; a plan carries the rendered titles and contents, so writing runs no rule. The owner is the internal
  * participant: the sender for outbound mail, the first internal recipient for inbound mail (the
  * provenance's employee when no recipient is internal). Parsed rule sets are cached per enterprise
  * and reused while the stored JSON is unchanged, so regexes are compiled once per edit, not per
- * message. Runs inside the caller's transaction, so it counts nothing in metrics (the caller counts
- * after its commit: MA_METRIC_ACTIVITIES_CREATED); never logs message text.
+ * message. Counts nothing in metrics (the caller counts after its commit:
+ * MA_METRIC_ACTIVITIES_CREATED, MA_METRIC_RULES_BUDGET_EXHAUSTED); never logs message text.
  */
 #include "activities.h"
 
@@ -186,53 +188,195 @@ static int find_owner(MaStorage *st, const char *ent, const MaStoredMessage *m, 
   return ret;
 }
 
-/* ---- apply ---------------------------------------------------------------------------------- */
+/* ---- plan: evaluate, reading only ----------------------------------------------------------- */
+
+typedef struct {
+  MaRecordRef ref;
+  char *rule_id;
+  char *rule_name;
+  char *activity_type;
+  char *title;
+  char *content;
+} Planned;
+
+struct MaActivityPlan {
+  GPtrArray *items;  /* Planned* */
+  char *owner;       /* NULL when no owner was found (or nothing matched) */
+  gboolean exhausted;
+  guint64 units;
+  gint64 message_date; /* activities_plan_stored: the stored message's date */
+};
+
+static void planned_free(gpointer p)
+{
+  Planned *a = p;
+  g_free(a->ref.id);
+  g_free(a->rule_id);
+  g_free(a->rule_name);
+  g_free(a->activity_type);
+  g_free(a->title);
+  g_free(a->content);
+  g_free(a);
+}
+
+void activities_plan_free(MaActivityPlan *plan)
+{
+  if (!plan) return;
+  g_ptr_array_unref(plan->items);
+  g_free(plan->owner);
+  g_free(plan);
+}
+
+gboolean activities_plan_exhausted(const MaActivityPlan *plan) { return plan && plan->exhausted; }
+guint64 activities_plan_units(const MaActivityPlan *plan) { return plan ? plan->units : 0; }
+guint activities_plan_count(const MaActivityPlan *plan) { return plan ? plan->items->len : 0; }
+
+/* The enterprise's parsed rules when activities are on and there is at least one rule, else NULL
+ * (a new reference). */
+static int active_rules(MaStorage *st, const char *enterprise_id, RulesSet **out, GError **error)
+{
+  *out = NULL;
+  gboolean on = TRUE;
+  if (settings_get_bool(st, enterprise_id, "activities", &on, error) < 0) return -1;
+  if (!on) return 0;
+  g_autofree char *json = NULL;
+  if (storage_rules_get(st, enterprise_id, &json, error) < 0) return -1;
+  RulesSet *set = rules_for(enterprise_id, json ? json : "[]");
+  if (set && rules_set_count(set) == 0) g_clear_pointer(&set, rules_set_unref);
+  *out = set;
+  return 0;
+}
+
+int activities_enabled(MaStorage *st, const char *enterprise_id, gboolean *on, GError **error)
+{
+  RulesSet *set = NULL;
+  if (active_rules(st, enterprise_id, &set, error) < 0) return -1;
+  *on = set != NULL;
+  rules_set_unref(set);
+  return 0;
+}
+
+int activities_plan(MaStorage *st, const char *enterprise_id, const MaStoredMessage *m, const GPtrArray *links,
+                    const MaProvenance *provenance, MaActivityPlan **out, GError **error)
+{
+  g_return_val_if_fail(st && enterprise_id && m && links && out, -1);
+  *out = NULL;
+  g_autoptr(RulesSet) set = NULL;
+  if (active_rules(st, enterprise_id, &set, error) < 0) return -1;
+  if (!set || links->len == 0) return 0;
+
+  MaActivityPlan *plan = g_new0(MaActivityPlan, 1);
+  plan->items = g_ptr_array_new_with_free_func(planned_free);
+  g_autofree char *employee_email = NULL;
+  g_autoptr(RulesInput) in = build_input(st, enterprise_id, m, provenance, &employee_email, error);
+  gboolean owner_known = FALSE;
+  int rc = in ? 0 : -1;
+  for (guint i = 0; rc == 0 && i < links->len; i++) {
+    const MaRecordRef *ref = links->pdata[i];
+    MaRecord *rec = NULL;
+    int found = storage_record_get(st, enterprise_id, ref->type, ref->id, &rec, error);
+    if (found < 0) {
+      rc = -1;
+      break;
+    }
+    if (found == 0) continue; /* the record was deleted since: history stays, nothing new */
+    rules_input_set_record(in, rec->type, rec->name, rec->stage, rec->attributes_json);
+    ma_record_free(rec);
+    const RulesRule *rule = rules_first_match(set, in);
+    if (rules_input_budget_exhausted(in)) break; /* no activity from the remaining rules */
+    if (!rule) continue;
+    if (!owner_known && find_owner(st, enterprise_id, m, employee_email, &plan->owner, error) < 0) {
+      rc = -1;
+      break;
+    }
+    owner_known = TRUE;
+    Planned *a = g_new0(Planned, 1);
+    a->ref.type = ref->type;
+    a->ref.id = g_strdup(ref->id);
+    a->rule_id = g_strdup(rules_rule_id(rule));
+    a->rule_name = g_strdup(rules_rule_name(rule));
+    a->activity_type = g_strdup(rules_rule_activity_type(rule));
+    a->title = rules_render_title(rule, in);
+    a->content = rules_render_content(rule, in);
+    g_ptr_array_add(plan->items, a);
+  }
+  if (rc < 0) {
+    activities_plan_free(plan);
+    return -1;
+  }
+  plan->exhausted = rules_input_budget_exhausted(in);
+  plan->units = rules_input_budget_used(in);
+  *out = plan;
+  return 0;
+}
+
+/* ---- write: inside the caller's transaction --------------------------------------------------- */
+
+static gboolean has_link(const GPtrArray *links, const MaRecordRef *ref)
+{
+  for (guint i = 0; i < links->len; i++) {
+    const MaRecordRef *l = links->pdata[i];
+    if (l->type == ref->type && strcmp(l->id, ref->id) == 0) return TRUE;
+  }
+  return FALSE;
+}
 
 /* Creates the activity and its event. Returns 1 created, 0 existed, -1 error. */
-static int create_one(MaStorage *st, const char *ent, const MaStoredMessage *m, const MaRecordRef *ref,
-                      const RulesRule *rule, RulesInput *in, const char *owner, GError **error)
+static int create_one(MaStorage *st, const char *ent, const char *message_id, gint64 message_date,
+                      const Planned *p, const char *owner, GError **error)
 {
   MaActivity a = {0};
   g_autofree char *id = ma_id_new();
-  g_autofree char *title = rules_render_title(rule, in);
-  g_autofree char *content = rules_render_content(rule, in);
   a.id = id;
   a.enterprise_id = (char *) ent;
-  a.message_id = m->id;
-  a.record = *ref;
-  a.rule_id = (char *) rules_rule_id(rule);
-  a.rule_name = (char *) rules_rule_name(rule);
-  a.activity_type = (char *) rules_rule_activity_type(rule);
-  a.title = title;
-  a.content = content;
+  a.message_id = (char *) message_id;
+  a.record = p->ref;
+  a.rule_id = p->rule_id;
+  a.rule_name = p->rule_name;
+  a.activity_type = p->activity_type;
+  a.title = p->title;
+  a.content = p->content;
   a.owner = (char *) owner;
   a.created_at = ma_now();
-  a.message_date = m->date;
+  a.message_date = message_date;
   int rc = storage_activity_create(st, &a, error);
   if (rc <= 0) return rc;
 
   g_autofree char *payload = codec_activity_json_text(&a);
   g_autofree char *key =
-    g_strdup_printf("activity.created:%s:%s:%s", m->id, ma_record_type_name(ref->type), ref->id);
+    g_strdup_printf("activity.created:%s:%s:%s", message_id, ma_record_type_name(p->ref.type), p->ref.id);
   rc = storage_outbox_add(st, ent, "activity.created", key, payload, a.created_at, error);
   if (rc < 0) return -1;
-  ma_debug("activities", "created activity=%s message=%s record=%s:%s rule=%s", id, m->id,
-           ma_record_type_name(ref->type), ref->id, rules_rule_id(rule));
+  ma_debug("activities", "created activity=%s message=%s record=%s:%s rule=%s", id, message_id,
+           ma_record_type_name(p->ref.type), p->ref.id, p->rule_id);
   return 1;
 }
 
-int activities_apply(MaStorage *st, const char *enterprise_id, const char *message_id,
-                     const MaProvenance *provenance, GError **error)
+int activities_write(MaStorage *st, const char *enterprise_id, const char *message_id, gint64 message_date,
+                     const GPtrArray *links, const MaActivityPlan *plan, GError **error)
 {
   g_return_val_if_fail(st && enterprise_id && message_id, -1);
-  gboolean on = TRUE;
-  if (settings_get_bool(st, enterprise_id, "activities", &on, error) < 0) return -1;
-  if (!on) return 0;
+  int created = 0;
+  for (guint i = 0; plan && i < plan->items->len; i++) {
+    const Planned *p = plan->items->pdata[i];
+    if (links && !has_link(links, &p->ref)) continue; /* unlinked since the plan was made */
+    int rc = create_one(st, enterprise_id, message_id, message_date, p, plan->owner, error);
+    if (rc < 0) return -1;
+    created += rc;
+  }
+  return created;
+}
 
-  g_autofree char *json = NULL;
-  if (storage_rules_get(st, enterprise_id, &json, error) < 0) return -1;
-  g_autoptr(RulesSet) set = rules_for(enterprise_id, json ? json : "[]");
-  if (!set || rules_set_count(set) == 0) return 0;
+/* ---- a stored message, for replay ------------------------------------------------------------ */
+
+int activities_plan_stored(MaStorage *st, const char *enterprise_id, const char *message_id,
+                           const MaProvenance *provenance, MaActivityPlan **out, GError **error)
+{
+  g_return_val_if_fail(st && enterprise_id && message_id && out, -1);
+  *out = NULL;
+  gboolean on = FALSE;
+  if (activities_enabled(st, enterprise_id, &on, error) < 0) return -1;
+  if (!on) return 0;
 
   g_autoptr(GPtrArray) links = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_ref_free);
   if (storage_links_without_activity(st, enterprise_id, message_id, links, error) < 0) return -1;
@@ -245,34 +389,62 @@ int activities_apply(MaStorage *st, const char *enterprise_id, const char *messa
     g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no archived message %s", message_id);
     return -1;
   }
-  int created = 0;
-  g_autofree char *employee_email = NULL;
-  g_autoptr(RulesInput) in = build_input(st, enterprise_id, m, provenance, &employee_email, error);
-  g_autofree char *owner = NULL;
-  gboolean owner_known = FALSE;
-  if (!in) created = -1;
-  for (guint i = 0; created >= 0 && i < links->len; i++) {
-    const MaRecordRef *ref = links->pdata[i];
-    MaRecord *rec = NULL;
-    rc = storage_record_get(st, enterprise_id, ref->type, ref->id, &rec, error);
-    if (rc < 0) {
-      created = -1;
-      break;
-    }
-    if (rc == 0) continue; /* the record was deleted since: history stays, nothing new */
-    rules_input_set_record(in, rec->type, rec->name, rec->stage, rec->attributes_json);
-    ma_record_free(rec);
-    const RulesRule *rule = rules_first_match(set, in);
-    if (!rule) continue;
-    if (!owner_known && find_owner(st, enterprise_id, m, employee_email, &owner, error) < 0) {
-      created = -1;
-      break;
-    }
-    owner_known = TRUE;
-    rc = create_one(st, enterprise_id, m, ref, rule, in, owner, error);
-    if (rc < 0) created = -1;
-    else created += rc;
-  }
+  rc = activities_plan(st, enterprise_id, m, links, provenance, out, error);
+  if (rc == 0 && *out) (*out)->message_date = m->date;
+  if (rc == 0 && activities_plan_exhausted(*out))
+    ma_warn("activities", "rules budget exhausted enterprise=%s message=%s units=%" G_GUINT64_FORMAT
+            ": no activity from the remaining rules", enterprise_id, message_id, activities_plan_units(*out));
   ma_stored_message_free(m);
+  return rc;
+}
+
+gint64 activities_plan_message_date(const MaActivityPlan *plan) { return plan ? plan->message_date : 0; }
+
+int activities_apply(MaStorage *st, const char *enterprise_id, const char *message_id,
+                     const MaProvenance *provenance, GError **error)
+{
+  MaActivityPlan *plan = NULL;
+  if (activities_plan_stored(st, enterprise_id, message_id, provenance, &plan, error) < 0) return -1;
+  int created = activities_write(st, enterprise_id, message_id, activities_plan_message_date(plan), NULL, plan, error);
+  activities_plan_free(plan);
   return created;
+}
+
+int activities_replay(MaStorage *st, const char *enterprise_id, gint64 since, ActivitiesReplayProgress progress,
+                      gpointer user_data, gint64 *messages, gint64 *created, GError **error)
+{
+  g_autofree char *after = NULL;
+  for (;;) {
+    g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+    if (storage_message_ids_archived_since(st, enterprise_id, since, after, ACTIVITIES_REPLAY_BATCH, ids, error) < 0) return -1;
+    if (ids->len == 0) return 0;
+    /* evaluate, then write: the rules run with no transaction open */
+    g_autoptr(GPtrArray) plans = g_ptr_array_new_with_free_func((GDestroyNotify) activities_plan_free);
+    for (guint i = 0; i < ids->len; i++) {
+      MaActivityPlan *plan = NULL;
+      if (activities_plan_stored(st, enterprise_id, ids->pdata[i], NULL, &plan, error) < 0) return -1;
+      g_ptr_array_add(plans, plan);
+    }
+    if (storage_begin(st, error) < 0) return -1;
+    gint64 batch_created = 0;
+    for (guint i = 0; i < ids->len; i++) {
+      const MaActivityPlan *plan = plans->pdata[i];
+      int n = activities_write(st, enterprise_id, ids->pdata[i], activities_plan_message_date(plan), NULL, plan, error);
+      if (n < 0) {
+        storage_rollback(st);
+        return -1;
+      }
+      batch_created += n;
+    }
+    if (storage_commit(st, error) < 0) {
+      storage_rollback(st);
+      return -1;
+    }
+    *messages += ids->len;
+    *created += batch_created;
+    if (progress) progress(*messages, *created, user_data);
+    g_free(after);
+    after = g_strdup(ids->pdata[ids->len - 1]);
+    if (ids->len < ACTIVITIES_REPLAY_BATCH) return 0;
+  }
 }

@@ -1,5 +1,6 @@
 /* pipeline.c - one message through parse, match, dedup, archive, provenance, activities and the
- * outbox, inside one storage transaction (see pipeline.h for the outcomes and their reasons).
+ * outbox, inside one storage transaction (see pipeline.h for the outcomes and their reasons). The
+ * rules are evaluated before that transaction opens (pipeline_prepare) and only written in it.
  *
  * Idempotence: a duplicate is found by Message-ID or content hash before anything is written; a
  * replayed spool entry finds its own earlier copy and storage_provenance_add refuses the same
@@ -21,6 +22,15 @@
 #include <string.h>
 
 #define SNIPPET_CHARS 200
+
+struct MaParsedMessage {
+  const void *raw;       /* borrowed */
+  gsize len;
+  MaMessage *msg;        /* NULL when unreadable */
+  char *error;           /* why it is unreadable */
+  gboolean planned;      /* pipeline_prepare ran: plan is the rules' answer (NULL: nothing to do) */
+  MaActivityPlan *plan;
+};
 
 struct MaPipeline {
   MaStorage *st;          /* borrowed */
@@ -104,6 +114,14 @@ static void result_take_message(MaIngestResult *r, const MaMessage *msg, const M
   }
 }
 
+/* What the rules' evaluation left to report: its budget ran out (logged and counted by the caller
+ * after the commit), and the units it used. */
+static void result_take_plan(MaIngestResult *r, const MaParsedMessage *pm)
+{
+  r->rules_budget_exhausted = activities_plan_exhausted(pm->plan);
+  r->rules_units = activities_plan_units(pm->plan);
+}
+
 static void copy_links(GPtrArray *dst, GPtrArray *src)
 {
   for (guint i = 0; i < src->len; i++) {
@@ -121,9 +139,11 @@ static char *snippet_of(const char *text)
   return s;
 }
 
-/* A duplicate copy: provenance, links re-evaluated, activities re-applied. */
-static int ingest_duplicate(MaPipeline *p, MaMatchContext *ctx, const char *existing, const MaMessage *msg,
-                            const MaProvenance *prov, MaIngestResult *r, GError **error)
+/* A duplicate copy: provenance, links re-evaluated, activities re-applied (the plan's, when the
+ * caller planned: for links of the existing message still without an activity). */
+static int ingest_duplicate(MaPipeline *p, MaMatchContext *ctx, const MaParsedMessage *pm, const char *existing,
+                            const MaMessage *msg, gint64 date, const MaProvenance *prov, MaIngestResult *r,
+                            GError **error)
 {
   const char *ent = ctx->enterprise_id;
   g_autoptr(MaMatch) match = NULL;
@@ -140,13 +160,48 @@ static int ingest_duplicate(MaPipeline *p, MaMatchContext *ctx, const char *exis
   }
   if (storage_message_links(p->st, ent, existing, r->links, error) < 0) return -1;
   if (!ctx->settings->activities) return 0;
-  r->activities_created = activities_apply(p->st, ent, existing, prov, error);
+  r->activities_created = pm->planned ? activities_write(p->st, ent, existing, date, r->links, pm->plan, error)
+                                      : activities_apply(p->st, ent, existing, prov, error);
   return r->activities_created < 0 ? -1 : 0;
 }
 
-/* Stores raw and attachment blobs as the capture level allows; fills the stored message. */
-static int store_content(MaPipeline *p, const MaMatchContext *ctx, const void *raw, gsize len, const MaMessage *msg,
-                         MaStoredMessage *m, GError **error)
+/* Fills the fields of m that the archive row and the rules read (subject, direction, size, text,
+ * html, snippet as the capture level allows, participants, attachment metadata). Writes nothing,
+ * so the rules can be evaluated on it before the write transaction opens. */
+static void fill_view(const MaMatchContext *ctx, gsize len, const MaMessage *msg, const MaMatch *match,
+                      MaStoredMessage *m)
+{
+  m->subject = g_strdup(msg->subject ? msg->subject : "");
+  m->direction = match->direction;
+  m->size = (gint64) len;
+  if (ctx->settings->capture_level == MA_CAPTURE_METADATA) {
+    m->text = g_strdup("");
+    m->snippet = g_strdup("");
+  } else {
+    m->text = g_strdup(msg->text ? msg->text : "");
+    m->html = g_strdup(msg->html);
+    m->snippet = snippet_of(m->text);
+  }
+  for (guint i = 0; i < match->participants->len; i++) {
+    const MaParticipant *pp = match->participants->pdata[i];
+    g_ptr_array_add(m->participants, ma_participant_new(pp->role, pp->name, pp->address));
+  }
+  for (guint i = 0; msg->attachments && i < msg->attachments->len; i++) {
+    const MaAttachment *a = msg->attachments->pdata[i];
+    MaAttachment *copy = ma_attachment_new();
+    copy->filename = g_strdup(a->filename);
+    copy->content_type = g_strdup(a->content_type);
+    copy->content_id = g_strdup(a->content_id);
+    copy->is_inline = a->is_inline;
+    copy->size = a->size;
+    memcpy(copy->sha256, a->sha256, sizeof copy->sha256);
+    g_ptr_array_add(m->attachments, copy);
+  }
+}
+
+/* Stores the raw and attachment blobs as the capture level allows; sets m->raw_sha256. */
+static int store_blobs(MaPipeline *p, const MaMatchContext *ctx, const void *raw, gsize len, const MaMessage *msg,
+                       MaStoredMessage *m, GError **error)
 {
   MaCaptureLevel level = ctx->settings->capture_level;
   char digest[65];
@@ -156,29 +211,12 @@ static int store_content(MaPipeline *p, const MaMatchContext *ctx, const void *r
     return -1;
   }
   m->raw_sha256 = g_strdup(digest);
-  if (level == MA_CAPTURE_METADATA) {
-    m->text = g_strdup("");
-    m->snippet = g_strdup("");
-  } else {
-    m->text = g_strdup(msg->text ? msg->text : "");
-    m->html = g_strdup(msg->html);
-    m->snippet = snippet_of(m->text);
-  }
-  for (guint i = 0; msg->attachments && i < msg->attachments->len; i++) {
+  for (guint i = 0; level == MA_CAPTURE_FULL && msg->attachments && i < msg->attachments->len; i++) {
     const MaAttachment *a = msg->attachments->pdata[i];
-    if (level == MA_CAPTURE_FULL && a->data) {
-      gsize n = 0;
-      const void *d = g_bytes_get_data(a->data, &n);
-      if (storage_blob_put(p->st, d ? d : "", n, digest, error) < 0) return -1;
-    }
-    MaAttachment *copy = ma_attachment_new();
-    copy->filename = g_strdup(a->filename);
-    copy->content_type = g_strdup(a->content_type);
-    copy->content_id = g_strdup(a->content_id);
-    copy->is_inline = a->is_inline;
-    copy->size = a->size;
-    memcpy(copy->sha256, a->sha256, sizeof copy->sha256);
-    g_ptr_array_add(m->attachments, copy);
+    if (!a->data) continue;
+    gsize n = 0;
+    const void *d = g_bytes_get_data(a->data, &n);
+    if (storage_blob_put(p->st, d ? d : "", n, digest, error) < 0) return -1;
   }
   return 0;
 }
@@ -193,9 +231,10 @@ static int emit_archived(MaStorage *st, const MaStoredMessage *m, GError **error
 
 /* A new message: thread, content, row with participants and links, provenance, activities, event.
  * m is filled and owned by the caller. */
-static int archive_new(MaPipeline *p, MaMatchContext *ctx, const void *raw, gsize len, const MaMessage *msg,
-                       MaMatch *match, const char *dedup_key, gint64 date, const char *found_thread,
-                       const MaProvenance *prov, MaStoredMessage *m, MaIngestResult *r, GError **error)
+static int archive_new(MaPipeline *p, MaMatchContext *ctx, const MaParsedMessage *pm, const void *raw, gsize len,
+                       const MaMessage *msg, MaMatch *match, const char *dedup_key, gint64 date,
+                       const char *found_thread, const MaProvenance *prov, MaStoredMessage *m, MaIngestResult *r,
+                       GError **error)
 {
   const char *ent = ctx->enterprise_id;
   m->id = ma_id_new();
@@ -204,16 +243,10 @@ static int archive_new(MaPipeline *p, MaMatchContext *ctx, const void *raw, gsiz
     return -1;
   m->message_id = g_strdup(msg->message_id && *msg->message_id ? msg->message_id : NULL);
   m->dedup_key = g_strdup(dedup_key);
-  m->subject = g_strdup(msg->subject ? msg->subject : "");
-  m->direction = match->direction;
   m->date = date;
   m->archived_at = ma_now();
-  m->size = (gint64) len;
-  if (store_content(p, ctx, raw, len, msg, m, error) < 0) return -1;
-  for (guint i = 0; i < match->participants->len; i++) {
-    const MaParticipant *pp = match->participants->pdata[i];
-    g_ptr_array_add(m->participants, ma_participant_new(pp->role, pp->name, pp->address));
-  }
+  fill_view(ctx, len, msg, match, m);
+  if (store_blobs(p, ctx, raw, len, msg, m, error) < 0) return -1;
   copy_links(m->links, match->links);
   if (storage_message_insert(p->st, m, error) < 0) return -1;
   if (storage_provenance_add(p->st, ent, m->id, prov, error) < 0) return -1;
@@ -221,7 +254,10 @@ static int archive_new(MaPipeline *p, MaMatchContext *ctx, const void *raw, gsiz
   /* the event first: outbox order is delivery order, and activity events refer to the message */
   if (emit_archived(p->st, m, error) < 0) return -1;
   if (ctx->settings->activities) {
-    r->activities_created = activities_apply(p->st, ent, m->id, prov, error);
+    /* planned before the transaction (pipeline_prepare); evaluated here only for a caller that
+     * did not plan */
+    r->activities_created = pm->planned ? activities_write(p->st, ent, m->id, m->date, match->links, pm->plan, error)
+                                        : activities_apply(p->st, ent, m->id, prov, error);
     if (r->activities_created < 0) return -1;
   }
   r->message_id = g_strdup(m->id);
@@ -231,22 +267,15 @@ static int archive_new(MaPipeline *p, MaMatchContext *ctx, const void *raw, gsiz
   return 0;
 }
 
-static int ingest_new(MaPipeline *p, MaMatchContext *ctx, const void *raw, gsize len, const MaMessage *msg,
-                      MaMatch *match, const char *dedup_key, gint64 date, const char *found_thread,
-                      const MaProvenance *prov, MaIngestResult *r, GError **error)
+static int ingest_new(MaPipeline *p, MaMatchContext *ctx, const MaParsedMessage *pm, const void *raw, gsize len,
+                      const MaMessage *msg, MaMatch *match, const char *dedup_key, gint64 date,
+                      const char *found_thread, const MaProvenance *prov, MaIngestResult *r, GError **error)
 {
   MaStoredMessage *m = ma_stored_message_new();
-  int rc = archive_new(p, ctx, raw, len, msg, match, dedup_key, date, found_thread, prov, m, r, error);
+  int rc = archive_new(p, ctx, pm, raw, len, msg, match, dedup_key, date, found_thread, prov, m, r, error);
   ma_stored_message_free(m);
   return rc;
 }
-
-struct MaParsedMessage {
-  const void *raw; /* borrowed */
-  gsize len;
-  MaMessage *msg;  /* NULL when unreadable */
-  char *error;     /* why it is unreadable */
-};
 
 MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len)
 {
@@ -264,9 +293,42 @@ MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len)
 void pipeline_parsed_free(MaParsedMessage *pm)
 {
   if (!pm) return;
+  activities_plan_free(pm->plan);
   ma_message_free(pm->msg);
   g_free(pm->error);
   g_free(pm);
+}
+
+/* The date a message is archived under: its Date header, else when it was received, else now. */
+static gint64 archive_date(const MaMessage *msg, const MaProvenance *prov)
+{
+  return msg->date > 0 ? msg->date : (prov && prov->received_at > 0 ? prov->received_at : ma_now());
+}
+
+int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *pm, const MaProvenance *prov,
+                     GError **error)
+{
+  g_clear_pointer(&pm->plan, activities_plan_free);
+  pm->planned = FALSE;
+  MaMatchContext *ctx = context_for(p, enterprise_id, error);
+  if (!ctx) return -1;
+  gboolean on = FALSE;
+  if (pm->msg && ctx->settings->archiving && ctx->settings->activities &&
+      activities_enabled(p->st, ctx->enterprise_id, &on, error) < 0)
+    return -1;
+  if (on) {
+    /* the links as matching finds them now; the transaction matches again and writes only the
+     * planned activities of records that are still linked */
+    g_autoptr(MaMatch) match = NULL;
+    if (match_message(p->st, ctx, pm->msg, &match, error) < 0) return -1;
+    MaStoredMessage *view = ma_stored_message_new();
+    fill_view(ctx, pm->len, pm->msg, match, view);
+    int rc = activities_plan(p->st, ctx->enterprise_id, view, match->links, prov, &pm->plan, error);
+    ma_stored_message_free(view);
+    if (rc < 0) return -1;
+  }
+  pm->planned = TRUE;
+  return 0;
 }
 
 int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm,
@@ -291,6 +353,7 @@ int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const
   const MaMessage *msg = pm->msg;
   const void *raw = pm->raw;
   gsize len = pm->len;
+  gint64 date = archive_date(msg, prov);
 
   char dedup_key[65];
   match_dedup_key(msg, dedup_key);
@@ -300,7 +363,8 @@ int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const
   if (rc < 0) return -1;
   if (rc == 1) {
     g_autoptr(MaIngestResult) r = result_new(MA_INGEST_DUPLICATE);
-    if (ingest_duplicate(p, ctx, existing, msg, prov, r, error) < 0) return -1;
+    if (ingest_duplicate(p, ctx, pm, existing, msg, date, prov, r, error) < 0) return -1;
+    result_take_plan(r, pm);
     *out = g_steal_pointer(&r);
     return 0;
   }
@@ -310,7 +374,6 @@ int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const
   g_autoptr(MaIngestResult) r = result_new(MA_INGEST_ARCHIVED);
   result_take_message(r, msg, match);
 
-  gint64 date = msg->date > 0 ? msg->date : (prov && prov->received_at > 0 ? prov->received_at : ma_now());
   if (match->external_keys->len == 0 && !ctx->settings->archive_internal) {
     r->outcome = MA_INGEST_SKIPPED;
     r->skip_reason = "internal_only";
@@ -326,36 +389,37 @@ int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const
     *out = g_steal_pointer(&r);
     return 0;
   }
-  if (ingest_new(p, ctx, raw, len, msg, match, dedup_key, date, thread, prov, r, error) < 0) return -1;
+  if (ingest_new(p, ctx, pm, raw, len, msg, match, dedup_key, date, thread, prov, r, error) < 0) return -1;
+  result_take_plan(r, pm);
   *out = g_steal_pointer(&r);
   return 0;
-}
-
-int pipeline_ingest_in_tx(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len,
-                          const MaProvenance *prov, MaIngestResult **out, GError **error)
-{
-  MaParsedMessage *pm = pipeline_parse(p, raw, len);
-  int rc = pipeline_ingest_parsed_in_tx(p, enterprise_id, pm, prov, out, error);
-  pipeline_parsed_free(pm);
-  return rc;
 }
 
 int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len, const MaProvenance *prov,
                     MaIngestResult **out, GError **error)
 {
-  if (storage_begin_batch(p->st, error) < 0) return -1;
-  if (pipeline_ingest_in_tx(p, enterprise_id, raw, len, prov, out, error) < 0) {
-    storage_rollback(p->st);
-    /* a context loaded inside the failed transaction may be stale */
+  *out = NULL;
+  MaParsedMessage *pm = pipeline_parse(p, raw, len);
+  /* evaluate, then write: the rules run before the write transaction opens */
+  int rc = pipeline_prepare(p, enterprise_id, pm, prov, error);
+  if (rc == 0) rc = storage_begin_batch(p->st, error);
+  if (rc < 0) {
+    pipeline_parsed_free(pm);
     pipeline_forget(p);
     return -1;
   }
-  if (storage_commit(p->st, error) < 0) {
+  if (pipeline_ingest_parsed_in_tx(p, enterprise_id, pm, prov, out, error) < 0) {
+    storage_rollback(p->st);
+    /* a context loaded inside the failed transaction may be stale */
+    pipeline_forget(p);
+    rc = -1;
+  } else if (storage_commit(p->st, error) < 0) {
     storage_rollback(p->st);
     ma_ingest_result_free(*out);
     *out = NULL;
     pipeline_forget(p);
-    return -1;
+    rc = -1;
   }
-  return 0;
+  pipeline_parsed_free(pm);
+  return rc;
 }

@@ -4,6 +4,10 @@
  * happens in one storage transaction, and every step is idempotent, so replaying a spool entry
  * (same spool id) after a crash adds nothing.
  *
+ * Evaluate, then write: rules are evaluated by pipeline_prepare before the transaction opens and
+ * only their activities are written inside it (pipeline_ingest and the workers do this; see
+ * activities.h).
+ *
  * Outcomes:
  *   archived   - a new message (id, thread, links).
  *   duplicate  - the same mail is archived already (normalised Message-ID, else the content hash):
@@ -50,6 +54,8 @@ typedef struct {
   char *subject;              /* decoded subject ("" when none or unreadable) */
   gboolean unwrapped;         /* a hand forward: the original was archived */
   GPtrArray *warnings;        /* char*: what the parser could not read */
+  gboolean rules_budget_exhausted; /* the rules' budget ran out: no activity from the remaining rules */
+  guint64 rules_units;        /* regex units the rules used (rules.h budget) */
 } MaIngestResult;
 
 void ma_ingest_result_free(MaIngestResult *r);
@@ -70,19 +76,25 @@ void pipeline_forget(MaPipeline *p);
 int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len, const MaProvenance *prov,
                     MaIngestResult **out, GError **error);
 
-/* The same inside a transaction the caller opened (group commit of many messages). On -1 the
- * caller must roll back the whole transaction, so the caller may open it with storage_begin_batch
- * (no savepoint per write). */
-int pipeline_ingest_in_tx(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len,
-                          const MaProvenance *prov, MaIngestResult **out, GError **error);
-
-/* Parsing is pure and needs no transaction: a worker parses a batch first, then holds the write
- * transaction only for matching and archiving. raw is borrowed and must outlive the result. Never
+/* Group commit of many messages in one transaction the caller opens (storage_begin_batch, no
+ * savepoint per write; on -1 the caller rolls the whole transaction back): parse and prepare each
+ * message first, with no transaction open, then pipeline_ingest_parsed_in_tx each inside it.
+ * Parsing is pure and needs no transaction. raw is borrowed and must outlive the result. Never
  * fails: unreadable input is remembered and becomes the "unreadable" skip. */
 typedef struct MaParsedMessage MaParsedMessage;
 MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len);
 void pipeline_parsed_free(MaParsedMessage *pm);
-/* pipeline_ingest_in_tx for a message parsed already. */
+/* Evaluates the enterprise's rules for a parsed message before the write transaction opens
+ * (reads only: match context, records, rules), keeping the outcome in pm for
+ * pipeline_ingest_parsed_in_tx, which then only writes it. Rules are evaluated under the budget of
+ * rules.h; see MaIngestResult.rules_budget_exhausted. Call it outside any transaction: evaluating
+ * hostile rules must never hold the archive's write lock. 0, or -1 with *error (storage failed,
+ * unknown enterprise). */
+int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *pm, const MaProvenance *prov,
+                     GError **error);
+/* One parsed (and normally prepared) message inside the caller's transaction; same outcomes and
+ * errors as pipeline_ingest. A message not prepared has its rules evaluated inside the
+ * transaction. *out owned by the caller. */
 int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm,
                                  const MaProvenance *prov, MaIngestResult **out, GError **error);
 

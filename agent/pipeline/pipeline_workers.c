@@ -1,8 +1,9 @@
 /* pipeline_workers.c - the worker pool that takes spooled mail through the pipeline.
  *
  * Each worker owns a MaStorage, a MaSpool and a MaPipeline. It claims up to BATCH entries that no
- * other worker holds (an in-memory claim set), runs them in ONE storage transaction (group
- * commit: one fsync for the batch), and only after the commit removes them from the spool (one
+ * other worker holds (an in-memory claim set), parses them and evaluates their rules with no
+ * transaction open (pipeline_prepare: hostile rules cost their budget, never everyone's write
+ * lock), then writes them in ONE storage transaction (group commit: one fsync for the batch), and only after the commit removes them from the spool (one
  * spool_done_many for the batch). When the batch fails, it is rolled back and each entry is
  * retried alone, so one bad message cannot hold back the others; an entry that fails alone gets
  * spool_attempt_failed and waits an exponential backoff (1 s doubling, at most MAX_BACKOFF).
@@ -144,8 +145,15 @@ static void backoff(const MaSpoolEntry *e)
 
 static void log_result(const MaSpoolEntry *e, const MaIngestResult *r)
 {
-  ma_metrics_inc(r->outcome == MA_INGEST_ARCHIVED ? MA_METRIC_MESSAGES_ARCHIVED : MA_METRIC_MESSAGES_SKIPPED);
+  if (r->outcome == MA_INGEST_ARCHIVED) ma_metrics_inc(MA_METRIC_MESSAGES_ARCHIVED);
+  else ma_metrics_count_skip(r->outcome == MA_INGEST_DUPLICATE ? "duplicate" : r->skip_reason);
   if (r->activities_created > 0) ma_metrics_add(MA_METRIC_ACTIVITIES_CREATED, r->activities_created);
+  if (r->rules_budget_exhausted) {
+    ma_metrics_inc(MA_METRIC_RULES_BUDGET_EXHAUSTED);
+    ma_warn("pipeline", "spool=%s enterprise=%s message=%s rules budget exhausted units=%" G_GUINT64_FORMAT
+            ": no activity from the remaining rules", e->id, e->enterprise_id, r->message_id ? r->message_id : "-",
+            r->rules_units);
+  }
   ma_info("pipeline", "spool=%s enterprise=%s result=%s%s%s message=%s links=%u activities=%d", e->id,
           e->enterprise_id, ma_ingest_outcome_name(r->outcome), r->skip_reason ? " reason=" : "",
           r->skip_reason ? r->skip_reason : "", r->message_id ? r->message_id : "-", r->links ? r->links->len : 0,
@@ -211,14 +219,21 @@ static void process_batch(Worker *w, GPtrArray *batch)
   }
   g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func((GDestroyNotify) ma_ingest_result_free);
   g_autoptr(GPtrArray) parsed = g_ptr_array_new_with_free_func((GDestroyNotify) pipeline_parsed_free);
-  for (guint i = 0; i < batch->len; i++) { /* outside the write transaction: other workers may commit */
+  g_autoptr(GError) error = NULL;
+  gboolean ok = TRUE;
+  /* outside the write transaction, so other workers may commit meanwhile: parse, and evaluate the
+   * rules (bounded by their budget, but never under the archive's write lock) */
+  for (guint i = 0; ok && i < batch->len; i++) {
     const MaSpoolEntry *e = batch->pdata[i];
     gsize len = 0;
     const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
-    g_ptr_array_add(parsed, pipeline_parse(w->pipeline, data ? data : "", len));
+    MaParsedMessage *pm = pipeline_parse(w->pipeline, data ? data : "", len);
+    g_ptr_array_add(parsed, pm);
+    MaProvenance *prov = provenance_of(e);
+    ok = pipeline_prepare(w->pipeline, e->enterprise_id, pm, prov, &error) == 0;
+    ma_provenance_free(prov);
   }
-  g_autoptr(GError) error = NULL;
-  gboolean ok = storage_begin_batch(w->st, &error) == 0;
+  if (ok) ok = storage_begin_batch(w->st, &error) == 0;
   for (guint i = 0; ok && i < batch->len; i++) {
     const MaSpoolEntry *e = batch->pdata[i];
     MaProvenance *prov = provenance_of(e);

@@ -17,6 +17,7 @@
 
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
+#include "agent/lib/metrics.h"
 
 #include "smtp_auth.h"
 
@@ -93,6 +94,7 @@ void smtp_limits_defaults(SmtpLimits *lim)
 
 static void reply(SmtpSession *s, const char *text)
 {
+  ma_metrics_count_smtp_reply(text);
   evbuffer_add(s->out, text, strlen(text));
   evbuffer_add(s->out, "\r\n", 2);
 }
@@ -102,9 +104,9 @@ static void replyf(SmtpSession *s, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
-  evbuffer_add_vprintf(s->out, fmt, ap);
+  g_autofree char *text = g_strdup_vprintf(fmt, ap);
   va_end(ap);
-  evbuffer_add(s->out, "\r\n", 2);
+  reply(s, text);
 }
 
 /* The one place the state changes; sets the deadline for what the new state waits for. */

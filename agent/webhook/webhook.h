@@ -31,6 +31,8 @@ void webhook_notify(void);
 void webhook_stop(void);
 /* Events delivered (2xx) since the process started. */
 guint64 webhook_delivered_count(void);
+/* "libcurl X.Y.Z (TLS backend)" of the library linked at run time. Caller frees. */
+char *webhook_library_version(void);
 
 /* ---- pieces, exposed for tests and docs/webhooks.md ------------------------------------------ */
 

@@ -48,6 +48,12 @@ guint64 webhook_delivered_count(void)
   return __atomic_load_n(&delivered_total, __ATOMIC_RELAXED);
 }
 
+char *webhook_library_version(void)
+{
+  const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+  return g_strdup_printf("libcurl %s (%s)", info->version, info->ssl_version ? info->ssl_version : "no TLS");
+}
+
 static gboolean stopping(void)
 {
   g_mutex_lock(&sender.lock);
@@ -95,9 +101,12 @@ static int deliver(MaStorage *st, WebhookHttp *http, const MaOutboxEvent *e, gin
   int attempts = e->attempts + 1;
   gboolean dead = attempts >= sender.max_attempts;
   *next_at = now + webhook_backoff(attempts, sender.max_backoff);
-  if (dead)
-    ma_error("webhook", "giving up seq=%" G_GINT64_FORMAT " event=%s key=%s attempts=%d last_error=%s", e->seq,
-             e->event, e->idempotency_key, attempts, err_text);
+  if (dead) {
+    ma_metrics_inc(MA_METRIC_WEBHOOK_DEAD);
+    ma_warn("webhook", "event parked as dead after its last attempt (see `mailagent webhook dead list`) seq=%" G_GINT64_FORMAT
+            " event=%s enterprise=%s attempts=%d last_error=\"%s\"", e->seq, e->event, e->enterprise_id ? e->enterprise_id : "-",
+            attempts, err_text);
+  }
   else
     ma_warn("webhook", "attempt failed seq=%" G_GINT64_FORMAT " event=%s attempts=%d retry_in=%" G_GINT64_FORMAT
             "s error=%s", e->seq, e->event, attempts, *next_at - now, err_text);

@@ -1,8 +1,7 @@
 /* fuzz_codec.c - libFuzzer target for the record codec: the input as one JSON Lines line
  * (codec_record_parse_text) and as one CSV row (codec_csv_split). Must never crash or leak; an
  * accepted record must serialise (codec_record_to_json) and parse back to the same JSON.
- * Build: clang only (add to tests/fuzz/CMakeLists.txt like fuzz_mime, linking ma_codec);
- * run: ./fuzz_codec -max_len=4096 tests/fixtures/walkthrough (seed: records.jsonl lines).
+ * Run: scripts/fuzz.sh codec SECONDS (seeds: tests/fixtures/records).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ma_record_free(r);
   }
   g_clear_error(&error);
-  char **cells = codec_csv_split((const char *)data, size, &error);
+  char **cells = codec_csv_split((const char *)data, size, size > 0 && data[0] == ';' ? ';' : ',', &error);
   g_strfreev(cells);
   g_clear_error(&error);
   return 0;

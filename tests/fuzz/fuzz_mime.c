@@ -1,16 +1,27 @@
 /* fuzz_mime.c - libFuzzer target for the MIME normaliser: mime_parse on arbitrary bytes (the
  * pre-scan, GMime, the body walk, charset conversion, forward unwrapping), then the HTML
- * converters on the same bytes. Must never crash, leak, hang or hand out invalid UTF-8.
- * Build: clang only (tests/fuzz/CMakeLists.txt); run: ./fuzz_mime -max_len=65536 corpus/
+ * converters on the same bytes. Must never crash, leak, hang or hand out invalid UTF-8 in any
+ * field that reaches storage (subject, bodies, ids, addresses, names, attachment names...).
+ * Run: scripts/fuzz.sh mime SECONDS.
  * Seed corpus: the .eml files of tests/fixtures/mime.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/mime/mime.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Aborts, naming the field, when s (may be NULL) is not valid UTF-8. */
+static void utf8(const char *what, const char *s)
+{
+  if (s && !g_utf8_validate(s, -1, NULL)) {
+    fprintf(stderr, "invalid UTF-8 in %s\n", what);
+    abort();
+  }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -20,11 +31,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   MaMessage *m = NULL;
   GError *error = NULL;
   if (mime_parse(data, size, &limits, &m, &error) == 0) {
-    if (!g_utf8_validate(m->subject, -1, NULL) || !g_utf8_validate(m->text, -1, NULL)) abort();
+    /* every string that reaches storage is valid UTF-8 */
+    utf8("subject", m->subject);
+    utf8("text", m->text);
+    utf8("html", m->html);
+    utf8("message_id", m->message_id);
+    utf8("in_reply_to", m->in_reply_to);
+    utf8("forwarder_address", m->forwarder_address);
+    utf8("resent_from", m->signals.resent_from);
+    utf8("x_forwarded_for", m->signals.x_forwarded_for);
+    utf8("x_forwarded_to", m->signals.x_forwarded_to);
+    utf8("delivered_to", m->signals.delivered_to);
+    for (guint i = 0; m->references && i < m->references->len; i++) utf8("references", m->references->pdata[i]);
     for (guint i = 0; i < m->participants->len; i++) {
       MaParticipant *p = g_ptr_array_index(m->participants, i);
-      if (!g_utf8_validate(p->address, -1, NULL)) abort();
+      utf8("participant address", p->address);
+      utf8("participant name", p->name);
     }
+    for (guint i = 0; m->attachments && i < m->attachments->len; i++) {
+      MaAttachment *a = g_ptr_array_index(m->attachments, i);
+      utf8("attachment filename", a->filename);
+      utf8("attachment content_type", a->content_type);
+      utf8("attachment content_id", a->content_id);
+    }
+    for (guint i = 0; m->warnings && i < m->warnings->len; i++) utf8("warning", m->warnings->pdata[i]);
     if (m->html) {
       char *s = mime_html_sanitize(m->html, strlen(m->html));
       g_free(s);

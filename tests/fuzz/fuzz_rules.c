@@ -2,8 +2,7 @@
  * (rules_set_parse), the rest the text of a message (subject, body, from, a record attribute).
  * When the rules parse, every rule is evaluated and its templates rendered. Must never crash, leak,
  * hang (regexes are bounded by their match limits) or render invalid UTF-8 or oversize output.
- * Build: clang only (add to tests/fuzz/CMakeLists.txt like fuzz_mime, linking ma_rules);
- * run: ./fuzz_rules -max_len=8192 corpus/ (seed: rule arrays such as those in test_rules.c).
+ * Run: scripts/fuzz.sh rules SECONDS (seeds: tests/fixtures/rules, a rule array line then text).
  */
 #include <stdint.h>
 #include <stdlib.h>

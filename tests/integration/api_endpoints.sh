@@ -31,6 +31,15 @@ assert_eq 404 "$STATUS" "atomic bulk wrote nothing"
 expect_example records-bulk-skip 200 'd["created"], d["invalid"]' "(1, 1)"
 req GET /v1/records/contact/CON-8 "$KEY"
 assert_eq 200 "$STATUS" "skip_invalid wrote the good line"
+# a NUL byte in a CSV cell is an error for that line, never a cut id: "CON-8\0-evil" must not
+# update CON-8 (issue 9)
+printf 'type,id,name\ncontact,CON-8\0-evil,Mallory\ncontact,CON-77,Ok\n' > "$T/nul.csv"
+out=$(curl -sS -w '\n%{http_code}' -X POST "$API/v1/records:bulk?skip_invalid=true" -H "Authorization: Bearer $KEY" \
+  -H "Content-Type: text/csv" --data-binary @"$T/nul.csv")
+printf '%s' "${out%$'\n'*}" > "$T/body"
+assert_eq "200 (1, 1)" "${out##*$'\n'} $(json_get "$T/body" '(d["created"], d["invalid"])')" "bulk CSV: the line with a NUL is invalid, the other created"
+req GET /v1/records/contact/CON-8 "$KEY"
+assert_eq Milton "$(json_get "$T/body" 'd["name"]')" "bulk CSV: CON-8 untouched by CON-8\\0-evil"
 
 # ---- timeline and messages
 expect_example timeline 200 'len(d["items"]), d["items"][0]["kind"], d["items"][0]["subject"], d["next_cursor"]' \

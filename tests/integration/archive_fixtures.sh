@@ -53,6 +53,19 @@ assert_contains "$out" "-: archived " "stdin message archived"
 assert_contains "$out" "contact:con-hank" "stdin message linked"
 assert_status 2 ma ingest nosuch "$FX/01_contact_by_address.eml"
 assert_status 1 ma ingest acme "$T/does-not-exist.eml"
+# a message over [smtp] max_message_size is refused as too large (exit 2, reason on stderr), never
+# reported as an "unreadable" skip with exit 0; the other files of the same run are still archived
+sed '/^\[smtp\]/a max_message_size=4000' "$CONF" > "$T/small.conf"
+{ sed -n '1,/^$/p' "$FX/01_contact_by_address.eml" | sed 's/q3-quote-1@globex/too-big@globex/'; head -c 6000 /dev/zero | tr '\0' 'x' | fold -w 70; } > "$T/big.eml"
+sed 's/q3-quote-1@globex/small-ok@globex/' "$FX/01_contact_by_address.eml" > "$T/small-ok.eml"
+rc=0; "$MAILAGENT" ingest -c "$T/small.conf" acme "$T/big.eml" "$T/small-ok.eml" > "$T/big.out" 2> "$T/big.err" || rc=$?
+assert_eq 2 "$rc" "ingest of a message over max_message_size exits 2"
+assert_contains "$(cat "$T/big.err")" "big.eml: too large: more than 4000 bytes" "the reason names the file and the limit"
+assert_eq "" "$(grep big.eml "$T/big.out" || true)" "the oversized message is not reported as processed"
+assert_contains "$(cat "$T/big.out")" "small-ok.eml: archived " "the other file of the run is archived"
+rc=0; "$MAILAGENT" ingest -c "$T/small.conf" acme - < "$T/big.eml" > /dev/null 2> "$T/big.err" || rc=$?
+assert_eq 2 "$rc" "the same from standard input"
+assert_contains "$(cat "$T/big.err")" "-: too large" "stdin reason"
 
 # ---- serve: SMTP -> spool -> workers -> archive ----
 start_serve

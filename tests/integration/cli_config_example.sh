@@ -9,7 +9,7 @@ EX=$SRC_DIR/mailagent.conf.example
 import re, sys
 code = open(sys.argv[1]).read()
 example = open(sys.argv[2]).read()
-keys = re.findall(r'^\s*[SIL]\("(\w+)",\s*"(\w+)",\s*\w+,\s*(NULL|"[^"]*")\)', code, re.M)
+keys = re.findall(r'^\s*[SILEA]\("(\w+)",\s*"(\w+)",\s*\w+,\s*(NULL|"[^"]*")(?:,\s*"[^"]*")?\)', code, re.M)
 # Sections of the example and the commented "# key = value" lines under each.
 section, doc = None, {}
 for line in example.splitlines():
@@ -36,7 +36,7 @@ assert_not_contains "$out" "UNKNOWN" "no documented key is unknown to the code"
 /usr/bin/python3 - "$SRC_DIR/agent/lib/config.c" "$EX" "$T" > "$T/full.conf" <<'PY'
 import re, sys
 code = open(sys.argv[1]).read()
-with_default = {(g, k) for g, k, d in re.findall(r'^\s*[SIL]\("(\w+)",\s*"(\w+)",\s*\w+,\s*(NULL|"[^"]*")\)', code, re.M) if d != "NULL"}
+with_default = {(g, k) for g, k, d in re.findall(r'^\s*[SILEA]\("(\w+)",\s*"(\w+)",\s*\w+,\s*(NULL|"[^"]*")(?:,\s*"[^"]*")?\)', code, re.M) if d != "NULL"}
 section = None
 for line in open(sys.argv[2]).read().splitlines():
     m = re.match(r'^\[(\w+)\]', line)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cli_init.sh - `mailagent init`: creates data dir (0700), database, master key (0600), a
 # self-signed TLS pair for [smtp] hostname (key 0600), prints the admin key once; a second run
-# keeps everything (same files, same key material) and prints no new secret.
+# keeps everything (same files, same key material) and prints no new secret. A data directory or
+# files in it readable by others are narrowed by init and serve.
 . "$(dirname "$0")/lib/common.sh"
 
 write_config
@@ -67,4 +68,37 @@ assert_status 1 "$MAILAGENT" enterprise list -c "$T/fresh.conf"
 assert_contains "$(cat "$T/last.err")" "run \`mailagent init\` first" "before init: hint"
 assert_status 2 "$MAILAGENT" init -c "$T/fresh.conf" extra-argument
 assert_status 0 "$MAILAGENT" init --help
+
+# Modes: a data directory made with `mkdir -m 755` and files left readable by others (an older
+# version, an operator's umask) are narrowed by init and by serve: 0700 directory, 0600 databases
+# and keys; files created later (spool, write-ahead logs) are private through the umask.
+widen() {
+  chmod 755 "$D" "$D/tls"
+  chmod 644 "$D/mailagent.db" "$D/master.key" "$D/tls/key.pem"
+}
+modes() { stat -c '%n %a' "$D" "$D/tls" "$D/mailagent.db" "$D/master.key" "$D/tls/key.pem" | sed "s|$T/||"; }
+private="data 700
+data/tls 700
+data/mailagent.db 600
+data/master.key 600
+data/tls/key.pem 600"
+widen
+assert_status 0 ma init
+assert_eq "$private" "$(modes)" "init makes an existing data directory and its files private"
+assert_contains "$(cat "$T/last.out")" "made_private     $D/mailagent.db (was readable by others)" "init reports what it narrowed"
+assert_status 0 ma init
+assert_not_contains "$(cat "$T/last.out")" "made_private" "a second init has nothing to narrow"
+mkdir -m 755 "$T/wide"
+printf '[storage]\ndata_dir=%s\n' "$T/wide/data" > "$T/wide.conf"
+mkdir -m 755 "$T/wide/data"
+assert_status 0 "$MAILAGENT" init -c "$T/wide.conf"
+assert_eq 700 "$(stat -c %a "$T/wide/data")" "mkdir -m 755 data && mailagent init: data dir 0700"
+assert_eq 600 "$(stat -c %a "$T/wide/data/mailagent.db")" "database created 0600"
+widen
+start_serve --no-init
+assert_eq "$private" "$(modes)" "serve makes the data directory and its files private"
+assert_eq 600 "$(stat -c %a "$D/spool.db")" "the spool database serve creates is 0600"
+assert_eq 600 "$(stat -c %a "$D/mailagent.db-wal")" "the write-ahead log of the running database is 0600"
+assert_contains "$(cat "$T/serve.log")" "mailagent.db was readable by others; made private" "serve logs what it narrowed"
+stop_serve
 finish

@@ -73,6 +73,13 @@ assert_status 0 ma records show acme contact C8 --json
 assert_eq "Multi
 line" "$(json_get "$T/last.out" 'd["attributes"]["region"]')" "CSV quoted line break"
 
+# A NUL byte in a cell is an error for that line, never a truncation ("C7\0-new" once updated C7).
+printf 'type,id,name,emails\ncontact,C7\0-new-record,Mallory,mallory@evil.example\n' > "$T/nul.csv"
+assert_status 2 ma records import acme "$T/nul.csv"
+assert_contains "$(cat "$T/last.err")" "line 2: field 2 contains a NUL byte" "CSV NUL byte reported with its line"
+assert_status 0 ma records show acme contact C7 --json
+assert_eq "Smithers, Waylon" "$(json_get "$T/last.out" 'd["name"]')" "C7 untouched by C7\\0-new-record"
+
 # CSV errors carry the physical line number of the row.
 cat > "$T/bad.csv" <<'C'
 type,id,emails,stage

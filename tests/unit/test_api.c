@@ -896,12 +896,35 @@ static void test_inbound(void)
   json_decref(doc);
 }
 
+/* RFC 6266 downloads: the real name in filename* (RFC 8187 percent-encoding of UTF-8), a safe ASCII
+ * fallback, and no way for a name from mail to break out of the header value. */
+static void test_content_disposition(void)
+{
+  static const struct {
+    const char *name, *want;
+  } cases[] = {
+    {"report.pdf", "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"},
+    {"Angebot Müller (2).pdf",
+     "attachment; filename=\"Angebot M__ller (2).pdf\"; filename*=UTF-8''Angebot%20M%C3%BCller%20%282%29.pdf"},
+    {"見積書.xlsx", "attachment; filename=\"_________.xlsx\"; filename*=UTF-8''%E8%A6%8B%E7%A9%8D%E6%9B%B8.xlsx"},
+    {"a\"b\\c/d\r\nX-Evil: 1", "attachment; filename=\"a_b_c_d__X-Evil: 1\"; filename*=UTF-8''a%22b%5Cc%2Fd%0D%0AX-Evil%3A%201"},
+    {"bad\xff.bin", "attachment; filename=\"bad_.bin\""},
+    {"", "attachment; filename=\"attachment\"; filename*=UTF-8''attachment"},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *got = api_content_disposition(cases[i].name);
+    g_assert_cmpstr(got, ==, cases[i].want);
+    g_assert_null(strpbrk(got, "\r\n"));
+  }
+}
+
 int main(int argc, char **argv)
 {
   int rc;
 
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/api/router", test_router);
+  g_test_add_func("/api/content-disposition", test_content_disposition);
   g_test_add_func("/api/router_random", test_router_random);
   g_test_add_func("/api/wire_garbage", test_wire_garbage);
   g_test_add_func("/api/health_metrics", test_health_metrics);

@@ -319,10 +319,38 @@ static void test_writer_page_matches_builders(void)
   ma_stored_message_free(m);
 }
 
+/* The CLI and the API read timeline filters with one parser: the same words, the same errors. */
+static void test_timeline_filter(void)
+{
+  MaTimelineFilter f;
+  GError *error = NULL;
+  g_assert_cmpint(codec_timeline_filter_parse("in", "2024-01-31", "2024-01-31", "yes", "t1", &f, &error), ==, 0);
+  g_assert_cmpstr(f.direction, ==, "inbound");
+  g_assert_cmpint(f.until - f.since, ==, 86400); /* a bare until date includes that day */
+  g_assert_cmpint(f.has_attachment, ==, 1);
+  g_assert_cmpstr(f.thread_id, ==, "t1");
+  g_assert_cmpint(codec_timeline_filter_parse("outbound", NULL, "2024-01-31T10:00:00Z", "false", NULL, &f, &error), ==, 0);
+  g_assert_cmpstr(f.direction, ==, "outbound");
+  g_assert_cmpint(f.has_attachment, ==, 0);
+  g_assert_cmpint(f.until % 86400, ==, 36000);
+  g_assert_cmpint(codec_timeline_filter_parse(NULL, NULL, NULL, NULL, NULL, &f, &error), ==, 0);
+  g_assert_cmpint(f.has_attachment, ==, -1);
+  static const char *const bad[][4] = {
+    {"sideways", NULL, NULL, NULL}, {NULL, "yesterday", NULL, NULL}, {NULL, NULL, "soon", NULL},
+    {NULL, NULL, NULL, "maybe"},    {NULL, "2024-02-01", "2024-01-01", NULL},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_assert_cmpint(codec_timeline_filter_parse(bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL, &f, &error), ==, -1);
+    g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+    g_clear_error(&error);
+  }
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/codec/record/parse_table", test_parse_table);
+  g_test_add_func("/codec/timeline-filter", test_timeline_filter);
   g_test_add_func("/codec/record/parse_values", test_parse_values);
   g_test_add_func("/codec/record/round_trip", test_round_trip);
   g_test_add_func("/codec/address_shapes", test_address_shapes);

@@ -45,18 +45,23 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
   g_free(f->ent);
 }
 
-/* Runs an import, feeding `step` bytes at a time (0: all at once). */
-static void run_import(Fixture *f, const char *input, CodecFormat fmt, gboolean skip, gsize step, CodecImportResult *res)
+/* Runs an import of len bytes, feeding `step` bytes at a time (0: all at once). */
+static void run_import_len(Fixture *f, const char *input, gsize len, CodecFormat fmt, gboolean skip, gsize step,
+                           CodecImportResult *res)
 {
   CodecImport *imp = codec_import_new(f->st, f->ent, fmt, skip);
   GError *error = NULL;
-  gsize len = strlen(input);
   if (step == 0) step = len ? len : 1;
   for (gsize off = 0; off < len; off += step)
     g_assert_cmpint(codec_import_feed(imp, input + off, MIN(step, len - off), &error), ==, 0);
   g_assert_cmpint(codec_import_finish(imp, res, &error), ==, 0);
   g_assert_no_error(error);
   codec_import_free(imp);
+}
+
+static void run_import(Fixture *f, const char *input, CodecFormat fmt, gboolean skip, gsize step, CodecImportResult *res)
+{
+  run_import_len(f, input, strlen(input), fmt, skip, step, res);
 }
 
 static gboolean exists(Fixture *f, MaRecordType type, const char *id)
@@ -165,6 +170,59 @@ static void test_csv(Fixture *f, gconstpointer data)
   ma_record_free(r);
 }
 
+/* A NUL byte in a CSV cell (id, name, address, header) or a JSON line is an error for that line,
+ * never a truncation: "c1\0-new-record" once updated record c1 with the attacker's name. */
+static void test_nul_bytes(Fixture *f, gconstpointer data)
+{
+  CodecImportResult res;
+  run_import(f, "type,id,name,emails\ncontact,c1,Cora,cora@globex.example\n", CODEC_FORMAT_AUTO, FALSE, 0, &res);
+  g_assert_cmpint(res.created, ==, 1);
+  codec_import_result_clear(&res);
+
+  static const char csv[] = "type,id,name,emails\n"
+                            "contact,c1\0-new-record,Mallory,mallory@evil.example\n"
+                            "contact,c1,\"Mal\0lory\",cora@globex.example\n"
+                            "contact,c1,Cora,cora@globex.example\0mallory@evil.example\n"
+                            "contact,c2,Ok,ok@globex.example\n";
+  gsize steps[] = {0, 1};
+  for (gsize i = 0; i < G_N_ELEMENTS(steps); i++) {
+    run_import_len(f, csv, sizeof csv - 1, CODEC_FORMAT_AUTO, TRUE, steps[i], &res);
+    g_assert_cmpint(res.invalid, ==, 3);
+    g_assert_cmpint(res.created + res.updated, ==, 1);
+    g_assert_cmpstr(problem_text(&res, 0), ==, "2: field 2 contains a NUL byte");
+    g_assert_cmpstr(problem_text(&res, 1), ==, "3: field 3 contains a NUL byte");
+    g_assert_cmpstr(problem_text(&res, 2), ==, "4: field 4 contains a NUL byte");
+    codec_import_result_clear(&res);
+  }
+  MaRecord *r = NULL;
+  g_assert_cmpint(storage_record_get(f->st, f->ent, MA_RECORD_CONTACT, "c1", &r, NULL), ==, 1);
+  g_assert_cmpstr(r->name, ==, "Cora");
+  g_assert_cmpuint(r->emails->len, ==, 1);
+  g_assert_cmpstr(r->emails->pdata[0], ==, "cora@globex.example");
+  ma_record_free(r);
+  g_assert_true(exists(f, MA_RECORD_CONTACT, "c2"));
+
+  /* in the header: no row is read */
+  static const char header[] = "type,id,na\0me\ncontact,c3,X\n";
+  run_import_len(f, header, sizeof header - 1, CODEC_FORMAT_CSV, TRUE, 0, &res);
+  g_assert_cmpint(res.invalid, ==, 2);
+  g_assert_cmpint(res.created, ==, 0);
+  codec_import_result_clear(&res);
+  g_assert_false(exists(f, MA_RECORD_CONTACT, "c3"));
+
+  /* JSON Lines: a raw NUL or an escaped one */
+  static const char jsonl[] = "{\"type\":\"contact\",\"id\":\"c1\0x\",\"name\":\"M\"}\n"
+                              "{\"type\":\"contact\",\"id\":\"c1\\u0000x\",\"name\":\"M\"}\n"
+                              "{\"type\":\"contact\",\"id\":\"c1\",\"name\":\"M\\u0000\"}\n";
+  run_import_len(f, jsonl, sizeof jsonl - 1, CODEC_FORMAT_AUTO, TRUE, 0, &res);
+  g_assert_cmpint(res.invalid, ==, 3);
+  g_assert_cmpint(res.created + res.updated, ==, 0);
+  codec_import_result_clear(&res);
+  g_assert_cmpint(storage_record_get(f->st, f->ent, MA_RECORD_CONTACT, "c1", &r, NULL), ==, 1);
+  g_assert_cmpstr(r->name, ==, "Cora");
+  ma_record_free(r);
+}
+
 static void test_line_cap(Fixture *f, gconstpointer data)
 {
   GString *in = g_string_new("{\"type\":\"lead\",\"id\":\"big\",\"name\":\"");
@@ -213,7 +271,7 @@ static void test_csv_split(void)
   };
   for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
     GError *error = NULL;
-    char **cells = codec_csv_split(cases[i].row, strlen(cases[i].row), &error);
+    char **cells = codec_csv_split(cases[i].row, strlen(cases[i].row), ',', &error);
     if (!cases[i].joined) {
       g_assert_null(cells);
       g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
@@ -234,6 +292,7 @@ int main(int argc, char **argv)
   g_test_add("/codec/import/atomic_refuses", Fixture, NULL, fixture_setup, test_atomic_refuses, fixture_teardown);
   g_test_add("/codec/import/skip_invalid", Fixture, NULL, fixture_setup, test_skip_invalid, fixture_teardown);
   g_test_add("/codec/import/csv", Fixture, NULL, fixture_setup, test_csv, fixture_teardown);
+  g_test_add("/codec/import/nul_bytes", Fixture, NULL, fixture_setup, test_nul_bytes, fixture_teardown);
   g_test_add("/codec/import/line_cap", Fixture, NULL, fixture_setup, test_line_cap, fixture_teardown);
   g_test_add("/codec/import/empty_and_bad_header", Fixture, NULL, fixture_setup, test_empty_and_bad_header,
              fixture_teardown);

@@ -143,6 +143,7 @@ static const AddrCase addr_cases[] = {
   { "***@***.***", "" },
   { "bad@@", "" },
   { "Büro <info@xn--bro-hoa.de>", "Büro|info@büro.de" },
+  { "Bad <x@xn--fi1020q>", "Bad|x@xn--fi1020q" }, /* decodes to invalid UTF-8: A-label kept */
   { "张三 <zhang@EXAMPLE.cn>，李四 <li@example.cn>", "张三|zhang@example.cn;李四|li@example.cn" },
   { "a@b.com, a@b.com", "|a@b.com" },
   { "Urena, Leonardo [EMR/SYSS/PWS/GUAC] <leonardo.urena@emerson.com>",

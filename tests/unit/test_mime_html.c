@@ -169,6 +169,9 @@ static void test_address(void)
     {"@example.com", NULL},
     {"user@", NULL},
     {"a@b@c.example", "a@b@c.example"},
+    /* g_hostname_to_unicode decodes this label to invalid UTF-8: the A-label is kept */
+    {"x@XN--FI1020Q", "x@xn--fi1020q"},
+    {"x@mail.xn--fi1020q.example", "x@mail.xn--fi1020q.example"},
   };
   for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
     char *got = mime_address_normalise(cases[i].in);

@@ -161,9 +161,9 @@ static void test_message_roundtrip(Fixture *fx, gconstpointer data)
   g_ptr_array_unref(links);
 
   /* Attachments visible to e1 only. */
-  g_assert_cmpint(storage_attachment_visible(fx->st, "e1", sha, &error), ==, 1);
-  g_assert_cmpint(storage_attachment_visible(fx->st, "e2", sha, &error), ==, 0);
-  g_assert_cmpint(storage_attachment_visible(fx->st, "e1", "ffff", &error), ==, 0);
+  g_assert_cmpint(storage_attachment_visible(fx->st, "e1", sha, NULL, NULL, &error), ==, 1);
+  g_assert_cmpint(storage_attachment_visible(fx->st, "e2", sha, NULL, NULL, &error), ==, 0);
+  g_assert_cmpint(storage_attachment_visible(fx->st, "e1", "ffff", NULL, NULL, &error), ==, 0);
 
   gint64 msgs = 0, acts = 0, recs = 0;
   g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);

@@ -1,0 +1,131 @@
+/* fuzz_smtp_session.c - libFuzzer target for the inbound SMTP state machine (smtp_session) driven
+ * the way smtp_server drives it, with fake hooks instead of storage and TLS: the input is the
+ * client's byte stream, fed in pieces whose sizes come from its first octet; every accepted
+ * message is answered by the spool (alternately accepted and refused), STARTTLS "succeeds", the
+ * clock moves 50 ms per piece and the timer runs. Checks: every reply line is "ddd" then ' ' or '-'
+ * and ends in CRLF, no accepted message exceeds the size limit, and nothing crashes, leaks or
+ * hangs. Seeds: tests/fixtures/smtp_sessions (client sides of the golden transcripts).
+ */
+#include "agent/smtp/smtp_session.h"
+
+#include <event2/buffer.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_SIZE 4096
+
+typedef struct {
+  GPtrArray *submitted; /* MaSpoolEntry* waiting for the spool's verdict */
+  int starttls;
+  guint spooled;
+} Fake;
+
+static int lookup(void *ctx, const char *local, char **ent, GError **error)
+{
+  if (g_str_has_prefix(local, "acme-")) {
+    *ent = g_strdup("ent-acme");
+    return 1;
+  }
+  if (strcmp(local, "busy") == 0) {
+    g_set_error(error, g_quark_from_static_string("fuzz"), 1, "db busy");
+    return -1;
+  }
+  return 0;
+}
+
+static int policy(void *ctx, const char *ent, const char *client, const char *from, const guint8 *msg, gsize len,
+                  FwdDecision *out, GError **error)
+{
+  memset(out, 0, sizeof *out);
+  if (g_str_has_prefix(from, "employee@")) {
+    out->satisfied = TRUE;
+    out->employee_id = g_strdup("emp-1");
+    out->signal = "envelope_sender";
+  } else {
+    out->reason = g_strdup("no trusted signal names a registered employee");
+  }
+  return 0;
+}
+
+static gboolean disk_ok(void *ctx) { return TRUE; }
+
+static void submit(void *ctx, SmtpSession *s, MaSpoolEntry *e)
+{
+  Fake *f = ctx;
+  if (e->data && g_bytes_get_size(e->data) > MAX_SIZE) abort();
+  g_ptr_array_add(f->submitted, e);
+}
+
+static void starttls(void *ctx, SmtpSession *s) { ((Fake *) ctx)->starttls++; }
+
+/* Checks and drops what the session wrote: whole reply lines only. */
+static void check_output(struct evbuffer *out)
+{
+  size_t n = evbuffer_get_length(out);
+  if (n == 0) return;
+  char *text = g_malloc(n + 1);
+  evbuffer_remove(out, text, n);
+  text[n] = '\0';
+  for (char *line = text; *line;) {
+    char *crlf = strstr(line, "\r\n");
+    if (!crlf || crlf - line < 4 || !g_ascii_isdigit(line[0]) || !g_ascii_isdigit(line[1]) ||
+        !g_ascii_isdigit(line[2]) || (line[3] != ' ' && line[3] != '-')) {
+      fprintf(stderr, "bad reply line: %.80s\n", line);
+      abort();
+    }
+    line = crlf + 2;
+  }
+  g_free(text);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  if (size < 1) return 0;
+  size_t step = (size_t) data[0] % 64 + 1;
+  data++, size--;
+  Fake f = {.submitted = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free)};
+  SmtpSessionHooks hooks = {&f, lookup, policy, disk_ok, submit, starttls, NULL};
+  SmtpLimits lim;
+  smtp_limits_defaults(&lim);
+  lim.hostname = "mx.inbound.test";
+  lim.inbound_domain = "inbound.test";
+  lim.tls_available = TRUE;
+  lim.max_message_size = MAX_SIZE;
+  lim.data.max_size = MAX_SIZE;
+  lim.max_recipients = 3;
+  lim.error_budget = 5;
+  gint64 now = 0;
+  struct evbuffer *in = evbuffer_new(), *out = evbuffer_new();
+  SmtpSession *s = smtp_session_new(&lim, &hooks, "192.0.2.7", now);
+  smtp_session_set_buffers(s, in, out);
+  SmtpAction act = smtp_session_greet(s, FALSE, now);
+  for (size_t off = 0; act == SMTP_CONTINUE && off < size; off += step) {
+    evbuffer_add(in, data + off, MIN(step, size - off));
+    now += 50;
+    act = smtp_session_process(s, now);
+    /* answer what the session handed over, as the spool writer and the TLS layer would */
+    while (act == SMTP_CONTINUE && (f.submitted->len > 0 || f.starttls > 0)) {
+      if (f.submitted->len > 0) {
+        g_ptr_array_remove_index(f.submitted, 0);
+        smtp_session_spooled(s, f.spooled++ % 2 == 0, "spool-1", now);
+      } else {
+        f.starttls--;
+        smtp_session_tls_done(s, TRUE, now);
+      }
+      act = smtp_session_process(s, now);
+    }
+    check_output(out);
+    if (act == SMTP_CONTINUE) act = smtp_session_timer(s, now);
+  }
+  if (act == SMTP_CONTINUE) smtp_session_shutdown(s);
+  check_output(out);
+  smtp_session_free(s);
+  evbuffer_free(in);
+  evbuffer_free(out);
+  g_ptr_array_unref(f.submitted);
+  return 0;
+}
