@@ -31,6 +31,9 @@ static const Subcommand subcommands[] = {
   {"version", cli_version, "print the version and the versions of the libraries in use"},
   {"spool", cli_spool, "list, show, retry and purge spooled mail (dead entries)"},
   {"mailbox", cli_mailbox, "bind employees' IMAP/POP3 mailboxes and follow their collection"},
+  {"send", cli_send, "queue an outgoing message"},
+  {"submission", cli_submission, "credentials for the SMTP submission listener: add, list, revoke"},
+  {"queue", cli_queue, "list, show, retry, hold, release or delete queued outgoing mail"},
 };
 
 static void usage(FILE *out)

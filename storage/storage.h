@@ -639,4 +639,129 @@ int storage_oauth2_state_take(MaStorage *st, const char *state, gint64 now, char
 /* admin: counts for /metrics: messages archived, activities, records. */
 int storage_counts(MaStorage *st, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 
+/* ---- outbound queue (issue 11; transitions in docs/outbound.md) ------------------------------ */
+
+/* Per-recipient delivery states. queued -> sending -> sent | deferred | bounced | expired;
+ * deferred -> sending at its next attempt; queued/deferred -> held -> back (release);
+ * suppressed: never attempted. sending is a lease: a recipient still sending after its lease
+ * (the process died mid-attempt) is due again, so a crash retries and never loses it. */
+typedef enum {
+  MA_OUT_QUEUED = 0,
+  MA_OUT_SENDING,
+  MA_OUT_SENT,
+  MA_OUT_DEFERRED,
+  MA_OUT_BOUNCED,
+  MA_OUT_EXPIRED,
+  MA_OUT_HELD,
+  MA_OUT_SUPPRESSED,
+  MA_OUT__COUNT
+} MaOutboundState;
+
+/* "queued", "sending"...; static text. */
+const char *ma_outbound_state_name(MaOutboundState st);
+/* 0 and *out, or -1 for an unknown name. */
+int ma_outbound_state_parse(const char *name, MaOutboundState *out);
+
+typedef struct {
+  gint64 id;              /* row id: unique across the queue */
+  char *outbound_id;
+  char *enterprise_id;
+  char *address;          /* envelope recipient as given (domain lower-cased) */
+  MaOutboundState state;
+  int attempts;           /* attempts started (a claim counts one) */
+  gint64 next_attempt_at; /* due time (queued/deferred), lease end (sending) */
+  gint64 last_attempt_at; /* 0 before the first */
+  gint64 updated_at;
+  char *last_reply;       /* the remote reply or our reason, one line; NULL before any */
+  char *deferred_reason;  /* the reply a message.deferred event was last emitted for */
+} MaOutboundRecipient;
+
+void ma_outbound_recipient_free(MaOutboundRecipient *r);
+
+typedef struct {
+  char *id;
+  char *enterprise_id;
+  char *type;             /* workflow | mass | individual */
+  char *channel;          /* auto | employee_mailbox | enterprise_relay | mailagent_relay */
+  char *employee;         /* on whose behalf, NULL when none */
+  char *mail_from;        /* envelope sender, "" for <> */
+  char *header_from;      /* From: address */
+  char *subject;
+  char *message_id;       /* the Message-ID header, without <> */
+  char *raw_sha256;       /* the message as it leaves (blob) */
+  gint64 size;
+  gboolean eight_bit;     /* the body holds octets >= 0x80 (needs 8BITMIME) */
+  gboolean smtputf8;      /* an address or header needs SMTPUTF8 */
+  char *records_json;     /* JSON array of record references to link, NULL when none */
+  char *route_json;       /* JSON of the route taken, NULL until routed */
+  gint64 created_at;
+  GPtrArray *recipients;  /* MaOutboundRecipient* */
+} MaOutbound;
+
+MaOutbound *ma_outbound_new(void);
+void ma_outbound_free(MaOutbound *m);
+
+/* Queues m (its blob stored beforehand with storage_blob_put) and its recipients as queued, due at
+ * now. With idem_key (NULL: none) the request's digest and the response text are kept for 24 h
+ * per enterprise: when the key is already there (and younger than 24 h), nothing is queued, 0 is
+ * returned and *prior_hash / *prior_response (newly allocated) are the first request's. Returns 1
+ * when queued. MA_ERROR_NOT_FOUND without the enterprise. Durable at commit. */
+int storage_outbound_enqueue(MaStorage *st, const MaOutbound *m, const char *idem_key, const char *request_hash,
+                             const char *response, gint64 now, char **prior_hash, char **prior_response,
+                             GError **error);
+/* The message with its recipients. enterprise_id NULL: any enterprise (admin). */
+int storage_outbound_get(MaStorage *st, const char *enterprise_id, const char *id, MaOutbound **out,
+                         GError **error);
+/* A page of messages (with recipients), oldest first, after after_id (NULL: from the start); only
+ * those with a recipient in state when state >= 0. enterprise_id NULL: all (admin). out: MaOutbound*. */
+int storage_outbound_list(MaStorage *st, const char *enterprise_id, int state, const char *after_id, int limit,
+                          GPtrArray *out, GError **error);
+/* admin: takes up to limit recipients due at now (queued or deferred with next_attempt_at <= now,
+ * or sending whose lease ran out), marks them sending with the lease lease_until and one more
+ * attempt, and appends them (ordered by message) to out (MaOutboundRecipient*). */
+int storage_outbound_claim(MaStorage *st, gint64 now, gint64 lease_until, int limit, GPtrArray *out,
+                           GError **error);
+/* admin: the outcome of an attempt for recipient row id, applied only while it is still sending
+ * (an operator's hold or delete meanwhile wins): state, reply (one line), next_attempt_at (for
+ * deferred), deferred_reason (NULL keeps the stored one). 1 applied, 0 not sending any more. */
+int storage_outbound_result(MaStorage *st, gint64 id, MaOutboundState state, const char *reply,
+                            gint64 next_attempt_at, const char *deferred_reason, gint64 now, GError **error);
+
+typedef enum { MA_OUT_OP_HOLD, MA_OUT_OP_RELEASE, MA_OUT_OP_RETRY, MA_OUT_OP_DELETE } MaOutboundOp;
+
+/* An operator's action on every recipient of message id (enterprise_id NULL: admin): hold
+ * (queued/deferred -> held), release (held -> its previous state, due now), retry (deferred/queued
+ * due now), delete (the message and its recipients, whatever their state). *changed: recipients
+ * (messages for delete) affected. MA_ERROR_NOT_FOUND when there is no such message. */
+int storage_outbound_operate(MaStorage *st, const char *enterprise_id, const char *id, MaOutboundOp op, gint64 now,
+                             int *changed, GError **error);
+/* admin: recipients per state (counts[MA_OUT__COUNT]) and the creation time of the oldest message
+ * with a recipient still queued, sending, deferred or held (0 when none). */
+int storage_outbound_stats(MaStorage *st, gint64 counts[MA_OUT__COUNT], gint64 *oldest_pending, GError **error);
+
+/* ---- submission credentials (SMTP AUTH on the submission listener) --------------------------- */
+
+typedef struct {
+  char *id;
+  char *enterprise_id;
+  char *username;         /* unique across enterprises */
+  char *label;
+  gint64 created_at;
+  gint64 revoked_at;      /* 0 while valid */
+} MaSubmissionCredential;
+
+void ma_submission_credential_free(MaSubmissionCredential *c);
+
+/* Stores a credential by the hex SHA-256 of its (random, high-entropy) secret. MA_ERROR_CONFLICT
+ * when the username exists. */
+int storage_submission_add(MaStorage *st, const MaSubmissionCredential *c, const char *secret_hash, GError **error);
+/* An unrevoked credential by username, with its stored hash (*secret_hash newly allocated). */
+int storage_submission_find(MaStorage *st, const char *username, MaSubmissionCredential **out, char **secret_hash,
+                            GError **error);
+/* out: MaSubmissionCredential*, oldest first, revoked ones included. */
+int storage_submission_list(MaStorage *st, const char *enterprise_id, GPtrArray *out, GError **error);
+/* 1 revoked now, 0 no such (unrevoked) credential of this enterprise (by id or username). */
+int storage_submission_revoke(MaStorage *st, const char *enterprise_id, const char *id_or_username, gint64 now,
+                              GError **error);
+
 #endif

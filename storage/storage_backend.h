@@ -162,6 +162,24 @@ typedef struct MaStorageBackend {
   int (*oauth2_state_take)(void *impl, const char *state, gint64 now, char **owner, char **verifier_sealed, GError **error);
   int (*mailbox_set_secret)(void *impl, const char *mailbox_id, const char *secret_sealed, GError **error);
   int (*counts)(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
+  int (*outbound_enqueue)(void *impl, const MaOutbound *m, const char *idem_key, const char *request_hash,
+                          const char *response, gint64 now, char **prior_hash, char **prior_response,
+                          GError **error);
+  int (*outbound_get)(void *impl, const char *enterprise_id, const char *id, MaOutbound **out, GError **error);
+  int (*outbound_list)(void *impl, const char *enterprise_id, int state, const char *after_id, int limit,
+                       GPtrArray *out, GError **error);
+  int (*outbound_claim)(void *impl, gint64 now, gint64 lease_until, int limit, GPtrArray *out, GError **error);
+  int (*outbound_result)(void *impl, gint64 id, MaOutboundState state, const char *reply, gint64 next_attempt_at,
+                         const char *deferred_reason, gint64 now, GError **error);
+  int (*outbound_operate)(void *impl, const char *enterprise_id, const char *id, MaOutboundOp op, gint64 now,
+                          int *changed, GError **error);
+  int (*outbound_stats)(void *impl, gint64 counts[MA_OUT__COUNT], gint64 *oldest_pending, GError **error);
+  int (*submission_add)(void *impl, const MaSubmissionCredential *c, const char *secret_hash, GError **error);
+  int (*submission_find)(void *impl, const char *username, MaSubmissionCredential **out, char **secret_hash,
+                         GError **error);
+  int (*submission_list)(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+  int (*submission_revoke)(void *impl, const char *enterprise_id, const char *id_or_username, gint64 now,
+                           GError **error);
 } MaStorageBackend;
 
 /* The SQLite backend (storage_sqlite_backend.c). */

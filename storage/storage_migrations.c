@@ -198,6 +198,41 @@ static const SqlMigration migrations[] = {
    "  UNIQUE(enterprise_id, domain, selector),"
    "  FOREIGN KEY(enterprise_id, domain) REFERENCES enterprise_domains(enterprise_id, domain)"
    "    ON DELETE CASCADE);"},
+  {9, /* the outbound queue (issue 11): one row per message, one per recipient carrying its own
+       * state (docs/outbound.md), the Idempotency-Key answers of POST /v1/messages:send, and the
+       * submission listener's credentials. A partial index holds only the recipients a claim can
+       * take, so the scheduler's scan never reads delivered history. */
+   "CREATE TABLE outbound_messages("
+   "  id TEXT PRIMARY KEY,"
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  type TEXT NOT NULL, channel TEXT NOT NULL, employee TEXT,"
+   "  mail_from TEXT NOT NULL, header_from TEXT, subject TEXT, message_id TEXT,"
+   "  raw_sha256 TEXT NOT NULL, size INTEGER NOT NULL,"
+   "  eight_bit INTEGER NOT NULL DEFAULT 0, smtputf8 INTEGER NOT NULL DEFAULT 0,"
+   "  records TEXT, route TEXT, created_at INTEGER NOT NULL);"
+   "CREATE INDEX outbound_messages_by_enterprise ON outbound_messages(enterprise_id, id);"
+   "CREATE TABLE outbound_recipients("
+   "  id INTEGER PRIMARY KEY,"
+   "  outbound_id TEXT NOT NULL REFERENCES outbound_messages(id) ON DELETE CASCADE,"
+   "  enterprise_id TEXT NOT NULL,"
+   "  address TEXT NOT NULL, state TEXT NOT NULL, held_from TEXT,"
+   "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,"
+   "  last_attempt_at INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,"
+   "  last_reply TEXT, deferred_reason TEXT,"
+   "  UNIQUE(outbound_id, address));"
+   "CREATE INDEX outbound_due ON outbound_recipients(next_attempt_at)"
+   "  WHERE state IN ('queued', 'deferred', 'sending');"
+   "CREATE INDEX outbound_recipients_by_state ON outbound_recipients(state, outbound_id);"
+   "CREATE TABLE outbound_idempotency("
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  key TEXT NOT NULL, request_sha256 TEXT NOT NULL, response TEXT NOT NULL,"
+   "  created_at INTEGER NOT NULL,"
+   "  PRIMARY KEY(enterprise_id, key)) WITHOUT ROWID;"
+   "CREATE TABLE submission_credentials("
+   "  id TEXT PRIMARY KEY,"
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  username TEXT NOT NULL UNIQUE, label TEXT, secret_hash TEXT NOT NULL,"
+   "  created_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0);"},
   {10, /* employee mailboxes (agent/collector) and OAuth2 grants (agent/oauth2). A folder's
         * checkpoint advances only after its messages are durable in a spool; the collected keys'
         * primary key (mailbox, folder, uidvalidity, key) makes a replay after a crash a no-op.

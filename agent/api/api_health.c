@@ -1,11 +1,12 @@
 /* api_health.c - GET /healthz and GET /metrics, the two resources that need no key.
  *
  * /healthz answers 200 {"status":"ok"} when the database answers, 503 otherwise. /metrics is the
- * Prometheus text format (version 0.0.4): the process counters of agent/lib/metrics plus totals
+ * Prometheus text format (version 0.0.4): the process counters of agent/lib/metrics plus the outbound queue by state, plus totals
  * read from storage (archived messages, activities, records, webhook backlog). Neither reveals any
  * tenant's data: only process-wide counts.
  */
 #include "api_internal.h"
+#include "agent/lib/clock.h"
 #include "agent/lib/metrics.h"
 #include "agent/version/version.h"
 #include "rules/rules.h"
@@ -69,6 +70,19 @@ static void metrics_get(ApiCtx *ctx)
                            "# HELP mailagent_records CRM records stored (all enterprises).\n"
                            "# TYPE mailagent_records gauge\nmailagent_records %" G_GINT64_FORMAT "\n",
                            messages, activities, records);
+  g_clear_error(&error);
+  gint64 by_state[MA_OUT__COUNT], oldest = 0;
+  if (storage_outbound_stats(ctx->st, by_state, &oldest, &error) == 0) {
+    g_string_append(out, "# HELP mailagent_outbound_recipients Outbound recipients by delivery state (sent, bounced and"
+                         " expired count every delivery outcome so far).\n# TYPE mailagent_outbound_recipients gauge\n");
+    for (int st = 0; st < MA_OUT__COUNT; st++)
+      g_string_append_printf(out, "mailagent_outbound_recipients{state=\"%s\"} %" G_GINT64_FORMAT "\n",
+                             ma_outbound_state_name((MaOutboundState) st), by_state[st]);
+    g_string_append_printf(out, "# HELP mailagent_outbound_oldest_age_seconds Age of the oldest message with a recipient"
+                                " not yet delivered (0 when none).\n# TYPE mailagent_outbound_oldest_age_seconds gauge\n"
+                                "mailagent_outbound_oldest_age_seconds %" G_GINT64_FORMAT "\n",
+                           oldest ? MAX(0, ma_now() - oldest) : 0);
+  }
   api_reply_bytes(ctx, 200, "text/plain; version=0.0.4; charset=utf-8", out->str, out->len);
 }
 

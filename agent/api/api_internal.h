@@ -89,6 +89,7 @@ extern const ApiRoute api_employees_routes[];
 extern const ApiRoute api_enterprises_routes[];
 extern const ApiRoute api_keys_routes[];
 extern const ApiRoute api_inbound_routes[];
+extern const ApiRoute api_outbound_routes[];
 extern const ApiRoute api_webhook_routes[];
 extern const ApiRoute api_audit_routes[];
 extern const ApiRoute api_spool_routes[];

@@ -1,8 +1,9 @@
 /* cli_serve.c - `mailagent serve`: the daemon. Loads the config, opens (migrating) the database init made,
  * starts the pipeline workers (which first finish whatever the spool holds), the webhook sender,
- * the collector's thread pool (bound mailboxes, off the loop: libetpan blocks), the SMTP listener
- * on the main libevent loop and the HTTP API on a thread and loop of its own (agent/api/api_thread.h:
- * no request ever delays an SMTP reply), and runs until SIGTERM or SIGINT.
+ * the collector's thread pool (bound mailboxes, off the loop: libetpan blocks), the outbound
+ * delivery thread, the SMTP and submission listeners on the main libevent loop and the HTTP API on
+ * a thread and loop of its own (agent/api/api_thread.h: no request ever delays an SMTP reply), and
+ * runs until SIGTERM or SIGINT.
  *
  * Signals (handled on the loop thread through evsignal, never in an async handler):
  *   SIGTERM/SIGINT  stop accepting (SMTP listener closed, API freed), let SMTP sessions finish up to
@@ -32,6 +33,8 @@
 #include "agent/domains/domains_private.h"
 #include "agent/collector/collector.h"
 #include "agent/lib/log.h"
+#include "agent/outbound/outbound.h"
+#include "agent/outbound/outbound_submission.h"
 #include "agent/lib/private_files.h"
 #include "agent/lib/privilege.h"
 #include "agent/lib/service.h"
@@ -52,6 +55,8 @@ typedef struct {
   MaConfig *cfg;             /* current */
   GPtrArray *old_cfgs;       /* MaConfig* replaced by reloads, freed at exit */
   SmtpServer *smtp;
+  SmtpServer *submission;    /* [submission] listen */
+  OutboundSubmission *submission_sink;
   ApiThread *api;
   int term_count;
 } Serve;
@@ -80,6 +85,9 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
   ma_service_stopping();
   api_thread_stop(s->api);
   s->api = NULL;
+  /* submission clients whose message was not answered yet retry; what reached the sink is queued */
+  smtp_server_free(s->submission);
+  s->submission = NULL;
   smtp_server_shutdown(s->smtp, s->cfg->grace_period, on_smtp_down, s);
 }
 
@@ -224,7 +232,7 @@ int cli_serve(int argc, char **argv)
   int status = 1;
   g_autoptr(GError) error = NULL;
   struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
-  gboolean workers = FALSE, webhook = FALSE, domains = FALSE, collector = FALSE;
+  gboolean workers = FALSE, webhook = FALSE, domains = FALSE, collector = FALSE, outbound = FALSE;
   if (check_start_space(s.cfg, &error) < 0) {
     fprintf(stderr, "mailagent: serve: %s\n", error->message);
     goto out;
@@ -243,6 +251,11 @@ int cli_serve(int argc, char **argv)
     goto out;
   }
   webhook = TRUE;
+  if (outbound_delivery_start(s.cfg, &error) < 0) {
+    status = cli_fail("outbound", error);
+    goto out;
+  }
+  outbound = TRUE;
   pipeline_workers_set_committed_hook(webhook_notify);
   if (pipeline_workers_start(s.cfg, s.cfg->workers, &error) < 0) {
     status = cli_fail("pipeline", error);
@@ -272,6 +285,13 @@ int cli_serve(int argc, char **argv)
     status = cli_fail("smtp", error);
     goto out;
   }
+  s.submission_sink = outbound_submission_new(s.base, s.cfg, &error);
+  if (!s.submission_sink ||
+      !(s.submission = smtp_server_new_submission(s.base, s.cfg, outbound_submission_ops(), s.submission_sink, &error)) ||
+      smtp_server_start(s.submission, &error) < 0) {
+    status = cli_fail("submission", error);
+    goto out;
+  }
   s.api = api_thread_start(s.cfg, &error);
   if (!s.api) {
     status = cli_fail("api", error);
@@ -285,7 +305,7 @@ int cli_serve(int argc, char **argv)
     fprintf(stderr, "mailagent: cannot install signal handlers\n");
     goto out;
   }
-  ma_info("serve", "listening: smtp %s, api %s (port %d); data %s; %d pipeline worker(s)", s.cfg->smtp_listen,
+  ma_info("serve", "listening: smtp %s, submission %s, api %s (port %d); data %s; %d pipeline worker(s)", s.cfg->smtp_listen, s.cfg->submission_listen,
           s.cfg->api_listen, api_thread_port(s.api), s.cfg->data_dir, s.cfg->workers);
   ma_privilege_drop_bind_cap(); /* every listener is bound */
   if (geteuid() == 0) ma_warn("serve", "running as root: set [process] user (see mailagent.conf(5))");
@@ -298,10 +318,13 @@ out:
   if (ev_int) event_free(ev_int);
   if (ev_hup) event_free(ev_hup);
   api_thread_stop(s.api);
+  smtp_server_free(s.submission);
+  outbound_submission_free(s.submission_sink);
   smtp_server_free(s.smtp); /* drains its spool writer: everything acknowledged is in the spool */
   if (collector) collector_pool_stop(); /* sessions end within their timeouts; what they spooled stays */
   if (domains) ma_domains_scheduler_stop();
   if (workers) pipeline_workers_stop();
+  if (outbound) outbound_delivery_stop();
   if (webhook) webhook_stop();
   if (s.base) event_base_free(s.base);
   if (status == 0) checkpoint_databases(s.cfg);

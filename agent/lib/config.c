@@ -54,12 +54,26 @@ static const KeySpec keys[] = {
   I("smtp", "grace_period", grace_period, "30"),
   I("smtp", "greet_delay_ms", greet_delay_ms, "0"),
   A("submission", "listen", submission_listen, "127.0.0.1:5870"),
+  I("submission", "loopback_auth", submission_loopback_auth, "0"),
   A("api", "listen", api_listen, "127.0.0.1:8025"),
   L("api", "max_body", api_max_body, "10485760"),
   I("api", "max_connections", api_max_connections, "256"),
   S("api", "tls_cert_file", api_tls_cert_file, NULL),
   S("api", "tls_key_file", api_tls_key_file, NULL),
   A("relay", "default_host", relay_default_host, NULL),
+  I("relay", "mx_port", relay_mx_port, "25"),
+  E("relay", "tls_mode", relay_tls_mode, "preferred", "off|preferred|required|preferred-verify|required-verify"),
+  E("relay", "auth_mechanism", relay_auth_mechanism, "none", "none|plain|login"),
+  S("relay", "username", relay_username, NULL),
+  S("relay", "password_file", relay_password_file, NULL),
+  S("tls", "ca_file", tls_ca_file, NULL),
+  L("queue", "max_age", queue_max_age, "432000"),
+  I("queue", "retry_initial", queue_retry_initial, "300"),
+  I("queue", "retry_max", queue_retry_max, "3600"),
+  I("queue", "destination_concurrency", queue_destination_concurrency, "10"),
+  I("queue", "max_connections", queue_max_connections, "100"),
+  I("queue", "connect_timeout", queue_connect_timeout, "30"),
+  I("queue", "command_timeout", queue_command_timeout, "300"),
   S("relay", "spf_include", relay_spf_include, NULL),
   S("relay", "source_addresses", relay_source_addresses, NULL),
   S("relay", "bounce_domain", relay_bounce_domain, NULL),
@@ -273,6 +287,13 @@ MaConfig *ma_config_load(const char *file, GError **error)
   if (!cfg->tls_cert_file) cfg->tls_cert_file = g_build_filename(cfg->data_dir, "tls", "cert.pem", NULL);
   if (!cfg->tls_key_file) cfg->tls_key_file = g_build_filename(cfg->data_dir, "tls", "key.pem", NULL);
   if (!cfg->master_key_file) cfg->master_key_file = g_build_filename(cfg->data_dir, "master.key", NULL);
+  if (cfg->queue_retry_initial < 1 || cfg->queue_retry_max < cfg->queue_retry_initial ||
+      cfg->queue_destination_concurrency < 1 || cfg->queue_max_connections < 1) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
+                "[queue] retry_initial, destination_concurrency and max_connections must be at least 1, and"
+                " retry_max at least retry_initial");
+    return NULL;
+  }
   return g_steal_pointer(&cfg);
 }
 

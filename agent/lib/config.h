@@ -37,6 +37,7 @@ typedef struct {
   int greet_delay_ms;           /* pause before the greeting; talkers are dropped (554), 0 */
   /* [submission] */
   char *submission_listen;      /* "127.0.0.1:5870" */
+  int submission_loopback_auth; /* 1: AUTH without TLS from loopback clients, 0 */
   /* [api] */
   char *api_listen;             /* "127.0.0.1:8025" */
   gint64 api_max_body;          /* bytes, 10485760 */
@@ -45,6 +46,21 @@ typedef struct {
   char *api_tls_key_file;
   /* [relay] */
   char *relay_default_host;     /* NULL: direct MX delivery */
+  int relay_mx_port;            /* port of MX hosts, 25 (tests move it) */
+  char *relay_tls_mode;         /* default path's TLS mode, "preferred" */
+  char *relay_auth_mechanism;   /* "none" | "plain" | "login" (default host only) */
+  char *relay_username;         /* NULL */
+  char *relay_password_file;    /* NULL */
+  /* [tls] */
+  char *tls_ca_file;            /* NULL: the system CA store */
+  /* [queue] */
+  gint64 queue_max_age;         /* seconds before a deferred recipient expires, 432000 (5 days) */
+  int queue_retry_initial;      /* seconds before the first retry, 300 */
+  int queue_retry_max;          /* longest retry interval, 3600 */
+  int queue_destination_concurrency; /* connections per destination, 10 */
+  int queue_max_connections;    /* outgoing connections in all, 100 */
+  int queue_connect_timeout;    /* seconds, 30 */
+  int queue_command_timeout;    /* seconds, 300 */
   char *relay_spf_include;      /* domain customers include in SPF (include:), NULL: none */
   char *relay_source_addresses; /* addresses/networks mail leaves from, comma-separated, NULL: none */
   char *relay_bounce_domain;    /* VERP return-path domain (mailagent's own), NULL: none */

@@ -104,4 +104,9 @@ char *mime_html_to_text(const char *html, gsize len);
  * something (url(, expression, @import, javascript:, behavior). Never NULL; the caller frees it. */
 char *mime_html_sanitize(const char *html, gsize len);
 
+/* Mailboxes of an address-list header value (From, To, Cc, Bcc): appends each addr-spec
+ * ("local@domain", domain lower-cased) to addrs and, when names is not NULL, its display name ("" when
+ * none) to names (both char*, owned by the arrays). At most 1000. Returns how many were added. */
+int mime_address_list_parse(const char *value, GPtrArray *names, GPtrArray *addrs);
+
 #endif

@@ -14,6 +14,7 @@
 
 #include "agent/lib/diskspace.h"
 #include "agent/lib/clock.h"
+#include "agent/lib/crypto.h"
 #include "agent/lib/log.h"
 #include "agent/lib/metrics.h"
 #include "agent/lib/tls.h"
@@ -28,6 +29,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
+#include <openssl/crypto.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -45,8 +47,12 @@ struct SmtpServer {
   guint max_sessions, max_per_client;
   guint greet_delay_ms;
   MaTls *tls;
-  RcptRefresher *rcpt;       /* the RCPT snapshot */
-  SmtpSpoolWriter *writer;
+  RcptRefresher *rcpt;       /* the RCPT snapshot (inbound) */
+  MaStorage *st;             /* submission: the credentials' store */
+  SmtpSpoolWriter *writer;   /* inbound: the spool; NULL for submission */
+  const SmtpSinkOps *sink_ops; /* submission: where messages go */
+  void *sink;
+  gboolean loopback_auth;
   struct evconnlistener *listener;
   GHashTable *per_client;    /* ip -> GUINT count */
   GList *conns;              /* Conn* */
@@ -68,6 +74,7 @@ struct Conn {
   struct event *timer;
   GList *link;
   SmtpSpoolTicket *ticket;
+  void *sink_ticket;         /* submission: message handed to the sink, reply pending */
   gboolean closing;
   gint64 close_by_ms;
   char ip[64];
@@ -146,10 +153,36 @@ static void on_spooled(void *arg, gboolean ok, const char *spool_id)
   conn_run(c);
 }
 
+static void on_sink_done(void *arg, const char *reply)
+{
+  Conn *c = arg;
+  c->sink_ticket = NULL;
+  smtp_session_finished(c->s, reply, now_ms());
+  conn_run(c);
+}
+
 static void hook_submit(void *ctx, SmtpSession *s, MaSpoolEntry *e)
 {
   Conn *c = ctx;
-  c->ticket = smtp_spool_writer_submit(c->srv->writer, e, on_spooled, c);
+  if (c->srv->sink_ops) c->sink_ticket = c->srv->sink_ops->submit(c->srv->sink, e, on_sink_done, c);
+  else c->ticket = smtp_spool_writer_submit(c->srv->writer, e, on_spooled, c);
+}
+
+/* Submission credentials: the stored SHA-256 of the (random, high-entropy) secret, compared in
+ * constant time. */
+static int hook_auth(void *ctx, const char *user, const char *password, char **enterprise_id_r, GError **error)
+{
+  Conn *c = ctx;
+  MaSubmissionCredential *cred = NULL;
+  g_autofree char *stored = NULL;
+  int rc = storage_submission_find(c->srv->st, user, &cred, &stored, error);
+  if (rc <= 0) return rc;
+  char hash[65];
+  ma_sha256_hex(password, strlen(password), hash);
+  gboolean ok = stored && strlen(stored) == 64 && CRYPTO_memcmp(hash, stored, 64) == 0;
+  if (ok) *enterprise_id_r = g_strdup(cred->enterprise_id);
+  ma_submission_credential_free(cred);
+  return ok ? 1 : 0;
 }
 
 static int hook_body_new(void *ctx, const char *spool_id, MaSpoolBody **out, GError **error)
@@ -304,6 +337,7 @@ static void conn_free(Conn *c)
 {
   SmtpServer *srv = c->srv;
   if (c->ticket) smtp_spool_writer_cancel(c->ticket);
+  if (c->sink_ticket) c->srv->sink_ops->cancel(c->srv->sink, c->sink_ticket);
   srv->conns = g_list_delete_link(srv->conns, c->link);
   srv->nconns--;
   ma_metrics_add(MA_METRIC_SMTP_SESSIONS_OPEN, -1);
@@ -362,7 +396,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
   hooks.submit = hook_submit;
   hooks.starttls = hook_starttls;
   hooks.body_new = hook_body_new;
+  hooks.auth = hook_auth;
   srv->lim.tls_available = srv->tls != NULL;
+  srv->lim.submission = srv->sink_ops != NULL;
+  srv->lim.auth_plaintext = srv->loopback_auth && (g_str_has_prefix(ip, "127.") || strcmp(ip, "::1") == 0);
   c->s = smtp_session_new(&srv->lim, &hooks, ip, now_ms());
   c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
   c->timer = evtimer_new(srv->base, on_timer, c);
@@ -439,6 +476,41 @@ SmtpServer *smtp_server_new(struct event_base *base, const MaConfig *cfg, GError
   return srv;
 }
 
+SmtpServer *smtp_server_new_submission(struct event_base *base, const MaConfig *cfg, const SmtpSinkOps *ops,
+                                       void *sink, GError **error)
+{
+  SmtpServer *srv = g_new0(SmtpServer, 1);
+  g_autoptr(GError) tls_error = NULL;
+
+  srv->base = base;
+  srv->data_dir = g_strdup(cfg->data_dir);
+  srv->listen = g_strdup(cfg->submission_listen);
+  srv->cert_file = g_strdup(cfg->tls_cert_file);
+  srv->key_file = g_strdup(cfg->tls_key_file);
+  srv->per_client = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  srv->sink_ops = ops;
+  srv->sink = sink;
+  srv->loopback_auth = cfg->submission_loopback_auth != 0;
+  take_config(srv, cfg);
+  if (srv->cert_file && srv->key_file && g_file_test(srv->cert_file, G_FILE_TEST_EXISTS) &&
+      g_file_test(srv->key_file, G_FILE_TEST_EXISTS)) {
+    srv->tls = ma_tls_server_new(srv->cert_file, srv->key_file, &tls_error);
+    if (!srv->tls) {
+      g_propagate_error(error, g_steal_pointer(&tls_error));
+      smtp_server_free(srv);
+      return NULL;
+    }
+  } else {
+    ma_warn("smtp", "no TLS certificate at %s: the submission listener offers no STARTTLS (AUTH only from loopback "
+            "with [submission] loopback_auth)", srv->cert_file ? srv->cert_file : "(none)");
+  }
+  if (storage_open(srv->data_dir, FALSE, &srv->st, error) < 0) {
+    smtp_server_free(srv);
+    return NULL;
+  }
+  return srv;
+}
+
 void smtp_server_set_spooled_hook(SmtpServer *srv, SmtpSpooledFn fn, void *arg)
 {
   srv->spooled_fn = fn;
@@ -457,16 +529,17 @@ int smtp_server_start(SmtpServer *srv, GError **error)
   addr = strchr(host, ':') ? g_strdup_printf("[%s]:%d", host, port) : g_strdup_printf("%s:%d", host, port);
   memset(&ss, 0, sizeof ss);
   if (evutil_parse_sockaddr_port(addr, (struct sockaddr *) &ss, &sslen) < 0) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[smtp] listen: cannot parse %s", srv->listen);
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: cannot parse %s", srv->sink_ops ? "[submission] listen" : "[smtp] listen", srv->listen);
     return -1;
   }
   srv->listener = evconnlistener_new_bind(srv->base, on_accept, srv, LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
                                           1024, (struct sockaddr *) &ss, sslen);
   if (!srv->listener) {
-    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "[smtp] listen %s: %s", srv->listen, g_strerror(errno));
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "%s %s: %s", srv->sink_ops ? "[submission] listen" : "[smtp] listen", srv->listen, g_strerror(errno));
     return -1;
   }
-  ma_info("smtp", "listening on %s (domain %s, STARTTLS %s)", srv->listen, srv->inbound_domain, srv->tls ? "on" : "off");
+  ma_info("smtp", "%s on %s (domain %s, STARTTLS %s)", srv->sink_ops ? "submission listening" : "listening", srv->listen,
+          srv->inbound_domain, srv->tls ? "on" : "off");
   return 0;
 }
 
@@ -490,7 +563,8 @@ static void shutdown_finish(SmtpServer *srv)
 {
   SmtpShutdownFn done = srv->shutdown_done;
   if (!done) return;
-  if (smtp_spool_writer_pending(srv->writer) > 0) { /* let the writer report what it holds */
+  if ((srv->writer && smtp_spool_writer_pending(srv->writer) > 0) ||
+      (srv->sink_ops && srv->sink_ops->pending(srv->sink) > 0)) { /* let the writer report what it holds */
     struct timeval tv = {0, 20000};
     evtimer_add(srv->drain_timer, &tv);
     return;
@@ -551,6 +625,7 @@ void smtp_server_free(SmtpServer *srv)
   while (srv->conns) conn_free(srv->conns->data);
   smtp_spool_writer_free(srv->writer);
   rcpt_refresher_stop(srv->rcpt);
+  storage_close(&srv->st);
   ma_tls_free(srv->tls);
   if (srv->grace_timer) event_free(srv->grace_timer);
   if (srv->drain_timer) event_free(srv->drain_timer);

@@ -18,6 +18,7 @@
 
 #include "agent/lib/config.h"
 #include "agent/lib/error.h"
+#include "storage/spool.h"
 
 #include <event2/event.h>
 #include <glib.h>
@@ -36,6 +37,25 @@ typedef void (*SmtpShutdownFn)(void *arg);
  * starts its refresher and the spool writer.
  * Returns NULL with *error set. Free with smtp_server_free. */
 SmtpServer *smtp_server_new(struct event_base *base, const MaConfig *cfg, GError **error);
+
+/* Where the submission listener hands each finished message (agent/outbound implements it):
+ * submit takes ownership of e and returns a ticket; done(arg, reply) runs later on the loop thread
+ * with the complete SMTP reply for the client ("250 2.0.0 Ok: queued as ID", a 5xx refusal, or
+ * 451), unless cancel(sink, ticket) came first (the client went away). pending: messages not yet
+ * answered. */
+typedef void (*SmtpSinkDoneFn)(void *arg, const char *reply);
+typedef struct {
+  void *(*submit)(void *sink, MaSpoolEntry *e, SmtpSinkDoneFn done, void *arg);
+  void (*cancel)(void *sink, void *ticket);
+  guint (*pending)(void *sink);
+} SmtpSinkOps;
+
+/* The SMTP submission listener ([submission] listen): the same sessions with AUTH required
+ * (PLAIN/LOGIN, only after STARTTLS unless [submission] loopback_auth and a loopback client;
+ * credentials from storage_submission_find), any recipient, no forwarder policy; finished
+ * messages go to sink instead of the spool. Otherwise as smtp_server_new. */
+SmtpServer *smtp_server_new_submission(struct event_base *base, const MaConfig *cfg, const SmtpSinkOps *ops,
+                                       void *sink, GError **error);
 
 /* Sets the hook called after each spool commit (NULL to clear). */
 void smtp_server_set_spooled_hook(SmtpServer *srv, SmtpSpooledFn fn, void *arg);

@@ -25,6 +25,8 @@
 #include "agent/lib/metrics.h"
 #include "agent/mime/mime.h"
 
+#include "smtp_auth.h"
+
 #include <stdarg.h>
 #include <string.h>
 
@@ -46,6 +48,10 @@ struct SmtpSession {
   gboolean shutting_down;
   gboolean discard_line;    /* inside an over-long line */
   char helo[256];
+  gboolean authed;          /* submission: AUTH succeeded */
+  char *auth_enterprise;    /* ... for this enterprise */
+  SmtpSaslMech auth_mech;   /* AUTH in progress (SMTP_STATE_AUTH) */
+  char auth_user[SMTP_AUTH_MAX + 1];
 
   /* transaction */
   gboolean have_mail;
@@ -69,7 +75,7 @@ struct SmtpSession {
 };
 
 static const char *const state_names[SMTP_STATE__COUNT] = {
-  "greeting", "helo", "idle", "mail", "rcpt", "data", "bdat", "spooling", "tls", "closing",
+  "greeting", "helo", "idle", "mail", "rcpt", "data", "bdat", "spooling", "tls", "auth", "closing",
 };
 
 const char *smtp_state_name(SmtpState st)
@@ -197,6 +203,7 @@ void smtp_session_free(SmtpSession *s)
   transaction_reset(s);
   g_ptr_array_unref(s->rcpts);
   g_free(s->spool_client_log);
+  g_free(s->auth_enterprise);
   g_free(s->lim.hostname);
   g_free(s->lim.inbound_domain);
   g_free(s);
@@ -272,6 +279,7 @@ static SmtpAction proceed_ehlo(SmtpSession *s, const char *arg, gint64 now_ms)
   reply(s, "250-ENHANCEDSTATUSCODES");
   reply(s, "250-SMTPUTF8");
   if (s->lim.tls_available && !s->tls) reply(s, "250-STARTTLS");
+  if (s->lim.submission && (s->tls || s->lim.auth_plaintext) && !s->authed) reply(s, "250-AUTH PLAIN LOGIN");
   reply(s, "250 CHUNKING");
   set_state(s, SMTP_STATE_IDLE, now_ms);
   return SMTP_CONTINUE;
@@ -284,6 +292,10 @@ static int check_mail(SmtpSession *s, const char *arg, gint64 now_ms)
     reply(s, "421 4.3.2 Service shutting down, closing connection");
     set_state(s, SMTP_STATE_CLOSING, now_ms);
     return -2;
+  }
+  if (s->lim.submission && !s->authed) {
+    refuse(s, "530 5.7.0 Authentication required", now_ms);
+    return -1;
   }
   if (smtp_parse_mail(arg, &s->mail, &why) < 0) {
     refuse(s, why, now_ms);
@@ -328,6 +340,18 @@ static int check_rcpt(SmtpSession *s, const char *arg, gint64 now_ms)
   if (s->rcpt_accepted >= s->lim.max_recipients) {
     reply(s, "452 4.5.3 Error: too many recipients");
     return -1;
+  }
+  if (s->lim.submission) {
+    /* the authenticated client may send anywhere: any well-formed address, no look-up */
+    if (smtp_parse_rcpt(arg, &path, &why) < 0 || !path.domain[0] || path.source_route) {
+      refuse(s, why ? why : "501 5.1.3 Error: a recipient address local@domain is required", now_ms);
+      return -1;
+    }
+    gboolean dup = FALSE;
+    for (guint i = 0; i < s->rcpts->len; i++) dup |= g_ascii_strcasecmp(g_ptr_array_index(s->rcpts, i), path.address) == 0;
+    if (!dup) g_ptr_array_add(s->rcpts, g_strdup(path.address));
+    if (!s->enterprise_id) s->enterprise_id = g_strdup(s->auth_enterprise);
+    return 0;
   }
   if (smtp_parse_rcpt(arg, &path, &why) < 0 || smtp_rcpt_local_part(&path, s->lim.inbound_domain, local, &why) < 0) {
     ma_info("smtp", "rcpt refused client=%s reason=\"%s\"", s->client, why);
@@ -565,10 +589,97 @@ static SmtpAction proceed_starttls(SmtpSession *s, const char *arg, gint64 now_m
   return SMTP_CONTINUE;
 }
 
-static int check_refuse_auth(SmtpSession *s, const char *arg, gint64 now_ms)
+static int check_auth(SmtpSession *s, const char *arg, gint64 now_ms)
 {
-  refuse(s, "503 5.5.1 Error: authentication not enabled", now_ms);
-  return -1;
+  const char *initial;
+  if (!s->lim.submission || !s->hooks.auth) {
+    refuse(s, "503 5.5.1 Error: authentication not enabled", now_ms);
+    return -1;
+  }
+  if (s->authed) {
+    refuse(s, "503 5.5.1 Error: already authenticated", now_ms);
+    return -1;
+  }
+  if (!s->tls && !s->lim.auth_plaintext) {
+    /* never a password in plaintext: STARTTLS first (RFC 4954 4, 538) */
+    refuse(s, "538 5.7.11 Encryption required for requested authentication mechanism", now_ms);
+    return -1;
+  }
+  if (smtp_auth_mechanism(arg, &initial) == SMTP_SASL_UNKNOWN) {
+    refuse(s, "504 5.5.4 Unrecognized authentication type", now_ms);
+    return -1;
+  }
+  return 0;
+}
+
+/* Checks the credentials with the hook and answers 235, 535 or 454. */
+static SmtpAction auth_verify(SmtpSession *s, const char *user, char *password, gint64 now_ms)
+{
+  g_autoptr(GError) error = NULL;
+  char *enterprise = NULL;
+  int rc = s->hooks.auth(s->hooks.ctx, user, password, &enterprise, &error);
+  memset(password, 0, strlen(password));
+  set_state(s, SMTP_STATE_IDLE, now_ms);
+  if (rc < 0) {
+    ma_warn("smtp", "authentication look-up failed client=%s: %s", s->client, error->message);
+    reply(s, "454 4.7.0 Temporary authentication failure");
+    return SMTP_CONTINUE;
+  }
+  if (rc == 0) {
+    ma_info("smtp", "authentication failed client=%s user=%s", s->client, user);
+    return refuse(s, "535 5.7.8 Authentication credentials invalid", now_ms);
+  }
+  s->authed = TRUE;
+  g_free(s->auth_enterprise);
+  s->auth_enterprise = enterprise;
+  ma_info("smtp", "authenticated client=%s user=%s", s->client, user);
+  reply(s, "235 2.7.0 Authentication successful");
+  return SMTP_CONTINUE;
+}
+
+static SmtpAction proceed_auth(SmtpSession *s, const char *arg, gint64 now_ms)
+{
+  const char *initial, *why = NULL;
+  char user[SMTP_AUTH_MAX + 1], password[SMTP_AUTH_MAX + 1];
+  s->auth_mech = smtp_auth_mechanism(arg, &initial);
+  s->auth_user[0] = '\0';
+  if (s->auth_mech == SMTP_SASL_PLAIN && *initial) {
+    if (smtp_auth_decode_plain(initial, user, password, &why) < 0) return refuse(s, why, now_ms);
+    return auth_verify(s, user, password, now_ms);
+  }
+  if (s->auth_mech == SMTP_SASL_LOGIN && *initial) {
+    if (smtp_auth_decode_line(initial, s->auth_user, &why) < 0) return refuse(s, why, now_ms);
+    reply(s, "334 UGFzc3dvcmQ6"); /* "Password:" */
+  } else {
+    reply(s, s->auth_mech == SMTP_SASL_PLAIN ? "334 " : "334 VXNlcm5hbWU6"); /* "Username:" */
+  }
+  set_state(s, SMTP_STATE_AUTH, now_ms);
+  return SMTP_CONTINUE;
+}
+
+/* A response line while AUTH runs. */
+static SmtpAction auth_continue(SmtpSession *s, const char *line, gint64 now_ms)
+{
+  const char *why = NULL;
+  char user[SMTP_AUTH_MAX + 1], password[SMTP_AUTH_MAX + 1];
+  if (strcmp(line, "*") == 0) {
+    set_state(s, SMTP_STATE_IDLE, now_ms);
+    return refuse(s, "501 5.0.0 Authentication cancelled", now_ms);
+  }
+  if (s->auth_mech == SMTP_SASL_PLAIN) {
+    if (smtp_auth_decode_plain(line, user, password, &why) < 0) goto bad;
+    return auth_verify(s, user, password, now_ms);
+  }
+  if (!s->auth_user[0]) {
+    if (smtp_auth_decode_line(line, s->auth_user, &why) < 0 || !s->auth_user[0]) goto bad;
+    reply(s, "334 UGFzc3dvcmQ6");
+    return SMTP_CONTINUE;
+  }
+  if (smtp_auth_decode_line(line, password, &why) < 0) goto bad;
+  return auth_verify(s, s->auth_user, password, now_ms);
+bad:
+  set_state(s, SMTP_STATE_IDLE, now_ms);
+  return refuse(s, why ? why : "501 5.5.2 Error: malformed authentication response", now_ms);
 }
 
 static int check_refuse_expn(SmtpSession *s, const char *arg, gint64 now_ms)
@@ -593,7 +704,7 @@ static const SmtpCommand commands[] = {
   {SMTP_CMD_EXPN, AFTER_GREETING, NULL, FALSE, check_refuse_expn, NULL},
   {SMTP_CMD_STARTTLS, ST(IDLE), "503 5.5.1 Error: send EHLO first, outside a transaction", FALSE, check_starttls,
    proceed_starttls},
-  {SMTP_CMD_AUTH, AFTER_GREETING, NULL, FALSE, check_refuse_auth, NULL},
+  {SMTP_CMD_AUTH, ST(IDLE), "503 5.5.1 Error: AUTH outside a transaction, after EHLO", TRUE, check_auth, proceed_auth},
 };
 
 static const SmtpCommand *command_lookup(SmtpCmd cmd)
@@ -608,6 +719,7 @@ static SmtpAction dispatch(SmtpSession *s, const char *line, gsize len, gboolean
 {
   const char *arg;
   gboolean bad;
+  if (s->state == SMTP_STATE_AUTH) return auth_continue(s, line, now_ms);
   SmtpCmd cmd = smtp_parse_command(line, len, &arg, &bad);
   const SmtpCommand *c = command_lookup(cmd);
   int rc;
@@ -691,7 +803,7 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
     set_state(s, SMTP_STATE_IDLE, now_ms);
     return refuse(s, text, now_ms);
   }
-  if (!s->decision.satisfied || !s->decision.employee_id) {
+  if (!s->lim.submission && (!s->decision.satisfied || !s->decision.employee_id)) {
     FwdDecision d = {0};
     int rc = s->hooks.policy(s->hooks.ctx, s->enterprise_id, s->client, s->mail.address, head_data, head_len, &d,
                              &error);
@@ -709,7 +821,7 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
       forwarder_decision_clear(&d);
     }
   }
-  if (!s->decision.satisfied) {
+  if (!s->lim.submission && !s->decision.satisfied) {
     g_autofree char *text = g_strdup_printf("550 5.7.1 Message refused by the forwarder policy: %s",
                                             s->decision.reason ? s->decision.reason : "not forwarded by the enterprise");
     ma_info("smtp", "message refused %s size=%" G_GINT64_FORMAT " result=550 reason=\"%s\"", env->str, size,
@@ -722,7 +834,7 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
   e = ma_spool_entry_new();
   e->id = g_steal_pointer(&s->msg_id);
   e->enterprise_id = g_strdup(s->enterprise_id);
-  e->route = g_strdup("smtp");
+  e->route = g_strdup(s->lim.submission ? "submission" : "smtp");
   e->client = g_strdup(s->client);
   e->helo = g_strdup(s->helo);
   e->mail_from = g_strdup(s->mail.address);
@@ -750,6 +862,15 @@ void smtp_session_spooled(SmtpSession *s, gboolean ok, const char *spool_id, gin
   else reply(s, "451 4.3.0 Temporary failure storing the message, try again later");
   ma_info("smtp", "message spool_id=%s %s result=%s ack_ms=%" G_GINT64_FORMAT, spool_id, s->spool_client_log,
           ok ? "250" : "451", now_ms - s->submitted_ms);
+  set_state(s, SMTP_STATE_IDLE, now_ms);
+}
+
+void smtp_session_finished(SmtpSession *s, const char *reply_text, gint64 now_ms)
+{
+  if (s->state != SMTP_STATE_SPOOLING) return;
+  reply(s, reply_text);
+  ma_info("smtp", "message %s result=%.3s ack_ms=%" G_GINT64_FORMAT, s->spool_client_log, reply_text,
+          now_ms - s->submitted_ms);
   set_state(s, SMTP_STATE_IDLE, now_ms);
 }
 
@@ -889,6 +1010,8 @@ void smtp_session_tls_done(SmtpSession *s, gboolean ok, gint64 now_ms)
   }
   s->tls = TRUE;
   s->ehlo = FALSE;
+  s->authed = FALSE; /* RFC 3207 4.2: nothing from before the handshake counts */
+  g_clear_pointer(&s->auth_enterprise, g_free);
   s->helo[0] = '\0';
   transaction_reset(s);
   set_state(s, SMTP_STATE_HELO, now_ms); /* RFC 3207: forget everything, EHLO again */

@@ -40,6 +40,7 @@ typedef enum {
   SMTP_STATE_BDAT,      /* reading the octets of a BDAT chunk */
   SMTP_STATE_SPOOLING,  /* message handed to the spool writer, reply pending */
   SMTP_STATE_TLS,       /* TLS handshake running */
+  SMTP_STATE_AUTH,      /* AUTH sent, waiting for the client's next response line (submission) */
   SMTP_STATE_CLOSING,   /* last reply written: close once it is flushed */
   SMTP_STATE__COUNT
 } SmtpState;
@@ -65,6 +66,8 @@ typedef struct {
   guint rate_window_ms;     /* 1000 .. SMTP_RATE_WINDOW_MAX_S * 1000 */
   SmtpDataLimits data;
   gboolean tls_available;   /* advertise STARTTLS */
+  gboolean submission;      /* the submission listener: AUTH required, any recipient, no policy */
+  gboolean auth_plaintext;  /* submission: AUTH allowed before TLS (a loopback client, by config) */
 } SmtpLimits;
 
 /* Fills lim with the documented defaults (hostname/domain NULL). */
@@ -93,6 +96,9 @@ typedef struct {
    * the session owns *out and frees it, unlinking the file, unless it submits the message). 0, or
    * -1 with *error (the message is answered 451 4.3.0). */
   int (*body_new)(void *ctx, const char *spool_id, MaSpoolBody **out, GError **error);
+  /* Submission: checks a user name and password; 1 valid (*enterprise_id_r newly allocated), 0
+   * not, -1 with *error for a temporary failure. */
+  int (*auth)(void *ctx, const char *user, const char *password, char **enterprise_id_r, GError **error);
 } SmtpSessionHooks;
 
 /* A new session for a client (client_ip copied). lim (with its strings) and hooks are copied.
@@ -119,6 +125,10 @@ void smtp_session_tls_done(SmtpSession *s, gboolean ok, gint64 now_ms);
 /* The spool writer's verdict for the submitted message: 250 or 451. Call smtp_session_process
  * afterwards for pipelined commands. */
 void smtp_session_spooled(SmtpSession *s, gboolean ok, const char *spool_id, gint64 now_ms);
+
+/* Submission: the verdict on the submitted message as a complete reply ("250 2.0.0 Ok: queued as
+ * ID", "550 5.7.1 ...", "451 4.3.0 ..."). Call smtp_session_process afterwards. */
+void smtp_session_finished(SmtpSession *s, const char *reply_text, gint64 now_ms);
 
 /* Times are monotonic milliseconds (g_get_monotonic_time() / 1000) everywhere in this API.
  * Timeouts and the minimum data rate. SMTP_CLOSE after writing 421 when one is exceeded. */

@@ -126,12 +126,21 @@ static GBytes *entry_octets(const MaSpoolEntry *e)
   return g_bytes_new_take(text, len);
 }
 
+/* Submission credentials: user "crm" with password "s3cret" belongs to ent-acme. */
+static int fake_auth(void *ctx, const char *user, const char *password, char **ent, GError **error)
+{
+  if (strcmp(user, "crm") != 0 || strcmp(password, "s3cret") != 0) return 0;
+  *ent = g_strdup("ent-acme");
+  return 1;
+}
+
 static guint fx_budget = 5;         /* error budget of the next fx_init */
+static gboolean fx_submission;      /* the next fx_init makes a submission session */
 static gint64 fx_max_size = 4096;   /* max_message_size of the next fx_init */
 
 static void fx_init(Fx *fx)
 {
-  SmtpSessionHooks hooks = {fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new};
+  SmtpSessionHooks hooks = {fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new, fake_auth};
   memset(fx, 0, sizeof *fx);
   hooks.ctx = fx;
   smtp_limits_defaults(&fx->lim);
@@ -145,6 +154,7 @@ static void fx_init(Fx *fx)
   fx->lim.data_timeout_ms = 20000;
   fx->lim.min_data_rate = 100;
   fx->lim.rate_grace_ms = 2000;
+  fx->lim.submission = fx_submission;
   fx->in = evbuffer_new();
   fx->out = evbuffer_new();
   fx->submitted = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
@@ -412,7 +422,7 @@ static void test_junk_commands(void)
   smtp_session_free(fx.s);
   fx.lim.junk_command_limit = 8;
   {
-    SmtpSessionHooks hooks = {&fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new};
+    SmtpSessionHooks hooks = {&fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new, fake_auth};
     fx.s = smtp_session_new(&fx.lim, &hooks, "192.0.2.7", 0);
     smtp_session_set_buffers(fx.s, fx.in, fx.out);
   }
@@ -833,7 +843,7 @@ static void test_data_timeout_not_reset_by_one_octet(void)
   fx.lim.min_data_rate = 0; /* the rate check off: only the timeout judges */
   smtp_session_free(fx.s);
   {
-    SmtpSessionHooks hooks = {&fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new};
+    SmtpSessionHooks hooks = {&fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new, fake_auth};
     fx.s = smtp_session_new(&fx.lim, &hooks, "192.0.2.7", 0);
     smtp_session_set_buffers(fx.s, fx.in, fx.out);
   }
@@ -900,6 +910,78 @@ static void run_transcript(gconstpointer data)
   g_string_free(want, TRUE);
 }
 
+
+/* The submission listener's sessions: AUTH only after STARTTLS, PLAIN (initial response and
+ * continuation) and LOGIN, MAIL refused before AUTH, any recipient once authenticated, the
+ * message handed over with the enterprise of the credentials, the verdict as given. */
+static void test_submission(void)
+{
+  Fx fx;
+  fx_submission = TRUE;
+  fx_init(&fx);
+  fx_submission = FALSE;
+  g_free(fx_output(&fx));
+  g_assert_cmpint(smtp_session_greet(fx.s, FALSE, 0), ==, SMTP_CONTINUE);
+  g_free(fx_output(&fx));
+  g_autofree char *e1 = fx_send(&fx, "EHLO crm.example\r\n");
+  g_assert_null(strstr(e1, "AUTH")); /* not offered before TLS */
+  g_autofree char *r1 = fx_send(&fx, "AUTH PLAIN AGNybQBzM2NyZXQ=\r\n");
+  g_assert_cmpstr(r1, ==, "538 5.7.11 Encryption required for requested authentication mechanism\r\n");
+  g_autofree char *r2 = fx_send(&fx, "MAIL FROM:<sales@acme.example>\r\n");
+  g_assert_cmpstr(r2, ==, "530 5.7.0 Authentication required\r\n");
+  g_autofree char *r3 = fx_send(&fx, "STARTTLS\r\n");
+  g_assert_cmpstr(r3, ==, "220 2.0.0 Ready to start TLS\r\n");
+  smtp_session_tls_done(fx.s, TRUE, 2);
+  g_autofree char *e2 = fx_send(&fx, "EHLO crm.example\r\n");
+  g_assert_nonnull(strstr(e2, "250-AUTH PLAIN LOGIN\r\n"));
+  /* wrong password, then PLAIN with a continuation, then a second AUTH is refused */
+  g_autofree char *r4 = fx_send(&fx, "AUTH PLAIN AGNybQB3cm9uZw==\r\n");
+  g_assert_cmpstr(r4, ==, "535 5.7.8 Authentication credentials invalid\r\n");
+  g_autofree char *r5 = fx_send(&fx, "AUTH PLAIN\r\n");
+  g_assert_cmpstr(r5, ==, "334 \r\n");
+  g_autofree char *r6 = fx_send(&fx, "AGNybQBzM2NyZXQ=\r\n");
+  g_assert_cmpstr(r6, ==, "235 2.7.0 Authentication successful\r\n");
+  g_autofree char *r7 = fx_send(&fx, "AUTH LOGIN\r\n");
+  g_assert_cmpstr(r7, ==, "503 5.5.1 Error: already authenticated\r\n");
+  /* any recipient; the message goes to the sink with the credentials' enterprise */
+  g_autofree char *r8 = fx_send(&fx, "MAIL FROM:<sales@acme.example>\r\nRCPT TO:<hank@globex.example>\r\n"
+                                     "RCPT TO:<bcc@other.example>\r\nDATA\r\n");
+  g_assert_cmpstr(r8, ==, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n");
+  g_autofree char *r9 = fx_send(&fx, "From: sales@acme.example\r\nSubject: hi\r\n\r\nhello\r\n.\r\n");
+  g_assert_cmpstr(r9, ==, ""); /* nothing before the verdict */
+  g_assert_cmpuint(fx.submitted->len, ==, 1);
+  MaSpoolEntry *e = g_ptr_array_index(fx.submitted, 0);
+  g_assert_cmpstr(e->enterprise_id, ==, "ent-acme");
+  g_assert_cmpstr(e->route, ==, "submission");
+  g_assert_cmpuint(e->rcpts->len, ==, 2);
+  g_assert_cmpstr(g_ptr_array_index(e->rcpts, 1), ==, "bcc@other.example");
+  smtp_session_finished(fx.s, "550 5.7.1 from: not yours", 3);
+  g_autofree char *r10 = fx_output(&fx);
+  g_assert_cmpstr(r10, ==, "550 5.7.1 from: not yours\r\n");
+  fx_clear(&fx);
+
+  /* LOGIN, with loopback plaintext allowed by configuration */
+  fx_submission = TRUE;
+  fx_init(&fx);
+  fx_submission = FALSE;
+  smtp_session_free(fx.s);
+  fx.lim.auth_plaintext = TRUE;
+  SmtpSessionHooks hooks = {&fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new, fake_auth};
+  fx.s = smtp_session_new(&fx.lim, &hooks, "127.0.0.1", 0);
+  smtp_session_set_buffers(fx.s, fx.in, fx.out);
+  smtp_session_greet(fx.s, FALSE, 0);
+  g_free(fx_output(&fx));
+  g_autofree char *e3 = fx_send(&fx, "EHLO crm.example\r\n");
+  g_assert_nonnull(strstr(e3, "250-AUTH PLAIN LOGIN\r\n"));
+  g_autofree char *l1 = fx_send(&fx, "AUTH LOGIN\r\n");
+  g_assert_cmpstr(l1, ==, "334 VXNlcm5hbWU6\r\n");
+  g_autofree char *l2 = fx_send(&fx, "Y3Jt\r\n");
+  g_assert_cmpstr(l2, ==, "334 UGFzc3dvcmQ6\r\n");
+  g_autofree char *l3 = fx_send(&fx, "czNjcmV0\r\n");
+  g_assert_cmpstr(l3, ==, "235 2.7.0 Authentication successful\r\n");
+  fx_clear(&fx);
+}
+
 int main(int argc, char **argv)
 {
   const char *fixtures = g_getenv("FIXTURES_DIR");
@@ -930,6 +1012,7 @@ int main(int argc, char **argv)
   g_test_add_func("/smtp/session/disk_full_452", test_disk_full_452);
   g_test_add_func("/smtp/session/rate_sliding_window", test_rate_sliding_window);
   g_test_add_func("/smtp/session/data_timeout_not_reset_by_one_octet", test_data_timeout_not_reset_by_one_octet);
+  g_test_add_func("/smtp/session/submission", test_submission);
 #ifdef FIXTURES_DIR
   if (!fixtures) fixtures = FIXTURES_DIR;
 #endif

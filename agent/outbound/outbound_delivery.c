@@ -1,0 +1,748 @@
+/* outbound_delivery.c - the delivery thread: takes due recipients from the queue, groups them by
+ * message and destination, resolves the destination (the smart host of [relay] default_host, or
+ * the recipient domain's MX hosts through agent/dns, null MX refused at once, implicit MX from
+ * A records), runs agent/smtp_client connections, and records every recipient's outcome with its
+ * webhook event in one transaction per job.
+ *
+ * Limits: at most [queue] destination_concurrency connections per destination and
+ * [queue] max_connections in all; jobs beyond wait in the destination's queue and take the next
+ * free connection to the same host (connection reuse). At most OUT_JOB_RCPTS recipients per
+ * transaction. A host-level temporary failure (connection, greeting, TLS policy) moves the job to
+ * the next MX host; other temporary failures defer the recipient by the retry schedule, and past
+ * [queue] max_age it expires (reported bounced; no bounce mail is ever sent).
+ *
+ * Crash safety comes from the queue: a claim is a lease of OUT_LEASE seconds; a recipient whose
+ * attempt died with the process is claimed again after it. A recipient the remote accepted is
+ * sent again only when the process died between the remote's 250 and our commit (the window every
+ * MTA has). Threads: everything here runs on the delivery thread, which owns its event loop, its
+ * storage handle and its resolver; the only entry from other threads is outbound_delivery_notify.
+ */
+#include "outbound.h"
+
+#include "agent/dns/dns.h"
+#include "agent/lib/clock.h"
+#include "agent/lib/log.h"
+#include "agent/lib/tls.h"
+#include "agent/smtp_client/smtp_client_io.h"
+#include "agent/webhook/webhook.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <string.h>
+#include <unistd.h>
+
+#define OUT_JOB_RCPTS 50
+#define OUT_LEASE 3600          /* seconds a claim holds a recipient */
+#define OUT_TICK_MS 1000
+#define OUT_MAX_MX_HOSTS 10
+
+typedef struct Dest Dest;
+
+typedef struct {
+  char *name;    /* for SNI and certificate checks */
+  char *address; /* IP literal */
+} Host;
+
+/* One message's recipients for one destination, as handed to one connection. */
+typedef struct {
+  MaOutbound *msg;         /* the message row (recipients array unused here) */
+  GBytes *body;
+  GPtrArray *rcpts;        /* MaOutboundRecipient*, owned */
+  const char **addrs;      /* their addresses, for SmtpClientJob */
+  Dest *dest;
+  guint host;              /* index into dest->hosts */
+} Job;
+
+struct Dest {
+  char *key;               /* "relay" or the recipient domain */
+  gboolean resolving, resolved;
+  GPtrArray *hosts;        /* Host* in preference order */
+  char *failure;           /* resolution failed: the reason */
+  gboolean failure_perm;
+  GQueue waiting;          /* Job* */
+  guint active;
+  guint mx_left;           /* A look-ups still running */
+  GPtrArray *mx_names;     /* exchanges, in order */
+  GPtrArray *mx_addrs;     /* per exchange: char* address or NULL */
+};
+
+typedef struct {
+  SmtpClientConn *conn;
+  Dest *dest;
+  guint host;
+  Job *job;
+} Conn;
+
+typedef struct {
+  /* configuration (copied) */
+  char *data_dir, *helo, *relay_host, *tls_mode, *auth_mech, *username, *password;
+  int relay_port, mx_port;
+  gint64 max_age;
+  int retry_initial, retry_max, concurrency, max_connections, connect_timeout, command_timeout;
+  /* state */
+  GThread *thread;
+  struct event_base *base;
+  struct event *tick, *wake_ev;
+  int wake_pipe[2];
+  MaStorage *st;
+  MaDns *dns;
+  SSL_CTX *ssl;
+  GHashTable *dests;       /* key -> Dest* */
+  GHashTable *conns;       /* Conn* open */
+  GPtrArray *outcomes;     /* Outcome* waiting for the group commit (on_flush) */
+  struct event *flush_ev;
+  guint active;
+  guint waiting_jobs;
+  gboolean stopping;
+} Engine;
+
+static Engine *engine;
+
+static void job_free(Job *j)
+{
+  if (!j) return;
+  ma_outbound_free(j->msg);
+  if (j->body) g_bytes_unref(j->body);
+  g_ptr_array_unref(j->rcpts);
+  g_free(j->addrs);
+  g_free(j);
+}
+
+static void host_free(Host *h)
+{
+  g_free(h->name);
+  g_free(h->address);
+  g_free(h);
+}
+
+static void dest_free(Dest *d)
+{
+  g_free(d->key);
+  g_ptr_array_unref(d->hosts);
+  g_free(d->failure);
+  g_queue_clear_full(&d->waiting, (GDestroyNotify) job_free);
+  if (d->mx_names) g_ptr_array_unref(d->mx_names);
+  if (d->mx_addrs) g_ptr_array_unref(d->mx_addrs);
+  g_free(d);
+}
+
+/* What a job needs of its message row (the recipients array stays empty). */
+static MaOutbound *job_msg_copy(const MaOutbound *m)
+{
+  MaOutbound *c = ma_outbound_new();
+  c->id = g_strdup(m->id);
+  c->enterprise_id = g_strdup(m->enterprise_id);
+  c->message_id = g_strdup(m->message_id);
+  c->mail_from = g_strdup(m->mail_from);
+  c->created_at = m->created_at;
+  c->eight_bit = m->eight_bit;
+  c->smtputf8 = m->smtputf8;
+  return c;
+}
+
+/* ---- outcomes --------------------------------------------------------------------------------- */
+
+/* Records one recipient's outcome and its event (inside the caller's transaction). */
+static int record_outcome(Engine *e, const MaOutbound *msg, MaOutboundRecipient *r, SmtpOutcome outcome,
+                          const char *reply, gint64 now, GError **error)
+{
+  MaOutboundState state;
+  const char *event = NULL;
+  gint64 next = 0;
+  const char *reason = NULL;
+  if (outcome == SMTP_OUTCOME_SENT) {
+    state = MA_OUT_SENT;
+    event = "message.sent";
+  } else if (outcome == SMTP_OUTCOME_PERM) {
+    state = MA_OUT_BOUNCED;
+    event = "message.bounced";
+  } else if (now - msg->created_at >= e->max_age) {
+    state = MA_OUT_EXPIRED;
+    event = "message.bounced";
+  } else {
+    state = MA_OUT_DEFERRED;
+    next = now + outbound_retry_delay(r->attempts, e->retry_initial, e->retry_max);
+    /* message.deferred on the first deferral and when the reason changes, not on every retry */
+    if (g_strcmp0(r->deferred_reason, reply) != 0) {
+      event = "message.deferred";
+      reason = reply;
+    }
+  }
+  g_autofree char *stored = state == MA_OUT_EXPIRED ? g_strdup_printf("expired after %" G_GINT64_FORMAT " s; last: %s",
+                                                                      now - msg->created_at, reply)
+                                                    : g_strdup(reply);
+  int rc = storage_outbound_result(e->st, r->id, state, stored, next, reason, now, error);
+  if (rc <= 0) return rc; /* 0: held or deleted meanwhile: no event */
+  r->state = state;
+  g_free(r->last_reply);
+  r->last_reply = g_strdup(stored);
+  if (event && outbound_event_emit(e->st, event, msg, r, now, error) < 0) return -1;
+  ma_info("outbound", "%s to=<%s> state=%s attempts=%d reply=%s", msg->id, r->address,
+          ma_outbound_state_name(state), r->attempts, stored);
+  return 1;
+}
+
+/* One recipient's outcome waiting for the next group commit. */
+typedef struct {
+  MaOutbound *msg;          /* what record_outcome and the event read */
+  MaOutboundRecipient *r;
+  SmtpOutcome outcome;
+  char reply[512];
+} Outcome;
+
+static void outcome_free(Outcome *o)
+{
+  ma_outbound_free(o->msg);
+  ma_outbound_recipient_free(o->r);
+  g_free(o);
+}
+
+/* Records every waiting outcome with its event in ONE transaction (one fsync for all the jobs that
+ * ended in this loop turn). A failed commit leaves them "sending": retried after their lease. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+  Engine *e = arg;
+  GPtrArray *batch = e->outcomes;
+  e->outcomes = g_ptr_array_new_with_free_func((GDestroyNotify) outcome_free);
+  gint64 now = ma_now();
+  g_autoptr(GError) error = NULL;
+  if (storage_begin(e->st, &error) == 0) {
+    for (guint i = 0; i < batch->len; i++) {
+      Outcome *o = g_ptr_array_index(batch, i);
+      if (record_outcome(e, o->msg, o->r, o->outcome, o->reply, now, &error) < 0) break;
+    }
+    if (error || storage_commit(e->st, &error) < 0) storage_rollback(e->st);
+    else webhook_notify();
+  }
+  if (error)
+    ma_error("outbound", "cannot record %u outcome(s): %s (recipients retried after their lease)", batch->len,
+             error->message);
+  g_ptr_array_unref(batch);
+}
+
+/* Queues the job's outcomes for the group commit; recipients with a host-level temporary failure
+ * go to the next MX host instead when there is one (returned as a new job, or NULL). */
+static Job *apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint n)
+{
+  g_assert(n == j->rcpts->len);
+  Job *next = NULL;
+  gboolean more_hosts = j->host + 1 < j->dest->hosts->len;
+  for (guint i = 0; i < n; i++) {
+    MaOutboundRecipient *r = g_ptr_array_index(j->rcpts, i);
+    if (!r) continue;
+    g_ptr_array_index(j->rcpts, i) = NULL; /* moves to next or to an Outcome */
+    if (res[i].outcome == SMTP_OUTCOME_TEMP && res[i].host_level && more_hosts) {
+      if (!next) {
+        next = g_new0(Job, 1);
+        next->msg = job_msg_copy(j->msg);
+        next->body = g_bytes_ref(j->body);
+        next->rcpts = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbound_recipient_free);
+        next->dest = j->dest;
+        next->host = j->host + 1;
+      }
+      g_ptr_array_add(next->rcpts, r);
+      ma_info("outbound", "%s to=<%s> host %s failed (%s): trying the next MX host", j->msg->id, r->address,
+              ((Host *) g_ptr_array_index(j->dest->hosts, j->host))->name, res[i].reply);
+      continue;
+    }
+    Outcome *o = g_new0(Outcome, 1);
+    o->msg = job_msg_copy(j->msg);
+    o->r = r;
+    o->outcome = res[i].outcome;
+    g_strlcpy(o->reply, res[i].reply, sizeof o->reply);
+    g_ptr_array_add(e->outcomes, o);
+  }
+  if (e->outcomes->len > 0) event_active(e->flush_ev, EV_TIMEOUT, 1);
+  if (next) {
+    next->addrs = g_new0(const char *, next->rcpts->len);
+    for (guint i = 0; i < next->rcpts->len; i++)
+      next->addrs[i] = ((MaOutboundRecipient *) g_ptr_array_index(next->rcpts, i))->address;
+  }
+  return next;
+}
+
+/* Every recipient of j fails with reply (outcome as given); j is freed. */
+static void fail_job(Engine *e, Job *j, SmtpOutcome outcome, const char *reply)
+{
+  SmtpRcptResult *res = g_new0(SmtpRcptResult, j->rcpts->len);
+  for (guint i = 0; i < j->rcpts->len; i++) {
+    res[i].outcome = outcome;
+    g_strlcpy(res[i].reply, reply, sizeof res[i].reply);
+  }
+  /* not host-level: the destination as a whole failed */
+  Job *next = apply_results(e, j, res, j->rcpts->len);
+  g_assert(next == NULL);
+  g_free(res);
+  job_free(j);
+}
+
+/* ---- connections ------------------------------------------------------------------------------ */
+
+static void dispatch(Engine *e, Dest *d);
+
+static void build_client_job(const Job *j, SmtpClientJob *cj)
+{
+  cj->mail_from = j->msg->mail_from;
+  cj->rcpts = j->addrs;
+  cj->n_rcpts = j->rcpts->len;
+  cj->body = j->body;
+  cj->eight_bit = j->msg->eight_bit;
+  cj->smtputf8 = j->msg->smtputf8;
+}
+
+static void enqueue_job(Engine *e, Job *j)
+{
+  g_queue_push_tail(&j->dest->waiting, j);
+  e->waiting_jobs++;
+}
+
+/* The next waiting job of d for host (G_MAXUINT: any host), removed from the queue, or NULL. */
+static Job *take_waiting(Engine *e, Dest *d, guint host)
+{
+  for (GList *l = d->waiting.head; l; l = l->next) {
+    Job *j = l->data;
+    if (host == G_MAXUINT || j->host == host) {
+      g_queue_delete_link(&d->waiting, l);
+      e->waiting_jobs--;
+      return j;
+    }
+  }
+  return NULL;
+}
+
+static void on_conn_job_done(void *arg, SmtpClientConn *sc, const SmtpRcptResult *res, guint n)
+{
+  Conn *c = arg;
+  Engine *e = engine;
+  Job *j = c->job;
+  c->job = NULL;
+  Job *next = apply_results(e, j, res, n);
+  job_free(j);
+  if (next) enqueue_job(e, next);
+  Job *again = smtp_client_conn_ready(sc) && !e->stopping ? take_waiting(e, c->dest, c->host) : NULL;
+  if (again) {
+    SmtpClientJob cj;
+    c->job = again;
+    build_client_job(again, &cj);
+    smtp_client_conn_next(sc, &cj);
+  } else if (smtp_client_conn_ready(sc)) {
+    smtp_client_conn_quit(sc);
+  }
+}
+
+static void on_conn_closed(void *arg, SmtpClientConn *sc)
+{
+  Conn *c = arg;
+  Engine *e = engine;
+  Dest *d = c->dest;
+  g_assert(c->job == NULL); /* the session always reports its job before it ends */
+  g_hash_table_steal(e->conns, c);
+  smtp_client_conn_free(sc);
+  g_free(c);
+  d->active--;
+  e->active--;
+  if (!e->stopping) dispatch(e, d);
+}
+
+static SmtpClientConfig client_config(Engine *e, gboolean relay, int port)
+{
+  SmtpClientConfig cfg = {.helo_name = e->helo, .implicit_tls = port == 465};
+  smtp_tls_mode_parse(e->tls_mode, &cfg.tls_mode);
+  if (relay && e->username && e->password && smtp_auth_mech_parse(e->auth_mech, &cfg.auth) == 0) {
+    cfg.auth_user = e->username;
+    cfg.auth_secret = e->password;
+  }
+  return cfg;
+}
+
+/* Starts connections for d's waiting jobs while the limits allow. */
+static void dispatch(Engine *e, Dest *d)
+{
+  while (d->waiting.length > 0 && d->active < (guint) e->concurrency && e->active < (guint) e->max_connections) {
+    Job *j = take_waiting(e, d, G_MAXUINT);
+    Host *h = g_ptr_array_index(d->hosts, j->host);
+    gboolean relay = strcmp(d->key, "relay") == 0;
+    int port = relay ? e->relay_port : e->mx_port;
+    SmtpClientTarget target = {.host = h->name, .address = h->address, .port = port, .ssl_ctx = e->ssl,
+                               .connect_timeout_s = (guint) e->connect_timeout,
+                               .command_timeout_s = (guint) e->command_timeout};
+    SmtpClientConfig cfg = client_config(e, relay, port);
+    SmtpClientJob cj;
+    build_client_job(j, &cj);
+    Conn *c = g_new0(Conn, 1);
+    c->dest = d;
+    c->host = j->host;
+    c->job = j;
+    SmtpClientConnHooks hooks = {.arg = c, .job_done = on_conn_job_done, .closed = on_conn_closed};
+    g_autoptr(GError) error = NULL;
+    c->conn = smtp_client_conn_open(e->base, &target, &cfg, &cj, &hooks, &error);
+    if (!c->conn) {
+      g_free(c);
+      SmtpRcptResult *res = g_new0(SmtpRcptResult, j->rcpts->len);
+      for (guint i = 0; i < j->rcpts->len; i++) {
+        res[i].outcome = SMTP_OUTCOME_TEMP;
+        res[i].host_level = TRUE;
+        g_strlcpy(res[i].reply, error->message, sizeof res[i].reply);
+      }
+      Job *next = apply_results(e, j, res, j->rcpts->len);
+      g_free(res);
+      job_free(j);
+      if (next) enqueue_job(e, next);
+      continue;
+    }
+    g_hash_table_add(e->conns, c);
+    d->active++;
+    e->active++;
+  }
+}
+
+/* ---- destinations ----------------------------------------------------------------------------- */
+
+/* The destination is known (hosts) or failed (failure): start or fail its waiting jobs. */
+static void dest_ready(Engine *e, Dest *d)
+{
+  d->resolving = FALSE;
+  if (d->hosts->len == 0 && !d->failure) d->failure = g_strdup("no address for any MX host");
+  if (d->failure) {
+    Job *j;
+    while ((j = take_waiting(e, d, G_MAXUINT)))
+      fail_job(e, j, d->failure_perm ? SMTP_OUTCOME_PERM : SMTP_OUTCOME_TEMP, d->failure);
+    /* the next batch asks again (the resolver caches answers by their TTL) */
+    d->resolved = FALSE;
+    g_clear_pointer(&d->failure, g_free);
+    return;
+  }
+  d->resolved = TRUE;
+  dispatch(e, d);
+}
+
+static void on_mx_addr(const MaDnsResult *r, void *arg);
+
+static void lookup_addresses(Engine *e, Dest *d)
+{
+  d->mx_addrs = g_ptr_array_new_full(d->mx_names->len, g_free);
+  g_ptr_array_set_size(d->mx_addrs, (gint) d->mx_names->len);
+  d->mx_left = d->mx_names->len;
+  for (guint i = 0; i < d->mx_names->len; i++)
+    ma_dns_query(e->dns, g_ptr_array_index(d->mx_names, i), MA_DNS_A, on_mx_addr, d);
+}
+
+static void on_mx_addr(const MaDnsResult *r, void *arg)
+{
+  Dest *d = arg;
+  Engine *e = engine;
+  if (r->status == MA_DNS_CANCELLED) return;
+  for (guint i = 0; i < d->mx_names->len; i++)
+    if (g_ascii_strcasecmp(g_ptr_array_index(d->mx_names, i), r->name) == 0 && !g_ptr_array_index(d->mx_addrs, i) &&
+        r->status == MA_DNS_OK && r->n > 0) {
+      char buf[64];
+      evutil_inet_ntop(AF_INET, &r->addr[0].addr.v4, buf, sizeof buf);
+      g_ptr_array_index(d->mx_addrs, i) = g_strdup(buf);
+    }
+  if (--d->mx_left > 0) return;
+  for (guint i = 0; i < d->mx_names->len; i++) {
+    const char *addr = g_ptr_array_index(d->mx_addrs, i);
+    if (!addr) continue;
+    Host *h = g_new0(Host, 1);
+    h->name = g_strdup(g_ptr_array_index(d->mx_names, i));
+    h->address = g_strdup(addr);
+    g_ptr_array_add(d->hosts, h);
+  }
+  g_clear_pointer(&d->mx_names, g_ptr_array_unref);
+  g_clear_pointer(&d->mx_addrs, g_ptr_array_unref);
+  dest_ready(e, d);
+}
+
+static void on_mx(const MaDnsResult *r, void *arg)
+{
+  Dest *d = arg;
+  Engine *e = engine;
+  if (r->status == MA_DNS_CANCELLED) return;
+  d->mx_names = g_ptr_array_new_with_free_func(g_free);
+  if (r->status == MA_DNS_OK && r->null_mx) {
+    d->failure = g_strdup_printf("556 5.1.10 %s accepts no mail (null MX, RFC 7505)", d->key);
+    d->failure_perm = TRUE;
+  } else if (r->status == MA_DNS_OK) {
+    for (guint i = 0; i < r->n && i < OUT_MAX_MX_HOSTS; i++) g_ptr_array_add(d->mx_names, g_strdup(r->mx[i].exchange));
+  } else if (r->status == MA_DNS_NODATA) {
+    g_ptr_array_add(d->mx_names, g_strdup(d->key)); /* implicit MX (RFC 5321 5.1) */
+  } else if (r->status == MA_DNS_NXDOMAIN) {
+    d->failure = g_strdup_printf("550 5.1.2 domain %s does not exist", d->key);
+    d->failure_perm = TRUE;
+  } else {
+    d->failure = g_strdup_printf("MX look-up for %s: %s", d->key, ma_dns_status_name(r->status));
+  }
+  if (d->failure || d->mx_names->len == 0) {
+    g_clear_pointer(&d->mx_names, g_ptr_array_unref);
+    dest_ready(e, d);
+    return;
+  }
+  lookup_addresses(e, d);
+}
+
+static Dest *dest_get(Engine *e, const char *key)
+{
+  Dest *d = g_hash_table_lookup(e->dests, key);
+  if (d) return d;
+  d = g_new0(Dest, 1);
+  d->key = g_strdup(key);
+  d->hosts = g_ptr_array_new_with_free_func((GDestroyNotify) host_free);
+  g_queue_init(&d->waiting);
+  g_hash_table_insert(e->dests, d->key, d);
+  return d;
+}
+
+/* Queues j on its destination, resolving it first when needed. */
+static void route_job(Engine *e, Job *j)
+{
+  Dest *d = j->dest;
+  enqueue_job(e, j);
+  if (d->resolved) {
+    dispatch(e, d);
+    return;
+  }
+  if (d->resolving) return;
+  d->resolving = TRUE;
+  g_ptr_array_set_size(d->hosts, 0);
+  if (strcmp(d->key, "relay") == 0) {
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    g_autofree char *probe = strchr(e->relay_host, ':') ? g_strdup_printf("[%s]:1", e->relay_host)
+                                                         : g_strdup_printf("%s:1", e->relay_host);
+    if (evutil_parse_sockaddr_port(probe, (struct sockaddr *) &ss, &len) == 0) {
+      Host *h = g_new0(Host, 1);
+      h->name = g_strdup(e->relay_host);
+      h->address = g_strdup(e->relay_host);
+      g_ptr_array_add(d->hosts, h);
+      dest_ready(e, d);
+      return;
+    }
+    /* a host name: its A record, like a single MX host */
+    d->mx_names = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(d->mx_names, g_strdup(e->relay_host));
+    lookup_addresses(e, d);
+    return;
+  }
+  ma_dns_query(e->dns, d->key, MA_DNS_MX, on_mx, d);
+}
+
+/* ---- the scan --------------------------------------------------------------------------------- */
+
+/* Adds r to the open job of (msg, d) in jobs, or to a new one, which is returned (NULL when an
+ * existing job took r). */
+static Job *add_to_job(GHashTable *jobs, MaOutbound *msg, GBytes *body, Dest *d, MaOutboundRecipient *r)
+{
+  g_autofree char *key = g_strdup_printf("%s\n%s", msg->id, d->key);
+  Job *j = g_hash_table_lookup(jobs, key), *created = NULL;
+  if (!j || j->rcpts->len >= OUT_JOB_RCPTS) {
+    j = created = g_new0(Job, 1);
+    j->msg = job_msg_copy(msg);
+    j->body = g_bytes_ref(body);
+    j->rcpts = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbound_recipient_free);
+    j->dest = d;
+    g_hash_table_replace(jobs, g_steal_pointer(&key), j);
+  }
+  g_ptr_array_add(j->rcpts, r);
+  return created;
+}
+
+static void scan(Engine *e)
+{
+  if (e->stopping) return;
+  guint room = (guint) e->max_connections * 2;
+  if (e->waiting_jobs >= room) return;
+  gint64 now = ma_now();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) due = g_ptr_array_new();
+  if (storage_outbound_claim(e->st, now, now + OUT_LEASE, (int) (room - e->waiting_jobs) * 10, due, &error) < 0) {
+    ma_error("outbound", "queue scan: %s", error->message);
+    return;
+  }
+  GHashTable *jobs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  GPtrArray *order = g_ptr_array_new();
+  MaOutbound *msg = NULL;
+  GBytes *body = NULL;
+  for (guint i = 0; i < due->len; i++) {
+    MaOutboundRecipient *r = g_ptr_array_index(due, i);
+    if (!msg || strcmp(msg->id, r->outbound_id) != 0) {
+      ma_outbound_free(msg);
+      g_clear_pointer(&body, g_bytes_unref);
+      msg = NULL;
+      if (storage_outbound_get(e->st, NULL, r->outbound_id, &msg, &error) <= 0 ||
+          storage_blob_get(e->st, msg->raw_sha256, &body, &error) <= 0) {
+        ma_error("outbound", "%s: cannot load the message: %s", r->outbound_id, error ? error->message : "gone");
+        g_clear_error(&error);
+        ma_outbound_free(msg);
+        msg = NULL;
+        ma_outbound_recipient_free(r);
+        continue;
+      }
+    }
+    const char *at = strrchr(r->address, '@');
+    g_autofree char *domain = g_ascii_strdown(at ? at + 1 : "", -1);
+    Dest *d = dest_get(e, e->relay_host ? "relay" : domain);
+    Job *created = add_to_job(jobs, msg, body, d, r);
+    if (created) g_ptr_array_add(order, created);
+  }
+  ma_outbound_free(msg);
+  if (body) g_bytes_unref(body);
+  g_hash_table_unref(jobs);
+  for (guint i = 0; i < order->len; i++) {
+    Job *j = g_ptr_array_index(order, i);
+    j->addrs = g_new0(const char *, j->rcpts->len);
+    for (guint k = 0; k < j->rcpts->len; k++) j->addrs[k] = ((MaOutboundRecipient *) g_ptr_array_index(j->rcpts, k))->address;
+    route_job(e, j);
+  }
+  g_ptr_array_unref(order);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+  scan(arg);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+  char buf[64];
+  while (read(fd, buf, sizeof buf) > 0) {
+  }
+  Engine *e = arg;
+  if (e->stopping) {
+    event_base_loopbreak(e->base);
+    return;
+  }
+  scan(e);
+}
+
+static gpointer thread_main(gpointer arg)
+{
+  Engine *e = arg;
+  event_base_dispatch(e->base);
+  return NULL;
+}
+
+/* ---- life cycle ------------------------------------------------------------------------------- */
+
+/* Drops a connection at shutdown: its job's recipients stay "sending" until their lease ends. */
+static void conn_drop(gpointer data)
+{
+  Conn *c = data;
+  smtp_client_conn_free(c->conn);
+  job_free(c->job);
+  g_free(c);
+}
+
+
+static void engine_free(Engine *e)
+{
+  if (!e) return;
+  if (e->conns) g_hash_table_unref(e->conns);
+  if (e->flush_ev) event_free(e->flush_ev);
+  if (e->outcomes) g_ptr_array_unref(e->outcomes); /* not recorded: retried after their lease */
+  if (e->dests) g_hash_table_unref(e->dests);
+  ma_dns_free(e->dns);
+  if (e->tick) event_free(e->tick);
+  if (e->wake_ev) event_free(e->wake_ev);
+  if (e->base) event_base_free(e->base);
+  if (e->wake_pipe[0] > 0) close(e->wake_pipe[0]);
+  if (e->wake_pipe[1] > 0) close(e->wake_pipe[1]);
+  storage_close(&e->st);
+  if (e->ssl) SSL_CTX_free(e->ssl);
+  g_free(e->data_dir);
+  g_free(e->helo);
+  g_free(e->relay_host);
+  g_free(e->tls_mode);
+  g_free(e->auth_mech);
+  g_free(e->username);
+  if (e->password) memset(e->password, 0, strlen(e->password));
+  g_free(e->password);
+  g_free(e);
+}
+
+int outbound_delivery_start(const MaConfig *cfg, GError **error)
+{
+  g_assert(engine == NULL);
+  Engine *e = g_new0(Engine, 1);
+  e->data_dir = g_strdup(cfg->data_dir);
+  e->helo = g_strdup(cfg->hostname);
+  e->tls_mode = g_strdup(cfg->relay_tls_mode);
+  e->auth_mech = g_strdup(cfg->relay_auth_mechanism);
+  e->username = g_strdup(cfg->relay_username);
+  e->mx_port = cfg->relay_mx_port;
+  e->max_age = cfg->queue_max_age;
+  e->retry_initial = cfg->queue_retry_initial;
+  e->retry_max = cfg->queue_retry_max;
+  e->concurrency = cfg->queue_destination_concurrency;
+  e->max_connections = cfg->queue_max_connections;
+  e->connect_timeout = cfg->queue_connect_timeout;
+  e->command_timeout = cfg->queue_command_timeout;
+  e->wake_pipe[0] = e->wake_pipe[1] = -1;
+  if (cfg->relay_default_host) {
+    g_autofree char *host = NULL;
+    int port = 25;
+    if (strchr(cfg->relay_default_host, ':') && ma_config_split_listen(cfg->relay_default_host, &host, &port, NULL) == 0)
+      e->relay_host = g_steal_pointer(&host);
+    else
+      e->relay_host = g_strdup(cfg->relay_default_host);
+    e->relay_port = port;
+  }
+  if (cfg->relay_password_file) {
+    gchar *text = NULL;
+    if (!g_file_get_contents(cfg->relay_password_file, &text, NULL, error)) goto fail;
+    char *nl = strpbrk(text, "\r\n");
+    if (nl) *nl = '\0';
+    e->password = text;
+  }
+  e->ssl = ma_tls_client_ctx_new(cfg->tls_ca_file, error);
+  if (!e->ssl || storage_open(cfg->data_dir, FALSE, &e->st, error) < 0) goto fail;
+  e->base = event_base_new();
+  MaDnsOptions dopts;
+  ma_dns_options_from_config(&dopts, cfg);
+  if (!e->base || !(e->dns = ma_dns_new(e->base, &dopts, error))) goto fail;
+  if (pipe(e->wake_pipe) < 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "outbound: pipe: %s", g_strerror(errno));
+    goto fail;
+  }
+  evutil_make_socket_nonblocking(e->wake_pipe[0]);
+  evutil_make_socket_nonblocking(e->wake_pipe[1]);
+  e->dests = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) dest_free);
+  e->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, conn_drop, NULL);
+  e->outcomes = g_ptr_array_new_with_free_func((GDestroyNotify) outcome_free);
+  e->flush_ev = event_new(e->base, -1, 0, on_flush, e);
+  e->wake_ev = event_new(e->base, e->wake_pipe[0], EV_READ | EV_PERSIST, on_wake, e);
+  e->tick = event_new(e->base, -1, EV_PERSIST, on_tick, e);
+  struct timeval tv = {.tv_sec = OUT_TICK_MS / 1000, .tv_usec = (OUT_TICK_MS % 1000) * 1000};
+  event_add(e->wake_ev, NULL);
+  event_add(e->tick, &tv);
+  engine = e;
+  e->thread = g_thread_new("outbound", thread_main, e);
+  ma_info("outbound", "delivery: %s%s%s, TLS %s, %d connection(s) per destination", e->relay_host ? "smart host " : "MX delivery",
+          e->relay_host ? e->relay_host : "", "", e->tls_mode, e->concurrency);
+  return 0;
+fail:
+  engine_free(e);
+  return -1;
+}
+
+void outbound_delivery_notify(void)
+{
+  Engine *e = engine;
+  if (e && write(e->wake_pipe[1], "w", 1) < 0 && errno != EAGAIN) {
+    /* the pipe is full: a wake-up is pending already */
+  }
+}
+
+void outbound_delivery_stop(void)
+{
+  Engine *e = engine;
+  if (!e) return;
+  e->stopping = TRUE;
+  outbound_delivery_notify();
+  g_thread_join(e->thread);
+  if (e->outcomes->len > 0) on_flush(-1, 0, e); /* outcomes of the last loop turn */
+  /* connections still open are dropped with the loop; their recipients stay "sending" and are
+   * claimed again after the lease */
+  g_hash_table_remove_all(e->conns);
+  engine = NULL;
+  engine_free(e);
+}

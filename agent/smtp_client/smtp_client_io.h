@@ -1,0 +1,56 @@
+/* smtp_client_io.h - one outgoing SMTP connection on a libevent loop: the socket, time-outs and
+ * the TLS handshake (STARTTLS or implicit) around one smtp_client session.
+ *
+ * It connects to an address (never resolves a name: the caller gives an IP literal, from agent/dns
+ * or the configuration), runs the session, and reports each job's per-recipient results and the
+ * end of the connection through callbacks on the loop thread. A connection, refused or lost, or a
+ * time-out, ends the running job with host-level temporary failures. The TLS name checked is the
+ * host given (the relay host as configured, or the MX host name); an IP literal is checked against
+ * the certificate's IP addresses.
+ */
+#ifndef MA_SMTP_CLIENT_IO_H
+#define MA_SMTP_CLIENT_IO_H
+
+#include "smtp_client.h"
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+typedef struct SmtpClientConn SmtpClientConn;
+
+typedef struct {
+  const char *host;          /* name for SNI and the certificate check (or the IP literal) */
+  const char *address;       /* IP literal to connect to */
+  int port;
+  SSL_CTX *ssl_ctx;          /* borrowed; from ma_tls_client_ctx_new */
+  guint connect_timeout_s;   /* connect + greeting (default 30) */
+  guint command_timeout_s;   /* any other reply (default 300) */
+} SmtpClientTarget;
+
+/* job_done: a job's results (valid during the call); the connection is reusable when
+ * smtp_client_conn_ready says so: give it the next job or quit. closed: the connection is over;
+ * the owner frees it there (or later) with smtp_client_conn_free. */
+typedef struct {
+  void *arg;
+  void (*job_done)(void *arg, SmtpClientConn *conn, const SmtpRcptResult *results, guint n);
+  void (*closed)(void *arg, SmtpClientConn *conn);
+} SmtpClientConnHooks;
+
+/* Starts connecting and runs first_job (its strings and body must live until its job_done).
+ * Strings of target and cfg are copied. Returns NULL with *error when the address is not an IP
+ * literal or the socket cannot be created. */
+SmtpClientConn *smtp_client_conn_open(struct event_base *base, const SmtpClientTarget *target,
+                                      const SmtpClientConfig *cfg, const SmtpClientJob *first_job,
+                                      const SmtpClientConnHooks *hooks, GError **error);
+/* TRUE when the session waits for a job (after job_done on a healthy connection). */
+gboolean smtp_client_conn_ready(const SmtpClientConn *conn);
+void smtp_client_conn_next(SmtpClientConn *conn, const SmtpClientJob *job);
+/* QUIT, then closed. */
+void smtp_client_conn_quit(SmtpClientConn *conn);
+/* Closes at once (no callback). Accepts NULL. */
+void smtp_client_conn_free(SmtpClientConn *conn);
+/* "host:port" for logs. */
+const char *smtp_client_conn_peer(const SmtpClientConn *conn);
+gboolean smtp_client_conn_tls(const SmtpClientConn *conn);
+
+#endif

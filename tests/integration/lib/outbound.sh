@@ -1,0 +1,109 @@
+# outbound.sh - peers for the outbound delivery tests, sourced after common.sh and
+# fixtures/smtp/postfix.sh.
+#
+# pf_dest DIR PORT [main.cf lines...]: a private Postfix that is the final destination of
+#   client.example: every recipient is delivered into the one mbox DIR/mail/inbox (virtual(8)),
+#   except reject550@client.example (550 5.1.1) and defer450@client.example (450 4.2.0), refused at
+#   RCPT by check_recipient_access. Its log is DIR/maillog. Stopped by the EXIT trap.
+# mbox_count DIR: messages delivered into DIR/mail/inbox so far.
+# wait_state API_ID ADDRESS STATE [seconds]: waits until GET /v1/outbound/ID shows ADDRESS in STATE;
+#   prints the state seen last. Needs KEY (the enterprise API key) and API_PORT.
+
+pf_dest() {
+  local dir=$1 port=$2; shift 2
+  mkdir -p "$dir/mail"
+  chown postfix "$dir/mail"
+  printf 'reject550@client.example 550 5.1.1 no such user here\ndefer450@client.example 450 4.2.0 mailbox busy, try later\n' \
+    >"$dir/access"
+  local uid gid
+  uid=$(id -u postfix); gid=$(id -g postfix)
+  pf_start "$dir" "$port" \
+    "myhostname = mx.client.example" "mydestination =" "virtual_mailbox_domains = client.example" \
+    "virtual_mailbox_base = $dir/mail" "virtual_mailbox_maps = static:inbox" \
+    "virtual_uid_maps = static:$uid" "virtual_gid_maps = static:$gid" \
+    "smtpd_recipient_restrictions = check_recipient_access texthash:$dir/access, permit_mynetworks, reject_unauth_destination" \
+    "smtpd_tls_loglevel = 1" "smtpd_tls_received_header = yes" "$@"
+  CLEANUP_CMDS+=("postfix -c '$dir' stop")
+  grep -q "starting the Postfix mail system" "$dir/start.log" || { cat "$dir/start.log" "$dir/check.log"; fail "postfix did not start"; }
+  for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && return 0; sleep 0.1; done
+  fail "postfix is not listening on $port"
+}
+
+mbox_count() { grep -c '^From ' "$1/mail/inbox" 2>/dev/null || echo 0; }
+
+# wait_mbox DIR N [seconds]: waits until the mbox holds N messages; prints the count.
+wait_mbox() {
+  local dir=$1 want=$2 limit=${3:-20} n=0
+  for _ in $(seq 1 $((limit * 10))); do
+    n=$(mbox_count "$dir")
+    [ "$n" -ge "$want" ] && break
+    sleep 0.1
+  done
+  echo "$n"
+}
+
+wait_state() {
+  local id=$1 addr=$2 want=$3 limit=${4:-20} got=""
+  for _ in $(seq 1 $((limit * 10))); do
+    got=$(curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$API_PORT/v1/outbound/$id" |
+      /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(next((r['state'] for r in d['recipients'] if r['address']==sys.argv[1]), 'absent'))" "$addr" 2>/dev/null || echo "?")
+    [ "$got" == "$want" ] && break
+    sleep 0.1
+  done
+  echo "$got"
+}
+
+# tls_certs DIR: a test CA (DIR/ca.pem) and server pairs DIR/<name>.{pem,key} for
+#   valid (DNS:valid.tls.test, signed by the CA), wrongname (signed, but for other.tls.test),
+#   expired (signed, valid in 2020 only) and selfsigned (DNS:selfsigned.tls.test, its own issuer).
+tls_certs() {
+  local d=$1
+  mkdir -p "$d"
+  (
+    cd "$d"
+    printf '[ ca ]\ndefault_ca = t\n[ t ]\ndir = .\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\ncopy_extensions = copy\n[ p ]\ncommonName = supplied\n' >ca.cnf
+    : >index.txt; echo 01 >serial
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 30 -subj "/CN=mailagent test CA"
+    csr() { openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$2" -addext "subjectAltName=DNS:$2"; }
+    csr valid valid.tls.test
+    openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in valid.csr -out valid.pem -days 30
+    csr wrongname other.tls.test
+    openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in wrongname.csr -out wrongname.pem -days 30
+    csr expired expired.tls.test
+    openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in expired.csr -out expired.pem \
+      -startdate 20200101000000Z -enddate 20210101000000Z
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout selfsigned.key -out selfsigned.pem -days 30 \
+      -subj "/CN=selfsigned.tls.test" -addext "subjectAltName=DNS:selfsigned.tls.test"
+    chmod 644 ./*.key
+  ) >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log"; fail "tls_certs: openssl failed"; }
+}
+
+# pf_listen DIR ADDRESS:PORT [smtpd -o options...]: one more smtpd listener of the Postfix in DIR
+#   (call pf_reload afterwards).
+pf_listen() {
+  local dir=$1 addr=$2; shift 2
+  local opts=""
+  for o in "$@"; do opts="$opts -o $o"; done
+  echo "$addr inet n - n - - smtpd$opts" >>"$dir/master.cf"
+}
+pf_reload() {
+  postfix -c "$1" reload >/dev/null 2>&1
+  sleep 1
+}
+
+# wait_settled ID [seconds]: waits until no recipient of GET /v1/outbound/ID is queued or sending,
+#   then prints "address state" per recipient.
+wait_settled() {
+  local id=$1 limit=${2:-20} out=""
+  for _ in $(seq 1 $((limit * 10))); do
+    out=$(curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$API_PORT/v1/outbound/$id" |
+      /usr/bin/python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+if any(r['state'] in ('queued','sending') for r in d['recipients']): sys.exit(1)
+for r in d['recipients']: print(r['address'], r['state'])" 2>/dev/null) && break
+    out=""
+    sleep 0.1
+  done
+  echo "$out"
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# outbound_postfix.sh - the outbound engine end to end against a real Postfix as the destination
+# (smart host path, TLS off): POST /v1/messages:send with an Idempotency-Key, per-recipient outcomes
+# (250, 550 at RCPT, 450 at RCPT), Bcc absent from the delivered copy, webhook events in the outbox,
+# the retry schedule and expiry by the test clock, `mailagent send` and `mailagent queue`.
+# Assertions come from the receiving side: Postfix's mailbox and log.
+source "$(dirname "$0")/lib/common.sh"
+source "$FIXTURES_DIR/smtp/postfix.sh"
+source "$(dirname "$0")/lib/outbound.sh"
+
+chmod 755 "$T"
+PF=$T/pf
+PF_PORT=$(free_port)
+pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = none"
+
+clock_start 1800000000
+write_config "[relay]" "default_host=127.0.0.1:$PF_PORT" "tls_mode=off" \
+  "[queue]" "retry_initial=300" "retry_max=3600" "max_age=7200"
+ma init >/dev/null
+ma enterprise add --name Acme --slug acme --domain acme.example --json >"$T/ent.json"
+KEY=$(json_get "$T/ent.json" 'd["api_key"]["secret"]')
+echo '{"type":"contact","id":"c1","name":"Ok","emails":["ok@client.example"]}' | ma records import acme - >/dev/null
+start_serve
+
+api() { curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $KEY" "$@"; }
+BODY='{"type":"workflow","from":"Sales <sales@acme.example>","to":["ok@client.example","reject550@client.example"],
+ "cc":"defer450@client.example","bcc":["hidden@client.example"],"subject":"Quote Q-17 — ready",
+ "text":"Hello,\n.your quote is attached.\n","attachments":[{"filename":"q.txt","content_type":"text/plain","content":"UXVvdGUgMTc="}],
+ "records":[{"type":"contact","id":"c1"}]}'
+code=$(api -X POST -H "Idempotency-Key: k-1" -d "$BODY" "http://127.0.0.1:$API_PORT/v1/messages:send")
+assert_eq 202 "$code" "send: 202 Accepted"
+ID=$(json_get "$T/body" 'd["id"]')
+FIRST=$(cat "$T/body")
+assert_eq "queued queued queued queued" "$(json_get "$T/body" '" ".join(r["state"] for r in d["recipients"])')" "every recipient queued"
+
+# the same key and body: the first answer; another body: 409
+code=$(api -D "$T/headers" -X POST -H "Idempotency-Key: k-1" -d "$BODY" "http://127.0.0.1:$API_PORT/v1/messages:send")
+assert_eq "202 $FIRST" "$code $(cat "$T/body")" "a retried request gets the first answer"
+assert_contains "$(cat "$T/headers")" "Idempotent-Replayed: true" "marked as replayed"
+code=$(api -X POST -H "Idempotency-Key: k-1" -d '{"from":"sales@acme.example","to":"x@client.example","text":"x"}' \
+  "http://127.0.0.1:$API_PORT/v1/messages:send")
+assert_eq 409 "$code" "the same key with another body is 409"
+code=$(api -X POST -d '{"from":"ceo@globex.example","to":"x@client.example","text":"x"}' "http://127.0.0.1:$API_PORT/v1/messages:send")
+assert_eq 422 "$code" "a From outside the enterprise's domains is refused"
+code=$(api -X POST -d '{"from":"sales@acme.example","to":"x@client.example","text":"x","channel":"mailagent_relay"}' \
+  "http://127.0.0.1:$API_PORT/v1/messages:send")
+assert_eq 422 "$code" "channel mailagent_relay needs the domain in the verified domain scope"
+assert_contains "$(cat "$T/body")" "channel mailagent_relay" "... and says so"
+
+assert_eq sent "$(wait_state "$ID" ok@client.example sent)" "ok@ delivered"
+assert_eq sent "$(wait_state "$ID" hidden@client.example sent)" "the Bcc recipient delivered"
+assert_eq bounced "$(wait_state "$ID" reject550@client.example bounced)" "550 at RCPT: bounced"
+assert_eq deferred "$(wait_state "$ID" defer450@client.example deferred)" "450 at RCPT: deferred"
+api "http://127.0.0.1:$API_PORT/v1/outbound/$ID" >/dev/null
+assert_contains "$(cat "$T/body")" '"reply":"550 5.1.1 <reject550@client.example>' "the remote 550 is kept"
+assert_eq 1 "$(json_get "$T/body" '[r["attempts"] for r in d["recipients"] if r["address"].startswith("defer")][0]')" "one attempt so far"
+
+assert_eq 2 "$(wait_mbox "$PF" 2)" "Postfix's mailbox holds the two accepted copies"
+mbox=$(cat "$PF/mail/inbox")
+assert_not_contains "$mbox" "hidden@client.example>" "no Bcc header (nor its address) in the delivered copy"
+assert_contains "$mbox" "Subject: =?UTF-8?B?" "non-ASCII subject as an encoded-word"
+assert_contains "$mbox" $'\n.your quote is attached.' "a line starting with a dot arrives whole (dot-stuffing)"
+assert_contains "$mbox" "UXVvdGUgMTc=" "the attachment arrived base64"
+assert_contains "$(cat "$PF/maillog")" "reject: RCPT from" "Postfix refused reject550@ at RCPT (its log)"
+
+db() { sqlite3 -readonly -cmd ".timeout 5000" "$T/data/mailagent.db" "$1"; }
+assert_eq "message.bounced|1
+message.deferred|1
+message.sent|2" "$(db "select event, count(*) from outbox where event in ('message.sent','message.deferred','message.bounced') group by event order by event")" \
+  "webhook events: 2 sent, 1 bounced, 1 deferred"
+
+# the retry schedule: nothing before 300 s, an attempt after; the same reason emits no new event
+clock_advance 200; sleep 1.5
+assert_eq 1 "$(db "select attempts from outbound_recipients where address like 'defer450%'")" "no retry before 300 s"
+clock_advance 150
+for _ in $(seq 1 50); do
+  [ "$(db "select attempts from outbound_recipients where address like 'defer450%'")" == 2 ] && \
+  [ "$(db "select state from outbound_recipients where address like 'defer450%'")" == deferred ] && break; sleep 0.1
+done
+assert_eq "2 deferred" "$(db "select attempts||' '||state from outbound_recipients where address like 'defer450%'")" "retried after 300 s, deferred again"
+assert_eq 1 "$(db "select count(*) from outbox where event='message.deferred'")" "message.deferred not repeated for the same reason"
+# past max_age: expired, reported as a bounce
+clock_advance 7200
+assert_eq expired "$(wait_state "$ID" defer450@client.example expired)" "expired after [queue] max_age"
+assert_eq 2 "$(db "select count(*) from outbox where event='message.bounced'")" "expiry emits message.bounced"
+
+# the sent message is archived as outbound mail through the pipeline, linked to the contact
+for _ in $(seq 1 50); do ma timeline acme contact c1 --json >"$T/timeline.json" 2>/dev/null; grep -q "Q-17" "$T/timeline.json" && break; sleep 0.1; done
+assert_eq "outbound Quote Q-17 — ready" "$(json_get "$T/timeline.json" '[i["direction"]+" "+i["subject"] for i in d["items"] if i.get("kind")=="message"][0]')" \
+  "the sent message is in the contact's timeline as outbound"
+
+metrics=$(curl -s "http://127.0.0.1:$API_PORT/metrics")
+assert_contains "$metrics" 'mailagent_outbound_recipients{state="sent"} 2' "/metrics: recipients sent"
+assert_contains "$metrics" 'mailagent_outbound_recipients{state="expired"} 1' "/metrics: recipients expired"
+
+# the CLI: send a complete message, list, show
+cat >"$T/msg.eml" <<'EML'
+From: Sales <sales@acme.example>
+To: ok@client.example
+Bcc: hidden2@client.example
+Subject: from the CLI
+
+Body line one.
+EML
+out=$(ma send acme "$T/msg.eml")
+assert_contains "$out" "queued " "mailagent send queues a message file"
+ID2=${out#queued }
+assert_eq sent "$(wait_state "$ID2" hidden2@client.example sent)" "the Bcc recipient of a message file is delivered"
+assert_eq 4 "$(wait_mbox "$PF" 4)" "two more copies in the mailbox"
+assert_not_contains "$(cat "$PF/mail/inbox")" "Bcc:" "Bcc removed from a complete message"
+assert_contains "$(cat "$PF/mail/inbox")" "Message-ID: <" "a Message-ID was added"
+ma queue list --state expired >"$T/list.out"
+assert_contains "$(cat "$T/list.out")" "expired   defer450@client.example" "queue list --state expired"
+ma queue show "$ID2" --json >"$T/show.json"
+assert_eq "sent sent" "$(json_get "$T/show.json" '" ".join(r["state"] for r in d["recipients"])')" "queue show --json"
+assert_status 2 ma queue hold no-such-id
+
+finish

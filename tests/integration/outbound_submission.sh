@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# outbound_submission.sh - the SMTP submission listener with real clients (swaks, Python's smtplib):
+# AUTH only after STARTTLS, credentials from `mailagent submission add` (revocable), 250 with the
+# outbound id once queued, a From outside the enterprise refused with 550, and delivery of what
+# was accepted to a real Postfix (Bcc removed, Bcc recipient delivered).
+source "$(dirname "$0")/lib/common.sh"
+source "$FIXTURES_DIR/smtp/postfix.sh"
+source "$(dirname "$0")/lib/outbound.sh"
+
+chmod 755 "$T"
+PF=$T/pf
+PF_PORT=$(free_port)
+pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = none"
+write_config "[relay]" "default_host=127.0.0.1:$PF_PORT" "tls_mode=off"
+ma init >/dev/null
+ma enterprise add --name Acme --slug acme --domain acme.example --json >"$T/ent.json"
+KEY=$(json_get "$T/ent.json" 'd["api_key"]["secret"]')
+ma submission add acme --label crm --json >"$T/cred.json"
+U=$(json_get "$T/cred.json" 'd["username"]')
+P=$(json_get "$T/cred.json" 'd["secret"]')
+assert_contains "$(ma submission list acme)" "$U" "submission list shows the credential"
+start_serve
+
+sw() { swaks --server "127.0.0.1:$SUBMISSION_PORT" --from sales@acme.example --to ok@client.example \
+  --header "Subject: via swaks" "$@" 2>&1 || true; }
+out=$(sw --tls --auth PLAIN --auth-user "$U" --auth-password "$P")
+assert_contains "$out" "235 2.7.0 Authentication successful" "swaks: AUTH PLAIN after STARTTLS"
+assert_contains "$out" "250 2.0.0 Ok: queued as " "swaks: 250 once queued"
+ID1=$(echo "$out" | sed -n 's/.*250 2.0.0 Ok: queued as \([a-z0-9]*\).*/\1/p' | head -1)
+out=$(sw --auth PLAIN --auth-user "$U" --auth-password "$P")
+assert_not_contains "$out" "235 2.7.0" "no AUTH without TLS"
+assert_not_contains "$out" "queued as" "... and nothing queued"
+out=$(sw --tls --auth LOGIN --auth-user "$U" --auth-password wrong)
+assert_contains "$out" "535 5.7.8" "a wrong password is 535"
+out=$(swaks --server "127.0.0.1:$SUBMISSION_PORT" --tls --from sales@acme.example --to ok@client.example 2>&1 || true)
+assert_contains "$out" "530 5.7.0 Authentication required" "MAIL before AUTH is 530"
+out=$(swaks --server "127.0.0.1:$SUBMISSION_PORT" --tls --auth PLAIN --auth-user "$U" --auth-password "$P" \
+  --from ceo@globex.example --to ok@client.example --header "From: ceo@globex.example" 2>&1 || true)
+assert_contains "$out" "550 5.7.1 from: ceo@globex.example is neither" "a From outside the enterprise is 550"
+
+/usr/bin/python3 - "$SUBMISSION_PORT" "$U" "$P" >"$T/py.out" 2>&1 <<'PY' || true
+import smtplib, ssl, sys
+port, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+msg = ("From: Sales <sales@acme.example>\r\nTo: ok@client.example\r\nBcc: blind@client.example\r\n"
+       "Subject: via smtplib\r\n\r\nHello from Python.\r\n")
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+with smtplib.SMTP("127.0.0.1", port) as s:
+    s.ehlo("crm.example"); s.starttls(context=ctx); s.ehlo("crm.example"); s.login(user, password)
+    code, text = s.mail("sales@acme.example"); s.rcpt("ok@client.example"); s.rcpt("blind@client.example")
+    code, text = s.data(msg)
+    print(code, text.decode())
+PY
+assert_contains "$(cat "$T/py.out")" "250 2.0.0 Ok: queued as" "smtplib: STARTTLS, login, sendmail"
+ID2=$(sed -n 's/.*queued as \([a-z0-9]*\).*/\1/p' "$T/py.out")
+assert_eq sent "$(wait_state "$ID1" ok@client.example sent)" "the swaks message was delivered"
+assert_eq sent "$(wait_state "$ID2" blind@client.example sent)" "the Bcc recipient of the smtplib message was delivered"
+assert_eq 3 "$(wait_mbox "$PF" 3)" "Postfix received three copies"
+assert_not_contains "$(cat "$PF/mail/inbox")" "Bcc:" "no Bcc header left the engine"
+
+ma submission revoke acme "$U" >/dev/null
+out=$(sw --tls --auth PLAIN --auth-user "$U" --auth-password "$P")
+assert_contains "$out" "535 5.7.8" "a revoked credential is refused"
+finish
