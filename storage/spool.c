@@ -308,6 +308,34 @@ static void spool_sync_one(gpointer body, gpointer spool)
   g_mutex_unlock(&sp->sync_lock);
 }
 
+/* A body file for an entry handed over as octets. Spool ids may repeat (the collector derives them
+ * from the content, so a crash and a new sync hand over the same message again): when the file
+ * exists and a row names it, the entry is there already (MA_ERROR_CONFLICT, as the row's insert
+ * would say); a file no row names is stale (an entry finished before its file was removed, or a
+ * crash before its row committed) and is replaced. */
+static int spool_body_create_for(MaSpool *sp, MaSpoolEntry *e, GError **error)
+{
+  GError *local = NULL;
+  if (spool_body_create(sp->data_dir, e->id, &e->body, &local) == 0) return 0;
+  g_autofree char *name = g_strconcat(e->id, SPOOL_BODY_SUFFIX, NULL);
+  g_autofree char *path = g_build_filename(sp->data_dir, SPOOL_BODY_DIR, name, NULL);
+  if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+    g_propagate_error(error, local);
+    return -1;
+  }
+  g_clear_error(&local);
+  MaSpoolEntry *there = NULL;
+  int named = spool_get(sp, e->id, FALSE, &there, error);
+  ma_spool_entry_free(there);
+  if (named < 0) return -1;
+  if (named > 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_CONFLICT, "spool: entry %s is there already", e->id);
+    return -1;
+  }
+  if (spool_body_unlink(sp->data_dir, name, error) < 0) return -1;
+  return spool_body_create(sp->data_dir, e->id, &e->body, error);
+}
+
 /* Gives every entry a body file (writing e->data into one when the caller handed octets) and
  * makes the files durable: each fdatasync'd with its directory (in parallel when there are
  * several; a body synced already only reports its status). */
@@ -323,7 +351,7 @@ static int spool_sync_bodies(MaSpool *sp, MaSpoolEntry *const *entries, guint n,
     if (!e->body) {
       gsize len = 0;
       const void *data = g_bytes_get_data(e->data, &len);
-      if (spool_body_create(sp->data_dir, e->id, &e->body, error) < 0) return -1;
+      if (spool_body_create_for(sp, e, error) < 0) return -1;
       spool_body_write(e->body, data, len);
     }
   }

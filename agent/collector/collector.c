@@ -31,7 +31,7 @@ int collector_env_init(CollectorEnv *env, const MaConfig *cfg, GError **error)
   if (ma_master_key_load(key_file, FALSE, env->master_key, error) < 0) return -1;
   env->presets = collector_presets_load(cfg->collector_presets_file, error);
   if (!env->presets) return -1;
-  env->tls = ma_tls_client_ctx_new(cfg->collector_ca_file, error);
+  env->tls = ma_tls_verifying_ctx_new(cfg->collector_ca_file, error);
   if (!env->tls) {
     g_clear_pointer(&env->presets, g_hash_table_unref);
     return -1;

@@ -218,7 +218,7 @@ int collector_stream_start_tls(mailstream *s, SSL_CTX *ctx, const char *host, gb
                 "tls: the server sent data after its STARTTLS go-ahead (response injection); refused");
     return -1;
   }
-  SSL *ssl = ma_tls_client_ssl_new(ctx, host, verify);
+  SSL *ssl = ma_tls_verifying_ssl_new(ctx, host, verify);
   if (!ssl || SSL_set_fd(ssl, d->fd) != 1) {
     if (ssl) SSL_free(ssl);
     g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "tls: cannot create a session");

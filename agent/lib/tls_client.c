@@ -1,5 +1,5 @@
 /* tls_client.c - OpenSSL client contexts (see tls_client.h). Verification is on by default; the
- * only way around it is the explicit verify=FALSE of ma_tls_client_ssl_new.
+ * only way around it is the explicit verify=FALSE of ma_tls_verifying_ssl_new.
  */
 #include "tls_client.h"
 
@@ -8,7 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-SSL_CTX *ma_tls_client_ctx_new(const char *ca_file, GError **error)
+SSL_CTX *ma_tls_verifying_ctx_new(const char *ca_file, GError **error)
 {
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
   if (!ctx) {
@@ -29,7 +29,7 @@ SSL_CTX *ma_tls_client_ctx_new(const char *ca_file, GError **error)
   return ctx;
 }
 
-SSL *ma_tls_client_ssl_new(SSL_CTX *ctx, const char *host, gboolean verify)
+SSL *ma_tls_verifying_ssl_new(SSL_CTX *ctx, const char *host, gboolean verify)
 {
   SSL *ssl = SSL_new(ctx);
   if (!ssl) return NULL;
