@@ -23,6 +23,7 @@ static const Subcommand subcommands[] = {
   {"settings", cli_settings, "show or change an enterprise's settings"},
   {"apikey", cli_apikey, "create, list, revoke and rotate API keys"},
   {"rules", cli_rules, "manage auto-create activity rules"},
+  {"bounce", cli_bounce, "classify bounce messages (parse FILE...; no storage)"},
   {"version", cli_version, "print the version and the versions of the libraries in use"},
 };
 

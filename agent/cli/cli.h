@@ -26,6 +26,7 @@ int cli_settings(int argc, char **argv);
 int cli_apikey(int argc, char **argv);
 int cli_rules(int argc, char **argv);
 int cli_version(int argc, char **argv);
+int cli_bounce(int argc, char **argv);
 
 /* ---- shared helpers (cli_common.c) ---------------------------------------------------------- */
 
