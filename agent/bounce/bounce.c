@@ -22,6 +22,7 @@
 #define ORIGINAL_HEADERS_MAX (32u * 1024)
 #define PARTS_MAX 64u
 #define DEPTH_MAX 8u
+#define SECTION_MAX (8u * 1024) /* of the error text, read when a paragraph names no reason */
 
 typedef struct {
   GString *text;      /* human-readable text before the returned message */
@@ -212,11 +213,11 @@ static char *find_status(const char *text)
 }
 
 /* Whitespace runs folded into one space, bounded. Caller frees. */
-static char *squeeze(const char *s, gsize len)
+static char *squeeze_to(const char *s, gsize len, gsize max)
 {
-  GString *out = g_string_sized_new(MIN(len, BOUNCE_DIAGNOSTIC_MAX));
+  GString *out = g_string_sized_new(MIN(len, max));
   gboolean space = FALSE;
-  for (gsize i = 0; i < len && out->len < BOUNCE_DIAGNOSTIC_MAX; i++) {
+  for (gsize i = 0; i < len && out->len < max; i++) {
     if (g_ascii_isspace(s[i])) {
       space = out->len > 0;
       continue;
@@ -231,6 +232,11 @@ static char *squeeze(const char *s, gsize len)
     return valid;
   }
   return g_string_free(out, FALSE);
+}
+
+static char *squeeze(const char *s, gsize len)
+{
+  return squeeze_to(s, len, BOUNCE_DIAGNOSTIC_MAX);
 }
 
 static void recipient_free(BounceRecipient *r)
@@ -417,7 +423,8 @@ static void read_text(BounceReport *rep, const char *text, gsize text_len, const
     r->diagnostic = hit ? paragraph_at(text, text + (hit - lower)) : squeeze(text, text_len);
     g_free(r->status);
     r->status = find_status(r->diagnostic);
-    if (!*r->status) {
+    if (!*r->status && rep->recipients->len == 1) {
+      /* One recipient: a code anywhere in the error text is about it. */
       g_free(r->status);
       g_autofree char *section = g_strndup(text, text_len);
       r->status = find_status(section);
@@ -507,9 +514,8 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
       g_free(r->diagnostic);
       r->diagnostic = squeeze(w.text->str, MIN(w.text->len, BOUNCE_DIAGNOSTIC_MAX));
     }
-  } else if (w.status->len) {
+  } else if (w.status->len && (read_dsn(rep, w.status->str), rep->recipients->len > 0)) {
     rep->kind = BOUNCE_KIND_DSN;
-    read_dsn(rep, w.status->str);
     for (guint i = 0; i < rep->recipients->len; i++) {
       BounceRecipient *r = g_ptr_array_index(rep->recipients, i);
       if (*r->diagnostic || !w.text->len) continue;
@@ -547,6 +553,13 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
         r->command = smtp_command(w.text->str, text_len);
       }
       r->reason = bounce_reason(r->status, r->action, r->command, r->diagnostic);
+      if (strcmp(r->reason, "onhold") == 0 && text_len) {
+        /* The paragraph did not say why; the rest of the error text often does (Gmail, Lotus,
+         * Exchange write the address and the reason in separate paragraphs). */
+        g_autofree char *section = squeeze_to(w.text->str, text_len, SECTION_MAX);
+        const char *wider = bounce_reason(r->status, r->action, r->command, section);
+        if (strcmp(wider, "undefined") != 0) r->reason = wider;
+      }
     }
     r->hard = bounce_severity(r->reason, r->status);
   }

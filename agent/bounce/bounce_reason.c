@@ -112,7 +112,8 @@ static gboolean reason_true(const char *reason, const char *by_code, const char 
         if (text_matches(*o, text)) return FALSE;
       return TRUE;
     }
-    return strcmp(command, "RCPT") == 0 && text_matches(reason, text);
+    /* An unknown command: recipient verification is done at RCPT in practice. */
+    return (strcmp(command, "RCPT") == 0 || !*command) && text_matches(reason, text);
   }
   if (strcmp(reason, "filtered") == 0) {
     if (strcmp(by_code, "filtered") == 0) return text_matches("userunknown", text) || text_matches(reason, text);
