@@ -446,6 +446,19 @@ static char *header_address(GMimeObject *obj, const char *name)
   return v ? typed_address(v) : NULL;
 }
 
+/* Subjects that clients put on automatic replies (Outlook "Automatic reply:", "Out of Office:"...). */
+static gboolean subject_is_autoreply(GMimeObject *top)
+{
+  static const char *const prefixes[] = {"auto:", "auto response:", "automatic reply:", "autoreply:",
+                                         "auto-reply:", "out of office:", "out of the office:", "autorespons"};
+  const char *subject = g_mime_message_get_subject(GMIME_MESSAGE(top));
+  if (!subject) return FALSE;
+  while (*subject == ' ') subject++;
+  for (gsize i = 0; i < G_N_ELEMENTS(prefixes); i++)
+    if (g_ascii_strncasecmp(subject, prefixes[i], strlen(prefixes[i])) == 0) return TRUE;
+  return FALSE;
+}
+
 /* Message-ID of the returned header block, without <>. */
 static char *original_message_id(const char *headers)
 {
@@ -495,6 +508,12 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
 
   gboolean autoreply = header_is(top, "Auto-Submitted", "auto-replied") || g_mime_object_get_header(top, "X-Autoreply") ||
                        g_mime_object_get_header(top, "X-Autorespond") || header_is(top, "Precedence", "auto_reply");
+  /* Exim and Google mark their bounces auto-replied too (RFC 3834 allows it): a message from the
+   * mailer daemon or naming failed recipients is read as a bounce. */
+  const char *failed = g_mime_object_get_header(top, "X-Failed-Recipients");
+  if (!autoreply) autoreply = header_is(top, "X-Apple-Action", "vacation") || subject_is_autoreply(top);
+  if (!sender || g_str_has_prefix(sender, "mailer-daemon@") || g_str_has_prefix(sender, "postmaster@") || failed)
+    autoreply = FALSE;
   if (w.feedback->len) {
     rep->kind = BOUNCE_KIND_FEEDBACK;
     g_autoptr(GPtrArray) groups = field_groups(w.feedback->str);
@@ -537,7 +556,7 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
       r->diagnostic = squeeze(w.text->str, MIN(text_len, BOUNCE_DIAGNOSTIC_MAX));
     }
   } else {
-    read_text(rep, w.text->str, text_len, g_mime_object_get_header(top, "X-Failed-Recipients"), sender);
+    read_text(rep, w.text->str, text_len, failed, sender);
     if (rep->recipients->len) rep->kind = BOUNCE_KIND_TEXT;
   }
 
