@@ -47,6 +47,9 @@ static GString *part_text(GMimePart *part)
   if (!dw) return out;
   GMimeStream *mem = g_mime_stream_mem_new();
   GMimeStream *filtered = g_mime_stream_filter_new(mem);
+  GMimeFilter *unix_ends = g_mime_filter_dos2unix_new(FALSE); /* paragraphs end at "\n\n" */
+  g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), unix_ends);
+  g_object_unref(unix_ends);
   const char *charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
   if (charset && g_ascii_strcasecmp(charset, "utf-8") != 0 && g_ascii_strcasecmp(charset, "us-ascii") != 0) {
     GMimeFilter *f = g_mime_filter_charset_new(charset, "UTF-8");
@@ -335,9 +338,14 @@ static void read_dsn(BounceReport *rep, const char *status_text)
     const char *status = group_get(g, "Status");
     g_free(r->status);
     r->status = find_status(status ? status : "");
-    if (!*r->status) {
-      g_free(r->status);
-      r->status = find_status(r->diagnostic);
+    /* No code, or the catch-all X.0.0 (RFC 3463: "other undefined status"): the server's own
+     * code in the diagnostic says more. */
+    if (!*r->status || g_str_has_suffix(r->status, ".0.0")) {
+      g_autofree char *said = find_status(r->diagnostic);
+      if (*said && (!*r->status || said[0] == r->status[0])) {
+        g_free(r->status);
+        r->status = g_steal_pointer(&said);
+      }
     }
   }
 }
@@ -349,22 +357,38 @@ static gboolean is_service_address(const char *addr)
          g_str_has_prefix(addr, "no-reply@") || g_str_has_prefix(addr, "noreply@");
 }
 
-/* The paragraph around `at` in text: back to the previous blank line, forward to the next blank
- * line after some non-address content. */
-static char *paragraph_at(const char *text, const char *at)
+/* Does the line at p start (after blanks, '<' or quotes) with another of rep's recipients? */
+static gboolean line_names_other(const BounceReport *rep, const char *p, const char *self)
 {
-  const char *start = at;
-  while (start > text && !(start[-1] == '\n' && start - 1 > text && start[-2] == '\n')) start--;
+  while (*p == ' ' || *p == '\t' || *p == '<' || *p == '"' || *p == '\'') p++;
+  for (guint i = 0; i < rep->recipients->len; i++) {
+    const BounceRecipient *r = g_ptr_array_index(rep->recipients, i);
+    gsize n = strlen(r->recipient);
+    if (strcmp(r->recipient, self) != 0 && g_ascii_strncasecmp(p, r->recipient, n) == 0) return TRUE;
+  }
+  return FALSE;
+}
+
+/* The diagnostic of recipient self whose address is at `at`: from there to the end of the
+ * paragraph (a bare address line, as qmail, Exim and Sendmail print it, takes the paragraph that
+ * follows), stopping early at a line that names another recipient. */
+static char *paragraph_at(const BounceReport *rep, const char *at, const char *self)
+{
   const char *end = strchr(at, '\n');
-  if (!end) end = at + strlen(at);
-  /* A bare address line (qmail, Exim, Sendmail) takes the following paragraph. */
+  if (!end) return squeeze(at, strlen(at));
   const char *next = end;
-  while (*next == '\n' || *next == ' ' || *next == '\t' || *next == '\r') next++;
-  const char *blank = strstr(next, "\n\n");
-  if (!blank) blank = next + strlen(next);
-  if (blank - next > (long) BOUNCE_DIAGNOSTIC_MAX * 2) blank = next + BOUNCE_DIAGNOSTIC_MAX * 2;
-  (void) start;
-  return squeeze(at, (gsize) (blank - at));
+  while (*next == '\n' || *next == ' ' || *next == '\t') next++;
+  const char *limit = next;
+  gsize budget = BOUNCE_DIAGNOSTIC_MAX * 2;
+  while (*limit && (gsize) (limit - next) < budget) {
+    const char *eol = strchr(limit, '\n');
+    if (!eol) eol = limit + strlen(limit);
+    if (limit > next && line_names_other(rep, limit, self)) break;
+    limit = eol;
+    if (!*limit || limit[1] == '\n') break; /* blank line: end of the paragraph */
+    limit++;
+  }
+  return squeeze(at, (gsize) (limit - at));
 }
 
 /* Where the returned message begins in the text of a single-part bounce, or the end. */
@@ -420,7 +444,7 @@ static void read_text(BounceReport *rep, const char *text, gsize text_len, const
     g_autofree char *lower = g_ascii_strdown(text, (gssize) text_len);
     const char *hit = strstr(lower, r->recipient);
     g_free(r->diagnostic);
-    r->diagnostic = hit ? paragraph_at(text, text + (hit - lower)) : squeeze(text, text_len);
+    r->diagnostic = hit ? paragraph_at(rep, text + (hit - lower), r->recipient) : squeeze(text, text_len);
     g_free(r->status);
     r->status = find_status(r->diagnostic);
     if (!*r->status && rep->recipients->len == 1) {
@@ -542,7 +566,8 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
       g_autofree char *lower = g_ascii_strdown(w.text->str, (gssize) text_len);
       const char *hit = strstr(lower, r->recipient);
       g_free(r->diagnostic);
-      r->diagnostic = hit ? paragraph_at(w.text->str, w.text->str + (hit - lower)) : squeeze(w.text->str, text_len);
+      r->diagnostic =
+        hit ? paragraph_at(rep, w.text->str + (hit - lower), r->recipient) : squeeze(w.text->str, text_len);
       if (!*r->status) {
         g_free(r->status);
         r->status = find_status(r->diagnostic);
