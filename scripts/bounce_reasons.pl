@@ -32,6 +32,25 @@ for my $c (@classes) {
 print "\nconst BounceReasonPatterns bounce_reason_patterns[] = {\n", @rows, "  {NULL, NULL, NULL, NULL},\n};\n\n";
 my $t = Sisimai::SMTP::Status->StandardCode;
 $t = { %$t, %{ Sisimai::SMTP::Status->InternalCode->{permanent} // {} } } if 0;
+# The message tables of the MTA and provider modules (Sisimai::Lhost::*, Sisimai::Rhost::*): texts
+# each server writes for a reason; a reason found there is taken before the generic rules.
+print "const BounceStatusReason bounce_server_messages[] = {\n";
+for my $pm (sort glob('/usr/share/perl5/Sisimai/{Lhost,Rhost}/*.pm')) {
+    open my $fh, '<', $pm or die; local $/; my $src = <$fh>; close $fh;
+    my ($hash) = $src =~ /state \$messagesof = (\{.*?\n    \});/s or next;
+    my $table = eval $hash or die "$pm: $@";
+    my ($name) = $pm =~ m{Sisimai/(\w+/\w+)\.pm};
+    print "  /* $name */\n";
+    for my $reason (sort keys %$table) {
+        my $list = ref $table->{$reason} eq 'ARRAY' ? $table->{$reason} : [$table->{$reason}];
+        for my $m (@$list) {
+            next if ref $m;                     # a regular expression: not taken
+            next if length($m) < 8;             # too short to be specific outside its server
+            print "  {", cstr(lc $m), ", \"$reason\"},\n";
+        }
+    }
+}
+print "  {NULL, NULL},\n};\n\n";
 print "const BounceStatusReason bounce_status_reasons[] = {\n";
 for my $k (sort keys %$t) { next unless $t->{$k}; print "  {\"$k\", \"$t->{$k}\"},\n"; }
 print "  {NULL, NULL},\n};\n";

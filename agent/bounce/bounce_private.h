@@ -19,5 +19,7 @@ typedef struct {
 
 extern const BounceReasonPatterns bounce_reason_patterns[];
 extern const BounceStatusReason bounce_status_reasons[];
+/* {fragment, reason}: what particular servers write (the status field holds the fragment). */
+extern const BounceStatusReason bounce_server_messages[];
 
 #endif

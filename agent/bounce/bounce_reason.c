@@ -4,7 +4,8 @@
  * tried in Sisimai's order: first the ones a code or a text identifies surely (mailboxfull before
  * userunknown, since a full mailbox is often reported as 5.1.1 by lazy servers), then the status
  * code alone, then the weaker texts; a delayed action without a reason is expired, and a failure
- * with text but no known reason is onhold. Compiled patterns are built once, thread-safely.
+ * with text but no known reason is onhold. Before those two, the texts particular servers are known to write
+ * for a reason (bounce_server_messages, from Sisimai's server modules) are tried. Compiled patterns are built once, thread-safely.
  */
 #include "bounce.h"
 #include "bounce_private.h"
@@ -145,6 +146,9 @@ const char *bounce_reason(const char *status, const char *action, const char *co
     }
   }
   if (*reason && strcmp(reason, "undefined") != 0) return static_reason(reason);
+  /* Texts particular servers are known to write for a reason. */
+  for (gsize i = 0; bounce_server_messages[i].status; i++)
+    if (strstr(text, bounce_server_messages[i].status)) return static_reason(bounce_server_messages[i].reason);
   if (action && strcmp(action, "delayed") == 0) return "expired";
   if (text_matches("vacation", text)) return "vacation";
   if (*text) return "onhold";
