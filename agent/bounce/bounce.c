@@ -225,13 +225,28 @@ static char *squeeze_to(const char *s, gsize len, gsize max)
       space = out->len > 0;
       continue;
     }
+    if (out->len + (space ? 2 : 1) > max) break;
     if (space) g_string_append_c(out, ' ');
     space = FALSE;
     g_string_append_c(out, s[i]);
   }
+  /* A multi-byte character cut at the bound is dropped, not repaired. */
+  while (out->len && !g_utf8_validate(out->str, out->len, NULL) && (out->str[out->len - 1] & 0x80) &&
+         len > out->len) {
+    const char *end;
+    g_utf8_validate(out->str, out->len, &end);
+    if ((gsize) (end - out->str) + 4 < out->len) break; /* invalid earlier too: repaired below */
+    g_string_truncate(out, (gsize) (end - out->str));
+  }
   if (!g_utf8_validate(out->str, out->len, NULL)) {
+    /* Invalid bytes become U+FFFD (three bytes each): cut again, at a character boundary. */
     char *valid = g_utf8_make_valid(out->str, out->len);
     g_string_free(out, TRUE);
+    gsize n = strlen(valid);
+    if (n > max) {
+      const char *cut = g_utf8_find_prev_char(valid, valid + max + 1);
+      valid[cut ? (gsize) (cut - valid) : 0] = '\0';
+    }
     return valid;
   }
   return g_string_free(out, FALSE);
@@ -483,6 +498,16 @@ static gboolean subject_is_autoreply(GMimeObject *top)
   return FALSE;
 }
 
+/* Lines that start with "* " in text: Google Groups lists the four reasons it may have refused a
+ * post this way (the group does not exist, or the sender may not post to it), in every language. */
+static guint bullet_lines(const char *text, gsize len)
+{
+  guint n = 0;
+  for (gsize i = 0; i + 1 < len; i++)
+    if ((i == 0 || text[i - 1] == '\n') && (text[i] == '*' || (text[i] == ' ' && text[i + 1] == '*'))) n++;
+  return n;
+}
+
 /* Message-ID of the returned header block, without <>. */
 static char *original_message_id(const char *headers)
 {
@@ -585,9 +610,13 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
     if (rep->recipients->len) rep->kind = BOUNCE_KIND_TEXT;
   }
 
+  gboolean group_refused = rep->kind == BOUNCE_KIND_TEXT && failed &&
+                           g_mime_object_get_header(top, "X-Google-Smtp-Source") &&
+                           bullet_lines(w.text->str, text_len) >= 4;
   for (guint i = 0; i < rep->recipients->len; i++) {
     BounceRecipient *r = g_ptr_array_index(rep->recipients, i);
     if (rep->kind == BOUNCE_KIND_FEEDBACK) r->reason = "feedback";
+    else if (group_refused) r->reason = "rejected";
     else if (rep->kind == BOUNCE_KIND_AUTOREPLY) r->reason = "vacation";
     else {
       g_free(r->command);

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   for (guint i = 0; i < rep->recipients->len; i++) {
     BounceRecipient *r = g_ptr_array_index(rep->recipients, i);
     if (!r->recipient || !r->action || !r->status || !r->diagnostic || !r->reason || !r->command) abort();
-    if (strlen(r->diagnostic) > BOUNCE_DIAGNOSTIC_MAX + 8) abort();
+    if (strlen(r->diagnostic) > BOUNCE_DIAGNOSTIC_MAX) abort();
     if (!g_utf8_validate(r->diagnostic, -1, NULL)) abort();
   }
   bounce_report_free(rep);
