@@ -85,6 +85,11 @@ static void walk(Walk *w, GMimeObject *obj, guint depth)
   if (GMIME_IS_MULTIPART(obj)) {
     GMimeMultipart *mp = GMIME_MULTIPART(obj);
     int n = g_mime_multipart_get_count(mp);
+    if (n == 0 && g_mime_multipart_get_prologue(mp)) {
+      /* No boundary line at all (a broken or hand-made report): the body is the text. */
+      const char *prologue = g_mime_multipart_get_prologue(mp);
+      append_bounded(w->text, prologue, strlen(prologue), BOUNCE_TEXT_MAX);
+    }
     for (int i = 0; i < n; i++) walk(w, g_mime_multipart_get_part(mp, i), depth + 1);
     return;
   }
@@ -424,8 +429,37 @@ static const char *returned_message_start(const char *text)
   return best;
 }
 
+/* The addresses of the To, Cc and Bcc fields of the returned header block, lower-case, as one
+ * string with each address between '\n's (for a bounded strstr). Caller frees. */
+static char *original_recipients(const char *headers)
+{
+  GString *out = g_string_new("\n");
+  if (!headers) return g_string_free(out, FALSE);
+  g_autoptr(GPtrArray) groups = field_groups(headers);
+  if (!groups->len) return g_string_free(out, FALSE);
+  GPtrArray *g = g_ptr_array_index(groups, 0);
+  for (guint i = 0; i + 1 < g->len && out->len < 4096; i += 2) {
+    const char *name = g_ptr_array_index(g, i);
+    if (g_ascii_strcasecmp(name, "To") && g_ascii_strcasecmp(name, "Cc") && g_ascii_strcasecmp(name, "Bcc")) continue;
+    const char *v = g_ptr_array_index(g, i + 1), *end = v + strlen(v), *at, *after;
+    char *addr;
+    while ((addr = next_address(v, end, &at, &after)) != NULL) {
+      g_string_append_printf(out, "%s\n", addr);
+      g_free(addr);
+      v = after;
+    }
+  }
+  return g_string_free(out, FALSE);
+}
+
+static gboolean in_original(const char *originals, const char *addr)
+{
+  g_autofree char *needle = g_strconcat("\n", addr, "\n", NULL);
+  return strstr(originals, needle) != NULL;
+}
+
 static void read_text(BounceReport *rep, const char *text, gsize text_len, const char *failed_header,
-                      const char *sender)
+                      const char *sender, const char *originals)
 {
   if (failed_header) {
     g_auto(GStrv) parts = g_strsplit(failed_header, ",", BOUNCE_RECIPIENTS_MAX);
@@ -448,7 +482,7 @@ static void read_text(BounceReport *rep, const char *text, gsize text_len, const
                                            ls[-1] == '\'' || ls[-1] == '*'))
       ls--;
     gboolean bracketed = at > text && (at[-1] == '<' || at[-1] == '"' || at[-1] == '\'');
-    if (!(ls == text || ls[-1] == '\n' || bracketed)) {
+    if (!(ls == text || ls[-1] == '\n' || bracketed || in_original(originals, addr))) {
       g_free(addr);
       continue;
     }
@@ -606,7 +640,21 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
       r->diagnostic = squeeze(w.text->str, MIN(text_len, BOUNCE_DIAGNOSTIC_MAX));
     }
   } else {
-    read_text(rep, w.text->str, text_len, failed, sender);
+    g_autofree char *originals = original_recipients(w.original->len ? w.original->str : NULL);
+    /* Sendmail of old and some gateways write the DSN fields into the text itself. */
+    g_autofree char *lower = g_ascii_strdown(w.text->str, (gssize) text_len);
+    if (strstr(lower, "\nfinal-recipient:")) {
+      g_autofree char *section = g_strndup(w.text->str, text_len);
+      read_dsn(rep, section);
+      for (guint i = 0; i < rep->recipients->len; i++) {
+        BounceRecipient *r = g_ptr_array_index(rep->recipients, i);
+        const char *hit = strstr(lower, r->recipient);
+        if (*r->diagnostic || !hit) continue;
+        g_free(r->diagnostic);
+        r->diagnostic = paragraph_at(rep, w.text->str + (hit - lower), r->recipient);
+      }
+    }
+    if (!rep->recipients->len) read_text(rep, w.text->str, text_len, failed, sender, originals);
     if (rep->recipients->len) rep->kind = BOUNCE_KIND_TEXT;
   }
 
