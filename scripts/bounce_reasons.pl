@@ -41,8 +41,16 @@ for my $pm (sort glob('/usr/share/perl5/Sisimai/{Lhost,Rhost}/*.pm')) {
     my $table = eval $hash or die "$pm: $@";
     my ($name) = $pm =~ m{Sisimai/(\w+/\w+)\.pm};
     print "  /* $name */\n";
-    for my $reason (sort keys %$table) {
-        my $list = ref $table->{$reason} eq 'ARRAY' ? $table->{$reason} : [$table->{$reason}];
+    my %known = map { lc($_) => 1 } @classes, 'Undefined', 'Delivered', 'OnHold';
+    my %byreason;
+    for my $k (keys %$table) {
+        my $v = $table->{$k};
+        if (ref $v eq 'ARRAY') { push @{ $byreason{$k} }, @$v }
+        elsif (!ref $v && $known{$k}) { push @{ $byreason{$k} }, $v }    # reason => message
+        elsif (!ref $v && $known{$v}) { push @{ $byreason{$v} }, $k }    # message => reason (Rhost)
+    }
+    for my $reason (sort keys %byreason) {
+        my $list = [sort @{ $byreason{$reason} }];
         for my $m (@$list) {
             next if ref $m;                     # a regular expression: not taken
             next if length($m) < 8;             # too short to be specific outside its server

@@ -403,7 +403,7 @@ static char *paragraph_at(const BounceReport *rep, const char *at, const char *s
   while (*limit && (gsize) (limit - next) < budget) {
     const char *eol = strchr(limit, '\n');
     if (!eol) eol = limit + strlen(limit);
-    if (limit > next && line_names_other(rep, limit, self)) break;
+    if (line_names_other(rep, limit, self)) break;
     limit = eol;
     if (!*limit || limit[1] == '\n') break; /* blank line: end of the paragraph */
     limit++;
