@@ -101,10 +101,17 @@ static const char *static_reason(const char *name)
 
 /* Sisimai's true() of a reason in the first order. userunknown and filtered look alike in text;
  * the SMTP command tells them apart: an unknown user is refused at RCPT, a filter after DATA. */
-static gboolean reason_true(const char *reason, const char *by_code, const char *text, const char *command)
+static gboolean reason_true(const char *reason, const char *status, const char *by_code, const char *text,
+                            const char *command)
 {
   if (strcmp(by_code, "suspend") == 0 && (!strcmp(reason, "userunknown") || !strcmp(reason, "filtered")))
     return FALSE;
+  if (strcmp(reason, "mesgtoobig") == 0 && strcmp(by_code, "mesgtoobig") != 0 &&
+      (strcmp(by_code, "exceedlimit") == 0 || strcmp(status, "5.2.3") == 0))
+    return FALSE; /* RFC 3463 5.2.3: larger than the recipient's limit, not the system's */
+  if ((strcmp(reason, "mailboxfull") == 0 || strcmp(reason, "exceedlimit") == 0 || strcmp(reason, "suspend") == 0) &&
+      !*status)
+    return FALSE; /* Sisimai asks a status code of these */
   if (strcmp(reason, "userunknown") == 0) {
     if (strcmp(by_code, "userunknown") == 0) {
       static const char *const others[] = {"norelaying", "blocked", "mailboxfull", "hasmoved", "rejected",
@@ -133,7 +140,7 @@ const char *bounce_reason(const char *status, const char *action, const char *co
   if (!command) command = "";
 
   for (const char *const *r = order_first; *r; r++)
-    if (reason_true(*r, by_code, text, command)) return static_reason(*r);
+    if (reason_true(*r, status ? status : "", by_code, text, command)) return static_reason(*r);
 
   const char *reason = by_code;
   if (!*reason || strcmp(reason, "expired") == 0 || in_list(retry_reasons, reason)) {
