@@ -319,6 +319,9 @@ static char *smtp_command(const char *text, gsize len)
     {"rcpt to", "RCPT"}, {"end of data", "DATA"}, {"data command", "DATA"}, {">>> data", "DATA"},
     {"after data", "DATA"}, {"mail from", "MAIL"}, {"ehlo ", "EHLO"}, {"helo ", "HELO"},
     {"connect to", "CONN"}, {"while connected to", "CONN"}, {"greeting", "CONN"}, {"message body", "DATA"},
+    {"does not like recipient", "RCPT"},          /* qmail: refused at RCPT */
+    {"failed after i sent the message", "DATA"}, /* qmail: refused after DATA */
+    {"[rcpt_to]", "RCPT"}, {"recipient address rejected", "RCPT"}, /* Yahoo, Postfix */
   };
   g_autofree char *lower = g_ascii_strdown(text, (gssize) len);
   const char *best = NULL, *found = "";

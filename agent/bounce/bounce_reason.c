@@ -120,7 +120,8 @@ static gboolean reason_true(const char *reason, const char *status, const char *
         if (text_matches(*o, text)) return FALSE;
       return TRUE;
     }
-    /* An unknown command: recipient verification is done at RCPT in practice. */
+    /* Command unknown: recipients are verified at RCPT in practice, and a hard "no such user" is the
+     * safer reading for a sender (the address is not tried again). */
     return (strcmp(command, "RCPT") == 0 || !*command) && text_matches(reason, text);
   }
   if (strcmp(reason, "filtered") == 0) {
