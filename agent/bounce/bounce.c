@@ -423,7 +423,7 @@ static const char *returned_message_start(const char *text)
     "\n------ Original message follows ------", "\n   ----- Unsent message follows -----",
     "\n----- Unsent message follows -----", "\nContent-Type: message/rfc822", "\n------- Returned Message",
     "\nReturn-Path: <", "\nReceived: from ", "\nOriginal message headers:", "\n----- The header of",
-    "\n------ The body of", NULL};
+    "\n------ The body of", "\nOriginal message follows.", NULL};
   const char *best = text + strlen(text);
   for (const char *const *m = markers; *m; m++) {
     const char *p = strstr(text, *m);
@@ -472,7 +472,8 @@ static void read_text(BounceReport *rep, const char *text, gsize text_len, const
   const char *p = text, *at, *after;
   char *addr;
   gboolean any = rep->recipients->len > 0;
-  while (!any && (addr = next_address(p, end, &at, &after)) != NULL) {
+  for (int pass = 0; pass < 2 && !any && !rep->recipients->len; pass++, p = text)
+  while ((addr = next_address(p, end, &at, &after)) != NULL) {
     p = after;
     if (is_service_address(addr) || (sender && strcmp(addr, sender) == 0)) {
       g_free(addr);
@@ -485,7 +486,8 @@ static void read_text(BounceReport *rep, const char *text, gsize text_len, const
                                            ls[-1] == '\'' || ls[-1] == '*'))
       ls--;
     gboolean bracketed = at > text && (at[-1] == '<' || at[-1] == '"' || at[-1] == '\'');
-    if (!(ls == text || ls[-1] == '\n' || bracketed || in_original(originals, addr))) {
+    /* Second pass, when none stood so: any address of the error text ("Unknown user: a@b"). */
+    if (pass == 0 && !(ls == text || ls[-1] == '\n' || bracketed || in_original(originals, addr))) {
       g_free(addr);
       continue;
     }
@@ -543,6 +545,35 @@ static guint bullet_lines(const char *text, gsize len)
   for (gsize i = 0; i + 1 < len; i++)
     if ((i == 0 || text[i - 1] == '\n') && (text[i] == '*' || (text[i] == ' ' && text[i + 1] == '*'))) n++;
   return n;
+}
+
+/* Whether a message without machine-readable parts may be a bounce at all, so that ordinary mail
+ * that happens to quote addresses is never read as one: it comes from a mail system (null return
+ * path, MAILER-DAEMON or postmaster), names failed recipients, is a report, or says so in its
+ * subject as MTAs word it. */
+static gboolean looks_like_bounce(GMimeObject *top, const char *sender, const char *failed)
+{
+  static const char *const words[] = {"undeliver", "undelivered", "delivery status", "delivery fail",
+                                      "delivery notification", "returned mail", "failure notice", "mail delivery",
+                                      "could not be delivered", "non remis", "unzustellbar", "nondeliverable",
+                                      "bounce", "rejected", "error", "failed", "warning: message", "not delivered",
+                                      "delayed"};
+  if (failed || (sender && (is_service_address(sender) || g_str_has_prefix(sender, "mailer-daemon") ||
+                            g_str_has_prefix(sender, "postmaster"))))
+    return TRUE;
+  const char *rp = g_mime_object_get_header(top, "Return-Path");
+  if (rp && strstr(rp, "<>")) return TRUE;
+  const char *from = g_mime_object_get_header(top, "From");
+  if (from && (g_strrstr(from, "MAILER-DAEMON") || g_strrstr(from, "Mailer-Daemon") || strstr(from, "<>")))
+    return TRUE;
+  GMimeContentType *ct = g_mime_object_get_content_type(top);
+  if (ct && g_mime_content_type_is_type(ct, "multipart", "report")) return TRUE;
+  const char *subject = g_mime_message_get_subject(GMIME_MESSAGE(top));
+  if (!subject) return FALSE;
+  g_autofree char *lower = g_utf8_strdown(subject, -1);
+  for (gsize i = 0; i < G_N_ELEMENTS(words); i++)
+    if (strstr(lower, words[i])) return TRUE;
+  return FALSE;
 }
 
 /* Message-ID of the returned header block, without <>. */
@@ -657,7 +688,8 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
         r->diagnostic = paragraph_at(rep, w.text->str + (hit - lower), r->recipient);
       }
     }
-    if (!rep->recipients->len) read_text(rep, w.text->str, text_len, failed, sender, originals);
+    if (!rep->recipients->len && looks_like_bounce(top, sender, failed))
+      read_text(rep, w.text->str, text_len, failed, sender, originals);
     if (rep->recipients->len) rep->kind = BOUNCE_KIND_TEXT;
   }
 
