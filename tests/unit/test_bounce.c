@@ -200,8 +200,40 @@ static void test_autoreply_and_none(void)
   g_autoptr(BounceReport) none = parse("From: a@example.com\nTo: b@example.org\nSubject: hi\n\nsee you\n");
   g_assert_cmpint(none->kind, ==, BOUNCE_KIND_NONE);
   g_assert_cmpuint(none->recipients->len, ==, 0);
+  /* Ordinary mail quoting an address at the start of a line is not a bounce. */
+  g_autoptr(BounceReport) quoting = parse("From: a@example.com\nTo: b@example.org\nSubject: contacts\n\n"
+                                          "<carol@example.net>: she handles the invoices\n");
+  g_assert_cmpint(quoting->kind, ==, BOUNCE_KIND_NONE);
+  g_assert_cmpuint(quoting->recipients->len, ==, 0);
   g_autoptr(BounceReport) empty = parse("");
   g_assert_cmpint(empty->kind, ==, BOUNCE_KIND_NONE);
+}
+
+/* Status: 5.0.0 says nothing (RFC 3463); the server's own 5.2.2 in the diagnostic decides. A
+ * diagnostic longer than the bound is cut at it, on a character boundary. */
+static void test_dsn_refinements(void)
+{
+  GString *long_diag = g_string_new(NULL);
+  for (int i = 0; i < 600; i++) g_string_append(long_diag, "\xc3\xa9"); /* é: 1200 bytes */
+  g_autofree char *msg = g_strdup_printf(
+    "From: MAILER-DAEMON@mx.example.net\n"
+    "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n"
+    "--B\nContent-Type: message/delivery-status\n\n"
+    "Reporting-MTA: dns; mx.example.net\n\n"
+    "Final-Recipient: rfc822; full@example.org\nAction: failed\nStatus: 5.0.0\n"
+    "Diagnostic-Code: smtp; 552 5.2.2 Mailbox full\n\n"
+    "Final-Recipient: rfc822; long@example.org\nAction: failed\nStatus: 5.1.1\n"
+    "Diagnostic-Code: smtp; 550 %s\n\n--B--\n", long_diag->str);
+  g_string_free(long_diag, TRUE);
+  g_autoptr(BounceReport) rep = parse(msg);
+  g_assert_cmpuint(rep->recipients->len, ==, 2);
+  g_assert_cmpstr(rcpt(rep, 0)->status, ==, "5.2.2");
+  g_assert_cmpstr(rcpt(rep, 0)->reason, ==, "mailboxfull");
+  const char *d = rcpt(rep, 1)->diagnostic;
+  g_assert_cmpuint(strlen(d), <=, BOUNCE_DIAGNOSTIC_MAX);
+  g_assert_cmpuint(strlen(d), >=, BOUNCE_DIAGNOSTIC_MAX - 2);
+  g_assert_true(g_utf8_validate(d, -1, NULL));
+  g_assert_cmpstr(rcpt(rep, 1)->reason, ==, "userunknown");
 }
 
 static void test_reason_rules(void)
@@ -269,6 +301,7 @@ int main(int argc, char **argv)
   g_test_add_func("/bounce/qmail_text", test_qmail_text);
   g_test_add_func("/bounce/arf", test_arf);
   g_test_add_func("/bounce/autoreply_and_none", test_autoreply_and_none);
+  g_test_add_func("/bounce/dsn_refinements", test_dsn_refinements);
   g_test_add_func("/bounce/reason_rules", test_reason_rules);
   g_test_add_func("/bounce/patterns_compile", test_patterns_compile);
   g_test_add_func("/bounce/bounds", test_bounds);
