@@ -361,9 +361,9 @@ static void read_dsn(BounceReport *rep, const char *status_text)
     const char *status = group_get(g, "Status");
     g_free(r->status);
     r->status = find_status(status ? status : "");
-    /* No code, or the catch-all X.0.0 (RFC 3463: "other undefined status"): the server's own
-     * code in the diagnostic says more. */
-    if (!*r->status || g_str_has_suffix(r->status, ".0.0")) {
+    /* The remote server's own code in the diagnostic is the original; Status is the reporting
+     * MTA's summary of it (often the catch-all X.0.0, RFC 3463 "other undefined status"). */
+    {
       g_autofree char *said = find_status(r->diagnostic);
       if (*said && (!*r->status || said[0] == r->status[0])) {
         g_free(r->status);
