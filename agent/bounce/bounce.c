@@ -461,6 +461,25 @@ static gboolean in_original(const char *originals, const char *addr)
   return strstr(originals, needle) != NULL;
 }
 
+/* Without an enhanced code: does the text give a 4xx SMTP reply or say the message is retried? */
+static gboolean temporary_text(const char *text)
+{
+  static const char *const phrases[] = {"will be retried", "will retry", "will continue to try",
+                                        "only a temporary failure", "delivery attempts will continue"};
+  g_autofree char *lower = g_ascii_strdown(text, -1);
+  for (gsize i = 0; i < G_N_ELEMENTS(phrases); i++)
+    if (strstr(lower, phrases[i])) return TRUE;
+  for (const char *p = lower; *p; p++) {
+    if (!g_ascii_isdigit(p[0]) || !g_ascii_isdigit(p[1]) || !g_ascii_isdigit(p[2])) continue;
+    gboolean starts = p == lower || !g_ascii_isalnum(p[-1]);
+    gboolean ends = p[3] == ' ' || p[3] == '-' || p[3] == ',' || p[3] == '\0';
+    if (starts && ends && (p[0] == '4' || p[0] == '5') && p[1] <= '5') return p[0] == '4';
+    while (g_ascii_isdigit(*p)) p++;
+    if (!*p) break;
+  }
+  return FALSE;
+}
+
 static void read_text(BounceReport *rep, const char *text, gsize text_len, const char *failed_header,
                       const char *sender, const char *originals)
 {
@@ -508,7 +527,7 @@ static void read_text(BounceReport *rep, const char *text, gsize text_len, const
       r->status = find_status(section);
     }
     g_free(r->action);
-    r->action = g_strdup(r->status[0] == '4' ? "delayed" : "failed");
+    r->action = g_strdup(r->status[0] == '4' || (!*r->status && temporary_text(r->diagnostic)) ? "delayed" : "failed");
   }
 }
 
