@@ -403,13 +403,23 @@ static char *paragraph_at(const BounceReport *rep, const char *at, const char *s
   while (*next == '\n' || *next == ' ' || *next == '\t') next++;
   const char *limit = next;
   gsize budget = BOUNCE_DIAGNOSTIC_MAX * 2;
-  while (*limit && (gsize) (limit - next) < budget) {
-    const char *eol = strchr(limit, '\n');
-    if (!eol) eol = limit + strlen(limit);
-    if (line_names_other(rep, limit, self)) break;
-    limit = eol;
-    if (!*limit || limit[1] == '\n') break; /* blank line: end of the paragraph */
-    limit++;
+  gboolean heading_only = TRUE; /* ends in "Technical details:", "Reason:": the text is one paragraph on */
+  for (int paragraphs = 0; paragraphs < 2 && heading_only; paragraphs++) {
+    const char *from = limit;
+    while (*limit && (gsize) (limit - next) < budget) {
+      const char *eol = strchr(limit, '\n');
+      if (!eol) eol = limit + strlen(limit);
+      if (line_names_other(rep, limit, self)) return squeeze(at, (gsize) (limit - at));
+      limit = eol;
+      if (!*limit || limit[1] == '\n') break; /* blank line: end of the paragraph */
+      limit++;
+    }
+    const char *last = limit;
+    while (last > from && g_ascii_isspace(last[-1])) last--;
+    const char *line = last;
+    while (line > from && line[-1] != '\n') line--;
+    heading_only = last > from && last - line < 64 && last[-1] == ':'; /* the paragraph ends "...:" */
+    while (heading_only && *limit == '\n') limit++;
   }
   return squeeze(at, (gsize) (limit - at));
 }
