@@ -395,10 +395,30 @@ static gboolean line_names_other(const BounceReport *rep, const char *p, const c
 /* The diagnostic of recipient self whose address is at `at`: from there to the end of the
  * paragraph (a bare address line, as qmail, Exim and Sendmail print it, takes the paragraph that
  * follows), stopping early at a line that names another recipient. */
-static char *paragraph_at(const BounceReport *rep, const char *at, const char *self)
+static char *paragraph_at(const BounceReport *rep, const char *text, const char *at, const char *self)
 {
   const char *end = strchr(at, '\n');
   if (!end) return squeeze(at, strlen(at));
+  /* A line that says something besides the address ("Unknown user: a@b", "a@b: host said: 550")
+   * is the start of the diagnostic; after a bare address line the next paragraph is. */
+  const char *line = at;
+  while (line > text && line[-1] != '\n') line--;
+  gsize words = 0;
+  for (const char *c = line; c < end; c++)
+    if (g_ascii_isalnum(*c) && (c < at || c >= at + strlen(self))) words++;
+  if (words >= 4) {
+    const char *next = end + 1;
+    while (*next && *next != '\n' && (gsize) (next - line) < BOUNCE_DIAGNOSTIC_MAX * 2) {
+      if (line_names_other(rep, next, self)) break;
+      const char *eol = strchr(next, '\n');
+      if (!eol) {
+        next += strlen(next);
+        break;
+      }
+      next = eol + 1;
+    }
+    return squeeze(line, (gsize) (next - line));
+  }
   const char *next = end;
   while (*next == '\n' || *next == ' ' || *next == '\t') next++;
   const char *limit = next;
@@ -416,9 +436,9 @@ static char *paragraph_at(const BounceReport *rep, const char *at, const char *s
     }
     const char *last = limit;
     while (last > from && g_ascii_isspace(last[-1])) last--;
-    const char *line = last;
-    while (line > from && line[-1] != '\n') line--;
-    heading_only = last > from && last - line < 64 && last[-1] == ':'; /* the paragraph ends "...:" */
+    const char *last_line = last;
+    while (last_line > from && last_line[-1] != '\n') last_line--;
+    heading_only = last > from && last - last_line < 64 && last[-1] == ':'; /* the paragraph ends "...:" */
     while (heading_only && *limit == '\n') limit++;
   }
   return squeeze(at, (gsize) (limit - at));
@@ -527,7 +547,7 @@ static void read_text(BounceReport *rep, const char *text, gsize text_len, const
     g_autofree char *lower = g_ascii_strdown(text, (gssize) text_len);
     const char *hit = strstr(lower, r->recipient);
     g_free(r->diagnostic);
-    r->diagnostic = hit ? paragraph_at(rep, text + (hit - lower), r->recipient) : squeeze(text, text_len);
+    r->diagnostic = hit ? paragraph_at(rep, text, text + (hit - lower), r->recipient) : squeeze(text, text_len);
     g_free(r->status);
     r->status = find_status(r->diagnostic);
     if (!*r->status && rep->recipients->len == 1) {
@@ -689,7 +709,7 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
       const char *hit = strstr(lower, r->recipient);
       g_free(r->diagnostic);
       r->diagnostic =
-        hit ? paragraph_at(rep, w.text->str + (hit - lower), r->recipient) : squeeze(w.text->str, text_len);
+        hit ? paragraph_at(rep, w.text->str, w.text->str + (hit - lower), r->recipient) : squeeze(w.text->str, text_len);
       if (!*r->status) {
         g_free(r->status);
         r->status = find_status(r->diagnostic);
@@ -714,7 +734,7 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
         const char *hit = strstr(lower, r->recipient);
         if (*r->diagnostic || !hit) continue;
         g_free(r->diagnostic);
-        r->diagnostic = paragraph_at(rep, w.text->str + (hit - lower), r->recipient);
+        r->diagnostic = paragraph_at(rep, w.text->str, w.text->str + (hit - lower), r->recipient);
       }
     }
     if (!rep->recipients->len && looks_like_bounce(top, sender, failed))
