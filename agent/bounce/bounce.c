@@ -179,10 +179,12 @@ static char *next_address(const char *s, const char *end, const char **at, const
 {
   for (const char *p = s; p < end; p++) {
     if (*p != '@' || p == s) continue;
+    /* Both scans are bounded (local part 64 octets, domain 255: RFC 5321 4.5.3.1), so text made
+     * of '@' and letters costs linear time. */
     const char *a = p;
-    while (a > s && addr_char(a[-1])) a--;
+    while (a > s && p - a <= 64 && addr_char(a[-1])) a--;
     const char *b = p + 1;
-    while (b < end && (g_ascii_isalnum(*b) || *b == '-' || *b == '.')) b++;
+    while (b < end && b - p <= 255 && (g_ascii_isalnum(*b) || *b == '-' || *b == '.')) b++;
     while (b > p + 1 && b[-1] == '.') b--;
     while (a < p && a[0] == '.') a++;
     if (a == p || b == p + 1 || !memchr(p + 1, '.', (gsize) (b - p - 1)) || p - a > 64) continue;
@@ -542,9 +544,9 @@ static void read_text(BounceReport *rep, const char *text, gsize text_len, const
     }
     add_recipient(rep, addr);
   }
+  g_autofree char *lower = g_ascii_strdown(text, (gssize) text_len);
   for (guint i = 0; i < rep->recipients->len; i++) {
     BounceRecipient *r = g_ptr_array_index(rep->recipients, i);
-    g_autofree char *lower = g_ascii_strdown(text, (gssize) text_len);
     const char *hit = strstr(lower, r->recipient);
     g_free(r->diagnostic);
     r->diagnostic = hit ? paragraph_at(rep, text, text + (hit - lower), r->recipient) : squeeze(text, text_len);
@@ -701,11 +703,11 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
     }
   } else if (w.status->len && (read_dsn(rep, w.status->str), rep->recipients->len > 0)) {
     rep->kind = BOUNCE_KIND_DSN;
+    g_autofree char *lower = g_ascii_strdown(w.text->str, (gssize) text_len);
     for (guint i = 0; i < rep->recipients->len; i++) {
       BounceRecipient *r = g_ptr_array_index(rep->recipients, i);
       if (*r->diagnostic || !w.text->len) continue;
       /* No Diagnostic-Code: the human-readable part says it (Exchange, Gmail, ...). */
-      g_autofree char *lower = g_ascii_strdown(w.text->str, (gssize) text_len);
       const char *hit = strstr(lower, r->recipient);
       g_free(r->diagnostic);
       r->diagnostic =
@@ -742,6 +744,8 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
     if (rep->recipients->len) rep->kind = BOUNCE_KIND_TEXT;
   }
 
+  g_autofree char *section_command = NULL; /* of the whole error text, computed once */
+  g_autofree char *section = NULL;         /* the error text squeezed, computed once */
   gboolean group_refused = rep->kind == BOUNCE_KIND_TEXT && failed &&
                            g_mime_object_get_header(top, "X-Google-Smtp-Source") &&
                            bullet_lines(w.text->str, text_len) >= 4;
@@ -755,13 +759,14 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
       r->command = smtp_command(r->diagnostic, strlen(r->diagnostic));
       if (!*r->command) {
         g_free(r->command);
-        r->command = smtp_command(w.text->str, text_len);
+        if (!section_command) section_command = smtp_command(w.text->str, text_len);
+        r->command = g_strdup(section_command);
       }
       r->reason = bounce_reason(r->status, r->action, r->command, r->diagnostic);
       if (strcmp(r->reason, "onhold") == 0 && text_len) {
         /* The paragraph did not say why; the rest of the error text often does (Gmail, Lotus,
          * Exchange write the address and the reason in separate paragraphs). */
-        g_autofree char *section = squeeze_to(w.text->str, text_len, SECTION_MAX);
+        if (!section) section = squeeze_to(w.text->str, text_len, SECTION_MAX);
         const char *wider = bounce_reason(r->status, r->action, r->command, section);
         if (strcmp(wider, "undefined") != 0) r->reason = wider;
       }

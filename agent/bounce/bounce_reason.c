@@ -76,7 +76,10 @@ static gboolean text_matches(const char *reason, const char *text)
   pcre2_code *re = compiled_pattern(idx);
   if (!re) return FALSE;
   pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-  int rc = pcre2_match(re, (PCRE2_SPTR) text, strlen(text), 0, 0, md, NULL);
+  pcre2_match_context *mc = pcre2_match_context_create(NULL);
+  pcre2_set_match_limit(mc, 1000000); /* hostile text cannot make a pattern backtrack for long */
+  int rc = pcre2_match(re, (PCRE2_SPTR) text, strlen(text), 0, 0, md, mc);
+  pcre2_match_context_free(mc);
   pcre2_match_data_free(md);
   return rc >= 0;
 }

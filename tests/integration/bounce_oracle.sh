@@ -7,12 +7,12 @@
 # disagreement is listed, with the two percentages.
 #
 # Issue 14 asks 95% for both. The files figure meets it; the recipients figure does not yet (about
-# 80%: most of the rest are Sisimai's per-server modules, which decide reasons from the server's
+# 82%: most of the rest are Sisimai's per-server modules, which decide reasons from the server's
 # identity), so AGREE_MIN is the level reached, as a ratchet against regressions: raise it as the
 # parser improves, up to 95. `AGREE_MIN=95 ctest -R bounce_oracle` shows the distance.
 . "$(dirname "$0")/lib/common.sh"
 
-AGREE_MIN=${AGREE_MIN:-79}
+AGREE_MIN=${AGREE_MIN:-81}
 FILES_MIN=${FILES_MIN:-95}
 perl -MSisimai -e 1 2>/dev/null || skip "libsisimai-perl is not installed (scripts/setup.sh)"
 CORPUS=$FIXTURES_DIR/bounce/sisimai
