@@ -683,7 +683,17 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
   if (!autoreply) autoreply = header_is(top, "X-Apple-Action", "vacation") || subject_is_autoreply(top);
   if (!sender || g_str_has_prefix(sender, "mailer-daemon@") || g_str_has_prefix(sender, "postmaster@") || failed)
     autoreply = FALSE;
-  if (w.feedback->len) {
+  /* Microsoft's complaint loop (JMRP) predates ARF: the complained-about message comes back with
+   * the complaining recipient in X-HmXmrOriginalRecipient. */
+  g_autofree char *jmrp = NULL;
+  if (!w.feedback->len && w.original->len) {
+    g_autoptr(GPtrArray) oh = field_groups(w.original->str);
+    if (oh->len) jmrp = typed_address(group_get(g_ptr_array_index(oh, 0), "X-HmXmrOriginalRecipient"));
+  }
+  if (jmrp) {
+    rep->kind = BOUNCE_KIND_FEEDBACK;
+    add_recipient(rep, g_steal_pointer(&jmrp));
+  } else if (w.feedback->len) {
     rep->kind = BOUNCE_KIND_FEEDBACK;
     g_autoptr(GPtrArray) groups = field_groups(w.feedback->str);
     for (guint i = 0; i < groups->len; i++) {
