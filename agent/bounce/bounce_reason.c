@@ -160,6 +160,8 @@ const char *bounce_reason(const char *status, const char *action, const char *co
   /* Texts particular servers are known to write for a reason. */
   for (gsize i = 0; bounce_server_messages[i].status; i++)
     if (strstr(text, bounce_server_messages[i].status)) return static_reason(bounce_server_messages[i].reason);
+  /* RFC 7505: a domain that publishes a null MX accepts no mail at all. */
+  if (strstr(text, "null mx")) return "notaccept";
   if (action && strcmp(action, "delayed") == 0) return "expired";
   if (text_matches("vacation", text)) return "vacation";
   if (*text) return "onhold";

@@ -248,6 +248,7 @@ static void test_reason_rules(void)
   g_assert_cmpstr(bounce_reason("2.0.0", "delivered", "", ""), ==, "delivered");
   g_assert_cmpstr(bounce_reason("5.7.1", "failed", "", "550 5.7.1 message rejected as spam"), ==, "spamdetected");
   g_assert_cmpstr(bounce_reason("", "failed", "", "something odd happened"), ==, "onhold");
+  g_assert_cmpstr(bounce_reason("5.1.10", "failed", "", "the domain returned null mx (rfc 7505)"), ==, "notaccept");
   g_assert_cmpstr(bounce_reason("", "", "", ""), ==, "undefined");
   g_assert_cmpint(bounce_severity("userunknown", "5.1.1"), ==, BOUNCE_HARD);
   g_assert_cmpint(bounce_severity("mailboxfull", "5.2.2"), ==, BOUNCE_SOFT);
