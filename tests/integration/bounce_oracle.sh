@@ -7,12 +7,12 @@
 # disagreement is listed, with the two percentages.
 #
 # Issue 14 asks 95% for both. The files figure meets it; the recipients figure does not yet (about
-# 82%: most of the rest are Sisimai's per-server modules, which decide reasons from the server's
+# 83%: most of the rest are Sisimai's per-server modules, which decide reasons from the server's
 # identity), so AGREE_MIN is the level reached, as a ratchet against regressions: raise it as the
 # parser improves, up to 95. `AGREE_MIN=95 ctest -R bounce_oracle` shows the distance.
 . "$(dirname "$0")/lib/common.sh"
 
-AGREE_MIN=${AGREE_MIN:-81}
+AGREE_MIN=${AGREE_MIN:-82}
 FILES_MIN=${FILES_MIN:-95}
 perl -MSisimai -e 1 2>/dev/null || skip "libsisimai-perl is not installed (scripts/setup.sh)"
 CORPUS=$FIXTURES_DIR/bounce/sisimai
@@ -59,4 +59,18 @@ n=$(wc -l < "$T/oracle.tsv")
 [ "$n" -ge 400 ] && pass "sisimai found $n recipients" || fail "sisimai found only $n recipients"
 assert_contains "$(cat "$T/compare.out")" "FILES_OK" "classified >= $FILES_MIN% of the files sisimai parses ($result)"
 assert_contains "$(cat "$T/compare.out")" "AGREE_OK" "agree with sisimai on >= $AGREE_MIN% of recipients ($result)"
+
+# The command's own contract: usage errors exit 2, an unreadable file 1 after the others are done,
+# and every JSON object carries the issue's fields.
+assert_status 2 "$MAILAGENT" bounce parse
+assert_status 1 "$MAILAGENT" bounce parse "$T/missing.eml" "$CORPUS/maildir-bsd/lhost-postfix-01.eml"
+assert_contains "$(cat "$T/last.out")" "userunknown" "the readable file is still classified"
+fields=$(/usr/bin/python3 -c '
+import json, sys
+keys = {"file", "recipient", "action", "status", "diagnostic", "hard", "reason"}
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(sum(1 for r in rows if keys <= set(r)), len(rows))' "$T/ours.jsonl")
+read -r complete rows <<<"$fields"
+[ "$rows" -ge 400 ] && [ "$complete" -eq "$rows" ] && pass "all $rows JSON objects have file, recipient, action, status, diagnostic, hard, reason" \
+  || fail "JSON objects with every field: $complete of $rows"
 finish
