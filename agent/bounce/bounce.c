@@ -648,7 +648,13 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
   rep->recipients = g_ptr_array_new_with_free_func((GDestroyNotify) recipient_free);
   *out = rep;
 
-  GMimeStream *stream = g_mime_stream_mem_new_with_buffer(raw, len);
+  /* GMime has no limits of its own: it reads what mime's pre-scan lets through (nesting, parts
+   * and header sizes bounded, bare CRs and NULs repaired). */
+  const char *data;
+  gsize data_len;
+  g_autofree char *owned = NULL;
+  if (mime_bounded_input(raw, len, NULL, &data, &data_len, &owned) < 0) return 0;
+  GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, data_len);
   GMimeParser *parser = g_mime_parser_new_with_stream(stream);
   GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
   g_object_unref(parser);
