@@ -28,6 +28,7 @@ static const Subcommand subcommands[] = {
   {"domain", cli_domain, "an enterprise's domains: add, DKIM keys, verification, SPF"},
   {"dkim", cli_dkim, "sign a message as mailagent does, or verify its DKIM signatures"},
   {"doctor", cli_doctor, "check every DNS record of an enterprise's domains and say how to fix it"},
+  {"bounce", cli_bounce, "classify bounce messages (parse FILE...; no storage)"},
   {"version", cli_version, "print the version and the versions of the libraries in use"},
   {"spool", cli_spool, "list, show, retry and purge spooled mail (dead entries)"},
   {"mailbox", cli_mailbox, "bind employees' IMAP/POP3 mailboxes and follow their collection"},

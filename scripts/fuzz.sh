@@ -36,7 +36,7 @@ nice -n 10 cmake --build "$build" --target "fuzz_$target" -j2 >/dev/null
 seeds=()
 for d in $(sed -n "s/^set(fuzz_seeds_$target \(.*\))$/\1/p" tests/fuzz/CMakeLists.txt); do seeds+=("$src/tests/$d"); done
 case "$target" in
-  mime) max_len=65536 ;;
+  mime|bounce) max_len=65536 ;;
   *) max_len=8192 ;;
 esac
 corpus=$build/corpus/$target

@@ -36,6 +36,7 @@ int cli_webhook(int argc, char **argv);
 int cli_audit_log(int argc, char **argv);
 int cli_spool(int argc, char **argv);
 int cli_mailbox(int argc, char **argv);
+int cli_bounce(int argc, char **argv);
 
 /* ---- shared helpers (cli_common.c) ---------------------------------------------------------- */
 

@@ -120,3 +120,17 @@ int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage
   g_ptr_array_unref(warnings);
   return rc;
 }
+
+int mime_bounded_input(const void *raw, gsize len, const MaMimeLimits *limits, const char **data,
+                       gsize *data_len, char **owned)
+{
+  MaMimeLimits defaults = mime_limits_default();
+  if (!limits) limits = &defaults;
+  g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+  MimePrescan ps;
+  if (mime_prescan(raw, len, limits, &ps, warnings, NULL) < 0) return -1;
+  *data = ps.data;
+  *data_len = ps.len;
+  *owned = ps.copy; /* ownership passes to the caller; nothing else in ps is owned */
+  return 0;
+}

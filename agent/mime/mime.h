@@ -88,6 +88,14 @@ const char *mime_header_start_problem(const void *data, gsize len);
 int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage **out,
                GError **error);
 
+/* For modules that walk GMime's tree themselves (agent/bounce): the bytes of raw GMime may read
+ * under limits (NULL = defaults), after the pre-scan's cut and repairs (mime_prescan.c), so that
+ * nesting, part counts and header sizes stay bounded. Returns 0 with *data and *data_len set and
+ * *owned the copy to g_free (NULL when *data points into raw), or -1 when len is over
+ * max_message_size. */
+int mime_bounded_input(const void *raw, gsize len, const MaMimeLimits *limits, const char **data,
+                       gsize *data_len, char **owned);
+
 /* "GMime X.Y.Z" of the library linked at run time, for `mailagent version`. Caller frees. */
 char *mime_library_version(void);
 
