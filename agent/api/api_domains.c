@@ -101,6 +101,8 @@ static void domains_add(ApiCtx *ctx)
       goto out;
     }
   }
+  api_audit(ctx, ctx->enterprise_id, "domain.add", name, rp ? json_pack("{s:s}", "return_path", json_string_value(rp)) : NULL,
+            NULL);
   api_reply_json(ctx, 201, ma_domains_domain_json(d, NULL));
 out:
   ma_domain_free(d);
@@ -126,6 +128,7 @@ static void domain_delete(ApiCtx *ctx)
   if (!name) return;
   g_autoptr(GError) error = NULL;
   int rc = storage_enterprise_domain_remove(ctx->st, ctx->enterprise_id, name, &error);
+  if (rc > 0) api_audit(ctx, ctx->enterprise_id, "domain.remove", name, NULL, NULL);
   if (rc < 0) api_reply_gerror(ctx, error);
   else if (rc == 0) api_reply_error(ctx, 404, "not_found", "%s is not a domain of this enterprise", name);
   else api_reply_no_content(ctx);
@@ -163,8 +166,13 @@ static void domain_dkim(ApiCtx *ctx)
                              .now = ma_now() };
   int rc = ma_domains_key_create(ctx->st, master, &req, &k, &error);
   memset(master, 0, sizeof master);
-  if (rc < 0) api_reply_gerror(ctx, error);
-  else api_reply_json(ctx, 201, ma_domains_key_json(k));
+  if (rc < 0) {
+    api_reply_gerror(ctx, error);
+  } else {
+    api_audit(ctx, ctx->enterprise_id, "domain.dkim_key", name,
+              json_pack("{s:s?, s:b}", "selector", k->selector, "delegated", json_is_true(del)), NULL);
+    api_reply_json(ctx, 201, ma_domains_key_json(k));
+  }
   ma_domain_key_free(k);
 out:
   json_decref(body);

@@ -126,6 +126,8 @@ static void mailboxes_add(ApiCtx *ctx)
     if (error->code == MA_ERROR_INVALID) api_reply_error(ctx, 422, "invalid", "%s", error->message);
     else api_reply_gerror(ctx, error);
   } else {
+    api_audit(ctx, ctx->enterprise_id, "mailbox.bind", m->id,
+              json_pack("{s:s, s:s, s:s}", "email", m->email, "host", m->host, "protocol", m->protocol), NULL);
     api_reply_json(ctx, 202, codec_mailbox_to_json(m, NULL));
     ma_mailbox_free(m);
   }
@@ -163,8 +165,12 @@ static void mailbox_delete(ApiCtx *ctx)
   g_autoptr(MaMailbox) m = mailbox_of(ctx);
   if (!m) return;
   g_autoptr(GError) error = NULL;
-  if (storage_mailbox_remove(ctx->st, ctx->enterprise_id, m->id, &error) < 0) api_reply_gerror(ctx, error);
-  else api_reply_no_content(ctx);
+  if (storage_mailbox_remove(ctx->st, ctx->enterprise_id, m->id, &error) < 0) {
+    api_reply_gerror(ctx, error);
+    return;
+  }
+  api_audit(ctx, ctx->enterprise_id, "mailbox.unbind", m->id, json_pack("{s:s}", "email", m->email), NULL);
+  api_reply_no_content(ctx);
 }
 
 /* :pause, :resume, :sync */
@@ -185,6 +191,9 @@ static void mailbox_change(ApiCtx *ctx, const char *action)
     api_reply_gerror(ctx, error);
     return;
   }
+  if (!g_str_equal(action, "sync"))
+    api_audit(ctx, ctx->enterprise_id, g_str_equal(action, "pause") ? "mailbox.pause" : "mailbox.resume", m->id,
+              json_pack("{s:s}", "email", m->email), NULL);
   g_autoptr(MaMailbox) after = NULL;
   if (storage_mailbox_get(ctx->st, ctx->enterprise_id, m->id, &after, &error) <= 0) api_reply_gerror(ctx, error);
   else api_reply_json(ctx, g_str_equal(action, "sync") ? 202 : 200, codec_mailbox_to_json(after, NULL));

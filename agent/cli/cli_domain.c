@@ -100,6 +100,7 @@ static int cmd_add(int argc, char **argv)
     d->return_path = g_strdup(return_path);
     rc = storage_domain_update(st, d, &error);
   }
+  if (rc == 0) cli_audit(st, e->id, "domain.add", domain, return_path ? json_pack("{s:s}", "return_path", return_path) : NULL, NULL);
   storage_close(&st);
   ma_enterprise_free(e);
   if (rc < 0) {
@@ -132,6 +133,7 @@ static int cmd_remove(int argc, char **argv)
   if ((rc = open_domain(&common, argv[1], argv[2], &cfg, &st, &e, &domain)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   rc = storage_enterprise_domain_remove(st, e->id, domain, &error);
+  if (rc > 0) cli_audit(st, e->id, "domain.remove", domain, NULL, NULL);
   storage_close(&st);
   g_autofree char *slug = g_strdup(e->slug);
   ma_enterprise_free(e);
@@ -308,6 +310,8 @@ static int cmd_dkim(int argc, char **argv)
                                .import_pem = pem, .delegated = delegated,
                                .cname_domain = cfg->relay_dkim_cname_domain, .now = ma_now() };
     if (ma_domains_key_create(st, master, &req, &k, &error) < 0) rc = cli_fail("domain dkim", error);
+    else cli_audit(st, e->id, "domain.dkim_key", domain,
+                   json_pack("{s:s?, s:b, s:b}", "selector", selector, "imported", pem != NULL, "delegated", delegated), NULL);
     memset(master, 0, sizeof master);
   }
   ma_dkim_secret_free(pem);

@@ -130,6 +130,8 @@ static int cmd_bind(int argc, char **argv)
   MaMailbox *m = NULL;
   rc = collector_bind(&env, st, ent->id, &req, password, listed, &m, &error);
   if (password) memset(password, 0, strlen(password));
+  if (rc >= 0 && m) cli_audit(st, ent->id, "mailbox.bind", m->id, json_pack("{s:s, s:s, s:s}", "email", m->email,
+                                                                       "host", m->host, "protocol", m->protocol), NULL);
   if (rc < 0) {
     fprintf(stderr, "mailagent: mailbox bind: %s; nothing was saved\n", error->message);
     rc = cli_exit_code(error) == 1 ? 2 : cli_exit_code(error);
@@ -324,6 +326,8 @@ static int change_state(int argc, char **argv, const char *name, const char *sum
     fprintf(stderr, "mailagent: mailbox %s waits for its OAuth2 authorization (mailbox authorize)\n", m->id);
     rc = -2;
   } else rc = storage_mailbox_set_state(st, ent->id, m->id, "active", ma_now(), &error);
+  if (rc >= 0) cli_audit(st, ent->id, g_str_equal(name, "unbind") ? "mailbox.unbind" : g_str_equal(name, "pause") ? "mailbox.pause" : "mailbox.resume",
+                         m->id, json_pack("{s:s}", "email", m->email), NULL);
   storage_close(&st);
   ma_enterprise_free(ent);
   if (rc == -2) rc = 2;

@@ -50,6 +50,7 @@ static int cmd_add(int argc, char **argv)
                               .username = g_strdup_printf("%s-%s", ent->slug, suffix), .created_at = ma_now()};
   g_autoptr(GError) error = NULL;
   rc = storage_submission_add(st, &c, hash, &error);
+  if (rc >= 0) cli_audit(st, ent->id, "submission.add", c.username, NULL, NULL);
   storage_close(&st);
   if (rc < 0) {
     rc = cli_fail("submission add", error);
@@ -117,6 +118,7 @@ static int cmd_revoke(int argc, char **argv)
   if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   rc = storage_submission_revoke(st, ent->id, argv[2], ma_now(), &error);
+  if (rc > 0) cli_audit(st, ent->id, "submission.revoke", argv[2], NULL, NULL);
   storage_close(&st);
   ma_enterprise_free(ent);
   if (rc < 0) return cli_fail("submission revoke", error);

@@ -5,7 +5,9 @@
  * Actions: enterprise.create, enterprise.delete, enterprise.domain_add, enterprise.domain_remove,
  * inbound.rotate, employee.add, employee.remove, apikey.create, apikey.revoke, apikey.rotate,
  * rules.add, rules.update, rules.move, rules.enable, rules.disable, rules.delete, rules.replace,
- * settings.update; the domain, relay and mailbox commands add theirs.
+ * settings.update, rules.replay, domain.add, domain.remove, domain.dkim_key, mailbox.bind,
+ * mailbox.unbind, mailbox.pause, mailbox.resume, submission.add, submission.revoke (relays will
+ * add theirs).
  * Details never hold a secret: no key secret, password, token or message content.
  */
 #ifndef MA_AUDIT_H

@@ -34,6 +34,9 @@ hold_write_lock "$T/data/mailagent.db"
 acked=0
 for i in 1 2 3; do [[ "$(send "full $i")" == *"<-  250 2.0.0 Ok: queued as"* ]] && acked=$((acked + 1)); done
 assert_eq 3 "$acked" "three messages acknowledged before the disk fills"
+# the worker must have met the lock (and deferred) before it is released: otherwise its first
+# attempt, still waiting in the busy handler, would simply succeed after the release
+for _ in $(seq 1 100); do grep -q "archive unavailable" "$T/serve.log" && break; sleep 0.05; done
 fill_to 1572864 filler1
 release_write_lock
 

@@ -16,10 +16,12 @@ ma settings acme archive_internal=on activities=off >/dev/null
 ma apikey create acme --label sync --json >"$T/key.json"
 KEY_ID=$(json_get "$T/key.json" 'd["id"]'); KEY_SECRET=$(json_get "$T/key.json" 'd["secret"]')
 ma apikey revoke "$KEY_ID" >/dev/null
+ma domain add acme sales.acme.example >/dev/null
+ma submission add acme --label crm >/dev/null
 
 actions() { python3 -c 'import json,sys; print(" ".join(e["action"] for e in json.load(sys.stdin)["items"]))'; }
 assert_status 0 ma audit acme --json
-assert_eq "apikey.revoke apikey.create settings.update settings.update rules.add employee.add apikey.create enterprise.create" \
+assert_eq "submission.add domain.add apikey.revoke apikey.create settings.update settings.update rules.add employee.add apikey.create enterprise.create" \
   "$(actions <"$T/last.out")" "acme: every CLI change, newest first"
 assert_eq "$ME" "$(json_get "$T/last.out" 'sorted(set(e["actor"] for e in d["items"]))[0]')" "CLI entries name the Unix user"
 assert_eq "activities=off archive_internal=on" \

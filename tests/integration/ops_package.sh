@@ -71,6 +71,7 @@ mount -t tmpfs tmpfs $M/tmp
 cp $T/ovl/mailagent.deb $M/tmp/
 chroot $M apt-get install -y -q /tmp/mailagent.deb >$T/apt.log 2>&1; echo "apt=\$?" >>\$out
 echo "user=\$(chroot $M id -un mailagent 2>/dev/null)" >>\$out
+echo "version=\$(chroot $M mailagent --version | head -1)" >>\$out
 echo "datadir=\$(chroot $M stat -c '%a %U' /var/lib/mailagent)" >>\$out
 echo "conf=\$(chroot $M stat -c '%a %U:%G' /etc/mailagent/mailagent.conf)" >>\$out
 chroot $M systemd-analyze verify mailagent.service >$T/verify.log 2>&1; echo "verify=\$?" >>\$out
@@ -111,6 +112,7 @@ if grep -q '^overlay=no' "$T/results"; then echo "SKIP - no overlay mount of / h
 r() { sed -n "s/^$1=//p" "$T/results"; }
 assert_eq 0 "$(r apt)" "apt installs the package ($(tail -1 "$T/apt.log"))"
 assert_eq mailagent "$(r user)" "the package creates the mailagent user"
+assert_contains "$(r version)" "mailagent 0." "the installed mailagent --version runs"
 assert_eq "700 mailagent" "$(r datadir)" "/var/lib/mailagent is 0700 and the user's"
 assert_eq "640 root:mailagent" "$(r conf)" "the configuration is readable by the daemon's group only"
 assert_eq 0 "$(r verify)" "systemd-analyze verify passes on the installed unit ($(head -c 300 "$T/verify.log"))"
