@@ -182,6 +182,13 @@ typedef struct MaStorageBackend {
                            GError **error);
 } MaStorageBackend;
 
+/* The handle behind storage.h's MaStorage: a backend and its state (storage.c opens it; the
+ * dispatch files only read it). */
+struct MaStorage {
+  const MaStorageBackend *be;
+  void *impl;
+};
+
 /* The SQLite backend (storage_sqlite_backend.c). */
 extern const MaStorageBackend ma_storage_sqlite_backend;
 
