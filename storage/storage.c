@@ -757,6 +757,9 @@ int storage_outbox_dead_count(MaStorage *st, gint64 *count, GError **error)
   return st->be->outbox_dead_count(st->impl, count, error);
 }
 
+gint64 ma_audit_entry_seq(gconstpointer e) { return ((const MaAuditEntry *) e)->seq; }
+gint64 ma_outbox_event_seq(gconstpointer e) { return ((const MaOutboxEvent *) e)->seq; }
+
 void ma_audit_entry_free(MaAuditEntry *e)
 {
   if (!e) return;

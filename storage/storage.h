@@ -448,6 +448,7 @@ typedef struct {
 } MaOutboxEvent;
 
 void ma_outbox_event_free(MaOutboxEvent *e);
+gint64 ma_outbox_event_seq(gconstpointer e); /* for codec_seq_page_trim */
 
 /* 1 added, 0 the key exists. */
 int storage_outbox_add(MaStorage *st, const char *enterprise_id, const char *event, const char *idempotency_key,
@@ -489,6 +490,7 @@ typedef struct {
 } MaAuditEntry;
 
 void ma_audit_entry_free(MaAuditEntry *e);
+gint64 ma_audit_entry_seq(gconstpointer e); /* for codec_seq_page_trim */
 
 /* Appends e (at set by the caller; seq is assigned). Joins the caller's open transaction, so a change
  * and its entry commit together. */

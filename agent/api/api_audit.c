@@ -18,14 +18,10 @@ static void audit_list(ApiCtx *ctx)
   if (admin && !api_query_enterprise(ctx, &enterprise_id)) return;
   if (!admin) enterprise_id = g_strdup(ctx->enterprise_id);
   const char *cursor = api_query(ctx, "cursor");
-  gint64 before = 0;
-  if (cursor) {
-    char *end = NULL;
-    before = g_ascii_strtoll(cursor, &end, 10);
-    if (!*cursor || *end || before <= 0) {
-      api_reply_error(ctx, 400, "invalid_cursor", "cursor is not one this API returned");
-      return;
-    }
+  gint64 before = cursor ? codec_seq_parse(cursor) : 0;
+  if (cursor && !before) {
+    api_reply_error(ctx, 400, "invalid_cursor", "cursor is not one this API returned");
+    return;
   }
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func((GDestroyNotify) ma_audit_entry_free);
@@ -33,11 +29,7 @@ static void audit_list(ApiCtx *ctx)
     api_reply_gerror(ctx, error);
     return;
   }
-  g_autofree char *next = NULL;
-  if (items->len > (guint) limit) {
-    g_ptr_array_set_size(items, limit);
-    next = g_strdup_printf("%" G_GINT64_FORMAT, ((MaAuditEntry *) items->pdata[limit - 1])->seq);
-  }
+  g_autofree char *next = codec_seq_page_trim(items, (guint) limit, ma_audit_entry_seq);
   json_t *arr = json_array();
   for (guint i = 0; i < items->len; i++) json_array_append_new(arr, codec_audit_entry_to_json(items->pdata[i]));
   api_reply_json(ctx, 200, api_page(arr, next));

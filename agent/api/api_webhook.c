@@ -14,9 +14,8 @@
 /* The {id} parameter (or a cursor) as a seq: 0 after answering 404 when it is not one. */
 static gint64 event_id(ApiCtx *ctx, const char *text)
 {
-  char *end = NULL;
-  gint64 v = text ? g_ascii_strtoll(text, &end, 10) : 0;
-  if (!text || !*text || *end || v <= 0) {
+  gint64 v = codec_seq_parse(text);
+  if (!v) {
     api_reply_error(ctx, 404, "not_found", "no such webhook event");
     return 0;
   }
@@ -29,14 +28,10 @@ static void dead_list(ApiCtx *ctx)
   int limit = 0;
   if (!api_check_query(ctx, allowed) || !api_query_limit(ctx, &limit)) return;
   const char *cursor = api_query(ctx, "cursor");
-  gint64 after = 0;
-  if (cursor) {
-    char *end = NULL;
-    after = g_ascii_strtoll(cursor, &end, 10);
-    if (!*cursor || *end || after <= 0) {
-      api_reply_error(ctx, 400, "invalid_cursor", "cursor is not one this API returned");
-      return;
-    }
+  gint64 after = cursor ? codec_seq_parse(cursor) : 0;
+  if (cursor && !after) {
+    api_reply_error(ctx, 400, "invalid_cursor", "cursor is not one this API returned");
+    return;
   }
   g_autofree char *enterprise_id = NULL;
   if (!api_query_enterprise(ctx, &enterprise_id)) return;
@@ -46,11 +41,7 @@ static void dead_list(ApiCtx *ctx)
     api_reply_gerror(ctx, error);
     return;
   }
-  g_autofree char *next = NULL;
-  if (items->len > (guint) limit) {
-    g_ptr_array_set_size(items, limit);
-    next = g_strdup_printf("%" G_GINT64_FORMAT, ((MaOutboxEvent *) items->pdata[limit - 1])->seq);
-  }
+  g_autofree char *next = codec_seq_page_trim(items, (guint) limit, ma_outbox_event_seq);
   json_t *arr = json_array();
   for (guint i = 0; i < items->len; i++) json_array_append_new(arr, codec_outbox_event_to_json(items->pdata[i], FALSE));
   api_reply_json(ctx, 200, api_page(arr, next));

@@ -27,12 +27,8 @@ int cli_audit_log(int argc, char **argv)
   if (rc >= 0) return rc;
   if ((rc = cli_positional(argc, argv, 0, 1, "mailagent audit [ENTERPRISE] [--limit N] [--cursor C]")) >= 0) return rc;
   if (limit < 1 || limit > 1000) return cli_usage_error("--limit: 1 to 1000");
-  gint64 before = 0;
-  if (cursor) {
-    char *end = NULL;
-    before = g_ascii_strtoll(cursor, &end, 10);
-    if (!*cursor || *end || before <= 0) return cli_usage_error("--cursor: not a cursor this command printed");
-  }
+  gint64 before = cursor ? codec_seq_parse(cursor) : 0;
+  if (cursor && !before) return cli_usage_error("--cursor: not a cursor this command printed");
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
   MaEnterprise *ent = NULL;
@@ -45,11 +41,7 @@ int cli_audit_log(int argc, char **argv)
   storage_close(&st);
   ma_enterprise_free(ent);
   if (rc < 0) return cli_fail("audit", error);
-  g_autofree char *next = NULL;
-  if (items->len > (guint) limit) {
-    g_ptr_array_set_size(items, limit);
-    next = g_strdup_printf("%" G_GINT64_FORMAT, ((MaAuditEntry *) items->pdata[limit - 1])->seq);
-  }
+  g_autofree char *next = codec_seq_page_trim(items, (guint) limit, ma_audit_entry_seq);
   if (common.json) {
     json_t *arr = json_array();
     for (guint i = 0; i < items->len; i++) json_array_append_new(arr, codec_audit_entry_to_json(items->pdata[i]));

@@ -14,14 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "123" -> 123; 0 for anything that is not a positive decimal number. */
-static gint64 parse_event_id(const char *text)
-{
-  char *end = NULL;
-  gint64 v = g_ascii_strtoll(text, &end, 10);
-  return (end && *end == '\0' && end != text && v > 0) ? v : 0;
-}
-
 /* Opens storage and resolves the optional ENTERPRISE to its id (NULL: all). 0, or the exit status
  * after printing why; on failure nothing is open. */
 static int open_scope(const CliCommon *common, const char *enterprise, MaConfig **cfg, MaStorage **st,
@@ -55,7 +47,7 @@ static int cmd_list(int argc, char **argv)
     return rc;
   if (limit < 1 || limit > 1000) return cli_usage_error("--limit: 1 to 1000");
   gint64 after = 0;
-  if (cursor && !(after = parse_event_id(cursor))) return cli_usage_error("--cursor: not a cursor this command printed");
+  if (cursor && !(after = codec_seq_parse(cursor))) return cli_usage_error("--cursor: not a cursor this command printed");
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
   g_autofree char *enterprise_id = NULL;
@@ -66,11 +58,7 @@ static int cmd_list(int argc, char **argv)
   rc = storage_outbox_dead_list(st, enterprise_id, after, limit + 1, items, &error);
   storage_close(&st);
   if (rc < 0) return cli_fail("webhook dead list", error);
-  g_autofree char *next = NULL;
-  if (items->len > (guint) limit) {
-    g_ptr_array_set_size(items, limit);
-    next = g_strdup_printf("%" G_GINT64_FORMAT, ((MaOutboxEvent *) items->pdata[limit - 1])->seq);
-  }
+  g_autofree char *next = codec_seq_page_trim(items, (guint) limit, ma_outbox_event_seq);
   if (common.json) {
     json_t *arr = json_array();
     for (guint i = 0; i < items->len; i++) json_array_append_new(arr, codec_outbox_event_to_json(items->pdata[i], FALSE));
@@ -95,7 +83,7 @@ static int cmd_show(int argc, char **argv)
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
   if ((rc = cli_positional(argc, argv, 1, 1, "mailagent webhook dead show ID")) >= 0) return rc;
-  gint64 seq = parse_event_id(argv[1]);
+  gint64 seq = codec_seq_parse(argv[1]);
   if (!seq) return cli_usage_error("%s is not an event id", argv[1]);
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
@@ -150,7 +138,7 @@ static int change_dead(int argc, char **argv, gboolean retry)
   if ((rc = cli_positional(argc, argv, all ? 0 : 1, all ? 0 : 1, usage)) >= 0) return rc;
   if (enterprise && !all) return cli_usage_error("--enterprise goes with --all");
   gint64 seq = 0;
-  if (!all && !(seq = parse_event_id(argv[1]))) return cli_usage_error("%s is not an event id", argv[1]);
+  if (!all && !(seq = codec_seq_parse(argv[1]))) return cli_usage_error("%s is not an event id", argv[1]);
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
   g_autofree char *enterprise_id = NULL;

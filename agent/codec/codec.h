@@ -86,6 +86,13 @@ char *codec_inbound_address(const char *local, const char *inbound_domain);
 /* A page: {"items": items, "next_cursor": cursor or null}; takes items. */
 json_t *codec_page(json_t *items, const char *next_cursor);
 
+/* Pages numbered by a storage sequence (webhook events, audit entries), CLI and API alike: a seq,
+ * an id or cursor, is a positive decimal number (codec_seq_parse: 0 for anything else). The caller
+ * fetches limit + 1 items; codec_seq_page_trim drops the extra one and returns the next cursor (the
+ * last kept item's seq, newly allocated), or NULL when this was the last page. */
+gint64 codec_seq_parse(const char *text);
+char *codec_seq_page_trim(GPtrArray *items, guint limit, gint64 (*seq_of)(gconstpointer item));
+
 /* A mailbox binding with its status (codec_mailbox.c): never its secret. quarantine: char*
  * "folder key: reason" lines or NULL. */
 json_t *codec_mailbox_to_json(const MaMailbox *m, GPtrArray *quarantine);

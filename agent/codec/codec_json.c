@@ -395,3 +395,17 @@ int codec_timeline_filter_parse(const char *direction, const char *since, const 
   f->thread_id = thread;
   return 0;
 }
+
+gint64 codec_seq_parse(const char *text)
+{
+  char *end = NULL;
+  gint64 v = text && *text ? g_ascii_strtoll(text, &end, 10) : 0;
+  return end && *end == '\0' && v > 0 ? v : 0;
+}
+
+char *codec_seq_page_trim(GPtrArray *items, guint limit, gint64 (*seq_of)(gconstpointer item))
+{
+  if (limit == 0 || items->len <= limit) return NULL;
+  g_ptr_array_set_size(items, limit);
+  return g_strdup_printf("%" G_GINT64_FORMAT, seq_of(items->pdata[limit - 1]));
+}
