@@ -2,9 +2,9 @@
  * the metadata in data_dir/spool.db, its own SQLite file (WAL, synchronous=FULL), each message's
  * octets in a file of data_dir/spool/ (spool_body.h) that the row names in `body_file`.
  *
- * spool_put makes n entries durable together: each body file fdatasync'd and its directory
- * fsync'd (by a pool of threads, so the syncs share journal commits), then one transaction, one
- * commit, one fsync of the WAL, however many entries. It returns 0 only after the commit, so an
+ * spool_put makes n entries durable together: each body file fdatasync'd (by a pool of threads,
+ * so the syncs overlap and share journal commits), then one fsync of the spool directory for all
+ * their names, then one transaction, one commit, one fsync of the WAL, however many entries. It returns 0 only after the commit, so an
  * acknowledgement given after it survives a crash or power loss. A failed sync or commit (or an
  * injected sync failure) stores none of the n entries, and their files are unlinked when the
  * entries are freed; the caller answers 4xx. A crash between the file syncs and the commit
@@ -337,8 +337,8 @@ static int spool_body_create_for(MaSpool *sp, MaSpoolEntry *e, GError **error)
 }
 
 /* Gives every entry a body file (writing e->data into one when the caller handed octets) and
- * makes the files durable: each fdatasync'd with its directory (in parallel when there are
- * several; a body synced already only reports its status). */
+ * makes the files durable: each fdatasync'd (in parallel when there are several; a body synced
+ * already only reports its status), then the directory once for all of them. */
 static int spool_sync_bodies(MaSpool *sp, MaSpoolEntry *const *entries, guint n, GError **error)
 {
   if (n > 1 && !sp->syncers) sp->syncers = g_thread_pool_new(spool_sync_one, sp, SPOOL_SYNC_THREADS, FALSE, NULL);
@@ -368,7 +368,8 @@ static int spool_sync_bodies(MaSpool *sp, MaSpoolEntry *const *entries, guint n,
   }
   for (guint i = 0; i < n; i++)
     if (spool_body_status(entries[i]->body, error) < 0) return -1;
-  return 0;
+  /* every file of the batch exists by now: one directory fsync makes all their names durable */
+  return spool_body_sync_dir(sp->data_dir, error);
 }
 
 int spool_put(MaSpool *sp, MaSpoolEntry *const *entries, guint n, GError **error)

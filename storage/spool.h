@@ -60,8 +60,8 @@ void spool_close(MaSpool **sp);
  * MA_ERROR_TEMPFAIL when it could not finish; nothing is lost (the log is replayed at open). */
 int spool_checkpoint(MaSpool *sp, GError **error);
 
-/* Makes n entries durable together: every body file fdatasync'd with the spool directory (unless
- * synced already, see spool_body_sync), then one transaction and its sync. 0: all are durable (their bodies are kept); -1: none
+/* Makes n entries durable together: every body file fdatasync'd (unless synced already, see
+ * spool_body_sync), then the spool directory once, then one transaction and its sync. 0: all are durable (their bodies are kept); -1: none
  * is (TEMPFAIL), and freeing the entries unlinks their files. */
 int spool_put(MaSpool *sp, MaSpoolEntry *const *entries, guint n, GError **error);
 /* Live entries whose next attempt is due (next_attempt_at <= ma_now_ms()), oldest first, with

@@ -3,7 +3,10 @@
  * A body owns an O_RDWR|O_EXCL descriptor and a 64 KiB buffer allocated at the first write, so a
  * session costs that much whatever the message size. Short writes are retried, EINTR too; the first
  * error is kept (errno and text) and every later write is dropped. Reading back for the forwarder
- * policy uses pread, so the write position never moves.
+ * policy copies from the buffer while the whole message is still there (most messages: no system
+ * call), else uses pread, so the write position never moves. A body's sync is its file's
+ * fdatasync only; the directory entries of a whole batch are made durable by one
+ * spool_body_sync_dir (spool_put), not one directory fsync per message.
  *
  * Must never: sync on the event loop (only spool_body_sync does, on the spool writer's thread);
  * build a path from a name that spool_body_name_valid refuses; unlink a body that was kept.
@@ -149,8 +152,13 @@ const char *spool_body_path(const MaSpoolBody *b) { return b->path; }
 int spool_body_read_head(MaSpoolBody *b, gsize len, GBytes **out, GError **error)
 {
   *out = NULL;
-  if (spool_body_flush(b, error) < 0) return -1;
+  if (spool_body_status(b, error) < 0) return -1;
   len = MIN(len, (gsize) b->size);
+  if (b->nbuf == (gsize) b->size) { /* the whole file is still in the buffer: no write, no read */
+    *out = g_bytes_new(b->buf, len);
+    return 0;
+  }
+  if (spool_body_flush(b, error) < 0) return -1;
   if (b->fd < 0) return fail_errno(error, EBADF, "read back after sync from", b->path);
   guint8 *data = g_malloc(len + 1);
   gsize got = 0;
@@ -168,17 +176,6 @@ int spool_body_read_head(MaSpoolBody *b, gsize len, GBytes **out, GError **error
   return 0;
 }
 
-/* fsyncs the directory that holds path. 0, or an errno. */
-static int sync_parent(const char *path)
-{
-  g_autofree char *dir = g_path_get_dirname(path);
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  int rc = fsync(fd) < 0 ? errno : 0;
-  close(fd);
-  return rc;
-}
-
 int spool_body_sync(MaSpoolBody *b, GError **error)
 {
   g_assert(b != NULL);
@@ -188,10 +185,18 @@ int spool_body_sync(MaSpoolBody *b, GError **error)
   if (!b->err && fdatasync(b->fd) < 0) set_err(b, errno, "cannot sync");
   if (close(b->fd) < 0 && !b->err && errno != EINTR) set_err(b, errno, "cannot close");
   b->fd = -1;
-  /* the directory entry too; concurrent syncs of the one directory share a journal commit */
-  int derr = b->err ? 0 : sync_parent(b->path);
-  if (derr) set_err(b, derr, "cannot sync the directory of");
   return spool_body_status(b, error);
+}
+
+int spool_body_sync_dir(const char *data_dir, GError **error)
+{
+  g_autofree char *dir = g_build_filename(data_dir, SPOOL_BODY_DIR, NULL);
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return fail_errno(error, errno, "cannot open the directory", dir);
+  int err = fsync(fd) < 0 ? errno : 0;
+  close(fd);
+  if (err) return fail_errno(error, err, "cannot sync the directory", dir);
+  return 0;
 }
 
 void spool_body_keep(MaSpoolBody *b)

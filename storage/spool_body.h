@@ -3,9 +3,10 @@
  *
  * Life of a body: spool_body_create makes <id>.eml (O_EXCL, 0600) when DATA/BDAT begins; the
  * receiving session appends the decoded octets as they arrive (spool_body_write: a 64 KiB buffer,
- * page-cache writes, never a sync, so it may run on the event loop); spool_body_sync makes it
- * durable - fdatasync of the file, then fsync of its directory - before the database row that
- * names it commits (spool_put, spool.h), which then marks it kept. A body freed without being kept is
+ * page-cache writes, never a sync, so it may run on the event loop); spool_body_sync makes its
+ * octets durable (fdatasync) and spool_body_sync_dir its name (one fsync of the directory for a
+ * whole batch of new files) before the database row that names it commits (spool_put, spool.h),
+ * which then marks it kept. A body freed without being kept is
  * unlinked, so a refused, aborted or failed message leaves nothing; a crash leaves at worst an
  * orphan file, which spool_sweep_orphans (spool.h) removes at the next start.
  *
@@ -43,13 +44,18 @@ const char *spool_body_name(const MaSpoolBody *b);
 /* The full path, owned by b. */
 const char *spool_body_path(const MaSpoolBody *b);
 
-/* Reads the first min(len, size) octets back (flushing first): the header section the forwarder
- * policy judges at the end of DATA. *out is newly allocated (g_bytes_unref). 0 or -1 with *error. */
+/* Reads the first min(len, size) octets back: the header section the forwarder policy judges at
+ * the end of DATA. From the buffer while nothing was written out yet, else flushing and reading
+ * the file. *out is newly allocated (g_bytes_unref). 0 or -1 with *error (the sticky one too). */
 int spool_body_read_head(MaSpoolBody *b, gsize len, GBytes **out, GError **error);
 
-/* Flushes, fdatasyncs and closes the file, then fsyncs its directory (the spool writer's threads,
- * never the loop). Once synced, a second call only reports the status. 0 or -1 with *error. */
+/* Flushes, fdatasyncs and closes the file (the spool writer's threads, never the loop). Its name
+ * is durable only after a later spool_body_sync_dir. Once synced, a second call only reports the
+ * status. 0 or -1 with *error. */
 int spool_body_sync(MaSpoolBody *b, GError **error);
+/* fsyncs data_dir/spool/: every body file created there before the call keeps its name across a
+ * crash. One call serves a whole batch. 0 or -1 with *error (MA_ERROR_TEMPFAIL). */
+int spool_body_sync_dir(const char *data_dir, GError **error);
 /* The row naming this file committed: spool_body_free keeps the file from now on. */
 void spool_body_keep(MaSpoolBody *b);
 /* Closes; unlinks the file unless spool_body_keep was called. Accepts NULL. */

@@ -5,7 +5,8 @@
  * the sessions to the RCPT snapshot (recipient and employee look-ups, settings: rcpt_refresher.h)
  * and to the group-commit spool writer.
  *
- * Back-pressure: the read high-watermark stops reading from a client whose input is not being
+ * Replies are written to the socket as soon as the session has queued them (conn_send), the write
+ * event armed only when they do not fit. Back-pressure: the read high-watermark stops reading from a client whose input is not being
  * consumed (while its message is being spooled, or while it does not read our replies). Never
  * touches the database on the loop: look-ups read the in-memory snapshot, the spool writer and
  * the snapshot refresher have threads of their own.
@@ -75,6 +76,7 @@ struct Conn {
   GList *link;
   SmtpSpoolTicket *ticket;
   void *sink_ticket;         /* submission: message handed to the sink, reply pending */
+  gboolean tls;              /* c->bev is the TLS filter: replies go through it */
   gboolean closing;
   gint64 close_by_ms;
   char ip[64];
@@ -224,6 +226,18 @@ static gboolean conn_flushed(Conn *c)
          (!under || evbuffer_get_length(bufferevent_get_output(under)) == 0);
 }
 
+/* Sends the replies the session queued straight to the socket: one writev, without arming a write
+ * event and waiting a loop turn for it (a reply nearly always fits the socket buffer). What does
+ * not fit, or a write error, is left to the bufferevent's write event, enabled only then (and
+ * disabled again in on_write once drained). TLS connections write through their filter. */
+static void conn_send(Conn *c)
+{
+  struct evbuffer *out = bufferevent_get_output(c->bev);
+  if (c->tls || evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(c->bev) & EV_WRITE)) return;
+  evbuffer_write(out, bufferevent_getfd(c->bev));
+  if (evbuffer_get_length(out) > 0) bufferevent_enable(c->bev, EV_WRITE);
+}
+
 /* Close once the output is flushed (checked on write events and on a short timer, since the TLS
  * filter reports "drained" when its octets reach the socket bufferevent, not the socket). */
 static void conn_close_after_flush(Conn *c)
@@ -232,6 +246,7 @@ static void conn_close_after_flush(Conn *c)
   if (!c->closing) c->close_by_ms = now_ms() + 10000; /* a client that never reads our last reply */
   c->closing = TRUE;
   bufferevent_disable(c->bev, EV_READ);
+  conn_send(c);
   if (conn_flushed(c) || now_ms() >= c->close_by_ms) {
     conn_free(c);
     return;
@@ -247,6 +262,7 @@ static void conn_run(Conn *c)
     conn_close_after_flush(c);
     return;
   }
+  conn_send(c);
   arm_timer(c);
 }
 
@@ -258,6 +274,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 static void on_write(struct bufferevent *bev, void *arg)
 {
   Conn *c = arg;
+  if (!c->tls) bufferevent_disable(bev, EV_WRITE); /* drained: conn_send writes the next reply itself */
   if (c->closing) {
     conn_close_after_flush(c);
     return;
@@ -308,7 +325,10 @@ static void hook_starttls(void *ctx, SmtpSession *s)
     smtp_session_tls_done(s, FALSE, now_ms()); /* the session closes; never free it from inside */
     return;
   }
-  /* the 220 reply is already in the plain bufferevent's output; the filter writes after it */
+  /* the 220 reply is already in the plain bufferevent's output; the filter writes after it, and
+   * the plain one now always writes when it has output */
+  c->tls = TRUE;
+  bufferevent_enable(c->bev, EV_WRITE);
   tls = bufferevent_openssl_filter_new(c->srv->base, c->bev, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
   if (!tls) {
     SSL_free(ssl);
@@ -383,8 +403,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     refuse_connection(fd, "421 4.7.0 Too many connections from your address, try again later\r\n");
     return;
   }
-  early = recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
-  evutil_make_socket_nonblocking(fd);
+  early = recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) > 0; /* the listener made fd non-blocking */
 
   c = g_new0(Conn, 1);
   c->srv = srv;
@@ -411,7 +430,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
   client_count_add(srv, ip, +1);
   bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH_WATERMARK);
   bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-  bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+  bufferevent_enable(c->bev, EV_READ); /* EV_WRITE only while a reply waits for room (conn_send) */
   smtp_session_set_buffers(c->s, bufferevent_get_input(c->bev), bufferevent_get_output(c->bev));
   if (srv->greet_delay_ms > 0 && !early) {
     struct timeval tv = {srv->greet_delay_ms / 1000, (srv->greet_delay_ms % 1000) * 1000};
@@ -423,6 +442,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     conn_close_after_flush(c);
     return;
   }
+  conn_send(c);
   arm_timer(c);
 }
 

@@ -783,8 +783,8 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
   g_autoptr(GBytes) head = NULL;
   gsize head_len = 0;
   const guint8 *head_data = (const guint8 *) "";
-  if (spool_body_flush(s->body, &error) < 0 ||
-      spool_body_read_head(s->body, (gsize) smtp_data_decoder_header_size(s->dec), &head, &error) < 0) {
+  if (spool_body_read_head(s->body, (gsize) smtp_data_decoder_header_size(s->dec), &head, &error) < 0 ||
+      spool_body_flush(s->body, &error) < 0) {
     const char *text = spool_body_no_space(s->body) ? STORE_NO_SPACE : STORE_FAILED;
     ma_warn("smtp", "message not stored %s size=%" G_GINT64_FORMAT ": %s", env->str, size, error->message);
     reply(s, text);

@@ -9,7 +9,8 @@
  * A message's body file starts its fdatasync the moment it is submitted, on a small pool of
  * syncer threads, so the files of the next batch sync while the current batch commits; the writer
  * waits for those syncs before it hands the batch to spool_put (whose own sync of a synced body
- * only reads its status). Concurrent syncs also share the file system's journal commits.
+ * only reads its status; it then syncs the spool directory once for the batch and commits).
+ * Concurrent syncs also share the file system's journal commits.
  */
 #include "smtp_spool_writer.h"
 
@@ -190,7 +191,9 @@ SmtpSpoolWriter *smtp_spool_writer_new(struct event_base *base, const char *data
   }
   w->pipe_ev = event_new(base, w->pipe_fd[0], EV_READ | EV_PERSIST, on_pipe, w);
   event_add(w->pipe_ev, NULL);
-  w->syncers = g_thread_pool_new(sync_early, w, SMTP_SPOOL_SYNC_THREADS, FALSE, NULL);
+  /* exclusive: its threads live as long as the writer, instead of ending and being made again
+   * whenever the load dips (a shared pool keeps only two idle threads) */
+  w->syncers = g_thread_pool_new(sync_early, w, SMTP_SPOOL_SYNC_THREADS, TRUE, NULL);
   w->thread = g_thread_new("smtp-spool", writer_main, w);
   return w;
 }
