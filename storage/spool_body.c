@@ -27,6 +27,7 @@
 struct MaSpoolBody {
   int fd;                 /* -1 once synced and closed */
   char *path;
+  char *id;
   char *name;
   guint8 *buf;            /* BODY_BUFFER octets, allocated at the first write */
   gsize nbuf;
@@ -74,6 +75,7 @@ int spool_body_create(const char *data_dir, const char *id, MaSpoolBody **out, G
   MaSpoolBody *b = g_new0(MaSpoolBody, 1);
   b->fd = fd;
   b->path = path;
+  b->id = g_strdup(id);
   b->name = g_steal_pointer(&name);
   *out = b;
   return 0;
@@ -146,6 +148,7 @@ gboolean spool_body_no_space(const MaSpoolBody *b)
 }
 
 gint64 spool_body_size(const MaSpoolBody *b) { return b->size; }
+const char *spool_body_id(const MaSpoolBody *b) { return b->id; }
 const char *spool_body_name(const MaSpoolBody *b) { return b->name; }
 const char *spool_body_path(const MaSpoolBody *b) { return b->path; }
 
@@ -212,6 +215,7 @@ void spool_body_free(MaSpoolBody *b)
   if (!b->kept) unlink(b->path);
   g_free(b->buf);
   g_free(b->path);
+  g_free(b->id);
   g_free(b->name);
   g_free(b->err_what);
   g_free(b);

@@ -39,6 +39,8 @@ gboolean spool_body_no_space(const MaSpoolBody *b);
 
 /* Octets appended so far. */
 gint64 spool_body_size(const MaSpoolBody *b);
+/* The spool id it was created for, owned by b. */
+const char *spool_body_id(const MaSpoolBody *b);
 /* The file name inside the spool directory ("<id>.eml"), owned by b. */
 const char *spool_body_name(const MaSpoolBody *b);
 /* The full path, owned by b. */

@@ -87,3 +87,37 @@ int smtp_auth_decode_plain(const char *b64, char user[SMTP_AUTH_MAX + 1], char p
   memset(buf, 0, sizeof buf);
   return 0;
 }
+
+SmtpAuthStep smtp_auth_next(SmtpAuthExchange *x, const char *line, const char **text)
+{
+  const char *why = NULL;
+  if (strcmp(line, "*") == 0) {
+    *text = "501 5.0.0 Authentication cancelled";
+    return SMTP_AUTH_FAILED;
+  }
+  if (x->mech == SMTP_SASL_PLAIN) {
+    if (smtp_auth_decode_plain(line, x->user, x->password, &why) < 0) goto bad;
+    return SMTP_AUTH_CREDENTIALS;
+  }
+  if (!x->have_user) {
+    if (smtp_auth_decode_line(line, x->user, &why) < 0 || !x->user[0]) goto bad;
+    x->have_user = TRUE;
+    *text = "334 UGFzc3dvcmQ6"; /* "Password:" */
+    return SMTP_AUTH_CONTINUE;
+  }
+  if (smtp_auth_decode_line(line, x->password, &why) < 0) goto bad;
+  return SMTP_AUTH_CREDENTIALS;
+bad:
+  *text = why ? why : "501 5.5.2 Error: malformed authentication response";
+  return SMTP_AUTH_FAILED;
+}
+
+SmtpAuthStep smtp_auth_start(SmtpAuthExchange *x, const char *arg, const char **text)
+{
+  const char *initial;
+  memset(x, 0, sizeof *x);
+  x->mech = smtp_auth_mechanism(arg, &initial);
+  if (*initial) return smtp_auth_next(x, initial, text);
+  *text = x->mech == SMTP_SASL_PLAIN ? "334 " : "334 VXNlcm5hbWU6"; /* "Username:" */
+  return SMTP_AUTH_CONTINUE;
+}

@@ -1,5 +1,6 @@
 /* smtp_parse.c - pure SMTP parsing: command verbs, MAIL/RCPT paths (RFC 5321 4.1.2) with ESMTP
- * parameters, the open-relay refusal for recipients, and the incremental DATA/BDAT decoder.
+ * parameters, the open-relay refusal for recipients, the BDAT chunk size, and the incremental
+ * DATA/BDAT decoder.
  *
  * The decoder is a byte-at-a-time state machine, so a message split anywhere across reads decodes
  * the same. Only CRLF "." CRLF ends DATA: a CR or LF that is not part of a CRLF pair is a sticky
@@ -291,6 +292,28 @@ int smtp_rcpt_local_part(const SmtpPath *path, const char *inbound_domain, char 
     return -1;
   }
   for (gsize i = 0; i <= n; i++) local_r[i] = g_ascii_tolower(path->local[i]);
+  return 0;
+}
+
+/* ---- BDAT ------------------------------------------------------------------------------------ */
+
+int smtp_parse_bdat(const char *arg, gint64 *size_r, gboolean *last_r)
+{
+  const char *p = arg;
+  gint64 size = 0;
+  int digits = 0;
+  for (; g_ascii_isdigit(*p); p++) {
+    if (++digits > 18) return -1; /* below G_MAXINT64, and far above any size limit */
+    size = size * 10 + (*p - '0');
+  }
+  if (digits == 0) return -1;
+  *last_r = FALSE;
+  if (*p == ' ' && g_ascii_strcasecmp(p + 1, "LAST") == 0) {
+    *last_r = TRUE;
+    p += 5;
+  }
+  if (*p) return -1;
+  *size_r = size;
   return 0;
 }
 

@@ -1,6 +1,6 @@
 /* smtp_parse.h - pure parsing for the inbound SMTP server: command lines, MAIL/RCPT paths and
- * their ESMTP parameters, the recipient check that refuses every open-relay form, and the
- * incremental DATA/BDAT decoder.
+ * their ESMTP parameters, the BDAT chunk size, the recipient check that refuses every open-relay
+ * form, and the incremental DATA/BDAT decoder.
  *
  * No I/O, no allocation beyond what is documented, no global state: everything here is unit
  * tested table-driven and (the decoder) byte by byte. Error results carry a complete SMTP reply
@@ -76,6 +76,10 @@ int smtp_parse_rcpt(const char *arg, SmtpPath *out, const char **reply_r);
  * relay forms, 550 5.1.1 for a well-formed address that cannot be ours). */
 int smtp_rcpt_local_part(const SmtpPath *path, const char *inbound_domain, char local_r[SMTP_MAX_LOCAL + 1],
                          const char **reply_r);
+
+/* Parses the argument of BDAT (RFC 3030: chunk-size [SP "LAST"], one space, LAST in any case,
+ * at most 18 digits). 0 with *size_r and *last_r, or -1: the chunk's length is unknown. */
+int smtp_parse_bdat(const char *arg, gint64 *size_r, gboolean *last_r);
 
 /* ---- incremental DATA / BDAT decoder ---------------------------------------------------------- */
 

@@ -166,6 +166,7 @@ static void on_sink_done(void *arg, const char *reply)
 static void hook_submit(void *ctx, SmtpSession *s, MaSpoolEntry *e)
 {
   Conn *c = ctx;
+  e->received_at = ma_now();
   if (c->srv->sink_ops) c->sink_ticket = c->srv->sink_ops->submit(c->srv->sink, e, on_sink_done, c);
   else c->ticket = smtp_spool_writer_submit(c->srv->writer, e, on_spooled, c);
 }
@@ -187,9 +188,10 @@ static int hook_auth(void *ctx, const char *user, const char *password, char **e
   return ok ? 1 : 0;
 }
 
-static int hook_body_new(void *ctx, const char *spool_id, MaSpoolBody **out, GError **error)
+static int hook_body_new(void *ctx, MaSpoolBody **out, GError **error)
 {
   Conn *c = ctx;
+  g_autofree char *spool_id = ma_id_new();
   return spool_body_create(c->srv->data_dir, spool_id, out, error);
 }
 
@@ -204,7 +206,7 @@ static void on_committed(void *arg, guint n)
 
 static void arm_timer(Conn *c)
 {
-  gint64 wake = smtp_session_next_wakeup(c->s), now = now_ms();
+  gint64 now = now_ms(), wake = smtp_session_next_wakeup(c->s, now);
   struct timeval tv;
   gint64 d;
   if (smtp_session_state(c->s) == SMTP_STATE_GREETING) return; /* the greeting timer is running */
@@ -628,7 +630,7 @@ void smtp_server_shutdown(SmtpServer *srv, int grace_seconds, SmtpShutdownFn don
   for (l = srv->conns; l; l = next) {
     Conn *c = l->data;
     next = l->next;
-    if (!c->closing && smtp_session_shutdown(c->s) == SMTP_CLOSE) conn_close_after_flush(c);
+    if (!c->closing && smtp_session_shutdown(c->s, now_ms()) == SMTP_CLOSE) conn_close_after_flush(c);
   }
   if (srv->nconns == 0) event_active(srv->drain_timer, EV_TIMEOUT, 0);
 }

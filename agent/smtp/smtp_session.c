@@ -2,7 +2,13 @@
  *
  * One enum of states, one function that changes state (set_state, which also sets the deadline
  * for the new state), one input function (smtp_session_process) and a commands[] table where
- * each command has a check step (validates and replies on refusal) and a proceed step (acts).
+ * each command has a check step and a proceed step. A check only decides: it reads the session
+ * (const) and returns a Verdict, with what it found out in CommandFacts; dispatch answers a
+ * refusal (and charges the error budget), and only proceed changes the session. Between BDAT
+ * chunks the session is in SMTP_STATE_BDAT_WAIT; a refused chunk is read in SMTP_STATE_BDAT_SKIP.
+ * Time comes in as now_ms (monotonic) on every entry point: nothing here reads a clock.
+ * The pure parts live beside it: input framing (smtp_input), the envelope (smtp_envelope), the
+ * AUTH exchange (smtp_auth), the parsers (smtp_parse), the limits (smtp_limits).
  *
  * Pipelining (RFC 2920) is honoured after EHLO; a command that arrives with more input behind it
  * where that is not allowed (before EHLO, after HELO, behind EHLO or DATA) is a protocol
@@ -20,12 +26,13 @@
  */
 #include "smtp_session.h"
 
-#include "agent/lib/clock.h"
 #include "agent/lib/log.h"
 #include "agent/lib/metrics.h"
 #include "agent/mime/mime.h"
 
 #include "smtp_auth.h"
+#include "smtp_envelope.h"
+#include "smtp_input.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -50,56 +57,30 @@ struct SmtpSession {
   char helo[256];
   gboolean authed;          /* submission: AUTH succeeded */
   char *auth_enterprise;    /* ... for this enterprise */
-  SmtpSaslMech auth_mech;   /* AUTH in progress (SMTP_STATE_AUTH) */
-  char auth_user[SMTP_AUTH_MAX + 1];
+  SmtpAuthExchange auth;    /* AUTH in progress (SMTP_STATE_AUTH) */
 
   /* transaction */
-  gboolean have_mail;
-  SmtpPath mail;
-  GPtrArray *rcpts;         /* char* addresses as accepted, each once */
-  guint rcpt_accepted;      /* RCPT commands accepted, repeats included (the recipient limit) */
-  char *enterprise_id;
-  FwdDecision decision;     /* envelope judgement at RCPT */
-  char *msg_id;             /* spool id of the message being received */
+  SmtpEnvelope env;
   MaSpoolBody *body;        /* its file, NULL outside DATA/BDAT */
   SmtpDataDecoder *dec;
   SmtpRateMeter rate;       /* octets on the wire, for the data rate */
   gint64 unextended_octets; /* received since the deadline was last extended */
   gint64 bdat_left;         /* octets of the current chunk still to read */
-  gboolean bdat_last;
-  gboolean bdat_active;     /* a BDAT transfer is under way */
-  const char *bdat_refusal; /* chunk being discarded: reply this once it is read */
-  SmtpState bdat_prev;      /* state to return to after a discarded chunk */
+  gboolean bdat_last;       /* it is the last one */
+  const char *skip_reply;   /* SMTP_STATE_BDAT_SKIP: the refusal once the chunk is read */
+  SmtpState skip_return;    /* ... and the state it returns to */
   gint64 submitted_ms;
   char *spool_client_log;   /* envelope summary for the log line */
 };
 
 static const char *const state_names[SMTP_STATE__COUNT] = {
-  "greeting", "helo", "idle", "mail", "rcpt", "data", "bdat", "spooling", "tls", "auth", "closing",
+  "greeting", "helo", "idle", "mail", "rcpt", "data", "bdat", "bdat-wait", "bdat-skip", "spooling", "tls", "auth",
+  "closing",
 };
 
 const char *smtp_state_name(SmtpState st)
 {
   return st < SMTP_STATE__COUNT ? state_names[st] : "?";
-}
-
-void smtp_limits_defaults(SmtpLimits *lim)
-{
-  memset(lim, 0, sizeof *lim);
-  lim->max_message_size = 52428800;
-  lim->max_recipients = 100;
-  lim->error_budget = 10;
-  lim->junk_command_limit = 100;
-  lim->command_timeout_ms = 300000;
-  lim->data_timeout_ms = 600000;
-  lim->tls_timeout_ms = 30000;
-  lim->min_data_rate = 1024;
-  lim->rate_grace_ms = 5000;
-  lim->rate_window_ms = 10000;
-  lim->data.max_size = lim->max_message_size;
-  lim->data.max_line = SMTP_MAX_TEXT_LINE;
-  lim->data.max_header = 102400;
-  lim->data.max_headers = 1000;
 }
 
 /* ---- replies and state --------------------------------------------------------------------- */
@@ -128,6 +109,7 @@ static void set_state(SmtpSession *s, SmtpState st, gint64 now_ms)
   switch (st) {
   case SMTP_STATE_DATA:
   case SMTP_STATE_BDAT:
+  case SMTP_STATE_BDAT_SKIP:
     s->deadline_ms = now_ms + s->lim.data_timeout_ms;
     break;
   case SMTP_STATE_TLS:
@@ -145,19 +127,12 @@ static void set_state(SmtpSession *s, SmtpState st, gint64 now_ms)
 
 static void transaction_reset(SmtpSession *s)
 {
-  s->have_mail = FALSE;
-  memset(&s->mail, 0, sizeof s->mail);
-  g_ptr_array_set_size(s->rcpts, 0);
-  s->rcpt_accepted = 0;
-  g_clear_pointer(&s->enterprise_id, g_free);
-  forwarder_decision_clear(&s->decision);
+  smtp_envelope_reset(&s->env);
   g_clear_pointer(&s->dec, smtp_data_decoder_free);
   g_clear_pointer(&s->body, spool_body_free); /* unlinks the file of a message not handed over */
-  g_clear_pointer(&s->msg_id, g_free);
   s->bdat_left = 0;
   s->bdat_last = FALSE;
-  s->bdat_active = FALSE;
-  s->bdat_refusal = NULL;
+  s->skip_reply = NULL;
 }
 
 /* A refusal that costs one unit of the error budget. SMTP_CLOSE when the budget is spent. */
@@ -192,7 +167,7 @@ SmtpSession *smtp_session_new(const SmtpLimits *lim, const SmtpSessionHooks *hoo
   s->lim.inbound_domain = g_strdup(lim->inbound_domain ? lim->inbound_domain : "");
   s->hooks = *hooks;
   g_strlcpy(s->client, client_ip ? client_ip : "unknown", sizeof s->client);
-  s->rcpts = g_ptr_array_new_with_free_func(g_free);
+  smtp_envelope_init(&s->env);
   set_state(s, SMTP_STATE_GREETING, now_ms);
   return s;
 }
@@ -201,7 +176,7 @@ void smtp_session_free(SmtpSession *s)
 {
   if (!s) return;
   transaction_reset(s);
-  g_ptr_array_unref(s->rcpts);
+  smtp_envelope_clear(&s->env);
   g_free(s->spool_client_log);
   g_free(s->auth_enterprise);
   g_free(s->lim.hostname);
@@ -232,6 +207,44 @@ SmtpAction smtp_session_greet(SmtpSession *s, gboolean early_input, gint64 now_m
 
 /* ---- commands ------------------------------------------------------------------------------ */
 
+/* A check's decision. */
+typedef enum {
+  VERDICT_PROCEED, /* accepted: the proceed step acts */
+  VERDICT_REFUSE,  /* answered, one unit of the error budget (a 5xx the client should not repeat) */
+  VERDICT_DEFER,   /* answered, no cost (a temporary 4xx, or a limit the client did not break on purpose) */
+  VERDICT_CLOSE,   /* answered, then the session ends */
+} VerdictKind;
+
+typedef struct {
+  VerdictKind kind;
+  const char *text; /* the reply (static) ... */
+  char *owned;      /* ... or a formatted one, freed by dispatch */
+  const char *then; /* VERDICT_CLOSE: a second line after it, or NULL */
+} Verdict;
+
+#define PROCEED ((Verdict){VERDICT_PROCEED, NULL, NULL, NULL})
+#define REFUSE(t) ((Verdict){VERDICT_REFUSE, (t), NULL, NULL})
+#define DEFER(t) ((Verdict){VERDICT_DEFER, (t), NULL, NULL})
+#define CLOSE(t) ((Verdict){VERDICT_CLOSE, (t), NULL, NULL})
+
+/* What a check found out, handed to its proceed step (one command's life; freed by dispatch). */
+typedef struct {
+  SmtpPath path;          /* MAIL: the reverse path */
+  char *rcpt;             /* RCPT: the address to deliver to; NULL for a repeat of an accepted one */
+  char *enterprise_id;    /* RCPT: the transaction's enterprise, when this RCPT is its first */
+  FwdDecision decision;   /* ... and the envelope judgement of the forwarder policy */
+  gint64 bdat_size;       /* BDAT: the chunk */
+  gboolean bdat_last;
+  const char *bdat_refusal; /* BDAT: read the chunk, then answer this */
+} CommandFacts;
+
+static void facts_clear(CommandFacts *f)
+{
+  g_free(f->rcpt);
+  g_free(f->enterprise_id);
+  forwarder_decision_clear(&f->decision);
+}
+
 typedef struct {
   SmtpCmd cmd;
   /* states in which the command is allowed (bit per SmtpState); others get `sequence` */
@@ -239,40 +252,35 @@ typedef struct {
   const char *sequence;
   /* TRUE: must be the last command of a pipelined group (RFC 2920 3.1) */
   gboolean last_in_group;
-  /* validates; on refusal it has replied and returns -1 (or -2 when the session must close) */
-  int (*check)(SmtpSession *s, const char *arg, gint64 now_ms);
-  SmtpAction (*proceed)(SmtpSession *s, const char *arg, gint64 now_ms);
+  Verdict (*check)(const SmtpSession *s, const char *arg, CommandFacts *f);
+  SmtpAction (*proceed)(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms);
 } SmtpCommand;
 
 #define ST(x) (1u << SMTP_STATE_##x)
 #define AFTER_GREETING (ST(HELO) | ST(IDLE) | ST(MAIL) | ST(RCPT))
-#define AFTER_HELO (ST(IDLE) | ST(MAIL) | ST(RCPT))
 
-static int check_helo(SmtpSession *s, const char *arg, gint64 now_ms)
+static Verdict check_helo(const SmtpSession *s, const char *arg, CommandFacts *f)
 {
-  if (!arg[0] || strlen(arg) >= sizeof s->helo) {
-    refuse(s, "501 5.5.4 Syntax: EHLO hostname", now_ms);
-    return -1;
-  }
-  return 0;
+  if (!arg[0] || strlen(arg) >= sizeof s->helo) return REFUSE("501 5.5.4 Syntax: EHLO hostname");
+  return PROCEED;
 }
 
-static SmtpAction proceed_helo(SmtpSession *s, const char *arg, gint64 now_ms)
+static SmtpAction proceed_helo(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms)
 {
   transaction_reset(s);
   g_strlcpy(s->helo, arg, sizeof s->helo);
   s->ehlo = FALSE;
-  replyf(s, "250 %s", s->lim.hostname ? s->lim.hostname : "localhost");
+  replyf(s, "250 %s", s->lim.hostname);
   set_state(s, SMTP_STATE_IDLE, now_ms);
   return SMTP_CONTINUE;
 }
 
-static SmtpAction proceed_ehlo(SmtpSession *s, const char *arg, gint64 now_ms)
+static SmtpAction proceed_ehlo(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms)
 {
   transaction_reset(s);
   g_strlcpy(s->helo, arg, sizeof s->helo);
   s->ehlo = TRUE;
-  replyf(s, "250-%s", s->lim.hostname ? s->lim.hostname : "localhost");
+  replyf(s, "250-%s", s->lim.hostname);
   reply(s, "250-PIPELINING");
   replyf(s, "250-SIZE %" G_GINT64_FORMAT, s->lim.max_message_size);
   reply(s, "250-8BITMIME");
@@ -285,125 +293,85 @@ static SmtpAction proceed_ehlo(SmtpSession *s, const char *arg, gint64 now_ms)
   return SMTP_CONTINUE;
 }
 
-static int check_mail(SmtpSession *s, const char *arg, gint64 now_ms)
+static Verdict check_mail(const SmtpSession *s, const char *arg, CommandFacts *f)
 {
   const char *why = NULL;
-  if (s->shutting_down) {
-    reply(s, "421 4.3.2 Service shutting down, closing connection");
-    set_state(s, SMTP_STATE_CLOSING, now_ms);
-    return -2;
-  }
-  if (s->lim.submission && !s->authed) {
-    refuse(s, "530 5.7.0 Authentication required", now_ms);
-    return -1;
-  }
-  if (smtp_parse_mail(arg, &s->mail, &why) < 0) {
-    refuse(s, why, now_ms);
-    return -1;
-  }
-  if (s->mail.size > s->lim.max_message_size) {
-    refuse(s, "552 5.3.4 Message size exceeds fixed maximum message size", now_ms);
-    return -1;
-  }
-  if (s->mail.body == SMTP_BODY_BINARYMIME) {
-    refuse(s, "555 5.5.4 BODY=BINARYMIME is not supported", now_ms);
-    return -1;
-  }
-  if (s->mail.smtputf8 && !s->ehlo) {
-    refuse(s, "555 5.5.4 SMTPUTF8 needs EHLO", now_ms);
-    return -1;
-  }
-  if (s->hooks.disk_ok && !s->hooks.disk_ok(s->hooks.ctx)) {
-    reply(s, "452 4.3.1 Insufficient system storage, try again later");
-    return -1;
-  }
-  return 0;
+  if (s->shutting_down) return CLOSE("421 4.3.2 Service shutting down, closing connection");
+  if (s->lim.submission && !s->authed) return REFUSE("530 5.7.0 Authentication required");
+  if (smtp_parse_mail(arg, &f->path, &why) < 0) return REFUSE(why);
+  if (f->path.size > s->lim.max_message_size) return REFUSE("552 5.3.4 Message size exceeds fixed maximum message size");
+  if (f->path.body == SMTP_BODY_BINARYMIME) return REFUSE("555 5.5.4 BODY=BINARYMIME is not supported");
+  if (f->path.smtputf8 && !s->ehlo) return REFUSE("555 5.5.4 SMTPUTF8 needs EHLO");
+  if (s->hooks.disk_ok && !s->hooks.disk_ok(s->hooks.ctx)) return DEFER(STORE_NO_SPACE);
+  return PROCEED;
 }
 
-static SmtpAction proceed_mail(SmtpSession *s, const char *arg, gint64 now_ms)
+static SmtpAction proceed_mail(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms)
 {
-  s->have_mail = TRUE;
+  s->env.mail = f->path;
   reply(s, "250 2.1.0 Ok");
   set_state(s, SMTP_STATE_MAIL, now_ms);
   return SMTP_CONTINUE;
 }
 
-static int check_rcpt(SmtpSession *s, const char *arg, gint64 now_ms)
+static Verdict check_rcpt(const SmtpSession *s, const char *arg, CommandFacts *f)
 {
   SmtpPath path;
   const char *why = NULL;
   char local[SMTP_MAX_LOCAL + 1];
   g_autofree char *enterprise = NULL;
   g_autoptr(GError) error = NULL;
-  int rc;
 
-  if (s->rcpt_accepted >= s->lim.max_recipients) {
-    reply(s, "452 4.5.3 Error: too many recipients");
-    return -1;
-  }
+  /* every accepted RCPT counts, a repeat too (it is delivered once) */
+  if (s->env.rcpt_accepted >= s->lim.max_recipients) return DEFER("452 4.5.3 Error: too many recipients");
   if (s->lim.submission) {
     /* the authenticated client may send anywhere: any well-formed address, no look-up */
-    if (smtp_parse_rcpt(arg, &path, &why) < 0 || !path.domain[0] || path.source_route) {
-      refuse(s, why ? why : "501 5.1.3 Error: a recipient address local@domain is required", now_ms);
-      return -1;
-    }
-    gboolean dup = FALSE;
-    for (guint i = 0; i < s->rcpts->len; i++) dup |= g_ascii_strcasecmp(g_ptr_array_index(s->rcpts, i), path.address) == 0;
-    if (!dup) g_ptr_array_add(s->rcpts, g_strdup(path.address));
-    if (!s->enterprise_id) s->enterprise_id = g_strdup(s->auth_enterprise);
-    return 0;
+    if (smtp_parse_rcpt(arg, &path, &why) < 0 || !path.domain[0] || path.source_route)
+      return REFUSE(why ? why : "501 5.1.3 Error: a recipient address local@domain is required");
+    if (!smtp_envelope_has_rcpt(&s->env, path.address, TRUE)) f->rcpt = g_strdup(path.address);
+    if (!s->env.enterprise_id) f->enterprise_id = g_strdup(s->auth_enterprise);
+    return PROCEED;
   }
   if (smtp_parse_rcpt(arg, &path, &why) < 0 || smtp_rcpt_local_part(&path, s->lim.inbound_domain, local, &why) < 0) {
     ma_info("smtp", "rcpt refused client=%s reason=\"%s\"", s->client, why);
-    refuse(s, why, now_ms);
-    return -1;
+    return REFUSE(why);
   }
-  rc = s->hooks.rcpt_lookup(s->hooks.ctx, local, &enterprise, &error);
+  int rc = s->hooks.rcpt_lookup(s->hooks.ctx, local, &enterprise, &error);
   if (rc < 0) {
     ma_warn("smtp", "recipient look-up failed client=%s: %s", s->client, error->message);
-    reply(s, "451 4.3.0 Temporary lookup failure, try again later");
-    return -1;
+    return DEFER("451 4.3.0 Temporary lookup failure, try again later");
   }
-  if (rc == 0) {
-    refuse(s, "550 5.1.1 Recipient address rejected: no such virtual address here", now_ms);
-    return -1;
-  }
-  if (s->enterprise_id && strcmp(s->enterprise_id, enterprise) != 0) {
-    reply(s, "452 4.5.3 One enterprise per transaction; send the other recipients separately");
-    return -1;
-  }
-  if (!s->enterprise_id) {
+  if (rc == 0) return REFUSE("550 5.1.1 Recipient address rejected: no such virtual address here");
+  if (s->env.enterprise_id && strcmp(s->env.enterprise_id, enterprise) != 0)
+    return DEFER("452 4.5.3 One enterprise per transaction; send the other recipients separately");
+  if (!s->env.enterprise_id) {
     /* envelope signals are judged here; headers may still satisfy the policy at end of DATA */
-    if (s->hooks.policy(s->hooks.ctx, enterprise, s->client, s->mail.address, NULL, 0, &s->decision, &error) < 0) {
+    if (s->hooks.policy(s->hooks.ctx, enterprise, s->client, s->env.mail.address, NULL, 0, &f->decision, &error) < 0) {
       ma_warn("smtp", "forwarder policy look-up failed client=%s: %s", s->client, error->message);
-      forwarder_decision_clear(&s->decision);
-      reply(s, "451 4.3.0 Temporary lookup failure, try again later");
-      return -1;
+      return DEFER("451 4.3.0 Temporary lookup failure, try again later");
     }
-    if (!s->decision.satisfied && s->decision.final) { /* the envelope already tells: no DATA */
-      g_autofree char *text = g_strdup_printf("550 5.7.1 Recipient refused by the forwarder policy: %s",
-                                              s->decision.reason ? s->decision.reason : "unknown forwarder");
-      ma_info("smtp", "rcpt refused client=%s from=<%s> result=550 reason=\"%s\"", s->client, s->mail.address,
-              s->decision.reason ? s->decision.reason : "");
-      forwarder_decision_clear(&s->decision);
-      refuse(s, text, now_ms);
-      return -1;
+    if (!f->decision.satisfied && f->decision.final) { /* the envelope already tells: no DATA */
+      const char *reason = f->decision.reason ? f->decision.reason : "unknown forwarder";
+      ma_info("smtp", "rcpt refused client=%s from=<%s> result=550 reason=\"%s\"", s->client, s->env.mail.address,
+              f->decision.reason ? f->decision.reason : "");
+      Verdict v = {VERDICT_REFUSE, NULL, g_strdup_printf("550 5.7.1 Recipient refused by the forwarder policy: %s", reason),
+                   NULL};
+      return v;
     }
-    s->enterprise_id = g_steal_pointer(&enterprise);
+    f->enterprise_id = g_steal_pointer(&enterprise);
   }
-  {
-    char *addr = g_strdup_printf("%s@%s", local, s->lim.inbound_domain);
-    gboolean dup = FALSE;
-    for (guint i = 0; i < s->rcpts->len; i++) dup |= strcmp(g_ptr_array_index(s->rcpts, i), addr) == 0;
-    if (dup) g_free(addr); /* one delivery; the repeat still counts against max_recipients */
-    else g_ptr_array_add(s->rcpts, addr);
-    s->rcpt_accepted++;
-  }
-  return 0;
+  g_autofree char *addr = g_strdup_printf("%s@%s", local, s->lim.inbound_domain);
+  if (!smtp_envelope_has_rcpt(&s->env, addr, FALSE)) f->rcpt = g_steal_pointer(&addr);
+  return PROCEED;
 }
 
-static SmtpAction proceed_rcpt(SmtpSession *s, const char *arg, gint64 now_ms)
+static SmtpAction proceed_rcpt(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms)
 {
+  smtp_envelope_add_rcpt(&s->env, g_steal_pointer(&f->rcpt));
+  if (f->enterprise_id) {
+    s->env.enterprise_id = g_steal_pointer(&f->enterprise_id);
+    smtp_envelope_set_decision(&s->env, &f->decision);
+  }
   reply(s, "250 2.1.5 Ok");
   set_state(s, SMTP_STATE_RCPT, now_ms);
   return SMTP_CONTINUE;
@@ -414,17 +382,16 @@ static void body_sink(void *ctx, const guint8 *p, gsize n)
   spool_body_write(ctx, p, n);
 }
 
-/* Opens the message's spool file and its decoder. -1 (logged) when the file cannot be made. */
+/* Opens the message's spool file (the hook names it) and its decoder. -1 (logged) when the file
+ * cannot be made. */
 static int begin_message(SmtpSession *s, gboolean dot_mode, gint64 now_ms)
 {
   SmtpDataLimits dl = s->lim.data;
   g_autoptr(GError) error = NULL;
   dl.max_size = s->lim.max_message_size;
   g_assert(s->body == NULL && s->dec == NULL);
-  s->msg_id = ma_id_new();
-  if (s->hooks.body_new(s->hooks.ctx, s->msg_id, &s->body, &error) < 0) {
+  if (s->hooks.body_new(s->hooks.ctx, &s->body, &error) < 0) {
     ma_warn("smtp", "cannot start a spool file client=%s: %s", s->client, error->message);
-    g_clear_pointer(&s->msg_id, g_free);
     return -1;
   }
   s->dec = smtp_data_decoder_new_sink(&dl, dot_mode, body_sink, s->body);
@@ -433,24 +400,14 @@ static int begin_message(SmtpSession *s, gboolean dot_mode, gint64 now_ms)
   return 0;
 }
 
-static int check_data(SmtpSession *s, const char *arg, gint64 now_ms)
+static Verdict check_data(const SmtpSession *s, const char *arg, CommandFacts *f)
 {
-  if (arg[0]) {
-    refuse(s, "501 5.5.4 Syntax: DATA", now_ms);
-    return -1;
-  }
-  if (s->state == SMTP_STATE_MAIL) {
-    refuse(s, "554 5.5.1 Error: no valid recipients", now_ms);
-    return -1;
-  }
-  if (s->bdat_active) {
-    refuse(s, "503 5.5.1 Error: DATA during a BDAT transfer", now_ms);
-    return -1;
-  }
-  return 0;
+  if (arg[0]) return REFUSE("501 5.5.4 Syntax: DATA");
+  if (s->state == SMTP_STATE_MAIL) return REFUSE("554 5.5.1 Error: no valid recipients");
+  return PROCEED;
 }
 
-static SmtpAction proceed_data(SmtpSession *s, const char *arg, gint64 now_ms)
+static SmtpAction proceed_data(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms)
 {
   if (begin_message(s, TRUE, now_ms) < 0) {
     reply(s, STORE_FAILED);
@@ -461,47 +418,36 @@ static SmtpAction proceed_data(SmtpSession *s, const char *arg, gint64 now_ms)
   return SMTP_CONTINUE;
 }
 
-/* BDAT is checked after its size is known: a refused chunk is still read (and dropped) so that
- * its octets are never taken for commands. */
-static int check_bdat(SmtpSession *s, const char *arg, gint64 now_ms)
+/* BDAT is judged once its size is known: a refused chunk is still read (SMTP_STATE_BDAT_SKIP) so
+ * that its octets are never taken for commands. */
+static Verdict check_bdat(const SmtpSession *s, const char *arg, CommandFacts *f)
 {
-  g_auto(GStrv) words = g_strsplit(arg, " ", -1);
-  guint n = g_strv_length(words);
-  gint64 size = -1;
-
-  if (n >= 1 && words[0][0] && strlen(words[0]) <= 18 && strspn(words[0], "0123456789") == strlen(words[0]))
-    size = g_ascii_strtoll(words[0], NULL, 10);
-  if (size < 0 || n > 2 || (n == 2 && g_ascii_strcasecmp(words[1], "LAST") != 0)) {
+  if (smtp_parse_bdat(arg, &f->bdat_size, &f->bdat_last) < 0) {
     /* the chunk length is unknown, so its octets cannot be skipped: the stream is lost */
-    reply(s, "501 5.5.4 Syntax: BDAT size [LAST]");
-    reply(s, "421 4.5.0 Closing connection: cannot resynchronise after a bad BDAT");
-    set_state(s, SMTP_STATE_CLOSING, now_ms);
-    return -2;
+    Verdict v = CLOSE("501 5.5.4 Syntax: BDAT size [LAST]");
+    v.then = "421 4.5.0 Closing connection: cannot resynchronise after a bad BDAT";
+    return v;
   }
-  s->bdat_left = size;
-  s->bdat_last = n == 2;
-  s->bdat_refusal = NULL;
-  if (!s->ehlo) s->bdat_refusal = "503 5.5.1 Error: BDAT needs EHLO (CHUNKING)";
-  else if (s->state == SMTP_STATE_HELO || s->state == SMTP_STATE_IDLE) s->bdat_refusal = "503 5.5.1 Error: need MAIL command";
-  else if (s->state == SMTP_STATE_MAIL) s->bdat_refusal = "554 5.5.1 Error: no valid recipients";
-  if (s->bdat_refusal) {
-    s->bdat_prev = s->state;
-    set_state(s, SMTP_STATE_BDAT, now_ms);
-    return -1;
-  }
-  return 0;
+  if (!s->ehlo) f->bdat_refusal = "503 5.5.1 Error: BDAT needs EHLO (CHUNKING)";
+  else if (s->state == SMTP_STATE_HELO || s->state == SMTP_STATE_IDLE) f->bdat_refusal = "503 5.5.1 Error: need MAIL command";
+  else if (s->state == SMTP_STATE_MAIL) f->bdat_refusal = "554 5.5.1 Error: no valid recipients";
+  return PROCEED;
 }
 
-static SmtpAction proceed_bdat(SmtpSession *s, const char *arg, gint64 now_ms)
+/* Reads the chunk announced by BDAT: into the message, or (refused) to be dropped. */
+static SmtpAction proceed_bdat(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms)
 {
-  if (!s->bdat_active) {
-    if (begin_message(s, FALSE, now_ms) < 0) { /* the chunk is still read, then refused */
-      s->bdat_refusal = STORE_FAILED;
-      s->bdat_prev = s->state;
-      set_state(s, SMTP_STATE_BDAT, now_ms);
-      return SMTP_CONTINUE;
-    }
-    s->bdat_active = TRUE;
+  const char *refusal = f->bdat_refusal;
+  if (!refusal && s->state != SMTP_STATE_BDAT_WAIT && begin_message(s, FALSE, now_ms) < 0)
+    refusal = STORE_FAILED; /* the chunk is still read, then refused */
+  s->bdat_left = f->bdat_size;
+  s->bdat_last = f->bdat_last;
+  if (refusal) {
+    if (!s->dec) smtp_rate_start(&s->rate, now_ms); /* the skipped octets are a transfer too */
+    s->skip_reply = refusal;
+    s->skip_return = s->state;
+    set_state(s, SMTP_STATE_BDAT_SKIP, now_ms);
+    return SMTP_CONTINUE;
   }
   set_state(s, SMTP_STATE_BDAT, now_ms);
   return SMTP_CONTINUE;
@@ -509,72 +455,72 @@ static SmtpAction proceed_bdat(SmtpSession *s, const char *arg, gint64 now_ms)
 
 /* The check of NOOP, VRFY, RSET, HELP and ETRN, commands that move no mail (as Postfix's
  * smtpd_junk_command_limit): past junk_command_limit of them since the last accepted message the
- * session ends with 421. */
-static int check_junk(SmtpSession *s, const char *arg, gint64 now_ms)
+ * session ends with 421. Their proceed steps count them (count_junk). */
+static Verdict check_junk(const SmtpSession *s, const char *arg, CommandFacts *f)
 {
-  if (s->lim.junk_command_limit == 0 || ++s->junk <= s->lim.junk_command_limit) return 0;
-  ma_info("smtp", "closing: %u commands without progress client=%s", s->junk - 1, s->client);
-  close_with(s, "421 4.7.0 Too many commands without progress, closing connection", now_ms);
-  return -2;
+  if (s->lim.junk_command_limit == 0 || s->junk < s->lim.junk_command_limit) return PROCEED;
+  ma_info("smtp", "closing: %u commands without progress client=%s", s->junk, s->client);
+  return CLOSE("421 4.7.0 Too many commands without progress, closing connection");
 }
 
-static SmtpAction proceed_rset(SmtpSession *s, const char *arg, gint64 now_ms)
+static void count_junk(SmtpSession *s)
 {
+  s->junk++;
+}
+
+static SmtpAction proceed_rset(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms)
+{
+  count_junk(s);
   transaction_reset(s);
   reply(s, "250 2.0.0 Ok");
   set_state(s, s->state == SMTP_STATE_HELO ? SMTP_STATE_HELO : SMTP_STATE_IDLE, now_ms);
   return SMTP_CONTINUE;
 }
 
-static SmtpAction proceed_noop(SmtpSession *s, const char *arg, gint64 now_ms)
+static SmtpAction proceed_noop(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms)
 {
+  count_junk(s);
   reply(s, "250 2.0.0 Ok");
   set_state(s, s->state, now_ms);
   return SMTP_CONTINUE;
 }
 
-static SmtpAction proceed_quit(SmtpSession *s, const char *arg, gint64 now_ms)
+static SmtpAction proceed_quit(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms)
 {
   return close_with(s, "221 2.0.0 Bye", now_ms);
 }
 
-static SmtpAction proceed_help(SmtpSession *s, const char *arg, gint64 now_ms)
+static SmtpAction proceed_help(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms)
 {
+  count_junk(s);
   reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY STARTTLS");
   return SMTP_CONTINUE;
 }
 
-static SmtpAction proceed_vrfy(SmtpSession *s, const char *arg, gint64 now_ms)
+static SmtpAction proceed_vrfy(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms)
 {
+  count_junk(s);
   reply(s, "252 2.0.0 Cannot VRFY user, but will accept message for valid recipients");
   return SMTP_CONTINUE;
 }
 
 /* RFC 1985: nothing is queued here for anyone to release. */
-static SmtpAction proceed_etrn(SmtpSession *s, const char *arg, gint64 now_ms)
+static SmtpAction proceed_etrn(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms)
 {
+  count_junk(s);
   reply(s, "458 4.7.0 Unable to queue messages: ETRN is not offered");
   return SMTP_CONTINUE;
 }
 
-static int check_starttls(SmtpSession *s, const char *arg, gint64 now_ms)
+static Verdict check_starttls(const SmtpSession *s, const char *arg, CommandFacts *f)
 {
-  if (!s->lim.tls_available || !s->hooks.starttls) {
-    refuse(s, "454 4.7.0 TLS not available", now_ms);
-    return -1;
-  }
-  if (s->tls) {
-    refuse(s, "503 5.5.1 Error: TLS already active", now_ms);
-    return -1;
-  }
-  if (arg[0]) {
-    refuse(s, "501 5.5.4 Syntax: STARTTLS", now_ms);
-    return -1;
-  }
-  return 0;
+  if (!s->lim.tls_available || !s->hooks.starttls) return REFUSE("454 4.7.0 TLS not available");
+  if (s->tls) return REFUSE("503 5.5.1 Error: TLS already active");
+  if (arg[0]) return REFUSE("501 5.5.4 Syntax: STARTTLS");
+  return PROCEED;
 }
 
-static SmtpAction proceed_starttls(SmtpSession *s, const char *arg, gint64 now_ms)
+static SmtpAction proceed_starttls(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms)
 {
   gsize pending = evbuffer_get_length(s->in);
   if (pending) {
@@ -589,115 +535,71 @@ static SmtpAction proceed_starttls(SmtpSession *s, const char *arg, gint64 now_m
   return SMTP_CONTINUE;
 }
 
-static int check_auth(SmtpSession *s, const char *arg, gint64 now_ms)
+static Verdict check_auth(const SmtpSession *s, const char *arg, CommandFacts *f)
 {
   const char *initial;
-  if (!s->lim.submission || !s->hooks.auth) {
-    refuse(s, "503 5.5.1 Error: authentication not enabled", now_ms);
-    return -1;
-  }
-  if (s->authed) {
-    refuse(s, "503 5.5.1 Error: already authenticated", now_ms);
-    return -1;
-  }
-  if (!s->tls && !s->lim.auth_plaintext) {
-    /* never a password in plaintext: STARTTLS first (RFC 4954 4, 538) */
-    refuse(s, "538 5.7.11 Encryption required for requested authentication mechanism", now_ms);
-    return -1;
-  }
-  if (smtp_auth_mechanism(arg, &initial) == SMTP_SASL_UNKNOWN) {
-    refuse(s, "504 5.5.4 Unrecognized authentication type", now_ms);
-    return -1;
-  }
-  return 0;
+  if (!s->lim.submission || !s->hooks.auth) return REFUSE("503 5.5.1 Error: authentication not enabled");
+  if (s->authed) return REFUSE("503 5.5.1 Error: already authenticated");
+  /* never a password in plaintext: STARTTLS first (RFC 4954 4, 538) */
+  if (!s->tls && !s->lim.auth_plaintext) return REFUSE("538 5.7.11 Encryption required for requested authentication mechanism");
+  if (smtp_auth_mechanism(arg, &initial) == SMTP_SASL_UNKNOWN) return REFUSE("504 5.5.4 Unrecognized authentication type");
+  return PROCEED;
 }
 
-/* Checks the credentials with the hook and answers 235, 535 or 454. */
-static SmtpAction auth_verify(SmtpSession *s, const char *user, char *password, gint64 now_ms)
+/* Where the AUTH exchange stands after the client's last line: the next challenge, a refusal, or
+ * the credentials checked with the hook (235, 535 or 454). */
+static SmtpAction auth_step(SmtpSession *s, SmtpAuthStep step, const char *text, gint64 now_ms)
 {
   g_autoptr(GError) error = NULL;
   char *enterprise = NULL;
-  int rc = s->hooks.auth(s->hooks.ctx, user, password, &enterprise, &error);
-  memset(password, 0, strlen(password));
+  if (step == SMTP_AUTH_CONTINUE) {
+    reply(s, text);
+    set_state(s, SMTP_STATE_AUTH, now_ms);
+    return SMTP_CONTINUE;
+  }
   set_state(s, SMTP_STATE_IDLE, now_ms);
+  int rc = step == SMTP_AUTH_CREDENTIALS ? s->hooks.auth(s->hooks.ctx, s->auth.user, s->auth.password, &enterprise, &error) : 0;
+  memset(s->auth.password, 0, sizeof s->auth.password); /* a partly decoded one too */
+  if (step == SMTP_AUTH_FAILED) return refuse(s, text, now_ms);
   if (rc < 0) {
     ma_warn("smtp", "authentication look-up failed client=%s: %s", s->client, error->message);
     reply(s, "454 4.7.0 Temporary authentication failure");
     return SMTP_CONTINUE;
   }
   if (rc == 0) {
-    ma_info("smtp", "authentication failed client=%s user=%s", s->client, user);
+    ma_info("smtp", "authentication failed client=%s user=%s", s->client, s->auth.user);
     return refuse(s, "535 5.7.8 Authentication credentials invalid", now_ms);
   }
   s->authed = TRUE;
   g_free(s->auth_enterprise);
   s->auth_enterprise = enterprise;
-  ma_info("smtp", "authenticated client=%s user=%s", s->client, user);
+  ma_info("smtp", "authenticated client=%s user=%s", s->client, s->auth.user);
   reply(s, "235 2.7.0 Authentication successful");
   return SMTP_CONTINUE;
 }
 
-static SmtpAction proceed_auth(SmtpSession *s, const char *arg, gint64 now_ms)
+static SmtpAction proceed_auth(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms)
 {
-  const char *initial, *why = NULL;
-  char user[SMTP_AUTH_MAX + 1], password[SMTP_AUTH_MAX + 1];
-  s->auth_mech = smtp_auth_mechanism(arg, &initial);
-  s->auth_user[0] = '\0';
-  if (s->auth_mech == SMTP_SASL_PLAIN && *initial) {
-    if (smtp_auth_decode_plain(initial, user, password, &why) < 0) return refuse(s, why, now_ms);
-    return auth_verify(s, user, password, now_ms);
-  }
-  if (s->auth_mech == SMTP_SASL_LOGIN && *initial) {
-    if (smtp_auth_decode_line(initial, s->auth_user, &why) < 0) return refuse(s, why, now_ms);
-    reply(s, "334 UGFzc3dvcmQ6"); /* "Password:" */
-  } else {
-    reply(s, s->auth_mech == SMTP_SASL_PLAIN ? "334 " : "334 VXNlcm5hbWU6"); /* "Username:" */
-  }
-  set_state(s, SMTP_STATE_AUTH, now_ms);
-  return SMTP_CONTINUE;
+  const char *text = NULL;
+  SmtpAuthStep step = smtp_auth_start(&s->auth, arg, &text);
+  return auth_step(s, step, text, now_ms);
 }
 
-/* A response line while AUTH runs. */
-static SmtpAction auth_continue(SmtpSession *s, const char *line, gint64 now_ms)
+static Verdict check_refuse_expn(const SmtpSession *s, const char *arg, CommandFacts *f)
 {
-  const char *why = NULL;
-  char user[SMTP_AUTH_MAX + 1], password[SMTP_AUTH_MAX + 1];
-  if (strcmp(line, "*") == 0) {
-    set_state(s, SMTP_STATE_IDLE, now_ms);
-    return refuse(s, "501 5.0.0 Authentication cancelled", now_ms);
-  }
-  if (s->auth_mech == SMTP_SASL_PLAIN) {
-    if (smtp_auth_decode_plain(line, user, password, &why) < 0) goto bad;
-    return auth_verify(s, user, password, now_ms);
-  }
-  if (!s->auth_user[0]) {
-    if (smtp_auth_decode_line(line, s->auth_user, &why) < 0 || !s->auth_user[0]) goto bad;
-    reply(s, "334 UGFzc3dvcmQ6");
-    return SMTP_CONTINUE;
-  }
-  if (smtp_auth_decode_line(line, password, &why) < 0) goto bad;
-  return auth_verify(s, s->auth_user, password, now_ms);
-bad:
-  set_state(s, SMTP_STATE_IDLE, now_ms);
-  return refuse(s, why ? why : "501 5.5.2 Error: malformed authentication response", now_ms);
-}
-
-static int check_refuse_expn(SmtpSession *s, const char *arg, gint64 now_ms)
-{
-  refuse(s, "502 5.5.1 EXPN not available", now_ms);
-  return -1;
+  return REFUSE("502 5.5.1 EXPN not available");
 }
 
 static const SmtpCommand commands[] = {
-  {SMTP_CMD_EHLO, AFTER_GREETING, NULL, TRUE, check_helo, proceed_ehlo},
-  {SMTP_CMD_HELO, AFTER_GREETING, NULL, TRUE, check_helo, proceed_helo},
+  {SMTP_CMD_EHLO, AFTER_GREETING | ST(BDAT_WAIT), NULL, TRUE, check_helo, proceed_ehlo},
+  {SMTP_CMD_HELO, AFTER_GREETING | ST(BDAT_WAIT), NULL, TRUE, check_helo, proceed_helo},
   {SMTP_CMD_MAIL, ST(IDLE), NULL, FALSE, check_mail, proceed_mail},
   {SMTP_CMD_RCPT, ST(MAIL) | ST(RCPT), "503 5.5.1 Error: need MAIL command", FALSE, check_rcpt, proceed_rcpt},
   {SMTP_CMD_DATA, ST(MAIL) | ST(RCPT), "503 5.5.1 Error: need RCPT command", TRUE, check_data, proceed_data},
-  {SMTP_CMD_BDAT, AFTER_GREETING, NULL, FALSE, check_bdat, proceed_bdat},
-  {SMTP_CMD_RSET, AFTER_GREETING, NULL, FALSE, check_junk, proceed_rset},
-  {SMTP_CMD_NOOP, AFTER_GREETING, NULL, FALSE, check_junk, proceed_noop},
-  {SMTP_CMD_QUIT, AFTER_GREETING, NULL, FALSE, NULL, proceed_quit},
+  {SMTP_CMD_BDAT, AFTER_GREETING | ST(BDAT_WAIT), NULL, FALSE, check_bdat, proceed_bdat},
+  {SMTP_CMD_RSET, AFTER_GREETING | ST(BDAT_WAIT), NULL, FALSE, check_junk, proceed_rset},
+  {SMTP_CMD_NOOP, AFTER_GREETING | ST(BDAT_WAIT), NULL, FALSE, check_junk, proceed_noop},
+  {SMTP_CMD_QUIT, AFTER_GREETING | ST(BDAT_WAIT), NULL, FALSE, NULL, proceed_quit},
   {SMTP_CMD_HELP, AFTER_GREETING, NULL, FALSE, check_junk, proceed_help},
   {SMTP_CMD_VRFY, AFTER_GREETING, NULL, FALSE, check_junk, proceed_vrfy},
   {SMTP_CMD_ETRN, AFTER_GREETING, NULL, FALSE, check_junk, proceed_etrn},
@@ -714,15 +616,47 @@ static const SmtpCommand *command_lookup(SmtpCmd cmd)
   return NULL;
 }
 
+/* The refusal of a command the state does not allow. */
+static const char *out_of_sequence(const SmtpSession *s, const SmtpCommand *c)
+{
+  if (s->state == SMTP_STATE_HELO) return "503 5.5.1 Error: send HELO/EHLO first";
+  if (c->cmd == SMTP_CMD_MAIL) return "503 5.5.1 Error: nested MAIL command";
+  if (s->state == SMTP_STATE_IDLE) return "503 5.5.1 Error: need MAIL command";
+  if (s->state == SMTP_STATE_BDAT_WAIT) return "503 5.5.1 Error: only BDAT may follow BDAT";
+  return c->sequence ? c->sequence : "503 5.5.1 Error: bad sequence of commands";
+}
+
+/* Answers a verdict that is not PROCEED (frees its text). */
+static SmtpAction answer(SmtpSession *s, Verdict v, gint64 now_ms)
+{
+  g_autofree char *owned = v.owned;
+  const char *text = owned ? owned : v.text;
+  switch (v.kind) {
+  case VERDICT_REFUSE:
+    return refuse(s, text, now_ms);
+  case VERDICT_DEFER:
+    reply(s, text);
+    return SMTP_CONTINUE;
+  case VERDICT_CLOSE:
+    if (v.then) reply(s, text);
+    return close_with(s, v.then ? v.then : text, now_ms);
+  default:
+    g_assert_not_reached();
+  }
+}
+
 /* Runs one command line (NUL-terminated, CRLF removed). more: input is buffered behind it. */
 static SmtpAction dispatch(SmtpSession *s, const char *line, gsize len, gboolean more, gint64 now_ms)
 {
   const char *arg;
   gboolean bad;
-  if (s->state == SMTP_STATE_AUTH) return auth_continue(s, line, now_ms);
+  if (s->state == SMTP_STATE_AUTH) { /* a response line, not a command */
+    const char *text = NULL;
+    SmtpAuthStep step = smtp_auth_next(&s->auth, line, &text);
+    return auth_step(s, step, text, now_ms);
+  }
   SmtpCmd cmd = smtp_parse_command(line, len, &arg, &bad);
   const SmtpCommand *c = command_lookup(cmd);
-  int rc;
 
   /* RFC 2920: pipelining only after EHLO, and never behind a command that must end a group */
   if (more && cmd != SMTP_CMD_BDAT && cmd != SMTP_CMD_QUIT && cmd != SMTP_CMD_STARTTLS &&
@@ -734,119 +668,89 @@ static SmtpAction dispatch(SmtpSession *s, const char *line, gsize len, gboolean
   if (!c) return refuse(s, "500 5.5.2 Error: command not recognized", now_ms);
   if (len > SMTP_MAX_COMMAND - 2 && cmd != SMTP_CMD_BDAT)
     return refuse(s, "500 5.5.2 Error: command line too long", now_ms);
-  if (!(c->states & (1u << s->state))) {
-    if (s->state == SMTP_STATE_HELO) return refuse(s, "503 5.5.1 Error: send HELO/EHLO first", now_ms);
-    if (cmd == SMTP_CMD_MAIL) return refuse(s, "503 5.5.1 Error: nested MAIL command", now_ms);
-    if (s->state == SMTP_STATE_IDLE) return refuse(s, "503 5.5.1 Error: need MAIL command", now_ms);
-    return refuse(s, c->sequence ? c->sequence : "503 5.5.1 Error: bad sequence of commands", now_ms);
-  }
-  if (s->bdat_active && cmd != SMTP_CMD_BDAT && cmd != SMTP_CMD_RSET && cmd != SMTP_CMD_QUIT &&
-      cmd != SMTP_CMD_NOOP && cmd != SMTP_CMD_EHLO && cmd != SMTP_CMD_HELO)
-    return refuse(s, "503 5.5.1 Error: only BDAT may follow BDAT", now_ms);
-  if (c->check) {
-    rc = c->check(s, arg, now_ms);
-    if (rc == -2 || s->state == SMTP_STATE_CLOSING) return SMTP_CLOSE;
-    if (rc < 0) return SMTP_CONTINUE;
-  }
-  return c->proceed(s, arg, now_ms);
+  if (!(c->states & (1u << s->state))) return refuse(s, out_of_sequence(s, c), now_ms);
+
+  CommandFacts f = {0};
+  Verdict v = c->check ? c->check(s, arg, &f) : PROCEED;
+  SmtpAction a = v.kind == VERDICT_PROCEED ? c->proceed(s, arg, &f, now_ms) : answer(s, v, now_ms);
+  facts_clear(&f);
+  return a;
 }
 
 /* ---- end of message ---------------------------------------------------------------------- */
 
-static void log_envelope(SmtpSession *s, GString *g)
+/* Judges a complete message by its header section (head): PROCEED, or the refusal. Reads the
+ * session only; when the headers satisfy the forwarder policy better than the envelope did, the
+ * new decision is in *better (else it stays zeroed). what: the envelope and size, for the log. */
+static Verdict judge_message(const SmtpSession *s, const guint8 *head, gsize head_len, const char *what,
+                             FwdDecision *better)
 {
-  g_string_append_printf(g, "client=%s from=<%s> rcpts=", s->client, s->mail.address);
-  for (guint i = 0; i < s->rcpts->len; i++)
-    g_string_append_printf(g, "%s%s", i ? "," : "", (const char *) g_ptr_array_index(s->rcpts, i));
+  g_autoptr(GError) error = NULL;
+  /* mail the archive could never parse is refused now, not acknowledged and then kept unparsed */
+  const char *unparseable = mime_header_start_problem(head, head_len);
+  if (unparseable) {
+    ma_info("smtp", "message refused %s result=554 reason=\"%s\"", what, unparseable);
+    return (Verdict){VERDICT_REFUSE, NULL, g_strdup_printf("554 5.6.0 Message refused: %s", unparseable), NULL};
+  }
+  if (s->lim.submission) return PROCEED;
+  const FwdDecision *d = &s->env.decision;
+  if (!d->satisfied || !d->employee_id) {
+    FwdDecision h = {0};
+    if (s->hooks.policy(s->hooks.ctx, s->env.enterprise_id, s->client, s->env.mail.address, head, head_len, &h, &error) < 0) {
+      ma_warn("smtp", "forwarder policy look-up failed %s: %s", what, error->message);
+      return DEFER("451 4.3.0 Temporary lookup failure, try again later");
+    }
+    if (h.satisfied || !d->satisfied) {
+      *better = h;
+      d = better;
+    } else {
+      forwarder_decision_clear(&h);
+    }
+  }
+  if (d->satisfied) return PROCEED;
+  ma_info("smtp", "message refused %s result=550 reason=\"%s\"", what, d->reason ? d->reason : "");
+  return (Verdict){VERDICT_REFUSE, NULL,
+                   g_strdup_printf("550 5.7.1 Message refused by the forwarder policy: %s",
+                                   d->reason ? d->reason : "not forwarded by the enterprise"),
+                   NULL};
 }
 
 /* The message is complete: judge it and hand it to the spool, or refuse it. */
 static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
 {
   SmtpDataError err = smtp_data_decoder_error(s->dec);
-  gint64 size = smtp_data_decoder_size(s->dec);
-  g_autoptr(GString) env = g_string_new(NULL);
+  g_autoptr(GString) what = g_string_new(NULL);
   g_autoptr(GError) error = NULL;
-  MaSpoolEntry *e;
-
-  log_envelope(s, env);
-  if (err != SMTP_DATA_OK) {
-    const char *text = smtp_data_error_reply(err);
-    ma_info("smtp", "message refused %s size=%" G_GINT64_FORMAT " result=\"%.3s\" reason=\"%s\"", env->str, size,
-            text, text + 4);
-    transaction_reset(s);
-    set_state(s, SMTP_STATE_IDLE, now_ms);
-    return refuse(s, text, now_ms);
-  }
-  /* the header section, read back from the file: the start check and the forwarder policy judge
-   * it (bounded by the decoder's header limits, and freed before the hand-over) */
   g_autoptr(GBytes) head = NULL;
-  gsize head_len = 0;
-  const guint8 *head_data = (const guint8 *) "";
-  if (spool_body_read_head(s->body, (gsize) smtp_data_decoder_header_size(s->dec), &head, &error) < 0 ||
-      spool_body_flush(s->body, &error) < 0) {
-    const char *text = spool_body_no_space(s->body) ? STORE_NO_SPACE : STORE_FAILED;
-    ma_warn("smtp", "message not stored %s size=%" G_GINT64_FORMAT ": %s", env->str, size, error->message);
-    reply(s, text);
-    transaction_reset(s);
-    set_state(s, SMTP_STATE_IDLE, now_ms);
-    return SMTP_CONTINUE;
-  }
-  if (g_bytes_get_size(head) > 0) head_data = g_bytes_get_data(head, &head_len);
-  /* mail the archive could never parse is refused now, not acknowledged and then kept unparsed */
-  const char *unparseable = mime_header_start_problem(head_data, head_len);
-  if (unparseable) {
-    g_autofree char *text = g_strdup_printf("554 5.6.0 Message refused: %s", unparseable);
-    ma_info("smtp", "message refused %s size=%" G_GINT64_FORMAT " result=554 reason=\"%s\"", env->str, size,
-            unparseable);
-    transaction_reset(s);
-    set_state(s, SMTP_STATE_IDLE, now_ms);
-    return refuse(s, text, now_ms);
-  }
-  if (!s->lim.submission && (!s->decision.satisfied || !s->decision.employee_id)) {
-    FwdDecision d = {0};
-    int rc = s->hooks.policy(s->hooks.ctx, s->enterprise_id, s->client, s->mail.address, head_data, head_len, &d,
-                             &error);
-    if (rc < 0) {
-      ma_warn("smtp", "forwarder policy look-up failed %s: %s", env->str, error->message);
-      reply(s, "451 4.3.0 Temporary lookup failure, try again later");
-      transaction_reset(s);
-      set_state(s, SMTP_STATE_IDLE, now_ms);
-      return SMTP_CONTINUE;
-    }
-    if (d.satisfied || !s->decision.satisfied) {
-      forwarder_decision_clear(&s->decision);
-      s->decision = d;
-    } else {
-      forwarder_decision_clear(&d);
-    }
-  }
-  if (!s->lim.submission && !s->decision.satisfied) {
-    g_autofree char *text = g_strdup_printf("550 5.7.1 Message refused by the forwarder policy: %s",
-                                            s->decision.reason ? s->decision.reason : "not forwarded by the enterprise");
-    ma_info("smtp", "message refused %s size=%" G_GINT64_FORMAT " result=550 reason=\"%s\"", env->str, size,
-            s->decision.reason ? s->decision.reason : "");
-    transaction_reset(s);
-    set_state(s, SMTP_STATE_IDLE, now_ms);
-    return refuse(s, text, now_ms);
-  }
+  FwdDecision better = {0};
+  Verdict v;
 
-  e = ma_spool_entry_new();
-  e->id = g_steal_pointer(&s->msg_id);
-  e->enterprise_id = g_strdup(s->enterprise_id);
-  e->route = g_strdup(s->lim.submission ? "submission" : "smtp");
-  e->client = g_strdup(s->client);
-  e->helo = g_strdup(s->helo);
-  e->mail_from = g_strdup(s->mail.address);
-  if (!e->rcpts) e->rcpts = g_ptr_array_new_with_free_func(g_free);
-  for (guint i = 0; i < s->rcpts->len; i++) g_ptr_array_add(e->rcpts, g_strdup(g_ptr_array_index(s->rcpts, i)));
-  e->employee_id = g_strdup(s->decision.employee_id);
-  e->signal = g_strdup(s->decision.signal);
-  e->received_at = ma_now();
-  e->body = g_steal_pointer(&s->body);
+  smtp_envelope_describe(&s->env, s->client, what);
+  g_string_append_printf(what, " size=%" G_GINT64_FORMAT, smtp_data_decoder_size(s->dec));
+  if (err != SMTP_DATA_OK) {
+    v = REFUSE(smtp_data_error_reply(err));
+    ma_info("smtp", "message refused %s result=\"%.3s\" reason=\"%s\"", what->str, v.text, v.text + 4);
+  } else if (spool_body_read_head(s->body, (gsize) smtp_data_decoder_header_size(s->dec), &head, &error) < 0 ||
+             spool_body_flush(s->body, &error) < 0) { /* the header section: what the checks judge */
+    v = DEFER(spool_body_no_space(s->body) ? STORE_NO_SPACE : STORE_FAILED);
+    ma_warn("smtp", "message not stored %s: %s", what->str, error->message);
+  } else {
+    gsize head_len = 0;
+    const guint8 *head_data = g_bytes_get_data(head, &head_len);
+    v = judge_message(s, head_data ? head_data : (const guint8 *) "", head_len, what->str, &better);
+  }
+  if (v.kind != VERDICT_PROCEED) {
+    forwarder_decision_clear(&better);
+    transaction_reset(s);
+    set_state(s, SMTP_STATE_IDLE, now_ms);
+    return answer(s, v, now_ms);
+  }
+  if (better.satisfied) smtp_envelope_set_decision(&s->env, &better); /* (an unsatisfied one was refused) */
+  MaSpoolEntry *e = smtp_envelope_spool_entry(&s->env, s->lim.submission ? "submission" : "smtp", s->client, s->helo,
+                                              g_steal_pointer(&s->body));
   g_free(s->spool_client_log);
-  s->spool_client_log = g_strdup_printf("%s size=%" G_GINT64_FORMAT " employee=%s signal=%s", env->str, size,
-                                        e->employee_id ? e->employee_id : "-", e->signal ? e->signal : "-");
+  s->spool_client_log = g_strdup_printf("%s employee=%s signal=%s", what->str, e->employee_id ? e->employee_id : "-",
+                                        e->signal ? e->signal : "-");
   s->submitted_ms = now_ms;
   transaction_reset(s);
   set_state(s, SMTP_STATE_SPOOLING, now_ms);
@@ -891,50 +795,38 @@ static void count_transfer(SmtpSession *s, gsize n, gint64 now_ms)
 /* Feeds buffered DATA octets to the decoder. */
 static SmtpAction process_data(SmtpSession *s, gint64 now_ms, gboolean *progress)
 {
-  struct evbuffer_iovec v[8];
-  int n = evbuffer_peek(s->in, -1, NULL, v, G_N_ELEMENTS(v));
-  gsize used_total = 0;
-  int done = 0;
-
-  for (int i = 0; i < n && i < (int) G_N_ELEMENTS(v) && !done; i++) {
-    gsize used = 0;
-    done = smtp_data_decoder_feed(s->dec, v[i].iov_base, v[i].iov_len, &used);
-    used_total += used;
-  }
-  if (used_total == 0) return SMTP_CONTINUE;
+  gboolean done;
+  gsize used = smtp_input_feed(s->in, s->dec, G_MAXSIZE, &done);
+  if (used == 0) return SMTP_CONTINUE;
   *progress = TRUE;
-  evbuffer_drain(s->in, used_total);
-  count_transfer(s, used_total, now_ms);
-  if (done) return finish_message(s, now_ms);
-  return SMTP_CONTINUE;
+  count_transfer(s, used, now_ms);
+  return done ? finish_message(s, now_ms) : SMTP_CONTINUE;
 }
 
-/* Reads the octets of the current BDAT chunk. */
+/* Reads the octets of the current BDAT chunk: into the message (SMTP_STATE_BDAT) or dropped
+ * (SMTP_STATE_BDAT_SKIP). */
 static SmtpAction process_bdat(SmtpSession *s, gint64 now_ms, gboolean *progress)
 {
+  gboolean skip = s->state == SMTP_STATE_BDAT_SKIP;
   while (s->bdat_left > 0) {
-    struct evbuffer_iovec v;
-    gsize take, used;
-    if (evbuffer_peek(s->in, -1, NULL, &v, 1) < 1) return SMTP_CONTINUE;
-    take = MIN((gsize) s->bdat_left, v.iov_len);
-    if (take == 0) return SMTP_CONTINUE;
-    if (!s->bdat_refusal) smtp_data_decoder_feed(s->dec, v.iov_base, take, &used);
-    evbuffer_drain(s->in, take);
-    s->bdat_left -= take;
-    count_transfer(s, take, now_ms);
+    gboolean done;
+    gsize used = smtp_input_feed(s->in, skip ? NULL : s->dec, (gsize) s->bdat_left, &done);
+    if (used == 0) return SMTP_CONTINUE;
+    s->bdat_left -= (gint64) used;
+    count_transfer(s, used, now_ms);
     *progress = TRUE;
   }
   /* chunk complete */
   *progress = TRUE;
-  if (s->bdat_refusal) {
-    const char *text = s->bdat_refusal;
-    s->bdat_refusal = NULL;
-    set_state(s, s->bdat_prev, now_ms);
+  if (skip) {
+    const char *text = s->skip_reply;
+    s->skip_reply = NULL;
+    set_state(s, s->skip_return, now_ms);
     return refuse(s, text, now_ms);
   }
   if (!s->bdat_last) {
     replyf(s, "250 2.0.0 %" G_GINT64_FORMAT " octets received", smtp_data_decoder_size(s->dec));
-    set_state(s, SMTP_STATE_RCPT, now_ms);
+    set_state(s, SMTP_STATE_BDAT_WAIT, now_ms);
     return SMTP_CONTINUE;
   }
   smtp_data_decoder_finish(s->dec);
@@ -944,33 +836,14 @@ static SmtpAction process_bdat(SmtpSession *s, gint64 now_ms, gboolean *progress
 /* Reads one command line if a whole one is buffered. */
 static SmtpAction process_line(SmtpSession *s, gint64 now_ms, gboolean *progress)
 {
-  gsize len = evbuffer_get_length(s->in), scan = MIN(len, (gsize) SMTP_MAX_TEXT_LINE + 1);
-  struct evbuffer_ptr end, p;
   char line[SMTP_MAX_TEXT_LINE + 1];
-  gsize n;
-
-  if (len == 0) return SMTP_CONTINUE;
-  evbuffer_ptr_set(s->in, &end, scan, EVBUFFER_PTR_SET);
-  p = evbuffer_search_range(s->in, "\n", 1, NULL, &end);
-  if (p.pos < 0) {
-    if (len > SMTP_MAX_TEXT_LINE) { /* no LF within the bound: drop what was searched, reply at its end */
-      evbuffer_drain(s->in, scan);
-      s->discard_line = TRUE;
-      *progress = TRUE;
-    }
-    return SMTP_CONTINUE;
-  }
-  n = (gsize) p.pos; /* octets before LF */
+  gsize n = 0;
+  SmtpInputLine got = smtp_input_line(s->in, line, &n, &s->discard_line);
+  if (got == SMTP_INPUT_NONE) return SMTP_CONTINUE;
   *progress = TRUE;
-  if (s->discard_line || n + 1 > SMTP_MAX_TEXT_LINE) {
-    evbuffer_drain(s->in, n + 1);
-    s->discard_line = FALSE;
-    return refuse(s, "500 5.5.2 Error: line too long", now_ms);
-  }
+  if (got == SMTP_INPUT_DROPPED) return SMTP_CONTINUE;
+  if (got == SMTP_INPUT_TOO_LONG) return refuse(s, "500 5.5.2 Error: line too long", now_ms);
   s->deadline_ms = now_ms + s->lim.command_timeout_ms; /* per command */
-  evbuffer_remove(s->in, line, n + 1);
-  if (n > 0 && line[n - 1] == '\r') n--;
-  line[n] = '\0';
   return dispatch(s, line, n, evbuffer_get_length(s->in) > 0, now_ms);
 }
 
@@ -991,6 +864,7 @@ SmtpAction smtp_session_process(SmtpSession *s, gint64 now_ms)
       a = process_data(s, now_ms, &progress);
       break;
     case SMTP_STATE_BDAT:
+    case SMTP_STATE_BDAT_SKIP:
       a = process_bdat(s, now_ms, &progress);
       break;
     default:
@@ -1019,6 +893,13 @@ void smtp_session_tls_done(SmtpSession *s, gboolean ok, gint64 now_ms)
 
 /* ---- time ---------------------------------------------------------------------------------- */
 
+/* Message octets are arriving, or expected between BDAT chunks: the data rate is watched. */
+static gboolean in_transfer(const SmtpSession *s)
+{
+  return s->state == SMTP_STATE_DATA || s->state == SMTP_STATE_BDAT || s->state == SMTP_STATE_BDAT_WAIT ||
+         s->state == SMTP_STATE_BDAT_SKIP;
+}
+
 SmtpAction smtp_session_timer(SmtpSession *s, gint64 now_ms)
 {
   if (s->state == SMTP_STATE_CLOSING || s->state == SMTP_STATE_SPOOLING) return SMTP_CONTINUE;
@@ -1030,32 +911,26 @@ SmtpAction smtp_session_timer(SmtpSession *s, gint64 now_ms)
     }
     return close_with(s, "421 4.4.2 Timeout exceeded, closing connection", now_ms);
   }
-  if ((s->state == SMTP_STATE_DATA || s->state == SMTP_STATE_BDAT || s->bdat_active) && s->lim.min_data_rate > 0) {
-    if (now_ms - s->rate.start_ms > s->lim.rate_grace_ms &&
-        smtp_rate_below(&s->rate, now_ms, s->lim.rate_window_ms, s->lim.min_data_rate)) {
-      ma_info("smtp", "data rate too low client=%s octets=%" G_GINT64_FORMAT " in ms=%" G_GINT64_FORMAT, s->client,
-              s->rate.total, now_ms - s->rate.start_ms);
-      return close_with(s, "421 4.4.2 Data rate too low, closing connection", now_ms);
-    }
+  if (in_transfer(s) && s->lim.min_data_rate > 0 && now_ms - s->rate.start_ms > s->lim.rate_grace_ms &&
+      smtp_rate_below(&s->rate, now_ms, s->lim.rate_window_ms, s->lim.min_data_rate)) {
+    ma_info("smtp", "data rate too low client=%s octets=%" G_GINT64_FORMAT " in ms=%" G_GINT64_FORMAT, s->client,
+            s->rate.total, now_ms - s->rate.start_ms);
+    return close_with(s, "421 4.4.2 Data rate too low, closing connection", now_ms);
   }
   return SMTP_CONTINUE;
 }
 
-gint64 smtp_session_next_wakeup(const SmtpSession *s)
+gint64 smtp_session_next_wakeup(const SmtpSession *s, gint64 now_ms)
 {
   gint64 next = s->deadline_ms;
-  if ((s->state == SMTP_STATE_DATA || s->state == SMTP_STATE_BDAT || s->bdat_active) && s->lim.min_data_rate > 0)
-    next = MIN(next, g_get_monotonic_time() / 1000 + 1000);
+  if (in_transfer(s) && s->lim.min_data_rate > 0) next = MIN(next, now_ms + 1000); /* the rate, each second */
   return next;
 }
 
-SmtpAction smtp_session_shutdown(SmtpSession *s)
+SmtpAction smtp_session_shutdown(SmtpSession *s, gint64 now_ms)
 {
   s->shutting_down = TRUE;
-  if (s->state == SMTP_STATE_HELO || s->state == SMTP_STATE_IDLE || s->state == SMTP_STATE_GREETING) {
-    reply(s, "421 4.3.2 Service shutting down, closing connection");
-    s->state = SMTP_STATE_CLOSING;
-    return SMTP_CLOSE;
-  }
+  if (s->state == SMTP_STATE_HELO || s->state == SMTP_STATE_IDLE || s->state == SMTP_STATE_GREETING)
+    return close_with(s, "421 4.3.2 Service shutting down, closing connection", now_ms);
   return SMTP_CONTINUE;
 }

@@ -9,9 +9,10 @@
  * lines are discarded as they arrive and answered 500 5.5.2); message content goes through the
  * smtp_data_decoder with the size, line and header limits straight into a spool body file (the
  * body_new hook), so a session holds a few small buffers whatever the message size; recipients
- * are capped (every accepted RCPT counts, a repeated address too, though it is delivered once); every 5xx costs one unit of the error budget, and an empty budget ends the session
- * with 421 4.7.0, as does the junk_command_limit+1st NOOP/VRFY/RSET/HELP/ETRN without an accepted
- * message in between. No reply is ever written before the spool hand-over completes (durable
+ * are capped (every accepted RCPT counts, a repeated address too, though it is delivered once);
+ * every 5xx costs one unit of the error budget, and an empty budget ends the session with 421
+ * 4.7.0, as does the junk_command_limit+1st NOOP/VRFY/RSET/HELP/ETRN without an accepted message
+ * in between. The limits are smtp_limits.h's. No reply is ever written before the spool hand-over completes (durable
  * acknowledgement).
  *
  * Slow clients: during DATA/BDAT the transfer rate is measured over a sliding window of
@@ -23,8 +24,7 @@
 #define MA_SMTP_SESSION_H
 
 #include "forwarder_policy.h"
-#include "smtp_parse.h"
-#include "smtp_rate.h"
+#include "smtp_limits.h"
 #include "storage/spool.h"
 
 #include <event2/buffer.h>
@@ -37,7 +37,9 @@ typedef enum {
   SMTP_STATE_MAIL,      /* MAIL accepted */
   SMTP_STATE_RCPT,      /* at least one RCPT accepted */
   SMTP_STATE_DATA,      /* reading DATA content */
-  SMTP_STATE_BDAT,      /* reading the octets of a BDAT chunk */
+  SMTP_STATE_BDAT,      /* reading the octets of a BDAT chunk into the message */
+  SMTP_STATE_BDAT_WAIT, /* between the chunks of a message: BDAT, RSET, NOOP, EHLO/HELO or QUIT */
+  SMTP_STATE_BDAT_SKIP, /* reading the octets of a refused BDAT chunk, to answer once they are read */
   SMTP_STATE_SPOOLING,  /* message handed to the spool writer, reply pending */
   SMTP_STATE_TLS,       /* TLS handshake running */
   SMTP_STATE_AUTH,      /* AUTH sent, waiting for the client's next response line (submission) */
@@ -48,30 +50,6 @@ typedef enum {
 const char *smtp_state_name(SmtpState st);
 
 typedef enum { SMTP_CONTINUE, SMTP_CLOSE } SmtpAction;
-
-#define SMTP_DATA_PROGRESS 1024     /* octets that extend the DATA/BDAT deadline */
-
-typedef struct {
-  char *hostname;           /* greeting and EHLO name */
-  char *inbound_domain;
-  gint64 max_message_size;  /* SIZE, advertised */
-  guint max_recipients;
-  guint error_budget;
-  guint junk_command_limit; /* NOOP/VRFY/RSET/HELP/ETRN since the last accepted message; 0: off */
-  guint command_timeout_ms;
-  guint data_timeout_ms;    /* DATA/BDAT without SMTP_DATA_PROGRESS octets of progress */
-  guint tls_timeout_ms;     /* TLS handshake */
-  guint min_data_rate;      /* octets/s over the last rate_window_ms of DATA/BDAT; 0: off */
-  guint rate_grace_ms;      /* no rate check before this much of the transfer */
-  guint rate_window_ms;     /* 1000 .. SMTP_RATE_WINDOW_MAX_S * 1000 */
-  SmtpDataLimits data;
-  gboolean tls_available;   /* advertise STARTTLS */
-  gboolean submission;      /* the submission listener: AUTH required, any recipient, no policy */
-  gboolean auth_plaintext;  /* submission: AUTH allowed before TLS (a loopback client, by config) */
-} SmtpLimits;
-
-/* Fills lim with the documented defaults (hostname/domain NULL). */
-void smtp_limits_defaults(SmtpLimits *lim);
 
 typedef struct SmtpSession SmtpSession;
 
@@ -86,16 +64,17 @@ typedef struct {
                 const guint8 *msg, gsize len, FwdDecision *out, GError **error);
   /* MAIL: FALSE when free disk space is below the reserve (452 4.3.1). */
   gboolean (*disk_ok)(void *ctx);
-  /* A finished, accepted message (its body in e->body): ownership of e moves to the callee, who
-   * later calls smtp_session_spooled exactly once (unless the session is freed first). */
+  /* A finished, accepted message (its body in e->body; received_at is the callee's to set, the
+   * session reads no clock): ownership of e moves to the callee, who later calls
+   * smtp_session_spooled exactly once (unless the session is freed first). */
   void (*submit)(void *ctx, SmtpSession *s, MaSpoolEntry *e);
   /* "220 Ready to start TLS" is in the output: start the handshake on the connection, then call
    * smtp_session_tls_done. */
   void (*starttls)(void *ctx, SmtpSession *s);
-  /* DATA/BDAT begins: a new spool body file for the message with this spool id (spool_body_create;
-   * the session owns *out and frees it, unlinking the file, unless it submits the message). 0, or
-   * -1 with *error (the message is answered 451 4.3.0). */
-  int (*body_new)(void *ctx, const char *spool_id, MaSpoolBody **out, GError **error);
+  /* DATA/BDAT begins: a new spool body file for the message, under a new spool id the hook picks
+   * (spool_body_create; the id is spool_body_id). The session owns *out and frees it, unlinking the
+   * file, unless it submits the message. 0, or -1 with *error (the message is answered 451 4.3.0). */
+  int (*body_new)(void *ctx, MaSpoolBody **out, GError **error);
   /* Submission: checks a user name and password; 1 valid (*enterprise_id_r newly allocated), 0
    * not, -1 with *error for a temporary failure. */
   int (*auth)(void *ctx, const char *user, const char *password, char **enterprise_id_r, GError **error);
@@ -130,15 +109,16 @@ void smtp_session_spooled(SmtpSession *s, gboolean ok, const char *spool_id, gin
  * ID", "550 5.7.1 ...", "451 4.3.0 ..."). Call smtp_session_process afterwards. */
 void smtp_session_finished(SmtpSession *s, const char *reply_text, gint64 now_ms);
 
-/* Times are monotonic milliseconds (g_get_monotonic_time() / 1000) everywhere in this API.
+/* Times are monotonic milliseconds (g_get_monotonic_time() / 1000) everywhere in this API: the
+ * session reads no clock of its own.
  * Timeouts and the minimum data rate. SMTP_CLOSE after writing 421 when one is exceeded. */
 SmtpAction smtp_session_timer(SmtpSession *s, gint64 now_ms);
 /* When smtp_session_timer should run next (absolute ms). */
-gint64 smtp_session_next_wakeup(const SmtpSession *s);
+gint64 smtp_session_next_wakeup(const SmtpSession *s, gint64 now_ms);
 
 /* The server is stopping: an idle session gets 421 4.3.2 and SMTP_CLOSE; one in a transaction may
  * finish it, and its next MAIL gets 421. */
-SmtpAction smtp_session_shutdown(SmtpSession *s);
+SmtpAction smtp_session_shutdown(SmtpSession *s, gint64 now_ms);
 
 SmtpState smtp_session_state(const SmtpSession *s);
 const char *smtp_session_client(const SmtpSession *s);

@@ -7,6 +7,7 @@
  * and ends in CRLF, no accepted message exceeds the size limit, and nothing crashes, leaks or
  * hangs. Seeds: tests/fixtures/smtp_sessions (client sides of the golden transcripts).
  */
+#include "agent/lib/clock.h"
 #include "agent/lib/log.h"
 #include "agent/smtp/smtp_session.h"
 #include "storage/spool_body.h"
@@ -78,8 +79,9 @@ static void remove_scratch(void)
   g_rmdir(scratch_dir);
 }
 
-static int body_new(void *ctx, const char *id, MaSpoolBody **out, GError **error)
+static int body_new(void *ctx, MaSpoolBody **out, GError **error)
 {
+  g_autofree char *id = ma_id_new();
   if (!scratch_dir) {
     scratch_dir = g_dir_make_tmp("fuzz-smtp-session-XXXXXX", error);
     if (!scratch_dir) return -1;
@@ -159,7 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_output(out);
     if (act == SMTP_CONTINUE) act = smtp_session_timer(s, now);
   }
-  if (act == SMTP_CONTINUE) smtp_session_shutdown(s);
+  if (act == SMTP_CONTINUE) smtp_session_shutdown(s, now);
   check_output(out);
   smtp_session_free(s);
   evbuffer_free(in);

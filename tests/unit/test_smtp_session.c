@@ -1,6 +1,7 @@
 /* test_smtp_session.c - the SMTP state machine driven through evbuffers with fake hooks: replies,
  * pipelining rules, STARTTLS injection, durable acknowledgement ordering, BDAT, limits, the error
  * budget, timeouts and the minimum data rate, and golden transcripts from tests/fixtures/smtp. */
+#include "agent/lib/clock.h"
 #include "agent/smtp/smtp_session.h"
 #include "testutil.h"
 
@@ -96,8 +97,9 @@ static void fake_submit(void *ctx, SmtpSession *s, MaSpoolEntry *e)
 
 static void fake_starttls(void *ctx, SmtpSession *s) { ((Fx *) ctx)->starttls_calls++; }
 
-static int fake_body_new(void *ctx, const char *id, MaSpoolBody **out, GError **error)
+static int fake_body_new(void *ctx, MaSpoolBody **out, GError **error)
 {
+  g_autofree char *id = ma_id_new();
   if (((Fx *) ctx)->body_error) {
     g_set_error(error, g_quark_from_static_string("test"), 1, "disk gone");
     return -1;
