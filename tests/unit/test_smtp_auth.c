@@ -69,11 +69,51 @@ static void test_line(void)
   g_assert_cmpint(smtp_auth_decode_line("Y3J", out, &why), ==, -1);
 }
 
+/* The exchange: which challenge comes next and when the credentials are complete, for PLAIN and
+ * LOGIN with and without an initial response, cancelled, and malformed. */
+static void test_exchange(void)
+{
+  SmtpAuthExchange x;
+  const char *text = NULL;
+  /* PLAIN with its initial response: the credentials at once */
+  g_assert_cmpint(smtp_auth_start(&x, "PLAIN AGNybQBzM2NyZXQ=", &text), ==, SMTP_AUTH_CREDENTIALS);
+  g_assert_cmpstr(x.user, ==, "crm");
+  g_assert_cmpstr(x.password, ==, "s3cret");
+  /* PLAIN without: an empty challenge, then the response */
+  g_assert_cmpint(smtp_auth_start(&x, "PLAIN", &text), ==, SMTP_AUTH_CONTINUE);
+  g_assert_cmpstr(text, ==, "334 ");
+  g_assert_cmpint(smtp_auth_next(&x, "AGNybQBzM2NyZXQ=", &text), ==, SMTP_AUTH_CREDENTIALS);
+  g_assert_cmpstr(x.password, ==, "s3cret");
+  /* LOGIN: Username:, Password:, then the credentials */
+  g_assert_cmpint(smtp_auth_start(&x, "LOGIN", &text), ==, SMTP_AUTH_CONTINUE);
+  g_assert_cmpstr(text, ==, "334 VXNlcm5hbWU6");
+  g_assert_cmpint(smtp_auth_next(&x, "Y3Jt", &text), ==, SMTP_AUTH_CONTINUE);
+  g_assert_cmpstr(text, ==, "334 UGFzc3dvcmQ6");
+  g_assert_cmpint(smtp_auth_next(&x, "czNjcmV0", &text), ==, SMTP_AUTH_CREDENTIALS);
+  g_assert_cmpstr(x.user, ==, "crm");
+  g_assert_cmpstr(x.password, ==, "s3cret");
+  /* LOGIN with the user name as initial response: straight to Password: */
+  g_assert_cmpint(smtp_auth_start(&x, "LOGIN Y3Jt", &text), ==, SMTP_AUTH_CONTINUE);
+  g_assert_cmpstr(text, ==, "334 UGFzc3dvcmQ6");
+  g_assert_cmpint(smtp_auth_next(&x, "czNjcmV0", &text), ==, SMTP_AUTH_CREDENTIALS);
+  /* an empty user name is no user name; "*" cancels; bad base64 is refused */
+  g_assert_cmpint(smtp_auth_start(&x, "LOGIN", &text), ==, SMTP_AUTH_CONTINUE);
+  g_assert_cmpint(smtp_auth_next(&x, "=", &text), ==, SMTP_AUTH_FAILED);
+  g_assert_true(g_str_has_prefix(text, "501 "));
+  g_assert_cmpint(smtp_auth_start(&x, "LOGIN", &text), ==, SMTP_AUTH_CONTINUE);
+  g_assert_cmpint(smtp_auth_next(&x, "*", &text), ==, SMTP_AUTH_FAILED);
+  g_assert_cmpstr(text, ==, "501 5.0.0 Authentication cancelled");
+  g_assert_cmpint(smtp_auth_start(&x, "PLAIN", &text), ==, SMTP_AUTH_CONTINUE);
+  g_assert_cmpint(smtp_auth_next(&x, "not*base64", &text), ==, SMTP_AUTH_FAILED);
+  g_assert_true(g_str_has_prefix(text, "501 "));
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/smtp_auth/mechanism", test_mechanism);
   g_test_add_func("/smtp_auth/plain", test_plain);
   g_test_add_func("/smtp_auth/line", test_line);
+  g_test_add_func("/smtp_auth/exchange", test_exchange);
   return g_test_run();
 }

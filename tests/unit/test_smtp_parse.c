@@ -397,6 +397,66 @@ static void test_bdat_mode(void)
 }
 
 /* The header section's length (read back from the spool file for the forwarder policy). */
+/* BDAT's argument: the table, then every prefix of the good ones (a cut anywhere is refused or
+ * reads a shorter size, never more). */
+static void test_bdat_args(void)
+{
+  static const struct {
+    const char *arg;
+    int rc;
+    gint64 size;
+    gboolean last;
+  } cases[] = {
+    {"0", 0, 0, FALSE},
+    {"14", 0, 14, FALSE},
+    {"9 LAST", 0, 9, TRUE},
+    {"9 last", 0, 9, TRUE},
+    {"000000000000000001 LaSt", 0, 1, TRUE},
+    {"999999999999999999", 0, 999999999999999999LL, FALSE},
+    {"1000000000000000000", -1, 0, FALSE}, /* 19 digits */
+    {"", -1, 0, FALSE},
+    {"LAST", -1, 0, FALSE},
+    {"-1", -1, 0, FALSE},
+    {"+1", -1, 0, FALSE},
+    {"5 ", -1, 0, FALSE},
+    {"5  LAST", -1, 0, FALSE},
+    {"5 LASTX", -1, 0, FALSE},
+    {"5 FIRST", -1, 0, FALSE},
+    {"5\tLAST", -1, 0, FALSE},
+    {"0x10", -1, 0, FALSE},
+    {" 5", -1, 0, FALSE},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    gint64 size = -7;
+    gboolean last = -1;
+    int rc = smtp_parse_bdat(cases[i].arg, &size, &last);
+    g_assert_cmpint(rc, ==, cases[i].rc);
+    if (rc == 0) {
+      g_assert_cmpint(size, ==, cases[i].size);
+      g_assert_cmpint(last, ==, cases[i].last);
+    } else {
+      g_assert_cmpint(size, ==, -7); /* nothing written on a refusal */
+    }
+  }
+  const char *full = "123 LAST";
+  for (gsize n = 0; n <= strlen(full); n++) {
+    g_autofree char *cut = g_strndup(full, n);
+    gint64 size = 0;
+    gboolean last = FALSE;
+    int rc = smtp_parse_bdat(cut, &size, &last);
+    if (n >= 1 && n <= 3) { /* "1", "12", "123" */
+      g_assert_cmpint(rc, ==, 0);
+      g_assert_false(last);
+    } else if (n == strlen(full)) {
+      g_assert_cmpint(rc, ==, 0);
+      g_assert_cmpint(size, ==, 123);
+      g_assert_true(last);
+    } else {
+      g_assert_cmpint(rc, ==, -1);
+    }
+  }
+}
+
 static void test_data_header_size(void)
 {
   static const struct {
@@ -431,5 +491,6 @@ int main(int argc, char **argv)
   g_test_add_func("/smtp/data/limits", test_data_limits);
   g_test_add_func("/smtp/data/bdat", test_bdat_mode);
   g_test_add_func("/smtp/data/header_size", test_data_header_size);
+  g_test_add_func("/smtp/parse/bdat", test_bdat_args);
   return g_test_run();
 }

@@ -628,6 +628,53 @@ static void test_bdat(void)
   fx_clear(&fx);
 }
 
+/* Between chunks the session waits in SMTP_STATE_BDAT_WAIT: only BDAT, RSET, NOOP, EHLO/HELO and
+ * QUIT are taken; a refused chunk is read in SMTP_STATE_BDAT_SKIP and the session goes back to
+ * where it was. */
+static void test_bdat_states(void)
+{
+  Fx fx;
+  g_autofree char *r = NULL;
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  r = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nBDAT 3\r\nSub");
+  g_assert_cmpstr(r, ==, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 3 octets received\r\n");
+  g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_BDAT_WAIT);
+  g_clear_pointer(&r, g_free);
+  r = fx_send(&fx, "RCPT TO:<acme-k3x9@inbound.test>\r\n");
+  g_assert_cmpstr(r, ==, "503 5.5.1 Error: only BDAT may follow BDAT\r\n");
+  g_clear_pointer(&r, g_free);
+  r = fx_send(&fx, "DATA\r\n");
+  g_assert_cmpstr(r, ==, "503 5.5.1 Error: only BDAT may follow BDAT\r\n");
+  g_clear_pointer(&r, g_free);
+  r = fx_send(&fx, "NOOP\r\n");
+  g_assert_cmpstr(r, ==, "250 2.0.0 Ok\r\n");
+  g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_BDAT_WAIT);
+  g_clear_pointer(&r, g_free);
+  r = fx_send(&fx, "BDAT 11 LAST\r\nject: x\r\n\r\n");
+  g_assert_cmpuint(fx.submitted->len, ==, 1);
+  g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_SPOOLING);
+  smtp_session_spooled(fx.s, TRUE, "id1", 2);
+  g_clear_pointer(&r, g_free);
+  r = fx_output(&fx);
+  g_assert_cmpstr(r, ==, "250 2.0.0 Ok: queued as id1\r\n");
+  g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_IDLE);
+  g_clear_pointer(&r, g_free);
+  /* a chunk refused for its sequence is read, not taken for commands, then answered */
+  r = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nBDAT 6\r\nQUIT\r\n");
+  g_assert_cmpstr(r, ==, "250 2.1.0 Ok\r\n554 5.5.1 Error: no valid recipients\r\n");
+  g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_MAIL);
+  g_clear_pointer(&r, g_free);
+  r = fx_send(&fx, "BDAT 4\r\nQU");
+  g_assert_cmpstr(r, ==, "");
+  g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_BDAT_SKIP);
+  g_clear_pointer(&r, g_free);
+  r = fx_send(&fx, "IT");
+  g_assert_cmpstr(r, ==, "554 5.5.1 Error: no valid recipients\r\n");
+  g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_MAIL);
+  fx_clear(&fx);
+}
+
 static void test_timeouts(void)
 {
   Fx fx;
@@ -1007,6 +1054,7 @@ int main(int argc, char **argv)
   g_test_add_func("/smtp/session/sizes_and_lines", test_sizes_and_lines);
   g_test_add_func("/smtp/session/error_budget", test_error_budget);
   g_test_add_func("/smtp/session/bdat", test_bdat);
+  g_test_add_func("/smtp/session/bdat_states", test_bdat_states);
   g_test_add_func("/smtp/session/timeouts", test_timeouts);
   g_test_add_func("/smtp/session/body_streamed_to_file", test_body_streamed_to_file);
   g_test_add_func("/smtp/session/refused_body_leaves_no_file", test_refused_body_leaves_no_file);
