@@ -28,6 +28,7 @@ struct SmtpSpoolTicket {
   gboolean cancelled;       /* loop thread only */
   gboolean ok;              /* set by the writer */
   gboolean synced;          /* its body's early sync ended (under the writer's lock) */
+  gboolean awaited;         /* in the batch the writer waits for (under the writer's lock) */
 };
 
 struct SmtpSpoolWriter {
@@ -36,7 +37,8 @@ struct SmtpSpoolWriter {
   GThread *thread;
   GMutex lock;
   GCond wake;
-  GCond synced;             /* a ticket's early sync ended */
+  GCond synced;             /* the last awaited early sync ended */
+  guint awaited;            /* tickets of the current batch whose early sync has not ended */
   GThreadPool *syncers;
   GQueue todo, done;
   guint in_flight;          /* taken by the writer, not yet in done */
@@ -77,8 +79,15 @@ static gpointer writer_main(gpointer data)
     }
     w->in_flight = batch->len;
     inject = w->inject_failures > 0 ? w->inject_failures-- : 0;
-    for (guint i = 0; i < batch->len; i++)
-      while (!((SmtpSpoolTicket *) batch->pdata[i])->synced) g_cond_wait(&w->synced, &w->lock);
+    /* wait for the batch's early syncs: woken once, by the last of them, not once per message */
+    for (guint i = 0; i < batch->len; i++) {
+      SmtpSpoolTicket *t = batch->pdata[i];
+      if (!t->synced) {
+        t->awaited = TRUE;
+        w->awaited++;
+      }
+    }
+    while (w->awaited > 0) g_cond_wait(&w->synced, &w->lock);
     g_mutex_unlock(&w->lock);
 
     g_ptr_array_set_size(entries, 0);
@@ -125,7 +134,7 @@ static void sync_early(gpointer ticket, gpointer writer)
   if (t->entry->body) spool_body_sync(t->entry->body, NULL);
   g_mutex_lock(&w->lock);
   t->synced = TRUE;
-  g_cond_broadcast(&w->synced);
+  if (t->awaited && --w->awaited == 0) g_cond_signal(&w->synced);
   g_mutex_unlock(&w->lock);
 }
 
