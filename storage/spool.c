@@ -488,7 +488,7 @@ static int spool_by_ids(MaSpool *sp, int q, const char *const *ids, guint n, gin
   if (rc == 0) {
     for (guint i = 0; i < files->len; i++) {
       g_autoptr(GError) unlink_error = NULL;
-      if (spool_body_unlink(sp->data_dir, files->pdata[i], &unlink_error) < 0)
+      if (spool_body_release(sp->data_dir, files->pdata[i], &unlink_error) < 0)
         ma_warn("spool", "%s (the sweep at the next start removes it)", unlink_error->message);
     }
   }
@@ -545,7 +545,9 @@ int spool_sweep_orphans(MaSpool *sp, guint *removed, GError **error)
   struct dirent *de;
   int rc = 0;
   while (rc == 0 && (de = readdir(d)) != NULL) {
-    if (!spool_body_name_valid(de->d_name) || g_hash_table_contains(keep, de->d_name)) continue;
+    if (!spool_body_name_recycled(de->d_name) &&
+        (!spool_body_name_valid(de->d_name) || g_hash_table_contains(keep, de->d_name)))
+      continue;
     rc = spool_body_unlink(sp->data_dir, de->d_name, error);
     if (rc == 0) (*removed)++;
   }

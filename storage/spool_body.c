@@ -8,6 +8,10 @@
  * fdatasync only; the directory entries of a whole batch are made durable by one
  * spool_body_sync_dir (spool_put), not one directory fsync per message.
  *
+ * Recycling (spool_body_set_recycling, see spool_body.h) keeps finished files as "<n>.free" in a
+ * process-wide list instead of unlinking them, and spool_body_create renames one to the new id
+ * (renameat2 RENAME_NOREPLACE, so never over an existing file) before it creates a file.
+ *
  * Must never: sync on the event loop (only spool_body_sync does, on the spool writer's thread);
  * build a path from a name that spool_body_name_valid refuses; unlink a body that was kept.
  */
@@ -17,12 +21,25 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h> /* renameat2 */
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define BODY_BUFFER (64 * 1024)
 #define BODY_NAME_MAX 64
+#define FREE_SUFFIX ".free"
+#define FREE_MAX 1024 /* recycled files kept at most (a few MB of inodes and blocks) */
+
+/* Recycled body files (spool_body_set_recycling): full paths of "<n>.free" files in spool
+ * directories, waiting to become the next message's file. Process-wide: the pipeline's threads
+ * put files here, the SMTP loop takes them. */
+static struct {
+  GMutex lock;
+  gboolean on;
+  GPtrArray *paths;  /* char*, the newest last */
+  guint64 next;      /* names the next one */
+} recycled;
 
 struct MaSpoolBody {
   int fd;                 /* -1 once synced and closed */
@@ -32,6 +49,7 @@ struct MaSpoolBody {
   guint8 *buf;            /* BODY_BUFFER octets, allocated at the first write */
   gsize nbuf;
   gint64 size;            /* octets appended */
+  gboolean reused;        /* a recycled file: may hold an older message's octets past size */
   int err;                /* first errno met, 0 when none */
   char *err_what;
   gboolean kept;
@@ -57,6 +75,85 @@ static int fail_errno(GError **error, int err, const char *what, const char *pat
   return -1;
 }
 
+/* ---- recycled files ----------------------------------------------------------------------- */
+
+void spool_body_set_recycling(gboolean on)
+{
+  g_mutex_lock(&recycled.lock);
+  recycled.on = on;
+  if (!recycled.paths) recycled.paths = g_ptr_array_new_with_free_func(g_free);
+  if (!on) {
+    for (guint i = 0; i < recycled.paths->len; i++) unlink(recycled.paths->pdata[i]);
+    g_ptr_array_set_size(recycled.paths, 0);
+  }
+  g_mutex_unlock(&recycled.lock);
+}
+
+/* Renames a recycled file of path's directory to path (never over an existing file) and opens it
+ * at offset 0, its old octets still there (overwritten as the message arrives, cut at its size by
+ * spool_body_sync). The descriptor, or -1 when there is none to take. */
+static int take_recycled(const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname(path);
+  char *from = NULL;
+  g_mutex_lock(&recycled.lock);
+  for (guint i = recycled.paths ? recycled.paths->len : 0; i > 0 && !from; i--) {
+    const char *p = recycled.paths->pdata[i - 1];
+    if (strncmp(p, dir, strlen(dir)) == 0 && p[strlen(dir)] == '/' && !strchr(p + strlen(dir) + 1, '/'))
+      from = g_ptr_array_steal_index(recycled.paths, i - 1);
+  }
+  g_mutex_unlock(&recycled.lock);
+  if (!from) return -1;
+  int fd = -1;
+  if (renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
+    fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) unlink(path);
+  } else {
+    unlink(from); /* an id that exists already (O_EXCL's case): the caller's create reports it */
+  }
+  g_free(from);
+  return fd;
+}
+
+/* Keeps data_dir/spool/name for a later message instead of unlinking it (recycling on and fewer
+ * than FREE_MAX kept): no inode to free now and none to allocate then. 0 when kept. */
+static int keep_recycled(const char *data_dir, const char *name)
+{
+  g_mutex_lock(&recycled.lock);
+  gboolean room = recycled.on && recycled.paths->len < FREE_MAX;
+  guint64 n = room ? recycled.next++ : 0;
+  g_mutex_unlock(&recycled.lock);
+  if (!room) return -1;
+  g_autofree char *path = body_path(data_dir, name);
+  char free_name[32];
+  g_snprintf(free_name, sizeof free_name, "%" G_GUINT64_FORMAT FREE_SUFFIX, n);
+  char *to = body_path(data_dir, free_name);
+  if (rename(path, to) < 0) {
+    g_free(to);
+    return -1;
+  }
+  g_mutex_lock(&recycled.lock);
+  gboolean still_on = recycled.on;
+  if (still_on) g_ptr_array_add(recycled.paths, to);
+  g_mutex_unlock(&recycled.lock);
+  if (!still_on) { /* turned off meanwhile */
+    unlink(to);
+    g_free(to);
+  }
+  return 0;
+}
+
+gboolean spool_body_name_recycled(const char *name)
+{
+  gsize n = name ? strlen(name) : 0, sfx = strlen(FREE_SUFFIX);
+  if (n <= sfx || n > BODY_NAME_MAX || !g_str_has_suffix(name, FREE_SUFFIX)) return FALSE;
+  for (gsize i = 0; i < n - sfx; i++)
+    if (!g_ascii_isdigit(name[i])) return FALSE;
+  return TRUE;
+}
+
+/* ---- one body ------------------------------------------------------------------------------ */
+
 int spool_body_create(const char *data_dir, const char *id, MaSpoolBody **out, GError **error)
 {
   g_autofree char *name = g_strconcat(id ? id : "", SPOOL_BODY_SUFFIX, NULL);
@@ -66,7 +163,10 @@ int spool_body_create(const char *data_dir, const char *id, MaSpoolBody **out, G
     return -1;
   }
   char *path = body_path(data_dir, name);
-  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  gboolean reused = FALSE;
+  int fd = take_recycled(path);
+  if (fd >= 0) reused = TRUE;
+  else fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     fail_errno(error, errno, "cannot create", path);
     g_free(path);
@@ -74,6 +174,7 @@ int spool_body_create(const char *data_dir, const char *id, MaSpoolBody **out, G
   }
   MaSpoolBody *b = g_new0(MaSpoolBody, 1);
   b->fd = fd;
+  b->reused = reused;
   b->path = path;
   b->id = g_strdup(id);
   b->name = g_steal_pointer(&name);
@@ -185,6 +286,8 @@ int spool_body_sync(MaSpoolBody *b, GError **error)
   if (b->fd < 0) return spool_body_status(b, error); /* synced already */
   flush_buffer(b);
   g_clear_pointer(&b->buf, g_free);
+  /* a recycled file: cut what an older, longer message left behind */
+  if (!b->err && b->reused && ftruncate(b->fd, (off_t) b->size) < 0) set_err(b, errno, "cannot truncate");
   if (!b->err && fdatasync(b->fd) < 0) set_err(b, errno, "cannot sync");
   if (close(b->fd) < 0 && !b->err && errno != EINTR) set_err(b, errno, "cannot close");
   b->fd = -1;
@@ -267,9 +370,17 @@ int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBy
   return 0;
 }
 
+int spool_body_release(const char *data_dir, const char *name, GError **error)
+{
+  if (!spool_body_name_valid(name)) return 0;
+  if (keep_recycled(data_dir, name) == 0) return 0;
+  return spool_body_unlink(data_dir, name, error);
+}
+
 int spool_body_unlink(const char *data_dir, const char *name, GError **error)
 {
-  if (!spool_body_name_valid(name)) return 0; /* never a path from a name we could not have made */
+  if (!spool_body_name_valid(name) && !spool_body_name_recycled(name))
+    return 0; /* never a path from a name we could not have made */
   g_autofree char *path = body_path(data_dir, name);
   if (unlink(path) < 0 && errno != ENOENT) return fail_errno(error, errno, "cannot remove", path);
   return 0;

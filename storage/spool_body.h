@@ -72,7 +72,22 @@ gboolean spool_body_name_valid(const char *name);
 /* Reads data_dir/spool/name whole into *out. -1 with MA_ERROR_NOT_FOUND when the file is missing,
  * MA_ERROR_TEMPFAIL for an I/O error, MA_ERROR_LIMIT when it is over max_size octets. */
 int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBytes **out, GError **error);
-/* Unlinks data_dir/spool/name; a missing file is not an error. */
+/* Unlinks data_dir/spool/name (a body or a recycled file); a missing file is not an error. */
 int spool_body_unlink(const char *data_dir, const char *name, GError **error);
+/* The message in data_dir/spool/name is finished with: its file is kept for recycling when that
+ * is on (renamed "<n>.free"), else unlinked. 0, or -1 with *error. */
+int spool_body_release(const char *data_dir, const char *name, GError **error);
+
+/* Recycling of finished body files (`serve` turns it on, after the orphan sweep and before any
+ * session): on ext4 without a journal every new file's inode allocation scans the inodes freed in
+ * the last ~30 s (recently_deleted), so creating a file per message right after unlinking one per
+ * message made file creation most of the SMTP loop's CPU (perf). spool_body_release renames a
+ * finished file to "<n>.free" (at most 1024 are kept, process-wide), and spool_body_create takes
+ * one (renamed to "<id>.eml", never over an existing file) before it creates anything: no inode
+ * is freed or allocated, and a message no longer than the last one reuses its blocks in place.
+ * Turning it off unlinks what is kept; the orphan sweep unlinks "*.free" files a crash left. */
+void spool_body_set_recycling(gboolean on);
+/* TRUE for a recycled file's name ("<digits>.free"). */
+gboolean spool_body_name_recycled(const char *name);
 
 #endif

@@ -495,6 +495,8 @@ SmtpServer *smtp_server_new(struct event_base *base, const MaConfig *cfg, GError
     return NULL;
   }
   smtp_spool_writer_set_committed(srv->writer, on_committed, srv);
+  /* after the writer's orphan sweep, before any session: finished body files become new ones */
+  spool_body_set_recycling(TRUE);
   return srv;
 }
 
@@ -646,6 +648,7 @@ void smtp_server_free(SmtpServer *srv)
   if (srv->listener) evconnlistener_free(srv->listener);
   while (srv->conns) conn_free(srv->conns->data);
   smtp_spool_writer_free(srv->writer);
+  if (srv->writer) spool_body_set_recycling(FALSE); /* unlinks the files kept for reuse */
   rcpt_refresher_stop(srv->rcpt);
   storage_close(&srv->st);
   ma_tls_free(srv->tls);

@@ -131,9 +131,12 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 assert_eq 1 "$n" "the acknowledged message is archived after the restart"
-for _ in $(seq 1 50); do [ -z "$(ls -A "$spool_dir")" ] && break; sleep 0.1; done
-assert_eq "" "$(ls -A "$spool_dir")" "its spool file is removed once archived"
+# its file may be kept as "<n>.free" to become a later message's (no inode freed, none allocated)
+messages() { ls -A "$spool_dir" | grep -v '^[0-9]*\.free$' || true; }
+for _ in $(seq 1 50); do [ -z "$(messages)" ] && break; sleep 0.1; done
+assert_eq "" "$(messages)" "its spool file is removed once archived"
 stop_serve
+assert_eq "" "$(ls -A "$spool_dir")" "a clean stop unlinks the recycled files"
 
 # ---- 4. the data rate over a sliding window ---------------------------------------------------
 sed -i 's/^min_data_rate=0$/min_data_rate=1024/' "$CONF"

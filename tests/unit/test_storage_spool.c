@@ -15,6 +15,7 @@
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Counting interposers: SQLite's sync calls resolve to these (the executable comes first). */
@@ -688,6 +689,74 @@ static void test_sweep_orphans(void)
   g_free(dir);
 }
 
+/* Recycling: a finished message's file is kept as "<n>.free" (the same inode) and becomes the next
+ * message's file; a shorter message is cut at its own size, never showing the old octets; a
+ * recycled file never replaces an existing one; the sweep and turning recycling off unlink the
+ * kept files. */
+static void test_recycled_files(void)
+{
+  char *dir = testutil_tempdir("ma-spool-XXXXXX");
+  MaSpool *sp = NULL;
+  GError *error = NULL;
+  struct stat st;
+  g_assert_cmpint(spool_open(dir, &sp, &error), ==, 0);
+  spool_body_set_recycling(TRUE);
+  put_one(sp, "long1", "a long first message, longer than the next one");
+  g_autofree char *long_path = g_build_filename(dir, "spool", "long1.eml", NULL);
+  g_assert_cmpint(g_stat(long_path, &st), ==, 0);
+  ino_t inode = st.st_ino;
+  g_assert_cmpint(spool_done(sp, "long1", &error), ==, 0);
+  g_autofree char *files = body_files(dir);
+  g_assert_cmpstr(files, ==, "0.free");
+  g_autofree char *free_path = g_build_filename(dir, "spool", "0.free", NULL);
+  g_assert_cmpint(g_stat(free_path, &st), ==, 0);
+  g_assert_cmpuint(st.st_ino, ==, inode);
+
+  put_one(sp, "short2", "short");
+  g_free(files);
+  files = body_files(dir);
+  g_assert_cmpstr(files, ==, "short2.eml");
+  g_autofree char *short_path = g_build_filename(dir, "spool", "short2.eml", NULL);
+  g_assert_cmpint(g_stat(short_path, &st), ==, 0);
+  g_assert_cmpuint(st.st_ino, ==, inode); /* no inode freed, none allocated */
+  GPtrArray *p = pending(sp);
+  g_assert_cmpuint(p->len, ==, 1);
+  gsize len = 0;
+  const char *data = g_bytes_get_data(((MaSpoolEntry *) p->pdata[0])->data, &len);
+  g_assert_cmpmem(data, len, "short", 5);
+  g_ptr_array_unref(p);
+
+  /* a recycled file never takes the place of an existing one: O_EXCL's refusal stands */
+  g_assert_cmpint(spool_done(sp, "short2", &error), ==, 0);
+  MaSpoolBody *b = NULL;
+  g_autofree char *taken = g_build_filename(dir, "spool", "taken.eml", NULL);
+  g_assert_true(g_file_set_contents(taken, "someone else's", -1, NULL));
+  g_assert_cmpint(spool_body_create(dir, "taken", &b, &error), ==, -1);
+  g_clear_error(&error);
+  g_autofree char *content = NULL;
+  g_assert_true(g_file_get_contents(taken, &content, NULL, NULL));
+  g_assert_cmpstr(content, ==, "someone else's");
+  g_assert_cmpint(g_unlink(taken), ==, 0);
+
+  /* kept files: the sweep at start unlinks them (no row names them), and so does turning off */
+  put_one(sp, "third", "3");
+  g_assert_cmpint(spool_done(sp, "third", &error), ==, 0);
+  g_free(files);
+  files = body_files(dir);
+  g_assert_cmpstr(files, ==, "2.free");
+  spool_body_set_recycling(FALSE);
+  g_free(files);
+  files = body_files(dir);
+  g_assert_cmpstr(files, ==, "");
+  g_assert_true(g_file_set_contents(free_path, "left by a crash", -1, NULL));
+  guint removed = 0;
+  g_assert_cmpint(spool_sweep_orphans(sp, &removed, &error), ==, 0);
+  g_assert_cmpuint(removed, ==, 1);
+  spool_close(&sp);
+  testutil_rm_rf(dir);
+  g_free(dir);
+}
+
 /* A spool.db written by the version that kept bodies in the `data` BLOB (schema of user_version
  * 1, rows small and large) is upgraded in place and drains: its entries are offered with their
  * octets, new entries go to files beside them, done removes both kinds. */
@@ -764,6 +833,7 @@ int main(int argc, char **argv)
   g_test_add_func("/storage/spool/group-commit", test_group_commit_speed);
   g_test_add_func("/storage/spool/body-files", test_body_files);
   g_test_add_func("/storage/spool/sweep-orphans", test_sweep_orphans);
+  g_test_add_func("/storage/spool/recycled-files", test_recycled_files);
   g_test_add_func("/storage/spool/upgrade-from-blob-spool", test_upgrade_from_blob_spool);
   return g_test_run();
 }
