@@ -236,7 +236,9 @@ static void conn_send(Conn *c)
 {
   struct evbuffer *out = bufferevent_get_output(c->bev);
   if (c->tls || evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(c->bev) & EV_WRITE)) return;
+  evbuffer_unfreeze(out, 1); /* a bufferevent keeps the front of its output frozen but to itself */
   evbuffer_write(out, bufferevent_getfd(c->bev));
+  evbuffer_freeze(out, 1);
   if (evbuffer_get_length(out) > 0) bufferevent_enable(c->bev, EV_WRITE);
 }
 
@@ -432,7 +434,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
   client_count_add(srv, ip, +1);
   bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH_WATERMARK);
   bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-  bufferevent_enable(c->bev, EV_READ); /* EV_WRITE only while a reply waits for room (conn_send) */
+  /* EV_WRITE (on by default in a new bufferevent) only while a reply waits for room (conn_send) */
+  bufferevent_disable(c->bev, EV_WRITE);
+  bufferevent_enable(c->bev, EV_READ);
   smtp_session_set_buffers(c->s, bufferevent_get_input(c->bev), bufferevent_get_output(c->bev));
   if (srv->greet_delay_ms > 0 && !early) {
     struct timeval tv = {srv->greet_delay_ms / 1000, (srv->greet_delay_ms % 1000) * 1000};
