@@ -17,6 +17,9 @@
  * Retry state (spool.h): next_attempt_at, last_error and dead_at live in the row; spool_pending
  * offers only live entries that are due on ma_now_ms()'s clock.
  *
+ * spool_done releases the body files of the rows it removed (spool_body_release: kept for reuse
+ * when recycling is on, else unlinked), after the commit.
+ *
  * spool_done, spool_attempts_failed and spool_mark_dead commit without an fsync (synchronous=NORMAL for that one
  * commit): a delete lost to a power cut only replays an entry the pipeline handles idempotently,
  * and the next spool_put's FULL commit syncs the WAL, those frames included. Never logs message data.

@@ -114,9 +114,10 @@ int spool_purge(MaSpool *sp, const char *id, GError **error);
  * next_attempt_at), "dead". */
 const char *ma_spool_entry_state(const MaSpoolEntry *e);
 
-/* Unlinks every body file in data_dir/spool/ that no row names: what a crash between writing a
- * message and committing its row left. Only while nothing writes bodies (at start, before the
- * SMTP listener). *removed: files unlinked. */
+/* Unlinks every body file in data_dir/spool/ that no row names (what a crash between writing a
+ * message and committing its row left) and every recycled "<n>.free" file (spool_body.h). Only
+ * while nothing writes bodies (at start, before the SMTP listener and recycling). *removed: files
+ * unlinked. */
 int spool_sweep_orphans(MaSpool *sp, guint *removed, GError **error);
 
 /* Test hook: the next n syncs fail as if fsync failed. */

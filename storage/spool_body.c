@@ -55,13 +55,22 @@ struct MaSpoolBody {
   gboolean kept;
 };
 
+static gboolean id_char(char c) { return g_ascii_isalnum(c) || c == '-' || c == '_'; }
+static gboolean digit_char(char c) { return g_ascii_isdigit(c); }
+
+/* TRUE when name is one or more characters that ok accepts, then suffix, BODY_NAME_MAX at most. */
+static gboolean name_of_form(const char *name, const char *suffix, gboolean (*ok)(char c))
+{
+  gsize n = name ? strlen(name) : 0, sfx = strlen(suffix);
+  if (n <= sfx || n > BODY_NAME_MAX || !g_str_has_suffix(name, suffix)) return FALSE;
+  for (gsize i = 0; i < n - sfx; i++)
+    if (!ok(name[i])) return FALSE;
+  return TRUE;
+}
+
 gboolean spool_body_name_valid(const char *name)
 {
-  gsize n = name ? strlen(name) : 0, sfx = strlen(SPOOL_BODY_SUFFIX);
-  if (n <= sfx || n > BODY_NAME_MAX || !g_str_has_suffix(name, SPOOL_BODY_SUFFIX)) return FALSE;
-  for (gsize i = 0; i < n - sfx; i++)
-    if (!g_ascii_isalnum(name[i]) && name[i] != '-' && name[i] != '_') return FALSE;
-  return TRUE;
+  return name_of_form(name, SPOOL_BODY_SUFFIX, id_char);
 }
 
 static char *body_path(const char *data_dir, const char *name)
@@ -145,11 +154,7 @@ static int keep_recycled(const char *data_dir, const char *name)
 
 gboolean spool_body_name_recycled(const char *name)
 {
-  gsize n = name ? strlen(name) : 0, sfx = strlen(FREE_SUFFIX);
-  if (n <= sfx || n > BODY_NAME_MAX || !g_str_has_suffix(name, FREE_SUFFIX)) return FALSE;
-  for (gsize i = 0; i < n - sfx; i++)
-    if (!g_ascii_isdigit(name[i])) return FALSE;
-  return TRUE;
+  return name_of_form(name, FREE_SUFFIX, digit_char);
 }
 
 /* ---- one body ------------------------------------------------------------------------------ */

@@ -66,7 +66,7 @@ per=$((MSGS / ROUNDS)); ma_s=0; sink_s=0
 run_source() { # PORT RCPT -> seconds taken
   local t0 t1
   t0=$(date +%s.%N)
-  smtp-source -s "$SESS" -m "$per" -l "$SIZE" -f sender@client.example -t "$2" "127.0.0.1:$1" 2>>"$W/source.err" || true
+  timeout 600 smtp-source -s "$SESS" -m "$per" -l "$SIZE" -f sender@client.example -t "$2" "127.0.0.1:$1" 2>>"$W/source.err" || true
   t1=$(date +%s.%N)
   /usr/bin/python3 -c "print($t1-$t0)"
 }
@@ -95,7 +95,7 @@ ma_rate=$(/usr/bin/python3 -c "print(round($ma_ok/$ma_s))")
 sink_ok=$(tr '\r' '\n' <"$W/sink.out" | sed -n 's/.*mesg=\([0-9]*\).*/\1/p' | tail -1)
 sink_ok=${sink_ok:-0}
 sink_rate=$(/usr/bin/python3 -c "print(round($sink_ok/$sink_s))")
-ma_lat=$(/usr/bin/python3 "$ROOT/scripts/bench/smtp/latency.py" "$SP" sender@client.example "$RCPT" "$LAT_MSGS" 10 "$SIZE")
+ma_lat=$(timeout 600 /usr/bin/python3 "$ROOT/scripts/bench/smtp/latency.py" "$SP" sender@client.example "$RCPT" "$LAT_MSGS" 10 "$SIZE" || echo "n=0 (timed out)")
 echo "mailagent: $ma_ok accepted in $(/usr/bin/python3 -c "print(round($ma_s,1))") s; smtp-sink: $sink_ok in $(/usr/bin/python3 -c "print(round($sink_s,1))") s; latency $ma_lat" >&2
 
 # memory figures with the pipeline idle: wait until it has archived the backlog
@@ -126,11 +126,11 @@ pf_start "$PF" "$PFP" "myhostname = pf.bench.test" "mydestination =" "virtual_ma
 postmap -c "$PF" "$PF/vmailbox"
 wait_port "$PFP"
 t0=$(date +%s.%N)
-smtp-source -s "$SESS" -m "$MSGS" -l "$SIZE" -f sender@client.example -t bench@bench.test "127.0.0.1:$PFP" 2>"$W/source-pf.err" || true
+timeout 900 smtp-source -s "$SESS" -m "$MSGS" -l "$SIZE" -f sender@client.example -t bench@bench.test "127.0.0.1:$PFP" 2>"$W/source-pf.err" || true
 t1=$(date +%s.%N)
 pf_ok=$(grep -c "postfix/cleanup.*message-id" "$PF/maillog" || true)
 pf_rate=$(/usr/bin/python3 -c "print(round($pf_ok/($t1-$t0)))")
-pf_lat=$(/usr/bin/python3 "$ROOT/scripts/bench/smtp/latency.py" "$PFP" sender@client.example bench@bench.test "$LAT_MSGS" 10 "$SIZE")
+pf_lat=$(timeout 600 /usr/bin/python3 "$ROOT/scripts/bench/smtp/latency.py" "$PFP" sender@client.example bench@bench.test "$LAT_MSGS" 10 "$SIZE" || echo "n=0 (timed out)")
 pf_stop "$PF"; PF=
 
 eval "$big" # base_kb receive_kb at_250_kb reply
