@@ -266,7 +266,10 @@ int storage_link_add(MaStorage *st, const char *enterprise_id, const char *messa
 int storage_message_links(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out, GError **error);
 
 /* Provenance: 1 added, 0 a row with the same spool id (or same route+mailbox+employee when spool id
- * is NULL) exists for this message already. */
+ * is NULL) exists for this message already. A row added with a mailbox binding counts one archived
+ * message on that binding (MaMailbox.archived), in the same transaction: the count is of mail that
+ * reached the archive, which the collector itself cannot know (archiving happens later, and mail
+ * with no external participant matching a record is never archived). */
 int storage_provenance_add(MaStorage *st, const char *enterprise_id, const char *message_id,
                            const MaProvenance *p, GError **error);
 /* out: MaProvenance*. */

@@ -78,6 +78,8 @@ imap_append alice@example.test alice-secret INBOX "$T/in4.eml"
 ma mailbox sync acme "$ALICE" >/dev/null
 assert_eq 5 "$(msgs)" "incremental sync: the new message"
 assert_eq 5 "$(prov imap)" "incremental sync: one provenance row more"
+ma mailbox show acme "$ALICE" --json > "$T/show.json"
+assert_eq 5 "$(json_get "$T/show.json" 'd["counts"]["archived"]')" "the binding counts the 5 messages that reached the archive"
 
 # the server never saw a flag change: every message is still unseen
 unseen=$(/usr/bin/python3 - "$IMAP_PORT" <<'PY'
@@ -116,6 +118,8 @@ assert_eq 6 "$(msgs)" "POP3: the INBOX mail is not archived twice"
 assert_eq 5 "$(prov pop3)" "POP3: one provenance row per INBOX message"
 ma mailbox sync acme "$POP" >/dev/null
 assert_eq 5 "$(prov pop3)" "POP3: a second sync adds nothing (UIDL)"
+assert_eq 5 "$(ma mailbox show acme "$POP" --json | json_get - 'd["counts"]["archived"]')" \
+  "the POP3 binding counts its 5 messages, though the archive had them already from IMAP"
 n=$(/usr/bin/python3 - "$POP3_PORT" <<'PY'
 import poplib, sys
 p = poplib.POP3("127.0.0.1", int(sys.argv[1])); p.user("alice@example.test"); p.pass_("alice-secret")
