@@ -6,8 +6,10 @@
  * UIDL-based and never deletes (no DELE is ever sent): a message is collected once per UIDL, the
  * UIDLs recorded only after the round is durable in the spool. POP3 has no date search, so the
  * first sync takes every message the server keeps. A server without UIDL is refused (without it a
- * message cannot be recognised again). RETR is bounded by the stream's byte budget (the message
- * size limit plus a margin): a larger message fails alone and is quarantined after three tries.
+ * message cannot be recognised again). RETR is read by our own reader, not libetpan's (which holds
+ * the whole message): the reply is un-stuffed as it arrives, straight into the message's spool
+ * file, so memory stays at one read buffer whatever the size. A message over the size limit fails
+ * alone and is quarantined after three tries.
  *
  * OAuth2: libetpan has no SASL XOAUTH2 for POP3, so `AUTH XOAUTH2 <initial response>` is written
  * here on libetpan's stream; a "+ <error challenge>" is answered with an empty line as RFC 7628
@@ -18,6 +20,7 @@
 
 #include "agent/lib/error.h"
 #include "agent/oauth2/oauth2.h"
+#include "agent/smtp/smtp_parse.h" /* the dot-stuffing decoder: RFC 1939 3 is RFC 5321 4.5.2 */
 
 #include <libetpan/libetpan.h>
 #include <string.h>
@@ -211,6 +214,71 @@ static gboolean message_failed(Pop3Session *s, const char *uidl, const char *why
   return TRUE;
 }
 
+typedef enum { RETR_OK, RETR_REFUSED, RETR_TOO_LARGE, RETR_MALFORMED } RetrOutcome;
+
+static void retr_to_body(void *ctx, const guint8 *p, gsize n)
+{
+  collector_body_append(ctx, p, n);
+}
+
+/* RETR n with our own reader instead of libetpan's mailpop3_retr, which holds the whole message:
+ * the reply's octets pass through the dot-stuffing decoder straight into the message's spool file,
+ * one read buffer at a time. *out: the body (RETR_OK) or NULL. -1 with *error when the connection
+ * failed (MA_ERROR_TEMPFAIL) or the server broke the protocol (MA_ERROR_INVALID). */
+static int retr_streamed(Pop3Session *s, guint index, RetrOutcome *outcome, CollectorBody **out, GError **error)
+{
+  *out = NULL;
+  budget(s, POP3_LINE_MAX);
+  char cmd[32];
+  g_snprintf(cmd, sizeof cmd, "RETR %u", index);
+  g_autofree char *status = send_line(s, cmd) == 0 ? read_line(s) : NULL;
+  if (!status) return fail(s, error, MA_ERROR_TEMPFAIL, "retr", MAILPOP3_ERROR_STREAM);
+  if (!g_str_has_prefix(status, "+OK")) {
+    *outcome = RETR_REFUSED;
+    return 0;
+  }
+  CollectorBody *body = collector_sink_body_new(s->sink, "", error);
+  if (!body) return -1;
+  /* Stuffing adds at most one octet per line: twice the limit bounds any message within it. */
+  budget(s, 2 * s->p->max_message + 64 * 1024);
+  SmtpDataLimits lim = {.max_size = (gint64)s->p->max_message,
+                        .max_line = (guint)MIN(s->p->max_message + 2, G_MAXUINT),
+                        .max_header = 1 << 20,
+                        .max_headers = 10000};
+  SmtpDataDecoder *dec = smtp_data_decoder_new_sink(&lim, TRUE, retr_to_body, body);
+  guint8 buf[64 * 1024];
+  int done = 0;
+  while (!done) {
+    /* Only what is buffered or one read of the socket: mailstream_read would wait for a full buffer
+     * past the end of the reply, until the time-out. */
+    ssize_t avail = mailstream_feed_read_buffer(s->stream);
+    ssize_t n = avail > 0 ? mailstream_read(s->stream, buf, MIN((gsize)avail, sizeof buf)) : -1;
+    if (n <= 0) {
+      smtp_data_decoder_free(dec);
+      collector_body_free(body);
+      return fail(s, error, MA_ERROR_TEMPFAIL, "retr", MAILPOP3_ERROR_STREAM);
+    }
+    gsize used = 0;
+    done = smtp_data_decoder_feed(dec, buf, (gsize)n, &used);
+    if (done && used < (gsize)n) {
+      smtp_data_decoder_free(dec);
+      collector_body_free(body);
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "retr: the server sent more after the end of the message");
+      return -1;
+    }
+  }
+  SmtpDataError derr = smtp_data_decoder_error(dec);
+  smtp_data_decoder_free(dec);
+  if (derr != SMTP_DATA_OK) {
+    collector_body_free(body);
+    *outcome = derr == SMTP_DATA_TOO_BIG ? RETR_TOO_LARGE : RETR_MALFORMED;
+    return 0;
+  }
+  *outcome = RETR_OK;
+  *out = body;
+  return 0;
+}
+
 static int pop3_retr(Pop3Session *s, GError **error)
 {
   guint n = s->msgs ? carray_count(s->msgs) : 0;
@@ -227,36 +295,35 @@ static int pop3_retr(Pop3Session *s, GError **error)
     s->res->skipped++;
     return POP3_RETR;
   }
-  budget(s, s->p->max_message + 64 * 1024);
-  char *data = NULL;
-  size_t len = 0;
-  int rc = mailpop3_retr(s->pop3, mi->msg_index, &data, &len);
+  RetrOutcome outcome = RETR_REFUSED;
+  CollectorBody *body = NULL;
+  GError *e = NULL;
+  int rc = retr_streamed(s, mi->msg_index, &outcome, &body, &e);
   collector_crash_point("after_fetch");
-  if (rc != MAILPOP3_NO_ERROR) {
-    if (rc == MAILPOP3_ERROR_STREAM) {
-      /* what is queued is still good: keep it, then report */
-      GError *e = NULL;
-      gboolean over = collector_stream_over_budget(s->stream);
-      fail(s, &e, MA_ERROR_TEMPFAIL, "retr", rc);
-      if (over) message_failed(s, mi->msg_uidl, "larger than the message size limit", FALSE);
-      if (commit(s, error) < 0) {
-        g_error_free(e);
-        return -1;
-      }
-      g_propagate_error(error, e);
+  if (rc < 0) {
+    /* what is queued is still good: keep it, then report */
+    if (collector_stream_over_budget(s->stream))
+      message_failed(s, mi->msg_uidl, "larger than the message size limit", FALSE);
+    if (commit(s, error) < 0) {
+      g_error_free(e);
       return -1;
     }
-    if (message_failed(s, mi->msg_uidl, "RETR refused", FALSE)) {
+    g_propagate_error(error, e);
+    return -1;
+  }
+  if (outcome != RETR_OK) {
+    const char *why = outcome == RETR_TOO_LARGE ? "larger than the message size limit"
+                      : outcome == RETR_MALFORMED ? "the server sent a malformed message (bare CR or LF, or a header over 1 MiB)"
+                                                  : "RETR refused";
+    if (message_failed(s, mi->msg_uidl, why, outcome == RETR_TOO_LARGE)) {
       collector_sink_skip(s->sink, mi->msg_uidl);
       s->res->skipped++;
     }
     return POP3_RETR;
   }
-  GBytes *b = g_bytes_new(data, len);
-  mailpop3_retr_free(data);
-  collector_sink_add(s->sink, mi->msg_uidl, b);
-  g_bytes_unref(b);
-  s->round_bytes += len;
+  gint64 len = collector_body_size(body);
+  if (collector_sink_add_body(s->sink, mi->msg_uidl, body, error) < 0) return -1;
+  s->round_bytes += (gsize)len;
   if (s->round_bytes >= s->p->batch_bytes && commit(s, error) < 0) return -1;
   return POP3_RETR;
 }
