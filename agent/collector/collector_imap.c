@@ -17,6 +17,9 @@
  * budget. After each round the sink makes the messages durable and only then advances the
  * checkpoint.
  *
+ * CONDSTORE (RFC 7162) where offered: EXAMINE reads HIGHESTMODSEQ, and a folder whose value has
+ * not moved since its last complete sync is skipped without a SEARCH.
+ *
  * OAuth2: OAUTHBEARER (RFC 7628, written here: libetpan has none) when the server offers it with
  * SASL-IR, else libetpan's XOAUTH2.
  *
@@ -29,6 +32,7 @@
 #include "collector_stream.h"
 
 #include "agent/lib/error.h"
+#include "agent/lib/log.h"
 #include "agent/oauth2/oauth2.h"
 
 #include <libetpan/libetpan.h>
@@ -73,6 +77,7 @@ typedef struct {
   guint folder_idx;
   const char *folder;
   guint32 uidvalidity, uidnext;
+  guint64 modseq;          /* the folder's HIGHESTMODSEQ at EXAMINE (CONDSTORE), 0 when not offered */
   MaFolderCheckpoint cp;
   gboolean window;         /* SEARCH SINCE (first sync or UIDVALIDITY changed) */
   GArray *uids;            /* guint32, ascending */
@@ -326,11 +331,14 @@ static int imap_examine(ImapSession *s, GError **error)
 {
   s->folder = g_ptr_array_index(s->folders, s->folder_idx);
   budget(s);
-  int rc = mailimap_examine(s->imap, s->folder);
+  uint64_t modseq = 0;
+  int rc = mailimap_has_condstore(s->imap) ? mailimap_examine_condstore(s->imap, s->folder, &modseq)
+                                          : mailimap_examine(s->imap, s->folder);
   if (rc != MAILIMAP_NO_ERROR) return fail(s, error, MA_ERROR_TEMPFAIL, "examine", rc);
   struct mailimap_selection_info *sel = s->imap->imap_selection_info;
   s->uidvalidity = sel ? sel->sel_uidvalidity : 0;
   s->uidnext = sel ? sel->sel_uidnext : 0;
+  s->modseq = modseq;
   if (s->uidvalidity == 0) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "examine: %s: the server gave no UIDVALIDITY", s->folder);
     return -1;
@@ -340,6 +348,14 @@ static int imap_examine(ImapSession *s, GError **error)
    * archive's dedup make messages seen before a no-op */
   s->window = s->cp.uidvalidity != s->uidvalidity;
   if (s->window) s->cp = (MaFolderCheckpoint){.uidvalidity = s->uidvalidity};
+  /* CONDSTORE (RFC 7162): a HIGHESTMODSEQ that has not moved since the folder was last synced to
+   * the end means nothing arrived (nor changed): no SEARCH, no FETCH. It is stored only when a
+   * sync reached the end of the folder, so a sync cut short never makes a folder look done. */
+  if (!s->window && s->modseq != 0 && s->modseq == s->cp.highest_modseq) {
+    ma_debug("collector", "mailbox=%s folder \"%s\" unchanged since modseq %" G_GUINT64_FORMAT ": not searched",
+             s->p->mailbox->id, s->folder, s->modseq);
+    return IMAP_NEXT_FOLDER;
+  }
   return IMAP_SEARCH;
 }
 
@@ -528,6 +544,7 @@ static int imap_fetch(ImapSession *s, GError **error)
     /* the folder is done: everything below UIDNEXT (as of EXAMINE) was seen or is outside the window */
     MaFolderCheckpoint cp = s->cp;
     if (s->uidnext > 0 && s->uidnext - 1 > cp.last_uid) cp.last_uid = s->uidnext - 1;
+    cp.highest_modseq = s->modseq;
     if (collector_sink_commit(s->sink, s->folder, s->uidvalidity, &cp, error) < 0) return -1;
     return IMAP_NEXT_FOLDER;
   }

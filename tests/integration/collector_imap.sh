@@ -67,8 +67,31 @@ assert_eq "$(sqlite3 -readonly "$T/data/mailagent.db" "select count(*) from mess
 
 events=$(sqlite3 -readonly "$T/data/mailagent.db" "select payload from outbox where event = 'mailbox.message'")
 assert_contains "$events" '"new_messages":4' "mailbox.message announces the new mail to the CRM"
-ma mailbox sync acme "$ALICE" >/dev/null
+# ---- CONDSTORE: a folder whose HIGHESTMODSEQ has not moved is not searched -----------------------
+{ cat "$CONF"; echo "[log]"; echo "level=debug"; } > "$T/debug.conf"
+modseq() {
+  /usr/bin/python3 - "$IMAP_PORT" "$1" <<'PY'
+import imaplib, re, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("alice@example.test", "alice-secret")
+typ, data = m.status(sys.argv[2], "(HIGHESTMODSEQ)"); m.logout()
+print(re.search(rb"HIGHESTMODSEQ (\d+)", data[0]).group(1).decode())
+PY
+}
+stored_modseq() { sqlite3 -readonly "$T/data/mailagent.db" "select highest_modseq from mailbox_folders where mailbox_id = '$ALICE' and folder = '$1'"; }
+assert_eq "$(modseq INBOX)" "$(stored_modseq INBOX)" "the checkpoint keeps the folder's HIGHESTMODSEQ"
+log=$("$MAILAGENT" mailbox -c "$T/debug.conf" sync acme "$ALICE" 2>&1 >/dev/null)
 assert_eq 4 "$(msgs)" "second sync: nothing new"
+assert_contains "$log" 'folder "INBOX" unchanged' "second sync: INBOX skipped on its unchanged HIGHESTMODSEQ"
+assert_contains "$log" 'folder "Sent" unchanged' "second sync: Sent skipped on its unchanged HIGHESTMODSEQ"
+/usr/bin/python3 - "$IMAP_PORT" <<'PY'
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("alice@example.test", "alice-secret")
+m.select("INBOX"); m.store("1", "+FLAGS", "(\\Flagged)"); m.logout()
+PY
+log=$("$MAILAGENT" mailbox -c "$T/debug.conf" sync acme "$ALICE" 2>&1 >/dev/null)
+assert_not_contains "$log" 'folder "INBOX" unchanged' "a flag change moves HIGHESTMODSEQ: INBOX is searched again"
+assert_eq 4 "$(msgs)" "the flag change brought no message"
+assert_eq "$(modseq INBOX)" "$(stored_modseq INBOX)" "the checkpoint follows the new HIGHESTMODSEQ"
 assert_eq 1 "$(sqlite3 -readonly "$T/data/mailagent.db" "select count(*) from outbox where event = 'mailbox.message'")" \
   "no mailbox.message event when nothing is new"
 assert_eq 4 "$(prov imap)" "second sync: no provenance added"
