@@ -638,6 +638,12 @@ int storage_oauth2_state_add(MaStorage *st, const char *state, const char *owner
 /* Consumes the state: 1 with *owner and *verifier_sealed (caller frees), 0 unknown, used or expired. */
 int storage_oauth2_state_take(MaStorage *st, const char *state, gint64 now, char **owner, char **verifier_sealed,
                               GError **error);
+/* Looks a live (unused, unexpired) state up without consuming it: 1 with *owner and *enterprise_id
+ * (caller frees), 0 unknown, used or expired. Not scoped by enterprise: the state, a random secret
+ * the provider hands back to the browser, is itself the proof (mailagent's own OAuth2 callback,
+ * which no API key reaches, learns from it whose binding the code is for). */
+int storage_oauth2_state_find(MaStorage *st, const char *state, gint64 now, char **owner, char **enterprise_id,
+                              GError **error);
 
 /* ---- metrics -------------------------------------------------------------------------------- */
 

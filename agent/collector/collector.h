@@ -218,6 +218,10 @@ int collector_set_default(MaStorage *st, const CollectorEnv *env, const char *en
  * under "oauth2-client:<enterprise>:<provider>"). data: the CollectorEnv. */
 int collector_oauth2_client(MaStorage *st, const char *enterprise_id, const char *provider, MaOAuth2Client **out,
                             gpointer data, GError **error);
+/* mailagent's own OAuth2 redirect URI, <[api] public_url>/v1/oauth2/callback (caller frees), or
+ * NULL when public_url is unset (the CRM then hosts the redirect). The API serves that path. */
+#define COLLECTOR_OAUTH2_CALLBACK_PATH "/v1/oauth2/callback"
+char *collector_oauth2_own_redirect(const MaConfig *cfg);
 /* Stores an enterprise's OAuth2 client for provider (secret sealed; NULL secret: a public client). */
 int collector_oauth2_client_set(const CollectorEnv *env, MaStorage *st, const char *enterprise_id, const char *provider,
                                 const char *client_id, const char *client_secret, GError **error);
