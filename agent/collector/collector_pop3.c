@@ -5,7 +5,10 @@
  *
  * UIDL-based and never deletes (no DELE is ever sent): a message is collected once per UIDL, the
  * UIDLs recorded only after the round is durable in the spool. POP3 has no date search, so the
- * first sync takes every message the server keeps. A server without UIDL is refused (without it a
+ * first sync's window (p->since, as IMAP's SEARCH SINCE) is applied by each message's Date header,
+ * read with TOP n 0: older mail is recorded as done without being fetched, mail without a readable
+ * Date is taken. A checkpoint row marks the window done when the first sync reaches the end; later
+ * syncs take every new UIDL. A server without UIDL is refused (without it a
  * message cannot be recognised again). RETR is read by our own reader, not libetpan's (which holds
  * the whole message): the reply is un-stuffed as it arrives, straight into the message's spool
  * file, so memory stays at one read buffer whatever the size. A message over the size limit fails
@@ -55,6 +58,7 @@ typedef struct {
   carray *msgs;       /* libetpan's LIST/UIDL table (owned by pop3) */
   guint pos;
   gsize round_bytes;
+  gboolean window;    /* the binding's first sync: only mail dated on or after p->since */
 } Pop3Session;
 
 static char *quote(const char *r)
@@ -190,14 +194,21 @@ static int pop3_list(Pop3Session *s, GError **error)
     }
   }
   if (s->p->verify_only) return POP3_QUIT;
+  MaFolderCheckpoint cp;
+  int synced = collector_sink_checkpoint(s->sink, "", &cp, error);
+  if (synced < 0) return -1;
+  s->window = synced == 0 && s->p->since > 0;
   s->pos = 0;
   return POP3_RETR;
 }
 
-static int commit(Pop3Session *s, GError **error)
+/* Makes the round durable and records its UIDLs. last: the sync reached the end of the list, which
+ * on a first sync also records that the date window was applied. */
+static int commit(Pop3Session *s, gboolean last, GError **error)
 {
   gint64 before = collector_sink_spooled(s->sink);
-  if (collector_sink_commit(s->sink, "", 0, NULL, error) < 0) return -1;
+  MaFolderCheckpoint done = {.uidvalidity = 1}; /* POP3 has no UIDVALIDITY: 1 only means "synced once" */
+  if (collector_sink_commit(s->sink, "", 0, last && s->window ? &done : NULL, error) < 0) return -1;
   s->res->fetched += collector_sink_spooled(s->sink) - before;
   s->round_bytes = 0;
   return 0;
@@ -212,6 +223,46 @@ static gboolean message_failed(Pop3Session *s, const char *uidl, const char *why
   if (count < POP3_FAILURES_BEFORE_QUARANTINE) return FALSE;
   s->res->quarantined++;
   return TRUE;
+}
+
+/* The Date header of a message as Unix seconds, from its header section (TOP n 0); 0 when there
+ * is none or it cannot be read. */
+static gint64 header_date(const char *head, size_t len)
+{
+  size_t at = 0;
+  struct mailimf_fields *fields = NULL;
+  if (mailimf_envelope_fields_parse(head, len, &at, &fields) != MAILIMF_NO_ERROR) return 0;
+  gint64 when = 0;
+  for (clistiter *it = clist_begin(fields->fld_list); it; it = clist_next(it)) {
+    struct mailimf_field *f = clist_content(it);
+    if (f->fld_type != MAILIMF_FIELD_ORIG_DATE || !f->fld_data.fld_orig_date) continue;
+    const struct mailimf_date_time *dt = f->fld_data.fld_orig_date->dt_date_time;
+    if (!dt || dt->dt_year < 1970 || dt->dt_year > 9999 || dt->dt_month < 1 || dt->dt_month > 12 || dt->dt_day < 1 ||
+        dt->dt_day > 31)
+      break;
+    g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
+    g_autoptr(GDateTime) t = g_date_time_new(utc, dt->dt_year, dt->dt_month, dt->dt_day, CLAMP(dt->dt_hour, 0, 23),
+                                             CLAMP(dt->dt_min, 0, 59), CLAMP(dt->dt_sec, 0, 59));
+    int zone = ABS(dt->dt_zone) % 10000; /* +hhmm as the number hhmm */
+    gint64 offset = (gint64)(zone / 100) * 3600 + (zone % 100) * 60;
+    if (t) when = g_date_time_to_unix(t) - (dt->dt_zone < 0 ? -offset : offset);
+    break;
+  }
+  mailimf_fields_free(fields);
+  return when > 0 ? when : 0;
+}
+
+/* TRUE when the first sync's window leaves message index out: its Date is before p->since. A
+ * failed TOP takes the message (the window only ever saves work). */
+static gboolean before_window(Pop3Session *s, guint index)
+{
+  char *head = NULL;
+  size_t len = 0;
+  budget(s, 1 << 20);
+  if (mailpop3_top(s->pop3, index, 0, &head, &len) != MAILPOP3_NO_ERROR) return FALSE;
+  gint64 date = header_date(head, len);
+  mailpop3_top_free(head);
+  return date > 0 && date < s->p->since;
 }
 
 typedef enum { RETR_OK, RETR_REFUSED, RETR_TOO_LARGE, RETR_MALFORMED } RetrOutcome;
@@ -282,7 +333,7 @@ static int retr_streamed(Pop3Session *s, guint index, RetrOutcome *outcome, Coll
 static int pop3_retr(Pop3Session *s, GError **error)
 {
   guint n = s->msgs ? carray_count(s->msgs) : 0;
-  if (s->pos >= n) return commit(s, error) < 0 ? -1 : POP3_QUIT;
+  if (s->pos >= n) return commit(s, TRUE, error) < 0 ? -1 : POP3_QUIT;
   struct mailpop3_msg_info *mi = carray_get(s->msgs, s->pos);
   s->pos++;
   if (!mi || mi->msg_deleted) return POP3_RETR;
@@ -295,6 +346,10 @@ static int pop3_retr(Pop3Session *s, GError **error)
     s->res->skipped++;
     return POP3_RETR;
   }
+  if (s->window && before_window(s, mi->msg_index)) {
+    collector_sink_skip(s->sink, mi->msg_uidl);
+    return POP3_RETR;
+  }
   RetrOutcome outcome = RETR_REFUSED;
   CollectorBody *body = NULL;
   GError *e = NULL;
@@ -304,7 +359,7 @@ static int pop3_retr(Pop3Session *s, GError **error)
     /* what is queued is still good: keep it, then report */
     if (collector_stream_over_budget(s->stream))
       message_failed(s, mi->msg_uidl, "larger than the message size limit", FALSE);
-    if (commit(s, error) < 0) {
+    if (commit(s, FALSE, error) < 0) {
       g_error_free(e);
       return -1;
     }
@@ -324,7 +379,7 @@ static int pop3_retr(Pop3Session *s, GError **error)
   gint64 len = collector_body_size(body);
   if (collector_sink_add_body(s->sink, mi->msg_uidl, body, error) < 0) return -1;
   s->round_bytes += (gsize)len;
-  if (s->round_bytes >= s->p->batch_bytes && commit(s, error) < 0) return -1;
+  if (s->round_bytes >= s->p->batch_bytes && commit(s, FALSE, error) < 0) return -1;
   return POP3_RETR;
 }
 
