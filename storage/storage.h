@@ -594,10 +594,17 @@ int storage_mailbox_checkpoint_advance(MaStorage *st, const char *mailbox_id, co
 /* 1 when the key was collected already (under that uidvalidity), 0 not. */
 int storage_mailbox_key_seen(MaStorage *st, const char *mailbox_id, const char *folder, guint32 uidvalidity,
                              const char *key, GError **error);
-/* Quarantine: a message that failed attempts_max times is kept raw (blob digest) and skipped.
- * Counts one failure of (mailbox, folder, key); returns the failure count so far (>= 1). */
+/* Quarantine: a message that failed to be fetched MA_MAILBOX_QUARANTINE_AFTER times is skipped by
+ * its sync from then on and listed in the binding's status. Counts one failure of (mailbox, folder,
+ * key); returns the failure count so far (>= 1). */
+#define MA_MAILBOX_QUARANTINE_AFTER 3
 int storage_mailbox_failure_count(MaStorage *st, const char *mailbox_id, const char *folder, const char *key,
                                   const char *error_text, gint64 now, int *count, GError **error);
+/* A pulled message that the pipeline could never archive (its spool entry parked dead, the raw
+ * message kept there): quarantined at once under (mailbox, folder, key), counted in the binding's
+ * quarantined count the first time. error_text says where the raw message is. */
+int storage_mailbox_quarantine(MaStorage *st, const char *mailbox_id, const char *folder, const char *key,
+                               const char *error_text, gint64 now, GError **error);
 /* Listing for status. out: char* "folder key: error". */
 int storage_mailbox_quarantine_list(MaStorage *st, const char *mailbox_id, int min_failures, GPtrArray *out,
                                     GError **error);

@@ -158,7 +158,7 @@ static void mailbox_get(ApiCtx *ctx)
   if (!m) return;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) q = g_ptr_array_new_with_free_func(g_free);
-  if (storage_mailbox_quarantine_list(ctx->st, m->id, 3, q, &error) < 0) api_reply_gerror(ctx, error);
+  if (storage_mailbox_quarantine_list(ctx->st, m->id, MA_MAILBOX_QUARANTINE_AFTER, q, &error) < 0) api_reply_gerror(ctx, error);
   else api_reply_json(ctx, 200, codec_mailbox_to_json(m, q));
 }
 

@@ -224,7 +224,7 @@ static int cmd_show(int argc, char **argv)
   }
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) q = g_ptr_array_new_with_free_func(g_free);
-  rc = storage_mailbox_quarantine_list(st, m->id, 3, q, &error);
+  rc = storage_mailbox_quarantine_list(st, m->id, MA_MAILBOX_QUARANTINE_AFTER, q, &error);
   storage_close(&st);
   ma_enterprise_free(ent);
   if (rc < 0) {

@@ -29,7 +29,7 @@
 #include <string.h>
 
 #define POP3_REPLY_QUOTE_MAX 200
-#define POP3_FAILURES_BEFORE_QUARANTINE 3
+#define POP3_FAILURES_BEFORE_QUARANTINE MA_MAILBOX_QUARANTINE_AFTER
 #define POP3_LINE_MAX 8192
 /* libetpan's private state number for "authenticated" (mailpop3.c: DISCONNECTED, AUTHORIZATION,
  * TRANSACTION); set after our own AUTH XOAUTH2 so its LIST and RETR accept the session. */

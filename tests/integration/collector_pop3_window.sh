@@ -2,7 +2,8 @@
 # collector_pop3_window.sh - POP3 has no SEARCH SINCE, so a binding's first sync applies the
 # [collector] initial_days window by each message's Date header (read with TOP n 0): older mail is
 # recorded as done and never fetched, mail without a Date is taken; later syncs take every new
-# UIDL whatever its date. Against a real Dovecot.
+# UIDL whatever its date. A pulled message the archive always refuses is quarantined in the
+# binding's status, kept raw in the spool. Against a real Dovecot.
 source "$(dirname "$0")/lib/common.sh"
 source "$FIXTURES_DIR/collector/dovecot.sh"
 
@@ -44,4 +45,21 @@ ma mailbox sync acme "$ID" >/dev/null
 assert_eq 3 "$(db 'select count(*) from messages')" "later syncs take every new UIDL, whatever its Date"
 ma mailbox sync acme "$ID" >/dev/null
 assert_eq 3 "$(db 'select count(*) from messages')" "and nothing twice"
+
+# ---- a pulled message the archive always refuses: quarantined in the binding's status, kept raw --
+sqlite3 -cmd ".timeout 5000" "$T/data/mailagent.db" \
+  "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.subject LIKE 'poison%' BEGIN SELECT RAISE(ABORT, 'poisoned by the test'); END;"
+old_message "$T/p.eml" "poison pill" p@client.test "$(date -R)"
+imap_append alice@example.test alice-secret INBOX "$T/p.eml"
+ma mailbox sync acme "$ID" >/dev/null 2>&1 || true
+ma mailbox show acme "$ID" --json > "$T/show.json"
+assert_eq 1 "$(json_get "$T/show.json" 'd["counts"]["quarantined"]')" "the refused message counts as quarantined on its binding"
+q=$(json_get "$T/show.json" '" | ".join(d["quarantine"])')
+assert_contains "$q" "kept raw in the spool (mailagent spool show" "the status says where the raw message is"
+SPOOL_ID=$(ma spool list --dead --json | json_get - 'd["items"][0]["id"]')
+assert_contains "$q" "$SPOOL_ID" "and names its spool entry"
+assert_contains "$(ma spool show "$SPOOL_ID" --raw 2>&1)" "Subject: poison pill" "the raw message is kept"
+ma mailbox sync acme "$ID" >/dev/null 2>&1 || true
+assert_eq 1 "$(ma mailbox show acme "$ID" --json | json_get - 'd["counts"]["quarantined"]')" \
+  "the next sync moves past it (UIDL recorded), counted once"
 finish
