@@ -605,6 +605,9 @@ int storage_mailbox_failure_count(MaStorage *st, const char *mailbox_id, const c
  * quarantined count the first time. error_text says where the raw message is. */
 int storage_mailbox_quarantine(MaStorage *st, const char *mailbox_id, const char *folder, const char *key,
                                const char *error_text, gint64 now, GError **error);
+/* admin, for /metrics: bindings per state (out: state name -> GINT_TO_POINTER(count), only states
+ * that have bindings; caller owns the table) and the quarantined messages of all bindings. */
+int storage_mailbox_states(MaStorage *st, GHashTable *out, gint64 *quarantined, GError **error);
 /* Listing for status. out: char* "folder key: error". */
 int storage_mailbox_quarantine_list(MaStorage *st, const char *mailbox_id, int min_failures, GPtrArray *out,
                                     GError **error);

@@ -160,6 +160,7 @@ typedef struct MaStorageBackend {
   int (*oauth2_grant_revoke)(void *impl, const char *owner, gint64 now, GError **error);
   int (*oauth2_state_add)(void *impl, const char *state, const char *owner, const char *enterprise_id, const char *verifier_sealed, gint64 expires_at, GError **error);
   int (*oauth2_state_take)(void *impl, const char *state, gint64 now, char **owner, char **verifier_sealed, GError **error);
+  int (*mailbox_states)(void *impl, GHashTable *out, gint64 *quarantined, GError **error);
   int (*mailbox_quarantine)(void *impl, const char *mailbox_id, const char *folder, const char *key,
                             const char *error_text, gint64 now, GError **error);
   int (*oauth2_state_find)(void *impl, const char *state, gint64 now, char **owner, char **enterprise_id, GError **error);

@@ -430,6 +430,21 @@ int sqlite_mailbox_quarantine(void *impl, const char *mailbox_id, const char *fo
   return sql_write_end(d, ret, error);
 }
 
+int sqlite_mailbox_states(void *impl, GHashTable *out, gint64 *quarantined, GError **error)
+{
+  SqlDb *d = impl;
+  *quarantined = 0;
+  sqlite3_stmt *s = sql_prep(d, "SELECT state, count(*), total(quarantined) FROM mailboxes GROUP BY state", error);
+  if (!s) return -1;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    g_hash_table_replace(out, sql_col_dup(s, 0), GINT_TO_POINTER(sqlite3_column_int(s, 1)));
+    *quarantined += sqlite3_column_int64(s, 2);
+  }
+  sql_reset(s);
+  return rc == SQLITE_DONE ? 0 : sql_fail(d, rc, error, "count mailboxes by state");
+}
+
 int sqlite_mailbox_quarantine_list(void *impl, const char *mailbox_id, int min_failures, GPtrArray *out,
                                    GError **error)
 {

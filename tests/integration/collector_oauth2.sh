@@ -215,5 +215,10 @@ assert_contains "$page" "access_denied" "and names the provider's answer"
 assert_eq active "$(ma mailbox show acme "$IMAPID" --json | json_get - 'd["state"]')" "a refusal changes nothing"
 page=$(curl -s -w '\n%{http_code}' "$OWN?state=$S2&error=%3Cscript%3E")
 assert_not_contains "$page" "<script>" "the provider's text is escaped in the page"
+
+# /metrics: bindings per state, never per address
+want=$(db "select 'mailagent_mailboxes{state=\"' || state || '\"} ' || count(*) from mailboxes group by state order by state")
+assert_eq "$want" "$(curl -s "http://127.0.0.1:$API_PORT/metrics" | grep '^mailagent_mailboxes{')" "/metrics counts the bindings by state"
+assert_not_contains "$(curl -s "http://127.0.0.1:$API_PORT/metrics")" "carol@" "/metrics names no mailbox address"
 stop_serve
 finish

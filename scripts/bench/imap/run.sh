@@ -11,6 +11,10 @@
 #            FETCH round fsync'd in the spool before its checkpoint, then the pipeline);
 #   mbsync   isync's mbsync pulling the folder into a Maildir (default settings).
 # Prints the three times, mbsync/mailagent, mailagent/bare, and mailagent's peak RSS.
+# Then memory with many mailboxes (MULTI, default 10; 0 skips it): `mailagent serve` collects one
+# mailbox of MSGS/MULTI messages, then MULTI such mailboxes at once (its bounded collector pool,
+# [collector] threads); prints both peak RSS figures and their ratio ("flat" below 1.5x: each
+# worker holds at most one FETCH round whatever the number of mailboxes).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 MAILAGENT=${MAILAGENT:-$ROOT/build/mailagent}
@@ -23,11 +27,15 @@ cleanup() { for c in "${CLEANUP_CMDS[@]:-}"; do [ -n "$c" ] && eval "$c" >/dev/n
 trap cleanup EXIT
 source "$ROOT/tests/fixtures/collector/dovecot.sh"
 
+MULTI=${MULTI:-10}
+PER=$(( MULTI > 0 ? MSGS / MULTI : 0 ))
 pki_make
 dovecot_user bench@example.test bench-secret
-md=$T/dovecot/mail/bench@example.test
-mkdir -p "$md/cur" "$md/new" "$md/tmp"
-/usr/bin/python3 - "$md" "$MSGS" "$SIZE" <<'PY'
+for i in $(seq 1 "$MULTI"); do dovecot_user "m$i@example.test" bench-secret; done
+# make_maildir DIR N: N messages of ~SIZE bytes
+make_maildir() {
+mkdir -p "$1/cur" "$1/new" "$1/tmp"
+/usr/bin/python3 - "$1" "$2" "$SIZE" <<'PY'
 import os, sys, time
 md, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 now = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
@@ -39,6 +47,9 @@ for i in range(1, n + 1):
     with open(os.path.join(md, "cur", "%d.M%dP1.bench:2," % (int(time.time()), i)), "w") as f:
         f.write(head + body)
 PY
+}
+make_maildir "$T/dovecot/mail/bench@example.test" "$MSGS"
+for i in $(seq 1 "$MULTI"); do make_maildir "$T/dovecot/mail/m$i@example.test" "$PER"; done
 [ "$(id -u)" = 0 ] && chown -R dovecot:dovecot "$T/dovecot/mail"
 dovecot_start
 doveadm -c "$DOVECOT_CONF" index -u bench@example.test INBOX 2>/dev/null || true
@@ -126,4 +137,52 @@ printf 'bare UID FETCH 1:* BODY.PEEK[]: %.2f s\n' "$BARE"
 printf 'mailagent (until archived):   %.2f s  (%.0f messages/s), peak RSS %d MB\n' "$MA_TIME" "$(echo "$MSGS / $MA_TIME" | bc -l)" $(( $(cat "$T/rss") / 1024 ))
 printf 'mbsync (default settings):    %.2f s\n' "$MB_TIME"
 printf 'mbsync / mailagent: %.2fx   mailagent / bare FETCH: %.1fx\n' "$(echo "$MB_TIME / $MA_TIME" | bc -l)" "$(echo "$MA_TIME / $BARE" | bc -l)"
-echo "reproduce: MSGS=$MSGS SIZE=$SIZE scripts/bench/imap/run.sh"
+
+# ---- memory with many mailboxes: serve's peak RSS for 1 mailbox, then for MULTI at once -----------
+# serve_peak N: a fresh data directory, N bindings (m1..mN), serve until all N*PER are archived;
+# prints serve's peak RSS (VmHWM) in kB
+serve_peak() {
+  local d=$T/multi$1 port_smtp port_api port_sub pid want i
+  port_smtp=$(free_port); port_api=$(free_port); port_sub=$(free_port)
+  cat > "$d.conf" <<CONF
+[storage]
+data_dir = $d
+[smtp]
+listen = 127.0.0.1:$port_smtp
+[submission]
+listen = 127.0.0.1:$port_sub
+[api]
+listen = 127.0.0.1:$port_api
+[collector]
+ca_file = $T/pki/root.pem
+initial_days = 3650
+CONF
+  "$MAILAGENT" init -c "$d.conf" >/dev/null
+  "$MAILAGENT" enterprise -c "$d.conf" add --name Bench --slug bench --domain example.test >/dev/null
+  "$MAILAGENT" settings -c "$d.conf" bench archive_unmatched=on >/dev/null
+  for i in $(seq 1 "$1"); do
+    "$MAILAGENT" mailbox -c "$d.conf" bind bench "m$i@example.test" --host localhost --port "$IMAPS_PORT" \
+      --password-file "$T/pw" --folders INBOX >/dev/null 2>&1 || fail "bind m$i"
+  done
+  "$MAILAGENT" serve -c "$d.conf" >"$d.log" 2>&1 &
+  pid=$!
+  CLEANUP_CMDS+=("kill $pid")
+  want=$(( $1 * PER ))
+  for _ in $(seq 1 6000); do
+    [ "$(sqlite3 -readonly "$d/mailagent.db" 'select count(*) from messages' 2>/dev/null || echo 0)" -ge "$want" ] && break
+    kill -0 "$pid" 2>/dev/null || fail "serve exited: $(tail -3 "$d.log")"
+    sleep 0.1
+  done
+  [ "$(sqlite3 -readonly "$d/mailagent.db" 'select count(*) from messages')" -ge "$want" ] || fail "serve archived too little"
+  awk '/^VmHWM/ {print $2}' "/proc/$pid/status"
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+}
+if [ "$MULTI" -gt 0 ]; then
+  ONE=$(serve_peak 1)
+  MANY=$(serve_peak "$MULTI")
+  RATIO=$(echo "$MANY / $ONE" | bc -l)
+  printf 'serve, peak RSS: 1 mailbox of %d messages %d MB; %d such mailboxes at once %d MB (%.2fx: %s)\n' \
+    "$PER" $((ONE / 1024)) "$MULTI" $((MANY / 1024)) "$RATIO" \
+    "$(echo "$RATIO < 1.5" | bc -l | sed 's/1/flat/;s/0/NOT flat/')"
+fi
+echo "reproduce: MSGS=$MSGS SIZE=$SIZE MULTI=$MULTI scripts/bench/imap/run.sh"
