@@ -26,8 +26,16 @@ typedef struct MaStorage MaStorage;
 
 /* ---- lifecycle ------------------------------------------------------------------------------ */
 
-/* Opens (creating when create is TRUE) the database under data_dir and applies pending
- * migrations. *out is owned by the caller; close with storage_close. */
+/* Chooses the database of every later storage_open in this process ([storage] backend): "sqlite"
+ * (the default: a file under the data directory) or "postgresql" (conninfo: a libpq connection
+ * string without a password). Call once, after reading the configuration and before the first
+ * storage_open. -1 with *error (MA_ERROR_INVALID) for an unknown name, a missing conninfo, or a
+ * backend that does not implement every storage function yet (PostgreSQL, for now: it names how
+ * many it does). */
+int storage_select_backend(const char *name, const char *conninfo, GError **error);
+/* Opens (creating when create is TRUE) the database under data_dir (SQLite) or at the selected
+ * conninfo (PostgreSQL) and applies pending migrations. *out is owned by the caller; close with
+ * storage_close. */
 int storage_open(const char *data_dir, gboolean create, MaStorage **out, GError **error);
 /* Closes and sets *st to NULL. Accepts NULL and *st == NULL. */
 void storage_close(MaStorage **st);

@@ -14,8 +14,9 @@
 
 typedef struct MaStorageBackend {
   const char *name;
-  /* lifecycle: open creates *impl_out (owned by the backend, released by close). */
-  int (*open)(const char *data_dir, gboolean create, void **impl_out, GError **error);
+  /* lifecycle: open creates *impl_out (owned by the backend, released by close). location: the
+   * data directory (SQLite) or the libpq conninfo (PostgreSQL). */
+  int (*open)(const char *location, gboolean create, void **impl_out, GError **error);
   void (*close)(void *impl);
   int (*schema_version)(void *impl);
   /* The client library's name and version (caller frees); needs no open database. */
@@ -195,5 +196,14 @@ struct MaStorage {
 
 /* The SQLite backend (storage_sqlite_backend.c). */
 extern const MaStorageBackend ma_storage_sqlite_backend;
+/* The PostgreSQL backend (storage_pg_backend.c); being built: entries it does not fill are NULL. */
+extern const MaStorageBackend ma_storage_pg_backend;
+
+/* Opens be at location (a data directory, or a conninfo) whatever the process's selection: for
+ * storage_open, and for the tests that prove a backend function by function while it is built. */
+int storage_open_backend(const MaStorageBackend *be, const char *location, gboolean create, MaStorage **out,
+                         GError **error);
+/* How many of the table's functions a backend fills, and how many there are. */
+void storage_backend_coverage(const MaStorageBackend *be, guint *filled, guint *total);
 
 #endif

@@ -36,6 +36,8 @@ static const KeySpec keys[] = {
   S("storage", "data_dir", data_dir, "./data"),
   I("storage", "busy_timeout", busy_timeout, "10000"),
   L("storage", "archive_reserve", archive_reserve, "16777216"),
+  E("storage", "backend", storage_backend, "sqlite", "sqlite|postgresql"),
+  S("storage", "postgresql", storage_postgresql, NULL),
   A("smtp", "listen", smtp_listen, "127.0.0.1:2525"),
   S("smtp", "inbound_domain", inbound_domain, "inbound.localhost"),
   E("smtp", "forwarder_policy", forwarder_policy, "employee", "employee|domain|any|strict"),

@@ -14,6 +14,8 @@ typedef struct {
   /* [storage] */
   char *data_dir;               /* default "./data" */
   int busy_timeout;             /* ms a database call waits for a lock, 10000 */
+  char *storage_backend;        /* "sqlite" (default) or "postgresql" */
+  char *storage_postgresql;     /* libpq conninfo without a password, NULL: unset */
   gint64 archive_reserve;       /* bytes of free disk below which the pipeline pauses, 16777216 */
   /* [smtp] */
   char *smtp_listen;            /* "127.0.0.1:2525" */
