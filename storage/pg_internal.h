@@ -41,6 +41,10 @@ void pg_param_int(PgParams *p, gint64 v);
 PGresult *pg_run(PgDb *d, const char *sql, const PgParams *p, const char *what, GError **error);
 /* pg_run for a statement whose rows are not needed: the number of rows it touched, or -1. */
 gint64 pg_exec(PgDb *d, const char *sql, const PgParams *p, const char *what, GError **error);
+/* pg_exec for a row that belongs to enterprise_id: a missing enterprise (the foreign key) becomes
+ * MA_ERROR_NOT_FOUND "no enterprise <id>", as the SQLite backend says it. */
+gint64 pg_exec_enterprise_row(PgDb *d, const char *sql, const PgParams *p, const char *enterprise_id, const char *what,
+                              GError **error);
 /* Runs a statement without parameters or preparation (transaction control, DDL). 0 or -1. */
 int pg_control(PgDb *d, const char *sql, GError **error);
 
@@ -96,5 +100,16 @@ int pg_employee_remove(void *impl, const char *enterprise_id, const char *id_or_
 int pg_employee_find(void *impl, const char *enterprise_id, const char *id_or_email, MaEmployee **out,
                      GError **error);
 int pg_employee_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+
+int pg_apikey_add(void *impl, const MaApiKey *k, const char *secret_hash, GError **error);
+int pg_apikey_find(void *impl, const char *secret_hash, MaApiKey **out, GError **error);
+int pg_apikey_get(void *impl, const char *id, MaApiKey **out, GError **error);
+int pg_apikey_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int pg_apikey_revoke(void *impl, const char *id, gint64 now, GError **error);
+int pg_setting_get(void *impl, const char *enterprise_id, const char *key, char **value, GError **error);
+int pg_setting_set(void *impl, const char *enterprise_id, const char *key, const char *value, GError **error);
+int pg_setting_list(void *impl, const char *enterprise_id, GHashTable *out, GError **error);
+int pg_rules_get(void *impl, const char *enterprise_id, char **json_array, GError **error);
+int pg_rules_put(void *impl, const char *enterprise_id, const char *json_array, GError **error);
 
 #endif

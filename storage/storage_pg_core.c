@@ -111,6 +111,21 @@ gint64 pg_exec(PgDb *d, const char *sql, const PgParams *p, const char *what, GE
   return n;
 }
 
+gint64 pg_exec_enterprise_row(PgDb *d, const char *sql, const PgParams *p, const char *enterprise_id, const char *what,
+                              GError **error)
+{
+  GError *local = NULL;
+  gint64 n = pg_exec(d, sql, p, what, &local);
+  if (n >= 0) return n;
+  if (local->code == MA_ERROR_NOT_FOUND) {
+    g_clear_error(&local);
+    g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no enterprise %s", enterprise_id ? enterprise_id : "(none)");
+  } else {
+    g_propagate_error(error, local);
+  }
+  return -1;
+}
+
 int pg_control(PgDb *d, const char *sql, GError **error)
 {
   PGresult *r = PQexec(d->conn, sql);

@@ -1120,6 +1120,8 @@ int main(int argc, char **argv)
     ADD_PG("/transactions-batch", test_transactions_batch);
     ADD_PG("/inbound", test_inbound);
     ADD_PG("/employees", test_employees);
+    ADD_PG("/apikeys", test_apikeys);
+    ADD_PG("/settings-rules", test_settings_and_rules);
   } else {
     g_test_add_func("/storage/postgresql/backend", test_pg_skipped);
   }
