@@ -11,6 +11,7 @@
 #define MA_PG_INTERNAL_H
 
 #include "storage_backend.h"
+#include "storage_list.h"
 
 #include <libpq-fe.h>
 
@@ -95,6 +96,7 @@ int pg_inbound_rotate(void *impl, const char *enterprise_id, const char *new_loc
 int pg_inbound_list(void *impl, const char *enterprise_id, gint64 now, GPtrArray *out, GError **error);
 int pg_inbound_all(void *impl, gint64 now, GPtrArray *out, GError **error);
 int pg_tenant_version(void *impl, gint64 *out, GError **error);
+int pg_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 int pg_employee_add(void *impl, const MaEmployee *e, GError **error);
 int pg_employee_remove(void *impl, const char *enterprise_id, const char *id_or_email, GError **error);
 int pg_employee_find(void *impl, const char *enterprise_id, const char *id_or_email, MaEmployee **out,
@@ -111,5 +113,19 @@ int pg_setting_set(void *impl, const char *enterprise_id, const char *key, const
 int pg_setting_list(void *impl, const char *enterprise_id, GHashTable *out, GError **error);
 int pg_rules_get(void *impl, const char *enterprise_id, char **json_array, GError **error);
 int pg_rules_put(void *impl, const char *enterprise_id, const char *json_array, GError **error);
+
+int pg_record_upsert(void *impl, const char *enterprise_id, const MaRecord *r, GError **error);
+int pg_record_delete(void *impl, const char *enterprise_id, MaRecordType type, const char *id, GError **error);
+int pg_record_get(void *impl, const char *enterprise_id, MaRecordType type, const char *id, MaRecord **out,
+                  GError **error);
+int pg_record_list(void *impl, const char *enterprise_id, MaRecordType type, const char *after_id, int limit,
+                   GPtrArray *out, GError **error);
+int pg_records_by_email(void *impl, const char *enterprise_id, const char *address_key, gboolean ignore_plus,
+                        GPtrArray *out, GError **error);
+int pg_accounts_by_domain(void *impl, const char *enterprise_id, const char *domain, GPtrArray *out, GError **error);
+int pg_opportunities_open_for_contact(void *impl, const char *enterprise_id, const char *contact_id, GPtrArray *out,
+                                      GError **error);
+int pg_opportunities_open_for_account(void *impl, const char *enterprise_id, const char *account_id, GPtrArray *out,
+                                      GError **error);
 
 #endif

@@ -275,6 +275,22 @@ int pg_tenant_version(void *impl, gint64 *out, GError **error)
   return 0;
 }
 
+/* admin: the counters for /metrics, read in one statement so they agree with each other. */
+int pg_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error)
+{
+  PgDb *d = impl;
+  PGresult *r = pg_run(d,
+                       "SELECT (SELECT n FROM counters WHERE name = 'messages'), (SELECT n FROM counters WHERE name = 'activities'),"
+                       " (SELECT n FROM counters WHERE name = 'records')",
+                       NULL, "counts", error);
+  if (!r) return -1;
+  *messages = pg_col_int(r, 0, 0);
+  *activities = pg_col_int(r, 0, 1);
+  *records = pg_col_int(r, 0, 2);
+  PQclear(r);
+  return 0;
+}
+
 /* ---- employees ---------------------------------------------------------------------------------- */
 
 #define EMPLOYEE_COLS "id, enterprise_id, email, name, created_at"

@@ -1122,6 +1122,8 @@ int main(int argc, char **argv)
     ADD_PG("/employees", test_employees);
     ADD_PG("/apikeys", test_apikeys);
     ADD_PG("/settings-rules", test_settings_and_rules);
+    ADD_PG("/records", test_records);
+    ADD_PG("/records-tenant-isolation", test_records_tenant_isolation);
   } else {
     g_test_add_func("/storage/postgresql/backend", test_pg_skipped);
   }
