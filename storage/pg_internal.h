@@ -96,6 +96,8 @@ int pg_inbound_rotate(void *impl, const char *enterprise_id, const char *new_loc
 int pg_inbound_list(void *impl, const char *enterprise_id, gint64 now, GPtrArray *out, GError **error);
 int pg_inbound_all(void *impl, gint64 now, GPtrArray *out, GError **error);
 int pg_tenant_version(void *impl, gint64 *out, GError **error);
+int pg_blob_put(void *impl, const void *data, gsize len, char sha256_out[65], GError **error);
+int pg_blob_get(void *impl, const char *sha256, GBytes **out, GError **error);
 int pg_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 int pg_employee_add(void *impl, const MaEmployee *e, GError **error);
 int pg_employee_remove(void *impl, const char *enterprise_id, const char *id_or_email, GError **error);

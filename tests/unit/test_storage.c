@@ -1124,6 +1124,8 @@ int main(int argc, char **argv)
     ADD_PG("/settings-rules", test_settings_and_rules);
     ADD_PG("/records", test_records);
     ADD_PG("/records-tenant-isolation", test_records_tenant_isolation);
+    ADD_PG("/blobs", test_blobs);
+    ADD_PG("/fault-injection", test_fault_injection);
   } else {
     g_test_add_func("/storage/postgresql/backend", test_pg_skipped);
   }
