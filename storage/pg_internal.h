@@ -98,6 +98,18 @@ int pg_inbound_all(void *impl, gint64 now, GPtrArray *out, GError **error);
 int pg_tenant_version(void *impl, gint64 *out, GError **error);
 int pg_blob_put(void *impl, const void *data, gsize len, char sha256_out[65], GError **error);
 int pg_blob_get(void *impl, const char *sha256, GBytes **out, GError **error);
+int pg_oauth2_grant_put(void *impl, const MaOAuth2Grant *g, GError **error);
+int pg_oauth2_grant_get(void *impl, const char *owner, MaOAuth2Grant **out, GError **error);
+int pg_oauth2_grant_rotate(void *impl, const char *owner, gint64 expect_generation, const char *access_sealed,
+                           gint64 access_expires_at, const char *refresh_sealed, gint64 now, GError **error);
+int pg_oauth2_grant_revoke(void *impl, const char *owner, gint64 now, GError **error);
+int pg_oauth2_state_add(void *impl, const char *state, const char *owner, const char *enterprise_id,
+                        const char *verifier_sealed, gint64 expires_at, GError **error);
+int pg_oauth2_state_take(void *impl, const char *state, gint64 now, char **owner, char **verifier_sealed,
+                         GError **error);
+int pg_oauth2_state_find(void *impl, const char *state, gint64 now, char **owner, char **enterprise_id, GError **error);
+int pg_audit_add(void *impl, const MaAuditEntry *e, GError **error);
+int pg_audit_list(void *impl, const char *enterprise_id, gint64 before_seq, int limit, GPtrArray *out, GError **error);
 int pg_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 int pg_employee_add(void *impl, const MaEmployee *e, GError **error);
 int pg_employee_remove(void *impl, const char *enterprise_id, const char *id_or_email, GError **error);
