@@ -1,7 +1,8 @@
 /* fuzz_smtp.c - libFuzzer target for agent/smtp/smtp_parse: the first octet picks the entry point
- * (command line, MAIL/RCPT argument with the relay check, DATA or BDAT decoder fed in pieces whose
- * sizes come from the input). Checks the decoder's invariants: stored octets never exceed the size
- * cap, and the same input fed whole or in pieces gives the same result. */
+ * (command line, MAIL/RCPT argument with the relay check, BDAT argument, DATA or BDAT decoder fed
+ * in pieces whose sizes come from the input). Checks the decoder's invariants: stored octets never
+ * exceed the size cap, and the same input fed whole or in pieces gives the same result; a BDAT
+ * argument accepted reads back the same. */
 #include "agent/smtp/smtp_parse.h"
 
 #include <stdint.h>
@@ -49,6 +50,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (smtp_parse_rcpt(line, &p, &reply) == 0 && smtp_rcpt_local_part(&p, "inbound.test", local, &reply) == 0) {
       /* anything accepted as ours is plain: no routing characters */
       if (strpbrk(local, "%!@:\"[]") != NULL) __builtin_trap();
+    }
+    /* BDAT's argument: a size only from digits, and what is accepted reads back the same */
+    gint64 chunk = -1;
+    gboolean last = FALSE;
+    if (smtp_parse_bdat(line, &chunk, &last) == 0) {
+      g_autofree char *again = g_strdup_printf("%" G_GINT64_FORMAT "%s", chunk, last ? " LAST" : "");
+      gint64 chunk2 = -1;
+      gboolean last2 = FALSE;
+      if (chunk < 0 || strspn(line, "0123456789") == 0 || smtp_parse_bdat(again, &chunk2, &last2) != 0 ||
+          chunk2 != chunk || last2 != last)
+        __builtin_trap();
     }
     g_free(line);
   } else {
