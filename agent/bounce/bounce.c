@@ -12,6 +12,7 @@
  * recipients to BOUNCE_RECIPIENTS_MAX, MIME parts to PARTS_MAX at depth DEPTH_MAX.
  */
 #include "bounce.h"
+#include "bounce_private.h"
 
 #include <gmime/gmime.h>
 #include <string.h>
@@ -323,7 +324,7 @@ static char *smtp_command(const char *text, gsize len)
     {"connect to", "CONN"}, {"while connected to", "CONN"}, {"greeting", "CONN"}, {"message body", "DATA"},
     {"does not like recipient", "RCPT"},          /* qmail: refused at RCPT */
     {"failed after i sent the message", "DATA"}, /* qmail: refused after DATA */
-    {"[rcpt_to]", "RCPT"}, {"recipient address rejected", "RCPT"}, /* Yahoo, Postfix */
+    {"[rcpt_to]", "RCPT"}, {"smtp:rcpt", "RCPT"}, {"smtp:data", "DATA"}, {"smtp:mail", "MAIL"}, /* X3-style */ {"recipient address rejected", "RCPT"}, /* Yahoo, Postfix */
   };
   g_autofree char *lower = g_ascii_strdown(text, (gssize) len);
   const char *best = NULL, *found = "";
@@ -337,11 +338,33 @@ static char *smtp_command(const char *text, gsize len)
 
 /* ---- the three readings ---------------------------------------------------------------------- */
 
-static void read_dsn(BounceReport *rep, const char *status_text)
+/* Per recipient, what the DSN says besides the public fields: the Remote-MTA that answered and the
+ * type of the Diagnostic-Code ("smtp", "X-Unix"), both read by the reason rules. */
+typedef struct {
+  GHashTable *remote_mta;      /* recipient -> host name, owned strings */
+  GHashTable *diagnostic_type; /* recipient -> type, owned strings */
+  GHashTable *category;        /* recipient -> X-PowerMTA-BounceCategory, owned strings */
+  char *reporting_mta;         /* Reporting-MTA host: the remote host when no Remote-MTA is named */
+} DsnExtras;
+
+/* "dns; mx.example.org. (192.0.2.1 ...)" -> "mx.example.org", lower-case, or NULL. Caller frees. */
+static char *remote_mta_host(const char *value)
+{
+  if (!value) return NULL;
+  const char *semi = strchr(value, ';');
+  const char *v = semi ? semi + 1 : value;
+  while (*v == ' ' || *v == '\t') v++;
+  gsize n = strcspn(v, " \t(;[");
+  while (n && v[n - 1] == '.') n--;
+  return n ? g_ascii_strdown(v, (gssize) n) : NULL;
+}
+
+static void read_dsn(BounceReport *rep, const char *status_text, DsnExtras *extras)
 {
   g_autoptr(GPtrArray) groups = field_groups(status_text);
   for (guint i = 0; i < groups->len; i++) {
     GPtrArray *g = g_ptr_array_index(groups, i);
+    if (!extras->reporting_mta) extras->reporting_mta = remote_mta_host(group_get(g, "Reporting-MTA"));
     char *addr = typed_address(group_get(g, "Final-Recipient"));
     if (!addr) addr = typed_address(group_get(g, "Original-Recipient"));
     if (!addr) continue;
@@ -355,8 +378,13 @@ static void read_dsn(BounceReport *rep, const char *status_text)
       g_strstrip(r->action);
     }
     const char *diag = group_get(g, "Diagnostic-Code");
+    char *mta = remote_mta_host(group_get(g, "Remote-MTA"));
+    const char *category = group_get(g, "X-PowerMTA-BounceCategory");
+    if (category) g_hash_table_replace(extras->category, g_strdup(r->recipient), g_strdup(category));
+    if (mta) g_hash_table_replace(extras->remote_mta, g_strdup(r->recipient), mta);
     if (diag) {
       const char *semi = strchr(diag, ';');
+      if (semi) g_hash_table_replace(extras->diagnostic_type, g_strdup(r->recipient), g_strstrip(g_strndup(diag, (gsize) (semi - diag))));
       g_free(r->diagnostic);
       r->diagnostic = squeeze(semi ? semi + 1 : diag, strlen(semi ? semi + 1 : diag));
     }
@@ -373,6 +401,23 @@ static void read_dsn(BounceReport *rep, const char *status_text)
       }
     }
   }
+}
+
+/* The server an MTA quotes in its diagnostic ("host mx.example.org[192.0.2.1] said:", Postfix and
+ * Exim; "Server at mx.example.org returned", Exchange), lower-case, or NULL. Caller frees. */
+static char *host_said(const char *diagnostic)
+{
+  static const char *const cues[] = {"host ", "Server at ", NULL};
+  for (const char *const *c = cues; *c; c++) {
+    const char *p = strstr(diagnostic, *c);
+    if (!p) continue;
+    p += strlen(*c);
+    gsize n = 0;
+    while (g_ascii_isalnum(p[n]) || p[n] == '.' || p[n] == '-') n++;
+    while (n && p[n - 1] == '.') n--;
+    if (n && memchr(p, '.', n)) return g_ascii_strdown(p, (gssize) n);
+  }
+  return NULL;
 }
 
 static gboolean is_service_address(const char *addr)
@@ -662,6 +707,9 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
   if (!msg) return 0;
 
   Walk w = {g_string_new(NULL), g_string_new(NULL), g_string_new(NULL), g_string_new(NULL), 0};
+  DsnExtras extras = {g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
+                      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
+                      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free), NULL};
   walk(&w, g_mime_message_get_mime_part(msg), 0);
   GMimeObject *top = GMIME_OBJECT(msg);
   g_autofree char *sender = header_address(top, "From");
@@ -718,7 +766,7 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
       g_free(r->diagnostic);
       r->diagnostic = squeeze(w.text->str, MIN(w.text->len, BOUNCE_DIAGNOSTIC_MAX));
     }
-  } else if (w.status->len && (read_dsn(rep, w.status->str), rep->recipients->len > 0)) {
+  } else if (w.status->len && (read_dsn(rep, w.status->str, &extras), rep->recipients->len > 0)) {
     rep->kind = BOUNCE_KIND_DSN;
     g_autofree char *lower = g_ascii_strdown(w.text->str, (gssize) text_len);
     for (guint i = 0; i < rep->recipients->len; i++) {
@@ -747,7 +795,7 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
     g_autofree char *lower = g_ascii_strdown(w.text->str, (gssize) text_len);
     if (strstr(lower, "\nfinal-recipient:")) {
       g_autofree char *section = g_strndup(w.text->str, text_len);
-      read_dsn(rep, section);
+      read_dsn(rep, section, &extras);
       for (guint i = 0; i < rep->recipients->len; i++) {
         BounceRecipient *r = g_ptr_array_index(rep->recipients, i);
         const char *hit = strstr(lower, r->recipient);
@@ -763,6 +811,8 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
 
   g_autofree char *section_command = NULL; /* of the whole error text, computed once */
   g_autofree char *section = NULL;         /* the error text squeezed, computed once */
+  int lhost = rep->recipients->len ? bounce_lhost_identify(top) : -1;
+  const char *mda = rep->recipients->len ? bounce_mda_reason(w.text->str, text_len) : "";
   gboolean group_refused = rep->kind == BOUNCE_KIND_TEXT && failed &&
                            g_mime_object_get_header(top, "X-Google-Smtp-Source") &&
                            bullet_lines(w.text->str, text_len) >= 4;
@@ -779,12 +829,26 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
         if (!section_command) section_command = smtp_command(w.text->str, text_len);
         r->command = g_strdup(section_command);
       }
-      r->reason = bounce_reason(r->status, r->action, r->command, r->diagnostic);
+      if (!*r->command) {
+        g_free(r->command);
+        r->command = g_strdup(bounce_lhost_command(lhost, r->diagnostic));
+      }
+      const char *mta = g_hash_table_lookup(extras.remote_mta, r->recipient);
+      g_autofree char *said_by = mta ? NULL : host_said(r->diagnostic);
+      BounceFacts facts = {r->status, r->action, r->command, r->diagnostic,
+                           g_hash_table_lookup(extras.diagnostic_type, r->recipient), NULL, NULL};
+      facts.mta_reason = bounce_lhost_reason(lhost, r->status, r->diagnostic,
+                                             g_hash_table_lookup(extras.category, r->recipient));
+      if (!*facts.mta_reason) facts.mta_reason = mda;
+      facts.host_reason = bounce_rhost_reason(mta ? mta : said_by ? said_by : extras.reporting_mta, r->recipient, r->status,
+                                              bounce_reply_code(r->diagnostic), r->command, r->diagnostic);
+      r->reason = bounce_reason_decide(&facts);
       if (strcmp(r->reason, "onhold") == 0 && text_len) {
         /* The paragraph did not say why; the rest of the error text often does (Gmail, Lotus,
          * Exchange write the address and the reason in separate paragraphs). */
         if (!section) section = squeeze_to(w.text->str, text_len, SECTION_MAX);
-        const char *wider = bounce_reason(r->status, r->action, r->command, section);
+        facts.diagnostic = section;
+        const char *wider = bounce_reason_decide(&facts);
         if (strcmp(wider, "undefined") != 0) r->reason = wider;
       }
     }
@@ -794,6 +858,10 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
   g_string_free(w.status, TRUE);
   g_string_free(w.feedback, TRUE);
   g_string_free(w.original, TRUE);
+  g_hash_table_unref(extras.remote_mta);
+  g_hash_table_unref(extras.diagnostic_type);
+  g_hash_table_unref(extras.category);
+  g_free(extras.reporting_mta);
   g_object_unref(msg);
   return 0;
 }

@@ -64,7 +64,7 @@ assert_contains "$(cat "$T/compare.out")" "AGREE_OK" "agree with sisimai on >= $
 # and every JSON object carries the issue's fields.
 assert_status 2 "$MAILAGENT" bounce parse
 assert_status 1 "$MAILAGENT" bounce parse "$T/missing.eml" "$CORPUS/maildir-bsd/lhost-postfix-01.eml"
-assert_contains "$(cat "$T/last.out")" "userunknown" "the readable file is still classified"
+assert_contains "$(cat "$T/last.out")" "mailererror" "the readable file is still classified (procmail failed: X-Unix)"
 fields=$(/usr/bin/python3 -c '
 import json, sys
 keys = {"file", "recipient", "action", "status", "diagnostic", "hard", "reason"}

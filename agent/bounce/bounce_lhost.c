@@ -1,0 +1,335 @@
+/* bounce_lhost.c - what the bounce formats of particular reporting MTAs say about a reason.
+ *
+ * Some MTAs state the reason in a vocabulary of their own: Exchange 2000/2003 an error code in
+ * "MSEXCH:...(000C05A6)", Office 365 its extended status codes (5.4.316, 5.7.606...), PowerMTA a
+ * bounce category field in its DSN (X-PowerMTA-BounceCategory: bad-mailbox), IMail, McAfee,
+ * MessageLabs, Lotus Notes and Outlook.com fixed sentences. Each MTA is recognised by the headers
+ * its bounces carry (as Sisimai's Lhost modules recognise them); its table applies to its own
+ * bounces only. Local delivery agents (mail.local, procmail, maildrop, vpopmail, vmailmgr,
+ * Dovecot's LDA) are recognised by the first words of their error line, in any bounce.
+ */
+#include "bounce_private.h"
+
+#include <gmime/gmime.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  const char *text; /* lower-case substring of the diagnostic */
+  const char *reason;
+} TextReason;
+
+typedef struct {
+  const char *status; /* exact code, or with lo < hi the prefix whose last number is in [lo, hi] */
+  int lo, hi;
+  const char *reason;
+} StatusReason;
+
+static const char *header(GMimeObject *top, const char *name)
+{
+  const char *v = g_mime_object_get_header(top, name);
+  return v ? v : "";
+}
+
+static gboolean received_has(GMimeObject *top, const char *needle)
+{
+  GMimeHeaderList *list = g_mime_object_get_header_list(top);
+  int n = list ? g_mime_header_list_get_count(list) : 0;
+  for (int i = 0; i < n && i < 64; i++) {
+    GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
+    if (g_ascii_strcasecmp(g_mime_header_get_name(h), "Received") != 0) continue;
+    const char *v = g_mime_header_get_value(h);
+    if (v && strstr(v, needle)) return TRUE;
+  }
+  return FALSE;
+}
+
+/* ---- Microsoft Exchange 2000/2003 ------------------------------------------------------------ */
+
+static gboolean is_exchange2003(GMimeObject *top)
+{
+  return g_mime_object_get_header(top, "X-MS-Embedded-Report") ||
+         g_str_has_prefix(header(top, "X-Mailer"), "Internet Mail Service (") ||
+         g_str_has_prefix(header(top, "X-Mailer"), "Microsoft Exchange Server Internet Mail Connector") ||
+         g_str_has_prefix(header(top, "X-MimeOLE"), "Produced By Microsoft Exchange") ||
+         received_has(top, " with Internet Mail Service (");
+}
+
+/* "MSEXCH:IMS:...: 0 (000C05A6) Unknown Recipient": the code in parentheses. */
+static const TextReason exchange2003_codes[] = {
+  {"000b099c", "onhold"},       {"000b09aa", "onhold"},        {"000b09b6", "onhold"},
+  {"000c05a6", "userunknown"},  {"00010256", "systemerror"},   {"000d06b5", "systemerror"},
+  {"00120270", "networkerror"}, {"00050311", "contenterror"},  {"000502cc", "contenterror"},
+  {"000b0981", "securityerror"}, {"000c0595", "filtered"},     {NULL, NULL},
+};
+
+static const char *exchange2003_reason(const char *lower)
+{
+  const char *m = strstr(lower, "msexch:");
+  if (!m) return "";
+  for (const char *p = strchr(m, '('); p; p = strchr(p + 1, '(')) {
+    if (strlen(p) < 10 || p[9] != ')') continue;
+    for (gsize i = 0; exchange2003_codes[i].text; i++)
+      if (!strncmp(p + 1, exchange2003_codes[i].text, 8)) return exchange2003_codes[i].reason;
+  }
+  return "";
+}
+
+/* ---- Office 365 / Exchange Online ------------------------------------------------------------ */
+
+static gboolean is_office365(GMimeObject *top)
+{
+  static const char *const markers[] = {"X-MS-Exchange-Message-Is-NDR", "X-Microsoft-Antispam-PRVS",
+                                        "X-Exchange-Antispam-Report-Test", "X-Exchange-Antispam-Report-CFA-Test",
+                                        "X-MS-Exchange-CrossTenant-OriginalArrivalTime",
+                                        "X-MS-Exchange-CrossTenant-FromEntityHeader",
+                                        "X-MS-Exchange-Transport-CrossTenantHeadersStamped", NULL};
+  int match = strstr(header(top, "Subject"), "Undeliverable:") != NULL;
+  for (const char *const *m = markers; *m; m++) match += g_mime_object_get_header(top, *m) != NULL;
+  match += received_has(top, ".outbound.protection.outlook.com") || received_has(top, ".prod.outlook.com");
+  const char *id = header(top, "Message-ID");
+  match += strstr(id, ".outbound.protection.outlook.com") || strstr(id, ".prod.outlook.com");
+  return match >= 2;
+}
+
+/* Microsoft's documented NDR codes ("Email non-delivery reports in Exchange Online"). */
+static const StatusReason office365_statuses[] = {
+  {"4.4.7", 0, 0, "expired"},         {"4.4.312", 0, 0, "networkerror"},   {"4.4.316", 0, 0, "expired"},
+  {"4.7.26", 0, 0, "securityerror"},  {"4.7.", 500, 699, "blocked"},       {"4.7.", 850, 899, "blocked"},
+  {"5.0.350", 0, 0, "contenterror"},  {"5.1.10", 0, 0, "userunknown"},     {"5.4.1", 0, 0, "norelaying"},
+  {"5.4.6", 0, 0, "networkerror"},    {"5.4.312", 0, 0, "networkerror"},   {"5.4.316", 0, 0, "expired"},
+  {"5.6.11", 0, 0, "contenterror"},   {"5.7.1", 0, 0, "rejected"},         {"5.7.12", 0, 0, "rejected"},
+  {"5.7.13", 0, 0, "rejected"},       {"5.7.124", 0, 0, "rejected"},       {"5.7.", 133, 136, "rejected"},
+  {"5.7.23", 0, 0, "blocked"},        {"5.7.25", 0, 0, "networkerror"},    {"5.7.", 501, 503, "spamdetected"},
+  {"5.7.", 504, 505, "filtered"},     {"5.7.", 506, 507, "blocked"},       {"5.7.508", 0, 0, "toomanyconn"},
+  {"5.7.509", 0, 0, "securityerror"}, {"5.7.510", 0, 0, "notaccept"},      {"5.7.511", 0, 0, "rejected"},
+  {"5.7.512", 0, 0, "securityerror"}, {"5.7.57", 0, 0, "securityerror"},   {"5.7.", 606, 609, "blocked"},
+  {"5.7.", 610, 649, "blocked"},      {"5.7.", 700, 749, "toomanyconn"},   {NULL, 0, 0, NULL},
+};
+
+/* ---- Outlook.com (Hotmail) ------------------------------------------------------------------- */
+
+static gboolean is_outlook(GMimeObject *top)
+{
+  int match = strstr(header(top, "Subject"), "Delivery Status Notification") != NULL;
+  match += g_mime_object_get_header(top, "X-Message-Delivery") != NULL;
+  match += g_mime_object_get_header(top, "X-Message-Info") != NULL;
+  match += received_has(top, ".hotmail.com");
+  return match >= 2;
+}
+
+static const TextReason outlook_texts[] = {
+  {"the mail could not be delivered to the recipient because the domain is not reachable", "hostunknown"},
+  {"requested action not taken: mailbox unavailable", "userunknown"},
+  {NULL, NULL},
+};
+
+/* ---- PowerMTA: the bounce category of its DSN -------------------------------------------------- */
+
+static gboolean is_powermta(GMimeObject *top)
+{
+  return strstr(header(top, "Subject"), "Delivery report") != NULL;
+}
+
+/* X-PowerMTA-BounceCategory values (PowerMTA User's Guide, bounce categories). */
+static const TextReason powermta_categories[] = {
+  {"bad-domain", "hostunknown"},        {"bad-mailbox", "userunknown"},       {"inactive-mailbox", "suspend"},
+  {"message-expired", "expired"},       {"no-answer-from-host", "networkerror"}, {"policy-related", "policyviolation"},
+  {"quota-issues", "mailboxfull"},      {"routing-errors", "systemerror"},    {"spam-related", "spamdetected"},
+  {NULL, NULL},
+};
+
+/* ---- IMail Server (Ipswitch) ----------------------------------------------------------------- */
+
+static gboolean is_imailserver(GMimeObject *top)
+{
+  const char *subject = header(top, "Subject");
+  return g_str_has_prefix(subject, "Undeliverable Mail") || g_str_has_prefix(header(top, "X-Mailer"), "<SMTP32 v");
+}
+
+static const TextReason imailserver_texts[] = {
+  {"unknown host", "hostunknown"},
+  {"unknown user", "userunknown"},
+  {"invalid final delivery userid", "userunknown"},
+  {"user mailbox exceeds allowed size", "mailboxfull"},
+  {"requested action not taken: virus detected", "virusdetected"},
+  {"delivery failed ", "expired"},
+  {NULL, NULL},
+};
+
+/* ---- McAfee Email Gateway -------------------------------------------------------------------- */
+
+static gboolean is_mcafee(GMimeObject *top)
+{
+  return strstr(header(top, "X-NAI-Header"), "Modified by McAfee") && !strcmp(header(top, "Subject"), "Delivery Status");
+}
+
+static const TextReason mcafee_texts[] = {
+  {"550 unknown user ", "userunknown"},
+  {"user not exist", "userunknown"},
+  {"no such user", "userunknown"},
+  {") unknown. ", "userunknown"},
+  {NULL, NULL},
+};
+
+/* ---- Symantec MessageLabs -------------------------------------------------------------------- */
+
+static gboolean is_messagelabs(GMimeObject *top)
+{
+  return g_mime_object_get_header(top, "X-Msg-Ref") && strstr(header(top, "From"), "MAILER-DAEMON@messagelabs.com") &&
+         g_str_has_prefix(header(top, "Subject"), "Mail Delivery Failure");
+}
+
+static const TextReason messagelabs_texts[] = {
+  {"no such user", "userunknown"},
+  {"please turn on smtp authentication in your mail client", "securityerror"},
+  {NULL, NULL},
+};
+
+/* "542 <address> Rejected": MessageLabs' refusal of a recipient it does not know. */
+static gboolean messagelabs_542(const char *lower)
+{
+  const char *p = strstr(lower, "542 ");
+  return p && strstr(p, " rejected");
+}
+
+/* ---- Lotus Notes ----------------------------------------------------------------------------- */
+
+static gboolean is_notes(GMimeObject *top)
+{
+  return g_str_has_prefix(header(top, "Subject"), "Undeliverable message");
+}
+
+static const TextReason notes_texts[] = {
+  {"user not listed in public name & address book", "userunknown"},
+  {"ディレクトリのリストにありません", "userunknown"},
+  {"message has exceeded maximum hop count", "networkerror"},
+  {NULL, NULL},
+};
+
+/* ---- Yahoo! Mail: the command is the one in "[RCPT_TO]", else RCPT when it quotes an address ----- */
+
+static gboolean is_yahoo(GMimeObject *top)
+{
+  return g_mime_object_get_header(top, "X-YMailISG") != NULL;
+}
+
+/* ---- the table of MTAs ----------------------------------------------------------------------- */
+
+typedef struct {
+  const char *name;
+  gboolean (*identify)(GMimeObject *top);
+  const TextReason *texts;
+  const StatusReason *statuses;
+} Lhost;
+
+static const Lhost lhosts[] = {
+  {"Exchange2003", is_exchange2003, NULL, NULL},
+  {"Office365", is_office365, NULL, office365_statuses},
+  {"Outlook", is_outlook, outlook_texts, NULL},
+  {"PowerMTA", is_powermta, NULL, NULL},
+  {"IMailServer", is_imailserver, imailserver_texts, NULL},
+  {"McAfee", is_mcafee, mcafee_texts, NULL},
+  {"MessageLabs", is_messagelabs, messagelabs_texts, NULL},
+  {"Notes", is_notes, notes_texts, NULL},
+  {"Yahoo", is_yahoo, NULL, NULL},
+};
+
+int bounce_lhost_identify(struct _GMimeObject *top)
+{
+  for (gsize i = 0; top && i < G_N_ELEMENTS(lhosts); i++)
+    if (lhosts[i].identify(top)) return (int) i;
+  return -1;
+}
+
+static gboolean status_in(const StatusReason *s, const char *status)
+{
+  if (s->lo == s->hi) return strcmp(s->status, status) == 0;
+  if (!g_str_has_prefix(status, s->status)) return FALSE;
+  const char *dot = strrchr(status, '.');
+  int detail = dot && g_ascii_isdigit(dot[1]) ? atoi(dot + 1) : -1;
+  return detail >= s->lo && detail <= s->hi;
+}
+
+const char *bounce_lhost_reason(int lhost, const char *status, const char *diagnostic, const char *category)
+{
+  if (lhost < 0 || lhost >= (int) G_N_ELEMENTS(lhosts)) return "";
+  const Lhost *l = &lhosts[lhost];
+  g_autofree char *lower = g_utf8_strdown(diagnostic ? diagnostic : "", -1);
+  if (l->identify == is_exchange2003) return exchange2003_reason(lower);
+  if (l->identify == is_powermta) {
+    for (gsize i = 0; category && powermta_categories[i].text; i++)
+      if (!g_ascii_strcasecmp(category, powermta_categories[i].text)) return powermta_categories[i].reason;
+    return "";
+  }
+  if (l->identify == is_messagelabs && messagelabs_542(lower)) return "userunknown";
+  for (gsize i = 0; l->texts && l->texts[i].text; i++)
+    if (strstr(lower, l->texts[i].text)) return l->texts[i].reason;
+  for (gsize i = 0; status && l->statuses && l->statuses[i].status; i++)
+    if (status_in(&l->statuses[i], status)) return l->statuses[i].reason;
+  return "";
+}
+
+const char *bounce_lhost_command(int lhost, const char *diagnostic)
+{
+  if (lhost < 0 || lhost >= (int) G_N_ELEMENTS(lhosts) || lhosts[lhost].identify != is_yahoo || !diagnostic) return "";
+  const char *lt = strchr(diagnostic, '<');
+  const char *at = lt ? strchr(lt, '@') : NULL;
+  return at && strchr(at, '>') ? "RCPT" : "";
+}
+
+/* ---- local delivery agents ------------------------------------------------------------------- */
+
+typedef struct {
+  const char *agent;  /* the first words of its error line */
+  const TextReason *texts;
+} Mda;
+
+static const TextReason dovecot_texts[] = {
+  {"mailbox doesn't exist: ", "userunknown"}, {"quota exceeded", "mailboxfull"}, {"not enough disk space", "mailboxfull"},
+  {NULL, NULL}};
+static const TextReason mail_local_texts[] = {
+  {": unknown user:", "userunknown"},       {": user unknown", "userunknown"},
+  {": invalid mailbox path", "userunknown"}, {": user missing home directory", "userunknown"},
+  {"disc quota exceeded", "mailboxfull"},   {"mailbox full or quota exceeded", "mailboxfull"},
+  {"temporary file write error", "systemerror"}, {NULL, NULL}};
+static const TextReason procmail_texts[] = {
+  {"quota exceeded while writing", "mailboxfull"}, {"no space left to finish writing", "systemfull"}, {NULL, NULL}};
+static const TextReason maildrop_texts[] = {
+  {"invalid user specified.", "userunknown"}, {"cannot find system user", "userunknown"},
+  {"maildir over quota.", "mailboxfull"}, {NULL, NULL}};
+static const TextReason vpopmail_texts[] = {
+  {"sorry, no mailbox here by that name.", "userunknown"}, {"account is locked email bounced", "filtered"},
+  {"user does not exist, but will deliver to ", "filtered"}, {"domain is over quota", "mailboxfull"},
+  {"user is over quota", "mailboxfull"}, {NULL, NULL}};
+static const TextReason vmailmgr_texts[] = {
+  {"invalid or unknown base user or domain", "userunknown"}, {"invalid or unknown virtual user", "userunknown"},
+  {"user name does not refer to a virtual user", "userunknown"},
+  {"delivery failed due to system quota violation", "mailboxfull"}, {NULL, NULL}};
+
+static const Mda mdas[] = {
+  {"your message to ", dovecot_texts}, /* "Your message to <a@b> was automatically rejected:" */
+  {"mail.local: ", mail_local_texts},  {"procmail: ", procmail_texts},   {"maildrop: ", maildrop_texts},
+  {"vdelivermail: ", vpopmail_texts},  {"vdeliver: ", vmailmgr_texts},
+};
+
+const char *bounce_mda_reason(const char *text, gsize len)
+{
+  g_autofree char *lower = g_ascii_strdown(text, (gssize) MIN(len, 64u * 1024));
+  for (char *line = lower; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    char *eol = strchr(line, '\n');
+    for (gsize i = 0; i < G_N_ELEMENTS(mdas); i++) {
+      if (!g_str_has_prefix(line, mdas[i].agent)) continue;
+      if (i == 0 && !(eol && eol > line && strstr(line, "was automatically rejected:") &&
+                      strstr(line, "was automatically rejected:") + strlen("was automatically rejected:") == eol))
+        continue;
+      /* The agent's line and the lines after it, to the blank line that ends them. */
+      char *end = strstr(line, "\n\n");
+      if (end) *end = '\0';
+      for (gsize t = 0; mdas[i].texts[t].text; t++)
+        if (strstr(line, mdas[i].texts[t].text)) return mdas[i].texts[t].reason;
+      return "";
+    }
+  }
+  return "";
+}
