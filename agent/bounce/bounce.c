@@ -684,7 +684,28 @@ static char *original_message_id(const char *headers)
   return lt && gt && gt > lt + 1 ? g_strndup(lt + 1, (gsize) (gt - lt - 1)) : g_strdup(v);
 }
 
+/* A bounce forwarded inside another message's text (an ISP's postmaster passing a bounce on, a
+ * mailbox's forwarding): the header block that starts at an mbox "From MAILER-DAEMON" line or at a
+ * "Return-Path: <>" line, or NULL. */
+static const char *embedded_bounce(const char *text)
+{
+  const char *from = strstr(text, "\nFrom MAILER-DAEMON ");
+  if (from) {
+    const char *eol = strchr(from + 1, '\n');
+    return eol ? eol + 1 : NULL;
+  }
+  const char *rp = strstr(text, "\nReturn-Path: <>\n");
+  return rp ? rp + 1 : NULL;
+}
+
+static int parse_at_depth(const void *raw, gsize len, BounceReport **out, guint depth);
+
 int bounce_parse(const void *raw, gsize len, BounceReport **out)
+{
+  return parse_at_depth(raw, len, out, 0);
+}
+
+static int parse_at_depth(const void *raw, gsize len, BounceReport **out, guint depth)
 {
   *out = NULL;
   if (len > BOUNCE_INPUT_MAX) return -1;
@@ -812,7 +833,8 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
   g_autofree char *section_command = NULL; /* of the whole error text, computed once */
   g_autofree char *section = NULL;         /* the error text squeezed, computed once */
   int lhost = rep->recipients->len ? bounce_lhost_identify(top) : -1;
-  const char *mda = rep->recipients->len ? bounce_mda_reason(w.text->str, text_len) : "";
+  /* A local delivery agent speaks through a generic DSN; an MTA of known format says it itself. */
+  const char *mda = rep->recipients->len && lhost < 0 ? bounce_mda_reason(w.text->str, text_len) : "";
   gboolean group_refused = rep->kind == BOUNCE_KIND_TEXT && failed &&
                            g_mime_object_get_header(top, "X-Google-Smtp-Source") &&
                            bullet_lines(w.text->str, text_len) >= 4;
@@ -839,6 +861,11 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
                            g_hash_table_lookup(extras.diagnostic_type, r->recipient), NULL, NULL};
       facts.mta_reason = bounce_lhost_reason(lhost, r->status, r->diagnostic,
                                              g_hash_table_lookup(extras.category, r->recipient));
+      if (!*facts.mta_reason && lhost >= 0 && text_len) {
+        /* The MTA's sentence may stand in a paragraph of its own, apart from the address. */
+        if (!section) section = squeeze_to(w.text->str, text_len, SECTION_MAX);
+        facts.mta_reason = bounce_lhost_reason(lhost, r->status, section, NULL);
+      }
       if (!*facts.mta_reason) facts.mta_reason = mda;
       facts.host_reason = bounce_rhost_reason(mta ? mta : said_by ? said_by : extras.reporting_mta, r->recipient, r->status,
                                               bounce_reply_code(r->diagnostic), r->command, r->diagnostic);
@@ -853,6 +880,18 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
       }
     }
     r->hard = bounce_severity(r->reason, r->status);
+  }
+  if (depth == 0 && (rep->kind == BOUNCE_KIND_TEXT || rep->kind == BOUNCE_KIND_NONE)) {
+    /* The text's own addresses may be the forwarder's: a complete bounce inside it says more. */
+    const char *inner = embedded_bounce(w.text->str);
+    BounceReport *sub = NULL;
+    if (inner && parse_at_depth(inner, strlen(inner), &sub, depth + 1) == 0 && sub->recipients->len &&
+        (sub->kind == BOUNCE_KIND_DSN || sub->kind == BOUNCE_KIND_TEXT)) {
+      bounce_report_free(rep);
+      rep = *out = sub;
+    } else {
+      bounce_report_free(sub);
+    }
   }
   g_string_free(w.text, TRUE);
   g_string_free(w.status, TRUE);

@@ -214,6 +214,121 @@ static gboolean is_yahoo(GMimeObject *top)
   return g_mime_object_get_header(top, "X-YMailISG") != NULL;
 }
 
+/* ---- qmail (qmail-send's "Hi. This is the qmail-send program" bounce) ------------------------ */
+
+static gboolean is_qmail(GMimeObject *top)
+{
+  return !strcmp(header(top, "Subject"), "failure notice") || received_has(top, "invoked for bounce)") ||
+         received_has(top, "invoked from network)");
+}
+
+/* The sentences qmail-remote writes for each stage of the SMTP session (qmail-remote.c). */
+static const TextReason qmail_commands[] = {
+  {" but greeting failed.", "CONN"},          {" but my name was rejected.", "EHLO"},
+  {" but sender was rejected.", "MAIL"},      {" does not like recipient.", "RCPT"},
+  {" failed on data command.", "DATA"},       {" failed after i sent the message.", "DATA"},
+  {NULL, NULL},
+};
+
+static const char *qmail_command(const char *lower)
+{
+  for (gsize i = 0; qmail_commands[i].text; i++)
+    if (strstr(lower, qmail_commands[i].text)) return qmail_commands[i].reason;
+  static const char progress[] = "sorry, no smtp connection got far enough; most progress was ";
+  const char *p = strstr(lower, progress);
+  if (p) {
+    p += strlen(progress);
+    static const char *const commands[] = {"helo", "ehlo", "mail", "rcpt", "data", NULL};
+    for (const char *const *c = commands; *c; c++)
+      if (!strncmp(p, *c, 4)) return !strcmp(*c, "helo") ? "HELO" : !strcmp(*c, "ehlo") ? "EHLO" : !strcmp(*c, "mail") ? "MAIL" : !strcmp(*c, "rcpt") ? "RCPT" : "DATA";
+  }
+  return "";
+}
+
+/* qmail's own sentences, and those of the qmail-ldap patch, most specific first. */
+static const TextReason qmail_texts[] = {
+  {"no mailbox here by that name", "userunknown"},
+  {"does not like recipient.", "userunknown"},
+  {"disk quota exceeded", "mailboxfull"},
+  {"message size exceeds fixed maximum message size:", "mesgtoobig"},
+  {"sorry, i couldn't find any host ", "hostunknown"},
+  {"requested action not taken: mailbox unavailable (not enough free space)", "systemfull"},
+  {"sorry, i wasn't able to establish an smtp connection", "networkerror"},
+  {"sorry, i couldn't find a mail exchanger or ip address", "networkerror"},
+  {"sorry. although i'm listed as a best-preference mx or a for that host", "networkerror"},
+  {"bad interpreter: no such file or directory", "systemerror"},
+  {"system error", "systemerror"},
+  {"unable to", "systemerror"},
+  {NULL, NULL},
+};
+static const TextReason qmail_ldap_texts[] = {
+  {"mailaddress is administratively disabled", "suspend"},
+  {"mailaddress is administrativley disabled", "suspend"},
+  {"mailaddress is administrativly disabled", "suspend"},
+  {"mailaddress is administrativey disabled", "suspend"},
+  {"sorry, no mailbox here by that name", "userunknown"},
+  {"the message exeeded the maximum size the user accepts", "exceedlimit"},
+  {"automatic homedir creator crashed", "systemerror"},
+  {"illegal value in ldap attribute", "systemerror"},
+  {"ldap attribute is not given but mandatory", "systemerror"},
+  {"timeout while performing search on ldap server", "systemerror"},
+  {"too many results returned but needs to be unique", "systemerror"},
+  {"permanent error while executing qmail-forward", "systemerror"},
+  {"temporary error in automatic homedir creation", "systemerror"},
+  {"temporary error while executing qmail-forward", "systemerror"},
+  {"temporary failure in ldap lookup", "systemerror"},
+  {"unable to contact ldap server", "systemerror"},
+  {"unable to login into ldap server, bad credentials", "systemerror"},
+  {NULL, NULL},
+};
+
+static const char *first_text(const TextReason *t, const char *lower)
+{
+  for (gsize i = 0; lower && t[i].text; i++)
+    if (strstr(lower, t[i].text)) return t[i].reason;
+  return "";
+}
+
+static const char *qmail_reason(const char *lower)
+{
+  const char *command = qmail_command(lower);
+  if (!strcmp(command, "MAIL")) return "rejected";
+  if (!strcmp(command, "HELO") || !strcmp(command, "EHLO")) return "blocked";
+  static const char expired[] = "this message has been in the queue too long.";
+  const char *refused = strstr(lower, " does not like recipient.");
+  if (refused && strstr(refused, expired)) return "onhold"; /* refused, then kept until it expired */
+  /* What the remote host said, when it said something, is what counts. */
+  const char *said = strstr(lower, "remote host said:");
+  const char *reason = first_text(qmail_texts, said ? said : lower);
+  if (!*reason && !said) reason = first_text(qmail_ldap_texts, lower);
+  if (!*reason && said) reason = first_text(qmail_ldap_texts, lower);
+  if (!*reason && strstr(lower, expired)) reason = "expired";
+  return reason;
+}
+
+/* ---- au (KDDI) EZweb ------------------------------------------------------------------------- */
+
+static gboolean is_ezweb(GMimeObject *top)
+{
+  const char *from = header(top, "From"), *id = header(top, "Message-ID");
+  int match = strstr(from, "Postmaster@ezweb.ne.jp") != NULL;
+  match += strstr(from, "Postmaster@au.com") != NULL;
+  match += !strcmp(header(top, "Subject"), "Mail System Error - Returned Mail");
+  match += received_has(top, "ezweb.ne.jp (EZweb Mail) with");
+  match += received_has(top, ".au.com (");
+  match += g_str_has_suffix(id, ".ezweb.ne.jp>") || g_str_has_suffix(id, ".au.com>");
+  return match >= 2;
+}
+
+static const TextReason ezweb_texts[] = {
+  {"the user(s) account is temporarily over quota", "mailboxfull"},
+  {"the user(s) account is disabled.", "suspend"},
+  {"the user(s) account is temporarily limited.", "suspend"},
+  {"your message was not delivered within ", "expired"},
+  {"each of the following recipients was rejected by a remote mail server", "onhold"},
+  {NULL, NULL},
+};
+
 /* ---- the table of MTAs ----------------------------------------------------------------------- */
 
 typedef struct {
@@ -233,6 +348,8 @@ static const Lhost lhosts[] = {
   {"MessageLabs", is_messagelabs, messagelabs_texts, NULL},
   {"Notes", is_notes, notes_texts, NULL},
   {"Yahoo", is_yahoo, NULL, NULL},
+  {"qmail", is_qmail, NULL, NULL},
+  {"EZweb", is_ezweb, ezweb_texts, NULL},
 };
 
 int bounce_lhost_identify(struct _GMimeObject *top)
@@ -257,6 +374,7 @@ const char *bounce_lhost_reason(int lhost, const char *status, const char *diagn
   const Lhost *l = &lhosts[lhost];
   g_autofree char *lower = g_utf8_strdown(diagnostic ? diagnostic : "", -1);
   if (l->identify == is_exchange2003) return exchange2003_reason(lower);
+  if (l->identify == is_qmail) return qmail_reason(lower);
   if (l->identify == is_powermta) {
     for (gsize i = 0; category && powermta_categories[i].text; i++)
       if (!g_ascii_strcasecmp(category, powermta_categories[i].text)) return powermta_categories[i].reason;
@@ -272,7 +390,12 @@ const char *bounce_lhost_reason(int lhost, const char *status, const char *diagn
 
 const char *bounce_lhost_command(int lhost, const char *diagnostic)
 {
-  if (lhost < 0 || lhost >= (int) G_N_ELEMENTS(lhosts) || lhosts[lhost].identify != is_yahoo || !diagnostic) return "";
+  if (lhost < 0 || lhost >= (int) G_N_ELEMENTS(lhosts) || !diagnostic) return "";
+  if (lhosts[lhost].identify == is_qmail) {
+    g_autofree char *lower = g_ascii_strdown(diagnostic, -1);
+    return qmail_command(lower);
+  }
+  if (lhosts[lhost].identify != is_yahoo) return "";
   const char *lt = strchr(diagnostic, '<');
   const char *at = lt ? strchr(lt, '@') : NULL;
   return at && strchr(at, '>') ? "RCPT" : "";
