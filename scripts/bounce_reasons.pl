@@ -35,13 +35,12 @@ $t = { %$t, %{ Sisimai::SMTP::Status->InternalCode->{permanent} // {} } } if 0;
 # The message tables of the reporting MTA modules (Sisimai::Lhost::*): texts each MTA writes for a
 # reason; a reason found there is taken before the generic rules. The remote-host modules
 # (Sisimai::Rhost::*) apply to one host's replies only: agent/bounce/bounce_rhost.c.
-print "const BounceStatusReason bounce_server_messages[] = {\n";
+print "const BounceMtaText bounce_mta_texts[] = {\n";
 for my $pm (sort glob('/usr/share/perl5/Sisimai/Lhost/*.pm')) {
     open my $fh, '<', $pm or die; local $/; my $src = <$fh>; close $fh;
     my ($hash) = $src =~ /state \$messagesof = (\{.*?\n    \});/s or next;
     my $table = eval $hash or die "$pm: $@";
-    my ($name) = $pm =~ m{Sisimai/(\w+/\w+)\.pm};
-    print "  /* $name */\n";
+    my ($name) = $pm =~ m{Sisimai/Lhost/(\w+)\.pm};
     my %known = map { lc($_) => 1 } @classes, 'Undefined', 'Delivered', 'OnHold';
     my %byreason;
     for my $k (keys %$table) {
@@ -55,11 +54,11 @@ for my $pm (sort glob('/usr/share/perl5/Sisimai/Lhost/*.pm')) {
         for my $m (@$list) {
             next if ref $m;                     # a regular expression: not taken
             next if length($m) < 8;             # too short to be specific outside its server
-            print "  {", cstr(lc $m), ", \"$reason\"},\n";
+            print "  {\"$name\", ", cstr(lc $m), ", \"$reason\"},\n";
         }
     }
 }
-print "  {NULL, NULL},\n};\n\n";
+print "  {NULL, NULL, NULL},\n};\n\n";
 # The remote-host modules (Sisimai::Rhost::*): per host, the texts (with the SMTP reply code and
 # the enhanced status code or range they come with) and the host's own error codes, each with its
 # reason. Which host is which, and how each module reads its table, is in bounce_rhost.c.

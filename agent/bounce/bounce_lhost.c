@@ -329,10 +329,56 @@ static const TextReason ezweb_texts[] = {
   {NULL, NULL},
 };
 
+/* ---- MTAs whose sentences are in the generated table (bounce_mta_texts) ---------------------- */
+
+static gboolean is_aol(GMimeObject *top)
+{
+  return g_mime_object_get_header(top, "X-AOL-IP") != NULL;
+}
+
+static gboolean is_opensmtpd(GMimeObject *top)
+{
+  return strstr(header(top, "Subject"), "Delivery status notification") && strstr(header(top, "From"), "Mailer Daemon <") &&
+         received_has(top, " (OpenSMTPD) with ");
+}
+
+static gboolean is_exchange2007(GMimeObject *top)
+{
+  const char *subject = header(top, "Subject"), *language = header(top, "Content-Language");
+  gboolean prefix = g_str_has_prefix(subject, "Undeliverable:") || g_str_has_prefix(subject, "Non_remis_:") ||
+                    g_str_has_prefix(subject, "Non recapitabile:");
+  gsize n = strlen(language);
+  gboolean tag = (n == 2 || (n == 5 && language[2] == '-')) && g_ascii_islower(language[0]) && g_ascii_islower(language[1]);
+  return prefix && tag && !g_mime_object_get_header(top, "X-MS-Exchange-CrossTenant-OriginalArrivalTime") &&
+         !g_mime_object_get_header(top, "X-MS-Exchange-CrossTenant-FromEntityHeader");
+}
+
+static gboolean is_receivingses(GMimeObject *top)
+{
+  return g_mime_object_get_header(top, "X-SES-Outgoing") != NULL;
+}
+
+static gboolean is_gmail(GMimeObject *top)
+{
+  return strstr(header(top, "From"), "<mailer-daemon@googlemail.com>") &&
+         strstr(header(top, "Subject"), "Delivery Status Notification");
+}
+
+/* Trend Micro InterScan MSS: "Unable to deliver message to <a@b>" is its word for an unknown user. */
+static gboolean is_interscanmss(GMimeObject *top)
+{
+  const char *from = header(top, "From"), *subject = header(top, "Subject");
+  return g_str_has_prefix(from, "\"InterScan MSS\"") || g_str_has_prefix(from, "\"InterScan Notification\"") ||
+         !strcmp(subject, "Mail could not be delivered") || !strcmp(subject, "メッセージを配信できません。") ||
+         !strcmp(subject, "メール配信に失敗しました");
+}
+
+static const TextReason interscanmss_texts[] = {{"unable to deliver", "userunknown"}, {NULL, NULL}};
+
 /* ---- the table of MTAs ----------------------------------------------------------------------- */
 
 typedef struct {
-  const char *name;
+  const char *name; /* Sisimai's module name: its rows of bounce_mta_texts apply too */
   gboolean (*identify)(GMimeObject *top);
   const TextReason *texts;
   const StatusReason *statuses;
@@ -350,6 +396,12 @@ static const Lhost lhosts[] = {
   {"Yahoo", is_yahoo, NULL, NULL},
   {"qmail", is_qmail, NULL, NULL},
   {"EZweb", is_ezweb, ezweb_texts, NULL},
+  {"Aol", is_aol, NULL, NULL},
+  {"OpenSMTPD", is_opensmtpd, NULL, NULL},
+  {"Exchange2007", is_exchange2007, NULL, NULL},
+  {"ReceivingSES", is_receivingses, NULL, NULL},
+  {"Gmail", is_gmail, NULL, NULL},
+  {"InterScanMSS", is_interscanmss, interscanmss_texts, NULL},
 };
 
 int bounce_lhost_identify(struct _GMimeObject *top)
@@ -385,6 +437,8 @@ const char *bounce_lhost_reason(int lhost, const char *status, const char *diagn
     if (strstr(lower, l->texts[i].text)) return l->texts[i].reason;
   for (gsize i = 0; status && l->statuses && l->statuses[i].status; i++)
     if (status_in(&l->statuses[i], status)) return l->statuses[i].reason;
+  for (gsize i = 0; bounce_mta_texts[i].mta; i++)
+    if (!strcmp(bounce_mta_texts[i].mta, l->name) && strstr(lower, bounce_mta_texts[i].text)) return bounce_mta_texts[i].reason;
   return "";
 }
 

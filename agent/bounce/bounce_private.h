@@ -22,9 +22,15 @@ typedef struct {
 
 extern const BounceReasonPatterns bounce_reason_patterns[];
 extern const BounceStatusReason bounce_status_reasons[];
-/* {fragment, reason}: what reporting MTAs write for a reason (Sisimai's Lhost modules; the status
- * field holds the fragment). */
-extern const BounceStatusReason bounce_server_messages[];
+/* What a reporting MTA writes for a reason (Sisimai's Lhost modules): mta is the module's name,
+ * text a lower-case fragment of the diagnostic. */
+typedef struct {
+  const char *mta;
+  const char *text;
+  const char *reason;
+} BounceMtaText;
+
+extern const BounceMtaText bounce_mta_texts[];
 
 /* A remote host's text for a reason (Sisimai::Rhost::*): host is the module's name; reply (0: any)
  * and status ("" any; with lo < hi, the status prefix whose last number lies in [lo, hi]) are what

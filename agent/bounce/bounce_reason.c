@@ -220,11 +220,11 @@ static const char *another_reason(const Facts *f, const char *action, const char
   return "";
 }
 
-/* The reason the reporting MTA's own words give (bounce_server_messages), or "". */
+/* The reason some reporting MTA's words give (bounce_mta_texts, any MTA's: the last resort), or "". */
 static const char *server_reason(const char *text)
 {
-  for (gsize i = 0; bounce_server_messages[i].status; i++)
-    if (strstr(text, bounce_server_messages[i].status)) return static_reason(bounce_server_messages[i].reason);
+  for (gsize i = 0; bounce_mta_texts[i].mta; i++)
+    if (strstr(text, bounce_mta_texts[i].text)) return static_reason(bounce_mta_texts[i].reason);
   if (strstr(text, "null mx")) return "notaccept"; /* RFC 7505: a domain that accepts no mail */
   return "";
 }
