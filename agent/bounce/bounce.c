@@ -604,6 +604,17 @@ static void read_text(BounceReport *rep, const char *text, gsize text_len, const
       g_autofree char *section = g_strndup(text, text_len);
       r->status = find_status(section);
     }
+    const char *said_command;
+    char *transcript;
+    if (bounce_sendmail_transcript(text, text_len, r->recipient, &said_command, &transcript)) {
+      g_free(r->diagnostic);
+      r->diagnostic = squeeze(transcript, strlen(transcript));
+      g_free(transcript);
+      g_free(r->command);
+      r->command = g_strdup(said_command);
+      g_autofree char *code = find_status(r->diagnostic);
+      if (*code) g_free(r->status), r->status = g_steal_pointer(&code);
+    }
     g_free(r->action);
     r->action = g_strdup(r->status[0] == '4' || (!*r->status && temporary_text(r->diagnostic)) ? "delayed" : "failed");
   }
@@ -844,8 +855,10 @@ static int parse_at_depth(const void *raw, gsize len, BounceReport **out, guint 
     else if (group_refused) r->reason = "rejected";
     else if (rep->kind == BOUNCE_KIND_AUTOREPLY) r->reason = "vacation";
     else {
-      g_free(r->command);
-      r->command = smtp_command(r->diagnostic, strlen(r->diagnostic));
+      if (!*r->command) { /* unless a transcript quoted it */
+        g_free(r->command);
+        r->command = smtp_command(r->diagnostic, strlen(r->diagnostic));
+      }
       if (!*r->command) {
         g_free(r->command);
         if (!section_command) section_command = smtp_command(w.text->str, text_len);

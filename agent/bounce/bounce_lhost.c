@@ -218,8 +218,7 @@ static gboolean is_yahoo(GMimeObject *top)
 
 static gboolean is_qmail(GMimeObject *top)
 {
-  return !strcmp(header(top, "Subject"), "failure notice") || received_has(top, "invoked for bounce)") ||
-         received_has(top, "invoked from network)");
+  return !strcmp(header(top, "Subject"), "failure notice") || received_has(top, "invoked for bounce)");
 }
 
 /* The sentences qmail-remote writes for each stage of the SMTP session (qmail-remote.c). */
@@ -394,7 +393,6 @@ static const Lhost lhosts[] = {
   {"MessageLabs", is_messagelabs, messagelabs_texts, NULL},
   {"Notes", is_notes, notes_texts, NULL},
   {"Yahoo", is_yahoo, NULL, NULL},
-  {"qmail", is_qmail, NULL, NULL},
   {"EZweb", is_ezweb, ezweb_texts, NULL},
   {"Aol", is_aol, NULL, NULL},
   {"OpenSMTPD", is_opensmtpd, NULL, NULL},
@@ -402,6 +400,8 @@ static const Lhost lhosts[] = {
   {"ReceivingSES", is_receivingses, NULL, NULL},
   {"Gmail", is_gmail, NULL, NULL},
   {"InterScanMSS", is_interscanmss, interscanmss_texts, NULL},
+  /* Last: a relay running qmail stamps its Received field on bounces of other formats too. */
+  {"qmail", is_qmail, NULL, NULL},
 };
 
 int bounce_lhost_identify(struct _GMimeObject *top)
@@ -509,4 +509,54 @@ const char *bounce_mda_reason(const char *text, gsize len)
     }
   }
   return "";
+}
+
+/* ---- Sendmail's session transcript ----------------------------------------------------------- */
+
+/* Is line "NNN <address>... text" (Sendmail's line for one recipient)? Returns the text or NULL. */
+static const char *sendmail_recipient_line(const char *line, const char *eol, const char *recipient)
+{
+  if (eol - line < 8 || !g_ascii_isdigit(line[0]) || !g_ascii_isdigit(line[1]) || !g_ascii_isdigit(line[2]) ||
+      line[3] != ' ' || line[4] != '<')
+    return NULL;
+  const char *gt = memchr(line + 5, '>', (gsize) (eol - line - 5));
+  if (!gt || eol - gt < 4 || strncmp(gt, ">...", 4) != 0) return NULL;
+  if (recipient && ((gsize) (gt - line - 5) != strlen(recipient) || g_ascii_strncasecmp(line + 5, recipient, strlen(recipient))))
+    return NULL;
+  const char *rest = gt + 4;
+  while (rest < eol && *rest == ' ') rest++;
+  return rest;
+}
+
+gboolean bounce_sendmail_transcript(const char *text, gsize len, const char *recipient, const char **command,
+                                    char **diagnostic)
+{
+  const char *end = text + len, *line = text;
+  const char *reply = NULL, *reply_end = NULL;
+  *command = "";
+  *diagnostic = NULL;
+  while (line < end) {
+    const char *eol = memchr(line, '\n', (gsize) (end - line));
+    if (!eol) eol = end;
+    const char *rest = sendmail_recipient_line(line, eol, recipient);
+    if (rest) {
+      GString *d = g_string_new(NULL);
+      if (reply) g_string_append_len(d, reply, reply_end - reply), g_string_append_c(d, ' ');
+      g_string_append_len(d, rest, eol - rest);
+      *diagnostic = g_string_free(d, FALSE);
+      return TRUE;
+    }
+    if (sendmail_recipient_line(line, eol, NULL) || g_str_has_prefix(line, "While talking to ")) {
+      reply = NULL; /* what was quoted before belongs to another recipient or another host */
+      *command = "";
+    } else if (eol - line > 8 && !strncmp(line, ">>> ", 4)) {
+      static const char *const commands[] = {"MAIL", "RCPT", "DATA", "EHLO", "HELO", NULL};
+      for (const char *const *c = commands; *c; c++)
+        if (!g_ascii_strncasecmp(line + 4, *c, 4)) *command = *c;
+    } else if (eol - line > 4 && !strncmp(line, "<<< ", 4)) {
+      reply = line + 4, reply_end = eol;
+    }
+    line = eol + 1;
+  }
+  return FALSE;
 }

@@ -80,6 +80,13 @@ const char *bounce_lhost_command(int lhost, const char *diagnostic);
  * vmailmgr, Dovecot LDA) in a bounce's text gives, or "". */
 const char *bounce_mda_reason(const char *text, gsize len);
 
+/* Sendmail's session transcript: for recipient's "NNN <recipient>... text" line, the command and
+ * the reply quoted before it (">>> MAIL From:<...>", "<<< 550 ..."), since the previous recipient's
+ * line or "While talking to HOST:". TRUE when the line is there: *command is static ("" when none
+ * was quoted), *diagnostic the reply and the line's text (caller frees). */
+gboolean bounce_sendmail_transcript(const char *text, gsize len, const char *recipient, const char **command,
+                                    char **diagnostic);
+
 /* The SMTP reply code of a diagnostic ("550 5.1.1 ..." -> 550) as Sisimai::SMTP::Reply finds it, or 0. */
 int bounce_reply_code(const char *text);
 
