@@ -183,7 +183,23 @@ static char *next_address(const char *s, const char *end, const char **at, const
     /* Both scans are bounded (local part 64 octets, domain 255: RFC 5321 4.5.3.1), so text made
      * of '@' and letters costs linear time. */
     const char *a = p;
-    while (a > s && p - a <= 64 && addr_char(a[-1])) a--;
+    if (p - s >= 3 && p[-1] == '"') {
+      /* A quoted local part ("john..doe"@example.org, RFC 5321 4.1.2), kept with its quotes. */
+      const char *q = p - 2;
+      while (q > s && p - q <= 64 && *q != '"' && *q != '\n' && *q != '<') q--;
+      if (*q == '"' && q < p - 2) a = q;
+    }
+    gboolean quoted = a < p;
+    while (!quoted && a > s && p - a <= 64 && addr_char(a[-1])) a--;
+    if (quoted) {
+      const char *b = p + 1;
+      while (b < end && b - p <= 255 && (g_ascii_isalnum(*b) || *b == '-' || *b == '.')) b++;
+      while (b > p + 1 && b[-1] == '.') b--;
+      if (b == p + 1 || !memchr(p + 1, '.', (gsize) (b - p - 1))) continue;
+      *at = a;
+      *after = b;
+      return g_ascii_strdown(a, b - a);
+    }
     const char *b = p + 1;
     while (b < end && b - p <= 255 && (g_ascii_isalnum(*b) || *b == '-' || *b == '.')) b++;
     while (b > p + 1 && b[-1] == '.') b--;
