@@ -340,7 +340,8 @@ static char *smtp_command(const char *text, gsize len)
     {"connect to", "CONN"}, {"while connected to", "CONN"}, {"greeting", "CONN"}, {"message body", "DATA"},
     {"does not like recipient", "RCPT"},          /* qmail: refused at RCPT */
     {"failed after i sent the message", "DATA"}, /* qmail: refused after DATA */
-    {"[rcpt_to]", "RCPT"}, {"smtp:rcpt", "RCPT"}, {"smtp:data", "DATA"}, {"smtp:mail", "MAIL"}, /* X3-style */ {"recipient address rejected", "RCPT"}, /* Yahoo, Postfix */
+    {"[rcpt_to]", "RCPT"},                                                       /* Yahoo */
+    {"smtp:rcpt", "RCPT"}, {"smtp:data", "DATA"}, {"smtp:mail", "MAIL"},         /* "Technical details: SMTP:RCPT" */
   };
   g_autofree char *lower = g_ascii_strdown(text, (gssize) len);
   const char *best = NULL, *found = "";
@@ -407,14 +408,9 @@ static void read_dsn(BounceReport *rep, const char *status_text, DsnExtras *extr
     const char *status = group_get(g, "Status");
     g_free(r->status);
     r->status = find_status(status ? status : "");
-    /* The remote server's own code in the diagnostic is the original; Status is the reporting
-     * MTA's summary of it (often the catch-all X.0.0, RFC 3463 "other undefined status"). */
-    {
-      g_autofree char *said = find_status(r->diagnostic);
-      if (*said && (!*r->status || said[0] == r->status[0])) {
-        g_free(r->status);
-        r->status = g_steal_pointer(&said);
-      }
+    if (!*r->status) {
+      g_free(r->status);
+      r->status = find_status(r->diagnostic);
     }
   }
 }
@@ -434,6 +430,18 @@ static char *host_said(const char *diagnostic)
     if (n && memchr(p, '.', n)) return g_ascii_strdown(p, (gssize) n);
   }
   return NULL;
+}
+
+/* The remote server's own code in the diagnostic is the original; a Status field or a code found
+ * elsewhere is the reporting MTA's summary (often the catch-all X.0.0). As Sisimai::Data does, a
+ * code of the diagnostic replaces it when subject and detail are both specific (X.[1-9].[1-9]). */
+static void prefer_diagnostic_status(BounceRecipient *r)
+{
+  g_autofree char *said = find_status(r->diagnostic);
+  if (strlen(said) == 5 && (said[0] == '4' || said[0] == '5') && said[2] != '0' && said[4] != '0') {
+    g_free(r->status);
+    r->status = g_steal_pointer(&said);
+  }
 }
 
 static gboolean is_service_address(const char *addr)
@@ -871,6 +879,7 @@ static int parse_at_depth(const void *raw, gsize len, BounceReport **out, guint 
     else if (group_refused) r->reason = "rejected";
     else if (rep->kind == BOUNCE_KIND_AUTOREPLY) r->reason = "vacation";
     else {
+      prefer_diagnostic_status(r);
       if (!*r->command) { /* unless a transcript quoted it */
         g_free(r->command);
         r->command = smtp_command(r->diagnostic, strlen(r->diagnostic));

@@ -363,6 +363,11 @@ static gboolean is_gmail(GMimeObject *top)
          strstr(header(top, "Subject"), "Delivery Status Notification");
 }
 
+static gboolean is_gsuite(GMimeObject *top)
+{
+  return strstr(header(top, "Subject"), "Delivery Status Notification") && g_mime_object_get_header(top, "X-Gm-Message-State");
+}
+
 /* Trend Micro InterScan MSS: "Unable to deliver message to <a@b>" is its word for an unknown user. */
 static gboolean is_interscanmss(GMimeObject *top)
 {
@@ -398,6 +403,7 @@ static const Lhost lhosts[] = {
   {"OpenSMTPD", is_opensmtpd, NULL, NULL},
   {"Exchange2007", is_exchange2007, NULL, NULL},
   {"ReceivingSES", is_receivingses, NULL, NULL},
+  {"GSuite", is_gsuite, NULL, NULL}, /* Google's DSN format; its older plain-text one is "Gmail" */
   {"Gmail", is_gmail, NULL, NULL},
   {"InterScanMSS", is_interscanmss, interscanmss_texts, NULL},
   /* Last: a relay running qmail stamps its Received field on bounces of other formats too. */
