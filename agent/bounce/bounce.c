@@ -30,6 +30,7 @@ typedef struct {
   GString *status;    /* message/delivery-status bodies */
   GString *feedback;  /* message/feedback-report bodies */
   GString *original;  /* returned message header block */
+  char *attached;     /* the first attached message whole (bounded), for a bounce sent on as one */
   guint parts;
 } Walk;
 
@@ -71,6 +72,11 @@ static GString *part_text(GMimePart *part)
 static void original_from_message(Walk *w, GMimeMessage *msg)
 {
   if (!msg || w->original->len) return;
+  if (!w->attached) {
+    char *whole = g_mime_object_to_string(GMIME_OBJECT(msg), NULL);
+    if (whole && strlen(whole) <= BOUNCE_TEXT_MAX) w->attached = whole;
+    else g_free(whole);
+  }
   g_autofree char *h = g_mime_object_get_headers(GMIME_OBJECT(msg), NULL);
   if (h) append_bounded(w->original, h, strlen(h), ORIGINAL_HEADERS_MAX);
 }
@@ -582,9 +588,11 @@ static gboolean temporary_text(const char *text)
   return FALSE;
 }
 
-static void read_text(BounceReport *rep, const char *text, gsize text_len, const char *failed_header,
-                      const char *sender, const char *originals)
+/* Returns TRUE when the only recipient is a guess from the returned message. */
+static gboolean read_text(BounceReport *rep, const char *text, gsize text_len, const char *failed_header,
+                          const char *sender, const char *originals)
 {
+  gboolean guessed = FALSE;
   if (failed_header) {
     g_auto(GStrv) parts = g_strsplit(failed_header, ",", BOUNCE_RECIPIENTS_MAX);
     for (gsize i = 0; parts[i]; i++) add_recipient(rep, typed_address(parts[i]));
@@ -614,6 +622,12 @@ static void read_text(BounceReport *rep, const char *text, gsize text_len, const
     }
     add_recipient(rep, addr);
   }
+  if (!rep->recipients->len && originals[0] == '\n' && originals[1]) {
+    /* The error text names no address (old Sendmail: "Deferred: Connection timed out during user
+     * open with example.com"): a returned message with one recipient says whose it was. */
+    const char *first = originals + 1, *nl = strchr(first, '\n');
+    if (nl && !nl[1]) guessed = add_recipient(rep, g_strndup(first, (gsize) (nl - first))) != NULL;
+  }
   g_autofree char *lower = g_ascii_strdown(text, (gssize) text_len);
   for (guint i = 0; i < rep->recipients->len; i++) {
     BounceRecipient *r = g_ptr_array_index(rep->recipients, i);
@@ -642,6 +656,7 @@ static void read_text(BounceReport *rep, const char *text, gsize text_len, const
     g_free(r->action);
     r->action = g_strdup(r->status[0] == '4' || (!*r->status && temporary_text(r->diagnostic)) ? "delayed" : "failed");
   }
+  return guessed;
 }
 
 static gboolean header_is(GMimeObject *obj, const char *name, const char *prefix)
@@ -762,13 +777,14 @@ static int parse_at_depth(const void *raw, gsize len, BounceReport **out, guint 
   g_object_unref(stream);
   if (!msg) return 0;
 
-  Walk w = {g_string_new(NULL), g_string_new(NULL), g_string_new(NULL), g_string_new(NULL), 0};
+  Walk w = {g_string_new(NULL), g_string_new(NULL), g_string_new(NULL), g_string_new(NULL), NULL, 0};
   DsnExtras extras = {g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
                       g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
                       g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free), NULL};
   walk(&w, g_mime_message_get_mime_part(msg), 0);
   GMimeObject *top = GMIME_OBJECT(msg);
   g_autofree char *sender = header_address(top, "From");
+  gboolean guessed = FALSE; /* the recipient is the returned message's only one, not the text's */
 
   /* In a single-part bounce the returned message follows the error text. */
   gsize text_len = w.text->len;
@@ -861,7 +877,7 @@ static int parse_at_depth(const void *raw, gsize len, BounceReport **out, guint 
       }
     }
     if (!rep->recipients->len && looks_like_bounce(top, sender, failed))
-      read_text(rep, w.text->str, text_len, failed, sender, originals);
+      guessed = read_text(rep, w.text->str, text_len, failed, sender, originals);
     if (rep->recipients->len) rep->kind = BOUNCE_KIND_TEXT;
   }
 
@@ -920,8 +936,10 @@ static int parse_at_depth(const void *raw, gsize len, BounceReport **out, guint 
     r->hard = bounce_severity(r->reason, r->status);
   }
   if (depth == 0 && (rep->kind == BOUNCE_KIND_TEXT || rep->kind == BOUNCE_KIND_NONE)) {
-    /* The text's own addresses may be the forwarder's: a complete bounce inside it says more. */
+    /* The text's own addresses may be the forwarder's: a complete bounce inside it says more, in
+     * the text or attached (a bounce forwarded as an attachment, when this message found none). */
     const char *inner = embedded_bounce(w.text->str);
+    if (!inner && (!rep->recipients->len || guessed)) inner = w.attached;
     BounceReport *sub = NULL;
     if (inner && parse_at_depth(inner, strlen(inner), &sub, depth + 1) == 0 && sub->recipients->len &&
         (sub->kind == BOUNCE_KIND_DSN || sub->kind == BOUNCE_KIND_TEXT)) {
@@ -935,6 +953,7 @@ static int parse_at_depth(const void *raw, gsize len, BounceReport **out, guint 
   g_string_free(w.status, TRUE);
   g_string_free(w.feedback, TRUE);
   g_string_free(w.original, TRUE);
+  g_free(w.attached);
   g_hash_table_unref(extras.remote_mta);
   g_hash_table_unref(extras.diagnostic_type);
   g_hash_table_unref(extras.category);
