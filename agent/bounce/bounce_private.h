@@ -87,6 +87,32 @@ const char *bounce_mda_reason(const char *text, gsize len);
 gboolean bounce_sendmail_transcript(const char *text, gsize len, const char *recipient, const char **command,
                                     char **diagnostic);
 
+/* ---- free text (bounce_text.c); every returned string is new (caller frees) unless const ---- */
+
+/* Blank-line separated groups of unfolded "Name: value" fields; each group a GPtrArray of
+ * alternating name, value strings. */
+GPtrArray *bounce_field_groups(const char *text);
+/* The value of field name in a group (case-insensitive), or NULL. */
+const char *bounce_group_get(GPtrArray *group, const char *name);
+/* The first address in [s, end), lower-case; *at and *after delimit it in s. NULL when none. */
+char *bounce_next_address(const char *s, const char *end, const char **at, const char **after);
+/* "rfc822; user@example.org" -> "user@example.org" (lower-case), or NULL. */
+char *bounce_typed_address(const char *value);
+/* The first enhanced status code in text ("550 5.1.1", "#5.1.1"), or "". */
+char *bounce_find_status(const char *text);
+/* Whitespace runs folded into one space, at most max bytes of valid UTF-8. */
+char *bounce_squeeze_to(const char *s, gsize len, gsize max);
+/* bounce_squeeze_to at BOUNCE_DIAGNOSTIC_MAX. */
+char *bounce_squeeze(const char *s, gsize len);
+/* The SMTP command a server refused as MTAs word it around the reply, the last named: "RCPT", ... or "". */
+char *bounce_smtp_command(const char *text, gsize len);
+/* The server a diagnostic quotes ("host mx.example.org[192.0.2.1] said:"), lower-case, or NULL. */
+char *bounce_host_said(const char *diagnostic);
+/* Where the returned message begins in the text of a single-part bounce, or the end of text. */
+const char *bounce_returned_message_start(const char *text);
+/* Without an enhanced code: does the text give a 4xx reply or say the message will be retried? */
+gboolean bounce_temporary_text(const char *text);
+
 /* The SMTP reply code of a diagnostic ("550 5.1.1 ..." -> 550) as Sisimai::SMTP::Reply finds it, or 0. */
 int bounce_reply_code(const char *text);
 
