@@ -379,7 +379,11 @@ static gboolean read_text(BounceReport *rep, const char *text, gsize text_len, c
   for (int pass = 0; pass < 2 && !any && !rep->recipients->len; pass++, p = text)
   while ((addr = bounce_next_address(p, end, &at, &after)) != NULL) {
     p = after;
-    if (is_service_address(addr) || (sender && strcmp(addr, sender) == 0)) {
+    const char *line = at;
+    while (line > text && line[-1] != '\n') line--;
+    /* The envelope sender of a transcript (Sendmail's ">>> MAIL From:<a@b>") is no recipient. */
+    gboolean envelope_sender = g_ascii_strncasecmp(line, ">>> MAIL From:", 14) == 0;
+    if (envelope_sender || is_service_address(addr) || (sender && strcmp(addr, sender) == 0)) {
       g_free(addr);
       continue;
     }

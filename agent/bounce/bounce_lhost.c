@@ -555,7 +555,7 @@ gboolean bounce_sendmail_transcript(const char *text, gsize len, const char *rec
     if (sendmail_recipient_line(line, eol, NULL) || g_str_has_prefix(line, "While talking to ")) {
       reply = NULL; /* what was quoted before belongs to another recipient or another host */
       *command = "";
-    } else if (eol - line > 8 && !strncmp(line, ">>> ", 4)) {
+    } else if (eol - line >= 8 && !strncmp(line, ">>> ", 4)) {
       static const char *const commands[] = {"MAIL", "RCPT", "DATA", "EHLO", "HELO", NULL};
       for (const char *const *c = commands; *c; c++)
         if (!g_ascii_strncasecmp(line + 4, *c, 4)) *command = *c;
