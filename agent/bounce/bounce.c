@@ -3,13 +3,17 @@
  * GMime parses the message; one bounded walk collects the machine-readable parts
  * (message/delivery-status, message/feedback-report), the human-readable text before the returned
  * message, and the returned message's header block (message/rfc822 or text/rfc822-headers). A
- * DSN gives one recipient per field group (RFC 3464 2.3); a complaint gives Original-Rcpt-To (RFC
- * 5965 3.5); without either, the recipients are the addresses of the error text (X-Failed-Recipients
- * first, as Exim sets it), each with its paragraph as diagnostic: this is the layout of Postfix,
- * qmail, Exim and Sendmail bounces and of most providers' own. An auto-reply (RFC 3834
- * Auto-Submitted: auto-replied, or the de-facto X-Autoreply headers) is reported as such.
- * Every copy is bounded: the text to BOUNCE_TEXT_MAX, diagnostics to BOUNCE_DIAGNOSTIC_MAX,
- * recipients to BOUNCE_RECIPIENTS_MAX, MIME parts to PARTS_MAX at depth DEPTH_MAX.
+ * DSN gives one recipient per field group (RFC 3464 2.3), with its Remote-MTA and Diagnostic-Code
+ * type; a complaint gives Original-Rcpt-To (RFC 5965 3.5); without either, the recipients are the
+ * addresses of the error text (X-Failed-Recipients first, as Exim sets it), each with its paragraph
+ * as diagnostic (or, in a Sendmail transcript, the reply quoted for it): this is the layout of
+ * Postfix, qmail, Exim and Sendmail bounces and of most providers' own. A bounce forwarded in a
+ * message's text or attached to it is read from its own headers (one level deep). An auto-reply
+ * (RFC 3834 Auto-Submitted: auto-replied, or the de-facto X-Autoreply headers) is reported as such.
+ * The reason of each recipient is bounce_reason.c's, given what the reporting MTA's format
+ * (bounce_lhost.c) and the remote host's codes (bounce_rhost.c) say. Every copy is bounded: the
+ * text to BOUNCE_TEXT_MAX, diagnostics to BOUNCE_DIAGNOSTIC_MAX, recipients to
+ * BOUNCE_RECIPIENTS_MAX, MIME parts to PARTS_MAX at depth DEPTH_MAX.
  */
 #include "bounce.h"
 #include "bounce_private.h"

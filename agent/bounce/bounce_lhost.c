@@ -237,9 +237,11 @@ static const char *qmail_command(const char *lower)
   const char *p = strstr(lower, progress);
   if (p) {
     p += strlen(progress);
-    static const char *const commands[] = {"helo", "ehlo", "mail", "rcpt", "data", NULL};
-    for (const char *const *c = commands; *c; c++)
-      if (!strncmp(p, *c, 4)) return !strcmp(*c, "helo") ? "HELO" : !strcmp(*c, "ehlo") ? "EHLO" : !strcmp(*c, "mail") ? "MAIL" : !strcmp(*c, "rcpt") ? "RCPT" : "DATA";
+    static const struct {
+      const char *word, *command;
+    } commands[] = {{"helo", "HELO"}, {"ehlo", "EHLO"}, {"mail", "MAIL"}, {"rcpt", "RCPT"}, {"data", "DATA"}};
+    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
+      if (!strncmp(p, commands[i].word, 4)) return commands[i].command;
   }
   return "";
 }
@@ -439,8 +441,8 @@ const char *bounce_lhost_reason(int lhost, const char *status, const char *diagn
     return "";
   }
   if (l->identify == is_messagelabs && messagelabs_542(lower)) return "userunknown";
-  for (gsize i = 0; l->texts && l->texts[i].text; i++)
-    if (strstr(lower, l->texts[i].text)) return l->texts[i].reason;
+  const char *said = l->texts ? first_text(l->texts, lower) : "";
+  if (*said) return said;
   for (gsize i = 0; status && l->statuses && l->statuses[i].status; i++)
     if (status_in(&l->statuses[i], status)) return l->statuses[i].reason;
   for (gsize i = 0; bounce_mta_texts[i].mta; i++)
@@ -509,9 +511,7 @@ const char *bounce_mda_reason(const char *text, gsize len)
       /* The agent's line and the lines after it, to the blank line that ends them. */
       char *end = strstr(line, "\n\n");
       if (end) *end = '\0';
-      for (gsize t = 0; mdas[i].texts[t].text; t++)
-        if (strstr(line, mdas[i].texts[t].text)) return mdas[i].texts[t].reason;
-      return "";
+      return first_text(mdas[i].texts, line);
     }
   }
   return "";

@@ -1,11 +1,14 @@
-/* bounce_reason.c - the reason and hard/soft of one failed recipient, by Sisimai's documented
- * rules: a reason is true when the enhanced status code names it (bounce_status_reasons) or when
- * the lower-cased diagnostic contains one of its fragments (bounce_reason_patterns). Reasons are
- * tried in Sisimai's order: first the ones a code or a text identifies surely (mailboxfull before
- * userunknown, since a full mailbox is often reported as 5.1.1 by lazy servers), then the status
- * code alone, then the weaker texts; a delayed action without a reason is expired, and a failure
- * with text but no known reason is onhold. Before those two, the texts particular servers are known to write
- * for a reason (bounce_server_messages, from Sisimai's server modules) are tried. Compiled patterns are built once, thread-safely.
+/* bounce_reason.c - the reason and hard/soft of one failed recipient, as Sisimai decides them
+ * (Sisimai::Data, Sisimai::Reason and its classes), from the status code, the diagnostic, the SMTP
+ * command the server refused, the Diagnostic-Code type and the reasons an MTA's or a remote host's
+ * own vocabulary gave (bounce_lhost.c, bounce_rhost.c). A reason the MTA named stands unless it is
+ * one worth a second look (userunknown, hostunknown, systemerror, ...); then the reasons of the first
+ * order are tried (mailboxfull before userunknown: a full mailbox is often reported as 5.1.1), each
+ * by its own rule: the status code's reason (bounce_status_reasons) or the diagnostic's fragments
+ * (bounce_reason_patterns), and the command where it tells look-alikes apart (an unknown user is
+ * refused at RCPT, a filter after DATA). Else the code's reason, the text-only reasons, the status
+ * class, the reply code (50x: syntax), the action (delayed: expired); a failure with text but no
+ * known reason is onhold. Compiled patterns are built once, thread-safely.
  */
 #include "bounce.h"
 #include "bounce_private.h"
