@@ -25,9 +25,12 @@ typedef struct {
   const char *reason;
 } StatusReason;
 
+/* A header of the message, "" when absent (GMime keeps the Content-* fields on the top part). */
 static const char *header(GMimeObject *top, const char *name)
 {
   const char *v = g_mime_object_get_header(top, name);
+  if (!v && GMIME_IS_MESSAGE(top) && g_mime_message_get_mime_part(GMIME_MESSAGE(top)))
+    v = g_mime_object_get_header(g_mime_message_get_mime_part(GMIME_MESSAGE(top)), name);
   return v ? v : "";
 }
 
@@ -354,6 +357,17 @@ static gboolean is_exchange2007(GMimeObject *top)
          !g_mime_object_get_header(top, "X-MS-Exchange-CrossTenant-FromEntityHeader");
 }
 
+/* Exchange 2007 and later: the NDR's enhanced code names (Microsoft's "RESOLVER.ADR.RecipNotFound"). */
+static const TextReason exchange2007_texts[] = {
+  {"smtpsend.dns.nonexistentdomain", "hostunknown"}, {"smtpsend.dns.mxloopback", "networkerror"},
+  {"resolver.adr.badprimary", "systemerror"},         {"resolver.adr.recipnotfound", "userunknown"},
+  {"resolver.adr.exrecipnotfound", "userunknown"},    {"resolver.adr.reciplimit", "toomanyconn"},
+  {"resolver.adr.invalidinsmtp", "systemerror"},      {"resolver.adr.ambiguous", "systemerror"},
+  {"resolver.rst.authrequired", "securityerror"},     {"resolver.rst.notauthorized", "rejected"},
+  {"resolver.rst.recipsizelimit", "mesgtoobig"},      {"queue.expired", "expired"},
+  {NULL, NULL},
+};
+
 static gboolean is_receivingses(GMimeObject *top)
 {
   return g_mime_object_get_header(top, "X-SES-Outgoing") != NULL;
@@ -392,6 +406,8 @@ typedef struct {
 
 static const Lhost lhosts[] = {
   {"Exchange2003", is_exchange2003, NULL, NULL},
+  /* Exchange 2007+ on premises before Office 365: the former excludes the cross-tenant headers. */
+  {"Exchange2007", is_exchange2007, exchange2007_texts, NULL},
   {"Office365", is_office365, NULL, office365_statuses},
   {"Outlook", is_outlook, outlook_texts, NULL},
   {"PowerMTA", is_powermta, NULL, NULL},
@@ -403,7 +419,6 @@ static const Lhost lhosts[] = {
   {"EZweb", is_ezweb, ezweb_texts, NULL},
   {"Aol", is_aol, NULL, NULL},
   {"OpenSMTPD", is_opensmtpd, NULL, NULL},
-  {"Exchange2007", is_exchange2007, NULL, NULL},
   {"ReceivingSES", is_receivingses, NULL, NULL},
   {"GSuite", is_gsuite, NULL, NULL}, /* Google's DSN format; its older plain-text one is "Gmail" */
   {"Gmail", is_gmail, NULL, NULL},

@@ -102,19 +102,39 @@ char *bounce_typed_address(const char *value)
   return bounce_next_address(v, v + strlen(v), &at, &after);
 }
 
-/* The enhanced status code in text ("550 5.1.1", "#5.1.1", "5.1.1"), or "". Caller frees. */
+/* The length of the enhanced status code (RFC 3463 class.subject.detail) at p, or 0. */
+static gsize status_at(const char *text, const char *p)
+{
+  if ((p[0] != '4' && p[0] != '5' && p[0] != '2') || p[1] != '.' || !g_ascii_isdigit(p[2])) return 0;
+  if (p > text && (g_ascii_isalnum(p[-1]) || p[-1] == '.')) return 0;
+  const char *q = p + 3;
+  if (*q != '.' || !g_ascii_isdigit(q[1])) return 0;
+  q++;
+  gsize digits = 0;
+  while (g_ascii_isdigit(*q) && digits < 4) q++, digits++;
+  if (digits > 3 || (*q == '.' && g_ascii_isdigit(q[1])) || g_ascii_isalpha(*q)) return 0; /* an address, a version */
+  return (gsize) (q - p);
+}
+
+/* The enhanced status code of text, or "". Caller frees. As Sisimai::SMTP::Status finds it: a
+ * code marked as such first ("(#5.1.1)", qmail's), then one after a reply code ("550 5.1.1",
+ * "550-5.7.1"), then any failure code, then a success code (2.X.X). */
 char *bounce_find_status(const char *text)
 {
-  for (const char *p = text; *p; p++) {
-    if ((p[0] != '4' && p[0] != '5' && p[0] != '2') || p[1] != '.' || !g_ascii_isdigit(p[2])) continue;
-    if (p > text && (g_ascii_isalnum(p[-1]) || p[-1] == '.')) continue;
-    const char *q = p + 3;
-    if (*q != '.' || !g_ascii_isdigit(q[1])) continue;
-    q++;
-    gsize digits = 0;
-    while (g_ascii_isdigit(*q) && digits < 4) q++, digits++;
-    if (digits > 3 || (*q == '.' && g_ascii_isdigit(q[1])) || g_ascii_isalpha(*q)) continue;
-    return g_strndup(p, (gsize) (q - p));
+  for (int pass = 0; pass < 4; pass++) {
+    for (const char *p = text; *p; p++) {
+      gsize n = status_at(text, p);
+      if (!n) continue;
+      gboolean failure = p[0] != '2';
+      gboolean marked = p > text && p[-1] == '#';
+      const char *r = p - (marked ? 1 : 0);
+      gboolean after_reply = r - text >= 4 && (r[-1] == ' ' || r[-1] == '-') && g_ascii_isdigit(r[-2]) &&
+                             g_ascii_isdigit(r[-3]) && g_ascii_isdigit(r[-4]) &&
+                             (r - text == 4 || !g_ascii_isalnum(r[-5]));
+      if ((pass == 0 && failure && marked) || (pass == 1 && failure && after_reply) || (pass == 2 && failure) ||
+          (pass == 3 && !failure))
+        return g_strndup(p, n);
+    }
   }
   return g_strdup("");
 }
