@@ -368,10 +368,13 @@ static gboolean in_original(const char *originals, const char *addr)
 
 
 /* Returns TRUE when the only recipient is a guess from the returned message. */
-static gboolean read_text(BounceReport *rep, const char *text, gsize text_len, const char *failed_header,
+static gboolean read_text(BounceReport *rep, const char *whole, gsize text_len, const char *failed_header,
                           const char *sender, const char *originals)
 {
   gboolean guessed = FALSE;
+  /* The error text only: a paragraph never runs on into the returned message. */
+  g_autofree char *text = g_strndup(whole, text_len);
+  text_len = strlen(text);
   if (failed_header) {
     g_auto(GStrv) parts = g_strsplit(failed_header, ",", BOUNCE_RECIPIENTS_MAX);
     for (gsize i = 0; parts[i]; i++) add_recipient(rep, bounce_typed_address(parts[i]));
