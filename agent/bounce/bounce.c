@@ -388,8 +388,12 @@ static gboolean read_text(BounceReport *rep, const char *whole, gsize text_len, 
     p = after;
     const char *line = at;
     while (line > text && line[-1] != '\n') line--;
-    /* The envelope sender of a transcript (Sendmail's ">>> MAIL From:<a@b>") is no recipient. */
-    gboolean envelope_sender = g_ascii_strncasecmp(line, ">>> MAIL From:", 14) == 0;
+    /* The envelope of the failed transaction, as transcripts and reports quote it: the sender
+     * (">>> MAIL From:<a@b>", "MAIL FROM: a@b") is no recipient; "RCPT TO: c@d" is one. */
+    const char *verb = line;
+    while (*verb == ' ' || *verb == '\t' || *verb == '>') verb++;
+    gboolean envelope_sender = g_ascii_strncasecmp(verb, "MAIL From:", 10) == 0;
+    gboolean envelope_recipient = g_ascii_strncasecmp(verb, "RCPT To:", 8) == 0;
     if (envelope_sender || is_service_address(addr) || (sender && strcmp(addr, sender) == 0)) {
       g_free(addr);
       continue;
@@ -402,7 +406,7 @@ static gboolean read_text(BounceReport *rep, const char *whole, gsize text_len, 
       ls--;
     gboolean bracketed = at > text && (at[-1] == '<' || at[-1] == '"' || at[-1] == '\'');
     /* Second pass, when none stood so: any address of the error text ("Unknown user: a@b"). */
-    if (pass == 0 && !(ls == text || ls[-1] == '\n' || bracketed || in_original(originals, addr))) {
+    if (pass == 0 && !(ls == text || ls[-1] == '\n' || bracketed || envelope_recipient || in_original(originals, addr))) {
       g_free(addr);
       continue;
     }

@@ -395,6 +395,21 @@ static gboolean is_interscanmss(GMimeObject *top)
 
 static const TextReason interscanmss_texts[] = {{"unable to deliver", "userunknown"}, {NULL, NULL}};
 
+/* ---- Verizon Wireless (MMS gateway vzwpix.com, SMS gateway vtext.com) ------------------------- */
+
+static gboolean is_verizon(GMimeObject *top)
+{
+  const char *from = header(top, "From");
+  const char *vzw = strstr(from, "sysadmin@");
+  return (vzw && strstr(vzw, ".vzwpix.com")) || (!strcmp(from, "post_master@vtext.com") && received_has(top, ".vtext.com ("));
+}
+
+static const TextReason verizon_texts[] = {
+  {"no valid recipients for this mm", "userunknown"},
+  {"550 - requested action not taken: no such user here", "userunknown"},
+  {NULL, NULL},
+};
+
 /* ---- the table of MTAs ----------------------------------------------------------------------- */
 
 typedef struct {
@@ -423,6 +438,7 @@ static const Lhost lhosts[] = {
   {"GSuite", is_gsuite, NULL, NULL}, /* Google's DSN format; its older plain-text one is "Gmail" */
   {"Gmail", is_gmail, NULL, NULL},
   {"InterScanMSS", is_interscanmss, interscanmss_texts, NULL},
+  {"Verizon", is_verizon, verizon_texts, NULL},
   /* Last: a relay running qmail stamps its Received field on bounces of other formats too. */
   {"qmail", is_qmail, NULL, NULL},
 };

@@ -233,7 +233,7 @@ const char *bounce_returned_message_start(const char *text)
     "\n------ Original message follows ------", "\n   ----- Unsent message follows -----",
     "\n----- Unsent message follows -----", "\nContent-Type: message/rfc822", "\n------- Returned Message",
     "\nReturn-Path: <", "\nReceived: from ", "\nOriginal message headers:", "\n----- The header of",
-    "\n------ The body of", "\nOriginal message follows.",
+    "\n------ The body of", "\nOriginal message follows.", "\nOriginal Message:\n",
     "\n----- Original message -----", "\n-----Original Message-----", NULL};
   const char *best = text + strlen(text);
   for (const char *const *m = markers; *m; m++) {
