@@ -240,6 +240,15 @@ const char *bounce_returned_message_start(const char *text)
     const char *p = strstr(text, *m);
     if (p && p < best && p > text) best = p;
   }
+  /* An mbox separator ("From sender@example.org  Sat Oct  4 08:00:07 2025") starts a copy too. */
+  for (const char *p = strstr(text, "\nFrom "); p && p < best; p = strstr(p + 1, "\nFrom ")) {
+    const char *token = p + 6, *space = strchr(token, ' '), *eol = strchr(token, '\n');
+    const char *at = strchr(token, '@');
+    if (p > text && space && at && at < space && (!eol || space < eol)) {
+      best = p;
+      break;
+    }
+  }
   return best;
 }
 
