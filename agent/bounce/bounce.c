@@ -135,14 +135,6 @@ static void walk(Walk *w, GMimeObject *obj, guint depth)
   }
 }
 
-
-
-
-
-
-
-
-
 static void recipient_free(BounceRecipient *r)
 {
   g_free(r->recipient);
@@ -188,7 +180,6 @@ static BounceRecipient *add_recipient(BounceReport *rep, char *addr)
   g_ptr_array_add(rep->recipients, r);
   return r;
 }
-
 
 /* ---- the three readings ---------------------------------------------------------------------- */
 
@@ -238,7 +229,9 @@ static void read_dsn(BounceReport *rep, const char *status_text, DsnExtras *extr
     if (mta) g_hash_table_replace(extras->remote_mta, g_strdup(r->recipient), mta);
     if (diag) {
       const char *semi = strchr(diag, ';');
-      if (semi) g_hash_table_replace(extras->diagnostic_type, g_strdup(r->recipient), g_strstrip(g_strndup(diag, (gsize) (semi - diag))));
+      if (semi)
+        g_hash_table_replace(extras->diagnostic_type, g_strdup(r->recipient),
+                             g_strstrip(g_strndup(diag, (gsize) (semi - diag))));
       g_free(r->diagnostic);
       r->diagnostic = bounce_squeeze(semi ? semi + 1 : diag, strlen(semi ? semi + 1 : diag));
     }
@@ -251,7 +244,6 @@ static void read_dsn(BounceReport *rep, const char *status_text, DsnExtras *extr
     }
   }
 }
-
 
 /* The remote server's own code in the diagnostic is the original; a Status field or a code found
  * elsewhere is the reporting MTA's summary (often the catch-all X.0.0). As Sisimai::Data does, a
@@ -336,7 +328,6 @@ static char *paragraph_at(const BounceReport *rep, const char *text, const char 
   return bounce_squeeze(at, (gsize) (limit - at));
 }
 
-
 /* The addresses of the To, Cc and Bcc fields of the returned header block, lower-case, as one
  * string with each address between '\n's (for a bounded strstr). Caller frees. */
 static char *original_recipients(const char *headers)
@@ -365,7 +356,6 @@ static gboolean in_original(const char *originals, const char *addr)
   g_autofree char *needle = g_strconcat("\n", addr, "\n", NULL);
   return strstr(originals, needle) != NULL;
 }
-
 
 /* Returns TRUE when the only recipient is a guess from the returned message. */
 static gboolean read_text(BounceReport *rep, const char *whole, gsize text_len, const char *failed_header,
@@ -406,7 +396,8 @@ static gboolean read_text(BounceReport *rep, const char *whole, gsize text_len, 
       ls--;
     gboolean bracketed = at > text && (at[-1] == '<' || at[-1] == '"' || at[-1] == '\'');
     /* Second pass, when none stood so: any address of the error text ("Unknown user: a@b"). */
-    if (pass == 0 && !(ls == text || ls[-1] == '\n' || bracketed || envelope_recipient || in_original(originals, addr))) {
+    gboolean stands_out = ls == text || ls[-1] == '\n' || bracketed || envelope_recipient;
+    if (pass == 0 && !(stands_out || in_original(originals, addr))) {
       g_free(addr);
       continue;
     }
@@ -711,7 +702,8 @@ static int parse_at_depth(const void *raw, gsize len, BounceReport **out, guint 
         facts.mta_reason = bounce_lhost_reason(lhost, r->status, section, NULL);
       }
       if (!*facts.mta_reason) facts.mta_reason = mda;
-      facts.host_reason = bounce_rhost_reason(mta ? mta : said_by ? said_by : extras.reporting_mta, r->recipient, r->status,
+      const char *rhost = mta ? mta : said_by ? said_by : extras.reporting_mta;
+      facts.host_reason = bounce_rhost_reason(rhost, r->recipient, r->status,
                                               bounce_reply_code(r->diagnostic), r->command, r->diagnostic);
       r->reason = bounce_reason_decide(&facts);
       if (strcmp(r->reason, "onhold") == 0 && text_len) {

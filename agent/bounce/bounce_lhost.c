@@ -164,7 +164,8 @@ static const TextReason imailserver_texts[] = {
 
 static gboolean is_mcafee(GMimeObject *top)
 {
-  return strstr(header(top, "X-NAI-Header"), "Modified by McAfee") && !strcmp(header(top, "Subject"), "Delivery Status");
+  return strstr(header(top, "X-NAI-Header"), "Modified by McAfee") &&
+         !strcmp(header(top, "Subject"), "Delivery Status");
 }
 
 static const TextReason mcafee_texts[] = {
@@ -342,7 +343,8 @@ static gboolean is_aol(GMimeObject *top)
 
 static gboolean is_opensmtpd(GMimeObject *top)
 {
-  return strstr(header(top, "Subject"), "Delivery status notification") && strstr(header(top, "From"), "Mailer Daemon <") &&
+  return strstr(header(top, "Subject"), "Delivery status notification") &&
+         strstr(header(top, "From"), "Mailer Daemon <") &&
          received_has(top, " (OpenSMTPD) with ");
 }
 
@@ -352,7 +354,8 @@ static gboolean is_exchange2007(GMimeObject *top)
   gboolean prefix = g_str_has_prefix(subject, "Undeliverable:") || g_str_has_prefix(subject, "Non_remis_:") ||
                     g_str_has_prefix(subject, "Non recapitabile:");
   gsize n = strlen(language);
-  gboolean tag = (n == 2 || (n == 5 && language[2] == '-')) && g_ascii_islower(language[0]) && g_ascii_islower(language[1]);
+  gboolean tag = (n == 2 || (n == 5 && language[2] == '-')) && g_ascii_islower(language[0]) &&
+                 g_ascii_islower(language[1]); /* "en" or "en-US" */
   return prefix && tag && !g_mime_object_get_header(top, "X-MS-Exchange-CrossTenant-OriginalArrivalTime") &&
          !g_mime_object_get_header(top, "X-MS-Exchange-CrossTenant-FromEntityHeader");
 }
@@ -381,7 +384,8 @@ static gboolean is_gmail(GMimeObject *top)
 
 static gboolean is_gsuite(GMimeObject *top)
 {
-  return strstr(header(top, "Subject"), "Delivery Status Notification") && g_mime_object_get_header(top, "X-Gm-Message-State");
+  return strstr(header(top, "Subject"), "Delivery Status Notification") &&
+         g_mime_object_get_header(top, "X-Gm-Message-State");
 }
 
 /* Trend Micro InterScan MSS: "Unable to deliver message to <a@b>" is its word for an unknown user. */
@@ -389,7 +393,8 @@ static gboolean is_interscanmss(GMimeObject *top)
 {
   const char *from = header(top, "From"), *subject = header(top, "Subject");
   return g_str_has_prefix(from, "\"InterScan MSS\"") || g_str_has_prefix(from, "\"InterScan Notification\"") ||
-         !strcmp(subject, "Mail could not be delivered") || !strcmp(subject, "メッセージを配信できません。") ||
+         !strcmp(subject, "Mail could not be delivered") ||
+         !strcmp(subject, "メッセージを配信できません。") ||
          !strcmp(subject, "メール配信に失敗しました");
 }
 
@@ -401,7 +406,8 @@ static gboolean is_verizon(GMimeObject *top)
 {
   const char *from = header(top, "From");
   const char *vzw = strstr(from, "sysadmin@");
-  return (vzw && strstr(vzw, ".vzwpix.com")) || (!strcmp(from, "post_master@vtext.com") && received_has(top, ".vtext.com ("));
+  return (vzw && strstr(vzw, ".vzwpix.com")) ||
+         (!strcmp(from, "post_master@vtext.com") && received_has(top, ".vtext.com ("));
 }
 
 static const TextReason verizon_texts[] = {
@@ -477,7 +483,8 @@ const char *bounce_lhost_reason(int lhost, const char *status, const char *diagn
   for (gsize i = 0; status && l->statuses && l->statuses[i].status; i++)
     if (status_in(&l->statuses[i], status)) return l->statuses[i].reason;
   for (gsize i = 0; bounce_mta_texts[i].mta; i++)
-    if (!strcmp(bounce_mta_texts[i].mta, l->name) && strstr(lower, bounce_mta_texts[i].text)) return bounce_mta_texts[i].reason;
+    if (!strcmp(bounce_mta_texts[i].mta, l->name) && strstr(lower, bounce_mta_texts[i].text))
+      return bounce_mta_texts[i].reason;
   return "";
 }
 
@@ -502,7 +509,8 @@ typedef struct {
 } Mda;
 
 static const TextReason dovecot_texts[] = {
-  {"mailbox doesn't exist: ", "userunknown"}, {"quota exceeded", "mailboxfull"}, {"not enough disk space", "mailboxfull"},
+  {"mailbox doesn't exist: ", "userunknown"}, {"quota exceeded", "mailboxfull"},
+  {"not enough disk space", "mailboxfull"},
   {NULL, NULL}};
 static const TextReason mail_local_texts[] = {
   {": unknown user:", "userunknown"},       {": user unknown", "userunknown"},
@@ -558,7 +566,8 @@ static const char *sendmail_recipient_line(const char *line, const char *eol, co
     return NULL;
   const char *gt = memchr(line + 5, '>', (gsize) (eol - line - 5));
   if (!gt || eol - gt < 4 || strncmp(gt, ">...", 4) != 0) return NULL;
-  if (recipient && ((gsize) (gt - line - 5) != strlen(recipient) || g_ascii_strncasecmp(line + 5, recipient, strlen(recipient))))
+  gsize n = recipient ? strlen(recipient) : 0;
+  if (recipient && ((gsize) (gt - line - 5) != n || g_ascii_strncasecmp(line + 5, recipient, n)))
     return NULL;
   const char *rest = gt + 4;
   while (rest < eol && *rest == ' ') rest++;

@@ -136,7 +136,8 @@ static const char *france_ptt(const char *lower)
       gsize len = strlen(code);
       gboolean shape = (len == 4 && code[0] == '_') ||
                        (len == 7 && (code[3] == '_' || code[3] == '-') && g_ascii_isdigit(code[0]));
-      if (!shape || !g_ascii_isdigit(code[len - 1]) || !g_ascii_isdigit(code[len - 2]) || !g_ascii_isdigit(code[len - 3]))
+      if (!shape || !g_ascii_isdigit(code[len - 1]) || !g_ascii_isdigit(code[len - 2]) ||
+          !g_ascii_isdigit(code[len - 3]))
         continue;
       const char *reason = code_reason(HOST_FRANCE_PTT, code + len - 3);
       return *reason ? reason : "undefined";
