@@ -621,6 +621,21 @@ static int parse_at_depth(const void *raw, gsize len, BounceReport **out, guint 
     }
   } else if (w.status->len && (read_dsn(rep, w.status->str, &extras), rep->recipients->len > 0)) {
     rep->kind = BOUNCE_KIND_DSN;
+    const char *said_command;
+    g_autofree char *transcript = NULL;
+    if (rep->recipients->len == 1 &&
+        bounce_sendmail_transcript(w.text->str, text_len, NULL, &said_command, &transcript)) {
+      /* Sendmail cuts the Diagnostic-Code of a multi-line reply; its transcript has it whole. */
+      BounceRecipient *r = g_ptr_array_index(rep->recipients, 0);
+      g_autofree char *whole = bounce_squeeze(transcript, strlen(transcript));
+      gsize had = strlen(r->diagnostic);
+      if (strlen(whole) > had && strncmp(whole, r->diagnostic, MIN(had, 16)) == 0) {
+        g_free(r->diagnostic);
+        r->diagnostic = g_steal_pointer(&whole);
+        g_free(r->command);
+        r->command = g_strdup(said_command);
+      }
+    }
     g_autofree char *lower = g_ascii_strdown(w.text->str, (gssize) text_len);
     for (guint i = 0; i < rep->recipients->len; i++) {
       BounceRecipient *r = g_ptr_array_index(rep->recipients, i);

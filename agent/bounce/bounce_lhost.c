@@ -574,35 +574,66 @@ static const char *sendmail_recipient_line(const char *line, const char *eol, co
   return rest;
 }
 
+/* Appends one "<<< " reply line to reply: a continuation of a multi-line reply ("550-5.7.1 text",
+ * RFC 5321 4.2.1) gives only its text, so that sentences read whole. */
+static void append_reply_line(GString *reply, const char *line, const char *eol)
+{
+  const char *text = line;
+  if (reply->len && eol - line > 4 && g_ascii_isdigit(line[0]) && g_ascii_isdigit(line[1]) &&
+      g_ascii_isdigit(line[2]) && (line[3] == '-' || line[3] == ' ')) {
+    text = line + 4;
+    const char *code = text; /* and the enhanced code repeated on each line */
+    if ((code[0] == '4' || code[0] == '5') && code[1] == '.') {
+      while (code < eol && *code != ' ') code++;
+      text = code;
+    }
+    while (text < eol && *text == ' ') text++;
+  }
+  if (reply->len) g_string_append_c(reply, ' ');
+  g_string_append_len(reply, text, eol - text);
+}
+
 gboolean bounce_sendmail_transcript(const char *text, gsize len, const char *recipient, const char **command,
                                     char **diagnostic)
 {
   const char *end = text + len, *line = text;
-  const char *reply = NULL, *reply_end = NULL;
+  g_autoptr(GString) reply = g_string_new(NULL);
+  gboolean in_reply = FALSE;
+  const char *last_command = "";
   *command = "";
   *diagnostic = NULL;
-  while (line < end) {
+  while (line < end && line) {
     const char *eol = memchr(line, '\n', (gsize) (end - line));
     if (!eol) eol = end;
     const char *rest = sendmail_recipient_line(line, eol, recipient);
-    if (rest) {
-      GString *d = g_string_new(NULL);
-      if (reply) g_string_append_len(d, reply, reply_end - reply), g_string_append_c(d, ' ');
-      g_string_append_len(d, rest, eol - rest);
-      *diagnostic = g_string_free(d, FALSE);
+    gboolean reply_line = eol - line > 4 && !strncmp(line, "<<< ", 4);
+    if (recipient && rest) {
+      if (reply->len) g_string_append_c(reply, ' ');
+      g_string_append_len(reply, rest, eol - rest);
+      *diagnostic = g_strdup(reply->str);
       return TRUE;
     }
-    if (sendmail_recipient_line(line, eol, NULL) || g_str_has_prefix(line, "While talking to ")) {
-      reply = NULL; /* what was quoted before belongs to another recipient or another host */
+    if (sendmail_recipient_line(line, eol, NULL) || g_str_has_prefix(line, "While talking to ") ||
+        g_str_has_prefix(line, "... while talking to ")) {
+      if (!recipient && reply->len) break; /* the first exchange's reply is the answer */
+      g_string_truncate(reply, 0); /* what was quoted before belongs to another recipient or host */
       *command = "";
     } else if (eol - line >= 8 && !strncmp(line, ">>> ", 4)) {
       static const char *const commands[] = {"MAIL", "RCPT", "DATA", "EHLO", "HELO", NULL};
+      if (!recipient && reply->len) break;
       for (const char *const *c = commands; *c; c++)
         if (!g_ascii_strncasecmp(line + 4, *c, 4)) *command = *c;
-    } else if (eol - line > 4 && !strncmp(line, "<<< ", 4)) {
-      reply = line + 4, reply_end = eol;
+    } else if (reply_line) {
+      if (!in_reply) g_string_truncate(reply, 0);
+      append_reply_line(reply, line + 4, eol);
+      last_command = *command;
     }
-    line = eol + 1;
+    in_reply = reply_line;
+    line = eol < end ? eol + 1 : end;
   }
-  return FALSE;
+  if (recipient || !reply->len) return FALSE;
+  /* No recipient asked: the server's reply of the transcript (a DSN's recipient is known). */
+  *command = last_command;
+  *diagnostic = g_strdup(reply->str);
+  return TRUE;
 }

@@ -81,9 +81,10 @@ const char *bounce_lhost_command(int lhost, const char *diagnostic);
 const char *bounce_mda_reason(const char *text, gsize len);
 
 /* Sendmail's session transcript: for recipient's "NNN <recipient>... text" line, the command and
- * the reply quoted before it (">>> MAIL From:<...>", "<<< 550 ..."), since the previous recipient's
- * line or "While talking to HOST:". TRUE when the line is there: *command is static ("" when none
- * was quoted), *diagnostic the reply and the line's text (caller frees). */
+ * the reply quoted before it (">>> MAIL From:<...>", "<<< 550 ..."; a multi-line reply joined), since
+ * the previous recipient's line or "While talking to HOST:". TRUE when the line is there: *command
+ * is static ("" when none was quoted), *diagnostic the reply and the line's text (caller frees).
+ * With recipient NULL: the first exchange's command and reply, for a DSN of one recipient. */
 gboolean bounce_sendmail_transcript(const char *text, gsize len, const char *recipient, const char **command,
                                     char **diagnostic);
 

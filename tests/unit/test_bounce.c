@@ -401,6 +401,13 @@ static void test_sisimai_rules(void)
   g_assert_cmpstr(diag, ==, "554 5.7.1 spam Service unavailable");
   g_autofree char *none = NULL;
   g_assert_false(bounce_sendmail_transcript(transcript, strlen(transcript), "b@example.org", &command, &none));
+  /* A multi-line reply reads as one sentence; without a recipient, the first exchange answers. */
+  const char multi[] = "... while talking to mx.example.org.:\n>>> DATA\n<<< 550-5.7.1 not accepted due to\n"
+                       "<<< 550 5.7.1 the domain's DMARC policy\n554 5.0.0 Service unavailable\n";
+  g_autofree char *joined = NULL;
+  g_assert_true(bounce_sendmail_transcript(multi, strlen(multi), NULL, &command, &joined));
+  g_assert_cmpstr(command, ==, "DATA");
+  g_assert_cmpstr(joined, ==, "550-5.7.1 not accepted due to the domain's DMARC policy");
 }
 
 int main(int argc, char **argv)
