@@ -691,6 +691,7 @@ static int parse_at_depth(const void *raw, gsize len, BounceReport **out, guint 
     else if (group_refused) r->reason = "rejected";
     else if (rep->kind == BOUNCE_KIND_AUTOREPLY) r->reason = "vacation";
     else {
+      bounce_join_reply(r->diagnostic);
       prefer_diagnostic_status(r);
       if (!*r->command) { /* unless a transcript quoted it */
         g_free(r->command);

@@ -111,6 +111,8 @@ char *bounce_smtp_command(const char *text, gsize len);
 char *bounce_host_said(const char *diagnostic);
 /* Where the returned message begins in the text of a single-part bounce, or the end of text. */
 const char *bounce_returned_message_start(const char *text);
+/* In place: a multi-line reply quoted on one line loses its continuation prefixes ("550-5.7.1"). */
+void bounce_join_reply(char *diagnostic);
 /* Without an enhanced code: does the text give a 4xx reply or say the message will be retried? */
 gboolean bounce_temporary_text(const char *text);
 

@@ -7,6 +7,7 @@
 #include "bounce.h"
 #include "bounce_private.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Splits text into blank-line separated groups of unfolded "Name: value" fields; each group is a
@@ -269,4 +270,32 @@ gboolean bounce_temporary_text(const char *text)
     if (!*p) break;
   }
   return FALSE;
+}
+
+/* In place: a multi-line SMTP reply quoted on one line ("550-5.7.1 Our system has detected 550-5.7.1
+ * that this message ..."): when the reply code appears more than twice, the continuation prefixes
+ * (" 550-5.7.1 ", " 550 5.7.1 ", RFC 5321 4.2.1) are dropped so that its sentences read whole, as
+ * Sisimai::Data does. */
+void bounce_join_reply(char *diagnostic)
+{
+  int code = bounce_reply_code(diagnostic);
+  if (!code) return;
+  char prefix[5];
+  g_snprintf(prefix, sizeof prefix, " %d", code);
+  guint seen = g_ascii_isdigit(diagnostic[0]) && atoi(diagnostic) == code;
+  for (const char *p = strstr(diagnostic, prefix); p; p = strstr(p + 1, prefix)) seen++;
+  if (seen <= 2) return;
+  char *out = diagnostic;
+  for (const char *in = diagnostic; *in;) {
+    if (in > diagnostic && !strncmp(in, prefix, 4) && (in[4] == '-' || in[4] == ' ')) {
+      const char *next = in + 5;
+      gsize n = status_at(diagnostic, next);
+      if (n && next[n] == ' ') next += n + 1; /* and the enhanced code repeated */
+      *out++ = ' ';
+      in = next;
+      continue;
+    }
+    *out++ = *in++;
+  }
+  *out = '\0';
 }

@@ -387,6 +387,13 @@ static void test_sisimai_rules(void)
                   "rejected");
   g_assert_cmpstr(bounce_rhost_reason("mx3.qq.com", "a@qq.com", "5.0.0", 550, "", "550 mailbox not found"), ==,
                   "userunknown");
+  /* A multi-line reply quoted on one line reads whole; a code said twice is left alone. */
+  char quoted[] = "550-5.7.1 Our system has 550-5.7.1 detected that 550 5.7.1 this message is spam";
+  bounce_join_reply(quoted);
+  g_assert_cmpstr(quoted, ==, "550-5.7.1 Our system has detected that this message is spam");
+  char twice[] = "550 5.1.1 <a@example.org>: 550 user unknown";
+  bounce_join_reply(twice);
+  g_assert_cmpstr(twice, ==, "550 5.1.1 <a@example.org>: 550 user unknown");
   /* Reply codes: not inside an IPv4 address. */
   g_assert_cmpint(bounce_reply_code("host 192.0.2.250 said: 550 5.1.1 no"), ==, 550);
   g_assert_cmpint(bounce_reply_code("250 2.1.5 ok"), ==, 250);
