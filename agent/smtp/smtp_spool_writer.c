@@ -200,9 +200,7 @@ SmtpSpoolWriter *smtp_spool_writer_new(struct event_base *base, const char *data
   }
   w->pipe_ev = event_new(base, w->pipe_fd[0], EV_READ | EV_PERSIST, on_pipe, w);
   event_add(w->pipe_ev, NULL);
-  /* exclusive: its threads live as long as the writer, instead of ending and being made again
-   * whenever the load dips (a shared pool keeps only two idle threads) */
-  w->syncers = g_thread_pool_new(sync_early, w, SMTP_SPOOL_SYNC_THREADS, TRUE, NULL);
+  w->syncers = g_thread_pool_new(sync_early, w, SMTP_SPOOL_SYNC_THREADS, FALSE, NULL);
   w->thread = g_thread_new("smtp-spool", writer_main, w);
   return w;
 }
