@@ -376,10 +376,14 @@ static int spool_sync_bodies(MaSpool *sp, MaSpoolEntry *const *entries, guint n,
     while (sp->syncs_left > 0) g_cond_wait(&sp->sync_done, &sp->sync_lock);
     g_mutex_unlock(&sp->sync_lock);
   }
-  for (guint i = 0; i < n; i++)
+  gboolean names_synced = TRUE;
+  for (guint i = 0; i < n; i++) {
     if (spool_body_status(entries[i]->body, error) < 0) return -1;
-  /* every file of the batch exists by now: one directory fsync makes all their names durable */
-  return spool_body_sync_dir(sp->data_dir, error);
+    names_synced &= spool_body_name_is_synced(entries[i]->body);
+  }
+  /* every file of the batch exists by now: one directory fsync makes all their names durable
+   * (unless one that began after they were all named has completed already) */
+  return names_synced ? 0 : spool_body_sync_dir(sp->data_dir, error);
 }
 
 int spool_put(MaSpool *sp, MaSpoolEntry *const *entries, guint n, GError **error)

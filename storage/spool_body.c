@@ -50,6 +50,7 @@ struct MaSpoolBody {
   gsize nbuf;
   gint64 size;            /* octets appended */
   gboolean reused;        /* a recycled file: may hold an older message's octets past size */
+  gboolean name_synced;   /* a directory sync that began after the file was named has completed */
   int err;                /* first errno met, 0 when none */
   char *err_what;
   gboolean kept;
@@ -255,6 +256,8 @@ gboolean spool_body_no_space(const MaSpoolBody *b)
 
 gint64 spool_body_size(const MaSpoolBody *b) { return b->size; }
 const char *spool_body_id(const MaSpoolBody *b) { return b->id; }
+void spool_body_name_synced(MaSpoolBody *b) { b->name_synced = TRUE; }
+gboolean spool_body_name_is_synced(const MaSpoolBody *b) { return b->name_synced; }
 const char *spool_body_name(const MaSpoolBody *b) { return b->name; }
 const char *spool_body_path(const MaSpoolBody *b) { return b->path; }
 

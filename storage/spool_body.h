@@ -58,6 +58,10 @@ int spool_body_sync(MaSpoolBody *b, GError **error);
 /* fsyncs data_dir/spool/: every body file created there before the call keeps its name across a
  * crash. One call serves a whole batch. 0 or -1 with *error (MA_ERROR_TEMPFAIL). */
 int spool_body_sync_dir(const char *data_dir, GError **error);
+/* A spool_body_sync_dir that began after b was created returned 0: spool_put need not sync the
+ * directory for b (the spool writer syncs it while the batch's files sync). */
+void spool_body_name_synced(MaSpoolBody *b);
+gboolean spool_body_name_is_synced(const MaSpoolBody *b);
 /* The row naming this file committed: spool_body_free keeps the file from now on. */
 void spool_body_keep(MaSpoolBody *b);
 /* Closes; unlinks the file unless spool_body_keep was called. Accepts NULL. */

@@ -9,7 +9,9 @@
  * A message's body file starts its fdatasync the moment it is submitted, on a small pool of
  * syncer threads, so the files of the next batch sync while the current batch commits; the writer
  * waits for those syncs before it hands the batch to spool_put (whose own sync of a synced body
- * only reads its status; it then syncs the spool directory once for the batch and commits).
+ * only reads its status). The spool directory is synced once per batch by the writer itself, at
+ * the same time as the batch's files (their names were all made when their DATA/BDAT began), so
+ * spool_put only commits.
  * Concurrent syncs also share the file system's journal commits.
  */
 #include "smtp_spool_writer.h"
@@ -33,6 +35,7 @@ struct SmtpSpoolTicket {
 
 struct SmtpSpoolWriter {
   struct event_base *base;
+  char *data_dir;
   MaSpool *spool;
   GThread *thread;
   GMutex lock;
@@ -79,6 +82,15 @@ static gpointer writer_main(gpointer data)
     }
     w->in_flight = batch->len;
     inject = w->inject_failures > 0 ? w->inject_failures-- : 0;
+    g_mutex_unlock(&w->lock);
+    /* every file of the batch was named when its DATA/BDAT began: one directory sync now, while
+     * the files' own syncs run on the syncer threads, makes all the names durable */
+    if (spool_body_sync_dir(w->data_dir, NULL) == 0)
+      for (guint i = 0; i < batch->len; i++) {
+        MaSpoolEntry *e = ((SmtpSpoolTicket *) batch->pdata[i])->entry;
+        if (e->body) spool_body_name_synced(e->body);
+      }
+    g_mutex_lock(&w->lock);
     /* wait for the batch's early syncs: woken once, by the last of them, not once per message */
     for (guint i = 0; i < batch->len; i++) {
       SmtpSpoolTicket *t = batch->pdata[i];
@@ -174,12 +186,14 @@ SmtpSpoolWriter *smtp_spool_writer_new(struct event_base *base, const char *data
 {
   SmtpSpoolWriter *w = g_new0(SmtpSpoolWriter, 1);
   w->base = base;
+  w->data_dir = g_strdup(data_dir);
   g_mutex_init(&w->lock);
   g_cond_init(&w->wake);
   g_cond_init(&w->synced);
   g_queue_init(&w->todo);
   g_queue_init(&w->done);
   if (spool_open(data_dir, &w->spool, error) < 0) {
+    g_free(w->data_dir);
     g_free(w);
     return NULL;
   }
@@ -195,6 +209,7 @@ SmtpSpoolWriter *smtp_spool_writer_new(struct event_base *base, const char *data
   if (pipe2(w->pipe_fd, O_CLOEXEC | O_NONBLOCK) < 0) {
     g_set_error(error, g_quark_from_static_string("smtp"), 0, "pipe: %s", g_strerror(errno));
     spool_close(&w->spool);
+    g_free(w->data_dir);
     g_free(w);
     return NULL;
   }
@@ -264,5 +279,6 @@ void smtp_spool_writer_free(SmtpSpoolWriter *w)
   g_mutex_clear(&w->lock);
   g_cond_clear(&w->wake);
   g_cond_clear(&w->synced);
+  g_free(w->data_dir);
   g_free(w);
 }
