@@ -67,7 +67,8 @@ static gboolean opt_string(ApiCtx *ctx, json_t *body, const char *name, const ch
 static void mailboxes_add(ApiCtx *ctx)
 {
   static const char *const fields[] = {"email", "username", "preset", "protocol", "host", "port", "security", "auth",
-                                       "password", "folders", "allow_untrusted_certificate", "archiving", NULL};
+                                       "password", "folders", "allow_untrusted_certificate", "archiving", "smtp",
+                                       "send", "sent_copy", "daily_limit", NULL};
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) joined = g_string_new(NULL);
   json_t *body;
@@ -76,12 +77,23 @@ static void mailboxes_add(ApiCtx *ctx)
   const char *password = NULL, *folders = NULL;
   json_t *port = json_object_get(body, "port"), *untrusted = json_object_get(body, "allow_untrusted_certificate");
   json_t *archiving = json_object_get(body, "archiving"), *folder_list = json_object_get(body, "folders");
+  json_t *send = json_object_get(body, "send"), *sent_copy = json_object_get(body, "sent_copy");
+  json_t *daily_limit = json_object_get(body, "daily_limit");
   if (!api_check_fields(ctx, body, fields) || !opt_string(ctx, body, "email", &req.email) ||
       !opt_string(ctx, body, "username", &req.username) || !opt_string(ctx, body, "preset", &req.preset) ||
       !opt_string(ctx, body, "protocol", &req.protocol) || !opt_string(ctx, body, "host", &req.host) ||
       !opt_string(ctx, body, "security", &req.security) || !opt_string(ctx, body, "auth", &req.auth) ||
-      !opt_string(ctx, body, "password", &password))
+      !opt_string(ctx, body, "password", &password) || !opt_string(ctx, body, "smtp", &req.smtp))
     goto out;
+  if ((send && !json_is_boolean(send)) || (sent_copy && !json_is_boolean(sent_copy)) ||
+      (daily_limit && (!json_is_integer(daily_limit) || json_integer_value(daily_limit) < 0 ||
+                       json_integer_value(daily_limit) > G_MAXINT))) {
+    api_reply_error(ctx, 422, "invalid", "fields 'send' and 'sent_copy' are booleans, 'daily_limit' a count (0: none)");
+    goto out;
+  }
+  req.no_send = send && json_is_false(send);
+  req.no_sent_copy = sent_copy && json_is_false(sent_copy);
+  req.daily_limit = daily_limit ? (int) json_integer_value(daily_limit) : 0;
   if (port && !json_is_integer(port)) {
     api_reply_error(ctx, 422, "invalid", "field 'port' must be an integer");
     goto out;

@@ -19,6 +19,7 @@
 void collector_session_result_clear(CollectorSessionResult *r)
 {
   if (r->folders) g_ptr_array_unref(r->folders);
+  g_free(r->appended_to);
   memset(r, 0, sizeof *r);
 }
 
@@ -91,6 +92,7 @@ int collector_verify(const CollectorEnv *env, const MaMailbox *m, const char *se
   if (folders) res.folders = g_ptr_array_ref(folders);
   int rc = run_session(&p, NULL, &res, error);
   collector_session_result_clear(&res);
+  if (rc == 0 && m->smtp_host) rc = collector_smtp_verify(env, m, secret, error);
   return rc;
 }
 
@@ -245,4 +247,45 @@ int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, 
   }
   if (failure) g_propagate_error(error, failure);
   return 0;
+}
+
+int collector_append_sent(const CollectorEnv *env, MaStorage *st, const MaMailbox *m, GBytes *message,
+                          const char *message_id, char **folder, gboolean *found, GError **error)
+{
+  *folder = NULL;
+  *found = FALSE;
+  if (!g_str_equal(m->protocol, "imap")) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "append: the binding is POP3, which has no Sent folder");
+    return -1;
+  }
+  CollectorSessionResult res = {0};
+  char *secret = mailbox_secret(env, st, m, FALSE, error);
+  if (!secret) return -1;
+  CollectorSessionParams p;
+  session_params(env, m, secret, &p);
+  p.append = message;
+  p.append_message_id = message_id;
+  GError *failure = NULL;
+  int rc = collector_imap_run(&p, NULL, &res, &failure);
+  if (rc < 0 && res.auth_failed && g_str_equal(m->auth, "oauth2")) {
+    secret_free(secret);
+    g_clear_error(&failure);
+    collector_session_result_clear(&res);
+    secret = mailbox_secret(env, st, m, TRUE, &failure);
+    if (secret) {
+      p.secret = secret;
+      rc = collector_imap_run(&p, NULL, &res, &failure);
+    } else {
+      rc = -1;
+    }
+  }
+  secret_free(secret);
+  if (rc == 0) {
+    *folder = g_steal_pointer(&res.appended_to);
+    *found = res.append_found;
+  } else {
+    g_propagate_error(error, failure);
+  }
+  collector_session_result_clear(&res);
+  return rc;
 }

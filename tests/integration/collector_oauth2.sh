@@ -32,7 +32,6 @@ name = Fake provider (tests)
 source = tests/fixtures/collector/fake_oauth2.py
 imap = localhost:$IMAPS_PORT:tls
 pop3 = localhost:$POP3S_PORT:tls
-smtp = localhost:1:tls
 auth = oauth2 password
 oauth2_authorize_url = http://127.0.0.1:$OAUTH_PORT/authorize
 oauth2_token_url = http://127.0.0.1:$OAUTH_PORT/token

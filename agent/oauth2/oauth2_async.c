@@ -1,0 +1,151 @@
+/* oauth2_async.c - oauth2_access_token off the event loop (see oauth2_async.h): a GThreadPool of
+ * OAUTH2_ASYNC_THREADS workers, each opening its own storage handle once, and a pipe that wakes the
+ * loop when answers wait in the queue. Tickets live in a table owned by the loop thread: a
+ * cancelled ticket's answer finds no entry and is dropped (its token wiped).
+ */
+#include "oauth2_async.h"
+
+#include "agent/lib/error.h"
+#include "agent/lib/log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#define OAUTH2_ASYNC_THREADS 2
+
+typedef struct {
+  guint ticket;
+  char *owner;
+  gboolean force_refresh;
+  Oauth2AsyncReady ready;
+  void *arg;
+  char *token;   /* the answer */
+  char *why;
+} Request;
+
+struct Oauth2Async {
+  MaOAuth2Env env;
+  char *data_dir;
+  struct event_base *base;
+  struct event *answer_ev;
+  int pipe_fd[2];
+  GThreadPool *pool;
+  GAsyncQueue *answers;     /* Request*, filled by the workers */
+  GHashTable *pending;      /* ticket -> Request* (loop thread only) */
+  guint next_ticket;
+};
+
+static void worker_storage_close(gpointer st)
+{
+  MaStorage *handle = st;
+  storage_close(&handle);
+}
+
+/* each worker's own handle (the pool is exclusive: its threads serve this provider only and end
+ * with it, closing their handles) */
+static GPrivate worker_storage = G_PRIVATE_INIT(worker_storage_close);
+
+static void request_free(Request *r)
+{
+  if (!r) return;
+  g_free(r->owner);
+  if (r->token) memset(r->token, 0, strlen(r->token));
+  g_free(r->token);
+  g_free(r->why);
+  g_free(r);
+}
+
+/* On a worker thread: the blocking call, then the answer to the loop. */
+static void work(gpointer data, gpointer user)
+{
+  Request *r = data;
+  Oauth2Async *a = user;
+  GError *error = NULL;
+  MaStorage *st = g_private_get(&worker_storage);
+  if (!st && storage_open(a->data_dir, FALSE, &st, &error) == 0) g_private_set(&worker_storage, st);
+  if (st && oauth2_access_token(&a->env, st, r->owner, r->force_refresh, &r->token, &error) == 0) {
+    /* got it */
+  } else {
+    r->why = g_strdup(error ? error->message : "storage unavailable");
+  }
+  g_clear_error(&error);
+  g_async_queue_push(a->answers, r);
+  if (write(a->pipe_fd[1], "a", 1) < 0 && errno != EAGAIN) {
+    /* the pipe is full: a wake-up is pending already */
+  }
+}
+
+static void on_answers(evutil_socket_t fd, short what, void *arg)
+{
+  Oauth2Async *a = arg;
+  char buf[64];
+  while (read(fd, buf, sizeof buf) > 0) {
+  }
+  Request *r;
+  while ((r = g_async_queue_try_pop(a->answers))) {
+    if (g_hash_table_steal(a->pending, GUINT_TO_POINTER(r->ticket))) r->ready(r->arg, r->token, r->why);
+    request_free(r);
+  }
+}
+
+Oauth2Async *oauth2_async_new(struct event_base *base, const MaOAuth2Env *env, const char *data_dir, GError **error)
+{
+  Oauth2Async *a = g_new0(Oauth2Async, 1);
+  a->env = *env;
+  a->data_dir = g_strdup(data_dir);
+  a->base = base;
+  a->pipe_fd[0] = a->pipe_fd[1] = -1;
+  a->answers = g_async_queue_new();
+  a->pending = g_hash_table_new(g_direct_hash, g_direct_equal);
+  if (pipe(a->pipe_fd) < 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "oauth2: pipe: %s", g_strerror(errno));
+    oauth2_async_free(a);
+    return NULL;
+  }
+  evutil_make_socket_nonblocking(a->pipe_fd[0]);
+  evutil_make_socket_nonblocking(a->pipe_fd[1]);
+  a->answer_ev = event_new(base, a->pipe_fd[0], EV_READ | EV_PERSIST, on_answers, a);
+  a->pool = g_thread_pool_new(work, a, OAUTH2_ASYNC_THREADS, TRUE, error);
+  if (!a->answer_ev || !a->pool) {
+    oauth2_async_free(a);
+    return NULL;
+  }
+  event_add(a->answer_ev, NULL);
+  return a;
+}
+
+void oauth2_async_free(Oauth2Async *a)
+{
+  if (!a) return;
+  if (a->pool) g_thread_pool_free(a->pool, FALSE, TRUE); /* waits for the requests in flight */
+  Request *r;
+  while ((r = g_async_queue_try_pop(a->answers))) request_free(r);
+  g_async_queue_unref(a->answers);
+  g_hash_table_unref(a->pending);
+  if (a->answer_ev) event_free(a->answer_ev);
+  if (a->pipe_fd[0] >= 0) close(a->pipe_fd[0]);
+  if (a->pipe_fd[1] >= 0) close(a->pipe_fd[1]);
+  g_free(a->data_dir);
+  g_free(a);
+}
+
+guint oauth2_async_get(void *ctx, const char *owner, gboolean force_refresh, Oauth2AsyncReady ready, void *arg)
+{
+  Oauth2Async *a = ctx;
+  Request *r = g_new0(Request, 1);
+  r->ticket = ++a->next_ticket ? a->next_ticket : ++a->next_ticket;
+  r->owner = g_strdup(owner);
+  r->force_refresh = force_refresh;
+  r->ready = ready;
+  r->arg = arg;
+  g_hash_table_insert(a->pending, GUINT_TO_POINTER(r->ticket), r);
+  g_thread_pool_push(a->pool, r, NULL);
+  return r->ticket;
+}
+
+void oauth2_async_cancel(void *ctx, guint ticket)
+{
+  Oauth2Async *a = ctx;
+  g_hash_table_remove(a->pending, GUINT_TO_POINTER(ticket)); /* the worker still owns the request */
+}
