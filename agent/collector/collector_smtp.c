@@ -61,9 +61,15 @@ static char *resolve(const char *host, GError **error)
     return NULL;
   }
   char buf[64] = "";
-  const void *addr = res->ai_family == AF_INET6 ? (const void *) &((struct sockaddr_in6 *) res->ai_addr)->sin6_addr
-                                                : (const void *) &((struct sockaddr_in *) res->ai_addr)->sin_addr;
-  evutil_inet_ntop(res->ai_family, addr, buf, sizeof buf);
+  const struct addrinfo *pick = res; /* IPv4 first: "localhost" must not land on ::1 when only 127.0.0.1 listens */
+  for (const struct addrinfo *a = res; a; a = a->ai_next)
+    if (a->ai_family == AF_INET) {
+      pick = a;
+      break;
+    }
+  const void *addr = pick->ai_family == AF_INET6 ? (const void *) &((struct sockaddr_in6 *) pick->ai_addr)->sin6_addr
+                                                 : (const void *) &((struct sockaddr_in *) pick->ai_addr)->sin_addr;
+  evutil_inet_ntop(pick->ai_family, addr, buf, sizeof buf);
   freeaddrinfo(res);
   return g_strdup(buf);
 }
