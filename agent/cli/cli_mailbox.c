@@ -312,6 +312,21 @@ static int cmd_sync(int argc, char **argv)
   return rc;
 }
 
+/* Opens config, storage and the enterprise, and loads one of its mailboxes (no collector
+ * environment: for changes that need no secret). 0 or an exit status (then nothing stays open). */
+static int open_mailbox(const CliCommon *common, const char *enterprise, const char *which, MaConfig **cfg,
+                        MaStorage **st, MaEnterprise **ent, MaMailbox **m)
+{
+  int rc = cli_open_enterprise(common, enterprise, cfg, st, ent);
+  if (rc != 0) return rc;
+  if ((rc = find_mailbox(*st, *ent, which, m)) != 0) {
+    storage_close(st);
+    ma_enterprise_free(*ent);
+    *ent = NULL;
+  }
+  return rc;
+}
+
 /* pause / resume / unbind share their shape. */
 static int change_state(int argc, char **argv, const char *name, const char *summary)
 {
@@ -325,13 +340,8 @@ static int change_state(int argc, char **argv, const char *name, const char *sum
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
   MaEnterprise *ent = NULL;
-  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
   MaMailbox *m = NULL;
-  if ((rc = find_mailbox(st, ent, argv[2], &m)) != 0) {
-    storage_close(&st);
-    ma_enterprise_free(ent);
-    return rc;
-  }
+  if ((rc = open_mailbox(&common, argv[1], argv[2], &cfg, &st, &ent, &m)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   if (g_str_equal(name, "unbind")) rc = storage_mailbox_remove(st, ent->id, m->id, &error);
   else if (g_str_equal(name, "pause")) rc = storage_mailbox_set_state(st, ent->id, m->id, "paused", 0, &error);
@@ -467,13 +477,8 @@ static int cmd_limit(int argc, char **argv)
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
   MaEnterprise *ent = NULL;
-  CollectorEnv env;
-  if ((rc = open_all(&common, argv[1], &cfg, &st, &ent, &env)) != 0) return rc;
   MaMailbox *m = NULL;
-  if ((rc = find_mailbox(st, ent, argv[2], &m)) != 0) {
-    close_all(&st, ent, &env);
-    return rc;
-  }
+  if ((rc = open_mailbox(&common, argv[1], argv[2], &cfg, &st, &ent, &m)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   if (storage_mailbox_set_daily_limit(st, ent->id, m->id, (int) limit, &error) < 0) {
     rc = cli_fail("mailbox limit", error);
@@ -482,7 +487,8 @@ static int cmd_limit(int argc, char **argv)
     printf("mailbox %s (%s): daily limit %s%ld\n", m->id, m->email, limit ? "" : "none ", limit);
   }
   ma_mailbox_free(m);
-  close_all(&st, ent, &env);
+  storage_close(&st);
+  ma_enterprise_free(ent);
   return rc;
 }
 

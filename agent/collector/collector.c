@@ -165,6 +165,39 @@ int collector_idle_mailbox(const CollectorEnv *env, MaStorage *st, const char *m
   return rc;
 }
 
+/* One session of m with its secret (p: the session's extra parameters, NULL for a sync); an OAuth2
+ * token the server refused (revoked early or expired) is refreshed once and the session run again,
+ * keeping what the first run fetched counted. 0, or -1 with *failure. */
+static int run_with_secret(const CollectorEnv *env, MaStorage *st, const MaMailbox *m, const CollectorSessionParams *extra,
+                           CollectorSink *sink, CollectorSessionResult *res, GError **failure)
+{
+  char *secret = mailbox_secret(env, st, m, FALSE, failure);
+  if (!secret) return -1;
+  CollectorSessionParams p;
+  session_params(env, m, secret, &p);
+  if (extra) {
+    p.append = extra->append;
+    p.append_message_id = extra->append_message_id;
+  }
+  int rc = run_session(&p, sink, res, failure);
+  if (rc < 0 && res->auth_failed && g_str_equal(m->auth, "oauth2")) {
+    secret_free(secret);
+    g_clear_error(failure);
+    gint64 fetched = res->fetched;
+    collector_session_result_clear(res);
+    res->fetched = fetched;
+    secret = mailbox_secret(env, st, m, TRUE, failure);
+    if (secret) {
+      p.secret = secret;
+      rc = run_session(&p, sink, res, failure);
+    } else {
+      rc = -1;
+    }
+  }
+  secret_free(secret);
+  return rc;
+}
+
 int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, const char *mailbox_id,
                            const char *lease_owner, gboolean *busy, GError **error)
 {
@@ -194,26 +227,7 @@ int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, 
   CollectorSink *sink = collector_sink_new(st, sp, m);
   collector_sink_set_lease(sink, lease_owner, lease_seconds);
   const char *new_state = NULL;
-  char *secret = mailbox_secret(env, st, m, FALSE, &failure);
-  if (secret) {
-    CollectorSessionParams p;
-    session_params(env, m, secret, &p);
-    int rc = run_session(&p, sink, &res, &failure);
-    if (rc < 0 && res.auth_failed && g_str_equal(m->auth, "oauth2")) {
-      /* the access token may have been revoked early or expired: refresh once and retry */
-      secret_free(secret);
-      g_clear_error(&failure);
-      gint64 fetched = res.fetched;
-      collector_session_result_clear(&res);
-      res.fetched = fetched;
-      secret = mailbox_secret(env, st, m, TRUE, &failure);
-      if (secret) {
-        p.secret = secret;
-        run_session(&p, sink, &res, &failure);
-      }
-    }
-  }
-  secret_free(secret);
+  run_with_secret(env, st, m, NULL, sink, &res, &failure);
   if (failure && g_str_equal(m->auth, "oauth2") && (failure->code == MA_ERROR_CONFLICT || res.auth_failed))
     new_state = "needs_reauth";
   else if (failure && res.auth_failed)
@@ -259,27 +273,9 @@ int collector_append_sent(const CollectorEnv *env, MaStorage *st, const MaMailbo
     return -1;
   }
   CollectorSessionResult res = {0};
-  char *secret = mailbox_secret(env, st, m, FALSE, error);
-  if (!secret) return -1;
-  CollectorSessionParams p;
-  session_params(env, m, secret, &p);
-  p.append = message;
-  p.append_message_id = message_id;
+  CollectorSessionParams extra = {.append = message, .append_message_id = message_id};
   GError *failure = NULL;
-  int rc = collector_imap_run(&p, NULL, &res, &failure);
-  if (rc < 0 && res.auth_failed && g_str_equal(m->auth, "oauth2")) {
-    secret_free(secret);
-    g_clear_error(&failure);
-    collector_session_result_clear(&res);
-    secret = mailbox_secret(env, st, m, TRUE, &failure);
-    if (secret) {
-      p.secret = secret;
-      rc = collector_imap_run(&p, NULL, &res, &failure);
-    } else {
-      rc = -1;
-    }
-  }
-  secret_free(secret);
+  int rc = run_with_secret(env, st, m, &extra, NULL, &res, &failure);
   if (rc == 0) {
     *folder = g_steal_pointer(&res.appended_to);
     *found = res.append_found;

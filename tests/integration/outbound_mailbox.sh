@@ -28,17 +28,7 @@ pki_make
   cat smtp.crt inter.pem > smtp.pem
   chmod 644 smtp.key
 )
-OAUTH_PORT=$(free_port)
-/usr/bin/python3 "$FIXTURES_DIR/collector/fake_oauth2.py" "$OAUTH_PORT" "$T/oauth.ready" microsoft &
-CLEANUP_PIDS+=($!)
-for _ in $(seq 1 50); do [ -f "$T/oauth.ready" ] && break; sleep 0.1; done
-mkdir -p "$T/dovecot"
-cat > "$T/dovecot/oauth2.conf.ext" <<EOF
-introspection_mode = post
-introspection_url = http://127.0.0.1:$OAUTH_PORT/introspect
-force_introspection = yes
-username_attribute = username
-EOF
+oauth2_provider_start
 dovecot_user carol@example.test carol-pw
 dovecot_user dave@example.test dave-pw
 DOVECOT_EXTRA_MECHANISMS="xoauth2" dovecot_start \
@@ -128,6 +118,15 @@ print(len(uids), flags)
 m.logout()
 PY
 }
+wait_states() { # ID WANT -> the recipients' states, sorted, once they are WANT (or after 20 s)
+  local states=""
+  for _ in $(seq 1 100); do
+    states=$(outbound "$1" | json_get - '" ".join(sorted(r["state"] for r in d["recipients"]))')
+    [ "$states" = "$2" ] && break
+    sleep 0.2
+  done
+  echo "$states"
+}
 wait_copy() { # ID -> the Sent copy's state once done or failed
   local st=""
   for _ in $(seq 1 100); do
@@ -173,12 +172,7 @@ assert_eq "imap outbound" "$(db "select group_concat(route, ' ') from (select di
 # ---- the daily limit, per recipient ------------------------------------------------------------
 ma mailbox limit acme "$CAROL" 3 >/dev/null
 ID=$(send '["x2@client.example","x3@client.example","x4@client.example"]' "Limit" carol@example.test)
-for _ in $(seq 1 100); do
-  states=$(outbound "$ID" | json_get - '" ".join(sorted(r["state"] for r in d["recipients"]))')
-  [ "$states" = "deferred sent sent" ] && break
-  sleep 0.1
-done
-assert_eq "deferred sent sent" "$states" "limit 3 with 1 sent today: two more leave, the third waits"
+assert_eq "deferred sent sent" "$(wait_states "$ID" "deferred sent sent")" "limit 3 with 1 sent today: two more leave, the third waits"
 assert_contains "$(outbound "$ID" | json_get - '[r["reply"] for r in d["recipients"] if r["state"]=="deferred"][0]')" \
   "daily limit 3 of mailbox carol@example.test reached for 2026-12-02; the default path is not open to example.test" \
   "the reason names the limit, the day, and why the default path is closed"
@@ -186,12 +180,7 @@ assert_eq 3 "$(wait_mbox "$PF" 3)" "the destination got exactly the two within t
 assert_eq 3 "$(db "select sent from mailbox_send_days where mailbox_id = '$CAROL' and day = '2026-12-02'")" \
   "the day's count is 3 recipients"
 clock_advance 86400
-for _ in $(seq 1 100); do
-  states=$(outbound "$ID" | json_get - '" ".join(sorted(r["state"] for r in d["recipients"]))')
-  [ "$states" = "sent sent sent" ] && break
-  sleep 0.2
-done
-assert_eq "sent sent sent" "$states" "the next day the waiting recipient leaves through the mailbox"
+assert_eq "sent sent sent" "$(wait_states "$ID" "sent sent sent")" "the next day the waiting recipient leaves through the mailbox"
 assert_eq 4 "$(wait_mbox "$PF" 4)" "the destination got it (no duplicate)"
 assert_eq 1 "$(db "select sent from mailbox_send_days where mailbox_id = '$CAROL' and day = '2026-12-03'")" \
   "it counts on the new day"

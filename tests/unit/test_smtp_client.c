@@ -323,17 +323,23 @@ static void test_auth_never_before_tls(void)
   t_free(t);
 }
 
+/* Greeting, EHLO offering STARTTLS, its go-ahead and a verified handshake; the client's lines are
+ * dropped: the session then waits for the second EHLO's reply. */
+static void through_starttls(T *t)
+{
+  server(t, "220 mx\r\n250-x\r\n250 STARTTLS\r\n");
+  server(t, "220 go\r\n");
+  smtp_client_tls_done(t->c, TRUE, TRUE, NULL);
+  g_free(client(t));
+}
+
 static void test_xoauth2(void)
 {
   T *t = t_new(SMTP_TLS_REQUIRED, SMTP_AUTH_XOAUTH2);
   g_autoptr(GBytes) body = body_of("x\r\n");
   SmtpClientJob job = {.mail_from = "s@a.example", .rcpts = three, .n_rcpts = 1, .body = body};
   smtp_client_start_job(t->c, &job);
-  server(t, "220 mx\r\n250-x\r\n250 STARTTLS\r\n");
-  g_free(client(t));
-  server(t, "220 go\r\n");
-  smtp_client_tls_done(t->c, TRUE, TRUE, NULL);
-  g_free(client(t));
+  through_starttls(t);
   server(t, "250-x\r\n250 AUTH PLAIN XOAUTH2\r\n");
   /* base64 of "user=u\1auth=Bearer p\1\1" */
   expect_client(t, "AUTH XOAUTH2 dXNlcj11AWF1dGg9QmVhcmVyIHABAQ==\r\n");
@@ -346,10 +352,8 @@ static void test_xoauth2(void)
   t_free(t);
 }
 
-/* OAuth2 through the token hook: no token configured, so the session asks for one; OAUTHBEARER
- * (RFC 7628) when offered; a refused token is answered with an empty line, refreshed once
- * (force_refresh) and tried again on the same connection; a second refusal fails the job. */
-static void test_oauth2_token_provider(void)
+/* A session for XOAUTH2 without a token: it asks on_need_token. */
+static T *t_new_oauth2(void)
 {
   T *t = g_new0(T, 1);
   SmtpClientConfig cfg = {.helo_name = "me.example", .tls_mode = SMTP_TLS_REQUIRED, .auth = SMTP_AUTH_XOAUTH2,
@@ -359,14 +363,19 @@ static void test_oauth2_token_provider(void)
   t->in = evbuffer_new();
   t->out = evbuffer_new();
   smtp_client_set_buffers(t->c, t->in, t->out);
+  return t;
+}
+
+/* OAuth2 through the token hook: no token configured, so the session asks for one; OAUTHBEARER
+ * (RFC 7628) when offered; a refused token is answered with an empty line, refreshed once
+ * (force_refresh) and tried again on the same connection; a second refusal fails the job. */
+static void test_oauth2_token_provider(void)
+{
+  T *t = t_new_oauth2();
   g_autoptr(GBytes) body = body_of("x\r\n");
   SmtpClientJob job = {.mail_from = "u@a.example", .rcpts = three, .n_rcpts = 1, .body = body};
   smtp_client_start_job(t->c, &job);
-  server(t, "220 mx\r\n250-x\r\n250 STARTTLS\r\n");
-  g_free(client(t));
-  server(t, "220 go\r\n");
-  smtp_client_tls_done(t->c, TRUE, TRUE, NULL);
-  g_free(client(t));
+  through_starttls(t);
   g_assert_cmpint(server(t, "250-x\r\n250 AUTH PLAIN XOAUTH2 OAUTHBEARER\r\n"), ==, SC_TOKEN);
   g_assert_cmpint(t->token_calls, ==, 1);
   g_assert_false(t->token_forced);
@@ -391,15 +400,9 @@ static void test_oauth2_token_provider(void)
   t_free(t);
 
   /* XOAUTH2 only; the refreshed token is refused too: the job fails, no third request */
-  t = g_new0(T, 1);
-  t->c = smtp_client_new(&cfg, &hooks);
-  t->in = evbuffer_new();
-  t->out = evbuffer_new();
-  smtp_client_set_buffers(t->c, t->in, t->out);
+  t = t_new_oauth2();
   smtp_client_start_job(t->c, &job);
-  server(t, "220 mx\r\n250-x\r\n250 STARTTLS\r\n");
-  server(t, "220 go\r\n");
-  smtp_client_tls_done(t->c, TRUE, TRUE, NULL);
+  through_starttls(t);
   g_free(client(t));
   server(t, "250-x\r\n250 AUTH XOAUTH2\r\n");
   smtp_client_token(t->c, "p", NULL);
@@ -416,15 +419,9 @@ static void test_oauth2_token_provider(void)
   t_free(t);
 
   /* no token to be had: the reason ends the job */
-  t = g_new0(T, 1);
-  t->c = smtp_client_new(&cfg, &hooks);
-  t->in = evbuffer_new();
-  t->out = evbuffer_new();
-  smtp_client_set_buffers(t->c, t->in, t->out);
+  t = t_new_oauth2();
   smtp_client_start_job(t->c, &job);
-  server(t, "220 mx\r\n250-x\r\n250 STARTTLS\r\n");
-  server(t, "220 go\r\n");
-  smtp_client_tls_done(t->c, TRUE, TRUE, NULL);
+  through_starttls(t);
   server(t, "250-x\r\n250 AUTH XOAUTH2\r\n");
   smtp_client_token(t->c, NULL, "needs reauthorization");
   g_assert_cmpint(t->jobs_done, ==, 1);
