@@ -10,15 +10,18 @@
 #     APPEND and its record) finds it and adds nothing; the collector's pull of the Sent folder
 #     deduplicates with the outbound archive copy (one message, two provenances)
 #   - the mailbox's daily limit counts recipients: over it, with the From domain outside the
-#     verified scope, the rest waits for the next day (test clock), then leaves through the mailbox
+#     verified scope, the rest waits for the next day (test clock), then leaves through the mailbox;
+#     once the domain is verified (DKIM key published in nsd), the rest takes the default path
 #   - OAuth2: XOAUTH2 at Postfix with a token from the provider; a token the server stops accepting
 #     is refreshed once and the message still leaves
 source "$(dirname "$0")/lib/common.sh"
+source "$(dirname "$0")/lib/dns.sh"
 source "$FIXTURES_DIR/collector/dovecot.sh"
 source "$FIXTURES_DIR/smtp/postfix.sh"
 source "$(dirname "$0")/lib/outbound.sh"
 
 pki_make
+dns_start "$FIXTURES_DIR/dns/example.test.zone"
 # the submission port's certificate names its IP address (the binding gives 127.0.0.1), chain included
 (
   cd "$T/pki"
@@ -42,9 +45,12 @@ pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = may" "smtpd_tls_cert_file =
   "smtpd_tls_key_file = $T/pki/smtp.key" "smtpd_sasl_auth_enable = yes" "smtpd_sasl_type = dovecot" \
   "smtpd_sasl_path = $T/dovecot/auth-postfix" "smtpd_tls_auth_only = yes" "mynetworks = 192.0.2.1/32" \
   "smtpd_recipient_restrictions = permit_sasl_authenticated, reject"
-NOTLS_PORT=$(free_port); NOAUTH_PORT=$(free_port); CLOSED_PORT=$(free_port)
+NOTLS_PORT=$(free_port); NOAUTH_PORT=$(free_port); CLOSED_PORT=$(free_port); OPEN_PORT=$(free_port)
 pf_listen "$PF" "127.0.0.1:$NOTLS_PORT" smtpd_tls_security_level=none
 pf_listen "$PF" "127.0.0.1:$NOAUTH_PORT" smtpd_sasl_auth_enable=no
+# the default path's smart host: the same Postfix, open to loopback without AUTH
+pf_listen "$PF" "127.0.0.1:$OPEN_PORT" smtpd_sasl_auth_enable=no mynetworks=127.0.0.0/8 \
+  smtpd_recipient_restrictions=permit_mynetworks,reject
 pf_reload "$PF"
 
 cat > "$T/presets.ini" <<EOF
@@ -60,7 +66,8 @@ oauth2_scope = mail
 EOF
 clock_start 1796205600 # 2026-12-02 10:00 UTC
 write_config "[collector]" "ca_file=$T/pki/root.pem" "timeout=10" "presets_file=$T/presets.ini" "interval=3600" \
-  "[queue]" "retry_initial=1" "retry_max=2"
+  "[queue]" "retry_initial=1" "retry_max=2" "[dns]" "servers=$DNS_SERVERS" \
+  "[relay]" "default_host=127.0.0.1:$OPEN_PORT" "tls_mode=off"
 ma init >/dev/null
 KEY=$(ma enterprise add --name Acme --slug acme --domain example.test --json | json_get - 'd["api_key"]["secret"]')
 ma employee add acme carol@example.test >/dev/null
@@ -184,6 +191,24 @@ assert_eq "sent sent sent" "$(wait_states "$ID" "sent sent sent")" "the next day
 assert_eq 4 "$(wait_mbox "$PF" 4)" "the destination got it (no duplicate)"
 assert_eq 1 "$(db "select sent from mailbox_send_days where mailbox_id = '$CAROL' and day = '2026-12-03'")" \
   "it counts on the new day"
+
+# the From domain enters the verified scope: over the limit, the rest takes the default path
+ma domain dkim acme example.test --selector sel1 --import-key "$FIXTURES_DIR/dns/keys/sel1.key.pem" >/dev/null
+ma domain verify acme example.test >/dev/null 2>&1 || true
+assert_eq verified "$(ma domain show acme example.test --json | json_get - 'd["status"]')" "example.test is verified"
+ID=$(send '["z1@client.example","z2@client.example","z3@client.example"]' "Fallback" carol@example.test)
+assert_eq "sent sent sent" "$(wait_states "$ID" "sent sent sent")" "over the limit with the domain in scope: all sent"
+outbound "$ID" > "$T/o3.json"
+assert_eq "z3@client.example mailagent_relay $CAROL" \
+  "$(json_get "$T/o3.json" '" ".join(r["address"]+" "+r["route"]["channel"]+" "+r["route"]["fallback_from_mailbox"] for r in d["recipients"] if "route" in r)')" \
+  "the recipient over the limit has its own route: the default path, fallen back from the mailbox"
+assert_contains "$(json_get "$T/o3.json" '[r for r in d["recipients"] if "route" in r][0]["route"]["reason"]')" \
+  "daily limit 3 of mailbox carol@example.test reached for 2026-12-03: the default path" "... with the reason"
+assert_eq 7 "$(wait_mbox "$PF" 7)" "the destination got all three"
+assert_eq 1 "$(grep -c ': client=localhost\[127.0.0.1\]$' "$PF/maillog")" \
+  "one arrived through the default path's smart host, without the employee's AUTH"
+assert_eq 3 "$(db "select sent from mailbox_send_days where mailbox_id = '$CAROL' and day = '2026-12-03'")" \
+  "the mailbox's count stops at its limit"
 stop_serve
 
 # ---- OAuth2: XOAUTH2 at Postfix, a refused token refreshed once --------------------------------
@@ -212,7 +237,7 @@ assert_eq $((refreshes + 1)) "$(curl -s "http://127.0.0.1:$OAUTH_PORT/control/st
 assert_eq 2 "$(grep -c 'sasl_method=XOAUTH2, sasl_username=dave@example.test' "$PF/maillog")" "the retried AUTH succeeded"
 assert_eq 1 "$(grep -c 'disconnect from .* auth=1/2 mail=1 rcpt=1 data=1 quit=1' "$PF/maillog")" \
   "... on the same connection: one refused AUTH, then one accepted"
-assert_eq 6 "$(wait_mbox "$PF" 6)" "the destination holds all six messages, none twice"
+assert_eq 9 "$(wait_mbox "$PF" 9)" "the destination holds all nine messages, none twice"
 assert_eq done "$(wait_copy "$ID")" "the OAuth2 mailbox's Sent copy is appended too"
 stop_serve
 finish
