@@ -67,6 +67,8 @@ typedef struct {
   guint host;              /* index into dest->hosts */
   char day[16];            /* employee mailbox: the day its recipients were reserved on */
   int reserved;            /* ... and how many (given back for those not sent) */
+  char *mailbox_id;        /* ... the mailbox (kept here: the destination reads its binding again) */
+  gboolean sent_copy;      /* ... whose Sent folder gets a copy (IMAP binding, provider does not) */
 } Job;
 
 struct Dest {
@@ -127,6 +129,7 @@ static void job_free(Job *j)
 {
   if (!j) return;
   ma_outbound_free(j->msg);
+  g_free(j->mailbox_id);
   if (j->body) g_bytes_unref(j->body);
   g_ptr_array_unref(j->rcpts);
   g_free(j->addrs);
@@ -265,13 +268,12 @@ static Job *apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint n)
   g_assert(n == j->rcpts->len);
   Job *next = NULL;
   gboolean more_hosts = j->host + 1 < j->dest->hosts->len;
-  Dest *d = j->dest;
   if (j->reserved > 0) {
     /* the mailbox's daily count keeps only what was sent */
     int unsent = 0;
     for (guint i = 0; i < n; i++) unsent += res[i].outcome != SMTP_OUTCOME_SENT;
     g_autoptr(GError) error = NULL;
-    if (unsent && d->mailbox && storage_mailbox_send_release(e->st, d->mailbox->id, j->day, MIN(unsent, j->reserved), &error) < 0)
+    if (unsent && storage_mailbox_send_release(e->st, j->mailbox_id, j->day, MIN(unsent, j->reserved), &error) < 0)
       ma_error("outbound", "%s: cannot give back %d of the mailbox's daily count: %s", j->msg->id, unsent, error->message);
     j->reserved = 0;
   }
@@ -298,7 +300,7 @@ static Job *apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint n)
     o->r = r;
     o->outcome = res[i].outcome;
     g_strlcpy(o->reply, res[i].reply, sizeof o->reply);
-    if (d->mailbox && d->mailbox->sent_copy) o->sent_copy_mailbox = g_strdup(d->mailbox->id);
+    if (j->sent_copy) o->sent_copy_mailbox = g_strdup(j->mailbox_id);
     g_ptr_array_add(e->outcomes, o);
   }
   if (e->outcomes->len > 0) event_active(e->flush_ev, EV_TIMEOUT, 1);
@@ -445,6 +447,8 @@ static void mailbox_overflow(Engine *e, Job *j, guint k, const char *why_limit, 
 static gboolean mailbox_admit(Engine *e, Job *j)
 {
   const MaMailbox *m = j->dest->mailbox;
+  j->mailbox_id = g_strdup(m->id);
+  j->sent_copy = m->sent_copy && g_str_equal(m->protocol, "imap");
   gint64 next_day = 0;
   outbound_mailbox_day(e->st, m->enterprise_id, ma_now(), j->day, &next_day);
   int granted = 0;
@@ -505,6 +509,7 @@ static int mailbox_load(Engine *e, Dest *d)
 /* Starts connections for d's waiting jobs while the limits allow. */
 static void dispatch(Engine *e, Dest *d)
 {
+  if (d->resolving) return; /* a mailbox's binding is being read again: dest_ready dispatches */
   while (d->waiting.length > 0 && d->active < (guint) e->concurrency && e->active < (guint) e->max_connections) {
     Job *j = take_waiting(e, d, G_MAXUINT);
     if (d->mailbox && !mailbox_admit(e, j)) continue;
