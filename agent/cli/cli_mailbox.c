@@ -104,7 +104,7 @@ static int cmd_bind(int argc, char **argv)
     {"folders", 0, 0, G_OPTION_ARG_STRING, &folders, "Folders to collect, comma-separated (default INBOX and Sent)", "LIST"},
     {"allow-untrusted-certificate", 0, 0, G_OPTION_ARG_NONE, &untrusted, "Do not verify the server's certificate", NULL},
     {"no-archiving", 0, 0, G_OPTION_ARG_NONE, &no_archiving, "Bind but do not collect yet", NULL},
-    {"smtp", 0, 0, G_OPTION_ARG_STRING, &smtp, "SMTP server for sending as the employee (default: the preset's)", "HOST:PORT:tls|starttls"},
+    {"smtp", 0, 0, G_OPTION_ARG_STRING, &smtp, "SMTP server for sending as the employee (default: the preset's, unless --host is given)", "HOST:PORT:tls|starttls"},
     {"no-send", 0, 0, G_OPTION_ARG_NONE, &no_send, "Never send through this mailbox (no SMTP login check)", NULL},
     {"no-sent-copy", 0, 0, G_OPTION_ARG_NONE, &no_sent_copy, "Do not append sent mail to the Sent folder (the server does)", NULL},
     {"daily-limit", 0, 0, G_OPTION_ARG_INT, &daily_limit, "Recipients per day sent through it (default 0: none)", "N"},

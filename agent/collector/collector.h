@@ -191,7 +191,7 @@ typedef struct {
   gboolean allow_untrusted;
   gboolean archiving_off;
   /* sending through the mailbox (issue 13) */
-  const char *smtp;         /* "host:port:security"; NULL: the preset's SMTP server */
+  const char *smtp;         /* "host:port:security"; NULL: the preset's SMTP server when host is NULL */
   gboolean no_send;         /* never used to send: no SMTP server, no SMTP login check */
   gboolean no_sent_copy;    /* mailagent appends no Sent copy (the server files sent mail itself) */
   int daily_limit;          /* recipients per day through it; 0: none */

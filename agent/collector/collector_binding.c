@@ -52,7 +52,8 @@ static int from_preset(const CollectorEnv *env, const char *preset_id, const cha
   return 0;
 }
 
-/* The SMTP side: the server given, else the preset's; none with no_send. */
+/* The SMTP side: the server given, else the preset's when the incoming server comes from the preset
+ * too (an explicit --host says the preset's servers are not the ones in use); none with no_send. */
 static int binding_smtp(const CollectorEnv *env, const CollectorBindRequest *r, MaMailbox *m, GError **error)
 {
   const MaPreset *p = m->preset ? g_hash_table_lookup(env->presets, m->preset) : NULL;
@@ -69,7 +70,7 @@ static int binding_smtp(const CollectorEnv *env, const CollectorBindRequest *r, 
     m->smtp_host = srv.host;
     m->smtp_port = srv.port;
     m->smtp_security = g_strdup(ma_security_name(srv.security));
-  } else if (p && p->smtp.host) {
+  } else if (p && p->smtp.host && !r->host) {
     m->smtp_host = g_strdup(p->smtp.host);
     m->smtp_port = p->smtp.port;
     m->smtp_security = g_strdup(ma_security_name(p->smtp.security));
