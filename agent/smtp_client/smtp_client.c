@@ -405,7 +405,8 @@ static void send_auth(SmtpClient *c)
   } else if (!c->auth_secret) {
     /* OAuth2 without a token yet: the owner gets one (off the loop) and calls smtp_client_token */
     c->state = SC_TOKEN;
-    c->hooks.need_token(c->hooks.ctx, c, c->token_refreshed);
+    if (c->hooks.need_token) c->hooks.need_token(c->hooks.ctx, c, c->token_refreshed);
+    else smtp_client_token(c, NULL, "no token provider");
   } else if (c->caps.auth_oauthbearer) {
     g_autofree char *b64 = oauth2_sasl_oauthbearer(c->auth_user, c->server_host ? c->server_host : "",
                                                    c->server_port, c->auth_secret);
@@ -427,6 +428,7 @@ void smtp_client_token(SmtpClient *c, const char *token, const char *why)
     session_fail(c, SMTP_OUTCOME_TEMP, text, TRUE);
     return;
   }
+  if (c->auth_secret) memset(c->auth_secret, 0, strlen(c->auth_secret));
   g_free(c->auth_secret);
   c->auth_secret = g_strdup(token);
   send_auth(c);
