@@ -1,7 +1,9 @@
-/* oauth2_async.c - oauth2_access_token off the event loop (see oauth2_async.h): a GThreadPool of
- * OAUTH2_ASYNC_THREADS workers, each opening its own storage handle once, and a pipe that wakes the
- * loop when answers wait in the queue. Tickets live in a table owned by the loop thread: a
- * cancelled ticket's answer finds no entry and is dropped (its token wiped).
+/* oauth2_async.c - oauth2_access_token off the event loop (see oauth2_async.h): one worker thread
+ * with its own storage handle takes requests from a queue in order, and a pipe wakes the loop when
+ * answers wait in the other queue. Tokens are asked for seldom (once an hour per grant), so one
+ * thread is enough and keeps the shutdown simple: a stop request, then a join. Tickets live in a
+ * table owned by the loop thread: a cancelled ticket's answer finds no entry and is dropped (its
+ * token wiped).
  */
 #include "oauth2_async.h"
 
@@ -11,8 +13,6 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
-
-#define OAUTH2_ASYNC_THREADS 2
 
 typedef struct {
   guint ticket;
@@ -30,21 +30,13 @@ struct Oauth2Async {
   struct event_base *base;
   struct event *answer_ev;
   int pipe_fd[2];
-  GThreadPool *pool;
-  GAsyncQueue *answers;     /* Request*, filled by the workers */
+  GThread *worker;
+  GAsyncQueue *requests;    /* Request*, taken by the worker; the stop request has no owner */
+  GAsyncQueue *answers;     /* Request*, filled by the worker */
   GHashTable *pending;      /* ticket -> Request* (loop thread only) */
   guint next_ticket;
 };
 
-static void worker_storage_close(gpointer st)
-{
-  MaStorage *handle = st;
-  storage_close(&handle);
-}
-
-/* each worker's own handle (the pool is exclusive: its threads serve this provider only and end
- * with it, closing their handles) */
-static GPrivate worker_storage = G_PRIVATE_INIT(worker_storage_close);
 
 static void request_free(Request *r)
 {
@@ -56,24 +48,32 @@ static void request_free(Request *r)
   g_free(r);
 }
 
-/* On a worker thread: the blocking call, then the answer to the loop. */
-static void work(gpointer data, gpointer user)
+/* The worker thread: each request's blocking call, then its answer to the loop. */
+static gpointer work(gpointer data)
 {
-  Request *r = data;
-  Oauth2Async *a = user;
-  GError *error = NULL;
-  MaStorage *st = g_private_get(&worker_storage);
-  if (!st && storage_open(a->data_dir, FALSE, &st, &error) == 0) g_private_set(&worker_storage, st);
-  if (st && oauth2_access_token(&a->env, st, r->owner, r->force_refresh, &r->token, &error) == 0) {
-    /* got it */
-  } else {
-    r->why = g_strdup(error ? error->message : "storage unavailable");
+  Oauth2Async *a = data;
+  MaStorage *st = NULL;
+  for (;;) {
+    Request *r = g_async_queue_pop(a->requests);
+    if (!r->owner) { /* stop */
+      request_free(r);
+      break;
+    }
+    GError *error = NULL;
+    if (!st) storage_open(a->data_dir, FALSE, &st, &error);
+    if (st && oauth2_access_token(&a->env, st, r->owner, r->force_refresh, &r->token, &error) == 0) {
+      /* got it */
+    } else {
+      r->why = g_strdup(error ? error->message : "storage unavailable");
+    }
+    g_clear_error(&error);
+    g_async_queue_push(a->answers, r);
+    if (write(a->pipe_fd[1], "a", 1) < 0 && errno != EAGAIN) {
+      /* the pipe is full: a wake-up is pending already */
+    }
   }
-  g_clear_error(&error);
-  g_async_queue_push(a->answers, r);
-  if (write(a->pipe_fd[1], "a", 1) < 0 && errno != EAGAIN) {
-    /* the pipe is full: a wake-up is pending already */
-  }
+  storage_close(&st);
+  return NULL;
 }
 
 static void on_answers(evutil_socket_t fd, short what, void *arg)
@@ -97,6 +97,7 @@ Oauth2Async *oauth2_async_new(struct event_base *base, const MaOAuth2Env *env, c
   a->base = base;
   a->pipe_fd[0] = a->pipe_fd[1] = -1;
   a->answers = g_async_queue_new();
+  a->requests = g_async_queue_new();
   a->pending = g_hash_table_new(g_direct_hash, g_direct_equal);
   if (pipe(a->pipe_fd) < 0) {
     g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "oauth2: pipe: %s", g_strerror(errno));
@@ -106,22 +107,29 @@ Oauth2Async *oauth2_async_new(struct event_base *base, const MaOAuth2Env *env, c
   evutil_make_socket_nonblocking(a->pipe_fd[0]);
   evutil_make_socket_nonblocking(a->pipe_fd[1]);
   a->answer_ev = event_new(base, a->pipe_fd[0], EV_READ | EV_PERSIST, on_answers, a);
-  a->pool = g_thread_pool_new(work, a, OAUTH2_ASYNC_THREADS, TRUE, error);
-  if (!a->answer_ev || !a->pool) {
+  if (!a->answer_ev) {
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "oauth2: cannot watch the answer pipe");
     oauth2_async_free(a);
     return NULL;
   }
   event_add(a->answer_ev, NULL);
+  a->worker = g_thread_new("oauth2", work, a);
   return a;
 }
 
 void oauth2_async_free(Oauth2Async *a)
 {
   if (!a) return;
-  if (a->pool) g_thread_pool_free(a->pool, FALSE, TRUE); /* waits for the requests in flight */
+  if (a->worker) {
+    /* the requests before it are answered first (their answers are dropped below) */
+    g_async_queue_push(a->requests, g_new0(Request, 1));
+    g_thread_join(a->worker);
+  }
   Request *r;
   while ((r = g_async_queue_try_pop(a->answers))) request_free(r);
+  while ((r = g_async_queue_try_pop(a->requests))) request_free(r);
   g_async_queue_unref(a->answers);
+  g_async_queue_unref(a->requests);
   g_hash_table_unref(a->pending);
   if (a->answer_ev) event_free(a->answer_ev);
   if (a->pipe_fd[0] >= 0) close(a->pipe_fd[0]);
@@ -140,7 +148,7 @@ guint oauth2_async_get(void *ctx, const char *owner, gboolean force_refresh, Oau
   r->ready = ready;
   r->arg = arg;
   g_hash_table_insert(a->pending, GUINT_TO_POINTER(r->ticket), r);
-  g_thread_pool_push(a->pool, r, NULL);
+  g_async_queue_push(a->requests, r);
   return r->ticket;
 }
 
