@@ -12,7 +12,8 @@
  * be mailagent's own instead: :authorize without a redirect_uri uses <public_url>/v1/oauth2/callback,
  * where the browser brings the code back (GET, no API key: the single-use state names the binding,
  * and the answer is a short HTML page for the person signing in). Also GET (list), DELETE (unbind),
- * POST {id}:pause, :resume and :sync (due now). The password is never part of an answer.
+ * POST {id}:pause, :resume and :sync (due now), and {id}:limit (the daily limit of mail sent
+ * through it, `mailbox limit`). The password is never part of an answer.
  */
 #include "api_internal.h"
 #include "agent/codec/codec.h"
@@ -218,6 +219,33 @@ static void mailbox_pause(ApiCtx *ctx) { mailbox_change(ctx, "pause"); }
 static void mailbox_resume(ApiCtx *ctx) { mailbox_change(ctx, "resume"); }
 static void mailbox_sync(ApiCtx *ctx) { mailbox_change(ctx, "sync"); }
 
+/* :limit {"daily_limit": N} (0: none) */
+static void mailbox_limit(ApiCtx *ctx)
+{
+  static const char *const fields[] = {"daily_limit", NULL};
+  g_autoptr(GError) error = NULL;
+  json_t *body;
+  if (!api_check_query(ctx, NULL) || !(body = api_body_json(ctx, TRUE))) return;
+  json_t *limit = json_object_get(body, "daily_limit");
+  g_autoptr(MaMailbox) m = NULL, after = NULL;
+  if (!api_check_fields(ctx, body, fields)) goto out;
+  if (!limit || !json_is_integer(limit) || json_integer_value(limit) < 0 || json_integer_value(limit) > G_MAXINT) {
+    api_reply_error(ctx, 422, "invalid", "field 'daily_limit' is required: a count of recipients a day (0: none)");
+    goto out;
+  }
+  if (!(m = mailbox_of(ctx))) goto out;
+  if (storage_mailbox_set_daily_limit(ctx->st, ctx->enterprise_id, m->id, (int) json_integer_value(limit), &error) < 0) {
+    api_reply_gerror(ctx, error);
+    goto out;
+  }
+  api_audit(ctx, ctx->enterprise_id, "mailbox.limit", m->id, json_pack("{s:I}", "daily_limit", json_integer_value(limit)),
+            NULL);
+  if (storage_mailbox_get(ctx->st, ctx->enterprise_id, m->id, &after, &error) <= 0) api_reply_gerror(ctx, error);
+  else api_reply_json(ctx, 200, codec_mailbox_to_json(after, NULL));
+out:
+  json_decref(body);
+}
+
 static void mailbox_authorize(ApiCtx *ctx)
 {
   static const char *const fields[] = {"redirect_uri", NULL};
@@ -357,6 +385,7 @@ const ApiRoute api_mailboxes_routes[] = {
   {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:pause", API_AUTH_ENTERPRISE, mailbox_pause},
   {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:resume", API_AUTH_ENTERPRISE, mailbox_resume},
   {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:sync", API_AUTH_ENTERPRISE, mailbox_sync},
+  {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:limit", API_AUTH_ENTERPRISE, mailbox_limit},
   {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:authorize", API_AUTH_ENTERPRISE, mailbox_authorize},
   {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:callback", API_AUTH_ENTERPRISE, mailbox_callback},
   {0},

@@ -177,7 +177,10 @@ assert_eq "imap outbound" "$(db "select group_concat(route, ' ') from (select di
   "... with two provenances: the outbound archive and the IMAP pull"
 
 # ---- the daily limit, per recipient ------------------------------------------------------------
-ma mailbox limit acme "$CAROL" 3 >/dev/null
+assert_contains "$(ma mailbox limit acme "$CAROL" 5)" "daily limit 5" "mailbox limit (CLI)"
+limit_api() { curl -s -X POST -H "Authorization: Bearer $KEY" --data "$2" "http://127.0.0.1:$API_PORT/v1/mailboxes/$1:limit"; }
+assert_eq invalid "$(limit_api "$CAROL" '{"daily_limit": -1}' | json_get - 'd["error"]["code"]')" "a negative limit is 422"
+assert_eq 3 "$(limit_api "$CAROL" '{"daily_limit": 3}' | json_get - 'd["daily_limit"]')" "POST /v1/mailboxes/{id}:limit sets it"
 ID=$(send '["x2@client.example","x3@client.example","x4@client.example"]' "Limit" carol@example.test)
 assert_eq "deferred sent sent" "$(wait_states "$ID" "deferred sent sent")" "limit 3 with 1 sent today: two more leave, the third waits"
 assert_contains "$(outbound "$ID" | json_get - '[r["reply"] for r in d["recipients"] if r["state"]=="deferred"][0]')" \
