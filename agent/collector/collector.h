@@ -261,6 +261,9 @@ int collector_oauth2_client_set(const CollectorEnv *env, MaStorage *st, const ch
 /* Queues the webhook event mailbox.message: count new messages were pulled for the binding's
  * employee (best effort: a failure to queue is not the sync's failure). */
 void collector_notify_new_mail(MaStorage *st, const MaMailbox *m, gint64 count);
+/* The grant of binding mailbox_id was refused outside a sync (sending through the mailbox): the
+ * binding turns needs_reauth (no more polling) and the CRM gets mailbox.needs_reauth, once. */
+void collector_grant_revoked(MaStorage *st, const char *mailbox_id, const char *why);
 /* Queues the webhook event mailbox.needs_reauth for the CRM (once per failure time) and counts it. */
 void collector_notify_needs_reauth(MaStorage *st, const MaMailbox *m, const char *why);
 

@@ -34,6 +34,8 @@ struct Oauth2Async {
   GAsyncQueue *requests;    /* Request*, taken by the worker; the stop request has no owner */
   GAsyncQueue *answers;     /* Request*, filled by the worker */
   GHashTable *pending;      /* ticket -> Request* (loop thread only) */
+  Oauth2AsyncRevoked revoked;
+  void *revoked_data;
   guint next_ticket;
 };
 
@@ -65,6 +67,7 @@ static gpointer work(gpointer data)
       /* got it */
     } else {
       r->why = g_strdup(error ? error->message : "storage unavailable");
+      if (error && error->code == MA_ERROR_CONFLICT && a->revoked) a->revoked(st, r->owner, r->why, a->revoked_data);
     }
     g_clear_error(&error);
     g_async_queue_push(a->answers, r);
@@ -136,6 +139,12 @@ void oauth2_async_free(Oauth2Async *a)
   if (a->pipe_fd[1] >= 0) close(a->pipe_fd[1]);
   g_free(a->data_dir);
   g_free(a);
+}
+
+void oauth2_async_set_revoked(Oauth2Async *a, Oauth2AsyncRevoked fn, void *data)
+{
+  a->revoked = fn;
+  a->revoked_data = data;
 }
 
 guint oauth2_async_get(void *ctx, const char *owner, gboolean force_refresh, Oauth2AsyncReady ready, void *arg)

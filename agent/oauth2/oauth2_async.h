@@ -25,6 +25,12 @@ typedef void (*Oauth2AsyncReady)(void *arg, const char *token, const char *why);
  * client_data) must outlive the provider. Workers open storage in data_dir. NULL with *error when
  * the pipe or the pool cannot be made. */
 Oauth2Async *oauth2_async_new(struct event_base *base, const MaOAuth2Env *env, const char *data_dir, GError **error);
+/* Called on the worker thread, with its storage handle, when owner's grant turned out revoked or
+ * expired (MA_ERROR_CONFLICT: needs reauthorization), so the owner's module can mark what depends
+ * on it. Set it before the first request. */
+typedef void (*Oauth2AsyncRevoked)(MaStorage *st, const char *owner, const char *why, void *data);
+void oauth2_async_set_revoked(Oauth2Async *a, Oauth2AsyncRevoked fn, void *data);
+
 /* Waits for the requests in flight (their answers are dropped), then frees. Accepts NULL. */
 void oauth2_async_free(Oauth2Async *a);
 

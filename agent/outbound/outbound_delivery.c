@@ -471,6 +471,12 @@ static gboolean mailbox_admit(Engine *e, Job *j)
   return TRUE;
 }
 
+/* On oauth2_async's worker: a mailbox's grant is revoked; the binding turns needs_reauth. */
+static void grant_revoked(MaStorage *st, const char *owner, const char *why, void *data)
+{
+  if (g_str_has_prefix(owner, "mailbox:")) collector_grant_revoked(st, owner + strlen("mailbox:"), why);
+}
+
 /* Token provider glue: SmtpTokenProvider over oauth2_async. */
 static guint token_get(void *ctx, const char *owner, gboolean force, SmtpTokenReady ready, void *arg)
 {
@@ -911,6 +917,7 @@ int outbound_delivery_start(const MaConfig *cfg, GError **error)
                      !(e->tokens = oauth2_async_new(e->base, &e->coll.oauth2, cfg->data_dir, error))))
     goto fail;
   e->token_provider = (SmtpTokenProvider){.ctx = e->tokens, .get = token_get, .cancel = oauth2_async_cancel};
+  if (e->tokens) oauth2_async_set_revoked(e->tokens, grant_revoked, NULL);
   struct timeval tv = {.tv_sec = OUT_TICK_MS / 1000, .tv_usec = (OUT_TICK_MS % 1000) * 1000};
   event_add(e->wake_ev, NULL);
   event_add(e->tick, &tv);

@@ -13,7 +13,8 @@
 #     verified scope, the rest waits for the next day (test clock), then leaves through the mailbox;
 #     once the domain is verified (DKIM key published in nsd), the rest takes the default path
 #   - OAuth2: XOAUTH2 at Postfix with a token from the provider; a token the server stops accepting
-#     is refreshed once and the message still leaves
+#     is refreshed once and the message still leaves; a revoked grant defers the message and turns
+#     the binding needs_reauth with the mailbox.needs_reauth event
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/dns.sh"
 source "$FIXTURES_DIR/collector/dovecot.sh"
@@ -65,7 +66,7 @@ oauth2_token_url = http://127.0.0.1:$OAUTH_PORT/token
 oauth2_scope = mail
 EOF
 clock_start 1796205600 # 2026-12-02 10:00 UTC
-write_config "[collector]" "ca_file=$T/pki/root.pem" "timeout=10" "presets_file=$T/presets.ini" "interval=3600" \
+write_config "[collector]" "ca_file=$T/pki/root.pem" "timeout=10" "presets_file=$T/presets.ini" "interval=8640000" \
   "[queue]" "retry_initial=1" "retry_max=2" "[dns]" "servers=$DNS_SERVERS" \
   "[relay]" "default_host=127.0.0.1:$OPEN_PORT" "tls_mode=off"
 ma init >/dev/null
@@ -242,5 +243,15 @@ assert_eq 1 "$(grep -c 'disconnect from .* auth=1/2 mail=1 rcpt=1 data=1 quit=1'
   "... on the same connection: one refused AUTH, then one accepted"
 assert_eq 9 "$(wait_mbox "$PF" 9)" "the destination holds all nine messages, none twice"
 assert_eq done "$(wait_copy "$ID")" "the OAuth2 mailbox's Sent copy is appended too"
+
+# the grant is revoked at the provider; the stored token expires: the refresh says invalid_grant
+curl -s -X POST -d "token=$(curl -s "http://127.0.0.1:$OAUTH_PORT/control/stats" | json_get - 'd["issued_access"][-1]')" \
+  "http://127.0.0.1:$OAUTH_PORT/revoke" >/dev/null
+clock_advance 7200
+ID=$(send '["y3@client.example"]' "After revocation" dave@example.test)
+assert_eq deferred "$(wait_state "$ID" y3@client.example deferred)" "a revoked grant: the message is deferred"
+assert_contains "$(outbound "$ID" | json_get - 'd["recipients"][0]["reply"]')" "no OAuth2 access token" "... with the reason"
+assert_eq needs_reauth "$(ma mailbox show acme "$DAVE" --json | json_get - 'd["state"]')" "the binding turns needs_reauth"
+assert_eq 1 "$(db "select count(*) from outbox where event = 'mailbox.needs_reauth'")" "the CRM is told once (mailbox.needs_reauth)"
 stop_serve
 finish
