@@ -290,6 +290,12 @@ int storage_tenant_version(MaStorage *st, gint64 *out, GError **error)
   return st->be->tenant_version(st->impl, out, error);
 }
 
+int storage_archive_version(MaStorage *st, const char *enterprise_id, gint64 *out, GError **error)
+{
+  g_assert(st != NULL && enterprise_id != NULL);
+  return st->be->archive_version(st->impl, enterprise_id, out, error);
+}
+
 int storage_inbound_rotate(MaStorage *st, const char *enterprise_id, const char *new_local,
                            gint64 old_expires_at, GError **error)
 {

@@ -128,6 +128,14 @@ int storage_inbound_all(MaStorage *st, gint64 now, GPtrArray *out, GError **erro
  * interpret it. */
 int storage_tenant_version(MaStorage *st, gint64 *out, GError **error);
 
+/* A number that changes with every commit that changes what one enterprise's timeline pages read:
+ * its timeline (new messages, links and activities), message and activity updates and deletions,
+ * records created or deleted. Commits of other enterprises leave it alone, so a cache of one
+ * tenant's pages survives the others' mail (agent/api's page cache reads it when
+ * storage_data_version moved). An enterprise never changed reads 0. Compare it, never interpret
+ * it. 0 with *out, or -1 with *error (MA_ERROR_TEMPFAIL). */
+int storage_archive_version(MaStorage *st, const char *enterprise_id, gint64 *out, GError **error);
+
 /* ---- employees ------------------------------------------------------------------------------ */
 
 typedef struct {

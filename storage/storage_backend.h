@@ -41,6 +41,7 @@ typedef struct MaStorageBackend {
   int (*inbound_list)(void *impl, const char *enterprise_id, gint64 now, GPtrArray *out, GError **error);
   int (*inbound_all)(void *impl, gint64 now, GPtrArray *out, GError **error);
   int (*tenant_version)(void *impl, gint64 *out, GError **error);
+  int (*archive_version)(void *impl, const char *enterprise_id, gint64 *out, GError **error);
   int (*employee_add)(void *impl, const MaEmployee *e, GError **error);
   int (*employee_remove)(void *impl, const char *enterprise_id, const char *id_or_email, GError **error);
   int (*employee_find)(void *impl, const char *enterprise_id, const char *id_or_email, MaEmployee **out,

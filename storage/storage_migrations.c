@@ -13,6 +13,11 @@ typedef struct {
   const char *sql;
 } SqlMigration;
 
+/* The body of migration 123's triggers: one version per tenant, created at its first change. */
+#define ARCHIVE_VERSION_BUMP(row)                                                                  \
+  " INSERT INTO archive_versions(tenant_id, n) VALUES(" #row ".enterprise_id, 1)"                    \
+  " ON CONFLICT(tenant_id) DO UPDATE SET n = n + 1; "
+
 static const SqlMigration migrations[] = {
   {1,
    /* tenants */
@@ -317,6 +322,25 @@ static const SqlMigration migrations[] = {
   {108, /* issue 10, second step: the last check's report per claim, as the doctor shows it, so
          * GET /v1/domains/{d}/doctor answers from storage instead of asking DNS on the API loop */
    "ALTER TABLE enterprise_domains ADD COLUMN report TEXT;"},
+  {123, /* issue 15: the API's page cache is kept per enterprise, so one tenant's mail does not empty
+         * every tenant's cache. archive_versions moves with every commit that changes what a
+         * timeline page reads (storage_archive_version). A new message or link reaches the pages
+         * through its timeline rows, an activity through its kind-1 row, so inserts into messages,
+         * activities and links need no trigger of their own; updates and deletes (re-matching,
+         * erasure) do. The column is tenant_id, not enterprise_id, so that deleting an enterprise
+         * (which sweeps every enterprise_id table) never resets a version to a value a cache saw. */
+   "CREATE TABLE IF NOT EXISTS archive_versions(tenant_id TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+   "CREATE TRIGGER IF NOT EXISTS archive_version_timeline_ins AFTER INSERT ON timeline BEGIN" ARCHIVE_VERSION_BUMP(NEW) "END;"
+   "CREATE TRIGGER IF NOT EXISTS archive_version_timeline_upd AFTER UPDATE ON timeline BEGIN" ARCHIVE_VERSION_BUMP(NEW) "END;"
+   "CREATE TRIGGER IF NOT EXISTS archive_version_timeline_del AFTER DELETE ON timeline BEGIN" ARCHIVE_VERSION_BUMP(OLD) "END;"
+   "CREATE TRIGGER IF NOT EXISTS archive_version_messages_upd AFTER UPDATE ON messages BEGIN" ARCHIVE_VERSION_BUMP(NEW) "END;"
+   "CREATE TRIGGER IF NOT EXISTS archive_version_messages_del AFTER DELETE ON messages BEGIN" ARCHIVE_VERSION_BUMP(OLD) "END;"
+   "CREATE TRIGGER IF NOT EXISTS archive_version_activities_upd AFTER UPDATE ON activities BEGIN" ARCHIVE_VERSION_BUMP(NEW) "END;"
+   "CREATE TRIGGER IF NOT EXISTS archive_version_activities_del AFTER DELETE ON activities BEGIN" ARCHIVE_VERSION_BUMP(OLD) "END;"
+   "CREATE TRIGGER IF NOT EXISTS archive_version_links_upd AFTER UPDATE ON message_links BEGIN" ARCHIVE_VERSION_BUMP(NEW) "END;"
+   "CREATE TRIGGER IF NOT EXISTS archive_version_links_del AFTER DELETE ON message_links BEGIN" ARCHIVE_VERSION_BUMP(OLD) "END;"
+   "CREATE TRIGGER IF NOT EXISTS archive_version_records_ins AFTER INSERT ON records BEGIN" ARCHIVE_VERSION_BUMP(NEW) "END;"
+   "CREATE TRIGGER IF NOT EXISTS archive_version_records_del AFTER DELETE ON records BEGIN" ARCHIVE_VERSION_BUMP(OLD) "END;"},
 };
 
 int sql_migrations_latest(void)

@@ -29,6 +29,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .inbound_list = sqlite_inbound_list,
   .inbound_all = sqlite_inbound_all,
   .tenant_version = sqlite_tenant_version,
+  .archive_version = sqlite_archive_version,
   .employee_add = sqlite_employee_add,
   .employee_remove = sqlite_employee_remove,
   .employee_find = sqlite_employee_find,

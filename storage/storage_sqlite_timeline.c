@@ -1,4 +1,5 @@
-/* storage_sqlite_timeline.c - SQLite backend: activities and a record's timeline.
+/* storage_sqlite_timeline.c - SQLite backend: activities, a record's timeline, and the
+ * per-enterprise version of what timeline pages read (migration 123's triggers keep it).
  *
  * The timeline table holds one row per (record, linked message) and per (record, activity), keyed
  * (enterprise, record type, record id, date, message id, kind). A page is one index range scan in
@@ -104,6 +105,21 @@ int sqlite_activity_get(void *impl, const char *enterprise_id, const char *id, M
   sql_reset(s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "get activity");
   return rc == SQLITE_ROW ? 1 : 0;
+}
+
+/* Migration 123's per-tenant version, moved by triggers on what a timeline page reads. */
+int sqlite_archive_version(void *impl, const char *enterprise_id, gint64 *out, GError **error)
+{
+  SqlDb *d = impl;
+  *out = 0;
+  sqlite3_stmt *s = sql_prep(d, "SELECT n FROM archive_versions WHERE tenant_id = ?", error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "archive version");
+  return 0;
 }
 
 /* ---- cursor --------------------------------------------------------------------------------- */

@@ -120,7 +120,7 @@ static void test_migrations_fresh_and_existing(Fixture *fx, gconstpointer data)
 
 static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
-  /* Pretend the database stopped at version 1: undo what migrations 2-10, 13 and 108 made. */
+  /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108 and 123 made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", "acme.com", NULL);
@@ -131,6 +131,13 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   sqlite3 *db = NULL;
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db,
+                               /* migration 123 */
+                               "DROP TRIGGER archive_version_timeline_ins; DROP TRIGGER archive_version_timeline_upd;"
+                               "DROP TRIGGER archive_version_timeline_del; DROP TRIGGER archive_version_messages_upd;"
+                               "DROP TRIGGER archive_version_messages_del; DROP TRIGGER archive_version_activities_upd;"
+                               "DROP TRIGGER archive_version_activities_del; DROP TRIGGER archive_version_links_upd;"
+                               "DROP TRIGGER archive_version_links_del; DROP TRIGGER archive_version_records_ins;"
+                               "DROP TRIGGER archive_version_records_del; DROP TABLE archive_versions;"
                                /* migration 13 (its triggers name counters, dropped below) */
                                "DROP TRIGGER enterprises_tenant_ins; DROP TRIGGER enterprises_tenant_upd; DROP TRIGGER enterprises_tenant_del;"
                                "DROP TRIGGER enterprise_domains_tenant_ins; DROP TRIGGER enterprise_domains_tenant_upd; DROP TRIGGER enterprise_domains_tenant_del;"
