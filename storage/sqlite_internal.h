@@ -161,6 +161,7 @@ int sqlite_inbound_rotate(void *impl, const char *enterprise_id, const char *new
 int sqlite_inbound_list(void *impl, const char *enterprise_id, gint64 now, GPtrArray *out, GError **error);
 int sqlite_inbound_all(void *impl, gint64 now, GPtrArray *out, GError **error);
 int sqlite_tenant_version(void *impl, gint64 *out, GError **error);
+void sqlite_debug_statements(void *impl, GPtrArray *out);
 int sqlite_archive_version(void *impl, const char *enterprise_id, gint64 *out, GError **error);
 int sqlite_employee_add(void *impl, const MaEmployee *e, GError **error);
 int sqlite_employee_remove(void *impl, const char *enterprise_id, const char *id_or_email, GError **error);

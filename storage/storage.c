@@ -213,6 +213,12 @@ void storage_fault_inject_commit_failures(MaStorage *st, int n)
   st->be->fault_inject_commit_failures(st->impl, n);
 }
 
+void storage_debug_statements(MaStorage *st, GPtrArray *out)
+{
+  g_assert(st != NULL && out != NULL);
+  st->be->debug_statements(st->impl, out);
+}
+
 void storage_fault_inject_disk_full(MaStorage *st, gboolean full)
 {
   g_assert(st != NULL);

@@ -61,6 +61,12 @@ void storage_fault_inject_commit_failures(MaStorage *st, int n);
  * that need a new page fail with MA_ERROR_TEMPFAIL and roll back. FALSE lifts the limit. */
 void storage_fault_inject_disk_full(MaStorage *st, gboolean full);
 
+/* Test hook: appends the text of every statement this handle has prepared so far (char*, owned by
+ * out), i.e. the queries the code behind this handle actually ran, so a test can check their
+ * plans (storage/query-plans) instead of copies of them. For SQLite: the SQL text of its
+ * statement cache; another backend lists its own statements. */
+void storage_debug_statements(MaStorage *st, GPtrArray *out);
+
 /* Moves everything committed into the database file itself and empties the write-ahead log (for
  * SQLite: wal_checkpoint(TRUNCATE)), so what is on disk opens without replaying a log: `serve`
  * calls it on a clean stop. MA_ERROR_TEMPFAIL when it could not finish (a reader still busy, disk

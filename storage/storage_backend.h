@@ -25,6 +25,7 @@ typedef struct MaStorageBackend {
   int (*commit)(void *impl, GError **error);
   void (*rollback)(void *impl);
   void (*fault_inject_commit_failures)(void *impl, int n);
+  void (*debug_statements)(void *impl, GPtrArray *out);
   gint64 (*data_version)(void *impl);
   void (*fault_inject_disk_full)(void *impl, gboolean full);
   int (*checkpoint)(void *impl, GError **error);

@@ -219,17 +219,20 @@ static void timeline_where(GString *q, const MaTimelineFilter *f, gboolean after
 #define PAGE_ORDER " ORDER BY t.date DESC, t.message_id DESC, t.kind DESC LIMIT ?12"
 
 /* The page statement for this combination of filters (cached by its text): the timeline's index
- * range, each row joined to its message (kind 0) or activity (kind 1). A row whose message or
- * activity is gone joins NULLs. */
+ * range in page order, as a subquery with its own ORDER BY and LIMIT, each row then joined to its
+ * message (kind 0) or activity (kind 1); a row whose message or activity is gone joins NULLs.
+ * The range is a subquery because with the joins and several filters the planner may otherwise
+ * prefer to sort the whole filtered range before the LIMIT; LEFT JOIN keeps the subquery as the
+ * outer loop, so its order is the page's and nothing is sorted. */
 static char *timeline_sql(const MaTimelineFilter *f, gboolean after)
 {
-  GString *q = g_string_new("SELECT t.date, t.message_id, t.kind, " SQL_MESSAGE_COLS_OF("m.") ", "
-                            SQL_ACTIVITY_COLS_OF("a.") " FROM timeline t"
-                            " LEFT JOIN messages m ON t.kind = 0 AND m.id = t.message_id AND m.enterprise_id = t.enterprise_id"
-                            " LEFT JOIN activities a ON t.kind = 1 AND a.id = t.activity_id"
-                            " AND a.enterprise_id = t.enterprise_id");
+  GString *q = g_string_new("SELECT pg.date, pg.message_id, pg.kind, " SQL_MESSAGE_COLS_OF("m.") ", "
+                            SQL_ACTIVITY_COLS_OF("a.") " FROM (SELECT t.date, t.message_id, t.kind, t.activity_id,"
+                            " t.enterprise_id FROM timeline t");
   timeline_where(q, f, after);
-  g_string_append(q, PAGE_ORDER);
+  g_string_append(q, PAGE_ORDER ") pg"
+                     " LEFT JOIN messages m ON pg.kind = 0 AND m.id = pg.message_id AND m.enterprise_id = pg.enterprise_id"
+                     " LEFT JOIN activities a ON pg.kind = 1 AND a.id = pg.activity_id AND a.enterprise_id = pg.enterprise_id");
   return g_string_free(q, FALSE);
 }
 
