@@ -13,10 +13,14 @@ typedef struct {
   const char *sql;
 } SqlMigration;
 
-/* The body of migration 123's triggers: one version per tenant, created at its first change. */
-#define ARCHIVE_VERSION_BUMP(row)                                                                  \
-  " INSERT INTO archive_versions(tenant_id, n) VALUES(" #row ".enterprise_id, 1)"                    \
-  " ON CONFLICT(tenant_id) DO UPDATE SET n = n + 1; "
+/* Migration 123's triggers: the enterprise's archive version moves (created at its first change,
+ * at a random value so that a version row made again never restarts where a cache saw one);
+ * nothing is written for an enterprise that no longer exists (its deletion sweeps the rows). */
+#define ARCHIVE_VERSION_TRIGGER(name, event, table, row)                                                    \
+  "CREATE TRIGGER IF NOT EXISTS archive_version_" name " AFTER " event " ON " table                          \
+  " WHEN EXISTS (SELECT 1 FROM enterprises WHERE id = " row ".enterprise_id) BEGIN"                          \
+  " INSERT INTO archive_versions(enterprise_id, n) VALUES(" row ".enterprise_id, abs(random() % 4503599627370496))" \
+  " ON CONFLICT(enterprise_id) DO UPDATE SET n = n + 1; END;"
 
 static const SqlMigration migrations[] = {
   {1,
@@ -327,20 +331,19 @@ static const SqlMigration migrations[] = {
          * timeline page reads (storage_archive_version). A new message or link reaches the pages
          * through its timeline rows, an activity through its kind-1 row, so inserts into messages,
          * activities and links need no trigger of their own; updates and deletes (re-matching,
-         * erasure) do. The column is tenant_id, not enterprise_id, so that deleting an enterprise
-         * (which sweeps every enterprise_id table) never resets a version to a value a cache saw. */
-   "CREATE TABLE IF NOT EXISTS archive_versions(tenant_id TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
-   "CREATE TRIGGER IF NOT EXISTS archive_version_timeline_ins AFTER INSERT ON timeline BEGIN" ARCHIVE_VERSION_BUMP(NEW) "END;"
-   "CREATE TRIGGER IF NOT EXISTS archive_version_timeline_upd AFTER UPDATE ON timeline BEGIN" ARCHIVE_VERSION_BUMP(NEW) "END;"
-   "CREATE TRIGGER IF NOT EXISTS archive_version_timeline_del AFTER DELETE ON timeline BEGIN" ARCHIVE_VERSION_BUMP(OLD) "END;"
-   "CREATE TRIGGER IF NOT EXISTS archive_version_messages_upd AFTER UPDATE ON messages BEGIN" ARCHIVE_VERSION_BUMP(NEW) "END;"
-   "CREATE TRIGGER IF NOT EXISTS archive_version_messages_del AFTER DELETE ON messages BEGIN" ARCHIVE_VERSION_BUMP(OLD) "END;"
-   "CREATE TRIGGER IF NOT EXISTS archive_version_activities_upd AFTER UPDATE ON activities BEGIN" ARCHIVE_VERSION_BUMP(NEW) "END;"
-   "CREATE TRIGGER IF NOT EXISTS archive_version_activities_del AFTER DELETE ON activities BEGIN" ARCHIVE_VERSION_BUMP(OLD) "END;"
-   "CREATE TRIGGER IF NOT EXISTS archive_version_links_upd AFTER UPDATE ON message_links BEGIN" ARCHIVE_VERSION_BUMP(NEW) "END;"
-   "CREATE TRIGGER IF NOT EXISTS archive_version_links_del AFTER DELETE ON message_links BEGIN" ARCHIVE_VERSION_BUMP(OLD) "END;"
-   "CREATE TRIGGER IF NOT EXISTS archive_version_records_ins AFTER INSERT ON records BEGIN" ARCHIVE_VERSION_BUMP(NEW) "END;"
-   "CREATE TRIGGER IF NOT EXISTS archive_version_records_del AFTER DELETE ON records BEGIN" ARCHIVE_VERSION_BUMP(OLD) "END;"},
+         * erasure) do. Deleting an enterprise removes its row with every enterprise_id table. */
+   "CREATE TABLE IF NOT EXISTS archive_versions(enterprise_id TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+   ARCHIVE_VERSION_TRIGGER("timeline_ins", "INSERT", "timeline", "NEW")
+   ARCHIVE_VERSION_TRIGGER("timeline_upd", "UPDATE", "timeline", "NEW")
+   ARCHIVE_VERSION_TRIGGER("timeline_del", "DELETE", "timeline", "OLD")
+   ARCHIVE_VERSION_TRIGGER("messages_upd", "UPDATE", "messages", "NEW")
+   ARCHIVE_VERSION_TRIGGER("messages_del", "DELETE", "messages", "OLD")
+   ARCHIVE_VERSION_TRIGGER("activities_upd", "UPDATE", "activities", "NEW")
+   ARCHIVE_VERSION_TRIGGER("activities_del", "DELETE", "activities", "OLD")
+   ARCHIVE_VERSION_TRIGGER("links_upd", "UPDATE", "message_links", "NEW")
+   ARCHIVE_VERSION_TRIGGER("links_del", "DELETE", "message_links", "OLD")
+   ARCHIVE_VERSION_TRIGGER("records_ins", "INSERT", "records", "NEW")
+   ARCHIVE_VERSION_TRIGGER("records_del", "DELETE", "records", "OLD")},
 };
 
 int sql_migrations_latest(void)

@@ -114,7 +114,7 @@ int sqlite_archive_version(void *impl, const char *enterprise_id, gint64 *out, G
 {
   SqlDb *d = impl;
   *out = 0;
-  sqlite3_stmt *s = sql_prep(d, "SELECT n FROM archive_versions WHERE tenant_id = ?", error);
+  sqlite3_stmt *s = sql_prep(d, "SELECT n FROM archive_versions WHERE enterprise_id = ?", error);
   if (!s) return -1;
   sql_bind_text(s, 1, enterprise_id);
   int rc = sqlite3_step(s);

@@ -3,7 +3,8 @@
  * requests can be sent too). Covers routing, auth (missing/invalid/revoked keys, scopes), the error
  * shape and statuses, tenant isolation (404, never the other tenant's data), records, bulk import,
  * timeline pagination (stable under inserts, bad cursors), messages/raw/attachments/threads,
- * settings, rules, employees, enterprises, API keys and the inbound address.
+ * settings, rules, employees, enterprises, API keys and the inbound address, and the page cache
+ * (never stale, never across tenants, kept per enterprise).
  */
 #include "agent/api/api_internal.h"
 #include "agent/api/api_server.h"

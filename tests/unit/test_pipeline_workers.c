@@ -1,8 +1,8 @@
 /* test_pipeline_workers.c - the worker pool against a real spool and database: what the spool holds
  * at start is archived; notify wakes the workers; unreadable mail is done with and an unknown
  * enterprise is parked as dead instead of looping; a replayed spool id adds nothing; stop drains
- * the spool; temporary failures back off on the test clock (one attempt per step, capped, no
- * attempt limit) until the archive works again. */
+ * the spool; failed commits are deferred, counted and retried; temporary failures back off on the
+ * test clock (one attempt per step, capped, no attempt limit) until the archive works again. */
 #include "testutil.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"

@@ -1,6 +1,7 @@
 /* test_storage.c - unit tests of the storage interface (SQLite backend): open and migrations,
  * enterprises, domains, inbound addresses, employees, API keys, settings, rules, records and the
- * matching look-ups, blobs, and tenant isolation of all of them. Messages, timeline and outbox are
+ * matching look-ups, blobs, and tenant isolation of all of them; the query plans of the statements
+ * the code runs (storage_debug_statements). Messages, timeline and outbox are
  * in test_storage_archive.c; the spool in test_storage_spool.c.
  */
 #include "storage/storage.h"
