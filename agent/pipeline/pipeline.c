@@ -220,7 +220,9 @@ static int ingest_duplicate(MaIngest *in, const char *existing, GError **error)
 
 /* Fills the fields of m that the archive row and the rules read (subject, direction, size, text,
  * html, snippet as the capture level allows, participants, attachment metadata). Writes nothing,
- * so the rules can be evaluated on it before the write transaction opens. */
+ * so the rules can be evaluated on it before the write transaction opens. text and html are
+ * BORROWED from msg, not copied (a 50 MB body would otherwise be held twice): free m with
+ * view_free, never ma_stored_message_free. */
 static void fill_view(const MaMatchContext *ctx, gsize len, const MaMessage *msg, const MaMatch *match,
                       MaStoredMessage *m)
 {
@@ -228,11 +230,11 @@ static void fill_view(const MaMatchContext *ctx, gsize len, const MaMessage *msg
   m->direction = match->direction;
   m->size = (gint64) len;
   if (ctx->settings->capture_level == MA_CAPTURE_METADATA) {
-    m->text = g_strdup("");
+    m->text = (char *) "";
     m->snippet = g_strdup("");
   } else {
-    m->text = g_strdup(msg->text ? msg->text : "");
-    m->html = g_strdup(msg->html);
+    m->text = (char *) (msg->text ? msg->text : "");
+    m->html = msg->html;
     m->snippet = snippet_of(m->text);
   }
   for (guint i = 0; i < match->participants->len; i++) {
@@ -250,6 +252,15 @@ static void fill_view(const MaMatchContext *ctx, gsize len, const MaMessage *msg
     memcpy(copy->sha256, a->sha256, sizeof copy->sha256);
     g_ptr_array_add(m->attachments, copy);
   }
+}
+
+/* Frees a message filled by fill_view, giving back the text and html it borrowed. */
+static void view_free(MaStoredMessage *m)
+{
+  if (!m) return;
+  m->text = NULL;
+  m->html = NULL;
+  ma_stored_message_free(m);
 }
 
 /* Stores the raw and attachment blobs as the capture level allows; sets m->raw_sha256. */
@@ -283,7 +294,8 @@ static int emit_archived(MaStorage *st, const MaStoredMessage *m, GError **error
 }
 
 /* A new message: its thread, blobs, the row with participants and links, provenance and the
- * "message.archived" event. m is filled here and owned by the caller. */
+ * "message.archived" event. m is filled here (through fill_view: the caller frees it with
+ * view_free). */
 static int ingest_store(MaIngest *in, MaStoredMessage *m, GError **error)
 {
   const char *ent = in->ctx->enterprise_id;
@@ -414,7 +426,7 @@ int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *
     MaStoredMessage *view = ma_stored_message_new();
     fill_view(ctx, pm->len, pm->msg, match, view);
     int rc = activities_plan(p->st, ctx->enterprise_id, view, match->links, prov, &pm->plan, error);
-    ma_stored_message_free(view);
+    view_free(view);
     if (rc < 0) return -1;
   }
   pm->planned = TRUE;
@@ -445,7 +457,7 @@ static int ingest_parsed(MaIngest *in, GError **error)
   MaStoredMessage *m = ma_stored_message_new();
   rc = ingest_store(in, m, error);
   if (rc == 0) rc = ingest_act(in, m->id, in->match->links, error);
-  ma_stored_message_free(m);
+  view_free(m);
   return rc;
 }
 
