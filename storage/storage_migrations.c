@@ -344,6 +344,17 @@ static const SqlMigration migrations[] = {
    ARCHIVE_VERSION_TRIGGER("links_del", "DELETE", "message_links", "OLD")
    ARCHIVE_VERSION_TRIGGER("records_ins", "INSERT", "records", "NEW")
    ARCHIVE_VERSION_TRIGGER("records_del", "DELETE", "records", "OLD")},
+  {124, /* issue 15: bodies out of the rows a page reads. A timeline page reads messages rows; with the
+         * text and html in them every row is as long as its body (a 4 KB text: one row per page of
+         * the b-tree, and columns after the body behind it). They move to message_bodies, text
+         * last, so a large text is written with incremental blob I/O instead of being built into
+         * one record in memory. A message with neither has no body row. */
+   "CREATE TABLE IF NOT EXISTS message_bodies("
+   "  message_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE, html TEXT, text NOT NULL);"
+   "INSERT OR IGNORE INTO message_bodies(message_id, html, text)"
+   "  SELECT id, html, coalesce(text, '') FROM messages WHERE coalesce(text, '') <> '' OR html IS NOT NULL;"
+   "ALTER TABLE messages DROP COLUMN text;"
+   "ALTER TABLE messages DROP COLUMN html;"},
 };
 
 int sql_migrations_latest(void)

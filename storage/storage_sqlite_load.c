@@ -15,6 +15,9 @@
 #define LOAD_CHUNK 512
 
 #define MESSAGE_COLS SQL_MESSAGE_COLS_OF("")
+/* A message's text and html (migration 124), joined to `messages m`: "" and NULL without a body. */
+#define BODY_COLS "coalesce(b.text, ''), b.html"
+#define BODY_JOIN "LEFT JOIN message_bodies b ON b.message_id = m.id"
 
 MaStoredMessage *sql_message_read(sqlite3_stmt *s, int first)
 {
@@ -101,7 +104,8 @@ int sql_message_load(SqlDb *d, const char *enterprise_id, const char *id, gboole
 {
   *out = NULL;
   sqlite3_stmt *s =
-    sql_prep(d, "SELECT " MESSAGE_COLS ", text, html FROM messages WHERE id = ? AND enterprise_id = ?", error);
+    sql_prep(d, "SELECT " SQL_MESSAGE_COLS_OF("m.") ", " BODY_COLS " FROM messages m " BODY_JOIN
+                " WHERE m.id = ? AND m.enterprise_id = ?", error);
   if (!s) return -1;
   sql_bind_text(s, 1, id);
   sql_bind_text(s, 2, enterprise_id);
@@ -197,8 +201,8 @@ int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, 
   for (guint from = 0; from < ids->len; from += LOAD_CHUNK) {
     guint n = MIN(LOAD_CHUNK, ids->len - from);
     sqlite3_stmt *s = ids_prep(d,
-                               with_bodies ? "SELECT " MESSAGE_COLS ", text, html FROM messages"
-                                             " WHERE +enterprise_id = ?1 AND id " IDS_IN
+                               with_bodies ? "SELECT " SQL_MESSAGE_COLS_OF("m.") ", " BODY_COLS " FROM messages m "
+                                             BODY_JOIN " WHERE +m.enterprise_id = ?1 AND m.id " IDS_IN
                                            : "SELECT " MESSAGE_COLS " FROM messages"
                                              " WHERE +enterprise_id = ?1 AND id " IDS_IN,
                                enterprise_id, ids, from, n, error);

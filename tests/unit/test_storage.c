@@ -121,7 +121,7 @@ static void test_migrations_fresh_and_existing(Fixture *fx, gconstpointer data)
 
 static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
-  /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108 and 123 made. */
+  /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108, 123 and 124 made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", "acme.com", NULL);
@@ -132,6 +132,11 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   sqlite3 *db = NULL;
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db,
+                               /* migration 124, with a message archived before it, body in its row */
+                               "DROP TABLE message_bodies;"
+                               "ALTER TABLE messages ADD COLUMN text TEXT; ALTER TABLE messages ADD COLUMN html TEXT;"
+                               "INSERT INTO messages(id, enterprise_id, dedup_key, direction, date, archived_at, text, html)"
+                               "  VALUES('m-old', 'e1', 'dk-old', 0, 1, 1, 'old body', '<p>old</p>');"
                                /* migration 123 */
                                "DROP TRIGGER archive_version_timeline_ins; DROP TRIGGER archive_version_timeline_upd;"
                                "DROP TRIGGER archive_version_timeline_del; DROP TRIGGER archive_version_messages_upd;"
@@ -181,6 +186,12 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   g_assert_cmpstr(dom->status, ==, "pending");
   g_assert_cmpuint(strlen(dom->challenge), ==, 32);
   ma_domain_free(dom);
+  /* Migration 124 moved the old message's body out of its row. */
+  MaStoredMessage *old = NULL;
+  g_assert_cmpint(storage_message_get(fx->st, "e1", "m-old", &old, &error), ==, 1);
+  g_assert_cmpstr(old->text, ==, "old body");
+  g_assert_cmpstr(old->html, ==, "<p>old</p>");
+  ma_stored_message_free(old);
   /* Counters start from the existing rows, then follow writes. */
   gint64 msgs = -1, acts = -1, recs = -1;
   g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);
@@ -190,7 +201,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_record_delete(fx->st, "e1", MA_RECORD_LEAD, "l1", &error), ==, 1);
   g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);
   g_assert_cmpint(recs, ==, 2);
-  g_assert_cmpint(msgs, ==, 0);
+  g_assert_cmpint(msgs, ==, 1); /* the message archived before migration 124 */
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   sqlite3_stmt *s = NULL;
   sqlite3_prepare_v2(db,
