@@ -6,7 +6,8 @@
  * request (api_cache_sync, before authentication) storage_data_version says whether anything at
  * all was committed since the last request; only then, and only for the enterprise asking, is
  * storage_archive_version read again, and that enterprise's pages are dropped when it moved. So a
- * commit of one tenant's mail costs the other tenants one version look-up, not their pages.
+ * commit of one tenant's mail costs the other tenants one version look-up, not their pages. When
+ * the version cannot be read, nothing is served from or kept in the cache (said once in the log).
  * The API keys found by hash are cached too (unknown keys never are) and, unlike pages, emptied by
  * any commit at all, so revocation stays immediate: the next request after the revoking commit
  * looks the key up in the database again.
@@ -14,6 +15,7 @@
  * either every page is dropped (simple, and the hot pages refill at once). Event-loop thread only.
  */
 #include "api_internal.h"
+#include "agent/lib/log.h"
 
 #include <string.h>
 
@@ -37,6 +39,7 @@ struct ApiCache {
   gint64 version;      /* storage_data_version at the last sync */
   gsize bytes;         /* page bytes over all tenants */
   guint entries;       /* pages over all tenants */
+  gboolean version_failed; /* a version read failed once already (logged once) */
 };
 
 static void tenant_free(gpointer p)
@@ -105,6 +108,11 @@ static ApiCacheTenant *tenant_current(ApiCtx *ctx)
   if (t->checked_at == c->version)
     return t;
   if (storage_archive_version(ctx->st, ctx->enterprise_id, &v, &error) < 0) {
+    /* answers are still right, only computed every time: said once, not per request */
+    if (!c->version_failed)
+      ma_warn("api", "page cache off for enterprise %s: cannot read its archive version: %s", ctx->enterprise_id,
+              error->message);
+    c->version_failed = TRUE;
     tenant_drop_pages(c, t);
     t->archive_version = -1;
     t->checked_at = -1;
