@@ -168,6 +168,7 @@ SmtpSession *smtp_session_new(const SmtpLimits *lim, const SmtpSessionHooks *hoo
   s->hooks = *hooks;
   g_strlcpy(s->client, client_ip ? client_ip : "unknown", sizeof s->client);
   smtp_envelope_init(&s->env);
+  s->tls = lim->implicit_tls;
   set_state(s, SMTP_STATE_GREETING, now_ms);
   return s;
 }
