@@ -317,6 +317,20 @@ static const SqlMigration migrations[] = {
   {108, /* issue 10, second step: the last check's report per claim, as the doctor shows it, so
          * GET /v1/domains/{d}/doctor answers from storage instead of asking DNS on the API loop */
    "ALTER TABLE enterprise_domains ADD COLUMN report TEXT;"},
+  {118, /* issue 14: bounce management. The suppression list (addresses an enterprise no longer sends
+         * to: hard bounces, complaints, unsubscribes, 5 soft bounces in a row, an operator's entry),
+         * the soft-bounce streak per address, the return path a message leaves with ("bounce":
+         * one VERP address per recipient row), and the look-up of a returned message's Message-ID */
+   "CREATE TABLE IF NOT EXISTS suppressions("
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  address TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT, source TEXT, created_at INTEGER NOT NULL,"
+   "  PRIMARY KEY(enterprise_id, address)) WITHOUT ROWID;"
+   "CREATE TABLE IF NOT EXISTS soft_bounces("
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  address TEXT NOT NULL, count INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL,"
+   "  PRIMARY KEY(enterprise_id, address)) WITHOUT ROWID;"
+   "ALTER TABLE outbound_messages ADD COLUMN return_path TEXT;"
+   "CREATE INDEX IF NOT EXISTS outbound_messages_by_message_id ON outbound_messages(enterprise_id, message_id);"},
 };
 
 int sql_migrations_latest(void)
