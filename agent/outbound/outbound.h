@@ -72,6 +72,50 @@ int outbound_submit_in_transaction(MaStorage *st, const MaConfig *cfg, const cha
  * does this itself. */
 void outbound_archive_entries(const MaConfig *cfg, GPtrArray *entries);
 
+/* ---- return paths (outbound_return_path.c) ---------------------------------------------------- */
+
+/* The envelope sender of a message from header_from on a path whose return-path choice is choice:
+ * "bounce", "from" or an address (which must be in one of the enterprise's domains, else
+ * MA_ERROR_INVALID); NULL: the enterprise's `return_path` setting (the default path). The relay
+ * module calls this with a relay's own choice. envelope_from: what the request set (NULL: nothing;
+ * "" the null sender and any address other than header_from are kept as they are). Sets
+ * *mail_from_r (newly allocated; with VERP the From address, shown in the queue) and *verp_r
+ * (TRUE: each recipient leaves with its own outbound_verp_address; only when [relay] bounce_domain
+ * is set). 0, or -1 with *error. */
+int outbound_return_path(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const char *choice,
+                         const char *header_from, const char *envelope_from, char **mail_from_r, gboolean *verp_r,
+                         GError **error);
+/* The VERP return path of recipient row row_id on bounce_domain, under the token key
+ * (bounce_token_key of the master key). Caller frees. */
+char *outbound_verp_address(const guint8 token_key[32], const char *bounce_domain, gint64 row_id);
+
+/* ---- bounces (outbound_bounce.c; the classification is agent/bounce's) ------------------------ */
+
+typedef struct {
+  char *enterprise_id;   /* whose outbound message the report was about; NULL when none */
+  char *outbound_id;
+  guint hard, soft, complaints;
+} OutboundBounceOutcome;
+
+void outbound_bounce_outcome_clear(OutboundBounceOutcome *o);
+
+/* Applies raw, a message returned to us (see outbound_bounce.c for the effects). verp_row > 0: it
+ * came to the VERP return path of that recipient row (its MAC already verified); otherwise it
+ * arrived for enterprise_id (a bound mailbox, a forward) and is matched by the Message-ID of the
+ * returned message. 1: it was mail to a return path, or a report about one of the enterprise's
+ * outbound messages, and was applied: it is not customer correspondence, do not archive it;
+ * 0: not ours, archive it as usual; -1 with *error (storage; nothing was applied). out is filled
+ * (clear it with outbound_bounce_outcome_clear). */
+int outbound_bounce_apply(MaStorage *st, const char *enterprise_id, gint64 verp_row, const void *raw, gsize len,
+                          OutboundBounceOutcome *out, GError **error);
+
+/* The suppression side of one recipient's permanent or temporary failure, inside the caller's
+ * transaction: severity hard (BounceSeverity of agent/bounce) suppresses address (hard_bounce); soft
+ * extends its streak and suppresses it at the fifth in a row within 7 days; anything else does
+ * nothing. Delivery calls it for 5xx replies too. 0, or -1 with *error. */
+int outbound_bounce_note(MaStorage *st, const char *enterprise_id, const char *address, int severity,
+                         const char *outbound_id, const char *detail, gint64 now, GError **error);
+
 /* ---- delivery (outbound_delivery.c) ---------------------------------------------------------- */
 
 /* Starts the delivery thread (its own event loop and storage handle); cfg is copied. 0, or -1
@@ -91,6 +135,10 @@ void outbound_delivery_stop(void);
  * "<event>:<outbound id>:<recipient row>:<attempts>", so a replayed outcome is emitted once. */
 int outbound_event_emit(MaStorage *st, const char *event, const MaOutbound *m, const MaOutboundRecipient *r,
                         gint64 now, GError **error);
+/* The same with extra's members added to the event's data (extra borrowed, may be NULL): the bounce
+ * issue's classification ({"bounce": {...}}) on message.bounced, message.complained. */
+int outbound_event_emit_with(MaStorage *st, const char *event, const MaOutbound *m, const MaOutboundRecipient *r,
+                             json_t *extra, gint64 now, GError **error);
 
 /* The JSON of a queued message with every recipient's state (GET /v1/outbound/{id} and
  * `mailagent queue show --json`): id, enterprise_id, type, channel, employee, mail_from, from,

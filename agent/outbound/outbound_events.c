@@ -33,6 +33,12 @@ static json_t *string_or_null(const char *s)
 int outbound_event_emit(MaStorage *st, const char *event, const MaOutbound *m, const MaOutboundRecipient *r,
                         gint64 now, GError **error)
 {
+  return outbound_event_emit_with(st, event, m, r, NULL, now, error);
+}
+
+int outbound_event_emit_with(MaStorage *st, const char *event, const MaOutbound *m, const MaOutboundRecipient *r,
+                             json_t *extra, gint64 now, GError **error)
+{
   g_autofree char *key = g_strdup_printf("%s:%s:%" G_GINT64_FORMAT ":%d", event, m->id, r->id, r->attempts);
   json_t *doc = json_object();
   json_object_set_new(doc, "outbound_id", json_string(m->id));
@@ -43,6 +49,7 @@ int outbound_event_emit(MaStorage *st, const char *event, const MaOutbound *m, c
   json_object_set_new(doc, "attempts", json_integer(r->attempts));
   json_object_set_new(doc, "time", time_or_null(now));
   json_object_set_new(doc, "idempotency_key", json_string(key));
+  if (extra) json_object_update(doc, extra);
   g_autofree char *payload = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
   int rc = storage_outbox_add(st, m->enterprise_id, event, key, payload, now, error);

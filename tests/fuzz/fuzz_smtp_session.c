@@ -126,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   ma_log_set_level(MA_LOG_ERROR); /* a line per session closed would slow the run down */
   size_t step = size % 64 + 1;
   Fake f = {.submitted = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free)};
-  SmtpSessionHooks hooks = {&f, lookup, policy, disk_ok, submit, starttls, body_new, NULL};
+  SmtpSessionHooks hooks = {&f, lookup, policy, disk_ok, submit, starttls, body_new, NULL, NULL};
   SmtpLimits lim;
   smtp_limits_defaults(&lim);
   lim.hostname = "mx.inbound.test";
