@@ -116,6 +116,45 @@ int outbound_bounce_apply(MaStorage *st, const char *enterprise_id, gint64 verp_
 int outbound_bounce_note(MaStorage *st, const char *enterprise_id, const char *address, int severity,
                          const char *outbound_id, const char *detail, gint64 now, GError **error);
 
+/* The pipeline's bounce hook (PipelineBounceHook, pipeline.h): the token key and bounce domain it
+ * needs, read once from cfg (the master key only when [relay] bounce_domain is set). NULL with
+ * *error when the key cannot be read. Free with outbound_bounce_hook_free (accepts NULL). */
+typedef struct OutboundBounceHook OutboundBounceHook;
+OutboundBounceHook *outbound_bounce_hook_new(const MaConfig *cfg, GError **error);
+void outbound_bounce_hook_free(OutboundBounceHook *h);
+/* The hook itself (ctx: an OutboundBounceHook): route "bounce" entries go to outbound_bounce_apply
+ * by their VERP row (or to outbound_unsubscribe for an unsubscribe address) and are always
+ * consumed; other entries that look like returned mail (outbound_bounce_candidate) are matched by
+ * Message-ID within their enterprise. */
+int outbound_bounce_spooled(void *ctx, MaStorage *st, const MaSpoolEntry *e, const void *raw, gsize len,
+                            GError **error);
+/* A cheap look at the header section: TRUE when the message may be returned mail. */
+gboolean outbound_bounce_candidate(const char *mail_from, const void *raw, gsize len);
+
+/* ---- the suppression list, operators' side (outbound_suppression.c) ---------------------------- */
+
+/* {"address", "reason", "detail", "source", "created_at"}: the CLI's and the API's shape. New ref. */
+json_t *outbound_suppression_json(const MaSuppression *s);
+/* text as a suppression-list address (trimmed, lower-case), newly allocated, or NULL with
+ * MA_ERROR_INVALID. */
+char *outbound_suppression_address(const char *text, GError **error);
+/* Adds address with reason (NULL: "manual"; else one of manual, hard_bounce, complaint,
+ * unsubscribe, soft_bounces) and an optional note. 1 added, 0 already there, -1 with *error. */
+int outbound_suppression_add(MaStorage *st, const char *enterprise_id, const char *address, const char *reason,
+                             const char *detail, GError **error);
+/* Imports a list: one address per line (or a CSV whose first column is the address, an
+ * "address" header allowed), blank lines and # comments skipped. All or nothing: a bad line is
+ * MA_ERROR_INVALID naming it. *added / *present: new entries / addresses already listed. */
+int outbound_suppression_import(MaStorage *st, const char *enterprise_id, const char *text, gsize len, guint *added,
+                                guint *present, GError **error);
+
+/* ---- unsubscribes (outbound_unsubscribe.c) ---------------------------------------------------- */
+
+/* The recipient of row row_id unsubscribes (via: "one-click" or "mailto"): its address goes on its
+ * enterprise's suppression list (unsubscribe) and recipient.unsubscribed is emitted, once. 1 done,
+ * 0 no such row (deleted since), -1 with *error. */
+int outbound_unsubscribe(MaStorage *st, gint64 row_id, const char *via, GError **error);
+
 /* ---- delivery (outbound_delivery.c) ---------------------------------------------------------- */
 
 /* Starts the delivery thread (its own event loop and storage handle); cfg is copied. 0, or -1

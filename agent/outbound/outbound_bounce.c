@@ -19,7 +19,9 @@
 #include "outbound.h"
 
 #include "agent/bounce/bounce.h"
+#include "agent/bounce/bounce_verp.h"
 #include "agent/lib/clock.h"
+#include "agent/lib/crypto.h"
 #include "agent/lib/log.h"
 
 #include <string.h>
@@ -173,4 +175,94 @@ int outbound_bounce_apply(MaStorage *st, const char *enterprise_id, gint64 verp_
   else storage_rollback(st);
   ma_outbound_free(m);
   return rc < 0 ? -1 : 1;
+}
+
+/* ---- the pipeline's hook: returned mail before the archive ------------------------------------ */
+
+struct OutboundBounceHook {
+  guint8 token_key[BOUNCE_TOKEN_KEY_LEN];
+  gboolean have_key;
+  char *bounce_domain;
+};
+
+OutboundBounceHook *outbound_bounce_hook_new(const MaConfig *cfg, GError **error)
+{
+  OutboundBounceHook *h = g_new0(OutboundBounceHook, 1);
+  if (cfg->relay_bounce_domain && *cfg->relay_bounce_domain) {
+    guint8 master[32];
+    if (ma_master_key_load(cfg->master_key_file, FALSE, master, error) < 0) {
+      g_free(h);
+      return NULL;
+    }
+    bounce_token_key(master, h->token_key);
+    memset(master, 0, sizeof master);
+    h->have_key = TRUE;
+    h->bounce_domain = g_ascii_strdown(cfg->relay_bounce_domain, -1);
+  }
+  return h;
+}
+
+void outbound_bounce_hook_free(OutboundBounceHook *h)
+{
+  if (!h) return;
+  memset(h->token_key, 0, sizeof h->token_key);
+  g_free(h->bounce_domain);
+  g_free(h);
+}
+
+/* Worth parsing as a report: a null sender, a report content type, a mailer daemon or postmaster
+ * in the header, or a subject that says the mail came back. A cheap scan of the header section
+ * (at most 64 KiB) so that ordinary correspondence is never parsed twice. */
+gboolean outbound_bounce_candidate(const char *mail_from, const void *raw, gsize len)
+{
+  static const char *const signs[] = {"multipart/report", "mailer-daemon", "postmaster@", "undeliver",
+                                      "delivery status", "returned mail", "failure notice", "delivery failure",
+                                      "returned to sender", "feedback-report", NULL};
+  if (mail_from && !*mail_from) return TRUE;
+  gsize n = MIN(len, 64 * 1024);
+  const char *p = raw, *end = memmem(p, n, "\r\n\r\n", 4);
+  if (!end) end = memmem(p, n, "\n\n", 2);
+  g_autofree char *head = g_ascii_strdown(p, end ? end - p : (gssize) n);
+  for (guint i = 0; signs[i]; i++)
+    if (strstr(head, signs[i])) return TRUE;
+  return FALSE;
+}
+
+int outbound_bounce_spooled(void *ctx, MaStorage *st, const MaSpoolEntry *e, const void *raw, gsize len,
+                            GError **error)
+{
+  OutboundBounceHook *h = ctx;
+  OutboundBounceOutcome out;
+  if (g_strcmp0(e->route, "bounce") != 0) {
+    if (!e->enterprise_id || !outbound_bounce_candidate(e->mail_from, raw, len)) return 0;
+    int rc = outbound_bounce_apply(st, e->enterprise_id, 0, raw, len, &out, error);
+    if (rc > 0) ma_info("bounce", "spool=%s route=%s: report about %s (hard=%u soft=%u complaints=%u), not archived",
+                        e->id, e->route ? e->route : "-", out.outbound_id, out.hard, out.soft, out.complaints);
+    outbound_bounce_outcome_clear(&out);
+    return rc;
+  }
+  if (!h->have_key) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "mail to a bounce address, but [relay] bounce_domain is unset");
+    return -1;
+  }
+  /* the session checked each address; the check is repeated here, where it costs nothing */
+  for (guint i = 0; e->rcpts && i < e->rcpts->len; i++) {
+    const char *rcpt = g_ptr_array_index(e->rcpts, i), *at = strrchr(rcpt, '@');
+    BounceTokenKind kind;
+    gint64 row = 0;
+    if (!at || g_ascii_strcasecmp(at + 1, h->bounce_domain) != 0 ||
+        bounce_token_decode(h->token_key, rcpt, (gsize) (at - rcpt), &kind, &row) != 1) {
+      ma_warn("bounce", "spool=%s: <%s> is no bounce address of ours: dropped", e->id, rcpt);
+      continue;
+    }
+    int rc = kind == BOUNCE_TOKEN_UNSUBSCRIBE ? outbound_unsubscribe(st, row, "mailto", error)
+                                              : outbound_bounce_apply(st, NULL, row, raw, len, &out, error);
+    if (rc < 0) return -1;
+    if (kind == BOUNCE_TOKEN_RETURN_PATH) {
+      ma_info("bounce", "spool=%s to=<%s>: %s (hard=%u soft=%u complaints=%u)", e->id, rcpt,
+              out.outbound_id ? out.outbound_id : "no such recipient", out.hard, out.soft, out.complaints);
+      outbound_bounce_outcome_clear(&out);
+    }
+  }
+  return 1;
 }
