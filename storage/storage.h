@@ -699,6 +699,7 @@ typedef struct {
   gint64 created_at;
   char *return_path;      /* "bounce": each recipient's VERP address (agent/bounce/bounce_verp.h) is the
                            * envelope sender; NULL: mail_from as is */
+  gboolean list_unsubscribe; /* each recipient's copy carries List-Unsubscribe (+ -Post), signed */
   GPtrArray *recipients;  /* MaOutboundRecipient* */
 } MaOutbound;
 

@@ -330,6 +330,7 @@ static const SqlMigration migrations[] = {
    "  address TEXT NOT NULL, count INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL,"
    "  PRIMARY KEY(enterprise_id, address)) WITHOUT ROWID;"
    "ALTER TABLE outbound_messages ADD COLUMN return_path TEXT;"
+   "ALTER TABLE outbound_messages ADD COLUMN list_unsubscribe INTEGER NOT NULL DEFAULT 0;"
    "CREATE INDEX IF NOT EXISTS outbound_messages_by_message_id ON outbound_messages(enterprise_id, message_id);"},
 };
 

@@ -18,7 +18,7 @@
   " last_reply, deferred_reason"
 #define MSG_COLS                                                                                           \
   "id, enterprise_id, type, channel, employee, mail_from, header_from, subject, message_id, raw_sha256, size," \
-  " eight_bit, smtputf8, records, route, created_at, return_path"
+  " eight_bit, smtputf8, records, route, created_at, return_path, list_unsubscribe"
 
 static MaOutboundRecipient *rcpt_read(sqlite3_stmt *s)
 {
@@ -72,7 +72,7 @@ static int idempotency_lookup(SqlDb *d, const char *enterprise_id, const char *k
 
 static int insert_message(SqlDb *d, const MaOutbound *m, GError **error)
 {
-  sqlite3_stmt *s = sql_prep(d, "INSERT INTO outbound_messages(" MSG_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+  sqlite3_stmt *s = sql_prep(d, "INSERT INTO outbound_messages(" MSG_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                              error);
   if (!s) return -1;
   sql_bind_text(s, 1, m->id);
@@ -92,6 +92,7 @@ static int insert_message(SqlDb *d, const MaOutbound *m, GError **error)
   sql_bind_text(s, 15, m->route_json);
   sqlite3_bind_int64(s, 16, m->created_at);
   sql_bind_text(s, 17, m->return_path);
+  sqlite3_bind_int(s, 18, m->list_unsubscribe ? 1 : 0);
   if (sql_step_enterprise_row(d, s, m->enterprise_id, error, "queue outbound message") < 0) return -1;
   s = sql_prep(d,
                "INSERT INTO outbound_recipients(outbound_id, enterprise_id, address, state, next_attempt_at,"
@@ -172,6 +173,7 @@ static int load_message(SqlDb *d, const char *enterprise_id, const char *id, MaO
   m->route_json = sql_col_dup(s, 14);
   m->created_at = sqlite3_column_int64(s, 15);
   m->return_path = sql_col_dup(s, 16);
+  m->list_unsubscribe = sqlite3_column_int(s, 17) != 0;
   sql_reset(s);
   s = sql_prep(d, "SELECT " RCPT_COLS " FROM outbound_recipients WHERE outbound_id = ? ORDER BY id", error);
   if (s) sql_bind_text(s, 1, m->id);

@@ -60,6 +60,7 @@ static const KeySpec keys[] = {
   I("api", "max_connections", api_max_connections, "256"),
   S("api", "tls_cert_file", api_tls_cert_file, NULL),
   S("api", "tls_key_file", api_tls_key_file, NULL),
+  S("api", "public_url", api_public_url, NULL),
   A("relay", "default_host", relay_default_host, NULL),
   I("relay", "mx_port", relay_mx_port, "25"),
   E("relay", "tls_mode", relay_tls_mode, "preferred", "off|preferred|required|preferred-verify|required-verify"),

@@ -44,6 +44,7 @@ typedef struct {
   int api_max_connections;      /* concurrent API connections, 256; more get 503 and a close */
   char *api_tls_cert_file;      /* NULL: plain HTTP */
   char *api_tls_key_file;
+  char *api_public_url;         /* the API as the world reaches it (List-Unsubscribe links), NULL: none */
   /* [relay] */
   char *relay_default_host;     /* NULL: direct MX delivery */
   int relay_mx_port;            /* port of MX hosts, 25 (tests move it) */

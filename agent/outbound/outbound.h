@@ -43,6 +43,9 @@ typedef struct {
   GPtrArray *header_names;   /* extra headers: names and values, same length */
   GPtrArray *header_values;
   const char *records_json;  /* JSON array of {"type","id"} to link, or NULL */
+  int list_unsubscribe;      /* 1: carry List-Unsubscribe, 0: not, -1 (or 0-initialised with
+                              * list_unsubscribe_set FALSE): by type, mass mail only */
+  gboolean list_unsubscribe_set;
 } OutboundRequest;
 
 /* Validates the request (the From must be one of the enterprise's domains or an employee's
@@ -154,6 +157,16 @@ int outbound_suppression_import(MaStorage *st, const char *enterprise_id, const 
  * enterprise's suppression list (unsubscribe) and recipient.unsubscribed is emitted, once. 1 done,
  * 0 no such row (deleted since), -1 with *error. */
 int outbound_unsubscribe(MaStorage *st, gint64 row_id, const char *via, GError **error);
+
+/* The copy of raw for recipient row row_id with List-Unsubscribe (the one-click URL under
+ * public_url when set, and a mailto on bounce_domain, both with the row's unsubscribe token) and,
+ * with public_url, List-Unsubscribe-Post: List-Unsubscribe=One-Click, preceded by a DKIM signature
+ * of the enterprise's active keys for the From domain that covers them (none without an active
+ * key). raw itself (a new reference) when it carries List-Unsubscribe already. New reference, or
+ * NULL with *error (a key that cannot be opened). */
+GBytes *outbound_list_unsubscribe_copy(MaStorage *st, const guint8 master_key[32], const guint8 token_key[32],
+                                       const char *bounce_domain, const char *public_url, const char *enterprise_id,
+                                       GBytes *raw, gint64 row_id, GError **error);
 
 /* ---- delivery (outbound_delivery.c) ---------------------------------------------------------- */
 

@@ -83,7 +83,9 @@ typedef struct {
 typedef struct {
   /* configuration (copied) */
   char *data_dir, *helo, *relay_host, *tls_mode, *auth_mech, *username, *password;
-  char *bounce_domain;     /* [relay] bounce_domain, NULL: no VERP */
+  char *bounce_domain;     /* [relay] bounce_domain, NULL: no VERP nor List-Unsubscribe */
+  char *public_url;        /* [api] public_url: the one-click unsubscribe link's base, NULL: none */
+  guint8 master_key[32];   /* with bounce_domain: signs the List-Unsubscribe fields */
   guint8 token_key[32];    /* bounce_token_key of the master key, with bounce_domain */
   int relay_port, mx_port;
   gint64 max_age;
@@ -146,6 +148,7 @@ static MaOutbound *job_msg_copy(const MaOutbound *m)
   c->mail_from = g_strdup(m->mail_from);
   c->created_at = m->created_at;
   c->return_path = g_strdup(m->return_path);
+  c->list_unsubscribe = m->list_unsubscribe;
   c->eight_bit = m->eight_bit;
   c->smtputf8 = m->smtputf8;
   return c;
@@ -559,19 +562,31 @@ static void route_job(Engine *e, Job *j)
 
 /* ---- the scan --------------------------------------------------------------------------------- */
 
+/* r's copy of a message with List-Unsubscribe; the plain copy (logged) if its signature fails. */
+static GBytes *list_unsubscribe_copy(Engine *e, const MaOutbound *msg, GBytes *body, const MaOutboundRecipient *r)
+{
+  g_autoptr(GError) error = NULL;
+  GBytes *copy = outbound_list_unsubscribe_copy(e->st, e->master_key, e->token_key, e->bounce_domain, e->public_url,
+                                                msg->enterprise_id, body, r->id, &error);
+  if (copy) return copy;
+  ma_error("outbound", "%s to=<%s>: List-Unsubscribe not added: %s", msg->id, r->address, error->message);
+  return g_bytes_ref(body);
+}
+
 /* Adds r to the open job of (msg, d) in jobs, or to a new one, which is returned (NULL when an
  * existing job took r). */
 static Job *add_to_job(Engine *e, GHashTable *jobs, MaOutbound *msg, GBytes *body, Dest *d, MaOutboundRecipient *r)
 {
-  /* a VERP return path names one recipient: one transaction each */
+  /* a VERP return path and List-Unsubscribe name one recipient: one transaction (one copy) each */
   gboolean verp = e->bounce_domain && g_strcmp0(msg->return_path, "bounce") == 0 && msg->mail_from[0];
-  g_autofree char *key = verp ? g_strdup_printf("%s\n%s\n%" G_GINT64_FORMAT, msg->id, d->key, r->id)
+  gboolean unsub = e->bounce_domain && msg->list_unsubscribe;
+  g_autofree char *key = verp || unsub ? g_strdup_printf("%s\n%s\n%" G_GINT64_FORMAT, msg->id, d->key, r->id)
                               : g_strdup_printf("%s\n%s", msg->id, d->key);
   Job *j = g_hash_table_lookup(jobs, key), *created = NULL;
   if (!j || j->rcpts->len >= OUT_JOB_RCPTS) {
     j = created = g_new0(Job, 1);
     j->msg = job_msg_copy(msg);
-    j->body = g_bytes_ref(body);
+    j->body = unsub ? list_unsubscribe_copy(e, msg, body, r) : g_bytes_ref(body);
     j->rcpts = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbound_recipient_free);
     j->dest = d;
     if (verp) j->mail_from = outbound_verp_address(e->token_key, e->bounce_domain, r->id);
@@ -692,7 +707,9 @@ static void engine_free(Engine *e)
   if (e->password) memset(e->password, 0, strlen(e->password));
   g_free(e->password);
   g_free(e->bounce_domain);
+  g_free(e->public_url);
   memset(e->token_key, 0, sizeof e->token_key);
+  memset(e->master_key, 0, sizeof e->master_key);
   g_free(e);
 }
 
@@ -718,8 +735,10 @@ int outbound_delivery_start(const MaConfig *cfg, GError **error)
     guint8 master[32];
     if (ma_master_key_load(cfg->master_key_file, FALSE, master, error) < 0) goto fail;
     bounce_token_key(master, e->token_key);
+    memcpy(e->master_key, master, sizeof master);
     memset(master, 0, sizeof master);
     e->bounce_domain = g_strdup(cfg->relay_bounce_domain);
+    e->public_url = g_strdup(cfg->api_public_url);
   }
   if (cfg->relay_default_host) {
     g_autofree char *host = NULL;

@@ -74,6 +74,8 @@ json_t *outbound_to_json(const MaOutbound *m)
   json_object_set_new(doc, "route", route ? route : json_null());
   json_t *records = m->records_json ? json_loads(m->records_json, 0, NULL) : NULL;
   json_object_set_new(doc, "records", records ? records : json_array());
+  json_object_set_new(doc, "return_path", string_or_null(m->return_path));
+  json_object_set_new(doc, "list_unsubscribe", json_boolean(m->list_unsubscribe));
   json_t *rcpts = json_array();
   for (guint i = 0; i < m->recipients->len; i++) {
     const MaOutboundRecipient *r = g_ptr_array_index(m->recipients, i);

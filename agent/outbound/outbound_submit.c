@@ -187,6 +187,7 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
   m->records_json = g_strdup(req->records_json);
   m->created_at = now;
   m->return_path = verp ? g_strdup("bounce") : NULL;
+  m->list_unsubscribe = req->list_unsubscribe_set ? req->list_unsubscribe > 0 : strcmp(type, "mass") == 0;
   int checked = 0;
   for (guint i = 0; i < msg.rcpts->len && checked >= 0; i++) {
     MaOutboundRecipient *r = g_new0(MaOutboundRecipient, 1);
