@@ -4,6 +4,9 @@
  * [relay] bounce_domain, made at delivery by outbound_verp_address, so every DSN names the row it
  * is about), the From address ("from"), or a fixed address in one of the enterprise's domains.
  * Without [relay] bounce_domain there is no bounce management and "bounce" means the From address.
+ * On the default path a From domain claimed with return path "from" (`mailagent domain add
+ * --return-path from`: the customer's own SPF then counts, agent/domains) leaves with the From
+ * address whatever the enterprise setting says, so mail matches what the domain doctor checks.
  * A sender the request set explicitly (other than the From address) is kept, and a null sender
  * stays null: mail that must never be bounced to is never given a bounce address.
  */
@@ -26,7 +29,14 @@ int outbound_return_path(MaStorage *st, const MaConfig *cfg, const char *enterpr
   }
   g_autofree char *setting = NULL;
   if (!choice) {
-    if (settings_get(st, cfg, enterprise_id, "return_path", &setting, error) < 0) return -1;
+    MaDomain *d = NULL;
+    g_autofree char *domain = g_ascii_strdown(strrchr(header_from, '@') + 1, -1);
+    int found = storage_domain_get(st, enterprise_id, domain, &d, error);
+    gboolean domain_from = found > 0 && g_strcmp0(d->return_path, "from") == 0;
+    ma_domain_free(d);
+    if (found < 0) return -1;
+    if (domain_from) setting = g_strdup("from");
+    else if (settings_get(st, cfg, enterprise_id, "return_path", &setting, error) < 0) return -1;
     choice = setting;
   }
   if (strchr(choice, '@')) {
