@@ -272,6 +272,10 @@ int sqlite_oauth2_state_take(void *impl, const char *state, gint64 now, char **o
 int sqlite_mailbox_set_secret(void *impl, const char *mailbox_id, const char *secret_sealed, GError **error);
 int sqlite_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 /* storage_sqlite_outbound.c (bounces) and storage_sqlite_suppressions.c */
+/* The recipients of the enterprise's newest queued message with this Message-ID (the timeline's
+ * delivery states): *out a new array of MaOutboundRecipient*, or NULL when there is none. */
+int sql_outbound_delivery(SqlDb *d, const char *enterprise_id, const char *message_id, GPtrArray **out,
+                          GError **error);
 int sqlite_outbound_recipient_get(void *impl, const char *enterprise_id, gint64 row_id, MaOutboundRecipient **out,
                                   GError **error);
 int sqlite_outbound_find_message(void *impl, const char *enterprise_id, const char *message_id, char **outbound_id_r,

@@ -134,6 +134,7 @@ void ma_timeline_item_free(MaTimelineItem *item)
   if (!item) return;
   ma_stored_message_free(item->message);
   ma_activity_free(item->activity);
+  if (item->delivery) g_ptr_array_unref(item->delivery);
   g_free(item);
 }
 

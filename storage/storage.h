@@ -331,6 +331,8 @@ typedef struct {
   gboolean is_activity;
   MaStoredMessage *message; /* set for messages */
   MaActivity *activity;     /* set for activities */
+  GPtrArray *delivery;      /* an outbound message that went through the queue: its recipients'
+                             * states (MaOutboundRecipient*, matched by Message-ID); else NULL */
 } MaTimelineItem;
 
 void ma_timeline_item_free(MaTimelineItem *item);

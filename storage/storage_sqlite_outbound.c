@@ -506,3 +506,23 @@ int sqlite_outbound_bounce(void *impl, gint64 id, MaOutboundState state, const c
   }
   return sql_write_end(d, ret, error);
 }
+
+int sql_outbound_delivery(SqlDb *d, const char *enterprise_id, const char *message_id, GPtrArray **out,
+                          GError **error)
+{
+  *out = NULL;
+  sqlite3_stmt *s = sql_prep(d, "SELECT " RCPT_COLS " FROM outbound_recipients WHERE outbound_id ="
+                                " (SELECT id FROM outbound_messages WHERE enterprise_id = ? AND message_id = ?"
+                                "  ORDER BY created_at DESC, id DESC LIMIT 1) ORDER BY id", error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sql_bind_text(s, 2, message_id);
+  GPtrArray *rcpts = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbound_recipient_free);
+  if (rcpts_collect(d, s, rcpts, error) < 0) {
+    g_ptr_array_unref(rcpts);
+    return -1;
+  }
+  if (rcpts->len > 0) *out = rcpts;
+  else g_ptr_array_unref(rcpts);
+  return 0;
+}

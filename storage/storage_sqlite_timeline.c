@@ -275,6 +275,9 @@ static int timeline_items(SqlDb *d, const char *enterprise_id, GArray *rows, gui
       if (!g_hash_table_steal_extended(msgs, r->message_id, NULL, &value)) continue;
       MaTimelineItem *item = g_new0(MaTimelineItem, 1);
       item->message = value;
+      if (item->message->direction == MA_DIRECTION_OUTBOUND && item->message->message_id &&
+          sql_outbound_delivery(d, enterprise_id, item->message->message_id, &item->delivery, error) < 0)
+        ret = -1;
       g_ptr_array_add(out, item);
     }
   }

@@ -19,6 +19,7 @@ ma settings acme archive_unmatched=on return_path=from >/dev/null
 assert_eq from "$(ma settings acme --json | json_get - 'd["settings"]["return_path"]')" "return_path=from is stored"
 assert_status 2 ma settings acme return_path=bounces@elsewhere.example
 db() { sqlite3 -readonly -cmd ".timeout 5000" "$T/data/mailagent.db" "$1"; }
+echo '{"type":"contact","id":"c-nouser","name":"No User","emails":["nouser@client.example"]}' | ma records import acme - >/dev/null
 
 # queued, not yet delivered (no serve): the DSN may come back before or after "sent"
 ID=$(ma send acme --from alice@example.test --to nouser@client.example --to ok@client.example --subject Offer --text "Hi" | cut -d' ' -f2)
@@ -85,4 +86,10 @@ assert_eq hard_bounce "$(db "select reason from suppressions where address='nous
 assert_eq "Offer|Question|Undelivered Mail Returned to Sender" \
   "$(db "select group_concat(subject, '|') from (select subject from messages order by subject)")" \
   "archived: the outbound Offer, the ordinary mail and the bounce of someone else's mail; ours is not"
+
+# the outbound message's timeline entry shows each recipient's delivery state
+ma timeline acme contact c-nouser --json >"$T/tl.json"
+assert_eq "Offer: nouser@client.example bounced, ok@client.example queued" \
+  "$(json_get "$T/tl.json" '[i["subject"] + ": " + ", ".join(r["address"] + " " + r["state"] for r in i["delivery"]) for i in d["items"] if "delivery" in i][0]')" \
+  "the timeline shows the bounce on the outbound message"
 finish
