@@ -77,6 +77,17 @@ assert_eq "suppressed" "$(json_get "$T/body" '[r["state"] for r in d["recipients
 assert_contains "$(cat "$T/body")" "suppression list (hard_bounce" "the answer says why"
 assert_eq 2 "$(wait_mbox "$PF" 2)" "ok@ got the second message"
 assert_eq sent "$(wait_state "$ID2" ok@client.example sent)" "ok@ sent"
+# the SMTP submission listener's 250 and `mailagent send` name the suppressed recipients
+ma submission add acme --label crm --json >"$T/cred.json"
+out=$(swaks --server "127.0.0.1:$SUBMISSION_PORT" --tls --auth PLAIN --auth-user "$(json_get "$T/cred.json" 'd["username"]')" \
+  --auth-password "$(json_get "$T/cred.json" 'd["secret"]')" --from sales@acme.example --to nouser@client.example,ok@client.example \
+  --header "Subject: via submission" 2>&1 || true)
+assert_contains "$out" "250 2.0.0 Ok: queued as" "submission: queued"
+assert_contains "$out" "; suppressed, not sent: nouser@client.example" "submission: the 250 names the suppressed recipient"
+out=$(ma send acme --from sales@acme.example --to nouser@client.example --subject CLI --text x)
+assert_contains "$out" "suppressed: nouser@client.example is on the enterprise's suppression list (hard_bounce since" \
+  "mailagent send says why"
+assert_eq 3 "$(wait_mbox "$PF" 3)" "ok@ got the submitted copy"
 assert_eq 1 "$(grep -c 'to=<nouser@client.example>' "$PF/maillog")" "nouser@ was never offered to Postfix again"
 
 # forged bounce addresses: refused at RCPT with an enhanced status
