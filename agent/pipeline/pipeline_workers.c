@@ -25,6 +25,11 @@
  * of that entry. A batch reads in at most BATCH_BYTES of messages (plus one message): the entries
  * behind go back to the spool for the next round, so 32 large messages never sit in memory at once.
  *
+ * Returned mail goes first: the bounce hook (pipeline_workers_set_bounce_hook; agent/outbound
+ * applies DSNs and complaints about the enterprise's own outbound mail) sees each claimed entry
+ * before the archive and takes those it applied out of the batch; mail to bounce addresses (route
+ * "bounce", no enterprise) never reaches the archive.
+ *
  * Workers sleep on a condition variable, woken by pipeline_workers_notify() (the SMTP server's
  * spool hook) and at least every second (entries from another process, backoffs ending).
  * pipeline_workers_stop() lets them finish what the spool holds, then joins them.
@@ -326,6 +331,7 @@ static void process_one(Worker *w, MaSpoolEntry *e)
  * it; route "bounce" never reaches the archive, whatever happens. */
 static void take_bounces(Worker *w, GPtrArray *batch)
 {
+  gsize kept = 0; /* octets of the entries left in the batch still held in memory */
   for (guint i = 0; i < batch->len;) {
     MaSpoolEntry *e = batch->pdata[i];
     g_autoptr(GError) error = NULL;
@@ -339,6 +345,10 @@ static void take_bounces(Worker *w, GPtrArray *batch)
                                                                          "management is not running");
     }
     if (rc == 0 && !ours) {
+      /* the batch below reads at most BATCH_BYTES in: past that, drop what was read for the check */
+      gsize len = e->data ? g_bytes_get_size(e->data) : 0;
+      if (kept + len > BATCH_BYTES && e->body_file) g_clear_pointer(&e->data, g_bytes_unref);
+      else kept += len;
       i++;
       continue;
     }
