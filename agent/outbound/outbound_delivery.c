@@ -161,12 +161,15 @@ static MaOutbound *job_msg_copy(const MaOutbound *m)
  * spam, policy) is soft: it must not put the address on the suppression list. */
 static int reply_severity(const char *reply)
 {
-  char status[16] = "";
-  if (g_ascii_isdigit(reply[0]) && reply[3] == ' ' && g_ascii_isdigit(reply[4]) && reply[5] == '.') {
-    gsize n = strcspn(reply + 4, " ");
-    if (n < sizeof status) memcpy(status, reply + 4, n), status[n] = '\0';
-  }
   if (!g_ascii_isdigit(reply[0])) return BOUNCE_NEITHER;
+  char status[16] = "";
+  if (strlen(reply) > 5 && reply[3] == ' ' && g_ascii_isdigit(reply[4]) && reply[5] == '.') {
+    gsize n = strcspn(reply + 4, " ");
+    if (n < sizeof status) {
+      memcpy(status, reply + 4, n);
+      status[n] = '\0';
+    }
+  }
   const char *reason = bounce_reason(status, "failed", "", reply);
   return bounce_severity(reason, status);
 }
