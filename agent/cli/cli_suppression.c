@@ -159,9 +159,8 @@ static int cmd_import(int argc, char **argv)
   guint added = 0, present = 0;
   rc = outbound_suppression_import(st, ent->id, text, len, &added, &present, &error);
   if (rc == 0) {
-    json_t *details = json_pack("{s:i,s:i}", "added", (int) added, "present", (int) present);
-    cli_audit(st, ent->id, "suppression.import", argv[2], details, NULL);
-    json_decref(details);
+    cli_audit(st, ent->id, "suppression.import", argv[2],
+              json_pack("{s:i,s:i}", "added", (int) added, "present", (int) present), NULL); /* takes the details */
   }
   storage_close(&st);
   ma_enterprise_free(ent);
