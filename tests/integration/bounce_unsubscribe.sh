@@ -18,7 +18,7 @@ PF_PORT=$(free_port)
 pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = none"
 write_config "[dns]" "servers=$DNS_SERVERS" "[relay]" "default_host=127.0.0.1:$PF_PORT" "tls_mode=off" \
   "bounce_domain=bounces.test"
-sed -i "s|^\[api\]\$|[api]\npublic_url=http://127.0.0.1:$API_PORT/|" "$CONF"
+sed -i "s|^\[api\]\$|[api]\npublic_url=http://127.0.0.1:$API_PORT|" "$CONF"
 ma init >/dev/null
 ma enterprise add --name Acme --slug acme --domain example.test --json >"$T/ent.json"
 KEY=$(json_get "$T/ent.json" 'd["api_key"]["secret"]')
