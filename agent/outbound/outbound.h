@@ -194,7 +194,8 @@ int outbound_event_emit_with(MaStorage *st, const char *event, const MaOutbound 
 
 /* The JSON of a queued message with every recipient's state (GET /v1/outbound/{id} and
  * `mailagent queue show --json`): id, enterprise_id, type, channel, employee, mail_from, from,
- * subject, message_id, size, created_at, route, records, recipients [{address, state, attempts,
+ * subject, message_id, size, created_at, route, records, return_path ("bounce": VERP, else null),
+ * list_unsubscribe, recipients [{address, state, attempts,
  * reply, last_attempt_at, next_attempt_at, updated_at}]. New reference. */
 json_t *outbound_to_json(const MaOutbound *m);
 
