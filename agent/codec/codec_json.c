@@ -341,20 +341,6 @@ void codec_write_timeline_item(CodecWriter *w, const MaTimelineItem *item)
     activity_fields(w, item->activity);
   else
     message_fields(w, item->message, FALSE);
-  if (item->delivery) { /* sent through the queue: each recipient's delivery state (docs/bounces.md) */
-    codec_writer_key(w, "delivery");
-    codec_writer_array_begin(w);
-    for (guint i = 0; i < item->delivery->len; i++) {
-      const MaOutboundRecipient *r = item->delivery->pdata[i];
-      codec_writer_object_begin(w);
-      codec_writer_field_string(w, "address", r->address);
-      codec_writer_field_string(w, "state", ma_outbound_state_name(r->state));
-      codec_writer_field_string(w, "reply", r->last_reply);
-      codec_writer_field_time(w, "updated_at", r->updated_at);
-      codec_writer_object_end(w);
-    }
-    codec_writer_array_end(w);
-  }
   codec_writer_object_end(w);
 }
 

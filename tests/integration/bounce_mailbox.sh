@@ -87,9 +87,4 @@ assert_eq "Offer|Question|Undelivered Mail Returned to Sender" \
   "$(db "select group_concat(subject, '|') from (select subject from messages order by subject)")" \
   "archived: the outbound Offer, the ordinary mail and the bounce of someone else's mail; ours is not"
 
-# the outbound message's timeline entry shows each recipient's delivery state
-ma timeline acme contact c-nouser --json >"$T/tl.json"
-assert_eq "Offer: nouser@client.example bounced, ok@client.example queued" \
-  "$(json_get "$T/tl.json" '[i["subject"] + ": " + ", ".join(r["address"] + " " + r["state"] for r in i["delivery"]) for i in d["items"] if "delivery" in i][0]')" \
-  "the timeline shows the bounce on the outbound message"
 finish
