@@ -15,6 +15,7 @@ void smtp_envelope_reset(SmtpEnvelope *env)
   if (env->rcpts) g_ptr_array_set_size(env->rcpts, 0);
   env->rcpt_accepted = 0;
   g_clear_pointer(&env->enterprise_id, g_free);
+  env->bounce = FALSE;
   forwarder_decision_clear(&env->decision);
 }
 

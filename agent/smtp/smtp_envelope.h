@@ -18,6 +18,7 @@ typedef struct {
   GPtrArray *rcpts;         /* char* addresses as accepted, each once */
   guint rcpt_accepted;      /* RCPT commands accepted, repeats included (the recipient limit) */
   char *enterprise_id;      /* the recipients' enterprise, NULL before the first RCPT */
+  gboolean bounce;          /* the recipients are return-path/unsubscribe addresses on bounce_domain */
   FwdDecision decision;     /* the forwarder policy's, at RCPT, then at the end of the message */
 } SmtpEnvelope;
 

@@ -15,6 +15,7 @@
 typedef struct {
   char *hostname;           /* greeting and EHLO name */
   char *inbound_domain;
+  char *bounce_domain;      /* [relay] bounce_domain: RCPT there goes to the bounce_lookup hook; NULL: none */
   gint64 max_message_size;  /* SIZE, advertised */
   guint max_recipients;
   guint error_budget;

@@ -165,6 +165,7 @@ SmtpSession *smtp_session_new(const SmtpLimits *lim, const SmtpSessionHooks *hoo
   s->lim = *lim;
   s->lim.hostname = g_strdup(lim->hostname ? lim->hostname : "localhost");
   s->lim.inbound_domain = g_strdup(lim->inbound_domain ? lim->inbound_domain : "");
+  s->lim.bounce_domain = lim->bounce_domain && *lim->bounce_domain ? g_strdup(lim->bounce_domain) : NULL;
   s->hooks = *hooks;
   g_strlcpy(s->client, client_ip ? client_ip : "unknown", sizeof s->client);
   smtp_envelope_init(&s->env);
@@ -182,6 +183,7 @@ void smtp_session_free(SmtpSession *s)
   g_free(s->auth_enterprise);
   g_free(s->lim.hostname);
   g_free(s->lim.inbound_domain);
+  g_free(s->lim.bounce_domain);
   g_free(s);
 }
 
@@ -232,6 +234,7 @@ typedef struct {
 typedef struct {
   SmtpPath path;          /* MAIL: the reverse path */
   char *rcpt;             /* RCPT: the address to deliver to; NULL for a repeat of an accepted one */
+  gboolean bounce;        /* RCPT: one of our bounce addresses (bounce_domain) */
   char *enterprise_id;    /* RCPT: the transaction's enterprise, when this RCPT is its first */
   FwdDecision decision;   /* ... and the envelope judgement of the forwarder policy */
   gint64 bdat_size;       /* BDAT: the chunk */
@@ -315,6 +318,20 @@ static SmtpAction proceed_mail(SmtpSession *s, const char *arg, CommandFacts *f,
   return SMTP_CONTINUE;
 }
 
+/* RCPT to bounce_domain: only our own tokens, never mixed with the enterprises' addresses. */
+static Verdict check_bounce_rcpt(const SmtpSession *s, const SmtpPath *path, CommandFacts *f)
+{
+  if (path->quoted || path->source_route || !s->hooks.bounce_lookup || s->hooks.bounce_lookup(s->hooks.ctx, path->local) != 1) {
+    ma_info("smtp", "rcpt refused client=%s to=<%s> reason=\"not a bounce address of ours\"", s->client, path->address);
+    return REFUSE("550 5.1.1 Recipient address rejected: no such bounce address here");
+  }
+  if (s->env.enterprise_id) return DEFER("452 4.5.3 Bounce addresses and other recipients go in separate transactions");
+  f->bounce = TRUE;
+  g_autofree char *addr = g_ascii_strdown(path->address, -1);
+  if (!smtp_envelope_has_rcpt(&s->env, addr, FALSE)) f->rcpt = g_steal_pointer(&addr);
+  return PROCEED;
+}
+
 static Verdict check_rcpt(const SmtpSession *s, const char *arg, CommandFacts *f)
 {
   SmtpPath path;
@@ -333,6 +350,9 @@ static Verdict check_rcpt(const SmtpSession *s, const char *arg, CommandFacts *f
     if (!s->env.enterprise_id) f->enterprise_id = g_strdup(s->auth_enterprise);
     return PROCEED;
   }
+  if (s->lim.bounce_domain && smtp_parse_rcpt(arg, &path, &why) == 0 &&
+      g_ascii_strcasecmp(path.domain, s->lim.bounce_domain) == 0)
+    return check_bounce_rcpt(s, &path, f);
   if (smtp_parse_rcpt(arg, &path, &why) < 0 || smtp_rcpt_local_part(&path, s->lim.inbound_domain, local, &why) < 0) {
     ma_info("smtp", "rcpt refused client=%s reason=\"%s\"", s->client, why);
     return REFUSE(why);
@@ -343,6 +363,7 @@ static Verdict check_rcpt(const SmtpSession *s, const char *arg, CommandFacts *f
     return DEFER("451 4.3.0 Temporary lookup failure, try again later");
   }
   if (rc == 0) return REFUSE("550 5.1.1 Recipient address rejected: no such virtual address here");
+  if (s->env.bounce) return DEFER("452 4.5.3 Bounce addresses and other recipients go in separate transactions");
   if (s->env.enterprise_id && strcmp(s->env.enterprise_id, enterprise) != 0)
     return DEFER("452 4.5.3 One enterprise per transaction; send the other recipients separately");
   if (!s->env.enterprise_id) {
@@ -369,6 +390,7 @@ static Verdict check_rcpt(const SmtpSession *s, const char *arg, CommandFacts *f
 static SmtpAction proceed_rcpt(SmtpSession *s, const char *arg, CommandFacts *f, gint64 now_ms)
 {
   smtp_envelope_add_rcpt(&s->env, g_steal_pointer(&f->rcpt));
+  if (f->bounce) s->env.bounce = TRUE;
   if (f->enterprise_id) {
     s->env.enterprise_id = g_steal_pointer(&f->enterprise_id);
     smtp_envelope_set_decision(&s->env, &f->decision);
@@ -693,7 +715,7 @@ static Verdict judge_message(const SmtpSession *s, const guint8 *head, gsize hea
     ma_info("smtp", "message refused %s result=554 reason=\"%s\"", what, unparseable);
     return (Verdict){VERDICT_REFUSE, NULL, g_strdup_printf("554 5.6.0 Message refused: %s", unparseable), NULL};
   }
-  if (s->lim.submission) return PROCEED;
+  if (s->lim.submission || s->env.bounce) return PROCEED; /* no forwarder policy for either */
   const FwdDecision *d = &s->env.decision;
   if (!d->satisfied || !d->employee_id) {
     FwdDecision h = {0};
@@ -747,7 +769,7 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
     return answer(s, v, now_ms);
   }
   if (better.satisfied) smtp_envelope_set_decision(&s->env, &better); /* (an unsatisfied one was refused) */
-  MaSpoolEntry *e = smtp_envelope_spool_entry(&s->env, s->lim.submission ? "submission" : "smtp", s->client, s->helo,
+  MaSpoolEntry *e = smtp_envelope_spool_entry(&s->env, s->lim.submission ? "submission" : s->env.bounce ? "bounce" : "smtp", s->client, s->helo,
                                               g_steal_pointer(&s->body));
   g_free(s->spool_client_log);
   s->spool_client_log = g_strdup_printf("%s employee=%s signal=%s", what->str, e->employee_id ? e->employee_id : "-",
