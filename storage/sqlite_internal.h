@@ -88,6 +88,14 @@ char *sql_col_dup(sqlite3_stmt *s, int i); /* g_strdup of a text column, NULL fo
 char *sql_list_join(GPtrArray *items);     /* char* items -> "a\x1fb" */
 void sql_list_split(const char *joined, GPtrArray *out);
 
+/* ---- search (storage_sqlite_search.c) ------------------------------------------------------- */
+
+/* Registers the "mailagent" FTS5 tokenizer (agent/search/search_tokenize.h) on d's connection;
+ * must run before the migrations, which create the index with it. */
+int sql_search_register(SqlDb *d, GError **error);
+struct MaStorageSearchBackend;
+extern const struct MaStorageSearchBackend sql_search_backend;
+
 /* ---- migrations (storage_migrations.c) ------------------------------------------------------ */
 
 int sql_migrate(SqlDb *d, GError **error);

@@ -11,9 +11,23 @@
 #define MA_STORAGE_BACKEND_H
 
 #include "storage.h"
+#include "storage_search.h"
+
+/* The full-text index and the deletions that must leave no trace (storage_search.h). */
+typedef struct MaStorageSearchBackend {
+  int (*index)(void *impl, const MaStoredMessage *m, GError **error);
+  int (*search)(void *impl, const char *enterprise_id, const MaSearchRequest *req, gint64 after, int limit,
+                GPtrArray *out, GError **error);
+  int (*erase_address)(void *impl, const char *enterprise_id, const char *address, MaEraseCounts *counts,
+                       GError **error);
+  int (*expire_before)(void *impl, const char *enterprise_id, gint64 before, int limit, MaEraseCounts *counts,
+                       GError **error);
+  int (*compact)(void *impl, GError **error);
+} MaStorageSearchBackend;
 
 typedef struct MaStorageBackend {
   const char *name;
+  const MaStorageSearchBackend *search; /* storage_search.h */
   /* lifecycle: open creates *impl_out (owned by the backend, released by close). */
   int (*open)(const char *data_dir, gboolean create, void **impl_out, GError **error);
   void (*close)(void *impl);

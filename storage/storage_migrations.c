@@ -317,6 +317,40 @@ static const SqlMigration migrations[] = {
   {108, /* issue 10, second step: the last check's report per claim, as the doctor shows it, so
          * GET /v1/domains/{d}/doctor answers from storage instead of asking DNS on the API loop */
    "ALTER TABLE enterprise_domains ADD COLUMN report TEXT;"},
+  {131, /* issue 16: full-text search (storage_sqlite_search.c). search_docs numbers the indexed
+         * messages (doc = date << 20 | n, so newest first is the index's own order); the view
+         * search_content is what is indexed, read from the stored rows; search_index is FTS5 with
+         * our tokenizer (CJK bigrams) over that view (external content: nothing stored twice).
+         * search_forget unindexes a message on every delete path, reading the same view while the
+         * rows still exist (3.40 has no contentless_delete). messages_by_raw lets a deletion find
+         * whether another message still shares a raw blob without scanning. Existing mail is
+         * indexed here. */
+   "CREATE TABLE IF NOT EXISTS search_docs(doc INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE,"
+   "  enterprise_id TEXT NOT NULL);"
+   "CREATE VIEW IF NOT EXISTS search_content AS SELECT d.doc AS doc, d.enterprise_id AS tenant,"
+   "  m.subject AS subject, m.text AS body,"
+   "  (SELECT group_concat(coalesce(p.name || ' ', '') || p.address, ' ') FROM participants p"
+   "    WHERE p.message_id = d.message_id AND p.role IN (0, 1)) AS sender,"
+   "  (SELECT group_concat(coalesce(p.name || ' ', '') || p.address, ' ') FROM participants p"
+   "    WHERE p.message_id = d.message_id AND p.role IN (2, 3, 4)) AS recipients,"
+   "  (SELECT group_concat(a.filename, ' ') FROM attachments a"
+   "    WHERE a.message_id = d.message_id AND a.filename IS NOT NULL) AS attachments"
+   "  FROM search_docs d JOIN messages m ON m.id = d.message_id;"
+   "CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(tenant, subject, body, sender, recipients,"
+   "  attachments, content='search_content', content_rowid='doc', tokenize='mailagent');"
+   "CREATE TRIGGER IF NOT EXISTS search_forget BEFORE DELETE ON messages BEGIN"
+   "  INSERT INTO search_index(search_index, rowid, tenant, subject, body, sender, recipients, attachments)"
+   "    SELECT 'delete', doc, tenant, subject, body, sender, recipients, attachments FROM search_content"
+   "    WHERE doc = (SELECT doc FROM search_docs WHERE message_id = OLD.id);"
+   "  DELETE FROM search_docs WHERE message_id = OLD.id;"
+   " END;"
+   "CREATE INDEX IF NOT EXISTS messages_by_raw ON messages(raw_sha256) WHERE raw_sha256 IS NOT NULL;"
+   "INSERT OR IGNORE INTO search_docs(doc, message_id, enterprise_id)"
+   "  SELECT (max(0, min(date, 4398046511103)) << 20)"
+   "    + row_number() OVER (PARTITION BY max(0, min(date, 4398046511103)) ORDER BY id) - 1, id, enterprise_id"
+   "  FROM messages;"
+   "INSERT INTO search_index(rowid, tenant, subject, body, sender, recipients, attachments)"
+   "  SELECT doc, tenant, subject, body, sender, recipients, attachments FROM search_content;"},
 };
 
 int sql_migrations_latest(void)

@@ -6,6 +6,7 @@
 
 const MaStorageBackend ma_storage_sqlite_backend = {
   .name = "sqlite",
+  .search = &sql_search_backend,
   .open = sqlite_open,
   .close = sqlite_close,
   .schema_version = sqlite_schema_version,

@@ -18,6 +18,7 @@
 #include "agent/tenant/settings.h"
 #include "agent/match/match.h"
 #include "agent/mime/mime.h"
+#include "storage/storage_search.h"
 
 #include <string.h>
 
@@ -250,6 +251,7 @@ static int archive_new(MaPipeline *p, MaMatchContext *ctx, const MaParsedMessage
   if (store_blobs(p, ctx, raw, len, msg, m, error) < 0) return -1;
   copy_links(m->links, match->links);
   if (storage_message_insert(p->st, m, error) < 0) return -1;
+  if (storage_search_index(p->st, m, error) < 0) return -1;
   if (storage_provenance_add(p->st, ent, m->id, prov, error) < 0) return -1;
   r->provenance_added = TRUE;
   /* the event first: outbox order is delivery order, and activity events refer to the message */
