@@ -29,6 +29,7 @@
 #include "cli.h"
 
 #include "agent/api/api_thread.h"
+#include "agent/retention/retention.h"
 #include "agent/lib/diskspace.h"
 #include "agent/domains/domains_private.h"
 #include "agent/collector/collector.h"
@@ -269,6 +270,10 @@ int cli_serve(int argc, char **argv)
     goto out;
   }
   domains = TRUE;
+  if (retention_scheduler_start(s.cfg, &error) < 0) {
+    status = cli_fail("retention", error);
+    goto out;
+  }
   collector_pool_set_spooled_hook(pipeline_workers_notify);
   if (collector_pool_start(s.cfg, &error) < 0) {
     status = cli_fail("collector", error);
@@ -323,6 +328,7 @@ out:
   smtp_server_free(s.smtp); /* drains its spool writer: everything acknowledged is in the spool */
   if (collector) collector_pool_stop(); /* sessions end within their timeouts; what they spooled stays */
   if (domains) ma_domains_scheduler_stop();
+  retention_scheduler_stop();
   if (workers) pipeline_workers_stop();
   if (outbound) outbound_delivery_stop();
   if (webhook) webhook_stop();

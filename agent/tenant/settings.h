@@ -17,6 +17,9 @@
  *   capture_level      full|no_attachments|metadata [full] what of a message is kept: everything;
  *                      no attachment contents; headers, participants and links only (no body,
  *                      no raw copy, no attachment contents)
+ *   retention_days     days [0]      archived mail is deleted (with its index entries, blobs and
+ *                                    links; activities stay in the CRM) this many days after it
+ *                                    was archived; 0 keeps it until erased
  * Booleans accept on/off, true/false, yes/no, 1/0 and are shown as "on"/"off". The value "default"
  * restores a key's default. Lists are written space-separated, lower-case, without duplicates.
  *
@@ -37,7 +40,10 @@ typedef enum {
   MA_SETTING_CHOICE,      /* one of a fixed set of words */
   MA_SETTING_DOMAIN_LIST,
   MA_SETTING_CIDR_LIST,
+  MA_SETTING_DAYS,        /* a whole number of days, 0 to SETTINGS_DAYS_MAX */
 } MaSettingKind;
+
+#define SETTINGS_DAYS_MAX 36500
 
 typedef struct {
   const char *key;

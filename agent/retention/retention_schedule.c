@@ -1,0 +1,79 @@
+/* retention_schedule.c - retention in `serve`: one thread with its own storage handle wakes every
+ * second of real time and runs retention_run_all when RETENTION_PERIOD_SECONDS of ma_now() have
+ * passed since its last run (and once at start), so the test clock drives it. The event loop
+ * never waits for these deletions. Logs counts, never content.
+ */
+#include "retention.h"
+
+#include "agent/lib/clock.h"
+#include "agent/lib/log.h"
+
+#define RETENTION_WAKE_MS 1000
+
+static struct {
+  GMutex lock;
+  GCond cond;
+  GThread *thread;
+  gboolean stop;
+  MaStorage *st;
+  gint64 last_run;        /* ma_now() of the last run, 0 before the first */
+  gint64 last_error_log;
+} sched;
+
+static void run_due(void)
+{
+  gint64 now = ma_now();
+  if (sched.last_run && now - sched.last_run < RETENTION_PERIOD_SECONDS && now >= sched.last_run) return;
+  MaEraseCounts c = {0};
+  GError *error = NULL;
+  int rc = retention_run_all(sched.st, now, &c, &error);
+  if (c.messages > 0)
+    ma_info("retention", "deleted %" G_GINT64_FORMAT " messages (%" G_GINT64_FORMAT " index entries, %" G_GINT64_FORMAT
+            " blobs, %" G_GINT64_FORMAT " links)", c.messages, c.index_entries, c.blobs, c.links);
+  if (rc < 0) {
+    if (now - sched.last_error_log >= 60) {
+      ma_warn("retention", "%s (retrying)", error->message);
+      sched.last_error_log = now;
+    }
+    g_clear_error(&error);
+    return; /* the next wake-up tries again */
+  }
+  sched.last_run = now;
+}
+
+static gpointer run(gpointer unused)
+{
+  g_mutex_lock(&sched.lock);
+  while (!sched.stop) {
+    g_mutex_unlock(&sched.lock);
+    run_due();
+    g_mutex_lock(&sched.lock);
+    gint64 deadline = g_get_monotonic_time() + RETENTION_WAKE_MS * G_TIME_SPAN_MILLISECOND;
+    while (!sched.stop && g_cond_wait_until(&sched.cond, &sched.lock, deadline)) {
+    }
+  }
+  g_mutex_unlock(&sched.lock);
+  return NULL;
+}
+
+int retention_scheduler_start(const MaConfig *cfg, GError **error)
+{
+  g_assert(!sched.thread);
+  if (storage_open(cfg->data_dir, FALSE, &sched.st, error) < 0) return -1;
+  sched.stop = FALSE;
+  sched.last_run = 0;
+  sched.thread = g_thread_new("retention", run, NULL);
+  return 0;
+}
+
+void retention_scheduler_stop(void)
+{
+  if (!sched.thread) return;
+  g_mutex_lock(&sched.lock);
+  sched.stop = TRUE;
+  g_cond_signal(&sched.cond);
+  g_mutex_unlock(&sched.lock);
+  g_thread_join(sched.thread);
+  sched.thread = NULL;
+  storage_close(&sched.st);
+}
