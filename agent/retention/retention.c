@@ -7,7 +7,7 @@
 #define RETENTION_BATCH 200
 #define SECONDS_PER_DAY 86400
 
-static int run_one(MaStorage *st, const char *enterprise_id, gint64 now, MaEraseCounts *counts, GError **error)
+int retention_expire(MaStorage *st, const char *enterprise_id, gint64 now, MaEraseCounts *counts, GError **error)
 {
   g_autofree char *value = NULL;
   if (settings_get(st, NULL, enterprise_id, "retention_days", &value, error) < 0) return -1;
@@ -23,7 +23,7 @@ static int run_one(MaStorage *st, const char *enterprise_id, gint64 now, MaErase
 int retention_run(MaStorage *st, const char *enterprise_id, gint64 now, MaEraseCounts *counts, GError **error)
 {
   gint64 before = counts->messages;
-  if (run_one(st, enterprise_id, now, counts, error) < 0) return -1;
+  if (retention_expire(st, enterprise_id, now, counts, error) < 0) return -1;
   return counts->messages > before ? storage_search_compact(st, error) : 0;
 }
 
@@ -34,7 +34,7 @@ int retention_run_all(MaStorage *st, gint64 now, MaEraseCounts *counts, GError *
   gint64 before = counts->messages;
   for (guint i = 0; i < ents->len; i++) {
     const MaEnterprise *e = g_ptr_array_index(ents, i);
-    if (run_one(st, e->id, now, counts, error) < 0) return -1;
+    if (retention_expire(st, e->id, now, counts, error) < 0) return -1;
   }
   return counts->messages > before ? storage_search_compact(st, error) : 0;
 }

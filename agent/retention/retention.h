@@ -12,7 +12,10 @@
 #include "agent/lib/config.h"
 #include "storage/storage_search.h"
 
-/* One enterprise (id). Adds to *counts; compacts when something was deleted. 0 or -1. */
+/* One enterprise (id): deletes what its retention_days expires, without compacting. Adds to
+ * *counts. 0 or -1. */
+int retention_expire(MaStorage *st, const char *enterprise_id, gint64 now, MaEraseCounts *counts, GError **error);
+/* retention_expire, then compacts when something was deleted. 0 or -1. */
 int retention_run(MaStorage *st, const char *enterprise_id, gint64 now, MaEraseCounts *counts, GError **error);
 /* Every enterprise; compacts once at the end when something was deleted. 0 or -1. */
 int retention_run_all(MaStorage *st, gint64 now, MaEraseCounts *counts, GError **error);
@@ -22,6 +25,10 @@ int retention_run_all(MaStorage *st, gint64 now, MaEraseCounts *counts, GError *
  * real time). 0, or -1 when storage cannot be opened. */
 #define RETENTION_PERIOD_SECONDS 3600
 int retention_scheduler_start(const MaConfig *cfg, GError **error);
+/* Asks the thread to run storage_search_compact at its next wake-up (within a second): the API
+ * erases on its own thread and leaves the index rewrite, which can take seconds on a large
+ * archive, to this one. Thread-safe; a no-op when the scheduler is not running. */
+void retention_scheduler_request_compact(void);
 void retention_scheduler_stop(void);
 
 #endif

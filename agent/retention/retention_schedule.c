@@ -1,6 +1,7 @@
 /* retention_schedule.c - retention in `serve`: one thread with its own storage handle wakes every
  * second of real time and runs retention_run_all when RETENTION_PERIOD_SECONDS of ma_now() have
- * passed since its last run (and once at start), so the test clock drives it. The event loop
+ * passed since its last run (and once at start), so the test clock drives it; it also compacts
+ * after an erasure made through the API (retention_scheduler_request_compact). The event loop
  * never waits for these deletions. Logs counts, never content.
  */
 #include "retention.h"
@@ -18,7 +19,21 @@ static struct {
   MaStorage *st;
   gint64 last_run;        /* ma_now() of the last run, 0 before the first */
   gint64 last_error_log;
+  gint compact_requested; /* atomic */
 } sched;
+
+void retention_scheduler_request_compact(void) { g_atomic_int_set(&sched.compact_requested, 1); }
+
+static void compact_if_requested(void)
+{
+  if (!g_atomic_int_compare_and_exchange(&sched.compact_requested, 1, 0)) return;
+  GError *error = NULL;
+  if (storage_search_compact(sched.st, &error) < 0) {
+    ma_warn("retention", "compacting after an erasure: %s (retrying)", error->message);
+    g_clear_error(&error);
+    g_atomic_int_set(&sched.compact_requested, 1);
+  }
+}
 
 static void run_due(void)
 {
@@ -47,6 +62,7 @@ static gpointer run(gpointer unused)
   while (!sched.stop) {
     g_mutex_unlock(&sched.lock);
     run_due();
+    compact_if_requested();
     g_mutex_lock(&sched.lock);
     gint64 deadline = g_get_monotonic_time() + RETENTION_WAKE_MS * G_TIME_SPAN_MILLISECOND;
     while (!sched.stop && g_cond_wait_until(&sched.cond, &sched.lock, deadline)) {
