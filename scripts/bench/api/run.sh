@@ -34,7 +34,7 @@ cmake --build "$build" --target mailagent -j"$(nproc)" >"$WORK.build.log" 2>&1 |
 # gen_archive links the same static libraries as the binary.
 pkgs="glib-2.0 gio-2.0 gmime-3.0 sqlite3 libcurl openssl libpcre2-8 libevent libevent_openssl libevent_pthreads jansson libxml-2.0"
 libs=""
-for m in api codec pipeline match mime rules webhook tenant storage lib; do libs="$libs $build/libma_$m.a"; done
+for m in api codec pipeline match mime rules webhook tenant storage search lib; do libs="$libs $build/libma_$m.a"; done
 mkdir -p "$WORK"
 # shellcheck disable=SC2086
 cc -O2 -std=gnu11 -D_GNU_SOURCE -I"$src" $(pkg-config --cflags $pkgs) "$here/gen_archive.c" -o "$WORK/gen_archive" \
