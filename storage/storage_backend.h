@@ -23,6 +23,7 @@ typedef struct MaStorageSearchBackend {
   int (*expire_before)(void *impl, const char *enterprise_id, gint64 before, int limit, MaEraseCounts *counts,
                        GError **error);
   int (*compact)(void *impl, GError **error);
+  int (*rebuild)(void *impl, GError **error);
 } MaStorageSearchBackend;
 
 typedef struct MaStorageBackend {

@@ -47,3 +47,9 @@ int storage_search_compact(MaStorage *st, GError **error)
   g_assert(st != NULL);
   return st->be->search->compact(st->impl, error);
 }
+
+int storage_search_rebuild(MaStorage *st, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->search->rebuild(st->impl, error);
+}

@@ -64,5 +64,8 @@ int storage_expire_before(MaStorage *st, const char *enterprise_id, gint64 befor
  * into the database, so no copy of deleted content stays in any file. Outside a transaction.
  * Costs a rewrite of the index: call once after a run of deletions, not per message. */
 int storage_search_compact(MaStorage *st, GError **error);
+/* admin: rebuilds the whole index from the stored mail (after a tokenizer change; the ingest
+ * benchmark times it as the indexing cost). One transaction; outside any other. */
+int storage_search_rebuild(MaStorage *st, GError **error);
 
 #endif

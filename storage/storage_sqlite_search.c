@@ -31,7 +31,6 @@
 #define SEARCH_TOKENIZER "mailagent"
 #define SEARCH_DOC_SHIFT 20
 #define SEARCH_DATE_MAX ((G_GINT64_CONSTANT(1) << 42) - 1)
-#define SEARCH_SNIPPET_TOKENS 24
 #define SEARCH_RELEVANCE_MAX_OFFSET 1000
 #define ERASE_BATCH 200
 
@@ -380,16 +379,9 @@ static int erase_batch(SqlDb *d, const char *enterprise_id, GPtrArray *ids, MaEr
   return (int)batch.messages;
 }
 
-/* Runs a select of message ids (?1 enterprise, ?2 text or NULL, ?3 integer, ?4 limit) into out. */
-static int select_ids(SqlDb *d, const char *sql, const char *enterprise_id, const char *text, gint64 number,
-                      int limit, GPtrArray *out, GError **error)
+/* Steps a bound select of message ids into out, then resets it. */
+static int collect_ids(SqlDb *d, sqlite3_stmt *s, GPtrArray *out, GError **error)
 {
-  sqlite3_stmt *s = sql_prep(d, sql, error);
-  if (!s) return -1;
-  sql_bind_text(s, 1, enterprise_id);
-  sql_bind_text(s, 2, text);
-  sqlite3_bind_int64(s, 3, number);
-  sqlite3_bind_int(s, 4, limit);
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, sql_col_dup(s, 0));
   sql_reset(s);
@@ -402,16 +394,22 @@ static int sqlite_erase_address(void *impl, const char *enterprise_id, const cha
 {
   SqlDb *d = impl;
   for (;;) {
+    /* a scan of the enterprise's participants: erasure is rare, an index by address is not worth
+     * its cost on every archived message */
+    sqlite3_stmt *s = sql_prep(d,
+                               "SELECT m.id FROM messages m WHERE m.enterprise_id = ?1 AND EXISTS(SELECT 1"
+                               " FROM participants p WHERE p.message_id = m.id AND p.address = ?2 COLLATE NOCASE)"
+                               " LIMIT ?3",
+                               error);
+    if (!s) return -1;
+    sql_bind_text(s, 1, enterprise_id);
+    sql_bind_text(s, 2, address);
+    sqlite3_bind_int(s, 3, ERASE_BATCH);
     g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
-    if (select_ids(d,
-                   "SELECT m.id FROM messages m WHERE m.enterprise_id = ?1 AND ?3 = ?3 AND EXISTS(SELECT 1"
-                   " FROM participants p WHERE p.message_id = m.id AND p.address = ?2 COLLATE NOCASE) LIMIT ?4",
-                   enterprise_id, address, 0, ERASE_BATCH, ids, error) < 0)
-      return -1;
+    if (collect_ids(d, s, ids, error) < 0) return -1;
     if (ids->len == 0) return 0;
     int n = erase_batch(d, enterprise_id, ids, counts, error);
-    if (n < 0) return -1;
-    if (n == 0) return 0; /* selected rows vanished under us: nothing left to do */
+    if (n <= 0) return n; /* 0: the selected rows vanished meanwhile, nothing is left */
   }
 }
 
@@ -419,12 +417,16 @@ static int sqlite_expire_before(void *impl, const char *enterprise_id, gint64 be
                                 GError **error)
 {
   SqlDb *d = impl;
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT id FROM messages WHERE enterprise_id = ?1 AND archived_at < ?2"
+                             " ORDER BY archived_at, id LIMIT ?3",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sqlite3_bind_int64(s, 2, before);
+  sqlite3_bind_int(s, 3, MIN(limit, ERASE_BATCH));
   g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
-  if (select_ids(d,
-                 "SELECT id FROM messages WHERE enterprise_id = ?1 AND ?2 IS NULL AND archived_at < ?3"
-                 " ORDER BY archived_at, id LIMIT ?4",
-                 enterprise_id, NULL, before, MIN(limit, ERASE_BATCH), ids, error) < 0)
-    return -1;
+  if (collect_ids(d, s, ids, error) < 0) return -1;
   if (ids->len == 0) return 0;
   return erase_batch(d, enterprise_id, ids, counts, error);
 }
@@ -439,10 +441,18 @@ static int sqlite_search_compact(void *impl, GError **error)
   return sqlite_checkpoint(d, error);
 }
 
+static int sqlite_search_rebuild(void *impl, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  return sql_write_end(d, sql_exec(d, "INSERT INTO search_index(search_index) VALUES('rebuild')", error), error);
+}
+
 const MaStorageSearchBackend sql_search_backend = {
   .index = sqlite_search_index,
   .search = sqlite_search,
   .erase_address = sqlite_erase_address,
   .expire_before = sqlite_expire_before,
   .compact = sqlite_search_compact,
+  .rebuild = sqlite_search_rebuild,
 };

@@ -38,12 +38,34 @@ static void print_hit(const MaSearchHit *h)
   if (*snippet) printf("  | %s\n", snippet);
 }
 
+/* --rebuild-index: the whole database's index, every enterprise. */
+static int rebuild_index(const CliCommon *common, int argc, char **argv, const char *usage)
+{
+  int rc = cli_positional(argc, argv, 0, 0, usage);
+  if (rc >= 0) return rc;
+  g_autoptr(MaConfig) cfg = NULL;
+  MaStorage *st = NULL;
+  if ((rc = cli_open(common, &cfg, &st)) != 0) return rc;
+  g_autoptr(GError) error = NULL;
+  gint64 t0 = g_get_monotonic_time();
+  rc = storage_search_rebuild(st, &error);
+  gint64 messages = 0, activities = 0, records = 0;
+  if (rc == 0) rc = storage_counts(st, &messages, &activities, &records, &error);
+  storage_close(&st);
+  if (rc < 0) return cli_fail("search --rebuild-index", error);
+  printf("index rebuilt: %" G_GINT64_FORMAT " messages in %.3f s\n", messages,
+         (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC);
+  return 0;
+}
+
 int cli_search(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
   int limit = 20;
   g_autofree char *cursor = NULL, *order = NULL, *record = NULL;
+  gboolean rebuild = FALSE;
   GOptionEntry entries[] = {
+    {"rebuild-index", 0, 0, G_OPTION_ARG_NONE, &rebuild, "Rebuild the whole index from the stored mail (no query)", NULL},
     {"record", 0, 0, G_OPTION_ARG_STRING, &record, "Only mail in this record's timeline", "TYPE:ID"},
     {"order", 0, 0, G_OPTION_ARG_STRING, &order, "newest (default) or relevance", "newest|relevance"},
     {"limit", 0, 0, G_OPTION_ARG_INT, &limit, "Hits per page (1-200, default 20)", "N"},
@@ -58,7 +80,8 @@ int cli_search(int argc, char **argv)
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
   const char *usage = "mailagent search ENTERPRISE QUERY... [--record TYPE:ID] [--order newest|relevance] "
-                      "[--limit N] [--cursor C] [--json]";
+                      "[--limit N] [--cursor C] [--json] | mailagent search --rebuild-index";
+  if (rebuild) return rebuild_index(&common, argc, argv, usage);
   if ((rc = cli_positional(argc, argv, 2, G_MAXINT, usage)) >= 0) return rc;
   if (limit < 1 || limit > SEARCH_LIMIT_MAX) return cli_usage_error("--limit must be 1 to %d", SEARCH_LIMIT_MAX);
   gint64 after = 0;

@@ -1,7 +1,8 @@
 /* cli_serve.c - `mailagent serve`: the daemon. Loads the config, opens (migrating) the database init made,
  * starts the pipeline workers (which first finish whatever the spool holds), the webhook sender,
- * the collector's thread pool (bound mailboxes, off the loop: libetpan blocks), the outbound
- * delivery thread, the SMTP and submission listeners on the main libevent loop and the HTTP API on
+ * the collector's thread pool (bound mailboxes, off the loop: libetpan blocks), the domain
+ * re-verification and retention threads (agent/retention: retention_days, index compaction after
+ * API erasures), the outbound delivery thread, the SMTP and submission listeners on the main libevent loop and the HTTP API on
  * a thread and loop of its own (agent/api/api_thread.h: no request ever delays an SMTP reply), and
  * runs until SIGTERM or SIGINT.
  *
