@@ -8,14 +8,12 @@
 
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
+#include "agent/lib/periodic.h"
 
 #define RETENTION_WAKE_MS 1000
 
 static struct {
-  GMutex lock;
-  GCond cond;
-  GThread *thread;
-  gboolean stop;
+  MaPeriodic *thread;
   MaStorage *st;
   gint64 last_run;        /* ma_now() of the last run, 0 before the first */
   gint64 last_error_log;
@@ -29,7 +27,11 @@ static void compact_if_requested(void)
   if (!g_atomic_int_compare_and_exchange(&sched.compact_requested, 1, 0)) return;
   GError *error = NULL;
   if (storage_search_compact(sched.st, &error) < 0) {
-    ma_warn("retention", "compacting after an erasure: %s (retrying)", error->message);
+    gint64 now = ma_now();
+    if (now - sched.last_error_log >= 60) {
+      ma_warn("retention", "compacting after an erasure: %s (retrying)", error->message);
+      sched.last_error_log = now;
+    }
     g_clear_error(&error);
     g_atomic_int_set(&sched.compact_requested, 1);
   }
@@ -56,40 +58,25 @@ static void run_due(void)
   sched.last_run = now;
 }
 
-static gpointer run(gpointer unused)
+static gboolean tick(gpointer unused)
 {
-  g_mutex_lock(&sched.lock);
-  while (!sched.stop) {
-    g_mutex_unlock(&sched.lock);
-    run_due();
-    compact_if_requested();
-    g_mutex_lock(&sched.lock);
-    gint64 deadline = g_get_monotonic_time() + RETENTION_WAKE_MS * G_TIME_SPAN_MILLISECOND;
-    while (!sched.stop && g_cond_wait_until(&sched.cond, &sched.lock, deadline)) {
-    }
-  }
-  g_mutex_unlock(&sched.lock);
-  return NULL;
+  run_due();
+  compact_if_requested();
+  return FALSE;
 }
 
 int retention_scheduler_start(const MaConfig *cfg, GError **error)
 {
   g_assert(!sched.thread);
   if (storage_open(cfg->data_dir, FALSE, &sched.st, error) < 0) return -1;
-  sched.stop = FALSE;
   sched.last_run = 0;
-  sched.thread = g_thread_new("retention", run, NULL);
+  sched.thread = ma_periodic_start("retention", RETENTION_WAKE_MS, tick, NULL);
   return 0;
 }
 
 void retention_scheduler_stop(void)
 {
   if (!sched.thread) return;
-  g_mutex_lock(&sched.lock);
-  sched.stop = TRUE;
-  g_cond_signal(&sched.cond);
-  g_mutex_unlock(&sched.lock);
-  g_thread_join(sched.thread);
-  sched.thread = NULL;
+  ma_periodic_stop(&sched.thread);
   storage_close(&sched.st);
 }

@@ -52,8 +52,8 @@ listen = 127.0.0.1:$(free_port)
 listen = 127.0.0.1:$(free_port)
 [api]
 listen = 127.0.0.1:$port
-[pipeline]
-log_level = warn
+[log]
+level = warn
 CONF
 
 stamp="$TOTAL index"
