@@ -317,18 +317,20 @@ static const SqlMigration migrations[] = {
   {108, /* issue 10, second step: the last check's report per claim, as the doctor shows it, so
          * GET /v1/domains/{d}/doctor answers from storage instead of asking DNS on the API loop */
    "ALTER TABLE enterprise_domains ADD COLUMN report TEXT;"},
-  {131, /* issue 16: full-text search (storage_sqlite_search.c). search_docs numbers the indexed
-         * messages (doc = date << 20 | n, so newest first is the index's own order); the view
-         * search_content is what is indexed, read from the stored rows; search_index is FTS5 with
-         * our tokenizer (CJK bigrams) over that view (external content: nothing stored twice).
-         * search_forget unindexes a message on every delete path, reading the same view while the
-         * rows still exist (3.40 has no contentless_delete). messages_by_raw lets a deletion find
-         * whether another message still shares a raw blob without scanning. Existing mail is
-         * indexed here. */
+  {131, /* issue 16: full-text search (storage_sqlite_search.c). search_tenants numbers the
+         * enterprises for the index; search_docs numbers the indexed messages (doc = tenant << 44
+         * | date << 12 | n: one enterprise is one rowid range, newest first is the index's own
+         * order); the view search_content is what is indexed, read from the stored rows;
+         * search_index is FTS5 with our tokenizer (CJK bigrams) over that view (external content:
+         * nothing stored twice). search_forget unindexes a message on every delete path, reading
+         * the same view while the rows still exist (3.40 has no contentless_delete).
+         * messages_by_raw lets a deletion find whether another message still shares a raw blob
+         * without scanning. Existing mail is indexed here; n is the rank within the second, pushed
+         * up past a full second as the running allocation does. */
+   "CREATE TABLE IF NOT EXISTS search_tenants(num INTEGER PRIMARY KEY, enterprise_id TEXT NOT NULL UNIQUE);"
    "CREATE TABLE IF NOT EXISTS search_docs(doc INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE,"
    "  enterprise_id TEXT NOT NULL);"
-   "CREATE VIEW IF NOT EXISTS search_content AS SELECT d.doc AS doc, d.enterprise_id AS tenant,"
-   "  m.subject AS subject, m.text AS body,"
+   "CREATE VIEW IF NOT EXISTS search_content AS SELECT d.doc AS doc, m.subject AS subject, m.text AS body,"
    "  (SELECT group_concat(coalesce(p.name || ' ', '') || p.address, ' ') FROM participants p"
    "    WHERE p.message_id = d.message_id AND p.role IN (0, 1)) AS sender,"
    "  (SELECT group_concat(coalesce(p.name || ' ', '') || p.address, ' ') FROM participants p"
@@ -336,21 +338,24 @@ static const SqlMigration migrations[] = {
    "  (SELECT group_concat(a.filename, ' ') FROM attachments a"
    "    WHERE a.message_id = d.message_id AND a.filename IS NOT NULL) AS attachments"
    "  FROM search_docs d JOIN messages m ON m.id = d.message_id;"
-   "CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(tenant, subject, body, sender, recipients,"
-   "  attachments, content='search_content', content_rowid='doc', tokenize='mailagent');"
+   "CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(subject, body, sender, recipients, attachments,"
+   "  content='search_content', content_rowid='doc', tokenize='mailagent');"
    "CREATE TRIGGER IF NOT EXISTS search_forget BEFORE DELETE ON messages BEGIN"
-   "  INSERT INTO search_index(search_index, rowid, tenant, subject, body, sender, recipients, attachments)"
-   "    SELECT 'delete', doc, tenant, subject, body, sender, recipients, attachments FROM search_content"
+   "  INSERT INTO search_index(search_index, rowid, subject, body, sender, recipients, attachments)"
+   "    SELECT 'delete', doc, subject, body, sender, recipients, attachments FROM search_content"
    "    WHERE doc = (SELECT doc FROM search_docs WHERE message_id = OLD.id);"
    "  DELETE FROM search_docs WHERE message_id = OLD.id;"
    " END;"
    "CREATE INDEX IF NOT EXISTS messages_by_raw ON messages(raw_sha256) WHERE raw_sha256 IS NOT NULL;"
+   "INSERT OR IGNORE INTO search_tenants(enterprise_id) SELECT DISTINCT enterprise_id FROM messages ORDER BY 1;"
    "INSERT OR IGNORE INTO search_docs(doc, message_id, enterprise_id)"
-   "  SELECT (max(0, min(date, 4398046511103)) << 20)"
-   "    + row_number() OVER (PARTITION BY max(0, min(date, 4398046511103)) ORDER BY id) - 1, id, enterprise_id"
-   "  FROM messages;"
-   "INSERT INTO search_index(rowid, tenant, subject, body, sender, recipients, attachments)"
-   "  SELECT doc, tenant, subject, body, sender, recipients, attachments FROM search_content;"},
+   "  SELECT (t.num << 44) + i + max(slot - i) OVER (PARTITION BY t.num ORDER BY i ROWS UNBOUNDED PRECEDING),"
+   "    id, enterprise_id FROM ("
+   "      SELECT id, enterprise_id, max(0, min(date, 4294967295)) << 12 AS slot,"
+   "        row_number() OVER (PARTITION BY enterprise_id ORDER BY max(0, min(date, 4294967295)), id) - 1 AS i"
+   "      FROM messages) JOIN search_tenants t USING (enterprise_id);"
+   "INSERT INTO search_index(rowid, subject, body, sender, recipients, attachments)"
+   "  SELECT doc, subject, body, sender, recipients, attachments FROM search_content;"},
 };
 
 int sql_migrations_latest(void)

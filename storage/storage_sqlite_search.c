@@ -9,11 +9,12 @@
  * same view while the message, its participants and attachments still exist. Every path that
  * deletes a message (this file, a deleted enterprise, whatever comes later) so unindexes it.
  *
- * A document's rowid is its message date in seconds shifted left 20 bits plus a counter for
- * messages of the same second: "newest first" is FTS5's own ORDER BY rowid DESC, which stops at
- * the page's LIMIT instead of sorting every match, and the rowid is the page cursor. The tenant
- * is a column of the index matched in every query (tenant : "<id>"), so FTS5 intersects it with
- * the user's terms; the join to search_docs checks the enterprise a second time.
+ * A document's rowid is (tenant << 44) | (date << 12) | n: the enterprise's number (search_tenants),
+ * the message date in seconds, and a counter for messages of the same second (a full second spills
+ * into the next). One enterprise's documents are one rowid range, which FTS5 seeks to in every
+ * doclist, so a search reads only that enterprise's postings; within it "newest first" is FTS5's
+ * own ORDER BY rowid DESC, which stops at the page's LIMIT instead of sorting every match, and the
+ * rowid is the page cursor. The join to search_docs checks the enterprise a second time.
  *
  * No trace: secure_delete is on for every connection (storage_sqlite_core.c), so deleted rows and
  * freed pages are zeroed; FTS5 keeps a deleted entry's tokens in old segments until they are
@@ -29,8 +30,12 @@
 #include <string.h>
 
 #define SEARCH_TOKENIZER "mailagent"
-#define SEARCH_DOC_SHIFT 20
-#define SEARCH_DATE_MAX ((G_GINT64_CONSTANT(1) << 42) - 1)
+#define SEARCH_TENANT_SHIFT 44
+#define SEARCH_DATE_SHIFT 12
+#define SEARCH_TENANT_MAX ((G_GINT64_CONSTANT(1) << 19) - 1)
+#define SEARCH_DATE_MAX ((G_GINT64_CONSTANT(1) << 32) - 1)
+#define SEARCH_SLOT (G_GINT64_CONSTANT(1) << SEARCH_DATE_SHIFT)
+#define SEARCH_SPILL_MAX 100000 /* seconds a full second may spill into */
 #define SEARCH_RELEVANCE_MAX_OFFSET 1000
 #define ERASE_BATCH 200
 
@@ -86,31 +91,61 @@ int sql_search_register(SqlDb *d, GError **error)
 
 /* ---- indexing --------------------------------------------------------------------------------- */
 
-/* A free document id for a message dated `date`: the date's slot, after the slot's last one. */
-static int doc_for_date(SqlDb *d, gint64 date, gint64 *doc, GError **error)
+/* The enterprise's number in the index (assigned on first use when create). 1, or 0 when it has
+ * none (nothing indexed), -1 on error. */
+static int tenant_number(SqlDb *d, const char *enterprise_id, gboolean create, gint64 *num, GError **error)
 {
-  gint64 base = CLAMP(date, 0, SEARCH_DATE_MAX) << SEARCH_DOC_SHIFT;
-  sqlite3_stmt *s = sql_prep(d, "SELECT max(doc) FROM search_docs WHERE doc BETWEEN ?1 AND ?2", error);
+  if (create) {
+    sqlite3_stmt *s = sql_prep(d, "INSERT OR IGNORE INTO search_tenants(enterprise_id) VALUES(?1)", error);
+    if (!s) return -1;
+    sql_bind_text(s, 1, enterprise_id);
+    if (sql_step_done(d, s, error, "index tenant") < 0) return -1;
+  }
+  sqlite3_stmt *s = sql_prep(d, "SELECT num FROM search_tenants WHERE enterprise_id = ?1", error);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, base);
-  sqlite3_bind_int64(s, 2, base + (G_GINT64_CONSTANT(1) << SEARCH_DOC_SHIFT) - 1);
+  sql_bind_text(s, 1, enterprise_id);
   int rc = sqlite3_step(s);
-  gboolean empty = rc == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_NULL;
-  gint64 last = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  *num = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
   sql_reset(s);
-  if (rc != SQLITE_ROW) return sql_fail(d, rc, error, "index slot");
-  if (!empty && last - base + 1 >= (G_GINT64_CONSTANT(1) << SEARCH_DOC_SHIFT)) {
-    g_set_error(error, MA_ERROR, MA_ERROR_CONFLICT, "storage: over a million messages dated the same second");
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "index tenant");
+  if (rc == SQLITE_ROW && (*num < 1 || *num > SEARCH_TENANT_MAX)) {
+    g_set_error(error, MA_ERROR, MA_ERROR_LIMIT, "storage: the search index holds at most %" G_GINT64_FORMAT
+                " enterprises", SEARCH_TENANT_MAX);
     return -1;
   }
-  *doc = empty ? base : last + 1;
-  return 0;
+  return rc == SQLITE_ROW ? 1 : 0;
+}
+
+/* A free document id for a message of tenant `num` dated `date`: after the last one of that
+ * second, or in the next second that has room. */
+static int doc_for_date(SqlDb *d, gint64 num, gint64 date, gint64 *doc, GError **error)
+{
+  gint64 slot = (num << SEARCH_TENANT_SHIFT) | (CLAMP(date, 0, SEARCH_DATE_MAX) << SEARCH_DATE_SHIFT);
+  gint64 tenant_end = ((num + 1) << SEARCH_TENANT_SHIFT) - 1;
+  for (int spill = 0; spill < SEARCH_SPILL_MAX && slot + SEARCH_SLOT - 1 <= tenant_end; spill++, slot += SEARCH_SLOT) {
+    sqlite3_stmt *s = sql_prep(d, "SELECT max(doc) FROM search_docs WHERE doc BETWEEN ?1 AND ?2", error);
+    if (!s) return -1;
+    sqlite3_bind_int64(s, 1, slot);
+    sqlite3_bind_int64(s, 2, slot + SEARCH_SLOT - 1);
+    int rc = sqlite3_step(s);
+    gboolean empty = rc == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_NULL;
+    gint64 last = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sql_reset(s);
+    if (rc != SQLITE_ROW) return sql_fail(d, rc, error, "index slot");
+    if (empty || last < slot + SEARCH_SLOT - 1) {
+      *doc = empty ? slot : last + 1;
+      return 0;
+    }
+  }
+  g_set_error(error, MA_ERROR, MA_ERROR_LIMIT, "storage: no room in the search index near this message's date");
+  return -1;
 }
 
 static int index_body(SqlDb *d, const MaStoredMessage *m, GError **error)
 {
-  gint64 doc = 0;
-  if (doc_for_date(d, m->date, &doc, error) < 0) return -1;
+  gint64 num = 0, doc = 0;
+  if (tenant_number(d, m->enterprise_id, TRUE, &num, error) < 0 || doc_for_date(d, num, m->date, &doc, error) < 0)
+    return -1;
   sqlite3_stmt *s = sql_prep(d,
                              "INSERT INTO search_docs(doc, message_id, enterprise_id)"
                              " SELECT ?1, id, enterprise_id FROM messages WHERE id = ?2 AND enterprise_id = ?3",
@@ -125,8 +160,8 @@ static int index_body(SqlDb *d, const MaStoredMessage *m, GError **error)
     return -1;
   }
   s = sql_prep(d,
-               "INSERT INTO search_index(rowid, tenant, subject, body, sender, recipients, attachments)"
-               " SELECT doc, tenant, subject, body, sender, recipients, attachments FROM search_content WHERE doc = ?1",
+               "INSERT INTO search_index(rowid, subject, body, sender, recipients, attachments)"
+               " SELECT doc, subject, body, sender, recipients, attachments FROM search_content WHERE doc = ?1",
                error);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, doc);
@@ -169,29 +204,28 @@ static const char *field_columns(MaSearchField f)
   }
 }
 
-/* The FTS5 expression: the tenant, then every term as a quoted string (never syntax). */
-static char *match_expression(const char *enterprise_id, const MaSearchQuery *q)
+/* The FTS5 expression: every term as a quoted string (never syntax), all required. */
+static char *match_expression(const MaSearchQuery *q)
 {
-  GString *e = g_string_new("tenant : ");
-  append_string(e, enterprise_id);
+  GString *e = g_string_new(NULL);
   for (guint i = 0; i < q->terms->len; i++) {
     const MaSearchTerm *t = g_ptr_array_index(q->terms, i);
-    g_string_append_printf(e, " AND %s : ", field_columns(t->field));
+    g_string_append_printf(e, "%s%s : ", i ? " AND " : "", field_columns(t->field));
     append_string(e, t->text);
   }
   return g_string_free(e, FALSE);
 }
 
 #define SEARCH_COLS                                                                                    \
-  "SELECT f.rowid, d.message_id, highlight(search_index, 1, char(2), char(3)),"                       \
-  " snippet(search_index, 2, char(2), char(3), '" SEARCH_ELLIPSIS "', 24)"                            \
+  "SELECT f.rowid, d.message_id, highlight(search_index, 0, char(2), char(3)),"                       \
+  " snippet(search_index, 1, char(2), char(3), '" SEARCH_ELLIPSIS "', 24)"                            \
   " FROM search_index f JOIN search_docs d ON d.doc = f.rowid"                                         \
-  " WHERE search_index MATCH ?1 AND d.enterprise_id = ?2"
+  " WHERE search_index MATCH ?1 AND d.enterprise_id = ?2 AND f.rowid >= ?7 AND f.rowid <= ?8"
 #define SEARCH_IN_RECORD                                                                               \
   " AND EXISTS(SELECT 1 FROM message_links l WHERE l.message_id = d.message_id"                        \
   " AND l.enterprise_id = ?2 AND l.record_type = ?5 AND l.record_id = ?6)"
 #define SEARCH_NEWEST " AND f.rowid < ?3 ORDER BY f.rowid DESC LIMIT ?4"
-#define SEARCH_RELEVANT " ORDER BY bm25(search_index, 0.0, 10.0, 1.0, 4.0, 4.0, 2.0), f.rowid DESC LIMIT ?4 OFFSET ?3"
+#define SEARCH_RELEVANT " ORDER BY bm25(search_index, 10.0, 1.0, 4.0, 4.0, 2.0), f.rowid DESC LIMIT ?4 OFFSET ?3"
 
 static int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *req, gint64 after, int limit,
                          GPtrArray *out, GError **error)
@@ -206,9 +240,12 @@ static int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRe
   const char *sql = newest ? (req->in_record ? SEARCH_COLS SEARCH_IN_RECORD SEARCH_NEWEST : SEARCH_COLS SEARCH_NEWEST)
                            : (req->in_record ? SEARCH_COLS SEARCH_IN_RECORD SEARCH_RELEVANT
                                              : SEARCH_COLS SEARCH_RELEVANT);
+  gint64 num = 0;
+  int known = tenant_number(d, enterprise_id, FALSE, &num, error);
+  if (known <= 0) return known; /* 0: nothing of this enterprise was ever indexed */
   sqlite3_stmt *s = sql_prep(d, sql, error);
   if (!s) return -1;
-  g_autofree char *expr = match_expression(enterprise_id, req->query);
+  g_autofree char *expr = match_expression(req->query);
   sql_bind_text(s, 1, expr);
   sql_bind_text(s, 2, enterprise_id);
   sqlite3_bind_int64(s, 3, newest ? (after > 0 ? after : G_MAXINT64) : MAX(after, 0));
@@ -217,6 +254,8 @@ static int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRe
     sqlite3_bind_int(s, 5, (int)req->record_type);
     sql_bind_text(s, 6, req->record_id);
   }
+  sqlite3_bind_int64(s, 7, num << SEARCH_TENANT_SHIFT);
+  sqlite3_bind_int64(s, 8, ((num + 1) << SEARCH_TENANT_SHIFT) - 1);
   g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func((GDestroyNotify)ma_search_hit_free);
   g_autoptr(GPtrArray) ids = g_ptr_array_new();
   int rc;

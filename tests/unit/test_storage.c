@@ -134,7 +134,8 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
    * dropped through FTS5; its shadow tables are dropped and its schema row removed instead */
   g_assert_cmpint(sqlite3_exec(db,
                                "DROP TRIGGER search_forget; DROP VIEW search_content; DROP INDEX messages_by_raw;"
-                               "DROP TABLE search_docs; DROP TABLE search_index_data; DROP TABLE search_index_idx;"
+                               "DROP TABLE search_docs; DROP TABLE search_tenants; DROP TABLE search_index_data;"
+                               "DROP TABLE search_index_idx;"
                                "DROP TABLE search_index_docsize; DROP TABLE search_index_config;"
                                "PRAGMA writable_schema=ON; DELETE FROM sqlite_schema WHERE name = 'search_index';"
                                "PRAGMA writable_schema=OFF",
@@ -204,7 +205,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
                      " (SELECT count(*) FROM sqlite_schema WHERE name IN ('messages_uncounted', 'activities_uncounted')),"
                      " (SELECT sql LIKE '%latest, id)' FROM sqlite_schema WHERE name = 'threads_by_subject'),"
                      " (SELECT count(*) FROM sqlite_schema WHERE name IN ('search_index', 'search_docs', 'search_content',"
-                     "  'search_forget', 'messages_by_raw'))",
+                     "  'search_forget', 'messages_by_raw', 'search_tenants'))",
                      -1, &s, NULL);
   g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
   g_assert_cmpint(sqlite3_column_int(s, 0), ==, 1);
@@ -212,7 +213,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   g_assert_cmpint(sqlite3_column_int(s, 2), ==, 0);
   g_assert_cmpint(sqlite3_column_int(s, 3), ==, 2);
   g_assert_cmpint(sqlite3_column_int(s, 4), ==, 1);
-  g_assert_cmpint(sqlite3_column_int(s, 5), ==, 5);
+  g_assert_cmpint(sqlite3_column_int(s, 5), ==, 6);
   sqlite3_finalize(s);
   sqlite3_close(db);
   g_free(path);

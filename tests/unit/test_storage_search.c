@@ -8,6 +8,7 @@
 
 #include "testutil.h"
 
+#include <sqlite3.h>
 #include <string.h>
 
 typedef struct {
@@ -261,6 +262,56 @@ static void test_expire(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_search_compact(fx->st, &error), ==, 0);
 }
 
+/* Migration 131 indexes the mail archived before it: same-second messages keep their order and
+ * a second with more messages than its slot holds spills into the next without a collision. */
+static void test_backfill(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  int latest = storage_schema_version(fx->st);
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  for (int i = 0; i < 9000; i++) {
+    MaStoredMessage *m = ma_stored_message_new();
+    m->id = g_strdup_printf("m%05d", i);
+    m->enterprise_id = g_strdup(i % 2 ? "e1" : "e2");
+    m->dedup_key = g_strdup(m->id);
+    m->subject = g_strdup("old mail");
+    m->text = g_strdup(i == 8999 ? "the last one" : "older text");
+    m->date = i < 8800 ? 5000 : 5001; /* 4,400 of e1's in one second (its slot holds 4,096), 100 next */
+    m->archived_at = m->date;
+    g_assert_cmpint(storage_message_insert(fx->st, m, &error), ==, 0);
+    ma_stored_message_free(m);
+  }
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  storage_close(&fx->st);
+  g_autofree char *path = g_build_filename(fx->dir, "mailagent.db", NULL);
+  sqlite3 *db = NULL;
+  g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+  g_assert_cmpint(sqlite3_exec(db,
+                               "DROP TRIGGER search_forget; DROP VIEW search_content; DROP INDEX messages_by_raw;"
+                               "DROP TABLE search_docs; DROP TABLE search_tenants; DROP TABLE search_index_data;"
+                               "DROP TABLE search_index_idx; DROP TABLE search_index_docsize; DROP TABLE search_index_config;"
+                               "PRAGMA writable_schema=ON; DELETE FROM sqlite_schema WHERE name = 'search_index';"
+                               "PRAGMA writable_schema=OFF; PRAGMA user_version=108",
+                               NULL, NULL, NULL),
+                  ==, SQLITE_OK);
+  sqlite3_close(db);
+  g_assert_cmpint(storage_open(fx->dir, FALSE, &fx->st, &error), ==, 0);
+  g_assert_cmpint(storage_schema_version(fx->st), ==, latest);
+  g_autofree char *last = find(fx->st, "e1", "old", MA_SEARCH_NEWEST, NULL, 0, 3, NULL);
+  g_assert_cmpstr(last, ==, "m08999 m08997 m08995");
+  g_autofree char *spilled = find(fx->st, "e1", "old", MA_SEARCH_NEWEST, NULL, 0, 101, NULL);
+  g_assert_true(g_str_has_suffix(spilled, "m08801 m08799")); /* the second's last, after the next second's mail */
+  gint64 seq = 0;
+  g_autofree char *page = find(fx->st, "e1", "old", MA_SEARCH_NEWEST, NULL, 0, 5000, &seq);
+  g_assert_cmpuint(strlen(page), ==, 4500 * 7 - 1); /* every message of e1, once */
+  g_autofree char *other = find(fx->st, "e2", "last", MA_SEARCH_NEWEST, NULL, 0, 10, NULL);
+  g_assert_cmpstr(other, ==, "");
+  /* new mail of the full second goes into the next second with room */
+  archive(fx->st, "e1", "new", 5000, "a@x.example", "old", "new text", NULL, NULL, NULL);
+  g_autofree char *after = find(fx->st, "e1", "old", MA_SEARCH_NEWEST, NULL, 0, 2, NULL);
+  g_assert_cmpstr(after, ==, "new m08999");
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -272,5 +323,6 @@ int main(int argc, char **argv)
   ADD("/storage_search/hostile_queries", test_hostile_queries);
   ADD("/storage_search/erase_address", test_erase_address);
   ADD("/storage_search/expire", test_expire);
+  ADD("/storage_search/backfill", test_backfill);
   return g_test_run();
 }
