@@ -96,13 +96,18 @@ int search_tokenize(const char *text, gsize len, SearchTokenFn emit, void *ctx)
     gunichar c = 0;
     gsize clen = 1;
     gboolean valid = FALSE;
-    if (i < len) {
+    gboolean cjk = FALSE, wordish = FALSE;
+    if (i < len && (guchar)text[i] < 0x80) { /* ASCII: most mail, without the Unicode tables */
+      c = (guchar)text[i];
+      valid = c != 0;
+      wordish = g_ascii_isalnum((char)c);
+    } else if (i < len) {
       c = g_utf8_get_char_validated(text + i, (gssize)(len - i));
       valid = c != (gunichar)-1 && c != (gunichar)-2 && c != 0;
       if (valid) clen = (gsize)g_utf8_skip[(guchar)text[i]];
+      cjk = valid && search_is_cjk(c);
+      wordish = valid && !cjk && (g_unichar_isalnum(c) || (in_word && g_unichar_ismark(c)));
     }
-    gboolean cjk = valid && search_is_cjk(c);
-    gboolean wordish = valid && !cjk && (g_unichar_isalnum(c) || (in_word && g_unichar_ismark(c)));
     if (in_word && !wordish) {
       rc = emit_normalised(&k, text, word_start, i, TRUE);
       in_word = FALSE;
