@@ -2,9 +2,9 @@
  * its tokenizer, search, and the deletions (retention, erasure by address) that leave no trace.
  *
  * The index (migration 131) is an external-content FTS5 table, search_index, whose content is
- * the view search_content over search_docs (one row per indexed message) and the stored message
- * rows. Indexing inserts the view's row, so the index holds exactly what was stored (the capture
- * level decides). SQLite 3.40's FTS5 has no contentless_delete: a delete must hand FTS5 the
+ * the view search_content over search_docs (one row per indexed message, with its participants'
+ * and file names' text made once from the stored rows) and the stored message rows. Indexing
+ * inserts the view's row, so the index holds exactly what was stored (the capture level decides). SQLite 3.40's FTS5 has no contentless_delete: a delete must hand FTS5 the
  * indexed values again, which the BEFORE DELETE trigger search_forget on messages reads from the
  * same view while the message, its participants and attachments still exist. Every path that
  * deletes a message (this file, a deleted enterprise, whatever comes later) so unindexes it.
@@ -147,8 +147,10 @@ static int index_body(SqlDb *d, const MaStoredMessage *m, GError **error)
   if (tenant_number(d, m->enterprise_id, TRUE, &num, error) < 0 || doc_for_date(d, num, m->date, &doc, error) < 0)
     return -1;
   sqlite3_stmt *s = sql_prep(d,
-                             "INSERT INTO search_docs(doc, message_id, enterprise_id)"
-                             " SELECT ?1, id, enterprise_id FROM messages WHERE id = ?2 AND enterprise_id = ?3",
+                             "INSERT INTO search_docs(doc, message_id, enterprise_id, sender, recipients, attachments)"
+                             " SELECT ?1, m.id, m.enterprise_id, f.sender, f.recipients, f.attachments"
+                             " FROM messages m JOIN search_fields f ON f.message_id = m.id"
+                             " WHERE m.id = ?2 AND m.enterprise_id = ?3",
                              error);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, doc);

@@ -287,7 +287,7 @@ static void test_backfill(Fixture *fx, gconstpointer data)
   sqlite3 *db = NULL;
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db,
-                               "DROP TRIGGER search_forget; DROP VIEW search_content; DROP INDEX messages_by_raw;"
+                               "DROP TRIGGER search_forget; DROP VIEW search_content; DROP VIEW search_fields; DROP INDEX messages_by_raw;"
                                "DROP TABLE search_docs; DROP TABLE search_tenants; DROP TABLE search_index_data;"
                                "DROP TABLE search_index_idx; DROP TABLE search_index_docsize; DROP TABLE search_index_config;"
                                "PRAGMA writable_schema=ON; DELETE FROM sqlite_schema WHERE name = 'search_index';"
