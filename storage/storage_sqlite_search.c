@@ -2,12 +2,13 @@
  * its tokenizer, search, and the deletions (retention, erasure by address) that leave no trace.
  *
  * The index (migration 131) is an external-content FTS5 table, search_index, whose content is
- * the view search_content over search_docs (one row per indexed message, with its participants'
- * and file names' text made once from the stored rows) and the stored message rows. Indexing
- * inserts the view's row, so the index holds exactly what was stored (the capture level decides). SQLite 3.40's FTS5 has no contentless_delete: a delete must hand FTS5 the
- * indexed values again, which the BEFORE DELETE trigger search_forget on messages reads from the
- * same view while the message, its participants and attachments still exist. Every path that
- * deletes a message (this file, a deleted enterprise, whatever comes later) so unindexes it.
+ * the view search_content: the stored subject and body text, and the participants' and file
+ * names' text that search_docs (one row per indexed message) keeps from when it was indexed.
+ * Indexing inserts the view's row, so the index holds exactly what was stored (the capture level
+ * decides). SQLite 3.40's FTS5 has no contentless_delete: a delete must hand FTS5 the indexed
+ * values again, which the BEFORE DELETE trigger search_forget on messages reads from the same
+ * view while the message row still exists. Every path that deletes a message (this file, a
+ * deleted enterprise, whatever comes later) so unindexes it.
  *
  * A document's rowid is (tenant << 44) | (date << 12) | n: the enterprise's number (search_tenants),
  * the message date in seconds, and a counter for messages of the same second (a full second spills
