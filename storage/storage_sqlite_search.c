@@ -38,6 +38,7 @@
 #define SEARCH_SLOT (G_GINT64_CONSTANT(1) << SEARCH_DATE_SHIFT)
 #define SEARCH_SPILL_MAX 100000 /* seconds a full second may spill into */
 #define SEARCH_RELEVANCE_MAX_OFFSET 1000
+#define SEARCH_RELEVANCE_WINDOW 2000 /* relevance ranks this many newest matches (bm25 reads each) */
 #define ERASE_BATCH 200
 
 /* ---- the tokenizer ---------------------------------------------------------------------------- */
@@ -230,6 +231,27 @@ static char *match_expression(const MaSearchQuery *q)
 #define SEARCH_NEWEST " AND f.rowid < ?3 ORDER BY f.rowid DESC LIMIT ?4"
 #define SEARCH_RELEVANT " ORDER BY bm25(search_index, 10.0, 1.0, 4.0, 4.0, 2.0), f.rowid DESC LIMIT ?4 OFFSET ?3"
 
+/* Relevance ranks the SEARCH_RELEVANCE_WINDOW newest matches, not every match: bm25 reads each
+ * candidate's positions, and a common word matches tens of thousands. Raises *lo to the oldest
+ * document of that window (the newest-first walk to it is cheap). */
+static int relevance_window(SqlDb *d, const char *expr, gint64 *lo, gint64 hi, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT rowid FROM search_index WHERE search_index MATCH ?1 AND rowid >= ?2 AND rowid <= ?3"
+                             " ORDER BY rowid DESC LIMIT 1 OFFSET ?4",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, expr);
+  sqlite3_bind_int64(s, 2, *lo);
+  sqlite3_bind_int64(s, 3, hi);
+  sqlite3_bind_int(s, 4, SEARCH_RELEVANCE_WINDOW - 1);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *lo = sqlite3_column_int64(s, 0);
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "search");
+  return 0;
+}
+
 static int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *req, gint64 after, int limit,
                          GPtrArray *out, GError **error)
 {
@@ -246,9 +268,11 @@ static int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRe
   gint64 num = 0;
   int known = tenant_number(d, enterprise_id, FALSE, &num, error);
   if (known <= 0) return known; /* 0: nothing of this enterprise was ever indexed */
+  g_autofree char *expr = match_expression(req->query);
+  gint64 lo = num << SEARCH_TENANT_SHIFT, hi = ((num + 1) << SEARCH_TENANT_SHIFT) - 1;
+  if (!newest && !req->in_record && relevance_window(d, expr, &lo, hi, error) < 0) return -1;
   sqlite3_stmt *s = sql_prep(d, sql, error);
   if (!s) return -1;
-  g_autofree char *expr = match_expression(req->query);
   sql_bind_text(s, 1, expr);
   sql_bind_text(s, 2, enterprise_id);
   sqlite3_bind_int64(s, 3, newest ? (after > 0 ? after : G_MAXINT64) : MAX(after, 0));
@@ -257,8 +281,8 @@ static int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRe
     sqlite3_bind_int(s, 5, (int)req->record_type);
     sql_bind_text(s, 6, req->record_id);
   }
-  sqlite3_bind_int64(s, 7, num << SEARCH_TENANT_SHIFT);
-  sqlite3_bind_int64(s, 8, ((num + 1) << SEARCH_TENANT_SHIFT) - 1);
+  sqlite3_bind_int64(s, 7, lo);
+  sqlite3_bind_int64(s, 8, hi);
   g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func((GDestroyNotify)ma_search_hit_free);
   g_autoptr(GPtrArray) ids = g_ptr_array_new();
   int rc;
