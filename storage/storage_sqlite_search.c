@@ -40,6 +40,8 @@
 #define SEARCH_RELEVANCE_MAX_OFFSET 1000
 #define SEARCH_RELEVANCE_WINDOW 2000 /* relevance ranks this many newest matches (bm25 reads each) */
 #define ERASE_BATCH 200
+#define COMPACT_STEP_PAGES 256 /* leaf pages merged per transaction (about 1 MB written) */
+#define COMPACT_STEPS_MAX 100000
 
 /* ---- the tokenizer ---------------------------------------------------------------------------- */
 
@@ -497,12 +499,31 @@ static int sqlite_expire_before(void *impl, const char *enterprise_id, gint64 be
   return erase_batch(d, enterprise_id, ids, counts, error);
 }
 
+/* One step of FTS5's incremental merge (a negative amount merges across levels, towards one
+ * segment, as 'optimize' does): 1 when it did work, 0 when there was none left, -1 on error. */
+static int compact_step(SqlDb *d, GError **error)
+{
+  if (sql_write_begin(d, error) < 0) return -1;
+  sqlite3_int64 before = sqlite3_total_changes64(d->db);
+  int rc = sql_exec(d, "INSERT INTO search_index(search_index, rank) VALUES('merge', -" G_STRINGIFY(COMPACT_STEP_PAGES) ")",
+                    error);
+  sqlite3_int64 changed = sqlite3_total_changes64(d->db) - before;
+  if (sql_write_end(d, rc, error) < 0) return -1;
+  return changed >= 2 ? 1 : 0; /* FTS5 counts a step that wrote nothing as one change */
+}
+
 static int sqlite_search_compact(void *impl, GError **error)
 {
   SqlDb *d = impl;
   g_assert(!d->in_txn);
+  /* Merge in short transactions, so ingest waits at most one step; then 'optimize', which finds
+   * one segment and returns at once when the steps finished, and otherwise finishes the job:
+   * only a fully merged index is sure to hold no term of a deleted message. */
+  int rc;
+  for (int i = 0; i < COMPACT_STEPS_MAX && (rc = compact_step(d, error)) != 0; i++)
+    if (rc < 0) return -1;
   if (sql_write_begin(d, error) < 0) return -1;
-  int rc = sql_exec(d, "INSERT INTO search_index(search_index) VALUES('optimize')", error);
+  rc = sql_exec(d, "INSERT INTO search_index(search_index) VALUES('optimize')", error);
   if (sql_write_end(d, rc, error) < 0) return -1;
   return sqlite_checkpoint(d, error);
 }
