@@ -163,28 +163,28 @@ int cli_erase(int argc, char **argv)
   if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   MaEraseCounts c = {0};
-  if (addr) {
-    rc = storage_erase_address(st, ent->id, addr, &c, &error);
-    if (rc == 0 && c.messages > 0) rc = storage_search_compact(st, &error);
-  } else {
-    rc = retention_run(st, ent->id, ma_now(), &c, &error);
-  }
+  rc = addr ? storage_erase_address(st, ent->id, addr, &c, &error) : retention_expire(st, ent->id, ma_now(), &c, &error);
   if (c.messages > 0) {
     char digest[65];
     if (addr) ma_sha256_hex(addr, strlen(addr), digest);
     cli_audit(st, ent->id, addr ? "erase.address" : "erase.expired", addr ? digest : NULL,
               codec_erase_counts_to_json(&c), NULL);
   }
+  g_autoptr(GError) compact_error = NULL;
+  int compacted = rc == 0 && c.messages > 0 ? storage_search_compact(st, &compact_error) : 0;
   storage_close(&st);
   ma_enterprise_free(ent);
   if (rc < 0) {
     if (c.messages > 0) print_counts("erased before the failure", &c);
     return cli_fail("erase", error);
   }
-  if (common.json) {
-    cli_print_json(codec_erase_counts_to_json(&c), FALSE);
-    return 0;
+  if (common.json) cli_print_json(codec_erase_counts_to_json(&c), FALSE);
+  else print_counts(addr ? "erase" : "retention", &c);
+  if (compacted < 0) {
+    /* the rows are gone; copies may remain in old index segments and the log until compacted */
+    fprintf(stderr, "mailagent: erase: the index and the write-ahead log are not compacted yet (%s); `serve` "
+            "compacts them within the hour\n", compact_error->message);
+    return 1;
   }
-  print_counts(addr ? "erase" : "retention", &c);
   return 0;
 }

@@ -3,7 +3,7 @@
  * A run deletes, per enterprise whose retention_days is above 0, every message archived more than
  * that many days before `now` (ma_now(): the test clock moves it), with its index entries, blobs,
  * links and local activity copies (the CRM keeps its activities), in batches so no transaction
- * holds the write lock long; then compacts the index and the write-ahead log once
+ * holds the write lock long; then compacts the index and the write-ahead log
  * (storage_search_compact), so nothing of the deleted mail stays in any file.
  */
 #ifndef MA_RETENTION_H
@@ -15,9 +15,7 @@
 /* One enterprise (id): deletes what its retention_days expires, without compacting. Adds to
  * *counts. 0 or -1. */
 int retention_expire(MaStorage *st, const char *enterprise_id, gint64 now, MaEraseCounts *counts, GError **error);
-/* retention_expire, then compacts when something was deleted. 0 or -1. */
-int retention_run(MaStorage *st, const char *enterprise_id, gint64 now, MaEraseCounts *counts, GError **error);
-/* Every enterprise; compacts once at the end when something was deleted. 0 or -1. */
+/* Every enterprise; then compacts (always: see retention.c). 0 or -1. */
 int retention_run_all(MaStorage *st, gint64 now, MaEraseCounts *counts, GError **error);
 
 /* serve: a thread with its own storage handle runs retention_run_all at start and then whenever
