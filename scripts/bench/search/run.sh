@@ -26,55 +26,8 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-8}
 WORK=${WORK:-/tmp/mailagent-bench-search}
 
-command -v wrk >/dev/null || { echo "run.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-mkdir -p "$WORK"
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
-cmake --build "$build" --target mailagent -j"$(nproc)" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
-
-pkgs="glib-2.0 gio-2.0 gmime-3.0 sqlite3 libcurl openssl libpcre2-8 libevent libevent_openssl libevent_pthreads jansson libxml-2.0"
-libs=""
-for m in api codec pipeline match mime rules webhook tenant storage search lib; do libs="$libs $build/libma_$m.a"; done
-# shellcheck disable=SC2086
-cc -O2 -std=gnu11 -D_GNU_SOURCE -I"$src" $(pkg-config --cflags $pkgs) "$api/gen_archive.c" -o "$WORK/gen_archive" \
-  -Wl,--start-group $libs -Wl,--end-group $(pkg-config --libs $pkgs) -lpthread
-
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(free_port)
-conf=$WORK/mailagent.conf
-cat >"$conf" <<CONF
-[storage]
-data_dir = $WORK/data
-[smtp]
-listen = 127.0.0.1:$(free_port)
-[submission]
-listen = 127.0.0.1:$(free_port)
-[api]
-listen = 127.0.0.1:$port
-[log]
-level = warn
-CONF
-
-stamp="$TOTAL index"
-if [ "${BENCH_FRESH:-0}" = 1 ] || [ ! -f "$WORK/archive.key" ] || [ "$(cat "$WORK/archive.stamp" 2>/dev/null)" != "$stamp" ]; then
-  rm -rf "$WORK/data" "$WORK/archive.key" "$WORK/archive.stamp"
-  "$build/mailagent" init -c "$conf" >/dev/null
-  echo "building the archive: $TOTAL messages, indexed..." >&2
-  start=$(date +%s)
-  "$WORK/gen_archive" "$WORK/data" "$TOTAL" "$BIG" index >"$WORK/archive.key"
-  echo "archive built in $(( $(date +%s) - start )) s" >&2
-  echo "$stamp" >"$WORK/archive.stamp"
-fi
-key=$(cat "$WORK/archive.key")
-
-"$build/mailagent" serve -c "$conf" >"$WORK/serve.log" 2>&1 &
-serve_pid=$!
-trap 'kill $serve_pid 2>/dev/null || true; wait $serve_pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
-  sleep 0.1
-done
+. "$api/archive.bash"
+bench_archive_serve "$TOTAL" "$BIG" index
 
 base="http://127.0.0.1:$port"
 hits=$(curl -sS -H "Authorization: Bearer $key" "$base/v1/search?q=benchmark+w0001&limit=50" |
