@@ -93,6 +93,9 @@ void sql_list_split(const char *joined, GPtrArray *out);
 /* Registers the "mailagent" FTS5 tokenizer (agent/search/search_tokenize.h) on d's connection;
  * must run before the migrations, which create the index with it. */
 int sql_search_register(SqlDb *d, GError **error);
+/* storage_search_compact (outside any transaction): merges the index so no deleted message's
+ * terms remain, and truncates the write-ahead log. */
+int sql_search_compact(SqlDb *d, GError **error);
 struct MaStorageSearchBackend;
 extern const struct MaStorageSearchBackend sql_search_backend;
 

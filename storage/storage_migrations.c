@@ -318,7 +318,7 @@ static const SqlMigration migrations[] = {
          * GET /v1/domains/{d}/doctor answers from storage instead of asking DNS on the API loop */
    "ALTER TABLE enterprise_domains ADD COLUMN report TEXT;"},
   {131, /* issue 16: full-text search (storage_sqlite_search.c). search_tenants numbers the
-         * enterprises for the index; search_docs numbers the indexed messages (doc = tenant << 44
+         * enterprises for the index (never reused: a deleted enterprise's range stays its own); search_docs numbers the indexed messages (doc = tenant << 44
          * | date << 12 | n: one enterprise is one rowid range, newest first is the index's own
          * order) with the participant and file name texts the view search_fields makes from the
          * stored rows once (snippets and deletes then read no participant rows); the view
@@ -329,7 +329,8 @@ static const SqlMigration migrations[] = {
          * messages_by_raw lets a deletion find whether another message still shares a raw blob
          * without scanning. Existing mail is indexed here; n is the rank within the second, pushed
          * up past a full second as the running allocation does. */
-   "CREATE TABLE IF NOT EXISTS search_tenants(num INTEGER PRIMARY KEY, enterprise_id TEXT NOT NULL UNIQUE);"
+   "CREATE TABLE IF NOT EXISTS search_tenants(num INTEGER PRIMARY KEY AUTOINCREMENT,"
+   "  enterprise_id TEXT NOT NULL UNIQUE);"
    "CREATE TABLE IF NOT EXISTS search_docs(doc INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE,"
    "  enterprise_id TEXT NOT NULL, sender TEXT, recipients TEXT, attachments TEXT);"
    "CREATE VIEW IF NOT EXISTS search_fields AS SELECT m.id AS message_id,"

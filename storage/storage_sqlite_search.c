@@ -512,9 +512,8 @@ static int compact_step(SqlDb *d, GError **error)
   return changed >= 2 ? 1 : 0; /* FTS5 counts a step that wrote nothing as one change */
 }
 
-static int sqlite_search_compact(void *impl, GError **error)
+int sql_search_compact(SqlDb *d, GError **error)
 {
-  SqlDb *d = impl;
   g_assert(!d->in_txn);
   /* Merge in short transactions, so ingest waits at most one step; then 'optimize', which finds
    * one segment and returns at once when the steps finished, and otherwise finishes the job:
@@ -534,6 +533,8 @@ static int sqlite_search_rebuild(void *impl, GError **error)
   if (sql_write_begin(d, error) < 0) return -1;
   return sql_write_end(d, sql_exec(d, "INSERT INTO search_index(search_index) VALUES('rebuild')", error), error);
 }
+
+static int sqlite_search_compact(void *impl, GError **error) { return sql_search_compact(impl, error); }
 
 const MaStorageSearchBackend sql_search_backend = {
   .index = sqlite_search_index,
