@@ -38,8 +38,8 @@ static void print_hit(const MaSearchHit *h)
   if (*snippet) printf("  | %s\n", snippet);
 }
 
-/* --rebuild-index: the whole database's index, every enterprise. */
-static int rebuild_index(const CliCommon *common, int argc, char **argv, const char *usage)
+/* --rebuild-index or --compact-index: the whole database's index, every enterprise. */
+static int index_maintenance(const CliCommon *common, gboolean rebuild, int argc, char **argv, const char *usage)
 {
   int rc = cli_positional(argc, argv, 0, 0, usage);
   if (rc >= 0) return rc;
@@ -48,12 +48,12 @@ static int rebuild_index(const CliCommon *common, int argc, char **argv, const c
   if ((rc = cli_open(common, &cfg, &st)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   gint64 t0 = g_get_monotonic_time();
-  rc = storage_search_rebuild(st, &error);
+  rc = rebuild ? storage_search_rebuild(st, &error) : storage_search_compact(st, &error);
   gint64 messages = 0, activities = 0, records = 0;
   if (rc == 0) rc = storage_counts(st, &messages, &activities, &records, &error);
   storage_close(&st);
-  if (rc < 0) return cli_fail("search --rebuild-index", error);
-  printf("index rebuilt: %" G_GINT64_FORMAT " messages in %.3f s\n", messages,
+  if (rc < 0) return cli_fail(rebuild ? "search --rebuild-index" : "search --compact-index", error);
+  printf("index %s: %" G_GINT64_FORMAT " messages in %.3f s\n", rebuild ? "rebuilt" : "compacted", messages,
          (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC);
   return 0;
 }
@@ -63,9 +63,11 @@ int cli_search(int argc, char **argv)
   g_auto(CliCommon) common = {0};
   int limit = 20;
   g_autofree char *cursor = NULL, *order = NULL, *record = NULL;
-  gboolean rebuild = FALSE;
+  gboolean rebuild = FALSE, compact = FALSE;
   GOptionEntry entries[] = {
     {"rebuild-index", 0, 0, G_OPTION_ARG_NONE, &rebuild, "Rebuild the whole index from the stored mail (no query)", NULL},
+    {"compact-index", 0, 0, G_OPTION_ARG_NONE, &compact, "Merge the index and truncate the write-ahead log now, as "
+     "serve does hourly (no query)", NULL},
     {"record", 0, 0, G_OPTION_ARG_STRING, &record, "Only mail in this record's timeline", "TYPE:ID"},
     {"order", 0, 0, G_OPTION_ARG_STRING, &order, "newest (default) or relevance", "newest|relevance"},
     {"limit", 0, 0, G_OPTION_ARG_INT, &limit, "Hits per page (1-200, default 20)", "N"},
@@ -80,8 +82,9 @@ int cli_search(int argc, char **argv)
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
   const char *usage = "mailagent search ENTERPRISE QUERY... [--record TYPE:ID] [--order newest|relevance] "
-                      "[--limit N] [--cursor C] [--json] | mailagent search --rebuild-index";
-  if (rebuild) return rebuild_index(&common, argc, argv, usage);
+                      "[--limit N] [--cursor C] [--json] | mailagent search --rebuild-index|--compact-index";
+  if (rebuild && compact) return cli_usage_error("--rebuild-index or --compact-index, not both");
+  if (rebuild || compact) return index_maintenance(&common, rebuild, argc, argv, usage);
   if ((rc = cli_positional(argc, argv, 2, G_MAXINT, usage)) >= 0) return rc;
   if (limit < 1 || limit > SEARCH_LIMIT_MAX) return cli_usage_error("--limit must be 1 to %d", SEARCH_LIMIT_MAX);
   gint64 after = 0;

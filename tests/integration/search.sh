@@ -129,6 +129,12 @@ assert_status 0 ma search acme quarterly invoice
 assert_contains "$(cat "$T/last.out")" "Subject: [Quarterly] [invoice]" "CLI text marks matches"
 assert_status 2 ma search acme '"'
 assert_contains "$(cat "$T/last.err")" "no word to search for" "CLI: refused query"
+assert_status 0 ma search --rebuild-index
+assert_contains "$(cat "$T/last.out")" "index rebuilt: 7 messages" "rebuild beside a running serve"
+assert_status 0 ma search acme 事務所 --json
+assert_eq "会議のお知らせ" "$(json_get "$T/last.out" '" ".join(i["subject"] for i in d["items"])')" "found after the rebuild"
+assert_status 0 ma search --compact-index
+assert_status 2 ma search --compact-index acme
 
 # --- erasure by address -------------------------------------------------------------------------
 assert_eq 1 "$(scan zzqj7eraseword)" "before erasure the marker is in the database (the scan can see)"

@@ -4,7 +4,7 @@
 # rebuilds it) and starts `mailagent serve` on it, stopped when the sourcing script exits.
 #
 # bench_archive_serve TOTAL BIG [index]: needs src, build and WORK set; sets conf, port, key,
-# serve_pid.
+# serve_pid. A command in the array BENCH_BEFORE_SERVE, when set, runs just before serve starts.
 bench_archive_serve() {
   local total=$1 big=$2 index=${3:-} m libs="" start stamp
   local pkgs="glib-2.0 gio-2.0 gmime-3.0 sqlite3 libcurl openssl libpcre2-8 libevent libevent_openssl libevent_pthreads jansson libxml-2.0"
@@ -48,6 +48,7 @@ CONF
     echo "$stamp" >"$WORK/archive.stamp"
   fi
   key=$(cat "$WORK/archive.key")
+  if [ -n "${BENCH_BEFORE_SERVE+x}" ]; then "${BENCH_BEFORE_SERVE[@]}" >&2; fi
 
   "$build/mailagent" serve -c "$conf" >"$WORK/serve.log" 2>&1 &
   serve_pid=$!

@@ -27,6 +27,9 @@ CONNECTIONS=${CONNECTIONS:-8}
 WORK=${WORK:-/tmp/mailagent-bench-search}
 
 . "$api/archive.bash"
+# the index as `serve` keeps it (merged hourly), compacted before serve starts so that no merge
+# runs during the measurements
+BENCH_BEFORE_SERVE=("$build/mailagent" search -c "$WORK/mailagent.conf" --compact-index)
 bench_archive_serve "$TOTAL" "$BIG" index
 
 base="http://127.0.0.1:$port"
