@@ -13,13 +13,13 @@
 #define MA_SQLITE_INTERNAL_H
 
 #include "storage.h"
+#include "storage_search.h"
+#include "storage_list.h"
 
 #include <sqlite3.h>
 
 #define SQL_DB_FILE "mailagent.db"
 #define SQL_BUSY_TIMEOUT_MS 10000
-/* Separator of list columns (records.emails...): a control character no address or id contains. */
-#define SQL_LIST_SEP "\x1f"
 
 typedef struct {
   sqlite3 *db;
@@ -85,8 +85,6 @@ int sql_counter_add(SqlDb *d, const char *name, int delta, GError **error);
 /* Binding and reading. Strings are bound SQLITE_STATIC: they must outlive the step. */
 void sql_bind_text(sqlite3_stmt *s, int i, const char *text);
 char *sql_col_dup(sqlite3_stmt *s, int i); /* g_strdup of a text column, NULL for SQL NULL */
-char *sql_list_join(GPtrArray *items);     /* char* items -> "a\x1fb" */
-void sql_list_split(const char *joined, GPtrArray *out);
 
 /* ---- search (storage_sqlite_search.c) ------------------------------------------------------- */
 
@@ -96,8 +94,15 @@ int sql_search_register(SqlDb *d, GError **error);
 /* storage_search_compact (outside any transaction): merges the index so no deleted message's
  * terms remain, and truncates the write-ahead log. */
 int sql_search_compact(SqlDb *d, GError **error);
-struct MaStorageSearchBackend;
-extern const struct MaStorageSearchBackend sql_search_backend;
+int sqlite_search_index(void *impl, const MaStoredMessage *m, GError **error);
+int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *req, gint64 after, int limit,
+                  GPtrArray *out, GError **error);
+int sqlite_erase_address(void *impl, const char *enterprise_id, const char *address, MaEraseCounts *counts,
+                         GError **error);
+int sqlite_expire_before(void *impl, const char *enterprise_id, gint64 before, int limit, MaEraseCounts *counts,
+                         GError **error);
+int sqlite_search_compact(void *impl, GError **error);
+int sqlite_search_rebuild(void *impl, GError **error);
 
 /* ---- migrations (storage_migrations.c) ------------------------------------------------------ */
 
@@ -280,6 +285,10 @@ int sqlite_oauth2_grant_rotate(void *impl, const char *owner, gint64 expect_gene
 int sqlite_oauth2_grant_revoke(void *impl, const char *owner, gint64 now, GError **error);
 int sqlite_oauth2_state_add(void *impl, const char *state, const char *owner, const char *enterprise_id, const char *verifier_sealed, gint64 expires_at, GError **error);
 int sqlite_oauth2_state_take(void *impl, const char *state, gint64 now, char **owner, char **verifier_sealed, GError **error);
+int sqlite_mailbox_states(void *impl, GHashTable *out, gint64 *quarantined, GError **error);
+int sqlite_mailbox_quarantine(void *impl, const char *mailbox_id, const char *folder, const char *key,
+                              const char *error_text, gint64 now, GError **error);
+int sqlite_oauth2_state_find(void *impl, const char *state, gint64 now, char **owner, char **enterprise_id, GError **error);
 int sqlite_mailbox_set_secret(void *impl, const char *mailbox_id, const char *secret_sealed, GError **error);
 int sqlite_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 /* storage_sqlite_outbound.c */

@@ -1,8 +1,8 @@
 /* storage_search.h - the archive's full-text index, and the deletions that must leave no trace of
  * a message behind (retention, erasure by address). Part of the storage interface (storage.h's
  * conventions hold: 0/-1 with GError, every call scoped by enterprise_id), kept in its own header
- * and its own backend table (MaStorageSearchBackend) so a PostgreSQL backend implements it with
- * its own full-text search.
+ * (its entries in storage_backend.h's table) so a PostgreSQL backend implements it with its own
+ * full-text search.
  *
  * What is indexed is read back from what was stored (subject, body text, participants' names and
  * addresses, attachment file names), so the capture level governs the index too: a metadata-only

@@ -6,7 +6,6 @@
 
 const MaStorageBackend ma_storage_sqlite_backend = {
   .name = "sqlite",
-  .search = &sql_search_backend,
   .open = sqlite_open,
   .close = sqlite_close,
   .schema_version = sqlite_schema_version,
@@ -126,6 +125,15 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .oauth2_grant_revoke = sqlite_oauth2_grant_revoke,
   .oauth2_state_add = sqlite_oauth2_state_add,
   .oauth2_state_take = sqlite_oauth2_state_take,
+  .oauth2_state_find = sqlite_oauth2_state_find,
+  .mailbox_quarantine = sqlite_mailbox_quarantine,
+  .mailbox_states = sqlite_mailbox_states,
   .mailbox_set_secret = sqlite_mailbox_set_secret,
   .counts = sqlite_counts,
+  .search_index = sqlite_search_index,
+  .search = sqlite_search,
+  .erase_address = sqlite_erase_address,
+  .expire_before = sqlite_expire_before,
+  .search_compact = sqlite_search_compact,
+  .search_rebuild = sqlite_search_rebuild,
 };

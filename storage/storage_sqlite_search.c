@@ -23,7 +23,6 @@
  * Never logs text or queries.
  */
 #include "sqlite_internal.h"
-#include "storage_backend.h"
 
 #include "agent/search/search_snippet.h"
 #include "agent/search/search_tokenize.h"
@@ -174,7 +173,7 @@ static int index_body(SqlDb *d, const MaStoredMessage *m, GError **error)
   return sql_step_done(d, s, error, "index message");
 }
 
-static int sqlite_search_index(void *impl, const MaStoredMessage *m, GError **error)
+int sqlite_search_index(void *impl, const MaStoredMessage *m, GError **error)
 {
   SqlDb *d = impl;
   if (sql_write_begin(d, error) < 0) return -1;
@@ -254,7 +253,7 @@ static int relevance_window(SqlDb *d, const char *expr, gint64 *lo, gint64 hi, G
   return 0;
 }
 
-static int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *req, gint64 after, int limit,
+int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *req, gint64 after, int limit,
                          GPtrArray *out, GError **error)
 {
   SqlDb *d = impl;
@@ -457,7 +456,7 @@ static int collect_ids(SqlDb *d, sqlite3_stmt *s, GPtrArray *out, GError **error
   return 0;
 }
 
-static int sqlite_erase_address(void *impl, const char *enterprise_id, const char *address, MaEraseCounts *counts,
+int sqlite_erase_address(void *impl, const char *enterprise_id, const char *address, MaEraseCounts *counts,
                                 GError **error)
 {
   SqlDb *d = impl;
@@ -481,7 +480,7 @@ static int sqlite_erase_address(void *impl, const char *enterprise_id, const cha
   }
 }
 
-static int sqlite_expire_before(void *impl, const char *enterprise_id, gint64 before, int limit, MaEraseCounts *counts,
+int sqlite_expire_before(void *impl, const char *enterprise_id, gint64 before, int limit, MaEraseCounts *counts,
                                 GError **error)
 {
   SqlDb *d = impl;
@@ -527,20 +526,11 @@ int sql_search_compact(SqlDb *d, GError **error)
   return sqlite_checkpoint(d, error);
 }
 
-static int sqlite_search_rebuild(void *impl, GError **error)
+int sqlite_search_rebuild(void *impl, GError **error)
 {
   SqlDb *d = impl;
   if (sql_write_begin(d, error) < 0) return -1;
   return sql_write_end(d, sql_exec(d, "INSERT INTO search_index(search_index) VALUES('rebuild')", error), error);
 }
 
-static int sqlite_search_compact(void *impl, GError **error) { return sql_search_compact(impl, error); }
-
-const MaStorageSearchBackend sql_search_backend = {
-  .index = sqlite_search_index,
-  .search = sqlite_search,
-  .erase_address = sqlite_erase_address,
-  .expire_before = sqlite_expire_before,
-  .compact = sqlite_search_compact,
-  .rebuild = sqlite_search_rebuild,
-};
+int sqlite_search_compact(void *impl, GError **error) { return sql_search_compact(impl, error); }
