@@ -3,8 +3,9 @@
 # - GET /v1/search and `mailagent search` in English, Chinese and Japanese, newest first with
 #   highlighted snippets and cursor pages; a search with one enterprise's key never returns
 #   another's mail; hostile queries get a 400 JSON error, never an FTS5 message;
-# - each capture level leaves no body (metadata) or attachment (no_attachments, metadata) bytes in
-#   any file of the data directory, and no body text in the index;
+# - each capture level leaves no body (metadata) or decoded attachment (no_attachments, metadata)
+#   bytes in any file of the data directory, and no body text in the index (no_attachments keeps
+#   the raw message, attachments encoded, as pipeline.c documents);
 # - erasure by address (API, then CLI) and retention on the test clock (the retention thread of
 #   `serve`) report counts and leave no byte of the mail in the database, its WAL, the index or
 #   the blob store: every file under the data directory is scanned for unique marker words.
@@ -60,7 +61,10 @@ scan() { { grep -railF -e "$1" -e "${1:3}" "$T/data" 2>/dev/null || true; } | wc
 # --- capture levels -----------------------------------------------------------------------------
 assert_eq 0 "$(scan zzqj7metabody)" "metadata: no body bytes in any file"
 assert_eq 0 "$(scan zzqj7metaattach)" "metadata: no attachment bytes in any file"
-assert_eq 0 "$(scan zzqj7noattattach)" "no_attachments: no attachment content in any file"
+assert_eq 0 "$(scan zzqj7noattattach)" "no_attachments: no decoded attachment content in any file"
+# (no_attachments keeps the raw message, so the attachment stays there in its transfer encoding)
+assert_contains "$(cd "$T/data" && grep -ralF "$(printf '%s' 'initech attachment zzqj7noattattach' | base64 -w0)" . || true)" \
+  "mailagent.db" "no_attachments: the raw copy keeps the encoded attachment"
 assert_contains "$(cd "$T/data" && grep -railF zzqj7noattbody . || true)" "mailagent.db" "no_attachments: the body is kept"
 assert_contains "$(cd "$T/data" && grep -railF zzqj7eraseattach . || true)" "mailagent.db" "full: the attachment is kept (the scan can see)"
 
