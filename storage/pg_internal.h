@@ -110,6 +110,17 @@ int pg_oauth2_state_take(void *impl, const char *state, gint64 now, char **owner
 int pg_oauth2_state_find(void *impl, const char *state, gint64 now, char **owner, char **enterprise_id, GError **error);
 int pg_audit_add(void *impl, const MaAuditEntry *e, GError **error);
 int pg_audit_list(void *impl, const char *enterprise_id, gint64 before_seq, int limit, GPtrArray *out, GError **error);
+int pg_domain_get(void *impl, const char *enterprise_id, const char *domain, MaDomain **out, GError **error);
+int pg_domain_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int pg_domain_due(void *impl, gint64 now, int limit, GPtrArray *out, GError **error);
+int pg_domain_update(void *impl, const MaDomain *dom, GError **error);
+int pg_domain_owner(void *impl, const char *domain, char **enterprise_id, GError **error);
+int pg_domain_report_put(void *impl, const char *enterprise_id, const char *domain, const char *json, GError **error);
+int pg_domain_report_get(void *impl, const char *enterprise_id, const char *domain, char **json, GError **error);
+int pg_domain_key_add(void *impl, const MaDomainKey *k, GError **error);
+int pg_domain_key_list(void *impl, const char *enterprise_id, const char *domain, GPtrArray *out, GError **error);
+int pg_domain_key_remove(void *impl, const char *enterprise_id, const char *id, GError **error);
+int pg_domain_key_update(void *impl, const MaDomainKey *k, GError **error);
 int pg_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 int pg_employee_add(void *impl, const MaEmployee *e, GError **error);
 int pg_employee_remove(void *impl, const char *enterprise_id, const char *id_or_email, GError **error);

@@ -1224,6 +1224,8 @@ int main(int argc, char **argv)
     ADD_PG("/fault-injection", test_fault_injection);
     ADD_PG("/oauth2", test_oauth2);
     ADD_PG("/audit", test_audit);
+    ADD_PG("/enterprises", test_enterprises);
+    ADD_PG("/domain-claims", test_domain_claims);
   } else {
     g_test_add_func("/storage/postgresql/backend", test_pg_skipped);
   }
