@@ -291,7 +291,7 @@ static void test_backfill(Fixture *fx, gconstpointer data)
                                "DROP TABLE search_docs; DROP TABLE search_tenants; DROP TABLE search_index_data;"
                                "DROP TABLE search_index_idx; DROP TABLE search_index_docsize; DROP TABLE search_index_config;"
                                "PRAGMA writable_schema=ON; DELETE FROM sqlite_schema WHERE name = 'search_index';"
-                               "PRAGMA writable_schema=OFF; PRAGMA user_version=108",
+                               "PRAGMA writable_schema=OFF; PRAGMA user_version=130", /* just below migration 131 */
                                NULL, NULL, NULL),
                   ==, SQLITE_OK);
   sqlite3_close(db);
