@@ -17,6 +17,10 @@
  *   capture_level      full|no_attachments|metadata [full] what of a message is kept: everything;
  *                      no attachment contents; headers, participants and links only (no body,
  *                      no raw copy, no attachment contents)
+ *   return_path        bounce|from|ADDRESS [bounce] the envelope sender of outgoing mail on the
+ *                      default path: mailagent's bounce management (a VERP address per recipient
+ *                      on [relay] bounce_domain; the From address while that is unset), the From
+ *                      address, or a fixed address, which must be in one of the enterprise's domains
  *   retention_days     days [0]      archived mail is deleted (with its index entries, blobs and
  *                                    links; activities stay in the CRM) this many days after it
  *                                    was archived; 0 keeps it until erased
@@ -40,6 +44,7 @@ typedef enum {
   MA_SETTING_CHOICE,      /* one of a fixed set of words */
   MA_SETTING_DOMAIN_LIST,
   MA_SETTING_CIDR_LIST,
+  MA_SETTING_RETURN_PATH, /* "bounce", "from" or an address in one of the enterprise's domains */
   MA_SETTING_DAYS,        /* a whole number of days, 0 to SETTINGS_DAYS_MAX */
 } MaSettingKind;
 
@@ -67,6 +72,10 @@ char *settings_normalise(const char *key, const char *value, const char *current
 /* Validates, normalises and stores one setting. Returns 0, or -1 with *error (MA_ERROR_INVALID for
  * an unknown key or bad value, storage errors otherwise). Runs in the caller's transaction if any. */
 int settings_set(MaStorage *st, const char *enterprise_id, const char *key, const char *value, GError **error);
+
+/* A custom return path must be in one of the enterprise's domains: 1 when address's domain is one
+ * of them, 0 when not, -1 on a storage error (MA_ERROR_NOT_FOUND: no such enterprise). */
+int settings_return_path_allowed(MaStorage *st, const char *enterprise_id, const char *address, GError **error);
 
 /* The effective value of key as canonical text (the default when unset); *value is newly
  * allocated. cfg may be NULL (then built-in defaults stand for config ones). 0 or -1. */
