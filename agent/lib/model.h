@@ -78,6 +78,19 @@ typedef struct {
   char *delivered_to;     /* first Delivered-To */
 } MaForwardSignals;
 
+/* Header signals of machine-made mail, classified by agent/match (match_machine.c). Values are
+ * unfolded, cut at MA_MACHINE_SIGNAL_MAX bytes; NULL when the header is absent. */
+#define MA_MACHINE_SIGNAL_MAX 256
+typedef struct {
+  char *auto_submitted;   /* Auto-Submitted (RFC 3834) */
+  char *x_autoreply;      /* X-Autoreply */
+  char *x_autorespond;    /* X-Autorespond */
+  char *precedence;       /* Precedence */
+  char *list_id;          /* List-Id */
+  char *list_unsubscribe; /* List-Unsubscribe */
+  gboolean report;        /* a multipart/report (delivery status, ARF feedback, read receipt) */
+} MaMachineSignals;
+
 typedef struct {
   char *message_id;       /* normalised: no <>, domain lower-cased; NULL when absent or junk */
   char *in_reply_to;      /* normalised, NULL when absent */
@@ -89,6 +102,7 @@ typedef struct {
   char *html;             /* the HTML body as received, converted to UTF-8; NULL when none */
   GPtrArray *attachments; /* MaAttachment* (owned), attachments and inline parts */
   MaForwardSignals signals;
+  MaMachineSignals machine; /* always the received message's, also when it was unwrapped */
   /* Hand forwards: when the message was unwrapped, the fields above describe the original and
    * these describe the employee's forwarding message. */
   gboolean unwrapped;
