@@ -3,6 +3,7 @@
  * decoder must return valid UTF-8 (it goes to storage and JSON), never crash, never leak, and stay
  * linear (a hang is a finding). Seeds: tests/fixtures/rfc2047.
  */
+#include "agent/mime/mime.h"
 #include "agent/mime/mime_private.h"
 
 #include <stdint.h>
@@ -13,6 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+  mime_global_init(); /* charset conversion goes through GMime's iconv cache */
   char *text = g_strndup((const char *) data, size);
   char *decoded = mime_rfc2047_decode(text);
   if (!g_utf8_validate(decoded, -1, NULL)) {
