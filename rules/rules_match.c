@@ -164,6 +164,8 @@ static gboolean value_holds(const RulesRule *rule, const RulesCondition *c, Rule
 static gboolean condition_holds(const RulesRule *rule, const RulesCondition *c, RulesInput *in)
 {
   if (c->field == RF_HAS_ATTACHMENT) return (in->has_attachment == c->boolean) != c->negate;
+  if (c->field == RF_IS_AUTO) return (in->is_auto == c->boolean) != c->negate;
+  if (c->field == RF_IS_BULK) return (in->is_bulk == c->boolean) != c->negate;
   if (c->field == RF_SIZE) return number_holds(c, (double) in->size) != c->negate;
 
   GPtrArray *values = rules_input_values(in, c);

@@ -107,6 +107,7 @@ void ma_stored_message_free(MaStoredMessage *m)
   g_free(m->html);
   g_free(m->snippet);
   g_free(m->parse_error);
+  g_free(m->machine_reason);
   if (m->participants) g_ptr_array_unref(m->participants);
   if (m->attachments) g_ptr_array_unref(m->attachments);
   if (m->links) g_ptr_array_unref(m->links);

@@ -232,6 +232,8 @@ typedef struct {
   char *snippet;          /* first ~200 characters of text, whitespace folded */
   char *parse_error;      /* NULL, or why the message could not be parsed: it is archived unparsed
                            * (raw kept, no header fields, participants or links) */
+  guint machine;          /* MA_MACHINE_* flags: auto-reply, bulk, report (0: a person wrote it) */
+  char *machine_reason;   /* the first machine signal found, NULL when machine is 0 */
   GPtrArray *participants;/* MaParticipant* */
   GPtrArray *attachments; /* MaAttachment* (data NULL) */
   GPtrArray *links;       /* MaRecordRef* */

@@ -317,6 +317,10 @@ static const SqlMigration migrations[] = {
   {108, /* issue 10, second step: the last check's report per claim, as the doctor shows it, so
          * GET /v1/domains/{d}/doctor answers from storage instead of asking DNS on the API loop */
    "ALTER TABLE enterprise_domains ADD COLUMN report TEXT;"},
+  {126, /* issue 16: machine mail (auto-replies, bulk, reports) archived with its flags, which rules
+         * test (is_auto, is_bulk), and the signal that made it so, which explain shows */
+   "ALTER TABLE messages ADD COLUMN machine INTEGER NOT NULL DEFAULT 0;"
+   "ALTER TABLE messages ADD COLUMN machine_reason TEXT;"},
 };
 
 int sql_migrations_latest(void)

@@ -15,7 +15,7 @@
 
 #define MESSAGE_COLS                                                                                     \
   "id, enterprise_id, thread_id, message_id, dedup_key, subject, direction, date, archived_at, size,"  \
-  " raw_sha256, snippet, parse_error"
+  " raw_sha256, snippet, parse_error, machine, machine_reason"
 
 /* Reads MESSAGE_COLS (then text, html when with_bodies) from the current row of s. */
 static MaStoredMessage *message_row(sqlite3_stmt *s, gboolean with_bodies)
@@ -34,9 +34,11 @@ static MaStoredMessage *message_row(sqlite3_stmt *s, gboolean with_bodies)
   m->raw_sha256 = sql_col_dup(s, 10);
   m->snippet = sql_col_dup(s, 11);
   m->parse_error = sql_col_dup(s, 12);
+  m->machine = (guint) sqlite3_column_int(s, 13);
+  m->machine_reason = sql_col_dup(s, 14);
   if (with_bodies) {
-    m->text = sql_col_dup(s, 13);
-    m->html = sql_col_dup(s, 14);
+    m->text = sql_col_dup(s, 15);
+    m->html = sql_col_dup(s, 16);
   }
   return m;
 }

@@ -275,8 +275,9 @@ static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **erro
 {
   sqlite3_stmt *s = sql_prep(d,
                              "INSERT INTO messages(id, enterprise_id, thread_id, message_id, dedup_key, subject,"
-                             " direction, date, archived_at, size, raw_sha256, text, html, snippet, has_attachment, parse_error)"
-                             " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             " direction, date, archived_at, size, raw_sha256, text, html, snippet, has_attachment, parse_error,"
+                             " machine, machine_reason)"
+                             " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              error);
   if (!s) return -1;
   char *snippet = m->snippet ? NULL : snippet_make(m->text);
@@ -296,6 +297,8 @@ static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **erro
   sql_bind_text(s, 14, m->snippet ? m->snippet : snippet);
   sqlite3_bind_int(s, 15, has_real_attachment(m->attachments) ? 1 : 0);
   sql_bind_text(s, 16, m->parse_error);
+  sqlite3_bind_int(s, 17, (int) m->machine);
+  sql_bind_text(s, 18, m->machine_reason);
   int rc = sqlite3_step(s);
   sql_reset(s);
   g_free(snippet);

@@ -194,7 +194,7 @@ static const char *rule_help =
   "  {\"name\": \"Quotes\", \"enabled\": true, \"object_types\": [\"contact\", \"opportunity\"],\n"
   "   \"match\": \"all\", \"conditions\": [{\"field\": \"subject\", \"op\": \"contains\", \"value\": \"quote\"}],\n"
   "   \"action\": {\"activity_type\": \"email\", \"title\": \"{{subject}}\", \"content\": \"{{snippet}}\"}}\n"
-  "Fields: subject body snippet from from_domain to cc participants direction has_attachment\n"
+  "Fields: subject body snippet from from_domain to cc participants direction has_attachment is_auto is_bulk\n"
   "  attachment_name mailbox employee size record.name record.stage record.<attribute>\n"
   "Operators: equals not_equals contains not_contains starts_with ends_with matches in is_empty gt lt\n"
   "Placeholders: {{subject}} {{from}} {{snippet}} {{direction}} {{record.name}} {{record.type}}\n"

@@ -81,6 +81,12 @@ typedef struct {
 /* Header signals of machine-made mail, classified by agent/match (match_machine.c). Values are
  * unfolded, cut at MA_MACHINE_SIGNAL_MAX bytes; NULL when the header is absent. */
 #define MA_MACHINE_SIGNAL_MAX 256
+/* What the classifier (match_machine_classify) makes of them; stored with the message. */
+typedef enum {
+  MA_MACHINE_AUTO = 1 << 0,   /* an auto-reply or a delivery report: rules test is_auto */
+  MA_MACHINE_BULK = 1 << 1,   /* bulk or list mail: rules test is_bulk */
+  MA_MACHINE_REPORT = 1 << 2, /* a delivery, feedback or read report (also AUTO) */
+} MaMachineFlag;
 typedef struct {
   char *auto_submitted;   /* Auto-Submitted (RFC 3834) */
   char *x_autoreply;      /* X-Autoreply */

@@ -96,6 +96,7 @@ void match_free(MaMatch *m)
   g_ptr_array_unref(m->participants);
   g_ptr_array_unref(m->external_keys);
   g_ptr_array_unref(m->links);
+  if (m->excluded) g_ptr_array_unref(m->excluded);
   g_free(m->participants_key);
   g_free(m);
 }
@@ -261,13 +262,21 @@ static gint cmp_link(gconstpointer a, gconstpointer b)
   return link_rank(x) - link_rank(y);
 }
 
+const char *match_skip_reason(const MaMatchContext *ctx, const MaMatch *match)
+{
+  if (match->external_keys->len == 0 && match->excluded->len > 0) return "never_log";
+  return match_machine_skip_reason(ctx->settings, match->machine);
+}
+
 int match_message(MaStorage *st, const MaMatchContext *ctx, const MaMessage *msg, MaMatch **out, GError **error)
 {
   g_autoptr(MaMatch) m = g_new0(MaMatch, 1);
   m->participants = g_ptr_array_new_with_free_func((GDestroyNotify) ma_participant_free);
   m->external_keys = g_ptr_array_new_with_free_func(g_free);
   m->links = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_ref_free);
+  m->excluded = g_ptr_array_new_with_free_func(g_free);
   m->direction = MA_DIRECTION_INBOUND;
+  m->machine = match_machine_classify(msg, &m->machine_reason);
 
   const char *from = NULL, *sender = NULL;
   for (guint i = 0; msg->participants && i < msg->participants->len; i++) {
@@ -282,6 +291,14 @@ int match_message(MaStorage *st, const MaMatchContext *ctx, const MaMessage *msg
       continue;
     }
     g_autofree char *key = ma_address_key(p->address, ctx->settings->ignore_plus_tags);
+    g_autofree char *exact = ma_address_key(p->address, FALSE);
+    const char *never = settings_never_log_match(ctx->settings, exact);
+    if (!never) never = settings_never_log_match(ctx->settings, key);
+    if (never) {
+      g_autofree char *why = g_strdup_printf("%s (never_log %s)", exact, never);
+      add_unique_str(m->excluded, why);
+      continue;
+    }
     if (ma_address_domain(key)) add_unique_str(m->external_keys, key);
   }
   const char *author = from ? from : sender;

@@ -115,6 +115,7 @@ int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage
     GMimeObject *root = g_mime_message_get_mime_part(msg);
     if (root) mime_body_walk(&src, root, &body);
     mime_fill_body(m, &body);
+    m->machine.report = body.report;
     mime_unwrap(&src, &m, msg, &body);
     mime_body_clear(&body);
     for (guint i = 0; i < warnings->len; i++)

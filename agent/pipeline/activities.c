@@ -125,6 +125,7 @@ static RulesInput *build_input(MaStorage *st, const char *ent, const MaStoredMes
     if (a->filename) rules_input_add_attachment_name(in, a->filename);
   }
   rules_input_set_has_attachment(in, has_attachment);
+  rules_input_set_machine(in, (m->machine & MA_MACHINE_AUTO) != 0, (m->machine & MA_MACHINE_BULK) != 0);
 
   if (prov) {
     if (add_provenance(st, ent, in, prov, employee_email, error) < 0) return NULL;

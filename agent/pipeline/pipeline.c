@@ -175,6 +175,8 @@ static void fill_view(const MaMatchContext *ctx, gsize len, const MaMessage *msg
   m->subject = g_strdup(msg->subject ? msg->subject : "");
   m->direction = match->direction;
   m->size = (gint64) len;
+  m->machine = match->machine;
+  m->machine_reason = g_strdup(match->machine_reason);
   if (ctx->settings->capture_level == MA_CAPTURE_METADATA) {
     m->text = g_strdup("");
     m->snippet = g_strdup("");
@@ -427,6 +429,13 @@ int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const
   g_autoptr(MaIngestResult) r = result_new(MA_INGEST_ARCHIVED);
   result_take_message(r, msg, match);
 
+  const char *skip = match_skip_reason(ctx, match); /* never_log, machine mail the settings skip */
+  if (skip) {
+    r->outcome = MA_INGEST_SKIPPED;
+    r->skip_reason = skip;
+    *out = g_steal_pointer(&r);
+    return 0;
+  }
   if (match->external_keys->len == 0 && !ctx->settings->archive_internal) {
     r->outcome = MA_INGEST_SKIPPED;
     r->skip_reason = "internal_only";

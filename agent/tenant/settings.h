@@ -17,6 +17,12 @@
  *   capture_level      full|no_attachments|metadata [full] what of a message is kept: everything;
  *                      no attachment contents; headers, participants and links only (no body,
  *                      no raw copy, no attachment contents)
+ *   auto_replies       flag|skip [flag] auto-replies and delivery reports (agent/match
+ *                      match_machine.c): archived with is_auto set, or not archived
+ *   bulk_mail          flag|skip [flag] bulk and list mail: archived with is_bulk set, or not archived
+ *   never_log          pattern list [empty] addresses ("a@x.com"), domains ("x.com") and every
+ *                      subdomain ("*.x.com") that are never linked to records; a message whose only
+ *                      external participants are on it is not archived
  * Booleans accept on/off, true/false, yes/no, 1/0 and are shown as "on"/"off". The value "default"
  * restores a key's default. Lists are written space-separated, lower-case, without duplicates.
  *
@@ -37,6 +43,7 @@ typedef enum {
   MA_SETTING_CHOICE,      /* one of a fixed set of words */
   MA_SETTING_DOMAIN_LIST,
   MA_SETTING_CIDR_LIST,
+  MA_SETTING_PATTERN_LIST, /* addresses, domains and *.domain wildcards (never_log) */
 } MaSettingKind;
 
 typedef struct {
@@ -95,6 +102,9 @@ typedef struct {
   char *forwarder_policy;       /* "employee" | "domain" | "any" */
   GPtrArray *forwarder_networks;/* GInetAddressMask* (owned) */
   MaCaptureLevel capture_level;
+  gboolean skip_auto_replies;   /* auto_replies = skip */
+  gboolean skip_bulk_mail;      /* bulk_mail = skip */
+  GPtrArray *never_log;         /* char*: lower-case never_log entries (owned) */
 } MaSettings;
 
 /* Reads all settings of the enterprise into a new snapshot (caller frees with ma_settings_free).
@@ -104,6 +114,10 @@ int settings_load(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
 MaSettings *settings_defaults(const MaConfig *cfg);
 void ma_settings_free(MaSettings *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MaSettings, ma_settings_free)
+
+/* The never_log entry that covers address_key (an ma_address_key: lower-case), or NULL. The
+ * result points into s. */
+const char *settings_never_log_match(const MaSettings *s, const char *address_key);
 
 /* TRUE when domain (any case) is on the public-provider list. */
 gboolean settings_is_public_domain(const MaSettings *s, const char *domain);
