@@ -171,5 +171,11 @@ char *mime_rfc2047_decode(const char *value)
   flush_run(&d);
   if (gap) g_string_append_len(d.out, gap, (gssize)gap_len);
   g_byte_array_unref(d.pending);
-  return g_string_free(d.out, FALSE);
+  char *res = g_string_free(d.out, FALSE);
+  if (!g_utf8_validate(res, -1, NULL)) { /* literal text that was not UTF-8 after all */
+    char *valid = g_utf8_make_valid(res, -1);
+    g_free(res);
+    res = valid;
+  }
+  return res;
 }
