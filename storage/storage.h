@@ -262,9 +262,10 @@ int storage_message_ids_archived_since(MaStorage *st, const char *enterprise_id,
 int storage_attachment_visible(MaStorage *st, const char *enterprise_id, const char *sha256, char **filename,
                                char **content_type, GError **error);
 
-/* Links: 1 added, 0 existed; MA_ERROR_NOT_FOUND when the message is not this enterprise's. */
+/* Links (with ref->reason, may be NULL): 1 added, 0 existed; MA_ERROR_NOT_FOUND when the message
+ * is not this enterprise's. */
 int storage_link_add(MaStorage *st, const char *enterprise_id, const char *message_id, const MaRecordRef *ref, GError **error);
-/* out: MaRecordRef*. */
+/* out: MaRecordRef* with their reasons. */
 int storage_message_links(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out, GError **error);
 
 /* Provenance: 1 added, 0 a row with the same spool id (or same route+mailbox+employee when spool id
@@ -287,7 +288,8 @@ int storage_thread_create(MaStorage *st, const char *enterprise_id, const char *
                           const char *participants_key, gint64 latest, GError **error);
 /* Raises the thread's latest-message time to `date` if later. */
 int storage_thread_touch(MaStorage *st, const char *enterprise_id, const char *thread_id, gint64 date, GError **error);
-/* Opportunity links of the thread's messages. out: MaRecordRef*. */
+/* Opportunity links of the thread's messages. out: MaRecordRef*, each with reason = the id of a
+ * message of the thread linked to that opportunity (the least id; match words the reason). */
 int storage_thread_opportunity_links(MaStorage *st, const char *enterprise_id, const char *thread_id,
                                      GPtrArray *out, GError **error);
 /* Messages of a thread, oldest first. out: MaStoredMessage*. */

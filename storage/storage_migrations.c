@@ -321,6 +321,8 @@ static const SqlMigration migrations[] = {
          * test (is_auto, is_bulk), and the signal that made it so, which explain shows */
    "ALTER TABLE messages ADD COLUMN machine INTEGER NOT NULL DEFAULT 0;"
    "ALTER TABLE messages ADD COLUMN machine_reason TEXT;"},
+  {127, /* issue 16: every link keeps its reason ("cc carol@customer.example = contact C17") for explain */
+   "ALTER TABLE message_links ADD COLUMN reason TEXT;"},
 };
 
 int sql_migrations_latest(void)

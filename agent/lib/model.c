@@ -165,6 +165,7 @@ void ma_record_ref_free(MaRecordRef *r)
 {
   if (!r) return;
   g_free(r->id);
+  g_free(r->reason);
   g_free(r);
 }
 

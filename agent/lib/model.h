@@ -152,10 +152,13 @@ typedef struct {
 MaRecord *ma_record_new(MaRecordType type, const char *id);
 void ma_record_free(MaRecord *r);
 
-/* A reference to a record: what a message is linked to. */
+/* A reference to a record: what a message is linked to, and why (a link's reason, written by
+ * agent/match: "cc carol@customer.example = contact C17"; NULL when not known, e.g. links made
+ * before reasons were kept). */
 typedef struct {
   MaRecordType type;
   char *id;
+  char *reason;
 } MaRecordRef;
 
 MaRecordRef *ma_record_ref_new(MaRecordType type, const char *id);

@@ -18,6 +18,11 @@
  * - Direction: outbound when From (or Sender when there is no From) is internal.
  * - Dedup key: sha256 of the normalised Message-ID, else of From, Subject, Date to the minute and
  *   the whitespace-folded text.
+ * - Every link carries its reason, in words explain shows: "cc carol@customer.example = contact
+ *   C17", "domain customer.example = account A3", "contact C17's account = account A3", "contact
+ *   C17 in open opportunity O5", "only open opportunity of account A3 = opportunity O5", "thread of
+ *   message M88 -> opportunity O5", followed by "(hand-forward by bob@acme.example unwrapped)"
+ *   when the message was unwrapped.
  * - Threads: References/In-Reply-To first, else the normalised subject with the same set of
  *   external participants within 30 days of the thread's latest message, else a new thread.
  *
@@ -103,6 +108,10 @@ const char *match_skip_reason(const MaMatchContext *ctx, const MaMatch *match);
 
 /* Adds a link unless an equal one is there. Returns TRUE when added. */
 gboolean match_link_add(GPtrArray *links, MaRecordType type, const char *id);
+/* Appends "(hand-forward by FORWARDER unwrapped)" to every link's reason, once. */
+void match_reasons_note_forward(GPtrArray *links, const char *forwarder);
+/* The same, with the link's reason (copied; may be NULL). The first reason found for a link stays. */
+gboolean match_link_add_why(GPtrArray *links, MaRecordType type, const char *id, const char *reason);
 
 /* ---- machine mail (match_machine.c) ---------------------------------------------------------- */
 

@@ -127,7 +127,7 @@ static void copy_links(GPtrArray *dst, GPtrArray *src)
 {
   for (guint i = 0; i < src->len; i++) {
     const MaRecordRef *ref = src->pdata[i];
-    match_link_add(dst, ref->type, ref->id);
+    match_link_add_why(dst, ref->type, ref->id, ref->reason);
   }
 }
 

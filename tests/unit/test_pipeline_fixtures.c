@@ -5,7 +5,8 @@
  *   as a set, case-insensitive), records ("type:id", as a set), thread (a label: equal labels must
  *   share one thread id, different labels must not), duplicate_of (the fixture whose message this
  *   copy is), provenance_added, provenance_count, unwrapped, machine ("none", "auto", "bulk",
- *   "auto,bulk") and machine_reason of the stored message; "settings" are set for that message
+ *   "auto,bulk") and machine_reason of the stored message, reasons ({"type:id": reason} of its
+ *   links, '*' a wildcard); "settings" are set for that message
  *   only; "provenance" gives route, employee (address), mailbox and spool_id of the copy.
  * Archived messages are read back from storage and compared again, so what was written is checked,
  * not only what the pipeline reported. All mismatches are collected and reported together.
@@ -235,6 +236,24 @@ static void check_stored(Fx *fx, const char *name, json_t *want, const MaIngestR
   if (jstr(want, "direction") && strcmp(ma_direction_name(m->direction), jstr(want, "direction")))
     failf(fx, name, "stored direction %s, want %s", ma_direction_name(m->direction), jstr(want, "direction"));
   if (g_strcmp0(m->thread_id, r->thread_id)) failf(fx, name, "stored thread differs from the reported one");
+  /* reasons: {"type:id": "reason"} of the stored links ('*' matches any run, e.g. a message id) */
+  json_t *want_reasons = json_object_get(want, "reasons");
+  if (want_reasons) {
+    g_autoptr(GPtrArray) links = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_ref_free);
+    if (storage_message_links(fx->st, fx->ent, m->id, links, &error) < 0) failf(fx, name, "links: %s", error->message);
+    const char *key;
+    json_t *v;
+    json_object_foreach(want_reasons, key, v) {
+      const char *got = NULL;
+      for (guint i = 0; i < links->len; i++) {
+        const MaRecordRef *ref = links->pdata[i];
+        g_autofree char *k = g_strdup_printf("%s:%s", ma_record_type_name(ref->type), ref->id);
+        if (!strcmp(k, key)) got = ref->reason ? ref->reason : "(none)";
+      }
+      if (!got || !g_pattern_match_simple(json_string_value(v), got))
+        failf(fx, name, "reason of %s: \"%s\", want \"%s\"", key, got ? got : "(no link)", json_string_value(v));
+    }
+  }
   /* machine: "none" | "auto" | "bulk" | "auto,bulk" (absent: "none") */
   const char *want_machine = jstr(want, "machine") ? jstr(want, "machine") : "none";
   g_autofree char *got_machine = g_strdup_printf("%s%s%s", m->machine & MA_MACHINE_AUTO ? "auto" : "",
