@@ -165,6 +165,13 @@ void rules_input_set_record(RulesInput *in, MaRecordType type, const char *name,
  * rules_input_budget_exhausted: the rules after the point where it ran out were not evaluated).
  * Borrowed from set. The input must have a record. */
 const RulesRule *rules_first_match(const RulesSet *set, RulesInput *in);
+/* rules_rule_conditions_hold, telling which condition decided: *deciding is the 0-based index of
+ * the first condition that failed ("all") or held ("any"), or of the one being evaluated when the
+ * budget ran out; -1 when no single condition decided (no conditions, all held, none held). For
+ * explanations and dry runs; no result cache. */
+gboolean rules_rule_trace(const RulesRule *rule, RulesInput *in, int *deciding);
+/* The rule in canonical JSON (every key present; "conditions" in order). Borrowed. */
+const json_t *rules_rule_json(const RulesRule *rule);
 /* Whether this one rule's conditions hold (ignores enabled and object_types). */
 gboolean rules_rule_conditions_hold(const RulesRule *rule, RulesInput *in);
 

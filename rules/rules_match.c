@@ -211,6 +211,23 @@ static gboolean conditions_hold(const RulesSet *set, const RulesRule *rule, Rule
   return !rule->match_any;
 }
 
+gboolean rules_rule_trace(const RulesRule *rule, RulesInput *in, int *deciding)
+{
+  *deciding = -1;
+  for (guint i = 0; i < rule->n_conds; i++) {
+    gboolean ok = condition_holds(rule, &rule->conds[i], in);
+    if (in->exhausted) {
+      *deciding = (int) i;
+      return FALSE;
+    }
+    if (ok == rule->match_any) { /* the first that holds under "any", fails under "all" */
+      *deciding = (int) i;
+      return ok;
+    }
+  }
+  return rule->n_conds == 0 || !rule->match_any;
+}
+
 gboolean rules_rule_conditions_hold(const RulesRule *rule, RulesInput *in)
 {
   RulesSet tmp = {0}; /* a lone rule has no set at hand: no cache slots (serial 0) */

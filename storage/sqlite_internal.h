@@ -185,6 +185,7 @@ int sqlite_message_find_duplicate(void *impl, const char *enterprise_id, const c
 int sqlite_message_insert(void *impl, const MaStoredMessage *m, GError **error);
 int sqlite_message_get(void *impl, const char *enterprise_id, const char *id, MaStoredMessage **out,
                        GError **error);
+int sqlite_message_ids_latest(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
 int sqlite_message_ids_archived_since(void *impl, const char *enterprise_id, gint64 since,
                                       const char *after_id, int limit, GPtrArray *out, GError **error);
 int sqlite_attachment_visible(void *impl, const char *enterprise_id, const char *sha256, char **filename,
@@ -216,6 +217,8 @@ int sqlite_links_without_activity(void *impl, const char *enterprise_id, const c
                                   GPtrArray *out, GError **error);
 int sqlite_activity_get(void *impl, const char *enterprise_id, const char *id, MaActivity **out,
                         GError **error);
+int sqlite_message_activities(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                              GError **error);
 int sqlite_timeline(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
                     const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out,
                     char **next_cursor, GError **error);

@@ -466,6 +466,12 @@ int storage_message_get(MaStorage *st, const char *enterprise_id, const char *id
   return st->be->message_get(st->impl, enterprise_id, id, out, error);
 }
 
+int storage_message_ids_latest(MaStorage *st, const char *enterprise_id, int limit, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->message_ids_latest(st->impl, enterprise_id, limit, out, error);
+}
+
 int storage_message_ids_archived_since(MaStorage *st, const char *enterprise_id, gint64 since,
                                        const char *after_id, int limit, GPtrArray *out, GError **error)
 {
@@ -574,6 +580,13 @@ int storage_activity_get(MaStorage *st, const char *enterprise_id, const char *i
 {
   g_assert(st != NULL);
   return st->be->activity_get(st->impl, enterprise_id, id, out, error);
+}
+
+int storage_message_activities(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                               GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->message_activities(st->impl, enterprise_id, message_id, out, error);
 }
 
 int storage_timeline(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *record_id,

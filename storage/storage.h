@@ -254,6 +254,8 @@ int storage_message_insert(MaStorage *st, const MaStoredMessage *m, GError **err
 /* Full message with participants, attachments and links. */
 int storage_message_get(MaStorage *st, const char *enterprise_id, const char *id, MaStoredMessage **out, GError **error);
 /* Ids of messages archived at or after `since`, oldest first, after `after_id`. out: char*. */
+/* Ids of the enterprise's `limit` most recently archived messages, newest first. out: char*. */
+int storage_message_ids_latest(MaStorage *st, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
 int storage_message_ids_archived_since(MaStorage *st, const char *enterprise_id, gint64 since,
                                        const char *after_id, int limit, GPtrArray *out, GError **error);
 /* 1 when some message of this enterprise has an attachment with this digest; then, when not NULL,
@@ -321,6 +323,9 @@ int storage_activity_create(MaStorage *st, const MaActivity *a, GError **error);
 int storage_links_without_activity(MaStorage *st, const char *enterprise_id, const char *message_id,
                                    GPtrArray *out, GError **error);
 int storage_activity_get(MaStorage *st, const char *enterprise_id, const char *id, MaActivity **out, GError **error);
+/* The activities made from one message, by record type and id. out: MaActivity*. */
+int storage_message_activities(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                               GError **error);
 
 /* ---- timeline ------------------------------------------------------------------------------- */
 

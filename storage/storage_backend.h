@@ -77,6 +77,7 @@ typedef struct MaStorageBackend {
   int (*message_insert)(void *impl, const MaStoredMessage *m, GError **error);
   int (*message_get)(void *impl, const char *enterprise_id, const char *id, MaStoredMessage **out,
                      GError **error);
+  int (*message_ids_latest)(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
   int (*message_ids_archived_since)(void *impl, const char *enterprise_id, gint64 since,
                                     const char *after_id, int limit, GPtrArray *out, GError **error);
   int (*attachment_visible)(void *impl, const char *enterprise_id, const char *sha256, char **filename,
@@ -107,6 +108,8 @@ typedef struct MaStorageBackend {
                                 GPtrArray *out, GError **error);
   int (*activity_get)(void *impl, const char *enterprise_id, const char *id, MaActivity **out,
                       GError **error);
+  int (*message_activities)(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                            GError **error);
   int (*timeline)(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
                   const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out,
                   char **next_cursor, GError **error);

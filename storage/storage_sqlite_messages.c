@@ -384,6 +384,22 @@ int sqlite_message_ids_archived_since(void *impl, const char *enterprise_id, gin
   return 0;
 }
 
+int sqlite_message_ids_latest(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error)
+{
+  SqlDb *d = impl;
+  /* messages_by_archived (enterprise_id, archived_at, id), read backwards */
+  sqlite3_stmt *s = sql_prep(d, "SELECT id FROM messages WHERE enterprise_id = ? ORDER BY archived_at DESC, id DESC LIMIT ?",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sqlite3_bind_int(s, 2, limit);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, sql_col_dup(s, 0));
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "latest messages");
+  return 0;
+}
+
 int sqlite_attachment_visible(void *impl, const char *enterprise_id, const char *sha256, char **filename,
                               char **content_type, GError **error)
 {

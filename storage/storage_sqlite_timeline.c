@@ -106,6 +106,25 @@ int sqlite_activity_get(void *impl, const char *enterprise_id, const char *id, M
   return rc == SQLITE_ROW ? 1 : 0;
 }
 
+int sqlite_message_activities(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                              GError **error)
+{
+  SqlDb *d = impl;
+  /* the UNIQUE(message_id, record_type, record_id) index serves this */
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT " SQL_ACTIVITY_COLS " FROM activities WHERE message_id = ? AND enterprise_id = ?"
+                             " ORDER BY record_type, record_id",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, message_id);
+  sql_bind_text(s, 2, enterprise_id);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, sql_activity_read(s));
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "message activities");
+  return 0;
+}
+
 /* ---- cursor --------------------------------------------------------------------------------- */
 
 typedef struct {

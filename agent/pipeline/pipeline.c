@@ -457,6 +457,33 @@ int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const
   return 0;
 }
 
+int pipeline_preview(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm, MaStoredMessage **view,
+                     GPtrArray *links, GPtrArray *excluded, const char **skip_reason, GError **error)
+{
+  *view = NULL;
+  *skip_reason = NULL;
+  MaMatchContext *ctx = context_for(p, enterprise_id, error);
+  if (!ctx) return -1;
+  if (!pm->msg) return 0; /* archived unparsed, with no participant and no link */
+  g_autoptr(MaMatch) match = NULL;
+  if (match_message(p->st, ctx, pm->msg, &match, error) < 0) return -1;
+  g_autofree char *thread = NULL;
+  if (match_thread_find(p->st, ctx->enterprise_id, pm->msg, match, archive_date(pm->msg, NULL), &thread, error) < 0)
+    return -1;
+  if (thread && match_thread_inherit(p->st, ctx->enterprise_id, thread, match, error) < 0) return -1;
+  /* the order of pipeline_ingest_parsed_in_tx's checks */
+  const char *skip = !ctx->settings->archiving ? "archiving_off" : match_skip_reason(ctx, match);
+  if (!skip && match->external_keys->len == 0 && !ctx->settings->archive_internal) skip = "internal_only";
+  if (!skip && match->external_keys->len > 0 && match->links->len == 0 && !ctx->settings->archive_unmatched)
+    skip = "no_matching_record";
+  *skip_reason = skip;
+  copy_links(links, match->links);
+  for (guint i = 0; excluded && i < match->excluded->len; i++) g_ptr_array_add(excluded, g_strdup(match->excluded->pdata[i]));
+  *view = ma_stored_message_new();
+  fill_view(ctx, pm->len, pm->msg, match, *view);
+  return 0;
+}
+
 int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len, const MaProvenance *prov,
                     MaIngestResult **out, GError **error)
 {

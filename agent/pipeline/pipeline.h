@@ -101,6 +101,15 @@ int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *
 int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm,
                                  const MaProvenance *prov, MaIngestResult **out, GError **error);
 
+/* What archiving this parsed message would do, writing nothing (dry runs, `ingest --explain`): the
+ * archive row's fields the rules read (*view, caller frees with ma_stored_message_free; NULL for
+ * input the parser refused), its links with their reasons (MaRecordRef* appended to links), the
+ * never_log exclusions (char* appended to excluded, may be NULL) and the reason it would be
+ * skipped (*skip_reason, static; NULL when it would be archived). Duplicates are not looked for.
+ * 0, or -1 with *error. */
+int pipeline_preview(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm, MaStoredMessage **view,
+                     GPtrArray *links, GPtrArray *excluded, const char **skip_reason, GError **error);
+
 /* ---- worker pool (pipeline_workers.c) -------------------------------------------------------- */
 
 /* Starts n threads, each with its own MaStorage and MaSpool under cfg->data_dir, that take spooled
