@@ -185,6 +185,12 @@ int sqlite_message_find_duplicate(void *impl, const char *enterprise_id, const c
 int sqlite_message_insert(void *impl, const MaStoredMessage *m, GError **error);
 int sqlite_message_get(void *impl, const char *enterprise_id, const char *id, MaStoredMessage **out,
                        GError **error);
+int sqlite_pending_add(void *impl, const MaPending *p, GError **error);
+int sqlite_pending_candidates(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
+int sqlite_pending_list(void *impl, const char *enterprise_id, const char *id, int limit, GPtrArray *out,
+                        GError **error);
+int sqlite_pending_delete(void *impl, const char *enterprise_id, const char *id, GError **error);
+int sqlite_pending_purge(void *impl, gint64 now, gint64 *purged, GError **error);
 int sqlite_message_ids_latest(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
 int sqlite_message_ids_archived_since(void *impl, const char *enterprise_id, gint64 since,
                                       const char *after_id, int limit, GPtrArray *out, GError **error);

@@ -466,6 +466,58 @@ int storage_message_get(MaStorage *st, const char *enterprise_id, const char *id
   return st->be->message_get(st->impl, enterprise_id, id, out, error);
 }
 
+MaPending *ma_pending_new(void)
+{
+  MaPending *p = g_new0(MaPending, 1);
+  p->addresses = g_ptr_array_new_with_free_func(g_free);
+  return p;
+}
+
+void ma_pending_free(MaPending *p)
+{
+  if (!p) return;
+  g_free(p->id);
+  g_free(p->enterprise_id);
+  g_free(p->raw_sha256);
+  g_free(p->reason);
+  g_free(p->route);
+  g_free(p->employee_id);
+  g_free(p->mailbox);
+  g_ptr_array_unref(p->addresses);
+  g_free(p);
+}
+
+int storage_pending_add(MaStorage *st, const MaPending *p, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->pending_add(st->impl, p, error);
+}
+
+int storage_pending_candidates(MaStorage *st, const char *enterprise_id, int limit, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->pending_candidates(st->impl, enterprise_id, limit, out, error);
+}
+
+int storage_pending_list(MaStorage *st, const char *enterprise_id, const char *id, int limit, GPtrArray *out,
+                         GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->pending_list(st->impl, enterprise_id, id, limit, out, error);
+}
+
+int storage_pending_delete(MaStorage *st, const char *enterprise_id, const char *id, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->pending_delete(st->impl, enterprise_id, id, error);
+}
+
+int storage_pending_purge(MaStorage *st, gint64 now, gint64 *purged, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->pending_purge(st->impl, now, purged, error);
+}
+
 int storage_message_ids_latest(MaStorage *st, const char *enterprise_id, int limit, GPtrArray *out, GError **error)
 {
   g_assert(st != NULL);

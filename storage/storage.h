@@ -277,6 +277,39 @@ int storage_provenance_add(MaStorage *st, const char *enterprise_id, const char 
 /* out: MaProvenance*. */
 int storage_provenance_list(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out, GError **error);
 
+/* ---- the pending store (issue 16: late re-matching) ------------------------------------------ */
+
+/* Mail held because no record matched it, until a record that matches arrives or it expires. */
+typedef struct {
+  char *id;
+  char *enterprise_id;
+  char *raw_sha256;       /* blob of the raw message (storage_blob_put first) */
+  gint64 received_at;
+  gint64 expires_at;      /* purged at or after this time */
+  char *reason;           /* why it was not archived ("no_matching_record") */
+  char *route;            /* provenance of the copy: route, employee, mailbox (may be NULL) */
+  char *employee_id;
+  char *mailbox;
+  GPtrArray *addresses;   /* char*: its external participants' address keys (lower case) */
+} MaPending;
+
+MaPending *ma_pending_new(void);
+void ma_pending_free(MaPending *p);
+
+/* Holds a message: 1 held, 0 the enterprise holds the same raw message already. In the caller's
+ * transaction when one is open. */
+int storage_pending_add(MaStorage *st, const MaPending *p, GError **error);
+/* Ids of held messages with a participant whose address (without +tag) is a record's, or whose
+ * domain is an account's: the candidates after a records change. At most limit (<= 0: all). */
+int storage_pending_candidates(MaStorage *st, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
+/* Held messages, newest first (id NULL), or the one with this id. out: MaPending* with addresses. */
+int storage_pending_list(MaStorage *st, const char *enterprise_id, const char *id, int limit, GPtrArray *out,
+                         GError **error);
+/* Forgets a held message and its blob (unless referenced elsewhere). 1 deleted, 0 none. */
+int storage_pending_delete(MaStorage *st, const char *enterprise_id, const char *id, GError **error);
+/* Deletes every held message (all enterprises) expired at now, with their blobs; *purged counts them. */
+int storage_pending_purge(MaStorage *st, gint64 now, gint64 *purged, GError **error);
+
 /* ---- threads -------------------------------------------------------------------------------- */
 
 /* A thread containing any message whose Message-ID is one of ids (n of them). */

@@ -77,6 +77,11 @@ typedef struct MaStorageBackend {
   int (*message_insert)(void *impl, const MaStoredMessage *m, GError **error);
   int (*message_get)(void *impl, const char *enterprise_id, const char *id, MaStoredMessage **out,
                      GError **error);
+  int (*pending_add)(void *impl, const MaPending *p, GError **error);
+  int (*pending_candidates)(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
+  int (*pending_list)(void *impl, const char *enterprise_id, const char *id, int limit, GPtrArray *out, GError **error);
+  int (*pending_delete)(void *impl, const char *enterprise_id, const char *id, GError **error);
+  int (*pending_purge)(void *impl, gint64 now, gint64 *purged, GError **error);
   int (*message_ids_latest)(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
   int (*message_ids_archived_since)(void *impl, const char *enterprise_id, gint64 since,
                                     const char *after_id, int limit, GPtrArray *out, GError **error);

@@ -323,6 +323,19 @@ static const SqlMigration migrations[] = {
    "ALTER TABLE messages ADD COLUMN machine_reason TEXT;"},
   {127, /* issue 16: every link keeps its reason ("cc carol@customer.example = contact C17") for explain */
    "ALTER TABLE message_links ADD COLUMN reason TEXT;"},
+  {128, /* issue 16: the pending store, mail held (pending_days) until a record matches it; its
+         * participants indexed by address without +tag and by domain for re-matching */
+   "CREATE TABLE IF NOT EXISTS pending_messages("
+   "  id TEXT PRIMARY KEY, enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  raw_sha256 TEXT NOT NULL, received_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, reason TEXT NOT NULL,"
+   "  route TEXT, employee_id TEXT, mailbox TEXT, UNIQUE(enterprise_id, raw_sha256));"
+   "CREATE INDEX IF NOT EXISTS pending_by_expiry ON pending_messages(expires_at);"
+   "CREATE TABLE IF NOT EXISTS pending_participants("
+   "  pending_id TEXT NOT NULL REFERENCES pending_messages(id) ON DELETE CASCADE, enterprise_id TEXT NOT NULL,"
+   "  address TEXT NOT NULL, address_noplus TEXT NOT NULL, domain TEXT NOT NULL,"
+   "  PRIMARY KEY(pending_id, address)) WITHOUT ROWID;"
+   "CREATE INDEX IF NOT EXISTS pending_by_address ON pending_participants(enterprise_id, address_noplus);"
+   "CREATE INDEX IF NOT EXISTS pending_by_domain ON pending_participants(enterprise_id, domain);"},
 };
 
 int sql_migrations_latest(void)

@@ -8,6 +8,8 @@
  * bounded by [api] max_body.
  */
 #include "api_internal.h"
+#include "agent/lib/log.h"
+#include "agent/pipeline/pending.h"
 #include "agent/codec/codec.h"
 #include "agent/codec/codec_import.h"
 
@@ -52,6 +54,19 @@ static char *list_cursor_decode(const char *cursor)
     g_free(raw);
     return id;
   }
+}
+
+/* Late re-matching after a committed records change (pending.h): held mail the records now match
+ * is archived. The change itself stands either way, so a failure is logged (the next change
+ * retries), not answered. Returns the number archived. */
+static gint64 rematch(ApiCtx *ctx)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 archived = 0;
+  if (pending_rematch(ctx->st, ctx->cfg, ctx->enterprise_id, &archived, &error) < 0)
+    ma_warn("api", "enterprise=%s: re-matching held mail failed (the next records change retries): %s",
+            ctx->enterprise_id, error->message);
+  return archived;
 }
 
 static void record_get(ApiCtx *ctx)
@@ -143,6 +158,7 @@ static void record_put(ApiCtx *ctx)
     api_reply_gerror(ctx, error);
     goto out;
   }
+  rematch(ctx);
   api_reply_json(ctx, existed ? 200 : 201, codec_record_to_json(r));
 out:
   ma_record_free(old);
@@ -230,6 +246,7 @@ static void records_bulk(ApiCtx *ctx)
     return;
   }
   codec_import_free(imp);
+  gint64 held_archived = res.committed ? rematch(ctx) : 0;
   json_t *warnings = json_array();
   g_autoptr(GPtrArray) warning_texts = codec_import_warnings(&res);
   for (guint i = 0; i < warning_texts->len; i++) json_array_append_new(warnings, json_string(warning_texts->pdata[i]));
@@ -239,10 +256,11 @@ static void records_bulk(ApiCtx *ctx)
                                        "invalid", (json_int_t)res.invalid, "problems", problems_json(&res),
                                        "warnings", warnings));
   else
-    api_reply_json(ctx, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "created", (json_int_t)res.created, "updated",
+    api_reply_json(ctx, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:I}", "created", (json_int_t)res.created, "updated",
                                        (json_int_t)res.updated, "deleted", (json_int_t)res.deleted, "not_found",
                                        (json_int_t)res.not_found, "invalid", (json_int_t)res.invalid, "problems",
-                                       problems_json(&res), "warnings", warnings));
+                                       problems_json(&res), "warnings", warnings, "held_archived",
+                                       (json_int_t)held_archived));
   codec_import_result_clear(&res);
 }
 

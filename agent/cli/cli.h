@@ -38,6 +38,7 @@ int cli_spool(int argc, char **argv);
 int cli_mailbox(int argc, char **argv);
 int cli_bounce(int argc, char **argv);
 int cli_explain(int argc, char **argv);
+int cli_pending(int argc, char **argv);
 /* `mailagent rules test` (cli_rules_test.c). */
 int cli_rules_test(int argc, char **argv);
 /* A rules argument: JSON text, "-" (stdin) or a file, bounded. Newly allocated, or NULL (printed). */

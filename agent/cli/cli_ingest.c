@@ -108,6 +108,7 @@ static json_t *result_json(const Item *it)
   json_object_set_new(o, "file", json_string(it->label));
   json_object_set_new(o, "result", json_string(ma_ingest_outcome_name(r->outcome)));
   json_object_set_new(o, "reason", r->skip_reason ? json_string(r->skip_reason) : json_null());
+  json_object_set_new(o, "held", json_boolean(r->held));
   json_object_set_new(o, "id", r->message_id ? json_string(r->message_id) : json_null());
   json_object_set_new(o, "thread_id", r->thread_id ? json_string(r->thread_id) : json_null());
   json_object_set_new(o, "thread_created", json_boolean(r->thread_created));
@@ -157,7 +158,9 @@ static void print_text(const Item *it)
     printf("%s: duplicate of %s (%s) records: %s\n", it->label, r->message_id,
            r->provenance_added ? "provenance added" : "copy seen before", links->len ? links->str : "none");
     break;
-  case MA_INGEST_SKIPPED: printf("%s: skipped (%s)\n", it->label, r->skip_reason); break;
+  case MA_INGEST_SKIPPED:
+    printf("%s: skipped (%s)%s\n", it->label, r->skip_reason, r->held ? ", held for late re-matching (pending_days)" : "");
+    break;
   }
   if (r->rules_budget_exhausted)
     fprintf(stderr, "mailagent: %s: rules budget exhausted (%" G_GUINT64_FORMAT " units): no activity from the "

@@ -11,6 +11,7 @@
 #include "pipeline.h"
 
 #include "activities.h"
+#include "pending.h"
 #include "agent/codec/codec.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/crypto.h"
@@ -448,6 +449,11 @@ int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const
   if (match->external_keys->len > 0 && match->links->len == 0 && !ctx->settings->archive_unmatched) {
     r->outcome = MA_INGEST_SKIPPED;
     r->skip_reason = "no_matching_record";
+    /* held for late re-matching while pending_days lasts (pending.h) */
+    int held = pending_hold(p->st, ctx->enterprise_id, ctx->settings, raw, len, match->external_keys, r->skip_reason,
+                            prov, error);
+    if (held < 0) return -1;
+    r->held = held == 1;
     *out = g_steal_pointer(&r);
     return 0;
   }

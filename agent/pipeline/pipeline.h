@@ -59,6 +59,7 @@ typedef struct {
   gboolean rules_budget_exhausted; /* the rules' budget ran out: no activity from the remaining rules */
   guint64 rules_units;        /* regex units the rules used (rules.h budget) */
   char *parse_error;          /* archived unparsed: why the parser refused it; else NULL */
+  gboolean held;              /* skipped for no matching record, held in the pending store (pending.h) */
 } MaIngestResult;
 
 void ma_ingest_result_free(MaIngestResult *r);

@@ -36,6 +36,8 @@ static const MaSettingInfo registry[] = {
    "auto-replies and delivery reports: flag (archive, rules test is_auto) or skip"},
   {"bulk_mail", MA_SETTING_CHOICE, "flag", machine_choices,
    "bulk and list mail: flag (archive, rules test is_bulk) or skip"},
+  {"pending_days", MA_SETTING_DAYS, "14", NULL,
+   "days mail with no matching record is held for late re-matching (raw copy kept), then purged; 0: none"},
   {"never_log", MA_SETTING_PATTERN_LIST, "", NULL,
    "addresses and domains never linked or logged: a@x.com, x.com, *.x.com (+p / -p edit the list)"},
 };
@@ -224,6 +226,15 @@ char *settings_normalise(const char *key, const char *value, const char *current
     return NULL;
   case MA_SETTING_DOMAIN_LIST:
   case MA_SETTING_PATTERN_LIST: return normalise_domains(info, v, current, error);
+  case MA_SETTING_DAYS: {
+    char *end = NULL;
+    gint64 n = g_ascii_strtoll(v, &end, 10);
+    if (!*v || *end || n < 0 || n > 3650) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: \"%s\" is not a number of days from 0 to 3650", key, v);
+      return NULL;
+    }
+    return g_strdup_printf("%" G_GINT64_FORMAT, n);
+  }
   case MA_SETTING_CIDR_LIST: return normalise_cidrs(info, v, error);
   }
   g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "%s: unknown setting kind", key);
@@ -353,6 +364,8 @@ static void snapshot_apply(MaSettings *s, const char *key, const char *value)
     s->skip_auto_replies = strcmp(value, "skip") == 0;
   } else if (strcmp(key, "bulk_mail") == 0) {
     s->skip_bulk_mail = strcmp(value, "skip") == 0;
+  } else if (strcmp(key, "pending_days") == 0) {
+    s->pending_days = (int) g_ascii_strtoll(value, NULL, 10);
   } else if (strcmp(key, "never_log") == 0) {
     g_ptr_array_set_size(s->never_log, 0);
     g_auto(GStrv) list = split_list(value);

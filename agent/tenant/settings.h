@@ -20,6 +20,11 @@
  *   auto_replies       flag|skip [flag] auto-replies and delivery reports (agent/match
  *                      match_machine.c): archived with is_auto set, or not archived
  *   bulk_mail          flag|skip [flag] bulk and list mail: archived with is_bulk set, or not archived
+ *   pending_days       days [14] mail with no matching record (archive_unmatched off) is held this
+ *                      long in the pending store, raw copy included, and archived when a record
+ *                      that matches it is imported or changed; then purged. 0 holds nothing: the
+ *                      privacy trade-off (held mail is kept for the window though it matched no
+ *                      record) against losing mail whose contact is created a day later.
  *   never_log          pattern list [empty] addresses ("a@x.com"), domains ("x.com") and every
  *                      subdomain ("*.x.com") that are never linked to records; a message whose only
  *                      external participants are on it is not archived
@@ -44,6 +49,7 @@ typedef enum {
   MA_SETTING_DOMAIN_LIST,
   MA_SETTING_CIDR_LIST,
   MA_SETTING_PATTERN_LIST, /* addresses, domains and *.domain wildcards (never_log) */
+  MA_SETTING_DAYS,         /* a whole number of days, 0 to 3650 */
 } MaSettingKind;
 
 typedef struct {
@@ -105,6 +111,7 @@ typedef struct {
   gboolean skip_auto_replies;   /* auto_replies = skip */
   gboolean skip_bulk_mail;      /* bulk_mail = skip */
   GPtrArray *never_log;         /* char*: lower-case never_log entries (owned) */
+  int pending_days;             /* hold unmatched mail this long for late re-matching; 0: never */
 } MaSettings;
 
 /* Reads all settings of the enterprise into a new snapshot (caller frees with ma_settings_free).

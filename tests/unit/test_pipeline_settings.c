@@ -51,6 +51,11 @@ static void test_normalise(void)
     {"never_log", "a@b@example.com", NULL},
     {"never_log", "not an address", NULL},
     {"never_log", "", ""},
+    {"pending_days", "0", "0"},
+    {"pending_days", " 30 ", "30"},
+    {"pending_days", "-1", NULL},
+    {"pending_days", "3651", NULL},
+    {"pending_days", "two", NULL},
     {"no_such_setting", "on", NULL},
   };
   for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
