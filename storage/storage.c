@@ -466,6 +466,13 @@ int storage_message_get(MaStorage *st, const char *enterprise_id, const char *id
   return st->be->message_get(st->impl, enterprise_id, id, out, error);
 }
 
+int storage_loop_count(MaStorage *st, const char *enterprise_id, const MaRecordRef *record, const char *from,
+                       gint64 since, gint64 *count, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->loop_count(st->impl, enterprise_id, record, from, since, count, error);
+}
+
 MaPending *ma_pending_new(void)
 {
   MaPending *p = g_new0(MaPending, 1);

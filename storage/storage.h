@@ -277,6 +277,11 @@ int storage_provenance_add(MaStorage *st, const char *enterprise_id, const char 
 /* out: MaProvenance*. */
 int storage_provenance_list(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out, GError **error);
 
+/* Loop protection: messages linked to the record whose From is `from` (any case), archived at or
+ * after `since` (and dated no earlier than a day before it). */
+int storage_loop_count(MaStorage *st, const char *enterprise_id, const MaRecordRef *record, const char *from,
+                       gint64 since, gint64 *count, GError **error);
+
 /* ---- the pending store (issue 16: late re-matching) ------------------------------------------ */
 
 /* Mail held because no record matched it, until a record that matches arrives or it expires. */

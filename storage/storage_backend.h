@@ -78,6 +78,8 @@ typedef struct MaStorageBackend {
   int (*message_get)(void *impl, const char *enterprise_id, const char *id, MaStoredMessage **out,
                      GError **error);
   int (*pending_add)(void *impl, const MaPending *p, GError **error);
+  int (*loop_count)(void *impl, const char *enterprise_id, const MaRecordRef *record, const char *from, gint64 since,
+                    gint64 *count, GError **error);
   int (*pending_candidates)(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
   int (*pending_list)(void *impl, const char *enterprise_id, const char *id, int limit, GPtrArray *out, GError **error);
   int (*pending_delete)(void *impl, const char *enterprise_id, const char *id, GError **error);

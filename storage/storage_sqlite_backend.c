@@ -57,6 +57,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .message_ids_archived_since = sqlite_message_ids_archived_since,
   .message_ids_latest = sqlite_message_ids_latest,
   .pending_add = sqlite_pending_add,
+  .loop_count = sqlite_loop_count,
   .pending_candidates = sqlite_pending_candidates,
   .pending_list = sqlite_pending_list,
   .pending_delete = sqlite_pending_delete,

@@ -125,6 +125,32 @@ int sqlite_message_activities(void *impl, const char *enterprise_id, const char 
   return 0;
 }
 
+int sqlite_loop_count(void *impl, const char *enterprise_id, const MaRecordRef *record, const char *from, gint64 since,
+                      gint64 *count, GError **error)
+{
+  SqlDb *d = impl;
+  *count = 0;
+  /* a range of the timeline's primary key (the record's rows dated from a day before `since`),
+   * then each row's message and its From participant by primary key */
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT count(*) FROM timeline t JOIN messages m ON m.id = t.message_id"
+                             " JOIN participants p ON p.message_id = t.message_id"
+                             " WHERE t.enterprise_id = ?1 AND t.record_type = ?2 AND t.record_id = ?3 AND t.date >= ?5 - 86400"
+                             " AND t.kind = 0 AND m.archived_at >= ?5 AND p.role = 0 AND lower(p.address) = lower(?4)",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sqlite3_bind_int(s, 2, (int) record->type);
+  sql_bind_text(s, 3, record->id);
+  sql_bind_text(s, 4, from);
+  sqlite3_bind_int64(s, 5, since);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *count = sqlite3_column_int64(s, 0);
+  sql_reset(s);
+  if (rc != SQLITE_ROW) return sql_fail(d, rc, error, "loop count");
+  return 0;
+}
+
 /* ---- cursor --------------------------------------------------------------------------------- */
 
 typedef struct {

@@ -11,6 +11,7 @@
 #include "pipeline.h"
 
 #include "activities.h"
+#include "loop_guard.h"
 #include "pending.h"
 #include "agent/codec/codec.h"
 #include "agent/lib/clock.h"
@@ -454,6 +455,12 @@ int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const
                             prov, error);
     if (held < 0) return -1;
     r->held = held == 1;
+    *out = g_steal_pointer(&r);
+    return 0;
+  }
+  rc = loop_guard(p->st, ctx, match, r, error); /* a sender flooding one record (loop_guard.h) */
+  if (rc != 0) {
+    if (rc < 0) return -1;
     *out = g_steal_pointer(&r);
     return 0;
   }

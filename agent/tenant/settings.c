@@ -36,8 +36,11 @@ static const MaSettingInfo registry[] = {
    "auto-replies and delivery reports: flag (archive, rules test is_auto) or skip"},
   {"bulk_mail", MA_SETTING_CHOICE, "flag", machine_choices,
    "bulk and list mail: flag (archive, rules test is_bulk) or skip"},
-  {"pending_days", MA_SETTING_DAYS, "14", NULL,
+  {"pending_days", MA_SETTING_NUMBER, "14", NULL,
    "days mail with no matching record is held for late re-matching (raw copy kept), then purged; 0: none"},
+  {"loop_limit", MA_SETTING_NUMBER, "50", NULL,
+   "messages one outside sender may add to one record within loop_window_minutes before the rest are dropped; 0: no limit"},
+  {"loop_window_minutes", MA_SETTING_NUMBER, "60", NULL, "the loop_limit window, in minutes"},
   {"never_log", MA_SETTING_PATTERN_LIST, "", NULL,
    "addresses and domains never linked or logged: a@x.com, x.com, *.x.com (+p / -p edit the list)"},
 };
@@ -226,11 +229,11 @@ char *settings_normalise(const char *key, const char *value, const char *current
     return NULL;
   case MA_SETTING_DOMAIN_LIST:
   case MA_SETTING_PATTERN_LIST: return normalise_domains(info, v, current, error);
-  case MA_SETTING_DAYS: {
+  case MA_SETTING_NUMBER: {
     char *end = NULL;
     gint64 n = g_ascii_strtoll(v, &end, 10);
-    if (!*v || *end || n < 0 || n > 3650) {
-      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: \"%s\" is not a number of days from 0 to 3650", key, v);
+    if (!*v || *end || n < 0 || n > 1000000) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: \"%s\" is not a whole number from 0 to 1000000", key, v);
       return NULL;
     }
     return g_strdup_printf("%" G_GINT64_FORMAT, n);
@@ -364,6 +367,10 @@ static void snapshot_apply(MaSettings *s, const char *key, const char *value)
     s->skip_auto_replies = strcmp(value, "skip") == 0;
   } else if (strcmp(key, "bulk_mail") == 0) {
     s->skip_bulk_mail = strcmp(value, "skip") == 0;
+  } else if (strcmp(key, "loop_limit") == 0) {
+    s->loop_limit = (int) g_ascii_strtoll(value, NULL, 10);
+  } else if (strcmp(key, "loop_window_minutes") == 0) {
+    s->loop_window_minutes = (int) g_ascii_strtoll(value, NULL, 10);
   } else if (strcmp(key, "pending_days") == 0) {
     s->pending_days = (int) g_ascii_strtoll(value, NULL, 10);
   } else if (strcmp(key, "never_log") == 0) {

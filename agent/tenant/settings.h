@@ -25,6 +25,11 @@
  *                      that matches it is imported or changed; then purged. 0 holds nothing: the
  *                      privacy trade-off (held mail is kept for the window though it matched no
  *                      record) against losing mail whose contact is created a day later.
+ *   loop_limit         number [50] loop protection: once one outside sender's inbound messages
+ *                      linked to one record within loop_window_minutes reach it, the next ones are
+ *                      not archived (skip reason loop_throttled), logged, counted and reported once
+ *                      per window with a loop.throttled webhook event; 0 turns it off
+ *   loop_window_minutes number [60]
  *   never_log          pattern list [empty] addresses ("a@x.com"), domains ("x.com") and every
  *                      subdomain ("*.x.com") that are never linked to records; a message whose only
  *                      external participants are on it is not archived
@@ -49,7 +54,7 @@ typedef enum {
   MA_SETTING_DOMAIN_LIST,
   MA_SETTING_CIDR_LIST,
   MA_SETTING_PATTERN_LIST, /* addresses, domains and *.domain wildcards (never_log) */
-  MA_SETTING_DAYS,         /* a whole number of days, 0 to 3650 */
+  MA_SETTING_NUMBER,       /* a whole number, 0 to 1000000 */
 } MaSettingKind;
 
 typedef struct {
@@ -112,6 +117,8 @@ typedef struct {
   gboolean skip_bulk_mail;      /* bulk_mail = skip */
   GPtrArray *never_log;         /* char*: lower-case never_log entries (owned) */
   int pending_days;             /* hold unmatched mail this long for late re-matching; 0: never */
+  int loop_limit;               /* inbound messages from one sender to one record per window; 0: no limit */
+  int loop_window_minutes;
 } MaSettings;
 
 /* Reads all settings of the enterprise into a new snapshot (caller frees with ma_settings_free).

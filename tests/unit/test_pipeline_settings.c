@@ -54,7 +54,9 @@ static void test_normalise(void)
     {"pending_days", "0", "0"},
     {"pending_days", " 30 ", "30"},
     {"pending_days", "-1", NULL},
-    {"pending_days", "3651", NULL},
+    {"pending_days", "1000001", NULL},
+    {"loop_limit", "5", "5"},
+    {"loop_window_minutes", "1.5", NULL},
     {"pending_days", "two", NULL},
     {"no_such_setting", "on", NULL},
   };
