@@ -47,23 +47,20 @@ int dry_run_raw(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, c
   *out = NULL;
   MaPipeline *p = pipeline_new(st, cfg);
   MaParsedMessage *pm = pipeline_parse(p, raw, len);
-  MaStoredMessage *view = NULL;
-  const char *skip = NULL;
-  g_autoptr(GPtrArray) links = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_ref_free);
-  g_autoptr(GPtrArray) excluded = g_ptr_array_new_with_free_func(g_free);
-  int rc = pipeline_preview(p, enterprise_id, pm, &view, links, excluded, &skip, error);
+  MaPreview pv = {0};
+  int rc = pipeline_preview(p, enterprise_id, pm, &pv, error);
   json_t *items = json_array();
   gint64 count = 0;
-  if (rc == 0 && !view) {
+  if (rc == 0 && !pv.view) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "the message cannot be parsed (it would be archived unparsed, with no link)");
     rc = -1;
   }
   if (rc == 0) {
     MaProvenance *prov = ma_provenance_new("ingest"); /* as `mailagent ingest` would see it */
-    rc = add_item(st, enterprise_id, view, links, prov, set, skip, excluded, items, &count, error);
+    rc = add_item(st, enterprise_id, pv.view, pv.links, prov, set, pv.skip_reason, pv.excluded, items, &count, error);
     ma_provenance_free(prov);
   }
-  ma_stored_message_free(view);
+  ma_preview_clear(&pv);
   pipeline_parsed_free(pm);
   pipeline_free(p);
   if (rc < 0) {

@@ -470,11 +470,22 @@ int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const
   return 0;
 }
 
-int pipeline_preview(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm, MaStoredMessage **view,
-                     GPtrArray *links, GPtrArray *excluded, const char **skip_reason, GError **error)
+void ma_preview_clear(MaPreview *pv)
 {
-  *view = NULL;
-  *skip_reason = NULL;
+  ma_stored_message_free(pv->view);
+  if (pv->links) g_ptr_array_unref(pv->links);
+  if (pv->external) g_ptr_array_unref(pv->external);
+  if (pv->excluded) g_ptr_array_unref(pv->excluded);
+  memset(pv, 0, sizeof *pv);
+}
+
+int pipeline_preview(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm, MaPreview *out,
+                     GError **error)
+{
+  ma_preview_clear(out);
+  out->links = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_ref_free);
+  out->external = g_ptr_array_new_with_free_func(g_free);
+  out->excluded = g_ptr_array_new_with_free_func(g_free);
   MaMatchContext *ctx = context_for(p, enterprise_id, error);
   if (!ctx) return -1;
   if (!pm->msg) return 0; /* archived unparsed, with no participant and no link */
@@ -489,11 +500,12 @@ int pipeline_preview(MaPipeline *p, const char *enterprise_id, const MaParsedMes
   if (!skip && match->external_keys->len == 0 && !ctx->settings->archive_internal) skip = "internal_only";
   if (!skip && match->external_keys->len > 0 && match->links->len == 0 && !ctx->settings->archive_unmatched)
     skip = "no_matching_record";
-  *skip_reason = skip;
-  copy_links(links, match->links);
-  for (guint i = 0; excluded && i < match->excluded->len; i++) g_ptr_array_add(excluded, g_strdup(match->excluded->pdata[i]));
-  *view = ma_stored_message_new();
-  fill_view(ctx, pm->len, pm->msg, match, *view);
+  out->skip_reason = skip;
+  copy_links(out->links, match->links);
+  for (guint i = 0; i < match->excluded->len; i++) g_ptr_array_add(out->excluded, g_strdup(match->excluded->pdata[i]));
+  for (guint i = 0; i < match->external_keys->len; i++) g_ptr_array_add(out->external, g_strdup(match->external_keys->pdata[i]));
+  out->view = ma_stored_message_new();
+  fill_view(ctx, pm->len, pm->msg, match, out->view);
   return 0;
 }
 

@@ -102,14 +102,21 @@ int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *
 int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm,
                                  const MaProvenance *prov, MaIngestResult **out, GError **error);
 
-/* What archiving this parsed message would do, writing nothing (dry runs, `ingest --explain`): the
- * archive row's fields the rules read (*view, caller frees with ma_stored_message_free; NULL for
- * input the parser refused), its links with their reasons (MaRecordRef* appended to links), the
- * never_log exclusions (char* appended to excluded, may be NULL) and the reason it would be
- * skipped (*skip_reason, static; NULL when it would be archived). Duplicates are not looked for.
- * 0, or -1 with *error. */
-int pipeline_preview(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm, MaStoredMessage **view,
-                     GPtrArray *links, GPtrArray *excluded, const char **skip_reason, GError **error);
+/* What archiving a parsed message would do (pipeline_preview), all owned by the struct. */
+typedef struct {
+  MaStoredMessage *view;    /* the archive row's fields the rules read; NULL for input the parser refused */
+  GPtrArray *links;         /* MaRecordRef*, with their reasons */
+  GPtrArray *external;      /* char*: external address keys matched against records */
+  GPtrArray *excluded;      /* char*: "address (never_log entry)" */
+  const char *skip_reason;  /* static: why it would be skipped; NULL when it would be archived */
+} MaPreview;
+
+void ma_preview_clear(MaPreview *pv);
+/* Fills *out (zero-initialised before the first call; cleared and refilled on later ones) with what
+ * archiving this parsed message would do, writing nothing (dry runs, `ingest --explain`).
+ * Duplicates and the loop limit are not looked at. 0, or -1 with *error. */
+int pipeline_preview(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm, MaPreview *out,
+                     GError **error);
 
 /* ---- worker pool (pipeline_workers.c) -------------------------------------------------------- */
 

@@ -69,6 +69,11 @@ assert_status 0 ma settings acme auto_replies=skip
 assert_status 0 ma ingest acme "$T/ooo2.eml" --json
 assert_eq "skipped auto_reply" "$(json_get "$T/last.out" 'd["result"]+" "+d["reason"]')" \
   "auto_replies=skip skips it"
+sed -e 's/^Message-ID: .*/Message-ID: <ooo-79@globex.example>/' "$T/ooo.eml" > "$T/ooo3.eml"
+assert_status 0 ma ingest acme "$T/ooo3.eml" --explain
+assert_contains "$(cat "$T/last.out")" "why: machine mail (an auto-reply or delivery report) and the auto_replies setting skips it" \
+  "ingest --explain says why"
+assert_contains "$(cat "$T/last.out")" "machine mail: out-of-office subject" "and which signal"
 
 # The dry run creates nothing.
 counts() {

@@ -22,8 +22,10 @@ mail() { # mail FILE FROM MESSAGE-ID
     "$2" "$3" "$3" > "$1"
 }
 mail "$T/carol.eml" carol@customer.example carol-1@customer.example
-assert_status 0 ma ingest acme "$T/carol.eml" --json
+assert_status 0 ma ingest acme "$T/carol.eml" --json --explain
 assert_eq "skipped no_matching_record True" "$(json_get "$T/last.out" 'd["result"]+" "+d["reason"]+" "+str(d["held"])')" "unmatched mail held"
+assert_eq "carol@customer.example True" "$(json_get "$T/last.out" '",".join(d["explain"]["external"])+" "+str(d["explain"]["held"])')" \
+  "ingest --explain names the participants no record matched"
 assert_status 0 ma pending list acme --json
 assert_eq "no_matching_record carol@customer.example 2024-09-16T10:00:00Z" \
   "$(json_get "$T/last.out" 'd["items"][0]["reason"]+" "+",".join(d["items"][0]["participants"])+" "+d["items"][0]["expires_at"]')" \
