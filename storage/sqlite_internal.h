@@ -186,6 +186,12 @@ int sqlite_message_insert(void *impl, const MaStoredMessage *m, GError **error);
 int sqlite_message_get(void *impl, const char *enterprise_id, const char *id, MaStoredMessage **out,
                        GError **error);
 int sqlite_pending_add(void *impl, const MaPending *p, GError **error);
+int sqlite_messages_by_participant(void *impl, const char *enterprise_id, const char *address, const char *domain,
+                                   gint64 since, GPtrArray *out, GError **error);
+int sqlite_record_unlink(void *impl, const char *enterprise_id, const MaRecordRef *ref, GPtrArray *orphans,
+                         GError **error);
+int sqlite_message_unarchive(void *impl, const char *enterprise_id, const char *message_id, const MaPending *hold,
+                             GError **error);
 int sqlite_loop_count(void *impl, const char *enterprise_id, const MaRecordRef *record, const char *from, gint64 since,
                       gint64 *count, GError **error);
 int sqlite_pending_candidates(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error);

@@ -466,6 +466,27 @@ int storage_message_get(MaStorage *st, const char *enterprise_id, const char *id
   return st->be->message_get(st->impl, enterprise_id, id, out, error);
 }
 
+int storage_messages_by_participant(MaStorage *st, const char *enterprise_id, const char *address, const char *domain,
+                                    gint64 since, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL && (address || domain));
+  return st->be->messages_by_participant(st->impl, enterprise_id, address, domain, since, out, error);
+}
+
+int storage_record_unlink(MaStorage *st, const char *enterprise_id, const MaRecordRef *record, GPtrArray *orphans,
+                          GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->record_unlink(st->impl, enterprise_id, record, orphans, error);
+}
+
+int storage_message_unarchive(MaStorage *st, const char *enterprise_id, const char *message_id, const MaPending *hold,
+                              GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->message_unarchive(st->impl, enterprise_id, message_id, hold, error);
+}
+
 int storage_loop_count(MaStorage *st, const char *enterprise_id, const MaRecordRef *record, const char *from,
                        gint64 since, gint64 *count, GError **error)
 {

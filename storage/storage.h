@@ -277,11 +277,6 @@ int storage_provenance_add(MaStorage *st, const char *enterprise_id, const char 
 /* out: MaProvenance*. */
 int storage_provenance_list(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out, GError **error);
 
-/* Loop protection: messages linked to the record whose From is `from` (any case), archived at or
- * after `since` (and dated no earlier than a day before it). */
-int storage_loop_count(MaStorage *st, const char *enterprise_id, const MaRecordRef *record, const char *from,
-                       gint64 since, gint64 *count, GError **error);
-
 /* ---- the pending store (issue 16: late re-matching) ------------------------------------------ */
 
 /* Mail held because no record matched it, until a record that matches arrives or it expires. */
@@ -314,6 +309,30 @@ int storage_pending_list(MaStorage *st, const char *enterprise_id, const char *i
 int storage_pending_delete(MaStorage *st, const char *enterprise_id, const char *id, GError **error);
 /* Deletes every held message (all enterprises) expired at now, with their blobs; *purged counts them. */
 int storage_pending_purge(MaStorage *st, gint64 now, gint64 *purged, GError **error);
+
+/* Archived messages of the enterprise with a participant (Reply-To aside) whose address is
+ * `address` (lower case; exactly, +tags included) or, when address is NULL, whose domain is
+ * `domain`, archived at or after since. Index probes on the participant (migration 129). out: char* ids. */
+int storage_messages_by_participant(MaStorage *st, const char *enterprise_id, const char *address, const char *domain,
+                                    gint64 since, GPtrArray *out, GError **error);
+
+/* A record deleted in the CRM: its links and timeline rows go (its activities stay). Appends to
+ * orphans (char*, may be NULL) the messages left linked to nothing. Returns the number of messages
+ * that were linked to it, or -1. */
+int storage_record_unlink(MaStorage *st, const char *enterprise_id, const MaRecordRef *record, GPtrArray *orphans,
+                          GError **error);
+/* Takes an archived message out of the archive (row, participants, attachments, links, activities,
+ * timeline rows, and blobs nothing else references), holding it in the pending store as `hold`
+ * (may be NULL: not held; hold->raw_sha256 is the message's raw blob, kept) in the same
+ * transaction. 1 done, 0 no such message. */
+int storage_message_unarchive(MaStorage *st, const char *enterprise_id, const char *message_id, const MaPending *hold,
+                              GError **error);
+
+/* Loop protection: messages linked to the record whose From is `from` (any case), archived at or
+ * after `since` (and dated no earlier than a day before it). */
+int storage_loop_count(MaStorage *st, const char *enterprise_id, const MaRecordRef *record, const char *from,
+                       gint64 since, gint64 *count, GError **error);
+
 
 /* ---- threads -------------------------------------------------------------------------------- */
 

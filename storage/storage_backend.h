@@ -78,6 +78,12 @@ typedef struct MaStorageBackend {
   int (*message_get)(void *impl, const char *enterprise_id, const char *id, MaStoredMessage **out,
                      GError **error);
   int (*pending_add)(void *impl, const MaPending *p, GError **error);
+  int (*messages_by_participant)(void *impl, const char *enterprise_id, const char *address, const char *domain,
+                                 gint64 since, GPtrArray *out, GError **error);
+  int (*record_unlink)(void *impl, const char *enterprise_id, const MaRecordRef *record, GPtrArray *orphans,
+                       GError **error);
+  int (*message_unarchive)(void *impl, const char *enterprise_id, const char *message_id, const MaPending *hold,
+                           GError **error);
   int (*loop_count)(void *impl, const char *enterprise_id, const MaRecordRef *record, const char *from, gint64 since,
                     gint64 *count, GError **error);
   int (*pending_candidates)(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error);

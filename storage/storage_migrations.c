@@ -336,6 +336,10 @@ static const SqlMigration migrations[] = {
    "  PRIMARY KEY(pending_id, address)) WITHOUT ROWID;"
    "CREATE INDEX IF NOT EXISTS pending_by_address ON pending_participants(enterprise_id, address_noplus);"
    "CREATE INDEX IF NOT EXISTS pending_by_domain ON pending_participants(enterprise_id, domain);"},
+  {129, /* issue 16: archived mail found by participant address or domain when records change
+         * (re-matching costs the mail that matches, not the archive) */
+   "CREATE INDEX IF NOT EXISTS participants_by_address ON participants(lower(address));"
+   "CREATE INDEX IF NOT EXISTS participants_by_domain ON participants(lower(substr(address, instr(address, '@') + 1)));"},
 };
 
 int sql_migrations_latest(void)

@@ -4,7 +4,9 @@
  * pending_participants, indexed by address (without +tag) and by domain, so finding the held mail
  * a record import may now match is one index probe per held participant, never a scan of the
  * archive. Deleting or purging a held message deletes its blob unless an archived message, an
- * attachment or another held message still references the same digest.
+ * attachment or another held message still references the same digest. Also the other half of
+ * re-matching: a deleted record's links go, and mail linked to nothing leaves the archive for the
+ * pending store (storage_record_unlink, storage_message_unarchive).
  */
 #include "sqlite_internal.h"
 
@@ -68,6 +70,30 @@ int sqlite_pending_add(void *impl, const MaPending *p, GError **error)
   g_assert(p && p->id && p->enterprise_id && p->raw_sha256);
   if (sql_write_begin(d, error) < 0) return -1;
   return sql_write_end(d, pending_add_body(d, p, error), error);
+}
+
+int sqlite_messages_by_participant(void *impl, const char *enterprise_id, const char *address, const char *domain,
+                                   gint64 since, GPtrArray *out, GError **error)
+{
+  SqlDb *d = impl;
+  /* the expressions are those of the indexes of migration 129, so SQLite probes them */
+  sqlite3_stmt *s = sql_prep(d,
+                             address ? "SELECT DISTINCT p.message_id FROM participants p JOIN messages m ON m.id = p.message_id"
+                                       " WHERE lower(p.address) = ?2 AND p.role <> 5 AND m.enterprise_id = ?1"
+                                       " AND m.archived_at >= ?3 ORDER BY p.message_id"
+                                     : "SELECT DISTINCT p.message_id FROM participants p JOIN messages m ON m.id = p.message_id"
+                                       " WHERE lower(substr(p.address, instr(p.address, '@') + 1)) = ?2 AND p.role <> 5"
+                                       " AND m.enterprise_id = ?1 AND m.archived_at >= ?3 ORDER BY p.message_id",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sql_bind_text(s, 2, address ? address : domain);
+  sqlite3_bind_int64(s, 3, since);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, sql_col_dup(s, 0));
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "messages by participant");
+  return 0;
 }
 
 int sqlite_pending_candidates(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error)
@@ -205,4 +231,96 @@ int sqlite_pending_purge(void *impl, gint64 now, gint64 *purged, GError **error)
   *purged = 0;
   if (sql_write_begin(d, error) < 0) return -1;
   return sql_write_end(d, pending_purge_body(d, now, purged, error), error);
+}
+
+/* ---- a deleted record (late re-matching's other half) ------------------------------------------ */
+
+static int unlink_body(SqlDb *d, const char *enterprise_id, const MaRecordRef *ref, GPtrArray *orphans, GError **error)
+{
+  /* the record's messages, from its timeline (keyed by record), before its rows go */
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT message_id FROM timeline WHERE enterprise_id = ? AND record_type = ? AND record_id = ?"
+                             " AND kind = 0",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sqlite3_bind_int(s, 2, (int) ref->type);
+  sql_bind_text(s, 3, ref->id);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(ids, sql_col_dup(s, 0));
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "unlink record");
+  s = sql_prep(d, "DELETE FROM timeline WHERE enterprise_id = ? AND record_type = ? AND record_id = ?", error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sqlite3_bind_int(s, 2, (int) ref->type);
+  sql_bind_text(s, 3, ref->id);
+  if (sql_step_done(d, s, error, "unlink record") < 0) return -1;
+  for (guint i = 0; i < ids->len; i++) {
+    s = sql_prep(d, "DELETE FROM message_links WHERE message_id = ? AND record_type = ? AND record_id = ? AND enterprise_id = ?",
+                 error);
+    if (!s) return -1;
+    sql_bind_text(s, 1, ids->pdata[i]);
+    sqlite3_bind_int(s, 2, (int) ref->type);
+    sql_bind_text(s, 3, ref->id);
+    sql_bind_text(s, 4, enterprise_id);
+    if (sql_step_done(d, s, error, "unlink record") < 0) return -1;
+    s = sql_prep(d, "SELECT EXISTS(SELECT 1 FROM message_links WHERE message_id = ?)", error);
+    if (!s) return -1;
+    sql_bind_text(s, 1, ids->pdata[i]);
+    rc = sqlite3_step(s);
+    gboolean linked = rc == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
+    sql_reset(s);
+    if (rc != SQLITE_ROW) return sql_fail(d, rc, error, "unlink record");
+    if (!linked && orphans) g_ptr_array_add(orphans, g_strdup(ids->pdata[i]));
+  }
+  return (int) ids->len;
+}
+
+int sqlite_record_unlink(void *impl, const char *enterprise_id, const MaRecordRef *ref, GPtrArray *orphans,
+                         GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  return sql_write_end(d, unlink_body(d, enterprise_id, ref, orphans, error), error);
+}
+
+static int unarchive_body(SqlDb *d, const char *enterprise_id, const char *message_id, const MaPending *hold,
+                          GError **error)
+{
+  if (doomed_table(d, error) < 0) return -1;
+  if (hold && pending_add_body(d, hold, error) < 0) return -1;
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT OR IGNORE INTO temp.pending_doomed SELECT raw_sha256 FROM messages"
+                             " WHERE id = ?1 AND enterprise_id = ?2 AND raw_sha256 IS NOT NULL"
+                             " UNION SELECT sha256 FROM attachments WHERE message_id = ?1",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, message_id);
+  sql_bind_text(s, 2, enterprise_id);
+  if (sql_step_done(d, s, error, "unarchive message") < 0) return -1;
+  static const char *const deletes[] = {
+    "DELETE FROM timeline WHERE message_id = ?1 AND enterprise_id = ?2",
+    "DELETE FROM messages WHERE id = ?1 AND enterprise_id = ?2", /* participants, attachments, links, activities cascade */
+  };
+  int n = 0;
+  for (gsize i = 0; i < G_N_ELEMENTS(deletes); i++) {
+    s = sql_prep(d, deletes[i], error);
+    if (!s) return -1;
+    sql_bind_text(s, 1, message_id);
+    sql_bind_text(s, 2, enterprise_id);
+    if (sql_step_done(d, s, error, "unarchive message") < 0) return -1;
+    n = sqlite3_changes(d->db);
+  }
+  if (drop_doomed_blobs(d, error) < 0) return -1;
+  return n > 0 ? 1 : 0;
+}
+
+int sqlite_message_unarchive(void *impl, const char *enterprise_id, const char *message_id, const MaPending *hold,
+                             GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  return sql_write_end(d, unarchive_body(d, enterprise_id, message_id, hold, error), error);
 }

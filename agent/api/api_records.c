@@ -56,17 +56,17 @@ static char *list_cursor_decode(const char *cursor)
   }
 }
 
-/* Late re-matching after a committed records change (pending.h): held mail the records now match
- * is archived. The change itself stands either way, so a failure is logged (the next change
- * retries), not answered. Returns the number archived. */
-static gint64 rematch(ApiCtx *ctx)
+/* Late re-matching after a committed records change (pending.h): held and recent archived mail
+ * the records now match is linked, a deleted record's mail unlinked. The change itself stands
+ * either way, so a failure is logged (the next change retries), not answered. */
+static MaRematchStats rematch(ApiCtx *ctx, const MaRecordChanges *changes)
 {
   g_autoptr(GError) error = NULL;
-  gint64 archived = 0;
-  if (pending_rematch(ctx->st, ctx->cfg, ctx->enterprise_id, &archived, &error) < 0)
-    ma_warn("api", "enterprise=%s: re-matching held mail failed (the next records change retries): %s",
+  MaRematchStats stats = {0};
+  if (pending_rematch(ctx->st, ctx->cfg, ctx->enterprise_id, changes, &stats, &error) < 0)
+    ma_warn("api", "enterprise=%s: re-matching mail after a records change failed (the next change retries): %s",
             ctx->enterprise_id, error->message);
-  return archived;
+  return stats;
 }
 
 static void record_get(ApiCtx *ctx)
@@ -158,7 +158,8 @@ static void record_put(ApiCtx *ctx)
     api_reply_gerror(ctx, error);
     goto out;
   }
-  rematch(ctx);
+  MaRecordChanges changes = {r->emails, r->type == MA_RECORD_ACCOUNT ? r->domains : NULL, NULL};
+  rematch(ctx, &changes);
   api_reply_json(ctx, existed ? 200 : 201, codec_record_to_json(r));
 out:
   ma_record_free(old);
@@ -175,6 +176,12 @@ static void record_delete(ApiCtx *ctx)
   if (!api_check_query(ctx, NULL) || !api_param_record_type(ctx, &type))
     return;
   rc = storage_record_delete(ctx->st, ctx->enterprise_id, type, api_param(ctx, "id"), &error);
+  if (rc == 1) { /* its mail is unlinked; mail linked to nothing else leaves the archive (pending.h) */
+    g_autoptr(GPtrArray) deleted = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_ref_free);
+    g_ptr_array_add(deleted, ma_record_ref_new(type, api_param(ctx, "id")));
+    MaRecordChanges changes = {NULL, NULL, deleted};
+    rematch(ctx, &changes);
+  }
   if (rc < 0)
     api_reply_gerror(ctx, error);
   else if (rc == 0)
@@ -246,7 +253,9 @@ static void records_bulk(ApiCtx *ctx)
     return;
   }
   codec_import_free(imp);
-  gint64 held_archived = res.committed ? rematch(ctx) : 0;
+  MaRecordChanges changes = {res.changed_emails, res.changed_domains, res.deleted_records};
+  MaRematchStats stats = res.committed ? rematch(ctx, &changes) : (MaRematchStats) {0};
+  gint64 held_archived = stats.released;
   json_t *warnings = json_array();
   g_autoptr(GPtrArray) warning_texts = codec_import_warnings(&res);
   for (guint i = 0; i < warning_texts->len; i++) json_array_append_new(warnings, json_string(warning_texts->pdata[i]));

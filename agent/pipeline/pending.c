@@ -4,8 +4,11 @@
 #include "pending.h"
 
 #include "pipeline.h"
+#include "relink.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
+
+#include <string.h>
 
 #define DAY (24 * 3600)
 
@@ -63,12 +66,15 @@ static int rematch_one(MaStorage *st, MaPipeline *pl, const char *enterprise_id,
   return storage_pending_delete(st, enterprise_id, id, error) < 0 ? -1 : 1;
 }
 
-int pending_rematch(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, gint64 *archived, GError **error)
+int pending_rematch(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const MaRecordChanges *changes,
+                    MaRematchStats *stats, GError **error)
 {
-  if (archived) *archived = 0;
+  MaRematchStats local = {0};
+  if (!stats) stats = &local;
+  memset(stats, 0, sizeof *stats);
+  if (changes && changes->deleted && relink_deleted(st, cfg, enterprise_id, changes->deleted, stats, error) < 0) return -1;
   g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
   if (storage_pending_candidates(st, enterprise_id, 0, ids, error) < 0) return -1;
-  if (ids->len == 0) return 0;
   MaPipeline *pl = pipeline_new(st, cfg);
   int ret = 0;
   for (guint i = 0; i < ids->len; i++) {
@@ -77,9 +83,10 @@ int pending_rematch(MaStorage *st, const MaConfig *cfg, const char *enterprise_i
       ret = -1;
       break;
     }
-    if (archived) *archived += rc;
+    stats->released += rc;
   }
   pipeline_free(pl);
+  if (ret == 0 && changes && relink_changed(st, cfg, enterprise_id, changes, stats, error) < 0) ret = -1;
   return ret;
 }
 

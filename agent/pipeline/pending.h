@@ -30,9 +30,32 @@
 int pending_hold(MaStorage *st, const char *enterprise_id, const MaSettings *settings, const void *raw, gsize len,
                  const GPtrArray *external_keys, const char *reason, const MaProvenance *prov, GError **error);
 
-/* Re-runs the held messages that a record now matches (see above), outside any transaction.
- * *archived (may be NULL) gets the number archived (or found archived) and released. 0 or -1. */
-int pending_rematch(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, gint64 *archived, GError **error);
+/* What a records import or change did (codec_import's result, or one PUT/DELETE). */
+typedef struct {
+  const GPtrArray *emails;  /* char*: lower-case emails of records created or changed; may be NULL */
+  const GPtrArray *domains; /* char*: domains of accounts created or changed; may be NULL */
+  const GPtrArray *deleted; /* MaRecordRef*: records deleted; may be NULL */
+} MaRecordChanges;
+
+typedef struct {
+  gint64 released;   /* held messages now matched: archived (or found archived) and released */
+  gint64 relinked;   /* recent archived messages that got new links */
+  gint64 unlinked;   /* archived messages that lost a link to a deleted record */
+  gint64 returned;   /* of which, linked to nothing any more, left the archive (held again) */
+} MaRematchStats;
+
+/* After a records change has committed, outside any transaction:
+ * - deleted records: their links go; a message linked to nothing any more stays archived when
+ *   archive_unmatched is on, else leaves the archive and is held again for pending_days (with its
+ *   raw copy; not held when pending_days is 0 or capture_level kept no raw copy);
+ * - held mail a record now matches (by address or domain) goes through the pipeline again;
+ * - archived mail of the last RELINK_WINDOW_DAYS with a participant at a changed email or account
+ *   domain is matched again (relink.c); new links get their reasons and the rules run for them
+ *   alone, once.
+ * Cost: index probes per changed email/domain and per held participant, never the archive.
+ * *stats may be NULL. 0 or -1. */
+int pending_rematch(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const MaRecordChanges *changes,
+                    MaRematchStats *stats, GError **error);
 
 /* Starts the purge thread with its own storage handle. 0 or -1. */
 int pending_purge_start(const MaConfig *cfg, GError **error);

@@ -2,8 +2,10 @@
 # match_pending.sh - late re-matching (issue 16) through the real binary, on the test clock:
 # - mail with no matching record is held (pending_days, default 14) and `pending list` says why;
 # - importing the contact afterwards (CLI) archives it with exactly one activity, linked with its
-#   reason; importing again creates nothing more; an account imported later (API PUT) takes held
-#   mail by domain;
+#   reason; importing again creates nothing more; deleting the contact unlinks the mail, which
+#   leaves the archive for the pending store, and re-creating it brings it back; recent archived
+#   (unlinked) mail is linked when its contact arrives; an account imported later (API PUT) takes
+#   held mail by domain;
 # - pending_days=0 holds nothing; held mail past its window is purged (`pending purge`, and serve by
 #   itself), its raw blob with it; deleting the enterprise leaves no held row or blob.
 . "$(dirname "$0")/lib/common.sh"
@@ -50,6 +52,36 @@ assert_status 0 ma records import acme "$T/c17b.jsonl" --json
 assert_eq "0 1 1" "$(json_get "$T/last.out" 'd["held_archived"]') $(sql 'select count(*) from activities') $(sql 'select count(*) from messages')" \
   "a second import creates nothing more"
 
+# A deleted record unlinks: the mail linked to nothing else leaves the archive and is held again;
+# re-creating the contact brings it back with one activity.
+echo '{"type":"contact","id":"C17","deleted":true}' > "$T/c17-del.jsonl"
+assert_status 0 ma records import acme "$T/c17-del.jsonl" --json
+assert_eq "1 1" "$(json_get "$T/last.out" 'd["unlinked"]') $(json_get "$T/last.out" 'd["returned_to_pending"]')" "deletion unlinks"
+assert_eq "0 0" "$(sql 'select count(*) from messages') $(sql "select count(*) from timeline where record_id='C17'")" \
+  "the unlinked mail left the archive"
+assert_status 0 ma pending list acme --json
+assert_eq "record_deleted carol@customer.example" "$(json_get "$T/last.out" 'd["items"][0]["reason"]+" "+",".join(d["items"][0]["participants"])')" \
+  "held again, saying why"
+assert_status 0 ma records import acme "$T/c17.jsonl" --json
+assert_eq "1 1 1" "$(json_get "$T/last.out" 'd["held_archived"]') $(sql 'select count(*) from messages') $(sql 'select count(*) from activities')" \
+  "re-created: archived again with one activity"
+
+# Recent archived mail is linked when a record that matches it arrives (archive_unmatched on here).
+assert_status 0 ma settings acme archive_unmatched=on
+mail "$T/ivy.eml" ivy@customer.example ivy-1@customer.example
+assert_status 0 ma ingest acme "$T/ivy.eml" --json
+ivy=$(json_get "$T/last.out" 'd["id"]')
+assert_eq 0 "$(sql "select count(*) from message_links where message_id='$ivy'")" "archived unlinked"
+echo '{"type":"contact","id":"C18","name":"Ivy","emails":["ivy@customer.example"]}' > "$T/c18.jsonl"
+assert_status 0 ma records import acme "$T/c18.jsonl" --json
+assert_eq 1 "$(json_get "$T/last.out" 'd["relinked"]')" "the import relinks the archived mail"
+assert_eq "contact:C18 from ivy@customer.example = contact C18 1" \
+  "$(sql "select 'contact:'||record_id||' '||reason from message_links where message_id='$ivy'") $(sql "select count(*) from activities where message_id='$ivy'")" \
+  "linked with its reason and one activity"
+assert_status 0 ma records import acme "$T/c18.jsonl" --json
+assert_eq "0 1" "$(json_get "$T/last.out" 'd["relinked"]') $(sql "select count(*) from activities where message_id='$ivy'")" "no second activity"
+assert_status 0 ma settings acme archive_unmatched=off
+
 # By domain, through the API: an account for customer2.example takes held mail from anyone there.
 mail "$T/dan.eml" dan@customer2.example dan-1@customer2.example
 assert_status 0 ma ingest acme "$T/dan.eml"
@@ -60,7 +92,7 @@ code=$(curl -sS -o "$T/put.json" -w '%{http_code}' -X PUT -H "Authorization: Bea
 assert_eq 201 "$code" "PUT account"
 assert_eq "domain customer2.example = account A3" \
   "$(sql "select reason from message_links where record_id='A3'")" "held mail archived by domain, with its reason"
-assert_eq 2 "$(sql 'select count(*) from activities')" "one activity for the account"
+assert_eq 3 "$(sql 'select count(*) from activities')" "one activity for the account"
 
 # pending_days=0: nothing held. Then a 1-day window, purged by serve once the clock passes it.
 assert_status 0 ma settings acme pending_days=0
