@@ -188,6 +188,7 @@ int sqlite_message_get(void *impl, const char *enterprise_id, const char *id, Ma
 int sqlite_pending_add(void *impl, const MaPending *p, GError **error);
 int sqlite_messages_by_participant(void *impl, const char *enterprise_id, const char *address, const char *domain,
                                    gint64 since, GPtrArray *out, GError **error);
+int sqlite_work_counters(void *impl, gboolean reset, gint64 *steps, gint64 *full_scans, GError **error);
 int sqlite_record_unlink(void *impl, const char *enterprise_id, const MaRecordRef *ref, GPtrArray *orphans,
                          GError **error);
 int sqlite_message_unarchive(void *impl, const char *enterprise_id, const char *message_id, const MaPending *hold,

@@ -473,6 +473,12 @@ int storage_messages_by_participant(MaStorage *st, const char *enterprise_id, co
   return st->be->messages_by_participant(st->impl, enterprise_id, address, domain, since, out, error);
 }
 
+int storage_work_counters(MaStorage *st, gboolean reset, gint64 *steps, gint64 *full_scans, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->work_counters(st->impl, reset, steps, full_scans, error);
+}
+
 int storage_record_unlink(MaStorage *st, const char *enterprise_id, const MaRecordRef *record, GPtrArray *orphans,
                           GError **error)
 {

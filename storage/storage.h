@@ -316,6 +316,12 @@ int storage_pending_purge(MaStorage *st, gint64 now, gint64 *purged, GError **er
 int storage_messages_by_participant(MaStorage *st, const char *enterprise_id, const char *address, const char *domain,
                                     gint64 since, GPtrArray *out, GError **error);
 
+/* Work done by this handle's statements since the last reset (tests and benchmarks prove a cost
+ * bound with it, not with time): *steps, the engine's steps (rows visited, index probes, sorts);
+ * *full_scans, steps spent scanning a whole table. reset: start again from 0. 0, or -1 when the
+ * backend cannot tell (MA_ERROR_INVALID). */
+int storage_work_counters(MaStorage *st, gboolean reset, gint64 *steps, gint64 *full_scans, GError **error);
+
 /* A record deleted in the CRM: its links and timeline rows go (its activities stay). Appends to
  * orphans (char*, may be NULL) the messages left linked to nothing. Returns the number of messages
  * that were linked to it, or -1. */

@@ -80,6 +80,7 @@ typedef struct MaStorageBackend {
   int (*pending_add)(void *impl, const MaPending *p, GError **error);
   int (*messages_by_participant)(void *impl, const char *enterprise_id, const char *address, const char *domain,
                                  gint64 since, GPtrArray *out, GError **error);
+  int (*work_counters)(void *impl, gboolean reset, gint64 *steps, gint64 *full_scans, GError **error);
   int (*record_unlink)(void *impl, const char *enterprise_id, const MaRecordRef *record, GPtrArray *orphans,
                        GError **error);
   int (*message_unarchive)(void *impl, const char *enterprise_id, const char *message_id, const MaPending *hold,

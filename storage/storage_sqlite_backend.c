@@ -59,6 +59,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .pending_add = sqlite_pending_add,
   .loop_count = sqlite_loop_count,
   .record_unlink = sqlite_record_unlink,
+  .work_counters = sqlite_work_counters,
   .message_unarchive = sqlite_message_unarchive,
   .messages_by_participant = sqlite_messages_by_participant,
   .pending_candidates = sqlite_pending_candidates,
