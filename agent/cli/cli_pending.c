@@ -6,17 +6,11 @@
  * matches (`mailagent records import`, PUT /v1/records/...).
  */
 #include "cli.h"
+#include "agent/codec/codec.h"
 
 #include "agent/lib/clock.h"
 
 #include <stdio.h>
-
-static json_t *time_json(gint64 t)
-{
-  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(t);
-  g_autofree char *s = dt ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : NULL;
-  return s ? json_string(s) : json_null();
-}
 
 static int cmd_list(int argc, char **argv)
 {
@@ -49,7 +43,7 @@ static int cmd_list(int argc, char **argv)
     json_t *addrs = json_array();
     for (guint k = 0; k < p->addresses->len; k++) json_array_append_new(addrs, json_string(p->addresses->pdata[k]));
     json_array_append_new(items, json_pack("{s:s, s:o, s:o, s:s, s:s?, s:o}", "id", p->id, "received_at",
-                                           time_json(p->received_at), "expires_at", time_json(p->expires_at), "reason",
+                                           codec_time(p->received_at), "expires_at", codec_time(p->expires_at), "reason",
                                            p->reason, "route", p->route, "participants", addrs));
   }
   if (common.json) {

@@ -7,14 +7,8 @@
 #include "trace.h"
 
 #include "activities.h"
+#include "agent/codec/codec.h"
 #include "agent/match/match.h"
-
-static json_t *time_json(gint64 t)
-{
-  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(t);
-  g_autofree char *s = dt ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : NULL;
-  return s ? json_string(s) : json_null();
-}
 
 static json_t *participants_json(const MaMatchContext *ctx, const MaStoredMessage *m, json_t *exclusions)
 {
@@ -82,7 +76,7 @@ int explain_message(MaStorage *st, const MaConfig *cfg, const char *enterprise_i
                                               "reason", r->reason));
   }
   json_t *msg = json_pack("{s:s, s:s, s:o, s:s, s:b, s:b, s:s?, s:s?}", "id", m->id, "subject", m->subject ? m->subject : "",
-                          "date", time_json(m->date), "direction", ma_direction_name(m->direction), "is_auto",
+                          "date", codec_time(m->date), "direction", ma_direction_name(m->direction), "is_auto",
                           (m->machine & MA_MACHINE_AUTO) != 0, "is_bulk", (m->machine & MA_MACHINE_BULK) != 0,
                           "machine_reason", m->machine_reason, "parse_error", m->parse_error);
   *out = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "message", msg, "participants", participants, "exclusions",

@@ -15,7 +15,8 @@
 int pending_hold(MaStorage *st, const char *enterprise_id, const MaSettings *settings, const void *raw, gsize len,
                  const GPtrArray *external_keys, const char *reason, const MaProvenance *prov, GError **error)
 {
-  if (!settings || settings->pending_days <= 0) return 0;
+  /* capture_level metadata promises no raw copy anywhere: such mail cannot be held */
+  if (!settings || settings->pending_days <= 0 || settings->capture_level == MA_CAPTURE_METADATA) return 0;
   char digest[65];
   if (storage_blob_put(st, raw, len, digest, error) < 0) return -1;
   MaPending *p = ma_pending_new();

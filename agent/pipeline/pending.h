@@ -24,7 +24,8 @@
 #define PENDING_PURGE_MS 1000
 #define PENDING_REMATCH_BATCH 500
 
-/* Holds raw (len bytes) for enterprise_id when settings->pending_days > 0, with the external
+/* Holds raw (len bytes) for enterprise_id when settings->pending_days > 0 and the capture level
+ * keeps raw copies (not metadata), with the external
  * address keys (char*) and the copy's provenance (may be NULL). In the caller's transaction.
  * 1 held (or held already), 0 not held (pending_days 0), -1 error. */
 int pending_hold(MaStorage *st, const char *enterprise_id, const MaSettings *settings, const void *raw, gsize len,

@@ -24,7 +24,8 @@
  *                      long in the pending store, raw copy included, and archived when a record
  *                      that matches it is imported or changed; then purged. 0 holds nothing: the
  *                      privacy trade-off (held mail is kept for the window though it matched no
- *                      record) against losing mail whose contact is created a day later.
+ *                      record) against losing mail whose contact is created a day later. Nothing is
+ *                      held under capture_level metadata (it keeps no raw copy).
  *   loop_limit         number [50] loop protection: once one outside sender's inbound messages
  *                      linked to one record within loop_window_minutes reach it, the next ones are
  *                      not archived (skip reason loop_throttled), logged, counted and reported once

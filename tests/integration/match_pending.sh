@@ -99,7 +99,11 @@ assert_status 0 ma settings acme pending_days=0
 mail "$T/eve.eml" eve@nowhere.example eve-1@nowhere.example
 assert_status 0 ma ingest acme "$T/eve.eml" --json
 assert_eq "False" "$(json_get "$T/last.out" 'str(d["held"])')" "pending_days=0 holds nothing"
-assert_status 0 ma settings acme pending_days=1
+assert_status 0 ma settings acme pending_days=14 capture_level=metadata
+mail "$T/eve2.eml" eve@nowhere.example eve-2@nowhere.example
+assert_status 0 ma ingest acme "$T/eve2.eml" --json
+assert_eq "False" "$(json_get "$T/last.out" 'str(d["held"])')" "capture_level=metadata holds nothing (no raw copy anywhere)"
+assert_status 0 ma settings acme pending_days=1 capture_level=full
 mail "$T/fay.eml" fay@nowhere.example fay-1@nowhere.example
 assert_status 0 ma ingest acme "$T/fay.eml" --json
 assert_eq "True 1" "$(json_get "$T/last.out" 'str(d["held"])') $(sql 'select count(*) from pending_messages')" "held for a day"
