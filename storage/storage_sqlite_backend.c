@@ -137,6 +137,9 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .oauth2_grant_revoke = sqlite_oauth2_grant_revoke,
   .oauth2_state_add = sqlite_oauth2_state_add,
   .oauth2_state_take = sqlite_oauth2_state_take,
+  .oauth2_state_find = sqlite_oauth2_state_find,
+  .mailbox_quarantine = sqlite_mailbox_quarantine,
+  .mailbox_states = sqlite_mailbox_states,
   .mailbox_set_secret = sqlite_mailbox_set_secret,
   .counts = sqlite_counts,
 };
