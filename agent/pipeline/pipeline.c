@@ -5,7 +5,9 @@
  * Idempotence: a duplicate is found by Message-ID or content hash before anything is written; a
  * replayed spool entry finds its own earlier copy and storage_provenance_add refuses the same
  * spool id twice; links and activities have unique keys; the outbox event's idempotency key is
- * "message.archived:<our id>". A skipped message writes nothing at all.
+ * "message.archived:<our id>". A skipped message is not archived; only mail skipped for no
+ * matching record is held (pending_hold, keyed by its raw digest) and a throttled loop reported
+ * once per window (loop_guard). pipeline_preview answers what archiving would do, writing nothing.
  * Never logs bodies or addresses: only enterprise, spool and message ids.
  */
 #include "pipeline.h"

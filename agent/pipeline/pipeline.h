@@ -18,12 +18,19 @@
  *   duplicate  - the same mail is archived already (normalised Message-ID, else the content hash):
  *                this copy's provenance is added (unless the same spool id brought it before),
  *                links are re-evaluated against the current records, activities re-applied.
- *   skipped    - nothing is written. Reasons:
+ *   skipped    - nothing is archived. Reasons:
  *                "archiving_off"      the enterprise's `archiving` setting is off;
- * *                "internal_only"      every participant is internal (setting `archive_internal`);
+ *                "never_log"          every external participant is on the `never_log` list;
+ *                "auto_reply", "bulk_mail" machine mail the `auto_replies` / `bulk_mail`
+ *                                     settings skip (match_machine.c);
+ *                "internal_only"      every participant is internal (setting `archive_internal`);
  *                "no_matching_record" data minimisation: external participants exist but none
  *                                     matches a record and the thread carries no opportunity
- *                                     (setting `archive_unmatched`, default off).
+ *                                     (setting `archive_unmatched`, default off); held in the
+ *                                     pending store for late re-matching (pending.h: its raw
+ *                                     copy, `pending_days`);
+ *                "loop_throttled"     its outside sender passed `loop_limit` messages to a linked
+ *                                     record within the window (loop_guard.h).
  *
  * A MaPipeline is per thread: it borrows one MaStorage handle and the config, and caches each
  * enterprise's match context (domains, employees, settings) until pipeline_forget().
