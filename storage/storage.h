@@ -364,8 +364,8 @@ int storage_thread_create(MaStorage *st, const char *enterprise_id, const char *
                           const char *participants_key, gint64 latest, GError **error);
 /* Raises the thread's latest-message time to `date` if later. */
 int storage_thread_touch(MaStorage *st, const char *enterprise_id, const char *thread_id, gint64 date, GError **error);
-/* Opportunity links of the thread's messages. out: MaRecordRef*, each with reason = the id of a
- * message of the thread linked to that opportunity (the least id; match words the reason). */
+/* Opportunity links of the thread's messages. out: MaRecordRef*, each with reason = the id of the
+ * thread's earliest message linked to that opportunity (match words the reason). */
 int storage_thread_opportunity_links(MaStorage *st, const char *enterprise_id, const char *thread_id,
                                      GPtrArray *out, GError **error);
 /* Messages of a thread, oldest first. out: MaStoredMessage*. */

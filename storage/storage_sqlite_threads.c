@@ -103,7 +103,8 @@ int sqlite_thread_opportunity_links(void *impl, const char *enterprise_id, const
 {
   SqlDb *d = impl;
   sqlite3_stmt *s = sql_prep(d,
-                             "SELECT l.record_id, MIN(m.id) FROM messages m JOIN message_links l ON l.message_id = m.id"
+                             /* with MIN(), SQLite takes m.id from the row holding the earliest date */
+                             "SELECT l.record_id, m.id, MIN(m.date) FROM messages m JOIN message_links l ON l.message_id = m.id"
                              " WHERE m.enterprise_id = ? AND m.thread_id = ? AND l.record_type = 3"
                              " GROUP BY l.record_id ORDER BY l.record_id",
                              error);

@@ -53,7 +53,7 @@ int match_thread_inherit(MaStorage *st, const char *enterprise_id, const char *t
   int added = 0;
   for (guint i = 0; i < refs->len; i++) {
     const MaRecordRef *r = refs->pdata[i];
-    /* storage gives, as the ref's reason, the id of a message of the thread linked to it */
+    /* storage gives, as the ref's reason, the id of the thread's earliest message linked to it */
     g_autofree char *why = g_strdup_printf("thread of message %s -> opportunity %s", r->reason ? r->reason : thread_id, r->id);
     if (r->type == MA_RECORD_OPPORTUNITY && match_link_add_why(match->links, r->type, r->id, why)) added++;
   }
