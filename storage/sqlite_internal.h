@@ -289,6 +289,16 @@ int sqlite_mailbox_quarantine(void *impl, const char *mailbox_id, const char *fo
                               const char *error_text, gint64 now, GError **error);
 int sqlite_oauth2_state_find(void *impl, const char *state, gint64 now, char **owner, char **enterprise_id, GError **error);
 int sqlite_mailbox_set_secret(void *impl, const char *mailbox_id, const char *secret_sealed, GError **error);
+/* storage_sqlite_sending.c */
+int sqlite_mailbox_set_daily_limit(void *impl, const char *enterprise_id, const char *id, int daily_limit, GError **error);
+int sqlite_mailbox_send_reserve(void *impl, const char *mailbox_id, const char *day, int limit, int want, int *granted, gint64 *sent_r, GError **error);
+int sqlite_mailbox_send_release(void *impl, const char *mailbox_id, const char *day, int n, GError **error);
+int sqlite_mailbox_sent_on(void *impl, const char *mailbox_id, const char *day, gint64 *sent, GError **error);
+int sqlite_outbound_recipient_reroute(void *impl, gint64 id, const char *route_json, gint64 next_attempt_at, gint64 now, GError **error);
+int sqlite_sent_copy_add(void *impl, const char *outbound_id, const char *enterprise_id, const char *mailbox_id, gint64 now, GError **error);
+int sqlite_sent_copy_claim(void *impl, gint64 now, gint64 lease_until, int limit, GPtrArray *out, GError **error);
+int sqlite_sent_copy_result(void *impl, const char *outbound_id, const char *state, const char *folder, const char *error_text, gint64 next_attempt_at, gint64 now, GError **error);
+int sqlite_sent_copy_get(void *impl, const char *enterprise_id, const char *outbound_id, MaSentCopy **out, GError **error);
 int sqlite_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 /* storage_sqlite_outbound.c */
 int sqlite_outbound_enqueue(void *impl, const MaOutbound *m, const char *idem_key, const char *request_hash,

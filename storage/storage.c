@@ -67,6 +67,8 @@ void ma_mailbox_free(MaMailbox *m)
   g_free(m->security);
   g_free(m->auth);
   g_free(m->secret_sealed);
+  g_free(m->smtp_host);
+  g_free(m->smtp_security);
   g_free(m->preset);
   g_free(m->folders);
   g_free(m->state);

@@ -317,6 +317,30 @@ static const SqlMigration migrations[] = {
   {108, /* issue 10, second step: the last check's report per claim, as the doctor shows it, so
          * GET /v1/domains/{d}/doctor answers from storage instead of asking DNS on the API loop */
    "ALTER TABLE enterprise_domains ADD COLUMN report TEXT;"},
+  {115, /* issue 13, the employee-mailbox channel: a binding's SMTP server (from its preset or given;
+         * NULL host: the mailbox is not used to send), whether mailagent appends the Sent copy (no
+         * when the provider saves sent mail itself), and its daily limit (0: none), counted per
+         * recipient and calendar day (in the enterprise's time zone) in mailbox_send_days, where a
+         * delivery reserves its recipients before it starts */
+   "ALTER TABLE mailboxes ADD COLUMN smtp_host TEXT;"
+   "ALTER TABLE mailboxes ADD COLUMN smtp_port INTEGER NOT NULL DEFAULT 0;"
+   "ALTER TABLE mailboxes ADD COLUMN smtp_security TEXT;"
+   "ALTER TABLE mailboxes ADD COLUMN sent_copy INTEGER NOT NULL DEFAULT 1;"
+   "ALTER TABLE mailboxes ADD COLUMN daily_limit INTEGER NOT NULL DEFAULT 0;"
+   "CREATE TABLE IF NOT EXISTS mailbox_send_days("
+   "  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE, day TEXT NOT NULL,"
+   "  sent INTEGER NOT NULL, PRIMARY KEY(mailbox_id, day)) WITHOUT ROWID;"},
+  {116, /* issue 13: a recipient that left its message's route (the mailbox's daily limit reached)
+         * keeps its own route; the Sent copy of a message sent through an employee's mailbox is a
+         * recorded step of the queue entry, claimed with a lease like a recipient and retried */
+   "ALTER TABLE outbound_recipients ADD COLUMN route TEXT;"
+   "CREATE TABLE IF NOT EXISTS outbound_sent_copies("
+   "  outbound_id TEXT PRIMARY KEY REFERENCES outbound_messages(id) ON DELETE CASCADE,"
+   "  enterprise_id TEXT NOT NULL, mailbox_id TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',"
+   "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, folder TEXT, last_error TEXT,"
+   "  updated_at INTEGER NOT NULL);"
+   "CREATE INDEX IF NOT EXISTS outbound_sent_copies_due ON outbound_sent_copies(next_attempt_at)"
+   "  WHERE state IN ('pending', 'appending');"},
   {126, /* issue 16: machine mail (auto-replies, bulk, reports) archived with its flags, which rules
          * test (is_auto, is_bulk), and the signal that made it so, which explain shows */
    "ALTER TABLE messages ADD COLUMN machine INTEGER NOT NULL DEFAULT 0;"

@@ -8,11 +8,16 @@
  * sending in another's name.) Channel mailagent_relay, asked for explicitly, also needs the From
  * domain in that scope (ma_domains_may_send); the automatic choice is the routing issue's.
  *
+ * Channel employee_mailbox: the message leaves through the employee's own bound mailbox
+ * (outbound_mailbox_choose: `employee`, else the From address's owner); its From must be that
+ * mailbox's address, the envelope sender becomes it, and the route names the mailbox.
+ *
  * DKIM: the message is signed here, once, with the enterprise's active keys for the From domain
  * (agent/domains), after it was prepared and before it is stored, so the stored octets are the
  * ones that leave and nothing changes them afterwards. No active key: it leaves unsigned.
  */
 #include "outbound_internal.h"
+#include "outbound_mailbox.h"
 
 #include "agent/domains/domains.h"
 #include "agent/lib/clock.h"
@@ -139,6 +144,21 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
                   reason ? reason : "the From domain is not in the enterprise's verified domain scope");
     if (in_scope <= 0) allowed = -1;
   }
+  g_autoptr(MaMailbox) mailbox = NULL;
+  if (allowed > 0 && strcmp(channel, "employee_mailbox") == 0) {
+    g_autofree char *why = NULL;
+    int found = outbound_mailbox_choose(st, enterprise_id, req->employee, msg.header_from, &mailbox, &why, error);
+    if (found == 0)
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "channel employee_mailbox: %s", why);
+    else if (found > 0 && g_ascii_strcasecmp(mailbox->email, msg.header_from) != 0) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
+                  "channel employee_mailbox: the From address must be the mailbox's, %s (not %s)", mailbox->email,
+                  msg.header_from);
+      found = -1;
+    }
+    if (found <= 0) allowed = -1;
+    else mail_from = mailbox->email;
+  }
   if (allowed > 0 && dkim_sign(st, cfg, enterprise_id, &msg, error) < 0) allowed = -1;
   if (allowed <= 0) {
     outbound_message_clear(&msg);
@@ -159,6 +179,7 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
   m->eight_bit = msg.eight_bit;
   m->smtputf8 = msg.smtputf8;
   m->records_json = g_strdup(req->records_json);
+  if (mailbox) m->route_json = outbound_mailbox_route(mailbox, "channel employee_mailbox requested: the employee's bound mailbox");
   m->created_at = now;
   for (guint i = 0; i < msg.rcpts->len; i++) {
     MaOutboundRecipient *r = g_new0(MaOutboundRecipient, 1);

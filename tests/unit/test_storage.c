@@ -147,7 +147,8 @@ static void test_migrations_fresh_and_existing(Fixture *fx, gconstpointer data)
 
 static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
-  /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108 and 126-129 made. */
+  /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108, 115, 116 and 126-129
+   * made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", "acme.com", NULL);
@@ -175,6 +176,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
                                "ALTER TABLE message_links DROP COLUMN reason;" /* 127 */
                                "DROP TABLE pending_participants; DROP TABLE pending_messages;" /* 128 */
                                "DROP INDEX participants_by_address; DROP INDEX participants_by_domain;" /* 129 */
+                               "DROP TABLE outbound_sent_copies; DROP TABLE mailbox_send_days;" /* 115, 116 */
                                "DROP TABLE outbound_recipients; DROP TABLE outbound_messages;" /* migration 9 */
                                "DROP TABLE outbound_idempotency; DROP TABLE submission_credentials;"
                                /* migrations 8 and 108 */
