@@ -69,6 +69,12 @@ void storage_fault_inject_commit_failures(MaStorage *st, int n);
  * that need a new page fail with MA_ERROR_TEMPFAIL and roll back. FALSE lifts the limit. */
 void storage_fault_inject_disk_full(MaStorage *st, gboolean full);
 
+/* Test hook: appends the text of every statement this handle has prepared so far (char*, owned by
+ * out), i.e. the queries the code behind this handle actually ran, so a test can check their
+ * plans (storage/query-plans) instead of copies of them. For SQLite: the SQL text of its
+ * statement cache; another backend lists its own statements. */
+void storage_debug_statements(MaStorage *st, GPtrArray *out);
+
 /* Moves everything committed into the database file itself and empties the write-ahead log (for
  * SQLite: wal_checkpoint(TRUNCATE)), so what is on disk opens without replaying a log: `serve`
  * calls it on a clean stop. MA_ERROR_TEMPFAIL when it could not finish (a reader still busy, disk
@@ -135,6 +141,14 @@ int storage_inbound_all(MaStorage *st, gint64 now, GPtrArray *out, GError **erro
  * their domains, inbound addresses, employees and settings (kept by triggers). Compare it, never
  * interpret it. */
 int storage_tenant_version(MaStorage *st, gint64 *out, GError **error);
+
+/* A number that changes with every commit that changes what one enterprise's timeline pages read:
+ * its timeline (new messages, links and activities), message and activity updates and deletions,
+ * records created or deleted. Commits of other enterprises leave it alone, so a cache of one
+ * tenant's pages survives the others' mail (agent/api's page cache reads it when
+ * storage_data_version moved). An enterprise never changed reads 0. Compare it, never interpret
+ * it. 0 with *out, or -1 with *error (MA_ERROR_TEMPFAIL). */
+int storage_archive_version(MaStorage *st, const char *enterprise_id, gint64 *out, GError **error);
 
 /* ---- employees ------------------------------------------------------------------------------ */
 

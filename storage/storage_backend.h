@@ -26,6 +26,7 @@ typedef struct MaStorageBackend {
   int (*commit)(void *impl, GError **error);
   void (*rollback)(void *impl);
   void (*fault_inject_commit_failures)(void *impl, int n);
+  void (*debug_statements)(void *impl, GPtrArray *out);
   gint64 (*data_version)(void *impl);
   void (*fault_inject_disk_full)(void *impl, gboolean full);
   int (*checkpoint)(void *impl, GError **error);
@@ -42,6 +43,7 @@ typedef struct MaStorageBackend {
   int (*inbound_list)(void *impl, const char *enterprise_id, gint64 now, GPtrArray *out, GError **error);
   int (*inbound_all)(void *impl, gint64 now, GPtrArray *out, GError **error);
   int (*tenant_version)(void *impl, gint64 *out, GError **error);
+  int (*archive_version)(void *impl, const char *enterprise_id, gint64 *out, GError **error);
   int (*employee_add)(void *impl, const MaEmployee *e, GError **error);
   int (*employee_remove)(void *impl, const char *enterprise_id, const char *id_or_email, GError **error);
   int (*employee_find)(void *impl, const char *enterprise_id, const char *id_or_email, MaEmployee **out,

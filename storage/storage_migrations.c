@@ -13,6 +13,15 @@ typedef struct {
   const char *sql;
 } SqlMigration;
 
+/* Migration 123's triggers: the enterprise's archive version moves (created at its first change,
+ * at a random value so that a version row made again never restarts where a cache saw one);
+ * nothing is written for an enterprise that no longer exists (its deletion sweeps the rows). */
+#define ARCHIVE_VERSION_TRIGGER(name, event, table, row)                                                    \
+  "CREATE TRIGGER IF NOT EXISTS archive_version_" name " AFTER " event " ON " table                          \
+  " WHEN EXISTS (SELECT 1 FROM enterprises WHERE id = " row ".enterprise_id) BEGIN"                          \
+  " INSERT INTO archive_versions(enterprise_id, n) VALUES(" row ".enterprise_id, abs(random() % 4503599627370496))" \
+  " ON CONFLICT(enterprise_id) DO UPDATE SET n = n + 1; END;"
+
 static const SqlMigration migrations[] = {
   {1,
    /* tenants */
@@ -341,6 +350,35 @@ static const SqlMigration migrations[] = {
    "  updated_at INTEGER NOT NULL);"
    "CREATE INDEX IF NOT EXISTS outbound_sent_copies_due ON outbound_sent_copies(next_attempt_at)"
    "  WHERE state IN ('pending', 'appending');"},
+  {123, /* issue 15: the API's page cache is kept per enterprise, so one tenant's mail does not empty
+         * every tenant's cache. archive_versions moves with every commit that changes what a
+         * timeline page reads (storage_archive_version). A new message or link reaches the pages
+         * through its timeline rows, an activity through its kind-1 row, so inserts into messages,
+         * activities and links need no trigger of their own; updates and deletes (re-matching,
+         * erasure) do. Deleting an enterprise removes its row with every enterprise_id table. */
+   "CREATE TABLE IF NOT EXISTS archive_versions(enterprise_id TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+   ARCHIVE_VERSION_TRIGGER("timeline_ins", "INSERT", "timeline", "NEW")
+   ARCHIVE_VERSION_TRIGGER("timeline_upd", "UPDATE", "timeline", "NEW")
+   ARCHIVE_VERSION_TRIGGER("timeline_del", "DELETE", "timeline", "OLD")
+   ARCHIVE_VERSION_TRIGGER("messages_upd", "UPDATE", "messages", "NEW")
+   ARCHIVE_VERSION_TRIGGER("messages_del", "DELETE", "messages", "OLD")
+   ARCHIVE_VERSION_TRIGGER("activities_upd", "UPDATE", "activities", "NEW")
+   ARCHIVE_VERSION_TRIGGER("activities_del", "DELETE", "activities", "OLD")
+   ARCHIVE_VERSION_TRIGGER("links_upd", "UPDATE", "message_links", "NEW")
+   ARCHIVE_VERSION_TRIGGER("links_del", "DELETE", "message_links", "OLD")
+   ARCHIVE_VERSION_TRIGGER("records_ins", "INSERT", "records", "NEW")
+   ARCHIVE_VERSION_TRIGGER("records_del", "DELETE", "records", "OLD")},
+  {124, /* issue 15: bodies out of the rows a page reads. A timeline page reads messages rows; with the
+         * text and html in them every row is as long as its body (a 4 KB text: one row per page of
+         * the b-tree, and columns after the body behind it). They move to message_bodies, text
+         * last, so a large text is written with incremental blob I/O instead of being built into
+         * one record in memory. A message with neither has no body row. */
+   "CREATE TABLE IF NOT EXISTS message_bodies("
+   "  message_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE, html TEXT, text NOT NULL);"
+   "INSERT OR IGNORE INTO message_bodies(message_id, html, text)"
+   "  SELECT id, html, coalesce(text, '') FROM messages WHERE coalesce(text, '') <> '' OR html IS NOT NULL;"
+   "ALTER TABLE messages DROP COLUMN text;"
+   "ALTER TABLE messages DROP COLUMN html;"},
   {126, /* issue 16: machine mail (auto-replies, bulk, reports) archived with its flags, which rules
          * test (is_auto, is_bulk), and the signal that made it so, which explain shows */
    "ALTER TABLE messages ADD COLUMN machine INTEGER NOT NULL DEFAULT 0;"
