@@ -37,6 +37,7 @@ static const Subcommand subcommands[] = {
   {"send", cli_send, "queue an outgoing message"},
   {"submission", cli_submission, "credentials for the SMTP submission listener: add, list, revoke"},
   {"queue", cli_queue, "list, show, retry, hold, release or delete queued outgoing mail"},
+  {"suppression", cli_suppression, "addresses not sent to again: list, add, remove, import"},
 };
 
 static void usage(FILE *out)

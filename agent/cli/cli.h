@@ -45,6 +45,7 @@ int cli_rules_test(int argc, char **argv);
 char *cli_rules_read_arg(const char *arg);
 /* Prints a rules trace (trace.h) as text: each record, its rules in order, the activity. */
 void cli_print_trace(json_t *records);
+int cli_suppression(int argc, char **argv);
 
 /* ---- shared helpers (cli_common.c) ---------------------------------------------------------- */
 

@@ -148,8 +148,8 @@ static void test_migrations_fresh_and_existing(Fixture *fx, gconstpointer data)
 
 static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
-  /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108, 115, 116, 123, 124 and
-   * 126-129 made. */
+  /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108, 115, 116, 118, 123,
+   * 124 and 126-129 made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", "acme.com", NULL);
@@ -189,6 +189,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
                                "ALTER TABLE message_links DROP COLUMN reason;" /* 127 */
                                "DROP TABLE pending_participants; DROP TABLE pending_messages;" /* 128 */
                                "DROP INDEX participants_by_address; DROP INDEX participants_by_domain;" /* 129 */
+                               "DROP TABLE suppressions; DROP TABLE soft_bounces;" /* migration 118 */
                                "DROP TABLE outbound_sent_copies; DROP TABLE mailbox_send_days;" /* 115, 116 */
                                "DROP TABLE outbound_recipients; DROP TABLE outbound_messages;" /* migration 9 */
                                "DROP TABLE outbound_idempotency; DROP TABLE submission_credentials;"
@@ -213,6 +214,9 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   MaEnterprise *e = NULL;
   g_assert_cmpint(storage_enterprise_get(fx->st, "e1", &e, &error), ==, 1);
   ma_enterprise_free(e);
+  /* Migration 118's suppression list is there again. */
+  MaSuppression sup = {.enterprise_id = "e1", .address = "gone@x.example", .reason = "manual", .created_at = 1};
+  g_assert_cmpint(storage_suppression_add(fx->st, &sup, &error), ==, 1);
   /* Migration 8 carried the domain over as a pending claim with a challenge token. */
   MaDomain *dom = NULL;
   g_assert_cmpint(storage_domain_get(fx->st, "e1", "acme.com", &dom, &error), ==, 1);
