@@ -11,6 +11,7 @@
 #define MA_STORAGE_BACKEND_H
 
 #include "storage.h"
+#include "storage_search.h"
 
 typedef struct MaStorageBackend {
   const char *name;
@@ -228,6 +229,16 @@ typedef struct MaStorageBackend {
   int (*submission_list)(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
   int (*submission_revoke)(void *impl, const char *enterprise_id, const char *id_or_username, gint64 now,
                            GError **error);
+  /* the full-text index and the deletions that must leave no trace (storage_search.h) */
+  int (*search_index)(void *impl, const MaStoredMessage *m, GError **error);
+  int (*search)(void *impl, const char *enterprise_id, const MaSearchRequest *req, gint64 after, int limit,
+                GPtrArray *out, GError **error);
+  int (*erase_address)(void *impl, const char *enterprise_id, const char *address, MaEraseCounts *counts,
+                       GError **error);
+  int (*expire_before)(void *impl, const char *enterprise_id, gint64 before, int limit, MaEraseCounts *counts,
+                       GError **error);
+  int (*search_compact)(void *impl, GError **error);
+  int (*search_rebuild)(void *impl, GError **error);
 } MaStorageBackend;
 
 /* The handle behind storage.h's MaStorage: a backend and its state (storage.c opens it; the

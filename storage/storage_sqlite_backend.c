@@ -162,4 +162,10 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .sent_copy_result = sqlite_sent_copy_result,
   .sent_copy_get = sqlite_sent_copy_get,
   .counts = sqlite_counts,
+  .search_index = sqlite_search_index,
+  .search = sqlite_search,
+  .erase_address = sqlite_erase_address,
+  .expire_before = sqlite_expire_before,
+  .search_compact = sqlite_search_compact,
+  .search_rebuild = sqlite_search_rebuild,
 };
