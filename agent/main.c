@@ -31,6 +31,8 @@ static const Subcommand subcommands[] = {
   {"dkim", cli_dkim, "sign a message as mailagent does, or verify its DKIM signatures"},
   {"doctor", cli_doctor, "check every DNS record of an enterprise's domains and say how to fix it"},
   {"bounce", cli_bounce, "classify bounce messages (parse FILE...; no storage)"},
+  {"pending", cli_pending, "list or purge the mail held for late re-matching (pending_days)"},
+  {"explain", cli_explain, "why an archived message is linked where it is: reasons, rules, activities"},
   {"version", cli_version, "print the version and the versions of the libraries in use"},
   {"spool", cli_spool, "list, show, retry and purge spooled mail (dead entries)"},
   {"mailbox", cli_mailbox, "bind employees' IMAP/POP3 mailboxes and follow their collection"},

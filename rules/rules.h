@@ -10,11 +10,12 @@
  * to "{{snippet}}". Any other key is refused with its name.
  *
  * Fields: subject, body, snippet, from, from_domain, to, cc, participants, direction,
- * has_attachment, attachment_name, mailbox, employee, size, record.name, record.stage,
+ * has_attachment, is_auto, is_bulk, attachment_name, mailbox, employee, size, record.name, record.stage,
  * record.<attribute>. from, to, cc and participants are addresses ("local@domain", no display
  * name); from_domain is the From address's domain; mailbox and employee come from the copies of the
  * message being considered (employee: both the employee's id and address); size is the raw size
- * in bytes; has_attachment and attachment_name ignore inline parts; record.<attribute> reads the
+ * in bytes; has_attachment and attachment_name ignore inline parts; is_auto (auto-replies and
+ * delivery reports) and is_bulk (bulk and list mail) are true/false like has_attachment; record.<attribute> reads the
  * record's imported attributes (an array attribute is a list). Operators: equals, not_equals,
  * contains, not_contains, starts_with, ends_with, matches (PCRE2), in, is_empty, gt, lt (gt/lt on
  * size and record attributes only). Every field is seen as a list of values (a
@@ -135,6 +136,8 @@ void rules_input_add_cc(RulesInput *in, const char *address);
 void rules_input_add_participant(RulesInput *in, const char *address);
 void rules_input_set_direction(RulesInput *in, MaDirection direction);
 void rules_input_set_has_attachment(RulesInput *in, gboolean has_attachment);
+/* Machine mail: an auto-reply or delivery report (is_auto), bulk or list mail (is_bulk). */
+void rules_input_set_machine(RulesInput *in, gboolean is_auto, gboolean is_bulk);
 void rules_input_add_attachment_name(RulesInput *in, const char *filename);
 /* Mailboxes and employees (ids or addresses) of the copies considered; lists. */
 void rules_input_add_mailbox(RulesInput *in, const char *mailbox);
@@ -162,6 +165,13 @@ void rules_input_set_record(RulesInput *in, MaRecordType type, const char *name,
  * rules_input_budget_exhausted: the rules after the point where it ran out were not evaluated).
  * Borrowed from set. The input must have a record. */
 const RulesRule *rules_first_match(const RulesSet *set, RulesInput *in);
+/* rules_rule_conditions_hold, telling which condition decided: *deciding is the 0-based index of
+ * the first condition that failed ("all") or held ("any"), or of the one being evaluated when the
+ * budget ran out; -1 when no single condition decided (no conditions, all held, none held). For
+ * explanations and dry runs; no result cache. */
+gboolean rules_rule_trace(const RulesRule *rule, RulesInput *in, int *deciding);
+/* The rule in canonical JSON (every key present; "conditions" in order). Borrowed. */
+const json_t *rules_rule_json(const RulesRule *rule);
 /* Whether this one rule's conditions hold (ignores enabled and object_types). */
 gboolean rules_rule_conditions_hold(const RulesRule *rule, RulesInput *in);
 

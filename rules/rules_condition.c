@@ -27,6 +27,8 @@ static const FieldName field_names[] = {
   {"participants", RF_PARTICIPANTS},
   {"direction", RF_DIRECTION},
   {"has_attachment", RF_HAS_ATTACHMENT},
+  {"is_auto", RF_IS_AUTO},
+  {"is_bulk", RF_IS_BULK},
   {"attachment_name", RF_ATTACHMENT_NAME},
   {"mailbox", RF_MAILBOX},
   {"employee", RF_EMPLOYEE},
@@ -54,7 +56,9 @@ static guint field_ops(RulesField f)
 {
   switch (f) {
   case RF_DIRECTION: return (1u << RO_EQUALS) | (1u << RO_NOT_EQUALS) | (1u << RO_IN);
-  case RF_HAS_ATTACHMENT: return (1u << RO_EQUALS) | (1u << RO_NOT_EQUALS);
+  case RF_HAS_ATTACHMENT:
+  case RF_IS_AUTO:
+  case RF_IS_BULK: return (1u << RO_EQUALS) | (1u << RO_NOT_EQUALS);
   case RF_SIZE: return OPS_NUMBER;
   case RF_RECORD_ATTR: return OPS_TEXT | (1u << RO_GT) | (1u << RO_LT);
   default: return OPS_TEXT;
@@ -174,7 +178,7 @@ static int parse_equality_values(RulesCondition *c, const json_t *list, const ch
   const json_t *v;
   json_array_foreach((json_t *) list, i, v) {
     g_autofree char *w_el = c->positive == RO_IN ? g_strdup_printf("%s[%zu]", w_value, i) : g_strdup(w_value);
-    if (c->field == RF_HAS_ATTACHMENT) {
+    if (rules_field_is_boolean(c->field)) {
       if (!json_is_boolean(v)) return rules_fail(error, MA_ERROR_INVALID, w_el, "must be true or false");
       c->boolean = json_is_true(v);
       continue;
@@ -182,7 +186,7 @@ static int parse_equality_values(RulesCondition *c, const json_t *list, const ch
     if (check_scalar(c, v, w_el, error) < 0) return -1;
     if (c->field == RF_RECORD_ATTR && json_is_number(v)) c->numeric = TRUE;
   }
-  if (c->field == RF_HAS_ATTACHMENT) return 0;
+  if (rules_field_is_boolean(c->field)) return 0;
   json_array_foreach((json_t *) list, i, v) {
     if (c->numeric && !json_is_number(v))
       return rules_fail(error, MA_ERROR_INVALID, w_value, "mixes numbers with other values");

@@ -218,6 +218,12 @@ void rules_input_set_direction(RulesInput *in, MaDirection direction)
   slot_set(&in->slots[RF_DIRECTION], ma_direction_name(direction), FIELD_MAX);
 }
 
+void rules_input_set_machine(RulesInput *in, gboolean is_auto, gboolean is_bulk)
+{
+  in->is_auto = is_auto;
+  in->is_bulk = is_bulk;
+}
+
 void rules_input_set_has_attachment(RulesInput *in, gboolean has_attachment)
 {
   rules_input_invalidate(in);

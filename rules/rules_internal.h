@@ -27,9 +27,17 @@ typedef enum {
   RF_RECORD_STAGE,
   RF_TEXT_COUNT_, /* fields above are text slots of the input */
   RF_HAS_ATTACHMENT = RF_TEXT_COUNT_,
+  RF_IS_AUTO,   /* an auto-reply or delivery report (agent/match match_machine.c) */
+  RF_IS_BULK,   /* bulk or list mail */
   RF_SIZE,
   RF_RECORD_ATTR,
 } RulesField;
+
+/* has_attachment, is_auto, is_bulk: compared with true or false. */
+static inline gboolean rules_field_is_boolean(RulesField f)
+{
+  return f == RF_HAS_ATTACHMENT || f == RF_IS_AUTO || f == RF_IS_BULK;
+}
 
 typedef enum {
   RO_EQUALS,
@@ -58,7 +66,7 @@ typedef struct {
   double *numbers;        /* numeric values (size, gt/lt, numeric equals/in) */
   guint n_numbers;
   gboolean numeric;       /* compare as numbers */
-  gboolean boolean;       /* has_attachment value; is_empty value */
+  gboolean boolean;       /* has_attachment / is_auto / is_bulk value; is_empty value */
   pcre2_code *re;         /* RO_MATCHES */
   guint slot;             /* index of this condition's cached result in a RulesInput */
   gboolean per_record;    /* depends on the record half of the input (not cached across records) */
@@ -98,6 +106,8 @@ struct RulesInput {
   RulesSlot slots[RF_TEXT_COUNT_];
   char *from_name;
   gboolean has_attachment;
+  gboolean is_auto;
+  gboolean is_bulk;
   gint64 size;
   gboolean has_record;
   MaRecordType record_type;

@@ -164,6 +164,8 @@ static gboolean value_holds(const RulesRule *rule, const RulesCondition *c, Rule
 static gboolean condition_holds(const RulesRule *rule, const RulesCondition *c, RulesInput *in)
 {
   if (c->field == RF_HAS_ATTACHMENT) return (in->has_attachment == c->boolean) != c->negate;
+  if (c->field == RF_IS_AUTO) return (in->is_auto == c->boolean) != c->negate;
+  if (c->field == RF_IS_BULK) return (in->is_bulk == c->boolean) != c->negate;
   if (c->field == RF_SIZE) return number_holds(c, (double) in->size) != c->negate;
 
   GPtrArray *values = rules_input_values(in, c);
@@ -207,6 +209,23 @@ static gboolean conditions_hold(const RulesSet *set, const RulesRule *rule, Rule
     if (!rule->match_any && !ok) return FALSE;
   }
   return !rule->match_any;
+}
+
+gboolean rules_rule_trace(const RulesRule *rule, RulesInput *in, int *deciding)
+{
+  *deciding = -1;
+  for (guint i = 0; i < rule->n_conds; i++) {
+    gboolean ok = condition_holds(rule, &rule->conds[i], in);
+    if (in->exhausted) {
+      *deciding = (int) i;
+      return FALSE;
+    }
+    if (ok == rule->match_any) { /* the first that holds under "any", fails under "all" */
+      *deciding = (int) i;
+      return ok;
+    }
+  }
+  return rule->n_conds == 0 || !rule->match_any;
 }
 
 gboolean rules_rule_conditions_hold(const RulesRule *rule, RulesInput *in)

@@ -282,6 +282,7 @@ const RulesRule *rules_set_nth(const RulesSet *set, guint i)
 const char *rules_rule_id(const RulesRule *rule) { return rule->id; }
 const char *rules_rule_name(const RulesRule *rule) { return rule->name; }
 gboolean rules_rule_enabled(const RulesRule *rule) { return rule->enabled; }
+const json_t *rules_rule_json(const RulesRule *rule) { return rule->canonical; }
 const char *rules_rule_activity_type(const RulesRule *rule) { return rule->activity_type; }
 guint rules_rule_position(const RulesRule *rule) { return rule->position; }
 

@@ -131,8 +131,9 @@ int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, 
  * a table alias and a dot), and the reader of the current row of s from column first on. */
 #define SQL_MESSAGE_COLS_OF(p)                                                                          \
   p "id, " p "enterprise_id, " p "thread_id, " p "message_id, " p "dedup_key, " p "subject, " p "direction, " \
-  p "date, " p "archived_at, " p "size, " p "raw_sha256, " p "snippet, " p "parse_error"
-#define SQL_MESSAGE_NCOLS 13
+  p "date, " p "archived_at, " p "size, " p "raw_sha256, " p "snippet, " p "parse_error, " p "machine, "    \
+  p "machine_reason"
+#define SQL_MESSAGE_NCOLS 15
 MaStoredMessage *sql_message_read(sqlite3_stmt *s, int first);
 /* Participants, attachments and links of the messages in by_id (id -> MaStoredMessage*) whose ids
  * are ids (char*, not owned), in ONE statement per LOAD_CHUNK ids, appended in their order. */
@@ -215,6 +216,22 @@ int sqlite_message_find_duplicate(void *impl, const char *enterprise_id, const c
 int sqlite_message_insert(void *impl, const MaStoredMessage *m, GError **error);
 int sqlite_message_get(void *impl, const char *enterprise_id, const char *id, MaStoredMessage **out,
                        GError **error);
+int sqlite_pending_add(void *impl, const MaPending *p, GError **error);
+int sqlite_messages_by_participant(void *impl, const char *enterprise_id, const char *address, const char *domain,
+                                   gint64 since, GPtrArray *out, GError **error);
+int sqlite_work_counters(void *impl, gboolean reset, gint64 *steps, gint64 *full_scans, GError **error);
+int sqlite_record_unlink(void *impl, const char *enterprise_id, const MaRecordRef *ref, GPtrArray *orphans,
+                         GError **error);
+int sqlite_message_unarchive(void *impl, const char *enterprise_id, const char *message_id, const MaPending *hold,
+                             GError **error);
+int sqlite_loop_count(void *impl, const char *enterprise_id, const MaRecordRef *record, const char *from, gint64 since,
+                      gint64 *count, GError **error);
+int sqlite_pending_candidates(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
+int sqlite_pending_list(void *impl, const char *enterprise_id, const char *id, int limit, GPtrArray *out,
+                        GError **error);
+int sqlite_pending_delete(void *impl, const char *enterprise_id, const char *id, GError **error);
+int sqlite_pending_purge(void *impl, gint64 now, gint64 *purged, GError **error);
+int sqlite_message_ids_latest(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
 int sqlite_message_ids_archived_since(void *impl, const char *enterprise_id, gint64 since,
                                       const char *after_id, int limit, GPtrArray *out, GError **error);
 int sqlite_attachment_visible(void *impl, const char *enterprise_id, const char *sha256, char **filename,
@@ -246,6 +263,8 @@ int sqlite_links_without_activity(void *impl, const char *enterprise_id, const c
                                   GPtrArray *out, GError **error);
 int sqlite_activity_get(void *impl, const char *enterprise_id, const char *id, MaActivity **out,
                         GError **error);
+int sqlite_message_activities(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                              GError **error);
 int sqlite_timeline(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
                     const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out,
                     char **next_cursor, GError **error);

@@ -111,6 +111,7 @@ void ma_stored_message_free(MaStoredMessage *m)
   g_free(m->html);
   g_free(m->snippet);
   g_free(m->parse_error);
+  g_free(m->machine_reason);
   if (m->participants) g_ptr_array_unref(m->participants);
   if (m->attachments) g_ptr_array_unref(m->attachments);
   if (m->links) g_ptr_array_unref(m->links);
@@ -532,6 +533,98 @@ int storage_message_get(MaStorage *st, const char *enterprise_id, const char *id
   return st->be->message_get(st->impl, enterprise_id, id, out, error);
 }
 
+int storage_messages_by_participant(MaStorage *st, const char *enterprise_id, const char *address, const char *domain,
+                                    gint64 since, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL && (address || domain));
+  return st->be->messages_by_participant(st->impl, enterprise_id, address, domain, since, out, error);
+}
+
+int storage_work_counters(MaStorage *st, gboolean reset, gint64 *steps, gint64 *full_scans, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->work_counters(st->impl, reset, steps, full_scans, error);
+}
+
+int storage_record_unlink(MaStorage *st, const char *enterprise_id, const MaRecordRef *record, GPtrArray *orphans,
+                          GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->record_unlink(st->impl, enterprise_id, record, orphans, error);
+}
+
+int storage_message_unarchive(MaStorage *st, const char *enterprise_id, const char *message_id, const MaPending *hold,
+                              GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->message_unarchive(st->impl, enterprise_id, message_id, hold, error);
+}
+
+int storage_loop_count(MaStorage *st, const char *enterprise_id, const MaRecordRef *record, const char *from,
+                       gint64 since, gint64 *count, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->loop_count(st->impl, enterprise_id, record, from, since, count, error);
+}
+
+MaPending *ma_pending_new(void)
+{
+  MaPending *p = g_new0(MaPending, 1);
+  p->addresses = g_ptr_array_new_with_free_func(g_free);
+  return p;
+}
+
+void ma_pending_free(MaPending *p)
+{
+  if (!p) return;
+  g_free(p->id);
+  g_free(p->enterprise_id);
+  g_free(p->raw_sha256);
+  g_free(p->reason);
+  g_free(p->route);
+  g_free(p->employee_id);
+  g_free(p->mailbox);
+  g_ptr_array_unref(p->addresses);
+  g_free(p);
+}
+
+int storage_pending_add(MaStorage *st, const MaPending *p, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->pending_add(st->impl, p, error);
+}
+
+int storage_pending_candidates(MaStorage *st, const char *enterprise_id, int limit, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->pending_candidates(st->impl, enterprise_id, limit, out, error);
+}
+
+int storage_pending_list(MaStorage *st, const char *enterprise_id, const char *id, int limit, GPtrArray *out,
+                         GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->pending_list(st->impl, enterprise_id, id, limit, out, error);
+}
+
+int storage_pending_delete(MaStorage *st, const char *enterprise_id, const char *id, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->pending_delete(st->impl, enterprise_id, id, error);
+}
+
+int storage_pending_purge(MaStorage *st, gint64 now, gint64 *purged, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->pending_purge(st->impl, now, purged, error);
+}
+
+int storage_message_ids_latest(MaStorage *st, const char *enterprise_id, int limit, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->message_ids_latest(st->impl, enterprise_id, limit, out, error);
+}
+
 int storage_message_ids_archived_since(MaStorage *st, const char *enterprise_id, gint64 since,
                                        const char *after_id, int limit, GPtrArray *out, GError **error)
 {
@@ -640,6 +733,13 @@ int storage_activity_get(MaStorage *st, const char *enterprise_id, const char *i
 {
   g_assert(st != NULL);
   return st->be->activity_get(st->impl, enterprise_id, id, out, error);
+}
+
+int storage_message_activities(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                               GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->message_activities(st->impl, enterprise_id, message_id, out, error);
 }
 
 int storage_timeline(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *record_id,

@@ -254,6 +254,8 @@ typedef struct {
   char *snippet;          /* first ~200 characters of text, whitespace folded */
   char *parse_error;      /* NULL, or why the message could not be parsed: it is archived unparsed
                            * (raw kept, no header fields, participants or links) */
+  guint machine;          /* MA_MACHINE_* flags: auto-reply, bulk, report (0: a person wrote it) */
+  char *machine_reason;   /* the first machine signal found, NULL when machine is 0 */
   GPtrArray *participants;/* MaParticipant* */
   GPtrArray *attachments; /* MaAttachment* (data NULL) */
   GPtrArray *links;       /* MaRecordRef* */
@@ -274,6 +276,8 @@ int storage_message_insert(MaStorage *st, const MaStoredMessage *m, GError **err
 /* Full message with participants, attachments and links. */
 int storage_message_get(MaStorage *st, const char *enterprise_id, const char *id, MaStoredMessage **out, GError **error);
 /* Ids of messages archived at or after `since`, oldest first, after `after_id`. out: char*. */
+/* Ids of the enterprise's `limit` most recently archived messages, newest first. out: char*. */
+int storage_message_ids_latest(MaStorage *st, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
 int storage_message_ids_archived_since(MaStorage *st, const char *enterprise_id, gint64 since,
                                        const char *after_id, int limit, GPtrArray *out, GError **error);
 /* 1 when some message of this enterprise has an attachment with this digest; then, when not NULL,
@@ -282,9 +286,10 @@ int storage_message_ids_archived_since(MaStorage *st, const char *enterprise_id,
 int storage_attachment_visible(MaStorage *st, const char *enterprise_id, const char *sha256, char **filename,
                                char **content_type, GError **error);
 
-/* Links: 1 added, 0 existed; MA_ERROR_NOT_FOUND when the message is not this enterprise's. */
+/* Links (with ref->reason, may be NULL): 1 added, 0 existed; MA_ERROR_NOT_FOUND when the message
+ * is not this enterprise's. */
 int storage_link_add(MaStorage *st, const char *enterprise_id, const char *message_id, const MaRecordRef *ref, GError **error);
-/* out: MaRecordRef*. */
+/* out: MaRecordRef* with their reasons. */
 int storage_message_links(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out, GError **error);
 
 /* Provenance: 1 added, 0 a row with the same spool id (or same route+mailbox+employee when spool id
@@ -296,6 +301,69 @@ int storage_provenance_add(MaStorage *st, const char *enterprise_id, const char 
                            const MaProvenance *p, GError **error);
 /* out: MaProvenance*. */
 int storage_provenance_list(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out, GError **error);
+
+/* ---- the pending store (issue 16: late re-matching) ------------------------------------------ */
+
+/* Mail held because no record matched it, until a record that matches arrives or it expires. */
+typedef struct {
+  char *id;
+  char *enterprise_id;
+  char *raw_sha256;       /* blob of the raw message (storage_blob_put first) */
+  gint64 received_at;
+  gint64 expires_at;      /* purged at or after this time */
+  char *reason;           /* why it was not archived ("no_matching_record") */
+  char *route;            /* provenance of the copy: route, employee, mailbox (may be NULL) */
+  char *employee_id;
+  char *mailbox;
+  GPtrArray *addresses;   /* char*: its external participants' address keys (lower case) */
+} MaPending;
+
+MaPending *ma_pending_new(void);
+void ma_pending_free(MaPending *p);
+
+/* Holds a message: 1 held, 0 the enterprise holds the same raw message already. In the caller's
+ * transaction when one is open. */
+int storage_pending_add(MaStorage *st, const MaPending *p, GError **error);
+/* Ids of held messages with a participant whose address (without +tag) is a record's, or whose
+ * domain is an account's: the candidates after a records change. At most limit (<= 0: all). */
+int storage_pending_candidates(MaStorage *st, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
+/* Held messages, newest first (id NULL), or the one with this id. out: MaPending* with addresses. */
+int storage_pending_list(MaStorage *st, const char *enterprise_id, const char *id, int limit, GPtrArray *out,
+                         GError **error);
+/* Forgets a held message and its blob (unless referenced elsewhere). 1 deleted, 0 none. */
+int storage_pending_delete(MaStorage *st, const char *enterprise_id, const char *id, GError **error);
+/* Deletes every held message (all enterprises) expired at now, with their blobs; *purged counts them. */
+int storage_pending_purge(MaStorage *st, gint64 now, gint64 *purged, GError **error);
+
+/* Archived messages of the enterprise with a participant (Reply-To aside) whose address is
+ * `address` (lower case; exactly, +tags included) or, when address is NULL, whose domain is
+ * `domain`, archived at or after since. Index probes on the participant (migration 129). out: char* ids. */
+int storage_messages_by_participant(MaStorage *st, const char *enterprise_id, const char *address, const char *domain,
+                                    gint64 since, GPtrArray *out, GError **error);
+
+/* Work done by this handle's statements since the last reset (tests and benchmarks prove a cost
+ * bound with it, not with time): *steps, the engine's steps (rows visited, index probes, sorts);
+ * *full_scans, steps spent scanning a whole table. reset: start again from 0. 0, or -1 when the
+ * backend cannot tell (MA_ERROR_INVALID). */
+int storage_work_counters(MaStorage *st, gboolean reset, gint64 *steps, gint64 *full_scans, GError **error);
+
+/* A record deleted in the CRM: its links and timeline rows go (its activities stay). Appends to
+ * orphans (char*, may be NULL) the messages left linked to nothing. Returns the number of messages
+ * that were linked to it, or -1. */
+int storage_record_unlink(MaStorage *st, const char *enterprise_id, const MaRecordRef *record, GPtrArray *orphans,
+                          GError **error);
+/* Takes an archived message out of the archive (row, participants, attachments, links, activities,
+ * timeline rows, and blobs nothing else references), holding it in the pending store as `hold`
+ * (may be NULL: not held; hold->raw_sha256 is the message's raw blob, kept) in the same
+ * transaction. 1 done, 0 no such message. */
+int storage_message_unarchive(MaStorage *st, const char *enterprise_id, const char *message_id, const MaPending *hold,
+                              GError **error);
+
+/* Loop protection: messages linked to the record whose From is `from` (any case), archived at or
+ * after `since` (and dated no earlier than a day before it). */
+int storage_loop_count(MaStorage *st, const char *enterprise_id, const MaRecordRef *record, const char *from,
+                       gint64 since, gint64 *count, GError **error);
+
 
 /* ---- threads -------------------------------------------------------------------------------- */
 
@@ -310,7 +378,8 @@ int storage_thread_create(MaStorage *st, const char *enterprise_id, const char *
                           const char *participants_key, gint64 latest, GError **error);
 /* Raises the thread's latest-message time to `date` if later. */
 int storage_thread_touch(MaStorage *st, const char *enterprise_id, const char *thread_id, gint64 date, GError **error);
-/* Opportunity links of the thread's messages. out: MaRecordRef*. */
+/* Opportunity links of the thread's messages. out: MaRecordRef*, each with reason = the id of the
+ * thread's earliest message linked to that opportunity (match words the reason). */
 int storage_thread_opportunity_links(MaStorage *st, const char *enterprise_id, const char *thread_id,
                                      GPtrArray *out, GError **error);
 /* Messages of a thread, oldest first. out: MaStoredMessage*. */
@@ -342,6 +411,9 @@ int storage_activity_create(MaStorage *st, const MaActivity *a, GError **error);
 int storage_links_without_activity(MaStorage *st, const char *enterprise_id, const char *message_id,
                                    GPtrArray *out, GError **error);
 int storage_activity_get(MaStorage *st, const char *enterprise_id, const char *id, MaActivity **out, GError **error);
+/* The activities made from one message, by record type and id. out: MaActivity*. */
+int storage_message_activities(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                               GError **error);
 
 /* ---- timeline ------------------------------------------------------------------------------- */
 

@@ -81,6 +81,21 @@ typedef struct MaStorageBackend {
   int (*message_insert)(void *impl, const MaStoredMessage *m, GError **error);
   int (*message_get)(void *impl, const char *enterprise_id, const char *id, MaStoredMessage **out,
                      GError **error);
+  int (*pending_add)(void *impl, const MaPending *p, GError **error);
+  int (*messages_by_participant)(void *impl, const char *enterprise_id, const char *address, const char *domain,
+                                 gint64 since, GPtrArray *out, GError **error);
+  int (*work_counters)(void *impl, gboolean reset, gint64 *steps, gint64 *full_scans, GError **error);
+  int (*record_unlink)(void *impl, const char *enterprise_id, const MaRecordRef *record, GPtrArray *orphans,
+                       GError **error);
+  int (*message_unarchive)(void *impl, const char *enterprise_id, const char *message_id, const MaPending *hold,
+                           GError **error);
+  int (*loop_count)(void *impl, const char *enterprise_id, const MaRecordRef *record, const char *from, gint64 since,
+                    gint64 *count, GError **error);
+  int (*pending_candidates)(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
+  int (*pending_list)(void *impl, const char *enterprise_id, const char *id, int limit, GPtrArray *out, GError **error);
+  int (*pending_delete)(void *impl, const char *enterprise_id, const char *id, GError **error);
+  int (*pending_purge)(void *impl, gint64 now, gint64 *purged, GError **error);
+  int (*message_ids_latest)(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
   int (*message_ids_archived_since)(void *impl, const char *enterprise_id, gint64 since,
                                     const char *after_id, int limit, GPtrArray *out, GError **error);
   int (*attachment_visible)(void *impl, const char *enterprise_id, const char *sha256, char **filename,
@@ -111,6 +126,8 @@ typedef struct MaStorageBackend {
                                 GPtrArray *out, GError **error);
   int (*activity_get)(void *impl, const char *enterprise_id, const char *id, MaActivity **out,
                       GError **error);
+  int (*message_activities)(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                            GError **error);
   int (*timeline)(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
                   const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out,
                   char **next_cursor, GError **error);

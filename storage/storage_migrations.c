@@ -394,6 +394,29 @@ static const SqlMigration migrations[] = {
    "  SELECT id, html, coalesce(text, '') FROM messages WHERE coalesce(text, '') <> '' OR html IS NOT NULL;"
    "ALTER TABLE messages DROP COLUMN text;"
    "ALTER TABLE messages DROP COLUMN html;"},
+  {126, /* issue 16: machine mail (auto-replies, bulk, reports) archived with its flags, which rules
+         * test (is_auto, is_bulk), and the signal that made it so, which explain shows */
+   "ALTER TABLE messages ADD COLUMN machine INTEGER NOT NULL DEFAULT 0;"
+   "ALTER TABLE messages ADD COLUMN machine_reason TEXT;"},
+  {127, /* issue 16: every link keeps its reason ("cc carol@customer.example = contact C17") for explain */
+   "ALTER TABLE message_links ADD COLUMN reason TEXT;"},
+  {128, /* issue 16: the pending store, mail held (pending_days) until a record matches it; its
+         * participants indexed by address without +tag and by domain for re-matching */
+   "CREATE TABLE IF NOT EXISTS pending_messages("
+   "  id TEXT PRIMARY KEY, enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  raw_sha256 TEXT NOT NULL, received_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, reason TEXT NOT NULL,"
+   "  route TEXT, employee_id TEXT, mailbox TEXT, UNIQUE(enterprise_id, raw_sha256));"
+   "CREATE INDEX IF NOT EXISTS pending_by_expiry ON pending_messages(expires_at);"
+   "CREATE TABLE IF NOT EXISTS pending_participants("
+   "  pending_id TEXT NOT NULL REFERENCES pending_messages(id) ON DELETE CASCADE, enterprise_id TEXT NOT NULL,"
+   "  address TEXT NOT NULL, address_noplus TEXT NOT NULL, domain TEXT NOT NULL,"
+   "  PRIMARY KEY(pending_id, address)) WITHOUT ROWID;"
+   "CREATE INDEX IF NOT EXISTS pending_by_address ON pending_participants(enterprise_id, address_noplus);"
+   "CREATE INDEX IF NOT EXISTS pending_by_domain ON pending_participants(enterprise_id, domain);"},
+  {129, /* issue 16: archived mail found by participant address or domain when records change
+         * (re-matching costs the mail that matches, not the archive) */
+   "CREATE INDEX IF NOT EXISTS participants_by_address ON participants(lower(address));"
+   "CREATE INDEX IF NOT EXISTS participants_by_domain ON participants(lower(substr(address, instr(address, '@') + 1)));"},
   {131, /* issue 16: full-text search (storage_sqlite_search.c). search_tenants numbers the
          * enterprises for the index (never reused: a deleted enterprise's range stays its own);
          * search_docs numbers the indexed messages (doc = tenant << 44 | date << 12 | n: one

@@ -3,7 +3,7 @@
  * The enterprises row goes first, so ON DELETE CASCADE removes what hangs off it (and off its
  * messages); then every table with an enterprise_id column is swept, found from the schema itself,
  * so a table a later migration adds (outbound queue, domains, mailboxes) is covered without an edit
- * here; then the blobs the enterprise's messages referenced are deleted unless another message
+ * here; then the blobs the enterprise's messages and held (pending) mail referenced are deleted unless another message
  * still references the same digest. All in one transaction: a crash leaves the enterprise whole.
  * Then the search index is compacted, so no file keeps the enterprise's words (storage_search.h).
  */
@@ -45,7 +45,8 @@ int sqlite_enterprise_delete(void *impl, const char *enterprise_id, GError **err
       exec_bound(d,
                  "INSERT OR IGNORE INTO temp.doomed_blobs SELECT raw_sha256 FROM messages"
                  " WHERE enterprise_id = ?1 AND raw_sha256 IS NOT NULL"
-                 " UNION SELECT a.sha256 FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.enterprise_id = ?1",
+                 " UNION SELECT a.sha256 FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.enterprise_id = ?1"
+                 " UNION SELECT raw_sha256 FROM pending_messages WHERE enterprise_id = ?1",
                  enterprise_id, error) < 0 ||
       exec_bound(d, "DELETE FROM enterprises WHERE id = ?1", enterprise_id, error) < 0)
     goto out;
@@ -64,7 +65,8 @@ int sqlite_enterprise_delete(void *impl, const char *enterprise_id, GError **err
   if (exec_bound(d,
                  "DELETE FROM blobs WHERE sha256 IN (SELECT sha256 FROM temp.doomed_blobs)"
                  " AND NOT EXISTS (SELECT 1 FROM messages WHERE raw_sha256 = blobs.sha256)"
-                 " AND NOT EXISTS (SELECT 1 FROM attachments WHERE sha256 = blobs.sha256)",
+                 " AND NOT EXISTS (SELECT 1 FROM attachments WHERE sha256 = blobs.sha256)"
+                 " AND NOT EXISTS (SELECT 1 FROM pending_messages WHERE raw_sha256 = blobs.sha256)",
                  NULL, error) < 0 ||
       exec_bound(d, "DELETE FROM temp.doomed_blobs", NULL, error) < 0)
     ret = -1;

@@ -35,6 +35,8 @@ MaStoredMessage *sql_message_read(sqlite3_stmt *s, int first)
   m->raw_sha256 = sql_col_dup(s, first + 10);
   m->snippet = sql_col_dup(s, first + 11);
   m->parse_error = sql_col_dup(s, first + 12);
+  m->machine = (guint) sqlite3_column_int(s, first + 13);
+  m->machine_reason = sql_col_dup(s, first + 14);
   return m;
 }
 

@@ -125,14 +125,15 @@ static int link_add_body(SqlDb *d, const char *enterprise_id, const char *messag
                          GError **error)
 {
   sqlite3_stmt *s = sql_prep(d,
-                             "INSERT OR IGNORE INTO message_links(message_id, record_type, record_id, enterprise_id)"
-                             " SELECT id, ?3, ?4, enterprise_id FROM messages WHERE id = ?1 AND enterprise_id = ?2",
+                             "INSERT OR IGNORE INTO message_links(message_id, record_type, record_id, enterprise_id, reason)"
+                             " SELECT id, ?3, ?4, enterprise_id, ?5 FROM messages WHERE id = ?1 AND enterprise_id = ?2",
                              error);
   if (!s) return -1;
   sql_bind_text(s, 1, message_id);
   sql_bind_text(s, 2, enterprise_id);
   sqlite3_bind_int(s, 3, (int)ref->type);
   sql_bind_text(s, 4, ref->id);
+  sql_bind_text(s, 5, ref->reason);
   if (sql_step_done(d, s, error, "add link") < 0) return -1;
   if (sqlite3_changes(d->db) == 0) {
     int owned = sql_message_owned(d, enterprise_id, message_id, error);
@@ -174,8 +175,11 @@ static int links_load(SqlDb *d, const char *sql, const char *enterprise_id, cons
   sql_bind_text(s, 1, message_id);
   sql_bind_text(s, 2, enterprise_id);
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-    g_ptr_array_add(out, ma_record_ref_new((MaRecordType)sqlite3_column_int(s, 0), (const char *)sqlite3_column_text(s, 1)));
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    MaRecordRef *ref = ma_record_ref_new((MaRecordType)sqlite3_column_int(s, 0), (const char *)sqlite3_column_text(s, 1));
+    ref->reason = sql_col_dup(s, 2);
+    g_ptr_array_add(out, ref);
+  }
   sql_reset(s);
   if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "message links");
   return 0;
@@ -185,7 +189,7 @@ int sqlite_message_links(void *impl, const char *enterprise_id, const char *mess
                          GError **error)
 {
   return links_load(impl,
-                    "SELECT record_type, record_id FROM message_links WHERE message_id = ? AND enterprise_id = ?"
+                    "SELECT record_type, record_id, reason FROM message_links WHERE message_id = ? AND enterprise_id = ?"
                     " ORDER BY record_type, record_id",
                     enterprise_id, message_id, out, error);
 }
@@ -194,7 +198,7 @@ int sqlite_links_without_activity(void *impl, const char *enterprise_id, const c
                                   GError **error)
 {
   return links_load(impl,
-                    "SELECT l.record_type, l.record_id FROM message_links l"
+                    "SELECT l.record_type, l.record_id, l.reason FROM message_links l"
                     " WHERE l.message_id = ?1 AND l.enterprise_id = ?2 AND NOT EXISTS(SELECT 1 FROM activities a"
                     " WHERE a.message_id = l.message_id AND a.record_type = l.record_type AND a.record_id = l.record_id)"
                     " ORDER BY l.record_type, l.record_id",
@@ -209,14 +213,15 @@ int sqlite_links_without_activity(void *impl, const char *enterprise_id, const c
 static int link_insert_new(SqlDb *d, const MaStoredMessage *m, const MaRecordRef *ref, GError **error)
 {
   sqlite3_stmt *s = sql_prep(d,
-                             "INSERT OR IGNORE INTO message_links(message_id, record_type, record_id, enterprise_id)"
-                             " VALUES(?, ?, ?, ?)",
+                             "INSERT OR IGNORE INTO message_links(message_id, record_type, record_id, enterprise_id, reason)"
+                             " VALUES(?, ?, ?, ?, ?)",
                              error);
   if (!s) return -1;
   sql_bind_text(s, 1, m->id);
   sqlite3_bind_int(s, 2, (int)ref->type);
   sql_bind_text(s, 3, ref->id);
   sql_bind_text(s, 4, m->enterprise_id);
+  sql_bind_text(s, 5, ref->reason);
   if (sql_step_done(d, s, error, "add link") < 0) return -1;
   if (sqlite3_changes(d->db) == 0) return 0; /* listed twice */
   s = sql_prep(d,
@@ -299,8 +304,9 @@ static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **erro
 {
   sqlite3_stmt *s = sql_prep(d,
                              "INSERT INTO messages(id, enterprise_id, thread_id, message_id, dedup_key, subject,"
-                             " direction, date, archived_at, size, raw_sha256, snippet, has_attachment, parse_error)"
-                             " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             " direction, date, archived_at, size, raw_sha256, snippet, has_attachment, parse_error,"
+                             " machine, machine_reason)"
+                             " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              error);
   if (!s) return -1;
   char *snippet = m->snippet ? NULL : snippet_make(m->text);
@@ -318,6 +324,8 @@ static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **erro
   sql_bind_text(s, 12, m->snippet ? m->snippet : snippet);
   sqlite3_bind_int(s, 13, has_real_attachment(m->attachments) ? 1 : 0);
   sql_bind_text(s, 14, m->parse_error);
+  sqlite3_bind_int(s, 15, (int) m->machine);
+  sql_bind_text(s, 16, m->machine_reason);
   int rc = sqlite3_step(s);
   sql_reset(s);
   g_free(snippet);
@@ -396,6 +404,22 @@ int sqlite_message_ids_archived_since(void *impl, const char *enterprise_id, gin
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, sql_col_dup(s, 0));
   sql_reset(s);
   if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "messages archived since");
+  return 0;
+}
+
+int sqlite_message_ids_latest(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error)
+{
+  SqlDb *d = impl;
+  /* messages_by_archived (enterprise_id, archived_at, id), read backwards */
+  sqlite3_stmt *s = sql_prep(d, "SELECT id FROM messages WHERE enterprise_id = ? ORDER BY archived_at DESC, id DESC LIMIT ?",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sqlite3_bind_int(s, 2, limit);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, sql_col_dup(s, 0));
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "latest messages");
   return 0;
 }
 

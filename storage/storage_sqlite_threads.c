@@ -103,16 +103,20 @@ int sqlite_thread_opportunity_links(void *impl, const char *enterprise_id, const
 {
   SqlDb *d = impl;
   sqlite3_stmt *s = sql_prep(d,
-                             "SELECT DISTINCT l.record_id FROM messages m JOIN message_links l ON l.message_id = m.id"
+                             /* with MIN(), SQLite takes m.id from the row holding the earliest date */
+                             "SELECT l.record_id, m.id, MIN(m.date) FROM messages m JOIN message_links l ON l.message_id = m.id"
                              " WHERE m.enterprise_id = ? AND m.thread_id = ? AND l.record_type = 3"
-                             " ORDER BY l.record_id",
+                             " GROUP BY l.record_id ORDER BY l.record_id",
                              error);
   if (!s) return -1;
   sql_bind_text(s, 1, enterprise_id);
   sql_bind_text(s, 2, thread_id);
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-    g_ptr_array_add(out, ma_record_ref_new(MA_RECORD_OPPORTUNITY, (const char *)sqlite3_column_text(s, 0)));
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    MaRecordRef *ref = ma_record_ref_new(MA_RECORD_OPPORTUNITY, (const char *)sqlite3_column_text(s, 0));
+    ref->reason = sql_col_dup(s, 1);
+    g_ptr_array_add(out, ref);
+  }
   sql_reset(s);
   if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "thread opportunities");
   return 0;

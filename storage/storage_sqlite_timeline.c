@@ -109,6 +109,51 @@ int sqlite_activity_get(void *impl, const char *enterprise_id, const char *id, M
   return rc == SQLITE_ROW ? 1 : 0;
 }
 
+int sqlite_message_activities(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                              GError **error)
+{
+  SqlDb *d = impl;
+  /* the UNIQUE(message_id, record_type, record_id) index serves this */
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT " SQL_ACTIVITY_COLS " FROM activities WHERE message_id = ? AND enterprise_id = ?"
+                             " ORDER BY record_type, record_id",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, message_id);
+  sql_bind_text(s, 2, enterprise_id);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, sql_activity_read(s, 0));
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "message activities");
+  return 0;
+}
+
+int sqlite_loop_count(void *impl, const char *enterprise_id, const MaRecordRef *record, const char *from, gint64 since,
+                      gint64 *count, GError **error)
+{
+  SqlDb *d = impl;
+  *count = 0;
+  /* a range of the timeline's primary key (the record's rows dated from a day before `since`),
+   * then each row's message and its From participant by primary key */
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT count(*) FROM timeline t JOIN messages m ON m.id = t.message_id"
+                             " JOIN participants p ON p.message_id = t.message_id"
+                             " WHERE t.enterprise_id = ?1 AND t.record_type = ?2 AND t.record_id = ?3 AND t.date >= ?5 - 86400"
+                             " AND t.kind = 0 AND m.archived_at >= ?5 AND p.role = 0 AND lower(p.address) = lower(?4)",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sqlite3_bind_int(s, 2, (int) record->type);
+  sql_bind_text(s, 3, record->id);
+  sql_bind_text(s, 4, from);
+  sqlite3_bind_int64(s, 5, since);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *count = sqlite3_column_int64(s, 0);
+  sql_reset(s);
+  if (rc != SQLITE_ROW) return sql_fail(d, rc, error, "loop count");
+  return 0;
+}
+
 /* Migration 123's per-tenant version, moved by triggers on what a timeline page reads. */
 int sqlite_archive_version(void *impl, const char *enterprise_id, gint64 *out, GError **error)
 {

@@ -1,5 +1,6 @@
 /* api_messages.c - archived mail: GET /v1/messages/{id} (headers, participants, text, sanitized
  * HTML, attachments), GET /v1/messages/{id}/raw (the message as received, message/rfc822),
+ * GET /v1/messages/{id}/explain (links with reasons, rules trace, activities: trace.h),
  * GET /v1/attachments/{sha256} and GET /v1/threads/{id}.
  *
  * Every look-up is scoped to the key's enterprise: another tenant's message, thread or attachment
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "agent/mime/mime.h"
+#include "agent/pipeline/trace.h"
 
 static MaStoredMessage *load_message(ApiCtx *ctx)
 {
@@ -164,8 +166,25 @@ static void thread_get(ApiCtx *ctx)
   api_reply_json(ctx, 200, json_pack("{s:s,s:o}", "id", id, "messages", messages));
 }
 
+/* GET /v1/messages/{id}/explain: explain_message (trace.h), the document `mailagent explain --json`
+ * prints. */
+static void message_explain(ApiCtx *ctx)
+{
+  if (!api_check_query(ctx, NULL)) return;
+  g_autoptr(GError) error = NULL;
+  json_t *doc = NULL;
+  int rc = explain_message(ctx->st, ctx->cfg, ctx->enterprise_id, api_param(ctx, "id"), &doc, &error);
+  if (rc < 0)
+    api_reply_gerror(ctx, error);
+  else if (rc == 0)
+    api_reply_error(ctx, 404, "not_found", "no message with this id");
+  else
+    api_reply_json(ctx, 200, doc);
+}
+
 const ApiRoute api_messages_routes[] = {
   {EVHTTP_REQ_GET, "/v1/messages/{id}", API_AUTH_ENTERPRISE, message_get},
+  {EVHTTP_REQ_GET, "/v1/messages/{id}/explain", API_AUTH_ENTERPRISE, message_explain},
   {EVHTTP_REQ_GET, "/v1/messages/{id}/raw", API_AUTH_ENTERPRISE, message_raw},
   {EVHTTP_REQ_GET, "/v1/attachments/{sha256}", API_AUTH_ENTERPRISE, attachment_get},
   {EVHTTP_REQ_GET, "/v1/threads/{id}", API_AUTH_ENTERPRISE, thread_get},

@@ -8,6 +8,8 @@
  * bounded by [api] max_body.
  */
 #include "api_internal.h"
+#include "agent/lib/log.h"
+#include "agent/pipeline/pending.h"
 #include "agent/codec/codec.h"
 #include "agent/codec/codec_import.h"
 
@@ -52,6 +54,19 @@ static char *list_cursor_decode(const char *cursor)
     g_free(raw);
     return id;
   }
+}
+
+/* Late re-matching after a committed records change (pending.h): held and recent archived mail
+ * the records now match is linked, a deleted record's mail unlinked. The change itself stands
+ * either way, so a failure is logged (the next change retries), not answered. */
+static MaRematchStats rematch(ApiCtx *ctx, const MaRecordChanges *changes)
+{
+  g_autoptr(GError) error = NULL;
+  MaRematchStats stats = {0};
+  if (pending_rematch(ctx->st, ctx->cfg, ctx->enterprise_id, changes, &stats, &error) < 0)
+    ma_warn("api", "enterprise=%s: re-matching mail after a records change failed (the next change retries): %s",
+            ctx->enterprise_id, error->message);
+  return stats;
 }
 
 static void record_get(ApiCtx *ctx)
@@ -143,6 +158,8 @@ static void record_put(ApiCtx *ctx)
     api_reply_gerror(ctx, error);
     goto out;
   }
+  MaRecordChanges changes = {r->emails, r->type == MA_RECORD_ACCOUNT ? r->domains : NULL, NULL};
+  rematch(ctx, &changes);
   api_reply_json(ctx, existed ? 200 : 201, codec_record_to_json(r));
 out:
   ma_record_free(old);
@@ -159,6 +176,12 @@ static void record_delete(ApiCtx *ctx)
   if (!api_check_query(ctx, NULL) || !api_param_record_type(ctx, &type))
     return;
   rc = storage_record_delete(ctx->st, ctx->enterprise_id, type, api_param(ctx, "id"), &error);
+  if (rc == 1) { /* its mail is unlinked; mail linked to nothing else leaves the archive (pending.h) */
+    g_autoptr(GPtrArray) deleted = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_ref_free);
+    g_ptr_array_add(deleted, ma_record_ref_new(type, api_param(ctx, "id")));
+    MaRecordChanges changes = {NULL, NULL, deleted};
+    rematch(ctx, &changes);
+  }
   if (rc < 0)
     api_reply_gerror(ctx, error);
   else if (rc == 0)
@@ -230,6 +253,9 @@ static void records_bulk(ApiCtx *ctx)
     return;
   }
   codec_import_free(imp);
+  MaRecordChanges changes = {res.changed_emails, res.changed_domains, res.deleted_records};
+  MaRematchStats stats = res.committed ? rematch(ctx, &changes) : (MaRematchStats) {0};
+  gint64 held_archived = stats.released;
   json_t *warnings = json_array();
   g_autoptr(GPtrArray) warning_texts = codec_import_warnings(&res);
   for (guint i = 0; i < warning_texts->len; i++) json_array_append_new(warnings, json_string(warning_texts->pdata[i]));
@@ -239,10 +265,11 @@ static void records_bulk(ApiCtx *ctx)
                                        "invalid", (json_int_t)res.invalid, "problems", problems_json(&res),
                                        "warnings", warnings));
   else
-    api_reply_json(ctx, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "created", (json_int_t)res.created, "updated",
+    api_reply_json(ctx, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:I}", "created", (json_int_t)res.created, "updated",
                                        (json_int_t)res.updated, "deleted", (json_int_t)res.deleted, "not_found",
                                        (json_int_t)res.not_found, "invalid", (json_int_t)res.invalid, "problems",
-                                       problems_json(&res), "warnings", warnings));
+                                       problems_json(&res), "warnings", warnings, "held_archived",
+                                       (json_int_t)held_archived));
   codec_import_result_clear(&res);
 }
 

@@ -10,11 +10,13 @@
  *   DELETE /v1/rules/{id}               204
  *   POST   /v1/rules/{id}:move          {"position": N} reorder; answers the list
  *   POST   /v1/rules/{id}:enable|:disable
+ *   POST   /v1/rules:test               a draft set's dry run (dry_run.h): nothing stored
  * Each change is one transaction: read the stored array, edit, store, commit.
  */
 #include "api_internal.h"
 #include "agent/lib/clock.h"
 #include "agent/pipeline/activities.h"
+#include "agent/pipeline/dry_run.h"
 #include "agent/tenant/settings.h"
 #include "rules/rules_edit.h"
 
@@ -281,8 +283,49 @@ static void rules_replay(ApiCtx *ctx)
                                      (json_int_t) created, "warnings", warnings));
 }
 
+/* POST /v1/rules:test {"rules": [draft rules] | {one rule}, "message": "raw RFC 5322 text" | "last":
+ * N}: the dry run of `mailagent rules test` (dry_run.h). Nothing is stored, the draft included. */
+static void rules_test(ApiCtx *ctx)
+{
+  static const char *const fields[] = {"rules", "message", "last", NULL};
+  if (!api_check_query(ctx, NULL)) return;
+  json_t *body = api_body_json(ctx, TRUE);
+  if (!body) return;
+  if (!api_check_fields(ctx, body, fields)) {
+    json_decref(body);
+    return;
+  }
+  json_t *rules = json_object_get(body, "rules");
+  json_t *message = json_object_get(body, "message");
+  json_t *last = json_object_get(body, "last");
+  if ((message != NULL) == (last != NULL) || (message && !json_is_string(message)) || (last && !json_is_integer(last)) ||
+      !(json_is_array(rules) || json_is_object(rules))) {
+    json_decref(body);
+    api_reply_error(ctx, 422, "invalid",
+                    "give 'rules' (an array of rules or one rule) and either 'message' (the raw message as a string) or 'last' (N)");
+    return;
+  }
+  json_t *arr = json_is_array(rules) ? json_incref(rules) : json_pack("[O]", rules);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RulesSet) set = rules_set_from_json(arr, 0, &error);
+  json_decref(arr);
+  json_t *doc = NULL;
+  int rc = set ? 0 : -1;
+  if (rc == 0 && message)
+    rc = dry_run_raw(ctx->st, ctx->cfg, ctx->enterprise_id, set, json_string_value(message), json_string_length(message),
+                     &doc, &error);
+  else if (rc == 0)
+    rc = dry_run_last(ctx->st, ctx->enterprise_id, set, (int) json_integer_value(last), &doc, &error);
+  json_decref(body);
+  if (rc < 0)
+    api_reply_gerror(ctx, error);
+  else
+    api_reply_json(ctx, 200, doc);
+}
+
 const ApiRoute api_rules_routes[] = {
   {EVHTTP_REQ_POST, "/v1/rules:replay", API_AUTH_ENTERPRISE, rules_replay},
+  {EVHTTP_REQ_POST, "/v1/rules:test", API_AUTH_ENTERPRISE, rules_test},
   {EVHTTP_REQ_GET, "/v1/rules", API_AUTH_ENTERPRISE, rules_list},
   {EVHTTP_REQ_PUT, "/v1/rules", API_AUTH_ENTERPRISE, rules_replace},
   {EVHTTP_REQ_POST, "/v1/rules", API_AUTH_ENTERPRISE, rules_add},

@@ -39,6 +39,14 @@ int cli_audit_log(int argc, char **argv);
 int cli_spool(int argc, char **argv);
 int cli_mailbox(int argc, char **argv);
 int cli_bounce(int argc, char **argv);
+int cli_explain(int argc, char **argv);
+int cli_pending(int argc, char **argv);
+/* `mailagent rules test` (cli_rules_test.c). */
+int cli_rules_test(int argc, char **argv);
+/* A rules argument: JSON text, "-" (stdin) or a file, bounded. Newly allocated, or NULL (printed). */
+char *cli_rules_read_arg(const char *arg);
+/* Prints a rules trace (trace.h) as text: each record, its rules in order, the activity. */
+void cli_print_trace(json_t *records);
 int cli_suppression(int argc, char **argv);
 
 /* ---- shared helpers (cli_common.c) ---------------------------------------------------------- */

@@ -1,7 +1,9 @@
 /* cli_ingest.c - `mailagent ingest ENTERPRISE FILE.eml... | -`: runs exactly the pipeline that
  * received mail runs (pipeline_ingest, provenance route "ingest") and prints per message what
  * happened: archived (id, thread, linked records), duplicate (of which message), or skipped and
- * why. A directory argument means every *.eml file in it, in name order.
+ * why; with --explain, why in words with the participants, never_log exclusions or machine-mail
+ * signal behind it (pipeline_preview, read only, after the commit). A directory argument means
+ * every *.eml file in it, in name order.
  *
  * --batch N commits N messages per transaction (one fsync per batch, for bulk loads and the
  * benchmark); results of a batch are printed after its commit, and a failed batch writes nothing.
@@ -30,11 +32,33 @@ typedef struct {
   char *label;   /* file name as given, "-" for stdin */
   GBytes *raw;
   MaIngestResult *result;
+  json_t *why;   /* --explain: why a skipped message was skipped (skip_explanation), else NULL */
 } Item;
+
+/* --explain: why a skipped message was not archived, in words and with the participants,
+ * exclusions or machine signal behind it. A new object. */
+static json_t *skip_explanation(const MaIngestResult *r, const MaPreview *pv)
+{
+  const char *reason = r->skip_reason ? r->skip_reason : "";
+  const char *why = "the message was not archived";
+  if (!strcmp(reason, "archiving_off")) why = "archiving is off for the enterprise (setting archiving)";
+  else if (!strcmp(reason, "internal_only")) why = "every participant is internal (employees, the enterprise's domains); setting archive_internal";
+  else if (!strcmp(reason, "no_matching_record")) why = "no CRM record matches an external participant by address, nor an account by domain; setting archive_unmatched";
+  else if (!strcmp(reason, "never_log")) why = "every external participant is on the never_log list";
+  else if (!strcmp(reason, "auto_reply")) why = "machine mail (an auto-reply or delivery report) and the auto_replies setting skips it";
+  else if (!strcmp(reason, "bulk_mail")) why = "bulk or list mail and the bulk_mail setting skips it";
+  else if (!strcmp(reason, "loop_throttled")) why = "its sender passed loop_limit messages to a linked record within loop_window_minutes";
+  json_t *ext = json_array(), *exc = json_array();
+  for (guint i = 0; pv->external && i < pv->external->len; i++) json_array_append_new(ext, json_string(pv->external->pdata[i]));
+  for (guint i = 0; pv->excluded && i < pv->excluded->len; i++) json_array_append_new(exc, json_string(pv->excluded->pdata[i]));
+  return json_pack("{s:s, s:o, s:o, s:s?, s:b}", "why", why, "external", ext, "excluded", exc, "machine_reason",
+                   pv->view ? pv->view->machine_reason : NULL, "held", r->held);
+}
 
 static void item_free(Item *it)
 {
   if (!it) return;
+  if (it->why) json_decref(it->why);
   g_free(it->label);
   if (it->raw) g_bytes_unref(it->raw);
   ma_ingest_result_free(it->result);
@@ -108,6 +132,8 @@ static json_t *result_json(const Item *it)
   json_object_set_new(o, "file", json_string(it->label));
   json_object_set_new(o, "result", json_string(ma_ingest_outcome_name(r->outcome)));
   json_object_set_new(o, "reason", r->skip_reason ? json_string(r->skip_reason) : json_null());
+  json_object_set_new(o, "held", json_boolean(r->held));
+  if (it->why) json_object_set(o, "explain", it->why);
   json_object_set_new(o, "id", r->message_id ? json_string(r->message_id) : json_null());
   json_object_set_new(o, "thread_id", r->thread_id ? json_string(r->thread_id) : json_null());
   json_object_set_new(o, "thread_created", json_boolean(r->thread_created));
@@ -157,7 +183,18 @@ static void print_text(const Item *it)
     printf("%s: duplicate of %s (%s) records: %s\n", it->label, r->message_id,
            r->provenance_added ? "provenance added" : "copy seen before", links->len ? links->str : "none");
     break;
-  case MA_INGEST_SKIPPED: printf("%s: skipped (%s)\n", it->label, r->skip_reason); break;
+  case MA_INGEST_SKIPPED:
+    printf("%s: skipped (%s)%s\n", it->label, r->skip_reason, r->held ? ", held for late re-matching (pending_days)" : "");
+    break;
+  }
+  if (it->why) {
+    printf("  why: %s\n", json_string_value(json_object_get(it->why, "why")));
+    size_t k;
+    json_t *v;
+    json_array_foreach(json_object_get(it->why, "external"), k, v) printf("  external participant: %s\n", json_string_value(v));
+    json_array_foreach(json_object_get(it->why, "excluded"), k, v) printf("  excluded: %s\n", json_string_value(v));
+    const char *machine = json_string_value(json_object_get(it->why, "machine_reason"));
+    if (machine) printf("  machine mail: %s\n", machine);
   }
   if (r->rules_budget_exhausted)
     fprintf(stderr, "mailagent: %s: rules budget exhausted (%" G_GUINT64_FORMAT " units): no activity from the "
@@ -229,7 +266,7 @@ static char *tally_summary(const Tally *t)
 
 /* Runs one batch in a transaction; prints results after the commit. 0 or -1 (error printed). */
 static int run_batch(MaPipeline *p, MaStorage *st, const char *ent, GPtrArray *items, const MaProvenance *prov,
-                     gboolean json, Tally *tally, GError **error)
+                     gboolean json, gboolean explain, Tally *tally, GError **error)
 {
   if (items->len == 0) return 0;
   /* parse and evaluate the rules first, with no transaction open (as the pipeline workers do) */
@@ -261,6 +298,17 @@ static int run_batch(MaPipeline *p, MaStorage *st, const char *ent, GPtrArray *i
     pipeline_forget(p);
     return -1;
   }
+  for (guint i = 0; explain && i < items->len; i++) { /* read only, after the commit */
+    Item *it = items->pdata[i];
+    if (it->result->outcome != MA_INGEST_SKIPPED) continue;
+    MaPreview pv = {0};
+    if (pipeline_preview(p, ent, parsed->pdata[i], &pv, error) < 0) {
+      ma_preview_clear(&pv);
+      return -1;
+    }
+    it->why = skip_explanation(it->result, &pv);
+    ma_preview_clear(&pv);
+  }
   for (guint i = 0; i < items->len; i++) {
     Item *it = items->pdata[i];
     tally_add(tally, it->result);
@@ -276,7 +324,7 @@ int cli_ingest(int argc, char **argv)
 {
   CliCommon common = {0};
   int batch = 1, every = 0;
-  gboolean quiet = FALSE;
+  gboolean quiet = FALSE, explain = FALSE;
   char *employee = NULL;
   GOptionEntry extra[] = {
     {"batch", 0, 0, G_OPTION_ARG_INT, &batch, "Messages per transaction (default 1)", "N"},
@@ -284,6 +332,8 @@ int cli_ingest(int argc, char **argv)
      "EMPLOYEE"},
     {"progress", 0, 0, G_OPTION_ARG_INT, &every, "Print rate and memory to stderr every N messages", "N"},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress lines or summary on stderr", NULL},
+    {"explain", 0, 0, G_OPTION_ARG_NONE, &explain, "For skipped mail, say why (the participants, exclusions or machine "
+     "signal behind it; --json: an \"explain\" object)", NULL},
     G_OPTION_ENTRY_NULL,
   };
   g_set_prgname("mailagent ingest");
@@ -362,7 +412,7 @@ int cli_ingest(int argc, char **argv)
     g_ptr_array_add(items, it);
     prov->received_at = ma_now();
     if ((int) items->len >= batch || i + 1 == inputs->len) {
-      if (run_batch(p, st, ent->id, items, prov, common.json, &tally, &error) < 0) {
+      if (run_batch(p, st, ent->id, items, prov, common.json, explain, &tally, &error) < 0) {
         status = cli_fail("ingest", error);
         goto out;
       }
@@ -370,7 +420,7 @@ int cli_ingest(int argc, char **argv)
     if (every > 0 && (i + 1) % (guint) every == 0) progress(i + 1, started);
     cli_progress_add(&lines, 1);
   }
-  if (items->len && run_batch(p, st, ent->id, items, prov, common.json, &tally, &error) < 0) status = cli_fail("ingest", error);
+  if (items->len && run_batch(p, st, ent->id, items, prov, common.json, explain, &tally, &error) < 0) status = cli_fail("ingest", error);
   if (every > 0 && inputs->len % (guint) every != 0) progress(inputs->len, started);
   if (!quiet) {
     g_autofree char *summary = tally_summary(&tally);

@@ -7,6 +7,7 @@
  * result); 75 the database was busy or the disk failed.
  */
 #include "cli.h"
+#include "agent/pipeline/pending.h"
 
 #include "agent/codec/codec.h"
 #include "agent/codec/codec_import.h"
@@ -114,6 +115,16 @@ static int cmd_import(int argc, char **argv)
   CodecImportResult res = {0};
   if (!failed && codec_import_finish(imp, &res, &error) < 0) failed = TRUE;
   codec_import_free(imp);
+  /* late re-matching: held mail the new records match is archived now (pending.h) */
+  MaRematchStats stats = {0};
+  g_autoptr(GError) rematch_error = NULL;
+  MaRecordChanges changes = {res.changed_emails, res.changed_domains, res.deleted_records};
+  if (!failed && res.committed && pending_rematch(st, cfg, ent->id, &changes, &stats, &rematch_error) < 0)
+    cli_warn("records imported, but re-matching mail failed (the next import retries): %s", rematch_error->message);
+  if (res.changes_overflow)
+    cli_warn("more than %d changed addresses, domains and deletions: archived mail was matched again for the first "
+             "%d only (held mail was all considered)", CODEC_IMPORT_CHANGES_MAX, CODEC_IMPORT_CHANGES_MAX);
+  gint64 held_archived = stats.released;
   storage_close(&st);
   ma_enterprise_free(ent);
   if (failed) {
@@ -138,6 +149,10 @@ static int cmd_import(int argc, char **argv)
     json_object_set_new(doc, "not_found", json_integer(res.not_found));
     json_object_set_new(doc, "invalid", json_integer(res.invalid));
     json_object_set_new(doc, "committed", json_boolean(res.committed));
+    json_object_set_new(doc, "held_archived", json_integer(held_archived));
+    json_object_set_new(doc, "relinked", json_integer(stats.relinked));
+    json_object_set_new(doc, "unlinked", json_integer(stats.unlinked));
+    json_object_set_new(doc, "returned_to_pending", json_integer(stats.returned));
     json_t *probs = json_array();
     for (guint i = 0; i < res.problems->len; i++) {
       const CodecImportProblem *p = g_ptr_array_index(res.problems, i);
@@ -155,6 +170,13 @@ static int cmd_import(int argc, char **argv)
     printf("created %" G_GINT64_FORMAT ", updated %" G_GINT64_FORMAT ", deleted %" G_GINT64_FORMAT
            ", invalid %" G_GINT64_FORMAT "\n", res.created, res.updated, res.deleted, res.invalid);
     if (res.not_found) printf("%" G_GINT64_FORMAT " deletions named records that were not there\n", res.not_found);
+    if (held_archived) printf("%" G_GINT64_FORMAT " held message%s now matched and archived\n", held_archived,
+                              held_archived == 1 ? "" : "s");
+    if (stats.relinked) printf("%" G_GINT64_FORMAT " archived message%s linked to the new records\n", stats.relinked,
+                               stats.relinked == 1 ? "" : "s");
+    if (stats.unlinked) printf("%" G_GINT64_FORMAT " message link%s to deleted records removed, %" G_GINT64_FORMAT
+                               " message%s linked to nothing left the archive\n", stats.unlinked,
+                               stats.unlinked == 1 ? "" : "s", stats.returned, stats.returned == 1 ? "" : "s");
   }
   g_autofree char *summary = g_strdup_printf("%" G_GINT64_FORMAT " records read: %" G_GINT64_FORMAT " created, %"
                                              G_GINT64_FORMAT " updated, %" G_GINT64_FORMAT " deleted, %" G_GINT64_FORMAT

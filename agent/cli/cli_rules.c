@@ -1,4 +1,4 @@
-/* cli_rules.c - `mailagent rules list|add|update|move|enable|disable|delete|replay ENTERPRISE ...`:
+/* cli_rules.c - `mailagent rules list|add|update|move|enable|disable|delete|replay|test ENTERPRISE ...`:
  * the enterprise's ordered auto-create rules.
  *
  * Every change is one read-modify-write of the whole stored array inside one transaction, through
@@ -6,6 +6,7 @@
  * A rule is given as JSON text on the command line, as a file name, or "-" for standard input
  * (bounded to RULE_INPUT_MAX bytes). `replay` applies the rules to mail archived since a date,
  * idempotently, in batches of ACTIVITIES_REPLAY_BATCH messages per transaction (activities_replay).
+ * `test` (a dry run of a draft set) lives in cli_rules_test.c.
  */
 #include "cli.h"
 
@@ -20,7 +21,7 @@
 #define RULE_INPUT_MAX (1024 * 1024)
 
 /* Reads a rule argument: JSON text, "-" (stdin) or a file. Newly allocated or NULL (printed). */
-static char *read_rule_arg(const char *arg)
+char *cli_rules_read_arg(const char *arg)
 {
   const char *p = arg;
   while (g_ascii_isspace(*p)) p++;
@@ -194,7 +195,7 @@ static const char *rule_help =
   "  {\"name\": \"Quotes\", \"enabled\": true, \"object_types\": [\"contact\", \"opportunity\"],\n"
   "   \"match\": \"all\", \"conditions\": [{\"field\": \"subject\", \"op\": \"contains\", \"value\": \"quote\"}],\n"
   "   \"action\": {\"activity_type\": \"email\", \"title\": \"{{subject}}\", \"content\": \"{{snippet}}\"}}\n"
-  "Fields: subject body snippet from from_domain to cc participants direction has_attachment\n"
+  "Fields: subject body snippet from from_domain to cc participants direction has_attachment is_auto is_bulk\n"
   "  attachment_name mailbox employee size record.name record.stage record.<attribute>\n"
   "Operators: equals not_equals contains not_contains starts_with ends_with matches in is_empty gt lt\n"
   "Placeholders: {{subject}} {{from}} {{snippet}} {{direction}} {{record.name}} {{record.type}}\n"
@@ -215,7 +216,7 @@ static int cmd_add(int argc, char **argv)
   if (rc >= 0) return rc;
   if ((rc = cli_positional(argc, argv, 2, 2, "mailagent rules add ENTERPRISE RULE [--position N]")) >= 0) return rc;
   if (position < 0) return cli_usage_error("--position must be 1 or more");
-  g_autofree char *json = read_rule_arg(argv[2]);
+  g_autofree char *json = cli_rules_read_arg(argv[2]);
   if (!json) return 2;
   EditArgs a = {.rule_json = json, .position = (guint) position};
   rc = run_edit(&common, argv[1], do_add, &a, NULL);
@@ -232,7 +233,7 @@ static int cmd_update(int argc, char **argv)
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
   if ((rc = cli_positional(argc, argv, 3, 3, "mailagent rules update ENTERPRISE RULE_ID RULE")) >= 0) return rc;
-  g_autofree char *json = read_rule_arg(argv[3]);
+  g_autofree char *json = cli_rules_read_arg(argv[3]);
   if (!json) return 2;
   EditArgs a = {.rule_id = argv[2], .rule_json = json};
   g_autofree char *done = g_strdup_printf("rule %s updated", argv[2]);
@@ -365,6 +366,7 @@ int cli_rules(int argc, char **argv)
     {"disable", cmd_disable, "disable a rule"},
     {"delete", cmd_delete, "delete a rule"},
     {"replay", cmd_replay, "apply the rules to mail archived since a date"},
+    {"test", cli_rules_test, "evaluate a draft rule set on a message or the last N, creating nothing"},
   };
   return cli_dispatch("rules", subs, G_N_ELEMENTS(subs), argc, argv);
 }

@@ -41,6 +41,7 @@
 #include "agent/lib/privilege.h"
 #include "agent/lib/service.h"
 #include "agent/pipeline/pipeline.h"
+#include "agent/pipeline/pending.h"
 #include "agent/smtp/smtp_server.h"
 #include "agent/webhook/webhook.h"
 #include "storage/spool.h"
@@ -238,7 +239,7 @@ int cli_serve(int argc, char **argv)
   int status = 1;
   g_autoptr(GError) error = NULL;
   struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
-  gboolean workers = FALSE, webhook = FALSE, domains = FALSE, collector = FALSE, outbound = FALSE;
+  gboolean workers = FALSE, webhook = FALSE, domains = FALSE, collector = FALSE, outbound = FALSE, pending = FALSE;
   if (check_start_space(s.cfg, &error) < 0) {
     fprintf(stderr, "mailagent: serve: %s\n", error->message);
     goto out;
@@ -280,6 +281,11 @@ int cli_serve(int argc, char **argv)
     goto out;
   }
   domains = TRUE;
+  if (pending_purge_start(s.cfg, &error) < 0) { /* held mail past pending_days goes (pending.h) */
+    status = cli_fail("pending", error);
+    goto out;
+  }
+  pending = TRUE;
   if (retention_scheduler_start(s.cfg, &error) < 0) {
     status = cli_fail("retention", error);
     goto out;
@@ -346,6 +352,7 @@ out:
   smtp_server_free(s.smtp); /* drains its spool writer: everything acknowledged is in the spool */
   if (collector) collector_pool_stop(); /* sessions end within their timeouts; what they spooled stays */
   if (domains) ma_domains_scheduler_stop();
+  if (pending) pending_purge_stop();
   retention_scheduler_stop();
   if (workers) pipeline_workers_stop();
   if (outbound) outbound_delivery_stop();

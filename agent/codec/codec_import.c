@@ -61,6 +61,7 @@ struct CodecImport {
   gboolean strict;       /* CSV: refuse columns that are neither fields nor attr.NAME */
 
   gboolean began;        /* a transaction is open */
+  GHashTable *changed_seen; /* "e:<email>" / "d:<domain>" already listed in res.changed_* */
   gboolean dead;         /* storage failed; nothing more is done */
   CodecImportResult res;
 };
@@ -78,6 +79,15 @@ static void column_clear(gpointer p)
   g_free(c->name);
 }
 
+static void result_init(CodecImportResult *r)
+{
+  r->problems = g_ptr_array_new_with_free_func(problem_free);
+  r->implicit_attributes = g_ptr_array_new_with_free_func(g_free);
+  r->changed_emails = g_ptr_array_new_with_free_func(g_free);
+  r->changed_domains = g_ptr_array_new_with_free_func(g_free);
+  r->deleted_records = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_ref_free);
+}
+
 CodecImport *codec_import_new(MaStorage *st, const char *enterprise_id, CodecFormat format, gboolean skip_invalid)
 {
   CodecImport *imp = g_new0(CodecImport, 1);
@@ -91,8 +101,8 @@ CodecImport *codec_import_new(MaStorage *st, const char *enterprise_id, CodecFor
   imp->columns = g_array_new(FALSE, TRUE, sizeof(Column));
   g_array_set_clear_func(imp->columns, column_clear);
   imp->delimiter = ',';
-  imp->res.problems = g_ptr_array_new_with_free_func(problem_free);
-  imp->res.implicit_attributes = g_ptr_array_new_with_free_func(g_free);
+  result_init(&imp->res);
+  imp->changed_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   return imp;
 }
 
@@ -132,6 +142,9 @@ void codec_import_result_clear(CodecImportResult *r)
   if (!r) return;
   if (r->problems) g_ptr_array_unref(r->problems);
   if (r->implicit_attributes) g_ptr_array_unref(r->implicit_attributes);
+  if (r->changed_emails) g_ptr_array_unref(r->changed_emails);
+  if (r->changed_domains) g_ptr_array_unref(r->changed_domains);
+  if (r->deleted_records) g_ptr_array_unref(r->deleted_records);
   memset(r, 0, sizeof *r);
 }
 
@@ -143,6 +156,7 @@ void codec_import_free(CodecImport *imp)
   g_string_free(imp->line, TRUE);
   g_array_unref(imp->columns);
   codec_import_result_clear(&imp->res);
+  g_hash_table_unref(imp->changed_seen);
   g_free(imp);
 }
 
@@ -333,6 +347,41 @@ static gboolean storage_error_is_fatal(const GError *e)
            (e->code == MA_ERROR_INVALID || e->code == MA_ERROR_CONFLICT || e->code == MA_ERROR_LIMIT));
 }
 
+/* ---- what changed, for late re-matching ------------------------------------------------------ */
+
+static gboolean changes_full(CodecImport *imp)
+{
+  CodecImportResult *res = &imp->res;
+  if (res->changed_emails->len + res->changed_domains->len + res->deleted_records->len < CODEC_IMPORT_CHANGES_MAX)
+    return FALSE;
+  res->changes_overflow = TRUE;
+  return TRUE;
+}
+
+static void note_key(CodecImport *imp, GPtrArray *list, char prefix, const char *value)
+{
+  if (changes_full(imp)) return;
+  char *key = g_strdup_printf("%c:%s", prefix, value);
+  if (g_hash_table_contains(imp->changed_seen, key)) {
+    g_free(key);
+    return;
+  }
+  g_hash_table_add(imp->changed_seen, key);
+  g_ptr_array_add(list, g_utf8_strdown(value, -1));
+}
+
+static void note_changed(CodecImport *imp, const MaRecord *r)
+{
+  for (guint i = 0; r->emails && i < r->emails->len; i++) note_key(imp, imp->res.changed_emails, 'e', r->emails->pdata[i]);
+  for (guint i = 0; r->type == MA_RECORD_ACCOUNT && r->domains && i < r->domains->len; i++)
+    note_key(imp, imp->res.changed_domains, 'd', r->domains->pdata[i]);
+}
+
+static void note_deleted(CodecImport *imp, const MaRecord *r)
+{
+  if (!changes_full(imp)) g_ptr_array_add(imp->res.deleted_records, ma_record_ref_new(r->type, r->id));
+}
+
 /* Writes one valid record (unless an atomic import already failed). -1 only on a fatal error. */
 static int apply(CodecImport *imp, gint64 line, MaRecord *r, gboolean deleted, GError **error)
 {
@@ -346,6 +395,7 @@ static int apply(CodecImport *imp, gint64 line, MaRecord *r, gboolean deleted, G
     int rc = storage_record_delete(imp->st, imp->enterprise_id, r->type, r->id, &e);
     if (rc == 1) imp->res.deleted++;
     else if (rc == 0) imp->res.not_found++;
+    if (rc == 1) note_deleted(imp, r);
   } else {
     MaRecord *old = NULL;
     int rc = storage_record_get(imp->st, imp->enterprise_id, r->type, r->id, &old, &e);
@@ -353,6 +403,7 @@ static int apply(CodecImport *imp, gint64 line, MaRecord *r, gboolean deleted, G
     if (rc >= 0 && storage_record_upsert(imp->st, imp->enterprise_id, r, &e) == 0) {
       if (rc == 1) imp->res.updated++;
       else imp->res.created++;
+      note_changed(imp, r);
     }
   }
   if (!e) return 0;
@@ -525,8 +576,8 @@ int codec_import_finish(CodecImport *imp, CodecImportResult *out, GError **error
   imp->res.lines = codec_import_lines(imp);
   *out = imp->res;
   memset(&imp->res, 0, sizeof imp->res);
-  imp->res.problems = g_ptr_array_new_with_free_func(problem_free);
-  imp->res.implicit_attributes = g_ptr_array_new_with_free_func(g_free);
+  result_init(&imp->res);
+  g_hash_table_remove_all(imp->changed_seen);
   return 0;
 dead:
   imp->dead = TRUE;

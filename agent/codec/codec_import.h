@@ -49,7 +49,15 @@ typedef struct {
   GPtrArray *problems;/* CodecImportProblem*, the first CODEC_IMPORT_PROBLEMS_MAX */
   GPtrArray *implicit_attributes; /* char*: CSV columns taken as attributes without "attr." */
   gint64 lines;      /* records seen (non-blank logical lines, the CSV header excluded) */
+  /* What late re-matching (agent/pipeline/pending.h) looks for: the lower-case emails of the
+   * records created or updated and the domains of such accounts, once each, and the records
+   * deleted (MaRecordRef*); at most CODEC_IMPORT_CHANGES_MAX entries in all, then changes_overflow. */
+  GPtrArray *changed_emails;
+  GPtrArray *changed_domains;
+  GPtrArray *deleted_records;
+  gboolean changes_overflow;
 } CodecImportResult;
+#define CODEC_IMPORT_CHANGES_MAX 100000
 
 typedef struct CodecImport CodecImport;
 

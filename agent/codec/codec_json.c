@@ -260,6 +260,8 @@ static void message_fields(CodecWriter *w, const MaStoredMessage *m, gboolean fu
     codec_write_record_ref(w, g_ptr_array_index(m->links, i));
   codec_writer_array_end(w);
   codec_writer_field_string(w, "parse_error", m->parse_error);
+  codec_writer_field_bool(w, "is_auto", (m->machine & MA_MACHINE_AUTO) != 0);
+  codec_writer_field_bool(w, "is_bulk", (m->machine & MA_MACHINE_BULK) != 0);
   if (!full) return;
   codec_writer_field_string(w, "message_id", m->message_id);
   codec_writer_field_string(w, "text", m->text ? m->text : "");

@@ -25,6 +25,10 @@ static const MetricInfo metric_info[MA_METRIC_COUNT_] = {
   [MA_METRIC_SKIPPED_UNREADABLE] = SKIPPED("unreadable"),
   [MA_METRIC_SKIPPED_INTERNAL_ONLY] = SKIPPED("internal_only"),
   [MA_METRIC_SKIPPED_NO_MATCHING_RECORD] = SKIPPED("no_matching_record"),
+  [MA_METRIC_SKIPPED_NEVER_LOG] = SKIPPED("never_log"),
+  [MA_METRIC_SKIPPED_AUTO_REPLY] = SKIPPED("auto_reply"),
+  [MA_METRIC_SKIPPED_BULK_MAIL] = SKIPPED("bulk_mail"),
+  [MA_METRIC_SKIPPED_LOOP_THROTTLED] = SKIPPED("loop_throttled"),
   [MA_METRIC_SKIPPED_OTHER] = SKIPPED("other"),
   [MA_METRIC_MESSAGES_FAILED] = {"mailagent_messages_failed_total", "Messages the pipeline could not process.", FALSE},
   [MA_METRIC_ACTIVITIES_CREATED] = {"mailagent_activities_created_total", "CRM activities created by rules.", FALSE},
@@ -93,7 +97,9 @@ void ma_metrics_count_skip(const char *reason)
   } reasons[] = {
     {"duplicate", MA_METRIC_SKIPPED_DUPLICATE},         {"archiving_off", MA_METRIC_SKIPPED_ARCHIVING_OFF},
     {"unreadable", MA_METRIC_SKIPPED_UNREADABLE},       {"internal_only", MA_METRIC_SKIPPED_INTERNAL_ONLY},
-    {"no_matching_record", MA_METRIC_SKIPPED_NO_MATCHING_RECORD},
+    {"no_matching_record", MA_METRIC_SKIPPED_NO_MATCHING_RECORD}, {"never_log", MA_METRIC_SKIPPED_NEVER_LOG},
+    {"auto_reply", MA_METRIC_SKIPPED_AUTO_REPLY},       {"bulk_mail", MA_METRIC_SKIPPED_BULK_MAIL},
+    {"loop_throttled", MA_METRIC_SKIPPED_LOOP_THROTTLED},
   };
   for (gsize i = 0; i < G_N_ELEMENTS(reasons); i++)
     if (reason && strcmp(reason, reasons[i].reason) == 0) {

@@ -116,6 +116,12 @@ void ma_message_free(MaMessage *m)
   g_free(m->signals.x_forwarded_for);
   g_free(m->signals.x_forwarded_to);
   g_free(m->signals.delivered_to);
+  g_free(m->machine.auto_submitted);
+  g_free(m->machine.x_autoreply);
+  g_free(m->machine.x_autorespond);
+  g_free(m->machine.precedence);
+  g_free(m->machine.list_id);
+  g_free(m->machine.list_unsubscribe);
   g_free(m->forwarder_address);
   g_free(m->forward_kind);
   g_ptr_array_unref(m->warnings);
@@ -159,6 +165,7 @@ void ma_record_ref_free(MaRecordRef *r)
 {
   if (!r) return;
   g_free(r->id);
+  g_free(r->reason);
   g_free(r);
 }
 

@@ -78,6 +78,25 @@ typedef struct {
   char *delivered_to;     /* first Delivered-To */
 } MaForwardSignals;
 
+/* Header signals of machine-made mail, classified by agent/match (match_machine.c). Values are
+ * unfolded, cut at MA_MACHINE_SIGNAL_MAX bytes; NULL when the header is absent. */
+#define MA_MACHINE_SIGNAL_MAX 256
+/* What the classifier (match_machine_classify) makes of them; stored with the message. */
+typedef enum {
+  MA_MACHINE_AUTO = 1 << 0,   /* an auto-reply or a delivery report: rules test is_auto */
+  MA_MACHINE_BULK = 1 << 1,   /* bulk or list mail: rules test is_bulk */
+  MA_MACHINE_REPORT = 1 << 2, /* a delivery, feedback or read report (also AUTO) */
+} MaMachineFlag;
+typedef struct {
+  char *auto_submitted;   /* Auto-Submitted (RFC 3834) */
+  char *x_autoreply;      /* X-Autoreply */
+  char *x_autorespond;    /* X-Autorespond */
+  char *precedence;       /* Precedence */
+  char *list_id;          /* List-Id */
+  char *list_unsubscribe; /* List-Unsubscribe */
+  gboolean report;        /* a multipart/report (delivery status, ARF feedback, read receipt) */
+} MaMachineSignals;
+
 typedef struct {
   char *message_id;       /* normalised: no <>, domain lower-cased; NULL when absent or junk */
   char *in_reply_to;      /* normalised, NULL when absent */
@@ -89,6 +108,7 @@ typedef struct {
   char *html;             /* the HTML body as received, converted to UTF-8; NULL when none */
   GPtrArray *attachments; /* MaAttachment* (owned), attachments and inline parts */
   MaForwardSignals signals;
+  MaMachineSignals machine; /* always the received message's, also when it was unwrapped */
   /* Hand forwards: when the message was unwrapped, the fields above describe the original and
    * these describe the employee's forwarding message. */
   gboolean unwrapped;
@@ -132,10 +152,13 @@ typedef struct {
 MaRecord *ma_record_new(MaRecordType type, const char *id);
 void ma_record_free(MaRecord *r);
 
-/* A reference to a record: what a message is linked to. */
+/* A reference to a record: what a message is linked to, and why (a link's reason, written by
+ * agent/match: "cc carol@customer.example = contact C17"; NULL when not known, e.g. links made
+ * before reasons were kept). */
 typedef struct {
   MaRecordType type;
   char *id;
+  char *reason;
 } MaRecordRef;
 
 MaRecordRef *ma_record_ref_new(MaRecordType type, const char *id);

@@ -13,9 +13,16 @@
  *   account none of whose opportunities got linked that way, its open opportunity when it is its
  *   only open one. Won and lost opportunities are never linked by matching (a reply still inherits
  *   its thread's opportunity links: match_thread_inherit).
+ * - Never logged: external participants covered by the never_log setting (address, domain,
+ *   *.domain) are never matched; a message with no other external participant is skipped.
  * - Direction: outbound when From (or Sender when there is no From) is internal.
  * - Dedup key: sha256 of the normalised Message-ID, else of From, Subject, Date to the minute and
  *   the whitespace-folded text.
+ * - Every link carries its reason, in words explain shows: "cc carol@customer.example = contact
+ *   C17", "domain customer.example = account A3", "contact C17's account = account A3", "contact
+ *   C17 in open opportunity O5", "only open opportunity of account A3 = opportunity O5", "thread of
+ *   message M88 -> opportunity O5", followed by "(hand-forward by bob@acme.example unwrapped)"
+ *   when the message was unwrapped.
  * - Threads: References/In-Reply-To first, else the normalised subject with the same set of
  *   external participants within 30 days of the thread's latest message, else a new thread.
  *
@@ -81,6 +88,10 @@ typedef struct {
   MaDirection direction;
   GPtrArray *links;         /* MaRecordRef* (owned), unique, contacts/leads then accounts then opportunities */
   char *participants_key;   /* sha256 hex of external_keys joined (the thread participant key) */
+  GPtrArray *excluded;      /* char*: "address (never_log entry)" of external participants the
+                               never_log setting covers: neither matched nor in external_keys */
+  guint machine;            /* MA_MACHINE_* flags (match_machine_classify) */
+  const char *machine_reason; /* static: the first machine signal found, NULL when none */
 } MaMatch;
 
 void match_free(MaMatch *m);
@@ -90,8 +101,29 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MaMatch, match_free)
  * the caller. 0 or -1 (storage error). */
 int match_message(MaStorage *st, const MaMatchContext *ctx, const MaMessage *msg, MaMatch **out, GError **error);
 
+/* Why the pipeline must not archive this matched message, or NULL: "never_log" (every external
+ * participant is on the never_log list), "auto_reply" / "bulk_mail" (machine mail the settings
+ * skip). Static string. */
+const char *match_skip_reason(const MaMatchContext *ctx, const MaMatch *match);
+
 /* Adds a link unless an equal one is there. Returns TRUE when added. */
 gboolean match_link_add(GPtrArray *links, MaRecordType type, const char *id);
+/* Appends "(hand-forward by FORWARDER unwrapped)" to every link's reason, once. */
+void match_reasons_note_forward(GPtrArray *links, const char *forwarder);
+/* The same, with the link's reason (copied; may be NULL). The first reason found for a link stays. */
+gboolean match_link_add_why(GPtrArray *links, MaRecordType type, const char *id, const char *reason);
+
+/* ---- machine mail (match_machine.c) ---------------------------------------------------------- */
+
+/* TRUE when the subject starts with an out-of-office / automatic-reply phrase (English, Chinese,
+ * Japanese, German, French, Spanish), case-insensitively, as a whole phrase. */
+gboolean match_subject_is_auto_reply(const char *subject);
+/* MA_MACHINE_* flags of the message from its machine signals and subject; *reason (optional) is a
+ * static description of the first signal found, NULL when none. */
+guint match_machine_classify(const MaMessage *msg, const char **reason);
+/* The pipeline's skip reason ("auto_reply", "bulk_mail") when the enterprise's settings skip mail
+ * with these flags, else NULL (the message is archived with its flags). Static string. */
+const char *match_machine_skip_reason(const MaSettings *settings, guint flags);
 
 /* ---- threading ------------------------------------------------------------------------------ */
 

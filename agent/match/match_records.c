@@ -96,18 +96,38 @@ void match_free(MaMatch *m)
   g_ptr_array_unref(m->participants);
   g_ptr_array_unref(m->external_keys);
   g_ptr_array_unref(m->links);
+  if (m->excluded) g_ptr_array_unref(m->excluded);
   g_free(m->participants_key);
   g_free(m);
 }
 
-gboolean match_link_add(GPtrArray *links, MaRecordType type, const char *id)
+gboolean match_link_add_why(GPtrArray *links, MaRecordType type, const char *id, const char *reason)
 {
   for (guint i = 0; i < links->len; i++) {
     const MaRecordRef *r = links->pdata[i];
     if (r->type == type && strcmp(r->id, id) == 0) return FALSE;
   }
-  g_ptr_array_add(links, ma_record_ref_new(type, id));
+  MaRecordRef *ref = ma_record_ref_new(type, id);
+  ref->reason = g_strdup(reason);
+  g_ptr_array_add(links, ref);
   return TRUE;
+}
+
+gboolean match_link_add(GPtrArray *links, MaRecordType type, const char *id)
+{
+  return match_link_add_why(links, type, id, NULL);
+}
+
+/* The role name of the first matchable participant with this address key ("from", "cc"...). */
+static const char *role_of(const MaMatchContext *ctx, const MaMatch *m, const char *key)
+{
+  for (guint i = 0; i < m->participants->len; i++) {
+    const MaParticipant *p = m->participants->pdata[i];
+    if (p->role == MA_ROLE_REPLY_TO) continue;
+    g_autofree char *k = ma_address_key(p->address, ctx->settings->ignore_plus_tags);
+    if (strcmp(k, key) == 0) return ma_role_name(p->role);
+  }
+  return "participant";
 }
 
 static gboolean has_link(GPtrArray *links, MaRecordType type, const char *id)
@@ -136,7 +156,7 @@ static gint cmp_str(gconstpointer a, gconstpointer b)
 /* Links contacts/leads/accounts having one of the external addresses; collects matched contacts'
  * ids and their accounts' ids. */
 static int match_addresses(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, GPtrArray *contact_ids,
-                           GPtrArray *account_ids, GError **error)
+                           GPtrArray *account_ids, GHashTable *contact_of_account, GError **error)
 {
   g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_free);
   for (guint i = 0; i < m->external_keys->len; i++) {
@@ -147,11 +167,17 @@ static int match_addresses(MaStorage *st, const MaMatchContext *ctx, MaMatch *m,
     for (guint j = 0; j < found->len; j++) {
       const MaRecord *r = found->pdata[j];
       if (r->type == MA_RECORD_OPPORTUNITY) continue;
-      match_link_add(m->links, r->type, r->id);
+      const char *key = m->external_keys->pdata[i];
+      g_autofree char *why = g_strdup_printf("%s %s = %s %s", role_of(ctx, m, key), key, ma_record_type_name(r->type), r->id);
+      match_link_add_why(m->links, r->type, r->id, why);
       if (r->type == MA_RECORD_ACCOUNT) add_unique_str(account_ids, r->id);
       if (r->type == MA_RECORD_CONTACT) {
         add_unique_str(contact_ids, r->id);
-        if (r->account_id && *r->account_id) add_unique_str(account_ids, r->account_id);
+        if (r->account_id && *r->account_id) {
+          add_unique_str(account_ids, r->account_id);
+          if (!g_hash_table_contains(contact_of_account, r->account_id))
+            g_hash_table_insert(contact_of_account, g_strdup(r->account_id), g_strdup(r->id));
+        }
       }
     }
   }
@@ -173,7 +199,11 @@ static int match_domains(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, G
     g_ptr_array_add(seen, g_strdup(domain));
     g_ptr_array_set_size(found, 0);
     if (storage_accounts_by_domain(st, ctx->enterprise_id, domain, found, error) < 0) return -1;
-    for (guint j = 0; j < found->len; j++) match_link_add(m->links, MA_RECORD_ACCOUNT, ((MaRecord *) found->pdata[j])->id);
+    for (guint j = 0; j < found->len; j++) {
+      const char *id = ((MaRecord *) found->pdata[j])->id;
+      g_autofree char *why = g_strdup_printf("domain %s = account %s", domain, id);
+      match_link_add_why(m->links, MA_RECORD_ACCOUNT, id, why);
+    }
   }
   return 0;
 }
@@ -181,7 +211,7 @@ static int match_domains(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, G
 /* Links the accounts named by matched contacts that exist (a contact may name an account that was
  * never imported); accounts linked already need no look-up. */
 static int link_accounts(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, GPtrArray *account_ids,
-                         GError **error)
+                         GHashTable *contact_of_account, GError **error)
 {
   for (guint i = 0; i < account_ids->len; i++) {
     const char *id = account_ids->pdata[i];
@@ -189,7 +219,9 @@ static int link_accounts(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, G
     MaRecord *r = NULL;
     int rc = storage_record_get(st, ctx->enterprise_id, MA_RECORD_ACCOUNT, id, &r, error);
     if (rc < 0) return -1;
-    if (rc == 1) match_link_add(m->links, MA_RECORD_ACCOUNT, id);
+    const char *contact = g_hash_table_lookup(contact_of_account, id);
+    g_autofree char *why = contact ? g_strdup_printf("contact %s's account = account %s", contact, id) : NULL;
+    if (rc == 1) match_link_add_why(m->links, MA_RECORD_ACCOUNT, id, why);
     ma_record_free(r);
   }
   return 0;
@@ -207,7 +239,8 @@ static int match_opportunities(MaStorage *st, const MaMatchContext *ctx, MaMatch
     for (guint j = 0; j < found->len; j++) {
       const MaRecord *o = found->pdata[j];
       if (o->stage != MA_STAGE_OPEN) continue;
-      match_link_add(m->links, MA_RECORD_OPPORTUNITY, o->id);
+      g_autofree char *why = g_strdup_printf("contact %s in open opportunity %s", (const char *) contact_ids->pdata[i], o->id);
+      match_link_add_why(m->links, MA_RECORD_OPPORTUNITY, o->id, why);
       if (o->account_id) add_unique_str(covered, o->account_id);
     }
   }
@@ -227,7 +260,10 @@ static int match_opportunities(MaStorage *st, const MaMatchContext *ctx, MaMatch
         open++;
         only = found->pdata[j];
       }
-    if (open == 1) match_link_add(m->links, MA_RECORD_OPPORTUNITY, only->id);
+    if (open == 1) {
+      g_autofree char *why = g_strdup_printf("only open opportunity of account %s = opportunity %s", r->id, only->id);
+      match_link_add_why(m->links, MA_RECORD_OPPORTUNITY, only->id, why);
+    }
   }
   return 0;
 }
@@ -261,13 +297,33 @@ static gint cmp_link(gconstpointer a, gconstpointer b)
   return link_rank(x) - link_rank(y);
 }
 
+void match_reasons_note_forward(GPtrArray *links, const char *forwarder)
+{
+  for (guint i = 0; i < links->len; i++) {
+    MaRecordRef *r = links->pdata[i];
+    if (r->reason && strstr(r->reason, "(hand-forward by ")) continue;
+    char *why = g_strdup_printf("%s (hand-forward by %s unwrapped)", r->reason ? r->reason : "matched",
+                                forwarder ? forwarder : "an employee");
+    g_free(r->reason);
+    r->reason = why;
+  }
+}
+
+const char *match_skip_reason(const MaMatchContext *ctx, const MaMatch *match)
+{
+  if (match->external_keys->len == 0 && match->excluded->len > 0) return "never_log";
+  return match_machine_skip_reason(ctx->settings, match->machine);
+}
+
 int match_message(MaStorage *st, const MaMatchContext *ctx, const MaMessage *msg, MaMatch **out, GError **error)
 {
   g_autoptr(MaMatch) m = g_new0(MaMatch, 1);
   m->participants = g_ptr_array_new_with_free_func((GDestroyNotify) ma_participant_free);
   m->external_keys = g_ptr_array_new_with_free_func(g_free);
   m->links = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_ref_free);
+  m->excluded = g_ptr_array_new_with_free_func(g_free);
   m->direction = MA_DIRECTION_INBOUND;
+  m->machine = match_machine_classify(msg, &m->machine_reason);
 
   const char *from = NULL, *sender = NULL;
   for (guint i = 0; msg->participants && i < msg->participants->len; i++) {
@@ -282,6 +338,14 @@ int match_message(MaStorage *st, const MaMatchContext *ctx, const MaMessage *msg
       continue;
     }
     g_autofree char *key = ma_address_key(p->address, ctx->settings->ignore_plus_tags);
+    g_autofree char *exact = ma_address_key(p->address, FALSE);
+    const char *never = settings_never_log_match(ctx->settings, exact);
+    if (!never) never = settings_never_log_match(ctx->settings, key);
+    if (never) {
+      g_autofree char *why = g_strdup_printf("%s (never_log %s)", exact, never);
+      add_unique_str(m->excluded, why);
+      continue;
+    }
     if (ma_address_domain(key)) add_unique_str(m->external_keys, key);
   }
   const char *author = from ? from : sender;
@@ -291,10 +355,12 @@ int match_message(MaStorage *st, const MaMatchContext *ctx, const MaMessage *msg
 
   g_autoptr(GPtrArray) contact_ids = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GPtrArray) account_ids = g_ptr_array_new_with_free_func(g_free);
-  if (match_addresses(st, ctx, m, contact_ids, account_ids, error) < 0 ||
-      match_domains(st, ctx, m, error) < 0 || link_accounts(st, ctx, m, account_ids, error) < 0 ||
+  g_autoptr(GHashTable) contact_of_account = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  if (match_addresses(st, ctx, m, contact_ids, account_ids, contact_of_account, error) < 0 ||
+      match_domains(st, ctx, m, error) < 0 || link_accounts(st, ctx, m, account_ids, contact_of_account, error) < 0 ||
       match_opportunities(st, ctx, m, contact_ids, error) < 0)
     return -1;
+  if (msg->unwrapped) match_reasons_note_forward(m->links, msg->forwarder_address);
   g_ptr_array_sort(m->links, cmp_link); /* glib's sort is stable (merge sort) */
   *out = g_steal_pointer(&m);
   return 0;

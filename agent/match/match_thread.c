@@ -53,7 +53,9 @@ int match_thread_inherit(MaStorage *st, const char *enterprise_id, const char *t
   int added = 0;
   for (guint i = 0; i < refs->len; i++) {
     const MaRecordRef *r = refs->pdata[i];
-    if (r->type == MA_RECORD_OPPORTUNITY && match_link_add(match->links, r->type, r->id)) added++;
+    /* storage gives, as the ref's reason, the id of the thread's earliest message linked to it */
+    g_autofree char *why = g_strdup_printf("thread of message %s -> opportunity %s", r->reason ? r->reason : thread_id, r->id);
+    if (r->type == MA_RECORD_OPPORTUNITY && match_link_add_why(match->links, r->type, r->id, why)) added++;
   }
   return added;
 }

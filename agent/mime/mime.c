@@ -66,6 +66,15 @@ static void on_parser_warning(gint64 offset, GMimeParserWarning code, const gcha
   if (text) mime_warn(warnings, text);
 }
 
+/* TRUE when the message has any header field. GMime files Content-* fields under the MIME part
+ * only, so a message of only Content-* fields (still a message) shows none on the message. */
+static gboolean has_header(GMimeMessage *msg)
+{
+  if (g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(msg))) > 0) return TRUE;
+  GMimeObject *root = g_mime_message_get_mime_part(msg);
+  return root && g_mime_header_list_get_count(g_mime_object_get_header_list(root)) > 0;
+}
+
 int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage **out, GError **error)
 {
   g_assert(out);
@@ -93,7 +102,7 @@ int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage
   GMimeMessage *msg = g_mime_parser_construct_message(parser, options);
 
   int rc = 0;
-  if (!msg || g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(msg))) == 0) {
+  if (!msg || !has_header(msg)) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "no message header found");
     rc = -1;
   } else {
@@ -106,6 +115,7 @@ int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage
     GMimeObject *root = g_mime_message_get_mime_part(msg);
     if (root) mime_body_walk(&src, root, &body);
     mime_fill_body(m, &body);
+    m->machine.report = body.report;
     mime_unwrap(&src, &m, msg, &body);
     mime_body_clear(&body);
     for (guint i = 0; i < warnings->len; i++)

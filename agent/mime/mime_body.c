@@ -1,4 +1,5 @@
-/* mime_body.c - walks a parsed MIME tree: inline text/plain parts become the text body, the
+/* mime_body.c - walks a parsed MIME tree: inline text/plain parts become the text body (one
+ * that carries a file name is an attachment as well; an invalid Content-Type is text/plain), the
  * first inline text/html the HTML body (one of each per multipart/alternative), everything else
  * an MaAttachment (name, type, content-id, inline flag, decoded size, sha256, data). Attached
  * messages (message/rfc822) are recorded with their raw bytes, sliced from the parse buffer, and
@@ -134,8 +135,18 @@ static void text_unflow(char *s, gboolean delsp)
   *o = '\0';
 }
 
+/* RFC 2045 section 5.2: a Content-Type that is present but not "type/subtype" ("text", garbage)
+ * means text/plain. GMime reads it as application/octet-stream, which would make the text an
+ * attachment. */
+static gboolean invalid_type_is_text(GMimeObject *obj)
+{
+  const char *value = g_mime_object_get_header(obj, "Content-Type");
+  return value && !mime_content_type_valid(value);
+}
+
 static char *lower_type(GMimeObject *obj)
 {
+  if (invalid_type_is_text(obj)) return g_strdup("text/plain");
   GMimeContentType *ct = g_mime_object_get_content_type(obj);
   const char *t = ct ? g_mime_content_type_get_media_type(ct) : NULL;
   const char *s = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
@@ -239,9 +250,13 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
   const char *disp = g_mime_object_get_disposition(obj);
   gboolean attached = disp && g_ascii_strcasecmp(disp, "attachment") == 0;
   const char *fn = g_mime_part_get_filename(part);
-  gboolean is_text = ct && g_mime_content_type_is_type(ct, "text", "plain");
-  gboolean is_html = ct && g_mime_content_type_is_type(ct, "text", "html");
-  if ((is_text || is_html) && !attached && !(fn && *fn)) {
+  gboolean named = fn && *fn;
+  gboolean is_text = (ct && g_mime_content_type_is_type(ct, "text", "plain")) || invalid_type_is_text(obj);
+  gboolean is_html = !is_text && ct && g_mime_content_type_is_type(ct, "text", "html");
+  /* inline text/plain with a file name (gateways' "deliveryproblems.txt"): body text as well as
+   * an attachment */
+  gboolean text_too = is_text && !attached && named && !(alt && alt->text_done);
+  if (((is_text || is_html) && !attached && !named) || text_too) {
     if (is_text && alt && alt->text_done) return;
     if (is_html && (w->b->html || (alt && alt->html_done))) {
       if (alt) return; /* another alternative of the same content */
@@ -265,6 +280,7 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
       g_free(utf8);
       w->b->have_plain = TRUE;
       if (alt) alt->text_done = TRUE;
+      if (text_too) goto attachment;
     } else {
       w->b->html = utf8;
       if (alt) alt->html_done = TRUE;
@@ -365,6 +381,7 @@ static void walk_object(Walk *w, GMimeObject *obj, GMimeObject *parent, guint de
     gboolean related = in_related;
     if (sub && g_ascii_strcasecmp(sub, "alternative") == 0) child_alt = &own;
     if (sub && g_ascii_strcasecmp(sub, "related") == 0) related = TRUE;
+    if (sub && g_ascii_strcasecmp(sub, "report") == 0) w->b->report = TRUE;
     int n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
     if (n == 0) {
       /* No parts found (e.g. no boundary parameter): keep what GMime saw as the preamble. */

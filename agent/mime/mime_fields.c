@@ -1,5 +1,5 @@
-/* mime_fields.c - reads a parsed GMimeMessage's header fields into an MaMessage: ids, subject,
- * date, participants (groups flattened, names decoded by GMime with our fallback charsets,
+/* mime_fields.c - reads a parsed GMimeMessage's header fields into an MaMessage: ids, subject
+ * (encoded words by mime_rfc2047.c), date, participants (groups flattened, names decoded by GMime with our fallback charsets,
  * addresses normalised by mime_address_normalise) and the forward signals. Reads values only.
  * Bounds: address groups are followed MIME_MAX_GROUP_DEPTH deep; at most MIME_MAX_PARTICIPANTS
  * participants are kept per message (a 10,000-recipient header cannot blow up matching).
@@ -58,6 +58,25 @@ static char *header_8bit_utf8(GMimeObject *obj, const char *name, GMimeParserOpt
   return utf8;
 }
 
+/* The decoded Subject: the raw value unfolded (8-bit text decoded as a unit, see above), then
+ * its encoded words decoded by mime_rfc2047_decode, which joins a character split across two
+ * words (GMime's decoder loses it). "" when absent. */
+static char *subject_text(GMimeObject *obj, GMimeParserOptions *options)
+{
+  char *value = header_8bit_utf8(obj, "Subject", options);
+  if (!value) {
+    GMimeHeader *h = g_mime_header_list_get_header(g_mime_object_get_header_list(obj), "Subject");
+    const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
+    if (!raw) return g_strdup("");
+    value = g_mime_utils_header_unfold(raw);
+  }
+  char *decoded = mime_rfc2047_decode(value);
+  char *text = clean_text(decoded);
+  g_free(decoded);
+  g_free(value);
+  return text;
+}
+
 void mime_fill_headers(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *options)
 {
   GMimeObject *obj = GMIME_OBJECT(msg);
@@ -75,15 +94,7 @@ void mime_fill_headers(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *opti
   mime_msgid_list(g_mime_object_get_header(obj, "References"), m->references);
 
   g_free(m->subject);
-  char *subject8 = header_8bit_utf8(obj, "Subject", options);
-  if (subject8) {
-    char *decoded = g_mime_utils_header_decode_text(options, subject8);
-    m->subject = clean_text(decoded);
-    g_free(decoded);
-    g_free(subject8);
-  } else {
-    m->subject = clean_text(g_mime_message_get_subject(msg));
-  }
+  m->subject = subject_text(obj, options);
 
   GDateTime *date = g_mime_message_get_date(msg);
   m->date = date ? g_date_time_to_unix(date) : 0;
@@ -148,4 +159,26 @@ void mime_fill_signals(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *opti
   m->signals.x_forwarded_for = first_token_address(g_mime_object_get_header(obj, "X-Forwarded-For"));
   m->signals.x_forwarded_to = first_token_address(g_mime_object_get_header(obj, "X-Forwarded-To"));
   m->signals.delivered_to = first_token_address(g_mime_object_get_header(obj, "Delivered-To"));
+  static const struct {
+    const char *header;
+    gsize offset;
+  } machine[] = {
+    {"Auto-Submitted", G_STRUCT_OFFSET(MaMachineSignals, auto_submitted)},
+    {"X-Autoreply", G_STRUCT_OFFSET(MaMachineSignals, x_autoreply)},
+    {"X-Autorespond", G_STRUCT_OFFSET(MaMachineSignals, x_autorespond)},
+    {"Precedence", G_STRUCT_OFFSET(MaMachineSignals, precedence)},
+    {"List-Id", G_STRUCT_OFFSET(MaMachineSignals, list_id)},
+    {"List-Unsubscribe", G_STRUCT_OFFSET(MaMachineSignals, list_unsubscribe)},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(machine); i++) {
+    const char *value = g_mime_object_get_header(obj, machine[i].header);
+    if (!value) continue;
+    char *v = clean_text(value);
+    if (strlen(v) > MA_MACHINE_SIGNAL_MAX) {
+      char *cut = g_utf8_make_valid(v, MA_MACHINE_SIGNAL_MAX);
+      g_free(v);
+      v = cut;
+    }
+    G_STRUCT_MEMBER(char *, &m->machine, machine[i].offset) = v;
+  }
 }

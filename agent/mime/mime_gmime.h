@@ -29,6 +29,7 @@ typedef struct {
   GPtrArray *attachments;   /* MaAttachment*, owned */
   GMimeMessagePart *rfc822; /* the direct-child message/rfc822 part, when exactly one */
   guint rfc822_count;
+  gboolean report;          /* a multipart/report was walked: never a hand forward */
 } MimeBody;
 
 void mime_body_init(MimeBody *b);
@@ -38,7 +39,7 @@ void mime_body_walk(MimeSource *src, GMimeObject *root, MimeBody *b);
 
 /* Fills the header fields of m from msg (ids, subject, date, participants). */
 void mime_fill_headers(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *options);
-/* Fills m->signals from msg's headers. */
+/* Fills m->signals and m->machine from msg's headers. */
 void mime_fill_signals(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *options);
 /* Moves b's text/html/attachments into m (text from HTML when there is no text/plain). */
 void mime_fill_body(MaMessage *m, MimeBody *b);

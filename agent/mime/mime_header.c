@@ -110,6 +110,30 @@ char *mime_address_normalise(const char *address)
   return res;
 }
 
+/* RFC 2045 token characters: printable ASCII but SPACE and tspecials. */
+static gboolean is_token_char(char c)
+{
+  return c > 0x20 && c < 0x7f && !strchr("()<>@,;:\\\"/[]?=", c);
+}
+
+gboolean mime_content_type_valid(const char *value)
+{
+  if (!value) return FALSE;
+  const char *p = value;
+  while (g_ascii_isspace(*p)) p++;
+  const char *type = p;
+  while (is_token_char(*p)) p++;
+  if (p == type) return FALSE;
+  while (g_ascii_isspace(*p)) p++;
+  if (*p++ != '/') return FALSE;
+  while (g_ascii_isspace(*p)) p++;
+  const char *sub = p;
+  while (is_token_char(*p)) p++;
+  if (p == sub) return FALSE;
+  while (g_ascii_isspace(*p)) p++;
+  return *p == '\0' || *p == ';' || *p == '(';
+}
+
 static const char *const forward_prefixes[] = {
   "fwd", "fw", "转发", "轉發", "转寄", "轉寄", "wg", "tr", "rv", "enc", "doorst", "vs",
 };

@@ -52,6 +52,18 @@ char *mime_address_normalise(const char *address);
  * after the prefix and following spaces. */
 gboolean mime_subject_is_forward(const char *subject, const char **rest);
 
+/* TRUE when a Content-Type value is syntactically "type/subtype" (RFC 2045 tokens) with
+ * optional parameters after ';'. "text", "text/", "garbage" are not (RFC 2045 section 5.2: such a
+ * part is read as text/plain). */
+gboolean mime_content_type_valid(const char *value);
+
+/* ---- encoded words (mime_rfc2047.c) -------------------------------------------------------- */
+
+/* Decodes the RFC 2047 encoded words of an unfolded, UTF-8 unstructured value: adjacent words in
+ * one charset joined as bytes before conversion, lenient base64, white space between words
+ * dropped, malformed words kept literally. Never NULL; the caller frees it. */
+char *mime_rfc2047_decode(const char *value);
+
 /* Appends a warning once (no duplicates). */
 void mime_warn(GPtrArray *warnings, const char *text);
 

@@ -1,7 +1,8 @@
 /* mime_unwrap.c - hand forwards: replaces the forwarding message by the original it carries,
  * following the rules written in mime.h (an attached message/rfc822, or an inline header block
  * found by forward.c). The outer message's Message-ID/References never survive an unwrap; the
- * forward signals (Resent-From, X-Forwarded-*, Delivered-To) and the warnings always do.
+ * forward signals (Resent-From, X-Forwarded-*, Delivered-To), the machine-mail signals and the
+ * warnings always do. Reports (multipart/report: DSNs, ARF, read receipts) are never unwrapped.
  * Reads GMime objects only; one level of unwrapping (a forward inside a forward stays wrapped).
  */
 #include "mime_gmime.h"
@@ -41,6 +42,8 @@ static void carry_over(MaMessage *outer, MaMessage *o, const char *kind)
 {
   o->signals = outer->signals;
   memset(&outer->signals, 0, sizeof outer->signals);
+  o->machine = outer->machine;
+  memset(&outer->machine, 0, sizeof outer->machine);
   for (guint i = 0; i < outer->warnings->len; i++)
     mime_warn(o->warnings, g_ptr_array_index(outer->warnings, i));
   o->unwrapped = TRUE;
@@ -150,6 +153,9 @@ static gboolean same_subject(const char *outer, GMimeMessage *inner)
 void mime_unwrap(MimeSource *src, MaMessage **mp, GMimeMessage *msg, MimeBody *b)
 {
   MaMessage *m = *mp;
+  /* a delivery or feedback report quotes the mail it reports on: that mail's participants are not
+   * this message's (agent/bounce reads reports) */
+  if (b->report) return;
   const char *rest = NULL;
   gboolean fwd_subject = mime_subject_is_forward(m->subject, &rest);
   char *subject_rest = rest ? g_strdup(rest) : NULL;

@@ -95,8 +95,8 @@ static int add_provenance(MaStorage *st, const char *ent, RulesInput *in, const 
 
 /* The rules input of message m; *employee_email (newly allocated or NULL): the address of the
  * employee of the first copy considered that has one. */
-static RulesInput *build_input(MaStorage *st, const char *ent, const MaStoredMessage *m, const MaProvenance *prov,
-                               char **employee_email, GError **error)
+RulesInput *activities_input(MaStorage *st, const char *ent, const MaStoredMessage *m, const MaProvenance *prov,
+                             char **employee_email, GError **error)
 {
   g_autoptr(RulesInput) in = rules_input_new();
   rules_input_set_subject(in, m->subject ? m->subject : "");
@@ -125,6 +125,7 @@ static RulesInput *build_input(MaStorage *st, const char *ent, const MaStoredMes
     if (a->filename) rules_input_add_attachment_name(in, a->filename);
   }
   rules_input_set_has_attachment(in, has_attachment);
+  rules_input_set_machine(in, (m->machine & MA_MACHINE_AUTO) != 0, (m->machine & MA_MACHINE_BULK) != 0);
 
   if (prov) {
     if (add_provenance(st, ent, in, prov, employee_email, error) < 0) return NULL;
@@ -233,7 +234,7 @@ guint activities_plan_count(const MaActivityPlan *plan) { return plan ? plan->it
 
 /* The enterprise's parsed rules when activities are on and there is at least one rule, else NULL
  * (a new reference). */
-static int active_rules(MaStorage *st, const char *enterprise_id, RulesSet **out, GError **error)
+int activities_rules(MaStorage *st, const char *enterprise_id, RulesSet **out, GError **error)
 {
   *out = NULL;
   gboolean on = TRUE;
@@ -250,7 +251,7 @@ static int active_rules(MaStorage *st, const char *enterprise_id, RulesSet **out
 int activities_enabled(MaStorage *st, const char *enterprise_id, gboolean *on, GError **error)
 {
   RulesSet *set = NULL;
-  if (active_rules(st, enterprise_id, &set, error) < 0) return -1;
+  if (activities_rules(st, enterprise_id, &set, error) < 0) return -1;
   *on = set != NULL;
   rules_set_unref(set);
   return 0;
@@ -262,13 +263,13 @@ int activities_plan(MaStorage *st, const char *enterprise_id, const MaStoredMess
   g_return_val_if_fail(st && enterprise_id && m && links && out, -1);
   *out = NULL;
   g_autoptr(RulesSet) set = NULL;
-  if (active_rules(st, enterprise_id, &set, error) < 0) return -1;
+  if (activities_rules(st, enterprise_id, &set, error) < 0) return -1;
   if (!set || links->len == 0) return 0;
 
   MaActivityPlan *plan = g_new0(MaActivityPlan, 1);
   plan->items = g_ptr_array_new_with_free_func(planned_free);
   g_autofree char *employee_email = NULL;
-  g_autoptr(RulesInput) in = build_input(st, enterprise_id, m, provenance, &employee_email, error);
+  g_autoptr(RulesInput) in = activities_input(st, enterprise_id, m, provenance, &employee_email, error);
   gboolean owner_known = FALSE;
   int rc = in ? 0 : -1;
   for (guint i = 0; rc == 0 && i < links->len; i++) {

@@ -17,6 +17,7 @@
 #define MA_ACTIVITIES_H
 
 #include "agent/lib/model.h"
+#include "rules/rules.h"
 #include "storage/storage.h"
 
 typedef struct MaActivityPlan MaActivityPlan;
@@ -58,6 +59,17 @@ gint64 activities_plan_message_date(const MaActivityPlan *plan);
  * that write plan first instead (the pipeline, `rules replay`). */
 int activities_apply(MaStorage *st, const char *enterprise_id, const char *message_id,
                      const MaProvenance *provenance, GError **error);
+
+/* ---- for explain and dry runs (trace.c) ------------------------------------------------------- */
+
+/* The enterprise's parsed rules when activities are on and it has at least one rule, else NULL.
+ * *out is a new reference. 0 or -1. */
+int activities_rules(MaStorage *st, const char *enterprise_id, RulesSet **out, GError **error);
+/* The rules input of message m, as activities_plan builds it (provenance NULL: m->id's stored
+ * copies); *employee_email (newly allocated or NULL) is the first copy's employee address. A new
+ * input, or NULL with *error. */
+RulesInput *activities_input(MaStorage *st, const char *enterprise_id, const MaStoredMessage *m,
+                             const MaProvenance *provenance, char **employee_email, GError **error);
 
 /* `rules replay` (CLI and POST /v1/rules:replay): applies the current rules to every message of the
  * enterprise archived at or after since, ACTIVITIES_REPLAY_BATCH messages per transaction, their

@@ -6,12 +6,16 @@
  * Idempotence: a duplicate is found by Message-ID or content hash before anything is written; a
  * replayed spool entry finds its own earlier copy and storage_provenance_add refuses the same
  * spool id twice; links and activities have unique keys; the outbox event's idempotency key is
- * "message.archived:<our id>". A skipped message writes nothing at all.
+ * "message.archived:<our id>". A skipped message is not archived; only mail skipped for no
+ * matching record is held (pending_hold, keyed by its raw digest) and a throttled loop reported
+ * once per window (loop_guard). pipeline_preview answers what archiving would do, writing nothing.
  * Never logs bodies or addresses: only enterprise, spool and message ids.
  */
 #include "pipeline.h"
 
 #include "activities.h"
+#include "loop_guard.h"
+#include "pending.h"
 #include "agent/codec/codec.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/crypto.h"
@@ -129,7 +133,7 @@ static void copy_links(GPtrArray *dst, GPtrArray *src)
 {
   for (guint i = 0; i < src->len; i++) {
     const MaRecordRef *ref = src->pdata[i];
-    match_link_add(dst, ref->type, ref->id);
+    match_link_add_why(dst, ref->type, ref->id, ref->reason);
   }
 }
 
@@ -179,6 +183,8 @@ static int ingest_match(MaIngest *in, GError **error)
 static const char *ingest_skip_reason(const MaIngest *in)
 {
   const MaSettings *set = in->ctx->settings;
+  const char *skip = match_skip_reason(in->ctx, in->match); /* never_log, machine mail the settings skip */
+  if (skip) return skip;
   if (in->match->external_keys->len == 0 && !set->archive_internal) return "internal_only";
   if (in->match->external_keys->len > 0 && in->match->links->len == 0 && !set->archive_unmatched)
     return "no_matching_record";
@@ -230,6 +236,8 @@ static void fill_view(const MaMatchContext *ctx, gsize len, const MaMessage *msg
   m->subject = g_strdup(msg->subject ? msg->subject : "");
   m->direction = match->direction;
   m->size = (gint64) len;
+  m->machine = match->machine;
+  m->machine_reason = g_strdup(match->machine_reason);
   if (ctx->settings->capture_level == MA_CAPTURE_METADATA) {
     m->text = (char *) "";
     m->snippet = g_strdup("");
@@ -454,8 +462,16 @@ static int ingest_parsed(MaIngest *in, GError **error)
   in->r->skip_reason = ingest_skip_reason(in);
   if (in->r->skip_reason) {
     in->r->outcome = MA_INGEST_SKIPPED;
+    if (strcmp(in->r->skip_reason, "no_matching_record") != 0) return 0;
+    /* held for late re-matching while pending_days lasts (pending.h) */
+    int held = pending_hold(in->p->st, in->ctx->enterprise_id, in->ctx->settings, in->pm->raw, in->pm->len,
+                            in->match->external_keys, in->r->skip_reason, in->prov, error);
+    if (held < 0) return -1;
+    in->r->held = held == 1;
     return 0;
   }
+  rc = loop_guard(in->p->st, in->ctx, in->match, in->r, error); /* a sender flooding one record (loop_guard.h) */
+  if (rc != 0) return rc < 0 ? -1 : 0;
   MaStoredMessage *m = ma_stored_message_new();
   rc = ingest_store(in, m, error);
   if (rc == 0) rc = ingest_act(in, m->id, in->match->links, error);
@@ -487,6 +503,45 @@ int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const
   if (rc < 0) return -1;
   if (r->outcome != MA_INGEST_SKIPPED) result_take_plan(r, pm);
   *out = g_steal_pointer(&r);
+  return 0;
+}
+
+void ma_preview_clear(MaPreview *pv)
+{
+  ma_stored_message_free(pv->view);
+  if (pv->links) g_ptr_array_unref(pv->links);
+  if (pv->external) g_ptr_array_unref(pv->external);
+  if (pv->excluded) g_ptr_array_unref(pv->excluded);
+  memset(pv, 0, sizeof *pv);
+}
+
+int pipeline_preview(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm, MaPreview *out,
+                     GError **error)
+{
+  ma_preview_clear(out);
+  out->links = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_ref_free);
+  out->external = g_ptr_array_new_with_free_func(g_free);
+  out->excluded = g_ptr_array_new_with_free_func(g_free);
+  MaMatchContext *ctx = context_for(p, enterprise_id, error);
+  if (!ctx) return -1;
+  if (!pm->msg) return 0; /* archived unparsed, with no participant and no link */
+  /* the stages of ingest_parsed that read: match (with the thread), then the skip decision */
+  MaIngest in = {.p = p, .ctx = ctx, .pm = pm, .msg = pm->msg, .date = archive_date(pm->msg, NULL)};
+  if (ingest_match(&in, error) < 0) {
+    ingest_clear(&in);
+    return -1;
+  }
+  const MaMatch *match = in.match;
+  out->skip_reason = !ctx->settings->archiving ? "archiving_off" : ingest_skip_reason(&in);
+  copy_links(out->links, match->links);
+  for (guint i = 0; i < match->excluded->len; i++) g_ptr_array_add(out->excluded, g_strdup(match->excluded->pdata[i]));
+  for (guint i = 0; i < match->external_keys->len; i++) g_ptr_array_add(out->external, g_strdup(match->external_keys->pdata[i]));
+  out->view = ma_stored_message_new();
+  fill_view(ctx, pm->len, pm->msg, match, out->view);
+  ingest_clear(&in);
+  /* fill_view borrows text and html from the parsed message; the preview outlives it */
+  out->view->text = g_strdup(out->view->text);
+  out->view->html = g_strdup(out->view->html);
   return 0;
 }
 

@@ -18,12 +18,19 @@
  *   duplicate  - the same mail is archived already (normalised Message-ID, else the content hash):
  *                this copy's provenance is added (unless the same spool id brought it before),
  *                links are re-evaluated against the current records, activities re-applied.
- *   skipped    - nothing is written. Reasons:
+ *   skipped    - nothing is archived. Reasons:
  *                "archiving_off"      the enterprise's `archiving` setting is off;
- * *                "internal_only"      every participant is internal (setting `archive_internal`);
+ *                "never_log"          every external participant is on the `never_log` list;
+ *                "auto_reply", "bulk_mail" machine mail the `auto_replies` / `bulk_mail`
+ *                                     settings skip (match_machine.c);
+ *                "internal_only"      every participant is internal (setting `archive_internal`);
  *                "no_matching_record" data minimisation: external participants exist but none
  *                                     matches a record and the thread carries no opportunity
- *                                     (setting `archive_unmatched`, default off).
+ *                                     (setting `archive_unmatched`, default off); held in the
+ *                                     pending store for late re-matching (pending.h: its raw
+ *                                     copy, `pending_days`);
+ *                "loop_throttled"     its outside sender passed `loop_limit` messages to a linked
+ *                                     record within the window (loop_guard.h).
  *
  * A MaPipeline is per thread: it borrows one MaStorage handle and the config, and caches each
  * enterprise's match context (domains, employees, settings) until pipeline_forget().
@@ -60,6 +67,7 @@ typedef struct {
   gboolean rules_budget_exhausted; /* the rules' budget ran out: no activity from the remaining rules */
   guint64 rules_units;        /* regex units the rules used (rules.h budget) */
   char *parse_error;          /* archived unparsed: why the parser refused it; else NULL */
+  gboolean held;              /* skipped for no matching record, held in the pending store (pending.h) */
 } MaIngestResult;
 
 void ma_ingest_result_free(MaIngestResult *r);
@@ -101,6 +109,22 @@ int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *
  * transaction. *out owned by the caller. */
 int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm,
                                  const MaProvenance *prov, MaIngestResult **out, GError **error);
+
+/* What archiving a parsed message would do (pipeline_preview), all owned by the struct. */
+typedef struct {
+  MaStoredMessage *view;    /* the archive row's fields the rules read; NULL for input the parser refused */
+  GPtrArray *links;         /* MaRecordRef*, with their reasons */
+  GPtrArray *external;      /* char*: external address keys matched against records */
+  GPtrArray *excluded;      /* char*: "address (never_log entry)" */
+  const char *skip_reason;  /* static: why it would be skipped; NULL when it would be archived */
+} MaPreview;
+
+void ma_preview_clear(MaPreview *pv);
+/* Fills *out (zero-initialised before the first call; cleared and refilled on later ones) with what
+ * archiving this parsed message would do, writing nothing (dry runs, `ingest --explain`).
+ * Duplicates and the loop limit are not looked at. 0, or -1 with *error. */
+int pipeline_preview(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm, MaPreview *out,
+                     GError **error);
 
 /* ---- worker pool (pipeline_workers.c) -------------------------------------------------------- */
 

@@ -11,6 +11,7 @@
 
 static const char *const policy_choices[] = {"employee", "domain", "any", "strict", NULL};
 static const char *const capture_choices[] = {"full", "no_attachments", "metadata", NULL};
+static const char *const machine_choices[] = {"flag", "skip", NULL};
 
 #define PUBLIC_DOMAINS_DEFAULT                                                                       \
   "gmail.com outlook.com hotmail.com live.com yahoo.com icloud.com me.com aol.com proton.me "       \
@@ -31,6 +32,17 @@ static const MaSettingInfo registry[] = {
   {"forwarder_networks", MA_SETTING_CIDR_LIST, "", NULL, "the enterprise's mail servers (CIDR list)"},
   {"capture_level", MA_SETTING_CHOICE, "full", capture_choices,
    "what is kept: full, no_attachments, metadata"},
+  {"auto_replies", MA_SETTING_CHOICE, "flag", machine_choices,
+   "auto-replies and delivery reports: flag (archive, rules test is_auto) or skip"},
+  {"bulk_mail", MA_SETTING_CHOICE, "flag", machine_choices,
+   "bulk and list mail: flag (archive, rules test is_bulk) or skip"},
+  {"pending_days", MA_SETTING_NUMBER, "14", NULL,
+   "days mail with no matching record is held for late re-matching (raw copy kept), then purged; 0: none"},
+  {"loop_limit", MA_SETTING_NUMBER, "50", NULL,
+   "messages one outside sender may add to one record within loop_window_minutes before the rest are dropped; 0: no limit"},
+  {"loop_window_minutes", MA_SETTING_NUMBER, "60", NULL, "the loop_limit window, in minutes"},
+  {"never_log", MA_SETTING_PATTERN_LIST, "", NULL,
+   "addresses and domains never linked or logged: a@x.com, x.com, *.x.com (+p / -p edit the list)"},
   {"return_path", MA_SETTING_RETURN_PATH, "bounce", NULL,
    "envelope sender of outgoing mail: bounce (VERP on [relay] bounce_domain), from, or an address of the enterprise"},
   {"retention_days", MA_SETTING_DAYS, "0", NULL,
@@ -99,6 +111,21 @@ static gboolean domain_valid(const char *d)
   return TRUE;
 }
 
+/* A never_log entry: "local@domain" (any local part but "*"), "domain", or "*.domain" (every
+ * subdomain of domain, not domain itself). */
+static gboolean pattern_valid(const char *p)
+{
+  const char *at = strchr(p, '@');
+  if (at) {
+    if (at == p || strchr(at + 1, '@') || strchr(p, '*') || strlen(p) > 320) return FALSE;
+    for (const char *c = p; c < at; c++)
+      if ((unsigned char) *c <= 0x20 || *c == '"' || *c == ',') return FALSE;
+    return domain_valid(at + 1);
+  }
+  if (g_str_has_prefix(p, "*.")) return domain_valid(p + 2);
+  return domain_valid(p);
+}
+
 /* Appends d to list unless present. */
 static void list_add_unique(GPtrArray *list, const char *d)
 {
@@ -117,6 +144,7 @@ static char *join_list(GPtrArray *list)
   return g_string_free(s, FALSE);
 }
 
+/* A domain list or a never_log pattern list: a full list, or +entry/-entry edits of the current one. */
 static char *normalise_domains(const MaSettingInfo *info, const char *value, const char *current,
                                GError **error)
 {
@@ -138,8 +166,11 @@ static char *normalise_domains(const MaSettingInfo *info, const char *value, con
   for (guint i = 0; i < n; i++) {
     const char *tok = edits ? tokens[i] + 1 : tokens[i];
     g_autofree char *d = g_utf8_strdown(tok, -1);
-    if (!domain_valid(d)) {
-      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: \"%s\" is not a domain name", info->key, tok);
+    gboolean patterns = info->kind == MA_SETTING_PATTERN_LIST;
+    if (patterns ? !pattern_valid(d) : !domain_valid(d)) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
+                  patterns ? "%s: \"%s\" is not an address, a domain or *.domain" : "%s: \"%s\" is not a domain name",
+                  info->key, tok);
       return NULL;
     }
     if (edits && tokens[i][0] == '-') {
@@ -218,7 +249,17 @@ char *settings_normalise(const char *key, const char *value, const char *current
       g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: \"%s\" is not one of %s", key, v, all);
     }
     return NULL;
-  case MA_SETTING_DOMAIN_LIST: return normalise_domains(info, v, current, error);
+  case MA_SETTING_DOMAIN_LIST:
+  case MA_SETTING_PATTERN_LIST: return normalise_domains(info, v, current, error);
+  case MA_SETTING_NUMBER: {
+    char *end = NULL;
+    gint64 n = g_ascii_strtoll(v, &end, 10);
+    if (!*v || *end || n < 0 || n > 1000000) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: \"%s\" is not a whole number from 0 to 1000000", key, v);
+      return NULL;
+    }
+    return g_strdup_printf("%" G_GINT64_FORMAT, n);
+  }
   case MA_SETTING_CIDR_LIST: return normalise_cidrs(info, v, error);
   case MA_SETTING_RETURN_PATH: return normalise_return_path(info, v, error);
   case MA_SETTING_DAYS: {
@@ -285,7 +326,8 @@ int settings_set(MaStorage *st, const char *enterprise_id, const char *key, cons
     return -1;
   }
   g_autofree char *current = NULL;
-  if (info->kind == MA_SETTING_DOMAIN_LIST && stored_value(st, enterprise_id, key, &current, error) < 0)
+  if ((info->kind == MA_SETTING_DOMAIN_LIST || info->kind == MA_SETTING_PATTERN_LIST) &&
+      stored_value(st, enterprise_id, key, &current, error) < 0)
     return -1;
   g_autofree char *canon = settings_normalise(key, value, current, error);
   if (!canon) return -1;
@@ -371,6 +413,20 @@ static void snapshot_apply(MaSettings *s, const char *key, const char *value)
       GInetAddressMask *m = g_inet_address_mask_new_from_string(list[i], NULL);
       if (m) g_ptr_array_add(s->forwarder_networks, m);
     }
+  } else if (strcmp(key, "auto_replies") == 0) {
+    s->skip_auto_replies = strcmp(value, "skip") == 0;
+  } else if (strcmp(key, "bulk_mail") == 0) {
+    s->skip_bulk_mail = strcmp(value, "skip") == 0;
+  } else if (strcmp(key, "loop_limit") == 0) {
+    s->loop_limit = (int) g_ascii_strtoll(value, NULL, 10);
+  } else if (strcmp(key, "loop_window_minutes") == 0) {
+    s->loop_window_minutes = (int) g_ascii_strtoll(value, NULL, 10);
+  } else if (strcmp(key, "pending_days") == 0) {
+    s->pending_days = (int) g_ascii_strtoll(value, NULL, 10);
+  } else if (strcmp(key, "never_log") == 0) {
+    g_ptr_array_set_size(s->never_log, 0);
+    g_auto(GStrv) list = split_list(value);
+    for (guint i = 0; list[i]; i++) g_ptr_array_add(s->never_log, g_strdup(list[i]));
   } else if (strcmp(key, "capture_level") == 0) {
     s->capture_level = strcmp(value, "metadata") == 0         ? MA_CAPTURE_METADATA
                        : strcmp(value, "no_attachments") == 0 ? MA_CAPTURE_NO_ATTACHMENTS
@@ -383,6 +439,7 @@ MaSettings *settings_defaults(const MaConfig *cfg)
   MaSettings *s = g_new0(MaSettings, 1);
   s->public_domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   s->forwarder_networks = g_ptr_array_new_with_free_func(g_object_unref);
+  s->never_log = g_ptr_array_new_with_free_func(g_free);
   for (guint i = 0; i < G_N_ELEMENTS(registry); i++) snapshot_apply(s, registry[i].key, default_of(&registry[i], cfg));
   return s;
 }
@@ -405,6 +462,7 @@ void ma_settings_free(MaSettings *s)
   if (!s) return;
   g_hash_table_unref(s->public_domains);
   g_ptr_array_unref(s->forwarder_networks);
+  g_ptr_array_unref(s->never_log);
   g_free(s->forwarder_policy);
   g_free(s);
 }
@@ -436,4 +494,22 @@ gboolean settings_in_forwarder_networks(const MaSettings *s, const char *ip)
     if (g_inet_address_mask_matches(m, addr)) return TRUE;
   }
   return FALSE;
+}
+
+const char *settings_never_log_match(const MaSettings *s, const char *address_key)
+{
+  if (!s || !address_key || s->never_log->len == 0) return NULL;
+  const char *domain = ma_address_domain(address_key);
+  for (guint i = 0; i < s->never_log->len; i++) {
+    const char *p = s->never_log->pdata[i];
+    if (strchr(p, '@')) {
+      if (strcmp(p, address_key) == 0) return p;
+    } else if (domain && p[0] == '*' && p[1] == '.') {
+      gsize dl = strlen(domain), pl = strlen(p + 1); /* ".example.com" */
+      if (dl > pl && strcmp(domain + dl - pl, p + 1) == 0) return p;
+    } else if (domain && strcmp(domain, p) == 0) {
+      return p;
+    }
+  }
+  return NULL;
 }

@@ -17,6 +17,23 @@
  *   capture_level      full|no_attachments|metadata [full] what of a message is kept: everything;
  *                      no attachment contents; headers, participants and links only (no body,
  *                      no raw copy, no attachment contents)
+ *   auto_replies       flag|skip [flag] auto-replies and delivery reports (agent/match
+ *                      match_machine.c): archived with is_auto set, or not archived
+ *   bulk_mail          flag|skip [flag] bulk and list mail: archived with is_bulk set, or not archived
+ *   pending_days       days [14] mail with no matching record (archive_unmatched off) is held this
+ *                      long in the pending store, raw copy included, and archived when a record
+ *                      that matches it is imported or changed; then purged. 0 holds nothing: the
+ *                      privacy trade-off (held mail is kept for the window though it matched no
+ *                      record) against losing mail whose contact is created a day later. Nothing is
+ *                      held under capture_level metadata (it keeps no raw copy).
+ *   loop_limit         number [50] loop protection: once one outside sender's inbound messages
+ *                      linked to one record within loop_window_minutes reach it, the next ones are
+ *                      not archived (skip reason loop_throttled), logged, counted and reported once
+ *                      per window with a loop.throttled webhook event; 0 turns it off
+ *   loop_window_minutes number [60]
+ *   never_log          pattern list [empty] addresses ("a@x.com"), domains ("x.com") and every
+ *                      subdomain ("*.x.com") that are never linked to records; a message whose only
+ *                      external participants are on it is not archived
  *   return_path        bounce|from|ADDRESS [bounce] the envelope sender of outgoing mail on the
  *                      default path: mailagent's bounce management (a VERP address per recipient
  *                      on [relay] bounce_domain; the From address while that is unset), the From
@@ -44,6 +61,8 @@ typedef enum {
   MA_SETTING_CHOICE,      /* one of a fixed set of words */
   MA_SETTING_DOMAIN_LIST,
   MA_SETTING_CIDR_LIST,
+  MA_SETTING_PATTERN_LIST, /* addresses, domains and *.domain wildcards (never_log) */
+  MA_SETTING_NUMBER,       /* a whole number, 0 to 1000000 */
   MA_SETTING_RETURN_PATH, /* "bounce", "from" or an address in one of the enterprise's domains */
   MA_SETTING_DAYS,        /* a whole number of days, 0 to SETTINGS_DAYS_MAX */
 } MaSettingKind;
@@ -110,6 +129,12 @@ typedef struct {
   char *forwarder_policy;       /* "employee" | "domain" | "any" */
   GPtrArray *forwarder_networks;/* GInetAddressMask* (owned) */
   MaCaptureLevel capture_level;
+  gboolean skip_auto_replies;   /* auto_replies = skip */
+  gboolean skip_bulk_mail;      /* bulk_mail = skip */
+  GPtrArray *never_log;         /* char*: lower-case never_log entries (owned) */
+  int pending_days;             /* hold unmatched mail this long for late re-matching; 0: never */
+  int loop_limit;               /* inbound messages from one sender to one record per window; 0: no limit */
+  int loop_window_minutes;
 } MaSettings;
 
 /* Reads all settings of the enterprise into a new snapshot (caller frees with ma_settings_free).
@@ -119,6 +144,10 @@ int settings_load(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
 MaSettings *settings_defaults(const MaConfig *cfg);
 void ma_settings_free(MaSettings *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MaSettings, ma_settings_free)
+
+/* The never_log entry that covers address_key (an ma_address_key: lower-case), or NULL. The
+ * result points into s. */
+const char *settings_never_log_match(const MaSettings *s, const char *address_key);
 
 /* TRUE when domain (any case) is on the public-provider list. */
 gboolean settings_is_public_domain(const MaSettings *s, const char *domain);

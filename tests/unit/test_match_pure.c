@@ -127,11 +127,76 @@ static void test_dedup_key(void)
   g_assert_cmpstr(a, ==, b);
 }
 
+/* Each machine-mail marker alone, and look-alikes that are a person's mail. */
+static void test_machine(void)
+{
+  static const struct {
+    const char *header, *value, *subject;
+    guint want;
+    const char *reason;
+  } cases[] = {
+    {"auto_submitted", "auto-replied", "Re: quote", MA_MACHINE_AUTO, "Auto-Submitted header"},
+    {"auto_submitted", "auto-generated; owner-email=x@y", "Hi", MA_MACHINE_AUTO, "Auto-Submitted header"},
+    {"auto_submitted", "No", "Hi", 0, NULL},
+    {"x_autoreply", "yes", "Hi", MA_MACHINE_AUTO, "X-Autoreply header"},
+    {"x_autorespond", "Vacation", "Hi", MA_MACHINE_AUTO, "X-Autorespond header"},
+    {"precedence", "auto_reply", "Hi", MA_MACHINE_AUTO, "Precedence: auto_reply"},
+    {"precedence", "Bulk", "Hi", MA_MACHINE_BULK, "Precedence: bulk"},
+    {"precedence", "junk", "Hi", MA_MACHINE_BULK, "Precedence: junk"},
+    {"precedence", "list", "Hi", MA_MACHINE_BULK, "Precedence: list"},
+    {"precedence", "first-class", "Hi", 0, NULL},
+    {"list_id", "<news.example.com>", "Hi", MA_MACHINE_BULK, "List-Id header"},
+    {"list_unsubscribe", "<mailto:u@example.com>", "Hi", MA_MACHINE_BULK, "List-Unsubscribe header"},
+    {"report", NULL, "Undelivered Mail Returned to Sender", MA_MACHINE_AUTO | MA_MACHINE_REPORT,
+     "delivery report (multipart/report)"},
+    /* out-of-office subjects, six languages */
+    {NULL, NULL, "Automatic reply: Widget quote", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "Out of Office: Widget quote", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "[Auto-Reply] Widget quote", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "自动回复：报价", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "自動回覆: 報價", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "自動応答: お見積もり", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "不在通知", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "Automatische Antwort: Angebot", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "Abwesenheitsnotiz: Angebot", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "Réponse automatique : Devis", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "RÉPONSE AUTOMATIQUE: Devis", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "Respuesta automática: Presupuesto", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "Fuera de la oficina", MA_MACHINE_AUTO, "out-of-office subject"},
+    /* people's mail that only looks like it */
+    {NULL, NULL, "Re: Out of office schedule for May", 0, NULL},
+    {NULL, NULL, "Autoresponder pricing", 0, NULL},
+    {NULL, NULL, "Outlook tips", 0, NULL},
+    {NULL, NULL, "", 0, NULL},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autoptr(MaMessage) m = ma_message_new();
+    g_free(m->subject);
+    m->subject = g_strdup(cases[i].subject);
+    const char *h = cases[i].header;
+    char **slot = !h ? NULL
+                  : !strcmp(h, "auto_submitted") ? &m->machine.auto_submitted
+                  : !strcmp(h, "x_autoreply") ? &m->machine.x_autoreply
+                  : !strcmp(h, "x_autorespond") ? &m->machine.x_autorespond
+                  : !strcmp(h, "precedence") ? &m->machine.precedence
+                  : !strcmp(h, "list_id") ? &m->machine.list_id
+                  : !strcmp(h, "list_unsubscribe") ? &m->machine.list_unsubscribe : NULL;
+    if (slot) *slot = g_strdup(cases[i].value);
+    if (h && !strcmp(h, "report")) m->machine.report = TRUE;
+    const char *reason = NULL;
+    guint got = match_machine_classify(m, &reason);
+    if (got != cases[i].want || g_strcmp0(reason, cases[i].reason))
+      g_error("machine case %zu (%s): flags %u reason %s, want %u %s", i, cases[i].subject, got, reason ? reason : "-",
+              cases[i].want, cases[i].reason ? cases[i].reason : "-");
+  }
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/match/subject_key", test_subject_key);
   g_test_add_func("/match/fold_whitespace", test_fold_whitespace);
   g_test_add_func("/match/dedup_key", test_dedup_key);
+  g_test_add_func("/match/machine", test_machine);
   return g_test_run();
 }

@@ -9,6 +9,7 @@
 
 #include "agent/lib/error.h"
 #include "agent/mime/mime.h"
+#include "agent/mime/mime_private.h"
 
 static const char *fixtures_dir(void)
 {
@@ -503,6 +504,51 @@ static void test_threads(void)
   g_free(dir);
 }
 
+/* mime_rfc2047_decode, table driven: each expectation written by hand. */
+static void test_rfc2047(void)
+{
+  static const struct {
+    const char *in, *want;
+  } cases[] = {
+    {"plain text", "plain text"},
+    {"=?UTF-8?B?5L2g5aW9?=", "你好"},
+    /* 你 + first byte of 好 | the rest of 好: joined before conversion */
+    {"=?UTF-8?B?5L2g5Q==?= =?UTF-8?B?pb0=?=", "你好"},
+    {"=?utf-8?b?5L2g5Q==?=\t =?UTF-8?B?pb0=?= x", "你好 x"},
+    /* GBK 你好 split after three bytes, Q encoded */
+    {"=?GBK?Q?=C4=E3=BA?= =?gbk?Q?=C3?=", "你好"},
+    /* '=' between whole quanta, and chunks padded one by one */
+    {"=?UTF-8?B?5L2g=5aW9?=", "你好"},
+    {"=?UTF-8?B?5oql5A===u7fljZU=?=", "报价单"},
+    /* white space between words goes, around text stays */
+    {"a =?UTF-8?Q?b?= =?UTF-8?Q?c?= d", "a bc d"},
+    {"=?UTF-8?Q?a?=  =?ISO-8859-1?Q?=E9?=", "aé"},
+    /* glued to text, RFC 2231 language, Q underscore and a stray '=' */
+    {"Re:=?UTF-8*en?Q?caf=C3=A9_au_lait=?=", "Re:café au lait="},
+    /* malformed words stay literal */
+    {"=?UTF-8?X?abc?=", "=?UTF-8?X?abc?="},
+    {"=?UTF-8?B?no end", "=?UTF-8?B?no end"},
+    {"=??B?abc?=", "=??B?abc?="},
+    {"=?UTF-8?Q?has space?=", "=?UTF-8?Q?has space?="},
+    {"", ""},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    char *got = mime_rfc2047_decode(cases[i].in);
+    if (strcmp(got, cases[i].want) != 0) g_error("rfc2047 case %zu: want \"%s\", got \"%s\"", i, cases[i].want, got);
+    g_free(got);
+  }
+}
+
+static void test_content_type_valid(void)
+{
+  static const char *const valid[] = {"text/plain", " Text/Plain ; charset=utf-8", "application/x-foo", "a/b(comment)"};
+  static const char *const invalid[] = {"text", "text/", "/plain", "", "this is not a type", "text;charset=utf-8",
+                                        "text plain", "text/plain junk"};
+  for (gsize i = 0; i < G_N_ELEMENTS(valid); i++) g_assert_true(mime_content_type_valid(valid[i]));
+  for (gsize i = 0; i < G_N_ELEMENTS(invalid); i++)
+    if (mime_content_type_valid(invalid[i])) g_error("\"%s\" taken as a valid Content-Type", invalid[i]);
+}
+
 int main(int argc, char **argv)
 {
   if (argc == 3 && strcmp(argv[1], "--dump") == 0) {
@@ -522,6 +568,8 @@ int main(int argc, char **argv)
   }
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/mime/fixtures", test_fixtures);
+  g_test_add_func("/mime/rfc2047", test_rfc2047);
+  g_test_add_func("/mime/content_type_valid", test_content_type_valid);
   g_test_add_func("/mime/limits", test_limits);
   g_test_add_func("/mime/huge_header_line", test_huge_header_line);
   g_test_add_func("/mime/deep_nesting", test_deep_nesting);

@@ -4,7 +4,9 @@
  *   result ("archived" | "duplicate" | "skipped"), reason, parse_error, direction, participants ("role:address",
  *   as a set, case-insensitive), records ("type:id", as a set), thread (a label: equal labels must
  *   share one thread id, different labels must not), duplicate_of (the fixture whose message this
- *   copy is), provenance_added, provenance_count, unwrapped; "settings" are set for that message
+ *   copy is), provenance_added, provenance_count, unwrapped, machine ("none", "auto", "bulk",
+ *   "auto,bulk") and machine_reason of the stored message, reasons ({"type:id": reason} of its
+ *   links, '*' a wildcard); "settings" are set for that message
  *   only; "provenance" gives route, employee (address), mailbox and spool_id of the copy.
  * Archived messages are read back from storage and compared again, so what was written is checked,
  * not only what the pipeline reported. All mismatches are collected and reported together.
@@ -234,6 +236,34 @@ static void check_stored(Fx *fx, const char *name, json_t *want, const MaIngestR
   if (jstr(want, "direction") && strcmp(ma_direction_name(m->direction), jstr(want, "direction")))
     failf(fx, name, "stored direction %s, want %s", ma_direction_name(m->direction), jstr(want, "direction"));
   if (g_strcmp0(m->thread_id, r->thread_id)) failf(fx, name, "stored thread differs from the reported one");
+  /* reasons: {"type:id": "reason"} of the stored links ('*' matches any run, e.g. a message id) */
+  json_t *want_reasons = json_object_get(want, "reasons");
+  if (want_reasons) {
+    g_autoptr(GPtrArray) links = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_ref_free);
+    if (storage_message_links(fx->st, fx->ent, m->id, links, &error) < 0) failf(fx, name, "links: %s", error->message);
+    const char *key;
+    json_t *v;
+    json_object_foreach(want_reasons, key, v) {
+      const char *got = NULL;
+      for (guint i = 0; i < links->len; i++) {
+        const MaRecordRef *ref = links->pdata[i];
+        g_autofree char *k = g_strdup_printf("%s:%s", ma_record_type_name(ref->type), ref->id);
+        if (!strcmp(k, key)) got = ref->reason ? ref->reason : "(none)";
+      }
+      if (!got || !g_pattern_match_simple(json_string_value(v), got))
+        failf(fx, name, "reason of %s: \"%s\", want \"%s\"", key, got ? got : "(no link)", json_string_value(v));
+    }
+  }
+  /* machine: "none" | "auto" | "bulk" | "auto,bulk" (absent: "none") */
+  const char *want_machine = jstr(want, "machine") ? jstr(want, "machine") : "none";
+  g_autofree char *got_machine = g_strdup_printf("%s%s%s", m->machine & MA_MACHINE_AUTO ? "auto" : "",
+                                                 (m->machine & MA_MACHINE_AUTO) && (m->machine & MA_MACHINE_BULK) ? "," : "",
+                                                 m->machine & MA_MACHINE_BULK ? "bulk" : "");
+  if (strcmp(want_machine, *got_machine ? got_machine : "none"))
+    failf(fx, name, "stored machine %s, want %s", *got_machine ? got_machine : "none", want_machine);
+  if (jstr(want, "machine_reason") && g_strcmp0(m->machine_reason, jstr(want, "machine_reason")))
+    failf(fx, name, "stored machine_reason %s, want %s", m->machine_reason ? m->machine_reason : "none",
+          jstr(want, "machine_reason"));
   if (g_strcmp0(m->parse_error, jstr(want, "parse_error")))
     failf(fx, name, "stored parse_error %s, want %s", m->parse_error ? m->parse_error : "none",
           jstr(want, "parse_error") ? jstr(want, "parse_error") : "none");

@@ -42,6 +42,22 @@ static void test_normalise(void)
     {"forwarder_networks", "10.0.0.0/33", NULL},
     {"forwarder_networks", "mail.example.com", NULL},
     {"forwarder_networks", "", ""},
+    {"auto_replies", "Skip", "skip"},
+    {"bulk_mail", "flag", "flag"},
+    {"bulk_mail", "drop", NULL},
+    {"never_log", "Bob@Example.com, example.org *.Example.net", "bob@example.com example.org *.example.net"},
+    {"never_log", "*@example.com", NULL},
+    {"never_log", "*.com", NULL},
+    {"never_log", "a@b@example.com", NULL},
+    {"never_log", "not an address", NULL},
+    {"never_log", "", ""},
+    {"pending_days", "0", "0"},
+    {"pending_days", " 30 ", "30"},
+    {"pending_days", "-1", NULL},
+    {"pending_days", "1000001", NULL},
+    {"loop_limit", "5", "5"},
+    {"loop_window_minutes", "1.5", NULL},
+    {"pending_days", "two", NULL},
     {"no_such_setting", "on", NULL},
   };
   for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -54,6 +70,25 @@ static void test_normalise(void)
       g_assert_nonnull(strstr(error->message, cases[i].key)); /* the message names the key */
     }
   }
+}
+
+/* never_log entries: exact address (any case), exact domain, and *.domain for subdomains only. */
+static void test_never_log_match(void)
+{
+  g_autoptr(MaSettings) s = settings_defaults(NULL);
+  g_ptr_array_add(s->never_log, g_strdup("bob@example.com"));
+  g_ptr_array_add(s->never_log, g_strdup("example.org"));
+  g_ptr_array_add(s->never_log, g_strdup("*.example.net"));
+  g_assert_cmpstr(settings_never_log_match(s, "bob@example.com"), ==, "bob@example.com");
+  g_assert_null(settings_never_log_match(s, "bobby@example.com"));
+  g_assert_cmpstr(settings_never_log_match(s, "x@example.org"), ==, "example.org");
+  g_assert_null(settings_never_log_match(s, "x@sub.example.org"));
+  g_assert_cmpstr(settings_never_log_match(s, "x@a.b.example.net"), ==, "*.example.net");
+  g_assert_null(settings_never_log_match(s, "x@example.net"));
+  g_assert_null(settings_never_log_match(s, "x@badexample.net"));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *edited = settings_normalise("never_log", "+x.example -bob@example.com", "bob@example.com y.example", &error);
+  g_assert_cmpstr(edited, ==, "y.example x.example");
 }
 
 static void test_public_domain_edits(void)
@@ -202,6 +237,7 @@ int main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/settings/normalise", test_normalise);
   g_test_add_func("/settings/public_domain_edits", test_public_domain_edits);
+  g_test_add_func("/settings/never_log_match", test_never_log_match);
   g_test_add_func("/settings/storage_round_trip", test_storage_round_trip);
   g_test_add_func("/settings/defaults_snapshot", test_defaults_snapshot);
   return g_test_run();

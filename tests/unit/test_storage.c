@@ -148,7 +148,8 @@ static void test_migrations_fresh_and_existing(Fixture *fx, gconstpointer data)
 
 static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
-  /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108, 115, 116, 118, 123 and 124 made. */
+  /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108, 115, 116, 118, 123,
+   * 124 and 126-129 made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", "acme.com", NULL);
@@ -197,6 +198,10 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
                                "CREATE INDEX threads_by_subject ON threads(enterprise_id, subject_key, participants_key, latest);"
                                "DROP TRIGGER records_counted; DROP TRIGGER records_uncounted; DROP TABLE counters;"
                                "ALTER TABLE messages DROP COLUMN parse_error;"
+                               "ALTER TABLE messages DROP COLUMN machine; ALTER TABLE messages DROP COLUMN machine_reason;" /* 126 */
+                               "ALTER TABLE message_links DROP COLUMN reason;" /* 127 */
+                               "DROP TABLE pending_participants; DROP TABLE pending_messages;" /* 128 */
+                               "DROP INDEX participants_by_address; DROP INDEX participants_by_domain;" /* 129 */
                                "DROP TABLE suppressions; DROP TABLE soft_bounces;" /* migration 118 */
                                "DROP TABLE outbound_sent_copies; DROP TABLE mailbox_send_days;" /* 115, 116 */
                                "DROP TABLE outbound_recipients; DROP TABLE outbound_messages;" /* migration 9 */
@@ -323,7 +328,7 @@ static void run_hot_paths(MaStorage *st)
     p->spool_id = g_strdup_printf("s%d", i);
     g_assert_cmpint(storage_provenance_add(st, "e", m->id, p, &error), ==, 1);
     ma_provenance_free(p);
-    MaRecordRef ref = {MA_RECORD_OPPORTUNITY, "o"};
+    MaRecordRef ref = {MA_RECORD_OPPORTUNITY, "o", NULL};
     g_assert_cmpint(storage_link_add(st, "e", m->id, &ref, &error), ==, 1);
     MaActivity a = {.id = g_strdup_printf("act%d", i), .enterprise_id = "e", .message_id = m->id,
                     .record = {MA_RECORD_CONTACT, "c"}, .created_at = 1};

@@ -150,7 +150,7 @@ static void test_message_roundtrip(Fixture *fx, gconstpointer data)
   ma_stored_message_free(got);
 
   /* Links: add is idempotent. */
-  MaRecordRef ref = {MA_RECORD_LEAD, "l1"};
+  MaRecordRef ref = {MA_RECORD_LEAD, "l1", "to l1@example.com = lead l1"};
   g_assert_cmpint(storage_link_add(fx->st, "e1", "m1", &ref, &error), ==, 1);
   g_assert_cmpint(storage_link_add(fx->st, "e1", "m1", &ref, &error), ==, 0);
   g_assert_cmpint(storage_link_add(fx->st, "e1", "nope", &ref, &error), ==, -1);
@@ -159,6 +159,16 @@ static void test_message_roundtrip(Fixture *fx, gconstpointer data)
   GPtrArray *links = g_ptr_array_new_with_free_func((GDestroyNotify)ma_record_ref_free);
   g_assert_cmpint(storage_message_links(fx->st, "e1", "m1", links, &error), ==, 0);
   g_assert_cmpuint(links->len, ==, 3);
+  /* the reason is kept with the link (explain shows it) */
+  gboolean seen_reason = FALSE;
+  for (guint i = 0; i < links->len; i++) {
+    const MaRecordRef *r = links->pdata[i];
+    if (r->type == MA_RECORD_LEAD) {
+      g_assert_cmpstr(r->reason, ==, "to l1@example.com = lead l1");
+      seen_reason = TRUE;
+    }
+  }
+  g_assert_true(seen_reason);
   g_ptr_array_unref(links);
 
   /* Attachments visible to e1 only. */
@@ -905,7 +915,7 @@ static void test_message_isolation(Fixture *fx, gconstpointer data)
   GPtrArray *links = g_ptr_array_new_with_free_func((GDestroyNotify)ma_record_ref_free);
   g_assert_cmpint(storage_message_links(fx->st, "e2", "m1", links, &error), ==, 0);
   g_assert_cmpuint(links->len, ==, 0);
-  MaRecordRef ref = {MA_RECORD_CONTACT, "c9"};
+  MaRecordRef ref = {MA_RECORD_CONTACT, "c9", NULL};
   g_assert_cmpint(storage_link_add(fx->st, "e2", "m1", &ref, &error), ==, -1);
   g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
   g_clear_error(&error);
