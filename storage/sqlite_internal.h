@@ -369,4 +369,9 @@ int sqlite_submission_list(void *impl, const char *enterprise_id, GPtrArray *out
 int sqlite_submission_revoke(void *impl, const char *enterprise_id, const char *id_or_username, gint64 now,
                              GError **error);
 
+/* Deletes one held message of the pending store with its participants and, when nothing else
+ * refers to it, its raw blob; inside the caller's write (storage_sqlite_pending.c). 1 deleted, 0
+ * not there. */
+int sql_pending_delete(SqlDb *d, const char *enterprise_id, const char *id, GError **error);
+
 #endif

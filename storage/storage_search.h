@@ -50,10 +50,12 @@ typedef struct {
   gint64 activities;            /* local copies of their activities (the CRM keeps its own) */
   gint64 blobs;                 /* raw copies and attachment contents no other message shares */
   gint64 events;                /* their webhook outbox events (delivered or not) */
+  gint64 held;                  /* held mail (the pending store) deleted with its raw copy */
 } MaEraseCounts;
 
 /* Deletes every message of the enterprise in which address (case-insensitive) is a participant
- * (from, sender, to, cc, bcc, reply-to), with everything derived from it; adds to *counts. */
+ * (from, sender, to, cc, bcc, reply-to), with everything derived from it, and the held mail of the
+ * pending store in which it is one, with its raw copy; adds to *counts. */
 int storage_erase_address(MaStorage *st, const char *enterprise_id, const char *address, MaEraseCounts *counts,
                           GError **error);
 /* Deletes up to limit messages of the enterprise archived before `before` (unix seconds), oldest

@@ -199,6 +199,11 @@ static int pending_delete_body(SqlDb *d, const char *enterprise_id, const char *
   return n > 0 ? 1 : 0;
 }
 
+int sql_pending_delete(SqlDb *d, const char *enterprise_id, const char *id, GError **error)
+{
+  return pending_delete_body(d, enterprise_id, id, error);
+}
+
 int sqlite_pending_delete(void *impl, const char *enterprise_id, const char *id, GError **error)
 {
   SqlDb *d = impl;

@@ -416,7 +416,8 @@ static int erase_finish(SqlDb *d, const char *enterprise_id, MaEraseCounts *c, G
             "DELETE FROM blobs WHERE sha256 IN (SELECT sha256 FROM temp.erase_blobs)"
             " AND NOT EXISTS(SELECT 1 FROM messages WHERE raw_sha256 = blobs.sha256)"
             " AND NOT EXISTS(SELECT 1 FROM attachments WHERE sha256 = blobs.sha256)"
-            " AND NOT EXISTS(SELECT 1 FROM outbound_messages WHERE raw_sha256 = blobs.sha256)",
+            " AND NOT EXISTS(SELECT 1 FROM outbound_messages WHERE raw_sha256 = blobs.sha256)"
+            " AND NOT EXISTS(SELECT 1 FROM pending_messages WHERE raw_sha256 = blobs.sha256)",
             NULL, NULL, error) < 0)
     return -1;
   c->blobs += sqlite3_changes(d->db);
@@ -456,6 +457,35 @@ static int collect_ids(SqlDb *d, sqlite3_stmt *s, GPtrArray *out, GError **error
   return 0;
 }
 
+/* The held mail of the pending store in which address is a participant: deleted with its raw copy
+ * in one write (held mail is bounded by pending_days, and erasure is rare). */
+static int erase_held(SqlDb *d, const char *enterprise_id, const char *address, MaEraseCounts *counts, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT DISTINCT pending_id FROM pending_participants WHERE enterprise_id = ?1"
+                             " AND address = ?2 COLLATE NOCASE",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sql_bind_text(s, 2, address);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+  if (collect_ids(d, s, ids, error) < 0) return -1;
+  if (ids->len == 0) return 0;
+  if (sql_write_begin(d, error) < 0) return -1;
+  gint64 held = 0;
+  int rc = 0;
+  for (guint i = 0; rc == 0 && i < ids->len; i++) {
+    rc = sql_pending_delete(d, enterprise_id, ids->pdata[i], error);
+    if (rc > 0) {
+      held++;
+      rc = 0;
+    }
+  }
+  if (sql_write_end(d, rc, error) < 0) return -1;
+  counts->held += held;
+  return 0;
+}
+
 int sqlite_erase_address(void *impl, const char *enterprise_id, const char *address, MaEraseCounts *counts,
                                 GError **error)
 {
@@ -474,9 +504,10 @@ int sqlite_erase_address(void *impl, const char *enterprise_id, const char *addr
     sqlite3_bind_int(s, 3, ERASE_BATCH);
     g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
     if (collect_ids(d, s, ids, error) < 0) return -1;
-    if (ids->len == 0) return 0;
+    if (ids->len == 0) return erase_held(d, enterprise_id, address, counts, error);
     int n = erase_batch(d, enterprise_id, ids, counts, error);
-    if (n <= 0) return n; /* 0: the selected rows vanished meanwhile, nothing is left */
+    if (n < 0) return -1;
+    if (n == 0) return erase_held(d, enterprise_id, address, counts, error); /* the rows vanished meanwhile */
   }
 }
 

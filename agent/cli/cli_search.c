@@ -130,8 +130,8 @@ static void print_counts(const char *what, const MaEraseCounts *c)
 {
   printf("%s: %" G_GINT64_FORMAT " messages deleted (%" G_GINT64_FORMAT " index entries, %" G_GINT64_FORMAT
          " record links, %" G_GINT64_FORMAT " local activity copies, %" G_GINT64_FORMAT " blobs, %" G_GINT64_FORMAT
-         " webhook events)\n",
-         what, c->messages, c->index_entries, c->links, c->activities, c->blobs, c->events);
+         " webhook events), %" G_GINT64_FORMAT " held messages deleted\n",
+         what, c->messages, c->index_entries, c->links, c->activities, c->blobs, c->events, c->held);
 }
 
 int cli_erase(int argc, char **argv)

@@ -42,7 +42,8 @@ json_t *codec_search_hit_to_json(const MaSearchHit *h)
 
 json_t *codec_erase_counts_to_json(const MaEraseCounts *c)
 {
-  return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "messages", (json_int_t)c->messages, "index_entries",
+  return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "messages", (json_int_t)c->messages, "index_entries",
                    (json_int_t)c->index_entries, "links", (json_int_t)c->links, "activities",
-                   (json_int_t)c->activities, "blobs", (json_int_t)c->blobs, "events", (json_int_t)c->events);
+                   (json_int_t)c->activities, "blobs", (json_int_t)c->blobs, "events", (json_int_t)c->events, "held",
+                   (json_int_t)c->held);
 }

@@ -122,6 +122,16 @@ clock_advance $((86400 + 1))
 assert_status 0 ma pending purge
 assert_eq "1 held message purged" "$(cat "$T/last.out")" "pending purge"
 
+# Erasure by address (data-protection requests) reaches held mail too, with its raw copy.
+mail "$T/ida.eml" ida@nowhere.example ida-1@nowhere.example
+assert_status 0 ma ingest acme "$T/ida.eml"
+assert_eq 1 "$(sql "select count(*) from pending_participants where address = 'ida@nowhere.example'")" "ida's mail is held"
+blobs_before=$(sql 'select count(*) from blobs')
+assert_status 0 ma erase acme --address IDA@nowhere.example --json
+assert_eq "1 0" "$(json_get "$T/last.out" 'd["held"]') $(json_get "$T/last.out" 'd["messages"]')" "erasure counts the held message"
+assert_eq "0 $((blobs_before - 1))" "$(sql "select count(*) from pending_messages m join pending_participants p on p.pending_id = m.id where p.address = 'ida@nowhere.example'") $(sql 'select count(*) from blobs')" \
+  "the held message and its raw blob are gone"
+
 # Enterprise deletion clears held mail and its blobs.
 mail "$T/hal.eml" hal@nowhere.example hal-1@nowhere.example
 assert_status 0 ma ingest acme "$T/hal.eml"
