@@ -291,4 +291,22 @@ int sqlite_submission_list(void *impl, const char *enterprise_id, GPtrArray *out
 int sqlite_submission_revoke(void *impl, const char *enterprise_id, const char *id_or_username, gint64 now,
                              GError **error);
 
+
+/* storage_sqlite_relays.c: enterprise relays, their filters and daily counters (migration 110). */
+int sqlite_relay_add(void *impl, const MaRelay *r, GError **error);
+int sqlite_relay_update(void *impl, const MaRelay *r, GError **error);
+int sqlite_relay_get(void *impl, const char *enterprise_id, const char *id_or_name, MaRelay **out, GError **error);
+int sqlite_relay_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int sqlite_relay_delete(void *impl, const char *enterprise_id, const char *id, GError **error);
+int sqlite_relay_set_status(void *impl, const char *enterprise_id, const char *id, const char *status, gint64 since,
+                            const char *reason, gint64 suspended_until, GError **error);
+int sqlite_relay_usage(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 *sent,
+                       int *failures, gint64 *last_failure_at, GError **error);
+int sqlite_relay_count_sent(void *impl, const char *enterprise_id, const char *relay_id, const char *day,
+                            gint64 delta, GError **error);
+int sqlite_relay_count_failure(void *impl, const char *enterprise_id, const char *relay_id, const char *day,
+                               gint64 now, gint64 min_gap, int *failures, GError **error);
+int sqlite_outbound_set_route(void *impl, const char *enterprise_id, const char *id, const char *route_json,
+                              GError **error);
+
 #endif

@@ -180,6 +180,22 @@ typedef struct MaStorageBackend {
   int (*submission_list)(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
   int (*submission_revoke)(void *impl, const char *enterprise_id, const char *id_or_username, gint64 now,
                            GError **error);
+  /* enterprise relays (migration 110) */
+  int (*relay_add)(void *impl, const MaRelay *r, GError **error);
+  int (*relay_update)(void *impl, const MaRelay *r, GError **error);
+  int (*relay_get)(void *impl, const char *enterprise_id, const char *id_or_name, MaRelay **out, GError **error);
+  int (*relay_list)(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+  int (*relay_delete)(void *impl, const char *enterprise_id, const char *id, GError **error);
+  int (*relay_set_status)(void *impl, const char *enterprise_id, const char *id, const char *status, gint64 since,
+                          const char *reason, gint64 suspended_until, GError **error);
+  int (*relay_usage)(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 *sent,
+                     int *failures, gint64 *last_failure_at, GError **error);
+  int (*relay_count_sent)(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 delta,
+                          GError **error);
+  int (*relay_count_failure)(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 now,
+                             gint64 min_gap, int *failures, GError **error);
+  int (*outbound_set_route)(void *impl, const char *enterprise_id, const char *id, const char *route_json,
+                            GError **error);
 } MaStorageBackend;
 
 /* The handle behind storage.h's MaStorage: a backend and its state (storage.c opens it; the

@@ -317,6 +317,32 @@ static const SqlMigration migrations[] = {
   {108, /* issue 10, second step: the last check's report per claim, as the doctor shows it, so
          * GET /v1/domains/{d}/doctor answers from storage instead of asking DNS on the API loop */
    "ALTER TABLE enterprise_domains ADD COLUMN report TEXT;"},
+  {110, /* issue 13: enterprise relays, their domain filters (evaluated by priority, ties by seq) and
+         * per-day counters (recipients routed, failed sessions) keyed by the enterprise's calendar
+         * day, so the daily limit and the three-failures suspension need no scan of the queue */
+   "CREATE TABLE IF NOT EXISTS relays("
+   "  id TEXT PRIMARY KEY,"
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  name TEXT NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL, security TEXT NOT NULL,"
+   "  tls_mode TEXT NOT NULL, auth_enabled INTEGER NOT NULL DEFAULT 0, auth_mechanism TEXT, username TEXT,"
+   "  password_sealed TEXT, daily_limit INTEGER NOT NULL DEFAULT 0, email_types TEXT NOT NULL,"
+   "  dkim INTEGER NOT NULL DEFAULT 1, enabled INTEGER NOT NULL DEFAULT 1,"
+   "  status TEXT NOT NULL DEFAULT 'untested', status_since INTEGER NOT NULL DEFAULT 0, status_reason TEXT,"
+   "  suspended_until INTEGER NOT NULL DEFAULT 0, return_path TEXT,"
+   "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+   "  UNIQUE(enterprise_id, name));"
+   "CREATE TABLE IF NOT EXISTS relay_filters("
+   "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+   "  relay_id TEXT NOT NULL REFERENCES relays(id) ON DELETE CASCADE,"
+   "  enterprise_id TEXT NOT NULL, priority INTEGER NOT NULL, sender_domain TEXT NOT NULL,"
+   "  recipient_patterns TEXT);"
+   "CREATE INDEX IF NOT EXISTS relay_filters_by_relay ON relay_filters(relay_id, priority, seq);"
+   "CREATE TABLE IF NOT EXISTS relay_usage("
+   "  relay_id TEXT NOT NULL REFERENCES relays(id) ON DELETE CASCADE,"
+   "  enterprise_id TEXT NOT NULL, day TEXT NOT NULL,"
+   "  sent INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,"
+   "  last_failure_at INTEGER NOT NULL DEFAULT 0,"
+   "  PRIMARY KEY(relay_id, day)) WITHOUT ROWID;"},
 };
 
 int sql_migrations_latest(void)

@@ -37,6 +37,8 @@ int cli_audit_log(int argc, char **argv);
 int cli_spool(int argc, char **argv);
 int cli_mailbox(int argc, char **argv);
 int cli_bounce(int argc, char **argv);
+int cli_relay(int argc, char **argv);
+int cli_route(int argc, char **argv);
 
 /* ---- shared helpers (cli_common.c) ---------------------------------------------------------- */
 

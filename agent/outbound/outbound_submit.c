@@ -5,8 +5,11 @@
  * The sender check: the From address's domain must be one of the enterprise's domains, or the
  * address must be one of its employees'. (Which domains may use mailagent's own delivery path is
  * the domain scope of agent/domains, applied by routing; this check only stops a tenant from
- * sending in another's name.) Channel mailagent_relay, asked for explicitly, also needs the From
- * domain in that scope (ma_domains_may_send); the automatic choice is the routing issue's.
+ * sending in another's name.)
+ *
+ * Routing: the route of every recipient group is decided here, at queueing (agent/relay,
+ * docs/routing.md), stored with the message, and the chosen relays' daily counters move in the
+ * same transaction; a recipient no channel may carry refuses the whole message with the reason.
  *
  * DKIM: the message is signed here, once, with the enterprise's active keys for the From domain
  * (agent/domains), after it was prepared and before it is stored, so the stored octets are the
@@ -17,6 +20,7 @@
 #include "agent/domains/domains.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/crypto.h"
+#include "agent/relay/relay.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -72,6 +76,21 @@ static int dkim_sign(MaStorage *st, const MaConfig *cfg, const char *enterprise_
     g_free(headers);
   }
   return 0;
+}
+
+/* FALSE only when every recipient goes through enterprise relays that do not want DKIM signing (the
+ * relay signs, or the enterprise chose so); the message is signed once, for all its routes. */
+static gboolean wants_dkim(const RelayPlan *plan)
+{
+  for (guint i = 0; i < plan->groups->len; i++) {
+    const RelayRouteGroup *g = g_ptr_array_index(plan->groups, i);
+    if (!g->relay_id) return TRUE;
+    for (guint k = 0; k < plan->relays->len; k++) {
+      const MaRelay *r = g_ptr_array_index(plan->relays, k);
+      if (strcmp(r->id, g->relay_id) == 0 && r->dkim) return TRUE;
+    }
+  }
+  return FALSE;
 }
 
 static char *response_json(const MaOutbound *m)
@@ -131,15 +150,19 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
     if (found == 0) g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "employee: no employee %s", req->employee);
     if (found <= 0) allowed = -1;
   }
-  if (allowed > 0 && strcmp(channel, "mailagent_relay") == 0) {
-    g_autofree char *reason = NULL;
-    int in_scope = ma_domains_may_send(st, enterprise_id, strrchr(msg.header_from, '@') + 1, &reason, error);
-    if (in_scope == 0)
-      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "channel mailagent_relay: %s",
-                  reason ? reason : "the From domain is not in the enterprise's verified domain scope");
-    if (in_scope <= 0) allowed = -1;
+  g_autoptr(RelayPlan) plan = NULL;
+  if (allowed > 0) {
+    RelayPlanRequest preq = {.enterprise_id = enterprise_id, .type = type, .channel = channel,
+                             .from = msg.header_from, .employee = req->employee,
+                             .rcpts = (const char *const *) msg.rcpts->pdata, .n_rcpts = msg.rcpts->len};
+    if (relay_plan_decide(st, cfg, &preq, now, &plan, error) < 0) {
+      allowed = -1;
+    } else if (relay_plan_refusal(plan)) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "route: %s", relay_plan_refusal(plan));
+      allowed = -1;
+    }
   }
-  if (allowed > 0 && dkim_sign(st, cfg, enterprise_id, &msg, error) < 0) allowed = -1;
+  if (allowed > 0 && wants_dkim(plan) && dkim_sign(st, cfg, enterprise_id, &msg, error) < 0) allowed = -1;
   if (allowed <= 0) {
     outbound_message_clear(&msg);
     return -1;
@@ -160,6 +183,9 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
   m->smtputf8 = msg.smtputf8;
   m->records_json = g_strdup(req->records_json);
   m->created_at = now;
+  json_t *route = relay_route_to_json(plan->groups, now);
+  m->route_json = json_dumps(route, JSON_COMPACT);
+  json_decref(route);
   for (guint i = 0; i < msg.rcpts->len; i++) {
     MaOutboundRecipient *r = g_new0(MaOutboundRecipient, 1);
     r->address = g_strdup(g_ptr_array_index(msg.rcpts, i));
@@ -175,6 +201,8 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
       m->raw_sha256 = g_strdup(sha);
       queued = storage_outbound_enqueue(st, m, idem_key, request_hash, response, now, &prior_hash, &prior_response,
                                         error);
+      /* the relays' daily counters move with the message, in the same transaction */
+      if (queued == 1 && relay_plan_reserve(st, enterprise_id, plan, error) < 0) queued = -1;
     }
     if (own_txn && queued >= 0 && storage_commit(st, error) < 0) queued = -1;
     else if (own_txn && queued < 0) storage_rollback(st);

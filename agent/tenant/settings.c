@@ -11,6 +11,7 @@
 
 static const char *const policy_choices[] = {"employee", "domain", "any", "strict", NULL};
 static const char *const capture_choices[] = {"full", "no_attachments", "metadata", NULL};
+static const char *const channel_choices[] = {"employee_mailbox", "enterprise_relay", "mailagent_relay", NULL};
 
 #define PUBLIC_DOMAINS_DEFAULT                                                                       \
   "gmail.com outlook.com hotmail.com live.com yahoo.com icloud.com me.com aol.com proton.me "       \
@@ -31,6 +32,10 @@ static const MaSettingInfo registry[] = {
   {"forwarder_networks", MA_SETTING_CIDR_LIST, "", NULL, "the enterprise's mail servers (CIDR list)"},
   {"capture_level", MA_SETTING_CHOICE, "full", capture_choices,
    "what is kept: full, no_attachments, metadata"},
+  {"timezone", MA_SETTING_TIMEZONE, "UTC", NULL, "IANA time zone of the enterprise's calendar day (relay daily limits)"},
+  {"admin_email", MA_SETTING_ADDRESS, "", NULL, "where warnings about relays go (relay suspended), through the default path"},
+  {"employee_channels", MA_SETTING_WORD_LIST, "employee_mailbox enterprise_relay mailagent_relay", channel_choices,
+   "the channels employees may send through: employee_mailbox enterprise_relay mailagent_relay"},
 };
 
 const MaSettingInfo *settings_registry(guint *n)
@@ -169,6 +174,55 @@ static char *normalise_cidrs(const MaSettingInfo *info, const char *value, GErro
   return join_list(list);
 }
 
+/* An IANA zone name that the system's tzdata knows ("Europe/Paris", "UTC"). */
+static char *normalise_timezone(const MaSettingInfo *info, const char *v, GError **error)
+{
+  GTimeZone *tz = *v && strlen(v) < 64 && !strstr(v, "..") ? g_time_zone_new_identifier(v) : NULL;
+  if (!tz) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: \"%s\" is not a time zone this system knows (an IANA name such as Europe/Paris; tzdata installed?)",
+                info->key, v);
+    return NULL;
+  }
+  g_time_zone_unref(tz);
+  return g_strdup(v);
+}
+
+/* One address, local@domain, lower-cased domain; "" clears it. */
+static char *normalise_address(const MaSettingInfo *info, const char *v, GError **error)
+{
+  const char *at = strrchr(v, '@');
+  if (*v && (!at || at == v || !at[1] || strlen(v) > 254 || strpbrk(v, " \t\r\n<>,;\"") || !strchr(at, '.'))) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: \"%s\" is not an address (local@domain)", info->key, v);
+    return NULL;
+  }
+  if (!*v) return g_strdup("");
+  g_autofree char *domain = g_ascii_strdown(at + 1, -1);
+  return g_strdup_printf("%.*s@%s", (int) (at - v), v, domain);
+}
+
+/* A set of the registry's words, in the registry's order; "none" or "" for the empty set. */
+static char *normalise_words(const MaSettingInfo *info, const char *v, GError **error)
+{
+  g_auto(GStrv) words = g_strsplit_set(v, " ,", -1);
+  gboolean on[16] = {0};
+  for (char **w = words; *w; w++) {
+    if (!**w || g_ascii_strcasecmp(*w, "none") == 0) continue;
+    guint i = 0;
+    while (info->choices[i] && g_ascii_strcasecmp(*w, info->choices[i]) != 0) i++;
+    if (!info->choices[i]) {
+      g_autofree char *all = g_strjoinv(", ", (char **) info->choices);
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: \"%s\" is not one of %s", info->key, *w, all);
+      return NULL;
+    }
+    on[i] = TRUE;
+  }
+  GString *out = g_string_new(NULL);
+  for (guint i = 0; info->choices[i]; i++)
+    if (on[i]) g_string_append_printf(out, "%s%s", out->len ? " " : "", info->choices[i]);
+  if (out->len == 0) g_string_append(out, "none");
+  return g_string_free(out, FALSE);
+}
+
 char *settings_normalise(const char *key, const char *value, const char *current, GError **error)
 {
   const MaSettingInfo *info = settings_lookup(key);
@@ -197,6 +251,9 @@ char *settings_normalise(const char *key, const char *value, const char *current
     }
     return NULL;
   case MA_SETTING_DOMAIN_LIST: return normalise_domains(info, v, current, error);
+  case MA_SETTING_TIMEZONE: return normalise_timezone(info, v, error);
+  case MA_SETTING_ADDRESS: return normalise_address(info, v, error);
+  case MA_SETTING_WORD_LIST: return normalise_words(info, v, error);
   case MA_SETTING_CIDR_LIST: return normalise_cidrs(info, v, error);
   }
   g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "%s: unknown setting kind", key);

@@ -17,6 +17,10 @@
  *   capture_level      full|no_attachments|metadata [full] what of a message is kept: everything;
  *                      no attachment contents; headers, participants and links only (no body,
  *                      no raw copy, no attachment contents)
+ *   timezone           IANA zone [UTC] the enterprise's calendar day (relay daily limits, suspension)
+ *   admin_email        address [none] where relay warnings are mailed (through the default path)
+ *   employee_channels  word list [employee_mailbox enterprise_relay mailagent_relay] the channels
+ *                      employees may send through (docs/routing.md rule 1)
  * Booleans accept on/off, true/false, yes/no, 1/0 and are shown as "on"/"off". The value "default"
  * restores a key's default. Lists are written space-separated, lower-case, without duplicates.
  *
@@ -37,6 +41,9 @@ typedef enum {
   MA_SETTING_CHOICE,      /* one of a fixed set of words */
   MA_SETTING_DOMAIN_LIST,
   MA_SETTING_CIDR_LIST,
+  MA_SETTING_TIMEZONE,    /* an IANA zone name the system's tzdata knows */
+  MA_SETTING_ADDRESS,     /* one mail address, or "" */
+  MA_SETTING_WORD_LIST,   /* a subset of choices, space-separated in their order, or "none" */
 } MaSettingKind;
 
 typedef struct {

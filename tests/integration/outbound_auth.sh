@@ -47,7 +47,7 @@ pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = may" "smtpd_tls_cert_file =
 
 echo relay-secret >"$T/password"
 ma_relay() {
-  write_config "[relay]" "default_host=127.0.0.1:$PF_PORT" "tls_mode=$1" "auth_mechanism=$2" "username=crm" \
+  write_config "[relay]" "default_path_scope=any" "default_host=127.0.0.1:$PF_PORT" "tls_mode=$1" "auth_mechanism=$2" "username=crm" \
     "password_file=$3" "[storage]" "data_dir=$T/data"
 }
 ma_relay required plain "$T/password"

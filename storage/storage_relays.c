@@ -1,0 +1,105 @@
+/* storage_relays.c - the enterprise relays' part of the storage interface (storage.h): their
+ * model's constructors and the dispatch of storage_relay_* through the backend table. */
+#include "storage.h"
+#include "storage_backend.h"
+
+void ma_relay_filter_free(MaRelayFilter *f)
+{
+  if (!f) return;
+  g_free(f->sender_domain);
+  g_free(f->recipient_patterns);
+  g_free(f);
+}
+
+MaRelay *ma_relay_new(void)
+{
+  MaRelay *r = g_new0(MaRelay, 1);
+  r->filters = g_ptr_array_new_with_free_func((GDestroyNotify) ma_relay_filter_free);
+  return r;
+}
+
+void ma_relay_free(MaRelay *r)
+{
+  if (!r) return;
+  g_free(r->id);
+  g_free(r->enterprise_id);
+  g_free(r->name);
+  g_free(r->host);
+  g_free(r->security);
+  g_free(r->tls_mode);
+  g_free(r->auth_mechanism);
+  g_free(r->username);
+  g_free(r->password_sealed);
+  g_free(r->email_types);
+  g_free(r->status);
+  g_free(r->status_reason);
+  g_free(r->return_path);
+  g_ptr_array_unref(r->filters);
+  g_free(r);
+}
+
+int storage_relay_add(MaStorage *st, const MaRelay *r, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->relay_add(st->impl, r, error);
+}
+
+int storage_relay_update(MaStorage *st, const MaRelay *r, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->relay_update(st->impl, r, error);
+}
+
+int storage_relay_get(MaStorage *st, const char *enterprise_id, const char *id_or_name, MaRelay **out,
+                      GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->relay_get(st->impl, enterprise_id, id_or_name, out, error);
+}
+
+int storage_relay_list(MaStorage *st, const char *enterprise_id, GPtrArray *out, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->relay_list(st->impl, enterprise_id, out, error);
+}
+
+int storage_relay_delete(MaStorage *st, const char *enterprise_id, const char *id, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->relay_delete(st->impl, enterprise_id, id, error);
+}
+
+int storage_relay_set_status(MaStorage *st, const char *enterprise_id, const char *id, const char *status,
+                             gint64 since, const char *reason, gint64 suspended_until, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->relay_set_status(st->impl, enterprise_id, id, status, since, reason, suspended_until, error);
+}
+
+int storage_relay_usage(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
+                        gint64 *sent, int *failures, gint64 *last_failure_at, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->relay_usage(st->impl, enterprise_id, relay_id, day, sent, failures, last_failure_at, error);
+}
+
+int storage_relay_count_sent(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
+                             gint64 delta, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->relay_count_sent(st->impl, enterprise_id, relay_id, day, delta, error);
+}
+
+int storage_relay_count_failure(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
+                                gint64 now, gint64 min_gap, int *failures, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->relay_count_failure(st->impl, enterprise_id, relay_id, day, now, min_gap, failures, error);
+}
+
+int storage_outbound_set_route(MaStorage *st, const char *enterprise_id, const char *id, const char *route_json,
+                               GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->outbound_set_route(st->impl, enterprise_id, id, route_json, error);
+}
