@@ -94,6 +94,7 @@ extern const ApiRoute api_webhook_routes[];
 extern const ApiRoute api_audit_routes[];
 extern const ApiRoute api_spool_routes[];
 extern const ApiRoute api_domains_routes[];
+extern const ApiRoute api_relays_routes[];
 
 /* ---- router (api_router.c) ------------------------------------------------------------------ */
 

@@ -119,9 +119,35 @@ rc=0; out=$(ma route explain acme --from sales@acme.example --to r@other.example
 assert_eq 1 "$rc" "route explain exits 1 for a refused route"
 assert_contains "$out" "REFUSED" "... and prints REFUSED"
 
+# the API: the same relays, in the same shape as `relay show --json`
+api() { curl -s -o "$T/api.json" -w '%{http_code}' -H "Authorization: Bearer $KEY" -X "$1" "http://127.0.0.1:$API_PORT$2" ${3:+-d "$3"}; }
+assert_eq 200 "$(api GET /v1/relays)" "GET /v1/relays"
+assert_eq "a b" "$(json_get "$T/api.json" '" ".join(r["name"] for r in d["items"])')" "... lists both relays"
+ma relay show acme b --json >"$T/b_cli.json"
+api GET /v1/relays/b >/dev/null
+assert_eq "$(json_get "$T/b_cli.json" 'json.dumps(d, sort_keys=True)')" "$(json_get "$T/api.json" 'json.dumps(d, sort_keys=True)')" \
+  "GET /v1/relays/{name} equals relay show --json"
+assert_eq 422 "$(api POST /v1/relays '{"name":"x","host":"127.0.0.1","port":2526,"filters":[{"priority":1,"sender_domain":"example.test"}]}')" \
+  "POST with a port outside allowed_ports: 422"
+assert_contains "$(cat "$T/api.json")" "2526 is not allowed" "... naming the port"
+assert_eq 422 "$(api POST /v1/relays '{"name":"x","host":"127.0.0.1","port":587,"filters":[{"priority":1,"sender_domain":"other.example"}]}')" \
+  "POST with a filter for a domain not of the enterprise: 422"
+assert_eq 201 "$(api POST /v1/relays '{"name":"x","host":"relay.example.test","port":587,"email_types":["mass"],"filters":[{"priority":5,"sender_domain":"example.test","recipient_patterns":["*.client.example"]}]}')" \
+  "POST /v1/relays: 201"
+assert_eq "starttls required-verify untested *.client.example" \
+  "$(json_get "$T/api.json" '" ".join([d["security"], d["tls_mode"], d["status"]["state"], d["filters"][0]["recipient_patterns"][0]])')" \
+  "... with the defaults and the filter"
+assert_eq 200 "$(api PUT /v1/relays/x '{"daily_limit":10}')" "PUT /v1/relays/{name}"
+assert_eq "10 mass" "$(json_get "$T/api.json" '"%s %s" % (d["daily_limit"], d["email_types"][0])')" "... changes only what it names"
+assert_eq 200 "$(api POST /v1/relays/x:disable)" "POST /v1/relays/{name}:disable"
+assert_eq False "$(json_get "$T/api.json" 'd["enabled"]')" "... disabled"
+assert_eq 204 "$(api DELETE /v1/relays/x)" "DELETE /v1/relays/{name}"
+assert_eq 404 "$(api GET /v1/relays/x)" "... gone"
+
 sleep 1
 assert_eq 5 "$(mbox_count "$A")" "relay a's mailbox: exactly 5 messages"
 assert_eq 2 "$(mbox_count "$B")" "relay b's mailbox: exactly 2 messages"
 assert_eq 3 "$(mbox_count "$D")" "default path's mailbox: exactly 3 messages"
 assert_not_contains "$(cat "$A/maillog" "$B/maillog" "$D/maillog")" "acme.example" "nothing from acme.example left"
+[ -n "${KEEP:-}" ] && { stop_serve; echo "kept $T"; trap - EXIT; exit 1; }
 finish
