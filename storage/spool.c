@@ -254,6 +254,13 @@ const char *spool_data_dir(MaSpool *sp)
   return sp->data_dir;
 }
 
+int spool_body_start(MaSpool *sp, MaSpoolBody **out, GError **error)
+{
+  g_autofree char *id = ma_id_new();
+  g_autofree char *file_id = g_strconcat("part-", id, NULL);
+  return spool_body_create(sp->data_dir, file_id, out, error);
+}
+
 static void bind_text(sqlite3_stmt *s, int i, const char *t)
 {
   if (t)

@@ -64,6 +64,12 @@ int spool_checkpoint(MaSpool *sp, GError **error);
  * synced already, see spool_body_sync), then one transaction and its sync. 0: all are durable (their bodies are kept); -1: none
  * is (TEMPFAIL), and freeing the entries unlinks their files. */
 int spool_put(MaSpool *sp, MaSpoolEntry *const *entries, guint n, GError **error);
+/* Starts the body file of a message that arrives outside an SMTP session and is written in pieces
+ * (the collector streams a large message range by range): a new file under a fresh name, because
+ * the entry's id may be decided only when the message is complete (a content id); the row names
+ * its file, so the two need not match. spool_body_create's contract otherwise: put the body in an
+ * entry's `body` for spool_put, or free it to unlink the file. */
+int spool_body_start(MaSpool *sp, MaSpoolBody **out, GError **error);
 /* Live entries whose next attempt is due (next_attempt_at <= ma_now_ms()), oldest first, with
  * their data; limit <= 0 means all. out: MaSpoolEntry*. */
 int spool_pending(MaSpool *sp, int limit, GPtrArray *out, GError **error);

@@ -269,6 +269,10 @@ int sqlite_oauth2_grant_rotate(void *impl, const char *owner, gint64 expect_gene
 int sqlite_oauth2_grant_revoke(void *impl, const char *owner, gint64 now, GError **error);
 int sqlite_oauth2_state_add(void *impl, const char *state, const char *owner, const char *enterprise_id, const char *verifier_sealed, gint64 expires_at, GError **error);
 int sqlite_oauth2_state_take(void *impl, const char *state, gint64 now, char **owner, char **verifier_sealed, GError **error);
+int sqlite_mailbox_states(void *impl, GHashTable *out, gint64 *quarantined, GError **error);
+int sqlite_mailbox_quarantine(void *impl, const char *mailbox_id, const char *folder, const char *key,
+                              const char *error_text, gint64 now, GError **error);
+int sqlite_oauth2_state_find(void *impl, const char *state, gint64 now, char **owner, char **enterprise_id, GError **error);
 int sqlite_mailbox_set_secret(void *impl, const char *mailbox_id, const char *secret_sealed, GError **error);
 int sqlite_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 /* storage_sqlite_outbound.c */

@@ -9,6 +9,8 @@
 #include "storage.h"
 #include "storage_backend.h"
 
+#include "agent/lib/error.h"
+
 #include <string.h>
 
 /* ---- structures ----------------------------------------------------------------------------- */
@@ -150,18 +152,69 @@ void ma_outbox_event_free(MaOutboxEvent *e)
 
 /* ---- lifecycle ------------------------------------------------------------------------------ */
 
-int storage_open(const char *data_dir, gboolean create, MaStorage **out, GError **error)
+/* The process's choice (storage_select_backend); SQLite until one is made. */
+static const MaStorageBackend *selected = &ma_storage_sqlite_backend;
+static char *selected_conninfo;
+
+void storage_backend_coverage(const MaStorageBackend *be, guint *filled, guint *total)
 {
-  g_assert(data_dir != NULL && out != NULL);
-  const MaStorageBackend *be = &ma_storage_sqlite_backend;
+  /* Every member after `name` is a function pointer (storage_backend.h), so the table can be
+   * walked as an array of them. */
+  typedef void (*AnyFn)(void);
+  const AnyFn *fn = (const AnyFn *)((const char *)be + sizeof(const char *));
+  guint n = (sizeof *be - sizeof(const char *)) / sizeof(AnyFn);
+  *total = n;
+  *filled = 0;
+  for (guint i = 0; i < n; i++)
+    if (fn[i]) (*filled)++;
+}
+
+int storage_select_backend(const char *name, const char *conninfo, GError **error)
+{
+  if (!name || g_str_equal(name, "sqlite")) {
+    selected = &ma_storage_sqlite_backend;
+    return 0;
+  }
+  if (!g_str_equal(name, "postgresql")) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[storage] backend: \"%s\" is not one of sqlite, postgresql", name);
+    return -1;
+  }
+  if (!conninfo || !*conninfo) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[storage] backend = postgresql needs [storage] postgresql (a conninfo)");
+    return -1;
+  }
+  guint filled = 0, total = 0;
+  storage_backend_coverage(&ma_storage_pg_backend, &filled, &total);
+  if (filled < total) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
+                "[storage] backend = postgresql: the PostgreSQL backend implements %u of %u storage functions so far;"
+                " use sqlite", filled, total);
+    return -1;
+  }
+  selected = &ma_storage_pg_backend;
+  g_free(selected_conninfo);
+  selected_conninfo = g_strdup(conninfo);
+  return 0;
+}
+
+int storage_open_backend(const MaStorageBackend *be, const char *location, gboolean create, MaStorage **out,
+                         GError **error)
+{
   void *impl = NULL;
   *out = NULL;
-  if (be->open(data_dir, create, &impl, error) < 0) return -1;
+  if (be->open(location, create, &impl, error) < 0) return -1;
   MaStorage *st = g_new0(MaStorage, 1);
   st->be = be;
   st->impl = impl;
   *out = st;
   return 0;
+}
+
+int storage_open(const char *data_dir, gboolean create, MaStorage **out, GError **error)
+{
+  g_assert(data_dir != NULL && out != NULL);
+  return storage_open_backend(selected, selected == &ma_storage_pg_backend ? selected_conninfo : data_dir, create, out,
+                              error);
 }
 
 void storage_close(MaStorage **st)
@@ -180,7 +233,7 @@ int storage_schema_version(MaStorage *st)
 
 char *storage_library_version(void)
 {
-  return ma_storage_sqlite_backend.library_version();
+  return selected->library_version();
 }
 
 int storage_begin(MaStorage *st, GError **error)

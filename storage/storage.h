@@ -26,8 +26,16 @@ typedef struct MaStorage MaStorage;
 
 /* ---- lifecycle ------------------------------------------------------------------------------ */
 
-/* Opens (creating when create is TRUE) the database under data_dir and applies pending
- * migrations. *out is owned by the caller; close with storage_close. */
+/* Chooses the database of every later storage_open in this process ([storage] backend): "sqlite"
+ * (the default: a file under the data directory) or "postgresql" (conninfo: a libpq connection
+ * string without a password). Call once, after reading the configuration and before the first
+ * storage_open. -1 with *error (MA_ERROR_INVALID) for an unknown name, a missing conninfo, or a
+ * backend that does not implement every storage function yet (PostgreSQL, for now: it names how
+ * many it does). */
+int storage_select_backend(const char *name, const char *conninfo, GError **error);
+/* Opens (creating when create is TRUE) the database under data_dir (SQLite) or at the selected
+ * conninfo (PostgreSQL) and applies pending migrations. *out is owned by the caller; close with
+ * storage_close. */
 int storage_open(const char *data_dir, gboolean create, MaStorage **out, GError **error);
 /* Closes and sets *st to NULL. Accepts NULL and *st == NULL. */
 void storage_close(MaStorage **st);
@@ -266,7 +274,10 @@ int storage_link_add(MaStorage *st, const char *enterprise_id, const char *messa
 int storage_message_links(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray *out, GError **error);
 
 /* Provenance: 1 added, 0 a row with the same spool id (or same route+mailbox+employee when spool id
- * is NULL) exists for this message already. */
+ * is NULL) exists for this message already. A row added with a mailbox binding counts one archived
+ * message on that binding (MaMailbox.archived), in the same transaction: the count is of mail that
+ * reached the archive, which the collector itself cannot know (archiving happens later, and mail
+ * with no external participant matching a record is never archived). */
 int storage_provenance_add(MaStorage *st, const char *enterprise_id, const char *message_id,
                            const MaProvenance *p, GError **error);
 /* out: MaProvenance*. */
@@ -591,10 +602,20 @@ int storage_mailbox_checkpoint_advance(MaStorage *st, const char *mailbox_id, co
 /* 1 when the key was collected already (under that uidvalidity), 0 not. */
 int storage_mailbox_key_seen(MaStorage *st, const char *mailbox_id, const char *folder, guint32 uidvalidity,
                              const char *key, GError **error);
-/* Quarantine: a message that failed attempts_max times is kept raw (blob digest) and skipped.
- * Counts one failure of (mailbox, folder, key); returns the failure count so far (>= 1). */
+/* Quarantine: a message that failed to be fetched MA_MAILBOX_QUARANTINE_AFTER times is skipped by
+ * its sync from then on and listed in the binding's status. Counts one failure of (mailbox, folder,
+ * key); returns the failure count so far (>= 1). */
+#define MA_MAILBOX_QUARANTINE_AFTER 3
 int storage_mailbox_failure_count(MaStorage *st, const char *mailbox_id, const char *folder, const char *key,
                                   const char *error_text, gint64 now, int *count, GError **error);
+/* A pulled message that the pipeline could never archive (its spool entry parked dead, the raw
+ * message kept there): quarantined at once under (mailbox, folder, key), counted in the binding's
+ * quarantined count the first time. error_text says where the raw message is. */
+int storage_mailbox_quarantine(MaStorage *st, const char *mailbox_id, const char *folder, const char *key,
+                               const char *error_text, gint64 now, GError **error);
+/* admin, for /metrics: bindings per state (out: state name -> GINT_TO_POINTER(count), only states
+ * that have bindings; caller owns the table) and the quarantined messages of all bindings. */
+int storage_mailbox_states(MaStorage *st, GHashTable *out, gint64 *quarantined, GError **error);
 /* Listing for status. out: char* "folder key: error". */
 int storage_mailbox_quarantine_list(MaStorage *st, const char *mailbox_id, int min_failures, GPtrArray *out,
                                     GError **error);
@@ -634,6 +655,12 @@ int storage_oauth2_state_add(MaStorage *st, const char *state, const char *owner
                              const char *verifier_sealed, gint64 expires_at, GError **error);
 /* Consumes the state: 1 with *owner and *verifier_sealed (caller frees), 0 unknown, used or expired. */
 int storage_oauth2_state_take(MaStorage *st, const char *state, gint64 now, char **owner, char **verifier_sealed,
+                              GError **error);
+/* Looks a live (unused, unexpired) state up without consuming it: 1 with *owner and *enterprise_id
+ * (caller frees), 0 unknown, used or expired. Not scoped by enterprise: the state, a random secret
+ * the provider hands back to the browser, is itself the proof (mailagent's own OAuth2 callback,
+ * which no API key reaches, learns from it whose binding the code is for). */
+int storage_oauth2_state_find(MaStorage *st, const char *state, gint64 now, char **owner, char **enterprise_id,
                               GError **error);
 
 /* ---- metrics -------------------------------------------------------------------------------- */

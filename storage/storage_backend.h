@@ -14,8 +14,9 @@
 
 typedef struct MaStorageBackend {
   const char *name;
-  /* lifecycle: open creates *impl_out (owned by the backend, released by close). */
-  int (*open)(const char *data_dir, gboolean create, void **impl_out, GError **error);
+  /* lifecycle: open creates *impl_out (owned by the backend, released by close). location: the
+   * data directory (SQLite) or the libpq conninfo (PostgreSQL). */
+  int (*open)(const char *location, gboolean create, void **impl_out, GError **error);
   void (*close)(void *impl);
   int (*schema_version)(void *impl);
   /* The client library's name and version (caller frees); needs no open database. */
@@ -160,6 +161,10 @@ typedef struct MaStorageBackend {
   int (*oauth2_grant_revoke)(void *impl, const char *owner, gint64 now, GError **error);
   int (*oauth2_state_add)(void *impl, const char *state, const char *owner, const char *enterprise_id, const char *verifier_sealed, gint64 expires_at, GError **error);
   int (*oauth2_state_take)(void *impl, const char *state, gint64 now, char **owner, char **verifier_sealed, GError **error);
+  int (*mailbox_states)(void *impl, GHashTable *out, gint64 *quarantined, GError **error);
+  int (*mailbox_quarantine)(void *impl, const char *mailbox_id, const char *folder, const char *key,
+                            const char *error_text, gint64 now, GError **error);
+  int (*oauth2_state_find)(void *impl, const char *state, gint64 now, char **owner, char **enterprise_id, GError **error);
   int (*mailbox_set_secret)(void *impl, const char *mailbox_id, const char *secret_sealed, GError **error);
   int (*counts)(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
   int (*outbound_enqueue)(void *impl, const MaOutbound *m, const char *idem_key, const char *request_hash,
@@ -207,5 +212,14 @@ struct MaStorage {
 
 /* The SQLite backend (storage_sqlite_backend.c). */
 extern const MaStorageBackend ma_storage_sqlite_backend;
+/* The PostgreSQL backend (storage_pg_backend.c); being built: entries it does not fill are NULL. */
+extern const MaStorageBackend ma_storage_pg_backend;
+
+/* Opens be at location (a data directory, or a conninfo) whatever the process's selection: for
+ * storage_open, and for the tests that prove a backend function by function while it is built. */
+int storage_open_backend(const MaStorageBackend *be, const char *location, gboolean create, MaStorage **out,
+                         GError **error);
+/* How many of the table's functions a backend fills, and how many there are. */
+void storage_backend_coverage(const MaStorageBackend *be, guint *filled, guint *total);
 
 #endif

@@ -118,6 +118,26 @@ int storage_oauth2_state_take(MaStorage *st, const char *state, gint64 now, char
   return st->be->oauth2_state_take(st->impl, state, now, owner, verifier_sealed, error);
 }
 
+int storage_mailbox_states(MaStorage *st, GHashTable *out, gint64 *quarantined, GError **error)
+{
+  g_assert(st != NULL && out != NULL && quarantined != NULL);
+  return st->be->mailbox_states(st->impl, out, quarantined, error);
+}
+
+int storage_mailbox_quarantine(MaStorage *st, const char *mailbox_id, const char *folder, const char *key,
+                               const char *error_text, gint64 now, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->mailbox_quarantine(st->impl, mailbox_id, folder, key, error_text, now, error);
+}
+
+int storage_oauth2_state_find(MaStorage *st, const char *state, gint64 now, char **owner, char **enterprise_id,
+                              GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->oauth2_state_find(st->impl, state, now, owner, enterprise_id, error);
+}
+
 int storage_mailbox_set_secret(MaStorage *st, const char *mailbox_id, const char *secret_sealed, GError **error)
 {
   g_assert(st != NULL);

@@ -389,6 +389,62 @@ int sqlite_mailbox_failure_count(void *impl, const char *mailbox_id, const char 
   return sql_write_end(d, ret, error);
 }
 
+int sqlite_mailbox_quarantine(void *impl, const char *mailbox_id, const char *folder, const char *key,
+                              const char *error_text, gint64 now, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int before = 0;
+  sqlite3_stmt *s = sql_prep(d, "SELECT failures FROM mailbox_failures WHERE mailbox_id = ?1 AND folder = ?2 AND key = ?3",
+                             error);
+  if (!s) return sql_write_end(d, -1, error);
+  sql_bind_text(s, 1, mailbox_id);
+  sql_bind_text(s, 2, folder);
+  sql_bind_text(s, 3, key);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    before = sqlite3_column_int(s, 0);
+    rc = SQLITE_DONE;
+  }
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_write_end(d, sql_fail(d, rc, error, "read message failures"), error);
+  s = sql_prep(d,
+               "INSERT INTO mailbox_failures(mailbox_id, folder, key, failures, last_error, updated_at)"
+               " VALUES(?1, ?2, ?3, ?6, ?4, ?5) ON CONFLICT(mailbox_id, folder, key) DO UPDATE SET"
+               " failures = max(failures, ?6), last_error = ?4, updated_at = ?5",
+               error);
+  if (!s) return sql_write_end(d, -1, error);
+  sql_bind_text(s, 1, mailbox_id);
+  sql_bind_text(s, 2, folder);
+  sql_bind_text(s, 3, key);
+  sql_bind_text(s, 4, error_text);
+  sqlite3_bind_int64(s, 5, now);
+  sqlite3_bind_int(s, 6, MA_MAILBOX_QUARANTINE_AFTER);
+  int ret = sql_step_done(d, s, error, "quarantine message");
+  if (ret == 0 && before < MA_MAILBOX_QUARANTINE_AFTER) {
+    s = sql_prep(d, "UPDATE mailboxes SET quarantined = quarantined + 1 WHERE id = ?", error);
+    if (!s) return sql_write_end(d, -1, error);
+    sql_bind_text(s, 1, mailbox_id);
+    ret = sql_step_done(d, s, error, "count quarantined message");
+  }
+  return sql_write_end(d, ret, error);
+}
+
+int sqlite_mailbox_states(void *impl, GHashTable *out, gint64 *quarantined, GError **error)
+{
+  SqlDb *d = impl;
+  *quarantined = 0;
+  sqlite3_stmt *s = sql_prep(d, "SELECT state, count(*), total(quarantined) FROM mailboxes GROUP BY state", error);
+  if (!s) return -1;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    g_hash_table_replace(out, sql_col_dup(s, 0), GINT_TO_POINTER(sqlite3_column_int(s, 1)));
+    *quarantined += sqlite3_column_int64(s, 2);
+  }
+  sql_reset(s);
+  return rc == SQLITE_DONE ? 0 : sql_fail(d, rc, error, "count mailboxes by state");
+}
+
 int sqlite_mailbox_quarantine_list(void *impl, const char *mailbox_id, int min_failures, GPtrArray *out,
                                    GError **error)
 {

@@ -430,6 +430,16 @@ int sqlite_provenance_add(void *impl, const char *enterprise_id, const char *mes
       if (sql_step_done(d, s, error, "add provenance") == 0) ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
     }
   }
+  if (ret == 1 && p->mailbox) {
+    sqlite3_stmt *s = sql_prep(d, "UPDATE mailboxes SET archived = archived + 1 WHERE id = ? AND enterprise_id = ?", error);
+    if (!s) {
+      ret = -1;
+    } else {
+      sql_bind_text(s, 1, p->mailbox);
+      sql_bind_text(s, 2, enterprise_id);
+      if (sql_step_done(d, s, error, "count archived mail of the mailbox") < 0) ret = -1;
+    }
+  }
   return sql_write_end(d, ret, error);
 }
 

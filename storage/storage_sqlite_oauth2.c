@@ -145,3 +145,26 @@ int sqlite_oauth2_state_take(void *impl, const char *state, gint64 now, char **o
   }
   return sql_write_end(d, ret, error);
 }
+
+int sqlite_oauth2_state_find(void *impl, const char *state, gint64 now, char **owner, char **enterprise_id,
+                             GError **error)
+{
+  SqlDb *d = impl;
+  *owner = *enterprise_id = NULL;
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT owner, enterprise_id FROM oauth2_states"
+                             " WHERE state = ?1 AND used_at IS NULL AND expires_at > ?2",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, state);
+  sqlite3_bind_int64(s, 2, now);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    *owner = sql_col_dup(s, 0);
+    *enterprise_id = sql_col_dup(s, 1);
+    rc = SQLITE_DONE;
+  }
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "find OAuth2 state");
+  return *owner ? 1 : 0;
+}

@@ -83,6 +83,21 @@ static void metrics_get(ApiCtx *ctx)
                                 "mailagent_outbound_oldest_age_seconds %" G_GINT64_FORMAT "\n",
                            oldest ? MAX(0, ma_now() - oldest) : 0);
   }
+  g_clear_error(&error);
+  g_autoptr(GHashTable) states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  gint64 quarantined = 0;
+  if (storage_mailbox_states(ctx->st, states, &quarantined, &error) == 0) {
+    /* one series per state, not per mailbox: the addresses stay out of the metrics */
+    g_string_append(out, "# HELP mailagent_mailboxes Bound mailboxes by state (active, failing, needs_reauth, paused...).\n"
+                         "# TYPE mailagent_mailboxes gauge\n");
+    g_autoptr(GList) names = g_list_sort(g_hash_table_get_keys(states), (GCompareFunc)g_strcmp0);
+    for (GList *n = names; n; n = n->next)
+      g_string_append_printf(out, "mailagent_mailboxes{state=\"%s\"} %d\n", (const char *)n->data,
+                             GPOINTER_TO_INT(g_hash_table_lookup(states, n->data)));
+    g_string_append_printf(out, "# HELP mailagent_mailbox_quarantined Messages of bound mailboxes in quarantine.\n"
+                                "# TYPE mailagent_mailbox_quarantined gauge\nmailagent_mailbox_quarantined %" G_GINT64_FORMAT "\n",
+                           quarantined);
+  }
   api_reply_bytes(ctx, 200, "text/plain; version=0.0.4; charset=utf-8", out->str, out->len);
 }
 

@@ -54,6 +54,11 @@ MaConfig *cli_load_config(const CliCommon *common)
     return NULL;
   }
   storage_set_busy_timeout(cfg->busy_timeout); /* before any subcommand opens a database */
+  if (storage_select_backend(cfg->storage_backend, cfg->storage_postgresql, &error) < 0) {
+    fprintf(stderr, "mailagent: config: %s\n", error->message);
+    ma_config_free(cfg);
+    return NULL;
+  }
   if (ma_log_configure(cfg->log_level, cfg->log_target, &error) < 0) {
     fprintf(stderr, "mailagent: config: %s\n", error->message);
     ma_config_free(cfg);

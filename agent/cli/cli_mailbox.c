@@ -147,7 +147,8 @@ static int cmd_bind(int argc, char **argv)
       for (guint i = 0; i < listed->len; i++) printf(" %s", (const char *)g_ptr_array_index(listed, i));
       printf("\n");
     }
-    if (g_str_equal(m->state, "pending")) printf("next: mailagent mailbox authorize %s %s --redirect-uri URI\n", ent->slug, m->id);
+    if (g_str_equal(m->state, "pending"))
+      printf("next: mailagent mailbox authorize %s %s%s\n", ent->slug, m->id, cfg->api_public_url ? "" : " --redirect-uri URI");
     if (!m->employee_id) cli_warn("%s is not an employee of %s; its mail is archived without an owner", m->email, ent->slug);
   }
   ma_mailbox_free(m);
@@ -223,7 +224,7 @@ static int cmd_show(int argc, char **argv)
   }
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) q = g_ptr_array_new_with_free_func(g_free);
-  rc = storage_mailbox_quarantine_list(st, m->id, 3, q, &error);
+  rc = storage_mailbox_quarantine_list(st, m->id, MA_MAILBOX_QUARANTINE_AFTER, q, &error);
   storage_close(&st);
   ma_enterprise_free(ent);
   if (rc < 0) {
@@ -361,20 +362,26 @@ static int cmd_authorize(int argc, char **argv)
   g_auto(CliCommon) common = {0};
   g_autofree char *redirect = NULL;
   GOptionEntry entries[] = {
-    {"redirect-uri", 0, 0, G_OPTION_ARG_STRING, &redirect, "Where the provider sends the code (the CRM's page)", "URI"},
+    {"redirect-uri", 0, 0, G_OPTION_ARG_STRING, &redirect,
+     "Where the provider sends the code (the CRM's page; default: mailagent's own callback under [api] public_url)", "URI"},
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr(GOptionContext) ctx = cli_context("mailbox authorize", "ENTERPRISE MAILBOX",
     "Print the provider's authorization URL for an OAuth2 binding (state single-use, 10 minutes).", &common, entries);
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
-  if ((rc = cli_positional(argc, argv, 2, 2, "mailagent mailbox authorize ENTERPRISE MAILBOX --redirect-uri URI")) >= 0) return rc;
-  if (!redirect) return cli_usage_error("--redirect-uri is required");
+  if ((rc = cli_positional(argc, argv, 2, 2, "mailagent mailbox authorize ENTERPRISE MAILBOX [--redirect-uri URI]")) >= 0)
+    return rc;
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
   MaEnterprise *ent = NULL;
   CollectorEnv env;
   if ((rc = open_all(&common, argv[1], &cfg, &st, &ent, &env)) != 0) return rc;
+  if (!redirect) redirect = collector_oauth2_own_redirect(cfg);
+  if (!redirect) {
+    close_all(&st, ent, &env);
+    return cli_usage_error("--redirect-uri is required when [api] public_url is not set");
+  }
   MaMailbox *m = NULL;
   if ((rc = find_mailbox(st, ent, argv[2], &m)) != 0) {
     close_all(&st, ent, &env);

@@ -82,6 +82,19 @@ int collector_sink_seen(CollectorSink *s, const char *folder, guint32 uidvalidit
 void collector_sink_set_lease(CollectorSink *s, const char *owner, int seconds);
 /* Queues one fetched message; takes a reference on data. */
 void collector_sink_add(CollectorSink *s, const char *key, GBytes *data);
+/* A message too large to hold whole (an IMAP message fetched in partial ranges, any POP3 RETR) is
+ * written into its spool file piece by piece: memory stays at one piece whatever its size. The
+ * content id is hashed as the pieces pass, so it equals the one collector_sink_add would give.
+ * collector_sink_body_new returns NULL with *error (MA_ERROR_TEMPFAIL) when the file cannot be
+ * made; the caller owns the body until collector_sink_add_body, or frees it (the file goes too). */
+typedef struct CollectorBody CollectorBody;
+CollectorBody *collector_sink_body_new(CollectorSink *s, const char *folder, GError **error);
+void collector_body_append(CollectorBody *b, const void *data, gsize len);
+gint64 collector_body_size(const CollectorBody *b);
+void collector_body_free(CollectorBody *b);
+/* Queues the finished body under key (takes it). 0, or -1 with *error when a write failed (disk
+ * full, I/O: MA_ERROR_TEMPFAIL); the body is freed either way. */
+int collector_sink_add_body(CollectorSink *s, const char *key, CollectorBody *b, GError **error);
 /* Records key as done without a message (quarantined or outside the window). */
 void collector_sink_skip(CollectorSink *s, const char *key);
 /* Counts one failure to fetch or keep (folder, key); *count: failures so far. */
@@ -205,6 +218,10 @@ int collector_set_default(MaStorage *st, const CollectorEnv *env, const char *en
  * under "oauth2-client:<enterprise>:<provider>"). data: the CollectorEnv. */
 int collector_oauth2_client(MaStorage *st, const char *enterprise_id, const char *provider, MaOAuth2Client **out,
                             gpointer data, GError **error);
+/* mailagent's own OAuth2 redirect URI, <[api] public_url>/v1/oauth2/callback (caller frees), or
+ * NULL when public_url is unset (the CRM then hosts the redirect). The API serves that path. */
+#define COLLECTOR_OAUTH2_CALLBACK_PATH "/v1/oauth2/callback"
+char *collector_oauth2_own_redirect(const MaConfig *cfg);
 /* Stores an enterprise's OAuth2 client for provider (secret sealed; NULL secret: a public client). */
 int collector_oauth2_client_set(const CollectorEnv *env, MaStorage *st, const char *enterprise_id, const char *provider,
                                 const char *client_id, const char *client_secret, GError **error);

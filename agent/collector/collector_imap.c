@@ -12,8 +12,13 @@
  * so no flag changes and nothing is deleted. Incremental by UID under UIDVALIDITY; the first sync of
  * a folder (and a sync after UIDVALIDITY changed) covers `since` with SEARCH SINCE. Each FETCH round
  * holds at most batch_bytes of message data; a larger message comes in partial ranges
- * (BODY.PEEK[]<offset.length>); every response is capped by the stream's byte budget. After each
- * round the sink makes the messages durable and only then advances the checkpoint.
+ * (BODY.PEEK[]<offset.length>) written straight into its spool file, so memory never holds more
+ * than one round whatever the message's size. Every response is capped by the stream's byte
+ * budget. After each round the sink makes the messages durable and only then advances the
+ * checkpoint.
+ *
+ * CONDSTORE (RFC 7162) where offered: EXAMINE reads HIGHESTMODSEQ, and a folder whose value has
+ * not moved since its last complete sync is skipped without a SEARCH.
  *
  * OAuth2: OAUTHBEARER (RFC 7628, written here: libetpan has none) when the server offers it with
  * SASL-IR, else libetpan's XOAUTH2.
@@ -27,6 +32,7 @@
 #include "collector_stream.h"
 
 #include "agent/lib/error.h"
+#include "agent/lib/log.h"
 #include "agent/oauth2/oauth2.h"
 
 #include <libetpan/libetpan.h>
@@ -36,7 +42,7 @@
 #define IMAP_SIZES_PER_FETCH 1000
 #define IMAP_UIDS_PER_ROUND 500
 #define IMAP_REPLY_QUOTE_MAX 200
-#define IMAP_FAILURES_BEFORE_QUARANTINE 3
+#define IMAP_FAILURES_BEFORE_QUARANTINE MA_MAILBOX_QUARANTINE_AFTER
 
 typedef enum {
   IMAP_CONNECT,
@@ -71,6 +77,7 @@ typedef struct {
   guint folder_idx;
   const char *folder;
   guint32 uidvalidity, uidnext;
+  guint64 modseq;          /* the folder's HIGHESTMODSEQ at EXAMINE (CONDSTORE), 0 when not offered */
   MaFolderCheckpoint cp;
   gboolean window;         /* SEARCH SINCE (first sync or UIDVALIDITY changed) */
   GArray *uids;            /* guint32, ascending */
@@ -324,11 +331,14 @@ static int imap_examine(ImapSession *s, GError **error)
 {
   s->folder = g_ptr_array_index(s->folders, s->folder_idx);
   budget(s);
-  int rc = mailimap_examine(s->imap, s->folder);
+  uint64_t modseq = 0;
+  int rc = mailimap_has_condstore(s->imap) ? mailimap_examine_condstore(s->imap, s->folder, &modseq)
+                                          : mailimap_examine(s->imap, s->folder);
   if (rc != MAILIMAP_NO_ERROR) return fail(s, error, MA_ERROR_TEMPFAIL, "examine", rc);
   struct mailimap_selection_info *sel = s->imap->imap_selection_info;
   s->uidvalidity = sel ? sel->sel_uidvalidity : 0;
   s->uidnext = sel ? sel->sel_uidnext : 0;
+  s->modseq = modseq;
   if (s->uidvalidity == 0) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "examine: %s: the server gave no UIDVALIDITY", s->folder);
     return -1;
@@ -338,6 +348,14 @@ static int imap_examine(ImapSession *s, GError **error)
    * archive's dedup make messages seen before a no-op */
   s->window = s->cp.uidvalidity != s->uidvalidity;
   if (s->window) s->cp = (MaFolderCheckpoint){.uidvalidity = s->uidvalidity};
+  /* CONDSTORE (RFC 7162): a HIGHESTMODSEQ that has not moved since the folder was last synced to
+   * the end means nothing arrived (nor changed): no SEARCH, no FETCH. It is stored only when a
+   * sync reached the end of the folder, so a sync cut short never makes a folder look done. */
+  if (!s->window && s->modseq != 0 && s->modseq == s->cp.highest_modseq) {
+    ma_debug("collector", "mailbox=%s folder \"%s\" unchanged since modseq %" G_GUINT64_FORMAT ": not searched",
+             s->p->mailbox->id, s->folder, s->modseq);
+    return IMAP_NEXT_FOLDER;
+  }
   return IMAP_SEARCH;
 }
 
@@ -446,7 +464,9 @@ static int imap_sizes(ImapSession *s, GError **error)
 }
 
 typedef struct {
-  GHashTable *bodies; /* uid -> GBytes* */
+  GHashTable *bodies;   /* uid -> GBytes*: a round of messages that fit in batch_bytes */
+  CollectorBody *large; /* or one message larger than that, streamed into its spool file */
+  guint32 large_uid;
 } FetchRound;
 
 static void each_body(ImapSession *s, guint32 uid, struct mailimap_msg_att *att, gpointer data)
@@ -474,26 +494,35 @@ static struct mailimap_fetch_type *body_fetch_type(guint32 offset, guint32 lengt
   return ft;
 }
 
-/* A message larger than one round, in partial ranges into one buffer. NULL when a range failed. */
-static GBytes *fetch_large(ImapSession *s, guint idx, guint32 size, GError **error)
+/* A message larger than one round, in partial ranges (BODY.PEEK[]<offset.length>) straight into its
+ * spool file: memory holds one range, whatever the message's size. Stops once the message is past
+ * max_message (the caller refuses it by its size). NULL when a range failed or the file could not
+ * be made (*error set). */
+static CollectorBody *fetch_large(ImapSession *s, guint idx, guint32 size, GError **error)
 {
-  GByteArray *buf = g_byte_array_sized_new(size);
+  CollectorBody *body = collector_sink_body_new(s->sink, s->folder, error);
+  if (!body) return NULL;
   guint32 chunk = (guint32)s->p->batch_bytes;
-  for (guint32 off = 0; off < size; off += chunk) {
-    FetchRound r = {.bodies = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)g_bytes_unref)};
+  guint32 uid = g_array_index(s->uids, guint32, idx);
+  for (guint32 off = 0;; off += chunk) {
+    GHashTable *part_of = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)g_bytes_unref);
+    FetchRound r = {.bodies = part_of};
     int rc = uid_fetch(s, idx, idx + 1, body_fetch_type(off, chunk), each_body, &r, "fetch", error);
-    GBytes *part = g_hash_table_lookup(r.bodies, GUINT_TO_POINTER(g_array_index(s->uids, guint32, idx)));
+    GBytes *part = g_hash_table_lookup(part_of, GUINT_TO_POINTER(uid));
     gsize plen = 0;
     const guint8 *pd = part ? g_bytes_get_data(part, &plen) : NULL;
-    if (rc == 0 && pd) g_byte_array_append(buf, pd, (guint)plen);
-    g_hash_table_unref(r.bodies);
+    if (rc == 0 && pd) collector_body_append(body, pd, plen);
+    g_hash_table_unref(part_of);
+    if (rc == 0 && !pd && off > 0 && off >= size) break; /* nothing past the announced size: the end */
     if (rc < 0 || !pd) {
-      g_byte_array_unref(buf);
+      collector_body_free(body);
       return NULL;
     }
-    if (plen < chunk) break; /* the server's size was an estimate; the message ended */
+    /* A short range is the end. RFC822.SIZE is exact by RFC 3501, but a full range is followed
+     * whatever it said, so a server that under-reports loses nothing; max_message bounds it. */
+    if (plen < chunk || collector_body_size(body) > (gint64)s->p->max_message) break;
   }
-  return g_byte_array_free_to_bytes(buf);
+  return body;
 }
 
 /* Counts a failure of one message; TRUE when it is now quarantined (skip it). */
@@ -515,6 +544,7 @@ static int imap_fetch(ImapSession *s, GError **error)
     /* the folder is done: everything below UIDNEXT (as of EXAMINE) was seen or is outside the window */
     MaFolderCheckpoint cp = s->cp;
     if (s->uidnext > 0 && s->uidnext - 1 > cp.last_uid) cp.last_uid = s->uidnext - 1;
+    cp.highest_modseq = s->modseq;
     if (collector_sink_commit(s->sink, s->folder, s->uidvalidity, &cp, error) < 0) return -1;
     return IMAP_NEXT_FOLDER;
   }
@@ -531,15 +561,14 @@ static int imap_fetch(ImapSession *s, GError **error)
   FetchRound r = {.bodies = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)g_bytes_unref)};
   guint32 first_size = g_array_index(s->sizes, guint32, from);
   if (to == from + 1 && first_size > s->p->batch_bytes) {
-    guint32 uid = g_array_index(s->uids, guint32, from);
     if (first_size <= s->p->max_message) {
-      GBytes *b = fetch_large(s, from, first_size, error);
-      if (!b && error && *error && (*error)->code == MA_ERROR_TEMPFAIL) {
+      r.large = fetch_large(s, from, first_size, error);
+      if (!r.large && error && *error && (*error)->code == MA_ERROR_TEMPFAIL) {
         g_hash_table_unref(r.bodies);
         return -1;
       }
       g_clear_error(error);
-      if (b) g_hash_table_replace(r.bodies, GUINT_TO_POINTER(uid), b);
+      r.large_uid = g_array_index(s->uids, guint32, from);
     }
   } else if (uid_fetch(s, from, to, body_fetch_type(0, 0), each_body, &r, "fetch", error) < 0) {
     g_hash_table_unref(r.bodies);
@@ -553,10 +582,20 @@ static int imap_fetch(ImapSession *s, GError **error)
     char key[16];
     g_snprintf(key, sizeof key, "%u", uid);
     GBytes *b = g_hash_table_lookup(r.bodies, GUINT_TO_POINTER(uid));
+    CollectorBody *large = r.large && uid == r.large_uid ? r.large : NULL;
+    gint64 got = b ? (gint64)g_bytes_get_size(b) : large ? collector_body_size(large) : -1;
     guint32 size = g_array_index(s->sizes, guint32, i);
-    if (b && g_bytes_get_size(b) <= s->p->max_message) {
-      collector_sink_add(s->sink, key, b);
-    } else if (size > s->p->max_message || (b && g_bytes_get_size(b) > s->p->max_message)) {
+    if (got >= 0 && got <= (gint64)s->p->max_message) {
+      if (b) {
+        collector_sink_add(s->sink, key, b);
+      } else {
+        r.large = NULL; /* the sink takes it */
+        if (collector_sink_add_body(s->sink, key, large, error) < 0) {
+          g_hash_table_unref(r.bodies);
+          return -1;
+        }
+      }
+    } else if (size > s->p->max_message || got > (gint64)s->p->max_message) {
       message_failed(s, uid, "larger than the message size limit", TRUE);
       collector_sink_skip(s->sink, key);
       s->res->skipped++;
@@ -569,6 +608,7 @@ static int imap_fetch(ImapSession *s, GError **error)
     last_done = uid;
   }
   g_hash_table_unref(r.bodies);
+  collector_body_free(r.large); /* still here when it was refused */
   MaFolderCheckpoint cp = s->cp;
   cp.last_uid = last_done;
   gint64 before = collector_sink_spooled(s->sink);

@@ -109,3 +109,8 @@ void collector_notify_needs_reauth(MaStorage *st, const MaMailbox *m, const char
     ma_metrics_inc(MA_METRIC_MAILBOX_NEEDS_REAUTH);
   free(payload);
 }
+
+char *collector_oauth2_own_redirect(const MaConfig *cfg)
+{
+  return cfg->api_public_url ? g_strconcat(cfg->api_public_url, COLLECTOR_OAUTH2_CALLBACK_PATH, NULL) : NULL;
+}

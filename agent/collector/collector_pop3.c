@@ -5,9 +5,14 @@
  *
  * UIDL-based and never deletes (no DELE is ever sent): a message is collected once per UIDL, the
  * UIDLs recorded only after the round is durable in the spool. POP3 has no date search, so the
- * first sync takes every message the server keeps. A server without UIDL is refused (without it a
- * message cannot be recognised again). RETR is bounded by the stream's byte budget (the message
- * size limit plus a margin): a larger message fails alone and is quarantined after three tries.
+ * first sync's window (p->since, as IMAP's SEARCH SINCE) is applied by each message's Date header,
+ * read with TOP n 0: older mail is recorded as done without being fetched, mail without a readable
+ * Date is taken. A checkpoint row marks the window done when the first sync reaches the end; later
+ * syncs take every new UIDL. A server without UIDL is refused (without it a
+ * message cannot be recognised again). RETR is read by our own reader, not libetpan's (which holds
+ * the whole message): the reply is un-stuffed as it arrives, straight into the message's spool
+ * file, so memory stays at one read buffer whatever the size. A message over the size limit fails
+ * alone and is quarantined after three tries.
  *
  * OAuth2: libetpan has no SASL XOAUTH2 for POP3, so `AUTH XOAUTH2 <initial response>` is written
  * here on libetpan's stream; a "+ <error challenge>" is answered with an empty line as RFC 7628
@@ -18,12 +23,13 @@
 
 #include "agent/lib/error.h"
 #include "agent/oauth2/oauth2.h"
+#include "agent/smtp/smtp_parse.h" /* the dot-stuffing decoder: RFC 1939 3 is RFC 5321 4.5.2 */
 
 #include <libetpan/libetpan.h>
 #include <string.h>
 
 #define POP3_REPLY_QUOTE_MAX 200
-#define POP3_FAILURES_BEFORE_QUARANTINE 3
+#define POP3_FAILURES_BEFORE_QUARANTINE MA_MAILBOX_QUARANTINE_AFTER
 #define POP3_LINE_MAX 8192
 /* libetpan's private state number for "authenticated" (mailpop3.c: DISCONNECTED, AUTHORIZATION,
  * TRANSACTION); set after our own AUTH XOAUTH2 so its LIST and RETR accept the session. */
@@ -52,6 +58,7 @@ typedef struct {
   carray *msgs;       /* libetpan's LIST/UIDL table (owned by pop3) */
   guint pos;
   gsize round_bytes;
+  gboolean window;    /* the binding's first sync: only mail dated on or after p->since */
 } Pop3Session;
 
 static char *quote(const char *r)
@@ -187,14 +194,21 @@ static int pop3_list(Pop3Session *s, GError **error)
     }
   }
   if (s->p->verify_only) return POP3_QUIT;
+  MaFolderCheckpoint cp;
+  int synced = collector_sink_checkpoint(s->sink, "", &cp, error);
+  if (synced < 0) return -1;
+  s->window = synced == 0 && s->p->since > 0;
   s->pos = 0;
   return POP3_RETR;
 }
 
-static int commit(Pop3Session *s, GError **error)
+/* Makes the round durable and records its UIDLs. last: the sync reached the end of the list, which
+ * on a first sync also records that the date window was applied. */
+static int commit(Pop3Session *s, gboolean last, GError **error)
 {
   gint64 before = collector_sink_spooled(s->sink);
-  if (collector_sink_commit(s->sink, "", 0, NULL, error) < 0) return -1;
+  MaFolderCheckpoint done = {.uidvalidity = 1}; /* POP3 has no UIDVALIDITY: 1 only means "synced once" */
+  if (collector_sink_commit(s->sink, "", 0, last && s->window ? &done : NULL, error) < 0) return -1;
   s->res->fetched += collector_sink_spooled(s->sink) - before;
   s->round_bytes = 0;
   return 0;
@@ -211,10 +225,115 @@ static gboolean message_failed(Pop3Session *s, const char *uidl, const char *why
   return TRUE;
 }
 
+/* The Date header of a message as Unix seconds, from its header section (TOP n 0); 0 when there
+ * is none or it cannot be read. */
+static gint64 header_date(const char *head, size_t len)
+{
+  size_t at = 0;
+  struct mailimf_fields *fields = NULL;
+  if (mailimf_envelope_fields_parse(head, len, &at, &fields) != MAILIMF_NO_ERROR) return 0;
+  gint64 when = 0;
+  for (clistiter *it = clist_begin(fields->fld_list); it; it = clist_next(it)) {
+    struct mailimf_field *f = clist_content(it);
+    if (f->fld_type != MAILIMF_FIELD_ORIG_DATE || !f->fld_data.fld_orig_date) continue;
+    const struct mailimf_date_time *dt = f->fld_data.fld_orig_date->dt_date_time;
+    if (!dt || dt->dt_year < 1970 || dt->dt_year > 9999 || dt->dt_month < 1 || dt->dt_month > 12 || dt->dt_day < 1 ||
+        dt->dt_day > 31)
+      break;
+    g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
+    g_autoptr(GDateTime) t = g_date_time_new(utc, dt->dt_year, dt->dt_month, dt->dt_day, CLAMP(dt->dt_hour, 0, 23),
+                                             CLAMP(dt->dt_min, 0, 59), CLAMP(dt->dt_sec, 0, 59));
+    int zone = ABS(dt->dt_zone) % 10000; /* +hhmm as the number hhmm */
+    gint64 offset = (gint64)(zone / 100) * 3600 + (zone % 100) * 60;
+    if (t) when = g_date_time_to_unix(t) - (dt->dt_zone < 0 ? -offset : offset);
+    break;
+  }
+  mailimf_fields_free(fields);
+  return when > 0 ? when : 0;
+}
+
+/* TRUE when the first sync's window leaves message index out: its Date is before p->since. A
+ * failed TOP takes the message (the window only ever saves work). */
+static gboolean before_window(Pop3Session *s, guint index)
+{
+  char *head = NULL;
+  size_t len = 0;
+  budget(s, 1 << 20);
+  if (mailpop3_top(s->pop3, index, 0, &head, &len) != MAILPOP3_NO_ERROR) return FALSE;
+  gint64 date = header_date(head, len);
+  mailpop3_top_free(head);
+  return date > 0 && date < s->p->since;
+}
+
+typedef enum { RETR_OK, RETR_REFUSED, RETR_TOO_LARGE, RETR_MALFORMED } RetrOutcome;
+
+static void retr_to_body(void *ctx, const guint8 *p, gsize n)
+{
+  collector_body_append(ctx, p, n);
+}
+
+/* RETR n with our own reader instead of libetpan's mailpop3_retr, which holds the whole message:
+ * the reply's octets pass through the dot-stuffing decoder straight into the message's spool file,
+ * one read buffer at a time. *out: the body (RETR_OK) or NULL. -1 with *error when the connection
+ * failed (MA_ERROR_TEMPFAIL) or the server broke the protocol (MA_ERROR_INVALID). */
+static int retr_streamed(Pop3Session *s, guint index, RetrOutcome *outcome, CollectorBody **out, GError **error)
+{
+  *out = NULL;
+  budget(s, POP3_LINE_MAX);
+  char cmd[32];
+  g_snprintf(cmd, sizeof cmd, "RETR %u", index);
+  g_autofree char *status = send_line(s, cmd) == 0 ? read_line(s) : NULL;
+  if (!status) return fail(s, error, MA_ERROR_TEMPFAIL, "retr", MAILPOP3_ERROR_STREAM);
+  if (!g_str_has_prefix(status, "+OK")) {
+    *outcome = RETR_REFUSED;
+    return 0;
+  }
+  CollectorBody *body = collector_sink_body_new(s->sink, "", error);
+  if (!body) return -1;
+  /* Stuffing adds at most one octet per line: twice the limit bounds any message within it. */
+  budget(s, 2 * s->p->max_message + 64 * 1024);
+  SmtpDataLimits lim = {.max_size = (gint64)s->p->max_message,
+                        .max_line = (guint)MIN(s->p->max_message + 2, G_MAXUINT),
+                        .max_header = 1 << 20,
+                        .max_headers = 10000};
+  SmtpDataDecoder *dec = smtp_data_decoder_new_sink(&lim, TRUE, retr_to_body, body);
+  guint8 buf[64 * 1024];
+  int done = 0;
+  while (!done) {
+    /* Only what is buffered or one read of the socket: mailstream_read would wait for a full buffer
+     * past the end of the reply, until the time-out. */
+    ssize_t avail = mailstream_feed_read_buffer(s->stream);
+    ssize_t n = avail > 0 ? mailstream_read(s->stream, buf, MIN((gsize)avail, sizeof buf)) : -1;
+    if (n <= 0) {
+      smtp_data_decoder_free(dec);
+      collector_body_free(body);
+      return fail(s, error, MA_ERROR_TEMPFAIL, "retr", MAILPOP3_ERROR_STREAM);
+    }
+    gsize used = 0;
+    done = smtp_data_decoder_feed(dec, buf, (gsize)n, &used);
+    if (done && used < (gsize)n) {
+      smtp_data_decoder_free(dec);
+      collector_body_free(body);
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "retr: the server sent more after the end of the message");
+      return -1;
+    }
+  }
+  SmtpDataError derr = smtp_data_decoder_error(dec);
+  smtp_data_decoder_free(dec);
+  if (derr != SMTP_DATA_OK) {
+    collector_body_free(body);
+    *outcome = derr == SMTP_DATA_TOO_BIG ? RETR_TOO_LARGE : RETR_MALFORMED;
+    return 0;
+  }
+  *outcome = RETR_OK;
+  *out = body;
+  return 0;
+}
+
 static int pop3_retr(Pop3Session *s, GError **error)
 {
   guint n = s->msgs ? carray_count(s->msgs) : 0;
-  if (s->pos >= n) return commit(s, error) < 0 ? -1 : POP3_QUIT;
+  if (s->pos >= n) return commit(s, TRUE, error) < 0 ? -1 : POP3_QUIT;
   struct mailpop3_msg_info *mi = carray_get(s->msgs, s->pos);
   s->pos++;
   if (!mi || mi->msg_deleted) return POP3_RETR;
@@ -227,37 +346,40 @@ static int pop3_retr(Pop3Session *s, GError **error)
     s->res->skipped++;
     return POP3_RETR;
   }
-  budget(s, s->p->max_message + 64 * 1024);
-  char *data = NULL;
-  size_t len = 0;
-  int rc = mailpop3_retr(s->pop3, mi->msg_index, &data, &len);
+  if (s->window && before_window(s, mi->msg_index)) {
+    collector_sink_skip(s->sink, mi->msg_uidl);
+    return POP3_RETR;
+  }
+  RetrOutcome outcome = RETR_REFUSED;
+  CollectorBody *body = NULL;
+  GError *e = NULL;
+  int rc = retr_streamed(s, mi->msg_index, &outcome, &body, &e);
   collector_crash_point("after_fetch");
-  if (rc != MAILPOP3_NO_ERROR) {
-    if (rc == MAILPOP3_ERROR_STREAM) {
-      /* what is queued is still good: keep it, then report */
-      GError *e = NULL;
-      gboolean over = collector_stream_over_budget(s->stream);
-      fail(s, &e, MA_ERROR_TEMPFAIL, "retr", rc);
-      if (over) message_failed(s, mi->msg_uidl, "larger than the message size limit", FALSE);
-      if (commit(s, error) < 0) {
-        g_error_free(e);
-        return -1;
-      }
-      g_propagate_error(error, e);
+  if (rc < 0) {
+    /* what is queued is still good: keep it, then report */
+    if (collector_stream_over_budget(s->stream))
+      message_failed(s, mi->msg_uidl, "larger than the message size limit", FALSE);
+    if (commit(s, FALSE, error) < 0) {
+      g_error_free(e);
       return -1;
     }
-    if (message_failed(s, mi->msg_uidl, "RETR refused", FALSE)) {
+    g_propagate_error(error, e);
+    return -1;
+  }
+  if (outcome != RETR_OK) {
+    const char *why = outcome == RETR_TOO_LARGE ? "larger than the message size limit"
+                      : outcome == RETR_MALFORMED ? "the server sent a malformed message (bare CR or LF, or a header over 1 MiB)"
+                                                  : "RETR refused";
+    if (message_failed(s, mi->msg_uidl, why, outcome == RETR_TOO_LARGE)) {
       collector_sink_skip(s->sink, mi->msg_uidl);
       s->res->skipped++;
     }
     return POP3_RETR;
   }
-  GBytes *b = g_bytes_new(data, len);
-  mailpop3_retr_free(data);
-  collector_sink_add(s->sink, mi->msg_uidl, b);
-  g_bytes_unref(b);
-  s->round_bytes += len;
-  if (s->round_bytes >= s->p->batch_bytes && commit(s, error) < 0) return -1;
+  gint64 len = collector_body_size(body);
+  if (collector_sink_add_body(s->sink, mi->msg_uidl, body, error) < 0) return -1;
+  s->round_bytes += (gsize)len;
+  if (s->round_bytes >= s->p->batch_bytes && commit(s, FALSE, error) < 0) return -1;
   return POP3_RETR;
 }
 

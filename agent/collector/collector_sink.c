@@ -72,22 +72,34 @@ int collector_sink_seen(CollectorSink *s, const char *folder, guint32 uidvalidit
 }
 
 /* "<route>-" + 32 hex digits of SHA-256(binding id, folder, content): the same message from the same
- * folder of the same binding always gets the same spool id. */
-static char *content_spool_id(const MaMailbox *m, const char *folder, GBytes *data)
+ * folder of the same binding always gets the same spool id. content_hash_start hashes the prefix,
+ * content_hash_id finishes (and frees) the hash into the id. */
+static MaSha256 *content_hash_start(const MaMailbox *m, const char *folder)
 {
   MaSha256 *h = ma_sha256_new();
   ma_sha256_update(h, m->id, strlen(m->id) + 1);
   ma_sha256_update(h, folder, strlen(folder) + 1);
-  gsize len = 0;
-  const void *raw = g_bytes_get_data(data, &len);
-  ma_sha256_update(h, raw, len);
+  return h;
+}
+
+static char *content_hash_id(const MaMailbox *m, MaSha256 *h)
+{
   char hex[MA_SHA256_HEX_LEN + 1];
   ma_sha256_finish(h, hex);
   return g_strdup_printf("%s-%.32s", m->protocol, hex);
 }
 
+static char *content_spool_id(const MaMailbox *m, const char *folder, GBytes *data)
+{
+  MaSha256 *h = content_hash_start(m, folder);
+  gsize len = 0;
+  const void *raw = g_bytes_get_data(data, &len);
+  ma_sha256_update(h, raw, len);
+  return content_hash_id(m, h);
+}
 
-void collector_sink_add(CollectorSink *s, const char *key, GBytes *data)
+/* A new spool entry of this binding, without its message (the caller sets id and body or data). */
+static MaSpoolEntry *round_entry(CollectorSink *s)
 {
   MaSpoolEntry *e = ma_spool_entry_new();
   e->enterprise_id = g_strdup(s->m->enterprise_id);
@@ -97,6 +109,66 @@ void collector_sink_add(CollectorSink *s, const char *key, GBytes *data)
   e->signal = g_strdup("mailbox");
   e->mailbox = g_strdup(s->m->id);
   e->received_at = ma_now();
+  return e;
+}
+
+struct CollectorBody {
+  MaSpoolBody *file;
+  MaSha256 *hash; /* NULL once finished */
+};
+
+CollectorBody *collector_sink_body_new(CollectorSink *s, const char *folder, GError **error)
+{
+  MaSpoolBody *file = NULL;
+  if (spool_body_start(s->sp, &file, error) < 0) return NULL;
+  CollectorBody *b = g_new0(CollectorBody, 1);
+  b->file = file;
+  b->hash = content_hash_start(s->m, folder);
+  return b;
+}
+
+void collector_body_append(CollectorBody *b, const void *data, gsize len)
+{
+  ma_sha256_update(b->hash, data, len);
+  spool_body_write(b->file, data, len);
+}
+
+gint64 collector_body_size(const CollectorBody *b)
+{
+  return spool_body_size(b->file);
+}
+
+void collector_body_free(CollectorBody *b)
+{
+  if (!b) return;
+  spool_body_free(b->file);
+  if (b->hash) {
+    char hex[MA_SHA256_HEX_LEN + 1];
+    ma_sha256_finish(b->hash, hex); /* finishing is how the hash is released */
+  }
+  g_free(b);
+}
+
+int collector_sink_add_body(CollectorSink *s, const char *key, CollectorBody *b, GError **error)
+{
+  if (spool_body_flush(b->file, error) < 0) {
+    collector_body_free(b);
+    return -1;
+  }
+  MaSpoolEntry *e = round_entry(s);
+  e->id = content_hash_id(s->m, b->hash);
+  b->hash = NULL;
+  e->body = b->file;
+  g_free(b);
+  g_ptr_array_add(s->entries, e);
+  g_ptr_array_add(s->keys, g_strdup(key));
+  return 0;
+}
+
+
+void collector_sink_add(CollectorSink *s, const char *key, GBytes *data)
+{
+  MaSpoolEntry *e = round_entry(s);
   e->data = g_bytes_ref(data);
   e->id = NULL; /* the folder is known at commit */
   g_ptr_array_add(s->entries, e);

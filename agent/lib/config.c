@@ -12,8 +12,9 @@
 #include <string.h>
 
 /* KEY_STRING: any text; KEY_ENUM: one of choices ("a|b|c"); KEY_ADDRESS: "host:port" or
- * "[v6]:port"; KEY_INT / KEY_INT64: a non-negative integer. */
-typedef enum { KEY_STRING, KEY_ENUM, KEY_ADDRESS, KEY_INT, KEY_INT64 } KeyType;
+ * "[v6]:port"; KEY_URL: an absolute http(s) URL with a host and no query, fragment or trailing
+ * slash (paths are appended to it); KEY_INT / KEY_INT64: a non-negative integer. */
+typedef enum { KEY_STRING, KEY_ENUM, KEY_ADDRESS, KEY_URL, KEY_INT, KEY_INT64 } KeyType;
 
 typedef struct {
   const char *group;
@@ -27,6 +28,7 @@ typedef struct {
 #define S(g, k, f, d) {g, k, KEY_STRING, offsetof(MaConfig, f), d, NULL}
 #define E(g, k, f, d, choices) {g, k, KEY_ENUM, offsetof(MaConfig, f), d, choices}
 #define A(g, k, f, d) {g, k, KEY_ADDRESS, offsetof(MaConfig, f), d, NULL}
+#define U(g, k, f, d) {g, k, KEY_URL, offsetof(MaConfig, f), d, NULL}
 #define I(g, k, f, d) {g, k, KEY_INT, offsetof(MaConfig, f), d, NULL}
 #define L(g, k, f, d) {g, k, KEY_INT64, offsetof(MaConfig, f), d, NULL}
 
@@ -34,6 +36,8 @@ static const KeySpec keys[] = {
   S("storage", "data_dir", data_dir, "./data"),
   I("storage", "busy_timeout", busy_timeout, "10000"),
   L("storage", "archive_reserve", archive_reserve, "16777216"),
+  E("storage", "backend", storage_backend, "sqlite", "sqlite|postgresql"),
+  S("storage", "postgresql", storage_postgresql, NULL),
   A("smtp", "listen", smtp_listen, "127.0.0.1:2525"),
   S("smtp", "inbound_domain", inbound_domain, "inbound.localhost"),
   E("smtp", "forwarder_policy", forwarder_policy, "employee", "employee|domain|any|strict"),
@@ -60,6 +64,7 @@ static const KeySpec keys[] = {
   I("api", "max_connections", api_max_connections, "256"),
   S("api", "tls_cert_file", api_tls_cert_file, NULL),
   S("api", "tls_key_file", api_tls_key_file, NULL),
+  U("api", "public_url", api_public_url, NULL),
   A("relay", "default_host", relay_default_host, NULL),
   I("relay", "mx_port", relay_mx_port, "25"),
   E("relay", "tls_mode", relay_tls_mode, "preferred", "off|preferred|required|preferred-verify|required-verify"),
@@ -141,7 +146,19 @@ static int set_value(MaConfig *cfg, const KeySpec *k, const char *text, GError *
       return -1;
     }
   }
-  if (k->type == KEY_STRING || k->type == KEY_ENUM || k->type == KEY_ADDRESS) {
+  if (k->type == KEY_URL && text) {
+    g_autoptr(GUri) uri = g_uri_parse(text, G_URI_FLAGS_NONE, NULL);
+    const char *scheme = uri ? g_uri_get_scheme(uri) : NULL;
+    if (!uri || !scheme || (g_ascii_strcasecmp(scheme, "https") != 0 && g_ascii_strcasecmp(scheme, "http") != 0) ||
+        !g_uri_get_host(uri) || !*g_uri_get_host(uri) || g_uri_get_query(uri) || g_uri_get_fragment(uri) ||
+        g_str_has_suffix(text, "/")) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
+                  "[%s] %s: \"%s\" is not an http(s) URL without query, fragment or trailing slash", k->group,
+                  k->key, text);
+      return -1;
+    }
+  }
+  if (k->type == KEY_STRING || k->type == KEY_ENUM || k->type == KEY_ADDRESS || k->type == KEY_URL) {
     char **slot = (char **)base;
     g_free(*slot);
     *slot = text ? g_strdup(text) : NULL;

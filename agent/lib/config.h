@@ -14,6 +14,8 @@ typedef struct {
   /* [storage] */
   char *data_dir;               /* default "./data" */
   int busy_timeout;             /* ms a database call waits for a lock, 10000 */
+  char *storage_backend;        /* "sqlite" (default) or "postgresql" */
+  char *storage_postgresql;     /* libpq conninfo without a password, NULL: unset */
   gint64 archive_reserve;       /* bytes of free disk below which the pipeline pauses, 16777216 */
   /* [smtp] */
   char *smtp_listen;            /* "127.0.0.1:2525" */
@@ -44,6 +46,7 @@ typedef struct {
   int api_max_connections;      /* concurrent API connections, 256; more get 503 and a close */
   char *api_tls_cert_file;      /* NULL: plain HTTP */
   char *api_tls_key_file;
+  char *api_public_url;         /* how browsers reach the API ("https://mail.example.com"), NULL: unset */
   /* [relay] */
   char *relay_default_host;     /* NULL: direct MX delivery */
   int relay_mx_port;            /* port of MX hosts, 25 (tests move it) */

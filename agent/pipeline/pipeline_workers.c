@@ -282,6 +282,13 @@ static void park_dead(Worker *w, MaSpoolEntry *e, const GError *error)
     defer(w, &e, 1, spool_error); /* the spool itself failed: try again later, not at once */
     return;
   }
+  if (e->mailbox) {
+    /* pulled from a bound mailbox: its sync moved past it already, so its status must say so */
+    g_autofree char *where = g_strdup_printf("kept raw in the spool (mailagent spool show %s --raw): %s", e->id, error->message);
+    if (storage_mailbox_quarantine(w->st, e->mailbox, "(archive)", e->id, where, ma_now(), &spool_error) < 0)
+      ma_warn("pipeline", "spool=%s mailbox=%s: could not list it as quarantined: %s", e->id, e->mailbox,
+              spool_error->message);
+  }
   release(e->id);
   g_mutex_lock(&pool.lock);
   processed_total++;

@@ -4,12 +4,12 @@
 . "$(dirname "$0")/lib/common.sh"
 
 EX=$SRC_DIR/mailagent.conf.example
-# The key table of config.c: S/I/L("group", "key", field, "default" | NULL).
+# The key table of config.c: S/I/L/E/A/U("group", "key", field, "default" | NULL).
 /usr/bin/python3 - "$SRC_DIR/agent/lib/config.c" "$EX" > "$T/check.out" <<'PY'
 import re, sys
 code = open(sys.argv[1]).read()
 example = open(sys.argv[2]).read()
-keys = re.findall(r'^\s*[SILEA]\("(\w+)",\s*"(\w+)",\s*\w+,\s*(NULL|"[^"]*")(?:,\s*"[^"]*")?\)', code, re.M)
+keys = re.findall(r'^\s*[SILEAU]\("(\w+)",\s*"(\w+)",\s*\w+,\s*(NULL|"[^"]*")(?:,\s*"[^"]*")?\)', code, re.M)
 # Sections of the example and the commented "# key = value" lines under each.
 section, doc = None, {}
 for line in example.splitlines():
@@ -36,7 +36,7 @@ assert_not_contains "$out" "UNKNOWN" "no documented key is unknown to the code"
 /usr/bin/python3 - "$SRC_DIR/agent/lib/config.c" "$EX" "$T" > "$T/full.conf" <<'PY'
 import re, sys
 code = open(sys.argv[1]).read()
-with_default = {(g, k) for g, k, d in re.findall(r'^\s*[SILEA]\("(\w+)",\s*"(\w+)",\s*\w+,\s*(NULL|"[^"]*")(?:,\s*"[^"]*")?\)', code, re.M) if d != "NULL"}
+with_default = {(g, k) for g, k, d in re.findall(r'^\s*[SILEAU]\("(\w+)",\s*"(\w+)",\s*\w+,\s*(NULL|"[^"]*")(?:,\s*"[^"]*")?\)', code, re.M) if d != "NULL"}
 section = None
 for line in open(sys.argv[2]).read().splitlines():
     m = re.match(r'^\[(\w+)\]', line)

@@ -67,8 +67,31 @@ assert_eq "$(sqlite3 -readonly "$T/data/mailagent.db" "select count(*) from mess
 
 events=$(sqlite3 -readonly "$T/data/mailagent.db" "select payload from outbox where event = 'mailbox.message'")
 assert_contains "$events" '"new_messages":4' "mailbox.message announces the new mail to the CRM"
-ma mailbox sync acme "$ALICE" >/dev/null
+# ---- CONDSTORE: a folder whose HIGHESTMODSEQ has not moved is not searched -----------------------
+{ cat "$CONF"; echo "[log]"; echo "level=debug"; } > "$T/debug.conf"
+modseq() {
+  /usr/bin/python3 - "$IMAP_PORT" "$1" <<'PY'
+import imaplib, re, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("alice@example.test", "alice-secret")
+typ, data = m.status(sys.argv[2], "(HIGHESTMODSEQ)"); m.logout()
+print(re.search(rb"HIGHESTMODSEQ (\d+)", data[0]).group(1).decode())
+PY
+}
+stored_modseq() { sqlite3 -readonly "$T/data/mailagent.db" "select highest_modseq from mailbox_folders where mailbox_id = '$ALICE' and folder = '$1'"; }
+assert_eq "$(modseq INBOX)" "$(stored_modseq INBOX)" "the checkpoint keeps the folder's HIGHESTMODSEQ"
+log=$("$MAILAGENT" mailbox -c "$T/debug.conf" sync acme "$ALICE" 2>&1 >/dev/null)
 assert_eq 4 "$(msgs)" "second sync: nothing new"
+assert_contains "$log" 'folder "INBOX" unchanged' "second sync: INBOX skipped on its unchanged HIGHESTMODSEQ"
+assert_contains "$log" 'folder "Sent" unchanged' "second sync: Sent skipped on its unchanged HIGHESTMODSEQ"
+/usr/bin/python3 - "$IMAP_PORT" <<'PY'
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login("alice@example.test", "alice-secret")
+m.select("INBOX"); m.store("1", "+FLAGS", "(\\Flagged)"); m.logout()
+PY
+log=$("$MAILAGENT" mailbox -c "$T/debug.conf" sync acme "$ALICE" 2>&1 >/dev/null)
+assert_not_contains "$log" 'folder "INBOX" unchanged' "a flag change moves HIGHESTMODSEQ: INBOX is searched again"
+assert_eq 4 "$(msgs)" "the flag change brought no message"
+assert_eq "$(modseq INBOX)" "$(stored_modseq INBOX)" "the checkpoint follows the new HIGHESTMODSEQ"
 assert_eq 1 "$(sqlite3 -readonly "$T/data/mailagent.db" "select count(*) from outbox where event = 'mailbox.message'")" \
   "no mailbox.message event when nothing is new"
 assert_eq 4 "$(prov imap)" "second sync: no provenance added"
@@ -78,6 +101,8 @@ imap_append alice@example.test alice-secret INBOX "$T/in4.eml"
 ma mailbox sync acme "$ALICE" >/dev/null
 assert_eq 5 "$(msgs)" "incremental sync: the new message"
 assert_eq 5 "$(prov imap)" "incremental sync: one provenance row more"
+ma mailbox show acme "$ALICE" --json > "$T/show.json"
+assert_eq 5 "$(json_get "$T/show.json" 'd["counts"]["archived"]')" "the binding counts the 5 messages that reached the archive"
 
 # the server never saw a flag change: every message is still unseen
 unseen=$(/usr/bin/python3 - "$IMAP_PORT" <<'PY'
@@ -116,6 +141,8 @@ assert_eq 6 "$(msgs)" "POP3: the INBOX mail is not archived twice"
 assert_eq 5 "$(prov pop3)" "POP3: one provenance row per INBOX message"
 ma mailbox sync acme "$POP" >/dev/null
 assert_eq 5 "$(prov pop3)" "POP3: a second sync adds nothing (UIDL)"
+assert_eq 5 "$(ma mailbox show acme "$POP" --json | json_get - 'd["counts"]["archived"]')" \
+  "the POP3 binding counts its 5 messages, though the archive had them already from IMAP"
 n=$(/usr/bin/python3 - "$POP3_PORT" <<'PY'
 import poplib, sys
 p = poplib.POP3("127.0.0.1", int(sys.argv[1])); p.user("alice@example.test"); p.pass_("alice-secret")

@@ -179,4 +179,46 @@ assert_eq "" "$(db "select secret_sealed from mailboxes where id = '$IMAPID'")" 
 out=$(api callback "{\"state\":\"$STATE\",\"code\":\"$CODE\",\"redirect_uri\":\"$REDIRECT\"}")
 assert_eq conflict "$(echo "$out" | json_get - 'd["error"]["code"]')" "an active binding takes no code"
 stop_serve
+
+# ---- mailagent's own callback under [api] public_url: the browser brings the code back ----------
+sed -i "/^listen=127.0.0.1:$API_PORT\$/a public_url=http://127.0.0.1:$API_PORT" "$CONF"
+OWN=http://127.0.0.1:$API_PORT/v1/oauth2/callback
+ma mailbox unbind acme "$IMAPID" >/dev/null
+out=$(ma mailbox bind acme carol@example.test --preset fakeprov --oauth2)
+assert_contains "$out" "next: mailagent mailbox authorize acme" "the CLI names the next step"
+assert_not_contains "$out" "--redirect-uri" "with public_url set, no redirect URI is needed"
+IMAPID=$(ma mailbox list acme --json | json_get - '[i["id"] for i in d["items"] if i["protocol"]=="imap"][0]')
+start_serve
+url=$(api authorize '{}' | json_get - 'd["authorization_url"]')
+assert_contains "$url" "redirect_uri=$(/usr/bin/python3 -c 'import sys,urllib.parse as u; print(u.quote(sys.argv[1], safe=""))' "$OWN")" \
+  ":authorize without redirect_uri names mailagent's own callback"
+loc=$(curl -s -o /dev/null -w '%{redirect_url}' "$url")
+assert_contains "$loc" "$OWN?" "the provider sends the browser to mailagent's callback"
+page=$(curl -s -w '\n%{http_code}' "$loc")
+assert_eq 200 "$(echo "$page" | tail -n 1)" "the callback needs no API key (the state is the proof)"
+assert_contains "$page" "Sign-in received" "the person signing in is told it worked"
+assert_not_contains "$page" "$(/usr/bin/python3 -c 'import sys,urllib.parse as u; print(u.parse_qs(u.urlparse(sys.argv[1]).query)["code"][0])' "$loc")" \
+  "the page does not repeat the code"
+for _ in $(seq 1 100); do
+  st=$(ma mailbox show acme "$IMAPID" --json | json_get - 'd["state"]'); [ "$st" = authorizing ] || break; sleep 0.1
+done
+assert_eq active "$st" "the code from mailagent's own callback was exchanged: the binding is active"
+page=$(curl -s -w '\n%{http_code}' "$loc")
+assert_eq 400 "$(echo "$page" | tail -n 1)" "the same callback again is refused (single-use state)"
+assert_contains "$page" "used already or has expired" "and says why"
+assert_eq 400 "$(curl -s -o /dev/null -w '%{http_code}' "$OWN?state=forged&code=x")" "an unknown state is refused"
+url=$(api authorize '{}' | json_get - 'd["authorization_url"]')
+S2=$(/usr/bin/python3 -c 'import sys,urllib.parse as u; print(u.parse_qs(u.urlparse(sys.argv[1]).query)["state"][0])' "$url")
+page=$(curl -s -w '\n%{http_code}' "$OWN?state=$S2&error=access_denied")
+assert_eq 400 "$(echo "$page" | tail -n 1)" "a refusal by the provider is answered 400"
+assert_contains "$page" "access_denied" "and names the provider's answer"
+assert_eq active "$(ma mailbox show acme "$IMAPID" --json | json_get - 'd["state"]')" "a refusal changes nothing"
+page=$(curl -s -w '\n%{http_code}' "$OWN?state=$S2&error=%3Cscript%3E")
+assert_not_contains "$page" "<script>" "the provider's text is escaped in the page"
+
+# /metrics: bindings per state, never per address
+want=$(db "select 'mailagent_mailboxes{state=\"' || state || '\"} ' || count(*) from mailboxes group by state order by state")
+assert_eq "$want" "$(curl -s "http://127.0.0.1:$API_PORT/metrics" | grep '^mailagent_mailboxes{')" "/metrics counts the bindings by state"
+assert_not_contains "$(curl -s "http://127.0.0.1:$API_PORT/metrics")" "carol@" "/metrics names no mailbox address"
+stop_serve
 finish

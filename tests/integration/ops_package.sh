@@ -34,7 +34,7 @@ echo "$man5" >"$T/man5.txt"
 missing=$(python3 - "$SRC_DIR/agent/lib/config.c" "$T/man5.txt" <<'PY'
 import re, sys
 page = open(sys.argv[2]).read()
-keys = re.findall(r'^\s*[SILEA]\("(\w+)",\s*"(\w+)"', open(sys.argv[1]).read(), re.M)
+keys = re.findall(r'^\s*[SILEAU]\("(\w+)",\s*"(\w+)"', open(sys.argv[1]).read(), re.M)
 sections = re.split(r'^\s*\[(\w+)\]\s*$', page, flags=re.M)
 body = {sections[i]: sections[i + 1] for i in range(1, len(sections) - 1, 2)}
 print(" ".join("[%s] %s" % (g, k) for g, k in keys if not re.search(r'^\s+%s(\s|$)' % k, body.get(g, ""), re.M)))

@@ -11,6 +11,10 @@
 #            FETCH round fsync'd in the spool before its checkpoint, then the pipeline);
 #   mbsync   isync's mbsync pulling the folder into a Maildir (default settings).
 # Prints the three times, mbsync/mailagent, mailagent/bare, and mailagent's peak RSS.
+# Then memory with many mailboxes (MULTI, default 10; 0 skips it): `mailagent serve` collects one
+# mailbox of MSGS/MULTI messages, then MULTI such mailboxes at once (its bounded collector pool,
+# [collector] threads); prints both peak RSS figures and whether the growth stays within the pool's
+# bound (each worker holds at most one FETCH round, whatever the number of mailboxes).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 MAILAGENT=${MAILAGENT:-$ROOT/build/mailagent}
@@ -23,22 +27,29 @@ cleanup() { for c in "${CLEANUP_CMDS[@]:-}"; do [ -n "$c" ] && eval "$c" >/dev/n
 trap cleanup EXIT
 source "$ROOT/tests/fixtures/collector/dovecot.sh"
 
+MULTI=${MULTI:-10}
+PER=$(( MULTI > 0 ? MSGS / MULTI : 0 ))
 pki_make
 dovecot_user bench@example.test bench-secret
-md=$T/dovecot/mail/bench@example.test
-mkdir -p "$md/cur" "$md/new" "$md/tmp"
-/usr/bin/python3 - "$md" "$MSGS" "$SIZE" <<'PY'
+for i in $(seq 1 "$MULTI"); do dovecot_user "m$i@example.test" bench-secret; done
+# make_maildir DIR N: N messages of ~SIZE bytes (Message-IDs unique to the mailbox: no dedup across them)
+make_maildir() {
+mkdir -p "$1/cur" "$1/new" "$1/tmp"
+/usr/bin/python3 - "$1" "$2" "$SIZE" "$(basename "$1")" <<'PY'
 import os, sys, time
-md, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+md, n, size, owner = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 now = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
 line = "The quick brown fox writes to a customer about the order.\r\n"
 for i in range(1, n + 1):
     head = ("From: Customer %d <c%d@client.test>\r\nTo: bench@example.test\r\nSubject: Order %d\r\n"
-            "Message-ID: <bench%d@client.test>\r\nDate: %s\r\n\r\n") % (i % 97, i % 97, i, i, now)
+            "Message-ID: <bench%d.%s>\r\nDate: %s\r\n\r\n") % (i % 97, i % 97, i, i, owner, now)
     body = (line * (size // len(line) + 1))[: max(0, size - len(head))]
     with open(os.path.join(md, "cur", "%d.M%dP1.bench:2," % (int(time.time()), i)), "w") as f:
         f.write(head + body)
 PY
+}
+make_maildir "$T/dovecot/mail/bench@example.test" "$MSGS"
+for i in $(seq 1 "$MULTI"); do make_maildir "$T/dovecot/mail/m$i@example.test" "$PER"; done
 [ "$(id -u)" = 0 ] && chown -R dovecot:dovecot "$T/dovecot/mail"
 dovecot_start
 doveadm -c "$DOVECOT_CONF" index -u bench@example.test INBOX 2>/dev/null || true
@@ -126,4 +137,54 @@ printf 'bare UID FETCH 1:* BODY.PEEK[]: %.2f s\n' "$BARE"
 printf 'mailagent (until archived):   %.2f s  (%.0f messages/s), peak RSS %d MB\n' "$MA_TIME" "$(echo "$MSGS / $MA_TIME" | bc -l)" $(( $(cat "$T/rss") / 1024 ))
 printf 'mbsync (default settings):    %.2f s\n' "$MB_TIME"
 printf 'mbsync / mailagent: %.2fx   mailagent / bare FETCH: %.1fx\n' "$(echo "$MB_TIME / $MA_TIME" | bc -l)" "$(echo "$MA_TIME / $BARE" | bc -l)"
-echo "reproduce: MSGS=$MSGS SIZE=$SIZE scripts/bench/imap/run.sh"
+
+# ---- memory with many mailboxes: serve's peak RSS for 1 mailbox, then for MULTI at once -----------
+# serve_peak N: a fresh data directory, N bindings (m1..mN), serve until all N*PER are archived;
+# prints serve's peak RSS (VmHWM) in kB
+serve_peak() {
+  local d=$T/multi$1 port_smtp port_api port_sub pid want i
+  port_smtp=$(free_port); port_api=$(free_port); port_sub=$(free_port)
+  cat > "$d.conf" <<CONF
+[storage]
+data_dir = $d
+[smtp]
+listen = 127.0.0.1:$port_smtp
+[submission]
+listen = 127.0.0.1:$port_sub
+[api]
+listen = 127.0.0.1:$port_api
+[collector]
+ca_file = $T/pki/root.pem
+initial_days = 3650
+CONF
+  "$MAILAGENT" init -c "$d.conf" >/dev/null
+  "$MAILAGENT" enterprise -c "$d.conf" add --name Bench --slug bench --domain example.test >/dev/null
+  "$MAILAGENT" settings -c "$d.conf" bench archive_unmatched=on >/dev/null
+  for i in $(seq 1 "$1"); do
+    "$MAILAGENT" mailbox -c "$d.conf" bind bench "m$i@example.test" --host localhost --port "$IMAPS_PORT" \
+      --password-file "$T/pw" --folders INBOX >/dev/null 2>&1 || fail "bind m$i"
+  done
+  "$MAILAGENT" serve -c "$d.conf" >"$d.log" 2>&1 &
+  pid=$!
+  CLEANUP_CMDS+=("kill $pid")
+  want=$(( $1 * PER ))
+  for _ in $(seq 1 6000); do
+    [ "$(sqlite3 -readonly "$d/mailagent.db" 'select count(*) from messages' 2>/dev/null || echo 0)" -ge "$want" ] && break
+    kill -0 "$pid" 2>/dev/null || fail "serve exited: $(tail -3 "$d.log")"
+    sleep 0.1
+  done
+  [ "$(sqlite3 -readonly "$d/mailagent.db" 'select count(*) from messages')" -ge "$want" ] || fail "serve archived too little"
+  awk '/^VmHWM/ {print $2}' "/proc/$pid/status"
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+}
+if [ "$MULTI" -gt 0 ]; then
+  ONE=$(serve_peak 1)
+  MANY=$(serve_peak "$MULTI")
+  # The bound: the collector pool's workers ([collector] threads, default 4) each hold at most one
+  # FETCH round ([collector] batch_bytes, default 4 MiB), plus 8 MiB for their stacks and buffers.
+  BOUND=$(( 4 * 4096 + 8192 ))
+  printf 'serve, peak RSS: 1 mailbox of %d messages %d MB; %d such mailboxes at once %d MB (+%d MB; %s the pool bound of +%d MB)\n' \
+    "$PER" $((ONE / 1024)) "$MULTI" $((MANY / 1024)) $(((MANY - ONE) / 1024)) \
+    "$([ $((MANY - ONE)) -le "$BOUND" ] && echo within || echo OVER)" $((BOUND / 1024))
+fi
+echo "reproduce: MSGS=$MSGS SIZE=$SIZE MULTI=$MULTI scripts/bench/imap/run.sh"

@@ -1,0 +1,100 @@
+/* pg_internal.h - what the PostgreSQL backend's files share (storage_pg_*.c): the connection
+ * handle, statements prepared once per connection and run with text parameters, the write
+ * bracket that mirrors the SQLite backend's (a savepoint per write inside storage_begin, nothing
+ * inside a batch, where an error aborts the whole batch, and a transaction of its own otherwise),
+ * and the mapping of SQLSTATEs to MA_ERROR codes.
+ *
+ * One connection per handle, used by one thread at a time (libpq connections are not shared).
+ * Never logs parameters: they can hold message bodies and secrets.
+ */
+#ifndef MA_PG_INTERNAL_H
+#define MA_PG_INTERNAL_H
+
+#include "storage_backend.h"
+
+#include <libpq-fe.h>
+
+typedef struct {
+  PGconn *conn;
+  GHashTable *stmts;  /* SQL text (owned) -> prepared statement name (owned) */
+  guint next_stmt;
+  gboolean in_txn;    /* inside storage_begin / storage_begin_batch */
+  gboolean batch;
+  gboolean spoiled;   /* a write failed inside the batch: commit must refuse */
+  int schema_version;
+  int fail_commits;   /* fault injection: the next n commits fail as if the server refused them */
+} PgDb;
+
+/* Text parameters for pg_run: strings are borrowed, numbers formatted into the struct. */
+#define PG_MAX_PARAMS 24
+typedef struct {
+  const char *values[PG_MAX_PARAMS];
+  char numbers[PG_MAX_PARAMS][24];
+  int n;
+} PgParams;
+
+void pg_param_text(PgParams *p, const char *text); /* NULL is SQL NULL */
+void pg_param_int(PgParams *p, gint64 v);
+
+/* Runs sql, prepared on first use on this connection, with p's parameters (p may be NULL). The
+ * result (caller PQclear) when the server accepted it, else NULL with *error naming what. */
+PGresult *pg_run(PgDb *d, const char *sql, const PgParams *p, const char *what, GError **error);
+/* pg_run for a statement whose rows are not needed: the number of rows it touched, or -1. */
+gint64 pg_exec(PgDb *d, const char *sql, const PgParams *p, const char *what, GError **error);
+/* Runs a statement without parameters or preparation (transaction control, DDL). 0 or -1. */
+int pg_control(PgDb *d, const char *sql, GError **error);
+
+/* MA_ERROR code for a failed result: TEMPFAIL for serialization failures, deadlocks, lost
+ * connections and full disks; CONFLICT for unique violations; NOT_FOUND for a missing parent row
+ * (foreign key); INTERNAL otherwise. */
+int pg_error_code(const PGresult *r, PGconn *conn);
+/* TRUE when r failed with this SQLSTATE. */
+gboolean pg_sqlstate_is(const PGresult *r, const char *sqlstate);
+
+/* The write bracket: pg_write_end(d, rc, error) returns rc, or -1 when ending failed. */
+int pg_write_begin(PgDb *d, GError **error);
+int pg_write_end(PgDb *d, int rc, GError **error);
+
+/* Column helpers: a new string (NULL for SQL NULL) and an integer (0 for NULL). */
+char *pg_col_dup(const PGresult *r, int row, int col);
+gint64 pg_col_int(const PGresult *r, int row, int col);
+
+/* The migrations: numbered SQL files of storage/pg/, compiled in by CMake (pg_migrations.c). */
+typedef struct {
+  int version;
+  const char *name;
+  const char *sql;
+} PgMigration;
+extern const PgMigration ma_pg_migrations[];
+extern const int ma_pg_migrations_count;
+
+/* ---- the backend's functions (storage_backend.h contracts) ------------------------------------- */
+
+int pg_open(const char *conninfo, gboolean create, void **impl_out, GError **error);
+void pg_close(void *impl);
+int pg_schema_version(void *impl);
+char *pg_library_version(void);
+int pg_begin(void *impl, GError **error);
+int pg_begin_batch(void *impl, GError **error);
+int pg_commit(void *impl, GError **error);
+void pg_rollback(void *impl);
+void pg_fault_inject_commit_failures(void *impl, int n);
+
+int pg_enterprise_create(void *impl, const MaEnterprise *e, GError **error);
+int pg_enterprise_get(void *impl, const char *id_or_slug, MaEnterprise **out, GError **error);
+int pg_enterprise_list(void *impl, GPtrArray *out, GError **error);
+int pg_enterprise_domain_add(void *impl, const char *enterprise_id, const char *domain, GError **error);
+int pg_enterprise_domain_remove(void *impl, const char *enterprise_id, const char *domain, GError **error);
+int pg_inbound_lookup(void *impl, const char *local_part, gint64 now, char **enterprise_id, GError **error);
+int pg_inbound_rotate(void *impl, const char *enterprise_id, const char *new_local, gint64 old_expires_at,
+                      GError **error);
+int pg_inbound_list(void *impl, const char *enterprise_id, gint64 now, GPtrArray *out, GError **error);
+int pg_inbound_all(void *impl, gint64 now, GPtrArray *out, GError **error);
+int pg_tenant_version(void *impl, gint64 *out, GError **error);
+int pg_employee_add(void *impl, const MaEmployee *e, GError **error);
+int pg_employee_remove(void *impl, const char *enterprise_id, const char *id_or_email, GError **error);
+int pg_employee_find(void *impl, const char *enterprise_id, const char *id_or_email, MaEmployee **out,
+                     GError **error);
+int pg_employee_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+
+#endif

@@ -1,0 +1,332 @@
+/* storage_pg_core.c - the PostgreSQL backend's connection: open (libpq conninfo, synchronous_commit
+ * on, the numbered migrations of storage/pg/ applied under an advisory lock so that nodes starting
+ * together migrate once), statements prepared once per connection, transactions with the same
+ * semantics as the SQLite backend (storage_sqlite_core.c), and SQLSTATEs mapped to MA_ERROR codes.
+ *
+ * The password never comes from the conninfo here: libpq reads it from its password file
+ * (PGPASSFILE or ~/.pgpass) or from PGPASSWORD, so it is never in mailagent's config file.
+ */
+#include "pg_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Every node takes this advisory lock before it looks at the schema (any 64-bit key of ours). */
+#define PG_MIGRATION_LOCK "4d41494c4147454e" /* "MAILAGEN" */
+
+/* ---- parameters and results ---------------------------------------------------------------------- */
+
+void pg_param_text(PgParams *p, const char *text)
+{
+  g_assert(p->n < PG_MAX_PARAMS);
+  p->values[p->n++] = text;
+}
+
+void pg_param_int(PgParams *p, gint64 v)
+{
+  g_assert(p->n < PG_MAX_PARAMS);
+  g_snprintf(p->numbers[p->n], sizeof p->numbers[p->n], "%" G_GINT64_FORMAT, v);
+  p->values[p->n] = p->numbers[p->n];
+  p->n++;
+}
+
+char *pg_col_dup(const PGresult *r, int row, int col)
+{
+  return PQgetisnull(r, row, col) ? NULL : g_strdup(PQgetvalue(r, row, col));
+}
+
+gint64 pg_col_int(const PGresult *r, int row, int col)
+{
+  return PQgetisnull(r, row, col) ? 0 : g_ascii_strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* ---- errors ----------------------------------------------------------------------------------- */
+
+gboolean pg_sqlstate_is(const PGresult *r, const char *sqlstate)
+{
+  const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  return state && strcmp(state, sqlstate) == 0;
+}
+
+int pg_error_code(const PGresult *r, PGconn *conn)
+{
+  if (PQstatus(conn) != CONNECTION_OK) return MA_ERROR_TEMPFAIL; /* the connection is gone */
+  const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  if (!state) return MA_ERROR_TEMPFAIL; /* no answer from the server at all */
+  if (strcmp(state, "23505") == 0) return MA_ERROR_CONFLICT;  /* unique_violation */
+  if (strcmp(state, "23503") == 0) return MA_ERROR_NOT_FOUND; /* foreign_key_violation */
+  if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) return MA_ERROR_TEMPFAIL; /* retry */
+  if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+      strcmp(state, "58030") == 0)
+    return MA_ERROR_TEMPFAIL; /* connection, resources (disk full), shutdown, I/O */
+  return MA_ERROR_INTERNAL;
+}
+
+static int fail_with(PgDb *d, const PGresult *r, GError **error, const char *what)
+{
+  const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  if (!msg) msg = PQerrorMessage(d->conn);
+  g_autofree char *one_line = g_strstrip(g_strdup(msg ? msg : "no answer"));
+  g_set_error(error, MA_ERROR, pg_error_code(r, d->conn), "storage: %s: %s", what ? what : "query", one_line);
+  return -1;
+}
+
+/* ---- statements --------------------------------------------------------------------------------- */
+
+static const char *prepared_name(PgDb *d, const char *sql, GError **error)
+{
+  const char *name = g_hash_table_lookup(d->stmts, sql);
+  if (name) return name;
+  char *fresh = g_strdup_printf("s%u", ++d->next_stmt);
+  PGresult *r = PQprepare(d->conn, fresh, sql, 0, NULL);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    fail_with(d, r, error, "prepare");
+    PQclear(r);
+    g_free(fresh);
+    return NULL;
+  }
+  PQclear(r);
+  g_hash_table_insert(d->stmts, g_strdup(sql), fresh);
+  return fresh;
+}
+
+PGresult *pg_run(PgDb *d, const char *sql, const PgParams *p, const char *what, GError **error)
+{
+  const char *name = prepared_name(d, sql, error);
+  if (!name) return NULL;
+  PGresult *r = PQexecPrepared(d->conn, name, p ? p->n : 0, p ? p->values : NULL, NULL, NULL, 0);
+  ExecStatusType st = PQresultStatus(r);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
+  fail_with(d, r, error, what);
+  PQclear(r);
+  return NULL;
+}
+
+gint64 pg_exec(PgDb *d, const char *sql, const PgParams *p, const char *what, GError **error)
+{
+  PGresult *r = pg_run(d, sql, p, what, error);
+  if (!r) return -1;
+  gint64 n = *PQcmdTuples(r) ? g_ascii_strtoll(PQcmdTuples(r), NULL, 10) : 0;
+  PQclear(r);
+  return n;
+}
+
+int pg_control(PgDb *d, const char *sql, GError **error)
+{
+  PGresult *r = PQexec(d->conn, sql);
+  int rc = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : fail_with(d, r, error, sql);
+  PQclear(r);
+  return rc;
+}
+
+/* ---- migrations ------------------------------------------------------------------------------------ */
+
+static int applied_version(PgDb *d, int *version, GError **error)
+{
+  if (pg_control(d, "CREATE TABLE IF NOT EXISTS schema_migrations(version integer PRIMARY KEY, name text NOT NULL,"
+                    " applied_at timestamptz NOT NULL DEFAULT now())", error) < 0)
+    return -1;
+  PGresult *r = pg_run(d, "SELECT coalesce(max(version), 0) FROM schema_migrations", NULL, "schema version", error);
+  if (!r) return -1;
+  *version = (int)pg_col_int(r, 0, 0);
+  PQclear(r);
+  return 0;
+}
+
+/* Applies every migration above the database's version, each in its own transaction, holding the
+ * advisory lock throughout: a second node starting at the same moment waits, then finds them
+ * applied. A database newer than this binary is refused. */
+static int migrate(PgDb *d, gboolean create, GError **error)
+{
+  if (pg_control(d, "SELECT pg_advisory_lock(x'" PG_MIGRATION_LOCK "'::bigint)", error) < 0) return -1;
+  int version = 0, rc = applied_version(d, &version, error);
+  int newest = ma_pg_migrations[ma_pg_migrations_count - 1].version;
+  if (rc == 0 && version > newest) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
+                "storage: the database's schema (version %d) is newer than this mailagent knows (%d)", version, newest);
+    rc = -1;
+  }
+  if (rc == 0 && version < newest && !create && version == 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "storage: the database is not initialised (run mailagent init)");
+    rc = -1;
+  }
+  for (int i = 0; rc == 0 && i < ma_pg_migrations_count; i++) {
+    const PgMigration *m = &ma_pg_migrations[i];
+    if (m->version <= version) continue;
+    PgParams p = {0};
+    pg_param_int(&p, m->version);
+    pg_param_text(&p, m->name);
+    if (pg_control(d, "BEGIN", error) < 0 || pg_control(d, m->sql, error) < 0 ||
+        pg_exec(d, "INSERT INTO schema_migrations(version, name) VALUES($1, $2)", &p, "record migration", error) < 0 ||
+        pg_control(d, "COMMIT", error) < 0) {
+      pg_control(d, "ROLLBACK", NULL);
+      g_prefix_error(error, "migration %s: ", m->name);
+      rc = -1;
+    }
+    version = m->version;
+  }
+  pg_control(d, "SELECT pg_advisory_unlock(x'" PG_MIGRATION_LOCK "'::bigint)", NULL);
+  if (rc == 0) d->schema_version = version;
+  return rc;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------------- */
+
+int pg_open(const char *conninfo, gboolean create, void **impl_out, GError **error)
+{
+  *impl_out = NULL;
+  char *parse_error = NULL;
+  PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &parse_error);
+  if (!opts) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "storage: [storage] postgresql: %s",
+                parse_error ? g_strstrip(parse_error) : "cannot be read");
+    PQfreemem(parse_error);
+    return -1;
+  }
+  gboolean has_password = FALSE;
+  for (PQconninfoOption *o = opts; o->keyword; o++)
+    if (strcmp(o->keyword, "password") == 0 && o->val && *o->val) has_password = TRUE;
+  PQconninfoFree(opts);
+  if (has_password) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
+                "storage: [storage] postgresql must not hold the password: put it in a password file (PGPASSFILE) or"
+                " PGPASSWORD");
+    return -1;
+  }
+  PgDb *d = g_new0(PgDb, 1);
+  d->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  d->conn = PQconnectdb(conninfo);
+  if (PQstatus(d->conn) != CONNECTION_OK) {
+    g_autofree char *why = g_strstrip(g_strdup(PQerrorMessage(d->conn)));
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: cannot connect to PostgreSQL: %s", why);
+    pg_close(d);
+    return -1;
+  }
+  /* Durability as SQLite's synchronous=FULL: a commit returns once the server's WAL is flushed. */
+  if (pg_control(d, "SET synchronous_commit = on", error) < 0 || pg_control(d, "SET client_min_messages = warning", error) < 0 ||
+      migrate(d, create, error) < 0) {
+    pg_close(d);
+    return -1;
+  }
+  *impl_out = d;
+  return 0;
+}
+
+void pg_close(void *impl)
+{
+  PgDb *d = impl;
+  if (!d) return;
+  if (d->conn) PQfinish(d->conn);
+  g_hash_table_unref(d->stmts);
+  g_free(d);
+}
+
+int pg_schema_version(void *impl)
+{
+  return ((PgDb *)impl)->schema_version;
+}
+
+char *pg_library_version(void)
+{
+  int v = PQlibVersion();
+  return g_strdup_printf("libpq %d.%d", v / 10000, v % 10000);
+}
+
+/* ---- transactions ----------------------------------------------------------------------------------- */
+
+static int spoiled(GError **error)
+{
+  g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: an earlier write of this batch failed; the batch is void");
+  return -1;
+}
+
+int pg_write_begin(PgDb *d, GError **error)
+{
+  if (d->in_txn) {
+    if (PQtransactionStatus(d->conn) == PQTRANS_IDLE) {
+      g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: the transaction was rolled back by the database");
+      return -1;
+    }
+    if (d->batch) return d->spoiled ? spoiled(error) : 0;
+    return pg_control(d, "SAVEPOINT w", error);
+  }
+  return pg_control(d, "BEGIN", error);
+}
+
+int pg_write_end(PgDb *d, int rc, GError **error)
+{
+  if (d->in_txn) {
+    if (d->batch) {
+      if (rc < 0) d->spoiled = TRUE; /* PostgreSQL aborted the transaction anyway: the batch is void */
+      return rc;
+    }
+    if (rc < 0) {
+      pg_control(d, "ROLLBACK TO SAVEPOINT w", NULL);
+      pg_control(d, "RELEASE SAVEPOINT w", NULL);
+      return -1;
+    }
+    return pg_control(d, "RELEASE SAVEPOINT w", error) < 0 ? -1 : rc;
+  }
+  if (rc < 0) {
+    pg_control(d, "ROLLBACK", NULL);
+    return -1;
+  }
+  return pg_control(d, "COMMIT", error) < 0 ? -1 : rc;
+}
+
+int pg_begin(void *impl, GError **error)
+{
+  PgDb *d = impl;
+  if (d->in_txn) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "storage: nested transaction");
+    return -1;
+  }
+  if (pg_control(d, "BEGIN", error) < 0) return -1;
+  d->in_txn = TRUE;
+  d->batch = FALSE;
+  d->spoiled = FALSE;
+  return 0;
+}
+
+int pg_begin_batch(void *impl, GError **error)
+{
+  PgDb *d = impl;
+  if (pg_begin(d, error) < 0) return -1;
+  d->batch = TRUE;
+  return 0;
+}
+
+int pg_commit(void *impl, GError **error)
+{
+  PgDb *d = impl;
+  if (!d->in_txn) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "storage: commit without begin");
+    return -1;
+  }
+  d->in_txn = FALSE;
+  d->batch = FALSE;
+  if (d->spoiled || d->fail_commits > 0) {
+    gboolean injected = !d->spoiled;
+    d->spoiled = FALSE;
+    pg_control(d, "ROLLBACK", NULL);
+    if (!injected) return spoiled(error);
+    d->fail_commits--;
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: commit failed (injected)");
+    return -1;
+  }
+  return pg_control(d, "COMMIT", error);
+}
+
+void pg_rollback(void *impl)
+{
+  PgDb *d = impl;
+  d->in_txn = FALSE;
+  d->batch = FALSE;
+  d->spoiled = FALSE;
+  pg_control(d, "ROLLBACK", NULL);
+}
+
+void pg_fault_inject_commit_failures(void *impl, int n)
+{
+  ((PgDb *)impl)->fail_commits = n > 0 ? n : 0;
+}
