@@ -2,12 +2,14 @@
  * an enterprise's own SMTP relays (agent/relay). add and update turn their options into the same
  * JSON fields POST/PATCH /v1/relays take and leave every rule to relay_create/relay_modify, so the
  * CLI and the API cannot disagree. Passwords come from a file (or stdin with -), never from the
- * command line, and are never printed.
+ * command line, and are never printed. `test` sends one message through the relay (relay_probe)
+ * and prints each step with the server's replies; a pass marks the relay ok.
  */
 #include "cli.h"
 
 #include "agent/lib/clock.h"
 #include "agent/relay/relay.h"
+#include "agent/tenant/settings.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -383,6 +385,64 @@ static int cmd_delete(int argc, char **argv)
   return 0;
 }
 
+static void print_step(void *arg, const char *step, const char *text)
+{
+  printf("%-4s %s\n", step, text);
+  fflush(stdout);
+}
+
+static int cmd_test(int argc, char **argv)
+{
+  g_auto(CliCommon) common = {0};
+  g_autofree char *to = NULL, *from = NULL;
+  GOptionEntry entries[] = {
+    {"to", 0, 0, G_OPTION_ARG_STRING, &to, "Recipient of the test message (default: the admin_email setting)", "ADDR"},
+    {"from", 0, 0, G_OPTION_ARG_STRING, &from, "Envelope and header sender (default: the return path, else postmaster@ the first filter's domain)", "ADDR"},
+    G_OPTION_ENTRY_NULL,
+  };
+  g_autoptr(GOptionContext) ctx = cli_context("relay test", "ENTERPRISE RELAY",
+    "Send a test message through the relay: DNS, connect, TLS and certificate, AUTH, MAIL, RCPT, DATA, printing "
+    "every server reply. A pass marks the relay ok; exit 1 when a step fails.", &common, entries);
+  int rc = cli_parse(ctx, &argc, &argv);
+  if (rc < 0) rc = cli_positional(argc, argv, 2, 2, "mailagent relay test ENTERPRISE RELAY [--to ADDR] [--from ADDR]");
+  if (rc >= 0) return rc;
+  g_autoptr(MaConfig) cfg = NULL;
+  MaStorage *st = NULL;
+  MaEnterprise *ent = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
+  g_autoptr(GError) error = NULL;
+  MaRelay *r = NULL;
+  rc = storage_relay_get(st, ent->id, argv[2], &r, &error);
+  if (rc == 0) g_set_error(&error, MA_ERROR, MA_ERROR_NOT_FOUND, "no relay %s", argv[2]);
+  if (rc > 0 && !to && settings_get(st, cfg, ent->id, "admin_email", &to, &error) < 0) rc = -1;
+  if (rc > 0 && (!to || !strchr(to, '@'))) {
+    g_set_error(&error, MA_ERROR, MA_ERROR_INVALID, "--to: a recipient is needed (or set admin_email)");
+    rc = -1;
+  }
+  if (rc > 0 && !from)
+    from = r->return_path ? g_strdup(r->return_path)
+                          : g_strdup_printf("postmaster@%s", r->filters->len ? ((MaRelayFilter *) g_ptr_array_index(r->filters, 0))->sender_domain
+                                                                              : cfg->hostname);
+  g_autofree char *failure = NULL;
+  if (rc > 0) rc = relay_probe(cfg, r, from, to, print_step, NULL, &failure, &error) == 0 ? 1 : -1;
+  if (rc > 0) {
+    gint64 now = ma_now();
+    g_autofree char *reason = failure ? NULL : g_strdup_printf("test passed (to %s)", to);
+    if (!failure) storage_relay_set_status(st, ent->id, r->id, "ok", now, reason, 0, &error);
+    cli_audit(st, ent->id, "relay.test", r->name, json_pack("{s:b}", "passed", failure == NULL), NULL);
+  }
+  storage_close(&st);
+  ma_enterprise_free(ent);
+  ma_relay_free(r);
+  if (rc < 0) return cli_fail("relay test", error);
+  if (failure) {
+    printf("FAILED: %s\n", failure);
+    return 1;
+  }
+  printf("PASSED: the relay accepted the test message; status ok\n");
+  return 0;
+}
+
 int cli_relay(int argc, char **argv)
 {
   static const CliSub subs[] = {
@@ -393,6 +453,7 @@ int cli_relay(int argc, char **argv)
     {"enable", cmd_enable, "let a relay carry mail"},
     {"disable", cmd_disable, "stop routing mail through a relay"},
     {"delete", cmd_delete, "delete a relay"},
+    {"test", cmd_test, "send a test message, printing every step and server reply"},
   };
   return cli_dispatch("relay", subs, G_N_ELEMENTS(subs), argc, argv);
 }

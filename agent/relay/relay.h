@@ -146,6 +146,19 @@ int relay_modify(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, 
 /* Recipients routed through r today (the enterprise's day). 0 or -1. */
 int relay_today(MaStorage *st, const MaConfig *cfg, const MaRelay *r, gint64 *sent, GError **error);
 
+/* ---- relay test (relay_probe.c; blocks: for the CLI) ------------------------------------------ */
+
+/* One line of a test's transcript: step is "DNS", "C:" (a command we sent, credentials
+ * replaced), "S:" (the server's reply) or "  " (connection and TLS notes). */
+typedef void (*RelayProbeTrace)(void *arg, const char *step, const char *text);
+
+/* Delivers one short test message from mail_from to rcpt through r, reporting every step to
+ * trace. 0 when the conversation ran: *failure_r NULL when the relay accepted the message after
+ * DATA, else the reason (newly allocated); -1 with *error when it could not start (DNS, no
+ * password, TLS setup). Blocks on a private event loop. */
+int relay_probe(const MaConfig *cfg, const MaRelay *r, const char *mail_from, const char *rcpt, RelayProbeTrace trace,
+                void *arg, char **failure_r, GError **error);
+
 /* ---- delivery: a recipient's route, fallback, failures (relay_fallback.c) -------------------- */
 
 /* Where a queued recipient goes: its latest fallback, else its group of the route stored with the

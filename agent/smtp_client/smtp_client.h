@@ -104,6 +104,9 @@ typedef struct {
   /* The job ended: results[i] for rcpts[i] (valid during the call only). The session is then in
    * SC_READY (start another job or quit) or SC_DONE (close). */
   void (*job_done)(void *ctx, SmtpClient *c, const SmtpRcptResult *results, guint n);
+  /* Optional (NULL: none): every command sent ('C'; AUTH credentials replaced by "<credentials>")
+   * and every reply received ('S', one line: smtp_reply_summary), for `mailagent relay test`. */
+  void (*trace)(void *ctx, char direction, const char *text);
 } SmtpClientHooks;
 
 /* A session (cfg's strings are copied). Free with smtp_client_free. */

@@ -79,6 +79,15 @@ assert_eq "required-verify" "$(json_get "$T/c.json" 'd["tls_mode"]')" "AUTH on f
 assert_not_contains "$(cat "$T/c.json")" "wrong-secret" "the password is never shown"
 assert_not_contains "$(sqlite3 "$T/data/mailagent.db" 'select password_sealed from relays')" "wrong-secret" \
   "the password is stored sealed"
+rc=0; ma relay test acme c --to probe@client.example >"$T/test1.out" 2>&1 || rc=$?
+assert_eq 1 "$rc" "relay test with the wrong password fails (exit 1)"
+assert_contains "$(cat "$T/test1.out")" "TLS established with 127.0.0.1[127.0.0.1]:$C_PORT" "relay test: the TLS step"
+assert_contains "$(cat "$T/test1.out")" "certificate verified for 127.0.0.1" "relay test: the certificate names the IP address"
+assert_contains "$(cat "$T/test1.out")" "C:   AUTH PLAIN <credentials>" "relay test: the AUTH command, credentials hidden"
+assert_contains "$(cat "$T/test1.out")" "S:   535 5.7.8" "relay test: the server's AUTH reply"
+assert_not_contains "$(cat "$T/test1.out")" "$(printf '\0crm\0wrong-secret' | base64)" "relay test: no credentials printed"
+assert_contains "$(cat "$T/test1.out")" "FAILED: authentication failed" "relay test: the failure"
+assert_contains "$(cat "$T/test1.out")" "C:   QUIT" "relay test: QUIT after the refusal"
 start_serve
 
 send() {
@@ -126,7 +135,7 @@ assert_contains "$(ma route explain acme --from ops@example.test --to x@client.e
 assert_eq 0 "$(mbox_count "$C")" "nothing ever reached relay c"
 assert_eq 6 "$(wait_mbox "$D" 6)" "the default path has the five messages and the warning"
 auths=$(grep -c "authentication failed" "$C/maillog" || true)
-assert_eq 4 "$auths" "relay c's log: four failed AUTH sessions, none while suspended"
+assert_eq 5 "$auths" "relay c's log: five failed AUTH sessions (the test and four deliveries), none while suspended"
 
 # the next day in Tokyo: the suspension is over; with the password fixed, mail goes through c
 echo right-secret >"$T/password"
@@ -135,8 +144,15 @@ clock_set "$(date -d '2026-12-02T15:00:01Z' +%s)"
 assert_eq ok "$(ma relay show acme c --json | json_get - 'd["status"]["state"]')" "next day: relay c is no longer suspended"
 assert_contains "$(ma route explain acme --from ops@example.test --to x@client.example --type workflow)" \
   "x@client.example -> enterprise_relay" "next day: route explain chooses relay c again"
+ma relay test acme c --to probe@client.example >"$T/test2.out" 2>&1
+assert_contains "$(cat "$T/test2.out")" "S:   235 2.7.0" "relay test with the right password: AUTH accepted"
+assert_contains "$(cat "$T/test2.out")" "C:   RCPT TO:<probe@client.example>" "relay test: RCPT"
+assert_contains "$(cat "$T/test2.out")" "PASSED" "relay test passes"
+assert_eq "ok" "$(ma relay show acme c --json | json_get - 'd["status"]["state"] + ("" if "test passed" in d["status"]["reason"] else "?")')" \
+  "a passed test marks the relay ok"
+assert_eq 1 "$(wait_mbox "$C" 1)" "the test message arrived at relay c"
 ID6=$(send next@client.example)
 assert_eq sent "$(wait_state "$ID6" next@client.example sent)" "next day: delivered"
-assert_eq 1 "$(wait_mbox "$C" 1)" "next day: it arrived at relay c"
+assert_eq 2 "$(wait_mbox "$C" 2)" "next day: it arrived at relay c"
 assert_eq 6 "$(mbox_count "$D")" "... and not by the default path"
 finish
