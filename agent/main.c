@@ -36,7 +36,7 @@ static const Subcommand subcommands[] = {
   {"submission", cli_submission, "credentials for the SMTP submission listener: add, list, revoke"},
   {"queue", cli_queue, "list, show, retry, hold, release or delete queued outgoing mail"},
   {"relay", cli_relay, "an enterprise's own SMTP relays: add, list, show, update, enable, disable, delete"},
-  {"route", cli_route, "explain which channel an outgoing message would take, and why"},
+  {"route", cli_route, "explain the channel a message would take; the shared relay's status and resume"},
 };
 
 static void usage(FILE *out)

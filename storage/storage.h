@@ -869,4 +869,28 @@ int storage_relay_count_failure(MaStorage *st, const char *enterprise_id, const 
 int storage_outbound_set_route(MaStorage *st, const char *enterprise_id, const char *id, const char *route_json,
                                GError **error);
 
+/* ---- the shared relay's reputation (agent/relay; issue 13) ------------------------------------ */
+
+/* Records that recipient address of outbound_id was routed to mailagent's own delivery path at at
+ * (inside the transaction that queues it), for the enterprise's quotas and bounce rate. */
+int storage_default_path_record(MaStorage *st, const char *enterprise_id, const char *outbound_id,
+                                const char *address, gint64 at, GError **error);
+/* Recipients the enterprise routed to the default path since `since` (inclusive). */
+int storage_default_path_count(MaStorage *st, const char *enterprise_id, gint64 since, gint64 *count,
+                               GError **error);
+/* Of the enterprise's last `last` default-path recipients since its last suspension was lifted:
+ * how many there are (*total) and how many the queue marks bounced (*bounced: a 5xx or a DSN
+ * after the 250). */
+int storage_default_path_rates(MaStorage *st, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
+                               GError **error);
+/* Suspends the enterprise's use of the default path (reason kept): 1 newly suspended, 0 already. */
+int storage_default_path_suspend(MaStorage *st, const char *enterprise_id, gint64 at, const char *reason,
+                                 GError **error);
+/* 1 with *since and *reason (newly allocated) while suspended, 0 when not. */
+int storage_default_path_suspension(MaStorage *st, const char *enterprise_id, gint64 *since, char **reason,
+                                    GError **error);
+/* Lifts the suspension (an operator's decision); the bounce rate then counts only recipients
+ * recorded afterwards. 1 lifted, 0 there was none. */
+int storage_default_path_resume(MaStorage *st, const char *enterprise_id, gint64 now, GError **error);
+
 #endif

@@ -343,6 +343,20 @@ static const SqlMigration migrations[] = {
    "  sent INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,"
    "  last_failure_at INTEGER NOT NULL DEFAULT 0,"
    "  PRIMARY KEY(relay_id, day)) WITHOUT ROWID;"},
+  {111, /* issue 13, the shared relay's reputation: one row per recipient routed to mailagent's own
+         * delivery path (quotas per hour and day; bounce rate over the last 1,000, read with the
+         * recipient's queue state), and an enterprise's suspension from that path (lifted_at 0:
+         * in force; once lifted, the rate counts only recipients after lifted_seq) */
+   "CREATE TABLE IF NOT EXISTS default_path_log("
+   "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  outbound_id TEXT NOT NULL, address TEXT NOT NULL, at INTEGER NOT NULL);"
+   "CREATE INDEX IF NOT EXISTS default_path_log_by_enterprise ON default_path_log(enterprise_id, seq);"
+   "CREATE INDEX IF NOT EXISTS default_path_log_by_time ON default_path_log(enterprise_id, at);"
+   "CREATE TABLE IF NOT EXISTS default_path_suspensions("
+   "  enterprise_id TEXT PRIMARY KEY REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  since INTEGER NOT NULL, reason TEXT NOT NULL,"
+   "  lifted_at INTEGER NOT NULL DEFAULT 0, lifted_seq INTEGER NOT NULL DEFAULT 0);"},
 };
 
 int sql_migrations_latest(void)

@@ -1,5 +1,6 @@
-/* storage_relays.c - the enterprise relays' part of the storage interface (storage.h): their
- * model's constructors and the dispatch of storage_relay_* through the backend table. */
+/* storage_relays.c - the routing's part of the storage interface (storage.h): the enterprise relays'
+ * model constructors and the dispatch of storage_relay_* (relays, filters, daily counters) and
+ * storage_default_path_* (the shared relay's reputation) through the backend table. */
 #include "storage.h"
 #include "storage_backend.h"
 
@@ -102,4 +103,45 @@ int storage_outbound_set_route(MaStorage *st, const char *enterprise_id, const c
 {
   g_assert(st != NULL);
   return st->be->outbound_set_route(st->impl, enterprise_id, id, route_json, error);
+}
+
+int storage_default_path_record(MaStorage *st, const char *enterprise_id, const char *outbound_id,
+                                const char *address, gint64 at, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->default_path_record(st->impl, enterprise_id, outbound_id, address, at, error);
+}
+
+int storage_default_path_count(MaStorage *st, const char *enterprise_id, gint64 since, gint64 *count,
+                               GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->default_path_count(st->impl, enterprise_id, since, count, error);
+}
+
+int storage_default_path_rates(MaStorage *st, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
+                               GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->default_path_rates(st->impl, enterprise_id, last, total, bounced, error);
+}
+
+int storage_default_path_suspend(MaStorage *st, const char *enterprise_id, gint64 at, const char *reason,
+                                 GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->default_path_suspend(st->impl, enterprise_id, at, reason, error);
+}
+
+int storage_default_path_suspension(MaStorage *st, const char *enterprise_id, gint64 *since, char **reason,
+                                    GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->default_path_suspension(st->impl, enterprise_id, since, reason, error);
+}
+
+int storage_default_path_resume(MaStorage *st, const char *enterprise_id, gint64 now, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->default_path_resume(st->impl, enterprise_id, now, error);
 }

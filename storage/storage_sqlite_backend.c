@@ -140,4 +140,10 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .relay_count_sent = sqlite_relay_count_sent,
   .relay_count_failure = sqlite_relay_count_failure,
   .outbound_set_route = sqlite_outbound_set_route,
+  .default_path_record = sqlite_default_path_record,
+  .default_path_count = sqlite_default_path_count,
+  .default_path_rates = sqlite_default_path_rates,
+  .default_path_suspend = sqlite_default_path_suspend,
+  .default_path_suspension = sqlite_default_path_suspension,
+  .default_path_resume = sqlite_default_path_resume,
 };

@@ -1,7 +1,9 @@
 /* storage_sqlite_relays.c - enterprise relays (migration 110): the relay rows, their domain filters
  * (replaced as a whole on update, so their order is always the array's), the per-day counters of
  * recipients routed and failed sessions, and the route column of a queued message rewritten on
- * fallback. Every call is scoped by enterprise_id; the password arrives sealed and stays opaque.
+ * fallback; and the shared relay's reputation (migration 111): the log of recipients routed to
+ * mailagent's own path, read for quotas and the bounce rate, and an enterprise's suspension from
+ * it. Every call is scoped by enterprise_id; the password arrives sealed and stays opaque.
  */
 #include "sqlite_internal.h"
 
@@ -357,6 +359,125 @@ int sqlite_outbound_set_route(void *impl, const char *enterprise_id, const char 
     sql_bind_text(s, 2, enterprise_id);
     sql_bind_text(s, 3, id);
     if (sql_step_done(d, s, error, "set outbound route") == 0) ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
+  }
+  return sql_write_end(d, ret, error);
+}
+
+/* ---- the shared relay's reputation (migration 111) ------------------------------------------- */
+
+int sqlite_default_path_record(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
+                               gint64 at, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s =
+    sql_prep(d, "INSERT INTO default_path_log(enterprise_id, outbound_id, address, at) VALUES(?, ?, ?, ?)", error);
+  if (s) {
+    sql_bind_text(s, 1, enterprise_id);
+    sql_bind_text(s, 2, outbound_id);
+    sql_bind_text(s, 3, address);
+    sqlite3_bind_int64(s, 4, at);
+    ret = sql_step_enterprise_row(d, s, enterprise_id, error, "record default path recipient");
+  }
+  return sql_write_end(d, ret, error);
+}
+
+int sqlite_default_path_count(void *impl, const char *enterprise_id, gint64 since, gint64 *count, GError **error)
+{
+  SqlDb *d = impl;
+  *count = 0;
+  sqlite3_stmt *s = sql_prep(d, "SELECT count(*) FROM default_path_log WHERE enterprise_id = ? AND at >= ?", error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sqlite3_bind_int64(s, 2, since);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *count = sqlite3_column_int64(s, 0);
+  sql_reset(s);
+  return rc == SQLITE_ROW ? 0 : sql_fail(d, rc, error, "count default path recipients");
+}
+
+int sqlite_default_path_rates(void *impl, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
+                              GError **error)
+{
+  SqlDb *d = impl;
+  *total = *bounced = 0;
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT count(*), coalesce(sum(r.state = 'bounced'), 0) FROM"
+                             " (SELECT outbound_id, address FROM default_path_log WHERE enterprise_id = ?1"
+                             "  AND seq > coalesce((SELECT lifted_seq FROM default_path_suspensions"
+                             "   WHERE enterprise_id = ?1), 0)"
+                             "  ORDER BY seq DESC LIMIT ?2) l"
+                             " JOIN outbound_recipients r ON r.outbound_id = l.outbound_id AND r.address = l.address"
+                             " AND r.enterprise_id = ?1",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sqlite3_bind_int(s, 2, last);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    *total = sqlite3_column_int64(s, 0);
+    *bounced = sqlite3_column_int64(s, 1);
+  }
+  sql_reset(s);
+  return rc == SQLITE_ROW ? 0 : sql_fail(d, rc, error, "default path bounce rate");
+}
+
+int sqlite_default_path_suspend(void *impl, const char *enterprise_id, gint64 at, const char *reason, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT INTO default_path_suspensions(enterprise_id, since, reason) VALUES(?, ?, ?)"
+                             " ON CONFLICT(enterprise_id) DO UPDATE SET since = excluded.since,"
+                             " reason = excluded.reason, lifted_at = 0 WHERE lifted_at != 0",
+                             error);
+  if (s) {
+    sql_bind_text(s, 1, enterprise_id);
+    sqlite3_bind_int64(s, 2, at);
+    sql_bind_text(s, 3, reason);
+    if (sql_step_enterprise_row(d, s, enterprise_id, error, "suspend default path") == 0)
+      ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
+  }
+  return sql_write_end(d, ret, error);
+}
+
+int sqlite_default_path_suspension(void *impl, const char *enterprise_id, gint64 *since, char **reason,
+                                   GError **error)
+{
+  SqlDb *d = impl;
+  *since = 0;
+  *reason = NULL;
+  sqlite3_stmt *s =
+    sql_prep(d, "SELECT since, reason FROM default_path_suspensions WHERE enterprise_id = ? AND lifted_at = 0", error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    *since = sqlite3_column_int64(s, 0);
+    *reason = sql_col_dup(s, 1);
+  }
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "read default path suspension");
+  return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int sqlite_default_path_resume(void *impl, const char *enterprise_id, gint64 now, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  /* the rate starts afresh: recipients before the lift no longer count */
+  sqlite3_stmt *s = sql_prep(d,
+                             "UPDATE default_path_suspensions SET lifted_at = max(1, ?2),"
+                             " lifted_seq = coalesce((SELECT max(seq) FROM default_path_log WHERE enterprise_id = ?1), 0)"
+                             " WHERE enterprise_id = ?1 AND lifted_at = 0",
+                             error);
+  if (s) {
+    sql_bind_text(s, 1, enterprise_id);
+    sqlite3_bind_int64(s, 2, now);
+    if (sql_step_done(d, s, error, "resume default path") == 0) ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
   }
   return sql_write_end(d, ret, error);
 }

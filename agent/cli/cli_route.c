@@ -2,6 +2,8 @@
  * [--employee E]`: which channel a message would take and why, by the same code that routes a
  * message when it is queued (relay_plan_decide): every filter passed over and why, the filter of
  * the relay that matched, the limit left today, or the reason mail would be refused. Reads only.
+ * `route status` and `route resume` show and lift the enterprise's suspension from mailagent's own
+ * delivery path (the shared relay's reputation, relay_reputation.c).
  */
 #include "cli.h"
 
@@ -93,10 +95,77 @@ static int cmd_explain(int argc, char **argv)
   return relay_plan_refusal(plan) ? 1 : 0;
 }
 
+/* The shared relay's state for the enterprise: suspension, quotas used, bounce rate. */
+static int cmd_status(int argc, char **argv)
+{
+  g_auto(CliCommon) common = {0};
+  g_autoptr(GOptionContext) ctx = cli_context("route status", "ENTERPRISE",
+    "Show the enterprise's use of mailagent's own delivery path: suspension, recipients in the last hour, "
+    "bounce rate over the last 1,000.", &common, NULL);
+  int rc = cli_parse(ctx, &argc, &argv);
+  if (rc < 0) rc = cli_positional(argc, argv, 1, 1, "mailagent route status ENTERPRISE [--json]");
+  if (rc >= 0) return rc;
+  g_autoptr(MaConfig) cfg = NULL;
+  MaStorage *st = NULL;
+  MaEnterprise *ent = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
+  g_autoptr(GError) error = NULL;
+  gint64 since = 0, hour = 0, total = 0, bounced = 0, now = ma_now();
+  g_autofree char *reason = NULL;
+  int suspended = storage_default_path_suspension(st, ent->id, &since, &reason, &error);
+  if (suspended >= 0 && storage_default_path_count(st, ent->id, now - 3599, &hour, &error) == 0 &&
+      storage_default_path_rates(st, ent->id, RELAY_REPUTATION_WINDOW, &total, &bounced, &error) == 0)
+    rc = 0;
+  else
+    rc = -1;
+  storage_close(&st);
+  ma_enterprise_free(ent);
+  if (rc < 0) return cli_fail("route status", error);
+  char at[32] = "";
+  if (suspended > 0) ma_time_format(since, at);
+  if (common.json) {
+    cli_print_json(json_pack("{s:b,s:s?,s:s?,s:I,s:I,s:I}", "suspended", suspended > 0, "since", suspended > 0 ? at : NULL,
+                             "reason", reason, "recipients_last_hour", (json_int_t) hour, "recent_recipients",
+                             (json_int_t) total, "recent_bounced", (json_int_t) bounced),
+                   FALSE);
+    return 0;
+  }
+  printf("mailagent's own delivery: %s%s%s%s\n", suspended > 0 ? "SUSPENDED since " : "open", at,
+         reason ? ": " : "", reason ? reason : "");
+  printf("  recipients in the last hour: %" G_GINT64_FORMAT "\n", hour);
+  printf("  last %" G_GINT64_FORMAT " recipients: %" G_GINT64_FORMAT " bounced (suspension above %d%%)\n", total, bounced,
+         RELAY_MAX_BOUNCE_PERCENT);
+  return 0;
+}
+
+static int cmd_resume(int argc, char **argv)
+{
+  g_auto(CliCommon) common = {0};
+  g_autoptr(GOptionContext) ctx = cli_context("route resume", "ENTERPRISE",
+    "Lift the suspension of the enterprise's use of mailagent's own delivery path.", &common, NULL);
+  int rc = cli_parse(ctx, &argc, &argv);
+  if (rc < 0) rc = cli_positional(argc, argv, 1, 1, "mailagent route resume ENTERPRISE");
+  if (rc >= 0) return rc;
+  g_autoptr(MaConfig) cfg = NULL;
+  MaStorage *st = NULL;
+  MaEnterprise *ent = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
+  g_autoptr(GError) error = NULL;
+  rc = storage_default_path_resume(st, ent->id, ma_now(), &error);
+  if (rc > 0) cli_audit(st, ent->id, "route.resume", ent->id, NULL, NULL);
+  storage_close(&st);
+  ma_enterprise_free(ent);
+  if (rc < 0) return cli_fail("route resume", error);
+  printf(rc > 0 ? "resumed: the enterprise may use mailagent's own delivery again\n" : "it was not suspended\n");
+  return 0;
+}
+
 int cli_route(int argc, char **argv)
 {
   static const CliSub subs[] = {
     {"explain", cmd_explain, "explain which channel a message would take, and why"},
+    {"status", cmd_status, "the enterprise's use of mailagent's own delivery path: suspension, quotas, bounces"},
+    {"resume", cmd_resume, "lift the suspension of the enterprise's use of mailagent's own delivery path"},
   };
   return cli_dispatch("route", subs, G_N_ELEMENTS(subs), argc, argv);
 }

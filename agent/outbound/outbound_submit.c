@@ -202,7 +202,7 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
       queued = storage_outbound_enqueue(st, m, idem_key, request_hash, response, now, &prior_hash, &prior_response,
                                         error);
       /* the relays' daily counters move with the message, in the same transaction */
-      if (queued == 1 && relay_plan_reserve(st, enterprise_id, plan, error) < 0) queued = -1;
+      if (queued == 1 && relay_plan_reserve(st, enterprise_id, m->id, plan, now, error) < 0) queued = -1;
     }
     if (own_txn && queued >= 0 && storage_commit(st, error) < 0) queued = -1;
     else if (own_txn && queued < 0) storage_rollback(st);

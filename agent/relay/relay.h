@@ -125,9 +125,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(RelayPlan, relay_plan_free)
  * scope, and decides (relay_route_decide). *out newly allocated. 0, or -1 with *error (storage). */
 int relay_plan_decide(MaStorage *st, const MaConfig *cfg, const RelayPlanRequest *req, gint64 now, RelayPlan **out,
                       GError **error);
-/* Counts the plan's relay recipients into today's counters (inside the caller's transaction, with
- * the message it routes). 0 or -1. */
-int relay_plan_reserve(MaStorage *st, const char *enterprise_id, const RelayPlan *p, GError **error);
+/* Counts the plan's relay recipients into today's counters and records its default-path recipients
+ * for the shared relay's reputation (inside the caller's transaction, with the message outbound_id
+ * it routes). 0 or -1. */
+int relay_plan_reserve(MaStorage *st, const char *enterprise_id, const char *outbound_id, const RelayPlan *p,
+                       gint64 now, GError **error);
 /* The first refused group's reason, or NULL when every group has a channel. Borrowed. */
 const char *relay_plan_refusal(const RelayPlan *p);
 
@@ -145,6 +147,24 @@ int relay_modify(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, 
                  MaRelay **out, GError **error);
 /* Recipients routed through r today (the enterprise's day). 0 or -1. */
 int relay_today(MaStorage *st, const MaConfig *cfg, const MaRelay *r, gint64 *sent, GError **error);
+
+/* ---- the shared relay's reputation (relay_reputation.c) --------------------------------------- */
+
+#define RELAY_REPUTATION_WINDOW 1000
+#define RELAY_REPUTATION_MIN_SAMPLE 100
+#define RELAY_MAX_BOUNCE_PERCENT 5
+
+/* May the enterprise route n more recipients to mailagent's own delivery path now? *refusal_r is
+ * NULL when it may, else why not (newly allocated): its use is suspended, or a quota
+ * (default_path_hourly_limit, default_path_daily_limit in time zone tz) would be crossed.
+ * With n 0 only the suspension is checked. 0 or -1 (storage). */
+int relay_reputation_check(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const char *tz, gint64 now,
+                           guint n, char **refusal_r, GError **error);
+/* Records the default-path recipients of groups (RelayRouteGroup*) for outbound_id, then suspends
+ * the enterprise's use of the path when its bounce rate crossed the limit (webhook event
+ * default_path.suspended). Inside the caller's transaction. 0 or -1. */
+int relay_reputation_record(MaStorage *st, const char *enterprise_id, const char *outbound_id, GPtrArray *groups,
+                            gint64 now, GError **error);
 
 /* ---- relay test (relay_probe.c; blocks: for the CLI) ------------------------------------------ */
 

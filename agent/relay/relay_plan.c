@@ -6,8 +6,10 @@
  * channel mailagent_relay is asked for by name). Queueing, fallback
  * and `mailagent route explain` all call relay_plan_decide, so they cannot disagree.
  *
- * Storage reads only, except relay_plan_reserve, which counts the routed recipients into the
- * relays' daily counters inside the caller's transaction (the one that queues the message).
+ * The shared relay's quotas and suspension (relay_reputation.c) close the default path for the
+ * enterprise when they say so. Storage reads only, except relay_plan_reserve, which counts the
+ * routed recipients into the relays' daily counters and the default path's log inside the caller's
+ * transaction (the one that queues the message).
  */
 #include "relay.h"
 
@@ -94,12 +96,31 @@ int relay_plan_decide(MaStorage *st, const MaConfig *cfg, const RelayPlanRequest
                         .employee_channels = channels, .relays = cands, .default_path_ok = in_scope > 0,
                         .default_path_reason = scope_reason, .rcpts = req->rcpts, .n_rcpts = req->n_rcpts};
   relay_route_decide(&in, p->groups, p->skipped);
+  /* the shared relay's quotas and suspension: the default-path groups are refused when it is closed */
+  guint n_default = 0;
+  for (guint i = 0; i < p->groups->len; i++) {
+    const RelayRouteGroup *g = g_ptr_array_index(p->groups, i);
+    if (g_strcmp0(g->channel, "mailagent_relay") == 0) n_default += g->rcpts->len;
+  }
+  g_autofree char *closed = NULL;
+  if (n_default > 0 && relay_reputation_check(st, cfg, req->enterprise_id, p->timezone, now, n_default, &closed, error) < 0)
+    return -1;
+  for (guint i = 0; closed && i < p->groups->len; i++) {
+    RelayRouteGroup *g = g_ptr_array_index(p->groups, i);
+    if (g_strcmp0(g->channel, "mailagent_relay") != 0) continue;
+    g_clear_pointer(&g->channel, g_free);
+    char *reason = g_strdup_printf("%s; but %s", g->reason, closed);
+    g_free(g->reason);
+    g->reason = reason;
+  }
   *out = g_steal_pointer(&p);
   return 0;
 }
 
-int relay_plan_reserve(MaStorage *st, const char *enterprise_id, const RelayPlan *p, GError **error)
+int relay_plan_reserve(MaStorage *st, const char *enterprise_id, const char *outbound_id, const RelayPlan *p,
+                       gint64 now, GError **error)
 {
+  if (relay_reputation_record(st, enterprise_id, outbound_id, p->groups, now, error) < 0) return -1;
   for (guint i = 0; i < p->groups->len; i++) {
     const RelayRouteGroup *g = g_ptr_array_index(p->groups, i);
     if (g->relay_id && storage_relay_count_sent(st, enterprise_id, g->relay_id, p->day, g->rcpts->len, error) < 0)

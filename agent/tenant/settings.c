@@ -34,6 +34,10 @@ static const MaSettingInfo registry[] = {
    "what is kept: full, no_attachments, metadata"},
   {"timezone", MA_SETTING_TIMEZONE, "UTC", NULL, "IANA time zone of the enterprise's calendar day (relay daily limits)"},
   {"admin_email", MA_SETTING_ADDRESS, "", NULL, "where warnings about relays go (relay suspended), through the default path"},
+  {"default_path_hourly_limit", MA_SETTING_COUNT, "0", NULL,
+   "recipients per hour the enterprise may send by mailagent's own delivery path (0: no limit)"},
+  {"default_path_daily_limit", MA_SETTING_COUNT, "0", NULL,
+   "recipients per day (enterprise's time zone) by mailagent's own delivery path (0: no limit)"},
   {"employee_channels", MA_SETTING_WORD_LIST, "employee_mailbox enterprise_relay mailagent_relay", channel_choices,
    "the channels employees may send through: employee_mailbox enterprise_relay mailagent_relay"},
 };
@@ -254,6 +258,15 @@ char *settings_normalise(const char *key, const char *value, const char *current
   case MA_SETTING_TIMEZONE: return normalise_timezone(info, v, error);
   case MA_SETTING_ADDRESS: return normalise_address(info, v, error);
   case MA_SETTING_WORD_LIST: return normalise_words(info, v, error);
+  case MA_SETTING_COUNT: {
+    char *end = NULL;
+    gint64 n = *v ? g_ascii_strtoll(v, &end, 10) : -1;
+    if (n < 0 || n > 1000000000 || !end || *end) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: \"%s\" is not a number from 0", key, v);
+      return NULL;
+    }
+    return g_strdup_printf("%" G_GINT64_FORMAT, n);
+  }
   case MA_SETTING_CIDR_LIST: return normalise_cidrs(info, v, error);
   }
   g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "%s: unknown setting kind", key);

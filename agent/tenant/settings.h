@@ -19,6 +19,8 @@
  *                      no raw copy, no attachment contents)
  *   timezone           IANA zone [UTC] the enterprise's calendar day (relay daily limits, suspension)
  *   admin_email        address [none] where relay warnings are mailed (through the default path)
+ *   default_path_hourly_limit, default_path_daily_limit  count [0: none] recipients per hour / per
+ *                      day by mailagent's own delivery path (the shared relay's quotas)
  *   employee_channels  word list [employee_mailbox enterprise_relay mailagent_relay] the channels
  *                      employees may send through (docs/routing.md rule 1)
  * Booleans accept on/off, true/false, yes/no, 1/0 and are shown as "on"/"off". The value "default"
@@ -44,6 +46,7 @@ typedef enum {
   MA_SETTING_TIMEZONE,    /* an IANA zone name the system's tzdata knows */
   MA_SETTING_ADDRESS,     /* one mail address, or "" */
   MA_SETTING_WORD_LIST,   /* a subset of choices, space-separated in their order, or "none" */
+  MA_SETTING_COUNT,       /* a whole number from 0 */
 } MaSettingKind;
 
 typedef struct {
