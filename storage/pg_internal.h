@@ -11,6 +11,7 @@
 #define MA_PG_INTERNAL_H
 
 #include "storage_backend.h"
+#include "storage_list.h"
 
 #include <libpq-fe.h>
 
@@ -41,6 +42,10 @@ void pg_param_int(PgParams *p, gint64 v);
 PGresult *pg_run(PgDb *d, const char *sql, const PgParams *p, const char *what, GError **error);
 /* pg_run for a statement whose rows are not needed: the number of rows it touched, or -1. */
 gint64 pg_exec(PgDb *d, const char *sql, const PgParams *p, const char *what, GError **error);
+/* pg_exec for a row that belongs to enterprise_id: a missing enterprise (the foreign key) becomes
+ * MA_ERROR_NOT_FOUND "no enterprise <id>", as the SQLite backend says it. */
+gint64 pg_exec_enterprise_row(PgDb *d, const char *sql, const PgParams *p, const char *enterprise_id, const char *what,
+                              GError **error);
 /* Runs a statement without parameters or preparation (transaction control, DDL). 0 or -1. */
 int pg_control(PgDb *d, const char *sql, GError **error);
 
@@ -91,10 +96,61 @@ int pg_inbound_rotate(void *impl, const char *enterprise_id, const char *new_loc
 int pg_inbound_list(void *impl, const char *enterprise_id, gint64 now, GPtrArray *out, GError **error);
 int pg_inbound_all(void *impl, gint64 now, GPtrArray *out, GError **error);
 int pg_tenant_version(void *impl, gint64 *out, GError **error);
+int pg_blob_put(void *impl, const void *data, gsize len, char sha256_out[65], GError **error);
+int pg_blob_get(void *impl, const char *sha256, GBytes **out, GError **error);
+int pg_oauth2_grant_put(void *impl, const MaOAuth2Grant *g, GError **error);
+int pg_oauth2_grant_get(void *impl, const char *owner, MaOAuth2Grant **out, GError **error);
+int pg_oauth2_grant_rotate(void *impl, const char *owner, gint64 expect_generation, const char *access_sealed,
+                           gint64 access_expires_at, const char *refresh_sealed, gint64 now, GError **error);
+int pg_oauth2_grant_revoke(void *impl, const char *owner, gint64 now, GError **error);
+int pg_oauth2_state_add(void *impl, const char *state, const char *owner, const char *enterprise_id,
+                        const char *verifier_sealed, gint64 expires_at, GError **error);
+int pg_oauth2_state_take(void *impl, const char *state, gint64 now, char **owner, char **verifier_sealed,
+                         GError **error);
+int pg_oauth2_state_find(void *impl, const char *state, gint64 now, char **owner, char **enterprise_id, GError **error);
+int pg_audit_add(void *impl, const MaAuditEntry *e, GError **error);
+int pg_audit_list(void *impl, const char *enterprise_id, gint64 before_seq, int limit, GPtrArray *out, GError **error);
+int pg_domain_get(void *impl, const char *enterprise_id, const char *domain, MaDomain **out, GError **error);
+int pg_domain_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int pg_domain_due(void *impl, gint64 now, int limit, GPtrArray *out, GError **error);
+int pg_domain_update(void *impl, const MaDomain *dom, GError **error);
+int pg_domain_owner(void *impl, const char *domain, char **enterprise_id, GError **error);
+int pg_domain_report_put(void *impl, const char *enterprise_id, const char *domain, const char *json, GError **error);
+int pg_domain_report_get(void *impl, const char *enterprise_id, const char *domain, char **json, GError **error);
+int pg_domain_key_add(void *impl, const MaDomainKey *k, GError **error);
+int pg_domain_key_list(void *impl, const char *enterprise_id, const char *domain, GPtrArray *out, GError **error);
+int pg_domain_key_remove(void *impl, const char *enterprise_id, const char *id, GError **error);
+int pg_domain_key_update(void *impl, const MaDomainKey *k, GError **error);
+int pg_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 int pg_employee_add(void *impl, const MaEmployee *e, GError **error);
 int pg_employee_remove(void *impl, const char *enterprise_id, const char *id_or_email, GError **error);
 int pg_employee_find(void *impl, const char *enterprise_id, const char *id_or_email, MaEmployee **out,
                      GError **error);
 int pg_employee_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+
+int pg_apikey_add(void *impl, const MaApiKey *k, const char *secret_hash, GError **error);
+int pg_apikey_find(void *impl, const char *secret_hash, MaApiKey **out, GError **error);
+int pg_apikey_get(void *impl, const char *id, MaApiKey **out, GError **error);
+int pg_apikey_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int pg_apikey_revoke(void *impl, const char *id, gint64 now, GError **error);
+int pg_setting_get(void *impl, const char *enterprise_id, const char *key, char **value, GError **error);
+int pg_setting_set(void *impl, const char *enterprise_id, const char *key, const char *value, GError **error);
+int pg_setting_list(void *impl, const char *enterprise_id, GHashTable *out, GError **error);
+int pg_rules_get(void *impl, const char *enterprise_id, char **json_array, GError **error);
+int pg_rules_put(void *impl, const char *enterprise_id, const char *json_array, GError **error);
+
+int pg_record_upsert(void *impl, const char *enterprise_id, const MaRecord *r, GError **error);
+int pg_record_delete(void *impl, const char *enterprise_id, MaRecordType type, const char *id, GError **error);
+int pg_record_get(void *impl, const char *enterprise_id, MaRecordType type, const char *id, MaRecord **out,
+                  GError **error);
+int pg_record_list(void *impl, const char *enterprise_id, MaRecordType type, const char *after_id, int limit,
+                   GPtrArray *out, GError **error);
+int pg_records_by_email(void *impl, const char *enterprise_id, const char *address_key, gboolean ignore_plus,
+                        GPtrArray *out, GError **error);
+int pg_accounts_by_domain(void *impl, const char *enterprise_id, const char *domain, GPtrArray *out, GError **error);
+int pg_opportunities_open_for_contact(void *impl, const char *enterprise_id, const char *contact_id, GPtrArray *out,
+                                      GError **error);
+int pg_opportunities_open_for_account(void *impl, const char *enterprise_id, const char *account_id, GPtrArray *out,
+                                      GError **error);
 
 #endif

@@ -13,13 +13,12 @@
 #define MA_SQLITE_INTERNAL_H
 
 #include "storage.h"
+#include "storage_list.h"
 
 #include <sqlite3.h>
 
 #define SQL_DB_FILE "mailagent.db"
 #define SQL_BUSY_TIMEOUT_MS 10000
-/* Separator of list columns (records.emails...): a control character no address or id contains. */
-#define SQL_LIST_SEP "\x1f"
 
 typedef struct {
   sqlite3 *db;
@@ -85,8 +84,6 @@ int sql_counter_add(SqlDb *d, const char *name, int delta, GError **error);
 /* Binding and reading. Strings are bound SQLITE_STATIC: they must outlive the step. */
 void sql_bind_text(sqlite3_stmt *s, int i, const char *text);
 char *sql_col_dup(sqlite3_stmt *s, int i); /* g_strdup of a text column, NULL for SQL NULL */
-char *sql_list_join(GPtrArray *items);     /* char* items -> "a\x1fb" */
-void sql_list_split(const char *joined, GPtrArray *out);
 
 /* ---- migrations (storage_migrations.c) ------------------------------------------------------ */
 

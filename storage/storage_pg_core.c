@@ -111,6 +111,21 @@ gint64 pg_exec(PgDb *d, const char *sql, const PgParams *p, const char *what, GE
   return n;
 }
 
+gint64 pg_exec_enterprise_row(PgDb *d, const char *sql, const PgParams *p, const char *enterprise_id, const char *what,
+                              GError **error)
+{
+  GError *local = NULL;
+  gint64 n = pg_exec(d, sql, p, what, &local);
+  if (n >= 0) return n;
+  if (local->code == MA_ERROR_NOT_FOUND) {
+    g_clear_error(&local);
+    g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no enterprise %s", enterprise_id ? enterprise_id : "(none)");
+  } else {
+    g_propagate_error(error, local);
+  }
+  return -1;
+}
+
 int pg_control(PgDb *d, const char *sql, GError **error)
 {
   PGresult *r = PQexec(d->conn, sql);
@@ -240,6 +255,18 @@ static int spoiled(GError **error)
   return -1;
 }
 
+/* COMMIT, or, while fault injection asks for it, ROLLBACK reported as a failed commit. */
+static int commit_now(PgDb *d, GError **error)
+{
+  if (d->fail_commits > 0) {
+    d->fail_commits--;
+    pg_control(d, "ROLLBACK", NULL);
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: commit failed (injected)");
+    return -1;
+  }
+  return pg_control(d, "COMMIT", error);
+}
+
 int pg_write_begin(PgDb *d, GError **error)
 {
   if (d->in_txn) {
@@ -271,7 +298,7 @@ int pg_write_end(PgDb *d, int rc, GError **error)
     pg_control(d, "ROLLBACK", NULL);
     return -1;
   }
-  return pg_control(d, "COMMIT", error) < 0 ? -1 : rc;
+  return commit_now(d, error) < 0 ? -1 : rc;
 }
 
 int pg_begin(void *impl, GError **error)
@@ -305,16 +332,12 @@ int pg_commit(void *impl, GError **error)
   }
   d->in_txn = FALSE;
   d->batch = FALSE;
-  if (d->spoiled || d->fail_commits > 0) {
-    gboolean injected = !d->spoiled;
+  if (d->spoiled) {
     d->spoiled = FALSE;
     pg_control(d, "ROLLBACK", NULL);
-    if (!injected) return spoiled(error);
-    d->fail_commits--;
-    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: commit failed (injected)");
-    return -1;
+    return spoiled(error);
   }
-  return pg_control(d, "COMMIT", error);
+  return commit_now(d, error);
 }
 
 void pg_rollback(void *impl)

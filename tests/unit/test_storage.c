@@ -1031,6 +1031,84 @@ static void test_blobs(Fixture *fx, gconstpointer data)
   g_bytes_unref(b);
 }
 
+/* OAuth2 grants: compare-and-set rotation (the loser learns it), a provider that sends no new
+ * refresh token keeps the old one, revocation; states: single use, expiry, looked up without use. */
+static void test_oauth2(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  MaOAuth2Grant g = {.owner = "mailbox:m1", .enterprise_id = "e1", .provider = "google", .access_sealed = "a1",
+                     .access_expires_at = 100, .refresh_sealed = "r1", .updated_at = 10};
+  g_assert_cmpint(storage_oauth2_grant_put(fx->st, &g, &error), ==, 0);
+  g.enterprise_id = "nope";
+  g_assert_cmpint(storage_oauth2_grant_put(fx->st, &g, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
+  g_clear_error(&error);
+  g_autoptr(MaOAuth2Grant) got = NULL;
+  g_assert_cmpint(storage_oauth2_grant_get(fx->st, "mailbox:m1", &got, &error), ==, 1);
+  g_assert_cmpint(got->generation, ==, 1);
+  g_assert_cmpstr(got->refresh_sealed, ==, "r1");
+  /* two refreshers read generation 1: the first wins, the second is told to read again */
+  g_assert_cmpint(storage_oauth2_grant_rotate(fx->st, "mailbox:m1", 1, "a2", 200, "r2", 20, &error), ==, 1);
+  g_assert_cmpint(storage_oauth2_grant_rotate(fx->st, "mailbox:m1", 1, "a3", 300, "r3", 30, &error), ==, 0);
+  g_assert_cmpint(storage_oauth2_grant_rotate(fx->st, "mailbox:m1", 2, "a4", 400, NULL, 40, &error), ==, 1);
+  g_clear_pointer(&got, ma_oauth2_grant_free);
+  g_assert_cmpint(storage_oauth2_grant_get(fx->st, "mailbox:m1", &got, &error), ==, 1);
+  g_assert_cmpstr(got->access_sealed, ==, "a4");
+  g_assert_cmpstr(got->refresh_sealed, ==, "r2"); /* no new refresh token: the old one stays */
+  g_assert_cmpint(got->generation, ==, 3);
+  g_assert_cmpint(storage_oauth2_grant_revoke(fx->st, "mailbox:m1", 50, &error), ==, 0);
+  g_clear_pointer(&got, ma_oauth2_grant_free);
+  g_assert_cmpint(storage_oauth2_grant_get(fx->st, "mailbox:m1", &got, &error), ==, 1);
+  g_assert_cmpstr(got->state, ==, "revoked");
+  g_assert_null(got->access_sealed);
+  g_assert_cmpint(storage_oauth2_grant_get(fx->st, "mailbox:none", &got, &error), ==, 0);
+
+  g_assert_cmpint(storage_oauth2_state_add(fx->st, "s1", "mailbox:m1", "e1", "v1", 1000, &error), ==, 0);
+  char *owner = NULL, *verifier = NULL, *ent = NULL;
+  g_assert_cmpint(storage_oauth2_state_find(fx->st, "s1", 999, &owner, &ent, &error), ==, 1);
+  g_assert_cmpstr(owner, ==, "mailbox:m1");
+  g_assert_cmpstr(ent, ==, "e1");
+  g_clear_pointer(&owner, g_free);
+  g_clear_pointer(&ent, g_free);
+  g_assert_cmpint(storage_oauth2_state_take(fx->st, "s1", 1000, &owner, &verifier, &error), ==, 0); /* expired */
+  g_assert_cmpint(storage_oauth2_state_take(fx->st, "s1", 999, &owner, &verifier, &error), ==, 1);
+  g_assert_cmpstr(verifier, ==, "v1");
+  g_clear_pointer(&owner, g_free);
+  g_clear_pointer(&verifier, g_free);
+  g_assert_cmpint(storage_oauth2_state_take(fx->st, "s1", 999, &owner, &verifier, &error), ==, 0); /* used */
+  g_assert_cmpint(storage_oauth2_state_find(fx->st, "s1", 999, &owner, &ent, &error), ==, 0);
+  g_assert_no_error(error);
+}
+
+/* The audit log: newest first in the order of writing, paged by seq, filtered by enterprise; an
+ * entry written inside a rolled-back transaction is gone with it. */
+static void test_audit(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  const char *ents[] = {"e1", NULL, "e1", "e1"};
+  for (int i = 0; i < 4; i++) {
+    g_autofree char *action = g_strdup_printf("action.%d", i);
+    MaAuditEntry e = {.enterprise_id = (char *)ents[i], .actor = "admin", .action = action, .target = "t", .at = 5};
+    g_assert_cmpint(storage_audit_add(fx->st, &e, &error), ==, 0);
+  }
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  MaAuditEntry lost = {.enterprise_id = "e1", .actor = "admin", .action = "lost", .at = 6};
+  g_assert_cmpint(storage_audit_add(fx->st, &lost, &error), ==, 0);
+  storage_rollback(fx->st);
+  g_autoptr(GPtrArray) page = g_ptr_array_new_with_free_func((GDestroyNotify)ma_audit_entry_free);
+  g_assert_cmpint(storage_audit_list(fx->st, NULL, 0, 0, page, &error), ==, 0);
+  g_assert_cmpuint(page->len, ==, 4);
+  g_assert_cmpstr(((MaAuditEntry *)page->pdata[0])->action, ==, "action.3");
+  gint64 third = ((MaAuditEntry *)page->pdata[1])->seq;
+  g_ptr_array_set_size(page, 0);
+  g_assert_cmpint(storage_audit_list(fx->st, "e1", third, 10, page, &error), ==, 0);
+  g_assert_cmpuint(page->len, ==, 1); /* action.1 is the admin's own, not e1's */
+  g_assert_cmpstr(((MaAuditEntry *)page->pdata[0])->action, ==, "action.0");
+  g_assert_no_error(error);
+}
+
 /* PostgreSQL: the migrations are recorded once each, a second open (another node starting)
  * applies nothing, and the SQLSTATE mapping gives the same error codes as SQLite. */
 static void test_pg_migrations(Fixture *fx, gconstpointer data)
@@ -1116,6 +1194,8 @@ int main(int argc, char **argv)
   ADD("/storage/records", test_records);
   ADD("/storage/records/tenant-isolation", test_records_tenant_isolation);
   ADD("/storage/blobs", test_blobs);
+  ADD("/storage/oauth2", test_oauth2);
+  ADD("/storage/audit", test_audit);
   /* PostgreSQL: the tests whose functions its backend implements so far (storage_pg_backend.c) */
 #define ADD_PG(path, fn) g_test_add("/storage/postgresql" path, Fixture, ON_PG, fx_setup, fn, fx_teardown)
   if (g_getenv("MAILAGENT_TEST_PG")) {
@@ -1124,6 +1204,16 @@ int main(int argc, char **argv)
     ADD_PG("/transactions-batch", test_transactions_batch);
     ADD_PG("/inbound", test_inbound);
     ADD_PG("/employees", test_employees);
+    ADD_PG("/apikeys", test_apikeys);
+    ADD_PG("/settings-rules", test_settings_and_rules);
+    ADD_PG("/records", test_records);
+    ADD_PG("/records-tenant-isolation", test_records_tenant_isolation);
+    ADD_PG("/blobs", test_blobs);
+    ADD_PG("/fault-injection", test_fault_injection);
+    ADD_PG("/oauth2", test_oauth2);
+    ADD_PG("/audit", test_audit);
+    ADD_PG("/enterprises", test_enterprises);
+    ADD_PG("/domain-claims", test_domain_claims);
   } else {
     g_test_add_func("/storage/postgresql/backend", test_pg_skipped);
   }

@@ -1,0 +1,103 @@
+/* storage_pg_blobs.c - PostgreSQL backend: the content-addressed blob store, as rows of chunks of
+ * at most PG_BLOB_CHUNK bytes (migration 004), each sent and read as one binary parameter or
+ * column: a large attachment never sits whole in one PostgreSQL value. The same contracts as the
+ * SQLite backend's blob_put and blob_get (storage.h); the chunk table is the place an object store
+ * could later take over.
+ */
+#include "pg_internal.h"
+
+#include "agent/lib/crypto.h"
+
+#include <string.h>
+
+#define PG_BLOB_CHUNK (1024 * 1024)
+
+/* Inserts one chunk: $1 digest (text), $2 sequence number (text), $3 the bytes (binary). */
+static int chunk_put(PgDb *d, const char *sha256, int seq, const guint8 *data, gsize len, GError **error)
+{
+  static const char sql[] = "INSERT INTO blob_chunks(sha256, seq, data) VALUES($1, $2, $3) ON CONFLICT DO NOTHING";
+  /* Binary parameters need PQexecParams' formats; the statement is small and runs once per MB. */
+  char seq_text[16];
+  g_snprintf(seq_text, sizeof seq_text, "%d", seq);
+  const char *values[3] = {sha256, seq_text, (const char *)(len ? data : (const guint8 *)"")};
+  int lengths[3] = {0, 0, (int)len};
+  int formats[3] = {0, 0, 1};
+  PGresult *r = PQexecParams(d->conn, sql, 3, NULL, values, lengths, formats, 0);
+  int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  if (!ok) {
+    g_autofree char *why = g_strstrip(g_strdup(PQresultErrorMessage(r)));
+    g_set_error(error, MA_ERROR, pg_error_code(r, d->conn), "storage: store blob: %s", why);
+  }
+  PQclear(r);
+  return ok ? 0 : -1;
+}
+
+static int blob_put_body(PgDb *d, const guint8 *data, gsize len, const char *sha256, GError **error)
+{
+  PgParams p = {0};
+  pg_param_text(&p, sha256);
+  PGresult *r = pg_run(d, "SELECT 1 FROM blobs WHERE sha256 = $1", &p, "store blob", error);
+  if (!r) return -1;
+  gboolean present = PQntuples(r) > 0;
+  PQclear(r);
+  if (present) return 0;
+  int chunks = 0;
+  for (gsize off = 0; off < len || (len == 0 && chunks == 0); off += PG_BLOB_CHUNK, chunks++)
+    if (chunk_put(d, sha256, chunks, data + off, MIN((gsize)PG_BLOB_CHUNK, len - off), error) < 0) return -1;
+  pg_param_int(&p, (gint64)len);
+  pg_param_int(&p, chunks);
+  return pg_exec(d, "INSERT INTO blobs(sha256, size, chunks) VALUES($1, $2, $3) ON CONFLICT DO NOTHING", &p, "store blob",
+                 error) < 0 ? -1 : 0;
+}
+
+int pg_blob_put(void *impl, const void *data, gsize len, char sha256_out[65], GError **error)
+{
+  PgDb *d = impl;
+  ma_sha256_hex(data, len, sha256_out);
+  if (pg_write_begin(d, error) < 0) return -1;
+  return pg_write_end(d, blob_put_body(d, data, len, sha256_out, error), error);
+}
+
+int pg_blob_get(void *impl, const char *sha256, GBytes **out, GError **error)
+{
+  PgDb *d = impl;
+  *out = NULL;
+  PgParams p = {0};
+  pg_param_text(&p, sha256);
+  PGresult *r = pg_run(d, "SELECT size, chunks FROM blobs WHERE sha256 = $1", &p, "get blob", error);
+  if (!r) return -1;
+  if (PQntuples(r) == 0) {
+    PQclear(r);
+    return 0;
+  }
+  gint64 size = pg_col_int(r, 0, 0), chunks = pg_col_int(r, 0, 1);
+  PQclear(r);
+  GByteArray *buf = g_byte_array_sized_new((guint)MIN(size, (gint64)G_MAXUINT));
+  /* One chunk per statement: the client holds one chunk besides the result it is building. */
+  for (gint64 seq = 0; seq < chunks; seq++) {
+    char seq_text[24];
+    g_snprintf(seq_text, sizeof seq_text, "%" G_GINT64_FORMAT, seq);
+    const char *values[2] = {sha256, seq_text};
+    PGresult *c = PQexecParams(d->conn, "SELECT data FROM blob_chunks WHERE sha256 = $1 AND seq = $2", 2, NULL, values,
+                               NULL, NULL, 1);
+    if (PQresultStatus(c) != PGRES_TUPLES_OK || PQntuples(c) != 1) {
+      g_autofree char *why = g_strstrip(g_strdup(PQntuples(c) != 1 ? "a chunk is missing" : PQresultErrorMessage(c)));
+      g_set_error(error, MA_ERROR, PQntuples(c) != 1 && PQresultStatus(c) == PGRES_TUPLES_OK ? MA_ERROR_INTERNAL
+                                                                                                : pg_error_code(c, d->conn),
+                  "storage: read blob: %s", why);
+      PQclear(c);
+      g_byte_array_unref(buf);
+      return -1;
+    }
+    g_byte_array_append(buf, (const guint8 *)PQgetvalue(c, 0, 0), (guint)PQgetlength(c, 0, 0));
+    PQclear(c);
+  }
+  if ((gint64)buf->len != size) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "storage: read blob: %u bytes, the row says %" G_GINT64_FORMAT,
+                buf->len, size);
+    g_byte_array_unref(buf);
+    return -1;
+  }
+  *out = g_byte_array_free_to_bytes(buf);
+  return 1;
+}
