@@ -36,6 +36,7 @@ static const Subcommand subcommands[] = {
   {"submission", cli_submission, "credentials for the SMTP submission listener: add, list, revoke"},
   {"queue", cli_queue, "list, show, retry, hold, release or delete queued outgoing mail"},
   {"relay", cli_relay, "an enterprise's own SMTP relays: add, list, show, update, enable, disable, delete"},
+  {"channel", cli_channel, "channels employees may use and each channel's system account"},
   {"route", cli_route, "explain the channel a message would take; the shared relay's status and resume"},
 };
 

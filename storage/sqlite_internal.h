@@ -320,4 +320,10 @@ int sqlite_default_path_suspension(void *impl, const char *enterprise_id, gint64
                                    GError **error);
 int sqlite_default_path_resume(void *impl, const char *enterprise_id, gint64 now, GError **error);
 
+int sqlite_channel_account_set(void *impl, const char *enterprise_id, const char *channel, const char *address,
+                               gint64 verified_at, GError **error);
+int sqlite_channel_account_get(void *impl, const char *enterprise_id, const char *channel, char **address,
+                               gint64 *verified_at, GError **error);
+int sqlite_channel_account_clear(void *impl, const char *enterprise_id, const char *channel, GError **error);
+
 #endif

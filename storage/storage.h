@@ -893,4 +893,16 @@ int storage_default_path_suspension(MaStorage *st, const char *enterprise_id, gi
  * recorded afterwards. 1 lifted, 0 there was none. */
 int storage_default_path_resume(MaStorage *st, const char *enterprise_id, gint64 now, GError **error);
 
+/* ---- channel system accounts (agent/relay; issue 13) ----------------------------------------- */
+
+/* The address workflow mail is sent from on one channel of the enterprise ("employee_mailbox",
+ * "enterprise_relay", "mailagent_relay"), checked by the caller before it is stored. */
+int storage_channel_account_set(MaStorage *st, const char *enterprise_id, const char *channel, const char *address,
+                                gint64 verified_at, GError **error);
+/* 1 with *address (newly allocated) and *verified_at, 0 when the channel has none. */
+int storage_channel_account_get(MaStorage *st, const char *enterprise_id, const char *channel, char **address,
+                                gint64 *verified_at, GError **error);
+/* 1 removed, 0 there was none. */
+int storage_channel_account_clear(MaStorage *st, const char *enterprise_id, const char *channel, GError **error);
+
 #endif

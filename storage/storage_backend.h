@@ -210,6 +210,12 @@ typedef struct MaStorageBackend {
   int (*default_path_suspend)(void *impl, const char *enterprise_id, gint64 at, const char *reason, GError **error);
   int (*default_path_suspension)(void *impl, const char *enterprise_id, gint64 *since, char **reason, GError **error);
   int (*default_path_resume)(void *impl, const char *enterprise_id, gint64 now, GError **error);
+  /* channel system accounts (migration 112) */
+  int (*channel_account_set)(void *impl, const char *enterprise_id, const char *channel, const char *address,
+                             gint64 verified_at, GError **error);
+  int (*channel_account_get)(void *impl, const char *enterprise_id, const char *channel, char **address,
+                             gint64 *verified_at, GError **error);
+  int (*channel_account_clear)(void *impl, const char *enterprise_id, const char *channel, GError **error);
 } MaStorageBackend;
 
 /* The handle behind storage.h's MaStorage: a backend and its state (storage.c opens it; the

@@ -357,6 +357,12 @@ static const SqlMigration migrations[] = {
    "  enterprise_id TEXT PRIMARY KEY REFERENCES enterprises(id) ON DELETE CASCADE,"
    "  since INTEGER NOT NULL, reason TEXT NOT NULL,"
    "  lifted_at INTEGER NOT NULL DEFAULT 0, lifted_seq INTEGER NOT NULL DEFAULT 0);"},
+  {112, /* issue 13: the system account of each channel of an enterprise (the address its workflow
+         * mail is sent from), checked against the channel before it is stored */
+   "CREATE TABLE IF NOT EXISTS channel_accounts("
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  channel TEXT NOT NULL, address TEXT NOT NULL, verified_at INTEGER NOT NULL,"
+   "  PRIMARY KEY(enterprise_id, channel)) WITHOUT ROWID;"},
 };
 
 int sql_migrations_latest(void)

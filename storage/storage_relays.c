@@ -145,3 +145,23 @@ int storage_default_path_resume(MaStorage *st, const char *enterprise_id, gint64
   g_assert(st != NULL);
   return st->be->default_path_resume(st->impl, enterprise_id, now, error);
 }
+
+int storage_channel_account_set(MaStorage *st, const char *enterprise_id, const char *channel, const char *address,
+                                gint64 verified_at, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->channel_account_set(st->impl, enterprise_id, channel, address, verified_at, error);
+}
+
+int storage_channel_account_get(MaStorage *st, const char *enterprise_id, const char *channel, char **address,
+                                gint64 *verified_at, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->channel_account_get(st->impl, enterprise_id, channel, address, verified_at, error);
+}
+
+int storage_channel_account_clear(MaStorage *st, const char *enterprise_id, const char *channel, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->channel_account_clear(st->impl, enterprise_id, channel, error);
+}

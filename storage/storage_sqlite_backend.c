@@ -146,4 +146,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .default_path_suspend = sqlite_default_path_suspend,
   .default_path_suspension = sqlite_default_path_suspension,
   .default_path_resume = sqlite_default_path_resume,
+  .channel_account_set = sqlite_channel_account_set,
+  .channel_account_get = sqlite_channel_account_get,
+  .channel_account_clear = sqlite_channel_account_clear,
 };

@@ -481,3 +481,61 @@ int sqlite_default_path_resume(void *impl, const char *enterprise_id, gint64 now
   }
   return sql_write_end(d, ret, error);
 }
+
+/* ---- channel system accounts (migration 112) ------------------------------------------------- */
+
+int sqlite_channel_account_set(void *impl, const char *enterprise_id, const char *channel, const char *address,
+                               gint64 verified_at, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT INTO channel_accounts(enterprise_id, channel, address, verified_at) VALUES(?, ?, ?, ?)"
+                             " ON CONFLICT(enterprise_id, channel) DO UPDATE SET address = excluded.address,"
+                             " verified_at = excluded.verified_at",
+                             error);
+  if (s) {
+    sql_bind_text(s, 1, enterprise_id);
+    sql_bind_text(s, 2, channel);
+    sql_bind_text(s, 3, address);
+    sqlite3_bind_int64(s, 4, verified_at);
+    ret = sql_step_enterprise_row(d, s, enterprise_id, error, "set channel system account");
+  }
+  return sql_write_end(d, ret, error);
+}
+
+int sqlite_channel_account_get(void *impl, const char *enterprise_id, const char *channel, char **address,
+                               gint64 *verified_at, GError **error)
+{
+  SqlDb *d = impl;
+  *address = NULL;
+  *verified_at = 0;
+  sqlite3_stmt *s = sql_prep(d, "SELECT address, verified_at FROM channel_accounts WHERE enterprise_id = ? AND channel = ?",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sql_bind_text(s, 2, channel);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    *address = sql_col_dup(s, 0);
+    *verified_at = sqlite3_column_int64(s, 1);
+  }
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "read channel system account");
+  return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int sqlite_channel_account_clear(void *impl, const char *enterprise_id, const char *channel, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d, "DELETE FROM channel_accounts WHERE enterprise_id = ? AND channel = ?", error);
+  if (s) {
+    sql_bind_text(s, 1, enterprise_id);
+    sql_bind_text(s, 2, channel);
+    if (sql_step_done(d, s, error, "clear channel system account") == 0) ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
+  }
+  return sql_write_end(d, ret, error);
+}

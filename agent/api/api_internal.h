@@ -95,6 +95,7 @@ extern const ApiRoute api_audit_routes[];
 extern const ApiRoute api_spool_routes[];
 extern const ApiRoute api_domains_routes[];
 extern const ApiRoute api_relays_routes[];
+extern const ApiRoute api_channels_routes[];
 
 /* ---- router (api_router.c) ------------------------------------------------------------------ */
 

@@ -132,6 +132,15 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
     return -1;
   }
   gint64 now = ma_now();
+  /* workflow mail without a From is sent from the enterprise's channel system account */
+  OutboundRequest with_from;
+  g_autofree char *system_from = NULL;
+  if (!req->mime && !req->from && strcmp(type, "workflow") == 0) {
+    if (relay_channel_default_from(st, enterprise_id, &system_from, error) < 0) return -1;
+    with_from = *req;
+    with_from.from = system_from;
+    req = &with_from;
+  }
   OutboundMessage msg;
   int rc = req->mime ? outbound_message_from_mime(req->mime, req->mime_len, req->envelope_to, cfg->hostname, now, &msg, error)
                      : outbound_message_compose(req, cfg->hostname, now, &msg, error);

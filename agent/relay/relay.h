@@ -148,6 +148,23 @@ int relay_modify(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, 
 /* Recipients routed through r today (the enterprise's day). 0 or -1. */
 int relay_today(MaStorage *st, const MaConfig *cfg, const MaRelay *r, gint64 *sent, GError **error);
 
+/* ---- channel settings (relay_channels.c) ------------------------------------------------------ */
+
+/* The channels, in the order a workflow message without a From looks for a system account. */
+extern const char *const relay_channels[];
+
+/* Checks that channel can send as address (a relay filter for its domain; the verified domain
+ * scope; an active bound mailbox) and stores it as the channel's system account. 0, or -1 with
+ * MA_ERROR_INVALID saying why not. */
+int relay_channel_account_set(MaStorage *st, const char *enterprise_id, const char *channel, const char *address,
+                              GError **error);
+/* {"employee_channels": [...], "system_accounts": {channel: {"address", "verified_at"} | null}}
+ * (GET /v1/channels, `mailagent channel show --json`). New reference, or NULL with *error. */
+json_t *relay_channels_to_json(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, GError **error);
+/* The From of a workflow message sent without one: the first system account set. 1 with *from_r
+ * (newly allocated), 0 when none is set, -1 on a storage error. */
+int relay_channel_default_from(MaStorage *st, const char *enterprise_id, char **from_r, GError **error);
+
 /* ---- the shared relay's reputation (relay_reputation.c) --------------------------------------- */
 
 #define RELAY_REPUTATION_WINDOW 1000

@@ -4,17 +4,10 @@
  */
 #include "relay.h"
 
+#include "agent/codec/codec.h"
 #include "agent/lib/clock.h"
 
 #include <string.h>
-
-static json_t *time_or_null(gint64 t)
-{
-  if (t <= 0) return json_null();
-  char buf[32];
-  ma_time_format(t, buf);
-  return json_string(buf);
-}
 
 static json_t *words(const char *list)
 {
@@ -47,9 +40,9 @@ json_t *relay_to_json(const MaRelay *r, gint64 sent_today)
   /* a suspension ends by itself at the start of the enterprise's next day */
   gboolean ended = strcmp(r->status, "suspended") == 0 && !relay_is_suspended(r, ma_now());
   json_object_set_new(status, "state", json_string(ended ? "ok" : r->status));
-  json_object_set_new(status, "since", time_or_null(r->status_since));
+  json_object_set_new(status, "since", codec_time(r->status_since));
   json_object_set_new(status, "reason", r->status_reason ? json_string(r->status_reason) : json_null());
-  json_object_set_new(status, "until", strcmp(r->status, "suspended") == 0 ? time_or_null(r->suspended_until) : json_null());
+  json_object_set_new(status, "until", strcmp(r->status, "suspended") == 0 ? codec_time(r->suspended_until) : json_null());
   if (ended) json_object_set_new(status, "ended", json_true());
   json_object_set_new(doc, "status", status);
   json_t *filters = json_array();
@@ -60,8 +53,8 @@ json_t *relay_to_json(const MaRelay *r, gint64 sent_today)
   }
   json_object_set_new(doc, "filters", filters);
   json_object_set_new(doc, "return_path", r->return_path ? json_string(r->return_path) : json_null());
-  json_object_set_new(doc, "created_at", time_or_null(r->created_at));
-  json_object_set_new(doc, "updated_at", time_or_null(r->updated_at));
+  json_object_set_new(doc, "created_at", codec_time(r->created_at));
+  json_object_set_new(doc, "updated_at", codec_time(r->updated_at));
   return doc;
 }
 
@@ -85,5 +78,5 @@ json_t *relay_route_to_json(GPtrArray *groups, gint64 decided_at)
     json_object_set_new(o, "recipients", rcpts);
     json_array_append_new(arr, o);
   }
-  return json_pack("{s:o,s:o,s:[]}", "decided_at", time_or_null(decided_at), "groups", arr, "fallbacks");
+  return json_pack("{s:o,s:o,s:[]}", "decided_at", codec_time(decided_at), "groups", arr, "fallbacks");
 }

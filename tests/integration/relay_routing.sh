@@ -111,6 +111,27 @@ assert_eq "0 1" "$(rcpt_of "$A" off@client.example) $(rcpt_of "$B" off@client.ex
 assert_contains "$(ma route explain acme --from sales@example.test --to x@client.example --type workflow)" \
   "matched but the relay disabled" "route explain says relay a is disabled"
 
+# channel system accounts: checked against their channel; workflow mail without a From uses them
+rc=0; out=$(ma channel system-account set acme mailagent_relay ops@acme.example 2>&1) || rc=$?
+assert_eq 2 "$rc" "a mailagent_relay system account outside the verified scope is refused"
+assert_contains "$out" "mailagent's own delivery is not open to acme.example" "... with the reason"
+rc=0; out=$(ma channel system-account set acme employee_mailbox ops@example.test 2>&1) || rc=$?
+assert_contains "$rc $out" "2 mailagent: channel system-account: employee_mailbox cannot send as ops@example.test" \
+  "an employee_mailbox system account needs a bound mailbox"
+ma channel system-account set acme enterprise_relay Ops@Example.test >/dev/null
+curl -s -o "$T/ch.json" -w '%{http_code}' -H "Authorization: Bearer $KEY" -X PUT \
+  "http://127.0.0.1:$API_PORT/v1/channels/mailagent_relay/system-account" -d '{"address":"news@example.test"}' >"$T/code"
+assert_eq 200 "$(cat "$T/code")" "PUT /v1/channels/{channel}/system-account"
+assert_eq "Ops@example.test news@example.test ['employee_mailbox', 'enterprise_relay', 'mailagent_relay']" \
+  "$(json_get "$T/ch.json" '" ".join([d["system_accounts"]["enterprise_relay"]["address"], d["system_accounts"]["mailagent_relay"]["address"], str(d["employee_channels"])])')" \
+  "GET /v1/channels: both accounts and the kinds employees may use"
+curl -s -o "$T/body" -H "Authorization: Bearer $KEY" -X POST "http://127.0.0.1:$API_PORT/v1/messages:send" \
+  -d '{"type":"workflow","to":["wf@client.example"],"subject":"workflow","text":"hi"}'
+ID5=$(json_get "$T/body" 'd["id"]')
+assert_eq sent "$(wait_state "$ID5" wf@client.example sent)" "workflow mail without a From: queued and sent"
+assert_eq 1 "$(rcpt_of "$B" wf@client.example)" "... through relay b (the enterprise_relay account's domain)"
+assert_contains "$(grep -i '^From:' "$B/mail/inbox")" "Ops@example.test" "... From the enterprise_relay system account"
+
 # outside the verified domain scope, with no relay: refused at submission, nothing sent
 ERR=$(send mass sales@acme.example r@other.example)
 assert_eq 422 "$(cat "$T/code")" "a From domain outside the scope is refused at submission"
@@ -146,7 +167,7 @@ assert_eq 404 "$(api GET /v1/relays/x)" "... gone"
 
 sleep 1
 assert_eq 5 "$(mbox_count "$A")" "relay a's mailbox: exactly 5 messages"
-assert_eq 2 "$(mbox_count "$B")" "relay b's mailbox: exactly 2 messages"
+assert_eq 3 "$(mbox_count "$B")" "relay b's mailbox: exactly 3 messages"
 assert_eq 3 "$(mbox_count "$D")" "default path's mailbox: exactly 3 messages"
 assert_not_contains "$(cat "$A/maillog" "$B/maillog" "$D/maillog")" "acme.example" "nothing from acme.example left"
 finish

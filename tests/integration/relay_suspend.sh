@@ -18,33 +18,9 @@ tls_certs "$T/certs"
   openssl req -newkey rsa:2048 -nodes -keyout ip.key -out ip.csr -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" &&
   openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in ip.csr -out ip.pem -days 30 && chmod 644 ip.key) \
   >"$T/ipcert.log" 2>&1 || { cat "$T/ipcert.log"; fail "no IP certificate"; }
-DV=$T/dovecot
-mkdir -p "$DV/run"
+DV=$T/dovecot; mkdir -p "$DV"
 echo "crm:{PLAIN}right-secret" >"$DV/users"
-cat >"$DV/dovecot.conf" <<CONF
-base_dir = $DV/run
-state_dir = $DV/run
-protocols =
-log_path = $DV/log
-ssl = no
-auth_mechanisms = plain login
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u $DV/users
-}
-userdb {
-  driver = static
-  args = uid=nobody gid=nogroup home=/nonexistent
-}
-service auth {
-  unix_listener $DV/auth {
-    mode = 0666
-  }
-}
-CONF
-dovecot -c "$DV/dovecot.conf" || { cat "$DV/log" 2>/dev/null; fail "dovecot did not start"; }
-CLEANUP_CMDS+=("doveadm -c '$DV/dovecot.conf' stop")
-for _ in $(seq 1 50); do [ -S "$DV/auth" ] && break; sleep 0.1; done
+dovecot_auth "$DV"
 
 dns_start "$FIXTURES_DIR/dns/example.test.zone"
 C=$T/pf_c; C_PORT=$(free_port)
