@@ -325,5 +325,9 @@ int sqlite_channel_account_set(void *impl, const char *enterprise_id, const char
 int sqlite_channel_account_get(void *impl, const char *enterprise_id, const char *channel, char **address,
                                gint64 *verified_at, GError **error);
 int sqlite_channel_account_clear(void *impl, const char *enterprise_id, const char *channel, GError **error);
+int sqlite_employee_send_mailbox_set(void *impl, const char *enterprise_id, const char *employee_id,
+                                     const char *mailbox_id, GError **error);
+int sqlite_employee_send_mailbox_get(void *impl, const char *enterprise_id, const char *employee_id, char **mailbox_id,
+                                     GError **error);
 
 #endif

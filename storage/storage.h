@@ -902,6 +902,13 @@ int storage_channel_account_set(MaStorage *st, const char *enterprise_id, const 
 /* 1 with *address (newly allocated) and *verified_at, 0 when the channel has none. */
 int storage_channel_account_get(MaStorage *st, const char *enterprise_id, const char *channel, char **address,
                                 gint64 *verified_at, GError **error);
+/* An employee's default sending mailbox (the employee_mailbox channel), chosen by the caller among
+ * the employee's bound mailboxes. */
+int storage_employee_send_mailbox_set(MaStorage *st, const char *enterprise_id, const char *employee_id,
+                                      const char *mailbox_id, GError **error);
+/* 1 with *mailbox_id (newly allocated), 0 when none was chosen. */
+int storage_employee_send_mailbox_get(MaStorage *st, const char *enterprise_id, const char *employee_id,
+                                      char **mailbox_id, GError **error);
 /* 1 removed, 0 there was none. */
 int storage_channel_account_clear(MaStorage *st, const char *enterprise_id, const char *channel, GError **error);
 

@@ -216,6 +216,10 @@ typedef struct MaStorageBackend {
   int (*channel_account_get)(void *impl, const char *enterprise_id, const char *channel, char **address,
                              gint64 *verified_at, GError **error);
   int (*channel_account_clear)(void *impl, const char *enterprise_id, const char *channel, GError **error);
+  int (*employee_send_mailbox_set)(void *impl, const char *enterprise_id, const char *employee_id,
+                                   const char *mailbox_id, GError **error);
+  int (*employee_send_mailbox_get)(void *impl, const char *enterprise_id, const char *employee_id, char **mailbox_id,
+                                   GError **error);
 } MaStorageBackend;
 
 /* The handle behind storage.h's MaStorage: a backend and its state (storage.c opens it; the

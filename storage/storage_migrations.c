@@ -363,6 +363,12 @@ static const SqlMigration migrations[] = {
    "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
    "  channel TEXT NOT NULL, address TEXT NOT NULL, verified_at INTEGER NOT NULL,"
    "  PRIMARY KEY(enterprise_id, channel)) WITHOUT ROWID;"},
+  {113, /* issue 13: an employee's default sending mailbox among their bound mailboxes (unbinding the
+         * mailbox or removing the employee forgets the choice) */
+   "CREATE TABLE IF NOT EXISTS employee_send_mailboxes("
+   "  employee_id TEXT PRIMARY KEY REFERENCES employees(id) ON DELETE CASCADE,"
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE) WITHOUT ROWID;"},
 };
 
 int sql_migrations_latest(void)

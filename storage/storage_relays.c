@@ -165,3 +165,17 @@ int storage_channel_account_clear(MaStorage *st, const char *enterprise_id, cons
   g_assert(st != NULL);
   return st->be->channel_account_clear(st->impl, enterprise_id, channel, error);
 }
+
+int storage_employee_send_mailbox_set(MaStorage *st, const char *enterprise_id, const char *employee_id,
+                                      const char *mailbox_id, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->employee_send_mailbox_set(st->impl, enterprise_id, employee_id, mailbox_id, error);
+}
+
+int storage_employee_send_mailbox_get(MaStorage *st, const char *enterprise_id, const char *employee_id,
+                                      char **mailbox_id, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->employee_send_mailbox_get(st->impl, enterprise_id, employee_id, mailbox_id, error);
+}

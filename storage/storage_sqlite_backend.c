@@ -149,4 +149,6 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .channel_account_set = sqlite_channel_account_set,
   .channel_account_get = sqlite_channel_account_get,
   .channel_account_clear = sqlite_channel_account_clear,
+  .employee_send_mailbox_set = sqlite_employee_send_mailbox_set,
+  .employee_send_mailbox_get = sqlite_employee_send_mailbox_get,
 };

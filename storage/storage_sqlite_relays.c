@@ -539,3 +539,41 @@ int sqlite_channel_account_clear(void *impl, const char *enterprise_id, const ch
   }
   return sql_write_end(d, ret, error);
 }
+
+/* ---- employees' default sending mailboxes (migration 113) ------------------------------------ */
+
+int sqlite_employee_send_mailbox_set(void *impl, const char *enterprise_id, const char *employee_id,
+                                     const char *mailbox_id, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT INTO employee_send_mailboxes(employee_id, enterprise_id, mailbox_id) VALUES(?, ?, ?)"
+                             " ON CONFLICT(employee_id) DO UPDATE SET mailbox_id = excluded.mailbox_id",
+                             error);
+  if (s) {
+    sql_bind_text(s, 1, employee_id);
+    sql_bind_text(s, 2, enterprise_id);
+    sql_bind_text(s, 3, mailbox_id);
+    ret = sql_step_enterprise_row(d, s, enterprise_id, error, "set default sending mailbox");
+  }
+  return sql_write_end(d, ret, error);
+}
+
+int sqlite_employee_send_mailbox_get(void *impl, const char *enterprise_id, const char *employee_id, char **mailbox_id,
+                                     GError **error)
+{
+  SqlDb *d = impl;
+  *mailbox_id = NULL;
+  sqlite3_stmt *s = sql_prep(d, "SELECT mailbox_id FROM employee_send_mailboxes WHERE enterprise_id = ? AND employee_id = ?",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sql_bind_text(s, 2, employee_id);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *mailbox_id = sql_col_dup(s, 0);
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "read default sending mailbox");
+  return rc == SQLITE_ROW ? 1 : 0;
+}

@@ -2,7 +2,8 @@
  * set|clear ENTERPRISE CHANNEL [ADDRESS]`: the channels an enterprise's employees may use (the
  * setting employee_channels, changed with `mailagent settings`) and each channel's system account,
  * the address its workflow mail is sent from, checked against the channel before it is stored
- * (relay_channel_account_set; the API's PUT /v1/channels/{channel}/system-account does the same).
+ * (relay_channel_account_set; the API's PUT /v1/channels/{channel}/system-account does the same),
+ * and `channel default-mailbox ENTERPRISE EMPLOYEE MAILBOX`, an employee's default sending mailbox.
  */
 #include "cli.h"
 
@@ -74,11 +75,35 @@ static int cmd_account(int argc, char **argv)
   return 0;
 }
 
+static int cmd_default_mailbox(int argc, char **argv)
+{
+  g_auto(CliCommon) common = {0};
+  g_autoptr(GOptionContext) ctx = cli_context("channel default-mailbox", "ENTERPRISE EMPLOYEE MAILBOX",
+    "Choose the employee's default sending mailbox among the mailboxes bound to them (default: the oldest active one).",
+    &common, NULL);
+  int rc = cli_parse(ctx, &argc, &argv);
+  if (rc < 0) rc = cli_positional(argc, argv, 3, 3, "mailagent channel default-mailbox ENTERPRISE EMPLOYEE MAILBOX");
+  if (rc >= 0) return rc;
+  g_autoptr(MaConfig) cfg = NULL;
+  MaStorage *st = NULL;
+  MaEnterprise *ent = NULL;
+  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
+  g_autoptr(GError) error = NULL;
+  rc = relay_employee_mailbox_set(st, ent->id, argv[2], argv[3], &error);
+  if (rc == 0) cli_audit(st, ent->id, "channel.default_mailbox", argv[2], json_pack("{s:s}", "mailbox", argv[3]), NULL);
+  storage_close(&st);
+  ma_enterprise_free(ent);
+  if (rc < 0) return cli_fail("channel default-mailbox", error);
+  printf("%s sends from mailbox %s by default\n", argv[2], argv[3]);
+  return 0;
+}
+
 int cli_channel(int argc, char **argv)
 {
   static const CliSub subs[] = {
     {"show", cmd_show, "the channels employees may use and each channel's system account"},
     {"system-account", cmd_account, "set or clear the address a channel's workflow mail is sent from"},
+    {"default-mailbox", cmd_default_mailbox, "choose an employee's default sending mailbox"},
   };
   return cli_dispatch("channel", subs, G_N_ELEMENTS(subs), argc, argv);
 }

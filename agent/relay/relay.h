@@ -165,6 +165,11 @@ json_t *relay_channels_to_json(MaStorage *st, const MaConfig *cfg, const char *e
  * (newly allocated), 0 when none is set, -1 on a storage error. */
 int relay_channel_default_from(MaStorage *st, const char *enterprise_id, char **from_r, GError **error);
 
+/* Chooses mailbox (id or address) as the default sending mailbox of employee (id or address); it
+ * must be bound to that employee. 0, or -1 with NOT_FOUND / INVALID saying why. */
+int relay_employee_mailbox_set(MaStorage *st, const char *enterprise_id, const char *employee, const char *mailbox,
+                               GError **error);
+
 /* ---- the shared relay's reputation (relay_reputation.c) --------------------------------------- */
 
 #define RELAY_REPUTATION_WINDOW 1000

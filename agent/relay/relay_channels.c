@@ -4,7 +4,8 @@
  * the verified domain scope (mailagent_relay), or it must be an active bound mailbox
  * (employee_mailbox) - and the JSON the CLI and GET /v1/channels show, with the kinds employees
  * may use (setting employee_channels). A workflow message sent without a From takes the first
- * system account set, in the order enterprise_relay, mailagent_relay, employee_mailbox.
+ * system account set, in the order enterprise_relay, mailagent_relay, employee_mailbox. Also an
+ * employee's default sending mailbox, one of the mailboxes bound to them.
  */
 #include "relay.h"
 
@@ -120,4 +121,26 @@ int relay_channel_default_from(MaStorage *st, const char *enterprise_id, char **
     if (rc != 0) return rc;
   }
   return 0;
+}
+
+int relay_employee_mailbox_set(MaStorage *st, const char *enterprise_id, const char *employee, const char *mailbox,
+                               GError **error)
+{
+  g_autofree char *lower = g_ascii_strdown(employee, -1);
+  MaEmployee *emp = NULL;
+  int rc = storage_employee_find(st, enterprise_id, lower, &emp, error);
+  if (rc == 0) g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no employee %s", employee);
+  if (rc <= 0) return -1;
+  MaMailbox *m = NULL;
+  rc = storage_mailbox_get(st, enterprise_id, mailbox, &m, error);
+  if (rc == 0) g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no mailbox %s", mailbox);
+  else if (rc > 0 && g_strcmp0(m->employee_id, emp->id) != 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "mailbox %s is not bound to %s", m->email, emp->email);
+    rc = -1;
+  } else if (rc > 0) {
+    rc = storage_employee_send_mailbox_set(st, enterprise_id, emp->id, m->id, error);
+  }
+  ma_mailbox_free(m);
+  ma_employee_free(emp);
+  return rc < 0 || (error && *error) ? -1 : 0;
 }

@@ -1,7 +1,7 @@
 /* relay_plan.c - gathers what the routing decision needs for one message and decides: the
  * enterprise's relays with today's counters (its calendar day in its `timezone`), the settings
- * `employee_channels`, the employee's default sending mailbox (the oldest active mailbox bound to
- * the employee), and whether the From domain may use the default path (the verified domain scope
+ * `employee_channels`, the employee's default sending mailbox (the one chosen with `channel
+ * default-mailbox` while it is active, else the oldest active mailbox bound to them), and whether the From domain may use the default path (the verified domain scope
  * of agent/domains; with [relay] default_path_scope = any, every domain of the enterprise unless
  * channel mailagent_relay is asked for by name). Queueing, fallback
  * and `mailagent route explain` all call relay_plan_decide, so they cannot disagree.
@@ -39,11 +39,18 @@ static int employee_mailbox(MaStorage *st, const char *enterprise_id, const char
   MaEmployee *emp = NULL;
   int rc = storage_employee_find(st, enterprise_id, lower, &emp, error);
   if (rc <= 0) return rc;
+  g_autofree char *chosen = NULL;
+  rc = storage_employee_send_mailbox_get(st, enterprise_id, emp->id, &chosen, error);
   g_autoptr(GPtrArray) boxes = g_ptr_array_new_with_free_func((GDestroyNotify) ma_mailbox_free);
-  rc = storage_mailbox_list(st, enterprise_id, boxes, error);
-  for (guint i = 0; rc >= 0 && i < boxes->len && !*id_r; i++) {
+  if (rc >= 0) rc = storage_mailbox_list(st, enterprise_id, boxes, error);
+  /* the chosen one while it is active, else the oldest active one */
+  for (guint i = 0; rc >= 0 && i < boxes->len; i++) {
     const MaMailbox *m = g_ptr_array_index(boxes, i);
-    if (g_strcmp0(m->employee_id, emp->id) == 0 && strcmp(m->state, "active") == 0) *id_r = g_strdup(m->id);
+    if (g_strcmp0(m->employee_id, emp->id) != 0 || strcmp(m->state, "active") != 0) continue;
+    if (!*id_r || g_strcmp0(m->id, chosen) == 0) {
+      g_free(*id_r);
+      *id_r = g_strdup(m->id);
+    }
   }
   ma_employee_free(emp);
   return rc < 0 ? -1 : 0;

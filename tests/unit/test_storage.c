@@ -147,7 +147,7 @@ static void test_migrations_fresh_and_existing(Fixture *fx, gconstpointer data)
 
 static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
-  /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108 and 110-112 made. */
+  /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108 and 110-113 made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", "acme.com", NULL);
@@ -180,8 +180,8 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
                                "INSERT INTO ed1 SELECT domain, enterprise_id FROM enterprise_domains;"
                                "DROP TABLE enterprise_domains; ALTER TABLE ed1 RENAME TO enterprise_domains;"
                                "CREATE INDEX enterprise_domains_by_enterprise ON enterprise_domains(enterprise_id, domain);"
-                               /* migrations 112 and 111 */
-                               "DROP TABLE channel_accounts;"
+                               /* migrations 113, 112 and 111 */
+                               "DROP TABLE employee_send_mailboxes; DROP TABLE channel_accounts;"
                                "DROP TABLE default_path_suspensions; DROP TABLE default_path_log;"
                                /* migration 110 (its tables reference relays, dropped first) */
                                "DROP TABLE relay_usage; DROP TABLE relay_filters; DROP TABLE relays;"
