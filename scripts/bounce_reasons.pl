@@ -32,15 +32,15 @@ for my $c (@classes) {
 print "\nconst BounceReasonPatterns bounce_reason_patterns[] = {\n", @rows, "  {NULL, NULL, NULL, NULL},\n};\n\n";
 my $t = Sisimai::SMTP::Status->StandardCode;
 $t = { %$t, %{ Sisimai::SMTP::Status->InternalCode->{permanent} // {} } } if 0;
-# The message tables of the MTA and provider modules (Sisimai::Lhost::*, Sisimai::Rhost::*): texts
-# each server writes for a reason; a reason found there is taken before the generic rules.
-print "const BounceStatusReason bounce_server_messages[] = {\n";
-for my $pm (sort glob('/usr/share/perl5/Sisimai/{Lhost,Rhost}/*.pm')) {
+# The message tables of the reporting MTA modules (Sisimai::Lhost::*): texts each MTA writes for a
+# reason; a reason found there is taken before the generic rules. The remote-host modules
+# (Sisimai::Rhost::*) apply to one host's replies only: agent/bounce/bounce_rhost.c.
+print "const BounceMtaText bounce_mta_texts[] = {\n";
+for my $pm (sort glob('/usr/share/perl5/Sisimai/Lhost/*.pm')) {
     open my $fh, '<', $pm or die; local $/; my $src = <$fh>; close $fh;
     my ($hash) = $src =~ /state \$messagesof = (\{.*?\n    \});/s or next;
     my $table = eval $hash or die "$pm: $@";
-    my ($name) = $pm =~ m{Sisimai/(\w+/\w+)\.pm};
-    print "  /* $name */\n";
+    my ($name) = $pm =~ m{Sisimai/Lhost/(\w+)\.pm};
     my %known = map { lc($_) => 1 } @classes, 'Undefined', 'Delivered', 'OnHold';
     my %byreason;
     for my $k (keys %$table) {
@@ -54,11 +54,50 @@ for my $pm (sort glob('/usr/share/perl5/Sisimai/{Lhost,Rhost}/*.pm')) {
         for my $m (@$list) {
             next if ref $m;                     # a regular expression: not taken
             next if length($m) < 8;             # too short to be specific outside its server
-            print "  {", cstr(lc $m), ", \"$reason\"},\n";
+            print "  {\"$name\", ", cstr(lc $m), ", \"$reason\"},\n";
         }
     }
 }
-print "  {NULL, NULL},\n};\n\n";
+print "  {NULL, NULL, NULL},\n};\n\n";
+# The remote-host modules (Sisimai::Rhost::*): per host, the texts (with the SMTP reply code and
+# the enhanced status code or range they come with) and the host's own error codes, each with its
+# reason. Which host is which, and how each module reads its table, is in bounce_rhost.c.
+print "const BounceRhostText bounce_rhost_texts[] = {\n";
+my %rhostcodes;
+for my $pm (sort glob('/usr/share/perl5/Sisimai/Rhost/*.pm')) {
+    open my $fh, '<', $pm or die; local $/; my $src = <$fh>; close $fh;
+    my ($name) = $pm =~ m{Rhost/(\w+)\.pm};
+    if ($src =~ /(?:state|my) \$errorcodes = (\{.*?\n    \});/s) { $rhostcodes{$name} = eval $1 or die "$pm: $@"; }
+    my ($hash) = $src =~ /(?:state|my) \$messagesof = (\{.*?\n    \});/s or next;
+    my $table = eval $hash or die "$pm: $@";
+    my @rows;
+    for my $k (sort keys %$table) {
+        my $v = $table->{$k};
+        if (!ref $v) {
+            if (exists $Sisimai::Reason::{lc $k} || $k =~ /\A[a-z]+\z/ && $v !~ /\A[a-z]+\z/) { push @rows, [0, '', 0, 0, $v, $k] }  # reason => text (KDDI)
+            else { push @rows, [0, '', 0, 0, $k, $v] }                                                                        # text => reason (TencentQQ)
+            next;
+        }
+        next if ref $v eq 'Regexp';                                                                          # NTTDOCOMO: in bounce_rhost.c
+        for my $f (@$v) {
+            if (!ref $f) { push @rows, [0, '', 0, 0, $f, $k] }                                               # Cox, GoDaddy
+            elsif (@$f == 4) { push @rows, [0, $f->[0], $f->[1], $f->[2], $f->[3], $k] }                     # ExchangeOnline
+            elsif (@$f == 3) { push @rows, [$f->[0], $f->[1], 0, 0, $f->[2], $k] }                           # GoogleApps
+            elsif (@$f == 2) { push @rows, [$f->[0], '', 0, 0, $f->[1], $k] }                                # Mimecast
+        }
+    }
+    @rows = sort { length($b->[4]) <=> length($a->[4]) || $a->[4] cmp $b->[4] } @rows;  # the most specific text first
+    for my $r (@rows) {
+        printf "  {%s, %d, %s, %d, %d, %s, \"%s\"},\n", cstr($name), $r->[0], cstr($r->[1]), $r->[2], $r->[3], cstr(lc $r->[4]), $r->[5];
+    }
+}
+print "  {NULL, 0, NULL, 0, 0, NULL, NULL},\n};\n\n";
+print "const BounceRhostCode bounce_rhost_codes[] = {\n";
+for my $name (sort keys %rhostcodes) {
+    my $t = $rhostcodes{$name};
+    for my $code (sort keys %$t) { next unless defined $t->{$code}; printf "  {%s, %s, \"%s\"},\n", cstr($name), cstr($code), $t->{$code}; }
+}
+print "  {NULL, NULL, NULL},\n};\n\n";
 print "const BounceStatusReason bounce_status_reasons[] = {\n";
 for my $k (sort keys %$t) { next unless $t->{$k}; print "  {\"$k\", \"$t->{$k}\"},\n"; }
 print "  {NULL, NULL},\n};\n";

@@ -3,15 +3,20 @@
  * GMime parses the message; one bounded walk collects the machine-readable parts
  * (message/delivery-status, message/feedback-report), the human-readable text before the returned
  * message, and the returned message's header block (message/rfc822 or text/rfc822-headers). A
- * DSN gives one recipient per field group (RFC 3464 2.3); a complaint gives Original-Rcpt-To (RFC
- * 5965 3.5); without either, the recipients are the addresses of the error text (X-Failed-Recipients
- * first, as Exim sets it), each with its paragraph as diagnostic: this is the layout of Postfix,
- * qmail, Exim and Sendmail bounces and of most providers' own. An auto-reply (RFC 3834
- * Auto-Submitted: auto-replied, or the de-facto X-Autoreply headers) is reported as such.
- * Every copy is bounded: the text to BOUNCE_TEXT_MAX, diagnostics to BOUNCE_DIAGNOSTIC_MAX,
- * recipients to BOUNCE_RECIPIENTS_MAX, MIME parts to PARTS_MAX at depth DEPTH_MAX.
+ * DSN gives one recipient per field group (RFC 3464 2.3), with its Remote-MTA and Diagnostic-Code
+ * type; a complaint gives Original-Rcpt-To (RFC 5965 3.5); without either, the recipients are the
+ * addresses of the error text (X-Failed-Recipients first, as Exim sets it), each with its paragraph
+ * as diagnostic (or, in a Sendmail transcript, the reply quoted for it): this is the layout of
+ * Postfix, qmail, Exim and Sendmail bounces and of most providers' own. A bounce forwarded in a
+ * message's text or attached to it is read from its own headers (one level deep). An auto-reply
+ * (RFC 3834 Auto-Submitted: auto-replied, or the de-facto X-Autoreply headers) is reported as such.
+ * The reason of each recipient is bounce_reason.c's, given what the reporting MTA's format
+ * (bounce_lhost.c) and the remote host's codes (bounce_rhost.c) say. Every copy is bounded: the
+ * text to BOUNCE_TEXT_MAX, diagnostics to BOUNCE_DIAGNOSTIC_MAX, recipients to
+ * BOUNCE_RECIPIENTS_MAX, MIME parts to PARTS_MAX at depth DEPTH_MAX.
  */
 #include "bounce.h"
+#include "bounce_private.h"
 
 #include <gmime/gmime.h>
 #include <string.h>
@@ -29,6 +34,7 @@ typedef struct {
   GString *status;    /* message/delivery-status bodies */
   GString *feedback;  /* message/feedback-report bodies */
   GString *original;  /* returned message header block */
+  char *attached;     /* the first attached message whole (bounded), for a bounce sent on as one */
   guint parts;
 } Walk;
 
@@ -70,6 +76,11 @@ static GString *part_text(GMimePart *part)
 static void original_from_message(Walk *w, GMimeMessage *msg)
 {
   if (!msg || w->original->len) return;
+  if (!w->attached) {
+    char *whole = g_mime_object_to_string(GMIME_OBJECT(msg), NULL);
+    if (whole && strlen(whole) <= BOUNCE_TEXT_MAX) w->attached = whole;
+    else g_free(whole);
+  }
   g_autofree char *h = g_mime_object_get_headers(GMIME_OBJECT(msg), NULL);
   if (h) append_bounded(w->original, h, strlen(h), ORIGINAL_HEADERS_MAX);
 }
@@ -124,146 +135,6 @@ static void walk(Walk *w, GMimeObject *obj, guint depth)
   }
 }
 
-/* ---- field blocks (RFC 3464 and RFC 5965 bodies, header blocks) ------------------------------ */
-
-/* Splits text into blank-line separated groups of unfolded "Name: value" fields; each group is a
- * GPtrArray of alternating name, value strings. Caller frees the outer array. */
-static GPtrArray *field_groups(const char *text)
-{
-  GPtrArray *groups = g_ptr_array_new_with_free_func((GDestroyNotify) g_ptr_array_unref);
-  GPtrArray *cur = NULL;
-  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-  for (gsize i = 0; lines[i]; i++) {
-    char *l = lines[i];
-    gsize n = strlen(l);
-    if (n && l[n - 1] == '\r') l[--n] = '\0';
-    if (n == 0 || strspn(l, " \t") == n) {
-      cur = NULL;
-      continue;
-    }
-    if ((l[0] == ' ' || l[0] == '\t') && cur && cur->len >= 2) {
-      char *v = g_ptr_array_index(cur, cur->len - 1);
-      char *joined = g_strconcat(v, " ", g_strstrip(l), NULL);
-      g_free(v);
-      cur->pdata[cur->len - 1] = joined;
-      continue;
-    }
-    char *colon = strchr(l, ':');
-    if (!colon || colon == l) continue;
-    if (!cur) {
-      cur = g_ptr_array_new_with_free_func(g_free);
-      g_ptr_array_add(groups, cur);
-    }
-    g_ptr_array_add(cur, g_strstrip(g_strndup(l, (gsize) (colon - l))));
-    g_ptr_array_add(cur, g_strstrip(g_strdup(colon + 1)));
-  }
-  return groups;
-}
-
-static const char *group_get(GPtrArray *g, const char *name)
-{
-  for (guint i = 0; i + 1 < g->len; i += 2)
-    if (g_ascii_strcasecmp(g_ptr_array_index(g, i), name) == 0) return g_ptr_array_index(g, i + 1);
-  return NULL;
-}
-
-/* ---- addresses and codes in free text -------------------------------------------------------- */
-
-static gboolean addr_char(char c)
-{
-  return g_ascii_isalnum(c) || (c && strchr("!#$%&'*+-/=?^_`{|}~.", c));
-}
-
-/* The first address in [s, end) at or after s, lower-cased, in *found; *at is where it starts. */
-static char *next_address(const char *s, const char *end, const char **at, const char **after)
-{
-  for (const char *p = s; p < end; p++) {
-    if (*p != '@' || p == s) continue;
-    /* Both scans are bounded (local part 64 octets, domain 255: RFC 5321 4.5.3.1), so text made
-     * of '@' and letters costs linear time. */
-    const char *a = p;
-    while (a > s && p - a <= 64 && addr_char(a[-1])) a--;
-    const char *b = p + 1;
-    while (b < end && b - p <= 255 && (g_ascii_isalnum(*b) || *b == '-' || *b == '.')) b++;
-    while (b > p + 1 && b[-1] == '.') b--;
-    while (a < p && a[0] == '.') a++;
-    if (a == p || b == p + 1 || !memchr(p + 1, '.', (gsize) (b - p - 1)) || p - a > 64) continue;
-    *at = a;
-    *after = b;
-    return g_ascii_strdown(a, b - a);
-  }
-  return NULL;
-}
-
-/* "rfc822; user@example.org" -> "user@example.org" (lower-case), or NULL. */
-static char *typed_address(const char *value)
-{
-  if (!value) return NULL;
-  const char *semi = strchr(value, ';');
-  const char *v = semi ? semi + 1 : value;
-  const char *at, *after;
-  return next_address(v, v + strlen(v), &at, &after);
-}
-
-/* The enhanced status code in text ("550 5.1.1", "#5.1.1", "5.1.1"), or "". Caller frees. */
-static char *find_status(const char *text)
-{
-  for (const char *p = text; *p; p++) {
-    if ((p[0] != '4' && p[0] != '5' && p[0] != '2') || p[1] != '.' || !g_ascii_isdigit(p[2])) continue;
-    if (p > text && (g_ascii_isalnum(p[-1]) || p[-1] == '.')) continue;
-    const char *q = p + 3;
-    if (*q != '.' || !g_ascii_isdigit(q[1])) continue;
-    q++;
-    gsize digits = 0;
-    while (g_ascii_isdigit(*q) && digits < 4) q++, digits++;
-    if (digits > 3 || (*q == '.' && g_ascii_isdigit(q[1])) || g_ascii_isalpha(*q)) continue;
-    return g_strndup(p, (gsize) (q - p));
-  }
-  return g_strdup("");
-}
-
-/* Whitespace runs folded into one space, bounded. Caller frees. */
-static char *squeeze_to(const char *s, gsize len, gsize max)
-{
-  GString *out = g_string_sized_new(MIN(len, max));
-  gboolean space = FALSE;
-  for (gsize i = 0; i < len && out->len < max; i++) {
-    if (g_ascii_isspace(s[i])) {
-      space = out->len > 0;
-      continue;
-    }
-    if (out->len + (space ? 2 : 1) > max) break;
-    if (space) g_string_append_c(out, ' ');
-    space = FALSE;
-    g_string_append_c(out, s[i]);
-  }
-  /* A multi-byte character cut at the bound is dropped, not repaired. */
-  while (out->len && !g_utf8_validate(out->str, out->len, NULL) && (out->str[out->len - 1] & 0x80) &&
-         len > out->len) {
-    const char *end;
-    g_utf8_validate(out->str, out->len, &end);
-    if ((gsize) (end - out->str) + 4 < out->len) break; /* invalid earlier too: repaired below */
-    g_string_truncate(out, (gsize) (end - out->str));
-  }
-  if (!g_utf8_validate(out->str, out->len, NULL)) {
-    /* Invalid bytes become U+FFFD (three bytes each): cut again, at a character boundary. */
-    char *valid = g_utf8_make_valid(out->str, out->len);
-    g_string_free(out, TRUE);
-    gsize n = strlen(valid);
-    if (n > max) {
-      const char *cut = g_utf8_find_prev_char(valid, valid + max + 1);
-      valid[cut ? (gsize) (cut - valid) : 0] = '\0';
-    }
-    return valid;
-  }
-  return g_string_free(out, FALSE);
-}
-
-static char *squeeze(const char *s, gsize len)
-{
-  return squeeze_to(s, len, BOUNCE_DIAGNOSTIC_MAX);
-}
-
 static void recipient_free(BounceRecipient *r)
 {
   g_free(r->recipient);
@@ -310,68 +181,79 @@ static BounceRecipient *add_recipient(BounceReport *rep, char *addr)
   return r;
 }
 
-/* The SMTP command a server refused, as MTAs write it around the reply ("in reply to RCPT TO
- * command", "after RCPT TO:<...>", ">>> DATA", "SMTP error from remote server for MAIL FROM
- * command"): the last one named in text, "" when none. Caller frees. */
-static char *smtp_command(const char *text, gsize len)
-{
-  static const struct {
-    const char *needle, *command;
-  } cues[] = {
-    {"rcpt to", "RCPT"}, {"end of data", "DATA"}, {"data command", "DATA"}, {">>> data", "DATA"},
-    {"after data", "DATA"}, {"mail from", "MAIL"}, {"ehlo ", "EHLO"}, {"helo ", "HELO"},
-    {"connect to", "CONN"}, {"while connected to", "CONN"}, {"greeting", "CONN"}, {"message body", "DATA"},
-    {"does not like recipient", "RCPT"},          /* qmail: refused at RCPT */
-    {"failed after i sent the message", "DATA"}, /* qmail: refused after DATA */
-    {"[rcpt_to]", "RCPT"}, {"recipient address rejected", "RCPT"}, /* Yahoo, Postfix */
-  };
-  g_autofree char *lower = g_ascii_strdown(text, (gssize) len);
-  const char *best = NULL, *found = "";
-  for (gsize i = 0; i < G_N_ELEMENTS(cues); i++) {
-    const char *p = lower, *last = NULL;
-    while ((p = strstr(p, cues[i].needle)) != NULL) last = p++;
-    if (last && (!best || last > best)) best = last, found = cues[i].command;
-  }
-  return g_strdup(found);
-}
-
 /* ---- the three readings ---------------------------------------------------------------------- */
 
-static void read_dsn(BounceReport *rep, const char *status_text)
+/* Per recipient, what the DSN says besides the public fields: the Remote-MTA that answered and the
+ * type of the Diagnostic-Code ("smtp", "X-Unix"), both read by the reason rules. */
+typedef struct {
+  GHashTable *remote_mta;      /* recipient -> host name, owned strings */
+  GHashTable *diagnostic_type; /* recipient -> type, owned strings */
+  GHashTable *category;        /* recipient -> X-PowerMTA-BounceCategory, owned strings */
+  char *reporting_mta;         /* Reporting-MTA host: the remote host when no Remote-MTA is named */
+} DsnExtras;
+
+/* "dns; mx.example.org. (192.0.2.1 ...)" -> "mx.example.org", lower-case, or NULL. Caller frees. */
+static char *remote_mta_host(const char *value)
 {
-  g_autoptr(GPtrArray) groups = field_groups(status_text);
+  if (!value) return NULL;
+  const char *semi = strchr(value, ';');
+  const char *v = semi ? semi + 1 : value;
+  while (*v == ' ' || *v == '\t') v++;
+  gsize n = strcspn(v, " \t(;[");
+  while (n && v[n - 1] == '.') n--;
+  return n ? g_ascii_strdown(v, (gssize) n) : NULL;
+}
+
+static void read_dsn(BounceReport *rep, const char *status_text, DsnExtras *extras)
+{
+  g_autoptr(GPtrArray) groups = bounce_field_groups(status_text);
   for (guint i = 0; i < groups->len; i++) {
     GPtrArray *g = g_ptr_array_index(groups, i);
-    char *addr = typed_address(group_get(g, "Final-Recipient"));
-    if (!addr) addr = typed_address(group_get(g, "Original-Recipient"));
+    if (!extras->reporting_mta) extras->reporting_mta = remote_mta_host(bounce_group_get(g, "Reporting-MTA"));
+    char *addr = bounce_typed_address(bounce_group_get(g, "Final-Recipient"));
+    if (!addr) addr = bounce_typed_address(bounce_group_get(g, "Original-Recipient"));
     if (!addr) continue;
     BounceRecipient *r = add_recipient(rep, addr);
     if (!r) continue;
-    r->original_recipient = typed_address(group_get(g, "Original-Recipient"));
-    const char *action = group_get(g, "Action");
+    r->original_recipient = bounce_typed_address(bounce_group_get(g, "Original-Recipient"));
+    const char *action = bounce_group_get(g, "Action");
     if (action) {
       g_free(r->action);
       r->action = g_ascii_strdown(action, -1);
       g_strstrip(r->action);
     }
-    const char *diag = group_get(g, "Diagnostic-Code");
+    const char *diag = bounce_group_get(g, "Diagnostic-Code");
+    char *mta = remote_mta_host(bounce_group_get(g, "Remote-MTA"));
+    const char *category = bounce_group_get(g, "X-PowerMTA-BounceCategory");
+    if (category) g_hash_table_replace(extras->category, g_strdup(r->recipient), g_strdup(category));
+    if (mta) g_hash_table_replace(extras->remote_mta, g_strdup(r->recipient), mta);
     if (diag) {
       const char *semi = strchr(diag, ';');
+      if (semi)
+        g_hash_table_replace(extras->diagnostic_type, g_strdup(r->recipient),
+                             g_strstrip(g_strndup(diag, (gsize) (semi - diag))));
       g_free(r->diagnostic);
-      r->diagnostic = squeeze(semi ? semi + 1 : diag, strlen(semi ? semi + 1 : diag));
+      r->diagnostic = bounce_squeeze(semi ? semi + 1 : diag, strlen(semi ? semi + 1 : diag));
     }
-    const char *status = group_get(g, "Status");
+    const char *status = bounce_group_get(g, "Status");
     g_free(r->status);
-    r->status = find_status(status ? status : "");
-    /* The remote server's own code in the diagnostic is the original; Status is the reporting
-     * MTA's summary of it (often the catch-all X.0.0, RFC 3463 "other undefined status"). */
-    {
-      g_autofree char *said = find_status(r->diagnostic);
-      if (*said && (!*r->status || said[0] == r->status[0])) {
-        g_free(r->status);
-        r->status = g_steal_pointer(&said);
-      }
+    r->status = bounce_find_status(status ? status : "");
+    if (!*r->status) {
+      g_free(r->status);
+      r->status = bounce_find_status(r->diagnostic);
     }
+  }
+}
+
+/* The remote server's own code in the diagnostic is the original; a Status field or a code found
+ * elsewhere is the reporting MTA's summary (often the catch-all X.0.0). As Sisimai::Data does, a
+ * code of the diagnostic replaces it when subject and detail are both specific (X.[1-9].[1-9]). */
+static void prefer_diagnostic_status(BounceRecipient *r)
+{
+  g_autofree char *said = bounce_find_status(r->diagnostic);
+  if (strlen(said) == 5 && (said[0] == '4' || said[0] == '5') && said[2] != '0' && said[4] != '0') {
+    g_free(r->status);
+    r->status = g_steal_pointer(&said);
   }
 }
 
@@ -400,7 +282,7 @@ static gboolean line_names_other(const BounceReport *rep, const char *p, const c
 static char *paragraph_at(const BounceReport *rep, const char *text, const char *at, const char *self)
 {
   const char *end = strchr(at, '\n');
-  if (!end) return squeeze(at, strlen(at));
+  if (!end) return bounce_squeeze(at, strlen(at));
   /* A line that says something besides the address ("Unknown user: a@b", "a@b: host said: 550")
    * is the start of the diagnostic; after a bare address line the next paragraph is. */
   const char *line = at;
@@ -419,7 +301,7 @@ static char *paragraph_at(const BounceReport *rep, const char *text, const char 
       }
       next = eol + 1;
     }
-    return squeeze(line, (gsize) (next - line));
+    return bounce_squeeze(line, (gsize) (next - line));
   }
   const char *next = end;
   while (*next == '\n' || *next == ' ' || *next == '\t') next++;
@@ -431,7 +313,7 @@ static char *paragraph_at(const BounceReport *rep, const char *text, const char 
     while (*limit && (gsize) (limit - next) < budget) {
       const char *eol = strchr(limit, '\n');
       if (!eol) eol = limit + strlen(limit);
-      if (line_names_other(rep, limit, self)) return squeeze(at, (gsize) (limit - at));
+      if (line_names_other(rep, limit, self)) return bounce_squeeze(at, (gsize) (limit - at));
       limit = eol;
       if (!*limit || limit[1] == '\n') break; /* blank line: end of the paragraph */
       limit++;
@@ -443,26 +325,7 @@ static char *paragraph_at(const BounceReport *rep, const char *text, const char 
     heading_only = last > from && last - last_line < 64 && last[-1] == ':'; /* the paragraph ends "...:" */
     while (heading_only && *limit == '\n') limit++;
   }
-  return squeeze(at, (gsize) (limit - at));
-}
-
-/* Where the returned message begins in the text of a single-part bounce, or the end. */
-static const char *returned_message_start(const char *text)
-{
-  static const char *const markers[] = {
-    "\n------ This is a copy of the message", "\n--- Below this line is a copy of the message",
-    "\n   ----- Original message follows -----", "\n----- Original message follows -----",
-    "\n------ Original message follows ------", "\n   ----- Unsent message follows -----",
-    "\n----- Unsent message follows -----", "\nContent-Type: message/rfc822", "\n------- Returned Message",
-    "\nReturn-Path: <", "\nReceived: from ", "\nOriginal message headers:", "\n----- The header of",
-    "\n------ The body of", "\nOriginal message follows.",
-    "\n----- Original message -----", "\n-----Original Message-----", NULL};
-  const char *best = text + strlen(text);
-  for (const char *const *m = markers; *m; m++) {
-    const char *p = strstr(text, *m);
-    if (p && p < best && p > text) best = p;
-  }
-  return best;
+  return bounce_squeeze(at, (gsize) (limit - at));
 }
 
 /* The addresses of the To, Cc and Bcc fields of the returned header block, lower-case, as one
@@ -471,7 +334,7 @@ static char *original_recipients(const char *headers)
 {
   GString *out = g_string_new("\n");
   if (!headers) return g_string_free(out, FALSE);
-  g_autoptr(GPtrArray) groups = field_groups(headers);
+  g_autoptr(GPtrArray) groups = bounce_field_groups(headers);
   if (!groups->len) return g_string_free(out, FALSE);
   GPtrArray *g = g_ptr_array_index(groups, 0);
   for (guint i = 0; i + 1 < g->len && out->len < 4096; i += 2) {
@@ -479,7 +342,7 @@ static char *original_recipients(const char *headers)
     if (g_ascii_strcasecmp(name, "To") && g_ascii_strcasecmp(name, "Cc") && g_ascii_strcasecmp(name, "Bcc")) continue;
     const char *v = g_ptr_array_index(g, i + 1), *end = v + strlen(v), *at, *after;
     char *addr;
-    while ((addr = next_address(v, end, &at, &after)) != NULL) {
+    while ((addr = bounce_next_address(v, end, &at, &after)) != NULL) {
       g_string_append_printf(out, "%s\n", addr);
       g_free(addr);
       v = after;
@@ -494,40 +357,34 @@ static gboolean in_original(const char *originals, const char *addr)
   return strstr(originals, needle) != NULL;
 }
 
-/* Without an enhanced code: does the text give a 4xx SMTP reply or say the message is retried? */
-static gboolean temporary_text(const char *text)
+/* Returns TRUE when the only recipient is a guess from the returned message. */
+static gboolean read_text(BounceReport *rep, const char *whole, gsize text_len, const char *failed_header,
+                          const char *sender, const char *originals)
 {
-  static const char *const phrases[] = {"will be retried", "will retry", "will continue to try",
-                                        "only a temporary failure", "delivery attempts will continue"};
-  g_autofree char *lower = g_ascii_strdown(text, -1);
-  for (gsize i = 0; i < G_N_ELEMENTS(phrases); i++)
-    if (strstr(lower, phrases[i])) return TRUE;
-  for (const char *p = lower; *p; p++) {
-    if (!g_ascii_isdigit(p[0]) || !g_ascii_isdigit(p[1]) || !g_ascii_isdigit(p[2])) continue;
-    gboolean starts = p == lower || !g_ascii_isalnum(p[-1]);
-    gboolean ends = p[3] == ' ' || p[3] == '-' || p[3] == ',' || p[3] == '\0';
-    if (starts && ends && (p[0] == '4' || p[0] == '5') && p[1] <= '5') return p[0] == '4';
-    while (g_ascii_isdigit(*p)) p++;
-    if (!*p) break;
-  }
-  return FALSE;
-}
-
-static void read_text(BounceReport *rep, const char *text, gsize text_len, const char *failed_header,
-                      const char *sender, const char *originals)
-{
+  gboolean guessed = FALSE;
+  /* The error text only: a paragraph never runs on into the returned message. */
+  g_autofree char *text = g_strndup(whole, text_len);
+  text_len = strlen(text);
   if (failed_header) {
     g_auto(GStrv) parts = g_strsplit(failed_header, ",", BOUNCE_RECIPIENTS_MAX);
-    for (gsize i = 0; parts[i]; i++) add_recipient(rep, typed_address(parts[i]));
+    for (gsize i = 0; parts[i]; i++) add_recipient(rep, bounce_typed_address(parts[i]));
   }
   const char *end = text + text_len;
   const char *p = text, *at, *after;
   char *addr;
   gboolean any = rep->recipients->len > 0;
   for (int pass = 0; pass < 2 && !any && !rep->recipients->len; pass++, p = text)
-  while ((addr = next_address(p, end, &at, &after)) != NULL) {
+  while ((addr = bounce_next_address(p, end, &at, &after)) != NULL) {
     p = after;
-    if (is_service_address(addr) || (sender && strcmp(addr, sender) == 0)) {
+    const char *line = at;
+    while (line > text && line[-1] != '\n') line--;
+    /* The envelope of the failed transaction, as transcripts and reports quote it: the sender
+     * (">>> MAIL From:<a@b>", "MAIL FROM: a@b") is no recipient; "RCPT TO: c@d" is one. */
+    const char *verb = line;
+    while (*verb == ' ' || *verb == '\t' || *verb == '>') verb++;
+    gboolean envelope_sender = g_ascii_strncasecmp(verb, "MAIL From:", 10) == 0;
+    gboolean envelope_recipient = g_ascii_strncasecmp(verb, "RCPT To:", 8) == 0;
+    if (envelope_sender || is_service_address(addr) || (sender && strcmp(addr, sender) == 0)) {
       g_free(addr);
       continue;
     }
@@ -539,29 +396,48 @@ static void read_text(BounceReport *rep, const char *text, gsize text_len, const
       ls--;
     gboolean bracketed = at > text && (at[-1] == '<' || at[-1] == '"' || at[-1] == '\'');
     /* Second pass, when none stood so: any address of the error text ("Unknown user: a@b"). */
-    if (pass == 0 && !(ls == text || ls[-1] == '\n' || bracketed || in_original(originals, addr))) {
+    gboolean stands_out = ls == text || ls[-1] == '\n' || bracketed || envelope_recipient;
+    if (pass == 0 && !(stands_out || in_original(originals, addr))) {
       g_free(addr);
       continue;
     }
     add_recipient(rep, addr);
+  }
+  if (!rep->recipients->len && originals[0] == '\n' && originals[1]) {
+    /* The error text names no address (old Sendmail: "Deferred: Connection timed out during user
+     * open with example.com"): a returned message with one recipient says whose it was. */
+    const char *first = originals + 1, *nl = strchr(first, '\n');
+    if (nl && !nl[1]) guessed = add_recipient(rep, g_strndup(first, (gsize) (nl - first))) != NULL;
   }
   g_autofree char *lower = g_ascii_strdown(text, (gssize) text_len);
   for (guint i = 0; i < rep->recipients->len; i++) {
     BounceRecipient *r = g_ptr_array_index(rep->recipients, i);
     const char *hit = strstr(lower, r->recipient);
     g_free(r->diagnostic);
-    r->diagnostic = hit ? paragraph_at(rep, text, text + (hit - lower), r->recipient) : squeeze(text, text_len);
+    r->diagnostic = hit ? paragraph_at(rep, text, text + (hit - lower), r->recipient) : bounce_squeeze(text, text_len);
     g_free(r->status);
-    r->status = find_status(r->diagnostic);
+    r->status = bounce_find_status(r->diagnostic);
     if (!*r->status && rep->recipients->len == 1) {
       /* One recipient: a code anywhere in the error text is about it. */
       g_free(r->status);
       g_autofree char *section = g_strndup(text, text_len);
-      r->status = find_status(section);
+      r->status = bounce_find_status(section);
+    }
+    const char *said_command;
+    char *transcript;
+    if (bounce_sendmail_transcript(text, text_len, r->recipient, &said_command, &transcript)) {
+      g_free(r->diagnostic);
+      r->diagnostic = bounce_squeeze(transcript, strlen(transcript));
+      g_free(transcript);
+      g_free(r->command);
+      r->command = g_strdup(said_command);
+      g_autofree char *code = bounce_find_status(r->diagnostic);
+      if (*code) g_free(r->status), r->status = g_steal_pointer(&code);
     }
     g_free(r->action);
-    r->action = g_strdup(r->status[0] == '4' || (!*r->status && temporary_text(r->diagnostic)) ? "delayed" : "failed");
+    r->action = g_strdup(r->status[0] == '4' || (!*r->status && bounce_temporary_text(r->diagnostic)) ? "delayed" : "failed");
   }
+  return guessed;
 }
 
 static gboolean header_is(GMimeObject *obj, const char *name, const char *prefix)
@@ -573,7 +449,7 @@ static gboolean header_is(GMimeObject *obj, const char *name, const char *prefix
 static char *header_address(GMimeObject *obj, const char *name)
 {
   const char *v = g_mime_object_get_header(obj, name);
-  return v ? typed_address(v) : NULL;
+  return v ? bounce_typed_address(v) : NULL;
 }
 
 /* Subjects that clients put on automatic replies (Outlook "Automatic reply:", "Out of Office:"...). */
@@ -631,15 +507,36 @@ static gboolean looks_like_bounce(GMimeObject *top, const char *sender, const ch
 /* Message-ID of the returned header block, without <>. */
 static char *original_message_id(const char *headers)
 {
-  g_autoptr(GPtrArray) groups = field_groups(headers);
+  g_autoptr(GPtrArray) groups = bounce_field_groups(headers);
   if (!groups->len) return NULL;
-  const char *v = group_get(g_ptr_array_index(groups, 0), "Message-ID");
+  const char *v = bounce_group_get(g_ptr_array_index(groups, 0), "Message-ID");
   if (!v) return NULL;
   const char *lt = strchr(v, '<'), *gt = lt ? strchr(lt, '>') : NULL;
   return lt && gt && gt > lt + 1 ? g_strndup(lt + 1, (gsize) (gt - lt - 1)) : g_strdup(v);
 }
 
+/* A bounce forwarded inside another message's text (an ISP's postmaster passing a bounce on, a
+ * mailbox's forwarding): the header block that starts at an mbox "From MAILER-DAEMON" line or at a
+ * "Return-Path: <>" line, or NULL. */
+static const char *embedded_bounce(const char *text)
+{
+  const char *from = strstr(text, "\nFrom MAILER-DAEMON ");
+  if (from) {
+    const char *eol = strchr(from + 1, '\n');
+    return eol ? eol + 1 : NULL;
+  }
+  const char *rp = strstr(text, "\nReturn-Path: <>\n");
+  return rp ? rp + 1 : NULL;
+}
+
+static int parse_at_depth(const void *raw, gsize len, BounceReport **out, guint depth);
+
 int bounce_parse(const void *raw, gsize len, BounceReport **out)
+{
+  return parse_at_depth(raw, len, out, 0);
+}
+
+static int parse_at_depth(const void *raw, gsize len, BounceReport **out, guint depth)
 {
   *out = NULL;
   if (len > BOUNCE_INPUT_MAX) return -1;
@@ -661,15 +558,19 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
   g_object_unref(stream);
   if (!msg) return 0;
 
-  Walk w = {g_string_new(NULL), g_string_new(NULL), g_string_new(NULL), g_string_new(NULL), 0};
+  Walk w = {g_string_new(NULL), g_string_new(NULL), g_string_new(NULL), g_string_new(NULL), NULL, 0};
+  DsnExtras extras = {g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
+                      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
+                      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free), NULL};
   walk(&w, g_mime_message_get_mime_part(msg), 0);
   GMimeObject *top = GMIME_OBJECT(msg);
   g_autofree char *sender = header_address(top, "From");
+  gboolean guessed = FALSE; /* the recipient is the returned message's only one, not the text's */
 
   /* In a single-part bounce the returned message follows the error text. */
   gsize text_len = w.text->len;
   if (!w.original->len) {
-    const char *start = returned_message_start(w.text->str);
+    const char *start = bounce_returned_message_start(w.text->str);
     text_len = (gsize) (start - w.text->str);
     if (*start) {
       const char *hdr = strstr(start + 1, "\n");
@@ -693,33 +594,48 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
    * the complaining recipient in X-HmXmrOriginalRecipient. */
   g_autofree char *jmrp = NULL;
   if (!w.feedback->len && w.original->len) {
-    g_autoptr(GPtrArray) oh = field_groups(w.original->str);
-    if (oh->len) jmrp = typed_address(group_get(g_ptr_array_index(oh, 0), "X-HmXmrOriginalRecipient"));
+    g_autoptr(GPtrArray) oh = bounce_field_groups(w.original->str);
+    if (oh->len) jmrp = bounce_typed_address(bounce_group_get(g_ptr_array_index(oh, 0), "X-HmXmrOriginalRecipient"));
   }
   if (jmrp) {
     rep->kind = BOUNCE_KIND_FEEDBACK;
     add_recipient(rep, g_steal_pointer(&jmrp));
   } else if (w.feedback->len) {
     rep->kind = BOUNCE_KIND_FEEDBACK;
-    g_autoptr(GPtrArray) groups = field_groups(w.feedback->str);
+    g_autoptr(GPtrArray) groups = bounce_field_groups(w.feedback->str);
     for (guint i = 0; i < groups->len; i++) {
       GPtrArray *g = g_ptr_array_index(groups, i);
       for (guint j = 0; j + 1 < g->len; j += 2)
         if (g_ascii_strcasecmp(g_ptr_array_index(g, j), "Original-Rcpt-To") == 0 ||
             g_ascii_strcasecmp(g_ptr_array_index(g, j), "Removal-Recipient") == 0)
-          add_recipient(rep, typed_address(g_ptr_array_index(g, j + 1)));
+          add_recipient(rep, bounce_typed_address(g_ptr_array_index(g, j + 1)));
     }
     if (!rep->recipients->len && w.original->len) {
-      g_autoptr(GPtrArray) oh = field_groups(w.original->str);
-      if (oh->len) add_recipient(rep, typed_address(group_get(g_ptr_array_index(oh, 0), "To")));
+      g_autoptr(GPtrArray) oh = bounce_field_groups(w.original->str);
+      if (oh->len) add_recipient(rep, bounce_typed_address(bounce_group_get(g_ptr_array_index(oh, 0), "To")));
     }
     for (guint i = 0; i < rep->recipients->len; i++) {
       BounceRecipient *r = g_ptr_array_index(rep->recipients, i);
       g_free(r->diagnostic);
-      r->diagnostic = squeeze(w.text->str, MIN(w.text->len, BOUNCE_DIAGNOSTIC_MAX));
+      r->diagnostic = bounce_squeeze(w.text->str, MIN(w.text->len, BOUNCE_DIAGNOSTIC_MAX));
     }
-  } else if (w.status->len && (read_dsn(rep, w.status->str), rep->recipients->len > 0)) {
+  } else if (w.status->len && (read_dsn(rep, w.status->str, &extras), rep->recipients->len > 0)) {
     rep->kind = BOUNCE_KIND_DSN;
+    const char *said_command;
+    g_autofree char *transcript = NULL;
+    if (rep->recipients->len == 1 &&
+        bounce_sendmail_transcript(w.text->str, text_len, NULL, &said_command, &transcript)) {
+      /* Sendmail cuts the Diagnostic-Code of a multi-line reply; its transcript has it whole. */
+      BounceRecipient *r = g_ptr_array_index(rep->recipients, 0);
+      g_autofree char *whole = bounce_squeeze(transcript, strlen(transcript));
+      gsize had = strlen(r->diagnostic);
+      if (strlen(whole) > had && strncmp(whole, r->diagnostic, MIN(had, 16)) == 0) {
+        g_free(r->diagnostic);
+        r->diagnostic = g_steal_pointer(&whole);
+        g_free(r->command);
+        r->command = g_strdup(said_command);
+      }
+    }
     g_autofree char *lower = g_ascii_strdown(w.text->str, (gssize) text_len);
     for (guint i = 0; i < rep->recipients->len; i++) {
       BounceRecipient *r = g_ptr_array_index(rep->recipients, i);
@@ -728,10 +644,10 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
       const char *hit = strstr(lower, r->recipient);
       g_free(r->diagnostic);
       r->diagnostic =
-        hit ? paragraph_at(rep, w.text->str, w.text->str + (hit - lower), r->recipient) : squeeze(w.text->str, text_len);
+        hit ? paragraph_at(rep, w.text->str, w.text->str + (hit - lower), r->recipient) : bounce_squeeze(w.text->str, text_len);
       if (!*r->status) {
         g_free(r->status);
-        r->status = find_status(r->diagnostic);
+        r->status = bounce_find_status(r->diagnostic);
       }
     }
   } else if (autoreply) {
@@ -739,7 +655,7 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
     BounceRecipient *r = add_recipient(rep, g_strdup(sender ? sender : ""));
     if (r) {
       g_free(r->diagnostic);
-      r->diagnostic = squeeze(w.text->str, MIN(text_len, BOUNCE_DIAGNOSTIC_MAX));
+      r->diagnostic = bounce_squeeze(w.text->str, MIN(text_len, BOUNCE_DIAGNOSTIC_MAX));
     }
   } else {
     g_autofree char *originals = original_recipients(w.original->len ? w.original->str : NULL);
@@ -747,7 +663,7 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
     g_autofree char *lower = g_ascii_strdown(w.text->str, (gssize) text_len);
     if (strstr(lower, "\nfinal-recipient:")) {
       g_autofree char *section = g_strndup(w.text->str, text_len);
-      read_dsn(rep, section);
+      read_dsn(rep, section, &extras);
       for (guint i = 0; i < rep->recipients->len; i++) {
         BounceRecipient *r = g_ptr_array_index(rep->recipients, i);
         const char *hit = strstr(lower, r->recipient);
@@ -757,12 +673,15 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
       }
     }
     if (!rep->recipients->len && looks_like_bounce(top, sender, failed))
-      read_text(rep, w.text->str, text_len, failed, sender, originals);
+      guessed = read_text(rep, w.text->str, text_len, failed, sender, originals);
     if (rep->recipients->len) rep->kind = BOUNCE_KIND_TEXT;
   }
 
   g_autofree char *section_command = NULL; /* of the whole error text, computed once */
   g_autofree char *section = NULL;         /* the error text squeezed, computed once */
+  int lhost = rep->recipients->len ? bounce_lhost_identify(top) : -1;
+  /* A local delivery agent speaks through a generic DSN; an MTA of known format says it itself. */
+  const char *mda = rep->recipients->len && lhost < 0 ? bounce_mda_reason(w.text->str, text_len) : "";
   gboolean group_refused = rep->kind == BOUNCE_KIND_TEXT && failed &&
                            g_mime_object_get_header(top, "X-Google-Smtp-Source") &&
                            bullet_lines(w.text->str, text_len) >= 4;
@@ -772,28 +691,71 @@ int bounce_parse(const void *raw, gsize len, BounceReport **out)
     else if (group_refused) r->reason = "rejected";
     else if (rep->kind == BOUNCE_KIND_AUTOREPLY) r->reason = "vacation";
     else {
-      g_free(r->command);
-      r->command = smtp_command(r->diagnostic, strlen(r->diagnostic));
+      bounce_join_reply(r->diagnostic);
+      prefer_diagnostic_status(r);
+      if (!*r->command) { /* unless a transcript quoted it */
+        g_free(r->command);
+        r->command = bounce_smtp_command(r->diagnostic, strlen(r->diagnostic));
+      }
       if (!*r->command) {
         g_free(r->command);
-        if (!section_command) section_command = smtp_command(w.text->str, text_len);
+        if (!section_command) section_command = bounce_smtp_command(w.text->str, text_len);
         r->command = g_strdup(section_command);
       }
-      r->reason = bounce_reason(r->status, r->action, r->command, r->diagnostic);
+      if (!*r->command) {
+        g_free(r->command);
+        r->command = g_strdup(bounce_lhost_command(lhost, r->diagnostic));
+      }
+      const char *mta = g_hash_table_lookup(extras.remote_mta, r->recipient);
+      g_autofree char *said_by = mta ? NULL : bounce_host_said(r->diagnostic);
+      BounceFacts facts = {r->status, r->action, r->command, r->diagnostic,
+                           g_hash_table_lookup(extras.diagnostic_type, r->recipient), NULL, NULL};
+      facts.mta_reason = bounce_lhost_reason(lhost, r->status, r->diagnostic,
+                                             g_hash_table_lookup(extras.category, r->recipient));
+      if (!*facts.mta_reason && lhost >= 0 && text_len) {
+        /* The MTA's sentence may stand in a paragraph of its own, apart from the address. */
+        if (!section) section = bounce_squeeze_to(w.text->str, text_len, SECTION_MAX);
+        facts.mta_reason = bounce_lhost_reason(lhost, r->status, section, NULL);
+      }
+      if (!*facts.mta_reason) facts.mta_reason = mda;
+      const char *rhost = mta ? mta : said_by ? said_by : extras.reporting_mta;
+      facts.host_reason = bounce_rhost_reason(rhost, r->recipient, r->status,
+                                              bounce_reply_code(r->diagnostic), r->command, r->diagnostic);
+      r->reason = bounce_reason_decide(&facts);
       if (strcmp(r->reason, "onhold") == 0 && text_len) {
         /* The paragraph did not say why; the rest of the error text often does (Gmail, Lotus,
          * Exchange write the address and the reason in separate paragraphs). */
-        if (!section) section = squeeze_to(w.text->str, text_len, SECTION_MAX);
-        const char *wider = bounce_reason(r->status, r->action, r->command, section);
+        if (!section) section = bounce_squeeze_to(w.text->str, text_len, SECTION_MAX);
+        facts.diagnostic = section;
+        const char *wider = bounce_reason_decide(&facts);
         if (strcmp(wider, "undefined") != 0) r->reason = wider;
       }
     }
     r->hard = bounce_severity(r->reason, r->status);
   }
+  if (depth == 0 && (rep->kind == BOUNCE_KIND_TEXT || rep->kind == BOUNCE_KIND_NONE)) {
+    /* The text's own addresses may be the forwarder's: a complete bounce inside it says more, in
+     * the text or attached (a bounce forwarded as an attachment, when this message found none). */
+    const char *inner = embedded_bounce(w.text->str);
+    if (!inner && (!rep->recipients->len || guessed)) inner = w.attached;
+    BounceReport *sub = NULL;
+    if (inner && parse_at_depth(inner, strlen(inner), &sub, depth + 1) == 0 && sub->recipients->len &&
+        (sub->kind == BOUNCE_KIND_DSN || sub->kind == BOUNCE_KIND_TEXT)) {
+      bounce_report_free(rep);
+      rep = *out = sub;
+    } else {
+      bounce_report_free(sub);
+    }
+  }
   g_string_free(w.text, TRUE);
   g_string_free(w.status, TRUE);
   g_string_free(w.feedback, TRUE);
   g_string_free(w.original, TRUE);
+  g_free(w.attached);
+  g_hash_table_unref(extras.remote_mta);
+  g_hash_table_unref(extras.diagnostic_type);
+  g_hash_table_unref(extras.category);
+  g_free(extras.reporting_mta);
   g_object_unref(msg);
   return 0;
 }

@@ -1,7 +1,7 @@
 /* cli_bounce.c - `mailagent bounce parse FILE...`: the bounce parser (agent/bounce) on its own, for
  * tests and for operators. Reads each file (bounded by BOUNCE_INPUT_MAX), prints one line per
  * recipient, or with --json one compact JSON object per recipient (file, recipient, action, status,
- * diagnostic, hard, reason, kind, original_message_id). Touches no configuration or storage. A file
+ * command (the SMTP command the server refused, or ""), diagnostic, hard, reason, kind, original_message_id). Touches no configuration or storage. A file
  * that is no bounce prints nothing; an unreadable or oversized file is reported and makes the exit
  * status 1 after the other files are done.
  */
@@ -14,9 +14,10 @@
 static json_t *recipient_json(const char *file, const BounceReport *rep, const BounceRecipient *r)
 {
   json_t *hard = r->hard == BOUNCE_NEITHER ? json_null() : json_boolean(r->hard == BOUNCE_HARD);
-  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s?}", "file", file, "recipient", r->recipient,
-                   "action", r->action, "status", r->status, "diagnostic", r->diagnostic, "hard", hard, "reason",
-                   r->reason, "kind", bounce_kind_name(rep->kind), "original_message_id", rep->original_message_id);
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s?}", "file", file, "recipient", r->recipient,
+                   "action", r->action, "status", r->status, "command", r->command, "diagnostic", r->diagnostic,
+                   "hard", hard, "reason", r->reason, "kind", bounce_kind_name(rep->kind), "original_message_id",
+                   rep->original_message_id);
 }
 
 static int bounce_parse_cmd(int argc, char **argv)

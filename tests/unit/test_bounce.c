@@ -2,7 +2,9 @@
  * qmail-style text bounce, an ARF complaint, an RFC 3834 auto-reply, a message that is none of
  * them, the reason rules on their own (status code, text, SMTP command, delayed), hard/soft, the
  * generated pattern table (every pattern compiles), the input bound, and every prefix of a DSN
- * parsed without harm (byte by byte). The corpus agreement is tests/integration/bounce_oracle.sh.
+ * parsed without harm (byte by byte); the formats of particular MTAs and remote hosts
+ * (tests/fixtures/bounce/formats, whole and byte by byte) and Sisimai's rules as it applies them. The
+ * corpus agreement is tests/integration/bounce_oracle.sh.
  */
 #include <string.h>
 
@@ -294,6 +296,127 @@ static void test_bounds(void)
   bounce_report_free(whole);
 }
 
+/* The formats beyond plain RFC 3464 (tests/fixtures/bounce/formats, README there): each file's
+ * recipients in order, with reason, hard/soft and, where the format states it, the command. */
+static void test_formats(void)
+{
+  static const struct {
+    const char *file;
+    guint count, index;
+    const char *recipient, *reason;
+    BounceSeverity hard;
+    const char *command;
+  } cases[] = {
+    {"exchange2003.eml", 1, 0, "nobody@example.jp", "userunknown", BOUNCE_HARD, NULL},
+    {"office365.eml", 1, 0, "far@example.net", "expired", BOUNCE_SOFT, NULL},
+    {"powermta.eml", 1, 0, "gone@example.org", "userunknown", BOUNCE_HARD, NULL},
+    {"qmail.eml", 1, 0, "far@example.net", "networkerror", BOUNCE_SOFT, NULL},
+    {"sendmail-transcript.eml", 2, 0, "someone@example.edu", "norelaying", BOUNCE_SOFT, "MAIL"},
+    {"sendmail-transcript.eml", 2, 1, "nobody@example.org", "userunknown", BOUNCE_HARD, "RCPT"},
+    {"rhost-laposte.eml", 1, 0, "nobody@laposte.net", "userunknown", BOUNCE_HARD, NULL},
+    {"rhost-godaddy.eml", 1, 0, "someone@example.com", "toomanyconn", BOUNCE_SOFT, NULL},
+    {"rhost-kddi.eml", 1, 0, "someone@ezweb.ne.jp", "filtered", BOUNCE_SOFT, NULL},
+    {"mda-mail-local.eml", 1, 0, "nobody@host.example.net", "userunknown", BOUNCE_HARD, NULL},
+    {"x-unix.eml", 1, 0, "someone@host.example.org", "mailererror", BOUNCE_SOFT, NULL},
+    {"quoted-local-part.eml", 1, 0, "\"john..doe\"@example.org", "userunknown", BOUNCE_HARD, NULL},
+    {"forwarded-inline.eml", 1, 0, "gone@example.net", "userunknown", BOUNCE_HARD, NULL},
+    {"forwarded-attached.eml", 1, 0, "gone@example.net", "userunknown", BOUNCE_HARD, NULL},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *path = g_build_filename(FIXTURES_DIR, "bounce", "formats", cases[i].file, NULL);
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    g_autoptr(BounceReport) rep = NULL;
+    g_assert_cmpint(bounce_parse(data, len, &rep), ==, 0);
+    if (rep->recipients->len != cases[i].count) g_error("%s: %u recipients", cases[i].file, rep->recipients->len);
+    BounceRecipient *r = rcpt(rep, cases[i].index);
+    if (strcmp(r->recipient, cases[i].recipient) || strcmp(r->reason, cases[i].reason) || r->hard != cases[i].hard)
+      g_error("%s: %s %s %d, want %s %s %d", cases[i].file, r->recipient, r->reason, r->hard, cases[i].recipient,
+              cases[i].reason, cases[i].hard);
+    if (cases[i].command) g_assert_cmpstr(r->command, ==, cases[i].command);
+  }
+}
+
+/* The new readings on every prefix of their input: no crash, no leak, valid fields. */
+static void test_formats_bytewise(void)
+{
+  static const char *const files[] = {"sendmail-transcript.eml", "forwarded-inline.eml", "forwarded-attached.eml",
+                                      "exchange2003.eml", "qmail.eml"};
+  for (gsize f = 0; f < G_N_ELEMENTS(files); f++) {
+    g_autofree char *path = g_build_filename(FIXTURES_DIR, "bounce", "formats", files[f], NULL);
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    for (gsize n = 0; n <= len; n++) {
+      BounceReport *p = NULL;
+      g_assert_cmpint(bounce_parse(data, n, &p), ==, 0);
+      for (guint i = 0; i < p->recipients->len; i++) g_assert_nonnull(rcpt(p, i)->reason);
+      bounce_report_free(p);
+    }
+  }
+}
+
+/* Sisimai's rules as it applies them, and the host and MTA tables on their own. */
+static void test_sisimai_rules(void)
+{
+  /* An unknown user is a refusal at RCPT; without the command it is read as a filter. */
+  g_assert_cmpstr(bounce_reason("", "failed", "", "550 user unknown"), ==, "filtered");
+  g_assert_cmpstr(bounce_reason("5.1.1", "failed", "", "550 5.1.1 user unknown"), ==, "userunknown");
+  /* A *.1.1 code stays userunknown unless the text names another reason first. */
+  g_assert_cmpstr(bounce_reason("5.1.1", "failed", "RCPT", "550 5.1.1 relay access denied"), ==, "norelaying");
+  /* RFC 5321 50x replies are syntax errors; X-Unix diagnostics a local program's failure. */
+  g_assert_cmpstr(bounce_reason("5.0.0", "failed", "DATA", "503 improper sequence of commands"), ==, "syntaxerror");
+  BounceFacts unix_facts = {.status = "5.3.0", .action = "failed", .diagnostic = "procmail: exit 75",
+                            .diagnostic_type = "X-Unix"};
+  g_assert_cmpstr(bounce_reason_decide(&unix_facts), ==, "mailererror");
+  /* A reason the MTA named stands, unless an earlier reason of the order is true. */
+  BounceFacts named = {.status = "5.2.2", .action = "failed", .diagnostic = "552 5.2.2 mailbox full",
+                       .mta_reason = "userunknown"};
+  g_assert_cmpstr(bounce_reason_decide(&named), ==, "mailboxfull");
+  named.status = "5.0.0", named.diagnostic = "550 rejected";
+  g_assert_cmpstr(bounce_reason_decide(&named), ==, "userunknown");
+  named.mta_reason = "expired";
+  g_assert_cmpstr(bounce_reason_decide(&named), ==, "expired");
+  /* Remote hosts: by the answering host, else by the recipient's domain. */
+  g_assert_cmpstr(bounce_rhost_reason("smtpz4.laposte.net", "a@example.org", "5.2.2", 552, "", "552 LPN007_417"), ==,
+                  "mailboxfull");
+  g_assert_cmpstr(bounce_rhost_reason(NULL, "a@orange.fr", "5.0.0", 550, "", "550 OFR004_104"), ==, "toomanyconn");
+  g_assert_cmpstr(bounce_rhost_reason("mx.example.org", "a@example.org", "5.0.0", 550, "", "550 OFR004_104"), ==, "");
+  g_assert_cmpstr(bounce_rhost_reason("mfsmax.docomo.ne.jp", "a@docomo.ne.jp", "5.0.0", 550, "DATA", "550 unknown"), ==,
+                  "rejected");
+  g_assert_cmpstr(bounce_rhost_reason("mx3.qq.com", "a@qq.com", "5.0.0", 550, "", "550 mailbox not found"), ==,
+                  "userunknown");
+  /* A multi-line reply quoted on one line reads whole; a code said twice is left alone. */
+  char quoted[] = "550-5.7.1 Our system has 550-5.7.1 detected that 550 5.7.1 this message is spam";
+  bounce_join_reply(quoted);
+  g_assert_cmpstr(quoted, ==, "550-5.7.1 Our system has detected that this message is spam");
+  char twice[] = "550 5.1.1 <a@example.org>: 550 user unknown";
+  bounce_join_reply(twice);
+  g_assert_cmpstr(twice, ==, "550 5.1.1 <a@example.org>: 550 user unknown");
+  /* Reply codes: not inside an IPv4 address. */
+  g_assert_cmpint(bounce_reply_code("host 192.0.2.250 said: 550 5.1.1 no"), ==, 550);
+  g_assert_cmpint(bounce_reply_code("250 2.1.5 ok"), ==, 250);
+  g_assert_cmpint(bounce_reply_code("nothing here"), ==, 0);
+  /* Sendmail's transcript: the command and the reply quoted before the recipient's line. */
+  const char transcript[] = "While talking to mx.example.org:\n>>> DATA\n<<< 554 5.7.1 spam\n"
+                            "554 <a@example.org>... Service unavailable\n";
+  const char *command;
+  g_autofree char *diag = NULL;
+  g_assert_true(bounce_sendmail_transcript(transcript, strlen(transcript), "a@example.org", &command, &diag));
+  g_assert_cmpstr(command, ==, "DATA");
+  g_assert_cmpstr(diag, ==, "554 5.7.1 spam Service unavailable");
+  g_autofree char *none = NULL;
+  g_assert_false(bounce_sendmail_transcript(transcript, strlen(transcript), "b@example.org", &command, &none));
+  /* A multi-line reply reads as one sentence; without a recipient, the first exchange answers. */
+  const char multi[] = "... while talking to mx.example.org.:\n>>> DATA\n<<< 550-5.7.1 not accepted due to\n"
+                       "<<< 550 5.7.1 the domain's DMARC policy\n554 5.0.0 Service unavailable\n";
+  g_autofree char *joined = NULL;
+  g_assert_true(bounce_sendmail_transcript(multi, strlen(multi), NULL, &command, &joined));
+  g_assert_cmpstr(command, ==, "DATA");
+  g_assert_cmpstr(joined, ==, "550-5.7.1 not accepted due to the domain's DMARC policy");
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -306,5 +429,8 @@ int main(int argc, char **argv)
   g_test_add_func("/bounce/reason_rules", test_reason_rules);
   g_test_add_func("/bounce/patterns_compile", test_patterns_compile);
   g_test_add_func("/bounce/bounds", test_bounds);
+  g_test_add_func("/bounce/formats", test_formats);
+  g_test_add_func("/bounce/formats_bytewise", test_formats_bytewise);
+  g_test_add_func("/bounce/sisimai_rules", test_sisimai_rules);
   return g_test_run();
 }
