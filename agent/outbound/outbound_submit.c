@@ -208,10 +208,19 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
   if (!own_txn || storage_begin(st, error) == 0) {
     if (storage_blob_put(st, msg.raw->data, msg.raw->len, sha, error) == 0) {
       m->raw_sha256 = g_strdup(sha);
-      queued = storage_outbound_enqueue(st, m, idem_key, request_hash, response, now, &prior_hash, &prior_response,
-                                        error);
-      /* the relays' daily counters move with the message, in the same transaction */
-      if (queued == 1 && relay_plan_reserve(st, enterprise_id, m->id, plan, now, error) < 0) queued = -1;
+      /* the relays' daily counters and the default path's log move with the message, in the same
+       * transaction. Without an Idempotency-Key (always so inside the caller's transaction) the
+       * message is queued unless storage fails, so they are counted first: a failure then never
+       * leaves a queued message answered as refused (the caller's commit keeps what succeeded);
+       * at worst a limit counts a message that storage could not queue. With a key, only a message
+       * actually queued counts, and a failure rolls back both (own transaction). */
+      if (!idem_key && relay_plan_reserve(st, enterprise_id, m->id, plan, now, error) < 0) {
+        queued = -1;
+      } else {
+        queued = storage_outbound_enqueue(st, m, idem_key, request_hash, response, now, &prior_hash, &prior_response,
+                                          error);
+        if (idem_key && queued == 1 && relay_plan_reserve(st, enterprise_id, m->id, plan, now, error) < 0) queued = -1;
+      }
     }
     if (own_txn && queued >= 0 && storage_commit(st, error) < 0) queued = -1;
     else if (own_txn && queued < 0) storage_rollback(st);

@@ -203,8 +203,9 @@ int relay_probe(const MaConfig *cfg, const MaRelay *r, const char *mail_from, co
 
 /* ---- delivery: a recipient's route, fallback, failures (relay_fallback.c) -------------------- */
 
-/* Where a queued recipient goes: its latest fallback, else its group of the route stored with the
- * message. */
+/* Where a queued recipient goes: its latest fallback that found a channel, else its group of the
+ * route stored with the message (a fallback refused by rule 4 leaves it on its relay, retried by
+ * the schedule). */
 typedef struct {
   char channel[24];       /* employee_mailbox | enterprise_relay | mailagent_relay; "" when the
                              route does not name the recipient (a message queued before routing) */

@@ -40,7 +40,8 @@ void relay_route_of(const char *route_json, const char *address, RelayRecipientR
   json_t *fallbacks = json_object_get(doc, "fallbacks");
   for (size_t i = json_array_size(fallbacks); i-- > 0;) {
     json_t *f = json_array_get(fallbacks, i);
-    if (names(json_object_get(f, "recipients"), address)) {
+    /* a fallback that found no channel (channel null) leaves the recipient on its first route */
+    if (json_is_string(json_object_get(f, "channel")) && names(json_object_get(f, "recipients"), address)) {
       take(f, out);
       json_decref(doc);
       return;
@@ -83,6 +84,12 @@ int relay_fallback(MaStorage *st, const MaConfig *cfg, const char *enterprise_id
   json_t *route = m->route_json ? json_loads(m->route_json, 0, NULL) : NULL;
   if (!route) route = json_pack("{s:n,s:[],s:[]}", "decided_at", "groups", "fallbacks");
   if (!json_is_array(json_object_get(route, "fallbacks"))) json_object_set_new(route, "fallbacks", json_array());
+  /* the relay's count is given back once per recipient, on its first fallback */
+  gboolean fell_before = FALSE;
+  size_t fi;
+  json_t *f;
+  json_array_foreach(json_object_get(route, "fallbacks"), fi, f) if (names(json_object_get(f, "recipients"), address))
+    fell_before = TRUE;
   char when[32];
   ma_time_format(now, when);
   g_autofree char *reason =
@@ -97,8 +104,8 @@ int relay_fallback(MaStorage *st, const MaConfig *cfg, const char *enterprise_id
   g_autofree char *tz = NULL;
   char day[16];
   rc = storage_outbound_set_route(st, enterprise_id, outbound_id, text, error);
-  if (rc >= 0) rc = settings_get(st, cfg, enterprise_id, "timezone", &tz, error);
-  if (rc >= 0) {
+  if (rc >= 0 && !fell_before) rc = settings_get(st, cfg, enterprise_id, "timezone", &tz, error);
+  if (rc >= 0 && !fell_before) {
     relay_day(now, tz, day, NULL);
     rc = storage_relay_count_sent(st, enterprise_id, relay_id, day, -1, error);
   }

@@ -44,7 +44,7 @@ assert_eq 202 "$(send one@client.example)" "one more recipient: queued (the rate
 for _ in $(seq 1 30); do [ "$(db "select count(*) from default_path_suspensions")" == 1 ] && break; sleep 0.1; done
 assert_eq 1 "$(db "select count(*) from outbox where event = 'default_path.suspended'")" "6% bounces: webhook event default_path.suspended"
 assert_contains "$(ma route status acme)" "SUSPENDED since" "route status: suspended"
-assert_contains "$(ma route status acme)" "hard-bounce rate 5.9% over the last 101" "... with the rate"
+assert_contains "$(ma route status acme)" "hard-bounce rate 6.0% over the last 100" "... with the rate"
 assert_eq 422 "$(send two@client.example)" "suspended: the next message is refused"
 assert_contains "$(cat "$T/body")" "use of mailagent's own delivery is suspended" "... saying so"
 rc=0; out=$(ma route explain acme --from news@acme.example --to x@client.example --type mass) || rc=$?

@@ -297,9 +297,10 @@ static void test_route_of(void)
   const char *route = "{\"groups\":[{\"channel\":\"enterprise_relay\",\"relay\":{\"id\":\"r1\",\"name\":\"a\"},"
                       "\"recipients\":[\"x@c.example\",\"y@c.example\"]},{\"channel\":\"employee_mailbox\","
                       "\"mailbox_id\":\"mb1\",\"relay\":null,\"recipients\":[\"z@c.example\"]}],"
-                      "\"fallbacks\":[{\"channel\":\"mailagent_relay\",\"recipients\":[\"y@c.example\"]}]}";
+                      "\"fallbacks\":[{\"channel\":\"mailagent_relay\",\"recipients\":[\"y@c.example\"]},"
+                      "{\"channel\":null,\"recipients\":[\"x@c.example\"]}]}";
   RelayRecipientRoute r;
-  relay_route_of(route, "X@c.example", &r);
+  relay_route_of(route, "X@c.example", &r); /* its fallback found no channel: still its relay */
   g_assert_cmpstr(r.channel, ==, "enterprise_relay");
   g_assert_cmpstr(r.relay_id, ==, "r1");
   relay_route_of(route, "y@c.example", &r);
