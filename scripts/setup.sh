@@ -21,7 +21,7 @@ build_deps=(
 # reference client.
 test_deps=(
   swaks libnet-ssleay-perl postfix dovecot-imapd dovecot-pop3d dnsmasq-base opendkim-tools python3-dkim
-  python3 curl wrk strace openssl sqlite3 procps iproute2
+  python3 curl wrk strace openssl sqlite3 procps iproute2 maildir-utils linux-perf
   nsd dovecot-core dovecot-lmtpd postgresql libsisimai-perl python3-spf python3-yaml isync
   systemd man-db groff-base adduser dpkg-dev
 )

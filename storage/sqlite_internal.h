@@ -108,14 +108,26 @@ int sql_message_load(SqlDb *d, const char *enterprise_id, const char *id, gboole
 int sql_message_owned(SqlDb *d, const char *enterprise_id, const char *id, GError **error);
 int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, gboolean with_bodies,
                            GHashTable *by_id, GError **error);
+/* The columns a message row is read from (without text and html), each name after prefix ("" or
+ * a table alias and a dot), and the reader of the current row of s from column first on. */
+#define SQL_MESSAGE_COLS_OF(p)                                                                          \
+  p "id, " p "enterprise_id, " p "thread_id, " p "message_id, " p "dedup_key, " p "subject, " p "direction, " \
+  p "date, " p "archived_at, " p "size, " p "raw_sha256, " p "snippet, " p "parse_error"
+#define SQL_MESSAGE_NCOLS 13
+MaStoredMessage *sql_message_read(sqlite3_stmt *s, int first);
+/* Participants, attachments and links of the messages in by_id (id -> MaStoredMessage*) whose ids
+ * are ids (char*, not owned), in ONE statement per LOAD_CHUNK ids, appended in their order. */
+int sql_message_parts_many(SqlDb *d, GPtrArray *ids, GHashTable *by_id, GError **error);
 int sql_activities_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, GHashTable *by_id,
                              GError **error);
 
-/* storage_sqlite_timeline.c: columns of SQL_ACTIVITY_COLS from column 0. */
-#define SQL_ACTIVITY_COLS                                                                                \
-  "id, enterprise_id, message_id, record_type, record_id, rule_id, rule_name, activity_type, title,"  \
-  " content, owner, created_at, message_date"
-MaActivity *sql_activity_read(sqlite3_stmt *s);
+/* storage_sqlite_timeline.c: an activity's columns (each name after prefix, as above), and the
+ * reader of SQL_ACTIVITY_COLS from column first of the current row. */
+#define SQL_ACTIVITY_COLS_OF(p)                                                                         \
+  p "id, " p "enterprise_id, " p "message_id, " p "record_type, " p "record_id, " p "rule_id, " p "rule_name, " \
+  p "activity_type, " p "title, " p "content, " p "owner, " p "created_at, " p "message_date"
+#define SQL_ACTIVITY_COLS SQL_ACTIVITY_COLS_OF("")
+MaActivity *sql_activity_read(sqlite3_stmt *s, int first);
 
 /* ---- backend entry points -------------------------------------------------------------------- */
 
@@ -146,6 +158,8 @@ int sqlite_inbound_rotate(void *impl, const char *enterprise_id, const char *new
 int sqlite_inbound_list(void *impl, const char *enterprise_id, gint64 now, GPtrArray *out, GError **error);
 int sqlite_inbound_all(void *impl, gint64 now, GPtrArray *out, GError **error);
 int sqlite_tenant_version(void *impl, gint64 *out, GError **error);
+void sqlite_debug_statements(void *impl, GPtrArray *out);
+int sqlite_archive_version(void *impl, const char *enterprise_id, gint64 *out, GError **error);
 int sqlite_employee_add(void *impl, const MaEmployee *e, GError **error);
 int sqlite_employee_remove(void *impl, const char *enterprise_id, const char *id_or_email, GError **error);
 int sqlite_employee_find(void *impl, const char *enterprise_id, const char *id_or_email, MaEmployee **out,
@@ -271,6 +285,16 @@ int sqlite_mailbox_quarantine(void *impl, const char *mailbox_id, const char *fo
                               const char *error_text, gint64 now, GError **error);
 int sqlite_oauth2_state_find(void *impl, const char *state, gint64 now, char **owner, char **enterprise_id, GError **error);
 int sqlite_mailbox_set_secret(void *impl, const char *mailbox_id, const char *secret_sealed, GError **error);
+/* storage_sqlite_sending.c */
+int sqlite_mailbox_set_daily_limit(void *impl, const char *enterprise_id, const char *id, int daily_limit, GError **error);
+int sqlite_mailbox_send_reserve(void *impl, const char *mailbox_id, const char *day, int limit, int want, int *granted, gint64 *sent_r, GError **error);
+int sqlite_mailbox_send_release(void *impl, const char *mailbox_id, const char *day, int n, GError **error);
+int sqlite_mailbox_sent_on(void *impl, const char *mailbox_id, const char *day, gint64 *sent, GError **error);
+int sqlite_outbound_recipient_reroute(void *impl, gint64 id, const char *route_json, gint64 next_attempt_at, gint64 now, GError **error);
+int sqlite_sent_copy_add(void *impl, const char *outbound_id, const char *enterprise_id, const char *mailbox_id, gint64 now, GError **error);
+int sqlite_sent_copy_claim(void *impl, gint64 now, gint64 lease_until, int limit, GPtrArray *out, GError **error);
+int sqlite_sent_copy_result(void *impl, const char *outbound_id, const char *state, const char *folder, const char *error_text, gint64 next_attempt_at, gint64 now, GError **error);
+int sqlite_sent_copy_get(void *impl, const char *enterprise_id, const char *outbound_id, MaSentCopy **out, GError **error);
 int sqlite_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
 /* storage_sqlite_outbound.c */
 int sqlite_outbound_enqueue(void *impl, const MaOutbound *m, const char *idem_key, const char *request_hash,

@@ -67,6 +67,8 @@ void ma_mailbox_free(MaMailbox *m)
   g_free(m->security);
   g_free(m->auth);
   g_free(m->secret_sealed);
+  g_free(m->smtp_host);
+  g_free(m->smtp_security);
   g_free(m->preset);
   g_free(m->folders);
   g_free(m->state);
@@ -266,6 +268,12 @@ void storage_fault_inject_commit_failures(MaStorage *st, int n)
   st->be->fault_inject_commit_failures(st->impl, n);
 }
 
+void storage_debug_statements(MaStorage *st, GPtrArray *out)
+{
+  g_assert(st != NULL && out != NULL);
+  st->be->debug_statements(st->impl, out);
+}
+
 void storage_fault_inject_disk_full(MaStorage *st, gboolean full)
 {
   g_assert(st != NULL);
@@ -341,6 +349,12 @@ int storage_tenant_version(MaStorage *st, gint64 *out, GError **error)
 {
   g_assert(st != NULL);
   return st->be->tenant_version(st->impl, out, error);
+}
+
+int storage_archive_version(MaStorage *st, const char *enterprise_id, gint64 *out, GError **error)
+{
+  g_assert(st != NULL && enterprise_id != NULL);
+  return st->be->archive_version(st->impl, enterprise_id, out, error);
 }
 
 int storage_inbound_rotate(MaStorage *st, const char *enterprise_id, const char *new_local,

@@ -69,6 +69,12 @@ void storage_fault_inject_commit_failures(MaStorage *st, int n);
  * that need a new page fail with MA_ERROR_TEMPFAIL and roll back. FALSE lifts the limit. */
 void storage_fault_inject_disk_full(MaStorage *st, gboolean full);
 
+/* Test hook: appends the text of every statement this handle has prepared so far (char*, owned by
+ * out), i.e. the queries the code behind this handle actually ran, so a test can check their
+ * plans (storage/query-plans) instead of copies of them. For SQLite: the SQL text of its
+ * statement cache; another backend lists its own statements. */
+void storage_debug_statements(MaStorage *st, GPtrArray *out);
+
 /* Moves everything committed into the database file itself and empties the write-ahead log (for
  * SQLite: wal_checkpoint(TRUNCATE)), so what is on disk opens without replaying a log: `serve`
  * calls it on a clean stop. MA_ERROR_TEMPFAIL when it could not finish (a reader still busy, disk
@@ -135,6 +141,14 @@ int storage_inbound_all(MaStorage *st, gint64 now, GPtrArray *out, GError **erro
  * their domains, inbound addresses, employees and settings (kept by triggers). Compare it, never
  * interpret it. */
 int storage_tenant_version(MaStorage *st, gint64 *out, GError **error);
+
+/* A number that changes with every commit that changes what one enterprise's timeline pages read:
+ * its timeline (new messages, links and activities), message and activity updates and deletions,
+ * records created or deleted. Commits of other enterprises leave it alone, so a cache of one
+ * tenant's pages survives the others' mail (agent/api's page cache reads it when
+ * storage_data_version moved). An enterprise never changed reads 0. Compare it, never interpret
+ * it. 0 with *out, or -1 with *error (MA_ERROR_TEMPFAIL). */
+int storage_archive_version(MaStorage *st, const char *enterprise_id, gint64 *out, GError **error);
 
 /* ---- employees ------------------------------------------------------------------------------ */
 
@@ -541,6 +555,12 @@ typedef struct {
   int failures;            /* consecutive failed attempts (backoff) */
   gint64 next_attempt_at;  /* the scheduler's stored deadline */
   gint64 fetched, archived, skipped, quarantined;
+  /* sending through the mailbox (issue 13); smtp_host NULL: not used to send */
+  char *smtp_host;
+  int smtp_port;
+  char *smtp_security;     /* "tls" (implicit) | "starttls" */
+  gboolean sent_copy;      /* mailagent appends the Sent copy (FALSE: the provider saves it itself) */
+  int daily_limit;         /* recipients per day through it; 0: no limit */
 } MaMailbox;
 
 void ma_mailbox_free(MaMailbox *m);
@@ -703,6 +723,7 @@ typedef struct {
   gint64 updated_at;
   char *last_reply;       /* the remote reply or our reason, one line; NULL before any */
   char *deferred_reason;  /* the reply a message.deferred event was last emitted for */
+  char *route_json;       /* the recipient's own route when it left the message's (fallback), else NULL */
 } MaOutboundRecipient;
 
 void ma_outbound_recipient_free(MaOutboundRecipient *r);
@@ -724,6 +745,8 @@ typedef struct {
   char *records_json;     /* JSON array of record references to link, NULL when none */
   char *route_json;       /* JSON of the route taken, NULL until routed */
   gint64 created_at;
+  char *sent_copy_state;  /* read only: its Sent copy's state (pending|appending|done|failed), NULL: none */
+  char *sent_copy_detail; /* read only: the folder when done, else the last error */
   GPtrArray *recipients;  /* MaOutboundRecipient* */
 } MaOutbound;
 
@@ -767,6 +790,58 @@ int storage_outbound_operate(MaStorage *st, const char *enterprise_id, const cha
 /* admin: recipients per state (counts[MA_OUT__COUNT]) and the creation time of the oldest message
  * with a recipient still queued, sending, deferred or held (0 when none). */
 int storage_outbound_stats(MaStorage *st, gint64 counts[MA_OUT__COUNT], gint64 *oldest_pending, GError **error);
+
+/* ---- sending through employee mailboxes (issue 13; agent/outbound/outbound_mailbox.c) --------- */
+
+/* Sets a binding's daily limit (0: none). 1 changed, 0 not found. */
+int storage_mailbox_set_daily_limit(MaStorage *st, const char *enterprise_id, const char *id, int daily_limit,
+                                    GError **error);
+/* Reserves up to want recipients of day ("YYYY-MM-DD" in the enterprise's time zone) for the mailbox
+ * under limit (0: no limit): *granted = min(want, limit - reserved so far), added to the day's count
+ * in one write, so two deliveries never overshoot together. Release gives back what was reserved
+ * but not sent. sent_r (may be NULL): the day's count afterwards. */
+int storage_mailbox_send_reserve(MaStorage *st, const char *mailbox_id, const char *day, int limit, int want,
+                                 int *granted, gint64 *sent_r, GError **error);
+int storage_mailbox_send_release(MaStorage *st, const char *mailbox_id, const char *day, int n, GError **error);
+/* The day's count (0 when none). */
+int storage_mailbox_sent_on(MaStorage *st, const char *mailbox_id, const char *day, gint64 *sent, GError **error);
+/* admin: gives recipient row id its own route (route_json; the delivery reads it before the
+ * message's), due at next_attempt_at, only while it is still sending. 1 applied, 0 not sending. */
+int storage_outbound_recipient_reroute(MaStorage *st, gint64 id, const char *route_json, gint64 next_attempt_at,
+                                       gint64 now, GError **error);
+
+/* The Sent copy of a message sent through an employee's mailbox: one row per message, a recorded
+ * step of the queue entry. pending -> appending (a lease, like a recipient's sending) -> done |
+ * pending (retried) | failed (after the last attempt). */
+typedef struct {
+  char *outbound_id;
+  char *enterprise_id;
+  char *mailbox_id;
+  char *state;            /* "pending" | "appending" | "done" | "failed" */
+  int attempts;
+  gint64 next_attempt_at;
+  char *folder;           /* the folder it went to, when done */
+  char *last_error;
+  gint64 updated_at;
+} MaSentCopy;
+
+void ma_sent_copy_free(MaSentCopy *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MaSentCopy, ma_sent_copy_free)
+
+/* Records that message outbound_id needs its Sent copy in mailbox_id, due at now; a second call for
+ * the same message changes nothing. Joins the caller's transaction. */
+int storage_sent_copy_add(MaStorage *st, const char *outbound_id, const char *enterprise_id, const char *mailbox_id,
+                          gint64 now, GError **error);
+/* admin: takes up to limit due copies (pending, or appending whose lease ran out), marks them
+ * appending until lease_until with one more attempt. out: MaSentCopy*. */
+int storage_sent_copy_claim(MaStorage *st, gint64 now, gint64 lease_until, int limit, GPtrArray *out, GError **error);
+/* admin: the outcome of an append, applied only while appending: state "done" (folder), "pending"
+ * (retried at next_attempt_at) or "failed". 1 applied, 0 not appending any more. */
+int storage_sent_copy_result(MaStorage *st, const char *outbound_id, const char *state, const char *folder,
+                             const char *error_text, gint64 next_attempt_at, gint64 now, GError **error);
+/* The message's copy (enterprise_id NULL: admin). 1 found, 0 none. */
+int storage_sent_copy_get(MaStorage *st, const char *enterprise_id, const char *outbound_id, MaSentCopy **out,
+                          GError **error);
 
 /* ---- submission credentials (SMTP AUTH on the submission listener) --------------------------- */
 

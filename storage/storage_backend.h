@@ -26,6 +26,7 @@ typedef struct MaStorageBackend {
   int (*commit)(void *impl, GError **error);
   void (*rollback)(void *impl);
   void (*fault_inject_commit_failures)(void *impl, int n);
+  void (*debug_statements)(void *impl, GPtrArray *out);
   gint64 (*data_version)(void *impl);
   void (*fault_inject_disk_full)(void *impl, gboolean full);
   int (*checkpoint)(void *impl, GError **error);
@@ -42,6 +43,7 @@ typedef struct MaStorageBackend {
   int (*inbound_list)(void *impl, const char *enterprise_id, gint64 now, GPtrArray *out, GError **error);
   int (*inbound_all)(void *impl, gint64 now, GPtrArray *out, GError **error);
   int (*tenant_version)(void *impl, gint64 *out, GError **error);
+  int (*archive_version)(void *impl, const char *enterprise_id, gint64 *out, GError **error);
   int (*employee_add)(void *impl, const MaEmployee *e, GError **error);
   int (*employee_remove)(void *impl, const char *enterprise_id, const char *id_or_email, GError **error);
   int (*employee_find)(void *impl, const char *enterprise_id, const char *id_or_email, MaEmployee **out,
@@ -166,6 +168,16 @@ typedef struct MaStorageBackend {
                             const char *error_text, gint64 now, GError **error);
   int (*oauth2_state_find)(void *impl, const char *state, gint64 now, char **owner, char **enterprise_id, GError **error);
   int (*mailbox_set_secret)(void *impl, const char *mailbox_id, const char *secret_sealed, GError **error);
+  /* sending through employee mailboxes (migrations 115, 116) */
+  int (*mailbox_set_daily_limit)(void *impl, const char *enterprise_id, const char *id, int daily_limit, GError **error);
+  int (*mailbox_send_reserve)(void *impl, const char *mailbox_id, const char *day, int limit, int want, int *granted, gint64 *sent_r, GError **error);
+  int (*mailbox_send_release)(void *impl, const char *mailbox_id, const char *day, int n, GError **error);
+  int (*mailbox_sent_on)(void *impl, const char *mailbox_id, const char *day, gint64 *sent, GError **error);
+  int (*outbound_recipient_reroute)(void *impl, gint64 id, const char *route_json, gint64 next_attempt_at, gint64 now, GError **error);
+  int (*sent_copy_add)(void *impl, const char *outbound_id, const char *enterprise_id, const char *mailbox_id, gint64 now, GError **error);
+  int (*sent_copy_claim)(void *impl, gint64 now, gint64 lease_until, int limit, GPtrArray *out, GError **error);
+  int (*sent_copy_result)(void *impl, const char *outbound_id, const char *state, const char *folder, const char *error_text, gint64 next_attempt_at, gint64 now, GError **error);
+  int (*sent_copy_get)(void *impl, const char *enterprise_id, const char *outbound_id, MaSentCopy **out, GError **error);
   int (*counts)(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
   int (*outbound_enqueue)(void *impl, const MaOutbound *m, const char *idem_key, const char *request_hash,
                           const char *response, gint64 now, char **prior_hash, char **prior_response,

@@ -13,6 +13,15 @@ typedef struct {
   const char *sql;
 } SqlMigration;
 
+/* Migration 123's triggers: the enterprise's archive version moves (created at its first change,
+ * at a random value so that a version row made again never restarts where a cache saw one);
+ * nothing is written for an enterprise that no longer exists (its deletion sweeps the rows). */
+#define ARCHIVE_VERSION_TRIGGER(name, event, table, row)                                                    \
+  "CREATE TRIGGER IF NOT EXISTS archive_version_" name " AFTER " event " ON " table                          \
+  " WHEN EXISTS (SELECT 1 FROM enterprises WHERE id = " row ".enterprise_id) BEGIN"                          \
+  " INSERT INTO archive_versions(enterprise_id, n) VALUES(" row ".enterprise_id, abs(random() % 4503599627370496))" \
+  " ON CONFLICT(enterprise_id) DO UPDATE SET n = n + 1; END;"
+
 static const SqlMigration migrations[] = {
   {1,
    /* tenants */
@@ -369,6 +378,59 @@ static const SqlMigration migrations[] = {
    "  employee_id TEXT PRIMARY KEY REFERENCES employees(id) ON DELETE CASCADE,"
    "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
    "  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE) WITHOUT ROWID;"},
+  {115, /* issue 13, the employee-mailbox channel: a binding's SMTP server (from its preset or given;
+         * NULL host: the mailbox is not used to send), whether mailagent appends the Sent copy (no
+         * when the provider saves sent mail itself), and its daily limit (0: none), counted per
+         * recipient and calendar day (in the enterprise's time zone) in mailbox_send_days, where a
+         * delivery reserves its recipients before it starts */
+   "ALTER TABLE mailboxes ADD COLUMN smtp_host TEXT;"
+   "ALTER TABLE mailboxes ADD COLUMN smtp_port INTEGER NOT NULL DEFAULT 0;"
+   "ALTER TABLE mailboxes ADD COLUMN smtp_security TEXT;"
+   "ALTER TABLE mailboxes ADD COLUMN sent_copy INTEGER NOT NULL DEFAULT 1;"
+   "ALTER TABLE mailboxes ADD COLUMN daily_limit INTEGER NOT NULL DEFAULT 0;"
+   "CREATE TABLE IF NOT EXISTS mailbox_send_days("
+   "  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE, day TEXT NOT NULL,"
+   "  sent INTEGER NOT NULL, PRIMARY KEY(mailbox_id, day)) WITHOUT ROWID;"},
+  {116, /* issue 13: a recipient that left its message's route (the mailbox's daily limit reached)
+         * keeps its own route; the Sent copy of a message sent through an employee's mailbox is a
+         * recorded step of the queue entry, claimed with a lease like a recipient and retried */
+   "ALTER TABLE outbound_recipients ADD COLUMN route TEXT;"
+   "CREATE TABLE IF NOT EXISTS outbound_sent_copies("
+   "  outbound_id TEXT PRIMARY KEY REFERENCES outbound_messages(id) ON DELETE CASCADE,"
+   "  enterprise_id TEXT NOT NULL, mailbox_id TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',"
+   "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, folder TEXT, last_error TEXT,"
+   "  updated_at INTEGER NOT NULL);"
+   "CREATE INDEX IF NOT EXISTS outbound_sent_copies_due ON outbound_sent_copies(next_attempt_at)"
+   "  WHERE state IN ('pending', 'appending');"},
+  {123, /* issue 15: the API's page cache is kept per enterprise, so one tenant's mail does not empty
+         * every tenant's cache. archive_versions moves with every commit that changes what a
+         * timeline page reads (storage_archive_version). A new message or link reaches the pages
+         * through its timeline rows, an activity through its kind-1 row, so inserts into messages,
+         * activities and links need no trigger of their own; updates and deletes (re-matching,
+         * erasure) do. Deleting an enterprise removes its row with every enterprise_id table. */
+   "CREATE TABLE IF NOT EXISTS archive_versions(enterprise_id TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+   ARCHIVE_VERSION_TRIGGER("timeline_ins", "INSERT", "timeline", "NEW")
+   ARCHIVE_VERSION_TRIGGER("timeline_upd", "UPDATE", "timeline", "NEW")
+   ARCHIVE_VERSION_TRIGGER("timeline_del", "DELETE", "timeline", "OLD")
+   ARCHIVE_VERSION_TRIGGER("messages_upd", "UPDATE", "messages", "NEW")
+   ARCHIVE_VERSION_TRIGGER("messages_del", "DELETE", "messages", "OLD")
+   ARCHIVE_VERSION_TRIGGER("activities_upd", "UPDATE", "activities", "NEW")
+   ARCHIVE_VERSION_TRIGGER("activities_del", "DELETE", "activities", "OLD")
+   ARCHIVE_VERSION_TRIGGER("links_upd", "UPDATE", "message_links", "NEW")
+   ARCHIVE_VERSION_TRIGGER("links_del", "DELETE", "message_links", "OLD")
+   ARCHIVE_VERSION_TRIGGER("records_ins", "INSERT", "records", "NEW")
+   ARCHIVE_VERSION_TRIGGER("records_del", "DELETE", "records", "OLD")},
+  {124, /* issue 15: bodies out of the rows a page reads. A timeline page reads messages rows; with the
+         * text and html in them every row is as long as its body (a 4 KB text: one row per page of
+         * the b-tree, and columns after the body behind it). They move to message_bodies, text
+         * last, so a large text is written with incremental blob I/O instead of being built into
+         * one record in memory. A message with neither has no body row. */
+   "CREATE TABLE IF NOT EXISTS message_bodies("
+   "  message_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE, html TEXT, text NOT NULL);"
+   "INSERT OR IGNORE INTO message_bodies(message_id, html, text)"
+   "  SELECT id, html, coalesce(text, '') FROM messages WHERE coalesce(text, '') <> '' OR html IS NOT NULL;"
+   "ALTER TABLE messages DROP COLUMN text;"
+   "ALTER TABLE messages DROP COLUMN html;"},
 };
 
 int sql_migrations_latest(void)

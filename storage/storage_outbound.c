@@ -38,6 +38,7 @@ void ma_outbound_recipient_free(MaOutboundRecipient *r)
   g_free(r->address);
   g_free(r->last_reply);
   g_free(r->deferred_reason);
+  g_free(r->route_json);
   g_free(r);
 }
 
@@ -53,6 +54,8 @@ void ma_outbound_free(MaOutbound *m)
   if (!m) return;
   g_free(m->id);
   g_free(m->enterprise_id);
+  g_free(m->sent_copy_state);
+  g_free(m->sent_copy_detail);
   g_free(m->type);
   g_free(m->channel);
   g_free(m->employee);

@@ -75,6 +75,15 @@ sqlite3_stmt *sql_prep(SqlDb *d, const char *sql, GError **error)
   return s;
 }
 
+void sqlite_debug_statements(void *impl, GPtrArray *out)
+{
+  SqlDb *d = impl;
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init(&it, d->stmts);
+  while (g_hash_table_iter_next(&it, &key, NULL)) g_ptr_array_add(out, g_strdup(key));
+}
+
 void sql_reset(sqlite3_stmt *s)
 {
   if (!s) return;

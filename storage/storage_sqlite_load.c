@@ -1,8 +1,9 @@
 /* storage_sqlite_load.c - SQLite backend: reading archived messages and activities back, one at a
  * time or a whole page at once.
  *
- * A page load is a fixed number of queries whatever the page size (messages, participants,
- * attachments, links, activities, each with `id IN (...)`), instead of four per item; the ids are
+ * A page load is a fixed number of queries whatever the page size (messages, then their
+ * participants, attachments and links together in one UNION ALL, then activities, each with
+ * `id IN (...)`), instead of four per item; the ids are
  * bound as one JSON array read by json_each, so each statement text stays the same (and cached)
  * whatever the page size. Messages are read only within the enterprise asked about; their parts
  * are then read by message id.
@@ -13,30 +14,37 @@
 
 #define LOAD_CHUNK 512
 
-#define MESSAGE_COLS                                                                                     \
-  "id, enterprise_id, thread_id, message_id, dedup_key, subject, direction, date, archived_at, size,"  \
-  " raw_sha256, snippet, parse_error"
+#define MESSAGE_COLS SQL_MESSAGE_COLS_OF("")
+/* A message's text and html (migration 124), joined to `messages m`: "" and NULL without a body. */
+#define BODY_COLS "coalesce(b.text, ''), b.html"
+#define BODY_JOIN "LEFT JOIN message_bodies b ON b.message_id = m.id"
+
+MaStoredMessage *sql_message_read(sqlite3_stmt *s, int first)
+{
+  MaStoredMessage *m = ma_stored_message_new();
+  m->id = sql_col_dup(s, first);
+  m->enterprise_id = sql_col_dup(s, first + 1);
+  m->thread_id = sql_col_dup(s, first + 2);
+  m->message_id = sql_col_dup(s, first + 3);
+  m->dedup_key = sql_col_dup(s, first + 4);
+  m->subject = sql_col_dup(s, first + 5);
+  m->direction = (MaDirection)sqlite3_column_int(s, first + 6);
+  m->date = sqlite3_column_int64(s, first + 7);
+  m->archived_at = sqlite3_column_int64(s, first + 8);
+  m->size = sqlite3_column_int64(s, first + 9);
+  m->raw_sha256 = sql_col_dup(s, first + 10);
+  m->snippet = sql_col_dup(s, first + 11);
+  m->parse_error = sql_col_dup(s, first + 12);
+  return m;
+}
 
 /* Reads MESSAGE_COLS (then text, html when with_bodies) from the current row of s. */
 static MaStoredMessage *message_row(sqlite3_stmt *s, gboolean with_bodies)
 {
-  MaStoredMessage *m = ma_stored_message_new();
-  m->id = sql_col_dup(s, 0);
-  m->enterprise_id = sql_col_dup(s, 1);
-  m->thread_id = sql_col_dup(s, 2);
-  m->message_id = sql_col_dup(s, 3);
-  m->dedup_key = sql_col_dup(s, 4);
-  m->subject = sql_col_dup(s, 5);
-  m->direction = (MaDirection)sqlite3_column_int(s, 6);
-  m->date = sqlite3_column_int64(s, 7);
-  m->archived_at = sqlite3_column_int64(s, 8);
-  m->size = sqlite3_column_int64(s, 9);
-  m->raw_sha256 = sql_col_dup(s, 10);
-  m->snippet = sql_col_dup(s, 11);
-  m->parse_error = sql_col_dup(s, 12);
+  MaStoredMessage *m = sql_message_read(s, 0);
   if (with_bodies) {
-    m->text = sql_col_dup(s, 13);
-    m->html = sql_col_dup(s, 14);
+    m->text = sql_col_dup(s, SQL_MESSAGE_NCOLS);
+    m->html = sql_col_dup(s, SQL_MESSAGE_NCOLS + 1);
   }
   return m;
 }
@@ -96,7 +104,8 @@ int sql_message_load(SqlDb *d, const char *enterprise_id, const char *id, gboole
 {
   *out = NULL;
   sqlite3_stmt *s =
-    sql_prep(d, "SELECT " MESSAGE_COLS ", text, html FROM messages WHERE id = ? AND enterprise_id = ?", error);
+    sql_prep(d, "SELECT " SQL_MESSAGE_COLS_OF("m.") ", " BODY_COLS " FROM messages m " BODY_JOIN
+                " WHERE m.id = ? AND m.enterprise_id = ?", error);
   if (!s) return -1;
   sql_bind_text(s, 1, id);
   sql_bind_text(s, 2, enterprise_id);
@@ -155,26 +164,30 @@ static sqlite3_stmt *ids_prep(SqlDb *d, const char *sql, const char *first, GPtr
   return s;
 }
 
-static int parts_many(SqlDb *d, GPtrArray *ids, guint from, guint n, GHashTable *by_id, GError **error)
+/* One statement for the three kinds of parts: (message id, part, two sort keys, six values),
+ * participants (0) and attachments (1) by position, links (2) by record. */
+#define PARTS_SQL                                                                                          \
+  "SELECT message_id, 0, pos, NULL, role, name, address, NULL, NULL, NULL FROM participants"              \
+  " WHERE message_id " IDS_IN                                                                             \
+  " UNION ALL SELECT message_id, 1, pos, NULL, filename, content_type, content_id, is_inline, size, sha256" \
+  " FROM attachments WHERE message_id " IDS_IN                                                            \
+  " UNION ALL SELECT message_id, 2, record_type, record_id, record_type, record_id, NULL, NULL, NULL, NULL" \
+  " FROM message_links WHERE message_id " IDS_IN " ORDER BY 1, 2, 3, 4"
+
+int sql_message_parts_many(SqlDb *d, GPtrArray *ids, GHashTable *by_id, GError **error)
 {
-  static const char *const sqls[3] = {
-    "SELECT message_id, role, name, address FROM participants WHERE message_id " IDS_IN
-    " ORDER BY message_id, pos",
-    "SELECT message_id, filename, content_type, content_id, is_inline, size, sha256 FROM attachments"
-    " WHERE message_id " IDS_IN " ORDER BY message_id, pos",
-    "SELECT message_id, record_type, record_id FROM message_links WHERE message_id " IDS_IN
-    " ORDER BY message_id, record_type, record_id",
-  };
-  for (int k = 0; k < 3; k++) {
-    sqlite3_stmt *s = ids_prep(d, sqls[k], NULL, ids, from, n, error);
+  for (guint from = 0; from < ids->len; from += LOAD_CHUNK) {
+    guint n = MIN(LOAD_CHUNK, ids->len - from);
+    sqlite3_stmt *s = ids_prep(d, PARTS_SQL, NULL, ids, from, n, error);
     if (!s) return -1;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
       MaStoredMessage *m = g_hash_table_lookup(by_id, sqlite3_column_text(s, 0));
       if (!m) continue;
-      if (k == 0) g_ptr_array_add(m->participants, participant_row(s, 1));
-      else if (k == 1) g_ptr_array_add(m->attachments, attachment_row(s, 1));
-      else g_ptr_array_add(m->links, ref_row(s, 1));
+      int part = sqlite3_column_int(s, 1);
+      if (part == 0) g_ptr_array_add(m->participants, participant_row(s, 4));
+      else if (part == 1) g_ptr_array_add(m->attachments, attachment_row(s, 4));
+      else g_ptr_array_add(m->links, ref_row(s, 4));
     }
     sql_reset(s);
     if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "message parts");
@@ -188,8 +201,8 @@ int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, 
   for (guint from = 0; from < ids->len; from += LOAD_CHUNK) {
     guint n = MIN(LOAD_CHUNK, ids->len - from);
     sqlite3_stmt *s = ids_prep(d,
-                               with_bodies ? "SELECT " MESSAGE_COLS ", text, html FROM messages"
-                                             " WHERE +enterprise_id = ?1 AND id " IDS_IN
+                               with_bodies ? "SELECT " SQL_MESSAGE_COLS_OF("m.") ", " BODY_COLS " FROM messages m "
+                                             BODY_JOIN " WHERE +m.enterprise_id = ?1 AND m.id " IDS_IN
                                            : "SELECT " MESSAGE_COLS " FROM messages"
                                              " WHERE +enterprise_id = ?1 AND id " IDS_IN,
                                enterprise_id, ids, from, n, error);
@@ -201,9 +214,8 @@ int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, 
     }
     sql_reset(s);
     if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "get messages");
-    if (parts_many(d, ids, from, n, by_id, error) < 0) return -1;
   }
-  return 0;
+  return sql_message_parts_many(d, ids, by_id, error);
 }
 
 int sql_activities_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, GHashTable *by_id,
@@ -216,7 +228,7 @@ int sql_activities_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids
     if (!s) return -1;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      MaActivity *a = sql_activity_read(s);
+      MaActivity *a = sql_activity_read(s, 0);
       g_hash_table_replace(by_id, a->id, a);
     }
     sql_reset(s);

@@ -15,7 +15,8 @@
 #define MAILBOX_COLS                                                                                     \
   "id, enterprise_id, employee_id, email, username, protocol, host, port, security, auth, secret_sealed," \
   " allow_untrusted, preset, send_id, folders, archiving, state, created_at, last_sync_at, last_error_at,"  \
-  " last_error, failures, next_attempt_at, fetched, archived, skipped, quarantined"
+  " last_error, failures, next_attempt_at, fetched, archived, skipped, quarantined, smtp_host, smtp_port,"    \
+  " smtp_security, sent_copy, daily_limit"
 
 static MaMailbox *mailbox_read(sqlite3_stmt *s)
 {
@@ -48,6 +49,11 @@ static MaMailbox *mailbox_read(sqlite3_stmt *s)
   m->archived = sqlite3_column_int64(s, c++);
   m->skipped = sqlite3_column_int64(s, c++);
   m->quarantined = sqlite3_column_int64(s, c++);
+  m->smtp_host = sql_col_dup(s, c++);
+  m->smtp_port = sqlite3_column_int(s, c++);
+  m->smtp_security = sql_col_dup(s, c++);
+  m->sent_copy = sqlite3_column_int(s, c++) != 0;
+  m->daily_limit = sqlite3_column_int(s, c++);
   return m;
 }
 
@@ -65,8 +71,9 @@ int sqlite_mailbox_add(void *impl, const MaMailbox *m, GError **error)
   sqlite3_stmt *s = sql_prep(d,
                              "INSERT INTO mailboxes(id, enterprise_id, employee_id, email, username, protocol, host,"
                              " port, security, auth, secret_sealed, allow_untrusted, preset, send_id, folders,"
-                             " archiving, state, created_at, next_attempt_at)"
-                             " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             " archiving, state, created_at, next_attempt_at, smtp_host, smtp_port, smtp_security,"
+                             " sent_copy, daily_limit)"
+                             " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              error);
   if (s) {
     int c = 1;
@@ -89,6 +96,11 @@ int sqlite_mailbox_add(void *impl, const MaMailbox *m, GError **error)
     sql_bind_text(s, c++, m->state ? m->state : "active");
     sqlite3_bind_int64(s, c++, m->created_at ? m->created_at : ma_now());
     sqlite3_bind_int64(s, c++, m->next_attempt_at);
+    sql_bind_text(s, c++, m->smtp_host);
+    sqlite3_bind_int(s, c++, m->smtp_port);
+    sql_bind_text(s, c++, m->smtp_security);
+    sqlite3_bind_int(s, c++, m->sent_copy);
+    sqlite3_bind_int(s, c++, m->daily_limit);
     int rc = sqlite3_step(s);
     sql_reset(s);
     if (rc == SQLITE_DONE)

@@ -271,12 +271,36 @@ static int message_insert_parts(SqlDb *d, const MaStoredMessage *m, GError **err
   return 0;
 }
 
+/* The message's text and html in message_bodies (none when both are empty). A text of
+ * SQL_STREAM_MIN bytes or more is written with incremental blob I/O into a zeroblob, the last
+ * column, so SQLite never builds a record as large as the body in memory. */
+static int message_body_insert(SqlDb *d, const MaStoredMessage *m, GError **error)
+{
+  gsize len = m->text ? strlen(m->text) : 0;
+  if (len == 0 && !m->html) return 0;
+  sqlite3_stmt *s = sql_prep(d, "INSERT INTO message_bodies(message_id, html, text) VALUES(?, ?, ?)", error);
+  if (!s) return -1;
+  gboolean stream = len >= SQL_STREAM_MIN;
+  sql_bind_text(s, 1, m->id);
+  sql_bind_text(s, 2, m->html);
+  if (stream)
+    sqlite3_bind_zeroblob64(s, 3, len);
+  else
+    sqlite3_bind_text64(s, 3, m->text ? m->text : "", len, SQLITE_STATIC, SQLITE_UTF8);
+  if (sql_step_done(d, s, error, "insert message body") < 0) return -1;
+  if (stream) {
+    int rc = sql_blob_stream_write(d->db, "message_bodies", "text", sqlite3_last_insert_rowid(d->db), m->text, len);
+    if (rc != SQLITE_OK) return sql_fail(d, rc, error, "insert message body");
+  }
+  return 0;
+}
+
 static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **error)
 {
   sqlite3_stmt *s = sql_prep(d,
                              "INSERT INTO messages(id, enterprise_id, thread_id, message_id, dedup_key, subject,"
-                             " direction, date, archived_at, size, raw_sha256, text, html, snippet, has_attachment, parse_error)"
-                             " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             " direction, date, archived_at, size, raw_sha256, snippet, has_attachment, parse_error)"
+                             " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              error);
   if (!s) return -1;
   char *snippet = m->snippet ? NULL : snippet_make(m->text);
@@ -291,11 +315,9 @@ static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **erro
   sqlite3_bind_int64(s, 9, m->archived_at);
   sqlite3_bind_int64(s, 10, m->size);
   sql_bind_text(s, 11, m->raw_sha256);
-  sql_bind_text(s, 12, m->text ? m->text : "");
-  sql_bind_text(s, 13, m->html);
-  sql_bind_text(s, 14, m->snippet ? m->snippet : snippet);
-  sqlite3_bind_int(s, 15, has_real_attachment(m->attachments) ? 1 : 0);
-  sql_bind_text(s, 16, m->parse_error);
+  sql_bind_text(s, 12, m->snippet ? m->snippet : snippet);
+  sqlite3_bind_int(s, 13, has_real_attachment(m->attachments) ? 1 : 0);
+  sql_bind_text(s, 14, m->parse_error);
   int rc = sqlite3_step(s);
   sql_reset(s);
   g_free(snippet);
@@ -310,6 +332,7 @@ static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **erro
     return -1;
   }
   if (sql_counter_add(d, "messages", 1, error) < 0) return -1;
+  if (message_body_insert(d, m, error) < 0) return -1;
   return message_insert_parts(d, m, error);
 }
 

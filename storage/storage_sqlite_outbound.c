@@ -15,7 +15,7 @@
 #define IDEMPOTENCY_TTL (24 * 3600)
 #define RCPT_COLS                                                                                        \
   "id, outbound_id, enterprise_id, address, state, attempts, next_attempt_at, last_attempt_at, updated_at," \
-  " last_reply, deferred_reason"
+  " last_reply, deferred_reason, route"
 #define MSG_COLS                                                                                           \
   "id, enterprise_id, type, channel, employee, mail_from, header_from, subject, message_id, raw_sha256, size," \
   " eight_bit, smtputf8, records, route, created_at"
@@ -34,6 +34,7 @@ static MaOutboundRecipient *rcpt_read(sqlite3_stmt *s)
   r->updated_at = sqlite3_column_int64(s, 8);
   r->last_reply = sql_col_dup(s, 9);
   r->deferred_reason = sql_col_dup(s, 10);
+  r->route_json = sql_col_dup(s, 11);
   return r;
 }
 
@@ -171,6 +172,23 @@ static int load_message(SqlDb *d, const char *enterprise_id, const char *id, MaO
   m->route_json = sql_col_dup(s, 14);
   m->created_at = sqlite3_column_int64(s, 15);
   sql_reset(s);
+  s = sql_prep(d, "SELECT state, CASE state WHEN 'done' THEN folder ELSE last_error END FROM outbound_sent_copies"
+                  " WHERE outbound_id = ?", error);
+  if (!s) {
+    ma_outbound_free(m);
+    return -1;
+  }
+  sql_bind_text(s, 1, m->id);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    m->sent_copy_state = sql_col_dup(s, 0);
+    m->sent_copy_detail = sql_col_dup(s, 1);
+  }
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    ma_outbound_free(m);
+    return sql_fail(d, rc, error, "read the Sent copy");
+  }
   s = sql_prep(d, "SELECT " RCPT_COLS " FROM outbound_recipients WHERE outbound_id = ? ORDER BY id", error);
   if (s) sql_bind_text(s, 1, m->id);
   if (!s || rcpts_collect(d, s, m->recipients, error) < 0) {

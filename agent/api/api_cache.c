@@ -1,17 +1,21 @@
 /* api_cache.c - a read cache of serialized JSON answers for hot GET resources (the timeline),
- * valid only while the database is unchanged.
+ * kept per enterprise and valid while that enterprise's archive is unchanged.
  *
- * Entries are keyed by enterprise id + request URI (path and query), so one tenant can never be
- * served another's page: the key is built after authentication from the key's own enterprise.
- * The API keys found by hash are cached the same way (unknown keys never are). Once per request
- * (api_cache_sync, before authentication) storage_data_version is compared with the version the
- * entries were built at; any commit by any process (the pipeline, the CLI revoking a key, another
- * API request) changes it and empties both tables, so revocation stays immediate: the next
- * request after the revoking commit looks the key up in the database again.
- * Bounded: API_CACHE_MAX_ENTRIES entries and API_CACHE_MAX_BYTES bytes; past either it is emptied
- * (simple, and the hot pages refill at once). Event-loop thread only.
+ * Pages are keyed by enterprise id, then by request URI (path and query), so one tenant can never
+ * be served another's page: the enterprise is the key's own, known after authentication. Once per
+ * request (api_cache_sync, before authentication) storage_data_version says whether anything at
+ * all was committed since the last request; only then, and only for the enterprise asking, is
+ * storage_archive_version read again, and that enterprise's pages are dropped when it moved. So a
+ * commit of one tenant's mail costs the other tenants one version look-up, not their pages. When
+ * the version cannot be read, nothing is served from or kept in the cache (said once in the log).
+ * The API keys found by hash are cached too (unknown keys never are) and, unlike pages, emptied by
+ * any commit at all, so revocation stays immediate: the next request after the revoking commit
+ * looks the key up in the database again.
+ * Bounded: API_CACHE_MAX_ENTRIES pages and API_CACHE_MAX_BYTES bytes over all enterprises; past
+ * either every page is dropped (simple, and the hot pages refill at once). Event-loop thread only.
  */
 #include "api_internal.h"
+#include "agent/lib/log.h"
 
 #include <string.h>
 
@@ -21,17 +25,34 @@
 
 #define API_CACHE_MAX_KEYS 1024
 
-struct ApiCache {
-  GHashTable *entries; /* char* key -> GBytes* body */
-  GHashTable *keys;    /* char* secret hash -> MaApiKey* (found, unrevoked) */
-  gint64 version;
+/* One enterprise's pages and the archive version they were built at. */
+typedef struct {
+  GHashTable *pages;       /* char* request URI -> GBytes* body */
+  gint64 archive_version;  /* storage_archive_version when pages were last known valid; -1: unknown */
+  gint64 checked_at;       /* the cache's data version when archive_version was read; -1: never */
   gsize bytes;
+} ApiCacheTenant;
+
+struct ApiCache {
+  GHashTable *tenants; /* char* enterprise id -> ApiCacheTenant* */
+  GHashTable *keys;    /* char* secret hash -> MaApiKey* (found, unrevoked) */
+  gint64 version;      /* storage_data_version at the last sync */
+  gsize bytes;         /* page bytes over all tenants */
+  guint entries;       /* pages over all tenants */
+  gboolean version_failed; /* a version read failed once already (logged once) */
 };
+
+static void tenant_free(gpointer p)
+{
+  ApiCacheTenant *t = p;
+  g_hash_table_unref(t->pages);
+  g_free(t);
+}
 
 ApiCache *api_cache_new(void)
 {
   ApiCache *c = g_new0(ApiCache, 1);
-  c->entries = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
+  c->tenants = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, tenant_free);
   c->keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)ma_api_key_free);
   c->version = -1;
   return c;
@@ -41,16 +62,17 @@ void api_cache_free(ApiCache *c)
 {
   if (!c)
     return;
-  g_hash_table_unref(c->entries);
+  g_hash_table_unref(c->tenants);
   g_hash_table_unref(c->keys);
   g_free(c);
 }
 
-static void cache_clear(ApiCache *c)
+static void tenant_drop_pages(ApiCache *c, ApiCacheTenant *t)
 {
-  g_hash_table_remove_all(c->entries);
-  g_hash_table_remove_all(c->keys);
-  c->bytes = 0;
+  c->entries -= g_hash_table_size(t->pages);
+  c->bytes -= t->bytes;
+  g_hash_table_remove_all(t->pages);
+  t->bytes = 0;
 }
 
 void api_cache_sync(ApiCtx *ctx)
@@ -59,9 +81,48 @@ void api_cache_sync(ApiCtx *ctx)
   gint64 v = storage_data_version(ctx->st);
 
   if (v != c->version) {
-    cache_clear(c);
+    g_hash_table_remove_all(c->keys); /* revocation is immediate; pages are checked per tenant */
     c->version = v;
   }
+}
+
+/* The asking enterprise's pages, valid at the current data version: re-reads its archive version
+ * when anything was committed since it was last read, dropping its pages when that moved. NULL
+ * when the version cannot be read (nothing is served from or stored into the cache then). */
+static ApiCacheTenant *tenant_current(ApiCtx *ctx)
+{
+  ApiCache *c = ctx->srv->cache;
+  g_autoptr(GError) error = NULL;
+  gint64 v = 0;
+
+  if (!ctx->enterprise_id)
+    return NULL;
+  ApiCacheTenant *t = g_hash_table_lookup(c->tenants, ctx->enterprise_id);
+  if (!t) {
+    t = g_new0(ApiCacheTenant, 1);
+    t->pages = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
+    t->archive_version = -1;
+    t->checked_at = -1;
+    g_hash_table_insert(c->tenants, g_strdup(ctx->enterprise_id), t);
+  }
+  if (t->checked_at == c->version)
+    return t;
+  if (storage_archive_version(ctx->st, ctx->enterprise_id, &v, &error) < 0) {
+    /* answers are still right, only computed every time: said once, not per request */
+    if (!c->version_failed)
+      ma_warn("api", "page cache off for enterprise %s: cannot read its archive version: %s", ctx->enterprise_id,
+              error->message);
+    c->version_failed = TRUE;
+    tenant_drop_pages(c, t);
+    t->archive_version = -1;
+    t->checked_at = -1;
+    return NULL;
+  }
+  if (v != t->archive_version)
+    tenant_drop_pages(c, t);
+  t->archive_version = v;
+  t->checked_at = c->version;
+  return t;
 }
 
 static MaApiKey *key_copy(const MaApiKey *k)
@@ -93,19 +154,14 @@ void api_cache_key_store(ApiCtx *ctx, const char *hash, const MaApiKey *key)
   g_hash_table_replace(c->keys, g_strdup(hash), key_copy(key));
 }
 
-static char *cache_key(ApiCtx *ctx)
-{
-  return g_strconcat(ctx->enterprise_id ? ctx->enterprise_id : "-", "\n", evhttp_request_get_uri(ctx->req), NULL);
-}
-
 gboolean api_cache_reply(ApiCtx *ctx)
 {
-  ApiCache *c = ctx->srv->cache;
-  g_autofree char *key = NULL;
+  ApiCacheTenant *t = tenant_current(ctx);
   GBytes *body;
 
-  key = cache_key(ctx);
-  body = g_hash_table_lookup(c->entries, key);
+  if (!t)
+    return FALSE;
+  body = g_hash_table_lookup(t->pages, evhttp_request_get_uri(ctx->req));
   if (!body)
     return FALSE;
   api_reply_gbytes(ctx, 200, "application/json", body);
@@ -115,12 +171,31 @@ gboolean api_cache_reply(ApiCtx *ctx)
 void api_cache_store(ApiCtx *ctx, const char *json, gsize len)
 {
   ApiCache *c = ctx->srv->cache;
+  ApiCacheTenant *t;
+  GHashTableIter it;
+  gpointer value;
 
-  /* Stored only when nothing committed since the look-up that missed (same version). */
-  if (len > API_CACHE_MAX_ENTRY || storage_data_version(ctx->st) != c->version)
+  /* Stored only when nothing committed since the look-up that missed (same data version), and
+   * under a version read at that data version: the page is then exactly that version's. */
+  if (len > API_CACHE_MAX_ENTRY || storage_data_version(ctx->st) != c->version || !ctx->enterprise_id)
     return;
-  if (g_hash_table_size(c->entries) >= API_CACHE_MAX_ENTRIES || c->bytes + len > API_CACHE_MAX_BYTES)
-    cache_clear(c);
-  g_hash_table_replace(c->entries, cache_key(ctx), g_bytes_new(json, len));
+  t = g_hash_table_lookup(c->tenants, ctx->enterprise_id);
+  if (!t || t->checked_at != c->version)
+    return;
+  if (c->entries >= API_CACHE_MAX_ENTRIES || c->bytes + len > API_CACHE_MAX_BYTES) {
+    g_hash_table_iter_init(&it, c->tenants);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+      tenant_drop_pages(c, value);
+  }
+  const char *uri = evhttp_request_get_uri(ctx->req);
+  GBytes *old = g_hash_table_lookup(t->pages, uri);
+  if (old) {
+    t->bytes -= g_bytes_get_size(old);
+    c->bytes -= g_bytes_get_size(old);
+    c->entries--;
+  }
+  g_hash_table_replace(t->pages, g_strdup(uri), g_bytes_new(json, len));
+  t->bytes += len;
   c->bytes += len;
+  c->entries++;
 }

@@ -166,7 +166,8 @@ json_t *api_page(json_t *items, const char *next_cursor);
 
 ApiCache *api_cache_new(void);
 void api_cache_free(ApiCache *c);
-/* Once per request before anything else: empties the cache when the database changed. */
+/* Once per request before anything else: notes whether the database changed (keys are dropped at
+ * once, pages per enterprise when its archive version moved). */
 void api_cache_sync(ApiCtx *ctx);
 /* A copy (caller frees) of the cached unrevoked key with this secret hash, or NULL. */
 MaApiKey *api_cache_key_find(ApiCtx *ctx, const char *hash);

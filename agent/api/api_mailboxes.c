@@ -12,7 +12,8 @@
  * be mailagent's own instead: :authorize without a redirect_uri uses <public_url>/v1/oauth2/callback,
  * where the browser brings the code back (GET, no API key: the single-use state names the binding,
  * and the answer is a short HTML page for the person signing in). Also GET (list), DELETE (unbind),
- * POST {id}:pause, :resume and :sync (due now). The password is never part of an answer.
+ * POST {id}:pause, :resume and :sync (due now), and {id}:limit (the daily limit of mail sent
+ * through it, `mailbox limit`). The password is never part of an answer.
  */
 #include "api_internal.h"
 #include "agent/codec/codec.h"
@@ -70,7 +71,8 @@ static gboolean opt_string(ApiCtx *ctx, json_t *body, const char *name, const ch
 static void mailboxes_add(ApiCtx *ctx)
 {
   static const char *const fields[] = {"email", "username", "preset", "protocol", "host", "port", "security", "auth",
-                                       "password", "folders", "allow_untrusted_certificate", "archiving", NULL};
+                                       "password", "folders", "allow_untrusted_certificate", "archiving", "smtp",
+                                       "send", "sent_copy", "daily_limit", NULL};
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) joined = g_string_new(NULL);
   json_t *body;
@@ -79,12 +81,23 @@ static void mailboxes_add(ApiCtx *ctx)
   const char *password = NULL, *folders = NULL;
   json_t *port = json_object_get(body, "port"), *untrusted = json_object_get(body, "allow_untrusted_certificate");
   json_t *archiving = json_object_get(body, "archiving"), *folder_list = json_object_get(body, "folders");
+  json_t *send = json_object_get(body, "send"), *sent_copy = json_object_get(body, "sent_copy");
+  json_t *daily_limit = json_object_get(body, "daily_limit");
   if (!api_check_fields(ctx, body, fields) || !opt_string(ctx, body, "email", &req.email) ||
       !opt_string(ctx, body, "username", &req.username) || !opt_string(ctx, body, "preset", &req.preset) ||
       !opt_string(ctx, body, "protocol", &req.protocol) || !opt_string(ctx, body, "host", &req.host) ||
       !opt_string(ctx, body, "security", &req.security) || !opt_string(ctx, body, "auth", &req.auth) ||
-      !opt_string(ctx, body, "password", &password))
+      !opt_string(ctx, body, "password", &password) || !opt_string(ctx, body, "smtp", &req.smtp))
     goto out;
+  if ((send && !json_is_boolean(send)) || (sent_copy && !json_is_boolean(sent_copy)) ||
+      (daily_limit && (!json_is_integer(daily_limit) || json_integer_value(daily_limit) < 0 ||
+                       json_integer_value(daily_limit) > G_MAXINT))) {
+    api_reply_error(ctx, 422, "invalid", "fields 'send' and 'sent_copy' are booleans, 'daily_limit' a count (0: none)");
+    goto out;
+  }
+  req.no_send = send && json_is_false(send);
+  req.no_sent_copy = sent_copy && json_is_false(sent_copy);
+  req.daily_limit = daily_limit ? (int) json_integer_value(daily_limit) : 0;
   if (port && !json_is_integer(port)) {
     api_reply_error(ctx, 422, "invalid", "field 'port' must be an integer");
     goto out;
@@ -205,6 +218,33 @@ static void mailbox_change(ApiCtx *ctx, const char *action)
 static void mailbox_pause(ApiCtx *ctx) { mailbox_change(ctx, "pause"); }
 static void mailbox_resume(ApiCtx *ctx) { mailbox_change(ctx, "resume"); }
 static void mailbox_sync(ApiCtx *ctx) { mailbox_change(ctx, "sync"); }
+
+/* :limit {"daily_limit": N} (0: none) */
+static void mailbox_limit(ApiCtx *ctx)
+{
+  static const char *const fields[] = {"daily_limit", NULL};
+  g_autoptr(GError) error = NULL;
+  json_t *body;
+  if (!api_check_query(ctx, NULL) || !(body = api_body_json(ctx, TRUE))) return;
+  json_t *limit = json_object_get(body, "daily_limit");
+  g_autoptr(MaMailbox) m = NULL, after = NULL;
+  if (!api_check_fields(ctx, body, fields)) goto out;
+  if (!limit || !json_is_integer(limit) || json_integer_value(limit) < 0 || json_integer_value(limit) > G_MAXINT) {
+    api_reply_error(ctx, 422, "invalid", "field 'daily_limit' is required: a count of recipients a day (0: none)");
+    goto out;
+  }
+  if (!(m = mailbox_of(ctx))) goto out;
+  if (storage_mailbox_set_daily_limit(ctx->st, ctx->enterprise_id, m->id, (int) json_integer_value(limit), &error) < 0) {
+    api_reply_gerror(ctx, error);
+    goto out;
+  }
+  api_audit(ctx, ctx->enterprise_id, "mailbox.limit", m->id, json_pack("{s:I}", "daily_limit", json_integer_value(limit)),
+            NULL);
+  if (storage_mailbox_get(ctx->st, ctx->enterprise_id, m->id, &after, &error) <= 0) api_reply_gerror(ctx, error);
+  else api_reply_json(ctx, 200, codec_mailbox_to_json(after, NULL));
+out:
+  json_decref(body);
+}
 
 static void mailbox_authorize(ApiCtx *ctx)
 {
@@ -345,6 +385,7 @@ const ApiRoute api_mailboxes_routes[] = {
   {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:pause", API_AUTH_ENTERPRISE, mailbox_pause},
   {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:resume", API_AUTH_ENTERPRISE, mailbox_resume},
   {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:sync", API_AUTH_ENTERPRISE, mailbox_sync},
+  {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:limit", API_AUTH_ENTERPRISE, mailbox_limit},
   {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:authorize", API_AUTH_ENTERPRISE, mailbox_authorize},
   {EVHTTP_REQ_POST, "/v1/mailboxes/{id}:callback", API_AUTH_ENTERPRISE, mailbox_callback},
   {0},

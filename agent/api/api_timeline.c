@@ -6,7 +6,8 @@
  * The cursor is storage's (a position in the (date, id) order), so pages stay stable while mail
  * arrives: a new message sorts before the first page, never into a later one. A record with no
  * items that does not exist answers 404; a deleted record keeps its history. Pages are served
- * from api_cache.c while nothing has been committed since they were built.
+ * from api_cache.c while nothing has been committed to this enterprise's archive since they were
+ * built (storage_archive_version).
  */
 #include "api_internal.h"
 #include "agent/codec/codec.h"

@@ -1,7 +1,8 @@
 /* cli_mailbox.c - `mailagent mailbox ...`: employees' own IMAP/POP3 mailboxes that the collector
  * pulls mail from. `bind` checks the settings against the real server and saves nothing when a
  * step fails; `sync` runs one sync now in this process and archives what it pulled; the rest
- * lists, shows status, pauses, resumes and unbinds. OAuth2 bindings: `authorize` gives the
+ * lists, shows status, pauses, resumes and unbinds; `limit` sets the daily limit of mail sent
+ * through the mailbox (the employee-mailbox channel). OAuth2 bindings: `authorize` gives the
  * provider's URL, `callback` takes the code back. Passwords are read from a file (or stdin),
  * never from the command line, and never printed.
  */
@@ -66,6 +67,12 @@ static void print_mailbox(const MaMailbox *m, GPtrArray *quarantine)
          m->allow_untrusted ? " (UNTRUSTED certificate allowed)" : "", m->username, m->auth,
          m->preset ? ", preset " : "", m->preset ? m->preset : "");
   printf("  state:       %s%s\n", m->state, m->archiving ? "" : " (archiving off)");
+  if (m->smtp_host)
+    printf("  sending:     smtp %s:%d %s, Sent copy %s, daily limit %s%d\n", m->smtp_host, m->smtp_port, m->smtp_security,
+           m->sent_copy ? "appended by mailagent" : "saved by the provider", m->daily_limit ? "" : "none ",
+           m->daily_limit);
+  else
+    printf("  sending:     not used to send\n");
   printf("  last sync:   %s\n", t1);
   if (m->last_error) printf("  last error:  %s (%s)\n", m->last_error, t2);
   if (*t3) printf("  next sync:   %s\n", t3);
@@ -80,9 +87,9 @@ static int cmd_bind(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
   g_autofree char *preset = NULL, *host = NULL, *security = NULL, *protocol = NULL, *username = NULL;
-  g_autofree char *password_file = NULL, *folders = NULL;
-  int port = 0;
-  gboolean oauth2 = FALSE, untrusted = FALSE, no_archiving = FALSE;
+  g_autofree char *password_file = NULL, *folders = NULL, *smtp = NULL;
+  int port = 0, daily_limit = 0;
+  gboolean oauth2 = FALSE, untrusted = FALSE, no_archiving = FALSE, no_send = FALSE, no_sent_copy = FALSE;
   GOptionEntry entries[] = {
     {"preset", 0, 0, G_OPTION_ARG_STRING, &preset, "Provider preset (share/presets.ini)", "NAME"},
     {"protocol", 0, 0, G_OPTION_ARG_STRING, &protocol, "imap (default) or pop3", "P"},
@@ -97,11 +104,16 @@ static int cmd_bind(int argc, char **argv)
     {"folders", 0, 0, G_OPTION_ARG_STRING, &folders, "Folders to collect, comma-separated (default INBOX and Sent)", "LIST"},
     {"allow-untrusted-certificate", 0, 0, G_OPTION_ARG_NONE, &untrusted, "Do not verify the server's certificate", NULL},
     {"no-archiving", 0, 0, G_OPTION_ARG_NONE, &no_archiving, "Bind but do not collect yet", NULL},
+    {"smtp", 0, 0, G_OPTION_ARG_STRING, &smtp, "SMTP server for sending as the employee (default: the preset's, unless --host is given)", "HOST:PORT:tls|starttls"},
+    {"no-send", 0, 0, G_OPTION_ARG_NONE, &no_send, "Never send through this mailbox (no SMTP login check)", NULL},
+    {"no-sent-copy", 0, 0, G_OPTION_ARG_NONE, &no_sent_copy, "Do not append sent mail to the Sent folder (the server does)", NULL},
+    {"daily-limit", 0, 0, G_OPTION_ARG_INT, &daily_limit, "Recipients per day sent through it (default 0: none)", "N"},
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr(GOptionContext) ctx = cli_context("mailbox bind", "ENTERPRISE EMAIL",
     "Bind an employee's mailbox. The settings are checked against the server (DNS, connection, TLS "
-    "certificate, login, folders) and nothing is saved when a step fails.", &common, entries);
+    "certificate, login, folders; and the SMTP login when the mailbox may send) and nothing is saved when a "
+    "step fails.", &common, entries);
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
   if ((rc = cli_positional(argc, argv, 2, 2,
@@ -122,7 +134,8 @@ static int cmd_bind(int argc, char **argv)
   CollectorBindRequest req = {
     .email = argv[2], .username = username, .preset = preset, .protocol = protocol, .host = host, .port = port,
     .security = security, .auth = oauth2 ? "oauth2" : NULL, .folders = folders, .allow_untrusted = untrusted,
-    .archiving_off = no_archiving,
+    .archiving_off = no_archiving, .smtp = smtp, .no_send = no_send, .no_sent_copy = no_sent_copy,
+    .daily_limit = daily_limit,
   };
   if (!oauth2 && preset == NULL && host == NULL) req.auth = "password";
   else if (!oauth2) req.auth = "password";
@@ -300,6 +313,21 @@ static int cmd_sync(int argc, char **argv)
   return rc;
 }
 
+/* Opens config, storage and the enterprise, and loads one of its mailboxes (no collector
+ * environment: for changes that need no secret). 0 or an exit status (then nothing stays open). */
+static int open_mailbox(const CliCommon *common, const char *enterprise, const char *which, MaConfig **cfg,
+                        MaStorage **st, MaEnterprise **ent, MaMailbox **m)
+{
+  int rc = cli_open_enterprise(common, enterprise, cfg, st, ent);
+  if (rc != 0) return rc;
+  if ((rc = find_mailbox(*st, *ent, which, m)) != 0) {
+    storage_close(st);
+    ma_enterprise_free(*ent);
+    *ent = NULL;
+  }
+  return rc;
+}
+
 /* pause / resume / unbind share their shape. */
 static int change_state(int argc, char **argv, const char *name, const char *summary)
 {
@@ -313,13 +341,8 @@ static int change_state(int argc, char **argv, const char *name, const char *sum
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
   MaEnterprise *ent = NULL;
-  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
   MaMailbox *m = NULL;
-  if ((rc = find_mailbox(st, ent, argv[2], &m)) != 0) {
-    storage_close(&st);
-    ma_enterprise_free(ent);
-    return rc;
-  }
+  if ((rc = open_mailbox(&common, argv[1], argv[2], &cfg, &st, &ent, &m)) != 0) return rc;
   g_autoptr(GError) error = NULL;
   if (g_str_equal(name, "unbind")) rc = storage_mailbox_remove(st, ent->id, m->id, &error);
   else if (g_str_equal(name, "pause")) rc = storage_mailbox_set_state(st, ent->id, m->id, "paused", 0, &error);
@@ -444,6 +467,38 @@ static int cmd_callback(int argc, char **argv)
   return rc;
 }
 
+static int cmd_limit(int argc, char **argv)
+{
+  g_auto(CliCommon) common = {0};
+  GOptionEntry entries[] = {G_OPTION_ENTRY_NULL};
+  g_autoptr(GOptionContext) ctx = cli_context("mailbox limit", "ENTERPRISE MAILBOX N",
+    "Set how many recipients a day mail sent through the mailbox may reach (0: no limit). Counted per "
+    "calendar day in the enterprise's time zone (setting timezone, else UTC); past it, the day's mail "
+    "takes the default path.", &common, entries);
+  int rc = cli_parse(ctx, &argc, &argv);
+  if (rc >= 0) return rc;
+  if ((rc = cli_positional(argc, argv, 3, 3, "mailagent mailbox limit ENTERPRISE MAILBOX N")) >= 0) return rc;
+  char *end = NULL;
+  long limit = strtol(argv[3], &end, 10);
+  if (!*argv[3] || *end || limit < 0 || limit > G_MAXINT) return cli_usage_error("N must be 0 or a positive number");
+  g_autoptr(MaConfig) cfg = NULL;
+  MaStorage *st = NULL;
+  MaEnterprise *ent = NULL;
+  MaMailbox *m = NULL;
+  if ((rc = open_mailbox(&common, argv[1], argv[2], &cfg, &st, &ent, &m)) != 0) return rc;
+  g_autoptr(GError) error = NULL;
+  if (storage_mailbox_set_daily_limit(st, ent->id, m->id, (int) limit, &error) < 0) {
+    rc = cli_fail("mailbox limit", error);
+  } else {
+    cli_audit(st, ent->id, "mailbox.limit", m->id, json_pack("{s:I}", "daily_limit", (json_int_t) limit), NULL);
+    printf("mailbox %s (%s): daily limit %s%ld\n", m->id, m->email, limit ? "" : "none ", limit);
+  }
+  ma_mailbox_free(m);
+  storage_close(&st);
+  ma_enterprise_free(ent);
+  return rc;
+}
+
 static int cmd_oauth2_client(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
@@ -513,6 +568,7 @@ int cli_mailbox(int argc, char **argv)
     {"pause", cmd_pause, "stop polling: pause ENTERPRISE MAILBOX"},
     {"resume", cmd_resume, "poll again: resume ENTERPRISE MAILBOX"},
     {"unbind", cmd_unbind, "forget a binding: unbind ENTERPRISE MAILBOX"},
+    {"limit", cmd_limit, "daily limit of mail sent through it: limit ENTERPRISE MAILBOX N"},
     {"authorize", cmd_authorize, "OAuth2: the provider's URL: authorize ENTERPRISE MAILBOX --redirect-uri URI"},
     {"callback", cmd_callback, "OAuth2: the code back: callback ENTERPRISE MAILBOX --state S --code C --redirect-uri URI"},
     {"oauth2-client", cmd_oauth2_client, "the enterprise's OAuth2 client: oauth2-client ENTERPRISE PRESET --client-id ID"},

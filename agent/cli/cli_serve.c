@@ -56,6 +56,7 @@ typedef struct {
   GPtrArray *old_cfgs;       /* MaConfig* replaced by reloads, freed at exit */
   SmtpServer *smtp;
   SmtpServer *submission;    /* [submission] listen */
+  SmtpServer *submission_tls; /* [submission] tls_listen (implicit TLS), NULL when not configured */
   OutboundSubmission *submission_sink;
   ApiThread *api;
   int term_count;
@@ -88,6 +89,8 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
   /* submission clients whose message was not answered yet retry; what reached the sink is queued */
   smtp_server_free(s->submission);
   s->submission = NULL;
+  smtp_server_free(s->submission_tls);
+  s->submission_tls = NULL;
   smtp_server_shutdown(s->smtp, s->cfg->grace_period, on_smtp_down, s);
 }
 
@@ -292,6 +295,13 @@ int cli_serve(int argc, char **argv)
     status = cli_fail("submission", error);
     goto out;
   }
+  if (s.cfg->submission_tls_listen &&
+      (!(s.submission_tls = smtp_server_new_submission_tls(s.base, s.cfg, outbound_submission_ops(), s.submission_sink,
+                                                           &error)) ||
+       smtp_server_start(s.submission_tls, &error) < 0)) {
+    status = cli_fail("submission", error);
+    goto out;
+  }
   s.api = api_thread_start(s.cfg, &error);
   if (!s.api) {
     status = cli_fail("api", error);
@@ -319,6 +329,7 @@ out:
   if (ev_hup) event_free(ev_hup);
   api_thread_stop(s.api);
   smtp_server_free(s.submission);
+  smtp_server_free(s.submission_tls);
   outbound_submission_free(s.submission_sink);
   smtp_server_free(s.smtp); /* drains its spool writer: everything acknowledged is in the spool */
   if (collector) collector_pool_stop(); /* sessions end within their timeouts; what they spooled stays */

@@ -46,6 +46,11 @@ json_t *codec_mailbox_to_json(const MaMailbox *m, GPtrArray *quarantine)
   json_object_set_new(o, "last_error", str_or_null(m->last_error));
   json_object_set_new(o, "last_error_at", time_or_null(m->last_error ? m->last_error_at : 0));
   json_object_set_new(o, "next_attempt_at", time_or_null(g_strcmp0(m->state, "active") == 0 ? m->next_attempt_at : 0));
+  json_object_set_new(o, "smtp", m->smtp_host ? json_pack("{s:s, s:i, s:s}", "host", m->smtp_host, "port", m->smtp_port,
+                                                          "security", m->smtp_security ? m->smtp_security : "tls")
+                                             : json_null());
+  json_object_set_new(o, "sent_copy", json_boolean(m->smtp_host && m->sent_copy));
+  json_object_set_new(o, "daily_limit", json_integer(m->daily_limit));
   json_object_set_new(o, "counts", json_pack("{s:I, s:I, s:I, s:I}", "fetched", (json_int_t)m->fetched, "archived",
                                              (json_int_t)m->archived, "skipped", (json_int_t)m->skipped, "quarantined",
                                              (json_int_t)m->quarantined));

@@ -19,6 +19,7 @@
 void collector_session_result_clear(CollectorSessionResult *r)
 {
   if (r->folders) g_ptr_array_unref(r->folders);
+  g_free(r->appended_to);
   memset(r, 0, sizeof *r);
 }
 
@@ -91,6 +92,7 @@ int collector_verify(const CollectorEnv *env, const MaMailbox *m, const char *se
   if (folders) res.folders = g_ptr_array_ref(folders);
   int rc = run_session(&p, NULL, &res, error);
   collector_session_result_clear(&res);
+  if (rc == 0 && m->smtp_host) rc = collector_smtp_verify(env, m, secret, error);
   return rc;
 }
 
@@ -163,6 +165,39 @@ int collector_idle_mailbox(const CollectorEnv *env, MaStorage *st, const char *m
   return rc;
 }
 
+/* One session of m with its secret (p: the session's extra parameters, NULL for a sync); an OAuth2
+ * token the server refused (revoked early or expired) is refreshed once and the session run again,
+ * keeping what the first run fetched counted. 0, or -1 with *failure. */
+static int run_with_secret(const CollectorEnv *env, MaStorage *st, const MaMailbox *m, const CollectorSessionParams *extra,
+                           CollectorSink *sink, CollectorSessionResult *res, GError **failure)
+{
+  char *secret = mailbox_secret(env, st, m, FALSE, failure);
+  if (!secret) return -1;
+  CollectorSessionParams p;
+  session_params(env, m, secret, &p);
+  if (extra) {
+    p.append = extra->append;
+    p.append_message_id = extra->append_message_id;
+  }
+  int rc = run_session(&p, sink, res, failure);
+  if (rc < 0 && res->auth_failed && g_str_equal(m->auth, "oauth2")) {
+    secret_free(secret);
+    g_clear_error(failure);
+    gint64 fetched = res->fetched;
+    collector_session_result_clear(res);
+    res->fetched = fetched;
+    secret = mailbox_secret(env, st, m, TRUE, failure);
+    if (secret) {
+      p.secret = secret;
+      rc = run_session(&p, sink, res, failure);
+    } else {
+      rc = -1;
+    }
+  }
+  secret_free(secret);
+  return rc;
+}
+
 int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, const char *mailbox_id,
                            const char *lease_owner, gboolean *busy, GError **error)
 {
@@ -192,26 +227,7 @@ int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, 
   CollectorSink *sink = collector_sink_new(st, sp, m);
   collector_sink_set_lease(sink, lease_owner, lease_seconds);
   const char *new_state = NULL;
-  char *secret = mailbox_secret(env, st, m, FALSE, &failure);
-  if (secret) {
-    CollectorSessionParams p;
-    session_params(env, m, secret, &p);
-    int rc = run_session(&p, sink, &res, &failure);
-    if (rc < 0 && res.auth_failed && g_str_equal(m->auth, "oauth2")) {
-      /* the access token may have been revoked early or expired: refresh once and retry */
-      secret_free(secret);
-      g_clear_error(&failure);
-      gint64 fetched = res.fetched;
-      collector_session_result_clear(&res);
-      res.fetched = fetched;
-      secret = mailbox_secret(env, st, m, TRUE, &failure);
-      if (secret) {
-        p.secret = secret;
-        run_session(&p, sink, &res, &failure);
-      }
-    }
-  }
-  secret_free(secret);
+  run_with_secret(env, st, m, NULL, sink, &res, &failure);
   if (failure && g_str_equal(m->auth, "oauth2") && (failure->code == MA_ERROR_CONFLICT || res.auth_failed))
     new_state = "needs_reauth";
   else if (failure && res.auth_failed)
@@ -245,4 +261,27 @@ int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, 
   }
   if (failure) g_propagate_error(error, failure);
   return 0;
+}
+
+int collector_append_sent(const CollectorEnv *env, MaStorage *st, const MaMailbox *m, GBytes *message,
+                          const char *message_id, char **folder, gboolean *found, GError **error)
+{
+  *folder = NULL;
+  *found = FALSE;
+  if (!g_str_equal(m->protocol, "imap")) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "append: the binding is POP3, which has no Sent folder");
+    return -1;
+  }
+  CollectorSessionResult res = {0};
+  CollectorSessionParams extra = {.append = message, .append_message_id = message_id};
+  GError *failure = NULL;
+  int rc = run_with_secret(env, st, m, &extra, NULL, &res, &failure);
+  if (rc == 0) {
+    *folder = g_steal_pointer(&res.appended_to);
+    *found = res.append_found;
+  } else {
+    g_propagate_error(error, failure);
+  }
+  collector_session_result_clear(&res);
+  return rc;
 }

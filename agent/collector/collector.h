@@ -44,6 +44,9 @@ typedef struct {
                              * idle_ms pass, or *stop becomes non-zero; then log out */
   int idle_ms;
   const volatile gint *stop;
+  GBytes *append;           /* IMAP: after logging in, append this message (CRLF) with \Seen to the
+                             * Sent folder unless a message with append_message_id is there already */
+  const char *append_message_id; /* without <> */
 } CollectorSessionParams;
 
 typedef struct {
@@ -55,6 +58,8 @@ typedef struct {
   gint64 quarantined;
   gboolean new_mail;        /* idle: the server announced new messages */
   gboolean no_idle;         /* idle: the server does not offer IDLE */
+  char *appended_to;        /* append: the Sent folder's name (UTF-8) */
+  gboolean append_found;    /* append: the message was there already; nothing appended */
 } CollectorSessionResult;
 
 void collector_session_result_clear(CollectorSessionResult *r);
@@ -132,7 +137,8 @@ void collector_env_clear(CollectorEnv *env);
 char *collector_secret_aad(const char *mailbox_id);
 
 /* Checks a binding against the real server before it is saved: DNS, connect, TLS and certificate,
- * greeting, STARTTLS, authentication, capabilities, folder listing. secret: the password or an
+ * greeting, STARTTLS, authentication, capabilities, folder listing; and when the mailbox may be used
+ * to send (smtp_host set), the SMTP login too (collector_smtp_verify). secret: the password or an
  * access token. folders (may be NULL) receives the folder names. 0, or -1 with *error naming the
  * step and the server's reply. */
 int collector_verify(const CollectorEnv *env, const MaMailbox *m, const char *secret, GPtrArray *folders,
@@ -156,9 +162,31 @@ int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, 
 int collector_idle_mailbox(const CollectorEnv *env, MaStorage *st, const char *mailbox_id, int idle_ms,
                            const volatile gint *stop, gboolean *new_mail, gboolean *no_idle, GError **error);
 
+/* Appends a message sent through the binding m to its Sent folder over IMAP (the SPECIAL-USE \Sent
+ * folder, else one with a usual Sent name), flagged \Seen, unless a message with that Message-ID is
+ * in the folder already (a retry after a crash between the APPEND and our record of it never
+ * duplicates the copy). OAuth2: refreshed once after a refusal. 0 with *folder (newly allocated)
+ * and *found (already there), or -1 with *error naming the step. Blocks. */
+int collector_append_sent(const CollectorEnv *env, MaStorage *st, const MaMailbox *m, GBytes *message,
+                          const char *message_id, char **folder, gboolean *found, GError **error);
+
 /* Next attempt after `failures` consecutive failures: interval on success, else 30 s doubling up to
  * max_backoff. Pure. */
 gint64 collector_next_attempt(gint64 now, int failures, int interval, int max_backoff);
+
+/* ---- the SMTP side of a binding (collector_smtp.c) -------------------------------------------- */
+
+#include "agent/smtp_client/smtp_client.h"
+
+/* The SMTP client's settings for sending as m (which has smtp_host): its TLS (implicit or STARTTLS,
+ * the certificate verified unless m allows an untrusted one), AUTH PLAIN with the password or
+ * XOAUTH2/OAUTHBEARER with the token (secret NULL: the session asks its token provider). Strings
+ * borrowed from m, helo and secret. */
+void collector_smtp_client_config(const MaMailbox *m, const char *helo, const char *secret, SmtpClientConfig *out);
+/* Logs in to m's SMTP server and quits: DNS, connect, TLS and certificate, EHLO, AUTH. 0 (also
+ * when m has no SMTP server), or -1 with *error "smtp <step>: host:port: <reason and the server's
+ * reply>", step one of dns, connect, greeting, ehlo, starttls, tls, auth. Blocks. */
+int collector_smtp_verify(const CollectorEnv *env, const MaMailbox *m, const char *secret, GError **error);
 
 /* ---- bindings (collector_binding.c) ----------------------------------------------------------- */
 
@@ -175,6 +203,11 @@ typedef struct {
   const char *folders;      /* comma-separated; NULL: INBOX and Sent */
   gboolean allow_untrusted;
   gboolean archiving_off;
+  /* sending through the mailbox (issue 13) */
+  const char *smtp;         /* "host:port:security"; NULL: the preset's SMTP server when host is NULL */
+  gboolean no_send;         /* never used to send: no SMTP server, no SMTP login check */
+  gboolean no_sent_copy;    /* mailagent appends no Sent copy (the server files sent mail itself) */
+  int daily_limit;          /* recipients per day through it; 0: none */
 } CollectorBindRequest;
 
 /* A new binding (not saved) from the request, the presets and the enterprise's default server;
@@ -228,6 +261,9 @@ int collector_oauth2_client_set(const CollectorEnv *env, MaStorage *st, const ch
 /* Queues the webhook event mailbox.message: count new messages were pulled for the binding's
  * employee (best effort: a failure to queue is not the sync's failure). */
 void collector_notify_new_mail(MaStorage *st, const MaMailbox *m, gint64 count);
+/* The grant of binding mailbox_id was refused outside a sync (sending through the mailbox): the
+ * binding turns needs_reauth (no more polling) and the CRM gets mailbox.needs_reauth, once. */
+void collector_grant_revoked(MaStorage *st, const char *mailbox_id, const char *why);
 /* Queues the webhook event mailbox.needs_reauth for the CRM (once per failure time) and counts it. */
 void collector_notify_needs_reauth(MaStorage *st, const MaMailbox *m, const char *why);
 

@@ -52,6 +52,32 @@ static int from_preset(const CollectorEnv *env, const char *preset_id, const cha
   return 0;
 }
 
+/* The SMTP side: the server given, else the preset's when the incoming server comes from the preset
+ * too (an explicit --host says the preset's servers are not the ones in use); none with no_send. */
+static int binding_smtp(const CollectorEnv *env, const CollectorBindRequest *r, MaMailbox *m, GError **error)
+{
+  const MaPreset *p = m->preset ? g_hash_table_lookup(env->presets, m->preset) : NULL;
+  if (r->daily_limit < 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "the daily limit must be 0 (none) or more");
+    return -1;
+  }
+  m->daily_limit = r->daily_limit;
+  m->sent_copy = !r->no_sent_copy && !(p && p->saves_sent);
+  if (r->no_send) return 0;
+  if (r->smtp) {
+    MaServer srv;
+    if (collector_server_parse(r->smtp, &srv, error) < 0) return -1;
+    m->smtp_host = srv.host;
+    m->smtp_port = srv.port;
+    m->smtp_security = g_strdup(ma_security_name(srv.security));
+  } else if (p && p->smtp.host && !r->host) {
+    m->smtp_host = g_strdup(p->smtp.host);
+    m->smtp_port = p->smtp.port;
+    m->smtp_security = g_strdup(ma_security_name(p->smtp.security));
+  }
+  return 0;
+}
+
 int collector_binding_make(const CollectorEnv *env, MaStorage *st, const char *enterprise_id,
                            const CollectorBindRequest *r, MaMailbox **out, GError **error)
 {
@@ -137,6 +163,7 @@ int collector_binding_make(const CollectorEnv *env, MaStorage *st, const char *e
     return -1;
   }
   m->auth = g_strdup(auth);
+  if (binding_smtp(env, r, m, error) < 0) return -1;
   if (r->folders && *r->folders) {
     g_auto(GStrv) parts = g_strsplit(r->folders, ",", -1);
     for (char **p = parts; *p; p++) {

@@ -4,12 +4,15 @@
  *   CONNECT -> [TLS] -> GREETING -> [STARTTLS] -> CAPABILITY -> AUTH -> [ID] -> LIST
  *     -> per folder: EXAMINE -> SEARCH -> SIZES -> FETCH (rounds) -> next folder -> LOGOUT -> DONE
  *   idle mode (RFC 2177): ... AUTH -> [ID] -> IDLE (EXAMINE INBOX, IDLE) -> IDLE_WAIT -> LOGOUT
+ *   append mode (the Sent copy of mail sent through the mailbox): ... AUTH -> [ID] -> LIST -> APPEND
+ *     (EXAMINE the Sent folder, UID SEARCH HEADER Message-ID, APPEND with \Seen unless found)
+ *     -> LOGOUT
  *     IDLE_WAIT waits on the stream (buffered TLS bytes first), ends the IDLE with DONE when the
  *     server says something, and reports new mail when EXISTS grew; otherwise it idles again
  *     until idle_ms passed or the caller asks it to stop.
  *
- * Read-only by construction: folders are opened with EXAMINE and bodies fetched with BODY.PEEK[],
- * so no flag changes and nothing is deleted. Incremental by UID under UIDVALIDITY; the first sync of
+ * Read-only by construction, but for the append mode's one APPEND: folders are opened with EXAMINE
+ * and bodies fetched with BODY.PEEK[], so no flag changes and nothing is deleted. Incremental by UID under UIDVALIDITY; the first sync of
  * a folder (and a sync after UIDVALIDITY changed) covers `since` with SEARCH SINCE. Each FETCH round
  * holds at most batch_bytes of message data; a larger message comes in partial ranges
  * (BODY.PEEK[]<offset.length>) written straight into its spool file, so memory never holds more
@@ -60,6 +63,7 @@ typedef enum {
   IMAP_NEXT_FOLDER,
   IMAP_IDLE,
   IMAP_IDLE_WAIT,
+  IMAP_APPEND,
   IMAP_LOGOUT,
   IMAP_DONE,
 } ImapState;
@@ -316,6 +320,7 @@ static int imap_list(ImapSession *s, GError **error)
       else g_free(utf8);
     }
   }
+  if (s->p->append) return IMAP_APPEND;
   g_autofree char *missing = NULL;
   collector_folders_choose(s->listed, s->p->mailbox->folders, s->folders, &missing);
   if (missing) {
@@ -667,6 +672,62 @@ static int imap_idle_wait(ImapSession *s, GError **error)
   return IMAP_IDLE;
 }
 
+/* The Sent folder of the listing: SPECIAL-USE \Sent, else a usual Sent name; NULL when none. */
+static const CollectorFolder *sent_folder(ImapSession *s)
+{
+  for (guint i = 0; i < s->listed->len; i++) {
+    const CollectorFolder *f = g_ptr_array_index(s->listed, i);
+    if (f->sent && !f->noselect) return f;
+  }
+  for (guint i = 0; i < s->listed->len; i++) {
+    const CollectorFolder *f = g_ptr_array_index(s->listed, i);
+    g_autofree char *utf8 = collector_mutf7_decode(f->name, strlen(f->name));
+    if (!f->noselect && utf8 && collector_folder_is_sent_name(utf8)) return f;
+  }
+  return NULL;
+}
+
+static int imap_append(ImapSession *s, GError **error)
+{
+  const CollectorFolder *sent = sent_folder(s);
+  if (!sent) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "append: the mailbox has no Sent folder (no \\Sent attribute, no usual name)");
+    return -1;
+  }
+  s->res->appended_to = collector_mutf7_decode(sent->name, strlen(sent->name));
+  budget(s);
+  int rc = mailimap_examine(s->imap, sent->name);
+  if (rc != MAILIMAP_NO_ERROR) return fail(s, error, MA_ERROR_TEMPFAIL, "append: examine", rc);
+  if (s->p->append_message_id) {
+    /* already there (a retry after a crash between the APPEND and its record)? */
+    char *value = g_strdup_printf("<%s>", s->p->append_message_id);
+    struct mailimap_search_key *key = mailimap_search_key_new_header(strdup("Message-ID"), strdup(value));
+    g_free(value);
+    clist *found = NULL;
+    rc = key ? mailimap_uid_search(s->imap, NULL, key, &found) : MAILIMAP_ERROR_MEMORY;
+    if (key) mailimap_search_key_free(key);
+    gboolean there = found && clist_count(found) > 0;
+    if (found) mailimap_search_result_free(found);
+    if (rc != MAILIMAP_NO_ERROR) return fail(s, error, MA_ERROR_TEMPFAIL, "append: search", rc);
+    if (there) {
+      s->res->append_found = TRUE;
+      return IMAP_LOGOUT;
+    }
+  }
+  struct mailimap_flag_list *flags = mailimap_flag_list_new_empty();
+  if (!flags || mailimap_flag_list_add(flags, mailimap_flag_new_seen()) != MAILIMAP_NO_ERROR) {
+    if (flags) mailimap_flag_list_free(flags);
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "append: out of memory");
+    return -1;
+  }
+  gsize len = 0;
+  const char *data = g_bytes_get_data(s->p->append, &len);
+  rc = mailimap_append(s->imap, sent->name, flags, NULL, data, len);
+  mailimap_flag_list_free(flags);
+  if (rc != MAILIMAP_NO_ERROR) return fail(s, error, MA_ERROR_TEMPFAIL, "append", rc);
+  return IMAP_LOGOUT;
+}
+
 static int imap_logout(ImapSession *s, GError **error)
 {
   budget(s);
@@ -694,6 +755,7 @@ static int imap_step(ImapSession *s, GError **error)
   case IMAP_NEXT_FOLDER: next = imap_next_folder(s, error); break;
   case IMAP_IDLE: next = imap_idle(s, error); break;
   case IMAP_IDLE_WAIT: next = imap_idle_wait(s, error); break;
+  case IMAP_APPEND: next = imap_append(s, error); break;
   case IMAP_LOGOUT: next = imap_logout(s, error); break;
   default: g_assert_not_reached();
   }
@@ -705,7 +767,7 @@ static int imap_step(ImapSession *s, GError **error)
 int collector_imap_run(const CollectorSessionParams *p, CollectorSink *sink, CollectorSessionResult *res,
                        GError **error)
 {
-  g_assert(p && p->mailbox && p->secret && (sink || p->verify_only || p->idle));
+  g_assert(p && p->mailbox && p->secret && (sink || p->verify_only || p->idle || p->append));
   ImapSession s = {.p = p, .sink = sink, .res = res, .state = IMAP_CONNECT};
   s.imap = mailimap_new(0, NULL);
   s.listed = g_ptr_array_new_with_free_func((GDestroyNotify)collector_folder_free);

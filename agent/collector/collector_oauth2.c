@@ -93,6 +93,14 @@ void collector_notify_new_mail(MaStorage *st, const MaMailbox *m, gint64 count)
   free(payload);
 }
 
+void collector_grant_revoked(MaStorage *st, const char *mailbox_id, const char *why)
+{
+  g_autoptr(MaMailbox) m = NULL;
+  if (storage_mailbox_get(st, NULL, mailbox_id, &m, NULL) <= 0 || g_strcmp0(m->state, "needs_reauth") == 0) return;
+  MaMailboxSyncReport report = {.ok = FALSE, .error_text = why, .new_state = "needs_reauth", .now = ma_now()};
+  if (storage_mailbox_report(st, m->id, &report, NULL) == 0) collector_notify_needs_reauth(st, m, why);
+}
+
 void collector_notify_needs_reauth(MaStorage *st, const MaMailbox *m, const char *why)
 {
   gint64 now = ma_now();

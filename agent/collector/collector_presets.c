@@ -94,7 +94,7 @@ static gboolean id_ok(const char *id)
   return TRUE;
 }
 
-static const char *const known_keys[] = {"name", "source", "imap", "pop3", "smtp", "auth", "imap_id",
+static const char *const known_keys[] = {"name", "source", "imap", "pop3", "smtp", "auth", "imap_id", "saves_sent",
                                          "oauth2_authorize_url", "oauth2_token_url", "oauth2_revoke_url",
                                          "oauth2_scope", NULL};
 
@@ -142,12 +142,12 @@ static MaPreset *preset_read(GKeyFile *kf, const char *group, GError **error)
           return NULL;
         }
       }
-    } else if (g_str_equal(keys[i], "imap_id")) {
+    } else if (g_str_equal(keys[i], "imap_id") || g_str_equal(keys[i], "saves_sent")) {
       if (g_strcmp0(v, "true") != 0 && g_strcmp0(v, "false") != 0) {
-        g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "preset [%s]: imap_id must be true or false", group);
+        g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "preset [%s]: %s must be true or false", group, keys[i]);
         return NULL;
       }
-      p->imap_id = g_str_equal(v, "true");
+      *(g_str_equal(keys[i], "imap_id") ? &p->imap_id : &p->saves_sent) = g_str_equal(v, "true");
     } else {
       char **slot = g_str_equal(keys[i], "name")                   ? &p->name
                     : g_str_equal(keys[i], "source")               ? &p->source

@@ -27,6 +27,7 @@ typedef struct {
   MaServer imap, pop3, smtp;
   gboolean password_ok, oauth2_ok;
   gboolean imap_id;
+  gboolean saves_sent;  /* the provider files mail sent over its SMTP in the Sent folder itself */
   char *oauth2_authorize_url, *oauth2_token_url, *oauth2_revoke_url, *oauth2_scope;
 } MaPreset;
 

@@ -58,6 +58,7 @@ static const KeySpec keys[] = {
   I("smtp", "grace_period", grace_period, "30"),
   I("smtp", "greet_delay_ms", greet_delay_ms, "0"),
   A("submission", "listen", submission_listen, "127.0.0.1:5870"),
+  A("submission", "tls_listen", submission_tls_listen, NULL),
   I("submission", "loopback_auth", submission_loopback_auth, "0"),
   A("api", "listen", api_listen, "127.0.0.1:8025"),
   L("api", "max_body", api_max_body, "10485760"),

@@ -39,6 +39,7 @@ typedef struct {
   int greet_delay_ms;           /* pause before the greeting; talkers are dropped (554), 0 */
   /* [submission] */
   char *submission_listen;      /* "127.0.0.1:5870" */
+  char *submission_tls_listen;  /* implicit TLS (port 465 style), NULL: none */
   int submission_loopback_auth; /* 1: AUTH without TLS from loopback clients, 0 */
   /* [api] */
   char *api_listen;             /* "127.0.0.1:8025" */

@@ -74,7 +74,9 @@ void outbound_archive_entries(const MaConfig *cfg, GPtrArray *entries);
 
 /* ---- delivery (outbound_delivery.c) ---------------------------------------------------------- */
 
-/* Starts the delivery thread (its own event loop and storage handle); cfg is copied. 0, or -1
+/* Starts the delivery thread (its own event loop and storage handle) and the thread that appends
+ * the Sent copies of mail sent through employees' mailboxes; cfg must outlive them (the
+ * employee-mailbox channel keeps the collector's environment, which points to it). 0, or -1
  * with *error (bad TLS trust file, unreadable password file, bad default_host). */
 int outbound_delivery_start(const MaConfig *cfg, GError **error);
 /* New recipients are due: scan now instead of at the next tick. Any thread; never blocks. */
@@ -102,7 +104,8 @@ int outbound_event_emit(MaStorage *st, const char *event, const MaOutbound *m, c
 
 /* The JSON of a queued message with every recipient's state (GET /v1/outbound/{id} and
  * `mailagent queue show --json`): id, enterprise_id, type, channel, employee, mail_from, from,
- * subject, message_id, size, created_at, route, records, recipients [{address, state, attempts,
+ * subject, message_id, size, created_at, route, records, sent_copy ({state, detail} or null: the Sent
+ * copy of mail sent through an employee's mailbox), recipients [{address, state, attempts,
  * reply, last_attempt_at, next_attempt_at, updated_at}]. New reference. */
 json_t *outbound_to_json(const MaOutbound *m);
 

@@ -1,8 +1,17 @@
 /* outbound_delivery.c - the delivery thread: takes due recipients from the queue, groups them by
  * message and destination, resolves the destination (the smart host of [relay] default_host, or
  * the recipient domain's MX hosts through agent/dns, null MX refused at once, implicit MX from
- * A records), runs agent/smtp_client connections, and records every recipient's outcome with its
- * webhook event in one transaction per job.
+ * A records; or, for a message routed through an employee's own mailbox, that binding's SMTP
+ * server with its password or OAuth2 token), runs agent/smtp_client connections, and records every
+ * recipient's outcome with its webhook event in one transaction per job.
+ *
+ * The employee-mailbox channel (issue 13): before a connection starts, the job's recipients are
+ * reserved against the mailbox's daily limit (storage_mailbox_send_reserve, per calendar day in the
+ * enterprise's time zone); those beyond it leave the mailbox's route: to the default path when the
+ * From domain may use it (ma_domains_may_send), else they wait for the next day, deferred with the
+ * reason. Reserved recipients that are not sent are given back. OAuth2 tokens come from
+ * oauth2_async (refreshes off this loop). The first recipient sent records the message's Sent-copy
+ * step in the same transaction (outbound_sent_copy.c appends it) unless the provider saves it.
  *
  * Limits: at most [queue] destination_concurrency connections per destination and
  * [queue] max_connections in all; jobs beyond wait in the destination's queue and take the next
@@ -18,8 +27,13 @@
  * storage handle and its resolver; the only entry from other threads is outbound_delivery_notify.
  */
 #include "outbound.h"
+#include "outbound_mailbox.h"
 
+#include "agent/collector/collector.h"
 #include "agent/dns/dns.h"
+#include "agent/domains/domains.h"
+#include "agent/lib/crypto.h"
+#include "agent/oauth2/oauth2_async.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
 #include "agent/lib/crypto.h"
@@ -64,6 +78,10 @@ typedef struct {
   const char **addrs;      /* their addresses, for SmtpClientJob */
   Dest *dest;
   guint host;              /* index into dest->hosts */
+  char day[16];            /* employee mailbox: the day its recipients were reserved on */
+  int reserved;            /* ... and how many (given back for those not sent) */
+  char *mailbox_id;        /* ... the mailbox (kept here: the destination reads its binding again) */
+  gboolean sent_copy;      /* ... whose Sent folder gets a copy (IMAP binding, provider does not) */
 } Job;
 
 struct Dest {
@@ -79,6 +97,8 @@ struct Dest {
   guint mx_left;           /* A look-ups still running */
   GPtrArray *mx_names;     /* exchanges, in order */
   GPtrArray *mx_addrs;     /* per exchange: char* address or NULL */
+  MaMailbox *mailbox;      /* "mailbox:<id>": the binding, read again at each routing */
+  char *secret;            /* its password in clear (NULL for OAuth2: the token provider) */
 };
 
 typedef struct {
@@ -90,7 +110,6 @@ typedef struct {
 
 typedef struct {
   /* configuration (copied) */
-  MaConfig *cfg;
   char *data_dir, *helo, *relay_host, *tls_mode, *auth_mech, *username, *password;
   int relay_port, mx_port;
   gint64 max_age;
@@ -107,6 +126,13 @@ typedef struct {
   GHashTable *conns;       /* Conn* open */
   GPtrArray *outcomes;     /* Outcome* waiting for the group commit (on_flush) */
   GPtrArray *relay_failures; /* RelayFailure*: failed sessions through enterprise relays, same commit */
+  /* the employee-mailbox channel */
+  const MaConfig *cfg;     /* the caller's (outlives the engine): the collector environment keeps it */
+  CollectorEnv coll;
+  gboolean coll_ok;        /* master key and presets loaded */
+  SSL_CTX *mailbox_ssl;    /* trust of the mailboxes' servers ([collector] ca_file) */
+  Oauth2Async *tokens;
+  SmtpTokenProvider token_provider;
   struct event *flush_ev;
   guint active;
   guint waiting_jobs;
@@ -119,6 +145,7 @@ static void job_free(Job *j)
 {
   if (!j) return;
   ma_outbound_free(j->msg);
+  g_free(j->mailbox_id);
   if (j->body) g_bytes_unref(j->body);
   g_ptr_array_unref(j->rcpts);
   g_free(j->addrs);
@@ -155,6 +182,9 @@ static void dest_free(Dest *d)
   g_queue_clear_full(&d->waiting, (GDestroyNotify) job_free);
   if (d->mx_names) g_ptr_array_unref(d->mx_names);
   if (d->mx_addrs) g_ptr_array_unref(d->mx_addrs);
+  ma_mailbox_free(d->mailbox);
+  if (d->secret) memset(d->secret, 0, strlen(d->secret));
+  g_free(d->secret);
   g_free(d);
 }
 
@@ -166,6 +196,7 @@ static MaOutbound *job_msg_copy(const MaOutbound *m)
   c->enterprise_id = g_strdup(m->enterprise_id);
   c->message_id = g_strdup(m->message_id);
   c->mail_from = g_strdup(m->mail_from);
+  c->header_from = g_strdup(m->header_from);
   c->created_at = m->created_at;
   c->eight_bit = m->eight_bit;
   c->smtputf8 = m->smtputf8;
@@ -176,7 +207,7 @@ static MaOutbound *job_msg_copy(const MaOutbound *m)
 
 /* Records one recipient's outcome and its event (inside the caller's transaction). */
 static int record_outcome(Engine *e, const MaOutbound *msg, MaOutboundRecipient *r, SmtpOutcome outcome,
-                          const char *reply, gint64 now, GError **error)
+                          const char *reply, gint64 not_before, gint64 now, GError **error)
 {
   MaOutboundState state;
   const char *event = NULL;
@@ -193,7 +224,7 @@ static int record_outcome(Engine *e, const MaOutbound *msg, MaOutboundRecipient 
     event = "message.bounced";
   } else {
     state = MA_OUT_DEFERRED;
-    next = now + outbound_retry_delay(r->attempts, e->retry_initial, e->retry_max);
+    next = MAX(now + outbound_retry_delay(r->attempts, e->retry_initial, e->retry_max), not_before);
     /* message.deferred on the first deferral and when the reason changes, not on every retry */
     if (g_strcmp0(r->deferred_reason, reply) != 0) {
       event = "message.deferred";
@@ -221,10 +252,13 @@ typedef struct {
   SmtpOutcome outcome;
   char reply[512];
   char *fallback_from;      /* the enterprise relay that failed this recipient: route it again */
+  gint64 not_before;        /* deferred: not retried before (0: the retry schedule alone) */
+  char *sent_copy_mailbox;  /* sent through this mailbox, whose Sent folder gets a copy */
 } Outcome;
 
 static void outcome_free(Outcome *o)
 {
+  g_free(o->sent_copy_mailbox);
   ma_outbound_free(o->msg);
   ma_outbound_recipient_free(o->r);
   g_free(o->fallback_from);
@@ -254,7 +288,7 @@ static int record_fallback(Engine *e, Outcome *o, gint64 now, GError **error)
   if (rc < 0) return -1;
   if (rc == 0) {
     g_strlcpy(o->reply, refused, sizeof o->reply);
-    return record_outcome(e, o->msg, o->r, SMTP_OUTCOME_TEMP, o->reply, now, error);
+    return record_outcome(e, o->msg, o->r, SMTP_OUTCOME_TEMP, o->reply, 0, now, error);
   }
   g_autofree char *reply = g_strdup_printf("relay failed (%s): falling back to the default path", o->reply);
   ma_info("outbound", "%s to=<%s> %s", o->msg->id, o->r->address, reply);
@@ -282,11 +316,17 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     for (guint i = 0; i < batch->len && !error; i++) {
       Outcome *o = g_ptr_array_index(batch, i);
       int rc = o->fallback_from ? record_fallback(e, o, now, &error)
-                                : record_outcome(e, o->msg, o->r, o->outcome, o->reply, now, &error);
+                                : record_outcome(e, o->msg, o->r, o->outcome, o->reply, o->not_before, now, &error);
       if (rc < 0) break;
+      if (o->outcome == SMTP_OUTCOME_SENT && o->sent_copy_mailbox &&
+          storage_sent_copy_add(e->st, o->msg->id, o->msg->enterprise_id, o->sent_copy_mailbox, now, &error) < 0)
+        break;
     }
     if (error || storage_commit(e->st, &error) < 0) storage_rollback(e->st);
-    else webhook_notify();
+    else {
+      webhook_notify();
+      outbound_sent_copy_notify();
+    }
   }
   if (error)
     ma_error("outbound", "cannot record %u outcome(s): %s (recipients retried after their lease)", batch->len,
@@ -302,6 +342,15 @@ static Job *apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint n)
   Job *next = NULL;
   gboolean more_hosts = j->host + 1 < j->dest->hosts->len;
   gboolean session_failed = FALSE; /* one failed session counts once, whatever its recipients */
+  if (j->reserved > 0) {
+    /* the mailbox's daily count keeps only what was sent */
+    int unsent = 0;
+    for (guint i = 0; i < n; i++) unsent += res[i].outcome != SMTP_OUTCOME_SENT;
+    g_autoptr(GError) error = NULL;
+    if (unsent && storage_mailbox_send_release(e->st, j->mailbox_id, j->day, MIN(unsent, j->reserved), &error) < 0)
+      ma_error("outbound", "%s: cannot give back %d of the mailbox's daily count: %s", j->msg->id, unsent, error->message);
+    j->reserved = 0;
+  }
   for (guint i = 0; i < n; i++) {
     MaOutboundRecipient *r = g_ptr_array_index(j->rcpts, i);
     if (!r) continue;
@@ -338,6 +387,7 @@ static Job *apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint n)
         session_failed = TRUE;
       }
     }
+    if (j->sent_copy) o->sent_copy_mailbox = g_strdup(j->mailbox_id);
     g_ptr_array_add(e->outcomes, o);
   }
   if (e->outcomes->len > 0) event_active(e->flush_ev, EV_TIMEOUT, 1);
@@ -453,18 +503,133 @@ static SmtpClientConfig client_config(Engine *e, gboolean relay, int port, const
   return cfg;
 }
 
+/* ---- the employee-mailbox channel ------------------------------------------------------------ */
+
+/* Recipient k of j leaves the mailbox's route: to the default path when the From domain may use it,
+ * else deferred until the day after (the limit is per day). Its row goes to the group commit or is
+ * rerouted now; j keeps a NULL in its place. */
+static void mailbox_overflow(Engine *e, Job *j, guint k, const char *why_limit, gint64 next_day)
+{
+  MaOutboundRecipient *r = g_ptr_array_index(j->rcpts, k);
+  g_ptr_array_index(j->rcpts, k) = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reason = NULL;
+  const char *at = j->msg->header_from ? strrchr(j->msg->header_from, '@') : NULL;
+  int may = at ? ma_domains_may_send(e->st, j->msg->enterprise_id, at + 1, &reason, &error) : 0;
+  if (may > 0) {
+    g_autofree char *why = g_strdup_printf("%s: the default path", why_limit);
+    g_autofree char *route = outbound_fallback_route(j->dest->mailbox->id, why);
+    if (storage_outbound_recipient_reroute(e->st, r->id, route, ma_now(), ma_now(), &error) < 0)
+      ma_error("outbound", "%s to=<%s>: cannot reroute: %s (retried after its lease)", j->msg->id, r->address,
+               error->message);
+    else
+      ma_info("outbound", "%s to=<%s> %s", j->msg->id, r->address, why);
+    ma_outbound_recipient_free(r);
+    outbound_delivery_notify();
+    return;
+  }
+  Outcome *o = g_new0(Outcome, 1);
+  o->msg = job_msg_copy(j->msg);
+  o->r = r;
+  o->outcome = SMTP_OUTCOME_TEMP;
+  o->not_before = next_day;
+  g_snprintf(o->reply, sizeof o->reply, "%s; the default path is not open to %s (%s): waiting for the next day",
+             why_limit, at ? at + 1 : "this sender", may < 0 ? "storage error" : reason ? reason : "not in the domain scope");
+  g_ptr_array_add(e->outcomes, o);
+  event_active(e->flush_ev, EV_TIMEOUT, 1);
+}
+
+/* Reserves j's recipients against its mailbox's daily limit; those over it leave (mailbox_overflow).
+ * FALSE when none is left (j freed). */
+static gboolean mailbox_admit(Engine *e, Job *j)
+{
+  const MaMailbox *m = j->dest->mailbox;
+  j->mailbox_id = g_strdup(m->id);
+  j->sent_copy = m->sent_copy && g_str_equal(m->protocol, "imap");
+  gint64 next_day = 0;
+  outbound_mailbox_day(e->st, m->enterprise_id, ma_now(), j->day, &next_day);
+  int granted = 0;
+  gint64 count = 0;
+  g_autoptr(GError) error = NULL;
+  if (storage_mailbox_send_reserve(e->st, m->id, j->day, m->daily_limit, (int) j->rcpts->len, &granted, &count,
+                                   &error) < 0) {
+    fail_job(e, j, SMTP_OUTCOME_TEMP, "cannot count the mailbox's daily limit (storage)");
+    return FALSE;
+  }
+  j->reserved = granted;
+  if ((guint) granted == j->rcpts->len) return TRUE;
+  g_autofree char *why = g_strdup_printf("daily limit %d of mailbox %s reached for %s", m->daily_limit, m->email, j->day);
+  for (guint k = (guint) granted; k < j->rcpts->len; k++) mailbox_overflow(e, j, k, why, next_day);
+  g_ptr_array_set_size(j->rcpts, granted); /* the tail is NULL now */
+  if (granted == 0) {
+    job_free(j);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* On oauth2_async's worker: a mailbox's grant is revoked; the binding turns needs_reauth. */
+static void grant_revoked(MaStorage *st, const char *owner, const char *why, void *data)
+{
+  if (g_str_has_prefix(owner, "mailbox:")) collector_grant_revoked(st, owner + strlen("mailbox:"), why);
+}
+
+/* Token provider glue: SmtpTokenProvider over oauth2_async. */
+static guint token_get(void *ctx, const char *owner, gboolean force, SmtpTokenReady ready, void *arg)
+{
+  return oauth2_async_get(ctx, owner, force, (Oauth2AsyncReady) ready, arg);
+}
+
+/* Reads the binding of a "mailbox:<id>" destination again: its server, its password. 0, or -1
+ * with d->failure set. */
+static int mailbox_load(Engine *e, Dest *d)
+{
+  const char *id = d->key + strlen("mailbox:");
+  g_autoptr(GError) error = NULL;
+  ma_mailbox_free(d->mailbox);
+  d->mailbox = NULL;
+  if (d->secret) memset(d->secret, 0, strlen(d->secret));
+  g_clear_pointer(&d->secret, g_free);
+  MaMailbox *m = NULL;
+  int rc = storage_mailbox_get(e->st, NULL, id, &m, &error);
+  if (rc <= 0) d->failure = g_strdup_printf("the employee's mailbox %s is %s", id, rc < 0 ? "unreadable" : "no longer bound");
+  else if (!m->smtp_host) d->failure = g_strdup_printf("mailbox %s is not used to send", m->email);
+  else if (g_strcmp0(m->state, "active") != 0) d->failure = g_strdup_printf("mailbox %s is %s", m->email, m->state);
+  else if (!e->coll_ok) d->failure = g_strdup("no master key: cannot open the mailbox's credentials");
+  else if (g_str_equal(m->auth, "password")) {
+    g_autofree char *aad = collector_secret_aad(m->id);
+    d->secret = m->secret_sealed ? ma_secret_open(e->coll.master_key, aad, m->secret_sealed, NULL) : NULL;
+    if (!d->secret) d->failure = g_strdup_printf("mailbox %s: its password cannot be opened", m->email);
+  }
+  if (d->failure) {
+    ma_mailbox_free(m);
+    return -1;
+  }
+  d->mailbox = m;
+  return 0;
+}
+
 /* Starts connections for d's waiting jobs while the limits allow. */
 static void dispatch(Engine *e, Dest *d)
 {
+  if (d->resolving) return; /* a mailbox's binding is being read again: dest_ready dispatches */
   while (d->waiting.length > 0 && d->active < (guint) e->concurrency && e->active < (guint) e->max_connections) {
     Job *j = take_waiting(e, d, G_MAXUINT);
+    if (d->mailbox && !mailbox_admit(e, j)) continue;
     Host *h = g_ptr_array_index(d->hosts, j->host);
     gboolean relay = strcmp(d->key, "relay") == 0;
-    int port = d->ent ? d->ent->port : relay ? e->relay_port : e->mx_port;
+    int port = d->mailbox ? d->mailbox->smtp_port : d->ent ? d->ent->port : relay ? e->relay_port : e->mx_port;
     SmtpClientTarget target = {.host = h->name, .address = h->address, .port = port, .ssl_ctx = e->ssl,
                                .connect_timeout_s = (guint) e->connect_timeout,
                                .command_timeout_s = (guint) e->command_timeout};
     SmtpClientConfig cfg = client_config(e, relay, port, d->ent);
+    g_autofree char *owner = NULL;
+    if (d->mailbox) {
+      collector_smtp_client_config(d->mailbox, e->helo, d->secret, &cfg);
+      target.ssl_ctx = e->mailbox_ssl;
+      target.tokens = &e->token_provider;
+      target.token_owner = owner = collector_secret_aad(d->mailbox->id);
+    }
     SmtpClientJob cj;
     build_client_job(j, &cj);
     Conn *c = g_new0(Conn, 1);
@@ -603,6 +768,8 @@ static void route_job(Engine *e, Job *j)
 {
   Dest *d = j->dest;
   enqueue_job(e, j);
+  /* a mailbox's binding is read again for every batch (limit, state, password may have changed) */
+  if (d->resolved && g_str_has_prefix(d->key, "mailbox:") && !d->resolving) d->resolved = FALSE;
   if (d->resolved) {
     dispatch(e, d);
     return;
@@ -625,6 +792,27 @@ static void route_job(Engine *e, Job *j)
       return;
     }
     ma_dns_query(e->dns, d->ent->host, MA_DNS_MX, on_mx, d);
+    return;
+  }
+  if (g_str_has_prefix(d->key, "mailbox:")) {
+    if (mailbox_load(e, d) < 0) {
+      dest_ready(e, d);
+      return;
+    }
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    g_autofree char *probe = g_strdup_printf(strchr(d->mailbox->smtp_host, ':') ? "[%s]:1" : "%s:1", d->mailbox->smtp_host);
+    if (evutil_parse_sockaddr_port(probe, (struct sockaddr *) &ss, &len) == 0) {
+      Host *h = g_new0(Host, 1);
+      h->name = g_strdup(d->mailbox->smtp_host);
+      h->address = g_strdup(d->mailbox->smtp_host);
+      g_ptr_array_add(d->hosts, h);
+      dest_ready(e, d);
+      return;
+    }
+    d->mx_names = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(d->mx_names, g_strdup(d->mailbox->smtp_host));
+    lookup_addresses(e, d);
     return;
   }
   if (strcmp(d->key, "relay") == 0) {
@@ -767,16 +955,18 @@ static void scan(Engine *e)
         continue;
       }
     }
-    /* the route decided at queueing (agent/relay), or its fallback */
+    /* the route decided at queueing (agent/relay; a recipient's own route after it left an employee's
+     * mailbox), or its fallback */
+    const char *route = r->route_json ? r->route_json : msg->route_json;
+    g_autofree char *mailbox = outbound_route_mailbox_id(route);
     RelayRecipientRoute rt;
-    relay_route_of(msg->route_json, r->address, &rt);
+    relay_route_of(route, r->address, &rt);
+    if (!mailbox && strcmp(rt.channel, "employee_mailbox") == 0 && rt.mailbox_id[0]) mailbox = g_strdup(rt.mailbox_id);
     Dest *d = NULL;
-    if (strcmp(rt.channel, "employee_mailbox") == 0) {
-      /* delivered by the employee-mailbox transport (agent/collector's SMTP side), not built here */
-      outcome_now(e, msg, r, "channel employee_mailbox: no employee-mailbox transport in this build", NULL);
-      continue;
-    }
-    if (strcmp(rt.channel, "enterprise_relay") == 0) {
+    if (mailbox) {
+      g_autofree char *mailbox_key = g_strconcat("mailbox:", mailbox, NULL);
+      d = dest_get(e, mailbox_key);
+    } else if (strcmp(rt.channel, "enterprise_relay") == 0) {
       g_autofree char *why = NULL;
       d = relay_dest(e, relays, msg->enterprise_id, rt.relay_id, now, &why);
       if (!d) {
@@ -847,8 +1037,10 @@ static void engine_free(Engine *e)
   if (e->flush_ev) event_free(e->flush_ev);
   if (e->outcomes) g_ptr_array_unref(e->outcomes); /* not recorded: retried after their lease */
   if (e->relay_failures) g_ptr_array_unref(e->relay_failures);
-  ma_config_free(e->cfg);
   if (e->dests) g_hash_table_unref(e->dests);
+  oauth2_async_free(e->tokens);
+  if (e->mailbox_ssl) SSL_CTX_free(e->mailbox_ssl);
+  if (e->coll_ok) collector_env_clear(&e->coll);
   ma_dns_free(e->dns);
   if (e->tick) event_free(e->tick);
   if (e->wake_ev) event_free(e->wake_ev);
@@ -872,7 +1064,6 @@ int outbound_delivery_start(const MaConfig *cfg, GError **error)
 {
   g_assert(engine == NULL);
   Engine *e = g_new0(Engine, 1);
-  e->cfg = ma_config_copy(cfg);
   e->data_dir = g_strdup(cfg->data_dir);
   e->helo = g_strdup(cfg->hostname);
   e->tls_mode = g_strdup(cfg->relay_tls_mode);
@@ -922,9 +1113,23 @@ int outbound_delivery_start(const MaConfig *cfg, GError **error)
   e->flush_ev = event_new(e->base, -1, 0, on_flush, e);
   e->wake_ev = event_new(e->base, e->wake_pipe[0], EV_READ | EV_PERSIST, on_wake, e);
   e->tick = event_new(e->base, -1, EV_PERSIST, on_tick, e);
+  /* the employee-mailbox channel: the collector's environment (master key, presets, trust) */
+  e->cfg = cfg;
+  {
+    GError *coll_error = NULL;
+    e->coll_ok = collector_env_init(&e->coll, cfg, &coll_error) == 0;
+    if (!e->coll_ok) ma_info("outbound", "employee mailboxes cannot send: %s", coll_error->message);
+    g_clear_error(&coll_error);
+  }
+  if (e->coll_ok && (!(e->mailbox_ssl = ma_tls_client_ctx_new(cfg->collector_ca_file, error)) ||
+                     !(e->tokens = oauth2_async_new(e->base, &e->coll.oauth2, cfg->data_dir, error))))
+    goto fail;
+  e->token_provider = (SmtpTokenProvider){.ctx = e->tokens, .get = token_get, .cancel = oauth2_async_cancel};
+  if (e->tokens) oauth2_async_set_revoked(e->tokens, grant_revoked, NULL);
   struct timeval tv = {.tv_sec = OUT_TICK_MS / 1000, .tv_usec = (OUT_TICK_MS % 1000) * 1000};
   event_add(e->wake_ev, NULL);
   event_add(e->tick, &tv);
+  if (outbound_sent_copy_start(cfg, error) < 0) goto fail;
   engine = e;
   e->thread = g_thread_new("outbound", thread_main, e);
   ma_info("outbound", "delivery: %s%s%s, TLS %s, %d connection(s) per destination", e->relay_host ? "smart host " : "MX delivery",
@@ -947,6 +1152,7 @@ void outbound_delivery_stop(void)
 {
   Engine *e = engine;
   if (!e) return;
+  outbound_sent_copy_stop();
   e->stopping = TRUE;
   outbound_delivery_notify();
   g_thread_join(e->thread);

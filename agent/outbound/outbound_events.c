@@ -67,6 +67,9 @@ json_t *outbound_to_json(const MaOutbound *m)
   json_object_set_new(doc, "route", route ? route : json_null());
   json_t *records = m->records_json ? json_loads(m->records_json, 0, NULL) : NULL;
   json_object_set_new(doc, "records", records ? records : json_array());
+  json_object_set_new(doc, "sent_copy", m->sent_copy_state ? json_pack("{s:s, s:o}", "state", m->sent_copy_state,
+                                                                        "detail", string_or_null(m->sent_copy_detail))
+                                                           : json_null());
   json_t *rcpts = json_array();
   for (guint i = 0; i < m->recipients->len; i++) {
     const MaOutboundRecipient *r = g_ptr_array_index(m->recipients, i);
@@ -79,6 +82,8 @@ json_t *outbound_to_json(const MaOutbound *m)
     gboolean waits = r->state == MA_OUT_QUEUED || r->state == MA_OUT_DEFERRED;
     json_object_set_new(o, "next_attempt_at", waits ? time_or_null(r->next_attempt_at) : json_null());
     json_object_set_new(o, "updated_at", time_or_null(r->updated_at));
+    json_t *own_route = r->route_json ? json_loads(r->route_json, 0, NULL) : NULL;
+    if (own_route) json_object_set_new(o, "route", own_route);
     json_array_append_new(rcpts, o);
   }
   json_object_set_new(doc, "recipients", rcpts);

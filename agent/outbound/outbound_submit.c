@@ -11,11 +11,16 @@
  * docs/routing.md), stored with the message, and the chosen relays' daily counters move in the
  * same transaction; a recipient no channel may carry refuses the whole message with the reason.
  *
+ * Channel employee_mailbox: the message leaves through the employee's own bound mailbox
+ * (outbound_mailbox_choose: `employee`, else the From address's owner); its From must be that
+ * mailbox's address, the envelope sender becomes it, and the route names the mailbox.
+ *
  * DKIM: the message is signed here, once, with the enterprise's active keys for the From domain
  * (agent/domains), after it was prepared and before it is stored, so the stored octets are the
  * ones that leave and nothing changes them afterwards. No active key: it leaves unsigned.
  */
 #include "outbound_internal.h"
+#include "outbound_mailbox.h"
 
 #include "agent/domains/domains.h"
 #include "agent/lib/clock.h"
@@ -160,7 +165,8 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
     if (found <= 0) allowed = -1;
   }
   g_autoptr(RelayPlan) plan = NULL;
-  if (allowed > 0) {
+  /* channel employee_mailbox asked for by name: the mailbox transport chooses (below); else routing */
+  if (allowed > 0 && strcmp(channel, "employee_mailbox") != 0) {
     RelayPlanRequest preq = {.enterprise_id = enterprise_id, .type = type, .channel = channel,
                              .from = msg.header_from, .employee = req->employee,
                              .rcpts = (const char *const *) msg.rcpts->pdata, .n_rcpts = msg.rcpts->len};
@@ -171,7 +177,22 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
       allowed = -1;
     }
   }
-  if (allowed > 0 && wants_dkim(plan) && dkim_sign(st, cfg, enterprise_id, &msg, error) < 0) allowed = -1;
+  g_autoptr(MaMailbox) mailbox = NULL;
+  if (allowed > 0 && strcmp(channel, "employee_mailbox") == 0) {
+    g_autofree char *why = NULL;
+    int found = outbound_mailbox_choose(st, enterprise_id, req->employee, msg.header_from, &mailbox, &why, error);
+    if (found == 0)
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "channel employee_mailbox: %s", why);
+    else if (found > 0 && g_ascii_strcasecmp(mailbox->email, msg.header_from) != 0) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
+                  "channel employee_mailbox: the From address must be the mailbox's, %s (not %s)", mailbox->email,
+                  msg.header_from);
+      found = -1;
+    }
+    if (found <= 0) allowed = -1;
+    else mail_from = mailbox->email;
+  }
+  if (allowed > 0 && (!plan || wants_dkim(plan)) && dkim_sign(st, cfg, enterprise_id, &msg, error) < 0) allowed = -1;
   if (allowed <= 0) {
     outbound_message_clear(&msg);
     return -1;
@@ -192,9 +213,13 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
   m->smtputf8 = msg.smtputf8;
   m->records_json = g_strdup(req->records_json);
   m->created_at = now;
-  json_t *route = relay_route_to_json(plan->groups, now);
-  m->route_json = json_dumps(route, JSON_COMPACT);
-  json_decref(route);
+  if (mailbox) {
+    m->route_json = outbound_mailbox_route(mailbox, "channel employee_mailbox requested: the employee's bound mailbox");
+  } else {
+    json_t *route = relay_route_to_json(plan->groups, now);
+    m->route_json = json_dumps(route, JSON_COMPACT);
+    json_decref(route);
+  }
   for (guint i = 0; i < msg.rcpts->len; i++) {
     MaOutboundRecipient *r = g_new0(MaOutboundRecipient, 1);
     r->address = g_strdup(g_ptr_array_index(msg.rcpts, i));
@@ -214,12 +239,13 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
        * leaves a queued message answered as refused (the caller's commit keeps what succeeded);
        * at worst a limit counts a message that storage could not queue. With a key, only a message
        * actually queued counts, and a failure rolls back both (own transaction). */
-      if (!idem_key && relay_plan_reserve(st, enterprise_id, m->id, plan, now, error) < 0) {
+      if (!idem_key && plan && relay_plan_reserve(st, enterprise_id, m->id, plan, now, error) < 0) {
         queued = -1;
       } else {
         queued = storage_outbound_enqueue(st, m, idem_key, request_hash, response, now, &prior_hash, &prior_response,
                                           error);
-        if (idem_key && queued == 1 && relay_plan_reserve(st, enterprise_id, m->id, plan, now, error) < 0) queued = -1;
+        if (idem_key && plan && queued == 1 && relay_plan_reserve(st, enterprise_id, m->id, plan, now, error) < 0)
+          queued = -1;
       }
     }
     if (own_txn && queued >= 0 && storage_commit(st, error) < 0) queued = -1;

@@ -1,6 +1,7 @@
-/* pipeline.c - one message through parse, match, dedup, archive, provenance, activities and the
- * outbox, inside one storage transaction (see pipeline.h for the outcomes and their reasons). The
- * rules are evaluated before that transaction opens (pipeline_prepare) and only written in it.
+/* pipeline.c - one message through dedup, match, store and act (activities, the outbox event),
+ * inside one storage transaction (see pipeline.h for the outcomes and their reasons). A MaIngest
+ * carries the message from stage to stage; ingest_parsed reads as that sequence. The rules are
+ * evaluated before the transaction opens (pipeline_prepare) and only written in it.
  *
  * Idempotence: a duplicate is found by Message-ID or content hash before anything is written; a
  * replayed spool entry finds its own earlier copy and storage_provenance_add refuses the same
@@ -140,35 +141,88 @@ static char *snippet_of(const char *text)
   return s;
 }
 
-/* A duplicate copy: provenance, links re-evaluated, activities re-applied (the plan's, when the
- * caller planned: for links of the existing message still without an activity). */
-static int ingest_duplicate(MaPipeline *p, MaMatchContext *ctx, const MaParsedMessage *pm, const char *existing,
-                            const MaMessage *msg, gint64 date, const MaProvenance *prov, MaIngestResult *r,
-                            GError **error)
+/* One message on its way through the stages of pipeline_ingest_parsed_in_tx: what each stage
+ * needs and what it leaves for the next, instead of a dozen loose parameters. Lives on the stack
+ * of one call; the fields marked owned are freed by ingest_clear. */
+typedef struct {
+  MaPipeline *p;
+  MaMatchContext *ctx;        /* the enterprise's (cached by the pipeline) */
+  const MaParsedMessage *pm;  /* the octets, the parsed message, the planned activities */
+  const MaMessage *msg;       /* pm->msg */
+  const MaProvenance *prov;
+  gint64 date;                /* archive_date */
+  char dedup_key[65];
+  MaMatch *match;             /* owned: participants, links, direction (ingest_match) */
+  char *thread;               /* owned: the thread the message continues, NULL for a new one */
+  MaIngestResult *r;          /* the answer being built (the caller's) */
+} MaIngest;
+
+static void ingest_clear(MaIngest *in)
 {
-  const char *ent = ctx->enterprise_id;
-  g_autoptr(MaMatch) match = NULL;
-  if (match_message(p->st, ctx, msg, &match, error) < 0) return -1;
-  result_take_message(r, msg, match);
+  g_clear_pointer(&in->match, match_free);
+  g_clear_pointer(&in->thread, g_free);
+}
+
+/* Matching, as one step: participants and links from the current records, then the thread the
+ * message continues, whose opportunity links it inherits. Reads only. */
+static int ingest_match(MaIngest *in, GError **error)
+{
+  const char *ent = in->ctx->enterprise_id;
+  if (match_message(in->p->st, in->ctx, in->msg, &in->match, error) < 0) return -1;
+  if (match_thread_find(in->p->st, ent, in->msg, in->match, in->date, &in->thread, error) < 0) return -1;
+  if (in->thread && match_thread_inherit(in->p->st, ent, in->thread, in->match, error) < 0) return -1;
+  return 0;
+}
+
+/* Why a matched message is not archived (a static reason, see pipeline.h), or NULL. */
+static const char *ingest_skip_reason(const MaIngest *in)
+{
+  const MaSettings *set = in->ctx->settings;
+  if (in->match->external_keys->len == 0 && !set->archive_internal) return "internal_only";
+  if (in->match->external_keys->len > 0 && in->match->links->len == 0 && !set->archive_unmatched)
+    return "no_matching_record";
+  return NULL;
+}
+
+/* The activities of the message id (new or existing) with these links: the plan's, when the
+ * caller planned before the transaction, else evaluated here. */
+static int ingest_act(MaIngest *in, const char *message_id, GPtrArray *links, GError **error)
+{
+  if (!in->ctx->settings->activities) return 0;
+  const char *ent = in->ctx->enterprise_id;
+  int n = in->pm->planned ? activities_write(in->p->st, ent, message_id, in->date, links, in->pm->plan, error)
+                          : activities_apply(in->p->st, ent, message_id, in->prov, error);
+  if (n < 0) return -1;
+  in->r->activities_created = n;
+  return 0;
+}
+
+/* A duplicate copy: provenance, links re-evaluated against the current records, activities
+ * re-applied (for links of the existing message still without an activity). */
+static int ingest_duplicate(MaIngest *in, const char *existing, GError **error)
+{
+  const char *ent = in->ctx->enterprise_id;
+  MaIngestResult *r = in->r;
+  if (match_message(in->p->st, in->ctx, in->msg, &in->match, error) < 0) return -1;
+  result_take_message(r, in->msg, in->match);
   r->message_id = g_strdup(existing);
-  int rc = storage_provenance_add(p->st, ent, existing, prov, error);
+  int rc = storage_provenance_add(in->p->st, ent, existing, in->prov, error);
   if (rc < 0) return -1;
   r->provenance_added = rc == 1;
-  for (guint i = 0; i < match->links->len; i++) {
-    rc = storage_link_add(p->st, ent, existing, match->links->pdata[i], error);
+  for (guint i = 0; i < in->match->links->len; i++) {
+    rc = storage_link_add(in->p->st, ent, existing, in->match->links->pdata[i], error);
     if (rc < 0) return -1;
     r->links_added += rc;
   }
-  if (storage_message_links(p->st, ent, existing, r->links, error) < 0) return -1;
-  if (!ctx->settings->activities) return 0;
-  r->activities_created = pm->planned ? activities_write(p->st, ent, existing, date, r->links, pm->plan, error)
-                                      : activities_apply(p->st, ent, existing, prov, error);
-  return r->activities_created < 0 ? -1 : 0;
+  if (storage_message_links(in->p->st, ent, existing, r->links, error) < 0) return -1;
+  return ingest_act(in, existing, r->links, error);
 }
 
 /* Fills the fields of m that the archive row and the rules read (subject, direction, size, text,
  * html, snippet as the capture level allows, participants, attachment metadata). Writes nothing,
- * so the rules can be evaluated on it before the write transaction opens. */
+ * so the rules can be evaluated on it before the write transaction opens. text and html are
+ * BORROWED from msg, not copied (a 50 MB body would otherwise be held twice): free m with
+ * view_free, never ma_stored_message_free. */
 static void fill_view(const MaMatchContext *ctx, gsize len, const MaMessage *msg, const MaMatch *match,
                       MaStoredMessage *m)
 {
@@ -176,11 +230,11 @@ static void fill_view(const MaMatchContext *ctx, gsize len, const MaMessage *msg
   m->direction = match->direction;
   m->size = (gint64) len;
   if (ctx->settings->capture_level == MA_CAPTURE_METADATA) {
-    m->text = g_strdup("");
+    m->text = (char *) "";
     m->snippet = g_strdup("");
   } else {
-    m->text = g_strdup(msg->text ? msg->text : "");
-    m->html = g_strdup(msg->html);
+    m->text = (char *) (msg->text ? msg->text : "");
+    m->html = msg->html;
     m->snippet = snippet_of(m->text);
   }
   for (guint i = 0; i < match->participants->len; i++) {
@@ -198,6 +252,15 @@ static void fill_view(const MaMatchContext *ctx, gsize len, const MaMessage *msg
     memcpy(copy->sha256, a->sha256, sizeof copy->sha256);
     g_ptr_array_add(m->attachments, copy);
   }
+}
+
+/* Frees a message filled by fill_view, giving back the text and html it borrowed. */
+static void view_free(MaStoredMessage *m)
+{
+  if (!m) return;
+  m->text = NULL;
+  m->html = NULL;
+  ma_stored_message_free(m);
 }
 
 /* Stores the raw and attachment blobs as the capture level allows; sets m->raw_sha256. */
@@ -230,52 +293,37 @@ static int emit_archived(MaStorage *st, const MaStoredMessage *m, GError **error
   return rc < 0 ? -1 : 0;
 }
 
-/* A new message: thread, content, row with participants and links, provenance, activities, event.
- * m is filled and owned by the caller. */
-static int archive_new(MaPipeline *p, MaMatchContext *ctx, const MaParsedMessage *pm, const void *raw, gsize len,
-                       const MaMessage *msg, MaMatch *match, const char *dedup_key, gint64 date,
-                       const char *found_thread, const MaProvenance *prov, MaStoredMessage *m, MaIngestResult *r,
-                       GError **error)
+/* A new message: its thread, blobs, the row with participants and links, provenance and the
+ * "message.archived" event. m is filled here (through fill_view: the caller frees it with
+ * view_free). */
+static int ingest_store(MaIngest *in, MaStoredMessage *m, GError **error)
 {
-  const char *ent = ctx->enterprise_id;
+  const char *ent = in->ctx->enterprise_id;
+  const MaMessage *msg = in->msg;
+  MaIngestResult *r = in->r;
   m->id = ma_id_new();
   m->enterprise_id = g_strdup(ent);
-  if (match_thread_assign(p->st, ent, msg, match, date, found_thread, &m->thread_id, &r->thread_created, error) < 0)
+  if (match_thread_assign(in->p->st, ent, msg, in->match, in->date, in->thread, &m->thread_id, &r->thread_created,
+                          error) < 0)
     return -1;
   m->message_id = g_strdup(msg->message_id && *msg->message_id ? msg->message_id : NULL);
-  m->dedup_key = g_strdup(dedup_key);
-  m->date = date;
+  m->dedup_key = g_strdup(in->dedup_key);
+  m->date = in->date;
   m->archived_at = ma_now();
-  fill_view(ctx, len, msg, match, m);
-  if (store_blobs(p, ctx, raw, len, msg, m, error) < 0) return -1;
-  copy_links(m->links, match->links);
-  if (storage_message_insert(p->st, m, error) < 0) return -1;
-  if (storage_provenance_add(p->st, ent, m->id, prov, error) < 0) return -1;
+  fill_view(in->ctx, in->pm->len, msg, in->match, m);
+  if (store_blobs(in->p, in->ctx, in->pm->raw, in->pm->len, msg, m, error) < 0) return -1;
+  copy_links(m->links, in->match->links);
+  if (storage_message_insert(in->p->st, m, error) < 0) return -1;
+  if (storage_provenance_add(in->p->st, ent, m->id, in->prov, error) < 0) return -1;
   r->provenance_added = TRUE;
-  /* the event first: outbox order is delivery order, and activity events refer to the message */
-  if (emit_archived(p->st, m, error) < 0) return -1;
-  if (ctx->settings->activities) {
-    /* planned before the transaction (pipeline_prepare); evaluated here only for a caller that
-     * did not plan */
-    r->activities_created = pm->planned ? activities_write(p->st, ent, m->id, m->date, match->links, pm->plan, error)
-                                        : activities_apply(p->st, ent, m->id, prov, error);
-    if (r->activities_created < 0) return -1;
-  }
+  /* the event before the activities: outbox order is delivery order, and activity events refer
+   * to the message */
+  if (emit_archived(in->p->st, m, error) < 0) return -1;
   r->message_id = g_strdup(m->id);
   r->thread_id = g_strdup(m->thread_id);
-  r->links_added = match->links->len;
-  copy_links(r->links, match->links);
+  r->links_added = in->match->links->len;
+  copy_links(r->links, in->match->links);
   return 0;
-}
-
-static int ingest_new(MaPipeline *p, MaMatchContext *ctx, const MaParsedMessage *pm, const void *raw, gsize len,
-                      const MaMessage *msg, MaMatch *match, const char *dedup_key, gint64 date,
-                      const char *found_thread, const MaProvenance *prov, MaIngestResult *r, GError **error)
-{
-  MaStoredMessage *m = ma_stored_message_new();
-  int rc = archive_new(p, ctx, pm, raw, len, msg, match, dedup_key, date, found_thread, prov, m, r, error);
-  ma_stored_message_free(m);
-  return rc;
 }
 
 MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len)
@@ -378,11 +426,39 @@ int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *
     MaStoredMessage *view = ma_stored_message_new();
     fill_view(ctx, pm->len, pm->msg, match, view);
     int rc = activities_plan(p->st, ctx->enterprise_id, view, match->links, prov, &pm->plan, error);
-    ma_stored_message_free(view);
+    view_free(view);
     if (rc < 0) return -1;
   }
   pm->planned = TRUE;
   return 0;
+}
+
+/* The stages in order: dedup -> match -> store -> act. */
+static int ingest_parsed(MaIngest *in, GError **error)
+{
+  const MaMessage *msg = in->msg;
+  g_autofree char *existing = NULL;
+  match_dedup_key(msg, in->dedup_key);
+  int rc = storage_message_find_duplicate(in->p->st, in->ctx->enterprise_id,
+                                          msg->message_id && *msg->message_id ? msg->message_id : NULL,
+                                          in->dedup_key, &existing, error);
+  if (rc < 0) return -1;
+  if (rc == 1) {
+    in->r->outcome = MA_INGEST_DUPLICATE;
+    return ingest_duplicate(in, existing, error);
+  }
+  if (ingest_match(in, error) < 0) return -1;
+  result_take_message(in->r, msg, in->match);
+  in->r->skip_reason = ingest_skip_reason(in);
+  if (in->r->skip_reason) {
+    in->r->outcome = MA_INGEST_SKIPPED;
+    return 0;
+  }
+  MaStoredMessage *m = ma_stored_message_new();
+  rc = ingest_store(in, m, error);
+  if (rc == 0) rc = ingest_act(in, m->id, in->match->links, error);
+  view_free(m);
+  return rc;
 }
 
 int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const MaParsedMessage *pm,
@@ -397,53 +473,17 @@ int pipeline_ingest_parsed_in_tx(MaPipeline *p, const char *enterprise_id, const
     *out = r;
     return 0;
   }
+  g_autoptr(MaIngestResult) r = result_new(MA_INGEST_ARCHIVED);
   if (!pm->msg) {
-    g_autoptr(MaIngestResult) r = result_new(MA_INGEST_ARCHIVED);
     if (ingest_unparsed(p, ctx, pm, prov, r, error) < 0) return -1;
     *out = g_steal_pointer(&r);
     return 0;
   }
-  const MaMessage *msg = pm->msg;
-  const void *raw = pm->raw;
-  gsize len = pm->len;
-  gint64 date = archive_date(msg, prov);
-
-  char dedup_key[65];
-  match_dedup_key(msg, dedup_key);
-  g_autofree char *existing = NULL;
-  int rc = storage_message_find_duplicate(p->st, ctx->enterprise_id, msg->message_id && *msg->message_id ? msg->message_id : NULL,
-                                          dedup_key, &existing, error);
+  MaIngest in = {.p = p, .ctx = ctx, .pm = pm, .msg = pm->msg, .prov = prov, .date = archive_date(pm->msg, prov), .r = r};
+  int rc = ingest_parsed(&in, error);
+  ingest_clear(&in);
   if (rc < 0) return -1;
-  if (rc == 1) {
-    g_autoptr(MaIngestResult) r = result_new(MA_INGEST_DUPLICATE);
-    if (ingest_duplicate(p, ctx, pm, existing, msg, date, prov, r, error) < 0) return -1;
-    result_take_plan(r, pm);
-    *out = g_steal_pointer(&r);
-    return 0;
-  }
-
-  g_autoptr(MaMatch) match = NULL;
-  if (match_message(p->st, ctx, msg, &match, error) < 0) return -1;
-  g_autoptr(MaIngestResult) r = result_new(MA_INGEST_ARCHIVED);
-  result_take_message(r, msg, match);
-
-  if (match->external_keys->len == 0 && !ctx->settings->archive_internal) {
-    r->outcome = MA_INGEST_SKIPPED;
-    r->skip_reason = "internal_only";
-    *out = g_steal_pointer(&r);
-    return 0;
-  }
-  g_autofree char *thread = NULL;
-  if (match_thread_find(p->st, ctx->enterprise_id, msg, match, date, &thread, error) < 0) return -1;
-  if (thread && match_thread_inherit(p->st, ctx->enterprise_id, thread, match, error) < 0) return -1;
-  if (match->external_keys->len > 0 && match->links->len == 0 && !ctx->settings->archive_unmatched) {
-    r->outcome = MA_INGEST_SKIPPED;
-    r->skip_reason = "no_matching_record";
-    *out = g_steal_pointer(&r);
-    return 0;
-  }
-  if (ingest_new(p, ctx, pm, raw, len, msg, match, dedup_key, date, thread, prov, r, error) < 0) return -1;
-  result_take_plan(r, pm);
+  if (r->outcome != MA_INGEST_SKIPPED) result_take_plan(r, pm);
   *out = g_steal_pointer(&r);
   return 0;
 }

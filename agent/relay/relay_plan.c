@@ -1,7 +1,8 @@
 /* relay_plan.c - gathers what the routing decision needs for one message and decides: the
  * enterprise's relays with today's counters (its calendar day in its `timezone`), the settings
  * `employee_channels`, the employee's default sending mailbox (the one chosen with `channel
- * default-mailbox` while it is active, else the oldest active mailbox bound to them), and whether the From domain may use the default path (the verified domain scope
+ * default-mailbox` while it is active, else the oldest active mailbox bound to them; only a mailbox
+ * with an SMTP server whose address is the From), and whether the From domain may use the default path (the verified domain scope
  * of agent/domains; with [relay] default_path_scope = any, every domain of the enterprise unless
  * channel mailagent_relay is asked for by name). Queueing, fallback
  * and `mailagent route explain` all call relay_plan_decide, so they cannot disagree.
@@ -31,8 +32,8 @@ void relay_plan_free(RelayPlan *p)
 }
 
 /* The employee's default sending mailbox id (newly allocated) or NULL; -1 on a storage error. */
-static int employee_mailbox(MaStorage *st, const char *enterprise_id, const char *employee, char **id_r,
-                            GError **error)
+static int employee_mailbox(MaStorage *st, const char *enterprise_id, const char *employee, const char *from,
+                            char **id_r, GError **error)
 {
   *id_r = NULL;
   g_autofree char *lower = g_ascii_strdown(employee, -1);
@@ -46,7 +47,10 @@ static int employee_mailbox(MaStorage *st, const char *enterprise_id, const char
   /* the chosen one while it is active, else the oldest active one */
   for (guint i = 0; rc >= 0 && i < boxes->len; i++) {
     const MaMailbox *m = g_ptr_array_index(boxes, i);
-    if (g_strcmp0(m->employee_id, emp->id) != 0 || strcmp(m->state, "active") != 0) continue;
+    /* a mailbox that can send (an SMTP server) and whose address is the From */
+    if (g_strcmp0(m->employee_id, emp->id) != 0 || strcmp(m->state, "active") != 0 || !m->smtp_host ||
+        g_ascii_strcasecmp(m->email, from) != 0)
+      continue;
     if (!*id_r || g_strcmp0(m->id, chosen) == 0) {
       g_free(*id_r);
       *id_r = g_strdup(m->id);
@@ -88,7 +92,7 @@ int relay_plan_decide(MaStorage *st, const MaConfig *cfg, const RelayPlanRequest
     g_ptr_array_add(cands, c);
   }
   g_autofree char *mailbox_id = NULL;
-  if (req->employee && employee_mailbox(st, req->enterprise_id, req->employee, &mailbox_id, error) < 0) return -1;
+  if (req->employee && employee_mailbox(st, req->enterprise_id, req->employee, req->from, &mailbox_id, error) < 0) return -1;
   const char *at = strrchr(req->from, '@');
   g_autofree char *from_domain = g_ascii_strdown(at ? at + 1 : "", -1);
   g_autofree char *scope_reason = NULL;

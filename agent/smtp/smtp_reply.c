@@ -179,6 +179,7 @@ void smtp_reply_ehlo_caps(const SmtpReply *r, SmtpEhloCaps *caps)
         if (wl == 5 && g_ascii_strncasecmp(w, "PLAIN", 5) == 0) caps->auth_plain = TRUE;
         else if (wl == 5 && g_ascii_strncasecmp(w, "LOGIN", 5) == 0) caps->auth_login = TRUE;
         else if (wl == 7 && g_ascii_strncasecmp(w, "XOAUTH2", 7) == 0) caps->auth_xoauth2 = TRUE;
+        else if (wl == 11 && g_ascii_strncasecmp(w, "OAUTHBEARER", 11) == 0) caps->auth_oauthbearer = TRUE;
       }
     }
     p = end;

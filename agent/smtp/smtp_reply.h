@@ -55,7 +55,7 @@ void smtp_reply_summary(const SmtpReply *r, char *out, gsize size);
 /* What an EHLO reply offers (RFC 5321 4.1.1.1 keywords, case-insensitive). */
 typedef struct {
   gboolean pipelining, starttls, eightbitmime, smtputf8, enhancedstatuscodes, chunking;
-  gboolean auth_plain, auth_login, auth_xoauth2;
+  gboolean auth_plain, auth_login, auth_xoauth2, auth_oauthbearer;
   gint64 size;                            /* SIZE n; 0 when absent or "SIZE" without a limit */
 } SmtpEhloCaps;
 

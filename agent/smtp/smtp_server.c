@@ -1,7 +1,8 @@
 /* smtp_server.c - the inbound SMTP listener (see smtp_server.h): accepts connections, caps them
  * overall and per client address, runs one SmtpSession per connection over a bufferevent,
  * upgrades it in place to TLS on STARTTLS (bufferevent_openssl_filter_new on the same
- * bufferevent), keeps one timer per connection for timeouts and the data-rate check, and bridges
+ * bufferevent) - or, for the submission listener of [submission] tls_listen, runs TLS from the
+ * first octet (implicit TLS, RFC 8314) - keeps one timer per connection for timeouts and the data-rate check, and bridges
  * the sessions to the RCPT snapshot (recipient and employee look-ups, settings: rcpt_refresher.h)
  * and to the group-commit spool writer.
  *
@@ -47,6 +48,7 @@ struct SmtpServer {
   guint max_sessions, max_per_client;
   guint greet_delay_ms;
   MaTls *tls;
+  gboolean implicit_tls;     /* submission over implicit TLS ([submission] tls_listen) */
   RcptRefresher *rcpt;       /* the RCPT snapshot (inbound) */
   MaStorage *st;             /* submission: the credentials' store */
   SmtpSpoolWriter *writer;   /* inbound: the spool; NULL for submission */
@@ -272,6 +274,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
   if (what & BEV_EVENT_CONNECTED) { /* TLS handshake finished */
     SSL *ssl = bufferevent_openssl_get_ssl(bev);
     ma_info("smtp", "TLS established client=%s %s %s", c->ip, SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+    if (c->srv->implicit_tls) return; /* TLS from the first octet: the session started as TLS */
     smtp_session_tls_done(c->s, TRUE, now_ms());
     smtp_session_set_buffers(c->s, bufferevent_get_input(bev), bufferevent_get_output(bev));
     conn_run(c);
@@ -383,7 +386,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     refuse_connection(fd, "421 4.7.0 Too many connections from your address, try again later\r\n");
     return;
   }
-  early = recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  /* talking before the greeting; not judged under implicit TLS, where the client speaks first */
+  early = !srv->implicit_tls && recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
   evutil_make_socket_nonblocking(fd);
 
   c = g_new0(Conn, 1);
@@ -400,8 +404,25 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
   srv->lim.tls_available = srv->tls != NULL;
   srv->lim.submission = srv->sink_ops != NULL;
   srv->lim.auth_plaintext = srv->loopback_auth && (g_str_has_prefix(ip, "127.") || strcmp(ip, "::1") == 0);
+  srv->lim.implicit_tls = srv->implicit_tls;
   c->s = smtp_session_new(&srv->lim, &hooks, ip, now_ms());
-  c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+  if (srv->implicit_tls) {
+    /* the handshake first; the greeting waits in the TLS layer's output until it is done */
+    SSL *ssl = ma_tls_ssl_new(srv->tls);
+    c->bev = ssl ? bufferevent_openssl_socket_new(srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
+                 : NULL;
+    if (c->bev) bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+    else if (ssl) SSL_free(ssl);
+  } else {
+    c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+  }
+  if (!c->bev) {
+    ma_warn("smtp", "cannot set up a connection client=%s", ip);
+    smtp_session_free(c->s);
+    g_free(c);
+    evutil_closesocket(fd);
+    return;
+  }
   c->timer = evtimer_new(srv->base, on_timer, c);
   srv->conns = g_list_prepend(srv->conns, c);
   c->link = srv->conns;
@@ -476,15 +497,16 @@ SmtpServer *smtp_server_new(struct event_base *base, const MaConfig *cfg, GError
   return srv;
 }
 
-SmtpServer *smtp_server_new_submission(struct event_base *base, const MaConfig *cfg, const SmtpSinkOps *ops,
-                                       void *sink, GError **error)
+static SmtpServer *new_submission(struct event_base *base, const MaConfig *cfg, const SmtpSinkOps *ops, void *sink,
+                                  gboolean implicit_tls, GError **error)
 {
   SmtpServer *srv = g_new0(SmtpServer, 1);
   g_autoptr(GError) tls_error = NULL;
 
   srv->base = base;
   srv->data_dir = g_strdup(cfg->data_dir);
-  srv->listen = g_strdup(cfg->submission_listen);
+  srv->listen = g_strdup(implicit_tls ? cfg->submission_tls_listen : cfg->submission_listen);
+  srv->implicit_tls = implicit_tls;
   srv->cert_file = g_strdup(cfg->tls_cert_file);
   srv->key_file = g_strdup(cfg->tls_key_file);
   srv->per_client = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -500,6 +522,11 @@ SmtpServer *smtp_server_new_submission(struct event_base *base, const MaConfig *
       smtp_server_free(srv);
       return NULL;
     }
+  } else if (implicit_tls) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[submission] tls_listen needs a certificate ([smtp] tls_cert_file "
+                "and tls_key_file; none at %s)", srv->cert_file ? srv->cert_file : "(none)");
+    smtp_server_free(srv);
+    return NULL;
   } else {
     ma_warn("smtp", "no TLS certificate at %s: the submission listener offers no STARTTLS (AUTH only from loopback "
             "with [submission] loopback_auth)", srv->cert_file ? srv->cert_file : "(none)");
@@ -511,10 +538,28 @@ SmtpServer *smtp_server_new_submission(struct event_base *base, const MaConfig *
   return srv;
 }
 
+SmtpServer *smtp_server_new_submission(struct event_base *base, const MaConfig *cfg, const SmtpSinkOps *ops,
+                                       void *sink, GError **error)
+{
+  return new_submission(base, cfg, ops, sink, FALSE, error);
+}
+
+SmtpServer *smtp_server_new_submission_tls(struct event_base *base, const MaConfig *cfg, const SmtpSinkOps *ops,
+                                           void *sink, GError **error)
+{
+  g_assert(cfg->submission_tls_listen);
+  return new_submission(base, cfg, ops, sink, TRUE, error);
+}
+
 void smtp_server_set_spooled_hook(SmtpServer *srv, SmtpSpooledFn fn, void *arg)
 {
   srv->spooled_fn = fn;
   srv->spooled_arg = arg;
+}
+
+static const char *listen_key(const SmtpServer *srv)
+{
+  return !srv->sink_ops ? "[smtp] listen" : srv->implicit_tls ? "[submission] tls_listen" : "[submission] listen";
 }
 
 int smtp_server_start(SmtpServer *srv, GError **error)
@@ -529,17 +574,17 @@ int smtp_server_start(SmtpServer *srv, GError **error)
   addr = strchr(host, ':') ? g_strdup_printf("[%s]:%d", host, port) : g_strdup_printf("%s:%d", host, port);
   memset(&ss, 0, sizeof ss);
   if (evutil_parse_sockaddr_port(addr, (struct sockaddr *) &ss, &sslen) < 0) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: cannot parse %s", srv->sink_ops ? "[submission] listen" : "[smtp] listen", srv->listen);
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: cannot parse %s", listen_key(srv), srv->listen);
     return -1;
   }
   srv->listener = evconnlistener_new_bind(srv->base, on_accept, srv, LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
                                           1024, (struct sockaddr *) &ss, sslen);
   if (!srv->listener) {
-    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "%s %s: %s", srv->sink_ops ? "[submission] listen" : "[smtp] listen", srv->listen, g_strerror(errno));
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "%s %s: %s", listen_key(srv), srv->listen, g_strerror(errno));
     return -1;
   }
-  ma_info("smtp", "%s on %s (domain %s, STARTTLS %s)", srv->sink_ops ? "submission listening" : "listening", srv->listen,
-          srv->inbound_domain, srv->tls ? "on" : "off");
+  ma_info("smtp", "%s on %s (domain %s, %s)", srv->sink_ops ? "submission listening" : "listening", srv->listen,
+          srv->inbound_domain, srv->implicit_tls ? "implicit TLS" : srv->tls ? "STARTTLS on" : "STARTTLS off");
   return 0;
 }
 

@@ -54,6 +54,11 @@ typedef struct {
  * (PLAIN/LOGIN, only after STARTTLS unless [submission] loopback_auth and a loopback client;
  * credentials from storage_submission_find), any recipient, no forwarder policy; finished
  * messages go to sink instead of the spool. Otherwise as smtp_server_new. */
+/* The same on [submission] tls_listen with implicit TLS (RFC 8314: TLS from the first octet, the
+ * session starts as after STARTTLS and does not offer it). Needs the certificate: NULL with
+ * *error without one. */
+SmtpServer *smtp_server_new_submission_tls(struct event_base *base, const MaConfig *cfg, const SmtpSinkOps *ops,
+                                           void *sink, GError **error);
 SmtpServer *smtp_server_new_submission(struct event_base *base, const MaConfig *cfg, const SmtpSinkOps *ops,
                                        void *sink, GError **error);
 

@@ -193,6 +193,7 @@ SmtpSession *smtp_session_new(const SmtpLimits *lim, const SmtpSessionHooks *hoo
   s->hooks = *hooks;
   g_strlcpy(s->client, client_ip ? client_ip : "unknown", sizeof s->client);
   s->rcpts = g_ptr_array_new_with_free_func(g_free);
+  s->tls = lim->implicit_tls;
   set_state(s, SMTP_STATE_GREETING, now_ms);
   return s;
 }

@@ -68,6 +68,8 @@ typedef struct {
   gboolean tls_available;   /* advertise STARTTLS */
   gboolean submission;      /* the submission listener: AUTH required, any recipient, no policy */
   gboolean auth_plaintext;  /* submission: AUTH allowed before TLS (a loopback client, by config) */
+  gboolean implicit_tls;    /* the connection is TLS from its first octet (RFC 8314 submissions):
+                             * the session starts as after STARTTLS, which it does not offer */
 } SmtpLimits;
 
 /* Fills lim with the documented defaults (hostname/domain NULL). */

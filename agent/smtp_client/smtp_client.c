@@ -7,7 +7,9 @@
  *     give up (temporary failure, "TLS required") when it is not offered or refused; the verify
  *     modes give up when the handshake's certificate did not verify. A refused STARTTLS in a
  *     preferred mode continues in plaintext but never authenticates.
- *   - AUTH only over TLS (or in mode off), with the configured mechanism when offered.
+ *   - AUTH only over TLS (or in mode off), with the configured mechanism when offered; XOAUTH2
+ *     becomes OAUTHBEARER when the server offers that, and a refused token is refreshed once
+ *     (need_token with force_refresh) and tried again on the same connection.
  *   - A transaction is pipelined (MAIL, every RCPT and DATA in one write) only when PIPELINING
  *     was offered; otherwise one command per reply. Either way replies are matched in order, so
  *     every recipient keeps its own reply.
@@ -15,6 +17,8 @@
  * bounded smtp_reply parser, the message is written in slices as the output drains.
  */
 #include "smtp_client.h"
+
+#include "agent/oauth2/oauth2.h"
 
 #include <string.h>
 
@@ -24,7 +28,12 @@
 
 struct SmtpClient {
   SmtpClientState state;
-  char *helo_name, *auth_user, *auth_secret;
+  char *helo_name, *auth_user, *auth_secret, *server_host;
+  int server_port;
+  gboolean token_refreshed;  /* OAuth2: the one forced refresh after a refusal was asked */
+  gboolean was_ready;        /* reached SC_READY once: later failures are the job's, not the login's */
+  const char *failure_step;  /* static text; set with failure by the first failure before ready */
+  char failure[512];
   SmtpTlsMode tls_mode;
   gboolean implicit_tls;
   SmtpAuthMech auth;
@@ -49,7 +58,7 @@ struct SmtpClient {
 static const char *const state_names[SC__COUNT] = {
   [SC_GREETING] = "greeting", [SC_EHLO] = "ehlo",         [SC_HELO] = "helo",
   [SC_STARTTLS] = "starttls", [SC_TLS] = "tls",           [SC_AUTH] = "auth",
-  [SC_AUTH_LOGIN_USER] = "auth-login-user", [SC_AUTH_LOGIN_PASS] = "auth-login-pass",
+  [SC_AUTH_LOGIN_USER] = "auth-login-user", [SC_AUTH_LOGIN_PASS] = "auth-login-pass", [SC_TOKEN] = "token",
   [SC_READY] = "ready",       [SC_ENVELOPE] = "envelope", [SC_BODY] = "body",
   [SC_DOT] = "dot",           [SC_RSET] = "rset",         [SC_QUIT] = "quit",
   [SC_DONE] = "done",
@@ -111,6 +120,8 @@ SmtpClient *smtp_client_new(const SmtpClientConfig *cfg, const SmtpClientHooks *
   c->helo_name = g_strdup(cfg->helo_name ? cfg->helo_name : "localhost");
   c->auth_user = g_strdup(cfg->auth_user);
   c->auth_secret = g_strdup(cfg->auth_secret);
+  c->server_host = g_strdup(cfg->server_host);
+  c->server_port = cfg->server_port;
   c->tls_mode = cfg->tls_mode;
   c->implicit_tls = cfg->implicit_tls;
   c->auth = cfg->auth;
@@ -126,6 +137,7 @@ void smtp_client_free(SmtpClient *c)
   g_free(c->auth_user);
   if (c->auth_secret) memset(c->auth_secret, 0, strlen(c->auth_secret));
   g_free(c->auth_secret);
+  g_free(c->server_host);
   g_free(c->results);
   g_free(c->accepted);
   g_free(c->decided);
@@ -221,6 +233,37 @@ static void send_line(SmtpClient *c, const char *fmt, ...)
   evbuffer_add(c->out, "\r\n", 2);
 }
 
+/* The step a failure in the current state belongs to. */
+static const char *state_step(SmtpClientState s)
+{
+  switch (s) {
+  case SC_GREETING: return "greeting";
+  case SC_EHLO:
+  case SC_HELO: return "ehlo";
+  case SC_STARTTLS: return "starttls";
+  case SC_TLS: return "tls";
+  case SC_AUTH:
+  case SC_AUTH_LOGIN_USER:
+  case SC_AUTH_LOGIN_PASS:
+  case SC_TOKEN: return "auth";
+  default: return "session";
+  }
+}
+
+/* Keeps the first failure before the session was ready (the login check reports it). */
+static void failure_note(SmtpClient *c, const char *step, const char *text)
+{
+  if (c->was_ready || c->failure_step) return;
+  c->failure_step = step ? step : state_step(c->state);
+  g_strlcpy(c->failure, text, sizeof c->failure);
+}
+
+const char *smtp_client_failure(const SmtpClient *c, const char **step)
+{
+  if (step) *step = c->failure_step;
+  return c->failure_step ? c->failure : NULL;
+}
+
 static void send_quit(SmtpClient *c)
 {
   c->state = SC_QUIT; /* before the line, so the trace does not take it for an AUTH answer */
@@ -231,6 +274,7 @@ static void send_quit(SmtpClient *c)
  * the connection is not usable any more). */
 static void session_fail(SmtpClient *c, SmtpOutcome outcome, const char *text, gboolean connection_usable)
 {
+  failure_note(c, NULL, text);
   if (c->has_job) {
     results_fill(c, outcome, TRUE, text, FALSE);
     job_finish(c);
@@ -372,22 +416,48 @@ static void send_auth(SmtpClient *c)
   } else if (c->auth == SMTP_AUTH_LOGIN) {
     send_line(c, "AUTH LOGIN");
     c->state = SC_AUTH_LOGIN_USER;
+  } else if (!c->auth_secret) {
+    /* OAuth2 without a token yet: the owner gets one (off the loop) and calls smtp_client_token */
+    c->state = SC_TOKEN;
+    if (c->hooks.need_token) c->hooks.need_token(c->hooks.ctx, c, c->token_refreshed);
+    else smtp_client_token(c, NULL, "no token provider");
+  } else if (c->caps.auth_oauthbearer) {
+    g_autofree char *b64 = oauth2_sasl_oauthbearer(c->auth_user, c->server_host ? c->server_host : "",
+                                                   c->server_port, c->auth_secret);
+    send_line(c, "AUTH OAUTHBEARER %s", b64);
+    memset(b64, 0, strlen(b64));
   } else {
-    g_autofree char *raw = g_strdup_printf("user=%s\001auth=Bearer %s\001\001", c->auth_user, c->auth_secret);
-    g_autofree char *b64 = g_base64_encode((const guchar *) raw, strlen(raw));
+    g_autofree char *b64 = oauth2_sasl_xoauth2(c->auth_user, c->auth_secret);
     send_line(c, "AUTH XOAUTH2 %s", b64);
+    memset(b64, 0, strlen(b64));
   }
+}
+
+void smtp_client_token(SmtpClient *c, const char *token, const char *why)
+{
+  g_assert(c->state == SC_TOKEN);
+  if (!token) {
+    char text[512];
+    g_snprintf(text, sizeof text, "authentication failed: no OAuth2 access token: %s", why ? why : "unknown reason");
+    session_fail(c, SMTP_OUTCOME_TEMP, text, TRUE);
+    return;
+  }
+  if (c->auth_secret) memset(c->auth_secret, 0, strlen(c->auth_secret));
+  g_free(c->auth_secret);
+  c->auth_secret = g_strdup(token);
+  send_auth(c);
 }
 
 static gboolean mech_offered(const SmtpClient *c)
 {
   return (c->auth == SMTP_AUTH_PLAIN && c->caps.auth_plain) || (c->auth == SMTP_AUTH_LOGIN && c->caps.auth_login) ||
-         (c->auth == SMTP_AUTH_XOAUTH2 && c->caps.auth_xoauth2);
+         (c->auth == SMTP_AUTH_XOAUTH2 && (c->caps.auth_xoauth2 || c->caps.auth_oauthbearer));
 }
 
 static void become_ready(SmtpClient *c)
 {
   c->state = SC_READY;
+  c->was_ready = TRUE;
   if (c->has_job) job_begin(c);
   else if (c->quit_wanted) send_quit(c);
 }
@@ -402,6 +472,8 @@ static void after_hello(SmtpClient *c)
       return;
     }
     if (mode_requires_tls(c->tls_mode)) {
+      failure_note(c, "starttls", c->tls_refused ? "TLS required but the server refused STARTTLS"
+                                                 : "TLS required but the server does not offer STARTTLS");
       session_fail(c, SMTP_OUTCOME_TEMP,
                    c->tls_refused ? "TLS required (mode required) but the server refused STARTTLS"
                                   : "TLS required (mode required) but the server does not offer STARTTLS",
@@ -411,12 +483,14 @@ static void after_hello(SmtpClient *c)
   }
   if (c->auth != SMTP_AUTH_NONE && !c->authed) {
     if (!c->tls && c->tls_mode != SMTP_TLS_OFF) {
+      failure_note(c, "auth", "authentication needs TLS, which this session does not have");
       session_fail(c, SMTP_OUTCOME_TEMP, "authentication needs TLS, which this session does not have", TRUE);
       return;
     }
     if (!mech_offered(c)) {
       char why[128];
       g_snprintf(why, sizeof why, "the server does not offer AUTH %s", smtp_auth_mech_name(c->auth));
+      failure_note(c, "auth", why);
       session_fail(c, SMTP_OUTCOME_TEMP, why, TRUE);
       return;
     }
@@ -432,6 +506,7 @@ void smtp_client_tls_done(SmtpClient *c, gboolean ok, gboolean verified, const c
   char why[400];
   if (!ok) {
     g_snprintf(why, sizeof why, "TLS handshake failed: %s", detail ? detail : "unknown reason");
+    failure_note(c, "tls", why);
     session_fail(c, SMTP_OUTCOME_TEMP, why, FALSE);
     return;
   }
@@ -442,6 +517,7 @@ void smtp_client_tls_done(SmtpClient *c, gboolean ok, gboolean verified, const c
   if (mode_verifies(c->tls_mode) && !verified) {
     g_snprintf(why, sizeof why, "TLS certificate not verified (mode %s): %s", smtp_tls_mode_name(c->tls_mode),
                detail ? detail : "unknown reason");
+    failure_note(c, "tls", why);
     session_fail(c, SMTP_OUTCOME_TEMP, why, TRUE);
     return;
   }
@@ -458,6 +534,7 @@ void smtp_client_tls_implicit(SmtpClient *c, gboolean verified, const char *deta
     char why[400];
     g_snprintf(why, sizeof why, "TLS certificate not verified (mode %s): %s", smtp_tls_mode_name(c->tls_mode),
                detail ? detail : "unknown reason");
+    failure_note(c, "tls", why);
     session_fail(c, SMTP_OUTCOME_TEMP, why, FALSE);
   }
 }
@@ -465,6 +542,9 @@ void smtp_client_tls_implicit(SmtpClient *c, gboolean verified, const char *deta
 void smtp_client_abort(SmtpClient *c, const char *reason)
 {
   if (c->state == SC_DONE) return;
+  if (c->state == SC_GREETING)
+    failure_note(c, g_str_has_prefix(reason, "TLS") ? "tls" : g_str_has_prefix(reason, "connect") ? "connect" : NULL,
+                 reason);
   /* undecided recipients, accepted ones included (lost before the final reply: not delivered) */
   session_fail(c, SMTP_OUTCOME_TEMP, reason, FALSE);
 }
@@ -556,8 +636,17 @@ static void on_auth_reply(SmtpClient *c, const SmtpReply *r, const char *summary
     return;
   }
   if (r->code == 334) {
-    /* XOAUTH2 error challenge (or PLAIN asking again): an empty answer ends the exchange */
+    /* XOAUTH2/OAUTHBEARER error challenge (or PLAIN asking again): an empty answer ends the
+     * exchange (RFC 7628 3.2.3) */
     send_line(c, "%s", "");
+    return;
+  }
+  if (c->auth == SMTP_AUTH_XOAUTH2 && r->code / 100 == 5 && !c->token_refreshed && c->hooks.need_token) {
+    /* the token may have expired or been revoked early: one fresh token, one more try */
+    c->token_refreshed = TRUE;
+    memset(c->auth_secret, 0, strlen(c->auth_secret));
+    g_clear_pointer(&c->auth_secret, g_free);
+    send_auth(c);
     return;
   }
   char why[600];
@@ -655,6 +744,7 @@ static void on_reply(SmtpClient *c, const SmtpReply *r)
   }
   case SC_READY:
   case SC_TLS:
+  case SC_TOKEN:
   case SC_DONE:
   case SC__COUNT:
     session_fail(c, SMTP_OUTCOME_TEMP, "unexpected reply from the server", FALSE);
@@ -664,7 +754,7 @@ static void on_reply(SmtpClient *c, const SmtpReply *r)
 
 SmtpClientState smtp_client_process(SmtpClient *c)
 {
-  while (c->state != SC_DONE && c->state != SC_TLS) {
+  while (c->state != SC_DONE && c->state != SC_TLS && c->state != SC_TOKEN) {
     if (c->state == SC_BODY) {
       write_body(c);
       if (c->state == SC_BODY && evbuffer_get_length(c->in) == 0) break;

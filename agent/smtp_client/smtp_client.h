@@ -3,6 +3,11 @@
  * mode is off), then any number of transactions (connection reuse), each with MAIL, RCPT per
  * recipient and DATA, pipelined only when the server offers PIPELINING; a reply kept per recipient.
  *
+ * OAuth2 (XOAUTH2 configured; OAUTHBEARER, RFC 7628, used instead when the server offers it): the
+ * session asks its owner for the access token through the need_token hook when it has none, and
+ * once more with force_refresh after the server refused it (the error challenge answered with an
+ * empty line first), then authenticates again on the same connection; a second refusal fails.
+ *
  * Like the server's session it knows no socket: it reads the server's octets from an input
  * evbuffer and writes commands and the message to an output evbuffer that its owner
  * (smtp_client_io.c, or a unit test) supplies; the TLS handshake and the end of a job go through
@@ -46,7 +51,9 @@ typedef struct {
   gboolean implicit_tls;     /* TLS from the first octet (port 465): the owner handshakes first */
   SmtpAuthMech auth;
   const char *auth_user;     /* with auth */
-  const char *auth_secret;   /* password, or the OAuth2 access token for XOAUTH2 */
+  const char *auth_secret;   /* password, or the OAuth2 access token for XOAUTH2 (NULL: ask need_token) */
+  const char *server_host;   /* the server's name and port, for OAUTHBEARER's host= and port= */
+  int server_port;
 } SmtpClientConfig;
 
 typedef enum {
@@ -82,6 +89,7 @@ typedef enum {
   SC_AUTH,       /* AUTH sent, waiting for 235 or 334 */
   SC_AUTH_LOGIN_USER, /* AUTH LOGIN: username sent */
   SC_AUTH_LOGIN_PASS, /* AUTH LOGIN: password sent */
+  SC_TOKEN,      /* waiting for the owner's OAuth2 access token (smtp_client_token) */
   SC_READY,      /* session ready, no job: smtp_client_start_job or smtp_client_quit */
   SC_ENVELOPE,   /* MAIL/RCPT/DATA sent (pipelined or one by one), replies awaited */
   SC_BODY,       /* 354 received, message being written */
@@ -104,6 +112,9 @@ typedef struct {
   /* The job ended: results[i] for rcpts[i] (valid during the call only). The session is then in
    * SC_READY (start another job or quit) or SC_DONE (close). */
   void (*job_done)(void *ctx, SmtpClient *c, const SmtpRcptResult *results, guint n);
+  /* OAuth2: get an access token (a fresh one when force_refresh), then call smtp_client_token.
+   * May be NULL when auth_secret is always given. */
+  void (*need_token)(void *ctx, SmtpClient *c, gboolean force_refresh);
   /* Optional (NULL: none): every command sent ('C'; AUTH credentials replaced by "<credentials>")
    * and every reply received ('S', one line: smtp_reply_summary), for `mailagent relay test`. */
   void (*trace)(void *ctx, char direction, const char *text);
@@ -115,6 +126,15 @@ void smtp_client_free(SmtpClient *c);
 
 /* The buffers to read from and write to (borrowed; replaced after the TLS handshake). */
 void smtp_client_set_buffers(SmtpClient *c, struct evbuffer *in, struct evbuffer *out);
+
+/* The token need_token asked for (copied), or NULL with why it could not be had (the session then
+ * fails with the reason). */
+void smtp_client_token(SmtpClient *c, const char *token, const char *why);
+
+/* Why the session failed before it was ready (connect, greeting, EHLO, TLS, AUTH), or NULL when it
+ * reached SC_READY. *step names it: "connect", "greeting", "ehlo", "starttls", "tls", "auth". For a
+ * check without a job (a binding's SMTP login): start no job, call smtp_client_quit. */
+const char *smtp_client_failure(const SmtpClient *c, const char **step);
 
 /* The job to run once the session is ready (may be called before the greeting or in SC_READY).
  * The job's strings and body must live until job_done. */

@@ -2,7 +2,8 @@
  * replies into the session, write what it produces, upgrade in place to TLS (an OpenSSL filter
  * over the same socket) when the session asks, and end on close, error or time-out.
  *
- * Never blocks: the address is an IP literal; every wait is a bufferevent time-out. The session
+ * Never blocks: the address is an IP literal; every wait is a bufferevent time-out; an OAuth2 token
+ * comes from the target's asynchronous token provider. The session
  * decides everything about the protocol and the TLS policy; this file only moves octets and
  * reports the handshake's certificate verdict.
  */
@@ -26,6 +27,9 @@ struct SmtpClientConn {
   char *host;
   char *peer;
   guint connect_timeout_s, command_timeout_s;
+  const SmtpTokenProvider *tokens;
+  char *token_owner;
+  guint token_ticket;        /* a token request in flight (0: none) */
   gboolean closing;          /* the closed hook has run or is running */
 };
 
@@ -161,6 +165,26 @@ static void hook_trace(void *ctx, char direction, const char *text)
   c->hooks.trace(c->hooks.arg, direction, text);
 }
 
+static void on_token(void *arg, const char *token, const char *why)
+{
+  SmtpClientConn *c = arg;
+  c->token_ticket = 0;
+  if (c->closing) return;
+  smtp_client_token(c->session, token, why);
+  bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+  pump(c);
+}
+
+static void hook_need_token(void *ctx, SmtpClient *s, gboolean force_refresh)
+{
+  SmtpClientConn *c = ctx;
+  if (!c->tokens || !c->token_owner) {
+    smtp_client_token(s, NULL, "no token provider for this connection");
+    return;
+  }
+  c->token_ticket = c->tokens->get(c->tokens->ctx, c->token_owner, force_refresh, on_token, c);
+}
+
 static void hook_job_done(void *ctx, SmtpClient *s, const SmtpRcptResult *results, guint n)
 {
   SmtpClientConn *c = ctx;
@@ -188,10 +212,18 @@ SmtpClientConn *smtp_client_conn_open(struct event_base *base, const SmtpClientT
   c->peer = g_strdup_printf("%s[%s]:%d", c->host, target->address, target->port);
   c->connect_timeout_s = target->connect_timeout_s ? target->connect_timeout_s : 30;
   c->command_timeout_s = target->command_timeout_s ? target->command_timeout_s : 300;
-  SmtpClientHooks sh = {.ctx = c, .starttls = hook_starttls, .job_done = hook_job_done,
+  c->tokens = target->tokens;
+  c->token_owner = g_strdup(target->token_owner);
+  SmtpClientHooks sh = {.ctx = c, .starttls = hook_starttls, .job_done = hook_job_done, .need_token = hook_need_token,
                         .trace = hooks->trace ? hook_trace : NULL};
-  c->session = smtp_client_new(cfg, &sh);
-  smtp_client_start_job(c->session, first_job);
+  SmtpClientConfig session_cfg = *cfg;
+  if (!session_cfg.server_host) {
+    session_cfg.server_host = c->host;
+    session_cfg.server_port = target->port;
+  }
+  c->session = smtp_client_new(&session_cfg, &sh);
+  if (first_job) smtp_client_start_job(c->session, first_job);
+  else smtp_client_quit(c->session);
   if (cfg->implicit_tls) {
     SSL *ssl = ma_tls_client_ssl_new(c->ssl_ctx, c->host);
     c->bev = ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
@@ -212,6 +244,7 @@ SmtpClientConn *smtp_client_conn_open(struct event_base *base, const SmtpClientT
     smtp_client_free(c->session);
     g_free(c->host);
     g_free(c->peer);
+    g_free(c->token_owner);
     g_free(c);
     return NULL;
   }
@@ -249,8 +282,10 @@ void smtp_client_conn_quit(SmtpClientConn *c)
 void smtp_client_conn_free(SmtpClientConn *c)
 {
   if (!c) return;
+  if (c->token_ticket) c->tokens->cancel(c->tokens->ctx, c->token_ticket);
   if (c->bev) bufferevent_free(c->bev);
   smtp_client_free(c->session);
+  g_free(c->token_owner);
   g_free(c->host);
   g_free(c->peer);
   g_free(c);
@@ -264,4 +299,9 @@ const char *smtp_client_conn_peer(const SmtpClientConn *c)
 gboolean smtp_client_conn_tls(const SmtpClientConn *c)
 {
   return smtp_client_is_tls(c->session);
+}
+
+const char *smtp_client_conn_failure(const SmtpClientConn *c, const char **step)
+{
+  return smtp_client_failure(c->session, step);
 }

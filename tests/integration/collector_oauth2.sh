@@ -11,17 +11,7 @@ source "$(dirname "$0")/lib/common.sh"
 source "$FIXTURES_DIR/collector/dovecot.sh"
 
 pki_make
-OAUTH_PORT=$(free_port)
-/usr/bin/python3 "$FIXTURES_DIR/collector/fake_oauth2.py" "$OAUTH_PORT" "$T/oauth.ready" microsoft &
-CLEANUP_PIDS+=($!)
-for _ in $(seq 1 50); do [ -f "$T/oauth.ready" ] && break; sleep 0.1; done
-mkdir -p "$T/dovecot"
-cat > "$T/dovecot/oauth2.conf.ext" <<EOF
-introspection_mode = post
-introspection_url = http://127.0.0.1:$OAUTH_PORT/introspect
-force_introspection = yes
-username_attribute = username
-EOF
+oauth2_provider_start
 dovecot_user carol@example.test carol-pw
 DOVECOT_EXTRA_MECHANISMS="xoauth2 oauthbearer" dovecot_start \
   "passdb {" "  driver = oauth2" "  mechanisms = xoauth2 oauthbearer" "  args = $T/dovecot/oauth2.conf.ext" "}"
@@ -32,7 +22,6 @@ name = Fake provider (tests)
 source = tests/fixtures/collector/fake_oauth2.py
 imap = localhost:$IMAPS_PORT:tls
 pop3 = localhost:$POP3S_PORT:tls
-smtp = localhost:1:tls
 auth = oauth2 password
 oauth2_authorize_url = http://127.0.0.1:$OAUTH_PORT/authorize
 oauth2_token_url = http://127.0.0.1:$OAUTH_PORT/token

@@ -3,7 +3,8 @@
  * requests can be sent too). Covers routing, auth (missing/invalid/revoked keys, scopes), the error
  * shape and statuses, tenant isolation (404, never the other tenant's data), records, bulk import,
  * timeline pagination (stable under inserts, bad cursors), messages/raw/attachments/threads,
- * settings, rules, employees, enterprises, API keys and the inbound address.
+ * settings, rules, employees, enterprises, API keys and the inbound address, and the page cache
+ * (never stale, never across tenants, kept per enterprise).
  */
 #include "agent/api/api_internal.h"
 #include "agent/api/api_server.h"
@@ -18,6 +19,7 @@
 #include <event2/thread.h>
 #include <glib/gstdio.h>
 #include <jansson.h>
+#include <sqlite3.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -736,6 +738,58 @@ static void test_cache(void)
   json_decref(expect("GET", "/v1/records/contact/c2/timeline", k, NULL, 401, "unauthorized"));
 }
 
+/* Runs sql on the database behind storage's back (another connection: storage_data_version
+ * moves, and whatever triggers the statement fires). */
+static void raw_exec(const char *sql)
+{
+  g_autofree char *path = g_build_filename(F.dir, "mailagent.db", NULL);
+  sqlite3 *db = NULL;
+  g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  g_assert_cmpint(sqlite3_exec(db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close(db);
+}
+
+static char *from_name(json_t *doc, size_t i)
+{
+  json_t *from = json_object_get(json_array_get(json_object_get(doc, "items"), i), "from");
+  return g_strdup(json_string_value(json_object_get(from, "name")));
+}
+
+/* Pages are kept per enterprise: a commit to B's archive (or a commit that changes no archive)
+ * leaves A's cached pages in place, a commit to A's drops them. A participant's name rewritten
+ * behind storage's back (participants only ever change with their message, so nothing versions
+ * them) makes a page served from the cache tell itself apart from one computed again. */
+static void test_cache_per_enterprise(void)
+{
+  const char *uri = "/v1/records/contact/c2/timeline?limit=5";
+  g_autofree char *cached = NULL;
+  g_autofree char *after_b = NULL;
+  g_autofree char *after_a = NULL;
+  json_t *doc;
+
+  doc = expect("GET", uri, F.key_a, NULL, 200, NULL);
+  cached = from_name(doc, 0);
+  g_assert_cmpstr(cached, !=, "Renamed");
+  json_decref(doc);
+  raw_exec("UPDATE participants SET name = 'Renamed' WHERE role = 0 AND message_id IN"
+           " (SELECT id FROM messages WHERE enterprise_id = (SELECT id FROM enterprises WHERE slug = 'acme'))");
+  /* a commit of B's mail: A's page still comes from the cache */
+  g_free(put_message(F.ent_b, "c2", "for globex", 1750000100, MA_DIRECTION_INBOUND, NULL, NULL, NULL));
+  doc = expect("GET", uri, F.key_a, NULL, 200, NULL);
+  after_b = from_name(doc, 0);
+  json_decref(doc);
+  g_assert_cmpstr(after_b, ==, cached);
+  /* a commit of A's mail: computed again, so the rename shows */
+  g_free(put_message(F.ent_a, "c2", "for carol again", 1750000200, MA_DIRECTION_INBOUND, NULL, NULL, NULL));
+  doc = expect("GET", uri, F.key_a, NULL, 200, NULL);
+  after_a = from_name(doc, 1); /* the page's first item before */
+  g_assert_cmpstr(json_string_value(json_object_get(json_array_get(json_object_get(doc, "items"), 0), "subject")), ==,
+                  "for carol again");
+  json_decref(doc);
+  g_assert_cmpstr(after_a, ==, "Renamed");
+}
+
 /* ---- configuration resources ---------------------------------------------------------------- */
 
 static void test_settings(void)
@@ -937,6 +991,7 @@ int main(int argc, char **argv)
   g_test_add_func("/api/timeline", test_timeline);
   g_test_add_func("/api/messages", test_messages);
   g_test_add_func("/api/cache", test_cache);
+  g_test_add_func("/api/cache/per_enterprise", test_cache_per_enterprise);
   g_test_add_func("/api/settings", test_settings);
   g_test_add_func("/api/rules", test_rules);
   g_test_add_func("/api/employees", test_employees);

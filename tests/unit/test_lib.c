@@ -198,6 +198,17 @@ static void test_ids_and_time(void)
   char buf[32];
   ma_time_format(1700000000, buf);
   g_assert_cmpstr(buf, ==, "2023-11-14T22:13:20Z");
+  /* the formatter without GDateTime agrees with GDateTime's at its edges and in between */
+  static const gint64 edges[] = {G_GINT64_CONSTANT(-30610224000), G_GINT64_CONSTANT(-30610224001), -1, 0, 951782400,
+                                 4107542399, G_GINT64_CONSTANT(253402300799), G_GINT64_CONSTANT(253402300800)};
+  for (gsize i = 0; i < G_N_ELEMENTS(edges) + 2000; i++) {
+    gint64 v = i < G_N_ELEMENTS(edges) ? edges[i] : (gint64) g_random_int() * 59 - G_GINT64_CONSTANT(30000000000);
+    GDateTime *dt = g_date_time_new_from_unix_utc(v);
+    g_autofree char *want = dt ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("1970-01-01T00:00:00Z");
+    if (dt) g_date_time_unref(dt);
+    ma_time_format(v, buf);
+    g_assert_cmpstr(buf, ==, want);
+  }
   gint64 t = 0;
   g_assert_cmpint(ma_time_parse("2023-11-14T22:13:20Z", &t), ==, 0);
   g_assert_cmpint(t, ==, 1700000000);

@@ -1,11 +1,12 @@
 /* test_pipeline_workers.c - the worker pool against a real spool and database: what the spool holds
  * at start is archived; notify wakes the workers; unreadable mail is done with and an unknown
  * enterprise is parked as dead instead of looping; a replayed spool id adds nothing; stop drains
- * the spool; temporary failures back off on the test clock (one attempt per step, capped, no
- * attempt limit) until the archive works again. */
+ * the spool; failed commits are deferred, counted and retried; temporary failures back off on the
+ * test clock (one attempt per step, capped, no attempt limit) until the archive works again. */
 #include "testutil.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
+#include "agent/lib/metrics.h"
 #include "agent/pipeline/pipeline.h"
 #include "storage/spool.h"
 
@@ -254,8 +255,11 @@ static void test_large_messages_in_rounds(void)
 }
 
 /* Failed commits (TEMPFAIL, as a failing fsync gives) never lose an entry: the batch is rolled
- * back, the entries are retried alone, the one whose commit failed is counted and retried after
- * its backoff, and in the end every message is archived exactly once. */
+ * back and deferred as a whole (a temporary failure is the environment's, so it is not retried
+ * one by one), counted once per entry in mailagent_messages_failed, and claimed again when the
+ * backoff ends; with two failures injected the same ten entries fail twice, and only the third
+ * commit archives them, each exactly once. The counts prove the failures happened and were
+ * retried: without them the metric would not move. */
 static void test_commit_failures_retry(void)
 {
   Env env = {0};
@@ -263,17 +267,20 @@ static void test_commit_failures_retry(void)
   g_autoptr(GError) error = NULL;
   g_assert_cmpint(pipeline_workers_start(env.cfg, 1, &error), ==, 0);
   guint64 before = pipeline_workers_processed();
-  pipeline_workers_fault_inject_commit_failures(2); /* the batch commit and the first lone retry */
+  gint64 failed_before = ma_metrics_get(MA_METRIC_MESSAGES_FAILED);
+  pipeline_workers_fault_inject_commit_failures(2);
   g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
   for (int i = 0; i < 10; i++) {
     g_autofree char *raw = message(i);
     g_autofree char *sid = g_strdup_printf("fail-%02d", i);
     g_ptr_array_add(entries, entry(env.ent, sid, raw));
   }
-  put(&env, entries);
+  put(&env, entries); /* one spool transaction: the worker claims all ten together */
   pipeline_workers_notify();
-  wait_processed(before + 10); /* the failed one comes back after its 1 s backoff */
+  wait_processed(before + 10); /* after the backoffs of 1 and 2 s */
   pipeline_workers_stop();
+  g_assert_cmpint(ma_metrics_get(MA_METRIC_MESSAGES_FAILED) - failed_before, ==, 2 * 10);
+  g_assert_cmpuint(pipeline_workers_processed() - before, ==, 10);
   g_assert_cmpint(archived(&env), ==, 10);
   g_assert_cmpint(depth(&env), ==, 0);
   env_close(&env);

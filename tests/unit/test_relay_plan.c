@@ -15,11 +15,13 @@ typedef struct {
   MaConfig *cfg;
 } Fixture;
 
-static void add_mailbox(MaStorage *st, const char *id, const char *email, const char *employee_id, gint64 created)
+static void add_mailbox(MaStorage *st, const char *id, const char *email, const char *host, const char *employee_id,
+                        gint64 created)
 {
   MaMailbox m = {.id = (char *) id, .enterprise_id = "ent1", .employee_id = (char *) employee_id, .email = (char *) email,
-                 .username = (char *) email, .protocol = "imap", .host = "imap.acme.example", .port = 993,
-                 .security = "tls", .auth = "password", .state = "active", .created_at = created};
+                 .username = (char *) email, .protocol = "imap", .host = (char *) host, .port = 993,
+                 .security = "tls", .auth = "password", .state = "active", .created_at = created,
+                 .smtp_host = "smtp.acme.example", .smtp_port = 587, .smtp_security = "starttls"};
   GError *error = NULL;
   g_assert_cmpint(storage_mailbox_add(st, &m, &error), ==, 0);
   g_assert_no_error(error);
@@ -38,9 +40,9 @@ static void fx_setup(Fixture *fx, gconstpointer data)
   MaEmployee bob = {.id = "emp2", .enterprise_id = "ent1", .email = "bob@acme.example", .created_at = 1};
   g_assert_cmpint(storage_employee_add(fx->st, &ann, &error), ==, 0);
   g_assert_cmpint(storage_employee_add(fx->st, &bob, &error), ==, 0);
-  add_mailbox(fx->st, "mb1", "ann@acme.example", "emp1", 10);
-  add_mailbox(fx->st, "mb2", "ann.sales@acme.example", "emp1", 20);
-  add_mailbox(fx->st, "mb3", "bob@acme.example", "emp2", 30);
+  add_mailbox(fx->st, "mb1", "ann@acme.example", "imap.acme.example", "emp1", 10);
+  add_mailbox(fx->st, "mb2", "ann@acme.example", "imap2.acme.example", "emp1", 20);
+  add_mailbox(fx->st, "mb3", "bob@acme.example", "imap.acme.example", "emp2", 30);
   g_assert_no_error(error);
   fx->cfg = ma_config_load(NULL, &error);
   g_assert_no_error(error);
@@ -76,7 +78,7 @@ static void test_default_mailbox(Fixture *fx, gconstpointer data)
   GError *error = NULL;
   g_autofree char *r1 = route(fx);
   g_assert_cmpstr(r1, ==, "employee_mailbox:mb1"); /* the oldest active one */
-  g_assert_cmpint(relay_employee_mailbox_set(fx->st, "ent1", "ann@acme.example", "ann.sales@acme.example", &error), ==, 0);
+  g_assert_cmpint(relay_employee_mailbox_set(fx->st, "ent1", "ann@acme.example", "mb2", &error), ==, 0);
   g_assert_no_error(error);
   g_autofree char *r2 = route(fx);
   g_assert_cmpstr(r2, ==, "employee_mailbox:mb2"); /* the chosen one */

@@ -16,7 +16,16 @@ typedef struct {
   int jobs_done;
   int starttls_calls;
   gboolean byte_at_a_time;
+  int token_calls;          /* need_token asked */
+  gboolean token_forced;    /* ... the last time with force_refresh */
 } T;
+
+static void on_need_token(void *ctx, SmtpClient *c, gboolean force_refresh)
+{
+  T *t = ctx;
+  t->token_calls++;
+  t->token_forced = force_refresh;
+}
 
 static void on_starttls(void *ctx, SmtpClient *c)
 {
@@ -314,17 +323,23 @@ static void test_auth_never_before_tls(void)
   t_free(t);
 }
 
+/* Greeting, EHLO offering STARTTLS, its go-ahead and a verified handshake; the client's lines are
+ * dropped: the session then waits for the second EHLO's reply. */
+static void through_starttls(T *t)
+{
+  server(t, "220 mx\r\n250-x\r\n250 STARTTLS\r\n");
+  server(t, "220 go\r\n");
+  smtp_client_tls_done(t->c, TRUE, TRUE, NULL);
+  g_free(client(t));
+}
+
 static void test_xoauth2(void)
 {
   T *t = t_new(SMTP_TLS_REQUIRED, SMTP_AUTH_XOAUTH2);
   g_autoptr(GBytes) body = body_of("x\r\n");
   SmtpClientJob job = {.mail_from = "s@a.example", .rcpts = three, .n_rcpts = 1, .body = body};
   smtp_client_start_job(t->c, &job);
-  server(t, "220 mx\r\n250-x\r\n250 STARTTLS\r\n");
-  g_free(client(t));
-  server(t, "220 go\r\n");
-  smtp_client_tls_done(t->c, TRUE, TRUE, NULL);
-  g_free(client(t));
+  through_starttls(t);
   server(t, "250-x\r\n250 AUTH PLAIN XOAUTH2\r\n");
   /* base64 of "user=u\1auth=Bearer p\1\1" */
   expect_client(t, "AUTH XOAUTH2 dXNlcj11AWF1dGg9QmVhcmVyIHABAQ==\r\n");
@@ -334,6 +349,133 @@ static void test_xoauth2(void)
   server(t, "535 5.7.8 token expired\r\n");
   g_assert_cmpint(t->jobs_done, ==, 1);
   g_assert_cmpstr(t->results[0].reply, ==, "authentication failed: 535 5.7.8 token expired");
+  t_free(t);
+}
+
+/* A session for XOAUTH2 without a token: it asks on_need_token. */
+static T *t_new_oauth2(void)
+{
+  T *t = g_new0(T, 1);
+  SmtpClientConfig cfg = {.helo_name = "me.example", .tls_mode = SMTP_TLS_REQUIRED, .auth = SMTP_AUTH_XOAUTH2,
+                          .auth_user = "u", .server_host = "smtp.example", .server_port = 587};
+  SmtpClientHooks hooks = {.ctx = t, .starttls = on_starttls, .job_done = on_job_done, .need_token = on_need_token};
+  t->c = smtp_client_new(&cfg, &hooks);
+  t->in = evbuffer_new();
+  t->out = evbuffer_new();
+  smtp_client_set_buffers(t->c, t->in, t->out);
+  return t;
+}
+
+/* OAuth2 through the token hook: no token configured, so the session asks for one; OAUTHBEARER
+ * (RFC 7628) when offered; a refused token is answered with an empty line, refreshed once
+ * (force_refresh) and tried again on the same connection; a second refusal fails the job. */
+static void test_oauth2_token_provider(void)
+{
+  T *t = t_new_oauth2();
+  g_autoptr(GBytes) body = body_of("x\r\n");
+  SmtpClientJob job = {.mail_from = "u@a.example", .rcpts = three, .n_rcpts = 1, .body = body};
+  smtp_client_start_job(t->c, &job);
+  through_starttls(t);
+  g_assert_cmpint(server(t, "250-x\r\n250 AUTH PLAIN XOAUTH2 OAUTHBEARER\r\n"), ==, SC_TOKEN);
+  g_assert_cmpint(t->token_calls, ==, 1);
+  g_assert_false(t->token_forced);
+  expect_client(t, "");
+  smtp_client_token(t->c, "tok1", NULL);
+  /* base64 of "n,a=u,\1host=smtp.example\1port=587\1auth=Bearer tok1\1\1" */
+  g_autofree char *ir1 = g_base64_encode((const guchar *) "n,a=u,\001host=smtp.example\001port=587\001auth=Bearer tok1\001\001", 52);
+  g_autofree char *want1 = g_strdup_printf("AUTH OAUTHBEARER %s\r\n", ir1);
+  expect_client(t, want1);
+  server(t, "334 eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=\r\n");
+  expect_client(t, "\r\n");
+  g_assert_cmpint(server(t, "535 5.7.8 token expired\r\n"), ==, SC_TOKEN);
+  g_assert_cmpint(t->token_calls, ==, 2);
+  g_assert_true(t->token_forced);
+  g_assert_cmpint(t->jobs_done, ==, 0);
+  smtp_client_token(t->c, "tok2", NULL);
+  g_autofree char *ir2 = g_base64_encode((const guchar *) "n,a=u,\001host=smtp.example\001port=587\001auth=Bearer tok2\001\001", 52);
+  g_autofree char *want2 = g_strdup_printf("AUTH OAUTHBEARER %s\r\n", ir2);
+  expect_client(t, want2);
+  g_assert_cmpint(server(t, "235 2.7.0 ok\r\n"), ==, SC_ENVELOPE);
+  g_assert_null(smtp_client_failure(t->c, NULL));
+  t_free(t);
+
+  /* XOAUTH2 only; the refreshed token is refused too: the job fails, no third request */
+  t = t_new_oauth2();
+  smtp_client_start_job(t->c, &job);
+  through_starttls(t);
+  g_free(client(t));
+  server(t, "250-x\r\n250 AUTH XOAUTH2\r\n");
+  smtp_client_token(t->c, "p", NULL);
+  expect_client(t, "AUTH XOAUTH2 dXNlcj11AWF1dGg9QmVhcmVyIHABAQ==\r\n");
+  server(t, "535 5.7.8 no\r\n");
+  g_assert_cmpint(t->token_calls, ==, 2);
+  smtp_client_token(t->c, "p", NULL);
+  g_free(client(t));
+  server(t, "535 5.7.8 still no\r\n");
+  g_assert_cmpint(t->token_calls, ==, 2);
+  g_assert_cmpint(t->jobs_done, ==, 1);
+  g_assert_cmpstr(t->results[0].reply, ==, "authentication failed: 535 5.7.8 still no");
+  expect_client(t, "QUIT\r\n");
+  t_free(t);
+
+  /* no token to be had: the reason ends the job */
+  t = t_new_oauth2();
+  smtp_client_start_job(t->c, &job);
+  through_starttls(t);
+  server(t, "250-x\r\n250 AUTH XOAUTH2\r\n");
+  smtp_client_token(t->c, NULL, "needs reauthorization");
+  g_assert_cmpint(t->jobs_done, ==, 1);
+  g_assert_cmpstr(t->results[0].reply, ==, "authentication failed: no OAuth2 access token: needs reauthorization");
+  t_free(t);
+}
+
+/* A login check (no job): the session quits once ready, or names the step that failed. */
+static void test_login_check_steps(void)
+{
+  static const struct {
+    SmtpTlsMode mode;
+    const char *script;     /* the server's side, up to the failure */
+    gboolean handshake;     /* the check reaches the TLS handshake (which succeeds, unverified) */
+    const char *step;       /* NULL: success */
+    const char *reason;
+  } cases[] = {
+    {SMTP_TLS_REQUIRED, "554 go away\r\n", FALSE, "greeting", "host refused to talk: 554 go away"},
+    {SMTP_TLS_REQUIRED, "220 mx\r\n421 4.3.2 busy\r\n", FALSE, "ehlo", "server closing: 421 4.3.2 busy"},
+    {SMTP_TLS_REQUIRED, "220 mx\r\n250 x\r\n", FALSE, "starttls", "TLS required but the server does not offer STARTTLS"},
+    {SMTP_TLS_REQUIRED_VERIFY, "220 mx\r\n250-x\r\n250 STARTTLS\r\n220 go\r\n", TRUE, "tls",
+     "TLS certificate not verified (mode required-verify): self-signed"},
+    {SMTP_TLS_REQUIRED, "220 mx\r\n250-x\r\n250 STARTTLS\r\n220 go\r\n", TRUE, "auth",
+     "authentication failed: 535 5.7.8 bad credentials"},
+    {SMTP_TLS_REQUIRED, "220 mx\r\n250-x\r\n250 STARTTLS\r\n220 go\r\n", TRUE, NULL, NULL},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    T *t = t_new(cases[i].mode, SMTP_AUTH_PLAIN);
+    smtp_client_quit(t->c);
+    server(t, cases[i].script);
+    if (cases[i].handshake) {
+      g_assert_cmpint(smtp_client_state(t->c), ==, SC_TLS);
+      smtp_client_tls_done(t->c, TRUE, FALSE, "self-signed");
+      if (smtp_client_state(t->c) == SC_EHLO) {
+        server(t, "250-x\r\n250 AUTH PLAIN\r\n");
+        server(t, cases[i].step ? "535 5.7.8 bad credentials\r\n" : "235 2.7.0 ok\r\n");
+      }
+    }
+    const char *step = NULL;
+    const char *why = smtp_client_failure(t->c, &step);
+    g_assert_cmpstr(step, ==, cases[i].step);
+    g_assert_cmpstr(why, ==, cases[i].reason);
+    g_autofree char *out = client(t);
+    g_assert_true(g_str_has_suffix(out, "QUIT\r\n") || smtp_client_state(t->c) == SC_DONE);
+    g_assert_cmpint(t->jobs_done, ==, 0);
+    t_free(t);
+  }
+  /* a lost connection before the greeting is the connect step */
+  T *t = t_new(SMTP_TLS_REQUIRED, SMTP_AUTH_PLAIN);
+  smtp_client_quit(t->c);
+  smtp_client_abort(t->c, "connect to mx[127.0.0.1]:1 failed: Connection refused");
+  const char *step = NULL;
+  g_assert_cmpstr(smtp_client_failure(t->c, &step), ==, "connect to mx[127.0.0.1]:1 failed: Connection refused");
+  g_assert_cmpstr(step, ==, "connect");
   t_free(t);
 }
 
@@ -441,6 +583,8 @@ int main(int argc, char **argv)
   g_test_add_func("/smtp_client/starttls_injection", test_starttls_injection);
   g_test_add_func("/smtp_client/auth_never_before_tls", test_auth_never_before_tls);
   g_test_add_func("/smtp_client/xoauth2", test_xoauth2);
+  g_test_add_func("/smtp_client/oauth2_token_provider", test_oauth2_token_provider);
+  g_test_add_func("/smtp_client/login_check_steps", test_login_check_steps);
   g_test_add_func("/smtp_client/extension_refusals", test_extension_refusals);
   g_test_add_func("/smtp_client/connection_failures", test_connection_failures);
   g_test_add_func("/smtp_client/names", test_names);

@@ -980,6 +980,26 @@ static void test_submission(void)
   g_autofree char *l3 = fx_send(&fx, "czNjcmV0\r\n");
   g_assert_cmpstr(l3, ==, "235 2.7.0 Authentication successful\r\n");
   fx_clear(&fx);
+
+  /* implicit TLS ([submission] tls_listen): TLS from the start, so AUTH at once and no STARTTLS */
+  fx_submission = TRUE;
+  fx_init(&fx);
+  fx_submission = FALSE;
+  smtp_session_free(fx.s);
+  fx.lim.implicit_tls = TRUE;
+  fx.s = smtp_session_new(&fx.lim, &hooks, "192.0.2.7", 0);
+  smtp_session_set_buffers(fx.s, fx.in, fx.out);
+  g_assert_true(smtp_session_is_tls(fx.s));
+  smtp_session_greet(fx.s, FALSE, 0);
+  g_free(fx_output(&fx));
+  g_autofree char *e4 = fx_send(&fx, "EHLO crm.example\r\n");
+  g_assert_nonnull(strstr(e4, "250-AUTH PLAIN LOGIN\r\n"));
+  g_assert_null(strstr(e4, "STARTTLS"));
+  g_autofree char *t1 = fx_send(&fx, "STARTTLS\r\n");
+  g_assert_true(g_str_has_prefix(t1, "5")); /* refused inside TLS */
+  g_autofree char *t2 = fx_send(&fx, "AUTH PLAIN AGNybQBzM2NyZXQ=\r\n");
+  g_assert_cmpstr(t2, ==, "235 2.7.0 Authentication successful\r\n");
+  fx_clear(&fx);
 }
 
 int main(int argc, char **argv)

@@ -1,6 +1,7 @@
 /* test_storage_archive.c - unit tests of the archive side of storage: messages (dedup, parts,
  * links, provenance), threads, activities (uniqueness), the timeline (order, interleaving,
- * filters, cursor stability under inserts, bad cursors, speed of a deep page), the outbox, and
+ * filters, cursor stability under inserts, bad cursors, speed of a deep page, the per-enterprise
+ * version its cache reads), the outbox, and
  * tenant isolation and fault injection across all of them.
  */
 #include "storage/storage.h"
@@ -717,6 +718,91 @@ static void test_timeline_speed(Fixture *fx, gconstpointer data)
 
 /* ---- outbox --------------------------------------------------------------------------------- */
 
+/* Bodies live out of the message rows (migration 124): a text past the streaming threshold (written
+ * with incremental blob I/O) and a small one read back exactly, html too; a message with neither
+ * reads "" and NULL. */
+static void test_message_bodies(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  GString *big = g_string_new(NULL);
+  for (int i = 0; big->len < 300 * 1024; i++) g_string_append_printf(big, "line %d of a long body \xe4\xb8\xad\r\n", i);
+  MaStoredMessage *m = message("e1", "mb", 100, NULL, NULL);
+  g_free(m->text);
+  m->text = g_strdup(big->str);
+  insert(fx->st, m);
+  m = message("e1", "ms", 101, NULL, NULL);
+  insert(fx->st, m);
+  m = message("e1", "mn", 102, NULL, NULL);
+  g_clear_pointer(&m->text, g_free);
+  g_clear_pointer(&m->html, g_free);
+  insert(fx->st, m);
+  MaStoredMessage *got = NULL;
+  g_assert_cmpint(storage_message_get(fx->st, "e1", "mb", &got, &error), ==, 1);
+  g_assert_cmpuint(strlen(got->text), ==, big->len);
+  g_assert_true(strcmp(got->text, big->str) == 0);
+  g_assert_cmpstr(got->html, ==, "<p>Hello</p>");
+  ma_stored_message_free(got);
+  g_assert_cmpint(storage_message_get(fx->st, "e1", "ms", &got, &error), ==, 1);
+  g_assert_cmpstr(got->text, ==, "Hello   there,\n\n  this is\tthe body.");
+  ma_stored_message_free(got);
+  g_assert_cmpint(storage_message_get(fx->st, "e1", "mn", &got, &error), ==, 1);
+  g_assert_cmpstr(got->text, ==, "");
+  g_assert_null(got->html);
+  ma_stored_message_free(got);
+  /* another enterprise never reads it */
+  g_assert_cmpint(storage_message_get(fx->st, "e2", "mb", &got, &error), ==, 0);
+  g_assert_no_error(error);
+  g_string_free(big, TRUE);
+}
+
+static gint64 archive_version(MaStorage *st, const char *ent)
+{
+  GError *error = NULL;
+  gint64 v = -1;
+  g_assert_cmpint(storage_archive_version(st, ent, &v, &error), ==, 0);
+  g_assert_no_error(error);
+  return v;
+}
+
+/* The per-enterprise version moves with what a timeline page reads, for that enterprise only. */
+static void test_archive_version(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  gint64 a0 = archive_version(fx->st, "e1"), b0 = archive_version(fx->st, "e2");
+  g_assert_cmpint(archive_version(fx->st, "nobody"), ==, 0);
+  /* a message without links reaches no timeline: no page changes */
+  insert(fx->st, message("e1", "m0", 100, NULL, NULL));
+  g_assert_cmpint(archive_version(fx->st, "e1"), ==, a0);
+  insert_linked(fx->st, "e1", "m1", 100, "c1");
+  gint64 a1 = archive_version(fx->st, "e1");
+  g_assert_cmpint(a1, !=, a0);
+  g_assert_cmpint(archive_version(fx->st, "e2"), ==, b0);
+  /* an activity adds a timeline row; a second one for the same (message, record) is ignored */
+  add_activity(fx->st, "e1", "a1", "m1", "c1", 1);
+  gint64 a2 = archive_version(fx->st, "e1");
+  g_assert_cmpint(a2, !=, a1);
+  add_activity(fx->st, "e1", "a1b", "m1", "c1", 0);
+  g_assert_cmpint(archive_version(fx->st, "e1"), ==, a2);
+  /* a record created or deleted (a page may become 404 or stop being one); settings are no page */
+  MaRecord *r = ma_record_new(MA_RECORD_CONTACT, "c9");
+  g_assert_cmpint(storage_record_upsert(fx->st, "e2", r, &error), ==, 0);
+  ma_record_free(r);
+  gint64 b1 = archive_version(fx->st, "e2");
+  g_assert_cmpint(b1, !=, b0);
+  g_assert_cmpint(storage_record_delete(fx->st, "e2", MA_RECORD_CONTACT, "c9", &error), ==, 1);
+  g_assert_cmpint(archive_version(fx->st, "e2"), !=, b1);
+  g_assert_cmpint(archive_version(fx->st, "e1"), ==, a2);
+  g_assert_cmpint(storage_setting_set(fx->st, "e1", "archiving", "off", &error), ==, 0);
+  g_assert_cmpint(archive_version(fx->st, "e1"), ==, a2);
+  /* deleting the enterprise removes its version with its rows (nothing names it any more): it
+   * reads as never changed, which no cache saw, since a version starts at a random value */
+  g_assert_cmpint(a2, !=, 0);
+  g_assert_cmpint(storage_enterprise_delete(fx->st, "e1", &error), ==, 1);
+  g_assert_cmpint(archive_version(fx->st, "e1"), ==, 0);
+  g_assert_cmpint(archive_version(fx->st, "e2"), !=, 0);
+  g_assert_no_error(error);
+}
+
 static void test_outbox(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
@@ -857,6 +943,7 @@ int main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
   ADD("/storage/message/roundtrip", test_message_roundtrip);
+  ADD("/storage/message/bodies", test_message_bodies);
   ADD("/storage/message/dedup", test_message_dedup);
   ADD("/storage/message/provenance", test_provenance);
   ADD("/storage/message/archived-since", test_archived_since);
@@ -869,6 +956,7 @@ int main(int argc, char **argv)
   ADD("/storage/timeline/cursor", test_timeline_cursor);
   ADD("/storage/timeline/cursor-garbage", test_timeline_cursor_garbage);
   ADD("/storage/timeline/speed", test_timeline_speed);
+  ADD("/storage/timeline/archive-version", test_archive_version);
   ADD("/storage/outbox", test_outbox);
   ADD("/storage/fault/message", test_fault_message);
   return g_test_run();

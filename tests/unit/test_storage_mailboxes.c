@@ -178,6 +178,102 @@ static void test_checkpoint(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_mailbox_key_seen(fx->st, "mb1", "INBOX", 77, "2", &error), ==, 0);
 }
 
+/* Migrations 115/116: the daily count reserves within the limit and gives back; a limit of 0 is
+ * none; the Sent copy step is recorded once, claimed with a lease, and its outcome applies only
+ * while it is appending. */
+static void test_sending(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_mailbox(fx->st, "ent1", "m1", "a@example.test");
+  g_assert_cmpint(storage_mailbox_set_daily_limit(fx->st, "ent2", "m1", 5, &error), ==, 0); /* other tenant */
+  g_assert_cmpint(storage_mailbox_set_daily_limit(fx->st, "ent1", "m1", 5, &error), ==, 1);
+  MaMailbox *m = NULL;
+  g_assert_cmpint(storage_mailbox_get(fx->st, "ent1", "m1", &m, &error), ==, 1);
+  g_assert_cmpint(m->daily_limit, ==, 5);
+  g_assert_null(m->smtp_host);
+  ma_mailbox_free(m);
+
+  int granted = -1;
+  gint64 count = -1;
+  g_assert_cmpint(storage_mailbox_send_reserve(fx->st, "m1", "2026-12-02", 5, 3, &granted, &count, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 3);
+  g_assert_cmpint(count, ==, 3);
+  g_assert_cmpint(storage_mailbox_send_reserve(fx->st, "m1", "2026-12-02", 5, 4, &granted, &count, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 2); /* only what is left of the day */
+  g_assert_cmpint(count, ==, 5);
+  g_assert_cmpint(storage_mailbox_send_reserve(fx->st, "m1", "2026-12-02", 5, 1, &granted, NULL, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 0);
+  g_assert_cmpint(storage_mailbox_send_release(fx->st, "m1", "2026-12-02", 2, &error), ==, 0);
+  g_assert_cmpint(storage_mailbox_sent_on(fx->st, "m1", "2026-12-02", &count, &error), ==, 0);
+  g_assert_cmpint(count, ==, 3);
+  g_assert_cmpint(storage_mailbox_send_release(fx->st, "m1", "2026-12-02", 9, &error), ==, 0);
+  g_assert_cmpint(storage_mailbox_sent_on(fx->st, "m1", "2026-12-02", &count, &error), ==, 0);
+  g_assert_cmpint(count, ==, 0); /* never below zero */
+  g_assert_cmpint(storage_mailbox_send_reserve(fx->st, "m1", "2026-12-03", 0, 40, &granted, &count, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 40); /* 0: no limit */
+  g_assert_cmpint(storage_mailbox_sent_on(fx->st, "m1", "2026-12-02", &count, &error), ==, 0);
+  g_assert_cmpint(count, ==, 0); /* days apart */
+
+  /* a queued message to hang the Sent copy on */
+  MaOutbound *o = ma_outbound_new();
+  o->id = g_strdup("o1");
+  o->enterprise_id = g_strdup("ent1");
+  o->mail_from = g_strdup("a@example.test");
+  o->raw_sha256 = g_strdup("00");
+  o->created_at = 100;
+  MaOutboundRecipient *r = g_new0(MaOutboundRecipient, 1);
+  r->address = g_strdup("x@client.example");
+  g_ptr_array_add(o->recipients, r);
+  g_assert_cmpint(storage_outbound_enqueue(fx->st, o, NULL, NULL, NULL, 100, NULL, NULL, &error), ==, 1);
+  ma_outbound_free(o);
+  g_assert_cmpint(storage_sent_copy_add(fx->st, "o1", "ent1", "m1", 100, &error), ==, 0);
+  g_assert_cmpint(storage_sent_copy_add(fx->st, "o1", "ent1", "m1", 200, &error), ==, 0); /* once */
+  g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func((GDestroyNotify) ma_sent_copy_free);
+  g_assert_cmpint(storage_sent_copy_claim(fx->st, 99, 700, 10, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 0); /* not due yet */
+  g_assert_cmpint(storage_sent_copy_claim(fx->st, 100, 700, 10, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 1);
+  MaSentCopy *c = g_ptr_array_index(due, 0);
+  g_assert_cmpstr(c->state, ==, "appending");
+  g_assert_cmpint(c->attempts, ==, 1);
+  g_ptr_array_set_size(due, 0);
+  g_assert_cmpint(storage_sent_copy_claim(fx->st, 600, 1200, 10, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 0); /* leased */
+  g_assert_cmpint(storage_sent_copy_claim(fx->st, 700, 1300, 10, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 1); /* the lease ran out: a crashed attempt is retried */
+  g_assert_cmpint(storage_sent_copy_result(fx->st, "o1", "done", "Sent", NULL, 0, 710, &error), ==, 1);
+  g_assert_cmpint(storage_sent_copy_result(fx->st, "o1", "pending", NULL, "late", 0, 720, &error), ==, 0);
+  MaSentCopy *got = NULL;
+  g_assert_cmpint(storage_sent_copy_get(fx->st, "ent2", "o1", &got, &error), ==, 0); /* other tenant */
+  g_assert_cmpint(storage_sent_copy_get(fx->st, "ent1", "o1", &got, &error), ==, 1);
+  g_assert_cmpstr(got->state, ==, "done");
+  g_assert_cmpstr(got->folder, ==, "Sent");
+  g_assert_cmpint(got->attempts, ==, 2);
+  ma_sent_copy_free(got);
+  MaOutbound *back = NULL;
+  g_assert_cmpint(storage_outbound_get(fx->st, "ent1", "o1", &back, &error), ==, 1);
+  g_assert_cmpstr(back->sent_copy_state, ==, "done");
+  g_assert_cmpstr(back->sent_copy_detail, ==, "Sent");
+
+  /* a recipient's own route: only while it is sending; the claim's attempt is given back */
+  MaOutboundRecipient *rr = g_ptr_array_index(back->recipients, 0);
+  gint64 rid = rr->id;
+  ma_outbound_free(back);
+  g_assert_cmpint(storage_outbound_recipient_reroute(fx->st, rid, "{\"channel\":\"mailagent_relay\"}", 150, 120, &error), ==, 0);
+  g_autoptr(GPtrArray) claimed = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbound_recipient_free);
+  g_assert_cmpint(storage_outbound_claim(fx->st, 130, 3600, 10, claimed, &error), ==, 0);
+  g_assert_cmpuint(claimed->len, ==, 1);
+  g_assert_cmpint(storage_outbound_recipient_reroute(fx->st, rid, "{\"channel\":\"mailagent_relay\"}", 150, 140, &error), ==, 1);
+  g_assert_cmpint(storage_outbound_get(fx->st, "ent1", "o1", &back, &error), ==, 1);
+  rr = g_ptr_array_index(back->recipients, 0);
+  g_assert_cmpint(rr->state, ==, MA_OUT_QUEUED);
+  g_assert_cmpint(rr->attempts, ==, 0);
+  g_assert_cmpint(rr->next_attempt_at, ==, 150);
+  g_assert_cmpstr(rr->route_json, ==, "{\"channel\":\"mailagent_relay\"}");
+  ma_outbound_free(back);
+  g_assert_no_error(error);
+}
+
 static void test_oauth2(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
@@ -226,6 +322,7 @@ int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
+  ADD("/storage/mailboxes/sending", test_sending);
   ADD("/storage/mailboxes/crud-and-scope", test_crud_and_scope);
   ADD("/storage/mailboxes/lease", test_lease);
   ADD("/storage/mailboxes/checkpoint", test_checkpoint);

@@ -7,6 +7,11 @@
 # (rss_anon) and file pages (rss_file: the binary and libraries; storage does not mmap the
 # database), both must stay flat as the corpus grows - the peak RSS, and the command that
 # reproduces it.
+# In the same run, on the same files and pinned to the same core, it times two peers: bare_gmime
+# (built here from bare_gmime.c: GMime parsing every file and decoding its header fields and text
+# parts, nothing else) and `mu index` (maildir-utils: parse and index a Maildir into Xapian), and
+# prints mailagent's CPU-seconds per message as a fraction of each (issue 15's targets: the GMime
+# parse is at least 40% of mailagent's cost per message, and mailagent at least 3x as fast as mu).
 #
 # Usage: scripts/bench/ingest/run.sh [--messages N] [--records N] [--batch N] [--keep]
 # Environment: MAILAGENT (a built binary; default: builds Release into build-bench/), TMPDIR.
@@ -72,4 +77,32 @@ echo "  result: archived=$archived duplicate=$duplicate skipped=$skipped"
 echo "  throughput: $rate messages/s wall clock; $cpu_rate messages per CPU-second (user ${user}s + sys ${sys}s)"
 echo "  (target 5000/s on one core; on a shared machine the CPU-second figure is the one-core rate)"
 echo "  peak RSS: ${peak} KB"
+
+# ---- the peers, on the same corpus in the same run --------------------------------------------
+cpu_seconds() { # the `/usr/bin/time -v` output file -> user + sys
+  awk -F': ' '/User time \(seconds\)/ {u = $2} /System time \(seconds\)/ {s = $2} END {printf "%.3f", u + s}' "$1"
+}
+ours=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')
+pkgs="gmime-3.0"
+# shellcheck disable=SC2046
+cc -O2 -std=gnu11 "$SRC/scripts/bench/ingest/bare_gmime.c" -o "$WORK/bare_gmime" $(pkg-config --cflags --libs $pkgs)
+ls "$WORK"/corpus/mail/*.eml > "$WORK/files.txt"
+"${PIN[@]}" /usr/bin/time -v "$WORK/bare_gmime" < "$WORK/files.txt" > "$WORK/bare.out" 2> "$WORK/bare.err" ||
+  { tail -5 "$WORK/bare.err"; exit 1; }
+bare=$(cpu_seconds "$WORK/bare.err")
+echo "  bare GMime parse+decode: ${bare} CPU-s for $MESSAGES messages ($(awk -v n="$MESSAGES" -v c="$bare" 'BEGIN { printf "%.0f", n / c }') per CPU-second)"
+awk -v o="$ours" -v b="$bare" 'BEGIN { r = b / o; printf "  GMime alone is %.0f%% of mailagent'"'"'s CPU-seconds per message (target >= 40%%): %s\n", 100 * r, (r >= 0.40 ? "met" : "NOT met") }'
+if command -v mu >/dev/null; then
+  # mu reads a Maildir: the same files, hard-linked into cur/ with the "seen" flag
+  mkdir -p "$WORK/maildir/cur" "$WORK/maildir/new" "$WORK/maildir/tmp"
+  for f in "$WORK"/corpus/mail/*.eml; do ln "$f" "$WORK/maildir/cur/$(basename "$f" .eml):2,S"; done
+  mu init --muhome="$WORK/mu" --maildir="$WORK/maildir" >/dev/null
+  "${PIN[@]}" /usr/bin/time -v mu index --muhome="$WORK/mu" > "$WORK/mu.out" 2> "$WORK/mu.err" ||
+    { tail -5 "$WORK/mu.err"; exit 1; }
+  mu_cpu=$(cpu_seconds "$WORK/mu.err")
+  echo "  mu index ($(mu --version | head -1)): ${mu_cpu} CPU-s for $MESSAGES messages ($(awk -v n="$MESSAGES" -v c="$mu_cpu" 'BEGIN { printf "%.0f", n / c }') per CPU-second)"
+  awk -v o="$ours" -v m="$mu_cpu" 'BEGIN { r = m / o; printf "  mailagent is %.1fx as fast as mu index per CPU-second (target >= 3x): %s\n", r, (r >= 3 ? "met" : "NOT met") }'
+else
+  echo "  mu index: not installed (apt-get install maildir-utils; scripts/setup.sh does)"
+fi
 echo "  reproduce: MAILAGENT=$MAILAGENT $0 --messages $MESSAGES --records $RECORDS --batch $BATCH"
