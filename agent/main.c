@@ -38,6 +38,7 @@ static const Subcommand subcommands[] = {
   {"relay", cli_relay, "an enterprise's own SMTP relays: add, list, show, update, enable, disable, delete"},
   {"channel", cli_channel, "channels employees may use and each channel's system account"},
   {"route", cli_route, "explain the channel a message would take; the shared relay's status and resume"},
+  {"suppression", cli_suppression, "addresses not sent to again: list, add, remove, import"},
 };
 
 static void usage(FILE *out)

@@ -296,6 +296,21 @@ int sqlite_sent_copy_claim(void *impl, gint64 now, gint64 lease_until, int limit
 int sqlite_sent_copy_result(void *impl, const char *outbound_id, const char *state, const char *folder, const char *error_text, gint64 next_attempt_at, gint64 now, GError **error);
 int sqlite_sent_copy_get(void *impl, const char *enterprise_id, const char *outbound_id, MaSentCopy **out, GError **error);
 int sqlite_counts(void *impl, gint64 *messages, gint64 *activities, gint64 *records, GError **error);
+/* storage_sqlite_outbound.c (bounces) and storage_sqlite_suppressions.c */
+int sqlite_outbound_recipient_get(void *impl, const char *enterprise_id, gint64 row_id, MaOutboundRecipient **out,
+                                  GError **error);
+int sqlite_outbound_find_message(void *impl, const char *enterprise_id, const char *message_id, char **outbound_id_r,
+                                 GError **error);
+int sqlite_outbound_bounce(void *impl, gint64 id, MaOutboundState state, const char *reply, gint64 now, GError **error);
+int sqlite_suppression_add(void *impl, const MaSuppression *s, GError **error);
+int sqlite_suppression_remove(void *impl, const char *enterprise_id, const char *address, GError **error);
+int sqlite_suppression_get(void *impl, const char *enterprise_id, const char *address, MaSuppression **out,
+                           GError **error);
+int sqlite_suppression_list(void *impl, const char *enterprise_id, const char *after_address, int limit, GPtrArray *out,
+                            GError **error);
+int sqlite_soft_bounce_add(void *impl, const char *enterprise_id, const char *address, gint64 now, gint64 window,
+                           gint64 *count_r, GError **error);
+int sqlite_soft_bounce_reset(void *impl, const char *enterprise_id, const char *address, GError **error);
 /* storage_sqlite_outbound.c */
 int sqlite_outbound_enqueue(void *impl, const MaOutbound *m, const char *idem_key, const char *request_hash,
                             const char *response, gint64 now, char **prior_hash, char **prior_response,

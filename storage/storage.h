@@ -745,6 +745,9 @@ typedef struct {
   char *records_json;     /* JSON array of record references to link, NULL when none */
   char *route_json;       /* JSON of the route taken, NULL until routed */
   gint64 created_at;
+  char *return_path;      /* "bounce": each recipient's VERP address (agent/bounce/bounce_verp.h) is the
+                           * envelope sender; NULL: mail_from as is */
+  gboolean list_unsubscribe; /* each recipient's copy carries List-Unsubscribe (+ -Post), signed */
   char *sent_copy_state;  /* read only: its Sent copy's state (pending|appending|done|failed), NULL: none */
   char *sent_copy_detail; /* read only: the folder when done, else the last error */
   GPtrArray *recipients;  /* MaOutboundRecipient* */
@@ -791,6 +794,52 @@ int storage_outbound_operate(MaStorage *st, const char *enterprise_id, const cha
  * with a recipient still queued, sending, deferred or held (0 when none). */
 int storage_outbound_stats(MaStorage *st, gint64 counts[MA_OUT__COUNT], gint64 *oldest_pending, GError **error);
 
+/* admin: one recipient row by its id (a VERP return path or unsubscribe token names it); 1 with
+ * *out (caller frees), 0 when there is no such row (deleted since). enterprise_id NULL: any. */
+int storage_outbound_recipient_get(MaStorage *st, const char *enterprise_id, gint64 row_id,
+                                   MaOutboundRecipient **out, GError **error);
+/* The newest outbound message of the enterprise whose Message-ID (without <>) is message_id: 1
+ * with *outbound_id_r (newly allocated), 0 when none. */
+int storage_outbound_find_message(MaStorage *st, const char *enterprise_id, const char *message_id,
+                                  char **outbound_id_r, GError **error);
+/* A bounce for recipient row id (the bounce issue): state MA_OUT_BOUNCED moves it to bounced from
+ * queued, sending, deferred, held or sent (a DSN may arrive after the remote's 250); state
+ * MA_OUT_DEFERRED (a soft bounce) only records reply on a recipient still queued or deferred.
+ * 1 applied, 0 not (already final, or soft on a sent recipient). */
+int storage_outbound_bounce(MaStorage *st, gint64 id, MaOutboundState state, const char *reply, gint64 now,
+                            GError **error);
+
+/* ---- suppression list (issue 14) -------------------------------------------------------------- */
+
+/* An address an enterprise does not send to any more. */
+typedef struct {
+  char *enterprise_id;
+  char *address;    /* lower-case */
+  char *reason;     /* hard_bounce | complaint | unsubscribe | soft_bounces | manual */
+  char *detail;     /* the diagnostic or an operator's note, NULL when none */
+  char *source;     /* the outbound id that caused it, NULL when none */
+  gint64 created_at;
+} MaSuppression;
+
+void ma_suppression_free(MaSuppression *s);
+
+/* Adds s (address lower-case). 1 added, 0 the address was there already (the first entry is kept). */
+int storage_suppression_add(MaStorage *st, const MaSuppression *s, GError **error);
+/* 1 removed, 0 it was not there. Its soft-bounce streak goes too. */
+int storage_suppression_remove(MaStorage *st, const char *enterprise_id, const char *address, GError **error);
+/* 1 with *out (caller frees) when address (lower-case) is suppressed, 0 when not. */
+int storage_suppression_get(MaStorage *st, const char *enterprise_id, const char *address, MaSuppression **out,
+                            GError **error);
+/* A page of the enterprise's suppressions by address, after after_address (NULL: from the start);
+ * out: MaSuppression*. */
+int storage_suppression_list(MaStorage *st, const char *enterprise_id, const char *after_address, int limit,
+                             GPtrArray *out, GError **error);
+/* One more soft bounce for address: the streak starts over when its first bounce is older than
+ * now - window. *count_r: the streak's length now. */
+int storage_soft_bounce_add(MaStorage *st, const char *enterprise_id, const char *address, gint64 now,
+                            gint64 window, gint64 *count_r, GError **error);
+/* A delivery succeeded (or the address was suppressed): the streak ends. */
+int storage_soft_bounce_reset(MaStorage *st, const char *enterprise_id, const char *address, GError **error);
 /* ---- sending through employee mailboxes (issue 13; agent/outbound/outbound_mailbox.c) --------- */
 
 /* Sets a binding's daily limit (0: none). 1 changed, 0 not found. */

@@ -191,6 +191,20 @@ typedef struct MaStorageBackend {
   int (*outbound_operate)(void *impl, const char *enterprise_id, const char *id, MaOutboundOp op, gint64 now,
                           int *changed, GError **error);
   int (*outbound_stats)(void *impl, gint64 counts[MA_OUT__COUNT], gint64 *oldest_pending, GError **error);
+  int (*outbound_recipient_get)(void *impl, const char *enterprise_id, gint64 row_id, MaOutboundRecipient **out,
+                                GError **error);
+  int (*outbound_find_message)(void *impl, const char *enterprise_id, const char *message_id, char **outbound_id_r,
+                               GError **error);
+  int (*outbound_bounce)(void *impl, gint64 id, MaOutboundState state, const char *reply, gint64 now, GError **error);
+  int (*suppression_add)(void *impl, const MaSuppression *s, GError **error);
+  int (*suppression_remove)(void *impl, const char *enterprise_id, const char *address, GError **error);
+  int (*suppression_get)(void *impl, const char *enterprise_id, const char *address, MaSuppression **out,
+                         GError **error);
+  int (*suppression_list)(void *impl, const char *enterprise_id, const char *after_address, int limit, GPtrArray *out,
+                          GError **error);
+  int (*soft_bounce_add)(void *impl, const char *enterprise_id, const char *address, gint64 now, gint64 window,
+                         gint64 *count_r, GError **error);
+  int (*soft_bounce_reset)(void *impl, const char *enterprise_id, const char *address, GError **error);
   int (*submission_add)(void *impl, const MaSubmissionCredential *c, const char *secret_hash, GError **error);
   int (*submission_find)(void *impl, const char *username, MaSubmissionCredential **out, char **secret_hash,
                          GError **error);

@@ -402,6 +402,21 @@ static const SqlMigration migrations[] = {
    "  updated_at INTEGER NOT NULL);"
    "CREATE INDEX IF NOT EXISTS outbound_sent_copies_due ON outbound_sent_copies(next_attempt_at)"
    "  WHERE state IN ('pending', 'appending');"},
+  {118, /* issue 14: bounce management. The suppression list (addresses an enterprise no longer sends
+         * to: hard bounces, complaints, unsubscribes, 5 soft bounces in a row, an operator's entry),
+         * the soft-bounce streak per address, the return path a message leaves with ("bounce":
+         * one VERP address per recipient row), and the look-up of a returned message's Message-ID */
+   "CREATE TABLE IF NOT EXISTS suppressions("
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  address TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT, source TEXT, created_at INTEGER NOT NULL,"
+   "  PRIMARY KEY(enterprise_id, address)) WITHOUT ROWID;"
+   "CREATE TABLE IF NOT EXISTS soft_bounces("
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  address TEXT NOT NULL, count INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL,"
+   "  PRIMARY KEY(enterprise_id, address)) WITHOUT ROWID;"
+   "ALTER TABLE outbound_messages ADD COLUMN return_path TEXT;"
+   "ALTER TABLE outbound_messages ADD COLUMN list_unsubscribe INTEGER NOT NULL DEFAULT 0;"
+   "CREATE INDEX IF NOT EXISTS outbound_messages_by_message_id ON outbound_messages(enterprise_id, message_id);"},
   {123, /* issue 15: the API's page cache is kept per enterprise, so one tenant's mail does not empty
          * every tenant's cache. archive_versions moves with every commit that changes what a
          * timeline page reads (storage_archive_version). A new message or link reaches the pages

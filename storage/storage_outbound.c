@@ -66,6 +66,7 @@ void ma_outbound_free(MaOutbound *m)
   g_free(m->raw_sha256);
   g_free(m->records_json);
   g_free(m->route_json);
+  g_free(m->return_path);
   if (m->recipients) g_ptr_array_unref(m->recipients);
   g_free(m);
 }

@@ -18,7 +18,7 @@
   " last_reply, deferred_reason, route"
 #define MSG_COLS                                                                                           \
   "id, enterprise_id, type, channel, employee, mail_from, header_from, subject, message_id, raw_sha256, size," \
-  " eight_bit, smtputf8, records, route, created_at"
+  " eight_bit, smtputf8, records, route, created_at, return_path, list_unsubscribe"
 
 static MaOutboundRecipient *rcpt_read(sqlite3_stmt *s)
 {
@@ -73,7 +73,7 @@ static int idempotency_lookup(SqlDb *d, const char *enterprise_id, const char *k
 
 static int insert_message(SqlDb *d, const MaOutbound *m, GError **error)
 {
-  sqlite3_stmt *s = sql_prep(d, "INSERT INTO outbound_messages(" MSG_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+  sqlite3_stmt *s = sql_prep(d, "INSERT INTO outbound_messages(" MSG_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                              error);
   if (!s) return -1;
   sql_bind_text(s, 1, m->id);
@@ -92,6 +92,8 @@ static int insert_message(SqlDb *d, const MaOutbound *m, GError **error)
   sql_bind_text(s, 14, m->records_json);
   sql_bind_text(s, 15, m->route_json);
   sqlite3_bind_int64(s, 16, m->created_at);
+  sql_bind_text(s, 17, m->return_path);
+  sqlite3_bind_int(s, 18, m->list_unsubscribe ? 1 : 0);
   if (sql_step_enterprise_row(d, s, m->enterprise_id, error, "queue outbound message") < 0) return -1;
   s = sql_prep(d,
                "INSERT INTO outbound_recipients(outbound_id, enterprise_id, address, state, next_attempt_at,"
@@ -171,6 +173,8 @@ static int load_message(SqlDb *d, const char *enterprise_id, const char *id, MaO
   m->records_json = sql_col_dup(s, 13);
   m->route_json = sql_col_dup(s, 14);
   m->created_at = sqlite3_column_int64(s, 15);
+  m->return_path = sql_col_dup(s, 16);
+  m->list_unsubscribe = sqlite3_column_int(s, 17) != 0;
   sql_reset(s);
   s = sql_prep(d, "SELECT state, CASE state WHEN 'done' THEN folder ELSE last_error END FROM outbound_sent_copies"
                   " WHERE outbound_id = ?", error);
@@ -460,6 +464,63 @@ int sqlite_submission_revoke(void *impl, const char *enterprise_id, const char *
     sql_bind_text(s, 2, enterprise_id);
     sql_bind_text(s, 3, id_or_username);
     if (sql_step_done(d, s, error, "revoke submission credential") == 0) ret = sqlite3_changes(d->db) > 0;
+  }
+  return sql_write_end(d, ret, error);
+}
+
+/* ---- bounces (issue 14) ---------------------------------------------------------------------- */
+
+int sqlite_outbound_recipient_get(void *impl, const char *enterprise_id, gint64 row_id, MaOutboundRecipient **out,
+                                  GError **error)
+{
+  SqlDb *d = impl;
+  *out = NULL;
+  sqlite3_stmt *s = sql_prep(d, "SELECT " RCPT_COLS " FROM outbound_recipients WHERE id = ?1"
+                                " AND (?2 IS NULL OR enterprise_id = ?2)", error);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, row_id);
+  sql_bind_text(s, 2, enterprise_id);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *out = rcpt_read(s);
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "read outbound recipient");
+  return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int sqlite_outbound_find_message(void *impl, const char *enterprise_id, const char *message_id, char **outbound_id_r,
+                                 GError **error)
+{
+  SqlDb *d = impl;
+  *outbound_id_r = NULL;
+  sqlite3_stmt *s = sql_prep(d, "SELECT id FROM outbound_messages WHERE enterprise_id = ? AND message_id = ?"
+                                " ORDER BY created_at DESC, id DESC LIMIT 1", error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sql_bind_text(s, 2, message_id);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *outbound_id_r = sql_col_dup(s, 0);
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "find outbound message");
+  return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int sqlite_outbound_bounce(void *impl, gint64 id, MaOutboundState state, const char *reply, gint64 now, GError **error)
+{
+  SqlDb *d = impl;
+  g_assert(state == MA_OUT_BOUNCED || state == MA_OUT_DEFERRED);
+  const char *sql = state == MA_OUT_BOUNCED
+                      ? "UPDATE outbound_recipients SET state = 'bounced', held_from = NULL, last_reply = ?,"
+                        " updated_at = ? WHERE id = ? AND state IN ('queued', 'sending', 'deferred', 'held', 'sent')"
+                      : "UPDATE outbound_recipients SET last_reply = ?, updated_at = ?"
+                        " WHERE id = ? AND state IN ('queued', 'deferred')";
+  if (sql_write_begin(d, error) < 0) return -1;
+  sqlite3_stmt *s = sql_prep(d, sql, error);
+  int ret = -1;
+  if (s) {
+    sql_bind_text(s, 1, reply);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int64(s, 3, id);
+    if (sql_step_done(d, s, error, "record a bounce") == 0) ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
   }
   return sql_write_end(d, ret, error);
 }

@@ -96,6 +96,7 @@ extern const ApiRoute api_spool_routes[];
 extern const ApiRoute api_domains_routes[];
 extern const ApiRoute api_relays_routes[];
 extern const ApiRoute api_channels_routes[];
+extern const ApiRoute api_suppressions_routes[];
 
 /* ---- router (api_router.c) ------------------------------------------------------------------ */
 

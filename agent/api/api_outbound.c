@@ -96,7 +96,7 @@ static gboolean parse_send(ApiCtx *ctx, const json_t *doc, SendRequest *s)
 {
   static const char *const allowed[] = {"type", "channel", "employee", "mime", "mime_base64", "envelope", "from",
                                         "to", "cc", "bcc", "subject", "text", "html", "attachments", "headers",
-                                        "records", NULL};
+                                        "records", "list_unsubscribe", NULL};
   OutboundRequest *r = &s->req;
   if (!api_check_fields(ctx, doc, allowed)) return FALSE;
   if (!opt_string(ctx, doc, "type", &r->type) || !opt_string(ctx, doc, "channel", &r->channel) ||
@@ -201,6 +201,15 @@ static gboolean parse_send(ApiCtx *ctx, const json_t *doc, SendRequest *s)
     }
     s->records_json = json_dumps(recs, JSON_COMPACT);
     r->records_json = s->records_json;
+  }
+  const json_t *unsub = json_object_get(doc, "list_unsubscribe");
+  if (unsub && !json_is_null(unsub)) {
+    if (!json_is_boolean(unsub)) {
+      api_reply_error(ctx, 422, "invalid", "list_unsubscribe: true or false");
+      return FALSE;
+    }
+    r->list_unsubscribe_set = TRUE;
+    r->list_unsubscribe = json_is_true(unsub) ? 1 : 0;
   }
   return TRUE;
 }

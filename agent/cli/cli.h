@@ -40,6 +40,7 @@ int cli_bounce(int argc, char **argv);
 int cli_relay(int argc, char **argv);
 int cli_route(int argc, char **argv);
 int cli_channel(int argc, char **argv);
+int cli_suppression(int argc, char **argv);
 
 /* ---- shared helpers (cli_common.c) ---------------------------------------------------------- */
 

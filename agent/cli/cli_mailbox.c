@@ -11,6 +11,7 @@
 #include "agent/codec/codec.h"
 #include "agent/collector/collector.h"
 #include "agent/lib/clock.h"
+#include "agent/outbound/outbound.h"
 #include "agent/pipeline/pipeline.h"
 
 #include <stdio.h>
@@ -291,7 +292,13 @@ static int cmd_sync(int argc, char **argv)
   } else {
     /* archive what is in the spool now (the pipeline is idempotent if `serve` does it too) */
     guint64 before = pipeline_workers_processed();
-    if (pipeline_workers_start(cfg, 1, &error) == 0) pipeline_workers_stop();
+    /* returned mail about the enterprise's own outbound messages is applied, not archived, as in serve */
+    OutboundBounceHook *bounces = outbound_bounce_hook_new(cfg, &error);
+    if (bounces) pipeline_workers_set_bounce_hook(outbound_bounce_spooled, bounces);
+    else cli_warn("mailbox sync: %s; what was pulled stays in the spool for serve", error->message);
+    if (bounces && pipeline_workers_start(cfg, 1, &error) == 0) pipeline_workers_stop();
+    pipeline_workers_set_bounce_hook(NULL, NULL);
+    outbound_bounce_hook_free(bounces);
     guint64 processed = pipeline_workers_processed() - before;
     if (sync_error) {
       fprintf(stderr, "mailagent: mailbox sync: %s\n", sync_error->message);

@@ -134,6 +134,13 @@ int cli_send(int argc, char **argv)
     cli_print_json(json_loads(response, 0, NULL), FALSE);
   } else {
     printf("%s %s\n", queued ? "queued" : "already queued (same Idempotency-Key)", id ? id : "");
+    json_t *doc = json_loads(response, 0, NULL);
+    json_t *rcpts = json_object_get(doc, "recipients");
+    for (size_t i = 0; i < json_array_size(rcpts); i++) { /* not sent, and why */
+      const char *reason = json_string_value(json_object_get(json_array_get(rcpts, i), "reason"));
+      if (reason) printf("  %s\n", reason);
+    }
+    json_decref(doc);
   }
 out:
   storage_close(&st);

@@ -59,6 +59,7 @@ typedef struct {
   SmtpServer *submission_tls; /* [submission] tls_listen (implicit TLS), NULL when not configured */
   OutboundSubmission *submission_sink;
   ApiThread *api;
+  OutboundBounceHook *bounces; /* returned mail, before the archive (pipeline workers) */
   int term_count;
 } Serve;
 
@@ -260,6 +261,11 @@ int cli_serve(int argc, char **argv)
   }
   outbound = TRUE;
   pipeline_workers_set_committed_hook(webhook_notify);
+  if (!(s.bounces = outbound_bounce_hook_new(s.cfg, &error))) {
+    status = cli_fail("bounce", error);
+    goto out;
+  }
+  pipeline_workers_set_bounce_hook(outbound_bounce_spooled, s.bounces);
   if (pipeline_workers_start(s.cfg, s.cfg->workers, &error) < 0) {
     status = cli_fail("pipeline", error);
     goto out;
@@ -336,6 +342,7 @@ out:
   if (domains) ma_domains_scheduler_stop();
   if (workers) pipeline_workers_stop();
   if (outbound) outbound_delivery_stop();
+  outbound_bounce_hook_free(s.bounces);
   if (webhook) webhook_stop();
   if (s.base) event_base_free(s.base);
   if (status == 0) checkpoint_databases(s.cfg);

@@ -47,7 +47,8 @@ typedef struct {
   int api_max_connections;      /* concurrent API connections, 256; more get 503 and a close */
   char *api_tls_cert_file;      /* NULL: plain HTTP */
   char *api_tls_key_file;
-  char *api_public_url;         /* how browsers reach the API ("https://mail.example.com"), NULL: unset */
+  char *api_public_url;         /* how browsers and mail readers reach the API ("https://mail.example.com"):
+                                 * OAuth2 callback, List-Unsubscribe one-click links; NULL: unset */
   /* [relay] */
   char *relay_default_host;     /* NULL: direct MX delivery */
   int relay_mx_port;            /* port of MX hosts, 25 (tests move it) */

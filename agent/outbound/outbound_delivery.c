@@ -18,7 +18,10 @@
  * free connection to the same host (connection reuse). At most OUT_JOB_RCPTS recipients per
  * transaction. A host-level temporary failure (connection, greeting, TLS policy) moves the job to
  * the next MX host; other temporary failures defer the recipient by the retry schedule, and past
- * [queue] max_age it expires (reported bounced; no bounce mail is ever sent).
+ * [queue] max_age it expires (reported bounced; no bounce mail is ever sent). A message whose
+ * return path is bounce management leaves with each recipient's own VERP address, so each
+ * recipient is a transaction of its own. A 5xx that agent/bounce classifies as hard puts the
+ * address on the suppression list; a delivery ends its soft-bounce streak.
  *
  * Crash safety comes from the queue: a claim is a lease of OUT_LEASE seconds; a recipient whose
  * attempt died with the process is claimed again after it. A recipient the remote accepted is
@@ -29,12 +32,15 @@
 #include "outbound.h"
 #include "outbound_mailbox.h"
 
+#include "agent/bounce/bounce.h"
+#include "agent/bounce/bounce_verp.h"
 #include "agent/collector/collector.h"
 #include "agent/dns/dns.h"
 #include "agent/domains/domains.h"
 #include "agent/lib/crypto.h"
 #include "agent/oauth2/oauth2_async.h"
 #include "agent/lib/clock.h"
+#include "agent/lib/crypto.h"
 #include "agent/lib/log.h"
 #include "agent/lib/crypto.h"
 #include "agent/lib/tls.h"
@@ -78,6 +84,7 @@ typedef struct {
   const char **addrs;      /* their addresses, for SmtpClientJob */
   Dest *dest;
   guint host;              /* index into dest->hosts */
+  char *mail_from;         /* the recipient's VERP return path (one recipient per job), or NULL: msg's */
   char day[16];            /* employee mailbox: the day its recipients were reserved on */
   int reserved;            /* ... and how many (given back for those not sent) */
   char *mailbox_id;        /* ... the mailbox (kept here: the destination reads its binding again) */
@@ -111,6 +118,10 @@ typedef struct {
 typedef struct {
   /* configuration (copied) */
   char *data_dir, *helo, *relay_host, *tls_mode, *auth_mech, *username, *password;
+  char *bounce_domain;     /* [relay] bounce_domain, NULL: no VERP nor List-Unsubscribe */
+  char *public_url;        /* [api] public_url: the one-click unsubscribe link's base, NULL: none */
+  guint8 master_key[32];   /* with bounce_domain: signs the List-Unsubscribe fields */
+  guint8 token_key[32];    /* bounce_token_key of the master key, with bounce_domain */
   int relay_port, mx_port;
   gint64 max_age;
   int retry_initial, retry_max, concurrency, max_connections, connect_timeout, command_timeout;
@@ -149,6 +160,7 @@ static void job_free(Job *j)
   if (j->body) g_bytes_unref(j->body);
   g_ptr_array_unref(j->rcpts);
   g_free(j->addrs);
+  g_free(j->mail_from);
   g_free(j);
 }
 
@@ -198,12 +210,32 @@ static MaOutbound *job_msg_copy(const MaOutbound *m)
   c->mail_from = g_strdup(m->mail_from);
   c->header_from = g_strdup(m->header_from);
   c->created_at = m->created_at;
+  c->return_path = g_strdup(m->return_path);
+  c->list_unsubscribe = m->list_unsubscribe;
   c->eight_bit = m->eight_bit;
   c->smtputf8 = m->smtputf8;
   return c;
 }
 
 /* ---- outcomes --------------------------------------------------------------------------------- */
+
+/* Hard or soft, as agent/bounce classifies a remote server's 5xx reply ("550 5.1.1 ...", or our own
+ * reason, which carries no status: neither). A 5xx that only says "not now, not from you" (blocked,
+ * spam, policy) is soft: it must not put the address on the suppression list. */
+static int reply_severity(const char *reply)
+{
+  if (!g_ascii_isdigit(reply[0])) return BOUNCE_NEITHER;
+  char status[16] = "";
+  if (strlen(reply) > 5 && reply[3] == ' ' && g_ascii_isdigit(reply[4]) && reply[5] == '.') {
+    gsize n = strcspn(reply + 4, " ");
+    if (n < sizeof status) {
+      memcpy(status, reply + 4, n);
+      status[n] = '\0';
+    }
+  }
+  const char *reason = bounce_reason(status, "failed", "", reply);
+  return bounce_severity(reason, status);
+}
 
 /* Records one recipient's outcome and its event (inside the caller's transaction). */
 static int record_outcome(Engine *e, const MaOutbound *msg, MaOutboundRecipient *r, SmtpOutcome outcome,
@@ -236,6 +268,10 @@ static int record_outcome(Engine *e, const MaOutbound *msg, MaOutboundRecipient 
                                                     : g_strdup(reply);
   int rc = storage_outbound_result(e->st, r->id, state, stored, next, reason, now, error);
   if (rc <= 0) return rc; /* 0: held or deleted meanwhile: no event */
+  if (state == MA_OUT_SENT) rc = storage_soft_bounce_reset(e->st, msg->enterprise_id, r->address, error);
+  else if (state == MA_OUT_BOUNCED) rc = outbound_bounce_note(e->st, msg->enterprise_id, r->address,
+                                                               reply_severity(reply), msg->id, reply, now, error);
+  if (rc < 0) return -1;
   r->state = state;
   g_free(r->last_reply);
   r->last_reply = g_strdup(stored);
@@ -363,6 +399,7 @@ static Job *apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint n)
         next->rcpts = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbound_recipient_free);
         next->dest = j->dest;
         next->host = j->host + 1;
+        next->mail_from = g_strdup(j->mail_from);
       }
       g_ptr_array_add(next->rcpts, r);
       ma_info("outbound", "%s to=<%s> host %s failed (%s): trying the next MX host", j->msg->id, r->address,
@@ -421,7 +458,10 @@ static void dispatch(Engine *e, Dest *d);
 
 static void build_client_job(const Job *j, SmtpClientJob *cj)
 {
-  cj->mail_from = j->dest->ent && j->dest->ent->return_path ? j->dest->ent->return_path : j->msg->mail_from;
+  /* an enterprise relay's own return path, else the message's (VERP per recipient when it has one) */
+  cj->mail_from = j->dest->ent && j->dest->ent->return_path ? j->dest->ent->return_path
+                  : j->mail_from                           ? j->mail_from
+                                                           : j->msg->mail_from;
   cj->rcpts = j->addrs;
   cj->n_rcpts = j->rcpts->len;
   cj->body = j->body;
@@ -904,18 +944,34 @@ static void outcome_now(Engine *e, const MaOutbound *msg, MaOutboundRecipient *r
   event_active(e->flush_ev, EV_TIMEOUT, 1);
 }
 
+/* r's copy of a message with List-Unsubscribe; the plain copy (logged) if its signature fails. */
+static GBytes *list_unsubscribe_copy(Engine *e, const MaOutbound *msg, GBytes *body, const MaOutboundRecipient *r)
+{
+  g_autoptr(GError) error = NULL;
+  GBytes *copy = outbound_list_unsubscribe_copy(e->st, e->master_key, e->token_key, e->bounce_domain, e->public_url,
+                                                msg->enterprise_id, body, r->id, &error);
+  if (copy) return copy;
+  ma_error("outbound", "%s to=<%s>: List-Unsubscribe not added: %s", msg->id, r->address, error->message);
+  return g_bytes_ref(body);
+}
+
 /* Adds r to the open job of (msg, d) in jobs, or to a new one, which is returned (NULL when an
  * existing job took r). */
-static Job *add_to_job(GHashTable *jobs, MaOutbound *msg, GBytes *body, Dest *d, MaOutboundRecipient *r)
+static Job *add_to_job(Engine *e, GHashTable *jobs, MaOutbound *msg, GBytes *body, Dest *d, MaOutboundRecipient *r)
 {
-  g_autofree char *key = g_strdup_printf("%s\n%s", msg->id, d->key);
+  /* a VERP return path and List-Unsubscribe name one recipient: one transaction (one copy) each */
+  gboolean verp = e->bounce_domain && g_strcmp0(msg->return_path, "bounce") == 0 && msg->mail_from[0];
+  gboolean unsub = e->bounce_domain && msg->list_unsubscribe;
+  g_autofree char *key = verp || unsub ? g_strdup_printf("%s\n%s\n%" G_GINT64_FORMAT, msg->id, d->key, r->id)
+                              : g_strdup_printf("%s\n%s", msg->id, d->key);
   Job *j = g_hash_table_lookup(jobs, key), *created = NULL;
   if (!j || j->rcpts->len >= OUT_JOB_RCPTS) {
     j = created = g_new0(Job, 1);
     j->msg = job_msg_copy(msg);
-    j->body = g_bytes_ref(body);
+    j->body = unsub ? list_unsubscribe_copy(e, msg, body, r) : g_bytes_ref(body);
     j->rcpts = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbound_recipient_free);
     j->dest = d;
+    if (verp) j->mail_from = outbound_verp_address(e->token_key, e->bounce_domain, r->id);
     g_hash_table_replace(jobs, g_steal_pointer(&key), j);
   }
   g_ptr_array_add(j->rcpts, r);
@@ -978,7 +1034,7 @@ static void scan(Engine *e)
       g_autofree char *domain = g_ascii_strdown(at ? at + 1 : "", -1);
       d = dest_get(e, e->relay_host ? "relay" : domain);
     }
-    Job *created = add_to_job(jobs, msg, body, d, r);
+    Job *created = add_to_job(e, jobs, msg, body, d, r);
     if (created) g_ptr_array_add(order, created);
   }
   ma_outbound_free(msg);
@@ -1057,6 +1113,10 @@ static void engine_free(Engine *e)
   g_free(e->username);
   if (e->password) memset(e->password, 0, strlen(e->password));
   g_free(e->password);
+  g_free(e->bounce_domain);
+  g_free(e->public_url);
+  memset(e->token_key, 0, sizeof e->token_key);
+  memset(e->master_key, 0, sizeof e->master_key);
   g_free(e);
 }
 
@@ -1078,6 +1138,15 @@ int outbound_delivery_start(const MaConfig *cfg, GError **error)
   e->connect_timeout = cfg->queue_connect_timeout;
   e->command_timeout = cfg->queue_command_timeout;
   e->wake_pipe[0] = e->wake_pipe[1] = -1;
+  if (cfg->relay_bounce_domain && *cfg->relay_bounce_domain) {
+    guint8 master[32];
+    if (ma_master_key_load(cfg->master_key_file, FALSE, master, error) < 0) goto fail;
+    bounce_token_key(master, e->token_key);
+    memcpy(e->master_key, master, sizeof master);
+    memset(master, 0, sizeof master);
+    e->bounce_domain = g_strdup(cfg->relay_bounce_domain);
+    e->public_url = g_strdup(cfg->api_public_url);
+  }
   if (cfg->relay_default_host) {
     g_autofree char *host = NULL;
     int port = 25;

@@ -33,6 +33,12 @@ static json_t *string_or_null(const char *s)
 int outbound_event_emit(MaStorage *st, const char *event, const MaOutbound *m, const MaOutboundRecipient *r,
                         gint64 now, GError **error)
 {
+  return outbound_event_emit_with(st, event, m, r, NULL, now, error);
+}
+
+int outbound_event_emit_with(MaStorage *st, const char *event, const MaOutbound *m, const MaOutboundRecipient *r,
+                             json_t *extra, gint64 now, GError **error)
+{
   g_autofree char *key = g_strdup_printf("%s:%s:%" G_GINT64_FORMAT ":%d", event, m->id, r->id, r->attempts);
   json_t *doc = json_object();
   json_object_set_new(doc, "outbound_id", json_string(m->id));
@@ -43,6 +49,7 @@ int outbound_event_emit(MaStorage *st, const char *event, const MaOutbound *m, c
   json_object_set_new(doc, "attempts", json_integer(r->attempts));
   json_object_set_new(doc, "time", time_or_null(now));
   json_object_set_new(doc, "idempotency_key", json_string(key));
+  if (extra) json_object_update(doc, extra);
   g_autofree char *payload = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
   int rc = storage_outbox_add(st, m->enterprise_id, event, key, payload, now, error);
@@ -67,6 +74,8 @@ json_t *outbound_to_json(const MaOutbound *m)
   json_object_set_new(doc, "route", route ? route : json_null());
   json_t *records = m->records_json ? json_loads(m->records_json, 0, NULL) : NULL;
   json_object_set_new(doc, "records", records ? records : json_array());
+  json_object_set_new(doc, "return_path", string_or_null(m->return_path));
+  json_object_set_new(doc, "list_unsubscribe", json_boolean(m->list_unsubscribe));
   json_object_set_new(doc, "sent_copy", m->sent_copy_state ? json_pack("{s:s, s:o}", "state", m->sent_copy_state,
                                                                         "detail", string_or_null(m->sent_copy_detail))
                                                            : json_null());

@@ -17,6 +17,7 @@
 #include "agent/lib/log.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,10 +45,25 @@ static void ticket_free(Ticket *t)
   g_free(t);
 }
 
-static void answer(Ticket *t, int rc, const char *id, const GError *error)
+/* The 250 names the recipients that will not be attempted because they are suppressed. */
+static void answer(Ticket *t, int rc, const char *id, const char *response, const GError *error)
 {
   if (rc >= 0) {
-    g_snprintf(t->reply, sizeof t->reply, "250 2.0.0 Ok: queued as %s", id ? id : "?");
+    g_autoptr(GString) g = g_string_new(NULL);
+    g_string_printf(g, "250 2.0.0 Ok: queued as %s", id ? id : "?");
+    json_t *doc = response ? json_loads(response, 0, NULL) : NULL;
+    json_t *rcpts = json_object_get(doc, "recipients");
+    const char *sep = "; suppressed, not sent: ";
+    for (size_t i = 0; i < json_array_size(rcpts); i++) {
+      json_t *r = json_array_get(rcpts, i);
+      if (g_strcmp0(json_string_value(json_object_get(r, "state")), "suppressed") != 0) continue;
+      g_string_append_printf(g, "%s%s", sep, json_string_value(json_object_get(r, "address")));
+      sep = ", ";
+    }
+    json_decref(doc);
+    g_strlcpy(t->reply, g->str, sizeof t->reply);
+    for (char *p = t->reply; *p; p++)
+      if ((unsigned char) *p < 0x20) *p = ' ';
     return;
   }
   gboolean perm = error->domain == MA_ERROR && (error->code == MA_ERROR_INVALID || error->code == MA_ERROR_NOT_FOUND ||
@@ -78,7 +94,7 @@ static void run_batch(OutboundSubmission *sub, MaStorage *st, GPtrArray *batch)
      * stores the octets itself, and the file goes when the entry is freed */
     if (txn && !t->e->data && t->e->body &&
         spool_body_read_head(t->e->body, (gsize) spool_body_size(t->e->body), &t->e->data, &error) < 0) {
-      answer(t, -1, NULL, error);
+      answer(t, -1, NULL, NULL, error);
       continue;
     }
     if (txn) {
@@ -91,12 +107,12 @@ static void run_batch(OutboundSubmission *sub, MaStorage *st, GPtrArray *batch)
                                               &error);
       if (entry) g_ptr_array_add(archive, entry);
     }
-    answer(t, rcs[i], ids[i], txn ? error : txn_error);
+    answer(t, rcs[i], ids[i], response, txn ? error : txn_error);
   }
   if (txn && storage_commit(st, &txn_error) < 0) {
     storage_rollback(st);
     for (guint i = 0; i < batch->len; i++)
-      if (rcs[i] >= 0) answer(g_ptr_array_index(batch, i), -1, NULL, txn_error);
+      if (rcs[i] >= 0) answer(g_ptr_array_index(batch, i), -1, NULL, NULL, txn_error);
   } else if (txn) {
     outbound_archive_entries(sub->cfg, archive);
   }
@@ -134,7 +150,7 @@ static gpointer worker(gpointer arg)
     g_autoptr(GError) error = NULL;
     if (!st && storage_open(sub->cfg->data_dir, FALSE, &st, &error) < 0) {
       for (guint i = 0; i < batch->len; i++) {
-        answer(g_ptr_array_index(batch, i), -1, NULL, error);
+        answer(g_ptr_array_index(batch, i), -1, NULL, NULL, error);
         g_async_queue_push(sub->out, g_ptr_array_index(batch, i));
       }
       if (write(sub->wake[1], "w", 1) < 0 && errno != EAGAIN) {

@@ -11,6 +11,9 @@
  * docs/routing.md), stored with the message, and the chosen relays' daily counters move in the
  * same transaction; a recipient no channel may carry refuses the whole message with the reason.
  *
+ * Return path: outbound_return_path (the enterprise's `return_path` setting; VERP per recipient
+ * with bounce management). Suppression: a recipient on the enterprise's suppression list is
+ * queued in state suppressed, never attempted, and the answer says why.
  * Channel employee_mailbox: the message leaves through the employee's own bound mailbox
  * (outbound_mailbox_choose: `employee`, else the From address's owner); its From must be that
  * mailbox's address, the envelope sender becomes it, and the route names the mailbox.
@@ -98,6 +101,23 @@ static gboolean wants_dkim(const RelayPlan *plan)
   return FALSE;
 }
 
+/* A recipient on the enterprise's suppression list is queued as suppressed, never attempted, with
+ * the reason in its reply (which the answer shows). 0, or -1 with *error. */
+static int suppression_check(MaStorage *st, const char *enterprise_id, MaOutboundRecipient *r, GError **error)
+{
+  g_autofree char *key = g_ascii_strdown(r->address, -1);
+  MaSuppression *s = NULL;
+  int rc = storage_suppression_get(st, enterprise_id, key, &s, error);
+  if (rc <= 0) return rc;
+  char since[32];
+  ma_time_format(s->created_at, since);
+  r->state = MA_OUT_SUPPRESSED;
+  r->last_reply = g_strdup_printf("suppressed: %s is on the enterprise's suppression list (%s since %s)", key,
+                                  s->reason, since);
+  ma_suppression_free(s);
+  return 0;
+}
+
 static char *response_json(const MaOutbound *m)
 {
   json_t *doc = json_object();
@@ -110,6 +130,7 @@ static char *response_json(const MaOutbound *m)
     json_t *o = json_object();
     json_object_set_new(o, "address", json_string(r->address));
     json_object_set_new(o, "state", json_string(ma_outbound_state_name(r->state)));
+    if (r->state == MA_OUT_SUPPRESSED) json_object_set_new(o, "reason", json_string(r->last_reply));
     json_array_append_new(rcpts, o);
   }
   json_object_set_new(doc, "recipients", rcpts);
@@ -150,7 +171,6 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
   int rc = req->mime ? outbound_message_from_mime(req->mime, req->mime_len, req->envelope_to, cfg->hostname, now, &msg, error)
                      : outbound_message_compose(req, cfg->hostname, now, &msg, error);
   if (rc < 0) return -1;
-  const char *mail_from = req->envelope_from ? req->envelope_from : msg.header_from;
   int allowed = sender_allowed(st, enterprise_id, msg.header_from, error);
   if (allowed == 0) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
@@ -177,6 +197,11 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
       allowed = -1;
     }
   }
+  g_autofree char *mail_from = NULL;
+  gboolean verp = FALSE;
+  if (allowed > 0 && outbound_return_path(st, cfg, enterprise_id, NULL, msg.header_from, req->envelope_from, &mail_from,
+                                          &verp, error) < 0)
+    allowed = -1;
   g_autoptr(MaMailbox) mailbox = NULL;
   if (allowed > 0 && strcmp(channel, "employee_mailbox") == 0) {
     g_autofree char *why = NULL;
@@ -190,7 +215,11 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
       found = -1;
     }
     if (found <= 0) allowed = -1;
-    else mail_from = mailbox->email;
+    else { /* the mailbox's own SMTP server: its address is the envelope sender, never a VERP address */
+      g_free(mail_from);
+      mail_from = g_strdup(mailbox->email);
+      verp = FALSE;
+    }
   }
   if (allowed > 0 && (!plan || wants_dkim(plan)) && dkim_sign(st, cfg, enterprise_id, &msg, error) < 0) allowed = -1;
   if (allowed <= 0) {
@@ -220,11 +249,20 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
     m->route_json = json_dumps(route, JSON_COMPACT);
     json_decref(route);
   }
-  for (guint i = 0; i < msg.rcpts->len; i++) {
+  m->return_path = verp ? g_strdup("bounce") : NULL;
+  m->list_unsubscribe = req->list_unsubscribe_set ? req->list_unsubscribe > 0 : strcmp(type, "mass") == 0;
+  int checked = 0;
+  for (guint i = 0; i < msg.rcpts->len && checked >= 0; i++) {
     MaOutboundRecipient *r = g_new0(MaOutboundRecipient, 1);
     r->address = g_strdup(g_ptr_array_index(msg.rcpts, i));
     r->state = MA_OUT_QUEUED;
     g_ptr_array_add(m->recipients, r);
+    checked = suppression_check(st, enterprise_id, r, error);
+  }
+  if (checked < 0) {
+    outbound_message_clear(&msg);
+    ma_outbound_free(m);
+    return -1;
   }
   char sha[65];
   g_autofree char *response = response_json(m);

@@ -33,6 +33,7 @@
 
 #include "agent/lib/config.h"
 #include "agent/lib/model.h"
+#include "storage/spool.h"
 #include "storage/storage.h"
 
 #include <glib.h>
@@ -113,6 +114,15 @@ int pipeline_workers_start(const MaConfig *cfg, int n, GError **error);
 /* Called by a worker after each commit that archived something (e.g. webhook_notify: new outbox
  * events). Set before pipeline_workers_start; must be thread-safe and must not block. */
 void pipeline_workers_set_committed_hook(void (*fn)(void));
+/* Returned mail (the bounce issue): fn sees every spooled entry (octets loaded) before the archive
+ * does. 1: it applied the entry (a report about the enterprise's own outbound mail, or mail to a
+ * bounce address: route "bounce"), which is then done and never archived; 0: not returned mail,
+ * archive it as usual (route "bounce" then parks as dead); -1 with *error: MA_ERROR_TEMPFAIL
+ * defers the entry, anything else parks it. Set before pipeline_workers_start; called on the
+ * worker threads with the worker's storage handle; ctx is the caller's and must outlive the pool. */
+typedef int (*PipelineBounceHook)(void *ctx, MaStorage *st, const MaSpoolEntry *e, const void *raw, gsize len,
+                                  GError **error);
+void pipeline_workers_set_bounce_hook(PipelineBounceHook fn, void *ctx);
 /* Wakes the workers: new entries are in the spool. Any thread; never blocks. */
 void pipeline_workers_notify(void);
 /* Finishes what is in the spool now (entries waiting out a backoff are left for the next start),

@@ -25,6 +25,11 @@
  * of that entry. A batch reads in at most BATCH_BYTES of messages (plus one message): the entries
  * behind go back to the spool for the next round, so 32 large messages never sit in memory at once.
  *
+ * Returned mail goes first: the bounce hook (pipeline_workers_set_bounce_hook; agent/outbound
+ * applies DSNs and complaints about the enterprise's own outbound mail) sees each claimed entry
+ * before the archive and takes those it applied out of the batch; mail to bounce addresses (route
+ * "bounce", no enterprise) never reaches the archive.
+ *
  * Workers sleep on a condition variable, woken by pipeline_workers_notify() (the SMTP server's
  * spool hook) and at least every second (entries from another process, backoffs ending).
  * pipeline_workers_stop() lets them finish what the spool holds, then joins them.
@@ -70,6 +75,14 @@ static struct {
 
 static guint64 processed_total; /* under pool.lock */
 static void (*committed_hook)(void);
+static PipelineBounceHook bounce_hook;
+static void *bounce_hook_ctx;
+
+void pipeline_workers_set_bounce_hook(PipelineBounceHook fn, void *ctx)
+{
+  bounce_hook = fn;
+  bounce_hook_ctx = ctx;
+}
 
 void pipeline_workers_set_committed_hook(void (*fn)(void)) { committed_hook = fn; }
 
@@ -319,9 +332,48 @@ static void process_one(Worker *w, MaSpoolEntry *e)
     park_dead(w, e, error);
 }
 
+/* Returned mail first: the bounce hook takes the entries it recognises (reports about our own
+ * outbound mail, mail to our bounce addresses) out of the batch before anything is archived;
+ * they are done once the hook applied them. A temporary failure defers the entry, another parks
+ * it; route "bounce" never reaches the archive, whatever happens. */
+static void take_bounces(Worker *w, GPtrArray *batch)
+{
+  gsize kept = 0; /* octets of the entries left in the batch still held in memory */
+  for (guint i = 0; i < batch->len;) {
+    MaSpoolEntry *e = batch->pdata[i];
+    g_autoptr(GError) error = NULL;
+    gboolean ours = g_strcmp0(e->route, "bounce") == 0;
+    int rc = spool_entry_load(w->sp, e, &error);
+    if (rc == 0) {
+      gsize len = 0;
+      const void *data = e->data ? g_bytes_get_data(e->data, &len) : "";
+      rc = bounce_hook ? bounce_hook(bounce_hook_ctx, w->st, e, data, len, &error) : 0;
+      if (rc == 0 && ours) g_set_error(&error, MA_ERROR, MA_ERROR_INVALID, "mail to a bounce address, but bounce "
+                                                                         "management is not running");
+    }
+    if (rc == 0 && !ours) {
+      /* the batch below reads at most BATCH_BYTES in: past that, drop what was read for the check */
+      gsize len = e->data ? g_bytes_get_size(e->data) : 0;
+      if (kept + len > BATCH_BYTES && e->body_file) g_clear_pointer(&e->data, g_bytes_unref);
+      else kept += len;
+      i++;
+      continue;
+    }
+    MaSpoolEntry *taken = g_ptr_array_steal_index(batch, i);
+    if (rc > 0) {
+      finish(w, taken);
+      if (committed_hook) committed_hook(); /* it may have added webhook events */
+    } else if (temporary(error)) defer(w, &taken, 1, error);
+    else park_dead(w, taken, error);
+    ma_spool_entry_free(taken);
+  }
+}
+
 /* The batch in one transaction; falls back to one by one when anything fails. */
 static void process_batch(Worker *w, GPtrArray *batch)
 {
+  take_bounces(w, batch);
+  if (batch->len == 0) return;
   pipeline_forget(w->pipeline); /* settings, employees, domains may have changed since last batch */
   if (batch->len == 1) {
     process_one(w, batch->pdata[0]);

@@ -19,6 +19,8 @@
 #include "agent/lib/log.h"
 #include "agent/lib/metrics.h"
 #include "agent/lib/tls.h"
+#include "agent/bounce/bounce_verp.h"
+#include "agent/lib/crypto.h"
 #include "forwarder_policy.h"
 #include "rcpt_refresher.h"
 #include "smtp_session.h"
@@ -44,6 +46,9 @@ struct SmtpServer {
   struct event_base *base;
   SmtpLimits lim;            /* strings below are owned by the server */
   char *hostname, *inbound_domain, *default_policy, *data_dir, *listen, *cert_file, *key_file;
+  char *bounce_domain;       /* inbound: [relay] bounce_domain once its token key is loaded, else NULL */
+  guint8 token_key[BOUNCE_TOKEN_KEY_LEN];
+  gboolean have_token_key;
   gint64 disk_reserve;
   guint max_sessions, max_per_client;
   guint greet_delay_ms;
@@ -92,6 +97,27 @@ static void conn_run(Conn *c);
 
 /* ---- limits from the config ------------------------------------------------------------------ */
 
+/* Inbound: RCPT on [relay] bounce_domain checks return-path and unsubscribe tokens, which needs
+ * the token key from the master key (read once). Without the key the domain is not ours. */
+static void take_bounce_domain(SmtpServer *srv, const MaConfig *cfg)
+{
+  g_clear_pointer(&srv->bounce_domain, g_free);
+  if (srv->sink_ops || !cfg->relay_bounce_domain || !*cfg->relay_bounce_domain) return;
+  if (!srv->have_token_key) {
+    g_autoptr(GError) error = NULL;
+    guint8 master[32];
+    if (ma_master_key_load(cfg->master_key_file, FALSE, master, &error) < 0) {
+      ma_warn("smtp", "[relay] bounce_domain %s: no master key (%s): bounces to it are refused",
+              cfg->relay_bounce_domain, error->message);
+      return;
+    }
+    bounce_token_key(master, srv->token_key);
+    memset(master, 0, sizeof master);
+    srv->have_token_key = TRUE;
+  }
+  srv->bounce_domain = g_ascii_strdown(cfg->relay_bounce_domain, -1);
+}
+
 static void take_config(SmtpServer *srv, const MaConfig *cfg)
 {
   g_free(srv->hostname);
@@ -103,6 +129,8 @@ static void take_config(SmtpServer *srv, const MaConfig *cfg)
   smtp_limits_defaults(&srv->lim);
   srv->lim.hostname = srv->hostname;
   srv->lim.inbound_domain = srv->inbound_domain;
+  take_bounce_domain(srv, cfg);
+  srv->lim.bounce_domain = srv->bounce_domain;
   srv->lim.max_message_size = cfg->max_message_size;
   srv->lim.data.max_size = cfg->max_message_size;
   srv->lim.max_recipients = (guint) MAX(cfg->max_recipients, 1);
@@ -128,6 +156,14 @@ static int hook_rcpt_lookup(void *ctx, const char *local, char **ent, GError **e
   Conn *c = ctx;
   g_autoptr(RcptSnapshot) snap = rcpt_refresher_current(c->srv->rcpt);
   return rcpt_snapshot_inbound(snap, local, ma_now(), ent);
+}
+
+static int hook_bounce_lookup(void *ctx, const char *local)
+{
+  Conn *c = ctx;
+  BounceTokenKind kind;
+  gint64 row;
+  return c->srv->have_token_key ? bounce_token_decode(c->srv->token_key, local, strlen(local), &kind, &row) : 0;
 }
 
 static int hook_policy(void *ctx, const char *enterprise_id, const char *client_ip, const char *mail_from,
@@ -401,6 +437,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
   hooks.starttls = hook_starttls;
   hooks.body_new = hook_body_new;
   hooks.auth = hook_auth;
+  hooks.bounce_lookup = hook_bounce_lookup;
   srv->lim.tls_available = srv->tls != NULL;
   srv->lim.submission = srv->sink_ops != NULL;
   srv->lim.auth_plaintext = srv->loopback_auth && (g_str_has_prefix(ip, "127.") || strcmp(ip, "::1") == 0);
@@ -675,6 +712,8 @@ void smtp_server_free(SmtpServer *srv)
   if (srv->grace_timer) event_free(srv->grace_timer);
   if (srv->drain_timer) event_free(srv->drain_timer);
   g_hash_table_unref(srv->per_client);
+  g_free(srv->bounce_domain);
+  memset(srv->token_key, 0, sizeof srv->token_key);
   g_free(srv->hostname);
   g_free(srv->inbound_domain);
   g_free(srv->default_policy);

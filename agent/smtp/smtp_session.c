@@ -59,6 +59,7 @@ struct SmtpSession {
   GPtrArray *rcpts;         /* char* addresses as accepted, each once */
   guint rcpt_accepted;      /* RCPT commands accepted, repeats included (the recipient limit) */
   char *enterprise_id;
+  gboolean bounce;          /* the recipients are return-path/unsubscribe addresses on bounce_domain */
   FwdDecision decision;     /* envelope judgement at RCPT */
   char *msg_id;             /* spool id of the message being received */
   MaSpoolBody *body;        /* its file, NULL outside DATA/BDAT */
@@ -150,6 +151,7 @@ static void transaction_reset(SmtpSession *s)
   g_ptr_array_set_size(s->rcpts, 0);
   s->rcpt_accepted = 0;
   g_clear_pointer(&s->enterprise_id, g_free);
+  s->bounce = FALSE;
   forwarder_decision_clear(&s->decision);
   g_clear_pointer(&s->dec, smtp_data_decoder_free);
   g_clear_pointer(&s->body, spool_body_free); /* unlinks the file of a message not handed over */
@@ -190,6 +192,7 @@ SmtpSession *smtp_session_new(const SmtpLimits *lim, const SmtpSessionHooks *hoo
   s->lim = *lim;
   s->lim.hostname = g_strdup(lim->hostname ? lim->hostname : "localhost");
   s->lim.inbound_domain = g_strdup(lim->inbound_domain ? lim->inbound_domain : "");
+  s->lim.bounce_domain = lim->bounce_domain && *lim->bounce_domain ? g_strdup(lim->bounce_domain) : NULL;
   s->hooks = *hooks;
   g_strlcpy(s->client, client_ip ? client_ip : "unknown", sizeof s->client);
   s->rcpts = g_ptr_array_new_with_free_func(g_free);
@@ -207,6 +210,7 @@ void smtp_session_free(SmtpSession *s)
   g_free(s->auth_enterprise);
   g_free(s->lim.hostname);
   g_free(s->lim.inbound_domain);
+  g_free(s->lim.bounce_domain);
   g_free(s);
 }
 
@@ -329,6 +333,28 @@ static SmtpAction proceed_mail(SmtpSession *s, const char *arg, gint64 now_ms)
   return SMTP_CONTINUE;
 }
 
+/* RCPT to bounce_domain: only our own tokens, never mixed with the enterprises' addresses. */
+static int check_bounce_rcpt(SmtpSession *s, const SmtpPath *path, gint64 now_ms)
+{
+  if (path->quoted || path->source_route || !s->hooks.bounce_lookup || s->hooks.bounce_lookup(s->hooks.ctx, path->local) != 1) {
+    ma_info("smtp", "rcpt refused client=%s to=<%s> reason=\"not a bounce address of ours\"", s->client, path->address);
+    refuse(s, "550 5.1.1 Recipient address rejected: no such bounce address here", now_ms);
+    return -1;
+  }
+  if (s->enterprise_id) {
+    reply(s, "452 4.5.3 Bounce addresses and other recipients go in separate transactions");
+    return -1;
+  }
+  s->bounce = TRUE;
+  char *addr = g_ascii_strdown(path->address, -1);
+  gboolean dup = FALSE;
+  for (guint i = 0; i < s->rcpts->len; i++) dup |= strcmp(g_ptr_array_index(s->rcpts, i), addr) == 0;
+  if (dup) g_free(addr);
+  else g_ptr_array_add(s->rcpts, addr);
+  s->rcpt_accepted++;
+  return 0;
+}
+
 static int check_rcpt(SmtpSession *s, const char *arg, gint64 now_ms)
 {
   SmtpPath path;
@@ -354,6 +380,9 @@ static int check_rcpt(SmtpSession *s, const char *arg, gint64 now_ms)
     if (!s->enterprise_id) s->enterprise_id = g_strdup(s->auth_enterprise);
     return 0;
   }
+  if (s->lim.bounce_domain && smtp_parse_rcpt(arg, &path, &why) == 0 &&
+      g_ascii_strcasecmp(path.domain, s->lim.bounce_domain) == 0)
+    return check_bounce_rcpt(s, &path, now_ms);
   if (smtp_parse_rcpt(arg, &path, &why) < 0 || smtp_rcpt_local_part(&path, s->lim.inbound_domain, local, &why) < 0) {
     ma_info("smtp", "rcpt refused client=%s reason=\"%s\"", s->client, why);
     refuse(s, why, now_ms);
@@ -367,6 +396,10 @@ static int check_rcpt(SmtpSession *s, const char *arg, gint64 now_ms)
   }
   if (rc == 0) {
     refuse(s, "550 5.1.1 Recipient address rejected: no such virtual address here", now_ms);
+    return -1;
+  }
+  if (s->bounce) {
+    reply(s, "452 4.5.3 Bounce addresses and other recipients go in separate transactions");
     return -1;
   }
   if (s->enterprise_id && strcmp(s->enterprise_id, enterprise) != 0) {
@@ -804,7 +837,7 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
     set_state(s, SMTP_STATE_IDLE, now_ms);
     return refuse(s, text, now_ms);
   }
-  if (!s->lim.submission && (!s->decision.satisfied || !s->decision.employee_id)) {
+  if (!s->lim.submission && !s->bounce && (!s->decision.satisfied || !s->decision.employee_id)) {
     FwdDecision d = {0};
     int rc = s->hooks.policy(s->hooks.ctx, s->enterprise_id, s->client, s->mail.address, head_data, head_len, &d,
                              &error);
@@ -822,7 +855,7 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
       forwarder_decision_clear(&d);
     }
   }
-  if (!s->lim.submission && !s->decision.satisfied) {
+  if (!s->lim.submission && !s->bounce && !s->decision.satisfied) {
     g_autofree char *text = g_strdup_printf("550 5.7.1 Message refused by the forwarder policy: %s",
                                             s->decision.reason ? s->decision.reason : "not forwarded by the enterprise");
     ma_info("smtp", "message refused %s size=%" G_GINT64_FORMAT " result=550 reason=\"%s\"", env->str, size,
@@ -835,7 +868,7 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
   e = ma_spool_entry_new();
   e->id = g_steal_pointer(&s->msg_id);
   e->enterprise_id = g_strdup(s->enterprise_id);
-  e->route = g_strdup(s->lim.submission ? "submission" : "smtp");
+  e->route = g_strdup(s->lim.submission ? "submission" : s->bounce ? "bounce" : "smtp");
   e->client = g_strdup(s->client);
   e->helo = g_strdup(s->helo);
   e->mail_from = g_strdup(s->mail.address);

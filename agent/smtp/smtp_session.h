@@ -54,6 +54,7 @@ typedef enum { SMTP_CONTINUE, SMTP_CLOSE } SmtpAction;
 typedef struct {
   char *hostname;           /* greeting and EHLO name */
   char *inbound_domain;
+  char *bounce_domain;      /* [relay] bounce_domain: RCPT there goes to the bounce_lookup hook; NULL: none */
   gint64 max_message_size;  /* SIZE, advertised */
   guint max_recipients;
   guint error_budget;
@@ -101,6 +102,11 @@ typedef struct {
   /* Submission: checks a user name and password; 1 valid (*enterprise_id_r newly allocated), 0
    * not, -1 with *error for a temporary failure. */
   int (*auth)(void *ctx, const char *user, const char *password, char **enterprise_id_r, GError **error);
+  /* RCPT to an address on bounce_domain: 1 when local_part is one of our return-path or unsubscribe
+   * tokens (agent/bounce/bounce_verp.h), 0 when it is not (forged). Pure: no look-up. Such a
+   * transaction holds only those addresses, skips the forwarder policy and is spooled with route
+   * "bounce" and no enterprise (the worker finds it from the token). */
+  int (*bounce_lookup)(void *ctx, const char *local_part);
 } SmtpSessionHooks;
 
 /* A new session for a client (client_ip copied). lim (with its strings) and hooks are copied.

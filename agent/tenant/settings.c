@@ -40,6 +40,8 @@ static const MaSettingInfo registry[] = {
    "recipients per day (enterprise's time zone) by mailagent's own delivery path (0: no limit)"},
   {"employee_channels", MA_SETTING_WORD_LIST, "employee_mailbox enterprise_relay mailagent_relay", channel_choices,
    "the channels employees may send through: employee_mailbox enterprise_relay mailagent_relay"},
+  {"return_path", MA_SETTING_RETURN_PATH, "bounce", NULL,
+   "envelope sender of outgoing mail: bounce (VERP on [relay] bounce_domain), from, or an address of the enterprise"},
 };
 
 const MaSettingInfo *settings_registry(guint *n)
@@ -227,6 +229,24 @@ static char *normalise_words(const MaSettingInfo *info, const char *v, GError **
   return g_string_free(out, FALSE);
 }
 
+/* "bounce", "from", or local@domain (lower-cased; printable ASCII without spaces, <> or quotes,
+ * RFC 5321's lengths). Whether the domain is the enterprise's is settings_set's check. */
+static char *normalise_return_path(const MaSettingInfo *info, const char *v, GError **error)
+{
+  g_autofree char *lower = g_ascii_strdown(v, -1);
+  if (strcmp(lower, "bounce") == 0 || strcmp(lower, "from") == 0) return g_steal_pointer(&lower);
+  const char *at = strrchr(lower, '@');
+  gboolean ok = at && at > lower && at[1] && (gsize) (at - lower) <= 64 && strlen(lower) <= 254;
+  for (const char *p = lower; ok && *p; p++) ok = *p > ' ' && *p < 127 && !strchr("<>\"(),;:[]\\", *p);
+  if (ok) ok = strchr(lower, '@') == at && at[1] != '.' && strchr(at + 1, '.');
+  if (!ok) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: \"%s\" is not bounce, from or an address local@domain",
+                info->key, v);
+    return NULL;
+  }
+  return g_steal_pointer(&lower);
+}
+
 char *settings_normalise(const char *key, const char *value, const char *current, GError **error)
 {
   const MaSettingInfo *info = settings_lookup(key);
@@ -268,6 +288,7 @@ char *settings_normalise(const char *key, const char *value, const char *current
     return g_strdup_printf("%" G_GINT64_FORMAT, n);
   }
   case MA_SETTING_CIDR_LIST: return normalise_cidrs(info, v, error);
+  case MA_SETTING_RETURN_PATH: return normalise_return_path(info, v, error);
   }
   g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "%s: unknown setting kind", key);
   return NULL;
@@ -302,6 +323,19 @@ static char *effective(const MaSettingInfo *info, const MaConfig *cfg, const cha
   return g_strdup(default_of(info, cfg));
 }
 
+int settings_return_path_allowed(MaStorage *st, const char *enterprise_id, const char *address, GError **error)
+{
+  MaEnterprise *e = NULL;
+  int rc = storage_enterprise_get(st, enterprise_id, &e, error);
+  if (rc <= 0) return rc;
+  const char *domain = strrchr(address, '@') + 1;
+  int found = 0;
+  for (guint i = 0; i < e->domains->len && !found; i++)
+    found = g_ascii_strcasecmp(g_ptr_array_index(e->domains, i), domain) == 0;
+  ma_enterprise_free(e);
+  return found;
+}
+
 int settings_set(MaStorage *st, const char *enterprise_id, const char *key, const char *value, GError **error)
 {
   const MaSettingInfo *info = settings_lookup(key);
@@ -314,6 +348,11 @@ int settings_set(MaStorage *st, const char *enterprise_id, const char *key, cons
     return -1;
   g_autofree char *canon = settings_normalise(key, value, current, error);
   if (!canon) return -1;
+  if (info->kind == MA_SETTING_RETURN_PATH && strchr(canon, '@') && settings_return_path_allowed(st, enterprise_id, canon, error) <= 0) {
+    if (error && !*error)
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: %s is not in one of the enterprise's domains", key, canon);
+    return -1;
+  }
   return storage_setting_set(st, enterprise_id, key, canon, error);
 }
 

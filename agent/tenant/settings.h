@@ -23,6 +23,10 @@
  *                      day by mailagent's own delivery path (the shared relay's quotas)
  *   employee_channels  word list [employee_mailbox enterprise_relay mailagent_relay] the channels
  *                      employees may send through (docs/routing.md rule 1)
+ *   return_path        bounce|from|ADDRESS [bounce] the envelope sender of outgoing mail on the
+ *                      default path: mailagent's bounce management (a VERP address per recipient
+ *                      on [relay] bounce_domain; the From address while that is unset), the From
+ *                      address, or a fixed address, which must be in one of the enterprise's domains
  * Booleans accept on/off, true/false, yes/no, 1/0 and are shown as "on"/"off". The value "default"
  * restores a key's default. Lists are written space-separated, lower-case, without duplicates.
  *
@@ -47,6 +51,7 @@ typedef enum {
   MA_SETTING_ADDRESS,     /* one mail address, or "" */
   MA_SETTING_WORD_LIST,   /* a subset of choices, space-separated in their order, or "none" */
   MA_SETTING_COUNT,       /* a whole number from 0 */
+  MA_SETTING_RETURN_PATH, /* "bounce", "from" or an address in one of the enterprise's domains */
 } MaSettingKind;
 
 typedef struct {
@@ -71,6 +76,10 @@ char *settings_normalise(const char *key, const char *value, const char *current
 /* Validates, normalises and stores one setting. Returns 0, or -1 with *error (MA_ERROR_INVALID for
  * an unknown key or bad value, storage errors otherwise). Runs in the caller's transaction if any. */
 int settings_set(MaStorage *st, const char *enterprise_id, const char *key, const char *value, GError **error);
+
+/* A custom return path must be in one of the enterprise's domains: 1 when address's domain is one
+ * of them, 0 when not, -1 on a storage error (MA_ERROR_NOT_FOUND: no such enterprise). */
+int settings_return_path_allowed(MaStorage *st, const char *enterprise_id, const char *address, GError **error);
 
 /* The effective value of key as canonical text (the default when unset); *value is newly
  * allocated. cfg may be NULL (then built-in defaults stand for config ones). 0 or -1. */

@@ -121,16 +121,24 @@ static void check_output(struct evbuffer *out)
   g_free(text);
 }
 
+/* Bounce addresses: "bgood..." on bounces.test is ours (the session's bounce path is fuzzed too). */
+static int bounce_lookup(void *ctx, const char *local)
+{
+  (void) ctx;
+  return strncmp(local, "bgood", 5) == 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   ma_log_set_level(MA_LOG_ERROR); /* a line per session closed would slow the run down */
   size_t step = size % 64 + 1;
   Fake f = {.submitted = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free)};
-  SmtpSessionHooks hooks = {&f, lookup, policy, disk_ok, submit, starttls, body_new, NULL};
+  SmtpSessionHooks hooks = {&f, lookup, policy, disk_ok, submit, starttls, body_new, NULL, bounce_lookup};
   SmtpLimits lim;
   smtp_limits_defaults(&lim);
   lim.hostname = "mx.inbound.test";
   lim.inbound_domain = "inbound.test";
+  lim.bounce_domain = "bounces.test";
   lim.tls_available = TRUE;
   lim.max_message_size = MAX_SIZE;
   lim.data.max_size = MAX_SIZE;

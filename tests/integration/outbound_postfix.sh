@@ -64,6 +64,8 @@ assert_contains "$mbox" "UXVvdGUgMTc=" "the attachment arrived base64"
 assert_contains "$(cat "$PF/maillog")" "reject: RCPT from" "Postfix refused reject550@ at RCPT (its log)"
 
 db() { sqlite3 -readonly -cmd ".timeout 5000" "$T/data/mailagent.db" "$1"; }
+assert_eq "reject550@client.example|hard_bounce" "$(db "select address, reason from suppressions")" \
+  "a 5xx classified hard (5.1.1 userunknown) suppresses the address; a 4xx does not"
 assert_eq "message.bounced|1
 message.deferred|1
 message.sent|2" "$(db "select event, count(*) from outbox where event in ('message.sent','message.deferred','message.bounced') group by event order by event")" \

@@ -134,18 +134,25 @@ static int fake_auth(void *ctx, const char *user, const char *password, char **e
   return 1;
 }
 
+/* Bounce tokens of the fake: "b" followed by "good" are ours, anything else is forged. */
+static int fake_bounce_lookup(void *ctx, const char *local)
+{
+  return g_str_has_prefix(local, "bgood") ? 1 : 0;
+}
+
 static guint fx_budget = 5;         /* error budget of the next fx_init */
 static gboolean fx_submission;      /* the next fx_init makes a submission session */
 static gint64 fx_max_size = 4096;   /* max_message_size of the next fx_init */
 
 static void fx_init(Fx *fx)
 {
-  SmtpSessionHooks hooks = {fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new, fake_auth};
+  SmtpSessionHooks hooks = {fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new, fake_auth, fake_bounce_lookup};
   memset(fx, 0, sizeof *fx);
   hooks.ctx = fx;
   smtp_limits_defaults(&fx->lim);
   fx->lim.hostname = "mx.inbound.test";
   fx->lim.inbound_domain = "inbound.test";
+  fx->lim.bounce_domain = "bounces.test";
   fx->lim.tls_available = TRUE;
   fx->lim.max_message_size = fx_max_size;
   fx->lim.max_recipients = 3;
@@ -422,7 +429,7 @@ static void test_junk_commands(void)
   smtp_session_free(fx.s);
   fx.lim.junk_command_limit = 8;
   {
-    SmtpSessionHooks hooks = {&fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new, fake_auth};
+    SmtpSessionHooks hooks = {&fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new, fake_auth, fake_bounce_lookup};
     fx.s = smtp_session_new(&fx.lim, &hooks, "192.0.2.7", 0);
     smtp_session_set_buffers(fx.s, fx.in, fx.out);
   }
@@ -843,7 +850,7 @@ static void test_data_timeout_not_reset_by_one_octet(void)
   fx.lim.min_data_rate = 0; /* the rate check off: only the timeout judges */
   smtp_session_free(fx.s);
   {
-    SmtpSessionHooks hooks = {&fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new, fake_auth};
+    SmtpSessionHooks hooks = {&fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new, fake_auth, fake_bounce_lookup};
     fx.s = smtp_session_new(&fx.lim, &hooks, "192.0.2.7", 0);
     smtp_session_set_buffers(fx.s, fx.in, fx.out);
   }
@@ -966,7 +973,7 @@ static void test_submission(void)
   fx_submission = FALSE;
   smtp_session_free(fx.s);
   fx.lim.auth_plaintext = TRUE;
-  SmtpSessionHooks hooks = {&fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new, fake_auth};
+  SmtpSessionHooks hooks = {&fx, fake_lookup, fake_policy, fake_disk, fake_submit, fake_starttls, fake_body_new, fake_auth, fake_bounce_lookup};
   fx.s = smtp_session_new(&fx.lim, &hooks, "127.0.0.1", 0);
   smtp_session_set_buffers(fx.s, fx.in, fx.out);
   smtp_session_greet(fx.s, FALSE, 0);
@@ -1002,6 +1009,46 @@ static void test_submission(void)
   fx_clear(&fx);
 }
 
+/* RCPT on the bounce domain: our tokens accepted (any case of the domain), forged ones refused with
+ * 550 5.1.1, never mixed with virtual addresses in one transaction; the message skips the forwarder
+ * policy (any MTA may return mail) and is spooled with route "bounce" and no enterprise. */
+static void test_bounce_addresses(void)
+{
+  Fx fx;
+  fx_init(&fx);
+  fx_greet_ehlo(&fx);
+  g_autofree char *r1 = fx_send(&fx, "MAIL FROM:<>\r\n");
+  g_assert_cmpstr(r1, ==, "250 2.1.0 Ok\r\n");
+  g_autofree char *r2 = fx_send(&fx, "RCPT TO:<bforged0000@bounces.test>\r\n");
+  g_assert_cmpstr(r2, ==, "550 5.1.1 Recipient address rejected: no such bounce address here\r\n");
+  g_autofree char *r3 = fx_send(&fx, "RCPT TO:<bgood1@BOUNCES.test>\r\n");
+  g_assert_cmpstr(r3, ==, "250 2.1.5 Ok\r\n");
+  g_autofree char *r4 = fx_send(&fx, "RCPT TO:<acme-x7@inbound.test>\r\n");
+  g_assert_cmpstr(r4, ==, "452 4.5.3 Bounce addresses and other recipients go in separate transactions\r\n");
+  g_autofree char *r5 = fx_send(&fx, "DATA\r\n");
+  g_assert_cmpstr(r5, ==, "354 End data with <CR><LF>.<CR><LF>\r\n");
+  g_autofree char *r6 = fx_send(&fx, "From: MAILER-DAEMON@remote.example\r\nSubject: failure\r\n\r\nbody\r\n.\r\n");
+  g_assert_cmpstr(r6, ==, "");
+  g_assert_cmpuint(fx.submitted->len, ==, 1);
+  MaSpoolEntry *e = fx.submitted->pdata[0];
+  g_assert_cmpstr(e->route, ==, "bounce");
+  g_assert_null(e->enterprise_id);
+  g_assert_cmpstr(e->mail_from, ==, "");
+  g_assert_cmpuint(e->rcpts->len, ==, 1);
+  g_assert_cmpstr(e->rcpts->pdata[0], ==, "bgood1@bounces.test");
+  g_assert_null(fx.policy_msg); /* the policy never saw it */
+  smtp_session_spooled(fx.s, TRUE, "sp1", 2);
+  g_autofree char *r7 = fx_output(&fx);
+  g_assert_cmpstr(r7, ==, "250 2.0.0 Ok: queued as sp1\r\n");
+  /* the other order: a virtual address first, then a bounce address */
+  g_autofree char *r8 = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-x7@inbound.test>\r\n"
+                                     "RCPT TO:<bgood2@bounces.test>\r\nRSET\r\n");
+  g_assert_cmpstr(r8, ==, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+                          "452 4.5.3 Bounce addresses and other recipients go in separate transactions\r\n"
+                          "250 2.0.0 Ok\r\n");
+  fx_clear(&fx);
+}
+
 int main(int argc, char **argv)
 {
   const char *fixtures = g_getenv("FIXTURES_DIR");
@@ -1012,6 +1059,7 @@ int main(int argc, char **argv)
     g_assert_cmpint(g_mkdir(bodies, 0700), ==, 0);
   }
   g_test_add_func("/smtp/session/plain_delivery_waits_for_spool", test_plain_delivery_waits_for_spool);
+  g_test_add_func("/smtp/session/bounce_addresses", test_bounce_addresses);
   g_test_add_func("/smtp/session/spool_failure_451", test_spool_failure_is_451);
   g_test_add_func("/smtp/session/pipelining_rules", test_pipelining_rules);
   g_test_add_func("/smtp/session/starttls_injection", test_starttls_injection);

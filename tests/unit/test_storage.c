@@ -148,7 +148,7 @@ static void test_migrations_fresh_and_existing(Fixture *fx, gconstpointer data)
 
 static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
-  /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108, 110-113, 115, 116, 123 and 124 made. */
+  /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108, 110-113, 115, 116, 118, 123 and 124 made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", "acme.com", NULL);
@@ -184,6 +184,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
                                "CREATE INDEX threads_by_subject ON threads(enterprise_id, subject_key, participants_key, latest);"
                                "DROP TRIGGER records_counted; DROP TRIGGER records_uncounted; DROP TABLE counters;"
                                "ALTER TABLE messages DROP COLUMN parse_error;"
+                               "DROP TABLE suppressions; DROP TABLE soft_bounces;" /* migration 118 */
                                "DROP TABLE outbound_sent_copies; DROP TABLE mailbox_send_days;" /* 115, 116 */
                                "DROP TABLE outbound_recipients; DROP TABLE outbound_messages;" /* migration 9 */
                                "DROP TABLE outbound_idempotency; DROP TABLE submission_credentials;"
@@ -213,6 +214,9 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   MaEnterprise *e = NULL;
   g_assert_cmpint(storage_enterprise_get(fx->st, "e1", &e, &error), ==, 1);
   ma_enterprise_free(e);
+  /* Migration 118's suppression list is there again. */
+  MaSuppression sup = {.enterprise_id = "e1", .address = "gone@x.example", .reason = "manual", .created_at = 1};
+  g_assert_cmpint(storage_suppression_add(fx->st, &sup, &error), ==, 1);
   /* Migration 8 carried the domain over as a pending claim with a challenge token. */
   MaDomain *dom = NULL;
   g_assert_cmpint(storage_domain_get(fx->st, "e1", "acme.com", &dom, &error), ==, 1);

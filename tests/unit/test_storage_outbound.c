@@ -1,8 +1,9 @@
 /* test_storage_outbound.c - the outbound queue through the storage interface: enqueue with and
  * without an Idempotency-Key (first answer kept, expiry after 24 h, per enterprise), claims as
  * leases (a dead attempt is due again after its lease, a live one is not), outcomes applied only
- * while sending, operators' hold/release/retry/delete, stats, tenant scoping, and submission
- * credentials. */
+ * while sending, operators' hold/release/retry/delete, stats, tenant scoping, submission
+ * credentials, and the bounce issue's part: bounces after sent, soft bounces that only annotate,
+ * the suppression list and soft-bounce streaks, look-ups by row id and Message-ID. */
 #include "storage/storage.h"
 
 #include "testutil.h"
@@ -254,6 +255,97 @@ static void test_submission_credentials(Fixture *fx, gconstpointer data)
   g_assert_no_error(error);
 }
 
+static void test_bounces_and_suppressions(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  static const char *const rcpts[] = {"a@x.example", "b@y.example", NULL};
+  MaOutbound *m = message("e1", "m1", 1000, rcpts);
+  m->message_id = g_strdup("abc@acme.example");
+  m->return_path = g_strdup("bounce");
+  g_assert_cmpint(enqueue(fx, m, NULL, NULL, NULL, NULL), ==, 1);
+  ma_outbound_free(m);
+  MaOutbound *got = NULL;
+  g_assert_cmpint(storage_outbound_get(fx->st, "e1", "m1", &got, &error), ==, 1);
+  g_assert_cmpstr(got->return_path, ==, "bounce");
+  gint64 row_a = ((MaOutboundRecipient *) got->recipients->pdata[0])->id;
+  gint64 row_b = ((MaOutboundRecipient *) got->recipients->pdata[1])->id;
+  ma_outbound_free(got);
+
+  /* by row id (scoped, or admin), by Message-ID (scoped) */
+  MaOutboundRecipient *r = NULL;
+  g_assert_cmpint(storage_outbound_recipient_get(fx->st, NULL, row_b, &r, &error), ==, 1);
+  g_assert_cmpstr(r->address, ==, "b@y.example");
+  g_assert_cmpstr(r->enterprise_id, ==, "e1");
+  ma_outbound_recipient_free(r);
+  g_assert_cmpint(storage_outbound_recipient_get(fx->st, "e2", row_b, &r, &error), ==, 0);
+  g_assert_null(r);
+  char *oid = NULL;
+  g_assert_cmpint(storage_outbound_find_message(fx->st, "e1", "abc@acme.example", &oid, &error), ==, 1);
+  g_assert_cmpstr(oid, ==, "m1");
+  g_free(oid);
+  g_assert_cmpint(storage_outbound_find_message(fx->st, "e2", "abc@acme.example", &oid, &error), ==, 0);
+
+  /* a soft bounce annotates a queued recipient; a hard one after "sent" wins; a second is a no-op */
+  g_assert_cmpint(storage_outbound_bounce(fx->st, row_a, MA_OUT_DEFERRED, "452 4.2.2 full", 1100, &error), ==, 1);
+  GPtrArray *claimed = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbound_recipient_free);
+  g_assert_cmpint(storage_outbound_claim(fx->st, 1200, 5000, 10, claimed, &error), ==, 0);
+  g_assert_cmpuint(claimed->len, ==, 2);
+  g_ptr_array_unref(claimed);
+  g_assert_cmpint(storage_outbound_result(fx->st, row_a, MA_OUT_SENT, "250 ok", 0, NULL, 1300, &error), ==, 1);
+  g_assert_cmpint(storage_outbound_bounce(fx->st, row_a, MA_OUT_DEFERRED, "452 later", 1400, &error), ==, 0);
+  g_assert_cmpint(storage_outbound_bounce(fx->st, row_a, MA_OUT_BOUNCED, "550 5.1.1 unknown", 1400, &error), ==, 1);
+  g_assert_cmpint(storage_outbound_bounce(fx->st, row_a, MA_OUT_BOUNCED, "550 again", 1500, &error), ==, 0);
+  g_assert_cmpint(storage_outbound_recipient_get(fx->st, "e1", row_a, &r, &error), ==, 1);
+  g_assert_cmpint(r->state, ==, MA_OUT_BOUNCED);
+  g_assert_cmpstr(r->last_reply, ==, "550 5.1.1 unknown");
+  ma_outbound_recipient_free(r);
+  g_assert_no_error(error);
+
+  /* suppressions: first entry kept, per enterprise, listed by address, removed */
+  MaSuppression s1 = {.enterprise_id = "e1", .address = "b@y.example", .reason = "hard_bounce", .detail = "550",
+                      .source = "m1", .created_at = 10};
+  MaSuppression s2 = {.enterprise_id = "e1", .address = "b@y.example", .reason = "manual", .created_at = 11};
+  MaSuppression s3 = {.enterprise_id = "e1", .address = "a@x.example", .reason = "unsubscribe", .created_at = 12};
+  g_assert_cmpint(storage_suppression_add(fx->st, &s1, &error), ==, 1);
+  g_assert_cmpint(storage_suppression_add(fx->st, &s2, &error), ==, 0);
+  g_assert_cmpint(storage_suppression_add(fx->st, &s3, &error), ==, 1);
+  MaSuppression *x = NULL;
+  g_assert_cmpint(storage_suppression_get(fx->st, "e1", "b@y.example", &x, &error), ==, 1);
+  g_assert_cmpstr(x->reason, ==, "hard_bounce");
+  g_assert_cmpstr(x->source, ==, "m1");
+  ma_suppression_free(x);
+  g_assert_cmpint(storage_suppression_get(fx->st, "e2", "b@y.example", &x, &error), ==, 0);
+  GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify) ma_suppression_free);
+  g_assert_cmpint(storage_suppression_list(fx->st, "e1", NULL, 10, list, &error), ==, 0);
+  g_assert_cmpuint(list->len, ==, 2);
+  g_assert_cmpstr(((MaSuppression *) list->pdata[0])->address, ==, "a@x.example");
+  g_ptr_array_set_size(list, 0);
+  g_assert_cmpint(storage_suppression_list(fx->st, "e1", "a@x.example", 10, list, &error), ==, 0);
+  g_assert_cmpuint(list->len, ==, 1);
+  g_ptr_array_unref(list);
+  g_assert_cmpint(storage_suppression_remove(fx->st, "e1", "b@y.example", &error), ==, 1);
+  g_assert_cmpint(storage_suppression_remove(fx->st, "e1", "b@y.example", &error), ==, 0);
+  MaSuppression bad = {.enterprise_id = "nope", .address = "a@x.example", .reason = "manual", .created_at = 1};
+  g_assert_cmpint(storage_suppression_add(fx->st, &bad, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
+  g_clear_error(&error);
+
+  /* soft-bounce streaks: counted within the window, restarted outside it, ended by a reset */
+  gint64 n = 0;
+  for (int i = 1; i <= 3; i++) {
+    g_assert_cmpint(storage_soft_bounce_add(fx->st, "e1", "c@z.example", 1000 + i, 100, &n, &error), ==, 0);
+    g_assert_cmpint(n, ==, i);
+  }
+  g_assert_cmpint(storage_soft_bounce_add(fx->st, "e1", "c@z.example", 1200, 100, &n, &error), ==, 0);
+  g_assert_cmpint(n, ==, 1);
+  g_assert_cmpint(storage_soft_bounce_add(fx->st, "e2", "c@z.example", 1200, 100, &n, &error), ==, 0);
+  g_assert_cmpint(n, ==, 1);
+  g_assert_cmpint(storage_soft_bounce_reset(fx->st, "e1", "c@z.example", &error), ==, 0);
+  g_assert_cmpint(storage_soft_bounce_add(fx->st, "e1", "c@z.example", 1201, 100, &n, &error), ==, 0);
+  g_assert_cmpint(n, ==, 1);
+  g_assert_no_error(error);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -262,5 +354,7 @@ int main(int argc, char **argv)
   g_test_add("/storage_outbound/claims_outcomes", Fixture, NULL, fx_setup, test_claims_and_outcomes, fx_teardown);
   g_test_add("/storage_outbound/operator", Fixture, NULL, fx_setup, test_operator_actions, fx_teardown);
   g_test_add("/storage_outbound/submission", Fixture, NULL, fx_setup, test_submission_credentials, fx_teardown);
+  g_test_add("/storage_outbound/bounces_suppressions", Fixture, NULL, fx_setup, test_bounces_and_suppressions,
+             fx_teardown);
   return g_test_run();
 }
