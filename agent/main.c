@@ -20,6 +20,8 @@ static const Subcommand subcommands[] = {
   {"records", cli_records, "import CRM records (JSON Lines or CSV)"},
   {"ingest", cli_ingest, "run .eml files through the archive pipeline"},
   {"timeline", cli_timeline, "print a record's e-mail timeline"},
+  {"search", cli_search, "search an enterprise's archived mail"},
+  {"erase", cli_erase, "delete mail without trace: by address, or past retention"},
   {"settings", cli_settings, "show or change an enterprise's settings"},
   {"apikey", cli_apikey, "create, list, revoke and rotate API keys"},
   {"rules", cli_rules, "manage auto-create activity rules"},

@@ -13,6 +13,7 @@
 #define MA_SQLITE_INTERNAL_H
 
 #include "storage.h"
+#include "storage_search.h"
 #include "storage_list.h"
 
 #include <sqlite3.h>
@@ -84,6 +85,24 @@ int sql_counter_add(SqlDb *d, const char *name, int delta, GError **error);
 /* Binding and reading. Strings are bound SQLITE_STATIC: they must outlive the step. */
 void sql_bind_text(sqlite3_stmt *s, int i, const char *text);
 char *sql_col_dup(sqlite3_stmt *s, int i); /* g_strdup of a text column, NULL for SQL NULL */
+
+/* ---- search (storage_sqlite_search.c) ------------------------------------------------------- */
+
+/* Registers the "mailagent" FTS5 tokenizer (agent/search/search_tokenize.h) on d's connection;
+ * must run before the migrations, which create the index with it. */
+int sql_search_register(SqlDb *d, GError **error);
+/* storage_search_compact (outside any transaction): merges the index so no deleted message's
+ * terms remain, and truncates the write-ahead log. */
+int sql_search_compact(SqlDb *d, GError **error);
+int sqlite_search_index(void *impl, const MaStoredMessage *m, GError **error);
+int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *req, gint64 after, int limit,
+                  GPtrArray *out, GError **error);
+int sqlite_erase_address(void *impl, const char *enterprise_id, const char *address, MaEraseCounts *counts,
+                         GError **error);
+int sqlite_expire_before(void *impl, const char *enterprise_id, gint64 before, int limit, MaEraseCounts *counts,
+                         GError **error);
+int sqlite_search_compact(void *impl, GError **error);
+int sqlite_search_rebuild(void *impl, GError **error);
 
 /* ---- migrations (storage_migrations.c) ------------------------------------------------------ */
 

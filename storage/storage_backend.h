@@ -11,6 +11,7 @@
 #define MA_STORAGE_BACKEND_H
 
 #include "storage.h"
+#include "storage_search.h"
 
 typedef struct MaStorageBackend {
   const char *name;
@@ -246,6 +247,16 @@ typedef struct MaStorageBackend {
                                    const char *mailbox_id, GError **error);
   int (*employee_send_mailbox_get)(void *impl, const char *enterprise_id, const char *employee_id, char **mailbox_id,
                                    GError **error);
+  /* the full-text index and the deletions that must leave no trace (storage_search.h) */
+  int (*search_index)(void *impl, const MaStoredMessage *m, GError **error);
+  int (*search)(void *impl, const char *enterprise_id, const MaSearchRequest *req, gint64 after, int limit,
+                GPtrArray *out, GError **error);
+  int (*erase_address)(void *impl, const char *enterprise_id, const char *address, MaEraseCounts *counts,
+                       GError **error);
+  int (*expire_before)(void *impl, const char *enterprise_id, gint64 before, int limit, MaEraseCounts *counts,
+                       GError **error);
+  int (*search_compact)(void *impl, GError **error);
+  int (*search_rebuild)(void *impl, GError **error);
 } MaStorageBackend;
 
 /* The handle behind storage.h's MaStorage: a backend and its state (storage.c opens it; the

@@ -446,6 +446,53 @@ static const SqlMigration migrations[] = {
    "  SELECT id, html, coalesce(text, '') FROM messages WHERE coalesce(text, '') <> '' OR html IS NOT NULL;"
    "ALTER TABLE messages DROP COLUMN text;"
    "ALTER TABLE messages DROP COLUMN html;"},
+  {131, /* issue 16: full-text search (storage_sqlite_search.c). search_tenants numbers the
+         * enterprises for the index (never reused: a deleted enterprise's range stays its own);
+         * search_docs numbers the indexed messages (doc = tenant << 44 | date << 12 | n: one
+         * enterprise is one rowid range, newest first is the index's own order) with the
+         * participant and file name texts the view search_fields makes from the stored rows once
+         * (snippets and deletes then read no participant rows); the view
+         * search_content is what is indexed: the stored subject and body (message_bodies) and those texts;
+         * search_index is FTS5 with our tokenizer (CJK bigrams) over that view (external content:
+         * nothing stored twice). search_forget unindexes a message on every delete path, reading
+         * the same view while the rows still exist (3.40 has no contentless_delete).
+         * messages_by_raw lets a deletion find whether another message still shares a raw blob
+         * without scanning. Existing mail is indexed here; n is the rank within the second, pushed
+         * up past a full second as the running allocation does. */
+   "CREATE TABLE IF NOT EXISTS search_tenants(num INTEGER PRIMARY KEY AUTOINCREMENT,"
+   "  enterprise_id TEXT NOT NULL UNIQUE);"
+   "CREATE TABLE IF NOT EXISTS search_docs(doc INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE,"
+   "  enterprise_id TEXT NOT NULL, sender TEXT, recipients TEXT, attachments TEXT);"
+   "CREATE VIEW IF NOT EXISTS search_fields AS SELECT m.id AS message_id,"
+   "  (SELECT group_concat(coalesce(p.name || ' ', '') || p.address, ' ') FROM participants p"
+   "    WHERE p.message_id = m.id AND p.role IN (0, 1)) AS sender,"
+   "  (SELECT group_concat(coalesce(p.name || ' ', '') || p.address, ' ') FROM participants p"
+   "    WHERE p.message_id = m.id AND p.role IN (2, 3, 4)) AS recipients,"
+   "  (SELECT group_concat(a.filename, ' ') FROM attachments a"
+   "    WHERE a.message_id = m.id AND a.filename IS NOT NULL) AS attachments"
+   "  FROM messages m;"
+   "CREATE VIEW IF NOT EXISTS search_content AS SELECT d.doc AS doc, m.subject AS subject, b.text AS body,"
+   "  d.sender AS sender, d.recipients AS recipients, d.attachments AS attachments"
+   "  FROM search_docs d JOIN messages m ON m.id = d.message_id"
+   "  LEFT JOIN message_bodies b ON b.message_id = d.message_id;"
+   "CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(subject, body, sender, recipients, attachments,"
+   "  content='search_content', content_rowid='doc', tokenize='mailagent');"
+   "CREATE TRIGGER IF NOT EXISTS search_forget BEFORE DELETE ON messages BEGIN"
+   "  INSERT INTO search_index(search_index, rowid, subject, body, sender, recipients, attachments)"
+   "    SELECT 'delete', doc, subject, body, sender, recipients, attachments FROM search_content"
+   "    WHERE doc = (SELECT doc FROM search_docs WHERE message_id = OLD.id);"
+   "  DELETE FROM search_docs WHERE message_id = OLD.id;"
+   " END;"
+   "CREATE INDEX IF NOT EXISTS messages_by_raw ON messages(raw_sha256) WHERE raw_sha256 IS NOT NULL;"
+   "INSERT OR IGNORE INTO search_tenants(enterprise_id) SELECT DISTINCT enterprise_id FROM messages ORDER BY 1;"
+   "INSERT OR IGNORE INTO search_docs(doc, message_id, enterprise_id, sender, recipients, attachments)"
+   "  SELECT (t.num << 44) + i + max(slot - i) OVER (PARTITION BY t.num ORDER BY i ROWS UNBOUNDED PRECEDING),"
+   "    id, enterprise_id, f.sender, f.recipients, f.attachments FROM ("
+   "      SELECT id, enterprise_id, max(0, min(date, 4294967295)) << 12 AS slot,"
+   "        row_number() OVER (PARTITION BY enterprise_id ORDER BY max(0, min(date, 4294967295)), id) - 1 AS i"
+   "      FROM messages) JOIN search_tenants t USING (enterprise_id) JOIN search_fields f ON f.message_id = id;"
+   "INSERT INTO search_index(rowid, subject, body, sender, recipients, attachments)"
+   "  SELECT doc, subject, body, sender, recipients, attachments FROM search_content;"},
 };
 
 int sql_migrations_latest(void)

@@ -171,4 +171,10 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .channel_account_clear = sqlite_channel_account_clear,
   .employee_send_mailbox_set = sqlite_employee_send_mailbox_set,
   .employee_send_mailbox_get = sqlite_employee_send_mailbox_get,
+  .search_index = sqlite_search_index,
+  .search = sqlite_search,
+  .erase_address = sqlite_erase_address,
+  .expire_before = sqlite_expire_before,
+  .search_compact = sqlite_search_compact,
+  .search_rebuild = sqlite_search_rebuild,
 };

@@ -373,14 +373,20 @@ static int sql_configure(SqlDb *d, GError **error)
    * this daemon can answer a peer with; and resident memory stays flat as the archive grows (the
    * 16 MB page cache per connection is the bound) instead of counting every page ever read. The
    * ingest benchmark pays about 7% CPU for it; timeline reads showed no difference. */
-  return sql_exec(d,
-                  "PRAGMA synchronous=FULL;"
-                  "PRAGMA foreign_keys=ON;"
-                  "PRAGMA temp_store=MEMORY;"
-                  "PRAGMA cache_size=-16000;"
-                  "PRAGMA mmap_size=0;"
-                  "PRAGMA wal_autocheckpoint=4000;",
-                  error);
+  /* secure_delete: deleted rows and freed pages are overwritten with zeros, so a message erased
+   * (retention, erasure by address, a deleted enterprise) leaves no bytes in the file, its free
+   * pages included (storage_search.h). */
+  if (sql_exec(d,
+               "PRAGMA synchronous=FULL;"
+               "PRAGMA foreign_keys=ON;"
+               "PRAGMA temp_store=MEMORY;"
+               "PRAGMA cache_size=-16000;"
+               "PRAGMA mmap_size=0;"
+               "PRAGMA secure_delete=ON;"
+               "PRAGMA wal_autocheckpoint=4000;",
+               error) < 0)
+    return -1;
+  return sql_search_register(d, error);
 }
 
 static void stmt_finalize(gpointer p) { sqlite3_finalize(p); }

@@ -5,6 +5,7 @@
  * so a table a later migration adds (outbound queue, domains, mailboxes) is covered without an edit
  * here; then the blobs the enterprise's messages referenced are deleted unless another message
  * still references the same digest. All in one transaction: a crash leaves the enterprise whole.
+ * Then the search index is compacted, so no file keeps the enterprise's words (storage_search.h).
  */
 #include "sqlite_internal.h"
 
@@ -68,5 +69,9 @@ int sqlite_enterprise_delete(void *impl, const char *enterprise_id, GError **err
       exec_bound(d, "DELETE FROM temp.doomed_blobs", NULL, error) < 0)
     ret = -1;
 out:
-  return sql_write_end(d, ret, error);
+  ret = sql_write_end(d, ret, error);
+  /* the index keeps a deleted message's terms until merged: compact now (outside a caller's
+   * transaction; a failure leaves it to serve's hourly compaction, the deletion stands) */
+  if (ret >= 0 && !d->in_txn) sql_search_compact(d, NULL);
+  return ret;
 }

@@ -92,6 +92,7 @@ extern const ApiRoute api_inbound_routes[];
 extern const ApiRoute api_outbound_routes[];
 extern const ApiRoute api_webhook_routes[];
 extern const ApiRoute api_audit_routes[];
+extern const ApiRoute api_search_routes[]; /* api_search.c */
 extern const ApiRoute api_spool_routes[];
 extern const ApiRoute api_domains_routes[];
 extern const ApiRoute api_relays_routes[];

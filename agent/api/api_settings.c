@@ -44,6 +44,8 @@ static char *value_text(ApiCtx *ctx, const char *key, const json_t *v)
     return g_strdup(json_string_value(v));
   if (json_is_boolean(v))
     return g_strdup(json_is_true(v) ? "on" : "off");
+  if (json_is_integer(v)) /* retention_days: 30 as well as "30" */
+    return g_strdup_printf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
   if (json_is_array(v)) {
     GString *s = g_string_new(NULL);
     size_t i;
@@ -60,7 +62,7 @@ static char *value_text(ApiCtx *ctx, const char *key, const json_t *v)
     }
     return g_string_free(s, FALSE);
   }
-  api_reply_error(ctx, 422, "invalid", "setting '%s' must be a string, boolean or list of strings", key);
+  api_reply_error(ctx, 422, "invalid", "setting '%s' must be a string, number, boolean or list of strings", key);
   return NULL;
 }
 

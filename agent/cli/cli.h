@@ -22,6 +22,8 @@ int cli_employee(int argc, char **argv);
 int cli_records(int argc, char **argv);
 int cli_ingest(int argc, char **argv);
 int cli_timeline(int argc, char **argv);
+int cli_search(int argc, char **argv); /* cli_search.c */
+int cli_erase(int argc, char **argv);  /* cli_search.c */
 int cli_settings(int argc, char **argv);
 int cli_apikey(int argc, char **argv);
 int cli_rules(int argc, char **argv);

@@ -1,7 +1,8 @@
 /* cli_serve.c - `mailagent serve`: the daemon. Loads the config, opens (migrating) the database init made,
  * starts the pipeline workers (which first finish whatever the spool holds), the webhook sender,
- * the collector's thread pool (bound mailboxes, off the loop: libetpan blocks), the outbound
- * delivery thread, the SMTP and submission listeners on the main libevent loop and the HTTP API on
+ * the collector's thread pool (bound mailboxes, off the loop: libetpan blocks), the domain
+ * re-verification and retention threads (agent/retention: retention_days, index compaction after
+ * API erasures), the outbound delivery thread, the SMTP and submission listeners on the main libevent loop and the HTTP API on
  * a thread and loop of its own (agent/api/api_thread.h: no request ever delays an SMTP reply), and
  * runs until SIGTERM or SIGINT.
  *
@@ -29,6 +30,7 @@
 #include "cli.h"
 
 #include "agent/api/api_thread.h"
+#include "agent/retention/retention.h"
 #include "agent/lib/diskspace.h"
 #include "agent/domains/domains_private.h"
 #include "agent/collector/collector.h"
@@ -278,6 +280,10 @@ int cli_serve(int argc, char **argv)
     goto out;
   }
   domains = TRUE;
+  if (retention_scheduler_start(s.cfg, &error) < 0) {
+    status = cli_fail("retention", error);
+    goto out;
+  }
   collector_pool_set_spooled_hook(pipeline_workers_notify);
   if (collector_pool_start(s.cfg, &error) < 0) {
     status = cli_fail("collector", error);
@@ -340,6 +346,7 @@ out:
   smtp_server_free(s.smtp); /* drains its spool writer: everything acknowledged is in the spool */
   if (collector) collector_pool_stop(); /* sessions end within their timeouts; what they spooled stays */
   if (domains) ma_domains_scheduler_stop();
+  retention_scheduler_stop();
   if (workers) pipeline_workers_stop();
   if (outbound) outbound_delivery_stop();
   outbound_bounce_hook_free(s.bounces);

@@ -9,6 +9,7 @@
 
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
+#include "agent/lib/periodic.h"
 
 #include <string.h>
 
@@ -16,10 +17,7 @@
 #define DOMAINS_SCAN_BATCH 20
 
 static struct {
-  GMutex lock;
-  GCond cond;
-  GThread *thread;
-  gboolean stop;
+  MaPeriodic *thread;
   MaConfig *cfg;          /* borrowed from serve for the thread's life */
   MaStorage *st;
   MaDnsSync *dns;
@@ -63,21 +61,8 @@ fail:
   return 0;
 }
 
-static gpointer run(gpointer unused)
-{
-  g_mutex_lock(&sched.lock);
-  while (!sched.stop) {
-    g_mutex_unlock(&sched.lock);
-    guint n = scan_once();
-    g_mutex_lock(&sched.lock);
-    if (n == DOMAINS_SCAN_BATCH || sched.stop) continue; /* more may be due */
-    gint64 deadline = g_get_monotonic_time() + DOMAINS_SCAN_MS * G_TIME_SPAN_MILLISECOND;
-    while (!sched.stop && g_cond_wait_until(&sched.cond, &sched.lock, deadline)) {
-    }
-  }
-  g_mutex_unlock(&sched.lock);
-  return NULL;
-}
+/* A full batch: more may be due, so the next pass runs at once. */
+static gboolean tick(gpointer unused) { return scan_once() == DOMAINS_SCAN_BATCH; }
 
 int ma_domains_scheduler_start(MaConfig *cfg, void (*on_event)(void), GError **error)
 {
@@ -92,20 +77,14 @@ int ma_domains_scheduler_start(MaConfig *cfg, void (*on_event)(void), GError **e
   }
   sched.cfg = cfg;
   sched.on_event = on_event;
-  sched.stop = FALSE;
-  sched.thread = g_thread_new("domains", run, NULL);
+  sched.thread = ma_periodic_start("domains", DOMAINS_SCAN_MS, tick, NULL);
   return 0;
 }
 
 void ma_domains_scheduler_stop(void)
 {
   if (!sched.thread) return;
-  g_mutex_lock(&sched.lock);
-  sched.stop = TRUE;
-  g_cond_signal(&sched.cond);
-  g_mutex_unlock(&sched.lock);
-  g_thread_join(sched.thread);
-  sched.thread = NULL;
+  ma_periodic_stop(&sched.thread);
   ma_dns_sync_free(sched.dns);
   sched.dns = NULL;
   storage_close(&sched.st);

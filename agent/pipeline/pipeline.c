@@ -19,6 +19,7 @@
 #include "agent/tenant/settings.h"
 #include "agent/match/match.h"
 #include "agent/mime/mime.h"
+#include "storage/storage_search.h"
 
 #include <string.h>
 
@@ -314,6 +315,7 @@ static int ingest_store(MaIngest *in, MaStoredMessage *m, GError **error)
   if (store_blobs(in->p, in->ctx, in->pm->raw, in->pm->len, msg, m, error) < 0) return -1;
   copy_links(m->links, in->match->links);
   if (storage_message_insert(in->p->st, m, error) < 0) return -1;
+  if (storage_search_index(in->p->st, m, error) < 0) return -1;
   if (storage_provenance_add(in->p->st, ent, m->id, in->prov, error) < 0) return -1;
   r->provenance_added = TRUE;
   /* the event before the activities: outbox order is delivery order, and activity events refer

@@ -42,6 +42,8 @@ static const MaSettingInfo registry[] = {
    "the channels employees may send through: employee_mailbox enterprise_relay mailagent_relay"},
   {"return_path", MA_SETTING_RETURN_PATH, "bounce", NULL,
    "envelope sender of outgoing mail: bounce (VERP on [relay] bounce_domain), from, or an address of the enterprise"},
+  {"retention_days", MA_SETTING_DAYS, "0", NULL,
+   "archived mail older than this many days is deleted (0: kept until erased)"},
 };
 
 const MaSettingInfo *settings_registry(guint *n)
@@ -289,6 +291,15 @@ char *settings_normalise(const char *key, const char *value, const char *current
   }
   case MA_SETTING_CIDR_LIST: return normalise_cidrs(info, v, error);
   case MA_SETTING_RETURN_PATH: return normalise_return_path(info, v, error);
+  case MA_SETTING_DAYS: {
+    guint64 days = 0;
+    if (!g_ascii_string_to_unsigned(v, 10, 0, SETTINGS_DAYS_MAX, &days, NULL)) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: \"%s\" is not a number of days (0 to %d)", key, v,
+                  SETTINGS_DAYS_MAX);
+      return NULL;
+    }
+    return g_strdup_printf("%" G_GUINT64_FORMAT, days);
+  }
   }
   g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "%s: unknown setting kind", key);
   return NULL;

@@ -27,6 +27,9 @@
  *                      default path: mailagent's bounce management (a VERP address per recipient
  *                      on [relay] bounce_domain; the From address while that is unset), the From
  *                      address, or a fixed address, which must be in one of the enterprise's domains
+ *   retention_days     days [0]      archived mail is deleted (with its index entries, blobs and
+ *                                    links; activities stay in the CRM) this many days after it
+ *                                    was archived; 0 keeps it until erased
  * Booleans accept on/off, true/false, yes/no, 1/0 and are shown as "on"/"off". The value "default"
  * restores a key's default. Lists are written space-separated, lower-case, without duplicates.
  *
@@ -52,7 +55,10 @@ typedef enum {
   MA_SETTING_WORD_LIST,   /* a subset of choices, space-separated in their order, or "none" */
   MA_SETTING_COUNT,       /* a whole number from 0 */
   MA_SETTING_RETURN_PATH, /* "bounce", "from" or an address in one of the enterprise's domains */
+  MA_SETTING_DAYS,        /* a whole number of days, 0 to SETTINGS_DAYS_MAX */
 } MaSettingKind;
+
+#define SETTINGS_DAYS_MAX 36500
 
 typedef struct {
   const char *key;

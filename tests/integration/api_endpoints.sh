@@ -49,6 +49,12 @@ THREAD_ID=$(json_get "$T/body" 'd["items"][0]["thread_id"]')
 SHA256=$(json_get "$T/body" '[a["sha256"] for a in d["items"][0]["attachments"] if a["filename"]=="hammock-specs.csv"][0]')
 export MESSAGE_ID THREAD_ID SHA256
 expect_example timeline-filtered 200 'len(d["items"])' 1
+expect_example search 200 'len(d["items"]), d["items"][0]["subject"], d["items"][0]["highlight"]["subject"]' \
+  "(1, 'Quote for 500 hammocks', '<mark>Quote</mark> for 500 <mark>hammocks</mark>')"
+expect_example search-in-record 200 'len(d["items"]), d["items"][0]["id"] == "'"$MESSAGE_ID"'"' "(1, True)"
+req GET "/v1/search?q=hammocks" "$OTHER_KEY"
+assert_eq "200 0" "$STATUS $(json_get "$T/body" 'len(d["items"])')" "search: another enterprise's key finds nothing"
+expect_example erasure 200 'd["messages"], d["index_entries"]' "(0, 0)"
 req GET "/v1/records/contact/CON-1/timeline?direction=outbound" "$KEY"
 assert_eq "200 0" "$STATUS $(json_get "$T/body" 'len(d["items"])')" "timeline direction filter excludes"
 expect_example message-get 200 'd["subject"], d["from"]["address"], "could you send us a quote" in d["text"]' \

@@ -3,13 +3,17 @@
  * and the rest of N_TOTAL messages spread over other contacts, 10 per contact. Inserts run in
  * large transactions (one fsync each), so 500,000 messages take a minute or so, not hours.
  *
- * Usage: gen_archive DATA_DIR TOTAL BIG   -> prints the enterprise API key on stdout.
+ * Usage: gen_archive DATA_DIR TOTAL BIG [index]   -> prints the enterprise API key on stdout.
  * The data directory must be new (created here). Message content is synthetic and small; every
  * message has two participants and one record link, and one in ten an attachment row.
+ * With "index" (the search benchmark, scripts/bench/search) each body also carries three words of
+ * a 2,000-word vocabulary ("w0042"), drawn with a skew so a few words are common and
+ * most rare, and every message is added to the full-text index as the pipeline does.
  */
 #include "agent/tenant/apikey_store.h"
 #include "agent/lib/clock.h"
 #include "storage/storage.h"
+#include "storage/storage_search.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,10 +39,12 @@ int main(int argc, char **argv)
   long total, big;
   gint64 t0 = 1600000000;
 
-  if (argc != 4) {
-    fprintf(stderr, "usage: gen_archive DATA_DIR TOTAL BIG\n");
+  if (argc != 4 && !(argc == 5 && strcmp(argv[4], "index") == 0)) {
+    fprintf(stderr, "usage: gen_archive DATA_DIR TOTAL BIG [index]\n");
     return 2;
   }
+  gboolean index = argc == 5;
+  GRand *rng = g_rand_new_with_seed(42);
   total = atol(argv[2]);
   big = atol(argv[3]);
   if (storage_open(argv[1], TRUE, &st, &error) < 0)
@@ -87,7 +93,17 @@ int main(int argc, char **argv)
     m->archived_at = m->date + 5;
     m->size = (gint64)strlen(raw);
     m->raw_sha256 = g_strdup(raw_sha);
-    m->text = g_strdup("synthetic benchmark message");
+    if (index) {
+      /* the cube of a uniform draw: w0000 is in about a fifth of the messages, w1000 in 0.1% */
+      guint w[3];
+      for (int k = 0; k < 3; k++) {
+        double u = g_rand_double(rng);
+        w[k] = (guint)(u * u * u * 2000);
+      }
+      m->text = g_strdup_printf("synthetic benchmark message about w%04u w%04u w%04u", w[0], w[1], w[2]);
+    } else {
+      m->text = g_strdup("synthetic benchmark message");
+    }
     g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_FROM, "Customer", contact_email));
     g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_TO, "Employee", "sales@bench.test"));
     if (i % 10 == 0) {
@@ -101,6 +117,8 @@ int main(int argc, char **argv)
     g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, record_id));
     if (storage_message_insert(st, m, &error) < 0)
       die("message", error);
+    if (index && storage_search_index(st, m, &error) < 0)
+      die("index", error);
     ma_stored_message_free(m);
     if ((i + 1) % BATCH == 0 || i + 1 == total) {
       if (storage_commit(st, &error) < 0)
@@ -109,6 +127,7 @@ int main(int argc, char **argv)
     }
   }
   fprintf(stderr, "\n");
+  g_rand_free(rng);
   printf("%s\n", secret);
   storage_close(&st);
   return 0;

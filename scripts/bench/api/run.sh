@@ -27,58 +27,8 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-16}
 WORK=${WORK:-/tmp/mailagent-bench-api}
 
-command -v wrk >/dev/null || { echo "run.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
-cmake --build "$build" --target mailagent -j"$(nproc)" >"$WORK.build.log" 2>&1 ||
-  { cat "$WORK.build.log" >&2; exit 1; }
-
-# gen_archive links the same static libraries as the binary.
-pkgs="glib-2.0 gio-2.0 gmime-3.0 sqlite3 libcurl openssl libpcre2-8 libevent libevent_openssl libevent_pthreads jansson libxml-2.0"
-libs=""
-for m in api codec pipeline match mime rules webhook tenant storage lib; do libs="$libs $build/libma_$m.a"; done
-mkdir -p "$WORK"
-# shellcheck disable=SC2086
-cc -O2 -std=gnu11 -D_GNU_SOURCE -I"$src" $(pkg-config --cflags $pkgs) "$here/gen_archive.c" -o "$WORK/gen_archive" \
-  -Wl,--start-group $libs -Wl,--end-group $(pkg-config --libs $pkgs) -lpthread
-
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-smtp_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sub_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-conf=$WORK/mailagent.conf
-cat >"$conf" <<CONF
-[storage]
-data_dir = $WORK/data
-[smtp]
-listen = 127.0.0.1:$smtp_port
-[submission]
-listen = 127.0.0.1:$sub_port
-[api]
-listen = 127.0.0.1:$port
-[pipeline]
-log_level = warn
-CONF
-
-stamp="$TOTAL $BIG"
-if [ "${BENCH_FRESH:-0}" = 1 ] || [ ! -f "$WORK/archive.key" ] || [ "$(cat "$WORK/archive.stamp" 2>/dev/null)" != "$stamp" ]; then
-  rm -rf "$WORK/data" "$WORK/archive.key" "$WORK/archive.stamp"
-  "$build/mailagent" init -c "$conf" >/dev/null
-  echo "building the archive: $TOTAL messages, $BIG on contact 'big'..." >&2
-  start=$(date +%s)
-  "$WORK/gen_archive" "$WORK/data" "$TOTAL" "$BIG" >"$WORK/archive.key"
-  echo "archive built in $(( $(date +%s) - start )) s" >&2
-  echo "$stamp" >"$WORK/archive.stamp"
-fi
-key=$(cat "$WORK/archive.key")
-
-"$build/mailagent" serve -c "$conf" >"$WORK/serve.log" 2>&1 &
-serve_pid=$!
-trap 'kill $serve_pid 2>/dev/null || true; wait $serve_pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
-  sleep 0.1
-done
+. "$here/archive.bash"
+bench_archive_serve "$TOTAL" "$BIG"
 
 url="http://127.0.0.1:$port/v1/records/contact/big/timeline?limit=50"
 items=$(curl -sS -H "Authorization: Bearer $key" "$url" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')

@@ -105,4 +105,8 @@ if command -v mu >/dev/null; then
 else
   echo "  mu index: not installed (apt-get install maildir-utils; scripts/setup.sh does)"
 fi
+# The full-text index's share (issue 16), timed alone: rebuilding the index of the same messages
+# (`mailagent search --rebuild-index`) is the tokenizing and index writing that ingest did for them.
+idx=$( { /usr/bin/time -f 'cpu %U %S' "$MAILAGENT" search -c "$CONF" --rebuild-index >/dev/null; } 2>&1 | awk '/^cpu/ {print $2 + $3}')
+awk -v n="$archived" -v c="$idx" -v u="$user" -v s="$sys" 'BEGIN { printf "  search indexing: %.2f CPU-seconds for the %d archived messages (%.0f us/message, %.0f%% of the ingest CPU; timed by rebuilding the index)\n", c, n, c * 1e6 / n, 100 * c / (u + s) }'
 echo "  reproduce: MAILAGENT=$MAILAGENT $0 --messages $MESSAGES --records $RECORDS --batch $BATCH"

@@ -1,0 +1,147 @@
+/* search_tokenize.c - the search index's tokenizer (see search_tokenize.h for the rules). One pass
+ * over the bytes with a small state: the word being read (its byte range) and the CJK run being
+ * cut (its previous character). Normalisation (NFKC, case folding) runs on at most
+ * SEARCH_WORD_SCAN bytes of a word, so a hostile 10 MB "word" costs one bounded token.
+ *
+ * Must never read past len, allocate in proportion to the input, or keep state between calls.
+ */
+#include "search_tokenize.h"
+
+#include <string.h>
+
+/* Bytes of a word that are normalised; the token is cut to SEARCH_TOKEN_MAX afterwards. */
+#define SEARCH_WORD_SCAN (SEARCH_TOKEN_MAX * 2)
+
+gboolean search_is_cjk(gunichar c)
+{
+  if (c < 0x1100) return FALSE; /* fast path: Latin, Greek, Cyrillic... */
+  switch (c) {
+  case 0x3005: /* 々 ideographic iteration mark */
+  case 0x3006: /* 〆 */
+  case 0x303B: /* 〻 */
+  case 0x30FC: /* ー katakana prolonged sound mark (script Common) */
+  case 0xFF70: /* ｰ its half-width form */
+    return TRUE;
+  default:
+    break;
+  }
+  switch (g_unichar_get_script(c)) {
+  case G_UNICODE_SCRIPT_HAN:
+  case G_UNICODE_SCRIPT_HIRAGANA:
+  case G_UNICODE_SCRIPT_KATAKANA:
+  case G_UNICODE_SCRIPT_HANGUL:
+    return TRUE;
+  default:
+    return FALSE;
+  }
+}
+
+/* Length of s[0..n) cut to at most max bytes without splitting a UTF-8 sequence. */
+static gsize utf8_cut(const char *s, gsize n, gsize max)
+{
+  if (n <= max) return n;
+  gsize cut = max;
+  while (cut > 0 && ((guchar)s[cut] & 0xC0) == 0x80) cut--;
+  return cut;
+}
+
+typedef struct {
+  SearchTokenFn emit;
+  void *ctx;
+} Sink;
+
+/* Emits text[start..end) normalised: ASCII lower-cased in place, anything else NFKC + case fold. */
+static int emit_normalised(const Sink *k, const char *text, gsize start, gsize end, gboolean fold)
+{
+  const char *s = text + start;
+  gsize n = utf8_cut(s, end - start, SEARCH_WORD_SCAN);
+  gboolean ascii = TRUE;
+  for (gsize i = 0; i < n && ascii; i++) ascii = (guchar)s[i] < 0x80;
+  if (ascii) {
+    char buf[SEARCH_TOKEN_MAX];
+    gsize m = MIN(n, (gsize)SEARCH_TOKEN_MAX);
+    for (gsize i = 0; i < m; i++) buf[i] = fold ? g_ascii_tolower(s[i]) : s[i];
+    return k->emit(k->ctx, buf, (int)m, (int)start, (int)end);
+  }
+  /* s[0..n) is valid UTF-8: the caller only extends a token over validated characters */
+  g_autofree char *nfkc = g_utf8_normalize(s, (gssize)n, G_NORMALIZE_NFKC);
+  if (!nfkc) return 0;
+  g_autofree char *folded = fold ? g_utf8_casefold(nfkc, -1) : NULL;
+  const char *t = folded ? folded : nfkc;
+  gsize m = utf8_cut(t, strlen(t), SEARCH_TOKEN_MAX);
+  if (m == 0) return 0;
+  return k->emit(k->ctx, t, (int)m, (int)start, (int)end);
+}
+
+/* A CJK token (one or two characters): raw bytes unless a character has a compatibility form
+ * (half-width katakana, full-width forms, compatibility ideographs), which NFKC maps. */
+static int emit_cjk(const Sink *k, const char *text, gsize start, gsize end, gboolean compat)
+{
+  if (compat) return emit_normalised(k, text, start, end, FALSE);
+  return k->emit(k->ctx, text + start, (int)(end - start), (int)start, (int)end);
+}
+
+int search_tokenize(const char *text, gsize len, SearchTokenFn emit, void *ctx)
+{
+  if (!text || !emit) return 0;
+  Sink k = {emit, ctx};
+  gboolean in_word = FALSE;
+  gsize word_start = 0;
+  guint run = 0;                 /* CJK characters in the current run */
+  gsize prev_start = 0, prev_end = 0;
+  gboolean prev_compat = FALSE;
+  int rc = 0;
+  gsize i = 0;
+  while (i <= len && rc == 0) {
+    gunichar c = 0;
+    gsize clen = 1;
+    gboolean valid = FALSE;
+    gboolean cjk = FALSE, wordish = FALSE;
+    if (i < len && (guchar)text[i] < 0x80) { /* ASCII: most mail, without the Unicode tables */
+      c = (guchar)text[i];
+      valid = c != 0;
+      wordish = g_ascii_isalnum((char)c);
+    } else if (i < len) {
+      c = g_utf8_get_char_validated(text + i, (gssize)(len - i));
+      valid = c != (gunichar)-1 && c != (gunichar)-2 && c != 0;
+      if (valid) clen = (gsize)g_utf8_skip[(guchar)text[i]];
+      cjk = valid && search_is_cjk(c);
+      wordish = valid && !cjk && (g_unichar_isalnum(c) || (in_word && g_unichar_ismark(c)));
+    }
+    if (in_word && !wordish) {
+      rc = emit_normalised(&k, text, word_start, i, TRUE);
+      in_word = FALSE;
+    }
+    if (rc == 0 && run > 0 && !cjk) {
+      if (run == 1) rc = emit_cjk(&k, text, prev_start, prev_end, prev_compat);
+      run = 0;
+    }
+    if (rc != 0 || i == len) break;
+    if (wordish && !in_word) {
+      in_word = TRUE;
+      word_start = i;
+    } else if (cjk) {
+      gboolean compat = c >= 0xF900;
+      if (run > 0) rc = emit_cjk(&k, text, prev_start, i + clen, compat || prev_compat);
+      run++;
+      prev_start = i;
+      prev_end = i + clen;
+      prev_compat = compat;
+    }
+    i += clen;
+  }
+  return rc;
+}
+
+static int count_one(void *ctx, const char *token, int len, int start, int end)
+{
+  (*(guint *)ctx)++;
+  return 0;
+}
+
+guint search_token_count(const char *text, gsize len)
+{
+  guint n = 0;
+  search_tokenize(text, len, count_one, &n);
+  return n;
+}

@@ -1,0 +1,536 @@
+/* storage_sqlite_search.c - SQLite backend of storage_search.h: the FTS5 index of the archive,
+ * its tokenizer, search, and the deletions (retention, erasure by address) that leave no trace.
+ *
+ * The index (migration 131) is an external-content FTS5 table, search_index, whose content is
+ * the view search_content: the stored subject and body text, and the participants' and file
+ * names' text that search_docs (one row per indexed message) keeps from when it was indexed.
+ * Indexing inserts the view's row, so the index holds exactly what was stored (the capture level
+ * decides). SQLite 3.40's FTS5 has no contentless_delete: a delete must hand FTS5 the indexed
+ * values again, which the BEFORE DELETE trigger search_forget on messages reads from the same
+ * view while the message row still exists. Every path that deletes a message (this file, a
+ * deleted enterprise, whatever comes later) so unindexes it.
+ *
+ * A document's rowid is (tenant << 44) | (date << 12) | n: the enterprise's number (search_tenants),
+ * the message date in seconds, and a counter for messages of the same second (a full second spills
+ * into the next). One enterprise's documents are one rowid range, which FTS5 seeks to in every
+ * doclist, so a search reads only that enterprise's postings; within it "newest first" is FTS5's
+ * own ORDER BY rowid DESC, which stops at the page's LIMIT instead of sorting every match, and the
+ * rowid is the page cursor. The join to search_docs checks the enterprise a second time.
+ *
+ * No trace: secure_delete is on for every connection (storage_sqlite_core.c), so deleted rows and
+ * freed pages are zeroed; FTS5 keeps a deleted entry's tokens in old segments until they are
+ * merged, so storage_search_compact runs 'optimize' and truncates the write-ahead log.
+ * Never logs text or queries.
+ */
+#include "sqlite_internal.h"
+
+#include "agent/search/search_snippet.h"
+#include "agent/search/search_tokenize.h"
+
+#include <string.h>
+
+#define SEARCH_TOKENIZER "mailagent"
+#define SEARCH_TENANT_SHIFT 44
+#define SEARCH_DATE_SHIFT 12
+#define SEARCH_TENANT_MAX ((G_GINT64_CONSTANT(1) << 19) - 1)
+#define SEARCH_DATE_MAX ((G_GINT64_CONSTANT(1) << 32) - 1)
+#define SEARCH_SLOT (G_GINT64_CONSTANT(1) << SEARCH_DATE_SHIFT)
+#define SEARCH_SPILL_MAX 100000 /* seconds a full second may spill into */
+#define SEARCH_RELEVANCE_MAX_OFFSET 1000
+#define SEARCH_RELEVANCE_WINDOW 2000 /* relevance ranks this many newest matches (bm25 reads each) */
+#define ERASE_BATCH 200
+#define COMPACT_STEP_PAGES 256 /* leaf pages merged per transaction (about 1 MB written) */
+#define COMPACT_STEPS_MAX 100000
+
+/* ---- the tokenizer ---------------------------------------------------------------------------- */
+
+typedef struct {
+  void *fts_ctx;
+  int (*fts_token)(void *ctx, int flags, const char *token, int len, int start, int end);
+} TokenBridge;
+
+static int token_bridge(void *ctx, const char *token, int len, int start, int end)
+{
+  TokenBridge *b = ctx;
+  return b->fts_token(b->fts_ctx, 0, token, len, start, end);
+}
+
+static int tok_create(void *unused, const char **args, int n_args, Fts5Tokenizer **out)
+{
+  static int one_instance; /* stateless: every table shares it */
+  if (n_args != 0) return SQLITE_ERROR;
+  *out = (Fts5Tokenizer *)&one_instance;
+  return SQLITE_OK;
+}
+
+static void tok_delete(Fts5Tokenizer *t) {}
+
+static int tok_tokenize(Fts5Tokenizer *t, void *fts_ctx, int flags, const char *text, int len,
+                        int (*fts_token)(void *ctx, int flags, const char *token, int len, int start, int end))
+{
+  TokenBridge b = {fts_ctx, fts_token};
+  return search_tokenize(text, len > 0 ? (gsize)len : 0, token_bridge, &b);
+}
+
+int sql_search_register(SqlDb *d, GError **error)
+{
+  static fts5_tokenizer tokenizer = {tok_create, tok_delete, tok_tokenize};
+  fts5_api *api = NULL;
+  sqlite3_stmt *s = NULL;
+  int rc = sqlite3_prepare_v2(d->db, "SELECT fts5(?1)", -1, &s, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_pointer(s, 1, (void *)&api, "fts5_api_ptr", NULL);
+    sqlite3_step(s);
+  }
+  sqlite3_finalize(s);
+  if (!api || api->iVersion < 2) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "storage: this SQLite has no FTS5 (needed by search)");
+    return -1;
+  }
+  rc = api->xCreateTokenizer(api, SEARCH_TOKENIZER, NULL, &tokenizer, NULL);
+  if (rc != SQLITE_OK) return sql_fail(d, rc, error, "register the search tokenizer");
+  return 0;
+}
+
+/* ---- indexing --------------------------------------------------------------------------------- */
+
+/* The enterprise's number in the index (assigned on first use when create). 1, or 0 when it has
+ * none (nothing indexed), -1 on error. */
+static int tenant_number(SqlDb *d, const char *enterprise_id, gboolean create, gint64 *num, GError **error)
+{
+  if (create) {
+    sqlite3_stmt *s = sql_prep(d, "INSERT OR IGNORE INTO search_tenants(enterprise_id) VALUES(?1)", error);
+    if (!s) return -1;
+    sql_bind_text(s, 1, enterprise_id);
+    if (sql_step_done(d, s, error, "index tenant") < 0) return -1;
+  }
+  sqlite3_stmt *s = sql_prep(d, "SELECT num FROM search_tenants WHERE enterprise_id = ?1", error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  int rc = sqlite3_step(s);
+  *num = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "index tenant");
+  if (rc == SQLITE_ROW && (*num < 1 || *num > SEARCH_TENANT_MAX)) {
+    g_set_error(error, MA_ERROR, MA_ERROR_LIMIT, "storage: the search index holds at most %" G_GINT64_FORMAT
+                " enterprises", SEARCH_TENANT_MAX);
+    return -1;
+  }
+  return rc == SQLITE_ROW ? 1 : 0;
+}
+
+/* A free document id for a message of tenant `num` dated `date`: after the last one of that
+ * second, or in the next second that has room. */
+static int doc_for_date(SqlDb *d, gint64 num, gint64 date, gint64 *doc, GError **error)
+{
+  gint64 slot = (num << SEARCH_TENANT_SHIFT) | (CLAMP(date, 0, SEARCH_DATE_MAX) << SEARCH_DATE_SHIFT);
+  gint64 tenant_end = ((num + 1) << SEARCH_TENANT_SHIFT) - 1;
+  for (int spill = 0; spill < SEARCH_SPILL_MAX && slot + SEARCH_SLOT - 1 <= tenant_end; spill++, slot += SEARCH_SLOT) {
+    sqlite3_stmt *s = sql_prep(d, "SELECT max(doc) FROM search_docs WHERE doc BETWEEN ?1 AND ?2", error);
+    if (!s) return -1;
+    sqlite3_bind_int64(s, 1, slot);
+    sqlite3_bind_int64(s, 2, slot + SEARCH_SLOT - 1);
+    int rc = sqlite3_step(s);
+    gboolean empty = rc == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_NULL;
+    gint64 last = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sql_reset(s);
+    if (rc != SQLITE_ROW) return sql_fail(d, rc, error, "index slot");
+    if (empty || last < slot + SEARCH_SLOT - 1) {
+      *doc = empty ? slot : last + 1;
+      return 0;
+    }
+  }
+  g_set_error(error, MA_ERROR, MA_ERROR_LIMIT, "storage: no room in the search index near this message's date");
+  return -1;
+}
+
+static int index_body(SqlDb *d, const MaStoredMessage *m, GError **error)
+{
+  gint64 num = 0, doc = 0;
+  if (tenant_number(d, m->enterprise_id, TRUE, &num, error) < 0 || doc_for_date(d, num, m->date, &doc, error) < 0)
+    return -1;
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT INTO search_docs(doc, message_id, enterprise_id, sender, recipients, attachments)"
+                             " SELECT ?1, m.id, m.enterprise_id, f.sender, f.recipients, f.attachments"
+                             " FROM messages m JOIN search_fields f ON f.message_id = m.id"
+                             " WHERE m.id = ?2 AND m.enterprise_id = ?3",
+                             error);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, doc);
+  sql_bind_text(s, 2, m->id);
+  sql_bind_text(s, 3, m->enterprise_id);
+  if (sql_step_done(d, s, error, "index message") < 0) return -1;
+  if (sqlite3_changes(d->db) == 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no message %s", m->id);
+    return -1;
+  }
+  s = sql_prep(d,
+               "INSERT INTO search_index(rowid, subject, body, sender, recipients, attachments)"
+               " SELECT doc, subject, body, sender, recipients, attachments FROM search_content WHERE doc = ?1",
+               error);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, doc);
+  return sql_step_done(d, s, error, "index message");
+}
+
+int sqlite_search_index(void *impl, const MaStoredMessage *m, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  return sql_write_end(d, index_body(d, m, error), error);
+}
+
+/* ---- search ----------------------------------------------------------------------------------- */
+
+static void append_string(GString *out, const char *text)
+{
+  g_string_append_c(out, '"');
+  for (const char *p = text; *p; p++) {
+    if (*p == '"') g_string_append_c(out, '"');
+    g_string_append_c(out, *p);
+  }
+  g_string_append_c(out, '"');
+}
+
+static const char *field_columns(MaSearchField f)
+{
+  switch (f) {
+  case MA_SEARCH_SUBJECT:
+    return "subject";
+  case MA_SEARCH_FROM:
+    return "sender";
+  case MA_SEARCH_TO:
+    return "recipients";
+  case MA_SEARCH_FILE:
+    return "attachments";
+  case MA_SEARCH_ANY:
+  default:
+    return "{subject body sender recipients attachments}";
+  }
+}
+
+/* The FTS5 expression: every term as a quoted string (never syntax), all required. */
+static char *match_expression(const MaSearchQuery *q)
+{
+  GString *e = g_string_new(NULL);
+  for (guint i = 0; i < q->terms->len; i++) {
+    const MaSearchTerm *t = g_ptr_array_index(q->terms, i);
+    g_string_append_printf(e, "%s%s : ", i ? " AND " : "", field_columns(t->field));
+    append_string(e, t->text);
+  }
+  return g_string_free(e, FALSE);
+}
+
+#define SEARCH_COLS                                                                                    \
+  "SELECT f.rowid, d.message_id, highlight(search_index, 0, char(2), char(3)),"                       \
+  " snippet(search_index, 1, char(2), char(3), '" SEARCH_ELLIPSIS "', 24)"                            \
+  " FROM search_index f JOIN search_docs d ON d.doc = f.rowid"                                         \
+  " WHERE search_index MATCH ?1 AND d.enterprise_id = ?2 AND f.rowid >= ?7 AND f.rowid <= ?8"
+#define SEARCH_IN_RECORD                                                                               \
+  " AND EXISTS(SELECT 1 FROM message_links l WHERE l.message_id = d.message_id"                        \
+  " AND l.enterprise_id = ?2 AND l.record_type = ?5 AND l.record_id = ?6)"
+#define SEARCH_NEWEST " AND f.rowid < ?3 ORDER BY f.rowid DESC LIMIT ?4"
+#define SEARCH_RELEVANT " ORDER BY bm25(search_index, 10.0, 1.0, 4.0, 4.0, 2.0), f.rowid DESC LIMIT ?4 OFFSET ?3"
+
+/* Relevance ranks the SEARCH_RELEVANCE_WINDOW newest matches, not every match: bm25 reads each
+ * candidate's positions, and a common word matches tens of thousands. Raises *lo to the oldest
+ * document of that window (the newest-first walk to it is cheap). */
+static int relevance_window(SqlDb *d, const char *expr, gint64 *lo, gint64 hi, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT rowid FROM search_index WHERE search_index MATCH ?1 AND rowid >= ?2 AND rowid <= ?3"
+                             " ORDER BY rowid DESC LIMIT 1 OFFSET ?4",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, expr);
+  sqlite3_bind_int64(s, 2, *lo);
+  sqlite3_bind_int64(s, 3, hi);
+  sqlite3_bind_int(s, 4, SEARCH_RELEVANCE_WINDOW - 1);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *lo = sqlite3_column_int64(s, 0);
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "search");
+  return 0;
+}
+
+int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *req, gint64 after, int limit,
+                         GPtrArray *out, GError **error)
+{
+  SqlDb *d = impl;
+  gboolean newest = req->order == MA_SEARCH_NEWEST;
+  if (!newest && after > SEARCH_RELEVANCE_MAX_OFFSET) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "results by relevance stop after %d; refine the query",
+                SEARCH_RELEVANCE_MAX_OFFSET);
+    return -1;
+  }
+  const char *sql = newest ? (req->in_record ? SEARCH_COLS SEARCH_IN_RECORD SEARCH_NEWEST : SEARCH_COLS SEARCH_NEWEST)
+                           : (req->in_record ? SEARCH_COLS SEARCH_IN_RECORD SEARCH_RELEVANT
+                                             : SEARCH_COLS SEARCH_RELEVANT);
+  gint64 num = 0;
+  int known = tenant_number(d, enterprise_id, FALSE, &num, error);
+  if (known <= 0) return known; /* 0: nothing of this enterprise was ever indexed */
+  g_autofree char *expr = match_expression(req->query);
+  gint64 lo = num << SEARCH_TENANT_SHIFT, hi = ((num + 1) << SEARCH_TENANT_SHIFT) - 1;
+  if (!newest && !req->in_record && relevance_window(d, expr, &lo, hi, error) < 0) return -1;
+  sqlite3_stmt *s = sql_prep(d, sql, error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, expr);
+  sql_bind_text(s, 2, enterprise_id);
+  sqlite3_bind_int64(s, 3, newest ? (after > 0 ? after : G_MAXINT64) : MAX(after, 0));
+  sqlite3_bind_int(s, 4, limit);
+  if (req->in_record) {
+    sqlite3_bind_int(s, 5, (int)req->record_type);
+    sql_bind_text(s, 6, req->record_id);
+  }
+  sqlite3_bind_int64(s, 7, lo);
+  sqlite3_bind_int64(s, 8, hi);
+  g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func((GDestroyNotify)ma_search_hit_free);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new();
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    MaSearchHit *h = g_new0(MaSearchHit, 1);
+    h->seq = newest ? sqlite3_column_int64(s, 0) : after + (gint64)hits->len + 1;
+    h->message = ma_stored_message_new();
+    h->message->id = sql_col_dup(s, 1);
+    h->subject_marked = sql_col_dup(s, 2);
+    h->snippet_marked = sql_col_dup(s, 3);
+    g_ptr_array_add(hits, h);
+    g_ptr_array_add(ids, h->message->id);
+  }
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "search");
+  g_autoptr(GHashTable) by_id =
+    g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)ma_stored_message_free);
+  if (ids->len && sql_messages_load_many(d, enterprise_id, ids, FALSE, by_id, error) < 0) return -1;
+  for (guint i = 0; i < hits->len; i++) {
+    MaSearchHit *h = g_ptr_array_index(hits, i);
+    gpointer key = NULL, full = NULL;
+    if (!g_hash_table_steal_extended(by_id, h->message->id, &key, &full)) continue; /* deleted meanwhile */
+    ma_stored_message_free(h->message);
+    h->message = full;
+    if (!h->subject_marked) h->subject_marked = g_strdup(h->message->subject ? h->message->subject : "");
+    if (!h->snippet_marked) h->snippet_marked = g_strdup("");
+    g_ptr_array_add(out, g_steal_pointer(&hits->pdata[i]));
+  }
+  return 0;
+}
+
+/* ---- deletion without trace ------------------------------------------------------------------- */
+
+static gint64 count_of(SqlDb *d, const char *sql, const char *message_id, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d, sql, error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, message_id);
+  int rc = sqlite3_step(s);
+  gint64 n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sql_reset(s);
+  if (rc != SQLITE_ROW) return sql_fail(d, rc, error, "count");
+  return n;
+}
+
+static int exec1(SqlDb *d, const char *sql, const char *a, const char *b, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d, sql, error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, a);
+  if (b) sql_bind_text(s, 2, b);
+  return sql_step_done(d, s, error, "erase");
+}
+
+/* The timeline rows of a message: one per linked record and per activity, found by their full key
+ * (the timeline has no index by message). */
+static int timeline_forget(SqlDb *d, const char *enterprise_id, const char *message_id, gint64 *links, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT record_type, record_id FROM message_links WHERE message_id = ?1"
+                             " UNION SELECT record_type, record_id FROM activities WHERE message_id = ?1",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, message_id);
+  g_autoptr(GPtrArray) refs = g_ptr_array_new_with_free_func((GDestroyNotify)ma_record_ref_free);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    g_ptr_array_add(refs, ma_record_ref_new((MaRecordType)sqlite3_column_int(s, 0), (const char *)sqlite3_column_text(s, 1)));
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "erase timeline");
+  for (guint i = 0; i < refs->len; i++) {
+    const MaRecordRef *r = g_ptr_array_index(refs, i);
+    s = sql_prep(d,
+                 "DELETE FROM timeline WHERE enterprise_id = ?1 AND record_type = ?2 AND record_id = ?3"
+                 " AND date = (SELECT date FROM messages WHERE id = ?4) AND message_id = ?4",
+                 error);
+    if (!s) return -1;
+    sql_bind_text(s, 1, enterprise_id);
+    sqlite3_bind_int(s, 2, (int)r->type);
+    sql_bind_text(s, 3, r->id);
+    sql_bind_text(s, 4, message_id);
+    if (sql_step_done(d, s, error, "erase timeline") < 0) return -1;
+    *links += sqlite3_changes(d->db);
+  }
+  return 0;
+}
+
+/* Deletes one message of the enterprise and what hangs off it; its blobs and thread are noted in
+ * temp tables for erase_finish. */
+static int erase_message(SqlDb *d, const char *enterprise_id, const char *id, MaEraseCounts *c, GError **error)
+{
+  gint64 n_index = count_of(d, "SELECT count(*) FROM search_docs WHERE message_id = ?1", id, error);
+  gint64 n_act = n_index < 0 ? -1 : count_of(d, "SELECT count(*) FROM activities WHERE message_id = ?1", id, error);
+  if (n_act < 0) return -1;
+  g_autofree char *archived_key = g_strconcat("message.archived:", id, NULL);
+  g_autofree char *activity_lo = g_strconcat("activity.created:", id, ":", NULL);
+  g_autofree char *activity_hi = g_strconcat("activity.created:", id, ";", NULL);
+  if (exec1(d,
+            "INSERT OR IGNORE INTO temp.erase_blobs SELECT raw_sha256 FROM messages WHERE id = ?1"
+            " AND raw_sha256 IS NOT NULL UNION SELECT sha256 FROM attachments WHERE message_id = ?1",
+            id, NULL, error) < 0 ||
+      exec1(d, "INSERT OR IGNORE INTO temp.erase_threads SELECT thread_id FROM messages WHERE id = ?1"
+               " AND thread_id IS NOT NULL", id, NULL, error) < 0 ||
+      timeline_forget(d, enterprise_id, id, &c->links, error) < 0)
+    return -1;
+  if (exec1(d, "DELETE FROM outbox WHERE idempotency_key = ?1", archived_key, NULL, error) < 0) return -1;
+  c->events += sqlite3_changes(d->db);
+  if (exec1(d, "DELETE FROM outbox WHERE idempotency_key >= ?1 AND idempotency_key < ?2", activity_lo, activity_hi,
+            error) < 0)
+    return -1;
+  c->events += sqlite3_changes(d->db);
+  /* search_forget unindexes it; participants, attachment rows, links, provenance and activities
+   * go by ON DELETE CASCADE */
+  if (exec1(d, "DELETE FROM messages WHERE id = ?1 AND enterprise_id = ?2", id, enterprise_id, error) < 0) return -1;
+  if (sqlite3_changes(d->db) == 0) return 0;
+  c->messages++;
+  c->index_entries += n_index;
+  c->activities += n_act;
+  return 0;
+}
+
+/* Threads left without messages, then blobs no remaining message or queued mail refers to. */
+static int erase_finish(SqlDb *d, const char *enterprise_id, MaEraseCounts *c, GError **error)
+{
+  if (exec1(d,
+            "DELETE FROM threads WHERE enterprise_id = ?1 AND id IN (SELECT id FROM temp.erase_threads)"
+            " AND NOT EXISTS(SELECT 1 FROM messages m WHERE m.enterprise_id = ?1 AND m.thread_id = threads.id)",
+            enterprise_id, NULL, error) < 0 ||
+      exec1(d,
+            "DELETE FROM blobs WHERE sha256 IN (SELECT sha256 FROM temp.erase_blobs)"
+            " AND NOT EXISTS(SELECT 1 FROM messages WHERE raw_sha256 = blobs.sha256)"
+            " AND NOT EXISTS(SELECT 1 FROM attachments WHERE sha256 = blobs.sha256)"
+            " AND NOT EXISTS(SELECT 1 FROM outbound_messages WHERE raw_sha256 = blobs.sha256)",
+            NULL, NULL, error) < 0)
+    return -1;
+  c->blobs += sqlite3_changes(d->db);
+  return 0;
+}
+
+/* One write unit: deletes the messages named by ids (char*) and everything derived from them. */
+static int erase_batch(SqlDb *d, const char *enterprise_id, GPtrArray *ids, MaEraseCounts *c, GError **error)
+{
+  if (sql_write_begin(d, error) < 0) return -1;
+  MaEraseCounts batch = {0};
+  int rc = sql_exec(d,
+                    "CREATE TEMP TABLE IF NOT EXISTS erase_blobs(sha256 TEXT PRIMARY KEY) WITHOUT ROWID;"
+                    "CREATE TEMP TABLE IF NOT EXISTS erase_threads(id TEXT PRIMARY KEY) WITHOUT ROWID;"
+                    "DELETE FROM temp.erase_blobs; DELETE FROM temp.erase_threads;",
+                    error);
+  for (guint i = 0; rc == 0 && i < ids->len; i++) rc = erase_message(d, enterprise_id, ids->pdata[i], &batch, error);
+  if (rc == 0) rc = erase_finish(d, enterprise_id, &batch, error);
+  rc = sql_write_end(d, rc, error);
+  if (rc < 0) return -1;
+  c->messages += batch.messages;
+  c->index_entries += batch.index_entries;
+  c->links += batch.links;
+  c->activities += batch.activities;
+  c->blobs += batch.blobs;
+  c->events += batch.events;
+  return (int)batch.messages;
+}
+
+/* Steps a bound select of message ids into out, then resets it. */
+static int collect_ids(SqlDb *d, sqlite3_stmt *s, GPtrArray *out, GError **error)
+{
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, sql_col_dup(s, 0));
+  sql_reset(s);
+  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "select messages to delete");
+  return 0;
+}
+
+int sqlite_erase_address(void *impl, const char *enterprise_id, const char *address, MaEraseCounts *counts,
+                                GError **error)
+{
+  SqlDb *d = impl;
+  for (;;) {
+    /* a scan of the enterprise's participants: erasure is rare, an index by address is not worth
+     * its cost on every archived message */
+    sqlite3_stmt *s = sql_prep(d,
+                               "SELECT m.id FROM messages m WHERE m.enterprise_id = ?1 AND EXISTS(SELECT 1"
+                               " FROM participants p WHERE p.message_id = m.id AND p.address = ?2 COLLATE NOCASE)"
+                               " LIMIT ?3",
+                               error);
+    if (!s) return -1;
+    sql_bind_text(s, 1, enterprise_id);
+    sql_bind_text(s, 2, address);
+    sqlite3_bind_int(s, 3, ERASE_BATCH);
+    g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+    if (collect_ids(d, s, ids, error) < 0) return -1;
+    if (ids->len == 0) return 0;
+    int n = erase_batch(d, enterprise_id, ids, counts, error);
+    if (n <= 0) return n; /* 0: the selected rows vanished meanwhile, nothing is left */
+  }
+}
+
+int sqlite_expire_before(void *impl, const char *enterprise_id, gint64 before, int limit, MaEraseCounts *counts,
+                                GError **error)
+{
+  SqlDb *d = impl;
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT id FROM messages WHERE enterprise_id = ?1 AND archived_at < ?2"
+                             " ORDER BY archived_at, id LIMIT ?3",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  sqlite3_bind_int64(s, 2, before);
+  sqlite3_bind_int(s, 3, MIN(limit, ERASE_BATCH));
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+  if (collect_ids(d, s, ids, error) < 0) return -1;
+  if (ids->len == 0) return 0;
+  return erase_batch(d, enterprise_id, ids, counts, error);
+}
+
+/* One step of FTS5's incremental merge (a negative amount merges across levels, towards one
+ * segment, as 'optimize' does): 1 when it did work, 0 when there was none left, -1 on error. */
+static int compact_step(SqlDb *d, GError **error)
+{
+  if (sql_write_begin(d, error) < 0) return -1;
+  sqlite3_int64 before = sqlite3_total_changes64(d->db);
+  int rc = sql_exec(d, "INSERT INTO search_index(search_index, rank) VALUES('merge', -" G_STRINGIFY(COMPACT_STEP_PAGES) ")",
+                    error);
+  sqlite3_int64 changed = sqlite3_total_changes64(d->db) - before;
+  if (sql_write_end(d, rc, error) < 0) return -1;
+  return changed >= 2 ? 1 : 0; /* FTS5 counts a step that wrote nothing as one change */
+}
+
+int sql_search_compact(SqlDb *d, GError **error)
+{
+  g_assert(!d->in_txn);
+  /* Merge in short transactions, so ingest waits at most one step; then 'optimize', which finds
+   * one segment and returns at once when the steps finished, and otherwise finishes the job:
+   * only a fully merged index is sure to hold no term of a deleted message. */
+  int rc;
+  for (int i = 0; i < COMPACT_STEPS_MAX && (rc = compact_step(d, error)) != 0; i++)
+    if (rc < 0) return -1;
+  if (sql_write_begin(d, error) < 0) return -1;
+  rc = sql_exec(d, "INSERT INTO search_index(search_index) VALUES('optimize')", error);
+  if (sql_write_end(d, rc, error) < 0) return -1;
+  return sqlite_checkpoint(d, error);
+}
+
+int sqlite_search_rebuild(void *impl, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  return sql_write_end(d, sql_exec(d, "INSERT INTO search_index(search_index) VALUES('rebuild')", error), error);
+}
+
+int sqlite_search_compact(void *impl, GError **error) { return sql_search_compact(impl, error); }

@@ -1,0 +1,215 @@
+/* test_search.c - agent/search: the tokenizer (every rule, invalid UTF-8, fed whole and at every
+ * cut), the query parser (syntax, limits, hostile input) and the snippet renderer. */
+#include "agent/lib/error.h"
+#include "agent/search/search_query.h"
+#include "agent/search/search_snippet.h"
+#include "agent/search/search_tokenize.h"
+
+#include <string.h>
+
+typedef struct {
+  GString *joined; /* tokens separated by '|' */
+  GArray *offsets; /* pairs of start, end */
+} Tokens;
+
+static int collect(void *ctx, const char *token, int len, int start, int end)
+{
+  Tokens *t = ctx;
+  if (t->joined->len) g_string_append_c(t->joined, '|');
+  g_string_append_len(t->joined, token, len);
+  g_array_append_val(t->offsets, start);
+  g_array_append_val(t->offsets, end);
+  return 0;
+}
+
+/* The tokens of text[0..len) joined by '|' (caller frees). Checks the invariants on the way. */
+static char *tokens_of(const char *text, gsize len)
+{
+  Tokens t = {g_string_new(NULL), g_array_new(FALSE, FALSE, sizeof(int))};
+  g_assert_cmpint(search_tokenize(text, len, collect, &t), ==, 0);
+  int last_start = -1;
+  for (guint i = 0; i < t.offsets->len; i += 2) {
+    int start = g_array_index(t.offsets, int, i), end = g_array_index(t.offsets, int, i + 1);
+    g_assert_cmpint(start, >=, last_start);
+    g_assert_cmpint(start, <, end);
+    g_assert_cmpint(end, <=, (int)len);
+    last_start = start;
+  }
+  g_array_unref(t.offsets);
+  g_assert_true(g_utf8_validate(t.joined->str, -1, NULL));
+  return g_string_free(t.joined, FALSE);
+}
+
+static void check(const char *text, const char *want)
+{
+  g_autofree char *got = tokens_of(text, strlen(text));
+  g_assert_cmpstr(got, ==, want);
+}
+
+static void test_words(void)
+{
+  check("", "");
+  check("Hello, World!", "hello|world");
+  check("INVOICE-2024/07 q3_report", "invoice|2024|07|q3|report");
+  check("carol@customer.example", "carol|customer|example");
+  check("Straße ÉCOLE", "strasse|école");
+  check("ＡＢＣ１２３", "abc123");                   /* full-width: NFKC */
+  check("e\xcc\x81t\xc3\xa9", "\xc3\xa9t\xc3\xa9"); /* decomposed é composes */
+  check("Москва ΑΘΗΝΑ", "москва|αθηνα");
+  check("a\x01" "b\tc", "a|b|c");
+}
+
+static void test_cjk(void)
+{
+  check("東京都", "東京|京都");
+  check("東", "東");
+  check("東 京", "東|京");
+  check("日本語のテキスト", "日本|本語|語の|のテ|テキ|キス|スト");
+  check("2024年の売上", "2024|年の|の売|売上");
+  check("ラーメン", "ラー|ーメ|メン");           /* the prolonged sound mark belongs to the run */
+  check("ｶﾀｶﾅ", "カタ|タカ|カナ");                /* half-width katakana: NFKC */
+  check("会议invoice记录", "会议|invoice|记录");
+  check("한국어", "한국|국어");
+}
+
+static void test_long_word(void)
+{
+  g_autofree char *word = g_strnfill(10000, 'x');
+  g_autofree char *got = tokens_of(word, strlen(word));
+  g_assert_cmpuint(strlen(got), ==, SEARCH_TOKEN_MAX);
+  /* a long non-ASCII word is cut at a character boundary */
+  GString *s = g_string_new(NULL);
+  for (int i = 0; i < 500; i++) g_string_append(s, "é");
+  g_autofree char *got2 = tokens_of(s->str, s->len);
+  g_assert_cmpuint(strlen(got2), <=, SEARCH_TOKEN_MAX);
+  g_assert_true(g_utf8_validate(got2, -1, NULL));
+  g_string_free(s, TRUE);
+}
+
+static void test_invalid_utf8(void)
+{
+  /* every invalid byte is one separator; what is valid around it still counts */
+  const char bad[] = "ab\xff" "cd\xc3(\xe6\x9d\xb1\xe4\xba" "ef\xed\xa0\x80gh\xc0\xaf";
+  g_autofree char *got = tokens_of(bad, sizeof bad - 1);
+  g_assert_cmpstr(got, ==, "ab|cd|東|ef|gh");
+  const char nul[] = "ab\0cd";
+  g_autofree char *got2 = tokens_of(nul, sizeof nul - 1);
+  g_assert_cmpstr(got2, ==, "ab|cd");
+}
+
+/* Fed every prefix: the tokenizer reads exactly len bytes, never past them (valgrind/ASan see a
+ * read past a g_memdup'd prefix), and never fails. */
+static void test_every_prefix(void)
+{
+  const char *samples[] = {"Hello 東京都 wörld ﾗｰﾒﾝ \xff end", "日本語のテキスト。", "x\xe6\x9d"};
+  for (guint k = 0; k < G_N_ELEMENTS(samples); k++) {
+    gsize n = strlen(samples[k]);
+    for (gsize cut = 0; cut <= n; cut++) {
+      char *copy = g_memdup2(samples[k], cut ? cut : 1);
+      g_free(tokens_of(copy, cut));
+      g_free(copy);
+    }
+  }
+}
+
+static int stop_at_second(void *ctx, const char *token, int len, int start, int end)
+{
+  return ++*(int *)ctx == 2 ? 42 : 0;
+}
+
+static void test_stop(void)
+{
+  int n = 0;
+  g_assert_cmpint(search_tokenize("a b c", 5, stop_at_second, &n), ==, 42);
+  g_assert_cmpint(n, ==, 2);
+  g_assert_cmpuint(search_token_count("東京都 x", strlen("東京都 x")), ==, 3);
+}
+
+static const char *term_text(const MaSearchQuery *q, guint i) { return ((MaSearchTerm *)q->terms->pdata[i])->text; }
+static MaSearchField term_field(const MaSearchQuery *q, guint i) { return ((MaSearchTerm *)q->terms->pdata[i])->field; }
+
+static void test_query(void)
+{
+  GError *error = NULL;
+  g_autoptr(MaSearchQuery) q = search_query_parse("  invoice \"quarterly report\" FROM:carol@x.example to:\"Bob B\""
+                                                  " subject:Q3 file:a.pdf http://x re:", &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(q->terms->len, ==, 8);
+  g_assert_cmpstr(term_text(q, 0), ==, "invoice");
+  g_assert_cmpint(term_field(q, 0), ==, MA_SEARCH_ANY);
+  g_assert_cmpstr(term_text(q, 1), ==, "quarterly report");
+  g_assert_cmpint(term_field(q, 2), ==, MA_SEARCH_FROM);
+  g_assert_cmpstr(term_text(q, 2), ==, "carol@x.example");
+  g_assert_cmpint(term_field(q, 3), ==, MA_SEARCH_TO);
+  g_assert_cmpstr(term_text(q, 3), ==, "Bob B");
+  g_assert_cmpint(term_field(q, 4), ==, MA_SEARCH_SUBJECT);
+  g_assert_cmpint(term_field(q, 5), ==, MA_SEARCH_FILE);
+  g_assert_cmpstr(term_text(q, 6), ==, "http://x"); /* unknown prefix: a plain word */
+  g_assert_cmpstr(term_text(q, 7), ==, "re:");
+  g_assert_cmpstr(search_field_name(MA_SEARCH_FROM), ==, "from");
+
+  /* FTS5 syntax is plain text here; punctuation-only terms are dropped */
+  g_autoptr(MaSearchQuery) q2 = search_query_parse("AND OR ( ) * \"unclosed phrase", &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(q2->terms->len, ==, 3);
+  g_assert_cmpstr(term_text(q2, 2), ==, "unclosed phrase");
+  g_autoptr(MaSearchQuery) q3 = search_query_parse("東京都", &error);
+  g_assert_cmpuint(q3->terms->len, ==, 1);
+}
+
+static void test_query_refused(void)
+{
+  const char *bad[] = {"", "   ", "\"\"", "( ) * - \"", "from:", "a\xff"};
+  for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+    GError *error = NULL;
+    g_assert_null(search_query_parse(bad[i], &error));
+    g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+    g_clear_error(&error);
+  }
+  GError *error = NULL;
+  g_assert_null(search_query_parse(NULL, &error));
+  g_clear_error(&error);
+  g_autofree char *long_q = g_strnfill(SEARCH_QUERY_MAX_BYTES + 1, 'a');
+  g_assert_null(search_query_parse(long_q, &error));
+  g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+  g_clear_error(&error);
+  GString *many = g_string_new(NULL);
+  for (int i = 0; i <= SEARCH_QUERY_MAX_TERMS; i++) g_string_append(many, "w ");
+  g_assert_null(search_query_parse(many->str, &error));
+  g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+  g_clear_error(&error);
+  g_string_truncate(many, SEARCH_QUERY_MAX_TERMS * 2);
+  g_autoptr(MaSearchQuery) ok = search_query_parse(many->str, &error);
+  g_assert_nonnull(ok);
+  g_string_free(many, TRUE);
+}
+
+static void test_snippet(void)
+{
+  g_autofree char *html = search_snippet_render("a <b> & \"c\" \x02hit\x03 \x01 end", SEARCH_SNIPPET_HTML);
+  g_assert_cmpstr(html, ==, "a &lt;b&gt; &amp; &quot;c&quot; <mark>hit</mark>   end");
+  g_autofree char *text = search_snippet_render("\x02" "東京\x03都", SEARCH_SNIPPET_TEXT);
+  g_assert_cmpstr(text, ==, "[東京]都");
+  /* stray, nested and unclosed marks never produce broken markup */
+  g_autofree char *odd = search_snippet_render("\x03x\x02\x02y", SEARCH_SNIPPET_HTML);
+  g_assert_cmpstr(odd, ==, "x<mark>y</mark>");
+  g_autofree char *none = search_snippet_render(NULL, SEARCH_SNIPPET_HTML);
+  g_assert_cmpstr(none, ==, "");
+  g_autofree char *invalid = search_snippet_render("a\xff", SEARCH_SNIPPET_TEXT);
+  g_assert_true(g_utf8_validate(invalid, -1, NULL));
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/search/tokenize/words", test_words);
+  g_test_add_func("/search/tokenize/cjk", test_cjk);
+  g_test_add_func("/search/tokenize/long_word", test_long_word);
+  g_test_add_func("/search/tokenize/invalid_utf8", test_invalid_utf8);
+  g_test_add_func("/search/tokenize/every_prefix", test_every_prefix);
+  g_test_add_func("/search/tokenize/stop", test_stop);
+  g_test_add_func("/search/query/syntax", test_query);
+  g_test_add_func("/search/query/refused", test_query_refused);
+  g_test_add_func("/search/snippet", test_snippet);
+  return g_test_run();
+}

@@ -1,0 +1,328 @@
+/* test_storage_search.c - storage_search.h on SQLite: tenant isolation, newest-first order and
+ * cursor pages, relevance, fields, a record's scope, English/Chinese/Japanese, hostile queries
+ * (never a storage error), and deletions (erasure by address, retention) with their counts, shared
+ * blobs kept, and nothing found afterwards.
+ */
+#include "agent/search/search_snippet.h"
+#include "storage/storage_search.h"
+
+#include "testutil.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+typedef struct {
+  char *dir;
+  MaStorage *st;
+} Fixture;
+
+static void add_enterprise(MaStorage *st, const char *id)
+{
+  MaEnterprise e = {.id = (char *)id, .slug = (char *)id, .name = (char *)id, .created_at = 1};
+  g_assert_cmpint(storage_enterprise_create(st, &e, NULL), ==, 0);
+}
+
+static void fx_setup(Fixture *fx, gconstpointer data)
+{
+  fx->dir = testutil_tempdir("ma-search-XXXXXX");
+  g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, NULL), ==, 0);
+  add_enterprise(fx->st, "e1");
+  add_enterprise(fx->st, "e2");
+}
+
+static void fx_teardown(Fixture *fx, gconstpointer data)
+{
+  storage_close(&fx->st);
+  testutil_rm_rf(fx->dir);
+  g_free(fx->dir);
+}
+
+/* Archives and indexes a message; raw is stored as its blob when not NULL. */
+static void archive(MaStorage *st, const char *ent, const char *id, gint64 date, const char *from, const char *subject,
+                    const char *text, const char *file, const char *raw, const char *contact)
+{
+  GError *error = NULL;
+  MaStoredMessage *m = ma_stored_message_new();
+  m->id = g_strdup(id);
+  m->enterprise_id = g_strdup(ent);
+  m->dedup_key = g_strdup_printf("dk-%s", id);
+  m->subject = g_strdup(subject);
+  m->date = date;
+  m->archived_at = date;
+  m->text = g_strdup(text);
+  g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_FROM, "Sender Name", from));
+  g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_TO, NULL, "ann@acme.example"));
+  if (file) {
+    MaAttachment *a = ma_attachment_new();
+    a->filename = g_strdup(file);
+    a->content_type = g_strdup("application/pdf");
+    a->size = 3;
+    char sha[65];
+    g_assert_cmpint(storage_blob_put(st, "pdf", 3, sha, &error), ==, 0);
+    memcpy(a->sha256, sha, sizeof a->sha256);
+    g_ptr_array_add(m->attachments, a);
+  }
+  if (raw) {
+    char sha[65];
+    g_assert_cmpint(storage_blob_put(st, raw, strlen(raw), sha, &error), ==, 0);
+    m->raw_sha256 = g_strdup(sha);
+  }
+  if (contact) g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, contact));
+  g_assert_cmpint(storage_message_insert(st, m, &error), ==, 0);
+  g_assert_cmpint(storage_search_index(st, m, &error), ==, 0);
+  g_assert_no_error(error);
+  ma_stored_message_free(m);
+}
+
+/* The ids found, in order, joined by ' ' (caller frees); *next gets the last hit's seq. */
+static char *find(MaStorage *st, const char *ent, const char *q, MaSearchOrder order, const char *contact, gint64 after,
+                  int limit, gint64 *last)
+{
+  GError *error = NULL;
+  g_autoptr(MaSearchQuery) query = search_query_parse(q, &error);
+  g_assert_no_error(error);
+  MaSearchRequest req = {.query = query, .order = order, .in_record = contact != NULL,
+                         .record_type = MA_RECORD_CONTACT, .record_id = contact};
+  g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func((GDestroyNotify)ma_search_hit_free);
+  g_assert_cmpint(storage_search(st, ent, &req, after, limit, hits, &error), ==, 0);
+  g_assert_no_error(error);
+  GString *ids = g_string_new(NULL);
+  for (guint i = 0; i < hits->len; i++) {
+    const MaSearchHit *h = hits->pdata[i];
+    g_assert_cmpstr(h->message->enterprise_id, ==, ent);
+    g_string_append_printf(ids, "%s%s", i ? " " : "", h->message->id);
+    if (last) *last = h->seq;
+  }
+  return g_string_free(ids, FALSE);
+}
+
+#define FIND(fx, ent, q) find((fx)->st, ent, q, MA_SEARCH_NEWEST, NULL, 0, 50, NULL)
+
+static void test_tenants(Fixture *fx, gconstpointer data)
+{
+  archive(fx->st, "e1", "m1", 1000, "carol@customer.example", "Invoice", "the shared word zebra", NULL, NULL, NULL);
+  archive(fx->st, "e2", "m2", 2000, "carol@customer.example", "Invoice", "the shared word zebra", NULL, NULL, NULL);
+  g_autofree char *a = FIND(fx, "e1", "zebra");
+  g_autofree char *b = FIND(fx, "e2", "zebra invoice");
+  g_autofree char *c = FIND(fx, "e3", "zebra");
+  g_assert_cmpstr(a, ==, "m1");
+  g_assert_cmpstr(b, ==, "m2");
+  g_assert_cmpstr(c, ==, "");
+  /* the enterprise id is never a word of the query's columns */
+  g_autofree char *d = FIND(fx, "e1", "e2");
+  g_assert_cmpstr(d, ==, "");
+}
+
+static void test_order_and_pages(Fixture *fx, gconstpointer data)
+{
+  /* dated out of archive order; two in the same second */
+  archive(fx->st, "e1", "m3", 3000, "a@x.example", "report", "alpha", NULL, NULL, NULL);
+  archive(fx->st, "e1", "m1", 1000, "a@x.example", "report", "alpha", NULL, NULL, NULL);
+  archive(fx->st, "e1", "m5", 5000, "a@x.example", "report", "alpha", NULL, NULL, NULL);
+  archive(fx->st, "e1", "m4", 3000, "a@x.example", "report", "alpha", NULL, NULL, NULL);
+  archive(fx->st, "e1", "m0", -50, "a@x.example", "report", "alpha", NULL, NULL, NULL);
+  g_autofree char *all = FIND(fx, "e1", "alpha report");
+  g_assert_cmpstr(all, ==, "m5 m4 m3 m1 m0");
+  gint64 last = 0;
+  g_autofree char *p1 = find(fx->st, "e1", "alpha", MA_SEARCH_NEWEST, NULL, 0, 2, &last);
+  g_autofree char *p2 = find(fx->st, "e1", "alpha", MA_SEARCH_NEWEST, NULL, last, 2, &last);
+  /* a message arriving between pages sorts before page one, never into a later page */
+  archive(fx->st, "e1", "m9", 9000, "a@x.example", "report", "alpha", NULL, NULL, NULL);
+  g_autofree char *p3 = find(fx->st, "e1", "alpha", MA_SEARCH_NEWEST, NULL, last, 2, &last);
+  g_assert_cmpstr(p1, ==, "m5 m4");
+  g_assert_cmpstr(p2, ==, "m3 m1");
+  g_assert_cmpstr(p3, ==, "m0");
+}
+
+static void test_relevance_fields_record(Fixture *fx, gconstpointer data)
+{
+  archive(fx->st, "e1", "body", 3000, "a@x.example", "hello", "a long body that mentions budget once", NULL, NULL, "c1");
+  archive(fx->st, "e1", "subj", 1000, "bob@vendor.example", "Budget", "nothing else", "Budget-2027.pdf", NULL, NULL);
+  g_autofree char *newest = FIND(fx, "e1", "budget");
+  g_autofree char *relevant = find(fx->st, "e1", "budget", MA_SEARCH_RELEVANCE, NULL, 0, 50, NULL);
+  g_assert_cmpstr(newest, ==, "body subj");
+  g_assert_cmpstr(relevant, ==, "subj body");
+  gint64 last = 0;
+  g_autofree char *r1 = find(fx->st, "e1", "budget", MA_SEARCH_RELEVANCE, NULL, 0, 1, &last);
+  g_autofree char *r2 = find(fx->st, "e1", "budget", MA_SEARCH_RELEVANCE, NULL, last, 1, &last);
+  g_assert_cmpstr(r1, ==, "subj");
+  g_assert_cmpstr(r2, ==, "body");
+  g_autofree char *from = FIND(fx, "e1", "from:bob@vendor.example");
+  g_autofree char *from_name = FIND(fx, "e1", "from:\"sender name\" budget");
+  g_autofree char *to = FIND(fx, "e1", "to:bob");
+  g_autofree char *file = FIND(fx, "e1", "file:2027");
+  g_autofree char *subject = FIND(fx, "e1", "subject:budget");
+  g_autofree char *in_record = find(fx->st, "e1", "budget", MA_SEARCH_NEWEST, "c1", 0, 50, NULL);
+  g_autofree char *other_record = find(fx->st, "e1", "budget", MA_SEARCH_NEWEST, "c2", 0, 50, NULL);
+  g_assert_cmpstr(from, ==, "subj");
+  g_assert_cmpstr(from_name, ==, "body subj");
+  g_assert_cmpstr(to, ==, "");
+  g_assert_cmpstr(file, ==, "subj");
+  g_assert_cmpstr(subject, ==, "subj");
+  g_assert_cmpstr(in_record, ==, "body");
+  g_assert_cmpstr(other_record, ==, "");
+}
+
+static void test_cjk_and_snippets(Fixture *fx, gconstpointer data)
+{
+  archive(fx->st, "e1", "zh", 2000, "li@example.cn", "季度报告", "请查看附件中的第三季度销售报告。", NULL, NULL, NULL);
+  archive(fx->st, "e1", "ja", 1000, "sato@example.jp", "会議のお知らせ", "東京都の事務所で来週の会議を行います。", NULL, NULL, NULL);
+  const char *zh[] = {"季度", "销售报告", "第三季度销售", "报告"};
+  for (guint i = 0; i < G_N_ELEMENTS(zh); i++) {
+    g_autofree char *got = FIND(fx, "e1", zh[i]);
+    g_assert_cmpstr(got, ==, "zh");
+  }
+  const char *ja[] = {"京都", "事務所", "会議", "来週の会"};
+  for (guint i = 0; i < G_N_ELEMENTS(ja); i++) {
+    g_autofree char *got = FIND(fx, "e1", ja[i]);
+    g_assert_cmpstr(got, ==, "ja");
+  }
+  g_autofree char *none = FIND(fx, "e1", "京都事");
+  g_assert_cmpstr(none, ==, "");
+  /* the highlight marks the matched characters */
+  g_autoptr(MaSearchQuery) q = search_query_parse("事務所", NULL);
+  MaSearchRequest req = {.query = q, .order = MA_SEARCH_NEWEST};
+  g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func((GDestroyNotify)ma_search_hit_free);
+  g_assert_cmpint(storage_search(fx->st, "e1", &req, 0, 10, hits, NULL), ==, 0);
+  g_assert_cmpuint(hits->len, ==, 1);
+  g_autofree char *snippet = search_snippet_render(((MaSearchHit *)hits->pdata[0])->snippet_marked, SEARCH_SNIPPET_TEXT);
+  g_assert_nonnull(strstr(snippet, "[事務所]"));
+}
+
+static void test_hostile_queries(Fixture *fx, gconstpointer data)
+{
+  archive(fx->st, "e1", "m1", 1000, "a@x.example", "subject", "body text", NULL, NULL, NULL);
+  const char *queries[] = {"AND", "OR NOT", "NEAR(a b, 3)", "a*", "^a", "\"a\" + \"b\"", "col:a", "{subject}:a",
+                           "a\"\"b", "'; DROP TABLE messages; --", "tenant:e1", "\"unclosed", "x-y", "body: text"};
+  for (guint i = 0; i < G_N_ELEMENTS(queries); i++) {
+    g_autofree char *got = FIND(fx, "e1", queries[i]);
+    (void)got; /* find asserts the search itself succeeded */
+  }
+  g_autofree char *after = FIND(fx, "e1", "body");
+  g_assert_cmpstr(after, ==, "m1");
+}
+
+static void test_erase_address(Fixture *fx, gconstpointer data)
+{
+  archive(fx->st, "e1", "m1", 1000, "Gone@Customer.example", "one", "secret one", "a.pdf", "raw one", "c1");
+  archive(fx->st, "e1", "m2", 2000, "keep@customer.example", "two", "secret two", "b.pdf", "raw two", "c1");
+  archive(fx->st, "e2", "m3", 3000, "gone@customer.example", "three", "secret three", NULL, "raw one", NULL);
+  GError *error = NULL;
+  MaEraseCounts c = {0};
+  g_assert_cmpint(storage_erase_address(fx->st, "e1", "gone@customer.example", &c, &error), ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpint(c.messages, ==, 1);
+  g_assert_cmpint(c.index_entries, ==, 1);
+  g_assert_cmpint(c.links, ==, 1);
+  g_assert_cmpint(c.blobs, ==, 0); /* "raw one" is e2's too; the attachment content is m2's too */
+  g_assert_cmpint(storage_search_compact(fx->st, &error), ==, 0);
+  g_autofree char *gone = FIND(fx, "e1", "secret");
+  g_assert_cmpstr(gone, ==, "m2");
+  g_autofree char *other = FIND(fx, "e2", "secret");
+  g_assert_cmpstr(other, ==, "m3");
+  MaStoredMessage *m = NULL;
+  g_assert_cmpint(storage_message_get(fx->st, "e1", "m1", &m, &error), ==, 0);
+  /* erasing in e2 now frees the shared raw blob */
+  MaEraseCounts c2 = {0};
+  g_assert_cmpint(storage_erase_address(fx->st, "e2", "GONE@customer.example", &c2, &error), ==, 0);
+  g_assert_cmpint(c2.messages, ==, 1);
+  g_assert_cmpint(c2.blobs, ==, 1);
+  GBytes *b = NULL;
+  char sha[65];
+  g_assert_cmpint(storage_blob_put(fx->st, "raw two", 7, sha, &error), ==, 0);
+  g_assert_cmpint(storage_blob_get(fx->st, sha, &b, &error), ==, 1);
+  g_bytes_unref(b);
+}
+
+static void test_expire(Fixture *fx, gconstpointer data)
+{
+  for (int i = 0; i < 5; i++) {
+    char id[8];
+    g_snprintf(id, sizeof id, "m%d", i);
+    archive(fx->st, "e1", id, 1000 * (i + 1), "a@x.example", "old", "expiring words", NULL, NULL, NULL);
+  }
+  archive(fx->st, "e2", "x1", 10, "a@x.example", "old", "expiring words", NULL, NULL, NULL);
+  GError *error = NULL;
+  MaEraseCounts c = {0};
+  /* archived before 3500: m0..m2, two per call */
+  g_assert_cmpint(storage_expire_before(fx->st, "e1", 3500, 2, &c, &error), ==, 2);
+  g_assert_cmpint(storage_expire_before(fx->st, "e1", 3500, 2, &c, &error), ==, 1);
+  g_assert_cmpint(storage_expire_before(fx->st, "e1", 3500, 2, &c, &error), ==, 0);
+  g_assert_cmpint(c.messages, ==, 3);
+  g_assert_cmpint(c.index_entries, ==, 3);
+  g_autofree char *left = FIND(fx, "e1", "expiring");
+  g_assert_cmpstr(left, ==, "m4 m3");
+  g_autofree char *other = FIND(fx, "e2", "expiring");
+  g_assert_cmpstr(other, ==, "x1");
+  /* deleting the enterprise unindexes its mail through the same trigger */
+  g_assert_cmpint(storage_enterprise_delete(fx->st, "e1", &error), ==, 1);
+  add_enterprise(fx->st, "e1");
+  g_autofree char *after = FIND(fx, "e1", "expiring");
+  g_assert_cmpstr(after, ==, "");
+  g_assert_cmpint(storage_search_compact(fx->st, &error), ==, 0);
+}
+
+/* Migration 131 indexes the mail archived before it: same-second messages keep their order and
+ * a second with more messages than its slot holds spills into the next without a collision. */
+static void test_backfill(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  int latest = storage_schema_version(fx->st);
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  for (int i = 0; i < 9000; i++) {
+    MaStoredMessage *m = ma_stored_message_new();
+    m->id = g_strdup_printf("m%05d", i);
+    m->enterprise_id = g_strdup(i % 2 ? "e1" : "e2");
+    m->dedup_key = g_strdup(m->id);
+    m->subject = g_strdup("old mail");
+    m->text = g_strdup(i == 8999 ? "the last one" : "older text");
+    m->date = i < 8800 ? 5000 : 5001; /* 4,400 of e1's in one second (its slot holds 4,096), 100 next */
+    m->archived_at = m->date;
+    g_assert_cmpint(storage_message_insert(fx->st, m, &error), ==, 0);
+    ma_stored_message_free(m);
+  }
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  storage_close(&fx->st);
+  g_autofree char *path = g_build_filename(fx->dir, "mailagent.db", NULL);
+  sqlite3 *db = NULL;
+  g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+  g_assert_cmpint(sqlite3_exec(db,
+                               "DROP TRIGGER search_forget; DROP VIEW search_content; DROP VIEW search_fields; DROP INDEX messages_by_raw;"
+                               "DROP TABLE search_docs; DROP TABLE search_tenants; DROP TABLE search_index_data;"
+                               "DROP TABLE search_index_idx; DROP TABLE search_index_docsize; DROP TABLE search_index_config;"
+                               "PRAGMA writable_schema=ON; DELETE FROM sqlite_schema WHERE name = 'search_index';"
+                               "PRAGMA writable_schema=OFF; PRAGMA user_version=130", /* just below migration 131 */
+                               NULL, NULL, NULL),
+                  ==, SQLITE_OK);
+  sqlite3_close(db);
+  g_assert_cmpint(storage_open(fx->dir, FALSE, &fx->st, &error), ==, 0);
+  g_assert_cmpint(storage_schema_version(fx->st), ==, latest);
+  g_autofree char *last = find(fx->st, "e1", "old", MA_SEARCH_NEWEST, NULL, 0, 3, NULL);
+  g_assert_cmpstr(last, ==, "m08999 m08997 m08995");
+  g_autofree char *spilled = find(fx->st, "e1", "old", MA_SEARCH_NEWEST, NULL, 0, 101, NULL);
+  g_assert_true(g_str_has_suffix(spilled, "m08801 m08799")); /* the second's last, after the next second's mail */
+  gint64 seq = 0;
+  g_autofree char *page = find(fx->st, "e1", "old", MA_SEARCH_NEWEST, NULL, 0, 5000, &seq);
+  g_assert_cmpuint(strlen(page), ==, 4500 * 7 - 1); /* every message of e1, once */
+  g_autofree char *other = find(fx->st, "e2", "last", MA_SEARCH_NEWEST, NULL, 0, 10, NULL);
+  g_assert_cmpstr(other, ==, "");
+  /* new mail of the full second goes into the next second with room */
+  archive(fx->st, "e1", "new", 5000, "a@x.example", "old", "new text", NULL, NULL, NULL);
+  g_autofree char *after = find(fx->st, "e1", "old", MA_SEARCH_NEWEST, NULL, 0, 2, NULL);
+  g_assert_cmpstr(after, ==, "new m08999");
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
+  ADD("/storage_search/tenants", test_tenants);
+  ADD("/storage_search/order_and_pages", test_order_and_pages);
+  ADD("/storage_search/relevance_fields_record", test_relevance_fields_record);
+  ADD("/storage_search/cjk_and_snippets", test_cjk_and_snippets);
+  ADD("/storage_search/hostile_queries", test_hostile_queries);
+  ADD("/storage_search/erase_address", test_erase_address);
+  ADD("/storage_search/expire", test_expire);
+  ADD("/storage_search/backfill", test_backfill);
+  return g_test_run();
+}
