@@ -39,6 +39,9 @@ static const Subcommand subcommands[] = {
   {"send", cli_send, "queue an outgoing message"},
   {"submission", cli_submission, "credentials for the SMTP submission listener: add, list, revoke"},
   {"queue", cli_queue, "list, show, retry, hold, release or delete queued outgoing mail"},
+  {"relay", cli_relay, "an enterprise's own SMTP relays: add, list, show, update, enable, disable, delete"},
+  {"channel", cli_channel, "channels employees may use and each channel's system account"},
+  {"route", cli_route, "explain the channel a message would take; the shared relay's status and resume"},
   {"suppression", cli_suppression, "addresses not sent to again: list, add, remove, import"},
 };
 

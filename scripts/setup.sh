@@ -12,6 +12,7 @@ build_deps=(
   libglib2.0-dev libgmime-3.0-dev libetpan-dev libsqlite3-dev libcurl4-gnutls-dev libssl-dev
   libpcre2-dev libevent-dev libc-ares-dev libjansson-dev libxml2-dev
   libpq-dev libsystemd-dev libidn2-dev
+  tzdata
   clang libclang-rt-14-dev
 )
 # Real peers the tests start on loopback: SMTP clients and a relay target, an IMAP server, a DNS

@@ -374,4 +374,41 @@ int sqlite_submission_revoke(void *impl, const char *enterprise_id, const char *
  * not there. */
 int sql_pending_delete(SqlDb *d, const char *enterprise_id, const char *id, GError **error);
 
+/* storage_sqlite_relays.c: enterprise relays, their filters and daily counters (migration 110). */
+int sqlite_relay_add(void *impl, const MaRelay *r, GError **error);
+int sqlite_relay_update(void *impl, const MaRelay *r, GError **error);
+int sqlite_relay_get(void *impl, const char *enterprise_id, const char *id_or_name, MaRelay **out, GError **error);
+int sqlite_relay_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int sqlite_relay_delete(void *impl, const char *enterprise_id, const char *id, GError **error);
+int sqlite_relay_set_status(void *impl, const char *enterprise_id, const char *id, const char *status, gint64 since,
+                            const char *reason, gint64 suspended_until, GError **error);
+int sqlite_relay_usage(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 *sent,
+                       int *failures, gint64 *last_failure_at, GError **error);
+int sqlite_relay_count_sent(void *impl, const char *enterprise_id, const char *relay_id, const char *day,
+                            gint64 delta, GError **error);
+int sqlite_relay_count_failure(void *impl, const char *enterprise_id, const char *relay_id, const char *day,
+                               gint64 now, gint64 min_gap, int *failures, GError **error);
+int sqlite_outbound_set_route(void *impl, const char *enterprise_id, const char *id, const char *route_json,
+                              GError **error);
+
+int sqlite_default_path_record(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
+                               gint64 at, GError **error);
+int sqlite_default_path_count(void *impl, const char *enterprise_id, gint64 since, gint64 *count, GError **error);
+int sqlite_default_path_rates(void *impl, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
+                              GError **error);
+int sqlite_default_path_suspend(void *impl, const char *enterprise_id, gint64 at, const char *reason, GError **error);
+int sqlite_default_path_suspension(void *impl, const char *enterprise_id, gint64 *since, char **reason,
+                                   GError **error);
+int sqlite_default_path_resume(void *impl, const char *enterprise_id, gint64 now, GError **error);
+
+int sqlite_channel_account_set(void *impl, const char *enterprise_id, const char *channel, const char *address,
+                               gint64 verified_at, GError **error);
+int sqlite_channel_account_get(void *impl, const char *enterprise_id, const char *channel, char **address,
+                               gint64 *verified_at, GError **error);
+int sqlite_channel_account_clear(void *impl, const char *enterprise_id, const char *channel, GError **error);
+int sqlite_employee_send_mailbox_set(void *impl, const char *enterprise_id, const char *employee_id,
+                                     const char *mailbox_id, GError **error);
+int sqlite_employee_send_mailbox_get(void *impl, const char *enterprise_id, const char *employee_id, char **mailbox_id,
+                                     GError **error);
+
 #endif

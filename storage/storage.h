@@ -989,4 +989,123 @@ int storage_submission_list(MaStorage *st, const char *enterprise_id, GPtrArray 
 int storage_submission_revoke(MaStorage *st, const char *enterprise_id, const char *id_or_username, gint64 now,
                               GError **error);
 
+/* ---- enterprise relays (agent/relay; issue 13) ----------------------------------------------- */
+
+/* One domain filter of a relay: evaluated in ascending priority, ties by creation (seq). */
+typedef struct {
+  gint64 seq;               /* creation order, set by storage */
+  int priority;             /* 1 first */
+  char *sender_domain;      /* the From domain, exact, lower case */
+  char *recipient_patterns; /* space-separated "example.com *.example.com", NULL: any recipient */
+} MaRelayFilter;
+
+void ma_relay_filter_free(MaRelayFilter *f);
+
+/* An enterprise's own SMTP relay. The password arrives sealed (agent/lib/crypto, associated data
+ * "relay:<id>") and stays opaque here. status: "untested" | "ok" | "suspended". */
+typedef struct {
+  char *id;
+  char *enterprise_id;
+  char *name;
+  char *host;               /* a host name, a mail domain or an IP address */
+  int port;
+  char *security;           /* "starttls" | "implicit" */
+  char *tls_mode;           /* the engine's five (smtp_tls_mode_parse) */
+  gboolean auth_enabled;    /* off keeps the saved credentials unused */
+  char *auth_mechanism;     /* PLAIN | LOGIN | XOAUTH2, NULL when never set */
+  char *username;
+  char *password_sealed;
+  gint64 daily_limit;       /* recipients per day in the enterprise's time zone; 0: none */
+  char *email_types;        /* space-separated: workflow mass individual */
+  gboolean dkim;
+  gboolean enabled;
+  char *status;
+  gint64 status_since;
+  char *status_reason;
+  gint64 suspended_until;   /* with status suspended: usable again from then */
+  char *return_path;        /* NULL: the message's own envelope sender */
+  gint64 created_at;
+  gint64 updated_at;
+  GPtrArray *filters;       /* MaRelayFilter*, in evaluation order */
+} MaRelay;
+
+MaRelay *ma_relay_new(void);
+void ma_relay_free(MaRelay *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MaRelay, ma_relay_free)
+
+/* Adds r (id, enterprise_id, name... set by the caller) with its filters. MA_ERROR_CONFLICT when
+ * the enterprise has a relay of that name, NOT_FOUND without the enterprise. */
+int storage_relay_add(MaStorage *st, const MaRelay *r, GError **error);
+/* Replaces every field of relay r->id of r->enterprise_id and its filters (filters keep no seq:
+ * they are created again in the array's order). 1 updated, 0 no such relay. */
+int storage_relay_update(MaStorage *st, const MaRelay *r, GError **error);
+/* By id or name, with filters. 1 found, 0 not. */
+int storage_relay_get(MaStorage *st, const char *enterprise_id, const char *id_or_name, MaRelay **out,
+                      GError **error);
+/* Every relay of the enterprise (MaRelay*, with filters), oldest first. */
+int storage_relay_list(MaStorage *st, const char *enterprise_id, GPtrArray *out, GError **error);
+/* 1 deleted (with its filters and counters), 0 no such relay. */
+int storage_relay_delete(MaStorage *st, const char *enterprise_id, const char *id, GError **error);
+/* Sets the relay's status ("untested" | "ok" | "suspended") since `since` with reason (may be
+ * NULL) and, for suspended, until when. 1 set, 0 no such relay. */
+int storage_relay_set_status(MaStorage *st, const char *enterprise_id, const char *id, const char *status,
+                             gint64 since, const char *reason, gint64 suspended_until, GError **error);
+/* The relay's counters of day ("2026-12-02", the enterprise's calendar day): recipients routed
+ * through it, failed sessions counted and when the last one was counted (zeros when none). */
+int storage_relay_usage(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
+                        gint64 *sent, int *failures, gint64 *last_failure_at, GError **error);
+/* Adds delta (may be negative, never below 0) to the recipients routed through the relay on day. */
+int storage_relay_count_sent(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
+                             gint64 delta, GError **error);
+/* Counts a failed session at now unless the last one counted on day was less than min_gap seconds
+ * earlier (one outage is one failure). 1 counted, 0 too close; *failures: the day's count. */
+int storage_relay_count_failure(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
+                                gint64 now, gint64 min_gap, int *failures, GError **error);
+/* A queued message's route (JSON, agent/relay) after a fallback decided it again. 1 set, 0 gone. */
+int storage_outbound_set_route(MaStorage *st, const char *enterprise_id, const char *id, const char *route_json,
+                               GError **error);
+
+/* ---- the shared relay's reputation (agent/relay; issue 13) ------------------------------------ */
+
+/* Records that recipient address of outbound_id was routed to mailagent's own delivery path at at
+ * (inside the transaction that queues it), for the enterprise's quotas and bounce rate. */
+int storage_default_path_record(MaStorage *st, const char *enterprise_id, const char *outbound_id,
+                                const char *address, gint64 at, GError **error);
+/* Recipients the enterprise routed to the default path since `since` (inclusive). */
+int storage_default_path_count(MaStorage *st, const char *enterprise_id, gint64 since, gint64 *count,
+                               GError **error);
+/* Of the enterprise's last `last` default-path recipients since its last suspension was lifted:
+ * how many there are (*total) and how many the queue marks bounced (*bounced: a 5xx or a DSN
+ * after the 250). */
+int storage_default_path_rates(MaStorage *st, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
+                               GError **error);
+/* Suspends the enterprise's use of the default path (reason kept): 1 newly suspended, 0 already. */
+int storage_default_path_suspend(MaStorage *st, const char *enterprise_id, gint64 at, const char *reason,
+                                 GError **error);
+/* 1 with *since and *reason (newly allocated) while suspended, 0 when not. */
+int storage_default_path_suspension(MaStorage *st, const char *enterprise_id, gint64 *since, char **reason,
+                                    GError **error);
+/* Lifts the suspension (an operator's decision); the bounce rate then counts only recipients
+ * recorded afterwards. 1 lifted, 0 there was none. */
+int storage_default_path_resume(MaStorage *st, const char *enterprise_id, gint64 now, GError **error);
+
+/* ---- channel system accounts (agent/relay; issue 13) ----------------------------------------- */
+
+/* The address workflow mail is sent from on one channel of the enterprise ("employee_mailbox",
+ * "enterprise_relay", "mailagent_relay"), checked by the caller before it is stored. */
+int storage_channel_account_set(MaStorage *st, const char *enterprise_id, const char *channel, const char *address,
+                                gint64 verified_at, GError **error);
+/* 1 with *address (newly allocated) and *verified_at, 0 when the channel has none. */
+int storage_channel_account_get(MaStorage *st, const char *enterprise_id, const char *channel, char **address,
+                                gint64 *verified_at, GError **error);
+/* An employee's default sending mailbox (the employee_mailbox channel), chosen by the caller among
+ * the employee's bound mailboxes. */
+int storage_employee_send_mailbox_set(MaStorage *st, const char *enterprise_id, const char *employee_id,
+                                      const char *mailbox_id, GError **error);
+/* 1 with *mailbox_id (newly allocated), 0 when none was chosen. */
+int storage_employee_send_mailbox_get(MaStorage *st, const char *enterprise_id, const char *employee_id,
+                                      char **mailbox_id, GError **error);
+/* 1 removed, 0 there was none. */
+int storage_channel_account_clear(MaStorage *st, const char *enterprise_id, const char *channel, GError **error);
+
 #endif

@@ -229,6 +229,41 @@ typedef struct MaStorageBackend {
   int (*submission_list)(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
   int (*submission_revoke)(void *impl, const char *enterprise_id, const char *id_or_username, gint64 now,
                            GError **error);
+  /* enterprise relays (migration 110) */
+  int (*relay_add)(void *impl, const MaRelay *r, GError **error);
+  int (*relay_update)(void *impl, const MaRelay *r, GError **error);
+  int (*relay_get)(void *impl, const char *enterprise_id, const char *id_or_name, MaRelay **out, GError **error);
+  int (*relay_list)(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+  int (*relay_delete)(void *impl, const char *enterprise_id, const char *id, GError **error);
+  int (*relay_set_status)(void *impl, const char *enterprise_id, const char *id, const char *status, gint64 since,
+                          const char *reason, gint64 suspended_until, GError **error);
+  int (*relay_usage)(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 *sent,
+                     int *failures, gint64 *last_failure_at, GError **error);
+  int (*relay_count_sent)(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 delta,
+                          GError **error);
+  int (*relay_count_failure)(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 now,
+                             gint64 min_gap, int *failures, GError **error);
+  int (*outbound_set_route)(void *impl, const char *enterprise_id, const char *id, const char *route_json,
+                            GError **error);
+  /* the shared relay's reputation (migration 111) */
+  int (*default_path_record)(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
+                             gint64 at, GError **error);
+  int (*default_path_count)(void *impl, const char *enterprise_id, gint64 since, gint64 *count, GError **error);
+  int (*default_path_rates)(void *impl, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
+                            GError **error);
+  int (*default_path_suspend)(void *impl, const char *enterprise_id, gint64 at, const char *reason, GError **error);
+  int (*default_path_suspension)(void *impl, const char *enterprise_id, gint64 *since, char **reason, GError **error);
+  int (*default_path_resume)(void *impl, const char *enterprise_id, gint64 now, GError **error);
+  /* channel system accounts (migration 112) */
+  int (*channel_account_set)(void *impl, const char *enterprise_id, const char *channel, const char *address,
+                             gint64 verified_at, GError **error);
+  int (*channel_account_get)(void *impl, const char *enterprise_id, const char *channel, char **address,
+                             gint64 *verified_at, GError **error);
+  int (*channel_account_clear)(void *impl, const char *enterprise_id, const char *channel, GError **error);
+  int (*employee_send_mailbox_set)(void *impl, const char *enterprise_id, const char *employee_id,
+                                   const char *mailbox_id, GError **error);
+  int (*employee_send_mailbox_get)(void *impl, const char *enterprise_id, const char *employee_id, char **mailbox_id,
+                                   GError **error);
   /* the full-text index and the deletions that must leave no trace (storage_search.h) */
   int (*search_index)(void *impl, const MaStoredMessage *m, GError **error);
   int (*search)(void *impl, const char *enterprise_id, const MaSearchRequest *req, gint64 after, int limit,

@@ -326,6 +326,58 @@ static const SqlMigration migrations[] = {
   {108, /* issue 10, second step: the last check's report per claim, as the doctor shows it, so
          * GET /v1/domains/{d}/doctor answers from storage instead of asking DNS on the API loop */
    "ALTER TABLE enterprise_domains ADD COLUMN report TEXT;"},
+  {110, /* issue 13: enterprise relays, their domain filters (evaluated by priority, ties by seq) and
+         * per-day counters (recipients routed, failed sessions) keyed by the enterprise's calendar
+         * day, so the daily limit and the three-failures suspension need no scan of the queue */
+   "CREATE TABLE IF NOT EXISTS relays("
+   "  id TEXT PRIMARY KEY,"
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  name TEXT NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL, security TEXT NOT NULL,"
+   "  tls_mode TEXT NOT NULL, auth_enabled INTEGER NOT NULL DEFAULT 0, auth_mechanism TEXT, username TEXT,"
+   "  password_sealed TEXT, daily_limit INTEGER NOT NULL DEFAULT 0, email_types TEXT NOT NULL,"
+   "  dkim INTEGER NOT NULL DEFAULT 1, enabled INTEGER NOT NULL DEFAULT 1,"
+   "  status TEXT NOT NULL DEFAULT 'untested', status_since INTEGER NOT NULL DEFAULT 0, status_reason TEXT,"
+   "  suspended_until INTEGER NOT NULL DEFAULT 0, return_path TEXT,"
+   "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+   "  UNIQUE(enterprise_id, name));"
+   "CREATE TABLE IF NOT EXISTS relay_filters("
+   "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+   "  relay_id TEXT NOT NULL REFERENCES relays(id) ON DELETE CASCADE,"
+   "  enterprise_id TEXT NOT NULL, priority INTEGER NOT NULL, sender_domain TEXT NOT NULL,"
+   "  recipient_patterns TEXT);"
+   "CREATE INDEX IF NOT EXISTS relay_filters_by_relay ON relay_filters(relay_id, priority, seq);"
+   "CREATE TABLE IF NOT EXISTS relay_usage("
+   "  relay_id TEXT NOT NULL REFERENCES relays(id) ON DELETE CASCADE,"
+   "  enterprise_id TEXT NOT NULL, day TEXT NOT NULL,"
+   "  sent INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,"
+   "  last_failure_at INTEGER NOT NULL DEFAULT 0,"
+   "  PRIMARY KEY(relay_id, day)) WITHOUT ROWID;"},
+  {111, /* issue 13, the shared relay's reputation: one row per recipient routed to mailagent's own
+         * delivery path (quotas per hour and day; bounce rate over the last 1,000, read with the
+         * recipient's queue state), and an enterprise's suspension from that path (lifted_at 0:
+         * in force; once lifted, the rate counts only recipients after lifted_seq) */
+   "CREATE TABLE IF NOT EXISTS default_path_log("
+   "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  outbound_id TEXT NOT NULL, address TEXT NOT NULL, at INTEGER NOT NULL);"
+   "CREATE INDEX IF NOT EXISTS default_path_log_by_enterprise ON default_path_log(enterprise_id, seq);"
+   "CREATE INDEX IF NOT EXISTS default_path_log_by_time ON default_path_log(enterprise_id, at);"
+   "CREATE TABLE IF NOT EXISTS default_path_suspensions("
+   "  enterprise_id TEXT PRIMARY KEY REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  since INTEGER NOT NULL, reason TEXT NOT NULL,"
+   "  lifted_at INTEGER NOT NULL DEFAULT 0, lifted_seq INTEGER NOT NULL DEFAULT 0);"},
+  {112, /* issue 13: the system account of each channel of an enterprise (the address its workflow
+         * mail is sent from), checked against the channel before it is stored */
+   "CREATE TABLE IF NOT EXISTS channel_accounts("
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  channel TEXT NOT NULL, address TEXT NOT NULL, verified_at INTEGER NOT NULL,"
+   "  PRIMARY KEY(enterprise_id, channel)) WITHOUT ROWID;"},
+  {113, /* issue 13: an employee's default sending mailbox among their bound mailboxes (unbinding the
+         * mailbox or removing the employee forgets the choice) */
+   "CREATE TABLE IF NOT EXISTS employee_send_mailboxes("
+   "  employee_id TEXT PRIMARY KEY REFERENCES employees(id) ON DELETE CASCADE,"
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE) WITHOUT ROWID;"},
   {115, /* issue 13, the employee-mailbox channel: a binding's SMTP server (from its preset or given;
          * NULL host: the mailbox is not used to send), whether mailagent appends the Sent copy (no
          * when the provider saves sent mail itself), and its daily limit (0: none), counted per

@@ -95,6 +95,8 @@ extern const ApiRoute api_audit_routes[];
 extern const ApiRoute api_search_routes[]; /* api_search.c */
 extern const ApiRoute api_spool_routes[];
 extern const ApiRoute api_domains_routes[];
+extern const ApiRoute api_relays_routes[];
+extern const ApiRoute api_channels_routes[];
 extern const ApiRoute api_suppressions_routes[];
 
 /* ---- router (api_router.c) ------------------------------------------------------------------ */

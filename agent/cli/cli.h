@@ -47,6 +47,9 @@ int cli_rules_test(int argc, char **argv);
 char *cli_rules_read_arg(const char *arg);
 /* Prints a rules trace (trace.h) as text: each record, its rules in order, the activity. */
 void cli_print_trace(json_t *records);
+int cli_relay(int argc, char **argv);
+int cli_route(int argc, char **argv);
+int cli_channel(int argc, char **argv);
 int cli_suppression(int argc, char **argv);
 
 /* ---- shared helpers (cli_common.c) ---------------------------------------------------------- */

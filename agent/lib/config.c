@@ -84,6 +84,8 @@ static const KeySpec keys[] = {
   S("relay", "source_addresses", relay_source_addresses, NULL),
   S("relay", "bounce_domain", relay_bounce_domain, NULL),
   S("relay", "dkim_cname_domain", relay_dkim_cname_domain, NULL),
+  S("relay", "allowed_ports", relay_allowed_ports, "25,465,587,10025,11025"),
+  E("relay", "default_path_scope", relay_default_path_scope, "verified", "verified|any"),
   S("dns", "servers", dns_servers, NULL),
   I("dns", "timeout_ms", dns_timeout_ms, "2000"),
   I("dns", "tries", dns_tries, "2"),
@@ -313,6 +315,17 @@ MaConfig *ma_config_load(const char *file, GError **error)
     return NULL;
   }
   return g_steal_pointer(&cfg);
+}
+
+MaConfig *ma_config_copy(const MaConfig *cfg)
+{
+  MaConfig *c = g_memdup2(cfg, sizeof *cfg);
+  for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
+    if (keys[i].type != KEY_INT && keys[i].type != KEY_INT64) {
+      char **slot = (char **)((char *)c + keys[i].offset);
+      *slot = g_strdup(*slot);
+    }
+  return c;
 }
 
 void ma_config_free(MaConfig *cfg)

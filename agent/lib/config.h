@@ -70,6 +70,9 @@ typedef struct {
   char *relay_source_addresses; /* addresses/networks mail leaves from, comma-separated, NULL: none */
   char *relay_bounce_domain;    /* VERP return-path domain (mailagent's own), NULL: none */
   char *relay_dkim_cname_domain;/* delegated DKIM: customers CNAME selectors under it, NULL: off */
+  char *relay_allowed_ports;    /* ports enterprise relays may use, "25,465,587,10025,11025" */
+  char *relay_default_path_scope; /* "verified" (only domains in the verified scope may use the
+                                     default path) | "any" (every domain of the enterprise) */
   /* [dns] */
   char *dns_servers;            /* NULL: system resolvers; "127.0.0.1:5353" in tests */
   int dns_timeout_ms;           /* first try's time-out per server, 2000 */
@@ -108,6 +111,9 @@ typedef struct {
  * NULL with *error set (MA_ERROR_INVALID naming the key, or a GKeyFile/GFile error). */
 MaConfig *ma_config_load(const char *file, GError **error);
 void ma_config_free(MaConfig *cfg);
+/* A deep copy (every field of MaConfig is a key of the file, so the key table copies it whole);
+ * for a thread that keeps its own. Caller frees with ma_config_free. */
+MaConfig *ma_config_copy(const MaConfig *cfg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MaConfig, ma_config_free)
 
 /* Splits "host:port" / "[v6]:port". Returns 0, or -1 with *error set. host is newly allocated. */

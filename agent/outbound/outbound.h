@@ -181,6 +181,14 @@ void outbound_delivery_notify(void);
  * after their lease (nothing is lost). Accepts being called when not started. */
 void outbound_delivery_stop(void);
 
+/* ---- notices (outbound_notice.c) ------------------------------------------------------------- */
+
+/* Queues the "relay suspended" mail to the enterprise's admin_email setting (nothing when unset),
+ * from postmaster@[smtp] hostname through the default path, inside the caller's transaction.
+ * Failures are logged: the suspension and its webhook event stand without the mail. */
+void outbound_relay_suspended_notice(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
+                                     const char *relay_id, const char *why, gint64 now);
+
 /* ---- events (outbound_events.c) -------------------------------------------------------------- */
 
 /* Adds the webhook event for one recipient's outcome to the outbox (inside the caller's

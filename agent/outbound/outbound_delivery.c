@@ -42,7 +42,9 @@
 #include "agent/lib/clock.h"
 #include "agent/lib/crypto.h"
 #include "agent/lib/log.h"
+#include "agent/lib/crypto.h"
 #include "agent/lib/tls.h"
+#include "agent/relay/relay.h"
 #include "agent/smtp_client/smtp_client_io.h"
 #include "agent/webhook/webhook.h"
 
@@ -57,6 +59,17 @@
 #define OUT_MAX_MX_HOSTS 10
 
 typedef struct Dest Dest;
+
+/* An enterprise relay as a destination (agent/relay): its settings when the scan met it, the
+ * password opened from its seal. */
+typedef struct {
+  char *enterprise_id, *relay_id, *name, *host, *return_path;
+  int port;
+  gboolean implicit_tls;
+  SmtpTlsMode tls_mode;
+  SmtpAuthMech auth;
+  char *username, *password;
+} RelayTarget;
 
 typedef struct {
   char *name;    /* for SNI and certificate checks */
@@ -79,7 +92,9 @@ typedef struct {
 } Job;
 
 struct Dest {
-  char *key;               /* "relay" or the recipient domain */
+  char *key;               /* "relay" (smart host), "relay:<id>:<updated>" (enterprise relay) or the
+                              recipient domain */
+  RelayTarget *ent;        /* enterprise relay, else NULL */
   gboolean resolving, resolved;
   GPtrArray *hosts;        /* Host* in preference order */
   char *failure;           /* resolution failed: the reason */
@@ -121,6 +136,7 @@ typedef struct {
   GHashTable *dests;       /* key -> Dest* */
   GHashTable *conns;       /* Conn* open */
   GPtrArray *outcomes;     /* Outcome* waiting for the group commit (on_flush) */
+  GPtrArray *relay_failures; /* RelayFailure*: failed sessions through enterprise relays, same commit */
   /* the employee-mailbox channel */
   const MaConfig *cfg;     /* the caller's (outlives the engine): the collector environment keeps it */
   CollectorEnv coll;
@@ -155,8 +171,23 @@ static void host_free(Host *h)
   g_free(h);
 }
 
+static void relay_target_free(RelayTarget *t)
+{
+  if (!t) return;
+  g_free(t->enterprise_id);
+  g_free(t->relay_id);
+  g_free(t->name);
+  g_free(t->host);
+  g_free(t->return_path);
+  g_free(t->username);
+  if (t->password) memset(t->password, 0, strlen(t->password));
+  g_free(t->password);
+  g_free(t);
+}
+
 static void dest_free(Dest *d)
 {
+  relay_target_free(d->ent);
   g_free(d->key);
   g_ptr_array_unref(d->hosts);
   g_free(d->failure);
@@ -256,6 +287,7 @@ typedef struct {
   MaOutboundRecipient *r;
   SmtpOutcome outcome;
   char reply[512];
+  char *fallback_from;      /* the enterprise relay that failed this recipient: route it again */
   gint64 not_before;        /* deferred: not retried before (0: the retry schedule alone) */
   char *sent_copy_mailbox;  /* sent through this mailbox, whose Sent folder gets a copy */
 } Outcome;
@@ -265,7 +297,38 @@ static void outcome_free(Outcome *o)
   g_free(o->sent_copy_mailbox);
   ma_outbound_free(o->msg);
   ma_outbound_recipient_free(o->r);
+  g_free(o->fallback_from);
   g_free(o);
+}
+
+/* A failed session through an enterprise relay, counted at the next group commit. */
+typedef struct {
+  char *enterprise_id, *relay_id;
+  char reply[512];
+} RelayFailure;
+
+static void relay_failure_free(RelayFailure *f)
+{
+  g_free(f->enterprise_id);
+  g_free(f->relay_id);
+  g_free(f);
+}
+
+/* A recipient whose relay failed goes back through rule 4 (agent/relay): due again at once on the
+ * default path when the From domain may use it, else deferred by the retry schedule with why. */
+static int record_fallback(Engine *e, Outcome *o, gint64 now, GError **error)
+{
+  g_autofree char *refused = NULL;
+  int rc = relay_fallback(e->st, e->cfg, o->msg->enterprise_id, o->msg->id, o->r->address, o->fallback_from, o->reply,
+                          now, &refused, error);
+  if (rc < 0) return -1;
+  if (rc == 0) {
+    g_strlcpy(o->reply, refused, sizeof o->reply);
+    return record_outcome(e, o->msg, o->r, SMTP_OUTCOME_TEMP, o->reply, 0, now, error);
+  }
+  g_autofree char *reply = g_strdup_printf("relay failed (%s): falling back to the default path", o->reply);
+  ma_info("outbound", "%s to=<%s> %s", o->msg->id, o->r->address, reply);
+  return storage_outbound_result(e->st, o->r->id, MA_OUT_DEFERRED, reply, now, NULL, now, error);
 }
 
 /* Records every waiting outcome with its event in ONE transaction (one fsync for all the jobs that
@@ -275,12 +338,22 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
   Engine *e = arg;
   GPtrArray *batch = e->outcomes;
   e->outcomes = g_ptr_array_new_with_free_func((GDestroyNotify) outcome_free);
+  g_autoptr(GPtrArray) failures = e->relay_failures;
+  e->relay_failures = g_ptr_array_new_with_free_func((GDestroyNotify) relay_failure_free);
   gint64 now = ma_now();
   g_autoptr(GError) error = NULL;
   if (storage_begin(e->st, &error) == 0) {
-    for (guint i = 0; i < batch->len; i++) {
+    for (guint i = 0; i < failures->len && !error; i++) {
+      RelayFailure *f = g_ptr_array_index(failures, i);
+      if (relay_session_failed(e->st, e->cfg, f->enterprise_id, f->relay_id, f->reply, now, e->retry_initial,
+                               &error) > 0)
+        outbound_relay_suspended_notice(e->st, e->cfg, f->enterprise_id, f->relay_id, f->reply, now);
+    }
+    for (guint i = 0; i < batch->len && !error; i++) {
       Outcome *o = g_ptr_array_index(batch, i);
-      if (record_outcome(e, o->msg, o->r, o->outcome, o->reply, o->not_before, now, &error) < 0) break;
+      int rc = o->fallback_from ? record_fallback(e, o, now, &error)
+                                : record_outcome(e, o->msg, o->r, o->outcome, o->reply, o->not_before, now, &error);
+      if (rc < 0) break;
       if (o->outcome == SMTP_OUTCOME_SENT && o->sent_copy_mailbox &&
           storage_sent_copy_add(e->st, o->msg->id, o->msg->enterprise_id, o->sent_copy_mailbox, now, &error) < 0)
         break;
@@ -304,6 +377,7 @@ static Job *apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint n)
   g_assert(n == j->rcpts->len);
   Job *next = NULL;
   gboolean more_hosts = j->host + 1 < j->dest->hosts->len;
+  gboolean session_failed = FALSE; /* one failed session counts once, whatever its recipients */
   if (j->reserved > 0) {
     /* the mailbox's daily count keeps only what was sent */
     int unsent = 0;
@@ -337,6 +411,19 @@ static Job *apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint n)
     o->r = r;
     o->outcome = res[i].outcome;
     g_strlcpy(o->reply, res[i].reply, sizeof o->reply);
+    /* through an enterprise relay: a failed session (connection, TLS, AUTH) or a 4xx that outlived
+     * its retries falls back; a 5xx is the recipient's bounce, not the relay's failure */
+    if (j->dest->ent && res[i].outcome == SMTP_OUTCOME_TEMP && (res[i].host_level || r->attempts >= RELAY_TEMP_ATTEMPTS)) {
+      o->fallback_from = g_strdup(j->dest->ent->relay_id);
+      if (res[i].host_level && !session_failed) {
+        RelayFailure *f = g_new0(RelayFailure, 1);
+        f->enterprise_id = g_strdup(j->dest->ent->enterprise_id);
+        f->relay_id = g_strdup(j->dest->ent->relay_id);
+        g_strlcpy(f->reply, res[i].reply, sizeof f->reply);
+        g_ptr_array_add(e->relay_failures, f);
+        session_failed = TRUE;
+      }
+    }
     if (j->sent_copy) o->sent_copy_mailbox = g_strdup(j->mailbox_id);
     g_ptr_array_add(e->outcomes, o);
   }
@@ -355,9 +442,10 @@ static void fail_job(Engine *e, Job *j, SmtpOutcome outcome, const char *reply)
   SmtpRcptResult *res = g_new0(SmtpRcptResult, j->rcpts->len);
   for (guint i = 0; i < j->rcpts->len; i++) {
     res[i].outcome = outcome;
+    res[i].host_level = j->dest->ent != NULL && j->dest->hosts->len == 0; /* an unresolvable relay failed */
     g_strlcpy(res[i].reply, reply, sizeof res[i].reply);
   }
-  /* not host-level: the destination as a whole failed */
+  /* not host-level for MX: the destination as a whole failed */
   Job *next = apply_results(e, j, res, j->rcpts->len);
   g_assert(next == NULL);
   g_free(res);
@@ -370,7 +458,10 @@ static void dispatch(Engine *e, Dest *d);
 
 static void build_client_job(const Job *j, SmtpClientJob *cj)
 {
-  cj->mail_from = j->mail_from ? j->mail_from : j->msg->mail_from;
+  /* an enterprise relay's own return path, else the message's (VERP per recipient when it has one) */
+  cj->mail_from = j->dest->ent && j->dest->ent->return_path ? j->dest->ent->return_path
+                  : j->mail_from                           ? j->mail_from
+                                                           : j->msg->mail_from;
   cj->rcpts = j->addrs;
   cj->n_rcpts = j->rcpts->len;
   cj->body = j->body;
@@ -432,8 +523,17 @@ static void on_conn_closed(void *arg, SmtpClientConn *sc)
   if (!e->stopping) dispatch(e, d);
 }
 
-static SmtpClientConfig client_config(Engine *e, gboolean relay, int port)
+static SmtpClientConfig client_config(Engine *e, gboolean relay, int port, const RelayTarget *ent)
 {
+  if (ent) {
+    SmtpClientConfig cfg = {.helo_name = e->helo, .implicit_tls = ent->implicit_tls, .tls_mode = ent->tls_mode};
+    if (ent->auth != SMTP_AUTH_NONE && ent->username && ent->password) {
+      cfg.auth = ent->auth;
+      cfg.auth_user = ent->username;
+      cfg.auth_secret = ent->password;
+    }
+    return cfg;
+  }
   SmtpClientConfig cfg = {.helo_name = e->helo, .implicit_tls = port == 465};
   smtp_tls_mode_parse(e->tls_mode, &cfg.tls_mode);
   if (relay && e->username && e->password && smtp_auth_mech_parse(e->auth_mech, &cfg.auth) == 0) {
@@ -558,11 +658,11 @@ static void dispatch(Engine *e, Dest *d)
     if (d->mailbox && !mailbox_admit(e, j)) continue;
     Host *h = g_ptr_array_index(d->hosts, j->host);
     gboolean relay = strcmp(d->key, "relay") == 0;
-    int port = d->mailbox ? d->mailbox->smtp_port : relay ? e->relay_port : e->mx_port;
+    int port = d->mailbox ? d->mailbox->smtp_port : d->ent ? d->ent->port : relay ? e->relay_port : e->mx_port;
     SmtpClientTarget target = {.host = h->name, .address = h->address, .port = port, .ssl_ctx = e->ssl,
                                .connect_timeout_s = (guint) e->connect_timeout,
                                .command_timeout_s = (guint) e->command_timeout};
-    SmtpClientConfig cfg = client_config(e, relay, port);
+    SmtpClientConfig cfg = client_config(e, relay, port, d->ent);
     g_autofree char *owner = NULL;
     if (d->mailbox) {
       collector_smtp_client_config(d->mailbox, e->helo, d->secret, &cfg);
@@ -606,6 +706,13 @@ static void dest_ready(Engine *e, Dest *d)
 {
   d->resolving = FALSE;
   if (d->hosts->len == 0 && !d->failure) d->failure = g_strdup("no address for any MX host");
+  if (d->ent && d->failure) {
+    /* an enterprise relay that cannot be found is the relay's failure (fallback), not a bounce */
+    d->failure_perm = FALSE;
+    g_autofree char *why = g_strdup_printf("relay %s (%s): %s", d->ent->name, d->ent->host, d->failure);
+    g_free(d->failure);
+    d->failure = g_steal_pointer(&why);
+  }
   if (d->failure) {
     Job *j;
     while ((j = take_waiting(e, d, G_MAXUINT)))
@@ -661,19 +768,20 @@ static void on_mx(const MaDnsResult *r, void *arg)
   Dest *d = arg;
   Engine *e = engine;
   if (r->status == MA_DNS_CANCELLED) return;
+  const char *name = d->ent ? d->ent->host : d->key;
   d->mx_names = g_ptr_array_new_with_free_func(g_free);
   if (r->status == MA_DNS_OK && r->null_mx) {
-    d->failure = g_strdup_printf("556 5.1.10 %s accepts no mail (null MX, RFC 7505)", d->key);
+    d->failure = g_strdup_printf("556 5.1.10 %s accepts no mail (null MX, RFC 7505)", name);
     d->failure_perm = TRUE;
   } else if (r->status == MA_DNS_OK) {
     for (guint i = 0; i < r->n && i < OUT_MAX_MX_HOSTS; i++) g_ptr_array_add(d->mx_names, g_strdup(r->mx[i].exchange));
   } else if (r->status == MA_DNS_NODATA) {
-    g_ptr_array_add(d->mx_names, g_strdup(d->key)); /* implicit MX (RFC 5321 5.1) */
+    g_ptr_array_add(d->mx_names, g_strdup(name)); /* implicit MX (RFC 5321 5.1) */
   } else if (r->status == MA_DNS_NXDOMAIN) {
-    d->failure = g_strdup_printf("550 5.1.2 domain %s does not exist", d->key);
+    d->failure = g_strdup_printf("550 5.1.2 domain %s does not exist", name);
     d->failure_perm = TRUE;
   } else {
-    d->failure = g_strdup_printf("MX look-up for %s: %s", d->key, ma_dns_status_name(r->status));
+    d->failure = g_strdup_printf("MX look-up for %s: %s", name, ma_dns_status_name(r->status));
   }
   if (d->failure || d->mx_names->len == 0) {
     g_clear_pointer(&d->mx_names, g_ptr_array_unref);
@@ -709,6 +817,23 @@ static void route_job(Engine *e, Job *j)
   if (d->resolving) return;
   d->resolving = TRUE;
   g_ptr_array_set_size(d->hosts, 0);
+  if (d->ent) {
+    /* an IP address as is; a name by its MX records, else its address (a mail domain or a host) */
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    g_autofree char *probe = strchr(d->ent->host, ':') ? g_strdup_printf("[%s]:1", d->ent->host)
+                                                        : g_strdup_printf("%s:1", d->ent->host);
+    if (evutil_parse_sockaddr_port(probe, (struct sockaddr *) &ss, &len) == 0) {
+      Host *h = g_new0(Host, 1);
+      h->name = g_strdup(d->ent->host);
+      h->address = g_strdup(d->ent->host);
+      g_ptr_array_add(d->hosts, h);
+      dest_ready(e, d);
+      return;
+    }
+    ma_dns_query(e->dns, d->ent->host, MA_DNS_MX, on_mx, d);
+    return;
+  }
   if (g_str_has_prefix(d->key, "mailbox:")) {
     if (mailbox_load(e, d) < 0) {
       dest_ready(e, d);
@@ -753,6 +878,71 @@ static void route_job(Engine *e, Job *j)
 }
 
 /* ---- the scan --------------------------------------------------------------------------------- */
+
+/* The destination of an enterprise relay as stored now (a changed relay is a new destination; the
+ * old one finishes its connections and stays idle), or NULL with *why when it cannot be used. */
+static Dest *relay_dest(Engine *e, GHashTable *relays, const char *enterprise_id, const char *relay_id, gint64 now,
+                        char **why)
+{
+  MaRelay *rel = g_hash_table_lookup(relays, relay_id);
+  g_autoptr(GError) error = NULL;
+  if (!rel && !g_hash_table_contains(relays, relay_id)) {
+    if (storage_relay_get(e->st, enterprise_id, relay_id, &rel, &error) < 0)
+      ma_error("outbound", "relay %s: %s", relay_id, error->message);
+    g_hash_table_insert(relays, g_strdup(relay_id), rel);
+  }
+  if (!rel) {
+    *why = g_strdup_printf("relay %s no longer exists", relay_id);
+    return NULL;
+  }
+  if (!rel->enabled || relay_is_suspended(rel, now)) {
+    *why = g_strdup_printf("relay %s is %s", rel->name, rel->enabled ? "suspended" : "disabled");
+    return NULL;
+  }
+  g_autofree char *key = g_strdup_printf("relay:%s:%" G_GINT64_FORMAT, rel->id, rel->updated_at);
+  Dest *d = g_hash_table_lookup(e->dests, key);
+  if (d) return d;
+  RelayTarget *t = g_new0(RelayTarget, 1);
+  t->enterprise_id = g_strdup(enterprise_id);
+  t->relay_id = g_strdup(rel->id);
+  t->name = g_strdup(rel->name);
+  t->host = g_strdup(rel->host);
+  t->return_path = g_strdup(rel->return_path);
+  t->port = rel->port;
+  t->implicit_tls = g_strcmp0(rel->security, "implicit") == 0;
+  if (smtp_tls_mode_parse(rel->tls_mode, &t->tls_mode) < 0) t->tls_mode = SMTP_TLS_REQUIRED_VERIFY;
+  if (rel->auth_enabled && rel->auth_mechanism && smtp_auth_mech_parse(rel->auth_mechanism, &t->auth) == 0 &&
+      rel->password_sealed) {
+    guint8 master[32];
+    g_autofree char *aad = g_strdup_printf("relay:%s", rel->id);
+    if (ma_master_key_load(e->cfg->master_key_file, FALSE, master, &error) == 0)
+      t->password = ma_secret_open(master, aad, rel->password_sealed, &error);
+    memset(master, 0, sizeof master);
+    if (!t->password) {
+      *why = g_strdup_printf("relay %s: cannot open its password: %s", rel->name, error ? error->message : "?");
+      relay_target_free(t);
+      return NULL;
+    }
+    t->username = g_strdup(rel->username);
+  }
+  d = dest_get(e, key);
+  d->ent = t;
+  return d;
+}
+
+/* A recipient that goes nowhere this time: its outcome waits for the group commit. */
+static void outcome_now(Engine *e, const MaOutbound *msg, MaOutboundRecipient *r, const char *reply,
+                        const char *fallback_from)
+{
+  Outcome *o = g_new0(Outcome, 1);
+  o->msg = job_msg_copy(msg);
+  o->r = r;
+  o->outcome = SMTP_OUTCOME_TEMP;
+  g_strlcpy(o->reply, reply, sizeof o->reply);
+  o->fallback_from = g_strdup(fallback_from);
+  g_ptr_array_add(e->outcomes, o);
+  event_active(e->flush_ev, EV_TIMEOUT, 1);
+}
 
 /* r's copy of a message with List-Unsubscribe; the plain copy (logged) if its signature fails. */
 static GBytes *list_unsubscribe_copy(Engine *e, const MaOutbound *msg, GBytes *body, const MaOutboundRecipient *r)
@@ -801,6 +991,7 @@ static void scan(Engine *e)
     return;
   }
   GHashTable *jobs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) relays = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) ma_relay_free);
   GPtrArray *order = g_ptr_array_new();
   MaOutbound *msg = NULL;
   GBytes *body = NULL;
@@ -820,11 +1011,29 @@ static void scan(Engine *e)
         continue;
       }
     }
-    const char *at = strrchr(r->address, '@');
-    g_autofree char *domain = g_ascii_strdown(at ? at + 1 : "", -1);
-    g_autofree char *mailbox = outbound_route_mailbox_id(r->route_json ? r->route_json : msg->route_json);
-    g_autofree char *mailbox_key = mailbox ? g_strconcat("mailbox:", mailbox, NULL) : NULL;
-    Dest *d = dest_get(e, mailbox_key ? mailbox_key : e->relay_host ? "relay" : domain);
+    /* the route decided at queueing (agent/relay; a recipient's own route after it left an employee's
+     * mailbox), or its fallback */
+    const char *route = r->route_json ? r->route_json : msg->route_json;
+    g_autofree char *mailbox = outbound_route_mailbox_id(route);
+    RelayRecipientRoute rt;
+    relay_route_of(route, r->address, &rt);
+    if (!mailbox && strcmp(rt.channel, "employee_mailbox") == 0 && rt.mailbox_id[0]) mailbox = g_strdup(rt.mailbox_id);
+    Dest *d = NULL;
+    if (mailbox) {
+      g_autofree char *mailbox_key = g_strconcat("mailbox:", mailbox, NULL);
+      d = dest_get(e, mailbox_key);
+    } else if (strcmp(rt.channel, "enterprise_relay") == 0) {
+      g_autofree char *why = NULL;
+      d = relay_dest(e, relays, msg->enterprise_id, rt.relay_id, now, &why);
+      if (!d) {
+        outcome_now(e, msg, r, why, rt.relay_id);
+        continue;
+      }
+    } else {
+      const char *at = strrchr(r->address, '@');
+      g_autofree char *domain = g_ascii_strdown(at ? at + 1 : "", -1);
+      d = dest_get(e, e->relay_host ? "relay" : domain);
+    }
     Job *created = add_to_job(e, jobs, msg, body, d, r);
     if (created) g_ptr_array_add(order, created);
   }
@@ -883,6 +1092,7 @@ static void engine_free(Engine *e)
   if (e->conns) g_hash_table_unref(e->conns);
   if (e->flush_ev) event_free(e->flush_ev);
   if (e->outcomes) g_ptr_array_unref(e->outcomes); /* not recorded: retried after their lease */
+  if (e->relay_failures) g_ptr_array_unref(e->relay_failures);
   if (e->dests) g_hash_table_unref(e->dests);
   oauth2_async_free(e->tokens);
   if (e->mailbox_ssl) SSL_CTX_free(e->mailbox_ssl);
@@ -968,6 +1178,7 @@ int outbound_delivery_start(const MaConfig *cfg, GError **error)
   e->dests = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) dest_free);
   e->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, conn_drop, NULL);
   e->outcomes = g_ptr_array_new_with_free_func((GDestroyNotify) outcome_free);
+  e->relay_failures = g_ptr_array_new_with_free_func((GDestroyNotify) relay_failure_free);
   e->flush_ev = event_new(e->base, -1, 0, on_flush, e);
   e->wake_ev = event_new(e->base, e->wake_pipe[0], EV_READ | EV_PERSIST, on_wake, e);
   e->tick = event_new(e->base, -1, EV_PERSIST, on_tick, e);
@@ -1014,7 +1225,7 @@ void outbound_delivery_stop(void)
   e->stopping = TRUE;
   outbound_delivery_notify();
   g_thread_join(e->thread);
-  if (e->outcomes->len > 0) on_flush(-1, 0, e); /* outcomes of the last loop turn */
+  if (e->outcomes->len > 0 || e->relay_failures->len > 0) on_flush(-1, 0, e); /* outcomes of the last loop turn */
   /* connections still open are dropped with the loop; their recipients stay "sending" and are
    * claimed again after the lease */
   g_hash_table_remove_all(e->conns);

@@ -5,8 +5,11 @@
  * The sender check: the From address's domain must be one of the enterprise's domains, or the
  * address must be one of its employees'. (Which domains may use mailagent's own delivery path is
  * the domain scope of agent/domains, applied by routing; this check only stops a tenant from
- * sending in another's name.) Channel mailagent_relay, asked for explicitly, also needs the From
- * domain in that scope (ma_domains_may_send); the automatic choice is the routing issue's.
+ * sending in another's name.)
+ *
+ * Routing: the route of every recipient group is decided here, at queueing (agent/relay,
+ * docs/routing.md), stored with the message, and the chosen relays' daily counters move in the
+ * same transaction; a recipient no channel may carry refuses the whole message with the reason.
  *
  * Return path: outbound_return_path (the enterprise's `return_path` setting; VERP per recipient
  * with bounce management). Suppression: a recipient on the enterprise's suppression list is
@@ -25,6 +28,7 @@
 #include "agent/domains/domains.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/crypto.h"
+#include "agent/relay/relay.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -80,6 +84,21 @@ static int dkim_sign(MaStorage *st, const MaConfig *cfg, const char *enterprise_
     g_free(headers);
   }
   return 0;
+}
+
+/* FALSE only when every recipient goes through enterprise relays that do not want DKIM signing (the
+ * relay signs, or the enterprise chose so); the message is signed once, for all its routes. */
+static gboolean wants_dkim(const RelayPlan *plan)
+{
+  for (guint i = 0; i < plan->groups->len; i++) {
+    const RelayRouteGroup *g = g_ptr_array_index(plan->groups, i);
+    if (!g->relay_id) return TRUE;
+    for (guint k = 0; k < plan->relays->len; k++) {
+      const MaRelay *r = g_ptr_array_index(plan->relays, k);
+      if (strcmp(r->id, g->relay_id) == 0 && r->dkim) return TRUE;
+    }
+  }
+  return FALSE;
 }
 
 /* A recipient on the enterprise's suppression list is queued as suppressed, never attempted, with
@@ -139,6 +158,15 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
     return -1;
   }
   gint64 now = ma_now();
+  /* workflow mail without a From is sent from the enterprise's channel system account */
+  OutboundRequest with_from;
+  g_autofree char *system_from = NULL;
+  if (!req->mime && !req->from && strcmp(type, "workflow") == 0) {
+    if (relay_channel_default_from(st, enterprise_id, &system_from, error) < 0) return -1;
+    with_from = *req;
+    with_from.from = system_from;
+    req = &with_from;
+  }
   OutboundMessage msg;
   int rc = req->mime ? outbound_message_from_mime(req->mime, req->mime_len, req->envelope_to, cfg->hostname, now, &msg, error)
                      : outbound_message_compose(req, cfg->hostname, now, &msg, error);
@@ -156,13 +184,18 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
     if (found == 0) g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "employee: no employee %s", req->employee);
     if (found <= 0) allowed = -1;
   }
-  if (allowed > 0 && strcmp(channel, "mailagent_relay") == 0) {
-    g_autofree char *reason = NULL;
-    int in_scope = ma_domains_may_send(st, enterprise_id, strrchr(msg.header_from, '@') + 1, &reason, error);
-    if (in_scope == 0)
-      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "channel mailagent_relay: %s",
-                  reason ? reason : "the From domain is not in the enterprise's verified domain scope");
-    if (in_scope <= 0) allowed = -1;
+  g_autoptr(RelayPlan) plan = NULL;
+  /* channel employee_mailbox asked for by name: the mailbox transport chooses (below); else routing */
+  if (allowed > 0 && strcmp(channel, "employee_mailbox") != 0) {
+    RelayPlanRequest preq = {.enterprise_id = enterprise_id, .type = type, .channel = channel,
+                             .from = msg.header_from, .employee = req->employee,
+                             .rcpts = (const char *const *) msg.rcpts->pdata, .n_rcpts = msg.rcpts->len};
+    if (relay_plan_decide(st, cfg, &preq, now, &plan, error) < 0) {
+      allowed = -1;
+    } else if (relay_plan_refusal(plan)) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "route: %s", relay_plan_refusal(plan));
+      allowed = -1;
+    }
   }
   g_autofree char *mail_from = NULL;
   gboolean verp = FALSE;
@@ -188,7 +221,7 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
       verp = FALSE;
     }
   }
-  if (allowed > 0 && dkim_sign(st, cfg, enterprise_id, &msg, error) < 0) allowed = -1;
+  if (allowed > 0 && (!plan || wants_dkim(plan)) && dkim_sign(st, cfg, enterprise_id, &msg, error) < 0) allowed = -1;
   if (allowed <= 0) {
     outbound_message_clear(&msg);
     return -1;
@@ -208,8 +241,14 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
   m->eight_bit = msg.eight_bit;
   m->smtputf8 = msg.smtputf8;
   m->records_json = g_strdup(req->records_json);
-  if (mailbox) m->route_json = outbound_mailbox_route(mailbox, "channel employee_mailbox requested: the employee's bound mailbox");
   m->created_at = now;
+  if (mailbox) {
+    m->route_json = outbound_mailbox_route(mailbox, "channel employee_mailbox requested: the employee's bound mailbox");
+  } else {
+    json_t *route = relay_route_to_json(plan->groups, now);
+    m->route_json = json_dumps(route, JSON_COMPACT);
+    json_decref(route);
+  }
   m->return_path = verp ? g_strdup("bounce") : NULL;
   m->list_unsubscribe = req->list_unsubscribe_set ? req->list_unsubscribe > 0 : strcmp(type, "mass") == 0;
   int checked = 0;
@@ -232,8 +271,20 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
   if (!own_txn || storage_begin(st, error) == 0) {
     if (storage_blob_put(st, msg.raw->data, msg.raw->len, sha, error) == 0) {
       m->raw_sha256 = g_strdup(sha);
-      queued = storage_outbound_enqueue(st, m, idem_key, request_hash, response, now, &prior_hash, &prior_response,
-                                        error);
+      /* the relays' daily counters and the default path's log move with the message, in the same
+       * transaction. Without an Idempotency-Key (always so inside the caller's transaction) the
+       * message is queued unless storage fails, so they are counted first: a failure then never
+       * leaves a queued message answered as refused (the caller's commit keeps what succeeded);
+       * at worst a limit counts a message that storage could not queue. With a key, only a message
+       * actually queued counts, and a failure rolls back both (own transaction). */
+      if (!idem_key && plan && relay_plan_reserve(st, enterprise_id, m->id, plan, now, error) < 0) {
+        queued = -1;
+      } else {
+        queued = storage_outbound_enqueue(st, m, idem_key, request_hash, response, now, &prior_hash, &prior_response,
+                                          error);
+        if (idem_key && plan && queued == 1 && relay_plan_reserve(st, enterprise_id, m->id, plan, now, error) < 0)
+          queued = -1;
+      }
     }
     if (own_txn && queued >= 0 && storage_commit(st, error) < 0) queued = -1;
     else if (own_txn && queued < 0) storage_rollback(st);

@@ -214,6 +214,20 @@ static void send_line(SmtpClient *c, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
+  if (c->hooks.trace) {
+    va_list copy;
+    va_copy(copy, ap);
+    g_autofree char *line = g_strdup_vprintf(fmt, copy);
+    va_end(copy);
+    /* credentials never reach the trace: "AUTH PLAIN <credentials>", LOGIN's lines "<credentials>" */
+    gboolean auth = c->state == SC_AUTH || c->state == SC_AUTH_LOGIN_USER || c->state == SC_AUTH_LOGIN_PASS;
+    char *sp = g_str_has_prefix(line, "AUTH ") ? strchr(line + 5, ' ') : NULL;
+    g_autofree char *shown = !auth ? g_strdup(line)
+                             : g_str_has_prefix(line, "AUTH ") ? g_strdup_printf("%.*s%s", sp ? (int) (sp - line) : (int) strlen(line), line, sp ? " <credentials>" : "")
+                                                                 : g_strdup("<credentials>");
+    c->hooks.trace(c->hooks.ctx, 'C', shown);
+    memset(line, 0, strlen(line));
+  }
   evbuffer_add_vprintf(c->out, fmt, ap);
   va_end(ap);
   evbuffer_add(c->out, "\r\n", 2);
@@ -252,8 +266,8 @@ const char *smtp_client_failure(const SmtpClient *c, const char **step)
 
 static void send_quit(SmtpClient *c)
 {
+  c->state = SC_QUIT; /* before the line, so the trace does not take it for an AUTH answer */
   send_line(c, "QUIT");
-  c->state = SC_QUIT;
 }
 
 /* The session cannot go on: the job's recipients fail with text, then QUIT (or close at once when
@@ -645,6 +659,7 @@ static void on_reply(SmtpClient *c, const SmtpReply *r)
 {
   char summary[512];
   smtp_reply_summary(r, summary, sizeof summary);
+  if (c->hooks.trace) c->hooks.trace(c->hooks.ctx, 'S', summary);
   if (r->code == 421 && c->state != SC_QUIT) {
     /* the server is closing the transmission channel, whatever we asked */
     char why[600];

@@ -115,6 +115,9 @@ typedef struct {
   /* OAuth2: get an access token (a fresh one when force_refresh), then call smtp_client_token.
    * May be NULL when auth_secret is always given. */
   void (*need_token)(void *ctx, SmtpClient *c, gboolean force_refresh);
+  /* Optional (NULL: none): every command sent ('C'; AUTH credentials replaced by "<credentials>")
+   * and every reply received ('S', one line: smtp_reply_summary), for `mailagent relay test`. */
+  void (*trace)(void *ctx, char direction, const char *text);
 } SmtpClientHooks;
 
 /* A session (cfg's strings are copied). Free with smtp_client_free. */

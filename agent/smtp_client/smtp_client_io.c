@@ -80,6 +80,14 @@ static void on_tls_event(struct bufferevent *bev, short what, void *arg)
   if (what & BEV_EVENT_CONNECTED) {
     const char *detail = NULL;
     gboolean verified = ma_tls_client_verified(bufferevent_openssl_get_ssl(bev), &detail);
+    if (c->hooks.trace) {
+      SSL *ssl = bufferevent_openssl_get_ssl(bev);
+      g_autofree char *text = g_strdup_printf("TLS established with %s (%s, %s); certificate %s%s%s", c->peer,
+                                              SSL_get_version(ssl), SSL_get_cipher_name(ssl),
+                                              verified ? "verified for " : "NOT verified",
+                                              verified ? c->host : detail ? ": " : "", verified ? "" : detail ? detail : "");
+      c->hooks.trace(c->hooks.arg, 'T', text);
+    }
     set_timeouts(c, c->command_timeout_s);
     bufferevent_setcb(bev, on_read, on_write, on_event, c);
     smtp_client_set_buffers(c->session, bufferevent_get_input(bev), bufferevent_get_output(bev));
@@ -111,6 +119,10 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
   SmtpClientConn *c = arg;
   if (what & BEV_EVENT_CONNECTED) {
     set_timeouts(c, c->connect_timeout_s);
+    if (c->hooks.trace) {
+      g_autofree char *text = g_strdup_printf("connected to %s", c->peer);
+      c->hooks.trace(c->hooks.arg, 'T', text);
+    }
     return;
   }
   /* drain what arrived with the close (a final reply, a 421) before judging */
@@ -145,6 +157,12 @@ static void hook_starttls(void *ctx, SmtpClient *s)
   bufferevent_setcb(tls, NULL, NULL, on_tls_event, c);
   set_timeouts(c, c->connect_timeout_s);
   bufferevent_enable(tls, EV_READ | EV_WRITE);
+}
+
+static void hook_trace(void *ctx, char direction, const char *text)
+{
+  SmtpClientConn *c = ctx;
+  c->hooks.trace(c->hooks.arg, direction, text);
 }
 
 static void on_token(void *arg, const char *token, const char *why)
@@ -196,7 +214,8 @@ SmtpClientConn *smtp_client_conn_open(struct event_base *base, const SmtpClientT
   c->command_timeout_s = target->command_timeout_s ? target->command_timeout_s : 300;
   c->tokens = target->tokens;
   c->token_owner = g_strdup(target->token_owner);
-  SmtpClientHooks sh = {.ctx = c, .starttls = hook_starttls, .job_done = hook_job_done, .need_token = hook_need_token};
+  SmtpClientHooks sh = {.ctx = c, .starttls = hook_starttls, .job_done = hook_job_done, .need_token = hook_need_token,
+                        .trace = hooks->trace ? hook_trace : NULL};
   SmtpClientConfig session_cfg = *cfg;
   if (!session_cfg.server_host) {
     session_cfg.server_host = c->host;

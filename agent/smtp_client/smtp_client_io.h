@@ -48,6 +48,9 @@ typedef struct {
   void *arg;
   void (*job_done)(void *arg, SmtpClientConn *conn, const SmtpRcptResult *results, guint n);
   void (*closed)(void *arg, SmtpClientConn *conn);
+  /* Optional: the session's trace (smtp_client.h) and the connection's steps ('T': connected, TLS
+   * established with its certificate check), for `mailagent relay test`. */
+  void (*trace)(void *arg, char direction, const char *text);
 } SmtpClientConnHooks;
 
 /* Starts connecting and runs first_job (its strings and body must live until its job_done); with

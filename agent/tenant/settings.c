@@ -12,6 +12,7 @@
 static const char *const policy_choices[] = {"employee", "domain", "any", "strict", NULL};
 static const char *const capture_choices[] = {"full", "no_attachments", "metadata", NULL};
 static const char *const machine_choices[] = {"flag", "skip", NULL};
+static const char *const channel_choices[] = {"employee_mailbox", "enterprise_relay", "mailagent_relay", NULL};
 
 #define PUBLIC_DOMAINS_DEFAULT                                                                       \
   "gmail.com outlook.com hotmail.com live.com yahoo.com icloud.com me.com aol.com proton.me "       \
@@ -43,6 +44,14 @@ static const MaSettingInfo registry[] = {
   {"loop_window_minutes", MA_SETTING_NUMBER, "60", NULL, "the loop_limit window, in minutes"},
   {"never_log", MA_SETTING_PATTERN_LIST, "", NULL,
    "addresses and domains never linked or logged: a@x.com, x.com, *.x.com (+p / -p edit the list)"},
+  {"timezone", MA_SETTING_TIMEZONE, "UTC", NULL, "IANA time zone of the enterprise's calendar day (relay daily limits)"},
+  {"admin_email", MA_SETTING_ADDRESS, "", NULL, "where warnings about relays go (relay suspended), through the default path"},
+  {"default_path_hourly_limit", MA_SETTING_NUMBER, "0", NULL,
+   "recipients per hour the enterprise may send by mailagent's own delivery path (0: no limit)"},
+  {"default_path_daily_limit", MA_SETTING_NUMBER, "0", NULL,
+   "recipients per day (enterprise's time zone) by mailagent's own delivery path (0: no limit)"},
+  {"employee_channels", MA_SETTING_WORD_LIST, "employee_mailbox enterprise_relay mailagent_relay", channel_choices,
+   "the channels employees may send through: employee_mailbox enterprise_relay mailagent_relay"},
   {"return_path", MA_SETTING_RETURN_PATH, "bounce", NULL,
    "envelope sender of outgoing mail: bounce (VERP on [relay] bounce_domain), from, or an address of the enterprise"},
   {"retention_days", MA_SETTING_DAYS, "0", NULL,
@@ -204,6 +213,55 @@ static char *normalise_cidrs(const MaSettingInfo *info, const char *value, GErro
   return join_list(list);
 }
 
+/* An IANA zone name that the system's tzdata knows ("Europe/Paris", "UTC"). */
+static char *normalise_timezone(const MaSettingInfo *info, const char *v, GError **error)
+{
+  GTimeZone *tz = *v && strlen(v) < 64 && !strstr(v, "..") ? g_time_zone_new_identifier(v) : NULL;
+  if (!tz) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: \"%s\" is not a time zone this system knows (an IANA name such as Europe/Paris; tzdata installed?)",
+                info->key, v);
+    return NULL;
+  }
+  g_time_zone_unref(tz);
+  return g_strdup(v);
+}
+
+/* One address, local@domain, lower-cased domain; "" clears it. */
+static char *normalise_address(const MaSettingInfo *info, const char *v, GError **error)
+{
+  const char *at = strrchr(v, '@');
+  if (*v && (!at || at == v || !at[1] || strlen(v) > 254 || strpbrk(v, " \t\r\n<>,;\"") || !strchr(at, '.'))) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: \"%s\" is not an address (local@domain)", info->key, v);
+    return NULL;
+  }
+  if (!*v) return g_strdup("");
+  g_autofree char *domain = g_ascii_strdown(at + 1, -1);
+  return g_strdup_printf("%.*s@%s", (int) (at - v), v, domain);
+}
+
+/* A set of the registry's words, in the registry's order; "none" or "" for the empty set. */
+static char *normalise_words(const MaSettingInfo *info, const char *v, GError **error)
+{
+  g_auto(GStrv) words = g_strsplit_set(v, " ,", -1);
+  gboolean on[16] = {0};
+  for (char **w = words; *w; w++) {
+    if (!**w || g_ascii_strcasecmp(*w, "none") == 0) continue;
+    guint i = 0;
+    while (info->choices[i] && g_ascii_strcasecmp(*w, info->choices[i]) != 0) i++;
+    if (!info->choices[i]) {
+      g_autofree char *all = g_strjoinv(", ", (char **) info->choices);
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: \"%s\" is not one of %s", info->key, *w, all);
+      return NULL;
+    }
+    on[i] = TRUE;
+  }
+  GString *out = g_string_new(NULL);
+  for (guint i = 0; info->choices[i]; i++)
+    if (on[i]) g_string_append_printf(out, "%s%s", out->len ? " " : "", info->choices[i]);
+  if (out->len == 0) g_string_append(out, "none");
+  return g_string_free(out, FALSE);
+}
+
 /* "bounce", "from", or local@domain (lower-cased; printable ASCII without spaces, <> or quotes,
  * RFC 5321's lengths). Whether the domain is the enterprise's is settings_set's check. */
 static char *normalise_return_path(const MaSettingInfo *info, const char *v, GError **error)
@@ -251,6 +309,9 @@ char *settings_normalise(const char *key, const char *value, const char *current
     return NULL;
   case MA_SETTING_DOMAIN_LIST:
   case MA_SETTING_PATTERN_LIST: return normalise_domains(info, v, current, error);
+  case MA_SETTING_TIMEZONE: return normalise_timezone(info, v, error);
+  case MA_SETTING_ADDRESS: return normalise_address(info, v, error);
+  case MA_SETTING_WORD_LIST: return normalise_words(info, v, error);
   case MA_SETTING_NUMBER: {
     char *end = NULL;
     gint64 n = g_ascii_strtoll(v, &end, 10);

@@ -34,6 +34,12 @@
  *   never_log          pattern list [empty] addresses ("a@x.com"), domains ("x.com") and every
  *                      subdomain ("*.x.com") that are never linked to records; a message whose only
  *                      external participants are on it is not archived
+ *   timezone           IANA zone [UTC] the enterprise's calendar day (relay daily limits, suspension)
+ *   admin_email        address [none] where relay warnings are mailed (through the default path)
+ *   default_path_hourly_limit, default_path_daily_limit  count [0: none] recipients per hour / per
+ *                      day by mailagent's own delivery path (the shared relay's quotas)
+ *   employee_channels  word list [employee_mailbox enterprise_relay mailagent_relay] the channels
+ *                      employees may send through (docs/routing.md rule 1)
  *   return_path        bounce|from|ADDRESS [bounce] the envelope sender of outgoing mail on the
  *                      default path: mailagent's bounce management (a VERP address per recipient
  *                      on [relay] bounce_domain; the From address while that is unset), the From
@@ -63,6 +69,9 @@ typedef enum {
   MA_SETTING_CIDR_LIST,
   MA_SETTING_PATTERN_LIST, /* addresses, domains and *.domain wildcards (never_log) */
   MA_SETTING_NUMBER,       /* a whole number, 0 to 1000000 */
+  MA_SETTING_TIMEZONE,    /* an IANA zone name the system's tzdata knows */
+  MA_SETTING_ADDRESS,     /* one mail address, or "" */
+  MA_SETTING_WORD_LIST,   /* a subset of choices, space-separated in their order, or "none" */
   MA_SETTING_RETURN_PATH, /* "bounce", "from" or an address in one of the enterprise's domains */
   MA_SETTING_DAYS,        /* a whole number of days, 0 to SETTINGS_DAYS_MAX */
 } MaSettingKind;

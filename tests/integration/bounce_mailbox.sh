@@ -11,7 +11,7 @@ pki_make
 dovecot_user alice@example.test alice-secret
 dovecot_start
 
-write_config "[collector]" "ca_file=$T/pki/root.pem" "timeout=10"
+write_config "[collector]" "ca_file=$T/pki/root.pem" "timeout=10" "[relay]" "default_path_scope=any"
 ma init >/dev/null
 ma enterprise add --name Acme --slug acme --domain example.test >/dev/null
 ma employee add acme alice@example.test --name Alice >/dev/null

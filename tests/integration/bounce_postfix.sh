@@ -15,7 +15,7 @@ source "$(dirname "$0")/lib/outbound.sh"
 chmod 755 "$T"
 PF=$T/pf
 PF_PORT=$(free_port)
-write_config "[relay]" "default_host=127.0.0.1:$PF_PORT" "tls_mode=off" "bounce_domain=bounces.test"
+write_config "[relay]" "default_path_scope=any" "default_host=127.0.0.1:$PF_PORT" "tls_mode=off" "bounce_domain=bounces.test"
 
 mkdir -p "$PF/mail"
 chown postfix "$PF/mail"

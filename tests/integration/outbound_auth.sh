@@ -9,34 +9,10 @@ source "$(dirname "$0")/lib/outbound.sh"
 
 chmod 755 "$T"
 tls_certs "$T/certs"
-D=$T/dovecot
-mkdir -p "$D/run"
+D=$T/dovecot; mkdir -p "$D"
 echo "crm:{PLAIN}relay-secret" >"$D/users"
 PF=$T/pf
-cat >"$D/dovecot.conf" <<CONF
-base_dir = $D/run
-state_dir = $D/run
-protocols =
-log_path = $D/log
-ssl = no
-auth_mechanisms = plain login
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u $D/users
-}
-userdb {
-  driver = static
-  args = uid=nobody gid=nogroup home=/nonexistent
-}
-service auth {
-  unix_listener $D/auth {
-    mode = 0666
-  }
-}
-CONF
-dovecot -c "$D/dovecot.conf" || { cat "$D/log" 2>/dev/null; fail "dovecot did not start"; }
-CLEANUP_CMDS+=("doveadm -c '$D/dovecot.conf' stop")
-for _ in $(seq 1 50); do [ -S "$D/auth" ] && break; sleep 0.1; done
+dovecot_auth "$D"
 [ -S "$D/auth" ] && pass "Dovecot's auth socket is up" || fail "no auth socket"
 
 PF_PORT=$(free_port)
@@ -47,7 +23,7 @@ pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = may" "smtpd_tls_cert_file =
 
 echo relay-secret >"$T/password"
 ma_relay() {
-  write_config "[relay]" "default_host=127.0.0.1:$PF_PORT" "tls_mode=$1" "auth_mechanism=$2" "username=crm" \
+  write_config "[relay]" "default_path_scope=any" "default_host=127.0.0.1:$PF_PORT" "tls_mode=$1" "auth_mechanism=$2" "username=crm" \
     "password_file=$3" "[storage]" "data_dir=$T/data"
 }
 ma_relay required plain "$T/password"

@@ -13,7 +13,7 @@ chmod 755 "$T"
 PF=$T/pf
 PF_PORT=$(free_port)
 clock_start
-write_config "[relay]" "default_host=127.0.0.1:$PF_PORT" "tls_mode=off" "[queue]" "destination_concurrency=$CONC"
+write_config "[relay]" "default_path_scope=any" "default_host=127.0.0.1:$PF_PORT" "tls_mode=off" "[queue]" "destination_concurrency=$CONC"
 ma init >/dev/null
 ma enterprise add --name Acme --slug acme --domain acme.example --json >"$T/ent.json"
 KEY=$(json_get "$T/ent.json" 'd["api_key"]["secret"]')

@@ -13,7 +13,7 @@ dns_start "$FIXTURES_DIR/dns/example.test.zone"
 PF=$T/pf
 PF_PORT=$(free_port)
 pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = none"
-write_config "[dns]" "servers=$DNS_SERVERS" "[relay]" "default_host=127.0.0.1:$PF_PORT" "tls_mode=off"
+write_config "[dns]" "servers=$DNS_SERVERS" "[relay]" "default_path_scope=any" "default_host=127.0.0.1:$PF_PORT" "tls_mode=off"
 ma init >/dev/null
 ma enterprise add --name Acme --slug acme --domain example.test --domain acme.example --json >"$T/ent.json"
 KEY=$(json_get "$T/ent.json" 'd["api_key"]["secret"]')

@@ -29,7 +29,7 @@ hostile dropdata "$DROP"
 ma_relay() { # PORT or HOST:PORT, TLS mode
   local target=$1
   [[ "$target" == *:* ]] || target=127.0.0.1:$target
-  write_config "[relay]" "default_host=$target" "tls_mode=$2" "[tls]" "ca_file=$T/certs/ca.pem" \
+  write_config "[relay]" "default_path_scope=any" "default_host=$target" "tls_mode=$2" "[tls]" "ca_file=$T/certs/ca.pem" \
     "[queue]" "connect_timeout=5" "command_timeout=10" "[storage]" "data_dir=$T/data"
 }
 ma_relay "$STRIP" off

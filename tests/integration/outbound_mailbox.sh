@@ -244,6 +244,18 @@ assert_eq 1 "$(grep -c 'disconnect from .* auth=1/2 mail=1 rcpt=1 data=1 quit=1'
 assert_eq 9 "$(wait_mbox "$PF" 9)" "the destination holds all nine messages, none twice"
 assert_eq done "$(wait_copy "$ID")" "the OAuth2 mailbox's Sent copy is appended too"
 
+# the routing's rule 2 (agent/relay, docs/routing.md): channel auto on behalf of an employee whose
+# mailbox can send takes that mailbox, through the same transport
+curl -s -o "$T/send.json" -H "Authorization: Bearer $KEY" -X POST "http://127.0.0.1:$API_PORT/v1/messages:send" \
+  -d '{"from":"dave@example.test","to":["y9@client.example"],"subject":"Auto","text":"hello","employee":"dave@example.test"}'
+ID=$(json_get "$T/send.json" 'd["id"]')
+assert_eq "y9@client.example sent" "$(wait_settled "$ID")" "channel auto with an employee's sending mailbox: sent"
+assert_eq "employee_mailbox $DAVE" "$(outbound "$ID" | json_get - 'd["route"]["groups"][0]["channel"] + " " + d["route"]["groups"][0]["mailbox_id"]')" \
+  "the route (rule 2) names the employee's mailbox"
+assert_eq 3 "$(grep -c 'sasl_method=XOAUTH2, sasl_username=dave@example.test' "$PF/maillog")" "... and it left through it (XOAUTH2)"
+assert_eq 10 "$(wait_mbox "$PF" 10)" "the destination holds ten messages"
+assert_eq done "$(wait_copy "$ID")" "... with its Sent copy"
+
 # the grant is revoked at the provider; the stored token expires: the refresh says invalid_grant
 curl -s -X POST -d "token=$(curl -s "http://127.0.0.1:$OAUTH_PORT/control/stats" | json_get - 'd["issued_access"][-1]')" \
   "http://127.0.0.1:$OAUTH_PORT/revoke" >/dev/null

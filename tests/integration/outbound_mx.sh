@@ -14,7 +14,7 @@ PF=$T/pf
 PF_PORT=$(free_port)
 pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = none" \
   "virtual_mailbox_domains = client.example two-mx.outbound.test implicit.outbound.test"
-write_config "[dns]" "servers=$DNS_SERVERS" "[relay]" "mx_port=$PF_PORT" "tls_mode=off" "[queue]" "connect_timeout=5"
+write_config "[dns]" "servers=$DNS_SERVERS" "[relay]" "default_path_scope=any" "mx_port=$PF_PORT" "tls_mode=off" "[queue]" "connect_timeout=5"
 ma init >/dev/null
 ma enterprise add --name Acme --slug acme --domain acme.example --json >"$T/ent.json"
 KEY=$(json_get "$T/ent.json" 'd["api_key"]["secret"]')

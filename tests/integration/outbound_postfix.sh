@@ -14,7 +14,7 @@ PF_PORT=$(free_port)
 pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = none"
 
 clock_start 1800000000
-write_config "[relay]" "default_host=127.0.0.1:$PF_PORT" "tls_mode=off" \
+write_config "[relay]" "default_path_scope=any" "default_host=127.0.0.1:$PF_PORT" "tls_mode=off" \
   "[queue]" "retry_initial=300" "retry_max=3600" "max_age=7200"
 ma init >/dev/null
 ma enterprise add --name Acme --slug acme --domain acme.example --json >"$T/ent.json"

@@ -12,7 +12,7 @@ chmod 755 "$T"
 PF=$T/pf
 PF_PORT=$(free_port)
 pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = none"
-write_config "[relay]" "default_host=127.0.0.1:$PF_PORT" "tls_mode=off"
+write_config "[relay]" "default_path_scope=any" "default_host=127.0.0.1:$PF_PORT" "tls_mode=off"
 TLS_SUB_PORT=$(free_port)
 sed -i "/^\[submission\]/a tls_listen=127.0.0.1:$TLS_SUB_PORT" "$CONF"
 ma init >/dev/null

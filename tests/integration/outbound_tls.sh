@@ -27,7 +27,7 @@ done
 pf_reload "$PF"
 
 ma_mode() {
-  write_config "[dns]" "servers=$DNS_SERVERS" "[relay]" "mx_port=$PF_PORT" "tls_mode=$1" "[tls]" "ca_file=$T/certs/ca.pem" \
+  write_config "[dns]" "servers=$DNS_SERVERS" "[relay]" "default_path_scope=any" "mx_port=$PF_PORT" "tls_mode=$1" "[tls]" "ca_file=$T/certs/ca.pem" \
     "[queue]" "connect_timeout=5" "command_timeout=10" "[storage]" "data_dir=$T/data"
 }
 ma_mode off

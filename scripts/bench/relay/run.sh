@@ -41,6 +41,7 @@ loopback_auth=1
 listen=127.0.0.1:$AP
 [relay]
 default_host=127.0.0.1:$1
+default_path_scope=any
 tls_mode=off
 [queue]
 destination_concurrency=20

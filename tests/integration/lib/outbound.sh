@@ -6,6 +6,10 @@
 #   except reject550@client.example (550 5.1.1) and defer450@client.example (450 4.2.0), refused at
 #   RCPT by check_recipient_access. Its log is DIR/maillog. Stopped by the EXIT trap.
 # mbox_count DIR: messages delivered into DIR/mail/inbox so far.
+# dovecot_auth DIR: Dovecot's auth service alone (no mail protocols), for a Postfix's SASL
+#   (smtpd_sasl_type = dovecot, smtpd_sasl_path = DIR/auth): PLAIN and LOGIN against the
+#   passwd-file DIR/users ("user:{PLAIN}secret" lines, written by the caller, re-read when it
+#   changes). Stopped by the EXIT trap.
 # wait_state API_ID ADDRESS STATE [seconds]: waits until GET /v1/outbound/ID shows ADDRESS in STATE;
 #   prints the state seen last. Needs KEY (the enterprise API key) and API_PORT.
 
@@ -106,4 +110,34 @@ for r in d['recipients']: print(r['address'], r['state'])" 2>/dev/null) && break
     sleep 0.1
   done
   echo "$out"
+}
+
+dovecot_auth() {
+  local d=$1
+  mkdir -p "$d/run"
+  cat >"$d/dovecot.conf" <<CONF
+base_dir = $d/run
+state_dir = $d/run
+protocols =
+log_path = $d/log
+ssl = no
+auth_mechanisms = plain login
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $d/users
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=/nonexistent
+}
+service auth {
+  unix_listener $d/auth {
+    mode = 0666
+  }
+}
+CONF
+  dovecot -c "$d/dovecot.conf" || { cat "$d/log" 2>/dev/null; fail "dovecot did not start"; return 1; }
+  CLEANUP_CMDS+=("doveadm -c '$d/dovecot.conf' stop")
+  for _ in $(seq 1 50); do [ -S "$d/auth" ] && return 0; sleep 0.1; done
+  fail "no Dovecot auth socket"
 }
