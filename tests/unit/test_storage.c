@@ -1203,6 +1203,7 @@ static void test_oauth2(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_oauth2_grant_get(fx->st, "mailbox:m1", &got, &error), ==, 1);
   g_assert_cmpstr(got->state, ==, "revoked");
   g_assert_null(got->access_sealed);
+  g_clear_pointer(&got, ma_oauth2_grant_free);
   g_assert_cmpint(storage_oauth2_grant_get(fx->st, "mailbox:none", &got, &error), ==, 0);
 
   g_assert_cmpint(storage_oauth2_state_add(fx->st, "s1", "mailbox:m1", "e1", "v1", 1000, &error), ==, 0);
