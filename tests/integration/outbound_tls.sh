@@ -59,7 +59,16 @@ for mode in off preferred required preferred-verify required-verify; do
   stop_serve
 done
 
-# the receiving side: which copies arrived over TLS (Postfix's Received: header)
+# the receiving side: which copies arrived over TLS (Postfix's Received: header). Postfix delivers
+# to the mailbox after its own 250, so wait (bounded) until every copy mailagent saw accepted is in.
+want_copies=0
+for mode in off preferred required preferred-verify required-verify; do
+  for _ in ${WANT[$mode]}; do want_copies=$((want_copies + 1)); done
+done
+for _ in $(seq 1 100); do
+  [ "$(grep -c '^Delivered-To: ' "$PF/mail/inbox" 2>/dev/null || echo 0)" -ge "$want_copies" ] && break
+  sleep 0.1
+done
 /usr/bin/python3 - "$PF/mail/inbox" >"$T/received.txt" <<'PY'
 import mailbox, sys
 for m in mailbox.mbox(sys.argv[1]):
