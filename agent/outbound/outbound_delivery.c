@@ -5,7 +5,7 @@
  * server with its password or OAuth2 token), runs agent/smtp_client connections, and records every
  * recipient's outcome with its webhook event in one transaction per job.
  *
- * The employee-mailbox channel (issue 13): before a connection starts, the job's recipients are
+ * The employee-mailbox channel (issue 13; outbound_delivery_mailbox.c): before a connection starts, the job's recipients are
  * reserved against the mailbox's daily limit (storage_mailbox_send_reserve, per calendar day in the
  * enterprise's time zone); those beyond it leave the mailbox's route: to the default path when the
  * From domain may use it (ma_domains_may_send), else they wait for the next day, deferred with the
@@ -29,130 +29,17 @@
  * MTA has). Threads: everything here runs on the delivery thread, which owns its event loop, its
  * storage handle and its resolver; the only entry from other threads is outbound_delivery_notify.
  */
-#include "outbound.h"
-#include "outbound_mailbox.h"
 
-#include "agent/bounce/bounce.h"
-#include "agent/bounce/bounce_verp.h"
-#include "agent/collector/collector.h"
-#include "agent/dns/dns.h"
-#include "agent/domains/domains.h"
-#include "agent/lib/crypto.h"
-#include "agent/oauth2/oauth2_async.h"
-#include "agent/lib/clock.h"
-#include "agent/lib/crypto.h"
-#include "agent/lib/log.h"
-#include "agent/lib/crypto.h"
-#include "agent/lib/tls.h"
-#include "agent/relay/relay.h"
-#include "agent/smtp_client/smtp_client_io.h"
-#include "agent/webhook/webhook.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <string.h>
 #include <unistd.h>
-
-#define OUT_JOB_RCPTS 50
-#define OUT_LEASE 3600          /* seconds a claim holds a recipient */
-#define OUT_TICK_MS 1000
-#define OUT_MAX_MX_HOSTS 10
-
-typedef struct Dest Dest;
-
-/* An enterprise relay as a destination (agent/relay): its settings when the scan met it, the
- * password opened from its seal. */
-typedef struct {
-  char *enterprise_id, *relay_id, *name, *host, *return_path;
-  int port;
-  gboolean implicit_tls;
-  SmtpTlsMode tls_mode;
-  SmtpAuthMech auth;
-  char *username, *password;
-} RelayTarget;
-
-typedef struct {
-  char *name;    /* for SNI and certificate checks */
-  char *address; /* IP literal */
-} Host;
-
-/* One message's recipients for one destination, as handed to one connection. */
-typedef struct {
-  MaOutbound *msg;         /* the message row (recipients array unused here) */
-  GBytes *body;
-  GPtrArray *rcpts;        /* MaOutboundRecipient*, owned */
-  const char **addrs;      /* their addresses, for SmtpClientJob */
-  Dest *dest;
-  guint host;              /* index into dest->hosts */
-  char *mail_from;         /* the recipient's VERP return path (one recipient per job), or NULL: msg's */
-  char day[16];            /* employee mailbox: the day its recipients were reserved on */
-  int reserved;            /* ... and how many (given back for those not sent) */
-  char *mailbox_id;        /* ... the mailbox (kept here: the destination reads its binding again) */
-  gboolean sent_copy;      /* ... whose Sent folder gets a copy (IMAP binding, provider does not) */
-} Job;
-
-struct Dest {
-  char *key;               /* "relay" (smart host), "relay:<id>:<updated>" (enterprise relay) or the
-                              recipient domain */
-  RelayTarget *ent;        /* enterprise relay, else NULL */
-  gboolean resolving, resolved;
-  GPtrArray *hosts;        /* Host* in preference order */
-  char *failure;           /* resolution failed: the reason */
-  gboolean failure_perm;
-  GQueue waiting;          /* Job* */
-  guint active;
-  guint mx_left;           /* A look-ups still running */
-  GPtrArray *mx_names;     /* exchanges, in order */
-  GPtrArray *mx_addrs;     /* per exchange: char* address or NULL */
-  MaMailbox *mailbox;      /* "mailbox:<id>": the binding, read again at each routing */
-  char *secret;            /* its password in clear (NULL for OAuth2: the token provider) */
-};
-
-typedef struct {
-  SmtpClientConn *conn;
-  Dest *dest;
-  guint host;
-  Job *job;
-} Conn;
-
-typedef struct {
-  /* configuration (copied) */
-  char *data_dir, *helo, *relay_host, *tls_mode, *auth_mech, *username, *password;
-  char *bounce_domain;     /* [relay] bounce_domain, NULL: no VERP nor List-Unsubscribe */
-  char *public_url;        /* [api] public_url: the one-click unsubscribe link's base, NULL: none */
-  guint8 master_key[32];   /* with bounce_domain: signs the List-Unsubscribe fields */
-  guint8 token_key[32];    /* bounce_token_key of the master key, with bounce_domain */
-  int relay_port, mx_port;
-  gint64 max_age;
-  int retry_initial, retry_max, concurrency, max_connections, connect_timeout, command_timeout;
-  /* state */
-  GThread *thread;
-  struct event_base *base;
-  struct event *tick, *wake_ev;
-  int wake_pipe[2];
-  MaStorage *st;
-  MaDns *dns;
-  SSL_CTX *ssl;
-  GHashTable *dests;       /* key -> Dest* */
-  GHashTable *conns;       /* Conn* open */
-  GPtrArray *outcomes;     /* Outcome* waiting for the group commit (on_flush) */
-  GPtrArray *relay_failures; /* RelayFailure*: failed sessions through enterprise relays, same commit */
-  /* the employee-mailbox channel */
-  const MaConfig *cfg;     /* the caller's (outlives the engine): the collector environment keeps it */
-  CollectorEnv coll;
-  gboolean coll_ok;        /* master key and presets loaded */
-  SSL_CTX *mailbox_ssl;    /* trust of the mailboxes' servers ([collector] ca_file) */
-  Oauth2Async *tokens;
-  SmtpTokenProvider token_provider;
-  struct event *flush_ev;
-  guint active;
-  guint waiting_jobs;
-  gboolean stopping;
-} Engine;
+#include "outbound_delivery_internal.h"
 
 static Engine *engine;
 
-static void job_free(Job *j)
+void delivery_job_free(Job *j)
 {
   if (!j) return;
   ma_outbound_free(j->msg);
@@ -191,7 +78,7 @@ static void dest_free(Dest *d)
   g_free(d->key);
   g_ptr_array_unref(d->hosts);
   g_free(d->failure);
-  g_queue_clear_full(&d->waiting, (GDestroyNotify) job_free);
+  g_queue_clear_full(&d->waiting, (GDestroyNotify) delivery_job_free);
   if (d->mx_names) g_ptr_array_unref(d->mx_names);
   if (d->mx_addrs) g_ptr_array_unref(d->mx_addrs);
   ma_mailbox_free(d->mailbox);
@@ -201,7 +88,7 @@ static void dest_free(Dest *d)
 }
 
 /* What a job needs of its message row (the recipients array stays empty). */
-static MaOutbound *job_msg_copy(const MaOutbound *m)
+MaOutbound *delivery_job_msg_copy(const MaOutbound *m)
 {
   MaOutbound *c = ma_outbound_new();
   c->id = g_strdup(m->id);
@@ -281,16 +168,6 @@ static int record_outcome(Engine *e, const MaOutbound *msg, MaOutboundRecipient 
   return 1;
 }
 
-/* One recipient's outcome waiting for the next group commit. */
-typedef struct {
-  MaOutbound *msg;          /* what record_outcome and the event read */
-  MaOutboundRecipient *r;
-  SmtpOutcome outcome;
-  char reply[512];
-  char *fallback_from;      /* the enterprise relay that failed this recipient: route it again */
-  gint64 not_before;        /* deferred: not retried before (0: the retry schedule alone) */
-  char *sent_copy_mailbox;  /* sent through this mailbox, whose Sent folder gets a copy */
-} Outcome;
 
 static void outcome_free(Outcome *o)
 {
@@ -394,7 +271,7 @@ static Job *apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint n)
     if (res[i].outcome == SMTP_OUTCOME_TEMP && res[i].host_level && more_hosts) {
       if (!next) {
         next = g_new0(Job, 1);
-        next->msg = job_msg_copy(j->msg);
+        next->msg = delivery_job_msg_copy(j->msg);
         next->body = g_bytes_ref(j->body);
         next->rcpts = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbound_recipient_free);
         next->dest = j->dest;
@@ -407,7 +284,7 @@ static Job *apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint n)
       continue;
     }
     Outcome *o = g_new0(Outcome, 1);
-    o->msg = job_msg_copy(j->msg);
+    o->msg = delivery_job_msg_copy(j->msg);
     o->r = r;
     o->outcome = res[i].outcome;
     g_strlcpy(o->reply, res[i].reply, sizeof o->reply);
@@ -437,7 +314,7 @@ static Job *apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint n)
 }
 
 /* Every recipient of j fails with reply (outcome as given); j is freed. */
-static void fail_job(Engine *e, Job *j, SmtpOutcome outcome, const char *reply)
+void delivery_fail_job(Engine *e, Job *j, SmtpOutcome outcome, const char *reply)
 {
   SmtpRcptResult *res = g_new0(SmtpRcptResult, j->rcpts->len);
   for (guint i = 0; i < j->rcpts->len; i++) {
@@ -449,7 +326,7 @@ static void fail_job(Engine *e, Job *j, SmtpOutcome outcome, const char *reply)
   Job *next = apply_results(e, j, res, j->rcpts->len);
   g_assert(next == NULL);
   g_free(res);
-  job_free(j);
+  delivery_job_free(j);
 }
 
 /* ---- connections ------------------------------------------------------------------------------ */
@@ -496,7 +373,7 @@ static void on_conn_job_done(void *arg, SmtpClientConn *sc, const SmtpRcptResult
   Job *j = c->job;
   c->job = NULL;
   Job *next = apply_results(e, j, res, n);
-  job_free(j);
+  delivery_job_free(j);
   if (next) enqueue_job(e, next);
   Job *again = smtp_client_conn_ready(sc) && !e->stopping ? take_waiting(e, c->dest, c->host) : NULL;
   if (again) {
@@ -543,111 +420,6 @@ static SmtpClientConfig client_config(Engine *e, gboolean relay, int port, const
   return cfg;
 }
 
-/* ---- the employee-mailbox channel ------------------------------------------------------------ */
-
-/* Recipient k of j leaves the mailbox's route: to the default path when the From domain may use it,
- * else deferred until the day after (the limit is per day). Its row goes to the group commit or is
- * rerouted now; j keeps a NULL in its place. */
-static void mailbox_overflow(Engine *e, Job *j, guint k, const char *why_limit, gint64 next_day)
-{
-  MaOutboundRecipient *r = g_ptr_array_index(j->rcpts, k);
-  g_ptr_array_index(j->rcpts, k) = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *reason = NULL;
-  const char *at = j->msg->header_from ? strrchr(j->msg->header_from, '@') : NULL;
-  int may = at ? ma_domains_may_send(e->st, j->msg->enterprise_id, at + 1, &reason, &error) : 0;
-  if (may > 0) {
-    g_autofree char *why = g_strdup_printf("%s: the default path", why_limit);
-    g_autofree char *route = outbound_fallback_route(j->dest->mailbox->id, why);
-    if (storage_outbound_recipient_reroute(e->st, r->id, route, ma_now(), ma_now(), &error) < 0)
-      ma_error("outbound", "%s to=<%s>: cannot reroute: %s (retried after its lease)", j->msg->id, r->address,
-               error->message);
-    else
-      ma_info("outbound", "%s to=<%s> %s", j->msg->id, r->address, why);
-    ma_outbound_recipient_free(r);
-    outbound_delivery_notify();
-    return;
-  }
-  Outcome *o = g_new0(Outcome, 1);
-  o->msg = job_msg_copy(j->msg);
-  o->r = r;
-  o->outcome = SMTP_OUTCOME_TEMP;
-  o->not_before = next_day;
-  g_snprintf(o->reply, sizeof o->reply, "%s; the default path is not open to %s (%s): waiting for the next day",
-             why_limit, at ? at + 1 : "this sender", may < 0 ? "storage error" : reason ? reason : "not in the domain scope");
-  g_ptr_array_add(e->outcomes, o);
-  event_active(e->flush_ev, EV_TIMEOUT, 1);
-}
-
-/* Reserves j's recipients against its mailbox's daily limit; those over it leave (mailbox_overflow).
- * FALSE when none is left (j freed). */
-static gboolean mailbox_admit(Engine *e, Job *j)
-{
-  const MaMailbox *m = j->dest->mailbox;
-  j->mailbox_id = g_strdup(m->id);
-  j->sent_copy = m->sent_copy && g_str_equal(m->protocol, "imap");
-  gint64 next_day = 0;
-  outbound_mailbox_day(e->st, m->enterprise_id, ma_now(), j->day, &next_day);
-  int granted = 0;
-  gint64 count = 0;
-  g_autoptr(GError) error = NULL;
-  if (storage_mailbox_send_reserve(e->st, m->id, j->day, m->daily_limit, (int) j->rcpts->len, &granted, &count,
-                                   &error) < 0) {
-    fail_job(e, j, SMTP_OUTCOME_TEMP, "cannot count the mailbox's daily limit (storage)");
-    return FALSE;
-  }
-  j->reserved = granted;
-  if ((guint) granted == j->rcpts->len) return TRUE;
-  g_autofree char *why = g_strdup_printf("daily limit %d of mailbox %s reached for %s", m->daily_limit, m->email, j->day);
-  for (guint k = (guint) granted; k < j->rcpts->len; k++) mailbox_overflow(e, j, k, why, next_day);
-  g_ptr_array_set_size(j->rcpts, granted); /* the tail is NULL now */
-  if (granted == 0) {
-    job_free(j);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* On oauth2_async's worker: a mailbox's grant is revoked; the binding turns needs_reauth. */
-static void grant_revoked(MaStorage *st, const char *owner, const char *why, void *data)
-{
-  if (g_str_has_prefix(owner, "mailbox:")) collector_grant_revoked(st, owner + strlen("mailbox:"), why);
-}
-
-/* Token provider glue: SmtpTokenProvider over oauth2_async. */
-static guint token_get(void *ctx, const char *owner, gboolean force, SmtpTokenReady ready, void *arg)
-{
-  return oauth2_async_get(ctx, owner, force, (Oauth2AsyncReady) ready, arg);
-}
-
-/* Reads the binding of a "mailbox:<id>" destination again: its server, its password. 0, or -1
- * with d->failure set. */
-static int mailbox_load(Engine *e, Dest *d)
-{
-  const char *id = d->key + strlen("mailbox:");
-  g_autoptr(GError) error = NULL;
-  ma_mailbox_free(d->mailbox);
-  d->mailbox = NULL;
-  if (d->secret) memset(d->secret, 0, strlen(d->secret));
-  g_clear_pointer(&d->secret, g_free);
-  MaMailbox *m = NULL;
-  int rc = storage_mailbox_get(e->st, NULL, id, &m, &error);
-  if (rc <= 0) d->failure = g_strdup_printf("the employee's mailbox %s is %s", id, rc < 0 ? "unreadable" : "no longer bound");
-  else if (!m->smtp_host) d->failure = g_strdup_printf("mailbox %s is not used to send", m->email);
-  else if (g_strcmp0(m->state, "active") != 0) d->failure = g_strdup_printf("mailbox %s is %s", m->email, m->state);
-  else if (!e->coll_ok) d->failure = g_strdup("no master key: cannot open the mailbox's credentials");
-  else if (g_str_equal(m->auth, "password")) {
-    g_autofree char *aad = collector_secret_aad(m->id);
-    d->secret = m->secret_sealed ? ma_secret_open(e->coll.master_key, aad, m->secret_sealed, NULL) : NULL;
-    if (!d->secret) d->failure = g_strdup_printf("mailbox %s: its password cannot be opened", m->email);
-  }
-  if (d->failure) {
-    ma_mailbox_free(m);
-    return -1;
-  }
-  d->mailbox = m;
-  return 0;
-}
 
 /* Starts connections for d's waiting jobs while the limits allow. */
 static void dispatch(Engine *e, Dest *d)
@@ -655,7 +427,7 @@ static void dispatch(Engine *e, Dest *d)
   if (d->resolving) return; /* a mailbox's binding is being read again: dest_ready dispatches */
   while (d->waiting.length > 0 && d->active < (guint) e->concurrency && e->active < (guint) e->max_connections) {
     Job *j = take_waiting(e, d, G_MAXUINT);
-    if (d->mailbox && !mailbox_admit(e, j)) continue;
+    if (d->mailbox && !delivery_mailbox_admit(e, j)) continue;
     Host *h = g_ptr_array_index(d->hosts, j->host);
     gboolean relay = strcmp(d->key, "relay") == 0;
     int port = d->mailbox ? d->mailbox->smtp_port : d->ent ? d->ent->port : relay ? e->relay_port : e->mx_port;
@@ -689,7 +461,7 @@ static void dispatch(Engine *e, Dest *d)
       }
       Job *next = apply_results(e, j, res, j->rcpts->len);
       g_free(res);
-      job_free(j);
+      delivery_job_free(j);
       if (next) enqueue_job(e, next);
       continue;
     }
@@ -716,7 +488,7 @@ static void dest_ready(Engine *e, Dest *d)
   if (d->failure) {
     Job *j;
     while ((j = take_waiting(e, d, G_MAXUINT)))
-      fail_job(e, j, d->failure_perm ? SMTP_OUTCOME_PERM : SMTP_OUTCOME_TEMP, d->failure);
+      delivery_fail_job(e, j, d->failure_perm ? SMTP_OUTCOME_PERM : SMTP_OUTCOME_TEMP, d->failure);
     /* the next batch asks again (the resolver caches answers by their TTL) */
     d->resolved = FALSE;
     g_clear_pointer(&d->failure, g_free);
@@ -835,7 +607,7 @@ static void route_job(Engine *e, Job *j)
     return;
   }
   if (g_str_has_prefix(d->key, "mailbox:")) {
-    if (mailbox_load(e, d) < 0) {
+    if (delivery_mailbox_load(e, d) < 0) {
       dest_ready(e, d);
       return;
     }
@@ -935,7 +707,7 @@ static void outcome_now(Engine *e, const MaOutbound *msg, MaOutboundRecipient *r
                         const char *fallback_from)
 {
   Outcome *o = g_new0(Outcome, 1);
-  o->msg = job_msg_copy(msg);
+  o->msg = delivery_job_msg_copy(msg);
   o->r = r;
   o->outcome = SMTP_OUTCOME_TEMP;
   g_strlcpy(o->reply, reply, sizeof o->reply);
@@ -967,7 +739,7 @@ static Job *add_to_job(Engine *e, GHashTable *jobs, MaOutbound *msg, GBytes *bod
   Job *j = g_hash_table_lookup(jobs, key), *created = NULL;
   if (!j || j->rcpts->len >= OUT_JOB_RCPTS) {
     j = created = g_new0(Job, 1);
-    j->msg = job_msg_copy(msg);
+    j->msg = delivery_job_msg_copy(msg);
     j->body = unsub ? list_unsubscribe_copy(e, msg, body, r) : g_bytes_ref(body);
     j->rcpts = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbound_recipient_free);
     j->dest = d;
@@ -1081,7 +853,7 @@ static void conn_drop(gpointer data)
 {
   Conn *c = data;
   smtp_client_conn_free(c->conn);
-  job_free(c->job);
+  delivery_job_free(c->job);
   g_free(c);
 }
 
@@ -1193,8 +965,8 @@ int outbound_delivery_start(const MaConfig *cfg, GError **error)
   if (e->coll_ok && (!(e->mailbox_ssl = ma_tls_client_ctx_new(cfg->collector_ca_file, error)) ||
                      !(e->tokens = oauth2_async_new(e->base, &e->coll.oauth2, cfg->data_dir, error))))
     goto fail;
-  e->token_provider = (SmtpTokenProvider){.ctx = e->tokens, .get = token_get, .cancel = oauth2_async_cancel};
-  if (e->tokens) oauth2_async_set_revoked(e->tokens, grant_revoked, NULL);
+  e->token_provider = (SmtpTokenProvider){.ctx = e->tokens, .get = delivery_token_get, .cancel = oauth2_async_cancel};
+  if (e->tokens) oauth2_async_set_revoked(e->tokens, delivery_grant_revoked, NULL);
   struct timeval tv = {.tv_sec = OUT_TICK_MS / 1000, .tv_usec = (OUT_TICK_MS % 1000) * 1000};
   event_add(e->wake_ev, NULL);
   event_add(e->tick, &tv);
