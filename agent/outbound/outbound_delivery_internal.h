@@ -1,6 +1,7 @@
 /* outbound_delivery_internal.h - what the delivery thread's files share (outbound_delivery.c, the
- * engine; outbound_delivery_mailbox.c, the employee-mailbox channel): the engine, its destinations,
- * jobs and pending outcomes. Only the delivery thread touches these.
+ * engine; outbound_delivery_outcome.c, outcomes and the group commit; outbound_delivery_mailbox.c,
+ * the employee-mailbox channel): the engine, its destinations, jobs and pending outcomes. Only the
+ * delivery thread touches these.
  */
 #ifndef MA_OUTBOUND_DELIVERY_INTERNAL_H
 #define MA_OUTBOUND_DELIVERY_INTERNAL_H
@@ -139,6 +140,17 @@ typedef struct {
 void delivery_job_free(Job *j);
 MaOutbound *delivery_job_msg_copy(const MaOutbound *m);
 void delivery_fail_job(Engine *e, Job *j, SmtpOutcome outcome, const char *reply);
+
+/* outbound_delivery_outcome.c */
+void delivery_outcome_free(Outcome *o);
+/* A failed session through an enterprise relay, counted at the next group commit. */
+typedef struct RelayFailure RelayFailure;
+void delivery_relay_failure_free(RelayFailure *f);
+/* The group commit of e->outcomes and e->relay_failures (the engine's flush event). */
+void delivery_on_flush(evutil_socket_t fd, short what, void *arg);
+/* Queues the job's outcomes for the group commit; recipients with a host-level temporary failure
+ * go to the next MX host instead when there is one (returned as a new job, or NULL). */
+Job *delivery_apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint n);
 
 /* outbound_delivery_mailbox.c */
 /* Reserves j's recipients against its mailbox's daily limit; those over it leave its route. FALSE
