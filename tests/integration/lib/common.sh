@@ -19,18 +19,59 @@ cleanup() {
   for cmd in "${CLEANUP_CMDS[@]:-}"; do [ -n "$cmd" ] && eval "$cmd" >/dev/null 2>&1 || true; done
   for pid in "${CLEANUP_PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
   for pid in "${CLEANUP_PIDS[@]:-}"; do [ -n "$pid" ] && wait "$pid" 2>/dev/null || true; done
+  if [ -f "$T/ports" ]; then
+    while read -r port; do rm -rf "$PORT_RESERVATIONS/$port"; done < "$T/ports"
+  fi
   if [ "$rc" -eq 0 ] && [ "${KEEP_TEST_DIR:-0}" != 1 ]; then rm -rf "$T"; else echo "test files kept in $T"; fi
 }
 trap cleanup EXIT
 
-# free_port: prints a loopback TCP port nobody listens on.
+# free_port: prints a loopback TCP port nobody listens on and no other test holds. The kernel's
+# bind-to-port-0 may hand the same port out twice once the probing socket is closed (CI saw the
+# API and submission listeners given one port), and tests run in parallel. So a port is taken
+# from below the ephemeral range (outgoing connections never occupy it), reserved machine-wide by
+# creating a directory named after it (atomic; a reservation whose test process is gone is taken
+# over), checked free by bind, and released by the EXIT trap.
+PORT_RESERVATIONS=${TMPDIR:-/tmp}/mailagent-test-ports
 free_port() {
-  /usr/bin/python3 - <<'PY'
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
+  /usr/bin/python3 - "$PORT_RESERVATIONS" "$$" "$T/ports" <<'PY'
+import os, random, socket, sys
+registry, owner, mine = sys.argv[1], sys.argv[2], sys.argv[3]
+os.makedirs(registry, exist_ok=True)
+def alive(pid):
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except (OSError, ValueError):
+        return False
+for _ in range(2000):
+    port = random.randrange(20000, 32000)
+    slot = os.path.join(registry, str(port))
+    try:
+        os.mkdir(slot)
+    except FileExistsError:
+        try:
+            holder = open(os.path.join(slot, "pid")).read().strip()
+        except OSError:
+            continue  # being created by another test right now
+        if alive(holder):
+            continue
+        # the holder is gone: take the reservation over
+    with open(os.path.join(slot, "pid"), "w") as f:
+        f.write(owner)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue  # in use by something else; keep the reservation so nobody retries it now
+    finally:
+        s.close()
+    with open(mine, "a") as f:
+        f.write(f"{port}\n")
+    print(port)
+    sys.exit(0)
+sys.exit("free_port: no free loopback port found")
 PY
 }
 
