@@ -135,6 +135,9 @@ int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, 
   p "machine_reason"
 #define SQL_MESSAGE_NCOLS 15
 MaStoredMessage *sql_message_read(sqlite3_stmt *s, int first);
+/* The same columns as a view: m's strings point into the current row of s (valid until s steps or
+ * resets); its part arrays are left as they are. Nothing is allocated. */
+void sql_message_view(sqlite3_stmt *s, int first, MaStoredMessage *m);
 /* Participants, attachments and links of the messages in by_id (id -> MaStoredMessage*) whose ids
  * are ids (char*, not owned), in ONE statement per LOAD_CHUNK ids, appended in their order. */
 int sql_message_parts_many(SqlDb *d, GPtrArray *ids, GHashTable *by_id, GError **error);
@@ -148,6 +151,8 @@ int sql_activities_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids
   p "activity_type, " p "title, " p "content, " p "owner, " p "created_at, " p "message_date"
 #define SQL_ACTIVITY_COLS SQL_ACTIVITY_COLS_OF("")
 MaActivity *sql_activity_read(sqlite3_stmt *s, int first);
+/* sql_activity_read as a view of the current row of s (as sql_message_view). */
+void sql_activity_view(sqlite3_stmt *s, int first, MaActivity *a);
 
 /* ---- backend entry points -------------------------------------------------------------------- */
 
@@ -265,9 +270,9 @@ int sqlite_activity_get(void *impl, const char *enterprise_id, const char *id, M
                         GError **error);
 int sqlite_message_activities(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
                               GError **error);
-int sqlite_timeline(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                    const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out,
-                    char **next_cursor, GError **error);
+int sqlite_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
+                         const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
+                         void *user_data, char **next_cursor, GError **error);
 int sqlite_rules_get(void *impl, const char *enterprise_id, char **json_array, GError **error);
 int sqlite_rules_put(void *impl, const char *enterprise_id, const char *json_array, GError **error);
 int sqlite_domain_get(void *impl, const char *enterprise_id, const char *domain, MaDomain **out, GError **error);

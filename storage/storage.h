@@ -440,6 +440,18 @@ int storage_timeline(MaStorage *st, const char *enterprise_id, MaRecordType type
                      const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out,
                      char **next_cursor, GError **error);
 
+/* Called once per item of a page, in page order. The item and everything it points to are
+ * storage's, borrowed for the call only: copy what must outlive it; never free or change it. */
+typedef void (*MaTimelineVisit)(const MaTimelineItem *item, void *user_data);
+
+/* storage_timeline's page handed to visit item by item instead of copied into a list: the items
+ * are views of the database's rows, so a page costs no allocation per item (the API writes each
+ * item's JSON as it is visited). Same filter, cursor, limit, *next_cursor and errors. On an error
+ * some items may have been visited already; the caller discards what it made of them. */
+int storage_timeline_each(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *record_id,
+                          const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
+                          void *user_data, char **next_cursor, GError **error);
+
 /* ---- rules ---------------------------------------------------------------------------------- */
 
 /* The enterprise's ordered rules as one JSON array (text, "[]" when none). The rules module owns the

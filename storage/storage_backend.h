@@ -128,9 +128,10 @@ typedef struct MaStorageBackend {
                       GError **error);
   int (*message_activities)(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
                             GError **error);
-  int (*timeline)(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                  const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out,
-                  char **next_cursor, GError **error);
+  /* storage_timeline_each; storage_timeline copies the visited items */
+  int (*timeline_each)(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
+                       const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
+                       void *user_data, char **next_cursor, GError **error);
   int (*rules_get)(void *impl, const char *enterprise_id, char **json_array, GError **error);
   int (*rules_put)(void *impl, const char *enterprise_id, const char *json_array, GError **error);
   int (*domain_get)(void *impl, const char *enterprise_id, const char *domain, MaDomain **out, GError **error);

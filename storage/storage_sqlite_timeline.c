@@ -40,6 +40,23 @@ MaActivity *sql_activity_read(sqlite3_stmt *s, int first)
   return a;
 }
 
+void sql_activity_view(sqlite3_stmt *s, int first, MaActivity *a)
+{
+  a->id = (char *)sqlite3_column_text(s, first);
+  a->enterprise_id = (char *)sqlite3_column_text(s, first + 1);
+  a->message_id = (char *)sqlite3_column_text(s, first + 2);
+  a->record.type = (MaRecordType)sqlite3_column_int(s, first + 3);
+  a->record.id = (char *)sqlite3_column_text(s, first + 4);
+  a->rule_id = (char *)sqlite3_column_text(s, first + 5);
+  a->rule_name = (char *)sqlite3_column_text(s, first + 6);
+  a->activity_type = (char *)sqlite3_column_text(s, first + 7);
+  a->title = (char *)sqlite3_column_text(s, first + 8);
+  a->content = (char *)sqlite3_column_text(s, first + 9);
+  a->owner = (char *)sqlite3_column_text(s, first + 10);
+  a->created_at = sqlite3_column_int64(s, first + 11);
+  a->message_date = sqlite3_column_int64(s, first + 12);
+}
+
 static int activity_create_body(SqlDb *d, const MaActivity *a, GError **error)
 {
   /* The message must be this enterprise's; the activity takes its message's date. */
@@ -263,9 +280,43 @@ static void timeline_where(GString *q, const MaTimelineFilter *f, gboolean after
 
 #define PAGE_ORDER " ORDER BY t.date DESC, t.message_id DESC, t.kind DESC LIMIT ?12"
 
-/* The page statement for this combination of filters (cached by its text): the timeline's index
- * range in page order, as a subquery with its own ORDER BY and LIMIT, each row then joined to its
- * message (kind 0) or activity (kind 1); a row whose message or activity is gone joins NULLs.
+/* A page's statements differ only by which filters are present and whether a cursor is: one text
+ * per combination (PAGE_SHAPES of them), built once per process instead of once per request. */
+#define SHAPE_DIRECTION 1
+#define SHAPE_SINCE 2
+#define SHAPE_UNTIL 4
+#define SHAPE_ATTACHMENT 8
+#define SHAPE_THREAD 16
+#define SHAPE_AFTER 32
+#define PAGE_SHAPES 64
+
+static int page_shape(const MaTimelineFilter *f, gboolean after)
+{
+  int shape = after ? SHAPE_AFTER : 0;
+  if (f && f->direction) shape |= SHAPE_DIRECTION;
+  if (f && f->since) shape |= SHAPE_SINCE;
+  if (f && f->until) shape |= SHAPE_UNTIL;
+  if (f && f->has_attachment >= 0) shape |= SHAPE_ATTACHMENT;
+  if (f && f->thread_id) shape |= SHAPE_THREAD;
+  return shape;
+}
+
+/* A filter with exactly the clauses of shape (the values do not matter to the text). */
+static MaTimelineFilter shape_filter(int shape)
+{
+  MaTimelineFilter f = {
+    .direction = shape & SHAPE_DIRECTION ? "inbound" : NULL,
+    .since = shape & SHAPE_SINCE ? 1 : 0,
+    .until = shape & SHAPE_UNTIL ? 1 : 0,
+    .has_attachment = shape & SHAPE_ATTACHMENT ? 1 : -1,
+    .thread_id = shape & SHAPE_THREAD ? "t" : NULL,
+  };
+  return f;
+}
+
+/* The page statement for this combination of filters: the timeline's index range in page order,
+ * as a subquery with its own ORDER BY and LIMIT, each row then joined to its message (kind 0) or
+ * activity (kind 1); a row whose message or activity is gone joins NULLs.
  * The range is a subquery because with the joins and several filters the planner may otherwise
  * prefer to sort the whole filtered range before the LIMIT; LEFT JOIN keeps the subquery as the
  * outer loop, so its order is the page's and nothing is sorted. */
@@ -284,8 +335,8 @@ static char *timeline_sql(const MaTimelineFilter *f, gboolean after)
 /* The parts statement of the same page (same parameters): the page's range again (one index range
  * of limit+1 entries, cheaper than passing the ids back in), each message row's participants (0),
  * attachments (1) and links (2) as (message id, part, six values). CROSS JOIN keeps the page as
- * the outer loop, so each message's parts come in their primary-key order: participants and
- * attachments by position, links by record. */
+ * the outer loop, so each message's parts of one kind come together, in their primary-key order:
+ * participants and attachments by position, links by record. */
 static char *timeline_parts_sql(const MaTimelineFilter *f, gboolean after)
 {
   GString *q = g_string_new("WITH pg AS (SELECT t.message_id AS mid, t.kind AS kind FROM timeline t");
@@ -298,6 +349,22 @@ static char *timeline_parts_sql(const MaTimelineFilter *f, gboolean after)
                      " UNION ALL SELECT l.message_id, 2, l.record_type, l.record_id, NULL, NULL, NULL, NULL"
                      " FROM pg CROSS JOIN message_links l ON l.message_id = pg.mid WHERE pg.kind = 0");
   return g_string_free(q, FALSE);
+}
+
+/* The text of one statement (0 the page, 1 its parts) of one shape; built on first use, then
+ * shared by every connection of the process for its life. */
+static const char *page_text(int which, int shape)
+{
+  static const char *texts[2][PAGE_SHAPES];
+  static gsize ready[2][PAGE_SHAPES];
+  g_assert(which >= 0 && which < 2 && shape >= 0 && shape < PAGE_SHAPES);
+  if (g_once_init_enter(&ready[which][shape])) {
+    MaTimelineFilter f = shape_filter(shape);
+    gboolean after = (shape & SHAPE_AFTER) != 0;
+    texts[which][shape] = which == 0 ? timeline_sql(&f, after) : timeline_parts_sql(&f, after);
+    g_once_init_leave(&ready[which][shape], 1);
+  }
+  return texts[which][shape];
 }
 
 /* Binds a page's parameters (see timeline_where) to s. */
@@ -321,38 +388,100 @@ static void timeline_bind(sqlite3_stmt *s, const char *enterprise_id, MaRecordTy
   sqlite3_bind_int(s, 12, fetch);
 }
 
-/* Appends the parts the parts statement finds to the messages of by_id (id -> MaStoredMessage*). */
-static int timeline_parts(SqlDb *d, const char *enterprise_id, MaRecordType type, const char *record_id,
-                          const MaTimelineFilter *f, const TimelinePos *after, int fetch, GHashTable *by_id,
-                          GError **error)
+/* ---- a page's parts, read once into one arena --------------------------------------------------- */
+
+enum { PART_PARTICIPANT, PART_ATTACHMENT, PART_LINK, PART_KINDS };
+
+/* Where one message's parts are in the page's arrays: count[k] values from first[k] on. */
+typedef struct {
+  guint first[PART_KINDS];
+  guint count[PART_KINDS];
+} PartsSpan;
+
+/* Every part of a page's messages: the strings copied once into one chunk, the values in one
+ * array per kind, each message's span found by its id. Visiting a message points its arrays at
+ * its span (views), so nothing is allocated per part or per message beyond the arena's growth. */
+typedef struct {
+  GStringChunk *text;             /* every string below */
+  GArray *values[PART_KINDS];     /* MaParticipant, MaAttachment, MaRecordRef */
+  GHashTable *spans;              /* message id (in text) -> PartsSpan* */
+  GPtrArray *views[PART_KINDS];   /* the visited message's pointers into values (no free func) */
+} PageParts;
+
+static void page_parts_init(PageParts *pp)
 {
-  char *sql = timeline_parts_sql(f, after != NULL);
-  sqlite3_stmt *s = sql_prep(d, sql, error);
-  g_free(sql);
+  static const gsize sizes[PART_KINDS] = {sizeof(MaParticipant), sizeof(MaAttachment), sizeof(MaRecordRef)};
+  pp->text = g_string_chunk_new(4096);
+  pp->spans = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+  for (int k = 0; k < PART_KINDS; k++) {
+    pp->values[k] = g_array_sized_new(FALSE, TRUE, (guint)sizes[k], 64);
+    pp->views[k] = g_ptr_array_sized_new(8);
+  }
+}
+
+static void page_parts_clear(PageParts *pp)
+{
+  g_string_chunk_free(pp->text);
+  g_hash_table_unref(pp->spans);
+  for (int k = 0; k < PART_KINDS; k++) {
+    g_array_unref(pp->values[k]);
+    g_ptr_array_unref(pp->views[k]);
+  }
+}
+
+/* A copy of column i of s's current row in the arena; NULL for SQL NULL. */
+static char *arena_col(PageParts *pp, sqlite3_stmt *s, int i)
+{
+  const char *t = (const char *)sqlite3_column_text(s, i);
+  return t ? g_string_chunk_insert_len(pp->text, t, sqlite3_column_bytes(s, i)) : NULL;
+}
+
+/* Reads the parts statement's rows into pp. */
+static int page_parts_read(SqlDb *d, int shape, const char *enterprise_id, MaRecordType type, const char *record_id,
+                           const MaTimelineFilter *f, const TimelinePos *after, int fetch, PageParts *pp,
+                           GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d, page_text(1, shape), error);
   if (!s) return -1;
   timeline_bind(s, enterprise_id, type, record_id, f, after, fetch);
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    MaStoredMessage *m = g_hash_table_lookup(by_id, sqlite3_column_text(s, 0));
-    if (!m) continue;
-    int part = sqlite3_column_int(s, 1);
-    if (part == 0) {
-      g_ptr_array_add(m->participants, ma_participant_new((MaRole)sqlite3_column_int(s, 2),
-                                                          (const char *)sqlite3_column_text(s, 3),
-                                                          (const char *)sqlite3_column_text(s, 4)));
-    } else if (part == 1) {
-      MaAttachment *a = ma_attachment_new();
-      a->filename = sql_col_dup(s, 2);
-      a->content_type = sql_col_dup(s, 3);
-      a->content_id = sql_col_dup(s, 4);
-      a->is_inline = sqlite3_column_int(s, 5) != 0;
-      a->size = (gsize)sqlite3_column_int64(s, 6);
+    const char *mid = (const char *)sqlite3_column_text(s, 0);
+    int kind = sqlite3_column_int(s, 1);
+    if (!mid || kind < 0 || kind >= PART_KINDS) continue;
+    PartsSpan *span = g_hash_table_lookup(pp->spans, mid);
+    if (!span) {
+      span = g_new0(PartsSpan, 1);
+      g_hash_table_insert(pp->spans, g_string_chunk_insert(pp->text, mid), span);
+    }
+    GArray *values = pp->values[kind];
+    if (span->count[kind] == 0) {
+      span->first[kind] = values->len;
+    } else if (span->first[kind] + span->count[kind] != values->len) {
+      /* the statement's CROSS JOINs keep one message's parts of a kind together; a plan that did
+       * not would give a message another's parts */
+      sql_reset(s);
+      g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "timeline parts out of page order");
+      return -1;
+    }
+    span->count[kind]++;
+    if (kind == PART_PARTICIPANT) {
+      MaParticipant p = {(MaRole)sqlite3_column_int(s, 2), arena_col(pp, s, 3), arena_col(pp, s, 4)};
+      if (!p.address) p.address = (char *)"";
+      g_array_append_val(values, p);
+    } else if (kind == PART_ATTACHMENT) {
+      MaAttachment a = {0};
+      a.filename = arena_col(pp, s, 2);
+      a.content_type = arena_col(pp, s, 3);
+      a.content_id = arena_col(pp, s, 4);
+      a.is_inline = sqlite3_column_int(s, 5) != 0;
+      a.size = (gsize)sqlite3_column_int64(s, 6);
       const char *sha = (const char *)sqlite3_column_text(s, 7);
-      g_strlcpy(a->sha256, sha ? sha : "", sizeof a->sha256);
-      g_ptr_array_add(m->attachments, a);
+      g_strlcpy(a.sha256, sha ? sha : "", sizeof a.sha256);
+      g_array_append_val(values, a);
     } else {
-      g_ptr_array_add(m->links, ma_record_ref_new((MaRecordType)sqlite3_column_int(s, 2),
-                                                  (const char *)sqlite3_column_text(s, 3)));
+      MaRecordRef r = {(MaRecordType)sqlite3_column_int(s, 2), arena_col(pp, s, 3), NULL};
+      g_array_append_val(values, r);
     }
   }
   sql_reset(s);
@@ -360,53 +489,76 @@ static int timeline_parts(SqlDb *d, const char *enterprise_id, MaRecordType type
   return 0;
 }
 
-/* Reads up to limit items into out (MaTimelineItem*) and the page's last position, plus whether
- * one more row follows (*more). Rows whose message or activity is gone are skipped (their
- * position still counts for the cursor). */
+/* Points m's part arrays at the parts of message m->id (empty when it has none). */
+static void page_parts_view(PageParts *pp, MaStoredMessage *m)
+{
+  const PartsSpan *span = m->id ? g_hash_table_lookup(pp->spans, m->id) : NULL;
+  for (int k = 0; k < PART_KINDS; k++) {
+    GPtrArray *view = pp->views[k];
+    g_ptr_array_set_size(view, 0);
+    for (guint i = 0; span && i < span->count[k]; i++)
+      g_ptr_array_add(view, pp->values[k]->data + (gsize)(span->first[k] + i) * g_array_get_element_size(pp->values[k]));
+  }
+  m->participants = pp->views[PART_PARTICIPANT];
+  m->attachments = pp->views[PART_ATTACHMENT];
+  m->links = pp->views[PART_LINK];
+}
+
+/* ---- page ----------------------------------------------------------------------------------- */
+
+/* Visits up to limit items and keeps the page's last position in last_id (date and kind in *last),
+ * plus whether one more row follows (*more). Rows whose message or activity is gone are skipped
+ * (their position still counts for the cursor). Parts are read first, so each message row is
+ * visited complete as it is stepped. */
 static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type, const char *record_id,
-                         const MaTimelineFilter *f, const TimelinePos *after, int limit, GPtrArray *out,
-                         TimelinePos *last, gboolean *more, GError **error)
+                         const MaTimelineFilter *f, const TimelinePos *after, int limit, MaTimelineVisit visit,
+                         void *user_data, TimelinePos *last, GString *last_id, gboolean *more, GError **error)
 {
   *more = FALSE;
   if (f && f->direction && strcmp(f->direction, "inbound") != 0 && strcmp(f->direction, "outbound") != 0) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "direction must be inbound or outbound");
     return -1;
   }
-  char *sql = timeline_sql(f, after != NULL);
-  sqlite3_stmt *s = sql_prep(d, sql, error);
-  g_free(sql);
-  if (!s) return -1;
+  int shape = page_shape(f, after != NULL);
+  PageParts pp;
+  page_parts_init(&pp);
+  if (page_parts_read(d, shape, enterprise_id, type, record_id, f, after, limit + 1, &pp, error) < 0) {
+    page_parts_clear(&pp);
+    return -1;
+  }
+  sqlite3_stmt *s = sql_prep(d, page_text(0, shape), error);
+  if (!s) {
+    page_parts_clear(&pp);
+    return -1;
+  }
   timeline_bind(s, enterprise_id, type, record_id, f, after, limit + 1);
-  GHashTable *by_id = g_hash_table_new(g_str_hash, g_str_equal); /* borrowed messages of out */
   int rc, n = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     if (n++ == limit) {
       *more = TRUE;
       break;
     }
+    const char *position_id = (const char *)sqlite3_column_text(s, 1);
     last->date = sqlite3_column_int64(s, 0);
-    g_free(last->message_id);
-    last->message_id = sql_col_dup(s, 1);
     last->kind = sqlite3_column_int(s, 2);
-    MaTimelineItem *item = NULL;
+    g_string_assign(last_id, position_id ? position_id : "");
     if (last->kind == 1 && sqlite3_column_type(s, PAGE_ACTIVITY_COL) != SQLITE_NULL) {
-      item = g_new0(MaTimelineItem, 1);
-      item->is_activity = TRUE;
-      item->activity = sql_activity_read(s, PAGE_ACTIVITY_COL);
+      MaActivity a;
+      MaTimelineItem item = {.is_activity = TRUE, .activity = &a};
+      sql_activity_view(s, PAGE_ACTIVITY_COL, &a);
+      visit(&item, user_data);
     } else if (last->kind == 0 && sqlite3_column_type(s, PAGE_MESSAGE_COL) != SQLITE_NULL) {
-      item = g_new0(MaTimelineItem, 1);
-      item->message = sql_message_read(s, PAGE_MESSAGE_COL);
-      g_hash_table_replace(by_id, item->message->id, item->message);
+      MaStoredMessage m;
+      MaTimelineItem item = {.is_activity = FALSE, .message = &m};
+      sql_message_view(s, PAGE_MESSAGE_COL, &m);
+      page_parts_view(&pp, &m);
+      visit(&item, user_data);
     }
-    if (item) g_ptr_array_add(out, item);
   }
   sql_reset(s);
-  int ret = 0;
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = sql_fail(d, rc, error, "timeline");
-  if (ret == 0 && g_hash_table_size(by_id) > 0)
-    ret = timeline_parts(d, enterprise_id, type, record_id, f, after, limit + 1, by_id, error);
-  g_hash_table_unref(by_id);
-  return ret;
+  page_parts_clear(&pp);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "timeline");
+  return 0;
 }
 
 /* Runs a statement without parameters from the statement cache (sql_exec parses its text every
@@ -420,9 +572,9 @@ static int step_cached(SqlDb *d, const char *sql)
   return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int sqlite_timeline(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                    const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out, char **next_cursor,
-                    GError **error)
+int sqlite_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
+                         const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
+                         void *user_data, char **next_cursor, GError **error)
 {
   SqlDb *d = impl;
   *next_cursor = NULL;
@@ -431,15 +583,14 @@ int sqlite_timeline(void *impl, const char *enterprise_id, MaRecordType type, co
   TimelinePos after = {0, NULL, 0}, last = {0, NULL, 0};
   if (cursor && cursor_decode(cursor, &after, error) < 0) return -1;
   gboolean more = FALSE;
-  guint had = out->len;
+  GString *last_id = g_string_sized_new(32);
   /* The two statements are read in one read transaction so the page is one consistent snapshot. */
   gboolean txn = sqlite3_get_autocommit(d->db) && step_cached(d, "BEGIN") == 0;
-  int ret = timeline_page(d, enterprise_id, type, record_id, filter, cursor ? &after : NULL, limit, out, &last, &more,
-                          error);
+  int ret = timeline_page(d, enterprise_id, type, record_id, filter, cursor ? &after : NULL, limit, visit, user_data,
+                          &last, last_id, &more, error);
   if (txn) step_cached(d, "COMMIT");
-  if (ret == 0 && more) *next_cursor = cursor_encode(last.date, last.message_id, last.kind);
-  if (ret < 0) g_ptr_array_remove_range(out, had, out->len - had);
-  g_free(last.message_id);
+  if (ret == 0 && more) *next_cursor = cursor_encode(last.date, last_id->str, last.kind);
+  g_string_free(last_id, TRUE);
   g_free(after.message_id);
   return ret;
 }

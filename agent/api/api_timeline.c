@@ -30,6 +30,19 @@ static gboolean parse_filter(ApiCtx *ctx, MaTimelineFilter *f)
   return TRUE;
 }
 
+/* The page's JSON, written item by item as storage visits them (the items are borrowed). */
+typedef struct {
+  CodecWriter w;
+  guint items;
+} PageWriter;
+
+static void write_item(const MaTimelineItem *item, void *user_data)
+{
+  PageWriter *pw = user_data;
+  codec_write_timeline_item(&pw->w, item);
+  pw->items++;
+}
+
 static void timeline_get(ApiCtx *ctx)
 {
   static const char *const allowed[] = {"direction", "since", "until", "has_attachment", "thread",
@@ -38,10 +51,9 @@ static void timeline_get(ApiCtx *ctx)
   MaTimelineFilter filter;
   const char *record_id = api_param(ctx, "id");
   const char *cursor;
-  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
   g_autoptr(GError) error = NULL;
   g_autofree char *next = NULL;
-  CodecWriter w;
+  PageWriter pw = {.items = 0};
   GString *text;
   int limit;
 
@@ -55,33 +67,34 @@ static void timeline_get(ApiCtx *ctx)
     api_reply_error(ctx, 400, "bad_cursor", "the cursor is not one this API returned");
     return;
   }
-  if (storage_timeline(ctx->st, ctx->enterprise_id, type, record_id, &filter, cursor, limit, out, &next, &error) < 0) {
+  /* Written straight to text while storage reads the rows: a page is the API's hottest answer (no
+   * copy of the rows, no jansson tree to build and free). */
+  text = g_string_sized_new(512 * (gsize)limit + 64);
+  codec_writer_init(&pw.w, text);
+  codec_write_page_begin(&pw.w);
+  if (storage_timeline_each(ctx->st, ctx->enterprise_id, type, record_id, &filter, cursor, limit, write_item, &pw,
+                            &next, &error) < 0) {
+    g_string_free(text, TRUE);
     if (error->domain == MA_ERROR && error->code == MA_ERROR_INVALID && cursor)
       api_reply_error(ctx, 400, "bad_cursor", "the cursor is not one this API returned");
     else
       api_reply_gerror(ctx, error);
     return;
   }
-  if (out->len == 0 && !cursor) {
+  if (pw.items == 0 && !cursor) {
     MaRecord *r = NULL;
     int rc = storage_record_get(ctx->st, ctx->enterprise_id, type, record_id, &r, &error);
     ma_record_free(r);
-    if (rc < 0) {
-      api_reply_gerror(ctx, error);
-      return;
-    }
-    if (rc == 0) {
-      api_reply_error(ctx, 404, "not_found", "no %s with this id", ma_record_type_name(type));
+    if (rc <= 0) {
+      g_string_free(text, TRUE);
+      if (rc < 0)
+        api_reply_gerror(ctx, error);
+      else
+        api_reply_error(ctx, 404, "not_found", "no %s with this id", ma_record_type_name(type));
       return;
     }
   }
-  /* Written straight to text: a page is the API's hottest answer (no jansson tree to build and free). */
-  text = g_string_sized_new(512 * out->len + 64);
-  codec_writer_init(&w, text);
-  codec_write_page_begin(&w);
-  for (guint i = 0; i < out->len; i++)
-    codec_write_timeline_item(&w, g_ptr_array_index(out, i));
-  codec_write_page_end(&w, next);
+  codec_write_page_end(&pw.w, next);
   api_reply_text_cached(ctx, text);
 }
 

@@ -48,6 +48,27 @@ void codec_writer_object_end(CodecWriter *w) { close_container(w, '}'); }
 void codec_writer_array_begin(CodecWriter *w) { open_container(w, '['); }
 void codec_writer_array_end(CodecWriter *w) { close_container(w, ']'); }
 
+/* Appends n bytes at the end of out: GString's own append goes through g_string_insert_len, whose
+ * overlap and position checks cost more than the copy for the short strings JSON is made of. */
+static inline void append_bytes(GString *out, const char *s, gsize n)
+{
+  gsize at = out->len;
+
+  if (at + n < out->allocated_len) {
+    out->len = at + n;
+    out->str[out->len] = '\0';
+  } else {
+    g_string_set_size(out, at + n);
+  }
+  memcpy(out->str + at, s, n);
+}
+
+/* 1 for the bytes a JSON string must escape: '"', '\' and the controls. */
+static const guint8 escaped[256] = {
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  ['"'] = 1, ['\\'] = 1,
+};
+
 /* Appends s (valid UTF-8, len bytes) as a quoted JSON string. Runs of plain bytes are copied at
  * once; only '"', '\' and controls are escaped, as jansson does without JSON_ENSURE_ASCII. */
 static void quote(GString *out, const char *s, gsize len)
@@ -58,25 +79,25 @@ static void quote(GString *out, const char *s, gsize len)
   g_string_append_c(out, '"');
   for (gsize i = 0; i < len; i++) {
     guchar c = (guchar)s[i];
-    if (c >= 0x20 && c != '"' && c != '\\')
+    if (!escaped[c])
       continue;
-    g_string_append_len(out, s + run, (gssize)(i - run));
+    append_bytes(out, s + run, i - run);
     run = i + 1;
     switch (c) {
-    case '"': g_string_append(out, "\\\""); break;
-    case '\\': g_string_append(out, "\\\\"); break;
-    case '\n': g_string_append(out, "\\n"); break;
-    case '\r': g_string_append(out, "\\r"); break;
-    case '\t': g_string_append(out, "\\t"); break;
-    case '\b': g_string_append(out, "\\b"); break;
-    case '\f': g_string_append(out, "\\f"); break;
-    default:
-      g_string_append(out, "\\u00");
-      g_string_append_c(out, hex[c >> 4]);
-      g_string_append_c(out, hex[c & 15]);
+    case '"': append_bytes(out, "\\\"", 2); break;
+    case '\\': append_bytes(out, "\\\\", 2); break;
+    case '\n': append_bytes(out, "\\n", 2); break;
+    case '\r': append_bytes(out, "\\r", 2); break;
+    case '\t': append_bytes(out, "\\t", 2); break;
+    case '\b': append_bytes(out, "\\b", 2); break;
+    case '\f': append_bytes(out, "\\f", 2); break;
+    default: {
+      char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      append_bytes(out, u, sizeof u);
+    }
     }
   }
-  g_string_append_len(out, s + run, (gssize)(len - run));
+  append_bytes(out, s + run, len - run);
   g_string_append_c(out, '"');
 }
 
@@ -116,25 +137,36 @@ void codec_writer_time(CodecWriter *w, gint64 unix_seconds)
     return;
   }
   ma_time_format(unix_seconds, buf);
-  codec_writer_string(w, buf);
+  separate(w);
+  quote(w->out, buf, strlen(buf)); /* ASCII: no UTF-8 check needed */
 }
 
 void codec_writer_int(CodecWriter *w, gint64 v)
 {
+  char digits[24];
+  char *p = digits + sizeof digits;
+  guint64 u = v < 0 ? (guint64)0 - (guint64)v : (guint64)v;
+
   separate(w);
-  g_string_append_printf(w->out, "%" G_GINT64_FORMAT, v);
+  do { /* printf's format parsing costs more than the digits */
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) *--p = '-';
+  append_bytes(w->out, p, (gsize)(digits + sizeof digits - p));
 }
 
 void codec_writer_bool(CodecWriter *w, gboolean v)
 {
   separate(w);
-  g_string_append(w->out, v ? "true" : "false");
+  if (v) append_bytes(w->out, "true", 4);
+  else append_bytes(w->out, "false", 5);
 }
 
 void codec_writer_null(CodecWriter *w)
 {
   separate(w);
-  g_string_append(w->out, "null");
+  append_bytes(w->out, "null", 4);
 }
 
 void codec_writer_field_string(CodecWriter *w, const char *key, const char *s)

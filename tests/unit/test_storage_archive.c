@@ -530,6 +530,88 @@ static void test_timeline_order(Fixture *fx, gconstpointer data)
   g_ptr_array_unref(out);
 }
 
+/* storage_timeline_each's visitor: each item as one line naming its parts, so that a message
+ * shown another's participants, attachments or links would differ from what was stored. */
+static void describe_item(const MaTimelineItem *item, void *user_data)
+{
+  GString *out = user_data;
+  if (item->is_activity) {
+    g_string_append_printf(out, "a:%s(%s);", item->activity->id, item->activity->message_id);
+    return;
+  }
+  const MaStoredMessage *m = item->message;
+  g_string_append_printf(out, "m:%s[", m->id);
+  for (guint i = 0; i < m->participants->len; i++) {
+    const MaParticipant *p = g_ptr_array_index(m->participants, i);
+    g_string_append_printf(out, "%s%d=%s/%s", i ? " " : "", (int)p->role, p->name ? p->name : "-", p->address);
+  }
+  g_string_append(out, "|");
+  for (guint i = 0; i < m->attachments->len; i++) {
+    const MaAttachment *a = g_ptr_array_index(m->attachments, i);
+    g_string_append_printf(out, "%s%s:%" G_GSIZE_FORMAT, i ? " " : "", a->filename, a->size);
+  }
+  g_string_append(out, "|");
+  for (guint i = 0; i < m->links->len; i++) {
+    const MaRecordRef *r = g_ptr_array_index(m->links, i);
+    g_string_append_printf(out, "%s%s", i ? " " : "", r->id);
+  }
+  g_string_append(out, "];");
+}
+
+/* The visited items are views of the rows: each message gets exactly its own parts (counts and
+ * values differing per message), in page order, with the same cursor as storage_timeline. */
+static void test_timeline_each(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  for (int i = 1; i <= 4; i++) {
+    char id[8], who[32];
+    g_snprintf(id, sizeof id, "m%d", i);
+    MaStoredMessage *m = message("e1", id, 100 * i, NULL, NULL);
+    g_ptr_array_set_size(m->participants, 0);
+    for (int k = 0; k < i; k++) { /* message i has i participants, i - 1 attachments */
+      g_snprintf(who, sizeof who, "p%d.%d@globex.com", i, k);
+      g_ptr_array_add(m->participants, ma_participant_new(k ? MA_ROLE_CC : MA_ROLE_FROM, k ? NULL : "First", who));
+      if (k) {
+        char name[32];
+        g_snprintf(name, sizeof name, "f%d.%d.pdf", i, k);
+        g_ptr_array_add(m->attachments, attachment(name, "ab", FALSE));
+      }
+    }
+    g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+    if (i % 2) g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c9"));
+    insert(fx->st, m);
+  }
+  add_activity(fx->st, "e1", "act3", "m3", "c1", 1);
+
+  g_autoptr(GString) seen = g_string_new(NULL);
+  g_autofree char *next = NULL;
+  g_assert_cmpint(storage_timeline_each(fx->st, "e1", MA_RECORD_CONTACT, "c1", NULL, NULL, 4, describe_item, seen,
+                                        &next, &error), ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpstr(seen->str, ==,
+                  "m:m4[0=First/p4.0@globex.com 3=-/p4.1@globex.com 3=-/p4.2@globex.com 3=-/p4.3@globex.com"
+                  "|f4.1.pdf:42 f4.2.pdf:42 f4.3.pdf:42|c1];"
+                  "a:act3(m3);"
+                  "m:m3[0=First/p3.0@globex.com 3=-/p3.1@globex.com 3=-/p3.2@globex.com|f3.1.pdf:42 f3.2.pdf:42|c1 c9];"
+                  "m:m2[0=First/p2.0@globex.com 3=-/p2.1@globex.com|f2.1.pdf:42|c1];");
+  g_assert_nonnull(next);
+
+  /* the rest after the cursor; the copying storage_timeline agrees on the cursor */
+  g_string_truncate(seen, 0);
+  g_autofree char *last = NULL;
+  g_assert_cmpint(storage_timeline_each(fx->st, "e1", MA_RECORD_CONTACT, "c1", NULL, next, 4, describe_item, seen,
+                                        &last, &error), ==, 0);
+  g_assert_cmpstr(seen->str, ==, "m:m1[0=First/p1.0@globex.com||c1 c9];");
+  g_assert_null(last);
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
+  g_autofree char *copied_next = NULL;
+  g_assert_cmpint(storage_timeline(fx->st, "e1", MA_RECORD_CONTACT, "c1", NULL, NULL, 4, out, &copied_next, &error),
+                  ==, 0);
+  g_assert_cmpuint(out->len, ==, 4);
+  g_assert_cmpstr(copied_next, ==, next);
+  g_ptr_array_unref(out);
+}
+
 static void test_timeline_filters(Fixture *fx, gconstpointer data)
 {
   char sha[65];
@@ -962,6 +1044,7 @@ int main(int argc, char **argv)
   ADD("/storage/threads/long", test_thread_long);
   ADD("/storage/activities", test_activities);
   ADD("/storage/timeline/order", test_timeline_order);
+  ADD("/storage/timeline/each", test_timeline_each);
   ADD("/storage/timeline/filters", test_timeline_filters);
   ADD("/storage/timeline/cursor", test_timeline_cursor);
   ADD("/storage/timeline/cursor-garbage", test_timeline_cursor_garbage);

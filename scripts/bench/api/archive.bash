@@ -7,7 +7,7 @@
 # serve_pid. A command in the array BENCH_BEFORE_SERVE, when set, runs just before serve starts.
 bench_archive_serve() {
   local total=$1 big=$2 index=${3:-} m libs="" start stamp
-  local pkgs="glib-2.0 gio-2.0 gmime-3.0 sqlite3 libcurl openssl libpcre2-8 libevent libevent_openssl libevent_pthreads jansson libxml-2.0"
+  local pkgs="glib-2.0 gio-2.0 gmime-3.0 sqlite3 libcurl openssl libpcre2-8 libevent libevent_openssl libevent_pthreads jansson libxml-2.0 libpq"
   command -v wrk >/dev/null || { echo "run.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
   mkdir -p "$WORK"
   if [ ! -f "$build/CMakeCache.txt" ]; then
