@@ -3,7 +3,8 @@
  * Not for use outside agent/api (the public interface is api_server.h).
  *
  * A handler runs on the event-loop thread, must answer exactly once (api_reply_* does it), and owns
- * nothing of the context: the dispatcher frees the context after the handler returns.
+ * nothing of the context: the dispatcher frees the context after the handler returns, unless the
+ * handler parked the request with api_defer (api_workers.c), which answers and frees it later.
  */
 #ifndef MA_API_INTERNAL_H
 #define MA_API_INTERNAL_H
@@ -31,6 +32,8 @@
 
 typedef struct ApiCache ApiCache;
 typedef struct ApiFrontCount ApiFrontCount;
+typedef struct ApiWorkers ApiWorkers;
+typedef struct ApiJob ApiJob;
 
 struct ApiServer {
   struct event_base *base;
@@ -41,6 +44,7 @@ struct ApiServer {
   MaStorage *st;
   ApiCache *cache;  /* api_cache.c */
   ApiFrontCount *front_count; /* open connections (api_front.c) */
+  ApiWorkers *workers; /* read workers (api_workers.c); NULL with [api] read_workers = 0 */
   int port;
 };
 
@@ -66,6 +70,9 @@ typedef struct {
   MaApiKey *key;                          /* the authenticated key (NULL for API_AUTH_NONE) */
   const char *enterprise_id;              /* key->enterprise_id for enterprise keys */
   int status;                             /* the status answered, 0 until then */
+  const void *route;                      /* the ApiRoute matched, NULL when none (for the log) */
+  gint64 started;                         /* monotonic time the request was dispatched */
+  gboolean parked;                        /* api_defer: a read worker computes the answer */
 } ApiCtx;
 
 typedef void (*ApiHandler)(ApiCtx *ctx);
@@ -112,10 +119,29 @@ ApiRouteResult api_route_match(enum evhttp_cmd_type method, const char *path, Ap
 const char *api_param(const ApiCtx *ctx, const char *name);
 const char *api_method_name(enum evhttp_cmd_type method);
 
+/* ---- request lifetime (api_server.c) and read workers (api_workers.c) ------------------------- */
+/* Ends a request: metrics, the log line, and the context freed (answers 500 if nothing answered). */
+void api_request_finish(ApiCtx *ctx);
+/* Runs on a read worker with that worker's storage handle: computes into data, touching nothing
+ * else (not the request's context, nor the loop's storage, cache or server). */
+typedef void (*ApiJobRun)(MaStorage *st, void *data);
+/* Runs on the loop thread after run: answers ctx from data and frees data. */
+typedef void (*ApiJobDone)(ApiCtx *ctx, void *data);
+/* Parks ctx's request: run goes to a read worker, then done answers on the loop and the request is
+ * finished there. The handler returns at once and must not touch ctx again. Without workers,
+ * both halves run now, on the loop (run then gets ctx->st). */
+void api_defer(ApiCtx *ctx, ApiJobRun run, ApiJobDone done, void *data);
+/* n threads, each with its own storage handle on data_dir; NULL for n <= 0 (no error) or on error. */
+ApiWorkers *api_workers_new(struct event_base *base, const char *data_dir, int n, GError **error);
+/* Stops the threads after the jobs already parked, and answers those (loop thread). */
+void api_workers_free(ApiWorkers *pool);
+
 /* ---- replies (api_reply.c) ------------------------------------------------------------------ */
 
 /* Answers with doc as compact JSON (takes ownership of doc). */
 void api_reply_json(ApiCtx *ctx, int status, json_t *doc);
+/* Answers with text, a JSON document json_dumps made (takes ownership: freed with free()). */
+void api_reply_json_dumped(ApiCtx *ctx, int status, char *text);
 /* Answers {"error":{"code":code,"message":...}}. */
 void api_reply_error(ApiCtx *ctx, int status, const char *code, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
 /* Answers for a GError from a module: INVALID 422, NOT_FOUND 404, CONFLICT 409, LIMIT 409 (code "limit"),

@@ -61,10 +61,16 @@ static void free_dump(const void *data, size_t len, void *arg)
 
 void api_reply_json(ApiCtx *ctx, int status, json_t *doc)
 {
-  struct evbuffer *buf;
   char *text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
 
   json_decref(doc);
+  api_reply_json_dumped(ctx, status, text);
+}
+
+void api_reply_json_dumped(ApiCtx *ctx, int status, char *text)
+{
+  struct evbuffer *buf;
+
   if (!text) {
     ma_error("api", "could not encode a JSON reply");
     api_reply_error(ctx, 500, "internal", "could not encode the reply");

@@ -5,6 +5,7 @@
  * Search query: q (required, the syntax of agent/search/search_query.h), record=TYPE:ID,
  * order=newest|relevance, limit (1..200, default 50), cursor (from next_cursor). Any input the
  * syntax refuses is a 400 invalid_query naming why; nothing of q reaches the database as syntax.
+ * The search itself runs on a read worker (api_workers.c), so a slow one holds up no other request.
  * Erasure body: {"address": "a@b"} or {"expired": true}. The index rewrite that makes deletion
  * complete runs on the retention thread within a second (it can take seconds on a large
  * archive; this thread answers other requests meanwhile).
@@ -21,6 +22,49 @@
 
 #define API_MAX_CURSOR_LEN 32
 #define API_MAX_ADDRESS_LEN 320
+
+/* A search computed by a read worker (api_workers.c): the parsed request in, the JSON text out. */
+typedef struct {
+  char *enterprise_id;
+  MaSearchRequest req;  /* record_id points into the parked request's query */
+  MaSearchQuery *query; /* req.query, owned */
+  gint64 after;
+  int limit;
+  char *text;           /* the page, json_dumps'd (free()) */
+  GError *error;
+} SearchJob;
+
+static void search_run(MaStorage *st, void *data)
+{
+  SearchJob *job = data;
+  g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func((GDestroyNotify)ma_search_hit_free);
+
+  if (storage_search(st, job->enterprise_id, &job->req, job->after, job->limit + 1, hits, &job->error) < 0)
+    return;
+  g_autofree char *next = codec_seq_page_trim(hits, (guint)job->limit, ma_search_hit_seq);
+  json_t *items = json_array();
+  for (guint i = 0; i < hits->len; i++) json_array_append_new(items, codec_search_hit_to_json(hits->pdata[i]));
+  json_t *page = api_page(items, next);
+  job->text = json_dumps(page, JSON_COMPACT | JSON_ENCODE_ANY);
+  json_decref(page);
+}
+
+static void search_done(ApiCtx *ctx, void *data)
+{
+  SearchJob *job = data;
+
+  if (job->error && g_error_matches(job->error, MA_ERROR, MA_ERROR_INVALID))
+    api_reply_error(ctx, 400, "invalid_query", "%s", job->error->message);
+  else if (job->error)
+    api_reply_gerror(ctx, job->error);
+  else
+    api_reply_json_dumped(ctx, 200, g_steal_pointer(&job->text));
+  free(job->text);
+  g_clear_error(&job->error);
+  search_query_free(job->query);
+  g_free(job->enterprise_id);
+  g_free(job);
+}
 
 static void search_get(ApiCtx *ctx)
 {
@@ -45,25 +89,20 @@ static void search_get(ApiCtx *ctx)
     api_reply_error(ctx, 400, "invalid_query", "q: %s", error->message);
     return;
   }
-  req.query = query;
   const char *cursor = api_query(ctx, "cursor");
   gint64 after = 0;
   if (cursor && (strlen(cursor) > API_MAX_CURSOR_LEN || !(after = codec_seq_parse(cursor)))) {
     api_reply_error(ctx, 400, "bad_cursor", "the cursor is not one this API returned");
     return;
   }
-  g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func((GDestroyNotify)ma_search_hit_free);
-  if (storage_search(ctx->st, ctx->enterprise_id, &req, after, limit + 1, hits, &error) < 0) {
-    if (g_error_matches(error, MA_ERROR, MA_ERROR_INVALID))
-      api_reply_error(ctx, 400, "invalid_query", "%s", error->message);
-    else
-      api_reply_gerror(ctx, error);
-    return;
-  }
-  g_autofree char *next = codec_seq_page_trim(hits, (guint)limit, ma_search_hit_seq);
-  json_t *items = json_array();
-  for (guint i = 0; i < hits->len; i++) json_array_append_new(items, codec_search_hit_to_json(hits->pdata[i]));
-  api_reply_json(ctx, 200, api_page(items, next));
+  SearchJob *job = g_new0(SearchJob, 1);
+  job->enterprise_id = g_strdup(ctx->enterprise_id);
+  job->req = req;
+  job->query = g_steal_pointer(&query);
+  job->req.query = job->query;
+  job->after = after;
+  job->limit = limit;
+  api_defer(ctx, search_run, search_done, job);
 }
 
 static void erase_reply(ApiCtx *ctx, const json_t *body)

@@ -1,5 +1,7 @@
 /* api_server.c - the evhttp listener of the HTTP API and the one generic callback that routes,
- * authenticates and dispatches every request (api_router.c, api_auth.c), then records its latency.
+ * authenticates and dispatches every request (api_router.c, api_auth.c), then records its latency
+ * (when the handler answers, or when a request it parked on a read worker is answered:
+ * api_workers.c).
  *
  * Limits set on evhttp: body [api] max_body, request line + headers API_MAX_HEADERS_SIZE, a
  * timeout of API_TIMEOUT_SECONDS, methods GET/POST/PUT/DELETE only. evhttp answers some malformed
@@ -29,53 +31,63 @@ static void ctx_clear(ApiCtx *ctx)
   ma_api_key_free(ctx->key);
 }
 
+void api_request_finish(ApiCtx *ctx)
+{
+  const ApiRoute *route = ctx->route;
+
+  if (ctx->status == 0) {
+    ma_error("api", "handler for %s %s answered nothing", api_method_name(ctx->method), route ? route->pattern : "?");
+    api_reply_error(ctx, 500, "internal", "internal error");
+  }
+  ma_metrics_inc(MA_METRIC_API_REQUESTS);
+  ma_metrics_count_api_status(ctx->status);
+  if (ctx->status >= 500)
+    ma_metrics_inc(MA_METRIC_API_ERRORS);
+  ma_metrics_observe_api_latency(g_get_monotonic_time() - ctx->started);
+  ma_debug("api", "%s %s -> %d", api_method_name(ctx->method), route ? route->pattern : "(no route)", ctx->status);
+  ctx_clear(ctx);
+  g_free(ctx);
+}
+
 static void api_dispatch(struct evhttp_request *req, void *arg)
 {
   ApiServer *srv = arg;
-  ApiCtx ctx = {0};
+  ApiCtx *ctx = g_new0(ApiCtx, 1); /* freed by api_request_finish, now or when a parked request is answered */
   const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
   const ApiRoute *route = NULL;
   g_autoptr(GString) allow = g_string_new(NULL);
-  gint64 started = g_get_monotonic_time();
 
-  ctx.req = req;
-  ctx.srv = srv;
-  ctx.st = srv->st;
-  ctx.cfg = srv->cfg;
-  ctx.method = evhttp_request_get_command(req);
-  ctx.path = uri ? evhttp_uri_get_path(uri) : NULL;
-  if (!ctx.path || !*ctx.path)
-    ctx.path = "/";
+  ctx->started = g_get_monotonic_time();
+  ctx->req = req;
+  ctx->srv = srv;
+  ctx->st = srv->st;
+  ctx->cfg = srv->cfg;
+  ctx->method = evhttp_request_get_command(req);
+  ctx->path = uri ? evhttp_uri_get_path(uri) : NULL;
+  if (!ctx->path || !*ctx->path)
+    ctx->path = "/";
 
-  api_cache_sync(&ctx);
-  switch (api_route_match(ctx.method, ctx.path, &ctx, &route, allow)) {
+  api_cache_sync(ctx);
+  switch (api_route_match(ctx->method, ctx->path, ctx, &route, allow)) {
   case API_ROUTE_FOUND:
-    if (api_authenticate(&ctx, route->auth))
-      route->handler(&ctx);
+    ctx->route = route;
+    if (api_authenticate(ctx, route->auth))
+      route->handler(ctx);
     break;
   case API_ROUTE_NO_METHOD:
     evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow->str);
-    api_reply_error(&ctx, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)",
-                    api_method_name(ctx.method), allow->str);
+    api_reply_error(ctx, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)",
+                    api_method_name(ctx->method), allow->str);
     break;
   case API_ROUTE_BAD_PATH:
-    api_reply_error(&ctx, 400, "invalid_path", "a path parameter is empty, too long or not valid");
+    api_reply_error(ctx, 400, "invalid_path", "a path parameter is empty, too long or not valid");
     break;
   case API_ROUTE_NO_PATH:
-    api_reply_error(&ctx, 404, "not_found", "no such resource");
+    api_reply_error(ctx, 404, "not_found", "no such resource");
     break;
   }
-  if (ctx.status == 0) {
-    ma_error("api", "handler for %s %s answered nothing", api_method_name(ctx.method), route ? route->pattern : "?");
-    api_reply_error(&ctx, 500, "internal", "internal error");
-  }
-  ma_metrics_inc(MA_METRIC_API_REQUESTS);
-  ma_metrics_count_api_status(ctx.status);
-  if (ctx.status >= 500)
-    ma_metrics_inc(MA_METRIC_API_ERRORS);
-  ma_metrics_observe_api_latency(g_get_monotonic_time() - started);
-  ma_debug("api", "%s %s -> %d", api_method_name(ctx.method), route ? route->pattern : "(no route)", ctx.status);
-  ctx_clear(&ctx);
+  if (!ctx->parked)
+    api_request_finish(ctx);
 }
 
 static int tls_setup(ApiServer *srv, GError **error)
@@ -127,6 +139,13 @@ ApiServer *api_server_new(struct event_base *base, const MaConfig *cfg, GError *
     return NULL;
   }
   srv->cache = api_cache_new();
+  if (cfg->api_read_workers > 0) {
+    srv->workers = api_workers_new(base, cfg->data_dir, cfg->api_read_workers, error);
+    if (!srv->workers) {
+      api_server_free(srv);
+      return NULL;
+    }
+  }
   srv->front_count = api_front_count_new();
   srv->http = evhttp_new(base);
   if (!srv->http) {
@@ -189,6 +208,7 @@ void api_server_free(ApiServer *srv)
 {
   if (!srv)
     return;
+  api_workers_free(srv->workers); /* answers the parked requests while evhttp still holds them */
   if (srv->http)
     evhttp_free(srv->http);
   api_front_count_unref(srv->front_count); /* connections still being finalized keep it */

@@ -7,7 +7,8 @@
  * arrives: a new message sorts before the first page, never into a later one. A record with no
  * items that does not exist answers 404; a deleted record keeps its history. Pages are served
  * from api_cache.c while nothing has been committed to this enterprise's archive since they were
- * built (storage_archive_version).
+ * built (storage_archive_version); the others are computed by a read worker (api_workers.c) while
+ * the event loop answers other requests.
  */
 #include "api_internal.h"
 #include "agent/codec/codec.h"
@@ -30,17 +31,75 @@ static gboolean parse_filter(ApiCtx *ctx, MaTimelineFilter *f)
   return TRUE;
 }
 
-/* The page's JSON, written item by item as storage visits them (the items are borrowed). */
+/* A page computed by a read worker (api_workers.c): the request's values copied in, the answer
+ * out. The filter's thread id points into the parked request's query, untouched meanwhile. */
 typedef struct {
-  CodecWriter w;
+  char *enterprise_id;
+  MaRecordType type;
+  char *record_id;
+  MaTimelineFilter filter;
+  char *cursor;
+  int limit;
+  CodecWriter w;      /* the page's JSON, written item by item as storage visits them */
   guint items;
-} PageWriter;
+  char *next;
+  gboolean no_record; /* no item and no such record: 404 */
+  GError *error;
+} PageJob;
 
 static void write_item(const MaTimelineItem *item, void *user_data)
 {
-  PageWriter *pw = user_data;
-  codec_write_timeline_item(&pw->w, item);
-  pw->items++;
+  PageJob *job = user_data;
+  codec_write_timeline_item(&job->w, item);
+  job->items++;
+}
+
+/* Worker: the page straight to text while storage reads the rows (a page is the API's hottest
+ * answer: no copy of the rows, no jansson tree to build and free). */
+static void page_run(MaStorage *st, void *data)
+{
+  PageJob *job = data;
+  MaRecord *r = NULL;
+  int rc;
+
+  codec_writer_init(&job->w, g_string_sized_new(512 * (gsize)job->limit + 64));
+  codec_write_page_begin(&job->w);
+  if (storage_timeline_each(st, job->enterprise_id, job->type, job->record_id, &job->filter, job->cursor, job->limit,
+                            write_item, job, &job->next, &job->error) < 0)
+    return;
+  if (job->items == 0 && !job->cursor) {
+    rc = storage_record_get(st, job->enterprise_id, job->type, job->record_id, &r, &job->error);
+    ma_record_free(r);
+    if (rc <= 0) {
+      job->no_record = rc == 0;
+      return;
+    }
+  }
+  codec_write_page_end(&job->w, job->next);
+}
+
+/* Loop: the answer, then the job freed. */
+static void page_done(ApiCtx *ctx, void *data)
+{
+  PageJob *job = data;
+  GString *text = job->w.out;
+
+  if (job->error && job->error->domain == MA_ERROR && job->error->code == MA_ERROR_INVALID && job->cursor)
+    api_reply_error(ctx, 400, "bad_cursor", "the cursor is not one this API returned");
+  else if (job->error)
+    api_reply_gerror(ctx, job->error);
+  else if (job->no_record)
+    api_reply_error(ctx, 404, "not_found", "no %s with this id", ma_record_type_name(job->type));
+  else
+    api_reply_text_cached(ctx, g_steal_pointer(&text)); /* stored in the page cache when still current */
+  if (text)
+    g_string_free(text, TRUE);
+  g_clear_error(&job->error);
+  g_free(job->enterprise_id);
+  g_free(job->record_id);
+  g_free(job->cursor);
+  g_free(job->next);
+  g_free(job);
 }
 
 static void timeline_get(ApiCtx *ctx)
@@ -49,12 +108,8 @@ static void timeline_get(ApiCtx *ctx)
                                         "limit", "cursor", NULL};
   MaRecordType type;
   MaTimelineFilter filter;
-  const char *record_id = api_param(ctx, "id");
   const char *cursor;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *next = NULL;
-  PageWriter pw = {.items = 0};
-  GString *text;
+  PageJob *job;
   int limit;
 
   if (!api_check_query(ctx, allowed) || !api_query_limit(ctx, &limit) || !parse_filter(ctx, &filter) ||
@@ -67,35 +122,14 @@ static void timeline_get(ApiCtx *ctx)
     api_reply_error(ctx, 400, "bad_cursor", "the cursor is not one this API returned");
     return;
   }
-  /* Written straight to text while storage reads the rows: a page is the API's hottest answer (no
-   * copy of the rows, no jansson tree to build and free). */
-  text = g_string_sized_new(512 * (gsize)limit + 64);
-  codec_writer_init(&pw.w, text);
-  codec_write_page_begin(&pw.w);
-  if (storage_timeline_each(ctx->st, ctx->enterprise_id, type, record_id, &filter, cursor, limit, write_item, &pw,
-                            &next, &error) < 0) {
-    g_string_free(text, TRUE);
-    if (error->domain == MA_ERROR && error->code == MA_ERROR_INVALID && cursor)
-      api_reply_error(ctx, 400, "bad_cursor", "the cursor is not one this API returned");
-    else
-      api_reply_gerror(ctx, error);
-    return;
-  }
-  if (pw.items == 0 && !cursor) {
-    MaRecord *r = NULL;
-    int rc = storage_record_get(ctx->st, ctx->enterprise_id, type, record_id, &r, &error);
-    ma_record_free(r);
-    if (rc <= 0) {
-      g_string_free(text, TRUE);
-      if (rc < 0)
-        api_reply_gerror(ctx, error);
-      else
-        api_reply_error(ctx, 404, "not_found", "no %s with this id", ma_record_type_name(type));
-      return;
-    }
-  }
-  codec_write_page_end(&pw.w, next);
-  api_reply_text_cached(ctx, text);
+  job = g_new0(PageJob, 1);
+  job->enterprise_id = g_strdup(ctx->enterprise_id);
+  job->type = type;
+  job->record_id = g_strdup(api_param(ctx, "id"));
+  job->filter = filter;
+  job->cursor = g_strdup(cursor);
+  job->limit = limit;
+  api_defer(ctx, page_run, page_done, job);
 }
 
 const ApiRoute api_timeline_routes[] = {

@@ -63,6 +63,7 @@ static const KeySpec keys[] = {
   A("api", "listen", api_listen, "127.0.0.1:8025"),
   L("api", "max_body", api_max_body, "10485760"),
   I("api", "max_connections", api_max_connections, "256"),
+  I("api", "read_workers", api_read_workers, "2"),
   S("api", "tls_cert_file", api_tls_cert_file, NULL),
   S("api", "tls_key_file", api_tls_key_file, NULL),
   U("api", "public_url", api_public_url, NULL),
@@ -281,6 +282,11 @@ static int load_file(MaConfig *cfg, const char *file, GError **error)
   if (cfg->workers < 1 || cfg->workers > 64) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[pipeline] workers: must be 1 to 64");
     locate_error(error, file, text, "pipeline", "workers");
+    return -1;
+  }
+  if (cfg->api_read_workers < 0 || cfg->api_read_workers > 64) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[api] read_workers: must be 0 to 64");
+    locate_error(error, file, text, "api", "read_workers");
     return -1;
   }
   if (cfg->retry_max_backoff < 1) {

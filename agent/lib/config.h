@@ -45,6 +45,7 @@ typedef struct {
   char *api_listen;             /* "127.0.0.1:8025" */
   gint64 api_max_body;          /* bytes, 10485760 */
   int api_max_connections;      /* concurrent API connections, 256; more get 503 and a close */
+  int api_read_workers;         /* threads computing timeline pages and searches off the loop, 2; 0: on it */
   char *api_tls_cert_file;      /* NULL: plain HTTP */
   char *api_tls_key_file;
   char *api_public_url;         /* how browsers and mail readers reach the API ("https://mail.example.com"):

@@ -297,6 +297,113 @@ static void fixture_down(void)
   }
 }
 
+/* ---- read workers (api_workers.c) --------------------------------------------------------- */
+
+/* Jobs that block until released, so the test sees two run at once on two workers. */
+static struct {
+  GMutex lock;
+  GCond cond;
+  int running, most_running, released, finished;
+  GThread *loop_thread;
+  gboolean run_off_loop, done_on_loop, storage_given;
+  GString *order;
+} W;
+
+static void blocking_run(MaStorage *st, void *data)
+{
+  g_mutex_lock(&W.lock);
+  W.storage_given = W.storage_given && st != NULL;
+  W.run_off_loop = W.run_off_loop && g_thread_self() != W.loop_thread;
+  W.running++;
+  W.most_running = MAX(W.most_running, W.running);
+  g_cond_broadcast(&W.cond);
+  gint64 end = g_get_monotonic_time() + 5 * G_TIME_SPAN_SECOND;
+  while (!W.released && g_cond_wait_until(&W.cond, &W.lock, end))
+    ;
+  W.running--;
+  g_mutex_unlock(&W.lock);
+}
+
+static void blocking_done(ApiCtx *ctx, void *data)
+{
+  W.done_on_loop = W.done_on_loop && g_thread_self() == W.loop_thread;
+  g_string_append(W.order, data);
+  ctx->status = 200; /* answered (this context has no request to answer) */
+  W.finished++;
+}
+
+static ApiCtx *worker_ctx(ApiServer *srv)
+{
+  ApiCtx *ctx = g_new0(ApiCtx, 1); /* api_request_finish frees it */
+  ctx->srv = srv;
+  ctx->st = srv->st;
+  ctx->method = EVHTTP_REQ_GET;
+  return ctx;
+}
+
+static void test_read_workers(void)
+{
+  g_autoptr(GError) error = NULL;
+  struct event_base *base = event_base_new();
+  ApiServer srv = {.base = base, .st = F.st};
+
+  g_mutex_init(&W.lock);
+  g_cond_init(&W.cond);
+  W.loop_thread = g_thread_self();
+  W.run_off_loop = W.done_on_loop = W.storage_given = TRUE;
+  W.order = g_string_new(NULL);
+  srv.workers = api_workers_new(base, F.dir, 2, &error);
+  g_assert_no_error(error);
+  g_assert_nonnull(srv.workers);
+
+  /* two jobs run at once, one on each worker, while the third waits for a free one */
+  ApiCtx *a = worker_ctx(&srv), *b = worker_ctx(&srv), *c = worker_ctx(&srv);
+  api_defer(a, blocking_run, blocking_done, "a");
+  api_defer(b, blocking_run, blocking_done, "b");
+  api_defer(c, blocking_run, blocking_done, "c");
+  g_assert_true(a->parked && b->parked && c->parked);
+  g_mutex_lock(&W.lock);
+  gint64 end = g_get_monotonic_time() + 5 * G_TIME_SPAN_SECOND;
+  while (W.running < 2 && g_cond_wait_until(&W.cond, &W.lock, end))
+    ;
+  g_assert_cmpint(W.running, ==, 2);
+  g_assert_cmpint(W.finished, ==, 0); /* nothing answered while the runs block */
+  W.released = 1;
+  g_cond_broadcast(&W.cond);
+  g_mutex_unlock(&W.lock);
+  /* the loop answers each finished job (the contexts are freed by then) */
+  for (int turns = 0; W.finished < 3 && turns < 500; turns++)
+    event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), g_usleep(10000);
+  g_assert_cmpint(W.finished, ==, 3);
+  g_assert_cmpint(W.most_running, ==, 2);
+  g_assert_true(W.run_off_loop);
+  g_assert_true(W.done_on_loop);
+  g_assert_true(W.storage_given);
+  g_assert_cmpuint(W.order->len, ==, 3);
+
+  /* stopping answers what was parked before the stop */
+  W.released = 1;
+  api_defer(worker_ctx(&srv), blocking_run, blocking_done, "d");
+  api_workers_free(srv.workers);
+  g_assert_cmpint(W.finished, ==, 4);
+  g_assert_true(g_str_has_suffix(W.order->str, "d"));
+
+  /* without workers both halves run at once, on the caller's thread, with the loop's storage */
+  srv.workers = NULL;
+  ApiCtx *now = worker_ctx(&srv);
+  W.run_off_loop = TRUE;
+  api_defer(now, blocking_run, blocking_done, "e");
+  g_assert_false(now->parked);
+  g_assert_false(W.run_off_loop);
+  g_assert_cmpint(W.finished, ==, 5);
+  api_request_finish(now);
+
+  g_string_free(W.order, TRUE);
+  g_mutex_clear(&W.lock);
+  g_cond_clear(&W.cond);
+  event_base_free(base);
+}
+
 /* ---- router (pure) -------------------------------------------------------------------------- */
 
 static void test_router(void)
@@ -989,6 +1096,7 @@ int main(int argc, char **argv)
   g_test_add_func("/api/records", test_records);
   g_test_add_func("/api/bulk", test_bulk);
   g_test_add_func("/api/timeline", test_timeline);
+  g_test_add_func("/api/read_workers", test_read_workers);
   g_test_add_func("/api/messages", test_messages);
   g_test_add_func("/api/cache", test_cache);
   g_test_add_func("/api/cache/per_enterprise", test_cache_per_enterprise);
