@@ -230,7 +230,20 @@ static char *match_expression(const MaSearchQuery *q)
   " AND EXISTS(SELECT 1 FROM message_links l WHERE l.message_id = d.message_id"                        \
   " AND l.enterprise_id = ?2 AND l.record_type = ?5 AND l.record_id = ?6)"
 #define SEARCH_NEWEST " AND f.rowid < ?3 ORDER BY f.rowid DESC LIMIT ?4"
-#define SEARCH_RELEVANT " ORDER BY bm25(search_index, 10.0, 1.0, 4.0, 4.0, 2.0), f.rowid DESC LIMIT ?4 OFFSET ?3"
+/* By relevance: the inner query ranks the candidates by bm25 alone (the sort holds a rowid and a
+ * score per candidate), and only the page it keeps is joined back to the index for its highlight
+ * and snippet, which tokenize the subject and body again: made for every candidate before the
+ * sort, they were most of a relevance search's cost. */
+#define SEARCH_RANKED_BEGIN                                                                            \
+  "SELECT r.doc, d.message_id, highlight(search_index, 0, char(2), char(3)),"                         \
+  " snippet(search_index, 1, char(2), char(3), '" SEARCH_ELLIPSIS "', 24)"                            \
+  " FROM (SELECT f.rowid AS doc, bm25(search_index, 10.0, 1.0, 4.0, 4.0, 2.0) AS score"               \
+  " FROM search_index f JOIN search_docs d ON d.doc = f.rowid"                                         \
+  " WHERE search_index MATCH ?1 AND d.enterprise_id = ?2 AND f.rowid >= ?7 AND f.rowid <= ?8"
+#define SEARCH_RANKED_END                                                                              \
+  " ORDER BY score, f.rowid DESC LIMIT ?4 OFFSET ?3) r"                                                \
+  " CROSS JOIN search_index f CROSS JOIN search_docs d"                                                \
+  " WHERE search_index MATCH ?1 AND f.rowid = r.doc AND d.doc = r.doc ORDER BY r.score, r.doc DESC"
 
 /* Relevance ranks the SEARCH_RELEVANCE_WINDOW newest matches, not every match: bm25 reads each
  * candidate's positions, and a common word matches tens of thousands. Raises *lo to the oldest
@@ -264,8 +277,8 @@ int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *
     return -1;
   }
   const char *sql = newest ? (req->in_record ? SEARCH_COLS SEARCH_IN_RECORD SEARCH_NEWEST : SEARCH_COLS SEARCH_NEWEST)
-                           : (req->in_record ? SEARCH_COLS SEARCH_IN_RECORD SEARCH_RELEVANT
-                                             : SEARCH_COLS SEARCH_RELEVANT);
+                           : (req->in_record ? SEARCH_RANKED_BEGIN SEARCH_IN_RECORD SEARCH_RANKED_END
+                                             : SEARCH_RANKED_BEGIN SEARCH_RANKED_END);
   gint64 num = 0;
   int known = tenant_number(d, enterprise_id, FALSE, &num, error);
   if (known <= 0) return known; /* 0: nothing of this enterprise was ever indexed */
