@@ -140,8 +140,6 @@ void api_workers_free(ApiWorkers *pool);
 
 /* Answers with doc as compact JSON (takes ownership of doc). */
 void api_reply_json(ApiCtx *ctx, int status, json_t *doc);
-/* Answers with text, a JSON document json_dumps made (takes ownership: freed with free()). */
-void api_reply_json_dumped(ApiCtx *ctx, int status, char *text);
 /* Answers {"error":{"code":code,"message":...}}. */
 void api_reply_error(ApiCtx *ctx, int status, const char *code, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
 /* Answers for a GError from a module: INVALID 422, NOT_FOUND 404, CONFLICT 409, LIMIT 409 (code "limit"),
@@ -207,6 +205,8 @@ gboolean api_cache_reply(ApiCtx *ctx);
 void api_cache_store(ApiCtx *ctx, const char *json, gsize len);
 /* Answers 200 with json (compact JSON text, taken and freed) and stores it in the cache. */
 void api_reply_text_cached(ApiCtx *ctx, GString *json);
+/* 200 with json, a JSON document as text (takes ownership; not cached). */
+void api_reply_text(ApiCtx *ctx, GString *json);
 
 /* ---- front reader (api_front.c) --------------------------------------------------------------- */
 

@@ -61,16 +61,10 @@ static void free_dump(const void *data, size_t len, void *arg)
 
 void api_reply_json(ApiCtx *ctx, int status, json_t *doc)
 {
+  struct evbuffer *buf;
   char *text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
 
   json_decref(doc);
-  api_reply_json_dumped(ctx, status, text);
-}
-
-void api_reply_json_dumped(ApiCtx *ctx, int status, char *text)
-{
-  struct evbuffer *buf;
-
   if (!text) {
     ma_error("api", "could not encode a JSON reply");
     api_reply_error(ctx, 500, "internal", "could not encode the reply");
@@ -84,16 +78,27 @@ void api_reply_json_dumped(ApiCtx *ctx, int status, char *text)
   evbuffer_free(buf);
 }
 
-void api_reply_text_cached(ApiCtx *ctx, GString *json)
+static void reply_text(ApiCtx *ctx, GString *json, gboolean cache)
 {
   GBytes *body;
 
   /* the cached copy includes the trailing newline, like every JSON answer */
   g_string_append_c(json, '\n');
-  api_cache_store(ctx, json->str, json->len);
+  if (cache)
+    api_cache_store(ctx, json->str, json->len);
   body = g_string_free_to_bytes(json);
   api_reply_gbytes(ctx, 200, "application/json", body);
   g_bytes_unref(body);
+}
+
+void api_reply_text_cached(ApiCtx *ctx, GString *json)
+{
+  reply_text(ctx, json, TRUE);
+}
+
+void api_reply_text(ApiCtx *ctx, GString *json)
+{
+  reply_text(ctx, json, FALSE);
 }
 
 void api_reply_error(ApiCtx *ctx, int status, const char *code, const char *fmt, ...)

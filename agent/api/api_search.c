@@ -30,7 +30,7 @@ typedef struct {
   MaSearchQuery *query; /* req.query, owned */
   gint64 after;
   int limit;
-  char *text;           /* the page, json_dumps'd (free()) */
+  GString *text;        /* the page's JSON */
   GError *error;
 } SearchJob;
 
@@ -42,11 +42,12 @@ static void search_run(MaStorage *st, void *data)
   if (storage_search(st, job->enterprise_id, &job->req, job->after, job->limit + 1, hits, &job->error) < 0)
     return;
   g_autofree char *next = codec_seq_page_trim(hits, (guint)job->limit, ma_search_hit_seq);
-  json_t *items = json_array();
-  for (guint i = 0; i < hits->len; i++) json_array_append_new(items, codec_search_hit_to_json(hits->pdata[i]));
-  json_t *page = api_page(items, next);
-  job->text = json_dumps(page, JSON_COMPACT | JSON_ENCODE_ANY);
-  json_decref(page);
+  CodecWriter w; /* straight to text: no jansson tree to build, dump and free */
+  codec_writer_init(&w, g_string_sized_new(1024 * hits->len + 64));
+  codec_write_page_begin(&w);
+  for (guint i = 0; i < hits->len; i++) codec_write_search_hit(&w, hits->pdata[i]);
+  codec_write_page_end(&w, next);
+  job->text = w.out;
 }
 
 static void search_done(ApiCtx *ctx, void *data)
@@ -58,8 +59,8 @@ static void search_done(ApiCtx *ctx, void *data)
   else if (job->error)
     api_reply_gerror(ctx, job->error);
   else
-    api_reply_json_dumped(ctx, 200, g_steal_pointer(&job->text));
-  free(job->text);
+    api_reply_text(ctx, g_steal_pointer(&job->text));
+  if (job->text) g_string_free(job->text, TRUE);
   g_clear_error(&job->error);
   search_query_free(job->query);
   g_free(job->enterprise_id);

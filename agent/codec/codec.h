@@ -63,6 +63,8 @@ char *codec_activity_json_text(const MaActivity *a);
 void codec_write_address(CodecWriter *w, const char *name, const char *address);
 void codec_write_record_ref(CodecWriter *w, const MaRecordRef *ref);
 void codec_write_timeline_item(CodecWriter *w, const MaTimelineItem *item);
+/* codec_message_to_json's fields, into an object the caller opened (and closes). */
+void codec_write_message_fields(CodecWriter *w, const MaStoredMessage *m, gboolean full);
 /* codec_page's shape as text: page_begin, the items (each one written whole), page_end. */
 void codec_write_page_begin(CodecWriter *w);
 void codec_write_page_end(CodecWriter *w, const char *next_cursor);

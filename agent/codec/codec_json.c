@@ -279,6 +279,11 @@ static void message_fields(CodecWriter *w, const MaStoredMessage *m, gboolean fu
   codec_writer_field_time(w, "archived_at", m->archived_at);
 }
 
+void codec_write_message_fields(CodecWriter *w, const MaStoredMessage *m, gboolean full)
+{
+  message_fields(w, m, full);
+}
+
 static GString *message_text(const MaStoredMessage *m, gboolean full)
 {
   CodecWriter w;

@@ -31,13 +31,32 @@ int codec_search_request_parse(const char *order, const char *record, MaSearchRe
   return 0;
 }
 
-json_t *codec_search_hit_to_json(const MaSearchHit *h)
+void codec_write_search_hit(CodecWriter *w, const MaSearchHit *h)
 {
-  json_t *o = codec_message_to_json(h->message, FALSE);
   g_autofree char *subject = search_snippet_render(h->subject_marked, SEARCH_SNIPPET_HTML);
   g_autofree char *snippet = search_snippet_render(h->snippet_marked, SEARCH_SNIPPET_HTML);
-  json_object_set_new(o, "highlight", json_pack("{s:s, s:s}", "subject", subject, "snippet", snippet));
-  return o;
+
+  codec_writer_object_begin(w);
+  codec_write_message_fields(w, h->message, FALSE);
+  codec_writer_key(w, "highlight");
+  codec_writer_object_begin(w);
+  codec_writer_field_string(w, "subject", subject);
+  codec_writer_field_string(w, "snippet", snippet);
+  codec_writer_object_end(w);
+  codec_writer_object_end(w);
+}
+
+json_t *codec_search_hit_to_json(const MaSearchHit *h)
+{
+  CodecWriter w;
+  json_error_t jerr;
+
+  codec_writer_init(&w, g_string_sized_new(1024));
+  codec_write_search_hit(&w, h);
+  json_t *doc = json_loadb(w.out->str, w.out->len, 0, &jerr);
+  if (!doc) g_error("codec: the writer produced invalid JSON: %s", jerr.text); /* a bug, not input */
+  g_string_free(w.out, TRUE);
+  return doc;
 }
 
 json_t *codec_erase_counts_to_json(const MaEraseCounts *c)

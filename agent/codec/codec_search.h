@@ -3,6 +3,7 @@
 #ifndef MA_CODEC_SEARCH_H
 #define MA_CODEC_SEARCH_H
 
+#include "agent/codec/codec_writer.h"
 #include "storage/storage_search.h"
 
 #include <jansson.h>
@@ -15,6 +16,8 @@ int codec_search_request_parse(const char *order, const char *record, MaSearchRe
 /* The message without bodies (codec_message_to_json) plus "highlight": {"subject", "snippet"}:
  * HTML, matches in <mark>, the rest escaped. New reference. */
 json_t *codec_search_hit_to_json(const MaSearchHit *h);
+/* The same written as text (a page of hits is written without a jansson tree). */
+void codec_write_search_hit(CodecWriter *w, const MaSearchHit *h);
 
 /* The counts of a retention run or an erasure, as {"messages": n, "index_entries": n, ...}. */
 json_t *codec_erase_counts_to_json(const MaEraseCounts *c);
