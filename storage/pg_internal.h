@@ -60,6 +60,23 @@ gboolean pg_sqlstate_is(const PGresult *r, const char *sqlstate);
 int pg_write_begin(PgDb *d, GError **error);
 int pg_write_end(PgDb *d, int rc, GError **error);
 
+/* One write statement in the write bracket: 1 when it touched a row, 0 when none (its condition
+ * failed), -1 on error. For conditional UPDATEs and DELETEs whose answer is "changed or not". */
+int pg_write_changed(PgDb *d, const char *sql, const PgParams *p, const char *what, GError **error);
+
+/* A write statement whose rows are the answer (a claim: UPDATE ... RETURNING), in the write
+ * bracket: each row read by read_row is appended to out (which owns them) only once the write
+ * ended well, so a failed commit hands out nothing. 0 or -1. */
+int pg_write_rows(PgDb *d, const char *sql, const PgParams *p, const char *what,
+                  gpointer (*read_row)(const PGresult *r, int row), GDestroyNotify free_row, GPtrArray *out,
+                  GError **error);
+
+/* A consistent snapshot for a read of several statements, as SQLite's read transaction: outside
+ * storage_begin it opens a REPEATABLE READ READ ONLY transaction (*own set) that pg_read_end ends,
+ * returning rc; inside one it does nothing. */
+int pg_read_begin(PgDb *d, gboolean *own, GError **error);
+int pg_read_end(PgDb *d, gboolean own, int rc);
+
 /* Column helpers: a new string (NULL for SQL NULL) and an integer (0 for NULL). */
 char *pg_col_dup(const PGresult *r, int row, int col);
 gint64 pg_col_int(const PGresult *r, int row, int col);
@@ -152,5 +169,39 @@ int pg_opportunities_open_for_contact(void *impl, const char *enterprise_id, con
                                       GError **error);
 int pg_opportunities_open_for_account(void *impl, const char *enterprise_id, const char *account_id, GPtrArray *out,
                                       GError **error);
+
+/* the sending side (storage_pg_outbound.c, storage_pg_suppressions.c) */
+int pg_outbound_recipient_get(void *impl, const char *enterprise_id, gint64 row_id, MaOutboundRecipient **out,
+                                  GError **error);
+int pg_outbound_find_message(void *impl, const char *enterprise_id, const char *message_id, char **outbound_id_r,
+                                 GError **error);
+int pg_outbound_bounce(void *impl, gint64 id, MaOutboundState state, const char *reply, gint64 now, GError **error);
+int pg_suppression_add(void *impl, const MaSuppression *s, GError **error);
+int pg_suppression_remove(void *impl, const char *enterprise_id, const char *address, GError **error);
+int pg_suppression_get(void *impl, const char *enterprise_id, const char *address, MaSuppression **out,
+                           GError **error);
+int pg_suppression_list(void *impl, const char *enterprise_id, const char *after_address, int limit, GPtrArray *out,
+                            GError **error);
+int pg_soft_bounce_add(void *impl, const char *enterprise_id, const char *address, gint64 now, gint64 window,
+                           gint64 *count_r, GError **error);
+int pg_soft_bounce_reset(void *impl, const char *enterprise_id, const char *address, GError **error);
+int pg_outbound_enqueue(void *impl, const MaOutbound *m, const char *idem_key, const char *request_hash,
+                            const char *response, gint64 now, char **prior_hash, char **prior_response,
+                            GError **error);
+int pg_outbound_get(void *impl, const char *enterprise_id, const char *id, MaOutbound **out, GError **error);
+int pg_outbound_list(void *impl, const char *enterprise_id, int state, const char *after_id, int limit,
+                         GPtrArray *out, GError **error);
+int pg_outbound_claim(void *impl, gint64 now, gint64 lease_until, int limit, GPtrArray *out, GError **error);
+int pg_outbound_result(void *impl, gint64 id, MaOutboundState state, const char *reply, gint64 next_attempt_at,
+                           const char *deferred_reason, gint64 now, GError **error);
+int pg_outbound_operate(void *impl, const char *enterprise_id, const char *id, MaOutboundOp op, gint64 now,
+                            int *changed, GError **error);
+int pg_outbound_stats(void *impl, gint64 counts[MA_OUT__COUNT], gint64 *oldest_pending, GError **error);
+int pg_submission_add(void *impl, const MaSubmissionCredential *c, const char *secret_hash, GError **error);
+int pg_submission_find(void *impl, const char *username, MaSubmissionCredential **out, char **secret_hash,
+                           GError **error);
+int pg_submission_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int pg_submission_revoke(void *impl, const char *enterprise_id, const char *id_or_username, gint64 now,
+                             GError **error);
 
 #endif
