@@ -170,7 +170,17 @@ int pg_opportunities_open_for_contact(void *impl, const char *enterprise_id, con
 int pg_opportunities_open_for_account(void *impl, const char *enterprise_id, const char *account_id, GPtrArray *out,
                                       GError **error);
 
-/* the sending side (storage_pg_outbound.c, storage_pg_suppressions.c) */
+/* the sending side (storage_pg_outbound.c, storage_pg_relays.c, storage_pg_sending.c,
+ * storage_pg_suppressions.c) */
+int pg_mailbox_set_daily_limit(void *impl, const char *enterprise_id, const char *id, int daily_limit, GError **error);
+int pg_mailbox_send_reserve(void *impl, const char *mailbox_id, const char *day, int limit, int want, int *granted, gint64 *sent_r, GError **error);
+int pg_mailbox_send_release(void *impl, const char *mailbox_id, const char *day, int n, GError **error);
+int pg_mailbox_sent_on(void *impl, const char *mailbox_id, const char *day, gint64 *sent, GError **error);
+int pg_outbound_recipient_reroute(void *impl, gint64 id, const char *route_json, gint64 next_attempt_at, gint64 now, GError **error);
+int pg_sent_copy_add(void *impl, const char *outbound_id, const char *enterprise_id, const char *mailbox_id, gint64 now, GError **error);
+int pg_sent_copy_claim(void *impl, gint64 now, gint64 lease_until, int limit, GPtrArray *out, GError **error);
+int pg_sent_copy_result(void *impl, const char *outbound_id, const char *state, const char *folder, const char *error_text, gint64 next_attempt_at, gint64 now, GError **error);
+int pg_sent_copy_get(void *impl, const char *enterprise_id, const char *outbound_id, MaSentCopy **out, GError **error);
 int pg_outbound_recipient_get(void *impl, const char *enterprise_id, gint64 row_id, MaOutboundRecipient **out,
                                   GError **error);
 int pg_outbound_find_message(void *impl, const char *enterprise_id, const char *message_id, char **outbound_id_r,
@@ -203,5 +213,38 @@ int pg_submission_find(void *impl, const char *username, MaSubmissionCredential 
 int pg_submission_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
 int pg_submission_revoke(void *impl, const char *enterprise_id, const char *id_or_username, gint64 now,
                              GError **error);
+int pg_relay_add(void *impl, const MaRelay *r, GError **error);
+int pg_relay_update(void *impl, const MaRelay *r, GError **error);
+int pg_relay_get(void *impl, const char *enterprise_id, const char *id_or_name, MaRelay **out, GError **error);
+int pg_relay_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int pg_relay_delete(void *impl, const char *enterprise_id, const char *id, GError **error);
+int pg_relay_set_status(void *impl, const char *enterprise_id, const char *id, const char *status, gint64 since,
+                            const char *reason, gint64 suspended_until, GError **error);
+int pg_relay_usage(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 *sent,
+                       int *failures, gint64 *last_failure_at, GError **error);
+int pg_relay_count_sent(void *impl, const char *enterprise_id, const char *relay_id, const char *day,
+                            gint64 delta, GError **error);
+int pg_relay_count_failure(void *impl, const char *enterprise_id, const char *relay_id, const char *day,
+                               gint64 now, gint64 min_gap, int *failures, GError **error);
+int pg_outbound_set_route(void *impl, const char *enterprise_id, const char *id, const char *route_json,
+                              GError **error);
+int pg_default_path_record(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
+                               gint64 at, GError **error);
+int pg_default_path_count(void *impl, const char *enterprise_id, gint64 since, gint64 *count, GError **error);
+int pg_default_path_rates(void *impl, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
+                              GError **error);
+int pg_default_path_suspend(void *impl, const char *enterprise_id, gint64 at, const char *reason, GError **error);
+int pg_default_path_suspension(void *impl, const char *enterprise_id, gint64 *since, char **reason,
+                                   GError **error);
+int pg_default_path_resume(void *impl, const char *enterprise_id, gint64 now, GError **error);
+int pg_channel_account_set(void *impl, const char *enterprise_id, const char *channel, const char *address,
+                               gint64 verified_at, GError **error);
+int pg_channel_account_get(void *impl, const char *enterprise_id, const char *channel, char **address,
+                               gint64 *verified_at, GError **error);
+int pg_channel_account_clear(void *impl, const char *enterprise_id, const char *channel, GError **error);
+int pg_employee_send_mailbox_set(void *impl, const char *enterprise_id, const char *employee_id,
+                                     const char *mailbox_id, GError **error);
+int pg_employee_send_mailbox_get(void *impl, const char *enterprise_id, const char *employee_id, char **mailbox_id,
+                                     GError **error);
 
 #endif

@@ -1,8 +1,8 @@
 /* test_storage_claims.c - the sending side's once-only semantics with two storage handles in two
  * threads, as two nodes have on one database: each outbound recipient and each Sent copy claimed by
  * exactly one of them (and claimed again once the lease of a claim that was never answered ends),
- * and an Idempotency-Key queueing one message whichever handle gets it. Both backends
- * (testutil_storage.h).
+ * an Idempotency-Key queueing one message whichever handle gets it, and a mailbox's daily limit
+ * never passed when both reserve at once. Both backends (testutil_storage.h).
  */
 #include "storage/storage.h"
 
@@ -12,7 +12,9 @@
 #include <string.h>
 
 #define RECIPIENTS 120
+#define COPIES 40
 #define KEYS 30
+#define DAILY_LIMIT 50
 
 typedef struct {
   char *dir;
@@ -120,6 +122,24 @@ static gpointer claim_recipients(gpointer data)
   return NULL;
 }
 
+static gpointer claim_copies(gpointer data)
+{
+  Node *n = data;
+  MaStorage *st = testutil_storage_open_again(n->fx->dir, n->backend);
+  gate_wait(n->start);
+  for (;;) {
+    GError *error = NULL;
+    g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func((GDestroyNotify)ma_sent_copy_free);
+    g_assert_cmpint(storage_sent_copy_claim(st, 1000, 1600, 3, got, &error), ==, 0);
+    g_assert_no_error(error);
+    if (got->len == 0) break;
+    for (guint i = 0; i < got->len; i++)
+      g_ptr_array_add(n->taken, g_strdup(((MaSentCopy *)g_ptr_array_index(got, i))->outbound_id));
+  }
+  storage_close(&st);
+  return NULL;
+}
+
 /* Runs fn on two nodes started together; returns everything both took, checking none twice. */
 static GHashTable *race(Fixture *fx, gconstpointer backend, GThreadFunc fn, int *granted)
 {
@@ -163,6 +183,25 @@ static void test_recipients_claimed_once(Fixture *fx, gconstpointer data)
   g_assert_no_error(error);
 }
 
+static void test_sent_copies_claimed_once(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  for (int i = 0; i < COPIES; i++) {
+    g_autofree char *id = g_strdup_printf("o%02d", i);
+    MaOutbound *m = message(id, 1);
+    g_assert_cmpint(storage_outbound_enqueue(fx->st, m, NULL, NULL, NULL, 1000, NULL, NULL, &error), ==, 1);
+    ma_outbound_free(m);
+    g_assert_cmpint(storage_sent_copy_add(fx->st, id, "e1", "mb1", 1000, &error), ==, 0);
+  }
+  g_assert_no_error(error);
+  g_autoptr(GHashTable) all = race(fx, data, claim_copies, NULL);
+  g_assert_cmpuint(g_hash_table_size(all), ==, COPIES);
+  g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func((GDestroyNotify)ma_sent_copy_free);
+  g_assert_cmpint(storage_sent_copy_claim(fx->st, 1600, 2200, COPIES + 10, got, &error), ==, 0);
+  g_assert_cmpuint(got->len, ==, COPIES); /* the leases ended: due again */
+  g_assert_no_error(error);
+}
+
 /* Both nodes get each request with the same key at the same moment. */
 static gpointer enqueue_keys(gpointer data)
 {
@@ -202,12 +241,54 @@ static void test_idempotency_key_once(Fixture *fx, gconstpointer data)
   g_assert_no_error(error);
 }
 
+/* Reserves 1 or 2 recipients at a time until the day is full. */
+static gpointer reserve_day(gpointer data)
+{
+  Node *n = data;
+  MaStorage *st = testutil_storage_open_again(n->fx->dir, n->backend);
+  gate_wait(n->start);
+  for (int i = 0; i < DAILY_LIMIT; i++) {
+    GError *error = NULL;
+    int granted = -1;
+    gint64 count = -1;
+    g_assert_cmpint(storage_mailbox_send_reserve(st, "mb1", "2026-12-02", DAILY_LIMIT, 1 + i % 2, &granted, &count, &error),
+                    ==, 0);
+    g_assert_no_error(error);
+    g_assert_cmpint(count, <=, DAILY_LIMIT);
+    n->granted += granted;
+  }
+  storage_close(&st);
+  return NULL;
+}
+
+static void test_daily_limit_exact(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  /* the day's count belongs to a mailbox (a foreign key in SQLite; PostgreSQL's mailboxes table
+   * comes with the mailboxes migration, and the count needs none until then) */
+  if (data != TESTUTIL_ON_PG || ma_storage_pg_backend.mailbox_add) {
+    MaMailbox mb = {.id = "mb1", .enterprise_id = "e1", .email = "a@acme.example", .username = "a@acme.example",
+                    .protocol = "imap", .host = "imap.acme.example", .port = 993, .security = "tls",
+                    .auth = "password", .archiving = TRUE, .created_at = 1};
+    g_assert_cmpint(storage_mailbox_add(fx->st, &mb, &error), ==, 0);
+  }
+  int granted = 0;
+  g_autoptr(GHashTable) all = race(fx, data, reserve_day, &granted);
+  g_assert_cmpint(granted, ==, DAILY_LIMIT); /* both asked for 75 each: exactly the limit granted */
+  gint64 sent = -1;
+  g_assert_cmpint(storage_mailbox_sent_on(fx->st, "mb1", "2026-12-02", &sent, &error), ==, 0);
+  g_assert_cmpint(sent, ==, DAILY_LIMIT);
+  g_assert_no_error(error);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   /* one parameter, the backend: SQLite always, PostgreSQL when MAILAGENT_TEST_PG names one */
 #define ADD(path, fn) testutil_storage_add("/storage_claims" path, "/storage_claims/postgresql" path, Fixture, fx_setup, fn, fx_teardown)
   ADD("/recipients", test_recipients_claimed_once);
+  ADD("/sent-copies", test_sent_copies_claimed_once);
   ADD("/idempotency-key", test_idempotency_key_once);
+  ADD("/daily-limit", test_daily_limit_exact);
   return g_test_run();
 }
