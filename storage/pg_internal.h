@@ -153,4 +153,27 @@ int pg_opportunities_open_for_contact(void *impl, const char *enterprise_id, con
 int pg_opportunities_open_for_account(void *impl, const char *enterprise_id, const char *account_id, GPtrArray *out,
                                       GError **error);
 
+int pg_mailbox_add(void *impl, const MaMailbox *m, GError **error);
+int pg_mailbox_get(void *impl, const char *enterprise_id, const char *id_or_email, MaMailbox **out, GError **error);
+int pg_mailbox_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int pg_mailbox_remove(void *impl, const char *enterprise_id, const char *id, GError **error);
+int pg_mailbox_set_state(void *impl, const char *enterprise_id, const char *id, const char *state,
+                         gint64 next_attempt_at, GError **error);
+int pg_mailbox_set_secret(void *impl, const char *mailbox_id, const char *secret_sealed, GError **error);
+int pg_mailbox_report(void *impl, const char *mailbox_id, const MaMailboxSyncReport *r, GError **error);
+int pg_mailbox_lease(void *impl, const char *mailbox_id, const char *owner, gint64 now, gint64 until, GError **error);
+int pg_mailbox_release(void *impl, const char *mailbox_id, const char *owner, GError **error);
+int pg_mailbox_checkpoint_get(void *impl, const char *mailbox_id, const char *folder, MaFolderCheckpoint *out,
+                              GError **error);
+int pg_mailbox_checkpoint_advance(void *impl, const char *mailbox_id, const char *folder, const MaFolderCheckpoint *cp,
+                                  guint32 key_uidvalidity, const char *const *keys, guint n, GError **error);
+int pg_mailbox_key_seen(void *impl, const char *mailbox_id, const char *folder, guint32 uidvalidity, const char *key,
+                        GError **error);
+int pg_mailbox_failure_count(void *impl, const char *mailbox_id, const char *folder, const char *key,
+                             const char *error_text, gint64 now, int *count, GError **error);
+int pg_mailbox_quarantine(void *impl, const char *mailbox_id, const char *folder, const char *key,
+                          const char *error_text, gint64 now, GError **error);
+int pg_mailbox_states(void *impl, GHashTable *out, gint64 *quarantined, GError **error);
+int pg_mailbox_quarantine_list(void *impl, const char *mailbox_id, int min_failures, GPtrArray *out, GError **error);
+
 #endif

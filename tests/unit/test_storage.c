@@ -28,24 +28,12 @@ typedef struct {
 /* The test data pointer that selects PostgreSQL (NULL: SQLite). */
 #define ON_PG ((gconstpointer)&ma_storage_pg_backend)
 
-/* Empties the test database (the schema and its migrations go; the next open applies them). */
-static void pg_reset(const char *conninfo)
-{
-  PGconn *c = PQconnectdb(conninfo);
-  g_assert_cmpint(PQstatus(c), ==, CONNECTION_OK);
-  PGresult *r = PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-  g_assert_cmpint(PQresultStatus(r), ==, PGRES_COMMAND_OK);
-  PQclear(r);
-  PQfinish(c);
-}
-
 static void fx_setup(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
   fx->dir = testutil_tempdir("ma-storage-XXXXXX");
   if (data == ON_PG) {
-    const char *conninfo = g_getenv("MAILAGENT_TEST_PG");
-    pg_reset(conninfo);
+    const char *conninfo = testutil_pg_fresh();
     g_assert_cmpint(storage_open_backend(&ma_storage_pg_backend, conninfo, TRUE, &fx->st, &error), ==, 0);
   } else {
     g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);

@@ -1,7 +1,9 @@
-/* testutil.c - temporary directories for the unit tests. */
+/* testutil.c - temporary directories for the unit tests, and the emptied PostgreSQL database of
+ * the storage tests. */
 #include "testutil.h"
 
 #include <glib/gstdio.h>
+#include <libpq-fe.h>
 
 char *testutil_tempdir(const char *template_name)
 {
@@ -25,4 +27,17 @@ void testutil_rm_rf(const char *path)
   } else {
     g_unlink(path);
   }
+}
+
+const char *testutil_pg_fresh(void)
+{
+  const char *conninfo = g_getenv("MAILAGENT_TEST_PG");
+  if (!conninfo) return NULL;
+  PGconn *c = PQconnectdb(conninfo);
+  g_assert_cmpint(PQstatus(c), ==, CONNECTION_OK);
+  PGresult *r = PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+  g_assert_cmpint(PQresultStatus(r), ==, PGRES_COMMAND_OK);
+  PQclear(r);
+  PQfinish(c);
+  return conninfo;
 }

@@ -1,5 +1,6 @@
 /* testutil.h - scaffolding shared by the unit tests: private temporary directories that are
- * removed afterwards. Linked into every tests/unit/test_*.c program. */
+ * removed afterwards, and the PostgreSQL database of the storage tests emptied for each test.
+ * Linked into every tests/unit/test_*.c program. */
 #ifndef MA_TESTUTIL_H
 #define MA_TESTUTIL_H
 
@@ -11,5 +12,10 @@ char *testutil_tempdir(const char *template_name);
 
 /* Removes path and everything below it; symbolic links are removed, never followed. */
 void testutil_rm_rf(const char *path);
+
+/* The storage tests' PostgreSQL database (MAILAGENT_TEST_PG, a conninfo; integration/storage_pg
+ * starts one and sets it), emptied: its schema dropped, so the next open applies every migration.
+ * Returns the conninfo (not owned), or NULL when the variable is unset. */
+const char *testutil_pg_fresh(void);
 
 #endif
