@@ -133,6 +133,8 @@ int pg_apikey_find(void *impl, const char *secret_hash, MaApiKey **out, GError *
 int pg_apikey_get(void *impl, const char *id, MaApiKey **out, GError **error);
 int pg_apikey_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
 int pg_apikey_revoke(void *impl, const char *id, gint64 now, GError **error);
+int pg_installation_get(void *impl, const char *name, char **value, GError **error);
+int pg_installation_set_once(void *impl, const char *name, const char *value, char **stored, GError **error);
 int pg_setting_get(void *impl, const char *enterprise_id, const char *key, char **value, GError **error);
 int pg_setting_set(void *impl, const char *enterprise_id, const char *key, const char *value, GError **error);
 int pg_setting_list(void *impl, const char *enterprise_id, GHashTable *out, GError **error);
