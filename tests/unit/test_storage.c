@@ -899,13 +899,24 @@ static void test_apikeys(Fixture *fx, gconstpointer data)
   ma_api_key_free(k);
 }
 
+/* Another handle on the fixture's database: another node's connection. */
+static MaStorage *open_second(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  MaStorage *st = NULL;
+  g_assert_cmpint(data == ON_PG ? storage_open_backend(&ma_storage_pg_backend, g_getenv("MAILAGENT_TEST_PG"), FALSE, &st, &error)
+                                : storage_open(fx->dir, FALSE, &st, &error),
+                  ==, 0);
+  g_assert_no_error(error);
+  return st;
+}
+
 /* The installation's shared values are set once: a second value (another node's key check) does
  * not replace the first, and two handles setting one at the same moment both read back the same
  * winner. */
 typedef struct {
   MaStorage *st;
   const char *value;
-  gint *ready;
   int rc;
   char *stored;
 } InstallationRacer;
@@ -914,8 +925,6 @@ static gpointer installation_racer(gpointer p)
 {
   InstallationRacer *r = p;
   GError *error = NULL;
-  g_atomic_int_inc(r->ready);
-  while (g_atomic_int_get(r->ready) < 2) g_thread_yield();
   r->rc = storage_installation_set_once(r->st, "race", r->value, &r->stored, &error);
   g_assert_no_error(error);
   return NULL;
@@ -936,19 +945,10 @@ static void test_installation(Fixture *fx, gconstpointer data)
   g_assert_cmpstr(value, ==, "A");
   g_assert_no_error(error);
 
-  MaStorage *second = NULL;
-  if (data == ON_PG)
-    g_assert_cmpint(storage_open_backend(&ma_storage_pg_backend, g_getenv("MAILAGENT_TEST_PG"), FALSE, &second, &error), ==, 0);
-  else
-    g_assert_cmpint(storage_open(fx->dir, FALSE, &second, &error), ==, 0);
-  g_assert_no_error(error);
-  gint ready = 0;
-  InstallationRacer a = {.st = fx->st, .value = "node-a", .ready = &ready};
-  InstallationRacer b = {.st = second, .value = "node-b", .ready = &ready};
-  GThread *ta = g_thread_new("node-a", installation_racer, &a);
-  GThread *tb = g_thread_new("node-b", installation_racer, &b);
-  g_thread_join(ta);
-  g_thread_join(tb);
+  MaStorage *second = open_second(fx, data);
+  InstallationRacer a = {.st = fx->st, .value = "node-a"};
+  InstallationRacer b = {.st = second, .value = "node-b"};
+  testutil_run_together(installation_racer, &a, &b);
   g_assert_cmpint(a.rc + b.rc, ==, 1); /* one stored it */
   g_assert_cmpstr(a.stored, ==, b.stored);
   g_assert_cmpstr(a.stored, ==, a.rc == 1 ? "node-a" : "node-b");

@@ -374,15 +374,12 @@ static void test_quarantine(Fixture *fx, gconstpointer data)
 typedef struct {
   MaStorage *st;
   const char *owner;
-  gint *ready; /* both racers spin until it reaches 2, then ask at once */
   int won;
 } LeaseRacer;
 
 static gpointer lease_racer(gpointer p)
 {
   LeaseRacer *r = p;
-  g_atomic_int_inc(r->ready);
-  while (g_atomic_int_get(r->ready) < 2) g_thread_yield();
   for (int i = 0; i < RACE_MAILBOXES; i++) {
     g_autofree char *id = g_strdup_printf("mb%02d", i);
     GError *error = NULL;
@@ -403,18 +400,13 @@ static void test_lease_race(Fixture *fx, gconstpointer data)
     add_mailbox(fx->st, "ent1", id, email);
   }
   MaStorage *second = NULL;
-  if (data == ON_PG)
-    g_assert_cmpint(storage_open_backend(&ma_storage_pg_backend, g_getenv("MAILAGENT_TEST_PG"), FALSE, &second, &error), ==, 0);
-  else
-    g_assert_cmpint(storage_open(fx->dir, FALSE, &second, &error), ==, 0);
+  g_assert_cmpint(data == ON_PG ? storage_open_backend(&ma_storage_pg_backend, g_getenv("MAILAGENT_TEST_PG"), FALSE, &second, &error)
+                                : storage_open(fx->dir, FALSE, &second, &error),
+                  ==, 0);
   g_assert_no_error(error);
-  gint ready = 0;
-  LeaseRacer a = {.st = fx->st, .owner = "node-a", .ready = &ready};
-  LeaseRacer b = {.st = second, .owner = "node-b", .ready = &ready};
-  GThread *ta = g_thread_new("node-a", lease_racer, &a);
-  GThread *tb = g_thread_new("node-b", lease_racer, &b);
-  g_thread_join(ta);
-  g_thread_join(tb);
+  LeaseRacer a = {.st = fx->st, .owner = "node-a"};
+  LeaseRacer b = {.st = second, .owner = "node-b"};
+  testutil_run_together(lease_racer, &a, &b);
   g_assert_cmpint(a.won + b.won, ==, RACE_MAILBOXES); /* each lease to exactly one node */
 
   /* mb00's holder dies without releasing it: the other node takes the lease over once it has
