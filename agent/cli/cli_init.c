@@ -27,8 +27,6 @@
 #include <string.h>
 
 #define INIT_CERT_DAYS 825
-/* the name of the master key's check value among the installation's values */
-#define MA_INSTALLATION_KEY_CHECK "master_key_check"
 
 static void report(json_t *steps, gboolean json, const char *step, const char *path, const char *state)
 {
@@ -47,7 +45,7 @@ static void report(json_t *steps, gboolean json, const char *step, const char *p
 static int installation_exists(MaStorage *st, GError **error)
 {
   g_autofree char *check = NULL;
-  int rc = storage_installation_get(st, MA_INSTALLATION_KEY_CHECK, &check, error);
+  int rc = storage_installation_get(st, CLI_MASTER_KEY_CHECK, &check, error);
   if (rc != 0) return rc;
   g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func((GDestroyNotify)ma_api_key_free);
   if (storage_apikey_list(st, NULL, keys, error) < 0) return -1;
@@ -76,15 +74,13 @@ static int join_master_key(MaStorage *st, const char *path, const char **state, 
   if (ma_master_key_load(path, TRUE, key, error) < 0) return -1;
   char check[MA_MASTER_KEY_CHECK_LEN + 1];
   ma_master_key_check(key, check);
+  g_autofree char *recorded = NULL;
+  int rc = storage_installation_set_once(st, CLI_MASTER_KEY_CHECK, check, &recorded, error);
+  gboolean ours = rc >= 0 && cli_master_key_is_installations(key, recorded, from_env ? "$MAILAGENT_MASTER_KEY" : path, error);
   memset(key, 0, sizeof key);
-  g_autofree char *stored = NULL;
-  if (storage_installation_set_once(st, MA_INSTALLATION_KEY_CHECK, check, &stored, error) < 0) return -1;
-  if (!ma_crypto_equal(stored, check)) {
+  if (rc < 0) return -1;
+  if (!ours) {
     if (!existed) g_unlink(path); /* ours, made a moment ago: another node's first init won */
-    g_set_error(error, MA_ERROR, MA_ERROR_CONFLICT,
-                "%s is not this installation's master key: the database was initialised with another one (copy the"
-                " key file of the installation's first node, or point [security] master_key_file at it)",
-                from_env ? "$MAILAGENT_MASTER_KEY" : path);
     return -1;
   }
   *state = from_env ? "from environment" : existed ? "exists" : "created";

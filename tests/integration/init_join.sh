@@ -3,8 +3,8 @@
 # initialised database joins it. Node 1's init makes the master key and the admin key and records
 # the key's check value in the database; node 2, given a copy of node 1's key file, joins (exit 0,
 # its key file kept, no new admin key printed, still one admin key); node 3, with another key file,
-# is refused (exit 2, saying so) before it makes anything; node 4, with no key file, is refused
-# without minting one; a wrong MAILAGENT_MASTER_KEY is refused too.
+# is refused (exit 2, saying so) before it makes anything, and serve refuses to run with that key;
+# node 4, with no key file, is refused without minting one; a wrong MAILAGENT_MASTER_KEY is refused.
 # Run twice: on SQLite, nodes sharing one data directory's database (each with its own key file),
 # and on a real PostgreSQL (tests/integration/lib/postgres.sh), nodes with their own data
 # directories. The PostgreSQL round needs every storage function of that backend: until the
@@ -58,6 +58,9 @@ join_round() {
   assert_contains "$(cat "$T/last.err")" "is not this installation's master key" "$label: node 3's other key is refused"
   assert_eq 0 "$(grep -c 'maa_[0-9a-f]\{64\}' "$T/last.out" || true)" "$label: node 3 prints no admin secret"
   assert_eq 1 "$(admin_keys "$label-n1")" "$label: node 3 made no admin key"
+  # nor does serve run with it (it would seal secrets no other node can open)
+  assert_status 2 timeout 30 "$MAILAGENT" serve -c "$T/$label-n3.conf"
+  assert_contains "$(cat "$T/last.err")" "is not this installation's master key" "$label: serve refuses node 3's key"
 
   assert_status 2 node "$label-n4" init
   assert_contains "$(cat "$T/last.err")" "copy the master key file of the installation's first node" \
