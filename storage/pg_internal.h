@@ -150,6 +150,8 @@ int pg_apikey_find(void *impl, const char *secret_hash, MaApiKey **out, GError *
 int pg_apikey_get(void *impl, const char *id, MaApiKey **out, GError **error);
 int pg_apikey_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
 int pg_apikey_revoke(void *impl, const char *id, gint64 now, GError **error);
+int pg_installation_get(void *impl, const char *name, char **value, GError **error);
+int pg_installation_set_once(void *impl, const char *name, const char *value, char **stored, GError **error);
 int pg_setting_get(void *impl, const char *enterprise_id, const char *key, char **value, GError **error);
 int pg_setting_set(void *impl, const char *enterprise_id, const char *key, const char *value, GError **error);
 int pg_setting_list(void *impl, const char *enterprise_id, GHashTable *out, GError **error);
@@ -246,5 +248,27 @@ int pg_employee_send_mailbox_set(void *impl, const char *enterprise_id, const ch
                                      const char *mailbox_id, GError **error);
 int pg_employee_send_mailbox_get(void *impl, const char *enterprise_id, const char *employee_id, char **mailbox_id,
                                      GError **error);
+int pg_mailbox_add(void *impl, const MaMailbox *m, GError **error);
+int pg_mailbox_get(void *impl, const char *enterprise_id, const char *id_or_email, MaMailbox **out, GError **error);
+int pg_mailbox_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int pg_mailbox_remove(void *impl, const char *enterprise_id, const char *id, GError **error);
+int pg_mailbox_set_state(void *impl, const char *enterprise_id, const char *id, const char *state,
+                         gint64 next_attempt_at, GError **error);
+int pg_mailbox_set_secret(void *impl, const char *mailbox_id, const char *secret_sealed, GError **error);
+int pg_mailbox_report(void *impl, const char *mailbox_id, const MaMailboxSyncReport *r, GError **error);
+int pg_mailbox_lease(void *impl, const char *mailbox_id, const char *owner, gint64 now, gint64 until, GError **error);
+int pg_mailbox_release(void *impl, const char *mailbox_id, const char *owner, GError **error);
+int pg_mailbox_checkpoint_get(void *impl, const char *mailbox_id, const char *folder, MaFolderCheckpoint *out,
+                              GError **error);
+int pg_mailbox_checkpoint_advance(void *impl, const char *mailbox_id, const char *folder, const MaFolderCheckpoint *cp,
+                                  guint32 key_uidvalidity, const char *const *keys, guint n, GError **error);
+int pg_mailbox_key_seen(void *impl, const char *mailbox_id, const char *folder, guint32 uidvalidity, const char *key,
+                        GError **error);
+int pg_mailbox_failure_count(void *impl, const char *mailbox_id, const char *folder, const char *key,
+                             const char *error_text, gint64 now, int *count, GError **error);
+int pg_mailbox_quarantine(void *impl, const char *mailbox_id, const char *folder, const char *key,
+                          const char *error_text, gint64 now, GError **error);
+int pg_mailbox_states(void *impl, GHashTable *out, gint64 *quarantined, GError **error);
+int pg_mailbox_quarantine_list(void *impl, const char *mailbox_id, int min_failures, GPtrArray *out, GError **error);
 
 #endif
