@@ -72,4 +72,4 @@ verdict=met
 awk -v p="$search_p99" 'BEGIN { exit !(p < 50) }' || verdict="NOT met"
 echo "target (two-word search p99 < 50 ms, newest first): $verdict (search p99 $search_p99 ms, timeline page p99 $timeline_p99 ms; machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "server CPU per request: search $search_cpu us, timeline page $timeline_cpu us (x$(awk -v a="$search_cpu" -v b="$timeline_cpu" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'))"
-echo "reproduce: TOTAL=$TOTAL DURATION=$DURATION CONNECTIONS=$CONNECTIONS $0"
+echo "reproduce: BUILD_DIR=$build TOTAL=$TOTAL DURATION=$DURATION CONNECTIONS=$CONNECTIONS $0"
