@@ -4,7 +4,8 @@
  *
  * Holds no SQL and no state beyond the backend pointer: each function is a one-line dispatch, so
  * the contract lives in storage.h and its implementation in the backend. Never add behaviour here
- * that a second backend would have to duplicate differently.
+ * that a second backend would have to duplicate differently. The one exception is backend-neutral:
+ * storage_timeline copies the items its backend's timeline_each visits (views of its rows).
  */
 #include "storage.h"
 #include "storage_backend.h"

@@ -7,8 +7,10 @@
  * message, kind 0), resumed after an opaque keyset cursor: base64url of "date|message_id|kind". The
  * cursor names a position, not an offset, so rows inserted meanwhile neither repeat nor vanish
  * from later pages. Page size is capped at TIMELINE_MAX_LIMIT. A page is two statements whatever
- * its size, both driven by the same index range: the range joined to its messages and
- * activities, then the range joined to the messages' parts (no id list is built or parsed).
+ * its size, both driven by the same index range, in one read transaction: the range joined to the
+ * messages' parts, read first into one arena, then the range joined to its messages and
+ * activities, each row handed to the caller's visitor as a view of the row with its parts (no id
+ * list is built or parsed, nothing is allocated per item; storage_timeline copies the views).
  */
 #include "sqlite_internal.h"
 
