@@ -134,6 +134,63 @@ static void test_order_and_pages(Fixture *fx, gconstpointer data)
   g_assert_cmpstr(p3, ==, "m0");
 }
 
+/* A hit's message carries its parts in their stored order (participants and attachments by
+ * position, links by record), several messages at once, whatever order the ids were loaded in. */
+static void test_hit_parts_order(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  for (int i = 0; i < 3; i++) {
+    g_autofree char *id = g_strdup_printf("p%d", i);
+    MaStoredMessage *m = ma_stored_message_new();
+    m->id = g_strdup(id);
+    m->enterprise_id = g_strdup("e1");
+    m->dedup_key = g_strdup_printf("dk-%s", id);
+    m->subject = g_strdup("ordered");
+    m->date = 1000 + i;
+    m->archived_at = m->date;
+    m->text = g_strdup("parts");
+    /* positions against the alphabet: a sort by address or name would show */
+    static const char *const who[] = {"zed@x.example", "mia@x.example", "bob@x.example", "amy@x.example"};
+    for (int k = 0; k < 4; k++)
+      g_ptr_array_add(m->participants, ma_participant_new(k ? MA_ROLE_CC : MA_ROLE_FROM, NULL, who[k]));
+    static const char *const files[] = {"z.pdf", "a.pdf"};
+    for (int k = 0; k < 2; k++) {
+      MaAttachment *a = ma_attachment_new();
+      a->filename = g_strdup(files[k]);
+      a->content_type = g_strdup("application/pdf");
+      a->size = (gsize)(10 + k);
+      g_strlcpy(a->sha256, "00", sizeof a->sha256);
+      g_ptr_array_add(m->attachments, a);
+    }
+    g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_LEAD, "l9"));
+    g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c2"));
+    g_assert_cmpint(storage_message_insert(fx->st, m, &error), ==, 0);
+    g_assert_cmpint(storage_search_index(fx->st, m, &error), ==, 0);
+    g_assert_no_error(error);
+    ma_stored_message_free(m);
+  }
+  g_autoptr(MaSearchQuery) query = search_query_parse("ordered parts", &error);
+  MaSearchRequest req = {.query = query, .order = MA_SEARCH_NEWEST};
+  g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func((GDestroyNotify)ma_search_hit_free);
+  g_assert_cmpint(storage_search(fx->st, "e1", &req, 0, 10, hits, &error), ==, 0);
+  g_assert_cmpuint(hits->len, ==, 3);
+  for (guint i = 0; i < hits->len; i++) {
+    const MaStoredMessage *m = ((MaSearchHit *)hits->pdata[i])->message;
+    GString *seen = g_string_new(NULL);
+    for (guint k = 0; k < m->participants->len; k++)
+      g_string_append_printf(seen, "%s ", ((MaParticipant *)m->participants->pdata[k])->address);
+    for (guint k = 0; k < m->attachments->len; k++)
+      g_string_append_printf(seen, "%s ", ((MaAttachment *)m->attachments->pdata[k])->filename);
+    for (guint k = 0; k < m->links->len; k++) {
+      const MaRecordRef *r = m->links->pdata[k];
+      g_string_append_printf(seen, "%s:%s ", ma_record_type_name(r->type), r->id);
+    }
+    g_assert_cmpstr(seen->str, ==,
+                    "zed@x.example mia@x.example bob@x.example amy@x.example z.pdf a.pdf contact:c2 lead:l9 ");
+    g_string_free(seen, TRUE);
+  }
+}
+
 static void test_relevance_fields_record(Fixture *fx, gconstpointer data)
 {
   archive(fx->st, "e1", "body", 3000, "a@x.example", "hello", "a long body that mentions budget once", NULL, NULL, "c1");
@@ -318,6 +375,7 @@ int main(int argc, char **argv)
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
   ADD("/storage_search/tenants", test_tenants);
   ADD("/storage_search/order_and_pages", test_order_and_pages);
+  ADD("/storage_search/hit_parts_order", test_hit_parts_order);
   ADD("/storage_search/relevance_fields_record", test_relevance_fields_record);
   ADD("/storage_search/cjk_and_snippets", test_cjk_and_snippets);
   ADD("/storage_search/hostile_queries", test_hostile_queries);
