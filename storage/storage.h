@@ -428,6 +428,9 @@ typedef struct {
   gboolean is_activity;
   MaStoredMessage *message; /* set for messages */
   MaActivity *activity;     /* set for activities */
+  GPtrArray *delivery;      /* an outbound message that went through the queue: its recipients'
+                             * states (MaOutboundRecipient*, the newest queued message with its
+                             * Message-ID); else NULL. Filled by storage_timeline. */
 } MaTimelineItem;
 
 void ma_timeline_item_free(MaTimelineItem *item);
@@ -874,6 +877,13 @@ int storage_outbound_recipient_get(MaStorage *st, const char *enterprise_id, gin
  * with *outbound_id_r (newly allocated), 0 when none. */
 int storage_outbound_find_message(MaStorage *st, const char *enterprise_id, const char *message_id,
                                   char **outbound_id_r, GError **error);
+/* The recipients of the enterprise's newest queued message whose Message-ID (without <>) is
+ * message_id, with their states, replies and times (an archived outbound copy's delivery states):
+ * *out a new array of MaOutboundRecipient* (the caller's), or NULL when no queued message has that
+ * Message-ID. 0, or -1 with *error. Built on outbound_find_message and outbound_get, so every
+ * backend that has the queue has it. */
+int storage_outbound_delivery(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray **out,
+                              GError **error);
 /* A bounce for recipient row id (the bounce issue): state MA_OUT_BOUNCED moves it to bounced from
  * queued, sending, deferred, held or sent (a DSN may arrive after the remote's 250); state
  * MA_OUT_DEFERRED (a soft bounce) only records reply on a recipient still queued or deferred.

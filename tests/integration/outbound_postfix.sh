@@ -2,7 +2,8 @@
 # outbound_postfix.sh - the outbound engine end to end against a real Postfix as the destination
 # (smart host path, TLS off): POST /v1/messages:send with an Idempotency-Key, per-recipient outcomes
 # (250, 550 at RCPT, 450 at RCPT), Bcc absent from the delivered copy, webhook events in the outbox,
-# the retry schedule and expiry by the test clock, `mailagent send` and `mailagent queue`.
+# the retry schedule and expiry by the test clock, `mailagent send` and `mailagent queue`, and the
+# delivery states on the archived copy's timeline entry, read through the API's page cache.
 # Assertions come from the receiving side: Postfix's mailbox and log.
 source "$(dirname "$0")/lib/common.sh"
 source "$FIXTURES_DIR/smtp/postfix.sh"
@@ -71,6 +72,25 @@ message.deferred|1
 message.sent|2" "$(db "select event, count(*) from outbox where event in ('message.sent','message.deferred','message.bounced') group by event order by event")" \
   "webhook events: 2 sent, 1 bounced, 1 deferred"
 
+# the archived copy's timeline entry shows each recipient's delivery state; the API serves the page
+# from its per-enterprise cache, which the queue's state changes invalidate (read again below)
+delivery() { # the Q-17 entry's delivery states from the API's timeline page of contact c1
+  api "http://127.0.0.1:$API_PORT/v1/records/contact/c1/timeline" >/dev/null
+  json_get "$T/body" '", ".join(r["address"].split("@")[0] + " " + r["state"] for i in d["items"] if "Q-17" in i.get("subject", "") for r in sorted(i.get("delivery", []), key=lambda r: r["address"]))'
+}
+for _ in $(seq 1 50); do [ -n "$(delivery)" ] && break; sleep 0.1; done
+TL1="defer450 deferred, hidden sent, ok sent, reject550 bounced"
+assert_eq "$TL1" "$(delivery)" "the timeline entry shows every recipient's delivery state"
+assert_eq "$TL1" "$(delivery)" "... the same page again (from the cache)"
+assert_contains "$(json_get "$T/body" '[r["reply"] for i in d["items"] if "Q-17" in i.get("subject", "") for r in i["delivery"] if r["state"] == "bounced"][0]')" \
+  "550 5.1.1" "... with the remote reply"
+assert_eq 1 "$(json_get "$T/body" '[r["attempts"] for i in d["items"] if "Q-17" in i.get("subject", "") for r in i["delivery"] if r["state"] == "deferred"][0]')" \
+  "... and the attempts so far"
+AMID=$(json_get "$T/body" '[i["id"] for i in d["items"] if "Q-17" in i.get("subject", "")][0]')
+api "http://127.0.0.1:$API_PORT/v1/messages/$AMID" >/dev/null
+assert_eq "deferred" "$(json_get "$T/body" '[r["state"] for r in d["delivery"] if r["address"].startswith("defer450")][0]')" \
+  "GET /v1/messages/{id} shows the delivery states too"
+
 # the retry schedule: nothing before 300 s, an attempt after; the same reason emits no new event
 clock_advance 200; sleep 1.5
 assert_eq 1 "$(db "select attempts from outbound_recipients where address like 'defer450%'")" "no retry before 300 s"
@@ -85,6 +105,8 @@ assert_eq 1 "$(db "select count(*) from outbox where event='message.deferred'")"
 clock_advance 7200
 assert_eq expired "$(wait_state "$ID" defer450@client.example expired)" "expired after [queue] max_age"
 assert_eq 2 "$(db "select count(*) from outbox where event='message.bounced'")" "expiry emits message.bounced"
+assert_eq "defer450 expired, hidden sent, ok sent, reject550 bounced" "$(delivery)" \
+  "the cached timeline page follows the retry and the expiry (the queue moved the archive version)"
 
 # the sent message is archived as outbound mail through the pipeline, linked to the contact
 for _ in $(seq 1 50); do ma timeline acme contact c1 --json >"$T/timeline.json" 2>/dev/null; grep -q "Q-17" "$T/timeline.json" && break; sleep 0.1; done
