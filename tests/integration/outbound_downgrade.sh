@@ -95,18 +95,20 @@ assert_eq "long-line 7bit short decoded quoted-printable,quoted-printable dkim-p
 
 # what cannot be re-encoded fails with the reason
 json_mime() { python3 -c 'import json,sys; print(json.dumps({"mime": sys.stdin.read()}, ensure_ascii=False))'; }
-printf 'From: sales@example.test\nTo: ok@client.example\nSubject: Grüße\n\nascii body\n' | json_mime >"$T/m3.json"
-assert_eq 202 "$(send "$T/m3.json")" "an 8-bit Subject is queued (only SMTPUTF8 or 8BITMIME could carry it)"
-ID3=$(json_get "$T/body" 'd["id"]')
-assert_eq bounced "$(wait_state "$ID3" ok@client.example bounced)" "... and bounces at a server without 8BITMIME"
-curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$API_PORT/v1/outbound/$ID3" >"$T/o3.json"
-assert_contains "$(json_get "$T/o3.json" 'd["recipients"][0]["reply"]')" "554 5.6.3" "... with 5.6.3 and the reason"
-printf 'From: sales@example.test\nTo: josé@client.example\nSubject: utf8 address\n\nascii body\n' | json_mime >"$T/m4.json"
-assert_eq 202 "$(send "$T/m4.json")" "a non-ASCII recipient is queued"
-ID4=$(json_get "$T/body" 'd["id"]')
-assert_eq bounced "$(wait_state "$ID4" josé@client.example bounced)" "... and fails at a server without SMTPUTF8"
-curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$API_PORT/v1/outbound/$ID4" >"$T/o4.json"
-assert_contains "$(json_get "$T/o4.json" 'd["recipients"][0]["reply"]')" "553 5.6.7" "... with 5.6.7 (RFC 6531) and the reason"
+# bounces RCPT MESSAGE WHY REPLY: the message (text) is queued, then bounces for RCPT with REPLY
+bounces() {
+  printf '%s' "$2" | json_mime >"$T/m.json"
+  assert_eq 202 "$(send "$T/m.json")" "$3: queued"
+  local id
+  id=$(json_get "$T/body" 'd["id"]')
+  assert_eq bounced "$(wait_state "$id" "$1" bounced)" "$3: bounced"
+  curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$API_PORT/v1/outbound/$id" >"$T/o.json"
+  assert_contains "$(json_get "$T/o.json" 'd["recipients"][0]["reply"]')" "$4" "$3: $4 and the reason"
+}
+bounces ok@client.example $'From: sales@example.test\nTo: ok@client.example\nSubject: Grüße\n\nascii body\n' \
+  "an 8-bit Subject (only SMTPUTF8 or 8BITMIME can carry it) to a server without 8BITMIME" "554 5.6.3"
+bounces josé@client.example $'From: sales@example.test\nTo: josé@client.example\nSubject: utf8 address\n\nascii body\n' \
+  "a non-ASCII recipient to a server without SMTPUTF8 (RFC 6531)" "553 5.6.7"
 printf 'From: sales@example.test\nTo: ok@client.example\nContent-Type: multipart/signed; boundary=s; protocol="application/pgp-signature"\n\n--s\nContent-Type: text/plain; charset=utf-8\n\nsigné\n--s\nContent-Type: application/pgp-signature\n\nsig\n--s--\n' \
   | json_mime >"$T/m5.json"
 assert_eq 422 "$(send "$T/m5.json")" "a signed part that would have to change is refused"
