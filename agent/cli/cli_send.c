@@ -100,7 +100,8 @@ int cli_send(int argc, char **argv)
   };
   g_autoptr(GOptionContext) ctx = cli_context("send", "ENTERPRISE [FILE.eml|-]",
     "Queue an outgoing message: a complete message from FILE.eml, or one made from --from, --to, --subject,\n"
-    "--text/--html and --attach. Prints the outbound id once it is durably queued. --record TYPE:ID links\n"
+    "--text/--html and --attach. Prints the outbound id once it is durably queued. Parts with 8-bit octets\n"
+    "or lines over 998 octets are re-encoded as quoted-printable before DKIM signing. --record TYPE:ID links\n"
     "the archived copy to that record as well as to the records its recipients match; an unknown record\n"
     "refuses the message.",
     &common, entries);
