@@ -95,4 +95,6 @@ assert_eq "Offer: nouser@client.example bounced, ok@client.example queued" \
   "the timeline shows the bounce on the outbound message"
 assert_contains "$(json_get "$T/tl.json" '[r["reply"] for i in d["items"] if "delivery" in i for r in i["delivery"] if r["state"] == "bounced"][0]')" \
   "5.1.1" "... with the DSN's status"
+ma timeline acme contact c-nouser >"$T/tl.txt"
+assert_contains "$(cat "$T/tl.txt")" "Status:  nouser@client.example bounced (hard bounce 5.1.1" "the text timeline shows it too"
 finish
