@@ -127,14 +127,36 @@ static void qp_flush_ws(MimeDowngrade *d, gboolean line_ends)
   else qp_put(d, &c, 1);
 }
 
+static gboolean qp_literal(guint8 b)
+{
+  return b >= 33 && b <= 126 && b != '=';
+}
+
 static void qp_bytes(MimeDowngrade *d, const char *data, gsize len)
 {
-  for (gsize i = 0; i < len; i++) {
+  gsize i = 0;
+  while (i < len) {
     guint8 b = (guint8) data[i];
     qp_flush_ws(d, FALSE);
-    if (b == ' ' || b == '\t') d->qp_ws = (char) b;
-    else if (b >= 33 && b <= 126 && b != '=') qp_put(d, (const char *) &b, 1);
-    else qp_hex(d, b);
+    if (!qp_literal(b)) {
+      if (b == ' ' || b == '\t') d->qp_ws = (char) b;
+      else qp_hex(d, b);
+      i++;
+      continue;
+    }
+    /* a run of literal octets is written in pieces up to the soft line breaks (as qp_put would) */
+    gsize j = i;
+    while (j < len && qp_literal((guint8) data[j])) j++;
+    while (i < j) {
+      if (d->qp_col >= QP_MAX_COL) {
+        out(d, "=\r\n", 3);
+        d->qp_col = 0;
+      }
+      gsize n = MIN(j - i, (gsize) (QP_MAX_COL - d->qp_col));
+      out(d, data + i, n);
+      d->qp_col += (guint) n;
+      i += n;
+    }
   }
 }
 
@@ -486,6 +508,7 @@ static void body_bytes(MimeDowngrade *d, const char *data, gsize len)
   d->body_line_len += len;
   for (gsize i = 0; i < len; i++) {
     guint8 b = (guint8) data[i];
+    if (b < 0x80 && !d->utf8_need) continue; /* the common case: ASCII, no sequence open */
     if (b >= 0x80) d->body_line_8bit = TRUE;
     if (e->kind == KIND_LEAF) utf8_check(d, b);
   }
