@@ -535,6 +535,9 @@ static const SqlMigration migrations[] = {
    " AND EXISTS (SELECT 1 FROM enterprises WHERE id = OLD.enterprise_id) BEGIN"
    " INSERT INTO archive_versions(enterprise_id, n) VALUES(OLD.enterprise_id, abs(random() % 4503599627370496))"
    " ON CONFLICT(enterprise_id) DO UPDATE SET n = n + 1; END;"},
+  {149, /* issue 18: values the nodes of one installation share and no enterprise owns, each set once
+         * (the master key's check value, which a node joining the database must match) */
+   "CREATE TABLE IF NOT EXISTS installation(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"},
 };
 
 int sql_migrations_latest(void)
