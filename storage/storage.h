@@ -1075,10 +1075,15 @@ int storage_default_path_record(MaStorage *st, const char *enterprise_id, const 
 int storage_default_path_count(MaStorage *st, const char *enterprise_id, gint64 since, gint64 *count,
                                GError **error);
 /* Of the enterprise's last `last` default-path recipients since its last suspension was lifted:
- * how many there are (*total) and how many the queue marks bounced (*bounced: a 5xx or a DSN
- * after the 250). */
+ * how many there are (*total), how many the queue marks bounced (*bounced: a 5xx or a DSN after
+ * the 250) and how many complained (*complained: storage_default_path_complaint). */
 int storage_default_path_rates(MaStorage *st, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
-                               GError **error);
+                               gint64 *complained, GError **error);
+/* Records that recipient address of outbound_id complained (an ARF report came back for it) at at;
+ * only a recipient recorded by storage_default_path_record counts in the rates. 1 recorded, 0 it
+ * had complained before (a second report about the same recipient counts once). */
+int storage_default_path_complaint(MaStorage *st, const char *enterprise_id, const char *outbound_id,
+                                   const char *address, gint64 at, GError **error);
 /* Suspends the enterprise's use of the default path (reason kept): 1 newly suspended, 0 already. */
 int storage_default_path_suspend(MaStorage *st, const char *enterprise_id, gint64 at, const char *reason,
                                  GError **error);

@@ -249,8 +249,10 @@ typedef struct MaStorageBackend {
   int (*default_path_record)(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
                              gint64 at, GError **error);
   int (*default_path_count)(void *impl, const char *enterprise_id, gint64 since, gint64 *count, GError **error);
+  int (*default_path_complaint)(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
+                                gint64 at, GError **error);
   int (*default_path_rates)(void *impl, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
-                            GError **error);
+                            gint64 *complained, GError **error);  /* complaints: migration 134 */
   int (*default_path_suspend)(void *impl, const char *enterprise_id, gint64 at, const char *reason, GError **error);
   int (*default_path_suspension)(void *impl, const char *enterprise_id, gint64 *since, char **reason, GError **error);
   int (*default_path_resume)(void *impl, const char *enterprise_id, gint64 now, GError **error);

@@ -516,6 +516,13 @@ static const SqlMigration migrations[] = {
    "      FROM messages) JOIN search_tenants t USING (enterprise_id) JOIN search_fields f ON f.message_id = id;"
    "INSERT INTO search_index(rowid, subject, body, sender, recipients, attachments)"
    "  SELECT doc, subject, body, sender, recipients, attachments FROM search_content;"},
+  {134, /* issue 13, the shared relay's reputation: recipients of the default path who complained (an
+         * ARF report came back), read with default_path_log for the complaint rate; one row per
+         * recipient however many reports */
+   "CREATE TABLE IF NOT EXISTS default_path_complaints("
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  outbound_id TEXT NOT NULL, address TEXT NOT NULL, at INTEGER NOT NULL,"
+   "  PRIMARY KEY(enterprise_id, outbound_id, address)) WITHOUT ROWID;"},
 };
 
 int sql_migrations_latest(void)

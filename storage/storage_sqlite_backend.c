@@ -175,6 +175,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .default_path_record = sqlite_default_path_record,
   .default_path_count = sqlite_default_path_count,
   .default_path_rates = sqlite_default_path_rates,
+  .default_path_complaint = sqlite_default_path_complaint,
   .default_path_suspend = sqlite_default_path_suspend,
   .default_path_suspension = sqlite_default_path_suspension,
   .default_path_resume = sqlite_default_path_resume,

@@ -398,12 +398,14 @@ int sqlite_default_path_count(void *impl, const char *enterprise_id, gint64 sinc
 }
 
 int sqlite_default_path_rates(void *impl, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
-                              GError **error)
+                              gint64 *complained, GError **error)
 {
   SqlDb *d = impl;
-  *total = *bounced = 0;
+  *total = *bounced = *complained = 0;
   sqlite3_stmt *s = sql_prep(d,
-                             "SELECT count(*), coalesce(sum(r.state = 'bounced'), 0) FROM"
+                             "SELECT count(*), coalesce(sum(r.state = 'bounced'), 0),"
+                             " coalesce(sum(EXISTS (SELECT 1 FROM default_path_complaints c WHERE c.enterprise_id = ?1"
+                             "  AND c.outbound_id = l.outbound_id AND c.address = l.address)), 0) FROM"
                              " (SELECT outbound_id, address FROM default_path_log WHERE enterprise_id = ?1"
                              "  AND seq > coalesce((SELECT lifted_seq FROM default_path_suspensions"
                              "   WHERE enterprise_id = ?1), 0)"
@@ -418,9 +420,31 @@ int sqlite_default_path_rates(void *impl, const char *enterprise_id, int last, g
   if (rc == SQLITE_ROW) {
     *total = sqlite3_column_int64(s, 0);
     *bounced = sqlite3_column_int64(s, 1);
+    *complained = sqlite3_column_int64(s, 2);
   }
   sql_reset(s);
   return rc == SQLITE_ROW ? 0 : sql_fail(d, rc, error, "default path bounce rate");
+}
+
+int sqlite_default_path_complaint(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
+                                  gint64 at, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT OR IGNORE INTO default_path_complaints(enterprise_id, outbound_id, address, at)"
+                             " VALUES(?, ?, ?, ?)",
+                             error);
+  if (s) {
+    sql_bind_text(s, 1, enterprise_id);
+    sql_bind_text(s, 2, outbound_id);
+    sql_bind_text(s, 3, address);
+    sqlite3_bind_int64(s, 4, at);
+    if (sql_step_enterprise_row(d, s, enterprise_id, error, "record a default path complaint") == 0)
+      ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
+  }
+  return sql_write_end(d, ret, error);
 }
 
 int sqlite_default_path_suspend(void *impl, const char *enterprise_id, gint64 at, const char *reason, GError **error)

@@ -175,6 +175,7 @@ int relay_employee_mailbox_set(MaStorage *st, const char *enterprise_id, const c
 #define RELAY_REPUTATION_WINDOW 1000
 #define RELAY_REPUTATION_MIN_SAMPLE 100
 #define RELAY_MAX_BOUNCE_PERCENT 5
+#define RELAY_MAX_COMPLAINT_PERMILLE 3 /* 0.3% */
 
 /* May the enterprise route n more recipients to mailagent's own delivery path now? *refusal_r is
  * NULL when it may, else why not (newly allocated): its use is suspended, or a quota
@@ -182,11 +183,21 @@ int relay_employee_mailbox_set(MaStorage *st, const char *enterprise_id, const c
  * With n 0 only the suspension is checked. 0 or -1 (storage). */
 int relay_reputation_check(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const char *tz, gint64 now,
                            guint n, char **refusal_r, GError **error);
-/* Records the default-path recipients of groups (RelayRouteGroup*) for outbound_id, then suspends
- * the enterprise's use of the path when its bounce rate crossed the limit (webhook event
- * default_path.suspended). Inside the caller's transaction. 0 or -1. */
+/* Records the default-path recipients of groups (RelayRouteGroup*) for outbound_id, then reviews
+ * the rates (relay_reputation_review). Inside the caller's transaction. 0 or -1. */
 int relay_reputation_record(MaStorage *st, const char *enterprise_id, const char *outbound_id, GPtrArray *groups,
                             gint64 now, GError **error);
+/* Suspends the enterprise's use of the path when, over its last RELAY_REPUTATION_WINDOW default-path
+ * recipients (at least RELAY_REPUTATION_MIN_SAMPLE), the hard-bounce rate exceeds
+ * RELAY_MAX_BOUNCE_PERCENT or the complaint rate RELAY_MAX_COMPLAINT_PERMILLE (webhook event
+ * default_path.suspended with cause hard_bounces or complaints). Inside the caller's transaction.
+ * 0 or -1. */
+int relay_reputation_review(MaStorage *st, const char *enterprise_id, gint64 now, GError **error);
+/* An ARF complaint came back for recipient address of outbound_id: recorded (it counts when that
+ * recipient took the default path), then the rates are reviewed. Inside the caller's transaction.
+ * 0 or -1. */
+int relay_reputation_complaint(MaStorage *st, const char *enterprise_id, const char *outbound_id, const char *address,
+                               gint64 now, GError **error);
 
 /* ---- relay test (relay_probe.c; blocks: for the CLI) ------------------------------------------ */
 
