@@ -67,7 +67,7 @@ typedef struct {
 } Job;
 
 struct Dest {
-  char *key;               /* "relay" (smart host), "relay:<id>:<updated>" (enterprise relay) or the
+  char *key;               /* "relay" (smart host), "relay:<id>:<updated>:<settings digest>" (enterprise relay) or the
                               recipient domain */
   RelayTarget *ent;        /* enterprise relay, else NULL */
   gboolean resolving, resolved;
