@@ -441,8 +441,11 @@ static Dest *relay_dest(Engine *e, GHashTable *relays, const char *enterprise_id
     *why = g_strdup_printf("relay %s no longer exists", relay_id);
     return NULL;
   }
-  if (!rel->enabled || relay_is_suspended(rel, now)) {
-    *why = g_strdup_printf("relay %s is %s", rel->name, rel->enabled ? "suspended" : "disabled");
+  /* changed since the message was routed so that it is untested again: not used until a test passes */
+  gboolean untested = g_strcmp0(rel->status, "untested") == 0;
+  if (!rel->enabled || relay_is_suspended(rel, now) || untested) {
+    *why = g_strdup_printf("relay %s is %s", rel->name,
+                           !rel->enabled ? "disabled" : untested ? "untested (changed): run relay test" : "suspended");
     return NULL;
   }
   /* the key names what the destination copies, so a change within the same second is seen too */
