@@ -415,23 +415,9 @@ static int cmd_test(int argc, char **argv)
   MaRelay *r = NULL;
   rc = storage_relay_get(st, ent->id, argv[2], &r, &error);
   if (rc == 0) g_set_error(&error, MA_ERROR, MA_ERROR_NOT_FOUND, "no relay %s", argv[2]);
-  if (rc > 0 && !to && settings_get(st, cfg, ent->id, "admin_email", &to, &error) < 0) rc = -1;
-  if (rc > 0 && (!to || !strchr(to, '@'))) {
-    g_set_error(&error, MA_ERROR, MA_ERROR_INVALID, "--to: a recipient is needed (or set admin_email)");
-    rc = -1;
-  }
-  if (rc > 0 && !from)
-    from = r->return_path && strchr(r->return_path, '@') ? g_strdup(r->return_path)
-                          : g_strdup_printf("postmaster@%s", r->filters->len ? ((MaRelayFilter *) g_ptr_array_index(r->filters, 0))->sender_domain
-                                                                              : cfg->hostname);
   g_autofree char *failure = NULL;
-  if (rc > 0) rc = relay_probe(cfg, r, from, to, print_step, NULL, &failure, &error) == 0 ? 1 : -1;
-  if (rc > 0) {
-    gint64 now = ma_now();
-    g_autofree char *reason = failure ? NULL : g_strdup_printf("test passed (to %s)", to);
-    if (!failure) storage_relay_set_status(st, ent->id, r->id, "ok", now, reason, 0, &error);
-    cli_audit(st, ent->id, "relay.test", r->name, json_pack("{s:b}", "passed", failure == NULL), NULL);
-  }
+  if (rc > 0) rc = relay_test(st, cfg, r, to, from, print_step, NULL, &failure, &error) == 0 ? 1 : -1;
+  if (rc > 0) cli_audit(st, ent->id, "relay.test", r->name, json_pack("{s:b}", "passed", failure == NULL), NULL);
   storage_close(&st);
   ma_enterprise_free(ent);
   ma_relay_free(r);

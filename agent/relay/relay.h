@@ -169,6 +169,16 @@ int relay_channel_default_from(MaStorage *st, const char *enterprise_id, char **
  * must be bound to that employee. 0, or -1 with NOT_FOUND / INVALID saying why. */
 int relay_employee_mailbox_set(MaStorage *st, const char *enterprise_id, const char *employee, const char *mailbox,
                                GError **error);
+/* The default sending mailbox of emp: the one chosen with relay_employee_mailbox_set while it is
+ * active, else the oldest active mailbox bound to them; only mailboxes with an SMTP server, and
+ * (from not NULL) whose address is from. *id_r newly allocated or NULL (none); *chosen_r (may be
+ * NULL) TRUE when it is the chosen one. 0 or -1. */
+int relay_employee_send_mailbox(MaStorage *st, const char *enterprise_id, const MaEmployee *emp, const char *from,
+                                char **id_r, gboolean *chosen_r, GError **error);
+/* {"employee_id", "employee", "default_mailbox": {"id", "email", "state"} | null, "chosen"} (GET
+ * /v1/employees/{id}/default-mailbox, `mailagent channel default-mailbox ENTERPRISE EMPLOYEE`).
+ * New reference, or NULL with *error (NOT_FOUND without the employee). */
+json_t *relay_employee_mailbox_json(MaStorage *st, const char *enterprise_id, const char *employee, GError **error);
 
 /* ---- the shared relay's reputation (relay_reputation.c) --------------------------------------- */
 
@@ -211,6 +221,13 @@ typedef void (*RelayProbeTrace)(void *arg, const char *step, const char *text);
  * password, TLS setup). Blocks on a private event loop. */
 int relay_probe(const MaConfig *cfg, const MaRelay *r, const char *mail_from, const char *rcpt, RelayProbeTrace trace,
                 void *arg, char **failure_r, GError **error);
+/* `relay test` (CLI and API): relay_probe to `to` (NULL: the admin_email setting) from `from`
+ * (NULL: the relay's return path when it is an address, else postmaster@ its first filter's
+ * domain); a pass marks the relay ok. 0 when the conversation ran (*failure_r NULL: passed, else
+ * why not, newly allocated; the relay's status is unchanged), -1 with *error (no recipient:
+ * MA_ERROR_INVALID; DNS, TLS setup, storage). Blocks. */
+int relay_test(MaStorage *st, const MaConfig *cfg, const MaRelay *r, const char *to, const char *from,
+               RelayProbeTrace trace, void *arg, char **failure_r, GError **error);
 
 /* ---- delivery: a recipient's route, fallback, failures (relay_fallback.c) -------------------- */
 

@@ -4,8 +4,9 @@
  * PLAIN or LOGIN forces TLS mode required-verify, a password is sealed at once (associated data
  * "relay:<id>") and never returned, at most RELAY_MAX_PER_DOMAIN relays per sender domain, at
  * least one filter per relay, each for a domain of the enterprise, the return path bounce (VERP,
- * the default), from or an address in one of its domains. A change to how the relay is
- * reached (host, port, security, TLS mode, AUTH) marks it untested until `relay test` passes (routing skips an untested relay).
+ * the default), from or an address in one of its domains. A change to how the relay is reached
+ * (host, port, security, TLS mode, AUTH) marks it untested until `relay test` passes; routing skips
+ * an untested relay.
  *
  * The checks and the write share one transaction, so two administrators cannot both add a fourth
  * relay for a domain.

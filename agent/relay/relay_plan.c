@@ -31,7 +31,8 @@ void relay_plan_free(RelayPlan *p)
   g_free(p);
 }
 
-/* The employee's default sending mailbox id (newly allocated) or NULL; -1 on a storage error. */
+/* The employee's default sending mailbox for from (relay_employee_send_mailbox), newly allocated,
+ * or NULL; -1 on a storage error. */
 static int employee_mailbox(MaStorage *st, const char *enterprise_id, const char *employee, const char *from,
                             char **id_r, GError **error)
 {
@@ -40,24 +41,9 @@ static int employee_mailbox(MaStorage *st, const char *enterprise_id, const char
   MaEmployee *emp = NULL;
   int rc = storage_employee_find(st, enterprise_id, lower, &emp, error);
   if (rc <= 0) return rc;
-  g_autofree char *chosen = NULL;
-  rc = storage_employee_send_mailbox_get(st, enterprise_id, emp->id, &chosen, error);
-  g_autoptr(GPtrArray) boxes = g_ptr_array_new_with_free_func((GDestroyNotify) ma_mailbox_free);
-  if (rc >= 0) rc = storage_mailbox_list(st, enterprise_id, boxes, error);
-  /* the chosen one while it is active, else the oldest active one */
-  for (guint i = 0; rc >= 0 && i < boxes->len; i++) {
-    const MaMailbox *m = g_ptr_array_index(boxes, i);
-    /* a mailbox that can send (an SMTP server) and whose address is the From */
-    if (g_strcmp0(m->employee_id, emp->id) != 0 || strcmp(m->state, "active") != 0 || !m->smtp_host ||
-        g_ascii_strcasecmp(m->email, from) != 0)
-      continue;
-    if (!*id_r || g_strcmp0(m->id, chosen) == 0) {
-      g_free(*id_r);
-      *id_r = g_strdup(m->id);
-    }
-  }
+  rc = relay_employee_send_mailbox(st, enterprise_id, emp, from, id_r, NULL, error);
   ma_employee_free(emp);
-  return rc < 0 ? -1 : 0;
+  return rc;
 }
 
 int relay_plan_decide(MaStorage *st, const MaConfig *cfg, const RelayPlanRequest *req, gint64 now, RelayPlan **out,

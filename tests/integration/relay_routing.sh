@@ -179,9 +179,29 @@ assert_eq 200 "$(api POST /v1/relays/x:disable)" "POST /v1/relays/{name}:disable
 assert_eq False "$(json_get "$T/api.json" 'd["enabled"]')" "... disabled"
 assert_eq 204 "$(api DELETE /v1/relays/x)" "DELETE /v1/relays/{name}"
 assert_eq 404 "$(api GET /v1/relays/x)" "... gone"
+# POST /v1/relays/{id}:test: every step in JSON; a pass marks the relay ok, a failure changes nothing
+assert_eq 201 "$(api POST /v1/relays '{"name":"y","host":"127.0.0.1","port":'"$A_PORT"',"tls_mode":"off","filters":[{"priority":7,"sender_domain":"acme.example"}]}')" \
+  "POST /v1/relays: relay y"
+assert_eq untested "$(json_get "$T/api.json" 'd["status"]["state"]')" "... untested"
+assert_eq 200 "$(api POST /v1/relays/y:test '{"to":"apitest@client.example","from":"api@example.test"}')" "POST /v1/relays/y:test"
+assert_eq "True None ok" "$(json_get "$T/api.json" '" ".join(str(x) for x in [d["passed"], d["failure"], d["relay"]["status"]["state"]])')" \
+  "... passed, and relay y is ok"
+steps=$(json_get "$T/api.json" '"|".join(s["step"] + " " + s["text"] for s in d["steps"])')
+assert_contains "$steps" "|C: RCPT TO:<apitest@client.example>|" "... with every command"
+assert_contains "$steps" "|S: 250 2.1.5 Ok|S: 354 End data" "... and every reply"
+assert_eq 1 "$(for _ in $(seq 1 100); do n=$(rcpt_of "$A" apitest@client.example); [ "$n" -ge 1 ] && break; sleep 0.1; done; echo "$n")" \
+  "... and the test message arrived at relay a's server"
+assert_eq 200 "$(api PUT /v1/relays/y '{"port":587}')" "relay y moved to a port where nothing listens"
+assert_eq 200 "$(api POST /v1/relays/y:test '{"to":"apitest@client.example","from":"api@example.test"}')" "POST :test again"
+assert_eq "False untested" "$(json_get "$T/api.json" '" ".join(str(x) for x in [d["passed"], d["relay"]["status"]["state"]])')" \
+  "... failed: relay y stays untested"
+assert_contains "$(json_get "$T/api.json" 'd["failure"]')" "127.0.0.1" "... naming the connection that failed"
+assert_eq 422 "$(api POST /v1/relays/y:test '{"to":"nobody"}')" "a bad recipient: 422"
+assert_eq 404 "$(api POST /v1/relays/zz:test)" "no such relay: 404"
+assert_eq 204 "$(api DELETE /v1/relays/y)" "relay y deleted"
 
 sleep 1
-assert_eq 6 "$(mbox_count "$A")" "relay a's mailbox: exactly 5 messages and the test"
+assert_eq 7 "$(mbox_count "$A")" "relay a's mailbox: exactly 5 messages and the two tests (CLI and API)"
 assert_eq 4 "$(mbox_count "$B")" "relay b's mailbox: exactly 3 messages and the test"
 assert_eq 4 "$(mbox_count "$D")" "default path's mailbox: exactly 4 messages"
 assert_not_contains "$(cat "$A/maillog" "$B/maillog" "$D/maillog")" "acme.example" "nothing from acme.example left"
