@@ -189,10 +189,11 @@ Job *delivery_apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint 
     o->outcome = res[i].outcome;
     g_strlcpy(o->reply, res[i].reply, sizeof o->reply);
     /* through an enterprise relay: a failed session (connection, TLS, AUTH) or a 4xx that outlived
-     * its retries falls back; a 5xx is the recipient's bounce, not the relay's failure */
+     * its retries falls back, and is the relay's failed session (counted at most once per retry
+     * interval: relay_session_failed); a 5xx is the recipient's bounce, not the relay's failure */
     if (j->dest->ent && res[i].outcome == SMTP_OUTCOME_TEMP && (res[i].host_level || r->attempts >= RELAY_TEMP_ATTEMPTS)) {
       o->fallback_from = g_strdup(j->dest->ent->relay_id);
-      if (res[i].host_level && !session_failed) {
+      if (!session_failed) {
         RelayFailure *f = g_new0(RelayFailure, 1);
         f->enterprise_id = g_strdup(j->dest->ent->enterprise_id);
         f->relay_id = g_strdup(j->dest->ent->relay_id);
