@@ -384,6 +384,8 @@ int sqlite_relay_set_status(void *impl, const char *enterprise_id, const char *i
                             const char *reason, gint64 suspended_until, GError **error);
 int sqlite_relay_usage(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 *sent,
                        int *failures, gint64 *last_failure_at, GError **error);
+int sqlite_relay_reserve(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 limit,
+                         int want, int *granted, GError **error);
 int sqlite_relay_count_sent(void *impl, const char *enterprise_id, const char *relay_id, const char *day,
                             gint64 delta, GError **error);
 int sqlite_relay_count_failure(void *impl, const char *enterprise_id, const char *relay_id, const char *day,

@@ -1050,13 +1050,21 @@ int storage_relay_delete(MaStorage *st, const char *enterprise_id, const char *i
  * NULL) and, for suspended, until when. 1 set, 0 no such relay. */
 int storage_relay_set_status(MaStorage *st, const char *enterprise_id, const char *id, const char *status,
                              gint64 since, const char *reason, gint64 suspended_until, GError **error);
-/* The relay's counters of day ("2026-12-02", the enterprise's calendar day): recipients routed
- * through it, failed sessions counted and when the last one was counted (zeros when none). */
+/* The relay's counters of day ("2026-12-02", the enterprise's calendar day): recipients delivered
+ * through it and reserved by connections under way (storage_relay_reserve), failed sessions
+ * counted and when the last one was counted (zeros when none). */
 int storage_relay_usage(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
                         gint64 *sent, int *failures, gint64 *last_failure_at, GError **error);
-/* Adds delta (may be negative, never below 0) to the recipients routed through the relay on day. */
+/* Adds delta (may be negative, never below 0) to the relay's count of day (a reservation given
+ * back: -1 for a reserved recipient that was not delivered). */
 int storage_relay_count_sent(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
                              gint64 delta, GError **error);
+/* Reserves up to want recipients against the relay's daily limit on day (limit 0: no limit), in one
+ * write: *granted = min(want, limit - count), and the count grows by it (a connection's recipients
+ * counted before it starts, so many in flight never overshoot; those not delivered are given back
+ * with storage_relay_count_sent). 0 or -1. */
+int storage_relay_reserve(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
+                          gint64 limit, int want, int *granted, GError **error);
 /* Counts a failed session at now unless the last one counted on day was less than min_gap seconds
  * earlier (one outage is one failure). 1 counted, 0 too close; *failures: the day's count. */
 int storage_relay_count_failure(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,

@@ -239,6 +239,8 @@ typedef struct MaStorageBackend {
                           const char *reason, gint64 suspended_until, GError **error);
   int (*relay_usage)(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 *sent,
                      int *failures, gint64 *last_failure_at, GError **error);
+  int (*relay_reserve)(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 limit,
+                       int want, int *granted, GError **error);
   int (*relay_count_sent)(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 delta,
                           GError **error);
   int (*relay_count_failure)(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 now,

@@ -84,6 +84,13 @@ int storage_relay_usage(MaStorage *st, const char *enterprise_id, const char *re
   return st->be->relay_usage(st->impl, enterprise_id, relay_id, day, sent, failures, last_failure_at, error);
 }
 
+int storage_relay_reserve(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
+                          gint64 limit, int want, int *granted, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->relay_reserve(st->impl, enterprise_id, relay_id, day, limit, want, granted, error);
+}
+
 int storage_relay_count_sent(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
                              gint64 delta, GError **error)
 {

@@ -170,6 +170,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .relay_set_status = sqlite_relay_set_status,
   .relay_usage = sqlite_relay_usage,
   .relay_count_sent = sqlite_relay_count_sent,
+  .relay_reserve = sqlite_relay_reserve,
   .relay_count_failure = sqlite_relay_count_failure,
   .outbound_set_route = sqlite_outbound_set_route,
   .default_path_record = sqlite_default_path_record,

@@ -294,27 +294,64 @@ static int usage_row(SqlDb *d, const char *enterprise_id, const char *relay_id, 
   return sql_step_done(d, s, error, "add relay usage");
 }
 
+/* Adds delta to the day's count (inside the caller's write unit). */
+static int usage_add(SqlDb *d, const char *enterprise_id, const char *relay_id, const char *day, gint64 delta,
+                     GError **error)
+{
+  if (usage_row(d, enterprise_id, relay_id, day, error) < 0) return -1;
+  sqlite3_stmt *s = sql_prep(d,
+                             "UPDATE relay_usage SET sent = max(0, sent + ?) WHERE relay_id = ? AND day = ?"
+                             " AND enterprise_id = ?",
+                             error);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, delta);
+  sql_bind_text(s, 2, relay_id);
+  sql_bind_text(s, 3, day);
+  sql_bind_text(s, 4, enterprise_id);
+  return sql_step_done(d, s, error, "count relay recipients");
+}
+
 int sqlite_relay_count_sent(void *impl, const char *enterprise_id, const char *relay_id, const char *day,
                             gint64 delta, GError **error)
 {
   SqlDb *d = impl;
   if (sql_write_begin(d, error) < 0) return -1;
+  return sql_write_end(d, usage_add(d, enterprise_id, relay_id, day, delta, error), error);
+}
+
+int sqlite_relay_reserve(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 limit,
+                         int want, int *granted, GError **error)
+{
+  SqlDb *d = impl;
+  *granted = 0;
+  if (want <= 0) return 0;
+  /* read and count inside one write unit (the write lock is held): no two reservations see the
+   * same room */
+  if (sql_write_begin(d, error) < 0) return -1;
+  int take = 0;
   int ret = usage_row(d, enterprise_id, relay_id, day, error);
-  if (ret == 0) {
-    sqlite3_stmt *s = sql_prep(d,
-                               "UPDATE relay_usage SET sent = max(0, sent + ?) WHERE relay_id = ? AND day = ?"
-                               " AND enterprise_id = ?",
-                               error);
-    ret = -1;
-    if (s) {
-      sqlite3_bind_int64(s, 1, delta);
-      sql_bind_text(s, 2, relay_id);
-      sql_bind_text(s, 3, day);
-      sql_bind_text(s, 4, enterprise_id);
-      ret = sql_step_done(d, s, error, "count relay recipients");
+  sqlite3_stmt *s = ret == 0 ? sql_prep(d, "SELECT sent FROM relay_usage WHERE relay_id = ? AND day = ? AND enterprise_id = ?",
+                                        error)
+                             : NULL;
+  if (s) {
+    sql_bind_text(s, 1, relay_id);
+    sql_bind_text(s, 2, day);
+    sql_bind_text(s, 3, enterprise_id);
+    int rc = sqlite3_step(s);
+    /* no row: not a relay of this enterprise, nothing granted */
+    if (rc == SQLITE_ROW) {
+      gint64 count = sqlite3_column_int64(s, 0);
+      take = limit > 0 ? (int) MIN((gint64) want, MAX(limit - count, 0)) : want;
     }
+    sql_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = sql_fail(d, rc, error, "read relay usage");
+    else if (take > 0) ret = usage_add(d, enterprise_id, relay_id, day, take, error);
+  } else {
+    ret = -1;
   }
-  return sql_write_end(d, ret, error);
+  if (sql_write_end(d, ret, error) < 0) return -1;
+  *granted = take;
+  return 0;
 }
 
 int sqlite_relay_count_failure(void *impl, const char *enterprise_id, const char *relay_id, const char *day,

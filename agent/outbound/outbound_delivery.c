@@ -13,6 +13,10 @@
  * oauth2_async (refreshes off this loop). The first recipient sent records the message's Sent-copy
  * step in the same transaction (outbound_sent_copy.c appends it) unless the provider saves it.
  *
+ * Enterprise relays (outbound_delivery_relay.c): a job's recipients are reserved against the
+ * relay's daily limit before its connection starts; those beyond it fall back to the default path;
+ * a reserved recipient the relay did not accept gives its place back with its outcome.
+ *
  * Limits: at most [queue] destination_concurrency connections per destination and
  * [queue] max_connections in all; jobs beyond wait in the destination's queue and take the next
  * free connection to the same host (connection reuse). At most OUT_JOB_RCPTS recipients per
@@ -202,6 +206,7 @@ static void dispatch(Engine *e, Dest *d)
   while (d->waiting.length > 0 && d->active < (guint) e->concurrency && e->active < (guint) e->max_connections) {
     Job *j = take_waiting(e, d, G_MAXUINT);
     if (d->mailbox && !delivery_mailbox_admit(e, j)) continue;
+    if (d->ent && !delivery_relay_admit(e, j)) continue;
     Host *h = g_ptr_array_index(d->hosts, j->host);
     gboolean relay = strcmp(d->key, "relay") == 0;
     int port = d->mailbox ? d->mailbox->smtp_port : d->ent ? d->ent->port : relay ? e->relay_port : e->mx_port;
@@ -465,6 +470,7 @@ static Dest *relay_dest(Engine *e, GHashTable *relays, const char *enterprise_id
   t->host = g_strdup(rel->host);
   t->return_path = g_strdup(rel->return_path);
   t->port = rel->port;
+  t->daily_limit = rel->daily_limit;
   t->implicit_tls = g_strcmp0(rel->security, "implicit") == 0;
   if (smtp_tls_mode_parse(rel->tls_mode, &t->tls_mode) < 0) t->tls_mode = SMTP_TLS_REQUIRED_VERIFY;
   if (rel->auth_enabled && rel->auth_mechanism && smtp_auth_mech_parse(rel->auth_mechanism, &t->auth) == 0 &&

@@ -38,7 +38,7 @@ gboolean relay_filter_match(const MaRelayFilter *f, const char *from_domain, con
 /* A relay as the decision sees it. */
 typedef struct {
   const MaRelay *relay;
-  gint64 used_today;      /* recipients routed through it today */
+  gint64 used_today;      /* recipients delivered (or reserved in flight) through it today */
   gboolean suspended;     /* suspended now (status suspended and suspended_until in the future) */
 } RelayCandidate;
 
@@ -125,9 +125,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(RelayPlan, relay_plan_free)
  * scope, and decides (relay_route_decide). *out newly allocated. 0, or -1 with *error (storage). */
 int relay_plan_decide(MaStorage *st, const MaConfig *cfg, const RelayPlanRequest *req, gint64 now, RelayPlan **out,
                       GError **error);
-/* Counts the plan's relay recipients into today's counters and records its default-path recipients
- * for the shared relay's reputation (inside the caller's transaction, with the message outbound_id
- * it routes). 0 or -1. */
+/* Records the plan's default-path recipients for the shared relay's reputation (inside the caller's
+ * transaction, with the message outbound_id it routes). A relay's daily count is not moved here:
+ * it counts at delivery. 0 or -1. */
 int relay_plan_reserve(MaStorage *st, const char *enterprise_id, const char *outbound_id, const RelayPlan *p,
                        gint64 now, GError **error);
 /* The first refused group's reason, or NULL when every group has a channel. Borrowed. */
@@ -145,7 +145,8 @@ int relay_create(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, 
 /* Changes the fields given (the others stay); NOT_FOUND without the relay. */
 int relay_modify(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const char *id_or_name, json_t *fields,
                  MaRelay **out, GError **error);
-/* Recipients routed through r today (the enterprise's day). 0 or -1. */
+/* Recipients delivered through r today (the enterprise's day), with those reserved by connections
+ * under way. 0 or -1. */
 int relay_today(MaStorage *st, const MaConfig *cfg, const MaRelay *r, gint64 *sent, GError **error);
 
 /* ---- channel settings (relay_channels.c) ------------------------------------------------------ */
@@ -245,8 +246,9 @@ typedef struct {
 void relay_route_of(const char *route_json, const char *address, RelayRecipientRoute *out);
 
 /* Delivery through relay_id failed for address (why: the reply): decides the recipient again
- * (rule 4: the default path when the From domain may use it), records the decision in the
- * message's route (its "fallbacks") and gives the recipient's count back to the relay's day.
+ * (rule 4: the default path when the From domain may use it) and records the decision in the
+ * message's route (its "fallbacks"); why is the reason in words ("relay failed (reply)", "relay a
+ * reached its daily limit ...").
  * Inside the caller's transaction. 1 rerouted to the default path, 0 not allowed (*reason_r says
  * why, newly allocated: the recipient stays deferred), -1 on a storage error. */
 int relay_fallback(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const char *outbound_id,

@@ -8,9 +8,11 @@
  * and `mailagent route explain` all call relay_plan_decide, so they cannot disagree.
  *
  * The shared relay's quotas and suspension (relay_reputation.c) close the default path for the
- * enterprise when they say so. Storage reads only, except relay_plan_reserve, which counts the
- * routed recipients into the relays' daily counters and the default path's log inside the caller's
- * transaction (the one that queues the message).
+ * enterprise when they say so. Storage reads only, except relay_plan_reserve, which records the
+ * default-path recipients in the shared relay's log inside the caller's transaction (the one that
+ * queues the message). A relay's daily count is its delivered and in-flight recipients (the
+ * delivery thread reserves them), so routing sends mail to a relay while that count is under its
+ * limit and the delivery thread sends the overflow of a busy day to the default path.
  */
 #include "relay.h"
 
@@ -117,13 +119,9 @@ int relay_plan_decide(MaStorage *st, const MaConfig *cfg, const RelayPlanRequest
 int relay_plan_reserve(MaStorage *st, const char *enterprise_id, const char *outbound_id, const RelayPlan *p,
                        gint64 now, GError **error)
 {
-  if (relay_reputation_record(st, enterprise_id, outbound_id, p->groups, now, error) < 0) return -1;
-  for (guint i = 0; i < p->groups->len; i++) {
-    const RelayRouteGroup *g = g_ptr_array_index(p->groups, i);
-    if (g->relay_id && storage_relay_count_sent(st, enterprise_id, g->relay_id, p->day, g->rcpts->len, error) < 0)
-      return -1;
-  }
-  return 0;
+  /* a relay's daily count moves at delivery (the delivery thread reserves, then keeps what was
+   * delivered), not here */
+  return relay_reputation_record(st, enterprise_id, outbound_id, p->groups, now, error);
 }
 
 const char *relay_plan_refusal(const RelayPlan *p)

@@ -159,6 +159,25 @@ static void test_counters(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_relay_count_sent(fx->st, "ent2", "r1", "2026-12-02", 7, &error), ==, 0);
   g_assert_cmpint(storage_relay_usage(fx->st, "ent1", "r1", "2026-12-02", &sent, &failures, &last, &error), ==, 0);
   g_assert_cmpint(sent, ==, 2);
+  /* reservations against a limit of 5 (2 counted): never more than the room, a place given back
+   * is taken again, no limit grants all, another enterprise's id grants nothing */
+  int granted = -1;
+  g_assert_cmpint(storage_relay_reserve(fx->st, "ent1", "r1", "2026-12-02", 5, 2, &granted, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 2);
+  g_assert_cmpint(storage_relay_reserve(fx->st, "ent1", "r1", "2026-12-02", 5, 4, &granted, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 1);
+  g_assert_cmpint(storage_relay_reserve(fx->st, "ent1", "r1", "2026-12-02", 5, 1, &granted, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 0);
+  g_assert_cmpint(storage_relay_count_sent(fx->st, "ent1", "r1", "2026-12-02", -1, &error), ==, 0);
+  g_assert_cmpint(storage_relay_reserve(fx->st, "ent1", "r1", "2026-12-02", 5, 3, &granted, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 1);
+  g_assert_cmpint(storage_relay_reserve(fx->st, "ent1", "r1", "2026-12-02", 0, 3, &granted, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 3);
+  g_assert_cmpint(storage_relay_usage(fx->st, "ent1", "r1", "2026-12-02", &sent, &failures, &last, &error), ==, 0);
+  g_assert_cmpint(sent, ==, 8);
+  g_assert_cmpint(storage_relay_count_sent(fx->st, "ent1", "r1", "2026-12-02", -6, &error), ==, 0);
+  g_assert_cmpint(storage_relay_reserve(fx->st, "ent2", "r1", "2026-12-02", 0, 3, &granted, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 0);
 
   g_assert_cmpint(storage_relay_count_failure(fx->st, "ent1", "r1", "2026-12-02", 1000, 300, &failures, &error), ==, 1);
   g_assert_cmpint(failures, ==, 1);
