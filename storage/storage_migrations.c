@@ -523,6 +523,9 @@ static const SqlMigration migrations[] = {
    "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
    "  outbound_id TEXT NOT NULL, address TEXT NOT NULL, at INTEGER NOT NULL,"
    "  PRIMARY KEY(enterprise_id, outbound_id, address)) WITHOUT ROWID;"},
+  {149, /* issue 18: values the nodes of one installation share and no enterprise owns, each set once
+         * (the master key's check value, which a node joining the database must match) */
+   "CREATE TABLE IF NOT EXISTS installation(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"},
 };
 
 int sql_migrations_latest(void)
