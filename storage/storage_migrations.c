@@ -535,6 +535,13 @@ static const SqlMigration migrations[] = {
    " AND EXISTS (SELECT 1 FROM enterprises WHERE id = OLD.enterprise_id) BEGIN"
    " INSERT INTO archive_versions(enterprise_id, n) VALUES(OLD.enterprise_id, abs(random() % 4503599627370496))"
    " ON CONFLICT(enterprise_id) DO UPDATE SET n = n + 1; END;"},
+  {134, /* issue 13, the shared relay's reputation: recipients of the default path who complained (an
+         * ARF report came back), read with default_path_log for the complaint rate; one row per
+         * recipient however many reports */
+   "CREATE TABLE IF NOT EXISTS default_path_complaints("
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  outbound_id TEXT NOT NULL, address TEXT NOT NULL, at INTEGER NOT NULL,"
+   "  PRIMARY KEY(enterprise_id, outbound_id, address)) WITHOUT ROWID;"},
   {149, /* issue 18: values the nodes of one installation share and no enterprise owns, each set once
          * (the master key's check value, which a node joining the database must match) */
    "CREATE TABLE IF NOT EXISTS installation(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"},
