@@ -4,8 +4,9 @@
  *
  * Holds no SQL and no state beyond the backend pointer: each function is a one-line dispatch, so
  * the contract lives in storage.h and its implementation in the backend. Never add behaviour here
- * that a second backend would have to duplicate differently. The one exception is backend-neutral:
- * storage_timeline copies the items its backend's timeline_each visits (views of its rows).
+ * that a second backend would have to duplicate differently. The exceptions are backend-neutral:
+ * storage_timeline_each adds outbound messages' delivery states to what the backend visits, and
+ * storage_timeline copies the visited items (views of the backend's rows).
  */
 #include "storage.h"
 #include "storage_backend.h"
@@ -140,6 +141,7 @@ void ma_timeline_item_free(MaTimelineItem *item)
   if (!item) return;
   ma_stored_message_free(item->message);
   ma_activity_free(item->activity);
+  if (item->delivery) g_ptr_array_unref(item->delivery);
   g_free(item);
 }
 
@@ -829,6 +831,7 @@ static void timeline_collect(const MaTimelineItem *item, void *user_data)
     copy->activity = activity_copy(item->activity);
   else
     copy->message = message_copy(item->message);
+  copy->delivery = item->delivery ? g_ptr_array_ref(item->delivery) : NULL; /* the look-up's own array */
   g_ptr_array_add(user_data, copy);
 }
 
@@ -843,13 +846,54 @@ int storage_timeline(MaStorage *st, const char *enterprise_id, MaRecordType type
   return rc;
 }
 
+/* storage_timeline_each's wrapper of the caller's visitor: an outbound message sent through the
+ * queue is visited with its recipients' delivery states (the queue moves the enterprise's archive
+ * version when they change, so cached pages follow them). The look-up runs on the same handle,
+ * inside the page's read transaction; after a failed one the rest of the page is not visited. */
+typedef struct {
+  MaStorage *st;
+  const char *enterprise_id;
+  MaTimelineVisit visit;
+  void *user_data;
+  GError *error;
+} DeliveryVisit;
+
+static void visit_with_delivery(const MaTimelineItem *item, void *user_data)
+{
+  DeliveryVisit *dv = user_data;
+  MaTimelineItem with = *item;
+
+  if (dv->error)
+    return;
+  if (item->is_activity || !item->message || item->message->direction != MA_DIRECTION_OUTBOUND ||
+      !item->message->message_id) {
+    dv->visit(item, dv->user_data);
+    return;
+  }
+  if (storage_outbound_delivery(dv->st, dv->enterprise_id, item->message->message_id, &with.delivery, &dv->error) < 0)
+    return;
+  dv->visit(&with, dv->user_data);
+  if (with.delivery) g_ptr_array_unref(with.delivery);
+}
+
 int storage_timeline_each(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *record_id,
                           const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
                           void *user_data, char **next_cursor, GError **error)
 {
   g_assert(st != NULL && visit != NULL);
-  return st->be->timeline_each(st->impl, enterprise_id, type, record_id, filter, cursor, limit, visit, user_data,
-                               next_cursor, error);
+  DeliveryVisit dv = {st, enterprise_id, visit, user_data, NULL};
+  int rc = st->be->timeline_each(st->impl, enterprise_id, type, record_id, filter, cursor, limit, visit_with_delivery,
+                                 &dv, next_cursor, error);
+  if (rc < 0) {
+    g_clear_error(&dv.error);
+    return -1;
+  }
+  if (dv.error) {
+    g_propagate_error(error, dv.error);
+    g_clear_pointer(next_cursor, g_free);
+    return -1;
+  }
+  return 0;
 }
 
 int storage_rules_get(MaStorage *st, const char *enterprise_id, char **json_array, GError **error)
