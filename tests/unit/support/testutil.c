@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <glib/gstdio.h>
+#include <libpq-fe.h>
 
 char *testutil_tempdir(const char *template_name)
 {
@@ -25,4 +26,14 @@ void testutil_rm_rf(const char *path)
   } else {
     g_unlink(path);
   }
+}
+
+void testutil_pg_reset(const char *conninfo)
+{
+  PGconn *c = PQconnectdb(conninfo);
+  g_assert_cmpint(PQstatus(c), ==, CONNECTION_OK);
+  PGresult *r = PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+  g_assert_cmpint(PQresultStatus(r), ==, PGRES_COMMAND_OK);
+  PQclear(r);
+  PQfinish(c);
 }

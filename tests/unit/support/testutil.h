@@ -1,5 +1,6 @@
 /* testutil.h - scaffolding shared by the unit tests: private temporary directories that are
- * removed afterwards. Linked into every tests/unit/test_*.c program. */
+ * removed afterwards, and an empty PostgreSQL schema for the storage tests that run against both
+ * backends. Linked into every tests/unit/test_*.c program. */
 #ifndef MA_TESTUTIL_H
 #define MA_TESTUTIL_H
 
@@ -11,5 +12,9 @@ char *testutil_tempdir(const char *template_name);
 
 /* Removes path and everything below it; symbolic links are removed, never followed. */
 void testutil_rm_rf(const char *path);
+
+/* Empties the PostgreSQL database named by conninfo (the schema and its migrations go; the next
+ * open applies them again). Aborts the test when it cannot. */
+void testutil_pg_reset(const char *conninfo);
 
 #endif
