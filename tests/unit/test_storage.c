@@ -33,8 +33,7 @@ static void fx_setup(Fixture *fx, gconstpointer data)
   GError *error = NULL;
   fx->dir = testutil_tempdir("ma-storage-XXXXXX");
   if (data == ON_PG) {
-    const char *conninfo = g_getenv("MAILAGENT_TEST_PG");
-    testutil_pg_reset(conninfo);
+    const char *conninfo = testutil_pg_fresh();
     g_assert_cmpint(storage_open_backend(&ma_storage_pg_backend, conninfo, TRUE, &fx->st, &error), ==, 0);
   } else {
     g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);

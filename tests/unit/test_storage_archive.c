@@ -50,8 +50,7 @@ static void fx_setup(Fixture *fx, gconstpointer data)
   GError *error = NULL;
   fx->dir = testutil_tempdir("ma-archive-XXXXXX");
   if (data == ON_PG) {
-    testutil_pg_reset(g_getenv("MAILAGENT_TEST_PG"));
-    g_assert_cmpint(storage_open_backend(&ma_storage_pg_backend, g_getenv("MAILAGENT_TEST_PG"), TRUE, &fx->st, &error), ==, 0);
+    g_assert_cmpint(storage_open_backend(&ma_storage_pg_backend, testutil_pg_fresh(), TRUE, &fx->st, &error), ==, 0);
   } else {
     g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
   }
@@ -974,9 +973,7 @@ static void test_outbox_two_senders(Fixture *fx, gconstpointer data)
   g_mutex_init(&lock);
   GArray *log = g_array_new(FALSE, FALSE, sizeof(gint64));
   Sender a = {fx->st, &lock, log, ents}, b = {open_other(fx, data), &lock, log, ents};
-  GThread *ta = g_thread_new("sender-a", sender_thread, &a), *tb = g_thread_new("sender-b", sender_thread, &b);
-  g_thread_join(ta);
-  g_thread_join(tb);
+  testutil_run_together(sender_thread, &a, &b);
   storage_close(&b.st);
   /* exactly once each */
   g_assert_cmpuint(log->len, ==, SENDER_EVENTS);
@@ -1091,9 +1088,7 @@ static void test_message_race(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
   Archiver a = {fx->st, "a", 0}, b = {open_other(fx, data), "b", 0};
-  GThread *ta = g_thread_new("node-a", archiver_thread, &a), *tb = g_thread_new("node-b", archiver_thread, &b);
-  g_thread_join(ta);
-  g_thread_join(tb);
+  testutil_run_together(archiver_thread, &a, &b);
   storage_close(&b.st);
   g_test_message("conflicts and retries: node a %d, node b %d", a.retries, b.retries);
   for (int i = 0; i < RACE_MESSAGES; i++) {

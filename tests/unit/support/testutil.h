@@ -1,6 +1,6 @@
 /* testutil.h - scaffolding shared by the unit tests: private temporary directories that are
- * removed afterwards, and an empty PostgreSQL schema for the storage tests that run against both
- * backends. Linked into every tests/unit/test_*.c program. */
+ * removed afterwards, two threads racing, and the PostgreSQL database of the storage tests emptied for each test.
+ * Linked into every tests/unit/test_*.c program. */
 #ifndef MA_TESTUTIL_H
 #define MA_TESTUTIL_H
 
@@ -13,8 +13,13 @@ char *testutil_tempdir(const char *template_name);
 /* Removes path and everything below it; symbolic links are removed, never followed. */
 void testutil_rm_rf(const char *path);
 
-/* Empties the PostgreSQL database named by conninfo (the schema and its migrations go; the next
- * open applies them again). Aborts the test when it cannot. */
-void testutil_pg_reset(const char *conninfo);
+/* Runs fn(a) and fn(b) in two threads released at the same moment (two nodes racing for one row),
+ * and returns when both have finished. */
+void testutil_run_together(GThreadFunc fn, gpointer a, gpointer b);
+
+/* The storage tests' PostgreSQL database (MAILAGENT_TEST_PG, a conninfo; integration/storage_pg
+ * starts one and sets it), emptied: its schema dropped, so the next open applies every migration.
+ * Returns the conninfo (not owned), or NULL when the variable is unset. */
+const char *testutil_pg_fresh(void);
 
 #endif
