@@ -22,7 +22,7 @@
 #define BATCH 200
 /* A claim's lease beyond the worst case of one attempt (the HTTP timeout): an attempt starts only
  * while the lease outlasts it, so no other node takes an event being sent. */
-#define LEASE_MARGIN_SECONDS 60
+#define LEASE_MARGIN_SECONDS 10
 
 typedef struct {
   GThread *thread;
