@@ -84,7 +84,7 @@ static int claim_body(PgDb *d, gint64 now, gint64 lease_until, int limit, GPtrAr
   PGresult *r = pg_run(d,
                        "WITH due AS (SELECT o.seq FROM outbox o WHERE o.delivered_at IS NULL AND o.dead = 0"
                        " AND o.next_attempt_at <= $1 AND o.claimed_until <= $1 AND NOT EXISTS (SELECT 1 FROM outbox b"
-                       " WHERE b.enterprise_id IS NOT DISTINCT FROM o.enterprise_id AND b.seq < o.seq"
+                       " WHERE coalesce(b.enterprise_id, '') = coalesce(o.enterprise_id, '') AND b.seq < o.seq"
                        " AND b.delivered_at IS NULL AND b.dead = 0 AND (b.next_attempt_at > $1 OR b.claimed_until > $1))"
                        " ORDER BY o.seq LIMIT $3 FOR UPDATE SKIP LOCKED)"
                        " UPDATE outbox x SET claimed_until = CASE WHEN $2 > $1 THEN $2 ELSE x.claimed_until END"

@@ -125,5 +125,7 @@ CREATE TABLE outbox(
   attempts integer NOT NULL DEFAULT 0, next_attempt_at bigint NOT NULL, last_error text,
   delivered_at bigint, dead integer NOT NULL DEFAULT 0, claimed_until bigint NOT NULL DEFAULT 0);
 CREATE INDEX outbox_pending ON outbox(seq, next_attempt_at) WHERE delivered_at IS NULL AND dead = 0;
-CREATE INDEX outbox_pending_by_enterprise ON outbox(enterprise_id, seq) WHERE delivered_at IS NULL AND dead = 0;
+-- the head of each enterprise's queue (events of no enterprise are one queue, '')
+CREATE INDEX outbox_pending_by_enterprise ON outbox((coalesce(enterprise_id, '')), seq)
+  WHERE delivered_at IS NULL AND dead = 0;
 CREATE INDEX outbox_dead ON outbox(seq) WHERE dead = 1;
