@@ -522,6 +522,9 @@ static const SqlMigration migrations[] = {
    "ALTER TABLE outbox ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0;"
    "CREATE INDEX IF NOT EXISTS outbox_pending_by_enterprise ON outbox(enterprise_id, seq)"
    "  WHERE delivered_at IS NULL AND dead = 0;"},
+  {149, /* issue 18: values the nodes of one installation share and no enterprise owns, each set once
+         * (the master key's check value, which a node joining the database must match) */
+   "CREATE TABLE IF NOT EXISTS installation(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"},
 };
 
 int sql_migrations_latest(void)

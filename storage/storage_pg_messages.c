@@ -489,12 +489,9 @@ int pg_attachment_visible(void *impl, const char *enterprise_id, const char *sha
 
 /* ---- provenance ----------------------------------------------------------------------------- */
 
-/* A mailbox's count of archived mail (its table comes with the mailboxes' migration, which may be
- * applied after this area's: without it there is no mailbox to count for). */
+/* A mailbox's count of archived mail (migration 030's mailboxes). */
 static int mailbox_count_archived(PgDb *d, const char *enterprise_id, const char *mailbox, GError **error)
 {
-  int exists = pg_table_exists(d, "mailboxes", error);
-  if (exists <= 0) return exists;
   PgParams p = {0};
   pg_param_text(&p, mailbox);
   pg_param_text(&p, enterprise_id);
