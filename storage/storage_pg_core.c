@@ -1,7 +1,10 @@
 /* storage_pg_core.c - the PostgreSQL backend's connection: open (libpq conninfo, synchronous_commit
  * on, the numbered migrations of storage/pg/ applied under an advisory lock so that nodes starting
  * together migrate once), statements prepared once per connection, transactions with the same
- * semantics as the SQLite backend (storage_sqlite_core.c), and SQLSTATEs mapped to MA_ERROR codes.
+ * semantics as the SQLite backend (storage_sqlite_core.c) and the row counts written once per
+ * transaction at its commit, SQLSTATEs mapped to MA_ERROR codes, and what the backend-neutral hooks
+ * mean here (data version: the server's log position; checkpoint: the server's own; a full disk:
+ * injected at the write bracket).
  *
  * The password never comes from the conninfo here: libpq reads it from its password file
  * (PGPASSFILE or ~/.pgpass) or from PGPASSWORD, so it is never in mailagent's config file.
