@@ -13,7 +13,7 @@
  * log line per backoff step however many entries wait, never a hot loop, and no attempt cap: the
  * entries are retried for as long as the failure lasts. Any other failure may be one message's
  * fault, so the batch is retried one entry at a time (a message another node archived first, a
- * conflict, then succeeds as a duplicate; one that conflicts again alone is deferred, not parked);
+ * conflict, then succeeds as a duplicate; an entry alone that conflicts is tried once more at once);
  * an entry that still fails alone for a reason
  * that can never pass (unknown enterprise, invalid input, a limit, our own bug) is parked in the
  * spool as dead with an ERROR line, kept for `mailagent spool` to show, requeue or purge. Nothing
@@ -310,27 +310,38 @@ static void park_dead(Worker *w, MaSpoolEntry *e, const GError *error)
   g_mutex_unlock(&pool.lock);
 }
 
-/* MA_ERROR_CONFLICT on an entry alone: another node (several serve nodes on one PostgreSQL) or
- * worker archived the same message between the duplicate check and the insert. Not the message's
- * fault: tried again, it is found as the duplicate it now is. A conflict that keeps coming back is
- * no race: after CONCURRENT_ATTEMPTS the entry is parked like any other failure. */
-#define CONCURRENT_ATTEMPTS 5
-static gboolean concurrent(const MaSpoolEntry *e, const GError *error)
+/* MA_ERROR_CONFLICT: the archive refused a row as existing already. */
+static gboolean conflict(const GError *error)
 {
-  return error && error->domain == MA_ERROR && error->code == MA_ERROR_CONFLICT && e->attempts < CONCURRENT_ATTEMPTS;
+  return error && error->domain == MA_ERROR && error->code == MA_ERROR_CONFLICT;
 }
 
-/* One entry alone in its own transaction; a failure defers it or parks it as dead. */
+/* One entry alone in its own transaction; a failure defers it or parks it as dead. A conflict is
+ * tried once more at once: another node (several serve nodes on one PostgreSQL) or worker may have
+ * archived the same message between the duplicate check and the insert, and the second try finds
+ * it as the duplicate it now is; a conflict that comes back is the message's own (a constraint it
+ * breaks) and parks it as before. */
+static int ingest_entry(Worker *w, MaSpoolEntry *e, MaIngestResult **r, GError **error)
+{
+  gsize len = 0;
+  const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
+  MaProvenance *prov = provenance_of(e);
+  int rc = pipeline_ingest(w->pipeline, e->enterprise_id, data ? data : "", len, prov, r, error);
+  ma_provenance_free(prov);
+  return rc;
+}
+
 static void process_one(Worker *w, MaSpoolEntry *e)
 {
-  MaProvenance *prov = provenance_of(e);
   g_autoptr(MaIngestResult) r = NULL;
   g_autoptr(GError) error = NULL;
-  gsize len = 0;
   int rc = spool_entry_load(w->sp, e, &error);
-  const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
-  if (rc == 0) rc = pipeline_ingest(w->pipeline, e->enterprise_id, data ? data : "", len, prov, &r, &error);
-  ma_provenance_free(prov);
+  if (rc == 0) rc = ingest_entry(w, e, &r, &error);
+  if (rc < 0 && conflict(error)) {
+    ma_debug("pipeline", "spool=%s: %s; trying again as a duplicate", e->id, error->message);
+    g_clear_error(&error);
+    rc = ingest_entry(w, e, &r, &error);
+  }
   if (rc == 0) {
     recovered(w);
     log_result(e, r);
@@ -338,7 +349,7 @@ static void process_one(Worker *w, MaSpoolEntry *e)
     if (committed_hook && r->outcome != MA_INGEST_SKIPPED) committed_hook();
     return;
   }
-  if (temporary(error) || concurrent(e, error))
+  if (temporary(error))
     defer(w, &e, 1, error);
   else
     park_dead(w, e, error);
