@@ -51,7 +51,7 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- mailagent --------------------------------------------------------------------------------
-SP=$(port); AP=$(port)
+SP=$(port); AP=$(port); SUBP=$(port) # (the submission listener's default port may be taken)
 cat >"$W/mailagent.conf" <<CONF
 [storage]
 data_dir=$W/data
@@ -62,6 +62,8 @@ hostname=mx.inbound.bench
 max_sessions=3000
 max_sessions_per_client=3000
 max_message_size=62914560
+[submission]
+listen=127.0.0.1:$SUBP
 [api]
 listen=127.0.0.1:$AP
 CONF
