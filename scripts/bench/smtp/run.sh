@@ -18,7 +18,8 @@
 # archive pipeline, smtp-sink, and the smtp-source client in each of the two runs, from /proc and
 # the shell's `times`), the bound the CPU alone puts on the ratio when the cores are the limit,
 # and mailagent's fsync/fdatasync calls per message by file (FSYNC_MSGS messages under strace,
-# after the timed runs).
+# after the timed runs); and, with nothing else of the script running, what one batch's syncs
+# take on this disk alone (syncprobe.py) and the cap that puts on the ratio at zero CPU cost.
 # Needs root (Postfix, /proc/PID/clear_refs), smtp-source, smtp-sink, strace.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -192,6 +193,9 @@ pf_rate=$(/usr/bin/python3 -c "print(round($pf_ok/($t1-$t0)))")
 pf_lat=$(timeout 600 /usr/bin/python3 "$ROOT/scripts/bench/smtp/latency.py" "$PFP" sender@client.example bench@bench.test "$LAT_MSGS" 10 "$SIZE" || echo "n=0 (timed out)")
 pf_stop "$PF"; PF=
 
+# ---- the disk alone: one batch's file sync and log sync, one after the other -------------------
+eval "$(/usr/bin/python3 "$ROOT/scripts/bench/smtp/syncprobe.py" "$W" 200)" # file_ms dir_ms log_ms chain_*
+
 eval "$big" # base_kb receive_kb at_250_kb reply
 pct() { /usr/bin/python3 -c "print(round(100.0*$1/max($2,1)))"; }
 ratio_sink=$(pct "$ma_rate" "$sink_rate")
@@ -206,6 +210,15 @@ echo "mailagent / smtp-sink: ${ratio_sink}% (target >= 75%): $verdict"
 echo "mailagent / postfix to Maildir: $(/usr/bin/python3 -c "print(round($ma_rate/max($pf_rate,1),2))")x"
 echo "CPU per message in the timed runs: mailagent acceptance ${ma_cpu_us} us (its archive pipeline took ${pipe_cpu_us} us more meanwhile, ${pipe_all_us} us in all); smtp-sink ${sink_cpu_us} us; the smtp-source client ${client_ma_us} us against mailagent, ${client_sink_us} us against smtp-sink"
 echo "  ratio the CPU alone allows when the cores are the limit (client + server, sink over mailagent): $(pct "($client_sink_us+$sink_cpu_us)" "($client_ma_us+$ma_cpu_us)")% without the pipeline, $(pct "($client_sink_us+$sink_cpu_us)" "($client_ma_us+$ma_cpu_us+$pipe_cpu_us)")% with what it took meanwhile"
+echo "this disk alone (syncprobe.py, p50): a new 4 KB file's fdatasync ${file_ms} ms, the directory's fsync ${dir_ms} ms, a log append's fdatasync ${log_ms} ms (the three in a row: p50 ${chain_p50_ms} ms, p90 ${chain_p90_ms} ms)"
+/usr/bin/python3 - "$SESS" "$sink_rate" "$file_ms" "$log_ms" <<'PY'
+import sys
+sess, sink_rate, file_ms, log_ms = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+cycle = 1000.0 * sess / max(sink_rate, 1)  # ms a session takes per message against smtp-sink
+wait = file_ms + log_ms                     # a batch's body syncs, then its commit (the directory syncs beside the bodies)
+print("  a session's message against smtp-sink takes %.1f ms; %.1f ms more waiting for durability caps the ratio at %d%% even at zero CPU cost"
+      % (cycle, wait, round(100 * cycle / (cycle + wait))))
+PY
 echo "mailagent fsync+fdatasync calls per message ($FSYNC_MSGS messages under strace): $fsync_counts"
 echo "RSS with 1,000 idle sessions ($idle_open): $((idle_rss / 1024)) MB (target < 64 MB)"
 echo "one ~52 MB message ($reply): RSS +$((receive_kb / 1024)) MB while received; +$((at_250_kb / 1024)) MB at its 250 (limit +4 MB): $big_verdict"
