@@ -152,7 +152,7 @@ sleep 1
 per=$FSYNC_MSGS run_source "$SP" "$RCPT" >/dev/null
 spool_drained
 sleep 1
-kill "$STRACE" 2>/dev/null; wait "$STRACE" 2>/dev/null || true
+kill "$STRACE" 2>/dev/null; wait "$STRACE" 2>/dev/null || true; STRACE=
 fsync_counts=$(awk -v n="$FSYNC_MSGS" '$2 ~ /^f(data)?sync\(/ {
     if ($0 ~ /\.eml>/) b++; else if ($0 ~ /\/spool>/) d++; else if ($0 ~ /spool\.db/) q++; else o++ }
   END { printf "body files %.2f, spool directory %.2f, spool database %.2f (acceptance %.2f); archive pipeline %.2f",
