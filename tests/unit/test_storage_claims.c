@@ -57,44 +57,27 @@ static MaOutbound *message(const char *id, int recipients)
   return m;
 }
 
-/* Both nodes start their work together (a two-party barrier). */
+/* One node: its own handle (opened here, used only by its thread), what it took (row ids or
+ * outbound ids), what it was granted. */
 typedef struct {
-  GMutex lock;
-  GCond arrived;
-  int waiting;
-} Gate;
-
-static void gate_wait(Gate *g)
-{
-  g_mutex_lock(&g->lock);
-  if (++g->waiting == 2) g_cond_broadcast(&g->arrived);
-  while (g->waiting < 2) g_cond_wait(&g->arrived, &g->lock);
-  g_mutex_unlock(&g->lock);
-}
-
-/* One node: its own handle, what it took (row ids or outbound ids), the test's parameter. */
-typedef struct {
-  Fixture *fx;
-  gconstpointer backend;
+  MaStorage *st;
   GPtrArray *taken; /* of char* (owned) */
   int granted;
-  Gate *start;
   const char *name;
 } Node;
 
-static Node *node_new(Fixture *fx, gconstpointer backend, Gate *start, const char *name)
+static Node *node_new(Fixture *fx, gconstpointer backend, const char *name)
 {
   Node *n = g_new0(Node, 1);
   n->name = name;
-  n->fx = fx;
-  n->backend = backend;
+  n->st = testutil_storage_open_again(fx->dir, backend);
   n->taken = g_ptr_array_new_with_free_func(g_free);
-  n->start = start;
   return n;
 }
 
 static void node_free(Node *n)
 {
+  storage_close(&n->st);
   g_ptr_array_unref(n->taken);
   g_free(n);
 }
@@ -103,8 +86,7 @@ static void node_free(Node *n)
 static gpointer claim_recipients(gpointer data)
 {
   Node *n = data;
-  MaStorage *st = testutil_storage_open_again(n->fx->dir, n->backend);
-  gate_wait(n->start);
+  MaStorage *st = n->st;
   for (;;) {
     GError *error = NULL;
     g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func((GDestroyNotify)ma_outbound_recipient_free);
@@ -118,15 +100,13 @@ static gpointer claim_recipients(gpointer data)
       g_ptr_array_add(n->taken, g_strdup_printf("%" G_GINT64_FORMAT, r->id));
     }
   }
-  storage_close(&st);
   return NULL;
 }
 
 static gpointer claim_copies(gpointer data)
 {
   Node *n = data;
-  MaStorage *st = testutil_storage_open_again(n->fx->dir, n->backend);
-  gate_wait(n->start);
+  MaStorage *st = n->st;
   for (;;) {
     GError *error = NULL;
     g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func((GDestroyNotify)ma_sent_copy_free);
@@ -136,20 +116,14 @@ static gpointer claim_copies(gpointer data)
     for (guint i = 0; i < got->len; i++)
       g_ptr_array_add(n->taken, g_strdup(((MaSentCopy *)g_ptr_array_index(got, i))->outbound_id));
   }
-  storage_close(&st);
   return NULL;
 }
 
 /* Runs fn on two nodes started together; returns everything both took, checking none twice. */
 static GHashTable *race(Fixture *fx, gconstpointer backend, GThreadFunc fn, int *granted)
 {
-  Gate *start = g_new0(Gate, 1);
-  g_mutex_init(&start->lock);
-  g_cond_init(&start->arrived);
-  Node *a = node_new(fx, backend, start, "a"), *b = node_new(fx, backend, start, "b");
-  GThread *ta = g_thread_new("node-a", fn, a), *tb = g_thread_new("node-b", fn, b);
-  g_thread_join(ta);
-  g_thread_join(tb);
+  Node *a = node_new(fx, backend, "a"), *b = node_new(fx, backend, "b");
+  testutil_run_together(fn, a, b);
   GHashTable *all = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   for (Node **n = (Node *[]){a, b, NULL}; *n; n++)
     for (guint i = 0; i < (*n)->taken->len; i++)
@@ -157,9 +131,6 @@ static GHashTable *race(Fixture *fx, gconstpointer backend, GThreadFunc fn, int 
   if (granted) *granted = a->granted + b->granted;
   node_free(a);
   node_free(b);
-  g_mutex_clear(&start->lock);
-  g_cond_clear(&start->arrived);
-  g_free(start);
   return all;
 }
 
@@ -206,8 +177,7 @@ static void test_sent_copies_claimed_once(Fixture *fx, gconstpointer data)
 static gpointer enqueue_keys(gpointer data)
 {
   Node *n = data;
-  MaStorage *st = testutil_storage_open_again(n->fx->dir, n->backend);
-  gate_wait(n->start);
+  MaStorage *st = n->st;
   for (int i = 0; i < KEYS; i++) {
     GError *error = NULL;
     g_autofree char *id = g_strdup_printf("%s-%d", n->name, i), *key = g_strdup_printf("key-%d", i);
@@ -226,7 +196,6 @@ static gpointer enqueue_keys(gpointer data)
       g_assert_cmpstr(prior_answer, !=, answer);
     }
   }
-  storage_close(&st);
   return NULL;
 }
 
@@ -245,8 +214,7 @@ static void test_idempotency_key_once(Fixture *fx, gconstpointer data)
 static gpointer reserve_day(gpointer data)
 {
   Node *n = data;
-  MaStorage *st = testutil_storage_open_again(n->fx->dir, n->backend);
-  gate_wait(n->start);
+  MaStorage *st = n->st;
   for (int i = 0; i < DAILY_LIMIT; i++) {
     GError *error = NULL;
     int granted = -1;
@@ -257,7 +225,6 @@ static gpointer reserve_day(gpointer data)
     g_assert_cmpint(count, <=, DAILY_LIMIT);
     n->granted += granted;
   }
-  storage_close(&st);
   return NULL;
 }
 
