@@ -1,8 +1,8 @@
 /* test_storage_claims.c - the sending side's once-only semantics with two storage handles in two
  * threads, as two nodes have on one database: each outbound recipient and each Sent copy claimed by
  * exactly one of them (and claimed again once the lease of a claim that was never answered ends),
- * an Idempotency-Key queueing one message whichever handle gets it, and a mailbox's daily limit
- * never passed when both reserve at once. Both backends (testutil_storage.h).
+ * an Idempotency-Key queueing one message whichever handle gets it, and a mailbox's or a relay's
+ * daily limit never passed when both reserve at once. Both backends (testutil_storage.h).
  */
 #include "storage/storage.h"
 
@@ -248,6 +248,45 @@ static void test_daily_limit_exact(Fixture *fx, gconstpointer data)
   g_assert_no_error(error);
 }
 
+/* A relay connection reserves its recipients against the relay's daily limit the same way. */
+static gpointer reserve_relay_day(gpointer data)
+{
+  Node *n = data;
+  for (int i = 0; i < DAILY_LIMIT; i++) {
+    GError *error = NULL;
+    int granted = -1;
+    g_assert_cmpint(storage_relay_reserve(n->st, "e1", "r1", "2026-12-02", DAILY_LIMIT, 1 + i % 2, &granted, &error), ==, 0);
+    g_assert_no_error(error);
+    n->granted += granted;
+  }
+  return NULL;
+}
+
+static void test_relay_limit_exact(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  MaRelay *r = ma_relay_new();
+  r->id = g_strdup("r1");
+  r->enterprise_id = g_strdup("e1");
+  r->name = g_strdup("corp");
+  r->host = g_strdup("smtp.acme.example");
+  r->port = 587;
+  r->security = g_strdup("starttls");
+  r->tls_mode = g_strdup("required-verify");
+  r->email_types = g_strdup("mass");
+  r->daily_limit = DAILY_LIMIT;
+  g_assert_cmpint(storage_relay_add(fx->st, r, &error), ==, 0);
+  ma_relay_free(r);
+  int granted = 0;
+  g_autoptr(GHashTable) all = race(fx, data, reserve_relay_day, &granted);
+  g_assert_cmpint(granted, ==, DAILY_LIMIT);
+  gint64 sent = -1, last = -1;
+  int failures = -1;
+  g_assert_cmpint(storage_relay_usage(fx->st, "e1", "r1", "2026-12-02", &sent, &failures, &last, &error), ==, 0);
+  g_assert_cmpint(sent, ==, DAILY_LIMIT);
+  g_assert_no_error(error);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -257,5 +296,6 @@ int main(int argc, char **argv)
   ADD("/sent-copies", test_sent_copies_claimed_once);
   ADD("/idempotency-key", test_idempotency_key_once);
   ADD("/daily-limit", test_daily_limit_exact);
+  ADD("/relay-daily-limit", test_relay_limit_exact);
   return g_test_run();
 }
