@@ -37,7 +37,7 @@ assert_eq 1 "$(pg_sql "select count(*) from schema_migrations where version = 1"
 # suppressions, and their once-only semantics with two handles in two threads (test_storage_claims).
 run_pg test_storage_outbound /storage_outbound/postgresql 5
 run_pg test_storage_relays /storage/postgresql/relays 5
-run_pg test_storage_claims /storage_claims/postgresql 4
+run_pg test_storage_claims /storage_claims/postgresql 5
 
 # The CLI refuses the backend, saying why, until every storage function exists for it.
 write_config
