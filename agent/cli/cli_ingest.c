@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 typedef struct {
   char *label;   /* file name as given, "-" for stdin */
@@ -65,9 +66,11 @@ static void item_free(Item *it)
   g_free(it);
 }
 
-static GBytes *read_stream(FILE *f, gsize cap, GError **error)
+/* hint: the expected size (a regular file's), so the buffer is allocated once, not grown by
+ * doubling past a large message's size. */
+static GBytes *read_stream(FILE *f, gsize cap, gsize hint, GError **error)
 {
-  GByteArray *buf = g_byte_array_new();
+  GByteArray *buf = g_byte_array_sized_new((guint) MIN(hint, cap + sizeof(guint8[65536])));
   guint8 chunk[65536];
   size_t n;
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
@@ -84,13 +87,15 @@ static GBytes *read_stream(FILE *f, gsize cap, GError **error)
 
 static GBytes *read_file(const char *path, gsize cap, GError **error)
 {
-  if (strcmp(path, "-") == 0) return read_stream(stdin, cap, error);
+  if (strcmp(path, "-") == 0) return read_stream(stdin, cap, 0, error);
   FILE *f = fopen(path, "rb");
   if (!f) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: %s", path, g_strerror(errno));
     return NULL;
   }
-  GBytes *b = read_stream(f, cap, error);
+  struct stat sb;
+  gsize hint = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) ? (gsize) sb.st_size : 0;
+  GBytes *b = read_stream(f, cap, hint, error);
   fclose(f);
   return b;
 }

@@ -18,6 +18,7 @@ MaMimeLimits mime_limits_default(void)
     .max_depth = 20,
     .max_header_block = 1024 * 1024,
     .max_header_field = 64 * 1024,
+    .max_text = 4 * 1024 * 1024,
   };
   return l;
 }

@@ -13,6 +13,11 @@
  *                             except the ones we read (From, To, Subject, Content-Type, ...).
  *   max_header_field  64 KB   one header field with its continuation lines; a longer field is
  *                             dropped (top level) with a warning.
+ *   max_text          4 MB    the text body (UTF-8, all text/plain parts together) and the HTML
+ *                             body are each cut there, at a character boundary, with a warning;
+ *                             the raw message keeps every octet. Rules read the first 256 KB and
+ *                             the snippet 200 characters anyway: the cap bounds what is held,
+ *                             stored and indexed for search, so a 50 MB text costs 4 MB.
  * GMime has no limits and cannot be interrupted, so they are enforced by a linear pre-scan of the
  * raw bytes (mime_prescan.c) before GMime sees anything. The pre-scan also repairs what GMime
  * would read badly: a message whose lines end in bare CR gets them turned into LF, and NUL bytes
@@ -64,6 +69,7 @@ typedef struct {
   guint max_depth;        /* default 20 */
   gsize max_header_block; /* bytes of the top-level header block; default 1 MB */
   gsize max_header_field; /* bytes of one header field incl. continuations; default 64 KB */
+  gsize max_text;         /* bytes of the text body, and of the HTML body; default 4 MB */
 } MaMimeLimits;
 
 /* Non-empty lines of the forwarder's own text that still count as "a short note". */

@@ -3,7 +3,8 @@
  * first inline text/html the HTML body (one of each per multipart/alternative), everything else
  * an MaAttachment (name, type, content-id, inline flag, decoded size, sha256, data). Attached
  * messages (message/rfc822) are recorded with their raw bytes, sliced from the parse buffer, and
- * never re-serialised. Content in identity encodings is read straight from the parse buffer;
+ * never re-serialised. The text and the HTML body are each cut at limits->max_text before their
+ * charset conversion, so a huge text part costs the cap, not its size. Content in identity encodings is read straight from the parse buffer;
  * base64/quoted-printable is decoded once. Recursion is bounded by limits->max_depth (+2 slack;
  * the pre-scan already cut deeper input).
  */
@@ -135,6 +136,25 @@ static void text_unflow(char *s, gboolean delsp)
   *o = '\0';
 }
 
+/* The longest prefix of s[0..len) of at most max bytes that does not end inside a UTF-8 sequence
+ * (input in another charset may lose one character at the cut, as a U+FFFD). */
+static gsize utf8_cut(const char *s, gsize len, gsize max)
+{
+  if (len <= max) return len;
+  gsize n = max;
+  while (n > 0 && n > max - 4 && ((guchar)s[n] & 0xc0) == 0x80) n--;
+  return n;
+}
+
+/* The room left for a text part under limits->max_text, warning once when the body is cut. */
+static gsize text_room(Walk *w, gsize used, gsize want)
+{
+  gsize cap = w->src->limits->max_text;
+  gsize room = used < cap ? cap - used : 0;
+  if (want > room) mime_warn(w->src->warnings, "a text or HTML body over the size limit: cut there (the raw message keeps all of it)");
+  return room;
+}
+
 /* RFC 2045 section 5.2: a Content-Type that is present but not "type/subtype" ("text", garbage)
  * means text/plain. GMime reads it as application/octet-stream, which would make the text an
  * attachment. */
@@ -262,12 +282,22 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
       if (alt) return; /* another alternative of the same content */
       goto attachment;
     }
+    if (is_text && (w->b->text_cut || w->b->text->len >= w->src->limits->max_text)) {
+      text_room(w, w->b->text->len, 1); /* the body is full: this part is not read */
+      if (text_too) goto attachment;
+      return;
+    }
     gboolean borrowed;
     GBytes *bytes = part_content(w, part, &borrowed);
     gsize len;
     const char *data = g_bytes_get_data(bytes, &len);
-    char *utf8 = mime_charset_to_utf8(data, len, g_mime_object_get_content_type_parameter(obj, "charset"));
+    /* only what can fit is converted: a part over the cap costs the cap, not its size */
+    gsize room = text_room(w, is_text ? w->b->text->len : 0, len);
+    if (is_text && len > room) w->b->text_cut = TRUE;
+    char *utf8 = mime_charset_to_utf8(data, utf8_cut(data, len, room), g_mime_object_get_content_type_parameter(obj, "charset"));
     g_bytes_unref(bytes);
+    gsize ulen = strlen(utf8);
+    if (ulen > room) utf8[utf8_cut(utf8, ulen, room)] = '\0'; /* a charset that grew in UTF-8 */
     if (is_text) {
       text_lf(utf8);
       const char *format = g_mime_object_get_content_type_parameter(obj, "format");
@@ -277,6 +307,11 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
       }
       if (w->b->text->len > 0 && utf8[0]) g_string_append_c(w->b->text, '\n');
       g_string_append(w->b->text, utf8);
+      if (w->b->text->len > w->src->limits->max_text) { /* the separator: keep the cap exact */
+        g_string_truncate(w->b->text, utf8_cut(w->b->text->str, w->b->text->len, w->src->limits->max_text));
+        w->b->text_cut = TRUE;
+        text_room(w, w->src->limits->max_text, 1); /* warns */
+      }
       g_free(utf8);
       w->b->have_plain = TRUE;
       if (alt) alt->text_done = TRUE;

@@ -25,6 +25,7 @@ typedef struct {
 typedef struct {
   GString *text;            /* concatenated inline text/plain parts */
   gboolean have_plain;
+  gboolean text_cut;        /* the text reached limits->max_text: later parts are not read */
   char *html;               /* first inline text/html, UTF-8 */
   GPtrArray *attachments;   /* MaAttachment*, owned */
   GMimeMessagePart *rfc822; /* the direct-child message/rfc822 part, when exactly one */
