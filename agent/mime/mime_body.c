@@ -1,7 +1,8 @@
 /* mime_body.c - walks a parsed MIME tree: inline text/plain parts become the text body (one
  * that carries a file name is an attachment as well; an invalid Content-Type is text/plain), the
  * first inline text/html the HTML body (one of each per multipart/alternative), everything else
- * an MaAttachment (name, type, content-id, inline flag, decoded size, sha256, data). Attached
+ * an MaAttachment (name, type, content-id, inline flag, decoded size, sha256, and its content: a
+ * reference into the caller's buffer, in_raw, when it lies there, else the decoded data). Attached
  * messages (message/rfc822) are recorded with their raw bytes, sliced from the parse buffer, and
  * never re-serialised. The text and the HTML body are each cut at limits->max_text before their
  * charset conversion, so a huge text part costs the cap, not its size. Content in identity encodings is read straight from the parse buffer;
@@ -211,6 +212,34 @@ static void attachment_set_data(MaAttachment *a, GBytes *bytes, gboolean borrowe
   a->data = borrowed ? g_bytes_new(data, len) : g_bytes_ref(bytes);
 }
 
+/* Content that lies in the caller's buffer as is, base64 or quoted-printable: the attachment
+ * refers to it (in_raw) and is hashed and measured by decoding it in pieces, never held whole.
+ * FALSE when it must be decoded into memory (a repaired copy, a re-parse, another encoding). */
+static gboolean attachment_refer(Walk *w, MaAttachment *a, const char *data, gsize len, GMimeContentEncoding enc)
+{
+  if (!w->src->is_input || data < w->src->buf || data + len > w->src->buf + w->src->len) return FALSE;
+  if (enc != GMIME_CONTENT_ENCODING_DEFAULT && enc != GMIME_CONTENT_ENCODING_7BIT && enc != GMIME_CONTENT_ENCODING_8BIT &&
+      enc != GMIME_CONTENT_ENCODING_BINARY && enc != GMIME_CONTENT_ENCODING_BASE64 &&
+      enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE)
+    return FALSE;
+  a->in_raw = TRUE;
+  a->raw_offset = (gsize)(data - w->src->buf);
+  a->raw_length = len;
+  a->raw_encoding = (int) enc;
+  MimeContentReader *r = mime_content_reader_new(w->src->buf, w->src->len, a);
+  MaSha256 *h = ma_sha256_new();
+  guint8 buf[16 * 1024];
+  gssize n;
+  a->size = 0;
+  while ((n = mime_content_reader_read(r, buf, sizeof buf, NULL)) > 0) {
+    ma_sha256_update(h, buf, (gsize) n);
+    a->size += (gsize) n;
+  }
+  ma_sha256_finish(h, a->sha256);
+  mime_content_reader_free(r);
+  return TRUE;
+}
+
 /* The raw bytes of an attached message: from its first header to the parent's next boundary. */
 static void message_part_raw(Walk *w, GMimeObject *parent, GMimeMessage *inner, const char **data, gsize *len)
 {
@@ -253,9 +282,11 @@ static void add_message_part(Walk *w, GMimeObject *obj, GMimeObject *parent, gui
   const char *data;
   gsize len;
   message_part_raw(w, parent, inner, &data, &len);
-  GBytes *bytes = g_bytes_new_static(data ? data : "", len);
-  attachment_set_data(a, bytes, TRUE);
-  g_bytes_unref(bytes);
+  if (!data || !attachment_refer(w, a, data, len, GMIME_CONTENT_ENCODING_BINARY)) {
+    GBytes *bytes = g_bytes_new_static(data ? data : "", len);
+    attachment_set_data(a, bytes, TRUE);
+    g_bytes_unref(bytes);
+  }
   g_ptr_array_add(w->b->attachments, a);
   if (!w->src->reparsed && depth <= 1 && (parent == NULL || parent == w->root)) {
     w->b->rfc822_count++;
@@ -325,10 +356,20 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
 attachment:;
   MaAttachment *a = attachment_new(obj, in_related);
   a->filename = clean_filename(fn);
-  gboolean borrowed;
-  GBytes *bytes = part_content(w, part, &borrowed);
-  attachment_set_data(a, bytes, borrowed);
-  g_bytes_unref(bytes);
+  GMimeDataWrapper *dw = g_mime_part_get_content(part);
+  const char *data;
+  gsize len;
+  GMimeContentEncoding enc = dw ? g_mime_data_wrapper_get_encoding(dw) : GMIME_CONTENT_ENCODING_DEFAULT;
+  if (dw && stream_slice(w->src, g_mime_data_wrapper_get_stream(dw), &data, &len) &&
+      attachment_refer(w, a, data, len, enc)) {
+    if (enc == GMIME_CONTENT_ENCODING_BASE64 && base64_truncated(data, len))
+      mime_warn(w->src->warnings, "truncated base64 content: decoded what was there");
+  } else {
+    gboolean borrowed;
+    GBytes *bytes = part_content(w, part, &borrowed);
+    attachment_set_data(a, bytes, borrowed);
+    g_bytes_unref(bytes);
+  }
   g_ptr_array_add(w->b->attachments, a);
 }
 
@@ -387,6 +428,7 @@ static gboolean reparse_guessed(Walk *w, GMimeObject *obj, const char *content, 
       src.len = ps.len;
       src.array = &view;
       src.reparsed = TRUE;
+      src.is_input = FALSE; /* the re-parse reads a copy */
       Walk w2 = {&src, w->b, w->root};
       walk_object(&w2, part, NULL, depth, alt, in_related);
       mime_warn(w->src->warnings, "multipart without boundary: parts read with the boundary of its first delimiter line");

@@ -19,6 +19,7 @@ typedef struct {
   GMimeParserOptions *options;
   gboolean reparsed;        /* a re-parse with a guessed boundary: no further guessing, and no
                                unwrapping from objects that do not outlive the walk */
+  gboolean is_input;        /* buf is the caller's buffer: attachments may refer to it (in_raw) */
 } MimeSource;
 
 /* What a walk over one message's body found. */
