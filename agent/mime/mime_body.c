@@ -497,7 +497,9 @@ void mime_fill_body(MaMessage *m, MimeBody *b)
   gsize n = b->text->len;
   while (n > 0 && g_ascii_isspace(b->text->str[n - 1])) n--;
   if (b->have_plain && (n > 0 || !b->html)) {
-    m->text = g_strndup(b->text->str, n);
+    g_string_truncate(b->text, n);
+    m->text = g_string_free(b->text, FALSE); /* the buffer itself: up to max_text, not copied */
+    b->text = g_string_new(NULL);
   } else if (b->html) { /* no text/plain, or an empty one next to the HTML */
     m->text = mime_html_to_text(b->html, strlen(b->html));
   } else {
