@@ -34,15 +34,24 @@ static int chunk_put(PgDb *d, const char *sha256, int seq, const guint8 *data, g
   return ok ? 0 : -1;
 }
 
-static int blob_put_body(PgDb *d, const guint8 *data, gsize len, const char *sha256, GError **error)
+/* 1 when a blob with that digest is stored, 0 when not, -1 on error. */
+static int blob_present(PgDb *d, const char *sha256, GError **error)
 {
   PgParams p = {0};
   pg_param_text(&p, sha256);
   PGresult *r = pg_run(d, "SELECT 1 FROM blobs WHERE sha256 = $1", &p, "store blob", error);
   if (!r) return -1;
-  gboolean present = PQntuples(r) > 0;
+  int present = PQntuples(r) > 0;
   PQclear(r);
-  if (present) return 0;
+  return present;
+}
+
+static int blob_put_body(PgDb *d, const guint8 *data, gsize len, const char *sha256, GError **error)
+{
+  int present = blob_present(d, sha256, error);
+  if (present != 0) return present < 0 ? -1 : 0;
+  PgParams p = {0};
+  pg_param_text(&p, sha256);
   int chunks = 0;
   for (gsize off = 0; off < len || (len == 0 && chunks == 0); off += PG_BLOB_CHUNK, chunks++)
     if (chunk_put(d, sha256, chunks, data + off, MIN((gsize)PG_BLOB_CHUNK, len - off), error) < 0) return -1;
@@ -64,13 +73,10 @@ int pg_blob_put(void *impl, const void *data, gsize len, char sha256_out[65], GE
  * client holds one chunk at a time. */
 static int blob_put_stream_body(PgDb *d, const char *sha256, gsize size, MaBlobPull *pull, GError **error)
 {
+  int present = blob_present(d, sha256, error);
+  if (present != 0) return present < 0 ? -1 : 0;
   PgParams p = {0};
   pg_param_text(&p, sha256);
-  PGresult *r = pg_run(d, "SELECT 1 FROM blobs WHERE sha256 = $1", &p, "store blob", error);
-  if (!r) return -1;
-  gboolean present = PQntuples(r) > 0;
-  PQclear(r);
-  if (present) return 0;
   guint8 *buf = g_malloc(MIN((gsize)PG_BLOB_CHUNK, MAX(size, (gsize)1)));
   int chunks = 0, rc = 0;
   gssize n = 0;

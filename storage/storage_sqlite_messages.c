@@ -2,7 +2,9 @@
  * participants, attachment rows, record links (and their timeline rows) and provenance.
  *
  * Blobs are content-addressed (sha256 hex) and live inside the database, so one WAL commit makes
- * a whole batch of them durable: that is how durability avoids one fsync per file. A message is
+ * a whole batch of them durable: that is how durability avoids one fsync per file. A large blob
+ * is written by incremental blob I/O into a zeroblob, from the caller's memory (blob_put) or
+ * pulled from the caller in pieces (blob_put_stream), so SQLite never builds it as one value. A message is
  * unique per enterprise by its normalised Message-ID and by its dedup key. Every read checks that
  * the message belongs to the enterprise asked about; blobs are shared by digest, so callers check
  * storage_attachment_visible before serving one to a tenant. Whole messages are read back in
