@@ -497,8 +497,10 @@ void mime_fill_body(MaMessage *m, MimeBody *b)
   gsize n = b->text->len;
   while (n > 0 && g_ascii_isspace(b->text->str[n - 1])) n--;
   if (b->have_plain && (n > 0 || !b->html)) {
-    g_string_truncate(b->text, n);
-    m->text = g_string_free(b->text, FALSE); /* the buffer itself: up to max_text, not copied */
+    /* the buffer itself, shrunk to the text (a GString grows by doubling; a batch holds hundreds
+     * of parsed messages): up to max_text, not copied */
+    m->text = g_realloc(g_string_free(b->text, FALSE), n + 1);
+    m->text[n] = '\0';
     b->text = g_string_new(NULL);
   } else if (b->html) { /* no text/plain, or an empty one next to the HTML */
     m->text = mime_html_to_text(b->html, strlen(b->html));
