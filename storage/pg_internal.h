@@ -60,6 +60,23 @@ gboolean pg_sqlstate_is(const PGresult *r, const char *sqlstate);
 int pg_write_begin(PgDb *d, GError **error);
 int pg_write_end(PgDb *d, int rc, GError **error);
 
+/* One write statement in the write bracket: 1 when it touched a row, 0 when none (its condition
+ * failed), -1 on error. For conditional UPDATEs and DELETEs whose answer is "changed or not". */
+int pg_write_changed(PgDb *d, const char *sql, const PgParams *p, const char *what, GError **error);
+
+/* A write statement whose rows are the answer (a claim: UPDATE ... RETURNING), in the write
+ * bracket: each row read by read_row is appended to out (which owns them) only once the write
+ * ended well, so a failed commit hands out nothing. 0 or -1. */
+int pg_write_rows(PgDb *d, const char *sql, const PgParams *p, const char *what,
+                  gpointer (*read_row)(const PGresult *r, int row), GDestroyNotify free_row, GPtrArray *out,
+                  GError **error);
+
+/* A consistent snapshot for a read of several statements, as SQLite's read transaction: outside
+ * storage_begin it opens a REPEATABLE READ READ ONLY transaction (*own set) that pg_read_end ends,
+ * returning rc; inside one it does nothing. */
+int pg_read_begin(PgDb *d, gboolean *own, GError **error);
+int pg_read_end(PgDb *d, gboolean own, int rc);
+
 /* Column helpers: a new string (NULL for SQL NULL) and an integer (0 for NULL). */
 char *pg_col_dup(const PGresult *r, int row, int col);
 gint64 pg_col_int(const PGresult *r, int row, int col);
@@ -134,6 +151,8 @@ int pg_apikey_find(void *impl, const char *secret_hash, MaApiKey **out, GError *
 int pg_apikey_get(void *impl, const char *id, MaApiKey **out, GError **error);
 int pg_apikey_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
 int pg_apikey_revoke(void *impl, const char *id, gint64 now, GError **error);
+int pg_installation_get(void *impl, const char *name, char **value, GError **error);
+int pg_installation_set_once(void *impl, const char *name, const char *value, char **stored, GError **error);
 int pg_setting_get(void *impl, const char *enterprise_id, const char *key, char **value, GError **error);
 int pg_setting_set(void *impl, const char *enterprise_id, const char *key, const char *value, GError **error);
 int pg_setting_list(void *impl, const char *enterprise_id, GHashTable *out, GError **error);
@@ -153,5 +172,104 @@ int pg_opportunities_open_for_contact(void *impl, const char *enterprise_id, con
                                       GError **error);
 int pg_opportunities_open_for_account(void *impl, const char *enterprise_id, const char *account_id, GPtrArray *out,
                                       GError **error);
+
+/* the sending side (storage_pg_outbound.c, storage_pg_relays.c, storage_pg_sending.c,
+ * storage_pg_suppressions.c) */
+int pg_mailbox_set_daily_limit(void *impl, const char *enterprise_id, const char *id, int daily_limit, GError **error);
+int pg_mailbox_send_reserve(void *impl, const char *mailbox_id, const char *day, int limit, int want, int *granted, gint64 *sent_r, GError **error);
+int pg_mailbox_send_release(void *impl, const char *mailbox_id, const char *day, int n, GError **error);
+int pg_mailbox_sent_on(void *impl, const char *mailbox_id, const char *day, gint64 *sent, GError **error);
+int pg_outbound_recipient_reroute(void *impl, gint64 id, const char *route_json, gint64 next_attempt_at, gint64 now, GError **error);
+int pg_sent_copy_add(void *impl, const char *outbound_id, const char *enterprise_id, const char *mailbox_id, gint64 now, GError **error);
+int pg_sent_copy_claim(void *impl, gint64 now, gint64 lease_until, int limit, GPtrArray *out, GError **error);
+int pg_sent_copy_result(void *impl, const char *outbound_id, const char *state, const char *folder, const char *error_text, gint64 next_attempt_at, gint64 now, GError **error);
+int pg_sent_copy_get(void *impl, const char *enterprise_id, const char *outbound_id, MaSentCopy **out, GError **error);
+int pg_outbound_recipient_get(void *impl, const char *enterprise_id, gint64 row_id, MaOutboundRecipient **out,
+                                  GError **error);
+int pg_outbound_find_message(void *impl, const char *enterprise_id, const char *message_id, char **outbound_id_r,
+                                 GError **error);
+int pg_outbound_bounce(void *impl, gint64 id, MaOutboundState state, const char *reply, gint64 now, GError **error);
+int pg_suppression_add(void *impl, const MaSuppression *s, GError **error);
+int pg_suppression_remove(void *impl, const char *enterprise_id, const char *address, GError **error);
+int pg_suppression_get(void *impl, const char *enterprise_id, const char *address, MaSuppression **out,
+                           GError **error);
+int pg_suppression_list(void *impl, const char *enterprise_id, const char *after_address, int limit, GPtrArray *out,
+                            GError **error);
+int pg_soft_bounce_add(void *impl, const char *enterprise_id, const char *address, gint64 now, gint64 window,
+                           gint64 *count_r, GError **error);
+int pg_soft_bounce_reset(void *impl, const char *enterprise_id, const char *address, GError **error);
+int pg_outbound_enqueue(void *impl, const MaOutbound *m, const char *idem_key, const char *request_hash,
+                            const char *response, gint64 now, char **prior_hash, char **prior_response,
+                            GError **error);
+int pg_outbound_get(void *impl, const char *enterprise_id, const char *id, MaOutbound **out, GError **error);
+int pg_outbound_list(void *impl, const char *enterprise_id, int state, const char *after_id, int limit,
+                         GPtrArray *out, GError **error);
+int pg_outbound_claim(void *impl, gint64 now, gint64 lease_until, int limit, GPtrArray *out, GError **error);
+int pg_outbound_result(void *impl, gint64 id, MaOutboundState state, const char *reply, gint64 next_attempt_at,
+                           const char *deferred_reason, gint64 now, GError **error);
+int pg_outbound_operate(void *impl, const char *enterprise_id, const char *id, MaOutboundOp op, gint64 now,
+                            int *changed, GError **error);
+int pg_outbound_stats(void *impl, gint64 counts[MA_OUT__COUNT], gint64 *oldest_pending, GError **error);
+int pg_submission_add(void *impl, const MaSubmissionCredential *c, const char *secret_hash, GError **error);
+int pg_submission_find(void *impl, const char *username, MaSubmissionCredential **out, char **secret_hash,
+                           GError **error);
+int pg_submission_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int pg_submission_revoke(void *impl, const char *enterprise_id, const char *id_or_username, gint64 now,
+                             GError **error);
+int pg_relay_add(void *impl, const MaRelay *r, GError **error);
+int pg_relay_update(void *impl, const MaRelay *r, GError **error);
+int pg_relay_get(void *impl, const char *enterprise_id, const char *id_or_name, MaRelay **out, GError **error);
+int pg_relay_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int pg_relay_delete(void *impl, const char *enterprise_id, const char *id, GError **error);
+int pg_relay_set_status(void *impl, const char *enterprise_id, const char *id, const char *status, gint64 since,
+                            const char *reason, gint64 suspended_until, GError **error);
+int pg_relay_usage(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 *sent,
+                       int *failures, gint64 *last_failure_at, GError **error);
+int pg_relay_count_sent(void *impl, const char *enterprise_id, const char *relay_id, const char *day,
+                            gint64 delta, GError **error);
+int pg_relay_count_failure(void *impl, const char *enterprise_id, const char *relay_id, const char *day,
+                               gint64 now, gint64 min_gap, int *failures, GError **error);
+int pg_outbound_set_route(void *impl, const char *enterprise_id, const char *id, const char *route_json,
+                              GError **error);
+int pg_default_path_record(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
+                               gint64 at, GError **error);
+int pg_default_path_count(void *impl, const char *enterprise_id, gint64 since, gint64 *count, GError **error);
+int pg_default_path_rates(void *impl, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
+                              GError **error);
+int pg_default_path_suspend(void *impl, const char *enterprise_id, gint64 at, const char *reason, GError **error);
+int pg_default_path_suspension(void *impl, const char *enterprise_id, gint64 *since, char **reason,
+                                   GError **error);
+int pg_default_path_resume(void *impl, const char *enterprise_id, gint64 now, GError **error);
+int pg_channel_account_set(void *impl, const char *enterprise_id, const char *channel, const char *address,
+                               gint64 verified_at, GError **error);
+int pg_channel_account_get(void *impl, const char *enterprise_id, const char *channel, char **address,
+                               gint64 *verified_at, GError **error);
+int pg_channel_account_clear(void *impl, const char *enterprise_id, const char *channel, GError **error);
+int pg_employee_send_mailbox_set(void *impl, const char *enterprise_id, const char *employee_id,
+                                     const char *mailbox_id, GError **error);
+int pg_employee_send_mailbox_get(void *impl, const char *enterprise_id, const char *employee_id, char **mailbox_id,
+                                     GError **error);
+int pg_mailbox_add(void *impl, const MaMailbox *m, GError **error);
+int pg_mailbox_get(void *impl, const char *enterprise_id, const char *id_or_email, MaMailbox **out, GError **error);
+int pg_mailbox_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
+int pg_mailbox_remove(void *impl, const char *enterprise_id, const char *id, GError **error);
+int pg_mailbox_set_state(void *impl, const char *enterprise_id, const char *id, const char *state,
+                         gint64 next_attempt_at, GError **error);
+int pg_mailbox_set_secret(void *impl, const char *mailbox_id, const char *secret_sealed, GError **error);
+int pg_mailbox_report(void *impl, const char *mailbox_id, const MaMailboxSyncReport *r, GError **error);
+int pg_mailbox_lease(void *impl, const char *mailbox_id, const char *owner, gint64 now, gint64 until, GError **error);
+int pg_mailbox_release(void *impl, const char *mailbox_id, const char *owner, GError **error);
+int pg_mailbox_checkpoint_get(void *impl, const char *mailbox_id, const char *folder, MaFolderCheckpoint *out,
+                              GError **error);
+int pg_mailbox_checkpoint_advance(void *impl, const char *mailbox_id, const char *folder, const MaFolderCheckpoint *cp,
+                                  guint32 key_uidvalidity, const char *const *keys, guint n, GError **error);
+int pg_mailbox_key_seen(void *impl, const char *mailbox_id, const char *folder, guint32 uidvalidity, const char *key,
+                        GError **error);
+int pg_mailbox_failure_count(void *impl, const char *mailbox_id, const char *folder, const char *key,
+                             const char *error_text, gint64 now, int *count, GError **error);
+int pg_mailbox_quarantine(void *impl, const char *mailbox_id, const char *folder, const char *key,
+                          const char *error_text, gint64 now, GError **error);
+int pg_mailbox_states(void *impl, GHashTable *out, gint64 *quarantined, GError **error);
+int pg_mailbox_quarantine_list(void *impl, const char *mailbox_id, int min_failures, GPtrArray *out, GError **error);
 
 #endif

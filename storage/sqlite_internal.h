@@ -190,6 +190,8 @@ int sqlite_apikey_find(void *impl, const char *secret_hash, MaApiKey **out, GErr
 int sqlite_apikey_list(void *impl, const char *enterprise_id, GPtrArray *out, GError **error);
 int sqlite_apikey_get(void *impl, const char *id, MaApiKey **out, GError **error);
 int sqlite_apikey_revoke(void *impl, const char *id, gint64 now, GError **error);
+int sqlite_installation_get(void *impl, const char *name, char **value, GError **error);
+int sqlite_installation_set_once(void *impl, const char *name, const char *value, char **stored, GError **error);
 int sqlite_setting_get(void *impl, const char *enterprise_id, const char *key, char **value, GError **error);
 int sqlite_setting_set(void *impl, const char *enterprise_id, const char *key, const char *value,
                        GError **error);

@@ -446,6 +446,20 @@ int storage_setting_list(MaStorage *st, const char *enterprise_id, GHashTable *o
   return st->be->setting_list(st->impl, enterprise_id, out, error);
 }
 
+int storage_installation_get(MaStorage *st, const char *name, char **value, GError **error)
+{
+  g_assert(st != NULL && name != NULL && value != NULL);
+  *value = NULL;
+  return st->be->installation_get(st->impl, name, value, error);
+}
+
+int storage_installation_set_once(MaStorage *st, const char *name, const char *value, char **stored, GError **error)
+{
+  g_assert(st != NULL && name != NULL && value != NULL && stored != NULL);
+  *stored = NULL;
+  return st->be->installation_set_once(st->impl, name, value, stored, error);
+}
+
 int storage_record_upsert(MaStorage *st, const char *enterprise_id, const MaRecord *r, GError **error)
 {
   g_assert(st != NULL);

@@ -202,6 +202,18 @@ int storage_setting_set(MaStorage *st, const char *enterprise_id, const char *ke
 /* out: key -> value, both g_strdup'd (create with g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free)). */
 int storage_setting_list(MaStorage *st, const char *enterprise_id, GHashTable *out, GError **error);
 
+/* ---- the installation's shared values ---------------------------------------------------------- */
+
+/* Values every node of one installation shares and no enterprise owns: "master_key_check" (the
+ * check value of the master key, agent/lib/crypto.h) tells a node joining the database whether its
+ * key file is the installation's. A value is set once and never changed: two nodes setting the
+ * same name at once both get the one the database kept.
+ * get: 1 found (*value, caller frees), 0 not set. */
+int storage_installation_get(MaStorage *st, const char *name, char **value, GError **error);
+/* Stores value under name unless the name has a value already. 1 stored now, 0 it had one;
+ * *stored (caller frees) gets the value the database keeps either way. */
+int storage_installation_set_once(MaStorage *st, const char *name, const char *value, char **stored, GError **error);
+
 /* ---- CRM records ---------------------------------------------------------------------------- */
 
 /* Inserts or replaces by (enterprise, type, id), with its e-mail, domain and contact indexes. */

@@ -277,6 +277,9 @@ typedef struct MaStorageBackend {
                        GError **error);
   int (*search_compact)(void *impl, GError **error);
   int (*search_rebuild)(void *impl, GError **error);
+  /* the installation's shared values (SQLite migration 149) */
+  int (*installation_get)(void *impl, const char *name, char **value, GError **error);
+  int (*installation_set_once)(void *impl, const char *name, const char *value, char **stored, GError **error);
 } MaStorageBackend;
 
 /* The handle behind storage.h's MaStorage: a backend and its state (storage.c opens it; the

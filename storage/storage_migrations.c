@@ -516,6 +516,9 @@ static const SqlMigration migrations[] = {
    "      FROM messages) JOIN search_tenants t USING (enterprise_id) JOIN search_fields f ON f.message_id = id;"
    "INSERT INTO search_index(rowid, subject, body, sender, recipients, attachments)"
    "  SELECT doc, subject, body, sender, recipients, attachments FROM search_content;"},
+  {149, /* issue 18: values the nodes of one installation share and no enterprise owns, each set once
+         * (the master key's check value, which a node joining the database must match) */
+   "CREATE TABLE IF NOT EXISTS installation(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"},
 };
 
 int sql_migrations_latest(void)

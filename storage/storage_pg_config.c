@@ -1,5 +1,7 @@
-/* storage_pg_config.c - PostgreSQL backend: API keys (hashes only), per-enterprise settings and the
- * per-enterprise rules array; the same contracts and results as storage_sqlite_config.c.
+/* storage_pg_config.c - PostgreSQL backend: API keys (hashes only), per-enterprise settings, the
+ * per-enterprise rules array, and the installation's shared values (set once each: two nodes
+ * setting one at once both read back the value the primary key let in); the same contracts and
+ * results as storage_sqlite_config.c.
  *
  * The secret of an API key is never stored or seen here: callers pass its hex SHA-256. Settings
  * values and the rules JSON are opaque text whose meaning belongs to their callers. Keys with a
@@ -166,4 +168,31 @@ int pg_rules_put(void *impl, const char *enterprise_id, const char *json_array, 
                                     " ON CONFLICT(enterprise_id) DO UPDATE SET json = excluded.json",
                                     &p, enterprise_id, "put rules", error);
   return pg_write_end(d, n < 0 ? -1 : 0, error);
+}
+
+/* ---- the installation's shared values ------------------------------------------------------------- */
+
+int pg_installation_get(void *impl, const char *name, char **value, GError **error)
+{
+  PgParams p = {0};
+  pg_param_text(&p, name);
+  PGresult *r = pg_run(impl, "SELECT value FROM installation WHERE name = $1", &p, "installation value look-up", error);
+  if (!r) return -1;
+  if (PQntuples(r) > 0) *value = pg_col_dup(r, 0, 0);
+  PQclear(r);
+  return *value ? 1 : 0;
+}
+
+int pg_installation_set_once(void *impl, const char *name, const char *value, char **stored, GError **error)
+{
+  PgDb *d = impl;
+  PgParams p = {0};
+  pg_param_text(&p, name);
+  pg_param_text(&p, value);
+  if (pg_write_begin(d, error) < 0) return -1;
+  /* a concurrent insert of the same name waits for the first to commit, then does nothing */
+  gint64 n = pg_exec(d, "INSERT INTO installation(name, value) VALUES($1, $2) ON CONFLICT(name) DO NOTHING", &p,
+                     "set installation value", error);
+  if (n >= 0 && pg_installation_get(d, name, stored, error) != 1) n = -1;
+  return pg_write_end(d, n < 0 ? -1 : n > 0 ? 1 : 0, error);
 }

@@ -301,6 +301,41 @@ int pg_write_end(PgDb *d, int rc, GError **error)
   return commit_now(d, error) < 0 ? -1 : rc;
 }
 
+int pg_write_changed(PgDb *d, const char *sql, const PgParams *p, const char *what, GError **error)
+{
+  if (pg_write_begin(d, error) < 0) return -1;
+  gint64 n = pg_exec(d, sql, p, what, error);
+  return pg_write_end(d, n < 0 ? -1 : n > 0 ? 1 : 0, error);
+}
+
+int pg_write_rows(PgDb *d, const char *sql, const PgParams *p, const char *what,
+                  gpointer (*read_row)(const PGresult *r, int row), GDestroyNotify free_row, GPtrArray *out,
+                  GError **error)
+{
+  if (pg_write_begin(d, error) < 0) return -1;
+  PGresult *r = pg_run(d, sql, p, what, error);
+  g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(free_row);
+  for (int i = 0; r && i < PQntuples(r); i++) g_ptr_array_add(got, read_row(r, i));
+  int ret = r ? 0 : -1;
+  if (r) PQclear(r);
+  if (pg_write_end(d, ret, error) < 0) return -1;
+  for (guint i = 0; i < got->len; i++) g_ptr_array_add(out, g_ptr_array_index(got, i));
+  g_ptr_array_set_free_func(got, NULL); /* the rows now belong to out */
+  return 0;
+}
+
+int pg_read_begin(PgDb *d, gboolean *own, GError **error)
+{
+  *own = !d->in_txn;
+  return *own ? pg_control(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error) : 0;
+}
+
+int pg_read_end(PgDb *d, gboolean own, int rc)
+{
+  if (own) pg_control(d, rc < 0 ? "ROLLBACK" : "COMMIT", NULL);
+  return rc;
+}
+
 int pg_begin(void *impl, GError **error)
 {
   PgDb *d = impl;

@@ -1,5 +1,5 @@
-/* storage_sqlite_config.c - SQLite backend: API keys (hashes only), per-enterprise settings and
- * the per-enterprise rules array.
+/* storage_sqlite_config.c - SQLite backend: API keys (hashes only), per-enterprise settings, the
+ * per-enterprise rules array, and the installation's shared values (set once each).
  *
  * The secret of an API key is never stored or seen here: callers pass its hex SHA-256. Settings
  * values and the rules JSON are opaque text whose meaning belongs to their callers. Keys with a
@@ -182,6 +182,39 @@ int sqlite_rules_put(void *impl, const char *enterprise_id, const char *json_arr
     sql_bind_text(s, 1, enterprise_id);
     sql_bind_text(s, 2, json_array ? json_array : "[]");
     ret = sql_step_enterprise_row(d, s, enterprise_id, error, "put rules");
+  }
+  return sql_write_end(d, ret, error);
+}
+
+/* ---- the installation's shared values ------------------------------------------------------------- */
+
+int sqlite_installation_get(void *impl, const char *name, char **value, GError **error)
+{
+  SqlDb *d = impl;
+  sqlite3_stmt *s = sql_prep(d, "SELECT value FROM installation WHERE name = ?", error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, name);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *value = sql_col_dup(s, 0);
+  sql_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "installation value look-up");
+  return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int sqlite_installation_set_once(void *impl, const char *name, const char *value, char **stored, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d, "INSERT INTO installation(name, value) VALUES(?, ?) ON CONFLICT(name) DO NOTHING", error);
+  if (s) {
+    sql_bind_text(s, 1, name);
+    sql_bind_text(s, 2, value);
+    ret = sql_step_done(d, s, error, "set installation value");
+  }
+  if (ret == 0) {
+    ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
+    if (sqlite_installation_get(d, name, stored, error) != 1) ret = -1;
   }
   return sql_write_end(d, ret, error);
 }

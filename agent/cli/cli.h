@@ -82,6 +82,15 @@ MaStorage *cli_open_storage(const MaConfig *cfg);
 /* Resolves ENTERPRISE (id or slug). NULL and a printed error when it does not exist. */
 MaEnterprise *cli_enterprise_resolve(MaStorage *st, const char *id_or_slug);
 
+/* Nodes share their secrets (issue 18): the database keeps the master key's check value under this
+ * name from the first `mailagent init` (storage_installation_set_once). */
+#define CLI_MASTER_KEY_CHECK "master_key_check"
+/* TRUE when key's check value is `recorded` (the installation's); else FALSE with
+ * MA_ERROR_CONFLICT saying that the key named `source` (a path or $MAILAGENT_MASTER_KEY) belongs
+ * to another installation. */
+gboolean cli_master_key_is_installations(const guint8 key[32], const char *recorded, const char *source,
+                                         GError **error);
+
 /* Prints "mailagent: <message>" to stderr and returns the exit status for the error's code. */
 int cli_fail(const char *what, const GError *error);
 /* Exit status for a GError (2, 75 or 1). */

@@ -2,6 +2,7 @@
  * shared by every subcommand. */
 #include "cli.h"
 
+#include "agent/lib/crypto.h"
 #include "agent/lib/log.h"
 #include "agent/tenant/audit.h"
 #include "agent/lib/privilege.h"
@@ -273,4 +274,17 @@ void cli_progress_add(CliProgress *p, gint64 n)
 void cli_progress_done(CliProgress *p, const char *summary)
 {
   if (!p->quiet) fprintf(stderr, "mailagent: %s: %s\n", p->what, summary);
+}
+
+gboolean cli_master_key_is_installations(const guint8 key[32], const char *recorded, const char *source,
+                                         GError **error)
+{
+  char check[MA_MASTER_KEY_CHECK_LEN + 1];
+  ma_master_key_check(key, check);
+  if (ma_crypto_equal(recorded, check)) return TRUE;
+  g_set_error(error, MA_ERROR, MA_ERROR_CONFLICT,
+              "%s is not this installation's master key: the database was initialised with another one (copy the"
+              " key file of the installation's first node, or point [security] master_key_file at it)",
+              source);
+  return FALSE;
 }

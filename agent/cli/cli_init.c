@@ -6,6 +6,12 @@
  * Idempotent: every step keeps what exists (a second run changes nothing, prints no new key and
  * says what exists), except modes: a data directory or a database or key file in it that is
  * readable by others is narrowed (0700 / 0600) and reported ("made_private"). Never prints the master key; the admin secret only at creation.
+ *
+ * Several nodes share one database (PostgreSQL) and so one installation: init on a node whose
+ * database is initialised already joins it. The database keeps the master key's check value from
+ * the first init; a joining node must bring the same key file (it mints no key of its own), is
+ * refused before anything else is made when its key is another, and finds the admin key there
+ * (so it prints none).
  */
 #include "cli.h"
 
@@ -34,6 +40,53 @@ static void report(json_t *steps, gboolean json, const char *step, const char *p
   }
 }
 
+/* TRUE when the database belongs to an installation already: the master key's check value is
+ * recorded, or (a database from before the check existed) API keys are there. */
+static int installation_exists(MaStorage *st, GError **error)
+{
+  g_autofree char *check = NULL;
+  int rc = storage_installation_get(st, CLI_MASTER_KEY_CHECK, &check, error);
+  if (rc != 0) return rc;
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func((GDestroyNotify)ma_api_key_free);
+  if (storage_apikey_list(st, NULL, keys, error) < 0) return -1;
+  return keys->len > 0 ? 1 : 0;
+}
+
+/* Loads this node's master key, making it only for a new installation, and records its check
+ * value in the database or compares it with the one recorded. *state says where the key came from
+ * ("created", "exists", "from environment"). A key file that is missing when the installation exists
+ * is MA_ERROR_NOT_FOUND; another installation's key is MA_ERROR_CONFLICT (and a key file this run
+ * made, having lost a race with another node's first init, is removed again). */
+static int join_master_key(MaStorage *st, const char *path, const char **state, GError **error)
+{
+  gboolean from_env = g_getenv("MAILAGENT_MASTER_KEY") != NULL;
+  gboolean existed = from_env || g_file_test(path, G_FILE_TEST_EXISTS);
+  int installed = installation_exists(st, error);
+  if (installed < 0) return -1;
+  if (installed && !existed) {
+    g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND,
+                "%s does not exist, and the database belongs to an initialised installation: copy the master key"
+                " file of the installation's first node there (or set MAILAGENT_MASTER_KEY), then run init again",
+                path);
+    return -1;
+  }
+  guint8 key[32];
+  if (ma_master_key_load(path, TRUE, key, error) < 0) return -1;
+  char check[MA_MASTER_KEY_CHECK_LEN + 1];
+  ma_master_key_check(key, check);
+  g_autofree char *recorded = NULL;
+  int rc = storage_installation_set_once(st, CLI_MASTER_KEY_CHECK, check, &recorded, error);
+  gboolean ours = rc >= 0 && cli_master_key_is_installations(key, recorded, from_env ? "$MAILAGENT_MASTER_KEY" : path, error);
+  memset(key, 0, sizeof key);
+  if (rc < 0) return -1;
+  if (!ours) {
+    if (!existed) g_unlink(path); /* ours, made a moment ago: another node's first init won */
+    return -1;
+  }
+  *state = from_env ? "from environment" : existed ? "exists" : "created";
+  return 0;
+}
+
 int cli_init(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
@@ -46,7 +99,9 @@ int cli_init(int argc, char **argv)
   };
   g_autoptr(GOptionContext) ctx =
     cli_context("init", "", "Create the data directory, database, master key, TLS pair and admin API key.\n"
-                            "Safe to run again: existing pieces are kept and no new admin key is printed.",
+                            "Safe to run again: existing pieces are kept and no new admin key is printed.\n"
+                            "On a further node sharing the database: joins the installation, with a copy of\n"
+                            "the first node's master key file (refused, exit 2, when it is missing or another).",
                 &common, entries);
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
@@ -77,17 +132,16 @@ int cli_init(int argc, char **argv)
   g_autofree char *version = g_strdup_printf("schema version %d", storage_schema_version(st));
   report(steps, common.json, "database", cfg->data_dir, version);
 
-  /* 3. master key */
+  /* 3. master key: the installation's (see the top of the file) */
+  gboolean from_env = g_getenv("MAILAGENT_MASTER_KEY") != NULL;
   existed = g_file_test(cfg->master_key_file, G_FILE_TEST_EXISTS);
-  guint8 key[32];
-  if (ma_master_key_load(cfg->master_key_file, TRUE, key, &error) < 0) {
+  const char *state = NULL;
+  if (join_master_key(st, cfg->master_key_file, &state, &error) < 0) {
     storage_close(&st);
     json_decref(doc);
     return cli_fail("master key", error);
   }
-  memset(key, 0, sizeof key);
-  report(steps, common.json, "master_key", g_getenv("MAILAGENT_MASTER_KEY") ? "$MAILAGENT_MASTER_KEY" : cfg->master_key_file,
-         g_getenv("MAILAGENT_MASTER_KEY") ? "from environment" : existed ? "exists" : "created");
+  report(steps, common.json, "master_key", from_env ? "$MAILAGENT_MASTER_KEY" : cfg->master_key_file, state);
 
   /* 4. TLS pair */
   gboolean have_cert = g_file_test(cfg->tls_cert_file, G_FILE_TEST_EXISTS);

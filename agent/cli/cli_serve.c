@@ -31,6 +31,7 @@
 
 #include "agent/api/api_thread.h"
 #include "agent/retention/retention.h"
+#include "agent/lib/crypto.h"
 #include "agent/lib/diskspace.h"
 #include "agent/domains/domains_private.h"
 #include "agent/collector/collector.h"
@@ -50,6 +51,7 @@
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 typedef struct {
@@ -130,10 +132,27 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
   ma_service_ready("running; configuration reloaded");
 }
 
+/* A node of an installation (issue 18) seals and opens secrets with the master key the first init
+ * recorded the check value of: another key would seal secrets no other node can open. A database
+ * without a recorded check (from before it existed) is checked once init records it. */
+static int check_master_key(const MaConfig *cfg, MaStorage *st, GError **error)
+{
+  g_autofree char *recorded = NULL;
+  int rc = storage_installation_get(st, CLI_MASTER_KEY_CHECK, &recorded, error);
+  if (rc <= 0) return rc;
+  guint8 key[32];
+  if (ma_master_key_load(cfg->master_key_file, FALSE, key, error) < 0) return -1;
+  gboolean ours = cli_master_key_is_installations(
+    key, recorded, g_getenv("MAILAGENT_MASTER_KEY") ? "$MAILAGENT_MASTER_KEY" : cfg->master_key_file, error);
+  memset(key, 0, sizeof key);
+  return ours ? 0 : -1;
+}
+
 /* Opens the database made by `mailagent init` (migrating an old one) and the spool, and makes them
  * private (data directory 0700, databases and key files 0600). An installation that was never
  * initialised is refused rather than created empty: serve would otherwise run without an admin key
- * or master key and look healthy while nobody can use it. */
+ * or master key and look healthy while nobody can use it; so is a master key that is not the
+ * installation's. */
 static int prepare_storage(const MaConfig *cfg, GError **error)
 {
   MaStorage *st = NULL;
@@ -146,7 +165,9 @@ static int prepare_storage(const MaConfig *cfg, GError **error)
     }
     return -1;
   }
+  int rc = check_master_key(cfg, st, error);
   storage_close(&st);
+  if (rc < 0) return -1;
   MaSpool *sp = NULL;
   if (spool_open(cfg->data_dir, &sp, error) < 0) return -1;
   spool_close(&sp);

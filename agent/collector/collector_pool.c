@@ -18,6 +18,7 @@
 #include "collector.h"
 
 #include "agent/lib/clock.h"
+#include "agent/lib/crypto.h"
 #include "agent/lib/log.h"
 
 #include <string.h>
@@ -247,7 +248,10 @@ int collector_pool_start(const MaConfig *cfg, GError **error)
   pool.no_idle = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   pool.idlers = g_ptr_array_new();
   pool.stopping = FALSE;
-  pool.owner = g_strdup_printf("serve:%s:%d", g_get_host_name(), (int)getpid());
+  /* unique in the cluster: nodes in containers can share a host name and a pid (1), and a lease
+   * whose owner matches is the caller's own (storage_mailbox_lease) */
+  g_autofree char *nonce = ma_random_hex(8);
+  pool.owner = g_strdup_printf("serve:%s:%d:%s", g_get_host_name(), (int)getpid(), nonce);
   int n = CLAMP(cfg->collector_threads, 1, 256);
   for (int i = 0; i < n; i++) {
     GThread *t = g_thread_try_new("collector", worker_main, GINT_TO_POINTER(i), error);

@@ -66,6 +66,14 @@ void ma_hmac_sha256_hex(const void *key, gsize key_len, const void *data, gsize 
   hex_encode(md, 32, out);
 }
 
+void ma_master_key_check(const guint8 key[32], char out[MA_MASTER_KEY_CHECK_LEN + 1])
+{
+  static const char what[] = "mailagent master key check v1";
+  char hex[MA_SHA256_HEX_LEN + 1];
+  ma_hmac_sha256_hex(key, 32, what, sizeof what - 1, hex);
+  g_snprintf(out, MA_MASTER_KEY_CHECK_LEN + 1, "hmac-sha256:%s", hex);
+}
+
 gboolean ma_crypto_equal(const char *a, const char *b)
 {
   size_t la = strlen(a), lb = strlen(b);

@@ -42,6 +42,13 @@ char *ma_random_alnum(gsize n);
  * environment variable MAILAGENT_MASTER_KEY wins when set. Returns 0 or -1 with *error. */
 int ma_master_key_load(const char *path, gboolean create, guint8 key[32], GError **error);
 
+/* The master key's check value: "hmac-sha256:" and the hex HMAC-SHA256 of a fixed text under the
+ * key. The database keeps the first init's (storage_installation_set_once), so a node joining it
+ * can tell whether its key file is the installation's without the key being stored anywhere else.
+ * out: MA_MASTER_KEY_CHECK_LEN + 1 bytes. */
+#define MA_MASTER_KEY_CHECK_LEN (12 + MA_SHA256_HEX_LEN)
+void ma_master_key_check(const guint8 key[32], char out[MA_MASTER_KEY_CHECK_LEN + 1]);
+
 /* Seals plaintext. Returns a newly allocated "v1:..." string. */
 char *ma_secret_seal(const guint8 key[32], const char *aad, const char *plaintext);
 /* Opens a sealed value. Returns the newly allocated plaintext, or NULL with *error set

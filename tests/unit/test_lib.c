@@ -155,6 +155,20 @@ static void test_master_key(void)
   g_assert_cmpint(sb.st_mode & 0777, ==, 0600);
   g_unlink(path);
   g_rmdir(dir);
+
+  /* the check value: the same for the same key, another for another, and not the key itself */
+  char c1[MA_MASTER_KEY_CHECK_LEN + 1], c2[MA_MASTER_KEY_CHECK_LEN + 1];
+  ma_master_key_check(k1, c1);
+  ma_master_key_check(k2, c2);
+  g_assert_cmpstr(c1, ==, c2);
+  g_assert_true(g_str_has_prefix(c1, "hmac-sha256:"));
+  g_assert_cmpuint(strlen(c1), ==, MA_MASTER_KEY_CHECK_LEN);
+  k2[0] ^= 1;
+  ma_master_key_check(k2, c2);
+  g_assert_cmpstr(c1, !=, c2);
+  g_autofree char *key_hex = g_malloc(65);
+  for (int i = 0; i < 32; i++) g_snprintf(key_hex + 2 * i, 3, "%02x", k1[i]);
+  g_assert_null(strstr(c1, key_hex));
 }
 
 /* Ids drawn from the per-thread random pool: unique, and a forked child does not repeat the

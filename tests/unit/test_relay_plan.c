@@ -1,11 +1,13 @@
 /* test_relay_plan.c - relay_plan_decide and the channel settings over a real (temporary) storage:
  * an employee's default sending mailbox (the chosen one while active, else the oldest active),
  * the choice refused for a mailbox bound to someone else, the employee_mailbox system account
- * checked against the bound mailboxes, and the default path closed by a suspension. */
+ * checked against the bound mailboxes, and the default path closed by a suspension. Both backends
+ * (testutil_storage.h); PostgreSQL once its backend fills the mailbox bindings. */
 #include "agent/relay/relay.h"
 
 #include "agent/tenant/settings.h"
 #include "testutil.h"
+#include "testutil_storage.h"
 
 #include <string.h>
 
@@ -31,7 +33,7 @@ static void fx_setup(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
   fx->dir = testutil_tempdir("ma-relay-plan-XXXXXX");
-  g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
+  fx->st = testutil_storage_open(fx->dir, data);
   MaEnterprise e = {.id = "ent1", .slug = "ent1", .name = "ent1", .inbound_local = "ent1-in", .domains = g_ptr_array_new()};
   g_ptr_array_add(e.domains, "acme.example");
   g_assert_cmpint(storage_enterprise_create(fx->st, &e, &error), ==, 0);
@@ -150,8 +152,16 @@ static void test_suspension_closes_default_path(Fixture *fx, gconstpointer data)
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-  g_test_add("/relay/plan/default_mailbox", Fixture, NULL, fx_setup, test_default_mailbox, fx_teardown);
-  g_test_add("/relay/plan/system_accounts", Fixture, NULL, fx_setup, test_system_accounts, fx_teardown);
-  g_test_add("/relay/plan/suspension", Fixture, NULL, fx_setup, test_suspension_closes_default_path, fx_teardown);
+  /* one parameter, the backend: SQLite always, PostgreSQL when MAILAGENT_TEST_PG names one and its
+   * backend fills the mailbox bindings these tests choose among */
+#define ADD(path, fn)                                                                                       \
+  do {                                                                                                      \
+    g_test_add("/relay/plan" path, Fixture, NULL, fx_setup, fn, fx_teardown);                               \
+    if (testutil_storage_pg() && ma_storage_pg_backend.mailbox_add)                                         \
+      g_test_add("/relay/plan/postgresql" path, Fixture, TESTUTIL_ON_PG, fx_setup, fn, fx_teardown);        \
+  } while (0)
+  ADD("/default_mailbox", test_default_mailbox);
+  ADD("/system_accounts", test_system_accounts);
+  ADD("/suspension", test_suspension_closes_default_path);
   return g_test_run();
 }

@@ -28,24 +28,12 @@ typedef struct {
 /* The test data pointer that selects PostgreSQL (NULL: SQLite). */
 #define ON_PG ((gconstpointer)&ma_storage_pg_backend)
 
-/* Empties the test database (the schema and its migrations go; the next open applies them). */
-static void pg_reset(const char *conninfo)
-{
-  PGconn *c = PQconnectdb(conninfo);
-  g_assert_cmpint(PQstatus(c), ==, CONNECTION_OK);
-  PGresult *r = PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-  g_assert_cmpint(PQresultStatus(r), ==, PGRES_COMMAND_OK);
-  PQclear(r);
-  PQfinish(c);
-}
-
 static void fx_setup(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
   fx->dir = testutil_tempdir("ma-storage-XXXXXX");
   if (data == ON_PG) {
-    const char *conninfo = g_getenv("MAILAGENT_TEST_PG");
-    pg_reset(conninfo);
+    const char *conninfo = testutil_pg_fresh();
     g_assert_cmpint(storage_open_backend(&ma_storage_pg_backend, conninfo, TRUE, &fx->st, &error), ==, 0);
   } else {
     g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
@@ -149,7 +137,7 @@ static void test_migrations_fresh_and_existing(Fixture *fx, gconstpointer data)
 static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
   /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108, 110-113, 115, 116, 118, 123,
-   * 124 and 126-129 made. */
+   * 124, 126-129, 131 and 149 made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", "acme.com", NULL);
@@ -173,6 +161,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   sqlite3_close(db);
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db,
+                               "DROP TABLE installation;" /* migration 149 */
                                /* migration 124, with a message archived before it, body in its row */
                                "DROP TABLE message_bodies;"
                                "ALTER TABLE messages ADD COLUMN text TEXT; ALTER TABLE messages ADD COLUMN html TEXT;"
@@ -910,6 +899,64 @@ static void test_apikeys(Fixture *fx, gconstpointer data)
   ma_api_key_free(k);
 }
 
+/* Another handle on the fixture's database: another node's connection. */
+static MaStorage *open_second(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  MaStorage *st = NULL;
+  g_assert_cmpint(data == ON_PG ? storage_open_backend(&ma_storage_pg_backend, g_getenv("MAILAGENT_TEST_PG"), FALSE, &st, &error)
+                                : storage_open(fx->dir, FALSE, &st, &error),
+                  ==, 0);
+  g_assert_no_error(error);
+  return st;
+}
+
+/* The installation's shared values are set once: a second value (another node's key check) does
+ * not replace the first, and two handles setting one at the same moment both read back the same
+ * winner. */
+typedef struct {
+  MaStorage *st;
+  const char *value;
+  int rc;
+  char *stored;
+} InstallationRacer;
+
+static gpointer installation_racer(gpointer p)
+{
+  InstallationRacer *r = p;
+  GError *error = NULL;
+  r->rc = storage_installation_set_once(r->st, "race", r->value, &r->stored, &error);
+  g_assert_no_error(error);
+  return NULL;
+}
+
+static void test_installation(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  g_autofree char *value = NULL, *stored = NULL;
+  g_assert_cmpint(storage_installation_get(fx->st, "master_key_check", &value, &error), ==, 0);
+  g_assert_null(value);
+  g_assert_cmpint(storage_installation_set_once(fx->st, "master_key_check", "A", &stored, &error), ==, 1);
+  g_assert_cmpstr(stored, ==, "A");
+  g_clear_pointer(&stored, g_free);
+  g_assert_cmpint(storage_installation_set_once(fx->st, "master_key_check", "B", &stored, &error), ==, 0);
+  g_assert_cmpstr(stored, ==, "A");
+  g_assert_cmpint(storage_installation_get(fx->st, "master_key_check", &value, &error), ==, 1);
+  g_assert_cmpstr(value, ==, "A");
+  g_assert_no_error(error);
+
+  MaStorage *second = open_second(fx, data);
+  InstallationRacer a = {.st = fx->st, .value = "node-a"};
+  InstallationRacer b = {.st = second, .value = "node-b"};
+  testutil_run_together(installation_racer, &a, &b);
+  g_assert_cmpint(a.rc + b.rc, ==, 1); /* one stored it */
+  g_assert_cmpstr(a.stored, ==, b.stored);
+  g_assert_cmpstr(a.stored, ==, a.rc == 1 ? "node-a" : "node-b");
+  g_free(a.stored);
+  g_free(b.stored);
+  storage_close(&second);
+}
+
 static void test_settings_and_rules(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
@@ -1427,6 +1474,7 @@ int main(int argc, char **argv)
   ADD("/storage/employees", test_employees);
   ADD("/storage/apikeys", test_apikeys);
   ADD("/storage/settings-rules", test_settings_and_rules);
+  ADD("/storage/installation", test_installation);
   ADD("/storage/records", test_records);
   ADD("/storage/records/tenant-isolation", test_records_tenant_isolation);
   ADD("/storage/blobs", test_blobs);
@@ -1443,6 +1491,7 @@ int main(int argc, char **argv)
     ADD_PG("/employees", test_employees);
     ADD_PG("/apikeys", test_apikeys);
     ADD_PG("/settings-rules", test_settings_and_rules);
+    ADD_PG("/installation", test_installation);
     ADD_PG("/records", test_records);
     ADD_PG("/records-tenant-isolation", test_records_tenant_isolation);
     ADD_PG("/blobs", test_blobs);

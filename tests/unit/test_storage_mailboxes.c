@@ -1,8 +1,13 @@
 /* test_storage_mailboxes.c - unit tests of the mailbox bindings and OAuth2 grants in storage
  * (migration 10): tenant scoping, the lease, checkpoints with their collected keys (a replay is a
  * no-op), failure counting for quarantine, token rotation by generation and single-use states.
+ *
+ * One parameter, the backend: the tests run against SQLite under /storage/mailboxes/... and, for
+ * the functions the PostgreSQL backend fills, again under /storage/postgresql/mailboxes/... against
+ * MAILAGENT_TEST_PG (integration/storage_pg), each from an empty schema.
  */
 #include "storage/storage.h"
+#include "storage/storage_backend.h"
 
 #include "testutil.h"
 
@@ -12,6 +17,9 @@ typedef struct {
   char *dir;
   MaStorage *st;
 } Fixture;
+
+/* The test data pointer that selects PostgreSQL (NULL: SQLite). */
+#define ON_PG ((gconstpointer)&ma_storage_pg_backend)
 
 static void add_enterprise(MaStorage *st, const char *id)
 {
@@ -32,7 +40,10 @@ static void fx_setup(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
   fx->dir = testutil_tempdir("ma-mailboxes-XXXXXX");
-  g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
+  if (data == ON_PG)
+    g_assert_cmpint(storage_open_backend(&ma_storage_pg_backend, testutil_pg_fresh(), TRUE, &fx->st, &error), ==, 0);
+  else
+    g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
   g_assert_no_error(error);
   add_enterprise(fx->st, "ent1");
   add_enterprise(fx->st, "ent2");
@@ -318,6 +329,97 @@ static void test_oauth2(Fixture *fx, gconstpointer data)
   g_clear_error(&error);
 }
 
+/* A message parked dead is quarantined at once and counted in its binding once, also when it is
+ * parked again; set_secret and the per-state counts of /metrics. */
+static void test_quarantine(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  add_mailbox(fx->st, "ent1", "mb1", "a@acme.test");
+  add_mailbox(fx->st, "ent2", "mb2", "b@acme.test");
+  int count = 0;
+  g_assert_cmpint(storage_mailbox_failure_count(fx->st, "mb1", "INBOX", "7", "parse", 10, &count, &error), ==, 0);
+  g_assert_cmpint(count, ==, 1);
+  g_assert_cmpint(storage_mailbox_quarantine(fx->st, "mb1", "INBOX", "7", "spool dead/1", 20, &error), ==, 0);
+  g_assert_cmpint(storage_mailbox_quarantine(fx->st, "mb1", "INBOX", "7", "spool dead/2", 30, &error), ==, 0);
+  g_assert_cmpint(storage_mailbox_quarantine(fx->st, "mb1", "INBOX", "8", "spool dead/3", 40, &error), ==, 0);
+  g_assert_no_error(error);
+  g_autoptr(GPtrArray) q = g_ptr_array_new_with_free_func(g_free);
+  g_assert_cmpint(storage_mailbox_quarantine_list(fx->st, "mb1", MA_MAILBOX_QUARANTINE_AFTER, q, &error), ==, 0);
+  g_assert_cmpuint(q->len, ==, 2);
+  g_assert_cmpstr(g_ptr_array_index(q, 0), ==, "INBOX 7: spool dead/2"); /* the latest error, oldest first */
+  g_assert_cmpstr(g_ptr_array_index(q, 1), ==, "INBOX 8: spool dead/3");
+  g_autoptr(MaMailbox) m = NULL;
+  g_assert_cmpint(storage_mailbox_get(fx->st, "ent1", "mb1", &m, &error), ==, 1);
+  g_assert_cmpint(m->quarantined, ==, 2); /* key 7 counted once */
+
+  g_assert_cmpint(storage_mailbox_set_secret(fx->st, "mb1", NULL, &error), ==, 0);
+  g_assert_cmpint(storage_mailbox_set_state(fx->st, "ent2", "mb2", "needs_reauth", 0, &error), ==, 1);
+  g_clear_pointer(&m, ma_mailbox_free);
+  g_assert_cmpint(storage_mailbox_get(fx->st, NULL, "mb1", &m, &error), ==, 1);
+  g_assert_null(m->secret_sealed);
+  g_autoptr(GHashTable) states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  gint64 quarantined = -1;
+  g_assert_cmpint(storage_mailbox_states(fx->st, states, &quarantined, &error), ==, 0);
+  g_assert_cmpuint(g_hash_table_size(states), ==, 2);
+  g_assert_cmpint(GPOINTER_TO_INT(g_hash_table_lookup(states, "active")), ==, 1);
+  g_assert_cmpint(GPOINTER_TO_INT(g_hash_table_lookup(states, "needs_reauth")), ==, 1);
+  g_assert_cmpint(quarantined, ==, 2);
+  g_assert_no_error(error);
+}
+
+/* Two nodes (two handles, two threads) ask for the same leases at the same moment: each mailbox's
+ * lease goes to exactly one; when the holder dies (never releases), the other takes it over once
+ * the lease has expired, and not before. */
+#define RACE_MAILBOXES 40
+typedef struct {
+  MaStorage *st;
+  const char *owner;
+  int won;
+} LeaseRacer;
+
+static gpointer lease_racer(gpointer p)
+{
+  LeaseRacer *r = p;
+  for (int i = 0; i < RACE_MAILBOXES; i++) {
+    g_autofree char *id = g_strdup_printf("mb%02d", i);
+    GError *error = NULL;
+    int rc = storage_mailbox_lease(r->st, id, r->owner, 1000, 1300, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(rc, >=, 0);
+    r->won += rc;
+  }
+  return NULL;
+}
+
+static void test_lease_race(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  for (int i = 0; i < RACE_MAILBOXES; i++) {
+    g_autofree char *id = g_strdup_printf("mb%02d", i);
+    g_autofree char *email = g_strdup_printf("u%02d@acme.test", i);
+    add_mailbox(fx->st, "ent1", id, email);
+  }
+  MaStorage *second = NULL;
+  g_assert_cmpint(data == ON_PG ? storage_open_backend(&ma_storage_pg_backend, g_getenv("MAILAGENT_TEST_PG"), FALSE, &second, &error)
+                                : storage_open(fx->dir, FALSE, &second, &error),
+                  ==, 0);
+  g_assert_no_error(error);
+  LeaseRacer a = {.st = fx->st, .owner = "node-a"};
+  LeaseRacer b = {.st = second, .owner = "node-b"};
+  testutil_run_together(lease_racer, &a, &b);
+  g_assert_cmpint(a.won + b.won, ==, RACE_MAILBOXES); /* each lease to exactly one node */
+
+  /* mb00's holder dies without releasing it: the other node takes the lease over once it has
+   * expired, not before (a holder may renew its own lease, which tells who holds it) */
+  gboolean a_holds = storage_mailbox_lease(fx->st, "mb00", "node-a", 1000, 1300, &error) == 1;
+  MaStorage *survivor = a_holds ? second : fx->st;
+  const char *survivor_name = a_holds ? "node-b" : "node-a";
+  g_assert_cmpint(storage_mailbox_lease(survivor, "mb00", survivor_name, 1299, 1600, &error), ==, 0);
+  g_assert_cmpint(storage_mailbox_lease(survivor, "mb00", survivor_name, 1300, 1600, &error), ==, 1);
+  g_assert_no_error(error);
+  storage_close(&second);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -327,5 +429,17 @@ int main(int argc, char **argv)
   ADD("/storage/mailboxes/lease", test_lease);
   ADD("/storage/mailboxes/checkpoint", test_checkpoint);
   ADD("/storage/mailboxes/oauth2", test_oauth2);
+  ADD("/storage/mailboxes/quarantine", test_quarantine);
+  ADD("/storage/mailboxes/lease-race", test_lease_race);
+  /* PostgreSQL: the same tests, for the functions its backend fills (storage_pg_backend.c) */
+#define ADD_PG(path, fn) g_test_add("/storage/postgresql/mailboxes" path, Fixture, ON_PG, fx_setup, fn, fx_teardown)
+  if (g_getenv("MAILAGENT_TEST_PG")) {
+    ADD_PG("/crud-and-scope", test_crud_and_scope);
+    ADD_PG("/lease", test_lease);
+    ADD_PG("/checkpoint", test_checkpoint);
+    ADD_PG("/oauth2", test_oauth2);
+    ADD_PG("/quarantine", test_quarantine);
+    ADD_PG("/lease-race", test_lease_race);
+  }
   return g_test_run();
 }

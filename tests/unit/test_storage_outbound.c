@@ -7,6 +7,7 @@
 #include "storage/storage.h"
 
 #include "testutil.h"
+#include "testutil_storage.h"
 
 #include <string.h>
 
@@ -27,10 +28,8 @@ static void add_enterprise(MaStorage *st, const char *id)
 
 static void fx_setup(Fixture *fx, gconstpointer data)
 {
-  GError *error = NULL;
   fx->dir = testutil_tempdir("ma-outbound-XXXXXX");
-  g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
-  g_assert_no_error(error);
+  fx->st = testutil_storage_open(fx->dir, data);
   add_enterprise(fx->st, "e1");
   add_enterprise(fx->st, "e2");
 }
@@ -349,12 +348,12 @@ static void test_bounces_and_suppressions(Fixture *fx, gconstpointer data)
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-  g_test_add("/storage_outbound/enqueue_idempotency", Fixture, NULL, fx_setup, test_enqueue_and_idempotency,
-             fx_teardown);
-  g_test_add("/storage_outbound/claims_outcomes", Fixture, NULL, fx_setup, test_claims_and_outcomes, fx_teardown);
-  g_test_add("/storage_outbound/operator", Fixture, NULL, fx_setup, test_operator_actions, fx_teardown);
-  g_test_add("/storage_outbound/submission", Fixture, NULL, fx_setup, test_submission_credentials, fx_teardown);
-  g_test_add("/storage_outbound/bounces_suppressions", Fixture, NULL, fx_setup, test_bounces_and_suppressions,
-             fx_teardown);
+  /* one parameter, the backend: SQLite always, PostgreSQL when MAILAGENT_TEST_PG names one */
+#define ADD(path, fn) testutil_storage_add("/storage_outbound" path, "/storage_outbound/postgresql" path, Fixture, fx_setup, fn, fx_teardown)
+  ADD("/enqueue_idempotency", test_enqueue_and_idempotency);
+  ADD("/claims_outcomes", test_claims_and_outcomes);
+  ADD("/operator", test_operator_actions);
+  ADD("/submission", test_submission_credentials);
+  ADD("/bounces_suppressions", test_bounces_and_suppressions);
   return g_test_run();
 }

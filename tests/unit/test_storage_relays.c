@@ -1,11 +1,15 @@
 /* test_storage_relays.c - unit tests of the enterprise relays in storage (migration 110): tenant
  * scoping, lookup by id or name, filters kept in priority then creation order and replaced whole
  * on update, status changes, the daily counters (sent never below zero, a failure counted only a
- * gap after the last), and a queued message's route rewritten.
+ * gap after the last), a queued message's route rewritten, the shared relay's reputation (the log,
+ * the bounce rate, suspensions), channel system accounts and employees' default sending mailboxes.
+ * Both backends (testutil_storage.h).
  */
 #include "storage/storage.h"
+#include "storage/storage_backend.h"
 
 #include "testutil.h"
+#include "testutil_storage.h"
 
 #include <string.h>
 
@@ -31,10 +35,8 @@ static void add_enterprise(MaStorage *st, const char *id)
 
 static void fx_setup(Fixture *fx, gconstpointer data)
 {
-  GError *error = NULL;
   fx->dir = testutil_tempdir("ma-relays-XXXXXX");
-  g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
-  g_assert_no_error(error);
+  fx->st = testutil_storage_open(fx->dir, data);
   add_enterprise(fx->st, "ent1");
   add_enterprise(fx->st, "ent2");
 }
@@ -198,11 +200,128 @@ static void test_route_set(Fixture *fx, gconstpointer data)
   ma_outbound_free(m);
 }
 
+/* The shared relay's reputation: the log read for quotas and the bounce rate (only what came after
+ * a lifted suspension counts), and a suspension kept as first set until lifted. */
+static void test_default_path(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  gint64 since = -1, total = -1, bounced = -1, count = -1;
+  char *reason = NULL;
+  g_assert_cmpint(storage_default_path_suspension(fx->st, "ent1", &since, &reason, &error), ==, 0);
+  g_assert_cmpint(storage_default_path_suspend(fx->st, "ent1", 900, "bounce rate", &error), ==, 1);
+  g_assert_cmpint(storage_default_path_suspend(fx->st, "ent1", 950, "again", &error), ==, 0);
+  g_assert_cmpint(storage_default_path_suspension(fx->st, "ent1", &since, &reason, &error), ==, 1);
+  g_assert_cmpint(since, ==, 900);
+  g_assert_cmpstr(reason, ==, "bounce rate");
+  g_clear_pointer(&reason, g_free);
+  g_assert_cmpint(storage_default_path_suspension(fx->st, "ent2", &since, &reason, &error), ==, 0);
+  g_assert_cmpint(storage_default_path_suspend(fx->st, "nope", 900, "x", &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
+  g_clear_error(&error);
+
+  static const char *const rcpts[] = {"a@x.example", "b@x.example", "c@x.example"};
+  MaOutbound *m = ma_outbound_new();
+  m->id = g_strdup("o1");
+  m->enterprise_id = g_strdup("ent1");
+  m->mail_from = g_strdup("a@acme.example");
+  m->raw_sha256 = g_strdup("00");
+  for (guint i = 0; i < G_N_ELEMENTS(rcpts); i++) {
+    MaOutboundRecipient *r = g_new0(MaOutboundRecipient, 1);
+    r->address = g_strdup(rcpts[i]);
+    g_ptr_array_add(m->recipients, r);
+    g_assert_cmpint(storage_default_path_record(fx->st, "ent1", "o1", rcpts[i], 100 * (i + 1), &error), ==, 0);
+  }
+  g_assert_cmpint(storage_outbound_enqueue(fx->st, m, NULL, NULL, NULL, 1, NULL, NULL, &error), ==, 1);
+  MaOutbound *got = NULL;
+  g_assert_cmpint(storage_outbound_get(fx->st, "ent1", "o1", &got, &error), ==, 1);
+  gint64 row_b = ((MaOutboundRecipient *)got->recipients->pdata[1])->id;
+  ma_outbound_free(got);
+  ma_outbound_free(m);
+  g_assert_cmpint(storage_outbound_bounce(fx->st, row_b, MA_OUT_BOUNCED, "550 5.1.1", 400, &error), ==, 1);
+
+  g_assert_cmpint(storage_default_path_count(fx->st, "ent1", 200, &count, &error), ==, 0);
+  g_assert_cmpint(count, ==, 2);
+  g_assert_cmpint(storage_default_path_count(fx->st, "ent2", 0, &count, &error), ==, 0);
+  g_assert_cmpint(count, ==, 0);
+  g_assert_cmpint(storage_default_path_rates(fx->st, "ent1", 1000, &total, &bounced, &error), ==, 0);
+  g_assert_cmpint(total, ==, 3);
+  g_assert_cmpint(bounced, ==, 1);
+  g_assert_cmpint(storage_default_path_rates(fx->st, "ent1", 1, &total, &bounced, &error), ==, 0);
+  g_assert_cmpint(total, ==, 1); /* the newest only: c, not bounced */
+  g_assert_cmpint(bounced, ==, 0);
+
+  /* lifted: the rate starts afresh, and a new suspension can be set */
+  g_assert_cmpint(storage_default_path_resume(fx->st, "ent1", 1000, &error), ==, 1);
+  g_assert_cmpint(storage_default_path_resume(fx->st, "ent1", 1001, &error), ==, 0);
+  g_assert_cmpint(storage_default_path_suspension(fx->st, "ent1", &since, &reason, &error), ==, 0);
+  g_assert_cmpint(storage_default_path_rates(fx->st, "ent1", 1000, &total, &bounced, &error), ==, 0);
+  g_assert_cmpint(total, ==, 0);
+  g_assert_cmpint(storage_default_path_suspend(fx->st, "ent1", 2000, "quota", &error), ==, 1);
+  g_assert_cmpint(storage_default_path_suspension(fx->st, "ent1", &since, &reason, &error), ==, 1);
+  g_assert_cmpint(since, ==, 2000);
+  g_assert_cmpstr(reason, ==, "quota");
+  g_free(reason);
+  g_assert_no_error(error);
+}
+
+/* Channel system accounts and an employee's default sending mailbox: set, replaced, scoped, and
+ * the choice forgotten with its employee. */
+static void test_channel_accounts(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  char *address = NULL;
+  gint64 verified = -1;
+  g_assert_cmpint(storage_channel_account_get(fx->st, "ent1", "enterprise_relay", &address, &verified, &error), ==, 0);
+  g_assert_cmpint(storage_channel_account_set(fx->st, "ent1", "enterprise_relay", "ops@acme.example", 5, &error), ==, 0);
+  g_assert_cmpint(storage_channel_account_set(fx->st, "ent1", "enterprise_relay", "it@acme.example", 6, &error), ==, 0);
+  g_assert_cmpint(storage_channel_account_get(fx->st, "ent1", "enterprise_relay", &address, &verified, &error), ==, 1);
+  g_assert_cmpstr(address, ==, "it@acme.example");
+  g_assert_cmpint(verified, ==, 6);
+  g_clear_pointer(&address, g_free);
+  g_assert_cmpint(storage_channel_account_get(fx->st, "ent2", "enterprise_relay", &address, &verified, &error), ==, 0);
+  g_assert_cmpint(storage_channel_account_clear(fx->st, "ent2", "enterprise_relay", &error), ==, 0);
+  g_assert_cmpint(storage_channel_account_clear(fx->st, "ent1", "enterprise_relay", &error), ==, 1);
+  g_assert_cmpint(storage_channel_account_get(fx->st, "ent1", "enterprise_relay", &address, &verified, &error), ==, 0);
+  g_assert_cmpint(storage_channel_account_set(fx->st, "nope", "enterprise_relay", "x@y.example", 1, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
+  g_clear_error(&error);
+
+  MaEmployee ann = {.id = "emp1", .enterprise_id = "ent1", .email = "ann@acme.example", .created_at = 1};
+  g_assert_cmpint(storage_employee_add(fx->st, &ann, &error), ==, 0);
+  /* the mailbox a choice names (a foreign key in SQLite; PostgreSQL's mailboxes table comes with
+   * the mailboxes migration) */
+  if (data != TESTUTIL_ON_PG || ma_storage_pg_backend.mailbox_add) {
+    for (int i = 1; i <= 2; i++) {
+      g_autofree char *id = g_strdup_printf("mb%d", i), *host = g_strdup_printf("imap%d.acme.example", i);
+      MaMailbox mb = {.id = id, .enterprise_id = "ent1", .employee_id = "emp1", .email = "ann@acme.example",
+                      .username = "ann@acme.example", .protocol = "imap", .host = host, .port = 993,
+                      .security = "tls", .auth = "password", .archiving = TRUE, .created_at = i};
+      g_assert_cmpint(storage_mailbox_add(fx->st, &mb, &error), ==, 0);
+    }
+  }
+  char *mailbox = NULL;
+  g_assert_cmpint(storage_employee_send_mailbox_get(fx->st, "ent1", "emp1", &mailbox, &error), ==, 0);
+  g_assert_cmpint(storage_employee_send_mailbox_set(fx->st, "ent1", "emp1", "mb1", &error), ==, 0);
+  g_assert_cmpint(storage_employee_send_mailbox_set(fx->st, "ent1", "emp1", "mb2", &error), ==, 0);
+  g_assert_cmpint(storage_employee_send_mailbox_get(fx->st, "ent1", "emp1", &mailbox, &error), ==, 1);
+  g_assert_cmpstr(mailbox, ==, "mb2");
+  g_clear_pointer(&mailbox, g_free);
+  g_assert_cmpint(storage_employee_send_mailbox_get(fx->st, "ent2", "emp1", &mailbox, &error), ==, 0);
+  g_assert_cmpint(storage_employee_remove(fx->st, "ent1", "emp1", &error), ==, 1);
+  g_assert_cmpint(storage_employee_send_mailbox_get(fx->st, "ent1", "emp1", &mailbox, &error), ==, 0);
+  g_assert_null(mailbox);
+  g_assert_no_error(error);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-  g_test_add("/storage/relays/crud", Fixture, NULL, fx_setup, test_crud, fx_teardown);
-  g_test_add("/storage/relays/counters", Fixture, NULL, fx_setup, test_counters, fx_teardown);
-  g_test_add("/storage/relays/route", Fixture, NULL, fx_setup, test_route_set, fx_teardown);
+  /* one parameter, the backend: SQLite always, PostgreSQL when MAILAGENT_TEST_PG names one */
+#define ADD(path, fn) testutil_storage_add("/storage" path, "/storage/postgresql" path, Fixture, fx_setup, fn, fx_teardown)
+  ADD("/relays/crud", test_crud);
+  ADD("/relays/counters", test_counters);
+  ADD("/relays/route", test_route_set);
+  ADD("/relays/default-path", test_default_path);
+  ADD("/relays/channel-accounts", test_channel_accounts);
   return g_test_run();
 }

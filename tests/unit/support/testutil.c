@@ -1,7 +1,9 @@
-/* testutil.c - temporary directories for the unit tests. */
+/* testutil.c - temporary directories for the unit tests, two threads racing, and the emptied
+ * PostgreSQL database of the storage tests. */
 #include "testutil.h"
 
 #include <glib/gstdio.h>
+#include <libpq-fe.h>
 
 char *testutil_tempdir(const char *template_name)
 {
@@ -25,4 +27,41 @@ void testutil_rm_rf(const char *path)
   } else {
     g_unlink(path);
   }
+}
+
+const char *testutil_pg_fresh(void)
+{
+  const char *conninfo = g_getenv("MAILAGENT_TEST_PG");
+  if (!conninfo) return NULL;
+  PGconn *c = PQconnectdb(conninfo);
+  g_assert_cmpint(PQstatus(c), ==, CONNECTION_OK);
+  PGresult *r = PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+  g_assert_cmpint(PQresultStatus(r), ==, PGRES_COMMAND_OK);
+  PQclear(r);
+  PQfinish(c);
+  return conninfo;
+}
+
+typedef struct {
+  GThreadFunc fn;
+  gpointer arg;
+  gint *ready;
+} Together;
+
+static gpointer together_run(gpointer p)
+{
+  Together *t = p;
+  g_atomic_int_inc(t->ready);
+  while (g_atomic_int_get(t->ready) < 2) g_thread_yield(); /* both started: go */
+  return t->fn(t->arg);
+}
+
+void testutil_run_together(GThreadFunc fn, gpointer a, gpointer b)
+{
+  gint ready = 0;
+  Together ta = {fn, a, &ready}, tb = {fn, b, &ready};
+  GThread *first = g_thread_new("racer-a", together_run, &ta);
+  GThread *second = g_thread_new("racer-b", together_run, &tb);
+  g_thread_join(first);
+  g_thread_join(second);
 }

@@ -1,5 +1,6 @@
 /* testutil.h - scaffolding shared by the unit tests: private temporary directories that are
- * removed afterwards. Linked into every tests/unit/test_*.c program. */
+ * removed afterwards, two threads racing, and the PostgreSQL database of the storage tests emptied for each test.
+ * Linked into every tests/unit/test_*.c program. */
 #ifndef MA_TESTUTIL_H
 #define MA_TESTUTIL_H
 
@@ -11,5 +12,14 @@ char *testutil_tempdir(const char *template_name);
 
 /* Removes path and everything below it; symbolic links are removed, never followed. */
 void testutil_rm_rf(const char *path);
+
+/* Runs fn(a) and fn(b) in two threads released at the same moment (two nodes racing for one row),
+ * and returns when both have finished. */
+void testutil_run_together(GThreadFunc fn, gpointer a, gpointer b);
+
+/* The storage tests' PostgreSQL database (MAILAGENT_TEST_PG, a conninfo; integration/storage_pg
+ * starts one and sets it), emptied: its schema dropped, so the next open applies every migration.
+ * Returns the conninfo (not owned), or NULL when the variable is unset. */
+const char *testutil_pg_fresh(void);
 
 #endif

@@ -1,0 +1,36 @@
+/* testutil_storage.h - the one parameter of the storage tests, the backend: a test registered with
+ * TESTUTIL_ON_PG as its data runs against the PostgreSQL named by MAILAGENT_TEST_PG (a conninfo;
+ * integration/storage_pg starts one and sets it), emptied first; with NULL, against SQLite in a
+ * fresh directory. Linked into the unit tests that include it (tests/CMakeLists.txt). */
+#ifndef MA_TESTUTIL_STORAGE_H
+#define MA_TESTUTIL_STORAGE_H
+
+#include "storage/storage.h"
+#include "storage/storage_backend.h"
+
+/* The test data pointer that selects PostgreSQL (NULL: SQLite). */
+#define TESTUTIL_ON_PG ((gconstpointer)&ma_storage_pg_backend)
+
+/* TRUE when MAILAGENT_TEST_PG is set: register the PostgreSQL variants then. */
+gboolean testutil_storage_pg(void);
+
+/* Registers fn for SQLite under sqlite_path and, when MAILAGENT_TEST_PG is set, for PostgreSQL
+ * under pg_path: the same test, one parameter (the data pointer setup passes on). */
+#define testutil_storage_add(sqlite_path, pg_path, Fixture, setup, fn, teardown)                       \
+  do {                                                                                                 \
+    g_test_add(sqlite_path, Fixture, NULL, setup, fn, teardown);                                       \
+    if (testutil_storage_pg()) g_test_add(pg_path, Fixture, TESTUTIL_ON_PG, setup, fn, teardown);      \
+  } while (0)
+
+/* Empties the PostgreSQL test database (the schema and its migrations go; the next open applies
+ * them). */
+void testutil_storage_pg_reset(const char *conninfo);
+
+/* A fresh, migrated storage for the backend data selects: SQLite in dir, or PostgreSQL emptied
+ * first. Aborts the test when it cannot. Caller closes it (storage_close). */
+MaStorage *testutil_storage_open(const char *dir, gconstpointer data);
+
+/* Another handle on the same database, as a second node or thread has (not emptied). */
+MaStorage *testutil_storage_open_again(const char *dir, gconstpointer data);
+
+#endif
