@@ -70,7 +70,7 @@ static void item_free(Item *it)
  * grown by doubling (nor rounded up to a power of two, as a GByteArray is) past a large message. */
 static GBytes *read_stream(FILE *f, gsize cap, gsize hint, GError **error)
 {
-  gsize size = MAX(MIN(hint, cap) + 1, (gsize) 65536), len = 0;
+  gsize size = hint > 0 ? MIN(hint, cap) + 1 : 65536, len = 0;
   guint8 *buf = g_malloc(size);
   size_t n;
   while ((n = fread(buf + len, 1, size - len, f)) > 0) {
