@@ -147,12 +147,17 @@ static gsize utf8_cut(const char *s, gsize len, gsize max)
   return n;
 }
 
-/* The room left for a text part under limits->max_text, warning once when the body is cut. */
+static void warn_cut(Walk *w)
+{
+  mime_warn(w->src->warnings, "a text or HTML body over the size limit: cut there (the raw message keeps all of it)");
+}
+
+/* The room left for a text part under limits->max_text, warning (once) when want does not fit. */
 static gsize text_room(Walk *w, gsize used, gsize want)
 {
   gsize cap = w->src->limits->max_text;
   gsize room = used < cap ? cap - used : 0;
-  if (want > room) mime_warn(w->src->warnings, "a text or HTML body over the size limit: cut there (the raw message keeps all of it)");
+  if (want > room) warn_cut(w);
   return room;
 }
 
@@ -314,7 +319,7 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
       goto attachment;
     }
     if (is_text && (w->b->text_cut || w->b->text->len >= w->src->limits->max_text)) {
-      text_room(w, w->b->text->len, 1); /* the body is full: this part is not read */
+      warn_cut(w); /* the body is full: this part is not read */
       if (text_too) goto attachment;
       return;
     }
@@ -328,7 +333,11 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
     char *utf8 = mime_charset_to_utf8(data, utf8_cut(data, len, room), g_mime_object_get_content_type_parameter(obj, "charset"));
     g_bytes_unref(bytes);
     gsize ulen = strlen(utf8);
-    if (ulen > room) utf8[utf8_cut(utf8, ulen, room)] = '\0'; /* a charset that grew in UTF-8 */
+    if (ulen > room) { /* a charset that grew in UTF-8 */
+      utf8[utf8_cut(utf8, ulen, room)] = '\0';
+      if (is_text) w->b->text_cut = TRUE;
+      warn_cut(w);
+    }
     if (is_text) {
       text_lf(utf8);
       const char *format = g_mime_object_get_content_type_parameter(obj, "format");
@@ -341,7 +350,7 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
       if (w->b->text->len > w->src->limits->max_text) { /* the separator: keep the cap exact */
         g_string_truncate(w->b->text, utf8_cut(w->b->text->str, w->b->text->len, w->src->limits->max_text));
         w->b->text_cut = TRUE;
-        text_room(w, w->src->limits->max_text, 1); /* warns */
+        warn_cut(w);
       }
       g_free(utf8);
       w->b->have_plain = TRUE;

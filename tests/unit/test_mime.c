@@ -394,6 +394,17 @@ static void test_text_cap(void)
   ma_message_free(whole);
   g_string_free(raw, TRUE);
 
+  /* a charset that grows in UTF-8: the converted part is cut, and the next part is not read */
+  const char *latin = "From: a@example.com\r\nSubject: latin\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+                      "--XX\r\nContent-Type: text/plain; charset=windows-1252\r\n\r\n\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\r\n"
+                      "--XX\r\nContent-Type: text/plain\r\n\r\nsecond\r\n--XX--\r\n";
+  MaMimeLimits small = mime_limits_default();
+  small.max_text = 15;
+  g_assert_cmpint(mime_parse(latin, strlen(latin), &small, &cut, &error), ==, 0);
+  g_assert_cmpstr(cut->text, ==, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+  g_assert_cmpuint(cut->warnings->len, ==, 1);
+  ma_message_free(cut);
+
   const char *html = "From: a@example.com\r\nSubject: html\r\nContent-Type: text/html\r\n\r\n"
                      "<p>\xc3\xa9\xc3\xa9\xc3\xa9 0123456789 0123456789</p>\r\n";
   MaMimeLimits lim = mime_limits_default();
