@@ -12,7 +12,9 @@
  * each failure in a row from 1 s up to [pipeline] retry_max_backoff. That is one attempt and one
  * log line per backoff step however many entries wait, never a hot loop, and no attempt cap: the
  * entries are retried for as long as the failure lasts. Any other failure may be one message's
- * fault, so the batch is retried one entry at a time; an entry that still fails alone for a reason
+ * fault, so the batch is retried one entry at a time (a message another node archived first, a
+ * conflict, then succeeds as a duplicate; an entry alone that conflicts is tried once more at once);
+ * an entry that still fails alone for a reason
  * that can never pass (unknown enterprise, invalid input, a limit, our own bug) is parked in the
  * spool as dead with an ERROR line, kept for `mailagent spool` to show, requeue or purge. Nothing
  * that was acknowledged is ever removed without being archived or deliberately skipped.
@@ -308,17 +310,38 @@ static void park_dead(Worker *w, MaSpoolEntry *e, const GError *error)
   g_mutex_unlock(&pool.lock);
 }
 
-/* One entry alone in its own transaction; a failure defers it or parks it as dead. */
+/* MA_ERROR_CONFLICT: the archive refused a row as existing already. */
+static gboolean conflict(const GError *error)
+{
+  return error && error->domain == MA_ERROR && error->code == MA_ERROR_CONFLICT;
+}
+
+/* One entry alone in its own transaction; a failure defers it or parks it as dead. A conflict is
+ * tried once more at once: another node (several serve nodes on one PostgreSQL) or worker may have
+ * archived the same message between the duplicate check and the insert, and the second try finds
+ * it as the duplicate it now is; a conflict that comes back is the message's own (a constraint it
+ * breaks) and parks it as before. */
+static int ingest_entry(Worker *w, MaSpoolEntry *e, MaIngestResult **r, GError **error)
+{
+  gsize len = 0;
+  const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
+  MaProvenance *prov = provenance_of(e);
+  int rc = pipeline_ingest(w->pipeline, e->enterprise_id, data ? data : "", len, prov, r, error);
+  ma_provenance_free(prov);
+  return rc;
+}
+
 static void process_one(Worker *w, MaSpoolEntry *e)
 {
-  MaProvenance *prov = provenance_of(e);
   g_autoptr(MaIngestResult) r = NULL;
   g_autoptr(GError) error = NULL;
-  gsize len = 0;
   int rc = spool_entry_load(w->sp, e, &error);
-  const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
-  if (rc == 0) rc = pipeline_ingest(w->pipeline, e->enterprise_id, data ? data : "", len, prov, &r, &error);
-  ma_provenance_free(prov);
+  if (rc == 0) rc = ingest_entry(w, e, &r, &error);
+  if (rc < 0 && conflict(error)) {
+    ma_debug("pipeline", "spool=%s: %s; trying again as a duplicate", e->id, error->message);
+    g_clear_error(&error);
+    rc = ingest_entry(w, e, &r, &error);
+  }
   if (rc == 0) {
     recovered(w);
     log_result(e, r);
