@@ -35,9 +35,9 @@ assert_eq 1 "$(pg_sql "select count(*) from schema_migrations where version = 1"
 
 # The sending side: the outbound queue, relays, the employee-mailbox channel's counts and the
 # suppressions, and their once-only semantics with two handles in two threads (test_storage_claims).
-run_pg test_storage_outbound /storage_outbound/postgresql 5
+run_pg test_storage_outbound /storage_outbound/postgresql 6
 run_pg test_storage_relays /storage/postgresql/relays 5
-run_pg test_storage_claims /storage_claims/postgresql 4
+run_pg test_storage_claims /storage_claims/postgresql 5
 
 # The CLI refuses the backend, saying why, until every storage function exists for it.
 write_config

@@ -1,8 +1,8 @@
 /* test_storage_claims.c - the sending side's once-only semantics with two storage handles in two
  * threads, as two nodes have on one database: each outbound recipient and each Sent copy claimed by
  * exactly one of them (and claimed again once the lease of a claim that was never answered ends),
- * an Idempotency-Key queueing one message whichever handle gets it, and a mailbox's daily limit
- * never passed when both reserve at once. Both backends (testutil_storage.h).
+ * an Idempotency-Key queueing one message whichever handle gets it, and a mailbox's or a relay's
+ * daily limit never passed when both reserve at once. Both backends (testutil_storage.h).
  */
 #include "storage/storage.h"
 
@@ -57,44 +57,27 @@ static MaOutbound *message(const char *id, int recipients)
   return m;
 }
 
-/* Both nodes start their work together (a two-party barrier). */
+/* One node: its own handle (opened here, used only by its thread), what it took (row ids or
+ * outbound ids), what it was granted. */
 typedef struct {
-  GMutex lock;
-  GCond arrived;
-  int waiting;
-} Gate;
-
-static void gate_wait(Gate *g)
-{
-  g_mutex_lock(&g->lock);
-  if (++g->waiting == 2) g_cond_broadcast(&g->arrived);
-  while (g->waiting < 2) g_cond_wait(&g->arrived, &g->lock);
-  g_mutex_unlock(&g->lock);
-}
-
-/* One node: its own handle, what it took (row ids or outbound ids), the test's parameter. */
-typedef struct {
-  Fixture *fx;
-  gconstpointer backend;
+  MaStorage *st;
   GPtrArray *taken; /* of char* (owned) */
   int granted;
-  Gate *start;
   const char *name;
 } Node;
 
-static Node *node_new(Fixture *fx, gconstpointer backend, Gate *start, const char *name)
+static Node *node_new(Fixture *fx, gconstpointer backend, const char *name)
 {
   Node *n = g_new0(Node, 1);
   n->name = name;
-  n->fx = fx;
-  n->backend = backend;
+  n->st = testutil_storage_open_again(fx->dir, backend);
   n->taken = g_ptr_array_new_with_free_func(g_free);
-  n->start = start;
   return n;
 }
 
 static void node_free(Node *n)
 {
+  storage_close(&n->st);
   g_ptr_array_unref(n->taken);
   g_free(n);
 }
@@ -103,8 +86,7 @@ static void node_free(Node *n)
 static gpointer claim_recipients(gpointer data)
 {
   Node *n = data;
-  MaStorage *st = testutil_storage_open_again(n->fx->dir, n->backend);
-  gate_wait(n->start);
+  MaStorage *st = n->st;
   for (;;) {
     GError *error = NULL;
     g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func((GDestroyNotify)ma_outbound_recipient_free);
@@ -118,15 +100,13 @@ static gpointer claim_recipients(gpointer data)
       g_ptr_array_add(n->taken, g_strdup_printf("%" G_GINT64_FORMAT, r->id));
     }
   }
-  storage_close(&st);
   return NULL;
 }
 
 static gpointer claim_copies(gpointer data)
 {
   Node *n = data;
-  MaStorage *st = testutil_storage_open_again(n->fx->dir, n->backend);
-  gate_wait(n->start);
+  MaStorage *st = n->st;
   for (;;) {
     GError *error = NULL;
     g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func((GDestroyNotify)ma_sent_copy_free);
@@ -136,20 +116,14 @@ static gpointer claim_copies(gpointer data)
     for (guint i = 0; i < got->len; i++)
       g_ptr_array_add(n->taken, g_strdup(((MaSentCopy *)g_ptr_array_index(got, i))->outbound_id));
   }
-  storage_close(&st);
   return NULL;
 }
 
 /* Runs fn on two nodes started together; returns everything both took, checking none twice. */
 static GHashTable *race(Fixture *fx, gconstpointer backend, GThreadFunc fn, int *granted)
 {
-  Gate *start = g_new0(Gate, 1);
-  g_mutex_init(&start->lock);
-  g_cond_init(&start->arrived);
-  Node *a = node_new(fx, backend, start, "a"), *b = node_new(fx, backend, start, "b");
-  GThread *ta = g_thread_new("node-a", fn, a), *tb = g_thread_new("node-b", fn, b);
-  g_thread_join(ta);
-  g_thread_join(tb);
+  Node *a = node_new(fx, backend, "a"), *b = node_new(fx, backend, "b");
+  testutil_run_together(fn, a, b);
   GHashTable *all = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   for (Node **n = (Node *[]){a, b, NULL}; *n; n++)
     for (guint i = 0; i < (*n)->taken->len; i++)
@@ -157,9 +131,6 @@ static GHashTable *race(Fixture *fx, gconstpointer backend, GThreadFunc fn, int 
   if (granted) *granted = a->granted + b->granted;
   node_free(a);
   node_free(b);
-  g_mutex_clear(&start->lock);
-  g_cond_clear(&start->arrived);
-  g_free(start);
   return all;
 }
 
@@ -206,8 +177,7 @@ static void test_sent_copies_claimed_once(Fixture *fx, gconstpointer data)
 static gpointer enqueue_keys(gpointer data)
 {
   Node *n = data;
-  MaStorage *st = testutil_storage_open_again(n->fx->dir, n->backend);
-  gate_wait(n->start);
+  MaStorage *st = n->st;
   for (int i = 0; i < KEYS; i++) {
     GError *error = NULL;
     g_autofree char *id = g_strdup_printf("%s-%d", n->name, i), *key = g_strdup_printf("key-%d", i);
@@ -226,7 +196,6 @@ static gpointer enqueue_keys(gpointer data)
       g_assert_cmpstr(prior_answer, !=, answer);
     }
   }
-  storage_close(&st);
   return NULL;
 }
 
@@ -245,8 +214,7 @@ static void test_idempotency_key_once(Fixture *fx, gconstpointer data)
 static gpointer reserve_day(gpointer data)
 {
   Node *n = data;
-  MaStorage *st = testutil_storage_open_again(n->fx->dir, n->backend);
-  gate_wait(n->start);
+  MaStorage *st = n->st;
   for (int i = 0; i < DAILY_LIMIT; i++) {
     GError *error = NULL;
     int granted = -1;
@@ -257,7 +225,6 @@ static gpointer reserve_day(gpointer data)
     g_assert_cmpint(count, <=, DAILY_LIMIT);
     n->granted += granted;
   }
-  storage_close(&st);
   return NULL;
 }
 
@@ -281,6 +248,45 @@ static void test_daily_limit_exact(Fixture *fx, gconstpointer data)
   g_assert_no_error(error);
 }
 
+/* A relay connection reserves its recipients against the relay's daily limit the same way. */
+static gpointer reserve_relay_day(gpointer data)
+{
+  Node *n = data;
+  for (int i = 0; i < DAILY_LIMIT; i++) {
+    GError *error = NULL;
+    int granted = -1;
+    g_assert_cmpint(storage_relay_reserve(n->st, "e1", "r1", "2026-12-02", DAILY_LIMIT, 1 + i % 2, &granted, &error), ==, 0);
+    g_assert_no_error(error);
+    n->granted += granted;
+  }
+  return NULL;
+}
+
+static void test_relay_limit_exact(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  MaRelay *r = ma_relay_new();
+  r->id = g_strdup("r1");
+  r->enterprise_id = g_strdup("e1");
+  r->name = g_strdup("corp");
+  r->host = g_strdup("smtp.acme.example");
+  r->port = 587;
+  r->security = g_strdup("starttls");
+  r->tls_mode = g_strdup("required-verify");
+  r->email_types = g_strdup("mass");
+  r->daily_limit = DAILY_LIMIT;
+  g_assert_cmpint(storage_relay_add(fx->st, r, &error), ==, 0);
+  ma_relay_free(r);
+  int granted = 0;
+  g_autoptr(GHashTable) all = race(fx, data, reserve_relay_day, &granted);
+  g_assert_cmpint(granted, ==, DAILY_LIMIT);
+  gint64 sent = -1, last = -1;
+  int failures = -1;
+  g_assert_cmpint(storage_relay_usage(fx->st, "e1", "r1", "2026-12-02", &sent, &failures, &last, &error), ==, 0);
+  g_assert_cmpint(sent, ==, DAILY_LIMIT);
+  g_assert_no_error(error);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -290,5 +296,6 @@ int main(int argc, char **argv)
   ADD("/sent-copies", test_sent_copies_claimed_once);
   ADD("/idempotency-key", test_idempotency_key_once);
   ADD("/daily-limit", test_daily_limit_exact);
+  ADD("/relay-daily-limit", test_relay_limit_exact);
   return g_test_run();
 }

@@ -466,9 +466,7 @@ int main(int argc, char **argv)
 #define ADD(path, fn) testutil_storage_add("/storage_outbound" path, "/storage_outbound/postgresql" path, Fixture, fx_setup, fn, fx_teardown)
   ADD("/enqueue_idempotency", test_enqueue_and_idempotency);
   ADD("/claims_outcomes", test_claims_and_outcomes);
-  /* SQLite only until the archive (messages, archive_versions) is on PostgreSQL */
-  g_test_add("/storage_outbound/delivery_archive_version", Fixture, NULL, fx_setup, test_delivery_moves_archive_version,
-             fx_teardown);
+  ADD("/delivery_archive_version", test_delivery_moves_archive_version);
   ADD("/operator", test_operator_actions);
   ADD("/submission", test_submission_credentials);
   ADD("/bounces_suppressions", test_bounces_and_suppressions);
