@@ -221,6 +221,7 @@ int pg_inbound_all(void *impl, gint64 now, GPtrArray *out, GError **error);
 int pg_tenant_version(void *impl, gint64 *out, GError **error);
 int pg_blob_put(void *impl, const void *data, gsize len, char sha256_out[65], GError **error);
 int pg_blob_get(void *impl, const char *sha256, GBytes **out, GError **error);
+int pg_blob_put_stream(void *impl, const char *sha256, gsize size, MaBlobReader read, void *ctx, GError **error);
 int pg_oauth2_grant_put(void *impl, const MaOAuth2Grant *g, GError **error);
 int pg_oauth2_grant_get(void *impl, const char *owner, MaOAuth2Grant **out, GError **error);
 int pg_oauth2_grant_rotate(void *impl, const char *owner, gint64 expect_generation, const char *access_sealed,

@@ -208,6 +208,8 @@ int sqlite_opportunities_open_for_account(void *impl, const char *enterprise_id,
                                           GPtrArray *out, GError **error);
 int sqlite_blob_put(void *impl, const void *data, gsize len, char sha256_out[65], GError **error);
 int sqlite_blob_get(void *impl, const char *sha256, GBytes **out, GError **error);
+int sqlite_blob_put_stream(void *impl, const char *sha256, gsize size, MaBlobReader read, void *ctx,
+                           GError **error);
 int sqlite_message_find_duplicate(void *impl, const char *enterprise_id, const char *message_id,
                                   const char *dedup_key, char **id_out, GError **error);
 int sqlite_message_insert(void *impl, const MaStoredMessage *m, GError **error);

@@ -246,6 +246,18 @@ int storage_opportunities_open_for_account(MaStorage *st, const char *enterprise
 int storage_blob_put(MaStorage *st, const void *data, gsize len, char sha256_out[65], GError **error);
 /* *out is a new reference. */
 int storage_blob_get(MaStorage *st, const char *sha256, GBytes **out, GError **error);
+/* Pulls up to cap bytes of a blob's content into buf: how many (0 at the end), or -1 with *error.
+ * ctx is the caller's. */
+typedef gssize (*MaBlobReader)(void *ctx, guint8 *buf, gsize cap, GError **error);
+/* storage_blob_put for content too large to hold whole (a raw message read from its spool file, an
+ * attachment decoded as it is read): the caller knows its digest and size from a first pass, and
+ * the backend pulls the bytes through read in pieces of at most 1 MB, hashing them as they go, so
+ * memory stays bounded whatever the size. Nothing is read when a blob with that digest exists.
+ * -1 with MA_ERROR_INVALID when the bytes read are not size long or do not hash to sha256 (the
+ * source changed between the passes), or read's error; then nothing of the blob is stored (in a
+ * batch transaction, the transaction is spoiled like any failed write). */
+int storage_blob_put_stream(MaStorage *st, const char *sha256, gsize size, MaBlobReader read, void *ctx,
+                            GError **error);
 
 /* ---- archived messages ---------------------------------------------------------------------- */
 

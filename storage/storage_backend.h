@@ -13,6 +13,8 @@
 #include "storage.h"
 #include "storage_search.h"
 
+#include "agent/lib/crypto.h"
+
 typedef struct MaStorageBackend {
   const char *name;
   /* lifecycle: open creates *impl_out (owned by the backend, released by close). location: the
@@ -76,6 +78,7 @@ typedef struct MaStorageBackend {
                                         GPtrArray *out, GError **error);
   int (*blob_put)(void *impl, const void *data, gsize len, char sha256_out[65], GError **error);
   int (*blob_get)(void *impl, const char *sha256, GBytes **out, GError **error);
+  int (*blob_put_stream)(void *impl, const char *sha256, gsize size, MaBlobReader read, void *ctx, GError **error);
   int (*message_find_duplicate)(void *impl, const char *enterprise_id, const char *message_id,
                                 const char *dedup_key, char **id_out, GError **error);
   int (*message_insert)(void *impl, const MaStoredMessage *m, GError **error);
@@ -291,6 +294,26 @@ struct MaStorage {
   const MaStorageBackend *be;
   void *impl;
 };
+
+/* A streamed blob's bytes as the backends pull them (storage_blob_put_stream): exactly size bytes
+ * from the caller's reader, hashed on the way, checked against the promised digest at the end. */
+typedef struct {
+  MaBlobReader read;
+  void *ctx;
+  gsize left;       /* bytes still expected */
+  MaSha256 *hash;   /* owned until storage_blob_pull_finish or _clear */
+} MaBlobPull;
+
+void storage_blob_pull_init(MaBlobPull *p, MaBlobReader read, void *ctx, gsize size);
+/* Fills buf with the next min(cap, left) bytes (looping over short reads) and hashes them: how
+ * many, 0 once size bytes were read, or -1 with *error (MA_ERROR_INVALID when the source ends
+ * early, or the reader's own error). */
+gssize storage_blob_pull_next(MaBlobPull *p, guint8 *buf, gsize cap, GError **error);
+/* After the last piece: 0 when the source is at its end and the bytes hash to sha256, else -1 with
+ * MA_ERROR_INVALID. Releases the hash either way. */
+int storage_blob_pull_finish(MaBlobPull *p, const char *sha256, GError **error);
+/* Releases the hash of a pull given up half-way (idempotent). */
+void storage_blob_pull_clear(MaBlobPull *p);
 
 /* The SQLite backend (storage_sqlite_backend.c). */
 extern const MaStorageBackend ma_storage_sqlite_backend;

@@ -31,6 +31,7 @@ const MaStorageBackend ma_storage_pg_backend = {
   .counts = pg_counts,
   .blob_put = pg_blob_put,
   .blob_get = pg_blob_get,
+  .blob_put_stream = pg_blob_put_stream,
   .oauth2_grant_put = pg_oauth2_grant_put,
   .oauth2_grant_get = pg_oauth2_grant_get,
   .oauth2_grant_rotate = pg_oauth2_grant_rotate,

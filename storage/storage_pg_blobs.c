@@ -1,10 +1,12 @@
 /* storage_pg_blobs.c - PostgreSQL backend: the content-addressed blob store, as rows of chunks of
  * at most PG_BLOB_CHUNK bytes (migration 004), each sent and read as one binary parameter or
  * column: a large attachment never sits whole in one PostgreSQL value. The same contracts as the
- * SQLite backend's blob_put and blob_get (storage.h); the chunk table is the place an object store
+ * SQLite backend's blob_put, blob_put_stream (the chunks pulled from the caller one at a time)
+ * and blob_get (storage.h); the chunk table is the place an object store
  * could later take over.
  */
 #include "pg_internal.h"
+#include "storage_backend.h"
 
 #include "agent/lib/crypto.h"
 
@@ -32,15 +34,24 @@ static int chunk_put(PgDb *d, const char *sha256, int seq, const guint8 *data, g
   return ok ? 0 : -1;
 }
 
-static int blob_put_body(PgDb *d, const guint8 *data, gsize len, const char *sha256, GError **error)
+/* 1 when a blob with that digest is stored, 0 when not, -1 on error. */
+static int blob_present(PgDb *d, const char *sha256, GError **error)
 {
   PgParams p = {0};
   pg_param_text(&p, sha256);
   PGresult *r = pg_run(d, "SELECT 1 FROM blobs WHERE sha256 = $1", &p, "store blob", error);
   if (!r) return -1;
-  gboolean present = PQntuples(r) > 0;
+  int present = PQntuples(r) > 0;
   PQclear(r);
-  if (present) return 0;
+  return present;
+}
+
+static int blob_put_body(PgDb *d, const guint8 *data, gsize len, const char *sha256, GError **error)
+{
+  int present = blob_present(d, sha256, error);
+  if (present != 0) return present < 0 ? -1 : 0;
+  PgParams p = {0};
+  pg_param_text(&p, sha256);
   int chunks = 0;
   for (gsize off = 0; off < len || (len == 0 && chunks == 0); off += PG_BLOB_CHUNK, chunks++)
     if (chunk_put(d, sha256, chunks, data + off, MIN((gsize)PG_BLOB_CHUNK, len - off), error) < 0) return -1;
@@ -56,6 +67,39 @@ int pg_blob_put(void *impl, const void *data, gsize len, char sha256_out[65], GE
   ma_sha256_hex(data, len, sha256_out);
   if (pg_write_begin(d, error) < 0) return -1;
   return pg_write_end(d, blob_put_body(d, data, len, sha256_out, error), error);
+}
+
+/* The same chunk rows as blob_put_body, each pulled from the reader just before it is sent: the
+ * client holds one chunk at a time. */
+static int blob_put_stream_body(PgDb *d, const char *sha256, gsize size, MaBlobPull *pull, GError **error)
+{
+  int present = blob_present(d, sha256, error);
+  if (present != 0) return present < 0 ? -1 : 0;
+  PgParams p = {0};
+  pg_param_text(&p, sha256);
+  guint8 *buf = g_malloc(MIN((gsize)PG_BLOB_CHUNK, MAX(size, (gsize)1)));
+  int chunks = 0, rc = 0;
+  gssize n = 0;
+  while (rc == 0 && (n = storage_blob_pull_next(pull, buf, PG_BLOB_CHUNK, error)) > 0)
+    rc = chunk_put(d, sha256, chunks++, buf, (gsize)n, error);
+  if (rc == 0 && n == 0 && chunks == 0) rc = chunk_put(d, sha256, chunks++, buf, 0, error); /* the empty blob */
+  g_free(buf);
+  if (rc < 0 || n < 0 || storage_blob_pull_finish(pull, sha256, error) < 0) return -1;
+  pg_param_int(&p, (gint64)size);
+  pg_param_int(&p, chunks);
+  return pg_exec(d, "INSERT INTO blobs(sha256, size, chunks) VALUES($1, $2, $3) ON CONFLICT DO NOTHING", &p, "store blob",
+                 error) < 0 ? -1 : 0;
+}
+
+int pg_blob_put_stream(void *impl, const char *sha256, gsize size, MaBlobReader read, void *ctx, GError **error)
+{
+  PgDb *d = impl;
+  if (pg_write_begin(d, error) < 0) return -1;
+  MaBlobPull pull;
+  storage_blob_pull_init(&pull, read, ctx, size);
+  int rc = blob_put_stream_body(d, sha256, size, &pull, error);
+  storage_blob_pull_clear(&pull);
+  return pg_write_end(d, rc, error);
 }
 
 int pg_blob_get(void *impl, const char *sha256, GBytes **out, GError **error)

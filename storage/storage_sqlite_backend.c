@@ -55,6 +55,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .opportunities_open_for_account = sqlite_opportunities_open_for_account,
   .blob_put = sqlite_blob_put,
   .blob_get = sqlite_blob_get,
+  .blob_put_stream = sqlite_blob_put_stream,
   .message_find_duplicate = sqlite_message_find_duplicate,
   .message_insert = sqlite_message_insert,
   .message_get = sqlite_message_get,

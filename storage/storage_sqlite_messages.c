@@ -2,13 +2,16 @@
  * participants, attachment rows, record links (and their timeline rows) and provenance.
  *
  * Blobs are content-addressed (sha256 hex) and live inside the database, so one WAL commit makes
- * a whole batch of them durable: that is how durability avoids one fsync per file. A message is
+ * a whole batch of them durable: that is how durability avoids one fsync per file. A large blob
+ * is written by incremental blob I/O into a zeroblob, from the caller's memory (blob_put) or
+ * pulled from the caller in pieces (blob_put_stream), so SQLite never builds it as one value. A message is
  * unique per enterprise by its normalised Message-ID and by its dedup key. Every read checks that
  * the message belongs to the enterprise asked about; blobs are shared by digest, so callers check
  * storage_attachment_visible before serving one to a tenant. Whole messages are read back in
  * storage_sqlite_load.c. Never logs bodies.
  */
 #include "sqlite_internal.h"
+#include "storage_backend.h"
 
 #include "agent/lib/crypto.h"
 
@@ -70,6 +73,47 @@ int sqlite_blob_get(void *impl, const char *sha256, GBytes **out, GError **error
     if (brc != SQLITE_OK) return sql_fail(d, brc, error, "read blob");
   }
   return 1;
+}
+
+/* The row goes in with a zeroblob of the promised size (nothing materialised), then the bytes
+ * are pulled SQL_STREAM_CHUNK at a time into it with incremental blob I/O. */
+static int blob_put_stream_body(SqlDb *d, const char *sha256, gsize size, MaBlobPull *pull, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d, "INSERT OR IGNORE INTO blobs(sha256, size, data) VALUES(?, ?, zeroblob(?))", error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, sha256);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
+  sqlite3_bind_int64(s, 3, (sqlite3_int64)size);
+  if (sql_step_done(d, s, error, "store blob") < 0) return -1;
+  if (sqlite3_changes(d->db) == 0) return 0; /* stored already: nothing to read */
+  sqlite3_blob *blob = NULL;
+  int rc = sqlite3_blob_open(d->db, "main", "blobs", "data", sqlite3_last_insert_rowid(d->db), 1, &blob);
+  if (rc != SQLITE_OK) return sql_fail(d, rc, error, "store blob");
+  guint8 *buf = g_malloc(MIN((gsize)SQL_STREAM_CHUNK, MAX(size, (gsize)1)));
+  gsize off = 0;
+  gssize n;
+  while (rc == SQLITE_OK && (n = storage_blob_pull_next(pull, buf, SQL_STREAM_CHUNK, error)) > 0) {
+    rc = sqlite3_blob_write(blob, buf, (int)n, (int)off);
+    off += (gsize)n;
+  }
+  g_free(buf);
+  int crc = sqlite3_blob_close(blob);
+  if (rc == SQLITE_OK) rc = crc;
+  if (rc != SQLITE_OK) return sql_fail(d, rc, error, "store blob");
+  if (n < 0) return -1;
+  return storage_blob_pull_finish(pull, sha256, error);
+}
+
+int sqlite_blob_put_stream(void *impl, const char *sha256, gsize size, MaBlobReader read, void *ctx,
+                           GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  MaBlobPull pull;
+  storage_blob_pull_init(&pull, read, ctx, size);
+  int rc = blob_put_stream_body(d, sha256, size, &pull, error);
+  storage_blob_pull_clear(&pull);
+  return sql_write_end(d, rc, error);
 }
 
 /* ---- helpers -------------------------------------------------------------------------------- */

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 typedef struct {
   char *label;   /* file name as given, "-" for stdin */
@@ -65,32 +66,37 @@ static void item_free(Item *it)
   g_free(it);
 }
 
-static GBytes *read_stream(FILE *f, gsize cap, GError **error)
+/* hint: the expected size (a regular file's), so the buffer is allocated once at that size, not
+ * grown by doubling (nor rounded up to a power of two, as a GByteArray is) past a large message. */
+static GBytes *read_stream(FILE *f, gsize cap, gsize hint, GError **error)
 {
-  GByteArray *buf = g_byte_array_new();
-  guint8 chunk[65536];
+  gsize size = hint > 0 ? MIN(hint, cap) + 1 : 65536, len = 0;
+  guint8 *buf = g_malloc(size);
   size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-    g_byte_array_append(buf, chunk, (guint) n);
-    if (buf->len > cap) break;
+  while ((n = fread(buf + len, 1, size - len, f)) > 0) {
+    len += n;
+    if (len > cap) break;
+    if (len == size) buf = g_realloc(buf, size *= 2);
   }
   if (ferror(f)) {
-    g_byte_array_unref(buf);
+    g_free(buf);
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "cannot read standard input");
     return NULL;
   }
-  return g_byte_array_free_to_bytes(buf);
+  return g_bytes_new_take(buf, len);
 }
 
 static GBytes *read_file(const char *path, gsize cap, GError **error)
 {
-  if (strcmp(path, "-") == 0) return read_stream(stdin, cap, error);
+  if (strcmp(path, "-") == 0) return read_stream(stdin, cap, 0, error);
   FILE *f = fopen(path, "rb");
   if (!f) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: %s", path, g_strerror(errno));
     return NULL;
   }
-  GBytes *b = read_stream(f, cap, error);
+  struct stat sb;
+  gsize hint = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) ? (gsize) sb.st_size : 0;
+  GBytes *b = read_stream(f, cap, hint, error);
   fclose(f);
   return b;
 }

@@ -59,7 +59,13 @@ typedef struct {
   gboolean is_inline; /* Content-Disposition inline, or referenced by cid: */
   gsize size;         /* decoded size in bytes */
   char sha256[65];    /* hex digest of the decoded content */
-  GBytes *data;       /* decoded content; may be NULL once stored */
+  GBytes *data;       /* decoded content; NULL once stored, or when in_raw */
+  /* Parsed mail only (agent/mime): when in_raw, data is NULL and the content is decoded again,
+   * in pieces, from the raw message the parser was given, where its encoded octets lie
+   * (mime_content_reader_new), so a large attachment is never held whole. */
+  gboolean in_raw;
+  gsize raw_offset, raw_length;
+  int raw_encoding;   /* agent/mime's code for the transfer encoding of those octets */
 } MaAttachment;
 
 MaAttachment *ma_attachment_new(void);

@@ -18,6 +18,7 @@ MaMimeLimits mime_limits_default(void)
     .max_depth = 20,
     .max_header_block = 1024 * 1024,
     .max_header_field = 64 * 1024,
+    .max_text = 4 * 1024 * 1024,
   };
   return l;
 }
@@ -106,7 +107,7 @@ int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "no message header found");
     rc = -1;
   } else {
-    MimeSource src = {ps.data, ps.len, &view, limits, warnings, options, FALSE};
+    MimeSource src = {ps.data, ps.len, &view, limits, warnings, options, FALSE, ps.copy == NULL};
     MaMessage *m = ma_message_new();
     mime_fill_headers(m, msg, options);
     mime_fill_signals(m, msg, options);

@@ -13,6 +13,11 @@
  *                             except the ones we read (From, To, Subject, Content-Type, ...).
  *   max_header_field  64 KB   one header field with its continuation lines; a longer field is
  *                             dropped (top level) with a warning.
+ *   max_text          4 MB    the text body (UTF-8, all text/plain parts together) and the HTML
+ *                             body are each cut there, at a character boundary, with a warning;
+ *                             the raw message keeps every octet. Rules read the first 256 KB and
+ *                             the snippet 200 characters anyway: the cap bounds what is held,
+ *                             stored and indexed for search, so a 50 MB text costs 4 MB.
  * GMime has no limits and cannot be interrupted, so they are enforced by a linear pre-scan of the
  * raw bytes (mime_prescan.c) before GMime sees anything. The pre-scan also repairs what GMime
  * would read badly: a message whose lines end in bare CR gets them turned into LF, and NUL bytes
@@ -47,6 +52,11 @@
  *   inline block carries no Message-ID, so message_id is NULL and the pipeline dedups by hash.
  *   The forward signals (Resent-From, X-Forwarded-*, Delivered-To) are always the outer ones.
  *
+ * Attachments: the content of a part that lies in the caller's buffer (identity, base64 or
+ * quoted-printable; no pre-scan repair copy) is hashed and measured by decoding it in pieces and
+ * is not kept: the attachment is in_raw (model.h) and mime_content_reader decodes it again when
+ * it is stored. Other attachments carry their decoded data.
+ *
  * Never re-serialise a parsed GMime object (g_mime_object_to_string, write_to_stream on headers,
  * any setter that re-encodes Content-Type): GMime 3.2.13 can loop forever in
  * g_mime_param_list_encode. This module only reads values.
@@ -64,6 +74,7 @@ typedef struct {
   guint max_depth;        /* default 20 */
   gsize max_header_block; /* bytes of the top-level header block; default 1 MB */
   gsize max_header_field; /* bytes of one header field incl. continuations; default 64 KB */
+  gsize max_text;         /* bytes of the text body, and of the HTML body; default 4 MB */
 } MaMimeLimits;
 
 /* Non-empty lines of the forwarder's own text that still count as "a short note". */
@@ -95,6 +106,17 @@ int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage
  * max_message_size. */
 int mime_bounded_input(const void *raw, gsize len, const MaMimeLimits *limits, const char **data,
                        gsize *data_len, char **owned);
+
+/* The content of a parsed attachment with in_raw set (model.h), decoded again from the raw message
+ * mime_parse read, a piece at a time: for the blob store (storage_blob_put_stream) and anything
+ * else that needs the octets. raw and len must be the very buffer mime_parse was given; the
+ * reader borrows it and a (which must outlive the reader). NULL when a is not in_raw or does not
+ * fit in raw. mime_content_reader_read has MaBlobReader's signature (storage.h): at most cap
+ * decoded bytes into buf, 0 at the end; it never fails. */
+typedef struct MimeContentReader MimeContentReader;
+MimeContentReader *mime_content_reader_new(const void *raw, gsize len, const MaAttachment *a);
+gssize mime_content_reader_read(void *reader, guint8 *buf, gsize cap, GError **error);
+void mime_content_reader_free(MimeContentReader *r);
 
 /* "GMime X.Y.Z" of the library linked at run time, for `mailagent version`. Caller frees. */
 char *mime_library_version(void);

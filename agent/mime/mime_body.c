@@ -1,9 +1,11 @@
 /* mime_body.c - walks a parsed MIME tree: inline text/plain parts become the text body (one
  * that carries a file name is an attachment as well; an invalid Content-Type is text/plain), the
  * first inline text/html the HTML body (one of each per multipart/alternative), everything else
- * an MaAttachment (name, type, content-id, inline flag, decoded size, sha256, data). Attached
+ * an MaAttachment (name, type, content-id, inline flag, decoded size, sha256, and its content: a
+ * reference into the caller's buffer, in_raw, when it lies there, else the decoded data). Attached
  * messages (message/rfc822) are recorded with their raw bytes, sliced from the parse buffer, and
- * never re-serialised. Content in identity encodings is read straight from the parse buffer;
+ * never re-serialised. The text and the HTML body are each cut at limits->max_text before their
+ * charset conversion, so a huge text part costs the cap, not its size. Content in identity encodings is read straight from the parse buffer;
  * base64/quoted-printable is decoded once. Recursion is bounded by limits->max_depth (+2 slack;
  * the pre-scan already cut deeper input).
  */
@@ -135,6 +137,30 @@ static void text_unflow(char *s, gboolean delsp)
   *o = '\0';
 }
 
+/* The longest prefix of s[0..len) of at most max bytes that does not end inside a UTF-8 sequence
+ * (input in another charset may lose one character at the cut, as a U+FFFD). */
+static gsize utf8_cut(const char *s, gsize len, gsize max)
+{
+  if (len <= max) return len;
+  gsize n = max;
+  while (n > 0 && n > max - 4 && ((guchar)s[n] & 0xc0) == 0x80) n--;
+  return n;
+}
+
+static void warn_cut(Walk *w)
+{
+  mime_warn(w->src->warnings, "a text or HTML body over the size limit: cut there (the raw message keeps all of it)");
+}
+
+/* The room left for a text part under limits->max_text, warning (once) when want does not fit. */
+static gsize text_room(Walk *w, gsize used, gsize want)
+{
+  gsize cap = w->src->limits->max_text;
+  gsize room = used < cap ? cap - used : 0;
+  if (want > room) warn_cut(w);
+  return room;
+}
+
 /* RFC 2045 section 5.2: a Content-Type that is present but not "type/subtype" ("text", garbage)
  * means text/plain. GMime reads it as application/octet-stream, which would make the text an
  * attachment. */
@@ -191,6 +217,34 @@ static void attachment_set_data(MaAttachment *a, GBytes *bytes, gboolean borrowe
   a->data = borrowed ? g_bytes_new(data, len) : g_bytes_ref(bytes);
 }
 
+/* Content that lies in the caller's buffer as is, base64 or quoted-printable: the attachment
+ * refers to it (in_raw) and is hashed and measured by decoding it in pieces, never held whole.
+ * FALSE when it must be decoded into memory (a repaired copy, a re-parse, another encoding). */
+static gboolean attachment_refer(Walk *w, MaAttachment *a, const char *data, gsize len, GMimeContentEncoding enc)
+{
+  if (!w->src->is_input || data < w->src->buf || data + len > w->src->buf + w->src->len) return FALSE;
+  if (enc != GMIME_CONTENT_ENCODING_DEFAULT && enc != GMIME_CONTENT_ENCODING_7BIT && enc != GMIME_CONTENT_ENCODING_8BIT &&
+      enc != GMIME_CONTENT_ENCODING_BINARY && enc != GMIME_CONTENT_ENCODING_BASE64 &&
+      enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE)
+    return FALSE;
+  a->in_raw = TRUE;
+  a->raw_offset = (gsize)(data - w->src->buf);
+  a->raw_length = len;
+  a->raw_encoding = (int) enc;
+  MimeContentReader *r = mime_content_reader_new(w->src->buf, w->src->len, a);
+  MaSha256 *h = ma_sha256_new();
+  guint8 buf[16 * 1024];
+  gssize n;
+  a->size = 0;
+  while ((n = mime_content_reader_read(r, buf, sizeof buf, NULL)) > 0) {
+    ma_sha256_update(h, buf, (gsize) n);
+    a->size += (gsize) n;
+  }
+  ma_sha256_finish(h, a->sha256);
+  mime_content_reader_free(r);
+  return TRUE;
+}
+
 /* The raw bytes of an attached message: from its first header to the parent's next boundary. */
 static void message_part_raw(Walk *w, GMimeObject *parent, GMimeMessage *inner, const char **data, gsize *len)
 {
@@ -233,9 +287,11 @@ static void add_message_part(Walk *w, GMimeObject *obj, GMimeObject *parent, gui
   const char *data;
   gsize len;
   message_part_raw(w, parent, inner, &data, &len);
-  GBytes *bytes = g_bytes_new_static(data ? data : "", len);
-  attachment_set_data(a, bytes, TRUE);
-  g_bytes_unref(bytes);
+  if (!data || !attachment_refer(w, a, data, len, GMIME_CONTENT_ENCODING_BINARY)) {
+    GBytes *bytes = g_bytes_new_static(data ? data : "", len);
+    attachment_set_data(a, bytes, TRUE);
+    g_bytes_unref(bytes);
+  }
   g_ptr_array_add(w->b->attachments, a);
   if (!w->src->reparsed && depth <= 1 && (parent == NULL || parent == w->root)) {
     w->b->rfc822_count++;
@@ -262,12 +318,26 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
       if (alt) return; /* another alternative of the same content */
       goto attachment;
     }
+    if (is_text && (w->b->text_cut || w->b->text->len >= w->src->limits->max_text)) {
+      warn_cut(w); /* the body is full: this part is not read */
+      if (text_too) goto attachment;
+      return;
+    }
     gboolean borrowed;
     GBytes *bytes = part_content(w, part, &borrowed);
     gsize len;
     const char *data = g_bytes_get_data(bytes, &len);
-    char *utf8 = mime_charset_to_utf8(data, len, g_mime_object_get_content_type_parameter(obj, "charset"));
+    /* only what can fit is converted: a part over the cap costs the cap, not its size */
+    gsize room = text_room(w, is_text ? w->b->text->len : 0, len);
+    if (is_text && len > room) w->b->text_cut = TRUE;
+    char *utf8 = mime_charset_to_utf8(data, utf8_cut(data, len, room), g_mime_object_get_content_type_parameter(obj, "charset"));
     g_bytes_unref(bytes);
+    gsize ulen = strlen(utf8);
+    if (ulen > room) { /* a charset that grew in UTF-8 */
+      utf8[utf8_cut(utf8, ulen, room)] = '\0';
+      if (is_text) w->b->text_cut = TRUE;
+      warn_cut(w);
+    }
     if (is_text) {
       text_lf(utf8);
       const char *format = g_mime_object_get_content_type_parameter(obj, "format");
@@ -277,6 +347,11 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
       }
       if (w->b->text->len > 0 && utf8[0]) g_string_append_c(w->b->text, '\n');
       g_string_append(w->b->text, utf8);
+      if (w->b->text->len > w->src->limits->max_text) { /* the separator: keep the cap exact */
+        g_string_truncate(w->b->text, utf8_cut(w->b->text->str, w->b->text->len, w->src->limits->max_text));
+        w->b->text_cut = TRUE;
+        warn_cut(w);
+      }
       g_free(utf8);
       w->b->have_plain = TRUE;
       if (alt) alt->text_done = TRUE;
@@ -290,10 +365,20 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
 attachment:;
   MaAttachment *a = attachment_new(obj, in_related);
   a->filename = clean_filename(fn);
-  gboolean borrowed;
-  GBytes *bytes = part_content(w, part, &borrowed);
-  attachment_set_data(a, bytes, borrowed);
-  g_bytes_unref(bytes);
+  GMimeDataWrapper *dw = g_mime_part_get_content(part);
+  const char *data;
+  gsize len;
+  GMimeContentEncoding enc = dw ? g_mime_data_wrapper_get_encoding(dw) : GMIME_CONTENT_ENCODING_DEFAULT;
+  if (dw && stream_slice(w->src, g_mime_data_wrapper_get_stream(dw), &data, &len) &&
+      attachment_refer(w, a, data, len, enc)) {
+    if (enc == GMIME_CONTENT_ENCODING_BASE64 && base64_truncated(data, len))
+      mime_warn(w->src->warnings, "truncated base64 content: decoded what was there");
+  } else {
+    gboolean borrowed;
+    GBytes *bytes = part_content(w, part, &borrowed);
+    attachment_set_data(a, bytes, borrowed);
+    g_bytes_unref(bytes);
+  }
   g_ptr_array_add(w->b->attachments, a);
 }
 
@@ -352,6 +437,7 @@ static gboolean reparse_guessed(Walk *w, GMimeObject *obj, const char *content, 
       src.len = ps.len;
       src.array = &view;
       src.reparsed = TRUE;
+      src.is_input = FALSE; /* the re-parse reads a copy */
       Walk w2 = {&src, w->b, w->root};
       walk_object(&w2, part, NULL, depth, alt, in_related);
       mime_warn(w->src->warnings, "multipart without boundary: parts read with the boundary of its first delimiter line");
@@ -420,7 +506,11 @@ void mime_fill_body(MaMessage *m, MimeBody *b)
   gsize n = b->text->len;
   while (n > 0 && g_ascii_isspace(b->text->str[n - 1])) n--;
   if (b->have_plain && (n > 0 || !b->html)) {
-    m->text = g_strndup(b->text->str, n);
+    /* the buffer itself, shrunk to the text (a GString grows by doubling; a batch holds hundreds
+     * of parsed messages): up to max_text, not copied */
+    m->text = g_realloc(g_string_free(b->text, FALSE), n + 1);
+    m->text[n] = '\0';
+    b->text = g_string_new(NULL);
   } else if (b->html) { /* no text/plain, or an empty one next to the HTML */
     m->text = mime_html_to_text(b->html, strlen(b->html));
   } else {

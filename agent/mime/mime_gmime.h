@@ -19,12 +19,14 @@ typedef struct {
   GMimeParserOptions *options;
   gboolean reparsed;        /* a re-parse with a guessed boundary: no further guessing, and no
                                unwrapping from objects that do not outlive the walk */
+  gboolean is_input;        /* buf is the caller's buffer: attachments may refer to it (in_raw) */
 } MimeSource;
 
 /* What a walk over one message's body found. */
 typedef struct {
   GString *text;            /* concatenated inline text/plain parts */
   gboolean have_plain;
+  gboolean text_cut;        /* the text reached limits->max_text: later parts are not read */
   char *html;               /* first inline text/html, UTF-8 */
   GPtrArray *attachments;   /* MaAttachment*, owned */
   GMimeMessagePart *rfc822; /* the direct-child message/rfc822 part, when exactly one */

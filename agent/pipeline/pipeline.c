@@ -302,7 +302,8 @@ static void view_free(MaStoredMessage *m)
   ma_stored_message_free(m);
 }
 
-/* Stores the raw and attachment blobs as the capture level allows; sets m->raw_sha256. */
+/* Stores the raw and attachment blobs as the capture level allows; sets m->raw_sha256. raw is the
+ * buffer msg was parsed from: attachments that lie in it are streamed from it. */
 static int store_blobs(MaPipeline *p, const MaMatchContext *ctx, const void *raw, gsize len, const MaMessage *msg,
                        MaStoredMessage *m, GError **error)
 {
@@ -316,6 +317,14 @@ static int store_blobs(MaPipeline *p, const MaMatchContext *ctx, const void *raw
   m->raw_sha256 = g_strdup(digest);
   for (guint i = 0; level == MA_CAPTURE_FULL && msg->attachments && i < msg->attachments->len; i++) {
     const MaAttachment *a = msg->attachments->pdata[i];
+    if (a->in_raw) { /* decoded again from raw as the blob store pulls it: never whole in memory */
+      MimeContentReader *r = mime_content_reader_new(raw, len, a);
+      int rc = r ? storage_blob_put_stream(p->st, a->sha256, a->size, mime_content_reader_read, r, error) : -1;
+      if (!r) g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "attachment %u lies outside its message", i);
+      mime_content_reader_free(r);
+      if (rc < 0) return -1;
+      continue;
+    }
     if (!a->data) continue;
     gsize n = 0;
     const void *d = g_bytes_get_data(a->data, &n);

@@ -91,7 +91,8 @@ int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, g
 /* Group commit of many messages in one transaction the caller opens (storage_begin_batch, no
  * savepoint per write; on -1 the caller rolls the whole transaction back): parse and prepare each
  * message first, with no transaction open, then pipeline_ingest_parsed_in_tx each inside it.
- * Parsing is pure and needs no transaction. raw is borrowed and must outlive the result. Never
+ * Parsing is pure and needs no transaction. raw is borrowed and must outlive the result (the
+ * attachments that lie in it are decoded from it again as they are stored). Never
  * fails: unreadable input is remembered and archived unparsed. */
 typedef struct MaParsedMessage MaParsedMessage;
 MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len);

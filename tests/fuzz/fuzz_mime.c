@@ -2,7 +2,8 @@
  * pre-scan, GMime, the body walk, charset conversion, forward unwrapping), then the HTML
  * converters on the same bytes. Must never crash, leak, hang or hand out invalid UTF-8 in any
  * field that reaches storage (subject, bodies, ids, addresses, names, attachment names...), and
- * mime_header_start_problem (the SMTP server's 554 5.6.0) must never refuse what mime_parse reads.
+ * mime_header_start_problem (the SMTP server's 554 5.6.0) must never refuse what mime_parse reads;
+ * an attachment left in the input (in_raw) must decode again to its size and digest.
  * Run: scripts/fuzz.sh mime SECONDS.
  * Seed corpus: the .eml files of tests/fixtures/mime.
  */
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/lib/crypto.h"
 #include "agent/mime/mime.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -57,6 +59,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       utf8("attachment filename", a->filename);
       utf8("attachment content_type", a->content_type);
       utf8("attachment content_id", a->content_id);
+      /* content referred to in the input (in_raw) decodes again, in odd pieces, to its size and
+       * digest */
+      if (a->in_raw != (a->data == NULL)) abort();
+      if (a->in_raw) {
+        MimeContentReader *r = mime_content_reader_new(data, size, a);
+        if (!r) abort();
+        MaSha256 *h = ma_sha256_new();
+        guint8 piece[333];
+        gsize total = 0;
+        gssize n;
+        while ((n = mime_content_reader_read(r, piece, sizeof piece, NULL)) > 0) {
+          ma_sha256_update(h, piece, (gsize)n);
+          total += (gsize)n;
+        }
+        char digest[65];
+        ma_sha256_finish(h, digest);
+        mime_content_reader_free(r);
+        if (total != a->size || strcmp(digest, a->sha256) != 0) abort();
+      }
     }
     for (guint i = 0; m->warnings && i < m->warnings->len; i++) utf8("warning", m->warnings->pdata[i]);
     if (m->html) {

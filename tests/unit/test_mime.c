@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "agent/lib/crypto.h"
 #include "agent/lib/error.h"
 #include "agent/mime/mime.h"
 #include "agent/mime/mime_private.h"
@@ -99,7 +100,11 @@ static void check_fixture(const char *name, const char *eml, const char *expecte
   json_t *want = json_load_file(expected_json, 0, &jerr);
   if (!want) g_error("%s: bad JSON: %s line %d", expected_json, jerr.text, jerr.line);
   GError *error = NULL;
-  MaMessage *m = parse_file(eml, &error);
+  g_autofree gchar *raw = NULL;
+  gsize raw_len = 0;
+  g_assert_true(g_file_get_contents(eml, &raw, &raw_len, NULL));
+  MaMessage *m = NULL;
+  if (mime_parse(raw, raw_len, NULL, &m, &error) < 0) g_assert_null(m);
   json_t *err = json_object_get(want, "error");
   if (err) {
     g_assert_null(m);
@@ -175,8 +180,24 @@ static void check_fixture(const char *name, const char *eml, const char *expecte
         g_error("%s: attachment %zu size: want %" JSON_INTEGER_FORMAT ", got %" G_GSIZE_FORMAT, name, idx,
                 json_integer_value(size), a->size);
       g_assert_cmpuint(strlen(a->sha256), ==, 64);
-      g_assert_nonnull(a->data);
-      g_assert_cmpuint(g_bytes_get_size(a->data), ==, a->size);
+      /* the content: decoded data, or decoded again from raw in pieces (in_raw) */
+      g_assert_true((a->data != NULL) != a->in_raw);
+      GString *content = g_string_new(NULL);
+      if (a->data) {
+        g_string_append_len(content, g_bytes_get_data(a->data, NULL), (gssize)g_bytes_get_size(a->data));
+      } else {
+        MimeContentReader *r = mime_content_reader_new(raw, raw_len, a);
+        g_assert_nonnull(r);
+        guint8 piece[7]; /* small pieces: the decoder's steps and flush, every boundary */
+        gssize n;
+        while ((n = mime_content_reader_read(r, piece, sizeof piece, NULL)) > 0) g_string_append_len(content, (char *)piece, n);
+        mime_content_reader_free(r);
+      }
+      g_assert_cmpuint(content->len, ==, a->size);
+      char digest[65];
+      ma_sha256_hex(content->str, content->len, digest);
+      g_assert_cmpstr(digest, ==, a->sha256);
+      g_string_free(content, TRUE);
     }
   }
 
@@ -340,6 +361,60 @@ static void test_many_parts(void)
   g_string_free(raw, TRUE);
 }
 
+/* max_text: the text body (parts together) and the HTML body are cut at the cap, on a character
+ * boundary, with a warning; under the cap nothing changes. */
+static void test_text_cap(void)
+{
+  GString *raw = g_string_new("From: a@example.com\r\nSubject: cap\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n");
+  g_string_append(raw, "--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
+  for (int i = 0; i < 20; i++) g_string_append(raw, "caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 line\r\n");
+  g_string_append(raw, "--XX\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                       "c2Vjb25kIHBhcnQgb2YgdGhlIHRleHQ=\r\n--XX--\r\n");
+  MaMessage *whole = NULL, *cut = NULL;
+  GError *error = NULL;
+  g_assert_cmpint(mime_parse(raw->str, raw->len, NULL, &whole, &error), ==, 0);
+  g_assert_nonnull(strstr(whole->text, "second part of the text"));
+  g_assert_cmpuint(whole->warnings->len, ==, 0);
+  gsize full = strlen(whole->text);
+  for (gsize cap = 1; cap < full + 5; cap += 7) {
+    MaMimeLimits lim = mime_limits_default();
+    lim.max_text = cap;
+    g_assert_cmpint(mime_parse(raw->str, raw->len, &lim, &cut, &error), ==, 0);
+    gsize n = strlen(cut->text);
+    g_assert_cmpuint(n, <=, cap);
+    g_assert_true(g_utf8_validate(cut->text, -1, NULL));
+    g_assert_true(strncmp(whole->text, cut->text, n) == 0); /* a prefix of the whole text */
+    gboolean warned = FALSE;
+    for (guint i = 0; i < cut->warnings->len; i++)
+      warned |= strstr(cut->warnings->pdata[i], "over the size limit") != NULL;
+    g_assert_true(warned == (cap < full + 1)); /* the trailing line end is not text */
+    if (cap > full + 1) g_assert_cmpstr(cut->text, ==, whole->text);
+    ma_message_free(cut);
+  }
+  ma_message_free(whole);
+  g_string_free(raw, TRUE);
+
+  /* a charset that grows in UTF-8: the converted part is cut, and the next part is not read */
+  const char *latin = "From: a@example.com\r\nSubject: latin\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+                      "--XX\r\nContent-Type: text/plain; charset=windows-1252\r\n\r\n\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\r\n"
+                      "--XX\r\nContent-Type: text/plain\r\n\r\nsecond\r\n--XX--\r\n";
+  MaMimeLimits small = mime_limits_default();
+  small.max_text = 15;
+  g_assert_cmpint(mime_parse(latin, strlen(latin), &small, &cut, &error), ==, 0);
+  g_assert_cmpstr(cut->text, ==, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+  g_assert_cmpuint(cut->warnings->len, ==, 1);
+  ma_message_free(cut);
+
+  const char *html = "From: a@example.com\r\nSubject: html\r\nContent-Type: text/html\r\n\r\n"
+                     "<p>\xc3\xa9\xc3\xa9\xc3\xa9 0123456789 0123456789</p>\r\n";
+  MaMimeLimits lim = mime_limits_default();
+  lim.max_text = 8;
+  g_assert_cmpint(mime_parse(html, strlen(html), &lim, &cut, &error), ==, 0);
+  g_assert_cmpstr(cut->html, ==, "<p>\xc3\xa9\xc3\xa9");
+  g_assert_cmpstr(cut->text, ==, "\xc3\xa9\xc3\xa9");
+  ma_message_free(cut);
+}
+
 static void test_limits(void)
 {
   MaMimeLimits lim = mime_limits_default();
@@ -348,6 +423,7 @@ static void test_limits(void)
   g_assert_cmpuint(lim.max_depth, ==, 20);
   g_assert_cmpuint(lim.max_header_block, ==, 1024 * 1024);
   g_assert_cmpuint(lim.max_header_field, ==, 64 * 1024);
+  g_assert_cmpuint(lim.max_text, ==, 4 * 1024 * 1024);
   lim.max_message_size = 100;
   const char *raw = "From: a@example.com\r\nSubject: x\r\n\r\nThis body makes the message longer than one hundred bytes in total, surely.\r\n";
   MaMessage *m = NULL;
@@ -571,6 +647,7 @@ int main(int argc, char **argv)
   g_test_add_func("/mime/rfc2047", test_rfc2047);
   g_test_add_func("/mime/content_type_valid", test_content_type_valid);
   g_test_add_func("/mime/limits", test_limits);
+  g_test_add_func("/mime/text-cap", test_text_cap);
   g_test_add_func("/mime/huge_header_line", test_huge_header_line);
   g_test_add_func("/mime/deep_nesting", test_deep_nesting);
   g_test_add_func("/mime/many_parts", test_many_parts);

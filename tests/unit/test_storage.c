@@ -1175,6 +1175,100 @@ static void test_records_tenant_isolation(Fixture *fx, gconstpointer data)
 
 /* ---- blobs ---------------------------------------------------------------------------------- */
 
+/* A blob's source for storage_blob_put_stream: memory handed out in pieces of at most `piece`
+ * bytes (short reads, as a file or a decoder gives them), counting the calls. */
+typedef struct {
+  const guint8 *data;
+  gsize len, pos, piece;
+  guint calls;
+} PieceReader;
+
+static gssize piece_read(void *ctx, guint8 *buf, gsize cap, GError **error)
+{
+  (void)error;
+  PieceReader *r = ctx;
+  r->calls++;
+  gsize n = MIN(MIN(cap, r->piece), r->len - r->pos);
+  memcpy(buf, r->data + r->pos, n);
+  r->pos += n;
+  return (gssize)n;
+}
+
+static gssize failing_read(void *ctx, guint8 *buf, gsize cap, GError **error)
+{
+  (void)ctx;
+  (void)buf;
+  (void)cap;
+  g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "the source failed");
+  return -1;
+}
+
+/* Streamed puts: the bytes round-trip whatever the pieces, the one-shot put of the same bytes
+ * finds them (same digest, same row), an existing blob is not read again, and a source that is
+ * not what was promised (short, long, other bytes, failing) stores nothing. */
+static void test_blobs_streamed(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  gsize len = 3 * 1024 * 1024 + 4321; /* over a PostgreSQL chunk and many SQLite ones */
+  guint8 *big = g_malloc(len);
+  for (gsize i = 0; i < len; i++) big[i] = (guint8)(i * 7 + (i >> 12));
+  char sha[65], again[65];
+  ma_sha256_hex(big, len, sha);
+  PieceReader r = {big, len, 0, 70001, 0};
+  g_assert_cmpint(storage_blob_put_stream(fx->st, sha, len, piece_read, &r, &error), ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpuint(r.pos, ==, len);
+  GBytes *b = NULL;
+  g_assert_cmpint(storage_blob_get(fx->st, sha, &b, &error), ==, 1);
+  g_assert_cmpmem(g_bytes_get_data(b, NULL), g_bytes_get_size(b), big, len);
+  g_bytes_unref(b);
+  g_assert_cmpint(storage_blob_put(fx->st, big, len, again, &error), ==, 0);
+  g_assert_cmpstr(again, ==, sha);
+  PieceReader unread = {big, len, 0, len, 0};
+  g_assert_cmpint(storage_blob_put_stream(fx->st, sha, len, piece_read, &unread, &error), ==, 0);
+  g_assert_cmpuint(unread.calls, ==, 0);
+
+  /* the empty blob and a small one */
+  char empty[65];
+  ma_sha256_hex("", 0, empty);
+  PieceReader none = {big, 0, 0, 1, 0};
+  g_assert_cmpint(storage_blob_put_stream(fx->st, empty, 0, piece_read, &none, &error), ==, 0);
+  g_assert_cmpint(storage_blob_get(fx->st, empty, &b, &error), ==, 1);
+  g_assert_cmpuint(g_bytes_get_size(b), ==, 0);
+  g_bytes_unref(b);
+  char small[65];
+  ma_sha256_hex(big + 5, 11, small);
+  PieceReader one = {big + 5, 11, 0, 1, 0};
+  g_assert_cmpint(storage_blob_put_stream(fx->st, small, 11, piece_read, &one, &error), ==, 0);
+  g_assert_cmpint(storage_blob_get(fx->st, small, &b, &error), ==, 1);
+  g_assert_cmpmem(g_bytes_get_data(b, NULL), g_bytes_get_size(b), big + 5, 11);
+  g_bytes_unref(b);
+
+  /* sources that are not what was promised: nothing is stored */
+  big[len / 2] ^= 0x5a;
+  char other[65];
+  ma_sha256_hex(big, len, other);
+  big[len / 2] ^= 0x5a;
+  PieceReader wrong = {big, len, 0, 65536, 0};
+  g_assert_cmpint(storage_blob_put_stream(fx->st, other, len, piece_read, &wrong, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+  g_clear_error(&error);
+  PieceReader shorter = {big, len - 1, 0, 65536, 0};
+  g_assert_cmpint(storage_blob_put_stream(fx->st, other, len, piece_read, &shorter, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+  g_clear_error(&error);
+  PieceReader longer = {big, len, 0, 65536, 0};
+  g_assert_cmpint(storage_blob_put_stream(fx->st, other, len - 1, piece_read, &longer, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+  g_clear_error(&error);
+  g_assert_cmpint(storage_blob_put_stream(fx->st, other, len, failing_read, NULL, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_TEMPFAIL);
+  g_clear_error(&error);
+  g_assert_cmpint(storage_blob_get(fx->st, other, &b, &error), ==, 0);
+  g_assert_null(b);
+  g_free(big);
+}
+
 static void test_blobs(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
@@ -1397,6 +1491,7 @@ int main(int argc, char **argv)
   ADD("/storage/records", test_records);
   ADD("/storage/records/tenant-isolation", test_records_tenant_isolation);
   ADD("/storage/blobs", test_blobs);
+  ADD("/storage/blobs/streamed", test_blobs_streamed);
   ADD("/storage/oauth2", test_oauth2);
   ADD("/storage/audit", test_audit);
   /* PostgreSQL: the tests whose functions its backend implements so far (storage_pg_backend.c) */
@@ -1413,6 +1508,7 @@ int main(int argc, char **argv)
     ADD_PG("/records", test_records);
     ADD_PG("/records-tenant-isolation", test_records_tenant_isolation);
     ADD_PG("/blobs", test_blobs);
+    ADD_PG("/blobs/streamed", test_blobs_streamed);
     ADD_PG("/fault-injection", test_fault_injection);
     ADD_PG("/oauth2", test_oauth2);
     ADD_PG("/audit", test_audit);

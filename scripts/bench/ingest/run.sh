@@ -12,6 +12,7 @@
 # parts, nothing else) and `mu index` (maildir-utils: parse and index a Maildir into Xapian), and
 # prints mailagent's CPU-seconds per message as a fraction of each (issue 15's targets: the GMime
 # parse is at least 40% of mailagent's cost per message, and mailagent at least 3x as fast as mu).
+# Then big.sh: the peak RSS growth of one ~52 MB message, text and attachment (target < 25 MB).
 #
 # Usage: scripts/bench/ingest/run.sh [--messages N] [--records N] [--batch N] [--keep]
 # Environment: MAILAGENT (a built binary; default: builds Release into build-bench/), TMPDIR.
@@ -44,7 +45,7 @@ cleanup() { if [ "$KEEP" = 1 ]; then echo "files kept in $WORK"; else rm -rf "$W
 trap cleanup EXIT
 
 CONF=$WORK/mailagent.conf
-printf '[storage]\ndata_dir=%s\n[smtp]\ninbound_domain=inbound.bench\n[pipeline]\nlog_level=warn\n' "$WORK/data" > "$CONF"
+printf '[storage]\ndata_dir=%s\n[smtp]\ninbound_domain=inbound.bench\n[log]\nlevel=warn\n' "$WORK/data" > "$CONF"
 
 echo "generating $MESSAGES messages and $RECORDS records..."
 /usr/bin/python3 "$SRC/scripts/bench/ingest/gen_corpus.py" "$WORK/corpus" --messages "$MESSAGES" --records "$RECORDS"
@@ -110,3 +111,6 @@ fi
 idx=$( { /usr/bin/time -f 'cpu %U %S' "$MAILAGENT" search -c "$CONF" --rebuild-index >/dev/null; } 2>&1 | awk '/^cpu/ {print $2 + $3}')
 awk -v n="$archived" -v c="$idx" -v u="$user" -v s="$sys" 'BEGIN { printf "  search indexing: %.2f CPU-seconds for the %d archived messages (%.0f us/message, %.0f%% of the ingest CPU; timed by rebuilding the index)\n", c, n, c * 1e6 / n, 100 * c / (u + s) }'
 echo "  reproduce: MAILAGENT=$MAILAGENT $0 --messages $MESSAGES --records $RECORDS --batch $BATCH"
+# Issue 15's other ingest target, in the same run: the memory one ~52 MB message costs (big.sh).
+echo
+MAILAGENT=$MAILAGENT "$SRC/scripts/bench/ingest/big.sh"
