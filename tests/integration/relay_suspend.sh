@@ -68,10 +68,10 @@ assert_contains "$(cat "$T/test1.out")" "C:   QUIT" "relay test: QUIT after the 
 assert_eq untested "$(ma relay show acme c --json | json_get - 'd["status"]["state"]')" "a failed test leaves the relay untested"
 # the relay passes its test while the server still knows the password it was given, then the
 # server's password changes: every later session fails at AUTH
-echo "crm:{PLAIN}wrong-secret" >"$DV/users"
+dovecot_auth_password "$DV" crm wrong-secret
 ma relay test acme c --to probe@client.example >"$T/test-ok.out" 2>&1 || { cat "$T/test-ok.out"; fail "relay test c"; }
 assert_eq ok "$(ma relay show acme c --json | json_get - 'd["status"]["state"]')" "relay test passed: relay c ok"
-echo "crm:{PLAIN}rotated-by-the-server-admin" >"$DV/users"   # another size: Dovecot sees the change at once
+dovecot_auth_password "$DV" crm rotated-by-the-server-admin
 start_serve
 
 send() {
@@ -123,7 +123,7 @@ assert_eq 5 "$auths" "relay c's log: five failed AUTH sessions (the test and fou
 
 # the next day in Tokyo: the suspension is over; with the password fixed, mail goes through c
 echo right-secret >"$T/password"
-echo "crm:{PLAIN}wrong-secret" >"$DV/users"   # the server now accepts what mailagent sends
+dovecot_auth_password "$DV" crm wrong-secret   # the server now accepts what mailagent sends
 clock_set "$(date -d '2026-12-02T15:00:01Z' +%s)"
 assert_eq ok "$(ma relay show acme c --json | json_get - 'd["status"]["state"]')" "next day: relay c is no longer suspended"
 assert_contains "$(ma route explain acme --from ops@example.test --to x@client.example --type workflow)" \

@@ -141,3 +141,17 @@ CONF
   for _ in $(seq 1 50); do [ -S "$d/auth" ] && return 0; sleep 0.1; done
   fail "no Dovecot auth socket"
 }
+
+# dovecot_auth_password DIR USER PASSWORD: changes USER's password in the auth service of DIR and
+# waits (bounded) until Dovecot answers with it. Dovecot re-reads a passwd-file at most once a
+# second (it skips the stat within the second of its last look-up), so a session right after the
+# change could still be checked against the old password.
+dovecot_auth_password() {
+  local d=$1 user=$2 password=$3
+  echo "$user:{PLAIN}$password" >"$d/users"
+  for _ in $(seq 1 50); do
+    doveadm -c "$d/dovecot.conf" auth test -a "$d/auth" "$user" "$password" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  fail "Dovecot did not take $user's new password"
+}
