@@ -2,7 +2,8 @@
 # storage_pg.sh - the storage unit tests the PostgreSQL backend can run so far (test_storage's
 # /storage/postgresql/... cases: migrations under the advisory lock, transactions and batches,
 # inbound addresses, employees, API keys, settings and rules, records and the matching look-ups;
-# test_storage_mailboxes': mailbox bindings, leases raced by two handles, checkpoints, quarantine;
+# test_storage_mailboxes': mailbox bindings, leases raced by two handles, checkpoints, quarantine, the
+# daily counts and Sent copies; test_relay_plan's routes over bound mailboxes;
 # the outbound queue, relays, sending counts and suppressions of test_storage_outbound, _relays and
 # _claims), against a real PostgreSQL this script starts (initdb and pg_ctl
 # as the unprivileged postgres user, loopback port, password only in a libpq password file).
@@ -23,7 +24,8 @@ run_pg() {
   if [ "$n" -ge "$3" ]; then pass "$1: $n PostgreSQL storage tests ran"; else fail "$1: only $n PostgreSQL storage tests ran"; fi
 }
 run_pg test_storage /storage/postgresql 17
-run_pg test_storage_mailboxes /storage/postgresql/mailboxes 6
+run_pg test_storage_mailboxes /storage/postgresql/mailboxes 7
+run_pg test_relay_plan /relay/plan/postgresql 3
 assert_eq 1 "$(pg_sql "select count(*) from schema_migrations where version = 1")" "migration 001 recorded once"
 
 # The sending side: the outbound queue, relays, the employee-mailbox channel's counts and the

@@ -15,6 +15,7 @@
 #include "agent/lib/clock.h"
 
 #include "testutil.h"
+#include "testutil_storage.h"
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -26,19 +27,12 @@ typedef struct {
 } Fixture;
 
 /* The test data pointer that selects PostgreSQL (NULL: SQLite). */
-#define ON_PG ((gconstpointer)&ma_storage_pg_backend)
+#define ON_PG TESTUTIL_ON_PG
 
 static void fx_setup(Fixture *fx, gconstpointer data)
 {
-  GError *error = NULL;
   fx->dir = testutil_tempdir("ma-storage-XXXXXX");
-  if (data == ON_PG) {
-    const char *conninfo = testutil_pg_fresh();
-    g_assert_cmpint(storage_open_backend(&ma_storage_pg_backend, conninfo, TRUE, &fx->st, &error), ==, 0);
-  } else {
-    g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
-  }
-  g_assert_no_error(error);
+  fx->st = testutil_storage_open(fx->dir, data);
 }
 
 static void fx_teardown(Fixture *fx, gconstpointer data)
@@ -899,18 +893,6 @@ static void test_apikeys(Fixture *fx, gconstpointer data)
   ma_api_key_free(k);
 }
 
-/* Another handle on the fixture's database: another node's connection. */
-static MaStorage *open_second(Fixture *fx, gconstpointer data)
-{
-  GError *error = NULL;
-  MaStorage *st = NULL;
-  g_assert_cmpint(data == ON_PG ? storage_open_backend(&ma_storage_pg_backend, g_getenv("MAILAGENT_TEST_PG"), FALSE, &st, &error)
-                                : storage_open(fx->dir, FALSE, &st, &error),
-                  ==, 0);
-  g_assert_no_error(error);
-  return st;
-}
-
 /* The installation's shared values are set once: a second value (another node's key check) does
  * not replace the first, and two handles setting one at the same moment both read back the same
  * winner. */
@@ -945,7 +927,7 @@ static void test_installation(Fixture *fx, gconstpointer data)
   g_assert_cmpstr(value, ==, "A");
   g_assert_no_error(error);
 
-  MaStorage *second = open_second(fx, data);
+  MaStorage *second = testutil_storage_open_again(fx->dir, data);
   InstallationRacer a = {.st = fx->st, .value = "node-a"};
   InstallationRacer b = {.st = second, .value = "node-b"};
   testutil_run_together(installation_racer, &a, &b);
