@@ -12,6 +12,7 @@
 
 #include "storage_backend.h"
 #include "storage_list.h"
+#include "storage_archive.h"
 
 #include <libpq-fe.h>
 
@@ -24,7 +25,23 @@ typedef struct {
   gboolean spoiled;   /* a write failed inside the batch: commit must refuse */
   int schema_version;
   int fail_commits;   /* fault injection: the next n commits fail as if the server refused them */
+  gboolean disk_full; /* fault injection: every write fails as on a full disk (SQLSTATE 53100) */
+  gint64 data_version; /* the last value pg_data_version returned */
+  /* Rows counted for /metrics (counters) by their writers, held until the commit: the counters row
+   * is then updated once per transaction, locked only while it commits (every node writes it). */
+  gint64 unit_counts[2];  /* this write unit's, until it ends */
+  gint64 txn_counts[2];   /* the open transaction's, written just before COMMIT */
 } PgDb;
+
+/* What pg_count_add counts (the counters rows of the same names). */
+typedef enum { PG_COUNT_MESSAGES, PG_COUNT_ACTIVITIES } PgCount;
+/* Counts delta rows of what in the current write unit: kept if the unit succeeds, written with
+ * its transaction's commit, forgotten if it is rolled back. */
+void pg_count_add(PgDb *d, PgCount what, gint64 delta);
+
+/* A list parameter crosses the wire joined by SQL_LIST_SEP (storage_list.h); in SQL this is the
+ * separator for string_to_array(..., PG_LIST_SEP) and array_to_string. */
+#define PG_LIST_SEP "E'\\x1f'"
 
 /* Text parameters for pg_run: strings are borrowed, numbers formatted into the struct. */
 #define PG_MAX_PARAMS 24
@@ -90,6 +107,32 @@ typedef struct {
 extern const PgMigration ma_pg_migrations[];
 extern const int ma_pg_migrations_count;
 
+/* items[0..n) as the text of a PostgreSQL array ("{"a","b",NULL}"; a NULL item is SQL NULL), for
+ * a parameter cast to text[] (or int[], bigint[]) and unnested: one statement for many rows. */
+char *pg_array_literal(const char *const *items, guint n);
+
+/* TRUE when a table of this name exists (a later area's migration may not be applied yet). */
+int pg_table_exists(PgDb *d, const char *table, GError **error);
+
+/* ---- the archive's rows, shared by storage_pg_messages.c, _threads.c and _timeline.c ------------ */
+
+/* 1 when message id belongs to enterprise, 0 when not (or absent), -1 on error. */
+int pg_message_owned(PgDb *d, const char *enterprise_id, const char *id, GError **error);
+/* After a write that changed nothing: 0 when message id is the enterprise's (the row existed), -1
+ * with MA_ERROR_NOT_FOUND "no message <id>" when it is not (or on error). */
+int pg_message_missing(PgDb *d, const char *enterprise_id, const char *id, GError **error);
+/* A message row of SQL_MESSAGE_COLS (storage_archive.h) from column first of row on. */
+MaStoredMessage *pg_message_read(const PGresult *r, int row, int first);
+/* An activity row of SQL_ACTIVITY_COLS from column first of row on. */
+MaActivity *pg_activity_read(const PGresult *r, int row, int first);
+/* Appends the participants, attachments and links of the messages of by_id (id -> MaStoredMessage*)
+ * in one statement, in their order (participants and attachments by position, links by record). */
+int pg_message_parts_many(PgDb *d, GHashTable *by_id, GError **error);
+/* Loads the messages named by ids (char*) that belong to the enterprise, with their parts (and text
+ * and html when with_bodies), into by_id, keyed by each message's own id. */
+int pg_messages_load_many(PgDb *d, const char *enterprise_id, GPtrArray *ids, gboolean with_bodies, GHashTable *by_id,
+                          GError **error);
+
 /* ---- the backend's functions (storage_backend.h contracts) ------------------------------------- */
 
 int pg_open(const char *conninfo, gboolean create, void **impl_out, GError **error);
@@ -101,6 +144,66 @@ int pg_begin_batch(void *impl, GError **error);
 int pg_commit(void *impl, GError **error);
 void pg_rollback(void *impl);
 void pg_fault_inject_commit_failures(void *impl, int n);
+void pg_fault_inject_disk_full(void *impl, gboolean full);
+void pg_debug_statements(void *impl, GPtrArray *out);
+gint64 pg_data_version(void *impl);
+int pg_checkpoint(void *impl, GError **error);
+int pg_enterprise_delete(void *impl, const char *enterprise_id, GError **error);
+
+int pg_message_find_duplicate(void *impl, const char *enterprise_id, const char *message_id, const char *dedup_key,
+                              char **id_out, GError **error);
+int pg_message_insert(void *impl, const MaStoredMessage *m, GError **error);
+int pg_message_get(void *impl, const char *enterprise_id, const char *id, MaStoredMessage **out, GError **error);
+int pg_message_links(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out, GError **error);
+int pg_link_add(void *impl, const char *enterprise_id, const char *message_id, const MaRecordRef *ref, GError **error);
+int pg_links_without_activity(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                              GError **error);
+int pg_provenance_add(void *impl, const char *enterprise_id, const char *message_id, const MaProvenance *p,
+                      GError **error);
+int pg_provenance_list(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out, GError **error);
+int pg_attachment_visible(void *impl, const char *enterprise_id, const char *sha256, char **filename,
+                          char **content_type, GError **error);
+int pg_message_ids_archived_since(void *impl, const char *enterprise_id, gint64 since, const char *after_id, int limit,
+                                  GPtrArray *out, GError **error);
+int pg_message_ids_latest(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
+
+int pg_thread_find_by_message_ids(void *impl, const char *enterprise_id, const char *const *ids, guint n,
+                                  char **thread_id, GError **error);
+int pg_thread_find_by_subject(void *impl, const char *enterprise_id, const char *subject_key,
+                              const char *participants_key, gint64 since, char **thread_id, GError **error);
+int pg_thread_create(void *impl, const char *enterprise_id, const char *thread_id, const char *subject_key,
+                     const char *participants_key, gint64 latest, GError **error);
+int pg_thread_touch(void *impl, const char *enterprise_id, const char *thread_id, gint64 date, GError **error);
+int pg_thread_opportunity_links(void *impl, const char *enterprise_id, const char *thread_id, GPtrArray *out,
+                                GError **error);
+int pg_thread_messages(void *impl, const char *enterprise_id, const char *thread_id, GPtrArray *out, GError **error);
+
+int pg_activity_create(void *impl, const MaActivity *a, GError **error);
+int pg_activity_get(void *impl, const char *enterprise_id, const char *id, MaActivity **out, GError **error);
+int pg_message_activities(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
+                          GError **error);
+int pg_loop_count(void *impl, const char *enterprise_id, const MaRecordRef *record, const char *from, gint64 since,
+                  gint64 *count, GError **error);
+int pg_archive_version(void *impl, const char *enterprise_id, gint64 *out, GError **error);
+int pg_timeline(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
+                const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out, char **next_cursor,
+                GError **error);
+
+int pg_outbox_add(void *impl, const char *enterprise_id, const char *event, const char *idempotency_key,
+                  const char *payload, gint64 now, GError **error);
+int pg_outbox_claim(void *impl, gint64 now, gint64 lease_until, int limit, GPtrArray *out, GError **error);
+int pg_outbox_release(void *impl, gint64 seq, GError **error);
+int pg_outbox_delivered(void *impl, gint64 seq, gint64 now, GError **error);
+int pg_outbox_failed(void *impl, gint64 seq, int attempts, gint64 next_attempt_at, const char *error_text,
+                     gboolean dead, GError **error);
+int pg_outbox_backlog(void *impl, gint64 *count, GError **error);
+int pg_outbox_dead_list(void *impl, const char *enterprise_id, gint64 after_seq, int limit, GPtrArray *out,
+                        GError **error);
+int pg_outbox_get(void *impl, const char *enterprise_id, gint64 seq, MaOutboxEvent **out, GError **error);
+int pg_outbox_dead_retry(void *impl, const char *enterprise_id, gint64 seq, gint64 now, gint64 *count,
+                         GError **error);
+int pg_outbox_dead_purge(void *impl, const char *enterprise_id, gint64 seq, gint64 *count, GError **error);
+int pg_outbox_dead_count(void *impl, gint64 *count, GError **error);
 
 int pg_enterprise_create(void *impl, const MaEnterprise *e, GError **error);
 int pg_enterprise_get(void *impl, const char *id_or_slug, MaEnterprise **out, GError **error);

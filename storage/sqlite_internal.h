@@ -15,6 +15,7 @@
 #include "storage.h"
 #include "storage_search.h"
 #include "storage_list.h"
+#include "storage_archive.h"
 
 #include <sqlite3.h>
 
@@ -127,13 +128,7 @@ int sql_message_load(SqlDb *d, const char *enterprise_id, const char *id, gboole
 int sql_message_owned(SqlDb *d, const char *enterprise_id, const char *id, GError **error);
 int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, gboolean with_bodies,
                            GHashTable *by_id, GError **error);
-/* The columns a message row is read from (without text and html), each name after prefix ("" or
- * a table alias and a dot), and the reader of the current row of s from column first on. */
-#define SQL_MESSAGE_COLS_OF(p)                                                                          \
-  p "id, " p "enterprise_id, " p "thread_id, " p "message_id, " p "dedup_key, " p "subject, " p "direction, " \
-  p "date, " p "archived_at, " p "size, " p "raw_sha256, " p "snippet, " p "parse_error, " p "machine, "    \
-  p "machine_reason"
-#define SQL_MESSAGE_NCOLS 15
+/* The message row reader of SQL_MESSAGE_COLS (storage_archive.h) from column first on. */
 MaStoredMessage *sql_message_read(sqlite3_stmt *s, int first);
 /* Participants, attachments and links of the messages in by_id (id -> MaStoredMessage*) whose ids
  * are ids (char*, not owned), in ONE statement per LOAD_CHUNK ids, appended in their order. */
@@ -141,12 +136,7 @@ int sql_message_parts_many(SqlDb *d, GPtrArray *ids, GHashTable *by_id, GError *
 int sql_activities_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, GHashTable *by_id,
                              GError **error);
 
-/* storage_sqlite_timeline.c: an activity's columns (each name after prefix, as above), and the
- * reader of SQL_ACTIVITY_COLS from column first of the current row. */
-#define SQL_ACTIVITY_COLS_OF(p)                                                                         \
-  p "id, " p "enterprise_id, " p "message_id, " p "record_type, " p "record_id, " p "rule_id, " p "rule_name, " \
-  p "activity_type, " p "title, " p "content, " p "owner, " p "created_at, " p "message_date"
-#define SQL_ACTIVITY_COLS SQL_ACTIVITY_COLS_OF("")
+/* storage_sqlite_timeline.c: the reader of SQL_ACTIVITY_COLS (storage_archive.h) from column first on. */
 MaActivity *sql_activity_read(sqlite3_stmt *s, int first);
 
 /* ---- backend entry points -------------------------------------------------------------------- */
@@ -285,7 +275,8 @@ int sqlite_domain_key_remove(void *impl, const char *enterprise_id, const char *
 int sqlite_domain_key_update(void *impl, const MaDomainKey *k, GError **error);
 int sqlite_outbox_add(void *impl, const char *enterprise_id, const char *event, const char *idempotency_key,
                       const char *payload, gint64 now, GError **error);
-int sqlite_outbox_due(void *impl, gint64 now, int limit, GPtrArray *out, GError **error);
+int sqlite_outbox_claim(void *impl, gint64 now, gint64 lease_until, int limit, GPtrArray *out, GError **error);
+int sqlite_outbox_release(void *impl, gint64 seq, GError **error);
 int sqlite_outbox_delivered(void *impl, gint64 seq, gint64 now, GError **error);
 int sqlite_outbox_failed(void *impl, gint64 seq, int attempts, gint64 next_attempt_at,
                          const char *error_text, gboolean dead, GError **error);

@@ -880,10 +880,16 @@ int storage_outbox_add(MaStorage *st, const char *enterprise_id, const char *eve
   return st->be->outbox_add(st->impl, enterprise_id, event, idempotency_key, payload, now, error);
 }
 
-int storage_outbox_due(MaStorage *st, gint64 now, int limit, GPtrArray *out, GError **error)
+int storage_outbox_claim(MaStorage *st, gint64 now, gint64 lease_until, int limit, GPtrArray *out, GError **error)
 {
   g_assert(st != NULL);
-  return st->be->outbox_due(st->impl, now, limit, out, error);
+  return st->be->outbox_claim(st->impl, now, lease_until, limit, out, error);
+}
+
+int storage_outbox_release(MaStorage *st, gint64 seq, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->outbox_release(st->impl, seq, error);
 }
 
 int storage_outbox_delivered(MaStorage *st, gint64 seq, gint64 now, GError **error)

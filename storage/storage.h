@@ -562,10 +562,20 @@ gint64 ma_outbox_event_seq(gconstpointer e); /* for codec_seq_page_trim */
 /* 1 added, 0 the key exists. */
 int storage_outbox_add(MaStorage *st, const char *enterprise_id, const char *event, const char *idempotency_key,
                        const char *payload, gint64 now, GError **error);
-/* Undelivered events due at `now`, in seq order. out: MaOutboxEvent*. */
-int storage_outbox_due(MaStorage *st, gint64 now, int limit, GPtrArray *out, GError **error);
+/* Claims up to limit events for one sender, in seq order (out: MaOutboxEvent*): undelivered, not
+ * dead, due at now, not held by another sender's live claim, and only the head of each
+ * enterprise's queue: an event waits while an earlier pending event of its enterprise is not due
+ * or is claimed, so a later event never overtakes a waiting one, on any node. The claimed events
+ * are invisible to other claims until lease_until has passed (a sender that died loses them then)
+ * or storage_outbox_delivered, _failed or _release ends the claim. lease_until <= now claims
+ * nothing for longer than this call (a read of what is due). */
+int storage_outbox_claim(MaStorage *st, gint64 now, gint64 lease_until, int limit, GPtrArray *out, GError **error);
+/* Gives back a claimed event that was not attempted (its enterprise's queue was blocked behind a
+ * failure): another claim may take it at once. Nothing happens to a delivered event. */
+int storage_outbox_release(MaStorage *st, gint64 seq, GError **error);
+/* Records a delivery and ends the claim. */
 int storage_outbox_delivered(MaStorage *st, gint64 seq, gint64 now, GError **error);
-/* Records a failed attempt; dead=TRUE parks the event (retry cap reached). */
+/* Records a failed attempt and ends the claim; dead=TRUE parks the event (retry cap reached). */
 int storage_outbox_failed(MaStorage *st, gint64 seq, int attempts, gint64 next_attempt_at, const char *error_text,
                           gboolean dead, GError **error);
 /* Undelivered, not dead. */

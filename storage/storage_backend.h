@@ -146,7 +146,8 @@ typedef struct MaStorageBackend {
   int (*domain_key_update)(void *impl, const MaDomainKey *k, GError **error);
   int (*outbox_add)(void *impl, const char *enterprise_id, const char *event, const char *idempotency_key,
                     const char *payload, gint64 now, GError **error);
-  int (*outbox_due)(void *impl, gint64 now, int limit, GPtrArray *out, GError **error);
+  int (*outbox_claim)(void *impl, gint64 now, gint64 lease_until, int limit, GPtrArray *out, GError **error);
+  int (*outbox_release)(void *impl, gint64 seq, GError **error);
   int (*outbox_delivered)(void *impl, gint64 seq, gint64 now, GError **error);
   int (*outbox_failed)(void *impl, gint64 seq, int attempts, gint64 next_attempt_at, const char *error_text,
                        gboolean dead, GError **error);

@@ -516,6 +516,12 @@ static const SqlMigration migrations[] = {
    "      FROM messages) JOIN search_tenants t USING (enterprise_id) JOIN search_fields f ON f.message_id = id;"
    "INSERT INTO search_index(rowid, subject, body, sender, recipients, attachments)"
    "  SELECT doc, subject, body, sender, recipients, attachments FROM search_content;"},
+  {145, /* issue 18: webhook events are claimed with a lease, not assumed by one sender, so several
+         * nodes can send the outbox and a dead sender's events return when its lease ends (0: not
+         * claimed). The pending index by enterprise finds the head of each enterprise's queue. */
+   "ALTER TABLE outbox ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0;"
+   "CREATE INDEX IF NOT EXISTS outbox_pending_by_enterprise ON outbox(enterprise_id, seq)"
+   "  WHERE delivered_at IS NULL AND dead = 0;"},
   {149, /* issue 18: values the nodes of one installation share and no enterprise owns, each set once
          * (the master key's check value, which a node joining the database must match) */
    "CREATE TABLE IF NOT EXISTS installation(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"},

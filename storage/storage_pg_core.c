@@ -40,6 +40,37 @@ gint64 pg_col_int(const PGresult *r, int row, int col)
   return PQgetisnull(r, row, col) ? 0 : g_ascii_strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
+char *pg_array_literal(const char *const *items, guint n)
+{
+  GString *a = g_string_new("{");
+  for (guint i = 0; i < n; i++) {
+    if (i) g_string_append_c(a, ',');
+    if (!items[i]) {
+      g_string_append(a, "NULL");
+      continue;
+    }
+    g_string_append_c(a, '"');
+    for (const char *c = items[i]; *c; c++) {
+      if (*c == '"' || *c == '\\') g_string_append_c(a, '\\');
+      g_string_append_c(a, *c);
+    }
+    g_string_append_c(a, '"');
+  }
+  g_string_append_c(a, '}');
+  return g_string_free(a, FALSE);
+}
+
+int pg_table_exists(PgDb *d, const char *table, GError **error)
+{
+  PgParams p = {0};
+  pg_param_text(&p, table);
+  PGresult *r = pg_run(d, "SELECT to_regclass($1) IS NOT NULL", &p, "table look-up", error);
+  if (!r) return -1;
+  int exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+  PQclear(r);
+  return exists;
+}
+
 /* ---- errors ----------------------------------------------------------------------------------- */
 
 gboolean pg_sqlstate_is(const PGresult *r, const char *sqlstate)
@@ -255,9 +286,47 @@ static int spoiled(GError **error)
   return -1;
 }
 
+void pg_count_add(PgDb *d, PgCount what, gint64 delta)
+{
+  d->unit_counts[what] += delta;
+}
+
+/* The write unit ended: its counts join the transaction's (kept) or are forgotten. */
+static void counts_unit_end(PgDb *d, gboolean kept)
+{
+  for (int i = 0; i < 2; i++) {
+    if (kept) d->txn_counts[i] += d->unit_counts[i];
+    d->unit_counts[i] = 0;
+  }
+}
+
+static void counts_forget(PgDb *d)
+{
+  memset(d->unit_counts, 0, sizeof d->unit_counts);
+  memset(d->txn_counts, 0, sizeof d->txn_counts);
+}
+
+/* The transaction's counts, in one statement just before COMMIT. */
+static int counts_flush(PgDb *d, GError **error)
+{
+  if (d->txn_counts[PG_COUNT_MESSAGES] == 0 && d->txn_counts[PG_COUNT_ACTIVITIES] == 0) return 0;
+  PgParams p = {0};
+  pg_param_int(&p, d->txn_counts[PG_COUNT_MESSAGES]);
+  pg_param_int(&p, d->txn_counts[PG_COUNT_ACTIVITIES]);
+  counts_forget(d);
+  return pg_exec(d,
+                 "UPDATE counters SET n = n + CASE name WHEN 'messages' THEN $1::bigint ELSE $2::bigint END"
+                 " WHERE name IN ('messages', 'activities')",
+                 &p, "count rows", error) < 0 ? -1 : 0;
+}
+
 /* COMMIT, or, while fault injection asks for it, ROLLBACK reported as a failed commit. */
 static int commit_now(PgDb *d, GError **error)
 {
+  if (counts_flush(d, error) < 0) {
+    pg_control(d, "ROLLBACK", NULL);
+    return -1;
+  }
   if (d->fail_commits > 0) {
     d->fail_commits--;
     pg_control(d, "ROLLBACK", NULL);
@@ -269,6 +338,12 @@ static int commit_now(PgDb *d, GError **error)
 
 int pg_write_begin(PgDb *d, GError **error)
 {
+  if (d->disk_full) {
+    /* what the server answers when it cannot extend a file (SQLSTATE 53100) */
+    g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: could not extend file: No space left on device (injected)");
+    if (d->in_txn && d->batch) d->spoiled = TRUE;
+    return -1;
+  }
   if (d->in_txn) {
     if (PQtransactionStatus(d->conn) == PQTRANS_IDLE) {
       g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: the transaction was rolled back by the database");
@@ -282,6 +357,7 @@ int pg_write_begin(PgDb *d, GError **error)
 
 int pg_write_end(PgDb *d, int rc, GError **error)
 {
+  counts_unit_end(d, rc >= 0);
   if (d->in_txn) {
     if (d->batch) {
       if (rc < 0) d->spoiled = TRUE; /* PostgreSQL aborted the transaction anyway: the batch is void */
@@ -292,9 +368,14 @@ int pg_write_end(PgDb *d, int rc, GError **error)
       pg_control(d, "RELEASE SAVEPOINT w", NULL);
       return -1;
     }
-    return pg_control(d, "RELEASE SAVEPOINT w", error) < 0 ? -1 : rc;
+    if (pg_control(d, "RELEASE SAVEPOINT w", error) < 0) {
+      d->spoiled = TRUE; /* the transaction is aborted: so are its counts, at the commit */
+      return -1;
+    }
+    return rc;
   }
   if (rc < 0) {
+    counts_forget(d);
     pg_control(d, "ROLLBACK", NULL);
     return -1;
   }
@@ -369,6 +450,7 @@ int pg_commit(void *impl, GError **error)
   d->batch = FALSE;
   if (d->spoiled) {
     d->spoiled = FALSE;
+    counts_forget(d);
     pg_control(d, "ROLLBACK", NULL);
     return spoiled(error);
   }
@@ -381,10 +463,53 @@ void pg_rollback(void *impl)
   d->in_txn = FALSE;
   d->batch = FALSE;
   d->spoiled = FALSE;
+  counts_forget(d);
   pg_control(d, "ROLLBACK", NULL);
 }
 
 void pg_fault_inject_commit_failures(void *impl, int n)
 {
   ((PgDb *)impl)->fail_commits = n > 0 ? n : 0;
+}
+
+/* ---- test hooks and maintenance --------------------------------------------------------------- */
+
+/* Every write fails as the server fails on a full disk (53100, MA_ERROR_TEMPFAIL) until lifted: a
+ * full disk cannot be made on demand on a shared server, so the write bracket answers for it. */
+void pg_fault_inject_disk_full(void *impl, gboolean full)
+{
+  ((PgDb *)impl)->disk_full = full;
+}
+
+void pg_debug_statements(void *impl, GPtrArray *out)
+{
+  PgDb *d = impl;
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init(&it, d->stmts);
+  while (g_hash_table_iter_next(&it, &key, NULL)) g_ptr_array_add(out, g_strdup(key));
+}
+
+/* The server's write-ahead log position: every commit, by any node, moves it before it becomes
+ * visible, so a cache that read it before its data is dropped after another node's commit. It also
+ * moves for rolled-back writes and the server's own maintenance (a cache dropped for nothing,
+ * never one kept wrongly). An unreadable position counts as a change. Never decreases: the log
+ * position does not, and a failure reads as the previous value plus one. */
+gint64 pg_data_version(void *impl)
+{
+  PgDb *d = impl;
+  PGresult *r = pg_run(d, "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint", NULL, "data version", NULL);
+  gint64 v = r ? pg_col_int(r, 0, 0) : 0;
+  if (r) PQclear(r);
+  if (!r || v <= d->data_version) v = d->data_version + (r ? 0 : 1);
+  d->data_version = v;
+  return v;
+}
+
+/* The server checkpoints its own log (and a CHECKPOINT needs a privileged role): nothing to do. */
+int pg_checkpoint(void *impl, GError **error)
+{
+  (void)impl;
+  (void)error;
+  return 0;
 }

@@ -14,7 +14,6 @@
 
 #include <string.h>
 
-#define SNIPPET_CHARS 200
 
 /* ---- blobs ---------------------------------------------------------------------------------- */
 
@@ -74,30 +73,6 @@ int sqlite_blob_get(void *impl, const char *sha256, GBytes **out, GError **error
 }
 
 /* ---- helpers -------------------------------------------------------------------------------- */
-
-/* The first SNIPPET_CHARS characters of text with runs of whitespace folded to one space. */
-static char *snippet_make(const char *text)
-{
-  GString *out = g_string_new(NULL);
-  glong chars = 0;
-  gboolean space = FALSE;
-  for (const char *p = text ? text : ""; *p && chars < SNIPPET_CHARS; p = g_utf8_next_char(p)) {
-    gunichar c = g_utf8_get_char_validated(p, -1);
-    if (c == (gunichar)-1 || c == (gunichar)-2) break;
-    if (g_unichar_isspace(c)) {
-      space = out->len > 0;
-      continue;
-    }
-    if (space) {
-      g_string_append_c(out, ' ');
-      chars++;
-      space = FALSE;
-    }
-    g_string_append_unichar(out, c);
-    chars++;
-  }
-  return g_string_free(out, FALSE);
-}
 
 int sql_message_owned(SqlDb *d, const char *enterprise_id, const char *id, GError **error)
 {
@@ -309,7 +284,7 @@ static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **erro
                              " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              error);
   if (!s) return -1;
-  char *snippet = m->snippet ? NULL : snippet_make(m->text);
+  char *snippet = m->snippet ? NULL : storage_snippet_make(m->text);
   sql_bind_text(s, 1, m->id);
   sql_bind_text(s, 2, m->enterprise_id);
   sql_bind_text(s, 3, m->thread_id);

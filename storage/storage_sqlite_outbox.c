@@ -1,6 +1,6 @@
-/* storage_sqlite_outbox.c - SQLite backend: the webhook outbox (events for the CRM, delivered in
- * seq order, retried with a schedule the webhook module decides, parked as dead at its retry cap)
- * and the admin counts shown on /metrics.
+/* storage_sqlite_outbox.c - SQLite backend: the webhook outbox (events for the CRM, claimed by a
+ * sender with a lease and delivered in seq order per enterprise, retried with a schedule the
+ * webhook module decides, parked as dead at its retry cap) and the admin counts shown on /metrics.
  *
  * The counts come from the counters table (migration 4), not from scans: the writers of messages and
  * activities count their inserts (migration 6), triggers count deletes and records.
@@ -36,17 +36,27 @@ int sqlite_outbox_add(void *impl, const char *enterprise_id, const char *event, 
   return sql_write_end(d, ret, error);
 }
 
-int sqlite_outbox_due(void *impl, gint64 now, int limit, GPtrArray *out, GError **error)
+/* The claim's choice (storage_outbox_claim): due, unclaimed, and no earlier pending event of the
+ * same enterprise that is not due or is claimed. ?1 now, ?2 limit. */
+#define OUTBOX_CLAIMABLE                                                                                   \
+  " FROM outbox o WHERE o.delivered_at IS NULL AND o.dead = 0 AND o.next_attempt_at <= ?1"                   \
+  " AND o.claimed_until <= ?1 AND NOT EXISTS (SELECT 1 FROM outbox b WHERE b.enterprise_id IS o.enterprise_id" \
+  " AND b.seq < o.seq AND b.delivered_at IS NULL AND b.dead = 0 AND (b.next_attempt_at > ?1 OR b.claimed_until > ?1))" \
+  " ORDER BY o.seq LIMIT ?2"
+
+int sqlite_outbox_claim(void *impl, gint64 now, gint64 lease_until, int limit, GPtrArray *out, GError **error)
 {
   SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  /* the write lock makes the choice and the marking one step: no other sender claims in between */
   sqlite3_stmt *s = sql_prep(d,
-                             "SELECT seq, idempotency_key, enterprise_id, event, payload, attempts, next_attempt_at,"
-                             " last_error FROM outbox WHERE delivered_at IS NULL AND dead = 0 AND next_attempt_at <= ?"
-                             " ORDER BY seq LIMIT ?",
+                             "SELECT o.seq, o.idempotency_key, o.enterprise_id, o.event, o.payload, o.attempts,"
+                             " o.next_attempt_at, o.last_error" OUTBOX_CLAIMABLE,
                              error);
-  if (!s) return -1;
+  if (!s) return sql_write_end(d, -1, error);
   sqlite3_bind_int64(s, 1, now);
   sqlite3_bind_int(s, 2, limit > 0 ? limit : -1);
+  guint had = out->len;
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     MaOutboxEvent *e = g_new0(MaOutboxEvent, 1);
@@ -61,8 +71,32 @@ int sqlite_outbox_due(void *impl, gint64 now, int limit, GPtrArray *out, GError 
     g_ptr_array_add(out, e);
   }
   sql_reset(s);
-  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "outbox due");
-  return 0;
+  int ret = rc == SQLITE_DONE ? 0 : sql_fail(d, rc, error, "claim outbox events");
+  if (ret == 0 && lease_until > now && out->len > had) {
+    s = sql_prep(d, "UPDATE outbox SET claimed_until = ? WHERE seq = ?", error);
+    for (guint i = had; s && ret == 0 && i < out->len; i++) {
+      sqlite3_bind_int64(s, 1, lease_until);
+      sqlite3_bind_int64(s, 2, ((MaOutboxEvent *) out->pdata[i])->seq);
+      ret = sql_step_done(d, s, error, "claim outbox event");
+    }
+    if (!s) ret = -1;
+  }
+  ret = sql_write_end(d, ret, error);
+  if (ret < 0) g_ptr_array_remove_range(out, had, out->len - had);
+  return ret;
+}
+
+int sqlite_outbox_release(void *impl, gint64 seq, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d, "UPDATE outbox SET claimed_until = 0 WHERE seq = ?", error);
+  if (s) {
+    sqlite3_bind_int64(s, 1, seq);
+    ret = sql_step_done(d, s, error, "release outbox event");
+  }
+  return sql_write_end(d, ret, error);
 }
 
 int sqlite_outbox_delivered(void *impl, gint64 seq, gint64 now, GError **error)
@@ -70,7 +104,7 @@ int sqlite_outbox_delivered(void *impl, gint64 seq, gint64 now, GError **error)
   SqlDb *d = impl;
   if (sql_write_begin(d, error) < 0) return -1;
   int ret = -1;
-  sqlite3_stmt *s = sql_prep(d, "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 WHERE seq = ?", error);
+  sqlite3_stmt *s = sql_prep(d, "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, claimed_until = 0 WHERE seq = ?", error);
   if (s) {
     sqlite3_bind_int64(s, 1, now);
     sqlite3_bind_int64(s, 2, seq);
@@ -86,8 +120,8 @@ int sqlite_outbox_failed(void *impl, gint64 seq, int attempts, gint64 next_attem
   if (sql_write_begin(d, error) < 0) return -1;
   int ret = -1;
   sqlite3_stmt *s = sql_prep(d,
-                             "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, dead = ?"
-                             " WHERE seq = ?",
+                             "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, dead = ?,"
+                             " claimed_until = 0 WHERE seq = ?",
                              error);
   if (s) {
     sqlite3_bind_int(s, 1, attempts);

@@ -15,9 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TIMELINE_MAX_LIMIT 500
-#define TIMELINE_DEFAULT_LIMIT 50
-#define CURSOR_MAX_LEN 200
 
 /* ---- activities ----------------------------------------------------------------------------- */
 
@@ -169,77 +166,6 @@ int sqlite_archive_version(void *impl, const char *enterprise_id, gint64 *out, G
   return 0;
 }
 
-/* ---- cursor --------------------------------------------------------------------------------- */
-
-typedef struct {
-  gint64 date;
-  char *message_id;
-  int kind;
-} TimelinePos;
-
-static char *cursor_encode(gint64 date, const char *message_id, int kind)
-{
-  char *plain = g_strdup_printf("%" G_GINT64_FORMAT "|%s|%d", date, message_id, kind);
-  char *b64 = g_base64_encode((const guchar *)plain, strlen(plain));
-  g_free(plain);
-  for (char *p = b64; *p; p++) {
-    if (*p == '+') *p = '-';
-    else if (*p == '/') *p = '_';
-    else if (*p == '=') {
-      *p = '\0';
-      break;
-    }
-  }
-  return b64;
-}
-
-/* 0 and *pos filled, or -1 with MA_ERROR_INVALID. */
-static int cursor_decode(const char *cursor, TimelinePos *pos, GError **error)
-{
-  size_t n = strlen(cursor);
-  gboolean ok = n > 0 && n <= CURSOR_MAX_LEN;
-  for (size_t i = 0; ok && i < n; i++)
-    ok = g_ascii_isalnum(cursor[i]) || cursor[i] == '-' || cursor[i] == '_';
-  char *plain = NULL;
-  char **parts = NULL;
-  if (ok) {
-    GString *b64 = g_string_new(cursor);
-    for (gsize i = 0; i < b64->len; i++) {
-      if (b64->str[i] == '-') b64->str[i] = '+';
-      else if (b64->str[i] == '_') b64->str[i] = '/';
-    }
-    while (b64->len % 4) g_string_append_c(b64, '=');
-    gsize len = 0;
-    guchar *raw = g_base64_decode(b64->str, &len);
-    g_string_free(b64, TRUE);
-    plain = g_strndup((const char *)raw, len);
-    ok = strlen(plain) == len; /* no NUL inside */
-    g_free(raw);
-  }
-  if (ok) {
-    parts = g_strsplit(plain, "|", -1);
-    ok = g_strv_length(parts) == 3 && *parts[0] && *parts[1] && *parts[2];
-  }
-  if (ok) {
-    char *end = NULL;
-    pos->date = g_ascii_strtoll(parts[0], &end, 10);
-    ok = end && *end == '\0';
-    for (const char *p = parts[1]; ok && *p; p++) ok = g_ascii_isalnum(*p) || *p == '-' || *p == '_';
-    ok = ok && (strcmp(parts[2], "0") == 0 || strcmp(parts[2], "1") == 0);
-  }
-  if (ok) {
-    pos->message_id = g_strdup(parts[1]);
-    pos->kind = parts[2][0] - '0';
-  }
-  g_strfreev(parts);
-  g_free(plain);
-  if (!ok) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "invalid cursor");
-    return -1;
-  }
-  return 0;
-}
-
 /* ---- page ----------------------------------------------------------------------------------- */
 
 /* Where the page statement's columns start: the position, then the message's, then the activity's. */
@@ -302,7 +228,7 @@ static char *timeline_parts_sql(const MaTimelineFilter *f, gboolean after)
 
 /* Binds a page's parameters (see timeline_where) to s. */
 static void timeline_bind(sqlite3_stmt *s, const char *enterprise_id, MaRecordType type, const char *record_id,
-                          const MaTimelineFilter *f, const TimelinePos *after, int fetch)
+                          const MaTimelineFilter *f, const MaTimelinePos *after, int fetch)
 {
   sql_bind_text(s, 1, enterprise_id);
   sqlite3_bind_int(s, 2, (int)type);
@@ -323,7 +249,7 @@ static void timeline_bind(sqlite3_stmt *s, const char *enterprise_id, MaRecordTy
 
 /* Appends the parts the parts statement finds to the messages of by_id (id -> MaStoredMessage*). */
 static int timeline_parts(SqlDb *d, const char *enterprise_id, MaRecordType type, const char *record_id,
-                          const MaTimelineFilter *f, const TimelinePos *after, int fetch, GHashTable *by_id,
+                          const MaTimelineFilter *f, const MaTimelinePos *after, int fetch, GHashTable *by_id,
                           GError **error)
 {
   char *sql = timeline_parts_sql(f, after != NULL);
@@ -364,8 +290,8 @@ static int timeline_parts(SqlDb *d, const char *enterprise_id, MaRecordType type
  * one more row follows (*more). Rows whose message or activity is gone are skipped (their
  * position still counts for the cursor). */
 static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type, const char *record_id,
-                         const MaTimelineFilter *f, const TimelinePos *after, int limit, GPtrArray *out,
-                         TimelinePos *last, gboolean *more, GError **error)
+                         const MaTimelineFilter *f, const MaTimelinePos *after, int limit, GPtrArray *out,
+                         MaTimelinePos *last, gboolean *more, GError **error)
 {
   *more = FALSE;
   if (f && f->direction && strcmp(f->direction, "inbound") != 0 && strcmp(f->direction, "outbound") != 0) {
@@ -428,8 +354,8 @@ int sqlite_timeline(void *impl, const char *enterprise_id, MaRecordType type, co
   *next_cursor = NULL;
   if (limit <= 0) limit = TIMELINE_DEFAULT_LIMIT;
   if (limit > TIMELINE_MAX_LIMIT) limit = TIMELINE_MAX_LIMIT;
-  TimelinePos after = {0, NULL, 0}, last = {0, NULL, 0};
-  if (cursor && cursor_decode(cursor, &after, error) < 0) return -1;
+  MaTimelinePos after = {0, NULL, 0}, last = {0, NULL, 0};
+  if (cursor && storage_timeline_cursor_decode(cursor, &after, error) < 0) return -1;
   gboolean more = FALSE;
   guint had = out->len;
   /* The two statements are read in one read transaction so the page is one consistent snapshot. */
@@ -437,7 +363,7 @@ int sqlite_timeline(void *impl, const char *enterprise_id, MaRecordType type, co
   int ret = timeline_page(d, enterprise_id, type, record_id, filter, cursor ? &after : NULL, limit, out, &last, &more,
                           error);
   if (txn) step_cached(d, "COMMIT");
-  if (ret == 0 && more) *next_cursor = cursor_encode(last.date, last.message_id, last.kind);
+  if (ret == 0 && more) *next_cursor = storage_timeline_cursor_encode(last.date, last.message_id, last.kind);
   if (ret < 0) g_ptr_array_remove_range(out, had, out->len - had);
   g_free(last.message_id);
   g_free(after.message_id);

@@ -12,7 +12,9 @@
  * each failure in a row from 1 s up to [pipeline] retry_max_backoff. That is one attempt and one
  * log line per backoff step however many entries wait, never a hot loop, and no attempt cap: the
  * entries are retried for as long as the failure lasts. Any other failure may be one message's
- * fault, so the batch is retried one entry at a time; an entry that still fails alone for a reason
+ * fault, so the batch is retried one entry at a time (a message another node archived first, a
+ * conflict, then succeeds as a duplicate; one that conflicts again alone is deferred, not parked);
+ * an entry that still fails alone for a reason
  * that can never pass (unknown enterprise, invalid input, a limit, our own bug) is parked in the
  * spool as dead with an ERROR line, kept for `mailagent spool` to show, requeue or purge. Nothing
  * that was acknowledged is ever removed without being archived or deliberately skipped.
@@ -308,6 +310,16 @@ static void park_dead(Worker *w, MaSpoolEntry *e, const GError *error)
   g_mutex_unlock(&pool.lock);
 }
 
+/* MA_ERROR_CONFLICT on an entry alone: another node (several serve nodes on one PostgreSQL) or
+ * worker archived the same message between the duplicate check and the insert. Not the message's
+ * fault: tried again, it is found as the duplicate it now is. A conflict that keeps coming back is
+ * no race: after CONCURRENT_ATTEMPTS the entry is parked like any other failure. */
+#define CONCURRENT_ATTEMPTS 5
+static gboolean concurrent(const MaSpoolEntry *e, const GError *error)
+{
+  return error && error->domain == MA_ERROR && error->code == MA_ERROR_CONFLICT && e->attempts < CONCURRENT_ATTEMPTS;
+}
+
 /* One entry alone in its own transaction; a failure defers it or parks it as dead. */
 static void process_one(Worker *w, MaSpoolEntry *e)
 {
@@ -326,7 +338,7 @@ static void process_one(Worker *w, MaSpoolEntry *e)
     if (committed_hook && r->outcome != MA_INGEST_SKIPPED) committed_hook();
     return;
   }
-  if (temporary(error))
+  if (temporary(error) || concurrent(e, error))
     defer(w, &e, 1, error);
   else
     park_dead(w, e, error);

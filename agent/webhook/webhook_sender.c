@@ -1,9 +1,12 @@
-/* webhook_sender.c - the sender thread: reads the outbox, delivers in seq order, records each
- * outcome in the outbox, and sleeps until the next retry is due, a notify, or a periodic poll
- * (events added by another process, e.g. `mailagent ingest`, are picked up within POLL_SECONDS).
+/* webhook_sender.c - the sender thread: claims due events from the outbox (a lease, so several
+ * nodes can send one outbox and each event goes out from one of them), delivers them in seq
+ * order, records each outcome in the outbox, and sleeps until the next retry is due, a notify, or
+ * a periodic poll (events added by another process or node are picked up within POLL_SECONDS).
  *
- * Ordering: events are taken oldest first; once an event of an enterprise fails or is waiting for
- * its retry time, the later events of that enterprise wait behind it in this pass. A storage error
+ * Ordering: the claim gives only the head of each enterprise's queue (storage_outbox_claim), so no
+ * node overtakes a waiting event; once an event of an enterprise fails in this pass, the later
+ * claimed events of that enterprise are given back unattempted. A pass stops attempting before
+ * the claim's lease could run out during an attempt, and gives back what it did not attempt. A storage error
  * (busy database) is retried after a second; it never loses or duplicates an outcome beyond what
  * the receiver's Idempotency-Key dedup absorbs (an attempt whose outcome could not be recorded is
  * sent again). Never logs payloads or the secret.
@@ -17,6 +20,9 @@
 
 #define POLL_SECONDS 5
 #define BATCH 200
+/* A claim's lease beyond the worst case of one attempt (the HTTP timeout): an attempt starts only
+ * while the lease outlasts it, so no other node takes an event being sent. */
+#define LEASE_MARGIN_SECONDS 10
 
 typedef struct {
   GThread *thread;
@@ -117,42 +123,56 @@ static int deliver(MaStorage *st, WebhookHttp *http, const MaOutboxEvent *e, gin
   return 0;
 }
 
-/* One pass over the pending events. Returns when the sender should wake next (Unix seconds). */
+/* Gives back the claimed events of due[from..] that were not attempted (a storage error leaves
+ * them to their lease). */
+static void release_rest(MaStorage *st, GPtrArray *due, guint from, GHashTable *attempted)
+{
+  for (guint i = from; i < due->len; i++) {
+    const MaOutboxEvent *e = due->pdata[i];
+    if (g_hash_table_contains(attempted, e)) continue;
+    g_autoptr(GError) error = NULL;
+    if (storage_outbox_release(st, e->seq, &error) < 0) {
+      ma_warn("webhook", "cannot give back a claimed event (it returns when its lease ends) seq=%" G_GINT64_FORMAT
+              " error=%s", e->seq, error->message);
+      return;
+    }
+  }
+}
+
+/* One pass over the claimed events. Returns when the sender should wake next (Unix seconds). */
 static gint64 pass(MaStorage *st, WebhookHttp *http)
 {
   gint64 now = real_now();
   gint64 wake = now + POLL_SECONDS;
+  gint64 lease_until = now + 2 * (gint64) sender.timeout + LEASE_MARGIN_SECONDS;
   g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbox_event_free);
   g_autoptr(GError) error = NULL;
-  /* Everything pending, in seq order, so a later event never overtakes a waiting one. */
-  if (storage_outbox_due(st, G_MAXINT64, BATCH, due, &error) < 0) {
-    ma_warn("webhook", "cannot read the outbox error=%s", error->message);
+  if (storage_outbox_claim(st, now, lease_until, BATCH, due, &error) < 0) {
+    ma_warn("webhook", "cannot claim events from the outbox error=%s", error->message);
     return now + 1;
   }
   g_autoptr(GHashTable) blocked = g_hash_table_new(g_str_hash, g_str_equal);
-  guint delivered = 0;
-  for (guint i = 0; i < due->len && !stopping(); i++) {
+  g_autoptr(GHashTable) attempted = g_hash_table_new(g_direct_hash, g_direct_equal);
+  guint delivered = 0, i = 0;
+  for (; i < due->len && !stopping(); i++) {
     const MaOutboxEvent *e = due->pdata[i];
     const char *ent = e->enterprise_id ? e->enterprise_id : "";
     if (g_hash_table_contains(blocked, ent)) continue;
-    if (e->next_attempt_at > now) {
-      g_hash_table_add(blocked, (gpointer) ent);
-      wake = MIN(wake, e->next_attempt_at);
-      continue;
-    }
+    if (real_now() + sender.timeout + 1 >= lease_until) break; /* the lease could end mid-attempt */
+    g_hash_table_add(attempted, (gpointer) e);
     gint64 next_at = 0;
     int rc = deliver(st, http, e, &next_at);
-    if (rc < 0) return real_now() + 1;
+    if (rc < 0) return real_now() + 1; /* the unattempted rest returns when the lease ends */
     if (rc == 0) {
       g_hash_table_add(blocked, (gpointer) ent);
       wake = MIN(wake, next_at);
     } else {
       delivered++;
     }
-    now = real_now();
   }
-  /* A full batch that made progress: go again at once. */
-  if (due->len == BATCH && delivered > 0) return 0;
+  release_rest(st, due, 0, attempted);
+  /* A full batch that made progress, or one cut short: go again at once. */
+  if ((due->len == BATCH && delivered > 0) || i < due->len) return 0;
   return wake;
 }
 

@@ -1,29 +1,35 @@
 #!/usr/bin/env bash
-# storage_pg.sh - the storage unit tests the PostgreSQL backend can run so far (test_storage's
+# storage_pg.sh - the storage unit tests the PostgreSQL backend can run (test_storage's
 # /storage/postgresql/... cases: migrations under the advisory lock, transactions and batches,
-# inbound addresses, employees, API keys, settings and rules, records and the matching look-ups;
-# test_storage_mailboxes': mailbox bindings, leases raced by two handles, checkpoints, quarantine, the
-# daily counts and Sent copies; test_relay_plan's routes over bound mailboxes;
-# the outbound queue, relays, sending counts and suppressions of test_storage_outbound, _relays and
-# _claims), against a real PostgreSQL this script starts (initdb and pg_ctl
+# inbound addresses, employees, API keys, settings and rules, records and the matching look-ups,
+# the data version, a full disk; test_storage_archive's: messages, threads, activities, the
+# timeline, the outbox's claims, the same message stored by two handles at once, deleting an
+# enterprise; test_storage_mailboxes': mailbox bindings, leases raced by two handles, checkpoints,
+# quarantine, the daily counts and Sent copies; test_relay_plan's routes over bound mailboxes; the
+# outbound queue, relays, sending counts and suppressions of test_storage_outbound, _relays and
+# _claims; the pending store and search), against a real PostgreSQL this script starts (initdb and pg_ctl
 # as the unprivileged postgres user, loopback port, password only in a libpq password file).
 # The same test functions run against SQLite in unit/test_storage: one parameter, the backend.
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/postgres.sh"
 
 pg_start
-# run_pg PROGRAM PATH MIN: PROGRAM's tests under PATH, at least MIN of them, none skipped (GLib's -p
-# wants the deepest common suite: /storage/postgresql alone finds none of /storage/postgresql/x/y)
+# run_pg PROGRAM PATH MIN: PROGRAM's tests under PATH, at least MIN of them, none skipped (each
+# named with -p: GLib's -p PATH alone leaves out the suites nested below PATH)
 run_pg() {
   local out st n
-  out=$(MAILAGENT_TEST_PG="$PG_CONNINFO" "$BUILD_DIR/tests/$1" -p "$2" 2>&1) && st=0 || st=$?
+  local -a paths=()
+  for path in $(MAILAGENT_TEST_PG="$PG_CONNINFO" "$BUILD_DIR/tests/$1" -l | grep "^$2/"); do paths+=(-p "$path"); done
+  out=$(MAILAGENT_TEST_PG="$PG_CONNINFO" "$BUILD_DIR/tests/$1" "${paths[@]}" 2>&1) && st=0 || st=$?
   echo "$out" | grep -E '^(ok|not ok)' || true
   assert_eq 0 "$st" "$1: the storage tests pass against PostgreSQL"
   n=$(echo "$out" | grep -c '^ok' || true)
   assert_eq 0 "$(echo "$out" | grep -c 'SKIP' || true)" "$1: none of them skipped"
   if [ "$n" -ge "$3" ]; then pass "$1: $n PostgreSQL storage tests ran"; else fail "$1: only $n PostgreSQL storage tests ran"; fi
 }
-run_pg test_storage /storage/postgresql 17
+run_pg test_storage /storage/postgresql 19
+# the archive: messages, threads, activities, timeline, outbox claims, the same message on two handles
+run_pg test_storage_archive /storage/postgresql 22
 run_pg test_storage_mailboxes /storage/postgresql/mailboxes 7
 run_pg test_relay_plan /relay/plan/postgresql 3
 assert_eq 1 "$(pg_sql "select count(*) from schema_migrations where version = 1")" "migration 001 recorded once"

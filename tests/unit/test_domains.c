@@ -241,7 +241,7 @@ static char *verify(Fx *fx, gint64 now, GPtrArray *notes, gboolean *changed)
 static gint64 outbox_count(Fx *fx, const char *event)
 {
   GPtrArray *due = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbox_event_free);
-  g_assert_cmpint(storage_outbox_due(fx->st, G_MAXINT64, 100, due, NULL), ==, 0);
+  g_assert_cmpint(storage_outbox_claim(fx->st, G_MAXINT64, 0, 100, due, NULL), ==, 0);
   gint64 n = 0;
   for (guint i = 0; i < due->len; i++)
     if (strcmp(((MaOutboxEvent *) due->pdata[i])->event, event) == 0) n++;

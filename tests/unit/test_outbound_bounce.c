@@ -86,7 +86,7 @@ static guint events(Fixture *fx, const char *name, char **last_payload)
 {
   GError *error = NULL;
   g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbox_event_free);
-  g_assert_cmpint(storage_outbox_due(fx->st, G_MAXINT64 / 2, 1000, due, &error), ==, 0);
+  g_assert_cmpint(storage_outbox_claim(fx->st, G_MAXINT64 / 2, 0, 1000, due, &error), ==, 0);
   guint n = 0;
   for (guint i = 0; i < due->len; i++) {
     MaOutboxEvent *e = due->pdata[i];

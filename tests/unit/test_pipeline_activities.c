@@ -136,7 +136,7 @@ static GPtrArray *outbox_events(Fx *fx, const char *event)
 {
   g_autoptr(GError) error = NULL;
   GPtrArray *all = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbox_event_free);
-  g_assert_cmpint(storage_outbox_due(fx->st, G_MAXINT64, 1000, all, &error), ==, 0);
+  g_assert_cmpint(storage_outbox_claim(fx->st, G_MAXINT64, 0, 1000, all, &error), ==, 0);
   GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbox_event_free);
   for (guint i = 0; i < all->len; i++) {
     MaOutboxEvent *e = all->pdata[i];

@@ -487,7 +487,7 @@ static void test_activities_and_outbox_order(void)
   ma_ingest_result_free(r);
 
   g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbox_event_free);
-  g_assert_cmpint(storage_outbox_due(fx.st, G_MAXINT64 / 2, 100, due, &error), ==, 0);
+  g_assert_cmpint(storage_outbox_claim(fx.st, G_MAXINT64 / 2, 0, 100, due, &error), ==, 0);
   g_assert_cmpuint(due->len, ==, 2);
   g_assert_cmpstr(((MaOutboxEvent *) due->pdata[0])->event, ==, "message.archived");
   g_assert_cmpstr(((MaOutboxEvent *) due->pdata[1])->event, ==, "activity.created");

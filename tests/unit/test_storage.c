@@ -155,6 +155,8 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   sqlite3_close(db);
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db,
+                               /* migration 145 */
+                               "DROP INDEX outbox_pending_by_enterprise; ALTER TABLE outbox DROP COLUMN claimed_until;"
                                "DROP TABLE installation;" /* migration 149 */
                                /* migration 124, with a message archived before it, body in its row */
                                "DROP TABLE message_bodies;"
@@ -539,12 +541,12 @@ static void test_disk_full(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
   add_enterprise(fx->st, "e1", "acme", NULL, NULL);
-  storage_fault_inject_disk_full(fx->st, TRUE);
   char *big = g_strnfill(256 * 1024, 'z');
   char sha[65];
   /* Inside a transaction: the failing write is TEMPFAIL; nothing of the batch survives. */
   g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
   upsert(fx->st, "e1", record(MA_RECORD_CONTACT, "c1", "Ann"));
+  storage_fault_inject_disk_full(fx->st, TRUE);
   int rc = storage_blob_put(fx->st, big, strlen(big), sha, &error);
   g_assert_cmpint(rc, ==, -1);
   g_assert_error(error, MA_ERROR, MA_ERROR_TEMPFAIL);
@@ -605,34 +607,42 @@ static void test_concurrent_writers(Fixture *fx, gconstpointer data)
   g_assert_cmpint(recs, ==, 400);
 }
 
+/* SQLite: exact (reads and rollbacks leave it alone). PostgreSQL: the server's log position, which
+ * every commit moves, by any node; it may also move for nothing (a rollback, the server's own
+ * maintenance), so only the moves are asserted there. */
 static void test_data_version(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
+  gboolean exact = data != ON_PG;
   MaStorage *other = NULL;
-  g_assert_cmpint(storage_open(fx->dir, FALSE, &other, &error), ==, 0);
+  if (exact)
+    g_assert_cmpint(storage_open(fx->dir, FALSE, &other, &error), ==, 0);
+  else
+    g_assert_cmpint(storage_open_backend(&ma_storage_pg_backend, g_getenv("MAILAGENT_TEST_PG"), FALSE, &other, &error), ==, 0);
   gint64 v0 = storage_data_version(fx->st);
-  g_assert_cmpint(storage_data_version(fx->st), ==, v0);
+  if (exact) g_assert_cmpint(storage_data_version(fx->st), ==, v0);
   /* reads change nothing */
   MaEnterprise *e = NULL;
   g_assert_cmpint(storage_enterprise_get(fx->st, "x", &e, &error), ==, 0);
-  g_assert_cmpint(storage_data_version(fx->st), ==, v0);
+  if (exact) g_assert_cmpint(storage_data_version(fx->st), ==, v0);
   /* our own commit */
   add_enterprise(fx->st, "e1", "acme", NULL, NULL);
   gint64 v1 = storage_data_version(fx->st);
   g_assert_cmpint(v1, >, v0);
-  g_assert_cmpint(storage_data_version(fx->st), ==, v1);
+  if (exact) g_assert_cmpint(storage_data_version(fx->st), ==, v1);
   /* another handle's commit */
   gint64 o0 = storage_data_version(other);
   g_assert_cmpint(storage_setting_set(other, "e1", "k", "v", &error), ==, 0);
   g_assert_cmpint(storage_data_version(other), >, o0);
   gint64 v2 = storage_data_version(fx->st);
   g_assert_cmpint(v2, >, v1);
-  g_assert_cmpint(storage_data_version(fx->st), ==, v2);
+  if (exact) g_assert_cmpint(storage_data_version(fx->st), ==, v2);
   /* a rolled-back transaction is no change */
   g_assert_cmpint(storage_begin(other, &error), ==, 0);
   g_assert_cmpint(storage_setting_set(other, "e1", "k", "w", &error), ==, 0);
   storage_rollback(other);
-  g_assert_cmpint(storage_data_version(fx->st), ==, v2);
+  if (exact) g_assert_cmpint(storage_data_version(fx->st), ==, v2);
+  g_assert_cmpint(storage_data_version(fx->st), >=, v2); /* never decreases */
   storage_close(&other);
 }
 
@@ -1387,6 +1397,8 @@ int main(int argc, char **argv)
     ADD_PG("/audit", test_audit);
     ADD_PG("/enterprises", test_enterprises);
     ADD_PG("/domain-claims", test_domain_claims);
+    ADD_PG("/data-version", test_data_version);
+    ADD_PG("/fault/disk-full", test_disk_full);
   } else {
     g_test_add_func("/storage/postgresql/backend", test_pg_skipped);
   }

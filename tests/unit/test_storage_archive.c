@@ -1,12 +1,19 @@
 /* test_storage_archive.c - unit tests of the archive side of storage: messages (dedup, parts,
  * links, provenance), threads, activities (uniqueness), the timeline (order, interleaving,
  * filters, cursor stability under inserts, bad cursors, speed of a deep page, the per-enterprise
- * version its cache reads), the outbox, and
- * tenant isolation and fault injection across all of them.
+ * version its cache reads), the outbox (claims with leases, two senders at once), the same
+ * message stored by two handles at once, and tenant isolation and fault injection across all of
+ * them.
+ *
+ * One parameter, the backend: every test runs against SQLite under /storage/..., and again against
+ * PostgreSQL under /storage/postgresql/... when MAILAGENT_TEST_PG names a database
+ * (integration/storage_pg starts one); each PostgreSQL test starts from an empty schema.
  */
 #include "storage/storage.h"
+#include "storage/storage_backend.h"
 
 #include "testutil.h"
+#include "testutil_storage.h"
 
 #include <string.h>
 
@@ -23,11 +30,18 @@ static void add_enterprise(MaStorage *st, const char *id)
   g_assert_no_error(error);
 }
 
+#define ON_PG TESTUTIL_ON_PG
+
+/* Another handle on the fixture's database (another node, another thread). */
+static MaStorage *open_other(Fixture *fx, gconstpointer data)
+{
+  return testutil_storage_open_again(fx->dir, data);
+}
+
 static void fx_setup(Fixture *fx, gconstpointer data)
 {
-  GError *error = NULL;
   fx->dir = testutil_tempdir("ma-archive-XXXXXX");
-  g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
+  fx->st = testutil_storage_open(fx->dir, data);
   add_enterprise(fx->st, "e1");
   add_enterprise(fx->st, "e2");
 }
@@ -713,7 +727,7 @@ static void test_timeline_speed(Fixture *fx, gconstpointer data)
     gint64 t0 = g_get_monotonic_time();
     g_assert_cmpint(storage_timeline(fx->st, "e1", MA_RECORD_CONTACT, "c1", NULL, cursor, 50, out, &next, &error), ==, 0);
     gint64 dt = g_get_monotonic_time() - t0;
-    if (pages > 0 && dt > worst) worst = dt; /* the first page prepares statements */
+    if (pages > 1 && dt > worst) worst = dt; /* the first two pages prepare the statements (without, with a cursor) */
     total += out->len;
     g_ptr_array_set_size(out, 0);
     g_free(cursor);
@@ -824,8 +838,9 @@ static void test_outbox(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_outbox_backlog(fx->st, &backlog, &error), ==, 0);
   g_assert_cmpint(backlog, ==, 3);
 
+  /* A lease that does not outlast now claims nothing: a read of what is due. */
   GPtrArray *due = g_ptr_array_new_with_free_func((GDestroyNotify)ma_outbox_event_free);
-  g_assert_cmpint(storage_outbox_due(fx->st, 101, 10, due, &error), ==, 0);
+  g_assert_cmpint(storage_outbox_claim(fx->st, 101, 0, 10, due, &error), ==, 0);
   g_assert_cmpuint(due->len, ==, 2); /* k3 not due before 102 */
   MaOutboxEvent *e1 = g_ptr_array_index(due, 0), *e2 = g_ptr_array_index(due, 1);
   g_assert_cmpstr(e1->idempotency_key, ==, "k1");
@@ -836,33 +851,310 @@ static void test_outbox(Fixture *fx, gconstpointer data)
   gint64 seq1 = e1->seq, seq2 = e2->seq;
   g_ptr_array_set_size(due, 0);
 
-  /* k1 fails: retried later, keeps its place in seq order. */
+  /* Claimed until 130: invisible to other claims until then, or until an outcome ends the claim. */
+  g_assert_cmpint(storage_outbox_claim(fx->st, 102, 130, 10, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 3);
+  g_ptr_array_set_size(due, 0);
+  g_assert_cmpint(storage_outbox_claim(fx->st, 110, 140, 10, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 0);
+
+  /* k1 fails: retried at 200, and k3 (e1's next) waits behind it; e2's k2 is delivered. */
   g_assert_cmpint(storage_outbox_failed(fx->st, seq1, 1, 200, "HTTP 503", FALSE, &error), ==, 0);
   g_assert_cmpint(storage_outbox_delivered(fx->st, seq2, 150, &error), ==, 0);
-  g_assert_cmpint(storage_outbox_due(fx->st, 150, 10, due, &error), ==, 0);
-  g_assert_cmpuint(due->len, ==, 1);
-  g_assert_cmpstr(((MaOutboxEvent *)g_ptr_array_index(due, 0))->idempotency_key, ==, "k3");
-  g_ptr_array_set_size(due, 0);
-  g_assert_cmpint(storage_outbox_due(fx->st, 200, 10, due, &error), ==, 0);
+  g_assert_cmpint(storage_outbox_claim(fx->st, 150, 0, 10, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 0); /* k3's lease ran out, but k1 is not due */
+  g_assert_cmpint(storage_outbox_claim(fx->st, 200, 0, 10, due, &error), ==, 0);
   g_assert_cmpuint(due->len, ==, 2);
   e1 = g_ptr_array_index(due, 0);
   g_assert_cmpstr(e1->idempotency_key, ==, "k1");
   g_assert_cmpint(e1->attempts, ==, 1);
   g_assert_cmpint(e1->next_attempt_at, ==, 200);
   g_assert_cmpstr(e1->last_error, ==, "HTTP 503");
+  g_assert_cmpstr(((MaOutboxEvent *)g_ptr_array_index(due, 1))->idempotency_key, ==, "k3");
   g_ptr_array_set_size(due, 0);
-  g_assert_cmpint(storage_outbox_due(fx->st, 200, 1, due, &error), ==, 0);
+  g_assert_cmpint(storage_outbox_claim(fx->st, 200, 0, 1, due, &error), ==, 0);
   g_assert_cmpuint(due->len, ==, 1); /* limit */
   g_ptr_array_set_size(due, 0);
 
-  /* Dead: parked, never due again, not in the backlog. Delivered keys are not re-added. */
+  /* Given back unattempted: claimable again at once. */
+  g_assert_cmpint(storage_outbox_claim(fx->st, 200, 260, 10, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 2);
+  gint64 seq3 = ((MaOutboxEvent *)g_ptr_array_index(due, 1))->seq;
+  g_ptr_array_set_size(due, 0);
+  g_assert_cmpint(storage_outbox_release(fx->st, seq1, &error), ==, 0);
+  g_assert_cmpint(storage_outbox_release(fx->st, seq3, &error), ==, 0);
+  g_assert_cmpint(storage_outbox_claim(fx->st, 201, 0, 10, due, &error), ==, 0);
+  g_assert_cmpuint(due->len, ==, 2);
+  g_ptr_array_set_size(due, 0);
+
+  /* Dead: parked, never due again, not in the backlog, and no longer blocking k3. Delivered keys
+   * are not re-added. */
   g_assert_cmpint(storage_outbox_failed(fx->st, seq1, 8, 300, "gave up", TRUE, &error), ==, 0);
-  g_assert_cmpint(storage_outbox_due(fx->st, 100000, 10, due, &error), ==, 0);
+  g_assert_cmpint(storage_outbox_claim(fx->st, 100000, 0, 10, due, &error), ==, 0);
   g_assert_cmpuint(due->len, ==, 1);
   g_ptr_array_unref(due);
   g_assert_cmpint(storage_outbox_backlog(fx->st, &backlog, &error), ==, 0);
   g_assert_cmpint(backlog, ==, 1);
   g_assert_cmpint(storage_outbox_add(fx->st, "e2", "activity.created", "k2", "{}", 500, &error), ==, 0);
+  g_assert_no_error(error);
+}
+
+/* Two senders (two handles, two threads) share one outbox: each claims, "delivers" what it got and
+ * records it. Every event is delivered exactly once, and each enterprise's events in seq order,
+ * whichever sender took them. */
+#define SENDER_EVENTS 60
+
+typedef struct {
+  MaStorage *st;
+  GMutex *lock;
+  GArray *log;      /* seq of every delivery, in the order recorded (shared) */
+  GHashTable *ents; /* seq -> enterprise (read only) */
+} Sender;
+
+static gpointer sender_thread(gpointer p)
+{
+  Sender *s = p;
+  GError *error = NULL;
+  for (int idle = 0; idle < 200;) {
+    GPtrArray *got = g_ptr_array_new_with_free_func((GDestroyNotify)ma_outbox_event_free);
+    g_assert_cmpint(storage_outbox_claim(s->st, 1000, 1600, 4, got, &error), ==, 0);
+    g_assert_no_error(error);
+    for (guint i = 0; i < got->len; i++) {
+      MaOutboxEvent *e = got->pdata[i];
+      g_mutex_lock(s->lock);
+      g_array_append_val(s->log, e->seq);
+      g_mutex_unlock(s->lock);
+      g_assert_cmpint(storage_outbox_delivered(s->st, e->seq, 1000, &error), ==, 0);
+    }
+    if (got->len == 0) {
+      gint64 backlog = 0;
+      g_assert_cmpint(storage_outbox_backlog(s->st, &backlog, &error), ==, 0);
+      if (backlog == 0) idle = 200;
+      else {
+        idle++;
+        g_usleep(2000);
+      }
+    }
+    g_ptr_array_unref(got);
+  }
+  return NULL;
+}
+
+static void test_outbox_two_senders(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  GHashTable *ents = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+  static const char *const owners[] = {"e1", "e2", NULL};
+  for (int i = 0; i < SENDER_EVENTS; i++) {
+    g_autofree char *key = g_strdup_printf("k%d", i);
+    g_assert_cmpint(storage_outbox_add(fx->st, owners[i % 3], "message.archived", key, "{}", 900, &error), ==, 1);
+  }
+  GPtrArray *all = g_ptr_array_new_with_free_func((GDestroyNotify)ma_outbox_event_free);
+  g_assert_cmpint(storage_outbox_claim(fx->st, 1000, 0, 0, all, &error), ==, 0);
+  g_assert_cmpuint(all->len, ==, SENDER_EVENTS);
+  for (guint i = 0; i < all->len; i++) {
+    MaOutboxEvent *e = all->pdata[i];
+    g_hash_table_insert(ents, g_memdup2(&e->seq, sizeof e->seq), (gpointer)owners[i % 3]);
+  }
+  GMutex lock;
+  g_mutex_init(&lock);
+  GArray *log = g_array_new(FALSE, FALSE, sizeof(gint64));
+  Sender a = {fx->st, &lock, log, ents}, b = {open_other(fx, data), &lock, log, ents};
+  testutil_run_together(sender_thread, &a, &b);
+  storage_close(&b.st);
+  /* exactly once each */
+  g_assert_cmpuint(log->len, ==, SENDER_EVENTS);
+  GHashTable *seen = g_hash_table_new(g_int64_hash, g_int64_equal);
+  for (guint i = 0; i < log->len; i++) g_assert_true(g_hash_table_add(seen, &g_array_index(log, gint64, i)));
+  /* per enterprise in seq order */
+  for (int k = 0; k < 3; k++) {
+    gint64 last = 0;
+    for (guint i = 0; i < log->len; i++) {
+      gint64 seq = g_array_index(log, gint64, i);
+      if (g_hash_table_lookup(ents, &seq) != owners[k]) continue;
+      g_assert_cmpint(seq, >, last);
+      last = seq;
+    }
+  }
+  g_hash_table_unref(seen);
+  g_array_unref(log);
+  g_mutex_clear(&lock);
+  g_ptr_array_unref(all);
+  g_hash_table_unref(ents);
+}
+
+/* A sender that dies keeps its claims only until the lease ends; then another takes them. */
+static void test_outbox_lease_expiry(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  MaStorage *other = open_other(fx, data);
+  g_assert_cmpint(storage_outbox_add(fx->st, "e1", "message.archived", "k1", "{}", 100, &error), ==, 1);
+  GPtrArray *got = g_ptr_array_new_with_free_func((GDestroyNotify)ma_outbox_event_free);
+  g_assert_cmpint(storage_outbox_claim(fx->st, 100, 160, 10, got, &error), ==, 0);
+  g_assert_cmpuint(got->len, ==, 1);
+  gint64 seq = ((MaOutboxEvent *)got->pdata[0])->seq;
+  g_ptr_array_set_size(got, 0);
+  storage_close(&fx->st); /* the first sender dies holding the claim */
+  g_assert_cmpint(storage_outbox_claim(other, 159, 200, 10, got, &error), ==, 0);
+  g_assert_cmpuint(got->len, ==, 0);
+  g_assert_cmpint(storage_outbox_claim(other, 160, 220, 10, got, &error), ==, 0);
+  g_assert_cmpuint(got->len, ==, 1);
+  g_assert_cmpint(((MaOutboxEvent *)got->pdata[0])->seq, ==, seq);
+  g_assert_cmpint(storage_outbox_delivered(other, seq, 161, &error), ==, 0);
+  g_ptr_array_set_size(got, 0);
+  g_assert_cmpint(storage_outbox_claim(other, 10000, 0, 10, got, &error), ==, 0);
+  g_assert_cmpuint(got->len, ==, 0);
+  g_ptr_array_unref(got);
+  g_assert_no_error(error);
+  fx->st = other;
+}
+
+/* ---- the same message on two nodes at once ---------------------------------------------------- */
+
+#define RACE_MESSAGES 25
+
+typedef struct {
+  MaStorage *st;
+  const char *node;
+  int retries;
+} Archiver;
+
+/* What the pipeline does for one message, in one batch: find it as a duplicate, else insert it;
+ * then provenance, the activity of its record and the archived event. A conflict (the other node
+ * stored it first) or a temporary failure voids the batch, which is tried again. */
+static int archive_once(Archiver *a, int i, GError **error)
+{
+  g_autofree char *msgid = g_strdup_printf("<race-%d@example.com>", i);
+  g_autofree char *mine = g_strdup_printf("%s-m%d", a->node, i);
+  g_autofree char *spool = g_strdup_printf("%s-spool-%d", a->node, i);
+  g_autofree char *act = g_strdup_printf("%s-act%d", a->node, i);
+  if (storage_begin_batch(a->st, error) < 0) return -1;
+  char *existing = NULL;
+  int rc = storage_message_find_duplicate(a->st, "e1", msgid, NULL, &existing, error);
+  const char *id = existing ? existing : mine;
+  if (rc == 0) {
+    MaStoredMessage *m = message("e1", mine, 1000 + i, msgid, NULL);
+    g_free(m->dedup_key);
+    m->dedup_key = g_strdup_printf("dk-race-%d", i);
+    g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+    rc = storage_message_insert(a->st, m, error);
+    ma_stored_message_free(m);
+  }
+  MaProvenance *p = ma_provenance_new("forward");
+  p->spool_id = g_strdup(spool);
+  p->received_at = 1000 + i;
+  if (rc >= 0) rc = storage_provenance_add(a->st, "e1", id, p, error);
+  ma_provenance_free(p);
+  MaActivity ac = {.id = act, .enterprise_id = "e1", .message_id = (char *)id,
+                   .record = {MA_RECORD_CONTACT, "c1", NULL}, .activity_type = "email", .created_at = 1};
+  if (rc >= 0) rc = storage_activity_create(a->st, &ac, error);
+  g_autofree char *key = g_strconcat("message.archived:", id, NULL);
+  if (rc >= 0) rc = storage_outbox_add(a->st, "e1", "message.archived", key, "{}", 1000, error);
+  if (rc >= 0) rc = storage_commit(a->st, error);
+  if (rc < 0) storage_rollback(a->st);
+  g_free(existing);
+  return rc < 0 ? -1 : 0;
+}
+
+static gpointer archiver_thread(gpointer p)
+{
+  Archiver *a = p;
+  for (int i = 0; i < RACE_MESSAGES; i++) {
+    GError *error = NULL;
+    while (archive_once(a, i, &error) < 0) {
+      g_assert_true(error->code == MA_ERROR_CONFLICT || error->code == MA_ERROR_TEMPFAIL);
+      g_clear_error(&error);
+      a->retries++;
+      g_assert_cmpint(a->retries, <, 1000);
+    }
+  }
+  return NULL;
+}
+
+static void test_message_race(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  Archiver a = {fx->st, "a", 0}, b = {open_other(fx, data), "b", 0};
+  testutil_run_together(archiver_thread, &a, &b);
+  storage_close(&b.st);
+  g_test_message("conflicts and retries: node a %d, node b %d", a.retries, b.retries);
+  for (int i = 0; i < RACE_MESSAGES; i++) {
+    g_autofree char *msgid = g_strdup_printf("<race-%d@example.com>", i);
+    g_autofree char *id = NULL;
+    g_assert_cmpint(storage_message_find_duplicate(fx->st, "e1", msgid, NULL, &id, &error), ==, 1);
+    GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)ma_provenance_free);
+    g_assert_cmpint(storage_provenance_list(fx->st, "e1", id, list, &error), ==, 0);
+    g_assert_cmpuint(list->len, ==, 2); /* one per node */
+    g_ptr_array_unref(list);
+    list = g_ptr_array_new_with_free_func((GDestroyNotify)ma_activity_free);
+    g_assert_cmpint(storage_message_activities(fx->st, "e1", id, list, &error), ==, 0);
+    g_assert_cmpuint(list->len, ==, 1);
+    g_ptr_array_unref(list);
+  }
+  gint64 messages = 0, activities = 0, records = 0, backlog = 0;
+  g_assert_cmpint(storage_counts(fx->st, &messages, &activities, &records, &error), ==, 0);
+  g_assert_cmpint(messages, ==, RACE_MESSAGES);
+  g_assert_cmpint(activities, ==, RACE_MESSAGES);
+  g_assert_cmpint(storage_outbox_backlog(fx->st, &backlog, &error), ==, 0);
+  g_assert_cmpint(backlog, ==, RACE_MESSAGES); /* one archived event each */
+  char *s = joined(timeline_all(fx->st, "e1", NULL, 500));
+  g_assert_cmpuint(strlen(s) > 0, ==, TRUE);
+  g_free(s);
+  g_assert_no_error(error);
+}
+
+/* ---- deleting an enterprise ------------------------------------------------------------------ */
+
+/* Everything of the enterprise goes (its messages and parts, activities, timeline, outbox events,
+ * the blobs only it referenced); another enterprise's mail and a blob both referenced stay. */
+static void test_enterprise_delete(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  char own[65], shared[65], raw[65];
+  g_assert_cmpint(storage_blob_put(fx->st, "only e1's", 9, own, &error), ==, 0);
+  g_assert_cmpint(storage_blob_put(fx->st, "both", 4, shared, &error), ==, 0);
+  g_assert_cmpint(storage_blob_put(fx->st, "raw of m1", 9, raw, &error), ==, 0);
+  MaStoredMessage *m = message("e1", "m1", 100, "<m1@x>", "t1");
+  m->raw_sha256 = g_strdup(raw);
+  g_ptr_array_add(m->attachments, attachment("a.pdf", own, FALSE));
+  g_ptr_array_add(m->attachments, attachment("b.pdf", shared, FALSE));
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+  insert(fx->st, m);
+  add_activity(fx->st, "e1", "act1", "m1", "c1", 1);
+  m = message("e2", "m2", 100, "<m1@x>", "t2");
+  g_ptr_array_add(m->attachments, attachment("b.pdf", shared, FALSE));
+  insert(fx->st, m);
+  g_assert_cmpint(storage_outbox_add(fx->st, "e1", "message.archived", "k1", "{}", 100, &error), ==, 1);
+  g_assert_cmpint(storage_outbox_add(fx->st, "e2", "message.archived", "k2", "{}", 100, &error), ==, 1);
+
+  g_assert_cmpint(storage_enterprise_delete(fx->st, "e1", &error), ==, 1);
+  g_assert_no_error(error);
+  MaStoredMessage *got = NULL;
+  g_assert_cmpint(storage_message_get(fx->st, "e1", "m1", &got, &error), ==, 0);
+  MaActivity *act = NULL;
+  g_assert_cmpint(storage_activity_get(fx->st, "e1", "act1", &act, &error), ==, 0);
+  GBytes *b = NULL;
+  g_assert_cmpint(storage_blob_get(fx->st, own, &b, &error), ==, 0);
+  g_assert_cmpint(storage_blob_get(fx->st, raw, &b, &error), ==, 0);
+  g_assert_cmpint(storage_blob_get(fx->st, shared, &b, &error), ==, 1);
+  g_bytes_unref(b);
+  char *s = joined(timeline_all(fx->st, "e1", NULL, 10));
+  g_assert_cmpstr(s, ==, "");
+  g_free(s);
+  GPtrArray *events = g_ptr_array_new_with_free_func((GDestroyNotify)ma_outbox_event_free);
+  g_assert_cmpint(storage_outbox_claim(fx->st, 1000, 0, 10, events, &error), ==, 0);
+  g_assert_cmpuint(events->len, ==, 1);
+  g_assert_cmpstr(((MaOutboxEvent *)events->pdata[0])->enterprise_id, ==, "e2");
+  g_ptr_array_unref(events);
+  gint64 messages = 0, activities = 0, records = 0;
+  g_assert_cmpint(storage_counts(fx->st, &messages, &activities, &records, &error), ==, 0);
+  g_assert_cmpint(messages, ==, 1);
+  g_assert_cmpint(activities, ==, 0);
+  g_assert_cmpint(storage_message_get(fx->st, "e2", "m2", &got, &error), ==, 1);
+  g_assert_cmpuint(got->attachments->len, ==, 1);
+  ma_stored_message_free(got);
+  g_assert_cmpint(storage_enterprise_delete(fx->st, "e1", &error), ==, 0);
+  g_assert_no_error(error);
 }
 
 /* ---- fault injection ------------------------------------------------------------------------ */
@@ -968,6 +1260,35 @@ int main(int argc, char **argv)
   ADD("/storage/timeline/speed", test_timeline_speed);
   ADD("/storage/timeline/archive-version", test_archive_version);
   ADD("/storage/outbox", test_outbox);
+  ADD("/storage/outbox/two-senders", test_outbox_two_senders);
+  ADD("/storage/outbox/lease-expiry", test_outbox_lease_expiry);
+  ADD("/storage/message/race", test_message_race);
+  ADD("/storage/enterprise/delete", test_enterprise_delete);
   ADD("/storage/fault/message", test_fault_message);
+  /* PostgreSQL: the same tests, against the database MAILAGENT_TEST_PG names */
+#define ADD_PG(path, fn) g_test_add("/storage/postgresql" path, Fixture, ON_PG, fx_setup, fn, fx_teardown)
+  if (g_getenv("MAILAGENT_TEST_PG")) {
+    ADD_PG("/message/roundtrip", test_message_roundtrip);
+    ADD_PG("/message/bodies", test_message_bodies);
+    ADD_PG("/message/dedup", test_message_dedup);
+    ADD_PG("/message/provenance", test_provenance);
+    ADD_PG("/message/archived-since", test_archived_since);
+    ADD_PG("/message/tenant-isolation", test_message_isolation);
+    ADD_PG("/threads", test_threads);
+    ADD_PG("/threads/long", test_thread_long);
+    ADD_PG("/activities", test_activities);
+    ADD_PG("/timeline/order", test_timeline_order);
+    ADD_PG("/timeline/filters", test_timeline_filters);
+    ADD_PG("/timeline/cursor", test_timeline_cursor);
+    ADD_PG("/timeline/cursor-garbage", test_timeline_cursor_garbage);
+    ADD_PG("/timeline/speed", test_timeline_speed);
+    ADD_PG("/timeline/archive-version", test_archive_version);
+    ADD_PG("/outbox", test_outbox);
+    ADD_PG("/outbox/two-senders", test_outbox_two_senders);
+    ADD_PG("/outbox/lease-expiry", test_outbox_lease_expiry);
+    ADD_PG("/message/race", test_message_race);
+    ADD_PG("/enterprise/delete", test_enterprise_delete);
+    ADD_PG("/fault/message", test_fault_message);
+  }
   return g_test_run();
 }
