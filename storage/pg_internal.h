@@ -339,7 +339,12 @@ int pg_outbound_set_route(void *impl, const char *enterprise_id, const char *id,
 int pg_default_path_record(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
                                gint64 at, GError **error);
 int pg_default_path_count(void *impl, const char *enterprise_id, gint64 since, gint64 *count, GError **error);
+int pg_default_path_complaint(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
+                              gint64 at, GError **error);
+int pg_relay_reserve(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 limit, int want,
+                     int *granted, GError **error);
 int pg_default_path_rates(void *impl, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
+                          gint64 *complained,
                               GError **error);
 int pg_default_path_suspend(void *impl, const char *enterprise_id, gint64 at, const char *reason, GError **error);
 int pg_default_path_suspension(void *impl, const char *enterprise_id, gint64 *since, char **reason,

@@ -377,6 +377,8 @@ int sqlite_relay_set_status(void *impl, const char *enterprise_id, const char *i
                             const char *reason, gint64 suspended_until, GError **error);
 int sqlite_relay_usage(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 *sent,
                        int *failures, gint64 *last_failure_at, GError **error);
+int sqlite_relay_reserve(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 limit,
+                         int want, int *granted, GError **error);
 int sqlite_relay_count_sent(void *impl, const char *enterprise_id, const char *relay_id, const char *day,
                             gint64 delta, GError **error);
 int sqlite_relay_count_failure(void *impl, const char *enterprise_id, const char *relay_id, const char *day,
@@ -387,7 +389,10 @@ int sqlite_outbound_set_route(void *impl, const char *enterprise_id, const char 
 int sqlite_default_path_record(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
                                gint64 at, GError **error);
 int sqlite_default_path_count(void *impl, const char *enterprise_id, gint64 since, gint64 *count, GError **error);
+int sqlite_default_path_complaint(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
+                                  gint64 at, GError **error);
 int sqlite_default_path_rates(void *impl, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
+                              gint64 *complained,
                               GError **error);
 int sqlite_default_path_suspend(void *impl, const char *enterprise_id, gint64 at, const char *reason, GError **error);
 int sqlite_default_path_suspension(void *impl, const char *enterprise_id, gint64 *since, char **reason,

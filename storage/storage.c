@@ -139,6 +139,7 @@ void ma_timeline_item_free(MaTimelineItem *item)
   if (!item) return;
   ma_stored_message_free(item->message);
   ma_activity_free(item->activity);
+  if (item->delivery) g_ptr_array_unref(item->delivery);
   g_free(item);
 }
 
@@ -761,8 +762,23 @@ int storage_timeline(MaStorage *st, const char *enterprise_id, MaRecordType type
                      char **next_cursor, GError **error)
 {
   g_assert(st != NULL);
-  return st->be->timeline(st->impl, enterprise_id, type, record_id, filter, cursor, limit, out, next_cursor,
-                          error);
+  guint had = out->len;
+  if (st->be->timeline(st->impl, enterprise_id, type, record_id, filter, cursor, limit, out, next_cursor, error) < 0)
+    return -1;
+  /* an outbound message sent through the queue shows its recipients' delivery states (the queue
+   * moves the enterprise's archive version when they change, so cached pages follow them) */
+  for (guint i = had; i < out->len; i++) {
+    MaTimelineItem *item = out->pdata[i];
+    if (item->is_activity || !item->message || item->message->direction != MA_DIRECTION_OUTBOUND ||
+        !item->message->message_id)
+      continue;
+    if (storage_outbound_delivery(st, enterprise_id, item->message->message_id, &item->delivery, error) < 0) {
+      g_ptr_array_remove_range(out, had, out->len - had);
+      g_clear_pointer(next_cursor, g_free);
+      return -1;
+    }
+  }
+  return 0;
 }
 
 int storage_rules_get(MaStorage *st, const char *enterprise_id, char **json_array, GError **error)

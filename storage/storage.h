@@ -440,6 +440,9 @@ typedef struct {
   gboolean is_activity;
   MaStoredMessage *message; /* set for messages */
   MaActivity *activity;     /* set for activities */
+  GPtrArray *delivery;      /* an outbound message that went through the queue: its recipients'
+                             * states (MaOutboundRecipient*, the newest queued message with its
+                             * Message-ID); else NULL. Filled by storage_timeline. */
 } MaTimelineItem;
 
 void ma_timeline_item_free(MaTimelineItem *item);
@@ -896,6 +899,13 @@ int storage_outbound_recipient_get(MaStorage *st, const char *enterprise_id, gin
  * with *outbound_id_r (newly allocated), 0 when none. */
 int storage_outbound_find_message(MaStorage *st, const char *enterprise_id, const char *message_id,
                                   char **outbound_id_r, GError **error);
+/* The recipients of the enterprise's newest queued message whose Message-ID (without <>) is
+ * message_id, with their states, replies and times (an archived outbound copy's delivery states):
+ * *out a new array of MaOutboundRecipient* (the caller's), or NULL when no queued message has that
+ * Message-ID. 0, or -1 with *error. Built on outbound_find_message and outbound_get, so every
+ * backend that has the queue has it. */
+int storage_outbound_delivery(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray **out,
+                              GError **error);
 /* A bounce for recipient row id (the bounce issue): state MA_OUT_BOUNCED moves it to bounced from
  * queued, sending, deferred, held or sent (a DSN may arrive after the remote's 250); state
  * MA_OUT_DEFERRED (a soft bounce) only records reply on a recipient still queued or deferred.
@@ -1072,13 +1082,21 @@ int storage_relay_delete(MaStorage *st, const char *enterprise_id, const char *i
  * NULL) and, for suspended, until when. 1 set, 0 no such relay. */
 int storage_relay_set_status(MaStorage *st, const char *enterprise_id, const char *id, const char *status,
                              gint64 since, const char *reason, gint64 suspended_until, GError **error);
-/* The relay's counters of day ("2026-12-02", the enterprise's calendar day): recipients routed
- * through it, failed sessions counted and when the last one was counted (zeros when none). */
+/* The relay's counters of day ("2026-12-02", the enterprise's calendar day): recipients delivered
+ * through it and reserved by connections under way (storage_relay_reserve), failed sessions
+ * counted and when the last one was counted (zeros when none). */
 int storage_relay_usage(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
                         gint64 *sent, int *failures, gint64 *last_failure_at, GError **error);
-/* Adds delta (may be negative, never below 0) to the recipients routed through the relay on day. */
+/* Adds delta (may be negative, never below 0) to the relay's count of day (a reservation given
+ * back: -1 for a reserved recipient that was not delivered). */
 int storage_relay_count_sent(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
                              gint64 delta, GError **error);
+/* Reserves up to want recipients against the relay's daily limit on day (limit 0: no limit), in one
+ * write: *granted = min(want, limit - count), and the count grows by it (a connection's recipients
+ * counted before it starts, so many in flight never overshoot; those not delivered are given back
+ * with storage_relay_count_sent). 0 or -1. */
+int storage_relay_reserve(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
+                          gint64 limit, int want, int *granted, GError **error);
 /* Counts a failed session at now unless the last one counted on day was less than min_gap seconds
  * earlier (one outage is one failure). 1 counted, 0 too close; *failures: the day's count. */
 int storage_relay_count_failure(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
@@ -1097,10 +1115,15 @@ int storage_default_path_record(MaStorage *st, const char *enterprise_id, const 
 int storage_default_path_count(MaStorage *st, const char *enterprise_id, gint64 since, gint64 *count,
                                GError **error);
 /* Of the enterprise's last `last` default-path recipients since its last suspension was lifted:
- * how many there are (*total) and how many the queue marks bounced (*bounced: a 5xx or a DSN
- * after the 250). */
+ * how many there are (*total), how many the queue marks bounced (*bounced: a 5xx or a DSN after
+ * the 250) and how many complained (*complained: storage_default_path_complaint). */
 int storage_default_path_rates(MaStorage *st, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
-                               GError **error);
+                               gint64 *complained, GError **error);
+/* Records that recipient address of outbound_id complained (an ARF report came back for it) at at;
+ * only a recipient recorded by storage_default_path_record counts in the rates. 1 recorded, 0 it
+ * had complained before (a second report about the same recipient counts once). */
+int storage_default_path_complaint(MaStorage *st, const char *enterprise_id, const char *outbound_id,
+                                   const char *address, gint64 at, GError **error);
 /* Suspends the enterprise's use of the default path (reason kept): 1 newly suspended, 0 already. */
 int storage_default_path_suspend(MaStorage *st, const char *enterprise_id, gint64 at, const char *reason,
                                  GError **error);

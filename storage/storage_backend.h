@@ -240,6 +240,8 @@ typedef struct MaStorageBackend {
                           const char *reason, gint64 suspended_until, GError **error);
   int (*relay_usage)(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 *sent,
                      int *failures, gint64 *last_failure_at, GError **error);
+  int (*relay_reserve)(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 limit,
+                       int want, int *granted, GError **error);
   int (*relay_count_sent)(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 delta,
                           GError **error);
   int (*relay_count_failure)(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 now,
@@ -250,8 +252,10 @@ typedef struct MaStorageBackend {
   int (*default_path_record)(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
                              gint64 at, GError **error);
   int (*default_path_count)(void *impl, const char *enterprise_id, gint64 since, gint64 *count, GError **error);
+  int (*default_path_complaint)(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
+                                gint64 at, GError **error);
   int (*default_path_rates)(void *impl, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
-                            GError **error);
+                            gint64 *complained, GError **error);  /* complaints: migration 134 */
   int (*default_path_suspend)(void *impl, const char *enterprise_id, gint64 at, const char *reason, GError **error);
   int (*default_path_suspension)(void *impl, const char *enterprise_id, gint64 *since, char **reason, GError **error);
   int (*default_path_resume)(void *impl, const char *enterprise_id, gint64 now, GError **error);

@@ -516,6 +516,32 @@ static const SqlMigration migrations[] = {
    "      FROM messages) JOIN search_tenants t USING (enterprise_id) JOIN search_fields f ON f.message_id = id;"
    "INSERT INTO search_index(rowid, subject, body, sender, recipients, attachments)"
    "  SELECT doc, subject, body, sender, recipients, attachments FROM search_content;"},
+  {132, /* issue 11: an archived outbound message's timeline entry shows its recipients' delivery
+         * states (storage_timeline), so a change of a recipient's state or reply (delivery
+         * outcome, claim, DSN bounce, hold/release, expiry) or a queue delete moves the enterprise's
+         * archive version in the same transaction, like the archive's own changes (migration 123).
+         * Only that enterprise's pages are dropped, and only when the message was archived (a
+         * copy archived later moves the version through its timeline rows): queue churn of mail
+         * the archive did not keep drops nothing. */
+   "CREATE TRIGGER IF NOT EXISTS archive_version_outbound_upd AFTER UPDATE OF state, last_reply"
+   " ON outbound_recipients"
+   " WHEN (OLD.state IS NOT NEW.state OR OLD.last_reply IS NOT NEW.last_reply)"
+   " AND EXISTS (SELECT 1 FROM messages WHERE enterprise_id = NEW.enterprise_id AND message_id ="
+   "   (SELECT message_id FROM outbound_messages WHERE id = NEW.outbound_id)) BEGIN"
+   " INSERT INTO archive_versions(enterprise_id, n) VALUES(NEW.enterprise_id, abs(random() % 4503599627370496))"
+   " ON CONFLICT(enterprise_id) DO UPDATE SET n = n + 1; END;"
+   "CREATE TRIGGER IF NOT EXISTS archive_version_outbound_del AFTER DELETE ON outbound_messages"
+   " WHEN EXISTS (SELECT 1 FROM messages WHERE enterprise_id = OLD.enterprise_id AND message_id = OLD.message_id)"
+   " AND EXISTS (SELECT 1 FROM enterprises WHERE id = OLD.enterprise_id) BEGIN"
+   " INSERT INTO archive_versions(enterprise_id, n) VALUES(OLD.enterprise_id, abs(random() % 4503599627370496))"
+   " ON CONFLICT(enterprise_id) DO UPDATE SET n = n + 1; END;"},
+  {134, /* issue 13, the shared relay's reputation: recipients of the default path who complained (an
+         * ARF report came back), read with default_path_log for the complaint rate; one row per
+         * recipient however many reports */
+   "CREATE TABLE IF NOT EXISTS default_path_complaints("
+   "  enterprise_id TEXT NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,"
+   "  outbound_id TEXT NOT NULL, address TEXT NOT NULL, at INTEGER NOT NULL,"
+   "  PRIMARY KEY(enterprise_id, outbound_id, address)) WITHOUT ROWID;"},
   {145, /* issue 18: webhook events are claimed with a lease, not assumed by one sender, so several
          * nodes can send the outbox and a dead sender's events return when its lease ends (0: not
          * claimed). The pending index by enterprise finds the head of each enterprise's queue. */

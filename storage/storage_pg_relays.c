@@ -283,6 +283,51 @@ int pg_relay_count_sent(void *impl, const char *enterprise_id, const char *relay
   return pg_write_end(d, n < 0 ? -1 : 0, error);
 }
 
+int pg_relay_reserve(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 limit, int want,
+                     int *granted, GError **error)
+{
+  PgDb *d = impl;
+  *granted = 0;
+  if (want <= 0) return 0;
+  PgParams p = {0};
+  pg_param_text(&p, relay_id);
+  pg_param_text(&p, enterprise_id);
+  pg_param_text(&p, day);
+  if (pg_write_begin(d, error) < 0) return -1;
+  /* the day's row locked by the upsert, then the room read and taken from that row: two nodes
+   * reserving at once queue on the row lock and see each other's grant */
+  gint64 n = pg_exec(d,
+                     "INSERT INTO relay_usage(relay_id, enterprise_id, day) SELECT id, enterprise_id, $3 FROM relays"
+                     " WHERE id = $1 AND enterprise_id = $2 ON CONFLICT(relay_id, day) DO UPDATE SET sent = relay_usage.sent",
+                     &p, "reserve relay recipients", error);
+  int ret = n < 0 ? -1 : 0;
+  if (n > 0) {
+    PgParams q = {0};
+    pg_param_text(&q, relay_id);
+    pg_param_text(&q, enterprise_id);
+    pg_param_text(&q, day);
+    pg_param_int(&q, limit);
+    pg_param_int(&q, want);
+    PGresult *r = pg_run(d,
+                         "WITH g AS (SELECT CASE WHEN $4::bigint <= 0 THEN $5::bigint"
+                         "  ELSE least($5::bigint, greatest($4::bigint - sent, 0)) END AS n FROM relay_usage"
+                         "  WHERE relay_id = $1 AND enterprise_id = $2 AND day = $3)"
+                         " UPDATE relay_usage u SET sent = u.sent + g.n FROM g"
+                         " WHERE u.relay_id = $1 AND u.enterprise_id = $2 AND u.day = $3 RETURNING g.n",
+                         &q, "reserve relay recipients", error);
+    if (!r) ret = -1;
+    else {
+      if (PQntuples(r) > 0) *granted = (int) pg_col_int(r, 0, 0);
+      PQclear(r);
+    }
+  }
+  if (pg_write_end(d, ret, error) < 0) {
+    *granted = 0;
+    return -1;
+  }
+  return 0;
+}
+
 int pg_relay_count_failure(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 now,
                            gint64 min_gap, int *failures, GError **error)
 {
@@ -352,15 +397,18 @@ int pg_default_path_count(void *impl, const char *enterprise_id, gint64 since, g
   return 0;
 }
 
-int pg_default_path_rates(void *impl, const char *enterprise_id, int last, gint64 *total, gint64 *bounced, GError **error)
+int pg_default_path_rates(void *impl, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
+                          gint64 *complained, GError **error)
 {
   PgDb *d = impl;
-  *total = *bounced = 0;
+  *total = *bounced = *complained = 0;
   PgParams p = {0};
   pg_param_text(&p, enterprise_id);
   pg_param_int(&p, last);
   PGresult *r = pg_run(d,
-                       "SELECT count(*), count(*) FILTER (WHERE r.state = 'bounced') FROM"
+                       "SELECT count(*), count(*) FILTER (WHERE r.state = 'bounced'),"
+                       " count(*) FILTER (WHERE EXISTS (SELECT 1 FROM default_path_complaints c WHERE c.enterprise_id = $1"
+                       "  AND c.outbound_id = l.outbound_id AND c.address = l.address)) FROM"
                        " (SELECT outbound_id, address FROM default_path_log WHERE enterprise_id = $1"
                        "  AND seq > coalesce((SELECT lifted_seq FROM default_path_suspensions WHERE enterprise_id = $1), 0)"
                        "  ORDER BY seq DESC LIMIT $2) l"
@@ -370,8 +418,26 @@ int pg_default_path_rates(void *impl, const char *enterprise_id, int last, gint6
   if (!r) return -1;
   *total = pg_col_int(r, 0, 0);
   *bounced = pg_col_int(r, 0, 1);
+  *complained = pg_col_int(r, 0, 2);
   PQclear(r);
   return 0;
+}
+
+int pg_default_path_complaint(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
+                              gint64 at, GError **error)
+{
+  PgDb *d = impl;
+  PgParams p = {0};
+  pg_param_text(&p, enterprise_id);
+  pg_param_text(&p, outbound_id);
+  pg_param_text(&p, address);
+  pg_param_int(&p, at);
+  if (pg_write_begin(d, error) < 0) return -1;
+  gint64 n = pg_exec_enterprise_row(d,
+                                    "INSERT INTO default_path_complaints(enterprise_id, outbound_id, address, at)"
+                                    " VALUES($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                                    &p, enterprise_id, "record a default path complaint", error);
+  return pg_write_end(d, n < 0 ? -1 : n > 0 ? 1 : 0, error);
 }
 
 int pg_default_path_suspend(void *impl, const char *enterprise_id, gint64 at, const char *reason, GError **error)

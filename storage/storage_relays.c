@@ -84,6 +84,13 @@ int storage_relay_usage(MaStorage *st, const char *enterprise_id, const char *re
   return st->be->relay_usage(st->impl, enterprise_id, relay_id, day, sent, failures, last_failure_at, error);
 }
 
+int storage_relay_reserve(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
+                          gint64 limit, int want, int *granted, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->relay_reserve(st->impl, enterprise_id, relay_id, day, limit, want, granted, error);
+}
+
 int storage_relay_count_sent(MaStorage *st, const char *enterprise_id, const char *relay_id, const char *day,
                              gint64 delta, GError **error)
 {
@@ -120,10 +127,17 @@ int storage_default_path_count(MaStorage *st, const char *enterprise_id, gint64 
 }
 
 int storage_default_path_rates(MaStorage *st, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
-                               GError **error)
+                               gint64 *complained, GError **error)
 {
   g_assert(st != NULL);
-  return st->be->default_path_rates(st->impl, enterprise_id, last, total, bounced, error);
+  return st->be->default_path_rates(st->impl, enterprise_id, last, total, bounced, complained, error);
+}
+
+int storage_default_path_complaint(MaStorage *st, const char *enterprise_id, const char *outbound_id,
+                                   const char *address, gint64 at, GError **error)
+{
+  g_assert(st != NULL);
+  return st->be->default_path_complaint(st->impl, enterprise_id, outbound_id, address, at, error);
 }
 
 int storage_default_path_suspend(MaStorage *st, const char *enterprise_id, gint64 at, const char *reason,

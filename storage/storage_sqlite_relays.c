@@ -294,27 +294,64 @@ static int usage_row(SqlDb *d, const char *enterprise_id, const char *relay_id, 
   return sql_step_done(d, s, error, "add relay usage");
 }
 
+/* Adds delta to the day's count (inside the caller's write unit). */
+static int usage_add(SqlDb *d, const char *enterprise_id, const char *relay_id, const char *day, gint64 delta,
+                     GError **error)
+{
+  if (usage_row(d, enterprise_id, relay_id, day, error) < 0) return -1;
+  sqlite3_stmt *s = sql_prep(d,
+                             "UPDATE relay_usage SET sent = max(0, sent + ?) WHERE relay_id = ? AND day = ?"
+                             " AND enterprise_id = ?",
+                             error);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, delta);
+  sql_bind_text(s, 2, relay_id);
+  sql_bind_text(s, 3, day);
+  sql_bind_text(s, 4, enterprise_id);
+  return sql_step_done(d, s, error, "count relay recipients");
+}
+
 int sqlite_relay_count_sent(void *impl, const char *enterprise_id, const char *relay_id, const char *day,
                             gint64 delta, GError **error)
 {
   SqlDb *d = impl;
   if (sql_write_begin(d, error) < 0) return -1;
+  return sql_write_end(d, usage_add(d, enterprise_id, relay_id, day, delta, error), error);
+}
+
+int sqlite_relay_reserve(void *impl, const char *enterprise_id, const char *relay_id, const char *day, gint64 limit,
+                         int want, int *granted, GError **error)
+{
+  SqlDb *d = impl;
+  *granted = 0;
+  if (want <= 0) return 0;
+  /* read and count inside one write unit (the write lock is held): no two reservations see the
+   * same room */
+  if (sql_write_begin(d, error) < 0) return -1;
+  int take = 0;
   int ret = usage_row(d, enterprise_id, relay_id, day, error);
-  if (ret == 0) {
-    sqlite3_stmt *s = sql_prep(d,
-                               "UPDATE relay_usage SET sent = max(0, sent + ?) WHERE relay_id = ? AND day = ?"
-                               " AND enterprise_id = ?",
-                               error);
-    ret = -1;
-    if (s) {
-      sqlite3_bind_int64(s, 1, delta);
-      sql_bind_text(s, 2, relay_id);
-      sql_bind_text(s, 3, day);
-      sql_bind_text(s, 4, enterprise_id);
-      ret = sql_step_done(d, s, error, "count relay recipients");
+  sqlite3_stmt *s = ret == 0 ? sql_prep(d, "SELECT sent FROM relay_usage WHERE relay_id = ? AND day = ? AND enterprise_id = ?",
+                                        error)
+                             : NULL;
+  if (s) {
+    sql_bind_text(s, 1, relay_id);
+    sql_bind_text(s, 2, day);
+    sql_bind_text(s, 3, enterprise_id);
+    int rc = sqlite3_step(s);
+    /* no row: not a relay of this enterprise, nothing granted */
+    if (rc == SQLITE_ROW) {
+      gint64 count = sqlite3_column_int64(s, 0);
+      take = limit > 0 ? (int) MIN((gint64) want, MAX(limit - count, 0)) : want;
     }
+    sql_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = sql_fail(d, rc, error, "read relay usage");
+    else if (take > 0) ret = usage_add(d, enterprise_id, relay_id, day, take, error);
+  } else {
+    ret = -1;
   }
-  return sql_write_end(d, ret, error);
+  if (sql_write_end(d, ret, error) < 0) return -1;
+  *granted = take;
+  return 0;
 }
 
 int sqlite_relay_count_failure(void *impl, const char *enterprise_id, const char *relay_id, const char *day,
@@ -398,12 +435,14 @@ int sqlite_default_path_count(void *impl, const char *enterprise_id, gint64 sinc
 }
 
 int sqlite_default_path_rates(void *impl, const char *enterprise_id, int last, gint64 *total, gint64 *bounced,
-                              GError **error)
+                              gint64 *complained, GError **error)
 {
   SqlDb *d = impl;
-  *total = *bounced = 0;
+  *total = *bounced = *complained = 0;
   sqlite3_stmt *s = sql_prep(d,
-                             "SELECT count(*), coalesce(sum(r.state = 'bounced'), 0) FROM"
+                             "SELECT count(*), coalesce(sum(r.state = 'bounced'), 0),"
+                             " coalesce(sum(EXISTS (SELECT 1 FROM default_path_complaints c WHERE c.enterprise_id = ?1"
+                             "  AND c.outbound_id = l.outbound_id AND c.address = l.address)), 0) FROM"
                              " (SELECT outbound_id, address FROM default_path_log WHERE enterprise_id = ?1"
                              "  AND seq > coalesce((SELECT lifted_seq FROM default_path_suspensions"
                              "   WHERE enterprise_id = ?1), 0)"
@@ -418,9 +457,31 @@ int sqlite_default_path_rates(void *impl, const char *enterprise_id, int last, g
   if (rc == SQLITE_ROW) {
     *total = sqlite3_column_int64(s, 0);
     *bounced = sqlite3_column_int64(s, 1);
+    *complained = sqlite3_column_int64(s, 2);
   }
   sql_reset(s);
   return rc == SQLITE_ROW ? 0 : sql_fail(d, rc, error, "default path bounce rate");
+}
+
+int sqlite_default_path_complaint(void *impl, const char *enterprise_id, const char *outbound_id, const char *address,
+                                  gint64 at, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT OR IGNORE INTO default_path_complaints(enterprise_id, outbound_id, address, at)"
+                             " VALUES(?, ?, ?, ?)",
+                             error);
+  if (s) {
+    sql_bind_text(s, 1, enterprise_id);
+    sql_bind_text(s, 2, outbound_id);
+    sql_bind_text(s, 3, address);
+    sqlite3_bind_int64(s, 4, at);
+    if (sql_step_enterprise_row(d, s, enterprise_id, error, "record a default path complaint") == 0)
+      ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
+  }
+  return sql_write_end(d, ret, error);
 }
 
 int sqlite_default_path_suspend(void *impl, const char *enterprise_id, gint64 at, const char *reason, GError **error)

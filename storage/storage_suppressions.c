@@ -1,6 +1,6 @@
 /* storage_suppressions.c - the bounce issue's part of the storage interface (storage.h): the
- * suppression list, soft-bounce streaks and the outbound look-ups a returned message needs,
- * dispatched through the backend table. */
+ * suppression list, soft-bounce streaks and the outbound look-ups a returned message needs
+ * (and the timeline's delivery states), dispatched through the backend table. */
 #include "storage.h"
 #include "storage_backend.h"
 
@@ -27,6 +27,21 @@ int storage_outbound_find_message(MaStorage *st, const char *enterprise_id, cons
 {
   g_assert(st != NULL && enterprise_id != NULL && message_id != NULL);
   return st->be->outbound_find_message(st->impl, enterprise_id, message_id, outbound_id_r, error);
+}
+
+int storage_outbound_delivery(MaStorage *st, const char *enterprise_id, const char *message_id, GPtrArray **out,
+                              GError **error)
+{
+  g_assert(st != NULL && enterprise_id != NULL && message_id != NULL && out != NULL);
+  *out = NULL;
+  g_autofree char *outbound_id = NULL;
+  int rc = st->be->outbound_find_message(st->impl, enterprise_id, message_id, &outbound_id, error);
+  if (rc <= 0) return rc;
+  MaOutbound *m = NULL;
+  rc = st->be->outbound_get(st->impl, enterprise_id, outbound_id, &m, error);
+  if (rc > 0 && m->recipients->len > 0) *out = g_ptr_array_ref(m->recipients);
+  ma_outbound_free(m);
+  return rc < 0 ? -1 : 0;
 }
 
 int storage_outbound_bounce(MaStorage *st, gint64 id, MaOutboundState state, const char *reply, gint64 now,

@@ -1,5 +1,6 @@
 /* api_messages.c - archived mail: GET /v1/messages/{id} (headers, participants, text, sanitized
- * HTML, attachments), GET /v1/messages/{id}/raw (the message as received, message/rfc822),
+ * HTML, attachments; an outbound copy sent through the queue also its recipients' delivery
+ * states), GET /v1/messages/{id}/raw (the message as received, message/rfc822),
  * GET /v1/messages/{id}/explain (links with reasons, rules trace, activities: trace.h),
  * GET /v1/attachments/{sha256} and GET /v1/threads/{id}.
  *
@@ -38,6 +39,20 @@ static void message_get(ApiCtx *ctx)
   if (!api_check_query(ctx, NULL) || !(m = load_message(ctx)))
     return;
   doc = codec_message_to_json(m, TRUE);
+  if (m->direction == MA_DIRECTION_OUTBOUND && m->message_id) { /* sent through the queue: delivery states */
+    g_autoptr(GError) error = NULL;
+    GPtrArray *delivery = NULL;
+    if (storage_outbound_delivery(ctx->st, ctx->enterprise_id, m->message_id, &delivery, &error) < 0) {
+      json_decref(doc);
+      ma_stored_message_free(m);
+      api_reply_gerror(ctx, error);
+      return;
+    }
+    if (delivery) {
+      json_object_set_new(doc, "delivery", codec_delivery_to_json(delivery));
+      g_ptr_array_unref(delivery);
+    }
+  }
   if (m->html)
     html = mime_html_sanitize(m->html, strlen(m->html));
   json_object_set_new(doc, "html", html ? json_string(html) : json_null());

@@ -1,7 +1,9 @@
 /* api_relays.c - /v1/relays: an enterprise's own SMTP relays (agent/relay). GET lists them, POST
  * adds one, GET/PUT/DELETE /v1/relays/{id} (id or name) read, change (the fields given; the
  * others stay) and delete one,
- * POST {id}:enable and :disable switch it. Bodies are the relay's JSON fields; every rule is
+ * POST {id}:enable and :disable switch it, POST {id}:test runs `relay test` (relay_test; it blocks
+ * this thread for the session, bounded by [queue] connect_timeout and command_timeout, never the
+ * SMTP loop) and answers every step. Bodies are the relay's JSON fields; every rule is
  * relay_create/relay_modify's (the CLI runs the same), so a refusal names the field and why
  * (422). Answers use the one relay shape of relay_to_json; the password is write-only.
  */
@@ -93,6 +95,58 @@ static void relay_put(ApiCtx *ctx)
 static void relay_enable(ApiCtx *ctx) { modify(ctx, json_pack("{s:b}", "enabled", 1), "relay.enable"); }
 static void relay_disable(ApiCtx *ctx) { modify(ctx, json_pack("{s:b}", "enabled", 0), "relay.disable"); }
 
+static void collect_step(void *arg, const char *step, const char *text)
+{
+  json_array_append_new(arg, json_pack("{s:s,s:s}", "step", step, "text", text));
+}
+
+/* POST /v1/relays/{id}:test {"to"?, "from"?}: relay_test, every step's command and reply in
+ * "steps"; a pass marks the relay ok. Runs on the API thread, bounded by the session's timeouts. */
+static void relay_test_post(ApiCtx *ctx)
+{
+  static const char *const fields[] = {"to", "from", NULL};
+  gsize len = 0;
+  if (!api_body_bytes(ctx, &len)) return;
+  json_t *body = len > 0 ? api_body_json(ctx, TRUE) : NULL; /* the body is optional */
+  if (len > 0 && !body) return;
+  if (body && !api_check_fields(ctx, body, fields)) {
+    json_decref(body);
+    return;
+  }
+  const char *to = json_string_value(json_object_get(body, "to"));
+  const char *from = json_string_value(json_object_get(body, "from"));
+  g_autoptr(GError) error = NULL;
+  MaRelay *r = NULL;
+  int rc = storage_relay_get(ctx->st, ctx->enterprise_id, api_param(ctx, "id"), &r, &error);
+  if (rc == 0) api_reply_error(ctx, 404, "not_found", "no relay %s", api_param(ctx, "id"));
+  if (rc <= 0) {
+    if (rc < 0) api_reply_gerror(ctx, error);
+    json_decref(body);
+    return;
+  }
+  if ((to && (!*to || !strchr(to, '@'))) || (from && !strchr(from, '@'))) {
+    api_reply_error(ctx, 422, "invalid", "to and from: addresses local@domain");
+  } else {
+    json_t *steps = json_array();
+    g_autofree char *failure = NULL;
+    if (relay_test(ctx->st, ctx->cfg, r, to, from, collect_step, steps, &failure, &error) < 0) {
+      json_decref(steps);
+      reply_refusal(ctx, error);
+    } else {
+      api_audit(ctx, ctx->enterprise_id, "relay.test", r->id, json_pack("{s:s,s:b}", "name", r->name, "passed", !failure),
+                NULL);
+      MaRelay *now = NULL;
+      g_clear_error(&error);
+      if (storage_relay_get(ctx->st, ctx->enterprise_id, r->id, &now, &error) <= 0) now = NULL;
+      api_reply_json(ctx, 200, json_pack("{s:b,s:s?,s:o,s:o}", "passed", !failure, "failure", failure, "steps", steps,
+                                         "relay", now ? relay_json(ctx, now) : json_null()));
+      ma_relay_free(now);
+    }
+  }
+  json_decref(body);
+  ma_relay_free(r);
+}
+
 static void relay_delete(ApiCtx *ctx)
 {
   g_autoptr(GError) error = NULL;
@@ -116,5 +170,6 @@ const ApiRoute api_relays_routes[] = {
   {EVHTTP_REQ_DELETE, "/v1/relays/{id}", API_AUTH_ENTERPRISE, relay_delete},
   {EVHTTP_REQ_POST, "/v1/relays/{id}:enable", API_AUTH_ENTERPRISE, relay_enable},
   {EVHTTP_REQ_POST, "/v1/relays/{id}:disable", API_AUTH_ENTERPRISE, relay_disable},
+  {EVHTTP_REQ_POST, "/v1/relays/{id}:test", API_AUTH_ENTERPRISE, relay_test_post},
   {0},
 };

@@ -78,17 +78,35 @@ static int cmd_account(int argc, char **argv)
 static int cmd_default_mailbox(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
-  g_autoptr(GOptionContext) ctx = cli_context("channel default-mailbox", "ENTERPRISE EMPLOYEE MAILBOX",
-    "Choose the employee's default sending mailbox among the mailboxes bound to them (default: the oldest active one).",
+  g_autoptr(GOptionContext) ctx = cli_context("channel default-mailbox", "ENTERPRISE EMPLOYEE [MAILBOX]",
+    "Choose the employee's default sending mailbox among the mailboxes bound to them (default: the oldest active one); "
+    "without MAILBOX, show it.",
     &common, NULL);
   int rc = cli_parse(ctx, &argc, &argv);
-  if (rc < 0) rc = cli_positional(argc, argv, 3, 3, "mailagent channel default-mailbox ENTERPRISE EMPLOYEE MAILBOX");
+  if (rc < 0) rc = cli_positional(argc, argv, 2, 3, "mailagent channel default-mailbox ENTERPRISE EMPLOYEE [MAILBOX] [--json]");
   if (rc >= 0) return rc;
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
   MaEnterprise *ent = NULL;
   if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
   g_autoptr(GError) error = NULL;
+  if (argc == 3) {
+    json_t *doc = relay_employee_mailbox_json(st, ent->id, argv[2], &error);
+    storage_close(&st);
+    ma_enterprise_free(ent);
+    if (!doc) return cli_fail("channel default-mailbox", error);
+    json_t *m = json_object_get(doc, "default_mailbox");
+    if (common.json) cli_print_json(doc, FALSE);
+    else {
+      if (json_is_null(m)) printf("%s has no active mailbox to send from\n", json_string_value(json_object_get(doc, "employee")));
+      else
+        printf("%s sends from mailbox %s (%s)%s\n", json_string_value(json_object_get(doc, "employee")),
+               json_string_value(json_object_get(m, "email")), json_string_value(json_object_get(m, "id")),
+               json_is_true(json_object_get(doc, "chosen")) ? "" : " by default: the oldest active one");
+      json_decref(doc);
+    }
+    return 0;
+  }
   rc = relay_employee_mailbox_set(st, ent->id, argv[2], argv[3], &error);
   if (rc == 0) cli_audit(st, ent->id, "channel.default_mailbox", argv[2], json_pack("{s:s}", "mailbox", argv[3]), NULL);
   storage_close(&st);

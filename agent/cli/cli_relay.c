@@ -165,7 +165,8 @@ static void print_relay(const MaRelay *r, gint64 sent_today)
     printf("  filter %-4d  from %s to %s\n", f->priority, f->sender_domain,
            f->recipient_patterns ? f->recipient_patterns : "any recipient");
   }
-  if (r->return_path) printf("  return path: %s\n", r->return_path);
+  printf("  return path: %s\n", !r->return_path || strcmp(r->return_path, "bounce") == 0 ? "bounce (VERP on [relay] bounce_domain)"
+                                                                                      : r->return_path);
   json_decref(doc);
 }
 
@@ -192,7 +193,7 @@ static void print_or_json(MaStorage *st, const MaConfig *cfg, const MaRelay *r, 
   {"types", 0, 0, G_OPTION_ARG_STRING, &(o).types, "Email types it carries: workflow,mass,individual (default all)", "LIST"}, \
   {"dkim", 0, 0, G_OPTION_ARG_STRING, &(o).dkim, "DKIM-sign what it carries (default on)", "on|off"},                  \
   {"filter", 0, 0, G_OPTION_ARG_STRING_ARRAY, &(o).filters, "PRIORITY:SENDER_DOMAIN[:PATTERN,...] (repeat; replaces all)", "F"}, \
-  {"return-path", 0, 0, G_OPTION_ARG_STRING, &(o).return_path, "Envelope sender through this relay (\"\" to clear)", "ADDR"}
+  {"return-path", 0, 0, G_OPTION_ARG_STRING, &(o).return_path, "Envelope sender through this relay: bounce (VERP, the default), from, or an address in one of the enterprise's domains", "RP"}
 
 static int cmd_add(int argc, char **argv)
 {
@@ -397,7 +398,7 @@ static int cmd_test(int argc, char **argv)
   g_autofree char *to = NULL, *from = NULL;
   GOptionEntry entries[] = {
     {"to", 0, 0, G_OPTION_ARG_STRING, &to, "Recipient of the test message (default: the admin_email setting)", "ADDR"},
-    {"from", 0, 0, G_OPTION_ARG_STRING, &from, "Envelope and header sender (default: the return path, else postmaster@ the first filter's domain)", "ADDR"},
+    {"from", 0, 0, G_OPTION_ARG_STRING, &from, "Envelope and header sender (default: the relay's return path when it is an address, else postmaster@ the first filter's domain)", "ADDR"},
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr(GOptionContext) ctx = cli_context("relay test", "ENTERPRISE RELAY",
@@ -414,23 +415,9 @@ static int cmd_test(int argc, char **argv)
   MaRelay *r = NULL;
   rc = storage_relay_get(st, ent->id, argv[2], &r, &error);
   if (rc == 0) g_set_error(&error, MA_ERROR, MA_ERROR_NOT_FOUND, "no relay %s", argv[2]);
-  if (rc > 0 && !to && settings_get(st, cfg, ent->id, "admin_email", &to, &error) < 0) rc = -1;
-  if (rc > 0 && (!to || !strchr(to, '@'))) {
-    g_set_error(&error, MA_ERROR, MA_ERROR_INVALID, "--to: a recipient is needed (or set admin_email)");
-    rc = -1;
-  }
-  if (rc > 0 && !from)
-    from = r->return_path ? g_strdup(r->return_path)
-                          : g_strdup_printf("postmaster@%s", r->filters->len ? ((MaRelayFilter *) g_ptr_array_index(r->filters, 0))->sender_domain
-                                                                              : cfg->hostname);
   g_autofree char *failure = NULL;
-  if (rc > 0) rc = relay_probe(cfg, r, from, to, print_step, NULL, &failure, &error) == 0 ? 1 : -1;
-  if (rc > 0) {
-    gint64 now = ma_now();
-    g_autofree char *reason = failure ? NULL : g_strdup_printf("test passed (to %s)", to);
-    if (!failure) storage_relay_set_status(st, ent->id, r->id, "ok", now, reason, 0, &error);
-    cli_audit(st, ent->id, "relay.test", r->name, json_pack("{s:b}", "passed", failure == NULL), NULL);
-  }
+  if (rc > 0) rc = relay_test(st, cfg, r, to, from, print_step, NULL, &failure, &error) == 0 ? 1 : -1;
+  if (rc > 0) cli_audit(st, ent->id, "relay.test", r->name, json_pack("{s:b}", "passed", failure == NULL), NULL);
   storage_close(&st);
   ma_enterprise_free(ent);
   ma_relay_free(r);

@@ -101,7 +101,7 @@ static int cmd_status(int argc, char **argv)
   g_auto(CliCommon) common = {0};
   g_autoptr(GOptionContext) ctx = cli_context("route status", "ENTERPRISE",
     "Show the enterprise's use of mailagent's own delivery path: suspension, recipients in the last hour, "
-    "bounce rate over the last 1,000.", &common, NULL);
+    "bounce and complaint rates over the last 1,000.", &common, NULL);
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc < 0) rc = cli_positional(argc, argv, 1, 1, "mailagent route status ENTERPRISE [--json]");
   if (rc >= 0) return rc;
@@ -110,11 +110,11 @@ static int cmd_status(int argc, char **argv)
   MaEnterprise *ent = NULL;
   if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
   g_autoptr(GError) error = NULL;
-  gint64 since = 0, hour = 0, total = 0, bounced = 0, now = ma_now();
+  gint64 since = 0, hour = 0, total = 0, bounced = 0, complained = 0, now = ma_now();
   g_autofree char *reason = NULL;
   int suspended = storage_default_path_suspension(st, ent->id, &since, &reason, &error);
   if (suspended >= 0 && storage_default_path_count(st, ent->id, now - 3599, &hour, &error) == 0 &&
-      storage_default_path_rates(st, ent->id, RELAY_REPUTATION_WINDOW, &total, &bounced, &error) == 0)
+      storage_default_path_rates(st, ent->id, RELAY_REPUTATION_WINDOW, &total, &bounced, &complained, &error) == 0)
     rc = 0;
   else
     rc = -1;
@@ -124,17 +124,20 @@ static int cmd_status(int argc, char **argv)
   char at[32] = "";
   if (suspended > 0) ma_time_format(since, at);
   if (common.json) {
-    cli_print_json(json_pack("{s:b,s:s?,s:s?,s:I,s:I,s:I}", "suspended", suspended > 0, "since", suspended > 0 ? at : NULL,
-                             "reason", reason, "recipients_last_hour", (json_int_t) hour, "recent_recipients",
-                             (json_int_t) total, "recent_bounced", (json_int_t) bounced),
+    cli_print_json(json_pack("{s:b,s:s?,s:s?,s:I,s:I,s:I,s:I}", "suspended", suspended > 0, "since",
+                             suspended > 0 ? at : NULL, "reason", reason, "recipients_last_hour", (json_int_t) hour,
+                             "recent_recipients", (json_int_t) total, "recent_bounced", (json_int_t) bounced,
+                             "recent_complained", (json_int_t) complained),
                    FALSE);
     return 0;
   }
   printf("mailagent's own delivery: %s%s%s%s\n", suspended > 0 ? "SUSPENDED since " : "open", at,
          reason ? ": " : "", reason ? reason : "");
   printf("  recipients in the last hour: %" G_GINT64_FORMAT "\n", hour);
-  printf("  last %" G_GINT64_FORMAT " recipients: %" G_GINT64_FORMAT " bounced (suspension above %d%%)\n", total, bounced,
-         RELAY_MAX_BOUNCE_PERCENT);
+  printf("  last %" G_GINT64_FORMAT " recipients: %" G_GINT64_FORMAT " bounced (suspension above %d%%), %" G_GINT64_FORMAT
+         " complained (suspension above %d.%d%%)\n",
+         total, bounced, RELAY_MAX_BOUNCE_PERCENT, complained, RELAY_MAX_COMPLAINT_PERMILLE / 10,
+         RELAY_MAX_COMPLAINT_PERMILLE % 10);
   return 0;
 }
 

@@ -1,13 +1,16 @@
 /* cli_send.c - `mailagent send ENTERPRISE FILE.eml | --from ... --to ... --subject ... --text ...`:
  * queues an outgoing message exactly as POST /v1/messages:send does (agent/outbound), durably, and
- * prints its outbound id (the running `serve` delivers it within a second). Reads at most
+ * prints its outbound id (the running `serve` delivers it within a second). `--record TYPE:ID`
+ * names records to link the archived copy to (the API's `records`). Reads at most
  * [smtp] max_message_size octets of the file ("-" is standard input).
  */
 #include "cli.h"
 
 #include "agent/outbound/outbound.h"
 
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int read_message(const char *path, gint64 max, GByteArray **out)
@@ -51,12 +54,33 @@ static void attachment_free(OutboundAttachment *a)
   g_free(a);
 }
 
+/* --record TYPE:ID... as the API's records array ([{"type","id"}], newly allocated in *out). 0, or
+ * the usage error's exit code. Whether each record exists is checked by outbound_submit. */
+static int records_arg(char **records, char **out)
+{
+  json_t *arr = json_array();
+  for (char **r = records; *r; r++) {
+    const char *colon = strchr(*r, ':');
+    g_autofree char *type = colon ? g_strndup(*r, (gsize) (colon - *r)) : NULL;
+    if (!type || ma_record_type_parse(type) < 0 || !colon[1]) {
+      json_decref(arr);
+      return cli_usage_error("--record %s: TYPE:ID with TYPE account, contact, lead or opportunity", *r);
+    }
+    json_array_append_new(arr, json_pack("{s:s, s:s}", "type", type, "id", colon + 1));
+  }
+  char *text = json_dumps(arr, JSON_COMPACT);
+  json_decref(arr);
+  *out = g_strdup(text);
+  free(text);
+  return 0;
+}
+
 int cli_send(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
   g_autofree char *from = NULL, *subject = NULL, *text = NULL, *html = NULL, *type = NULL, *channel = NULL,
                   *employee = NULL, *key = NULL;
-  g_auto(GStrv) to = NULL, cc = NULL, bcc = NULL, attach = NULL;
+  g_auto(GStrv) to = NULL, cc = NULL, bcc = NULL, attach = NULL, records = NULL;
   GOptionEntry entries[] = {
     {"from", 0, 0, G_OPTION_ARG_STRING, &from, "From address (\"Name <a@b>\")", "ADDR"},
     {"to", 0, 0, G_OPTION_ARG_STRING_ARRAY, &to, "Recipient (repeat); with FILE.eml: the envelope recipients", "ADDR"},
@@ -69,12 +93,17 @@ int cli_send(int argc, char **argv)
     {"type", 0, 0, G_OPTION_ARG_STRING, &type, "workflow, mass or individual (default)", "TYPE"},
     {"channel", 0, 0, G_OPTION_ARG_STRING, &channel, "auto (default), employee_mailbox, enterprise_relay, mailagent_relay", "CHANNEL"},
     {"employee", 0, 0, G_OPTION_ARG_STRING, &employee, "On whose behalf (employee address or id)", "EMPLOYEE"},
+    {"record", 0, 0, G_OPTION_ARG_STRING_ARRAY, &records,
+     "Link the archived copy to this record (repeat): account, contact, lead or opportunity", "TYPE:ID"},
     {"idempotency-key", 0, 0, G_OPTION_ARG_STRING, &key, "Repeat-safe key: the same key within 24 h queues once", "KEY"},
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr(GOptionContext) ctx = cli_context("send", "ENTERPRISE [FILE.eml|-]",
     "Queue an outgoing message: a complete message from FILE.eml, or one made from --from, --to, --subject,\n"
-    "--text/--html and --attach. Prints the outbound id once it is durably queued.",
+    "--text/--html and --attach. Prints the outbound id once it is durably queued. Parts with 8-bit octets\n"
+    "or lines over 998 octets are re-encoded as quoted-printable before DKIM signing. --record TYPE:ID links\n"
+    "the archived copy to that record as well as to the records its recipients match; an unknown record\n"
+    "refuses the message.",
     &common, entries);
   int rc = cli_parse(ctx, &argc, &argv);
   if (rc >= 0) return rc;
@@ -84,11 +113,13 @@ int cli_send(int argc, char **argv)
   if (argc == 3 && (from || subject || text || html || cc || bcc || attach))
     return cli_usage_error("give FILE.eml or the structured options (--from, --subject...), not both");
 
+  g_autofree char *records_json = NULL;
+  if (records && (rc = records_arg(records, &records_json)) != 0) return rc;
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
   MaEnterprise *ent = NULL;
   if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
-  OutboundRequest req = {.type = type, .channel = channel, .employee = employee};
+  OutboundRequest req = {.type = type, .channel = channel, .employee = employee, .records_json = records_json};
   g_autoptr(GByteArray) raw = NULL;
   g_autoptr(GPtrArray) to_list = strv_array(to), cc_list = strv_array(cc), bcc_list = strv_array(bcc);
   g_autoptr(GPtrArray) atts = g_ptr_array_new_with_free_func((GDestroyNotify) attachment_free);

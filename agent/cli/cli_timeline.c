@@ -2,7 +2,8 @@
  * activities, newest first, one page at a time (the same storage_timeline call and cursor as
  * GET /v1/records/{type}/{id}/timeline; --json prints that endpoint's page shape).
  *
- * Shows headers, a snippet, attachment names and linked records, never full bodies.
+ * Shows headers, a snippet, attachment names and linked records, and for mail sent through the
+ * queue each recipient's delivery state and last reply; never full bodies.
  */
 #include "cli.h"
 
@@ -32,6 +33,16 @@ static void print_role(const char *label, const GPtrArray *parts, MaRole role)
     first = FALSE;
   }
   if (!first) printf("\n");
+}
+
+/* An outbound message's recipients: "address state (reply)", one a line. */
+static void print_delivery(const GPtrArray *delivery)
+{
+  for (guint i = 0; delivery && i < delivery->len; i++) {
+    const MaOutboundRecipient *r = g_ptr_array_index(delivery, i);
+    printf("  %-9s%s %s%s%s%s\n", i ? "" : "Status:", r->address, ma_outbound_state_name(r->state),
+           r->last_reply ? " (" : "", r->last_reply ? r->last_reply : "", r->last_reply ? ")" : "");
+  }
 }
 
 static void print_message(const MaStoredMessage *m)
@@ -146,7 +157,10 @@ int cli_timeline(int argc, char **argv)
     const MaTimelineItem *it = g_ptr_array_index(items, i);
     if (i) printf("\n");
     if (it->is_activity) print_activity(it->activity);
-    else print_message(it->message);
+    else {
+      print_message(it->message);
+      print_delivery(it->delivery);
+    }
   }
   if (next) printf("\nmore: --cursor %s\n", next);
   return 0;

@@ -62,6 +62,10 @@ char *codec_message_json_text(const MaStoredMessage *m, gboolean full);
 char *codec_activity_json_text(const MaActivity *a);
 void codec_write_address(CodecWriter *w, const char *name, const char *address);
 void codec_write_record_ref(CodecWriter *w, const MaRecordRef *ref);
+/* "delivery": [{address, state, reply, attempts, last_attempt_at, updated_at}] of an outbound
+ * message's recipients (MaOutboundRecipient*), the field names of GET /v1/outbound/{id}. */
+void codec_write_delivery(CodecWriter *w, const GPtrArray *recipients);
+json_t *codec_delivery_to_json(const GPtrArray *recipients); /* the array alone; the caller's */
 void codec_write_timeline_item(CodecWriter *w, const MaTimelineItem *item);
 /* codec_page's shape as text: page_begin, the items (each one written whole), page_end. */
 void codec_write_page_begin(CodecWriter *w);

@@ -335,6 +335,39 @@ json_t *codec_activity_to_json(const MaActivity *a)
   return parsed(activity_text(a));
 }
 
+json_t *codec_delivery_to_json(const GPtrArray *recipients)
+{
+  CodecWriter w;
+  codec_writer_init(&w, g_string_new(NULL));
+  codec_writer_object_begin(&w);
+  codec_write_delivery(&w, recipients);
+  codec_writer_object_end(&w);
+  GString *text = w.out;
+  json_t *doc = json_loadb(text->str, text->len, 0, NULL);
+  g_string_free(text, TRUE);
+  json_t *delivery = json_incref(json_object_get(doc, "delivery"));
+  json_decref(doc);
+  return delivery;
+}
+
+void codec_write_delivery(CodecWriter *w, const GPtrArray *recipients)
+{
+  codec_writer_key(w, "delivery");
+  codec_writer_array_begin(w);
+  for (guint i = 0; i < recipients->len; i++) {
+    const MaOutboundRecipient *r = recipients->pdata[i];
+    codec_writer_object_begin(w);
+    codec_writer_field_string(w, "address", r->address);
+    codec_writer_field_string(w, "state", ma_outbound_state_name(r->state));
+    codec_writer_field_string(w, "reply", r->last_reply);
+    codec_writer_field_int(w, "attempts", r->attempts);
+    codec_writer_field_time(w, "last_attempt_at", r->last_attempt_at);
+    codec_writer_field_time(w, "updated_at", r->updated_at);
+    codec_writer_object_end(w);
+  }
+  codec_writer_array_end(w);
+}
+
 void codec_write_timeline_item(CodecWriter *w, const MaTimelineItem *item)
 {
   codec_writer_object_begin(w);
@@ -343,6 +376,7 @@ void codec_write_timeline_item(CodecWriter *w, const MaTimelineItem *item)
     activity_fields(w, item->activity);
   else
     message_fields(w, item->message, FALSE);
+  if (item->delivery) codec_write_delivery(w, item->delivery);
   codec_writer_object_end(w);
 }
 

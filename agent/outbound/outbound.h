@@ -201,6 +201,11 @@ int outbound_event_emit(MaStorage *st, const char *event, const MaOutbound *m, c
  * issue's classification ({"bounce": {...}}) on message.bounced, message.complained. */
 int outbound_event_emit_with(MaStorage *st, const char *event, const MaOutbound *m, const MaOutboundRecipient *r,
                              json_t *extra, gint64 now, GError **error);
+/* The same for an event caused by a returned report (a soft DSN's message.deferred): report (a
+ * digest of the report's bytes, NULL: none) ends the idempotency key, so two reports about the same
+ * attempt are two events while a replay of one report is one. */
+int outbound_event_emit_report(MaStorage *st, const char *event, const MaOutbound *m, const MaOutboundRecipient *r,
+                               json_t *extra, const char *report, gint64 now, GError **error);
 
 /* The JSON of a queued message with every recipient's state (GET /v1/outbound/{id} and
  * `mailagent queue show --json`): id, enterprise_id, type, channel, employee, mail_from, from,

@@ -1,7 +1,8 @@
 /* outbound_archive.c - hands every queued outgoing message to the archive pipeline: the message as
  * it leaves goes into the node-local spool with route "outbound", and the pipeline workers archive
  * it (or skip it) by the enterprise's archive settings, exactly as received mail, linking it to
- * records by its participants. Written after the queue's commit, so only queued messages are
+ * records by its participants and to the records the send request named (the entry's id is the
+ * outbound id, which the pipeline reads them by). Written after the queue's commit, so only queued messages are
  * archived; a spool failure is logged and the message is still delivered (the archive copy is
  * what is lost, never the mail).
  *
@@ -24,7 +25,7 @@ static GPrivate thread_spool = G_PRIVATE_INIT(spool_release);
 MaSpoolEntry *outbound_archive_entry(const MaOutbound *m, const OutboundMessage *msg)
 {
   MaSpoolEntry *e = ma_spool_entry_new();
-  e->id = ma_id_new();
+  e->id = g_strdup(m->id); /* the provenance's spool id: the pipeline finds the queued message (its records) */
   e->enterprise_id = g_strdup(m->enterprise_id);
   e->route = g_strdup("outbound");
   e->mail_from = g_strdup(m->mail_from);

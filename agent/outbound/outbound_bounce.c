@@ -6,10 +6,13 @@
  * applied in one transaction:
  *   hard bounce  -> the recipient becomes bounced (also after sent), message.bounced with the
  *                   classification, the address goes on the suppression list (hard_bounce);
- *   soft bounce  -> the recipient keeps its state, its reply records the diagnostic, the address's
- *                   soft-bounce streak grows; SOFT_BOUNCE_LIMIT in a row within SOFT_BOUNCE_WINDOW
+ *   soft bounce  -> the recipient keeps its state (deferred stays deferred), its reply records the
+ *                   diagnostic, message.deferred with the classification (keyed by a digest of
+ *                   the report, so each DSN is its own event), the address's soft-bounce streak grows; SOFT_BOUNCE_LIMIT in a row within SOFT_BOUNCE_WINDOW
  *                   suppress it (soft_bounces); a delivery ends the streak (outbound_delivery.c);
- *   complaint    -> message.complained, the address is suppressed (complaint).
+ *   complaint    -> message.complained, the address is suppressed (complaint), and the complaint
+ *                   counts in the shared relay's complaint rate (agent/relay), which may suspend
+ *                   the enterprise's use of mailagent's own delivery path.
  * Bounce hygiene: nothing here ever sends mail - a report is an event for the CRM, never a
  * notification to anyone, so a null sender is never written to and a bounce is never bounced.
  * Reports are not customer correspondence: the caller does not archive what this applied.
@@ -23,6 +26,7 @@
 #include "agent/lib/clock.h"
 #include "agent/lib/crypto.h"
 #include "agent/lib/log.h"
+#include "agent/relay/relay.h"
 
 #include <string.h>
 
@@ -97,7 +101,8 @@ static gboolean is_success(const char *action)
 
 /* One recipient's report, inside the caller's transaction. */
 static int apply_one(MaStorage *st, const MaOutbound *m, MaOutboundRecipient *r, const BounceReport *rep,
-                     const BounceRecipient *br, gint64 now, OutboundBounceOutcome *out, GError **error)
+                     const BounceRecipient *br, const char *digest, gint64 now, OutboundBounceOutcome *out,
+                     GError **error)
 {
   json_t *extra = classification_json(rep, br);
   int rc = 0;
@@ -105,6 +110,8 @@ static int apply_one(MaStorage *st, const MaOutbound *m, MaOutboundRecipient *r,
     out->complaints++;
     rc = outbound_event_emit_with(st, "message.complained", m, r, extra, now, error);
     if (rc == 0) rc = suppress(st, m->enterprise_id, r->address, "complaint", m->id, br->diagnostic, now, error);
+    /* the shared relay's complaint rate (agent/relay): may suspend the enterprise's use of it */
+    if (rc == 0) rc = relay_reputation_complaint(st, m->enterprise_id, m->id, r->address, now, error);
   } else if (!is_success(br->action)) {
     gboolean hard = br->hard == BOUNCE_HARD;
     g_autofree char *reply = g_strdup_printf("%s bounce %s (%s): %s", hard ? "hard" : "soft",
@@ -117,6 +124,8 @@ static int apply_one(MaStorage *st, const MaOutbound *m, MaOutboundRecipient *r,
       if (hard) r->state = MA_OUT_BOUNCED;
     }
     if (rc == 0 && applied > 0 && hard) rc = outbound_event_emit_with(st, "message.bounced", m, r, extra, now, error);
+    /* a soft report is news for the CRM even when the recipient's state does not move */
+    if (rc == 0 && !hard) rc = outbound_event_emit_report(st, "message.deferred", m, r, extra, digest, now, error);
     if (rc == 0) rc = outbound_bounce_note(st, m->enterprise_id, r->address, hard ? BOUNCE_HARD : BOUNCE_SOFT, m->id,
                                            reply, now, error);
     if (hard) out->hard++;
@@ -163,12 +172,15 @@ int outbound_bounce_apply(MaStorage *st, const char *enterprise_id, gint64 verp_
     return 1;
   }
   gint64 now = ma_now();
+  /* the report's own identity: a replay of the same bytes is the same event */
+  g_autofree char *sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, raw, len);
+  sha[16] = '\0';
   rc = storage_begin(st, error);
   for (guint i = 0; rc == 0 && i < rep->recipients->len; i++) {
     const BounceRecipient *br = g_ptr_array_index(rep->recipients, i);
     MaOutboundRecipient *r = row_for(m, br, verp_row);
     if (!r) continue;
-    rc = apply_one(st, m, r, rep, br, now, out, error);
+    rc = apply_one(st, m, r, rep, br, sha, now, out, error);
     if (verp_row > 0) break; /* the return path names one recipient: its first report decides */
   }
   if (rc == 0) rc = storage_commit(st, error);

@@ -13,14 +13,19 @@
  * oauth2_async (refreshes off this loop). The first recipient sent records the message's Sent-copy
  * step in the same transaction (outbound_sent_copy.c appends it) unless the provider saves it.
  *
+ * Enterprise relays (outbound_delivery_relay.c): a job's recipients are reserved against the
+ * relay's daily limit before its connection starts; those beyond it fall back to the default path;
+ * a reserved recipient the relay did not accept gives its place back with its outcome.
+ *
  * Limits: at most [queue] destination_concurrency connections per destination and
  * [queue] max_connections in all; jobs beyond wait in the destination's queue and take the next
  * free connection to the same host (connection reuse). At most OUT_JOB_RCPTS recipients per
  * transaction. A host-level temporary failure (connection, greeting, TLS policy) moves the job to
  * the next MX host; other temporary failures defer the recipient by the retry schedule, and past
  * [queue] max_age it expires (reported bounced; no bounce mail is ever sent). A message whose
- * return path is bounce management leaves with each recipient's own VERP address, so each
- * recipient is a transaction of its own. A 5xx that agent/bounce classifies as hard puts the
+ * return path is bounce management (on the default path the enterprise's choice made at queueing;
+ * through an enterprise relay that relay's own `return_path`) leaves with each recipient's own VERP
+ * address, so each recipient is a transaction of its own. A 5xx that agent/bounce classifies as hard puts the
  * address on the suppression list; a delivery ends its soft-bounce streak.
  *
  * Crash safety comes from the queue: a claim is a lease of OUT_LEASE seconds; a recipient whose
@@ -110,10 +115,8 @@ static void dispatch(Engine *e, Dest *d);
 
 static void build_client_job(const Job *j, SmtpClientJob *cj)
 {
-  /* an enterprise relay's own return path, else the message's (VERP per recipient when it has one) */
-  cj->mail_from = j->dest->ent && j->dest->ent->return_path ? j->dest->ent->return_path
-                  : j->mail_from                           ? j->mail_from
-                                                           : j->msg->mail_from;
+  /* the job's own return path (VERP, or an enterprise relay's choice), else the message's */
+  cj->mail_from = j->mail_from ? j->mail_from : j->msg->mail_from;
   cj->rcpts = j->addrs;
   cj->n_rcpts = j->rcpts->len;
   cj->body = j->body;
@@ -203,6 +206,7 @@ static void dispatch(Engine *e, Dest *d)
   while (d->waiting.length > 0 && d->active < (guint) e->concurrency && e->active < (guint) e->max_connections) {
     Job *j = take_waiting(e, d, G_MAXUINT);
     if (d->mailbox && !delivery_mailbox_admit(e, j)) continue;
+    if (d->ent && !delivery_relay_admit(e, j)) continue;
     Host *h = g_ptr_array_index(d->hosts, j->host);
     gboolean relay = strcmp(d->key, "relay") == 0;
     int port = d->mailbox ? d->mailbox->smtp_port : d->ent ? d->ent->port : relay ? e->relay_port : e->mx_port;
@@ -442,11 +446,21 @@ static Dest *relay_dest(Engine *e, GHashTable *relays, const char *enterprise_id
     *why = g_strdup_printf("relay %s no longer exists", relay_id);
     return NULL;
   }
-  if (!rel->enabled || relay_is_suspended(rel, now)) {
-    *why = g_strdup_printf("relay %s is %s", rel->name, rel->enabled ? "suspended" : "disabled");
+  /* changed since the message was routed so that it is untested again: not used until a test passes */
+  gboolean untested = g_strcmp0(rel->status, "untested") == 0;
+  if (!rel->enabled || relay_is_suspended(rel, now) || untested) {
+    *why = g_strdup_printf("relay %s is %s", rel->name,
+                           !rel->enabled ? "disabled" : untested ? "untested (changed): run relay test" : "suspended");
     return NULL;
   }
-  g_autofree char *key = g_strdup_printf("relay:%s:%" G_GINT64_FORMAT, rel->id, rel->updated_at);
+  /* the key names what the destination copies, so a change within the same second is seen too */
+  g_autofree char *settings = g_strdup_printf("%s\n%d\n%s\n%s\n%d\n%s\n%s\n%s\n%s", rel->host, rel->port, rel->security,
+                                              rel->tls_mode, rel->auth_enabled, rel->auth_mechanism ? rel->auth_mechanism : "",
+                                              rel->username ? rel->username : "",
+                                              rel->password_sealed ? rel->password_sealed : "",
+                                              rel->return_path ? rel->return_path : "");
+  g_autofree char *digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, settings, -1);
+  g_autofree char *key = g_strdup_printf("relay:%s:%" G_GINT64_FORMAT ":%.16s", rel->id, rel->updated_at, digest);
   Dest *d = g_hash_table_lookup(e->dests, key);
   if (d) return d;
   RelayTarget *t = g_new0(RelayTarget, 1);
@@ -456,6 +470,7 @@ static Dest *relay_dest(Engine *e, GHashTable *relays, const char *enterprise_id
   t->host = g_strdup(rel->host);
   t->return_path = g_strdup(rel->return_path);
   t->port = rel->port;
+  t->daily_limit = rel->daily_limit;
   t->implicit_tls = g_strcmp0(rel->security, "implicit") == 0;
   if (smtp_tls_mode_parse(rel->tls_mode, &t->tls_mode) < 0) t->tls_mode = SMTP_TLS_REQUIRED_VERIFY;
   if (rel->auth_enabled && rel->auth_mechanism && smtp_auth_mech_parse(rel->auth_mechanism, &t->auth) == 0 &&
@@ -502,12 +517,25 @@ static GBytes *list_unsubscribe_copy(Engine *e, const MaOutbound *msg, GBytes *b
   return g_bytes_ref(body);
 }
 
+/* The envelope sender of msg through enterprise relay t when it is not VERP (the relay's return
+ * path: "from" or an address; "bounce" without [relay] bounce_domain is the From address), or NULL:
+ * the message's own (a null sender stays null). Caller frees. */
+static char *relay_mail_from(const Engine *e, const RelayTarget *t, const MaOutbound *msg)
+{
+  if (!msg->mail_from[0]) return NULL;
+  const char *choice = t->return_path ? t->return_path : "bounce";
+  if (strchr(choice, '@')) return g_strdup(choice);
+  return g_strdup(msg->header_from ? msg->header_from : msg->mail_from);
+}
+
 /* Adds r to the open job of (msg, d) in jobs, or to a new one, which is returned (NULL when an
  * existing job took r). */
 static Job *add_to_job(Engine *e, GHashTable *jobs, MaOutbound *msg, GBytes *body, Dest *d, MaOutboundRecipient *r)
 {
-  /* a VERP return path and List-Unsubscribe name one recipient: one transaction (one copy) each */
-  gboolean verp = e->bounce_domain && g_strcmp0(msg->return_path, "bounce") == 0 && msg->mail_from[0];
+  /* the return path: an enterprise relay's own choice (docs/bounces.md), else the message's; a VERP
+   * return path and List-Unsubscribe name one recipient: one transaction (one copy) each */
+  const char *choice = d->ent ? (d->ent->return_path ? d->ent->return_path : "bounce") : msg->return_path;
+  gboolean verp = e->bounce_domain && g_strcmp0(choice, "bounce") == 0 && msg->mail_from[0];
   gboolean unsub = e->bounce_domain && msg->list_unsubscribe;
   g_autofree char *key = verp || unsub ? g_strdup_printf("%s\n%s\n%" G_GINT64_FORMAT, msg->id, d->key, r->id)
                               : g_strdup_printf("%s\n%s", msg->id, d->key);
@@ -519,6 +547,7 @@ static Job *add_to_job(Engine *e, GHashTable *jobs, MaOutbound *msg, GBytes *bod
     j->rcpts = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbound_recipient_free);
     j->dest = d;
     if (verp) j->mail_from = outbound_verp_address(e->token_key, e->bounce_domain, r->id);
+    else if (d->ent) j->mail_from = relay_mail_from(e, d->ent, msg);
     g_hash_table_replace(jobs, g_steal_pointer(&key), j);
   }
   g_ptr_array_add(j->rcpts, r);

@@ -1,6 +1,6 @@
 /* outbound_delivery_internal.h - what the delivery thread's files share (outbound_delivery.c, the
  * engine; outbound_delivery_outcome.c, outcomes and the group commit; outbound_delivery_mailbox.c,
- * the employee-mailbox channel): the engine, its destinations, jobs and pending outcomes. Only the
+ * the employee-mailbox channel; outbound_delivery_relay.c, enterprise relays' daily limits): the engine, its destinations, jobs and pending outcomes. Only the
  * delivery thread touches these.
  */
 #ifndef MA_OUTBOUND_DELIVERY_INTERNAL_H
@@ -40,6 +40,7 @@ typedef struct Dest Dest;
 typedef struct {
   char *enterprise_id, *relay_id, *name, *host, *return_path;
   int port;
+  gint64 daily_limit;      /* recipients per day, 0: none */
   gboolean implicit_tls;
   SmtpTlsMode tls_mode;
   SmtpAuthMech auth;
@@ -60,14 +61,15 @@ typedef struct {
   Dest *dest;
   guint host;              /* index into dest->hosts */
   char *mail_from;         /* the recipient's VERP return path (one recipient per job), or NULL: msg's */
-  char day[16];            /* employee mailbox: the day its recipients were reserved on */
+  char day[16];            /* employee mailbox or enterprise relay: the day its recipients were
+                              reserved on */
   int reserved;            /* ... and how many (given back for those not sent) */
   char *mailbox_id;        /* ... the mailbox (kept here: the destination reads its binding again) */
   gboolean sent_copy;      /* ... whose Sent folder gets a copy (IMAP binding, provider does not) */
 } Job;
 
 struct Dest {
-  char *key;               /* "relay" (smart host), "relay:<id>:<updated>" (enterprise relay) or the
+  char *key;               /* "relay" (smart host), "relay:<id>:<updated>:<settings digest>" (enterprise relay) or the
                               recipient domain */
   RelayTarget *ent;        /* enterprise relay, else NULL */
   gboolean resolving, resolved;
@@ -134,6 +136,9 @@ typedef struct {
   char *fallback_from;      /* the enterprise relay that failed this recipient: route it again */
   gint64 not_before;        /* deferred: not retried before (0: the retry schedule alone) */
   char *sent_copy_mailbox;  /* sent through this mailbox, whose Sent folder gets a copy */
+  gboolean over_limit;      /* fallback_from: the relay's daily limit, not its failure (reply says so) */
+  char *reserved_relay;     /* counted against this relay's day (reserved_day) before its session: */
+  char reserved_day[16];    /* given back in the outcome's transaction unless it was delivered */
 } Outcome;
 
 /* outbound_delivery.c */
@@ -151,6 +156,11 @@ void delivery_on_flush(evutil_socket_t fd, short what, void *arg);
 /* Queues the job's outcomes for the group commit; recipients with a host-level temporary failure
  * go to the next MX host instead when there is one (returned as a new job, or NULL). */
 Job *delivery_apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint n);
+
+/* outbound_delivery_relay.c */
+/* Reserves j's recipients against its enterprise relay's daily limit; those over it fall back to the
+ * default path (rule 4). FALSE when none is left (j freed). */
+gboolean delivery_relay_admit(Engine *e, Job *j);
 
 /* outbound_delivery_mailbox.c */
 /* Reserves j's recipients against its mailbox's daily limit; those over it leave its route. FALSE

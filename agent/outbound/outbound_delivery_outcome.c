@@ -1,7 +1,8 @@
 /* outbound_delivery_outcome.c - the delivery thread's outcomes: each recipient's SMTP result
  * turned into its queue state (sent, deferred by the retry schedule or to a given time, bounced,
  * expired; a hard 5xx suppresses the address), a failed enterprise relay's recipients routed again
- * (fallback) and the relay's failed session counted, and all of it written in one group commit
+ * (fallback) and the relay's failed session counted, a relay's reserved place given back for a
+ * recipient it did not accept, and all of it written in one group commit
  * with the webhook events and the Sent-copy step. Runs on the delivery thread (outbound_delivery.c).
  */
 #include "outbound_delivery_internal.h"
@@ -72,6 +73,7 @@ static int record_outcome(Engine *e, const MaOutbound *msg, MaOutboundRecipient 
 void delivery_outcome_free(Outcome *o)
 {
   g_free(o->sent_copy_mailbox);
+  g_free(o->reserved_relay);
   ma_outbound_free(o->msg);
   ma_outbound_recipient_free(o->r);
   g_free(o->fallback_from);
@@ -96,14 +98,15 @@ void delivery_relay_failure_free(RelayFailure *f)
 static int record_fallback(Engine *e, Outcome *o, gint64 now, GError **error)
 {
   g_autofree char *refused = NULL;
-  int rc = relay_fallback(e->st, e->cfg, o->msg->enterprise_id, o->msg->id, o->r->address, o->fallback_from, o->reply,
-                          now, &refused, error);
+  g_autofree char *why = o->over_limit ? g_strdup(o->reply) : g_strdup_printf("relay failed (%s)", o->reply);
+  int rc = relay_fallback(e->st, e->cfg, o->msg->enterprise_id, o->msg->id, o->r->address, o->fallback_from, why, now,
+                          &refused, error);
   if (rc < 0) return -1;
   if (rc == 0) {
     g_strlcpy(o->reply, refused, sizeof o->reply);
     return record_outcome(e, o->msg, o->r, SMTP_OUTCOME_TEMP, o->reply, 0, now, error);
   }
-  g_autofree char *reply = g_strdup_printf("relay failed (%s): falling back to the default path", o->reply);
+  g_autofree char *reply = g_strdup_printf("%s: falling back to the default path", why);
   ma_info("outbound", "%s to=<%s> %s", o->msg->id, o->r->address, reply);
   return storage_outbound_result(e->st, o->r->id, MA_OUT_DEFERRED, reply, now, NULL, now, error);
 }
@@ -131,6 +134,10 @@ void delivery_on_flush(evutil_socket_t fd, short what, void *arg)
       int rc = o->fallback_from ? record_fallback(e, o, now, &error)
                                 : record_outcome(e, o->msg, o->r, o->outcome, o->reply, o->not_before, now, &error);
       if (rc < 0) break;
+      /* a relay's daily count keeps only what it accepted */
+      if (o->reserved_relay && o->outcome != SMTP_OUTCOME_SENT &&
+          storage_relay_count_sent(e->st, o->msg->enterprise_id, o->reserved_relay, o->reserved_day, -1, &error) < 0)
+        break;
       if (o->outcome == SMTP_OUTCOME_SENT && o->sent_copy_mailbox &&
           storage_sent_copy_add(e->st, o->msg->id, o->msg->enterprise_id, o->sent_copy_mailbox, now, &error) < 0)
         break;
@@ -155,7 +162,8 @@ Job *delivery_apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint 
   Job *next = NULL;
   gboolean more_hosts = j->host + 1 < j->dest->hosts->len;
   gboolean session_failed = FALSE; /* one failed session counts once, whatever its recipients */
-  if (j->reserved > 0) {
+  gboolean relay_reserved = j->reserved > 0 && j->dest->ent && !j->mailbox_id;
+  if (j->reserved > 0 && j->mailbox_id) {
     /* the mailbox's daily count keeps only what was sent */
     int unsent = 0;
     for (guint i = 0; i < n; i++) unsent += res[i].outcome != SMTP_OUTCOME_SENT;
@@ -181,6 +189,12 @@ Job *delivery_apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint 
       g_ptr_array_add(next->rcpts, r);
       ma_info("outbound", "%s to=<%s> host %s failed (%s): trying the next MX host", j->msg->id, r->address,
               ((Host *) g_ptr_array_index(j->dest->hosts, j->host))->name, res[i].reply);
+      /* the next host's job reserves its place again */
+      g_autoptr(GError) error = NULL;
+      if (relay_reserved && storage_relay_count_sent(e->st, j->msg->enterprise_id, j->dest->ent->relay_id, j->day, -1,
+                                                     &error) < 0)
+        ma_error("outbound", "%s: cannot give back a place of relay %s's daily count: %s", j->msg->id,
+                 j->dest->ent->name, error->message);
       continue;
     }
     Outcome *o = g_new0(Outcome, 1);
@@ -189,10 +203,11 @@ Job *delivery_apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint 
     o->outcome = res[i].outcome;
     g_strlcpy(o->reply, res[i].reply, sizeof o->reply);
     /* through an enterprise relay: a failed session (connection, TLS, AUTH) or a 4xx that outlived
-     * its retries falls back; a 5xx is the recipient's bounce, not the relay's failure */
+     * its retries falls back, and is the relay's failed session (counted at most once per retry
+     * interval: relay_session_failed); a 5xx is the recipient's bounce, not the relay's failure */
     if (j->dest->ent && res[i].outcome == SMTP_OUTCOME_TEMP && (res[i].host_level || r->attempts >= RELAY_TEMP_ATTEMPTS)) {
       o->fallback_from = g_strdup(j->dest->ent->relay_id);
-      if (res[i].host_level && !session_failed) {
+      if (!session_failed) {
         RelayFailure *f = g_new0(RelayFailure, 1);
         f->enterprise_id = g_strdup(j->dest->ent->enterprise_id);
         f->relay_id = g_strdup(j->dest->ent->relay_id);
@@ -202,6 +217,10 @@ Job *delivery_apply_results(Engine *e, Job *j, const SmtpRcptResult *res, guint 
       }
     }
     if (j->sent_copy) o->sent_copy_mailbox = g_strdup(j->mailbox_id);
+    if (relay_reserved) {
+      o->reserved_relay = g_strdup(j->dest->ent->relay_id);
+      g_strlcpy(o->reserved_day, j->day, sizeof o->reserved_day);
+    }
     g_ptr_array_add(e->outcomes, o);
   }
   if (e->outcomes->len > 0) event_active(e->flush_ev, EV_TIMEOUT, 1);

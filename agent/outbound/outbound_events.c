@@ -39,7 +39,14 @@ int outbound_event_emit(MaStorage *st, const char *event, const MaOutbound *m, c
 int outbound_event_emit_with(MaStorage *st, const char *event, const MaOutbound *m, const MaOutboundRecipient *r,
                              json_t *extra, gint64 now, GError **error)
 {
-  g_autofree char *key = g_strdup_printf("%s:%s:%" G_GINT64_FORMAT ":%d", event, m->id, r->id, r->attempts);
+  return outbound_event_emit_report(st, event, m, r, extra, NULL, now, error);
+}
+
+int outbound_event_emit_report(MaStorage *st, const char *event, const MaOutbound *m, const MaOutboundRecipient *r,
+                               json_t *extra, const char *report, gint64 now, GError **error)
+{
+  g_autofree char *key = report ? g_strdup_printf("%s:%s:%" G_GINT64_FORMAT ":%d:%s", event, m->id, r->id, r->attempts, report)
+                                : g_strdup_printf("%s:%s:%" G_GINT64_FORMAT ":%d", event, m->id, r->id, r->attempts);
   json_t *doc = json_object();
   json_object_set_new(doc, "outbound_id", json_string(m->id));
   json_object_set_new(doc, "message_id", string_or_null(m->message_id));

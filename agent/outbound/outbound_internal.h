@@ -24,6 +24,8 @@ void outbound_message_clear(OutboundMessage *m);
 #define OUTBOUND_MAX_RECIPIENTS 1000
 #define OUTBOUND_MAX_HEADER_BLOCK (1024 * 1024)
 #define OUTBOUND_MAX_LINE 998
+#define OUTBOUND_MAX_RECORDS 100    /* records a request may name */
+#define OUTBOUND_MAX_RECORD_ID 256  /* octets of a named record's id */
 
 /* From a complete message: header fields kept as written except Bcc (removed), Date and
  * Message-ID added when missing (Message-ID <id@hostname>); recipients from envelope_to, or else

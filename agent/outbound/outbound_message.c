@@ -2,14 +2,18 @@
  * read field by field (bounded), Bcc is dropped, Date and Message-ID are added when missing, every
  * line end becomes CRLF, and the envelope recipients come from the request or from To/Cc/Bcc.
  *
- * The message is otherwise left exactly as written (no re-serialisation through a MIME library),
- * so a DKIM signature computed later covers what the CRM sent. A line over 998 octets is refused
- * with a clear reason rather than sent broken.
+ * The message is otherwise left as written (no re-serialisation through a MIME library), except
+ * that parts with 8-bit octets or lines over 998 octets are re-encoded as quoted-printable (only
+ * those parts, and only their Content-Transfer-Encoding line changes: agent/mime/mime_downgrade.h)
+ * so it needs no 8BITMIME; a DKIM signature computed later covers these octets. A header line
+ * over 998 octets, or one in a part that cannot be re-encoded, is refused with a clear reason
+ * rather than sent broken.
  */
 #include "outbound_internal.h"
 
 #include "agent/lib/clock.h"
 #include "agent/mime/mime.h"
+#include "agent/mime/mime_downgrade.h"
 
 #include <string.h>
 
@@ -60,17 +64,17 @@ static gboolean address_ok(const char *a)
   return strchr(at + 1, '.') != NULL || g_ascii_strcasecmp(at + 1, "localhost") == 0;
 }
 
-/* Appends src with every line end (CRLF, bare CR, bare LF) written as CRLF; checks line lengths. */
-static int append_crlf(GByteArray *out, const char *src, gsize len, GError **error)
+/* Appends src with every line end (CRLF, bare CR, bare LF) written as CRLF; with check_lines, a
+ * line over 998 octets is an error (header fields, which nothing re-encodes). */
+static int append_crlf(GByteArray *out, const char *src, gsize len, gboolean check_lines, GError **error)
 {
   gsize run = 0;
   for (gsize i = 0; i < len;) {
     gsize j = i;
     while (j < len && src[j] != '\r' && src[j] != '\n') j++;
     run += j - i;
-    if (run > OUTBOUND_MAX_LINE) {
-      g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
-                  "a line of the message is over %d octets: encode that part (quoted-printable or base64)",
+    if (check_lines && run > OUTBOUND_MAX_LINE) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "a header line of the message is over %d octets",
                   OUTBOUND_MAX_LINE);
       return -1;
     }
@@ -145,6 +149,32 @@ static gboolean next_field(const char *h, gsize len, gsize *pos, Field *f, GErro
   return TRUE;
 }
 
+/* Re-encodes the parts that need 8BITMIME or hold lines over 998 octets as quoted-printable
+ * (agent/mime/mime_downgrade.h), before anything signs the message: so it travels 7-bit through
+ * any server, and a DKIM signature made over it survives relays that would downgrade it (RFC 6376
+ * section 5.3). What cannot be re-encoded stays: 8-bit header fields (eight_bit, sent with
+ * BODY=8BITMIME), while a line over 998 octets there is refused with the reason, as is a signed
+ * part that would change. 0, or -1 with *error. */
+static int seven_bit(OutboundMessage *m, GError **error)
+{
+  GByteArray *converted = NULL;
+  MimeDowngradeSummary sum;
+  int rc = mime_downgrade_bytes((const char *) m->raw->data, m->raw->len, 0, &converted, &sum, error);
+  if (rc < 0) return -1;
+  if (rc == 1) {
+    g_byte_array_unref(m->raw);
+    m->raw = converted;
+  }
+  if (sum.left_long_line) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
+                "a line of the message is over %d octets where it cannot be re-encoded (a part's header, a base64 "
+                "or quoted-printable part, a preamble): encode that part",
+                OUTBOUND_MAX_LINE);
+    return -1;
+  }
+  return 0;
+}
+
 int outbound_message_from_mime(const char *raw, gsize len, GPtrArray *envelope_to, const char *hostname, gint64 now,
                                OutboundMessage *out, GError **error)
 {
@@ -180,7 +210,7 @@ int outbound_message_from_mime(const char *raw, gsize len, GPtrArray *envelope_t
     } else if (g_ascii_strcasecmp(f.name, "Date") == 0) {
       have_date = TRUE;
     }
-    int rc = keep ? append_crlf(out->raw, raw + f.start, f.end - f.start, &field_error) : 0;
+    int rc = keep ? append_crlf(out->raw, raw + f.start, f.end - f.start, TRUE, &field_error) : 0;
     if (keep && rc == 0 && (out->raw->len < 2 || out->raw->data[out->raw->len - 1] != '\n'))
       g_byte_array_append(out->raw, (const guint8 *) "\r\n", 2);
     g_free(f.name);
@@ -208,7 +238,8 @@ int outbound_message_from_mime(const char *raw, gsize len, GPtrArray *envelope_t
     g_byte_array_append(out->raw, (const guint8 *) line, (guint) strlen(line));
   }
   g_byte_array_append(out->raw, (const guint8 *) "\r\n", 2);
-  if (body_start < len && append_crlf(out->raw, raw + body_start, len - body_start, error) < 0) goto fail;
+  if (body_start < len && append_crlf(out->raw, raw + body_start, len - body_start, FALSE, error) < 0) goto fail;
+  if (seven_bit(out, error) < 0) goto fail;
 
   GPtrArray *source = envelope_to ? envelope_to : header_rcpts;
   for (guint i = 0; i < source->len; i++) {

@@ -18,6 +18,10 @@
  * (outbound_mailbox_choose: `employee`, else the From address's owner); its From must be that
  * mailbox's address, the envelope sender becomes it, and the route names the mailbox.
  *
+ * Records: the request's `records` must all exist in the enterprise (else the whole request is
+ * refused, naming the first unknown one); they are stored with the queued message, and the
+ * archive pipeline links the archived copy to them (agent/pipeline, "named by the send request").
+ *
  * DKIM: the message is signed here, once, with the enterprise's active keys for the From domain
  * (agent/domains), after it was prepared and before it is stored, so the stored octets are the
  * ones that leave and nothing changes them afterwards. No active key: it leaves unsigned.
@@ -63,6 +67,42 @@ static int sender_allowed(MaStorage *st, const char *enterprise_id, const char *
   rc = storage_employee_find(st, enterprise_id, lower, &emp, error);
   ma_employee_free(emp);
   return rc;
+}
+
+/* The request's records must name records of the enterprise: 0 when each one exists, -1 with
+ * MA_ERROR_INVALID naming the first that is malformed or unknown (a CRM answer, 422, before
+ * anything is queued), or a storage error. records_json NULL: nothing to check. */
+static int records_check(MaStorage *st, const char *enterprise_id, const char *records_json, GError **error)
+{
+  if (!records_json) return 0;
+  json_t *doc = json_loads(records_json, 0, NULL);
+  int ret = 0;
+  if (!json_is_array(doc) || json_array_size(doc) > OUTBOUND_MAX_RECORDS) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "records: an array of at most %d {type, id} is required",
+                OUTBOUND_MAX_RECORDS);
+    ret = -1;
+  }
+  size_t i;
+  json_t *rec;
+  json_array_foreach(doc, i, rec) {
+    if (ret < 0) break;
+    const char *type = json_string_value(json_object_get(rec, "type"));
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    int t = type ? ma_record_type_parse(type) : -1;
+    if (t < 0 || !id || !*id || strlen(id) > OUTBOUND_MAX_RECORD_ID) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "records[%zu]: {type: account|contact|lead|opportunity, id}", i);
+      ret = -1;
+      break;
+    }
+    MaRecord *r = NULL;
+    int found = storage_record_get(st, enterprise_id, (MaRecordType) t, id, &r, error);
+    ma_record_free(r);
+    if (found == 0)
+      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "records[%zu]: no %s \"%s\" in this enterprise", i, type, id);
+    if (found <= 0) ret = -1;
+  }
+  json_decref(doc);
+  return ret;
 }
 
 /* Puts the DKIM-Signature fields of the enterprise's active keys in front of msg->raw. 0 (signed
@@ -167,6 +207,7 @@ static int submit(MaStorage *st, const MaConfig *cfg, const char *enterprise_id,
     with_from.from = system_from;
     req = &with_from;
   }
+  if (records_check(st, enterprise_id, req->records_json, error) < 0) return -1;
   OutboundMessage msg;
   int rc = req->mime ? outbound_message_from_mime(req->mime, req->mime_len, req->envelope_to, cfg->hostname, now, &msg, error)
                      : outbound_message_compose(req, cfg->hostname, now, &msg, error);

@@ -8,7 +8,8 @@
  * spool id twice; links and activities have unique keys; the outbox event's idempotency key is
  * "message.archived:<our id>". A skipped message is not archived; only mail skipped for no
  * matching record is held (pending_hold, keyed by its raw digest) and a throttled loop reported
- * once per window (loop_guard). pipeline_preview answers what archiving would do, writing nothing.
+ * once per window (loop_guard). Outgoing mail from the queue is also linked to the records its
+ * send request named (add_named_links). pipeline_preview answers what archiving would do, writing nothing.
  * Never logs bodies or addresses: only enterprise, spool and message ids.
  */
 #include "pipeline.h"
@@ -25,6 +26,7 @@
 #include "agent/mime/mime.h"
 #include "storage/storage_search.h"
 
+#include <jansson.h>
 #include <string.h>
 
 #define SNIPPET_CHARS 200
@@ -168,12 +170,39 @@ static void ingest_clear(MaIngest *in)
   g_clear_pointer(&in->thread, g_free);
 }
 
+/* Outgoing mail from the queue (route "outbound", spool id = outbound id) is linked to the records
+ * its send request named, besides those its recipients match: the queued message keeps them
+ * (checked to exist when it was queued). Added to links with the reason; nothing for other
+ * routes or a message no longer queued. 0, or -1 with *error (storage failed). */
+#define NAMED_BY_REQUEST "named by the send request"
+
+static int add_named_links(MaStorage *st, const char *enterprise_id, const MaProvenance *prov, GPtrArray *links,
+                           GError **error)
+{
+  if (!prov || !prov->spool_id || g_strcmp0(prov->route, "outbound") != 0) return 0;
+  MaOutbound *m = NULL;
+  int rc = storage_outbound_get(st, enterprise_id, prov->spool_id, &m, error);
+  if (rc <= 0) return rc;
+  json_t *doc = m->records_json ? json_loads(m->records_json, 0, NULL) : NULL;
+  size_t i;
+  json_t *rec;
+  json_array_foreach(doc, i, rec) {
+    int type = ma_record_type_parse(json_string_value(json_object_get(rec, "type")));
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    if (type >= 0 && id) match_link_add_why(links, (MaRecordType) type, id, NAMED_BY_REQUEST);
+  }
+  json_decref(doc);
+  ma_outbound_free(m);
+  return 0;
+}
+
 /* Matching, as one step: participants and links from the current records, then the thread the
  * message continues, whose opportunity links it inherits. Reads only. */
 static int ingest_match(MaIngest *in, GError **error)
 {
   const char *ent = in->ctx->enterprise_id;
   if (match_message(in->p->st, in->ctx, in->msg, &in->match, error) < 0) return -1;
+  if (add_named_links(in->p->st, ent, in->prov, in->match->links, error) < 0) return -1;
   if (match_thread_find(in->p->st, ent, in->msg, in->match, in->date, &in->thread, error) < 0) return -1;
   if (in->thread && match_thread_inherit(in->p->st, ent, in->thread, in->match, error) < 0) return -1;
   return 0;
@@ -211,6 +240,7 @@ static int ingest_duplicate(MaIngest *in, const char *existing, GError **error)
   const char *ent = in->ctx->enterprise_id;
   MaIngestResult *r = in->r;
   if (match_message(in->p->st, in->ctx, in->msg, &in->match, error) < 0) return -1;
+  if (add_named_links(in->p->st, ent, in->prov, in->match->links, error) < 0) return -1;
   result_take_message(r, in->msg, in->match);
   r->message_id = g_strdup(existing);
   int rc = storage_provenance_add(in->p->st, ent, existing, in->prov, error);
@@ -433,6 +463,7 @@ int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *
      * planned activities of records that are still linked */
     g_autoptr(MaMatch) match = NULL;
     if (match_message(p->st, ctx, pm->msg, &match, error) < 0) return -1;
+    if (add_named_links(p->st, ctx->enterprise_id, prov, match->links, error) < 0) return -1;
     MaStoredMessage *view = ma_stored_message_new();
     fill_view(ctx, pm->len, pm->msg, match, view);
     int rc = activities_plan(p->st, ctx->enterprise_id, view, match->links, prov, &pm->plan, error);

@@ -38,7 +38,7 @@ gboolean relay_filter_match(const MaRelayFilter *f, const char *from_domain, con
 /* A relay as the decision sees it. */
 typedef struct {
   const MaRelay *relay;
-  gint64 used_today;      /* recipients routed through it today */
+  gint64 used_today;      /* recipients delivered (or reserved in flight) through it today */
   gboolean suspended;     /* suspended now (status suspended and suspended_until in the future) */
 } RelayCandidate;
 
@@ -125,9 +125,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(RelayPlan, relay_plan_free)
  * scope, and decides (relay_route_decide). *out newly allocated. 0, or -1 with *error (storage). */
 int relay_plan_decide(MaStorage *st, const MaConfig *cfg, const RelayPlanRequest *req, gint64 now, RelayPlan **out,
                       GError **error);
-/* Counts the plan's relay recipients into today's counters and records its default-path recipients
- * for the shared relay's reputation (inside the caller's transaction, with the message outbound_id
- * it routes). 0 or -1. */
+/* Records the plan's default-path recipients for the shared relay's reputation (inside the caller's
+ * transaction, with the message outbound_id it routes). A relay's daily count is not moved here:
+ * it counts at delivery. 0 or -1. */
 int relay_plan_reserve(MaStorage *st, const char *enterprise_id, const char *outbound_id, const RelayPlan *p,
                        gint64 now, GError **error);
 /* The first refused group's reason, or NULL when every group has a channel. Borrowed. */
@@ -145,7 +145,8 @@ int relay_create(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, 
 /* Changes the fields given (the others stay); NOT_FOUND without the relay. */
 int relay_modify(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const char *id_or_name, json_t *fields,
                  MaRelay **out, GError **error);
-/* Recipients routed through r today (the enterprise's day). 0 or -1. */
+/* Recipients delivered through r today (the enterprise's day), with those reserved by connections
+ * under way. 0 or -1. */
 int relay_today(MaStorage *st, const MaConfig *cfg, const MaRelay *r, gint64 *sent, GError **error);
 
 /* ---- channel settings (relay_channels.c) ------------------------------------------------------ */
@@ -169,12 +170,23 @@ int relay_channel_default_from(MaStorage *st, const char *enterprise_id, char **
  * must be bound to that employee. 0, or -1 with NOT_FOUND / INVALID saying why. */
 int relay_employee_mailbox_set(MaStorage *st, const char *enterprise_id, const char *employee, const char *mailbox,
                                GError **error);
+/* The default sending mailbox of emp: the one chosen with relay_employee_mailbox_set while it is
+ * active, else the oldest active mailbox bound to them; only mailboxes with an SMTP server, and
+ * (from not NULL) whose address is from. *id_r newly allocated or NULL (none); *chosen_r (may be
+ * NULL) TRUE when it is the chosen one. 0 or -1. */
+int relay_employee_send_mailbox(MaStorage *st, const char *enterprise_id, const MaEmployee *emp, const char *from,
+                                char **id_r, gboolean *chosen_r, GError **error);
+/* {"employee_id", "employee", "default_mailbox": {"id", "email", "state"} | null, "chosen"} (GET
+ * /v1/employees/{id}/default-mailbox, `mailagent channel default-mailbox ENTERPRISE EMPLOYEE`).
+ * New reference, or NULL with *error (NOT_FOUND without the employee). */
+json_t *relay_employee_mailbox_json(MaStorage *st, const char *enterprise_id, const char *employee, GError **error);
 
 /* ---- the shared relay's reputation (relay_reputation.c) --------------------------------------- */
 
 #define RELAY_REPUTATION_WINDOW 1000
 #define RELAY_REPUTATION_MIN_SAMPLE 100
 #define RELAY_MAX_BOUNCE_PERCENT 5
+#define RELAY_MAX_COMPLAINT_PERMILLE 3 /* 0.3% */
 
 /* May the enterprise route n more recipients to mailagent's own delivery path now? *refusal_r is
  * NULL when it may, else why not (newly allocated): its use is suspended, or a quota
@@ -182,11 +194,21 @@ int relay_employee_mailbox_set(MaStorage *st, const char *enterprise_id, const c
  * With n 0 only the suspension is checked. 0 or -1 (storage). */
 int relay_reputation_check(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const char *tz, gint64 now,
                            guint n, char **refusal_r, GError **error);
-/* Records the default-path recipients of groups (RelayRouteGroup*) for outbound_id, then suspends
- * the enterprise's use of the path when its bounce rate crossed the limit (webhook event
- * default_path.suspended). Inside the caller's transaction. 0 or -1. */
+/* Records the default-path recipients of groups (RelayRouteGroup*) for outbound_id, then reviews
+ * the rates (relay_reputation_review). Inside the caller's transaction. 0 or -1. */
 int relay_reputation_record(MaStorage *st, const char *enterprise_id, const char *outbound_id, GPtrArray *groups,
                             gint64 now, GError **error);
+/* Suspends the enterprise's use of the path when, over its last RELAY_REPUTATION_WINDOW default-path
+ * recipients (at least RELAY_REPUTATION_MIN_SAMPLE), the hard-bounce rate exceeds
+ * RELAY_MAX_BOUNCE_PERCENT or the complaint rate RELAY_MAX_COMPLAINT_PERMILLE (webhook event
+ * default_path.suspended with cause hard_bounces or complaints). Inside the caller's transaction.
+ * 0 or -1. */
+int relay_reputation_review(MaStorage *st, const char *enterprise_id, gint64 now, GError **error);
+/* An ARF complaint came back for recipient address of outbound_id: recorded (it counts when that
+ * recipient took the default path), then the rates are reviewed. Inside the caller's transaction.
+ * 0 or -1. */
+int relay_reputation_complaint(MaStorage *st, const char *enterprise_id, const char *outbound_id, const char *address,
+                               gint64 now, GError **error);
 
 /* ---- relay test (relay_probe.c; blocks: for the CLI) ------------------------------------------ */
 
@@ -200,6 +222,13 @@ typedef void (*RelayProbeTrace)(void *arg, const char *step, const char *text);
  * password, TLS setup). Blocks on a private event loop. */
 int relay_probe(const MaConfig *cfg, const MaRelay *r, const char *mail_from, const char *rcpt, RelayProbeTrace trace,
                 void *arg, char **failure_r, GError **error);
+/* `relay test` (CLI and API): relay_probe to `to` (NULL: the admin_email setting) from `from`
+ * (NULL: the relay's return path when it is an address, else postmaster@ its first filter's
+ * domain); a pass marks the relay ok. 0 when the conversation ran (*failure_r NULL: passed, else
+ * why not, newly allocated; the relay's status is unchanged), -1 with *error (no recipient:
+ * MA_ERROR_INVALID; DNS, TLS setup, storage). Blocks. */
+int relay_test(MaStorage *st, const MaConfig *cfg, const MaRelay *r, const char *to, const char *from,
+               RelayProbeTrace trace, void *arg, char **failure_r, GError **error);
 
 /* ---- delivery: a recipient's route, fallback, failures (relay_fallback.c) -------------------- */
 
@@ -217,8 +246,9 @@ typedef struct {
 void relay_route_of(const char *route_json, const char *address, RelayRecipientRoute *out);
 
 /* Delivery through relay_id failed for address (why: the reply): decides the recipient again
- * (rule 4: the default path when the From domain may use it), records the decision in the
- * message's route (its "fallbacks") and gives the recipient's count back to the relay's day.
+ * (rule 4: the default path when the From domain may use it) and records the decision in the
+ * message's route (its "fallbacks"); why is the reason in words ("relay failed (reply)", "relay a
+ * reached its daily limit ...").
  * Inside the caller's transaction. 1 rerouted to the default path, 0 not allowed (*reason_r says
  * why, newly allocated: the recipient stays deferred), -1 on a storage error. */
 int relay_fallback(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const char *outbound_id,

@@ -3,8 +3,10 @@
  * one place: the port among [relay] allowed_ports (465 means implicit TLS unless told), AUTH with
  * PLAIN or LOGIN forces TLS mode required-verify, a password is sealed at once (associated data
  * "relay:<id>") and never returned, at most RELAY_MAX_PER_DOMAIN relays per sender domain, at
- * least one filter per relay, each for a domain of the enterprise. A change to how the relay is
- * reached (host, port, security, TLS mode, AUTH) marks it untested until `relay test` passes.
+ * least one filter per relay, each for a domain of the enterprise, the return path bounce (VERP,
+ * the default), from or an address in one of its domains. A change to how the relay is reached
+ * (host, port, security, TLS mode, AUTH) marks it untested until `relay test` passes; routing skips
+ * an untested relay.
  *
  * The checks and the write share one transaction, so two administrators cannot both add a fourth
  * relay for a domain.
@@ -190,6 +192,28 @@ static int relays_for_domain(MaStorage *st, const MaRelay *r, const char *domain
   return 0;
 }
 
+/* return_path: "bounce" (alias "verp"; null too: the default), "from", or an address in one of the
+ * enterprise's domains (the enterprise setting's vocabulary, agent/tenant/settings.c). */
+static int set_return_path(MaStorage *st, MaRelay *r, const char *value, GError **error)
+{
+  const char *v = !value || g_ascii_strcasecmp(value, "verp") == 0 ? "bounce" : value;
+  GError *bad = NULL;
+  g_autofree char *canon = settings_normalise("return_path", v, NULL, &bad);
+  if (!canon || !*canon) {
+    invalid(error, "return_path: \"%.64s\" is not bounce (verp), from or an address local@domain", v);
+    g_clear_error(&bad);
+    return -1;
+  }
+  if (strchr(canon, '@')) {
+    int allowed = settings_return_path_allowed(st, r->enterprise_id, canon, error);
+    if (allowed < 0) return -1;
+    if (allowed == 0) return invalid(error, "return_path: %s is not in one of the enterprise's domains", canon);
+  }
+  g_free(r->return_path);
+  r->return_path = g_steal_pointer(&canon);
+  return 0;
+}
+
 static int seal_password(const MaConfig *cfg, MaRelay *r, const char *password, GError **error)
 {
   guint8 master[32];
@@ -333,12 +357,7 @@ static int apply(MaStorage *st, const MaConfig *cfg, MaRelay *r, json_t *fields,
     }
   }
   if ((has = get_string(fields, "return_path", &s, error)) < 0) return -1;
-  if (has) {
-    if (s && (!strchr(s, '@') || strpbrk(s, " <>\r\n")))
-      return invalid(error, "return_path: an address (local@domain) or null");
-    g_free(r->return_path);
-    r->return_path = g_strdup(s);
-  }
+  if (has && set_return_path(st, r, s, error) < 0) return -1;
   gint64 now = ma_now();
   if (reach_changed) {
     g_free(r->status);

@@ -144,3 +144,50 @@ int relay_employee_mailbox_set(MaStorage *st, const char *enterprise_id, const c
   ma_employee_free(emp);
   return rc < 0 || (error && *error) ? -1 : 0;
 }
+
+int relay_employee_send_mailbox(MaStorage *st, const char *enterprise_id, const MaEmployee *emp, const char *from,
+                                char **id_r, gboolean *chosen_r, GError **error)
+{
+  *id_r = NULL;
+  if (chosen_r) *chosen_r = FALSE;
+  g_autofree char *chosen = NULL;
+  int rc = storage_employee_send_mailbox_get(st, enterprise_id, emp->id, &chosen, error);
+  g_autoptr(GPtrArray) boxes = g_ptr_array_new_with_free_func((GDestroyNotify) ma_mailbox_free);
+  if (rc >= 0) rc = storage_mailbox_list(st, enterprise_id, boxes, error);
+  /* the chosen one while it is active, else the oldest active one */
+  for (guint i = 0; rc >= 0 && i < boxes->len; i++) {
+    const MaMailbox *m = g_ptr_array_index(boxes, i);
+    /* a mailbox that can send (an SMTP server), and whose address is the From when one is given */
+    if (g_strcmp0(m->employee_id, emp->id) != 0 || strcmp(m->state, "active") != 0 || !m->smtp_host ||
+        (from && g_ascii_strcasecmp(m->email, from) != 0))
+      continue;
+    if (!*id_r || g_strcmp0(m->id, chosen) == 0) {
+      g_free(*id_r);
+      *id_r = g_strdup(m->id);
+      if (chosen_r) *chosen_r = g_strcmp0(m->id, chosen) == 0;
+    }
+  }
+  return rc < 0 ? -1 : 0;
+}
+
+json_t *relay_employee_mailbox_json(MaStorage *st, const char *enterprise_id, const char *employee, GError **error)
+{
+  g_autofree char *lower = g_ascii_strdown(employee, -1);
+  MaEmployee *emp = NULL;
+  int rc = storage_employee_find(st, enterprise_id, lower, &emp, error);
+  if (rc == 0) g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no employee %s", employee);
+  if (rc <= 0) return NULL;
+  g_autofree char *id = NULL;
+  gboolean chosen = FALSE;
+  MaMailbox *m = NULL;
+  rc = relay_employee_send_mailbox(st, enterprise_id, emp, NULL, &id, &chosen, error);
+  if (rc >= 0 && id) rc = storage_mailbox_get(st, enterprise_id, id, &m, error);
+  json_t *doc = NULL;
+  if (rc >= 0)
+    doc = json_pack("{s:s,s:s,s:o,s:b}", "employee_id", emp->id, "employee", emp->email, "default_mailbox",
+                    m ? json_pack("{s:s,s:s,s:s}", "id", m->id, "email", m->email, "state", m->state) : json_null(),
+                    "chosen", chosen);
+  ma_mailbox_free(m);
+  ma_employee_free(emp);
+  return doc;
+}

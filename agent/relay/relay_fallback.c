@@ -84,31 +84,18 @@ int relay_fallback(MaStorage *st, const MaConfig *cfg, const char *enterprise_id
   json_t *route = m->route_json ? json_loads(m->route_json, 0, NULL) : NULL;
   if (!route) route = json_pack("{s:n,s:[],s:[]}", "decided_at", "groups", "fallbacks");
   if (!json_is_array(json_object_get(route, "fallbacks"))) json_object_set_new(route, "fallbacks", json_array());
-  /* the relay's count is given back once per recipient, on its first fallback */
-  gboolean fell_before = FALSE;
-  size_t fi;
-  json_t *f;
-  json_array_foreach(json_object_get(route, "fallbacks"), fi, f) if (names(json_object_get(f, "recipients"), address))
-    fell_before = TRUE;
   char when[32];
   ma_time_format(now, when);
   g_autofree char *reason =
-    ok > 0 ? g_strdup_printf("rule 4 on fallback: relay failed (%s): mailagent's own delivery", why)
-           : g_strdup_printf("rule 4 on fallback: relay failed (%s), and mailagent's own delivery is not open to %s: %s",
+    ok > 0 ? g_strdup_printf("rule 4 on fallback: %s: mailagent's own delivery", why)
+           : g_strdup_printf("rule 4 on fallback: %s, and mailagent's own delivery is not open to %s: %s",
                              why, domain, scope_reason ? scope_reason : "not in the verified domain scope");
   json_array_append_new(json_object_get(route, "fallbacks"),
                         json_pack("{s:s,s:s?,s:{s:s},s:s,s:[s]}", "at", when, "channel", ok > 0 ? "mailagent_relay" : NULL,
                                   "from_relay", "id", relay_id, "reason", reason, "recipients", address));
   g_autofree char *text = json_dumps(route, JSON_COMPACT);
   json_decref(route);
-  g_autofree char *tz = NULL;
-  char day[16];
   rc = storage_outbound_set_route(st, enterprise_id, outbound_id, text, error);
-  if (rc >= 0 && !fell_before) rc = settings_get(st, cfg, enterprise_id, "timezone", &tz, error);
-  if (rc >= 0 && !fell_before) {
-    relay_day(now, tz, day, NULL);
-    rc = storage_relay_count_sent(st, enterprise_id, relay_id, day, -1, error);
-  }
   ma_outbound_free(m);
   if (rc < 0) return -1;
   if (ok == 0) *reason_r = g_steal_pointer(&reason);

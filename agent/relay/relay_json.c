@@ -52,7 +52,8 @@ json_t *relay_to_json(const MaRelay *r, gint64 sent_today)
                                              f->sender_domain, "recipient_patterns", words(f->recipient_patterns)));
   }
   json_object_set_new(doc, "filters", filters);
-  json_object_set_new(doc, "return_path", r->return_path ? json_string(r->return_path) : json_null());
+  /* a relay stored before return paths were checked has none: bounce management, the default */
+  json_object_set_new(doc, "return_path", json_string(r->return_path ? r->return_path : "bounce"));
   json_object_set_new(doc, "created_at", codec_time(r->created_at));
   json_object_set_new(doc, "updated_at", codec_time(r->updated_at));
   return doc;

@@ -8,9 +8,11 @@
  * and `mailagent route explain` all call relay_plan_decide, so they cannot disagree.
  *
  * The shared relay's quotas and suspension (relay_reputation.c) close the default path for the
- * enterprise when they say so. Storage reads only, except relay_plan_reserve, which counts the
- * routed recipients into the relays' daily counters and the default path's log inside the caller's
- * transaction (the one that queues the message).
+ * enterprise when they say so. Storage reads only, except relay_plan_reserve, which records the
+ * default-path recipients in the shared relay's log inside the caller's transaction (the one that
+ * queues the message). A relay's daily count is its delivered and in-flight recipients (the
+ * delivery thread reserves them), so routing sends mail to a relay while that count is under its
+ * limit and the delivery thread sends the overflow of a busy day to the default path.
  */
 #include "relay.h"
 
@@ -31,7 +33,8 @@ void relay_plan_free(RelayPlan *p)
   g_free(p);
 }
 
-/* The employee's default sending mailbox id (newly allocated) or NULL; -1 on a storage error. */
+/* The employee's default sending mailbox for from (relay_employee_send_mailbox), newly allocated,
+ * or NULL; -1 on a storage error. */
 static int employee_mailbox(MaStorage *st, const char *enterprise_id, const char *employee, const char *from,
                             char **id_r, GError **error)
 {
@@ -40,24 +43,9 @@ static int employee_mailbox(MaStorage *st, const char *enterprise_id, const char
   MaEmployee *emp = NULL;
   int rc = storage_employee_find(st, enterprise_id, lower, &emp, error);
   if (rc <= 0) return rc;
-  g_autofree char *chosen = NULL;
-  rc = storage_employee_send_mailbox_get(st, enterprise_id, emp->id, &chosen, error);
-  g_autoptr(GPtrArray) boxes = g_ptr_array_new_with_free_func((GDestroyNotify) ma_mailbox_free);
-  if (rc >= 0) rc = storage_mailbox_list(st, enterprise_id, boxes, error);
-  /* the chosen one while it is active, else the oldest active one */
-  for (guint i = 0; rc >= 0 && i < boxes->len; i++) {
-    const MaMailbox *m = g_ptr_array_index(boxes, i);
-    /* a mailbox that can send (an SMTP server) and whose address is the From */
-    if (g_strcmp0(m->employee_id, emp->id) != 0 || strcmp(m->state, "active") != 0 || !m->smtp_host ||
-        g_ascii_strcasecmp(m->email, from) != 0)
-      continue;
-    if (!*id_r || g_strcmp0(m->id, chosen) == 0) {
-      g_free(*id_r);
-      *id_r = g_strdup(m->id);
-    }
-  }
+  rc = relay_employee_send_mailbox(st, enterprise_id, emp, from, id_r, NULL, error);
   ma_employee_free(emp);
-  return rc < 0 ? -1 : 0;
+  return rc;
 }
 
 int relay_plan_decide(MaStorage *st, const MaConfig *cfg, const RelayPlanRequest *req, gint64 now, RelayPlan **out,
@@ -131,13 +119,9 @@ int relay_plan_decide(MaStorage *st, const MaConfig *cfg, const RelayPlanRequest
 int relay_plan_reserve(MaStorage *st, const char *enterprise_id, const char *outbound_id, const RelayPlan *p,
                        gint64 now, GError **error)
 {
-  if (relay_reputation_record(st, enterprise_id, outbound_id, p->groups, now, error) < 0) return -1;
-  for (guint i = 0; i < p->groups->len; i++) {
-    const RelayRouteGroup *g = g_ptr_array_index(p->groups, i);
-    if (g->relay_id && storage_relay_count_sent(st, enterprise_id, g->relay_id, p->day, g->rcpts->len, error) < 0)
-      return -1;
-  }
-  return 0;
+  /* a relay's daily count moves at delivery (the delivery thread reserves, then keeps what was
+   * delivered), not here */
+  return relay_reputation_record(st, enterprise_id, outbound_id, p->groups, now, error);
 }
 
 const char *relay_plan_refusal(const RelayPlan *p)

@@ -2,8 +2,11 @@
  * step, with every server reply handed to the caller: DNS (an IP address as is; a name by its MX
  * hosts, else its own address), connect, TLS and the certificate check, AUTH, MAIL, RCPT, DATA,
  * through the same agent/smtp_client session the delivery thread uses (so the test proves what
- * delivery will do). For the CLI: it blocks on its own event loop and synchronous resolver, never
- * on serve's loop. Credentials never reach the trace (smtp_client redacts them).
+ * delivery will do). It blocks on its own event loop and synchronous resolver, never on serve's
+ * SMTP loop: the CLI runs it, and the API's POST /v1/relays/{id}:test on the API thread (bounded by
+ * [queue] connect_timeout and command_timeout). relay_test adds what both share: the default
+ * recipient and sender, and the relay marked ok on a pass. Credentials never reach the trace
+ * (smtp_client redacts them).
  */
 #include "relay.h"
 
@@ -13,6 +16,7 @@
 #include "agent/lib/error.h"
 #include "agent/lib/tls.h"
 #include "agent/smtp_client/smtp_client_io.h"
+#include "agent/tenant/settings.h"
 
 #include <event2/event.h>
 #include <gio/gio.h>
@@ -140,4 +144,26 @@ int relay_probe(const MaConfig *cfg, const MaRelay *r, const char *mail_from, co
   event_base_free(p.base);
   SSL_CTX_free(ssl);
   return rc;
+}
+
+int relay_test(MaStorage *st, const MaConfig *cfg, const MaRelay *r, const char *to, const char *from,
+               RelayProbeTrace trace, void *arg, char **failure_r, GError **error)
+{
+  *failure_r = NULL;
+  g_autofree char *admin = NULL;
+  if (!to && settings_get(st, cfg, r->enterprise_id, "admin_email", &admin, error) < 0) return -1;
+  if (!to) to = admin;
+  if (!to || !strchr(to, '@')) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "to: a recipient is needed (or set the admin_email setting)");
+    return -1;
+  }
+  g_autofree char *sender = from ? g_strdup(from)
+                            : r->return_path && strchr(r->return_path, '@')
+                              ? g_strdup(r->return_path)
+                              : g_strdup_printf("postmaster@%s", r->filters->len ? ((MaRelayFilter *) g_ptr_array_index(r->filters, 0))->sender_domain
+                                                                                 : cfg->hostname);
+  if (relay_probe(cfg, r, sender, to, trace, arg, failure_r, error) < 0) return -1;
+  if (*failure_r) return 0;
+  g_autofree char *reason = g_strdup_printf("test passed (to %s)", to);
+  return storage_relay_set_status(st, r->enterprise_id, r->id, "ok", ma_now(), reason, 0, error) < 0 ? -1 : 0;
 }

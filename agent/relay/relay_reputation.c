@@ -6,10 +6,13 @@
  *     would cross one is refused at submission with the reason;
  *   - suspension: when the hard-bounce rate over its last RELAY_REPUTATION_WINDOW default-path
  *     recipients (at least RELAY_REPUTATION_MIN_SAMPLE of them) exceeds RELAY_MAX_BOUNCE_PERCENT,
- *     its use of the path is suspended (webhook event default_path.suspended, the warning) until
- *     an operator lifts it (`mailagent route resume`). Bounces are the queue's own state
- *     (`bounced`: a 5xx, or a DSN after the 250, marked by the bounce issue).
- * Not yet: the complaint rate (0.3%), which needs the bounce issue's complaint records.
+ *     or their complaint rate exceeds RELAY_MAX_COMPLAINT_PERMILLE, its use of the path is
+ *     suspended (webhook event default_path.suspended with the cause, the warning) until an
+ *     operator lifts it (`mailagent route resume`). Bounces are the queue's own state (`bounced`: a
+ *     5xx, or a DSN after the 250, marked by the bounce issue); complaints are the ARF reports the
+ *     bounce issue matched to a recipient (storage_default_path_complaint). The rates are read when
+ *     default-path recipients are recorded and when a complaint arrives, so a complaint suspends at
+ *     once and a bounce from the next message on.
  */
 #include "relay.h"
 
@@ -83,6 +86,48 @@ int relay_reputation_check(MaStorage *st, const MaConfig *cfg, const char *enter
   return 0;
 }
 
+/* Suspends the enterprise's use of the path, with the warning: the webhook event (cause says which
+ * rule) and the log line. 0 or -1. */
+static int suspend(MaStorage *st, const char *enterprise_id, const char *cause, const char *reason, gint64 total,
+                   gint64 bounced, gint64 complained, gint64 now, GError **error)
+{
+  int rc = storage_default_path_suspend(st, enterprise_id, now, reason, error);
+  if (rc <= 0) return rc;
+  char at[32];
+  ma_time_format(now, at);
+  g_autofree char *key = g_strdup_printf("default_path.suspended:%s:%" G_GINT64_FORMAT, enterprise_id, now);
+  json_t *doc = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "since", at, "cause", cause, "reason", reason, "recipients",
+                          (json_int_t) total, "bounced", (json_int_t) bounced, "complained", (json_int_t) complained,
+                          "idempotency_key", key);
+  g_autofree char *payload = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  if (storage_outbox_add(st, enterprise_id, "default_path.suspended", key, payload, now, error) < 0) return -1;
+  ma_warn("relay", "%s: use of mailagent's own delivery suspended: %s", enterprise_id, reason);
+  return 0;
+}
+
+int relay_reputation_review(MaStorage *st, const char *enterprise_id, gint64 now, GError **error)
+{
+  gint64 total = 0, bounced = 0, complained = 0;
+  if (storage_default_path_rates(st, enterprise_id, RELAY_REPUTATION_WINDOW, &total, &bounced, &complained, error) < 0)
+    return -1;
+  if (total < RELAY_REPUTATION_MIN_SAMPLE) return 0;
+  if (bounced * 100 > total * RELAY_MAX_BOUNCE_PERCENT) {
+    g_autofree char *reason = g_strdup_printf("hard-bounce rate %.1f%% over the last %" G_GINT64_FORMAT
+                                              " recipients by mailagent's own delivery (limit %d%%)",
+                                              100.0 * (double) bounced / (double) total, total, RELAY_MAX_BOUNCE_PERCENT);
+    return suspend(st, enterprise_id, "hard_bounces", reason, total, bounced, complained, now, error);
+  }
+  if (complained * 1000 > total * RELAY_MAX_COMPLAINT_PERMILLE) {
+    g_autofree char *reason = g_strdup_printf("complaint rate %.2f%% over the last %" G_GINT64_FORMAT
+                                              " recipients by mailagent's own delivery (limit %d.%d%%)",
+                                              100.0 * (double) complained / (double) total, total,
+                                              RELAY_MAX_COMPLAINT_PERMILLE / 10, RELAY_MAX_COMPLAINT_PERMILLE % 10);
+    return suspend(st, enterprise_id, "complaints", reason, total, bounced, complained, now, error);
+  }
+  return 0;
+}
+
 int relay_reputation_record(MaStorage *st, const char *enterprise_id, const char *outbound_id, GPtrArray *groups,
                             gint64 now, GError **error)
 {
@@ -94,23 +139,12 @@ int relay_reputation_record(MaStorage *st, const char *enterprise_id, const char
       if (storage_default_path_record(st, enterprise_id, outbound_id, g_ptr_array_index(g->rcpts, k), now, error) < 0)
         return -1;
   }
-  if (n == 0) return 0;
-  gint64 total = 0, bounced = 0;
-  if (storage_default_path_rates(st, enterprise_id, RELAY_REPUTATION_WINDOW, &total, &bounced, error) < 0) return -1;
-  if (total < RELAY_REPUTATION_MIN_SAMPLE || bounced * 100 <= total * RELAY_MAX_BOUNCE_PERCENT) return 0;
-  g_autofree char *reason = g_strdup_printf("hard-bounce rate %.1f%% over the last %" G_GINT64_FORMAT
-                                            " recipients by mailagent's own delivery (limit %d%%)",
-                                            100.0 * (double) bounced / (double) total, total, RELAY_MAX_BOUNCE_PERCENT);
-  int rc = storage_default_path_suspend(st, enterprise_id, now, reason, error);
-  if (rc <= 0) return rc;
-  char at[32];
-  ma_time_format(now, at);
-  g_autofree char *key = g_strdup_printf("default_path.suspended:%s:%" G_GINT64_FORMAT, enterprise_id, now);
-  json_t *doc = json_pack("{s:s,s:s,s:I,s:I,s:s}", "since", at, "reason", reason, "recipients", (json_int_t) total,
-                          "bounced", (json_int_t) bounced, "idempotency_key", key);
-  g_autofree char *payload = json_dumps(doc, JSON_COMPACT);
-  json_decref(doc);
-  if (storage_outbox_add(st, enterprise_id, "default_path.suspended", key, payload, now, error) < 0) return -1;
-  ma_warn("relay", "%s: use of mailagent's own delivery suspended: %s", enterprise_id, reason);
-  return 0;
+  return n == 0 ? 0 : relay_reputation_review(st, enterprise_id, now, error);
+}
+
+int relay_reputation_complaint(MaStorage *st, const char *enterprise_id, const char *outbound_id, const char *address,
+                               gint64 now, GError **error)
+{
+  int rc = storage_default_path_complaint(st, enterprise_id, outbound_id, address, now, error);
+  return rc <= 0 ? rc : relay_reputation_review(st, enterprise_id, now, error);
 }

@@ -323,10 +323,10 @@ static void job_begin(SmtpClient *c)
   if (c->caps.size && (gint64) size > c->caps.size)
     g_snprintf(why, sizeof why, "552 5.3.4 message size %" G_GSIZE_FORMAT " exceeds the server's limit %" G_GINT64_FORMAT,
                size, c->caps.size);
+  else if (c->job.smtputf8 && !c->caps.smtputf8) /* first: such a message is 8-bit too, and this is why */
+    g_snprintf(why, sizeof why, "553 5.6.7 the message needs SMTPUTF8, which the server does not offer");
   else if (c->job.eight_bit && !c->caps.eightbitmime)
     g_snprintf(why, sizeof why, "554 5.6.3 the message needs 8BITMIME, which the server does not offer");
-  else if (c->job.smtputf8 && !c->caps.smtputf8)
-    g_snprintf(why, sizeof why, "553 5.6.7 the message needs SMTPUTF8, which the server does not offer");
   else if (longest_line(c->job.body) > MAX_LINE)
     g_snprintf(why, sizeof why, "554 5.6.0 a line of the message is over %d octets", MAX_LINE);
   if (why[0]) {

@@ -3,7 +3,8 @@
 # (return path "from": the DSN goes to the sender) is recognised by the Message-ID of the returned
 # message: pulled from a real Dovecot by the collector, it marks exactly that recipient bounced
 # with message.bounced, suppresses the address, and is not archived, while ordinary mail in the
-# same mailbox is archived as usual. A forwarded bounce of mail that is not ours stays mail.
+# same mailbox is archived as usual. A forwarded bounce of mail that is not ours stays mail. The
+# outbound message's timeline entry shows the bounce in its delivery states.
 source "$(dirname "$0")/lib/common.sh"
 source "$FIXTURES_DIR/collector/dovecot.sh"
 
@@ -87,4 +88,13 @@ assert_eq "Offer|Question|Undelivered Mail Returned to Sender" \
   "$(db "select group_concat(subject, '|') from (select subject from messages order by subject)")" \
   "archived: the outbound Offer, the ordinary mail and the bounce of someone else's mail; ours is not"
 
+# the outbound message's timeline entry shows each recipient's delivery state, the DSN's bounce too
+ma timeline acme contact c-nouser --json >"$T/tl.json"
+assert_eq "Offer: nouser@client.example bounced, ok@client.example queued" \
+  "$(json_get "$T/tl.json" '[i["subject"] + ": " + ", ".join(r["address"] + " " + r["state"] for r in i["delivery"]) for i in d["items"] if "delivery" in i][0]')" \
+  "the timeline shows the bounce on the outbound message"
+assert_contains "$(json_get "$T/tl.json" '[r["reply"] for i in d["items"] if "delivery" in i for r in i["delivery"] if r["state"] == "bounced"][0]')" \
+  "5.1.1" "... with the DSN's status"
+ma timeline acme contact c-nouser >"$T/tl.txt"
+assert_contains "$(cat "$T/tl.txt")" "Status:  nouser@client.example bounced (hard bounce 5.1.1" "the text timeline shows it too"
 finish

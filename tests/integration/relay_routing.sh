@@ -3,7 +3,8 @@
 # every case checked where the mail arrived: two enterprise relays (private Postfix instances A
 # and B on loopback) and the default path (the smart host, a third Postfix D). A carries workflow
 # and mass mail for client.example with filter priority 1 and a daily limit of 5; B carries
-# workflow and individual mail for any recipient with filter priority 2. Checked: priority (a
+# workflow and individual mail for any recipient with filter priority 2. Checked: untested relays
+# carry nothing (the default path until `relay test` passes), priority (a
 # workflow message to client.example reaches A, not B), email types (an individual one reaches
 # B), one message split per recipient group (mass to client.example via A, to other.example by
 # the default path), the daily limit overflowing to the default path, a disabled relay skipped,
@@ -61,6 +62,20 @@ send() { # TYPE FROM TO... -> prints the outbound id (or the error answer)
   json_get "$T/body" 'd.get("id") or d["error"]["message"]'
 }
 rcpt_of() { local n; n=$(grep -c "^Delivered-To: $2" "$1/mail/inbox" 2>/dev/null) || true; echo "${n:-0}"; }
+
+# untested relays carry nothing: the default path until `relay test` passes
+out=$(ma route explain acme --from sales@example.test --to x@client.example --type workflow)
+assert_contains "$out" "relay a filter 1 (example.test -> client.example) matched but the relay untested: run relay test" \
+  "route explain: relay a is untested"
+assert_contains "$out" "x@client.example -> mailagent_relay" "... so the default path"
+ID0=$(send workflow sales@example.test u@client.example)
+assert_eq sent "$(wait_state "$ID0" u@client.example sent)" "a message while both relays are untested: sent"
+assert_eq "0 0 1" "$(rcpt_of "$A" u@client.example) $(rcpt_of "$B" u@client.example) $(rcpt_of "$D" u@client.example)" \
+  "... by the default path, not through an untested relay"
+for r in a b; do
+  ma relay test acme "$r" --to "probe-$r@client.example" >"$T/test-$r.out" 2>&1 || { cat "$T/test-$r.out"; fail "relay test $r"; }
+  assert_eq ok "$(ma relay show acme "$r" --json | json_get - 'd["status"]["state"]')" "relay test $r passed: ok"
+done
 
 # priority: relay a (1) before relay b (2), both carry workflow mail to client.example
 ID1=$(send workflow sales@example.test w@client.example)
@@ -164,10 +179,30 @@ assert_eq 200 "$(api POST /v1/relays/x:disable)" "POST /v1/relays/{name}:disable
 assert_eq False "$(json_get "$T/api.json" 'd["enabled"]')" "... disabled"
 assert_eq 204 "$(api DELETE /v1/relays/x)" "DELETE /v1/relays/{name}"
 assert_eq 404 "$(api GET /v1/relays/x)" "... gone"
+# POST /v1/relays/{id}:test: every step in JSON; a pass marks the relay ok, a failure changes nothing
+assert_eq 201 "$(api POST /v1/relays '{"name":"y","host":"127.0.0.1","port":'"$A_PORT"',"tls_mode":"off","filters":[{"priority":7,"sender_domain":"acme.example"}]}')" \
+  "POST /v1/relays: relay y"
+assert_eq untested "$(json_get "$T/api.json" 'd["status"]["state"]')" "... untested"
+assert_eq 200 "$(api POST /v1/relays/y:test '{"to":"apitest@client.example","from":"api@example.test"}')" "POST /v1/relays/y:test"
+assert_eq "True None ok" "$(json_get "$T/api.json" '" ".join(str(x) for x in [d["passed"], d["failure"], d["relay"]["status"]["state"]])')" \
+  "... passed, and relay y is ok"
+steps=$(json_get "$T/api.json" '"|".join(s["step"] + " " + s["text"] for s in d["steps"])')
+assert_contains "$steps" "|C: RCPT TO:<apitest@client.example>|" "... with every command"
+assert_contains "$steps" "|S: 250 2.1.5 Ok|S: 354 End data" "... and every reply"
+assert_eq 1 "$(for _ in $(seq 1 100); do n=$(rcpt_of "$A" apitest@client.example); [ "$n" -ge 1 ] && break; sleep 0.1; done; echo "$n")" \
+  "... and the test message arrived at relay a's server"
+assert_eq 200 "$(api PUT /v1/relays/y '{"port":587}')" "relay y moved to a port where nothing listens"
+assert_eq 200 "$(api POST /v1/relays/y:test '{"to":"apitest@client.example","from":"api@example.test"}')" "POST :test again"
+assert_eq "False untested" "$(json_get "$T/api.json" '" ".join(str(x) for x in [d["passed"], d["relay"]["status"]["state"]])')" \
+  "... failed: relay y stays untested"
+assert_contains "$(json_get "$T/api.json" 'd["failure"]')" "127.0.0.1" "... naming the connection that failed"
+assert_eq 422 "$(api POST /v1/relays/y:test '{"to":"nobody"}')" "a bad recipient: 422"
+assert_eq 404 "$(api POST /v1/relays/zz:test)" "no such relay: 404"
+assert_eq 204 "$(api DELETE /v1/relays/y)" "relay y deleted"
 
 sleep 1
-assert_eq 5 "$(mbox_count "$A")" "relay a's mailbox: exactly 5 messages"
-assert_eq 3 "$(mbox_count "$B")" "relay b's mailbox: exactly 3 messages"
-assert_eq 3 "$(mbox_count "$D")" "default path's mailbox: exactly 3 messages"
+assert_eq 7 "$(mbox_count "$A")" "relay a's mailbox: exactly 5 messages and the two tests (CLI and API)"
+assert_eq 4 "$(mbox_count "$B")" "relay b's mailbox: exactly 3 messages and the test"
+assert_eq 4 "$(mbox_count "$D")" "default path's mailbox: exactly 4 messages"
 assert_not_contains "$(cat "$A/maillog" "$B/maillog" "$D/maillog")" "acme.example" "nothing from acme.example left"
 finish

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # relay_suspend.sh - a failing enterprise relay (issue 13): relay c is a private Postfix whose SMTP
 # AUTH is Dovecot's auth service and whose certificate names 127.0.0.1 (an IP SAN: the relay is
-# given as an IP address and AUTH forces required-verify). With a wrong password every session
-# fails at AUTH and each message falls back to the default path (a second Postfix); two failures
+# given as an IP address and AUTH forces required-verify). A failed `relay test` leaves it untested;
+# it passes its test, then the server's password changes, so every session fails at AUTH and each
+# message falls back to the default path (a second Postfix); two failures
 # within one retry interval count once; the third counted failure of the enterprise's day (time
 # zone Asia/Tokyo) suspends the relay until the next local midnight, with the webhook event
 # relay.suspended and a mail to the admin_email setting through the default path. The next day
@@ -64,6 +65,13 @@ assert_contains "$(cat "$T/test1.out")" "S:   535 5.7.8" "relay test: the server
 assert_not_contains "$(cat "$T/test1.out")" "$(printf '\0crm\0wrong-secret' | base64)" "relay test: no credentials printed"
 assert_contains "$(cat "$T/test1.out")" "FAILED: authentication failed" "relay test: the failure"
 assert_contains "$(cat "$T/test1.out")" "C:   QUIT" "relay test: QUIT after the refusal"
+assert_eq untested "$(ma relay show acme c --json | json_get - 'd["status"]["state"]')" "a failed test leaves the relay untested"
+# the relay passes its test while the server still knows the password it was given, then the
+# server's password changes: every later session fails at AUTH
+echo "crm:{PLAIN}wrong-secret" >"$DV/users"
+ma relay test acme c --to probe@client.example >"$T/test-ok.out" 2>&1 || { cat "$T/test-ok.out"; fail "relay test c"; }
+assert_eq ok "$(ma relay show acme c --json | json_get - 'd["status"]["state"]')" "relay test passed: relay c ok"
+echo "crm:{PLAIN}rotated-by-the-server-admin" >"$DV/users"   # another size: Dovecot sees the change at once
 start_serve
 
 send() {
@@ -86,7 +94,7 @@ assert_contains "$(json_get "$T/o1.json" 'd["route"]["fallbacks"][0]["reason"]')
 clock_advance 301
 ID3=$(send f3@client.example)
 assert_eq sent "$(wait_state "$ID3" f3@client.example sent)" "third message: fell back"
-assert_eq "2 untested" "$(db "select failures from relay_usage") $(db "select status from relays")" \
+assert_eq "2 ok" "$(db "select failures from relay_usage") $(db "select status from relays")" \
   "two failures counted, a retry interval apart: not suspended yet"
 clock_advance 301
 ID4=$(send f4@client.example)
@@ -108,7 +116,7 @@ ID5=$(send f5@client.example)
 assert_eq sent "$(wait_state "$ID5" f5@client.example sent)" "while suspended: sent"
 assert_contains "$(ma route explain acme --from ops@example.test --to x@client.example --type workflow)" \
   "matched but the relay suspended" "route explain: relay c is suspended"
-assert_eq 0 "$(mbox_count "$C")" "nothing ever reached relay c"
+assert_eq 1 "$(mbox_count "$C")" "nothing but the passed test ever reached relay c"
 assert_eq 6 "$(wait_mbox "$D" 6)" "the default path has the five messages and the warning"
 auths=$(grep -c "authentication failed" "$C/maillog" || true)
 assert_eq 5 "$auths" "relay c's log: five failed AUTH sessions (the test and four deliveries), none while suspended"
@@ -126,9 +134,9 @@ assert_contains "$(cat "$T/test2.out")" "C:   RCPT TO:<probe@client.example>" "r
 assert_contains "$(cat "$T/test2.out")" "PASSED" "relay test passes"
 assert_eq "ok" "$(ma relay show acme c --json | json_get - 'd["status"]["state"] + ("" if "test passed" in d["status"]["reason"] else "?")')" \
   "a passed test marks the relay ok"
-assert_eq 1 "$(wait_mbox "$C" 1)" "the test message arrived at relay c"
+assert_eq 2 "$(wait_mbox "$C" 2)" "the test message arrived at relay c"
 ID6=$(send next@client.example)
 assert_eq sent "$(wait_state "$ID6" next@client.example sent)" "next day: delivered"
-assert_eq 2 "$(wait_mbox "$C" 2)" "next day: it arrived at relay c"
+assert_eq 3 "$(wait_mbox "$C" 3)" "next day: it arrived at relay c"
 assert_eq 6 "$(mbox_count "$D")" "... and not by the default path"
 finish

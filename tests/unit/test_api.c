@@ -878,6 +878,47 @@ static void test_employees(void)
   json_decref(expect("DELETE", "/v1/employees/emp@acme.test", F.key_a, NULL, 204, NULL));
 }
 
+/* GET/PUT /v1/employees/{id}/default-mailbox: the oldest active sending mailbox until one is chosen;
+ * only a mailbox bound to that employee can be chosen; another enterprise sees no such employee. */
+static void test_default_mailbox(void)
+{
+  g_autoptr(GError) error = NULL;
+  json_decref(expect("POST", "/v1/employees", F.key_a, "{\"email\":\"sam@acme.test\"}", 201, NULL));
+  json_decref(expect("POST", "/v1/employees", F.key_a, "{\"email\":\"tom@acme.test\"}", 201, NULL));
+  MaEmployee *sam = NULL, *tom = NULL;
+  g_assert_cmpint(storage_employee_find(F.st, F.ent_a, "sam@acme.test", &sam, &error), ==, 1);
+  g_assert_cmpint(storage_employee_find(F.st, F.ent_a, "tom@acme.test", &tom, &error), ==, 1);
+  static const char *const ids[] = {"mbx-old", "mbx-new", "mbx-tom"};
+  for (int i = 0; i < 3; i++) {
+    MaMailbox m = {.id = (char *) ids[i], .enterprise_id = F.ent_a, .employee_id = i < 2 ? sam->id : tom->id,
+                   .email = i < 2 ? "sam@acme.test" : "tom@acme.test", .username = "u", .protocol = "imap",
+                   .host = (char *) ids[i], .port = 993, .security = "tls", .auth = "password", .state = "active",
+                   .created_at = 100 + i, .smtp_host = "smtp.acme.test", .smtp_port = 587, .smtp_security = "starttls"};
+    g_assert_cmpint(storage_mailbox_add(F.st, &m, &error), ==, 0);
+  }
+  ma_employee_free(sam);
+  ma_employee_free(tom);
+  json_t *doc = expect("GET", "/v1/employees/sam@acme.test/default-mailbox", F.key_a, NULL, 200, NULL);
+  g_assert_cmpstr(json_string_value(json_object_get(json_object_get(doc, "default_mailbox"), "id")), ==, "mbx-old");
+  g_assert_false(json_is_true(json_object_get(doc, "chosen")));
+  json_decref(doc);
+  doc = expect("PUT", "/v1/employees/sam@acme.test/default-mailbox", F.key_a, "{\"mailbox\":\"mbx-new\"}", 200, NULL);
+  g_assert_cmpstr(json_string_value(json_object_get(json_object_get(doc, "default_mailbox"), "id")), ==, "mbx-new");
+  g_assert_true(json_is_true(json_object_get(doc, "chosen")));
+  json_decref(doc);
+  doc = expect("GET", "/v1/employees/sam@acme.test/default-mailbox", F.key_a, NULL, 200, NULL);
+  g_assert_cmpstr(json_string_value(json_object_get(json_object_get(doc, "default_mailbox"), "id")), ==, "mbx-new");
+  json_decref(doc);
+  json_decref(expect("PUT", "/v1/employees/sam@acme.test/default-mailbox", F.key_a, "{\"mailbox\":\"mbx-tom\"}", 422,
+                     "invalid"));
+  json_decref(expect("PUT", "/v1/employees/sam@acme.test/default-mailbox", F.key_a, "{\"mailbox\":\"nope\"}", 404,
+                     "not_found"));
+  json_decref(expect("PUT", "/v1/employees/sam@acme.test/default-mailbox", F.key_a, "{\"box\":\"mbx-new\"}", 400,
+                     "unknown_field"));
+  json_decref(expect("GET", "/v1/employees/sam@acme.test/default-mailbox", F.key_b, NULL, 404, "not_found"));
+  json_decref(expect("GET", "/v1/employees/nobody@acme.test/default-mailbox", F.key_a, NULL, 404, "not_found"));
+}
+
 static void test_admin(void)
 {
   json_t *doc;
@@ -995,6 +1036,7 @@ int main(int argc, char **argv)
   g_test_add_func("/api/settings", test_settings);
   g_test_add_func("/api/rules", test_rules);
   g_test_add_func("/api/employees", test_employees);
+  g_test_add_func("/api/default_mailbox", test_default_mailbox);
   g_test_add_func("/api/admin", test_admin);
   g_test_add_func("/api/inbound", test_inbound);
   fixture_up();

@@ -1,7 +1,7 @@
 /* test_outbound_bounce.c - returned mail applied to the queue (agent/outbound/outbound_bounce.c)
  * through real storage: a hard DSN by VERP row (bounced, one message.bounced with the
  * classification, suppressed; a replay changes nothing), soft DSNs found by Message-ID (state kept,
- * diagnostic recorded, suppressed at the fifth in a row within 7 days, and a streak outside the
+ * diagnostic recorded, message.deferred with the classification once per distinct report, suppressed at the fifth in a row within 7 days, and a streak outside the
  * window starts over), an ARF complaint, mail that is not ours (0: archive it) and mail to a
  * return path that is no report (1: dropped), and the cheap candidate check. */
 #include "agent/lib/clock.h"
@@ -168,6 +168,20 @@ static void test_soft_by_message_id(Fixture *fx, gconstpointer data)
   g_assert_true(g_str_has_prefix(a->last_reply, "soft bounce 4.2.2 (mailboxfull): "));
   ma_outbound_recipient_free(a);
   g_assert_cmpuint(events(fx, "message.bounced", NULL), ==, 0);
+  /* message.deferred with the classification, keyed by the report: the same bytes nine times are
+   * one event, another DSN about the same attempt is a second one */
+  g_autofree char *deferred = NULL;
+  g_assert_cmpuint(events(fx, "message.deferred", &deferred), ==, 1);
+  g_assert_nonnull(strstr(deferred, "\"recipient\":\"a@x.example\""));
+  g_assert_nonnull(strstr(deferred, "\"bounce\":{\"kind\":\"dsn\""));
+  g_assert_nonnull(strstr(deferred, "\"reason\":\"mailboxfull\""));
+  g_assert_nonnull(strstr(deferred, "\"hard\":false"));
+  g_autofree char *dsn2 = report("a@x.example", "delayed", "4.4.1", "421 4.4.1 connection timed out", "m1@acme.example");
+  g_assert_cmpint(outbound_bounce_apply(fx->st, "e1", 0, dsn2, strlen(dsn2), &out, &error), ==, 1);
+  outbound_bounce_outcome_clear(&out);
+  g_clear_pointer(&deferred, g_free);
+  g_assert_cmpuint(events(fx, "message.deferred", &deferred), ==, 2);
+  g_assert_nonnull(strstr(deferred, "\"status\":\"4.4.1\""));
 
   /* not ours: another Message-ID, another enterprise, or no report at all */
   g_autofree char *other = report("a@x.example", "failed", "5.1.1", "550 unknown", "elsewhere@x.example");

@@ -1,7 +1,8 @@
 /* test_outbound_message.c - preparing outgoing messages (agent/outbound/outbound_message.c and
  * outbound_compose.c): Bcc removed but kept as a recipient, Date and Message-ID added only when
- * missing, every line end CRLF, recipients from the headers or the envelope, refusals with their
- * reason; structured fields composed as 7-bit MIME (quoted-printable at most 76 columns, RFC 2047
+ * missing, every line end CRLF, recipients from the headers or the envelope, 8-bit bodies and
+ * long lines re-encoded as quoted-printable (what cannot be: refused, or 8-bit kept), refusals with
+ * their reason; structured fields composed as 7-bit MIME (quoted-printable at most 76 columns, RFC 2047
  * subject, base64 attachment) with checks against a golden layout. */
 #include "agent/outbound/outbound_internal.h"
 
@@ -42,11 +43,23 @@ static void test_from_mime(void)
   g_ptr_array_add(env, "z@z.example");
   g_assert_cmpint(outbound_message_from_mime(in2, strlen(in2), env, "mx.test", 1800000000, &m, &error), ==, 0);
   g_autofree char *raw2 = raw_text(&m);
-  g_assert_cmpstr(raw2, ==, in2);
+  /* the 8-bit body is re-encoded (agent/mime/mime_downgrade): the header gains what MIME needs */
+  g_assert_cmpstr(raw2, ==, "From: s@acme.example\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <k@acme>\r\n"
+                            "To: a@x.example\r\nContent-Type: text/plain; charset=utf-8\r\nMIME-Version: 1.0\r\n"
+                            "Content-Transfer-Encoding: quoted-printable\r\n\r\nb=C3=A9\r\n");
   g_assert_cmpstr(m.message_id, ==, "k@acme");
   g_assert_cmpuint(m.rcpts->len, ==, 1);
   g_assert_cmpstr(g_ptr_array_index(m.rcpts, 0), ==, "z@z.example");
+  g_assert_false(m.eight_bit);
+  outbound_message_clear(&m);
+
+  /* an 8-bit header field cannot be re-encoded: it stays, and the message needs 8BITMIME */
+  const char *in3 = "From: s@acme.example\r\nTo: a@x.example\r\nSubject: caf\xc3\xa9\r\n\r\nplain\r\n";
+  g_assert_cmpint(outbound_message_from_mime(in3, strlen(in3), NULL, "mx.test", 1800000000, &m, &error), ==, 0);
   g_assert_true(m.eight_bit);
+  g_autofree char *raw3 = raw_text(&m);
+  g_assert_true(g_str_has_prefix(raw3, "From: s@acme.example\r\nTo: a@x.example\r\nSubject: caf\xc3\xa9\r\nDate: "));
+  g_assert_true(g_str_has_suffix(raw3, ">\r\n\r\nplain\r\n")); /* nothing else changed */
   outbound_message_clear(&m);
 }
 
@@ -70,15 +83,44 @@ static void test_from_mime_refusals(void)
     if (!strstr(error->message, cases[i].reason)) g_error("case %zu: %s", i, error->message);
     g_clear_error(&error);
   }
-  /* a line over 998 octets */
-  GString *s = g_string_new("From: s@acme.example\r\nTo: a@x.example\r\n\r\n");
-  for (int i = 0; i < 999; i++) g_string_append_c(s, 'x');
+  /* a line over 998 octets in the body is re-encoded; in a header field or a base64 part it is
+   * refused, as is a signed part that would change */
+  GString *line = g_string_new(NULL);
+  for (int i = 0; i < 999; i++) g_string_append_c(line, 'x');
   OutboundMessage m;
   GError *error = NULL;
-  g_assert_cmpint(outbound_message_from_mime(s->str, s->len, NULL, "mx", 1, &m, &error), ==, -1);
-  g_assert_nonnull(strstr(error->message, "over 998 octets"));
+  g_autofree char *body_long = g_strdup_printf("From: s@acme.example\r\nTo: a@x.example\r\n\r\n%s\r\n", line->str);
+  g_assert_cmpint(outbound_message_from_mime(body_long, strlen(body_long), NULL, "mx", 1, &m, &error), ==, 0);
+  g_assert_no_error(error);
+  g_autofree char *raw = raw_text(&m);
+  g_assert_nonnull(strstr(raw, "Content-Transfer-Encoding: quoted-printable\r\n"));
+  gsize col = 0;
+  for (const char *p = raw; *p; p++) {
+    col = *p == '\n' ? 0 : col + 1;
+    g_assert_cmpuint(col, <=, 998);
+  }
+  outbound_message_clear(&m);
+  static const struct {
+    const char *before, *after; /* around the long line */
+  } refused[] = {
+    {"From: s@acme.example\r\nTo: a@x.example\r\nX-Long: ", "\r\n\r\nbody\r\n"},
+    {"From: s@acme.example\r\nTo: a@x.example\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+     "--b\r\nContent-Transfer-Encoding: base64\r\n\r\n", "\r\n--b--\r\n"},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(refused); i++) {
+    g_autofree char *in = g_strconcat(refused[i].before, line->str, refused[i].after, NULL);
+    g_assert_cmpint(outbound_message_from_mime(in, strlen(in), NULL, "mx", 1, &m, &error), ==, -1);
+    g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+    if (!strstr(error->message, "over 998 octets")) g_error("case %zu: %s", i, error->message);
+    g_clear_error(&error);
+  }
+  const char *signed_8bit = "From: s@acme.example\r\nTo: a@x.example\r\n"
+                            "Content-Type: multipart/signed; boundary=s\r\n\r\n--s\r\n\r\n\xc3\xa9\r\n--s--\r\n";
+  g_assert_cmpint(outbound_message_from_mime(signed_8bit, strlen(signed_8bit), NULL, "mx", 1, &m, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+  g_assert_nonnull(strstr(error->message, "multipart/signed"));
   g_clear_error(&error);
-  g_string_free(s, TRUE);
+  g_string_free(line, TRUE);
 }
 
 static void test_compose(void)

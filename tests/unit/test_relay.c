@@ -235,6 +235,29 @@ static void test_route_disabled_suspended(void)
   fx_clear(&fx);
 }
 
+/* a new or changed relay is untested: skipped until a test passes; with no other relay, rule 4 */
+static void test_route_untested(void)
+{
+  Fx fx;
+  fx_init(&fx);
+  MaRelay *a = relay("a", "mass", 0), *b = relay("b", "mass", 0);
+  filter(a, 1, 1, "acme.example", NULL);
+  filter(b, 2, 2, "acme.example", "client.example");
+  g_free(a->status);
+  a->status = g_strdup("untested");
+  add(&fx, a, 0);
+  add(&fx, b, 0);
+  const char *const two[] = {"x@client.example", "y@other.example", NULL};
+  ASSERT_ROUTE(&fx, "x@client.example>enterprise_relay:b y@other.example>mailagent_relay", "mass", NULL, NULL, NULL, NULL,
+               TRUE, two);
+  g_assert_cmpuint(fx.skipped->len, ==, 1);
+  g_assert_cmpstr(g_ptr_array_index(fx.skipped, 0), ==,
+                  "relay a filter 1 (acme.example) matched but the relay untested: run relay test");
+  RelayRouteGroup *g = g_ptr_array_index(fx.groups, 1);
+  g_assert_true(g_str_has_prefix(g->reason, "relay a untested: run relay test: mailagent's own delivery"));
+  fx_clear(&fx);
+}
+
 static void test_route_daily_limit_splits(void)
 {
   Fx fx;
@@ -341,6 +364,7 @@ int main(int argc, char **argv)
   g_test_add_func("/relay/route/ties_by_creation", test_route_ties_by_creation);
   g_test_add_func("/relay/route/wildcards", test_route_wildcards);
   g_test_add_func("/relay/route/disabled_suspended", test_route_disabled_suspended);
+  g_test_add_func("/relay/route/untested", test_route_untested);
   g_test_add_func("/relay/route/daily_limit", test_route_daily_limit_splits);
   g_test_add_func("/relay/route/no_filter", test_route_no_filter_carries_nothing);
   g_test_add_func("/relay/route/employee", test_route_employee);

@@ -490,6 +490,8 @@ static void test_extension_refusals(void)
     {"250-x\r\n250 SIZE 10\r\n", "0123456789ABC\r\n", FALSE, FALSE, "552 5.3.4"},
     {"250 x\r\n", "caf\xc3\xa9\r\n", TRUE, FALSE, "554 5.6.3"},
     {"250-x\r\n250 8BITMIME\r\n", "x\r\n", FALSE, TRUE, "553 5.6.7"},
+    /* a UTF-8 address makes the header 8-bit too: the reason given is the address's */
+    {"250 x\r\n", "To: jos\xc3\xa9@x.example\r\n\r\nx\r\n", TRUE, TRUE, "553 5.6.7"},
   };
   for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
     T *t = t_new(SMTP_TLS_OFF, SMTP_AUTH_NONE);

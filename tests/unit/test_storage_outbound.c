@@ -182,6 +182,120 @@ static void test_claims_and_outcomes(Fixture *fx, gconstpointer data)
   g_assert_cmpint(counts[MA_OUT_SENT], ==, 2);
 }
 
+static gint64 archive_version(Fixture *fx, const char *ent)
+{
+  GError *error = NULL;
+  gint64 v = -1;
+  g_assert_cmpint(storage_archive_version(fx->st, ent, &v, &error), ==, 0);
+  g_assert_no_error(error);
+  return v;
+}
+
+/* The archived copy of a queued message (same Message-ID) as the pipeline stores it. */
+static void archive_copy(Fixture *fx, const char *ent, const char *id, const char *msgid)
+{
+  MaStoredMessage *sm = ma_stored_message_new();
+  sm->id = g_strdup(id);
+  sm->enterprise_id = g_strdup(ent);
+  sm->message_id = g_strdup(msgid);
+  sm->dedup_key = g_strdup_printf("dk-%s", id);
+  sm->subject = g_strdup("Quote");
+  sm->direction = MA_DIRECTION_OUTBOUND;
+  sm->date = sm->archived_at = 1000;
+  g_ptr_array_add(sm->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+  GError *error = NULL;
+  g_assert_cmpint(storage_message_insert(fx->st, sm, &error), ==, 0);
+  g_assert_no_error(error);
+  ma_stored_message_free(sm);
+}
+
+/* Issue 11: the timeline shows an archived outbound copy's delivery states, so every change of a
+ * recipient's state or reply moves its enterprise's archive version (the API's page cache key), in
+ * the same commit; another enterprise's version, and a message the archive did not keep, move
+ * nothing. storage_outbound_delivery reads the states by Message-ID. */
+static void test_delivery_moves_archive_version(Fixture *fx, gconstpointer data)
+{
+  static const char *const rcpts[] = {"a@x.example", "b@x.example", NULL};
+  GError *error = NULL;
+  MaOutbound *m = message("e1", "m1", 1000, rcpts);
+  m->message_id = g_strdup("q17@acme.example");
+  g_assert_cmpint(enqueue(fx, m, NULL, NULL, NULL, NULL), ==, 1);
+  ma_outbound_free(m);
+  MaOutbound *other = message("e2", "m2", 1000, rcpts);
+  other->message_id = g_strdup("other@acme.example"); /* e2's, never archived */
+  g_assert_cmpint(enqueue(fx, other, NULL, NULL, NULL, NULL), ==, 1);
+  ma_outbound_free(other);
+  archive_copy(fx, "e1", "am1", "q17@acme.example");
+
+  gint64 v0 = archive_version(fx, "e1"), w0 = archive_version(fx, "e2");
+  g_autoptr(GPtrArray) sending = claim(fx, 1000, 60);
+  g_assert_cmpuint(sending->len, ==, 4);
+  gint64 v1 = archive_version(fx, "e1");
+  g_assert_cmpint(v1, !=, v0); /* queued -> sending shows */
+  g_assert_cmpint(archive_version(fx, "e2"), ==, w0); /* e2's churn: its message is not archived */
+  MaOutboundRecipient *a = NULL, *b = NULL;
+  for (guint i = 0; i < sending->len; i++) {
+    MaOutboundRecipient *r = sending->pdata[i];
+    if (strcmp(r->enterprise_id, "e1") != 0) {
+      g_assert_cmpint(storage_outbound_result(fx->st, r->id, MA_OUT_SENT, "250 ok", 0, NULL, 1001, &error), ==, 1);
+      continue;
+    }
+    if (strcmp(r->address, "a@x.example") == 0) a = r;
+    else b = r;
+  }
+  g_assert_cmpint(archive_version(fx, "e1"), ==, v1);
+  g_assert_cmpint(archive_version(fx, "e2"), ==, w0);
+  g_assert_nonnull(a);
+  g_assert_nonnull(b);
+  g_assert_cmpint(storage_outbound_result(fx->st, a->id, MA_OUT_SENT, "250 2.0.0 ok", 0, NULL, 1001, &error), ==, 1);
+  gint64 v2 = archive_version(fx, "e1");
+  g_assert_cmpint(v2, !=, v1);
+  g_assert_cmpint(storage_outbound_result(fx->st, b->id, MA_OUT_DEFERRED, "450 4.2.0 later", 1300, "450 4.2.0 later",
+                                          1001, &error), ==, 1);
+  gint64 v3 = archive_version(fx, "e1");
+  g_assert_cmpint(v3, !=, v2);
+  /* a DSN after sent: bounced */
+  g_assert_cmpint(storage_outbound_bounce(fx->st, a->id, MA_OUT_BOUNCED, "550 5.1.1 gone", 1002, &error), ==, 1);
+  gint64 v4 = archive_version(fx, "e1");
+  g_assert_cmpint(v4, !=, v3);
+  /* an operator's hold and release */
+  int changed = 0;
+  g_assert_cmpint(storage_outbound_operate(fx->st, "e1", "m1", MA_OUT_OP_HOLD, 1003, &changed, &error), ==, 0);
+  g_assert_cmpint(changed, ==, 1);
+  gint64 v5 = archive_version(fx, "e1");
+  g_assert_cmpint(v5, !=, v4);
+  g_assert_cmpint(storage_outbound_operate(fx->st, "e1", "m1", MA_OUT_OP_RELEASE, 1004, &changed, &error), ==, 0);
+  g_assert_cmpint(changed, ==, 1);
+  gint64 v6 = archive_version(fx, "e1");
+  g_assert_cmpint(v6, !=, v5);
+  g_assert_no_error(error);
+  g_assert_cmpint(archive_version(fx, "e2"), ==, w0);
+
+  GPtrArray *delivery = NULL;
+  g_assert_cmpint(storage_outbound_delivery(fx->st, "e1", "q17@acme.example", &delivery, &error), ==, 0);
+  g_assert_nonnull(delivery);
+  g_assert_cmpuint(delivery->len, ==, 2);
+  const MaOutboundRecipient *da = delivery->pdata[0], *db = delivery->pdata[1];
+  g_assert_cmpstr(da->address, ==, "a@x.example");
+  g_assert_cmpstr(ma_outbound_state_name(da->state), ==, "bounced");
+  g_assert_cmpstr(da->last_reply, ==, "550 5.1.1 gone");
+  g_assert_cmpstr(db->address, ==, "b@x.example");
+  g_assert_cmpstr(ma_outbound_state_name(db->state), ==, "deferred"); /* released: its state again, due now */
+  g_ptr_array_unref(delivery);
+  /* scoped: e2 does not see e1's message; an unknown Message-ID has no delivery */
+  g_assert_cmpint(storage_outbound_delivery(fx->st, "e2", "q17@acme.example", &delivery, &error), ==, 0);
+  g_assert_null(delivery);
+  g_assert_cmpint(storage_outbound_delivery(fx->st, "e1", "nothing@acme.example", &delivery, &error), ==, 0);
+  g_assert_null(delivery);
+
+  /* deleting the queued message drops its delivery states: the version moves */
+  g_assert_cmpint(storage_outbound_operate(fx->st, "e1", "m1", MA_OUT_OP_DELETE, 1005, &changed, &error), ==, 0);
+  g_assert_cmpint(changed, ==, 1);
+  g_assert_no_error(error);
+  g_assert_cmpint(archive_version(fx, "e1"), !=, v6);
+  g_assert_cmpint(archive_version(fx, "e2"), ==, w0);
+}
+
 static void test_operator_actions(Fixture *fx, gconstpointer data)
 {
   static const char *const rcpts[] = {"a@x.example", "b@x.example", NULL};
@@ -352,6 +466,9 @@ int main(int argc, char **argv)
 #define ADD(path, fn) testutil_storage_add("/storage_outbound" path, "/storage_outbound/postgresql" path, Fixture, fx_setup, fn, fx_teardown)
   ADD("/enqueue_idempotency", test_enqueue_and_idempotency);
   ADD("/claims_outcomes", test_claims_and_outcomes);
+  /* SQLite only until the archive (messages, archive_versions) is on PostgreSQL */
+  g_test_add("/storage_outbound/delivery_archive_version", Fixture, NULL, fx_setup, test_delivery_moves_archive_version,
+             fx_teardown);
   ADD("/operator", test_operator_actions);
   ADD("/submission", test_submission_credentials);
   ADD("/bounces_suppressions", test_bounces_and_suppressions);

@@ -161,6 +161,25 @@ static void test_counters(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_relay_count_sent(fx->st, "ent2", "r1", "2026-12-02", 7, &error), ==, 0);
   g_assert_cmpint(storage_relay_usage(fx->st, "ent1", "r1", "2026-12-02", &sent, &failures, &last, &error), ==, 0);
   g_assert_cmpint(sent, ==, 2);
+  /* reservations against a limit of 5 (2 counted): never more than the room, a place given back
+   * is taken again, no limit grants all, another enterprise's id grants nothing */
+  int granted = -1;
+  g_assert_cmpint(storage_relay_reserve(fx->st, "ent1", "r1", "2026-12-02", 5, 2, &granted, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 2);
+  g_assert_cmpint(storage_relay_reserve(fx->st, "ent1", "r1", "2026-12-02", 5, 4, &granted, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 1);
+  g_assert_cmpint(storage_relay_reserve(fx->st, "ent1", "r1", "2026-12-02", 5, 1, &granted, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 0);
+  g_assert_cmpint(storage_relay_count_sent(fx->st, "ent1", "r1", "2026-12-02", -1, &error), ==, 0);
+  g_assert_cmpint(storage_relay_reserve(fx->st, "ent1", "r1", "2026-12-02", 5, 3, &granted, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 1);
+  g_assert_cmpint(storage_relay_reserve(fx->st, "ent1", "r1", "2026-12-02", 0, 3, &granted, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 3);
+  g_assert_cmpint(storage_relay_usage(fx->st, "ent1", "r1", "2026-12-02", &sent, &failures, &last, &error), ==, 0);
+  g_assert_cmpint(sent, ==, 8);
+  g_assert_cmpint(storage_relay_count_sent(fx->st, "ent1", "r1", "2026-12-02", -6, &error), ==, 0);
+  g_assert_cmpint(storage_relay_reserve(fx->st, "ent2", "r1", "2026-12-02", 0, 3, &granted, &error), ==, 0);
+  g_assert_cmpint(granted, ==, 0);
 
   g_assert_cmpint(storage_relay_count_failure(fx->st, "ent1", "r1", "2026-12-02", 1000, 300, &failures, &error), ==, 1);
   g_assert_cmpint(failures, ==, 1);
@@ -205,7 +224,7 @@ static void test_route_set(Fixture *fx, gconstpointer data)
 static void test_default_path(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
-  gint64 since = -1, total = -1, bounced = -1, count = -1;
+  gint64 since = -1, total = -1, bounced = -1, count = -1, complained = -1;
   char *reason = NULL;
   g_assert_cmpint(storage_default_path_suspension(fx->st, "ent1", &since, &reason, &error), ==, 0);
   g_assert_cmpint(storage_default_path_suspend(fx->st, "ent1", 900, "bounce rate", &error), ==, 1);
@@ -243,18 +262,24 @@ static void test_default_path(Fixture *fx, gconstpointer data)
   g_assert_cmpint(count, ==, 2);
   g_assert_cmpint(storage_default_path_count(fx->st, "ent2", 0, &count, &error), ==, 0);
   g_assert_cmpint(count, ==, 0);
-  g_assert_cmpint(storage_default_path_rates(fx->st, "ent1", 1000, &total, &bounced, &error), ==, 0);
+  /* complaints: one per recipient however many reports; another enterprise's counts nothing here */
+  g_assert_cmpint(storage_default_path_complaint(fx->st, "ent1", "o1", "a@x.example", 450, &error), ==, 1);
+  g_assert_cmpint(storage_default_path_complaint(fx->st, "ent1", "o1", "a@x.example", 460, &error), ==, 0);
+  g_assert_cmpint(storage_default_path_complaint(fx->st, "ent2", "o1", "c@x.example", 470, &error), ==, 1);
+  g_assert_cmpint(storage_default_path_rates(fx->st, "ent1", 1000, &total, &bounced, &complained, &error), ==, 0);
   g_assert_cmpint(total, ==, 3);
   g_assert_cmpint(bounced, ==, 1);
-  g_assert_cmpint(storage_default_path_rates(fx->st, "ent1", 1, &total, &bounced, &error), ==, 0);
-  g_assert_cmpint(total, ==, 1); /* the newest only: c, not bounced */
+  g_assert_cmpint(complained, ==, 1);
+  g_assert_cmpint(storage_default_path_rates(fx->st, "ent1", 1, &total, &bounced, &complained, &error), ==, 0);
+  g_assert_cmpint(total, ==, 1); /* the newest only: c, not bounced, and its complaint was ent2's */
   g_assert_cmpint(bounced, ==, 0);
+  g_assert_cmpint(complained, ==, 0);
 
   /* lifted: the rate starts afresh, and a new suspension can be set */
   g_assert_cmpint(storage_default_path_resume(fx->st, "ent1", 1000, &error), ==, 1);
   g_assert_cmpint(storage_default_path_resume(fx->st, "ent1", 1001, &error), ==, 0);
   g_assert_cmpint(storage_default_path_suspension(fx->st, "ent1", &since, &reason, &error), ==, 0);
-  g_assert_cmpint(storage_default_path_rates(fx->st, "ent1", 1000, &total, &bounced, &error), ==, 0);
+  g_assert_cmpint(storage_default_path_rates(fx->st, "ent1", 1000, &total, &bounced, &complained, &error), ==, 0);
   g_assert_cmpint(total, ==, 0);
   g_assert_cmpint(storage_default_path_suspend(fx->st, "ent1", 2000, "quota", &error), ==, 1);
   g_assert_cmpint(storage_default_path_suspension(fx->st, "ent1", &since, &reason, &error), ==, 1);
