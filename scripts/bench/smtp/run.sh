@@ -13,11 +13,19 @@
 # smtp-sink); p50/p99 time from the final "." to the 250 (latency.py, 10 parallel clients) for
 # mailagent and Postfix; mailagent's RSS with 1,000 idle sessions; its RSS growth receiving one
 # ~52 MB message (big.py) against the +4 MB limit at its 250; and the command that reproduces it.
-# Needs root (Postfix, /proc/PID/clear_refs), smtp-source, smtp-sink.
+# So that the ratio can be read on a loaded machine, it also prints what each side costs, which
+# load does not change much: CPU time per message (mailagent's acceptance threads apart from its
+# archive pipeline, smtp-sink, and the smtp-source client in each of the two runs, from /proc and
+# the shell's `times`), the bound the CPU alone puts on the ratio when the cores are the limit,
+# and mailagent's fsync/fdatasync calls per message by file (FSYNC_MSGS messages under strace,
+# after the timed runs); and, with nothing else of the script running, what one batch's syncs
+# take on this disk alone (syncprobe.py) and the cap that puts on the ratio at zero CPU cost.
+# Needs root (Postfix, /proc/PID/clear_refs), smtp-source, smtp-sink, strace.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 MA=${MAILAGENT:-$ROOT/build/mailagent}
 MSGS=${MSGS:-20000}; SESS=${SESSIONS:-50}; SIZE=${SIZE:-4096}; LAT_MSGS=${LAT_MSGS:-1000}; ROUNDS=${ROUNDS:-4}
+FSYNC_MSGS=${FSYNC_MSGS:-1000}
 W=$(mktemp -d /tmp/mailagent-bench.XXXXXX); chmod 755 "$W"
 ulimit -n 8192
 source "$ROOT/tests/fixtures/smtp/postfix.sh"
@@ -25,15 +33,26 @@ port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0
 wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 rss_kb() { awk '/^VmRSS/ {print $2}' /proc/"$1"/status; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' /proc/"$1"/status; }
-SERVE=; PF=; SINK=
+cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; } # PID [TID]: user + system clock ticks
+# clock ticks of mailagent's archive pipeline threads (pipeline-N), which live as long as serve
+pipeline_ticks() {
+  local n=0 t
+  for t in /proc/"$1"/task/*; do
+    case "$(cat "$t/comm" 2>/dev/null)" in pipeline-*) n=$((n + $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null || echo 0))) ;; esac
+  done
+  echo "$n"
+}
+HZ=$(getconf CLK_TCK)
+SERVE=; PF=; SINK=; STRACE=
 cleanup() {
+  [ -n "$STRACE" ] && kill "$STRACE" 2>/dev/null
   [ -n "$SERVE" ] && kill "$SERVE" 2>/dev/null; [ -n "$SINK" ] && kill "$SINK" 2>/dev/null
   [ -n "$PF" ] && pf_stop "$PF"; wait 2>/dev/null || true
 }
 trap cleanup EXIT
 
 # ---- mailagent --------------------------------------------------------------------------------
-SP=$(port); AP=$(port)
+SP=$(port); AP=$(port); SUBP=$(port) # (the submission listener's default port may be taken)
 cat >"$W/mailagent.conf" <<CONF
 [storage]
 data_dir=$W/data
@@ -44,6 +63,8 @@ hostname=mx.inbound.bench
 max_sessions=3000
 max_sessions_per_client=3000
 max_message_size=62914560
+[submission]
+listen=127.0.0.1:$SUBP
 [api]
 listen=127.0.0.1:$AP
 CONF
@@ -63,12 +84,27 @@ smtp-sink -c -u nobody "127.0.0.1:$SK" 1024 >"$W/sink.out" 2>"$W/sink.err" &
 SINK=$!
 wait_port "$SK"
 per=$((MSGS / ROUNDS)); ma_s=0; sink_s=0
-run_source() { # PORT RCPT -> seconds taken
+ma_ticks=0; pipe_ticks=0; sink_ticks=0
+run_source() { # PORT RCPT -> seconds taken; the client's CPU seconds are appended to $W/client.PORT
   local t0 t1
   t0=$(date +%s.%N)
-  timeout 600 smtp-source -s "$SESS" -m "$per" -l "$SIZE" -f sender@client.example -t "$2" "127.0.0.1:$1" 2>>"$W/source.err" || true
+  ( timeout 600 smtp-source -s "$SESS" -m "$per" -l "$SIZE" -f sender@client.example -t "$2" "127.0.0.1:$1" 2>>"$W/source.err" || true
+    times >"$W/times.$1" # (in this shell: in a pipeline, `times` would report its own subshell)
+    tail -1 "$W/times.$1" | sed 's/[ms]/ /g' | awk '{print $1 * 60 + $2 + $3 * 60 + $4}' >>"$W/client.$1" )
   t1=$(date +%s.%N)
   /usr/bin/python3 -c "print($t1-$t0)"
+}
+run_mailagent() { # one timed run against mailagent, counting its CPU
+  local c0 p0
+  c0=$(cpu_ticks "$SERVE"); p0=$(pipeline_ticks "$SERVE")
+  ma_s=$(/usr/bin/python3 -c "print($ma_s+$(run_source "$SP" "$RCPT"))")
+  ma_ticks=$((ma_ticks + $(cpu_ticks "$SERVE") - c0)); pipe_ticks=$((pipe_ticks + $(pipeline_ticks "$SERVE") - p0))
+}
+run_sink() {
+  local k0
+  k0=$(cpu_ticks "$SINK")
+  sink_s=$(/usr/bin/python3 -c "print($sink_s+$(run_source "$SK" bench@sink.test))")
+  sink_ticks=$((sink_ticks + $(cpu_ticks "$SINK") - k0))
 }
 # mailagent's pipeline archiving what it accepted must not steal the sink's CPU: it drains first
 spool_drained() { # at most 3 min
@@ -77,17 +113,19 @@ spool_drained() { # at most 3 min
     sleep 0.1
   done
 }
+pipe_all0=$(pipeline_ticks "$SERVE")
 for r in $(seq 1 "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then
-    ma_s=$(/usr/bin/python3 -c "print($ma_s+$(run_source "$SP" "$RCPT"))")
+    run_mailagent
     spool_drained
-    sink_s=$(/usr/bin/python3 -c "print($sink_s+$(run_source "$SK" bench@sink.test))")
+    run_sink
   else
-    sink_s=$(/usr/bin/python3 -c "print($sink_s+$(run_source "$SK" bench@sink.test))")
-    ma_s=$(/usr/bin/python3 -c "print($ma_s+$(run_source "$SP" "$RCPT"))")
+    run_sink
+    run_mailagent
     spool_drained
   fi
 done
+pipe_all=$(($(pipeline_ticks "$SERVE") - pipe_all0)) # while accepting and while draining
 kill "$SINK"; wait "$SINK" 2>/dev/null || true; SINK=
 ma_ok=$(grep -c "result=250" "$W/serve.log" || true)
 ma_rate=$(/usr/bin/python3 -c "print(round($ma_ok/$ma_s))")
@@ -96,7 +134,29 @@ sink_ok=$(tr '\r' '\n' <"$W/sink.out" | sed -n 's/.*mesg=\([0-9]*\).*/\1/p' | ta
 sink_ok=${sink_ok:-0}
 sink_rate=$(/usr/bin/python3 -c "print(round($sink_ok/$sink_s))")
 ma_lat=$(timeout 600 /usr/bin/python3 "$ROOT/scripts/bench/smtp/latency.py" "$SP" sender@client.example "$RCPT" "$LAT_MSGS" 10 "$SIZE" || echo "n=0 (timed out)")
+us_per_msg() { /usr/bin/python3 -c "print(round(1e6*($1)/max($2,1)))"; } # SECONDS MESSAGES
+ma_cpu_us=$(us_per_msg "($ma_ticks-$pipe_ticks)/$HZ" "$ma_ok")
+pipe_cpu_us=$(us_per_msg "$pipe_ticks/$HZ" "$ma_ok"); pipe_all_us=$(us_per_msg "$pipe_all/$HZ" "$ma_ok")
+sink_cpu_us=$(us_per_msg "$sink_ticks/$HZ" "$sink_ok")
+client_ma_us=$(us_per_msg "$(paste -sd+ "$W/client.$SP")" "$ma_ok")
+client_sink_us=$(us_per_msg "$(paste -sd+ "$W/client.$SK")" "$sink_ok")
 echo "mailagent: $ma_ok accepted in $(/usr/bin/python3 -c "print(round($ma_s,1))") s; smtp-sink: $sink_ok in $(/usr/bin/python3 -c "print(round($sink_s,1))") s; latency $ma_lat" >&2
+
+# fsync/fdatasync calls per message, by the file synced (strace -y names it), with the pipeline
+# drained before and after: body files, the spool directory, the spool database, the rest (the
+# archive pipeline's databases)
+spool_drained
+strace -f -qq -y -e trace=fsync,fdatasync -o "$W/fsync.trace" -p "$SERVE" 2>/dev/null &
+STRACE=$!
+sleep 1
+per=$FSYNC_MSGS run_source "$SP" "$RCPT" >/dev/null
+spool_drained
+sleep 1
+kill "$STRACE" 2>/dev/null; wait "$STRACE" 2>/dev/null || true; STRACE=
+fsync_counts=$(awk -v n="$FSYNC_MSGS" '$2 ~ /^f(data)?sync\(/ {
+    if ($0 ~ /\.eml>/) b++; else if ($0 ~ /\/spool>/) d++; else if ($0 ~ /spool\.db/) q++; else o++ }
+  END { printf "body files %.2f, spool directory %.2f, spool database %.2f (acceptance %.2f); archive pipeline %.2f",
+        b / n, d / n, q / n, (b + d + q) / n, o / n }' "$W/fsync.trace")
 
 # memory figures with the pipeline idle: wait until it has archived the backlog
 spool_drained
@@ -133,6 +193,9 @@ pf_rate=$(/usr/bin/python3 -c "print(round($pf_ok/($t1-$t0)))")
 pf_lat=$(timeout 600 /usr/bin/python3 "$ROOT/scripts/bench/smtp/latency.py" "$PFP" sender@client.example bench@bench.test "$LAT_MSGS" 10 "$SIZE" || echo "n=0 (timed out)")
 pf_stop "$PF"; PF=
 
+# ---- the disk alone: one batch's file sync and log sync, one after the other -------------------
+eval "$(/usr/bin/python3 "$ROOT/scripts/bench/smtp/syncprobe.py" "$W" 200)" # file_ms dir_ms log_ms chain_*
+
 eval "$big" # base_kb receive_kb at_250_kb reply
 pct() { /usr/bin/python3 -c "print(round(100.0*$1/max($2,1)))"; }
 ratio_sink=$(pct "$ma_rate" "$sink_rate")
@@ -145,9 +208,21 @@ printf "smtp-sink (stores nothing): %6s msgs/s  (%s accepted)\n" "$sink_rate" "$
 printf "postfix to Maildir   : %6s msgs/s  (%s accepted)  time to 250: %s\n" "$pf_rate" "$pf_ok" "$pf_lat"
 echo "mailagent / smtp-sink: ${ratio_sink}% (target >= 75%): $verdict"
 echo "mailagent / postfix to Maildir: $(/usr/bin/python3 -c "print(round($ma_rate/max($pf_rate,1),2))")x"
+echo "CPU per message in the timed runs: mailagent acceptance ${ma_cpu_us} us (its archive pipeline took ${pipe_cpu_us} us more meanwhile, ${pipe_all_us} us in all); smtp-sink ${sink_cpu_us} us; the smtp-source client ${client_ma_us} us against mailagent, ${client_sink_us} us against smtp-sink"
+echo "  ratio the CPU alone allows when the cores are the limit (client + server, sink over mailagent): $(pct "($client_sink_us+$sink_cpu_us)" "($client_ma_us+$ma_cpu_us)")% without the pipeline, $(pct "($client_sink_us+$sink_cpu_us)" "($client_ma_us+$ma_cpu_us+$pipe_cpu_us)")% with what it took meanwhile"
+echo "this disk alone (syncprobe.py, p50): a new 4 KB file's fdatasync ${file_ms} ms, the directory's fsync ${dir_ms} ms, a log append's fdatasync ${log_ms} ms (the three in a row: p50 ${chain_p50_ms} ms, p90 ${chain_p90_ms} ms)"
+/usr/bin/python3 - "$SESS" "$sink_rate" "$file_ms" "$log_ms" <<'PY'
+import sys
+sess, sink_rate, file_ms, log_ms = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+cycle = 1000.0 * sess / max(sink_rate, 1)  # ms a session takes per message against smtp-sink
+wait = file_ms + log_ms                     # a batch's body syncs, then its commit (the directory syncs beside the bodies)
+print("  a session's message against smtp-sink takes %.1f ms; %.1f ms more waiting for durability caps the ratio at %d%% even at zero CPU cost"
+      % (cycle, wait, round(100 * cycle / (cycle + wait))))
+PY
+echo "mailagent fsync+fdatasync calls per message ($FSYNC_MSGS messages under strace): $fsync_counts"
 echo "RSS with 1,000 idle sessions ($idle_open): $((idle_rss / 1024)) MB (target < 64 MB)"
 echo "one ~52 MB message ($reply): RSS +$((receive_kb / 1024)) MB while received; +$((at_250_kb / 1024)) MB at its 250 (limit +4 MB): $big_verdict"
 echo "  (at the 250 includes what the archive pipeline, woken by the commit, took before the reply arrived)"
 echo "  peak once the pipeline archived it too: +$(( (big_hwm_after - base_kb) / 1024 )) MB (base $((base_kb / 1024)) MB)"
-echo "reproduce: MSGS=$MSGS SESSIONS=$SESS SIZE=$SIZE ROUNDS=$ROUNDS MAILAGENT=$MA $0"
+echo "reproduce: MSGS=$MSGS SESSIONS=$SESS SIZE=$SIZE ROUNDS=$ROUNDS FSYNC_MSGS=$FSYNC_MSGS MAILAGENT=$MA $0"
 rm -rf "$W"
