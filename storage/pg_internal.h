@@ -97,6 +97,9 @@ int pg_read_end(PgDb *d, gboolean own, int rc);
 /* Column helpers: a new string (NULL for SQL NULL) and an integer (0 for NULL). */
 char *pg_col_dup(const PGresult *r, int row, int col);
 gint64 pg_col_int(const PGresult *r, int row, int col);
+/* The first column of r's rows appended to out as new strings, then r cleared; r NULL (the query
+ * failed, *error set by pg_run) gives -1. */
+int pg_ids_collect(PGresult *r, GPtrArray *out);
 
 /* The migrations: numbered SQL files of storage/pg/, compiled in by CMake (pg_migrations.c). */
 typedef struct {
@@ -382,5 +385,30 @@ int pg_mailbox_quarantine(void *impl, const char *mailbox_id, const char *folder
                           const char *error_text, gint64 now, GError **error);
 int pg_mailbox_states(void *impl, GHashTable *out, gint64 *quarantined, GError **error);
 int pg_mailbox_quarantine_list(void *impl, const char *mailbox_id, int min_failures, GPtrArray *out, GError **error);
+
+/* Deletes one held message and the blobs only it referenced, inside the caller's write: 1 deleted,
+ * 0 not the enterprise's (storage_pg_pending.c; erasure by address uses it too). */
+int pg_pending_delete_body(PgDb *d, const char *enterprise_id, const char *id, GError **error);
+int pg_pending_add(void *impl, const MaPending *p, GError **error);
+int pg_messages_by_participant(void *impl, const char *enterprise_id, const char *address, const char *domain,
+                               gint64 since, GPtrArray *out, GError **error);
+int pg_pending_candidates(void *impl, const char *enterprise_id, int limit, GPtrArray *out, GError **error);
+int pg_pending_list(void *impl, const char *enterprise_id, const char *id, int limit, GPtrArray *out, GError **error);
+int pg_pending_delete(void *impl, const char *enterprise_id, const char *id, GError **error);
+int pg_pending_purge(void *impl, gint64 now, gint64 *purged, GError **error);
+int pg_work_counters(void *impl, gboolean reset, gint64 *steps, gint64 *full_scans, GError **error);
+int pg_record_unlink(void *impl, const char *enterprise_id, const MaRecordRef *ref, GPtrArray *orphans,
+                     GError **error);
+int pg_message_unarchive(void *impl, const char *enterprise_id, const char *message_id, const MaPending *hold,
+                         GError **error);
+
+int pg_search_index(void *impl, const MaStoredMessage *m, GError **error);
+int pg_search(void *impl, const char *enterprise_id, const MaSearchRequest *req, gint64 after, int limit,
+              GPtrArray *out, GError **error);
+int pg_erase_address(void *impl, const char *enterprise_id, const char *address, MaEraseCounts *counts, GError **error);
+int pg_expire_before(void *impl, const char *enterprise_id, gint64 before, int limit, MaEraseCounts *counts,
+                     GError **error);
+int pg_search_compact(void *impl, GError **error);
+int pg_search_rebuild(void *impl, GError **error);
 
 #endif

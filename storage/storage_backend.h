@@ -317,7 +317,7 @@ void storage_blob_pull_clear(MaBlobPull *p);
 
 /* The SQLite backend (storage_sqlite_backend.c). */
 extern const MaStorageBackend ma_storage_sqlite_backend;
-/* The PostgreSQL backend (storage_pg_backend.c); being built: entries it does not fill are NULL. */
+/* The PostgreSQL backend (storage_pg_backend.c); it fills every entry. */
 extern const MaStorageBackend ma_storage_pg_backend;
 
 /* Opens be at location (a data directory, or a conninfo) whatever the process's selection: for

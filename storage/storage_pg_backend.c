@@ -1,9 +1,9 @@
 /* storage_pg_backend.c - the PostgreSQL backend's table of functions (see storage_backend.h).
  * Only wiring: the functions live in storage_pg_<area>.c.
  *
- * Being built (issue 18): entries not filled here are NULL, and storage_select_backend refuses
- * "postgresql" until every entry is filled; tests/unit/test_storage_pg.c proves the filled ones
- * against a real PostgreSQL with the same checks the SQLite backend passes.
+ * Every entry is filled (storage_select_backend refuses a backend with a NULL entry); the storage
+ * unit tests run against a real PostgreSQL with the same checks the SQLite backend passes
+ * (integration/storage_pg).
  */
 #include "pg_internal.h"
 
@@ -183,4 +183,19 @@ const MaStorageBackend ma_storage_pg_backend = {
   .mailbox_quarantine = pg_mailbox_quarantine,
   .mailbox_states = pg_mailbox_states,
   .mailbox_quarantine_list = pg_mailbox_quarantine_list,
+  .pending_add = pg_pending_add,
+  .messages_by_participant = pg_messages_by_participant,
+  .work_counters = pg_work_counters,
+  .record_unlink = pg_record_unlink,
+  .message_unarchive = pg_message_unarchive,
+  .pending_candidates = pg_pending_candidates,
+  .pending_list = pg_pending_list,
+  .pending_delete = pg_pending_delete,
+  .pending_purge = pg_pending_purge,
+  .search_index = pg_search_index,
+  .search = pg_search,
+  .erase_address = pg_erase_address,
+  .expire_before = pg_expire_before,
+  .search_compact = pg_search_compact,
+  .search_rebuild = pg_search_rebuild,
 };

@@ -43,6 +43,14 @@ gint64 pg_col_int(const PGresult *r, int row, int col)
   return PQgetisnull(r, row, col) ? 0 : g_ascii_strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
+int pg_ids_collect(PGresult *r, GPtrArray *out)
+{
+  if (!r) return -1;
+  for (int i = 0; i < PQntuples(r); i++) g_ptr_array_add(out, pg_col_dup(r, i, 0));
+  PQclear(r);
+  return 0;
+}
+
 char *pg_array_literal(const char *const *items, guint n)
 {
   GString *a = g_string_new("{");

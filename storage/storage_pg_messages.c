@@ -429,14 +429,6 @@ int pg_message_find_duplicate(void *impl, const char *enterprise_id, const char 
   return 0;
 }
 
-static int ids_collect(PGresult *r, GPtrArray *out)
-{
-  if (!r) return -1;
-  for (int i = 0; i < PQntuples(r); i++) g_ptr_array_add(out, pg_col_dup(r, i, 0));
-  PQclear(r);
-  return 0;
-}
-
 int pg_message_ids_archived_since(void *impl, const char *enterprise_id, gint64 since, const char *after_id, int limit,
                                   GPtrArray *out, GError **error)
 {
@@ -446,7 +438,7 @@ int pg_message_ids_archived_since(void *impl, const char *enterprise_id, gint64 
   pg_param_int(&p, since);
   pg_param_text(&p, after_id);
   pg_param_int(&p, limit > 0 ? limit : G_MAXINT32);
-  return ids_collect(pg_run(d,
+  return pg_ids_collect(pg_run(d,
                             after_id ? "SELECT id FROM messages WHERE enterprise_id = $1 AND archived_at >= $2"
                                        " AND (archived_at, id) > (SELECT archived_at, id FROM messages"
                                        "  WHERE id = $3 AND enterprise_id = $1)"
@@ -462,7 +454,7 @@ int pg_message_ids_latest(void *impl, const char *enterprise_id, int limit, GPtr
   PgParams p = {0};
   pg_param_text(&p, enterprise_id);
   pg_param_int(&p, limit);
-  return ids_collect(pg_run(impl,
+  return pg_ids_collect(pg_run(impl,
                             "SELECT id FROM messages WHERE enterprise_id = $1 ORDER BY archived_at DESC, id DESC LIMIT $2",
                             &p, "latest messages", error),
                      out);

@@ -30,7 +30,9 @@ int sql_error_code(int rc)
   case SQLITE_INTERRUPT:
     return MA_ERROR_TEMPFAIL;
   case SQLITE_CONSTRAINT:
-    return MA_ERROR_CONFLICT;
+    /* a trigger's RAISE is a refusal of the row, not a key another writer took first: callers
+     * retry a conflict (the pipeline, as another node's message), never a refusal */
+    return rc == SQLITE_CONSTRAINT_TRIGGER ? MA_ERROR_INTERNAL : MA_ERROR_CONFLICT;
   default:
     return MA_ERROR_INTERNAL;
   }

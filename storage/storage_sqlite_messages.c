@@ -351,7 +351,7 @@ static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **erro
   if (rc != SQLITE_DONE) {
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
       g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no enterprise %s", m->enterprise_id);
-    else if ((rc & 0xff) == SQLITE_CONSTRAINT)
+    else if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
       g_set_error(error, MA_ERROR, MA_ERROR_CONFLICT, "message %s is archived already (same id, Message-ID or dedup key)",
                   m->id);
     else

@@ -2,11 +2,15 @@
  * text, checking every token (non-empty, at most SEARCH_TOKEN_MAX bytes, valid UTF-8, offsets in
  * order and inside the input), and (2) parsed as a user query; a query the parser accepts is run
  * by storage_search on a real temporary database with an indexed message, and must answer (0):
- * any error means user text reached FTS5 as syntax. Must never crash or leak.
+ * any error means user text reached FTS5 as syntax; (3) the input is marked by search_mark with
+ * the query's tokens (PostgreSQL's highlighter), whole and as an excerpt, and every mark must be
+ * closed and never nested, the text between marks the input's. Must never crash or leak.
  * Seeds: tests/fixtures/search_queries.
  */
 #include "agent/lib/clock.h"
 #include "agent/lib/error.h"
+#include "agent/search/search_mark.h"
+#include "agent/search/search_snippet.h"
 #include "agent/search/search_tokenize.h"
 #include "storage/storage_search.h"
 
@@ -14,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -68,6 +73,25 @@ static int check_token(void *ctx, const char *token, int len, int start, int end
   return 0;
 }
 
+/* Marks alternate open, close, open...; with them removed the output is a piece of text (the
+ * whole of it for a highlight), ellipses aside. */
+static void check_marks(const char *text, const char *marked, gboolean whole)
+{
+  gboolean open = FALSE;
+  GString *plain = g_string_new(NULL);
+  for (const char *p = marked; *p; p++) {
+    if (*p == SEARCH_MARK_OPEN[0] || *p == SEARCH_MARK_CLOSE[0]) {
+      if ((*p == SEARCH_MARK_OPEN[0]) == open) abort();
+      open = !open;
+    } else {
+      g_string_append_c(plain, *p);
+    }
+  }
+  if (open) abort();
+  if (whole && strcmp(plain->str, text) != 0) abort();
+  g_string_free(plain, TRUE);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   if (!st) setup();
@@ -79,6 +103,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   MaSearchQuery *q = search_query_parse(text, &error);
   if (!q && !g_error_matches(error, MA_ERROR, MA_ERROR_INVALID)) abort();
   g_clear_error(&error);
+  if (q && !memchr(text, SEARCH_MARK_OPEN[0], strlen(text)) && !memchr(text, SEARCH_MARK_CLOSE[0], strlen(text))) {
+    GHashTable *tokens = search_mark_tokens(q);
+    char *highlight = search_mark(text, tokens, 0);
+    char *excerpt = search_mark(text, tokens, 24);
+    check_marks(text, highlight, TRUE);
+    check_marks(text, excerpt, FALSE);
+    g_free(highlight);
+    g_free(excerpt);
+    g_hash_table_unref(tokens);
+  }
   if (q) {
     for (int order = 0; order < 2; order++) {
       MaSearchRequest req = {.query = q, .order = order ? MA_SEARCH_RELEVANCE : MA_SEARCH_NEWEST};

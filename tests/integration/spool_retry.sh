@@ -93,8 +93,8 @@ done
 ma spool list --dead --json >"$T/dead.json"
 assert_eq 4 "$(json_get "$T/dead.json" 'len(d["items"])')" "four dead entries listed"
 for i in 1 2 3 4; do eval "DEAD$i=\$(json_get \"\$T/dead.json\" 'd[\"items\"][$((i - 1))][\"id\"]')"; done
-assert_contains "$(json_get "$T/dead.json" 'd["items"][0]["last_error"]')" "archived already" \
-  "the dead entry keeps its error (the trigger's abort is a constraint failure)"
+assert_contains "$(json_get "$T/dead.json" 'd["items"][0]["last_error"]')" "poisoned by the test" \
+  "the dead entry keeps its error (the trigger's refusal, not a conflict another writer could explain)"
 assert_eq 4 "$(grep -c "result=dead" "$T/serve.log")" "one ERROR line per dead entry"
 assert_contains "$(grep "result=dead" "$T/serve.log" | head -1)" "ERROR" "logged at ERROR"
 assert_eq 4 "$(ma spool list acme --dead --json | json_get - 'len(d["items"])')" "filter by enterprise slug"

@@ -2,6 +2,7 @@
  * cut), the query parser (syntax, limits, hostile input) and the snippet renderer. */
 #include "agent/lib/error.h"
 #include "agent/search/search_query.h"
+#include "agent/search/search_mark.h"
 #include "agent/search/search_snippet.h"
 #include "agent/search/search_tokenize.h"
 
@@ -199,6 +200,26 @@ static void test_snippet(void)
   g_assert_true(g_utf8_validate(invalid, -1, NULL));
 }
 
+/* Marks for a backend without a highlighter: whole words, case-folded; the overlapping bigrams of a
+ * CJK match as one mark; an excerpt around the first match with ellipses where cut. */
+static void test_mark(void)
+{
+  g_autoptr(MaSearchQuery) q = search_query_parse("budget 事務所", NULL);
+  g_autoptr(GHashTable) tokens = search_mark_tokens(q);
+  g_autofree char *subject = search_mark("The BUDGET, budgets and budget.", tokens, 0);
+  g_assert_cmpstr(subject, ==, "The " SEARCH_MARK_OPEN "BUDGET" SEARCH_MARK_CLOSE ", budgets and " SEARCH_MARK_OPEN "budget" SEARCH_MARK_CLOSE ".");
+  g_autofree char *cjk = search_mark("東京都の事務所で", tokens, 0);
+  g_assert_cmpstr(cjk, ==, "東京都の" SEARCH_MARK_OPEN "事務所" SEARCH_MARK_CLOSE "で");
+  g_autofree char *excerpt = search_mark("one two three four five six budget eight nine ten eleven", tokens, 5);
+  g_assert_cmpstr(excerpt, ==, SEARCH_ELLIPSIS "four five six " SEARCH_MARK_OPEN "budget" SEARCH_MARK_CLOSE " eight" SEARCH_ELLIPSIS);
+  g_autofree char *unmatched = search_mark("alpha beta gamma", tokens, 2);
+  g_assert_cmpstr(unmatched, ==, "alpha beta" SEARCH_ELLIPSIS);
+  g_autofree char *empty = search_mark(NULL, tokens, 5);
+  g_assert_cmpstr(empty, ==, "");
+  g_autofree char *none = search_mark("  ,, ", tokens, 5);
+  g_assert_cmpstr(none, ==, "  ,, ");
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -211,5 +232,6 @@ int main(int argc, char **argv)
   g_test_add_func("/search/query/syntax", test_query);
   g_test_add_func("/search/query/refused", test_query_refused);
   g_test_add_func("/search/snippet", test_snippet);
+  g_test_add_func("/search/mark", test_mark);
   return g_test_run();
 }

@@ -13,6 +13,7 @@
 #include "storage/storage_backend.h"
 
 #include "testutil.h"
+#include "testutil_storage.h"
 
 #include <string.h>
 
@@ -29,32 +30,18 @@ static void add_enterprise(MaStorage *st, const char *id)
   g_assert_no_error(error);
 }
 
-/* The test data pointer that selects PostgreSQL (NULL: SQLite). */
-#define ON_PG ((gconstpointer)&ma_storage_pg_backend)
+#define ON_PG TESTUTIL_ON_PG
 
 /* Another handle on the fixture's database (another node, another thread). */
 static MaStorage *open_other(Fixture *fx, gconstpointer data)
 {
-  GError *error = NULL;
-  MaStorage *st = NULL;
-  if (data == ON_PG)
-    g_assert_cmpint(storage_open_backend(&ma_storage_pg_backend, g_getenv("MAILAGENT_TEST_PG"), FALSE, &st, &error), ==, 0);
-  else
-    g_assert_cmpint(storage_open(fx->dir, FALSE, &st, &error), ==, 0);
-  g_assert_no_error(error);
-  return st;
+  return testutil_storage_open_again(fx->dir, data);
 }
 
 static void fx_setup(Fixture *fx, gconstpointer data)
 {
-  GError *error = NULL;
   fx->dir = testutil_tempdir("ma-archive-XXXXXX");
-  if (data == ON_PG) {
-    g_assert_cmpint(storage_open_backend(&ma_storage_pg_backend, testutil_pg_fresh(), TRUE, &fx->st, &error), ==, 0);
-  } else {
-    g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
-  }
-  g_assert_no_error(error);
+  fx->st = testutil_storage_open(fx->dir, data);
   add_enterprise(fx->st, "e1");
   add_enterprise(fx->st, "e2");
 }

@@ -7,9 +7,9 @@
  * MAILAGENT_TEST_PG (integration/storage_pg), each from an empty schema.
  */
 #include "storage/storage.h"
-#include "storage/storage_backend.h"
 
 #include "testutil.h"
+#include "testutil_storage.h"
 
 #include <string.h>
 
@@ -18,8 +18,7 @@ typedef struct {
   MaStorage *st;
 } Fixture;
 
-/* The test data pointer that selects PostgreSQL (NULL: SQLite). */
-#define ON_PG ((gconstpointer)&ma_storage_pg_backend)
+#define ON_PG TESTUTIL_ON_PG
 
 static void add_enterprise(MaStorage *st, const char *id)
 {
@@ -40,10 +39,7 @@ static void fx_setup(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
   fx->dir = testutil_tempdir("ma-mailboxes-XXXXXX");
-  if (data == ON_PG)
-    g_assert_cmpint(storage_open_backend(&ma_storage_pg_backend, testutil_pg_fresh(), TRUE, &fx->st, &error), ==, 0);
-  else
-    g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
+  fx->st = testutil_storage_open(fx->dir, data);
   g_assert_no_error(error);
   add_enterprise(fx->st, "ent1");
   add_enterprise(fx->st, "ent2");
@@ -399,11 +395,7 @@ static void test_lease_race(Fixture *fx, gconstpointer data)
     g_autofree char *email = g_strdup_printf("u%02d@acme.test", i);
     add_mailbox(fx->st, "ent1", id, email);
   }
-  MaStorage *second = NULL;
-  g_assert_cmpint(data == ON_PG ? storage_open_backend(&ma_storage_pg_backend, g_getenv("MAILAGENT_TEST_PG"), FALSE, &second, &error)
-                                : storage_open(fx->dir, FALSE, &second, &error),
-                  ==, 0);
-  g_assert_no_error(error);
+  MaStorage *second = testutil_storage_open_again(fx->dir, data);
   LeaseRacer a = {.st = fx->st, .owner = "node-a"};
   LeaseRacer b = {.st = second, .owner = "node-b"};
   testutil_run_together(lease_racer, &a, &b);
@@ -434,6 +426,7 @@ int main(int argc, char **argv)
   /* PostgreSQL: the same tests, for the functions its backend fills (storage_pg_backend.c) */
 #define ADD_PG(path, fn) g_test_add("/storage/postgresql/mailboxes" path, Fixture, ON_PG, fx_setup, fn, fx_teardown)
   if (g_getenv("MAILAGENT_TEST_PG")) {
+    ADD_PG("/sending", test_sending);
     ADD_PG("/crud-and-scope", test_crud_and_scope);
     ADD_PG("/lease", test_lease);
     ADD_PG("/checkpoint", test_checkpoint);

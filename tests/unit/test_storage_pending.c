@@ -3,11 +3,15 @@
  * enterprise's records), list and delete are scoped to one enterprise, purge goes by expiry, and a
  * held message's blob is deleted with it unless an archived message still uses the same digest.
  * Also a deleted record's unlinking and a message leaving the archive for the store.
+ *
+ * One parameter, the backend: SQLite under /storage/pending/..., PostgreSQL under
+ * /storage/postgresql/pending/... against MAILAGENT_TEST_PG (integration/storage_pg).
  */
 #include "agent/lib/crypto.h"
 #include "storage/storage.h"
 
 #include "testutil.h"
+#include "testutil_storage.h"
 
 #include <string.h>
 
@@ -20,7 +24,7 @@ static void fx_setup(Fx *fx, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   fx->dir = testutil_tempdir("ma-pending-XXXXXX");
-  g_assert_cmpint(storage_open(fx->dir, TRUE, &fx->st, &error), ==, 0);
+  fx->st = testutil_storage_open(fx->dir, data);
   for (int i = 1; i <= 2; i++) {
     g_autofree char *id = g_strdup_printf("e%d", i);
     MaEnterprise e = {.id = id, .slug = id, .name = id, .created_at = 1};
@@ -162,7 +166,9 @@ static void test_purge_and_shared_blobs(Fx *fx, gconstpointer data)
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-  g_test_add("/storage/pending/candidates_and_scope", Fx, NULL, fx_setup, test_candidates_and_scope, fx_teardown);
-  g_test_add("/storage/pending/purge_and_shared_blobs", Fx, NULL, fx_setup, test_purge_and_shared_blobs, fx_teardown);
+  testutil_storage_add("/storage/pending/candidates_and_scope", "/storage/postgresql/pending/candidates_and_scope", Fx,
+                       fx_setup, test_candidates_and_scope, fx_teardown);
+  testutil_storage_add("/storage/pending/purge_and_shared_blobs", "/storage/postgresql/pending/purge_and_shared_blobs", Fx,
+                       fx_setup, test_purge_and_shared_blobs, fx_teardown);
   return g_test_run();
 }

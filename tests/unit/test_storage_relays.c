@@ -313,16 +313,13 @@ static void test_channel_accounts(Fixture *fx, gconstpointer data)
 
   MaEmployee ann = {.id = "emp1", .enterprise_id = "ent1", .email = "ann@acme.example", .created_at = 1};
   g_assert_cmpint(storage_employee_add(fx->st, &ann, &error), ==, 0);
-  /* the mailbox a choice names (a foreign key in SQLite; PostgreSQL's mailboxes table comes with
-   * the mailboxes migration) */
-  if (data != TESTUTIL_ON_PG || ma_storage_pg_backend.mailbox_add) {
-    for (int i = 1; i <= 2; i++) {
-      g_autofree char *id = g_strdup_printf("mb%d", i), *host = g_strdup_printf("imap%d.acme.example", i);
-      MaMailbox mb = {.id = id, .enterprise_id = "ent1", .employee_id = "emp1", .email = "ann@acme.example",
-                      .username = "ann@acme.example", .protocol = "imap", .host = host, .port = 993,
-                      .security = "tls", .auth = "password", .archiving = TRUE, .created_at = i};
-      g_assert_cmpint(storage_mailbox_add(fx->st, &mb, &error), ==, 0);
-    }
+  /* the mailboxes a choice names (a foreign key on both backends) */
+  for (int i = 1; i <= 2; i++) {
+    g_autofree char *id = g_strdup_printf("mb%d", i), *host = g_strdup_printf("imap%d.acme.example", i);
+    MaMailbox mb = {.id = id, .enterprise_id = "ent1", .employee_id = "emp1", .email = "ann@acme.example",
+                    .username = "ann@acme.example", .protocol = "imap", .host = host, .port = 993,
+                    .security = "tls", .auth = "password", .archiving = TRUE, .created_at = i};
+    g_assert_cmpint(storage_mailbox_add(fx->st, &mb, &error), ==, 0);
   }
   char *mailbox = NULL;
   g_assert_cmpint(storage_employee_send_mailbox_get(fx->st, "ent1", "emp1", &mailbox, &error), ==, 0);
@@ -332,6 +329,15 @@ static void test_channel_accounts(Fixture *fx, gconstpointer data)
   g_assert_cmpstr(mailbox, ==, "mb2");
   g_clear_pointer(&mailbox, g_free);
   g_assert_cmpint(storage_employee_send_mailbox_get(fx->st, "ent2", "emp1", &mailbox, &error), ==, 0);
+  /* unbinding the chosen mailbox forgets the choice, and its daily counts */
+  int granted = 0;
+  g_assert_cmpint(storage_mailbox_send_reserve(fx->st, "mb2", "2026-12-02", 0, 3, &granted, NULL, &error), ==, 0);
+  g_assert_cmpint(storage_mailbox_remove(fx->st, "ent1", "mb2", &error), ==, 1);
+  g_assert_cmpint(storage_employee_send_mailbox_get(fx->st, "ent1", "emp1", &mailbox, &error), ==, 0);
+  gint64 sent = -1;
+  g_assert_cmpint(storage_mailbox_sent_on(fx->st, "mb2", "2026-12-02", &sent, &error), ==, 0);
+  g_assert_cmpint(sent, ==, 0);
+  g_assert_cmpint(storage_employee_send_mailbox_set(fx->st, "ent1", "emp1", "mb1", &error), ==, 0);
   g_assert_cmpint(storage_employee_remove(fx->st, "ent1", "emp1", &error), ==, 1);
   g_assert_cmpint(storage_employee_send_mailbox_get(fx->st, "ent1", "emp1", &mailbox, &error), ==, 0);
   g_assert_null(mailbox);

@@ -1,9 +1,7 @@
-/* testutil.c - temporary directories for the unit tests, two threads racing, and the emptied
- * PostgreSQL database of the storage tests. */
+/* testutil.c - temporary directories for the unit tests, and two threads racing. */
 #include "testutil.h"
 
 #include <glib/gstdio.h>
-#include <libpq-fe.h>
 
 char *testutil_tempdir(const char *template_name)
 {
@@ -27,19 +25,6 @@ void testutil_rm_rf(const char *path)
   } else {
     g_unlink(path);
   }
-}
-
-const char *testutil_pg_fresh(void)
-{
-  const char *conninfo = g_getenv("MAILAGENT_TEST_PG");
-  if (!conninfo) return NULL;
-  PGconn *c = PQconnectdb(conninfo);
-  g_assert_cmpint(PQstatus(c), ==, CONNECTION_OK);
-  PGresult *r = PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-  g_assert_cmpint(PQresultStatus(r), ==, PGRES_COMMAND_OK);
-  PQclear(r);
-  PQfinish(c);
-  return conninfo;
 }
 
 typedef struct {

@@ -1,6 +1,5 @@
 /* testutil.h - scaffolding shared by the unit tests: private temporary directories that are
- * removed afterwards, two threads racing, and the PostgreSQL database of the storage tests emptied for each test.
- * Linked into every tests/unit/test_*.c program. */
+ * removed afterwards, and two threads racing. Linked into every tests/unit/test_*.c program. */
 #ifndef MA_TESTUTIL_H
 #define MA_TESTUTIL_H
 
@@ -17,9 +16,5 @@ void testutil_rm_rf(const char *path);
  * and returns when both have finished. */
 void testutil_run_together(GThreadFunc fn, gpointer a, gpointer b);
 
-/* The storage tests' PostgreSQL database (MAILAGENT_TEST_PG, a conninfo; integration/storage_pg
- * starts one and sets it), emptied: its schema dropped, so the next open applies every migration.
- * Returns the conninfo (not owned), or NULL when the variable is unset. */
-const char *testutil_pg_fresh(void);
 
 #endif
