@@ -167,8 +167,10 @@ run() {
   fi
   [ "$got" -ge "$acked" ] || { echo "$label: the pipelines finished only $got of $acked messages in 10 minutes" >&2; exit 1; }
   echo "$label: $((per * n)) sent over $n node(s), $acked acknowledged, $got through the pipelines" >&2
-  local m=$got
-  echo "$(py "round($acked / ($t1 - $t0))") $(py "round($got / ($t2 - $t0))") $(py "round(1e6 * ($c1 - $c0) / $HZ / $m)")" \
+  # per acknowledged message: on SQLite the pipeline's counters have come to slightly more than the
+  # 250s (by under 1%), so the counters only tell when the pipelines are done
+  local m=$acked
+  echo "$(py "round($acked / ($t1 - $t0))") $(py "round($acked / ($t2 - $t0))") $(py "round(1e6 * ($c1 - $c0) / $HZ / $m)")" \
        "$(py "round($db_ms / $m, 3)") $(py "round($commits / $m, 2)") $(py "round(1e6 * $db_cpu / $HZ / $m)")" \
        "$(py "round($wal / $m)") $(py "round($syncs / $m, 2)")"
 }
@@ -186,7 +188,7 @@ printf "%-24s %10s %12s %14s %15s %16s %15s\n" "configuration" "SMTP msg/s" "ing
 printf "%-24s %10s %12s %14s %15s %16s %15s\n" "SQLite, one node" "$s_smtp" "$s_ingest" "$s_cpu" "-" "-" "-"
 printf "%-24s %10s %12s %14s %15s %16s %15s\n" "PostgreSQL, one node" "$p1_smtp" "$p1_ingest" "$p1_cpu" "$p1_db" "$p1_commits" "$p1_dbcpu"
 printf "%-24s %10s %12s %14s %15s %16s %15s\n" "PostgreSQL, two nodes" "$p2_smtp" "$p2_ingest" "$p2_cpu" "$p2_db" "$p2_commits" "$p2_dbcpu"
-echo "(node CPU: all the nodes' serve processes, acceptance and pipeline; db: statement execution time from pg_stat_statements, transactions (read-only ones too) from pg_stat_database xact_commit, CPU of every PostgreSQL process; all per message through the pipelines, from the first SMTP connection to the last message archived)"
+echo "(node CPU: all the nodes' serve processes, acceptance and pipeline; db: statement execution time from pg_stat_statements, transactions (read-only ones too) from pg_stat_database xact_commit, CPU of every PostgreSQL process; all per acknowledged message, from the first SMTP connection to the last message archived)"
 echo "WAL per message (pg_stat_wal): one node ${p1_wal} bytes and ${p1_sync} WAL syncs; two nodes ${p2_wal} bytes and ${p2_sync} syncs"
 echo "PostgreSQL one node / SQLite: SMTP $(ratio "$p1_smtp" "$s_smtp")x, ingest $(ratio "$p1_ingest" "$s_ingest")x"
 echo "two nodes / one node (PostgreSQL): SMTP $(ratio "$p2_smtp" "$p1_smtp")x, ingest $(ratio "$p2_ingest" "$p1_ingest")x"
