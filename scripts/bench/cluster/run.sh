@@ -103,7 +103,7 @@ processed() { # API_PORT...: messages the nodes' pipelines finished (archived, s
   echo "$total"
 }
 
-# run LABEL BACKEND N_NODES: prints "smtp/s ingest/s node_cpu_us db_ms commits db_cpu_us wal_bytes wal_syncs",
+# run LABEL BACKEND N_NODES: prints "smtp/s ingest/s node_cpu_us db_ms commits db_cpu_us wal_bytes wal_syncs connections",
 # all but the rates per message through the pipelines
 run() {
   local label=$1 backend=$2 n=$3 i sp ap
@@ -152,8 +152,9 @@ run() {
     sleep 0.1
   done
   t2=$(now)
-  local c1=0
+  local c1=0 conns=0
   for p in "${NODES[@]}"; do c1=$((c1 + $(cpu_ticks "$p"))); done
+  [ "$backend" = postgresql ] && conns=$(pg_sql "SELECT count(*) FROM pg_stat_activity WHERE usename = 'mailagent'")
   stop_nodes
   # after the nodes stopped: their backends have exited, flushing their statistics, and been
   # reaped, so that their CPU is in the postmaster's cutime/cstime
@@ -172,15 +173,15 @@ run() {
   local m=$acked
   echo "$(py "round($acked / ($t1 - $t0))") $(py "round($acked / ($t2 - $t0))") $(py "round(1e6 * ($c1 - $c0) / $HZ / $m)")" \
        "$(py "round($db_ms / $m, 3)") $(py "round($commits / $m, 2)") $(py "round(1e6 * $db_cpu / $HZ / $m)")" \
-       "$(py "round($wal / $m)") $(py "round($syncs / $m, 2)")"
+       "$(py "round($wal / $m)") $(py "round($syncs / $m, 2)") $conns"
 }
 
 run sqlite sqlite 1 >"$W/sqlite.fig"
 run pg1 postgresql 1 >"$W/pg1.fig"
 run pg2 postgresql 2 >"$W/pg2.fig"
 read -r s_smtp s_ingest s_cpu _ <"$W/sqlite.fig"
-read -r p1_smtp p1_ingest p1_cpu p1_db p1_commits p1_dbcpu p1_wal p1_sync <"$W/pg1.fig"
-read -r p2_smtp p2_ingest p2_cpu p2_db p2_commits p2_dbcpu p2_wal p2_sync <"$W/pg2.fig"
+read -r p1_smtp p1_ingest p1_cpu p1_db p1_commits p1_dbcpu p1_wal p1_sync p1_conns <"$W/pg1.fig"
+read -r p2_smtp p2_ingest p2_cpu p2_db p2_commits p2_dbcpu p2_wal p2_sync p2_conns <"$W/pg2.fig"
 
 ratio() { py "round($1 / max($2, 1), 2)"; }
 echo "== cluster: smtp-source -s $SESS -l $SIZE, $MSGS messages per configuration (PostgreSQL $PG_VERSION, synchronous_commit on; $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)) =="
@@ -190,6 +191,7 @@ printf "%-24s %10s %12s %14s %15s %16s %15s\n" "PostgreSQL, one node" "$p1_smtp"
 printf "%-24s %10s %12s %14s %15s %16s %15s\n" "PostgreSQL, two nodes" "$p2_smtp" "$p2_ingest" "$p2_cpu" "$p2_db" "$p2_commits" "$p2_dbcpu"
 echo "(node CPU: all the nodes' serve processes, acceptance and pipeline; db: statement execution time from pg_stat_statements, transactions (read-only ones too) from pg_stat_database xact_commit, CPU of every PostgreSQL process; all per acknowledged message, from the first SMTP connection to the last message archived)"
 echo "WAL per message (pg_stat_wal): one node ${p1_wal} bytes and ${p1_sync} WAL syncs; two nodes ${p2_wal} bytes and ${p2_sync} syncs"
+echo "connections to PostgreSQL at the end of the load: one node ${p1_conns}, two nodes ${p2_conns}"
 echo "PostgreSQL one node / SQLite: SMTP $(ratio "$p1_smtp" "$s_smtp")x, ingest $(ratio "$p1_ingest" "$s_ingest")x"
 echo "two nodes / one node (PostgreSQL): SMTP $(ratio "$p2_smtp" "$p1_smtp")x, ingest $(ratio "$p2_ingest" "$p1_ingest")x"
 echo "one PostgreSQL core, on paper: $(py "round(1e6 / max($p1_dbcpu, 1))") messages/s by its CPU per message; one node's core: $(py "round(1e6 / max($p1_cpu, 1))") messages/s by the node's CPU per message"
