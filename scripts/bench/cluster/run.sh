@@ -4,6 +4,10 @@
 #   - one `mailagent serve` on SQLite (the embedded default),
 #   - one `mailagent serve` on PostgreSQL,
 #   - two `mailagent serve` nodes on one PostgreSQL, the load split evenly between them.
+# smtp-source's messages match no employee or CRM record of the enterprise, so the pipelines take
+# them the unmatched way: parse, match against the records, keep the raw message in the pending
+# store (a blob and a pending row, for matching later), not the full archive (message, thread,
+# activity, search index); docs/scaling.md says what that means for its figures.
 # For each it prints SMTP acceptance (messages/s until the last 250; every 250 is durable in the
 # node's spool) and ingest (messages/s until the nodes' archive pipelines have finished the last
 # message: parse, match, store; counted from each node's /metrics), the ratios, the nodes' CPU per
@@ -189,7 +193,7 @@ printf "%-24s %10s %12s %14s %15s %16s %15s\n" "configuration" "SMTP msg/s" "ing
 printf "%-24s %10s %12s %14s %15s %16s %15s\n" "SQLite, one node" "$s_smtp" "$s_ingest" "$s_cpu" "-" "-" "-"
 printf "%-24s %10s %12s %14s %15s %16s %15s\n" "PostgreSQL, one node" "$p1_smtp" "$p1_ingest" "$p1_cpu" "$p1_db" "$p1_commits" "$p1_dbcpu"
 printf "%-24s %10s %12s %14s %15s %16s %15s\n" "PostgreSQL, two nodes" "$p2_smtp" "$p2_ingest" "$p2_cpu" "$p2_db" "$p2_commits" "$p2_dbcpu"
-echo "(node CPU: all the nodes' serve processes, acceptance and pipeline; db: statement execution time from pg_stat_statements, transactions (read-only ones too) from pg_stat_database xact_commit, CPU of every PostgreSQL process; all per acknowledged message, from the first SMTP connection to the last message archived)"
+echo "(node CPU: all the nodes' serve processes, acceptance and pipeline; db: statement execution time from pg_stat_statements, transactions (read-only ones too) from pg_stat_database xact_commit, CPU of every PostgreSQL process; all per acknowledged message, from the first SMTP connection until the pipelines finished the last message)"
 echo "WAL per message (pg_stat_wal): one node ${p1_wal} bytes and ${p1_sync} WAL syncs; two nodes ${p2_wal} bytes and ${p2_sync} syncs"
 echo "connections to PostgreSQL at the end of the load: one node ${p1_conns}, two nodes ${p2_conns}"
 echo "PostgreSQL one node / SQLite: SMTP $(ratio "$p1_smtp" "$s_smtp")x, ingest $(ratio "$p1_ingest" "$s_ingest")x"
