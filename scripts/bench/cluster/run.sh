@@ -4,10 +4,9 @@
 #   - one `mailagent serve` on SQLite (the embedded default),
 #   - one `mailagent serve` on PostgreSQL,
 #   - two `mailagent serve` nodes on one PostgreSQL, the load split evenly between them.
-# smtp-source's messages match no employee or CRM record of the enterprise, so the pipelines take
-# them the unmatched way: parse, match against the records, keep the raw message in the pending
-# store (a blob and a pending row, for matching later), not the full archive (message, thread,
-# activity, search index); docs/scaling.md says what that means for its figures.
+# Every message takes the full archive path: its sender is a CRM contact with a rule making an
+# activity, so each is parsed, matched, stored (message, thread, provenance, raw blob, search
+# index) with an activity and a webhook event in the outbox (no webhook URL: never sent).
 # For each it prints SMTP acceptance (messages/s until the last 250; every 250 is durable in the
 # node's spool) and ingest (messages/s until the nodes' archive pipelines have finished the last
 # message: parse, match, store; counted from each node's /metrics), the ratios, the nodes' CPU per
@@ -123,7 +122,13 @@ run() {
   "$MA" enterprise add -c "$W/$label-1.conf" --json --name Bench --slug bench --domain bench.example >"$W/$label.ent"
   local rcpt
   rcpt=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["inbound_address"])' "$W/$label.ent")
-  "$MA" settings -c "$W/$label-1.conf" bench forwarder_policy=any >/dev/null
+  # the full archive path for every message (as integration/cluster_pg): the sender is a CRM
+  # contact, a rule makes an activity, and the loop limit (50 messages from one sender an hour) is off
+  "$MA" employee add -c "$W/$label-1.conf" bench alice@bench.example >/dev/null
+  "$MA" settings -c "$W/$label-1.conf" bench forwarder_policy=any archive_internal=on archive_unmatched=on loop_limit=0 >/dev/null
+  echo '{"type":"contact","id":"c1","name":"Sender","emails":["sender@client.example"]}' |
+    "$MA" records import -c "$W/$label-1.conf" bench - >/dev/null 2>&1
+  "$MA" rules add -c "$W/$label-1.conf" bench '{"name":"All contacts","object_types":["contact"],"action":{"activity_type":"email"}}' >/dev/null
   for i in $(seq 1 "$n"); do
     "$MA" serve -c "$W/$label-$i.conf" >"$W/$label-$i.log" 2>&1 &
     NODES+=($!)
@@ -169,6 +174,10 @@ run() {
     read -r a b c d <<<"$db0"; read -r e f g h < <(pg_counters)
     db_ms=$(py "$e - $a"); commits=$((f - b)); wal=$((g - c)); syncs=$((h - d))
     db_cpu=$(($(pg_ticks) - pg0))
+    # where the statement time went: the five statements that took most
+    pg_sql "SELECT round(total_exec_time::numeric / $acked, 3), round(calls::numeric / $acked, 2), left(regexp_replace(query, '\s+', ' ', 'g'), 90)
+            FROM stats.pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'mailagent')
+            ORDER BY total_exec_time DESC LIMIT 5" >"$W/$label.top"
   fi
   [ "$got" -ge "$acked" ] || { echo "$label: the pipelines finished only $got of $acked messages in 10 minutes" >&2; exit 1; }
   echo "$label: $((per * n)) sent over $n node(s), $acked acknowledged, $got through the pipelines" >&2
@@ -195,6 +204,10 @@ printf "%-24s %10s %12s %14s %15s %16s %15s\n" "PostgreSQL, one node" "$p1_smtp"
 printf "%-24s %10s %12s %14s %15s %16s %15s\n" "PostgreSQL, two nodes" "$p2_smtp" "$p2_ingest" "$p2_cpu" "$p2_db" "$p2_commits" "$p2_dbcpu"
 echo "(node CPU: all the nodes' serve processes, acceptance and pipeline; db: statement execution time from pg_stat_statements, transactions (read-only ones too) from pg_stat_database xact_commit, CPU of every PostgreSQL process; all per acknowledged message, from the first SMTP connection until the pipelines finished the last message)"
 echo "WAL per message (pg_stat_wal): one node ${p1_wal} bytes and ${p1_sync} WAL syncs; two nodes ${p2_wal} bytes and ${p2_sync} syncs"
+for l in pg1 pg2; do
+  echo "statements that took most time ($l; ms per message | calls per message | statement):"
+  sed 's/^/  /' "$W/$l.top"
+done
 echo "connections to PostgreSQL at the end of the load: one node ${p1_conns}, two nodes ${p2_conns}"
 echo "PostgreSQL one node / SQLite: SMTP $(ratio "$p1_smtp" "$s_smtp")x, ingest $(ratio "$p1_ingest" "$s_ingest")x"
 echo "two nodes / one node (PostgreSQL): SMTP $(ratio "$p2_smtp" "$p1_smtp")x, ingest $(ratio "$p2_ingest" "$p1_ingest")x"
