@@ -11,9 +11,10 @@
 # node's spool) and ingest (messages/s until the nodes' archive pipelines have finished the last
 # message: parse, match, store; counted from each node's /metrics), the ratios, the nodes' CPU per
 # message, and for PostgreSQL what the database spends per archived message: statement execution
-# time (pg_stat_statements, loaded with shared_preload_libraries), commits (pg_stat_database
-# xact_commit) and the CPU of all the server's processes (/proc: the postmaster, its live
-# children, and its reaped children's cutime/cstime). docs/scaling.md works out from these how many
+# time (pg_stat_statements, loaded with shared_preload_libraries), transactions (pg_stat_database
+# xact_commit), the CPU of all the server's processes (/proc: the postmaster, its live children,
+# and its reaped children's cutime/cstime), WAL bytes and syncs (pg_stat_wal); then the five
+# statements that took most time and the nodes' connections. docs/scaling.md works out from these how many
 # nodes one PostgreSQL serves. On a 2-core machine the two nodes share the cores with PostgreSQL
 # and the load generator: the two-node figure shows contention, not scaling; the per-message
 # costs are the figures that carry over to a bigger machine.
