@@ -262,6 +262,7 @@ int pg_apikey_list(void *impl, const char *enterprise_id, GPtrArray *out, GError
 int pg_apikey_revoke(void *impl, const char *id, gint64 now, GError **error);
 int pg_installation_get(void *impl, const char *name, char **value, GError **error);
 int pg_installation_set_once(void *impl, const char *name, const char *value, char **stored, GError **error);
+int pg_job_lease(void *impl, const char *job, const char *owner, gint64 now, gint64 until, GError **error);
 int pg_setting_get(void *impl, const char *enterprise_id, const char *key, char **value, GError **error);
 int pg_setting_set(void *impl, const char *enterprise_id, const char *key, const char *value, GError **error);
 int pg_setting_list(void *impl, const char *enterprise_id, GHashTable *out, GError **error);

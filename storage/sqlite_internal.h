@@ -187,6 +187,7 @@ int sqlite_apikey_get(void *impl, const char *id, MaApiKey **out, GError **error
 int sqlite_apikey_revoke(void *impl, const char *id, gint64 now, GError **error);
 int sqlite_installation_get(void *impl, const char *name, char **value, GError **error);
 int sqlite_installation_set_once(void *impl, const char *name, const char *value, char **stored, GError **error);
+int sqlite_job_lease(void *impl, const char *job, const char *owner, gint64 now, gint64 until, GError **error);
 int sqlite_setting_get(void *impl, const char *enterprise_id, const char *key, char **value, GError **error);
 int sqlite_setting_set(void *impl, const char *enterprise_id, const char *key, const char *value,
                        GError **error);

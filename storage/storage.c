@@ -463,6 +463,12 @@ int storage_installation_set_once(MaStorage *st, const char *name, const char *v
   return st->be->installation_set_once(st->impl, name, value, stored, error);
 }
 
+int storage_job_lease(MaStorage *st, const char *job, const char *owner, gint64 now, gint64 until, GError **error)
+{
+  g_assert(st != NULL && job != NULL && owner != NULL);
+  return st->be->job_lease(st->impl, job, owner, now, until, error);
+}
+
 int storage_record_upsert(MaStorage *st, const char *enterprise_id, const MaRecord *r, GError **error)
 {
   g_assert(st != NULL);

@@ -214,6 +214,16 @@ int storage_installation_get(MaStorage *st, const char *name, char **value, GErr
  * *stored (caller frees) gets the value the database keeps either way. */
 int storage_installation_set_once(MaStorage *st, const char *name, const char *value, char **stored, GError **error);
 
+/* ---- leaders of scheduled jobs ------------------------------------------------------------------ */
+
+/* Scheduled work of `serve` that must run once in the cluster (domain re-verification, purges,
+ * retention) is led by one node at a time: before a round, a node asks for the lease of the job
+ * named job until `until`. 1 granted: there was no lease, it is owner's own (renewed to until) or
+ * it ran out (lease_until <= now, a node that died or stopped); 0 another owner holds it (skip the
+ * round). Two nodes asking at once: exactly one is granted. owner must be unique per process
+ * (agent/lib/node.h). A leader that stops hands the job over at once by asking with until = now. */
+int storage_job_lease(MaStorage *st, const char *job, const char *owner, gint64 now, gint64 until, GError **error);
+
 /* ---- CRM records ---------------------------------------------------------------------------- */
 
 /* Inserts or replaces by (enterprise, type, id), with its e-mail, domain and contact indexes. */

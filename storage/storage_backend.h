@@ -286,6 +286,8 @@ typedef struct MaStorageBackend {
   /* the installation's shared values (SQLite migration 149) */
   int (*installation_get)(void *impl, const char *name, char **value, GError **error);
   int (*installation_set_once)(void *impl, const char *name, const char *value, char **stored, GError **error);
+  /* leaders of scheduled jobs (SQLite migration 150) */
+  int (*job_lease)(void *impl, const char *job, const char *owner, gint64 now, gint64 until, GError **error);
 } MaStorageBackend;
 
 /* The handle behind storage.h's MaStorage: a backend and its state (storage.c opens it; the

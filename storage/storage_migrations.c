@@ -551,6 +551,10 @@ static const SqlMigration migrations[] = {
   {149, /* issue 18: values the nodes of one installation share and no enterprise owns, each set once
          * (the master key's check value, which a node joining the database must match) */
    "CREATE TABLE IF NOT EXISTS installation(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"},
+  {150, /* issue 18: the leader of each scheduled job of `serve` (storage_job_lease): a lease row with
+         * its end, so a node that dies hands the job over when its lease runs out */
+   "CREATE TABLE IF NOT EXISTS job_leases("
+   "  job TEXT PRIMARY KEY, lease_owner TEXT NOT NULL, lease_until INTEGER NOT NULL) WITHOUT ROWID;"},
 };
 
 int sql_migrations_latest(void)

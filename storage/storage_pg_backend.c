@@ -63,6 +63,7 @@ const MaStorageBackend ma_storage_pg_backend = {
   .apikey_revoke = pg_apikey_revoke,
   .installation_get = pg_installation_get,
   .installation_set_once = pg_installation_set_once,
+  .job_lease = pg_job_lease,
   .setting_get = pg_setting_get,
   .setting_set = pg_setting_set,
   .setting_list = pg_setting_list,

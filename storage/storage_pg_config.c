@@ -1,7 +1,8 @@
 /* storage_pg_config.c - PostgreSQL backend: API keys (hashes only), per-enterprise settings, the
  * per-enterprise rules array, and the installation's shared values (set once each: two nodes
- * setting one at once both read back the value the primary key let in); the same contracts and
- * results as storage_sqlite_config.c.
+ * setting one at once both read back the value the primary key let in), and the leases of the
+ * scheduled jobs' leaders (one conditional upsert: two nodes asking at once, one is granted); the
+ * same contracts and results as storage_sqlite_config.c.
  *
  * The secret of an API key is never stored or seen here: callers pass its hex SHA-256. Settings
  * values and the rules JSON are opaque text whose meaning belongs to their callers. Keys with a
@@ -194,5 +195,28 @@ int pg_installation_set_once(void *impl, const char *name, const char *value, ch
   gint64 n = pg_exec(d, "INSERT INTO installation(name, value) VALUES($1, $2) ON CONFLICT(name) DO NOTHING", &p,
                      "set installation value", error);
   if (n >= 0 && pg_installation_get(d, name, stored, error) != 1) n = -1;
+  return pg_write_end(d, n < 0 ? -1 : n > 0 ? 1 : 0, error);
+}
+
+/* ---- leaders of scheduled jobs ---------------------------------------------------------------------- */
+
+/* One statement decides: the insert of a new job's row, or the update of a row that is the
+ * caller's own or has run out. A concurrent upsert of the same job waits for the first to commit
+ * and then tests the WHERE against the row it wrote, so the second node is refused, not granted
+ * twice. A lease row rather than pg_try_advisory_lock: see storage/pg/041_job_leases.sql. */
+int pg_job_lease(void *impl, const char *job, const char *owner, gint64 now, gint64 until, GError **error)
+{
+  PgDb *d = impl;
+  PgParams p = {0};
+  pg_param_text(&p, job);
+  pg_param_text(&p, owner);
+  pg_param_int(&p, now);
+  pg_param_int(&p, until);
+  if (pg_write_begin(d, error) < 0) return -1;
+  gint64 n = pg_exec(d,
+                     "INSERT INTO job_leases(job, lease_owner, lease_until) VALUES($1, $2, $4)"
+                     " ON CONFLICT(job) DO UPDATE SET lease_owner = EXCLUDED.lease_owner, lease_until = EXCLUDED.lease_until"
+                     " WHERE job_leases.lease_owner = EXCLUDED.lease_owner OR job_leases.lease_until <= $3",
+                     &p, "take job lease", error);
   return pg_write_end(d, n < 0 ? -1 : n > 0 ? 1 : 0, error);
 }

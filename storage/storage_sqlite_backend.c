@@ -42,6 +42,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .apikey_revoke = sqlite_apikey_revoke,
   .installation_get = sqlite_installation_get,
   .installation_set_once = sqlite_installation_set_once,
+  .job_lease = sqlite_job_lease,
   .setting_get = sqlite_setting_get,
   .setting_set = sqlite_setting_set,
   .setting_list = sqlite_setting_list,

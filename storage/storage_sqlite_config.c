@@ -1,5 +1,6 @@
 /* storage_sqlite_config.c - SQLite backend: API keys (hashes only), per-enterprise settings, the
- * per-enterprise rules array, and the installation's shared values (set once each).
+ * per-enterprise rules array, the installation's shared values (set once each), and the leases of
+ * the scheduled jobs' leaders.
  *
  * The secret of an API key is never stored or seen here: callers pass its hex SHA-256. Settings
  * values and the rules JSON are opaque text whose meaning belongs to their callers. Keys with a
@@ -216,5 +217,32 @@ int sqlite_installation_set_once(void *impl, const char *name, const char *value
     ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
     if (sqlite_installation_get(d, name, stored, error) != 1) ret = -1;
   }
+  return sql_write_end(d, ret, error);
+}
+
+/* ---- leaders of scheduled jobs ---------------------------------------------------------------------- */
+
+/* One upsert under the write lock: a new job's row, or the caller's own or a run-out lease taken
+ * (changes() is 0 when the DO UPDATE's WHERE refuses). Another process on the same database file
+ * (a second `serve`) is refused while its lease runs. */
+int sqlite_job_lease(void *impl, const char *job, const char *owner, gint64 now, gint64 until, GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT INTO job_leases(job, lease_owner, lease_until) VALUES(?1, ?2, ?4)"
+                             " ON CONFLICT(job) DO UPDATE SET lease_owner = excluded.lease_owner,"
+                             " lease_until = excluded.lease_until"
+                             " WHERE job_leases.lease_owner = excluded.lease_owner OR job_leases.lease_until <= ?3",
+                             error);
+  if (s) {
+    sql_bind_text(s, 1, job);
+    sql_bind_text(s, 2, owner);
+    sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_int64(s, 4, until);
+    ret = sql_step_done(d, s, error, "take job lease");
+  }
+  if (ret == 0) ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
   return sql_write_end(d, ret, error);
 }

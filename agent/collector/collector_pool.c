@@ -18,11 +18,10 @@
 #include "collector.h"
 
 #include "agent/lib/clock.h"
-#include "agent/lib/crypto.h"
 #include "agent/lib/log.h"
+#include "agent/lib/node.h"
 
 #include <string.h>
-#include <unistd.h>
 
 #define SCAN_INTERVAL_US G_USEC_PER_SEC
 #define IDLE_RENEW_MS (25 * 60 * 1000) /* RFC 2177: re-issue IDLE before 29 minutes */
@@ -248,10 +247,9 @@ int collector_pool_start(const MaConfig *cfg, GError **error)
   pool.no_idle = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   pool.idlers = g_ptr_array_new();
   pool.stopping = FALSE;
-  /* unique in the cluster: nodes in containers can share a host name and a pid (1), and a lease
-   * whose owner matches is the caller's own (storage_mailbox_lease) */
-  g_autofree char *nonce = ma_random_hex(8);
-  pool.owner = g_strdup_printf("serve:%s:%d:%s", g_get_host_name(), (int)getpid(), nonce);
+  /* unique in the cluster (node.h): a lease whose owner matches is the caller's own
+   * (storage_mailbox_lease) */
+  pool.owner = g_strdup_printf("serve:%s", ma_node_id());
   int n = CLAMP(cfg->collector_threads, 1, 256);
   for (int i = 0; i < n; i++) {
     GThread *t = g_thread_try_new("collector", worker_main, GINT_TO_POINTER(i), error);

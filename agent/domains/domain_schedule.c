@@ -3,18 +3,22 @@
  * stored next_check_at has passed (compared with ma_now(), so the test clock moves it), checks and
  * applies each (domain_verify.c decides the next deadline, with backoff on DNS errors). The event
  * loop never waits for DNS or the database here. At most DOMAINS_SCAN_BATCH claims per pass, so a
- * stop request is honoured within one batch.
+ * stop request is honoured within one batch. In a cluster one node re-verifies: each pass first
+ * takes or renews the "domains" job lease (storage_job_lease) and is skipped while another node
+ * holds it; stopping hands the lease back.
  */
 #include "domains_private.h"
 
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
+#include "agent/lib/node.h"
 #include "agent/lib/periodic.h"
 
 #include <string.h>
 
 #define DOMAINS_SCAN_MS 1000
 #define DOMAINS_SCAN_BATCH 20
+#define DOMAINS_JOB "domains"
 
 static struct {
   MaPeriodic *thread;
@@ -31,6 +35,9 @@ static guint scan_once(void)
   GError *error = NULL;
   g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func((GDestroyNotify) ma_domain_free);
   gint64 now = ma_now();
+  int leads = storage_job_lease(sched.st, DOMAINS_JOB, ma_node_id(), now, now + MA_JOB_LEASE_SECONDS, &error);
+  if (leads < 0) goto fail;
+  if (leads == 0) return 0; /* another node re-verifies this round */
   if (storage_domain_due(sched.st, now, DOMAINS_SCAN_BATCH, due, &error) < 0) goto fail;
   MaDomainsResolver resolver = ma_domains_resolver_dns(sched.dns);
   for (guint i = 0; i < due->len; i++) {
@@ -85,6 +92,8 @@ void ma_domains_scheduler_stop(void)
 {
   if (!sched.thread) return;
   ma_periodic_stop(&sched.thread);
+  gint64 now = ma_now();
+  storage_job_lease(sched.st, DOMAINS_JOB, ma_node_id(), now, now, NULL); /* another node takes over now */
   ma_dns_sync_free(sched.dns);
   sched.dns = NULL;
   storage_close(&sched.st);

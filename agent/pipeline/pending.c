@@ -7,10 +7,12 @@
 #include "relink.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
+#include "agent/lib/node.h"
 
 #include <string.h>
 
 #define DAY (24 * 3600)
+#define PURGE_JOB "pending_purge"
 
 int pending_hold(MaStorage *st, const char *enterprise_id, const MaSettings *settings, const void *raw, gsize len,
                  const GPtrArray *external_keys, const char *reason, const MaProvenance *prov, GError **error)
@@ -106,7 +108,10 @@ static void purge_once(void)
 {
   g_autoptr(GError) error = NULL;
   gint64 purged = 0, now = ma_now();
-  if (storage_pending_purge(purger.st, now, &purged, &error) < 0) {
+  /* one node purges in a cluster: the leader of the job, renewed at each round */
+  int leads = storage_job_lease(purger.st, PURGE_JOB, ma_node_id(), now, now + MA_JOB_LEASE_SECONDS, &error);
+  if (leads == 0) return;
+  if (leads < 0 || storage_pending_purge(purger.st, now, &purged, &error) < 0) {
     if (now - purger.last_error_log >= 60) {
       ma_warn("pending", "purge of held mail: %s (retrying)", error->message);
       purger.last_error_log = now;
@@ -149,5 +154,7 @@ void pending_purge_stop(void)
   g_mutex_unlock(&purger.lock);
   g_thread_join(purger.thread);
   purger.thread = NULL;
+  gint64 now = ma_now();
+  storage_job_lease(purger.st, PURGE_JOB, ma_node_id(), now, now, NULL); /* another node takes over now */
   storage_close(&purger.st);
 }

@@ -10,7 +10,8 @@
  *   the new links exactly as for new mail (one activity per message and record at most), and
  *   released from the store. Cost: one index probe per held participant, never the archive.
  * - pending_purge_start/stop (serve): a thread that purges expired held mail every
- *   PENDING_PURGE_MS of real time, comparing expiry with ma_now() (so the test clock moves it).
+ *   PENDING_PURGE_MS of real time, comparing expiry with ma_now() (so the test clock moves it);
+ *   in a cluster only the holder of the "pending_purge" job lease purges (storage_job_lease).
  * Never logs addresses or bodies.
  */
 #ifndef MA_PENDING_H

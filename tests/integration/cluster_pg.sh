@@ -7,7 +7,9 @@
 # message with two provenance rows (one per node) and one activity, no archived message has other
 # than one activity, and every webhook event (counted by a receiver that verifies signatures)
 # reached the CRM, at most one of them twice (the one the killed node may have had in flight:
-# delivery is at least once, with the same Idempotency-Key).
+# delivery is at least once, with the same Idempotency-Key). Scheduled jobs (domain
+# re-verification, the pending purge, retention) each have one leader among the running nodes, and
+# a node stopped with SIGTERM hands its jobs to the other.
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/postgres.sh"
 command -v smtp-source >/dev/null || skip "smtp-source (postfix) is not installed"
@@ -153,6 +155,23 @@ assert_eq "" "$(comm -3 "$T/events.txt" <(grep '^accepted' "$T/hook.txt" | awk '
 dups=$(grep -c '^duplicate' "$T/hook.txt" || true)
 if [ "$dups" -le 1 ]; then pass "events sent twice: $dups (at most the one the killed node had in flight)"; else fail "$dups events sent twice"; fi
 assert_eq 0 "$(grep -vc '^accepted\|^duplicate' "$T/hook.txt" || true)" "every request carried a valid signature"
-kill -TERM "$a_PID" "$b_PID" 2>/dev/null || true
-wait "$a_PID" "$b_PID" 2>/dev/null || true
+# 4. Scheduled jobs: one lease row per job, each held by a running node (the owner is
+# host:pid:random); node a stopped, node b leads every job at its next rounds.
+owner_of() { case "$1" in *":$a_PID:"*) echo a ;; *":$b_PID:"*) echo b ;; *) echo "other($1)" ;; esac; }
+leaders() { pg_sql "select job, lease_owner from job_leases order by job" | while IFS='|' read -r job owner; do echo "$job=$(owner_of "$owner")"; done | tr '\n' ' '; }
+now_leaders=$(leaders)
+echo "leaders: $now_leaders"
+assert_eq "domains pending_purge retention" "$(pg_sql "select string_agg(job, ' ' order by job) from job_leases")" \
+  "each scheduled job has one lease row"
+if [[ "$now_leaders" =~ ^(domains=[ab]\ pending_purge=[ab]\ retention=[ab]\ )$ ]]; then
+  pass "each job is led by one of the running nodes"
+else
+  fail "job leaders: $now_leaders"
+fi
+kill -TERM "$a_PID" 2>/dev/null || true
+wait "$a_PID" 2>/dev/null || true
+for _ in $(seq 1 100); do [ "$(leaders)" = "domains=b pending_purge=b retention=b " ] && break; sleep 0.1; done
+assert_eq "domains=b pending_purge=b retention=b " "$(leaders)" "node a stopped: node b leads every scheduled job"
+kill -TERM "$b_PID" 2>/dev/null || true
+wait "$b_PID" 2>/dev/null || true
 finish

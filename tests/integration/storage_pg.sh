@@ -7,7 +7,7 @@
 # enterprise; test_storage_mailboxes': mailbox bindings, leases raced by two handles, checkpoints,
 # quarantine, the daily counts and Sent copies; test_relay_plan's routes over bound mailboxes; the
 # outbound queue, relays, sending counts and suppressions of test_storage_outbound, _relays and
-# _claims; the pending store and search), against a real PostgreSQL this script starts (initdb and pg_ctl
+# _claims; the pending store and search; the scheduled jobs' leader leases of test_storage_leases), against a real PostgreSQL this script starts (initdb and pg_ctl
 # as the unprivileged postgres user, loopback port, password only in a libpq password file).
 # The same test functions run against SQLite in unit/test_storage: one parameter, the backend.
 source "$(dirname "$0")/lib/common.sh"
@@ -43,6 +43,8 @@ assert_eq 1 "$(pg_sql "select count(*) from schema_migrations where version = 1"
 run_pg test_storage_outbound /storage_outbound/postgresql 6
 run_pg test_storage_relays /storage/postgresql/relays 5
 run_pg test_storage_claims /storage_claims/postgresql 5
+# the leaders of serve's scheduled jobs: one granted per job when two handles race, expired leases taken over
+run_pg test_storage_leases /storage_leases/postgresql 2
 
 # The backend fills every storage function: the CLI runs on it ([storage] backend = postgresql).
 write_config
