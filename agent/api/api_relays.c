@@ -1,9 +1,9 @@
 /* api_relays.c - /v1/relays: an enterprise's own SMTP relays (agent/relay). GET lists them, POST
  * adds one, GET/PUT/DELETE /v1/relays/{id} (id or name) read, change (the fields given; the
  * others stay) and delete one,
- * POST {id}:enable and :disable switch it, POST {id}:test runs `relay test` (relay_test; it blocks
- * this thread for the session, bounded by [queue] connect_timeout and command_timeout, never the
- * SMTP loop) and answers every step. Bodies are the relay's JSON fields; every rule is
+ * POST {id}:enable and :disable switch it, POST {id}:test runs `relay test` (relay_test, on one of
+ * the API's read workers, so neither the API's loop nor the SMTP loop waits for the session) and
+ * answers every step. Bodies are the relay's JSON fields; every rule is
  * relay_create/relay_modify's (the CLI runs the same), so a refusal names the field and why
  * (422). Answers use the one relay shape of relay_to_json; the password is write-only.
  */
@@ -100,8 +100,57 @@ static void collect_step(void *arg, const char *step, const char *text)
   json_array_append_new(arg, json_pack("{s:s,s:s}", "step", step, "text", text));
 }
 
+/* A relay test parked with api_defer: the SMTP session runs on a read worker (its own storage
+ * handle, which marks the relay ok on a pass), so the API's loop keeps answering meanwhile. The
+ * job owns everything in it; relay_test_done frees it on the loop. */
+typedef struct {
+  const MaConfig *cfg; /* the server's, read-only for its lifetime */
+  char *enterprise_id;
+  MaRelay *relay;
+  char *to, *from;
+  json_t *steps;
+  char *failure;
+  MaRelay *now; /* the relay as stored after the test */
+  GError *error;
+  int rc;
+} RelayTestJob;
+
+static void relay_test_run(MaStorage *st, void *data)
+{
+  RelayTestJob *job = data;
+  job->rc = relay_test(st, job->cfg, job->relay, job->to, job->from, collect_step, job->steps, &job->failure,
+                       &job->error);
+  if (job->rc >= 0) {
+    g_autoptr(GError) error = NULL;
+    if (storage_relay_get(st, job->enterprise_id, job->relay->id, &job->now, &error) <= 0) job->now = NULL;
+  }
+}
+
+static void relay_test_done(ApiCtx *ctx, void *data)
+{
+  RelayTestJob *job = data;
+  if (job->rc < 0) {
+    reply_refusal(ctx, job->error);
+  } else {
+    api_audit(ctx, ctx->enterprise_id, "relay.test", job->relay->id,
+              json_pack("{s:s,s:b}", "name", job->relay->name, "passed", !job->failure), NULL);
+    api_reply_json(ctx, 200, json_pack("{s:b,s:s?,s:O,s:o}", "passed", !job->failure, "failure", job->failure,
+                                       "steps", job->steps, "relay", job->now ? relay_json(ctx, job->now) : json_null()));
+  }
+  json_decref(job->steps);
+  g_free(job->enterprise_id);
+  g_free(job->to);
+  g_free(job->from);
+  g_free(job->failure);
+  g_clear_error(&job->error);
+  ma_relay_free(job->relay);
+  ma_relay_free(job->now);
+  g_free(job);
+}
+
 /* POST /v1/relays/{id}:test {"to"?, "from"?}: relay_test, every step's command and reply in
- * "steps"; a pass marks the relay ok. Runs on the API thread, bounded by the session's timeouts. */
+ * "steps"; a pass marks the relay ok. The session runs on a read worker (relay_test_run), bounded
+ * by its timeouts. */
 static void relay_test_post(ApiCtx *ctx)
 {
   static const char *const fields[] = {"to", "from", NULL};
@@ -126,25 +175,19 @@ static void relay_test_post(ApiCtx *ctx)
   }
   if ((to && (!*to || !strchr(to, '@'))) || (from && !strchr(from, '@'))) {
     api_reply_error(ctx, 422, "invalid", "to and from: addresses local@domain");
-  } else {
-    json_t *steps = json_array();
-    g_autofree char *failure = NULL;
-    if (relay_test(ctx->st, ctx->cfg, r, to, from, collect_step, steps, &failure, &error) < 0) {
-      json_decref(steps);
-      reply_refusal(ctx, error);
-    } else {
-      api_audit(ctx, ctx->enterprise_id, "relay.test", r->id, json_pack("{s:s,s:b}", "name", r->name, "passed", !failure),
-                NULL);
-      MaRelay *now = NULL;
-      g_clear_error(&error);
-      if (storage_relay_get(ctx->st, ctx->enterprise_id, r->id, &now, &error) <= 0) now = NULL;
-      api_reply_json(ctx, 200, json_pack("{s:b,s:s?,s:o,s:o}", "passed", !failure, "failure", failure, "steps", steps,
-                                         "relay", now ? relay_json(ctx, now) : json_null()));
-      ma_relay_free(now);
-    }
+    json_decref(body);
+    ma_relay_free(r);
+    return;
   }
+  RelayTestJob *job = g_new0(RelayTestJob, 1);
+  job->cfg = ctx->cfg;
+  job->enterprise_id = g_strdup(ctx->enterprise_id);
+  job->relay = r;
+  job->to = g_strdup(to);
+  job->from = g_strdup(from);
+  job->steps = json_array();
   json_decref(body);
-  ma_relay_free(r);
+  api_defer(ctx, relay_test_run, relay_test_done, job);
 }
 
 static void relay_delete(ApiCtx *ctx)
