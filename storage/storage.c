@@ -4,9 +4,9 @@
  *
  * Holds no SQL and no state beyond the backend pointer: each function is a one-line dispatch, so
  * the contract lives in storage.h and its implementation in the backend. Never add behaviour here
- * that a second backend would have to duplicate differently. The exceptions are backend-neutral:
- * storage_timeline_each adds outbound messages' delivery states to what the backend visits, and
- * storage_timeline copies the visited items (views of the backend's rows).
+ * that a second backend would have to duplicate differently: backend-neutral behaviour lives in
+ * storage_<area>.c (the timeline's delivery states and copies in storage_timeline.c, the streamed
+ * blobs' pull in storage_blob_pull.c, the outbound, mailbox and relay helpers in theirs).
  */
 #include "storage.h"
 #include "storage_backend.h"
@@ -772,143 +772,6 @@ int storage_message_activities(MaStorage *st, const char *enterprise_id, const c
   return st->be->message_activities(st->impl, enterprise_id, message_id, out, error);
 }
 
-/* storage_timeline's visitor: an owned copy of each item (whose strings are borrowed views). */
-static MaStoredMessage *message_copy(const MaStoredMessage *v)
-{
-  MaStoredMessage *m = ma_stored_message_new();
-  m->id = g_strdup(v->id);
-  m->enterprise_id = g_strdup(v->enterprise_id);
-  m->thread_id = g_strdup(v->thread_id);
-  m->message_id = g_strdup(v->message_id);
-  m->dedup_key = g_strdup(v->dedup_key);
-  m->subject = g_strdup(v->subject);
-  m->direction = v->direction;
-  m->date = v->date;
-  m->archived_at = v->archived_at;
-  m->size = v->size;
-  m->raw_sha256 = g_strdup(v->raw_sha256);
-  m->text = g_strdup(v->text);
-  m->html = g_strdup(v->html);
-  m->snippet = g_strdup(v->snippet);
-  m->parse_error = g_strdup(v->parse_error);
-  m->machine = v->machine;
-  m->machine_reason = g_strdup(v->machine_reason);
-  for (guint i = 0; v->participants && i < v->participants->len; i++) {
-    const MaParticipant *p = g_ptr_array_index(v->participants, i);
-    g_ptr_array_add(m->participants, ma_participant_new(p->role, p->name, p->address));
-  }
-  for (guint i = 0; v->attachments && i < v->attachments->len; i++) {
-    const MaAttachment *x = g_ptr_array_index(v->attachments, i);
-    MaAttachment *a = ma_attachment_new();
-    a->filename = g_strdup(x->filename);
-    a->content_type = g_strdup(x->content_type);
-    a->content_id = g_strdup(x->content_id);
-    a->is_inline = x->is_inline;
-    a->size = x->size;
-    memcpy(a->sha256, x->sha256, sizeof a->sha256);
-    g_ptr_array_add(m->attachments, a);
-  }
-  for (guint i = 0; v->links && i < v->links->len; i++) {
-    const MaRecordRef *r = g_ptr_array_index(v->links, i);
-    MaRecordRef *c = ma_record_ref_new(r->type, r->id);
-    c->reason = g_strdup(r->reason);
-    g_ptr_array_add(m->links, c);
-  }
-  return m;
-}
-
-static MaActivity *activity_copy(const MaActivity *v)
-{
-  MaActivity *a = g_new0(MaActivity, 1);
-  a->id = g_strdup(v->id);
-  a->enterprise_id = g_strdup(v->enterprise_id);
-  a->message_id = g_strdup(v->message_id);
-  a->record.type = v->record.type;
-  a->record.id = g_strdup(v->record.id);
-  a->rule_id = g_strdup(v->rule_id);
-  a->rule_name = g_strdup(v->rule_name);
-  a->activity_type = g_strdup(v->activity_type);
-  a->title = g_strdup(v->title);
-  a->content = g_strdup(v->content);
-  a->owner = g_strdup(v->owner);
-  a->created_at = v->created_at;
-  a->message_date = v->message_date;
-  return a;
-}
-
-static void timeline_collect(const MaTimelineItem *item, void *user_data)
-{
-  MaTimelineItem *copy = g_new0(MaTimelineItem, 1);
-  copy->is_activity = item->is_activity;
-  if (item->is_activity)
-    copy->activity = activity_copy(item->activity);
-  else
-    copy->message = message_copy(item->message);
-  copy->delivery = item->delivery ? g_ptr_array_ref(item->delivery) : NULL; /* the look-up's own array */
-  g_ptr_array_add(user_data, copy);
-}
-
-int storage_timeline(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *record_id,
-                     const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out,
-                     char **next_cursor, GError **error)
-{
-  guint had = out->len;
-  int rc = storage_timeline_each(st, enterprise_id, type, record_id, filter, cursor, limit, timeline_collect, out,
-                                 next_cursor, error);
-  if (rc < 0) g_ptr_array_remove_range(out, had, out->len - had);
-  return rc;
-}
-
-/* storage_timeline_each's wrapper of the caller's visitor: an outbound message sent through the
- * queue is visited with its recipients' delivery states (the queue moves the enterprise's archive
- * version when they change, so cached pages follow them). The look-up runs on the same handle,
- * inside the page's read transaction; after a failed one the rest of the page is not visited. */
-typedef struct {
-  MaStorage *st;
-  const char *enterprise_id;
-  MaTimelineVisit visit;
-  void *user_data;
-  GError *error;
-} DeliveryVisit;
-
-static void visit_with_delivery(const MaTimelineItem *item, void *user_data)
-{
-  DeliveryVisit *dv = user_data;
-  MaTimelineItem with = *item;
-
-  if (dv->error)
-    return;
-  if (item->is_activity || !item->message || item->message->direction != MA_DIRECTION_OUTBOUND ||
-      !item->message->message_id) {
-    dv->visit(item, dv->user_data);
-    return;
-  }
-  if (storage_outbound_delivery(dv->st, dv->enterprise_id, item->message->message_id, &with.delivery, &dv->error) < 0)
-    return;
-  dv->visit(&with, dv->user_data);
-  if (with.delivery) g_ptr_array_unref(with.delivery);
-}
-
-int storage_timeline_each(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *record_id,
-                          const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
-                          void *user_data, char **next_cursor, GError **error)
-{
-  g_assert(st != NULL && visit != NULL);
-  DeliveryVisit dv = {st, enterprise_id, visit, user_data, NULL};
-  int rc = st->be->timeline_each(st->impl, enterprise_id, type, record_id, filter, cursor, limit, visit_with_delivery,
-                                 &dv, next_cursor, error);
-  if (rc < 0) {
-    g_clear_error(&dv.error);
-    return -1;
-  }
-  if (dv.error) {
-    g_propagate_error(error, dv.error);
-    g_clear_pointer(next_cursor, g_free);
-    return -1;
-  }
-  return 0;
-}
-
 int storage_rules_get(MaStorage *st, const char *enterprise_id, char **json_array, GError **error)
 {
   g_assert(st != NULL);
@@ -1125,56 +988,4 @@ int storage_counts(MaStorage *st, gint64 *messages, gint64 *activities, gint64 *
 {
   g_assert(st != NULL);
   return st->be->counts(st->impl, messages, activities, records, error);
-}
-
-/* ---- streamed blobs: the pull both backends share (storage_backend.h) ------------------------- */
-
-void storage_blob_pull_init(MaBlobPull *p, MaBlobReader read, void *ctx, gsize size)
-{
-  p->read = read;
-  p->ctx = ctx;
-  p->left = size;
-  p->hash = ma_sha256_new();
-}
-
-gssize storage_blob_pull_next(MaBlobPull *p, guint8 *buf, gsize cap, GError **error)
-{
-  gsize want = MIN(cap, p->left), got = 0;
-  while (got < want) {
-    gssize n = p->read(p->ctx, buf + got, want - got, error);
-    if (n < 0) return -1;
-    if (n == 0) {
-      g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "storage: a streamed blob ended %" G_GSIZE_FORMAT
-                  " bytes before the size it was put with", p->left - got);
-      return -1;
-    }
-    got += (gsize)n;
-  }
-  ma_sha256_update(p->hash, buf, got);
-  p->left -= got;
-  return (gssize)got;
-}
-
-int storage_blob_pull_finish(MaBlobPull *p, const char *sha256, GError **error)
-{
-  guint8 extra;
-  gssize n = p->read(p->ctx, &extra, 1, error);
-  char digest[MA_SHA256_HEX_LEN + 1];
-  ma_sha256_finish(p->hash, digest);
-  p->hash = NULL;
-  if (n < 0) return -1;
-  if (n > 0 || strcmp(digest, sha256) != 0) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "storage: a streamed blob is not the %s it was put as (%s)",
-                sha256, n > 0 ? "longer than its size" : "other digest");
-    return -1;
-  }
-  return 0;
-}
-
-void storage_blob_pull_clear(MaBlobPull *p)
-{
-  if (!p->hash) return;
-  char digest[MA_SHA256_HEX_LEN + 1];
-  ma_sha256_finish(p->hash, digest);
-  p->hash = NULL;
 }
