@@ -70,14 +70,6 @@ static void param_bool(PgParams *p, gboolean v)
   pg_param_text(p, v ? "true" : "false");
 }
 
-/* One statement in its own write unit: 1 when it touched a row, 0 when none, -1 on error. */
-static int write_one(PgDb *d, const char *sql, const PgParams *p, const char *what, GError **error)
-{
-  if (pg_write_begin(d, error) < 0) return -1;
-  gint64 n = pg_exec(d, sql, p, what, error);
-  return pg_write_end(d, n < 0 ? -1 : n > 0 ? 1 : 0, error);
-}
-
 int pg_mailbox_add(void *impl, const MaMailbox *m, GError **error)
 {
   PgDb *d = impl;
@@ -199,7 +191,7 @@ int pg_mailbox_set_state(void *impl, const char *enterprise_id, const char *id, 
   pg_param_text(&p, id);
   pg_param_text(&p, state);
   pg_param_int(&p, next_attempt_at);
-  return write_one(impl,
+  return pg_write_changed(impl,
                    "UPDATE mailboxes SET state = $3, next_attempt_at = $4,"
                    " failures = CASE WHEN $3 = 'active' THEN 0 ELSE failures END"
                    " WHERE enterprise_id = $1 AND id = $2",
@@ -211,7 +203,7 @@ int pg_mailbox_set_secret(void *impl, const char *mailbox_id, const char *secret
   PgParams p = {0};
   pg_param_text(&p, secret_sealed);
   pg_param_text(&p, mailbox_id);
-  return write_one(impl, "UPDATE mailboxes SET secret_sealed = $1 WHERE id = $2", &p, "set mailbox secret", error) < 0
+  return pg_write_changed(impl, "UPDATE mailboxes SET secret_sealed = $1 WHERE id = $2", &p, "set mailbox secret", error) < 0
            ? -1
            : 0;
 }
@@ -229,7 +221,7 @@ int pg_mailbox_report(void *impl, const char *mailbox_id, const MaMailboxSyncRep
   pg_param_int(&p, r->archived);
   pg_param_int(&p, r->skipped);
   pg_param_int(&p, r->quarantined);
-  return write_one(impl,
+  return pg_write_changed(impl,
                    "UPDATE mailboxes SET"
                    " last_sync_at = CASE WHEN $2 THEN $3 ELSE last_sync_at END,"
                    " last_error = CASE WHEN $2 THEN NULL ELSE $4 END,"
@@ -253,7 +245,7 @@ int pg_mailbox_lease(void *impl, const char *mailbox_id, const char *owner, gint
   pg_param_text(&p, owner);
   pg_param_int(&p, now);
   pg_param_int(&p, until);
-  return write_one(impl,
+  return pg_write_changed(impl,
                    "UPDATE mailboxes SET lease_owner = $2, lease_until = $4"
                    " WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until <= $3)",
                    &p, "take mailbox lease", error);
@@ -264,7 +256,7 @@ int pg_mailbox_release(void *impl, const char *mailbox_id, const char *owner, GE
   PgParams p = {0};
   pg_param_text(&p, mailbox_id);
   pg_param_text(&p, owner);
-  return write_one(impl, "UPDATE mailboxes SET lease_owner = NULL, lease_until = 0 WHERE id = $1 AND lease_owner = $2",
+  return pg_write_changed(impl, "UPDATE mailboxes SET lease_owner = NULL, lease_until = 0 WHERE id = $1 AND lease_owner = $2",
                    &p, "release mailbox lease", error) < 0
            ? -1
            : 0;
