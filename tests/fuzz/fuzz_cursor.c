@@ -6,9 +6,9 @@
  */
 #include "agent/lib/clock.h"
 #include "agent/lib/error.h"
+#include "fuzz_storage.h"
 #include "storage/storage.h"
 
-#include <glib/gstdio.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,28 +16,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static MaStorage *st;
-static char *scratch;
 static char *enterprise;
-
-static void cleanup(void)
-{
-  storage_close(&st);
-  GDir *d = g_dir_open(scratch, 0, NULL);
-  const char *name;
-  while (d && (name = g_dir_read_name(d)) != NULL) {
-    char *path = g_build_filename(scratch, name, NULL);
-    g_unlink(path);
-    g_free(path);
-  }
-  if (d) g_dir_close(d);
-  g_rmdir(scratch);
-}
 
 static void setup(void)
 {
-  scratch = g_dir_make_tmp("fuzz-cursor-XXXXXX", NULL);
-  if (!scratch || storage_open(scratch, TRUE, &st, NULL) < 0) abort();
-  atexit(cleanup);
+  st = fuzz_storage_open("fuzz-cursor-XXXXXX");
   MaEnterprise e = {0};
   e.id = ma_id_new();
   e.slug = "fuzz";

@@ -10,8 +10,8 @@
 #include "agent/codec/codec_import.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/model.h"
+#include "fuzz_storage.h"
 
-#include <glib/gstdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,28 +36,10 @@ static char *enterprise_new(const char *slug)
   return e.id;
 }
 
-static char *scratch; /* the temporary data directory */
-
-/* At exit: the scratch database is closed and its directory (files, no subdirectories) removed. */
-static void cleanup(void)
-{
-  storage_close(&st);
-  GDir *d = g_dir_open(scratch, 0, NULL);
-  const char *name;
-  while (d && (name = g_dir_read_name(d)) != NULL) {
-    char *path = g_build_filename(scratch, name, NULL);
-    g_unlink(path);
-    g_free(path);
-  }
-  if (d) g_dir_close(d);
-  g_rmdir(scratch);
-}
 
 static void setup(void)
 {
-  scratch = g_dir_make_tmp("fuzz-import-XXXXXX", NULL);
-  if (!scratch || storage_open(scratch, TRUE, &st, NULL) < 0) abort();
-  atexit(cleanup);
+  st = fuzz_storage_open("fuzz-import-XXXXXX");
   enterprises[0] = enterprise_new("whole");
   enterprises[1] = enterprise_new("pieces");
 }

@@ -12,9 +12,9 @@
 #include "agent/search/search_mark.h"
 #include "agent/search/search_snippet.h"
 #include "agent/search/search_tokenize.h"
+#include "fuzz_storage.h"
 #include "storage/storage_search.h"
 
-#include <glib/gstdio.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,27 +23,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static MaStorage *st;
-static char *scratch;
-
-static void cleanup(void)
-{
-  storage_close(&st);
-  GDir *d = g_dir_open(scratch, 0, NULL);
-  const char *name;
-  while (d && (name = g_dir_read_name(d)) != NULL) {
-    char *path = g_build_filename(scratch, name, NULL);
-    g_unlink(path);
-    g_free(path);
-  }
-  if (d) g_dir_close(d);
-  g_rmdir(scratch);
-}
 
 static void setup(void)
 {
-  scratch = g_dir_make_tmp("fuzz-search-XXXXXX", NULL);
-  if (!scratch || storage_open(scratch, TRUE, &st, NULL) < 0) abort();
-  atexit(cleanup);
+  st = fuzz_storage_open("fuzz-search-XXXXXX");
   MaEnterprise e = {.id = "ent1", .slug = "fuzz", .name = "Fuzz", .created_at = 1};
   if (storage_enterprise_create(st, &e, NULL) < 0) abort();
   MaStoredMessage *m = ma_stored_message_new();
