@@ -51,7 +51,7 @@ typedef struct {
  *   archive_unmatched is on, else leaves the archive and is held again for pending_days (with its
  *   raw copy; not held when pending_days is 0 or capture_level kept no raw copy);
  * - held mail a record now matches (by address or domain) goes through the pipeline again;
- * - archived mail of the last RELINK_WINDOW_DAYS with a participant at a changed email or account
+ * - archived mail of the last relink_days (setting) with a participant at a changed email or account
  *   domain is matched again (relink.c); new links get their reasons and the rules run for them
  *   alone, once.
  * Cost: index probes per changed email/domain and per held participant, never the archive.
