@@ -52,7 +52,7 @@
  *   inline block carries no Message-ID, so message_id is NULL and the pipeline dedups by hash.
  *   The forward signals (Resent-From, X-Forwarded-*, Delivered-To) are always the outer ones.
  *
- * Attachments: the content of a part that lies in the caller's buffer (identity, base64 or
+ * Attachments: the content of a part that lies in the caller's buffer or file (identity, base64 or
  * quoted-printable; no pre-scan repair copy) is hashed and measured by decoding it in pieces and
  * is not kept: the attachment is in_raw (model.h) and mime_content_reader decodes it again when
  * it is stored. Other attachments carry their decoded data.
@@ -67,6 +67,7 @@
 #include <glib.h>
 
 #include "agent/lib/model.h"
+#include "agent/lib/raw.h"
 
 typedef struct {
   gsize max_message_size; /* bytes; default 50 MB */
@@ -98,6 +99,11 @@ const char *mime_header_start_problem(const void *data, gsize len);
  * no header at all. Thread-safe: any number of threads may parse at once. */
 int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage **out,
                GError **error);
+/* mime_parse of a message in memory or in a mapped file (raw.h; borrowed, not retained): a mapped
+ * file is pre-scanned with its pages given back behind, parsed by GMime through its descriptor,
+ * and only the slices the walk reads (text up to max_text, attached messages) are touched, so a
+ * large message costs about max_text, not its size. Attachments refer to their place in raw. */
+int mime_parse_raw(const MaRaw *raw, const MaMimeLimits *limits, MaMessage **out, GError **error);
 
 /* For modules that walk GMime's tree themselves (agent/bounce): the bytes of raw GMime may read
  * under limits (NULL = defaults), after the pre-scan's cut and repairs (mime_prescan.c), so that
@@ -109,12 +115,12 @@ int mime_bounded_input(const void *raw, gsize len, const MaMimeLimits *limits, c
 
 /* The content of a parsed attachment with in_raw set (model.h), decoded again from the raw message
  * mime_parse read, a piece at a time: for the blob store (storage_blob_put_stream) and anything
- * else that needs the octets. raw and len must be the very buffer mime_parse was given; the
- * reader borrows it and a (which must outlive the reader). NULL when a is not in_raw or does not
- * fit in raw. mime_content_reader_read has MaBlobReader's signature (storage.h): at most cap
+ * else that needs the octets. raw must hold the very octets mime_parse was given; the reader
+ * borrows it and a (which must outlive the reader) and gives a mapped file's pages back behind
+ * it. NULL when a is not in_raw or does not fit in raw. mime_content_reader_read has MaBlobReader's signature (storage.h): at most cap
  * decoded bytes into buf, 0 at the end; it never fails. */
 typedef struct MimeContentReader MimeContentReader;
-MimeContentReader *mime_content_reader_new(const void *raw, gsize len, const MaAttachment *a);
+MimeContentReader *mime_content_reader_new(const MaRaw *raw, const MaAttachment *a);
 gssize mime_content_reader_read(void *reader, guint8 *buf, gsize cap, GError **error);
 void mime_content_reader_free(MimeContentReader *r);
 

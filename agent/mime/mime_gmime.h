@@ -11,15 +11,17 @@
 
 /* The bytes GMime parsed and what the walk reports into. */
 typedef struct {
-  const char *buf;          /* the parse buffer (caller's or the pre-scan copy) */
+  const char *buf;          /* the parse buffer (caller's, a mapped file, or the pre-scan copy) */
   gsize len;
-  GByteArray *array;        /* the non-owning array the memory stream reads */
+  GByteArray *array;        /* the non-owning array the memory stream reads (unused when fd >= 0) */
+  int fd;                   /* the mapped file GMime reads through its descriptor, else -1 */
+  const MaRaw *input;       /* buf is the caller's input itself: attachments may refer to it
+                               (in_raw); NULL for a copy (a repair, a re-parse) */
   const MaMimeLimits *limits;
   GPtrArray *warnings;      /* char*, owned */
   GMimeParserOptions *options;
   gboolean reparsed;        /* a re-parse with a guessed boundary: no further guessing, and no
                                unwrapping from objects that do not outlive the walk */
-  gboolean is_input;        /* buf is the caller's buffer: attachments may refer to it (in_raw) */
 } MimeSource;
 
 /* What a walk over one message's body found. */

@@ -7,6 +7,7 @@
 
 #include <glib.h>
 
+#include "agent/lib/raw.h"
 #include "agent/mime/mime.h"
 
 /* ---- pre-scan (mime_prescan.c) ------------------------------------------------------------- */
@@ -24,6 +25,10 @@ typedef struct {
  * by the array) to warnings. Linear in len; never recurses. */
 int mime_prescan(const char *raw, gsize len, const MaMimeLimits *limits, MimePrescan *out,
                  GPtrArray *warnings, GError **error);
+/* mime_prescan over a message's octets in memory or in a mapped file (raw.h), giving the pages of
+ * a mapped file back behind it; out->data points into ma_raw_data(raw) unless a repair copied it. */
+int mime_prescan_raw(const MaRaw *raw, const MaMimeLimits *limits, MimePrescan *out, GPtrArray *warnings,
+                     GError **error);
 void mime_prescan_clear(MimePrescan *p);
 
 /* ---- charsets (mime_charset.c) ------------------------------------------------------------- */

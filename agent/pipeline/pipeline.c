@@ -17,6 +17,7 @@
 #include "activities.h"
 #include "loop_guard.h"
 #include "pending.h"
+#include "raw_blob.h"
 #include "agent/codec/codec.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/crypto.h"
@@ -32,7 +33,8 @@
 #define SNIPPET_CHARS 200
 
 struct MaParsedMessage {
-  const void *raw;       /* borrowed */
+  const MaRaw *raw;      /* the octets: borrowed (pipeline_parse_raw) or own_raw */
+  MaRaw *own_raw;        /* owned view of pipeline_parse's buffer */
   gsize len;
   MaMessage *msg;        /* NULL when unreadable */
   char *error;           /* why it is unreadable */
@@ -302,23 +304,23 @@ static void view_free(MaStoredMessage *m)
   ma_stored_message_free(m);
 }
 
-/* Stores the raw and attachment blobs as the capture level allows; sets m->raw_sha256. raw is the
- * buffer msg was parsed from: attachments that lie in it are streamed from it. */
-static int store_blobs(MaPipeline *p, const MaMatchContext *ctx, const void *raw, gsize len, const MaMessage *msg,
+/* Stores the raw and attachment blobs as the capture level allows; sets m->raw_sha256. raw holds
+ * the octets msg was parsed from: attachments that lie in it are streamed from it. */
+static int store_blobs(MaPipeline *p, const MaMatchContext *ctx, const MaRaw *raw, const MaMessage *msg,
                        MaStoredMessage *m, GError **error)
 {
   MaCaptureLevel level = ctx->settings->capture_level;
   char digest[65];
   if (level == MA_CAPTURE_METADATA) {
-    ma_sha256_hex(raw, len, digest);
-  } else if (storage_blob_put(p->st, raw, len, digest, error) < 0) {
+    ma_raw_sha256_hex(raw, digest);
+  } else if (raw_blob_put(p->st, raw, digest, error) < 0) {
     return -1;
   }
   m->raw_sha256 = g_strdup(digest);
   for (guint i = 0; level == MA_CAPTURE_FULL && msg->attachments && i < msg->attachments->len; i++) {
     const MaAttachment *a = msg->attachments->pdata[i];
     if (a->in_raw) { /* decoded again from raw as the blob store pulls it: never whole in memory */
-      MimeContentReader *r = mime_content_reader_new(raw, len, a);
+      MimeContentReader *r = mime_content_reader_new(raw, a);
       int rc = r ? storage_blob_put_stream(p->st, a->sha256, a->size, mime_content_reader_read, r, error) : -1;
       if (!r) g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "attachment %u lies outside its message", i);
       mime_content_reader_free(r);
@@ -359,7 +361,7 @@ static int ingest_store(MaIngest *in, MaStoredMessage *m, GError **error)
   m->date = in->date;
   m->archived_at = ma_now();
   fill_view(in->ctx, in->pm->len, msg, in->match, m);
-  if (store_blobs(in->p, in->ctx, in->pm->raw, in->pm->len, msg, m, error) < 0) return -1;
+  if (store_blobs(in->p, in->ctx, in->pm->raw, msg, m, error) < 0) return -1;
   copy_links(m->links, in->match->links);
   if (storage_message_insert(in->p->st, m, error) < 0) return -1;
   if (storage_search_index(in->p->st, m, error) < 0) return -1;
@@ -375,16 +377,24 @@ static int ingest_store(MaIngest *in, MaStoredMessage *m, GError **error)
   return 0;
 }
 
-MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len)
+MaParsedMessage *pipeline_parse_raw(MaPipeline *p, const MaRaw *raw)
 {
   MaParsedMessage *pm = g_new0(MaParsedMessage, 1);
   pm->raw = raw;
-  pm->len = len;
+  pm->len = ma_raw_len(raw);
   g_autoptr(GError) parse_error = NULL;
-  if (mime_parse(raw, len, &p->limits, &pm->msg, &parse_error) < 0) {
+  if (mime_parse_raw(raw, &p->limits, &pm->msg, &parse_error) < 0) {
     pm->msg = NULL;
     pm->error = g_strdup(parse_error ? parse_error->message : "unreadable");
   }
+  return pm;
+}
+
+MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len)
+{
+  MaRaw *view = ma_raw_new_static(raw, len);
+  MaParsedMessage *pm = pipeline_parse_raw(p, view);
+  pm->own_raw = view;
   return pm;
 }
 
@@ -394,6 +404,7 @@ void pipeline_parsed_free(MaParsedMessage *pm)
   activities_plan_free(pm->plan);
   ma_message_free(pm->msg);
   g_free(pm->error);
+  ma_raw_free(pm->own_raw);
   g_free(pm);
 }
 
@@ -404,7 +415,7 @@ static int ingest_unparsed(MaPipeline *p, MaMatchContext *ctx, const MaParsedMes
 {
   const char *ent = ctx->enterprise_id;
   char digest[65];
-  ma_sha256_hex(pm->raw, pm->len, digest);
+  ma_raw_sha256_hex(pm->raw, digest);
   g_autofree char *dedup_key = g_strconcat("unparsed:", digest, NULL); /* never a parsed message's key */
   r->parse_error = g_strdup(pm->error);
   g_ptr_array_add(r->warnings, g_strdup(pm->error));
@@ -435,7 +446,7 @@ static int ingest_unparsed(MaPipeline *p, MaMatchContext *ctx, const MaParsedMes
   if (ctx->settings->capture_level == MA_CAPTURE_METADATA)
     g_strlcpy(stored, digest, sizeof stored);
   else
-    rc = storage_blob_put(p->st, pm->raw, pm->len, stored, error);
+    rc = raw_blob_put(p->st, pm->raw, stored, error);
   if (rc == 0) {
     m->raw_sha256 = g_strdup(stored);
     rc = storage_message_insert(p->st, m, error);
@@ -504,7 +515,7 @@ static int ingest_parsed(MaIngest *in, GError **error)
     in->r->outcome = MA_INGEST_SKIPPED;
     if (strcmp(in->r->skip_reason, "no_matching_record") != 0) return 0;
     /* held for late re-matching while pending_days lasts (pending.h) */
-    int held = pending_hold(in->p->st, in->ctx->enterprise_id, in->ctx->settings, in->pm->raw, in->pm->len,
+    int held = pending_hold(in->p->st, in->ctx->enterprise_id, in->ctx->settings, in->pm->raw,
                             in->match->external_keys, in->r->skip_reason, in->prov, error);
     if (held < 0) return -1;
     in->r->held = held == 1;
@@ -588,8 +599,15 @@ int pipeline_preview(MaPipeline *p, const char *enterprise_id, const MaParsedMes
 int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len, const MaProvenance *prov,
                     MaIngestResult **out, GError **error)
 {
+  g_autoptr(MaRaw) view = ma_raw_new_static(raw, len);
+  return pipeline_ingest_raw(p, enterprise_id, view, prov, out, error);
+}
+
+int pipeline_ingest_raw(MaPipeline *p, const char *enterprise_id, const MaRaw *raw, const MaProvenance *prov,
+                        MaIngestResult **out, GError **error)
+{
   *out = NULL;
-  MaParsedMessage *pm = pipeline_parse(p, raw, len);
+  MaParsedMessage *pm = pipeline_parse_raw(p, raw);
   /* evaluate, then write: the rules run before the write transaction opens */
   int rc = pipeline_prepare(p, enterprise_id, pm, prov, error);
   if (rc == 0) rc = storage_begin_batch(p->st, error);

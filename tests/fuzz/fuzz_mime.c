@@ -63,7 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
        * digest */
       if (a->in_raw != (a->data == NULL)) abort();
       if (a->in_raw) {
-        MimeContentReader *r = mime_content_reader_new(data, size, a);
+        MaRaw *input = ma_raw_new_static(data, size);
+        MimeContentReader *r = mime_content_reader_new(input, a);
         if (!r) abort();
         MaSha256 *h = ma_sha256_new();
         guint8 piece[333];
@@ -76,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char digest[65];
         ma_sha256_finish(h, digest);
         mime_content_reader_free(r);
+        ma_raw_free(input);
         if (total != a->size || strcmp(digest, a->sha256) != 0) abort();
       }
     }

@@ -94,17 +94,43 @@ static void expect_bool(const char *fixture, const char *field, json_t *want, gb
   if (json_is_true(want) != !!got) g_error("%s: %s: want %d, got %d", fixture, field, json_is_true(want), got);
 }
 
-static void check_fixture(const char *name, const char *eml, const char *expected_json)
+/* mapped: the fixture is parsed from its file, mapped (raw.h) and read by GMime through its
+ * descriptor, as a large spool body is; it must give what the parse of the same octets in memory
+ * gives, field for field (message_to_json), besides matching the expected JSON. */
+static void check_fixture(const char *name, const char *eml, const char *expected_json, gboolean mapped)
 {
   json_error_t jerr;
   json_t *want = json_load_file(expected_json, 0, &jerr);
   if (!want) g_error("%s: bad JSON: %s line %d", expected_json, jerr.text, jerr.line);
   GError *error = NULL;
-  g_autofree gchar *raw = NULL;
+  g_autofree gchar *bytes = NULL;
   gsize raw_len = 0;
-  g_assert_true(g_file_get_contents(eml, &raw, &raw_len, NULL));
+  g_assert_true(g_file_get_contents(eml, &bytes, &raw_len, NULL));
+  g_autoptr(MaRaw) input = NULL;
+  if (mapped) {
+    g_assert_cmpint(ma_raw_open_mapped(eml, G_MAXSIZE, &input, NULL), ==, 0);
+    g_assert_true(raw_len == 0 || ma_raw_fd(input) >= 0);
+  } else {
+    input = ma_raw_new_static(bytes, raw_len);
+  }
   MaMessage *m = NULL;
-  if (mime_parse(raw, raw_len, NULL, &m, &error) < 0) g_assert_null(m);
+  if (mime_parse_raw(input, NULL, &m, &error) < 0) g_assert_null(m);
+  if (mapped && m) {
+    MaMessage *in_memory = NULL;
+    g_assert_cmpint(mime_parse(bytes, raw_len, NULL, &in_memory, NULL), ==, 0);
+    json_t *a = message_to_json(in_memory), *b = message_to_json(m);
+    if (!json_equal(a, b)) {
+      g_autofree char *sa = json_dumps(a, JSON_INDENT(1)), *sb = json_dumps(b, JSON_INDENT(1));
+      g_error("%s: the mapped file parses differently:\nin memory: %s\nmapped: %s", name, sa, sb);
+    }
+    for (guint i = 0; i < m->attachments->len; i++) {
+      const MaAttachment *x = in_memory->attachments->pdata[i], *y = m->attachments->pdata[i];
+      g_assert_true(x->in_raw == y->in_raw && x->raw_offset == y->raw_offset && x->raw_length == y->raw_length);
+    }
+    json_decref(a);
+    json_decref(b);
+    ma_message_free(in_memory);
+  }
   json_t *err = json_object_get(want, "error");
   if (err) {
     g_assert_null(m);
@@ -186,7 +212,7 @@ static void check_fixture(const char *name, const char *eml, const char *expecte
       if (a->data) {
         g_string_append_len(content, g_bytes_get_data(a->data, NULL), (gssize)g_bytes_get_size(a->data));
       } else {
-        MimeContentReader *r = mime_content_reader_new(raw, raw_len, a);
+        MimeContentReader *r = mime_content_reader_new(input, a);
         g_assert_nonnull(r);
         guint8 piece[7]; /* small pieces: the decoder's steps and flush, every boundary */
         gssize n;
@@ -236,7 +262,7 @@ static void check_fixture(const char *name, const char *eml, const char *expecte
   json_decref(want);
 }
 
-static void test_fixtures(void)
+static void run_fixtures(gboolean mapped)
 {
   char *dir = g_build_filename(fixtures_dir(), "mime", NULL);
   GDir *d = g_dir_open(dir, 0, NULL);
@@ -254,13 +280,16 @@ static void test_fixtures(void)
     char *js = g_strdup_printf("%s/%s.json", dir, name);
     if (!g_file_test(js, G_FILE_TEST_EXISTS)) g_error("%s has no expected .json", eml);
     if (g_test_verbose()) g_printerr("fixture %s\n", name);
-    check_fixture(name, eml, js);
+    check_fixture(name, eml, js, mapped);
     g_free(eml);
     g_free(js);
   }
   g_ptr_array_unref(names);
   g_free(dir);
 }
+
+static void test_fixtures(void) { run_fixtures(FALSE); }
+static void test_fixtures_mapped(void) { run_fixtures(TRUE); }
 
 /* ---- generated hostile input ------------------------------------------------------------------ */
 
@@ -644,6 +673,7 @@ int main(int argc, char **argv)
   }
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/mime/fixtures", test_fixtures);
+  g_test_add_func("/mime/fixtures-mapped", test_fixtures_mapped);
   g_test_add_func("/mime/rfc2047", test_rfc2047);
   g_test_add_func("/mime/content_type_valid", test_content_type_valid);
   g_test_add_func("/mime/limits", test_limits);
