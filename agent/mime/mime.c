@@ -134,7 +134,7 @@ int mime_parse_raw(const MaRaw *raw, const MaMimeLimits *limits, MaMessage **out
                       ps.copy ? NULL : raw, limits, warnings, options, FALSE};
     MaMessage *m = ma_message_new();
     mime_fill_headers(m, msg, options);
-    mime_fill_signals(m, msg, options);
+    mime_fill_signals(m, msg, ps.data, ps.header_len);
     MimeBody body;
     mime_body_init(&body);
     GMimeObject *root = g_mime_message_get_mime_part(msg);

@@ -93,6 +93,22 @@ void mime_global_init(void);
  * "Name: value" field). Reads at most the first line; pure, no GMime (mime_start.c). */
 const char *mime_header_start_problem(const void *data, gsize len);
 
+/* The forward signals of a message's header section, read in one pass (mime_signals.c): the one
+ * reading the SMTP server's forwarder policy and the parser (MaMessage.signals, model.h) share. Address
+ * tokens as written (split at white space and , ; < > " ( ), one '@' neither first nor last). */
+#define MIME_SIGNAL_FIELD_MAX 65536   /* octets of one field's value that are read */
+#define MIME_SIGNAL_ADDRESSES_MAX 100 /* addresses kept per list */
+typedef struct {
+  GPtrArray *resent_from;     /* char*: of the first Resent-From; NULL when there is none */
+  GPtrArray *x_forwarded_for; /* of every X-Forwarded-For (Gmail adds one per hop) */
+  GPtrArray *x_forwarded_to;  /* of the first X-Forwarded-To */
+  GPtrArray *delivered_to;    /* of the first Delivered-To */
+} MimeForwardFields;
+/* Reads head (len octets: a message or its header section; the pass stops at the first blank
+ * line) into *out, which the caller clears with mime_forward_signals_clear. Never fails. */
+void mime_forward_signals_read(const void *head, gsize len, MimeForwardFields *out);
+void mime_forward_signals_clear(MimeForwardFields *s);
+
 /* Parses raw (len bytes, need not be NUL-terminated; not modified, not retained) under limits
  * (NULL = defaults). Returns 0 with *out set (the caller frees it with ma_message_free), or -1
  * with *error: MA_ERROR_LIMIT when len > max_message_size, MA_ERROR_INVALID when the input holds

@@ -43,8 +43,9 @@ void mime_body_walk(MimeSource *src, GMimeObject *root, MimeBody *b);
 
 /* Fills the header fields of m from msg (ids, subject, date, participants). */
 void mime_fill_headers(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *options);
-/* Fills m->signals and m->machine from msg's headers. */
-void mime_fill_signals(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *options);
+/* Fills m->signals from the header block head[0..head_len) (mime_forward_signals_read, as the
+ * forwarder policy reads it) and m->machine from msg's headers. */
+void mime_fill_signals(MaMessage *m, GMimeMessage *msg, const char *head, gsize head_len);
 /* Moves b's text/html/attachments into m (text from HTML when there is no text/plain). */
 void mime_fill_body(MaMessage *m, MimeBody *b);
 

@@ -386,9 +386,11 @@ static int prescan(const char *raw, gsize len, const MaRaw *source, const MaMime
     copy = fixed;
     data = fixed;
     s.cut = o;
+    s.header_end = MIN(hdr_end, o);
   }
   out->data = data;
   out->len = s.cut;
+  out->header_len = MIN(s.header_end, s.cut);
   out->copy = copy;
   out->parts = s.parts;
   out->max_depth = s.deepest;

@@ -16,6 +16,7 @@ typedef struct {
   const char *data; /* what GMime must read: the caller's buffer or `copy` */
   gsize len;        /* may be shorter than the input when a part/depth limit cut it */
   char *copy;       /* owned repaired copy, NULL when data points into the caller's buffer */
+  gsize header_len; /* the top-level header block's length in data, its blank line included */
   guint parts;      /* entities counted (up to the cut) */
   guint max_depth;  /* deepest nesting seen (up to the cut) */
 } MimePrescan;

@@ -644,6 +644,77 @@ static void test_rfc2047(void)
   }
 }
 
+/* The forward signals' one reading of the header block (mime_signals.c), shared by the forwarder
+ * policy and the parser: which fields count (the first Resent-From, X-Forwarded-To, Delivered-To;
+ * every X-Forwarded-For), folding, CRLF, the end at the blank line, the bounds; then every prefix
+ * of the block (byte by byte, as a cut header section arrives): each list is a prefix of the
+ * whole one, its last address possibly cut. */
+static const char signals_block[] =
+  "Received: from x by y\r\n"
+  "RESENT-FROM: \"Emp, Loyee\" <Employee@Corp.example>, other@corp.example\r\n"
+  "Resent-From: second@corp.example\r\n"
+  "X-Forwarded-For: employee@corp.example crm@inbound.example\r\n"
+  "Subject: resent-from: nobody@x.example\r\n"
+  "X-Forwarded-To: crm-acme@inbound.example\r\n"
+  "X-Forwarded-For: hop@two.example\r\n"
+  "Delivered-To:\r\n"
+  " (folded) first@deliver.example;\r\n"
+  "\tsecond@deliver.example\r\n"
+  "Delivered-To: later@deliver.example\r\n"
+  "\r\n"
+  "Resent-From: body@not.header\r\n";
+
+static void assert_list(const GPtrArray *got, const char *const *want)
+{
+  g_assert_nonnull(got);
+  guint n = 0;
+  while (want[n]) n++;
+  g_assert_cmpuint(got->len, ==, n);
+  for (guint i = 0; i < n; i++) g_assert_cmpstr(got->pdata[i], ==, want[i]);
+}
+
+static void assert_prefix_list(const GPtrArray *part, const GPtrArray *whole)
+{
+  if (!part) return;
+  g_assert_nonnull(whole);
+  g_assert_cmpuint(part->len, <=, whole->len);
+  for (guint i = 0; i < part->len; i++) g_assert_true(g_str_has_prefix(whole->pdata[i], part->pdata[i]));
+}
+
+static void test_forward_signals(void)
+{
+  MimeForwardFields f;
+  gsize len = strlen(signals_block);
+  mime_forward_signals_read(signals_block, len, &f);
+  assert_list(f.resent_from, (const char *const[]){"Employee@Corp.example", "other@corp.example", NULL});
+  assert_list(f.x_forwarded_for,
+              (const char *const[]){"employee@corp.example", "crm@inbound.example", "hop@two.example", NULL});
+  assert_list(f.x_forwarded_to, (const char *const[]){"crm-acme@inbound.example", NULL});
+  assert_list(f.delivered_to, (const char *const[]){"first@deliver.example", "second@deliver.example", NULL});
+  for (gsize cut = 0; cut < len; cut++) {
+    MimeForwardFields p;
+    mime_forward_signals_read(signals_block, cut, &p);
+    assert_prefix_list(p.resent_from, f.resent_from);
+    assert_prefix_list(p.x_forwarded_for, f.x_forwarded_for);
+    assert_prefix_list(p.x_forwarded_to, f.x_forwarded_to);
+    assert_prefix_list(p.delivered_to, f.delivered_to);
+    mime_forward_signals_clear(&p);
+  }
+  mime_forward_signals_clear(&f);
+  /* the bounds: a field's value is read up to MIME_SIGNAL_FIELD_MAX octets, a list keeps at most
+   * MIME_SIGNAL_ADDRESSES_MAX addresses */
+  GString *big = g_string_new("X-Forwarded-For:");
+  for (int i = 0; i < 300; i++) g_string_append_printf(big, " a%d@x.example", i);
+  g_string_append(big, "\r\nResent-From: ");
+  for (gsize i = 0; i < MIME_SIGNAL_FIELD_MAX; i++) g_string_append_c(big, 'y');
+  g_string_append(big, " late@x.example\r\n\r\n");
+  mime_forward_signals_read(big->str, big->len, &f);
+  g_assert_cmpuint(f.x_forwarded_for->len, ==, MIME_SIGNAL_ADDRESSES_MAX);
+  g_assert_cmpuint(f.resent_from->len, ==, 0); /* the address lies past the field's bound */
+  mime_forward_signals_clear(&f);
+  g_string_free(big, TRUE);
+}
+
 static void test_content_type_valid(void)
 {
   static const char *const valid[] = {"text/plain", " Text/Plain ; charset=utf-8", "application/x-foo", "a/b(comment)"};
@@ -676,6 +747,7 @@ int main(int argc, char **argv)
   g_test_add_func("/mime/fixtures-mapped", test_fixtures_mapped);
   g_test_add_func("/mime/rfc2047", test_rfc2047);
   g_test_add_func("/mime/content_type_valid", test_content_type_valid);
+  g_test_add_func("/mime/forward-signals", test_forward_signals);
   g_test_add_func("/mime/limits", test_limits);
   g_test_add_func("/mime/text-cap", test_text_cap);
   g_test_add_func("/mime/huge_header_line", test_huge_header_line);
