@@ -46,6 +46,7 @@ struct MaPipeline {
   MaStorage *st;          /* borrowed */
   const MaConfig *cfg;    /* borrowed */
   GHashTable *contexts;   /* enterprise id (as asked) -> MaMatchContext* */
+  GHashTable *activities_on; /* enterprise id -> 1 rules may make activities, 2 they cannot (activities_on) */
   MaMimeLimits limits;
 };
 
@@ -77,6 +78,7 @@ MaPipeline *pipeline_new(MaStorage *st, const MaConfig *cfg)
   p->st = st;
   p->cfg = cfg;
   p->contexts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) match_context_free);
+  p->activities_on = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   p->limits = mime_limits_default();
   if (cfg && cfg->max_message_size > 0) p->limits.max_message_size = (gsize) cfg->max_message_size;
   return p;
@@ -86,10 +88,15 @@ void pipeline_free(MaPipeline *p)
 {
   if (!p) return;
   g_hash_table_unref(p->contexts);
+  g_hash_table_unref(p->activities_on);
   g_free(p);
 }
 
-void pipeline_forget(MaPipeline *p) { g_hash_table_remove_all(p->contexts); }
+void pipeline_forget(MaPipeline *p)
+{
+  g_hash_table_remove_all(p->contexts);
+  g_hash_table_remove_all(p->activities_on);
+}
 
 static MaMatchContext *context_for(MaPipeline *p, const char *enterprise_id, GError **error)
 {
@@ -198,13 +205,17 @@ static int add_named_links(MaStorage *st, const char *enterprise_id, const MaPro
   return 0;
 }
 
-/* Matching, as one step: participants and links from the current records, then the thread the
- * message continues, whose opportunity links it inherits. Reads only. */
-static int ingest_match(MaIngest *in, GError **error)
+/* Matching, as one call for every stage that needs it: participants and links from the current
+ * records and the send request (in->match), then, with_thread, the thread the message continues
+ * (in->thread), whose opportunity links it inherits. A duplicate and the rules' plan read the links
+ * without the thread: a duplicate keeps the thread it has, and the plan before the transaction
+ * covers the links matching finds (the transaction writes only those still linked). Reads only. */
+static int ingest_match(MaIngest *in, gboolean with_thread, GError **error)
 {
   const char *ent = in->ctx->enterprise_id;
   if (match_message(in->p->st, in->ctx, in->msg, &in->match, error) < 0) return -1;
   if (add_named_links(in->p->st, ent, in->prov, in->match->links, error) < 0) return -1;
+  if (!with_thread) return 0;
   if (match_thread_find(in->p->st, ent, in->msg, in->match, in->date, &in->thread, error) < 0) return -1;
   if (in->thread && match_thread_inherit(in->p->st, ent, in->thread, in->match, error) < 0) return -1;
   return 0;
@@ -241,8 +252,7 @@ static int ingest_duplicate(MaIngest *in, const char *existing, GError **error)
 {
   const char *ent = in->ctx->enterprise_id;
   MaIngestResult *r = in->r;
-  if (match_message(in->p->st, in->ctx, in->msg, &in->match, error) < 0) return -1;
-  if (add_named_links(in->p->st, ent, in->prov, in->match->links, error) < 0) return -1;
+  if (ingest_match(in, FALSE, error) < 0) return -1;
   result_take_message(r, in->msg, in->match);
   r->message_id = g_strdup(existing);
   int rc = storage_provenance_add(in->p->st, ent, existing, in->prov, error);
@@ -467,6 +477,21 @@ static gint64 archive_date(const MaMessage *msg, const MaProvenance *prov)
   return msg->date > 0 ? msg->date : (prov && prov->received_at > 0 ? prov->received_at : ma_now());
 }
 
+/* Whether the enterprise's rules can make activities (the setting on and at least one rule),
+ * asked once per pipeline until pipeline_forget: the rules' evaluation reads them again when on. */
+static int activities_on(MaPipeline *p, const MaMatchContext *ctx, gboolean *on, GError **error)
+{
+  gpointer known = g_hash_table_lookup(p->activities_on, ctx->enterprise_id);
+  if (known) {
+    *on = GPOINTER_TO_INT(known) == 1;
+    return 0;
+  }
+  *on = FALSE;
+  if (ctx->settings->activities && activities_enabled(p->st, ctx->enterprise_id, on, error) < 0) return -1;
+  g_hash_table_insert(p->activities_on, g_strdup(ctx->enterprise_id), GINT_TO_POINTER(*on ? 1 : 2));
+  return 0;
+}
+
 int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *pm, const MaProvenance *prov,
                      GError **error)
 {
@@ -475,19 +500,19 @@ int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *
   MaMatchContext *ctx = context_for(p, enterprise_id, error);
   if (!ctx) return -1;
   gboolean on = FALSE;
-  if (pm->msg && ctx->settings->archiving && ctx->settings->activities &&
-      activities_enabled(p->st, ctx->enterprise_id, &on, error) < 0)
-    return -1;
+  if (pm->msg && ctx->settings->archiving && activities_on(p, ctx, &on, error) < 0) return -1;
   if (on) {
     /* the links as matching finds them now; the transaction matches again and writes only the
      * planned activities of records that are still linked */
-    g_autoptr(MaMatch) match = NULL;
-    if (match_message(p->st, ctx, pm->msg, &match, error) < 0) return -1;
-    if (add_named_links(p->st, ctx->enterprise_id, prov, match->links, error) < 0) return -1;
-    MaStoredMessage *view = ma_stored_message_new();
-    fill_view(ctx, pm->len, pm->msg, match, view);
-    int rc = activities_plan(p->st, ctx->enterprise_id, view, match->links, prov, &pm->plan, error);
-    view_free(view);
+    MaIngest in = {.p = p, .ctx = ctx, .pm = pm, .msg = pm->msg, .prov = prov};
+    int rc = ingest_match(&in, FALSE, error);
+    if (rc == 0) {
+      MaStoredMessage *view = ma_stored_message_new();
+      fill_view(ctx, pm->len, pm->msg, in.match, view);
+      rc = activities_plan(p->st, ctx->enterprise_id, view, in.match->links, prov, &pm->plan, error);
+      view_free(view);
+    }
+    ingest_clear(&in);
     if (rc < 0) return -1;
   }
   pm->planned = TRUE;
@@ -508,7 +533,7 @@ static int ingest_parsed(MaIngest *in, GError **error)
     in->r->outcome = MA_INGEST_DUPLICATE;
     return ingest_duplicate(in, existing, error);
   }
-  if (ingest_match(in, error) < 0) return -1;
+  if (ingest_match(in, TRUE, error) < 0) return -1;
   result_take_message(in->r, msg, in->match);
   in->r->skip_reason = ingest_skip_reason(in);
   if (in->r->skip_reason) {
@@ -578,7 +603,7 @@ int pipeline_preview(MaPipeline *p, const char *enterprise_id, const MaParsedMes
   if (!pm->msg) return 0; /* archived unparsed, with no participant and no link */
   /* the stages of ingest_parsed that read: match (with the thread), then the skip decision */
   MaIngest in = {.p = p, .ctx = ctx, .pm = pm, .msg = pm->msg, .date = archive_date(pm->msg, NULL)};
-  if (ingest_match(&in, error) < 0) {
+  if (ingest_match(&in, TRUE, error) < 0) {
     ingest_clear(&in);
     return -1;
   }

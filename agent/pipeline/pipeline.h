@@ -33,7 +33,8 @@
  *                                     record within the window (loop_guard.h).
  *
  * A MaPipeline is per thread: it borrows one MaStorage handle and the config, and caches each
- * enterprise's match context (domains, employees, settings) until pipeline_forget().
+ * enterprise's match context (domains, employees, settings) and whether its rules can make
+ * activities until pipeline_forget() (the workers forget before each batch).
  */
 #ifndef MA_PIPELINE_H
 #define MA_PIPELINE_H
