@@ -13,8 +13,12 @@
  * by pointer (mime_body.c); a read-only private mapping gives it the same pointers for a file, and
  * releasing a page of it never loses data (the next read faults it back from the page cache). The
  * file must not shrink while mapped (reading past its new end is SIGBUS): spool bodies are written
- * once and never change, and `mailagent ingest` documents that its input files must stay as they
- * are while it runs.
+ * once and never change (a done body may be recycled: spool.h has the mapping freed first), and
+ * `mailagent ingest` documents that its input files must stay as they are while it runs. The price
+ * of the mapping: a disk error while a page of it is read is SIGBUS too, not an error code (why
+ * storage/ runs SQLite with mmap_size=0); only files of MA_RAW_MAP_MIN or more are mapped, and a
+ * spool body is read soon after it was written and synced, from the page cache as a rule. A mapped
+ * file holds its descriptor until ma_raw_free (GMime reads through it).
  */
 #ifndef MA_RAW_H
 #define MA_RAW_H
