@@ -1,7 +1,9 @@
 /* pipeline.c - one message through dedup, match, store and act (activities, the outbox event),
  * inside one storage transaction (see pipeline.h for the outcomes and their reasons). A MaIngest
  * carries the message from stage to stage; ingest_parsed reads as that sequence. The rules are
- * evaluated before the transaction opens (pipeline_prepare) and only written in it.
+ * evaluated before the transaction opens (pipeline_prepare) and only written in it. The octets
+ * come as a MaRaw (agent/lib/raw.h): a large spool body is a mapped file that is never read whole,
+ * its raw blob (raw_blob.h) and attachments streamed from it into the blob store.
  *
  * Idempotence: a duplicate is found by Message-ID or content hash before anything is written; a
  * replayed spool entry finds its own earlier copy and storage_provenance_add refuses the same
