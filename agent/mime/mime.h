@@ -22,8 +22,9 @@
  * raw bytes (mime_prescan.c) before GMime sees anything. The pre-scan also repairs what GMime
  * would read badly: a message whose lines end in bare CR gets them turned into LF, and NUL bytes
  * in the top-level header block become spaces (NULs in bodies are dropped from the text). Only
- * when such a repair is needed is the input copied; otherwise GMime reads the caller's buffer in
- * place. A multipart without a boundary parameter is re-parsed once with the boundary of its
+ * when such a repair is needed is the input copied (a mapped file too: the repair is in memory);
+ * otherwise GMime reads the caller's buffer in place, or a mapped file through its descriptor
+ * (mime_parse_raw). A multipart without a boundary parameter is re-parsed once with the boundary of its
  * first delimiter line (pre-scanned again under the same limits).
  *
  * Policy: "still archive what can be read". Apart from the size limit and input that holds no
