@@ -56,6 +56,11 @@ int sql_step_enterprise_row(SqlDb *d, sqlite3_stmt *s, const char *enterprise_id
  * whole, so SQLite never holds a second full copy in memory. */
 #define SQL_STREAM_MIN (256 * 1024)
 #define SQL_STREAM_CHUNK (256 * 1024)
+/* The page cache of a connection, in KiB (PRAGMA cache_size=-N), and the one a streamed blob's
+ * write runs under: a blob larger than the cache would pass through all of it, evicting the index
+ * pages worth keeping and leaving 16 MB of its own pages resident for nothing. */
+#define SQL_CACHE_KIB 16000
+#define SQL_STREAM_CACHE_KIB 1024
 /* Writes len bytes of data into the zeroblob column `column` of row `rowid` of `table`. */
 int sql_blob_stream_write(sqlite3 *db, const char *table, const char *column, sqlite3_int64 rowid, const void *data,
                           gsize len);

@@ -19,17 +19,18 @@
 
 #include "agent/lib/config.h"
 #include "agent/lib/model.h"
+#include "agent/lib/raw.h"
 #include "agent/tenant/settings.h"
 #include "storage/storage.h"
 
 #define PENDING_PURGE_MS 1000
 #define PENDING_REMATCH_BATCH 500
 
-/* Holds raw (len bytes) for enterprise_id when settings->pending_days > 0 and the capture level
+/* Holds raw (its octets; borrowed) for enterprise_id when settings->pending_days > 0 and the capture level
  * keeps raw copies (not metadata), with the external
  * address keys (char*) and the copy's provenance (may be NULL). In the caller's transaction.
  * 1 held (or held already), 0 not held (pending_days 0), -1 error. */
-int pending_hold(MaStorage *st, const char *enterprise_id, const MaSettings *settings, const void *raw, gsize len,
+int pending_hold(MaStorage *st, const char *enterprise_id, const MaSettings *settings, const MaRaw *raw,
                  const GPtrArray *external_keys, const char *reason, const MaProvenance *prov, GError **error);
 
 /* What a records import or change did (codec_import's result, or one PUT/DELETE). */
