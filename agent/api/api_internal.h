@@ -13,6 +13,7 @@
 #include "agent/lib/config.h"
 #include "agent/lib/error.h"
 #include "agent/lib/tls.h"
+#include "agent/oauth2/oauth2.h"
 #include "storage/storage.h"
 
 #include <sys/queue.h>
@@ -135,6 +136,12 @@ void api_defer(ApiCtx *ctx, ApiJobRun run, ApiJobDone done, void *data);
 ApiWorkers *api_workers_new(struct event_base *base, const char *data_dir, int n, GError **error);
 /* Stops the threads after the jobs already parked, and answers those (loop thread). */
 void api_workers_free(ApiWorkers *pool);
+
+/* ---- OAuth2 (api_mailboxes.c) ---------------------------------------------------------------- */
+/* The OAuth2 environment of the mailboxes' collector (master key, presets, the enterprises'
+ * clients), made on first use on the loop thread and kept for the process; read-only afterwards,
+ * so read workers may use it. NULL with 503 answered when it cannot be made. */
+const MaOAuth2Env *api_oauth2_env(ApiCtx *ctx);
 
 /* ---- replies (api_reply.c) ------------------------------------------------------------------ */
 

@@ -40,6 +40,12 @@ static CollectorEnv *api_collector_env(ApiCtx *ctx)
   return &env;
 }
 
+const MaOAuth2Env *api_oauth2_env(ApiCtx *ctx)
+{
+  CollectorEnv *env = api_collector_env(ctx);
+  return env ? &env->oauth2 : NULL;
+}
+
 static void mailboxes_list(ApiCtx *ctx)
 {
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_mailbox_free);
