@@ -13,7 +13,7 @@
 #include "agent/lib/config.h"
 #include "agent/lib/error.h"
 #include "agent/lib/tls.h"
-#include "agent/oauth2/oauth2.h"
+#include "agent/collector/collector.h"
 #include "storage/storage.h"
 
 #include <sys/queue.h>
@@ -104,6 +104,7 @@ extern const ApiRoute api_search_routes[]; /* api_search.c */
 extern const ApiRoute api_spool_routes[];
 extern const ApiRoute api_domains_routes[];
 extern const ApiRoute api_relays_routes[];
+extern const ApiRoute api_oauth2_routes[];
 extern const ApiRoute api_channels_routes[];
 extern const ApiRoute api_suppressions_routes[];
 
@@ -137,11 +138,11 @@ ApiWorkers *api_workers_new(struct event_base *base, const char *data_dir, int n
 /* Stops the threads after the jobs already parked, and answers those (loop thread). */
 void api_workers_free(ApiWorkers *pool);
 
-/* ---- OAuth2 (api_mailboxes.c) ---------------------------------------------------------------- */
-/* The OAuth2 environment of the mailboxes' collector (master key, presets, the enterprises'
- * clients), made on first use on the loop thread and kept for the process; read-only afterwards,
- * so read workers may use it. NULL with 503 answered when it cannot be made. */
-const MaOAuth2Env *api_oauth2_env(ApiCtx *ctx);
+/* ---- the collector's environment (api_mailboxes.c) --------------------------------------------- */
+/* Presets, master key, TLS context and the OAuth2 environment (the enterprises' clients), made on
+ * first use on the loop thread and kept for the process; read-only afterwards, so read workers may
+ * use it (an XOAUTH2 relay's sign-in and test). NULL with 503 answered when it cannot be made. */
+CollectorEnv *api_collector_env(ApiCtx *ctx);
 
 /* ---- replies (api_reply.c) ------------------------------------------------------------------ */
 

@@ -13,7 +13,6 @@
  */
 #include "api_internal.h"
 
-#include "agent/collector/collector.h"
 #include "agent/relay/relay.h"
 
 static json_t *relay_json(ApiCtx *ctx, const MaRelay *r)
@@ -110,7 +109,7 @@ static void collect_step(void *arg, const char *step, const char *text)
  * job owns everything in it; relay_test_done frees it on the loop. */
 typedef struct {
   const MaConfig *cfg; /* the server's, read-only for its lifetime */
-  const MaOAuth2Env *oauth2; /* the process's (api_oauth2_env), XOAUTH2 relays only, else NULL */
+  const MaOAuth2Env *oauth2; /* the process's (api_collector_env), XOAUTH2 relays only, else NULL */
   char *enterprise_id;
   MaRelay *relay;
   char *to, *from;
@@ -185,15 +184,15 @@ static void relay_test_post(ApiCtx *ctx)
     ma_relay_free(r);
     return;
   }
-  const MaOAuth2Env *oauth2 = NULL;
-  if (relay_uses_oauth2(r) && !(oauth2 = api_oauth2_env(ctx))) { /* 503 answered */
+  CollectorEnv *coll = NULL;
+  if (relay_uses_oauth2(r) && !(coll = api_collector_env(ctx))) { /* 503 answered */
     json_decref(body);
     ma_relay_free(r);
     return;
   }
   RelayTestJob *job = g_new0(RelayTestJob, 1);
   job->cfg = ctx->cfg;
-  job->oauth2 = oauth2;
+  job->oauth2 = coll ? &coll->oauth2 : NULL;
   job->enterprise_id = g_strdup(ctx->enterprise_id);
   job->relay = r;
   job->to = g_strdup(to);
@@ -241,14 +240,14 @@ static void relay_authorize(ApiCtx *ctx)
   g_autofree char *own = NULL, *url = NULL;
   g_autoptr(GError) error = NULL;
   MaRelay *r = NULL;
-  const MaOAuth2Env *env = NULL;
+  CollectorEnv *env = NULL;
   if (!api_check_fields(ctx, body, fields) || !body_string(ctx, body, "redirect_uri", 2048, &redirect)) goto out;
   if (!redirect && !(redirect = own = collector_oauth2_own_redirect(ctx->cfg))) {
     api_reply_error(ctx, 422, "invalid", "field 'redirect_uri' is required (or set [api] public_url to use mailagent's own)");
     goto out;
   }
-  if (!(r = relay_of(ctx)) || !(env = api_oauth2_env(ctx))) goto out;
-  if (relay_oauth2_begin(env, ctx->st, r, redirect, &url, &error) < 0) {
+  if (!(r = relay_of(ctx)) || !(env = api_collector_env(ctx))) goto out;
+  if (relay_oauth2_begin(&env->oauth2, ctx->st, r, redirect, &url, &error) < 0) {
     reply_refusal(ctx, error);
     goto out;
   }
@@ -308,7 +307,7 @@ static void relay_callback(ApiCtx *ctx)
   if (!api_check_query(ctx, NULL) || !(body = api_body_json(ctx, TRUE))) return;
   const char *state = NULL, *code = NULL, *redirect = NULL;
   MaRelay *r = NULL;
-  const MaOAuth2Env *env = NULL;
+  CollectorEnv *env = NULL;
   if (!api_check_fields(ctx, body, fields) || !body_string(ctx, body, "state", 1024, &state) ||
       !body_string(ctx, body, "code", 4096, &code) || !body_string(ctx, body, "redirect_uri", 2048, &redirect))
     goto out;
@@ -316,9 +315,9 @@ static void relay_callback(ApiCtx *ctx)
     api_reply_error(ctx, 422, "invalid", "fields 'state', 'code' and 'redirect_uri' are required");
     goto out;
   }
-  if (!(r = relay_of(ctx)) || !(env = api_oauth2_env(ctx))) goto out;
+  if (!(r = relay_of(ctx)) || !(env = api_collector_env(ctx))) goto out;
   RelayCallbackJob *job = g_new0(RelayCallbackJob, 1);
-  job->oauth2 = env;
+  job->oauth2 = &env->oauth2;
   job->relay = g_steal_pointer(&r);
   job->state = g_strdup(state);
   job->code = g_strdup(code);

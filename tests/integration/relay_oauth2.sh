@@ -10,7 +10,8 @@
 #   - mail routed to it arrives at the destination, Postfix logging sasl_method=XOAUTH2
 #   - a token the server stops accepting is refreshed exactly once and AUTH retried on the same
 #     connection
-#   - API sign-in (POST /v1/relays/{id}:authorize, :callback), then POST :test
+#   - API sign-in: POST /v1/relays/{id}:authorize, the provider's redirect to mailagent's own
+#     GET /v1/oauth2/callback; and with the CRM's redirect, POST :callback; then POST :test
 #   - a revoked grant: the session fails at AUTH, the message falls back to the default path, the
 #     failure counts against the relay, the relay needs sign-in (status reason, authorized false)
 #     and later mail is routed to the default path from the start
@@ -63,6 +64,8 @@ clock_start 1796205600 # 2026-12-02 10:00 UTC
 write_config "[collector]" "ca_file=$T/pki/root.pem" "timeout=10" "presets_file=$T/presets.ini" "interval=8640000" \
   "[tls]" "ca_file=$T/pki/root.pem" "[queue]" "retry_initial=300" "[dns]" "servers=$DNS_SERVERS" \
   "[relay]" "default_host=127.0.0.1:$D_PORT" "tls_mode=off" "allowed_ports=$PF_PORT"
+# mailagent's own OAuth2 redirect: <public_url>/v1/oauth2/callback
+sed -i "/^listen=127.0.0.1:$API_PORT\$/a public_url=http://127.0.0.1:$API_PORT" "$CONF"
 ma init >/dev/null
 KEY=$(ma enterprise add --name Acme --slug acme --domain example.test --json | json_get - 'd["api_key"]["secret"]')
 ma domain dkim acme example.test --selector sel1 --import-key "$FIXTURES_DIR/dns/keys/sel1.key.pem" >/dev/null
@@ -160,9 +163,17 @@ assert_eq 0 "$(mbox_count "$D")" "... and not by the default path"
 assert_eq "0 ok" "$(db "select coalesce(sum(failures), 0) from relay_usage") $(db "select status from relays")" \
   "a refreshed token is no failure of the relay"
 
-# ---- API sign-in -------------------------------------------------------------------------------
-assert_eq 422 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" -X POST \
-  "http://127.0.0.1:$API_PORT/v1/relays/$RELAY:authorize" -d '{}')" ":authorize without a redirect_uri (no public_url) is 422"
+# ---- API sign-in: through mailagent's own callback, then through the CRM's -----------------------
+url=$(api POST "/v1/relays/$RELAY:authorize" '{}' | json_get - 'd["authorization_url"]')
+assert_contains "$url" "redirect_uri=http%3A%2F%2F127.0.0.1%3A$API_PORT%2Fv1%2Foauth2%2Fcallback" \
+  ":authorize without a redirect_uri: mailagent's own callback under public_url"
+loc=$(curl -s -o /dev/null -w '%{redirect_url}' "$url")
+page=$(curl -s -w ' HTTP %{http_code}' "$loc")
+assert_contains "$page" "The relay is signed in" "the provider's redirect to GET /v1/oauth2/callback completes the relay's sign-in"
+assert_contains "$page" "HTTP 200" "... with a 200 page"
+assert_contains "$(curl -s -w ' HTTP %{http_code}' "$loc")" "used already or has expired" "the same link again: the state is spent"
+assert_eq "True untested" "$(ma relay show acme corp --json | json_get - '" ".join(str(x) for x in [d["auth"]["authorized"], d["status"]["state"]])')" \
+  "signed in through the own callback: authorized, untested until a test passes"
 url=$(api POST "/v1/relays/$RELAY:authorize" "{\"redirect_uri\":\"$REDIRECT\"}" | json_get - 'd["authorization_url"]')
 assert_contains "$url" "login_hint=relay%40example.test" "POST /v1/relays/{id}:authorize answers the provider's URL"
 read -r CODE STATE <<<"$(sign_in_at_provider "$url")"
