@@ -227,21 +227,9 @@ int pg_relay_list(void *impl, const char *enterprise_id, GPtrArray *out, GError 
 
 int pg_relay_delete(void *impl, const char *enterprise_id, const char *id, GError **error)
 {
-  PgDb *d = impl;
-  g_autofree char *owner = g_strconcat("relay:", id, NULL);
-  PgParams p = {0};
-  pg_param_text(&p, enterprise_id);
-  pg_param_text(&p, id);
-  PgParams grant = {0};
-  pg_param_text(&grant, enterprise_id);
-  pg_param_text(&grant, owner);
-  if (pg_write_begin(d, error) < 0) return -1;
-  /* filters and counters go with the row (ON DELETE CASCADE); the grant is keyed by owner */
-  gint64 n = pg_exec(d, "DELETE FROM relays WHERE enterprise_id = $1 AND id = $2", &p, "delete relay", error);
-  if (n > 0 &&
-      pg_exec(d, "DELETE FROM oauth2_grants WHERE enterprise_id = $1 AND owner = $2", &grant, "delete relay grant", error) < 0)
-    n = -1;
-  return pg_write_end(d, n < 0 ? -1 : n > 0 ? 1 : 0, error);
+  /* filters and counters go with the row (ON DELETE CASCADE), the grant by its owner */
+  return pg_delete_with_grant(impl, "DELETE FROM relays WHERE enterprise_id = $1 AND id = $2", enterprise_id, id, "relay",
+                              "delete relay", error);
 }
 
 int pg_relay_set_status(void *impl, const char *enterprise_id, const char *id, const char *status, gint64 since,

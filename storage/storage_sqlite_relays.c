@@ -231,25 +231,9 @@ int sqlite_relay_list(void *impl, const char *enterprise_id, GPtrArray *out, GEr
 
 int sqlite_relay_delete(void *impl, const char *enterprise_id, const char *id, GError **error)
 {
-  SqlDb *d = impl;
-  if (sql_write_begin(d, error) < 0) return -1;
-  int ret = -1;
-  sqlite3_stmt *s = sql_prep(d, "DELETE FROM relays WHERE enterprise_id = ? AND id = ?", error);
-  if (s) {
-    sql_bind_text(s, 1, enterprise_id);
-    sql_bind_text(s, 2, id);
-    if (sql_step_done(d, s, error, "delete relay") == 0) ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
-  }
-  /* filters and counters go with the row (ON DELETE CASCADE); the grant is keyed by owner */
-  g_autofree char *owner = g_strconcat("relay:", id, NULL);
-  if (ret == 1 && (s = sql_prep(d, "DELETE FROM oauth2_grants WHERE enterprise_id = ? AND owner = ?", error))) {
-    sql_bind_text(s, 1, enterprise_id);
-    sql_bind_text(s, 2, owner);
-    if (sql_step_done(d, s, error, "delete relay grant") < 0) ret = -1;
-  } else if (ret == 1) {
-    ret = -1;
-  }
-  return sql_write_end(d, ret, error);
+  /* filters and counters go with the row (ON DELETE CASCADE), the grant by its owner */
+  return sql_delete_with_grant(impl, "DELETE FROM relays WHERE enterprise_id = ? AND id = ?", enterprise_id, id, "relay",
+                               "delete relay", error);
 }
 
 int sqlite_relay_set_status(void *impl, const char *enterprise_id, const char *id, const char *status, gint64 since,

@@ -24,21 +24,9 @@ source "$(dirname "$0")/lib/outbound.sh"
 
 pki_make
 dns_start "$FIXTURES_DIR/dns/example.test.zone"
-# the relay is given as 127.0.0.1: its certificate names that IP address, chain included
-(
-  cd "$T/pki"
-  openssl req -newkey rsa:2048 -nodes -keyout smtp.key -out smtp.csr -subj "/CN=127.0.0.1" 2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > smtp.ext
-  openssl x509 -req -in smtp.csr -CA inter.pem -CAkey inter.key -CAcreateserial -out smtp.crt -days 2 -extfile smtp.ext 2>/dev/null
-  cat smtp.crt inter.pem > smtp.pem
-  chmod 644 smtp.key
-)
-oauth2_provider_start
+# the relay is given as 127.0.0.1: its certificate names that IP address
 dovecot_user relay@example.test unused-password
-DOVECOT_EXTRA_MECHANISMS="xoauth2" dovecot_start \
-  "passdb {" "  driver = oauth2" "  mechanisms = xoauth2" "  args = $T/dovecot/oauth2.conf.ext" "}" \
-  "service auth {" "  unix_listener $T/dovecot/auth-postfix {" "    mode = 0666" "  }" "}"
-for _ in $(seq 1 50); do [ -S "$T/dovecot/auth-postfix" ] && break; sleep 0.1; done
+xoauth2_sasl_start
 
 PF=$T/pf
 PF_PORT=$(free_port)
