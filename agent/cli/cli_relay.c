@@ -350,6 +350,22 @@ static int cmd_list(int argc, char **argv)
   return 0;
 }
 
+/* The configuration, storage and relay RELAY (id or name) of ENTERPRISE for command what. 0, or an
+ * exit status (printed; nothing left open). The caller closes *st and frees *r. */
+static int open_relay(const CliCommon *common, const char *enterprise, const char *relay, const char *what,
+                      MaConfig **cfg, MaStorage **st, MaRelay **r)
+{
+  MaEnterprise *ent = NULL;
+  int rc = cli_open_enterprise(common, enterprise, cfg, st, &ent);
+  if (rc != 0) return rc;
+  g_autoptr(GError) error = NULL;
+  rc = storage_relay_get(*st, ent->id, relay, r, &error);
+  ma_enterprise_free(ent);
+  if (rc > 0) return 0;
+  storage_close(st);
+  return rc == 0 ? cli_usage_error("no relay %s", relay) : cli_fail(what, error);
+}
+
 static int cmd_show(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
@@ -359,17 +375,11 @@ static int cmd_show(int argc, char **argv)
   if (rc >= 0) return rc;
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  MaEnterprise *ent = NULL;
-  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
-  g_autoptr(GError) error = NULL;
   MaRelay *r = NULL;
-  rc = storage_relay_get(st, ent->id, argv[2], &r, &error);
-  if (rc > 0) print_or_json(st, cfg, r, common.json);
+  if ((rc = open_relay(&common, argv[1], argv[2], "relay show", &cfg, &st, &r)) != 0) return rc;
+  print_or_json(st, cfg, r, common.json);
   storage_close(&st);
-  ma_enterprise_free(ent);
   ma_relay_free(r);
-  if (rc < 0) return cli_fail("relay show", error);
-  if (rc == 0) return cli_usage_error("no relay %s", argv[2]);
   return 0;
 }
 
@@ -383,15 +393,12 @@ static int cmd_delete(int argc, char **argv)
   if (rc >= 0) return rc;
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  MaEnterprise *ent = NULL;
-  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
-  g_autoptr(GError) error = NULL;
   MaRelay *r = NULL;
-  rc = storage_relay_get(st, ent->id, argv[2], &r, &error);
-  if (rc > 0) rc = storage_relay_delete(st, ent->id, r->id, &error);
-  if (rc > 0) cli_audit(st, ent->id, "relay.delete", r->name, NULL, NULL);
+  if ((rc = open_relay(&common, argv[1], argv[2], "relay delete", &cfg, &st, &r)) != 0) return rc;
+  g_autoptr(GError) error = NULL;
+  rc = storage_relay_delete(st, r->enterprise_id, r->id, &error);
+  if (rc > 0) cli_audit(st, r->enterprise_id, "relay.delete", r->name, NULL, NULL);
   storage_close(&st);
-  ma_enterprise_free(ent);
   ma_relay_free(r);
   if (rc < 0) return cli_fail("relay delete", error);
   if (rc == 0) return cli_usage_error("no relay %s", argv[2]);
@@ -422,16 +429,14 @@ static int cmd_test(int argc, char **argv)
   if (rc >= 0) return rc;
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  MaEnterprise *ent = NULL;
-  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
-  g_autoptr(GError) error = NULL;
   MaRelay *r = NULL;
-  rc = storage_relay_get(st, ent->id, argv[2], &r, &error);
-  if (rc == 0) g_set_error(&error, MA_ERROR, MA_ERROR_NOT_FOUND, "no relay %s", argv[2]);
+  if ((rc = open_relay(&common, argv[1], argv[2], "relay test", &cfg, &st, &r)) != 0) return rc;
+  g_autoptr(GError) error = NULL;
   g_autofree char *failure = NULL;
   CollectorEnv coll = {0};
   gboolean coll_ok = FALSE;
-  if (rc > 0 && relay_uses_oauth2(r)) {
+  rc = 1;
+  if (relay_uses_oauth2(r)) {
     /* its token comes from the grant: the OAuth2 environment of the mailboxes (master key, presets) */
     if (collector_env_init(&coll, cfg, &error) < 0) rc = -1;
     else coll_ok = TRUE;
@@ -439,9 +444,8 @@ static int cmd_test(int argc, char **argv)
   RelayProbeEnv env = {.cfg = cfg, .oauth2 = coll_ok ? &coll.oauth2 : NULL, .st = st};
   if (rc > 0) rc = relay_test(&env, r, to, from, print_step, NULL, &failure, &error) == 0 ? 1 : -1;
   if (coll_ok) collector_env_clear(&coll);
-  if (rc > 0) cli_audit(st, ent->id, "relay.test", r->name, json_pack("{s:b}", "passed", failure == NULL), NULL);
+  if (rc > 0) cli_audit(st, r->enterprise_id, "relay.test", r->name, json_pack("{s:b}", "passed", failure == NULL), NULL);
   storage_close(&st);
-  ma_enterprise_free(ent);
   ma_relay_free(r);
   if (rc < 0) return cli_fail("relay test", error);
   if (failure) {
@@ -452,20 +456,17 @@ static int cmd_test(int argc, char **argv)
   return 0;
 }
 
-/* authorize and callback: the relay and the OAuth2 environment. 0, or an exit status (printed). */
+/* authorize and callback: the relay (open_relay) and the OAuth2 environment. 0, or an exit status
+ * (printed; nothing left open). */
 static int open_oauth2(const CliCommon *common, const char *enterprise, const char *relay, const char *what,
                        MaConfig **cfg, MaStorage **st, MaRelay **r, CollectorEnv *env)
 {
-  MaEnterprise *ent = NULL;
-  int rc = cli_open_enterprise(common, enterprise, cfg, st, &ent);
+  int rc = open_relay(common, enterprise, relay, what, cfg, st, r);
   if (rc != 0) return rc;
   g_autoptr(GError) error = NULL;
-  rc = storage_relay_get(*st, ent->id, relay, r, &error);
-  ma_enterprise_free(ent);
-  if (rc > 0 && collector_env_init(env, *cfg, &error) == 0) return 0;
+  if (collector_env_init(env, *cfg, &error) == 0) return 0;
   storage_close(st);
   g_clear_pointer(r, ma_relay_free);
-  if (rc == 0) return cli_usage_error("no relay %s", relay);
   return cli_fail(what, error);
 }
 

@@ -43,17 +43,7 @@ pf_listen "$PF" "127.0.0.1:$OPEN_PORT" smtpd_sasl_auth_enable=no mynetworks=127.
   smtpd_recipient_restrictions=permit_mynetworks,reject
 pf_reload "$PF"
 
-cat > "$T/presets.ini" <<EOF
-[fakeprov]
-name = Fake provider (tests)
-source = tests/fixtures/collector/fake_oauth2.py
-imap = localhost:$IMAPS_PORT:tls
-smtp = 127.0.0.1:$PF_PORT:starttls
-auth = oauth2 password
-oauth2_authorize_url = http://127.0.0.1:$OAUTH_PORT/authorize
-oauth2_token_url = http://127.0.0.1:$OAUTH_PORT/token
-oauth2_scope = mail
-EOF
+fakeprov_preset "$PF_PORT"
 clock_start 1796205600 # 2026-12-02 10:00 UTC
 write_config "[collector]" "ca_file=$T/pki/root.pem" "timeout=10" "presets_file=$T/presets.ini" "interval=8640000" \
   "[queue]" "retry_initial=1" "retry_max=2" "[dns]" "servers=$DNS_SERVERS" \

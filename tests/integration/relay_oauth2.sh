@@ -37,17 +37,7 @@ pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = may" "smtpd_tls_cert_file =
 D=$T/pf_d; D_PORT=$(free_port)
 pf_dest "$D" "$D_PORT" "smtpd_tls_security_level = none" "myhostname = default.test"
 
-cat > "$T/presets.ini" <<EOF
-[fakeprov]
-name = Fake provider (tests)
-source = tests/fixtures/collector/fake_oauth2.py
-imap = localhost:$IMAPS_PORT:tls
-smtp = 127.0.0.1:$PF_PORT:starttls
-auth = oauth2 password
-oauth2_authorize_url = http://127.0.0.1:$OAUTH_PORT/authorize
-oauth2_token_url = http://127.0.0.1:$OAUTH_PORT/token
-oauth2_scope = mail
-EOF
+fakeprov_preset "$PF_PORT"
 clock_start 1796205600 # 2026-12-02 10:00 UTC
 write_config "[collector]" "ca_file=$T/pki/root.pem" "timeout=10" "presets_file=$T/presets.ini" "interval=8640000" \
   "[tls]" "ca_file=$T/pki/root.pem" "[queue]" "retry_initial=300" "[dns]" "servers=$DNS_SERVERS" \

@@ -15,6 +15,9 @@
 #   naming 127.0.0.1 with its chain ($T/pki/smtp.pem, smtp.key), the fake OAuth2 provider
 #   (OAUTH_PORT), and Dovecot with an oauth2 passdb for XOAUTH2 whose auth socket for Postfix is
 #   $T/dovecot/auth-postfix (smtpd_sasl_type = dovecot, smtpd_sasl_path).
+# fakeprov_preset SMTP_PORT: writes $T/presets.ini ([collector] presets_file) with the preset
+#   fakeprov: Dovecot's IMAPS, SMTP submission on 127.0.0.1:SMTP_PORT, the fake provider's OAuth2
+#   endpoints (after xoauth2_sasl_start).
 # wait_state API_ID ADDRESS STATE [seconds]: waits until GET /v1/outbound/ID shows ADDRESS in STATE;
 #   prints the state seen last. Needs KEY (the enterprise API key) and API_PORT.
 
@@ -53,6 +56,20 @@ xoauth2_sasl_start() {
     "service auth {" "  unix_listener $T/dovecot/auth-postfix {" "    mode = 0666" "  }" "}"
   for _ in $(seq 1 50); do [ -S "$T/dovecot/auth-postfix" ] && return 0; sleep 0.1; done
   fail "Dovecot's auth socket for Postfix did not appear"
+}
+
+fakeprov_preset() {
+  cat > "$T/presets.ini" <<EOF
+[fakeprov]
+name = Fake provider (tests)
+source = tests/fixtures/collector/fake_oauth2.py
+imap = localhost:$IMAPS_PORT:tls
+smtp = 127.0.0.1:$1:starttls
+auth = oauth2 password
+oauth2_authorize_url = http://127.0.0.1:$OAUTH_PORT/authorize
+oauth2_token_url = http://127.0.0.1:$OAUTH_PORT/token
+oauth2_scope = mail
+EOF
 }
 
 mbox_count() { grep -c '^From ' "$1/mail/inbox" 2>/dev/null || echo 0; }
