@@ -3,7 +3,7 @@
  * one place: the port among [relay] allowed_ports (465 means implicit TLS unless told), AUTH with
  * PLAIN, LOGIN or XOAUTH2 forces TLS mode required-verify, a password is sealed at once (associated
  * data "relay:<id>") and never returned, XOAUTH2 names a username and a provider (its grant comes
- * from the sign-in of relay_oauth2.c; another provider revokes the grant of the old one), at most
+ * from the sign-in of relay_oauth2.c; another provider or username revokes it), at most
  * RELAY_MAX_PER_DOMAIN relays per sender domain, at
  * least one filter per relay, each for a domain of the enterprise, the return path bounce (VERP,
  * the default), from or an address in one of its domains. A change to how the relay is reached
@@ -229,6 +229,17 @@ static int seal_password(const MaConfig *cfg, MaRelay *r, const char *password, 
   return 0;
 }
 
+/* r's OAuth2 grant, when it holds a valid one, is revoked (its account changed). 0 or -1. */
+static int revoke_grant(MaStorage *st, MaRelay *r, GError **error)
+{
+  if (g_strcmp0(r->grant_state, "valid") != 0) return 0;
+  g_autofree char *owner = relay_oauth2_owner(r);
+  if (storage_oauth2_grant_revoke(st, owner, ma_now(), error) < 0) return -1;
+  g_free(r->grant_state);
+  r->grant_state = g_strdup("revoked");
+  return 0;
+}
+
 /* Applies fields to r (new when creating). The rules of the file's opening paragraph. */
 static int apply(MaStorage *st, const MaConfig *cfg, MaRelay *r, json_t *fields, gboolean creating, GError **error)
 {
@@ -306,18 +317,14 @@ static int apply(MaStorage *st, const MaConfig *cfg, MaRelay *r, json_t *fields,
       if (!*provider || strlen(provider) > RELAY_NAME_MAX || strspn(provider, NAME_CHARS) != strlen(provider))
         return invalid(error, "auth.provider: an OAuth2 provider preset name (1 to %d letters, digits, '.', '_' or '-')",
                        RELAY_NAME_MAX);
-      /* a grant is one provider's: signing in again is needed with another */
-      if (r->auth_provider && strcmp(r->auth_provider, provider) != 0 && g_strcmp0(r->grant_state, "valid") == 0) {
-        g_autofree char *owner = relay_oauth2_owner(r);
-        if (storage_oauth2_grant_revoke(st, owner, ma_now(), error) < 0) return -1;
-        g_free(r->grant_state);
-        r->grant_state = g_strdup("revoked");
-      }
+      /* a grant is one provider's account: another provider, or another username, signs in again */
+      if (r->auth_provider && strcmp(r->auth_provider, provider) != 0 && revoke_grant(st, r, error) < 0) return -1;
       g_free(r->auth_provider);
       r->auth_provider = g_strdup(provider);
     }
     if (user) {
       if (!*user || strlen(user) > 256) return invalid(error, "auth.username: 1 to 256 bytes");
+      if (r->username && strcmp(r->username, user) != 0 && revoke_grant(st, r, error) < 0) return -1;
       g_free(r->username);
       r->username = g_strdup(user);
     }

@@ -2,8 +2,9 @@
  * owner "relay:<id>", sealed at rest like every grant) obtained by the authorization-code flow with
  * PKCE that employee mailboxes use, from the provider the relay names (a preset with OAuth2
  * endpoints; the enterprise's client for it is the one `mailbox oauth2-client` sets), and what a
- * refused grant does to the relay: it needs sign-in again (status untested with the reason), so
- * routing passes it over until an administrator signs in and `relay test` passes.
+ * refused grant does to the relay: it needs sign-in again (status untested with the reason, and the
+ * webhook event relay.needs_sign_in once), so routing passes it over until an administrator signs
+ * in and `relay test` passes.
  *
  * relay_oauth2_finish exchanges the code over HTTP: the CLI or a worker thread calls it, never an
  * event loop. Tokens and codes never reach a log or an error text.
@@ -14,6 +15,9 @@
 #include "agent/lib/error.h"
 
 #include <string.h>
+
+/* How the status reason of a relay that needs sign-in starts. */
+#define RELAY_NEEDS_SIGN_IN "needs sign-in:"
 
 char *relay_oauth2_owner(const MaRelay *r)
 {
@@ -68,7 +72,24 @@ int relay_oauth2_revoked(MaStorage *st, const char *relay_id, const char *why, G
   g_autoptr(MaOAuth2Grant) g = NULL;
   int found = storage_oauth2_grant_get(st, owner, &g, error);
   if (found <= 0) return found;
-  g_autofree char *reason = g_strdup_printf("needs sign-in: the provider refused the OAuth2 grant (%s); run mailagent"
-                                            " relay authorize, then relay test", why ? why : "revoked");
-  return storage_relay_set_status(st, g->enterprise_id, relay_id, "untested", ma_now(), reason, 0, error);
+  g_autoptr(MaRelay) r = NULL;
+  if ((found = storage_relay_get(st, g->enterprise_id, relay_id, &r, error)) <= 0) return found;
+  gint64 now = ma_now();
+  g_autofree char *reason = g_strdup_printf(RELAY_NEEDS_SIGN_IN " the provider refused the OAuth2 grant (%s); run"
+                                            " mailagent relay authorize, then relay test", why ? why : "revoked");
+  /* told once per refused grant: a second refusal of the same grant (another connection) only
+   * finds the relay marked already */
+  if (g_strcmp0(r->status, "untested") == 0 && r->status_reason && g_str_has_prefix(r->status_reason, RELAY_NEEDS_SIGN_IN))
+    return 1;
+  if (storage_relay_set_status(st, r->enterprise_id, r->id, "untested", now, reason, 0, error) < 0) return -1;
+  char at[32];
+  ma_time_format(now, at);
+  g_autofree char *key = g_strdup_printf("relay.needs_sign_in:%s:%" G_GINT64_FORMAT, r->id, g->updated_at);
+  json_t *doc = json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s,s:s,s:s}", "relay_id", r->id, "name", r->name, "host", r->host,
+                          "provider", r->auth_provider, "username", r->username, "reason", reason, "at", at,
+                          "idempotency_key", key);
+  g_autofree char *payload = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  if (storage_outbox_add(st, r->enterprise_id, "relay.needs_sign_in", key, payload, now, error) < 0) return -1;
+  return 1;
 }

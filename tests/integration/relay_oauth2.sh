@@ -13,8 +13,9 @@
 #   - API sign-in: POST /v1/relays/{id}:authorize, the provider's redirect to mailagent's own
 #     GET /v1/oauth2/callback; and with the CRM's redirect, POST :callback; then POST :test
 #   - a revoked grant: the session fails at AUTH, the message falls back to the default path, the
-#     failure counts against the relay, the relay needs sign-in (status reason, authorized false)
-#     and later mail is routed to the default path from the start
+#     failure counts against the relay, the relay needs sign-in (status reason, authorized false,
+#     the webhook event relay.needs_sign_in once) and later mail is routed to the default path from
+#     the start
 #   - deleting the relay deletes its grant; no token ever appears in a log or an answer
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/dns.sh"
@@ -185,6 +186,8 @@ ma relay show acme corp --json > "$T/corp.json"
 assert_eq "False untested" "$(json_get "$T/corp.json" '" ".join(str(x) for x in [d["auth"]["authorized"], d["status"]["state"]])')" \
   "the relay is no longer authorized and not routed"
 assert_contains "$(json_get "$T/corp.json" 'd["status"]["reason"]')" "needs sign-in" "... its status says it needs sign-in"
+assert_eq "1 corp fakeprov" "$(db "select count(*) || ' ' || json_extract(payload, '$.name') || ' ' || json_extract(payload, '$.provider') from outbox where event = 'relay.needs_sign_in'")" \
+  "the CRM is told once (webhook event relay.needs_sign_in)"
 ID=$(send r4@client.example "After the relay needs sign-in")
 assert_eq sent "$(wait_state "$ID" r4@client.example sent)" "later mail: sent"
 assert_contains "$(outbound "$ID" | json_get - 'd["route"]["groups"][0]["reason"]')" "needs OAuth2 sign-in" \

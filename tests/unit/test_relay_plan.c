@@ -210,13 +210,36 @@ static void test_xoauth2_fields(Fixture *fx, gconstpointer data)
   ma_relay_free(m);
   g_assert_cmpint(storage_relay_get(fx->st, "ent1", "corp", &m, &error), ==, 1);
   g_assert_cmpstr(m->grant_state, ==, "revoked");
-  /* the provider refuses the grant: the relay needs sign-in, says why */
+  /* another username: signed in again as well */
+  g_assert_cmpint(storage_oauth2_grant_put(fx->st, &g, &error), ==, 0);
+  ma_relay_free(m);
+  g_assert_cmpint(relay_modify(fx->st, fx->cfg, "ent1", "corp", json_pack("{s:{s:s}}", "auth", "username", "relay@acme.example"),
+                               &m, &error), ==, 0);
+  g_assert_cmpstr(m->grant_state, ==, "valid"); /* the same one */
+  ma_relay_free(m);
+  g_assert_cmpint(relay_modify(fx->st, fx->cfg, "ent1", "corp", json_pack("{s:{s:s}}", "auth", "username", "other@acme.example"),
+                               &m, &error), ==, 0);
+  g_assert_cmpstr(m->grant_state, ==, "revoked");
+  ma_relay_free(m);
+  /* the provider refuses the grant: the relay needs sign-in, says why, and the CRM is told once */
+  g_assert_cmpint(storage_relay_get(fx->st, "ent1", "corp", &m, &error), ==, 1);
   g_assert_cmpint(storage_relay_set_status(fx->st, "ent1", m->id, "ok", 1000, "test passed", 0, &error), ==, 1);
+  g_assert_cmpint(relay_oauth2_revoked(fx->st, m->id, "invalid_grant", &error), ==, 1);
   g_assert_cmpint(relay_oauth2_revoked(fx->st, m->id, "invalid_grant", &error), ==, 1);
   ma_relay_free(m);
   g_assert_cmpint(storage_relay_get(fx->st, "ent1", "corp", &m, &error), ==, 1);
   g_assert_cmpstr(m->status, ==, "untested");
-  g_assert_nonnull(strstr(m->status_reason, "needs sign-in"));
+  g_assert_true(g_str_has_prefix(m->status_reason, "needs sign-in: the provider refused the OAuth2 grant (invalid_grant)"));
+  gint64 backlog = 0;
+  g_assert_cmpint(storage_outbox_backlog(fx->st, &backlog, &error), ==, 0);
+  g_assert_cmpint(backlog, ==, 1); /* told once */
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbox_event_free);
+  g_assert_cmpint(storage_outbox_claim(fx->st, G_MAXINT64 / 4, 0, 10, events, &error), ==, 0); /* a read: no lease */
+  g_assert_cmpuint(events->len, ==, 1);
+  const MaOutboxEvent *ev = g_ptr_array_index(events, 0);
+  g_assert_cmpstr(ev->event, ==, "relay.needs_sign_in");
+  g_assert_nonnull(strstr(ev->payload, "\"provider\":\"other\""));
+  g_assert_nonnull(strstr(ev->payload, "\"username\":\"other@acme.example\""));
   g_assert_cmpint(relay_oauth2_revoked(fx->st, "no-such-relay", "x", &error), ==, 0);
   g_assert_no_error(error);
   ma_relay_free(m);
