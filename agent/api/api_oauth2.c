@@ -44,9 +44,9 @@ static void relay_run(MaStorage *st, void *data)
 {
   RelaySignIn *job = data;
   g_autoptr(MaRelay) r = NULL;
-  job->rc = storage_relay_get(st, job->enterprise_id, job->relay_id, &r, &job->error);
-  if (job->rc == 0) g_set_error(&job->error, MA_ERROR, MA_ERROR_NOT_FOUND, "the relay no longer exists");
-  if (job->rc > 0) job->rc = relay_oauth2_finish(job->oauth2, st, r, job->state, job->code, job->redirect, &job->error);
+  int found = storage_relay_get(st, job->enterprise_id, job->relay_id, &r, &job->error);
+  if (found == 0) g_set_error(&job->error, MA_ERROR, MA_ERROR_NOT_FOUND, "the relay no longer exists");
+  job->rc = found > 0 ? relay_oauth2_finish(job->oauth2, st, r, job->state, job->code, job->redirect, &job->error) : -1;
 }
 
 static void relay_done(ApiCtx *ctx, void *data)

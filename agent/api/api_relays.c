@@ -63,15 +63,22 @@ static void relays_add(ApiCtx *ctx)
   ma_relay_free(r);
 }
 
-static void relay_get(ApiCtx *ctx)
+/* The relay {id} of the request's enterprise, or NULL with 404/500 answered. Caller frees. */
+static MaRelay *relay_of(ApiCtx *ctx)
 {
-  if (!api_check_query(ctx, NULL)) return;
   g_autoptr(GError) error = NULL;
   MaRelay *r = NULL;
   int rc = storage_relay_get(ctx->st, ctx->enterprise_id, api_param(ctx, "id"), &r, &error);
   if (rc < 0) api_reply_gerror(ctx, error);
   else if (rc == 0) api_reply_error(ctx, 404, "not_found", "no relay %s", api_param(ctx, "id"));
-  else api_reply_json(ctx, 200, relay_json(ctx, r));
+  return r;
+}
+
+static void relay_get(ApiCtx *ctx)
+{
+  if (!api_check_query(ctx, NULL)) return;
+  MaRelay *r = relay_of(ctx);
+  if (r) api_reply_json(ctx, 200, relay_json(ctx, r));
   ma_relay_free(r);
 }
 
@@ -169,12 +176,8 @@ static void relay_test_post(ApiCtx *ctx)
   }
   const char *to = json_string_value(json_object_get(body, "to"));
   const char *from = json_string_value(json_object_get(body, "from"));
-  g_autoptr(GError) error = NULL;
-  MaRelay *r = NULL;
-  int rc = storage_relay_get(ctx->st, ctx->enterprise_id, api_param(ctx, "id"), &r, &error);
-  if (rc == 0) api_reply_error(ctx, 404, "not_found", "no relay %s", api_param(ctx, "id"));
-  if (rc <= 0) {
-    if (rc < 0) api_reply_gerror(ctx, error);
+  MaRelay *r = relay_of(ctx);
+  if (!r) {
     json_decref(body);
     return;
   }
@@ -200,17 +203,6 @@ static void relay_test_post(ApiCtx *ctx)
   job->steps = json_array();
   json_decref(body);
   api_defer(ctx, relay_test_run, relay_test_done, job);
-}
-
-/* The relay {id} of the request's enterprise, or NULL with 404/500 answered. Caller frees. */
-static MaRelay *relay_of(ApiCtx *ctx)
-{
-  g_autoptr(GError) error = NULL;
-  MaRelay *r = NULL;
-  int rc = storage_relay_get(ctx->st, ctx->enterprise_id, api_param(ctx, "id"), &r, &error);
-  if (rc < 0) api_reply_gerror(ctx, error);
-  else if (rc == 0) api_reply_error(ctx, 404, "not_found", "no relay %s", api_param(ctx, "id"));
-  return r;
 }
 
 /* A string field of body into *out (borrowed; NULL when absent); FALSE with 422 answered when it is
@@ -272,8 +264,9 @@ static void relay_callback_run(MaStorage *st, void *data)
 {
   RelayCallbackJob *job = data;
   job->rc = relay_oauth2_finish(job->oauth2, st, job->relay, job->state, job->code, job->redirect, &job->error);
-  if (job->rc == 0 && storage_relay_get(st, job->relay->enterprise_id, job->relay->id, &job->now, &job->error) <= 0)
-    job->rc = -1;
+  int found = job->rc == 0 ? storage_relay_get(st, job->relay->enterprise_id, job->relay->id, &job->now, &job->error) : 1;
+  if (found == 0) g_set_error(&job->error, MA_ERROR, MA_ERROR_NOT_FOUND, "relay %s was deleted meanwhile", job->relay->name);
+  if (found <= 0) job->rc = -1;
 }
 
 static void relay_callback_done(ApiCtx *ctx, void *data)
