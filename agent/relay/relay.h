@@ -234,8 +234,8 @@ int relay_oauth2_finish(const MaOAuth2Env *env, MaStorage *st, const MaRelay *r,
                         const char *redirect_uri, GError **error);
 /* The provider refused relay_id's grant (oauth2 marked it revoked): the relay needs sign-in (status
  * untested, the reason says so), so routing passes it over, and the CRM is told once per grant
- * (webhook event relay.needs_sign_in). 1 marked (now or before), 0 no grant or no relay, -1 on a
- * storage error. */
+ * (webhook event relay.needs_sign_in), in one transaction of its own (not inside the caller's).
+ * 1 marked (now or before), 0 no grant or no relay, -1 on a storage error. */
 int relay_oauth2_revoked(MaStorage *st, const char *relay_id, const char *why, GError **error);
 
 /* ---- relay test (relay_probe.c; blocks: for the CLI) ------------------------------------------ */

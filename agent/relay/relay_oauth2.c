@@ -66,7 +66,8 @@ int relay_oauth2_finish(const MaOAuth2Env *env, MaStorage *st, const MaRelay *r,
   return storage_relay_set_status(st, r->enterprise_id, r->id, "untested", ma_now(), reason, 0, error) < 0 ? -1 : 0;
 }
 
-int relay_oauth2_revoked(MaStorage *st, const char *relay_id, const char *why, GError **error)
+/* relay_oauth2_revoked inside its transaction. */
+static int mark_needs_sign_in(MaStorage *st, const char *relay_id, const char *why, GError **error)
 {
   g_autofree char *owner = g_strconcat("relay:", relay_id, NULL);
   g_autoptr(MaOAuth2Grant) g = NULL;
@@ -74,13 +75,13 @@ int relay_oauth2_revoked(MaStorage *st, const char *relay_id, const char *why, G
   if (found <= 0) return found;
   g_autoptr(MaRelay) r = NULL;
   if ((found = storage_relay_get(st, g->enterprise_id, relay_id, &r, error)) <= 0) return found;
-  gint64 now = ma_now();
-  g_autofree char *reason = g_strdup_printf(RELAY_NEEDS_SIGN_IN " the provider refused the OAuth2 grant (%s); run"
-                                            " mailagent relay authorize, then relay test", why ? why : "revoked");
   /* told once per refused grant: a second refusal of the same grant (another connection) only
    * finds the relay marked already */
   if (g_strcmp0(r->status, "untested") == 0 && r->status_reason && g_str_has_prefix(r->status_reason, RELAY_NEEDS_SIGN_IN))
     return 1;
+  gint64 now = ma_now();
+  g_autofree char *reason = g_strdup_printf(RELAY_NEEDS_SIGN_IN " the provider refused the OAuth2 grant (%s); run"
+                                            " mailagent relay authorize, then relay test", why ? why : "revoked");
   if (storage_relay_set_status(st, r->enterprise_id, r->id, "untested", now, reason, 0, error) < 0) return -1;
   char at[32];
   ma_time_format(now, at);
@@ -90,6 +91,17 @@ int relay_oauth2_revoked(MaStorage *st, const char *relay_id, const char *why, G
                           "idempotency_key", key);
   g_autofree char *payload = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
-  if (storage_outbox_add(st, r->enterprise_id, "relay.needs_sign_in", key, payload, now, error) < 0) return -1;
-  return 1;
+  return storage_outbox_add(st, r->enterprise_id, "relay.needs_sign_in", key, payload, now, error) < 0 ? -1 : 1;
+}
+
+int relay_oauth2_revoked(MaStorage *st, const char *relay_id, const char *why, GError **error)
+{
+  /* the mark and the event together: a relay marked without its event would never be told again */
+  if (storage_begin(st, error) < 0) return -1;
+  int rc = mark_needs_sign_in(st, relay_id, why, error);
+  if (rc < 0 || storage_commit(st, error) < 0) {
+    storage_rollback(st);
+    return -1;
+  }
+  return rc;
 }
