@@ -308,6 +308,11 @@ static int apply(MaStorage *st, const MaConfig *cfg, MaRelay *r, json_t *fields,
     const char *pass = json_string_value(json_object_get(auth, "password"));
     const char *provider = json_string_value(json_object_get(auth, "provider"));
     if (en && !json_is_boolean(en)) return invalid(error, "auth.enabled: true or false");
+    static const char *const auth_strings[] = {"mechanism", "username", "password", "provider", NULL};
+    for (const char *const *k = auth_strings; *k; k++) {
+      json_t *field = json_object_get(auth, *k);
+      if (field && !json_is_string(field)) return invalid(error, "auth.%s: a string", *k);
+    }
     if (mech) {
       if (!one_of(mech, auth_mechanisms)) return invalid(error, "auth.mechanism: \"%s\" is not PLAIN, LOGIN or XOAUTH2", mech);
       g_free(r->auth_mechanism);

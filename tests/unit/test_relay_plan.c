@@ -173,6 +173,11 @@ static void test_xoauth2_fields(Fixture *fx, gconstpointer data)
   g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
   g_assert_nonnull(strstr(error->message, "XOAUTH2 needs a username and a provider"));
   g_clear_error(&error);
+  json_object_set_new(json_object_get(f, "auth"), "provider", json_integer(7));
+  g_assert_cmpint(relay_create(fx->st, fx->cfg, "ent1", f, &r, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+  g_assert_cmpstr(error->message, ==, "auth.provider: a string");
+  g_clear_error(&error);
   json_object_set_new(json_object_get(f, "auth"), "provider", json_string("bad provider!"));
   g_assert_cmpint(relay_create(fx->st, fx->cfg, "ent1", f, &r, &error), ==, -1);
   g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
