@@ -226,7 +226,7 @@ static void dispatch(Engine *e, Dest *d)
       target.token_owner = owner = collector_secret_aad(d->mailbox->id);
     } else if (d->ent && d->ent->auth == SMTP_AUTH_XOAUTH2) {
       target.tokens = &e->token_provider;
-      target.token_owner = owner = g_strconcat("relay:", d->ent->relay_id, NULL);
+      target.token_owner = owner = relay_oauth2_owner(d->ent->relay_id);
     }
     SmtpClientJob cj;
     build_client_job(j, &cj);

@@ -215,8 +215,8 @@ int relay_reputation_complaint(MaStorage *st, const char *enterprise_id, const c
 
 /* ---- XOAUTH2 sign-in (relay_oauth2.c) -------------------------------------------------------- */
 
-/* The owner of r's OAuth2 grant, "relay:<id>" (caller frees). */
-char *relay_oauth2_owner(const MaRelay *r);
+/* The owner of relay relay_id's OAuth2 grant, "relay:<id>" (caller frees). */
+char *relay_oauth2_owner(const char *relay_id);
 /* TRUE when r authenticates with AUTH XOAUTH2 (auth enabled, mechanism XOAUTH2). */
 gboolean relay_uses_oauth2(const MaRelay *r);
 /* TRUE when r uses XOAUTH2 and has no valid grant (never signed in, or the grant was refused). */

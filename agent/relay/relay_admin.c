@@ -233,7 +233,7 @@ static int seal_password(const MaConfig *cfg, MaRelay *r, const char *password, 
 static int revoke_grant(MaStorage *st, MaRelay *r, GError **error)
 {
   if (g_strcmp0(r->grant_state, "valid") != 0) return 0;
-  g_autofree char *owner = relay_oauth2_owner(r);
+  g_autofree char *owner = relay_oauth2_owner(r->id);
   if (storage_oauth2_grant_revoke(st, owner, ma_now(), error) < 0) return -1;
   g_free(r->grant_state);
   r->grant_state = g_strdup("revoked");

@@ -19,9 +19,9 @@
 /* How the status reason of a relay that needs sign-in starts. */
 #define RELAY_NEEDS_SIGN_IN "needs sign-in:"
 
-char *relay_oauth2_owner(const MaRelay *r)
+char *relay_oauth2_owner(const char *relay_id)
 {
-  return g_strconcat("relay:", r->id, NULL);
+  return g_strconcat("relay:", relay_id, NULL);
 }
 
 gboolean relay_uses_oauth2(const MaRelay *r)
@@ -49,7 +49,7 @@ int relay_oauth2_begin(const MaOAuth2Env *env, MaStorage *st, const MaRelay *r, 
 {
   *url = NULL;
   if (check_oauth2(r, error) < 0) return -1;
-  g_autofree char *owner = relay_oauth2_owner(r);
+  g_autofree char *owner = relay_oauth2_owner(r->id);
   return oauth2_authorize_begin(env, st, r->enterprise_id, owner, r->auth_provider, redirect_uri, r->username, url,
                                 error);
 }
@@ -58,7 +58,7 @@ int relay_oauth2_finish(const MaOAuth2Env *env, MaStorage *st, const MaRelay *r,
                         const char *redirect_uri, GError **error)
 {
   if (check_oauth2(r, error) < 0) return -1;
-  g_autofree char *owner = relay_oauth2_owner(r);
+  g_autofree char *owner = relay_oauth2_owner(r->id);
   if (oauth2_authorize_finish(env, st, r->enterprise_id, owner, r->auth_provider, state, code, redirect_uri, error) < 0)
     return -1;
   /* a new grant is proved by a test, as any change to how the relay is reached */
@@ -69,7 +69,7 @@ int relay_oauth2_finish(const MaOAuth2Env *env, MaStorage *st, const MaRelay *r,
 /* relay_oauth2_revoked inside its transaction. */
 static int mark_needs_sign_in(MaStorage *st, const char *relay_id, const char *why, GError **error)
 {
-  g_autofree char *owner = g_strconcat("relay:", relay_id, NULL);
+  g_autofree char *owner = relay_oauth2_owner(relay_id);
   g_autoptr(MaOAuth2Grant) g = NULL;
   int found = storage_oauth2_grant_get(st, owner, &g, error);
   if (found <= 0) return found;

@@ -175,7 +175,7 @@ int relay_probe(const RelayProbeEnv *env, const MaRelay *r, const char *mail_fro
     sc.server_host = r->host;
     sc.server_port = r->port;
     target.tokens = &tokens;
-    target.token_owner = owner = relay_oauth2_owner(r);
+    target.token_owner = owner = relay_oauth2_owner(r->id);
     p.token_ev = event_new(p.base, -1, 0, token_deliver, &p);
   } else if (r->auth_enabled && password && smtp_auth_mech_parse(r->auth_mechanism, &sc.auth) == 0) {
     sc.auth_user = r->username;

@@ -200,7 +200,7 @@ static void test_xoauth2_fields(Fixture *fx, gconstpointer data)
   g_assert_nonnull(strstr(r->status_reason, "sign in (mailagent relay authorize)"));
 
   /* signed in: a valid grant, read with the relay */
-  g_autofree char *owner = relay_oauth2_owner(r);
+  g_autofree char *owner = relay_oauth2_owner(r->id);
   g_assert_true(g_str_has_prefix(owner, "relay:") && strcmp(owner + strlen("relay:"), r->id) == 0);
   MaOAuth2Grant g = {.owner = owner, .enterprise_id = "ent1", .provider = "fakeprov", .access_sealed = "a",
                      .access_expires_at = 5000, .updated_at = 1000};
