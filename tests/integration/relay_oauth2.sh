@@ -194,6 +194,10 @@ assert_contains "$(outbound "$ID" | json_get - 'd["route"]["groups"][0]["reason"
   "... routed to the default path from the start, saying why"
 assert_eq 2 "$(wait_mbox "$D" 2)" "... and it arrived there"
 assert_eq 4 "$(mbox_count "$PF")" "the relay got nothing more"
+rc=0; ma relay test acme corp --to probe3@client.example > "$T/test3.out" 2>&1 || rc=$?
+assert_eq 1 "$rc" "relay test with the refused grant fails (exit 1)"
+assert_contains "$(cat "$T/test3.out")" "FAILED: authentication failed: no OAuth2 access token" "... at AUTH, with the reason"
+assert_eq 1 "$(db "select count(*) from outbox where event = 'relay.needs_sign_in'")" "... and the CRM is not told again"
 
 # ---- tokens are never logged; deleting the relay deletes its grant --------------------------------
 for t in $(stats | json_get - '" ".join(d["issued_access"] + d["issued_refresh"])'); do
