@@ -16,9 +16,9 @@
  * STARTTLS discards whatever plaintext is buffered behind it (CVE-2011-0411) and the session
  * starts again from SMTP_STATE_HELO after the handshake.
  *
- * Message octets go from the decoder into the spool body file as they arrive (spool_body.h: a
- * 64 KiB buffer, page-cache writes); only the header section is read back, at the end of the
- * message, for the forwarder policy. A write error is sticky and answered once at the end (452
+ * Message octets go from the decoder into the spool body as they arrive (spool_body.h: a 64 KiB
+ * buffer, then page-cache writes to its file once the message outgrows it); only the header
+ * section is read back, at the end of the message, for the forwarder policy. A write error is sticky and answered once at the end (452
  * 4.3.1 for a full disk, else 451 4.3.0); a refused message's file is unlinked.
  *
  * Must never: reply 250 to a message before the spool writer says it is durable; read a line
