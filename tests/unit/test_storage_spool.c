@@ -98,6 +98,16 @@ static char *body_files(const char *dir)
   return g_strjoinv(" ", (char **) names->pdata);
 }
 
+/* The spool directory holds no file any more: closes the spool, removes dir and frees it. */
+static void close_without_body_files(MaSpool **sp, char *dir)
+{
+  g_autofree char *files = body_files(dir);
+  g_assert_cmpstr(files, ==, "");
+  spool_close(sp);
+  testutil_rm_rf(dir);
+  g_free(dir);
+}
+
 static gint64 depth(MaSpool *sp)
 {
   gint64 n = -1;
@@ -638,12 +648,7 @@ static void test_body_files(void)
   g_assert_cmpstr(files, ==, "s2.eml");
   const char *ids[] = {"s2"};
   g_assert_cmpint(spool_done_many(sp, ids, 1, &error), ==, 0);
-  g_free(files);
-  files = body_files(dir);
-  g_assert_cmpstr(files, ==, "");
-  spool_close(&sp);
-  testutil_rm_rf(dir);
-  g_free(dir);
+  close_without_body_files(&sp, dir);
 }
 
 /* A crash between writing a body and committing its row leaves an orphan: the sweep removes it
@@ -712,12 +717,7 @@ static void test_buffered_bodies(void)
   const char *ids[] = {"m1", "m2"};
   g_assert_cmpint(spool_done_many(sp, ids, 2, &error), ==, 0);
   g_assert_cmpint(depth(sp), ==, 0);
-  g_free(files);
-  files = body_files(dir);
-  g_assert_cmpstr(files, ==, "");
-  spool_close(&sp);
-  testutil_rm_rf(dir);
-  g_free(dir);
+  close_without_body_files(&sp, dir);
 }
 
 static void test_sweep_orphans(void)
