@@ -7,7 +7,9 @@
  * their names, then one transaction, one commit, one fsync of the WAL, however many entries. A body
  * still in memory (spool_body_new_buffered, a message within 64 KiB) has no file: its octets go
  * into the row's `data` BLOB, so that one commit and its one sync make a whole batch of small
- * messages durable (no file created, synced, renamed or unlinked for them). It returns 0 only after the commit, so an
+ * messages durable (no file created, synced, renamed or unlinked for them); a torn append to the
+ * write-ahead log fails its frame checksums and is ignored at the next open, so a commit whose
+ * sync did not return is simply absent. It returns 0 only after the commit, so an
  * acknowledgement given after it survives a crash or power loss. A failed sync or commit (or an
  * injected sync failure) stores none of the n entries, and their files are unlinked when the
  * entries are freed; the caller answers 4xx. A crash between the file syncs and the commit
@@ -379,9 +381,9 @@ static int spool_sync_bodies(MaSpool *sp, MaSpoolEntry *const *entries, guint n,
   guint files = 0; /* bodies with a file that is not synced yet (a body in memory has none) */
   for (guint i = 0; i < n; i++)
     if (!spool_body_in_memory(entries[i]->body)) files++;
-  if (files == 1 || n == 1) {
-    for (guint i = 0; i < n; i++) spool_body_sync(entries[i]->body, NULL);
-  } else if (files > 1) {
+  if (files <= 1) {
+    for (guint i = 0; i < n; i++) spool_body_sync(entries[i]->body, NULL); /* in memory: nothing to do */
+  } else {
     g_mutex_lock(&sp->sync_lock);
     sp->syncs_left = files;
     g_mutex_unlock(&sp->sync_lock);

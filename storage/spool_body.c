@@ -3,8 +3,8 @@
  * A body owns an O_RDWR|O_EXCL descriptor and a 64 KiB buffer allocated at the first write, so a
  * session costs that much whatever the message size. A buffered body (spool_body_new_buffered)
  * makes its file only when its octets outgrow the buffer; until then it is in memory, flushing and
- * syncing it do nothing, and spool_put stores its octets in the row. Short writes are retried, EINTR too; the first
- * error is kept (errno and text) and every later write is dropped. Reading back for the forwarder
+ * syncing it do nothing, and spool_put stores its octets in the row. Short writes are retried,
+ * EINTR too; the first error is kept (errno and text) and every later write is dropped. Reading back for the forwarder
  * policy copies from the buffer while the whole message is still there (most messages: no system
  * call), else uses pread, so the write position never moves. A body's sync is its file's
  * fdatasync only; the directory entries of a whole batch are made durable by one

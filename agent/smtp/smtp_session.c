@@ -6,8 +6,8 @@
  * (const) and returns a Verdict, with what it found out in CommandFacts and the log record of a
  * refusal; dispatch answers a refusal (answer: logs it once, replies, charges the error budget),
  * and only proceed changes the session. The end of a message works the same way (judge_message
- * decides, finish_message acts). Between BDAT
- * chunks the session is in SMTP_STATE_BDAT_WAIT; a refused chunk is read in SMTP_STATE_BDAT_SKIP.
+ * decides, finish_message acts). Between BDAT chunks the session is in SMTP_STATE_BDAT_WAIT; a
+ * refused chunk is read in SMTP_STATE_BDAT_SKIP.
  * Time comes in as now_ms (monotonic) on every entry point: nothing here reads a clock.
  * The pure parts live beside it: input framing (smtp_input), the envelope (smtp_envelope), the
  * AUTH exchange (smtp_auth), the parsers (smtp_parse), the limits (smtp_limits).
@@ -20,8 +20,9 @@
  *
  * Message octets go from the decoder into the spool body as they arrive (spool_body.h: a 64 KiB
  * buffer, then page-cache writes to its file once the message outgrows it); only the header
- * section is read back, at the end of the message, for the forwarder policy. A write error is sticky and answered once at the end (452
- * 4.3.1 for a full disk, else 451 4.3.0); a refused message's file is unlinked.
+ * section is read back, at the end of the message, for the forwarder policy. A write error is
+ * sticky and answered once at the end (452 4.3.1 for a full disk, else 451 4.3.0); a refused
+ * message's file is unlinked.
  *
  * Must never: reply 250 to a message before the spool writer says it is durable; read a line
  * without a bound; let a message end on anything but CRLF.CRLF; hold a message in memory.
