@@ -46,6 +46,7 @@ struct SmtpSpoolWriter {
   GThreadPool *syncers;
   GQueue todo, done;
   guint in_flight;          /* taken by the writer, not yet in done */
+  gboolean idle;            /* the writer waits for work on `wake` (under lock) */
   gboolean stop;
   int inject_failures;
   int pipe_fd[2];
@@ -69,7 +70,11 @@ static gpointer writer_main(gpointer data)
     int rc;
 
     g_mutex_lock(&w->lock);
-    while (g_queue_is_empty(&w->todo) && !w->stop) g_cond_wait(&w->wake, &w->lock);
+    while (g_queue_is_empty(&w->todo) && !w->stop) {
+      w->idle = TRUE;
+      g_cond_wait(&w->wake, &w->lock);
+    }
+    w->idle = FALSE;
     if (g_queue_is_empty(&w->todo) && w->stop) {
       g_mutex_unlock(&w->lock);
       break;
@@ -244,7 +249,7 @@ SmtpSpoolTicket *smtp_spool_writer_submit(SmtpSpoolWriter *w, MaSpoolEntry *e, S
   t->synced = !has_file;
   g_mutex_lock(&w->lock);
   g_queue_push_tail(&w->todo, t);
-  g_cond_signal(&w->wake);
+  if (w->idle) g_cond_signal(&w->wake); /* (a busy writer takes it with its next batch: no wake-up call) */
   g_mutex_unlock(&w->lock);
   if (has_file) g_thread_pool_push(w->syncers, t, NULL); /* the ticket lives until its batch is done */
   return t;
