@@ -34,8 +34,9 @@ int spool_body_create(const char *data_dir, const char *id, MaSpoolBody **out, G
  * buffer (the first spool_body_write that does not fit; a failure there is the sticky error).
  * Until then it is in memory: spool_body_flush and spool_body_sync do nothing, and spool_put keeps
  * the octets in the spool row, made durable by the row's own commit (no file, no file sync: an
- * SMTP message of a few KB costs no file system operation). -1 with *error only for an id that
- * is no spool id. */
+ * SMTP message of a few KB costs no file system operation). 0 and *out (the caller's: free with
+ * spool_body_free, or hand it to spool_put in an entry), or -1 with *error only for an id that is
+ * no spool id. */
 int spool_body_new_buffered(const char *data_dir, const char *id, MaSpoolBody **out, GError **error);
 /* TRUE while a buffered body has no file; its octets are then spool_body_memory's. */
 gboolean spool_body_in_memory(const MaSpoolBody *b);
