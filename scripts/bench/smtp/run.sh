@@ -5,7 +5,8 @@
 #   MSGS=20000 SESSIONS=50 SIZE=4096 ROUNDS=4 PIPELINE_NICE=10 scripts/bench/smtp/run.sh
 #
 # In one run, the same `smtp-source -s SESSIONS -l SIZE` with MSGS messages against each of:
-#   - `mailagent serve`: every 250 durable (body file and directory fsync'd, row committed);
+#   - `mailagent serve`: every 250 durable (its spool row committed and synced, holding the message
+#     when it is within 64 KiB; a larger one's body file and the directory fsync'd before);
 #   - Postfix's smtp-sink, which stores nothing: the ceiling of the client and the loopback
 #     (these two in ROUNDS alternating runs, so that the machine's drifting load hits both);
 #   - a private Postfix delivering to a Maildir (virtual(8)).
