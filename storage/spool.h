@@ -1,8 +1,9 @@
 /* spool.h - the node-local spool: accepted mail waits here, durable, until the pipeline has
  * archived it. An SMTP 250 (or an IMAP checkpoint) is given only after spool_put returned 0, and
- * spool_put returns only after the data is synced to disk: each message's octets in its own file
- * under data_dir/spool/ (spool_body.h), the metadata and the file name in spool.db (SQLite, WAL,
- * synchronous=FULL).
+ * spool_put returns only after the data is synced to disk: the metadata in spool.db (SQLite, WAL,
+ * synchronous=FULL), with the octets of a message whose body stayed in memory (within 64 KiB,
+ * spool_body_new_buffered) in its row, and those of any other in its own file under
+ * data_dir/spool/ (spool_body.h) that the row names.
  *
  * Many entries go in one spool_put, so one fsync serves many messages (group commit). An entry
  * stays until spool_done; after a crash, spool_pending returns everything not done, and the
@@ -62,8 +63,9 @@ void spool_close(MaSpool **sp);
 int spool_checkpoint(MaSpool *sp, GError **error);
 
 /* Makes n entries durable together: every body file fdatasync'd (unless synced already, see
- * spool_body_sync), then the spool directory once, then one transaction and its sync. 0: all are durable (their bodies are kept); -1: none
- * is (TEMPFAIL), and freeing the entries unlinks their files. */
+ * spool_body_sync), then the spool directory once, then one transaction and its sync; a body in
+ * memory has no file, its octets go into its row. 0: all are durable (their bodies are kept); -1:
+ * none is (TEMPFAIL), and freeing the entries unlinks their files. */
 int spool_put(MaSpool *sp, MaSpoolEntry *const *entries, guint n, GError **error);
 /* Starts the body file of a message that arrives outside an SMTP session and is written in pieces
  * (the collector streams a large message range by range): a new file under a fresh name, because

@@ -33,6 +33,13 @@
  * before the archive and takes those it applied out of the batch; mail to bounce addresses (route
  * "bounce", no enterprise) never reaches the archive.
  *
+ * Priority: each worker thread lowers its own scheduling priority to [pipeline] nice (10 by
+ * default) when it starts. While the cores are busy, the SMTP listener acknowledging mail (whose
+ * spool is durable) goes first and the workers catch up after the burst, as Postfix's queue manager
+ * trails smtpd; a nice thread still gets its share of the CPU, so the spool keeps draining under
+ * sustained load. A worker holds the spool's write lock only for a spool_done_many (no sync), so
+ * a preempted worker delays the spool writer by little.
+ *
  * Workers sleep on a condition variable, woken by pipeline_workers_notify() (the SMTP server's
  * spool hook) and at least every second (entries from another process, backoffs ending).
  * pipeline_workers_stop() lets them finish what the spool holds, then joins them.
@@ -47,7 +54,10 @@
 #include "agent/lib/metrics.h"
 #include "storage/spool.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #define BATCH 32
 #define BATCH_BYTES (16 * 1024 * 1024) /* message octets a batch reads in (plus at most one more message) */
@@ -482,9 +492,18 @@ static void update_depth(Worker *w)
   ma_metrics_set(MA_METRIC_SPOOL_DEAD, dead);
 }
 
+/* Lowers the calling thread's priority to [pipeline] nice (Linux: a thread's own nice value). */
+static void lower_priority(const Worker *w)
+{
+  int nice = pool.cfg->pipeline_nice;
+  if (nice > 0 && setpriority(PRIO_PROCESS, (id_t) gettid(), nice) < 0 && w->index == 0)
+    ma_warn("pipeline", "cannot lower the workers' priority to nice %d: %s", nice, g_strerror(errno));
+}
+
 static gpointer worker_main(gpointer data)
 {
   Worker *w = data;
+  lower_priority(w);
   for (;;) {
     g_mutex_lock(&pool.lock);
     guint64 seen = pool.generation;

@@ -230,7 +230,7 @@ static int hook_body_new(void *ctx, MaSpoolBody **out, GError **error)
 {
   Conn *c = ctx;
   g_autofree char *spool_id = ma_id_new();
-  return spool_body_create(c->srv->data_dir, spool_id, out, error);
+  return spool_body_new_buffered(c->srv->data_dir, spool_id, out, error);
 }
 
 static void on_committed(void *arg, guint n)

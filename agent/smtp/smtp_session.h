@@ -71,8 +71,8 @@ typedef struct {
   /* "220 Ready to start TLS" is in the output: start the handshake on the connection, then call
    * smtp_session_tls_done. */
   void (*starttls)(void *ctx, SmtpSession *s);
-  /* DATA/BDAT begins: a new spool body file for the message, under a new spool id the hook picks
-   * (spool_body_create; the id is spool_body_id). The session owns *out and frees it, unlinking the
+  /* DATA/BDAT begins: a new spool body for the message, under a new spool id the hook picks
+   * (spool_body_new_buffered: a file only once it outgrows its buffer; the id is spool_body_id). The session owns *out and frees it, unlinking the
    * file, unless it submits the message. 0, or -1 with *error (the message is answered 451 4.3.0). */
   int (*body_new)(void *ctx, MaSpoolBody **out, GError **error);
   /* Submission: checks a user name and password; 1 valid (*enterprise_id_r newly allocated), 0

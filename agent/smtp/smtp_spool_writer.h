@@ -1,7 +1,8 @@
 /* smtp_spool_writer.h - the group-commit spool writer: one thread that takes every finished
- * message the SMTP sessions hand over (its octets already in its spool file), makes all that are
- * queued durable with ONE spool_put (each file fdatasync'd early and in parallel, then one fsync
- * of the spool directory and one of the database for the whole batch), and reports each
+ * message the SMTP sessions hand over (its octets in memory within 64 KiB, else already in its
+ * spool file), makes all that are queued durable with ONE spool_put (the small ones' octets in
+ * their rows; each file fdatasync'd early and in parallel, then one fsync of the spool directory
+ * when the batch has files; one sync of the database for the whole batch), and reports each
  * message's fate back on the event-loop thread. The syncs never run on the loop.
  *
  * Sessions are told "durable" only after spool_put returned 0; when the sync fails, every message

@@ -87,7 +87,7 @@ static int body_new(void *ctx, MaSpoolBody **out, GError **error)
     if (!scratch_dir) return -1;
     atexit(remove_scratch);
   }
-  return spool_body_create(scratch_dir, id, out, error);
+  return spool_body_new_buffered(scratch_dir, id, out, error); /* as the server: a file past 64 KiB */
 }
 
 static void remove_bodies(void)
