@@ -803,14 +803,16 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
   return SMTP_CONTINUE;
 }
 
-void smtp_session_spooled(SmtpSession *s, gboolean ok, const char *spool_id, gint64 now_ms)
+void smtp_session_spooled(SmtpSession *s, SmtpSpoolResult result, const char *spool_id, gint64 now_ms)
 {
   if (s->state != SMTP_STATE_SPOOLING) return;
+  gboolean ok = result == SMTP_SPOOL_STORED;
   if (ok) s->junk = 0; /* progress */
   if (ok) replyf(s, "250 2.0.0 Ok: queued as %s", spool_id);
-  else reply(s, "451 4.3.0 Temporary failure storing the message, try again later");
+  else reply(s, result == SMTP_SPOOL_NO_SPACE ? STORE_NO_SPACE : STORE_FAILED);
   ma_info("smtp", "message spool_id=%s %s result=%s ack_ms=%" G_GINT64_FORMAT, spool_id,
-          s->spool_client_log ? s->spool_client_log : "", ok ? "250" : "451", now_ms - s->submitted_ms);
+          s->spool_client_log ? s->spool_client_log : "", ok ? "250" : result == SMTP_SPOOL_NO_SPACE ? "452" : "451",
+          now_ms - s->submitted_ms);
   set_state(s, SMTP_STATE_IDLE, now_ms);
 }
 

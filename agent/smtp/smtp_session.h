@@ -106,9 +106,17 @@ SmtpAction smtp_session_process(SmtpSession *s, gint64 now_ms);
  * not ok: the caller closes the connection. */
 void smtp_session_tls_done(SmtpSession *s, gboolean ok, gint64 now_ms);
 
-/* The spool writer's verdict for the submitted message: 250 or 451. Call smtp_session_process
- * afterwards for pipelined commands. */
-void smtp_session_spooled(SmtpSession *s, gboolean ok, const char *spool_id, gint64 now_ms);
+/* What became of a submitted message: stored (250), or not, because the disk is full (452 4.3.1:
+ * the client should wait rather than retry at once) or for another reason (451 4.3.0). */
+typedef enum {
+  SMTP_SPOOL_FAILED,
+  SMTP_SPOOL_STORED,
+  SMTP_SPOOL_NO_SPACE,
+} SmtpSpoolResult;
+
+/* The spool writer's verdict for the submitted message. Call smtp_session_process afterwards for
+ * pipelined commands. */
+void smtp_session_spooled(SmtpSession *s, SmtpSpoolResult result, const char *spool_id, gint64 now_ms);
 
 /* Submission: the verdict on the submitted message as a complete reply ("250 2.0.0 Ok: queued as
  * ID", "550 5.7.1 ...", "451 4.3.0 ..."). Call smtp_session_process afterwards. */

@@ -18,6 +18,7 @@
  */
 #include "smtp_spool_writer.h"
 
+#include "agent/lib/diskspace.h"
 #include "agent/lib/log.h"
 
 #include <errno.h>
@@ -31,6 +32,7 @@ struct SmtpSpoolTicket {
   void *arg;
   gboolean cancelled;       /* loop thread only */
   gboolean ok;              /* set by the writer */
+  gboolean no_space;        /* set by the writer when !ok: the disk could not hold the batch */
   gboolean synced;          /* its body's early sync ended (under the writer's lock) */
   gboolean awaited;         /* in the batch the writer waits for (under the writer's lock) */
 };
@@ -127,11 +129,15 @@ static gpointer writer_main(gpointer data)
     if (rc < 0) ma_warn("smtp", "spool commit of %u messages failed: %s", batch->len, error->message);
     else ma_debug("smtp", "spool commit: %u messages, %zu octets, %" G_GINT64_FORMAT " us", batch->len, bytes, put_us);
 
+    /* SQLite reports a full disk as one temporary failure among others; what is left now tells */
+    gint64 free_bytes = 0;
+    gboolean no_space = rc < 0 && ma_disk_free(w->data_dir, &free_bytes) == 0 && free_bytes < (gint64) bytes;
     g_mutex_lock(&w->lock);
     for (guint i = 0; i < batch->len; i++) {
       SmtpSpoolTicket *t = batch->pdata[i];
       g_clear_pointer(&t->entry, ma_spool_entry_free);
       t->ok = rc == 0;
+      t->no_space = no_space;
       g_queue_push_tail(&w->done, t);
     }
     if (rc == 0) w->committed_pending += batch->len;
@@ -177,7 +183,7 @@ static void deliver_done(SmtpSpoolWriter *w)
 
   for (GList *l = done.head; l; l = l->next) {
     SmtpSpoolTicket *t = l->data;
-    if (!t->cancelled && t->done) t->done(t->arg, t->ok, t->id);
+    if (!t->cancelled && t->done) t->done(t->arg, t->ok, t->no_space, t->id);
     g_free(t->id);
     g_free(t);
   }

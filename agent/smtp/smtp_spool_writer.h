@@ -25,8 +25,10 @@
 typedef struct SmtpSpoolWriter SmtpSpoolWriter;
 typedef struct SmtpSpoolTicket SmtpSpoolTicket;
 
-/* Called on the loop thread: ok TRUE when the message is durable in the spool. */
-typedef void (*SmtpSpoolDoneFn)(void *arg, gboolean ok, const char *spool_id);
+/* Called on the loop thread: ok TRUE when the message is durable in the spool; when not, no_space
+ * TRUE when the disk had less room left after the failed commit than the batch needed (the commit
+ * failed for a full disk, which SMTP answers 452 4.3.1 rather than 451 4.3.0). */
+typedef void (*SmtpSpoolDoneFn)(void *arg, gboolean ok, gboolean no_space, const char *spool_id);
 /* Called on the loop thread after a successful commit of n messages. */
 typedef void (*SmtpSpoolCommittedFn)(void *arg, guint n);
 

@@ -159,7 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (act == SMTP_CONTINUE && (f.submitted->len > 0 || f.starttls > 0)) {
       if (f.submitted->len > 0) {
         g_ptr_array_remove_index(f.submitted, 0);
-        smtp_session_spooled(s, f.spooled++ % 2 == 0, "spool-1", now);
+        smtp_session_spooled(s, (SmtpSpoolResult) (f.spooled++ % 3), "spool-1", now);
       } else {
         f.starttls--;
         smtp_session_tls_done(s, TRUE, now);

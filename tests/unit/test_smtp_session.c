@@ -256,7 +256,7 @@ static void test_plain_delivery_waits_for_spool(void)
     g_autoptr(GBytes) got = entry_octets(e);
     g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got), "Subject: hello\r\n\r\n.body\r\n", 25);
   }
-  smtp_session_spooled(fx.s, TRUE, e->id, 5);
+  smtp_session_spooled(fx.s, SMTP_SPOOL_STORED, e->id, 5);
   fx.last = smtp_session_process(fx.s, 5);
   r3 = fx_output(&fx);
   r4 = g_strdup_printf("250 2.0.0 Ok: queued as %s\r\n221 2.0.0 Bye\r\n", e->id);
@@ -292,7 +292,7 @@ static void test_buffered_bodies(void)
     g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got), messages[m], want);
     g_assert_cmpint(spool_body_in_memory(e->body), ==, m == 0);
     g_assert_cmpuint(spool_files(), ==, (guint) m); /* only the large one has a file */
-    smtp_session_spooled(fx.s, TRUE, e->id, 5);
+    smtp_session_spooled(fx.s, SMTP_SPOOL_STORED, e->id, 5);
     g_autofree char *r3 = fx_output(&fx);
     g_assert_true(g_str_has_prefix(r3, "250 2.0.0 Ok: queued as "));
   }
@@ -312,10 +312,20 @@ static void test_spool_failure_is_451(void)
   g_free(r);
   r = fx_send(&fx, "Subject: x\r\n\r\nx\r\n.\r\n");
   g_assert_cmpstr(r, ==, "");
-  smtp_session_spooled(fx.s, FALSE, "x", 2);
+  smtp_session_spooled(fx.s, SMTP_SPOOL_FAILED, "x", 2);
   r2 = fx_output(&fx);
   g_assert_cmpstr(r2, ==, "451 4.3.0 Temporary failure storing the message, try again later\r\n");
   g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_IDLE);
+  /* the spool commit failed because the disk filled after MAIL's reserve check: 452 4.3.1 */
+  g_free(r);
+  r = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n");
+  g_free(r);
+  r = fx_send(&fx, "Subject: y\r\n\r\ny\r\n.\r\n");
+  g_assert_cmpstr(r, ==, "");
+  smtp_session_spooled(fx.s, SMTP_SPOOL_NO_SPACE, "y", 3);
+  g_free(r2);
+  r2 = fx_output(&fx);
+  g_assert_cmpstr(r2, ==, "452 4.3.1 Insufficient system storage, try again later\r\n");
   fx_clear(&fx);
 }
 
@@ -493,7 +503,7 @@ static void test_junk_commands(void)
   g_free(fx_send(&fx, "Subject: x\r\n\r\nx\r\n.\r\n"));
   g_assert_cmpuint(fx.submitted->len, ==, 1);
   e = g_ptr_array_index(fx.submitted, 0);
-  smtp_session_spooled(fx.s, TRUE, e->id, 2);
+  smtp_session_spooled(fx.s, SMTP_SPOOL_STORED, e->id, 2);
   g_free(fx_output(&fx));
   for (int i = 0; i < 8; i++) {
     r = fx_send(&fx, junk[i % 5]);
@@ -665,7 +675,7 @@ static void test_bdat(void)
     g_autoptr(GBytes) got = entry_octets(e);
     g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got), "Subject: x\r\n\r\n.\r\nbody\r\n", 23);
   }
-  smtp_session_spooled(fx.s, TRUE, "id1", 2);
+  smtp_session_spooled(fx.s, SMTP_SPOOL_STORED, "id1", 2);
   g_free(r);
   r = fx_output(&fx);
   g_assert_cmpstr(r, ==, "250 2.0.0 Ok: queued as id1\r\n");
@@ -707,7 +717,7 @@ static void test_bdat_states(void)
   r = fx_send(&fx, "BDAT 11 LAST\r\nject: x\r\n\r\n");
   g_assert_cmpuint(fx.submitted->len, ==, 1);
   g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_SPOOLING);
-  smtp_session_spooled(fx.s, TRUE, "id1", 2);
+  smtp_session_spooled(fx.s, SMTP_SPOOL_STORED, "id1", 2);
   g_clear_pointer(&r, g_free);
   r = fx_output(&fx);
   g_assert_cmpstr(r, ==, "250 2.0.0 Ok: queued as id1\r\n");
@@ -998,7 +1008,7 @@ static void run_transcript(gconstpointer data)
         evbuffer_add(fx.in, send->str, send->len);
         fx.last = smtp_session_process(fx.s, 1);
       }
-      for (guint k = 0; k < fx.submitted->len; k++) smtp_session_spooled(fx.s, TRUE, "SPOOLID", 1);
+      for (guint k = 0; k < fx.submitted->len; k++) smtp_session_spooled(fx.s, SMTP_SPOOL_STORED, "SPOOLID", 1);
       g_ptr_array_set_size(fx.submitted, 0);
       smtp_session_process(fx.s, 1);
       got = fx_output(&fx);
@@ -1132,7 +1142,7 @@ static void test_bounce_addresses(void)
   g_assert_cmpuint(e->rcpts->len, ==, 1);
   g_assert_cmpstr(e->rcpts->pdata[0], ==, "bgood1@bounces.test");
   g_assert_null(fx.policy_msg); /* the policy never saw it */
-  smtp_session_spooled(fx.s, TRUE, "sp1", 2);
+  smtp_session_spooled(fx.s, SMTP_SPOOL_STORED, "sp1", 2);
   g_autofree char *r7 = fx_output(&fx);
   g_assert_cmpstr(r7, ==, "250 2.0.0 Ok: queued as sp1\r\n");
   /* the other order: a virtual address first, then a bounce address */
