@@ -89,9 +89,13 @@ char *sql_col_dup(sqlite3_stmt *s, int i); /* g_strdup of a text column, NULL fo
 
 /* ---- search (storage_sqlite_search.c) ------------------------------------------------------- */
 
-/* Registers the "mailagent" FTS5 tokenizer (agent/search/search_tokenize.h) on d's connection;
- * must run before the migrations, which create the index with it. */
+/* Registers the "mailagent" FTS5 tokenizer (agent/search/search_tokenize.h) and the ma_rank
+ * function on d's connection; must run before the migrations, which create the index with it. */
 int sql_search_register(SqlDb *d, GError **error);
+/* ma_rank(search_index, IDF): the FTS5 auxiliary function of storage_sqlite_rank.c, BM25 with the
+ * inverse document frequencies given (a blob of one double per phrase). */
+void sql_search_rank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int n_args,
+                     sqlite3_value **args);
 /* storage_search_compact (outside any transaction): merges the index so no deleted message's
  * terms remain, and truncates the write-ahead log. */
 int sql_search_compact(SqlDb *d, GError **error);

@@ -225,6 +225,33 @@ static void test_relevance_fields_record(Fixture *fx, gconstpointer data)
   g_assert_cmpstr(other_record, ==, "");
 }
 
+/* Relevance weighs a term by how rare it is in the enterprise's own mail, not in the whole index:
+ * "rare" is in two of e1's messages but in a hundred of e2's, "common" in all of e1's. Y, with
+ * "rare" three times, outranks X, with "common" three times: with the whole index's counts (FTS5's
+ * bm25) X would win, and with no weights at all they would tie and the newer, X, come first. */
+static void test_relevance_enterprise_idf(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  for (int i = 0; i < 100; i++) {
+    g_autofree char *id = g_strdup_printf("other%03d", i);
+    archive(fx->st, "e2", id, 100 + i, "a@x.example", "note", "rare words", NULL, NULL, NULL);
+  }
+  for (int i = 0; i < 30; i++) {
+    g_autofree char *id = g_strdup_printf("filler%02d", i);
+    archive(fx->st, "e1", id, 100 + i, "a@x.example", "note", "common words here", NULL, NULL, NULL);
+  }
+  archive(fx->st, "e1", "X", 2000, "a@x.example", "note", "common common common rare", NULL, NULL, NULL);
+  archive(fx->st, "e1", "Y", 1000, "a@x.example", "note", "common rare rare rare", NULL, NULL, "c1");
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  g_autofree char *ranked = find(fx->st, "e1", "common rare", MA_SEARCH_RELEVANCE, NULL, 0, 2, NULL);
+  g_assert_cmpstr(ranked, ==, "Y X");
+  g_autofree char *newest = find(fx->st, "e1", "common rare", MA_SEARCH_NEWEST, NULL, 0, 2, NULL);
+  g_assert_cmpstr(newest, ==, "X Y");
+  g_autofree char *in_record = find(fx->st, "e1", "common", MA_SEARCH_RELEVANCE, "c1", 0, 10, NULL);
+  g_assert_cmpstr(in_record, ==, "Y");
+}
+
 static void test_cjk_and_snippets(Fixture *fx, gconstpointer data)
 {
   archive(fx->st, "e1", "zh", 2000, "li@example.cn", "季度报告", "请查看附件中的第三季度销售报告。", NULL, NULL, NULL);
@@ -412,6 +439,7 @@ int main(int argc, char **argv)
   ADD("/storage_search/order_and_pages", test_order_and_pages);
   ADD("/storage_search/hit_parts_order", test_hit_parts_order);
   ADD("/storage_search/relevance_fields_record", test_relevance_fields_record);
+  ADD("/storage_search/relevance_enterprise_idf", test_relevance_enterprise_idf);
   ADD("/storage_search/cjk_and_snippets", test_cjk_and_snippets);
   ADD("/storage_search/hostile_queries", test_hostile_queries);
   ADD("/storage_search/erase_address", test_erase_address);
