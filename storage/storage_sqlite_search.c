@@ -15,7 +15,12 @@
  * into the next). One enterprise's documents are one rowid range, which FTS5 seeks to in every
  * doclist, so a search reads only that enterprise's postings; within it "newest first" is FTS5's
  * own ORDER BY rowid DESC, which stops at the page's LIMIT instead of sorting every match, and the
- * rowid is the page cursor. The join to search_docs checks the enterprise a second time.
+ * rowid is the page cursor (the range's upper bound). The join to search_docs checks the
+ * enterprise a second time. Relevance ranks the MA_SEARCH_RELEVANCE_WINDOW newest matches with BM25
+ * (ma_rank, storage_sqlite_rank.c) weighted by how rare each term is in the enterprise's own
+ * mail, estimated from its newest postings. Hits are marked by storage_search_hits_finish (the
+ * query's tokens, as the PostgreSQL backend marks them), not by FTS5's highlight() and snippet(),
+ * which read each hit's content row through the view again.
  *
  * No trace: secure_delete is on for every connection (storage_sqlite_core.c), so deleted rows and
  * freed pages are zeroed; FTS5 keeps a deleted entry's tokens in old segments until they are
@@ -23,8 +28,8 @@
  * Never logs text or queries.
  */
 #include "sqlite_internal.h"
+#include "storage_backend.h"
 
-#include "agent/search/search_snippet.h"
 #include "agent/search/search_tokenize.h"
 
 #include <math.h>
@@ -39,8 +44,7 @@
 #define SEARCH_SLOT (G_GINT64_CONSTANT(1) << SEARCH_DATE_SHIFT)
 #define SEARCH_SPILL_MAX 100000 /* seconds a full second may spill into */
 #define SEARCH_RELEVANCE_MAX_OFFSET 1000
-#define SEARCH_RELEVANCE_WINDOW "2000" /* relevance ranks this many newest matches (the rank reads each) */
-#define SEARCH_IDF_SAMPLE 1000 /* newest postings read to estimate a term's document frequency */
+#define SEARCH_IDF_SAMPLE 500 /* newest postings read to estimate a term's document frequency */
 #define ERASE_BATCH 200
 #define COMPACT_STEP_PAGES 256 /* leaf pages merged per transaction (about 1 MB written) */
 #define COMPACT_STEPS_MAX 100000
@@ -231,35 +235,30 @@ static char *match_expression(const MaSearchQuery *q)
   return g_string_free(e, FALSE);
 }
 
-#define SEARCH_HIGHLIGHTS                                                                              \
-  " highlight(search_index, 0, char(2), char(3)),"                                                     \
-  " snippet(search_index, 1, char(2), char(3), '" SEARCH_ELLIPSIS "', 24)"
 /* Newest first: FTS5 walks the doclists from ?8 down (one rowid range: the enterprise's, below the
  * cursor) and stops at the LIMIT; no sort. */
 #define SEARCH_NEWEST_BEGIN                                                                            \
-  "SELECT f.rowid, d.message_id," SEARCH_HIGHLIGHTS                                                    \
-  " FROM search_index f JOIN search_docs d ON d.doc = f.rowid"                                         \
+  "SELECT f.rowid, d.message_id FROM search_index f JOIN search_docs d ON d.doc = f.rowid"             \
   " WHERE search_index MATCH ?1 AND d.enterprise_id = ?2 AND f.rowid >= ?7 AND f.rowid <= ?8"
 #define SEARCH_IN_RECORD                                                                               \
   " AND EXISTS(SELECT 1 FROM message_links l WHERE l.message_id = d.message_id"                        \
   " AND l.enterprise_id = ?2 AND l.record_type = ?5 AND l.record_id = ?6)"
 #define SEARCH_NEWEST_END " ORDER BY f.rowid DESC LIMIT ?4"
-/* By relevance: the innermost query takes the SEARCH_RELEVANCE_WINDOW newest matches (the same walk
- * as newest first) and scores each with ma_rank (storage_sqlite_rank.c) on the inverse document
+/* By relevance: the innermost query takes the MA_SEARCH_RELEVANCE_WINDOW newest matches (the same
+ * walk as newest first: as far back as the oldest of them, through every posting of a common word
+ * beside a rare one) and scores each with ma_rank (storage_sqlite_rank.c) on the inverse document
  * frequencies bound as ?9; the middle one sorts those scores (a rowid and a score each) and keeps
- * the page; only the page is joined to search_docs (where the enterprise is checked a second time)
- * and back to the index for its highlight and snippet, which tokenize the subject and body again.
+ * the page; only the page is joined to search_docs, where the enterprise is checked a second time.
  * Within a record the window is of the record's matches, so its candidates join search_docs. */
 #define SEARCH_RANKED_BEGIN                                                                            \
-  "SELECT r.doc, d.message_id," SEARCH_HIGHLIGHTS                                                      \
-  " FROM (SELECT doc, score FROM (SELECT f.rowid AS doc, " SEARCH_RANK "(search_index, ?9) AS score"   \
-  " FROM search_index f"
+  "SELECT r.doc, d.message_id FROM (SELECT doc, score FROM (SELECT f.rowid AS doc, " SEARCH_RANK       \
+  "(search_index, ?9) AS score FROM search_index f"
 #define SEARCH_RANKED_IN_RECORD " JOIN search_docs d ON d.doc = f.rowid"
 #define SEARCH_RANKED_WHERE " WHERE search_index MATCH ?1 AND f.rowid >= ?7 AND f.rowid <= ?8"
 #define SEARCH_RANKED_END                                                                              \
-  " ORDER BY f.rowid DESC LIMIT " SEARCH_RELEVANCE_WINDOW ") ORDER BY score, doc DESC LIMIT ?4 OFFSET ?3) r" \
-  " CROSS JOIN search_index f CROSS JOIN search_docs d WHERE search_index MATCH ?1 AND f.rowid = r.doc"   \
-  " AND d.doc = r.doc AND d.enterprise_id = ?2 ORDER BY r.score, r.doc DESC"
+  " ORDER BY f.rowid DESC LIMIT " G_STRINGIFY(MA_SEARCH_RELEVANCE_WINDOW) ")"                           \
+  " ORDER BY score, doc DESC LIMIT ?4 OFFSET ?3) r"                                                    \
+  " JOIN search_docs d ON d.doc = r.doc WHERE d.enterprise_id = ?2 ORDER BY r.score, r.doc DESC"
 
 /* The newest SEARCH_IDF_SAMPLE documents of [lo, hi]: those matching the FTS5 expression expr, or
  * with expr NULL all indexed ones. Sets *n to how many there are (at most the sample) and *oldest
@@ -381,8 +380,6 @@ int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *
     h->seq = newest ? sqlite3_column_int64(s, 0) : after + (gint64)hits->len + 1;
     h->message = ma_stored_message_new();
     h->message->id = sql_col_dup(s, 1);
-    h->subject_marked = sql_col_dup(s, 2);
-    h->snippet_marked = sql_col_dup(s, 3);
     g_ptr_array_add(hits, h);
     g_ptr_array_add(ids, h->message->id);
   }
@@ -390,17 +387,8 @@ int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *
   if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "search");
   g_autoptr(GHashTable) by_id =
     g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)ma_stored_message_free);
-  if (ids->len && sql_messages_load_many(d, enterprise_id, ids, FALSE, by_id, error) < 0) return -1;
-  for (guint i = 0; i < hits->len; i++) {
-    MaSearchHit *h = g_ptr_array_index(hits, i);
-    gpointer key = NULL, full = NULL;
-    if (!g_hash_table_steal_extended(by_id, h->message->id, &key, &full)) continue; /* deleted meanwhile */
-    ma_stored_message_free(h->message);
-    h->message = full;
-    if (!h->subject_marked) h->subject_marked = g_strdup(h->message->subject ? h->message->subject : "");
-    if (!h->snippet_marked) h->snippet_marked = g_strdup("");
-    g_ptr_array_add(out, g_steal_pointer(&hits->pdata[i]));
-  }
+  if (ids->len && sql_messages_load_many(d, enterprise_id, ids, TRUE, by_id, error) < 0) return -1;
+  storage_search_hits_finish(hits, by_id, req->query, out);
   return 0;
 }
 
