@@ -1,5 +1,5 @@
 /* storage_sqlite_rank.c - the relevance score of the SQLite search index: ma_rank(search_index,
- * IDF), an FTS5 auxiliary function computing BM25 exactly as FTS5's bm25() does (k1 1.2, b 0.75,
+ * IDF), an FTS5 auxiliary function computing BM25 exactly as FTS5's bm25() does (search_rank.h:
  * the column weights below, the document length over the whole index's average), except for the
  * inverse document frequency of each phrase, which the caller passes as a blob of doubles, one per
  * phrase of the MATCH expression in order.
@@ -12,8 +12,7 @@
  */
 #include "sqlite_internal.h"
 
-#define RANK_K1 1.2
-#define RANK_B 0.75
+#include "agent/search/search_rank.h"
 
 /* subject, body, sender, recipients, attachments: the columns of search_index (migration 131) */
 static const double column_weight[] = {10.0, 1.0, 4.0, 4.0, 2.0};
@@ -74,9 +73,8 @@ void sql_search_rank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
     sqlite3_result_error_code(ctx, rc);
     return;
   }
-  double norm = RANK_K1 * (1.0 - RANK_B + RANK_B * (double)length / q->average_length);
   double score = 0.0;
   for (int i = 0; i < q->phrases; i++)
-    score += idf[i] * (q->frequency[i] * (RANK_K1 + 1.0)) / (q->frequency[i] + norm);
+    score += search_rank_term(idf[i], q->frequency[i], (double)length, q->average_length);
   sqlite3_result_double(ctx, -score); /* as bm25(): lower is better, so ORDER BY score ascends */
 }

@@ -30,9 +30,9 @@
 #include "sqlite_internal.h"
 #include "storage_backend.h"
 
+#include "agent/search/search_rank.h"
 #include "agent/search/search_tokenize.h"
 
-#include <math.h>
 #include <string.h>
 
 #define SEARCH_TOKENIZER "mailagent"
@@ -284,14 +284,13 @@ static int newest_sample(SqlDb *d, const char *expr, gint64 lo, gint64 hi, gint6
   return 0;
 }
 
-/* Number of the tenant's documents (all of them: expr NULL) in which expr matches, estimated:
- * exact when fewer than SEARCH_IDF_SAMPLE, else the sample's density (documents per rowid, that
- * is per second) over the tenant's whole span [first, last]. */
+/* Number of the tenant's documents (all of them: expr NULL) in which expr matches, estimated from
+ * the SEARCH_IDF_SAMPLE newest (search_rank_count). */
 static int docs_estimate(SqlDb *d, const char *expr, gint64 first, gint64 last, double *docs, GError **error)
 {
   gint64 n = 0, oldest = 0;
   if (newest_sample(d, expr, first, last, &n, &oldest, error) < 0) return -1;
-  *docs = n < SEARCH_IDF_SAMPLE ? (double)n : (double)n * ((double)(last - first) + 1.0) / ((double)(last - oldest) + 1.0);
+  *docs = search_rank_count(n, SEARCH_IDF_SAMPLE, oldest, first, last);
   return 0;
 }
 
@@ -322,9 +321,7 @@ static int relevance_weights(SqlDb *d, const MaSearchQuery *q, gint64 lo, gint64
     append_term(expr, g_ptr_array_index(q->terms, i));
     double with = 0;
     if (docs_estimate(d, expr->str, first, last, &with, error) < 0) return -1;
-    with = MIN(with, total);
-    double w = log((total - with + 0.5) / (with + 0.5));
-    w = w > 0.0 ? w : 1e-6; /* as bm25(): a term in most documents still counts a little */
+    double w = search_rank_idf(total, with);
     g_array_append_val(idf, w);
   }
   return 0;

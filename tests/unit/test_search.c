@@ -2,10 +2,12 @@
  * cut), the query parser (syntax, limits, hostile input) and the snippet renderer. */
 #include "agent/lib/error.h"
 #include "agent/search/search_query.h"
+#include "agent/search/search_rank.h"
 #include "agent/search/search_mark.h"
 #include "agent/search/search_snippet.h"
 #include "agent/search/search_tokenize.h"
 
+#include <math.h>
 #include <string.h>
 
 typedef struct {
@@ -164,6 +166,25 @@ static void test_golden_corpus(void)
   g_assert_cmpuint(g_strv_length(got_lines), ==, g_strv_length(want_lines));
 }
 
+/* BM25's figures as FTS5's bm25() documents them (k1 1.2, b 0.75), and the frequency estimate. */
+static void test_rank(void)
+{
+  g_assert_cmpfloat_with_epsilon(search_rank_idf(100, 10), log(90.5 / 10.5), 1e-12);
+  g_assert_cmpfloat(search_rank_idf(100, 60), ==, 1e-6);  /* in most documents: a little */
+  g_assert_cmpfloat(search_rank_idf(100, 250), ==, 1e-6); /* an estimate above the total */
+  g_assert_cmpfloat(search_rank_idf(100, 0), >, search_rank_idf(100, 1));
+  /* average length: norm = k1 = 1.2, f (k1 + 1) / (f + 1.2) */
+  g_assert_cmpfloat_with_epsilon(search_rank_term(2.0, 1.0, 50, 50), 2.0, 1e-12);
+  /* twice the average length: norm = 1.2 (0.25 + 1.5) = 2.1 */
+  g_assert_cmpfloat_with_epsilon(search_rank_term(2.0, 3.0, 100, 50), 2.0 * 6.6 / 5.1, 1e-12);
+  g_assert_cmpfloat(search_rank_term(1.0, 10.0, 50, 50), <, 2.2); /* saturates below k1 + 1 */
+  /* fewer than the sample: all were read, the count is exact */
+  g_assert_cmpfloat(search_rank_count(37, 500, 400, 1, 1000), ==, 37.0);
+  /* a full sample from the newest half of the span: twice as many over the whole */
+  g_assert_cmpfloat_with_epsilon(search_rank_count(500, 500, 501, 1, 1000), 1000.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon(search_rank_count(500, 500, 901, 1, 1000), 5000.0, 1e-9);
+}
+
 static void test_query(void)
 {
   GError *error = NULL;
@@ -265,6 +286,7 @@ int main(int argc, char **argv)
   g_test_add_func("/search/tokenize/every_prefix", test_every_prefix);
   g_test_add_func("/search/tokenize/stop", test_stop);
   g_test_add_func("/search/tokenize/golden_corpus", test_golden_corpus);
+  g_test_add_func("/search/rank", test_rank);
   g_test_add_func("/search/query/syntax", test_query);
   g_test_add_func("/search/query/refused", test_query_refused);
   g_test_add_func("/search/snippet", test_snippet);
