@@ -46,7 +46,7 @@
 #define SEARCH_RELEVANCE_MAX_OFFSET 1000
 #define SEARCH_IDF_SAMPLE 500 /* newest postings read to estimate a term's document frequency */
 #define ERASE_BATCH 200
-#define COMPACT_STEP_PAGES 256 /* leaf pages merged per transaction (about 1 MB written) */
+#define COMPACT_STEP_PAGES 1024 /* leaf pages merged per transaction (1,000 bytes each: migration 160) */
 #define COMPACT_STEPS_MAX 100000
 
 /* ---- the tokenizer ---------------------------------------------------------------------------- */

@@ -351,6 +351,24 @@ static void test_expire(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_search_compact(fx->st, &error), ==, 0);
 }
 
+/* Migration 160: the index's leaf pages are 1,000 bytes (FTS5's configuration, read on a plain
+ * connection: the configuration table needs no tokenizer). */
+static void test_page_size(Fixture *fx, gconstpointer data)
+{
+  storage_close(&fx->st);
+  g_autofree char *path = g_build_filename(fx->dir, "mailagent.db", NULL);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+  g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT v FROM search_index_config WHERE k = 'pgsz'", -1, &s, NULL), ==,
+                  SQLITE_OK);
+  g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
+  g_assert_cmpint(sqlite3_column_int(s, 0), ==, 1000);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  fx->st = testutil_storage_open_again(fx->dir, data);
+}
+
 /* A rebuild (after a tokenizer change) finds the same messages in the same order, at the same
  * page positions. */
 static void test_rebuild(Fixture *fx, gconstpointer data)
@@ -446,6 +464,7 @@ int main(int argc, char **argv)
   ADD("/storage_search/expire", test_expire);
   ADD("/storage_search/backfill", test_backfill);
   ADD("/storage_search/rebuild", test_rebuild);
+  ADD("/storage_search/page_size", test_page_size);
 #define ADD_PG(path, fn) g_test_add("/storage/postgresql/search" path, Fixture, TESTUTIL_ON_PG, fx_setup, fn, fx_teardown)
   if (testutil_storage_pg()) {
     ADD_PG("/tenants", test_tenants);
