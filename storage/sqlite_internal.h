@@ -14,6 +14,7 @@
 
 #include "storage.h"
 #include "storage_search.h"
+#include "storage_backend.h"
 #include "storage_list.h"
 #include "storage_archive.h"
 
@@ -130,7 +131,7 @@ int sql_message_load(SqlDb *d, const char *enterprise_id, const char *id, gboole
  * into by_id: id -> MaStoredMessage* (MaActivity*), keyed by the value's own id string. */
 /* 1 when message id belongs to enterprise, 0 when not (or absent), -1 on error. */
 int sql_message_owned(SqlDb *d, const char *enterprise_id, const char *id, GError **error);
-int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, gboolean with_bodies,
+int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, MaBodies bodies,
                            GHashTable *by_id, GError **error);
 /* The message row reader of SQL_MESSAGE_COLS (storage_archive.h) from column first on. */
 MaStoredMessage *sql_message_read(sqlite3_stmt *s, int first);

@@ -183,7 +183,7 @@ static int index_ids(PgDb *d, const char *enterprise_id, GPtrArray *ids, GError 
 {
   g_autoptr(GHashTable) by_id =
     g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)ma_stored_message_free);
-  if (pg_messages_load_many(d, enterprise_id, ids, TRUE, by_id, error) < 0) return -1;
+  if (pg_messages_load_many(d, enterprise_id, ids, MA_BODIES_TEXT, by_id, error) < 0) return -1;
   for (guint i = 0; i < ids->len; i++) {
     const MaStoredMessage *m = g_hash_table_lookup(by_id, ids->pdata[i]);
     if (!m) {
@@ -320,7 +320,7 @@ int pg_search(void *impl, const char *enterprise_id, const MaSearchRequest *req,
   PQclear(r);
   g_autoptr(GHashTable) by_id =
     g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)ma_stored_message_free);
-  if (pg_messages_load_many(d, enterprise_id, ids, TRUE, by_id, error) < 0) return -1;
+  if (pg_messages_load_many(d, enterprise_id, ids, MA_BODIES_TEXT, by_id, error) < 0) return -1;
   storage_search_hits_finish(hits, by_id, req->query, out);
   return 0;
 }

@@ -384,7 +384,7 @@ int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *
   if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "search");
   g_autoptr(GHashTable) by_id =
     g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)ma_stored_message_free);
-  if (ids->len && sql_messages_load_many(d, enterprise_id, ids, TRUE, by_id, error) < 0) return -1;
+  if (ids->len && sql_messages_load_many(d, enterprise_id, ids, MA_BODIES_TEXT, by_id, error) < 0) return -1;
   storage_search_hits_finish(hits, by_id, req->query, out);
   return 0;
 }
