@@ -127,6 +127,7 @@ void ma_spool_entry_free(MaSpoolEntry *e)
   g_free(e->mailbox);
   g_free(e->last_error);
   if (e->data) g_bytes_unref(e->data);
+  ma_raw_free(e->raw);
   spool_body_free(e->body); /* unlinks the file unless spool_put committed the entry */
   g_free(e->body_file);
   g_free(e);
@@ -541,6 +542,23 @@ int spool_entry_load(MaSpool *sp, MaSpoolEntry *e, GError **error)
   }
   return spool_body_load(sp->data_dir, e->body_file, SPOOL_BODY_LOAD_MAX, &e->data, error);
 }
+
+int spool_entry_open(MaSpool *sp, MaSpoolEntry *e, GError **error)
+{
+  g_assert(sp != NULL && e != NULL);
+  if (e->raw) return 0;
+  if (e->data) {
+    e->raw = ma_raw_new_bytes(e->data);
+    return 0;
+  }
+  if (!e->body_file) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "spool: entry %s has neither data nor a body file", e->id);
+    return -1;
+  }
+  return spool_body_open(sp->data_dir, e->body_file, SPOOL_BODY_LOAD_MAX, &e->raw, error);
+}
+
+void spool_entry_close(MaSpoolEntry *e) { g_clear_pointer(&e->raw, ma_raw_free); }
 
 int spool_sweep_orphans(MaSpool *sp, guint *removed, GError **error)
 {

@@ -43,6 +43,7 @@ typedef struct {
   MaSpoolBody *body;      /* owned; unlinked on free unless spool_put committed it */
   GBytes *data;
   char *body_file;
+  MaRaw *raw;             /* owned: the octets as spool_entry_open gave them, NULL before */
   int attempts;           /* pipeline attempts so far */
   gint64 size;            /* read back by the operator's view: the message's length in bytes */
   gint64 next_attempt_at; /* read back: unix ms before which the entry is not offered (0: at once) */
@@ -77,6 +78,12 @@ int spool_pending(MaSpool *sp, int limit, GPtrArray *out, GError **error);
  * MA_ERROR_NOT_FOUND when the file is gone (only after a power cut lost a spool_done whose unlink
  * survived: the entry was archived), MA_ERROR_TEMPFAIL for an I/O error. */
 int spool_entry_load(MaSpool *sp, MaSpoolEntry *e, GError **error);
+/* The pipeline's read: e->raw set to the entry's octets (nothing to do when set): data when the
+ * row holds them, else the body file, mapped when large (spool_body_open), never read whole.
+ * spool_entry_load's errors. The mapping must be gone before the entry's spool_done (a done body
+ * file may be recycled and overwritten): free it with spool_entry_close first. */
+int spool_entry_open(MaSpool *sp, MaSpoolEntry *e, GError **error);
+void spool_entry_close(MaSpoolEntry *e);
 /* Removes the entry, then its body file: the pipeline has archived (or deliberately skipped) it.
  * Removing an id that is not there is not an error. Commits without an fsync: after a power cut a
  * removed entry may come back once (the pipeline's idempotence makes the replay harmless). */

@@ -334,9 +334,12 @@ void spool_body_free(MaSpoolBody *b)
 
 /* ---- the spool directory ------------------------------------------------------------------- */
 
-int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBytes **out, GError **error)
+/* Opens data_dir/spool/name for reading and checks it is a regular file of at most max_size octets
+ * (0: any). The descriptor with *path_out and *len set (the caller closes and frees them), or -1
+ * with spool_body_load's errors. */
+static int open_body(const char *data_dir, const char *name, gint64 max_size, char **path_out, gsize *len,
+                     GError **error)
 {
-  *out = NULL;
   if (!spool_body_name_valid(name)) {
     g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "spool: invalid body file name in the spool database");
     return -1;
@@ -360,7 +363,18 @@ int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBy
                 " octets", path, max_size);
     return -1;
   }
-  gsize len = (gsize) st.st_size, got = 0;
+  *len = (gsize) st.st_size;
+  *path_out = g_steal_pointer(&path);
+  return fd;
+}
+
+int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBytes **out, GError **error)
+{
+  *out = NULL;
+  g_autofree char *path = NULL;
+  gsize len = 0, got = 0;
+  int fd = open_body(data_dir, name, max_size, &path, &len, error);
+  if (fd < 0) return -1;
   guint8 *data = g_malloc(len + 1);
   while (got < len) {
     ssize_t r = read(fd, data + got, len - got);
@@ -376,6 +390,18 @@ int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBy
   close(fd);
   *out = g_bytes_new_take(data, len);
   return 0;
+}
+
+int spool_body_open(const char *data_dir, const char *name, gint64 max_size, MaRaw **out, GError **error)
+{
+  *out = NULL;
+  g_autofree char *path = NULL;
+  gsize len = 0;
+  int fd = open_body(data_dir, name, max_size, &path, &len, error);
+  if (fd < 0) return -1;
+  if (ma_raw_from_fd(fd, path, G_MAXSIZE, out, error) == 0) return 0;
+  if (error && *error) (*error)->code = MA_ERROR_TEMPFAIL; /* the file checked a moment ago: I/O */
+  return -1;
 }
 
 int spool_body_release(const char *data_dir, const char *name, GError **error)

@@ -16,6 +16,8 @@
 #ifndef MA_SPOOL_BODY_H
 #define MA_SPOOL_BODY_H
 
+#include "agent/lib/raw.h"
+
 #include <glib.h>
 
 #define SPOOL_BODY_DIR "spool"
@@ -76,6 +78,10 @@ gboolean spool_body_name_valid(const char *name);
 /* Reads data_dir/spool/name whole into *out. -1 with MA_ERROR_NOT_FOUND when the file is missing,
  * MA_ERROR_TEMPFAIL for an I/O error, MA_ERROR_LIMIT when it is over max_size octets. */
 int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBytes **out, GError **error);
+/* spool_body_load as a MaRaw (raw.h): a body of MA_RAW_MAP_MIN octets or more is mapped, not read.
+ * The file must stay as it is while *out lives: free it before the entry's spool_done (a done body
+ * may be recycled for the next message and overwritten). */
+int spool_body_open(const char *data_dir, const char *name, gint64 max_size, MaRaw **out, GError **error);
 /* Unlinks data_dir/spool/name (a body or a recycled file); a missing file is not an error. */
 int spool_body_unlink(const char *data_dir, const char *name, GError **error);
 /* The message in data_dir/spool/name is finished with: its file is kept for recycling when that

@@ -555,6 +555,10 @@ static const SqlMigration migrations[] = {
          * its end, so a node that dies hands the job over when its lease runs out */
    "CREATE TABLE IF NOT EXISTS job_leases("
    "  job TEXT PRIMARY KEY, lease_owner TEXT NOT NULL, lease_until INTEGER NOT NULL) WITHOUT ROWID;"},
+  {151, /* issue 13: a relay with AUTH XOAUTH2 names its OAuth2 provider (a preset with OAuth2
+         * endpoints, whose client the enterprise set with `mailbox oauth2-client`); its tokens are
+         * the oauth2_grants row of owner "relay:<id>" */
+   "ALTER TABLE relays ADD COLUMN auth_provider TEXT;"},
   {160, /* issue 16: the search index's leaf pages hold 1,000 bytes, not FTS5's 4,050. A search for a
          * rare word beside a common one skips through the common one's postings: the doclist index
          * takes it to the page of the next candidate, and it reads that page entry by entry, so
