@@ -15,7 +15,7 @@ HEADERS = {  # pkg-config target -> the include prefix that names it
     'PkgConfig::PCRE2': 'pcre2.h', 'PkgConfig::CURL': 'curl/', 'PkgConfig::OPENSSL': 'openssl/',
     'PkgConfig::EVENT': 'event2/', 'PkgConfig::CARES': 'ares', 'PkgConfig::JANSSON': 'jansson.h',
     'PkgConfig::IDN2': 'idn2.h', 'PkgConfig::ETPAN': 'libetpan/', 'PkgConfig::SYSTEMD': 'systemd/',
-    'PkgConfig::PQ': 'libpq-fe.h',
+    'PkgConfig::PQ': 'libpq-fe.h', 'm': 'math.h',
 }
 EXEMPT = {'PkgConfig::GLIB', 'Threads::Threads'}
 

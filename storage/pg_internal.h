@@ -131,9 +131,9 @@ MaActivity *pg_activity_read(const PGresult *r, int row, int first);
 /* Appends the participants, attachments and links of the messages of by_id (id -> MaStoredMessage*)
  * in one statement, in their order (participants and attachments by position, links by record). */
 int pg_message_parts_many(PgDb *d, GHashTable *by_id, GError **error);
-/* Loads the messages named by ids (char*) that belong to the enterprise, with their parts (and text
- * and html when with_bodies), into by_id, keyed by each message's own id. */
-int pg_messages_load_many(PgDb *d, const char *enterprise_id, GPtrArray *ids, gboolean with_bodies, GHashTable *by_id,
+/* Loads the messages named by ids (char*) that belong to the enterprise, with their parts (and the
+ * bodies asked for), into by_id, keyed by each message's own id. */
+int pg_messages_load_many(PgDb *d, const char *enterprise_id, GPtrArray *ids, MaBodies bodies, GHashTable *by_id,
                           GError **error);
 
 /* ---- the backend's functions (storage_backend.h contracts) ------------------------------------- */

@@ -14,6 +14,7 @@
 
 #include "storage.h"
 #include "storage_search.h"
+#include "storage_backend.h"
 #include "storage_list.h"
 #include "storage_archive.h"
 
@@ -94,9 +95,13 @@ char *sql_col_dup(sqlite3_stmt *s, int i); /* g_strdup of a text column, NULL fo
 
 /* ---- search (storage_sqlite_search.c) ------------------------------------------------------- */
 
-/* Registers the "mailagent" FTS5 tokenizer (agent/search/search_tokenize.h) on d's connection;
- * must run before the migrations, which create the index with it. */
+/* Registers the "mailagent" FTS5 tokenizer (agent/search/search_tokenize.h) and the ma_rank
+ * function on d's connection; must run before the migrations, which create the index with it. */
 int sql_search_register(SqlDb *d, GError **error);
+/* ma_rank(search_index, IDF): the FTS5 auxiliary function of storage_sqlite_rank.c, BM25 with the
+ * inverse document frequencies given (a blob of one double per phrase). */
+void sql_search_rank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int n_args,
+                     sqlite3_value **args);
 /* storage_search_compact (outside any transaction): merges the index so no deleted message's
  * terms remain, and truncates the write-ahead log. */
 int sql_search_compact(SqlDb *d, GError **error);
@@ -131,7 +136,7 @@ int sql_message_load(SqlDb *d, const char *enterprise_id, const char *id, gboole
  * into by_id: id -> MaStoredMessage* (MaActivity*), keyed by the value's own id string. */
 /* 1 when message id belongs to enterprise, 0 when not (or absent), -1 on error. */
 int sql_message_owned(SqlDb *d, const char *enterprise_id, const char *id, GError **error);
-int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, gboolean with_bodies,
+int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, MaBodies bodies,
                            GHashTable *by_id, GError **error);
 /* The message row reader of SQL_MESSAGE_COLS (storage_archive.h) from column first on. */
 MaStoredMessage *sql_message_read(sqlite3_stmt *s, int first);

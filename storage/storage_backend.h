@@ -317,6 +317,17 @@ int storage_blob_pull_finish(MaBlobPull *p, const char *sha256, GError **error);
 /* Releases the hash of a pull given up half-way (idempotent). */
 void storage_blob_pull_clear(MaBlobPull *p);
 
+/* Which bodies a backend's loader of many messages reads with them: none, the text alone (a search
+ * hit's excerpt; an HTML body can be many times its text), or the text and the HTML. */
+typedef enum { MA_BODIES_NONE, MA_BODIES_TEXT, MA_BODIES_ALL } MaBodies;
+
+/* The last step of a backend's storage_search (storage_search.c): each of hits (MaSearchHit*, in page
+ * order, whose message holds only its id) takes its message from by_id (id -> MaStoredMessage*
+ * loaded with MA_BODIES_TEXT; taken out), gets its subject and an excerpt of its body text marked
+ * with the query's tokens, loses the body, and moves to the end of out. A hit whose message is
+ * not in by_id (deleted meanwhile) stays in hits, freed with it. */
+void storage_search_hits_finish(GPtrArray *hits, GHashTable *by_id, const MaSearchQuery *query, GPtrArray *out);
+
 /* The SQLite backend (storage_sqlite_backend.c). */
 extern const MaStorageBackend ma_storage_sqlite_backend;
 /* The PostgreSQL backend (storage_pg_backend.c); it fills every entry. */

@@ -117,20 +117,24 @@ int pg_message_parts_many(PgDb *d, GHashTable *by_id, GError **error)
   return 0;
 }
 
-int pg_messages_load_many(PgDb *d, const char *enterprise_id, GPtrArray *ids, gboolean with_bodies, GHashTable *by_id,
+int pg_messages_load_many(PgDb *d, const char *enterprise_id, GPtrArray *ids, MaBodies bodies, GHashTable *by_id,
                           GError **error)
 {
+  gboolean with_bodies = bodies != MA_BODIES_NONE;
   if (ids->len == 0) return 0;
   g_autofree char *list = pg_array_literal((const char *const *)ids->pdata, ids->len);
   PgParams p = {0};
   pg_param_text(&p, enterprise_id);
   pg_param_text(&p, list);
   PGresult *r = pg_run(d,
-                       with_bodies ? "SELECT " SQL_MESSAGE_COLS_OF("m.") ", coalesce(b.text, ''), b.html FROM messages m"
-                                     " LEFT JOIN message_bodies b ON b.message_id = m.id"
-                                     " WHERE m.enterprise_id = $1 AND m.id = ANY($2::text[])"
-                                   : "SELECT " SQL_MESSAGE_COLS_OF("") " FROM messages"
-                                     " WHERE enterprise_id = $1 AND id = ANY($2::text[])",
+                       bodies == MA_BODIES_ALL    ? "SELECT " SQL_MESSAGE_COLS_OF("m.") ", coalesce(b.text, ''), b.html"
+                                                    " FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id"
+                                                    " WHERE m.enterprise_id = $1 AND m.id = ANY($2::text[])"
+                       : bodies == MA_BODIES_TEXT ? "SELECT " SQL_MESSAGE_COLS_OF("m.") ", coalesce(b.text, ''), NULL"
+                                                    " FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id"
+                                                    " WHERE m.enterprise_id = $1 AND m.id = ANY($2::text[])"
+                                                  : "SELECT " SQL_MESSAGE_COLS_OF("") " FROM messages"
+                                                    " WHERE enterprise_id = $1 AND id = ANY($2::text[])",
                        &p, "get messages", error);
   if (!r) return -1;
   GHashTable *fresh = g_hash_table_new(g_str_hash, g_str_equal); /* borrowed: the parts go to these */
@@ -155,7 +159,7 @@ int pg_message_get(void *impl, const char *enterprise_id, const char *id, MaStor
   g_autoptr(GPtrArray) ids = g_ptr_array_new();
   g_ptr_array_add(ids, (gpointer)id);
   GHashTable *by_id = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)ma_stored_message_free);
-  int rc = pg_messages_load_many(impl, enterprise_id, ids, TRUE, by_id, error);
+  int rc = pg_messages_load_many(impl, enterprise_id, ids, MA_BODIES_ALL, by_id, error);
   gpointer m = NULL;
   if (rc == 0 && g_hash_table_steal_extended(by_id, id, NULL, &m)) {
     *out = m;

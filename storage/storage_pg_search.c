@@ -16,7 +16,7 @@
  * A document's number orders "newest first" and is the page cursor: the message date in seconds
  * above 20 bits of a sequence, so it is unique and increasing without a lock between nodes (the
  * sequence's low bits only order messages of the same second). Relevance ranks the newest
- * SEARCH_RELEVANCE_WINDOW matches with ts_rank, as the SQLite backend ranks with bm25.
+ * MA_SEARCH_RELEVANCE_WINDOW matches with ts_rank, as the SQLite backend ranks with BM25.
  *
  * No trace: a message's entry goes with it (ON DELETE CASCADE), and storage_search_compact
  * rewrites the tables that held its text (VACUUM FULL), so no dead row keeps it in a data file.
@@ -24,7 +24,6 @@
  */
 #include "pg_internal.h"
 
-#include "agent/search/search_mark.h"
 #include "agent/search/search_tokenize.h"
 
 #include <string.h>
@@ -32,8 +31,6 @@
 #define SEARCH_DATE_MAX ((G_GINT64_CONSTANT(1) << 32) - 1)
 #define SEARCH_SEQ_BITS 20
 #define SEARCH_RELEVANCE_MAX_OFFSET 1000
-#define SEARCH_RELEVANCE_WINDOW 2000
-#define SEARCH_SNIPPET_TOKENS 24
 #define TSV_POS_MAX 16383        /* PostgreSQL's highest tsvector position */
 #define TSV_POSITIONS_MAX 255    /* positions kept per lexeme */
 #define TSV_BYTES_MAX (900 * 1024) /* below PostgreSQL's 1 MB per tsvector */
@@ -186,7 +183,7 @@ static int index_ids(PgDb *d, const char *enterprise_id, GPtrArray *ids, GError 
 {
   g_autoptr(GHashTable) by_id =
     g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)ma_stored_message_free);
-  if (pg_messages_load_many(d, enterprise_id, ids, TRUE, by_id, error) < 0) return -1;
+  if (pg_messages_load_many(d, enterprise_id, ids, MA_BODIES_TEXT, by_id, error) < 0) return -1;
   for (guint i = 0; i < ids->len; i++) {
     const MaStoredMessage *m = g_hash_table_lookup(by_id, ids->pdata[i]);
     if (!m) {
@@ -283,7 +280,7 @@ static char *query_text(const MaSearchQuery *q, gboolean files_only)
 /* ts_rank's weights are {D, C, B, A}: the subject counts most, then the participants, then the body */
 #define SEARCH_RELEVANT_SQL                                                                                \
   "WITH recent AS (SELECT d.doc, d.message_id, d.words" SEARCH_FILTER                                      \
-  " ORDER BY d.doc DESC LIMIT " G_STRINGIFY(SEARCH_RELEVANCE_WINDOW) ")"                                    \
+  " ORDER BY d.doc DESC LIMIT " G_STRINGIFY(MA_SEARCH_RELEVANCE_WINDOW) ")"                                 \
   " SELECT doc, message_id FROM recent ORDER BY ts_rank('{0.1, 0.4, 0.4, 1.0}', words, $2::tsquery) DESC,"  \
   " doc DESC LIMIT $7 OFFSET $6"
 
@@ -323,20 +320,8 @@ int pg_search(void *impl, const char *enterprise_id, const MaSearchRequest *req,
   PQclear(r);
   g_autoptr(GHashTable) by_id =
     g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)ma_stored_message_free);
-  if (pg_messages_load_many(d, enterprise_id, ids, TRUE, by_id, error) < 0) return -1;
-  g_autoptr(GHashTable) tokens = search_mark_tokens(req->query);
-  for (guint i = 0; i < hits->len; i++) {
-    MaSearchHit *h = g_ptr_array_index(hits, i);
-    gpointer key = NULL, full = NULL;
-    if (!g_hash_table_steal_extended(by_id, h->message->id, &key, &full)) continue; /* deleted meanwhile */
-    ma_stored_message_free(h->message);
-    h->message = full;
-    h->subject_marked = search_mark(h->message->subject, tokens, 0);
-    h->snippet_marked = search_mark(h->message->text, tokens, SEARCH_SNIPPET_TOKENS);
-    g_clear_pointer(&h->message->text, g_free); /* hits carry no bodies */
-    g_clear_pointer(&h->message->html, g_free);
-    g_ptr_array_add(out, g_steal_pointer(&hits->pdata[i]));
-  }
+  if (pg_messages_load_many(d, enterprise_id, ids, MA_BODIES_TEXT, by_id, error) < 0) return -1;
+  storage_search_hits_finish(hits, by_id, req->query, out);
   return 0;
 }
 

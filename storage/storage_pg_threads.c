@@ -124,7 +124,7 @@ int pg_thread_messages(void *impl, const char *enterprise_id, const char *thread
   PQclear(r);
   /* the whole thread in a fixed number of statements, appended in the order of ids */
   GHashTable *by_id = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)ma_stored_message_free);
-  int rc = pg_messages_load_many(d, enterprise_id, ids, TRUE, by_id, error);
+  int rc = pg_messages_load_many(d, enterprise_id, ids, MA_BODIES_ALL, by_id, error);
   for (guint i = 0; rc == 0 && i < ids->len; i++) {
     gpointer m = NULL;
     if (g_hash_table_steal_extended(by_id, g_ptr_array_index(ids, i), NULL, &m)) g_ptr_array_add(out, m);

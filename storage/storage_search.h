@@ -16,6 +16,11 @@
 
 typedef enum { MA_SEARCH_NEWEST, MA_SEARCH_RELEVANCE } MaSearchOrder;
 
+/* By relevance, the backends rank this many newest matches (of the record's, within a record):
+ * finding and ranking them is most of a relevance search's cost, in proportion (README.md's
+ * search benchmark). Older matches are found newest first. */
+#define MA_SEARCH_RELEVANCE_WINDOW 1000
+
 typedef struct {
   const MaSearchQuery *query;   /* borrowed */
   MaSearchOrder order;

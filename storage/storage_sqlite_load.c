@@ -17,6 +17,7 @@
 #define MESSAGE_COLS SQL_MESSAGE_COLS_OF("")
 /* A message's text and html (migration 124), joined to `messages m`: "" and NULL without a body. */
 #define BODY_COLS "coalesce(b.text, ''), b.html"
+#define BODY_TEXT_COLS "coalesce(b.text, ''), NULL"
 #define BODY_JOIN "LEFT JOIN message_bodies b ON b.message_id = m.id"
 
 MaStoredMessage *sql_message_read(sqlite3_stmt *s, int first)
@@ -218,16 +219,19 @@ int sql_message_parts_many(SqlDb *d, GPtrArray *ids, GHashTable *by_id, GError *
   return 0;
 }
 
-int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, gboolean with_bodies,
+int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, MaBodies bodies,
                            GHashTable *by_id, GError **error)
 {
+  gboolean with_bodies = bodies != MA_BODIES_NONE;
   for (guint from = 0; from < ids->len; from += LOAD_CHUNK) {
     guint n = MIN(LOAD_CHUNK, ids->len - from);
     sqlite3_stmt *s = ids_prep(d,
-                               with_bodies ? "SELECT " SQL_MESSAGE_COLS_OF("m.") ", " BODY_COLS " FROM messages m "
-                                             BODY_JOIN " WHERE +m.enterprise_id = ?1 AND m.id " IDS_IN
-                                           : "SELECT " MESSAGE_COLS " FROM messages"
-                                             " WHERE +enterprise_id = ?1 AND id " IDS_IN,
+                               bodies == MA_BODIES_ALL    ? "SELECT " SQL_MESSAGE_COLS_OF("m.") ", " BODY_COLS " FROM messages m "
+                                                            BODY_JOIN " WHERE +m.enterprise_id = ?1 AND m.id " IDS_IN
+                               : bodies == MA_BODIES_TEXT ? "SELECT " SQL_MESSAGE_COLS_OF("m.") ", " BODY_TEXT_COLS " FROM messages m "
+                                                            BODY_JOIN " WHERE +m.enterprise_id = ?1 AND m.id " IDS_IN
+                                                          : "SELECT " MESSAGE_COLS " FROM messages"
+                                                            " WHERE +enterprise_id = ?1 AND id " IDS_IN,
                                enterprise_id, ids, from, n, error);
     if (!s) return -1;
     int rc;

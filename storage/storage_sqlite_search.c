@@ -15,7 +15,12 @@
  * into the next). One enterprise's documents are one rowid range, which FTS5 seeks to in every
  * doclist, so a search reads only that enterprise's postings; within it "newest first" is FTS5's
  * own ORDER BY rowid DESC, which stops at the page's LIMIT instead of sorting every match, and the
- * rowid is the page cursor. The join to search_docs checks the enterprise a second time.
+ * rowid is the page cursor (the range's upper bound). The join to search_docs checks the
+ * enterprise a second time. Relevance ranks the MA_SEARCH_RELEVANCE_WINDOW newest matches with BM25
+ * (ma_rank, storage_sqlite_rank.c) weighted by how rare each term is in the enterprise's own
+ * mail, estimated from its newest postings. Hits are marked by storage_search_hits_finish (the
+ * query's tokens, as the PostgreSQL backend marks them), not by FTS5's highlight() and snippet(),
+ * which read each hit's content row through the view again.
  *
  * No trace: secure_delete is on for every connection (storage_sqlite_core.c), so deleted rows and
  * freed pages are zeroed; FTS5 keeps a deleted entry's tokens in old segments until they are
@@ -23,13 +28,15 @@
  * Never logs text or queries.
  */
 #include "sqlite_internal.h"
+#include "storage_backend.h"
 
-#include "agent/search/search_snippet.h"
+#include "agent/search/search_rank.h"
 #include "agent/search/search_tokenize.h"
 
 #include <string.h>
 
 #define SEARCH_TOKENIZER "mailagent"
+#define SEARCH_RANK "ma_rank"
 #define SEARCH_TENANT_SHIFT 44
 #define SEARCH_DATE_SHIFT 12
 #define SEARCH_TENANT_MAX ((G_GINT64_CONSTANT(1) << 19) - 1)
@@ -37,9 +44,9 @@
 #define SEARCH_SLOT (G_GINT64_CONSTANT(1) << SEARCH_DATE_SHIFT)
 #define SEARCH_SPILL_MAX 100000 /* seconds a full second may spill into */
 #define SEARCH_RELEVANCE_MAX_OFFSET 1000
-#define SEARCH_RELEVANCE_WINDOW 2000 /* relevance ranks this many newest matches (bm25 reads each) */
+#define SEARCH_IDF_SAMPLE 500 /* newest postings read to estimate a term's document frequency */
 #define ERASE_BATCH 200
-#define COMPACT_STEP_PAGES 256 /* leaf pages merged per transaction (about 1 MB written) */
+#define COMPACT_STEP_PAGES 1024 /* leaf pages merged per transaction (1,000 bytes each: migration 160) */
 #define COMPACT_STEPS_MAX 100000
 
 /* ---- the tokenizer ---------------------------------------------------------------------------- */
@@ -88,7 +95,8 @@ int sql_search_register(SqlDb *d, GError **error)
     return -1;
   }
   rc = api->xCreateTokenizer(api, SEARCH_TOKENIZER, NULL, &tokenizer, NULL);
-  if (rc != SQLITE_OK) return sql_fail(d, rc, error, "register the search tokenizer");
+  if (rc == SQLITE_OK) rc = api->xCreateFunction(api, SEARCH_RANK, NULL, sql_search_rank, NULL);
+  if (rc != SQLITE_OK) return sql_fail(d, rc, error, "register the search tokenizer and rank");
   return 0;
 }
 
@@ -209,60 +217,113 @@ static const char *field_columns(MaSearchField f)
   }
 }
 
-/* The FTS5 expression: every term as a quoted string (never syntax), all required. */
+/* A term as an FTS5 phrase restricted to its columns: the text a quoted string (never syntax). */
+static void append_term(GString *e, const MaSearchTerm *t)
+{
+  g_string_append_printf(e, "%s : ", field_columns(t->field));
+  append_string(e, t->text);
+}
+
+/* The FTS5 expression: every term a phrase, all required; phrase i is term i. */
 static char *match_expression(const MaSearchQuery *q)
 {
   GString *e = g_string_new(NULL);
   for (guint i = 0; i < q->terms->len; i++) {
-    const MaSearchTerm *t = g_ptr_array_index(q->terms, i);
-    g_string_append_printf(e, "%s%s : ", i ? " AND " : "", field_columns(t->field));
-    append_string(e, t->text);
+    if (i) g_string_append(e, " AND ");
+    append_term(e, g_ptr_array_index(q->terms, i));
   }
   return g_string_free(e, FALSE);
 }
 
-#define SEARCH_COLS                                                                                    \
-  "SELECT f.rowid, d.message_id, highlight(search_index, 0, char(2), char(3)),"                       \
-  " snippet(search_index, 1, char(2), char(3), '" SEARCH_ELLIPSIS "', 24)"                            \
-  " FROM search_index f JOIN search_docs d ON d.doc = f.rowid"                                         \
+/* Newest first: FTS5 walks the doclists from ?8 down (one rowid range: the enterprise's, below the
+ * cursor) and stops at the LIMIT; no sort. */
+#define SEARCH_NEWEST_BEGIN                                                                            \
+  "SELECT f.rowid, d.message_id FROM search_index f JOIN search_docs d ON d.doc = f.rowid"             \
   " WHERE search_index MATCH ?1 AND d.enterprise_id = ?2 AND f.rowid >= ?7 AND f.rowid <= ?8"
 #define SEARCH_IN_RECORD                                                                               \
   " AND EXISTS(SELECT 1 FROM message_links l WHERE l.message_id = d.message_id"                        \
   " AND l.enterprise_id = ?2 AND l.record_type = ?5 AND l.record_id = ?6)"
-#define SEARCH_NEWEST " AND f.rowid < ?3 ORDER BY f.rowid DESC LIMIT ?4"
-/* By relevance: the inner query ranks the candidates by bm25 alone (the sort holds a rowid and a
- * score per candidate), and only the page it keeps is joined back to the index for its highlight
- * and snippet, which tokenize the subject and body again: made for every candidate before the
- * sort, they were most of a relevance search's cost. */
+#define SEARCH_NEWEST_END " ORDER BY f.rowid DESC LIMIT ?4"
+/* By relevance: the innermost query takes the MA_SEARCH_RELEVANCE_WINDOW newest matches (the same
+ * walk as newest first: as far back as the oldest of them, through every posting of a common word
+ * beside a rare one) and scores each with ma_rank (storage_sqlite_rank.c) on the inverse document
+ * frequencies bound as ?9; the middle one sorts those scores (a rowid and a score each) and keeps
+ * the page; only the page is joined to search_docs, where the enterprise is checked a second time.
+ * Within a record the window is of the record's matches, so its candidates join search_docs. */
 #define SEARCH_RANKED_BEGIN                                                                            \
-  "SELECT r.doc, d.message_id, highlight(search_index, 0, char(2), char(3)),"                         \
-  " snippet(search_index, 1, char(2), char(3), '" SEARCH_ELLIPSIS "', 24)"                            \
-  " FROM (SELECT f.rowid AS doc, bm25(search_index, 10.0, 1.0, 4.0, 4.0, 2.0) AS score"               \
-  " FROM search_index f JOIN search_docs d ON d.doc = f.rowid"                                         \
-  " WHERE search_index MATCH ?1 AND d.enterprise_id = ?2 AND f.rowid >= ?7 AND f.rowid <= ?8"
+  "SELECT r.doc, d.message_id FROM (SELECT doc, score FROM (SELECT f.rowid AS doc, " SEARCH_RANK       \
+  "(search_index, ?9) AS score FROM search_index f"
+#define SEARCH_RANKED_IN_RECORD " JOIN search_docs d ON d.doc = f.rowid"
+#define SEARCH_RANKED_WHERE " WHERE search_index MATCH ?1 AND f.rowid >= ?7 AND f.rowid <= ?8"
 #define SEARCH_RANKED_END                                                                              \
-  " ORDER BY score, f.rowid DESC LIMIT ?4 OFFSET ?3) r"                                                \
-  " CROSS JOIN search_index f CROSS JOIN search_docs d"                                                \
-  " WHERE search_index MATCH ?1 AND f.rowid = r.doc AND d.doc = r.doc ORDER BY r.score, r.doc DESC"
+  " ORDER BY f.rowid DESC LIMIT " G_STRINGIFY(MA_SEARCH_RELEVANCE_WINDOW) ")"                           \
+  " ORDER BY score, doc DESC LIMIT ?4 OFFSET ?3) r"                                                    \
+  " JOIN search_docs d ON d.doc = r.doc WHERE d.enterprise_id = ?2 ORDER BY r.score, r.doc DESC"
 
-/* Relevance ranks the SEARCH_RELEVANCE_WINDOW newest matches, not every match: bm25 reads each
- * candidate's positions, and a common word matches tens of thousands. Raises *lo to the oldest
- * document of that window (the newest-first walk to it is cheap). */
-static int relevance_window(SqlDb *d, const char *expr, gint64 *lo, gint64 hi, GError **error)
+/* The newest SEARCH_IDF_SAMPLE documents of [lo, hi]: those matching the FTS5 expression expr, or
+ * with expr NULL all indexed ones. Sets *n to how many there are (at most the sample) and *oldest
+ * to the oldest of them. */
+static int newest_sample(SqlDb *d, const char *expr, gint64 lo, gint64 hi, gint64 *n, gint64 *oldest, GError **error)
 {
   sqlite3_stmt *s = sql_prep(d,
-                             "SELECT rowid FROM search_index WHERE search_index MATCH ?1 AND rowid >= ?2 AND rowid <= ?3"
-                             " ORDER BY rowid DESC LIMIT 1 OFFSET ?4",
+                             expr ? "SELECT count(*), min(doc) FROM (SELECT rowid AS doc FROM search_index"
+                                    " WHERE search_index MATCH ?1 AND rowid >= ?2 AND rowid <= ?3 ORDER BY rowid DESC LIMIT ?4)"
+                                  : "SELECT count(*), min(doc) FROM (SELECT doc FROM search_docs"
+                                    " WHERE doc >= ?2 AND doc <= ?3 ORDER BY doc DESC LIMIT ?4)",
                              error);
   if (!s) return -1;
-  sql_bind_text(s, 1, expr);
-  sqlite3_bind_int64(s, 2, *lo);
+  if (expr) sql_bind_text(s, 1, expr);
+  sqlite3_bind_int64(s, 2, lo);
   sqlite3_bind_int64(s, 3, hi);
-  sqlite3_bind_int(s, 4, SEARCH_RELEVANCE_WINDOW - 1);
+  sqlite3_bind_int(s, 4, SEARCH_IDF_SAMPLE);
   int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) *lo = sqlite3_column_int64(s, 0);
+  *n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  *oldest = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
   sql_reset(s);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "search");
+  if (rc != SQLITE_ROW) return sql_fail(d, rc, error, "search");
+  return 0;
+}
+
+/* Number of the tenant's documents (all of them: expr NULL) in which expr matches, estimated from
+ * the SEARCH_IDF_SAMPLE newest (search_rank_count). */
+static int docs_estimate(SqlDb *d, const char *expr, gint64 first, gint64 last, double *docs, GError **error)
+{
+  gint64 n = 0, oldest = 0;
+  if (newest_sample(d, expr, first, last, &n, &oldest, error) < 0) return -1;
+  *docs = search_rank_count(n, SEARCH_IDF_SAMPLE, oldest, first, last);
+  return 0;
+}
+
+/* The inverse document frequency of each term (BM25's, as FTS5's bm25() computes it) within the
+ * tenant's documents, first to last, into idf (doubles, one per term): bm25() counts every
+ * document of the whole index holding each term instead, on every search. *none when the
+ * tenant has no document. */
+static int relevance_weights(SqlDb *d, const MaSearchQuery *q, gint64 lo, gint64 hi, GArray *idf, gboolean *none,
+                             GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d,
+                             "SELECT (SELECT min(doc) FROM search_docs WHERE doc >= ?1 AND doc <= ?2),"
+                             " (SELECT max(doc) FROM search_docs WHERE doc >= ?1 AND doc <= ?2)",
+                             error);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, lo);
+  sqlite3_bind_int64(s, 2, hi);
+  int rc = sqlite3_step(s);
+  *none = rc != SQLITE_ROW || sqlite3_column_type(s, 0) == SQLITE_NULL;
+  gint64 first = *none ? 0 : sqlite3_column_int64(s, 0), last = *none ? 0 : sqlite3_column_int64(s, 1);
+  sql_reset(s);
+  if (rc != SQLITE_ROW) return sql_fail(d, rc, error, "search");
+  if (*none) return 0;
+  double total = 0;
+  if (docs_estimate(d, NULL, first, last, &total, error) < 0) return -1;
+  for (guint i = 0; i < q->terms->len; i++) {
+    g_autoptr(GString) expr = g_string_new(NULL);
+    append_term(expr, g_ptr_array_index(q->terms, i));
+    double with = 0;
+    if (docs_estimate(d, expr->str, first, last, &with, error) < 0) return -1;
+    double w = search_rank_idf(total, with);
+    g_array_append_val(idf, w);
+  }
   return 0;
 }
 
@@ -276,20 +337,31 @@ int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *
                 SEARCH_RELEVANCE_MAX_OFFSET);
     return -1;
   }
-  const char *sql = newest ? (req->in_record ? SEARCH_COLS SEARCH_IN_RECORD SEARCH_NEWEST : SEARCH_COLS SEARCH_NEWEST)
-                           : (req->in_record ? SEARCH_RANKED_BEGIN SEARCH_IN_RECORD SEARCH_RANKED_END
-                                             : SEARCH_RANKED_BEGIN SEARCH_RANKED_END);
+  const char *sql = newest ? (req->in_record ? SEARCH_NEWEST_BEGIN SEARCH_IN_RECORD SEARCH_NEWEST_END
+                                             : SEARCH_NEWEST_BEGIN SEARCH_NEWEST_END)
+                           : (req->in_record ? SEARCH_RANKED_BEGIN SEARCH_RANKED_IN_RECORD SEARCH_RANKED_WHERE
+                                                 SEARCH_IN_RECORD SEARCH_RANKED_END
+                                             : SEARCH_RANKED_BEGIN SEARCH_RANKED_WHERE SEARCH_RANKED_END);
   gint64 num = 0;
   int known = tenant_number(d, enterprise_id, FALSE, &num, error);
   if (known <= 0) return known; /* 0: nothing of this enterprise was ever indexed */
   g_autofree char *expr = match_expression(req->query);
   gint64 lo = num << SEARCH_TENANT_SHIFT, hi = ((num + 1) << SEARCH_TENANT_SHIFT) - 1;
-  if (!newest && !req->in_record && relevance_window(d, expr, &lo, hi, error) < 0) return -1;
+  /* The cursor is the upper bound itself: FTS5 takes one bound on each side of the rowid, so
+   * "below the cursor" as a separate condition would be checked on every newer match instead. */
+  if (newest && after > 0) hi = MIN(hi, after - 1);
+  g_autoptr(GArray) idf = g_array_new(FALSE, FALSE, sizeof(double));
+  gboolean none = FALSE;
+  if (!newest && relevance_weights(d, req->query, lo, hi, idf, &none, error) < 0) return -1;
+  if (none) return 0;
   sqlite3_stmt *s = sql_prep(d, sql, error);
   if (!s) return -1;
   sql_bind_text(s, 1, expr);
   sql_bind_text(s, 2, enterprise_id);
-  sqlite3_bind_int64(s, 3, newest ? (after > 0 ? after : G_MAXINT64) : MAX(after, 0));
+  if (!newest) {
+    sqlite3_bind_int64(s, 3, MAX(after, 0));
+    sqlite3_bind_blob(s, 9, idf->data, (int)(idf->len * sizeof(double)), SQLITE_STATIC);
+  }
   sqlite3_bind_int(s, 4, limit);
   if (req->in_record) {
     sqlite3_bind_int(s, 5, (int)req->record_type);
@@ -305,8 +377,6 @@ int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *
     h->seq = newest ? sqlite3_column_int64(s, 0) : after + (gint64)hits->len + 1;
     h->message = ma_stored_message_new();
     h->message->id = sql_col_dup(s, 1);
-    h->subject_marked = sql_col_dup(s, 2);
-    h->snippet_marked = sql_col_dup(s, 3);
     g_ptr_array_add(hits, h);
     g_ptr_array_add(ids, h->message->id);
   }
@@ -314,17 +384,8 @@ int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *
   if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "search");
   g_autoptr(GHashTable) by_id =
     g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)ma_stored_message_free);
-  if (ids->len && sql_messages_load_many(d, enterprise_id, ids, FALSE, by_id, error) < 0) return -1;
-  for (guint i = 0; i < hits->len; i++) {
-    MaSearchHit *h = g_ptr_array_index(hits, i);
-    gpointer key = NULL, full = NULL;
-    if (!g_hash_table_steal_extended(by_id, h->message->id, &key, &full)) continue; /* deleted meanwhile */
-    ma_stored_message_free(h->message);
-    h->message = full;
-    if (!h->subject_marked) h->subject_marked = g_strdup(h->message->subject ? h->message->subject : "");
-    if (!h->snippet_marked) h->snippet_marked = g_strdup("");
-    g_ptr_array_add(out, g_steal_pointer(&hits->pdata[i]));
-  }
+  if (ids->len && sql_messages_load_many(d, enterprise_id, ids, MA_BODIES_TEXT, by_id, error) < 0) return -1;
+  storage_search_hits_finish(hits, by_id, req->query, out);
   return 0;
 }
 

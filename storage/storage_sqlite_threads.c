@@ -141,7 +141,7 @@ int sqlite_thread_messages(void *impl, const char *enterprise_id, const char *th
   }
   /* The whole thread in a fixed number of queries, appended in the order of ids. */
   GHashTable *by_id = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)ma_stored_message_free);
-  if (sql_messages_load_many(d, enterprise_id, ids, TRUE, by_id, error) < 0) {
+  if (sql_messages_load_many(d, enterprise_id, ids, MA_BODIES_ALL, by_id, error) < 0) {
     g_hash_table_unref(by_id);
     g_ptr_array_unref(ids);
     return -1;

@@ -21,7 +21,10 @@ typedef struct {
 static int collect_token(void *ctx, const char *token, int len, int start, int end)
 {
   Collect *c = ctx;
-  g_autofree char *key = g_strndup(token, len);
+  char key[SEARCH_TOKEN_MAX + 1]; /* no allocation per token of a body: tokens are that short */
+  g_assert(len >= 0 && len <= SEARCH_TOKEN_MAX);
+  memcpy(key, token, (size_t)len);
+  key[len] = '\0';
   Span s = {start, end, c->tokens && g_hash_table_contains(c->tokens, key)};
   g_array_append_val(c->spans, s);
   return 0;

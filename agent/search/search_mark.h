@@ -1,8 +1,9 @@
 /* search_mark.h - marks the words of a text that a search query matched, with SEARCH_MARK_OPEN and
- * SEARCH_MARK_CLOSE (search_snippet.h), for a backend whose full-text search does not highlight
- * our tokens itself (PostgreSQL indexes search_tokenize's tokens, not its own words). Pure: the
- * tokenizer cuts the text as it cut the indexed copy, and every token that is one of the query's
- * is marked; overlapping bigrams of one CJK match become one mark.
+ * SEARCH_MARK_CLOSE (search_snippet.h), for both storage backends' hits (storage_search.c): so they
+ * mark alike, and SQLite reads no hit's content through FTS5 again (PostgreSQL's own highlighter
+ * would not know search_tokenize's tokens). Pure: the tokenizer cuts the text as it cut the
+ * indexed copy, and every token that is one of the query's is marked; overlapping bigrams of one
+ * CJK match become one mark.
  */
 #ifndef MA_SEARCH_MARK_H
 #define MA_SEARCH_MARK_H

@@ -1,7 +1,8 @@
 /* search_tokenize.c - the search index's tokenizer (see search_tokenize.h for the rules). One pass
  * over the bytes with a small state: the word being read (its byte range) and the CJK run being
- * cut (its previous character). Normalisation (NFKC, case folding) runs on at most
- * SEARCH_WORD_SCAN bytes of a word, so a hostile 10 MB "word" costs one bounded token.
+ * cut (its previous character), and a loop of its own for words of ASCII letters and digits (most
+ * mail). Normalisation (NFKC, case folding) runs on at most SEARCH_WORD_SCAN bytes of a word, so a
+ * hostile 10 MB "word" costs one bounded token.
  *
  * Must never read past len, allocate in proportion to the input, or keep state between calls.
  */
@@ -50,6 +51,18 @@ typedef struct {
   void *ctx;
 } Sink;
 
+/* An all-ASCII word text[start..end), lower-cased and cut to SEARCH_TOKEN_MAX bytes. */
+static int emit_ascii_word(const Sink *k, const char *text, gsize start, gsize end)
+{
+  char buf[SEARCH_TOKEN_MAX];
+  gsize m = MIN(end - start, (gsize)SEARCH_TOKEN_MAX);
+  for (gsize i = 0; i < m; i++) { /* g_ascii_tolower is a call per byte */
+    char c = text[start + i];
+    buf[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+  }
+  return k->emit(k->ctx, buf, (int)m, (int)start, (int)end);
+}
+
 /* Emits text[start..end) normalised: ASCII lower-cased in place, anything else NFKC + case fold. */
 static int emit_normalised(const Sink *k, const char *text, gsize start, gsize end, gboolean fold)
 {
@@ -57,12 +70,7 @@ static int emit_normalised(const Sink *k, const char *text, gsize start, gsize e
   gsize n = utf8_cut(s, end - start, SEARCH_WORD_SCAN);
   gboolean ascii = TRUE;
   for (gsize i = 0; i < n && ascii; i++) ascii = (guchar)s[i] < 0x80;
-  if (ascii) {
-    char buf[SEARCH_TOKEN_MAX];
-    gsize m = MIN(n, (gsize)SEARCH_TOKEN_MAX);
-    for (gsize i = 0; i < m; i++) buf[i] = fold ? g_ascii_tolower(s[i]) : s[i];
-    return k->emit(k->ctx, buf, (int)m, (int)start, (int)end);
-  }
+  if (ascii && fold) return emit_ascii_word(k, text, start, end); /* unfolded ASCII: NFKC keeps it */
   /* s[0..n) is valid UTF-8: the caller only extends a token over validated characters */
   g_autofree char *nfkc = g_utf8_normalize(s, (gssize)n, G_NORMALIZE_NFKC);
   if (!nfkc) return 0;
@@ -93,6 +101,21 @@ int search_tokenize(const char *text, gsize len, SearchTokenFn emit, void *ctx)
   int rc = 0;
   gsize i = 0;
   while (i <= len && rc == 0) {
+    if (!in_word && run == 0 && i < len && g_ascii_isalnum(text[i])) {
+      /* Most mail is ASCII: a word of ASCII letters and digits is read in one loop. Where it ends
+       * at a byte above 0x7F (an accent, a combining mark, CJK) the general loop below takes the
+       * word over from there, as if it had read it byte by byte. */
+      gsize end = i + 1;
+      while (end < len && g_ascii_isalnum(text[end])) end++;
+      if (end < len && (guchar)text[end] >= 0x80) {
+        in_word = TRUE;
+        word_start = i;
+      } else {
+        rc = emit_ascii_word(&k, text, i, end);
+      }
+      i = end;
+      continue;
+    }
     gunichar c = 0;
     gsize clen = 1;
     gboolean valid = FALSE;

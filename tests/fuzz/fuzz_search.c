@@ -3,7 +3,7 @@
  * order and inside the input), and (2) parsed as a user query; a query the parser accepts is run
  * by storage_search on a real temporary database with an indexed message, and must answer (0):
  * any error means user text reached FTS5 as syntax; (3) the input is marked by search_mark with
- * the query's tokens (PostgreSQL's highlighter), whole and as an excerpt, and every mark must be
+ * the query's tokens (both backends' highlighter), whole and as an excerpt, and every mark must be
  * closed and never nested, the text between marks the input's. Must never crash or leak.
  * Seeds: tests/fixtures/search_queries.
  */

@@ -2,10 +2,12 @@
  * cut), the query parser (syntax, limits, hostile input) and the snippet renderer. */
 #include "agent/lib/error.h"
 #include "agent/search/search_query.h"
+#include "agent/search/search_rank.h"
 #include "agent/search/search_mark.h"
 #include "agent/search/search_snippet.h"
 #include "agent/search/search_tokenize.h"
 
+#include <math.h>
 #include <string.h>
 
 typedef struct {
@@ -129,6 +131,60 @@ static void test_stop(void)
 static const char *term_text(const MaSearchQuery *q, guint i) { return ((MaSearchTerm *)q->terms->pdata[i])->text; }
 static MaSearchField term_field(const MaSearchQuery *q, guint i) { return ((MaSearchTerm *)q->terms->pdata[i])->field; }
 
+/* One golden line: "start end token", the token's bytes up to space and '\\' written as \xNN. */
+static int golden_line(void *ctx, const char *token, int len, int start, int end)
+{
+  GString *out = ctx;
+  g_string_append_printf(out, "%d %d ", start, end);
+  for (int i = 0; i < len; i++) {
+    guchar c = (guchar)token[i];
+    if (c <= 0x20 || c == '\\') g_string_append_printf(out, "\\x%02x", c);
+    else g_string_append_c(out, (char)c);
+  }
+  g_string_append_c(out, '\n');
+  return 0;
+}
+
+/* The tokenizer's output over a corpus of every kind of text it meets (mail words, addresses,
+ * accents, compatibility forms, combining marks, CJK runs of each length beside Latin, invalid
+ * UTF-8, NUL bytes, words at and around both length caps) is the golden file's, token for token:
+ * written by the tokenizer before its ASCII fast path, so a faster one cuts text the same way. */
+static void test_golden_corpus(void)
+{
+  g_autofree char *corpus_path = g_build_filename(FIXTURES_DIR, "search_tokens", "corpus.txt", NULL);
+  g_autofree char *golden_path = g_build_filename(FIXTURES_DIR, "search_tokens", "corpus.tokens", NULL);
+  g_autofree char *corpus = NULL, *golden = NULL;
+  gsize corpus_len = 0;
+  g_assert_true(g_file_get_contents(corpus_path, &corpus, &corpus_len, NULL));
+  g_assert_true(g_file_get_contents(golden_path, &golden, NULL, NULL));
+  g_autoptr(GString) got = g_string_new(NULL);
+  g_assert_cmpint(search_tokenize(corpus, corpus_len, golden_line, got), ==, 0);
+  g_auto(GStrv) want_lines = g_strsplit(golden, "\n", -1);
+  g_auto(GStrv) got_lines = g_strsplit(got->str, "\n", -1);
+  g_assert_cmpuint(g_strv_length(want_lines), >, 5000);
+  for (guint i = 0; want_lines[i] && got_lines[i]; i++) g_assert_cmpstr(got_lines[i], ==, want_lines[i]);
+  g_assert_cmpuint(g_strv_length(got_lines), ==, g_strv_length(want_lines));
+}
+
+/* BM25's figures as FTS5's bm25() documents them (k1 1.2, b 0.75), and the frequency estimate. */
+static void test_rank(void)
+{
+  g_assert_cmpfloat_with_epsilon(search_rank_idf(100, 10), log(90.5 / 10.5), 1e-12);
+  g_assert_cmpfloat(search_rank_idf(100, 60), ==, 1e-6);  /* in most documents: a little */
+  g_assert_cmpfloat(search_rank_idf(100, 250), ==, 1e-6); /* an estimate above the total */
+  g_assert_cmpfloat(search_rank_idf(100, 0), >, search_rank_idf(100, 1));
+  /* average length: norm = k1 = 1.2, f (k1 + 1) / (f + 1.2) */
+  g_assert_cmpfloat_with_epsilon(search_rank_term(2.0, 1.0, 50, 50), 2.0, 1e-12);
+  /* twice the average length: norm = 1.2 (0.25 + 1.5) = 2.1 */
+  g_assert_cmpfloat_with_epsilon(search_rank_term(2.0, 3.0, 100, 50), 2.0 * 6.6 / 5.1, 1e-12);
+  g_assert_cmpfloat(search_rank_term(1.0, 10.0, 50, 50), <, 2.2); /* saturates below k1 + 1 */
+  /* fewer than the sample: all were read, the count is exact */
+  g_assert_cmpfloat(search_rank_count(37, 500, 400, 1, 1000), ==, 37.0);
+  /* a full sample from the newest half of the span: twice as many over the whole */
+  g_assert_cmpfloat_with_epsilon(search_rank_count(500, 500, 501, 1, 1000), 1000.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon(search_rank_count(500, 500, 901, 1, 1000), 5000.0, 1e-9);
+}
+
 static void test_query(void)
 {
   GError *error = NULL;
@@ -229,6 +285,8 @@ int main(int argc, char **argv)
   g_test_add_func("/search/tokenize/invalid_utf8", test_invalid_utf8);
   g_test_add_func("/search/tokenize/every_prefix", test_every_prefix);
   g_test_add_func("/search/tokenize/stop", test_stop);
+  g_test_add_func("/search/tokenize/golden_corpus", test_golden_corpus);
+  g_test_add_func("/search/rank", test_rank);
   g_test_add_func("/search/query/syntax", test_query);
   g_test_add_func("/search/query/refused", test_query_refused);
   g_test_add_func("/search/snippet", test_snippet);

@@ -225,6 +225,33 @@ static void test_relevance_fields_record(Fixture *fx, gconstpointer data)
   g_assert_cmpstr(other_record, ==, "");
 }
 
+/* Relevance weighs a term by how rare it is in the enterprise's own mail, not in the whole index:
+ * "rare" is in two of e1's messages but in a hundred of e2's, "common" in all of e1's. Y, with
+ * "rare" three times, outranks X, with "common" three times: with the whole index's counts (FTS5's
+ * bm25) X would win, and with no weights at all they would tie and the newer, X, come first. */
+static void test_relevance_enterprise_idf(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  g_assert_cmpint(storage_begin(fx->st, &error), ==, 0);
+  for (int i = 0; i < 100; i++) {
+    g_autofree char *id = g_strdup_printf("other%03d", i);
+    archive(fx->st, "e2", id, 100 + i, "a@x.example", "note", "rare words", NULL, NULL, NULL);
+  }
+  for (int i = 0; i < 30; i++) {
+    g_autofree char *id = g_strdup_printf("filler%02d", i);
+    archive(fx->st, "e1", id, 100 + i, "a@x.example", "note", "common words here", NULL, NULL, NULL);
+  }
+  archive(fx->st, "e1", "X", 2000, "a@x.example", "note", "common common common rare", NULL, NULL, NULL);
+  archive(fx->st, "e1", "Y", 1000, "a@x.example", "note", "common rare rare rare", NULL, NULL, "c1");
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  g_autofree char *ranked = find(fx->st, "e1", "common rare", MA_SEARCH_RELEVANCE, NULL, 0, 2, NULL);
+  g_assert_cmpstr(ranked, ==, "Y X");
+  g_autofree char *newest = find(fx->st, "e1", "common rare", MA_SEARCH_NEWEST, NULL, 0, 2, NULL);
+  g_assert_cmpstr(newest, ==, "X Y");
+  g_autofree char *in_record = find(fx->st, "e1", "common", MA_SEARCH_RELEVANCE, "c1", 0, 10, NULL);
+  g_assert_cmpstr(in_record, ==, "Y");
+}
+
 static void test_cjk_and_snippets(Fixture *fx, gconstpointer data)
 {
   archive(fx->st, "e1", "zh", 2000, "li@example.cn", "季度报告", "请查看附件中的第三季度销售报告。", NULL, NULL, NULL);
@@ -324,6 +351,24 @@ static void test_expire(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_search_compact(fx->st, &error), ==, 0);
 }
 
+/* Migration 160: the index's leaf pages are 1,000 bytes (FTS5's configuration, read on a plain
+ * connection: the configuration table needs no tokenizer). */
+static void test_page_size(Fixture *fx, gconstpointer data)
+{
+  storage_close(&fx->st);
+  g_autofree char *path = g_build_filename(fx->dir, "mailagent.db", NULL);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+  g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT v FROM search_index_config WHERE k = 'pgsz'", -1, &s, NULL), ==,
+                  SQLITE_OK);
+  g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
+  g_assert_cmpint(sqlite3_column_int(s, 0), ==, 1000);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  fx->st = testutil_storage_open_again(fx->dir, data);
+}
+
 /* A rebuild (after a tokenizer change) finds the same messages in the same order, at the same
  * page positions. */
 static void test_rebuild(Fixture *fx, gconstpointer data)
@@ -381,7 +426,8 @@ static void test_backfill(Fixture *fx, gconstpointer data)
                                NULL, NULL, NULL),
                   ==, SQLITE_OK);
   sqlite3_close(db);
-  /* the migrations after 131 are undone too, so that they apply again: 145, 151 */
+  /* the migrations after 131 are undone too, so that they apply again: 145, 151 (160 went with
+   * 131's configuration table) */
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db, "DROP INDEX outbox_pending_by_enterprise; ALTER TABLE outbox DROP COLUMN claimed_until;"
                                    "ALTER TABLE relays DROP COLUMN auth_provider;",
@@ -413,12 +459,14 @@ int main(int argc, char **argv)
   ADD("/storage_search/order_and_pages", test_order_and_pages);
   ADD("/storage_search/hit_parts_order", test_hit_parts_order);
   ADD("/storage_search/relevance_fields_record", test_relevance_fields_record);
+  ADD("/storage_search/relevance_enterprise_idf", test_relevance_enterprise_idf);
   ADD("/storage_search/cjk_and_snippets", test_cjk_and_snippets);
   ADD("/storage_search/hostile_queries", test_hostile_queries);
   ADD("/storage_search/erase_address", test_erase_address);
   ADD("/storage_search/expire", test_expire);
   ADD("/storage_search/backfill", test_backfill);
   ADD("/storage_search/rebuild", test_rebuild);
+  ADD("/storage_search/page_size", test_page_size);
 #define ADD_PG(path, fn) g_test_add("/storage/postgresql/search" path, Fixture, TESTUTIL_ON_PG, fx_setup, fn, fx_teardown)
   if (testutil_storage_pg()) {
     ADD_PG("/tenants", test_tenants);

@@ -18,7 +18,7 @@ bench_archive_serve() {
   for m in api codec pipeline match mime rules webhook tenant storage search lib; do libs="$libs $build/libma_$m.a"; done
   # shellcheck disable=SC2086
   cc -O2 -std=gnu11 -D_GNU_SOURCE -I"$src" $(pkg-config --cflags $pkgs) "$src/scripts/bench/api/gen_archive.c" \
-    -o "$WORK/gen_archive" -Wl,--start-group $libs -Wl,--end-group $(pkg-config --libs $pkgs) -lpthread
+    -o "$WORK/gen_archive" -Wl,--start-group $libs -Wl,--end-group $(pkg-config --libs $pkgs) -lpthread -lm
 
   free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
   port=$(free_port)
