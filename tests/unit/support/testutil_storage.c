@@ -18,6 +18,16 @@ void testutil_storage_pg_reset(const char *conninfo)
   PQfinish(c);
 }
 
+void testutil_storage_pg_analyze(const char *conninfo)
+{
+  PGconn *c = PQconnectdb(conninfo);
+  g_assert_cmpint(PQstatus(c), ==, CONNECTION_OK);
+  PGresult *r = PQexec(c, "ANALYZE");
+  g_assert_cmpint(PQresultStatus(r), ==, PGRES_COMMAND_OK);
+  PQclear(r);
+  PQfinish(c);
+}
+
 MaStorage *testutil_storage_open_again(const char *dir, gconstpointer data)
 {
   GError *error = NULL;
