@@ -81,6 +81,7 @@ static struct {
 
 static guint64 processed_total; /* under pool.lock */
 static void (*committed_hook)(void);
+static void (*read_hook)(int worker, guint entries);
 static PipelineBounceHook bounce_hook;
 static void *bounce_hook_ctx;
 
@@ -91,6 +92,8 @@ void pipeline_workers_set_bounce_hook(PipelineBounceHook fn, void *ctx)
 }
 
 void pipeline_workers_set_committed_hook(void (*fn)(void)) { committed_hook = fn; }
+
+void pipeline_workers_set_read_hook(void (*fn)(int worker, guint entries)) { read_hook = fn; }
 
 static void committed(GPtrArray *results)
 {
@@ -216,6 +219,7 @@ static int claim(Worker *w, GPtrArray *out)
     ma_warn("pipeline", "worker %d: spool read failed: %s", w->index, error->message);
     return -1;
   }
+  if (read_hook) read_hook(w->index, pending->len);
   g_mutex_lock(&pool.lock);
   for (guint i = 0; i < pending->len && out->len < BATCH; i++) {
     MaSpoolEntry *e = pending->pdata[i];
