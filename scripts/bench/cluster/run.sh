@@ -3,7 +3,8 @@
 # SMTP load (smtp-source) against, each from an empty database:
 #   - one `mailagent serve` on SQLite (the embedded default),
 #   - one `mailagent serve` on PostgreSQL,
-#   - two `mailagent serve` nodes on one PostgreSQL, the load split evenly between them.
+#   - two `mailagent serve` nodes on one PostgreSQL, the load split evenly between them,
+#   - three nodes on one PostgreSQL, likewise.
 # Every message takes the full archive path: its sender is a CRM contact with a rule making an
 # activity, so each is parsed, matched, stored (message, thread, provenance, raw blob, search
 # index) with an activity and a webhook event in the outbox (no webhook URL: never sent).
@@ -205,9 +206,11 @@ run() {
 run sqlite sqlite 1 >"$W/sqlite.fig"
 run pg1 postgresql 1 >"$W/pg1.fig"
 run pg2 postgresql 2 >"$W/pg2.fig"
+run pg3 postgresql 3 >"$W/pg3.fig"
 read -r s_smtp s_ingest s_cpu _ <"$W/sqlite.fig"
 read -r p1_smtp p1_ingest p1_cpu p1_db p1_commits p1_dbcpu p1_wal p1_sync p1_conns <"$W/pg1.fig"
 read -r p2_smtp p2_ingest p2_cpu p2_db p2_commits p2_dbcpu p2_wal p2_sync p2_conns <"$W/pg2.fig"
+read -r p3_smtp p3_ingest p3_cpu p3_db p3_commits p3_dbcpu p3_wal p3_sync p3_conns <"$W/pg3.fig"
 
 ratio() { py "round($1 / max($2, 1), 2)"; }
 echo "== cluster: smtp-source -s $SESS -l $SIZE, $MSGS messages per configuration (PostgreSQL $PG_VERSION, synchronous_commit on; $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)) =="
@@ -215,14 +218,16 @@ printf "%-24s %10s %12s %14s %15s %16s %15s\n" "configuration" "SMTP msg/s" "ing
 printf "%-24s %10s %12s %14s %15s %16s %15s\n" "SQLite, one node" "$s_smtp" "$s_ingest" "$s_cpu" "-" "-" "-"
 printf "%-24s %10s %12s %14s %15s %16s %15s\n" "PostgreSQL, one node" "$p1_smtp" "$p1_ingest" "$p1_cpu" "$p1_db" "$p1_commits" "$p1_dbcpu"
 printf "%-24s %10s %12s %14s %15s %16s %15s\n" "PostgreSQL, two nodes" "$p2_smtp" "$p2_ingest" "$p2_cpu" "$p2_db" "$p2_commits" "$p2_dbcpu"
+printf "%-24s %10s %12s %14s %15s %16s %15s\n" "PostgreSQL, three nodes" "$p3_smtp" "$p3_ingest" "$p3_cpu" "$p3_db" "$p3_commits" "$p3_dbcpu"
 echo "(node CPU: all the nodes' serve processes, acceptance and pipeline; db: statement execution time from pg_stat_statements, transactions (read-only ones too) from pg_stat_database xact_commit, CPU of every PostgreSQL process; all per acknowledged message, from the first SMTP connection until the pipelines finished the last message)"
-echo "WAL per message (pg_stat_wal): one node ${p1_wal} bytes and ${p1_sync} WAL syncs; two nodes ${p2_wal} bytes and ${p2_sync} syncs"
-for l in pg1 pg2; do
+echo "WAL per message (pg_stat_wal): one node ${p1_wal} bytes and ${p1_sync} WAL syncs; two nodes ${p2_wal} bytes and ${p2_sync} syncs; three nodes ${p3_wal} bytes and ${p3_sync} syncs"
+for l in pg1 pg2 pg3; do
   echo "statements that took most time ($l; ms per message | calls per message | statement):"
   sed 's/^/  /' "$W/$l.top"
 done
-echo "connections to PostgreSQL at the end of the load: one node ${p1_conns}, two nodes ${p2_conns}"
+echo "connections to PostgreSQL at the end of the load: one node ${p1_conns}, two nodes ${p2_conns}, three nodes ${p3_conns}"
 echo "PostgreSQL one node / SQLite: SMTP $(ratio "$p1_smtp" "$s_smtp")x, ingest $(ratio "$p1_ingest" "$s_ingest")x"
 echo "two nodes / one node (PostgreSQL): SMTP $(ratio "$p2_smtp" "$p1_smtp")x, ingest $(ratio "$p2_ingest" "$p1_ingest")x"
+echo "three nodes / one node (PostgreSQL): SMTP $(ratio "$p3_smtp" "$p1_smtp")x, ingest $(ratio "$p3_ingest" "$p1_ingest")x"
 echo "one PostgreSQL core, on paper: $(py "round(1e6 / max($p1_dbcpu, 1))") messages/s by its CPU per message; one node's core: $(py "round(1e6 / max($p1_cpu, 1))") messages/s by the node's CPU per message"
 echo "reproduce: MSGS=$MSGS SESSIONS=$SESS SIZE=$SIZE MAILAGENT=$MA $0"
