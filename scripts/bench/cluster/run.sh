@@ -21,7 +21,7 @@
 # costs are the figures that carry over to a bigger machine.
 #
 #   scripts/bench/cluster/run.sh            (uses ./build/mailagent, or $MAILAGENT)
-#   MSGS=10000 SESSIONS=20 SIZE=4096 scripts/bench/cluster/run.sh     (the defaults; about 2.5 minutes)
+#   MSGS=10000 SESSIONS=20 SIZE=4096 scripts/bench/cluster/run.sh     (the defaults; about 3.5 minutes)
 #
 # Needs root (PostgreSQL runs as the unprivileged postgres user), smtp-source (postfix), curl and
 # Debian's PostgreSQL (initdb, pg_ctl, pg_stat_statements); the private PostgreSQL is
