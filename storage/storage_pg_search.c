@@ -20,6 +20,8 @@
  *
  * No trace: a message's entry goes with it (ON DELETE CASCADE), and storage_search_compact
  * rewrites the tables that held its text (VACUUM FULL), so no dead row keeps it in a data file.
+ * The blobs a batch may free are locked before its messages go (pg_blobs_lock_doomed): a node
+ * storing the same bytes meanwhile keeps them, or stores them anew after.
  * Never logs text or queries.
  */
 #include "pg_internal.h"
