@@ -37,15 +37,7 @@ NODES=(a b c)
 # Node b's way to the destination hangs: a listener that accepts and never greets, so each of its
 # sessions waits with its recipients claimed until the node dies.
 SILENT_PORT=$(free_port)
-/usr/bin/python3 - "$SILENT_PORT" <<'PY' &
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64)
-conns = []
-while True:
-    c, _ = s.accept(); conns.append(c)
-PY
-CLEANUP_PIDS+=($!)
+silent_listener "$SILENT_PORT"
 for n in "${NODES[@]}"; do
   relay=$PF_PORT
   [ "$n" = b ] && relay=$SILENT_PORT
