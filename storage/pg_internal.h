@@ -31,6 +31,7 @@ typedef struct {
    * is then updated once per transaction, locked only while it commits (every node writes it). */
   gint64 unit_counts[2];  /* this write unit's, until it ends */
   gint64 txn_counts[2];   /* the open transaction's, written just before COMMIT */
+  gint64 work_base[2];    /* pg_work_counters: the database's totals at its last reset (steps, scans) */
 } PgDb;
 
 /* What pg_count_add counts (the counters rows of the same names). */
@@ -100,6 +101,12 @@ gint64 pg_col_int(const PGresult *r, int row, int col);
 /* The first column of r's rows appended to out as new strings, then r cleared; r NULL (the query
  * failed, *error set by pg_run) gives -1. */
 int pg_ids_collect(PGresult *r, GPtrArray *out);
+
+/* Before deleting blobs that nothing may reference any more: locks (FOR UPDATE, in digest order)
+ * the stored blobs whose digests digests_sql (a subquery with p's parameters) names, waiting for
+ * the transactions that found one of them in storage_blob_put and may be inserting a reference;
+ * the DELETE that follows, a new statement, then sees their references. 0 or -1. */
+int pg_blobs_lock_doomed(PgDb *d, const char *digests_sql, const PgParams *p, GError **error);
 
 /* The migrations: numbered SQL files of storage/pg/, compiled in by CMake (pg_migrations.c). */
 typedef struct {

@@ -252,7 +252,11 @@ int storage_opportunities_open_for_account(MaStorage *st, const char *enterprise
 
 /* Stores data unless a blob with that digest exists; writes the hex digest to sha256_out. Durable
  * with the enclosing transaction's commit. Blobs are shared between enterprises by digest: before
- * serving one to a tenant, check storage_attachment_visible (or that it is the tenant's raw_sha256). */
+ * serving one to a tenant, check storage_attachment_visible (or that it is the tenant's raw_sha256).
+ * Insert the row that references the blob in the same transaction (storage_begin or a batch): an
+ * erasure on another connection that would delete the blob found here waits for that transaction
+ * and then sees the reference (test_storage_blob_race); a reference inserted in a later
+ * transaction may find the blob erased. */
 int storage_blob_put(MaStorage *st, const void *data, gsize len, char sha256_out[65], GError **error);
 /* *out is a new reference. */
 int storage_blob_get(MaStorage *st, const char *sha256, GBytes **out, GError **error);

@@ -4,6 +4,12 @@
  * SQLite backend's blob_put, blob_put_stream (the chunks pulled from the caller one at a time)
  * and blob_get (storage.h); the chunk table is the place an object store
  * could later take over.
+ *
+ * A put that finds its blob stored and an erasure on another node that finds the blob referenced
+ * by nothing must not both go on (the reference the put's transaction inserts would dangle): the
+ * put locks the row it found until its transaction ends, and an erasure first locks the rows it
+ * may delete (pg_blobs_lock_doomed), waiting for such puts, then checks the references in a new
+ * statement, which sees what they committed.
  */
 #include "pg_internal.h"
 #include "storage_backend.h"
@@ -34,12 +40,16 @@ static int chunk_put(PgDb *d, const char *sha256, int seq, const guint8 *data, g
   return ok ? 0 : -1;
 }
 
-/* 1 when a blob with that digest is stored, 0 when not, -1 on error. */
+/* 1 when a blob with that digest is stored, 0 when not, -1 on error. A stored blob's row stays
+ * locked (FOR KEY SHARE, as a foreign key check locks its parent) until the transaction ends, so
+ * that an erasure on another connection waits for the reference this transaction is about to
+ * insert (pg_blobs_lock_doomed); a row an erasure deleted meanwhile is not found, and the blob is
+ * stored anew. */
 static int blob_present(PgDb *d, const char *sha256, GError **error)
 {
   PgParams p = {0};
   pg_param_text(&p, sha256);
-  PGresult *r = pg_run(d, "SELECT 1 FROM blobs WHERE sha256 = $1", &p, "store blob", error);
+  PGresult *r = pg_run(d, "SELECT 1 FROM blobs WHERE sha256 = $1 FOR KEY SHARE", &p, "store blob", error);
   if (!r) return -1;
   int present = PQntuples(r) > 0;
   PQclear(r);
@@ -144,4 +154,14 @@ int pg_blob_get(void *impl, const char *sha256, GBytes **out, GError **error)
   }
   *out = g_byte_array_free_to_bytes(buf);
   return 1;
+}
+
+int pg_blobs_lock_doomed(PgDb *d, const char *digests_sql, const PgParams *p, GError **error)
+{
+  g_autofree char *sql =
+    g_strconcat("SELECT sha256 FROM blobs WHERE sha256 IN (", digests_sql, ") ORDER BY sha256 FOR UPDATE", NULL);
+  PGresult *r = pg_run(d, sql, p, "lock blobs to delete", error);
+  if (!r) return -1;
+  PQclear(r);
+  return 0;
 }

@@ -2,18 +2,22 @@
  * with the same result as storage_sqlite_erase.c.
  *
  * First the blobs only this enterprise references (its messages' raw copies and attachments, its
- * held mail) are deleted, chunks and all; then the enterprises row, so ON DELETE CASCADE removes
+ * held mail) are deleted, chunks and all, once a put of the same digest on another node has
+ * committed its reference (pg_blobs_lock_doomed); then the enterprises row, so ON DELETE CASCADE removes
  * what hangs off it; then every table with an enterprise_id column is swept, found from the
  * catalog, so a table another area's migration adds is covered without an edit here. All in one
  * transaction: a failure leaves the enterprise whole.
  */
 #include "pg_internal.h"
 
-/* Digests this enterprise references that no other enterprise's message (or held mail) does. */
-#define DOOMED_SQL(pending_mine, pending_other)                                                              \
-  "WITH mine AS (SELECT raw_sha256 AS sha FROM messages WHERE enterprise_id = $1 AND raw_sha256 IS NOT NULL"    \
+/* Digests this enterprise references. */
+#define MINE_SQL(pending_mine)                                                                               \
+  "SELECT raw_sha256 AS sha FROM messages WHERE enterprise_id = $1 AND raw_sha256 IS NOT NULL"                 \
   " UNION SELECT a.sha256 FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.enterprise_id = $1" \
-  pending_mine "),"                                                                                          \
+  pending_mine
+/* Those of them that no other enterprise's message (or held mail) references, deleted. */
+#define DOOMED_SQL(pending_mine, pending_other)                                                              \
+  "WITH mine AS (" MINE_SQL(pending_mine) "),"                                                               \
   " doomed AS (SELECT sha FROM mine WHERE NOT EXISTS (SELECT 1 FROM messages o WHERE o.raw_sha256 = mine.sha"  \
   " AND o.enterprise_id <> $1) AND NOT EXISTS (SELECT 1 FROM attachments a JOIN messages o ON o.id = a.message_id" \
   " WHERE a.sha256 = mine.sha AND o.enterprise_id <> $1)" pending_other "),"                                  \
@@ -26,8 +30,10 @@ static int erase_blobs(PgDb *d, const char *enterprise_id, GError **error)
   if (pending < 0) return -1;
   PgParams p = {0};
   pg_param_text(&p, enterprise_id);
+#define PENDING_MINE " UNION SELECT raw_sha256 FROM pending_messages WHERE enterprise_id = $1"
+  if (pg_blobs_lock_doomed(d, pending ? MINE_SQL(PENDING_MINE) : MINE_SQL(""), &p, error) < 0) return -1;
   return pg_exec(d,
-                 pending ? DOOMED_SQL(" UNION SELECT raw_sha256 FROM pending_messages WHERE enterprise_id = $1",
+                 pending ? DOOMED_SQL(PENDING_MINE,
                                       " AND NOT EXISTS (SELECT 1 FROM pending_messages o WHERE o.raw_sha256 = mine.sha"
                                       " AND o.enterprise_id <> $1)")
                          : DOOMED_SQL("", ""),

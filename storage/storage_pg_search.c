@@ -20,6 +20,8 @@
  *
  * No trace: a message's entry goes with it (ON DELETE CASCADE), and storage_search_compact
  * rewrites the tables that held its text (VACUUM FULL), so no dead row keeps it in a data file.
+ * The blobs a batch may free are locked before its messages go (pg_blobs_lock_doomed): a node
+ * storing the same bytes meanwhile keeps them, or stores them anew after.
  * Never logs text or queries.
  */
 #include "pg_internal.h"
@@ -348,8 +350,24 @@ static int erase_tables(PgDb *d, GError **error)
            : 0;
 }
 
-/* Deletes one message of the enterprise and what hangs off it; its blobs and thread are noted for
- * erase_finish. */
+/* Notes the blobs and thread of a message about to be deleted, for erase_finish. */
+static int erase_note(PgDb *d, const char *id, GError **error)
+{
+  PgParams one = {0};
+  pg_param_text(&one, id);
+  if (pg_exec(d,
+              "INSERT INTO erase_blobs SELECT raw_sha256 FROM messages WHERE id = $1 AND raw_sha256 IS NOT NULL"
+              " UNION SELECT sha256 FROM attachments WHERE message_id = $1 ON CONFLICT DO NOTHING",
+              &one, "erase", error) < 0 ||
+      pg_exec(d,
+              "INSERT INTO erase_threads SELECT thread_id FROM messages WHERE id = $1 AND thread_id IS NOT NULL"
+              " ON CONFLICT DO NOTHING",
+              &one, "erase", error) < 0)
+    return -1;
+  return 0;
+}
+
+/* Deletes one message of the enterprise (noted by erase_note) and what hangs off it. */
 static int erase_message(PgDb *d, const char *enterprise_id, const char *id, MaEraseCounts *c, GError **error)
 {
   PgParams one = {0};
@@ -367,15 +385,6 @@ static int erase_message(PgDb *d, const char *enterprise_id, const char *id, MaE
   pg_param_text(&keys, archived_key);
   pg_param_text(&keys, activity_lo);
   pg_param_text(&keys, activity_hi);
-  if (pg_exec(d,
-              "INSERT INTO erase_blobs SELECT raw_sha256 FROM messages WHERE id = $1 AND raw_sha256 IS NOT NULL"
-              " UNION SELECT sha256 FROM attachments WHERE message_id = $1 ON CONFLICT DO NOTHING",
-              &one, "erase", error) < 0 ||
-      pg_exec(d,
-              "INSERT INTO erase_threads SELECT thread_id FROM messages WHERE id = $1 AND thread_id IS NOT NULL"
-              " ON CONFLICT DO NOTHING",
-              &one, "erase", error) < 0)
-    return -1;
   gint64 links = pg_exec(d, "DELETE FROM timeline WHERE enterprise_id = $2 AND message_id = $1", &two, "erase timeline",
                          error);
   gint64 events = links < 0 ? -1
@@ -432,6 +441,10 @@ static int erase_batch(PgDb *d, const char *enterprise_id, GPtrArray *ids, MaEra
   if (pg_write_begin(d, error) < 0) return -1;
   MaEraseCounts batch = {0};
   int rc = erase_tables(d, error);
+  for (guint i = 0; rc == 0 && i < ids->len; i++) rc = erase_note(d, ids->pdata[i], error);
+  /* the blobs are locked before any delete: deleting messages locks the counters row (a trigger),
+   * which a put's transaction holding one of these blobs needs for its commit */
+  if (rc == 0) rc = pg_blobs_lock_doomed(d, "SELECT sha256 FROM erase_blobs", NULL, error);
   for (guint i = 0; rc == 0 && i < ids->len; i++) rc = erase_message(d, enterprise_id, ids->pdata[i], &batch, error);
   if (rc == 0) rc = erase_finish(d, enterprise_id, &batch, error);
   if (pg_write_end(d, rc, error) < 0) return -1;

@@ -311,18 +311,21 @@ int cli_serve(int argc, char **argv)
     status = cli_fail("retention", error);
     goto out;
   }
-  collector_pool_set_spooled_hook(pipeline_workers_notify);
-  if (collector_pool_start(s.cfg, &error) < 0) {
-    status = cli_fail("collector", error);
-    goto out;
-  }
-  collector = TRUE;
   s.smtp = smtp_server_new(s.base, s.cfg, &error);
   if (!s.smtp) {
     status = cli_fail("smtp", error);
     goto out;
   }
   smtp_server_set_spooled_hook(s.smtp, on_smtp_spooled, &s);
+  /* Only now: the SMTP server's spool writer has swept the body files no spool row names, which
+   * would include those of a collector round written meanwhile, not yet committed (its entries
+   * then parked without their octets, the mailbox's checkpoint past them). */
+  collector_pool_set_spooled_hook(pipeline_workers_notify);
+  if (collector_pool_start(s.cfg, &error) < 0) {
+    status = cli_fail("collector", error);
+    goto out;
+  }
+  collector = TRUE;
   if (smtp_server_start(s.smtp, &error) < 0) {
     status = cli_fail("smtp", error);
     goto out;

@@ -209,7 +209,7 @@ int collector_sync_mailbox(const CollectorEnv *env, MaStorage *st, MaSpool *sp, 
     return -1;
   }
   gint64 now = ma_now();
-  int lease_seconds = MAX(3 * env->cfg->collector_timeout, 60);
+  int lease_seconds = env->cfg->collector_lease > 0 ? env->cfg->collector_lease : MAX(3 * env->cfg->collector_timeout, 60);
   int leased = storage_mailbox_lease(st, m->id, lease_owner, now, now + lease_seconds, error);
   if (leased < 0) return -1;
   if (leased == 0) {

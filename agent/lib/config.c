@@ -81,6 +81,7 @@ static const KeySpec keys[] = {
   I("queue", "max_connections", queue_max_connections, "100"),
   I("queue", "connect_timeout", queue_connect_timeout, "30"),
   I("queue", "command_timeout", queue_command_timeout, "300"),
+  I("queue", "lease", queue_lease, "3600"),
   S("relay", "spf_include", relay_spf_include, NULL),
   S("relay", "source_addresses", relay_source_addresses, NULL),
   S("relay", "bounce_domain", relay_bounce_domain, NULL),
@@ -100,6 +101,7 @@ static const KeySpec keys[] = {
   S("collector", "presets_file", collector_presets_file, NULL),
   I("collector", "max_backoff", collector_max_backoff, "3600"),
   I("collector", "max_idle", collector_max_idle, "100"),
+  I("collector", "lease", collector_lease, "0"),
   S("webhook", "url", webhook_url, NULL),
   S("webhook", "secret_file", webhook_secret_file, NULL),
   I("webhook", "timeout", webhook_timeout, "10"),
@@ -320,10 +322,14 @@ MaConfig *ma_config_load(const char *file, GError **error)
   if (!cfg->tls_key_file) cfg->tls_key_file = g_build_filename(cfg->data_dir, "tls", "key.pem", NULL);
   if (!cfg->master_key_file) cfg->master_key_file = g_build_filename(cfg->data_dir, "master.key", NULL);
   if (cfg->queue_retry_initial < 1 || cfg->queue_retry_max < cfg->queue_retry_initial ||
-      cfg->queue_destination_concurrency < 1 || cfg->queue_max_connections < 1) {
+      cfg->queue_destination_concurrency < 1 || cfg->queue_max_connections < 1 || cfg->queue_lease < 1) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID,
-                "[queue] retry_initial, destination_concurrency and max_connections must be at least 1, and"
+                "[queue] retry_initial, destination_concurrency, max_connections and lease must be at least 1, and"
                 " retry_max at least retry_initial");
+    return NULL;
+  }
+  if (cfg->collector_lease < 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[collector] lease: must be 0 (the default) or a number of seconds");
     return NULL;
   }
   return g_steal_pointer(&cfg);

@@ -67,6 +67,7 @@ typedef struct {
   int queue_max_connections;    /* outgoing connections in all, 100 */
   int queue_connect_timeout;    /* seconds, 30 */
   int queue_command_timeout;    /* seconds, 300 */
+  int queue_lease;              /* seconds a claim holds a recipient (a dead node's come back after it), 3600 */
   char *relay_spf_include;      /* domain customers include in SPF (include:), NULL: none */
   char *relay_source_addresses; /* addresses/networks mail leaves from, comma-separated, NULL: none */
   char *relay_bounce_domain;    /* VERP return-path domain (mailagent's own), NULL: none */
@@ -89,6 +90,7 @@ typedef struct {
   char *collector_presets_file; /* extra provider presets (extends share/presets.ini); NULL: none */
   int collector_max_backoff;    /* seconds, cap of the per-mailbox backoff after errors, 3600 */
   int collector_max_idle;       /* IMAP IDLE connections held at once (one per mailbox's INBOX), 100 */
+  int collector_lease;          /* seconds a sync holds its mailbox unrenewed; 0: 3 x timeout, at least 60 */
   /* [webhook] */
   char *webhook_url;            /* NULL: events stay in the outbox */
   char *webhook_secret_file;    /* NULL: unsigned (refused unless url is NULL) */

@@ -30,7 +30,7 @@
  * address, so each recipient is a transaction of its own. A 5xx that agent/bounce classifies as hard puts the
  * address on the suppression list; a delivery ends its soft-bounce streak.
  *
- * Crash safety comes from the queue: a claim is a lease of OUT_LEASE seconds; a recipient whose
+ * Crash safety comes from the queue: a claim is a lease of [queue] lease seconds (an hour); a recipient whose
  * attempt died with the process is claimed again after it. A recipient the remote accepted is
  * sent again only when the process died between the remote's 250 and our commit (the window every
  * MTA has). Threads: everything here runs on the delivery thread, which owns its event loop, its
@@ -577,7 +577,7 @@ static void scan(Engine *e)
   gint64 now = ma_now();
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) due = g_ptr_array_new();
-  if (storage_outbound_claim(e->st, now, now + OUT_LEASE, (int) (room - e->waiting_jobs) * 10, due, &error) < 0) {
+  if (storage_outbound_claim(e->st, now, now + e->cfg->queue_lease, (int) (room - e->waiting_jobs) * 10, due, &error) < 0) {
     ma_error("outbound", "queue scan: %s", error->message);
     return;
   }

@@ -29,7 +29,6 @@
 #include <unistd.h>
 
 #define OUT_JOB_RCPTS 50
-#define OUT_LEASE 3600          /* seconds a claim holds a recipient */
 #define OUT_TICK_MS 1000
 #define OUT_MAX_MX_HOSTS 10
 

@@ -166,6 +166,9 @@ void pipeline_workers_stop(void);
 /* Test hook: the next n storage commits of every worker fail with MA_ERROR_TEMPFAIL (as if fsync
  * failed). Call after pipeline_workers_start. */
 void pipeline_workers_fault_inject_commit_failures(int n);
+/* Test hook: fn(worker index, entries read) runs on a worker between its read of the spool and
+ * its claims from what it read. Set before pipeline_workers_start (NULL: none). */
+void pipeline_workers_set_read_hook(void (*fn)(int worker, guint entries));
 /* Entries processed since start (archived, duplicate, skipped or parked as dead), for tests and logs. */
 guint64 pipeline_workers_processed(void);
 

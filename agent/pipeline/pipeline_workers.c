@@ -73,6 +73,10 @@ typedef struct {
 
 static struct {
   GMutex lock;
+  /* Held by claim from its spool read to the end of its claiming, and by release: an entry another
+   * worker finishes meanwhile (spool row gone, then released) stays in claimed until the stale
+   * read has been claimed from, so it is never taken (and processed) a second time. */
+  GMutex read_lock;
   GCond wake;
   gboolean running;
   gboolean stopping;
@@ -88,6 +92,7 @@ static struct {
 
 static guint64 processed_total; /* under pool.lock */
 static void (*committed_hook)(void);
+static void (*read_hook)(int worker, guint entries);
 static PipelineBounceHook bounce_hook;
 static void *bounce_hook_ctx;
 
@@ -98,6 +103,8 @@ void pipeline_workers_set_bounce_hook(PipelineBounceHook fn, void *ctx)
 }
 
 void pipeline_workers_set_committed_hook(void (*fn)(void)) { committed_hook = fn; }
+
+void pipeline_workers_set_read_hook(void (*fn)(int worker, guint entries)) { read_hook = fn; }
 
 static void committed(GPtrArray *results)
 {
@@ -217,10 +224,13 @@ static int claim(Worker *w, GPtrArray *out)
   g_mutex_unlock(&pool.lock);
   if (paused) return 0; /* the environment failed: wait out the backoff */
   if (disk_nearly_full(w, now)) return 0;
+  g_mutex_lock(&pool.read_lock);
   if (spool_pending(w->sp, limit, pending, &error) < 0) {
+    g_mutex_unlock(&pool.read_lock);
     ma_warn("pipeline", "worker %d: spool read failed: %s", w->index, error->message);
     return -1;
   }
+  if (read_hook) read_hook(w->index, pending->len);
   g_mutex_lock(&pool.lock);
   for (guint i = 0; i < pending->len && out->len < BATCH; i++) {
     MaSpoolEntry *e = pending->pdata[i];
@@ -230,14 +240,17 @@ static int claim(Worker *w, GPtrArray *out)
     g_ptr_array_add(out, e);
   }
   g_mutex_unlock(&pool.lock);
+  g_mutex_unlock(&pool.read_lock);
   return 0;
 }
 
 static void release(const char *id)
 {
+  g_mutex_lock(&pool.read_lock);
   g_mutex_lock(&pool.lock);
   g_hash_table_remove(pool.claimed, id);
   g_mutex_unlock(&pool.lock);
+  g_mutex_unlock(&pool.read_lock);
 }
 
 /* A temporary failure (see the top): defers the n entries to the pool's next backoff step and

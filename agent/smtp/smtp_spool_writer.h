@@ -32,9 +32,9 @@ typedef void (*SmtpSpoolDoneFn)(void *arg, gboolean ok, gboolean no_space, const
 /* Called on the loop thread after a successful commit of n messages. */
 typedef void (*SmtpSpoolCommittedFn)(void *arg, guint n);
 
-/* Opens the spool under data_dir, removes orphan body files (spool_sweep_orphans: the writer is the
- * only producer of bodies, and no session exists yet), and starts the thread. NULL with *error on
- * failure. */
+/* Opens the spool under data_dir, removes orphan body files (spool_sweep_orphans: no session exists
+ * yet, and the caller starts the spool's other producer, the collector, only after this), and
+ * starts the thread. NULL with *error on failure. */
 SmtpSpoolWriter *smtp_spool_writer_new(struct event_base *base, const char *data_dir, GError **error);
 void smtp_spool_writer_set_committed(SmtpSpoolWriter *w, SmtpSpoolCommittedFn fn, void *arg);
 

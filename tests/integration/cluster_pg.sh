@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# cluster_pg.sh - two `mailagent serve` nodes on one PostgreSQL (issue 18): the second node's init
-# joins the first's installation (same master key file), SMTP load goes to both nodes
-# (smtp-source), the same messages are sent to both at the same moment, and one node is SIGKILLed
-# mid-load and restarted. Then: every message a node acknowledged with 250 is archived once (one
-# provenance row per spool id, each spool drained), each of the messages sent to both is one
-# message with two provenance rows (one per node) and one activity, no archived message has other
-# than one activity, and every webhook event (counted by a receiver that verifies signatures)
-# reached the CRM, at most one of them twice (the one the killed node may have had in flight:
-# delivery is at least once, with the same Idempotency-Key). Scheduled jobs (domain
-# re-verification, the pending purge, retention) each have one leader among the running nodes, and
-# a node stopped with SIGTERM hands its jobs to the other.
+# cluster_pg.sh - CLUSTER_NODES (2, or 3 from cluster_pg_three.sh) `mailagent serve` nodes on one
+# PostgreSQL (issue 18): the other nodes' init joins the first's installation (same master key
+# file), SMTP load goes to every node (smtp-source), the same messages are sent to nodes a and b at
+# the same moment, and node b is SIGKILLed mid-load and restarted. Then: every message a node
+# acknowledged with 250 is archived once (one provenance row per spool id, each spool drained),
+# each of the messages sent to two nodes is one message with two provenance rows (one per node) and
+# one activity, no archived message has other than one activity, and every webhook event (counted
+# by a receiver that verifies signatures) reached the CRM, at most one of them twice (the one the
+# killed node may have had in flight: delivery is at least once, with the same Idempotency-Key).
+# Scheduled jobs (domain re-verification, the pending purge, retention) each have one leader among
+# the running nodes, and a node stopped with SIGTERM hands its jobs to the others.
+# Mailbox lease takeover and the outbound queue across nodes: cluster_pg_claims.sh.
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/postgres.sh"
+source "$(dirname "$0")/lib/cluster.sh"
 command -v smtp-source >/dev/null || skip "smtp-source (postfix) is not installed"
 
 pg_start
@@ -20,48 +22,22 @@ printf 'cluster-webhook-secret\n' > "$T/webhook.secret"
 /usr/bin/python3 "$SRC_DIR/tests/support/webhook_receiver.py" --port "$HOOK_PORT" --port-file "$T/hook.port" \
   --log "$T/hook.log" --secret-file "$T/webhook.secret" &
 CLEANUP_PIDS+=("$!")
-KEY=$T/master.key
-/usr/bin/python3 -c 'import secrets; print(secrets.token_hex(32))' > "$KEY"
-chmod 600 "$KEY"
-
-# node_config NAME: $T/NAME.conf, its own data directory (spool) and ports, the shared database,
-# master key and webhook receiver; sets NAME_SMTP and NAME_API.
-node_config() {
-  write_config "[security]" "master_key_file=$KEY" \
-    "[webhook]" "url=http://127.0.0.1:$HOOK_PORT/hook" "secret_file=$T/webhook.secret" "timeout=2" "max_backoff=1"
-  sed -i "s|^data_dir=.*|data_dir=$T/$1\nbackend=postgresql\npostgresql=$PG_CONNINFO|" "$CONF"
-  mv "$CONF" "$T/$1.conf"
-  printf -v "${1}_SMTP" '%s' "$SMTP_PORT"
-  printf -v "${1}_API" '%s' "$API_PORT"
-}
-# start_node NAME: serve in the background until its SMTP and API answer; sets NAME_PID.
-start_node() {
-  local smtp api pid
-  smtp=$(eval echo "\$${1}_SMTP"); api=$(eval echo "\$${1}_API")
-  "$MAILAGENT" serve -c "$T/$1.conf" >>"$T/$1.log" 2>&1 &
-  pid=$!
-  CLEANUP_PIDS+=("$pid")
-  printf -v "${1}_PID" '%s' "$pid"
-  for _ in $(seq 1 150); do
-    if (exec 3<>/dev/tcp/127.0.0.1/"$smtp") 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/"$api") 2>/dev/null; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || { cat "$T/$1.log"; fail "node $1 exited during start"; return 1; }
-    sleep 0.1
-  done
-  cat "$T/$1.log"; fail "node $1 did not start listening"; return 1
-}
-na() { "$MAILAGENT" "$2" -c "$T/$1.conf" "${@:3}"; }
-spool_left() { sqlite3 -readonly -cmd ".timeout 5000" "$T/$1/spool.db" "select count(*) from spool" 2>/dev/null || echo 1; }
-
-node_config a
-node_config b
+cluster_key
+NODES=(a b c)
+NODES=("${NODES[@]:0:${CLUSTER_NODES:-2}}")
+for n in "${NODES[@]}"; do
+  node_config "$n" "[webhook]" "url=http://127.0.0.1:$HOOK_PORT/hook" "secret_file=$T/webhook.secret" "timeout=2" "max_backoff=1"
+done
 out=$(na a init 2>&1) && st=0 || st=$?
 # Until every storage function exists for PostgreSQL, serve refuses the backend (docs/postgresql.md).
 [[ "$st" = 2 && "$out" == *"storage functions so far"* ]] && skip "the PostgreSQL backend is not complete yet: $out"
 assert_eq 0 "$st" "the first node's init"
 assert_contains "$out" "maa_" "the first node's init mints the admin key"
-out=$(na b init 2>&1) && st=0 || st=$?
-assert_eq 0 "$st" "the second node's init joins the installation"
-if [[ "$out" =~ maa_[0-9a-f]{64} ]]; then fail "the joining init minted an admin key"; else pass "and mints no admin key"; fi
+for n in "${NODES[@]:1}"; do
+  out=$(na "$n" init 2>&1) && st=0 || st=$?
+  assert_eq 0 "$st" "node $n's init joins the installation"
+  if [[ "$out" =~ maa_[0-9a-f]{64} ]]; then fail "node $n's joining init minted an admin key"; else pass "and mints no admin key"; fi
+done
 na a enterprise add --name Acme --slug acme --domain acme.example --json >"$T/ent.json"
 INBOUND=$(json_get "$T/ent.json" 'd["inbound_address"]')
 na a employee add acme alice@acme.example >/dev/null
@@ -69,8 +45,7 @@ na a settings acme archive_internal=on archive_unmatched=on forwarder_policy=any
 echo '{"type":"contact","id":"c1","name":"Customer","emails":["customer@client.example"]}' | na a records import acme - >/dev/null
 na a rules add acme '{"name":"All contacts","object_types":["contact"],"action":{"activity_type":"email"}}' >/dev/null
 
-start_node a
-start_node b
+for n in "${NODES[@]}"; do start_node "$n"; done
 
 # 1. The same messages at both nodes at the same moment (two forwards of one message).
 SAME=20
@@ -99,31 +74,36 @@ for i in range(n):
 PY
 assert_eq $((SAME * 2)) "$(grep -c '^acked' "$T/same.log")" "both nodes acknowledged each of the $SAME messages sent to both"
 
-# 2. Load on both nodes; node b is SIGKILLed mid-load, then restarted.
-LOAD=700
-smtp-source -v -A -s 10 -m "$LOAD" -l 300 -f customer@client.example -t "$INBOUND" "127.0.0.1:$a_SMTP" >"$T/source.a.log" 2>&1 &
-src_a=$!
-smtp-source -v -A -s 10 -m "$LOAD" -l 300 -f customer@client.example -t "$INBOUND" "127.0.0.1:$b_SMTP" >"$T/source.b.log" 2>&1 &
-src_b=$!
+# 2. Load on every node (the same total whatever their number); node b is SIGKILLed mid-load, then
+# restarted.
+LOAD=$((1400 / ${#NODES[@]}))
+declare -A SRC
+for n in "${NODES[@]}"; do
+  smtp-source -v -A -s 10 -m "$LOAD" -l 300 -f customer@client.example -t "$INBOUND" "127.0.0.1:$(eval echo "\$${n}_SMTP")" \
+    >"$T/source.$n.log" 2>&1 &
+  SRC[$n]=$!
+done
 for _ in $(seq 1 100); do [ "$(grep -c 'queued as' "$T/source.b.log" || true)" -ge 50 ] && break; sleep 0.05; done
-kill -KILL "$b_PID"
-wait "$b_PID" 2>/dev/null || true
+kill_node b
 sleep 0.3
-kill "$src_b" 2>/dev/null || true
-wait "$src_b" 2>/dev/null || true
-wait "$src_a" 2>/dev/null || true
+kill "${SRC[b]}" 2>/dev/null || true
+for n in "${NODES[@]}"; do wait "${SRC[$n]}" 2>/dev/null || true; done
 start_node b
+spools() { for n in "${NODES[@]}"; do spool_left "$n"; done | tr '\n' ' '; }
+drained=$(for n in "${NODES[@]}"; do printf '0 '; done)
 for _ in $(seq 1 600); do
-  [ "$(spool_left a)" = 0 ] && [ "$(spool_left b)" = 0 ] && break
+  [ "$(spools)" = "$drained" ] && break
   sleep 0.1
 done
-assert_eq "0 0" "$(spool_left a) $(spool_left b)" "both nodes' spools drained (node b after its restart)"
+assert_eq "$drained" "$(spools)" "every node's spool drained (node b after its restart)"
 
 cat "$T"/source.*.log | grep -o 'queued as [0-9a-z]*' | awk '{print $3}' | sort -u >"$T/acked.txt"
-acked_a=$(grep -o 'queued as [0-9a-z]*' "$T/source.a.log" | sort -u | wc -l)
-acked_b=$(grep -o 'queued as [0-9a-z]*' "$T/source.b.log" | sort -u | wc -l)
-echo "acknowledged by 250: node a $acked_a, node b $acked_b (SIGKILLed mid-load)"
-if [ "$acked_a" -ge 100 ] && [ "$acked_b" -ge 50 ]; then pass "both nodes took load"; else fail "too little load: a=$acked_a b=$acked_b"; fi
+for n in "${NODES[@]}"; do
+  acked=$(grep -o 'queued as [0-9a-z]*' "$T/source.$n.log" | sort -u | wc -l)
+  printf -v "acked_$n" '%s' "$acked"
+  echo "acknowledged by 250: node $n $acked$([ "$n" = b ] && echo " (SIGKILLed mid-load)")"
+  if [ "$acked" -ge 50 ]; then pass "node $n took load"; else fail "too little load on node $n: $acked"; fi
+done
 if [ "$acked_b" -lt "$LOAD" ]; then pass "node b was killed mid-load"; else fail "node b had acknowledged all its load before the kill"; fi
 
 pg_sql "select spool_id from provenance where spool_id is not null" | sort >"$T/prov.txt"
@@ -156,22 +136,34 @@ dups=$(grep -c '^duplicate' "$T/hook.txt" || true)
 if [ "$dups" -le 1 ]; then pass "events sent twice: $dups (at most the one the killed node had in flight)"; else fail "$dups events sent twice"; fi
 assert_eq 0 "$(grep -vc '^accepted\|^duplicate' "$T/hook.txt" || true)" "every request carried a valid signature"
 # 4. Scheduled jobs: one lease row per job, each held by a running node (the owner is
-# host:pid:random); node a stopped, node b leads every job at its next rounds.
-owner_of() { case "$1" in *":$a_PID:"*) echo a ;; *":$b_PID:"*) echo b ;; *) echo "other($1)" ;; esac; }
-leaders() { pg_sql "select job, lease_owner from job_leases order by job" | while IFS='|' read -r job owner; do echo "$job=$(owner_of "$owner")"; done | tr '\n' ' '; }
+# host:pid:random); node a stopped, the others lead every job at their next rounds.
+leaders() {
+  pg_sql "select job, lease_owner from job_leases order by job" | while IFS='|' read -r job owner; do
+    echo "$job=$(owner_node "$owner" "${NODES[@]}")"
+  done | tr '\n' ' '
+}
+others=$(IFS='|'; echo "${NODES[*]:1}")
 now_leaders=$(leaders)
 echo "leaders: $now_leaders"
 assert_eq "domains pending_purge retention" "$(pg_sql "select string_agg(job, ' ' order by job) from job_leases")" \
   "each scheduled job has one lease row"
-if [[ "$now_leaders" =~ ^(domains=[ab]\ pending_purge=[ab]\ retention=[ab]\ )$ ]]; then
+if [[ "$now_leaders" =~ ^(domains=[abc]\ pending_purge=[abc]\ retention=[abc]\ )$ ]]; then
   pass "each job is led by one of the running nodes"
 else
   fail "job leaders: $now_leaders"
 fi
 kill -TERM "$a_PID" 2>/dev/null || true
 wait "$a_PID" 2>/dev/null || true
-for _ in $(seq 1 100); do [ "$(leaders)" = "domains=b pending_purge=b retention=b " ] && break; sleep 0.1; done
-assert_eq "domains=b pending_purge=b retention=b " "$(leaders)" "node a stopped: node b leads every scheduled job"
-kill -TERM "$b_PID" 2>/dev/null || true
-wait "$b_PID" 2>/dev/null || true
+led_by_others="^domains=($others) pending_purge=($others) retention=($others) $"
+for _ in $(seq 1 100); do [[ "$(leaders)" =~ $led_by_others ]] && break; sleep 0.1; done
+now_leaders=$(leaders)
+if [[ "$now_leaders" =~ $led_by_others ]]; then
+  pass "node a stopped: the other nodes lead every scheduled job ($now_leaders)"
+else
+  fail "node a stopped, job leaders: $now_leaders"
+fi
+for n in "${NODES[@]:1}"; do
+  kill -TERM "$(eval echo "\$${n}_PID")" 2>/dev/null || true
+  wait "$(eval echo "\$${n}_PID")" 2>/dev/null || true
+done
 finish

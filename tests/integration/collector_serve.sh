@@ -25,15 +25,7 @@ BOB=$(ma mailbox list acme --json | json_get - '[i["id"] for i in d["items"] if 
 
 # bob's server becomes one that accepts and then says nothing
 SILENT_PORT=$(free_port)
-/usr/bin/python3 - "$SILENT_PORT" <<'PY' &
-import socket, sys, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
-conns = []
-while True:
-    c, _ = s.accept(); conns.append(c)
-PY
-CLEANUP_PIDS+=($!)
+silent_listener "$SILENT_PORT"
 sqlite3 "$T/data/mailagent.db" "update mailboxes set host = '127.0.0.1', security = 'starttls', port = $SILENT_PORT where id = '$BOB'"
 
 start_serve

@@ -7,7 +7,7 @@
 # enterprise; test_storage_mailboxes': mailbox bindings, leases raced by two handles, checkpoints,
 # quarantine, the daily counts and Sent copies; test_relay_plan's routes over bound mailboxes; the
 # outbound queue, relays, sending counts and suppressions of test_storage_outbound, _relays and
-# _claims; the pending store and search; the scheduled jobs' leader leases of test_storage_leases), against a real PostgreSQL this script starts (initdb and pg_ctl
+# _claims; the pending store and search; a blob's put raced by its erasure (test_storage_blob_race); re-matching's cost bound (test_pipeline_rematch, counted by storage_work_counters); the scheduled jobs' leader leases of test_storage_leases), against a real PostgreSQL this script starts (initdb and pg_ctl
 # as the unprivileged postgres user, loopback port, password only in a libpq password file).
 # The same test functions run against SQLite in unit/test_storage: one parameter, the backend.
 source "$(dirname "$0")/lib/common.sh"
@@ -36,6 +36,10 @@ run_pg test_relay_plan /relay/plan/postgresql 4
 # held mail, re-matching's unlinking, search (CJK, fields, relevance, pages) and erasure without trace
 run_pg test_storage_pending /storage/postgresql/pending 2
 run_pg test_storage_search /storage/postgresql/search 8
+# a blob stored on one node while retention erases its last reference on another, both orders
+run_pg test_storage_blob_race /storage/postgresql/blob-race 2
+# re-matching's cost follows the matching mail, not the archive (work counted by the table statistics)
+run_pg test_pipeline_rematch /pipeline/rematch/postgresql 1
 assert_eq 1 "$(pg_sql "select count(*) from schema_migrations where version = 1")" "migration 001 recorded once"
 
 # The sending side: the outbound queue, relays, the employee-mailbox channel's counts and the

@@ -2,7 +2,9 @@
  * at start is archived; notify wakes the workers; unreadable mail is done with and an unknown
  * enterprise is parked as dead instead of looping; a replayed spool id adds nothing; stop drains
  * the spool; failed commits are deferred, counted and retried; temporary failures back off on the
- * test clock (one attempt per step, capped, no attempt limit) until the archive works again. */
+ * test clock (one attempt per step, capped, no attempt limit) until the archive works again; a
+ * worker whose spool read is older than another worker's finishing of an entry does not take that
+ * entry a second time. */
 #include "testutil.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
@@ -383,6 +385,46 @@ static void test_dead_entry_retry(void)
   env_close(&env);
 }
 
+/* The read hook of test_stale_read: the first worker to read the one entry waits there until the
+ * entry has been processed (by the other worker, when it can read meanwhile) or a bound passes. */
+static gint stale_reader = -1;
+static guint64 processed_base; /* pipeline_workers_processed() counts since the process started */
+static void hold_first_reader(int worker, guint entries)
+{
+  if (entries == 0 || !g_atomic_int_compare_and_exchange(&stale_reader, -1, worker)) return;
+  gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+  while (pipeline_workers_processed() < processed_base + 1 && g_get_monotonic_time() < deadline) g_usleep(10000);
+}
+
+/* Worker A has read the spool (one entry) and not yet claimed from its read; worker B takes the
+ * entry, archives it and removes it from the spool. A must not then take it from its stale read: it
+ * would find the spool file gone, park the entry as dead and count a failure (the cluster bench's
+ * 10,043 messages processed of 10,000). Either B waits for A's claims, or A sees B's claim. */
+static void test_stale_read(void)
+{
+  Env env = {0};
+  env_open(&env);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
+  g_autofree char *raw = message(1);
+  g_ptr_array_add(entries, entry(env.ent, "spool-once", raw));
+  put(&env, entries);
+  gint64 failed_before = ma_metrics_get(MA_METRIC_MESSAGES_FAILED);
+  processed_base = pipeline_workers_processed();
+  pipeline_workers_set_read_hook(hold_first_reader);
+  g_assert_cmpint(pipeline_workers_start(env.cfg, 2, &error), ==, 0);
+  wait_processed(processed_base + 1);
+  pipeline_workers_stop();
+  pipeline_workers_set_read_hook(NULL);
+  g_assert_cmpint(g_atomic_int_get(&stale_reader), !=, -1); /* a worker did read the entry and wait */
+  g_assert_cmpuint(pipeline_workers_processed(), ==, processed_base + 1); /* taken once */
+  g_assert_cmpint(ma_metrics_get(MA_METRIC_MESSAGES_FAILED) - failed_before, ==, 0);
+  g_assert_cmpint(archived(&env), ==, 1);
+  g_assert_cmpint(depth(&env), ==, 0);
+  g_assert_cmpint(dead(&env), ==, 0);
+  env_close(&env);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -392,5 +434,6 @@ int main(int argc, char **argv)
   g_test_add_func("/workers/commit_failures_retry", test_commit_failures_retry);
   g_test_add_func("/workers/temporary_failures_back_off", test_temporary_failures_back_off);
   g_test_add_func("/workers/dead_entry_retry", test_dead_entry_retry);
+  g_test_add_func("/workers/stale_read", test_stale_read);
   return g_test_run();
 }

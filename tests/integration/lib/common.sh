@@ -161,6 +161,20 @@ clock_set() { echo "$1" > "$T/clock.new" && mv -f "$T/clock.new" "$T/clock"; }
 clock_now() { cat "$T/clock"; }
 clock_advance() { clock_set $(( $(clock_now) + $1 )); }
 
+# silent_listener PORT: a loopback TCP listener that accepts connections and never says anything
+# (a peer whose greeting never comes); stopped by the EXIT trap.
+silent_listener() {
+  /usr/bin/python3 - "$1" <<'PY' &
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64)
+conns = []
+while True:
+    c, _ = s.accept(); conns.append(c)
+PY
+  CLEANUP_PIDS+=($!)
+}
+
 # hold_write_lock DB: a helper process takes DB's write lock (BEGIN EXCLUSIVE) and holds it until
 # release_write_lock; returns once the lock is held. One lock at a time.
 hold_write_lock() {

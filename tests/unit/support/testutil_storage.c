@@ -8,14 +8,25 @@ gboolean testutil_storage_pg(void)
   return g_getenv("MAILAGENT_TEST_PG") != NULL;
 }
 
-void testutil_storage_pg_reset(const char *conninfo)
+/* Runs sql (no result rows) on a connection of its own to conninfo; aborts the test if it fails. */
+static void pg_run_alone(const char *conninfo, const char *sql)
 {
   PGconn *c = PQconnectdb(conninfo);
   g_assert_cmpint(PQstatus(c), ==, CONNECTION_OK);
-  PGresult *r = PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+  PGresult *r = PQexec(c, sql);
   g_assert_cmpint(PQresultStatus(r), ==, PGRES_COMMAND_OK);
   PQclear(r);
   PQfinish(c);
+}
+
+void testutil_storage_pg_reset(const char *conninfo)
+{
+  pg_run_alone(conninfo, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+}
+
+void testutil_storage_pg_analyze(const char *conninfo)
+{
+  pg_run_alone(conninfo, "ANALYZE");
 }
 
 MaStorage *testutil_storage_open_again(const char *dir, gconstpointer data)

@@ -26,6 +26,11 @@ gboolean testutil_storage_pg(void);
  * them). */
 void testutil_storage_pg_reset(const char *conninfo);
 
+/* Refreshes the PostgreSQL test database's planner statistics (ANALYZE), as autovacuum does for
+ * a table that grew by more than a tenth: a test that measures a query's work on a table it just
+ * filled measures the plan a running installation gets. */
+void testutil_storage_pg_analyze(const char *conninfo);
+
 /* A fresh, migrated storage for the backend data selects: SQLite in dir, or PostgreSQL emptied
  * first. Aborts the test when it cannot. Caller closes it (storage_close). */
 MaStorage *testutil_storage_open(const char *dir, gconstpointer data);
