@@ -30,6 +30,7 @@ typedef struct {
   gboolean in_txn;       /* inside storage_begin or storage_begin_batch */
   gboolean batch;        /* ... storage_begin_batch: writes take no savepoint */
   gboolean spoiled;      /* a write failed inside the batch: only rollback is left */
+  GArray *search_pending; /* gint64 docs of this batch in search_docs, not yet in search_index */
   int fail_commits;      /* fault injection: commits still to fail */
   int schema_version;
   gint64 local_commits;  /* commits through this handle */
@@ -105,6 +106,10 @@ void sql_search_rank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
 /* storage_search_compact (outside any transaction): merges the index so no deleted message's
  * terms remain, and truncates the write-ahead log. */
 int sql_search_compact(SqlDb *d, GError **error);
+/* Adds the batch's pending documents (SqlDb.search_pending) to the full-text index in one
+ * statement and empties the list; 0 when there were none. Called before the batch commits and
+ * before anything that reads the index or deletes messages (whose trigger unindexes them). */
+int sql_search_flush(SqlDb *d, GError **error);
 int sqlite_search_index(void *impl, const MaStoredMessage *m, GError **error);
 int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *req, gint64 after, int limit,
                   GPtrArray *out, GError **error);

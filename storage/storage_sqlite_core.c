@@ -260,10 +260,15 @@ int sqlite_commit(void *impl, GError **error)
     g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "storage: commit without begin");
     return -1;
   }
+  if (!d->spoiled && sql_search_flush(d, error) < 0) {
+    sqlite_rollback(d);
+    return -1;
+  }
   d->in_txn = FALSE;
   d->batch = FALSE;
   if (d->spoiled) {
     d->spoiled = FALSE;
+    g_array_set_size(d->search_pending, 0);
     sql_rollback_quiet(d);
     return sql_spoiled(error);
   }
@@ -276,6 +281,7 @@ void sqlite_rollback(void *impl)
   d->in_txn = FALSE;
   d->batch = FALSE;
   d->spoiled = FALSE;
+  g_array_set_size(d->search_pending, 0);
   sql_rollback_quiet(d);
 }
 
@@ -426,6 +432,7 @@ int sqlite_open(const char *data_dir, gboolean create, void **impl_out, GError *
   SqlDb *d = g_new0(SqlDb, 1);
   d->path = path;
   d->stmts = g_hash_table_new_full(sql_text_hash, g_str_equal, g_free, stmt_finalize);
+  d->search_pending = g_array_new(FALSE, FALSE, sizeof(gint64));
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path, &d->db, flags, NULL);
   if (rc != SQLITE_OK) {
@@ -447,6 +454,7 @@ void sqlite_close(void *impl)
   if (!d) return;
   if (d->db && !sqlite3_get_autocommit(d->db)) sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
   g_hash_table_destroy(d->stmts); /* finalizes every cached statement */
+  g_array_free(d->search_pending, TRUE);
   if (d->db) sqlite3_close_v2(d->db);
   g_free(d->path);
   g_free(d);

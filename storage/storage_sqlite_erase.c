@@ -39,6 +39,7 @@ int sqlite_enterprise_delete(void *impl, const char *enterprise_id, GError **err
   if (sql_write_begin(d, error) < 0) return -1;
   int ret = -1;
   g_autoptr(GPtrArray) tables = g_ptr_array_new_with_free_func(g_free);
+  if (sql_search_flush(d, error) < 0) goto out; /* search_forget unindexes what must be indexed */
   if (exec_bound(d,
                  "CREATE TEMP TABLE IF NOT EXISTS doomed_blobs(sha256 TEXT PRIMARY KEY) WITHOUT ROWID", NULL, error) < 0 ||
       exec_bound(d, "DELETE FROM temp.doomed_blobs", NULL, error) < 0 ||

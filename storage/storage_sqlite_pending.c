@@ -309,6 +309,7 @@ int sqlite_record_unlink(void *impl, const char *enterprise_id, const MaRecordRe
 static int unarchive_body(SqlDb *d, const char *enterprise_id, const char *message_id, const MaPending *hold,
                           GError **error)
 {
+  if (sql_search_flush(d, error) < 0) return -1; /* search_forget unindexes what must be indexed */
   if (doomed_table(d, error) < 0) return -1;
   if (hold && pending_add_body(d, hold, error) < 0) return -1;
   sqlite3_stmt *s = sql_prep(d,

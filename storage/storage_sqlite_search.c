@@ -5,7 +5,8 @@
  * the view search_content: the stored subject and body text, and the participants' and file
  * names' text that search_docs (one row per indexed message) keeps from when it was indexed.
  * Indexing inserts the view's row, so the index holds exactly what was stored (the capture level
- * decides). SQLite 3.40's FTS5 has no contentless_delete: a delete must hand FTS5 the indexed
+ * decides); inside a batch (storage_begin_batch) the batch's rows are inserted by one statement
+ * at its commit (sql_search_flush: FTS5 writes a segment per statement). SQLite 3.40's FTS5 has no contentless_delete: a delete must hand FTS5 the indexed
  * values again, which the BEFORE DELETE trigger search_forget on messages reads from the same
  * view while the message row still exists. Every path that deletes a message (this file, a
  * deleted enterprise, whatever comes later) so unindexes it.
@@ -172,6 +173,10 @@ static int index_body(SqlDb *d, const MaStoredMessage *m, GError **error)
     g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no message %s", m->id);
     return -1;
   }
+  if (d->batch) { /* indexed with the rest of the batch at its commit: see sql_search_flush */
+    g_array_append_val(d->search_pending, doc);
+    return 0;
+  }
   s = sql_prep(d,
                "INSERT INTO search_index(rowid, subject, body, sender, recipients, attachments)"
                " SELECT doc, subject, body, sender, recipients, attachments FROM search_content WHERE doc = ?1",
@@ -179,6 +184,34 @@ static int index_body(SqlDb *d, const MaStoredMessage *m, GError **error)
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, doc);
   return sql_step_done(d, s, error, "index message");
+}
+
+/* FTS5 writes its pending terms to disk as a new index segment at every statement savepoint,
+ * and every statement inside a transaction opens one on the tables it has written. Indexed one by
+ * one, each message of a batch would be a segment of its own, merged again later; one statement
+ * for the whole batch keeps the terms in FTS5's buffer and writes one segment. The documents are
+ * passed as a JSON array of integers (json_each is built in: no statement text per batch size). */
+int sql_search_flush(SqlDb *d, GError **error)
+{
+  if (d->search_pending->len == 0) return 0;
+  GString *docs = g_string_sized_new(d->search_pending->len * 20 + 2);
+  g_string_append_c(docs, '[');
+  for (guint i = 0; i < d->search_pending->len; i++)
+    g_string_append_printf(docs, "%s%" G_GINT64_FORMAT, i ? "," : "", g_array_index(d->search_pending, gint64, i));
+  g_string_append_c(docs, ']');
+  g_array_set_size(d->search_pending, 0);
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT INTO search_index(rowid, subject, body, sender, recipients, attachments)"
+                             " SELECT doc, subject, body, sender, recipients, attachments FROM search_content"
+                             " WHERE doc IN (SELECT value FROM json_each(?1)) ORDER BY doc",
+                             error);
+  int rc = -1;
+  if (s) {
+    sqlite3_bind_text(s, 1, docs->str, (int) docs->len, SQLITE_TRANSIENT);
+    rc = sql_step_done(d, s, error, "index messages");
+  }
+  g_string_free(docs, TRUE);
+  return rc;
 }
 
 int sqlite_search_index(void *impl, const MaStoredMessage *m, GError **error)
@@ -331,6 +364,7 @@ int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *
                          GPtrArray *out, GError **error)
 {
   SqlDb *d = impl;
+  if (sql_search_flush(d, error) < 0) return -1; /* this batch's messages are found too */
   gboolean newest = req->order == MA_SEARCH_NEWEST;
   if (!newest && after > SEARCH_RELEVANCE_MAX_OFFSET) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "results by relevance stop after %d; refine the query",
@@ -471,6 +505,7 @@ static int erase_message(SqlDb *d, const char *enterprise_id, const char *id, Ma
   c->events += sqlite3_changes(d->db);
   /* search_forget unindexes it; participants, attachment rows, links, provenance and activities
    * go by ON DELETE CASCADE */
+  if (sql_search_flush(d, error) < 0) return -1; /* search_forget unindexes what must be indexed */
   if (exec1(d, "DELETE FROM messages WHERE id = ?1 AND enterprise_id = ?2", id, enterprise_id, error) < 0) return -1;
   if (sqlite3_changes(d->db) == 0) return 0;
   c->messages++;
@@ -635,6 +670,7 @@ int sqlite_search_rebuild(void *impl, GError **error)
 {
   SqlDb *d = impl;
   if (sql_write_begin(d, error) < 0) return -1;
+  g_array_set_size(d->search_pending, 0); /* the rebuild indexes them with the rest */
   return sql_write_end(d, sql_exec(d, "INSERT INTO search_index(search_index) VALUES('rebuild')", error), error);
 }
 

@@ -1,7 +1,7 @@
 /* test_storage_search.c - storage_search.h: tenant isolation, newest-first order and cursor pages,
  * relevance, fields, a record's scope, English/Chinese/Japanese, hostile queries (never a storage
- * error), and deletions (erasure by address, retention) with their counts, shared blobs kept, and
- * nothing found afterwards.
+ * error), deletions (erasure by address, retention) with their counts, shared blobs kept, and
+ * nothing found afterwards, and a batch's messages indexed at its commit in one FTS5 segment.
  *
  * One parameter, the backend: SQLite under /storage_search/..., PostgreSQL (its own text search)
  * under /storage/postgresql/search/... against MAILAGENT_TEST_PG (integration/storage_pg); the
@@ -351,6 +351,87 @@ static void test_expire(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_search_compact(fx->st, &error), ==, 0);
 }
 
+/* SQLite: the integer the query sql returns, read on a plain connection (FTS5's tables need no
+ * tokenizer when they are read as tables); the storage handle is closed and opened again. */
+static gint64 sqlite_read_int(Fixture *fx, gconstpointer data, const char *sql)
+{
+  storage_close(&fx->st);
+  g_autofree char *path = g_build_filename(fx->dir, "mailagent.db", NULL);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+  g_assert_cmpint(sqlite3_prepare_v2(db, sql, -1, &s, NULL), ==, SQLITE_OK);
+  g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
+  gint64 v = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  fx->st = testutil_storage_open_again(fx->dir, data);
+  return v;
+}
+
+/* SQLite: FTS5 writes its pending terms as a new segment at every statement savepoint, so a batch
+ * indexed message by message leaves many segments; indexed at its commit, one. */
+static void test_batch_one_segment(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  for (int i = 0; i < 40; i++) {
+    char id[8];
+    g_snprintf(id, sizeof id, "b%02d", i);
+    archive(fx->st, "e1", id, 2000 + i, "a@x.example", "batch", "batched words", NULL, NULL, NULL);
+  }
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  /* an FTS5 data row's id is its segment's number shifted left by 37; 0 is the table's own rows */
+  g_assert_cmpint(sqlite_read_int(fx, data, "SELECT count(DISTINCT id >> 37) FROM search_index_data WHERE id >> 37 > 0"),
+                  ==, 1);
+  g_autofree char *found = find(fx->st, "e1", "batched", MA_SEARCH_NEWEST, NULL, 0, 50, NULL);
+  g_assert_cmpuint(strlen(found), ==, 40 * 4 - 1);
+}
+
+/* A batch (storage_begin_batch, the pipeline's) indexes its messages at its commit, all in one
+ * statement: found afterwards, found by a search inside the batch, never when the batch rolls
+ * back, and a message deleted in the batch it was archived in leaves no entry behind. */
+static void test_batch(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  archive(fx->st, "e1", "r1", 1000, "a@x.example", "draft", "rolled back words", NULL, NULL, NULL);
+  storage_rollback(fx->st);
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  for (int i = 0; i < 30; i++) {
+    char id[8];
+    g_snprintf(id, sizeof id, "b%02d", i);
+    archive(fx->st, i % 3 ? "e1" : "e2", id, 2000 + i, "a@x.example", "batch", "batched words", NULL, NULL, NULL);
+  }
+  /* a search in the batch sees the batch's messages */
+  g_autofree char *inside = find(fx->st, "e1", "batched", MA_SEARCH_NEWEST, NULL, 0, 2, NULL);
+  g_assert_cmpstr(inside, ==, "b29 b28");
+  archive(fx->st, "e1", "gone", 500, "a@x.example", "batch", "expired words", NULL, NULL, NULL);
+  MaEraseCounts c = {0};
+  g_assert_cmpint(storage_expire_before(fx->st, "e1", 900, 10, &c, &error), ==, 1);
+  g_assert_cmpint(c.index_entries, ==, 1);
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  g_assert_no_error(error);
+  g_autofree char *rolled = FIND(fx, "e1", "rolled");
+  g_assert_cmpstr(rolled, ==, "");
+  g_autofree char *expired = FIND(fx, "e1", "expired");
+  g_assert_cmpstr(expired, ==, "");
+  g_autofree char *e1 = FIND(fx, "e1", "batched words");
+  g_assert_cmpuint(strlen(e1), ==, 20 * 4 - 1);
+  g_assert_true(g_str_has_prefix(e1, "b29 b28 b26 b25"));
+  g_autofree char *e2 = FIND(fx, "e2", "batched");
+  g_assert_cmpstr(e2, ==, "b27 b24 b21 b18 b15 b12 b09 b06 b03 b00");
+  g_assert_cmpint(storage_search_compact(fx->st, &error), ==, 0);
+  g_assert_no_error(error);
+  g_autofree char *after = FIND(fx, "e2", "batched");
+  g_assert_cmpstr(after, ==, e2);
+  /* SQLite: FTS5 counts its documents in its averages row (a varint first: 30 is one byte); a
+   * message unindexed before it was indexed would have taken one off */
+  if (!data)
+    g_assert_cmpint(sqlite_read_int(fx, data, "SELECT substr(block, 1, 1) = x'1E' FROM search_index_data WHERE id = 1"),
+                    ==, 1);
+}
+
 /* Migration 160: the index's leaf pages are 1,000 bytes (FTS5's configuration, read on a plain
  * connection: the configuration table needs no tokenizer). */
 static void test_page_size(Fixture *fx, gconstpointer data)
@@ -467,6 +548,8 @@ int main(int argc, char **argv)
   ADD("/storage_search/backfill", test_backfill);
   ADD("/storage_search/rebuild", test_rebuild);
   ADD("/storage_search/page_size", test_page_size);
+  ADD("/storage_search/batch", test_batch);
+  ADD("/storage_search/batch_one_segment", test_batch_one_segment);
 #define ADD_PG(path, fn) g_test_add("/storage/postgresql/search" path, Fixture, TESTUTIL_ON_PG, fx_setup, fn, fx_teardown)
   if (testutil_storage_pg()) {
     ADD_PG("/tenants", test_tenants);
@@ -477,6 +560,7 @@ int main(int argc, char **argv)
     ADD_PG("/erase_address", test_erase_address);
     ADD_PG("/expire", test_expire);
     ADD_PG("/rebuild", test_rebuild);
+    ADD_PG("/batch", test_batch);
   }
   return g_test_run();
 }
