@@ -351,6 +351,18 @@ static void test_expire(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_search_compact(fx->st, &error), ==, 0);
 }
 
+/* Archives n messages b00, b01... dated 2000 + i with the words "batched words", in e1, or every
+ * third one (b00, b03...) in e2 when split. */
+static void archive_batched(MaStorage *st, int n, gboolean split)
+{
+  for (int i = 0; i < n; i++) {
+    char id[8];
+    g_snprintf(id, sizeof id, "b%02d", i);
+    archive(st, split && i % 3 == 0 ? "e2" : "e1", id, 2000 + i, "a@x.example", "batch", "batched words", NULL, NULL,
+            NULL);
+  }
+}
+
 /* SQLite: the integer the query sql returns, read on a plain connection (FTS5's tables need no
  * tokenizer when they are read as tables); the storage handle is closed and opened again. */
 static gint64 sqlite_read_int(Fixture *fx, gconstpointer data, const char *sql)
@@ -375,11 +387,7 @@ static void test_batch_one_segment(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
   g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
-  for (int i = 0; i < 40; i++) {
-    char id[8];
-    g_snprintf(id, sizeof id, "b%02d", i);
-    archive(fx->st, "e1", id, 2000 + i, "a@x.example", "batch", "batched words", NULL, NULL, NULL);
-  }
+  archive_batched(fx->st, 40, FALSE);
   g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
   /* an FTS5 data row's id is its segment's number shifted left by 37; 0 is the table's own rows */
   g_assert_cmpint(sqlite_read_int(fx, data, "SELECT count(DISTINCT id >> 37) FROM search_index_data WHERE id >> 37 > 0"),
@@ -398,11 +406,7 @@ static void test_batch(Fixture *fx, gconstpointer data)
   archive(fx->st, "e1", "r1", 1000, "a@x.example", "draft", "rolled back words", NULL, NULL, NULL);
   storage_rollback(fx->st);
   g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
-  for (int i = 0; i < 30; i++) {
-    char id[8];
-    g_snprintf(id, sizeof id, "b%02d", i);
-    archive(fx->st, i % 3 ? "e1" : "e2", id, 2000 + i, "a@x.example", "batch", "batched words", NULL, NULL, NULL);
-  }
+  archive_batched(fx->st, 30, TRUE);
   /* a search in the batch sees the batch's messages */
   g_autofree char *inside = find(fx->st, "e1", "batched", MA_SEARCH_NEWEST, NULL, 0, 2, NULL);
   g_assert_cmpstr(inside, ==, "b29 b28");
