@@ -104,28 +104,29 @@ int sql_search_register(SqlDb *d, GError **error)
 /* ---- indexing --------------------------------------------------------------------------------- */
 
 /* The enterprise's number in the index (assigned on first use when create). 1, or 0 when it has
- * none (nothing indexed), -1 on error. */
+ * none (nothing indexed), -1 on error. Read first: it is assigned once, then read per message. */
 static int tenant_number(SqlDb *d, const char *enterprise_id, gboolean create, gint64 *num, GError **error)
 {
-  if (create) {
-    sqlite3_stmt *s = sql_prep(d, "INSERT OR IGNORE INTO search_tenants(enterprise_id) VALUES(?1)", error);
+  for (int pass = 0;; pass++) {
+    sqlite3_stmt *s = sql_prep(d, "SELECT num FROM search_tenants WHERE enterprise_id = ?1", error);
+    if (!s) return -1;
+    sql_bind_text(s, 1, enterprise_id);
+    int rc = sqlite3_step(s);
+    *num = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sql_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "index tenant");
+    if (rc == SQLITE_ROW && (*num < 1 || *num > SEARCH_TENANT_MAX)) {
+      g_set_error(error, MA_ERROR, MA_ERROR_LIMIT, "storage: the search index holds at most %" G_GINT64_FORMAT
+                  " enterprises", SEARCH_TENANT_MAX);
+      return -1;
+    }
+    if (rc == SQLITE_ROW) return 1;
+    if (!create || pass > 0) return 0;
+    s = sql_prep(d, "INSERT OR IGNORE INTO search_tenants(enterprise_id) VALUES(?1)", error);
     if (!s) return -1;
     sql_bind_text(s, 1, enterprise_id);
     if (sql_step_done(d, s, error, "index tenant") < 0) return -1;
   }
-  sqlite3_stmt *s = sql_prep(d, "SELECT num FROM search_tenants WHERE enterprise_id = ?1", error);
-  if (!s) return -1;
-  sql_bind_text(s, 1, enterprise_id);
-  int rc = sqlite3_step(s);
-  *num = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-  sql_reset(s);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "index tenant");
-  if (rc == SQLITE_ROW && (*num < 1 || *num > SEARCH_TENANT_MAX)) {
-    g_set_error(error, MA_ERROR, MA_ERROR_LIMIT, "storage: the search index holds at most %" G_GINT64_FORMAT
-                " enterprises", SEARCH_TENANT_MAX);
-    return -1;
-  }
-  return rc == SQLITE_ROW ? 1 : 0;
 }
 
 /* A free document id for a message of tenant `num` dated `date`: after the last one of that
