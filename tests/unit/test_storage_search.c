@@ -436,6 +436,19 @@ static void test_batch(Fixture *fx, gconstpointer data)
                     ==, 1);
 }
 
+/* SQLite: the participants' and file names' text indexed with a new message is the one the view
+ * search_fields makes from its stored rows (the one migration 131 indexed existing mail with). */
+static void test_fields_as_view(Fixture *fx, gconstpointer data)
+{
+  archive(fx->st, "e1", "m1", 1000, "a@x.example", "one", "text", "a.pdf", NULL, NULL);
+  archive(fx->st, "e1", "m2", 2000, "b@x.example", "two", "text", NULL, NULL, NULL);
+  g_assert_cmpint(sqlite_read_int(fx, data,
+                                  "SELECT count(*) FROM search_docs d JOIN search_fields f USING (message_id)"
+                                  " WHERE d.sender = f.sender AND d.recipients = f.recipients"
+                                  " AND d.attachments IS f.attachments AND d.sender LIKE 'Sender Name %'"),
+                  ==, 2);
+}
+
 /* Migration 160: the index's leaf pages are 1,000 bytes (FTS5's configuration, read on a plain
  * connection: the configuration table needs no tokenizer). */
 static void test_page_size(Fixture *fx, gconstpointer data)
@@ -554,6 +567,7 @@ int main(int argc, char **argv)
   ADD("/storage_search/page_size", test_page_size);
   ADD("/storage_search/batch", test_batch);
   ADD("/storage_search/batch_one_segment", test_batch_one_segment);
+  ADD("/storage_search/fields_as_view", test_fields_as_view);
 #define ADD_PG(path, fn) g_test_add("/storage/postgresql/search" path, Fixture, TESTUTIL_ON_PG, fx_setup, fn, fx_teardown)
   if (testutil_storage_pg()) {
     ADD_PG("/tenants", test_tenants);
