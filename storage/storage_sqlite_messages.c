@@ -139,6 +139,36 @@ static gboolean has_real_attachment(GPtrArray *attachments)
 
 /* ---- links ---------------------------------------------------------------------------------- */
 
+/* The timeline rows of a message's links (only the link to ref when ref is given), each the
+ * message's item as the view timeline_message_fields makes it (migration 165), read after the
+ * message's parts and links are written; rows that exist are left as they are. */
+static int timeline_rows_add(SqlDb *d, const char *enterprise_id, const char *message_id, const MaRecordRef *ref,
+                             GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id,"
+                             " kind, direction, has_attachment, thread_id, subject, snippet, parse_error, machine,"
+                             " people, files, links, delivery_key)"
+                             " SELECT v.enterprise_id, l.record_type, l.record_id, v.date, v.id, 0, v.direction,"
+                             " v.has_attachment, v.thread_id, v.subject, v.snippet, v.parse_error, v.machine, v.people,"
+                             " v.files, v.links, v.delivery_key"
+                             " FROM message_links l CROSS JOIN timeline_message_fields v ON v.id = l.message_id"
+                             " WHERE l.message_id = ?1 AND v.enterprise_id = ?2"
+                             " AND (?3 IS NULL OR (l.record_type = ?3 AND l.record_id = ?4))",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, message_id);
+  sql_bind_text(s, 2, enterprise_id);
+  if (ref) {
+    sqlite3_bind_int(s, 3, (int)ref->type);
+    sql_bind_text(s, 4, ref->id);
+  } else {
+    sqlite3_bind_null(s, 3);
+    sqlite3_bind_null(s, 4);
+  }
+  return sql_step_done(d, s, error, "add timeline rows");
+}
+
 /* Adds the link and its timeline row: 1 added, 0 existed. The message must be this enterprise's. */
 static int link_add_body(SqlDb *d, const char *enterprise_id, const char *message_id, const MaRecordRef *ref,
                          GError **error)
@@ -163,18 +193,7 @@ static int link_add_body(SqlDb *d, const char *enterprise_id, const char *messag
     }
     return 0;
   }
-  s = sql_prep(d,
-               "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind,"
-               " direction, has_attachment, thread_id, activity_id)"
-               " SELECT enterprise_id, ?3, ?4, date, id, 0, direction, has_attachment, thread_id, NULL"
-               " FROM messages WHERE id = ?1 AND enterprise_id = ?2",
-               error);
-  if (!s) return -1;
-  sql_bind_text(s, 1, message_id);
-  sql_bind_text(s, 2, enterprise_id);
-  sqlite3_bind_int(s, 3, (int)ref->type);
-  sql_bind_text(s, 4, ref->id);
-  if (sql_step_done(d, s, error, "add timeline row") < 0) return -1;
+  if (timeline_rows_add(d, enterprise_id, message_id, ref, error) < 0) return -1;
   return 1;
 }
 
@@ -226,9 +245,8 @@ int sqlite_links_without_activity(void *impl, const char *enterprise_id, const c
 
 /* ---- insert --------------------------------------------------------------------------------- */
 
-/* link_add_body for the message being inserted: the values the timeline row copies from the
- * message row are at hand, so no statement reads the message back (and no ownership check is
- * needed: the row was written by this same write unit). */
+/* One link of the message being inserted (no ownership check is needed: the row was written by
+ * this same write unit); message_insert_parts adds the timeline rows once all links are in. */
 static int link_insert_new(SqlDb *d, const MaStoredMessage *m, const MaRecordRef *ref, GError **error)
 {
   sqlite3_stmt *s = sql_prep(d,
@@ -241,22 +259,7 @@ static int link_insert_new(SqlDb *d, const MaStoredMessage *m, const MaRecordRef
   sql_bind_text(s, 3, ref->id);
   sql_bind_text(s, 4, m->enterprise_id);
   sql_bind_text(s, 5, ref->reason);
-  if (sql_step_done(d, s, error, "add link") < 0) return -1;
-  if (sqlite3_changes(d->db) == 0) return 0; /* listed twice */
-  s = sql_prep(d,
-               "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind,"
-               " direction, has_attachment, thread_id, activity_id) VALUES(?, ?, ?, ?, ?, 0, ?, ?, ?, NULL)",
-               error);
-  if (!s) return -1;
-  sql_bind_text(s, 1, m->enterprise_id);
-  sqlite3_bind_int(s, 2, (int)ref->type);
-  sql_bind_text(s, 3, ref->id);
-  sqlite3_bind_int64(s, 4, m->date);
-  sql_bind_text(s, 5, m->id);
-  sqlite3_bind_int(s, 6, (int)m->direction);
-  sqlite3_bind_int(s, 7, has_real_attachment(m->attachments) ? 1 : 0);
-  sql_bind_text(s, 8, m->thread_id);
-  return sql_step_done(d, s, error, "add timeline row");
+  return sql_step_done(d, s, error, "add link"); /* a link listed twice is stored once */
 }
 
 static int message_insert_parts(SqlDb *d, const MaStoredMessage *m, GError **error)
@@ -292,6 +295,7 @@ static int message_insert_parts(SqlDb *d, const MaStoredMessage *m, GError **err
   }
   for (guint i = 0; m->links && i < m->links->len; i++)
     if (link_insert_new(d, m, g_ptr_array_index(m->links, i), error) < 0) return -1;
+  if (m->links && m->links->len > 0 && timeline_rows_add(d, m->enterprise_id, m->id, NULL, error) < 0) return -1;
   return 0;
 }
 

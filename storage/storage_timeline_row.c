@@ -1,0 +1,169 @@
+/* storage_timeline_row.c - decodes the lists a timeline message row carries (people, files, links;
+ * the format is in storage_timeline_row.h) into the parts of the message a page visits. Bounded by
+ * the list's own length; never reads past it, never trusts a length or a number in it.
+ */
+#include "storage_timeline_row.h"
+
+#include "agent/lib/error.h"
+
+#include <string.h>
+
+void storage_timeline_row_parts_init(MaTimelineRowParts *rp)
+{
+  rp->text = g_string_chunk_new(1024);
+  rp->participants = g_array_sized_new(FALSE, TRUE, sizeof(MaParticipant), 8);
+  rp->attachments = g_array_sized_new(FALSE, TRUE, sizeof(MaAttachment), 4);
+  rp->links = g_array_sized_new(FALSE, TRUE, sizeof(MaRecordRef), 4);
+  for (int k = 0; k < 3; k++) rp->views[k] = g_ptr_array_sized_new(8);
+}
+
+void storage_timeline_row_parts_clear(MaTimelineRowParts *rp)
+{
+  g_string_chunk_free(rp->text);
+  g_array_unref(rp->participants);
+  g_array_unref(rp->attachments);
+  g_array_unref(rp->links);
+  for (int k = 0; k < 3; k++) g_ptr_array_unref(rp->views[k]);
+  memset(rp, 0, sizeof *rp);
+}
+
+/* A cursor over one list. */
+typedef struct {
+  const char *p, *end;
+} ListReader;
+
+/* The next field: 1 with *value (NULL for "~") and *len, 0 at the end of the list, -1 malformed. */
+static int field_next(ListReader *r, const char **value, gsize *len)
+{
+  if (r->p == r->end) return 0;
+  if (*r->p == '~') {
+    r->p++;
+    *value = NULL;
+    *len = 0;
+    return 1;
+  }
+  gsize n = 0;
+  const char *digits = r->p;
+  while (r->p < r->end && *r->p >= '0' && *r->p <= '9') {
+    if (r->p - digits >= 8) return -1; /* no field is near 100 MB: TIMELINE_LIST_MAX bounds the list */
+    n = n * 10 + (gsize)(*r->p++ - '0');
+  }
+  if (r->p == digits || r->p == r->end || *r->p != ':') return -1;
+  r->p++;
+  if (n > (gsize)(r->end - r->p)) return -1;
+  *value = r->p;
+  *len = n;
+  r->p += n;
+  return 1;
+}
+
+/* The next entry's count fields: 1 read, 0 at the end of the list (before any field), -1 malformed
+ * (an entry cut short included). */
+static int entry_next(ListReader *r, int count, const char **values, gsize *lens)
+{
+  for (int i = 0; i < count; i++) {
+    int rc = field_next(r, &values[i], &lens[i]);
+    if (rc == 0 && i == 0) return 0;
+    if (rc <= 0) return -1;
+  }
+  return 1;
+}
+
+/* A NUL-terminated copy of a field in the chunk, NULL for a NULL field. */
+static char *field_copy(MaTimelineRowParts *rp, const char *value, gsize len)
+{
+  return value ? g_string_chunk_insert_len(rp->text, value, (gssize)len) : NULL;
+}
+
+/* A field holding a non-negative decimal integer (at most 18 digits), or -1. */
+static gint64 field_int(const char *value, gsize len)
+{
+  if (!value || len == 0 || len > 18) return -1;
+  gint64 v = 0;
+  for (gsize i = 0; i < len; i++) {
+    if (value[i] < '0' || value[i] > '9') return -1;
+    v = v * 10 + (value[i] - '0');
+  }
+  return v;
+}
+
+static int people_decode(MaTimelineRowParts *rp, ListReader *r)
+{
+  const char *v[3];
+  gsize n[3];
+  int rc;
+  while ((rc = entry_next(r, 3, v, n)) == 1) {
+    gint64 role = field_int(v[0], n[0]);
+    if (role < MA_ROLE_FROM || role > MA_ROLE_REPLY_TO || !v[2]) return -1;
+    MaParticipant p = {(MaRole)role, field_copy(rp, v[1], n[1]), field_copy(rp, v[2], n[2])};
+    g_array_append_val(rp->participants, p);
+  }
+  return rc;
+}
+
+static int files_decode(MaTimelineRowParts *rp, ListReader *r)
+{
+  const char *v[6];
+  gsize n[6];
+  int rc;
+  while ((rc = entry_next(r, 6, v, n)) == 1) {
+    gint64 is_inline = field_int(v[3], n[3]), size = field_int(v[4], n[4]);
+    if (is_inline < 0 || is_inline > 1 || size < 0 || !v[5] || n[5] >= sizeof(((MaAttachment *)NULL)->sha256))
+      return -1;
+    MaAttachment a = {0};
+    a.filename = field_copy(rp, v[0], n[0]);
+    a.content_type = field_copy(rp, v[1], n[1]);
+    a.content_id = field_copy(rp, v[2], n[2]);
+    a.is_inline = is_inline == 1;
+    a.size = (gsize)size;
+    memcpy(a.sha256, v[5], n[5]);
+    a.sha256[n[5]] = '\0';
+    g_array_append_val(rp->attachments, a);
+  }
+  return rc;
+}
+
+static int links_decode(MaTimelineRowParts *rp, ListReader *r)
+{
+  const char *v[2];
+  gsize n[2];
+  int rc;
+  while ((rc = entry_next(r, 2, v, n)) == 1) {
+    gint64 type = field_int(v[0], n[0]);
+    if (type < 0 || type > MA_RECORD_OPPORTUNITY || !v[1]) return -1;
+    MaRecordRef ref = {(MaRecordType)type, field_copy(rp, v[1], n[1]), NULL};
+    g_array_append_val(rp->links, ref);
+  }
+  return rc;
+}
+
+/* Points view at every element of values (whose elements are size bytes). */
+static GPtrArray *view_of(GPtrArray *view, GArray *values, gsize size)
+{
+  g_ptr_array_set_size(view, 0);
+  for (guint i = 0; i < values->len; i++) g_ptr_array_add(view, values->data + (gsize)i * size);
+  return view;
+}
+
+int storage_timeline_row_parts(MaTimelineRowParts *rp, const char *people, gsize people_len, const char *files,
+                               gsize files_len, const char *links, gsize links_len, MaStoredMessage *m,
+                               GError **error)
+{
+  g_string_chunk_clear(rp->text);
+  g_array_set_size(rp->participants, 0);
+  g_array_set_size(rp->attachments, 0);
+  g_array_set_size(rp->links, 0);
+  ListReader pr = {people, people ? people + people_len : NULL};
+  ListReader fr = {files, files ? files + files_len : NULL};
+  ListReader lr = {links, links ? links + links_len : NULL};
+  if (people_len > TIMELINE_LIST_MAX || files_len > TIMELINE_LIST_MAX || links_len > TIMELINE_LIST_MAX ||
+      people_decode(rp, &pr) < 0 || files_decode(rp, &fr) < 0 || links_decode(rp, &lr) < 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "timeline row of message %s: malformed parts list",
+                m->id ? m->id : "?");
+    return -1;
+  }
+  m->participants = view_of(rp->views[0], rp->participants, sizeof(MaParticipant));
+  m->attachments = view_of(rp->views[1], rp->attachments, sizeof(MaAttachment));
+  m->links = view_of(rp->views[2], rp->links, sizeof(MaRecordRef));
+  return 0;
+}
