@@ -188,9 +188,6 @@ int pg_message_activities(void *impl, const char *enterprise_id, const char *mes
 int pg_loop_count(void *impl, const char *enterprise_id, const MaRecordRef *record, const char *from, gint64 since,
                   gint64 *count, GError **error);
 int pg_archive_version(void *impl, const char *enterprise_id, gint64 *out, GError **error);
-int pg_timeline(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out, char **next_cursor,
-                GError **error);
 int pg_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
                      const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
                      void *user_data, char **next_cursor, GError **error);
