@@ -101,11 +101,52 @@ static void quote(GString *out, const char *s, gsize len)
   g_string_append_c(out, '"');
 }
 
+/* TRUE when none of the len bytes at s needs a look: no '"', '\', control or non-ASCII byte (so
+ * the string is valid UTF-8 and quoted as it is). Eight bytes at a time: most of what a page
+ * writes (ids, addresses, names, subjects) is plain ASCII, and a byte-by-byte scan of it was the
+ * writer's largest cost. */
+static gboolean plain_ascii(const char *s, gsize len)
+{
+  const guint64 ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  const guint64 quotes = ones * '"', backslashes = ones * '\\';
+  guint64 any = 0;
+  gsize i = 0;
+
+  for (; i + 8 <= len; i += 8) {
+    guint64 v, q, b;
+    memcpy(&v, s + i, 8);
+    q = v ^ quotes;
+    b = v ^ backslashes;
+    /* per byte: below 0x20, equal to '"' or '\' (a zero byte of q or b), or 0x80 and above */
+    any |= ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b) | v;
+  }
+  if (any & highs)
+    return FALSE;
+  for (; i < len; i++)
+    if (escaped[(guchar)s[i]] || (guchar)s[i] >= 0x80)
+      return FALSE;
+  return TRUE;
+}
+
+/* Appends s (len bytes) quoted: as it is when plain_ascii, else through quote(). */
+static inline void quote_fast(GString *out, const char *s, gsize len)
+{
+  if (!plain_ascii(s, len)) {
+    quote(out, s, len);
+    return;
+  }
+  gsize at = out->len;
+  g_string_set_size(out, at + len + 2);
+  out->str[at] = '"';
+  memcpy(out->str + at + 1, s, len);
+  out->str[at + len + 1] = '"';
+}
+
 void codec_writer_key(CodecWriter *w, const char *key)
 {
   g_assert(w->depth > 0 && !w->after_key);
   separate(w);
-  quote(w->out, key, strlen(key));
+  quote_fast(w->out, key, strlen(key));
   g_string_append_c(w->out, ':');
   w->after_key = TRUE;
 }
@@ -119,7 +160,12 @@ void codec_writer_string(CodecWriter *w, const char *s)
     return;
   }
   separate(w);
-  if (g_utf8_validate(s, -1, &end)) {
+  gsize len = strlen(s);
+  if (plain_ascii(s, len)) {
+    quote_fast(w->out, s, len);
+    return;
+  }
+  if (g_utf8_validate(s, (gssize)len, &end)) {
     quote(w->out, s, (gsize)(end - s));
     return;
   }
