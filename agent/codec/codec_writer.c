@@ -48,9 +48,10 @@ void codec_writer_object_end(CodecWriter *w) { close_container(w, '}'); }
 void codec_writer_array_begin(CodecWriter *w) { open_container(w, '['); }
 void codec_writer_array_end(CodecWriter *w) { close_container(w, ']'); }
 
-/* Appends n bytes at the end of out: GString's own append goes through g_string_insert_len, whose
- * overlap and position checks cost more than the copy for the short strings JSON is made of. */
-static inline void append_bytes(GString *out, const char *s, gsize n)
+/* Makes room for n more bytes at the end of out and returns where they go (out's length already
+ * counts them): GString's own append goes through g_string_insert_len, whose overlap and position
+ * checks cost more than the copy for the short strings JSON is made of. */
+static inline char *grow(GString *out, gsize n)
 {
   gsize at = out->len;
 
@@ -60,7 +61,12 @@ static inline void append_bytes(GString *out, const char *s, gsize n)
   } else {
     g_string_set_size(out, at + n);
   }
-  memcpy(out->str + at, s, n);
+  return out->str + at;
+}
+
+static inline void append_bytes(GString *out, const char *s, gsize n)
+{
+  memcpy(grow(out, n), s, n);
 }
 
 /* 1 for the bytes a JSON string must escape: '"', '\' and the controls. */
@@ -128,26 +134,20 @@ static gboolean plain_ascii(const char *s, gsize len)
   return TRUE;
 }
 
-/* Appends s (len bytes) quoted: as it is when plain_ascii, else through quote(). */
-static inline void quote_fast(GString *out, const char *s, gsize len)
+/* Appends s (len bytes, plain_ascii) quoted. */
+static inline void quote_plain(GString *out, const char *s, gsize len)
 {
-  if (!plain_ascii(s, len)) {
-    quote(out, s, len);
-    return;
-  }
-  gsize at = out->len;
-  g_string_set_size(out, at + len + 2);
-  out->str[at] = '"';
-  memcpy(out->str + at + 1, s, len);
-  out->str[at + len + 1] = '"';
+  char *at = grow(out, len + 2);
+  at[0] = '"';
+  memcpy(at + 1, s, len);
+  at[len + 1] = '"';
 }
 
-void codec_writer_key(CodecWriter *w, const char *key)
+void codec_writer_key_text(CodecWriter *w, const char *quoted, gsize len)
 {
   g_assert(w->depth > 0 && !w->after_key);
   separate(w);
-  quote_fast(w->out, key, strlen(key));
-  g_string_append_c(w->out, ':');
+  append_bytes(w->out, quoted, len);
   w->after_key = TRUE;
 }
 
@@ -162,7 +162,7 @@ void codec_writer_string(CodecWriter *w, const char *s)
   separate(w);
   gsize len = strlen(s);
   if (plain_ascii(s, len)) {
-    quote_fast(w->out, s, len);
+    quote_plain(w->out, s, len);
     return;
   }
   if (g_utf8_validate(s, (gssize)len, &end)) {
@@ -213,28 +213,4 @@ void codec_writer_null(CodecWriter *w)
 {
   separate(w);
   append_bytes(w->out, "null", 4);
-}
-
-void codec_writer_field_string(CodecWriter *w, const char *key, const char *s)
-{
-  codec_writer_key(w, key);
-  codec_writer_string(w, s);
-}
-
-void codec_writer_field_time(CodecWriter *w, const char *key, gint64 unix_seconds)
-{
-  codec_writer_key(w, key);
-  codec_writer_time(w, unix_seconds);
-}
-
-void codec_writer_field_int(CodecWriter *w, const char *key, gint64 v)
-{
-  codec_writer_key(w, key);
-  codec_writer_int(w, v);
-}
-
-void codec_writer_field_bool(CodecWriter *w, const char *key, gboolean v)
-{
-  codec_writer_key(w, key);
-  codec_writer_bool(w, v);
 }
