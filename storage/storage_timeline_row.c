@@ -10,7 +10,9 @@
 
 void storage_timeline_row_parts_init(MaTimelineRowParts *rp)
 {
-  rp->text = g_string_chunk_new(1024);
+  rp->text_cap = 1024;
+  rp->text = g_malloc(rp->text_cap);
+  rp->text_len = 0;
   rp->participants = g_array_sized_new(FALSE, TRUE, sizeof(MaParticipant), 8);
   rp->attachments = g_array_sized_new(FALSE, TRUE, sizeof(MaAttachment), 4);
   rp->links = g_array_sized_new(FALSE, TRUE, sizeof(MaRecordRef), 4);
@@ -19,7 +21,7 @@ void storage_timeline_row_parts_init(MaTimelineRowParts *rp)
 
 void storage_timeline_row_parts_clear(MaTimelineRowParts *rp)
 {
-  g_string_chunk_free(rp->text);
+  g_free(rp->text);
   g_array_unref(rp->participants);
   g_array_unref(rp->attachments);
   g_array_unref(rp->links);
@@ -69,10 +71,18 @@ static int entry_next(ListReader *r, int count, const char **values, gsize *lens
   return 1;
 }
 
-/* A NUL-terminated copy of a field in the chunk, NULL for a NULL field. */
+/* A NUL-terminated copy of a field in rp->text, NULL for a NULL field. The buffer was sized for
+ * the row's lists before decoding (a field of n bytes takes at least n + 2 there and n + 1 here),
+ * so it never moves while the row's pointers into it are handed out. */
 static char *field_copy(MaTimelineRowParts *rp, const char *value, gsize len)
 {
-  return value ? g_string_chunk_insert_len(rp->text, value, (gssize)len) : NULL;
+  if (!value) return NULL;
+  g_assert(len < rp->text_cap - rp->text_len);
+  char *at = rp->text + rp->text_len;
+  memcpy(at, value, len);
+  at[len] = '\0';
+  rp->text_len += len + 1;
+  return at;
 }
 
 /* A field holding a non-negative decimal integer (at most 18 digits), or -1. */
@@ -149,15 +159,20 @@ int storage_timeline_row_parts(MaTimelineRowParts *rp, const char *people, gsize
                                gsize files_len, const char *links, gsize links_len, MaStoredMessage *m,
                                GError **error)
 {
-  g_string_chunk_clear(rp->text);
   g_array_set_size(rp->participants, 0);
   g_array_set_size(rp->attachments, 0);
   g_array_set_size(rp->links, 0);
   ListReader pr = {people, people ? people + people_len : NULL};
   ListReader fr = {files, files ? files + files_len : NULL};
   ListReader lr = {links, links ? links + links_len : NULL};
-  if (people_len > TIMELINE_LIST_MAX || files_len > TIMELINE_LIST_MAX || links_len > TIMELINE_LIST_MAX ||
-      people_decode(rp, &pr) < 0 || files_decode(rp, &fr) < 0 || links_decode(rp, &lr) < 0) {
+  gboolean too_long = people_len > TIMELINE_LIST_MAX || files_len > TIMELINE_LIST_MAX || links_len > TIMELINE_LIST_MAX;
+  gsize need = people_len + files_len + links_len + 1; /* every field's copy (see field_copy) */
+  if (!too_long && need > rp->text_cap) {
+    rp->text_cap = MAX(need, 2 * rp->text_cap);
+    rp->text = g_realloc(rp->text, rp->text_cap);
+  }
+  rp->text_len = 0;
+  if (too_long || people_decode(rp, &pr) < 0 || files_decode(rp, &fr) < 0 || links_decode(rp, &lr) < 0) {
     g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "timeline row of message %s: malformed parts list",
                 m->id ? m->id : "?");
     return -1;

@@ -24,11 +24,12 @@
 /* The longest list a row may carry (a message has at most a few hundred parts). */
 #define TIMELINE_LIST_MAX (1024 * 1024)
 
-/* The parts of the message row being visited: strings copied (NUL-terminated) into one chunk,
+/* The parts of the message row being visited: each field copied NUL-terminated into one buffer,
  * values in one array per kind, and the message's part arrays as views of them. Everything is
- * reused from row to row: nothing is allocated per row once the arrays have grown. */
+ * reused from row to row: nothing is allocated per row once the buffers have grown. */
 typedef struct {
-  GStringChunk *text;
+  char *text;            /* the fields' copies; never longer than the lists they come from */
+  gsize text_len, text_cap;
   GArray *participants;  /* MaParticipant */
   GArray *attachments;   /* MaAttachment */
   GArray *links;         /* MaRecordRef */

@@ -31,10 +31,11 @@ void codec_writer_object_end(CodecWriter *w);
 void codec_writer_array_begin(CodecWriter *w);
 void codec_writer_array_end(CodecWriter *w);
 /* An object key; the next call writes its value. The key is a string literal of the code (the
- * macro refuses anything else at compile time): a plain ASCII name, written as it is, quoted by
- * the compiler. */
-#define codec_writer_key(w, key) codec_writer_key_text((w), "\"" key "\":", sizeof("\"" key "\":") - 1)
-void codec_writer_key_text(CodecWriter *w, const char *quoted, gsize len);
+ * macro refuses anything else at compile time): a plain ASCII name, written as it is, quoted and
+ * preceded by its comma by the compiler (codec_writer_key_text drops the comma before an
+ * object's first key). */
+#define codec_writer_key(w, key) codec_writer_key_text((w), ",\"" key "\":", sizeof(",\"" key "\":") - 1)
+void codec_writer_key_text(CodecWriter *w, const char *text, gsize len);
 
 /* A string value, null for NULL. */
 void codec_writer_string(CodecWriter *w, const char *s);
