@@ -557,64 +557,53 @@ static const SqlMigration migrations[] = {
    "CREATE TABLE IF NOT EXISTS job_leases("
    "  job TEXT PRIMARY KEY, lease_owner TEXT NOT NULL, lease_until INTEGER NOT NULL) WITHOUT ROWID;"},
   {165, /* issue 15: a timeline page is one range of the timeline's primary key and nothing else. Each
-         * row carries what its item shows: a message row (kind 0) its message's fields and, in the
-         * length-prefixed lists of storage_timeline_row.h, its From/To/Cc participants (people),
-         * attachments (files) and record links (links), plus its Message-ID when the queue holds a
-         * message with it (delivery_key: only those items look their delivery states up); an
-         * activity row (kind 1) its activity's fields. The view timeline_message_fields is the one
-         * definition of a message row's values: the inserts read it, the triggers below keep the
-         * rows exact when a link comes or goes (every sibling row lists the message's links) or
-         * the queue gains or loses the Message-ID, and existing rows are filled from it here. */
-   "ALTER TABLE timeline ADD COLUMN subject TEXT;"
-   "ALTER TABLE timeline ADD COLUMN snippet TEXT;"
-   "ALTER TABLE timeline ADD COLUMN parse_error TEXT;"
-   "ALTER TABLE timeline ADD COLUMN machine INTEGER NOT NULL DEFAULT 0;"
-   "ALTER TABLE timeline ADD COLUMN people TEXT;"
-   "ALTER TABLE timeline ADD COLUMN files TEXT;"
-   "ALTER TABLE timeline ADD COLUMN links TEXT;"
-   "ALTER TABLE timeline ADD COLUMN delivery_key TEXT;"
-   "ALTER TABLE timeline ADD COLUMN rule_id TEXT;"
-   "ALTER TABLE timeline ADD COLUMN rule_name TEXT;"
-   "ALTER TABLE timeline ADD COLUMN activity_type TEXT;"
-   "ALTER TABLE timeline ADD COLUMN title TEXT;"
-   "ALTER TABLE timeline ADD COLUMN content TEXT;"
-   "ALTER TABLE timeline ADD COLUMN owner TEXT;"
-   "ALTER TABLE timeline ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;"
+         * row carries its whole item in one column (item, storage_timeline_row.h): a message row
+         * its message's fields, its From/To/Cc participants, attachments and record links, and its
+         * Message-ID while the queue holds a message with it (the delivery key: only those items
+         * look their delivery states up); an activity row its activity's fields. The view
+         * timeline_message_fields is the one definition of a message row's item: the inserts read
+         * it, the triggers below rewrite the rows of a message when a link comes or goes (every
+         * sibling row lists the message's links) or the queue gains or loses its Message-ID, and
+         * existing rows are filled from it here. */
+   "ALTER TABLE timeline ADD COLUMN item TEXT;"
    "CREATE VIEW IF NOT EXISTS timeline_message_fields AS SELECT m.id AS id, m.enterprise_id AS enterprise_id,"
    "  m.date AS date, m.direction AS direction, m.has_attachment AS has_attachment, m.thread_id AS thread_id,"
-   "  m.subject AS subject, m.snippet AS snippet, m.parse_error AS parse_error, m.machine AS machine,"
-   "  (SELECT group_concat(" TIMELINE_FIELD("p.role") " || " TIMELINE_FIELD("p.name") " || " TIMELINE_FIELD("p.address")
-   ", '') FROM participants p WHERE p.message_id = m.id AND p.role IN (0, 2, 3)) AS people,"
-   "  (SELECT group_concat(" TIMELINE_FIELD("x.filename") " || " TIMELINE_FIELD("x.content_type") " || "
+   "  " TIMELINE_FIELD("m.thread_id") " || " TIMELINE_FIELD("m.direction") " || " TIMELINE_FIELD("m.subject")
+   " || " TIMELINE_FIELD("m.snippet") " || " TIMELINE_FIELD("m.parse_error") " || " TIMELINE_FIELD("m.machine")
+   " || CASE WHEN m.direction = 1 AND m.message_id IS NOT NULL AND EXISTS (SELECT 1 FROM outbound_messages o"
+   "    WHERE o.enterprise_id = m.enterprise_id AND o.message_id = m.message_id) THEN " TIMELINE_FIELD("m.message_id")
+   "    ELSE '~' END"
+   " || coalesce((SELECT group_concat(" TIMELINE_FIELD("p.role") " || " TIMELINE_FIELD("p.name") " || "
+   TIMELINE_FIELD("p.address") ", '') FROM participants p WHERE p.message_id = m.id AND p.role IN (0, 2, 3)), '') || '.'"
+   " || coalesce((SELECT group_concat(" TIMELINE_FIELD("x.filename") " || " TIMELINE_FIELD("x.content_type") " || "
    TIMELINE_FIELD("x.content_id") " || " TIMELINE_FIELD("x.is_inline") " || " TIMELINE_FIELD("x.size") " || "
-   TIMELINE_FIELD("x.sha256") ", '') FROM attachments x WHERE x.message_id = m.id) AS files,"
-   "  (SELECT group_concat(" TIMELINE_FIELD("l.record_type") " || " TIMELINE_FIELD("l.record_id")
-   ", '') FROM message_links l WHERE l.message_id = m.id) AS links,"
-   "  CASE WHEN m.direction = 1 AND m.message_id IS NOT NULL AND EXISTS (SELECT 1 FROM outbound_messages o"
-   "    WHERE o.enterprise_id = m.enterprise_id AND o.message_id = m.message_id) THEN m.message_id END AS delivery_key"
+   TIMELINE_FIELD("x.sha256") ", '') FROM attachments x WHERE x.message_id = m.id), '') || '.'"
+   " || coalesce((SELECT group_concat(" TIMELINE_FIELD("l.record_type") " || " TIMELINE_FIELD("l.record_id")
+   ", '') FROM message_links l WHERE l.message_id = m.id), '') || '.' AS item"
    "  FROM messages m;"
-   /* the kind-0 rows of one message, by their full key (the timeline has no index by message; a
-    * row value over the whole key is what makes SQLite search the key for each of them) */
+   /* a message's kind-0 rows, by their full key (the timeline has no index by message; a row value
+    * over the whole key is what makes SQLite search the key for each of them) */
    "CREATE TRIGGER IF NOT EXISTS timeline_links_ins AFTER INSERT ON message_links BEGIN"
-   " UPDATE timeline SET links = (SELECT links FROM timeline_message_fields WHERE id = NEW.message_id)"
+   " UPDATE timeline SET item = (SELECT item FROM timeline_message_fields WHERE id = NEW.message_id)"
    " WHERE (enterprise_id, record_type, record_id, date, message_id, kind) IN (SELECT m.enterprise_id,"
    "   l.record_type, l.record_id, m.date, m.id, 0 FROM message_links l JOIN messages m ON m.id = l.message_id"
    "   WHERE l.message_id = NEW.message_id); END;"
    "CREATE TRIGGER IF NOT EXISTS timeline_links_del AFTER DELETE ON message_links BEGIN"
-   " UPDATE timeline SET links = (SELECT links FROM timeline_message_fields WHERE id = OLD.message_id)"
+   " UPDATE timeline SET item = (SELECT item FROM timeline_message_fields WHERE id = OLD.message_id)"
    " WHERE (enterprise_id, record_type, record_id, date, message_id, kind) IN (SELECT m.enterprise_id,"
    "   l.record_type, l.record_id, m.date, m.id, 0 FROM message_links l JOIN messages m ON m.id = l.message_id"
    "   WHERE l.message_id = OLD.message_id); END;"
    "CREATE TRIGGER IF NOT EXISTS timeline_delivery_ins AFTER INSERT ON outbound_messages"
    " WHEN NEW.message_id IS NOT NULL BEGIN"
-   " UPDATE timeline SET delivery_key = NEW.message_id"
+   " UPDATE timeline SET item = (SELECT v.item FROM timeline_message_fields v WHERE v.enterprise_id = NEW.enterprise_id"
+   "   AND v.id = (SELECT id FROM messages WHERE enterprise_id = NEW.enterprise_id AND message_id = NEW.message_id))"
    " WHERE (enterprise_id, record_type, record_id, date, message_id, kind) IN (SELECT m.enterprise_id,"
    "   l.record_type, l.record_id, m.date, m.id, 0 FROM messages m JOIN message_links l ON l.message_id = m.id"
    "   WHERE m.enterprise_id = NEW.enterprise_id AND m.message_id = NEW.message_id AND m.direction = 1); END;"
    "CREATE TRIGGER IF NOT EXISTS timeline_delivery_del AFTER DELETE ON outbound_messages"
-   " WHEN OLD.message_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM outbound_messages"
-   "   WHERE enterprise_id = OLD.enterprise_id AND message_id = OLD.message_id) BEGIN"
-   " UPDATE timeline SET delivery_key = NULL"
+   " WHEN OLD.message_id IS NOT NULL BEGIN"
+   " UPDATE timeline SET item = (SELECT v.item FROM timeline_message_fields v WHERE v.enterprise_id = OLD.enterprise_id"
+   "   AND v.id = (SELECT id FROM messages WHERE enterprise_id = OLD.enterprise_id AND message_id = OLD.message_id))"
    " WHERE (enterprise_id, record_type, record_id, date, message_id, kind) IN (SELECT m.enterprise_id,"
    "   l.record_type, l.record_id, m.date, m.id, 0 FROM messages m JOIN message_links l ON l.message_id = m.id"
    "   WHERE m.enterprise_id = OLD.enterprise_id AND m.message_id = OLD.message_id AND m.direction = 1); END;"
@@ -623,12 +612,10 @@ static const SqlMigration migrations[] = {
    "  AND m.enterprise_id = timeline.enterprise_id);"
    "DELETE FROM timeline WHERE kind = 1 AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.id = timeline.activity_id"
    "  AND a.enterprise_id = timeline.enterprise_id);"
-   "UPDATE timeline SET (subject, snippet, parse_error, machine, people, files, links, delivery_key) ="
-   "  (SELECT subject, snippet, parse_error, machine, people, files, links, delivery_key FROM timeline_message_fields v"
-   "   WHERE v.id = timeline.message_id) WHERE kind = 0;"
-   "UPDATE timeline SET (rule_id, rule_name, activity_type, title, content, owner, created_at) ="
-   "  (SELECT rule_id, rule_name, activity_type, title, content, owner, created_at FROM activities a"
-   "   WHERE a.id = timeline.activity_id) WHERE kind = 1;"},
+   "UPDATE timeline SET item = (SELECT item FROM timeline_message_fields v WHERE v.id = timeline.message_id)"
+   "  WHERE kind = 0;"
+   "UPDATE timeline SET item = (SELECT " TIMELINE_ACTIVITY_ITEM("a.") " FROM activities a"
+   "  WHERE a.id = timeline.activity_id) WHERE kind = 1;"},
 };
 
 int sql_migrations_latest(void)

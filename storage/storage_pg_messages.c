@@ -173,9 +173,9 @@ int pg_message_get(void *impl, const char *enterprise_id, const char *id, MaStor
  * as they are. */
 #define LINK_TIMELINE_SQL                                                                                    \
   "INSERT INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind, direction, has_attachment," \
-  " thread_id, subject, snippet, parse_error, machine, people, files, links, delivery_key)"                       \
+  " thread_id, item)"                                                                                            \
   " SELECT v.enterprise_id, l.record_type, l.record_id, v.date, v.id, 0, v.direction, v.has_attachment,"        \
-  " v.thread_id, v.subject, v.snippet, v.parse_error, v.machine, v.people, v.files, v.links, v.delivery_key"      \
+  " v.thread_id, v.item"                                                                                         \
   " FROM message_links l JOIN timeline_message_fields v ON v.id = l.message_id"                                 \
   " WHERE l.message_id = $1 AND v.enterprise_id = $2"                                                            \
   " AND ($3::int IS NULL OR (l.record_type = $3::int AND l.record_id = $4::text)) ON CONFLICT DO NOTHING"

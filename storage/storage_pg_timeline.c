@@ -5,8 +5,8 @@
  *
  * An activity is unique per (message, record) by the database: two nodes creating it at once
  * store one (ON CONFLICT DO NOTHING), and only the one that stored it writes its timeline row and
- * counts it. A page is one range of the timeline's primary key joined to its messages and
- * activities, then one statement for the page's messages' parts, both in one read-only snapshot.
+ * counts it. A page is one statement, one range of the timeline's primary key whose rows carry
+ * their items (migration 050, storage_timeline_row.h), visited as views of the result.
  * The archive version is a row bumped by triggers in the committing transaction (migration 010),
  * so every node reads the same value after a commit.
  */
@@ -59,10 +59,9 @@ static int activity_create_body(PgDb *d, const MaActivity *a, GError **error)
                      " SELECT $1, enterprise_id, id, $4, $5, $6, $7, $8, $9, $10, $11, $12, date"
                      " FROM messages WHERE id = $3 AND enterprise_id = $2 ON CONFLICT DO NOTHING RETURNING message_id)"
                      " INSERT INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind, direction,"
-                     " has_attachment, thread_id, activity_id, rule_id, rule_name, activity_type, title, content, owner,"
-                     " created_at)"
+                     " has_attachment, thread_id, activity_id, item)"
                      " SELECT m.enterprise_id, $4, $5, m.date, m.id, 1, m.direction, m.has_attachment, m.thread_id, $1,"
-                     " $6, $7, $8, $9, $10, $11, $12"
+                     " timeline_activity_item($1, $6, $7, $8, $9, $10, $11, $12)"
                      " FROM a JOIN messages m ON m.id = a.message_id ON CONFLICT DO NOTHING",
                      &p, "create activity", error);
   /* nothing inserted: the activity exists already for (message, record), or there is no message */
@@ -147,13 +146,8 @@ int pg_archive_version(void *impl, const char *enterprise_id, gint64 *out, GErro
 
 /* ---- page ----------------------------------------------------------------------------------- */
 
-/* The page statement's columns: the position, what a message row carries, what an activity row
- * carries (migration 050). */
-enum {
-  COL_DATE, COL_MESSAGE_ID, COL_KIND, COL_THREAD_ID, COL_DIRECTION, COL_SUBJECT, COL_SNIPPET, COL_PARSE_ERROR,
-  COL_MACHINE, COL_PEOPLE, COL_FILES, COL_LINKS, COL_DELIVERY_KEY, COL_ACTIVITY_ID, COL_RULE_ID, COL_RULE_NAME,
-  COL_ACTIVITY_TYPE, COL_TITLE, COL_CONTENT, COL_OWNER, COL_CREATED_AT
-};
+/* The page statement's columns: the position and the item (migration 050). */
+enum { COL_DATE, COL_MESSAGE_ID, COL_KIND, COL_ITEM };
 
 /* The page statement for this combination of filters (prepared once per text): the record's range
  * of the timeline's primary key after the cursor, in page order; each row carries its whole item.
@@ -162,10 +156,7 @@ enum {
  * a typed no-op. */
 static char *timeline_sql(const MaTimelineFilter *f, gboolean after)
 {
-  GString *q = g_string_new("SELECT t.date, t.message_id, t.kind, t.thread_id, t.direction, t.subject, t.snippet,"
-                            " t.parse_error, t.machine, t.people, t.files, t.links, t.delivery_key, t.activity_id,"
-                            " t.rule_id, t.rule_name, t.activity_type, t.title, t.content, t.owner, t.created_at"
-                            " FROM timeline t WHERE t.enterprise_id = $1 AND t.record_type = $2 AND t.record_id = $3");
+  GString *q = g_string_new("SELECT t.date, t.message_id, t.kind, t.item FROM timeline t WHERE t.enterprise_id = $1 AND t.record_type = $2 AND t.record_id = $3");
   if (after)
     g_string_append(q, " AND (t.date, t.message_id, t.kind) < ($4::bigint, $5::text COLLATE \"C\", $6::int)");
   else
@@ -185,56 +176,36 @@ static char *col_view(const PGresult *r, int row, int i)
   return PQgetisnull(r, row, i) ? NULL : PQgetvalue(r, row, i);
 }
 
-/* Visits the rows of r (at most limit) as items, views of the result: an activity row's fields, a
- * message row's fields with its parts decoded into rp. message_id is the Message-ID only when the
- * queue holds it (delivery_key), so only those items look their delivery states up. */
+/* Visits the rows of r (at most limit) as items, views of the result decoded into one reused
+ * buffer: an activity's or a message's fields (storage_timeline_row.h). */
 static int page_visit(const PGresult *r, const char *enterprise_id, MaRecordType type, const char *record_id,
                       int limit, MaTimelineVisit visit, void *user_data, GError **error)
 {
   MaTimelineRowParts rp;
   storage_timeline_row_parts_init(&rp);
   int ret = 0;
-  for (int i = 0; i < PQntuples(r) && i < limit; i++) {
+  for (int i = 0; ret == 0 && i < PQntuples(r) && i < limit; i++) {
+    const char *item = col_view(r, i, COL_ITEM);
+    gsize len = (gsize)PQgetlength(r, i, COL_ITEM);
     if (pg_col_int(r, i, COL_KIND) == 1) {
       MaActivity a = {0};
-      MaTimelineItem item = {.is_activity = TRUE, .activity = &a};
-      a.id = col_view(r, i, COL_ACTIVITY_ID);
+      MaTimelineItem it = {.is_activity = TRUE, .activity = &a};
       a.enterprise_id = (char *)enterprise_id;
       a.message_id = col_view(r, i, COL_MESSAGE_ID);
       a.record.type = type;
       a.record.id = (char *)record_id;
-      a.rule_id = col_view(r, i, COL_RULE_ID);
-      a.rule_name = col_view(r, i, COL_RULE_NAME);
-      a.activity_type = col_view(r, i, COL_ACTIVITY_TYPE);
-      a.title = col_view(r, i, COL_TITLE);
-      a.content = col_view(r, i, COL_CONTENT);
-      a.owner = col_view(r, i, COL_OWNER);
-      a.created_at = pg_col_int(r, i, COL_CREATED_AT);
       a.message_date = pg_col_int(r, i, COL_DATE);
-      visit(&item, user_data);
-      continue;
+      ret = storage_timeline_row_activity(&rp, item, len, &a, error);
+      if (ret == 0) visit(&it, user_data);
+    } else {
+      MaStoredMessage m = {0};
+      MaTimelineItem it = {.is_activity = FALSE, .message = &m};
+      m.id = col_view(r, i, COL_MESSAGE_ID);
+      m.enterprise_id = (char *)enterprise_id;
+      m.date = pg_col_int(r, i, COL_DATE);
+      ret = storage_timeline_row_message(&rp, item, len, &m, error);
+      if (ret == 0) visit(&it, user_data);
     }
-    MaStoredMessage m = {0};
-    MaTimelineItem item = {.is_activity = FALSE, .message = &m};
-    m.id = col_view(r, i, COL_MESSAGE_ID);
-    m.enterprise_id = (char *)enterprise_id;
-    m.thread_id = col_view(r, i, COL_THREAD_ID);
-    m.message_id = col_view(r, i, COL_DELIVERY_KEY);
-    m.subject = col_view(r, i, COL_SUBJECT);
-    m.direction = (MaDirection)pg_col_int(r, i, COL_DIRECTION);
-    m.date = pg_col_int(r, i, COL_DATE);
-    m.snippet = col_view(r, i, COL_SNIPPET);
-    m.parse_error = col_view(r, i, COL_PARSE_ERROR);
-    m.machine = (guint)pg_col_int(r, i, COL_MACHINE);
-    const char *people = col_view(r, i, COL_PEOPLE), *files = col_view(r, i, COL_FILES);
-    const char *links = col_view(r, i, COL_LINKS);
-    if (storage_timeline_row_parts(&rp, people, (gsize)PQgetlength(r, i, COL_PEOPLE), files,
-                                   (gsize)PQgetlength(r, i, COL_FILES), links, (gsize)PQgetlength(r, i, COL_LINKS), &m,
-                                   error) < 0) {
-      ret = -1;
-      break;
-    }
-    visit(&item, user_data);
   }
   storage_timeline_row_parts_clear(&rp);
   return ret;

@@ -147,11 +147,9 @@ static int timeline_rows_add(SqlDb *d, const char *enterprise_id, const char *me
 {
   sqlite3_stmt *s = sql_prep(d,
                              "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id,"
-                             " kind, direction, has_attachment, thread_id, subject, snippet, parse_error, machine,"
-                             " people, files, links, delivery_key)"
+                             " kind, direction, has_attachment, thread_id, item)"
                              " SELECT v.enterprise_id, l.record_type, l.record_id, v.date, v.id, 0, v.direction,"
-                             " v.has_attachment, v.thread_id, v.subject, v.snippet, v.parse_error, v.machine, v.people,"
-                             " v.files, v.links, v.delivery_key"
+                             " v.has_attachment, v.thread_id, v.item"
                              " FROM message_links l CROSS JOIN timeline_message_fields v ON v.id = l.message_id"
                              " WHERE l.message_id = ?1 AND v.enterprise_id = ?2"
                              " AND (?3 IS NULL OR (l.record_type = ?3 AND l.record_id = ?4))",

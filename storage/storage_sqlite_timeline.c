@@ -3,15 +3,15 @@
  *
  * The timeline table holds one row per (record, linked message) and per (record, activity), keyed
  * (enterprise, record type, record id, date, message id, kind), and each row carries its whole
- * item (migration 165): a message row its message's fields and parts lists
- * (storage_timeline_row.h), written from the view timeline_message_fields when the link is made
- * and kept exact by the migration's triggers; an activity row its activity's fields. A page is one
- * statement, one range of that primary key in ORDER BY date DESC, message_id DESC, kind DESC (an
- * activity, kind 1, comes just before its message, kind 0), resumed after an opaque keyset cursor:
- * base64url of "date|message_id|kind". The cursor names a position, not an offset, so rows inserted
- * meanwhile neither repeat nor vanish from later pages. Page size is capped at TIMELINE_MAX_LIMIT.
- * Each row is handed to the caller's visitor as a view (its parts decoded into one reused arena):
- * nothing is joined, no body or part table is read, nothing is allocated per item.
+ * item in one column (migration 165, storage_timeline_row.h): a message row's is written from the
+ * view timeline_message_fields when the link is made and kept exact by the migration's triggers;
+ * an activity row's from the activity. A page is one statement, one range of that primary key in
+ * ORDER BY date DESC, message_id DESC, kind DESC (an activity, kind 1, comes just before its
+ * message, kind 0), resumed after an opaque keyset cursor: base64url of "date|message_id|kind".
+ * The cursor names a position, not an offset, so rows inserted meanwhile neither repeat nor vanish
+ * from later pages. Page size is capped at TIMELINE_MAX_LIMIT. Each row's item is decoded into
+ * one reused buffer and handed to the caller's visitor as a view: nothing is joined, no body or
+ * part table is read, nothing is allocated per item.
  */
 #include "sqlite_internal.h"
 #include "storage_timeline_row.h"
@@ -75,10 +75,9 @@ static int activity_create_body(SqlDb *d, const MaActivity *a, GError **error)
   /* its timeline row carries the activity as stored (migration 165) */
   s = sql_prep(d,
                "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind,"
-               " direction, has_attachment, thread_id, activity_id, rule_id, rule_name, activity_type, title, content,"
-               " owner, created_at)"
+               " direction, has_attachment, thread_id, activity_id, item)"
                " SELECT m.enterprise_id, a.record_type, a.record_id, m.date, m.id, 1, m.direction, m.has_attachment,"
-               " m.thread_id, a.id, a.rule_id, a.rule_name, a.activity_type, a.title, a.content, a.owner, a.created_at"
+               " m.thread_id, a.id, " TIMELINE_ACTIVITY_ITEM("a.")
                " FROM activities a JOIN messages m ON m.id = a.message_id AND m.enterprise_id = a.enterprise_id"
                " WHERE a.id = ?1 AND a.enterprise_id = ?2",
                error);
@@ -174,17 +173,9 @@ int sqlite_archive_version(void *impl, const char *enterprise_id, gint64 *out, G
 
 /* ---- page ----------------------------------------------------------------------------------- */
 
-/* The page statement's columns: the position, what a message row carries, what an activity row
- * carries (migration 165). */
-#define PAGE_COLS                                                                                       \
-  "t.date, t.message_id, t.kind, t.thread_id, t.direction, t.subject, t.snippet, t.parse_error, t.machine," \
-  " t.people, t.files, t.links, t.delivery_key, t.activity_id, t.rule_id, t.rule_name, t.activity_type,"  \
-  " t.title, t.content, t.owner, t.created_at"
-enum {
-  COL_DATE, COL_MESSAGE_ID, COL_KIND, COL_THREAD_ID, COL_DIRECTION, COL_SUBJECT, COL_SNIPPET, COL_PARSE_ERROR,
-  COL_MACHINE, COL_PEOPLE, COL_FILES, COL_LINKS, COL_DELIVERY_KEY, COL_ACTIVITY_ID, COL_RULE_ID, COL_RULE_NAME,
-  COL_ACTIVITY_TYPE, COL_TITLE, COL_CONTENT, COL_OWNER, COL_CREATED_AT
-};
+/* The page statement's columns: the position and the item (migration 165). */
+#define PAGE_COLS "t.date, t.message_id, t.kind, t.item"
+enum { COL_DATE, COL_MESSAGE_ID, COL_KIND, COL_ITEM };
 
 /* The WHERE clause of a page: the record's index range after the cursor, and the filters.
  * Parameters: ?1-?3 the record, ?4-?6 the cursor position, ?7-?11 the filters. */
@@ -283,47 +274,32 @@ static void timeline_bind(sqlite3_stmt *s, const char *enterprise_id, MaRecordTy
 
 #define COL_TEXT(s, i) ((char *)sqlite3_column_text((s), (i)))
 
-/* The activity item of the current row (kind 1): views of its columns. */
-static void row_activity(sqlite3_stmt *s, const char *enterprise_id, MaRecordType type, const char *record_id,
-                         MaActivity *a)
+/* The current row as its item, decoded into rp: an activity's or a message's fields as views. */
+static int row_visit(sqlite3_stmt *s, const char *enterprise_id, MaRecordType type, const char *record_id,
+                     MaTimelineRowParts *rp, MaTimelineVisit visit, void *user_data, GError **error)
 {
-  memset(a, 0, sizeof *a);
-  a->id = COL_TEXT(s, COL_ACTIVITY_ID);
-  a->enterprise_id = (char *)enterprise_id;
-  a->message_id = COL_TEXT(s, COL_MESSAGE_ID);
-  a->record.type = type;
-  a->record.id = (char *)record_id;
-  a->rule_id = COL_TEXT(s, COL_RULE_ID);
-  a->rule_name = COL_TEXT(s, COL_RULE_NAME);
-  a->activity_type = COL_TEXT(s, COL_ACTIVITY_TYPE);
-  a->title = COL_TEXT(s, COL_TITLE);
-  a->content = COL_TEXT(s, COL_CONTENT);
-  a->owner = COL_TEXT(s, COL_OWNER);
-  a->created_at = sqlite3_column_int64(s, COL_CREATED_AT);
-  a->message_date = sqlite3_column_int64(s, COL_DATE);
-}
-
-/* The message item of the current row (kind 0): views of its columns, its parts decoded into rp.
- * message_id is the Message-ID only when the queue holds it (delivery_key), so only those items
- * look their delivery states up. */
-static int row_message(sqlite3_stmt *s, const char *enterprise_id, MaTimelineRowParts *rp, MaStoredMessage *m,
-                       GError **error)
-{
-  memset(m, 0, sizeof *m);
-  m->id = COL_TEXT(s, COL_MESSAGE_ID);
-  m->enterprise_id = (char *)enterprise_id;
-  m->thread_id = COL_TEXT(s, COL_THREAD_ID);
-  m->message_id = COL_TEXT(s, COL_DELIVERY_KEY);
-  m->subject = COL_TEXT(s, COL_SUBJECT);
-  m->direction = (MaDirection)sqlite3_column_int(s, COL_DIRECTION);
-  m->date = sqlite3_column_int64(s, COL_DATE);
-  m->snippet = COL_TEXT(s, COL_SNIPPET);
-  m->parse_error = COL_TEXT(s, COL_PARSE_ERROR);
-  m->machine = (guint)sqlite3_column_int(s, COL_MACHINE);
-  const char *people = COL_TEXT(s, COL_PEOPLE), *files = COL_TEXT(s, COL_FILES), *links = COL_TEXT(s, COL_LINKS);
-  return storage_timeline_row_parts(rp, people, (gsize)sqlite3_column_bytes(s, COL_PEOPLE), files,
-                                    (gsize)sqlite3_column_bytes(s, COL_FILES), links,
-                                    (gsize)sqlite3_column_bytes(s, COL_LINKS), m, error);
+  const char *item = COL_TEXT(s, COL_ITEM);
+  gsize len = (gsize)sqlite3_column_bytes(s, COL_ITEM);
+  if (sqlite3_column_int(s, COL_KIND) == 1) {
+    MaActivity a = {0};
+    MaTimelineItem it = {.is_activity = TRUE, .activity = &a};
+    a.enterprise_id = (char *)enterprise_id;
+    a.message_id = COL_TEXT(s, COL_MESSAGE_ID);
+    a.record.type = type;
+    a.record.id = (char *)record_id;
+    a.message_date = sqlite3_column_int64(s, COL_DATE);
+    if (storage_timeline_row_activity(rp, item, len, &a, error) < 0) return -1;
+    visit(&it, user_data);
+    return 0;
+  }
+  MaStoredMessage m = {0};
+  MaTimelineItem it = {.is_activity = FALSE, .message = &m};
+  m.id = COL_TEXT(s, COL_MESSAGE_ID);
+  m.enterprise_id = (char *)enterprise_id;
+  m.date = sqlite3_column_int64(s, COL_DATE);
+  if (storage_timeline_row_message(rp, item, len, &m, error) < 0) return -1;
+  visit(&it, user_data);
+  return 0;
 }
 
 /* Visits up to limit items and keeps the page's last position in last_id (date and kind in *last),
@@ -352,19 +328,9 @@ static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type,
     last->date = sqlite3_column_int64(s, COL_DATE);
     last->kind = sqlite3_column_int(s, COL_KIND);
     g_string_assign(last_id, position_id ? position_id : "");
-    if (last->kind == 1) {
-      MaActivity a;
-      MaTimelineItem item = {.is_activity = TRUE, .activity = &a};
-      row_activity(s, enterprise_id, type, record_id, &a);
-      visit(&item, user_data);
-    } else {
-      MaStoredMessage m;
-      MaTimelineItem item = {.is_activity = FALSE, .message = &m};
-      if (row_message(s, enterprise_id, &rp, &m, error) < 0) {
-        ret = -1;
-        break;
-      }
-      visit(&item, user_data);
+    if (row_visit(s, enterprise_id, type, record_id, &rp, visit, user_data, error) < 0) {
+      ret = -1;
+      break;
     }
   }
   sql_reset(s);

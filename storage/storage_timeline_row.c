@@ -1,6 +1,6 @@
-/* storage_timeline_row.c - decodes the lists a timeline message row carries (people, files, links;
- * the format is in storage_timeline_row.h) into the parts of the message a page visits. Bounded by
- * the list's own length; never reads past it, never trusts a length or a number in it.
+/* storage_timeline_row.c - decodes the item a timeline row carries (the format is in
+ * storage_timeline_row.h) into the message or activity a page visits. Bounded by the item's own
+ * length; never reads past it, never trusts a length or a number in it.
  */
 #include "storage_timeline_row.h"
 
@@ -29,15 +29,20 @@ void storage_timeline_row_parts_clear(MaTimelineRowParts *rp)
   memset(rp, 0, sizeof *rp);
 }
 
-/* A cursor over one list. */
+/* A cursor over one item. */
 typedef struct {
   const char *p, *end;
 } ListReader;
 
-/* The next field: 1 with *value (NULL for "~") and *len, 0 at the end of the list, -1 malformed. */
+/* The next field: 1 with *value (NULL for "~") and *len, 0 at the end of a list ('.', consumed),
+ * -1 malformed (the item's end included: every list ends with its '.'). */
 static int field_next(ListReader *r, const char **value, gsize *len)
 {
-  if (r->p == r->end) return 0;
+  if (r->p == r->end) return -1;
+  if (*r->p == '.') {
+    r->p++;
+    return 0;
+  }
   if (*r->p == '~') {
     r->p++;
     *value = NULL;
@@ -47,7 +52,7 @@ static int field_next(ListReader *r, const char **value, gsize *len)
   gsize n = 0;
   const char *digits = r->p;
   while (r->p < r->end && *r->p >= '0' && *r->p <= '9') {
-    if (r->p - digits >= 8) return -1; /* no field is near 100 MB: TIMELINE_LIST_MAX bounds the list */
+    if (r->p - digits >= 8) return -1; /* no field is near 100 MB: TIMELINE_ITEM_MAX bounds the item */
     n = n * 10 + (gsize)(*r->p++ - '0');
   }
   if (r->p == digits || r->p == r->end || *r->p != ':') return -1;
@@ -59,8 +64,8 @@ static int field_next(ListReader *r, const char **value, gsize *len)
   return 1;
 }
 
-/* The next entry's count fields: 1 read, 0 at the end of the list (before any field), -1 malformed
- * (an entry cut short included). */
+/* The next entry's count fields: 1 read, 0 at the end of the list (its '.' before any field), -1
+ * malformed (an entry cut short included). */
 static int entry_next(ListReader *r, int count, const char **values, gsize *lens)
 {
   for (int i = 0; i < count; i++) {
@@ -72,7 +77,7 @@ static int entry_next(ListReader *r, int count, const char **values, gsize *lens
 }
 
 /* A NUL-terminated copy of a field in rp->text, NULL for a NULL field. The buffer was sized for
- * the row's lists before decoding (a field of n bytes takes at least n + 2 there and n + 1 here),
+ * the row's item before decoding (a field of n bytes takes at least n + 2 there and n + 1 here),
  * so it never moves while the row's pointers into it are handed out. */
 static char *field_copy(MaTimelineRowParts *rp, const char *value, gsize len)
 {
@@ -155,30 +160,82 @@ static GPtrArray *view_of(GPtrArray *view, GArray *values, gsize size)
   return view;
 }
 
-int storage_timeline_row_parts(MaTimelineRowParts *rp, const char *people, gsize people_len, const char *files,
-                               gsize files_len, const char *links, gsize links_len, MaStoredMessage *m,
-                               GError **error)
+/* One field that must be there (not the end of a list): 1, or -1. */
+static int field_get(ListReader *r, const char **value, gsize *len)
 {
+  return field_next(r, value, len) == 1 ? 1 : -1;
+}
+
+/* Starts decoding an item: the buffer sized for every field's copy (see field_copy), the parts
+ * emptied. FALSE when the item is missing or too long. */
+static gboolean item_begin(MaTimelineRowParts *rp, ListReader *r, const char *item, gsize len)
+{
+  rp->text_len = 0;
   g_array_set_size(rp->participants, 0);
   g_array_set_size(rp->attachments, 0);
   g_array_set_size(rp->links, 0);
-  ListReader pr = {people, people ? people + people_len : NULL};
-  ListReader fr = {files, files ? files + files_len : NULL};
-  ListReader lr = {links, links ? links + links_len : NULL};
-  gboolean too_long = people_len > TIMELINE_LIST_MAX || files_len > TIMELINE_LIST_MAX || links_len > TIMELINE_LIST_MAX;
-  gsize need = people_len + files_len + links_len + 1; /* every field's copy (see field_copy) */
-  if (!too_long && need > rp->text_cap) {
-    rp->text_cap = MAX(need, 2 * rp->text_cap);
+  if (!item || len > TIMELINE_ITEM_MAX) return FALSE;
+  if (len + 1 > rp->text_cap) {
+    rp->text_cap = MAX(len + 1, 2 * rp->text_cap);
     rp->text = g_realloc(rp->text, rp->text_cap);
   }
-  rp->text_len = 0;
-  if (too_long || people_decode(rp, &pr) < 0 || files_decode(rp, &fr) < 0 || links_decode(rp, &lr) < 0) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "timeline row of message %s: malformed parts list",
-                m->id ? m->id : "?");
-    return -1;
-  }
+  r->p = item;
+  r->end = item + len;
+  return TRUE;
+}
+
+static int malformed(GError **error, const char *what, const char *id)
+{
+  g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "timeline row of %s %s: malformed item", what, id ? id : "?");
+  return -1;
+}
+
+int storage_timeline_row_message(MaTimelineRowParts *rp, const char *item, gsize len, MaStoredMessage *m,
+                                 GError **error)
+{
+  enum { THREAD, DIRECTION, SUBJECT, SNIPPET, PARSE_ERROR, MACHINE, DELIVERY_KEY, FIELDS };
+  const char *v[FIELDS];
+  gsize n[FIELDS];
+  ListReader r;
+  if (!item_begin(rp, &r, item, len)) return malformed(error, "message", m->id);
+  for (int i = 0; i < FIELDS; i++)
+    if (field_get(&r, &v[i], &n[i]) < 0) return malformed(error, "message", m->id);
+  gint64 direction = field_int(v[DIRECTION], n[DIRECTION]), machine = field_int(v[MACHINE], n[MACHINE]);
+  if (direction < MA_DIRECTION_INBOUND || direction > MA_DIRECTION_OUTBOUND || machine < 0 || machine > G_MAXUINT ||
+      people_decode(rp, &r) < 0 || files_decode(rp, &r) < 0 || links_decode(rp, &r) < 0 || r.p != r.end)
+    return malformed(error, "message", m->id);
+  m->thread_id = field_copy(rp, v[THREAD], n[THREAD]);
+  m->direction = (MaDirection)direction;
+  m->subject = field_copy(rp, v[SUBJECT], n[SUBJECT]);
+  m->snippet = field_copy(rp, v[SNIPPET], n[SNIPPET]);
+  m->parse_error = field_copy(rp, v[PARSE_ERROR], n[PARSE_ERROR]);
+  m->machine = (guint)machine;
+  m->message_id = field_copy(rp, v[DELIVERY_KEY], n[DELIVERY_KEY]);
   m->participants = view_of(rp->views[0], rp->participants, sizeof(MaParticipant));
   m->attachments = view_of(rp->views[1], rp->attachments, sizeof(MaAttachment));
   m->links = view_of(rp->views[2], rp->links, sizeof(MaRecordRef));
+  return 0;
+}
+
+int storage_timeline_row_activity(MaTimelineRowParts *rp, const char *item, gsize len, MaActivity *a,
+                                  GError **error)
+{
+  enum { ID, RULE_ID, RULE_NAME, TYPE, TITLE, CONTENT, OWNER, CREATED_AT, FIELDS };
+  const char *v[FIELDS];
+  gsize n[FIELDS];
+  ListReader r;
+  if (!item_begin(rp, &r, item, len)) return malformed(error, "activity", a->id);
+  for (int i = 0; i < FIELDS; i++)
+    if (field_get(&r, &v[i], &n[i]) < 0) return malformed(error, "activity", a->id);
+  gint64 created_at = field_int(v[CREATED_AT], n[CREATED_AT]);
+  if (!v[ID] || created_at < 0 || r.p != r.end) return malformed(error, "activity", a->id);
+  a->id = field_copy(rp, v[ID], n[ID]);
+  a->rule_id = field_copy(rp, v[RULE_ID], n[RULE_ID]);
+  a->rule_name = field_copy(rp, v[RULE_NAME], n[RULE_NAME]);
+  a->activity_type = field_copy(rp, v[TYPE], n[TYPE]);
+  a->title = field_copy(rp, v[TITLE], n[TITLE]);
+  a->content = field_copy(rp, v[CONTENT], n[CONTENT]);
+  a->owner = field_copy(rp, v[OWNER], n[OWNER]);
+  a->created_at = created_at;
   return 0;
 }

@@ -1,33 +1,36 @@
 -- 050_timeline_items.sql - SQLite migration 165 on PostgreSQL: a timeline page is one range of the
--- timeline's primary key and nothing else. Each row carries what its item shows: a message row
--- (kind 0) its message's fields and, in the length-prefixed lists of storage/storage_timeline_row.h,
--- its From/To/Cc participants (people), attachments (files) and record links (links), plus its
--- Message-ID when the queue holds a message with it (delivery_key: only those items look their
--- delivery states up); an activity row (kind 1) its activity's fields. The view
--- timeline_message_fields is the one definition of a message row's values (timeline_field writes
--- one list field): the inserts read it, the triggers below keep the rows exact when a link comes
--- or goes (every sibling row lists the message's links) or the queue gains or loses the
--- Message-ID, and existing rows are filled from it here.
-ALTER TABLE timeline ADD COLUMN subject text, ADD COLUMN snippet text, ADD COLUMN parse_error text,
-  ADD COLUMN machine integer NOT NULL DEFAULT 0, ADD COLUMN people text, ADD COLUMN files text,
-  ADD COLUMN links text, ADD COLUMN delivery_key text, ADD COLUMN rule_id text, ADD COLUMN rule_name text,
-  ADD COLUMN activity_type text, ADD COLUMN title text, ADD COLUMN content text, ADD COLUMN owner text,
-  ADD COLUMN created_at bigint NOT NULL DEFAULT 0;
+-- timeline's primary key and nothing else. Each row carries its whole item in one column (item,
+-- storage/storage_timeline_row.h): a message row its message's fields, its From/To/Cc
+-- participants, attachments and record links, and its Message-ID while the queue holds a message
+-- with it (the delivery key: only those items look their delivery states up); an activity row its
+-- activity's fields. timeline_field writes one field; the view timeline_message_fields is the one
+-- definition of a message row's item and timeline_activity_item of an activity row's: the inserts
+-- read them, the triggers below rewrite the rows of a message when a link comes or goes (every
+-- sibling row lists the message's links) or the queue gains or loses its Message-ID, and existing
+-- rows are filled from them here.
+ALTER TABLE timeline ADD COLUMN item text;
 
 CREATE FUNCTION timeline_field(v text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT CASE WHEN v IS NULL THEN '~' ELSE octet_length(v)::text || ':' || v END $$;
 
+CREATE FUNCTION timeline_activity_item(id text, rule_id text, rule_name text, activity_type text, title text,
+  content text, owner text, created_at bigint) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT timeline_field(id) || timeline_field(rule_id) || timeline_field(rule_name) || timeline_field(activity_type)
+    || timeline_field(title) || timeline_field(content) || timeline_field(owner) || timeline_field(created_at::text) $$;
+
 CREATE VIEW timeline_message_fields AS SELECT m.id, m.enterprise_id, m.date, m.direction, m.has_attachment,
-  m.thread_id, m.subject, m.snippet, m.parse_error, m.machine,
-  (SELECT string_agg(timeline_field(p.role::text) || timeline_field(p.name) || timeline_field(p.address), ''
-     ORDER BY p.pos) FROM participants p WHERE p.message_id = m.id AND p.role IN (0, 2, 3)) AS people,
-  (SELECT string_agg(timeline_field(x.filename) || timeline_field(x.content_type) || timeline_field(x.content_id)
-     || timeline_field(x.is_inline::text) || timeline_field(x.size::text) || timeline_field(x.sha256), ''
-     ORDER BY x.pos) FROM attachments x WHERE x.message_id = m.id) AS files,
-  (SELECT string_agg(timeline_field(l.record_type::text) || timeline_field(l.record_id), ''
-     ORDER BY l.record_type, l.record_id) FROM message_links l WHERE l.message_id = m.id) AS links,
-  CASE WHEN m.direction = 1 AND m.message_id IS NOT NULL AND EXISTS (SELECT 1 FROM outbound_messages o
-    WHERE o.enterprise_id = m.enterprise_id AND o.message_id = m.message_id) THEN m.message_id END AS delivery_key
+  m.thread_id,
+  timeline_field(m.thread_id) || timeline_field(m.direction::text) || timeline_field(m.subject)
+  || timeline_field(m.snippet) || timeline_field(m.parse_error) || timeline_field(m.machine::text)
+  || timeline_field(CASE WHEN m.direction = 1 AND m.message_id IS NOT NULL AND EXISTS (SELECT 1 FROM outbound_messages o
+       WHERE o.enterprise_id = m.enterprise_id AND o.message_id = m.message_id) THEN m.message_id END)
+  || coalesce((SELECT string_agg(timeline_field(p.role::text) || timeline_field(p.name) || timeline_field(p.address),
+       '' ORDER BY p.pos) FROM participants p WHERE p.message_id = m.id AND p.role IN (0, 2, 3)), '') || '.'
+  || coalesce((SELECT string_agg(timeline_field(x.filename) || timeline_field(x.content_type)
+       || timeline_field(x.content_id) || timeline_field(x.is_inline::text) || timeline_field(x.size::text)
+       || timeline_field(x.sha256), '' ORDER BY x.pos) FROM attachments x WHERE x.message_id = m.id), '') || '.'
+  || coalesce((SELECT string_agg(timeline_field(l.record_type::text) || timeline_field(l.record_id), ''
+       ORDER BY l.record_type, l.record_id) FROM message_links l WHERE l.message_id = m.id), '') || '.' AS item
   FROM messages m;
 
 -- A link added or removed: every kind-0 row of its message lists the message's links again.
@@ -35,24 +38,24 @@ CREATE FUNCTION timeline_links_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   mid text := CASE WHEN TG_OP = 'DELETE' THEN OLD.message_id ELSE NEW.message_id END;
 BEGIN
-  UPDATE timeline t SET links = v.links FROM timeline_message_fields v
-    WHERE v.id = mid AND t.message_id = mid AND t.kind = 0 AND t.links IS DISTINCT FROM v.links;
+  UPDATE timeline t SET item = v.item FROM timeline_message_fields v
+    WHERE v.id = mid AND t.message_id = mid AND t.kind = 0 AND t.item IS DISTINCT FROM v.item;
   RETURN NULL;
 END $$;
 CREATE TRIGGER timeline_links AFTER INSERT OR DELETE ON message_links
   FOR EACH ROW EXECUTE FUNCTION timeline_links_refresh();
 
--- A queued message added or deleted: the archived outbound messages with its Message-ID carry it
--- as their delivery key while the queue holds one.
+-- A queued message added or deleted: the archived outbound message with its Message-ID carries it
+-- as its delivery key while the queue holds one.
 CREATE FUNCTION timeline_delivery_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   ent text := CASE WHEN TG_OP = 'DELETE' THEN OLD.enterprise_id ELSE NEW.enterprise_id END;
   mid text := CASE WHEN TG_OP = 'DELETE' THEN OLD.message_id ELSE NEW.message_id END;
 BEGIN
   IF mid IS NOT NULL THEN
-    UPDATE timeline t SET delivery_key = v.delivery_key FROM messages m JOIN timeline_message_fields v ON v.id = m.id
+    UPDATE timeline t SET item = v.item FROM messages m JOIN timeline_message_fields v ON v.id = m.id
       WHERE m.enterprise_id = ent AND m.message_id = mid AND m.direction = 1 AND t.message_id = m.id AND t.kind = 0
-      AND t.delivery_key IS DISTINCT FROM v.delivery_key;
+      AND t.item IS DISTINCT FROM v.item;
   END IF;
   RETURN NULL;
 END $$;
@@ -64,9 +67,7 @@ DELETE FROM timeline t WHERE t.kind = 0 AND NOT EXISTS (SELECT 1 FROM messages m
   AND m.enterprise_id = t.enterprise_id);
 DELETE FROM timeline t WHERE t.kind = 1 AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.id = t.activity_id
   AND a.enterprise_id = t.enterprise_id);
-UPDATE timeline t SET subject = v.subject, snippet = v.snippet, parse_error = v.parse_error, machine = v.machine,
-  people = v.people, files = v.files, links = v.links, delivery_key = v.delivery_key
-  FROM timeline_message_fields v WHERE v.id = t.message_id AND t.kind = 0;
-UPDATE timeline t SET rule_id = a.rule_id, rule_name = a.rule_name, activity_type = a.activity_type, title = a.title,
-  content = a.content, owner = a.owner, created_at = a.created_at
+UPDATE timeline t SET item = v.item FROM timeline_message_fields v WHERE v.id = t.message_id AND t.kind = 0;
+UPDATE timeline t SET item = timeline_activity_item(a.id, a.rule_id, a.rule_name, a.activity_type, a.title, a.content,
+  a.owner, a.created_at)
   FROM activities a WHERE a.id = t.activity_id AND t.kind = 1;

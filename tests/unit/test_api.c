@@ -880,11 +880,11 @@ static void test_cache_per_enterprise(void)
   cached = from_name(doc, 0);
   g_assert_cmpstr(cached, !=, "Renamed");
   json_decref(doc);
-  /* the From name in the rows' length-prefixed people lists (storage_timeline_row.h) */
+  /* the From name in the rows' items, a length-prefixed field after its role (storage_timeline_row.h) */
   g_autofree char *rename = g_strdup_printf(
     "CREATE TEMP TABLE kept AS SELECT enterprise_id, n FROM archive_versions"
     " WHERE enterprise_id = (SELECT id FROM enterprises WHERE slug = 'acme');"
-    "UPDATE timeline SET people = replace(people, '1:0%zu:%s', '1:07:Renamed')"
+    "UPDATE timeline SET item = replace(item, '1:0%zu:%s', '1:07:Renamed')"
     " WHERE enterprise_id = (SELECT enterprise_id FROM kept);"
     "UPDATE archive_versions SET n = (SELECT n FROM kept) WHERE enterprise_id = (SELECT enterprise_id FROM kept);",
     strlen(cached), cached);

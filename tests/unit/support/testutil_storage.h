@@ -38,13 +38,6 @@ MaStorage *testutil_storage_open_again(const char *dir, gconstpointer data);
 #define TESTUTIL_UNDO_SQLITE_165                                                                       \
   "DROP TRIGGER timeline_links_ins; DROP TRIGGER timeline_links_del; DROP TRIGGER timeline_delivery_ins;" \
   "DROP TRIGGER timeline_delivery_del; DROP VIEW timeline_message_fields;"                                \
-  "ALTER TABLE timeline DROP COLUMN subject; ALTER TABLE timeline DROP COLUMN snippet;"                    \
-  "ALTER TABLE timeline DROP COLUMN parse_error; ALTER TABLE timeline DROP COLUMN machine;"               \
-  "ALTER TABLE timeline DROP COLUMN people; ALTER TABLE timeline DROP COLUMN files;"                      \
-  "ALTER TABLE timeline DROP COLUMN links; ALTER TABLE timeline DROP COLUMN delivery_key;"                \
-  "ALTER TABLE timeline DROP COLUMN rule_id; ALTER TABLE timeline DROP COLUMN rule_name;"                \
-  "ALTER TABLE timeline DROP COLUMN activity_type; ALTER TABLE timeline DROP COLUMN title;"              \
-  "ALTER TABLE timeline DROP COLUMN content; ALTER TABLE timeline DROP COLUMN owner;"                    \
-  "ALTER TABLE timeline DROP COLUMN created_at;"
+  "ALTER TABLE timeline DROP COLUMN item;"
 
 #endif
