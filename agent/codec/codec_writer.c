@@ -129,23 +129,28 @@ static gboolean plain_ascii(const char *s, gsize len)
 {
   const guint64 ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
   const guint64 quotes = ones * '"', backslashes = ones * '\\';
-  guint64 any = 0;
+  guint64 any = 0, v, q, b;
   gsize i = 0;
 
-  for (; i + 8 <= len; i += 8) {
-    guint64 v, q, b;
-    memcpy(&v, s + i, 8);
-    q = v ^ quotes;
-    b = v ^ backslashes;
-    /* per byte: below 0x20, equal to '"' or '\' (a zero byte of q or b), or 0x80 and above */
-    any |= ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b) | v;
+#define PLAIN_WORD(v)                                                                                 \
+  (q = (v) ^ quotes, b = (v) ^ backslashes,                                                          \
+   /* per byte: below 0x20, equal to '"' or '\' (a zero byte of q or b), or 0x80 and above */      \
+   (((v) - ones * 0x20) & ~(v)) | ((q - ones) & ~q) | ((b - ones) & ~b) | (v))
+  if (len < 8) {
+    v = ones * ' '; /* padded with a byte that needs no look */
+    memcpy(&v, s, len);
+    return (PLAIN_WORD(v) & highs) == 0;
   }
-  if (any & highs)
-    return FALSE;
-  for (; i < len; i++)
-    if (escaped[(guchar)s[i]] || (guchar)s[i] >= 0x80)
-      return FALSE;
-  return TRUE;
+  for (; i + 8 <= len; i += 8) {
+    memcpy(&v, s + i, 8);
+    any |= PLAIN_WORD(v);
+  }
+  if (i < len) { /* the last 8 bytes, overlapping the words already seen */
+    memcpy(&v, s + len - 8, 8);
+    any |= PLAIN_WORD(v);
+  }
+#undef PLAIN_WORD
+  return (any & highs) == 0;
 }
 
 /* Appends s (len bytes, plain_ascii) quoted. */
