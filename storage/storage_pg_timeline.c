@@ -176,8 +176,7 @@ static char *col_view(const PGresult *r, int row, int i)
   return PQgetisnull(r, row, i) ? NULL : PQgetvalue(r, row, i);
 }
 
-/* Visits the rows of r (at most limit) as items, views of the result decoded into one reused
- * buffer: an activity's or a message's fields (storage_timeline_row.h). */
+/* Visits the rows of r (at most limit) as their items (storage_timeline_row.h). */
 static int page_visit(const PGresult *r, const char *enterprise_id, MaRecordType type, const char *record_id,
                       int limit, MaTimelineVisit visit, void *user_data, GError **error)
 {
@@ -185,27 +184,10 @@ static int page_visit(const PGresult *r, const char *enterprise_id, MaRecordType
   storage_timeline_row_parts_init(&rp);
   int ret = 0;
   for (int i = 0; ret == 0 && i < PQntuples(r) && i < limit; i++) {
-    const char *item = col_view(r, i, COL_ITEM);
-    gsize len = (gsize)PQgetlength(r, i, COL_ITEM);
-    if (pg_col_int(r, i, COL_KIND) == 1) {
-      MaActivity a = {0};
-      MaTimelineItem it = {.is_activity = TRUE, .activity = &a};
-      a.enterprise_id = (char *)enterprise_id;
-      a.message_id = col_view(r, i, COL_MESSAGE_ID);
-      a.record.type = type;
-      a.record.id = (char *)record_id;
-      a.message_date = pg_col_int(r, i, COL_DATE);
-      ret = storage_timeline_row_activity(&rp, item, len, &a, error);
-      if (ret == 0) visit(&it, user_data);
-    } else {
-      MaStoredMessage m = {0};
-      MaTimelineItem it = {.is_activity = FALSE, .message = &m};
-      m.id = col_view(r, i, COL_MESSAGE_ID);
-      m.enterprise_id = (char *)enterprise_id;
-      m.date = pg_col_int(r, i, COL_DATE);
-      ret = storage_timeline_row_message(&rp, item, len, &m, error);
-      if (ret == 0) visit(&it, user_data);
-    }
+    MaTimelineRow row = {enterprise_id, type, record_id, pg_col_int(r, i, COL_DATE), col_view(r, i, COL_MESSAGE_ID),
+                         (int)pg_col_int(r, i, COL_KIND), col_view(r, i, COL_ITEM),
+                         (gsize)PQgetlength(r, i, COL_ITEM)};
+    ret = storage_timeline_row_visit(&rp, &row, visit, user_data, error);
   }
   storage_timeline_row_parts_clear(&rp);
   return ret;
@@ -219,13 +201,7 @@ int pg_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, c
 {
   PgDb *d = impl;
   *next_cursor = NULL;
-  if (limit <= 0) limit = TIMELINE_DEFAULT_LIMIT;
-  if (limit > TIMELINE_MAX_LIMIT) limit = TIMELINE_MAX_LIMIT;
   const MaTimelineFilter *f = filter;
-  if (f && f->direction && strcmp(f->direction, "inbound") != 0 && strcmp(f->direction, "outbound") != 0) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "direction must be inbound or outbound");
-    return -1;
-  }
   MaTimelinePos after = {0, NULL, 0};
   if (cursor && storage_timeline_cursor_decode(cursor, &after, error) < 0) return -1;
   g_autofree char *sql = timeline_sql(f, cursor != NULL);

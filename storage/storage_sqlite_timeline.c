@@ -274,34 +274,6 @@ static void timeline_bind(sqlite3_stmt *s, const char *enterprise_id, MaRecordTy
 
 #define COL_TEXT(s, i) ((char *)sqlite3_column_text((s), (i)))
 
-/* The current row as its item, decoded into rp: an activity's or a message's fields as views. */
-static int row_visit(sqlite3_stmt *s, const char *enterprise_id, MaRecordType type, const char *record_id,
-                     MaTimelineRowParts *rp, MaTimelineVisit visit, void *user_data, GError **error)
-{
-  const char *item = COL_TEXT(s, COL_ITEM);
-  gsize len = (gsize)sqlite3_column_bytes(s, COL_ITEM);
-  if (sqlite3_column_int(s, COL_KIND) == 1) {
-    MaActivity a = {0};
-    MaTimelineItem it = {.is_activity = TRUE, .activity = &a};
-    a.enterprise_id = (char *)enterprise_id;
-    a.message_id = COL_TEXT(s, COL_MESSAGE_ID);
-    a.record.type = type;
-    a.record.id = (char *)record_id;
-    a.message_date = sqlite3_column_int64(s, COL_DATE);
-    if (storage_timeline_row_activity(rp, item, len, &a, error) < 0) return -1;
-    visit(&it, user_data);
-    return 0;
-  }
-  MaStoredMessage m = {0};
-  MaTimelineItem it = {.is_activity = FALSE, .message = &m};
-  m.id = COL_TEXT(s, COL_MESSAGE_ID);
-  m.enterprise_id = (char *)enterprise_id;
-  m.date = sqlite3_column_int64(s, COL_DATE);
-  if (storage_timeline_row_message(rp, item, len, &m, error) < 0) return -1;
-  visit(&it, user_data);
-  return 0;
-}
-
 /* Visits up to limit items and keeps the page's last position in last_id (date and kind in *last),
  * plus whether one more row follows (*more). One statement: each row is its item. */
 static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type, const char *record_id,
@@ -309,10 +281,6 @@ static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type,
                          void *user_data, MaTimelinePos *last, GString *last_id, gboolean *more, GError **error)
 {
   *more = FALSE;
-  if (f && f->direction && strcmp(f->direction, "inbound") != 0 && strcmp(f->direction, "outbound") != 0) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "direction must be inbound or outbound");
-    return -1;
-  }
   sqlite3_stmt *s = sql_prep(d, page_text(page_shape(f, after != NULL)), error);
   if (!s) return -1;
   timeline_bind(s, enterprise_id, type, record_id, f, after, limit + 1);
@@ -328,7 +296,9 @@ static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type,
     last->date = sqlite3_column_int64(s, COL_DATE);
     last->kind = sqlite3_column_int(s, COL_KIND);
     g_string_assign(last_id, position_id ? position_id : "");
-    if (row_visit(s, enterprise_id, type, record_id, &rp, visit, user_data, error) < 0) {
+    MaTimelineRow row = {enterprise_id, type, record_id, last->date, position_id, last->kind,
+                         COL_TEXT(s, COL_ITEM), (gsize)sqlite3_column_bytes(s, COL_ITEM)};
+    if (storage_timeline_row_visit(&rp, &row, visit, user_data, error) < 0) {
       ret = -1;
       break;
     }
@@ -346,8 +316,6 @@ int sqlite_timeline_each(void *impl, const char *enterprise_id, MaRecordType typ
 {
   SqlDb *d = impl;
   *next_cursor = NULL;
-  if (limit <= 0) limit = TIMELINE_DEFAULT_LIMIT;
-  if (limit > TIMELINE_MAX_LIMIT) limit = TIMELINE_MAX_LIMIT;
   MaTimelinePos after = {0, NULL, 0}, last = {0, NULL, 0};
   if (cursor && storage_timeline_cursor_decode(cursor, &after, error) < 0) return -1;
   gboolean more = FALSE;

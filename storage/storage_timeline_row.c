@@ -239,3 +239,28 @@ int storage_timeline_row_activity(MaTimelineRowParts *rp, const char *item, gsiz
   a->created_at = created_at;
   return 0;
 }
+
+int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row, MaTimelineVisit visit,
+                               void *user_data, GError **error)
+{
+  if (row->kind == 1) {
+    MaActivity a = {0};
+    MaTimelineItem it = {.is_activity = TRUE, .activity = &a};
+    a.enterprise_id = (char *)row->enterprise_id;
+    a.message_id = (char *)row->message_id;
+    a.record.type = row->record_type;
+    a.record.id = (char *)row->record_id;
+    a.message_date = row->date;
+    if (storage_timeline_row_activity(rp, row->item, row->item_len, &a, error) < 0) return -1;
+    visit(&it, user_data);
+    return 0;
+  }
+  MaStoredMessage m = {0};
+  MaTimelineItem it = {.is_activity = FALSE, .message = &m};
+  m.id = (char *)row->message_id;
+  m.enterprise_id = (char *)row->enterprise_id;
+  m.date = row->date;
+  if (storage_timeline_row_message(rp, row->item, row->item_len, &m, error) < 0) return -1;
+  visit(&it, user_data);
+  return 0;
+}

@@ -60,4 +60,21 @@ int storage_timeline_row_message(MaTimelineRowParts *rp, const char *item, gsize
 int storage_timeline_row_activity(MaTimelineRowParts *rp, const char *item, gsize len, MaActivity *a,
                                   GError **error);
 
+/* One row of a page as a backend read it (every pointer borrowed from the row). */
+typedef struct {
+  const char *enterprise_id;
+  MaRecordType record_type;
+  const char *record_id;
+  gint64 date;
+  const char *message_id;  /* the archive's message id (the key's) */
+  int kind;                /* 0 a message, 1 an activity */
+  const char *item;        /* item_len bytes, not NUL-terminated */
+  gsize item_len;
+} MaTimelineRow;
+
+/* Visits row as its item (a message or an activity, views into rp and the row, valid during the
+ * visit). 0, or -1 with MA_ERROR_INTERNAL when its item is malformed (nothing visited). */
+int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row, MaTimelineVisit visit,
+                               void *user_data, GError **error);
+
 #endif
