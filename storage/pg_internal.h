@@ -131,6 +131,9 @@ MaActivity *pg_activity_read(const PGresult *r, int row, int first);
 /* Appends the participants, attachments and links of the messages of by_id (id -> MaStoredMessage*)
  * in one statement, in their order (participants and attachments by position, links by record). */
 int pg_message_parts_many(PgDb *d, GHashTable *by_id, GError **error);
+/* storage_pg_messages.c: rewrites the items of a message's timeline rows from
+ * timeline_message_fields after one of its links came or went (migration 050). */
+int pg_timeline_rows_refresh(PgDb *d, const char *enterprise_id, const char *message_id, GError **error);
 /* Loads the messages named by ids (char*) that belong to the enterprise, with their parts (and text
  * and html when with_bodies), into by_id, keyed by each message's own id. */
 int pg_messages_load_many(PgDb *d, const char *enterprise_id, GPtrArray *ids, gboolean with_bodies, GHashTable *by_id,

@@ -126,6 +126,9 @@ int sql_message_load(SqlDb *d, const char *enterprise_id, const char *id, gboole
  * into by_id: id -> MaStoredMessage* (MaActivity*), keyed by the value's own id string. */
 /* 1 when message id belongs to enterprise, 0 when not (or absent), -1 on error. */
 int sql_message_owned(SqlDb *d, const char *enterprise_id, const char *id, GError **error);
+/* storage_sqlite_messages.c: rewrites the items of a message's timeline rows after one of its links
+ * came or went (migration 165). */
+int sql_timeline_rows_refresh(SqlDb *d, const char *enterprise_id, const char *message_id, GError **error);
 int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, gboolean with_bodies,
                            GHashTable *by_id, GError **error);
 /* The message row reader of SQL_MESSAGE_COLS (storage_archive.h) from column first on. */

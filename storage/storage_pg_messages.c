@@ -180,6 +180,18 @@ int pg_message_get(void *impl, const char *enterprise_id, const char *id, MaStor
   " WHERE l.message_id = $1 AND v.enterprise_id = $2"                                                            \
   " AND ($3::int IS NULL OR (l.record_type = $3::int AND l.record_id = $4::text)) ON CONFLICT DO NOTHING"
 
+int pg_timeline_rows_refresh(PgDb *d, const char *enterprise_id, const char *message_id, GError **error)
+{
+  PgParams p = {0};
+  pg_param_text(&p, message_id);
+  pg_param_text(&p, enterprise_id);
+  return pg_exec(d,
+                 "UPDATE timeline t SET item = v.item FROM timeline_message_fields v"
+                 " WHERE v.id = $1 AND v.enterprise_id = $2 AND t.message_id = $1 AND t.kind = 0"
+                 " AND t.item IS DISTINCT FROM v.item",
+                 &p, "rewrite timeline rows", error) < 0 ? -1 : 0;
+}
+
 static int link_add_body(PgDb *d, const char *enterprise_id, const char *message_id, const MaRecordRef *ref,
                          GError **error)
 {
@@ -195,6 +207,8 @@ static int link_add_body(PgDb *d, const char *enterprise_id, const char *message
                      " ON CONFLICT DO NOTHING",
                      &p, "add link", error);
   if (n <= 0) return n < 0 ? -1 : pg_message_missing(d, enterprise_id, message_id, error);
+  /* the rows of the message's other links list the new one too, and it gets its own row */
+  if (pg_timeline_rows_refresh(d, enterprise_id, message_id, error) < 0) return -1;
   p.n = 4;
   return pg_exec(d, LINK_TIMELINE_SQL, &p, "add timeline row", error) < 0 ? -1 : 1;
 }

@@ -5,9 +5,10 @@
 -- with it (the delivery key: only those items look their delivery states up); an activity row its
 -- activity's fields. timeline_field writes one field; the view timeline_message_fields is the one
 -- definition of a message row's item and timeline_activity_item of an activity row's: the inserts
--- read them, the triggers below rewrite the rows of a message when a link comes or goes (every
--- sibling row lists the message's links) or the queue gains or loses its Message-ID, and existing
--- rows are filled from them here.
+-- read them, so do the link and unlink paths, which rewrite a message's rows when a link comes or
+-- goes (every sibling row lists the message's links; in storage's code, not a trigger on
+-- message_links, which archiving would pay on every link), and the trigger below when the queue
+-- gains or loses its Message-ID; existing rows are filled from them here.
 ALTER TABLE timeline ADD COLUMN item text;
 
 CREATE FUNCTION timeline_field(v text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -32,18 +33,6 @@ CREATE VIEW timeline_message_fields AS SELECT m.id, m.enterprise_id, m.date, m.d
   || coalesce((SELECT string_agg(timeline_field(l.record_type::text) || timeline_field(l.record_id), ''
        ORDER BY l.record_type, l.record_id) FROM message_links l WHERE l.message_id = m.id), '') || '.' AS item
   FROM messages m;
-
--- A link added or removed: every kind-0 row of its message lists the message's links again.
-CREATE FUNCTION timeline_links_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-  mid text := CASE WHEN TG_OP = 'DELETE' THEN OLD.message_id ELSE NEW.message_id END;
-BEGIN
-  UPDATE timeline t SET item = v.item FROM timeline_message_fields v
-    WHERE v.id = mid AND t.message_id = mid AND t.kind = 0 AND t.item IS DISTINCT FROM v.item;
-  RETURN NULL;
-END $$;
-CREATE TRIGGER timeline_links AFTER INSERT OR DELETE ON message_links
-  FOR EACH ROW EXECUTE FUNCTION timeline_links_refresh();
 
 -- A queued message added or deleted: the archived outbound message with its Message-ID carries it
 -- as its delivery key while the queue holds one.

@@ -36,8 +36,8 @@ MaStorage *testutil_storage_open_again(const char *dir, gconstpointer data);
 /* SQL that undoes SQLite migration 165 (the timeline rows' items), for the upgrade tests that take
  * a database back below it so that it applies again. */
 #define TESTUTIL_UNDO_SQLITE_165                                                                       \
-  "DROP TRIGGER timeline_links_ins; DROP TRIGGER timeline_links_del; DROP TRIGGER timeline_delivery_ins;" \
-  "DROP TRIGGER timeline_delivery_del; DROP VIEW timeline_message_fields;"                                \
+  "DROP TRIGGER timeline_delivery_ins; DROP TRIGGER timeline_delivery_del;"                               \
+  "DROP VIEW timeline_message_fields;"                                                                    \
   "ALTER TABLE timeline DROP COLUMN item;"
 
 #endif
