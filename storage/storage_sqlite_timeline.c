@@ -4,8 +4,9 @@
  * The timeline table holds one row per (record, linked message) and per (record, activity), keyed
  * (enterprise, record type, record id, date, message id, kind), and each row carries its whole
  * item in one column (migration 165, storage_timeline_row.h): a message row's is written from the
- * view timeline_message_fields when the link is made and kept exact by the migration's triggers;
- * an activity row's from the activity. A page is one statement, one range of that primary key in
+ * view timeline_message_fields when the link is made, rewritten by the link and unlink paths
+ * (storage_sqlite_messages.c, storage_sqlite_pending.c) and by the migration's triggers on the
+ * outbound queue; an activity row's from the activity. A page is one statement, one range of that primary key in
  * ORDER BY date DESC, message_id DESC, kind DESC (an activity, kind 1, comes just before its
  * message, kind 0), resumed after an opaque keyset cursor: base64url of "date|message_id|kind".
  * The cursor names a position, not an offset, so rows inserted meanwhile neither repeat nor vanish
