@@ -225,6 +225,10 @@ int pg_tenant_version(void *impl, gint64 *out, GError **error);
 int pg_blob_put(void *impl, const void *data, gsize len, char sha256_out[65], GError **error);
 int pg_blob_get(void *impl, const char *sha256, GBytes **out, GError **error);
 int pg_blob_put_stream(void *impl, const char *sha256, gsize size, MaBlobReader read, void *ctx, GError **error);
+/* Runs sql (a DELETE of one row: $1 enterprise_id, $2 id) and, when it deleted the row, the OAuth2
+ * grant of owner "<kind>:<id>", in one write. 1 deleted, 0 no such row, -1 on error. */
+int pg_delete_with_grant(PgDb *d, const char *sql, const char *enterprise_id, const char *id, const char *kind,
+                         const char *what, GError **error);
 int pg_oauth2_grant_put(void *impl, const MaOAuth2Grant *g, GError **error);
 int pg_oauth2_grant_get(void *impl, const char *owner, MaOAuth2Grant **out, GError **error);
 int pg_oauth2_grant_rotate(void *impl, const char *owner, gint64 expect_generation, const char *access_sealed,

@@ -4,15 +4,20 @@
  *
  * spool_put makes n entries durable together: each body file fdatasync'd (by a pool of threads,
  * so the syncs overlap and share journal commits), then one fsync of the spool directory for all
- * their names, then one transaction, one commit, one fsync of the WAL, however many entries. It returns 0 only after the commit, so an
+ * their names, then one transaction, one commit, one fsync of the WAL, however many entries. A body
+ * still in memory (spool_body_new_buffered, a message within 64 KiB) has no file: its octets go
+ * into the row's `data` BLOB, so that one commit and its one sync make a whole batch of small
+ * messages durable (no file created, synced, renamed or unlinked for them); a torn append to the
+ * write-ahead log fails its frame checksums and is ignored at the next open, so a commit whose
+ * sync did not return is simply absent. It returns 0 only after the commit, so an
  * acknowledgement given after it survives a crash or power loss. A failed sync or commit (or an
  * injected sync failure) stores none of the n entries, and their files are unlinked when the
  * entries are freed; the caller answers 4xx. A crash between the file syncs and the commit
  * leaves files no row names: spool_sweep_orphans removes them at start.
  *
  * Upgrade: rows written by versions before the body files keep their octets in the `data` BLOB
- * (body_file NULL); spool_pending still reads those (large ones with sqlite3_blob_read in chunks),
- * so an old spool drains. New rows carry an empty BLOB.
+ * (body_file NULL), as do new rows of bodies that stayed in memory; spool_pending reads those
+ * (large ones with sqlite3_blob_read in chunks). Rows with a body file carry an empty BLOB.
  *
  * Retry state (spool.h): next_attempt_at, last_error and dead_at live in the row; spool_pending
  * offers only live entries that are due on ma_now_ms()'s clock.
@@ -60,7 +65,7 @@ static const char *const spool_sql[Q_COUNT] = {
   [Q_COMMIT] = "COMMIT",
   [Q_ROLLBACK] = "ROLLBACK",
   [Q_INSERT] = "INSERT INTO spool(id, enterprise_id, route, client, helo, mail_from, rcpts, employee_id, signal,"
-               " mailbox, received_at, attempts, data, body_file) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, x'', ?)",
+               " mailbox, received_at, attempts, data, body_file) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
   [Q_PENDING] = "SELECT " SPOOL_ENTRY_COLUMNS ", CASE WHEN body_file IS NULL AND length(data) < ?3 THEN data END"
                 " FROM spool WHERE dead_at IS NULL AND next_attempt_at <= ?1 ORDER BY seq LIMIT ?2",
   [Q_DONE] = "DELETE FROM spool WHERE id = ?1 RETURNING body_file",
@@ -127,6 +132,7 @@ void ma_spool_entry_free(MaSpoolEntry *e)
   g_free(e->mailbox);
   g_free(e->last_error);
   if (e->data) g_bytes_unref(e->data);
+  ma_raw_free(e->raw);
   spool_body_free(e->body); /* unlinks the file unless spool_put committed the entry */
   g_free(e->body_file);
   g_free(e);
@@ -302,7 +308,15 @@ static int spool_insert(MaSpool *sp, const MaSpoolEntry *e, GError **error)
   bind_text(s, 10, e->mailbox);
   sqlite3_bind_int64(s, 11, e->received_at);
   sqlite3_bind_int(s, 12, e->attempts);
-  bind_text(s, 13, spool_body_name(e->body));
+  if (spool_body_in_memory(e->body)) { /* its octets are the row's: this commit makes them durable */
+    gsize len = 0;
+    const guint8 *octets = spool_body_memory(e->body, &len);
+    sqlite3_bind_blob64(s, 13, octets, len, SQLITE_STATIC);
+    sqlite3_bind_null(s, 14);
+  } else {
+    sqlite3_bind_blob64(s, 13, "", 0, SQLITE_STATIC);
+    bind_text(s, 14, spool_body_name(e->body));
+  }
   int rc = spool_run(sp, Q_INSERT, error);
   g_string_free(rcpts, TRUE);
   return rc;
@@ -365,13 +379,17 @@ static int spool_sync_bodies(MaSpool *sp, MaSpoolEntry *const *entries, guint n,
       spool_body_write(e->body, data, len);
     }
   }
-  if (n == 1) {
-    spool_body_sync(entries[0]->body, NULL);
+  guint files = 0; /* bodies with a file that is not synced yet (a body in memory has none) */
+  for (guint i = 0; i < n; i++)
+    if (!spool_body_in_memory(entries[i]->body)) files++;
+  if (files <= 1) {
+    for (guint i = 0; i < n; i++) spool_body_sync(entries[i]->body, NULL); /* in memory: nothing to do */
   } else {
     g_mutex_lock(&sp->sync_lock);
-    sp->syncs_left = n;
+    sp->syncs_left = files;
     g_mutex_unlock(&sp->sync_lock);
-    for (guint i = 0; i < n; i++) g_thread_pool_push(sp->syncers, entries[i]->body, NULL);
+    for (guint i = 0; i < n; i++)
+      if (!spool_body_in_memory(entries[i]->body)) g_thread_pool_push(sp->syncers, entries[i]->body, NULL);
     g_mutex_lock(&sp->sync_lock);
     while (sp->syncs_left > 0) g_cond_wait(&sp->sync_done, &sp->sync_lock);
     g_mutex_unlock(&sp->sync_lock);
@@ -379,7 +397,7 @@ static int spool_sync_bodies(MaSpool *sp, MaSpoolEntry *const *entries, guint n,
   gboolean names_synced = TRUE;
   for (guint i = 0; i < n; i++) {
     if (spool_body_status(entries[i]->body, error) < 0) return -1;
-    names_synced &= spool_body_name_is_synced(entries[i]->body);
+    names_synced &= spool_body_in_memory(entries[i]->body) || spool_body_name_is_synced(entries[i]->body);
   }
   /* every file of the batch exists by now: one directory fsync makes all their names durable
    * (unless one that began after they were all named has completed already) */
@@ -541,6 +559,23 @@ int spool_entry_load(MaSpool *sp, MaSpoolEntry *e, GError **error)
   }
   return spool_body_load(sp->data_dir, e->body_file, SPOOL_BODY_LOAD_MAX, &e->data, error);
 }
+
+int spool_entry_open(MaSpool *sp, MaSpoolEntry *e, GError **error)
+{
+  g_assert(sp != NULL && e != NULL);
+  if (e->raw) return 0;
+  if (e->data) {
+    e->raw = ma_raw_new_bytes(e->data);
+    return 0;
+  }
+  if (!e->body_file) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "spool: entry %s has neither data nor a body file", e->id);
+    return -1;
+  }
+  return spool_body_open(sp->data_dir, e->body_file, SPOOL_BODY_LOAD_MAX, &e->raw, error);
+}
+
+void spool_entry_close(MaSpoolEntry *e) { g_clear_pointer(&e->raw, ma_raw_free); }
 
 int spool_sweep_orphans(MaSpool *sp, guint *removed, GError **error)
 {

@@ -1,8 +1,9 @@
 /* spool.h - the node-local spool: accepted mail waits here, durable, until the pipeline has
  * archived it. An SMTP 250 (or an IMAP checkpoint) is given only after spool_put returned 0, and
- * spool_put returns only after the data is synced to disk: each message's octets in its own file
- * under data_dir/spool/ (spool_body.h), the metadata and the file name in spool.db (SQLite, WAL,
- * synchronous=FULL).
+ * spool_put returns only after the data is synced to disk: the metadata in spool.db (SQLite, WAL,
+ * synchronous=FULL), with the octets of a message whose body stayed in memory (within 64 KiB,
+ * spool_body_new_buffered) in its row, and those of any other in its own file under
+ * data_dir/spool/ (spool_body.h) that the row names.
  *
  * Many entries go in one spool_put, so one fsync serves many messages (group commit). An entry
  * stays until spool_done; after a crash, spool_pending returns everything not done, and the
@@ -43,6 +44,7 @@ typedef struct {
   MaSpoolBody *body;      /* owned; unlinked on free unless spool_put committed it */
   GBytes *data;
   char *body_file;
+  MaRaw *raw;             /* owned: the octets as spool_entry_open gave them, NULL before */
   int attempts;           /* pipeline attempts so far */
   gint64 size;            /* read back by the operator's view: the message's length in bytes */
   gint64 next_attempt_at; /* read back: unix ms before which the entry is not offered (0: at once) */
@@ -61,8 +63,9 @@ void spool_close(MaSpool **sp);
 int spool_checkpoint(MaSpool *sp, GError **error);
 
 /* Makes n entries durable together: every body file fdatasync'd (unless synced already, see
- * spool_body_sync), then the spool directory once, then one transaction and its sync. 0: all are durable (their bodies are kept); -1: none
- * is (TEMPFAIL), and freeing the entries unlinks their files. */
+ * spool_body_sync), then the spool directory once, then one transaction and its sync; a body in
+ * memory has no file, its octets go into its row. 0: all are durable (their bodies are kept); -1:
+ * none is (TEMPFAIL), and freeing the entries unlinks their files. */
 int spool_put(MaSpool *sp, MaSpoolEntry *const *entries, guint n, GError **error);
 /* Starts the body file of a message that arrives outside an SMTP session and is written in pieces
  * (the collector streams a large message range by range): a new file under a fresh name, because
@@ -77,6 +80,12 @@ int spool_pending(MaSpool *sp, int limit, GPtrArray *out, GError **error);
  * MA_ERROR_NOT_FOUND when the file is gone (only after a power cut lost a spool_done whose unlink
  * survived: the entry was archived), MA_ERROR_TEMPFAIL for an I/O error. */
 int spool_entry_load(MaSpool *sp, MaSpoolEntry *e, GError **error);
+/* The pipeline's read: e->raw set to the entry's octets (nothing to do when set): data when the
+ * row holds them, else the body file, mapped when large (spool_body_open), never read whole.
+ * spool_entry_load's errors. The mapping must be gone before the entry's spool_done (a done body
+ * file may be recycled and overwritten): free it with spool_entry_close first. */
+int spool_entry_open(MaSpool *sp, MaSpoolEntry *e, GError **error);
+void spool_entry_close(MaSpoolEntry *e);
 /* Removes the entry, then its body file: the pipeline has archived (or deliberately skipped) it.
  * Removing an id that is not there is not an error. Commits without an fsync: after a power cut a
  * removed entry may come back once (the pipeline's idempotence makes the replay harmless). */

@@ -1,8 +1,10 @@
 /* spool_body.c - one file per spooled message (see spool_body.h).
  *
  * A body owns an O_RDWR|O_EXCL descriptor and a 64 KiB buffer allocated at the first write, so a
- * session costs that much whatever the message size. Short writes are retried, EINTR too; the first
- * error is kept (errno and text) and every later write is dropped. Reading back for the forwarder
+ * session costs that much whatever the message size. A buffered body (spool_body_new_buffered)
+ * makes its file only when its octets outgrow the buffer; until then it is in memory, flushing and
+ * syncing it do nothing, and spool_put stores its octets in the row. Short writes are retried,
+ * EINTR too; the first error is kept (errno and text) and every later write is dropped. Reading back for the forwarder
  * policy copies from the buffer while the whole message is still there (most messages: no system
  * call), else uses pread, so the write position never moves. A body's sync is its file's
  * fdatasync only; the directory entries of a whole batch are made durable by one
@@ -42,7 +44,8 @@ static struct {
 } recycled;
 
 struct MaSpoolBody {
-  int fd;                 /* -1 once synced and closed */
+  int fd;                 /* -1 once synced and closed, or while in memory */
+  gboolean in_memory;     /* spool_body_new_buffered: no file yet, every octet in buf */
   char *path;
   char *id;
   char *name;
@@ -160,32 +163,64 @@ gboolean spool_body_name_recycled(const char *name)
 
 /* ---- one body ------------------------------------------------------------------------------ */
 
-int spool_body_create(const char *data_dir, const char *id, MaSpoolBody **out, GError **error)
+/* A body with no file yet (fd -1, in_memory), or NULL with *error when id is no spool id. */
+static MaSpoolBody *body_new(const char *data_dir, const char *id, GError **error)
 {
   g_autofree char *name = g_strconcat(id ? id : "", SPOOL_BODY_SUFFIX, NULL);
-  *out = NULL;
   if (!spool_body_name_valid(name)) {
     g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "spool: not a spool id: \"%s\"", id ? id : "");
-    return -1;
-  }
-  char *path = body_path(data_dir, name);
-  gboolean reused = FALSE;
-  int fd = take_recycled(path);
-  if (fd >= 0) reused = TRUE;
-  else fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    fail_errno(error, errno, "cannot create", path);
-    g_free(path);
-    return -1;
+    return NULL;
   }
   MaSpoolBody *b = g_new0(MaSpoolBody, 1);
-  b->fd = fd;
-  b->reused = reused;
-  b->path = path;
+  b->fd = -1;
+  b->in_memory = TRUE;
+  b->path = body_path(data_dir, name);
   b->id = g_strdup(id);
   b->name = g_steal_pointer(&name);
+  return b;
+}
+
+/* Makes the body's file (a recycled one renamed to its name, else a new one, never over an
+ * existing file). errno on failure. */
+static int body_open_file(MaSpoolBody *b)
+{
+  int fd = take_recycled(b->path);
+  b->reused = fd >= 0;
+  if (fd < 0) fd = open(b->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return errno;
+  b->fd = fd;
+  b->in_memory = FALSE;
+  return 0;
+}
+
+int spool_body_create(const char *data_dir, const char *id, MaSpoolBody **out, GError **error)
+{
+  *out = NULL;
+  MaSpoolBody *b = body_new(data_dir, id, error);
+  if (!b) return -1;
+  int err = body_open_file(b);
+  if (err) {
+    fail_errno(error, err, "cannot create", b->path);
+    spool_body_free(b);
+    return -1;
+  }
   *out = b;
   return 0;
+}
+
+int spool_body_new_buffered(const char *data_dir, const char *id, MaSpoolBody **out, GError **error)
+{
+  *out = body_new(data_dir, id, error);
+  return *out ? 0 : -1;
+}
+
+gboolean spool_body_in_memory(const MaSpoolBody *b) { return b->in_memory; }
+
+const guint8 *spool_body_memory(const MaSpoolBody *b, gsize *len)
+{
+  g_assert(b->in_memory);
+  *len = b->nbuf;
+  return b->buf ? b->buf : (const guint8 *) "";
 }
 
 static void set_err(MaSpoolBody *b, int err, const char *what)
@@ -212,6 +247,7 @@ static void write_all(MaSpoolBody *b, const guint8 *p, gsize n)
 
 static void flush_buffer(MaSpoolBody *b)
 {
+  if (b->in_memory) return; /* the buffer is the body */
   if (b->nbuf && b->fd >= 0) write_all(b, b->buf, b->nbuf);
   b->nbuf = 0;
 }
@@ -220,12 +256,19 @@ void spool_body_write(MaSpoolBody *b, const void *p, gsize n)
 {
   g_assert(b != NULL);
   if (b->err || n == 0) return;
-  if (b->fd < 0) {
+  if (b->fd < 0 && !b->in_memory) {
     set_err(b, EBADF, "write after sync to");
     return;
   }
   b->size += (gint64) n;
   if (!b->buf) b->buf = g_malloc(BODY_BUFFER);
+  if (b->nbuf + n > BODY_BUFFER && b->in_memory) { /* outgrew the buffer: from now on a file */
+    int err = body_open_file(b);
+    if (err) {
+      set_err(b, err, "cannot create");
+      return;
+    }
+  }
   if (b->nbuf + n > BODY_BUFFER) flush_buffer(b);
   if (n >= BODY_BUFFER) {
     write_all(b, p, n); /* a large run goes straight to the file */
@@ -291,7 +334,7 @@ int spool_body_read_head(MaSpoolBody *b, gsize len, GBytes **out, GError **error
 int spool_body_sync(MaSpoolBody *b, GError **error)
 {
   g_assert(b != NULL);
-  if (b->fd < 0) return spool_body_status(b, error); /* synced already */
+  if (b->fd < 0) return spool_body_status(b, error); /* synced already, or in memory (the row holds it) */
   flush_buffer(b);
   g_clear_pointer(&b->buf, g_free);
   /* a recycled file: cut what an older, longer message left behind */
@@ -323,7 +366,7 @@ void spool_body_free(MaSpoolBody *b)
 {
   if (!b) return;
   if (b->fd >= 0) close(b->fd);
-  if (!b->kept) unlink(b->path);
+  if (!b->kept && !b->in_memory) unlink(b->path);
   g_free(b->buf);
   g_free(b->path);
   g_free(b->id);
@@ -334,9 +377,12 @@ void spool_body_free(MaSpoolBody *b)
 
 /* ---- the spool directory ------------------------------------------------------------------- */
 
-int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBytes **out, GError **error)
+/* Opens data_dir/spool/name for reading and checks it is a regular file of at most max_size octets
+ * (0: any). The descriptor with *path_out and *len set (the caller closes and frees them), or -1
+ * with spool_body_load's errors. */
+static int open_body(const char *data_dir, const char *name, gint64 max_size, char **path_out, gsize *len,
+                     GError **error)
 {
-  *out = NULL;
   if (!spool_body_name_valid(name)) {
     g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "spool: invalid body file name in the spool database");
     return -1;
@@ -360,7 +406,18 @@ int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBy
                 " octets", path, max_size);
     return -1;
   }
-  gsize len = (gsize) st.st_size, got = 0;
+  *len = (gsize) st.st_size;
+  *path_out = g_steal_pointer(&path);
+  return fd;
+}
+
+int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBytes **out, GError **error)
+{
+  *out = NULL;
+  g_autofree char *path = NULL;
+  gsize len = 0, got = 0;
+  int fd = open_body(data_dir, name, max_size, &path, &len, error);
+  if (fd < 0) return -1;
   guint8 *data = g_malloc(len + 1);
   while (got < len) {
     ssize_t r = read(fd, data + got, len - got);
@@ -376,6 +433,18 @@ int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBy
   close(fd);
   *out = g_bytes_new_take(data, len);
   return 0;
+}
+
+int spool_body_open(const char *data_dir, const char *name, gint64 max_size, MaRaw **out, GError **error)
+{
+  *out = NULL;
+  g_autofree char *path = NULL;
+  gsize len = 0;
+  int fd = open_body(data_dir, name, max_size, &path, &len, error);
+  if (fd < 0) return -1;
+  if (ma_raw_from_fd(fd, path, G_MAXSIZE, out, error) == 0) return 0;
+  if (error && *error) (*error)->code = MA_ERROR_TEMPFAIL; /* the file checked a moment ago: I/O */
+  return -1;
 }
 
 int spool_body_release(const char *data_dir, const char *name, GError **error)

@@ -1,7 +1,9 @@
 /* spool_body.h - message bodies of the spool, one file per message in data_dir/spool/ (issue 9:
  * an SMTP session's memory is bounded by a small buffer, not by the message it receives).
  *
- * Life of a body: spool_body_create makes <id>.eml (O_EXCL, 0600) when DATA/BDAT begins; the
+ * Life of a body: spool_body_create makes <id>.eml (O_EXCL, 0600) at once, spool_body_new_buffered
+ * (the SMTP listener's, when DATA/BDAT begins) only once the message outgrows 64 KiB: a smaller
+ * message never has a file, its octets go into its spool row. The
  * receiving session appends the decoded octets as they arrive (spool_body_write: a 64 KiB buffer,
  * page-cache writes, never a sync, so it may run on the event loop); spool_body_sync makes its
  * octets durable (fdatasync) and spool_body_sync_dir its name (one fsync of the directory for a
@@ -16,6 +18,8 @@
 #ifndef MA_SPOOL_BODY_H
 #define MA_SPOOL_BODY_H
 
+#include "agent/lib/raw.h"
+
 #include <glib.h>
 
 #define SPOOL_BODY_DIR "spool"
@@ -28,9 +32,23 @@ typedef struct MaSpoolBody MaSpoolBody;
  * with *error (MA_ERROR_TEMPFAIL). */
 int spool_body_create(const char *data_dir, const char *id, MaSpoolBody **out, GError **error);
 
+/* A body for data_dir/spool/<id>.eml that makes its file only when its octets outgrow its 64 KiB
+ * buffer (the first spool_body_write that does not fit; a failure there is the sticky error).
+ * Until then it is in memory: spool_body_flush and spool_body_sync do nothing, and spool_put keeps
+ * the octets in the spool row, made durable by the row's own commit (no file, no file sync: an
+ * SMTP message of a few KB costs no file system operation). 0 and *out (the caller's: free with
+ * spool_body_free, or hand it to spool_put in an entry), or -1 with *error only for an id that is
+ * no spool id. */
+int spool_body_new_buffered(const char *data_dir, const char *id, MaSpoolBody **out, GError **error);
+/* TRUE while a buffered body has no file; its octets are then spool_body_memory's. */
+gboolean spool_body_in_memory(const MaSpoolBody *b);
+/* The octets of a body in memory (owned by b; valid until the next write or free). */
+const guint8 *spool_body_memory(const MaSpoolBody *b, gsize *len);
+
 /* Appends n octets (buffered). After an error nothing more is written (see spool_body_status). */
 void spool_body_write(MaSpoolBody *b, const void *p, gsize n);
-/* Writes out the buffer. 0, or -1 with *error for the first write error met (sticky). */
+/* Writes out the buffer (nothing for a body in memory). 0, or -1 with *error for the first write
+ * error met (sticky). */
 int spool_body_flush(MaSpoolBody *b, GError **error);
 /* 0 when every write so far succeeded, else -1 with *error (a copy of the sticky error). */
 int spool_body_status(const MaSpoolBody *b, GError **error);
@@ -76,6 +94,10 @@ gboolean spool_body_name_valid(const char *name);
 /* Reads data_dir/spool/name whole into *out. -1 with MA_ERROR_NOT_FOUND when the file is missing,
  * MA_ERROR_TEMPFAIL for an I/O error, MA_ERROR_LIMIT when it is over max_size octets. */
 int spool_body_load(const char *data_dir, const char *name, gint64 max_size, GBytes **out, GError **error);
+/* spool_body_load as a MaRaw (raw.h): a body of MA_RAW_MAP_MIN octets or more is mapped, not read.
+ * The file must stay as it is while *out lives: free it before the entry's spool_done (a done body
+ * may be recycled for the next message and overwritten). */
+int spool_body_open(const char *data_dir, const char *name, gint64 max_size, MaRaw **out, GError **error);
 /* Unlinks data_dir/spool/name (a body or a recycled file); a missing file is not an error. */
 int spool_body_unlink(const char *data_dir, const char *name, GError **error);
 /* The message in data_dir/spool/name is finished with: its file is kept for recycling when that

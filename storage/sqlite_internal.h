@@ -56,6 +56,11 @@ int sql_step_enterprise_row(SqlDb *d, sqlite3_stmt *s, const char *enterprise_id
  * whole, so SQLite never holds a second full copy in memory. */
 #define SQL_STREAM_MIN (256 * 1024)
 #define SQL_STREAM_CHUNK (256 * 1024)
+/* The page cache of a connection, in KiB (PRAGMA cache_size=-N), and the one a streamed blob's
+ * write runs under: a blob larger than the cache would pass through all of it, evicting the index
+ * pages worth keeping and leaving 16 MB of its own pages resident for nothing. */
+#define SQL_CACHE_KIB 16000
+#define SQL_STREAM_CACHE_KIB 1024
 /* Writes len bytes of data into the zeroblob column `column` of row `rowid` of `table`. */
 int sql_blob_stream_write(sqlite3 *db, const char *table, const char *column, sqlite3_int64 rowid, const void *data,
                           gsize len);
@@ -311,6 +316,10 @@ int sqlite_mailbox_checkpoint_advance(void *impl, const char *mailbox_id, const 
 int sqlite_mailbox_key_seen(void *impl, const char *mailbox_id, const char *folder, guint32 uidvalidity, const char *key, GError **error);
 int sqlite_mailbox_failure_count(void *impl, const char *mailbox_id, const char *folder, const char *key, const char *error_text, gint64 now, int *count, GError **error);
 int sqlite_mailbox_quarantine_list(void *impl, const char *mailbox_id, int min_failures, GPtrArray *out, GError **error);
+/* Runs sql (a DELETE of one row: ?1 enterprise_id, ?2 id) and, when it deleted the row, the OAuth2
+ * grant of owner "<kind>:<id>", in one write. 1 deleted, 0 no such row, -1 on error. */
+int sql_delete_with_grant(SqlDb *d, const char *sql, const char *enterprise_id, const char *id, const char *kind,
+                          const char *what, GError **error);
 int sqlite_oauth2_grant_put(void *impl, const MaOAuth2Grant *g, GError **error);
 int sqlite_oauth2_grant_get(void *impl, const char *owner, MaOAuth2Grant **out, GError **error);
 int sqlite_oauth2_grant_rotate(void *impl, const char *owner, gint64 expect_generation, const char *access_sealed, gint64 access_expires_at, const char *refresh_sealed, gint64 now, GError **error);

@@ -1081,6 +1081,9 @@ typedef struct {
   char *auth_mechanism;     /* PLAIN | LOGIN | XOAUTH2, NULL when never set */
   char *username;
   char *password_sealed;
+  char *auth_provider;      /* XOAUTH2: the OAuth2 provider (a preset name), NULL otherwise */
+  char *grant_state;        /* read only (writes ignore it): the state of the OAuth2 grant of owner
+                               "relay:<id>", "valid" or "revoked", NULL when there is none */
   gint64 daily_limit;       /* recipients per day in the enterprise's time zone; 0: none */
   char *email_types;        /* space-separated: workflow mass individual */
   gboolean dkim;
@@ -1110,7 +1113,7 @@ int storage_relay_get(MaStorage *st, const char *enterprise_id, const char *id_o
                       GError **error);
 /* Every relay of the enterprise (MaRelay*, with filters), oldest first. */
 int storage_relay_list(MaStorage *st, const char *enterprise_id, GPtrArray *out, GError **error);
-/* 1 deleted (with its filters and counters), 0 no such relay. */
+/* 1 deleted (with its filters, counters and OAuth2 grant), 0 no such relay. */
 int storage_relay_delete(MaStorage *st, const char *enterprise_id, const char *id, GError **error);
 /* Sets the relay's status ("untested" | "ok" | "suspended") since `since` with reason (may be
  * NULL) and, for suspended, until when. 1 set, 0 no such relay. */

@@ -556,6 +556,10 @@ static const SqlMigration migrations[] = {
          * its end, so a node that dies hands the job over when its lease runs out */
    "CREATE TABLE IF NOT EXISTS job_leases("
    "  job TEXT PRIMARY KEY, lease_owner TEXT NOT NULL, lease_until INTEGER NOT NULL) WITHOUT ROWID;"},
+  {151, /* issue 13: a relay with AUTH XOAUTH2 names its OAuth2 provider (a preset with OAuth2
+         * endpoints, whose client the enterprise set with `mailbox oauth2-client`); its tokens are
+         * the oauth2_grants row of owner "relay:<id>" */
+   "ALTER TABLE relays ADD COLUMN auth_provider TEXT;"},
   {165, /* issue 15: a timeline page is one range of the timeline's primary key and nothing else. Each
          * row carries its whole item in one column (item, storage_timeline_row.h): a message row
          * its message's fields, its From/To/Cc participants, attachments and record links, and its

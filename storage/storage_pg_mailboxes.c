@@ -165,22 +165,9 @@ int pg_mailbox_list(void *impl, const char *enterprise_id, GPtrArray *out, GErro
 
 int pg_mailbox_remove(void *impl, const char *enterprise_id, const char *id, GError **error)
 {
-  PgDb *d = impl;
-  g_autofree char *owner = g_strconcat("mailbox:", id, NULL);
-  PgParams p = {0};
-  pg_param_text(&p, enterprise_id);
-  pg_param_text(&p, id);
-  PgParams grant = {0};
-  pg_param_text(&grant, enterprise_id);
-  pg_param_text(&grant, owner);
-  if (pg_write_begin(d, error) < 0) return -1;
-  /* checkpoints, keys and failures go with the row (ON DELETE CASCADE); the grant is keyed by owner */
-  gint64 n = pg_exec(d, "DELETE FROM mailboxes WHERE enterprise_id = $1 AND id = $2", &p, "remove mailbox", error);
-  if (n > 0 &&
-      pg_exec(d, "DELETE FROM oauth2_grants WHERE enterprise_id = $1 AND owner = $2", &grant, "remove mailbox grant",
-              error) < 0)
-    n = -1;
-  return pg_write_end(d, n < 0 ? -1 : n > 0 ? 1 : 0, error);
+  /* checkpoints, keys and failures go with the row (ON DELETE CASCADE), the grant by its owner */
+  return pg_delete_with_grant(impl, "DELETE FROM mailboxes WHERE enterprise_id = $1 AND id = $2", enterprise_id, id,
+                              "mailbox", "remove mailbox", error);
 }
 
 int pg_mailbox_set_state(void *impl, const char *enterprise_id, const char *id, const char *state,

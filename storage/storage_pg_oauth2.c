@@ -6,7 +6,8 @@
  * the old one (compare-and-set on the generation), so two refreshers on two nodes cannot both win
  * and a crash never leaves only a refresh token the provider has invalidated. A state is taken by
  * one UPDATE ... RETURNING, so two nodes handed the same code cannot both use it. Tokens are
- * opaque sealed strings here; they are never logged.
+ * opaque sealed strings here; they are never logged. What owns a grant (a mailbox, a relay) deletes
+ * it with its own row through pg_delete_with_grant.
  */
 #include "pg_internal.h"
 
@@ -206,4 +207,24 @@ int pg_audit_list(void *impl, const char *enterprise_id, gint64 before_seq, int 
   }
   PQclear(r);
   return 0;
+}
+
+int pg_delete_with_grant(PgDb *d, const char *sql, const char *enterprise_id, const char *id, const char *kind,
+                         const char *what, GError **error)
+{
+  g_autofree char *owner = g_strconcat(kind, ":", id, NULL);
+  PgParams p = {0};
+  pg_param_text(&p, enterprise_id);
+  pg_param_text(&p, id);
+  PgParams grant = {0};
+  pg_param_text(&grant, enterprise_id);
+  pg_param_text(&grant, owner);
+  if (pg_write_begin(d, error) < 0) return -1;
+  /* the grant is keyed by owner, of several kinds: no foreign key takes it with the row */
+  gint64 n = pg_exec(d, sql, &p, what, error);
+  if (n > 0 &&
+      pg_exec(d, "DELETE FROM oauth2_grants WHERE enterprise_id = $1 AND owner = $2", &grant, "delete OAuth2 grant",
+              error) < 0)
+    n = -1;
+  return pg_write_end(d, n < 0 ? -1 : n > 0 ? 1 : 0, error);
 }

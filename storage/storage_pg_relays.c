@@ -1,4 +1,5 @@
-/* storage_pg_relays.c - PostgreSQL backend: enterprise relays (their rows, domain filters replaced
+/* storage_pg_relays.c - PostgreSQL backend: enterprise relays (their rows with the state of their
+ * OAuth2 grant, read here and deleted with the relay, domain filters replaced
  * whole on update, per-day counters of recipients routed and failed sessions, the route of a
  * queued message rewritten on fallback), the shared relay's reputation (the log of recipients
  * routed to mailagent's own path, an enterprise's suspension from it), the channels' system
@@ -16,7 +17,12 @@
 #define RELAY_COLS                                                                                        \
   "id, enterprise_id, name, host, port, security, tls_mode, auth_enabled, auth_mechanism, username,"    \
   " password_sealed, daily_limit, email_types, dkim, enabled, status, status_since, status_reason,"     \
-  " suspended_until, return_path, created_at, updated_at"
+  " suspended_until, return_path, created_at, updated_at, auth_provider"
+
+/* RELAY_COLS, then the state of the relay's OAuth2 grant (owner 'relay:<id>'), FROM relays */
+#define RELAY_SELECT                                                                                      \
+  "SELECT " RELAY_COLS ", (SELECT g.state FROM oauth2_grants g WHERE g.owner = 'relay:' || relays.id"    \
+  " AND g.enterprise_id = relays.enterprise_id) FROM relays"
 
 static MaRelay *relay_read(const PGresult *r, int i)
 {
@@ -44,11 +50,13 @@ static MaRelay *relay_read(const PGresult *r, int i)
   x->return_path = pg_col_dup(r, i, c++);
   x->created_at = pg_col_int(r, i, c++);
   x->updated_at = pg_col_int(r, i, c++);
+  x->auth_provider = pg_col_dup(r, i, c++);
+  x->grant_state = pg_col_dup(r, i, c++);
   return x;
 }
 
-/* The relay's fields as $1..$20 (RELAY_COLS order without id and enterprise_id), then $21 id and
- * $22 enterprise_id. */
+/* The relay's fields as $1..$21 (RELAY_COLS order without id and enterprise_id; the grant's state
+ * is not the relay's to write), then $22 id and $23 enterprise_id. */
 static void relay_params(PgParams *p, const MaRelay *r)
 {
   pg_param_text(p, r->name);
@@ -71,6 +79,7 @@ static void relay_params(PgParams *p, const MaRelay *r)
   pg_param_text(p, r->return_path);
   pg_param_int(p, r->created_at);
   pg_param_int(p, r->updated_at);
+  pg_param_text(p, r->auth_provider);
   pg_param_text(p, r->id);
   pg_param_text(p, r->enterprise_id);
 }
@@ -152,8 +161,9 @@ int pg_relay_add(void *impl, const MaRelay *r, GError **error)
   int ret = pg_exec(d,
                     "INSERT INTO relays(name, host, port, security, tls_mode, auth_enabled, auth_mechanism, username,"
                     " password_sealed, daily_limit, email_types, dkim, enabled, status, status_since, status_reason,"
-                    " suspended_until, return_path, created_at, updated_at, id, enterprise_id) VALUES($1, $2, $3, $4,"
-                    " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+                    " suspended_until, return_path, created_at, updated_at, auth_provider, id, enterprise_id)"
+                    " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,"
+                    " $20, $21, $22, $23)",
                     &p, "add relay", &local) < 0
               ? relay_write_failed(local, r, error)
               : filters_write(d, r, error);
@@ -173,7 +183,7 @@ int pg_relay_update(void *impl, const MaRelay *r, GError **error)
                      " auth_enabled = $6, auth_mechanism = $7, username = $8, password_sealed = $9,"
                      " daily_limit = $10, email_types = $11, dkim = $12, enabled = $13, status = $14,"
                      " status_since = $15, status_reason = $16, suspended_until = $17, return_path = $18,"
-                     " created_at = $19, updated_at = $20 WHERE id = $21 AND enterprise_id = $22",
+                     " created_at = $19, updated_at = $20, auth_provider = $21 WHERE id = $22 AND enterprise_id = $23",
                      &p, "update relay", &local);
   int ret = n < 0 ? relay_write_failed(local, r, error) : n > 0 ? 1 : 0;
   if (ret == 1 && filters_write(d, r, error) < 0) ret = -1;
@@ -188,7 +198,7 @@ int pg_relay_get(void *impl, const char *enterprise_id, const char *id_or_name, 
   pg_param_text(&p, enterprise_id);
   pg_param_text(&p, id_or_name);
   PGresult *r = pg_run(d,
-                       "SELECT " RELAY_COLS " FROM relays WHERE enterprise_id = $1 AND (id = $2 OR name = $2)"
+                       RELAY_SELECT " WHERE enterprise_id = $1 AND (id = $2 OR name = $2)"
                        " ORDER BY id = $2 DESC LIMIT 1",
                        &p, "read relays", error);
   if (!r) return -1;
@@ -206,7 +216,7 @@ int pg_relay_list(void *impl, const char *enterprise_id, GPtrArray *out, GError 
   PgDb *d = impl;
   PgParams p = {0};
   pg_param_text(&p, enterprise_id);
-  PGresult *r = pg_run(d, "SELECT " RELAY_COLS " FROM relays WHERE enterprise_id = $1 ORDER BY created_at, id", &p,
+  PGresult *r = pg_run(d, RELAY_SELECT " WHERE enterprise_id = $1 ORDER BY created_at, id", &p,
                        "read relays", error);
   if (!r) return -1;
   guint first = out->len;
@@ -217,10 +227,9 @@ int pg_relay_list(void *impl, const char *enterprise_id, GPtrArray *out, GError 
 
 int pg_relay_delete(void *impl, const char *enterprise_id, const char *id, GError **error)
 {
-  PgParams p = {0};
-  pg_param_text(&p, enterprise_id);
-  pg_param_text(&p, id);
-  return pg_write_changed(impl, "DELETE FROM relays WHERE enterprise_id = $1 AND id = $2", &p, "delete relay", error);
+  /* filters and counters go with the row (ON DELETE CASCADE), the grant by its owner */
+  return pg_delete_with_grant(impl, "DELETE FROM relays WHERE enterprise_id = $1 AND id = $2", enterprise_id, id, "relay",
+                              "delete relay", error);
 }
 
 int pg_relay_set_status(void *impl, const char *enterprise_id, const char *id, const char *status, gint64 since,

@@ -31,6 +31,8 @@ void ma_relay_free(MaRelay *r)
   g_free(r->auth_mechanism);
   g_free(r->username);
   g_free(r->password_sealed);
+  g_free(r->auth_provider);
+  g_free(r->grant_state);
   g_free(r->email_types);
   g_free(r->status);
   g_free(r->status_reason);

@@ -382,7 +382,7 @@ static int sql_configure(SqlDb *d, GError **error)
                "PRAGMA synchronous=FULL;"
                "PRAGMA foreign_keys=ON;"
                "PRAGMA temp_store=MEMORY;"
-               "PRAGMA cache_size=-16000;"
+               "PRAGMA cache_size=-" G_STRINGIFY(SQL_CACHE_KIB) ";"
                "PRAGMA mmap_size=0;"
                "PRAGMA secure_delete=ON;"
                "PRAGMA wal_autocheckpoint=4000;",

@@ -164,28 +164,8 @@ int sqlite_mailbox_list(void *impl, const char *enterprise_id, GPtrArray *out, G
 
 int sqlite_mailbox_remove(void *impl, const char *enterprise_id, const char *id, GError **error)
 {
-  SqlDb *d = impl;
-  if (sql_write_begin(d, error) < 0) return -1;
-  int ret = -1;
-  char *owner = g_strconcat("mailbox:", id, NULL);
-  sqlite3_stmt *s = sql_prep(d, "DELETE FROM mailboxes WHERE enterprise_id = ? AND id = ?", error);
-  if (s) {
-    sql_bind_text(s, 1, enterprise_id);
-    sql_bind_text(s, 2, id);
-    if (sql_step_done(d, s, error, "remove mailbox") == 0) ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
-  }
-  if (ret == 1) {
-    s = sql_prep(d, "DELETE FROM oauth2_grants WHERE enterprise_id = ? AND owner = ?", error);
-    if (!s)
-      ret = -1;
-    else {
-      sql_bind_text(s, 1, enterprise_id);
-      sql_bind_text(s, 2, owner);
-      if (sql_step_done(d, s, error, "remove mailbox grant") < 0) ret = -1;
-    }
-  }
-  g_free(owner);
-  return sql_write_end(d, ret, error);
+  return sql_delete_with_grant(impl, "DELETE FROM mailboxes WHERE enterprise_id = ? AND id = ?", enterprise_id, id,
+                               "mailbox", "remove mailbox", error);
 }
 
 /* Runs one UPDATE/DELETE statement in its own write unit; 1 when a row changed, 0 when none. */

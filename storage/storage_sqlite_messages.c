@@ -111,7 +111,12 @@ int sqlite_blob_put_stream(void *impl, const char *sha256, gsize size, MaBlobRea
   if (sql_write_begin(d, error) < 0) return -1;
   MaBlobPull pull;
   storage_blob_pull_init(&pull, read, ctx, size);
-  int rc = blob_put_stream_body(d, sha256, size, &pull, error);
+  /* a blob larger than the page cache goes through a small one (sqlite_internal.h), from its
+   * zeroblob's insert to its last piece */
+  gboolean small_cache = size > (gsize) SQL_STREAM_CACHE_KIB * 1024 * 2;
+  int rc = small_cache ? sql_exec(d, "PRAGMA cache_size=-" G_STRINGIFY(SQL_STREAM_CACHE_KIB), error) : 0;
+  if (rc == 0) rc = blob_put_stream_body(d, sha256, size, &pull, error);
+  if (small_cache && sql_exec(d, "PRAGMA cache_size=-" G_STRINGIFY(SQL_CACHE_KIB), rc == 0 ? error : NULL) < 0) rc = -1;
   storage_blob_pull_clear(&pull);
   return sql_write_end(d, rc, error);
 }

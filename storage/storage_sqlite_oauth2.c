@@ -4,7 +4,8 @@
  * A refresh that rotates the refresh token stores the new one in the same statement that retires
  * the old one (compare-and-set on the generation), so a crash can never leave mailagent holding
  * only a refresh token the provider has already invalidated, and two refreshers cannot both win.
- * Tokens are opaque sealed strings here; they are never logged.
+ * Tokens are opaque sealed strings here; they are never logged. What owns a grant (a mailbox, a
+ * relay) deletes it with its own row through sql_delete_with_grant.
  */
 #include "sqlite_internal.h"
 
@@ -167,4 +168,27 @@ int sqlite_oauth2_state_find(void *impl, const char *state, gint64 now, char **o
   sql_reset(s);
   if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "find OAuth2 state");
   return *owner ? 1 : 0;
+}
+
+int sql_delete_with_grant(SqlDb *d, const char *sql, const char *enterprise_id, const char *id, const char *kind,
+                          const char *what, GError **error)
+{
+  if (sql_write_begin(d, error) < 0) return -1;
+  int ret = -1;
+  sqlite3_stmt *s = sql_prep(d, sql, error);
+  if (s) {
+    sql_bind_text(s, 1, enterprise_id);
+    sql_bind_text(s, 2, id);
+    if (sql_step_done(d, s, error, what) == 0) ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
+  }
+  /* the grant is keyed by owner, of several kinds: no foreign key takes it with the row */
+  g_autofree char *owner = g_strconcat(kind, ":", id, NULL);
+  if (ret == 1 && !(s = sql_prep(d, "DELETE FROM oauth2_grants WHERE enterprise_id = ? AND owner = ?", error))) {
+    ret = -1;
+  } else if (ret == 1) {
+    sql_bind_text(s, 1, enterprise_id);
+    sql_bind_text(s, 2, owner);
+    if (sql_step_done(d, s, error, "delete OAuth2 grant") < 0) ret = -1;
+  }
+  return sql_write_end(d, ret, error);
 }

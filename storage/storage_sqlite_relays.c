@@ -1,4 +1,5 @@
-/* storage_sqlite_relays.c - enterprise relays (migration 110): the relay rows, their domain filters
+/* storage_sqlite_relays.c - enterprise relays (migrations 110, 151): the relay rows with the state
+ * of their OAuth2 grant (read, never written here; deleted with the relay), their domain filters
  * (replaced as a whole on update, so their order is always the array's), the per-day counters of
  * recipients routed and failed sessions, and the route column of a queued message rewritten on
  * fallback; and the shared relay's reputation (migration 111): the log of recipients routed to
@@ -12,7 +13,12 @@
 #define RELAY_COLS                                                                                        \
   "id, enterprise_id, name, host, port, security, tls_mode, auth_enabled, auth_mechanism, username,"    \
   " password_sealed, daily_limit, email_types, dkim, enabled, status, status_since, status_reason,"     \
-  " suspended_until, return_path, created_at, updated_at"
+  " suspended_until, return_path, created_at, updated_at, auth_provider"
+
+/* RELAY_COLS, then the state of the relay's OAuth2 grant (owner "relay:<id>"), FROM relays */
+#define RELAY_SELECT                                                                                      \
+  "SELECT " RELAY_COLS ", (SELECT g.state FROM oauth2_grants g WHERE g.owner = 'relay:' || relays.id"    \
+  " AND g.enterprise_id = relays.enterprise_id) FROM relays"
 
 static MaRelay *relay_read(sqlite3_stmt *s)
 {
@@ -40,10 +46,13 @@ static MaRelay *relay_read(sqlite3_stmt *s)
   r->return_path = sql_col_dup(s, c++);
   r->created_at = sqlite3_column_int64(s, c++);
   r->updated_at = sqlite3_column_int64(s, c++);
+  r->auth_provider = sql_col_dup(s, c++);
+  r->grant_state = sql_col_dup(s, c++);
   return r;
 }
 
-/* Binds the relay's fields from parameter 1 on, in RELAY_COLS order without id and enterprise_id. */
+/* Binds the relay's fields from parameter 1 on, in RELAY_COLS order without id and enterprise_id
+ * (the grant's state is not the relay's to write). */
 static void relay_bind_fields(sqlite3_stmt *s, const MaRelay *r)
 {
   int c = 1;
@@ -67,7 +76,8 @@ static void relay_bind_fields(sqlite3_stmt *s, const MaRelay *r)
   sql_bind_text(s, c++, r->return_path);
   sqlite3_bind_int64(s, c++, r->created_at);
   sqlite3_bind_int64(s, c++, r->updated_at);
-  /* then ?21 id, ?22 enterprise_id */
+  sql_bind_text(s, c++, r->auth_provider);
+  /* then ?22 id, ?23 enterprise_id */
 }
 
 static int filters_write(SqlDb *d, const MaRelay *r, GError **error)
@@ -126,13 +136,13 @@ int sqlite_relay_add(void *impl, const MaRelay *r, GError **error)
                              "INSERT INTO relays(name, host, port, security, tls_mode, auth_enabled, auth_mechanism,"
                              " username, password_sealed, daily_limit, email_types, dkim, enabled, status,"
                              " status_since, status_reason, suspended_until, return_path, created_at, updated_at,"
-                             " id, enterprise_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-                             " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+                             " auth_provider, id, enterprise_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+                             " ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
                              error);
   if (s) {
     relay_bind_fields(s, r);
-    sql_bind_text(s, 21, r->id);
-    sql_bind_text(s, 22, r->enterprise_id);
+    sql_bind_text(s, 22, r->id);
+    sql_bind_text(s, 23, r->enterprise_id);
     int rc = sqlite3_step(s);
     sql_reset(s);
     if (rc == SQLITE_DONE)
@@ -158,12 +168,12 @@ int sqlite_relay_update(void *impl, const MaRelay *r, GError **error)
                              " auth_enabled = ?6, auth_mechanism = ?7, username = ?8, password_sealed = ?9,"
                              " daily_limit = ?10, email_types = ?11, dkim = ?12, enabled = ?13, status = ?14,"
                              " status_since = ?15, status_reason = ?16, suspended_until = ?17, return_path = ?18,"
-                             " created_at = ?19, updated_at = ?20 WHERE id = ?21 AND enterprise_id = ?22",
+                             " created_at = ?19, updated_at = ?20, auth_provider = ?21 WHERE id = ?22 AND enterprise_id = ?23",
                              error);
   if (s) {
     relay_bind_fields(s, r);
-    sql_bind_text(s, 21, r->id);
-    sql_bind_text(s, 22, r->enterprise_id);
+    sql_bind_text(s, 22, r->id);
+    sql_bind_text(s, 23, r->enterprise_id);
     int rc = sqlite3_step(s);
     sql_reset(s);
     if (rc == SQLITE_DONE) {
@@ -196,7 +206,7 @@ int sqlite_relay_get(void *impl, const char *enterprise_id, const char *id_or_na
   SqlDb *d = impl;
   *out = NULL;
   sqlite3_stmt *s = sql_prep(d,
-                             "SELECT " RELAY_COLS " FROM relays WHERE enterprise_id = ?1 AND (id = ?2 OR name = ?2)"
+                             RELAY_SELECT " WHERE enterprise_id = ?1 AND (id = ?2 OR name = ?2)"
                              " ORDER BY id = ?2 DESC LIMIT 1",
                              error);
   if (!s) return -1;
@@ -213,7 +223,7 @@ int sqlite_relay_list(void *impl, const char *enterprise_id, GPtrArray *out, GEr
 {
   SqlDb *d = impl;
   sqlite3_stmt *s =
-    sql_prep(d, "SELECT " RELAY_COLS " FROM relays WHERE enterprise_id = ? ORDER BY created_at, id", error);
+    sql_prep(d, RELAY_SELECT " WHERE enterprise_id = ? ORDER BY created_at, id", error);
   if (!s) return -1;
   sql_bind_text(s, 1, enterprise_id);
   return relays_collect(d, s, out, error);
@@ -221,16 +231,9 @@ int sqlite_relay_list(void *impl, const char *enterprise_id, GPtrArray *out, GEr
 
 int sqlite_relay_delete(void *impl, const char *enterprise_id, const char *id, GError **error)
 {
-  SqlDb *d = impl;
-  if (sql_write_begin(d, error) < 0) return -1;
-  int ret = -1;
-  sqlite3_stmt *s = sql_prep(d, "DELETE FROM relays WHERE enterprise_id = ? AND id = ?", error);
-  if (s) {
-    sql_bind_text(s, 1, enterprise_id);
-    sql_bind_text(s, 2, id);
-    if (sql_step_done(d, s, error, "delete relay") == 0) ret = sqlite3_changes(d->db) > 0 ? 1 : 0;
-  }
-  return sql_write_end(d, ret, error);
+  /* filters and counters go with the row (ON DELETE CASCADE), the grant by its owner */
+  return sql_delete_with_grant(impl, "DELETE FROM relays WHERE enterprise_id = ? AND id = ?", enterprise_id, id, "relay",
+                               "delete relay", error);
 }
 
 int sqlite_relay_set_status(void *impl, const char *enterprise_id, const char *id, const char *status, gint64 since,

@@ -13,6 +13,7 @@
 #include "agent/lib/config.h"
 #include "agent/lib/error.h"
 #include "agent/lib/tls.h"
+#include "agent/collector/collector.h"
 #include "storage/storage.h"
 
 #include <sys/queue.h>
@@ -103,6 +104,7 @@ extern const ApiRoute api_search_routes[]; /* api_search.c */
 extern const ApiRoute api_spool_routes[];
 extern const ApiRoute api_domains_routes[];
 extern const ApiRoute api_relays_routes[];
+extern const ApiRoute api_oauth2_routes[];
 extern const ApiRoute api_channels_routes[];
 extern const ApiRoute api_suppressions_routes[];
 
@@ -135,6 +137,12 @@ void api_defer(ApiCtx *ctx, ApiJobRun run, ApiJobDone done, void *data);
 ApiWorkers *api_workers_new(struct event_base *base, const char *data_dir, int n, GError **error);
 /* Stops the threads after the jobs already parked, and answers those (loop thread). */
 void api_workers_free(ApiWorkers *pool);
+
+/* ---- the collector's environment (api_mailboxes.c) --------------------------------------------- */
+/* Presets, master key, TLS context and the OAuth2 environment (the enterprises' clients), made on
+ * first use on the loop thread and kept for the process; read-only afterwards, so read workers may
+ * use it (an XOAUTH2 relay's sign-in and test). NULL with 503 answered when it cannot be made. */
+CollectorEnv *api_collector_env(ApiCtx *ctx);
 
 /* ---- replies (api_reply.c) ------------------------------------------------------------------ */
 

@@ -10,8 +10,7 @@
  * "redirect_uri"} (202, "authorizing"; a collector thread exchanges it and checks the mailbox:
  * "active", or "pending" again with last_error). When `[api] public_url` is set, the redirect can
  * be mailagent's own instead: :authorize without a redirect_uri uses <public_url>/v1/oauth2/callback,
- * where the browser brings the code back (GET, no API key: the single-use state names the binding,
- * and the answer is a short HTML page for the person signing in). Also GET (list), DELETE (unbind),
+ * where the browser brings the code back (api_oauth2.c). Also GET (list), DELETE (unbind),
  * POST {id}:pause, :resume and :sync (due now), and {id}:limit (the daily limit of mail sent
  * through it, `mailbox limit`). The password is never part of an answer.
  */
@@ -24,9 +23,7 @@
 
 #define MAX_FIELD_LEN 1024
 
-/* The collector's environment (presets, master key, TLS context), made on first use on the loop
- * thread and kept for the process. NULL (with the 503 answered) when it cannot be made. */
-static CollectorEnv *api_collector_env(ApiCtx *ctx)
+CollectorEnv *api_collector_env(ApiCtx *ctx)
 {
   static CollectorEnv env;
   static gboolean ready;
@@ -310,74 +307,7 @@ out:
   json_decref(body);
 }
 
-/* The page the person signing in sees at the end (status 200 or 400); text is escaped here. */
-static void callback_page(ApiCtx *ctx, int status, const char *title, const char *text)
-{
-  g_autofree char *t = g_markup_escape_text(title, -1), *x = g_markup_escape_text(text, -1);
-  g_autofree char *page = g_strdup_printf("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s</title></head>"
-                                          "<body><h1>%s</h1><p>%s</p></body></html>\n",
-                                          t, t, x);
-  struct evkeyvalq *out = evhttp_request_get_output_headers(ctx->req);
-  /* the URL carried the code: no caching, and no Referer to whatever the page links to */
-  evhttp_add_header(out, "Cache-Control", "no-store");
-  evhttp_add_header(out, "Referrer-Policy", "no-referrer");
-  evhttp_add_header(out, "Content-Security-Policy", "default-src 'none'");
-  api_reply_bytes(ctx, status, "text/html; charset=utf-8", page, strlen(page));
-}
-
-/* GET /v1/oauth2/callback?state=&code= (or &error= when the person or the provider refused): the
- * provider's redirect to mailagent's own callback. The state, unused and unexpired, names the
- * binding and its enterprise; the code is then handed on as POST :callback does, and a collector
- * thread exchanges it. */
-static void oauth2_callback(ApiCtx *ctx)
-{
-  static const char *const params[] = {"state", "code", "error", "error_description", "error_uri", "scope",
-                                       "session_state", "iss", "authuser", "hd", "prompt", NULL};
-  if (!api_check_query(ctx, params)) return;
-  const char *state = api_query(ctx, "state"), *code = api_query(ctx, "code"), *refused = api_query(ctx, "error");
-  if (!ctx->cfg->api_public_url) {
-    callback_page(ctx, 404, "Not available", "This mailagent does not receive OAuth2 sign-ins itself ([api] public_url is not set).");
-    return;
-  }
-  if (!state || strlen(state) > MAX_FIELD_LEN || (!code && !refused) || (code && strlen(code) > 4 * MAX_FIELD_LEN)) {
-    callback_page(ctx, 400, "Sign-in not completed", "The provider's answer is incomplete (no state, or no code).");
-    return;
-  }
-  g_autoptr(GError) error = NULL;
-  g_autofree char *owner = NULL, *enterprise_id = NULL;
-  int found = storage_oauth2_state_find(ctx->st, state, ma_now(), &owner, &enterprise_id, &error);
-  if (found < 0) {
-    callback_page(ctx, 503, "Please try again", "The sign-in could not be recorded just now; start it again in a minute.");
-    return;
-  }
-  if (found == 0 || !g_str_has_prefix(owner, "mailbox:")) {
-    callback_page(ctx, 400, "Sign-in expired",
-                  "This sign-in link was used already or has expired. Start the mailbox sign-in again.");
-    return;
-  }
-  if (refused) {
-    g_autofree char *text = g_strdup_printf("The provider answered \"%.100s\". Nothing was changed; the mailbox still "
-                                            "waits for its authorization.", refused);
-    callback_page(ctx, 400, "Sign-in refused", text);
-    return;
-  }
-  CollectorEnv *env = api_collector_env(ctx);
-  if (!env) return;
-  const char *mailbox_id = owner + strlen("mailbox:");
-  g_autofree char *redirect = collector_oauth2_own_redirect(ctx->cfg);
-  if (collector_authorize_deferred(env, ctx->st, enterprise_id, mailbox_id, state, code, redirect, &error) < 0) {
-    if (error->code == MA_ERROR_TEMPFAIL)
-      callback_page(ctx, 503, "Please try again", "The sign-in could not be recorded just now; start it again in a minute.");
-    else
-      callback_page(ctx, 400, "Sign-in not needed", "This mailbox is not waiting for a sign-in.");
-    return;
-  }
-  callback_page(ctx, 200, "Sign-in received",
-                "mailagent is checking the mailbox with the new authorization. You can close this window.");
-}
-
 const ApiRoute api_mailboxes_routes[] = {
-  {EVHTTP_REQ_GET, COLLECTOR_OAUTH2_CALLBACK_PATH, API_AUTH_NONE, oauth2_callback},
   {EVHTTP_REQ_GET, "/v1/mailboxes", API_AUTH_ENTERPRISE, mailboxes_list},
   {EVHTTP_REQ_POST, "/v1/mailboxes", API_AUTH_ENTERPRISE, mailboxes_add},
   {EVHTTP_REQ_GET, "/v1/mailboxes/{id}", API_AUTH_ENTERPRISE, mailbox_get},

@@ -19,7 +19,7 @@ static const ApiRoute *const *route_tables(void)
     api_settings_routes, api_rules_routes,    api_employees_routes,   api_enterprises_routes,
     api_keys_routes,     api_inbound_routes,  api_webhook_routes,     api_audit_routes,
     api_spool_routes,    api_domains_routes,  api_mailboxes_routes,   api_outbound_routes,
-    api_relays_routes,   api_channels_routes, api_suppressions_routes,
+    api_relays_routes,   api_oauth2_routes,   api_channels_routes, api_suppressions_routes,
     api_search_routes,
     NULL,
   };

@@ -163,4 +163,16 @@ void cli_warn(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* Prints "mailagent: ..." to stderr and returns 2 (bad input). */
 int cli_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
+/* The options of an OAuth2 sign-in's two halves, the same for a mailbox and a relay: where the
+ * provider sends the code (authorize), and what came back (callback). Each names the variables
+ * (g_autofree char *) the parse fills. */
+#define CLI_OAUTH2_REDIRECT_ENTRY(redirect)                                                                     \
+  {"redirect-uri", 0, 0, G_OPTION_ARG_STRING, &(redirect),                                                      \
+   "Where the provider sends the code (the CRM's page; default: mailagent's own callback under [api] public_url)", \
+   "URI"}
+#define CLI_OAUTH2_CALLBACK_ENTRIES(state, code, redirect)                                                      \
+  {"state", 0, 0, G_OPTION_ARG_STRING, &(state), "The state the provider sent back", "S"},                      \
+  {"code", 0, 0, G_OPTION_ARG_STRING, &(code), "The authorization code", "C"},                                   \
+  {"redirect-uri", 0, 0, G_OPTION_ARG_STRING, &(redirect), "The redirect URI given to authorize", "URI"}
+
 #endif

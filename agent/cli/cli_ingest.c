@@ -11,8 +11,10 @@
  * otherwise a progress line every few seconds on long runs. A summary line ends every run
  * ("ingest: 120 messages: 100 archived, 5 duplicate, 15 skipped (internal_only 12, ...)"), and
  * --quiet drops both.
- * Input files are read whole, up to [smtp] max_message_size; a larger one is never cut: it is
- * reported as too large on stderr ("FILE: too large: ...") and not ingested, the others still are.
+ * Input files are taken up to [smtp] max_message_size (a file of 1 MB or more is mapped and parsed
+ * through its descriptor, never read whole: raw.h; it must not change while ingest runs); a larger
+ * one is never cut: it is reported as too large on stderr ("FILE: too large: ...") and not
+ * ingested, the others still are.
  * Exit: 0 every message was processed (skips included), 1 a file could not be read, 2 bad usage,
  * unknown enterprise/employee, or a message over max_message_size, 75 storage temporarily failed.
  */
@@ -31,7 +33,7 @@
 
 typedef struct {
   char *label;   /* file name as given, "-" for stdin */
-  GBytes *raw;
+  MaRaw *raw;    /* a large file is mapped, not read (raw.h) */
   MaIngestResult *result;
   json_t *why;   /* --explain: why a skipped message was skipped (skip_explanation), else NULL */
 } Item;
@@ -61,7 +63,7 @@ static void item_free(Item *it)
   if (!it) return;
   if (it->why) json_decref(it->why);
   g_free(it->label);
-  if (it->raw) g_bytes_unref(it->raw);
+  ma_raw_free(it->raw);
   ma_ingest_result_free(it->result);
   g_free(it);
 }
@@ -86,19 +88,31 @@ static GBytes *read_stream(FILE *f, gsize cap, gsize hint, GError **error)
   return g_bytes_new_take(buf, len);
 }
 
-static GBytes *read_file(const char *path, gsize cap, GError **error)
+/* The octets of path ("-": standard input). A regular file goes through ma_raw_open (a large one
+ * is mapped, never read whole); a pipe or standard input is read into memory. NULL with *error:
+ * MA_ERROR_LIMIT when it holds more than max octets. */
+static MaRaw *read_input(const char *path, gsize max, GError **error)
 {
-  if (strcmp(path, "-") == 0) return read_stream(stdin, cap, 0, error);
-  FILE *f = fopen(path, "rb");
+  struct stat sb;
+  if (strcmp(path, "-") != 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+    MaRaw *raw = NULL;
+    return ma_raw_open(path, max, &raw, error) < 0 ? NULL : raw;
+  }
+  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
   if (!f) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "%s: %s", path, g_strerror(errno));
     return NULL;
   }
-  struct stat sb;
-  gsize hint = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) ? (gsize) sb.st_size : 0;
-  GBytes *b = read_stream(f, cap, hint, error);
-  fclose(f);
-  return b;
+  /* one byte over the limit is read, so input of exactly the limit passes and a larger one is
+   * known to be too large without reading it all */
+  g_autoptr(GBytes) b = read_stream(f, max + 1, 0, error);
+  if (f != stdin) fclose(f);
+  if (!b) return NULL;
+  if (g_bytes_get_size(b) > max) {
+    g_set_error(error, MA_ERROR, MA_ERROR_LIMIT, "%s: more than %" G_GSIZE_FORMAT " octets", path, max);
+    return NULL;
+  }
+  return ma_raw_new_bytes(b);
 }
 
 static gint cmp_str(gconstpointer a, gconstpointer b)
@@ -279,9 +293,7 @@ static int run_batch(MaPipeline *p, MaStorage *st, const char *ent, GPtrArray *i
   g_autoptr(GPtrArray) parsed = g_ptr_array_new_with_free_func((GDestroyNotify) pipeline_parsed_free);
   for (guint i = 0; i < items->len; i++) {
     Item *it = items->pdata[i];
-    gsize len = 0;
-    const void *data = g_bytes_get_data(it->raw, &len);
-    MaParsedMessage *pm = pipeline_parse(p, data ? data : "", len);
+    MaParsedMessage *pm = pipeline_parse_raw(p, it->raw);
     g_ptr_array_add(parsed, pm);
     if (pipeline_prepare(p, ent, pm, prov, error) < 0) {
       g_prefix_error(error, "%s: ", it->label);
@@ -395,19 +407,16 @@ int cli_ingest(int argc, char **argv)
   gint64 started = g_get_monotonic_time();
   for (guint i = 0; i < inputs->len; i++) {
     g_autoptr(GError) read_error = NULL;
-    /* one byte over the limit is read, so a file of exactly the limit passes and a larger one is
-     * known to be too large without reading it all */
-    GBytes *raw = read_file(inputs->pdata[i], max_size + 1, &read_error);
-    if (!raw) {
+    MaRaw *raw = read_input(inputs->pdata[i], max_size, &read_error);
+    if (!raw && !g_error_matches(read_error, MA_ERROR, MA_ERROR_LIMIT)) {
       fprintf(stderr, "mailagent: %s\n", read_error->message);
       tally.unreadable++;
       status = 1;
       continue;
     }
-    if (g_bytes_get_size(raw) > max_size) {
+    if (!raw) {
       fprintf(stderr, "mailagent: %s: too large: more than %" G_GSIZE_FORMAT " bytes ([smtp] max_message_size)\n",
               (const char *) inputs->pdata[i], max_size);
-      g_bytes_unref(raw);
       tally.too_large++;
       if (status == 0) status = 2;
       continue;

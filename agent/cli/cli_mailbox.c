@@ -391,11 +391,7 @@ static int cmd_authorize(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
   g_autofree char *redirect = NULL;
-  GOptionEntry entries[] = {
-    {"redirect-uri", 0, 0, G_OPTION_ARG_STRING, &redirect,
-     "Where the provider sends the code (the CRM's page; default: mailagent's own callback under [api] public_url)", "URI"},
-    G_OPTION_ENTRY_NULL,
-  };
+  GOptionEntry entries[] = {CLI_OAUTH2_REDIRECT_ENTRY(redirect), G_OPTION_ENTRY_NULL};
   g_autoptr(GOptionContext) ctx = cli_context("mailbox authorize", "ENTERPRISE MAILBOX",
     "Print the provider's authorization URL for an OAuth2 binding (state single-use, 10 minutes).", &common, entries);
   int rc = cli_parse(ctx, &argc, &argv);
@@ -439,12 +435,7 @@ static int cmd_callback(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
   g_autofree char *redirect = NULL, *state = NULL, *code = NULL;
-  GOptionEntry entries[] = {
-    {"state", 0, 0, G_OPTION_ARG_STRING, &state, "The state the provider sent back", "S"},
-    {"code", 0, 0, G_OPTION_ARG_STRING, &code, "The authorization code", "C"},
-    {"redirect-uri", 0, 0, G_OPTION_ARG_STRING, &redirect, "The redirect URI given to authorize", "URI"},
-    G_OPTION_ENTRY_NULL,
-  };
+  GOptionEntry entries[] = {CLI_OAUTH2_CALLBACK_ENTRIES(state, code, redirect), G_OPTION_ENTRY_NULL};
   g_autoptr(GOptionContext) ctx = cli_context("mailbox callback", "ENTERPRISE MAILBOX",
     "Finish an OAuth2 binding: exchange the code, check the mailbox with the token, activate it.", &common, entries);
   int rc = cli_parse(ctx, &argc, &argv);

@@ -1,12 +1,17 @@
-/* cli_relay.c - `mailagent relay add|list|show|update|enable|disable|delete|test ENTERPRISE ...`:
+/* cli_relay.c - `mailagent relay add|list|show|update|enable|disable|delete|test|authorize|callback
+ * ENTERPRISE ...`:
  * an enterprise's own SMTP relays (agent/relay). add and update turn their options into the same
  * JSON fields POST/PATCH /v1/relays take and leave every rule to relay_create/relay_modify, so the
  * CLI and the API cannot disagree. Passwords come from a file (or stdin with -), never from the
  * command line, and are never printed. `test` sends one message through the relay (relay_probe)
- * and prints each step with the server's replies; a pass marks the relay ok.
+ * and prints each step with the server's replies; a pass marks the relay ok. A relay that signs in
+ * with XOAUTH2 gets its grant as an OAuth2 mailbox does: `authorize` prints the provider's URL,
+ * `callback` exchanges the code the provider sent back (relay_oauth2.c); the enterprise's client
+ * for the provider is the one `mailbox oauth2-client` sets.
  */
 #include "cli.h"
 
+#include "agent/collector/collector.h"
 #include "agent/lib/clock.h"
 #include "agent/relay/relay.h"
 #include "agent/tenant/settings.h"
@@ -17,7 +22,8 @@
 #define PASSWORD_MAX 1024
 
 typedef struct {
-  char *name, *host, *security, *tls_mode, *auth, *mechanism, *username, *password_file, *types, *dkim, *return_path;
+  char *name, *host, *security, *tls_mode, *auth, *mechanism, *username, *password_file, *provider, *types, *dkim,
+    *return_path;
   int port;
   gint64 daily_limit;
   char **filters;
@@ -33,6 +39,7 @@ static void opts_clear(RelayOpts *o)
   g_free(o->mechanism);
   g_free(o->username);
   g_free(o->password_file);
+  g_free(o->provider);
   g_free(o->types);
   g_free(o->dkim);
   g_free(o->return_path);
@@ -101,7 +108,7 @@ static int opts_fields(const RelayOpts *o, json_t **fields)
       if (**p) json_array_append_new(arr, json_string(*p));
     json_object_set_new(f, "email_types", arr);
   }
-  if (o->auth || o->mechanism || o->username || o->password_file) {
+  if (o->auth || o->mechanism || o->username || o->password_file || o->provider) {
     json_t *auth = json_object();
     if (o->auth) {
       if ((rc = on_off(o->auth, "--auth", &b)) >= 0) {
@@ -112,6 +119,7 @@ static int opts_fields(const RelayOpts *o, json_t **fields)
     }
     if (o->mechanism) json_object_set_new(auth, "mechanism", json_string(o->mechanism));
     if (o->username) json_object_set_new(auth, "username", json_string(o->username));
+    if (o->provider) json_object_set_new(auth, "provider", json_string(o->provider));
     if (o->password_file) {
       g_autoptr(GError) error = NULL;
       char *pw = read_password(o->password_file, &error);
@@ -146,8 +154,12 @@ static void print_relay(const MaRelay *r, gint64 sent_today)
   json_t *st = json_object_get(doc, "status");
   printf("relay %s (%s)\n", r->name, r->id);
   printf("  server:      %s:%d %s, TLS %s\n", r->host, r->port, r->security, r->tls_mode);
-  printf("  auth:        %s%s%s%s\n", r->auth_enabled ? "on, " : "off", r->auth_enabled ? r->auth_mechanism : "",
+  printf("  auth:        %s%s%s%s", r->auth_enabled ? "on, " : "off", r->auth_enabled ? r->auth_mechanism : "",
          r->auth_enabled ? " as " : "", r->auth_enabled && r->username ? r->username : "");
+  if (relay_uses_oauth2(r))
+    printf(" at %s, %s", r->auth_provider ? r->auth_provider : "?",
+           relay_needs_sign_in(r) ? "NOT signed in (relay authorize)" : "signed in");
+  printf("\n");
   printf("  carries:     %s; DKIM %s; %s\n", r->email_types, r->dkim ? "on" : "off", r->enabled ? "enabled" : "DISABLED");
   if (r->daily_limit > 0)
     printf("  today:       %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " recipients\n", sent_today, r->daily_limit);
@@ -186,7 +198,8 @@ static void print_or_json(MaStorage *st, const MaConfig *cfg, const MaRelay *r, 
   {"security", 0, 0, G_OPTION_ARG_STRING, &(o).security, "starttls or implicit (default by port)", "S"},               \
   {"tls-mode", 0, 0, G_OPTION_ARG_STRING, &(o).tls_mode, "off, preferred, required, preferred-verify, required-verify (default)", "M"}, \
   {"auth", 0, 0, G_OPTION_ARG_STRING, &(o).auth, "SMTP AUTH on or off (on forces required-verify)", "on|off"},        \
-  {"mechanism", 0, 0, G_OPTION_ARG_STRING, &(o).mechanism, "PLAIN (default) or LOGIN", "MECH"},                      \
+  {"mechanism", 0, 0, G_OPTION_ARG_STRING, &(o).mechanism, "PLAIN (default), LOGIN or XOAUTH2 (then relay authorize)", "MECH"}, \
+  {"provider", 0, 0, G_OPTION_ARG_STRING, &(o).provider, "XOAUTH2: the OAuth2 provider preset (client: mailbox oauth2-client)", "P"}, \
   {"username", 0, 0, G_OPTION_ARG_STRING, &(o).username, "AUTH user name", "USER"},                                   \
   {"password-file", 0, 0, G_OPTION_ARG_FILENAME, &(o).password_file, "File whose first line is the password (- for stdin)", "FILE"}, \
   {"daily-limit", 0, 0, G_OPTION_ARG_INT64, &(o).daily_limit, "Recipients per day (enterprise's time zone; 0: none)", "N"}, \
@@ -337,6 +350,22 @@ static int cmd_list(int argc, char **argv)
   return 0;
 }
 
+/* The configuration, storage and relay RELAY (id or name) of ENTERPRISE for command what. 0, or an
+ * exit status (printed; nothing left open). The caller closes *st and frees *r. */
+static int open_relay(const CliCommon *common, const char *enterprise, const char *relay, const char *what,
+                      MaConfig **cfg, MaStorage **st, MaRelay **r)
+{
+  MaEnterprise *ent = NULL;
+  int rc = cli_open_enterprise(common, enterprise, cfg, st, &ent);
+  if (rc != 0) return rc;
+  g_autoptr(GError) error = NULL;
+  rc = storage_relay_get(*st, ent->id, relay, r, &error);
+  ma_enterprise_free(ent);
+  if (rc > 0) return 0;
+  storage_close(st);
+  return rc == 0 ? cli_usage_error("no relay %s", relay) : cli_fail(what, error);
+}
+
 static int cmd_show(int argc, char **argv)
 {
   g_auto(CliCommon) common = {0};
@@ -346,17 +375,11 @@ static int cmd_show(int argc, char **argv)
   if (rc >= 0) return rc;
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  MaEnterprise *ent = NULL;
-  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
-  g_autoptr(GError) error = NULL;
   MaRelay *r = NULL;
-  rc = storage_relay_get(st, ent->id, argv[2], &r, &error);
-  if (rc > 0) print_or_json(st, cfg, r, common.json);
+  if ((rc = open_relay(&common, argv[1], argv[2], "relay show", &cfg, &st, &r)) != 0) return rc;
+  print_or_json(st, cfg, r, common.json);
   storage_close(&st);
-  ma_enterprise_free(ent);
   ma_relay_free(r);
-  if (rc < 0) return cli_fail("relay show", error);
-  if (rc == 0) return cli_usage_error("no relay %s", argv[2]);
   return 0;
 }
 
@@ -370,15 +393,12 @@ static int cmd_delete(int argc, char **argv)
   if (rc >= 0) return rc;
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  MaEnterprise *ent = NULL;
-  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
-  g_autoptr(GError) error = NULL;
   MaRelay *r = NULL;
-  rc = storage_relay_get(st, ent->id, argv[2], &r, &error);
-  if (rc > 0) rc = storage_relay_delete(st, ent->id, r->id, &error);
-  if (rc > 0) cli_audit(st, ent->id, "relay.delete", r->name, NULL, NULL);
+  if ((rc = open_relay(&common, argv[1], argv[2], "relay delete", &cfg, &st, &r)) != 0) return rc;
+  g_autoptr(GError) error = NULL;
+  rc = storage_relay_delete(st, r->enterprise_id, r->id, &error);
+  if (rc > 0) cli_audit(st, r->enterprise_id, "relay.delete", r->name, NULL, NULL);
   storage_close(&st);
-  ma_enterprise_free(ent);
   ma_relay_free(r);
   if (rc < 0) return cli_fail("relay delete", error);
   if (rc == 0) return cli_usage_error("no relay %s", argv[2]);
@@ -409,17 +429,23 @@ static int cmd_test(int argc, char **argv)
   if (rc >= 0) return rc;
   g_autoptr(MaConfig) cfg = NULL;
   MaStorage *st = NULL;
-  MaEnterprise *ent = NULL;
-  if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
-  g_autoptr(GError) error = NULL;
   MaRelay *r = NULL;
-  rc = storage_relay_get(st, ent->id, argv[2], &r, &error);
-  if (rc == 0) g_set_error(&error, MA_ERROR, MA_ERROR_NOT_FOUND, "no relay %s", argv[2]);
+  if ((rc = open_relay(&common, argv[1], argv[2], "relay test", &cfg, &st, &r)) != 0) return rc;
+  g_autoptr(GError) error = NULL;
   g_autofree char *failure = NULL;
-  if (rc > 0) rc = relay_test(st, cfg, r, to, from, print_step, NULL, &failure, &error) == 0 ? 1 : -1;
-  if (rc > 0) cli_audit(st, ent->id, "relay.test", r->name, json_pack("{s:b}", "passed", failure == NULL), NULL);
+  CollectorEnv coll = {0};
+  gboolean coll_ok = FALSE;
+  rc = 1;
+  if (relay_uses_oauth2(r)) {
+    /* its token comes from the grant: the OAuth2 environment of the mailboxes (master key, presets) */
+    if (collector_env_init(&coll, cfg, &error) < 0) rc = -1;
+    else coll_ok = TRUE;
+  }
+  RelayProbeEnv env = {.cfg = cfg, .oauth2 = coll_ok ? &coll.oauth2 : NULL, .st = st};
+  if (rc > 0) rc = relay_test(&env, r, to, from, print_step, NULL, &failure, &error) == 0 ? 1 : -1;
+  if (coll_ok) collector_env_clear(&coll);
+  if (rc > 0) cli_audit(st, r->enterprise_id, "relay.test", r->name, json_pack("{s:b}", "passed", failure == NULL), NULL);
   storage_close(&st);
-  ma_enterprise_free(ent);
   ma_relay_free(r);
   if (rc < 0) return cli_fail("relay test", error);
   if (failure) {
@@ -428,6 +454,83 @@ static int cmd_test(int argc, char **argv)
   }
   printf("PASSED: the relay accepted the test message; status ok\n");
   return 0;
+}
+
+/* authorize and callback: the relay (open_relay) and the OAuth2 environment. 0, or an exit status
+ * (printed; nothing left open). */
+static int open_oauth2(const CliCommon *common, const char *enterprise, const char *relay, const char *what,
+                       MaConfig **cfg, MaStorage **st, MaRelay **r, CollectorEnv *env)
+{
+  int rc = open_relay(common, enterprise, relay, what, cfg, st, r);
+  if (rc != 0) return rc;
+  g_autoptr(GError) error = NULL;
+  if (collector_env_init(env, *cfg, &error) == 0) return 0;
+  storage_close(st);
+  g_clear_pointer(r, ma_relay_free);
+  return cli_fail(what, error);
+}
+
+static int cmd_authorize(int argc, char **argv)
+{
+  g_auto(CliCommon) common = {0};
+  g_autofree char *redirect = NULL;
+  GOptionEntry entries[] = {CLI_OAUTH2_REDIRECT_ENTRY(redirect), G_OPTION_ENTRY_NULL};
+  g_autoptr(GOptionContext) ctx = cli_context("relay authorize", "ENTERPRISE RELAY",
+    "Print the provider's authorization URL for a relay that signs in with XOAUTH2 (state single-use, 10 minutes); "
+    "then `relay callback` with the code.", &common, entries);
+  int rc = cli_parse(ctx, &argc, &argv);
+  if (rc < 0) rc = cli_positional(argc, argv, 2, 2, "mailagent relay authorize ENTERPRISE RELAY [--redirect-uri URI]");
+  if (rc >= 0) return rc;
+  g_autoptr(MaConfig) cfg = NULL;
+  MaStorage *st = NULL;
+  MaRelay *r = NULL;
+  CollectorEnv env;
+  if ((rc = open_oauth2(&common, argv[1], argv[2], "relay authorize", &cfg, &st, &r, &env)) != 0) return rc;
+  if (!redirect) redirect = collector_oauth2_own_redirect(cfg);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+  if (!redirect) rc = cli_usage_error("--redirect-uri is required when [api] public_url is not set");
+  else if (relay_oauth2_begin(&env.oauth2, st, r, redirect, &url, &error) < 0) rc = cli_fail("relay authorize", error);
+  else if (common.json) cli_print_json(json_pack("{s:s}", "authorization_url", url), FALSE);
+  else printf("%s\n", url);
+  storage_close(&st);
+  collector_env_clear(&env);
+  ma_relay_free(r);
+  return rc;
+}
+
+static int cmd_callback(int argc, char **argv)
+{
+  g_auto(CliCommon) common = {0};
+  g_autofree char *redirect = NULL, *state = NULL, *code = NULL;
+  GOptionEntry entries[] = {CLI_OAUTH2_CALLBACK_ENTRIES(state, code, redirect), G_OPTION_ENTRY_NULL};
+  g_autoptr(GOptionContext) ctx = cli_context("relay callback", "ENTERPRISE RELAY",
+    "Finish a relay's XOAUTH2 sign-in: exchange the code for its grant (stored encrypted). The relay stays "
+    "untested until `relay test` passes.", &common, entries);
+  int rc = cli_parse(ctx, &argc, &argv);
+  if (rc < 0)
+    rc = cli_positional(argc, argv, 2, 2, "mailagent relay callback ENTERPRISE RELAY --state S --code C --redirect-uri URI");
+  if (rc >= 0) return rc;
+  if (!state || !code || !redirect) return cli_usage_error("--state, --code and --redirect-uri are required");
+  g_autoptr(MaConfig) cfg = NULL;
+  MaStorage *st = NULL;
+  MaRelay *r = NULL;
+  CollectorEnv env;
+  if ((rc = open_oauth2(&common, argv[1], argv[2], "relay callback", &cfg, &st, &r, &env)) != 0) return rc;
+  g_autoptr(GError) error = NULL;
+  if (relay_oauth2_finish(&env.oauth2, st, r, state, code, redirect, &error) < 0) {
+    rc = cli_fail("relay callback", error);
+  } else {
+    cli_audit(st, r->enterprise_id, "relay.authorize", r->name, json_pack("{s:s}", "provider", r->auth_provider), NULL);
+    printf("relay %s signed in at %s as %s; next: mailagent relay test %s %s\n", r->name, r->auth_provider, r->username,
+           argv[1], r->name);
+    rc = 0;
+  }
+  memset(code, 0, strlen(code));
+  storage_close(&st);
+  collector_env_clear(&env);
+  ma_relay_free(r);
+  return rc;
 }
 
 int cli_relay(int argc, char **argv)
@@ -441,6 +544,8 @@ int cli_relay(int argc, char **argv)
     {"disable", cmd_disable, "stop routing mail through a relay"},
     {"delete", cmd_delete, "delete a relay"},
     {"test", cmd_test, "send a test message, printing every step and server reply"},
+    {"authorize", cmd_authorize, "XOAUTH2: the provider's sign-in URL for a relay"},
+    {"callback", cmd_callback, "XOAUTH2: exchange the provider's code for the relay's grant"},
   };
   return cli_dispatch("relay", subs, G_N_ELEMENTS(subs), argc, argv);
 }

@@ -108,6 +108,7 @@ static const KeySpec keys[] = {
   S("security", "master_key_file", master_key_file, NULL),
   I("pipeline", "workers", workers, "2"),
   I("pipeline", "retry_max_backoff", retry_max_backoff, "300"),
+  I("pipeline", "nice", pipeline_nice, "10"),
   E("pipeline", "log_level", deprecated_log_level, NULL, "debug|info|warn|error"), /* now [log] level */
   E("log", "level", log_level, "info", "debug|info|warn|error"),
   E("log", "target", log_target, "auto", "auto|stderr|journal|syslog"),
@@ -282,6 +283,11 @@ static int load_file(MaConfig *cfg, const char *file, GError **error)
   if (cfg->workers < 1 || cfg->workers > 64) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[pipeline] workers: must be 1 to 64");
     locate_error(error, file, text, "pipeline", "workers");
+    return -1;
+  }
+  if (cfg->pipeline_nice < 0 || cfg->pipeline_nice > 19) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[pipeline] nice: must be 0 to 19");
+    locate_error(error, file, text, "pipeline", "nice");
     return -1;
   }
   if (cfg->api_read_workers < 0 || cfg->api_read_workers > 64) {

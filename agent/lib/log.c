@@ -27,6 +27,7 @@ static const char *const level_priorities[] = {"7", "6", "4", "3"}; /* syslog(3)
 #define LOG_MAX_FIELDS 16
 
 void ma_log_set_level(MaLogLevel level) { min_level = level; }
+gboolean ma_log_enabled(MaLogLevel level) { return (int) level >= min_level; }
 
 int ma_log_level_parse(const char *name)
 {

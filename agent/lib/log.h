@@ -23,6 +23,9 @@ int ma_log_level_parse(const char *name);
  * Returns 0, or -1 with *error for a name it does not know. Any thread; affects later records. */
 int ma_log_configure(const char *level, const char *target, GError **error);
 void ma_log(MaLogLevel level, const char *component, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/* TRUE when records of this level are written: a caller that builds a record's text ahead of
+ * ma_log (an allocation, a formatted summary) asks first, so nothing is formatted to be dropped. */
+gboolean ma_log_enabled(MaLogLevel level);
 
 #define ma_debug(comp, ...) ma_log(MA_LOG_DEBUG, comp, __VA_ARGS__)
 #define ma_info(comp, ...) ma_log(MA_LOG_INFO, comp, __VA_ARGS__)

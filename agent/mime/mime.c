@@ -1,5 +1,5 @@
-/* mime.c - mime_parse(): pre-scan, GMime parse straight from the caller's memory, headers,
- * body walk, forward unwrapping. Also GMime's one-time initialisation and the default limits.
+/* mime.c - mime_parse(): pre-scan, GMime parse straight from the caller's memory or file (a
+ * mapped file is parsed through its descriptor), headers, body walk, forward unwrapping. Also GMime's one-time initialisation and the default limits.
  * Never writes a parsed object back out (see mime.h); never logs header values or bodies.
  */
 #include "mime_gmime.h"
@@ -76,7 +76,32 @@ static gboolean has_header(GMimeMessage *msg)
   return root && g_mime_header_list_get_count(g_mime_object_get_header_list(root)) > 0;
 }
 
+/* The stream GMime parses: a mapped file's descriptor when the pre-scan kept the input as it is
+ * (GMime's scan then reads the file, not the mapping, and its parts are substreams of the file
+ * that stream_slice in mime_body.c finds in the mapping again), else a non-owning memory view of
+ * the bytes (read-only use only). view is the caller's, filled for the memory case. */
+static GMimeStream *parse_stream(const MaRaw *raw, const MimePrescan *ps, GByteArray *view)
+{
+  int fd = ps->copy ? -1 : ma_raw_fd(raw);
+  if (fd >= 0) {
+    GMimeStream *stream = g_mime_stream_fs_new_with_bounds(fd, 0, (gint64) ps->len);
+    g_mime_stream_fs_set_owner(GMIME_STREAM_FS(stream), FALSE);
+    return stream;
+  }
+  view->data = (guint8 *) ps->data;
+  view->len = (guint) ps->len;
+  GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(view);
+  g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+  return stream;
+}
+
 int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage **out, GError **error)
+{
+  g_autoptr(MaRaw) input = ma_raw_new_static(raw, len);
+  return mime_parse_raw(input, limits, out, error);
+}
+
+int mime_parse_raw(const MaRaw *raw, const MaMimeLimits *limits, MaMessage **out, GError **error)
 {
   g_assert(out);
   *out = NULL;
@@ -86,15 +111,13 @@ int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage
 
   GPtrArray *warnings = g_ptr_array_new_with_free_func(g_free);
   MimePrescan ps;
-  if (mime_prescan(raw, len, limits, &ps, warnings, error) < 0) {
+  if (mime_prescan_raw(raw, limits, &ps, warnings, error) < 0) {
     g_ptr_array_unref(warnings);
     return -1;
   }
 
-  /* GMime reads the buffer in place: a non-owning GByteArray view (read-only use only). */
-  GByteArray view = {(guint8 *)ps.data, (guint)ps.len};
-  GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(&view);
-  g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+  GByteArray view = {NULL, 0};
+  GMimeStream *stream = parse_stream(raw, &ps, &view);
   GMimeParser *parser = g_mime_parser_new_with_stream(stream);
   g_mime_parser_set_persist_stream(parser, TRUE);
   g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
@@ -107,10 +130,11 @@ int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "no message header found");
     rc = -1;
   } else {
-    MimeSource src = {ps.data, ps.len, &view, limits, warnings, options, FALSE, ps.copy == NULL};
+    MimeSource src = {ps.data, ps.len, &view, GMIME_IS_STREAM_FS(stream) ? ma_raw_fd(raw) : -1,
+                      ps.copy ? NULL : raw, limits, warnings, options, FALSE};
     MaMessage *m = ma_message_new();
     mime_fill_headers(m, msg, options);
-    mime_fill_signals(m, msg, options);
+    mime_fill_signals(m, msg, ps.data, ps.header_len);
     MimeBody body;
     mime_body_init(&body);
     GMimeObject *root = g_mime_message_get_mime_part(msg);
@@ -129,6 +153,7 @@ int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage
   g_mime_parser_options_free(options);
   mime_prescan_clear(&ps);
   g_ptr_array_unref(warnings);
+  ma_raw_release(raw, 0, ma_raw_len(raw)); /* what the walk read of a mapped file */
   return rc;
 }
 

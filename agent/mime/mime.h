@@ -22,8 +22,9 @@
  * raw bytes (mime_prescan.c) before GMime sees anything. The pre-scan also repairs what GMime
  * would read badly: a message whose lines end in bare CR gets them turned into LF, and NUL bytes
  * in the top-level header block become spaces (NULs in bodies are dropped from the text). Only
- * when such a repair is needed is the input copied; otherwise GMime reads the caller's buffer in
- * place. A multipart without a boundary parameter is re-parsed once with the boundary of its
+ * when such a repair is needed is the input copied (a mapped file too: the repair is in memory);
+ * otherwise GMime reads the caller's buffer in place, or a mapped file through its descriptor
+ * (mime_parse_raw). A multipart without a boundary parameter is re-parsed once with the boundary of its
  * first delimiter line (pre-scanned again under the same limits).
  *
  * Policy: "still archive what can be read". Apart from the size limit and input that holds no
@@ -52,7 +53,7 @@
  *   inline block carries no Message-ID, so message_id is NULL and the pipeline dedups by hash.
  *   The forward signals (Resent-From, X-Forwarded-*, Delivered-To) are always the outer ones.
  *
- * Attachments: the content of a part that lies in the caller's buffer (identity, base64 or
+ * Attachments: the content of a part that lies in the caller's buffer or file (identity, base64 or
  * quoted-printable; no pre-scan repair copy) is hashed and measured by decoding it in pieces and
  * is not kept: the attachment is in_raw (model.h) and mime_content_reader decodes it again when
  * it is stored. Other attachments carry their decoded data.
@@ -67,6 +68,7 @@
 #include <glib.h>
 
 #include "agent/lib/model.h"
+#include "agent/lib/raw.h"
 
 typedef struct {
   gsize max_message_size; /* bytes; default 50 MB */
@@ -92,12 +94,33 @@ void mime_global_init(void);
  * "Name: value" field). Reads at most the first line; pure, no GMime (mime_start.c). */
 const char *mime_header_start_problem(const void *data, gsize len);
 
+/* The forward signals of a message's header section, read in one pass (mime_signals.c): the one
+ * reading the SMTP server's forwarder policy and the parser (MaMessage.signals, model.h) share. Address
+ * tokens as written (split at white space and , ; < > " ( ), one '@' neither first nor last). */
+#define MIME_SIGNAL_FIELD_MAX 65536   /* octets of one field's value that are read */
+#define MIME_SIGNAL_ADDRESSES_MAX 100 /* addresses kept per list */
+typedef struct {
+  GPtrArray *resent_from;     /* char*: of the first Resent-From; NULL when there is none */
+  GPtrArray *x_forwarded_for; /* of every X-Forwarded-For (Gmail adds one per hop) */
+  GPtrArray *x_forwarded_to;  /* of the first X-Forwarded-To */
+  GPtrArray *delivered_to;    /* of the first Delivered-To */
+} MimeForwardFields;
+/* Reads head (len octets: a message or its header section; the pass stops at the first blank
+ * line) into *out, which the caller clears with mime_forward_signals_clear. Never fails. */
+void mime_forward_signals_read(const void *head, gsize len, MimeForwardFields *out);
+void mime_forward_signals_clear(MimeForwardFields *s);
+
 /* Parses raw (len bytes, need not be NUL-terminated; not modified, not retained) under limits
  * (NULL = defaults). Returns 0 with *out set (the caller frees it with ma_message_free), or -1
  * with *error: MA_ERROR_LIMIT when len > max_message_size, MA_ERROR_INVALID when the input holds
  * no header at all. Thread-safe: any number of threads may parse at once. */
 int mime_parse(const void *raw, gsize len, const MaMimeLimits *limits, MaMessage **out,
                GError **error);
+/* mime_parse of a message in memory or in a mapped file (raw.h; borrowed, not retained): a mapped
+ * file is pre-scanned with its pages given back behind, parsed by GMime through its descriptor,
+ * and only the slices the walk reads (text up to max_text, attached messages) are touched, so a
+ * large message costs about max_text, not its size. Attachments refer to their place in raw. */
+int mime_parse_raw(const MaRaw *raw, const MaMimeLimits *limits, MaMessage **out, GError **error);
 
 /* For modules that walk GMime's tree themselves (agent/bounce): the bytes of raw GMime may read
  * under limits (NULL = defaults), after the pre-scan's cut and repairs (mime_prescan.c), so that
@@ -109,12 +132,12 @@ int mime_bounded_input(const void *raw, gsize len, const MaMimeLimits *limits, c
 
 /* The content of a parsed attachment with in_raw set (model.h), decoded again from the raw message
  * mime_parse read, a piece at a time: for the blob store (storage_blob_put_stream) and anything
- * else that needs the octets. raw and len must be the very buffer mime_parse was given; the
- * reader borrows it and a (which must outlive the reader). NULL when a is not in_raw or does not
- * fit in raw. mime_content_reader_read has MaBlobReader's signature (storage.h): at most cap
+ * else that needs the octets. raw must hold the very octets mime_parse was given; the reader
+ * borrows it and a (which must outlive the reader) and gives a mapped file's pages back behind
+ * it. NULL when a is not in_raw or does not fit in raw. mime_content_reader_read has MaBlobReader's signature (storage.h): at most cap
  * decoded bytes into buf, 0 at the end; it never fails. */
 typedef struct MimeContentReader MimeContentReader;
-MimeContentReader *mime_content_reader_new(const void *raw, gsize len, const MaAttachment *a);
+MimeContentReader *mime_content_reader_new(const MaRaw *raw, const MaAttachment *a);
 gssize mime_content_reader_read(void *reader, guint8 *buf, gsize cap, GError **error);
 void mime_content_reader_free(MimeContentReader *r);
 

@@ -2,7 +2,7 @@
  * that carries a file name is an attachment as well; an invalid Content-Type is text/plain), the
  * first inline text/html the HTML body (one of each per multipart/alternative), everything else
  * an MaAttachment (name, type, content-id, inline flag, decoded size, sha256, and its content: a
- * reference into the caller's buffer, in_raw, when it lies there, else the decoded data). Attached
+ * reference into the caller's buffer or mapped file, in_raw, when it lies there, else the decoded data). Attached
  * messages (message/rfc822) are recorded with their raw bytes, sliced from the parse buffer, and
  * never re-serialised. The text and the HTML body are each cut at limits->max_text before their
  * charset conversion, so a huge text part costs the cap, not its size. Content in identity encodings is read straight from the parse buffer;
@@ -41,11 +41,16 @@ void mime_body_clear(MimeBody *b)
   memset(b, 0, sizeof *b);
 }
 
-/* The slice of the parse buffer a GMime stream covers, when it is one of ours. */
+/* The slice of the parse buffer a GMime stream covers, when it is one of ours: a substream of the
+ * memory view, or of the mapped file GMime read through its descriptor. */
 static gboolean stream_slice(MimeSource *src, GMimeStream *st, const char **data, gsize *len)
 {
-  if (!st || !GMIME_IS_STREAM_MEM(st) || g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(st)) != src->array)
+  if (!st) return FALSE;
+  if (src->fd >= 0) {
+    if (!GMIME_IS_STREAM_FS(st) || GMIME_STREAM_FS(st)->fd != src->fd) return FALSE;
+  } else if (!GMIME_IS_STREAM_MEM(st) || g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(st)) != src->array) {
     return FALSE;
+  }
   gint64 start = st->bound_start, end = st->bound_end;
   if (end < 0 || (guint64)end > src->len) end = (gint64)src->len;
   if (start < 0 || start > end) return FALSE;
@@ -54,12 +59,20 @@ static gboolean stream_slice(MimeSource *src, GMimeStream *st, const char **data
   return TRUE;
 }
 
-static gboolean base64_truncated(const char *data, gsize len)
+#define BASE64_PIECE (1024 * 1024)
+
+/* data, a slice of src->buf, counts base64 characters in a number that is no multiple of 4. A
+ * slice of a mapped input is given back behind the count (raw.h). */
+static gboolean base64_truncated(const MimeSource *src, const char *data, gsize len)
 {
   gsize n = 0;
-  for (gsize i = 0; i < len; i++) {
-    char c = data[i];
-    if (g_ascii_isalnum(c) || c == '+' || c == '/' || c == '=') n++;
+  for (gsize from = 0; from < len; from += BASE64_PIECE) {
+    gsize upto = MIN(len, from + BASE64_PIECE);
+    for (gsize i = from; i < upto; i++) {
+      char c = data[i];
+      if (g_ascii_isalnum(c) || c == '+' || c == '/' || c == '=') n++;
+    }
+    if (src->input) ma_raw_release(src->input, (gsize)(data - src->buf) + from, upto - from);
   }
   return n % 4 != 0;
 }
@@ -81,7 +94,7 @@ static GBytes *part_content(Walk *w, GMimePart *part, gboolean *borrowed)
     *borrowed = TRUE;
     return g_bytes_new_static(data, len);
   }
-  if (sliced && enc == GMIME_CONTENT_ENCODING_BASE64 && base64_truncated(data, len))
+  if (sliced && enc == GMIME_CONTENT_ENCODING_BASE64 && base64_truncated(w->src, data, len))
     mime_warn(w->src->warnings, "truncated base64 content: decoded what was there");
   GMimeStream *out = g_mime_stream_mem_new();
   g_mime_data_wrapper_write_to_stream(dw, out);
@@ -222,7 +235,7 @@ static void attachment_set_data(MaAttachment *a, GBytes *bytes, gboolean borrowe
  * FALSE when it must be decoded into memory (a repaired copy, a re-parse, another encoding). */
 static gboolean attachment_refer(Walk *w, MaAttachment *a, const char *data, gsize len, GMimeContentEncoding enc)
 {
-  if (!w->src->is_input || data < w->src->buf || data + len > w->src->buf + w->src->len) return FALSE;
+  if (!w->src->input || data < w->src->buf || data + len > w->src->buf + w->src->len) return FALSE;
   if (enc != GMIME_CONTENT_ENCODING_DEFAULT && enc != GMIME_CONTENT_ENCODING_7BIT && enc != GMIME_CONTENT_ENCODING_8BIT &&
       enc != GMIME_CONTENT_ENCODING_BINARY && enc != GMIME_CONTENT_ENCODING_BASE64 &&
       enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE)
@@ -231,7 +244,7 @@ static gboolean attachment_refer(Walk *w, MaAttachment *a, const char *data, gsi
   a->raw_offset = (gsize)(data - w->src->buf);
   a->raw_length = len;
   a->raw_encoding = (int) enc;
-  MimeContentReader *r = mime_content_reader_new(w->src->buf, w->src->len, a);
+  MimeContentReader *r = mime_content_reader_new(w->src->input, a);
   MaSha256 *h = ma_sha256_new();
   guint8 buf[16 * 1024];
   gssize n;
@@ -371,7 +384,7 @@ attachment:;
   GMimeContentEncoding enc = dw ? g_mime_data_wrapper_get_encoding(dw) : GMIME_CONTENT_ENCODING_DEFAULT;
   if (dw && stream_slice(w->src, g_mime_data_wrapper_get_stream(dw), &data, &len) &&
       attachment_refer(w, a, data, len, enc)) {
-    if (enc == GMIME_CONTENT_ENCODING_BASE64 && base64_truncated(data, len))
+    if (enc == GMIME_CONTENT_ENCODING_BASE64 && base64_truncated(w->src, data, len))
       mime_warn(w->src->warnings, "truncated base64 content: decoded what was there");
   } else {
     gboolean borrowed;
@@ -437,7 +450,8 @@ static gboolean reparse_guessed(Walk *w, GMimeObject *obj, const char *content, 
       src.len = ps.len;
       src.array = &view;
       src.reparsed = TRUE;
-      src.is_input = FALSE; /* the re-parse reads a copy */
+      src.fd = -1;
+      src.input = NULL; /* the re-parse reads a copy */
       Walk w2 = {&src, w->b, w->root};
       walk_object(&w2, part, NULL, depth, alt, in_related);
       mime_warn(w->src->warnings, "multipart without boundary: parts read with the boundary of its first delimiter line");

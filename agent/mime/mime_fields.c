@@ -122,43 +122,24 @@ void mime_fill_headers(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *opti
   }
 }
 
-/* First address of an address-list header value. */
-static char *first_list_address(GMimeParserOptions *options, const char *value)
+/* The first address of a signal's list that normalises (mime_address_normalise), or NULL. */
+static char *first_address(const GPtrArray *list)
 {
-  if (!value) return NULL;
-  InternetAddressList *list = internet_address_list_parse(options, value);
   char *res = NULL;
-  if (list) {
-    int n = internet_address_list_length(list);
-    for (int i = 0; i < n && !res; i++) {
-      InternetAddress *a = internet_address_list_get_address(list, i);
-      if (INTERNET_ADDRESS_IS_MAILBOX(a))
-        res = mime_address_normalise(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a)));
-    }
-    g_object_unref(list);
-  }
+  for (guint i = 0; list && i < list->len && !res; i++) res = mime_address_normalise(list->pdata[i]);
   return res;
 }
 
-/* First whitespace-separated token containing '@' (X-Forwarded-For: "a@x b@y"). */
-static char *first_token_address(const char *value)
-{
-  if (!value) return NULL;
-  char **tokens = g_strsplit_set(value, " \t,;", -1);
-  char *res = NULL;
-  for (char **t = tokens; *t && !res; t++)
-    if (strchr(*t, '@')) res = mime_address_normalise(*t);
-  g_strfreev(tokens);
-  return res;
-}
-
-void mime_fill_signals(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *options)
+void mime_fill_signals(MaMessage *m, GMimeMessage *msg, const char *head, gsize head_len)
 {
   GMimeObject *obj = GMIME_OBJECT(msg);
-  m->signals.resent_from = first_list_address(options, g_mime_object_get_header(obj, "Resent-From"));
-  m->signals.x_forwarded_for = first_token_address(g_mime_object_get_header(obj, "X-Forwarded-For"));
-  m->signals.x_forwarded_to = first_token_address(g_mime_object_get_header(obj, "X-Forwarded-To"));
-  m->signals.delivered_to = first_token_address(g_mime_object_get_header(obj, "Delivered-To"));
+  MimeForwardFields fwd; /* the forwarder policy's reading of the same fields (mime_signals.c) */
+  mime_forward_signals_read(head, head_len, &fwd);
+  m->signals.resent_from = first_address(fwd.resent_from);
+  m->signals.x_forwarded_for = first_address(fwd.x_forwarded_for);
+  m->signals.x_forwarded_to = first_address(fwd.x_forwarded_to);
+  m->signals.delivered_to = first_address(fwd.delivered_to);
+  mime_forward_signals_clear(&fwd);
   static const struct {
     const char *header;
     gsize offset;

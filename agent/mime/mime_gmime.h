@@ -11,15 +11,17 @@
 
 /* The bytes GMime parsed and what the walk reports into. */
 typedef struct {
-  const char *buf;          /* the parse buffer (caller's or the pre-scan copy) */
+  const char *buf;          /* the parse buffer (caller's, a mapped file, or the pre-scan copy) */
   gsize len;
-  GByteArray *array;        /* the non-owning array the memory stream reads */
+  GByteArray *array;        /* the non-owning array the memory stream reads (unused when fd >= 0) */
+  int fd;                   /* the mapped file GMime reads through its descriptor, else -1 */
+  const MaRaw *input;       /* buf is the caller's input itself: attachments may refer to it
+                               (in_raw); NULL for a copy (a repair, a re-parse) */
   const MaMimeLimits *limits;
   GPtrArray *warnings;      /* char*, owned */
   GMimeParserOptions *options;
   gboolean reparsed;        /* a re-parse with a guessed boundary: no further guessing, and no
                                unwrapping from objects that do not outlive the walk */
-  gboolean is_input;        /* buf is the caller's buffer: attachments may refer to it (in_raw) */
 } MimeSource;
 
 /* What a walk over one message's body found. */
@@ -41,8 +43,9 @@ void mime_body_walk(MimeSource *src, GMimeObject *root, MimeBody *b);
 
 /* Fills the header fields of m from msg (ids, subject, date, participants). */
 void mime_fill_headers(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *options);
-/* Fills m->signals and m->machine from msg's headers. */
-void mime_fill_signals(MaMessage *m, GMimeMessage *msg, GMimeParserOptions *options);
+/* Fills m->signals from the header block head[0..head_len) (mime_forward_signals_read, as the
+ * forwarder policy reads it) and m->machine from msg's headers. */
+void mime_fill_signals(MaMessage *m, GMimeMessage *msg, const char *head, gsize head_len);
 /* Moves b's text/html/attachments into m (text from HTML when there is no text/plain). */
 void mime_fill_body(MaMessage *m, MimeBody *b);
 

@@ -7,6 +7,7 @@
 
 #include <glib.h>
 
+#include "agent/lib/raw.h"
 #include "agent/mime/mime.h"
 
 /* ---- pre-scan (mime_prescan.c) ------------------------------------------------------------- */
@@ -15,6 +16,7 @@ typedef struct {
   const char *data; /* what GMime must read: the caller's buffer or `copy` */
   gsize len;        /* may be shorter than the input when a part/depth limit cut it */
   char *copy;       /* owned repaired copy, NULL when data points into the caller's buffer */
+  gsize header_len; /* the top-level header block's length in data, its blank line included */
   guint parts;      /* entities counted (up to the cut) */
   guint max_depth;  /* deepest nesting seen (up to the cut) */
 } MimePrescan;
@@ -24,6 +26,10 @@ typedef struct {
  * by the array) to warnings. Linear in len; never recurses. */
 int mime_prescan(const char *raw, gsize len, const MaMimeLimits *limits, MimePrescan *out,
                  GPtrArray *warnings, GError **error);
+/* mime_prescan over a message's octets in memory or in a mapped file (raw.h), giving the pages of
+ * a mapped file back behind it; out->data points into ma_raw_data(raw) unless a repair copied it. */
+int mime_prescan_raw(const MaRaw *raw, const MaMimeLimits *limits, MimePrescan *out, GPtrArray *warnings,
+                     GError **error);
 void mime_prescan_clear(MimePrescan *p);
 
 /* ---- charsets (mime_charset.c) ------------------------------------------------------------- */

@@ -1,7 +1,7 @@
 /* oauth2.h - OAuth2 for mail protocols: the authorization-code flow with PKCE, token refresh with
  * refresh-token rotation, and the token provider that every mail client of mailagent calls for a
- * valid access token (the collector's IMAP/POP3 sessions now; the relay channels' SMTP XOAUTH2 of
- * issue 13 next). libcurl does the HTTP.
+ * valid access token (the collector's IMAP/POP3 sessions, and SMTP XOAUTH2 through employee
+ * mailboxes and enterprise relays). libcurl does the HTTP.
  *
  * The token provider, for any owner (a string naming what the grant belongs to: "mailbox:<id>",
  * "relay:<id>"):

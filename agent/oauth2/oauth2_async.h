@@ -1,6 +1,6 @@
 /* oauth2_async.h - the token provider (oauth2_access_token) for code that runs on an event loop:
- * the SMTP client's XOAUTH2/OAUTHBEARER (the employee-mailbox channel now, enterprise relays with a
- * provider account next). Requests run in order on a worker thread with its own storage handle,
+ * the SMTP client's XOAUTH2/OAUTHBEARER (the employee-mailbox channel, and enterprise relays that
+ * sign in with XOAUTH2). Requests run in order on a worker thread with its own storage handle,
  * because a refresh is an HTTP exchange with the provider; the answer comes back
  * on the loop's thread through a pipe, so the loop never waits on the network or the database.
  *

@@ -15,7 +15,9 @@
  *
  * Enterprise relays (outbound_delivery_relay.c): a job's recipients are reserved against the
  * relay's daily limit before its connection starts; those beyond it fall back to the default path;
- * a reserved recipient the relay did not accept gives its place back with its outcome.
+ * a reserved recipient the relay did not accept gives its place back with its outcome. A relay that
+ * signs in with XOAUTH2 gets its token from oauth2_async too (owner "relay:<id>"); one that needs
+ * sign-in is not used (its recipients fall back).
  *
  * Limits: at most [queue] destination_concurrency connections per destination and
  * [queue] max_connections in all; jobs beyond wait in the destination's queue and take the next
@@ -182,10 +184,12 @@ static SmtpClientConfig client_config(Engine *e, gboolean relay, int port, const
 {
   if (ent) {
     SmtpClientConfig cfg = {.helo_name = e->helo, .implicit_tls = ent->implicit_tls, .tls_mode = ent->tls_mode};
-    if (ent->auth != SMTP_AUTH_NONE && ent->username && ent->password) {
+    if (ent->auth != SMTP_AUTH_NONE && ent->username && (ent->password || ent->auth == SMTP_AUTH_XOAUTH2)) {
       cfg.auth = ent->auth;
       cfg.auth_user = ent->username;
-      cfg.auth_secret = ent->password;
+      cfg.auth_secret = ent->password; /* XOAUTH2: NULL, the token provider answers */
+      cfg.server_host = ent->host;
+      cfg.server_port = ent->port;
     }
     return cfg;
   }
@@ -220,6 +224,9 @@ static void dispatch(Engine *e, Dest *d)
       target.ssl_ctx = e->mailbox_ssl;
       target.tokens = &e->token_provider;
       target.token_owner = owner = collector_secret_aad(d->mailbox->id);
+    } else if (d->ent && d->ent->auth == SMTP_AUTH_XOAUTH2) {
+      target.tokens = &e->token_provider;
+      target.token_owner = owner = relay_oauth2_owner(d->ent->relay_id);
     }
     SmtpClientJob cj;
     build_client_job(j, &cj);
@@ -448,17 +455,23 @@ static Dest *relay_dest(Engine *e, GHashTable *relays, const char *enterprise_id
   }
   /* changed since the message was routed so that it is untested again: not used until a test passes */
   gboolean untested = g_strcmp0(rel->status, "untested") == 0;
-  if (!rel->enabled || relay_is_suspended(rel, now) || untested) {
-    *why = g_strdup_printf("relay %s is %s", rel->name,
-                           !rel->enabled ? "disabled" : untested ? "untested (changed): run relay test" : "suspended");
+  gboolean sign_in = relay_needs_sign_in(rel);
+  if (!rel->enabled || relay_is_suspended(rel, now) || untested || sign_in || (relay_uses_oauth2(rel) && !e->tokens)) {
+    *why = g_strdup_printf("relay %s %s", rel->name,
+                           !rel->enabled ? "is disabled"
+                           : sign_in     ? "needs OAuth2 sign-in: run relay authorize"
+                           : untested    ? "is untested (changed): run relay test"
+                           : relay_is_suspended(rel, now) ? "is suspended"
+                                                          : "signs in with XOAUTH2, but OAuth2 is not available here (master key, presets)");
     return NULL;
   }
   /* the key names what the destination copies, so a change within the same second is seen too */
-  g_autofree char *settings = g_strdup_printf("%s\n%d\n%s\n%s\n%d\n%s\n%s\n%s\n%s", rel->host, rel->port, rel->security,
+  g_autofree char *settings = g_strdup_printf("%s\n%d\n%s\n%s\n%d\n%s\n%s\n%s\n%s\n%s", rel->host, rel->port, rel->security,
                                               rel->tls_mode, rel->auth_enabled, rel->auth_mechanism ? rel->auth_mechanism : "",
                                               rel->username ? rel->username : "",
                                               rel->password_sealed ? rel->password_sealed : "",
-                                              rel->return_path ? rel->return_path : "");
+                                              rel->return_path ? rel->return_path : "",
+                                              rel->auth_provider ? rel->auth_provider : "");
   g_autofree char *digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, settings, -1);
   g_autofree char *key = g_strdup_printf("relay:%s:%" G_GINT64_FORMAT ":%.16s", rel->id, rel->updated_at, digest);
   Dest *d = g_hash_table_lookup(e->dests, key);
@@ -473,8 +486,10 @@ static Dest *relay_dest(Engine *e, GHashTable *relays, const char *enterprise_id
   t->daily_limit = rel->daily_limit;
   t->implicit_tls = g_strcmp0(rel->security, "implicit") == 0;
   if (smtp_tls_mode_parse(rel->tls_mode, &t->tls_mode) < 0) t->tls_mode = SMTP_TLS_REQUIRED_VERIFY;
-  if (rel->auth_enabled && rel->auth_mechanism && smtp_auth_mech_parse(rel->auth_mechanism, &t->auth) == 0 &&
-      rel->password_sealed) {
+  if (relay_uses_oauth2(rel) && smtp_auth_mech_parse(rel->auth_mechanism, &t->auth) == 0) {
+    t->username = g_strdup(rel->username); /* the token comes from the provider at AUTH */
+  } else if (rel->auth_enabled && rel->auth_mechanism && smtp_auth_mech_parse(rel->auth_mechanism, &t->auth) == 0 &&
+             rel->password_sealed) {
     guint8 master[32];
     g_autofree char *aad = g_strdup_printf("relay:%s", rel->id);
     if (ma_master_key_load(e->cfg->master_key_file, FALSE, master, &error) == 0)

@@ -36,7 +36,7 @@
 typedef struct Dest Dest;
 
 /* An enterprise relay as a destination (agent/relay): its settings when the scan met it, the
- * password opened from its seal. */
+ * password opened from its seal (NULL with XOAUTH2: the token provider answers at AUTH). */
 typedef struct {
   char *enterprise_id, *relay_id, *name, *host, *return_path;
   int port;
@@ -169,7 +169,8 @@ gboolean delivery_mailbox_admit(Engine *e, Job *j);
 /* Reads the binding of a "mailbox:<id>" destination again: its server, its password. 0, or -1
  * with d->failure set. */
 int delivery_mailbox_load(Engine *e, Dest *d);
-/* SmtpTokenProvider over oauth2_async, and its revoked-grant callback (a binding turns needs_reauth). */
+/* SmtpTokenProvider over oauth2_async, and its revoked-grant callback (a binding turns needs_reauth,
+ * an enterprise relay needs sign-in). */
 guint delivery_token_get(void *ctx, const char *owner, gboolean force, SmtpTokenReady ready, void *arg);
 void delivery_grant_revoked(MaStorage *st, const char *owner, const char *why, void *data);
 

@@ -1,7 +1,8 @@
 /* outbound_delivery_mailbox.c - the delivery thread's part for the employee-mailbox channel
  * (issue 13): a job's recipients reserved against the mailbox's daily limit before its connection
  * starts, those beyond it sent to the default path or deferred to the next day; the binding read
- * again for each routing (its SMTP server, its password); the OAuth2 token provider glue. Runs on
+ * again for each routing (its SMTP server, its password); the OAuth2 token provider glue (also for
+ * enterprise relays that sign in with XOAUTH2). Runs on
  * the delivery thread (outbound_delivery.c), whose types it shares.
  */
 #include "outbound_delivery_internal.h"
@@ -69,10 +70,19 @@ gboolean delivery_mailbox_admit(Engine *e, Job *j)
   return TRUE;
 }
 
-/* On oauth2_async's worker: a mailbox's grant is revoked; the binding turns needs_reauth. */
+/* On oauth2_async's worker: a grant is revoked; a mailbox's binding turns needs_reauth, an
+ * enterprise relay needs sign-in (the session's AUTH failure counts against the relay as any). */
 void delivery_grant_revoked(MaStorage *st, const char *owner, const char *why, void *data)
 {
-  if (g_str_has_prefix(owner, "mailbox:")) collector_grant_revoked(st, owner + strlen("mailbox:"), why);
+  if (g_str_has_prefix(owner, "mailbox:")) {
+    collector_grant_revoked(st, owner + strlen("mailbox:"), why);
+  } else if (g_str_has_prefix(owner, "relay:")) {
+    g_autoptr(GError) error = NULL;
+    if (relay_oauth2_revoked(st, owner + strlen("relay:"), why, &error) < 0)
+      ma_error("outbound", "%s: cannot mark it as needing sign-in: %s", owner, error->message);
+    else
+      ma_info("outbound", "%s: the provider refused its OAuth2 grant: needs sign-in", owner);
+  }
 }
 
 /* Token provider glue: SmtpTokenProvider over oauth2_async. */

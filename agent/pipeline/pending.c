@@ -4,6 +4,7 @@
 #include "pending.h"
 
 #include "pipeline.h"
+#include "raw_blob.h"
 #include "relink.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
@@ -14,13 +15,13 @@
 #define DAY (24 * 3600)
 #define PURGE_JOB "pending_purge"
 
-int pending_hold(MaStorage *st, const char *enterprise_id, const MaSettings *settings, const void *raw, gsize len,
+int pending_hold(MaStorage *st, const char *enterprise_id, const MaSettings *settings, const MaRaw *raw,
                  const GPtrArray *external_keys, const char *reason, const MaProvenance *prov, GError **error)
 {
   /* capture_level metadata promises no raw copy anywhere: such mail cannot be held */
   if (!settings || settings->pending_days <= 0 || settings->capture_level == MA_CAPTURE_METADATA) return 0;
   char digest[65];
-  if (storage_blob_put(st, raw, len, digest, error) < 0) return -1;
+  if (raw_blob_put(st, raw, digest, error) < 0) return -1;
   MaPending *p = ma_pending_new();
   p->id = ma_id_new();
   p->enterprise_id = g_strdup(enterprise_id);

@@ -19,17 +19,18 @@
 
 #include "agent/lib/config.h"
 #include "agent/lib/model.h"
+#include "agent/lib/raw.h"
 #include "agent/tenant/settings.h"
 #include "storage/storage.h"
 
 #define PENDING_PURGE_MS 1000
 #define PENDING_REMATCH_BATCH 500
 
-/* Holds raw (len bytes) for enterprise_id when settings->pending_days > 0 and the capture level
+/* Holds raw (its octets; borrowed) for enterprise_id when settings->pending_days > 0 and the capture level
  * keeps raw copies (not metadata), with the external
  * address keys (char*) and the copy's provenance (may be NULL). In the caller's transaction.
  * 1 held (or held already), 0 not held (pending_days 0), -1 error. */
-int pending_hold(MaStorage *st, const char *enterprise_id, const MaSettings *settings, const void *raw, gsize len,
+int pending_hold(MaStorage *st, const char *enterprise_id, const MaSettings *settings, const MaRaw *raw,
                  const GPtrArray *external_keys, const char *reason, const MaProvenance *prov, GError **error);
 
 /* What a records import or change did (codec_import's result, or one PUT/DELETE). */
@@ -51,7 +52,7 @@ typedef struct {
  *   archive_unmatched is on, else leaves the archive and is held again for pending_days (with its
  *   raw copy; not held when pending_days is 0 or capture_level kept no raw copy);
  * - held mail a record now matches (by address or domain) goes through the pipeline again;
- * - archived mail of the last RELINK_WINDOW_DAYS with a participant at a changed email or account
+ * - archived mail of the last relink_days (setting) with a participant at a changed email or account
  *   domain is matched again (relink.c); new links get their reasons and the rules run for them
  *   alone, once.
  * Cost: index probes per changed email/domain and per held participant, never the archive.

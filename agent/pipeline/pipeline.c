@@ -1,7 +1,9 @@
 /* pipeline.c - one message through dedup, match, store and act (activities, the outbox event),
  * inside one storage transaction (see pipeline.h for the outcomes and their reasons). A MaIngest
  * carries the message from stage to stage; ingest_parsed reads as that sequence. The rules are
- * evaluated before the transaction opens (pipeline_prepare) and only written in it.
+ * evaluated before the transaction opens (pipeline_prepare) and only written in it. The octets
+ * come as a MaRaw (agent/lib/raw.h): a large spool body is a mapped file that is never read whole,
+ * its raw blob (raw_blob.h) and attachments streamed from it into the blob store.
  *
  * Idempotence: a duplicate is found by Message-ID or content hash before anything is written; a
  * replayed spool entry finds its own earlier copy and storage_provenance_add refuses the same
@@ -17,6 +19,7 @@
 #include "activities.h"
 #include "loop_guard.h"
 #include "pending.h"
+#include "raw_blob.h"
 #include "agent/codec/codec.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/crypto.h"
@@ -32,7 +35,8 @@
 #define SNIPPET_CHARS 200
 
 struct MaParsedMessage {
-  const void *raw;       /* borrowed */
+  const MaRaw *raw;      /* the octets: borrowed (pipeline_parse_raw) or own_raw */
+  MaRaw *own_raw;        /* owned view of pipeline_parse's buffer */
   gsize len;
   MaMessage *msg;        /* NULL when unreadable */
   char *error;           /* why it is unreadable */
@@ -44,6 +48,7 @@ struct MaPipeline {
   MaStorage *st;          /* borrowed */
   const MaConfig *cfg;    /* borrowed */
   GHashTable *contexts;   /* enterprise id (as asked) -> MaMatchContext* */
+  GHashTable *activities_on; /* enterprise id -> 1 rules may make activities, 2 they cannot (activities_on) */
   MaMimeLimits limits;
 };
 
@@ -75,6 +80,7 @@ MaPipeline *pipeline_new(MaStorage *st, const MaConfig *cfg)
   p->st = st;
   p->cfg = cfg;
   p->contexts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) match_context_free);
+  p->activities_on = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   p->limits = mime_limits_default();
   if (cfg && cfg->max_message_size > 0) p->limits.max_message_size = (gsize) cfg->max_message_size;
   return p;
@@ -84,10 +90,15 @@ void pipeline_free(MaPipeline *p)
 {
   if (!p) return;
   g_hash_table_unref(p->contexts);
+  g_hash_table_unref(p->activities_on);
   g_free(p);
 }
 
-void pipeline_forget(MaPipeline *p) { g_hash_table_remove_all(p->contexts); }
+void pipeline_forget(MaPipeline *p)
+{
+  g_hash_table_remove_all(p->contexts);
+  g_hash_table_remove_all(p->activities_on);
+}
 
 static MaMatchContext *context_for(MaPipeline *p, const char *enterprise_id, GError **error)
 {
@@ -196,13 +207,17 @@ static int add_named_links(MaStorage *st, const char *enterprise_id, const MaPro
   return 0;
 }
 
-/* Matching, as one step: participants and links from the current records, then the thread the
- * message continues, whose opportunity links it inherits. Reads only. */
-static int ingest_match(MaIngest *in, GError **error)
+/* Matching, as one call for every stage that needs it: participants and links from the current
+ * records and the send request (in->match), then, with_thread, the thread the message continues
+ * (in->thread), whose opportunity links it inherits. A duplicate and the rules' plan read the links
+ * without the thread: a duplicate keeps the thread it has, and the plan before the transaction
+ * covers the links matching finds (the transaction writes only those still linked). Reads only. */
+static int ingest_match(MaIngest *in, gboolean with_thread, GError **error)
 {
   const char *ent = in->ctx->enterprise_id;
   if (match_message(in->p->st, in->ctx, in->msg, &in->match, error) < 0) return -1;
   if (add_named_links(in->p->st, ent, in->prov, in->match->links, error) < 0) return -1;
+  if (!with_thread) return 0;
   if (match_thread_find(in->p->st, ent, in->msg, in->match, in->date, &in->thread, error) < 0) return -1;
   if (in->thread && match_thread_inherit(in->p->st, ent, in->thread, in->match, error) < 0) return -1;
   return 0;
@@ -239,8 +254,7 @@ static int ingest_duplicate(MaIngest *in, const char *existing, GError **error)
 {
   const char *ent = in->ctx->enterprise_id;
   MaIngestResult *r = in->r;
-  if (match_message(in->p->st, in->ctx, in->msg, &in->match, error) < 0) return -1;
-  if (add_named_links(in->p->st, ent, in->prov, in->match->links, error) < 0) return -1;
+  if (ingest_match(in, FALSE, error) < 0) return -1;
   result_take_message(r, in->msg, in->match);
   r->message_id = g_strdup(existing);
   int rc = storage_provenance_add(in->p->st, ent, existing, in->prov, error);
@@ -302,23 +316,23 @@ static void view_free(MaStoredMessage *m)
   ma_stored_message_free(m);
 }
 
-/* Stores the raw and attachment blobs as the capture level allows; sets m->raw_sha256. raw is the
- * buffer msg was parsed from: attachments that lie in it are streamed from it. */
-static int store_blobs(MaPipeline *p, const MaMatchContext *ctx, const void *raw, gsize len, const MaMessage *msg,
+/* Stores the raw and attachment blobs as the capture level allows; sets m->raw_sha256. raw holds
+ * the octets msg was parsed from: attachments that lie in it are streamed from it. */
+static int store_blobs(MaPipeline *p, const MaMatchContext *ctx, const MaRaw *raw, const MaMessage *msg,
                        MaStoredMessage *m, GError **error)
 {
   MaCaptureLevel level = ctx->settings->capture_level;
   char digest[65];
   if (level == MA_CAPTURE_METADATA) {
-    ma_sha256_hex(raw, len, digest);
-  } else if (storage_blob_put(p->st, raw, len, digest, error) < 0) {
+    ma_raw_sha256_hex(raw, digest);
+  } else if (raw_blob_put(p->st, raw, digest, error) < 0) {
     return -1;
   }
   m->raw_sha256 = g_strdup(digest);
   for (guint i = 0; level == MA_CAPTURE_FULL && msg->attachments && i < msg->attachments->len; i++) {
     const MaAttachment *a = msg->attachments->pdata[i];
     if (a->in_raw) { /* decoded again from raw as the blob store pulls it: never whole in memory */
-      MimeContentReader *r = mime_content_reader_new(raw, len, a);
+      MimeContentReader *r = mime_content_reader_new(raw, a);
       int rc = r ? storage_blob_put_stream(p->st, a->sha256, a->size, mime_content_reader_read, r, error) : -1;
       if (!r) g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "attachment %u lies outside its message", i);
       mime_content_reader_free(r);
@@ -359,7 +373,7 @@ static int ingest_store(MaIngest *in, MaStoredMessage *m, GError **error)
   m->date = in->date;
   m->archived_at = ma_now();
   fill_view(in->ctx, in->pm->len, msg, in->match, m);
-  if (store_blobs(in->p, in->ctx, in->pm->raw, in->pm->len, msg, m, error) < 0) return -1;
+  if (store_blobs(in->p, in->ctx, in->pm->raw, msg, m, error) < 0) return -1;
   copy_links(m->links, in->match->links);
   if (storage_message_insert(in->p->st, m, error) < 0) return -1;
   if (storage_search_index(in->p->st, m, error) < 0) return -1;
@@ -375,16 +389,24 @@ static int ingest_store(MaIngest *in, MaStoredMessage *m, GError **error)
   return 0;
 }
 
-MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len)
+MaParsedMessage *pipeline_parse_raw(MaPipeline *p, const MaRaw *raw)
 {
   MaParsedMessage *pm = g_new0(MaParsedMessage, 1);
   pm->raw = raw;
-  pm->len = len;
+  pm->len = ma_raw_len(raw);
   g_autoptr(GError) parse_error = NULL;
-  if (mime_parse(raw, len, &p->limits, &pm->msg, &parse_error) < 0) {
+  if (mime_parse_raw(raw, &p->limits, &pm->msg, &parse_error) < 0) {
     pm->msg = NULL;
     pm->error = g_strdup(parse_error ? parse_error->message : "unreadable");
   }
+  return pm;
+}
+
+MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len)
+{
+  MaRaw *view = ma_raw_new_static(raw, len);
+  MaParsedMessage *pm = pipeline_parse_raw(p, view);
+  pm->own_raw = view;
   return pm;
 }
 
@@ -394,6 +416,7 @@ void pipeline_parsed_free(MaParsedMessage *pm)
   activities_plan_free(pm->plan);
   ma_message_free(pm->msg);
   g_free(pm->error);
+  ma_raw_free(pm->own_raw);
   g_free(pm);
 }
 
@@ -404,7 +427,7 @@ static int ingest_unparsed(MaPipeline *p, MaMatchContext *ctx, const MaParsedMes
 {
   const char *ent = ctx->enterprise_id;
   char digest[65];
-  ma_sha256_hex(pm->raw, pm->len, digest);
+  ma_raw_sha256_hex(pm->raw, digest);
   g_autofree char *dedup_key = g_strconcat("unparsed:", digest, NULL); /* never a parsed message's key */
   r->parse_error = g_strdup(pm->error);
   g_ptr_array_add(r->warnings, g_strdup(pm->error));
@@ -435,7 +458,7 @@ static int ingest_unparsed(MaPipeline *p, MaMatchContext *ctx, const MaParsedMes
   if (ctx->settings->capture_level == MA_CAPTURE_METADATA)
     g_strlcpy(stored, digest, sizeof stored);
   else
-    rc = storage_blob_put(p->st, pm->raw, pm->len, stored, error);
+    rc = raw_blob_put(p->st, pm->raw, stored, error);
   if (rc == 0) {
     m->raw_sha256 = g_strdup(stored);
     rc = storage_message_insert(p->st, m, error);
@@ -456,6 +479,21 @@ static gint64 archive_date(const MaMessage *msg, const MaProvenance *prov)
   return msg->date > 0 ? msg->date : (prov && prov->received_at > 0 ? prov->received_at : ma_now());
 }
 
+/* Whether the enterprise's rules can make activities (the setting on and at least one rule),
+ * asked once per pipeline until pipeline_forget: the rules' evaluation reads them again when on. */
+static int activities_on(MaPipeline *p, const MaMatchContext *ctx, gboolean *on, GError **error)
+{
+  gpointer known = g_hash_table_lookup(p->activities_on, ctx->enterprise_id);
+  if (known) {
+    *on = GPOINTER_TO_INT(known) == 1;
+    return 0;
+  }
+  *on = FALSE;
+  if (ctx->settings->activities && activities_enabled(p->st, ctx->enterprise_id, on, error) < 0) return -1;
+  g_hash_table_insert(p->activities_on, g_strdup(ctx->enterprise_id), GINT_TO_POINTER(*on ? 1 : 2));
+  return 0;
+}
+
 int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *pm, const MaProvenance *prov,
                      GError **error)
 {
@@ -464,19 +502,19 @@ int pipeline_prepare(MaPipeline *p, const char *enterprise_id, MaParsedMessage *
   MaMatchContext *ctx = context_for(p, enterprise_id, error);
   if (!ctx) return -1;
   gboolean on = FALSE;
-  if (pm->msg && ctx->settings->archiving && ctx->settings->activities &&
-      activities_enabled(p->st, ctx->enterprise_id, &on, error) < 0)
-    return -1;
+  if (pm->msg && ctx->settings->archiving && activities_on(p, ctx, &on, error) < 0) return -1;
   if (on) {
     /* the links as matching finds them now; the transaction matches again and writes only the
      * planned activities of records that are still linked */
-    g_autoptr(MaMatch) match = NULL;
-    if (match_message(p->st, ctx, pm->msg, &match, error) < 0) return -1;
-    if (add_named_links(p->st, ctx->enterprise_id, prov, match->links, error) < 0) return -1;
-    MaStoredMessage *view = ma_stored_message_new();
-    fill_view(ctx, pm->len, pm->msg, match, view);
-    int rc = activities_plan(p->st, ctx->enterprise_id, view, match->links, prov, &pm->plan, error);
-    view_free(view);
+    MaIngest in = {.p = p, .ctx = ctx, .pm = pm, .msg = pm->msg, .prov = prov};
+    int rc = ingest_match(&in, FALSE, error);
+    if (rc == 0) {
+      MaStoredMessage *view = ma_stored_message_new();
+      fill_view(ctx, pm->len, pm->msg, in.match, view);
+      rc = activities_plan(p->st, ctx->enterprise_id, view, in.match->links, prov, &pm->plan, error);
+      view_free(view);
+    }
+    ingest_clear(&in);
     if (rc < 0) return -1;
   }
   pm->planned = TRUE;
@@ -497,14 +535,14 @@ static int ingest_parsed(MaIngest *in, GError **error)
     in->r->outcome = MA_INGEST_DUPLICATE;
     return ingest_duplicate(in, existing, error);
   }
-  if (ingest_match(in, error) < 0) return -1;
+  if (ingest_match(in, TRUE, error) < 0) return -1;
   result_take_message(in->r, msg, in->match);
   in->r->skip_reason = ingest_skip_reason(in);
   if (in->r->skip_reason) {
     in->r->outcome = MA_INGEST_SKIPPED;
     if (strcmp(in->r->skip_reason, "no_matching_record") != 0) return 0;
     /* held for late re-matching while pending_days lasts (pending.h) */
-    int held = pending_hold(in->p->st, in->ctx->enterprise_id, in->ctx->settings, in->pm->raw, in->pm->len,
+    int held = pending_hold(in->p->st, in->ctx->enterprise_id, in->ctx->settings, in->pm->raw,
                             in->match->external_keys, in->r->skip_reason, in->prov, error);
     if (held < 0) return -1;
     in->r->held = held == 1;
@@ -567,7 +605,7 @@ int pipeline_preview(MaPipeline *p, const char *enterprise_id, const MaParsedMes
   if (!pm->msg) return 0; /* archived unparsed, with no participant and no link */
   /* the stages of ingest_parsed that read: match (with the thread), then the skip decision */
   MaIngest in = {.p = p, .ctx = ctx, .pm = pm, .msg = pm->msg, .date = archive_date(pm->msg, NULL)};
-  if (ingest_match(&in, error) < 0) {
+  if (ingest_match(&in, TRUE, error) < 0) {
     ingest_clear(&in);
     return -1;
   }
@@ -588,8 +626,15 @@ int pipeline_preview(MaPipeline *p, const char *enterprise_id, const MaParsedMes
 int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len, const MaProvenance *prov,
                     MaIngestResult **out, GError **error)
 {
+  g_autoptr(MaRaw) view = ma_raw_new_static(raw, len);
+  return pipeline_ingest_raw(p, enterprise_id, view, prov, out, error);
+}
+
+int pipeline_ingest_raw(MaPipeline *p, const char *enterprise_id, const MaRaw *raw, const MaProvenance *prov,
+                        MaIngestResult **out, GError **error)
+{
   *out = NULL;
-  MaParsedMessage *pm = pipeline_parse(p, raw, len);
+  MaParsedMessage *pm = pipeline_parse_raw(p, raw);
   /* evaluate, then write: the rules run before the write transaction opens */
   int rc = pipeline_prepare(p, enterprise_id, pm, prov, error);
   if (rc == 0) rc = storage_begin_batch(p->st, error);

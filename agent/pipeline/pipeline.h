@@ -33,13 +33,15 @@
  *                                     record within the window (loop_guard.h).
  *
  * A MaPipeline is per thread: it borrows one MaStorage handle and the config, and caches each
- * enterprise's match context (domains, employees, settings) until pipeline_forget().
+ * enterprise's match context (domains, employees, settings) and whether its rules can make
+ * activities until pipeline_forget() (the workers forget before each batch).
  */
 #ifndef MA_PIPELINE_H
 #define MA_PIPELINE_H
 
 #include "agent/lib/config.h"
 #include "agent/lib/model.h"
+#include "agent/lib/raw.h"
 #include "storage/spool.h"
 #include "storage/storage.h"
 
@@ -87,6 +89,9 @@ void pipeline_forget(MaPipeline *p);
  * unknown enterprise, MA_ERROR_TEMPFAIL when storage is busy or failed (nothing was written). */
 int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, gsize len, const MaProvenance *prov,
                     MaIngestResult **out, GError **error);
+/* pipeline_ingest of a message in memory or in a mapped file (raw.h; borrowed, not retained). */
+int pipeline_ingest_raw(MaPipeline *p, const char *enterprise_id, const MaRaw *raw, const MaProvenance *prov,
+                        MaIngestResult **out, GError **error);
 
 /* Group commit of many messages in one transaction the caller opens (storage_begin_batch, no
  * savepoint per write; on -1 the caller rolls the whole transaction back): parse and prepare each
@@ -96,6 +101,11 @@ int pipeline_ingest(MaPipeline *p, const char *enterprise_id, const void *raw, g
  * fails: unreadable input is remembered and archived unparsed. */
 typedef struct MaParsedMessage MaParsedMessage;
 MaParsedMessage *pipeline_parse(MaPipeline *p, const void *raw, gsize len);
+/* pipeline_parse of a message in memory or in a mapped file (raw.h: a spool body, a file to
+ * ingest): raw is borrowed and must outlive the result. A mapped message is never read whole into
+ * memory: parsed through its file, its attachments and raw blob streamed from it as they are
+ * stored. */
+MaParsedMessage *pipeline_parse_raw(MaPipeline *p, const MaRaw *raw);
 void pipeline_parsed_free(MaParsedMessage *pm);
 /* Evaluates the enterprise's rules for a parsed message before the write transaction opens
  * (reads only: match context, records, rules), keeping the outcome in pm for

@@ -22,15 +22,23 @@
  * tried. Deadlines are on ma_now_ms()'s clock (tests move it), compared at each poll.
  * Parsing and the rules' evaluation happen before the write transaction opens (pipeline_prepare):
  * hostile rules cost their own budget, never everyone's write lock.
- * A message's octets are read from its spool file (spool_entry_load) only once the worker holds
- * the entry; a file that is gone (or over any size we could have accepted) is a permanent failure
- * of that entry. A batch reads in at most BATCH_BYTES of messages (plus one message): the entries
- * behind go back to the spool for the next round, so 32 large messages never sit in memory at once.
+ * A message's octets are opened from its spool file (spool_entry_open: a large body is mapped and
+ * parsed through its file, never read whole) only once the worker holds the entry, and closed
+ * before its spool_done; a file that is gone (or over any size we could have accepted) is a
+ * permanent failure of that entry. A batch takes at most BATCH_BYTES of messages (plus one
+ * message): the entries behind go back to the spool for the next round.
  *
  * Returned mail goes first: the bounce hook (pipeline_workers_set_bounce_hook; agent/outbound
  * applies DSNs and complaints about the enterprise's own outbound mail) sees each claimed entry
  * before the archive and takes those it applied out of the batch; mail to bounce addresses (route
  * "bounce", no enterprise) never reaches the archive.
+ *
+ * Priority: each worker thread lowers its own scheduling priority to [pipeline] nice (10 by
+ * default) when it starts. While the cores are busy, the SMTP listener acknowledging mail (whose
+ * spool is durable) goes first and the workers catch up after the burst, as Postfix's queue manager
+ * trails smtpd; a nice thread still gets its share of the CPU, so the spool keeps draining under
+ * sustained load. A worker holds the spool's write lock only for a spool_done_many (no sync), so
+ * a preempted worker delays the spool writer by little.
  *
  * Workers sleep on a condition variable, woken by pipeline_workers_notify() (the SMTP server's
  * spool hook) and at least every second (entries from another process, backoffs ending).
@@ -46,7 +54,10 @@
 #include "agent/lib/metrics.h"
 #include "storage/spool.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #define BATCH 32
 #define BATCH_BYTES (16 * 1024 * 1024) /* message octets a batch reads in (plus at most one more message) */
@@ -323,10 +334,8 @@ static gboolean conflict(const GError *error)
  * breaks) and parks it as before. */
 static int ingest_entry(Worker *w, MaSpoolEntry *e, MaIngestResult **r, GError **error)
 {
-  gsize len = 0;
-  const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
   MaProvenance *prov = provenance_of(e);
-  int rc = pipeline_ingest(w->pipeline, e->enterprise_id, data ? data : "", len, prov, r, error);
+  int rc = pipeline_ingest_raw(w->pipeline, e->enterprise_id, e->raw, prov, r, error);
   ma_provenance_free(prov);
   return rc;
 }
@@ -335,13 +344,14 @@ static void process_one(Worker *w, MaSpoolEntry *e)
 {
   g_autoptr(MaIngestResult) r = NULL;
   g_autoptr(GError) error = NULL;
-  int rc = spool_entry_load(w->sp, e, &error);
+  int rc = spool_entry_open(w->sp, e, &error);
   if (rc == 0) rc = ingest_entry(w, e, &r, &error);
   if (rc < 0 && conflict(error)) {
     ma_debug("pipeline", "spool=%s: %s; trying again as a duplicate", e->id, error->message);
     g_clear_error(&error);
     rc = ingest_entry(w, e, &r, &error);
   }
+  spool_entry_close(e); /* before spool_done: its body file may be recycled (spool.h) */
   if (rc == 0) {
     recovered(w);
     log_result(e, r);
@@ -361,28 +371,28 @@ static void process_one(Worker *w, MaSpoolEntry *e)
  * it; route "bounce" never reaches the archive, whatever happens. */
 static void take_bounces(Worker *w, GPtrArray *batch)
 {
-  gsize kept = 0; /* octets of the entries left in the batch still held in memory */
+  gsize kept = 0; /* octets of the entries left in the batch held in memory (a mapped body is not) */
   for (guint i = 0; i < batch->len;) {
     MaSpoolEntry *e = batch->pdata[i];
     g_autoptr(GError) error = NULL;
     gboolean ours = g_strcmp0(e->route, "bounce") == 0;
-    int rc = spool_entry_load(w->sp, e, &error);
+    int rc = spool_entry_open(w->sp, e, &error);
     if (rc == 0) {
-      gsize len = 0;
-      const void *data = e->data ? g_bytes_get_data(e->data, &len) : "";
-      rc = bounce_hook ? bounce_hook(bounce_hook_ctx, w->st, e, data, len, &error) : 0;
+      rc = bounce_hook ? bounce_hook(bounce_hook_ctx, w->st, e, ma_raw_data(e->raw), ma_raw_len(e->raw), &error) : 0;
+      ma_raw_release(e->raw, 0, ma_raw_len(e->raw)); /* what the hook read of a mapped body */
       if (rc == 0 && ours) g_set_error(&error, MA_ERROR, MA_ERROR_INVALID, "mail to a bounce address, but bounce "
                                                                          "management is not running");
     }
     if (rc == 0 && !ours) {
       /* the batch below reads at most BATCH_BYTES in: past that, drop what was read for the check */
-      gsize len = e->data ? g_bytes_get_size(e->data) : 0;
-      if (kept + len > BATCH_BYTES && e->body_file) g_clear_pointer(&e->data, g_bytes_unref);
+      gsize len = ma_raw_fd(e->raw) < 0 ? ma_raw_len(e->raw) : 0;
+      if (kept + len > BATCH_BYTES && e->body_file) spool_entry_close(e);
       else kept += len;
       i++;
       continue;
     }
     MaSpoolEntry *taken = g_ptr_array_steal_index(batch, i);
+    spool_entry_close(taken); /* before spool_done: its body file may be recycled (spool.h) */
     if (rc > 0) {
       finish(w, taken);
       if (committed_hook) committed_hook(); /* it may have added webhook events */
@@ -413,7 +423,6 @@ static void process_batch(Worker *w, GPtrArray *batch)
   gsize loaded = 0;
   for (guint i = 0; ok && i < batch->len; i++) {
     MaSpoolEntry *e = batch->pdata[i];
-    gsize len = 0;
     if (loaded >= BATCH_BYTES) {
       ma_debug("pipeline", "worker %d: %zu octets read in, %u entries left for the next round", w->index, loaded,
                batch->len - i);
@@ -421,11 +430,10 @@ static void process_batch(Worker *w, GPtrArray *batch)
       g_ptr_array_remove_range(batch, i, batch->len - i);
       break;
     }
-    ok = spool_entry_load(w->sp, e, &error) == 0;
+    ok = spool_entry_open(w->sp, e, &error) == 0;
     if (!ok) break;
-    const void *data = e->data ? g_bytes_get_data(e->data, &len) : NULL;
-    loaded += len;
-    MaParsedMessage *pm = pipeline_parse(w->pipeline, data ? data : "", len);
+    loaded += ma_raw_len(e->raw);
+    MaParsedMessage *pm = pipeline_parse_raw(w->pipeline, e->raw);
     g_ptr_array_add(parsed, pm);
     MaProvenance *prov = provenance_of(e);
     ok = pipeline_prepare(w->pipeline, e->enterprise_id, pm, prov, &error) == 0;
@@ -441,6 +449,10 @@ static void process_batch(Worker *w, GPtrArray *batch)
     if (ok) g_ptr_array_add(results, r);
   }
   if (ok) ok = storage_commit(w->st, &error) == 0;
+  /* the parsed messages borrow the entries' octets; both go before spool_done, which may recycle a
+   * body file (spool.h) */
+  g_ptr_array_set_size(parsed, 0);
+  for (guint i = 0; i < batch->len; i++) spool_entry_close(batch->pdata[i]);
   if (!ok) {
     storage_rollback(w->st);
     pipeline_forget(w->pipeline);
@@ -480,9 +492,18 @@ static void update_depth(Worker *w)
   ma_metrics_set(MA_METRIC_SPOOL_DEAD, dead);
 }
 
+/* Lowers the calling thread's priority to [pipeline] nice (Linux: a thread's own nice value). */
+static void lower_priority(const Worker *w)
+{
+  int nice = pool.cfg->pipeline_nice;
+  if (nice > 0 && setpriority(PRIO_PROCESS, (id_t) gettid(), nice) < 0 && w->index == 0)
+    ma_warn("pipeline", "cannot lower the workers' priority to nice %d: %s", nice, g_strerror(errno));
+}
+
 static gpointer worker_main(gpointer data)
 {
   Worker *w = data;
+  lower_priority(w);
   for (;;) {
     g_mutex_lock(&pool.lock);
     guint64 seen = pool.generation;

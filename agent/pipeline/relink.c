@@ -79,7 +79,11 @@ int relink_changed(MaStorage *st, const MaConfig *cfg, const char *enterprise_id
   if ((!changes->emails || changes->emails->len == 0) && (!changes->domains || changes->domains->len == 0)) return 0;
   MaMatchContext *ctx = NULL;
   if (match_context_load(st, cfg, enterprise_id, &ctx, error) < 0) return -1;
-  gint64 since = ma_now() - (gint64) RELINK_WINDOW_DAYS * DAY;
+  if (ctx->settings->relink_days <= 0) { /* the enterprise turned relinking of archived mail off */
+    match_context_free(ctx);
+    return 0;
+  }
+  gint64 since = ma_now() - (gint64) ctx->settings->relink_days * DAY;
   g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
   int rc = 0;
   for (guint i = 0; rc == 0 && changes->emails && i < changes->emails->len; i++)

@@ -6,10 +6,8 @@
 
 #include "pending.h"
 
-#define RELINK_WINDOW_DAYS 30 /* archived mail this recent is matched again when records change */
-
-/* Archived messages of the last RELINK_WINDOW_DAYS with a participant at one of changes' emails or
- * account domains are matched again; links they lacked are added with their reasons, and the rules
+/* Archived messages of the last relink_days (an enterprise setting; 0: none) with a participant at
+ * one of changes' emails or account domains are matched again; links they lacked are added with their reasons, and the rules
  * run for those links alone (one activity per message and record at most). Counts stats->relinked. */
 int relink_changed(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const MaRecordChanges *changes,
                    MaRematchStats *stats, GError **error);

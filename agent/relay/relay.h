@@ -6,12 +6,14 @@
  *
  * Pure parts (filter patterns, the decision itself) take their inputs as values and are unit-tested
  * table by table; relay_plan_* gathers those inputs from storage and settings, so queueing,
- * fallback and `mailagent route explain` run the same code. Never logs a password.
+ * fallback and `mailagent route explain` run the same code. A relay may sign in with XOAUTH2 through
+ * agent/oauth2 (relay_oauth2.c: its grant, owner "relay:<id>"). Never logs a password or a token.
  */
 #ifndef MA_RELAY_H
 #define MA_RELAY_H
 
 #include "agent/lib/config.h"
+#include "agent/oauth2/oauth2.h"
 #include "storage/storage.h"
 
 #include <glib.h>
@@ -80,7 +82,8 @@ void relay_route_decide(const RelayRouteInput *in, GPtrArray *out, GPtrArray *sk
 /* ---- JSON (relay_json.c) --------------------------------------------------------------------- */
 
 /* The one shape of a relay (API, CLI --json, the route stored with a message): id, name, host,
- * port, security, tls_mode, auth {enabled, mechanism, username}, daily_limit, sent_today,
+ * port, security, tls_mode, auth {enabled, mechanism, username, provider, password_set, authorized
+ * (XOAUTH2: a valid grant; else null)}, daily_limit, sent_today,
  * email_types, dkim, enabled, status {state, since, reason, until}, filters [{priority,
  * sender_domain, recipient_patterns}], return_path. Never the password. New reference. */
 json_t *relay_to_json(const MaRelay *r, gint64 sent_today);
@@ -210,25 +213,60 @@ int relay_reputation_review(MaStorage *st, const char *enterprise_id, gint64 now
 int relay_reputation_complaint(MaStorage *st, const char *enterprise_id, const char *outbound_id, const char *address,
                                gint64 now, GError **error);
 
+/* ---- XOAUTH2 sign-in (relay_oauth2.c) -------------------------------------------------------- */
+
+/* The owner of relay relay_id's OAuth2 grant, "relay:<id>" (caller frees). */
+char *relay_oauth2_owner(const char *relay_id);
+/* TRUE when r authenticates with AUTH XOAUTH2 (auth enabled, mechanism XOAUTH2). */
+gboolean relay_uses_oauth2(const MaRelay *r);
+/* TRUE when r uses XOAUTH2 and has no valid grant (never signed in, or the grant was refused). */
+gboolean relay_needs_sign_in(const MaRelay *r);
+/* Starts r's sign-in at its provider: the authorization URL in *url (caller frees), with a PKCE
+ * verifier and a single-use state stored (oauth2_authorize_begin; the login hint is r's username).
+ * -1 with MA_ERROR_CONFLICT when r does not use XOAUTH2 with a provider, MA_ERROR_INVALID when the
+ * enterprise has no client for the provider. Does not block on the network. */
+int relay_oauth2_begin(const MaOAuth2Env *env, MaStorage *st, const MaRelay *r, const char *redirect_uri, char **url,
+                       GError **error);
+/* Completes it: exchanges code (state must be r's) for r's grant, and marks r untested until a test
+ * passes. -1 with MA_ERROR_INVALID (state unknown, used or expired; the provider refused the code),
+ * MA_ERROR_CONFLICT (not XOAUTH2), MA_ERROR_TEMPFAIL (provider unreachable). Blocks (HTTP). */
+int relay_oauth2_finish(const MaOAuth2Env *env, MaStorage *st, const MaRelay *r, const char *state, const char *code,
+                        const char *redirect_uri, GError **error);
+/* The provider refused relay_id's grant (oauth2 marked it revoked): the relay needs sign-in (status
+ * untested, the reason says so), so routing passes it over, and the CRM is told once per grant
+ * (webhook event relay.needs_sign_in), in one transaction of its own (not inside the caller's).
+ * 1 marked (now or before), 0 no grant or no relay, -1 on a storage error. */
+int relay_oauth2_revoked(MaStorage *st, const char *relay_id, const char *why, GError **error);
+
 /* ---- relay test (relay_probe.c; blocks: for the CLI) ------------------------------------------ */
 
 /* One line of a test's transcript: step is "DNS", "C:" (a command we sent, credentials
  * replaced), "S:" (the server's reply) or "  " (connection and TLS notes). */
 typedef void (*RelayProbeTrace)(void *arg, const char *step, const char *text);
 
+/* What a test needs besides the relay: the configuration, and for an XOAUTH2 relay the OAuth2
+ * environment (NULL: none, the test fails at AUTH) with a storage handle for its token provider. */
+typedef struct {
+  const MaConfig *cfg;
+  const MaOAuth2Env *oauth2;
+  MaStorage *st;
+} RelayProbeEnv;
+
 /* Delivers one short test message from mail_from to rcpt through r, reporting every step to
- * trace. 0 when the conversation ran: *failure_r NULL when the relay accepted the message after
- * DATA, else the reason (newly allocated); -1 with *error when it could not start (DNS, no
- * password, TLS setup). Blocks on a private event loop. */
-int relay_probe(const MaConfig *cfg, const MaRelay *r, const char *mail_from, const char *rcpt, RelayProbeTrace trace,
-                void *arg, char **failure_r, GError **error);
+ * trace. An XOAUTH2 relay's token comes from env->oauth2's provider (refreshed once and AUTH tried
+ * again when the server refuses it; a refused grant marks r as needing sign-in). 0 when the
+ * conversation ran: *failure_r NULL when the relay accepted the message after DATA, else the
+ * reason (newly allocated); -1 with *error when it could not start (DNS, no password, TLS setup).
+ * Blocks on a private event loop. */
+int relay_probe(const RelayProbeEnv *env, const MaRelay *r, const char *mail_from, const char *rcpt,
+                RelayProbeTrace trace, void *arg, char **failure_r, GError **error);
 /* `relay test` (CLI and API): relay_probe to `to` (NULL: the admin_email setting) from `from`
  * (NULL: the relay's return path when it is an address, else postmaster@ its first filter's
  * domain); a pass marks the relay ok. 0 when the conversation ran (*failure_r NULL: passed, else
  * why not, newly allocated; the relay's status is unchanged), -1 with *error (no recipient:
  * MA_ERROR_INVALID; DNS, TLS setup, storage). Blocks. */
-int relay_test(MaStorage *st, const MaConfig *cfg, const MaRelay *r, const char *to, const char *from,
-               RelayProbeTrace trace, void *arg, char **failure_r, GError **error);
+int relay_test(const RelayProbeEnv *env, const MaRelay *r, const char *to, const char *from, RelayProbeTrace trace,
+               void *arg, char **failure_r, GError **error);
 
 /* ---- delivery: a recipient's route, fallback, failures (relay_fallback.c) -------------------- */
 

@@ -1,8 +1,10 @@
 /* relay_admin.c - creating and changing an enterprise relay from a set of fields (the API's JSON
  * body; the CLI builds the same object from its options), with every rule of issue 13 checked in
  * one place: the port among [relay] allowed_ports (465 means implicit TLS unless told), AUTH with
- * PLAIN or LOGIN forces TLS mode required-verify, a password is sealed at once (associated data
- * "relay:<id>") and never returned, at most RELAY_MAX_PER_DOMAIN relays per sender domain, at
+ * PLAIN, LOGIN or XOAUTH2 forces TLS mode required-verify, a password is sealed at once (associated
+ * data "relay:<id>") and never returned, XOAUTH2 names a username and a provider (its grant comes
+ * from the sign-in of relay_oauth2.c; another provider or username revokes it), at most
+ * RELAY_MAX_PER_DOMAIN relays per sender domain, at
  * least one filter per relay, each for a domain of the enterprise, the return path bounce (VERP,
  * the default), from or an address in one of its domains. A change to how the relay is reached
  * (host, port, security, TLS mode, AUTH) marks it untested until `relay test` passes; routing skips
@@ -29,6 +31,8 @@
 
 static const char *const tls_modes[] = {"off", "preferred", "required", "preferred-verify", "required-verify", NULL};
 static const char *const email_types[] = {"workflow", "mass", "individual", NULL};
+static const char *const auth_mechanisms[] = {"PLAIN", "LOGIN", "XOAUTH2", NULL};
+#define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 static int invalid(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static int invalid(GError **error, const char *fmt, ...)
@@ -225,6 +229,17 @@ static int seal_password(const MaConfig *cfg, MaRelay *r, const char *password, 
   return 0;
 }
 
+/* r's OAuth2 grant, when it holds a valid one, is revoked (its account changed). 0 or -1. */
+static int revoke_grant(MaStorage *st, MaRelay *r, GError **error)
+{
+  if (g_strcmp0(r->grant_state, "valid") != 0) return 0;
+  g_autofree char *owner = relay_oauth2_owner(r->id);
+  if (storage_oauth2_grant_revoke(st, owner, ma_now(), error) < 0) return -1;
+  g_free(r->grant_state);
+  r->grant_state = g_strdup("revoked");
+  return 0;
+}
+
 /* Applies fields to r (new when creating). The rules of the file's opening paragraph. */
 static int apply(MaStorage *st, const MaConfig *cfg, MaRelay *r, json_t *fields, gboolean creating, GError **error)
 {
@@ -241,7 +256,7 @@ static int apply(MaStorage *st, const MaConfig *cfg, MaRelay *r, json_t *fields,
   int has;
   if ((has = get_string(fields, "name", &s, error)) < 0) return -1;
   if (has || creating) {
-    if (!s || !*s || strlen(s) > RELAY_NAME_MAX || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(s))
+    if (!s || !*s || strlen(s) > RELAY_NAME_MAX || strspn(s, NAME_CHARS) != strlen(s))
       return invalid(error, "name: 1 to %d letters, digits, '.', '_' or '-'", RELAY_NAME_MAX);
     g_free(r->name);
     r->name = g_strdup(s);
@@ -286,22 +301,35 @@ static int apply(MaStorage *st, const MaConfig *cfg, MaRelay *r, json_t *fields,
   }
   json_t *auth = json_object_get(fields, "auth");
   if (auth) {
-    if (!json_is_object(auth)) return invalid(error, "auth: {enabled, mechanism, username, password}");
+    if (!json_is_object(auth)) return invalid(error, "auth: {enabled, mechanism, username, password, provider}");
     json_t *en = json_object_get(auth, "enabled");
     const char *mech = json_string_value(json_object_get(auth, "mechanism"));
     const char *user = json_string_value(json_object_get(auth, "username"));
     const char *pass = json_string_value(json_object_get(auth, "password"));
+    const char *provider = json_string_value(json_object_get(auth, "provider"));
     if (en && !json_is_boolean(en)) return invalid(error, "auth.enabled: true or false");
+    static const char *const auth_strings[] = {"mechanism", "username", "password", "provider", NULL};
+    for (const char *const *k = auth_strings; *k; k++) {
+      json_t *field = json_object_get(auth, *k);
+      if (field && !json_is_string(field)) return invalid(error, "auth.%s: a string", *k);
+    }
     if (mech) {
-      if (g_ascii_strcasecmp(mech, "XOAUTH2") == 0)
-        return invalid(error, "auth.mechanism XOAUTH2: provider sign-in for relays is not available yet; use PLAIN or LOGIN");
-      if (g_ascii_strcasecmp(mech, "PLAIN") != 0 && g_ascii_strcasecmp(mech, "LOGIN") != 0)
-        return invalid(error, "auth.mechanism: \"%s\" is not PLAIN or LOGIN", mech);
+      if (!one_of(mech, auth_mechanisms)) return invalid(error, "auth.mechanism: \"%s\" is not PLAIN, LOGIN or XOAUTH2", mech);
       g_free(r->auth_mechanism);
       r->auth_mechanism = g_ascii_strup(mech, -1);
     }
+    if (provider) {
+      if (!*provider || strlen(provider) > RELAY_NAME_MAX || strspn(provider, NAME_CHARS) != strlen(provider))
+        return invalid(error, "auth.provider: an OAuth2 provider preset name (1 to %d letters, digits, '.', '_' or '-')",
+                       RELAY_NAME_MAX);
+      /* a grant is one provider's account: another provider, or another username, signs in again */
+      if (r->auth_provider && strcmp(r->auth_provider, provider) != 0 && revoke_grant(st, r, error) < 0) return -1;
+      g_free(r->auth_provider);
+      r->auth_provider = g_strdup(provider);
+    }
     if (user) {
       if (!*user || strlen(user) > 256) return invalid(error, "auth.username: 1 to 256 bytes");
+      if (r->username && strcmp(r->username, user) != 0 && revoke_grant(st, r, error) < 0) return -1;
       g_free(r->username);
       r->username = g_strdup(user);
     }
@@ -311,12 +339,19 @@ static int apply(MaStorage *st, const MaConfig *cfg, MaRelay *r, json_t *fields,
       if (seal_password(cfg, r, pass, error) < 0) return -1;
     }
     if (en) r->auth_enabled = json_is_true(en);
-    else if (mech || user || pass) r->auth_enabled = TRUE;
+    else if (mech || user || pass || provider) r->auth_enabled = TRUE;
     reach_changed = TRUE;
   }
   if (r->auth_enabled) {
     if (!r->auth_mechanism) r->auth_mechanism = g_strdup("PLAIN");
-    if (!r->username || !r->password_sealed) return invalid(error, "auth: a username and a password are needed");
+    if (relay_uses_oauth2(r)) {
+      /* the password, if one was given, stays sealed and unused: the token provider signs in */
+      if (!r->username || !r->auth_provider)
+        return invalid(error, "auth: XOAUTH2 needs a username and a provider (an OAuth2 preset whose client the"
+                              " enterprise set with mailagent mailbox oauth2-client)");
+    } else if (!r->username || !r->password_sealed) {
+      return invalid(error, "auth: a username and a password are needed");
+    }
     /* credentials never cross a connection that is not verified TLS */
     if (tls && g_ascii_strcasecmp(tls, "required-verify") != 0)
       return invalid(error, "tls_mode: AUTH needs required-verify (asked: %s)", tls);
@@ -364,7 +399,9 @@ static int apply(MaStorage *st, const MaConfig *cfg, MaRelay *r, json_t *fields,
     r->status = g_strdup("untested");
     r->status_since = now;
     g_free(r->status_reason);
-    r->status_reason = g_strdup(creating ? "new relay: run mailagent relay test" : "changed: run mailagent relay test");
+    r->status_reason = g_strdup(relay_needs_sign_in(r) ? (creating ? "new relay: sign in (mailagent relay authorize), then run mailagent relay test"
+                                                                  : "changed: sign in (mailagent relay authorize), then run mailagent relay test")
+                                : creating ? "new relay: run mailagent relay test" : "changed: run mailagent relay test");
     r->suspended_until = 0;
   }
   r->updated_at = now;

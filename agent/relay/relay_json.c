@@ -28,9 +28,14 @@ json_t *relay_to_json(const MaRelay *r, gint64 sent_today)
   json_object_set_new(doc, "port", json_integer(r->port));
   json_object_set_new(doc, "security", json_string(r->security));
   json_object_set_new(doc, "tls_mode", json_string(r->tls_mode));
+  /* authorized: XOAUTH2 only, whether the relay holds a valid grant (null for a password mechanism) */
   json_object_set_new(doc, "auth",
-                      json_pack("{s:b,s:s?,s:s?,s:b}", "enabled", r->auth_enabled, "mechanism", r->auth_mechanism,
-                                "username", r->username, "password_set", r->password_sealed != NULL));
+                      json_pack("{s:b,s:s?,s:s?,s:s?,s:b,s:o}", "enabled", r->auth_enabled, "mechanism", r->auth_mechanism,
+                                "username", r->username, "provider", r->auth_provider, "password_set",
+                                r->password_sealed != NULL,
+                                "authorized", g_strcmp0(r->auth_mechanism, "XOAUTH2") == 0
+                                                ? json_boolean(g_strcmp0(r->grant_state, "valid") == 0)
+                                                : json_null()));
   json_object_set_new(doc, "daily_limit", r->daily_limit > 0 ? json_integer(r->daily_limit) : json_null());
   json_object_set_new(doc, "sent_today", json_integer(sent_today));
   json_object_set_new(doc, "email_types", words(r->email_types));

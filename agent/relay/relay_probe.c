@@ -5,8 +5,10 @@
  * delivery will do). It blocks on its own event loop and synchronous resolver, never on serve's
  * SMTP loop: the CLI runs it, and the API's POST /v1/relays/{id}:test on the API thread (bounded by
  * [queue] connect_timeout and command_timeout). relay_test adds what both share: the default
- * recipient and sender, and the relay marked ok on a pass. Credentials never reach the trace
- * (smtp_client redacts them).
+ * recipient and sender, and the relay marked ok on a pass. An XOAUTH2 relay's token comes from
+ * agent/oauth2 through a token provider of this private loop (it may wait here, unlike the
+ * delivery thread's oauth2_async), so the session refreshes a refused token once as delivery does.
+ * Credentials and tokens never reach the trace (smtp_client redacts them).
  */
 #include "relay.h"
 
@@ -28,7 +30,58 @@ typedef struct {
   struct event_base *base;
   gboolean done;
   SmtpRcptResult result;
+  /* XOAUTH2: the token provider of this private loop (one request at a time: one connection) */
+  const RelayProbeEnv *env;
+  const MaRelay *relay;
+  struct event *token_ev;   /* answers the request on the next loop turn */
+  SmtpTokenReady token_ready;
+  void *token_arg;
+  char *token, *token_why;
 } Probe;
+
+static void token_deliver(evutil_socket_t fd, short what, void *arg)
+{
+  Probe *p = arg;
+  p->token_ready(p->token_arg, p->token, p->token_why);
+  if (p->token) memset(p->token, 0, strlen(p->token));
+  g_clear_pointer(&p->token, g_free);
+  g_clear_pointer(&p->token_why, g_free);
+}
+
+/* SmtpTokenProvider.get on the probe's own loop: this loop may wait (the test blocks by design), so
+ * the token is fetched here, and handed over on the next turn as the asynchronous provider would. */
+static guint token_get(void *ctx, const char *owner, gboolean force_refresh, SmtpTokenReady ready, void *arg)
+{
+  Probe *p = ctx;
+  g_assert(p->token == NULL && p->token_why == NULL);
+  p->token_ready = ready;
+  p->token_arg = arg;
+  g_autoptr(GError) error = NULL;
+  if (!p->env->oauth2 || !p->env->st) {
+    p->token_why = g_strdup("no OAuth2 environment (master key and presets) to get a token");
+  } else if (oauth2_access_token(p->env->oauth2, p->env->st, owner, force_refresh, &p->token, &error) < 0) {
+    p->token_why = g_strdup(error->message);
+    if (g_error_matches(error, MA_ERROR, MA_ERROR_CONFLICT)) {
+      g_autoptr(GError) mark = NULL;
+      if (relay_oauth2_revoked(p->env->st, p->relay->id, error->message, &mark) < 0)
+        p->trace(p->arg, "  ", "the relay could not be marked as needing sign-in (storage)");
+    }
+  }
+  p->trace(p->arg, "  ", p->token ? (force_refresh ? "OAuth2: a fresh access token (refreshed after the refusal)"
+                                                   : "OAuth2: an access token from the relay's grant")
+                                  : "OAuth2: no access token");
+  event_active(p->token_ev, EV_TIMEOUT, 1);
+  return 1;
+}
+
+static void token_cancel(void *ctx, guint ticket)
+{
+  Probe *p = ctx;
+  event_del(p->token_ev);
+  if (p->token) memset(p->token, 0, strlen(p->token));
+  g_clear_pointer(&p->token, g_free);
+  g_clear_pointer(&p->token_why, g_free);
+}
 
 static void on_trace(void *arg, char direction, const char *text)
 {
@@ -88,13 +141,14 @@ static char *resolve(const MaConfig *cfg, const char *host, char **tls_name, Pro
   return g_strdup(buf);
 }
 
-int relay_probe(const MaConfig *cfg, const MaRelay *r, const char *mail_from, const char *rcpt, RelayProbeTrace trace,
-                void *arg, char **failure_r, GError **error)
+int relay_probe(const RelayProbeEnv *env, const MaRelay *r, const char *mail_from, const char *rcpt,
+                RelayProbeTrace trace, void *arg, char **failure_r, GError **error)
 {
+  const MaConfig *cfg = env->cfg;
   *failure_r = NULL;
-  Probe p = {.trace = trace, .arg = arg};
+  Probe p = {.trace = trace, .arg = arg, .env = env, .relay = r};
   g_autofree char *password = NULL;
-  if (r->auth_enabled && r->password_sealed) {
+  if (r->auth_enabled && r->password_sealed && !relay_uses_oauth2(r)) {
     guint8 master[32];
     g_autofree char *aad = g_strdup_printf("relay:%s", r->id);
     if (ma_master_key_load(cfg->master_key_file, FALSE, master, error) < 0) return -1;
@@ -113,7 +167,17 @@ int relay_probe(const MaConfig *cfg, const MaRelay *r, const char *mail_from, co
                              .command_timeout_s = (guint) cfg->queue_command_timeout};
   SmtpClientConfig sc = {.helo_name = cfg->hostname, .implicit_tls = g_strcmp0(r->security, "implicit") == 0};
   if (smtp_tls_mode_parse(r->tls_mode, &sc.tls_mode) < 0) sc.tls_mode = SMTP_TLS_REQUIRED_VERIFY;
-  if (r->auth_enabled && password && smtp_auth_mech_parse(r->auth_mechanism, &sc.auth) == 0) {
+  SmtpTokenProvider tokens = {.ctx = &p, .get = token_get, .cancel = token_cancel};
+  g_autofree char *owner = NULL;
+  if (relay_uses_oauth2(r)) {
+    sc.auth = SMTP_AUTH_XOAUTH2;
+    sc.auth_user = r->username;
+    sc.server_host = r->host;
+    sc.server_port = r->port;
+    target.tokens = &tokens;
+    target.token_owner = owner = relay_oauth2_owner(r->id);
+    p.token_ev = event_new(p.base, -1, 0, token_deliver, &p);
+  } else if (r->auth_enabled && password && smtp_auth_mech_parse(r->auth_mechanism, &sc.auth) == 0) {
     sc.auth_user = r->username;
     sc.auth_secret = password;
   }
@@ -141,14 +205,20 @@ int relay_probe(const MaConfig *cfg, const MaRelay *r, const char *mail_from, co
   }
   if (password) memset(password, 0, strlen(password));
   g_bytes_unref(bytes);
+  if (p.token_ev) {
+    token_cancel(&p, 0);
+    event_free(p.token_ev);
+  }
   event_base_free(p.base);
   SSL_CTX_free(ssl);
   return rc;
 }
 
-int relay_test(MaStorage *st, const MaConfig *cfg, const MaRelay *r, const char *to, const char *from,
-               RelayProbeTrace trace, void *arg, char **failure_r, GError **error)
+int relay_test(const RelayProbeEnv *env, const MaRelay *r, const char *to, const char *from, RelayProbeTrace trace,
+               void *arg, char **failure_r, GError **error)
 {
+  MaStorage *st = env->st;
+  const MaConfig *cfg = env->cfg;
   *failure_r = NULL;
   g_autofree char *admin = NULL;
   if (!to && settings_get(st, cfg, r->enterprise_id, "admin_email", &admin, error) < 0) return -1;
@@ -162,7 +232,7 @@ int relay_test(MaStorage *st, const MaConfig *cfg, const MaRelay *r, const char 
                               ? g_strdup(r->return_path)
                               : g_strdup_printf("postmaster@%s", r->filters->len ? ((MaRelayFilter *) g_ptr_array_index(r->filters, 0))->sender_domain
                                                                                  : cfg->hostname);
-  if (relay_probe(cfg, r, sender, to, trace, arg, failure_r, error) < 0) return -1;
+  if (relay_probe(env, r, sender, to, trace, arg, failure_r, error) < 0) return -1;
   if (*failure_r) return 0;
   g_autofree char *reason = g_strdup_printf("test passed (to %s)", to);
   return storage_relay_set_status(st, r->enterprise_id, r->id, "ok", ma_now(), reason, 0, error) < 0 ? -1 : 0;

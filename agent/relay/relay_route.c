@@ -4,8 +4,9 @@
  *   2. auto, with the employee's mailbox channel allowed and a mailbox bound: the employee mailbox;
  *   3. otherwise the enterprise relays: filters in ascending priority (ties by creation), matching
  *      the From domain exactly and the recipient's domain by pattern, the message's email type, the
- *      relay enabled, tested (a new or changed relay is untested until `relay test` passes), not
- *      suspended and under its daily limit; recipients that match different filters form
+ *      relay enabled, signed in (XOAUTH2: a valid grant), tested (a new or changed relay is untested
+ *      until `relay test` passes), not suspended and under its daily limit; recipients that match
+ *      different filters form
  *      separate groups;
  *   4. no relay: the default path (mailagent's own delivery) when the From domain is in the
  *      verified domain scope, else refused with the reason.
@@ -187,6 +188,7 @@ void relay_route_decide(const RelayRouteInput *in, GPtrArray *out, GPtrArray *sk
       }
       if (!r->enabled) skip = "disabled";
       else if (s->cand->suspended) skip = "suspended";
+      else if (relay_needs_sign_in(r)) skip = "needs OAuth2 sign-in: run relay authorize";
       else if (g_strcmp0(r->status, "untested") == 0) skip = "untested: run relay test";
       else if (!word_in(r->email_types, in->type)) skip = "does not carry this email type";
       else if (left <= 0) skip = "reached its daily limit";

@@ -2,14 +2,15 @@
  *
  * Reads only the envelope, the client's network membership (decided by the caller) and four
  * header fields (Resent-From, X-Forwarded-For, X-Forwarded-To, Delivered-To) of the header
- * section, which is scanned in place with a bound: the header section ends at the first empty
- * line, and at most 64 KiB of one field is considered. Never reads From/To/Cc.
+ * section, read once by mime_forward_signals_read (agent/mime: the parser reads them with it too;
+ * the header section ends at the first empty line, at most 64 KiB of one field is considered).
+ * Never reads From/To/Cc.
  */
 #include "forwarder_policy.h"
 
-#include <string.h>
+#include "agent/mime/mime.h"
 
-#define FWD_MAX_FIELD 65536
+#include <string.h>
 
 int forwarder_policy_parse(const char *name, FwdPolicy *out)
 {
@@ -54,48 +55,6 @@ gboolean forwarder_is_srs(const char *address, const char **srs_domain_r)
   return TRUE;
 }
 
-/* Splits an unfolded header value into address-like tokens (containing '@'). */
-static void collect_addresses(const char *value, GPtrArray *out)
-{
-  g_auto(GStrv) parts = g_strsplit_set(value, " \t,;<>\"()", -1);
-  for (guint i = 0; parts[i]; i++) {
-    const char *at = strchr(parts[i], '@');
-    if (!at || at == parts[i] || at[1] == '\0' || strchr(at + 1, '@')) continue;
-    g_ptr_array_add(out, g_ascii_strdown(parts[i], -1));
-  }
-}
-
-void forwarder_header_addresses(const guint8 *msg, gsize len, const char *name, gboolean all_fields, GPtrArray *out)
-{
-  gsize name_len = strlen(name), i = 0;
-
-  while (i < len) {
-    gsize eol = i;
-    while (eol < len && msg[eol] != '\n') eol++;
-    if (eol == i || (eol == i + 1 && msg[i] == '\r')) return; /* empty line: end of headers */
-    if (eol - i > name_len && msg[i + name_len] == ':' && g_ascii_strncasecmp((const char *) msg + i, name, name_len) == 0) {
-      GString *v = g_string_new(NULL);
-      gsize j = i + name_len + 1;
-      for (;;) {
-        gsize k;
-        for (k = j; k < eol && v->len < FWD_MAX_FIELD; k++)
-          if (msg[k] != '\r') g_string_append_c(v, (char) msg[k]);
-        i = eol + 1;
-        if (i >= len || (msg[i] != ' ' && msg[i] != '\t')) break;
-        eol = i; /* folded continuation */
-        while (eol < len && msg[eol] != '\n') eol++;
-        j = i;
-        g_string_append_c(v, ' ');
-      }
-      collect_addresses(v->str, out);
-      g_string_free(v, TRUE);
-      if (!all_fields) return;
-      continue;
-    }
-    i = eol + 1;
-  }
-}
-
 static gboolean domain_is_ours(const FwdInput *in, const char *address)
 {
   const char *at = address ? strrchr(address, '@') : NULL;
@@ -112,11 +71,11 @@ typedef struct {
   const char *route_signal; /* forwarder_network or srs: a route the enterprise owns */
 } Found;
 
-/* Looks the addresses up in order; the first employee wins. 1 found, 0 none, -1 error. */
-static int find_employee(const FwdInput *in, GPtrArray *addrs, const char *signal, Found *f, GError **error)
+/* Looks the addresses up in order (lower-cased); the first employee wins. 1 found, 0 none, -1 error. */
+static int find_employee(const FwdInput *in, const GPtrArray *addrs, const char *signal, Found *f, GError **error)
 {
-  for (guint i = 0; i < addrs->len; i++) {
-    const char *a = g_ptr_array_index(addrs, i);
+  for (guint i = 0; addrs && i < addrs->len; i++) {
+    g_autofree char *a = g_ascii_strdown(g_ptr_array_index(addrs, i), -1);
     if (!f->domain_signal && domain_is_ours(in, a)) f->domain_signal = signal;
     if (!f->employee_id) {
       int rc = in->lookup(in->lookup_ctx, a, &f->employee_id, error);
@@ -130,12 +89,22 @@ static int find_employee(const FwdInput *in, GPtrArray *addrs, const char *signa
   return 0;
 }
 
-static int header_signal(const FwdInput *in, const guint8 *msg, gsize len, const char *field, gboolean all,
-                         const char *signal, Found *f, GError **error)
+/* The header signals in order: Resent-From, X-Forwarded-For, then (behind a route the enterprise
+ * owns) the mailbox headers. The header block is read once (mime_forward_signals_read), as the
+ * parser reads it. 0, or -1 with *error. */
+static int header_signals(const FwdInput *in, const guint8 *msg, gsize len, Found *f, GError **error)
 {
-  g_autoptr(GPtrArray) addrs = g_ptr_array_new_with_free_func(g_free);
-  forwarder_header_addresses(msg, len, field, all, addrs);
-  return find_employee(in, addrs, signal, f, error);
+  MimeForwardFields sig;
+  mime_forward_signals_read(msg, len, &sig);
+  int rc = find_employee(in, sig.resent_from, "resent_from", f, error);
+  if (rc == 0) rc = find_employee(in, sig.x_forwarded_for, "x_forwarded_for", f, error);
+  if (rc == 0 && f->route_signal) {
+    /* mailbox headers name the employee only behind a route the enterprise owns */
+    rc = find_employee(in, sig.x_forwarded_to, f->route_signal, f, error);
+    if (rc == 0) rc = find_employee(in, sig.delivered_to, f->route_signal, f, error);
+  }
+  mime_forward_signals_clear(&sig);
+  return rc < 0 ? -1 : 0;
 }
 
 int forwarder_policy_decide(const FwdInput *in, const char *mail_from, const guint8 *msg, gsize len, FwdDecision *out,
@@ -164,17 +133,7 @@ int forwarder_policy_decide(const FwdInput *in, const char *mail_from, const gui
     if (find_employee(in, one, "envelope_sender", &f, error) < 0) goto fail;
   }
   envelope_trusted = f.route_signal != NULL || f.employee_id != NULL; /* forwarder network, SRS, employee */
-  if (msg && !f.employee_id) {
-    if (header_signal(in, msg, len, "Resent-From", FALSE, "resent_from", &f, error) < 0) goto fail;
-    if (!f.employee_id && header_signal(in, msg, len, "X-Forwarded-For", TRUE, "x_forwarded_for", &f, error) < 0)
-      goto fail;
-    if (!f.employee_id && f.route_signal) {
-      /* mailbox headers name the employee only behind a route the enterprise owns */
-      if (header_signal(in, msg, len, "X-Forwarded-To", FALSE, f.route_signal, &f, error) < 0) goto fail;
-      if (!f.employee_id && header_signal(in, msg, len, "Delivered-To", FALSE, f.route_signal, &f, error) < 0)
-        goto fail;
-    }
-  }
+  if (msg && !f.employee_id && header_signals(in, msg, len, &f, error) < 0) goto fail;
 
   out->employee_id = f.employee_id;
   switch (in->policy) {

@@ -19,6 +19,9 @@
  * address of the enterprise's domain (signals 1-3); headers may then name the employee but never
  * satisfy the policy, so its verdict is final at RCPT ("unknown forwarder": 550 before DATA).
  *
+ * The header fields are read by agent/mime's mime_forward_signals_read, in one pass, the reading
+ * the parser's MaMessage.signals come from too.
+ *
  * Pure: no storage, no sockets; employees are looked up through the caller's callback.
  */
 #ifndef MA_FORWARDER_POLICY_H
@@ -61,11 +64,6 @@ void forwarder_decision_clear(FwdDecision *d);
  * *error when a look-up failed (answer 451 4.3.0). */
 int forwarder_policy_decide(const FwdInput *in, const char *mail_from, const guint8 *msg, gsize len, FwdDecision *out,
                             GError **error);
-
-/* Addresses found in the first header field called name (case-insensitive, unfolded) of msg's
- * header section, lower-cased, in order. all_fields: every field of that name, not just the
- * first. out: char*. Exposed for tests. */
-void forwarder_header_addresses(const guint8 *msg, gsize len, const char *name, gboolean all_fields, GPtrArray *out);
 
 /* TRUE when local@domain is an SRS0/SRS1 address; *srs_domain_r points to its domain. */
 gboolean forwarder_is_srs(const char *address, const char **srs_domain_r);

@@ -185,11 +185,12 @@ static gboolean hook_disk_ok(void *ctx)
   return free_bytes >= c->srv->disk_reserve;
 }
 
-static void on_spooled(void *arg, gboolean ok, const char *spool_id)
+static void on_spooled(void *arg, gboolean ok, gboolean no_space, const char *spool_id)
 {
   Conn *c = arg;
   c->ticket = NULL;
-  smtp_session_spooled(c->s, ok, spool_id, now_ms());
+  smtp_session_spooled(c->s, ok ? SMTP_SPOOL_STORED : no_space ? SMTP_SPOOL_NO_SPACE : SMTP_SPOOL_FAILED, spool_id,
+                       now_ms());
   conn_run(c);
 }
 
@@ -230,7 +231,7 @@ static int hook_body_new(void *ctx, MaSpoolBody **out, GError **error)
 {
   Conn *c = ctx;
   g_autofree char *spool_id = ma_id_new();
-  return spool_body_create(c->srv->data_dir, spool_id, out, error);
+  return spool_body_new_buffered(c->srv->data_dir, spool_id, out, error);
 }
 
 static void on_committed(void *arg, guint n)

@@ -3,9 +3,11 @@
  * One enum of states, one function that changes state (set_state, which also sets the deadline
  * for the new state), one input function (smtp_session_process) and a commands[] table where
  * each command has a check step and a proceed step. A check only decides: it reads the session
- * (const) and returns a Verdict, with what it found out in CommandFacts; dispatch answers a
- * refusal (and charges the error budget), and only proceed changes the session. Between BDAT
- * chunks the session is in SMTP_STATE_BDAT_WAIT; a refused chunk is read in SMTP_STATE_BDAT_SKIP.
+ * (const) and returns a Verdict, with what it found out in CommandFacts and the log record of a
+ * refusal; dispatch answers a refusal (answer: logs it once, replies, charges the error budget),
+ * and only proceed changes the session. The end of a message works the same way (judge_message
+ * decides, finish_message acts). Between BDAT chunks the session is in SMTP_STATE_BDAT_WAIT; a
+ * refused chunk is read in SMTP_STATE_BDAT_SKIP.
  * Time comes in as now_ms (monotonic) on every entry point: nothing here reads a clock.
  * The pure parts live beside it: input framing (smtp_input), the envelope (smtp_envelope), the
  * AUTH exchange (smtp_auth), the parsers (smtp_parse), the limits (smtp_limits).
@@ -16,10 +18,11 @@
  * STARTTLS discards whatever plaintext is buffered behind it (CVE-2011-0411) and the session
  * starts again from SMTP_STATE_HELO after the handshake.
  *
- * Message octets go from the decoder into the spool body file as they arrive (spool_body.h: a
- * 64 KiB buffer, page-cache writes); only the header section is read back, at the end of the
- * message, for the forwarder policy. A write error is sticky and answered once at the end (452
- * 4.3.1 for a full disk, else 451 4.3.0); a refused message's file is unlinked.
+ * Message octets go from the decoder into the spool body as they arrive (spool_body.h: a 64 KiB
+ * buffer, then page-cache writes to its file once the message outgrows it); only the header
+ * section is read back, at the end of the message, for the forwarder policy. A write error is
+ * sticky and answered once at the end (452 4.3.1 for a full disk, else 451 4.3.0); a refused
+ * message's file is unlinked.
  *
  * Must never: reply 250 to a message before the spool writer says it is durable; read a line
  * without a bound; let a message end on anything but CRLF.CRLF; hold a message in memory.
@@ -221,14 +224,37 @@ typedef enum {
 typedef struct {
   VerdictKind kind;
   const char *text; /* the reply (static) ... */
-  char *owned;      /* ... or a formatted one, freed by dispatch */
+  char *owned;      /* ... or a formatted one, freed by answer */
   const char *then; /* VERDICT_CLOSE: a second line after it, or NULL */
+  MaLogLevel log_level;
+  char *log;        /* what answer logs with the reply (formatted only when that level is on), or NULL */
 } Verdict;
 
-#define PROCEED ((Verdict){VERDICT_PROCEED, NULL, NULL, NULL})
-#define REFUSE(t) ((Verdict){VERDICT_REFUSE, (t), NULL, NULL})
-#define DEFER(t) ((Verdict){VERDICT_DEFER, (t), NULL, NULL})
-#define CLOSE(t) ((Verdict){VERDICT_CLOSE, (t), NULL, NULL})
+#define PROCEED ((Verdict){VERDICT_PROCEED, NULL, NULL, NULL, MA_LOG_INFO, NULL})
+#define REFUSE(t) ((Verdict){VERDICT_REFUSE, (t), NULL, NULL, MA_LOG_INFO, NULL})
+#define DEFER(t) ((Verdict){VERDICT_DEFER, (t), NULL, NULL, MA_LOG_INFO, NULL})
+#define CLOSE(t) ((Verdict){VERDICT_CLOSE, (t), NULL, NULL, MA_LOG_INFO, NULL})
+
+/* v, with the record answer logs when it is answered (a check decides; it never logs itself). */
+static Verdict with_log(Verdict v, MaLogLevel level, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static Verdict with_log(Verdict v, MaLogLevel level, const char *fmt, ...)
+{
+  if (!ma_log_enabled(level)) return v;
+  va_list ap;
+  va_start(ap, fmt);
+  v.log_level = level;
+  v.log = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  return v;
+}
+
+/* A refusal whose reply is formatted (owned by the verdict). */
+static Verdict refuse_owned(char *text)
+{
+  Verdict v = REFUSE(NULL);
+  v.owned = text;
+  return v;
+}
 
 /* What a check found out, handed to its proceed step (one command's life; freed by dispatch). */
 typedef struct {
@@ -321,10 +347,9 @@ static SmtpAction proceed_mail(SmtpSession *s, const char *arg, CommandFacts *f,
 /* RCPT to bounce_domain: only our own tokens, never mixed with the enterprises' addresses. */
 static Verdict check_bounce_rcpt(const SmtpSession *s, const SmtpPath *path, CommandFacts *f)
 {
-  if (path->quoted || path->source_route || !s->hooks.bounce_lookup || s->hooks.bounce_lookup(s->hooks.ctx, path->local) != 1) {
-    ma_info("smtp", "rcpt refused client=%s to=<%s> reason=\"not a bounce address of ours\"", s->client, path->address);
-    return REFUSE("550 5.1.1 Recipient address rejected: no such bounce address here");
-  }
+  if (path->quoted || path->source_route || !s->hooks.bounce_lookup || s->hooks.bounce_lookup(s->hooks.ctx, path->local) != 1)
+    return with_log(REFUSE("550 5.1.1 Recipient address rejected: no such bounce address here"), MA_LOG_INFO,
+                    "rcpt refused client=%s to=<%s> reason=\"not a bounce address of ours\"", s->client, path->address);
   if (s->env.enterprise_id) return DEFER("452 4.5.3 Bounce addresses and other recipients go in separate transactions");
   f->bounce = TRUE;
   g_autofree char *addr = g_ascii_strdown(path->address, -1);
@@ -353,32 +378,26 @@ static Verdict check_rcpt(const SmtpSession *s, const char *arg, CommandFacts *f
   if (s->lim.bounce_domain && smtp_parse_rcpt(arg, &path, &why) == 0 &&
       g_ascii_strcasecmp(path.domain, s->lim.bounce_domain) == 0)
     return check_bounce_rcpt(s, &path, f);
-  if (smtp_parse_rcpt(arg, &path, &why) < 0 || smtp_rcpt_local_part(&path, s->lim.inbound_domain, local, &why) < 0) {
-    ma_info("smtp", "rcpt refused client=%s reason=\"%s\"", s->client, why);
-    return REFUSE(why);
-  }
+  if (smtp_parse_rcpt(arg, &path, &why) < 0 || smtp_rcpt_local_part(&path, s->lim.inbound_domain, local, &why) < 0)
+    return with_log(REFUSE(why), MA_LOG_INFO, "rcpt refused client=%s reason=\"%s\"", s->client, why);
   int rc = s->hooks.rcpt_lookup(s->hooks.ctx, local, &enterprise, &error);
-  if (rc < 0) {
-    ma_warn("smtp", "recipient look-up failed client=%s: %s", s->client, error->message);
-    return DEFER("451 4.3.0 Temporary lookup failure, try again later");
-  }
+  if (rc < 0)
+    return with_log(DEFER("451 4.3.0 Temporary lookup failure, try again later"), MA_LOG_WARN,
+                    "recipient look-up failed client=%s: %s", s->client, error->message);
   if (rc == 0) return REFUSE("550 5.1.1 Recipient address rejected: no such virtual address here");
   if (s->env.bounce) return DEFER("452 4.5.3 Bounce addresses and other recipients go in separate transactions");
   if (s->env.enterprise_id && strcmp(s->env.enterprise_id, enterprise) != 0)
     return DEFER("452 4.5.3 One enterprise per transaction; send the other recipients separately");
   if (!s->env.enterprise_id) {
     /* envelope signals are judged here; headers may still satisfy the policy at end of DATA */
-    if (s->hooks.policy(s->hooks.ctx, enterprise, s->client, s->env.mail.address, NULL, 0, &f->decision, &error) < 0) {
-      ma_warn("smtp", "forwarder policy look-up failed client=%s: %s", s->client, error->message);
-      return DEFER("451 4.3.0 Temporary lookup failure, try again later");
-    }
+    if (s->hooks.policy(s->hooks.ctx, enterprise, s->client, s->env.mail.address, NULL, 0, &f->decision, &error) < 0)
+      return with_log(DEFER("451 4.3.0 Temporary lookup failure, try again later"), MA_LOG_WARN,
+                      "forwarder policy look-up failed client=%s: %s", s->client, error->message);
     if (!f->decision.satisfied && f->decision.final) { /* the envelope already tells: no DATA */
       const char *reason = f->decision.reason ? f->decision.reason : "unknown forwarder";
-      ma_info("smtp", "rcpt refused client=%s from=<%s> result=550 reason=\"%s\"", s->client, s->env.mail.address,
-              f->decision.reason ? f->decision.reason : "");
-      Verdict v = {VERDICT_REFUSE, NULL, g_strdup_printf("550 5.7.1 Recipient refused by the forwarder policy: %s", reason),
-                   NULL};
-      return v;
+      return with_log(refuse_owned(g_strdup_printf("550 5.7.1 Recipient refused by the forwarder policy: %s", reason)),
+                      MA_LOG_INFO, "rcpt refused client=%s from=<%s> result=550 reason=\"%s\"", s->client,
+                      s->env.mail.address, f->decision.reason ? f->decision.reason : "");
     }
     f->enterprise_id = g_steal_pointer(&enterprise);
   }
@@ -482,8 +501,8 @@ static SmtpAction proceed_bdat(SmtpSession *s, const char *arg, CommandFacts *f,
 static Verdict check_junk(const SmtpSession *s, const char *arg, CommandFacts *f)
 {
   if (s->lim.junk_command_limit == 0 || s->junk < s->lim.junk_command_limit) return PROCEED;
-  ma_info("smtp", "closing: %u commands without progress client=%s", s->junk, s->client);
-  return CLOSE("421 4.7.0 Too many commands without progress, closing connection");
+  return with_log(CLOSE("421 4.7.0 Too many commands without progress, closing connection"), MA_LOG_INFO,
+                  "closing: %u commands without progress client=%s", s->junk, s->client);
 }
 
 static void count_junk(SmtpSession *s)
@@ -649,11 +668,13 @@ static const char *out_of_sequence(const SmtpSession *s, const SmtpCommand *c)
   return c->sequence ? c->sequence : "503 5.5.1 Error: bad sequence of commands";
 }
 
-/* Answers a verdict that is not PROCEED (frees its text). */
+/* Answers a verdict that is not PROCEED: logs its record, then replies (frees both texts). */
 static SmtpAction answer(SmtpSession *s, Verdict v, gint64 now_ms)
 {
   g_autofree char *owned = v.owned;
+  g_autofree char *log = v.log;
   const char *text = owned ? owned : v.text;
+  if (log) ma_log(v.log_level, "smtp", "%s", log);
   switch (v.kind) {
   case VERDICT_REFUSE:
     return refuse(s, text, now_ms);
@@ -711,18 +732,16 @@ static Verdict judge_message(const SmtpSession *s, const guint8 *head, gsize hea
   g_autoptr(GError) error = NULL;
   /* mail the archive could never parse is refused now, not acknowledged and then kept unparsed */
   const char *unparseable = mime_header_start_problem(head, head_len);
-  if (unparseable) {
-    ma_info("smtp", "message refused %s result=554 reason=\"%s\"", what, unparseable);
-    return (Verdict){VERDICT_REFUSE, NULL, g_strdup_printf("554 5.6.0 Message refused: %s", unparseable), NULL};
-  }
+  if (unparseable)
+    return with_log(refuse_owned(g_strdup_printf("554 5.6.0 Message refused: %s", unparseable)), MA_LOG_INFO,
+                    "message refused %s result=554 reason=\"%s\"", what, unparseable);
   if (s->lim.submission || s->env.bounce) return PROCEED; /* no forwarder policy for either */
   const FwdDecision *d = &s->env.decision;
   if (!d->satisfied || !d->employee_id) {
     FwdDecision h = {0};
-    if (s->hooks.policy(s->hooks.ctx, s->env.enterprise_id, s->client, s->env.mail.address, head, head_len, &h, &error) < 0) {
-      ma_warn("smtp", "forwarder policy look-up failed %s: %s", what, error->message);
-      return DEFER("451 4.3.0 Temporary lookup failure, try again later");
-    }
+    if (s->hooks.policy(s->hooks.ctx, s->env.enterprise_id, s->client, s->env.mail.address, head, head_len, &h, &error) < 0)
+      return with_log(DEFER("451 4.3.0 Temporary lookup failure, try again later"), MA_LOG_WARN,
+                      "forwarder policy look-up failed %s: %s", what, error->message);
     if (h.satisfied || !d->satisfied) {
       *better = h;
       d = better;
@@ -731,11 +750,9 @@ static Verdict judge_message(const SmtpSession *s, const guint8 *head, gsize hea
     }
   }
   if (d->satisfied) return PROCEED;
-  ma_info("smtp", "message refused %s result=550 reason=\"%s\"", what, d->reason ? d->reason : "");
-  return (Verdict){VERDICT_REFUSE, NULL,
-                   g_strdup_printf("550 5.7.1 Message refused by the forwarder policy: %s",
-                                   d->reason ? d->reason : "not forwarded by the enterprise"),
-                   NULL};
+  return with_log(refuse_owned(g_strdup_printf("550 5.7.1 Message refused by the forwarder policy: %s",
+                                               d->reason ? d->reason : "not forwarded by the enterprise")),
+                  MA_LOG_INFO, "message refused %s result=550 reason=\"%s\"", what, d->reason ? d->reason : "");
 }
 
 /* The message is complete: judge it and hand it to the spool, or refuse it. */
@@ -748,15 +765,19 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
   FwdDecision better = {0};
   Verdict v;
 
-  smtp_envelope_describe(&s->env, s->client, what);
-  g_string_append_printf(what, " size=%" G_GINT64_FORMAT, smtp_data_decoder_size(s->dec));
+  /* the envelope for the log records (info: the message's line; warn: a failure), only when logged */
+  if (ma_log_enabled(MA_LOG_WARN)) {
+    smtp_envelope_describe(&s->env, s->client, what);
+    g_string_append_printf(what, " size=%" G_GINT64_FORMAT, smtp_data_decoder_size(s->dec));
+  }
   if (err != SMTP_DATA_OK) {
-    v = REFUSE(smtp_data_error_reply(err));
-    ma_info("smtp", "message refused %s result=\"%.3s\" reason=\"%s\"", what->str, v.text, v.text + 4);
+    const char *refusal = smtp_data_error_reply(err);
+    v = with_log(REFUSE(refusal), MA_LOG_INFO, "message refused %s result=\"%.3s\" reason=\"%s\"", what->str, refusal,
+                 refusal + 4);
   } else if (spool_body_read_head(s->body, (gsize) smtp_data_decoder_header_size(s->dec), &head, &error) < 0 ||
              spool_body_flush(s->body, &error) < 0) { /* the header section: what the checks judge */
-    v = DEFER(spool_body_no_space(s->body) ? STORE_NO_SPACE : STORE_FAILED);
-    ma_warn("smtp", "message not stored %s: %s", what->str, error->message);
+    v = with_log(DEFER(spool_body_no_space(s->body) ? STORE_NO_SPACE : STORE_FAILED), MA_LOG_WARN,
+                 "message not stored %s: %s", what->str, error->message);
   } else {
     gsize head_len = 0;
     const guint8 *head_data = g_bytes_get_data(head, &head_len);
@@ -771,9 +792,10 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
   if (better.satisfied) smtp_envelope_set_decision(&s->env, &better); /* (an unsatisfied one was refused) */
   MaSpoolEntry *e = smtp_envelope_spool_entry(&s->env, s->lim.submission ? "submission" : s->env.bounce ? "bounce" : "smtp", s->client, s->helo,
                                               g_steal_pointer(&s->body));
-  g_free(s->spool_client_log);
-  s->spool_client_log = g_strdup_printf("%s employee=%s signal=%s", what->str, e->employee_id ? e->employee_id : "-",
-                                        e->signal ? e->signal : "-");
+  g_clear_pointer(&s->spool_client_log, g_free);
+  if (ma_log_enabled(MA_LOG_INFO))
+    s->spool_client_log = g_strdup_printf("%s employee=%s signal=%s", what->str, e->employee_id ? e->employee_id : "-",
+                                          e->signal ? e->signal : "-");
   s->submitted_ms = now_ms;
   transaction_reset(s);
   set_state(s, SMTP_STATE_SPOOLING, now_ms);
@@ -781,14 +803,16 @@ static SmtpAction finish_message(SmtpSession *s, gint64 now_ms)
   return SMTP_CONTINUE;
 }
 
-void smtp_session_spooled(SmtpSession *s, gboolean ok, const char *spool_id, gint64 now_ms)
+void smtp_session_spooled(SmtpSession *s, SmtpSpoolResult result, const char *spool_id, gint64 now_ms)
 {
   if (s->state != SMTP_STATE_SPOOLING) return;
+  gboolean ok = result == SMTP_SPOOL_STORED;
   if (ok) s->junk = 0; /* progress */
   if (ok) replyf(s, "250 2.0.0 Ok: queued as %s", spool_id);
-  else reply(s, "451 4.3.0 Temporary failure storing the message, try again later");
-  ma_info("smtp", "message spool_id=%s %s result=%s ack_ms=%" G_GINT64_FORMAT, spool_id, s->spool_client_log,
-          ok ? "250" : "451", now_ms - s->submitted_ms);
+  else reply(s, result == SMTP_SPOOL_NO_SPACE ? STORE_NO_SPACE : STORE_FAILED);
+  ma_info("smtp", "message spool_id=%s %s result=%s ack_ms=%" G_GINT64_FORMAT, spool_id,
+          s->spool_client_log ? s->spool_client_log : "", ok ? "250" : result == SMTP_SPOOL_NO_SPACE ? "452" : "451",
+          now_ms - s->submitted_ms);
   set_state(s, SMTP_STATE_IDLE, now_ms);
 }
 
@@ -796,8 +820,8 @@ void smtp_session_finished(SmtpSession *s, const char *reply_text, gint64 now_ms
 {
   if (s->state != SMTP_STATE_SPOOLING) return;
   reply(s, reply_text);
-  ma_info("smtp", "message %s result=%.3s ack_ms=%" G_GINT64_FORMAT, s->spool_client_log, reply_text,
-          now_ms - s->submitted_ms);
+  ma_info("smtp", "message %s result=%.3s ack_ms=%" G_GINT64_FORMAT, s->spool_client_log ? s->spool_client_log : "",
+          reply_text, now_ms - s->submitted_ms);
   set_state(s, SMTP_STATE_IDLE, now_ms);
 }
 

@@ -71,8 +71,8 @@ typedef struct {
   /* "220 Ready to start TLS" is in the output: start the handshake on the connection, then call
    * smtp_session_tls_done. */
   void (*starttls)(void *ctx, SmtpSession *s);
-  /* DATA/BDAT begins: a new spool body file for the message, under a new spool id the hook picks
-   * (spool_body_create; the id is spool_body_id). The session owns *out and frees it, unlinking the
+  /* DATA/BDAT begins: a new spool body for the message, under a new spool id the hook picks
+   * (spool_body_new_buffered: a file only once it outgrows its buffer; the id is spool_body_id). The session owns *out and frees it, unlinking the
    * file, unless it submits the message. 0, or -1 with *error (the message is answered 451 4.3.0). */
   int (*body_new)(void *ctx, MaSpoolBody **out, GError **error);
   /* Submission: checks a user name and password; 1 valid (*enterprise_id_r newly allocated), 0
@@ -106,9 +106,17 @@ SmtpAction smtp_session_process(SmtpSession *s, gint64 now_ms);
  * not ok: the caller closes the connection. */
 void smtp_session_tls_done(SmtpSession *s, gboolean ok, gint64 now_ms);
 
-/* The spool writer's verdict for the submitted message: 250 or 451. Call smtp_session_process
- * afterwards for pipelined commands. */
-void smtp_session_spooled(SmtpSession *s, gboolean ok, const char *spool_id, gint64 now_ms);
+/* What became of a submitted message: stored (250), or not, because the disk is full (452 4.3.1:
+ * the client should wait rather than retry at once) or for another reason (451 4.3.0). */
+typedef enum {
+  SMTP_SPOOL_FAILED,
+  SMTP_SPOOL_STORED,
+  SMTP_SPOOL_NO_SPACE,
+} SmtpSpoolResult;
+
+/* The spool writer's verdict for the submitted message. Call smtp_session_process afterwards for
+ * pipelined commands. */
+void smtp_session_spooled(SmtpSession *s, SmtpSpoolResult result, const char *spool_id, gint64 now_ms);
 
 /* Submission: the verdict on the submitted message as a complete reply ("250 2.0.0 Ok: queued as
  * ID", "550 5.7.1 ...", "451 4.3.0 ..."). Call smtp_session_process afterwards. */

@@ -6,7 +6,9 @@
  * on that pipe runs the callbacks. Tickets are freed on the loop thread only, so a cancelled
  * ticket is never touched by a callback that no longer has a session.
  *
- * A message's body file starts its fdatasync the moment it is submitted, on a small pool of
+ * A message within 64 KiB has no body file (spool_body_new_buffered): its octets go into its
+ * spool row, and the batch's one commit makes it durable. A larger message's body file starts its
+ * fdatasync the moment it is submitted, on a small pool of
  * syncer threads, so the files of the next batch sync while the current batch commits; the writer
  * waits for those syncs before it hands the batch to spool_put (whose own sync of a synced body
  * only reads its status). The spool directory is synced once per batch by the writer itself, at
@@ -16,6 +18,7 @@
  */
 #include "smtp_spool_writer.h"
 
+#include "agent/lib/diskspace.h"
 #include "agent/lib/log.h"
 
 #include <errno.h>
@@ -29,12 +32,12 @@ struct SmtpSpoolTicket {
   void *arg;
   gboolean cancelled;       /* loop thread only */
   gboolean ok;              /* set by the writer */
+  gboolean no_space;        /* set by the writer when !ok: the disk could not hold the batch */
   gboolean synced;          /* its body's early sync ended (under the writer's lock) */
   gboolean awaited;         /* in the batch the writer waits for (under the writer's lock) */
 };
 
 struct SmtpSpoolWriter {
-  struct event_base *base;
   char *data_dir;
   MaSpool *spool;
   GThread *thread;
@@ -45,6 +48,7 @@ struct SmtpSpoolWriter {
   GThreadPool *syncers;
   GQueue todo, done;
   guint in_flight;          /* taken by the writer, not yet in done */
+  gboolean idle;            /* the writer waits for work on `wake` (under lock) */
   gboolean stop;
   int inject_failures;
   int pipe_fd[2];
@@ -68,7 +72,11 @@ static gpointer writer_main(gpointer data)
     int rc;
 
     g_mutex_lock(&w->lock);
-    while (g_queue_is_empty(&w->todo) && !w->stop) g_cond_wait(&w->wake, &w->lock);
+    while (g_queue_is_empty(&w->todo) && !w->stop) {
+      w->idle = TRUE;
+      g_cond_wait(&w->wake, &w->lock);
+    }
+    w->idle = FALSE;
     if (g_queue_is_empty(&w->todo) && w->stop) {
       g_mutex_unlock(&w->lock);
       break;
@@ -83,12 +91,18 @@ static gpointer writer_main(gpointer data)
     w->in_flight = batch->len;
     inject = w->inject_failures > 0 ? w->inject_failures-- : 0;
     g_mutex_unlock(&w->lock);
-    /* every file of the batch was named when its DATA/BDAT began: one directory sync now, while
-     * the files' own syncs run on the syncer threads, makes all the names durable */
-    if (spool_body_sync_dir(w->data_dir, NULL) == 0)
+    /* every file of the batch was named before its message was submitted: one directory sync
+     * now, while the files' own syncs run on the syncer threads, makes all the names durable (a
+     * batch of messages kept in memory has no file and needs none) */
+    gboolean any_file = FALSE;
+    for (guint i = 0; i < batch->len; i++) {
+      MaSpoolEntry *e = ((SmtpSpoolTicket *) batch->pdata[i])->entry;
+      any_file |= e->body && !spool_body_in_memory(e->body);
+    }
+    if (any_file && spool_body_sync_dir(w->data_dir, NULL) == 0)
       for (guint i = 0; i < batch->len; i++) {
         MaSpoolEntry *e = ((SmtpSpoolTicket *) batch->pdata[i])->entry;
-        if (e->body) spool_body_name_synced(e->body);
+        if (e->body && !spool_body_in_memory(e->body)) spool_body_name_synced(e->body);
       }
     g_mutex_lock(&w->lock);
     /* wait for the batch's early syncs: woken once, by the last of them, not once per message */
@@ -115,11 +129,15 @@ static gpointer writer_main(gpointer data)
     if (rc < 0) ma_warn("smtp", "spool commit of %u messages failed: %s", batch->len, error->message);
     else ma_debug("smtp", "spool commit: %u messages, %zu octets, %" G_GINT64_FORMAT " us", batch->len, bytes, put_us);
 
+    /* SQLite reports a full disk as one temporary failure among others; what is left now tells */
+    gint64 free_bytes = 0;
+    gboolean no_space = rc < 0 && ma_disk_free(w->data_dir, &free_bytes) == 0 && free_bytes < (gint64) bytes;
     g_mutex_lock(&w->lock);
     for (guint i = 0; i < batch->len; i++) {
       SmtpSpoolTicket *t = batch->pdata[i];
       g_clear_pointer(&t->entry, ma_spool_entry_free);
       t->ok = rc == 0;
+      t->no_space = no_space;
       g_queue_push_tail(&w->done, t);
     }
     if (rc == 0) w->committed_pending += batch->len;
@@ -165,7 +183,7 @@ static void deliver_done(SmtpSpoolWriter *w)
 
   for (GList *l = done.head; l; l = l->next) {
     SmtpSpoolTicket *t = l->data;
-    if (!t->cancelled && t->done) t->done(t->arg, t->ok, t->id);
+    if (!t->cancelled && t->done) t->done(t->arg, t->ok, t->no_space, t->id);
     g_free(t->id);
     g_free(t);
   }
@@ -185,7 +203,6 @@ static void on_pipe(evutil_socket_t fd, short what, void *arg)
 SmtpSpoolWriter *smtp_spool_writer_new(struct event_base *base, const char *data_dir, GError **error)
 {
   SmtpSpoolWriter *w = g_new0(SmtpSpoolWriter, 1);
-  w->base = base;
   w->data_dir = g_strdup(data_dir);
   g_mutex_init(&w->lock);
   g_cond_init(&w->wake);
@@ -233,11 +250,14 @@ SmtpSpoolTicket *smtp_spool_writer_submit(SmtpSpoolWriter *w, MaSpoolEntry *e, S
   t->id = g_strdup(e->id);
   t->done = done;
   t->arg = arg;
+  /* a body in memory has no file to sync: its octets go into the spool row */
+  gboolean has_file = e->body && !spool_body_in_memory(e->body);
+  t->synced = !has_file;
   g_mutex_lock(&w->lock);
   g_queue_push_tail(&w->todo, t);
-  g_cond_signal(&w->wake);
+  if (w->idle) g_cond_signal(&w->wake); /* (a busy writer takes it with its next batch: no wake-up call) */
   g_mutex_unlock(&w->lock);
-  g_thread_pool_push(w->syncers, t, NULL); /* the ticket lives until its batch is done */
+  if (has_file) g_thread_pool_push(w->syncers, t, NULL); /* the ticket lives until its batch is done */
   return t;
 }
 

@@ -1,7 +1,8 @@
 /* smtp_spool_writer.h - the group-commit spool writer: one thread that takes every finished
- * message the SMTP sessions hand over (its octets already in its spool file), makes all that are
- * queued durable with ONE spool_put (each file fdatasync'd early and in parallel, then one fsync
- * of the spool directory and one of the database for the whole batch), and reports each
+ * message the SMTP sessions hand over (its octets in memory within 64 KiB, else already in its
+ * spool file), makes all that are queued durable with ONE spool_put (the small ones' octets in
+ * their rows; each file fdatasync'd early and in parallel, then one fsync of the spool directory
+ * when the batch has files; one sync of the database for the whole batch), and reports each
  * message's fate back on the event-loop thread. The syncs never run on the loop.
  *
  * Sessions are told "durable" only after spool_put returned 0; when the sync fails, every message
@@ -24,8 +25,10 @@
 typedef struct SmtpSpoolWriter SmtpSpoolWriter;
 typedef struct SmtpSpoolTicket SmtpSpoolTicket;
 
-/* Called on the loop thread: ok TRUE when the message is durable in the spool. */
-typedef void (*SmtpSpoolDoneFn)(void *arg, gboolean ok, const char *spool_id);
+/* Called on the loop thread: ok TRUE when the message is durable in the spool; when not, no_space
+ * TRUE when the disk had less room left after the failed commit than the batch needed (the commit
+ * failed for a full disk, which SMTP answers 452 4.3.1 rather than 451 4.3.0). */
+typedef void (*SmtpSpoolDoneFn)(void *arg, gboolean ok, gboolean no_space, const char *spool_id);
 /* Called on the loop thread after a successful commit of n messages. */
 typedef void (*SmtpSpoolCommittedFn)(void *arg, guint n);
 

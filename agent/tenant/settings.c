@@ -39,6 +39,8 @@ static const MaSettingInfo registry[] = {
    "bulk and list mail: flag (archive, rules test is_bulk) or skip"},
   {"pending_days", MA_SETTING_NUMBER, "14", NULL,
    "days mail with no matching record is held for late re-matching (raw copy kept), then purged; 0: none"},
+  {"relink_days", MA_SETTING_DAYS, "30", NULL,
+   "archived mail this many days old or newer is linked again when a record that matches it is added or changed; 0: none"},
   {"loop_limit", MA_SETTING_NUMBER, "50", NULL,
    "messages one outside sender may add to one record within loop_window_minutes before the rest are dropped; 0: no limit"},
   {"loop_window_minutes", MA_SETTING_NUMBER, "60", NULL, "the loop_limit window, in minutes"},
@@ -484,6 +486,8 @@ static void snapshot_apply(MaSettings *s, const char *key, const char *value)
     s->loop_window_minutes = (int) g_ascii_strtoll(value, NULL, 10);
   } else if (strcmp(key, "pending_days") == 0) {
     s->pending_days = (int) g_ascii_strtoll(value, NULL, 10);
+  } else if (strcmp(key, "relink_days") == 0) {
+    s->relink_days = (int) g_ascii_strtoll(value, NULL, 10);
   } else if (strcmp(key, "never_log") == 0) {
     g_ptr_array_set_size(s->never_log, 0);
     g_auto(GStrv) list = split_list(value);

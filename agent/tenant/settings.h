@@ -26,6 +26,10 @@
  *                      privacy trade-off (held mail is kept for the window though it matched no
  *                      record) against losing mail whose contact is created a day later. Nothing is
  *                      held under capture_level metadata (it keeps no raw copy).
+ *   relink_days        days [30] archived mail (archive_unmatched on, or linked to other records)
+ *                      this recent is matched again when a record is imported or changed, so a
+ *                      contact created later gets its mail; 0 turns it off (the pending store still
+ *                      works). The cost is the mail that matches the change, not the window.
  *   loop_limit         number [50] loop protection: once one outside sender's inbound messages
  *                      linked to one record within loop_window_minutes reach it, the next ones are
  *                      not archived (skip reason loop_throttled), logged, counted and reported once
@@ -142,6 +146,7 @@ typedef struct {
   gboolean skip_bulk_mail;      /* bulk_mail = skip */
   GPtrArray *never_log;         /* char*: lower-case never_log entries (owned) */
   int pending_days;             /* hold unmatched mail this long for late re-matching; 0: never */
+  int relink_days;              /* archived mail this recent is matched again when records change; 0: never */
   int loop_limit;               /* inbound messages from one sender to one record per window; 0: no limit */
   int loop_window_minutes;
 } MaSettings;

@@ -3,7 +3,8 @@
  * converters on the same bytes. Must never crash, leak, hang or hand out invalid UTF-8 in any
  * field that reaches storage (subject, bodies, ids, addresses, names, attachment names...), and
  * mime_header_start_problem (the SMTP server's 554 5.6.0) must never refuse what mime_parse reads;
- * an attachment left in the input (in_raw) must decode again to its size and digest.
+ * an attachment left in the input (in_raw) must decode again to its size and digest; the forward
+ * signals' reading the forwarder policy shares (mime_forward_signals_read) keeps its bounds.
  * Run: scripts/fuzz.sh mime SECONDS.
  * Seed corpus: the .eml files of tests/fixtures/mime.
  */
@@ -26,9 +27,27 @@ static void utf8(const char *what, const char *s)
   }
 }
 
+/* The forwarder policy's reading of the header block: at most MIME_SIGNAL_ADDRESSES_MAX addresses
+ * a list, each with one '@' that is neither first nor last. */
+static void forward_signals(const uint8_t *data, size_t size)
+{
+  MimeForwardFields f;
+  mime_forward_signals_read(data, size, &f);
+  const GPtrArray *lists[] = {f.resent_from, f.x_forwarded_for, f.x_forwarded_to, f.delivered_to};
+  for (gsize i = 0; i < G_N_ELEMENTS(lists); i++) {
+    if (lists[i] && lists[i]->len > MIME_SIGNAL_ADDRESSES_MAX) abort();
+    for (guint j = 0; lists[i] && j < lists[i]->len; j++) {
+      const char *a = lists[i]->pdata[j], *at = strchr(a, '@');
+      if (!at || at == a || !at[1] || strchr(at + 1, '@')) abort();
+    }
+  }
+  mime_forward_signals_clear(&f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   mime_global_init();
+  forward_signals(data, size);
   MaMimeLimits limits = mime_limits_default();
   limits.max_parts = 200; /* keep each run short; the logic is the same */
   MaMessage *m = NULL;
@@ -63,7 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
        * digest */
       if (a->in_raw != (a->data == NULL)) abort();
       if (a->in_raw) {
-        MimeContentReader *r = mime_content_reader_new(data, size, a);
+        MaRaw *input = ma_raw_new_static(data, size);
+        MimeContentReader *r = mime_content_reader_new(input, a);
         if (!r) abort();
         MaSha256 *h = ma_sha256_new();
         guint8 piece[333];
@@ -76,6 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char digest[65];
         ma_sha256_finish(h, digest);
         mime_content_reader_free(r);
+        ma_raw_free(input);
         if (total != a->size || strcmp(digest, a->sha256) != 0) abort();
       }
     }

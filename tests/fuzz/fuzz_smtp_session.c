@@ -87,7 +87,7 @@ static int body_new(void *ctx, MaSpoolBody **out, GError **error)
     if (!scratch_dir) return -1;
     atexit(remove_scratch);
   }
-  return spool_body_create(scratch_dir, id, out, error);
+  return spool_body_new_buffered(scratch_dir, id, out, error); /* as the server: a file past 64 KiB */
 }
 
 static void remove_bodies(void)
@@ -159,7 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (act == SMTP_CONTINUE && (f.submitted->len > 0 || f.starttls > 0)) {
       if (f.submitted->len > 0) {
         g_ptr_array_remove_index(f.submitted, 0);
-        smtp_session_spooled(s, f.spooled++ % 2 == 0, "spool-1", now);
+        smtp_session_spooled(s, (SmtpSpoolResult) (f.spooled++ % 3), "spool-1", now);
       } else {
         f.starttls--;
         smtp_session_tls_done(s, TRUE, now);

@@ -132,6 +132,30 @@ assert_eq "1 0" "$(json_get "$T/last.out" 'd["held"]') $(json_get "$T/last.out" 
 assert_eq "0 $((blobs_before - 1))" "$(sql "select count(*) from pending_messages m join pending_participants p on p.pending_id = m.id where p.address = 'ida@nowhere.example'") $(sql 'select count(*) from blobs')" \
   "the held message and its raw blob are gone"
 
+# relink_days bounds how far back archived mail is linked again: 0 links none; with 2, mail of
+# three days ago stays unlinked while today's is linked.
+assert_status 0 ma settings acme archive_unmatched=on relink_days=0
+mail "$T/jan.eml" jan@customer.example jan-1@customer.example
+assert_status 0 ma ingest acme "$T/jan.eml" --json
+jan=$(json_get "$T/last.out" 'd["id"]')
+echo '{"type":"contact","id":"C19","name":"Jan","emails":["jan@customer.example"]}' > "$T/c19.jsonl"
+assert_status 0 ma records import acme "$T/c19.jsonl" --json
+assert_eq "0 0" "$(json_get "$T/last.out" 'd["relinked"]') $(sql "select count(*) from message_links where message_id='$jan'")" \
+  "relink_days=0: archived mail is not linked again"
+assert_status 0 ma settings acme relink_days=2
+mail "$T/kim1.eml" kim@customer.example kim-1@customer.example
+assert_status 0 ma ingest acme "$T/kim1.eml" --json
+kim1=$(json_get "$T/last.out" 'd["id"]')
+clock_advance $((3 * 86400))
+mail "$T/kim2.eml" kim@customer.example kim-2@customer.example
+assert_status 0 ma ingest acme "$T/kim2.eml" --json
+kim2=$(json_get "$T/last.out" 'd["id"]')
+echo '{"type":"contact","id":"C20","name":"Kim","emails":["kim@customer.example"]}' > "$T/c20.jsonl"
+assert_status 0 ma records import acme "$T/c20.jsonl" --json
+assert_eq "1 0 1" "$(json_get "$T/last.out" 'd["relinked"]') $(sql "select count(*) from message_links where message_id='$kim1'") $(sql "select count(*) from message_links where message_id='$kim2'")" \
+  "relink_days=2: the message of three days ago stays unlinked, today's is linked"
+assert_status 0 ma settings acme archive_unmatched=off relink_days=default
+
 # Enterprise deletion clears held mail and its blobs.
 mail "$T/hal.eml" hal@nowhere.example hal-1@nowhere.example
 assert_status 0 ma ingest acme "$T/hal.eml"

@@ -23,22 +23,11 @@ source "$(dirname "$0")/lib/outbound.sh"
 
 pki_make
 dns_start "$FIXTURES_DIR/dns/example.test.zone"
-# the submission port's certificate names its IP address (the binding gives 127.0.0.1), chain included
-(
-  cd "$T/pki"
-  openssl req -newkey rsa:2048 -nodes -keyout smtp.key -out smtp.csr -subj "/CN=127.0.0.1" 2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > smtp.ext
-  openssl x509 -req -in smtp.csr -CA inter.pem -CAkey inter.key -CAcreateserial -out smtp.crt -days 2 -extfile smtp.ext 2>/dev/null
-  cat smtp.crt inter.pem > smtp.pem
-  chmod 644 smtp.key
-)
-oauth2_provider_start
 dovecot_user carol@example.test carol-pw
 dovecot_user dave@example.test dave-pw
-DOVECOT_EXTRA_MECHANISMS="xoauth2" dovecot_start \
-  "passdb {" "  driver = oauth2" "  mechanisms = xoauth2" "  args = $T/dovecot/oauth2.conf.ext" "}" \
-  "service auth {" "  unix_listener $T/dovecot/auth-postfix {" "    mode = 0666" "  }" "}"
-for _ in $(seq 1 50); do [ -S "$T/dovecot/auth-postfix" ] && break; sleep 0.1; done
+# the submission port's certificate names its IP address (the binding gives 127.0.0.1); Dovecot is
+# its SASL, password and OAuth2
+xoauth2_sasl_start
 
 PF=$T/pf
 PF_PORT=$(free_port)
@@ -54,17 +43,7 @@ pf_listen "$PF" "127.0.0.1:$OPEN_PORT" smtpd_sasl_auth_enable=no mynetworks=127.
   smtpd_recipient_restrictions=permit_mynetworks,reject
 pf_reload "$PF"
 
-cat > "$T/presets.ini" <<EOF
-[fakeprov]
-name = Fake provider (tests)
-source = tests/fixtures/collector/fake_oauth2.py
-imap = localhost:$IMAPS_PORT:tls
-smtp = 127.0.0.1:$PF_PORT:starttls
-auth = oauth2 password
-oauth2_authorize_url = http://127.0.0.1:$OAUTH_PORT/authorize
-oauth2_token_url = http://127.0.0.1:$OAUTH_PORT/token
-oauth2_scope = mail
-EOF
+fakeprov_preset "$PF_PORT"
 clock_start 1796205600 # 2026-12-02 10:00 UTC
 write_config "[collector]" "ca_file=$T/pki/root.pem" "timeout=10" "presets_file=$T/presets.ini" "interval=8640000" \
   "[queue]" "retry_initial=1" "retry_max=2" "[dns]" "servers=$DNS_SERVERS" \

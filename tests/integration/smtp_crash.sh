@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # smtp_crash.sh - crash safety of the acknowledgement: Postfix's smtp-source sends thousands of
 # messages over many parallel sessions while `mailagent serve` is SIGKILLed at random moments and
-# restarted. Afterwards every message that got "250 ... queued as ID" (as smtp-source saw it) is
+# restarted. Odd rounds send 300-octet messages (kept in their spool rows: the spool's commit is
+# their only sync), even rounds 70,000-octet ones (over a body's 64 KiB buffer: body files). After
+# each kill the spool's write-ahead log gets a torn tail (random octets after its last frame, what a
+# power cut in the middle of a commit's append leaves): the restart must ignore it and lose no
+# acknowledged message. Afterwards every message that got "250 ... queued as ID" (as smtp-source saw it) is
 # archived exactly once (one provenance row for its spool id, nothing left in the spool, no body
 # file left in data/spool), every archived message has exactly one activity, and no activity is
 # duplicated.
@@ -17,18 +21,23 @@ ma rules add acme '{"name":"All contacts","object_types":["contact"],"action":{"
 # at least 5 kills, and rounds until 1,500 messages were acknowledged (at most 15 rounds)
 MIN_ACKED=${SMTP_CRASH_MIN_ACKED:-1500}
 acked_so_far() { cat "$T"/source.*.log 2>/dev/null | grep -o 'queued as [0-9a-z]*' | sort -u | wc -l; }
-ROUNDS=0
+ROUNDS=0 TORN=0
 for round in $(seq 1 15); do
   if [ "$round" -gt 5 ] && [ "$(acked_so_far)" -ge "$MIN_ACKED" ]; then break; fi
   ROUNDS=$round
   start_serve
-  smtp-source -v -A -s 20 -m 3000 -l 300 -f customer@client.example -t "$INBOUND" "127.0.0.1:$SMTP_PORT" \
+  size=300; [ $((round % 2)) = 0 ] && size=70000
+  smtp-source -v -A -s 20 -m 3000 -l "$size" -f customer@client.example -t "$INBOUND" "127.0.0.1:$SMTP_PORT" \
     >"$T/source.$round.log" 2>&1 &
   src=$!
   sleep "$(/usr/bin/python3 -c 'import random; print(round(random.uniform(0.4, 1.6), 2))')"
   kill -KILL "$SERVE_PID" 2>/dev/null || true
   wait "$SERVE_PID" 2>/dev/null || true
   SERVE_PID=
+  if [ -s "$T/data/spool.db-wal" ]; then
+    head -c $((RANDOM % 8000 + 1)) /dev/urandom >>"$T/data/spool.db-wal"
+    TORN=$((TORN + 1))
+  fi
   sleep 0.3
   kill "$src" 2>/dev/null || true
   wait "$src" 2>/dev/null || true
@@ -48,6 +57,9 @@ assert_eq 0 "$(ls "$T/data/spool" | wc -l)" "no body file left in data/spool aft
 cat "$T"/source.*.log | grep -o 'queued as [0-9a-z]*' | awk '{print $3}' | sort -u >"$T/acked.txt"
 acked=$(wc -l <"$T/acked.txt")
 echo "acknowledged by 250: $acked messages over $ROUNDS SIGKILLed runs"
+[ "$TORN" -ge 3 ] && pass "$TORN restarts found a torn tail after the spool's write-ahead log" || fail "only $TORN torn tails"
+bigs=$(for r in $(seq 2 2 "$ROUNDS"); do cat "$T/source.$r.log"; done | { grep -o 'queued as [0-9a-z]*' || true; } | sort -u | wc -l)
+[ "$bigs" -ge 20 ] && pass "$bigs acknowledged messages over 64 KiB (body files)" || fail "only $bigs large messages acknowledged"
 if [ "$acked" -ge 1000 ]; then pass "over a thousand messages acknowledged ($acked)"; else fail "too few acknowledged messages: $acked"; fi
 
 check=$(/usr/bin/python3 - "$T/data/mailagent.db" "$T/acked.txt" <<'PY'

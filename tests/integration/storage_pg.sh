@@ -32,7 +32,7 @@ run_pg test_storage /storage/postgresql 19
 # the archive: messages, threads, activities, timeline, outbox claims, the same message on two handles
 run_pg test_storage_archive /storage/postgresql 23
 run_pg test_storage_mailboxes /storage/postgresql/mailboxes 7
-run_pg test_relay_plan /relay/plan/postgresql 3
+run_pg test_relay_plan /relay/plan/postgresql 4
 # held mail, re-matching's unlinking, search (CJK, fields, relevance, pages) and erasure without trace
 run_pg test_storage_pending /storage/postgresql/pending 2
 run_pg test_storage_search /storage/postgresql/search 8
@@ -41,7 +41,7 @@ assert_eq 1 "$(pg_sql "select count(*) from schema_migrations where version = 1"
 # The sending side: the outbound queue, relays, the employee-mailbox channel's counts and the
 # suppressions, and their once-only semantics with two handles in two threads (test_storage_claims).
 run_pg test_storage_outbound /storage_outbound/postgresql 6
-run_pg test_storage_relays /storage/postgresql/relays 5
+run_pg test_storage_relays /storage/postgresql/relays 6
 run_pg test_storage_claims /storage_claims/postgresql 5
 # the leaders of serve's scheduled jobs: one granted per job when two handles race, expired leases taken over
 run_pg test_storage_leases /storage_leases/postgresql 2

@@ -94,17 +94,43 @@ static void expect_bool(const char *fixture, const char *field, json_t *want, gb
   if (json_is_true(want) != !!got) g_error("%s: %s: want %d, got %d", fixture, field, json_is_true(want), got);
 }
 
-static void check_fixture(const char *name, const char *eml, const char *expected_json)
+/* mapped: the fixture is parsed from its file, mapped (raw.h) and read by GMime through its
+ * descriptor, as a large spool body is; it must give what the parse of the same octets in memory
+ * gives, field for field (message_to_json), besides matching the expected JSON. */
+static void check_fixture(const char *name, const char *eml, const char *expected_json, gboolean mapped)
 {
   json_error_t jerr;
   json_t *want = json_load_file(expected_json, 0, &jerr);
   if (!want) g_error("%s: bad JSON: %s line %d", expected_json, jerr.text, jerr.line);
   GError *error = NULL;
-  g_autofree gchar *raw = NULL;
+  g_autofree gchar *bytes = NULL;
   gsize raw_len = 0;
-  g_assert_true(g_file_get_contents(eml, &raw, &raw_len, NULL));
+  g_assert_true(g_file_get_contents(eml, &bytes, &raw_len, NULL));
+  g_autoptr(MaRaw) input = NULL;
+  if (mapped) {
+    g_assert_cmpint(ma_raw_open_mapped(eml, G_MAXSIZE, &input, NULL), ==, 0);
+    g_assert_true(raw_len == 0 || ma_raw_fd(input) >= 0);
+  } else {
+    input = ma_raw_new_static(bytes, raw_len);
+  }
   MaMessage *m = NULL;
-  if (mime_parse(raw, raw_len, NULL, &m, &error) < 0) g_assert_null(m);
+  if (mime_parse_raw(input, NULL, &m, &error) < 0) g_assert_null(m);
+  if (mapped && m) {
+    MaMessage *in_memory = NULL;
+    g_assert_cmpint(mime_parse(bytes, raw_len, NULL, &in_memory, NULL), ==, 0);
+    json_t *a = message_to_json(in_memory), *b = message_to_json(m);
+    if (!json_equal(a, b)) {
+      g_autofree char *sa = json_dumps(a, JSON_INDENT(1)), *sb = json_dumps(b, JSON_INDENT(1));
+      g_error("%s: the mapped file parses differently:\nin memory: %s\nmapped: %s", name, sa, sb);
+    }
+    for (guint i = 0; i < m->attachments->len; i++) {
+      const MaAttachment *x = in_memory->attachments->pdata[i], *y = m->attachments->pdata[i];
+      g_assert_true(x->in_raw == y->in_raw && x->raw_offset == y->raw_offset && x->raw_length == y->raw_length);
+    }
+    json_decref(a);
+    json_decref(b);
+    ma_message_free(in_memory);
+  }
   json_t *err = json_object_get(want, "error");
   if (err) {
     g_assert_null(m);
@@ -186,7 +212,7 @@ static void check_fixture(const char *name, const char *eml, const char *expecte
       if (a->data) {
         g_string_append_len(content, g_bytes_get_data(a->data, NULL), (gssize)g_bytes_get_size(a->data));
       } else {
-        MimeContentReader *r = mime_content_reader_new(raw, raw_len, a);
+        MimeContentReader *r = mime_content_reader_new(input, a);
         g_assert_nonnull(r);
         guint8 piece[7]; /* small pieces: the decoder's steps and flush, every boundary */
         gssize n;
@@ -236,7 +262,7 @@ static void check_fixture(const char *name, const char *eml, const char *expecte
   json_decref(want);
 }
 
-static void test_fixtures(void)
+static void run_fixtures(gboolean mapped)
 {
   char *dir = g_build_filename(fixtures_dir(), "mime", NULL);
   GDir *d = g_dir_open(dir, 0, NULL);
@@ -254,13 +280,16 @@ static void test_fixtures(void)
     char *js = g_strdup_printf("%s/%s.json", dir, name);
     if (!g_file_test(js, G_FILE_TEST_EXISTS)) g_error("%s has no expected .json", eml);
     if (g_test_verbose()) g_printerr("fixture %s\n", name);
-    check_fixture(name, eml, js);
+    check_fixture(name, eml, js, mapped);
     g_free(eml);
     g_free(js);
   }
   g_ptr_array_unref(names);
   g_free(dir);
 }
+
+static void test_fixtures(void) { run_fixtures(FALSE); }
+static void test_fixtures_mapped(void) { run_fixtures(TRUE); }
 
 /* ---- generated hostile input ------------------------------------------------------------------ */
 
@@ -615,6 +644,77 @@ static void test_rfc2047(void)
   }
 }
 
+/* The forward signals' one reading of the header block (mime_signals.c), shared by the forwarder
+ * policy and the parser: which fields count (the first Resent-From, X-Forwarded-To, Delivered-To;
+ * every X-Forwarded-For), folding, CRLF, the end at the blank line, the bounds; then every prefix
+ * of the block (byte by byte, as a cut header section arrives): each list is a prefix of the
+ * whole one, its last address possibly cut. */
+static const char signals_block[] =
+  "Received: from x by y\r\n"
+  "RESENT-FROM: \"Emp, Loyee\" <Employee@Corp.example>, other@corp.example\r\n"
+  "Resent-From: second@corp.example\r\n"
+  "X-Forwarded-For: employee@corp.example crm@inbound.example\r\n"
+  "Subject: resent-from: nobody@x.example\r\n"
+  "X-Forwarded-To: crm-acme@inbound.example\r\n"
+  "X-Forwarded-For: hop@two.example\r\n"
+  "Delivered-To:\r\n"
+  " (folded) first@deliver.example;\r\n"
+  "\tsecond@deliver.example\r\n"
+  "Delivered-To: later@deliver.example\r\n"
+  "\r\n"
+  "Resent-From: body@not.header\r\n";
+
+static void assert_list(const GPtrArray *got, const char *const *want)
+{
+  g_assert_nonnull(got);
+  guint n = 0;
+  while (want[n]) n++;
+  g_assert_cmpuint(got->len, ==, n);
+  for (guint i = 0; i < n; i++) g_assert_cmpstr(got->pdata[i], ==, want[i]);
+}
+
+static void assert_prefix_list(const GPtrArray *part, const GPtrArray *whole)
+{
+  if (!part) return;
+  g_assert_nonnull(whole);
+  g_assert_cmpuint(part->len, <=, whole->len);
+  for (guint i = 0; i < part->len; i++) g_assert_true(g_str_has_prefix(whole->pdata[i], part->pdata[i]));
+}
+
+static void test_forward_signals(void)
+{
+  MimeForwardFields f;
+  gsize len = strlen(signals_block);
+  mime_forward_signals_read(signals_block, len, &f);
+  assert_list(f.resent_from, (const char *const[]){"Employee@Corp.example", "other@corp.example", NULL});
+  assert_list(f.x_forwarded_for,
+              (const char *const[]){"employee@corp.example", "crm@inbound.example", "hop@two.example", NULL});
+  assert_list(f.x_forwarded_to, (const char *const[]){"crm-acme@inbound.example", NULL});
+  assert_list(f.delivered_to, (const char *const[]){"first@deliver.example", "second@deliver.example", NULL});
+  for (gsize cut = 0; cut < len; cut++) {
+    MimeForwardFields p;
+    mime_forward_signals_read(signals_block, cut, &p);
+    assert_prefix_list(p.resent_from, f.resent_from);
+    assert_prefix_list(p.x_forwarded_for, f.x_forwarded_for);
+    assert_prefix_list(p.x_forwarded_to, f.x_forwarded_to);
+    assert_prefix_list(p.delivered_to, f.delivered_to);
+    mime_forward_signals_clear(&p);
+  }
+  mime_forward_signals_clear(&f);
+  /* the bounds: a field's value is read up to MIME_SIGNAL_FIELD_MAX octets, a list keeps at most
+   * MIME_SIGNAL_ADDRESSES_MAX addresses */
+  GString *big = g_string_new("X-Forwarded-For:");
+  for (int i = 0; i < 300; i++) g_string_append_printf(big, " a%d@x.example", i);
+  g_string_append(big, "\r\nResent-From: ");
+  for (gsize i = 0; i < MIME_SIGNAL_FIELD_MAX; i++) g_string_append_c(big, 'y');
+  g_string_append(big, " late@x.example\r\n\r\n");
+  mime_forward_signals_read(big->str, big->len, &f);
+  g_assert_cmpuint(f.x_forwarded_for->len, ==, MIME_SIGNAL_ADDRESSES_MAX);
+  g_assert_cmpuint(f.resent_from->len, ==, 0); /* the address lies past the field's bound */
+  mime_forward_signals_clear(&f);
+  g_string_free(big, TRUE);
+}
+
 static void test_content_type_valid(void)
 {
   static const char *const valid[] = {"text/plain", " Text/Plain ; charset=utf-8", "application/x-foo", "a/b(comment)"};
@@ -644,8 +744,10 @@ int main(int argc, char **argv)
   }
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/mime/fixtures", test_fixtures);
+  g_test_add_func("/mime/fixtures-mapped", test_fixtures_mapped);
   g_test_add_func("/mime/rfc2047", test_rfc2047);
   g_test_add_func("/mime/content_type_valid", test_content_type_valid);
+  g_test_add_func("/mime/forward-signals", test_forward_signals);
   g_test_add_func("/mime/limits", test_limits);
   g_test_add_func("/mime/text-cap", test_text_cap);
   g_test_add_func("/mime/huge_header_line", test_huge_header_line);

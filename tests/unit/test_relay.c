@@ -258,6 +258,73 @@ static void test_route_untested(void)
   fx_clear(&fx);
 }
 
+
+/* An XOAUTH2 relay without a valid grant is passed over (needs sign-in), whatever its status; with
+ * a valid grant it carries mail. */
+static void test_route_needs_sign_in(void)
+{
+  Fx fx;
+  fx_init(&fx);
+  MaRelay *a = relay("a", "mass", 0);
+  filter(a, 1, 1, "acme.example", NULL);
+  a->auth_enabled = TRUE;
+  a->auth_mechanism = g_strdup("XOAUTH2");
+  a->username = g_strdup("relay@acme.example");
+  a->auth_provider = g_strdup("outlook");
+  a->grant_state = g_strdup("revoked");
+  add(&fx, a, 0);
+  const char *const one[] = {"x@client.example", NULL};
+  ASSERT_ROUTE(&fx, "x@client.example>mailagent_relay", "mass", NULL, NULL, NULL, NULL, TRUE, one);
+  g_assert_cmpuint(fx.skipped->len, ==, 1);
+  g_assert_cmpstr(g_ptr_array_index(fx.skipped, 0), ==,
+                  "relay a filter 1 (acme.example) matched but the relay needs OAuth2 sign-in: run relay authorize");
+  g_clear_pointer(&a->grant_state, g_free); /* never signed in */
+  ASSERT_ROUTE(&fx, "x@client.example>mailagent_relay", "mass", NULL, NULL, NULL, NULL, TRUE, one);
+  a->grant_state = g_strdup("valid");
+  ASSERT_ROUTE(&fx, "x@client.example>enterprise_relay:a", "mass", NULL, NULL, NULL, NULL, TRUE, one);
+  /* AUTH off: the grant is not needed */
+  g_free(a->grant_state);
+  a->grant_state = NULL;
+  a->auth_enabled = FALSE;
+  ASSERT_ROUTE(&fx, "x@client.example>enterprise_relay:a", "mass", NULL, NULL, NULL, NULL, TRUE, one);
+  fx_clear(&fx);
+}
+
+/* The relay's auth object: provider and authorized (XOAUTH2: the grant is valid; null for a
+ * password mechanism); never the password or a token. */
+static void test_json_auth(void)
+{
+  MaRelay *r = relay("a", "mass", 0);
+  r->host = g_strdup("smtp.acme.example");
+  r->security = g_strdup("starttls");
+  r->tls_mode = g_strdup("required-verify");
+  r->auth_enabled = TRUE;
+  r->auth_mechanism = g_strdup("XOAUTH2");
+  r->username = g_strdup("relay@acme.example");
+  r->auth_provider = g_strdup("outlook");
+  r->password_sealed = g_strdup("v1:sealed-secret");
+  json_t *doc = relay_to_json(r, 0);
+  char *auth = json_dumps(json_object_get(doc, "auth"), JSON_COMPACT | JSON_SORT_KEYS);
+  g_assert_cmpstr(auth, ==,
+                  "{\"authorized\":false,\"enabled\":true,\"mechanism\":\"XOAUTH2\",\"password_set\":true,"
+                  "\"provider\":\"outlook\",\"username\":\"relay@acme.example\"}");
+  free(auth);
+  char *all = json_dumps(doc, JSON_COMPACT);
+  g_assert_null(strstr(all, "sealed-secret"));
+  free(all);
+  json_decref(doc);
+  r->grant_state = g_strdup("valid");
+  doc = relay_to_json(r, 0);
+  g_assert_true(json_is_true(json_object_get(json_object_get(doc, "auth"), "authorized")));
+  json_decref(doc);
+  g_free(r->auth_mechanism);
+  r->auth_mechanism = g_strdup("PLAIN");
+  doc = relay_to_json(r, 0);
+  g_assert_true(json_is_null(json_object_get(json_object_get(doc, "auth"), "authorized")));
+  json_decref(doc);
+  ma_relay_free(r);
+}
+
 static void test_route_daily_limit_splits(void)
 {
   Fx fx;
@@ -365,6 +432,8 @@ int main(int argc, char **argv)
   g_test_add_func("/relay/route/wildcards", test_route_wildcards);
   g_test_add_func("/relay/route/disabled_suspended", test_route_disabled_suspended);
   g_test_add_func("/relay/route/untested", test_route_untested);
+  g_test_add_func("/relay/route/needs_sign_in", test_route_needs_sign_in);
+  g_test_add_func("/relay/json/auth", test_json_auth);
   g_test_add_func("/relay/route/daily_limit", test_route_daily_limit_splits);
   g_test_add_func("/relay/route/no_filter", test_route_no_filter_carries_nothing);
   g_test_add_func("/relay/route/employee", test_route_employee);

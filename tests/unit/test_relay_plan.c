@@ -1,7 +1,8 @@
 /* test_relay_plan.c - relay_plan_decide and the channel settings over a real (temporary) storage:
  * an employee's default sending mailbox (the chosen one while active, else the oldest active),
  * the choice refused for a mailbox bound to someone else, the employee_mailbox system account
- * checked against the bound mailboxes, and the default path closed by a suspension. Both backends
+ * checked against the bound mailboxes, the default path closed by a suspension, and a relay's
+ * XOAUTH2 fields (provider, sign-in state, a refused grant). Both backends
  * (testutil_storage.h); PostgreSQL once its backend fills the mailbox bindings. */
 #include "agent/relay/relay.h"
 
@@ -149,6 +150,115 @@ static void test_suspension_closes_default_path(Fixture *fx, gconstpointer data)
   g_assert_no_error(error);
 }
 
+
+/* relay_modify of relay corp with fields (taken: released here). */
+static int modify(Fixture *fx, json_t *fields, MaRelay **out, GError **error)
+{
+  int rc = relay_modify(fx->st, fx->cfg, "ent1", "corp", fields, out, error);
+  json_decref(fields);
+  return rc;
+}
+
+/* relay_create/relay_modify with AUTH XOAUTH2: a username and a provider are needed, no password;
+ * TLS is required-verify; the relay is untested and says it needs sign-in; another provider
+ * revokes the grant of the old one. */
+static void test_xoauth2_fields(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  MaRelay *r = NULL;
+  json_t *f = json_pack("{s:s,s:s,s:i,s:{s:s,s:s},s:[{s:i,s:s}]}", "name", "corp", "host", "smtp.acme.example", "port",
+                        587, "auth", "mechanism", "XOAUTH2", "username", "relay@acme.example", "filters", "priority", 1,
+                        "sender_domain", "acme.example");
+  g_assert_cmpint(relay_create(fx->st, fx->cfg, "ent1", f, &r, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+  g_assert_nonnull(strstr(error->message, "XOAUTH2 needs a username and a provider"));
+  g_clear_error(&error);
+  json_object_set_new(json_object_get(f, "auth"), "provider", json_integer(7));
+  g_assert_cmpint(relay_create(fx->st, fx->cfg, "ent1", f, &r, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+  g_assert_cmpstr(error->message, ==, "auth.provider: a string");
+  g_clear_error(&error);
+  json_object_set_new(json_object_get(f, "auth"), "provider", json_string("bad provider!"));
+  g_assert_cmpint(relay_create(fx->st, fx->cfg, "ent1", f, &r, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_INVALID);
+  g_assert_nonnull(strstr(error->message, "auth.provider"));
+  g_clear_error(&error);
+  json_object_set_new(json_object_get(f, "auth"), "provider", json_string("fakeprov"));
+  json_object_set_new(f, "tls_mode", json_string("preferred"));
+  g_assert_cmpint(relay_create(fx->st, fx->cfg, "ent1", f, &r, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_INVALID); /* AUTH needs required-verify */
+  g_clear_error(&error);
+  json_object_del(f, "tls_mode");
+  g_assert_cmpint(relay_create(fx->st, fx->cfg, "ent1", f, &r, &error), ==, 0);
+  g_assert_no_error(error);
+  json_decref(f);
+  g_assert_cmpstr(r->tls_mode, ==, "required-verify");
+  g_assert_cmpstr(r->auth_provider, ==, "fakeprov");
+  g_assert_null(r->password_sealed);
+  g_assert_true(relay_uses_oauth2(r) && relay_needs_sign_in(r));
+  g_assert_cmpstr(r->status, ==, "untested");
+  g_assert_nonnull(strstr(r->status_reason, "sign in (mailagent relay authorize)"));
+
+  /* signed in: a valid grant, read with the relay */
+  g_autofree char *owner = relay_oauth2_owner(r->id);
+  g_assert_true(g_str_has_prefix(owner, "relay:") && strcmp(owner + strlen("relay:"), r->id) == 0);
+  MaOAuth2Grant g = {.owner = owner, .enterprise_id = "ent1", .provider = "fakeprov", .access_sealed = "a",
+                     .access_expires_at = 5000, .updated_at = 1000};
+  g_assert_cmpint(storage_oauth2_grant_put(fx->st, &g, &error), ==, 0);
+  MaRelay *m = NULL;
+  g_assert_cmpint(modify(fx, json_pack("{s:i}", "daily_limit", 5), &m, &error), ==, 0);
+  g_assert_cmpstr(m->grant_state, ==, "valid");
+  g_assert_false(relay_needs_sign_in(m));
+  ma_relay_free(m);
+  /* the same provider again keeps the grant; another one revokes it */
+  g_assert_cmpint(modify(fx, json_pack("{s:{s:s}}", "auth", "provider", "fakeprov"), &m,
+                               &error), ==, 0);
+  g_assert_cmpstr(m->grant_state, ==, "valid");
+  ma_relay_free(m);
+  g_assert_cmpint(modify(fx, json_pack("{s:{s:s}}", "auth", "provider", "other"), &m,
+                               &error), ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpstr(m->auth_provider, ==, "other");
+  g_assert_true(relay_needs_sign_in(m));
+  ma_relay_free(m);
+  g_assert_cmpint(storage_relay_get(fx->st, "ent1", "corp", &m, &error), ==, 1);
+  g_assert_cmpstr(m->grant_state, ==, "revoked");
+  /* another username: signed in again as well */
+  g_assert_cmpint(storage_oauth2_grant_put(fx->st, &g, &error), ==, 0);
+  ma_relay_free(m);
+  g_assert_cmpint(modify(fx, json_pack("{s:{s:s}}", "auth", "username", "relay@acme.example"),
+                               &m, &error), ==, 0);
+  g_assert_cmpstr(m->grant_state, ==, "valid"); /* the same one */
+  ma_relay_free(m);
+  g_assert_cmpint(modify(fx, json_pack("{s:{s:s}}", "auth", "username", "other@acme.example"),
+                               &m, &error), ==, 0);
+  g_assert_cmpstr(m->grant_state, ==, "revoked");
+  ma_relay_free(m);
+  /* the provider refuses the grant: the relay needs sign-in, says why, and the CRM is told once */
+  g_assert_cmpint(storage_relay_get(fx->st, "ent1", "corp", &m, &error), ==, 1);
+  g_assert_cmpint(storage_relay_set_status(fx->st, "ent1", m->id, "ok", 1000, "test passed", 0, &error), ==, 1);
+  g_assert_cmpint(relay_oauth2_revoked(fx->st, m->id, "invalid_grant", &error), ==, 1);
+  g_assert_cmpint(relay_oauth2_revoked(fx->st, m->id, "invalid_grant", &error), ==, 1);
+  ma_relay_free(m);
+  g_assert_cmpint(storage_relay_get(fx->st, "ent1", "corp", &m, &error), ==, 1);
+  g_assert_cmpstr(m->status, ==, "untested");
+  g_assert_true(g_str_has_prefix(m->status_reason, "needs sign-in: the provider refused the OAuth2 grant (invalid_grant)"));
+  gint64 backlog = 0;
+  g_assert_cmpint(storage_outbox_backlog(fx->st, &backlog, &error), ==, 0);
+  g_assert_cmpint(backlog, ==, 1); /* told once */
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func((GDestroyNotify) ma_outbox_event_free);
+  g_assert_cmpint(storage_outbox_claim(fx->st, G_MAXINT64 / 4, 0, 10, events, &error), ==, 0); /* a read: no lease */
+  g_assert_cmpuint(events->len, ==, 1);
+  const MaOutboxEvent *ev = g_ptr_array_index(events, 0);
+  g_assert_cmpstr(ev->event, ==, "relay.needs_sign_in");
+  g_assert_nonnull(strstr(ev->payload, "\"provider\":\"other\""));
+  g_assert_nonnull(strstr(ev->payload, "\"username\":\"other@acme.example\""));
+  g_assert_cmpint(relay_oauth2_revoked(fx->st, "no-such-relay", "x", &error), ==, 0);
+  g_assert_no_error(error);
+  ma_relay_free(m);
+  ma_relay_free(r);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -163,5 +273,6 @@ int main(int argc, char **argv)
   ADD("/default_mailbox", test_default_mailbox);
   ADD("/system_accounts", test_system_accounts);
   ADD("/suspension", test_suspension_closes_default_path);
+  ADD("/xoauth2_fields", test_xoauth2_fields);
   return g_test_run();
 }

@@ -1,6 +1,7 @@
 /* test_smtp_session.c - the SMTP state machine driven through evbuffers with fake hooks: replies,
  * pipelining rules, STARTTLS injection, durable acknowledgement ordering, BDAT, limits, the error
- * budget, timeouts and the minimum data rate, and golden transcripts from tests/fixtures/smtp. */
+ * budget, timeouts and the minimum data rate, bodies in memory or in files, and golden transcripts
+ * from tests/fixtures/smtp. */
 #include "agent/lib/clock.h"
 #include "agent/smtp/smtp_session.h"
 #include "testutil.h"
@@ -41,6 +42,7 @@ typedef struct {
   gboolean policy_fail;   /* policy never satisfied */
   gboolean lookup_error;
   gboolean body_error;    /* body_new fails */
+  gboolean buffered;      /* body_new makes buffered bodies (the server's), else files at once */
   GString *policy_msg;    /* what the last end-of-message policy call was given */
   SmtpAction last;
 } Fx;
@@ -104,6 +106,7 @@ static int fake_body_new(void *ctx, MaSpoolBody **out, GError **error)
     g_set_error(error, g_quark_from_static_string("test"), 1, "disk gone");
     return -1;
   }
+  if (((Fx *) ctx)->buffered) return spool_body_new_buffered(spool_dir, id, out, error);
   return spool_body_create(spool_dir, id, out, error);
 }
 
@@ -118,12 +121,16 @@ static guint spool_files(void)
   return n;
 }
 
-/* The octets of a submitted message, read from its file. */
+/* The octets of a submitted message, read from its file (or its body's memory). */
 static GBytes *entry_octets(const MaSpoolEntry *e)
 {
   char *text = NULL;
   gsize len = 0;
   g_assert_nonnull(e->body);
+  if (spool_body_in_memory(e->body)) {
+    const guint8 *octets = spool_body_memory(e->body, &len);
+    return g_bytes_new(octets, len);
+  }
   g_assert_true(g_file_get_contents(spool_body_path(e->body), &text, &len, NULL));
   return g_bytes_new_take(text, len);
 }
@@ -144,6 +151,7 @@ static int fake_bounce_lookup(void *ctx, const char *local)
 
 static guint fx_budget = 5;         /* error budget of the next fx_init */
 static gboolean fx_submission;      /* the next fx_init makes a submission session */
+static gboolean fx_buffered;        /* the next fx_init's bodies are buffered (as the server's) */
 static gint64 fx_max_size = 4096;   /* max_message_size of the next fx_init */
 
 static void fx_init(Fx *fx)
@@ -164,6 +172,7 @@ static void fx_init(Fx *fx)
   fx->lim.min_data_rate = 100;
   fx->lim.rate_grace_ms = 2000;
   fx->lim.submission = fx_submission;
+  fx->buffered = fx_buffered;
   fx->in = evbuffer_new();
   fx->out = evbuffer_new();
   fx->submitted = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
@@ -247,12 +256,49 @@ static void test_plain_delivery_waits_for_spool(void)
     g_autoptr(GBytes) got = entry_octets(e);
     g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got), "Subject: hello\r\n\r\n.body\r\n", 25);
   }
-  smtp_session_spooled(fx.s, TRUE, e->id, 5);
+  smtp_session_spooled(fx.s, SMTP_SPOOL_STORED, e->id, 5);
   fx.last = smtp_session_process(fx.s, 5);
   r3 = fx_output(&fx);
   r4 = g_strdup_printf("250 2.0.0 Ok: queued as %s\r\n221 2.0.0 Bye\r\n", e->id);
   g_assert_cmpstr(r3, ==, r4);
   g_assert_cmpint(fx.last, ==, SMTP_CLOSE);
+  fx_clear(&fx);
+}
+
+/* The server's bodies: a message within 64 KiB is handed over in memory (no file was ever made);
+ * a larger one was streamed to its file; a refused one leaves no file either way. */
+static void test_buffered_bodies(void)
+{
+  Fx fx;
+  fx_buffered = TRUE;
+  fx_max_size = 200000;
+  fx_init(&fx);
+  fx_buffered = FALSE;
+  fx_max_size = 4096;
+  fx_greet_ehlo(&fx);
+  GString *big = g_string_new("Subject: big\r\n\r\n");
+  for (int i = 0; i < 700; i++) g_string_append(big, "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\r\n");
+  g_string_append(big, ".\r\n");
+  const char *messages[] = {"Subject: small\r\n\r\nbody\r\n.\r\n", big->str};
+  for (int m = 0; m < 2; m++) {
+    g_autofree char *r1 = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n");
+    g_assert_true(g_str_has_suffix(r1, "354 End data with <CR><LF>.<CR><LF>\r\n"));
+    g_autofree char *r2 = fx_send(&fx, messages[m]);
+    g_assert_cmpstr(r2, ==, "");
+    g_assert_cmpuint(fx.submitted->len, ==, (guint) m + 1);
+    MaSpoolEntry *e = g_ptr_array_index(fx.submitted, m);
+    g_autoptr(GBytes) got = entry_octets(e);
+    gsize want = strlen(messages[m]) - 3; /* the final ".\r\n" is not content */
+    g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got), messages[m], want);
+    g_assert_cmpint(spool_body_in_memory(e->body), ==, m == 0);
+    g_assert_cmpuint(spool_files(), ==, (guint) m); /* only the large one has a file */
+    smtp_session_spooled(fx.s, SMTP_SPOOL_STORED, e->id, 5);
+    g_autofree char *r3 = fx_output(&fx);
+    g_assert_true(g_str_has_prefix(r3, "250 2.0.0 Ok: queued as "));
+  }
+  g_ptr_array_set_size(fx.submitted, 0); /* never committed: freeing unlinks the large one's file */
+  g_assert_cmpuint(spool_files(), ==, 0);
+  g_string_free(big, TRUE);
   fx_clear(&fx);
 }
 
@@ -266,10 +312,20 @@ static void test_spool_failure_is_451(void)
   g_free(r);
   r = fx_send(&fx, "Subject: x\r\n\r\nx\r\n.\r\n");
   g_assert_cmpstr(r, ==, "");
-  smtp_session_spooled(fx.s, FALSE, "x", 2);
+  smtp_session_spooled(fx.s, SMTP_SPOOL_FAILED, "x", 2);
   r2 = fx_output(&fx);
   g_assert_cmpstr(r2, ==, "451 4.3.0 Temporary failure storing the message, try again later\r\n");
   g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_IDLE);
+  /* the spool commit failed because the disk filled after MAIL's reserve check: 452 4.3.1 */
+  g_free(r);
+  r = fx_send(&fx, "MAIL FROM:<employee@acme.example>\r\nRCPT TO:<acme-k3x9@inbound.test>\r\nDATA\r\n");
+  g_free(r);
+  r = fx_send(&fx, "Subject: y\r\n\r\ny\r\n.\r\n");
+  g_assert_cmpstr(r, ==, "");
+  smtp_session_spooled(fx.s, SMTP_SPOOL_NO_SPACE, "y", 3);
+  g_free(r2);
+  r2 = fx_output(&fx);
+  g_assert_cmpstr(r2, ==, "452 4.3.1 Insufficient system storage, try again later\r\n");
   fx_clear(&fx);
 }
 
@@ -447,7 +503,7 @@ static void test_junk_commands(void)
   g_free(fx_send(&fx, "Subject: x\r\n\r\nx\r\n.\r\n"));
   g_assert_cmpuint(fx.submitted->len, ==, 1);
   e = g_ptr_array_index(fx.submitted, 0);
-  smtp_session_spooled(fx.s, TRUE, e->id, 2);
+  smtp_session_spooled(fx.s, SMTP_SPOOL_STORED, e->id, 2);
   g_free(fx_output(&fx));
   for (int i = 0; i < 8; i++) {
     r = fx_send(&fx, junk[i % 5]);
@@ -619,7 +675,7 @@ static void test_bdat(void)
     g_autoptr(GBytes) got = entry_octets(e);
     g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got), "Subject: x\r\n\r\n.\r\nbody\r\n", 23);
   }
-  smtp_session_spooled(fx.s, TRUE, "id1", 2);
+  smtp_session_spooled(fx.s, SMTP_SPOOL_STORED, "id1", 2);
   g_free(r);
   r = fx_output(&fx);
   g_assert_cmpstr(r, ==, "250 2.0.0 Ok: queued as id1\r\n");
@@ -661,7 +717,7 @@ static void test_bdat_states(void)
   r = fx_send(&fx, "BDAT 11 LAST\r\nject: x\r\n\r\n");
   g_assert_cmpuint(fx.submitted->len, ==, 1);
   g_assert_cmpint(smtp_session_state(fx.s), ==, SMTP_STATE_SPOOLING);
-  smtp_session_spooled(fx.s, TRUE, "id1", 2);
+  smtp_session_spooled(fx.s, SMTP_SPOOL_STORED, "id1", 2);
   g_clear_pointer(&r, g_free);
   r = fx_output(&fx);
   g_assert_cmpstr(r, ==, "250 2.0.0 Ok: queued as id1\r\n");
@@ -952,7 +1008,7 @@ static void run_transcript(gconstpointer data)
         evbuffer_add(fx.in, send->str, send->len);
         fx.last = smtp_session_process(fx.s, 1);
       }
-      for (guint k = 0; k < fx.submitted->len; k++) smtp_session_spooled(fx.s, TRUE, "SPOOLID", 1);
+      for (guint k = 0; k < fx.submitted->len; k++) smtp_session_spooled(fx.s, SMTP_SPOOL_STORED, "SPOOLID", 1);
       g_ptr_array_set_size(fx.submitted, 0);
       smtp_session_process(fx.s, 1);
       got = fx_output(&fx);
@@ -1086,7 +1142,7 @@ static void test_bounce_addresses(void)
   g_assert_cmpuint(e->rcpts->len, ==, 1);
   g_assert_cmpstr(e->rcpts->pdata[0], ==, "bgood1@bounces.test");
   g_assert_null(fx.policy_msg); /* the policy never saw it */
-  smtp_session_spooled(fx.s, TRUE, "sp1", 2);
+  smtp_session_spooled(fx.s, SMTP_SPOOL_STORED, "sp1", 2);
   g_autofree char *r7 = fx_output(&fx);
   g_assert_cmpstr(r7, ==, "250 2.0.0 Ok: queued as sp1\r\n");
   /* the other order: a virtual address first, then a bounce address */
@@ -1109,6 +1165,7 @@ int main(int argc, char **argv)
   }
   g_test_add_func("/smtp/session/plain_delivery_waits_for_spool", test_plain_delivery_waits_for_spool);
   g_test_add_func("/smtp/session/bounce_addresses", test_bounce_addresses);
+  g_test_add_func("/smtp/session/buffered_bodies", test_buffered_bodies);
   g_test_add_func("/smtp/session/spool_failure_451", test_spool_failure_is_451);
   g_test_add_func("/smtp/session/pipelining_rules", test_pipelining_rules);
   g_test_add_func("/smtp/session/starttls_injection", test_starttls_injection);

@@ -13,10 +13,11 @@ typedef struct {
   guint done_ok, done_failed, commits, committed_msgs, expected;
 } Ctx;
 
-static void on_done(void *arg, gboolean ok, const char *id)
+static void on_done(void *arg, gboolean ok, gboolean no_space, const char *id)
 {
   Ctx *c = arg;
   g_assert_nonnull(id);
+  if (ok) g_assert_false(no_space);
   if (ok) c->done_ok++;
   else c->done_failed++;
   if (c->done_ok + c->done_failed == c->expected) event_base_loopbreak(c->base);

@@ -131,7 +131,7 @@ static void test_migrations_fresh_and_existing(Fixture *fx, gconstpointer data)
 static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
   /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108, 110-113, 115, 116, 118, 123,
-   * 124, 126-129, 131, 132, 134, 149, 150 and 165 made. */
+   * 124, 126-129, 131, 132, 134, 149, 150, 151 and 165 made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", "acme.com", NULL);
@@ -160,6 +160,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
                                "DROP INDEX outbox_pending_by_enterprise; ALTER TABLE outbox DROP COLUMN claimed_until;"
                                "DROP TABLE installation;" /* migration 149 */
                                "DROP TABLE job_leases;"   /* migration 150 */
+                               "ALTER TABLE relays DROP COLUMN auth_provider;" /* migration 151 */
                                /* migration 132 */
                                "DROP TRIGGER archive_version_outbound_upd; DROP TRIGGER archive_version_outbound_del;"
                                /* migration 124, with a message archived before it, body in its row */

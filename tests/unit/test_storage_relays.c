@@ -1,8 +1,9 @@
-/* test_storage_relays.c - unit tests of the enterprise relays in storage (migration 110): tenant
+/* test_storage_relays.c - unit tests of the enterprise relays in storage (migrations 110, 151): tenant
  * scoping, lookup by id or name, filters kept in priority then creation order and replaced whole
  * on update, status changes, the daily counters (sent never below zero, a failure counted only a
  * gap after the last), a queued message's route rewritten, the shared relay's reputation (the log,
- * the bounce rate, suspensions), channel system accounts and employees' default sending mailboxes.
+ * the bounce rate, suspensions), channel system accounts and employees' default sending mailboxes,
+ * an XOAUTH2 relay's provider and the state of its grant (deleted with the relay).
  * Both backends (testutil_storage.h).
  */
 #include "storage/storage.h"
@@ -344,6 +345,70 @@ static void test_channel_accounts(Fixture *fx, gconstpointer data)
   g_assert_no_error(error);
 }
 
+
+/* An XOAUTH2 relay keeps its provider; it reads its grant's state (owner "relay:<id>", never
+ * another enterprise's nor another owner's), which a write of the relay does not touch; deleting
+ * the relay deletes its grant and only its own. */
+static void test_oauth2_grant(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  MaRelay *r = relay("ent1", "r1", "corp");
+  r->auth_enabled = TRUE;
+  r->auth_mechanism = g_strdup("XOAUTH2");
+  r->username = g_strdup("relay@acme.example");
+  r->auth_provider = g_strdup("outlook");
+  g_clear_pointer(&r->password_sealed, g_free);
+  filter(r, 1, "acme.example", NULL);
+  g_assert_cmpint(storage_relay_add(fx->st, r, &error), ==, 0);
+  MaRelay *other = relay("ent1", "r2", "other");
+  g_assert_cmpint(storage_relay_add(fx->st, other, &error), ==, 0);
+  g_assert_no_error(error);
+  MaRelay *got = NULL;
+  g_assert_cmpint(storage_relay_get(fx->st, "ent1", "r1", &got, &error), ==, 1);
+  g_assert_cmpstr(got->auth_provider, ==, "outlook");
+  g_assert_null(got->grant_state); /* not signed in yet */
+  ma_relay_free(got);
+
+  MaOAuth2Grant g = {.owner = "relay:r1", .enterprise_id = "ent1", .provider = "outlook", .access_sealed = "a",
+                     .access_expires_at = 500, .refresh_sealed = "rt", .updated_at = 100};
+  g_assert_cmpint(storage_oauth2_grant_put(fx->st, &g, &error), ==, 0);
+  MaOAuth2Grant mb = {.owner = "mailbox:r2", .enterprise_id = "ent1", .provider = "outlook", .access_sealed = "a",
+                      .access_expires_at = 500, .updated_at = 100};
+  g_assert_cmpint(storage_oauth2_grant_put(fx->st, &mb, &error), ==, 0);
+  g_assert_no_error(error);
+  GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify) ma_relay_free);
+  g_assert_cmpint(storage_relay_list(fx->st, "ent1", list, &error), ==, 0);
+  g_assert_cmpuint(list->len, ==, 2);
+  g_assert_cmpstr(((MaRelay *) g_ptr_array_index(list, 0))->grant_state, ==, "valid");
+  g_assert_null(((MaRelay *) g_ptr_array_index(list, 1))->grant_state); /* mailbox:r2 is not relay r2's */
+  g_ptr_array_unref(list);
+
+  /* a write of the relay keeps the grant; the provider changes with it */
+  g_free(r->auth_provider);
+  r->auth_provider = g_strdup("gmail");
+  r->grant_state = g_strdup("revoked"); /* ignored: not the relay's to write */
+  g_assert_cmpint(storage_relay_update(fx->st, r, &error), ==, 1);
+  g_assert_cmpint(storage_relay_get(fx->st, "ent1", "corp", &got, &error), ==, 1);
+  g_assert_cmpstr(got->auth_provider, ==, "gmail");
+  g_assert_cmpstr(got->grant_state, ==, "valid");
+  ma_relay_free(got);
+  g_assert_cmpint(storage_oauth2_grant_revoke(fx->st, "relay:r1", 200, &error), ==, 0);
+  g_assert_cmpint(storage_relay_get(fx->st, "ent1", "r1", &got, &error), ==, 1);
+  g_assert_cmpstr(got->grant_state, ==, "revoked");
+  ma_relay_free(got);
+
+  /* deleting the relay deletes its grant, not the mailbox's */
+  g_assert_cmpint(storage_relay_delete(fx->st, "ent1", "r1", &error), ==, 1);
+  MaOAuth2Grant *left = NULL;
+  g_assert_cmpint(storage_oauth2_grant_get(fx->st, "relay:r1", &left, &error), ==, 0);
+  g_assert_null(left);
+  g_assert_cmpint(storage_oauth2_grant_get(fx->st, "mailbox:r2", &left, &error), ==, 1);
+  g_assert_no_error(error);
+  ma_oauth2_grant_free(left);
+  ma_relay_free(r);
+  ma_relay_free(other);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -354,5 +419,6 @@ int main(int argc, char **argv)
   ADD("/relays/route", test_route_set);
   ADD("/relays/default-path", test_default_path);
   ADD("/relays/channel-accounts", test_channel_accounts);
+  ADD("/relays/oauth2-grant", test_oauth2_grant);
   return g_test_run();
 }

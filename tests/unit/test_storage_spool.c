@@ -3,8 +3,9 @@
  * list/show/retry/purge, the upgrade of a version 1 spool file, depth, injected sync failures
  * (nothing stored), crash replay (close without done, reopen: still pending), a second handle
  * on the same directory, and that the spool file is in WAL mode. Bodies: one file per entry,
- * synced before the commit, removed by done, unlinked when a put fails, orphans swept; a
- * spool.db of the version that kept bodies as BLOBs still drains.
+ * synced before the commit, removed by done, unlinked when a put fails, orphans swept; buffered
+ * bodies within 64 KiB kept in their rows (no file, the commit their only sync); a spool.db of
+ * the version that kept bodies as BLOBs still drains.
  */
 #include "storage/spool.h"
 #include "agent/lib/clock.h"
@@ -95,6 +96,16 @@ static char *body_files(const char *dir)
   g_ptr_array_sort(names, cmp_names);
   g_ptr_array_add(names, NULL);
   return g_strjoinv(" ", (char **) names->pdata);
+}
+
+/* The spool directory holds no file any more: closes the spool, removes dir and frees it. */
+static void close_without_body_files(MaSpool **sp, char *dir)
+{
+  g_autofree char *files = body_files(dir);
+  g_assert_cmpstr(files, ==, "");
+  spool_close(sp);
+  testutil_rm_rf(dir);
+  g_free(dir);
 }
 
 static gint64 depth(MaSpool *sp)
@@ -637,16 +648,78 @@ static void test_body_files(void)
   g_assert_cmpstr(files, ==, "s2.eml");
   const char *ids[] = {"s2"};
   g_assert_cmpint(spool_done_many(sp, ids, 1, &error), ==, 0);
-  g_free(files);
-  files = body_files(dir);
-  g_assert_cmpstr(files, ==, "");
-  spool_close(&sp);
-  testutil_rm_rf(dir);
-  g_free(dir);
+  close_without_body_files(&sp, dir);
 }
 
 /* A crash between writing a body and committing its row leaves an orphan: the sweep removes it
  * and nothing a row names; a file whose row is gone is reported as not found to the loader. */
+/* A buffered body (the SMTP listener's) makes no file while it fits its 64 KiB buffer: spool_put
+ * keeps its octets in the row, made durable by the commit's one sync (no file sync, no directory
+ * sync); past the buffer it becomes a body file like any other. A failed put keeps neither. */
+static void test_buffered_bodies(void)
+{
+  char *dir = testutil_tempdir("ma-spool-XXXXXX");
+  MaSpool *sp = NULL;
+  GError *error = NULL;
+  g_assert_cmpint(spool_open(dir, &sp, &error), ==, 0);
+
+  MaSpoolEntry *small = entry("m1", ""), *big = entry("m2", "");
+  g_clear_pointer(&small->data, g_bytes_unref);
+  g_clear_pointer(&big->data, g_bytes_unref);
+  g_assert_cmpint(spool_body_new_buffered(dir, "m1", &small->body, &error), ==, 0);
+  g_assert_cmpint(spool_body_new_buffered(dir, "m2", &big->body, &error), ==, 0);
+  for (int i = 0; i < 6553; i++) spool_body_write(small->body, "0123456789", 10); /* 65530 octets */
+  for (int i = 0; i < 6554; i++) spool_body_write(big->body, "0123456789", 10);   /* 65540 */
+  g_assert_true(spool_body_in_memory(small->body));
+  g_assert_false(spool_body_in_memory(big->body));
+  g_assert_cmpint(spool_body_flush(small->body, &error), ==, 0);
+  g_assert_true(spool_body_in_memory(small->body)); /* flushing keeps it in memory */
+  g_autofree char *files = body_files(dir);
+  g_assert_cmpstr(files, ==, "m2.eml");
+
+  /* one that fits, alone: the commit is its only sync */
+  gint before = g_atomic_int_get(&sync_calls);
+  g_assert_cmpint(spool_put(sp, &small, 1, &error), ==, 0);
+  g_assert_cmpint(g_atomic_int_get(&sync_calls) - before, ==, 1);
+  ma_spool_entry_free(small);
+  g_free(files);
+  files = body_files(dir);
+  g_assert_cmpstr(files, ==, "m2.eml"); /* still none for m1 */
+  g_assert_cmpint(spool_put(sp, &big, 1, &error), ==, 0);
+  ma_spool_entry_free(big);
+
+  GPtrArray *p = pending(sp);
+  g_assert_cmpuint(p->len, ==, 2);
+  MaSpoolEntry *e1 = p->pdata[0], *e2 = p->pdata[1];
+  g_assert_null(e1->body_file);
+  g_assert_cmpint(e1->size, ==, 65530);
+  gsize len = 0;
+  const char *octets = g_bytes_get_data(e1->data, &len);
+  g_assert_cmpuint(len, ==, 65530);
+  g_assert_true(memcmp(octets, "0123456789", 10) == 0 && memcmp(octets + 65520, "0123456789", 10) == 0);
+  g_assert_cmpstr(e2->body_file, ==, "m2.eml");
+  g_assert_cmpint(spool_entry_load(sp, e2, &error), ==, 0);
+  g_assert_cmpuint(g_bytes_get_size(e2->data), ==, 65540);
+  g_ptr_array_unref(p);
+
+  /* a failed put of a body in memory leaves nothing: no row, no file */
+  MaSpoolEntry *failed = entry("m3", "");
+  g_clear_pointer(&failed->data, g_bytes_unref);
+  g_assert_cmpint(spool_body_new_buffered(dir, "m3", &failed->body, &error), ==, 0);
+  spool_body_write(failed->body, "three", 5);
+  spool_fault_inject_sync_failures(sp, 1);
+  g_assert_cmpint(spool_put(sp, &failed, 1, &error), ==, -1);
+  g_clear_error(&error);
+  ma_spool_entry_free(failed);
+  g_assert_cmpint(depth(sp), ==, 2);
+
+  /* done removes a row in memory as one with a file */
+  const char *ids[] = {"m1", "m2"};
+  g_assert_cmpint(spool_done_many(sp, ids, 2, &error), ==, 0);
+  g_assert_cmpint(depth(sp), ==, 0);
+  close_without_body_files(&sp, dir);
+}
+
 static void test_sweep_orphans(void)
 {
   char *dir = testutil_tempdir("ma-spool-XXXXXX");
@@ -832,6 +905,7 @@ int main(int argc, char **argv)
   g_test_add_func("/storage/spool/put-syncs", test_put_syncs);
   g_test_add_func("/storage/spool/group-commit", test_group_commit_speed);
   g_test_add_func("/storage/spool/body-files", test_body_files);
+  g_test_add_func("/storage/spool/buffered-bodies", test_buffered_bodies);
   g_test_add_func("/storage/spool/sweep-orphans", test_sweep_orphans);
   g_test_add_func("/storage/spool/recycled-files", test_recycled_files);
   g_test_add_func("/storage/spool/upgrade-from-blob-spool", test_upgrade_from_blob_spool);

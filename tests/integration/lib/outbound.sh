@@ -10,6 +10,14 @@
 #   (smtpd_sasl_type = dovecot, smtpd_sasl_path = DIR/auth): PLAIN and LOGIN against the
 #   passwd-file DIR/users ("user:{PLAIN}secret" lines, written by the caller, re-read when it
 #   changes). Stopped by the EXIT trap.
+# xoauth2_sasl_start: what a Postfix submission port needs to take AUTH XOAUTH2, for tests that also
+#   source fixtures/collector/dovecot.sh (after pki_make and their dovecot_user lines): a certificate
+#   naming 127.0.0.1 with its chain ($T/pki/smtp.pem, smtp.key), the fake OAuth2 provider
+#   (OAUTH_PORT), and Dovecot with an oauth2 passdb for XOAUTH2 whose auth socket for Postfix is
+#   $T/dovecot/auth-postfix (smtpd_sasl_type = dovecot, smtpd_sasl_path).
+# fakeprov_preset SMTP_PORT: writes $T/presets.ini ([collector] presets_file) with the preset
+#   fakeprov: Dovecot's IMAPS, SMTP submission on 127.0.0.1:SMTP_PORT, the fake provider's OAuth2
+#   endpoints (after xoauth2_sasl_start).
 # wait_state API_ID ADDRESS STATE [seconds]: waits until GET /v1/outbound/ID shows ADDRESS in STATE;
 #   prints the state seen last. Needs KEY (the enterprise API key) and API_PORT.
 
@@ -31,6 +39,37 @@ pf_dest() {
   grep -q "starting the Postfix mail system" "$dir/start.log" || { cat "$dir/start.log" "$dir/check.log"; fail "postfix did not start"; }
   for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && return 0; sleep 0.1; done
   fail "postfix is not listening on $port"
+}
+
+xoauth2_sasl_start() {
+  (
+    cd "$T/pki"
+    openssl req -newkey rsa:2048 -nodes -keyout smtp.key -out smtp.csr -subj "/CN=127.0.0.1" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > smtp.ext
+    openssl x509 -req -in smtp.csr -CA inter.pem -CAkey inter.key -CAcreateserial -out smtp.crt -days 2 -extfile smtp.ext 2>/dev/null
+    cat smtp.crt inter.pem > smtp.pem
+    chmod 644 smtp.key
+  )
+  oauth2_provider_start
+  DOVECOT_EXTRA_MECHANISMS="xoauth2" dovecot_start \
+    "passdb {" "  driver = oauth2" "  mechanisms = xoauth2" "  args = $T/dovecot/oauth2.conf.ext" "}" \
+    "service auth {" "  unix_listener $T/dovecot/auth-postfix {" "    mode = 0666" "  }" "}"
+  for _ in $(seq 1 50); do [ -S "$T/dovecot/auth-postfix" ] && return 0; sleep 0.1; done
+  fail "Dovecot's auth socket for Postfix did not appear"
+}
+
+fakeprov_preset() {
+  cat > "$T/presets.ini" <<EOF
+[fakeprov]
+name = Fake provider (tests)
+source = tests/fixtures/collector/fake_oauth2.py
+imap = localhost:$IMAPS_PORT:tls
+smtp = 127.0.0.1:$1:starttls
+auth = oauth2 password
+oauth2_authorize_url = http://127.0.0.1:$OAUTH_PORT/authorize
+oauth2_token_url = http://127.0.0.1:$OAUTH_PORT/token
+oauth2_scope = mail
+EOF
 }
 
 mbox_count() { grep -c '^From ' "$1/mail/inbox" 2>/dev/null || echo 0; }
