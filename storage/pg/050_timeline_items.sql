@@ -19,9 +19,7 @@ CREATE FUNCTION timeline_activity_item(id text, rule_id text, rule_name text, ac
   SELECT timeline_field(id) || timeline_field(rule_id) || timeline_field(rule_name) || timeline_field(activity_type)
     || timeline_field(title) || timeline_field(content) || timeline_field(owner) || timeline_field(created_at::text) $$;
 
--- messages.id is COLLATE "C" and the parts' message_id columns are not: compared as they are, the
--- parts' primary keys (default collation) cannot serve the look-ups, and each item read the whole
--- participants table (test_pipeline_rematch counts it); hence the explicit collation.
+-- (the parts' look-ups by message_id use their primary keys since 049 gave them messages.id's collation)
 CREATE VIEW timeline_message_fields AS SELECT m.id, m.enterprise_id, m.date, m.direction, m.has_attachment,
   m.thread_id,
   timeline_field(m.thread_id) || timeline_field(m.direction::text) || timeline_field(m.subject)
@@ -29,12 +27,12 @@ CREATE VIEW timeline_message_fields AS SELECT m.id, m.enterprise_id, m.date, m.d
   || timeline_field(CASE WHEN m.direction = 1 AND m.message_id IS NOT NULL AND EXISTS (SELECT 1 FROM outbound_messages o
        WHERE o.enterprise_id = m.enterprise_id AND o.message_id = m.message_id) THEN m.message_id END)
   || coalesce((SELECT string_agg(timeline_field(p.role::text) || timeline_field(p.name) || timeline_field(p.address),
-       '' ORDER BY p.pos) FROM participants p WHERE p.message_id = m.id COLLATE "default" AND p.role IN (0, 2, 3)), '') || '.'
+       '' ORDER BY p.pos) FROM participants p WHERE p.message_id = m.id AND p.role IN (0, 2, 3)), '') || '.'
   || coalesce((SELECT string_agg(timeline_field(x.filename) || timeline_field(x.content_type)
        || timeline_field(x.content_id) || timeline_field(x.is_inline::text) || timeline_field(x.size::text)
-       || timeline_field(x.sha256), '' ORDER BY x.pos) FROM attachments x WHERE x.message_id = m.id COLLATE "default"), '') || '.'
+       || timeline_field(x.sha256), '' ORDER BY x.pos) FROM attachments x WHERE x.message_id = m.id), '') || '.'
   || coalesce((SELECT string_agg(timeline_field(l.record_type::text) || timeline_field(l.record_id), ''
-       ORDER BY l.record_type, l.record_id) FROM message_links l WHERE l.message_id = m.id COLLATE "default"), '') || '.' AS item
+       ORDER BY l.record_type, l.record_id) FROM message_links l WHERE l.message_id = m.id), '') || '.' AS item
   FROM messages m;
 
 -- A queued message added or deleted: the archived outbound message with its Message-ID carries it
