@@ -138,6 +138,9 @@ MaActivity *pg_activity_read(const PGresult *r, int row, int first);
 /* Appends the participants, attachments and links of the messages of by_id (id -> MaStoredMessage*)
  * in one statement, in their order (participants and attachments by position, links by record). */
 int pg_message_parts_many(PgDb *d, GHashTable *by_id, GError **error);
+/* storage_pg_messages.c: rewrites the items of a message's timeline rows from
+ * timeline_message_fields after one of its links came or went (migration 050). */
+int pg_timeline_rows_refresh(PgDb *d, const char *enterprise_id, const char *message_id, GError **error);
 /* Loads the messages named by ids (char*) that belong to the enterprise, with their parts (and the
  * bodies asked for), into by_id, keyed by each message's own id. */
 int pg_messages_load_many(PgDb *d, const char *enterprise_id, GPtrArray *ids, MaBodies bodies, GHashTable *by_id,
@@ -195,9 +198,6 @@ int pg_message_activities(void *impl, const char *enterprise_id, const char *mes
 int pg_loop_count(void *impl, const char *enterprise_id, const MaRecordRef *record, const char *from, gint64 since,
                   gint64 *count, GError **error);
 int pg_archive_version(void *impl, const char *enterprise_id, gint64 *out, GError **error);
-int pg_timeline(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out, char **next_cursor,
-                GError **error);
 int pg_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
                      const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
                      void *user_data, char **next_cursor, GError **error);

@@ -141,13 +141,13 @@ int sql_message_load(SqlDb *d, const char *enterprise_id, const char *id, gboole
  * into by_id: id -> MaStoredMessage* (MaActivity*), keyed by the value's own id string. */
 /* 1 when message id belongs to enterprise, 0 when not (or absent), -1 on error. */
 int sql_message_owned(SqlDb *d, const char *enterprise_id, const char *id, GError **error);
+/* storage_sqlite_messages.c: rewrites the items of a message's timeline rows after one of its links
+ * came or went (migration 165). */
+int sql_timeline_rows_refresh(SqlDb *d, const char *enterprise_id, const char *message_id, GError **error);
 int sql_messages_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids, MaBodies bodies,
                            GHashTable *by_id, GError **error);
 /* The message row reader of SQL_MESSAGE_COLS (storage_archive.h) from column first on. */
 MaStoredMessage *sql_message_read(sqlite3_stmt *s, int first);
-/* The same columns as a view: m's strings point into the current row of s (valid until s steps or
- * resets); its part arrays are left as they are. Nothing is allocated. */
-void sql_message_view(sqlite3_stmt *s, int first, MaStoredMessage *m);
 /* Participants, attachments and links of the messages in by_id (id -> MaStoredMessage*) whose ids
  * are ids (char*, not owned), in ONE statement per LOAD_CHUNK ids, appended in their order. */
 int sql_message_parts_many(SqlDb *d, GPtrArray *ids, GHashTable *by_id, GError **error);
@@ -156,8 +156,6 @@ int sql_activities_load_many(SqlDb *d, const char *enterprise_id, GPtrArray *ids
 
 /* storage_sqlite_timeline.c: the reader of SQL_ACTIVITY_COLS (storage_archive.h) from column first on. */
 MaActivity *sql_activity_read(sqlite3_stmt *s, int first);
-/* sql_activity_read as a view of the current row of s (as sql_message_view). */
-void sql_activity_view(sqlite3_stmt *s, int first, MaActivity *a);
 
 /* ---- backend entry points -------------------------------------------------------------------- */
 

@@ -131,7 +131,8 @@ typedef struct MaStorageBackend {
                       GError **error);
   int (*message_activities)(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
                             GError **error);
-  /* storage_timeline_each; storage_timeline copies the visited items */
+  /* storage_timeline_each, which has checked limit (1..TIMELINE_MAX_LIMIT) and the direction;
+   * storage_timeline copies the visited items */
   int (*timeline_each)(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
                        const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
                        void *user_data, char **next_cursor, GError **error);

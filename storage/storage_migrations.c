@@ -7,6 +7,7 @@
  * message) so every query can be scoped to one tenant.
  */
 #include "sqlite_internal.h"
+#include "storage_timeline_row.h"
 
 typedef struct {
   int version;
@@ -567,6 +568,59 @@ static const SqlMigration migrations[] = {
          * page size until it is merged again). */
    "INSERT INTO search_index(search_index, rank) VALUES('pgsz', 1000);"
    "INSERT INTO search_index(search_index) VALUES('rebuild');"},
+  {165, /* issue 15: a timeline page is one range of the timeline's primary key and nothing else. Each
+         * row carries its whole item in one column (item, storage_timeline_row.h): a message row
+         * its message's fields, its From/To/Cc participants, attachments and record links, and its
+         * Message-ID while the queue holds a message with it (the delivery key: only those items
+         * look their delivery states up); an activity row its activity's fields. The view
+         * timeline_message_fields is the one definition of a message row's item: the inserts read
+         * it, so do the link and unlink paths, which rewrite a message's rows when a link comes or
+         * goes (every sibling row lists the message's links), and the triggers below when the
+         * queue gains or loses its Message-ID; existing rows are filled from it here. */
+   "ALTER TABLE timeline ADD COLUMN item TEXT;"
+   "CREATE VIEW IF NOT EXISTS timeline_message_fields AS SELECT m.id AS id, m.enterprise_id AS enterprise_id,"
+   "  m.date AS date, m.direction AS direction, m.has_attachment AS has_attachment, m.thread_id AS thread_id,"
+   "  " TIMELINE_FIELD("m.thread_id") " || " TIMELINE_FIELD("m.direction") " || " TIMELINE_FIELD("m.subject")
+   " || " TIMELINE_FIELD("m.snippet") " || " TIMELINE_FIELD("m.parse_error") " || " TIMELINE_FIELD("m.machine")
+   " || CASE WHEN m.direction = 1 AND m.message_id IS NOT NULL AND EXISTS (SELECT 1 FROM outbound_messages o"
+   "    WHERE o.enterprise_id = m.enterprise_id AND o.message_id = m.message_id) THEN " TIMELINE_FIELD("m.message_id")
+   "    ELSE '~' END"
+   " || coalesce((SELECT group_concat(" TIMELINE_FIELD("p.role") " || " TIMELINE_FIELD("p.name") " || "
+   TIMELINE_FIELD("p.address") ", '') FROM participants p WHERE p.message_id = m.id"
+   "   AND (p.role = 0 OR p.role = 2 OR p.role = 3)), '') || '.'" /* From, To, Cc; not IN (...), a table per run */
+   " || coalesce((SELECT group_concat(" TIMELINE_FIELD("x.filename") " || " TIMELINE_FIELD("x.content_type") " || "
+   TIMELINE_FIELD("x.content_id") " || " TIMELINE_FIELD("x.is_inline") " || " TIMELINE_FIELD("x.size") " || "
+   TIMELINE_FIELD("x.sha256") ", '') FROM attachments x WHERE x.message_id = m.id), '') || '.'"
+   " || coalesce((SELECT group_concat(" TIMELINE_FIELD("l.record_type") " || " TIMELINE_FIELD("l.record_id")
+   ", '') FROM message_links l WHERE l.message_id = m.id), '') || '.' AS item"
+   "  FROM messages m;"
+   /* a message's kind-0 rows, by their full key (the timeline has no index by message; a row value
+    * over the whole key is what makes SQLite search the key for each of them); links come and go
+    * through storage's own code, which rewrites the rows in the same transaction (no trigger on
+    * message_links: archiving a message would pay for it on every link) */
+   "CREATE TRIGGER IF NOT EXISTS timeline_delivery_ins AFTER INSERT ON outbound_messages"
+   " WHEN NEW.message_id IS NOT NULL BEGIN"
+   " UPDATE timeline SET item = (SELECT v.item FROM timeline_message_fields v WHERE v.enterprise_id = NEW.enterprise_id"
+   "   AND v.id = (SELECT id FROM messages WHERE enterprise_id = NEW.enterprise_id AND message_id = NEW.message_id))"
+   " WHERE (enterprise_id, record_type, record_id, date, message_id, kind) IN (SELECT m.enterprise_id,"
+   "   l.record_type, l.record_id, m.date, m.id, 0 FROM messages m JOIN message_links l ON l.message_id = m.id"
+   "   WHERE m.enterprise_id = NEW.enterprise_id AND m.message_id = NEW.message_id AND m.direction = 1); END;"
+   "CREATE TRIGGER IF NOT EXISTS timeline_delivery_del AFTER DELETE ON outbound_messages"
+   " WHEN OLD.message_id IS NOT NULL BEGIN"
+   " UPDATE timeline SET item = (SELECT v.item FROM timeline_message_fields v WHERE v.enterprise_id = OLD.enterprise_id"
+   "   AND v.id = (SELECT id FROM messages WHERE enterprise_id = OLD.enterprise_id AND message_id = OLD.message_id))"
+   " WHERE (enterprise_id, record_type, record_id, date, message_id, kind) IN (SELECT m.enterprise_id,"
+   "   l.record_type, l.record_id, m.date, m.id, 0 FROM messages m JOIN message_links l ON l.message_id = m.id"
+   "   WHERE m.enterprise_id = OLD.enterprise_id AND m.message_id = OLD.message_id AND m.direction = 1); END;"
+   /* existing rows; a row whose message or activity is gone is no item (pages skip it) */
+   "DELETE FROM timeline WHERE kind = 0 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = timeline.message_id"
+   "  AND m.enterprise_id = timeline.enterprise_id);"
+   "DELETE FROM timeline WHERE kind = 1 AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.id = timeline.activity_id"
+   "  AND a.enterprise_id = timeline.enterprise_id);"
+   "UPDATE timeline SET item = (SELECT item FROM timeline_message_fields v WHERE v.id = timeline.message_id)"
+   "  WHERE kind = 0;"
+   "UPDATE timeline SET item = (SELECT " TIMELINE_ACTIVITY_ITEM("a.") " FROM activities a"
+   "  WHERE a.id = timeline.activity_id) WHERE kind = 1;"},
 };
 
 int sql_migrations_latest(void)

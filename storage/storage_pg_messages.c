@@ -171,12 +171,30 @@ int pg_message_get(void *impl, const char *enterprise_id, const char *id, MaStor
 
 /* ---- links ---------------------------------------------------------------------------------- */
 
-/* The link's timeline row copies the message's filter columns ($1 message, $2 enterprise, $3-$4 the
- * record). */
+/* The timeline rows of a message's links ($1 message, $2 enterprise; only the link to record $3-$4
+ * when they are not NULL), each the message's item as the view timeline_message_fields makes it
+ * (migration 050), read after the message's parts and links are written; rows that exist are left
+ * as they are. */
 #define LINK_TIMELINE_SQL                                                                                    \
   "INSERT INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind, direction, has_attachment," \
-  " thread_id, activity_id) SELECT enterprise_id, $3, $4, date, id, 0, direction, has_attachment, thread_id, NULL" \
-  " FROM messages WHERE id = $1 AND enterprise_id = $2 ON CONFLICT DO NOTHING"
+  " thread_id, item)"                                                                                            \
+  " SELECT v.enterprise_id, l.record_type, l.record_id, v.date, v.id, 0, v.direction, v.has_attachment,"        \
+  " v.thread_id, v.item"                                                                                         \
+  " FROM message_links l JOIN timeline_message_fields v ON v.id = l.message_id"                                 \
+  " WHERE l.message_id = $1 AND v.enterprise_id = $2"                                                            \
+  " AND ($3::int IS NULL OR (l.record_type = $3::int AND l.record_id = $4::text)) ON CONFLICT DO NOTHING"
+
+int pg_timeline_rows_refresh(PgDb *d, const char *enterprise_id, const char *message_id, GError **error)
+{
+  PgParams p = {0};
+  pg_param_text(&p, message_id);
+  pg_param_text(&p, enterprise_id);
+  return pg_exec(d,
+                 "UPDATE timeline t SET item = v.item FROM timeline_message_fields v"
+                 " WHERE v.id = $1 AND v.enterprise_id = $2 AND t.message_id = $1 AND t.kind = 0"
+                 " AND t.item IS DISTINCT FROM v.item",
+                 &p, "rewrite timeline rows", error) < 0 ? -1 : 0;
+}
 
 static int link_add_body(PgDb *d, const char *enterprise_id, const char *message_id, const MaRecordRef *ref,
                          GError **error)
@@ -193,6 +211,8 @@ static int link_add_body(PgDb *d, const char *enterprise_id, const char *message
                      " ON CONFLICT DO NOTHING",
                      &p, "add link", error);
   if (n <= 0) return n < 0 ? -1 : pg_message_missing(d, enterprise_id, message_id, error);
+  /* the rows of the message's other links list the new one too, and it gets its own row */
+  if (pg_timeline_rows_refresh(d, enterprise_id, message_id, error) < 0) return -1;
   p.n = 4;
   return pg_exec(d, LINK_TIMELINE_SQL, &p, "add timeline row", error) < 0 ? -1 : 1;
 }
@@ -316,8 +336,8 @@ static int message_insert_attachments(PgDb *d, const MaStoredMessage *m, GError 
                   "add attachments", error);
 }
 
-/* The links of the message being inserted and their timeline rows, in one statement: the values
- * the timeline rows copy from the message are at hand. A link listed twice counts once. */
+/* The links of the message being inserted (a link listed twice counts once), then their timeline
+ * rows. */
 static int message_insert_links(PgDb *d, const MaStoredMessage *m, GError **error)
 {
   if (!m->links || m->links->len == 0) return 0;
@@ -332,19 +352,19 @@ static int message_insert_links(PgDb *d, const MaStoredMessage *m, GError **erro
   PgParams p = {0};
   pg_param_text(&p, m->id);
   pg_param_text(&p, m->enterprise_id);
-  pg_param_int(&p, m->date);
-  pg_param_int(&p, m->direction);
-  pg_param_int(&p, has_real_attachment(m->attachments) ? 1 : 0);
-  pg_param_text(&p, m->thread_id);
-  return rows_run(d, &rows, &p,
-                  "WITH l AS (INSERT INTO message_links(message_id, record_type, record_id, enterprise_id, reason)"
-                  " SELECT $1, u.record_type, u.record_id, $2, u.reason"
-                  " FROM unnest($7::int[], $8::text[], $9::text[]) AS u(record_type, record_id, reason)"
-                  " ON CONFLICT DO NOTHING RETURNING record_type, record_id)"
-                  " INSERT INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind, direction,"
-                  " has_attachment, thread_id, activity_id)"
-                  " SELECT $2, l.record_type, l.record_id, $3, $1, 0, $4, $5, $6, NULL FROM l ON CONFLICT DO NOTHING",
-                  "add links", error);
+  if (rows_run(d, &rows, &p,
+               "INSERT INTO message_links(message_id, record_type, record_id, enterprise_id, reason)"
+               " SELECT $1, u.record_type, u.record_id, $2, u.reason"
+               " FROM unnest($3::int[], $4::text[], $5::text[]) AS u(record_type, record_id, reason)"
+               " ON CONFLICT DO NOTHING",
+               "add links", error) < 0)
+    return -1;
+  PgParams all = {0}; /* every link's row: no record named */
+  pg_param_text(&all, m->id);
+  pg_param_text(&all, m->enterprise_id);
+  pg_param_text(&all, NULL);
+  pg_param_text(&all, NULL);
+  return pg_exec(d, LINK_TIMELINE_SQL, &all, "add timeline rows", error) < 0 ? -1 : 0;
 }
 
 /* The message's text and html in message_bodies (none when both are empty). */

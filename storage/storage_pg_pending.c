@@ -298,6 +298,8 @@ static int unlink_body(PgDb *d, const char *enterprise_id, const MaRecordRef *re
     if (!r) return -1;
     gboolean linked = g_strcmp0(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
+    if (linked && pg_timeline_rows_refresh(d, enterprise_id, ids->pdata[i], error) < 0) /* its other rows' links */
+      return -1;
     if (!linked && orphans) g_ptr_array_add(orphans, g_strdup(ids->pdata[i]));
   }
   return (int)ids->len;

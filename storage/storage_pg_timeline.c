@@ -5,12 +5,13 @@
  *
  * An activity is unique per (message, record) by the database: two nodes creating it at once
  * store one (ON CONFLICT DO NOTHING), and only the one that stored it writes its timeline row and
- * counts it. A page is one range of the timeline's primary key joined to its messages and
- * activities, then one statement for the page's messages' parts, both in one read-only snapshot.
+ * counts it. A page is one statement, one range of the timeline's primary key whose rows carry
+ * their items (migration 050, storage_timeline_row.h), visited as views of the result.
  * The archive version is a row bumped by triggers in the committing transaction (migration 010),
  * so every node reads the same value after a commit.
  */
 #include "pg_internal.h"
+#include "storage_timeline_row.h"
 
 #include <string.h>
 
@@ -51,14 +52,16 @@ static int activity_create_body(PgDb *d, const MaActivity *a, GError **error)
   pg_param_text(&p, a->owner);
   pg_param_int(&p, a->created_at);
   /* The message must be this enterprise's; the activity takes its message's date; the one that
-   * inserts it also writes its timeline row (the activity's UNIQUE key decides, not a look-up). */
+   * inserts it also writes its timeline row, which carries the activity (migration 050; the
+   * activity's UNIQUE key decides, not a look-up). */
   gint64 n = pg_exec(d,
                      "WITH a AS (INSERT INTO activities(" SQL_ACTIVITY_COLS ")"
                      " SELECT $1, enterprise_id, id, $4, $5, $6, $7, $8, $9, $10, $11, $12, date"
                      " FROM messages WHERE id = $3 AND enterprise_id = $2 ON CONFLICT DO NOTHING RETURNING message_id)"
                      " INSERT INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind, direction,"
-                     " has_attachment, thread_id, activity_id)"
-                     " SELECT m.enterprise_id, $4, $5, m.date, m.id, 1, m.direction, m.has_attachment, m.thread_id, $1"
+                     " has_attachment, thread_id, activity_id, item)"
+                     " SELECT m.enterprise_id, $4, $5, m.date, m.id, 1, m.direction, m.has_attachment, m.thread_id, $1,"
+                     " timeline_activity_item($1, $6, $7, $8, $9, $10, $11, $12)"
                      " FROM a JOIN messages m ON m.id = a.message_id ON CONFLICT DO NOTHING",
                      &p, "create activity", error);
   /* nothing inserted: the activity exists already for (message, record), or there is no message */
@@ -143,21 +146,17 @@ int pg_archive_version(void *impl, const char *enterprise_id, gint64 *out, GErro
 
 /* ---- page ----------------------------------------------------------------------------------- */
 
-/* Where the page statement's columns start: the position, then the message's, then the activity's. */
-#define PAGE_MESSAGE_COL 3
-#define PAGE_ACTIVITY_COL (PAGE_MESSAGE_COL + SQL_MESSAGE_NCOLS)
+/* The page statement's columns: the position and the item (migration 050). */
+enum { COL_DATE, COL_MESSAGE_ID, COL_KIND, COL_ITEM };
 
 /* The page statement for this combination of filters (prepared once per text): the record's range
- * of the timeline after the cursor, in page order, each row joined to its message (kind 0) or
- * activity (kind 1); a row whose message or activity is gone joins NULLs. Parameters: $1-$3 the
- * record, $4-$6 the cursor position, $7-$11 the filters, $12 the rows to fetch; each appears in
- * the text only when used, and unused ones are bound as NULL and ignored by a typed no-op. */
+ * of the timeline's primary key after the cursor, in page order; each row carries its whole item.
+ * Parameters: $1-$3 the record, $4-$6 the cursor position, $7-$11 the filters, $12 the rows to
+ * fetch; each appears in the text only when used, and unused ones are bound as NULL and ignored by
+ * a typed no-op. */
 static char *timeline_sql(const MaTimelineFilter *f, gboolean after)
 {
-  GString *q = g_string_new("SELECT pg.date, pg.message_id, pg.kind, " SQL_MESSAGE_COLS_OF("m.") ", "
-                            SQL_ACTIVITY_COLS_OF("a.") " FROM (SELECT t.date, t.message_id, t.kind, t.activity_id,"
-                            " t.enterprise_id FROM timeline t"
-                            " WHERE t.enterprise_id = $1 AND t.record_type = $2 AND t.record_id = $3");
+  GString *q = g_string_new("SELECT t.date, t.message_id, t.kind, t.item FROM timeline t WHERE t.enterprise_id = $1 AND t.record_type = $2 AND t.record_id = $3");
   if (after)
     g_string_append(q, " AND (t.date, t.message_id, t.kind) < ($4::bigint, $5::text COLLATE \"C\", $6::int)");
   else
@@ -167,31 +166,53 @@ static char *timeline_sql(const MaTimelineFilter *f, gboolean after)
   g_string_append(q, f && f->until ? " AND t.date < $9::bigint" : " AND $9::bigint IS NULL");
   g_string_append(q, f && f->has_attachment >= 0 ? " AND t.has_attachment = $10::int" : " AND $10::int IS NULL");
   g_string_append(q, f && f->thread_id ? " AND t.thread_id = $11::text" : " AND $11::text IS NULL");
-  g_string_append(q, " ORDER BY t.date DESC, t.message_id DESC, t.kind DESC LIMIT $12) pg"
-                     " LEFT JOIN messages m ON pg.kind = 0 AND m.id = pg.message_id AND m.enterprise_id = pg.enterprise_id"
-                     " LEFT JOIN activities a ON pg.kind = 1 AND a.id = pg.activity_id"
-                     " AND a.enterprise_id = pg.enterprise_id"
-                     " ORDER BY pg.date DESC, pg.message_id DESC, pg.kind DESC");
+  g_string_append(q, " ORDER BY t.date DESC, t.message_id DESC, t.kind DESC LIMIT $12");
   return g_string_free(q, FALSE);
 }
 
-/* Reads up to limit items into out (MaTimelineItem*) and the page's last position, plus whether
- * one more row follows (*more). Rows whose message or activity is gone are skipped (their
- * position still counts for the cursor). */
-static int timeline_page(PgDb *d, const char *enterprise_id, MaRecordType type, const char *record_id,
-                         const MaTimelineFilter *f, const MaTimelinePos *after, int limit, GPtrArray *out,
-                         MaTimelinePos *last, gboolean *more, GError **error)
+/* Column i of row as a view into r (NULL for SQL NULL). */
+static char *col_view(const PGresult *r, int row, int i)
 {
-  *more = FALSE;
-  g_autofree char *sql = timeline_sql(f, after != NULL);
+  return PQgetisnull(r, row, i) ? NULL : PQgetvalue(r, row, i);
+}
+
+/* Visits the rows of r (at most limit) as their items (storage_timeline_row.h). */
+static int page_visit(const PGresult *r, const char *enterprise_id, MaRecordType type, const char *record_id,
+                      int limit, MaTimelineVisit visit, void *user_data, GError **error)
+{
+  MaTimelineRowParts rp;
+  storage_timeline_row_parts_init(&rp);
+  int ret = 0;
+  for (int i = 0; ret == 0 && i < PQntuples(r) && i < limit; i++) {
+    MaTimelineRow row = {enterprise_id, type, record_id, pg_col_int(r, i, COL_DATE), col_view(r, i, COL_MESSAGE_ID),
+                         (int)pg_col_int(r, i, COL_KIND), col_view(r, i, COL_ITEM),
+                         (gsize)PQgetlength(r, i, COL_ITEM)};
+    ret = storage_timeline_row_visit(&rp, &row, visit, user_data, error);
+  }
+  storage_timeline_row_parts_clear(&rp);
+  return ret;
+}
+
+/* storage_timeline_each on PostgreSQL: one statement (one snapshot), its rows visited as views of
+ * the result, which is freed after the visits. */
+int pg_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
+                     const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
+                     void *user_data, char **next_cursor, GError **error)
+{
+  PgDb *d = impl;
+  *next_cursor = NULL;
+  const MaTimelineFilter *f = filter;
+  MaTimelinePos after = {0, NULL, 0};
+  if (cursor && storage_timeline_cursor_decode(cursor, &after, error) < 0) return -1;
+  g_autofree char *sql = timeline_sql(f, cursor != NULL);
   PgParams p = {0};
   pg_param_text(&p, enterprise_id);
   pg_param_int(&p, type);
   pg_param_text(&p, record_id);
-  if (after) {
-    pg_param_int(&p, after->date);
-    pg_param_text(&p, after->message_id);
-    pg_param_int(&p, after->kind);
+  if (cursor) {
+    pg_param_int(&p, after.date);
+    pg_param_text(&p, after.message_id);
+    pg_param_int(&p, after.kind);
   } else {
     for (int i = 0; i < 3; i++) pg_param_text(&p, NULL);
   }
@@ -208,74 +229,13 @@ static int timeline_page(PgDb *d, const char *enterprise_id, MaRecordType type, 
   pg_param_text(&p, f ? f->thread_id : NULL);
   pg_param_int(&p, limit + 1);
   PGresult *r = pg_run(d, sql, &p, "timeline", error);
-  if (!r) return -1;
-  GHashTable *by_id = g_hash_table_new(g_str_hash, g_str_equal); /* borrowed messages of out */
-  for (int i = 0; i < PQntuples(r); i++) {
-    if (i == limit) {
-      *more = TRUE;
-      break;
-    }
-    last->date = pg_col_int(r, i, 0);
-    g_free(last->message_id);
-    last->message_id = pg_col_dup(r, i, 1);
-    last->kind = (int)pg_col_int(r, i, 2);
-    MaTimelineItem *item = NULL;
-    if (last->kind == 1 && !PQgetisnull(r, i, PAGE_ACTIVITY_COL)) {
-      item = g_new0(MaTimelineItem, 1);
-      item->is_activity = TRUE;
-      item->activity = pg_activity_read(r, i, PAGE_ACTIVITY_COL);
-    } else if (last->kind == 0 && !PQgetisnull(r, i, PAGE_MESSAGE_COL)) {
-      item = g_new0(MaTimelineItem, 1);
-      item->message = pg_message_read(r, i, PAGE_MESSAGE_COL);
-      g_hash_table_replace(by_id, item->message->id, item->message);
-    }
-    if (item) g_ptr_array_add(out, item);
-  }
-  PQclear(r);
-  int ret = pg_message_parts_many(d, by_id, error);
-  g_hash_table_unref(by_id);
-  return ret;
-}
-
-int pg_timeline(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                const MaTimelineFilter *filter, const char *cursor, int limit, GPtrArray *out, char **next_cursor,
-                GError **error)
-{
-  PgDb *d = impl;
-  *next_cursor = NULL;
-  if (limit <= 0) limit = TIMELINE_DEFAULT_LIMIT;
-  if (limit > TIMELINE_MAX_LIMIT) limit = TIMELINE_MAX_LIMIT;
-  if (filter && filter->direction && strcmp(filter->direction, "inbound") != 0 &&
-      strcmp(filter->direction, "outbound") != 0) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "direction must be inbound or outbound");
-    return -1;
-  }
-  MaTimelinePos after = {0, NULL, 0}, last = {0, NULL, 0};
-  if (cursor && storage_timeline_cursor_decode(cursor, &after, error) < 0) return -1;
-  gboolean more = FALSE;
-  guint had = out->len;
-  /* The two statements read one snapshot, so the parts are those of the page's messages. */
-  gboolean txn = !d->in_txn && pg_control(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error) == 0;
-  int ret = !d->in_txn && !txn ? -1
-                               : timeline_page(d, enterprise_id, type, record_id, filter, cursor ? &after : NULL, limit,
-                                               out, &last, &more, error);
-  if (txn) pg_control(d, ret == 0 ? "COMMIT" : "ROLLBACK", NULL);
-  if (ret == 0 && more) *next_cursor = storage_timeline_cursor_encode(last.date, last.message_id, last.kind);
-  if (ret < 0) g_ptr_array_remove_range(out, had, out->len - had);
-  g_free(last.message_id);
   g_free(after.message_id);
+  if (!r) return -1;
+  int ret = page_visit(r, enterprise_id, type, record_id, limit, visit, user_data, error);
+  int last = MIN(PQntuples(r), limit) - 1;
+  if (ret == 0 && PQntuples(r) > limit)
+    *next_cursor = storage_timeline_cursor_encode(pg_col_int(r, last, COL_DATE), PQgetvalue(r, last, COL_MESSAGE_ID),
+                                                  (int)pg_col_int(r, last, COL_KIND));
+  PQclear(r);
   return ret;
-}
-
-/* storage_timeline_each on PostgreSQL: the page read whole by pg_timeline (its rows arrive in
- * one result anyway), then each item visited; the items are freed after the visits. */
-int pg_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                     const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
-                     void *user_data, char **next_cursor, GError **error)
-{
-  g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
-  if (pg_timeline(impl, enterprise_id, type, record_id, filter, cursor, limit, items, next_cursor, error) < 0)
-    return -1;
-  for (guint i = 0; i < items->len; i++) visit(items->pdata[i], user_data);
-  return 0;
 }

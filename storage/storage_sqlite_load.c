@@ -41,26 +41,6 @@ MaStoredMessage *sql_message_read(sqlite3_stmt *s, int first)
   return m;
 }
 
-void sql_message_view(sqlite3_stmt *s, int first, MaStoredMessage *m)
-{
-  m->id = (char *)sqlite3_column_text(s, first);
-  m->enterprise_id = (char *)sqlite3_column_text(s, first + 1);
-  m->thread_id = (char *)sqlite3_column_text(s, first + 2);
-  m->message_id = (char *)sqlite3_column_text(s, first + 3);
-  m->dedup_key = (char *)sqlite3_column_text(s, first + 4);
-  m->subject = (char *)sqlite3_column_text(s, first + 5);
-  m->direction = (MaDirection)sqlite3_column_int(s, first + 6);
-  m->date = sqlite3_column_int64(s, first + 7);
-  m->archived_at = sqlite3_column_int64(s, first + 8);
-  m->size = sqlite3_column_int64(s, first + 9);
-  m->raw_sha256 = (char *)sqlite3_column_text(s, first + 10);
-  m->snippet = (char *)sqlite3_column_text(s, first + 11);
-  m->parse_error = (char *)sqlite3_column_text(s, first + 12);
-  m->machine = (guint)sqlite3_column_int(s, first + 13);
-  m->machine_reason = (char *)sqlite3_column_text(s, first + 14);
-  m->text = NULL;
-  m->html = NULL;
-}
 
 /* Reads MESSAGE_COLS (then text, html when with_bodies) from the current row of s. */
 static MaStoredMessage *message_row(sqlite3_stmt *s, gboolean with_bodies)

@@ -144,6 +144,42 @@ static gboolean has_real_attachment(GPtrArray *attachments)
 
 /* ---- links ---------------------------------------------------------------------------------- */
 
+/* The timeline row of the message's link to ref, its item as the view timeline_message_fields
+ * makes it (migration 165), read after the link is written; a row that exists is left as it is. */
+static int timeline_row_add(SqlDb *d, const char *enterprise_id, const char *message_id, const MaRecordRef *ref,
+                            GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id,"
+                             " kind, direction, has_attachment, thread_id, item)"
+                             " SELECT v.enterprise_id, ?3, ?4, v.date, v.id, 0, v.direction, v.has_attachment, v.thread_id,"
+                             " v.item FROM timeline_message_fields v WHERE v.id = ?1 AND v.enterprise_id = ?2",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, message_id);
+  sql_bind_text(s, 2, enterprise_id);
+  sqlite3_bind_int(s, 3, (int)ref->type);
+  sql_bind_text(s, 4, ref->id);
+  return sql_step_done(d, s, error, "add timeline row");
+}
+
+/* Rewrites the items of the message's timeline rows (one per link; found by their full key, the
+ * timeline having no index by message) from timeline_message_fields: after a link came or went,
+ * every row lists the message's links again. */
+int sql_timeline_rows_refresh(SqlDb *d, const char *enterprise_id, const char *message_id, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d,
+                             "UPDATE timeline SET item = (SELECT item FROM timeline_message_fields WHERE id = ?1)"
+                             " WHERE (enterprise_id, record_type, record_id, date, message_id, kind) IN"
+                             " (SELECT m.enterprise_id, l.record_type, l.record_id, m.date, m.id, 0 FROM message_links l"
+                             " JOIN messages m ON m.id = l.message_id WHERE l.message_id = ?1 AND m.enterprise_id = ?2)",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, message_id);
+  sql_bind_text(s, 2, enterprise_id);
+  return sql_step_done(d, s, error, "rewrite timeline rows");
+}
+
 /* Adds the link and its timeline row: 1 added, 0 existed. The message must be this enterprise's. */
 static int link_add_body(SqlDb *d, const char *enterprise_id, const char *message_id, const MaRecordRef *ref,
                          GError **error)
@@ -168,18 +204,10 @@ static int link_add_body(SqlDb *d, const char *enterprise_id, const char *messag
     }
     return 0;
   }
-  s = sql_prep(d,
-               "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind,"
-               " direction, has_attachment, thread_id, activity_id)"
-               " SELECT enterprise_id, ?3, ?4, date, id, 0, direction, has_attachment, thread_id, NULL"
-               " FROM messages WHERE id = ?1 AND enterprise_id = ?2",
-               error);
-  if (!s) return -1;
-  sql_bind_text(s, 1, message_id);
-  sql_bind_text(s, 2, enterprise_id);
-  sqlite3_bind_int(s, 3, (int)ref->type);
-  sql_bind_text(s, 4, ref->id);
-  if (sql_step_done(d, s, error, "add timeline row") < 0) return -1;
+  /* the rows of the message's other links list the new one too, and it gets its own row */
+  if (sql_timeline_rows_refresh(d, enterprise_id, message_id, error) < 0 ||
+      timeline_row_add(d, enterprise_id, message_id, ref, error) < 0)
+    return -1;
   return 1;
 }
 
@@ -231,9 +259,8 @@ int sqlite_links_without_activity(void *impl, const char *enterprise_id, const c
 
 /* ---- insert --------------------------------------------------------------------------------- */
 
-/* link_add_body for the message being inserted: the values the timeline row copies from the
- * message row are at hand, so no statement reads the message back (and no ownership check is
- * needed: the row was written by this same write unit). */
+/* One link of the message being inserted (no ownership check is needed: the row was written by
+ * this same write unit); message_insert_parts adds the timeline rows once all links are in. */
 static int link_insert_new(SqlDb *d, const MaStoredMessage *m, const MaRecordRef *ref, GError **error)
 {
   sqlite3_stmt *s = sql_prep(d,
@@ -246,22 +273,45 @@ static int link_insert_new(SqlDb *d, const MaStoredMessage *m, const MaRecordRef
   sql_bind_text(s, 3, ref->id);
   sql_bind_text(s, 4, m->enterprise_id);
   sql_bind_text(s, 5, ref->reason);
-  if (sql_step_done(d, s, error, "add link") < 0) return -1;
-  if (sqlite3_changes(d->db) == 0) return 0; /* listed twice */
-  s = sql_prep(d,
-               "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind,"
-               " direction, has_attachment, thread_id, activity_id) VALUES(?, ?, ?, ?, ?, 0, ?, ?, ?, NULL)",
-               error);
+  return sql_step_done(d, s, error, "add link"); /* a link listed twice is stored once */
+}
+
+/* The timeline rows of the message being inserted, once all its links are in: its item read once
+ * from timeline_message_fields, then one row per link with the values at hand (INSERT ... VALUES:
+ * an INSERT ... SELECT into a table with triggers goes through a temporary table every time). */
+static int timeline_rows_insert_new(SqlDb *d, const MaStoredMessage *m, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d, "SELECT item FROM timeline_message_fields WHERE id = ?", error);
   if (!s) return -1;
-  sql_bind_text(s, 1, m->enterprise_id);
-  sqlite3_bind_int(s, 2, (int)ref->type);
-  sql_bind_text(s, 3, ref->id);
-  sqlite3_bind_int64(s, 4, m->date);
-  sql_bind_text(s, 5, m->id);
-  sqlite3_bind_int(s, 6, (int)m->direction);
-  sqlite3_bind_int(s, 7, has_real_attachment(m->attachments) ? 1 : 0);
-  sql_bind_text(s, 8, m->thread_id);
-  return sql_step_done(d, s, error, "add timeline row");
+  sql_bind_text(s, 1, m->id);
+  int rc = sqlite3_step(s);
+  char *item = rc == SQLITE_ROW ? sql_col_dup(s, 0) : NULL;
+  sql_reset(s);
+  if (rc != SQLITE_ROW) return sql_fail(d, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, error, "timeline item");
+  int ret = 0;
+  for (guint i = 0; ret == 0 && i < m->links->len; i++) {
+    const MaRecordRef *ref = g_ptr_array_index(m->links, i);
+    s = sql_prep(d,
+                 "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind, direction,"
+                 " has_attachment, thread_id, item) VALUES(?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                 error);
+    if (!s) {
+      ret = -1;
+      break;
+    }
+    sql_bind_text(s, 1, m->enterprise_id);
+    sqlite3_bind_int(s, 2, (int)ref->type);
+    sql_bind_text(s, 3, ref->id);
+    sqlite3_bind_int64(s, 4, m->date);
+    sql_bind_text(s, 5, m->id);
+    sqlite3_bind_int(s, 6, (int)m->direction);
+    sqlite3_bind_int(s, 7, has_real_attachment(m->attachments) ? 1 : 0);
+    sql_bind_text(s, 8, m->thread_id);
+    sql_bind_text(s, 9, item);
+    ret = sql_step_done(d, s, error, "add timeline row");
+  }
+  g_free(item);
+  return ret;
 }
 
 static int message_insert_parts(SqlDb *d, const MaStoredMessage *m, GError **error)
@@ -297,6 +347,7 @@ static int message_insert_parts(SqlDb *d, const MaStoredMessage *m, GError **err
   }
   for (guint i = 0; m->links && i < m->links->len; i++)
     if (link_insert_new(d, m, g_ptr_array_index(m->links, i), error) < 0) return -1;
+  if (m->links && m->links->len > 0 && timeline_rows_insert_new(d, m, error) < 0) return -1;
   return 0;
 }
 

@@ -285,7 +285,9 @@ static int unlink_body(SqlDb *d, const char *enterprise_id, const MaRecordRef *r
     sqlite3_bind_int(s, 2, (int) ref->type);
     sql_bind_text(s, 3, ref->id);
     sql_bind_text(s, 4, enterprise_id);
-    if (sql_step_done(d, s, error, "unlink record") < 0) return -1;
+    if (sql_step_done(d, s, error, "unlink record") < 0 ||
+        sql_timeline_rows_refresh(d, enterprise_id, ids->pdata[i], error) < 0) /* its other rows' links */
+      return -1;
     s = sql_prep(d, "SELECT EXISTS(SELECT 1 FROM message_links WHERE message_id = ?)", error);
     if (!s) return -1;
     sql_bind_text(s, 1, ids->pdata[i]);

@@ -2,17 +2,20 @@
  * per-enterprise version of what timeline pages read (migration 123's triggers keep it).
  *
  * The timeline table holds one row per (record, linked message) and per (record, activity), keyed
- * (enterprise, record type, record id, date, message id, kind). A page is one index range scan in
+ * (enterprise, record type, record id, date, message id, kind), and each row carries its whole
+ * item in one column (migration 165, storage_timeline_row.h): a message row's is written from the
+ * view timeline_message_fields when the link is made, rewritten by the link and unlink paths
+ * (storage_sqlite_messages.c, storage_sqlite_pending.c) and by the migration's triggers on the
+ * outbound queue; an activity row's from the activity. A page is one statement, one range of that primary key in
  * ORDER BY date DESC, message_id DESC, kind DESC (an activity, kind 1, comes just before its
- * message, kind 0), resumed after an opaque keyset cursor: base64url of "date|message_id|kind". The
- * cursor names a position, not an offset, so rows inserted meanwhile neither repeat nor vanish
- * from later pages. Page size is capped at TIMELINE_MAX_LIMIT. A page is two statements whatever
- * its size, both driven by the same index range, in one read transaction: the range joined to the
- * messages' parts, read first into one arena, then the range joined to its messages and
- * activities, each row handed to the caller's visitor as a view of the row with its parts (no id
- * list is built or parsed, nothing is allocated per item; storage_timeline copies the views).
+ * message, kind 0), resumed after an opaque keyset cursor: base64url of "date|message_id|kind".
+ * The cursor names a position, not an offset, so rows inserted meanwhile neither repeat nor vanish
+ * from later pages. Page size is capped at TIMELINE_MAX_LIMIT. Each row's item is decoded into
+ * one reused buffer and handed to the caller's visitor as a view: nothing is joined, no body or
+ * part table is read, nothing is allocated per item.
  */
 #include "sqlite_internal.h"
+#include "storage_timeline_row.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,22 +42,6 @@ MaActivity *sql_activity_read(sqlite3_stmt *s, int first)
   return a;
 }
 
-void sql_activity_view(sqlite3_stmt *s, int first, MaActivity *a)
-{
-  a->id = (char *)sqlite3_column_text(s, first);
-  a->enterprise_id = (char *)sqlite3_column_text(s, first + 1);
-  a->message_id = (char *)sqlite3_column_text(s, first + 2);
-  a->record.type = (MaRecordType)sqlite3_column_int(s, first + 3);
-  a->record.id = (char *)sqlite3_column_text(s, first + 4);
-  a->rule_id = (char *)sqlite3_column_text(s, first + 5);
-  a->rule_name = (char *)sqlite3_column_text(s, first + 6);
-  a->activity_type = (char *)sqlite3_column_text(s, first + 7);
-  a->title = (char *)sqlite3_column_text(s, first + 8);
-  a->content = (char *)sqlite3_column_text(s, first + 9);
-  a->owner = (char *)sqlite3_column_text(s, first + 10);
-  a->created_at = sqlite3_column_int64(s, first + 11);
-  a->message_date = sqlite3_column_int64(s, first + 12);
-}
 
 static int activity_create_body(SqlDb *d, const MaActivity *a, GError **error)
 {
@@ -86,18 +73,18 @@ static int activity_create_body(SqlDb *d, const MaActivity *a, GError **error)
     return -1;
   }
   if (sql_counter_add(d, "activities", 1, error) < 0) return -1;
+  /* its timeline row carries the activity as stored (migration 165) */
   s = sql_prep(d,
                "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind,"
-               " direction, has_attachment, thread_id, activity_id)"
-               " SELECT enterprise_id, ?3, ?4, date, id, 1, direction, has_attachment, thread_id, ?5"
-               " FROM messages WHERE id = ?1 AND enterprise_id = ?2",
+               " direction, has_attachment, thread_id, activity_id, item)"
+               " SELECT m.enterprise_id, a.record_type, a.record_id, m.date, m.id, 1, m.direction, m.has_attachment,"
+               " m.thread_id, a.id, " TIMELINE_ACTIVITY_ITEM("a.")
+               " FROM activities a JOIN messages m ON m.id = a.message_id AND m.enterprise_id = a.enterprise_id"
+               " WHERE a.id = ?1 AND a.enterprise_id = ?2",
                error);
   if (!s) return -1;
-  sql_bind_text(s, 1, a->message_id);
+  sql_bind_text(s, 1, a->id);
   sql_bind_text(s, 2, a->enterprise_id);
-  sqlite3_bind_int(s, 3, (int)a->record.type);
-  sql_bind_text(s, 4, a->record.id);
-  sql_bind_text(s, 5, a->id);
   if (sql_step_done(d, s, error, "activity timeline row") < 0) return -1;
   return 1;
 }
@@ -187,9 +174,9 @@ int sqlite_archive_version(void *impl, const char *enterprise_id, gint64 *out, G
 
 /* ---- page ----------------------------------------------------------------------------------- */
 
-/* Where the page statement's columns start: the position, then the message's, then the activity's. */
-#define PAGE_MESSAGE_COL 3
-#define PAGE_ACTIVITY_COL (PAGE_MESSAGE_COL + SQL_MESSAGE_NCOLS)
+/* The page statement's columns: the position and the item (migration 165). */
+#define PAGE_COLS "t.date, t.message_id, t.kind, t.item"
+enum { COL_DATE, COL_MESSAGE_ID, COL_KIND, COL_ITEM };
 
 /* The WHERE clause of a page: the record's index range after the cursor, and the filters.
  * Parameters: ?1-?3 the record, ?4-?6 the cursor position, ?7-?11 the filters. */
@@ -206,9 +193,7 @@ static void timeline_where(GString *q, const MaTimelineFilter *f, gboolean after
   if (f && f->thread_id) g_string_append(q, " AND t.thread_id = ?11");
 }
 
-#define PAGE_ORDER " ORDER BY t.date DESC, t.message_id DESC, t.kind DESC LIMIT ?12"
-
-/* A page's statements differ only by which filters are present and whether a cursor is: one text
+/* A page's statement differs only by which filters are present and whether a cursor is: one text
  * per combination (PAGE_SHAPES of them), built once per process instead of once per request. */
 #define SHAPE_DIRECTION 1
 #define SHAPE_SINCE 2
@@ -242,57 +227,29 @@ static MaTimelineFilter shape_filter(int shape)
   return f;
 }
 
-/* The page statement for this combination of filters: the timeline's index range in page order,
- * as a subquery with its own ORDER BY and LIMIT, each row then joined to its message (kind 0) or
- * activity (kind 1); a row whose message or activity is gone joins NULLs.
- * The range is a subquery because with the joins and several filters the planner may otherwise
- * prefer to sort the whole filtered range before the LIMIT; LEFT JOIN keeps the subquery as the
- * outer loop, so its order is the page's and nothing is sorted. */
+/* The page statement for this combination of filters: the record's range of the timeline's
+ * primary key after the cursor, in page order; each row carries its whole item. */
 static char *timeline_sql(const MaTimelineFilter *f, gboolean after)
 {
-  GString *q = g_string_new("SELECT pg.date, pg.message_id, pg.kind, " SQL_MESSAGE_COLS_OF("m.") ", "
-                            SQL_ACTIVITY_COLS_OF("a.") " FROM (SELECT t.date, t.message_id, t.kind, t.activity_id,"
-                            " t.enterprise_id FROM timeline t");
+  GString *q = g_string_new("SELECT " PAGE_COLS " FROM timeline t");
   timeline_where(q, f, after);
-  g_string_append(q, PAGE_ORDER ") pg"
-                     " LEFT JOIN messages m ON pg.kind = 0 AND m.id = pg.message_id AND m.enterprise_id = pg.enterprise_id"
-                     " LEFT JOIN activities a ON pg.kind = 1 AND a.id = pg.activity_id AND a.enterprise_id = pg.enterprise_id");
+  g_string_append(q, " ORDER BY t.date DESC, t.message_id DESC, t.kind DESC LIMIT ?12");
   return g_string_free(q, FALSE);
 }
 
-/* The parts statement of the same page (same parameters): the page's range again (one index range
- * of limit+1 entries, cheaper than passing the ids back in), each message row's participants (0),
- * attachments (1) and links (2) as (message id, part, six values). CROSS JOIN keeps the page as
- * the outer loop, so each message's parts of one kind come together, in their primary-key order:
- * participants and attachments by position, links by record. */
-static char *timeline_parts_sql(const MaTimelineFilter *f, gboolean after)
+/* The text of the page statement of one shape; built on first use, then shared by every
+ * connection of the process for its life. */
+static const char *page_text(int shape)
 {
-  GString *q = g_string_new("WITH pg AS (SELECT t.message_id AS mid, t.kind AS kind FROM timeline t");
-  timeline_where(q, f, after);
-  g_string_append(q, PAGE_ORDER ")"
-                     " SELECT p.message_id, 0, p.role, p.name, p.address, NULL, NULL, NULL"
-                     " FROM pg CROSS JOIN participants p ON p.message_id = pg.mid WHERE pg.kind = 0"
-                     " UNION ALL SELECT x.message_id, 1, x.filename, x.content_type, x.content_id, x.is_inline, x.size,"
-                     " x.sha256 FROM pg CROSS JOIN attachments x ON x.message_id = pg.mid WHERE pg.kind = 0"
-                     " UNION ALL SELECT l.message_id, 2, l.record_type, l.record_id, NULL, NULL, NULL, NULL"
-                     " FROM pg CROSS JOIN message_links l ON l.message_id = pg.mid WHERE pg.kind = 0");
-  return g_string_free(q, FALSE);
-}
-
-/* The text of one statement (0 the page, 1 its parts) of one shape; built on first use, then
- * shared by every connection of the process for its life. */
-static const char *page_text(int which, int shape)
-{
-  static const char *texts[2][PAGE_SHAPES];
-  static gsize ready[2][PAGE_SHAPES];
-  g_assert(which >= 0 && which < 2 && shape >= 0 && shape < PAGE_SHAPES);
-  if (g_once_init_enter(&ready[which][shape])) {
+  static const char *texts[PAGE_SHAPES];
+  static gsize ready[PAGE_SHAPES];
+  g_assert(shape >= 0 && shape < PAGE_SHAPES);
+  if (g_once_init_enter(&ready[shape])) {
     MaTimelineFilter f = shape_filter(shape);
-    gboolean after = (shape & SHAPE_AFTER) != 0;
-    texts[which][shape] = which == 0 ? timeline_sql(&f, after) : timeline_parts_sql(&f, after);
-    g_once_init_leave(&ready[which][shape], 1);
+    texts[shape] = timeline_sql(&f, (shape & SHAPE_AFTER) != 0);
+    g_once_init_leave(&ready[shape], 1);
   }
-  return texts[which][shape];
+  return texts[shape];
 }
 
 /* Binds a page's parameters (see timeline_where) to s. */
@@ -316,188 +273,42 @@ static void timeline_bind(sqlite3_stmt *s, const char *enterprise_id, MaRecordTy
   sqlite3_bind_int(s, 12, fetch);
 }
 
-/* ---- a page's parts, read once into one arena --------------------------------------------------- */
-
-enum { PART_PARTICIPANT, PART_ATTACHMENT, PART_LINK, PART_KINDS };
-
-/* Where one message's parts are in the page's arrays: count[k] values from first[k] on. */
-typedef struct {
-  guint first[PART_KINDS];
-  guint count[PART_KINDS];
-} PartsSpan;
-
-/* Every part of a page's messages: the strings copied once into one chunk, the values in one
- * array per kind, each message's span found by its id. Visiting a message points its arrays at
- * its span (views), so nothing is allocated per part or per message beyond the arena's growth. */
-typedef struct {
-  GStringChunk *text;             /* every string below */
-  GArray *values[PART_KINDS];     /* MaParticipant, MaAttachment, MaRecordRef */
-  GHashTable *spans;              /* message id (in text) -> PartsSpan* */
-  GPtrArray *views[PART_KINDS];   /* the visited message's pointers into values (no free func) */
-} PageParts;
-
-static void page_parts_init(PageParts *pp)
-{
-  static const gsize sizes[PART_KINDS] = {sizeof(MaParticipant), sizeof(MaAttachment), sizeof(MaRecordRef)};
-  pp->text = g_string_chunk_new(4096);
-  pp->spans = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
-  for (int k = 0; k < PART_KINDS; k++) {
-    pp->values[k] = g_array_sized_new(FALSE, TRUE, (guint)sizes[k], 64);
-    pp->views[k] = g_ptr_array_sized_new(8);
-  }
-}
-
-static void page_parts_clear(PageParts *pp)
-{
-  g_string_chunk_free(pp->text);
-  g_hash_table_unref(pp->spans);
-  for (int k = 0; k < PART_KINDS; k++) {
-    g_array_unref(pp->values[k]);
-    g_ptr_array_unref(pp->views[k]);
-  }
-}
-
-/* A copy of column i of s's current row in the arena; NULL for SQL NULL. */
-static char *arena_col(PageParts *pp, sqlite3_stmt *s, int i)
-{
-  const char *t = (const char *)sqlite3_column_text(s, i);
-  return t ? g_string_chunk_insert_len(pp->text, t, sqlite3_column_bytes(s, i)) : NULL;
-}
-
-/* Reads the parts statement's rows into pp. */
-static int page_parts_read(SqlDb *d, int shape, const char *enterprise_id, MaRecordType type, const char *record_id,
-                           const MaTimelineFilter *f, const MaTimelinePos *after, int fetch, PageParts *pp,
-                           GError **error)
-{
-  sqlite3_stmt *s = sql_prep(d, page_text(1, shape), error);
-  if (!s) return -1;
-  timeline_bind(s, enterprise_id, type, record_id, f, after, fetch);
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    const char *mid = (const char *)sqlite3_column_text(s, 0);
-    int kind = sqlite3_column_int(s, 1);
-    if (!mid || kind < 0 || kind >= PART_KINDS) continue;
-    PartsSpan *span = g_hash_table_lookup(pp->spans, mid);
-    if (!span) {
-      span = g_new0(PartsSpan, 1);
-      g_hash_table_insert(pp->spans, g_string_chunk_insert(pp->text, mid), span);
-    }
-    GArray *values = pp->values[kind];
-    if (span->count[kind] == 0) {
-      span->first[kind] = values->len;
-    } else if (span->first[kind] + span->count[kind] != values->len) {
-      /* the statement's CROSS JOINs keep one message's parts of a kind together; a plan that did
-       * not would give a message another's parts */
-      sql_reset(s);
-      g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "timeline parts out of page order");
-      return -1;
-    }
-    span->count[kind]++;
-    if (kind == PART_PARTICIPANT) {
-      MaParticipant p = {(MaRole)sqlite3_column_int(s, 2), arena_col(pp, s, 3), arena_col(pp, s, 4)};
-      if (!p.address) p.address = (char *)"";
-      g_array_append_val(values, p);
-    } else if (kind == PART_ATTACHMENT) {
-      MaAttachment a = {0};
-      a.filename = arena_col(pp, s, 2);
-      a.content_type = arena_col(pp, s, 3);
-      a.content_id = arena_col(pp, s, 4);
-      a.is_inline = sqlite3_column_int(s, 5) != 0;
-      a.size = (gsize)sqlite3_column_int64(s, 6);
-      const char *sha = (const char *)sqlite3_column_text(s, 7);
-      g_strlcpy(a.sha256, sha ? sha : "", sizeof a.sha256);
-      g_array_append_val(values, a);
-    } else {
-      MaRecordRef r = {(MaRecordType)sqlite3_column_int(s, 2), arena_col(pp, s, 3), NULL};
-      g_array_append_val(values, r);
-    }
-  }
-  sql_reset(s);
-  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "timeline parts");
-  return 0;
-}
-
-/* Points m's part arrays at the parts of message m->id (empty when it has none). */
-static void page_parts_view(PageParts *pp, MaStoredMessage *m)
-{
-  const PartsSpan *span = m->id ? g_hash_table_lookup(pp->spans, m->id) : NULL;
-  for (int k = 0; k < PART_KINDS; k++) {
-    GPtrArray *view = pp->views[k];
-    g_ptr_array_set_size(view, 0);
-    for (guint i = 0; span && i < span->count[k]; i++)
-      g_ptr_array_add(view, pp->values[k]->data + (gsize)(span->first[k] + i) * g_array_get_element_size(pp->values[k]));
-  }
-  m->participants = pp->views[PART_PARTICIPANT];
-  m->attachments = pp->views[PART_ATTACHMENT];
-  m->links = pp->views[PART_LINK];
-}
-
-/* ---- page ----------------------------------------------------------------------------------- */
+#define COL_TEXT(s, i) ((char *)sqlite3_column_text((s), (i)))
 
 /* Visits up to limit items and keeps the page's last position in last_id (date and kind in *last),
- * plus whether one more row follows (*more). Rows whose message or activity is gone are skipped
- * (their position still counts for the cursor). Parts are read first, so each message row is
- * visited complete as it is stepped. */
+ * plus whether one more row follows (*more). One statement: each row is its item. */
 static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type, const char *record_id,
                          const MaTimelineFilter *f, const MaTimelinePos *after, int limit, MaTimelineVisit visit,
                          void *user_data, MaTimelinePos *last, GString *last_id, gboolean *more, GError **error)
 {
   *more = FALSE;
-  if (f && f->direction && strcmp(f->direction, "inbound") != 0 && strcmp(f->direction, "outbound") != 0) {
-    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "direction must be inbound or outbound");
-    return -1;
-  }
-  int shape = page_shape(f, after != NULL);
-  PageParts pp;
-  page_parts_init(&pp);
-  if (page_parts_read(d, shape, enterprise_id, type, record_id, f, after, limit + 1, &pp, error) < 0) {
-    page_parts_clear(&pp);
-    return -1;
-  }
-  sqlite3_stmt *s = sql_prep(d, page_text(0, shape), error);
-  if (!s) {
-    page_parts_clear(&pp);
-    return -1;
-  }
+  sqlite3_stmt *s = sql_prep(d, page_text(page_shape(f, after != NULL)), error);
+  if (!s) return -1;
   timeline_bind(s, enterprise_id, type, record_id, f, after, limit + 1);
-  int rc, n = 0;
+  MaTimelineRowParts rp;
+  storage_timeline_row_parts_init(&rp);
+  int rc, n = 0, ret = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     if (n++ == limit) {
       *more = TRUE;
       break;
     }
-    const char *position_id = (const char *)sqlite3_column_text(s, 1);
-    last->date = sqlite3_column_int64(s, 0);
-    last->kind = sqlite3_column_int(s, 2);
+    const char *position_id = COL_TEXT(s, COL_MESSAGE_ID);
+    last->date = sqlite3_column_int64(s, COL_DATE);
+    last->kind = sqlite3_column_int(s, COL_KIND);
     g_string_assign(last_id, position_id ? position_id : "");
-    if (last->kind == 1 && sqlite3_column_type(s, PAGE_ACTIVITY_COL) != SQLITE_NULL) {
-      MaActivity a;
-      MaTimelineItem item = {.is_activity = TRUE, .activity = &a};
-      sql_activity_view(s, PAGE_ACTIVITY_COL, &a);
-      visit(&item, user_data);
-    } else if (last->kind == 0 && sqlite3_column_type(s, PAGE_MESSAGE_COL) != SQLITE_NULL) {
-      MaStoredMessage m;
-      MaTimelineItem item = {.is_activity = FALSE, .message = &m};
-      sql_message_view(s, PAGE_MESSAGE_COL, &m);
-      page_parts_view(&pp, &m);
-      visit(&item, user_data);
+    MaTimelineRow row = {enterprise_id, type, record_id, last->date, position_id, last->kind,
+                         COL_TEXT(s, COL_ITEM), (gsize)sqlite3_column_bytes(s, COL_ITEM)};
+    if (storage_timeline_row_visit(&rp, &row, visit, user_data, error) < 0) {
+      ret = -1;
+      break;
     }
   }
   sql_reset(s);
-  page_parts_clear(&pp);
+  storage_timeline_row_parts_clear(&rp);
+  if (ret < 0) return -1;
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "timeline");
   return 0;
-}
-
-/* Runs a statement without parameters from the statement cache (sql_exec parses its text every
- * time, which a page's BEGIN and COMMIT would pay on every request). 0 or -1. */
-static int step_cached(SqlDb *d, const char *sql)
-{
-  sqlite3_stmt *s = sql_prep(d, sql, NULL);
-  if (!s) return -1;
-  int rc = sqlite3_step(s);
-  sql_reset(s);
-  return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int sqlite_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
@@ -506,17 +317,14 @@ int sqlite_timeline_each(void *impl, const char *enterprise_id, MaRecordType typ
 {
   SqlDb *d = impl;
   *next_cursor = NULL;
-  if (limit <= 0) limit = TIMELINE_DEFAULT_LIMIT;
-  if (limit > TIMELINE_MAX_LIMIT) limit = TIMELINE_MAX_LIMIT;
   MaTimelinePos after = {0, NULL, 0}, last = {0, NULL, 0};
   if (cursor && storage_timeline_cursor_decode(cursor, &after, error) < 0) return -1;
   gboolean more = FALSE;
   GString *last_id = g_string_sized_new(32);
-  /* The two statements are read in one read transaction so the page is one consistent snapshot. */
-  gboolean txn = sqlite3_get_autocommit(d->db) && step_cached(d, "BEGIN") == 0;
+  /* One statement, one snapshot: the visitor's look-ups on this handle while it steps read the
+   * same read transaction. */
   int ret = timeline_page(d, enterprise_id, type, record_id, filter, cursor ? &after : NULL, limit, visit, user_data,
                           &last, last_id, &more, error);
-  if (txn) step_cached(d, "COMMIT");
   if (ret == 0 && more) *next_cursor = storage_timeline_cursor_encode(last.date, last_id->str, last.kind);
   g_string_free(last_id, TRUE);
   g_free(after.message_id);

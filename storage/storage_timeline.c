@@ -1,10 +1,14 @@
 /* storage_timeline.c - the timeline as callers see it, the same over every backend: the backend
- * visits a page's items as views of its rows (MaStorageBackend.timeline_each); storage_timeline_each
- * adds each outbound message's recipients' delivery states to what it visits, and storage_timeline
- * copies the visited items for callers that keep them.
+ * visits a page's items as views of its rows (MaStorageBackend.timeline_each) once
+ * storage_timeline_each has checked the page size and the direction; it adds each outbound message's
+ * recipients' delivery states to what it visits, and storage_timeline copies the visited items for
+ * callers that keep them.
  */
 #include "storage.h"
+#include "storage_archive.h"
 #include "storage_backend.h"
+
+#include <string.h>
 
 /* storage_timeline's visitor: an owned copy of each item (whose strings are borrowed views). */
 static MaStoredMessage *message_copy(const MaStoredMessage *v)
@@ -128,6 +132,15 @@ int storage_timeline_each(MaStorage *st, const char *enterprise_id, MaRecordType
                           void *user_data, char **next_cursor, GError **error)
 {
   g_assert(st != NULL && visit != NULL);
+  *next_cursor = NULL;
+  /* what every backend may take as given: a page size in range, a direction it knows */
+  if (limit <= 0) limit = TIMELINE_DEFAULT_LIMIT;
+  if (limit > TIMELINE_MAX_LIMIT) limit = TIMELINE_MAX_LIMIT;
+  if (filter && filter->direction && strcmp(filter->direction, "inbound") != 0 &&
+      strcmp(filter->direction, "outbound") != 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "direction must be inbound or outbound");
+    return -1;
+  }
   DeliveryVisit dv = {st, enterprise_id, visit, user_data, NULL};
   int rc = st->be->timeline_each(st->impl, enterprise_id, type, record_id, filter, cursor, limit, visit_with_delivery,
                                  &dv, next_cursor, error);

@@ -168,12 +168,13 @@ gboolean api_cache_reply(ApiCtx *ctx)
   return TRUE;
 }
 
-void api_cache_store(ApiCtx *ctx, const char *json, gsize len)
+void api_cache_store(ApiCtx *ctx, GBytes *body)
 {
   ApiCache *c = ctx->srv->cache;
   ApiCacheTenant *t;
   GHashTableIter it;
   gpointer value;
+  gsize len = g_bytes_get_size(body);
 
   /* Stored only when nothing committed since the look-up that missed (same data version), and
    * under a version read at that data version: the page is then exactly that version's. */
@@ -194,7 +195,7 @@ void api_cache_store(ApiCtx *ctx, const char *json, gsize len)
     c->bytes -= g_bytes_get_size(old);
     c->entries--;
   }
-  g_hash_table_replace(t->pages, g_strdup(uri), g_bytes_new(json, len));
+  g_hash_table_replace(t->pages, g_strdup(uri), g_bytes_ref(body)); /* shared with the reply: no copy */
   t->bytes += len;
   c->bytes += len;
   c->entries++;

@@ -84,9 +84,9 @@ static void reply_text(ApiCtx *ctx, GString *json, gboolean cache)
 
   /* the cached copy includes the trailing newline, like every JSON answer */
   g_string_append_c(json, '\n');
-  if (cache)
-    api_cache_store(ctx, json->str, json->len);
   body = g_string_free_to_bytes(json);
+  if (cache)
+    api_cache_store(ctx, body);
   api_reply_gbytes(ctx, 200, "application/json", body);
   g_bytes_unref(body);
 }

@@ -8,7 +8,8 @@
  * context, not the loop's storage handle, not the cache); its done half then runs on the loop,
  * answers the request from the data and frees it, and the request is finished as any other
  * (api_request_finish). Workers hand finished jobs back through a queue and a pipe the loop
- * watches, so this works whether or not libevent's thread support is on. The loop thread owns
+ * watches (one byte when the queue was empty: a burst of finished jobs costs one wake-up), so
+ * this works whether or not libevent's thread support is on. The loop thread owns
  * everything here except the two queues; jobs run in the order they were parked, up to one per
  * worker at a time. A client that goes away while its request is parked costs nothing more:
  * evhttp detaches the request from the closed connection and frees it on the reply.
@@ -58,10 +59,13 @@ static gpointer worker_main(gpointer arg)
       break;
     job->run(w->st, job->data);
     g_mutex_lock(&pool->lock);
+    gboolean first = g_queue_is_empty(&pool->done);
     g_queue_push_tail(&pool->done, job);
     g_mutex_unlock(&pool->lock);
-    /* a full pipe already holds a wake-up for this job: nothing is lost by a failed write */
-    while (write(pool->wake[1], "", 1) < 0 && errno == EINTR)
+    /* One wake-up per batch: a job queued behind others is answered with them, since on_wake
+     * drains the pipe before it takes the queue. A full pipe already holds a wake-up: nothing is
+     * lost by a failed write. */
+    while (first && write(pool->wake[1], "", 1) < 0 && errno == EINTR)
       ;
   }
   return NULL;

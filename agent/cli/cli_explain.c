@@ -78,6 +78,10 @@ static void print_explain(json_t *doc)
            reason ? reason : "(linked before reasons were kept)");
   }
   printf("rules%s:\n", json_is_true(json_object_get(doc, "activities_on")) ? " (current set, in order)" : " (activities off or no rule)");
+  json_t *changed = json_object_get(doc, "rules_changed_at");
+  if (json_is_string(changed))
+    printf("  note: the rules changed after this message was archived (%s); the activities below were made by the\n"
+           "  rules of that time\n", json_string_value(changed));
   print_trace(json_object_get(doc, "rules"));
   printf("activities made:\n");
   if (json_array_size(json_object_get(doc, "activities")) == 0) printf("  none\n");

@@ -48,9 +48,10 @@ void codec_writer_object_end(CodecWriter *w) { close_container(w, '}'); }
 void codec_writer_array_begin(CodecWriter *w) { open_container(w, '['); }
 void codec_writer_array_end(CodecWriter *w) { close_container(w, ']'); }
 
-/* Appends n bytes at the end of out: GString's own append goes through g_string_insert_len, whose
- * overlap and position checks cost more than the copy for the short strings JSON is made of. */
-static inline void append_bytes(GString *out, const char *s, gsize n)
+/* Makes room for n more bytes at the end of out and returns where they go (out's length already
+ * counts them): GString's own append goes through g_string_insert_len, whose overlap and position
+ * checks cost more than the copy for the short strings JSON is made of. */
+static inline char *grow(GString *out, gsize n)
 {
   gsize at = out->len;
 
@@ -60,7 +61,26 @@ static inline void append_bytes(GString *out, const char *s, gsize n)
   } else {
     g_string_set_size(out, at + n);
   }
-  memcpy(out->str + at, s, n);
+  return out->str + at;
+}
+
+/* Copies n bytes: most of what JSON is made of is shorter than 16 bytes, and two fixed-size
+ * (overlapping) copies of those are inlined where a call to memcpy costs more than the copy. */
+static inline void copy_bytes(char *dst, const char *s, gsize n)
+{
+  if (n >= 8 && n <= 16) {
+    memcpy(dst, s, 8);
+    memcpy(dst + n - 8, s + n - 8, 8);
+  } else if (n < 8) {
+    for (gsize i = 0; i < n; i++) dst[i] = s[i];
+  } else {
+    memcpy(dst, s, n);
+  }
+}
+
+static inline void append_bytes(GString *out, const char *s, gsize n)
+{
+  copy_bytes(grow(out, n), s, n);
 }
 
 /* 1 for the bytes a JSON string must escape: '"', '\' and the controls. */
@@ -101,12 +121,57 @@ static void quote(GString *out, const char *s, gsize len)
   g_string_append_c(out, '"');
 }
 
-void codec_writer_key(CodecWriter *w, const char *key)
+/* TRUE when none of the len bytes at s needs a look: no '"', '\', control or non-ASCII byte (so
+ * the string is valid UTF-8 and quoted as it is). Eight bytes at a time: most of what a page
+ * writes (ids, addresses, names, subjects) is plain ASCII, and a byte-by-byte scan of it was the
+ * writer's largest cost. */
+static gboolean plain_ascii(const char *s, gsize len)
 {
-  g_assert(w->depth > 0 && !w->after_key);
-  separate(w);
-  quote(w->out, key, strlen(key));
-  g_string_append_c(w->out, ':');
+  const guint64 ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  const guint64 quotes = ones * '"', backslashes = ones * '\\';
+  guint64 any = 0, v, q, b;
+  gsize i = 0;
+
+#define PLAIN_WORD(v)                                                                                 \
+  (q = (v) ^ quotes, b = (v) ^ backslashes,                                                          \
+   /* per byte: below 0x20, equal to '"' or '\' (a zero byte of q or b), or 0x80 and above */      \
+   (((v) - ones * 0x20) & ~(v)) | ((q - ones) & ~q) | ((b - ones) & ~b) | (v))
+  if (len < 8) {
+    v = ones * ' '; /* padded with a byte that needs no look */
+    memcpy(&v, s, len);
+    return (PLAIN_WORD(v) & highs) == 0;
+  }
+  for (; i + 8 <= len; i += 8) {
+    memcpy(&v, s + i, 8);
+    any |= PLAIN_WORD(v);
+  }
+  if (i < len) { /* the last 8 bytes, overlapping the words already seen */
+    memcpy(&v, s + len - 8, 8);
+    any |= PLAIN_WORD(v);
+  }
+#undef PLAIN_WORD
+  return (any & highs) == 0;
+}
+
+/* Appends s (len bytes, plain_ascii) quoted. */
+static inline void quote_plain(GString *out, const char *s, gsize len)
+{
+  char *at = grow(out, len + 2);
+  at[0] = '"';
+  copy_bytes(at + 1, s, len);
+  at[len + 1] = '"';
+}
+
+void codec_writer_key_text(CodecWriter *w, const char *text, gsize len)
+{
+  g_assert(w->depth > 0 && !w->after_key && len > 1 && text[0] == ',');
+  gboolean *has_items = &w->has_items[w->depth - 1];
+  if (!*has_items) { /* the object's first key: no comma */
+    *has_items = TRUE;
+    text++;
+    len--;
+  }
+  append_bytes(w->out, text, len);
   w->after_key = TRUE;
 }
 
@@ -119,7 +184,12 @@ void codec_writer_string(CodecWriter *w, const char *s)
     return;
   }
   separate(w);
-  if (g_utf8_validate(s, -1, &end)) {
+  gsize len = strlen(s);
+  if (plain_ascii(s, len)) {
+    quote_plain(w->out, s, len);
+    return;
+  }
+  if (g_utf8_validate(s, (gssize)len, &end)) {
     quote(w->out, s, (gsize)(end - s));
     return;
   }
@@ -167,28 +237,4 @@ void codec_writer_null(CodecWriter *w)
 {
   separate(w);
   append_bytes(w->out, "null", 4);
-}
-
-void codec_writer_field_string(CodecWriter *w, const char *key, const char *s)
-{
-  codec_writer_key(w, key);
-  codec_writer_string(w, s);
-}
-
-void codec_writer_field_time(CodecWriter *w, const char *key, gint64 unix_seconds)
-{
-  codec_writer_key(w, key);
-  codec_writer_time(w, unix_seconds);
-}
-
-void codec_writer_field_int(CodecWriter *w, const char *key, gint64 v)
-{
-  codec_writer_key(w, key);
-  codec_writer_int(w, v);
-}
-
-void codec_writer_field_bool(CodecWriter *w, const char *key, gboolean v)
-{
-  codec_writer_key(w, key);
-  codec_writer_bool(w, v);
 }

@@ -30,8 +30,12 @@ void codec_writer_object_begin(CodecWriter *w);
 void codec_writer_object_end(CodecWriter *w);
 void codec_writer_array_begin(CodecWriter *w);
 void codec_writer_array_end(CodecWriter *w);
-/* An object key; the next call writes its value. */
-void codec_writer_key(CodecWriter *w, const char *key);
+/* An object key; the next call writes its value. The key is a string literal of the code (the
+ * macro refuses anything else at compile time): a plain ASCII name, written as it is, quoted and
+ * preceded by its comma by the compiler (codec_writer_key_text drops the comma before an
+ * object's first key). */
+#define codec_writer_key(w, key) codec_writer_key_text((w), ",\"" key "\":", sizeof(",\"" key "\":") - 1)
+void codec_writer_key_text(CodecWriter *w, const char *text, gsize len);
 
 /* A string value, null for NULL. */
 void codec_writer_string(CodecWriter *w, const char *s);
@@ -41,10 +45,10 @@ void codec_writer_int(CodecWriter *w, gint64 v);
 void codec_writer_bool(CodecWriter *w, gboolean v);
 void codec_writer_null(CodecWriter *w);
 
-/* A key and its value in one call. */
-void codec_writer_field_string(CodecWriter *w, const char *key, const char *s);
-void codec_writer_field_time(CodecWriter *w, const char *key, gint64 unix_seconds);
-void codec_writer_field_int(CodecWriter *w, const char *key, gint64 v);
-void codec_writer_field_bool(CodecWriter *w, const char *key, gboolean v);
+/* A key (a string literal, as codec_writer_key) and its value in one call. */
+#define codec_writer_field_string(w, key, s) (codec_writer_key(w, key), codec_writer_string((w), (s)))
+#define codec_writer_field_time(w, key, t) (codec_writer_key(w, key), codec_writer_time((w), (t)))
+#define codec_writer_field_int(w, key, v) (codec_writer_key(w, key), codec_writer_int((w), (v)))
+#define codec_writer_field_bool(w, key, v) (codec_writer_key(w, key), codec_writer_bool((w), (v)))
 
 #endif

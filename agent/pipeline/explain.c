@@ -2,13 +2,16 @@
  * landed, read back from storage: its participants as matching classifies them today (internal,
  * external, excluded by never_log), the links with the reasons matching stored when it linked
  * them, the machine-mail flags, the enterprise's current rules evaluated in order for each link
- * (trace.c) and the activities that were made. Read only; scoped to one enterprise.
+ * (trace.c), whether those rules changed after the message was archived (the audit log), and the
+ * activities that were made. Read only; scoped to one enterprise.
  */
 #include "trace.h"
 
 #include "activities.h"
 #include "agent/codec/codec.h"
 #include "agent/match/match.h"
+
+#include <string.h>
 
 static json_t *participants_json(const MaMatchContext *ctx, const MaStoredMessage *m, json_t *exclusions)
 {
@@ -45,6 +48,35 @@ static json_t *activities_json(GPtrArray *acts)
   return arr;
 }
 
+#define AUDIT_PAGE 200
+#define AUDIT_PAGES_MAX 25 /* administrative changes are few; past 5,000 of them the answer is "unknown" */
+
+/* The trace evaluates today's rules, which may not be those the message met: the newest change to
+ * the enterprise's rules after since (Unix seconds), read back from the audit log, which every rule
+ * edit writes in its own transaction. *at: its time; 0 when none; -1 when the log since then is
+ * longer than the look-back allows. 0 or -1 on error. */
+static int rules_changed_after(MaStorage *st, const char *enterprise_id, gint64 since, gint64 *at, GError **error)
+{
+  *at = 0;
+  gint64 before = 0;
+  for (int page = 0; page < AUDIT_PAGES_MAX; page++) {
+    g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func((GDestroyNotify) ma_audit_entry_free);
+    if (storage_audit_list(st, enterprise_id, before, AUDIT_PAGE, entries, error) < 0) return -1;
+    for (guint i = 0; i < entries->len; i++) { /* newest first */
+      const MaAuditEntry *e = entries->pdata[i];
+      if (e->at <= since) return 0; /* a change in the second of archiving is taken as before it */
+      if (g_str_has_prefix(e->action, "rules.") && strcmp(e->action, "rules.replay") != 0) {
+        *at = e->at;
+        return 0;
+      }
+      before = e->seq;
+    }
+    if (entries->len < AUDIT_PAGE) return 0;
+  }
+  *at = -1;
+  return 0;
+}
+
 int explain_message(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const char *message_id,
                     json_t **out, GError **error)
 {
@@ -62,6 +94,8 @@ int explain_message(MaStorage *st, const MaConfig *cfg, const char *enterprise_i
   if (rc == 0) rc = storage_message_activities(st, enterprise_id, message_id, acts, error);
   if (rc == 0) rc = activities_rules(st, enterprise_id, &set, error);
   if (rc == 0) rc = trace_rules(st, enterprise_id, m, links, NULL, set, &trace, error);
+  gint64 rules_changed = 0;
+  if (rc == 0) rc = rules_changed_after(st, enterprise_id, m->archived_at, &rules_changed, error);
   if (rc < 0) {
     match_context_free(ctx);
     ma_stored_message_free(m);
@@ -82,6 +116,11 @@ int explain_message(MaStorage *st, const MaConfig *cfg, const char *enterprise_i
   *out = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "message", msg, "participants", participants, "exclusions",
                    exclusions, "links", link_arr, "rules", trace, "activities", activities_json(acts), "activities_on",
                    set != NULL);
+  /* null: the rules are those the message met; a time: they changed then, after it was archived;
+   * "unknown": more administrative changes since than the look-back reads */
+  json_object_set_new(*out, "rules_changed_at", rules_changed == 0   ? json_null()
+                                                : rules_changed < 0 ? json_string("unknown")
+                                                                    : codec_time(rules_changed));
   match_context_free(ctx);
   ma_stored_message_free(m);
   return 1;

@@ -30,8 +30,9 @@ int trace_rules(MaStorage *st, const char *enterprise_id, const MaStoredMessage 
 /* The explanation of archived message message_id: {"message": {id, subject, date, direction,
  * is_auto, is_bulk, machine_reason, unparsed}, "participants": [{role, name, address, class:
  * "internal"|"external"|"excluded"}], "exclusions": [{address, never_log}], "links": [{type, id,
- * reason}], "rules": trace of the enterprise's current rules, "activities": [{id, record, rule_id,
- * activity_type, title}]}. 1 with *out (new reference), 0 when the enterprise has no such
+ * reason}], "rules": trace of the enterprise's current rules, "rules_changed_at": null, or when the
+ * rules last changed after the message was archived (RFC 3339; "unknown" past the audit look-back),
+ * "activities": [{id, record, rule_id, activity_type, title}]}. 1 with *out (new reference), 0 when the enterprise has no such
  * message, -1 on error. cfg may be NULL. */
 int explain_message(MaStorage *st, const MaConfig *cfg, const char *enterprise_id, const char *message_id,
                     json_t **out, GError **error);

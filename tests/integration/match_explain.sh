@@ -50,6 +50,7 @@ assert_eq "other_record_type" \
 assert_eq "email on CON-1" "$(json_get "$T/explain.json" '" ".join([d["activities"][0]["activity_type"], "on", d["activities"][0]["record"]["id"]])')" \
   "the activity made"
 assert_eq 1 "$(json_get "$T/explain.json" 'len(d["activities"])')" "one activity"
+assert_eq None "$(json_get "$T/explain.json" 'd["rules_changed_at"]')" "the rules are those the message met"
 assert_status 0 ma explain acme "$msg"
 assert_contains "$(cat "$T/last.out")" "contact CON-1: from hank@globex.example = contact CON-1" "text lists the link reason"
 assert_contains "$(cat "$T/last.out")" "1. Auto-replies: failed (is_auto equals true)" "text names the failed condition"
@@ -127,4 +128,16 @@ assert_eq 422 "$code" "neither message nor last"
 stop_serve
 after=$(counts)
 assert_eq "$before" "$after" "row counts before and after the dry runs"
+
+# A rule changed after the message was archived: explain says so (the trace shows today's rules,
+# the activities those of that time), from the audit log; a replay does not count as a change.
+assert_status 0 ma rules list acme --json
+quotes=$(json_get "$T/last.out" '[r["id"] for r in d["items"] if r["name"]=="Quotes"][0]')
+clock_start $(( $(date +%s) + 60 )) # a minute after the message was archived
+assert_status 0 ma rules disable acme "$quotes"
+assert_status 0 ma explain acme "$msg" --json
+assert_eq "True" "$(json_get "$T/last.out" 'd["rules_changed_at"] is not None and d["rules_changed_at"] != "unknown"')" \
+  "explain names the time the rules changed"
+assert_status 0 ma explain acme "$msg"
+assert_contains "$(cat "$T/last.out")" "the rules changed after this message was archived" "the text says so too"
 finish

@@ -13,14 +13,21 @@ ma settings acme forwarder_policy=any >/dev/null
 start_serve
 
 # ---- the workers' priority ----------------------------------------------------------------------
-nices=""
-for t in /proc/"$SERVE_PID"/task/*; do
-  [[ "$(cat "$t/comm" 2>/dev/null)" == pipeline-* ]] || continue
-  nices+="$(awk '{print $19}' "$t/stat") " # field 19 of stat: the thread's nice value
-done
-assert_eq "10 10 " "$nices" "both pipeline workers run at nice 10 (the default [pipeline] nice)"
+# the workers are started, named and re-niced by serve after it answers on its ports: look again
+# for a while rather than at one instant
+worker_nices() {
+  local t out=""
+  for t in /proc/"$SERVE_PID"/task/*; do
+    [[ "$(cat "$t/comm" 2>/dev/null)" == pipeline-* ]] || continue
+    out+="$(awk '{print $19}' "$t/stat") " # field 19 of stat: the thread's nice value
+  done
+  echo "$out"
+}
+for _ in $(seq 1 100); do nices=$(worker_nices); [ "$nices" = "10 10 " ] && break; sleep 0.05; done
+threads=$(for t in /proc/"$SERVE_PID"/task/*; do echo "$(cat "$t/comm" 2>/dev/null):$(awk '{print $19}' "$t/stat" 2>/dev/null)"; done | tr '\n' ' ')
+assert_eq "10 10 " "$nices" "both pipeline workers run at nice 10 (the default [pipeline] nice; threads: $threads)"
 others=$(for t in /proc/"$SERVE_PID"/task/*; do [[ "$(cat "$t/comm")" == pipeline-* ]] || awk '{print $19}' "$t/stat"; done | sort -u | tr '\n' ' ')
-assert_eq "0 " "$others" "every other thread of serve (the SMTP loop, the spool writer...) keeps nice 0"
+assert_eq "0 " "$others" "every other thread of serve (the SMTP loop, the spool writer...) keeps nice 0 (threads: $threads)"
 
 # ---- sustained load: the archive grows while the listener is busy --------------------------------
 spool_depth() { sqlite3 -readonly -cmd ".timeout 5000" "$T/data/spool.db" "select count(*) from spool"; }

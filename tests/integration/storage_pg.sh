@@ -30,7 +30,7 @@ run_pg() {
 }
 run_pg test_storage /storage/postgresql 19
 # the archive: messages, threads, activities, timeline, outbox claims, the same message on two handles
-run_pg test_storage_archive /storage/postgresql 22
+run_pg test_storage_archive /storage/postgresql 23
 run_pg test_storage_mailboxes /storage/postgresql/mailboxes 7
 run_pg test_relay_plan /relay/plan/postgresql 4
 # held mail, re-matching's unlinking, search (CJK, fields, relevance, pages) and erasure without trace

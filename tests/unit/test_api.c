@@ -865,8 +865,9 @@ static char *from_name(json_t *doc, size_t i)
 
 /* Pages are kept per enterprise: a commit to B's archive (or a commit that changes no archive)
  * leaves A's cached pages in place, a commit to A's drops them. A participant's name rewritten
- * behind storage's back (participants only ever change with their message, so nothing versions
- * them) makes a page served from the cache tell itself apart from one computed again. */
+ * behind storage's back in the timeline rows a page reads (participants only ever change with
+ * their message; the version the rewrite moves is put back) makes a page served from the cache
+ * tell itself apart from one computed again. */
 static void test_cache_per_enterprise(void)
 {
   const char *uri = "/v1/records/contact/c2/timeline?limit=5";
@@ -879,8 +880,15 @@ static void test_cache_per_enterprise(void)
   cached = from_name(doc, 0);
   g_assert_cmpstr(cached, !=, "Renamed");
   json_decref(doc);
-  raw_exec("UPDATE participants SET name = 'Renamed' WHERE role = 0 AND message_id IN"
-           " (SELECT id FROM messages WHERE enterprise_id = (SELECT id FROM enterprises WHERE slug = 'acme'))");
+  /* the From name in the rows' items, a length-prefixed field after its role (storage_timeline_row.h) */
+  g_autofree char *rename = g_strdup_printf(
+    "CREATE TEMP TABLE kept AS SELECT enterprise_id, n FROM archive_versions"
+    " WHERE enterprise_id = (SELECT id FROM enterprises WHERE slug = 'acme');"
+    "UPDATE timeline SET item = replace(item, '1:0%zu:%s', '1:07:Renamed')"
+    " WHERE enterprise_id = (SELECT enterprise_id FROM kept);"
+    "UPDATE archive_versions SET n = (SELECT n FROM kept) WHERE enterprise_id = (SELECT enterprise_id FROM kept);",
+    strlen(cached), cached);
+  raw_exec(rename);
   /* a commit of B's mail: A's page still comes from the cache */
   g_free(put_message(F.ent_b, "c2", "for globex", 1750000100, MA_DIRECTION_INBOUND, NULL, NULL, NULL));
   doc = expect("GET", uri, F.key_a, NULL, 200, NULL);

@@ -281,6 +281,46 @@ static void test_writer(void)
   g_string_free(raw, TRUE);
 }
 
+/* The writer's eight-bytes-at-a-time scan for plain ASCII: every byte that needs a look ('"', '\',
+ * a control, a non-ASCII byte), at every position of a 23-byte string (both 8-byte words, the
+ * tail), is still escaped or checked, compared with the expected text written out here. */
+static void test_writer_positions(void)
+{
+  static const struct {
+    char byte;
+    const char *escaped;
+  } cases[] = {{'"', "\\\""}, {'\\', "\\\\"}, {'\n', "\\n"}, {'\x01', "\\u0001"}, {'\x1f', "\\u001f"},
+               {'\xff', "\xef\xbf\xbd"}};
+  for (guint c = 0; c < G_N_ELEMENTS(cases); c++) {
+    for (int at = 0; at < 23; at++) {
+      char in[24];
+      memset(in, 'a', 23);
+      in[23] = '\0';
+      in[at] = cases[c].byte;
+      GString *out = g_string_new(NULL);
+      CodecWriter w;
+      codec_writer_init(&w, out);
+      codec_writer_string(&w, in);
+      g_autofree char *expected = g_strdup_printf("\"%.*s%s%s\"", at, in, cases[c].escaped, in + at + 1);
+      g_assert_cmpstr(out->str, ==, expected);
+      g_string_free(out, TRUE);
+    }
+  }
+  /* plain ASCII of every length up to two words, and the bytes either side of the escaped ones */
+  for (int len = 0; len <= 17; len++) {
+    char in[18];
+    for (int i = 0; i < len; i++) in[i] = (char)("!#[]~ 0A"[i % 8]);
+    in[len] = '\0';
+    GString *out = g_string_new(NULL);
+    CodecWriter w;
+    codec_writer_init(&w, out);
+    codec_writer_string(&w, in);
+    g_autofree char *expected = g_strdup_printf("\"%s\"", in);
+    g_assert_cmpstr(out->str, ==, expected);
+    g_string_free(out, TRUE);
+  }
+}
+
 /* The message of the golden files in tests/fixtures/codec/ (their values are written there by
  * hand from docs/api.md and docs/webhooks.md, not produced by the writer). */
 static MaStoredMessage *golden_message(void)
@@ -392,5 +432,6 @@ int main(int argc, char **argv)
   g_test_add_func("/codec/builders", test_builders);
   g_test_add_func("/codec/writer", test_writer);
   g_test_add_func("/codec/writer/golden", test_writer_golden);
+  g_test_add_func("/codec/writer/positions", test_writer_positions);
   return g_test_run();
 }

@@ -11,6 +11,7 @@
  */
 #include "storage/storage.h"
 #include "storage/storage_backend.h"
+#include "storage/storage_search.h"
 
 #include "testutil.h"
 #include "testutil_storage.h"
@@ -871,6 +872,198 @@ static gint64 archive_version(MaStorage *st, const char *ent)
 }
 
 /* The per-enterprise version moves with what a timeline page reads, for that enterprise only. */
+/* ---- the timeline rows stay exact ------------------------------------------------------------ */
+
+/* Checks the whole timeline of contact `record` (read in pages of 2) item by item against the
+ * stored mail read the other way (storage_message_get from the messages' own rows, the activity,
+ * the queue's delivery states), and returns its items as "m:<id>" / "a:<id>" in page order. */
+static char *timeline_checked(MaStorage *st, const char *ent, const char *record)
+{
+  GString *seen = g_string_new(NULL);
+  char *cursor = NULL;
+  GError *error = NULL;
+  do {
+    g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
+    char *next = NULL;
+    g_assert_cmpint(storage_timeline(st, ent, MA_RECORD_CONTACT, record, NULL, cursor, 2, out, &next, &error), ==, 0);
+    g_assert_no_error(error);
+    for (guint i = 0; i < out->len; i++) {
+      MaTimelineItem *it = out->pdata[i];
+      g_string_append_printf(seen, "%s%s:%s", seen->len ? " " : "", it->is_activity ? "a" : "m",
+                             it->is_activity ? it->activity->id : it->message->id);
+      if (it->is_activity) {
+        MaActivity *a = NULL;
+        g_assert_cmpint(storage_activity_get(st, ent, it->activity->id, &a, &error), ==, 1);
+        g_assert_cmpstr(it->activity->message_id, ==, a->message_id);
+        g_assert_cmpstr(it->activity->record.id, ==, a->record.id);
+        g_assert_cmpstr(it->activity->rule_id, ==, a->rule_id);
+        g_assert_cmpstr(it->activity->rule_name, ==, a->rule_name);
+        g_assert_cmpstr(it->activity->activity_type, ==, a->activity_type);
+        g_assert_cmpstr(it->activity->title, ==, a->title);
+        g_assert_cmpstr(it->activity->content, ==, a->content);
+        g_assert_cmpstr(it->activity->owner, ==, a->owner);
+        g_assert_cmpint(it->activity->created_at, ==, a->created_at);
+        g_assert_cmpint(it->activity->message_date, ==, a->message_date);
+        ma_activity_free(a);
+        continue;
+      }
+      MaStoredMessage *v = it->message, *m = NULL;
+      g_assert_cmpint(storage_message_get(st, ent, v->id, &m, &error), ==, 1);
+      g_assert_cmpstr(v->subject, ==, m->subject);
+      g_assert_cmpstr(v->snippet, ==, m->snippet);
+      g_assert_cmpstr(v->thread_id, ==, m->thread_id);
+      g_assert_cmpstr(v->parse_error, ==, m->parse_error);
+      g_assert_cmpint(v->direction, ==, m->direction);
+      g_assert_cmpint(v->date, ==, m->date);
+      g_assert_cmpuint(v->machine, ==, m->machine);
+      /* the participants a page shows: From, To and Cc, in their order */
+      guint k = 0;
+      for (guint j = 0; j < m->participants->len; j++) {
+        MaParticipant *p = m->participants->pdata[j];
+        if (p->role != MA_ROLE_FROM && p->role != MA_ROLE_TO && p->role != MA_ROLE_CC) continue;
+        g_assert_cmpuint(k, <, v->participants->len);
+        MaParticipant *q = v->participants->pdata[k++];
+        g_assert_cmpint(q->role, ==, p->role);
+        g_assert_cmpstr(q->name, ==, p->name);
+        g_assert_cmpstr(q->address, ==, p->address);
+      }
+      g_assert_cmpuint(k, ==, v->participants->len);
+      g_assert_cmpuint(v->attachments->len, ==, m->attachments->len);
+      for (guint j = 0; j < m->attachments->len; j++) {
+        MaAttachment *x = m->attachments->pdata[j], *y = v->attachments->pdata[j];
+        g_assert_cmpstr(y->filename, ==, x->filename);
+        g_assert_cmpstr(y->content_type, ==, x->content_type);
+        g_assert_cmpstr(y->content_id, ==, x->content_id);
+        g_assert_cmpint(y->is_inline, ==, x->is_inline);
+        g_assert_cmpuint(y->size, ==, x->size);
+        g_assert_cmpstr(y->sha256, ==, x->sha256);
+      }
+      g_assert_cmpuint(v->links->len, ==, m->links->len);
+      for (guint j = 0; j < m->links->len; j++) {
+        MaRecordRef *x = m->links->pdata[j], *y = v->links->pdata[j];
+        g_assert_cmpint(y->type, ==, x->type);
+        g_assert_cmpstr(y->id, ==, x->id);
+      }
+      /* delivery states exactly when the queue holds the message's Message-ID */
+      GPtrArray *delivery = NULL;
+      if (m->direction == MA_DIRECTION_OUTBOUND && m->message_id)
+        g_assert_cmpint(storage_outbound_delivery(st, ent, m->message_id, &delivery, &error), ==, 0);
+      g_assert_cmpuint(it->delivery ? it->delivery->len : 0, ==, delivery ? delivery->len : 0);
+      for (guint j = 0; delivery && j < delivery->len; j++) {
+        MaOutboundRecipient *x = delivery->pdata[j], *y = it->delivery->pdata[j];
+        g_assert_cmpstr(y->address, ==, x->address);
+        g_assert_cmpint(y->state, ==, x->state);
+      }
+      if (delivery) g_ptr_array_unref(delivery);
+      ma_stored_message_free(m);
+    }
+    g_free(cursor);
+    cursor = next;
+  } while (cursor);
+  return g_string_free(seen, FALSE);
+}
+
+#define ASSERT_TIMELINE(st, record, expected)                                                          \
+  do {                                                                                               \
+    g_autofree char *seen_ = timeline_checked((st), "e1", (record));                                 \
+    g_assert_cmpstr(seen_, ==, (expected));                                                          \
+  } while (0)
+
+/* The timeline rows carry their items (denormalised), so every change of what an item shows must
+ * reach them in the same commit: a record linked later (re-matching), a record unlinked, a message
+ * taken out of the archive, erased, expired by retention, and the queue gaining, changing and
+ * losing the outbound message's delivery states. Each step compares every item with the stored
+ * mail read the other way, on both backends. */
+static void test_timeline_exact(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  char sha[65];
+  g_assert_cmpint(storage_blob_put(fx->st, "pdf", 3, sha, &error), ==, 0);
+  /* m1: every kind of participant (a Bcc is never shown), a name that looks like the lists' own
+   * length prefixes, an attachment and an inline one, two records */
+  MaStoredMessage *m = message("e1", "m1", 100, NULL, "t1");
+  g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_CC, "12:~ 3:x", "cc@gl\xc3\xb6" "bex.com"));
+  g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_BCC, NULL, "hidden@acme.com"));
+  g_ptr_array_add(m->attachments, attachment("a.pdf", sha, FALSE));
+  g_ptr_array_add(m->attachments, attachment("logo.png", sha, TRUE));
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c9"));
+  insert(fx->st, m);
+  m = message("e1", "m2", 200, "out2@acme.com", "t2");
+  m->direction = MA_DIRECTION_OUTBOUND;
+  m->machine = MA_MACHINE_AUTO;
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+  insert(fx->st, m);
+  insert_linked(fx->st, "e1", "m3", 300, "c1");
+  add_activity(fx->st, "e1", "act3", "m3", "c1", 1);
+  m = message("e1", "m4", 400, NULL, NULL);
+  g_ptr_array_set_size(m->participants, 0);
+  g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_FROM, "Gone", "erased@globex.com"));
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+  insert(fx->st, m);
+  m = message("e1", "m5", 50, NULL, NULL); /* archived at 55: the oldest */
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+  insert(fx->st, m);
+  ASSERT_TIMELINE(fx->st, "c1", "m:m4 a:act3 m:m3 m:m2 m:m1 m:m5");
+  ASSERT_TIMELINE(fx->st, "c9", "m:m1");
+
+  /* re-matching links m3 to c2 as well: both records' rows list both links */
+  MaRecordRef c2 = {MA_RECORD_CONTACT, "c2", NULL};
+  g_assert_cmpint(storage_link_add(fx->st, "e1", "m3", &c2, &error), ==, 1);
+  ASSERT_TIMELINE(fx->st, "c1", "m:m4 a:act3 m:m3 m:m2 m:m1 m:m5");
+  ASSERT_TIMELINE(fx->st, "c2", "m:m3");
+
+  /* c9 unlinked: its rows go, and m1's row on c1 no longer lists it */
+  MaRecordRef c9 = {MA_RECORD_CONTACT, "c9", NULL};
+  g_assert_cmpint(storage_record_unlink(fx->st, "e1", &c9, NULL, &error), ==, 1);
+  ASSERT_TIMELINE(fx->st, "c9", "");
+  ASSERT_TIMELINE(fx->st, "c1", "m:m4 a:act3 m:m3 m:m2 m:m1 m:m5");
+
+  /* m3 taken out of the archive: its rows and its activity's go from every record */
+  g_assert_cmpint(storage_message_unarchive(fx->st, "e1", "m3", NULL, &error), ==, 1);
+  ASSERT_TIMELINE(fx->st, "c1", "m:m4 m:m2 m:m1 m:m5");
+  ASSERT_TIMELINE(fx->st, "c2", "");
+
+  /* erasure of an address and retention take their messages' rows */
+  MaEraseCounts counts = {0};
+  g_assert_cmpint(storage_erase_address(fx->st, "e1", "ERASED@globex.com", &counts, &error), ==, 0);
+  g_assert_no_error(error);
+  ASSERT_TIMELINE(fx->st, "c1", "m:m2 m:m1 m:m5");
+  g_assert_cmpint(storage_expire_before(fx->st, "e1", 56, 10, &counts, &error), ==, 1);
+  ASSERT_TIMELINE(fx->st, "c1", "m:m2 m:m1");
+
+  /* the queue gains the outbound message's Message-ID, holds it, and loses it */
+  MaOutbound *q = ma_outbound_new();
+  q->id = g_strdup("q1");
+  q->enterprise_id = g_strdup("e1");
+  q->message_id = g_strdup("out2@acme.com");
+  q->mail_from = g_strdup("ann@acme.com");
+  q->raw_sha256 = g_strdup(sha);
+  q->size = 3;
+  q->created_at = 1000;
+  MaOutboundRecipient *r = g_new0(MaOutboundRecipient, 1);
+  r->address = g_strdup("hank@globex.com");
+  r->state = MA_OUT_QUEUED;
+  g_ptr_array_add(q->recipients, r);
+  g_assert_cmpint(storage_outbound_enqueue(fx->st, q, NULL, NULL, NULL, 1000, NULL, NULL, &error), ==, 1);
+  ma_outbound_free(q);
+  ASSERT_TIMELINE(fx->st, "c1", "m:m2 m:m1");
+  g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
+  g_autofree char *next = NULL;
+  g_assert_cmpint(storage_timeline(fx->st, "e1", MA_RECORD_CONTACT, "c1", NULL, NULL, 1, items, &next, &error), ==, 0);
+  g_assert_nonnull(((MaTimelineItem *)items->pdata[0])->delivery); /* the comparison above saw it */
+  int changed = 0;
+  g_assert_cmpint(storage_outbound_operate(fx->st, "e1", "q1", MA_OUT_OP_HOLD, 1001, &changed, &error), ==, 0);
+  g_assert_cmpint(changed, ==, 1);
+  ASSERT_TIMELINE(fx->st, "c1", "m:m2 m:m1");
+  g_assert_cmpint(storage_outbound_operate(fx->st, "e1", "q1", MA_OUT_OP_DELETE, 1002, &changed, &error), ==, 0);
+  ASSERT_TIMELINE(fx->st, "c1", "m:m2 m:m1");
+  g_ptr_array_set_size(items, 0);
+  g_clear_pointer(&next, g_free);
+  g_assert_cmpint(storage_timeline(fx->st, "e1", MA_RECORD_CONTACT, "c1", NULL, NULL, 1, items, &next, &error), ==, 0);
+  g_assert_null(((MaTimelineItem *)items->pdata[0])->delivery);
+}
+
 static void test_archive_version(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
@@ -1342,6 +1535,7 @@ int main(int argc, char **argv)
   ADD("/storage/timeline/cursor-garbage", test_timeline_cursor_garbage);
   ADD("/storage/timeline/speed", test_timeline_speed);
   ADD("/storage/timeline/archive-version", test_archive_version);
+  ADD("/storage/timeline/exact", test_timeline_exact);
   ADD("/storage/outbox", test_outbox);
   ADD("/storage/outbox/two-senders", test_outbox_two_senders);
   ADD("/storage/outbox/lease-expiry", test_outbox_lease_expiry);
@@ -1366,6 +1560,7 @@ int main(int argc, char **argv)
     ADD_PG("/timeline/cursor-garbage", test_timeline_cursor_garbage);
     ADD_PG("/timeline/speed", test_timeline_speed);
     ADD_PG("/timeline/archive-version", test_archive_version);
+    ADD_PG("/timeline/exact", test_timeline_exact);
     ADD_PG("/outbox", test_outbox);
     ADD_PG("/outbox/two-senders", test_outbox_two_senders);
     ADD_PG("/outbox/lease-expiry", test_outbox_lease_expiry);

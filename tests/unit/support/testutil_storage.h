@@ -38,4 +38,11 @@ MaStorage *testutil_storage_open(const char *dir, gconstpointer data);
 /* Another handle on the same database, as a second node or thread has (not emptied). */
 MaStorage *testutil_storage_open_again(const char *dir, gconstpointer data);
 
+/* SQL that undoes SQLite migration 165 (the timeline rows' items), for the upgrade tests that take
+ * a database back below it so that it applies again. */
+#define TESTUTIL_UNDO_SQLITE_165                                                                       \
+  "DROP TRIGGER timeline_delivery_ins; DROP TRIGGER timeline_delivery_del;"                               \
+  "DROP VIEW timeline_message_fields;"                                                                    \
+  "ALTER TABLE timeline DROP COLUMN item;"
+
 #endif

@@ -1,0 +1,266 @@
+/* storage_timeline_row.c - decodes the item a timeline row carries (the format is in
+ * storage_timeline_row.h) into the message or activity a page visits. Bounded by the item's own
+ * length; never reads past it, never trusts a length or a number in it.
+ */
+#include "storage_timeline_row.h"
+
+#include "agent/lib/error.h"
+
+#include <string.h>
+
+void storage_timeline_row_parts_init(MaTimelineRowParts *rp)
+{
+  rp->text_cap = 1024;
+  rp->text = g_malloc(rp->text_cap);
+  rp->text_len = 0;
+  rp->participants = g_array_sized_new(FALSE, TRUE, sizeof(MaParticipant), 8);
+  rp->attachments = g_array_sized_new(FALSE, TRUE, sizeof(MaAttachment), 4);
+  rp->links = g_array_sized_new(FALSE, TRUE, sizeof(MaRecordRef), 4);
+  for (int k = 0; k < 3; k++) rp->views[k] = g_ptr_array_sized_new(8);
+}
+
+void storage_timeline_row_parts_clear(MaTimelineRowParts *rp)
+{
+  g_free(rp->text);
+  g_array_unref(rp->participants);
+  g_array_unref(rp->attachments);
+  g_array_unref(rp->links);
+  for (int k = 0; k < 3; k++) g_ptr_array_unref(rp->views[k]);
+  memset(rp, 0, sizeof *rp);
+}
+
+/* A cursor over one item. */
+typedef struct {
+  const char *p, *end;
+} ListReader;
+
+/* The next field: 1 with *value (NULL for "~") and *len, 0 at the end of a list ('.', consumed),
+ * -1 malformed (the item's end included: every list ends with its '.'). */
+static int field_next(ListReader *r, const char **value, gsize *len)
+{
+  if (r->p == r->end) return -1;
+  if (*r->p == '.') {
+    r->p++;
+    return 0;
+  }
+  if (*r->p == '~') {
+    r->p++;
+    *value = NULL;
+    *len = 0;
+    return 1;
+  }
+  gsize n = 0;
+  const char *digits = r->p;
+  while (r->p < r->end && *r->p >= '0' && *r->p <= '9') {
+    if (r->p - digits >= 8) return -1; /* no field is near 100 MB: TIMELINE_ITEM_MAX bounds the item */
+    n = n * 10 + (gsize)(*r->p++ - '0');
+  }
+  if (r->p == digits || r->p == r->end || *r->p != ':') return -1;
+  r->p++;
+  if (n > (gsize)(r->end - r->p)) return -1;
+  *value = r->p;
+  *len = n;
+  r->p += n;
+  return 1;
+}
+
+/* The next entry's count fields: 1 read, 0 at the end of the list (its '.' before any field), -1
+ * malformed (an entry cut short included). */
+static int entry_next(ListReader *r, int count, const char **values, gsize *lens)
+{
+  for (int i = 0; i < count; i++) {
+    int rc = field_next(r, &values[i], &lens[i]);
+    if (rc == 0 && i == 0) return 0;
+    if (rc <= 0) return -1;
+  }
+  return 1;
+}
+
+/* A NUL-terminated copy of a field in rp->text, NULL for a NULL field. The buffer was sized for
+ * the row's item before decoding (a field of n bytes takes at least n + 2 there and n + 1 here),
+ * so it never moves while the row's pointers into it are handed out. */
+static char *field_copy(MaTimelineRowParts *rp, const char *value, gsize len)
+{
+  if (!value) return NULL;
+  g_assert(len < rp->text_cap - rp->text_len);
+  char *at = rp->text + rp->text_len;
+  memcpy(at, value, len);
+  at[len] = '\0';
+  rp->text_len += len + 1;
+  return at;
+}
+
+/* A field holding a non-negative decimal integer (at most 18 digits), or -1. */
+static gint64 field_int(const char *value, gsize len)
+{
+  if (!value || len == 0 || len > 18) return -1;
+  gint64 v = 0;
+  for (gsize i = 0; i < len; i++) {
+    if (value[i] < '0' || value[i] > '9') return -1;
+    v = v * 10 + (value[i] - '0');
+  }
+  return v;
+}
+
+static int people_decode(MaTimelineRowParts *rp, ListReader *r)
+{
+  const char *v[3];
+  gsize n[3];
+  int rc;
+  while ((rc = entry_next(r, 3, v, n)) == 1) {
+    gint64 role = field_int(v[0], n[0]);
+    if (role < MA_ROLE_FROM || role > MA_ROLE_REPLY_TO || !v[2]) return -1;
+    MaParticipant p = {(MaRole)role, field_copy(rp, v[1], n[1]), field_copy(rp, v[2], n[2])};
+    g_array_append_val(rp->participants, p);
+  }
+  return rc;
+}
+
+static int files_decode(MaTimelineRowParts *rp, ListReader *r)
+{
+  const char *v[6];
+  gsize n[6];
+  int rc;
+  while ((rc = entry_next(r, 6, v, n)) == 1) {
+    gint64 is_inline = field_int(v[3], n[3]), size = field_int(v[4], n[4]);
+    if (is_inline < 0 || is_inline > 1 || size < 0 || !v[5] || n[5] >= sizeof(((MaAttachment *)NULL)->sha256))
+      return -1;
+    MaAttachment a = {0};
+    a.filename = field_copy(rp, v[0], n[0]);
+    a.content_type = field_copy(rp, v[1], n[1]);
+    a.content_id = field_copy(rp, v[2], n[2]);
+    a.is_inline = is_inline == 1;
+    a.size = (gsize)size;
+    memcpy(a.sha256, v[5], n[5]);
+    a.sha256[n[5]] = '\0';
+    g_array_append_val(rp->attachments, a);
+  }
+  return rc;
+}
+
+static int links_decode(MaTimelineRowParts *rp, ListReader *r)
+{
+  const char *v[2];
+  gsize n[2];
+  int rc;
+  while ((rc = entry_next(r, 2, v, n)) == 1) {
+    gint64 type = field_int(v[0], n[0]);
+    if (type < 0 || type > MA_RECORD_OPPORTUNITY || !v[1]) return -1;
+    MaRecordRef ref = {(MaRecordType)type, field_copy(rp, v[1], n[1]), NULL};
+    g_array_append_val(rp->links, ref);
+  }
+  return rc;
+}
+
+/* Points view at every element of values (whose elements are size bytes). */
+static GPtrArray *view_of(GPtrArray *view, GArray *values, gsize size)
+{
+  g_ptr_array_set_size(view, 0);
+  for (guint i = 0; i < values->len; i++) g_ptr_array_add(view, values->data + (gsize)i * size);
+  return view;
+}
+
+/* One field that must be there (not the end of a list): 1, or -1. */
+static int field_get(ListReader *r, const char **value, gsize *len)
+{
+  return field_next(r, value, len) == 1 ? 1 : -1;
+}
+
+/* Starts decoding an item: the buffer sized for every field's copy (see field_copy), the parts
+ * emptied. FALSE when the item is missing or too long. */
+static gboolean item_begin(MaTimelineRowParts *rp, ListReader *r, const char *item, gsize len)
+{
+  rp->text_len = 0;
+  g_array_set_size(rp->participants, 0);
+  g_array_set_size(rp->attachments, 0);
+  g_array_set_size(rp->links, 0);
+  if (!item || len > TIMELINE_ITEM_MAX) return FALSE;
+  if (len + 1 > rp->text_cap) {
+    rp->text_cap = MAX(len + 1, 2 * rp->text_cap);
+    rp->text = g_realloc(rp->text, rp->text_cap);
+  }
+  r->p = item;
+  r->end = item + len;
+  return TRUE;
+}
+
+static int malformed(GError **error, const char *what, const char *id)
+{
+  g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "timeline row of %s %s: malformed item", what, id ? id : "?");
+  return -1;
+}
+
+int storage_timeline_row_message(MaTimelineRowParts *rp, const char *item, gsize len, MaStoredMessage *m,
+                                 GError **error)
+{
+  enum { THREAD, DIRECTION, SUBJECT, SNIPPET, PARSE_ERROR, MACHINE, DELIVERY_KEY, FIELDS };
+  const char *v[FIELDS];
+  gsize n[FIELDS];
+  ListReader r;
+  if (!item_begin(rp, &r, item, len)) return malformed(error, "message", m->id);
+  for (int i = 0; i < FIELDS; i++)
+    if (field_get(&r, &v[i], &n[i]) < 0) return malformed(error, "message", m->id);
+  gint64 direction = field_int(v[DIRECTION], n[DIRECTION]), machine = field_int(v[MACHINE], n[MACHINE]);
+  if (direction < MA_DIRECTION_INBOUND || direction > MA_DIRECTION_OUTBOUND || machine < 0 || machine > G_MAXUINT ||
+      people_decode(rp, &r) < 0 || files_decode(rp, &r) < 0 || links_decode(rp, &r) < 0 || r.p != r.end)
+    return malformed(error, "message", m->id);
+  m->thread_id = field_copy(rp, v[THREAD], n[THREAD]);
+  m->direction = (MaDirection)direction;
+  m->subject = field_copy(rp, v[SUBJECT], n[SUBJECT]);
+  m->snippet = field_copy(rp, v[SNIPPET], n[SNIPPET]);
+  m->parse_error = field_copy(rp, v[PARSE_ERROR], n[PARSE_ERROR]);
+  m->machine = (guint)machine;
+  m->message_id = field_copy(rp, v[DELIVERY_KEY], n[DELIVERY_KEY]);
+  m->participants = view_of(rp->views[0], rp->participants, sizeof(MaParticipant));
+  m->attachments = view_of(rp->views[1], rp->attachments, sizeof(MaAttachment));
+  m->links = view_of(rp->views[2], rp->links, sizeof(MaRecordRef));
+  return 0;
+}
+
+int storage_timeline_row_activity(MaTimelineRowParts *rp, const char *item, gsize len, MaActivity *a,
+                                  GError **error)
+{
+  enum { ID, RULE_ID, RULE_NAME, TYPE, TITLE, CONTENT, OWNER, CREATED_AT, FIELDS };
+  const char *v[FIELDS];
+  gsize n[FIELDS];
+  ListReader r;
+  if (!item_begin(rp, &r, item, len)) return malformed(error, "activity", a->id);
+  for (int i = 0; i < FIELDS; i++)
+    if (field_get(&r, &v[i], &n[i]) < 0) return malformed(error, "activity", a->id);
+  gint64 created_at = field_int(v[CREATED_AT], n[CREATED_AT]);
+  if (!v[ID] || created_at < 0 || r.p != r.end) return malformed(error, "activity", a->id);
+  a->id = field_copy(rp, v[ID], n[ID]);
+  a->rule_id = field_copy(rp, v[RULE_ID], n[RULE_ID]);
+  a->rule_name = field_copy(rp, v[RULE_NAME], n[RULE_NAME]);
+  a->activity_type = field_copy(rp, v[TYPE], n[TYPE]);
+  a->title = field_copy(rp, v[TITLE], n[TITLE]);
+  a->content = field_copy(rp, v[CONTENT], n[CONTENT]);
+  a->owner = field_copy(rp, v[OWNER], n[OWNER]);
+  a->created_at = created_at;
+  return 0;
+}
+
+int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row, MaTimelineVisit visit,
+                               void *user_data, GError **error)
+{
+  if (row->kind == 1) {
+    MaActivity a = {0};
+    MaTimelineItem it = {.is_activity = TRUE, .activity = &a};
+    a.enterprise_id = (char *)row->enterprise_id;
+    a.message_id = (char *)row->message_id;
+    a.record.type = row->record_type;
+    a.record.id = (char *)row->record_id;
+    a.message_date = row->date;
+    if (storage_timeline_row_activity(rp, row->item, row->item_len, &a, error) < 0) return -1;
+    visit(&it, user_data);
+    return 0;
+  }
+  MaStoredMessage m = {0};
+  MaTimelineItem it = {.is_activity = FALSE, .message = &m};
+  m.id = (char *)row->message_id;
+  m.enterprise_id = (char *)row->enterprise_id;
+  m.date = row->date;
+  if (storage_timeline_row_message(rp, row->item, row->item_len, &m, error) < 0) return -1;
+  visit(&it, user_data);
+  return 0;
+}

@@ -1,0 +1,80 @@
+/* storage_timeline_row.h - what a timeline row carries beyond its key, the same on both backends:
+ * its whole item in one text column (item), which this decoder turns back into the MaStoredMessage
+ * or MaActivity a page visits. Private to storage/.
+ *
+ * A field is "~" for NULL or its byte length in decimal, ':' and the bytes ("5:Alice"); lengths,
+ * not separators, so no byte of a name or subject can end a field early. A list is its entries
+ * back to back, each a fixed number of fields, ended by '.' (which no field starts with). A
+ * message row's item (kind 0) is the fields thread id, direction, subject, snippet, parse error,
+ * machine flags and delivery key (its Message-ID while the outbound queue holds a message with it,
+ * else NULL), then three lists: its From/To/Cc participants (role, name, address), attachments
+ * (filename, content type, content id, inline 0/1, size, sha256) and record links (type, id). An
+ * activity row's item (kind 1) is the fields activity id, rule id, rule name, activity type, title,
+ * content, owner and creation time. "1:03:abc5:Hello~~1:0~1:05:Alice3:a@x..1:12:c1." is an inbound
+ * message of thread "abc" from Alice with one link. The database writes items (SQLite: the view
+ * timeline_message_fields of migration 165 with TIMELINE_FIELD and TIMELINE_ACTIVITY_ITEM below;
+ * PostgreSQL: migration 050's view and functions), never C code, so each shape has one definition
+ * per backend; the decoder trusts nothing in an item (a length past the end, a missing ':' or '.',
+ * a field missing or left over, a number or a role out of range are errors).
+ */
+#ifndef MA_STORAGE_TIMELINE_ROW_H
+#define MA_STORAGE_TIMELINE_ROW_H
+
+#include "storage.h"
+
+/* SQLite: the field of SQL expression v (a column or a cheap expression: it is written three times). */
+#define TIMELINE_FIELD(v) "CASE WHEN " v " IS NULL THEN '~' ELSE length(CAST(" v " AS BLOB)) || ':' || " v " END"
+/* SQLite: an activity row's item from the activities row whose columns are prefixed p ("a."). */
+#define TIMELINE_ACTIVITY_ITEM(p)                                                                        \
+  TIMELINE_FIELD(p "id") " || " TIMELINE_FIELD(p "rule_id") " || " TIMELINE_FIELD(p "rule_name") " || "   \
+  TIMELINE_FIELD(p "activity_type") " || " TIMELINE_FIELD(p "title") " || " TIMELINE_FIELD(p "content")  \
+  " || " TIMELINE_FIELD(p "owner") " || " TIMELINE_FIELD(p "created_at")
+
+/* The longest item a row may carry (a message has at most a few hundred parts). */
+#define TIMELINE_ITEM_MAX (4 * 1024 * 1024)
+
+/* The item of the row being visited: each field copied NUL-terminated into one buffer, the parts
+ * in one array per kind, and the message's part arrays as views of them. Everything is reused
+ * from row to row: nothing is allocated per row once the buffers have grown. */
+typedef struct {
+  char *text;            /* the fields' copies; never longer than the item they come from */
+  gsize text_len, text_cap;
+  GArray *participants;  /* MaParticipant */
+  GArray *attachments;   /* MaAttachment */
+  GArray *links;         /* MaRecordRef */
+  GPtrArray *views[3];   /* pointers into the arrays above, no free function */
+} MaTimelineRowParts;
+
+void storage_timeline_row_parts_init(MaTimelineRowParts *rp);
+void storage_timeline_row_parts_clear(MaTimelineRowParts *rp);
+
+/* Decodes a message row's item (len bytes, not NUL-terminated; NULL is malformed) into m: its
+ * thread id, direction, subject, snippet, parse error, machine flags, message_id (the delivery key:
+ * set only while the queue holds the message) and its participants, attachments and links, all
+ * views into rp valid until the next decode or clear; m's other fields are left as they are.
+ * 0, or -1 with MA_ERROR_INTERNAL when the item is malformed. */
+int storage_timeline_row_message(MaTimelineRowParts *rp, const char *item, gsize len, MaStoredMessage *m,
+                                 GError **error);
+/* The same for an activity row's item into a: id, rule id and name, type, title, content, owner,
+ * creation time. */
+int storage_timeline_row_activity(MaTimelineRowParts *rp, const char *item, gsize len, MaActivity *a,
+                                  GError **error);
+
+/* One row of a page as a backend read it (every pointer borrowed from the row). */
+typedef struct {
+  const char *enterprise_id;
+  MaRecordType record_type;
+  const char *record_id;
+  gint64 date;
+  const char *message_id;  /* the archive's message id (the key's) */
+  int kind;                /* 0 a message, 1 an activity */
+  const char *item;        /* item_len bytes, not NUL-terminated */
+  gsize item_len;
+} MaTimelineRow;
+
+/* Visits row as its item (a message or an activity, views into rp and the row, valid during the
+ * visit). 0, or -1 with MA_ERROR_INTERNAL when its item is malformed (nothing visited). */
+int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row, MaTimelineVisit visit,
+                               void *user_data, GError **error);
+
+#endif
