@@ -102,7 +102,7 @@ typedef struct {
   /* [pipeline] */
   int workers;                  /* pipeline threads, default 2 */
   int retry_max_backoff;        /* seconds, cap of the spool's retry backoff, 300 */
-  int pipeline_nice;            /* niceness of the worker threads (0-19), 10: SMTP acceptance first */
+  int pipeline_nice;            /* the worker threads' nice above serve's own (0-19), 10: SMTP acceptance first */
   char *deprecated_log_level;   /* [pipeline] log_level, read into log_level when [log] level is unset */
   /* [log] */
   char *log_level;              /* "debug" | "info" (default) | "warn" | "error" */

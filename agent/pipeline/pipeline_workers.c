@@ -505,12 +505,19 @@ static void update_depth(Worker *w)
   ma_metrics_set(MA_METRIC_SPOOL_DEAD, dead);
 }
 
-/* Lowers the calling thread's priority to [pipeline] nice (Linux: a thread's own nice value). */
+/* Lowers the calling thread's priority by [pipeline] nice below serve's own (Linux: a thread's own
+ * nice value), as nice(1) does: relative, so that a serve started niced keeps its workers below its
+ * listener; 19 at most. */
 static void lower_priority(const Worker *w)
 {
   int nice = pool.cfg->pipeline_nice;
-  if (nice > 0 && setpriority(PRIO_PROCESS, (id_t) gettid(), nice) < 0 && w->index == 0)
-    ma_warn("pipeline", "cannot lower the workers' priority to nice %d: %s", nice, g_strerror(errno));
+  if (nice <= 0) return;
+  errno = 0;
+  int base = getpriority(PRIO_PROCESS, (id_t) gettid());
+  if (base == -1 && errno != 0) base = 0;
+  int target = MIN(base + nice, 19);
+  if (target > base && setpriority(PRIO_PROCESS, (id_t) gettid(), target) < 0 && w->index == 0)
+    ma_warn("pipeline", "cannot lower the workers' priority to nice %d: %s", target, g_strerror(errno));
 }
 
 static gpointer worker_main(gpointer data)
