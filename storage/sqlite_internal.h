@@ -110,6 +110,10 @@ int sql_search_compact(SqlDb *d, GError **error);
  * statement and empties the list; 0 when there were none. Called before the batch commits and
  * before anything that reads the index or deletes messages (whose trigger unindexes them). */
 int sql_search_flush(SqlDb *d, GError **error);
+/* Deletes the timeline rows of a message, one per linked record and per activity, found by their
+ * full key (the timeline has no index by message: migration 3); adds their number to *links.
+ * Call it before the message and its links go. */
+int sql_timeline_forget(SqlDb *d, const char *enterprise_id, const char *message_id, gint64 *links, GError **error);
 int sqlite_search_index(void *impl, const MaStoredMessage *m, GError **error);
 int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *req, gint64 after, int limit,
                   GPtrArray *out, GError **error);

@@ -323,19 +323,16 @@ static int unarchive_body(SqlDb *d, const char *enterprise_id, const char *messa
   sql_bind_text(s, 1, message_id);
   sql_bind_text(s, 2, enterprise_id);
   if (sql_step_done(d, s, error, "unarchive message") < 0) return -1;
-  static const char *const deletes[] = {
-    "DELETE FROM timeline WHERE message_id = ?1 AND enterprise_id = ?2",
-    "DELETE FROM messages WHERE id = ?1 AND enterprise_id = ?2", /* participants, attachments, links, activities cascade */
-  };
-  int n = 0;
-  for (gsize i = 0; i < G_N_ELEMENTS(deletes); i++) {
-    s = sql_prep(d, deletes[i], error);
-    if (!s) return -1;
-    sql_bind_text(s, 1, message_id);
-    sql_bind_text(s, 2, enterprise_id);
-    if (sql_step_done(d, s, error, "unarchive message") < 0) return -1;
-    n = sqlite3_changes(d->db);
-  }
+  /* the timeline rows by their keys (a delete by message_id alone would read the enterprise's
+   * whole timeline), then the message: participants, attachments, links, activities cascade */
+  gint64 timeline_rows = 0;
+  if (sql_timeline_forget(d, enterprise_id, message_id, &timeline_rows, error) < 0) return -1;
+  s = sql_prep(d, "DELETE FROM messages WHERE id = ?1 AND enterprise_id = ?2", error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, message_id);
+  sql_bind_text(s, 2, enterprise_id);
+  if (sql_step_done(d, s, error, "unarchive message") < 0) return -1;
+  int n = sqlite3_changes(d->db);
   if (drop_doomed_blobs(d, error) < 0) return -1;
   return n > 0 ? 1 : 0;
 }

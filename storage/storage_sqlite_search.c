@@ -480,9 +480,7 @@ static int exec1(SqlDb *d, const char *sql, const char *a, const char *b, GError
   return sql_step_done(d, s, error, "erase");
 }
 
-/* The timeline rows of a message: one per linked record and per activity, found by their full key
- * (the timeline has no index by message). */
-static int timeline_forget(SqlDb *d, const char *enterprise_id, const char *message_id, gint64 *links, GError **error)
+int sql_timeline_forget(SqlDb *d, const char *enterprise_id, const char *message_id, gint64 *links, GError **error)
 {
   sqlite3_stmt *s = sql_prep(d,
                              "SELECT record_type, record_id FROM message_links WHERE message_id = ?1"
@@ -529,7 +527,7 @@ static int erase_message(SqlDb *d, const char *enterprise_id, const char *id, Ma
             id, NULL, error) < 0 ||
       exec1(d, "INSERT OR IGNORE INTO temp.erase_threads SELECT thread_id FROM messages WHERE id = ?1"
                " AND thread_id IS NOT NULL", id, NULL, error) < 0 ||
-      timeline_forget(d, enterprise_id, id, &c->links, error) < 0)
+      sql_timeline_forget(d, enterprise_id, id, &c->links, error) < 0)
     return -1;
   if (exec1(d, "DELETE FROM outbox WHERE idempotency_key = ?1", archived_key, NULL, error) < 0) return -1;
   c->events += sqlite3_changes(d->db);
