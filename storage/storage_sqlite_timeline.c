@@ -278,7 +278,7 @@ static void timeline_bind(sqlite3_stmt *s, const char *enterprise_id, MaRecordTy
 /* Visits up to limit items and keeps the page's last position in last_id (date and kind in *last),
  * plus whether one more row follows (*more). One statement: each row is its item. */
 static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type, const char *record_id,
-                         const MaTimelineFilter *f, const MaTimelinePos *after, int limit, MaTimelineVisit visit,
+                         const MaTimelineFilter *f, const MaTimelinePos *after, int limit, MaTimelineKnown known, MaTimelineVisit visit,
                          void *user_data, MaTimelinePos *last, GString *last_id, gboolean *more, GError **error)
 {
   *more = FALSE;
@@ -299,7 +299,7 @@ static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type,
     g_string_assign(last_id, position_id ? position_id : "");
     MaTimelineRow row = {enterprise_id, type, record_id, last->date, position_id, last->kind,
                          COL_TEXT(s, COL_ITEM), (gsize)sqlite3_column_bytes(s, COL_ITEM)};
-    if (storage_timeline_row_visit(&rp, &row, visit, user_data, error) < 0) {
+    if (storage_timeline_row_visit(&rp, &row, known, visit, user_data, error) < 0) {
       ret = -1;
       break;
     }
@@ -312,7 +312,7 @@ static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type,
 }
 
 int sqlite_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                         const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
+                         const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineKnown known, MaTimelineVisit visit,
                          void *user_data, char **next_cursor, GError **error)
 {
   SqlDb *d = impl;
@@ -323,8 +323,8 @@ int sqlite_timeline_each(void *impl, const char *enterprise_id, MaRecordType typ
   GString *last_id = g_string_sized_new(32);
   /* One statement, one snapshot: the visitor's look-ups on this handle while it steps read the
    * same read transaction. */
-  int ret = timeline_page(d, enterprise_id, type, record_id, filter, cursor ? &after : NULL, limit, visit, user_data,
-                          &last, last_id, &more, error);
+  int ret = timeline_page(d, enterprise_id, type, record_id, filter, cursor ? &after : NULL, limit, known, visit,
+                          user_data, &last, last_id, &more, error);
   if (ret == 0 && more) *next_cursor = storage_timeline_cursor_encode(last.date, last_id->str, last.kind);
   g_string_free(last_id, TRUE);
   g_free(after.message_id);

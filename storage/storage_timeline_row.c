@@ -240,12 +240,27 @@ int storage_timeline_row_activity(MaTimelineRowParts *rp, const char *item, gsiz
   return 0;
 }
 
-int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row, MaTimelineVisit visit,
-                               void *user_data, GError **error)
+gboolean storage_timeline_row_has_delivery_key(const MaTimelineRow *row)
 {
+  enum { DELIVERY_KEY = 6 }; /* the seventh field of a message row's item (storage_timeline_row.h) */
+  ListReader r = {row->item, row->item + row->item_len};
+  const char *value = NULL;
+  gsize len = 0;
+
+  if (row->kind == 1) return FALSE;
+  if (!row->item || row->item_len > TIMELINE_ITEM_MAX) return TRUE;
+  for (int i = 0; i <= DELIVERY_KEY; i++)
+    if (field_get(&r, &value, &len) < 0) return TRUE;
+  return value != NULL;
+}
+
+int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row, MaTimelineKnown known,
+                               MaTimelineVisit visit, void *user_data, GError **error)
+{
+  if (known && !storage_timeline_row_has_delivery_key(row) && known(row, user_data)) return 0;
   if (row->kind == 1) {
     MaActivity a = {0};
-    MaTimelineItem it = {.is_activity = TRUE, .activity = &a};
+    MaTimelineItem it = {.is_activity = TRUE, .activity = &a, .row = row};
     a.enterprise_id = (char *)row->enterprise_id;
     a.message_id = (char *)row->message_id;
     a.record.type = row->record_type;
@@ -256,7 +271,7 @@ int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row,
     return 0;
   }
   MaStoredMessage m = {0};
-  MaTimelineItem it = {.is_activity = FALSE, .message = &m};
+  MaTimelineItem it = {.is_activity = FALSE, .message = &m, .row = row};
   m.id = (char *)row->message_id;
   m.enterprise_id = (char *)row->enterprise_id;
   m.date = row->date;

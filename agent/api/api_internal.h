@@ -9,6 +9,7 @@
 #ifndef MA_API_INTERNAL_H
 #define MA_API_INTERNAL_H
 
+#include "agent/api/api_item_cache.h"
 #include "agent/api/api_server.h"
 #include "agent/lib/config.h"
 #include "agent/lib/error.h"
@@ -44,6 +45,7 @@ struct ApiServer {
   MaTls *tls;       /* NULL for plain HTTP */
   MaStorage *st;
   ApiCache *cache;  /* api_cache.c */
+  ApiItemCache *item_cache; /* api_item_cache.c: rendered timeline items, shared with the read workers */
   ApiFrontCount *front_count; /* open connections (api_front.c) */
   ApiWorkers *workers; /* read workers (api_workers.c); NULL with [api] read_workers = 0 */
   int port;
@@ -125,7 +127,8 @@ const char *api_method_name(enum evhttp_cmd_type method);
 /* Ends a request: metrics, the log line, and the context freed (answers 500 if nothing answered). */
 void api_request_finish(ApiCtx *ctx);
 /* Runs on a read worker with that worker's storage handle: computes into data, touching nothing
- * else (not the request's context, nor the loop's storage, cache or server). */
+ * else (not the request's context, nor the loop's storage, page cache or server; the item cache is
+ * thread-safe and may be used through a pointer copied into data). */
 typedef void (*ApiJobRun)(MaStorage *st, void *data);
 /* Runs on the loop thread after run: answers ctx from data and frees data. */
 typedef void (*ApiJobDone)(ApiCtx *ctx, void *data);

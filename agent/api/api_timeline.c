@@ -8,7 +8,9 @@
  * items that does not exist answers 404; a deleted record keeps its history. Pages are served
  * from api_cache.c while nothing has been committed to this enterprise's archive since they were
  * built (storage_archive_version); the others are computed by a read worker (api_workers.c) while
- * the event loop answers other requests.
+ * the event loop answers other requests. A computed page copies each item rendered before from the
+ * item cache (api_item_cache.c, keyed by the row and its stored bytes, so never stale), and
+ * storage decodes only the rows that cache has not got.
  */
 #include "api_internal.h"
 #include "agent/codec/codec.h"
@@ -40,6 +42,7 @@ typedef struct {
   MaTimelineFilter filter;
   char *cursor;
   int limit;
+  ApiItemCache *item_cache; /* the server's; thread-safe */
   CodecWriter w;      /* the page's JSON, written item by item as storage visits them */
   guint items;
   char *next;
@@ -47,10 +50,27 @@ typedef struct {
   GError *error;
 } PageJob;
 
+/* A row the item cache has rendered already: its JSON copied into the page, no decoding. */
+static gboolean known_item(const MaTimelineRow *row, void *user_data)
+{
+  PageJob *job = user_data;
+  if (!api_item_cache_write(job->item_cache, row, &job->w))
+    return FALSE;
+  job->items++;
+  return TRUE;
+}
+
+/* A row storage decoded: written, then kept in the item cache (which refuses what it must not keep). */
 static void write_item(const MaTimelineItem *item, void *user_data)
 {
   PageJob *job = user_data;
+  GString *out = job->w.out;
+  gsize start = out->len;
+
   codec_write_timeline_item(&job->w, item);
+  if (out->str[start] == ',') /* the writer's separator, not the item's */
+    start++;
+  api_item_cache_put(job->item_cache, item, out->str + start, out->len - start);
   job->items++;
 }
 
@@ -64,8 +84,8 @@ static void page_run(MaStorage *st, void *data)
 
   codec_writer_init(&job->w, g_string_sized_new(512 * (gsize)job->limit + 64));
   codec_write_page_begin(&job->w);
-  if (storage_timeline_each(st, job->enterprise_id, job->type, job->record_id, &job->filter, job->cursor, job->limit,
-                            write_item, job, &job->next, &job->error) < 0)
+  if (storage_timeline_each_known(st, job->enterprise_id, job->type, job->record_id, &job->filter, job->cursor,
+                                  job->limit, known_item, write_item, job, &job->next, &job->error) < 0)
     return;
   if (job->items == 0 && !job->cursor) {
     rc = storage_record_get(st, job->enterprise_id, job->type, job->record_id, &r, &job->error);
@@ -129,6 +149,7 @@ static void timeline_get(ApiCtx *ctx)
   job->filter = filter;
   job->cursor = g_strdup(cursor);
   job->limit = limit;
+  job->item_cache = ctx->srv->item_cache;
   api_defer(ctx, page_run, page_done, job);
 }
 

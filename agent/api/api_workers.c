@@ -5,7 +5,8 @@
  *
  * A handler parks its request with api_defer: the job's run half goes to the first free worker
  * with the data the handler copied out of the request, and must touch nothing else (not the
- * context, not the loop's storage handle, not the cache); its done half then runs on the loop,
+ * context, not the loop's storage handle, not the page cache; the item cache, api_item_cache.c, is
+ * thread-safe and shared on purpose); its done half then runs on the loop,
  * answers the request from the data and frees it, and the request is finished as any other
  * (api_request_finish). Workers hand finished jobs back through a queue and a pipe the loop
  * watches (one byte when the queue was empty: a burst of finished jobs costs one wake-up), so
