@@ -905,6 +905,49 @@ static void test_cache_per_enterprise(void)
   g_assert_cmpstr(after_a, ==, "Renamed");
 }
 
+/* The item cache (api_item_cache.c) answers the items of computed pages it rendered before, but a
+ * row that changed is rendered again: each request below has a new `since`, so the page cache
+ * cannot answer it, and only the item cache's key on the row's stored bytes tells the changed
+ * message apart. The first computed page fills the item cache; the second is all hits; after a link
+ * is added to one message (its row's item changes), that message misses and shows its new record,
+ * the others still hit. */
+static void test_item_cache_changed_row(void)
+{
+  g_autoptr(GError) error = NULL;
+  ApiItemCacheStats s0, s1, s2;
+  json_t *doc, *items;
+  g_autofree char *m1 = put_message(F.ent_a, "c7", "item one", 1760000000, MA_DIRECTION_INBOUND, NULL, NULL, NULL);
+  g_autofree char *m2 = put_message(F.ent_a, "c7", "item two", 1760000100, MA_DIRECTION_INBOUND, NULL, NULL, NULL);
+
+  doc = expect("GET", "/v1/records/contact/c7/timeline?since=2020-01-01T00:00:01Z", F.key_a, NULL, 200, NULL);
+  json_decref(doc);
+  api_item_cache_stats(F.srv->item_cache, &s0);
+  doc = expect("GET", "/v1/records/contact/c7/timeline?since=2020-01-01T00:00:02Z", F.key_a, NULL, 200, NULL);
+  api_item_cache_stats(F.srv->item_cache, &s1);
+  g_assert_cmpuint(s1.hits - s0.hits, ==, 2);
+  g_assert_cmpuint(s1.misses - s0.misses, ==, 0);
+  items = json_object_get(doc, "items");
+  g_assert_cmpuint(json_array_size(items), ==, 2);
+  g_assert_cmpuint(json_array_size(json_object_get(json_array_get(items, 1), "records")), ==, 1);
+  json_decref(doc);
+
+  MaRecordRef extra = {MA_RECORD_ACCOUNT, "acct9", NULL};
+  g_assert_cmpint(storage_link_add(F.st, F.ent_a, m1, &extra, &error), >=, 0);
+  g_assert_no_error(error);
+  doc = expect("GET", "/v1/records/contact/c7/timeline?since=2020-01-01T00:00:03Z", F.key_a, NULL, 200, NULL);
+  api_item_cache_stats(F.srv->item_cache, &s2);
+  g_assert_cmpuint(s2.hits - s1.hits, ==, 1);   /* m2, unchanged */
+  g_assert_cmpuint(s2.misses - s1.misses, ==, 1); /* m1, whose row changed */
+  items = json_object_get(doc, "items");
+  g_assert_cmpstr(json_string_value(json_object_get(json_array_get(items, 1), "id")), ==, m1);
+  json_t *records = json_object_get(json_array_get(items, 1), "records");
+  g_assert_cmpuint(json_array_size(records), ==, 2);
+  g_autofree char *text = json_dumps(records, JSON_COMPACT);
+  g_assert_nonnull(strstr(text, "\"acct9\""));
+  g_assert_cmpstr(json_string_value(json_object_get(json_array_get(items, 0), "id")), ==, m2);
+  json_decref(doc);
+}
+
 /* ---- configuration resources ---------------------------------------------------------------- */
 
 static void test_settings(void)
@@ -1149,6 +1192,7 @@ int main(int argc, char **argv)
   g_test_add_func("/api/messages", test_messages);
   g_test_add_func("/api/cache", test_cache);
   g_test_add_func("/api/cache/per_enterprise", test_cache_per_enterprise);
+  g_test_add_func("/api/item_cache/changed_row", test_item_cache_changed_row);
   g_test_add_func("/api/settings", test_settings);
   g_test_add_func("/api/rules", test_rules);
   g_test_add_func("/api/employees", test_employees);
