@@ -296,7 +296,8 @@ static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type,
     const char *position_id = COL_TEXT(s, COL_MESSAGE_ID);
     last->date = sqlite3_column_int64(s, COL_DATE);
     last->kind = sqlite3_column_int(s, COL_KIND);
-    g_string_assign(last_id, position_id ? position_id : "");
+    if (n == limit) /* the page's last row: the cursor's position if one more follows */
+      g_string_assign(last_id, position_id ? position_id : "");
     MaTimelineRow row = {enterprise_id, type, record_id, last->date, position_id, last->kind,
                          COL_TEXT(s, COL_ITEM), (gsize)sqlite3_column_bytes(s, COL_ITEM)};
     if (storage_timeline_row_visit(&rp, &row, known, visit, user_data, error) < 0) {

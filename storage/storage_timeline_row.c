@@ -240,18 +240,34 @@ int storage_timeline_row_activity(MaTimelineRowParts *rp, const char *item, gsiz
   return 0;
 }
 
+/* Past one field ("~" or a length, ':' and its bytes) starting at p: where the next starts, or NULL
+ * when it is malformed or runs past end. field_next's checks, without keeping the value (this runs
+ * for every row a cache answers: it is most of what such a row costs storage). */
+static const char *field_skip(const char *p, const char *end)
+{
+  if (p == end) return NULL;
+  if (*p == '~') return p + 1;
+  const char *digits = p;
+  gsize n = 0;
+  while (p < end && (guchar)(*p - '0') < 10) {
+    if (p - digits >= 8) return NULL;
+    n = n * 10 + (gsize)(*p++ - '0');
+  }
+  if (p == digits || p == end || *p != ':') return NULL;
+  p++;
+  return n <= (gsize)(end - p) ? p + n : NULL;
+}
+
 gboolean storage_timeline_row_has_delivery_key(const MaTimelineRow *row)
 {
   enum { DELIVERY_KEY = 6 }; /* the seventh field of a message row's item (storage_timeline_row.h) */
-  ListReader r = {row->item, row->item + row->item_len};
-  const char *value = NULL;
-  gsize len = 0;
+  const char *p = row->item, *end = row->item + row->item_len;
 
   if (row->kind == 1) return FALSE;
   if (!row->item || row->item_len > TIMELINE_ITEM_MAX) return TRUE;
-  for (int i = 0; i <= DELIVERY_KEY; i++)
-    if (field_get(&r, &value, &len) < 0) return TRUE;
-  return value != NULL;
+  for (int i = 0; i < DELIVERY_KEY; i++)
+    if (!(p = field_skip(p, end))) return TRUE;
+  return p == end || *p != '~'; /* a NULL field is "~"; anything else names a key (or is malformed) */
 }
 
 int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row, MaTimelineKnown known,

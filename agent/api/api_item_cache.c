@@ -42,15 +42,30 @@ static const char *key_record(const MaTimelineRow *row)
   return row->kind == 1 ? row->record_id : NULL;
 }
 
-static guint key_hash(const char *enterprise_id, int kind, const char *message_id, gint64 date, int record_type,
-                      const char *record_id)
+/* Mixes s into h eight bytes at a time (g_str_hash's byte loop was a fifth of a cached item's cost). */
+static guint64 mix_string(guint64 h, const char *s)
 {
-  guint h = g_str_hash(message_id);
-  h = h * 31 + g_str_hash(enterprise_id);
-  h = h * 31 + (guint)kind;
-  h = h * 31 + (guint)(date ^ (date >> 32));
-  if (record_id) h = (h * 31 + (guint)record_type) * 31 + g_str_hash(record_id);
-  return h;
+  const guint64 k = 0x9e3779b97f4a7c15ULL;
+  gsize len = strlen(s), i = 0;
+  guint64 v;
+  for (; i + 8 <= len; i += 8) {
+    memcpy(&v, s + i, 8);
+    h = (h ^ v) * k;
+    h ^= h >> 29;
+  }
+  v = 0;
+  memcpy(&v, s + i, len - i);
+  h = (h ^ v ^ ((guint64)len << 56)) * k;
+  return h ^ (h >> 32);
+}
+
+/* The key's hash. The enterprise is left out (message ids are unique over enterprises; entry_equal
+ * still compares it). */
+static guint key_hash(int kind, const char *message_id, gint64 date, int record_type, const char *record_id)
+{
+  guint64 h = mix_string((guint64)date * 2 + (guint64)kind, message_id);
+  if (record_id) h = mix_string(h + (guint64)record_type, record_id);
+  return (guint)h;
 }
 
 static guint entry_hash(gconstpointer p)
@@ -77,7 +92,7 @@ static Entry probe_of(const MaTimelineRow *row)
   e.message_id = row->message_id;
   e.record_id = key_record(row);
   e.record_type = row->record_type;
-  e.hash = key_hash(e.enterprise_id, e.kind, e.message_id, e.date, e.record_type, e.record_id);
+  e.hash = key_hash(e.kind, e.message_id, e.date, e.record_type, e.record_id);
   return e;
 }
 
@@ -198,7 +213,7 @@ void api_item_cache_put(ApiItemCache *c, const MaTimelineItem *item, const char 
   e->json = place(&at, json, len);
   e->json_len = len;
   e->size = size;
-  e->hash = key_hash(e->enterprise_id, e->kind, e->message_id, e->date, e->record_type, e->record_id);
+  e->hash = key_hash(e->kind, e->message_id, e->date, e->record_type, e->record_id);
 
   g_mutex_lock(&c->lock);
   Entry *old = g_hash_table_lookup(c->entries, e);
