@@ -17,7 +17,8 @@
  * memory here; an erasure made by another process (the CLI) only makes them unreachable.
  *
  * Bounded by bytes (entries, their keys, item bytes and JSON, and a per-entry overhead), least
- * recently used first out. Thread-safe: one mutex, held for a look-up and the copy of its JSON.
+ * recently used first out within each of API_ITEM_CACHE_SHARDS shards (each holds a sixteenth of
+ * the bound). Thread-safe: a shard's mutex is held for a look-up and the copy of its JSON.
  */
 #ifndef MA_API_ITEM_CACHE_H
 #define MA_API_ITEM_CACHE_H
@@ -29,6 +30,8 @@
 
 /* The serve process's bound: about 8,000 items of a typical page. */
 #define API_ITEM_CACHE_MAX_BYTES (8 * 1024 * 1024)
+/* Shards, each with its own lock and its share of the bound. */
+#define API_ITEM_CACHE_SHARDS 16
 
 typedef struct ApiItemCache ApiItemCache;
 
@@ -52,7 +55,8 @@ gboolean api_item_cache_write(ApiItemCache *c, const MaTimelineRow *row, CodecWr
 /* Keeps a copy of json (len bytes: one item's JSON object, as codec_write_timeline_item wrote it
  * for item) under item->row's key and item bytes, replacing an older entry of that key. Nothing is
  * kept for an item without a row (not from storage_timeline_each), for an outbound message with a
- * delivery key or delivery states, or for an entry larger than an eighth of the bound. Any thread. */
+ * delivery key or delivery states, or for an entry larger than half a shard (a thirty-second of
+ * the bound). Any thread. */
 void api_item_cache_put(ApiItemCache *c, const MaTimelineItem *item, const char *json, gsize len);
 
 /* Drops every entry (erasure, enterprise deletion). Any thread. */

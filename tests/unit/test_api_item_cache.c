@@ -130,10 +130,11 @@ static void test_activity_per_record(void)
   api_item_cache_free(c);
 }
 
-/* The bound holds after every put; the least recently used goes first (a hit makes an entry new). */
+/* The bound holds after every put; the least recently used goes first (a hit makes an entry new;
+ * the order is kept per shard, each holding a sixteenth of the bound: here about five entries). */
 static void test_eviction_bound(void)
 {
-  const gsize bound = 8192;
+  const gsize bound = API_ITEM_CACHE_SHARDS * 2048;
   ApiItemCache *c = api_item_cache_new(bound);
   ApiItemCacheStats s;
   gboolean hit;
@@ -145,7 +146,7 @@ static void test_eviction_bound(void)
   MaTimelineRow first = row_of("e1", 0, "m0", 1, "c1", "item");
 
   put(c, &first, json);
-  for (int i = 1; i < 200; i++) {
+  for (int i = 1; i < 400; i++) {
     g_snprintf(msg, sizeof msg, "m%d", i);
     MaTimelineRow r = row_of("e1", 0, msg, 1, "c1", "item");
     put(c, &r, json);
@@ -156,9 +157,9 @@ static void test_eviction_bound(void)
   }
   api_item_cache_stats(c, &s);
   g_assert_cmpuint(s.evictions, >, 0);
-  g_assert_cmpuint(s.entries + s.evictions, ==, 200);
-  g_assert_cmpuint(s.entries, >=, 10); /* entries are about 350 bytes: the bound is used, not wasted */
-  MaTimelineRow newest = row_of("e1", 0, "m199", 1, "c1", "item"), oldest = row_of("e1", 0, "m1", 1, "c1", "item");
+  g_assert_cmpuint(s.entries + s.evictions, ==, 400);
+  g_assert_cmpuint(s.entries, >=, 40); /* entries are about 350 bytes: the bound is used, not wasted */
+  MaTimelineRow newest = row_of("e1", 0, "m399", 1, "c1", "item"), oldest = row_of("e1", 0, "m1", 1, "c1", "item");
   g_free(write_after_one(c, &newest, &hit));
   g_assert_true(hit);
   g_free(write_after_one(c, &oldest, &hit));
@@ -173,10 +174,10 @@ static void test_eviction_bound(void)
 }
 
 /* Refused: an item with delivery states, an outbound message with a delivery key, an item with no
- * row (storage_timeline's copies), an entry over an eighth of the bound. */
+ * row (storage_timeline's copies), an entry over half a shard (2,048 bytes of a 64 KiB bound). */
 static void test_never_cached(void)
 {
-  ApiItemCache *c = api_item_cache_new(4096);
+  ApiItemCache *c = api_item_cache_new(64 * 1024);
   ApiItemCacheStats s;
   MaTimelineRow r = row_of("e1", 0, "m1", 100, "c1", "item");
   MaStoredMessage held = {.direction = MA_DIRECTION_OUTBOUND, .message_id = "q1@acme.example"};
@@ -189,7 +190,7 @@ static void test_never_cached(void)
   api_item_cache_put(c, &with_states, "{}", 2);
   MaTimelineItem no_row = {.message = &plain};
   api_item_cache_put(c, &no_row, "{}", 2);
-  char big[1024];
+  char big[2048];
   memset(big, 'x', sizeof big);
   MaTimelineItem fine = {.message = &plain, .row = &r};
   api_item_cache_put(c, &fine, big, sizeof big);
