@@ -140,6 +140,12 @@ void api_defer(ApiCtx *ctx, ApiJobRun run, ApiJobDone done, void *data);
 ApiWorkers *api_workers_new(struct event_base *base, const char *data_dir, int n, GError **error);
 /* Stops the threads after the jobs already parked, and answers those (loop thread). */
 void api_workers_free(ApiWorkers *pool);
+/* An empty buffer for a run half to write a long answer into, reused from the pool (NULL pool:
+ * a new one). Any thread; the caller owns it until api_workers_buffer_give. */
+GString *api_workers_buffer_take(ApiWorkers *pool);
+/* Gives buf (may be NULL) back to the pool for the next take, or frees it (NULL pool, a pool that
+ * keeps enough, or a buffer grown past 1 MiB). Any thread; buf is not the caller's afterwards. */
+void api_workers_buffer_give(ApiWorkers *pool, GString *buf);
 
 /* ---- the collector's environment (api_mailboxes.c) --------------------------------------------- */
 /* Presets, master key, TLS context and the OAuth2 environment (the enterprises' clients), made on
@@ -217,6 +223,8 @@ gboolean api_cache_reply(ApiCtx *ctx);
 void api_cache_store(ApiCtx *ctx, GBytes *body);
 /* Answers 200 with json (compact JSON text, taken and freed) and stores it in the cache. */
 void api_reply_text_cached(ApiCtx *ctx, GString *json);
+/* The same with a copy of json's len bytes, made here (the loop thread): the caller keeps json. */
+void api_reply_copy_cached(ApiCtx *ctx, const char *json, gsize len);
 /* 200 with json, a JSON document as text (takes ownership; not cached). */
 void api_reply_text(ApiCtx *ctx, GString *json);
 

@@ -43,6 +43,7 @@ typedef struct {
   char *cursor;
   int limit;
   ApiItemCache *item_cache; /* the server's; thread-safe */
+  ApiWorkers *pool;         /* the server's read workers (NULL without): the page buffer's */
   CodecWriter w;      /* the page's JSON, written item by item as storage visits them */
   guint items;
   char *next;
@@ -82,7 +83,7 @@ static void page_run(MaStorage *st, void *data)
   MaRecord *r = NULL;
   int rc;
 
-  codec_writer_init(&job->w, g_string_sized_new(512 * (gsize)job->limit + 64));
+  codec_writer_init(&job->w, api_workers_buffer_take(job->pool)); /* reused: no allocation per page */
   codec_write_page_begin(&job->w);
   if (storage_timeline_each_known(st, job->enterprise_id, job->type, job->record_id, &job->filter, job->cursor,
                                   job->limit, known_item, write_item, job, &job->next, &job->error) < 0)
@@ -98,7 +99,8 @@ static void page_run(MaStorage *st, void *data)
   codec_write_page_end(&job->w, job->next);
 }
 
-/* Loop: the answer, then the job freed. */
+/* Loop: the answer (copied out of the page buffer here, so the loop frees what it allocated),
+ * the buffer given back, then the job freed. */
 static void page_done(ApiCtx *ctx, void *data)
 {
   PageJob *job = data;
@@ -111,9 +113,8 @@ static void page_done(ApiCtx *ctx, void *data)
   else if (job->no_record)
     api_reply_error(ctx, 404, "not_found", "no %s with this id", ma_record_type_name(job->type));
   else
-    api_reply_text_cached(ctx, g_steal_pointer(&text)); /* stored in the page cache when still current */
-  if (text)
-    g_string_free(text, TRUE);
+    api_reply_copy_cached(ctx, text->str, text->len); /* stored in the page cache when still current */
+  api_workers_buffer_give(job->pool, text);
   g_clear_error(&job->error);
   g_free(job->enterprise_id);
   g_free(job->record_id);
@@ -150,6 +151,7 @@ static void timeline_get(ApiCtx *ctx)
   job->cursor = g_strdup(cursor);
   job->limit = limit;
   job->item_cache = ctx->srv->item_cache;
+  job->pool = ctx->srv->workers;
   api_defer(ctx, page_run, page_done, job);
 }
 
