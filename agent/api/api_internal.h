@@ -76,6 +76,8 @@ typedef struct {
   const void *route;                      /* the ApiRoute matched, NULL when none (for the log) */
   gint64 started;                         /* monotonic time the request was dispatched */
   gboolean parked;                        /* api_defer: a read worker computes the answer */
+  gboolean cache_admit;                   /* api_cache_reply missed a URI that missed before:
+                                           * api_cache_store keeps its answer */
 } ApiCtx;
 
 typedef void (*ApiHandler)(ApiCtx *ctx);
@@ -218,7 +220,7 @@ void api_cache_key_store(ApiCtx *ctx, const char *hash, const MaApiKey *key);
 /* Answers 200 from the cache and returns TRUE when this enterprise's answer to this URI is cached
  * and nothing was committed since; FALSE otherwise (the handler then computes the answer). */
 gboolean api_cache_reply(ApiCtx *ctx);
-/* Keeps a 200 JSON answer for api_cache_reply: a new reference to body (not copied; the reply
+/* Keeps a 200 JSON answer for api_cache_reply (only when api_cache_reply missed this URI before): a new reference to body (not copied; the reply
  * shares it). */
 void api_cache_store(ApiCtx *ctx, GBytes *body);
 /* Answers 200 with json (compact JSON text, taken and freed) and stores it in the cache. */
