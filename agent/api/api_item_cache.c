@@ -8,6 +8,7 @@
  * storage or logs.
  */
 #include "api_item_cache.h"
+#include "agent/codec/codec.h"
 
 #include <string.h>
 
@@ -253,6 +254,18 @@ void api_item_cache_put(ApiItemCache *cache, const MaTimelineItem *item, const c
   c->stats.entries++;
   c->stats.bytes += size;
   g_mutex_unlock(&c->lock);
+}
+
+void api_item_cache_render(ApiItemCache *c, CodecWriter *w, const MaTimelineItem *item)
+{
+  gsize start = w->out->len;
+
+  codec_write_timeline_item(w, item);
+  if (!c)
+    return;
+  if (w->out->str[start] == ',') /* the writer's separator, not the item's */
+    start++;
+  api_item_cache_put(c, item, w->out->str + start, w->out->len - start);
 }
 
 void api_item_cache_stats(ApiItemCache *c, ApiItemCacheStats *out)

@@ -59,6 +59,11 @@ gboolean api_item_cache_write(ApiItemCache *c, const MaTimelineRow *row, CodecWr
  * the bound). Any thread. */
 void api_item_cache_put(ApiItemCache *c, const MaTimelineItem *item, const char *json, gsize len);
 
+/* Writes item as the next value of w (codec_write_timeline_item) and keeps its JSON as
+ * api_item_cache_put does; with c NULL, only writes it. What a page's visitor calls for each item
+ * storage decoded (api_timeline.c). Any thread. */
+void api_item_cache_render(ApiItemCache *c, CodecWriter *w, const MaTimelineItem *item);
+
 /* Drops every entry (erasure, enterprise deletion). Any thread. */
 void api_item_cache_clear(ApiItemCache *c);
 

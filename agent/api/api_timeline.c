@@ -65,13 +65,7 @@ static gboolean known_item(const MaTimelineRow *row, void *user_data)
 static void write_item(const MaTimelineItem *item, void *user_data)
 {
   PageJob *job = user_data;
-  GString *out = job->w.out;
-  gsize start = out->len;
-
-  codec_write_timeline_item(&job->w, item);
-  if (out->str[start] == ',') /* the writer's separator, not the item's */
-    start++;
-  api_item_cache_put(job->item_cache, item, out->str + start, out->len - start);
+  api_item_cache_render(job->item_cache, &job->w, item);
   job->items++;
 }
 

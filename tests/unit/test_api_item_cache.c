@@ -320,12 +320,8 @@ static gboolean page_known(const MaTimelineRow *row, void *user_data)
 static void page_visit(const MaTimelineItem *item, void *user_data)
 {
   Page *p = user_data;
-  gsize start = p->w.out->len;
   p->visits++;
-  codec_write_timeline_item(&p->w, item);
-  if (!p->cache) return;
-  if (p->w.out->str[start] == ',') start++;
-  api_item_cache_put(p->cache, item, p->w.out->str + start, p->w.out->len - start);
+  api_item_cache_render(p->cache, &p->w, item);
 }
 
 /* The page's JSON (caller frees); cache NULL: storage_timeline_each, no cache at all. */

@@ -32,11 +32,7 @@ static gboolean known_item(const MaTimelineRow *row, void *user_data)
 static void write_item(const MaTimelineItem *item, void *user_data)
 {
   Page *p = user_data;
-  gsize start = p->w.out->len;
-  codec_write_timeline_item(&p->w, item);
-  if (!p->cache) return;
-  if (p->w.out->str[start] == ',') start++;
-  api_item_cache_put(p->cache, item, p->w.out->str + start, p->w.out->len - start);
+  api_item_cache_render(p->cache, &p->w, item);
 }
 
 /* One page with since = 946684800 + i (as uncached.lua); its JSON length, or -1. */
