@@ -989,6 +989,14 @@ static void test_item_cache_changed_row(void)
   g_assert_nonnull(strstr(text, "\"acct9\""));
   g_assert_cmpstr(json_string_value(json_object_get(json_array_get(items, 0), "id")), ==, m2);
   json_decref(doc);
+  /* /metrics reports the same counts */
+  Resp r;
+  http("GET", "/metrics", NULL, NULL, &r);
+  g_autofree char *hits = g_strdup_printf("mailagent_api_item_cache_hits_total %" G_GUINT64_FORMAT "\n", s2.hits);
+  g_autofree char *misses = g_strdup_printf("mailagent_api_item_cache_misses_total %" G_GUINT64_FORMAT "\n", s2.misses);
+  g_assert_nonnull(strstr(r.body, hits));
+  g_assert_nonnull(strstr(r.body, misses));
+  resp_clear(&r);
 }
 
 /* ---- configuration resources ---------------------------------------------------------------- */
