@@ -283,8 +283,8 @@ int sqlite_activity_get(void *impl, const char *enterprise_id, const char *id, M
 int sqlite_message_activities(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
                               GError **error);
 int sqlite_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                         const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineKnown known, MaTimelineVisit visit,
-                         void *user_data, char **next_cursor, GError **error);
+                         const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineKnown known,
+                         MaTimelineVisit visit, void *user_data, char **next_cursor, GError **error);
 int sqlite_rules_get(void *impl, const char *enterprise_id, char **json_array, GError **error);
 int sqlite_rules_put(void *impl, const char *enterprise_id, const char *json_array, GError **error);
 int sqlite_domain_get(void *impl, const char *enterprise_id, const char *domain, MaDomain **out, GError **error);

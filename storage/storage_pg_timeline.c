@@ -196,8 +196,8 @@ static int page_visit(const PGresult *r, const char *enterprise_id, MaRecordType
 /* storage_timeline_each on PostgreSQL: one statement (one snapshot), its rows visited as views of
  * the result, which is freed after the visits. */
 int pg_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                     const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineKnown known, MaTimelineVisit visit,
-                     void *user_data, char **next_cursor, GError **error)
+                     const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineKnown known,
+                     MaTimelineVisit visit, void *user_data, char **next_cursor, GError **error)
 {
   PgDb *d = impl;
   *next_cursor = NULL;

@@ -278,7 +278,8 @@ static void timeline_bind(sqlite3_stmt *s, const char *enterprise_id, MaRecordTy
 /* Visits up to limit items and keeps the page's last position in last_id (date and kind in *last),
  * plus whether one more row follows (*more). One statement: each row is its item. */
 static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type, const char *record_id,
-                         const MaTimelineFilter *f, const MaTimelinePos *after, int limit, MaTimelineKnown known, MaTimelineVisit visit,
+                         const MaTimelineFilter *f, const MaTimelinePos *after, int limit, MaTimelineKnown known,
+                         MaTimelineVisit visit,
                          void *user_data, MaTimelinePos *last, GString *last_id, gboolean *more, GError **error)
 {
   *more = FALSE;
@@ -313,8 +314,8 @@ static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type,
 }
 
 int sqlite_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                         const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineKnown known, MaTimelineVisit visit,
-                         void *user_data, char **next_cursor, GError **error)
+                         const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineKnown known,
+                         MaTimelineVisit visit, void *user_data, char **next_cursor, GError **error)
 {
   SqlDb *d = impl;
   *next_cursor = NULL;

@@ -220,8 +220,8 @@ void api_cache_key_store(ApiCtx *ctx, const char *hash, const MaApiKey *key);
 /* Answers 200 from the cache and returns TRUE when this enterprise's answer to this URI is cached
  * and nothing was committed since; FALSE otherwise (the handler then computes the answer). */
 gboolean api_cache_reply(ApiCtx *ctx);
-/* Keeps a 200 JSON answer for api_cache_reply (only when api_cache_reply missed this URI before): a new reference to body (not copied; the reply
- * shares it). */
+/* Keeps a 200 JSON answer for api_cache_reply, only when api_cache_reply missed this URI before
+ * (the doorkeeper): a new reference to body (not copied; the reply shares it). */
 void api_cache_store(ApiCtx *ctx, GBytes *body);
 /* Answers 200 with json (compact JSON text, taken and freed) and stores it in the cache. */
 void api_reply_text_cached(ApiCtx *ctx, GString *json);
