@@ -260,7 +260,7 @@ int sqlite_commit(void *impl, GError **error)
     g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "storage: commit without begin");
     return -1;
   }
-  if (!d->spoiled && sql_search_flush(d, error) < 0) {
+  if (!d->spoiled && (sql_search_flush(d, error) < 0 || sql_archive_versions_flush(d, error) < 0)) {
     sqlite_rollback(d);
     return -1;
   }
@@ -269,6 +269,7 @@ int sqlite_commit(void *impl, GError **error)
   if (d->spoiled) {
     d->spoiled = FALSE;
     g_array_set_size(d->search_pending, 0);
+    sql_archive_versions_forget(d);
     sql_rollback_quiet(d);
     return sql_spoiled(error);
   }
@@ -282,6 +283,7 @@ void sqlite_rollback(void *impl)
   d->batch = FALSE;
   d->spoiled = FALSE;
   g_array_set_size(d->search_pending, 0);
+  sql_archive_versions_forget(d);
   sql_rollback_quiet(d);
 }
 
@@ -433,6 +435,7 @@ int sqlite_open(const char *data_dir, gboolean create, void **impl_out, GError *
   d->path = path;
   d->stmts = g_hash_table_new_full(sql_text_hash, g_str_equal, g_free, stmt_finalize);
   d->search_pending = g_array_new(FALSE, FALSE, sizeof(gint64));
+  d->versions_pending = g_ptr_array_new_with_free_func(g_free);
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path, &d->db, flags, NULL);
   if (rc != SQLITE_OK) {
@@ -455,6 +458,7 @@ void sqlite_close(void *impl)
   if (d->db && !sqlite3_get_autocommit(d->db)) sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
   g_hash_table_destroy(d->stmts); /* finalizes every cached statement */
   g_array_free(d->search_pending, TRUE);
+  g_ptr_array_free(d->versions_pending, TRUE);
   if (d->db) sqlite3_close_v2(d->db);
   g_free(d->path);
   g_free(d);
