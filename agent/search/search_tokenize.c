@@ -1,7 +1,7 @@
 /* search_tokenize.c - the search index's tokenizer (see search_tokenize.h for the rules). One pass
  * over the bytes with a small state: the word being read (its byte range) and the CJK run being
- * cut (its previous character), and a loop of its own for words of ASCII letters and digits (most
- * mail). Normalisation (NFKC, case folding) runs on at most SEARCH_WORD_SCAN bytes of a word, so a
+ * cut (its previous character), and loops of their own for words of ASCII letters and digits (most
+ * mail) and for the ASCII separators between them. Normalisation (NFKC, case folding) runs on at most SEARCH_WORD_SCAN bytes of a word, so a
  * hostile 10 MB "word" costs one bounded token.
  *
  * Must never read past len, allocate in proportion to the input, or keep state between calls.
@@ -114,6 +114,14 @@ int search_tokenize(const char *text, gsize len, SearchTokenFn emit, void *ctx)
         rc = emit_ascii_word(&k, text, i, end);
       }
       i = end;
+      continue;
+    }
+    if (!in_word && run == 0 && i < len && (guchar)text[i] < 0x80) {
+      /* ASCII between words (spaces, punctuation, line ends: a sixth of most mail) separates and
+       * nothing more while no word or CJK run is open, so a run of it is skipped in one loop
+       * rather than a pass of the general loop per byte */
+      i++;
+      while (i < len && (guchar)text[i] < 0x80 && !g_ascii_isalnum(text[i])) i++;
       continue;
     }
     gunichar c = 0;
