@@ -32,6 +32,7 @@ typedef struct {
   gboolean spoiled;      /* a write failed inside the batch: only rollback is left */
   GArray *search_pending; /* gint64 docs of this batch in search_docs, not yet in search_index */
   GPtrArray *versions_pending; /* enterprise ids (owned) whose archive version this batch moves at commit */
+  struct { const char *name; gint64 delta; } counts_pending[4]; /* sql_counter_add's of this batch */
   int fail_commits;      /* fault injection: commits still to fail */
   int schema_version;
   gint64 local_commits;  /* commits through this handle */
@@ -87,9 +88,14 @@ int sql_commit_now(SqlDb *d, GError **error);
 int sql_write_begin(SqlDb *d, GError **error);
 int sql_write_end(SqlDb *d, int rc, GError **error);
 
-/* Adds delta to the row count `name` of the counters table (migration 4). Inserts into messages and
- * activities call it themselves (migration 6); deletes and records are counted by triggers. */
+/* Adds delta to the row count `name` (a string literal) of the counters table (migration 4).
+ * Inserts into messages and activities call it themselves (migration 6); deletes and records are
+ * counted by triggers. Inside a batch the deltas are summed and written once, at its commit
+ * (sql_counts_flush), as PostgreSQL's backend does for every transaction; sql_counts_forget drops
+ * them on a rollback. */
 int sql_counter_add(SqlDb *d, const char *name, int delta, GError **error);
+int sql_counts_flush(SqlDb *d, GError **error);
+void sql_counts_forget(SqlDb *d);
 
 /* storage_sqlite_timeline.c: the enterprise's archive version (storage_archive_version) moves
  * because a timeline row was inserted for it (migration 166: no per-row trigger does it). Inside

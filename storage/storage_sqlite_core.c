@@ -126,13 +126,41 @@ int sql_step_enterprise_row(SqlDb *d, sqlite3_stmt *s, const char *enterprise_id
   return sql_fail(d, rc, error, what);
 }
 
-int sql_counter_add(SqlDb *d, const char *name, int delta, GError **error)
+static int counter_write(SqlDb *d, const char *name, gint64 delta, GError **error)
 {
   sqlite3_stmt *s = sql_prep(d, "UPDATE counters SET n = n + ? WHERE name = ?", error);
   if (!s) return -1;
-  sqlite3_bind_int(s, 1, delta);
+  sqlite3_bind_int64(s, 1, delta);
   sql_bind_text(s, 2, name);
   return sql_step_done(d, s, error, "count rows");
+}
+
+int sql_counter_add(SqlDb *d, const char *name, int delta, GError **error)
+{
+  if (!d->batch) return counter_write(d, name, delta, error);
+  for (guint i = 0; i < G_N_ELEMENTS(d->counts_pending); i++) {
+    if (!d->counts_pending[i].name) d->counts_pending[i].name = name;
+    if (strcmp(d->counts_pending[i].name, name) == 0) {
+      d->counts_pending[i].delta += delta;
+      return 0;
+    }
+  }
+  return counter_write(d, name, delta, error); /* more names than slots: written now */
+}
+
+int sql_counts_flush(SqlDb *d, GError **error)
+{
+  int ret = 0;
+  for (guint i = 0; ret == 0 && i < G_N_ELEMENTS(d->counts_pending) && d->counts_pending[i].name; i++)
+    if (d->counts_pending[i].delta != 0)
+      ret = counter_write(d, d->counts_pending[i].name, d->counts_pending[i].delta, error);
+  sql_counts_forget(d);
+  return ret;
+}
+
+void sql_counts_forget(SqlDb *d)
+{
+  memset(d->counts_pending, 0, sizeof d->counts_pending);
 }
 
 void sql_bind_text(sqlite3_stmt *s, int i, const char *text)
@@ -260,7 +288,8 @@ int sqlite_commit(void *impl, GError **error)
     g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "storage: commit without begin");
     return -1;
   }
-  if (!d->spoiled && (sql_search_flush(d, error) < 0 || sql_archive_versions_flush(d, error) < 0)) {
+  if (!d->spoiled && (sql_search_flush(d, error) < 0 || sql_archive_versions_flush(d, error) < 0 ||
+                      sql_counts_flush(d, error) < 0)) {
     sqlite_rollback(d);
     return -1;
   }
@@ -270,6 +299,7 @@ int sqlite_commit(void *impl, GError **error)
     d->spoiled = FALSE;
     g_array_set_size(d->search_pending, 0);
     sql_archive_versions_forget(d);
+    sql_counts_forget(d);
     sql_rollback_quiet(d);
     return sql_spoiled(error);
   }
@@ -284,6 +314,7 @@ void sqlite_rollback(void *impl)
   d->spoiled = FALSE;
   g_array_set_size(d->search_pending, 0);
   sql_archive_versions_forget(d);
+  sql_counts_forget(d);
   sql_rollback_quiet(d);
 }
 

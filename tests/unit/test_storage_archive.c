@@ -1102,13 +1102,25 @@ static void test_archive_version(Fixture *fx, gconstpointer data)
   g_assert_no_error(error);
 }
 
+static void assert_counts(MaStorage *st, gint64 messages, gint64 activities)
+{
+  GError *error = NULL;
+  gint64 m = -1, a = -1, r = -1;
+  g_assert_cmpint(storage_counts(st, &m, &a, &r, &error), ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpint(m, ==, messages);
+  g_assert_cmpint(a, ==, activities);
+}
+
 /* Inside a batch the version moves once per enterprise, at the commit, however many timeline rows
- * the batch added; a batch rolled back moves nothing, and leaves nothing to move at the next one. */
+ * the batch added; a batch rolled back moves nothing, and leaves nothing to move at the next one.
+ * The row counts (written at the commit too) follow the same way. */
 static void test_archive_version_batch(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
   insert_linked(fx->st, "e1", "m0", 100, "c0");
   insert_linked(fx->st, "e2", "n0", 100, "c0");
+  assert_counts(fx->st, 2, 0);
   gint64 a0 = archive_version(fx->st, "e1"), b0 = archive_version(fx->st, "e2");
   g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
   insert_linked(fx->st, "e1", "m1", 101, "c1");
@@ -1121,6 +1133,7 @@ static void test_archive_version_batch(Fixture *fx, gconstpointer data)
   g_assert_no_error(error);
   g_assert_cmpint(archive_version(fx->st, "e1"), ==, a0 + 1); /* four rows, one move */
   g_assert_cmpint(archive_version(fx->st, "e2"), ==, b0);
+  assert_counts(fx->st, 4, 1);
   g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
   insert_linked(fx->st, "e2", "n1", 101, "c1");
   storage_rollback(fx->st);
@@ -1130,6 +1143,7 @@ static void test_archive_version_batch(Fixture *fx, gconstpointer data)
   g_assert_no_error(error);
   g_assert_cmpint(archive_version(fx->st, "e2"), ==, b0);
   g_assert_cmpint(archive_version(fx->st, "e1"), ==, a0 + 1);
+  assert_counts(fx->st, 5, 1); /* m3 counted, n1 not */
   ASSERT_TIMELINE(fx->st, "c1", "m:m2 a:a1 m:m1");
 }
 
