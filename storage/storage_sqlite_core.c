@@ -49,15 +49,25 @@ int sql_fail(SqlDb *d, int rc, GError **error, const char *what)
 
 /* Hash of an SQL text for the statement cache: its length, its first 16 and its last 32 bytes.
  * g_str_hash read all of each ~200-byte text on every sql_prep (about 2% of ingest); texts that
- * collide only share a bucket, g_str_equal still compares them whole. */
+ * collide only share a bucket, g_str_equal still compares them whole. The bytes are mixed eight
+ * at a time (one multiply per word, not a multiply-add per byte: ~400 instructions a call before). */
 static guint sql_text_hash(gconstpointer key)
 {
   const char *s = key;
   gsize n = strlen(s);
-  guint h = (guint)n * 2654435761u;
-  for (gsize i = 0; i < n && i < 16; i++) h = h * 31 + (guchar)s[i];
-  for (gsize i = n > 48 ? n - 32 : MIN(n, 16); i < n; i++) h = h * 31 + (guchar)s[i];
-  return h;
+  const guint64 k = 0x9E3779B97F4A7C15u;
+  guint64 h = (guint64)n * k;
+  if (n >= 48) {
+    static const gsize at[6] = {0, 8, 32, 24, 16, 8}; /* the first two words, then from the end */
+    for (int i = 0; i < 6; i++) {
+      guint64 w;
+      memcpy(&w, i < 2 ? s + at[i] : s + n - at[i], sizeof w);
+      h = (h ^ w) * k;
+    }
+  } else {
+    for (gsize i = 0; i < n; i++) h = (h ^ (guchar)s[i]) * k;
+  }
+  return (guint)(h ^ (h >> 29));
 }
 
 sqlite3_stmt *sql_prep(SqlDb *d, const char *sql, GError **error)
