@@ -1,8 +1,9 @@
 /* storage_sqlite_core.c - the SQLite backend's connection: open (WAL, synchronous=FULL, foreign
  * keys, 8 KB pages for new databases, a short-sleep busy handler, no mmap (see below),
  * migrations), the prepared-statement cache, transactions (a savepoint per write, or none in a
- * batch) with commit and disk-full fault injection, the data version for caches, and the mapping
- * of SQLite result codes to MA_ERROR codes.
+ * batch, whose search documents, archive versions and row counts are written once at its commit)
+ * with commit and disk-full fault injection, the data version for caches, and the mapping of
+ * SQLite result codes to MA_ERROR codes.
  *
  * Limits: one connection per handle, used by one thread at a time. A busy or failing database is
  * MA_ERROR_TEMPFAIL (the caller retries or answers 4xx), never a silently lost write. Never logs
