@@ -1,30 +1,50 @@
 /* storage_sqlite_rank.c - the relevance score of the SQLite search index: ma_rank(search_index,
- * IDF), an FTS5 auxiliary function computing BM25 exactly as FTS5's bm25() does (search_rank.h:
- * the column weights below, the document length over the whole index's average), except for the
- * inverse document frequency of each phrase, which the caller passes as a blob of doubles, one per
- * phrase of the MATCH expression in order.
+ * IDF[, KEEP]), an FTS5 auxiliary function computing BM25 exactly as FTS5's bm25() does
+ * (search_rank.h: the column weights below, the document length over the whole index's average),
+ * except for the inverse document frequency of each phrase, which the caller passes as a blob of
+ * doubles, one per phrase of the MATCH expression in order.
  *
  * Why not bm25(): it learns each phrase's document frequency by running the phrase as a query over
  * the whole index on every search (xQueryPhrase), which reads every posting of a common word (15
  * ms for a word in each of 500,000 messages) and counts other enterprises' mail too. The caller
  * (storage_sqlite_search.c) estimates the frequencies within the enterprise from a bounded number
- * of postings instead. Pure arithmetic on what FTS5 hands over: no SQL, no allocation per row.
+ * of postings instead.
+ *
+ * KEEP (optional): the caller keeps only the KEEP best scores of the statement (a page and the
+ * pages before it). A document's length is a look-up of its own in FTS5's docsize table (a
+ * statement step, most of the function's cost), so it is read only when the document can still be
+ * among the KEEP best: its score with the shortest length its matches allow (each column holds
+ * more tokens than the offset of its last match) is an upper bound of its real score (BM25 falls as the length grows, and so does every rounded step of the
+ * arithmetic), and a document whose bound is below the KEEP best real scores seen so far in the
+ * statement cannot be kept in any order of evaluation. It scores SEARCH_RANK_NEVER, below every
+ * real score, instead. The scores of the documents that can be kept are the same numbers as
+ * without KEEP. Pure arithmetic on what FTS5 hands over: no SQL, one allocation per statement.
  */
 #include "sqlite_internal.h"
 
 #include "agent/search/search_rank.h"
 
+#include <math.h>
+
 /* subject, body, sender, recipients, attachments: the columns of search_index (migration 131) */
 static const double column_weight[] = {10.0, 1.0, 4.0, 4.0, 2.0};
 
-/* Per query (FTS5 aux data): the average document length and a frequency slot per phrase. */
+#define RANK_KEEP_MAX 100000 /* a larger KEEP is treated as no bound (nothing skipped) */
+
+/* Per statement (FTS5 aux data): the average document length, per phrase its weighted frequency
+ * in the current document, and the KEEP best scores so far as a min-heap (best[0] the lowest). */
 typedef struct {
   double average_length;
   int phrases;
-  double frequency[];
+  int keep;                     /* 0: no bound */
+  int kept;                     /* scores in best */
+  sqlite3_int64 last_doc;       /* the document last scored (a repeated call adds no score) */
+  gboolean scored_any;
+  double *frequency;            /* phrases */
+  double *best;                 /* keep */
 } RankQuery;
 
-static RankQuery *rank_query(const Fts5ExtensionApi *api, Fts5Context *fts, int *rc)
+static RankQuery *rank_query(const Fts5ExtensionApi *api, Fts5Context *fts, int keep, int *rc)
 {
   RankQuery *q = api->xGetAuxdata(fts, 0);
   if (q) return q;
@@ -33,48 +53,112 @@ static RankQuery *rank_query(const Fts5ExtensionApi *api, Fts5Context *fts, int 
   *rc = api->xRowCount(fts, &rows);
   if (*rc == SQLITE_OK) *rc = api->xColumnTotalSize(fts, -1, &tokens);
   if (*rc != SQLITE_OK) return NULL;
-  q = sqlite3_malloc64(sizeof *q + (sqlite3_uint64)phrases * sizeof q->frequency[0]);
+  if (keep < 0 || keep > RANK_KEEP_MAX) keep = 0;
+  /* one block: the struct, then the frequencies and the heap */
+  sqlite3_uint64 size = sizeof *q + ((sqlite3_uint64)phrases + (sqlite3_uint64)keep) * sizeof(double);
+  q = sqlite3_malloc64(size);
   if (!q) {
     *rc = SQLITE_NOMEM;
     return NULL;
   }
+  memset(q, 0, sizeof *q);
+  q->frequency = (double *)(q + 1);
+  q->best = q->frequency + phrases;
   q->phrases = phrases;
+  q->keep = keep;
   q->average_length = rows > 0 && tokens > 0 ? (double)tokens / (double)rows : 1.0;
   *rc = api->xSetAuxdata(fts, q, sqlite3_free); /* frees q itself when it fails */
   return *rc == SQLITE_OK ? q : NULL;
+}
+
+/* BM25 of the current document at the given length (the same sum, in the same order, whatever
+ * the length: the bound and the real score round alike). */
+static double rank_score(const RankQuery *q, const double *idf, double length)
+{
+  double score = 0.0;
+  for (int i = 0; i < q->phrases; i++)
+    score += search_rank_term(idf[i], q->frequency[i], length, q->average_length);
+  return score;
+}
+
+/* The lowest of the KEEP best scores when there are KEEP of them, else -infinity. */
+static double rank_threshold(const RankQuery *q)
+{
+  return q->keep > 0 && q->kept == q->keep ? q->best[0] : -INFINITY;
+}
+
+/* Adds score to the KEEP best (a min-heap): in place of the lowest when full and better. */
+static void rank_keep(RankQuery *q, double score)
+{
+  if (q->keep == 0) return;
+  double *h = q->best;
+  int i;
+  if (q->kept < q->keep) {
+    for (i = q->kept++; i > 0 && h[(i - 1) / 2] > score; i = (i - 1) / 2) h[i] = h[(i - 1) / 2];
+    h[i] = score;
+    return;
+  }
+  if (score <= h[0]) return;
+  for (i = 0;;) {
+    int child = 2 * i + 1;
+    if (child >= q->kept) break;
+    if (child + 1 < q->kept && h[child + 1] < h[child]) child++;
+    if (h[child] >= score) break;
+    h[i] = h[child];
+    i = child;
+  }
+  h[i] = score;
 }
 
 void sql_search_rank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int n_args,
                      sqlite3_value **args)
 {
   int rc = SQLITE_OK;
-  RankQuery *q = rank_query(api, fts, &rc);
+  int keep = n_args == 2 ? sqlite3_value_int(args[1]) : 0;
+  RankQuery *q = n_args == 1 || n_args == 2 ? rank_query(api, fts, keep, &rc) : NULL;
   if (!q) {
-    sqlite3_result_error_code(ctx, rc);
+    if (rc == SQLITE_OK) sqlite3_result_error(ctx, "ma_rank: (search_index, IDF[, KEEP]) expected", -1);
+    else sqlite3_result_error_code(ctx, rc);
     return;
   }
-  const double *idf = n_args == 1 ? sqlite3_value_blob(args[0]) : NULL;
+  const double *idf = sqlite3_value_blob(args[0]);
   if (!idf || sqlite3_value_bytes(args[0]) != (int)(q->phrases * sizeof *idf)) {
     sqlite3_result_error(ctx, "ma_rank: one inverse document frequency per phrase expected", -1);
     return;
   }
   for (int i = 0; i < q->phrases; i++) q->frequency[i] = 0.0;
-  int hits = 0, length = 0;
+  /* a match at a token's offset in a column says the column has more tokens than that offset */
+  int hits = 0, length = 0, column_end[G_N_ELEMENTS(column_weight)] = {0};
   rc = api->xInstCount(fts, &hits);
   for (int i = 0; rc == SQLITE_OK && i < hits; i++) {
     int phrase = 0, column = 0, offset = 0;
     rc = api->xInst(fts, i, &phrase, &column, &offset);
     if (rc == SQLITE_OK && phrase >= 0 && phrase < q->phrases && column >= 0 &&
-        column < (int)G_N_ELEMENTS(column_weight))
+        column < (int)G_N_ELEMENTS(column_weight)) {
       q->frequency[phrase] += column_weight[column];
+      if (offset >= column_end[column]) column_end[column] = offset + 1;
+    }
   }
-  if (rc == SQLITE_OK) rc = api->xColumnSize(fts, -1, &length);
+  int shortest = 0;
+  for (guint c = 0; c < G_N_ELEMENTS(column_weight); c++) shortest += column_end[c];
   if (rc != SQLITE_OK) {
     sqlite3_result_error_code(ctx, rc);
     return;
   }
-  double score = 0.0;
-  for (int i = 0; i < q->phrases; i++)
-    score += search_rank_term(idf[i], q->frequency[i], (double)length, q->average_length);
+  double threshold = rank_threshold(q);
+  if (threshold > -INFINITY && rank_score(q, idf, (double)shortest) < threshold) {
+    sqlite3_result_double(ctx, SEARCH_RANK_NEVER); /* cannot be among the KEEP best */
+    return;
+  }
+  rc = api->xColumnSize(fts, -1, &length);
+  if (rc != SQLITE_OK) {
+    sqlite3_result_error_code(ctx, rc);
+    return;
+  }
+  double score = rank_score(q, idf, (double)length);
+  sqlite3_int64 doc = api->xRowid(fts);
+  if (!q->scored_any || doc != q->last_doc) rank_keep(q, score);
+  q->scored_any = TRUE;
+  q->last_doc = doc;
   sqlite3_result_double(ctx, -score); /* as bm25(): lower is better, so ORDER BY score ascends */
 }
