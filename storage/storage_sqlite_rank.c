@@ -10,9 +10,16 @@
  * (storage_sqlite_search.c) estimates the frequencies within the enterprise from a bounded number
  * of postings instead.
  *
+ * A document's length (all its columns' tokens, what bm25() reads through xColumnSize) is a look-up
+ * in FTS5's docsize table by the document's number. xColumnSize runs FTS5's own statement for it,
+ * a step and a reset per document (5,400 instructions, most of the function's cost); ma_rank reads
+ * the row through one blob handle per statement instead, moved from document to document
+ * (sqlite3_blob_reopen: 2,800), and decodes the record as FTS5 writes it (one varint per column;
+ * the format of the docsize table is part of FTS5's file format). Any failure to read it falls
+ * back to xColumnSize.
+ *
  * KEEP (optional): the caller keeps only the KEEP best scores of the statement (a page and the
- * pages before it). A document's length is a look-up of its own in FTS5's docsize table (a
- * statement step, most of the function's cost), so it is read only when the document can still be
+ * pages before it). The length is read only when the document can still be
  * among the KEEP best: its score with the shortest length its matches allow (each column holds
  * more tokens than the offset of its last match) is an upper bound of its real score (BM25 falls as the length grows, and so does every rounded step of the
  * arithmetic), and a document whose bound is below the KEEP best real scores seen so far in the
@@ -40,9 +47,69 @@ typedef struct {
   int kept;                     /* scores in best */
   sqlite3_int64 last_doc;       /* the document last scored (a repeated call adds no score) */
   gboolean scored_any;
+  sqlite3_blob *docsize;        /* search_index_docsize.sz, opened at the first length read */
   double *frequency;            /* phrases */
   double *best;                 /* keep */
 } RankQuery;
+
+#define RANK_DOCSIZE_TABLE "search_index_docsize" /* FTS5's "<table>_docsize" of search_index */
+#define RANK_DOCSIZE_MAX 64 /* bytes of a docsize record read: 5 varints take at most 45 */
+
+static void rank_query_free(void *p)
+{
+  RankQuery *q = p;
+  if (q->docsize) sqlite3_blob_close(q->docsize);
+  sqlite3_free(q);
+}
+
+/* One SQLite varint (as FTS5 writes the docsize record) from p, at most end - p bytes; the number
+ * of bytes read, 0 when the record ends inside it. */
+static int rank_varint(const unsigned char *p, const unsigned char *end, sqlite3_uint64 *value)
+{
+  sqlite3_uint64 v = 0;
+  for (int i = 0; i < 9 && p + i < end; i++) {
+    if (i == 8) {
+      *value = (v << 8) | p[i];
+      return 9;
+    }
+    v = (v << 7) | (p[i] & 0x7f);
+    if (!(p[i] & 0x80)) {
+      *value = v;
+      return i + 1;
+    }
+  }
+  return 0;
+}
+
+/* The current document's length in tokens, its columns' sizes summed (xColumnSize(-1)'s figure),
+ * read from the docsize row through q's blob handle; xColumnSize when the row cannot be read so. */
+static int rank_length(RankQuery *q, const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
+                       int *length)
+{
+  sqlite3_int64 doc = api->xRowid(fts);
+  int rc = q->docsize ? sqlite3_blob_reopen(q->docsize, doc)
+                      : sqlite3_blob_open(sqlite3_context_db_handle(ctx), "main", RANK_DOCSIZE_TABLE, "sz", doc, 0,
+                                          &q->docsize);
+  unsigned char record[RANK_DOCSIZE_MAX];
+  int bytes = rc == SQLITE_OK ? MIN(sqlite3_blob_bytes(q->docsize), (int)sizeof record) : 0;
+  if (rc == SQLITE_OK) rc = sqlite3_blob_read(q->docsize, record, bytes, 0);
+  sqlite3_uint64 total = 0;
+  int columns = 0;
+  for (int at = 0, n; rc == SQLITE_OK && columns < (int)G_N_ELEMENTS(column_weight); at += n, columns++) {
+    sqlite3_uint64 size = 0;
+    if (!(n = rank_varint(record + at, record + bytes, &size))) break;
+    total += size;
+  }
+  if (rc == SQLITE_OK && columns == (int)G_N_ELEMENTS(column_weight) && total <= G_MAXINT) {
+    *length = (int)total;
+    return SQLITE_OK;
+  }
+  if (rc != SQLITE_OK && q->docsize) { /* a handle that failed to move is spent */
+    sqlite3_blob_close(q->docsize);
+    q->docsize = NULL;
+  }
+  return api->xColumnSize(fts, -1, length);
+}
 
 static RankQuery *rank_query(const Fts5ExtensionApi *api, Fts5Context *fts, int keep, int *rc)
 {
@@ -67,7 +134,7 @@ static RankQuery *rank_query(const Fts5ExtensionApi *api, Fts5Context *fts, int 
   q->phrases = phrases;
   q->keep = keep;
   q->average_length = rows > 0 && tokens > 0 ? (double)tokens / (double)rows : 1.0;
-  *rc = api->xSetAuxdata(fts, q, sqlite3_free); /* frees q itself when it fails */
+  *rc = api->xSetAuxdata(fts, q, rank_query_free); /* frees q itself when it fails */
   return *rc == SQLITE_OK ? q : NULL;
 }
 
@@ -150,7 +217,7 @@ void sql_search_rank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
     sqlite3_result_double(ctx, SEARCH_RANK_NEVER); /* cannot be among the KEEP best */
     return;
   }
-  rc = api->xColumnSize(fts, -1, &length);
+  rc = rank_length(q, api, fts, ctx, &length);
   if (rc != SQLITE_OK) {
     sqlite3_result_error_code(ctx, rc);
     return;
