@@ -737,6 +737,22 @@ static void test_concurrent_writers(Fixture *fx, gconstpointer data)
 /* SQLite: exact (reads and rollbacks leave it alone). PostgreSQL: the server's log position, which
  * every commit moves, by any node; it may also move for nothing (a rollback, the server's own
  * maintenance), so only the moves are asserted there. */
+/* storage_debug_query: a row's columns joined by '|', NULL empty; an error is an error. */
+static void test_debug_query(Fixture *fx, gconstpointer data)
+{
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func(g_free);
+  GError *error = NULL;
+  g_assert_cmpint(storage_debug_query(fx->st, "SELECT id, slug, NULL, 7 FROM enterprises", rows, &error), ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpuint(rows->len, ==, 1);
+  g_assert_cmpstr(rows->pdata[0], ==, "e1|acme||7");
+  g_assert_cmpint(storage_debug_query(fx->st, "SELECT nothing FROM no_such_table", rows, &error), ==, -1);
+  g_assert_nonnull(error);
+  g_clear_error(&error);
+  g_assert_cmpuint(rows->len, ==, 1);
+}
+
 static void test_data_version(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
@@ -1581,6 +1597,7 @@ int main(int argc, char **argv)
   ADD("/storage/migrations/fresh-and-existing", test_migrations_fresh_and_existing);
   ADD("/storage/migrations/upgrade", test_migrations_upgrade);
   ADD("/storage/query-plans", test_query_plans);
+  ADD("/storage/debug-query", test_debug_query);
   ADD("/storage/transactions", test_transactions);
   ADD("/storage/transactions/batch", test_transactions_batch);
   ADD("/storage/fault-injection", test_fault_injection);
@@ -1605,6 +1622,7 @@ int main(int argc, char **argv)
   if (g_getenv("MAILAGENT_TEST_PG")) {
     ADD_PG("/migrations", test_pg_migrations);
     ADD_PG("/transactions", test_transactions);
+    ADD_PG("/debug-query", test_debug_query);
     ADD_PG("/transactions-batch", test_transactions_batch);
     ADD_PG("/inbound", test_inbound);
     ADD_PG("/employees", test_employees);
