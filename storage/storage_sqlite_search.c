@@ -333,25 +333,34 @@ static char *match_expression(const MaSearchQuery *q)
 
 /* The newest SEARCH_IDF_SAMPLE documents of [lo, hi]: those matching the FTS5 expression expr, or
  * with expr NULL all indexed ones. Sets *n to how many there are (at most the sample) and *oldest
- * to the oldest of them. */
+ * to the oldest of them. The sample's last document alone first (OFFSET: no row handed to an
+ * aggregate, a third fewer instructions); only when there is none, fewer than the sample, are
+ * they counted. */
 static int newest_sample(SqlDb *d, const char *expr, gint64 lo, gint64 hi, gint64 *n, gint64 *oldest, GError **error)
 {
-  sqlite3_stmt *s = sql_prep(d,
-                             expr ? "SELECT count(*), min(doc) FROM (SELECT rowid AS doc FROM search_index"
-                                    " WHERE search_index MATCH ?1 AND rowid >= ?2 AND rowid <= ?3 ORDER BY rowid DESC LIMIT ?4)"
-                                  : "SELECT count(*), min(doc) FROM (SELECT doc FROM search_docs"
-                                    " WHERE doc >= ?2 AND doc <= ?3 ORDER BY doc DESC LIMIT ?4)",
-                             error);
-  if (!s) return -1;
-  if (expr) sql_bind_text(s, 1, expr);
-  sqlite3_bind_int64(s, 2, lo);
-  sqlite3_bind_int64(s, 3, hi);
-  sqlite3_bind_int(s, 4, SEARCH_IDF_SAMPLE);
-  int rc = sqlite3_step(s);
-  *n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-  *oldest = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
-  sql_reset(s);
-  if (rc != SQLITE_ROW) return sql_fail(d, rc, error, "search");
+  for (int count = 0; count < 2; count++) {
+    sqlite3_stmt *s = sql_prep(d,
+                               count ? (expr ? "SELECT count(*), min(doc) FROM (SELECT rowid AS doc FROM search_index"
+                                               " WHERE search_index MATCH ?1 AND rowid >= ?2 AND rowid <= ?3 ORDER BY rowid DESC LIMIT ?4)"
+                                             : "SELECT count(*), min(doc) FROM (SELECT doc FROM search_docs"
+                                               " WHERE doc >= ?2 AND doc <= ?3 ORDER BY doc DESC LIMIT ?4)")
+                                     : (expr ? "SELECT ?4, rowid FROM search_index WHERE search_index MATCH ?1"
+                                               " AND rowid >= ?2 AND rowid <= ?3 ORDER BY rowid DESC LIMIT 1 OFFSET ?4 - 1"
+                                             : "SELECT ?4, doc FROM search_docs WHERE doc >= ?2 AND doc <= ?3"
+                                               " ORDER BY doc DESC LIMIT 1 OFFSET ?4 - 1"),
+                               error);
+    if (!s) return -1;
+    if (expr) sql_bind_text(s, 1, expr);
+    sqlite3_bind_int64(s, 2, lo);
+    sqlite3_bind_int64(s, 3, hi);
+    sqlite3_bind_int(s, 4, SEARCH_IDF_SAMPLE);
+    int rc = sqlite3_step(s);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    *oldest = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
+    sql_reset(s);
+    if (rc == SQLITE_ROW) return 0;
+    if (rc != SQLITE_DONE || count) return sql_fail(d, rc, error, "search");
+  }
   return 0;
 }
 
