@@ -31,7 +31,7 @@
 
 #include "agent/search/search_rank.h"
 
-#include <math.h>
+#include <float.h>
 
 /* subject, body, sender, recipients, attachments: the columns of search_index (migration 131) */
 static const double column_weight[] = {10.0, 1.0, 4.0, 4.0, 2.0};
@@ -151,7 +151,7 @@ static double rank_score(const RankQuery *q, const double *idf, double length)
 /* The lowest of the KEEP best scores when there are KEEP of them, else -infinity. */
 static double rank_threshold(const RankQuery *q)
 {
-  return q->keep > 0 && q->kept == q->keep ? q->best[0] : -INFINITY;
+  return q->keep > 0 && q->kept == q->keep ? q->best[0] : -DBL_MAX;
 }
 
 /* Adds score to the KEEP best (a min-heap): in place of the lowest when full and better. */
@@ -213,7 +213,7 @@ void sql_search_rank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
     return;
   }
   double threshold = rank_threshold(q);
-  if (threshold > -INFINITY && rank_score(q, idf, (double)shortest) < threshold) {
+  if (threshold > -DBL_MAX && rank_score(q, idf, (double)shortest) < threshold) {
     sqlite3_result_double(ctx, SEARCH_RANK_NEVER); /* cannot be among the KEEP best */
     return;
   }
