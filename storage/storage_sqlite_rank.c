@@ -148,7 +148,7 @@ static double rank_score(const RankQuery *q, const double *idf, double length)
   return score;
 }
 
-/* The lowest of the KEEP best scores when there are KEEP of them, else -infinity. */
+/* The lowest of the KEEP best scores when there are KEEP of them, else -DBL_MAX (below every score). */
 static double rank_threshold(const RankQuery *q)
 {
   return q->keep > 0 && q->kept == q->keep ? q->best[0] : -DBL_MAX;
