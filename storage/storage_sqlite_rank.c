@@ -19,13 +19,14 @@
  * back to xColumnSize.
  *
  * KEEP (optional): the caller keeps only the KEEP best scores of the statement (a page and the
- * pages before it). The length is read only when the document can still be
- * among the KEEP best: its score with the shortest length its matches allow (each column holds
- * more tokens than the offset of its last match) is an upper bound of its real score (BM25 falls as the length grows, and so does every rounded step of the
- * arithmetic), and a document whose bound is below the KEEP best real scores seen so far in the
- * statement cannot be kept in any order of evaluation. It scores SEARCH_RANK_NEVER, below every
- * real score, instead. The scores of the documents that can be kept are the same numbers as
- * without KEEP. Pure arithmetic on what FTS5 hands over: no SQL, one allocation per statement.
+ * pages before it). The length is read only when the document can still be among them: its score
+ * at the shortest length its matches allow (each column holds more tokens than the offset of its
+ * last match) bounds its real score from above (BM25 falls as the length grows, and so does each
+ * rounded step of the arithmetic), and a document whose bound is below the KEEP best real scores
+ * seen so far in the statement is not among the KEEP best in any order of evaluation: it scores
+ * SEARCH_RANK_NEVER, after every real score. The scores of the others are the same numbers as
+ * without KEEP. No SQL text, one allocation per statement (ownership: FTS5's aux data, freed with
+ * the statement's cursor by rank_query_free, which closes the blob handle).
  */
 #include "sqlite_internal.h"
 
