@@ -200,8 +200,8 @@ int pg_loop_count(void *impl, const char *enterprise_id, const MaRecordRef *reco
                   gint64 *count, GError **error);
 int pg_archive_version(void *impl, const char *enterprise_id, gint64 *out, GError **error);
 int pg_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                     const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
-                     void *user_data, char **next_cursor, GError **error);
+                     const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineKnown known,
+                     MaTimelineVisit visit, void *user_data, char **next_cursor, GError **error);
 
 int pg_outbox_add(void *impl, const char *enterprise_id, const char *event, const char *idempotency_key,
                   const char *payload, gint64 now, GError **error);

@@ -31,6 +31,8 @@ typedef struct {
   gboolean batch;        /* ... storage_begin_batch: writes take no savepoint */
   gboolean spoiled;      /* a write failed inside the batch: only rollback is left */
   GArray *search_pending; /* gint64 docs of this batch in search_docs, not yet in search_index */
+  GPtrArray *versions_pending; /* enterprise ids (owned) whose archive version this batch moves at commit */
+  struct { const char *name; gint64 delta; } counts_pending[4]; /* sql_counter_add's of this batch */
   int fail_commits;      /* fault injection: commits still to fail */
   int schema_version;
   gint64 local_commits;  /* commits through this handle */
@@ -86,9 +88,24 @@ int sql_commit_now(SqlDb *d, GError **error);
 int sql_write_begin(SqlDb *d, GError **error);
 int sql_write_end(SqlDb *d, int rc, GError **error);
 
-/* Adds delta to the row count `name` of the counters table (migration 4). Inserts into messages and
- * activities call it themselves (migration 6); deletes and records are counted by triggers. */
+/* Adds delta to the row count `name` (a string literal) of the counters table (migration 4).
+ * Inserts into messages and activities call it themselves (migration 6); deletes and records are
+ * counted by triggers. Inside a batch the deltas are summed and written once, at its commit
+ * (sql_counts_flush), as PostgreSQL's backend does for every transaction; sql_counts_forget drops
+ * them on a rollback. */
 int sql_counter_add(SqlDb *d, const char *name, int delta, GError **error);
+int sql_counts_flush(SqlDb *d, GError **error);
+void sql_counts_forget(SqlDb *d);
+
+/* storage_sqlite_timeline.c: the enterprise's archive version (storage_archive_version) moves
+ * because a timeline row was inserted for it (migration 166: no per-row trigger does it). Inside
+ * a batch (storage_begin_batch) it moves once, at the commit (sql_archive_versions_flush);
+ * otherwise now, inside the caller's write unit. */
+int sql_archive_version_bump(SqlDb *d, const char *enterprise_id, GError **error);
+/* Moves the version of every enterprise the batch touched and empties the list; called by the
+ * batch's commit before COMMIT. sql_archive_versions_forget empties it on a rollback. */
+int sql_archive_versions_flush(SqlDb *d, GError **error);
+void sql_archive_versions_forget(SqlDb *d);
 
 /* Binding and reading. Strings are bound SQLITE_STATIC: they must outlive the step. */
 void sql_bind_text(sqlite3_stmt *s, int i, const char *text);
@@ -286,8 +303,8 @@ int sqlite_activity_get(void *impl, const char *enterprise_id, const char *id, M
 int sqlite_message_activities(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
                               GError **error);
 int sqlite_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                         const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
-                         void *user_data, char **next_cursor, GError **error);
+                         const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineKnown known,
+                         MaTimelineVisit visit, void *user_data, char **next_cursor, GError **error);
 int sqlite_rules_get(void *impl, const char *enterprise_id, char **json_array, GError **error);
 int sqlite_rules_put(void *impl, const char *enterprise_id, const char *json_array, GError **error);
 int sqlite_domain_get(void *impl, const char *enterprise_id, const char *domain, MaDomain **out, GError **error);

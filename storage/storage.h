@@ -469,6 +469,23 @@ typedef struct {
   const char *thread_id;  /* NULL for all */
 } MaTimelineFilter;
 
+/* One row of a page as storage read it, before its item is decoded (every pointer borrowed from
+ * the row, valid during the call it is handed to). The key (enterprise, record, date, message id,
+ * kind) and the item's stored bytes are everything a timeline item is made from: two rows with
+ * the same key and the same item bytes decode to the same item, except an outbound message's
+ * delivery states, which are read apart (MaTimelineItem.delivery) while its item names a delivery
+ * key (see storage_timeline_row.h). */
+typedef struct {
+  const char *enterprise_id;
+  MaRecordType record_type;
+  const char *record_id;
+  gint64 date;
+  const char *message_id;  /* the archive's message id */
+  int kind;                /* 0 a message, 1 an activity */
+  const char *item;        /* item_len bytes, not NUL-terminated; opaque to callers */
+  gsize item_len;
+} MaTimelineRow;
+
 typedef struct {
   gboolean is_activity;
   MaStoredMessage *message; /* set for messages */
@@ -476,6 +493,9 @@ typedef struct {
   GPtrArray *delivery;      /* an outbound message that went through the queue: its recipients'
                              * states (MaOutboundRecipient*, the newest queued message with its
                              * Message-ID); else NULL. Filled by storage_timeline(_each). */
+  const MaTimelineRow *row; /* storage_timeline_each: the row the item was decoded from, for a
+                             * caller that keeps what it makes of the item (see
+                             * storage_timeline_each_known); NULL in storage_timeline's copies */
 } MaTimelineItem;
 
 void ma_timeline_item_free(MaTimelineItem *item);
@@ -499,6 +519,22 @@ typedef void (*MaTimelineVisit)(const MaTimelineItem *item, void *user_data);
 int storage_timeline_each(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *record_id,
                           const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
                           void *user_data, char **next_cursor, GError **error);
+
+/* Called once per row of a page, in page order, before storage decodes it. TRUE: the caller already
+ * has what it makes of this row (it keeps it under the row's key and item bytes, so a changed row
+ * is a different one) and has used it in its place; storage then neither decodes the row nor looks
+ * up anything for it, and does not visit it. FALSE: the row is decoded and visited as usual. */
+typedef gboolean (*MaTimelineKnown)(const MaTimelineRow *row, void *user_data);
+
+/* storage_timeline_each, asking known (when not NULL) about each row first: a known row costs
+ * storage only its reading, not its decoding nor its delivery look-up (the API's item cache,
+ * agent/api/api_item_cache.h, answers it). Rows whose item names a delivery key (an outbound
+ * message the queue holds) are never offered to known: their delivery states change without the
+ * row changing, so they are always decoded and visited with their states. known and visit are
+ * called with the same user_data, and never both for one row. */
+int storage_timeline_each_known(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *record_id,
+                                const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineKnown known,
+                                MaTimelineVisit visit, void *user_data, char **next_cursor, GError **error);
 
 /* ---- rules ---------------------------------------------------------------------------------- */
 

@@ -135,8 +135,8 @@ typedef struct MaStorageBackend {
   /* storage_timeline_each, which has checked limit (1..TIMELINE_MAX_LIMIT) and the direction;
    * storage_timeline copies the visited items */
   int (*timeline_each)(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                       const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
-                       void *user_data, char **next_cursor, GError **error);
+                       const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineKnown known,
+                       MaTimelineVisit visit, void *user_data, char **next_cursor, GError **error);
   int (*rules_get)(void *impl, const char *enterprise_id, char **json_array, GError **error);
   int (*rules_put)(void *impl, const char *enterprise_id, const char *json_array, GError **error);
   int (*domain_get)(void *impl, const char *enterprise_id, const char *domain, MaDomain **out, GError **error);

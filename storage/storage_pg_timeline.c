@@ -178,7 +178,7 @@ static char *col_view(const PGresult *r, int row, int i)
 
 /* Visits the rows of r (at most limit) as their items (storage_timeline_row.h). */
 static int page_visit(const PGresult *r, const char *enterprise_id, MaRecordType type, const char *record_id,
-                      int limit, MaTimelineVisit visit, void *user_data, GError **error)
+                      int limit, MaTimelineKnown known, MaTimelineVisit visit, void *user_data, GError **error)
 {
   MaTimelineRowParts rp;
   storage_timeline_row_parts_init(&rp);
@@ -187,7 +187,7 @@ static int page_visit(const PGresult *r, const char *enterprise_id, MaRecordType
     MaTimelineRow row = {enterprise_id, type, record_id, pg_col_int(r, i, COL_DATE), col_view(r, i, COL_MESSAGE_ID),
                          (int)pg_col_int(r, i, COL_KIND), col_view(r, i, COL_ITEM),
                          (gsize)PQgetlength(r, i, COL_ITEM)};
-    ret = storage_timeline_row_visit(&rp, &row, visit, user_data, error);
+    ret = storage_timeline_row_visit(&rp, &row, known, visit, user_data, error);
   }
   storage_timeline_row_parts_clear(&rp);
   return ret;
@@ -196,8 +196,8 @@ static int page_visit(const PGresult *r, const char *enterprise_id, MaRecordType
 /* storage_timeline_each on PostgreSQL: one statement (one snapshot), its rows visited as views of
  * the result, which is freed after the visits. */
 int pg_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                     const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
-                     void *user_data, char **next_cursor, GError **error)
+                     const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineKnown known,
+                     MaTimelineVisit visit, void *user_data, char **next_cursor, GError **error)
 {
   PgDb *d = impl;
   *next_cursor = NULL;
@@ -231,7 +231,7 @@ int pg_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, c
   PGresult *r = pg_run(d, sql, &p, "timeline", error);
   g_free(after.message_id);
   if (!r) return -1;
-  int ret = page_visit(r, enterprise_id, type, record_id, limit, visit, user_data, error);
+  int ret = page_visit(r, enterprise_id, type, record_id, limit, known, visit, user_data, error);
   int last = MIN(PQntuples(r), limit) - 1;
   if (ret == 0 && PQntuples(r) > limit)
     *next_cursor = storage_timeline_cursor_encode(pg_col_int(r, last, COL_DATE), PQgetvalue(r, last, COL_MESSAGE_ID),

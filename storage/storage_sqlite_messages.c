@@ -160,7 +160,8 @@ static int timeline_row_add(SqlDb *d, const char *enterprise_id, const char *mes
   sql_bind_text(s, 2, enterprise_id);
   sqlite3_bind_int(s, 3, (int)ref->type);
   sql_bind_text(s, 4, ref->id);
-  return sql_step_done(d, s, error, "add timeline row");
+  if (sql_step_done(d, s, error, "add timeline row") < 0) return -1;
+  return sqlite3_changes(d->db) > 0 ? sql_archive_version_bump(d, enterprise_id, error) : 0;
 }
 
 /* Rewrites the items of the message's timeline rows (one per link; found by their full key, the
@@ -288,7 +289,7 @@ static int timeline_rows_insert_new(SqlDb *d, const MaStoredMessage *m, GError *
   char *item = rc == SQLITE_ROW ? sql_col_dup(s, 0) : NULL;
   sql_reset(s);
   if (rc != SQLITE_ROW) return sql_fail(d, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, error, "timeline item");
-  int ret = 0;
+  int ret = 0, added = 0;
   for (guint i = 0; ret == 0 && i < m->links->len; i++) {
     const MaRecordRef *ref = g_ptr_array_index(m->links, i);
     s = sql_prep(d,
@@ -309,8 +310,10 @@ static int timeline_rows_insert_new(SqlDb *d, const MaStoredMessage *m, GError *
     sql_bind_text(s, 8, m->thread_id);
     sql_bind_text(s, 9, item);
     ret = sql_step_done(d, s, error, "add timeline row");
+    if (ret == 0) added += sqlite3_changes(d->db);
   }
   g_free(item);
+  if (ret == 0 && added > 0) ret = sql_archive_version_bump(d, m->enterprise_id, error);
   return ret;
 }
 

@@ -190,10 +190,18 @@ static int index_body(SqlDb *d, const MaStoredMessage *m, GError **error)
   gint64 num = 0, doc = 0;
   if (tenant_number(d, m->enterprise_id, TRUE, &num, error) < 0 || doc_for_date(d, num, m->date, &doc, error) < 0)
     return -1;
+  /* the message must be the enterprise's: looked up first, then the row goes in with VALUES (an
+   * INSERT ... SELECT may write several rows, so SQLite opens a statement journal for it, and
+   * copies every page it changes there first: dearer than the look-up) */
+  int owned = sql_message_owned(d, m->enterprise_id, m->id, error);
+  if (owned < 0) return -1;
+  if (owned == 0) {
+    g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no message %s", m->id);
+    return -1;
+  }
   sqlite3_stmt *s = sql_prep(d,
                              "INSERT INTO search_docs(doc, message_id, enterprise_id, sender, recipients, attachments)"
-                             " SELECT ?1, m.id, m.enterprise_id, ?4, ?5, ?6 FROM messages m"
-                             " WHERE m.id = ?2 AND m.enterprise_id = ?3",
+                             " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
                              error);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, doc);
@@ -203,10 +211,6 @@ static int index_body(SqlDb *d, const MaStoredMessage *m, GError **error)
   sqlite3_bind_text(s, 5, participants_text(m, MA_ROLE_TO, MA_ROLE_BCC), -1, g_free);
   sqlite3_bind_text(s, 6, attachments_text(m), -1, g_free);
   if (sql_step_done(d, s, error, "index message") < 0) return -1;
-  if (sqlite3_changes(d->db) == 0) {
-    g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no message %s", m->id);
-    return -1;
-  }
   if (d->batch) { /* indexed with the rest of the batch at its commit: see sql_search_flush */
     g_array_append_val(d->search_pending, doc);
     return 0;

@@ -1,5 +1,6 @@
 /* storage_sqlite_timeline.c - SQLite backend: activities, a record's timeline, and the
- * per-enterprise version of what timeline pages read (migration 123's triggers keep it).
+ * per-enterprise version of what timeline pages read (migration 123's triggers keep it, but for
+ * inserted timeline rows, which bump it here once per write unit or batch: migration 166).
  *
  * The timeline table holds one row per (record, linked message) and per (record, activity), keyed
  * (enterprise, record type, record id, date, message id, kind), and each row carries its whole
@@ -86,6 +87,7 @@ static int activity_create_body(SqlDb *d, const MaActivity *a, GError **error)
   sql_bind_text(s, 1, a->id);
   sql_bind_text(s, 2, a->enterprise_id);
   if (sql_step_done(d, s, error, "activity timeline row") < 0) return -1;
+  if (sqlite3_changes(d->db) > 0 && sql_archive_version_bump(d, a->enterprise_id, error) < 0) return -1;
   return 1;
 }
 
@@ -157,7 +159,47 @@ int sqlite_loop_count(void *impl, const char *enterprise_id, const MaRecordRef *
   return 0;
 }
 
-/* Migration 123's per-tenant version, moved by triggers on what a timeline page reads. */
+/* The upsert migration 123's triggers ran per row, now run once per enterprise and write unit
+ * (batch: per commit) for inserted timeline rows: created at a random value, so that a version row
+ * made again never restarts where a cache saw one; nothing for an enterprise that no longer
+ * exists. */
+static int archive_version_move(SqlDb *d, const char *enterprise_id, GError **error)
+{
+  sqlite3_stmt *s = sql_prep(d,
+                             "INSERT INTO archive_versions(enterprise_id, n) SELECT ?1, abs(random() % 4503599627370496)"
+                             " WHERE EXISTS (SELECT 1 FROM enterprises WHERE id = ?1)"
+                             " ON CONFLICT(enterprise_id) DO UPDATE SET n = n + 1",
+                             error);
+  if (!s) return -1;
+  sql_bind_text(s, 1, enterprise_id);
+  return sql_step_done(d, s, error, "archive version");
+}
+
+int sql_archive_version_bump(SqlDb *d, const char *enterprise_id, GError **error)
+{
+  if (!d->batch) return archive_version_move(d, enterprise_id, error);
+  for (guint i = 0; i < d->versions_pending->len; i++) /* a batch touches one enterprise or a few */
+    if (strcmp(g_ptr_array_index(d->versions_pending, i), enterprise_id) == 0) return 0;
+  g_ptr_array_add(d->versions_pending, g_strdup(enterprise_id));
+  return 0;
+}
+
+int sql_archive_versions_flush(SqlDb *d, GError **error)
+{
+  int ret = 0;
+  for (guint i = 0; ret == 0 && i < d->versions_pending->len; i++)
+    ret = archive_version_move(d, g_ptr_array_index(d->versions_pending, i), error);
+  g_ptr_array_set_size(d->versions_pending, 0);
+  return ret;
+}
+
+void sql_archive_versions_forget(SqlDb *d)
+{
+  g_ptr_array_set_size(d->versions_pending, 0);
+}
+
+/* Migration 123's per-tenant version, moved by triggers on what a timeline page reads and, for
+ * inserted timeline rows, by sql_archive_version_bump. */
 int sqlite_archive_version(void *impl, const char *enterprise_id, gint64 *out, GError **error)
 {
   SqlDb *d = impl;
@@ -278,7 +320,8 @@ static void timeline_bind(sqlite3_stmt *s, const char *enterprise_id, MaRecordTy
 /* Visits up to limit items and keeps the page's last position in last_id (date and kind in *last),
  * plus whether one more row follows (*more). One statement: each row is its item. */
 static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type, const char *record_id,
-                         const MaTimelineFilter *f, const MaTimelinePos *after, int limit, MaTimelineVisit visit,
+                         const MaTimelineFilter *f, const MaTimelinePos *after, int limit, MaTimelineKnown known,
+                         MaTimelineVisit visit,
                          void *user_data, MaTimelinePos *last, GString *last_id, gboolean *more, GError **error)
 {
   *more = FALSE;
@@ -296,10 +339,11 @@ static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type,
     const char *position_id = COL_TEXT(s, COL_MESSAGE_ID);
     last->date = sqlite3_column_int64(s, COL_DATE);
     last->kind = sqlite3_column_int(s, COL_KIND);
-    g_string_assign(last_id, position_id ? position_id : "");
+    if (n == limit) /* the page's last row: the cursor's position if one more follows */
+      g_string_assign(last_id, position_id ? position_id : "");
     MaTimelineRow row = {enterprise_id, type, record_id, last->date, position_id, last->kind,
                          COL_TEXT(s, COL_ITEM), (gsize)sqlite3_column_bytes(s, COL_ITEM)};
-    if (storage_timeline_row_visit(&rp, &row, visit, user_data, error) < 0) {
+    if (storage_timeline_row_visit(&rp, &row, known, visit, user_data, error) < 0) {
       ret = -1;
       break;
     }
@@ -312,8 +356,8 @@ static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type,
 }
 
 int sqlite_timeline_each(void *impl, const char *enterprise_id, MaRecordType type, const char *record_id,
-                         const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
-                         void *user_data, char **next_cursor, GError **error)
+                         const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineKnown known,
+                         MaTimelineVisit visit, void *user_data, char **next_cursor, GError **error)
 {
   SqlDb *d = impl;
   *next_cursor = NULL;
@@ -323,8 +367,8 @@ int sqlite_timeline_each(void *impl, const char *enterprise_id, MaRecordType typ
   GString *last_id = g_string_sized_new(32);
   /* One statement, one snapshot: the visitor's look-ups on this handle while it steps read the
    * same read transaction. */
-  int ret = timeline_page(d, enterprise_id, type, record_id, filter, cursor ? &after : NULL, limit, visit, user_data,
-                          &last, last_id, &more, error);
+  int ret = timeline_page(d, enterprise_id, type, record_id, filter, cursor ? &after : NULL, limit, known, visit,
+                          user_data, &last, last_id, &more, error);
   if (ret == 0 && more) *next_cursor = storage_timeline_cursor_encode(last.date, last_id->str, last.kind);
   g_string_free(last_id, TRUE);
   g_free(after.message_id);

@@ -2,7 +2,9 @@
  * visits a page's items as views of its rows (MaStorageBackend.timeline_each) once
  * storage_timeline_each has checked the page size and the direction; it adds each outbound message's
  * recipients' delivery states to what it visits, and storage_timeline copies the visited items for
- * callers that keep them.
+ * callers that keep them. storage_timeline_each_known lets a caller that keeps what it made of a
+ * row (the API's item cache) answer a row before it is decoded; a row whose item names a delivery
+ * key is never offered (storage_timeline_row_visit), so delivery states are always read fresh.
  */
 #include "storage.h"
 #include "storage_archive.h"
@@ -104,10 +106,18 @@ int storage_timeline(MaStorage *st, const char *enterprise_id, MaRecordType type
 typedef struct {
   MaStorage *st;
   const char *enterprise_id;
+  MaTimelineKnown known;
   MaTimelineVisit visit;
   void *user_data;
   GError *error;
 } DeliveryVisit;
+
+/* The caller's known with its own user_data (the backend is handed this wrapper's). */
+static gboolean known_through(const MaTimelineRow *row, void *user_data)
+{
+  DeliveryVisit *dv = user_data;
+  return !dv->error && dv->known(row, dv->user_data);
+}
 
 static void visit_with_delivery(const MaTimelineItem *item, void *user_data)
 {
@@ -131,6 +141,14 @@ int storage_timeline_each(MaStorage *st, const char *enterprise_id, MaRecordType
                           const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineVisit visit,
                           void *user_data, char **next_cursor, GError **error)
 {
+  return storage_timeline_each_known(st, enterprise_id, type, record_id, filter, cursor, limit, NULL, visit, user_data,
+                                     next_cursor, error);
+}
+
+int storage_timeline_each_known(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *record_id,
+                                const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineKnown known,
+                                MaTimelineVisit visit, void *user_data, char **next_cursor, GError **error)
+{
   g_assert(st != NULL && visit != NULL);
   *next_cursor = NULL;
   /* what every backend may take as given: a page size in range, a direction it knows */
@@ -141,9 +159,9 @@ int storage_timeline_each(MaStorage *st, const char *enterprise_id, MaRecordType
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "direction must be inbound or outbound");
     return -1;
   }
-  DeliveryVisit dv = {st, enterprise_id, visit, user_data, NULL};
-  int rc = st->be->timeline_each(st->impl, enterprise_id, type, record_id, filter, cursor, limit, visit_with_delivery,
-                                 &dv, next_cursor, error);
+  DeliveryVisit dv = {st, enterprise_id, known, visit, user_data, NULL};
+  int rc = st->be->timeline_each(st->impl, enterprise_id, type, record_id, filter, cursor, limit,
+                                 known ? known_through : NULL, visit_with_delivery, &dv, next_cursor, error);
   if (rc < 0) {
     g_clear_error(&dv.error);
     return -1;

@@ -240,12 +240,43 @@ int storage_timeline_row_activity(MaTimelineRowParts *rp, const char *item, gsiz
   return 0;
 }
 
-int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row, MaTimelineVisit visit,
-                               void *user_data, GError **error)
+/* Past one field ("~" or a length, ':' and its bytes) starting at p: where the next starts, or NULL
+ * when it is malformed or runs past end. field_next's checks, without keeping the value (this runs
+ * for every row a cache answers: it is most of what such a row costs storage). */
+static const char *field_skip(const char *p, const char *end)
 {
+  if (p == end) return NULL;
+  if (*p == '~') return p + 1;
+  const char *digits = p;
+  gsize n = 0;
+  while (p < end && (guchar)(*p - '0') < 10) {
+    if (p - digits >= 8) return NULL;
+    n = n * 10 + (gsize)(*p++ - '0');
+  }
+  if (p == digits || p == end || *p != ':') return NULL;
+  p++;
+  return n <= (gsize)(end - p) ? p + n : NULL;
+}
+
+gboolean storage_timeline_row_has_delivery_key(const MaTimelineRow *row)
+{
+  enum { DELIVERY_KEY = 6 }; /* the seventh field of a message row's item (storage_timeline_row.h) */
+  const char *p = row->item, *end = row->item + row->item_len;
+
+  if (row->kind == 1) return FALSE;
+  if (!row->item || row->item_len > TIMELINE_ITEM_MAX) return TRUE;
+  for (int i = 0; i < DELIVERY_KEY; i++)
+    if (!(p = field_skip(p, end))) return TRUE;
+  return p == end || *p != '~'; /* a NULL field is "~"; anything else names a key (or is malformed) */
+}
+
+int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row, MaTimelineKnown known,
+                               MaTimelineVisit visit, void *user_data, GError **error)
+{
+  if (known && !storage_timeline_row_has_delivery_key(row) && known(row, user_data)) return 0;
   if (row->kind == 1) {
     MaActivity a = {0};
-    MaTimelineItem it = {.is_activity = TRUE, .activity = &a};
+    MaTimelineItem it = {.is_activity = TRUE, .activity = &a, .row = row};
     a.enterprise_id = (char *)row->enterprise_id;
     a.message_id = (char *)row->message_id;
     a.record.type = row->record_type;
@@ -256,7 +287,7 @@ int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row,
     return 0;
   }
   MaStoredMessage m = {0};
-  MaTimelineItem it = {.is_activity = FALSE, .message = &m};
+  MaTimelineItem it = {.is_activity = FALSE, .message = &m, .row = row};
   m.id = (char *)row->message_id;
   m.enterprise_id = (char *)row->enterprise_id;
   m.date = row->date;

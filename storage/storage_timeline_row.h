@@ -60,21 +60,17 @@ int storage_timeline_row_message(MaTimelineRowParts *rp, const char *item, gsize
 int storage_timeline_row_activity(MaTimelineRowParts *rp, const char *item, gsize len, MaActivity *a,
                                   GError **error);
 
-/* One row of a page as a backend read it (every pointer borrowed from the row). */
-typedef struct {
-  const char *enterprise_id;
-  MaRecordType record_type;
-  const char *record_id;
-  gint64 date;
-  const char *message_id;  /* the archive's message id (the key's) */
-  int kind;                /* 0 a message, 1 an activity */
-  const char *item;        /* item_len bytes, not NUL-terminated */
-  gsize item_len;
-} MaTimelineRow;
+/* Whether a message row's item names a delivery key (its seventh field is not NULL): such a row's
+ * item is visited with delivery states read apart, so it is never offered to a MaTimelineKnown.
+ * Reads the first seven fields' lengths only. TRUE too for a malformed item (decoding it then
+ * reports the error); FALSE for an activity row. */
+gboolean storage_timeline_row_has_delivery_key(const MaTimelineRow *row);
 
-/* Visits row as its item (a message or an activity, views into rp and the row, valid during the
- * visit). 0, or -1 with MA_ERROR_INTERNAL when its item is malformed (nothing visited). */
-int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row, MaTimelineVisit visit,
-                               void *user_data, GError **error);
+/* Visits row (MaTimelineRow, storage.h) as its item (a message or an activity, views into rp and
+ * the row, valid during the visit), unless known (when not NULL) says the caller has it already
+ * (storage_timeline_each_known; a row with a delivery key is never asked about). 0, or -1 with
+ * MA_ERROR_INTERNAL when its item is malformed (nothing visited). */
+int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row, MaTimelineKnown known,
+                               MaTimelineVisit visit, void *user_data, GError **error);
 
 #endif

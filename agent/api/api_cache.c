@@ -12,7 +12,11 @@
  * any commit at all, so revocation stays immediate: the next request after the revoking commit
  * looks the key up in the database again.
  * Bounded: API_CACHE_MAX_ENTRIES pages and API_CACHE_MAX_BYTES bytes over all enterprises; past
- * either every page is dropped (simple, and the hot pages refill at once). Event-loop thread only.
+ * either every page is dropped (simple, and the hot pages refill at once). A page is kept on its
+ * URI's second miss, not its first: a doorkeeper remembers the (enterprise, URI) hashes of recent
+ * misses, so pages asked for once (a cursor walked through, a new since= each time) neither cost a
+ * store nor push the hot pages out; a URI asked for again is kept from then on. Event-loop thread
+ * only.
  */
 #include "api_internal.h"
 #include "agent/lib/log.h"
@@ -24,6 +28,10 @@
 #define API_CACHE_MAX_ENTRY (1024 * 1024)
 
 #define API_CACHE_MAX_KEYS 1024
+
+/* The doorkeeper's slots: hashes of the most recent misses, one per slot (a collision only keeps
+ * a page a request early). */
+#define API_CACHE_DOORKEEPER 4096
 
 /* One enterprise's pages and the archive version they were built at. */
 typedef struct {
@@ -40,7 +48,27 @@ struct ApiCache {
   gsize bytes;         /* page bytes over all tenants */
   guint entries;       /* pages over all tenants */
   gboolean version_failed; /* a version read failed once already (logged once) */
+  guint64 missed[API_CACHE_DOORKEEPER]; /* hashes of recent misses (doorkeeper), 0 for none */
 };
+
+/* The doorkeeper's hash of this request's (enterprise, URI); never 0. */
+static guint64 miss_hash(ApiCtx *ctx)
+{
+  guint64 h = ((guint64)g_str_hash(evhttp_request_get_uri(ctx->req)) << 32) | g_str_hash(ctx->enterprise_id);
+  return h ? h : 1;
+}
+
+/* Records this request's miss; TRUE when the same (enterprise, URI) missed recently already, so its
+ * page is worth keeping. */
+static gboolean miss_seen_before(ApiCache *c, ApiCtx *ctx)
+{
+  guint64 h = miss_hash(ctx);
+  guint64 *slot = &c->missed[h % API_CACHE_DOORKEEPER];
+  if (*slot == h)
+    return TRUE;
+  *slot = h;
+  return FALSE;
+}
 
 static void tenant_free(gpointer p)
 {
@@ -162,8 +190,10 @@ gboolean api_cache_reply(ApiCtx *ctx)
   if (!t)
     return FALSE;
   body = g_hash_table_lookup(t->pages, evhttp_request_get_uri(ctx->req));
-  if (!body)
+  if (!body) {
+    ctx->cache_admit = miss_seen_before(ctx->srv->cache, ctx);
     return FALSE;
+  }
   api_reply_gbytes(ctx, 200, "application/json", body);
   return TRUE;
 }
@@ -176,9 +206,11 @@ void api_cache_store(ApiCtx *ctx, GBytes *body)
   gpointer value;
   gsize len = g_bytes_get_size(body);
 
-  /* Stored only when nothing committed since the look-up that missed (same data version), and
-   * under a version read at that data version: the page is then exactly that version's. */
-  if (len > API_CACHE_MAX_ENTRY || storage_data_version(ctx->st) != c->version || !ctx->enterprise_id)
+  /* Stored only on a URI's second miss (the doorkeeper, api_cache_reply), when nothing committed
+   * since the look-up that missed (same data version), and under a version read at that data
+   * version: the page is then exactly that version's. */
+  if (!ctx->cache_admit || len > API_CACHE_MAX_ENTRY || !ctx->enterprise_id ||
+      storage_data_version(ctx->st) != c->version)
     return;
   t = g_hash_table_lookup(c->tenants, ctx->enterprise_id);
   if (!t || t->checked_at != c->version)

@@ -177,6 +177,7 @@ static void enterprise_delete(ApiCtx *ctx)
     storage_rollback(ctx->st);
     api_reply_gerror(ctx, error);
   } else {
+    api_item_cache_clear(ctx->srv->item_cache); /* its items' JSON leaves memory with it */
     api_reply_no_content(ctx);
   }
   ma_enterprise_free(e);

@@ -2,8 +2,9 @@
  *
  * /healthz answers 200 {"status":"ok"} when the database answers, 503 otherwise. /metrics is the
  * Prometheus text format (version 0.0.4): the process counters of agent/lib/metrics plus the outbound queue by state, plus totals
- * read from storage (archived messages, activities, records, webhook backlog). Neither reveals any
- * tenant's data: only process-wide counts.
+ * read from storage (archived messages, activities, records, webhook backlog) and the timeline item
+ * cache's hits, misses, evictions and size. Neither reveals any tenant's data: only process-wide
+ * counts.
  */
 #include "api_internal.h"
 #include "agent/lib/clock.h"
@@ -50,6 +51,22 @@ static void metrics_get(ApiCtx *ctx)
                               "# TYPE mailagent_rules_regex_limit_hits_total counter\n"
                               "mailagent_rules_regex_limit_hits_total %" G_GUINT64_FORMAT "\n",
                          rules_regex_limit_hits());
+  ApiItemCacheStats items;
+  api_item_cache_stats(ctx->srv->item_cache, &items);
+  g_string_append_printf(out,
+                         "# HELP mailagent_api_item_cache_hits_total Timeline items copied from the item cache.\n"
+                         "# TYPE mailagent_api_item_cache_hits_total counter\n"
+                         "mailagent_api_item_cache_hits_total %" G_GUINT64_FORMAT "\n"
+                         "# HELP mailagent_api_item_cache_misses_total Timeline rows the item cache had not got.\n"
+                         "# TYPE mailagent_api_item_cache_misses_total counter\n"
+                         "mailagent_api_item_cache_misses_total %" G_GUINT64_FORMAT "\n"
+                         "# HELP mailagent_api_item_cache_evictions_total Items dropped to stay under the bound.\n"
+                         "# TYPE mailagent_api_item_cache_evictions_total counter\n"
+                         "mailagent_api_item_cache_evictions_total %" G_GUINT64_FORMAT "\n"
+                         "# HELP mailagent_api_item_cache_bytes Bytes the item cache holds (bound 8 MiB).\n"
+                         "# TYPE mailagent_api_item_cache_bytes gauge\n"
+                         "mailagent_api_item_cache_bytes %" G_GSIZE_FORMAT "\n",
+                         items.hits, items.misses, items.evictions, items.bytes);
   if (storage_outbox_backlog(ctx->st, &backlog, &error) == 0)
     g_string_append_printf(out, "# HELP mailagent_webhook_backlog Webhook events waiting for delivery.\n"
                                 "# TYPE mailagent_webhook_backlog gauge\nmailagent_webhook_backlog %" G_GINT64_FORMAT "\n",

@@ -9,6 +9,7 @@
 #ifndef MA_API_INTERNAL_H
 #define MA_API_INTERNAL_H
 
+#include "agent/api/api_item_cache.h"
 #include "agent/api/api_server.h"
 #include "agent/lib/config.h"
 #include "agent/lib/error.h"
@@ -44,6 +45,7 @@ struct ApiServer {
   MaTls *tls;       /* NULL for plain HTTP */
   MaStorage *st;
   ApiCache *cache;  /* api_cache.c */
+  ApiItemCache *item_cache; /* api_item_cache.c: rendered timeline items, shared with the read workers */
   ApiFrontCount *front_count; /* open connections (api_front.c) */
   ApiWorkers *workers; /* read workers (api_workers.c); NULL with [api] read_workers = 0 */
   int port;
@@ -74,6 +76,8 @@ typedef struct {
   const void *route;                      /* the ApiRoute matched, NULL when none (for the log) */
   gint64 started;                         /* monotonic time the request was dispatched */
   gboolean parked;                        /* api_defer: a read worker computes the answer */
+  gboolean cache_admit;                   /* api_cache_reply missed a URI that missed before:
+                                           * api_cache_store keeps its answer */
 } ApiCtx;
 
 typedef void (*ApiHandler)(ApiCtx *ctx);
@@ -125,7 +129,8 @@ const char *api_method_name(enum evhttp_cmd_type method);
 /* Ends a request: metrics, the log line, and the context freed (answers 500 if nothing answered). */
 void api_request_finish(ApiCtx *ctx);
 /* Runs on a read worker with that worker's storage handle: computes into data, touching nothing
- * else (not the request's context, nor the loop's storage, cache or server). */
+ * else (not the request's context, nor the loop's storage, page cache or server; the item cache is
+ * thread-safe and may be used through a pointer copied into data). */
 typedef void (*ApiJobRun)(MaStorage *st, void *data);
 /* Runs on the loop thread after run: answers ctx from data and frees data. */
 typedef void (*ApiJobDone)(ApiCtx *ctx, void *data);
@@ -137,6 +142,12 @@ void api_defer(ApiCtx *ctx, ApiJobRun run, ApiJobDone done, void *data);
 ApiWorkers *api_workers_new(struct event_base *base, const char *data_dir, int n, GError **error);
 /* Stops the threads after the jobs already parked, and answers those (loop thread). */
 void api_workers_free(ApiWorkers *pool);
+/* An empty buffer for a run half to write a long answer into, reused from the pool (NULL pool:
+ * a new one). Any thread; the caller owns it until api_workers_buffer_give. */
+GString *api_workers_buffer_take(ApiWorkers *pool);
+/* Gives buf (may be NULL) back to the pool for the next take, or frees it (NULL pool, a pool that
+ * keeps enough, or a buffer grown past 1 MiB). Any thread; buf is not the caller's afterwards. */
+void api_workers_buffer_give(ApiWorkers *pool, GString *buf);
 
 /* ---- the collector's environment (api_mailboxes.c) --------------------------------------------- */
 /* Presets, master key, TLS context and the OAuth2 environment (the enterprises' clients), made on
@@ -209,11 +220,13 @@ void api_cache_key_store(ApiCtx *ctx, const char *hash, const MaApiKey *key);
 /* Answers 200 from the cache and returns TRUE when this enterprise's answer to this URI is cached
  * and nothing was committed since; FALSE otherwise (the handler then computes the answer). */
 gboolean api_cache_reply(ApiCtx *ctx);
-/* Keeps a 200 JSON answer for api_cache_reply: a new reference to body (not copied; the reply
- * shares it). */
+/* Keeps a 200 JSON answer for api_cache_reply, only when api_cache_reply missed this URI before
+ * (the doorkeeper): a new reference to body (not copied; the reply shares it). */
 void api_cache_store(ApiCtx *ctx, GBytes *body);
 /* Answers 200 with json (compact JSON text, taken and freed) and stores it in the cache. */
 void api_reply_text_cached(ApiCtx *ctx, GString *json);
+/* The same with a copy of json's len bytes, made here (the loop thread): the caller keeps json. */
+void api_reply_copy_cached(ApiCtx *ctx, const char *json, gsize len);
 /* 200 with json, a JSON document as text (takes ownership; not cached). */
 void api_reply_text(ApiCtx *ctx, GString *json);
 

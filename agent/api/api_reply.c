@@ -91,6 +91,18 @@ static void reply_text(ApiCtx *ctx, GString *json, gboolean cache)
   g_bytes_unref(body);
 }
 
+void api_reply_copy_cached(ApiCtx *ctx, const char *json, gsize len)
+{
+  char *copy = g_malloc(len + 1);
+
+  memcpy(copy, json, len);
+  copy[len] = '\n'; /* as reply_text: the cached copy includes the trailing newline */
+  GBytes *body = g_bytes_new_take(copy, len + 1);
+  api_cache_store(ctx, body);
+  api_reply_gbytes(ctx, 200, "application/json", body);
+  g_bytes_unref(body);
+}
+
 void api_reply_text_cached(ApiCtx *ctx, GString *json)
 {
   reply_text(ctx, json, TRUE);

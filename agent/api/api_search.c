@@ -132,6 +132,7 @@ static void erase_reply(ApiCtx *ctx, const json_t *body)
   }
   if (c.messages > 0) {
     retention_scheduler_request_compact();
+    api_item_cache_clear(ctx->srv->item_cache); /* the erased items' JSON leaves memory now */
     char digest[65];
     if (addr) ma_sha256_hex(addr, strlen(addr), digest);
     api_audit(ctx, ctx->enterprise_id, addr ? "erase.address" : "erase.expired", addr ? digest : NULL,

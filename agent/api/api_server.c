@@ -139,6 +139,7 @@ ApiServer *api_server_new(struct event_base *base, const MaConfig *cfg, GError *
     return NULL;
   }
   srv->cache = api_cache_new();
+  srv->item_cache = api_item_cache_new(API_ITEM_CACHE_MAX_BYTES);
   if (cfg->api_read_workers > 0) {
     srv->workers = api_workers_new(base, cfg->data_dir, cfg->api_read_workers, error);
     if (!srv->workers) {
@@ -215,5 +216,6 @@ void api_server_free(ApiServer *srv)
   ma_tls_free(srv->tls);
   storage_close(&srv->st);
   api_cache_free(srv->cache);
+  api_item_cache_free(srv->item_cache); /* after the workers, which use it */
   g_free(srv);
 }

@@ -8,7 +8,9 @@
  * items that does not exist answers 404; a deleted record keeps its history. Pages are served
  * from api_cache.c while nothing has been committed to this enterprise's archive since they were
  * built (storage_archive_version); the others are computed by a read worker (api_workers.c) while
- * the event loop answers other requests.
+ * the event loop answers other requests. A computed page copies each item rendered before from the
+ * item cache (api_item_cache.c, keyed by the row and its stored bytes, so never stale), and
+ * storage decodes only the rows that cache has not got.
  */
 #include "api_internal.h"
 #include "agent/codec/codec.h"
@@ -40,6 +42,8 @@ typedef struct {
   MaTimelineFilter filter;
   char *cursor;
   int limit;
+  ApiItemCache *item_cache; /* the server's; thread-safe */
+  ApiWorkers *pool;         /* the server's read workers (NULL without): the page buffer's */
   CodecWriter w;      /* the page's JSON, written item by item as storage visits them */
   guint items;
   char *next;
@@ -47,10 +51,21 @@ typedef struct {
   GError *error;
 } PageJob;
 
+/* A row the item cache has rendered already: its JSON copied into the page, no decoding. */
+static gboolean known_item(const MaTimelineRow *row, void *user_data)
+{
+  PageJob *job = user_data;
+  if (!api_item_cache_write(job->item_cache, row, &job->w))
+    return FALSE;
+  job->items++;
+  return TRUE;
+}
+
+/* A row storage decoded: written, then kept in the item cache (which refuses what it must not keep). */
 static void write_item(const MaTimelineItem *item, void *user_data)
 {
   PageJob *job = user_data;
-  codec_write_timeline_item(&job->w, item);
+  api_item_cache_render(job->item_cache, &job->w, item);
   job->items++;
 }
 
@@ -62,10 +77,10 @@ static void page_run(MaStorage *st, void *data)
   MaRecord *r = NULL;
   int rc;
 
-  codec_writer_init(&job->w, g_string_sized_new(512 * (gsize)job->limit + 64));
+  codec_writer_init(&job->w, api_workers_buffer_take(job->pool)); /* reused: no allocation per page */
   codec_write_page_begin(&job->w);
-  if (storage_timeline_each(st, job->enterprise_id, job->type, job->record_id, &job->filter, job->cursor, job->limit,
-                            write_item, job, &job->next, &job->error) < 0)
+  if (storage_timeline_each_known(st, job->enterprise_id, job->type, job->record_id, &job->filter, job->cursor,
+                                  job->limit, known_item, write_item, job, &job->next, &job->error) < 0)
     return;
   if (job->items == 0 && !job->cursor) {
     rc = storage_record_get(st, job->enterprise_id, job->type, job->record_id, &r, &job->error);
@@ -78,7 +93,8 @@ static void page_run(MaStorage *st, void *data)
   codec_write_page_end(&job->w, job->next);
 }
 
-/* Loop: the answer, then the job freed. */
+/* Loop: the answer (copied out of the page buffer here, so the loop frees what it allocated),
+ * the buffer given back, then the job freed. */
 static void page_done(ApiCtx *ctx, void *data)
 {
   PageJob *job = data;
@@ -91,9 +107,8 @@ static void page_done(ApiCtx *ctx, void *data)
   else if (job->no_record)
     api_reply_error(ctx, 404, "not_found", "no %s with this id", ma_record_type_name(job->type));
   else
-    api_reply_text_cached(ctx, g_steal_pointer(&text)); /* stored in the page cache when still current */
-  if (text)
-    g_string_free(text, TRUE);
+    api_reply_copy_cached(ctx, text->str, text->len); /* stored in the page cache when still current */
+  api_workers_buffer_give(job->pool, text);
   g_clear_error(&job->error);
   g_free(job->enterprise_id);
   g_free(job->record_id);
@@ -129,6 +144,8 @@ static void timeline_get(ApiCtx *ctx)
   job->filter = filter;
   job->cursor = g_strdup(cursor);
   job->limit = limit;
+  job->item_cache = ctx->srv->item_cache;
+  job->pool = ctx->srv->workers;
   api_defer(ctx, page_run, page_done, job);
 }
 

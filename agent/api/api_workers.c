@@ -5,7 +5,8 @@
  *
  * A handler parks its request with api_defer: the job's run half goes to the first free worker
  * with the data the handler copied out of the request, and must touch nothing else (not the
- * context, not the loop's storage handle, not the cache); its done half then runs on the loop,
+ * context, not the loop's storage handle, not the page cache; the item cache, api_item_cache.c, is
+ * thread-safe and shared on purpose); its done half then runs on the loop,
  * answers the request from the data and frees it, and the request is finished as any other
  * (api_request_finish). Workers hand finished jobs back through a queue and a pipe the loop
  * watches (one byte when the queue was empty: a burst of finished jobs costs one wake-up), so
@@ -14,6 +15,11 @@
  * worker at a time. A client that goes away while its request is parked costs nothing more:
  * evhttp detaches the request from the closed connection and frees it on the reply.
  * With read_workers = 0 there are no threads: api_defer runs both halves at once, on the loop.
+ * Page buffers: a run half that writes a long answer takes a buffer the pool keeps
+ * (api_workers_buffer_take) and its done half gives it back once the loop has copied the answer
+ * out, so the workers allocate nothing per page and the loop frees only what it allocated itself
+ * (glibc gives each thread its own arena: a worker's page freed by the loop took that arena's lock
+ * while the worker was allocating its next page).
  */
 #include "api_internal.h"
 #include "agent/lib/log.h"
@@ -44,7 +50,13 @@ struct ApiWorkers {
   GQueue done;         /* finished ApiJob*, under lock */
   int wake[2];         /* a worker writes a byte after each finished job; the loop reads them */
   struct event *wake_ev;
+  GQueue buffers;      /* GString* page buffers not in use, under lock */
 };
+
+/* Page buffers kept per worker; one larger than API_BUFFER_MAX_KEPT goes back to malloc. */
+#define API_BUFFERS_PER_WORKER 4
+#define API_BUFFER_MAX_KEPT (1024 * 1024)
+#define API_BUFFER_FIRST (32 * 1024)
 
 static ApiJob stop_job; /* tells a worker to leave */
 
@@ -106,6 +118,7 @@ ApiWorkers *api_workers_new(struct event_base *base, const char *data_dir, int n
   pool->wake[0] = pool->wake[1] = -1;
   g_mutex_init(&pool->lock);
   g_queue_init(&pool->done);
+  g_queue_init(&pool->buffers);
   pool->todo = g_async_queue_new();
   if (!g_unix_open_pipe(pool->wake, FD_CLOEXEC, error) || !g_unix_set_fd_nonblocking(pool->wake[0], TRUE, error) ||
       !g_unix_set_fd_nonblocking(pool->wake[1], TRUE, error)) {
@@ -152,6 +165,8 @@ void api_workers_free(ApiWorkers *pool)
   if (pool->wake[1] >= 0)
     close(pool->wake[1]);
   g_async_queue_unref(pool->todo);
+  for (GString *buf; (buf = g_queue_pop_head(&pool->buffers)) != NULL;)
+    g_string_free(buf, TRUE);
   g_mutex_clear(&pool->lock);
   g_free(pool->workers);
   g_free(pool);
@@ -174,4 +189,35 @@ void api_defer(ApiCtx *ctx, ApiJobRun run, ApiJobDone done, void *data)
   job->data = data;
   ctx->parked = TRUE;
   g_async_queue_push(pool->todo, job);
+}
+
+GString *api_workers_buffer_take(ApiWorkers *pool)
+{
+  GString *buf = NULL;
+
+  if (pool) {
+    g_mutex_lock(&pool->lock);
+    buf = g_queue_pop_head(&pool->buffers);
+    g_mutex_unlock(&pool->lock);
+  }
+  if (!buf)
+    return g_string_sized_new(API_BUFFER_FIRST);
+  g_string_truncate(buf, 0);
+  return buf;
+}
+
+void api_workers_buffer_give(ApiWorkers *pool, GString *buf)
+{
+  if (!buf)
+    return;
+  if (pool && buf->allocated_len <= API_BUFFER_MAX_KEPT) {
+    g_mutex_lock(&pool->lock);
+    gboolean keep = g_queue_get_length(&pool->buffers) < (guint)(API_BUFFERS_PER_WORKER * pool->n);
+    if (keep)
+      g_queue_push_head(&pool->buffers, buf); /* the most recently used first: still in a cache */
+    g_mutex_unlock(&pool->lock);
+    if (keep)
+      return;
+  }
+  g_string_free(buf, TRUE);
 }

@@ -120,6 +120,9 @@ int cli_send(int argc, char **argv)
   MaEnterprise *ent = NULL;
   if ((rc = cli_open_enterprise(&common, argv[1], &cfg, &st, &ent)) != 0) return rc;
   OutboundRequest req = {.type = type, .channel = channel, .employee = employee, .records_json = records_json};
+  /* declared before the first goto: a jump past an auto-cleaned variable's initialisation frees garbage */
+  g_autoptr(GError) error = NULL;
+  g_autofree char *response = NULL, *id = NULL;
   g_autoptr(GByteArray) raw = NULL;
   g_autoptr(GPtrArray) to_list = strv_array(to), cc_list = strv_array(cc), bcc_list = strv_array(bcc);
   g_autoptr(GPtrArray) atts = g_ptr_array_new_with_free_func((GDestroyNotify) attachment_free);
@@ -151,8 +154,6 @@ int cli_send(int argc, char **argv)
     }
     req.attachments = atts;
   }
-  g_autoptr(GError) error = NULL;
-  g_autofree char *response = NULL, *id = NULL;
   char hash[65] = "";
   if (key) {
     /* the CLI has no request body: the key alone identifies the request */

@@ -238,3 +238,10 @@ void codec_writer_null(CodecWriter *w)
   separate(w);
   append_bytes(w->out, "null", 4);
 }
+
+void codec_writer_raw(CodecWriter *w, const char *json, gsize len)
+{
+  g_assert(len > 0);
+  separate(w);
+  append_bytes(w->out, json, len);
+}

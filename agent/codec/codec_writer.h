@@ -44,6 +44,10 @@ void codec_writer_time(CodecWriter *w, gint64 unix_seconds);
 void codec_writer_int(CodecWriter *w, gint64 v);
 void codec_writer_bool(CodecWriter *w, gboolean v);
 void codec_writer_null(CodecWriter *w);
+/* A value already written as compact JSON (len bytes: one whole value that a CodecWriter wrote
+ * before, e.g. an item kept by a cache), copied as it is with its comma. Never peer input: nothing
+ * in it is checked. */
+void codec_writer_raw(CodecWriter *w, const char *json, gsize len);
 
 /* A key (a string literal, as codec_writer_key) and its value in one call. */
 #define codec_writer_field_string(w, key, s) (codec_writer_key(w, key), codec_writer_string((w), (s)))

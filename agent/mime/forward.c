@@ -217,13 +217,25 @@ static gpointer init_scan_table(gpointer unused)
   return NULL;
 }
 
-/* Cheap test on the raw line: can it be a separator or a From line? */
+/* Cheap test on the raw line: can it be a separator or a From line? A line that starts with an
+ * ASCII letter can only be a From label ("From", "De", "Von", "Van": a colon follows, ':' or '：')
+ * or an ASCII separator ("Begin forwarded message:", or "Original" alone). Normalisation copies
+ * ':', '：' and letters as they are (it only turns spaces and entities into spaces and trims),
+ * so a line with neither colon that does not start with "Original" is no candidate: prose lines
+ * that merely start with b, d, f, o or v are not normalised (most lines of most mail). */
 static gboolean line_candidate(const FwdLine *l)
 {
   int depth;
-  gsize i = skip_quote(l->raw, l->len, &depth);
-  while (i < l->len && fwd_is_ws(l->raw[i])) i++;
-  return i < l->len && scan_first_byte[(guchar)l->raw[i]];
+  const char *p = l->raw;
+  gsize i = skip_quote(p, l->len, &depth);
+  while (i < l->len && fwd_is_ws(p[i])) i++;
+  if (i >= l->len || !scan_first_byte[(guchar)p[i]]) return FALSE;
+  if (!g_ascii_isalpha(p[i])) return TRUE;
+  if (l->len - i >= 8 && memcmp(p + i, "Original", 8) == 0) return TRUE;
+  for (gsize j = i + 1; j < l->len; j++)
+    if (p[j] == ':' || ((guchar)p[j] == 0xEF && j + 2 < l->len && (guchar)p[j + 1] == 0xBC && (guchar)p[j + 2] == 0x9A))
+      return TRUE;
+  return FALSE;
 }
 
 /* Reads header lines from lines[start]. After a separator, leading blank lines and further

@@ -1,7 +1,7 @@
 /* search_tokenize.c - the search index's tokenizer (see search_tokenize.h for the rules). One pass
  * over the bytes with a small state: the word being read (its byte range) and the CJK run being
- * cut (its previous character), and a loop of its own for words of ASCII letters and digits (most
- * mail). Normalisation (NFKC, case folding) runs on at most SEARCH_WORD_SCAN bytes of a word, so a
+ * cut (its previous character), and loops of their own for words of ASCII letters and digits (most
+ * mail) and for the ASCII separators between them. Normalisation (NFKC, case folding) runs on at most SEARCH_WORD_SCAN bytes of a word, so a
  * hostile 10 MB "word" costs one bounded token.
  *
  * Must never read past len, allocate in proportion to the input, or keep state between calls.
@@ -51,15 +51,16 @@ typedef struct {
   void *ctx;
 } Sink;
 
-/* An all-ASCII word text[start..end), lower-cased and cut to SEARCH_TOKEN_MAX bytes. */
+/* An ASCII letter or digit lower-cased: bit 0x20 makes 'A'..'Z' 'a'..'z' and is set in every
+ * digit and lower-case letter already (g_ascii_tolower is a call per byte, a range test a branch). */
+#define ASCII_ALNUM_LOWER(c) ((char)((c) | 0x20))
+
+/* A word of ASCII letters and digits text[start..end), lower-cased and cut to SEARCH_TOKEN_MAX bytes. */
 static int emit_ascii_word(const Sink *k, const char *text, gsize start, gsize end)
 {
   char buf[SEARCH_TOKEN_MAX];
   gsize m = MIN(end - start, (gsize)SEARCH_TOKEN_MAX);
-  for (gsize i = 0; i < m; i++) { /* g_ascii_tolower is a call per byte */
-    char c = text[start + i];
-    buf[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-  }
+  for (gsize i = 0; i < m; i++) buf[i] = ASCII_ALNUM_LOWER(text[start + i]);
   return k->emit(k->ctx, buf, (int)m, (int)start, (int)end);
 }
 
@@ -105,15 +106,25 @@ int search_tokenize(const char *text, gsize len, SearchTokenFn emit, void *ctx)
       /* Most mail is ASCII: a word of ASCII letters and digits is read in one loop. Where it ends
        * at a byte above 0x7F (an accent, a combining mark, CJK) the general loop below takes the
        * word over from there, as if it had read it byte by byte. */
-      gsize end = i + 1;
-      while (end < len && g_ascii_isalnum(text[end])) end++;
+      char buf[SEARCH_TOKEN_MAX]; /* the word lower-cased as it is read: one pass over its bytes */
+      gsize end = i, m = 0;
+      for (; end < len && g_ascii_isalnum(text[end]); end++)
+        if (m < SEARCH_TOKEN_MAX) buf[m++] = ASCII_ALNUM_LOWER(text[end]);
       if (end < len && (guchar)text[end] >= 0x80) {
         in_word = TRUE;
         word_start = i;
       } else {
-        rc = emit_ascii_word(&k, text, i, end);
+        rc = k.emit(k.ctx, buf, (int)m, (int)i, (int)end);
       }
       i = end;
+      continue;
+    }
+    if (!in_word && run == 0 && i < len && (guchar)text[i] < 0x80) {
+      /* ASCII between words (spaces, punctuation, line ends: a sixth of most mail) separates and
+       * nothing more while no word or CJK run is open, so a run of it is skipped in one loop
+       * rather than a pass of the general loop per byte */
+      i++;
+      while (i < len && (guchar)text[i] < 0x80 && !g_ascii_isalnum(text[i])) i++;
       continue;
     }
     gunichar c = 0;

@@ -59,6 +59,12 @@ assert_eq "$QUEUED" "$(sqlite3 -readonly "$T/data/mailagent.db" "select count(*)
 out=$(ma send acme --from sales@acme.example --to ok@client.example --subject x --text x --record contact:nobody 2>&1 || true)
 assert_eq 'mailagent: send: records[0]: no contact "nobody" in this enterprise' "$out" "mailagent send --record: the same refusal"
 assert_status 2 ma send acme --from sales@acme.example --to ok@client.example --subject x --text x --record deal:o1
+# a file that cannot be read is a usage error, before anything is queued (these paths once left
+# the command's auto-freed error and response unset: a crash instead of a message)
+assert_status 2 ma send acme --from sales@acme.example --to ok@client.example --subject x --text x --attach "$T/no-such-file"
+assert_contains "$(cat "$T/last.err")" "--attach: " "... naming the option"
+assert_status 2 ma send acme "$T/no-such-message.eml"
+assert_eq "$QUEUED" "$(sqlite3 -readonly "$T/data/mailagent.db" "select count(*) from outbound_messages")" "... and nothing was queued"
 
 assert_eq sent "$(wait_state "$ID" ok@client.example sent)" "ok@ delivered"
 assert_eq sent "$(wait_state "$ID" hidden@client.example sent)" "the Bcc recipient delivered"

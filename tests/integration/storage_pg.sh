@@ -7,7 +7,7 @@
 # enterprise; test_storage_mailboxes': mailbox bindings, leases raced by two handles, checkpoints,
 # quarantine, the daily counts and Sent copies; test_relay_plan's routes over bound mailboxes; the
 # outbound queue, relays, sending counts and suppressions of test_storage_outbound, _relays and
-# _claims; the pending store and search; a blob's put raced by its erasure (test_storage_blob_race); re-matching's cost bound (test_pipeline_rematch, counted by storage_work_counters); the scheduled jobs' leader leases of test_storage_leases), against a real PostgreSQL this script starts (initdb and pg_ctl
+# _claims; the pending store and search; a blob's put raced by its erasure (test_storage_blob_race); re-matching's cost bound (test_pipeline_rematch, counted by storage_work_counters); the scheduled jobs' leader leases of test_storage_leases; the API's item cache over the timeline rows, test_api_item_cache), against a real PostgreSQL this script starts (initdb and pg_ctl
 # as the unprivileged postgres user, loopback port, password only in a libpq password file).
 # The same test functions run against SQLite in unit/test_storage: one parameter, the backend.
 source "$(dirname "$0")/lib/common.sh"
@@ -40,6 +40,9 @@ run_pg test_storage_search /storage/postgresql/search 8
 run_pg test_storage_blob_race /storage/postgresql/blob-race 2
 # re-matching's cost follows the matching mail, not the archive (work counted by the table statistics)
 run_pg test_pipeline_rematch /pipeline/rematch/postgresql 1
+# the API's item cache over this backend's rows: pages equal uncached ones, a changed row and a held
+# outbound message's delivery states are never served stale
+run_pg test_api_item_cache /api/item_cache/postgresql 2
 assert_eq 1 "$(pg_sql "select count(*) from schema_migrations where version = 1")" "migration 001 recorded once"
 
 # The sending side: the outbound queue, relays, the employee-mailbox channel's counts and the

@@ -829,7 +829,7 @@ static void test_cache(void)
   doc = expect("GET", "/v1/records/contact/c2/timeline", F.key_a, NULL, 200, NULL);
   before = json_array_size(json_object_get(doc, "items"));
   json_decref(doc);
-  doc = expect("GET", "/v1/records/contact/c2/timeline", F.key_a, NULL, 200, NULL); /* served cached */
+  doc = expect("GET", "/v1/records/contact/c2/timeline", F.key_a, NULL, 200, NULL); /* kept: its second miss */
   g_assert_cmpint(json_array_size(json_object_get(doc, "items")), ==, before);
   json_decref(doc);
   g_free(put_message(F.ent_a, "c2", "for carol", 1750000000, MA_DIRECTION_INBOUND, NULL, NULL, NULL));
@@ -876,7 +876,8 @@ static void test_cache_per_enterprise(void)
   g_autofree char *after_a = NULL;
   json_t *doc;
 
-  doc = expect("GET", uri, F.key_a, NULL, 200, NULL);
+  json_decref(expect("GET", uri, F.key_a, NULL, 200, NULL)); /* a first miss: not kept (doorkeeper) */
+  doc = expect("GET", uri, F.key_a, NULL, 200, NULL);          /* the second: kept */
   cached = from_name(doc, 0);
   g_assert_cmpstr(cached, !=, "Renamed");
   json_decref(doc);
@@ -903,6 +904,99 @@ static void test_cache_per_enterprise(void)
                   "for carol again");
   json_decref(doc);
   g_assert_cmpstr(after_a, ==, "Renamed");
+}
+
+/* The page cache keeps a page on its URI's second miss: a URI asked for once is computed again
+ * the next time (a row renamed behind storage's back shows), one asked for twice is then served
+ * from the cache (the rename does not show until a commit of A's). */
+static void test_cache_doorkeeper(void)
+{
+  const char *uri = "/v1/records/contact/c2/timeline?limit=4";
+  json_t *doc = expect("GET", uri, F.key_a, NULL, 200, NULL);
+  g_autofree char *name = from_name(doc, 0);
+  json_decref(doc);
+  g_assert_cmpstr(name, !=, "Kept");
+  g_autofree char *rename = g_strdup_printf(
+    "CREATE TEMP TABLE kept AS SELECT enterprise_id, n FROM archive_versions"
+    " WHERE enterprise_id = (SELECT id FROM enterprises WHERE slug = 'acme');"
+    "UPDATE timeline SET item = replace(item, '1:0%zu:%s', '1:04:Kept')"
+    " WHERE enterprise_id = (SELECT enterprise_id FROM kept);"
+    "UPDATE archive_versions SET n = (SELECT n FROM kept) WHERE enterprise_id = (SELECT enterprise_id FROM kept);",
+    strlen(name), name);
+  raw_exec(rename);
+  doc = expect("GET", uri, F.key_a, NULL, 200, NULL); /* the second miss: computed, and kept */
+  g_autofree char *second = from_name(doc, 0);
+  json_decref(doc);
+  g_assert_cmpstr(second, ==, "Kept");
+  g_autofree char *back = g_strdup_printf(
+    "CREATE TEMP TABLE kept AS SELECT enterprise_id, n FROM archive_versions"
+    " WHERE enterprise_id = (SELECT id FROM enterprises WHERE slug = 'acme');"
+    "UPDATE timeline SET item = replace(item, '1:04:Kept', '1:0%zu:%s')"
+    " WHERE enterprise_id = (SELECT enterprise_id FROM kept);"
+    "UPDATE archive_versions SET n = (SELECT n FROM kept) WHERE enterprise_id = (SELECT enterprise_id FROM kept);",
+    strlen(name), name);
+  raw_exec(back);
+  doc = expect("GET", uri, F.key_a, NULL, 200, NULL); /* served from the cache: still "Kept" */
+  g_autofree char *third = from_name(doc, 0);
+  json_decref(doc);
+  g_assert_cmpstr(third, ==, "Kept");
+  /* a commit of A's: computed again, the name as stored */
+  g_free(put_message(F.ent_a, "c2", "for carol once more", 1750000300, MA_DIRECTION_INBOUND, NULL, NULL, NULL));
+  doc = expect("GET", uri, F.key_a, NULL, 200, NULL);
+  g_autofree char *after = from_name(doc, 1);
+  json_decref(doc);
+  g_assert_cmpstr(after, ==, name);
+}
+
+/* The item cache (api_item_cache.c) answers the items of computed pages it rendered before, but a
+ * row that changed is rendered again: each request below has a new `since`, so the page cache
+ * cannot answer it, and only the item cache's key on the row's stored bytes tells the changed
+ * message apart. The first computed page fills the item cache; the second is all hits; after a link
+ * is added to one message (its row's item changes), that message misses and shows its new record,
+ * the others still hit. */
+static void test_item_cache_changed_row(void)
+{
+  g_autoptr(GError) error = NULL;
+  ApiItemCacheStats s0, s1, s2;
+  json_t *doc, *items;
+  g_autofree char *m1 = put_message(F.ent_a, "c7", "item one", 1760000000, MA_DIRECTION_INBOUND, NULL, NULL, NULL);
+  g_autofree char *m2 = put_message(F.ent_a, "c7", "item two", 1760000100, MA_DIRECTION_INBOUND, NULL, NULL, NULL);
+
+  doc = expect("GET", "/v1/records/contact/c7/timeline?since=2020-01-01T00:00:01Z", F.key_a, NULL, 200, NULL);
+  json_decref(doc);
+  api_item_cache_stats(F.srv->item_cache, &s0);
+  doc = expect("GET", "/v1/records/contact/c7/timeline?since=2020-01-01T00:00:02Z", F.key_a, NULL, 200, NULL);
+  api_item_cache_stats(F.srv->item_cache, &s1);
+  g_assert_cmpuint(s1.hits - s0.hits, ==, 2);
+  g_assert_cmpuint(s1.misses - s0.misses, ==, 0);
+  items = json_object_get(doc, "items");
+  g_assert_cmpuint(json_array_size(items), ==, 2);
+  g_assert_cmpuint(json_array_size(json_object_get(json_array_get(items, 1), "records")), ==, 1);
+  json_decref(doc);
+
+  MaRecordRef extra = {MA_RECORD_ACCOUNT, "acct9", NULL};
+  g_assert_cmpint(storage_link_add(F.st, F.ent_a, m1, &extra, &error), >=, 0);
+  g_assert_no_error(error);
+  doc = expect("GET", "/v1/records/contact/c7/timeline?since=2020-01-01T00:00:03Z", F.key_a, NULL, 200, NULL);
+  api_item_cache_stats(F.srv->item_cache, &s2);
+  g_assert_cmpuint(s2.hits - s1.hits, ==, 1);   /* m2, unchanged */
+  g_assert_cmpuint(s2.misses - s1.misses, ==, 1); /* m1, whose row changed */
+  items = json_object_get(doc, "items");
+  g_assert_cmpstr(json_string_value(json_object_get(json_array_get(items, 1), "id")), ==, m1);
+  json_t *records = json_object_get(json_array_get(items, 1), "records");
+  g_assert_cmpuint(json_array_size(records), ==, 2);
+  g_autofree char *text = json_dumps(records, JSON_COMPACT);
+  g_assert_nonnull(strstr(text, "\"acct9\""));
+  g_assert_cmpstr(json_string_value(json_object_get(json_array_get(items, 0), "id")), ==, m2);
+  json_decref(doc);
+  /* /metrics reports the same counts */
+  Resp r;
+  http("GET", "/metrics", NULL, NULL, &r);
+  g_autofree char *hits = g_strdup_printf("mailagent_api_item_cache_hits_total %" G_GUINT64_FORMAT "\n", s2.hits);
+  g_autofree char *misses = g_strdup_printf("mailagent_api_item_cache_misses_total %" G_GUINT64_FORMAT "\n", s2.misses);
+  g_assert_nonnull(strstr(r.body, hits));
+  g_assert_nonnull(strstr(r.body, misses));
+  resp_clear(&r);
 }
 
 /* ---- configuration resources ---------------------------------------------------------------- */
@@ -1149,6 +1243,8 @@ int main(int argc, char **argv)
   g_test_add_func("/api/messages", test_messages);
   g_test_add_func("/api/cache", test_cache);
   g_test_add_func("/api/cache/per_enterprise", test_cache_per_enterprise);
+  g_test_add_func("/api/cache/doorkeeper", test_cache_doorkeeper);
+  g_test_add_func("/api/item_cache/changed_row", test_item_cache_changed_row);
   g_test_add_func("/api/settings", test_settings);
   g_test_add_func("/api/rules", test_rules);
   g_test_add_func("/api/employees", test_employees);

@@ -1102,6 +1102,51 @@ static void test_archive_version(Fixture *fx, gconstpointer data)
   g_assert_no_error(error);
 }
 
+static void assert_counts(MaStorage *st, gint64 messages, gint64 activities)
+{
+  GError *error = NULL;
+  gint64 m = -1, a = -1, r = -1;
+  g_assert_cmpint(storage_counts(st, &m, &a, &r, &error), ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpint(m, ==, messages);
+  g_assert_cmpint(a, ==, activities);
+}
+
+/* Inside a batch the version moves once per enterprise, at the commit, however many timeline rows
+ * the batch added; a batch rolled back moves nothing, and leaves nothing to move at the next one.
+ * The row counts (written at the commit too) follow the same way. */
+static void test_archive_version_batch(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  insert_linked(fx->st, "e1", "m0", 100, "c0");
+  insert_linked(fx->st, "e2", "n0", 100, "c0");
+  assert_counts(fx->st, 2, 0);
+  gint64 a0 = archive_version(fx->st, "e1"), b0 = archive_version(fx->st, "e2");
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  insert_linked(fx->st, "e1", "m1", 101, "c1");
+  MaStoredMessage *m = message("e1", "m2", 102, NULL, NULL);
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c2"));
+  insert(fx->st, m);
+  add_activity(fx->st, "e1", "a1", "m1", "c1", 1);
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpint(archive_version(fx->st, "e1"), ==, a0 + 1); /* four rows, one move */
+  g_assert_cmpint(archive_version(fx->st, "e2"), ==, b0);
+  assert_counts(fx->st, 4, 1);
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  insert_linked(fx->st, "e2", "n1", 101, "c1");
+  storage_rollback(fx->st);
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  insert(fx->st, message("e1", "m3", 103, NULL, NULL)); /* no link: no timeline row */
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpint(archive_version(fx->st, "e2"), ==, b0);
+  g_assert_cmpint(archive_version(fx->st, "e1"), ==, a0 + 1);
+  assert_counts(fx->st, 5, 1); /* m3 counted, n1 not */
+  ASSERT_TIMELINE(fx->st, "c1", "m:m2 a:a1 m:m1");
+}
+
 static void test_outbox(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
@@ -1535,6 +1580,7 @@ int main(int argc, char **argv)
   ADD("/storage/timeline/cursor-garbage", test_timeline_cursor_garbage);
   ADD("/storage/timeline/speed", test_timeline_speed);
   ADD("/storage/timeline/archive-version", test_archive_version);
+  ADD("/storage/timeline/archive-version-batch", test_archive_version_batch);
   ADD("/storage/timeline/exact", test_timeline_exact);
   ADD("/storage/outbox", test_outbox);
   ADD("/storage/outbox/two-senders", test_outbox_two_senders);
@@ -1560,6 +1606,7 @@ int main(int argc, char **argv)
     ADD_PG("/timeline/cursor-garbage", test_timeline_cursor_garbage);
     ADD_PG("/timeline/speed", test_timeline_speed);
     ADD_PG("/timeline/archive-version", test_archive_version);
+    ADD_PG("/timeline/archive-version-batch", test_archive_version_batch);
     ADD_PG("/timeline/exact", test_timeline_exact);
     ADD_PG("/outbox", test_outbox);
     ADD_PG("/outbox/two-senders", test_outbox_two_senders);

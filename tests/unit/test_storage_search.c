@@ -524,11 +524,12 @@ static void test_backfill(Fixture *fx, gconstpointer data)
                                NULL, NULL, NULL),
                   ==, SQLITE_OK);
   sqlite3_close(db);
-  /* the migrations after 131 are undone too, so that they apply again: 145, 151 and 165 (160 went
-   * with 131's configuration table) */
+  /* the migrations after 131 are undone too, so that they apply again: 145, 151, 165 and 166 (160
+   * went with 131's configuration table) */
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db, "DROP INDEX outbox_pending_by_enterprise; ALTER TABLE outbox DROP COLUMN claimed_until;"
-                                   "ALTER TABLE relays DROP COLUMN auth_provider;" TESTUTIL_UNDO_SQLITE_165,
+                                   "ALTER TABLE relays DROP COLUMN auth_provider;" TESTUTIL_UNDO_SQLITE_166
+                                   TESTUTIL_UNDO_SQLITE_165,
                                NULL, NULL, NULL),
                   ==, SQLITE_OK);
   sqlite3_close(db);

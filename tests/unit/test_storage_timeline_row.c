@@ -188,11 +188,38 @@ static void test_malformed(void)
   storage_timeline_row_parts_clear(&rp);
 }
 
+/* The delivery-key check that keeps held outbound messages away from a MaTimelineKnown: the seventh
+ * field's NULL or not, for every cut of an item (a cut item is malformed: TRUE, so it is decoded
+ * and its error reported), and never for an activity. */
+static void test_delivery_key(void)
+{
+  static const char with_key[] = "1:03:abc5:Hello~~1:05:q@x.y..1:12:c1.";
+  static const char without[] = "1:03:abc5:Hello~~1:0~..1:12:c1.";
+  MaTimelineRow row = {"e1", MA_RECORD_CONTACT, "c1", 100, "m1", 0, with_key, strlen(with_key)};
+  g_assert_true(storage_timeline_row_has_delivery_key(&row));
+  row.item = without;
+  row.item_len = strlen(without);
+  g_assert_false(storage_timeline_row_has_delivery_key(&row));
+  /* cut before the seventh field is whole: malformed, so TRUE */
+  for (gsize cut = 0; cut < 20; cut++) {
+    row.item_len = cut;
+    g_assert_true(storage_timeline_row_has_delivery_key(&row));
+  }
+  row.item_len = strlen(without);
+  row.kind = 1;
+  row.item = with_key;
+  g_assert_false(storage_timeline_row_has_delivery_key(&row));
+  row.kind = 0;
+  row.item = NULL;
+  g_assert_true(storage_timeline_row_has_delivery_key(&row));
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/storage/timeline_row/whole", test_whole);
   g_test_add_func("/storage/timeline_row/byte-by-byte", test_byte_by_byte);
   g_test_add_func("/storage/timeline_row/malformed", test_malformed);
+  g_test_add_func("/storage/timeline_row/delivery_key", test_delivery_key);
   return g_test_run();
 }

@@ -5,9 +5,10 @@
 # The archive is generated straight through the storage functions by gen_archive.c (large
 # transactions, no SMTP), under `mailagent init`'s data directory, then `mailagent serve` answers
 # wrk (DURATION s, CONNECTIONS connections, 1 thread) with p99.lua reporting percentiles.
-# Repeating one URL measures the API's page cache after the first request; a second run with
-# uncached.lua (a different since= per request) measures pages computed from the database every
-# time, and a third run repeats the first while another process commits a record of ANOTHER
+# Repeating one URL measures the API's page cache after the second request (a page is kept on its
+# URI's second miss); a second run with uncached.lua (a different since= per request) measures
+# pages the page cache never answers, computed from the timeline rows and the item cache of
+# rendered items (api_item_cache.c, warm after the first page), and a third run repeats the first while another process commits a record of ANOTHER
 # enterprise every 200 ms (the cache is kept per enterprise: those commits must not empty it).
 # Prints the wrk commands, each run's requests/s and p99, the computed rate as a fraction of the
 # cached one, and issue 15's verdict: computed pages at >= 50% of the cached rate with p99 < 5 ms

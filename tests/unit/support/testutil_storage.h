@@ -45,4 +45,11 @@ MaStorage *testutil_storage_open_again(const char *dir, gconstpointer data);
   "DROP VIEW timeline_message_fields;"                                                                    \
   "ALTER TABLE timeline DROP COLUMN item;"
 
+/* SQL that undoes SQLite migration 166: migration 123's per-row trigger on timeline inserts again. */
+#define TESTUTIL_UNDO_SQLITE_166                                                                       \
+  "CREATE TRIGGER archive_version_timeline_ins AFTER INSERT ON timeline"                                  \
+  " WHEN EXISTS (SELECT 1 FROM enterprises WHERE id = NEW.enterprise_id) BEGIN"                           \
+  " INSERT INTO archive_versions(enterprise_id, n) VALUES(NEW.enterprise_id, abs(random() % 4503599627370496))" \
+  " ON CONFLICT(enterprise_id) DO UPDATE SET n = n + 1; END;"
+
 #endif
