@@ -159,6 +159,7 @@ void pg_rollback(void *impl);
 void pg_fault_inject_commit_failures(void *impl, int n);
 void pg_fault_inject_disk_full(void *impl, gboolean full);
 void pg_debug_statements(void *impl, GPtrArray *out);
+int pg_debug_query(void *impl, const char *sql, GPtrArray *rows, GError **error);
 gint64 pg_data_version(void *impl);
 int pg_checkpoint(void *impl, GError **error);
 int pg_enterprise_delete(void *impl, const char *enterprise_id, GError **error);

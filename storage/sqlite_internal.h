@@ -116,8 +116,10 @@ char *sql_col_dup(sqlite3_stmt *s, int i); /* g_strdup of a text column, NULL fo
 /* Registers the "mailagent" FTS5 tokenizer (agent/search/search_tokenize.h) and the ma_rank
  * function on d's connection; must run before the migrations, which create the index with it. */
 int sql_search_register(SqlDb *d, GError **error);
-/* ma_rank(search_index, IDF): the FTS5 auxiliary function of storage_sqlite_rank.c, BM25 with the
- * inverse document frequencies given (a blob of one double per phrase). */
+/* ma_rank(search_index, IDF[, KEEP]): the FTS5 auxiliary function of storage_sqlite_rank.c, minus
+ * BM25 with the inverse document frequencies given (a blob of one double per phrase); with KEEP,
+ * a document that cannot be among the statement's KEEP best scores SEARCH_RANK_NEVER instead. */
+#define SEARCH_RANK_NEVER 1e300 /* above every -BM25 (<= 0): sorts after every real score */
 void sql_search_rank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int n_args,
                      sqlite3_value **args);
 /* storage_search_compact (outside any transaction): merges the index so no deleted message's
@@ -208,6 +210,7 @@ int sqlite_inbound_list(void *impl, const char *enterprise_id, gint64 now, GPtrA
 int sqlite_inbound_all(void *impl, gint64 now, GPtrArray *out, GError **error);
 int sqlite_tenant_version(void *impl, gint64 *out, GError **error);
 void sqlite_debug_statements(void *impl, GPtrArray *out);
+int sqlite_debug_query(void *impl, const char *sql, GPtrArray *rows, GError **error);
 int sqlite_archive_version(void *impl, const char *enterprise_id, gint64 *out, GError **error);
 int sqlite_employee_add(void *impl, const MaEmployee *e, GError **error);
 int sqlite_employee_remove(void *impl, const char *enterprise_id, const char *id_or_email, GError **error);

@@ -278,6 +278,12 @@ void storage_debug_statements(MaStorage *st, GPtrArray *out)
   st->be->debug_statements(st->impl, out);
 }
 
+int storage_debug_query(MaStorage *st, const char *sql, GPtrArray *rows, GError **error)
+{
+  g_assert(st != NULL && sql != NULL && rows != NULL);
+  return st->be->debug_query(st->impl, sql, rows, error);
+}
+
 void storage_fault_inject_disk_full(MaStorage *st, gboolean full)
 {
   g_assert(st != NULL);

@@ -75,6 +75,13 @@ void storage_fault_inject_disk_full(MaStorage *st, gboolean full);
  * statement cache; another backend lists its own statements. */
 void storage_debug_statements(MaStorage *st, GPtrArray *out);
 
+/* Test hook: runs the one statement sql, as given (no parameters), on this handle's own connection
+ * and appends each row to rows (char*, owned by rows) as its columns' text joined by '|', NULL as
+ * an empty string. For tests that read what no interface function returns (EXPLAIN QUERY PLAN of
+ * the statements above; for SQLite on the connection that has the search tokenizer and ma_rank,
+ * which a plain connection lacks). Not cached: storage_debug_statements does not list it. */
+int storage_debug_query(MaStorage *st, const char *sql, GPtrArray *rows, GError **error);
+
 /* Moves everything committed into the database file itself and empties the write-ahead log (for
  * SQLite: wal_checkpoint(TRUNCATE)), so what is on disk opens without replaying a log: `serve`
  * calls it on a clean stop. MA_ERROR_TEMPFAIL when it could not finish (a reader still busy, disk

@@ -30,6 +30,7 @@ typedef struct MaStorageBackend {
   void (*rollback)(void *impl);
   void (*fault_inject_commit_failures)(void *impl, int n);
   void (*debug_statements)(void *impl, GPtrArray *out);
+  int (*debug_query)(void *impl, const char *sql, GPtrArray *rows, GError **error);
   gint64 (*data_version)(void *impl);
   void (*fault_inject_disk_full)(void *impl, gboolean full);
   int (*checkpoint)(void *impl, GError **error);

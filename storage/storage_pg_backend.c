@@ -79,6 +79,7 @@ const MaStorageBackend ma_storage_pg_backend = {
   .opportunities_open_for_account = pg_opportunities_open_for_account,
   .fault_inject_disk_full = pg_fault_inject_disk_full,
   .debug_statements = pg_debug_statements,
+  .debug_query = pg_debug_query,
   .data_version = pg_data_version,
   .checkpoint = pg_checkpoint,
   .enterprise_delete = pg_enterprise_delete,

@@ -501,6 +501,25 @@ void pg_debug_statements(void *impl, GPtrArray *out)
   while (g_hash_table_iter_next(&it, &key, NULL)) g_ptr_array_add(out, g_strdup(key));
 }
 
+int pg_debug_query(void *impl, const char *sql, GPtrArray *rows, GError **error)
+{
+  PgDb *d = impl;
+  PGresult *r = PQexec(d->conn, sql); /* not prepared: not a statement the code runs */
+  if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
+    int rc = fail_with(d, r, error, "debug query");
+    PQclear(r);
+    return rc;
+  }
+  for (int i = 0; i < PQntuples(r); i++) {
+    GString *row = g_string_new(NULL);
+    for (int k = 0; k < PQnfields(r); k++)
+      g_string_append_printf(row, "%s%s", k ? "|" : "", PQgetisnull(r, i, k) ? "" : PQgetvalue(r, i, k));
+    g_ptr_array_add(rows, g_string_free(row, FALSE));
+  }
+  PQclear(r);
+  return 0;
+}
+
 /* The server's write-ahead log position: every commit, by any node, moves it before it becomes
  * visible, so a cache that read it before its data is dropped after another node's commit. It also
  * moves for rolled-back writes and the server's own maintenance (a cache dropped for nothing,

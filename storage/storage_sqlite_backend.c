@@ -16,6 +16,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .rollback = sqlite_rollback,
   .fault_inject_commit_failures = sqlite_fault_inject_commit_failures,
   .debug_statements = sqlite_debug_statements,
+  .debug_query = sqlite_debug_query,
   .data_version = sqlite_data_version,
   .fault_inject_disk_full = sqlite_fault_inject_disk_full,
   .checkpoint = sqlite_checkpoint,

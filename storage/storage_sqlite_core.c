@@ -97,6 +97,25 @@ void sqlite_debug_statements(void *impl, GPtrArray *out)
   while (g_hash_table_iter_next(&it, &key, NULL)) g_ptr_array_add(out, g_strdup(key));
 }
 
+int sqlite_debug_query(void *impl, const char *sql, GPtrArray *rows, GError **error)
+{
+  SqlDb *d = impl;
+  sqlite3_stmt *s = NULL;
+  int rc = sqlite3_prepare_v2(d->db, sql, -1, &s, NULL); /* not in d->stmts: not a statement the code runs */
+  if (rc != SQLITE_OK) return sql_fail(d, rc, error, "debug query");
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    GString *row = g_string_new(NULL);
+    for (int i = 0; i < sqlite3_column_count(s); i++) {
+      const unsigned char *text = sqlite3_column_text(s, i);
+      g_string_append_printf(row, "%s%s", i ? "|" : "", text ? (const char *)text : "");
+    }
+    g_ptr_array_add(rows, g_string_free(row, FALSE));
+  }
+  if (rc != SQLITE_DONE) sql_fail(d, rc, error, "debug query");
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
 void sql_reset(sqlite3_stmt *s)
 {
   if (!s) return;

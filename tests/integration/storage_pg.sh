@@ -28,7 +28,7 @@ run_pg() {
   assert_eq 0 "$(echo "$out" | grep -c 'SKIP' || true)" "$1: none of them skipped"
   if [ "$n" -ge "$3" ]; then pass "$1: $n PostgreSQL storage tests ran"; else fail "$1: only $n PostgreSQL storage tests ran"; fi
 }
-run_pg test_storage /storage/postgresql 19
+run_pg test_storage /storage/postgresql 20
 # the archive: messages, threads, activities, timeline, outbox claims, the same message on two handles
 run_pg test_storage_archive /storage/postgresql 23
 run_pg test_storage_mailboxes /storage/postgresql/mailboxes 7

@@ -11,6 +11,7 @@
  * an empty schema.
  */
 #include "storage/storage.h"
+#include "storage/storage_search.h"
 #include "storage/storage_backend.h"
 #include "agent/lib/clock.h"
 
@@ -342,6 +343,7 @@ static void run_hot_paths(MaStorage *st)
     g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_FROM, "Hank", "hank@globex.com"));
     g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c"));
     g_assert_cmpint(storage_message_insert(st, m, &error), ==, 0);
+    g_assert_cmpint(storage_search_index(st, m, &error), ==, 0);
     MaProvenance *p = ma_provenance_new("smtp");
     p->spool_id = g_strdup_printf("s%d", i);
     g_assert_cmpint(storage_provenance_add(st, "e", m->id, p, &error), ==, 1);
@@ -369,45 +371,140 @@ static void run_hot_paths(MaStorage *st)
   gint64 v = 0;
   g_assert_cmpint(storage_archive_version(st, "e", &v, &error), ==, 0);
   g_assert_no_error(error);
+
+  /* the searches of the API: newest first and by relevance, a next page of each, and each within
+   * one record's mail */
+  g_autoptr(MaSearchQuery) query = search_query_parse("body hank", &error);
+  g_assert_no_error(error);
+  for (int order = 0; order < 2; order++)
+    for (int in_record = 0; in_record < 2; in_record++) {
+      MaSearchRequest req = {.query = query, .order = order ? MA_SEARCH_RELEVANCE : MA_SEARCH_NEWEST,
+                             .in_record = in_record, .record_type = MA_RECORD_CONTACT, .record_id = "c"};
+      g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func((GDestroyNotify)ma_search_hit_free);
+      g_assert_cmpint(storage_search(st, "e", &req, 0, 2, hits, &error), ==, 0);
+      g_assert_cmpuint(hits->len, ==, 2);
+      gint64 after = ((MaSearchHit *)hits->pdata[1])->seq;
+      g_assert_cmpint(storage_search(st, "e", &req, after, 2, hits, &error), ==, 0);
+      g_assert_cmpuint(hits->len, ==, 3);
+      g_assert_no_error(error);
+    }
+}
+
+/* A walk of the search index that reads one enterprise's postings, in the order of the document
+ * numbers (newest first), as FTS5 plans it: "SCAN f VIRTUAL TABLE INDEX <flags>:<constraints>",
+ * the constraints a MATCH ('M' and its column) and both bounds of the rowid ('<', '>'), the flags
+ * the order by rowid (0x40) descending (0x80), so that a LIMIT stops the walk. */
+static gboolean fts_walk_newest(const char *detail)
+{
+  const char *index = strstr(detail, " VIRTUAL TABLE INDEX ");
+  if (!index || !(g_str_has_prefix(detail, "SCAN f ") || g_str_has_prefix(detail, "SCAN search_index "))) return FALSE;
+  char *colon = NULL;
+  gint64 flags = g_ascii_strtoll(index + strlen(" VIRTUAL TABLE INDEX "), &colon, 10);
+  return colon && *colon == ':' && colon[1] == 'M' && strchr(colon, '<') && strchr(colon, '>') && (flags & 0xC0) == 0xC0;
 }
 
 /* What may be read whole: not a table but a page's own rows (the timeline's page subquery and
- * CTE) or a table-valued function's (json_each, the id lists of sql_messages_load_many). */
+ * CTE, a search's window of matches and its page, r) or a table-valued function's (json_each,
+ * the id lists of sql_messages_load_many); the search index only as one enterprise's walk. */
 static gboolean scan_allowed(const char *detail)
 {
-  static const char *const allowed[] = {"SCAN json_each", "SCAN pg", "SCAN CONSTANT ROW"};
+  static const char *const allowed[] = {"SCAN json_each", "SCAN pg", "SCAN CONSTANT ROW", "SCAN (subquery-"};
   for (guint i = 0; i < G_N_ELEMENTS(allowed); i++)
     if (g_str_has_prefix(detail, allowed[i])) return TRUE;
-  return FALSE;
+  return strcmp(detail, "SCAN r") == 0 || fts_walk_newest(detail);
+}
+
+/* EXPLAIN QUERY PLAN of text: rows "id|parent|notused|detail" (char*, owned by the array). On a
+ * plain connection (foreign keys off, so no plan of their checks), except the statements of the
+ * search index, which only the handle's own connection can prepare (its tokenizer and ma_rank). */
+static GPtrArray *explain(MaStorage *st, sqlite3 *db, const char *text)
+{
+  GPtrArray *plan = g_ptr_array_new_with_free_func(g_free);
+  g_autofree char *sql = g_strdup_printf("EXPLAIN QUERY PLAN %s", text);
+  if (strstr(text, "search_index") || strstr(text, "search_content")) {
+    GError *error = NULL;
+    g_assert_cmpint(storage_debug_query(st, sql, plan, &error), ==, 0);
+    g_assert_no_error(error);
+    return plan;
+  }
+  sqlite3_stmt *s = NULL;
+  g_assert_cmpint(sqlite3_prepare_v2(db, sql, -1, &s, NULL), ==, SQLITE_OK);
+  while (sqlite3_step(s) == SQLITE_ROW)
+    g_ptr_array_add(plan, g_strdup_printf("%d|%d|%d|%s", sqlite3_column_int(s, 0), sqlite3_column_int(s, 1),
+                                          sqlite3_column_int(s, 2), (const char *)sqlite3_column_text(s, 3)));
+  sqlite3_finalize(s);
+  return plan;
+}
+
+/* The detail of each row of an EXPLAIN QUERY PLAN (explain's "id|parent|notused|detail"). */
+static const char *plan_detail(const char *row)
+{
+  for (int bar = 0; bar < 3 && row; bar++) row = strchr(row, '|') ? strchr(row, '|') + 1 : NULL;
+  g_assert_nonnull(row);
+  return row;
+}
+
+static guint plan_count(GPtrArray *plan, const char *detail)
+{
+  guint n = 0;
+  for (guint i = 0; i < plan->len; i++) n += g_str_has_prefix(plan_detail(plan->pdata[i]), detail);
+  return n;
+}
+
+enum { PLAN_OTHER, PLAN_SEARCH_NEWEST, PLAN_SEARCH_RELEVANCE, PLAN_SEARCH_SAMPLE };
+
+/* The search statements (storage_sqlite_search.c): each walks one enterprise's postings newest
+ * first (fts_walk_newest); newest first sorts nothing (the walk is the order, and stops at the
+ * page); by relevance sorts the window's scores and then the page, nothing else; the hits' rows
+ * and a record's links are read by their keys. Which one text is, PLAN_OTHER when none. */
+static int check_search_plan(const char *text, GPtrArray *plan)
+{
+  int kind = g_str_has_prefix(text, "SELECT f.rowid, d.message_id FROM search_index f") ? PLAN_SEARCH_NEWEST
+             : g_str_has_prefix(text, "SELECT r.doc, d.message_id FROM (SELECT doc, score") ? PLAN_SEARCH_RELEVANCE
+             : g_str_has_prefix(text, "SELECT count(*), min(doc) FROM (SELECT rowid AS doc FROM search_index") ||
+                   g_str_has_prefix(text, "SELECT ?4, rowid FROM search_index")
+               ? PLAN_SEARCH_SAMPLE
+               : PLAN_OTHER;
+  if (kind == PLAN_OTHER) return kind;
+  guint walks = 0;
+  for (guint i = 0; i < plan->len; i++) walks += fts_walk_newest(plan_detail(plan->pdata[i]));
+  g_assert_cmpuint(walks, ==, 1);
+  g_assert_cmpuint(plan_count(plan, "USE TEMP B-TREE"), ==, kind == PLAN_SEARCH_RELEVANCE ? 2 : 0);
+  if (kind == PLAN_SEARCH_RELEVANCE) g_assert_cmpuint(plan_count(plan, "USE TEMP B-TREE FOR ORDER BY"), ==, 2);
+  if (kind != PLAN_SEARCH_SAMPLE) g_assert_cmpuint(plan_count(plan, "SEARCH d USING INTEGER PRIMARY KEY (rowid=?)"), >=, 1);
+  if (strstr(text, "message_links l"))
+    g_assert_cmpuint(plan_count(plan, "SEARCH l USING PRIMARY KEY (message_id=? AND record_type=? AND record_id=?)"),
+                     ==, 1);
+  return kind;
 }
 
 /* The plans of the statements the code ran (storage_debug_statements), not of copies of them: no
  * statement reads a whole table, the matching look-ups start from their own index (not from the
- * records' primary key by enterprise alone), the subject threading look-up sorts nothing, and
- * the timeline page is one index range in its own order (no temporary b-tree, no other table). */
+ * records' primary key by enterprise alone), the subject threading look-up sorts nothing, the
+ * timeline page is one index range in its own order (no temporary b-tree, no other table), and
+ * the searches are planned as check_search_plan says. */
 static void test_query_plans(Fixture *fx, gconstpointer data)
 {
   run_hot_paths(fx->st);
   g_autoptr(GPtrArray) statements = g_ptr_array_new_with_free_func(g_free);
   storage_debug_statements(fx->st, statements);
   g_assert_cmpuint(statements->len, >=, 20);
-  char *path = g_build_filename(fx->dir, "mailagent.db", NULL);
+  g_autofree char *path = g_build_filename(fx->dir, "mailagent.db", NULL);
   sqlite3 *db = NULL;
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
-  guint explained = 0, timeline_pages = 0, record_lookups = 0;
+  guint explained = 0, timeline_pages = 0, record_lookups = 0, searches[PLAN_SEARCH_SAMPLE + 1] = {0};
   for (guint i = 0; i < statements->len; i++) {
     const char *text = statements->pdata[i];
     if (!g_str_has_prefix(text, "SELECT") && !g_str_has_prefix(text, "WITH") && !g_str_has_prefix(text, "INSERT") &&
         !g_str_has_prefix(text, "UPDATE") && !g_str_has_prefix(text, "DELETE"))
       continue; /* BEGIN, COMMIT, PRAGMA */
-    char *sql = g_strdup_printf("EXPLAIN QUERY PLAN %s", text);
-    sqlite3_stmt *s = NULL;
-    g_assert_cmpint(sqlite3_prepare_v2(db, sql, -1, &s, NULL), ==, SQLITE_OK);
+    g_autoptr(GPtrArray) plan = explain(fx->st, db, text);
+    searches[check_search_plan(text, plan)]++;
     gboolean first = TRUE;
     gboolean timeline = strstr(text, "FROM timeline t") != NULL && g_str_has_prefix(text, "SELECT t.date");
     gboolean records = strstr(text, "CROSS JOIN records r") != NULL || strstr(text, "FROM records r") != NULL;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-      const char *detail = (const char *)sqlite3_column_text(s, 3);
+    for (guint k = 0; k < plan->len; k++) {
+      const char *detail = plan_detail(plan->pdata[k]);
       g_test_message("%s -> %s", text, detail);
       if (g_str_has_prefix(detail, "SCAN ") && !scan_allowed(detail))
         g_error("a statement the code runs reads a whole table: %s -> %s", text, detail);
@@ -420,8 +517,6 @@ static void test_query_plans(Fixture *fx, gconstpointer data)
       }
       first = FALSE;
     }
-    sqlite3_finalize(s);
-    g_free(sql);
     explained++;
     timeline_pages += timeline;
     record_lookups += records;
@@ -430,8 +525,12 @@ static void test_query_plans(Fixture *fx, gconstpointer data)
   g_assert_cmpuint(timeline_pages, ==, 2);
   g_assert_cmpuint(record_lookups, >=, 3);
   g_assert_cmpuint(explained, >=, 20);
+  /* the searches: newest first and by relevance, each alone and within a record (their next
+   * pages run the same statements), and the frequency estimate's walks */
+  g_assert_cmpuint(searches[PLAN_SEARCH_NEWEST], ==, 2);
+  g_assert_cmpuint(searches[PLAN_SEARCH_RELEVANCE], ==, 2);
+  g_assert_cmpuint(searches[PLAN_SEARCH_SAMPLE], ==, 2); /* the sample's last posting, then its count */
   sqlite3_close(db);
-  g_free(path);
 }
 
 static void test_migrations_partial(void)
@@ -639,6 +738,22 @@ static void test_concurrent_writers(Fixture *fx, gconstpointer data)
 /* SQLite: exact (reads and rollbacks leave it alone). PostgreSQL: the server's log position, which
  * every commit moves, by any node; it may also move for nothing (a rollback, the server's own
  * maintenance), so only the moves are asserted there. */
+/* storage_debug_query: a row's columns joined by '|', NULL empty; an error is an error. */
+static void test_debug_query(Fixture *fx, gconstpointer data)
+{
+  add_enterprise(fx->st, "e1", "acme", NULL, NULL);
+  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func(g_free);
+  GError *error = NULL;
+  g_assert_cmpint(storage_debug_query(fx->st, "SELECT id, slug, NULL, 7 FROM enterprises", rows, &error), ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpuint(rows->len, ==, 1);
+  g_assert_cmpstr(rows->pdata[0], ==, "e1|acme||7");
+  g_assert_cmpint(storage_debug_query(fx->st, "SELECT nothing FROM no_such_table", rows, &error), ==, -1);
+  g_assert_nonnull(error);
+  g_clear_error(&error);
+  g_assert_cmpuint(rows->len, ==, 1);
+}
+
 static void test_data_version(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
@@ -1483,6 +1598,7 @@ int main(int argc, char **argv)
   ADD("/storage/migrations/fresh-and-existing", test_migrations_fresh_and_existing);
   ADD("/storage/migrations/upgrade", test_migrations_upgrade);
   ADD("/storage/query-plans", test_query_plans);
+  ADD("/storage/debug-query", test_debug_query);
   ADD("/storage/transactions", test_transactions);
   ADD("/storage/transactions/batch", test_transactions_batch);
   ADD("/storage/fault-injection", test_fault_injection);
@@ -1507,6 +1623,7 @@ int main(int argc, char **argv)
   if (g_getenv("MAILAGENT_TEST_PG")) {
     ADD_PG("/migrations", test_pg_migrations);
     ADD_PG("/transactions", test_transactions);
+    ADD_PG("/debug-query", test_debug_query);
     ADD_PG("/transactions-batch", test_transactions_batch);
     ADD_PG("/inbound", test_inbound);
     ADD_PG("/employees", test_employees);

@@ -550,6 +550,131 @@ static void test_backfill(Fixture *fx, gconstpointer data)
   g_assert_cmpstr(after, ==, "new m08999");
 }
 
+/* ---- relevance against SQLite's own bm25() ---------------------------------------------------- */
+
+#define BM25_CORPUS 320 /* under the 500 postings the estimates read: their counts are exact */
+
+/* A deterministic corpus of e1 (the only enterprise with mail, so the whole index's counts, which
+ * bm25() reads, are e1's): subjects and bodies of varied length from a skewed vocabulary, some
+ * messages the same text as the one before (equal scores: the newer first), dates out of order. */
+static void bm25_corpus(MaStorage *st)
+{
+  static const char *const words[] = {"alpha", "beta", "gamma", "delta", "invoice", "budget", "report",
+                                      "march", "zebra", "quartz", "lemon", "north"};
+  GError *error = NULL;
+  guint32 seed = 12345;
+#define NEXT() (seed = seed * 1103515245u + 12345u, (seed >> 16) & 0x7fff)
+  g_autofree char *prev_subject = NULL, *prev_body = NULL;
+  g_assert_cmpint(storage_begin(st, &error), ==, 0);
+  for (int i = 0; i < BM25_CORPUS; i++) {
+    g_autofree char *id = g_strdup_printf("r%03d", i);
+    g_autofree char *subject = NULL, *body = NULL;
+    if (i % 23 == 7 && prev_subject) {
+      subject = g_strdup(prev_subject);
+      body = g_strdup(prev_body);
+    } else {
+      GString *sub = g_string_new(NULL), *text = g_string_new(NULL);
+      for (guint n = 1 + NEXT() % 3, k = 0; k < n; k++)
+        g_string_append_printf(sub, "%s%s", k ? " " : "", words[(NEXT() % 12) * (NEXT() % 12) / 12]);
+      for (guint n = 2 + NEXT() % 120, k = 0; k < n; k++)
+        g_string_append_printf(text, "%s%s", k ? " " : "", NEXT() % 3 ? "filler" : words[(NEXT() % 12) * (NEXT() % 12) / 12]);
+      subject = g_string_free(sub, FALSE);
+      body = g_string_free(text, FALSE);
+    }
+    g_autofree char *from = g_strdup_printf("%s@x.example", words[NEXT() % 12]);
+    archive(st, "e1", id, 10000 + (gint64)(NEXT() % 5000), from, subject, body, i % 9 == 0 ? "budget-march.pdf" : NULL,
+            NULL, i % 4 == 0 ? "c1" : NULL);
+    g_free(prev_subject);
+    g_free(prev_body);
+    prev_subject = g_strdup(subject);
+    prev_body = g_strdup(body);
+  }
+  g_assert_cmpint(storage_commit(st, &error), ==, 0);
+#undef NEXT
+}
+
+/* SQLite's own order: bm25() with the weights of storage_sqlite_rank.c, the newer first among
+ * equal scores, at most limit ids joined by ' ' (caller frees). expr is the FTS5 expression,
+ * record a contact to keep to (or NULL). */
+static char *bm25_order(MaStorage *st, const char *expr, const char *record, int limit)
+{
+  g_autofree char *sql = g_strdup_printf(
+    "SELECT d.message_id FROM search_index f JOIN search_docs d ON d.doc = f.rowid WHERE search_index MATCH '%s'%s%s%s"
+    " ORDER BY bm25(search_index, 10.0, 1.0, 4.0, 4.0, 2.0), f.rowid DESC LIMIT %d",
+    expr, record ? " AND EXISTS(SELECT 1 FROM message_links l WHERE l.message_id = d.message_id AND"
+                   " l.record_type = 1 AND l.record_id = '" : "", record ? record : "", record ? "')" : "", limit);
+  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func(g_free);
+  GError *error = NULL;
+  g_assert_cmpint(storage_debug_query(st, sql, rows, &error), ==, 0);
+  g_assert_no_error(error);
+  g_ptr_array_add(rows, NULL);
+  return g_strjoinv(" ", (char **)rows->pdata);
+}
+
+/* The relevance pages of storage_search, page_size at a time through the cursor, joined. */
+static char *relevance_pages(MaStorage *st, const char *q, const char *record, int page_size, int pages)
+{
+  GString *all = g_string_new(NULL);
+  gint64 last = 0;
+  for (int p = 0; p < pages; p++) {
+    gint64 before = last;
+    g_autofree char *page = find(st, "e1", q, MA_SEARCH_RELEVANCE, record, last, page_size, &last);
+    if (!*page) break;
+    g_string_append_printf(all, "%s%s", all->len ? " " : "", page);
+    g_assert_cmpint(last, >, before);
+  }
+  return g_string_free(all, FALSE);
+}
+
+/* SQLite: ma_rank ranks as bm25() does (the same scores, so the same order, ties the newer first)
+ * when its estimates are exact, on every page, for single words, pairs, a phrase, a field and a
+ * record's mail; and the documents it skips reading the length of (they cannot reach the page)
+ * are never ones the page needs. */
+static void test_relevance_as_bm25(Fixture *fx, gconstpointer data)
+{
+  bm25_corpus(fx->st);
+  static const struct {
+    const char *query, *expr;
+  } cases[] = {
+    {"invoice", "invoice"},
+    {"budget march", "budget AND march"},
+    {"alpha zebra", "alpha AND zebra"},
+    {"filler", "filler"},
+    {"\"budget march\"", "\"budget march\""},
+    {"subject:alpha", "subject : alpha"},
+    {"report lemon", "report AND lemon"},
+  };
+  guint compared = 0;
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *expected = bm25_order(fx->st, cases[i].expr, NULL, 50);
+    g_autofree char *one_page = relevance_pages(fx->st, cases[i].query, NULL, 50, 1);
+    g_autofree char *pages = relevance_pages(fx->st, cases[i].query, NULL, 7, 8); /* 56: past the 50 */
+    g_autofree char *expected_56 = bm25_order(fx->st, cases[i].expr, NULL, 56);
+    g_test_message("%s: %s", cases[i].query, expected);
+    g_assert_cmpuint(strlen(expected), >, 20); /* several hits: an order to compare */
+    g_assert_cmpstr(one_page, ==, expected);
+    g_assert_cmpstr(pages, ==, expected_56);
+    g_autofree char *in_record = relevance_pages(fx->st, cases[i].query, "c1", 5, 4);
+    g_autofree char *expected_record = bm25_order(fx->st, cases[i].expr, "c1", 20);
+    g_assert_cmpstr(in_record, ==, expected_record);
+    compared++;
+  }
+  g_assert_cmpuint(compared, ==, G_N_ELEMENTS(cases));
+  /* equal texts tie: the newer comes first, as bm25() orders them */
+  g_autofree char *newest = find(fx->st, "e1", "filler", MA_SEARCH_NEWEST, NULL, 0, 50, NULL);
+  g_autofree char *newest_expected = NULL;
+  {
+    g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func(g_free);
+    g_assert_cmpint(storage_debug_query(fx->st,
+                                        "SELECT d.message_id FROM search_index f JOIN search_docs d ON d.doc = f.rowid"
+                                        " WHERE search_index MATCH 'filler' ORDER BY f.rowid DESC LIMIT 50",
+                                        rows, NULL), ==, 0);
+    g_ptr_array_add(rows, NULL);
+    newest_expected = g_strjoinv(" ", (char **)rows->pdata);
+  }
+  g_assert_cmpstr(newest, ==, newest_expected);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -569,6 +694,7 @@ int main(int argc, char **argv)
   ADD("/storage_search/batch", test_batch);
   ADD("/storage_search/batch_one_segment", test_batch_one_segment);
   ADD("/storage_search/fields_as_view", test_fields_as_view);
+  ADD("/storage_search/relevance_as_bm25", test_relevance_as_bm25);
 #define ADD_PG(path, fn) g_test_add("/storage/postgresql/search" path, Fixture, TESTUTIL_ON_PG, fx_setup, fn, fx_teardown)
   if (testutil_storage_pg()) {
     ADD_PG("/tenants", test_tenants);
