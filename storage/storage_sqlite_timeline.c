@@ -44,51 +44,94 @@ MaActivity *sql_activity_read(sqlite3_stmt *s, int first)
 }
 
 
+/* Binds the activity's fields to those named parameters of SQL_ACTIVITY_COLS_OF(":") that statement
+ * s has (the strings are borrowed: a stays alive until s is reset). */
+static void activity_bind(sqlite3_stmt *s, const MaActivity *a, gint64 message_date)
+{
+  const struct {
+    const char *name;
+    const char *text;
+  } texts[] = {
+    {":id", a->id},
+    {":enterprise_id", a->enterprise_id},
+    {":message_id", a->message_id},
+    {":record_id", a->record.id},
+    {":rule_id", a->rule_id},
+    {":rule_name", a->rule_name},
+    {":activity_type", a->activity_type},
+    {":title", a->title},
+    {":content", a->content},
+    {":owner", a->owner},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(texts); i++) {
+    int at = sqlite3_bind_parameter_index(s, texts[i].name);
+    if (at > 0) sql_bind_text(s, at, texts[i].text);
+  }
+  int at = sqlite3_bind_parameter_index(s, ":record_type");
+  if (at > 0) sqlite3_bind_int(s, at, (int)a->record.type);
+  at = sqlite3_bind_parameter_index(s, ":created_at");
+  if (at > 0) sqlite3_bind_int64(s, at, a->created_at);
+  at = sqlite3_bind_parameter_index(s, ":message_date");
+  if (at > 0) sqlite3_bind_int64(s, at, message_date);
+}
+
+/* The activity and its timeline row, each with INSERT ... VALUES after one look-up of the message
+ * (which must be this enterprise's; the activity takes its date, the row its direction, attachment
+ * flag and thread): an INSERT ... SELECT may write several rows, so SQLite opens a statement journal
+ * for each, which costs more than the look-up. 1 created, 0 the activity existed for (message,
+ * record), -1 with MA_ERROR_NOT_FOUND when the message is not the enterprise's. */
 static int activity_create_body(SqlDb *d, const MaActivity *a, GError **error)
 {
-  /* The message must be this enterprise's; the activity takes its message's date. */
   sqlite3_stmt *s = sql_prep(d,
-                             "INSERT OR IGNORE INTO activities(" SQL_ACTIVITY_COLS ")"
-                             " SELECT ?1, enterprise_id, id, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, date"
-                             " FROM messages WHERE id = ?3 AND enterprise_id = ?2",
+                             "SELECT date, direction, has_attachment, thread_id FROM messages"
+                             " WHERE id = ?1 AND enterprise_id = ?2",
                              error);
   if (!s) return -1;
-  sql_bind_text(s, 1, a->id);
+  sql_bind_text(s, 1, a->message_id);
   sql_bind_text(s, 2, a->enterprise_id);
-  sql_bind_text(s, 3, a->message_id);
-  sqlite3_bind_int(s, 4, (int)a->record.type);
-  sql_bind_text(s, 5, a->record.id);
-  sql_bind_text(s, 6, a->rule_id);
-  sql_bind_text(s, 7, a->rule_name);
-  sql_bind_text(s, 8, a->activity_type);
-  sql_bind_text(s, 9, a->title);
-  sql_bind_text(s, 10, a->content);
-  sql_bind_text(s, 11, a->owner);
-  sqlite3_bind_int64(s, 12, a->created_at);
-  if (sql_step_done(d, s, error, "create activity") < 0) return -1;
-  if (sqlite3_changes(d->db) == 0) {
-    int owned = sql_message_owned(d, a->enterprise_id, a->message_id, error);
-    if (owned < 0) return -1;
-    if (owned == 1) return 0; /* the activity exists already for (message, record) */
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_ROW) {
+    sql_reset(s);
+    if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "activity's message");
     g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no message %s", a->message_id);
     return -1;
   }
-  if (sql_counter_add(d, "activities", 1, error) < 0) return -1;
-  /* its timeline row carries the activity as stored (migration 165) */
+  gint64 date = sqlite3_column_int64(s, 0);
+  int direction = sqlite3_column_int(s, 1);
+  int has_attachment = sqlite3_column_int(s, 2);
+  char *thread_id = sql_col_dup(s, 3); /* freed below */
+  sql_reset(s);
+
+  int ret = -1;
+  s = sql_prep(d, "INSERT OR IGNORE INTO activities(" SQL_ACTIVITY_COLS ") VALUES(" SQL_ACTIVITY_COLS_OF(":") ")",
+               error);
+  if (!s) goto out;
+  activity_bind(s, a, date);
+  if (sql_step_done(d, s, error, "create activity") < 0) goto out;
+  if (sqlite3_changes(d->db) == 0) { /* the activity exists already for (message, record) */
+    ret = 0;
+    goto out;
+  }
+  if (sql_counter_add(d, "activities", 1, error) < 0) goto out;
+  /* its timeline row carries the activity as stored (migration 165): the item is made by the same
+   * SQL expression from the bound values as from the activities row's columns */
   s = sql_prep(d,
                "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind,"
                " direction, has_attachment, thread_id, activity_id, item)"
-               " SELECT m.enterprise_id, a.record_type, a.record_id, m.date, m.id, 1, m.direction, m.has_attachment,"
-               " m.thread_id, a.id, " TIMELINE_ACTIVITY_ITEM("a.")
-               " FROM activities a JOIN messages m ON m.id = a.message_id AND m.enterprise_id = a.enterprise_id"
-               " WHERE a.id = ?1 AND a.enterprise_id = ?2",
+               " VALUES(:enterprise_id, :record_type, :record_id, :message_date, :message_id, 1, :direction,"
+               " :has_attachment, :thread_id, :id, " TIMELINE_ACTIVITY_ITEM(":") ")",
                error);
-  if (!s) return -1;
-  sql_bind_text(s, 1, a->id);
-  sql_bind_text(s, 2, a->enterprise_id);
-  if (sql_step_done(d, s, error, "activity timeline row") < 0) return -1;
-  if (sqlite3_changes(d->db) > 0 && sql_archive_version_bump(d, a->enterprise_id, error) < 0) return -1;
-  return 1;
+  if (!s) goto out;
+  activity_bind(s, a, date);
+  sqlite3_bind_int(s, sqlite3_bind_parameter_index(s, ":direction"), direction);
+  sqlite3_bind_int(s, sqlite3_bind_parameter_index(s, ":has_attachment"), has_attachment);
+  sql_bind_text(s, sqlite3_bind_parameter_index(s, ":thread_id"), thread_id);
+  if (sql_step_done(d, s, error, "activity timeline row") < 0) goto out;
+  if (sqlite3_changes(d->db) > 0 && sql_archive_version_bump(d, a->enterprise_id, error) < 0) goto out;
+  ret = 1;
+out:
+  g_free(thread_id);
+  return ret;
 }
 
 int sqlite_activity_create(void *impl, const MaActivity *a, GError **error)
