@@ -23,6 +23,7 @@ run_pg() {
   for path in $(MAILAGENT_TEST_PG="$PG_CONNINFO" "$BUILD_DIR/tests/$1" -l | grep "^$2/"); do paths+=(-p "$path"); done
   out=$(MAILAGENT_TEST_PG="$PG_CONNINFO" "$BUILD_DIR/tests/$1" "${paths[@]}" 2>&1) && st=0 || st=$?
   echo "$out" | grep -E '^(ok|not ok)' || true
+  [ "$st" = 0 ] || echo "$out" | grep -vE '^(ok|not ok|#)' | tail -20 # the failed assertion's own words
   assert_eq 0 "$st" "$1: the storage tests pass against PostgreSQL"
   n=$(echo "$out" | grep -c "^ok .*$2/" || true)
   assert_eq 0 "$(echo "$out" | grep -c 'SKIP' || true)" "$1: none of them skipped"
