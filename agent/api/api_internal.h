@@ -148,6 +148,10 @@ GString *api_workers_buffer_take(ApiWorkers *pool);
 /* Gives buf (may be NULL) back to the pool for the next take, or frees it (NULL pool, a pool that
  * keeps enough, or a buffer grown past 1 MiB). Any thread; buf is not the caller's afterwards. */
 void api_workers_buffer_give(ApiWorkers *pool, GString *buf);
+/* Appends buf's text to out without a copy: out (libevent) owns buf from here and gives it back to
+ * pool (NULL: frees it) once the bytes are written or dropped, even after api_workers_free. Loop
+ * thread; buf is not the caller's afterwards. */
+void api_workers_buffer_reply(ApiWorkers *pool, GString *buf, struct evbuffer *out);
 
 /* ---- the collector's environment (api_mailboxes.c) --------------------------------------------- */
 /* Presets, master key, TLS context and the OAuth2 environment (the enterprises' clients), made on
@@ -227,6 +231,10 @@ void api_cache_store(ApiCtx *ctx, GBytes *body);
 void api_reply_text_cached(ApiCtx *ctx, GString *json);
 /* The same with a copy of json's len bytes, made here (the loop thread): the caller keeps json. */
 void api_reply_copy_cached(ApiCtx *ctx, const char *json, gsize len);
+/* 200 with json, a page in a buffer taken from pool (api_workers_buffer_take; takes ownership):
+ * copied and given back at once when the page cache keeps it, else sent without a copy and given
+ * back by libevent once written or dropped (api_workers_buffer_reply). Loop thread. */
+void api_reply_page(ApiCtx *ctx, ApiWorkers *pool, GString *json);
 /* 200 with json, a JSON document as text (takes ownership; not cached). */
 void api_reply_text(ApiCtx *ctx, GString *json);
 

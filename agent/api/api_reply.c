@@ -103,6 +103,23 @@ void api_reply_copy_cached(ApiCtx *ctx, const char *json, gsize len)
   g_bytes_unref(body);
 }
 
+void api_reply_page(ApiCtx *ctx, ApiWorkers *pool, GString *json)
+{
+  struct evbuffer *buf;
+
+  if (ctx->cache_admit) { /* the page cache keeps this one: its own copy, the buffer back now */
+    api_reply_copy_cached(ctx, json->str, json->len);
+    api_workers_buffer_give(pool, json);
+    return;
+  }
+  /* Not cached (most computed pages): the worker's buffer itself goes out, lent to libevent. */
+  g_string_append_c(json, '\n');
+  buf = evbuffer_new();
+  api_workers_buffer_reply(pool, json, buf);
+  send_buffer(ctx, 200, "application/json", buf);
+  evbuffer_free(buf);
+}
+
 void api_reply_text_cached(ApiCtx *ctx, GString *json)
 {
   reply_text(ctx, json, TRUE);

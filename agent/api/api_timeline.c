@@ -93,8 +93,8 @@ static void page_run(MaStorage *st, void *data)
   codec_write_page_end(&job->w, job->next);
 }
 
-/* Loop: the answer (copied out of the page buffer here, so the loop frees what it allocated),
- * the buffer given back, then the job freed. */
+/* Loop: the answer (the page buffer itself, lent to the reply: api_reply_page gives it back), or
+ * an error with the buffer given back here; then the job freed. */
 static void page_done(ApiCtx *ctx, void *data)
 {
   PageJob *job = data;
@@ -106,8 +106,10 @@ static void page_done(ApiCtx *ctx, void *data)
     api_reply_gerror(ctx, job->error);
   else if (job->no_record)
     api_reply_error(ctx, 404, "not_found", "no %s with this id", ma_record_type_name(job->type));
-  else
-    api_reply_copy_cached(ctx, text->str, text->len); /* stored in the page cache when still current */
+  else {
+    api_reply_page(ctx, job->pool, text); /* takes the buffer; cached when still current and admitted */
+    text = NULL;
+  }
   api_workers_buffer_give(job->pool, text);
   g_clear_error(&job->error);
   g_free(job->enterprise_id);

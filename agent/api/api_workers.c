@@ -16,10 +16,13 @@
  * evhttp detaches the request from the closed connection and frees it on the reply.
  * With read_workers = 0 there are no threads: api_defer runs both halves at once, on the loop.
  * Page buffers: a run half that writes a long answer takes a buffer the pool keeps
- * (api_workers_buffer_take) and its done half gives it back once the loop has copied the answer
- * out, so the workers allocate nothing per page and the loop frees only what it allocated itself
- * (glibc gives each thread its own arena: a worker's page freed by the loop took that arena's lock
- * while the worker was allocating its next page).
+ * (api_workers_buffer_take); the reply then sends it without a copy (api_workers_buffer_reply)
+ * and libevent gives it back once written or dropped, so the workers allocate nothing per page and
+ * the loop neither copies a page nor frees a worker's allocation (glibc gives each thread its own
+ * arena: a worker's page freed by the loop took that arena's lock while the worker was allocating
+ * its next page). A reply still in libevent's hands holds a reference on the pool, so a buffer
+ * given back after api_workers_free (a connection freed later, at shutdown) finds the pool's
+ * buffer list still there: the last reference frees it.
  */
 #include "api_internal.h"
 #include "agent/lib/log.h"
@@ -51,6 +54,7 @@ struct ApiWorkers {
   int wake[2];         /* a worker writes a byte after each finished job; the loop reads them */
   struct event *wake_ev;
   GQueue buffers;      /* GString* page buffers not in use, under lock */
+  gint refs;           /* api_workers_new's, plus one per buffer lent to a reply (atomic) */
 };
 
 /* Page buffers kept per worker; one larger than API_BUFFER_MAX_KEPT goes back to malloc. */
@@ -115,6 +119,7 @@ ApiWorkers *api_workers_new(struct event_base *base, const char *data_dir, int n
   if (n <= 0)
     return NULL;
   pool = g_new0(ApiWorkers, 1);
+  pool->refs = 1;
   pool->wake[0] = pool->wake[1] = -1;
   g_mutex_init(&pool->lock);
   g_queue_init(&pool->done);
@@ -145,6 +150,17 @@ ApiWorkers *api_workers_new(struct event_base *base, const char *data_dir, int n
   return pool;
 }
 
+/* Drops one reference; the last frees the kept buffers, the lock and the pool (any thread). */
+static void pool_unref(ApiWorkers *pool)
+{
+  if (!g_atomic_int_dec_and_test(&pool->refs))
+    return;
+  for (GString *buf; (buf = g_queue_pop_head(&pool->buffers)) != NULL;)
+    g_string_free(buf, TRUE);
+  g_mutex_clear(&pool->lock);
+  g_free(pool);
+}
+
 void api_workers_free(ApiWorkers *pool)
 {
   if (!pool)
@@ -165,11 +181,10 @@ void api_workers_free(ApiWorkers *pool)
   if (pool->wake[1] >= 0)
     close(pool->wake[1]);
   g_async_queue_unref(pool->todo);
-  for (GString *buf; (buf = g_queue_pop_head(&pool->buffers)) != NULL;)
-    g_string_free(buf, TRUE);
-  g_mutex_clear(&pool->lock);
   g_free(pool->workers);
-  g_free(pool);
+  pool->workers = NULL;
+  pool->n = 0; /* keeps no more buffers: a reply that ends after this frees its own */
+  pool_unref(pool);
 }
 
 void api_defer(ApiCtx *ctx, ApiJobRun run, ApiJobDone done, void *data)
@@ -220,4 +235,33 @@ void api_workers_buffer_give(ApiWorkers *pool, GString *buf)
       return;
   }
   g_string_free(buf, TRUE);
+}
+
+typedef struct {
+  ApiWorkers *pool; /* a reference, or NULL */
+  GString *buf;
+} LentBuffer;
+
+/* libevent's cleanup for a lent buffer: written to the socket, or dropped with its connection
+ * (loop thread, or api_server_free's evhttp_free). Gives the buffer back and the reference up. */
+static void lent_buffer_done(const void *data, size_t len, void *arg)
+{
+  LentBuffer *lent = arg;
+
+  api_workers_buffer_give(lent->pool, lent->buf);
+  if (lent->pool)
+    pool_unref(lent->pool);
+  g_free(lent);
+}
+
+void api_workers_buffer_reply(ApiWorkers *pool, GString *buf, struct evbuffer *out)
+{
+  LentBuffer *lent = g_new(LentBuffer, 1);
+
+  lent->pool = pool;
+  lent->buf = buf;
+  if (pool)
+    g_atomic_int_inc(&pool->refs);
+  if (evbuffer_add_reference(out, buf->str, buf->len, lent_buffer_done, lent) < 0)
+    lent_buffer_done(buf->str, buf->len, lent);
 }
