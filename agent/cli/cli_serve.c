@@ -70,7 +70,7 @@ typedef struct {
 
 static void on_smtp_spooled(void *arg, guint n)
 {
-  pipeline_workers_notify();
+  pipeline_workers_spooled(n); /* the listener is busy: the workers defer within their bounds */
 }
 
 static void on_smtp_down(void *arg)

@@ -111,6 +111,8 @@ static const KeySpec keys[] = {
   I("pipeline", "workers", workers, "2"),
   I("pipeline", "retry_max_backoff", retry_max_backoff, "300"),
   I("pipeline", "nice", pipeline_nice, "10"),
+  I("pipeline", "defer_max", pipeline_defer_max, "5"),
+  I("pipeline", "defer_backlog", pipeline_defer_backlog, "10000"),
   E("pipeline", "log_level", deprecated_log_level, NULL, "debug|info|warn|error"), /* now [log] level */
   E("log", "level", log_level, "info", "debug|info|warn|error"),
   E("log", "target", log_target, "auto", "auto|stderr|journal|syslog"),
@@ -290,6 +292,16 @@ static int load_file(MaConfig *cfg, const char *file, GError **error)
   if (cfg->pipeline_nice < 0 || cfg->pipeline_nice > 19) {
     g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[pipeline] nice: must be 0 to 19");
     locate_error(error, file, text, "pipeline", "nice");
+    return -1;
+  }
+  if (cfg->pipeline_defer_max < 0 || cfg->pipeline_defer_max > 3600) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[pipeline] defer_max: must be 0 to 3600 seconds");
+    locate_error(error, file, text, "pipeline", "defer_max");
+    return -1;
+  }
+  if (cfg->pipeline_defer_backlog < 1) {
+    g_set_error(error, MA_ERROR, MA_ERROR_INVALID, "[pipeline] defer_backlog: must be at least 1");
+    locate_error(error, file, text, "pipeline", "defer_backlog");
     return -1;
   }
   if (cfg->api_read_workers < 0 || cfg->api_read_workers > 64) {

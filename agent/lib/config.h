@@ -103,6 +103,8 @@ typedef struct {
   int workers;                  /* pipeline threads, default 2 */
   int retry_max_backoff;        /* seconds, cap of the spool's retry backoff, 300 */
   int pipeline_nice;            /* the worker threads' nice above serve's own (0-19), 10: SMTP acceptance first */
+  int pipeline_defer_max;       /* seconds the workers may wait out an SMTP burst (0: never), 5 */
+  int pipeline_defer_backlog;   /* messages spooled in a burst after which they stop waiting, 10000 */
   char *deprecated_log_level;   /* [pipeline] log_level, read into log_level when [log] level is unset */
   /* [log] */
   char *log_level;              /* "debug" | "info" (default) | "warn" | "error" */

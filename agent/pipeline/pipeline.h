@@ -160,6 +160,17 @@ typedef int (*PipelineBounceHook)(void *ctx, MaStorage *st, const MaSpoolEntry *
 void pipeline_workers_set_bounce_hook(PipelineBounceHook fn, void *ctx);
 /* Wakes the workers: new entries are in the spool. Any thread; never blocks. */
 void pipeline_workers_notify(void);
+/* The SMTP listener committed n messages to the spool: while it keeps committing, the workers
+ * defer within [pipeline] defer_max / defer_backlog (pipeline_workers.c, "Priority"), then wake.
+ * Any thread; never blocks. */
+void pipeline_workers_spooled(guint n);
+/* Times a worker waited for the listener's burst since the process started (tests, logs). */
+guint64 pipeline_workers_deferrals(void);
+/* TRUE while a burst window is open (from the listener's first commit until a worker finds the
+ * spool drained), for tests. */
+gboolean pipeline_workers_burst_open(void);
+/* Test hook: the listener counts as busy for ms after its last commit (-1: the default, 100 ms). */
+void pipeline_workers_set_quiet_for_test(gint64 ms);
 /* Finishes what is in the spool now (entries waiting out a backoff are left for the next start),
  * stops and joins the threads. Accepts being called when not started. */
 void pipeline_workers_stop(void);

@@ -34,11 +34,22 @@
  * "bounce", no enterprise) never reaches the archive.
  *
  * Priority: each worker thread lowers its own scheduling priority to [pipeline] nice (10 by
- * default) when it starts. While the cores are busy, the SMTP listener acknowledging mail (whose
- * spool is durable) goes first and the workers catch up after the burst, as Postfix's queue manager
- * trails smtpd; a nice thread still gets its share of the CPU, so the spool keeps draining under
- * sustained load. A worker holds the spool's write lock only for a spool_done_many (no sync), so
- * a preempted worker delays the spool writer by little.
+ * default) when it starts. That alone does not make the pipeline trail a burst (measured on 2
+ * cores: the two niced workers still took ~200 us a message during it, as much CPU as acceptance,
+ * and the listener waited on the run queue as long as it ran): nice only weighs threads queued on
+ * the same core, the workers fill every moment the listener waits for its client or its fsync,
+ * and their spool_done_many made the spool writer's commits wait in the busy handler.
+ * So the workers also defer cooperatively. The SMTP listener reports each commit
+ * (pipeline_workers_spooled); the first one after the spool was found drained opens a burst
+ * window. While a window is open and the listener committed within the last DEFER_QUIET_MS (the
+ * burst goes on), the workers claim nothing: they wait between batches, holding no lock (no
+ * priority inversion on the spool or the archive, whatever the scheduler does), and need no
+ * privilege (an unprivileged thread could enter SCHED_IDLE but never leave it). Bounds: once the
+ * window is [pipeline] defer_max seconds old (on ma_now_ms()'s clock) or defer_backlog messages
+ * were spooled in it, the workers run at their normal (niced) share until they find the spool
+ * drained, which closes the window; so the oldest message of a burst waits about defer_max at
+ * most, and sustained load is archived as before. defer_max = 0 turns deferral off. The quiet
+ * interval is a short timer on the monotonic clock (clock.h: a peer's pace, not the calendar).
  *
  * Workers sleep on a condition variable, woken by pipeline_workers_notify() (the SMTP server's
  * spool hook) and at least every second (entries from another process, backoffs ending).
@@ -62,6 +73,7 @@
 #define BATCH 32
 #define BATCH_BYTES (16 * 1024 * 1024) /* message octets a batch reads in (plus at most one more message) */
 #define POLL_US (G_USEC_PER_SEC)
+#define DEFER_QUIET_MS 100 /* the listener is busy while it committed within this (monotonic) */
 
 typedef struct {
   int index;
@@ -88,7 +100,15 @@ static struct {
   Worker *workers;
   int n;
   const MaConfig *cfg;
-} pool = {0};
+  /* the burst window (see the top), all under lock */
+  gint64 burst_since;     /* ma_now_ms of the first commit since the spool was found drained; 0: none */
+  gint64 last_spooled_us; /* g_get_monotonic_time of the listener's last commit */
+  guint64 burst_msgs;     /* messages spooled in the window */
+  gboolean burst_released; /* a bound was reached: no deferral until the window closes */
+  guint64 spooled_gen;    /* bumped by each commit: a drained read older than one closes nothing */
+  guint64 deferrals;      /* times a worker waited for the listener (tests) */
+  gint64 quiet_ms;        /* DEFER_QUIET_MS, or a test's */
+} pool = {.quiet_ms = DEFER_QUIET_MS};
 
 static guint64 processed_total; /* under pool.lock */
 static void (*committed_hook)(void);
@@ -132,6 +152,83 @@ void pipeline_workers_notify(void)
   pool.generation++;
   g_cond_broadcast(&pool.wake);
   g_mutex_unlock(&pool.lock);
+}
+
+void pipeline_workers_spooled(guint n)
+{
+  g_mutex_lock(&pool.lock);
+  gboolean opened = pool.burst_since == 0;
+  if (opened) {
+    pool.burst_since = ma_now_ms();
+    pool.burst_msgs = 0;
+  }
+  pool.burst_msgs += n;
+  pool.last_spooled_us = g_get_monotonic_time();
+  pool.spooled_gen++;
+  /* a worker waiting out the burst would only wait again: wake them when there is something new
+   * to decide (a window opened, a bound reached, or no deferral at all) */
+  gboolean bound = pool.cfg && pool.burst_msgs >= (guint64) MAX(pool.cfg->pipeline_defer_backlog, 0);
+  if (opened || pool.burst_released || bound || !pool.cfg || pool.cfg->pipeline_defer_max <= 0) {
+    pool.generation++;
+    g_cond_broadcast(&pool.wake);
+  }
+  g_mutex_unlock(&pool.lock);
+}
+
+guint64 pipeline_workers_deferrals(void)
+{
+  g_mutex_lock(&pool.lock);
+  guint64 n = pool.deferrals;
+  g_mutex_unlock(&pool.lock);
+  return n;
+}
+
+gboolean pipeline_workers_burst_open(void)
+{
+  g_mutex_lock(&pool.lock);
+  gboolean open = pool.burst_since != 0;
+  g_mutex_unlock(&pool.lock);
+  return open;
+}
+
+void pipeline_workers_set_quiet_for_test(gint64 ms)
+{
+  g_mutex_lock(&pool.lock);
+  pool.quiet_ms = ms >= 0 ? ms : DEFER_QUIET_MS;
+  pool.generation++;
+  g_cond_broadcast(&pool.wake);
+  g_mutex_unlock(&pool.lock);
+}
+
+/* Under pool.lock. How long (monotonic us) a worker should wait for the listener's burst before
+ * claiming; 0: claim now. Reaching a bound releases the window (one line saying so). */
+static gint64 deferral_wait_us(void)
+{
+  const MaConfig *cfg = pool.cfg;
+  if (!cfg || cfg->pipeline_defer_max <= 0 || pool.burst_since == 0 || pool.burst_released || pool.stopping)
+    return 0;
+  gint64 age_ms = ma_now_ms() - pool.burst_since;
+  if (age_ms >= (gint64) cfg->pipeline_defer_max * 1000 || pool.burst_msgs >= (guint64) cfg->pipeline_defer_backlog) {
+    pool.burst_released = TRUE;
+    ma_info("pipeline", "burst deferral bound reached (%" G_GUINT64_FORMAT " messages in %" G_GINT64_FORMAT
+            " ms; [pipeline] defer_max %d s, defer_backlog %d): archiving at the workers' normal share until the "
+            "spool is drained", pool.burst_msgs, age_ms, cfg->pipeline_defer_max, cfg->pipeline_defer_backlog);
+    return 0;
+  }
+  gint64 quiet_at = pool.last_spooled_us + pool.quiet_ms * 1000, now = g_get_monotonic_time();
+  if (now >= quiet_at) return 0; /* the burst is over (or paused): archive meanwhile */
+  /* wake at the quiet time, and at least every POLL_US to look at the age bound again */
+  return MIN(quiet_at - now, POLL_US);
+}
+
+/* Under pool.lock: the spool held nothing to claim at a read made at spooled generation gen; the
+ * window closes unless the listener committed since that read. */
+static void burst_drained(guint64 gen)
+{
+  if (pool.burst_since == 0 || pool.spooled_gen != gen) return;
+  pool.burst_since = 0;
+  pool.burst_msgs = 0;
+  pool.burst_released = FALSE;
 }
 
 static MaProvenance *provenance_of(const MaSpoolEntry *e)
@@ -219,6 +316,7 @@ static int claim(Worker *w, GPtrArray *out)
    * a backoff are not due, so spool_pending leaves them out) */
   g_mutex_lock(&pool.lock);
   int limit = BATCH + (int) g_hash_table_size(pool.claimed);
+  guint64 gen = pool.spooled_gen;
   gint64 now = ma_now_ms();
   gboolean paused = now < pool.resume_at;
   g_mutex_unlock(&pool.lock);
@@ -239,6 +337,7 @@ static int claim(Worker *w, GPtrArray *out)
     pending->pdata[i] = NULL;
     g_ptr_array_add(out, e);
   }
+  if (out->len == 0) burst_drained(gen);
   g_mutex_unlock(&pool.lock);
   g_mutex_unlock(&pool.read_lock);
   return 0;
@@ -527,6 +626,13 @@ static gpointer worker_main(gpointer data)
   for (;;) {
     g_mutex_lock(&pool.lock);
     guint64 seen = pool.generation;
+    gint64 defer_us = deferral_wait_us();
+    if (defer_us > 0) { /* between batches: this worker holds no lock while it waits */
+      pool.deferrals++;
+      g_cond_wait_until(&pool.wake, &pool.lock, g_get_monotonic_time() + defer_us);
+      g_mutex_unlock(&pool.lock);
+      continue;
+    }
     g_mutex_unlock(&pool.lock);
 
     g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
@@ -569,6 +675,9 @@ int pipeline_workers_start(const MaConfig *cfg, int n, GError **error)
   pool.resume_at = 0;
   pool.failures_in_row = 0;
   pool.disk_paused = FALSE;
+  pool.burst_since = 0;
+  pool.burst_msgs = 0;
+  pool.burst_released = FALSE;
   pool.workers = g_new0(Worker, n);
   for (int i = 0; i < n; i++) {
     Worker *w = &pool.workers[i];

@@ -4,7 +4,9 @@
  * the spool; failed commits are deferred, counted and retried; temporary failures back off on the
  * test clock (one attempt per step, capped, no attempt limit) until the archive works again; a
  * worker whose spool read is older than another worker's finishing of an entry does not take that
- * entry a second time. */
+ * entry a second time; while the SMTP listener keeps committing (a burst), the workers archive
+ * nothing until the window's age or backlog bound is reached, the burst ends or serve stops, and
+ * then archive every message once. */
 #include "testutil.h"
 #include "agent/lib/clock.h"
 #include "agent/lib/log.h"
@@ -425,6 +427,100 @@ static void test_stale_read(void)
   env_close(&env);
 }
 
+static void wait_deferrals(guint64 want)
+{
+  gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (pipeline_workers_deferrals() < want && g_get_monotonic_time() < deadline) g_usleep(10000);
+  g_assert_cmpuint(pipeline_workers_deferrals(), >=, want);
+}
+
+static void wait_window_closed(void)
+{
+  gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (pipeline_workers_burst_open() && g_get_monotonic_time() < deadline) g_usleep(10000);
+  g_assert_false(pipeline_workers_burst_open());
+}
+
+/* A burst: the listener reports n commits (the window opens) and the entries land in the spool;
+ * both workers look again after they are there (a notify), and defer: nothing is archived. */
+static void burst(Env *env, const char *prefix, int first, int n, guint64 processed_before)
+{
+  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
+  for (int i = first; i < first + n; i++) {
+    g_autofree char *raw = message(i);
+    g_autofree char *sid = g_strdup_printf("%s-%03d", prefix, i);
+    g_ptr_array_add(entries, entry(env->ent, sid, raw));
+  }
+  pipeline_workers_spooled((guint) n);
+  put(env, entries);
+  guint64 d = pipeline_workers_deferrals();
+  pipeline_workers_notify();
+  wait_deferrals(d + 2); /* each worker decided again after the put, and waited */
+  g_assert_cmpuint(pipeline_workers_processed(), ==, processed_before);
+}
+
+/* The listener stays busy (quiet interval of a minute) and the test clock stands still, so only
+ * the bounds let the workers go: the window's age ([pipeline] defer_max on ma_now_ms()'s clock),
+ * its backlog (defer_backlog), the end of the burst, and stop. Each time every spooled message is
+ * archived once, and a drained spool closes the window so that the next burst is deferred again. */
+static void test_burst_deferral(void)
+{
+  Env env = {0};
+  env_open(&env);
+  env.cfg->pipeline_defer_max = 5;
+  env.cfg->pipeline_defer_backlog = 5;
+  g_autoptr(GError) error = NULL;
+  gint64 t = 1800000000000;
+  ma_clock_set_for_test(t);
+  pipeline_workers_set_quiet_for_test(60000);
+  guint64 before = pipeline_workers_processed();
+  g_assert_cmpint(pipeline_workers_start(env.cfg, 2, &error), ==, 0);
+
+  /* the age bound: 4 messages (under the backlog bound) wait until the window is 5 s old */
+  burst(&env, "age", 0, 4, before);
+  ma_clock_set_for_test(t + 4999);
+  guint64 d = pipeline_workers_deferrals();
+  pipeline_workers_notify();
+  wait_deferrals(d + 2);
+  g_assert_cmpuint(pipeline_workers_processed(), ==, before);
+  ma_clock_set_for_test(t + 5000);
+  pipeline_workers_notify();
+  wait_processed(before + 4);
+  wait_window_closed();
+  g_assert_cmpint(depth(&env), ==, 0);
+
+  /* the backlog bound: 3 wait; 3 more make 6 >= 5 and all go, the clock still standing */
+  burst(&env, "backlog", 10, 3, before + 4);
+  g_autoptr(GPtrArray) more = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
+  for (int i = 13; i < 16; i++) {
+    g_autofree char *raw = message(i);
+    g_autofree char *sid = g_strdup_printf("backlog-%03d", i);
+    g_ptr_array_add(more, entry(env.ent, sid, raw));
+  }
+  put(&env, more);
+  pipeline_workers_spooled(3);
+  wait_processed(before + 10);
+  wait_window_closed();
+
+  /* the end of the burst: the listener has been quiet for the (test's) interval */
+  burst(&env, "quiet", 20, 2, before + 10);
+  pipeline_workers_set_quiet_for_test(0);
+  wait_processed(before + 12);
+  wait_window_closed();
+
+  /* stop during a burst drains what was acknowledged */
+  pipeline_workers_set_quiet_for_test(60000);
+  burst(&env, "stop", 30, 2, before + 12);
+  pipeline_workers_stop();
+  g_assert_cmpuint(pipeline_workers_processed(), ==, before + 14);
+  g_assert_cmpint(archived(&env), ==, 14);
+  g_assert_cmpint(depth(&env), ==, 0);
+  g_assert_cmpint(dead(&env), ==, 0);
+  pipeline_workers_set_quiet_for_test(-1);
+  ma_clock_set_for_test(0);
+  env_close(&env);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -435,5 +531,6 @@ int main(int argc, char **argv)
   g_test_add_func("/workers/temporary_failures_back_off", test_temporary_failures_back_off);
   g_test_add_func("/workers/dead_entry_retry", test_dead_entry_retry);
   g_test_add_func("/workers/stale_read", test_stale_read);
+  g_test_add_func("/workers/burst_deferral", test_burst_deferral);
   return g_test_run();
 }
