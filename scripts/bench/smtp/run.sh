@@ -13,7 +13,9 @@
 # Prints messages/s of each, mailagent's ratios to both and the verdict on the target (>= 75% of
 # smtp-sink); p50/p99 time from the final "." to the 250 (latency.py, 10 parallel clients) for
 # mailagent and Postfix; how many messages the archive pipeline (at [pipeline] nice=PIPELINE_NICE,
-# 10 by default) still had to archive when each burst ended and how long it took to drain them;
+# 10 by default, waiting out each burst up to [pipeline] defer_max=PIPELINE_DEFER_MAX seconds, the
+# config's default when unset, 0: no deferral) still had to archive when each burst ended and how
+# long it took to drain them;
 # mailagent's RSS with 1,000 idle sessions; its RSS growth receiving one
 # ~52 MB message (big.py) against the +4 MB limit at its 250; and the command that reproduces it.
 # So that the ratio can be read on a loaded machine, it also prints what each side costs, which
@@ -31,6 +33,7 @@ MA=${MAILAGENT:-$ROOT/build/mailagent}
 MSGS=${MSGS:-20000}; SESS=${SESSIONS:-50}; SIZE=${SIZE:-4096}; LAT_MSGS=${LAT_MSGS:-1000}; ROUNDS=${ROUNDS:-4}
 FSYNC_MSGS=${FSYNC_MSGS:-1000}
 NICE=${PIPELINE_NICE:-10} # [pipeline] nice: 0 runs the archive pipeline at the listener's priority
+DEFER=${PIPELINE_DEFER_MAX:-} # [pipeline] defer_max: unset keeps the config's default (5 s)
 W=$(mktemp -d /tmp/mailagent-bench.XXXXXX); chmod 755 "$W"
 ulimit -n 8192
 source "$ROOT/tests/fixtures/smtp/postfix.sh"
@@ -74,6 +77,7 @@ listen=127.0.0.1:$SUBP
 listen=127.0.0.1:$AP
 [pipeline]
 nice=$NICE
+${DEFER:+defer_max=$DEFER}
 CONF
 "$MA" init -c "$W/mailagent.conf" >/dev/null
 "$MA" enterprise add -c "$W/mailagent.conf" --json --name Bench --slug bench --domain bench.example >"$W/ent.json"
@@ -120,8 +124,9 @@ spool_drained() { # at most 3 min
     sleep 0.1
   done
 }
-# The pipeline runs at a lower priority ([pipeline] nice) and catches up after each burst: what it
-# still had to archive when the burst ended, and how long that took
+# The pipeline runs at a lower priority ([pipeline] nice), waits while the listener commits a burst
+# ([pipeline] defer_max) and catches up after it: what it still had to archive when the burst
+# ended, and how long that took
 backlog=0; drain_s=0
 drain_after_burst() {
   local t0 t1
@@ -223,7 +228,7 @@ printf "mailagent (durable)  : %6s msgs/s  (%s accepted)  time to 250: %s\n" "$m
 printf "smtp-sink (stores nothing): %6s msgs/s  (%s accepted)\n" "$sink_rate" "$sink_ok"
 printf "postfix to Maildir   : %6s msgs/s  (%s accepted)  time to 250: %s\n" "$pf_rate" "$pf_ok" "$pf_lat"
 echo "mailagent / smtp-sink: ${ratio_sink}% (target >= 75%): $verdict"
-echo "archive pipeline ([pipeline] nice=$NICE): $backlog of $ma_ok messages still to archive when the bursts ended; drained in $(/usr/bin/python3 -c "print(round($drain_s,1))") s after them (accept and archive: $(/usr/bin/python3 -c "print(round($ma_ok/($ma_s+$drain_s)))") msgs/s)"
+echo "archive pipeline ([pipeline] nice=$NICE, defer_max=${DEFER:-default}): $backlog of $ma_ok messages still to archive when the bursts ended; drained in $(/usr/bin/python3 -c "print(round($drain_s,1))") s after them (accept and archive: $(/usr/bin/python3 -c "print(round($ma_ok/($ma_s+$drain_s)))") msgs/s)"
 echo "mailagent / postfix to Maildir: $(/usr/bin/python3 -c "print(round($ma_rate/max($pf_rate,1),2))")x"
 echo "CPU per message in the timed runs: mailagent acceptance ${ma_cpu_us} us (its archive pipeline took ${pipe_cpu_us} us more meanwhile, ${pipe_all_us} us in all); smtp-sink ${sink_cpu_us} us; the smtp-source client ${client_ma_us} us against mailagent, ${client_sink_us} us against smtp-sink"
 echo "  ratio the CPU alone allows when the cores are the limit (client + server, sink over mailagent): $(pct "($client_sink_us+$sink_cpu_us)" "($client_ma_us+$ma_cpu_us)")% without the pipeline, $(pct "($client_sink_us+$sink_cpu_us)" "($client_ma_us+$ma_cpu_us+$pipe_cpu_us)")% with what it took meanwhile"
@@ -247,5 +252,5 @@ echo "RSS with 1,000 idle sessions ($idle_open): $((idle_rss / 1024)) MB (target
 echo "one ~52 MB message ($reply): RSS +$((receive_kb / 1024)) MB while received; +$((at_250_kb / 1024)) MB at its 250 (limit +4 MB): $big_verdict"
 echo "  (at the 250 includes what the archive pipeline, woken by the commit, took before the reply arrived)"
 echo "  peak once the pipeline archived it too: +$(( (big_hwm_after - base_kb) / 1024 )) MB (base $((base_kb / 1024)) MB)"
-echo "reproduce: PIPELINE_NICE=$NICE MSGS=$MSGS SESSIONS=$SESS SIZE=$SIZE ROUNDS=$ROUNDS FSYNC_MSGS=$FSYNC_MSGS MAILAGENT=$MA $0"
+echo "reproduce: PIPELINE_NICE=$NICE${DEFER:+ PIPELINE_DEFER_MAX=$DEFER} MSGS=$MSGS SESSIONS=$SESS SIZE=$SIZE ROUNDS=$ROUNDS FSYNC_MSGS=$FSYNC_MSGS MAILAGENT=$MA $0"
 rm -rf "$W"
