@@ -937,8 +937,14 @@ static void test_cache_per_enterprise(void)
     "UPDATE archive_versions SET n = (SELECT n FROM kept) WHERE enterprise_id = (SELECT enterprise_id FROM kept);",
     strlen(cached), cached);
   raw_exec(rename);
-  /* a commit of B's mail: A's page still comes from the cache */
+  /* a commit of B's mail: the first request after it is computed by a read worker, which reads A's
+   * archive version (never the loop) and finds it unchanged, so A's page is kept (not replaced):
+   * the next request comes from the cache */
   g_free(put_message(F.ent_b, "c2", "for globex", 1750000100, MA_DIRECTION_INBOUND, NULL, NULL, NULL));
+  doc = expect("GET", uri, F.key_a, NULL, 200, NULL);
+  g_autofree char *first_after_b = from_name(doc, 0);
+  json_decref(doc);
+  g_assert_cmpstr(first_after_b, ==, "Renamed");
   doc = expect("GET", uri, F.key_a, NULL, 200, NULL);
   after_b = from_name(doc, 0);
   json_decref(doc);
@@ -983,6 +989,12 @@ static void test_cache_doorkeeper(void)
     "UPDATE archive_versions SET n = (SELECT n FROM kept) WHERE enterprise_id = (SELECT enterprise_id FROM kept);",
     strlen(name), name);
   raw_exec(back);
+  /* that was a commit: the next request is computed by a worker that reads A's archive version,
+   * unchanged, and keeps the page (not replaced) */
+  doc = expect("GET", uri, F.key_a, NULL, 200, NULL);
+  g_autofree char *computed = from_name(doc, 0);
+  json_decref(doc);
+  g_assert_cmpstr(computed, ==, name);
   doc = expect("GET", uri, F.key_a, NULL, 200, NULL); /* served from the cache: still "Kept" */
   g_autofree char *third = from_name(doc, 0);
   json_decref(doc);
