@@ -10,6 +10,7 @@
  * (PGPASSFILE or ~/.pgpass) or from PGPASSWORD, so it is never in mailagent's config file.
  */
 #include "pg_internal.h"
+#include "agent/lib/periodic.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -540,72 +541,53 @@ int pg_debug_query(void *impl, const char *sql, GPtrArray *rows, GError **error)
  * process or node stays unseen by pg_data_version (plus one round trip). */
 #define PG_WATCH_INTERVAL_MS 10
 
-/* A thread with a connection of its own that reads the server's write-ahead log position every
- * PG_WATCH_INTERVAL_MS and counts the times it moved, so that pg_data_version, called on an event
- * loop, never waits for the server. Owned by the PgDb that started it (pg_close stops it). */
+/* A thread (agent/lib/periodic) with a connection of its own that reads the server's write-ahead
+ * log position every PG_WATCH_INTERVAL_MS and counts the times it moved, so that pg_data_version,
+ * called on an event loop, never waits for the server. Owned by the PgDb that started it (pg_close
+ * stops it); conn and seen are the thread's only. */
 struct PgWatcher {
-  GThread *thread;
+  MaPeriodic *thread;
   char *conninfo;
-  GMutex lock;
-  GCond wake;
-  gboolean stop;  /* under lock */
+  PGconn *conn;
+  gint64 seen;
   _Atomic gint64 changes; /* times the position moved or could not be read */
 };
 
-static gpointer watcher_run(gpointer data)
+static gboolean watcher_poll(gpointer data)
 {
   struct PgWatcher *w = data;
-  PGconn *conn = NULL;
-  gint64 seen = -1;
+  gint64 v = -1;
 
-  g_mutex_lock(&w->lock);
-  while (!w->stop) {
-    g_mutex_unlock(&w->lock);
-    gint64 v = -1;
-    if (!conn || PQstatus(conn) != CONNECTION_OK) {
-      if (conn) PQfinish(conn);
-      conn = PQconnectdb(w->conninfo);
-    }
-    if (PQstatus(conn) == CONNECTION_OK) {
-      PGresult *r = PQexec(conn, "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint");
-      if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-        v = g_ascii_strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-      PQclear(r);
-    }
-    /* an unreadable position counts as a change every time: caches are dropped, never kept wrongly */
-    if (v < 0 || v != seen) atomic_fetch_add(&w->changes, 1);
-    seen = v;
-    g_mutex_lock(&w->lock);
-    gint64 until = g_get_monotonic_time() + PG_WATCH_INTERVAL_MS * G_TIME_SPAN_MILLISECOND;
-    while (!w->stop && g_cond_wait_until(&w->wake, &w->lock, until))
-      ;
+  if (!w->conn || PQstatus(w->conn) != CONNECTION_OK) {
+    if (w->conn) PQfinish(w->conn);
+    w->conn = PQconnectdb(w->conninfo);
   }
-  g_mutex_unlock(&w->lock);
-  if (conn) PQfinish(conn);
-  return NULL;
+  if (PQstatus(w->conn) == CONNECTION_OK) {
+    PGresult *r = PQexec(w->conn, "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) v = g_ascii_strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+  }
+  /* an unreadable position counts as a change every time: caches are dropped, never kept wrongly */
+  if (v < 0 || v != w->seen) atomic_fetch_add(&w->changes, 1);
+  w->seen = v;
+  return FALSE;
 }
 
 static struct PgWatcher *watcher_start(const char *conninfo)
 {
   struct PgWatcher *w = g_new0(struct PgWatcher, 1);
   w->conninfo = g_strdup(conninfo);
-  g_mutex_init(&w->lock);
-  g_cond_init(&w->wake);
+  w->seen = -1;
   atomic_init(&w->changes, 1); /* the first call already differs from any value read before the watcher ran */
-  w->thread = g_thread_new("pg-commit-watch", watcher_run, w); /* connects there, not on the caller */
+  w->thread = ma_periodic_start("pg-commit-watch", PG_WATCH_INTERVAL_MS, watcher_poll, w); /* connects there */
   return w;
 }
 
 static void watcher_stop(struct PgWatcher *w)
 {
   if (!w) return;
-  g_mutex_lock(&w->lock);
-  w->stop = TRUE;
-  g_cond_signal(&w->wake);
-  g_mutex_unlock(&w->lock);
-  g_thread_join(w->thread);
-  g_mutex_clear(&w->lock);
-  g_cond_clear(&w->wake);
+  ma_periodic_stop(&w->thread);
+  if (w->conn) PQfinish(w->conn);
   g_free(w->conninfo);
   g_free(w);
 }
