@@ -27,6 +27,8 @@ typedef struct {
   int fail_commits;   /* fault injection: the next n commits fail as if the server refused them */
   gboolean disk_full; /* fault injection: every write fails as on a full disk (SQLSTATE 53100) */
   gint64 data_version; /* the last value pg_data_version returned */
+  char *conninfo;      /* as opened: the commit watcher's own connection uses it */
+  struct PgWatcher *watcher; /* started by the first pg_data_version; NULL until then */
   /* Rows counted for /metrics (counters) by their writers, held until the commit: the counters row
    * is then updated once per transaction, locked only while it commits (every node writes it). */
   gint64 unit_counts[2];  /* this write unit's, until it ends */

@@ -37,6 +37,7 @@ typedef struct {
   int schema_version;
   gint64 local_commits;  /* commits through this handle */
   gint64 seen_version;   /* last PRAGMA data_version read */
+  guint8 seen_wal_hdr[48]; /* the WAL-index header at the last sqlite_data_version (all 0: none yet) */
   gint64 other_changes;  /* times seen_version changed: commits by other handles */
 } SqlDb;
 

@@ -10,7 +10,9 @@
  * (PGPASSFILE or ~/.pgpass) or from PGPASSWORD, so it is never in mailagent's config file.
  */
 #include "pg_internal.h"
+#include "agent/lib/periodic.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,6 +231,8 @@ static int migrate(PgDb *d, gboolean create, GError **error)
 
 /* ---- lifecycle ------------------------------------------------------------------------------------- */
 
+static void watcher_stop(struct PgWatcher *w);
+
 int pg_open(const char *conninfo, gboolean create, void **impl_out, GError **error)
 {
   *impl_out = NULL;
@@ -251,6 +255,7 @@ int pg_open(const char *conninfo, gboolean create, void **impl_out, GError **err
     return -1;
   }
   PgDb *d = g_new0(PgDb, 1);
+  d->conninfo = g_strdup(conninfo);
   d->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   d->conn = PQconnectdb(conninfo);
   if (PQstatus(d->conn) != CONNECTION_OK) {
@@ -273,8 +278,10 @@ void pg_close(void *impl)
 {
   PgDb *d = impl;
   if (!d) return;
+  watcher_stop(d->watcher);
   if (d->conn) PQfinish(d->conn);
   g_hash_table_unref(d->stmts);
+  g_free(d->conninfo);
   g_free(d);
 }
 
@@ -331,6 +338,9 @@ static int counts_flush(PgDb *d, GError **error)
                  &p, "count rows", error) < 0 ? -1 : 0;
 }
 
+/* Commits made through every PgDb of this process (commit_now), for pg_data_version. */
+static _Atomic gint64 process_commits;
+
 /* COMMIT, or, while fault injection asks for it, ROLLBACK reported as a failed commit. */
 static int commit_now(PgDb *d, GError **error)
 {
@@ -344,7 +354,12 @@ static int commit_now(PgDb *d, GError **error)
     g_set_error(error, MA_ERROR, MA_ERROR_TEMPFAIL, "storage: commit failed (injected)");
     return -1;
   }
-  return pg_control(d, "COMMIT", error);
+  int rc = pg_control(d, "COMMIT", error);
+  /* after COMMIT returned, before any caller can tell anyone: see pg_data_version. Bumped when the
+   * COMMIT failed too (it may have committed before the connection broke): a cache dropped for
+   * nothing at worst. */
+  atomic_fetch_add(&process_commits, 1);
+  return rc;
 }
 
 int pg_write_begin(PgDb *d, GError **error)
@@ -520,20 +535,77 @@ int pg_debug_query(void *impl, const char *sql, GPtrArray *rows, GError **error)
   return 0;
 }
 
-/* The server's write-ahead log position: every commit, by any node, moves it before it becomes
- * visible, so a cache that read it before its data is dropped after another node's commit. It also
- * moves for rolled-back writes and the server's own maintenance (a cache dropped for nothing,
- * never one kept wrongly). An unreadable position counts as a change. Never decreases: the log
- * position does not, and a failure reads as the previous value plus one. */
+/* ---- data version: the commit watcher ----------------------------------------------------------- */
+
+/* How often the watcher reads the server's write-ahead log position: the most a commit by another
+ * process or node stays unseen by pg_data_version (plus one round trip). */
+#define PG_WATCH_INTERVAL_MS 10
+
+/* A thread (agent/lib/periodic) with a connection of its own that reads the server's write-ahead
+ * log position every PG_WATCH_INTERVAL_MS and counts the times it moved, so that pg_data_version,
+ * called on an event loop, never waits for the server. Owned by the PgDb that started it (pg_close
+ * stops it); conn and seen are the thread's only. */
+struct PgWatcher {
+  MaPeriodic *thread;
+  char *conninfo;
+  PGconn *conn;
+  gint64 seen;
+  _Atomic gint64 changes; /* times the position moved or could not be read */
+};
+
+static gboolean watcher_poll(gpointer data)
+{
+  struct PgWatcher *w = data;
+  gint64 v = -1;
+
+  if (!w->conn || PQstatus(w->conn) != CONNECTION_OK) {
+    if (w->conn) PQfinish(w->conn);
+    w->conn = PQconnectdb(w->conninfo);
+  }
+  if (PQstatus(w->conn) == CONNECTION_OK) {
+    PGresult *r = PQexec(w->conn, "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) v = g_ascii_strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+  }
+  /* an unreadable position counts as a change every time: caches are dropped, never kept wrongly */
+  if (v < 0 || v != w->seen) atomic_fetch_add(&w->changes, 1);
+  w->seen = v;
+  return FALSE;
+}
+
+static struct PgWatcher *watcher_start(const char *conninfo)
+{
+  struct PgWatcher *w = g_new0(struct PgWatcher, 1);
+  w->conninfo = g_strdup(conninfo);
+  w->seen = -1;
+  atomic_init(&w->changes, 1); /* the first call already differs from any value read before the watcher ran */
+  w->thread = ma_periodic_start("pg-commit-watch", PG_WATCH_INTERVAL_MS, watcher_poll, w); /* connects there */
+  return w;
+}
+
+static void watcher_stop(struct PgWatcher *w)
+{
+  if (!w) return;
+  ma_periodic_stop(&w->thread);
+  if (w->conn) PQfinish(w->conn);
+  g_free(w->conninfo);
+  g_free(w);
+}
+
+/* Two counters, read without a round trip, so an event loop may call it: commits made through any
+ * handle of this process (commit_now bumps process_commits after COMMIT returns, before its caller
+ * can answer anyone), plus the times the watcher saw the server's write-ahead log position move
+ * (every commit, by any process or node, moves it before it becomes visible; so do rolled-back
+ * writes and the server's own maintenance: a cache dropped for nothing, never one kept wrongly).
+ * Staleness: none for this process's own commits (API writes, pipeline workers, any thread); a
+ * commit by ANOTHER process or node (the CLI, another serve) is seen up to PG_WATCH_INTERVAL_MS
+ * plus one round trip after it returned. The first call starts the watcher. Never decreases. */
 gint64 pg_data_version(void *impl)
 {
   PgDb *d = impl;
-  PGresult *r = pg_run(d, "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint", NULL, "data version", NULL);
-  gint64 v = r ? pg_col_int(r, 0, 0) : 0;
-  if (r) PQclear(r);
-  if (!r || v <= d->data_version) v = d->data_version + (r ? 0 : 1);
-  d->data_version = v;
-  return v;
+  if (!d->watcher) d->watcher = watcher_start(d->conninfo);
+  d->data_version = atomic_load(&process_commits) + atomic_load(&d->watcher->changes);
+  return d->data_version;
 }
 
 /* The server checkpoints its own log (and a CHECKPOINT needs a privileged role): nothing to do. */

@@ -4,10 +4,13 @@
  * Pages are keyed by enterprise id, then by request URI (path and query), so one tenant can never
  * be served another's page: the enterprise is the key's own, known after authentication. Once per
  * request (api_cache_sync, before authentication) storage_data_version says whether anything at
- * all was committed since the last request; only then, and only for the enterprise asking, is
- * storage_archive_version read again, and that enterprise's pages are dropped when it moved. So a
- * commit of one tenant's mail costs the other tenants one version look-up, not their pages. When
- * the version cannot be read, nothing is served from or kept in the cache (said once in the log).
+ * all was committed since the last request (no database wait: storage.h); only then, and only for
+ * the enterprise asking, is storage_archive_version read again, by the read worker that computes
+ * that request's page (never on the loop: api_cache_validate), and that enterprise's pages are
+ * dropped when it moved. Until a worker has read it, the enterprise's requests are computed, and
+ * its kept pages neither served nor replaced. So a commit of one tenant's mail costs the other
+ * tenants a computed page or a few (the requests in flight), not their pages. When the version
+ * cannot be read, nothing is served from or kept in the cache (said once in the log).
  * The API keys found by hash are cached too (unknown keys never are) and, unlike pages, emptied by
  * any commit at all, so revocation stays immediate: the next request after the revoking commit
  * looks the key up in the database again.
@@ -114,14 +117,11 @@ void api_cache_sync(ApiCtx *ctx)
   }
 }
 
-/* The asking enterprise's pages, valid at the current data version: re-reads its archive version
- * when anything was committed since it was last read, dropping its pages when that moved. NULL
- * when the version cannot be read (nothing is served from or stored into the cache then). */
-static ApiCacheTenant *tenant_current(ApiCtx *ctx)
+/* The asking enterprise's pages (created empty on its first request), NULL without an enterprise.
+ * Valid at the current data version only when t->checked_at == c->version. */
+static ApiCacheTenant *tenant_get(ApiCtx *ctx)
 {
   ApiCache *c = ctx->srv->cache;
-  g_autoptr(GError) error = NULL;
-  gint64 v = 0;
 
   if (!ctx->enterprise_id)
     return NULL;
@@ -133,24 +133,35 @@ static ApiCacheTenant *tenant_current(ApiCtx *ctx)
     t->checked_at = -1;
     g_hash_table_insert(c->tenants, g_strdup(ctx->enterprise_id), t);
   }
-  if (t->checked_at == c->version)
-    return t;
-  if (storage_archive_version(ctx->st, ctx->enterprise_id, &v, &error) < 0) {
+  return t;
+}
+
+gint64 api_cache_synced(ApiCtx *ctx)
+{
+  return ctx->srv->cache->version;
+}
+
+void api_cache_validate(ApiCtx *ctx, gint64 synced, int rc, gint64 archive_version, const GError *error)
+{
+  ApiCache *c = ctx->srv->cache;
+  ApiCacheTenant *t = ctx->enterprise_id ? g_hash_table_lookup(c->tenants, ctx->enterprise_id) : NULL;
+
+  if (rc < 0) {
     /* answers are still right, only computed every time: said once, not per request */
     if (!c->version_failed)
-      ma_warn("api", "page cache off for enterprise %s: cannot read its archive version: %s", ctx->enterprise_id,
-              error->message);
+      ma_warn("api", "page cache off for enterprise %s: cannot read its archive version: %s",
+              ctx->enterprise_id ? ctx->enterprise_id : "?", error ? error->message : "?");
     c->version_failed = TRUE;
-    tenant_drop_pages(c, t);
-    t->archive_version = -1;
-    t->checked_at = -1;
-    return NULL;
+    return;
   }
-  if (v != t->archive_version)
+  /* The worker read the version after the sync at synced and before now: when the data version
+   * still reads synced, nothing was committed in between, so it is the version at synced. */
+  if (!t || t->checked_at == c->version || synced != c->version || storage_data_version(ctx->st) != c->version)
+    return;
+  if (archive_version != t->archive_version)
     tenant_drop_pages(c, t);
-  t->archive_version = v;
+  t->archive_version = archive_version;
   t->checked_at = c->version;
-  return t;
 }
 
 static MaApiKey *key_copy(const MaApiKey *k)
@@ -184,12 +195,20 @@ void api_cache_key_store(ApiCtx *ctx, const char *hash, const MaApiKey *key)
 
 gboolean api_cache_reply(ApiCtx *ctx)
 {
-  ApiCacheTenant *t = tenant_current(ctx);
+  ApiCacheTenant *t = tenant_get(ctx);
   GBytes *body;
 
   if (!t)
     return FALSE;
+  /* Not known at this data version (something was committed since it was read): no database read
+   * here, on the loop; the page is computed by a worker, which reads the archive version too
+   * (api_cache_validate), and the pages kept are served again once it is known unchanged. */
   body = g_hash_table_lookup(t->pages, evhttp_request_get_uri(ctx->req));
+  ctx->cache_unchecked = t->checked_at != ctx->srv->cache->version;
+  if (ctx->cache_unchecked) {
+    ctx->cache_admit = !body && miss_seen_before(ctx->srv->cache, ctx); /* a kept page stays kept */
+    return FALSE;
+  }
   if (!body) {
     ctx->cache_admit = miss_seen_before(ctx->srv->cache, ctx);
     return FALSE;

@@ -78,6 +78,9 @@ typedef struct {
   gboolean parked;                        /* api_defer: a read worker computes the answer */
   gboolean cache_admit;                   /* api_cache_reply missed a URI that missed before:
                                            * api_cache_store keeps its answer */
+  gboolean cache_unchecked;               /* api_cache_reply missed because this enterprise's
+                                           * archive version is not known at this data version:
+                                           * the worker reads it (api_cache_validate) */
 } ApiCtx;
 
 typedef void (*ApiHandler)(ApiCtx *ctx);
@@ -224,6 +227,14 @@ void api_cache_key_store(ApiCtx *ctx, const char *hash, const MaApiKey *key);
 /* Answers 200 from the cache and returns TRUE when this enterprise's answer to this URI is cached
  * and nothing was committed since; FALSE otherwise (the handler then computes the answer). */
 gboolean api_cache_reply(ApiCtx *ctx);
+/* The cache's data version at the last api_cache_sync: a handler that parks a request with
+ * ctx->cache_unchecked set keeps it for api_cache_validate. */
+gint64 api_cache_synced(ApiCtx *ctx);
+/* Loop, in a parked request's done half: the archive version a worker read (storage_archive_version
+ * returned rc, *error when < 0) after the sync at synced. It becomes this enterprise's known
+ * version (dropping its pages when it moved) only when nothing was committed since that sync, so
+ * it is the version at that data version; otherwise nothing changes and a later request checks. */
+void api_cache_validate(ApiCtx *ctx, gint64 synced, int rc, gint64 archive_version, const GError *error);
 /* Keeps a 200 JSON answer for api_cache_reply, only when api_cache_reply missed this URI before
  * (the doorkeeper): a new reference to body (not copied; the reply shares it). */
 void api_cache_store(ApiCtx *ctx, GBytes *body);

@@ -7,7 +7,8 @@
  * arrives: a new message sorts before the first page, never into a later one. A record with no
  * items that does not exist answers 404; a deleted record keeps its history. Pages are served
  * from api_cache.c while nothing has been committed to this enterprise's archive since they were
- * built (storage_archive_version); the others are computed by a read worker (api_workers.c) while
+ * built (storage_archive_version, read by the worker of a page asked for after any commit, never on
+ * the loop); the others are computed by a read worker (api_workers.c) while
  * the event loop answers other requests. A computed page copies each item rendered before from the
  * item cache (api_item_cache.c, keyed by the row and its stored bytes, so never stale), and
  * storage decodes only the rows that cache has not got.
@@ -49,6 +50,11 @@ typedef struct {
   char *next;
   gboolean no_record; /* no item and no such record: 404 */
   GError *error;
+  gboolean read_version;  /* the page cache wants this enterprise's archive version (api_cache_validate) */
+  gint64 synced;          /* ... at this data version of the page cache's */
+  int version_rc;         /* storage_archive_version's */
+  gint64 archive_version;
+  GError *version_error;
 } PageJob;
 
 /* A row the item cache has rendered already: its JSON copied into the page, no decoding. */
@@ -77,6 +83,10 @@ static void page_run(MaStorage *st, void *data)
   MaRecord *r = NULL;
   int rc;
 
+  /* read before the page: a commit in between leaves a page newer than its version, which the next
+   * check drops, never an older one kept */
+  if (job->read_version)
+    job->version_rc = storage_archive_version(st, job->enterprise_id, &job->archive_version, &job->version_error);
   codec_writer_init(&job->w, api_workers_buffer_take(job->pool)); /* reused: no allocation per page */
   codec_write_page_begin(&job->w);
   if (storage_timeline_each_known(st, job->enterprise_id, job->type, job->record_id, &job->filter, job->cursor,
@@ -100,6 +110,8 @@ static void page_done(ApiCtx *ctx, void *data)
   PageJob *job = data;
   GString *text = job->w.out;
 
+  if (job->read_version)
+    api_cache_validate(ctx, job->synced, job->version_rc, job->archive_version, job->version_error);
   if (job->error && job->error->domain == MA_ERROR && job->error->code == MA_ERROR_INVALID && job->cursor)
     api_reply_error(ctx, 400, "bad_cursor", "the cursor is not one this API returned");
   else if (job->error)
@@ -112,6 +124,7 @@ static void page_done(ApiCtx *ctx, void *data)
   }
   api_workers_buffer_give(job->pool, text);
   g_clear_error(&job->error);
+  g_clear_error(&job->version_error);
   g_free(job->enterprise_id);
   g_free(job->record_id);
   g_free(job->cursor);
@@ -148,6 +161,8 @@ static void timeline_get(ApiCtx *ctx)
   job->limit = limit;
   job->item_cache = ctx->srv->item_cache;
   job->pool = ctx->srv->workers;
+  job->read_version = ctx->cache_unchecked;
+  job->synced = api_cache_synced(ctx);
   api_defer(ctx, page_run, page_done, job);
 }
 

@@ -24,6 +24,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static struct {
@@ -936,8 +937,14 @@ static void test_cache_per_enterprise(void)
     "UPDATE archive_versions SET n = (SELECT n FROM kept) WHERE enterprise_id = (SELECT enterprise_id FROM kept);",
     strlen(cached), cached);
   raw_exec(rename);
-  /* a commit of B's mail: A's page still comes from the cache */
+  /* a commit of B's mail: the first request after it is computed by a read worker, which reads A's
+   * archive version (never the loop) and finds it unchanged, so A's page is kept (not replaced):
+   * the next request comes from the cache */
   g_free(put_message(F.ent_b, "c2", "for globex", 1750000100, MA_DIRECTION_INBOUND, NULL, NULL, NULL));
+  doc = expect("GET", uri, F.key_a, NULL, 200, NULL);
+  g_autofree char *first_after_b = from_name(doc, 0);
+  json_decref(doc);
+  g_assert_cmpstr(first_after_b, ==, "Renamed");
   doc = expect("GET", uri, F.key_a, NULL, 200, NULL);
   after_b = from_name(doc, 0);
   json_decref(doc);
@@ -982,6 +989,12 @@ static void test_cache_doorkeeper(void)
     "UPDATE archive_versions SET n = (SELECT n FROM kept) WHERE enterprise_id = (SELECT enterprise_id FROM kept);",
     strlen(name), name);
   raw_exec(back);
+  /* that was a commit: the next request is computed by a worker that reads A's archive version,
+   * unchanged, and keeps the page (not replaced) */
+  doc = expect("GET", uri, F.key_a, NULL, 200, NULL);
+  g_autofree char *computed = from_name(doc, 0);
+  json_decref(doc);
+  g_assert_cmpstr(computed, ==, name);
   doc = expect("GET", uri, F.key_a, NULL, 200, NULL); /* served from the cache: still "Kept" */
   g_autofree char *third = from_name(doc, 0);
   json_decref(doc);
@@ -992,6 +1005,66 @@ static void test_cache_doorkeeper(void)
   g_autofree char *after = from_name(doc, 1);
   json_decref(doc);
   g_assert_cmpstr(after, ==, name);
+}
+
+/* The subject of a timeline page's first item. */
+static char *first_subject(const char *uri)
+{
+  json_t *doc = expect("GET", uri, F.key_a, NULL, 200, NULL);
+  char *subject =
+    g_strdup(json_string_value(json_object_get(json_array_get(json_object_get(doc, "items"), 0), "subject")));
+  json_decref(doc);
+  return subject;
+}
+
+/* Caches the page at uri (asked twice: the doorkeeper keeps it on its second miss), asserting its
+ * first item's subject. */
+static void cache_page(const char *uri, const char *subject)
+{
+  g_autofree char *one = first_subject(uri);
+  g_autofree char *two = first_subject(uri);
+  g_assert_cmpstr(one, ==, subject);
+  g_assert_cmpstr(two, ==, subject);
+}
+
+/* The page cache drops a cached page after a commit from each kind of writer the requester could
+ * have seen before asking: (a) a write made through this API (the loop's own handle), (b) a commit
+ * by another handle of this process (the pipeline workers': F.st), (c) a commit by another process
+ * (a forked child with a handle of its own, as the CLI), each time asserting the page's content.
+ * The data version now comes from the WAL-index header (SQLite) without a read transaction: a
+ * header not read, or read wrongly, serves the page cached before the commit. */
+static void test_cache_writers(void)
+{
+  const char *uri = "/v1/records/contact/c8/timeline?limit=3";
+  g_autoptr(GError) error = NULL;
+
+  put_contact(F.ent_a, "c8", "Dora", "dora@customer.test");
+  g_free(put_message(F.ent_a, "c8", "dora one", 1770000000, MA_DIRECTION_INBOUND, NULL, NULL, NULL));
+  cache_page(uri, "dora one");
+  /* (b) another handle of this process */
+  g_free(put_message(F.ent_a, "c8", "dora two", 1770000100, MA_DIRECTION_INBOUND, NULL, NULL, NULL));
+  cache_page(uri, "dora two");
+  /* (c) another process: the child's commit returns before its exit, which this process waits for */
+  pid_t pid = fork();
+  g_assert_cmpint(pid, >=, 0);
+  if (pid == 0) {
+    MaStorage *mine = NULL;
+    if (storage_open(F.dir, FALSE, &mine, NULL) < 0)
+      _exit(2);
+    F.st = mine; /* put_message writes through F.st: the child's own handle, never the parent's */
+    g_free(put_message(F.ent_a, "c8", "dora three", 1770000200, MA_DIRECTION_INBOUND, NULL, NULL, NULL));
+    storage_close(&mine);
+    _exit(0);
+  }
+  int status = 0;
+  g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+  g_assert_true(WIFEXITED(status));
+  g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+  cache_page(uri, "dora three");
+  /* (a) a write through the API itself: the record deleted, its cached timeline goes with it */
+  json_decref(expect("DELETE", "/v1/records/contact/c8", F.key_a, NULL, 204, NULL));
+  json_t *doc = expect("GET", uri, F.key_a, NULL, 404, "not_found");
+  json_decref(doc);
 }
 
 /* The item cache (api_item_cache.c) answers the items of computed pages it rendered before, but a
@@ -1291,6 +1364,7 @@ int main(int argc, char **argv)
   g_test_add_func("/api/cache", test_cache);
   g_test_add_func("/api/cache/per_enterprise", test_cache_per_enterprise);
   g_test_add_func("/api/cache/doorkeeper", test_cache_doorkeeper);
+  g_test_add_func("/api/cache/writers", test_cache_writers);
   g_test_add_func("/api/item_cache/changed_row", test_item_cache_changed_row);
   g_test_add_func("/api/settings", test_settings);
   g_test_add_func("/api/rules", test_rules);
