@@ -627,6 +627,14 @@ static const SqlMigration migrations[] = {
          * trigger's look-up and upsert for each of their timeline rows (3.6% of ingest's
          * instructions). Updates and deletes keep their triggers (rarer, and spread over paths). */
    "DROP TRIGGER IF EXISTS archive_version_timeline_ins;"},
+  {170, /* issue 15: migration 129's two participant indexes (by address, by domain) become one, by
+         * domain then address: a look-up by address probes it with both (the address's own domain),
+         * one by domain with the first. Each participant row wrote two random-keyed index entries;
+         * now one (ingest: two fewer index B-tree inserts per message, and their dirtied pages). */
+   "DROP INDEX IF EXISTS participants_by_address;"
+   "DROP INDEX IF EXISTS participants_by_domain;"
+   "CREATE INDEX IF NOT EXISTS participants_by_domain_address"
+   " ON participants(lower(substr(address, instr(address, '@') + 1)), lower(address));"},
 };
 
 int sql_migrations_latest(void)

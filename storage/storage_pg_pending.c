@@ -88,10 +88,13 @@ int pg_messages_by_participant(void *impl, const char *enterprise_id, const char
   pg_param_text(&p, enterprise_id);
   pg_param_text(&p, address ? address : domain);
   pg_param_int(&p, since);
-  /* the expressions are those of the participant indexes (010_archive.sql) */
+  /* the expressions are those of the participant index (054_participants_one_index.sql: domain,
+   * then address; an address's domain is its own, so both columns are probed) */
   return pg_ids_collect(pg_run(impl,
                             address ? "SELECT DISTINCT p.message_id COLLATE \"C\" FROM participants p"
-                                      " JOIN messages m ON m.id = p.message_id WHERE lower(p.address) = $2 AND p.role <> 5"
+                                      " JOIN messages m ON m.id = p.message_id"
+                                      " WHERE lower(substr(p.address, strpos(p.address, '@') + 1)) = substr($2, strpos($2, '@') + 1)"
+                                      " AND lower(p.address) = $2 AND p.role <> 5"
                                       " AND m.enterprise_id = $1 AND m.archived_at >= $3 ORDER BY 1"
                                     : "SELECT DISTINCT p.message_id COLLATE \"C\" FROM participants p"
                                       " JOIN messages m ON m.id = p.message_id"

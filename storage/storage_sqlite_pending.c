@@ -76,13 +76,16 @@ int sqlite_messages_by_participant(void *impl, const char *enterprise_id, const 
                                    gint64 since, GPtrArray *out, GError **error)
 {
   SqlDb *d = impl;
-  /* the expressions are those of the indexes of migration 129, named and joined first (CROSS JOIN)
-   * so that SQLite probes them instead of walking the enterprise's recent messages */
+  /* the expressions are those of the index of migration 170 (domain, then address; an address's
+   * domain is its own, so both columns are probed), named and joined first (CROSS JOIN) so that
+   * SQLite probes it instead of walking the enterprise's recent messages */
   sqlite3_stmt *s = sql_prep(d,
-                             address ? "SELECT DISTINCT p.message_id FROM participants p INDEXED BY participants_by_address"
-                                       " CROSS JOIN messages m ON m.id = p.message_id WHERE lower(p.address) = ?2 AND p.role <> 5 AND m.enterprise_id = ?1"
+                             address ? "SELECT DISTINCT p.message_id FROM participants p INDEXED BY participants_by_domain_address"
+                                       " CROSS JOIN messages m ON m.id = p.message_id"
+                                       " WHERE lower(substr(p.address, instr(p.address, '@') + 1)) = substr(?2, instr(?2, '@') + 1)"
+                                       " AND lower(p.address) = ?2 AND p.role <> 5 AND m.enterprise_id = ?1"
                                        " AND m.archived_at >= ?3 ORDER BY p.message_id"
-                                     : "SELECT DISTINCT p.message_id FROM participants p INDEXED BY participants_by_domain"
+                                     : "SELECT DISTINCT p.message_id FROM participants p INDEXED BY participants_by_domain_address"
                                        " CROSS JOIN messages m ON m.id = p.message_id"
                                        " WHERE lower(substr(p.address, instr(p.address, '@') + 1)) = ?2 AND p.role <> 5"
                                        " AND m.enterprise_id = ?1 AND m.archived_at >= ?3 ORDER BY p.message_id",

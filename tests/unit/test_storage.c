@@ -159,7 +159,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   sqlite3_close(db);
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db,
-                               TESTUTIL_UNDO_SQLITE_166 TESTUTIL_UNDO_SQLITE_165
+                               TESTUTIL_UNDO_SQLITE_170 TESTUTIL_UNDO_SQLITE_166 TESTUTIL_UNDO_SQLITE_165
                                /* migration 145 */
                                "DROP INDEX outbox_pending_by_enterprise; ALTER TABLE outbox DROP COLUMN claimed_until;"
                                "DROP TABLE installation;" /* migration 149 */

@@ -528,7 +528,7 @@ static void test_backfill(Fixture *fx, gconstpointer data)
    * went with 131's configuration table) */
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db, "DROP INDEX outbox_pending_by_enterprise; ALTER TABLE outbox DROP COLUMN claimed_until;"
-                                   "ALTER TABLE relays DROP COLUMN auth_provider;" TESTUTIL_UNDO_SQLITE_166
+                                   "ALTER TABLE relays DROP COLUMN auth_provider;" TESTUTIL_UNDO_SQLITE_170 TESTUTIL_UNDO_SQLITE_166
                                    TESTUTIL_UNDO_SQLITE_165,
                                NULL, NULL, NULL),
                   ==, SQLITE_OK);

@@ -52,4 +52,10 @@ MaStorage *testutil_storage_open_again(const char *dir, gconstpointer data);
   " INSERT INTO archive_versions(enterprise_id, n) VALUES(NEW.enterprise_id, abs(random() % 4503599627370496))" \
   " ON CONFLICT(enterprise_id) DO UPDATE SET n = n + 1; END;"
 
+/* SQL that undoes SQLite migration 170: migration 129's two participant indexes again. */
+#define TESTUTIL_UNDO_SQLITE_170                                                                       \
+  "DROP INDEX participants_by_domain_address;"                                                            \
+  "CREATE INDEX participants_by_address ON participants(lower(address));"                                 \
+  "CREATE INDEX participants_by_domain ON participants(lower(substr(address, instr(address, '@') + 1)));"
+
 #endif
