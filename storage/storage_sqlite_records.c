@@ -9,7 +9,6 @@
  */
 #include "sqlite_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 /* The SQL below spells these enum values as numbers. */
@@ -195,45 +194,15 @@ int sqlite_record_list(void *impl, const char *enterprise_id, MaRecordType type,
   return sql_records_collect(d, s, out, error);
 }
 
-static gint record_cmp_type_id(gconstpointer a, gconstpointer b)
-{
-  const MaRecord *x = *(const MaRecord *const *)a, *y = *(const MaRecord *const *)b;
-  if (x->type != y->type) return x->type < y->type ? -1 : 1;
-  return strcmp(x->id, y->id); /* bytes, as SQLite's BINARY collation orders the ids */
-}
-
-/* Orders out[from..] by type then id and drops repeats of a record (their rows are equal: type and
- * id are the record's key). */
-static void records_sort_unique(GPtrArray *out, guint from)
-{
-  guint n = out->len - from;
-  if (n < 2) return;
-  qsort(out->pdata + from, n, sizeof(gpointer), (int (*)(const void *, const void *))record_cmp_type_id);
-  guint kept = from + 1;
-  for (guint i = from + 1; i < out->len; i++) {
-    gpointer r = out->pdata[i];
-    out->pdata[i] = NULL; /* moved to kept, or freed: the array's tail ends as NULLs */
-    if (record_cmp_type_id(&out->pdata[kept - 1], &r) == 0)
-      ma_record_free(r);
-    else
-      out->pdata[kept++] = r;
-  }
-  g_ptr_array_set_size(out, kept); /* drops NULLs only (ma_record_free(NULL) does nothing) */
-}
-
 int sqlite_records_by_email(void *impl, const char *enterprise_id, const char *address_key, gboolean ignore_plus,
                             GPtrArray *out, GError **error)
 {
   SqlDb *d = impl;
-  /* Without the "+tag" the index holds one row per stored address (a+x@ and a+y@ of one record
-   * are two), in address order: the rows are ordered and made unique here rather than with
-   * DISTINCT and ORDER BY, which cost SQLite two temporary b-trees per message. By the exact
-   * address the primary key already gives them in (type, record_id) order, once each. */
   sqlite3_stmt *s = sql_prep(d,
                              ignore_plus
-                                 ? "SELECT " SQL_RECORD_COLS " FROM record_emails e INDEXED BY record_emails_noplus CROSS JOIN records r"
+                                 ? "SELECT DISTINCT " SQL_RECORD_COLS " FROM record_emails e INDEXED BY record_emails_noplus CROSS JOIN records r"
                                    " ON r.enterprise_id = e.enterprise_id AND r.type = e.type AND r.id = e.record_id"
-                                   " WHERE e.enterprise_id = ? AND e.email_noplus = ?"
+                                   " WHERE e.enterprise_id = ? AND e.email_noplus = ? ORDER BY e.type, e.record_id"
                                  : "SELECT " SQL_RECORD_COLS " FROM record_emails e CROSS JOIN records r"
                                    " ON r.enterprise_id = e.enterprise_id AND r.type = e.type AND r.id = e.record_id"
                                    " WHERE e.enterprise_id = ? AND e.email = ? ORDER BY e.type, e.record_id",
@@ -242,10 +211,8 @@ int sqlite_records_by_email(void *impl, const char *enterprise_id, const char *a
   char *key = ma_address_key(address_key, ignore_plus);
   sql_bind_text(s, 1, enterprise_id);
   sql_bind_text(s, 2, key);
-  guint from = out->len;
   int rc = sql_records_collect(d, s, out, error);
   g_free(key);
-  if (rc == 0 && ignore_plus) records_sort_unique(out, from);
   return rc;
 }
 
