@@ -986,6 +986,27 @@ static char *timeline_checked(MaStorage *st, const char *ent, const char *record
     g_assert_cmpstr(seen_, ==, (expected));                                                          \
   } while (0)
 
+/* Queues outbound message id of e1 with Message-ID message_id (raw blob sha) to one recipient. */
+static void queue_outbound(MaStorage *st, const char *id, const char *message_id, const char *sha)
+{
+  GError *error = NULL;
+  MaOutbound *q = ma_outbound_new();
+  q->id = g_strdup(id);
+  q->enterprise_id = g_strdup("e1");
+  q->message_id = g_strdup(message_id);
+  q->mail_from = g_strdup("ann@acme.com");
+  q->raw_sha256 = g_strdup(sha);
+  q->size = 3;
+  q->created_at = 1000;
+  MaOutboundRecipient *r = g_new0(MaOutboundRecipient, 1);
+  r->address = g_strdup("hank@globex.com");
+  r->state = MA_OUT_QUEUED;
+  g_ptr_array_add(q->recipients, r);
+  g_assert_cmpint(storage_outbound_enqueue(st, q, NULL, NULL, NULL, 1000, NULL, NULL, &error), ==, 1);
+  g_assert_no_error(error);
+  ma_outbound_free(q);
+}
+
 /* A new message's timeline rows carry the item the view timeline_message_fields makes from its
  * stored rows (SQLite encodes it in C from the values it binds, storage_timeline_row.h): every
  * field NULL and not, participants of every role (Sender, Bcc and Reply-To are not listed), an
@@ -997,20 +1018,7 @@ static void test_timeline_insert_item(Fixture *fx, gconstpointer data)
   GError *error = NULL;
   char sha[65];
   g_assert_cmpint(storage_blob_put(fx->st, "pdf", 3, sha, &error), ==, 0);
-  MaOutbound *q = ma_outbound_new();
-  q->id = g_strdup("q1");
-  q->enterprise_id = g_strdup("e1");
-  q->message_id = g_strdup("queued@acme.com");
-  q->mail_from = g_strdup("ann@acme.com");
-  q->raw_sha256 = g_strdup(sha);
-  q->size = 3;
-  q->created_at = 1000;
-  MaOutboundRecipient *r = g_new0(MaOutboundRecipient, 1);
-  r->address = g_strdup("hank@globex.com");
-  r->state = MA_OUT_QUEUED;
-  g_ptr_array_add(q->recipients, r);
-  g_assert_cmpint(storage_outbound_enqueue(fx->st, q, NULL, NULL, NULL, 1000, NULL, NULL, &error), ==, 1);
-  ma_outbound_free(q);
+  queue_outbound(fx->st, "q1", "queued@acme.com", sha);
 
   MaStoredMessage *m = message("e1", "m1", 100, "in1@globex.com", "t1");
   g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_SENDER, "S", "s@globex.com"));
@@ -1118,20 +1126,7 @@ static void test_timeline_exact(Fixture *fx, gconstpointer data)
   ASSERT_TIMELINE(fx->st, "c1", "m:m2 m:m1");
 
   /* the queue gains the outbound message's Message-ID, holds it, and loses it */
-  MaOutbound *q = ma_outbound_new();
-  q->id = g_strdup("q1");
-  q->enterprise_id = g_strdup("e1");
-  q->message_id = g_strdup("out2@acme.com");
-  q->mail_from = g_strdup("ann@acme.com");
-  q->raw_sha256 = g_strdup(sha);
-  q->size = 3;
-  q->created_at = 1000;
-  MaOutboundRecipient *r = g_new0(MaOutboundRecipient, 1);
-  r->address = g_strdup("hank@globex.com");
-  r->state = MA_OUT_QUEUED;
-  g_ptr_array_add(q->recipients, r);
-  g_assert_cmpint(storage_outbound_enqueue(fx->st, q, NULL, NULL, NULL, 1000, NULL, NULL, &error), ==, 1);
-  ma_outbound_free(q);
+  queue_outbound(fx->st, "q1", "out2@acme.com", sha);
   ASSERT_TIMELINE(fx->st, "c1", "m:m2 m:m1");
   g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
   g_autofree char *next = NULL;
