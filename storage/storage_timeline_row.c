@@ -1,11 +1,13 @@
 /* storage_timeline_row.c - decodes the item a timeline row carries (the format is in
  * storage_timeline_row.h) into the message or activity a page visits. Bounded by the item's own
- * length; never reads past it, never trusts a length or a number in it.
+ * length; never reads past it, never trusts a length or a number in it. Also encodes a new
+ * message's item for SQLite's insert path, from the values that insert binds.
  */
 #include "storage_timeline_row.h"
 
 #include "agent/lib/error.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void storage_timeline_row_parts_init(MaTimelineRowParts *rp)
@@ -294,4 +296,83 @@ int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row,
   if (storage_timeline_row_message(rp, row->item, row->item_len, &m, error) < 0) return -1;
   visit(&it, user_data);
   return 0;
+}
+
+/* ---- encoding: a new message's item on SQLite's insert path ------------------------------------ */
+
+/* The field of v ("~" for NULL), as TIMELINE_FIELD writes it: its byte length in decimal, ':', its bytes. */
+static void field_put(GString *s, const char *v)
+{
+  if (!v) {
+    g_string_append_c(s, '~');
+    return;
+  }
+  gsize n = strlen(v);
+  char digits[24];
+  int k = g_snprintf(digits, sizeof digits, "%" G_GSIZE_FORMAT ":", n);
+  g_string_append_len(s, digits, k);
+  g_string_append_len(s, v, (gssize)n);
+}
+
+/* The field of an integer column: SQLite writes it as decimal text. */
+static void field_put_int(GString *s, gint64 v)
+{
+  char text[24];
+  g_snprintf(text, sizeof text, "%" G_GINT64_FORMAT, v);
+  field_put(s, text);
+}
+
+static gint link_order(gconstpointer a, gconstpointer b)
+{
+  const MaRecordRef *x = *(const MaRecordRef *const *)a, *y = *(const MaRecordRef *const *)b;
+  if (x->type != y->type) return x->type < y->type ? -1 : 1;
+  return strcmp(x->id, y->id); /* bytes, as the key (message_id, record_type, record_id) orders them */
+}
+
+char *storage_timeline_row_message_item(const MaStoredMessage *m, const char *snippet, gboolean delivery_key)
+{
+  GString *s = g_string_sized_new(512);
+  field_put(s, m->thread_id);
+  field_put_int(s, (gint64)m->direction);
+  field_put(s, m->subject ? m->subject : "");
+  field_put(s, snippet);
+  field_put(s, m->parse_error);
+  field_put_int(s, (int)m->machine); /* bound as an int */
+  if (delivery_key)
+    field_put(s, m->message_id);
+  else
+    g_string_append_c(s, '~');
+  for (guint i = 0; m->participants && i < m->participants->len; i++) {
+    const MaParticipant *p = g_ptr_array_index(m->participants, i);
+    if (p->role != MA_ROLE_FROM && p->role != MA_ROLE_TO && p->role != MA_ROLE_CC) continue;
+    field_put_int(s, (gint64)p->role);
+    field_put(s, p->name);
+    field_put(s, p->address ? p->address : "");
+  }
+  g_string_append_c(s, '.');
+  for (guint i = 0; m->attachments && i < m->attachments->len; i++) {
+    const MaAttachment *a = g_ptr_array_index(m->attachments, i);
+    field_put(s, a->filename);
+    field_put(s, a->content_type);
+    field_put(s, a->content_id);
+    field_put_int(s, a->is_inline ? 1 : 0);
+    field_put_int(s, (gint64)a->size);
+    field_put(s, a->sha256);
+  }
+  g_string_append_c(s, '.');
+  /* the message's links as its rows hold them: in key order, each once */
+  guint n = m->links ? m->links->len : 0;
+  g_autofree gpointer *links = g_new(gpointer, n + 1);
+  guint k = 0;
+  for (guint i = 0; i < n; i++)
+    if (((const MaRecordRef *)g_ptr_array_index(m->links, i))->id) links[k++] = g_ptr_array_index(m->links, i);
+  qsort(links, k, sizeof *links, (int (*)(const void *, const void *))link_order);
+  for (guint i = 0; i < k; i++) {
+    if (i > 0 && link_order(&links[i - 1], &links[i]) == 0) continue;
+    const MaRecordRef *r = links[i];
+    field_put_int(s, (gint64)r->type);
+    field_put(s, r->id);
+  }
+  g_string_append_c(s, '.');
+  return g_string_free(s, FALSE);
 }

@@ -13,9 +13,14 @@
  * content, owner and creation time. "1:03:abc5:Hello~~1:0~1:05:Alice3:a@x..1:12:c1." is an inbound
  * message of thread "abc" from Alice with one link. The database writes items (SQLite: the view
  * timeline_message_fields of migration 165 with TIMELINE_FIELD and TIMELINE_ACTIVITY_ITEM below;
- * PostgreSQL: migration 050's view and functions), never C code, so each shape has one definition
- * per backend; the decoder trusts nothing in an item (a length past the end, a missing ':' or '.',
- * a field missing or left over, a number or a role out of range are errors).
+ * PostgreSQL: migration 050's view and functions), so each shape has one definition per backend,
+ * with one exception: SQLite's insert of a new message encodes that message's item in C
+ * (storage_timeline_row_message_item) from the values the insert has just bound, where reading
+ * them back through the view cost about 52,000 instructions per archived message, more than the
+ * message row's own insert (scripts/bench/ingest/cost.sh). test_storage_archive's
+ * /storage/timeline/insert-item checks the two agree, field by field and list by list. The
+ * decoder trusts nothing in an item (a length past the end, a missing ':' or '.', a field missing
+ * or left over, a number or a role out of range are errors).
  */
 #ifndef MA_STORAGE_TIMELINE_ROW_H
 #define MA_STORAGE_TIMELINE_ROW_H
@@ -59,6 +64,14 @@ int storage_timeline_row_message(MaTimelineRowParts *rp, const char *item, gsize
  * creation time. */
 int storage_timeline_row_activity(MaTimelineRowParts *rp, const char *item, gsize len, MaActivity *a,
                                   GError **error);
+
+/* The item of a message being inserted (SQLite's insert path only), exactly as the view
+ * timeline_message_fields makes it from the rows that insert writes: m's thread id, direction,
+ * subject ("" for NULL), snippet (the one stored: the caller's), parse error and machine flags; its
+ * Message-ID as the delivery key when delivery_key (the caller found it in the outbound queue),
+ * else NULL; its From/To/Cc participants in order; its attachments in order; its links ordered by
+ * type then id, each once. Returns a string the caller frees with g_free. */
+char *storage_timeline_row_message_item(const MaStoredMessage *m, const char *snippet, gboolean delivery_key);
 
 /* Whether a message row's item names a delivery key (its seventh field is not NULL): such a row's
  * item is visited with delivery states read apart, so it is never offered to a MaTimelineKnown.

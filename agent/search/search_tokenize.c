@@ -55,6 +55,30 @@ typedef struct {
  * digit and lower-case letter already (g_ascii_tolower is a call per byte, a range test a branch). */
 #define ASCII_ALNUM_LOWER(c) ((char)((c) | 0x20))
 
+/* Per byte: an ASCII letter or digit lower-cased; 1 for any other ASCII byte (a separator between
+ * words); 0 for a byte above 0x7F. One load answers both questions the ASCII loops ask of a byte,
+ * where g_ascii_isalnum, a range test and a lower-casing took three. */
+static const char ascii_class[256] = {
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 1, 1, 1, 1, 1, 1,
+  1, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
+  'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 1, 1, 1, 1, 1,
+  1, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
+  'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 1, 1, 1, 1, 1,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+#define ASCII_WORD_BYTE(c) (ascii_class[(guchar)(c)] > 1) /* letter or digit ('0' is 0x30) */
+#define ASCII_SEPARATOR(c) (ascii_class[(guchar)(c)] == 1)
+
 /* A word of ASCII letters and digits text[start..end), lower-cased and cut to SEARCH_TOKEN_MAX bytes. */
 static int emit_ascii_word(const Sink *k, const char *text, gsize start, gsize end)
 {
@@ -102,14 +126,16 @@ int search_tokenize(const char *text, gsize len, SearchTokenFn emit, void *ctx)
   int rc = 0;
   gsize i = 0;
   while (i <= len && rc == 0) {
-    if (!in_word && run == 0 && i < len && g_ascii_isalnum(text[i])) {
+    if (!in_word && run == 0 && i < len && ASCII_WORD_BYTE(text[i])) {
       /* Most mail is ASCII: a word of ASCII letters and digits is read in one loop. Where it ends
        * at a byte above 0x7F (an accent, a combining mark, CJK) the general loop below takes the
        * word over from there, as if it had read it byte by byte. */
       char buf[SEARCH_TOKEN_MAX]; /* the word lower-cased as it is read: one pass over its bytes */
-      gsize end = i, m = 0;
-      for (; end < len && g_ascii_isalnum(text[end]); end++)
-        if (m < SEARCH_TOKEN_MAX) buf[m++] = ASCII_ALNUM_LOWER(text[end]);
+      gsize end = i, stop = MIN(len, i + SEARCH_TOKEN_MAX);
+      char c;
+      for (; end < stop && (c = ascii_class[(guchar)text[end]]) > 1; end++) buf[end - i] = c;
+      gsize m = end - i;                                      /* the token: its first 64 bytes */
+      while (end < len && ASCII_WORD_BYTE(text[end])) end++; /* the rest of a longer word */
       if (end < len && (guchar)text[end] >= 0x80) {
         in_word = TRUE;
         word_start = i;
@@ -124,7 +150,7 @@ int search_tokenize(const char *text, gsize len, SearchTokenFn emit, void *ctx)
        * nothing more while no word or CJK run is open, so a run of it is skipped in one loop
        * rather than a pass of the general loop per byte */
       i++;
-      while (i < len && (guchar)text[i] < 0x80 && !g_ascii_isalnum(text[i])) i++;
+      while (i < len && ASCII_SEPARATOR(text[i])) i++;
       continue;
     }
     gunichar c = 0;

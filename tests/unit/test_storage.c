@@ -1246,6 +1246,31 @@ static void test_records(Fixture *fx, gconstpointer data)
   g_assert_cmpuint(count_and_free(out), ==, 1);
   g_assert_cmpint(storage_records_by_email(fx->st, "e1", "hank+crm@gmail.com", FALSE, out, &error), ==, 0);
   g_assert_cmpuint(count_and_free(out), ==, 1);
+  /* ignoring +tags, a record reached through two of its addresses comes once, and the records
+   * come by type then id whatever order their addresses have (contact z1 through zed+a@ and
+   * zed+b@, contact y1 through zed@, lead l9 through zed+c@) */
+  add_enterprise(fx->st, "e3", "gamma", NULL, NULL); /* its own: the counts below are e1's */
+  MaRecord *z1 = record(MA_RECORD_CONTACT, "z1", "Zed");
+  g_ptr_array_add(z1->emails, g_strdup("zed+b@x.com"));
+  g_ptr_array_add(z1->emails, g_strdup("zed+a@x.com"));
+  upsert(fx->st, "e3", z1);
+  MaRecord *l9 = record(MA_RECORD_LEAD, "l9", "Zed lead");
+  g_ptr_array_add(l9->emails, g_strdup("zed+c@x.com"));
+  upsert(fx->st, "e3", l9);
+  MaRecord *y1 = record(MA_RECORD_CONTACT, "y1", "Zed too");
+  g_ptr_array_add(y1->emails, g_strdup("zed@x.com"));
+  upsert(fx->st, "e3", y1);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e3", "zed+q@x.com", TRUE, out, &error), ==, 0);
+  g_assert_cmpuint(out->len, ==, 3);
+  g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 0))->id, ==, "y1");
+  g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 1))->id, ==, "z1");
+  g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 2))->id, ==, "l9");
+  g_assert_cmpuint(((MaRecord *)g_ptr_array_index(out, 1))->emails->len, ==, 2);
+  count_and_free(out);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e3", "zed+a@x.com", FALSE, out, &error), ==, 0);
+  g_assert_cmpuint(out->len, ==, 1);
+  g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 0))->id, ==, "z1");
+  count_and_free(out);
 
   g_assert_cmpint(storage_accounts_by_domain(fx->st, "e1", "GLOBEX.com", out, &error), ==, 0);
   g_assert_cmpuint(count_and_free(out), ==, 2);
@@ -1291,7 +1316,7 @@ static void test_records(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);
   g_assert_cmpint(msgs, ==, 0);
   g_assert_cmpint(acts, ==, 0);
-  g_assert_cmpint(recs, ==, 5);
+  g_assert_cmpint(recs, ==, 5 + 3); /* e1's and the +tag case's in e3 */
   g_ptr_array_unref(out);
 }
 

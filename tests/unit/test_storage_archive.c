@@ -986,6 +986,82 @@ static char *timeline_checked(MaStorage *st, const char *ent, const char *record
     g_assert_cmpstr(seen_, ==, (expected));                                                          \
   } while (0)
 
+/* Queues outbound message id of e1 with Message-ID message_id (raw blob sha) to one recipient. */
+static void queue_outbound(MaStorage *st, const char *id, const char *message_id, const char *sha)
+{
+  GError *error = NULL;
+  MaOutbound *q = ma_outbound_new();
+  q->id = g_strdup(id);
+  q->enterprise_id = g_strdup("e1");
+  q->message_id = g_strdup(message_id);
+  q->mail_from = g_strdup("ann@acme.com");
+  q->raw_sha256 = g_strdup(sha);
+  q->size = 3;
+  q->created_at = 1000;
+  MaOutboundRecipient *r = g_new0(MaOutboundRecipient, 1);
+  r->address = g_strdup("hank@globex.com");
+  r->state = MA_OUT_QUEUED;
+  g_ptr_array_add(q->recipients, r);
+  g_assert_cmpint(storage_outbound_enqueue(st, q, NULL, NULL, NULL, 1000, NULL, NULL, &error), ==, 1);
+  g_assert_no_error(error);
+  ma_outbound_free(q);
+}
+
+/* A new message's timeline rows carry the item the view timeline_message_fields makes from its
+ * stored rows (SQLite encodes it in C from the values it binds, storage_timeline_row.h): every
+ * field NULL and not, participants of every role (Sender, Bcc and Reply-To are not listed), an
+ * attachment without name or content id, links given out of order and twice, a snippet left to
+ * storage, and an outbound message whose Message-ID the queue already holds (its delivery key)
+ * next to one the queue does not. Compared byte for byte on every row. */
+static void test_timeline_insert_item(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  char sha[65];
+  g_assert_cmpint(storage_blob_put(fx->st, "pdf", 3, sha, &error), ==, 0);
+  queue_outbound(fx->st, "q1", "queued@acme.com", sha);
+
+  MaStoredMessage *m = message("e1", "m1", 100, "in1@globex.com", "t1");
+  g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_SENDER, "S", "s@globex.com"));
+  g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_CC, "12:~ 3:x", "cc@gl\xc3\xb6" "bex.com"));
+  g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_BCC, NULL, "hidden@acme.com"));
+  g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_REPLY_TO, "R", "r@globex.com"));
+  g_ptr_array_add(m->attachments, attachment("a.pdf", sha, FALSE));
+  MaAttachment *bare = attachment(NULL, sha, TRUE);
+  g_clear_pointer(&bare->content_type, g_free);
+  bare->content_id = g_strdup("<cid@x>");
+  g_ptr_array_add(m->attachments, bare);
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c9"));
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_ACCOUNT, "a1"));
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c10"));
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c9"));
+  insert(fx->st, m); /* 3 rows */
+  m = message("e1", "m2", 200, "queued@acme.com", NULL);
+  m->direction = MA_DIRECTION_OUTBOUND;
+  m->machine = MA_MACHINE_AUTO;
+  g_clear_pointer(&m->subject, g_free);
+  m->parse_error = g_strdup("odd");
+  m->snippet = g_strdup("");
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_LEAD, "l1"));
+  insert(fx->st, m); /* 1 row, with the delivery key */
+  m = message("e1", "m3", 300, "notqueued@acme.com", "t3");
+  m->direction = MA_DIRECTION_OUTBOUND;
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_CONTACT, "c1"));
+  g_ptr_array_add(m->links, ma_record_ref_new(MA_RECORD_OPPORTUNITY, "o1"));
+  insert(fx->st, m); /* 2 rows */
+
+  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func(g_free);
+  g_assert_cmpint(storage_debug_query(fx->st,
+                                      "SELECT count(*), sum(CASE WHEN t.item IS DISTINCT FROM v.item THEN 1 ELSE 0 END),"
+                                      " sum(CASE WHEN t.item LIKE '%15:queued@acme.com%' THEN 1 ELSE 0 END)"
+                                      " FROM timeline t JOIN timeline_message_fields v ON v.id = t.message_id"
+                                      " WHERE t.kind = 0",
+                                      rows, &error),
+                  ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpuint(rows->len, ==, 1);
+  g_assert_cmpstr(rows->pdata[0], ==, "6|0|1");
+}
+
 /* The timeline rows carry their items (denormalised), so every change of what an item shows must
  * reach them in the same commit: a record linked later (re-matching), a record unlinked, a message
  * taken out of the archive, erased, expired by retention, and the queue gaining, changing and
@@ -1050,20 +1126,7 @@ static void test_timeline_exact(Fixture *fx, gconstpointer data)
   ASSERT_TIMELINE(fx->st, "c1", "m:m2 m:m1");
 
   /* the queue gains the outbound message's Message-ID, holds it, and loses it */
-  MaOutbound *q = ma_outbound_new();
-  q->id = g_strdup("q1");
-  q->enterprise_id = g_strdup("e1");
-  q->message_id = g_strdup("out2@acme.com");
-  q->mail_from = g_strdup("ann@acme.com");
-  q->raw_sha256 = g_strdup(sha);
-  q->size = 3;
-  q->created_at = 1000;
-  MaOutboundRecipient *r = g_new0(MaOutboundRecipient, 1);
-  r->address = g_strdup("hank@globex.com");
-  r->state = MA_OUT_QUEUED;
-  g_ptr_array_add(q->recipients, r);
-  g_assert_cmpint(storage_outbound_enqueue(fx->st, q, NULL, NULL, NULL, 1000, NULL, NULL, &error), ==, 1);
-  ma_outbound_free(q);
+  queue_outbound(fx->st, "q1", "out2@acme.com", sha);
   ASSERT_TIMELINE(fx->st, "c1", "m:m2 m:m1");
   g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
   g_autofree char *next = NULL;
@@ -1599,6 +1662,7 @@ int main(int argc, char **argv)
   ADD("/storage/timeline/archive-version", test_archive_version);
   ADD("/storage/timeline/archive-version-batch", test_archive_version_batch);
   ADD("/storage/timeline/exact", test_timeline_exact);
+  ADD("/storage/timeline/insert-item", test_timeline_insert_item);
   ADD("/storage/outbox", test_outbox);
   ADD("/storage/outbox/two-senders", test_outbox_two_senders);
   ADD("/storage/outbox/lease-expiry", test_outbox_lease_expiry);
@@ -1625,6 +1689,7 @@ int main(int argc, char **argv)
     ADD_PG("/timeline/archive-version", test_archive_version);
     ADD_PG("/timeline/archive-version-batch", test_archive_version_batch);
     ADD_PG("/timeline/exact", test_timeline_exact);
+    ADD_PG("/timeline/insert-item", test_timeline_insert_item);
     ADD_PG("/outbox", test_outbox);
     ADD_PG("/outbox/two-senders", test_outbox_two_senders);
     ADD_PG("/outbox/lease-expiry", test_outbox_lease_expiry);

@@ -36,26 +36,14 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if [ -z "${MAILAGENT:-}" ]; then
-  cmake -S "$SRC" -B "$SRC/build-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$SRC/build-bench" --target mailagent -j"$(nproc)" >/dev/null
-  MAILAGENT=$SRC/build-bench/mailagent
-fi
+source "$SRC/scripts/bench/ingest/setup.sh"
+bench_ingest_binary
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mailagent-bench.XXXXXX")
 cleanup() { if [ "$KEEP" = 1 ]; then echo "files kept in $WORK"; else rm -rf "$WORK"; fi; }
 trap cleanup EXIT
 
-CONF=$WORK/mailagent.conf
-printf '[storage]\ndata_dir=%s\n[smtp]\ninbound_domain=inbound.bench\n[log]\nlevel=warn\n' "$WORK/data" > "$CONF"
-
-echo "generating $MESSAGES messages and $RECORDS records..."
-/usr/bin/python3 "$SRC/scripts/bench/ingest/gen_corpus.py" "$WORK/corpus" --messages "$MESSAGES" --records "$RECORDS"
-"$MAILAGENT" init -c "$CONF" >/dev/null
-"$MAILAGENT" enterprise add -c "$CONF" --name Acme --slug acme --domain acme.example >/dev/null
-for e in alice bob carol dan; do "$MAILAGENT" employee add -c "$CONF" acme "$e@acme.example" >/dev/null; done
-echo "importing records..."
-"$MAILAGENT" records import -c "$CONF" acme "$WORK/corpus/records.jsonl" >/dev/null
+bench_ingest_prepare
 
 PIN=()
 command -v taskset >/dev/null && PIN=(taskset -c 0)
