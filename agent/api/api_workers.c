@@ -16,11 +16,11 @@
  * Workers hand finished jobs back through a queue and a pipe the loop watches (one byte when the
  * queue was empty: a burst of finished jobs costs one wake-up), so this works whether or not
  * libevent's thread support is on. The loop thread owns everything here except what the lock
- * guards (the two queues, the idle count, the kept buffers); jobs run in the order they were
- * parked, up to one per worker at a time. A client that goes away while its request is parked
- * costs nothing more: evhttp detaches the request from the closed connection and frees it on the
- * reply. With read_workers = 0 there are no threads: api_defer runs both halves at once, on the
- * loop.
+ * guards (the todo and done queues, the idle and awake counts, the stop flag, the kept buffers);
+ * jobs run in the order they were parked, up to one per worker at a time. A client that goes
+ * away while its request is parked costs nothing more: evhttp detaches the request from the
+ * closed connection and frees it on the reply. With read_workers = 0 there are no threads:
+ * api_defer runs both halves at once, on the loop.
  * Page buffers: a run half that writes a long answer takes a buffer the pool keeps
  * (api_workers_buffer_take); the reply then sends it without a copy (api_workers_buffer_reply)
  * and libevent gives it back once written or dropped, so the workers allocate nothing per page and
