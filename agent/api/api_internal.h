@@ -145,6 +145,13 @@ void api_defer(ApiCtx *ctx, ApiJobRun run, ApiJobDone done, void *data);
 ApiWorkers *api_workers_new(struct event_base *base, const char *data_dir, int n, GError **error);
 /* Stops the threads after the jobs already parked, and answers those (loop thread). */
 void api_workers_free(ApiWorkers *pool);
+/* What the hand-off has done: hand-overs (one per pass of the loop that parked jobs), the jobs
+ * they carried, and the sleeping workers they woke. */
+typedef struct {
+  guint64 handovers, jobs, signals;
+} ApiWorkersStats;
+/* pool's counts so far (loop thread). */
+void api_workers_stats(const ApiWorkers *pool, ApiWorkersStats *out);
 /* An empty buffer for a run half to write a long answer into, reused from the pool (NULL pool:
  * a new one). Any thread; the caller owns it until api_workers_buffer_give. */
 GString *api_workers_buffer_take(ApiWorkers *pool);

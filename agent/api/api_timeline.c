@@ -47,7 +47,6 @@ typedef struct {
   ApiWorkers *pool;         /* the server's read workers (NULL without): the page buffer's */
   CodecWriter w;      /* the page's JSON, written item by item as storage visits them */
   guint items;
-  char *next;
   gboolean no_record; /* no item and no such record: 404 */
   GError *error;
   gboolean read_version;  /* the page cache wants this enterprise's archive version (api_cache_validate) */
@@ -76,11 +75,14 @@ static void write_item(const MaTimelineItem *item, void *user_data)
 }
 
 /* Worker: the page straight to text while storage reads the rows (a page is the API's hottest
- * answer: no copy of the rows, no jansson tree to build and free). */
+ * answer: no copy of the rows, no jansson tree to build and free). Whatever the worker allocates
+ * for itself is freed here, by the thread whose malloc arena it came from: a free on the loop takes
+ * that arena's lock, which the worker holds often while it allocates (perf on serve). */
 static void page_run(MaStorage *st, void *data)
 {
   PageJob *job = data;
   MaRecord *r = NULL;
+  char *next = NULL;
   int rc;
 
   /* read before the page: a commit in between leaves a page newer than its version, which the next
@@ -90,17 +92,19 @@ static void page_run(MaStorage *st, void *data)
   codec_writer_init(&job->w, api_workers_buffer_take(job->pool)); /* reused: no allocation per page */
   codec_write_page_begin(&job->w);
   if (storage_timeline_each_known(st, job->enterprise_id, job->type, job->record_id, &job->filter, job->cursor,
-                                  job->limit, known_item, write_item, job, &job->next, &job->error) < 0)
-    return;
+                                  job->limit, known_item, write_item, job, &next, &job->error) < 0)
+    goto out;
   if (job->items == 0 && !job->cursor) {
     rc = storage_record_get(st, job->enterprise_id, job->type, job->record_id, &r, &job->error);
     ma_record_free(r);
     if (rc <= 0) {
       job->no_record = rc == 0;
-      return;
+      goto out;
     }
   }
-  codec_write_page_end(&job->w, job->next);
+  codec_write_page_end(&job->w, next); /* the cursor is in the page: the loop needs no copy */
+out:
+  g_free(next);
 }
 
 /* Loop: the answer (the page buffer itself, lent to the reply: api_reply_page gives it back), or
@@ -128,7 +132,6 @@ static void page_done(ApiCtx *ctx, void *data)
   g_free(job->enterprise_id);
   g_free(job->record_id);
   g_free(job->cursor);
-  g_free(job->next);
   g_free(job);
 }
 

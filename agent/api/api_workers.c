@@ -8,13 +8,19 @@
  * context, not the loop's storage handle, not the page cache; the item cache, api_item_cache.c, is
  * thread-safe and shared on purpose); its done half then runs on the loop,
  * answers the request from the data and frees it, and the request is finished as any other
- * (api_request_finish). Workers hand finished jobs back through a queue and a pipe the loop
- * watches (one byte when the queue was empty: a burst of finished jobs costs one wake-up), so
- * this works whether or not libevent's thread support is on. The loop thread owns
- * everything here except the two queues; jobs run in the order they were parked, up to one per
- * worker at a time. A client that goes away while its request is parked costs nothing more:
- * evhttp detaches the request from the closed connection and frees it on the reply.
- * With read_workers = 0 there are no threads: api_defer runs both halves at once, on the loop.
+ * (api_request_finish). The hand-off costs as few wake-ups as it can, since on a busy loop a
+ * wake-up (a futex call, the woken thread preempting the loop, a lock met held) cost more than
+ * reading a page (perf on serve under uncached.lua): jobs parked during one pass of the loop are
+ * handed over together at the end of that pass (one lock, one event), a sleeping worker is woken
+ * only when no awake one is left for a job, and nothing is signalled while the lock is held.
+ * Workers hand finished jobs back through a queue and a pipe the loop watches (one byte when the
+ * queue was empty: a burst of finished jobs costs one wake-up), so this works whether or not
+ * libevent's thread support is on. The loop thread owns everything here except what the lock
+ * guards (the todo and done queues, the idle and awake counts, the stop flag, the kept buffers);
+ * jobs run in the order they were parked, up to one per worker at a time. A client that goes
+ * away while its request is parked costs nothing more: evhttp detaches the request from the
+ * closed connection and frees it on the reply. With read_workers = 0 there are no threads:
+ * api_defer runs both halves at once, on the loop.
  * Page buffers: a run half that writes a long answer takes a buffer the pool keeps
  * (api_workers_buffer_take); the reply then sends it without a copy (api_workers_buffer_reply)
  * and libevent gives it back once written or dropped, so the workers allocate nothing per page and
@@ -48,12 +54,19 @@ typedef struct {
 struct ApiWorkers {
   ApiWorker *workers;
   int n;
-  GAsyncQueue *todo;   /* ApiJob*, then one stop_job per worker */
+  GQueue parked;       /* ApiJob* parked during this pass of the loop (loop thread only) */
+  struct event *hand_ev; /* active while parked is not empty: hands it over after the pass */
   GMutex lock;
+  GCond more;          /* todo gained jobs, or stopping was set */
+  GQueue todo;         /* ApiJob* handed over, not yet taken by a worker, under lock */
+  guint idle;          /* workers waiting on more, under lock */
+  guint awake_free;    /* workers awake and not running a job, under lock */
+  gboolean stopping;   /* under lock: workers leave once todo is empty */
   GQueue done;         /* finished ApiJob*, under lock */
   int wake[2];         /* a worker writes a byte after each finished job; the loop reads them */
   struct event *wake_ev;
   GQueue buffers;      /* GString* page buffers not in use, under lock */
+  ApiWorkersStats stats; /* loop thread only */
   gint refs;           /* api_workers_new's, plus one per buffer lent to a reply (atomic) */
 };
 
@@ -62,29 +75,79 @@ struct ApiWorkers {
 #define API_BUFFER_MAX_KEPT (1024 * 1024)
 #define API_BUFFER_FIRST (32 * 1024)
 
-static ApiJob stop_job; /* tells a worker to leave */
+/* The next job, waiting for one while there is none (lock held); NULL once stopping and none is
+ * left. */
+static ApiJob *next_job(ApiWorkers *pool)
+{
+  ApiJob *job;
+
+  pool->awake_free++;
+  while (!(job = g_queue_pop_head(&pool->todo)) && !pool->stopping) {
+    pool->awake_free--;
+    pool->idle++;
+    g_cond_wait(&pool->more, &pool->lock);
+    pool->idle--;
+    pool->awake_free++;
+  }
+  pool->awake_free--;
+  return job;
+}
 
 static gpointer worker_main(gpointer arg)
 {
   ApiWorker *w = arg;
   ApiWorkers *pool = w->pool;
+  ApiJob *job;
 
-  for (;;) {
-    ApiJob *job = g_async_queue_pop(pool->todo);
-    if (job == &stop_job)
-      break;
+  g_mutex_lock(&pool->lock);
+  while ((job = next_job(pool)) != NULL) {
+    g_mutex_unlock(&pool->lock);
     job->run(w->st, job->data);
     g_mutex_lock(&pool->lock);
     gboolean first = g_queue_is_empty(&pool->done);
     g_queue_push_tail(&pool->done, job);
-    g_mutex_unlock(&pool->lock);
-    /* One wake-up per batch: a job queued behind others is answered with them, since on_wake
-     * drains the pipe before it takes the queue. A full pipe already holds a wake-up: nothing is
-     * lost by a failed write. */
-    while (first && write(pool->wake[1], "", 1) < 0 && errno == EINTR)
-      ;
+    if (first) {
+      /* One wake-up per batch: a job queued behind others is answered with them, since on_wake
+       * drains the pipe before it takes the queue. A full pipe already holds a wake-up: nothing
+       * is lost by a failed write. Written without the lock, which the loop may want meanwhile. */
+      g_mutex_unlock(&pool->lock);
+      while (write(pool->wake[1], "", 1) < 0 && errno == EINTR)
+        ;
+      g_mutex_lock(&pool->lock);
+    }
   }
+  g_mutex_unlock(&pool->lock);
   return NULL;
+}
+
+/* Hands the jobs parked during this pass to the workers (loop thread): one lock for all, and a
+ * sleeping worker woken for each job no awake worker will take (an awake worker takes the next
+ * job as soon as it is free). The signals go after the unlock, so a woken worker does not wait
+ * for the lock at once; none is lost, since a worker counts itself idle and waits under the lock,
+ * and g_cond_wait sleeps only if no signal came after its count. */
+static void hand_over(ApiWorkers *pool)
+{
+  guint jobs = pool->parked.length, wake = 0;
+
+  if (jobs == 0)
+    return;
+  g_mutex_lock(&pool->lock);
+  for (ApiJob *job; (job = g_queue_pop_head(&pool->parked)) != NULL;)
+    g_queue_push_tail(&pool->todo, job);
+  guint queued = pool->todo.length;
+  if (queued > pool->awake_free)
+    wake = MIN(queued - pool->awake_free, pool->idle);
+  g_mutex_unlock(&pool->lock);
+  for (guint i = 0; i < wake; i++)
+    g_cond_signal(&pool->more);
+  pool->stats.handovers++;
+  pool->stats.jobs += jobs;
+  pool->stats.signals += wake;
+}
+
+static void on_hand(evutil_socket_t fd, short what, void *arg)
+{
+  hand_over(arg);
 }
 
 /* Answers every finished job (loop thread). */
@@ -106,8 +169,10 @@ static void finish_done(ApiWorkers *pool)
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
   char drain[256];
+  ssize_t got;
 
-  while (read(fd, drain, sizeof drain) > 0)
+  /* a short read emptied the pipe: no second read only to meet EAGAIN */
+  while ((got = read(fd, drain, sizeof drain)) == (ssize_t)sizeof drain || (got < 0 && errno == EINTR))
     ;
   finish_done(arg);
 }
@@ -122,16 +187,19 @@ ApiWorkers *api_workers_new(struct event_base *base, const char *data_dir, int n
   pool->refs = 1;
   pool->wake[0] = pool->wake[1] = -1;
   g_mutex_init(&pool->lock);
+  g_cond_init(&pool->more);
+  g_queue_init(&pool->parked);
+  g_queue_init(&pool->todo);
   g_queue_init(&pool->done);
   g_queue_init(&pool->buffers);
-  pool->todo = g_async_queue_new();
   if (!g_unix_open_pipe(pool->wake, FD_CLOEXEC, error) || !g_unix_set_fd_nonblocking(pool->wake[0], TRUE, error) ||
       !g_unix_set_fd_nonblocking(pool->wake[1], TRUE, error)) {
     api_workers_free(pool);
     return NULL;
   }
   pool->wake_ev = event_new(base, pool->wake[0], EV_READ | EV_PERSIST, on_wake, pool);
-  if (!pool->wake_ev || event_add(pool->wake_ev, NULL) < 0) {
+  pool->hand_ev = event_new(base, -1, 0, on_hand, pool);
+  if (!pool->wake_ev || !pool->hand_ev || event_add(pool->wake_ev, NULL) < 0) {
     g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "cannot watch the API read workers");
     api_workers_free(pool);
     return NULL;
@@ -158,6 +226,7 @@ static void pool_unref(ApiWorkers *pool)
   for (GString *buf; (buf = g_queue_pop_head(&pool->buffers)) != NULL;)
     g_string_free(buf, TRUE);
   g_mutex_clear(&pool->lock);
+  g_cond_clear(&pool->more);
   g_free(pool);
 }
 
@@ -165,10 +234,13 @@ void api_workers_free(ApiWorkers *pool)
 {
   if (!pool)
     return;
-  /* Workers finish the jobs queued before their stop; those are then answered while evhttp and
+  /* Workers finish the jobs parked before their stop; those are then answered while evhttp and
    * its connections still exist (api_server_free frees the workers first). */
-  for (int i = 0; i < pool->n; i++)
-    g_async_queue_push(pool->todo, &stop_job);
+  hand_over(pool);
+  g_mutex_lock(&pool->lock);
+  pool->stopping = TRUE;
+  g_mutex_unlock(&pool->lock);
+  g_cond_broadcast(&pool->more);
   for (int i = 0; i < pool->n; i++) {
     g_thread_join(pool->workers[i].thread);
     storage_close(&pool->workers[i].st);
@@ -176,11 +248,12 @@ void api_workers_free(ApiWorkers *pool)
   finish_done(pool);
   if (pool->wake_ev)
     event_free(pool->wake_ev);
+  if (pool->hand_ev)
+    event_free(pool->hand_ev);
   if (pool->wake[0] >= 0)
     close(pool->wake[0]);
   if (pool->wake[1] >= 0)
     close(pool->wake[1]);
-  g_async_queue_unref(pool->todo);
   g_free(pool->workers);
   pool->workers = NULL;
   pool->n = 0; /* keeps no more buffers: a reply that ends after this frees its own */
@@ -203,7 +276,14 @@ void api_defer(ApiCtx *ctx, ApiJobRun run, ApiJobDone done, void *data)
   job->done = done;
   job->data = data;
   ctx->parked = TRUE;
-  g_async_queue_push(pool->todo, job);
+  if (g_queue_is_empty(&pool->parked))
+    event_active(pool->hand_ev, 0, 0); /* runs after the callbacks already due in this pass */
+  g_queue_push_tail(&pool->parked, job);
+}
+
+void api_workers_stats(const ApiWorkers *pool, ApiWorkersStats *out)
+{
+  *out = pool->stats;
 }
 
 GString *api_workers_buffer_take(ApiWorkers *pool)

@@ -405,10 +405,19 @@ static void test_read_workers(void)
 
   /* two jobs run at once, one on each worker, while the third waits for a free one */
   ApiCtx *a = worker_ctx(&srv), *b = worker_ctx(&srv), *c = worker_ctx(&srv);
+  ApiWorkersStats stats;
   api_defer(a, blocking_run, blocking_done, "a");
   api_defer(b, blocking_run, blocking_done, "b");
   api_defer(c, blocking_run, blocking_done, "c");
   g_assert_true(a->parked && b->parked && c->parked);
+  /* parked during one pass of the loop: handed over together when the pass ends, not one by one */
+  api_workers_stats(srv.workers, &stats);
+  g_assert_cmpuint(stats.handovers, ==, 0);
+  event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+  api_workers_stats(srv.workers, &stats);
+  g_assert_cmpuint(stats.handovers, ==, 1);
+  g_assert_cmpuint(stats.jobs, ==, 3);
+  g_assert_cmpuint(stats.signals, <=, 2); /* never more wake-ups than workers */
   g_mutex_lock(&W.lock);
   gint64 end = g_get_monotonic_time() + 5 * G_TIME_SPAN_SECOND;
   while (W.running < 2 && g_cond_wait_until(&W.cond, &W.lock, end))
