@@ -32,6 +32,7 @@ listen = 127.0.0.1:$(free_port)
 listen = 127.0.0.1:$(free_port)
 [api]
 listen = 127.0.0.1:$port
+${READ_WORKERS:+read_workers = $READ_WORKERS}
 [log]
 level = warn
 CONF

@@ -17,6 +17,7 @@
 # BENCH_FRESH=1 rebuilds it. Loopback only; stops everything it started.
 #
 # Environment: BUILD_DIR (default build-bench, a Release build made here), TOTAL, BIG, DURATION,
+# READ_WORKERS ([api] read_workers; unset: the default),
 # CONNECTIONS, WORK.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -97,4 +98,4 @@ awk -v c="$rps" -v u="$rps2" -v p="$p99_2" 'BEGIN {
   printf "computed/cached: %.1f%% (%s / %s req/s); computed p99 %s ms\n", 100 * r, u, c, p
   printf "computed page target (>= 50%% of the cached rate, p99 < 5 ms): %s\n", (r >= 0.5 && p < 5 ? "met" : "NOT met") }'
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "reproduce: BUILD_DIR=$build TOTAL=$TOTAL BIG=$BIG DURATION=$DURATION CONNECTIONS=$CONNECTIONS $0"
+echo "reproduce: ${READ_WORKERS:+READ_WORKERS=$READ_WORKERS }BUILD_DIR=$build TOTAL=$TOTAL BIG=$BIG DURATION=$DURATION CONNECTIONS=$CONNECTIONS $0"
