@@ -30,9 +30,7 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1
 source "$SRC/scripts/bench/ingest/setup.sh"
 bench_ingest_binary
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mailagent-cost.XXXXXX")
-cleanup() { if [ "$KEEP" = 1 ]; then echo "files kept in $WORK"; else rm -rf "$WORK"; fi; }
-trap cleanup EXIT
+bench_ingest_workdir mailagent-cost
 
 bench_ingest_prepare
 

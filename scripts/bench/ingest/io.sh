@@ -7,7 +7,7 @@
 # move with the machine's load: compare two builds in any run. Needs strace and python3's sqlite3
 # with dbstat.
 # Usage: scripts/bench/ingest/io.sh [--messages N] [--first N] [--records N] [--batch N] [--keep]
-# Environment: MAILAGENT (a built binary; default build-bench/mailagent), TMPDIR.
+# Environment: MAILAGENT (a built binary; default: builds Release into build-bench/), TMPDIR.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../../.." && pwd)
 MESSAGES=10000 FIRST=0 RECORDS=100000 BATCH=500 KEEP=0
@@ -21,22 +21,15 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--messages N] [--first N] [--records N] [--batch N] [--keep]" >&2; exit 2 ;;
   esac
 done
-MAILAGENT=${MAILAGENT:-$SRC/build-bench/mailagent}
+source "$SRC/scripts/bench/ingest/setup.sh"
+bench_ingest_binary
 command -v strace >/dev/null || { echo "io.sh: strace is not installed" >&2; exit 1; }
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mailagent-io.XXXXXX")
-cleanup() { if [ "$KEEP" = 1 ]; then echo "files kept in $WORK"; else rm -rf "$WORK"; fi; }
-trap cleanup EXIT
-CONF=$WORK/mailagent.conf
-printf '[storage]\ndata_dir=%s\n[smtp]\ninbound_domain=inbound.bench\n[log]\nlevel=warn\n' "$WORK/data" > "$CONF"
-/usr/bin/python3 "$SRC/scripts/bench/ingest/gen_corpus.py" "$WORK/corpus" --messages $((FIRST + MESSAGES)) --records "$RECORDS"
+bench_ingest_workdir mailagent-io
+bench_ingest_prepare $((FIRST + MESSAGES)) >/dev/null
 mkdir -p "$WORK/first" "$WORK/traced"
 # the corpus's files sort in generation order: the first FIRST go in untraced
 ls "$WORK/corpus/mail" | head -n "$FIRST" | while read -r f; do mv "$WORK/corpus/mail/$f" "$WORK/first/"; done
 mv "$WORK/corpus/mail"/* "$WORK/traced/"
-"$MAILAGENT" init -c "$CONF" >/dev/null
-"$MAILAGENT" enterprise add -c "$CONF" --name Acme --slug acme --domain acme.example >/dev/null
-for e in alice bob carol dan; do "$MAILAGENT" employee add -c "$CONF" acme "$e@acme.example" >/dev/null; done
-"$MAILAGENT" records import -c "$CONF" acme "$WORK/corpus/records.jsonl" >/dev/null 2>&1
 [ "$FIRST" = 0 ] || "$MAILAGENT" ingest -c "$CONF" --batch "$BATCH" acme "$WORK/first" >/dev/null 2>&1
 strace -f -y -s 24 -x -e trace=pwrite64,pread64,fdatasync -o "$WORK/strace.txt" \
   "$MAILAGENT" ingest -c "$CONF" --batch "$BATCH" acme "$WORK/traced" > "$WORK/ingest.out" 2> "$WORK/ingest.err"

@@ -39,9 +39,7 @@ done
 source "$SRC/scripts/bench/ingest/setup.sh"
 bench_ingest_binary
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mailagent-bench.XXXXXX")
-cleanup() { if [ "$KEEP" = 1 ]; then echo "files kept in $WORK"; else rm -rf "$WORK"; fi; }
-trap cleanup EXIT
+bench_ingest_workdir mailagent-bench
 
 bench_ingest_prepare
 
