@@ -174,6 +174,9 @@ int pg_message_links(void *impl, const char *enterprise_id, const char *message_
 int pg_link_add(void *impl, const char *enterprise_id, const char *message_id, const MaRecordRef *ref, GError **error);
 int pg_links_without_activity(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,
                               GError **error);
+int pg_message_archive(void *impl, const MaStoredMessage *m, const MaProvenance *p, GError **error);
+/* pg_search_index inside the caller's write (pg_write_begin). */
+int pg_search_index_body(PgDb *d, const MaStoredMessage *m, GError **error);
 int pg_provenance_add(void *impl, const char *enterprise_id, const char *message_id, const MaProvenance *p,
                       GError **error);
 int pg_provenance_list(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out, GError **error);

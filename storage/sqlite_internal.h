@@ -135,6 +135,9 @@ int sql_search_flush(SqlDb *d, GError **error);
  * Call it before the message and its links go. */
 int sql_timeline_forget(SqlDb *d, const char *enterprise_id, const char *message_id, gint64 *links, GError **error);
 int sqlite_search_index(void *impl, const MaStoredMessage *m, GError **error);
+/* sqlite_search_index inside the caller's write (sql_write_begin); owned: the caller knows the
+ * message is the enterprise's (it just inserted it), so it is not looked up. */
+int sql_search_index_body(SqlDb *d, const MaStoredMessage *m, gboolean owned, GError **error);
 int sqlite_search(void *impl, const char *enterprise_id, const MaSearchRequest *req, gint64 after, int limit,
                   GPtrArray *out, GError **error);
 int sqlite_erase_address(void *impl, const char *enterprise_id, const char *address, MaEraseCounts *counts,
@@ -252,6 +255,7 @@ int sqlite_blob_put_stream(void *impl, const char *sha256, gsize size, MaBlobRea
 int sqlite_message_find_duplicate(void *impl, const char *enterprise_id, const char *message_id,
                                   const char *dedup_key, char **id_out, GError **error);
 int sqlite_message_insert(void *impl, const MaStoredMessage *m, GError **error);
+int sqlite_message_archive(void *impl, const MaStoredMessage *m, const MaProvenance *p, GError **error);
 int sqlite_message_get(void *impl, const char *enterprise_id, const char *id, MaStoredMessage **out,
                        GError **error);
 int sqlite_pending_add(void *impl, const MaPending *p, GError **error);

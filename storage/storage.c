@@ -562,6 +562,12 @@ int storage_message_insert(MaStorage *st, const MaStoredMessage *m, GError **err
   return st->be->message_insert(st->impl, m, error);
 }
 
+int storage_message_archive(MaStorage *st, const MaStoredMessage *m, const MaProvenance *p, GError **error)
+{
+  g_assert(st != NULL && m != NULL && m->id && m->enterprise_id);
+  return st->be->message_archive(st->impl, m, p, error);
+}
+
 int storage_message_get(MaStorage *st, const char *enterprise_id, const char *id, MaStoredMessage **out,
                         GError **error)
 {

@@ -318,6 +318,11 @@ int storage_message_find_duplicate(MaStorage *st, const char *enterprise_id, con
  * storage_blob_put) and its links. m->id, thread_id are set by the caller; a NULL snippet is made
  * from text. MA_ERROR_CONFLICT when the id, Message-ID or dedup key is archived already. */
 int storage_message_insert(MaStorage *st, const MaStoredMessage *m, GError **error);
+/* A new message as the pipeline archives it: storage_message_insert, storage_search_index and,
+ * when p is not NULL, storage_provenance_add (always an added row for a new message), in that
+ * order and as one write. Same errors as those three. The row just written needs no look-up of
+ * its owner before the search document and the provenance go in. */
+int storage_message_archive(MaStorage *st, const MaStoredMessage *m, const MaProvenance *p, GError **error);
 /* Full message with participants, attachments and links. */
 int storage_message_get(MaStorage *st, const char *enterprise_id, const char *id, MaStoredMessage **out, GError **error);
 /* Ids of messages archived at or after `since`, oldest first, after `after_id`. out: char*. */

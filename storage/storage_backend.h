@@ -83,6 +83,7 @@ typedef struct MaStorageBackend {
   int (*message_find_duplicate)(void *impl, const char *enterprise_id, const char *message_id,
                                 const char *dedup_key, char **id_out, GError **error);
   int (*message_insert)(void *impl, const MaStoredMessage *m, GError **error);
+  int (*message_archive)(void *impl, const MaStoredMessage *m, const MaProvenance *p, GError **error);
   int (*message_get)(void *impl, const char *enterprise_id, const char *id, MaStoredMessage **out,
                      GError **error);
   int (*pending_add)(void *impl, const MaPending *p, GError **error);

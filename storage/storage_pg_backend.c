@@ -90,6 +90,7 @@ const MaStorageBackend ma_storage_pg_backend = {
   .link_add = pg_link_add,
   .links_without_activity = pg_links_without_activity,
   .provenance_add = pg_provenance_add,
+  .message_archive = pg_message_archive,
   .provenance_list = pg_provenance_list,
   .attachment_visible = pg_attachment_visible,
   .message_ids_archived_since = pg_message_ids_archived_since,

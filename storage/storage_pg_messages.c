@@ -429,6 +429,21 @@ int pg_message_insert(void *impl, const MaStoredMessage *m, GError **error)
   return pg_write_end(d, message_insert_body(d, m, error), error);
 }
 
+/* Defined with provenance below. */
+static int provenance_add_body(PgDb *d, const char *enterprise_id, const char *message_id, const MaProvenance *pv,
+                               GError **error);
+
+int pg_message_archive(void *impl, const MaStoredMessage *m, const MaProvenance *p, GError **error)
+{
+  PgDb *d = impl;
+  g_assert(m && m->id && m->enterprise_id);
+  if (pg_write_begin(d, error) < 0) return -1;
+  int rc = message_insert_body(d, m, error);
+  if (rc == 0) rc = pg_search_index_body(d, m, error);
+  if (rc == 0 && p) rc = provenance_add_body(d, m->enterprise_id, m->id, p, error) < 0 ? -1 : 0;
+  return pg_write_end(d, rc, error);
+}
+
 /* ---- reads ---------------------------------------------------------------------------------- */
 
 int pg_message_find_duplicate(void *impl, const char *enterprise_id, const char *message_id, const char *dedup_key,

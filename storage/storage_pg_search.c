@@ -197,13 +197,18 @@ static int index_ids(PgDb *d, const char *enterprise_id, GPtrArray *ids, GError 
   return 0;
 }
 
+int pg_search_index_body(PgDb *d, const MaStoredMessage *m, GError **error)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new();
+  g_ptr_array_add(ids, m->id);
+  return index_ids(d, m->enterprise_id, ids, error);
+}
+
 int pg_search_index(void *impl, const MaStoredMessage *m, GError **error)
 {
   PgDb *d = impl;
-  g_autoptr(GPtrArray) ids = g_ptr_array_new();
-  g_ptr_array_add(ids, m->id);
   if (pg_write_begin(d, error) < 0) return -1;
-  return pg_write_end(d, index_ids(d, m->enterprise_id, ids, error), error);
+  return pg_write_end(d, pg_search_index_body(d, m, error), error);
 }
 
 int pg_search_rebuild(void *impl, GError **error)

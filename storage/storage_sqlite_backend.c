@@ -60,6 +60,7 @@ const MaStorageBackend ma_storage_sqlite_backend = {
   .blob_put_stream = sqlite_blob_put_stream,
   .message_find_duplicate = sqlite_message_find_duplicate,
   .message_insert = sqlite_message_insert,
+  .message_archive = sqlite_message_archive,
   .message_get = sqlite_message_get,
   .message_ids_archived_since = sqlite_message_ids_archived_since,
   .message_ids_latest = sqlite_message_ids_latest,

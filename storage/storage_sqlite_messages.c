@@ -449,6 +449,21 @@ int sqlite_message_insert(void *impl, const MaStoredMessage *m, GError **error)
   return sql_write_end(d, message_insert_body(d, m, error), error);
 }
 
+/* Defined with provenance below. */
+static int provenance_add_body(SqlDb *d, const char *enterprise_id, const char *message_id, const MaProvenance *p,
+                               gboolean owned, GError **error);
+
+int sqlite_message_archive(void *impl, const MaStoredMessage *m, const MaProvenance *p, GError **error)
+{
+  SqlDb *d = impl;
+  g_assert(m && m->id && m->enterprise_id);
+  if (sql_write_begin(d, error) < 0) return -1;
+  int rc = message_insert_body(d, m, error);
+  if (rc == 0) rc = sql_search_index_body(d, m, TRUE, error);
+  if (rc == 0 && p) rc = provenance_add_body(d, m->enterprise_id, m->id, p, TRUE, error) < 0 ? -1 : 0;
+  return sql_write_end(d, rc, error);
+}
+
 /* ---- reads ---------------------------------------------------------------------------------- */
 
 int sqlite_message_find_duplicate(void *impl, const char *enterprise_id, const char *message_id,
@@ -546,12 +561,12 @@ int sqlite_attachment_visible(void *impl, const char *enterprise_id, const char 
 
 /* ---- provenance ----------------------------------------------------------------------------- */
 
-int sqlite_provenance_add(void *impl, const char *enterprise_id, const char *message_id, const MaProvenance *p,
-                          GError **error)
+/* One provenance row (see storage_provenance_add) inside the caller's write; owned: the caller
+ * knows the message is the enterprise's (it just inserted it), so it is not looked up. */
+static int provenance_add_body(SqlDb *d, const char *enterprise_id, const char *message_id, const MaProvenance *p,
+                               gboolean owned, GError **error)
 {
-  SqlDb *d = impl;
-  if (sql_write_begin(d, error) < 0) return -1;
-  int ret = sql_message_owned(d, enterprise_id, message_id, error);
+  int ret = owned ? 1 : sql_message_owned(d, enterprise_id, message_id, error);
   if (ret == 0) {
     g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no message %s", message_id);
     ret = -1;
@@ -586,7 +601,15 @@ int sqlite_provenance_add(void *impl, const char *enterprise_id, const char *mes
       if (sql_step_done(d, s, error, "count archived mail of the mailbox") < 0) ret = -1;
     }
   }
-  return sql_write_end(d, ret, error);
+  return ret;
+}
+
+int sqlite_provenance_add(void *impl, const char *enterprise_id, const char *message_id, const MaProvenance *p,
+                          GError **error)
+{
+  SqlDb *d = impl;
+  if (sql_write_begin(d, error) < 0) return -1;
+  return sql_write_end(d, provenance_add_body(d, enterprise_id, message_id, p, FALSE, error), error);
 }
 
 int sqlite_provenance_list(void *impl, const char *enterprise_id, const char *message_id, GPtrArray *out,

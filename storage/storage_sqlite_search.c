@@ -185,7 +185,7 @@ static char *attachments_text(const MaStoredMessage *m)
 
 /* m's document row: the participants' and file names' text made from m as it was just stored (the
  * same text the view search_fields reads back from the rows, three look-ups fewer). */
-static int index_body(SqlDb *d, const MaStoredMessage *m, GError **error)
+int sql_search_index_body(SqlDb *d, const MaStoredMessage *m, gboolean owned, GError **error)
 {
   gint64 num = 0, doc = 0;
   if (tenant_number(d, m->enterprise_id, TRUE, &num, error) < 0 || doc_for_date(d, num, m->date, &doc, error) < 0)
@@ -193,9 +193,9 @@ static int index_body(SqlDb *d, const MaStoredMessage *m, GError **error)
   /* the message must be the enterprise's: looked up first, then the row goes in with VALUES (an
    * INSERT ... SELECT may write several rows, so SQLite opens a statement journal for it, and
    * copies every page it changes there first: dearer than the look-up) */
-  int owned = sql_message_owned(d, m->enterprise_id, m->id, error);
-  if (owned < 0) return -1;
-  if (owned == 0) {
+  int found = owned ? 1 : sql_message_owned(d, m->enterprise_id, m->id, error);
+  if (found < 0) return -1;
+  if (found == 0) {
     g_set_error(error, MA_ERROR, MA_ERROR_NOT_FOUND, "no message %s", m->id);
     return -1;
   }
@@ -256,7 +256,7 @@ int sqlite_search_index(void *impl, const MaStoredMessage *m, GError **error)
 {
   SqlDb *d = impl;
   if (sql_write_begin(d, error) < 0) return -1;
-  return sql_write_end(d, index_body(d, m, error), error);
+  return sql_write_end(d, sql_search_index_body(d, m, FALSE, error), error);
 }
 
 /* ---- search ----------------------------------------------------------------------------------- */

@@ -1,5 +1,5 @@
 /* mime.c - mime_parse(): pre-scan, GMime parse straight from the caller's memory or file (a
- * mapped file is parsed through its descriptor), headers, body walk, forward unwrapping. Also GMime's one-time initialisation and the default limits.
+ * mapped file is parsed through its descriptor), headers, body walk, forward unwrapping. Also GMime's one-time initialisation, each thread's reused parser and the default limits.
  * Never writes a parsed object back out (see mime.h); never logs header values or bodies.
  */
 #include "mime_gmime.h"
@@ -25,6 +25,35 @@ MaMimeLimits mime_limits_default(void)
 
 static GMimeParserOptions *base_options;
 
+/* Each thread's parser, made once and re-initialised on every message's stream (a new parser
+ * per message cost its allocation and finalisation, and the parse grew its fresh buffers again:
+ * 38k instructions per message in scripts/bench/ingest/cost.sh; issue 15). Between
+ * parses it reads idle_stream, a shared empty memory stream, so it never holds a message's
+ * stream, whose memory view or descriptor is the caller's. Owned by the thread (freed at its exit). */
+static GMimeStream *idle_stream;
+static GPrivate thread_parser = G_PRIVATE_INIT(g_object_unref);
+
+/* The calling thread's parser reading stream (borrowed: give it back with parser_release). */
+static GMimeParser *parser_take(GMimeStream *stream)
+{
+  GMimeParser *parser = g_private_get(&thread_parser);
+  if (parser) {
+    g_mime_parser_init_with_stream(parser, stream);
+  } else {
+    parser = g_mime_parser_new_with_stream(stream);
+    g_private_set(&thread_parser, parser);
+  }
+  g_mime_parser_set_persist_stream(parser, TRUE);
+  g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+  return parser;
+}
+
+/* Lets go of the message's stream and of what the parse left in the parser. */
+static void parser_release(GMimeParser *parser)
+{
+  g_mime_parser_init_with_stream(parser, idle_stream);
+}
+
 static gpointer init_once(gpointer unused)
 {
   g_mime_init();
@@ -36,6 +65,7 @@ static gpointer init_once(gpointer unused)
   g_mime_parser_options_set_rfc2047_compliance_mode(base_options, GMIME_RFC_COMPLIANCE_LOOSE);
   g_mime_parser_options_set_address_compliance_mode(base_options, GMIME_RFC_COMPLIANCE_LOOSE);
   g_mime_parser_options_set_parameter_compliance_mode(base_options, GMIME_RFC_COMPLIANCE_LOOSE);
+  idle_stream = g_mime_stream_mem_new();
   return NULL;
 }
 
@@ -118,9 +148,7 @@ int mime_parse_raw(const MaRaw *raw, const MaMimeLimits *limits, MaMessage **out
 
   GByteArray view = {NULL, 0};
   GMimeStream *stream = parse_stream(raw, &ps, &view);
-  GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-  g_mime_parser_set_persist_stream(parser, TRUE);
-  g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+  GMimeParser *parser = parser_take(stream);
   GMimeParserOptions *options = g_mime_parser_options_clone(base_options);
   g_mime_parser_options_set_warning_callback(options, on_parser_warning, warnings);
   GMimeMessage *msg = g_mime_parser_construct_message(parser, options);
@@ -148,7 +176,7 @@ int mime_parse_raw(const MaRaw *raw, const MaMimeLimits *limits, MaMessage **out
     *out = m;
   }
   if (msg) g_object_unref(msg);
-  g_object_unref(parser);
+  parser_release(parser);
   g_object_unref(stream);
   g_mime_parser_options_free(options);
   mime_prescan_clear(&ps);

@@ -375,9 +375,7 @@ static int ingest_store(MaIngest *in, MaStoredMessage *m, GError **error)
   fill_view(in->ctx, in->pm->len, msg, in->match, m);
   if (store_blobs(in->p, in->ctx, in->pm->raw, msg, m, error) < 0) return -1;
   copy_links(m->links, in->match->links);
-  if (storage_message_insert(in->p->st, m, error) < 0) return -1;
-  if (storage_search_index(in->p->st, m, error) < 0) return -1;
-  if (storage_provenance_add(in->p->st, ent, m->id, in->prov, error) < 0) return -1;
+  if (storage_message_archive(in->p->st, m, in->prov, error) < 0) return -1; /* row, search document, provenance */
   r->provenance_added = TRUE;
   /* the event before the activities: outbox order is delivery order, and activity events refer
    * to the message */

@@ -295,6 +295,49 @@ static void test_provenance(Fixture *fx, gconstpointer data)
   ma_provenance_free(q);
 }
 
+/* The pipeline's one write for a new message: the row, its search document and its provenance
+ * all go in; a conflicting message leaves none of them. */
+static void test_message_archive(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  MaProvenance *p = ma_provenance_new("imap");
+  p->mailbox = g_strdup("mb1");
+  p->spool_id = g_strdup("s1");
+  p->received_at = 200;
+  MaStoredMessage *m = message("e1", "m1", 100, "abc@x", NULL);
+  g_assert_cmpint(storage_message_archive(fx->st, m, p, &error), ==, 0);
+  g_assert_no_error(error);
+  ma_stored_message_free(m);
+  g_assert_cmpint(storage_provenance_add(fx->st, "e1", "m1", p, &error), ==, 0); /* the row is there */
+  g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify)ma_provenance_free);
+  g_assert_cmpint(storage_provenance_list(fx->st, "e1", "m1", list, &error), ==, 0);
+  g_assert_cmpuint(list->len, ==, 1);
+  g_assert_cmpstr(((MaProvenance *)list->pdata[0])->spool_id, ==, "s1");
+
+  g_autoptr(MaSearchQuery) query = search_query_parse("body", &error);
+  g_assert_no_error(error);
+  MaSearchRequest req = {.query = query, .order = MA_SEARCH_NEWEST};
+  g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func((GDestroyNotify)ma_search_hit_free);
+  g_assert_cmpint(storage_search(fx->st, "e1", &req, 0, 10, hits, &error), ==, 0);
+  g_assert_cmpuint(hits->len, ==, 1);
+
+  /* the same Message-ID under another id: a conflict, and no search document or provenance */
+  g_free(p->spool_id);
+  p->spool_id = g_strdup("s2");
+  m = message("e1", "m2", 100, "abc@x", NULL);
+  g_assert_cmpint(storage_message_archive(fx->st, m, p, &error), ==, -1);
+  g_assert_error(error, MA_ERROR, MA_ERROR_CONFLICT);
+  g_clear_error(&error);
+  ma_stored_message_free(m);
+  g_ptr_array_set_size(hits, 0);
+  g_assert_cmpint(storage_search(fx->st, "e1", &req, 0, 10, hits, &error), ==, 0);
+  g_assert_cmpuint(hits->len, ==, 1);
+  g_ptr_array_set_size(list, 0);
+  g_assert_cmpint(storage_provenance_list(fx->st, "e1", "m2", list, &error), ==, 0);
+  g_assert_cmpuint(list->len, ==, 0);
+  ma_provenance_free(p);
+}
+
 static void test_archived_since(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
@@ -1648,6 +1691,7 @@ int main(int argc, char **argv)
   ADD("/storage/message/bodies", test_message_bodies);
   ADD("/storage/message/dedup", test_message_dedup);
   ADD("/storage/message/provenance", test_provenance);
+  ADD("/storage/message/archive", test_message_archive);
   ADD("/storage/message/archived-since", test_archived_since);
   ADD("/storage/message/tenant-isolation", test_message_isolation);
   ADD("/storage/threads", test_threads);
@@ -1676,6 +1720,7 @@ int main(int argc, char **argv)
     ADD_PG("/message/bodies", test_message_bodies);
     ADD_PG("/message/dedup", test_message_dedup);
     ADD_PG("/message/provenance", test_provenance);
+    ADD_PG("/message/archive", test_message_archive);
     ADD_PG("/message/archived-since", test_archived_since);
     ADD_PG("/message/tenant-isolation", test_message_isolation);
     ADD_PG("/threads", test_threads);
