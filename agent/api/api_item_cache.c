@@ -211,7 +211,8 @@ void api_item_cache_put(ApiItemCache *cache, const MaTimelineItem *item, const c
 
   if (!row || !row->item || !row->enterprise_id || !row->message_id)
     return;
-  /* delivery states change without the row changing: never cached (storage never offers these) */
+  /* delivery states change without the row changing: never cached (so a row with a delivery key,
+   * which storage offers too, never matches an entry's item bytes: MaTimelineKnown) */
   if (item->delivery || (!item->is_activity && item->message && item->message->message_id))
     return;
   const char *record_id = key_record(row);
