@@ -40,7 +40,8 @@
 
 /* The item of the row being visited: each field copied NUL-terminated into one buffer, the parts
  * in one array per kind, and the message's part arrays as views of them. Everything is reused
- * from row to row: nothing is allocated per row once the buffers have grown. */
+ * from row to row: nothing is allocated per row once the buffers have grown, and nothing at all
+ * until the first decode. */
 typedef struct {
   char *text;            /* the fields' copies; never longer than the item they come from */
   gsize text_len, text_cap;
