@@ -68,7 +68,8 @@ static const char *key_record(const MaTimelineRow *row)
 }
 
 /* Mixes the len bytes of s into h eight bytes at a time (g_str_hash's byte loop was a fifth of a
- * cached item's cost), the last few one by one (a memcpy of a variable length is a call). */
+ * cached item's cost). The last few bytes of a string of eight or more are read as the last eight
+ * shifted (a memcpy of a variable length is a call, a byte loop cost as much as the rest). */
 static guint64 mix_string(guint64 h, const char *s, gsize len)
 {
   const guint64 k = 0x9e3779b97f4a7c15ULL;
@@ -80,7 +81,13 @@ static guint64 mix_string(guint64 h, const char *s, gsize len)
     h ^= h >> 29;
   }
   v = 0;
-  for (int shift = 0; i < len; i++, shift += 8) v |= (guint64)(guchar)s[i] << shift;
+  if (i < len && len >= 8) {
+    memcpy(&v, s + len - 8, 8);
+    v >>= 8 * (8 - (len - i)); /* the bytes before s + i were the low ones (little-endian; elsewhere
+                                 * the same key still hashes the same) */
+  } else {
+    for (int shift = 0; i < len; i++, shift += 8) v |= (guint64)(guchar)s[i] << shift;
+  }
   h = (h ^ v ^ ((guint64)len << 56)) * k;
   return h ^ (h >> 32);
 }
@@ -106,19 +113,18 @@ static inline gboolean key_match(const Entry *e, const Entry *probe)
                        : !probe->record_id);
 }
 
-/* A look-up key for row (its strings borrowed from the row). */
-static Entry probe_of(const MaTimelineRow *row)
+/* Fills the key fields of e (those key_match reads, nothing else: zeroing and returning a whole
+ * Entry cost as much as hashing) as a look-up key for row (its strings borrowed from the row). */
+static void probe_fill(Entry *e, const MaTimelineRow *row)
 {
-  Entry e = {0};
-  e.kind = row->kind;
-  e.date = row->date;
-  e.enterprise_id = row->enterprise_id;
-  e.message_id = row->message_id;
-  e.message_len = strlen(row->message_id);
-  e.record_id = key_record(row);
-  e.record_type = row->record_type;
-  e.hash = key_hash(e.kind, e.message_id, e.message_len, e.date, e.record_type, e.record_id);
-  return e;
+  e->kind = row->kind;
+  e->date = row->date;
+  e->enterprise_id = row->enterprise_id;
+  e->message_id = row->message_id;
+  e->message_len = strlen(row->message_id);
+  e->record_id = key_record(row);
+  e->record_type = row->record_type;
+  e->hash = key_hash(e->kind, e->message_id, e->message_len, e->date, e->record_type, e->record_id);
 }
 
 /* ---- the shard's hash set (lock held) ---- */
@@ -236,7 +242,8 @@ void api_item_cache_free(ApiItemCache *c)
 
 gboolean api_item_cache_write(ApiItemCache *cache, const MaTimelineRow *row, CodecWriter *w)
 {
-  Entry probe = probe_of(row);
+  Entry probe;
+  probe_fill(&probe, row);
   Shard *c = shard_of(cache, probe.hash);
   gboolean hit = FALSE;
 
