@@ -528,15 +528,20 @@ int storage_timeline_each(MaStorage *st, const char *enterprise_id, MaRecordType
 /* Called once per row of a page, in page order, before storage decodes it. TRUE: the caller already
  * has what it makes of this row (it keeps it under the row's key and item bytes, so a changed row
  * is a different one) and has used it in its place; storage then neither decodes the row nor looks
- * up anything for it, and does not visit it. FALSE: the row is decoded and visited as usual. */
+ * up anything for it, and does not visit it. FALSE: the row is decoded and visited as usual.
+ * It must never answer TRUE for a row whose item names a delivery key (an outbound message the
+ * queue holds: its delivery states change without the row changing): what it keeps it must have
+ * made from an item visited without one, and the same bytes cannot then name one. */
 typedef gboolean (*MaTimelineKnown)(const MaTimelineRow *row, void *user_data);
 
 /* storage_timeline_each, asking known (when not NULL) about each row first: a known row costs
  * storage only its reading, not its decoding nor its delivery look-up (the API's item cache,
- * agent/api/api_item_cache.h, answers it). Rows whose item names a delivery key (an outbound
- * message the queue holds) are never offered to known: their delivery states change without the
- * row changing, so they are always decoded and visited with their states. known and visit are
- * called with the same user_data, and never both for one row. */
+ * agent/api/api_item_cache.h, answers it). Every row is offered, those whose item names a delivery
+ * key included: known must refuse those (see MaTimelineKnown; the item cache never keeps such an
+ * item and compares the item bytes whole, so it cannot answer one), and storage does not look for
+ * the key first, which cost a fifth of a known row (scripts/bench/api/pages.sh). Debug builds
+ * assert that no such row was answered. known and visit are called with the same user_data, and
+ * never both for one row. */
 int storage_timeline_each_known(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *record_id,
                                 const MaTimelineFilter *filter, const char *cursor, int limit, MaTimelineKnown known,
                                 MaTimelineVisit visit, void *user_data, char **next_cursor, GError **error);

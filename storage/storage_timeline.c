@@ -3,8 +3,8 @@
  * storage_timeline_each has checked the page size and the direction; it adds each outbound message's
  * recipients' delivery states to what it visits, and storage_timeline copies the visited items for
  * callers that keep them. storage_timeline_each_known lets a caller that keeps what it made of a
- * row (the API's item cache) answer a row before it is decoded; a row whose item names a delivery
- * key is never offered (storage_timeline_row_visit), so delivery states are always read fresh.
+ * row (the API's item cache) answer a row before it is decoded; it must refuse a row whose item
+ * names a delivery key (MaTimelineKnown), so delivery states are always read fresh.
  */
 #include "storage.h"
 #include "storage_archive.h"

@@ -40,7 +40,8 @@
 
 /* The item of the row being visited: each field copied NUL-terminated into one buffer, the parts
  * in one array per kind, and the message's part arrays as views of them. Everything is reused
- * from row to row: nothing is allocated per row once the buffers have grown. */
+ * from row to row: nothing is allocated per row once the buffers have grown, and nothing at all
+ * until the first decode. */
 typedef struct {
   char *text;            /* the fields' copies; never longer than the item they come from */
   gsize text_len, text_cap;
@@ -74,14 +75,16 @@ int storage_timeline_row_activity(MaTimelineRowParts *rp, const char *item, gsiz
 char *storage_timeline_row_message_item(const MaStoredMessage *m, const char *snippet, gboolean delivery_key);
 
 /* Whether a message row's item names a delivery key (its seventh field is not NULL): such a row's
- * item is visited with delivery states read apart, so it is never offered to a MaTimelineKnown.
- * Reads the first seven fields' lengths only. TRUE too for a malformed item (decoding it then
+ * item is visited with delivery states read apart, so a MaTimelineKnown must never answer it
+ * (storage_timeline_row_visit asserts this in debug builds). Reads the first seven fields' lengths
+ * only. TRUE too for a malformed item (decoding it then
  * reports the error); FALSE for an activity row. */
 gboolean storage_timeline_row_has_delivery_key(const MaTimelineRow *row);
 
 /* Visits row (MaTimelineRow, storage.h) as its item (a message or an activity, views into rp and
  * the row, valid during the visit), unless known (when not NULL) says the caller has it already
- * (storage_timeline_each_known; a row with a delivery key is never asked about). 0, or -1 with
+ * (storage_timeline_each_known; every row is asked about, and known refuses those with a delivery
+ * key). 0, or -1 with
  * MA_ERROR_INTERNAL when its item is malformed (nothing visited). */
 int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row, MaTimelineKnown known,
                                MaTimelineVisit visit, void *user_data, GError **error);

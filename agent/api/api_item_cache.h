@@ -8,7 +8,9 @@
  * that key and those bytes, so a row that changed in any way misses and is rendered again: the
  * cache is never stale and needs no invalidation for correctness. Items whose content changes
  * without their row changing (an outbound message the queue holds: its delivery states) are never
- * cached (storage never offers them, and api_item_cache_put refuses them).
+ * cached: api_item_cache_put refuses them, and a look-up matches only the item bytes of an entry,
+ * so a row whose item names a delivery key always misses (storage offers every row and relies on
+ * this: MaTimelineKnown).
  *
  * Erasure: an erased message's rows are gone from the database, so their entries are never looked
  * up again (a look-up starts from a row storage has just read) and no page can show them; their
