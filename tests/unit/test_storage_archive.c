@@ -531,6 +531,14 @@ static char *joined(GPtrArray *a)
   return s;
 }
 
+/* Asserts contact c1's whole timeline under f, read in pages of `page`, is want ("m:<id>,a:<id>"). */
+static void assert_timeline(MaStorage *st, const MaTimelineFilter *f, int page, const char *want)
+{
+  char *s = joined(timeline_all(st, "e1", f, page));
+  g_assert_cmpstr(s, ==, want);
+  g_free(s);
+}
+
 static void test_timeline_order(Fixture *fx, gconstpointer data)
 {
   GError *error = NULL;
@@ -689,38 +697,24 @@ static void test_timeline_filters(Fixture *fx, gconstpointer data)
   add_activity(fx->st, "e1", "act1", "m1", "c1", 1);
 
   MaTimelineFilter f = {.has_attachment = -1};
-  char *s = joined(timeline_all(fx->st, "e1", &f, 2));
-  g_assert_cmpstr(s, ==, "m:m3,m:m2,a:act1,m:m1");
-  g_free(s);
+  assert_timeline(fx->st, &f, 2, "m:m3,m:m2,a:act1,m:m1");
   f.direction = "outbound";
-  s = joined(timeline_all(fx->st, "e1", &f, 2));
-  g_assert_cmpstr(s, ==, "m:m2");
-  g_free(s);
+  assert_timeline(fx->st, &f, 2, "m:m2");
   f.direction = "inbound";
-  s = joined(timeline_all(fx->st, "e1", &f, 1));
-  g_assert_cmpstr(s, ==, "m:m3,a:act1,m:m1");
-  g_free(s);
+  assert_timeline(fx->st, &f, 1, "m:m3,a:act1,m:m1");
   f.direction = NULL;
   f.has_attachment = 1;
-  s = joined(timeline_all(fx->st, "e1", &f, 5));
-  g_assert_cmpstr(s, ==, "a:act1,m:m1");
-  g_free(s);
+  assert_timeline(fx->st, &f, 5, "a:act1,m:m1");
   f.has_attachment = 0;
-  s = joined(timeline_all(fx->st, "e1", &f, 5));
-  g_assert_cmpstr(s, ==, "m:m3,m:m2");
-  g_free(s);
+  assert_timeline(fx->st, &f, 5, "m:m3,m:m2");
   f.has_attachment = -1;
   f.since = 200;
   f.until = 300; /* exclusive */
-  s = joined(timeline_all(fx->st, "e1", &f, 5));
-  g_assert_cmpstr(s, ==, "m:m2");
-  g_free(s);
+  assert_timeline(fx->st, &f, 5, "m:m2");
   /* since alone ends the page at the first older row (SQLite checks it in C): across cursors, and
    * with no cursor after a full page whose next row is older; with a filter too (in SQL) */
   f.until = 0;
-  s = joined(timeline_all(fx->st, "e1", &f, 1));
-  g_assert_cmpstr(s, ==, "m:m3,m:m2");
-  g_free(s);
+  assert_timeline(fx->st, &f, 1, "m:m3,m:m2");
   GPtrArray *page = g_ptr_array_new_with_free_func((GDestroyNotify)ma_timeline_item_free);
   char *after_since = NULL;
   g_assert_cmpint(storage_timeline(fx->st, "e1", MA_RECORD_CONTACT, "c1", &f, NULL, 2, page, &after_since, &error), ==,
@@ -730,15 +724,11 @@ static void test_timeline_filters(Fixture *fx, gconstpointer data)
   g_assert_null(after_since);
   g_ptr_array_unref(page);
   f.direction = "inbound";
-  s = joined(timeline_all(fx->st, "e1", &f, 1));
-  g_assert_cmpstr(s, ==, "m:m3");
-  g_free(s);
+  assert_timeline(fx->st, &f, 1, "m:m3");
   f.direction = NULL;
   f.since = f.until = 0;
   f.thread_id = "t1";
-  s = joined(timeline_all(fx->st, "e1", &f, 5));
-  g_assert_cmpstr(s, ==, "a:act1,m:m1");
-  g_free(s);
+  assert_timeline(fx->st, &f, 5, "a:act1,m:m1");
 
   f.thread_id = NULL;
   f.direction = "sideways";
