@@ -27,8 +27,11 @@ command -v strace >/dev/null || { echo "io.sh: strace is not installed" >&2; exi
 bench_ingest_workdir mailagent-io
 bench_ingest_prepare $((FIRST + MESSAGES)) >/dev/null
 mkdir -p "$WORK/first" "$WORK/traced"
-# the corpus's files sort in generation order: the first FIRST go in untraced
-ls "$WORK/corpus/mail" | head -n "$FIRST" | while read -r f; do mv "$WORK/corpus/mail/$f" "$WORK/first/"; done
+# the corpus's files sort in generation order: the first FIRST go in untraced (not through
+# `ls | head -n 0`: head exits at once, ls dies of SIGPIPE, and pipefail ends the script)
+if [ "$FIRST" -gt 0 ]; then
+  ls "$WORK/corpus/mail" | head -n "$FIRST" | while read -r f; do mv "$WORK/corpus/mail/$f" "$WORK/first/"; done
+fi
 mv "$WORK/corpus/mail"/* "$WORK/traced/"
 [ "$FIRST" = 0 ] || "$MAILAGENT" ingest -c "$CONF" --batch "$BATCH" acme "$WORK/first" >/dev/null 2>&1
 strace -f -y -s 24 -x -e trace=pwrite64,pread64,fdatasync -o "$WORK/strace.txt" \
