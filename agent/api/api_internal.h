@@ -228,8 +228,12 @@ void api_cache_free(ApiCache *c);
 /* Once per request before anything else: notes whether the database changed (keys are dropped at
  * once, pages per enterprise when its archive version moved). */
 void api_cache_sync(ApiCtx *ctx);
-/* A copy (caller frees) of the cached unrevoked key with this secret hash, or NULL. */
-MaApiKey *api_cache_key_find(ApiCtx *ctx, const char *hash);
+/* The cached unrevoked key with this secret hash, or NULL: borrowed from the cache, valid until the
+ * next api_cache_sync or api_cache_key_store (copy it with api_cache_key_copy to keep it longer). */
+const MaApiKey *api_cache_key_find(ApiCtx *ctx, const char *hash);
+/* A copy of key (caller frees with ma_api_key_free). */
+MaApiKey *api_cache_key_copy(const MaApiKey *key);
+/* Keeps a key just read from storage, when nothing was committed since the last sync. */
 void api_cache_key_store(ApiCtx *ctx, const char *hash, const MaApiKey *key);
 /* Answers 200 from the cache and returns TRUE when this enterprise's answer to this URI is cached
  * and nothing was committed since; FALSE otherwise (the handler then computes the answer). */
@@ -272,8 +276,9 @@ guint api_front_count_open(const ApiFrontCount *c);
  * or FALSE after answering 401 (missing, unknown or revoked key) or 403 (wrong scope). */
 gboolean api_authenticate(ApiCtx *ctx, ApiAuth need);
 /* Checks an Authorization header value (NULL: none) as api_authenticate does, without a request:
- * needs only ctx->srv and ctx->st. 1 valid, *key_r newly allocated (caller frees); 0 not valid,
- * *why_r a static message for the 401; -1 with *error when storage failed. */
+ * needs only ctx->srv and ctx->st. 1 valid, *key_r newly allocated (caller frees; key_r NULL: the
+ * verdict only, no copy made); 0 not valid, *why_r a static message for the 401; -1 with *error
+ * when storage failed. */
 int api_key_check(ApiCtx *ctx, const char *authorization, MaApiKey **key_r, const char **why_r, GError **error);
 
 #endif
