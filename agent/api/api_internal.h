@@ -153,10 +153,12 @@ typedef struct {
 /* pool's counts so far (loop thread). */
 void api_workers_stats(const ApiWorkers *pool, ApiWorkersStats *out);
 /* An empty buffer for a run half to write a long answer into, reused from the pool (NULL pool:
- * a new one). Any thread; the caller owns it until api_workers_buffer_give. */
+ * a new one). A read worker (its own spare: no lock) or the loop thread; the caller owns it until
+ * api_workers_buffer_give. */
 GString *api_workers_buffer_take(ApiWorkers *pool);
 /* Gives buf (may be NULL) back to the pool for the next take, or frees it (NULL pool, a pool that
- * keeps enough, or a buffer grown past 1 MiB). Any thread; buf is not the caller's afterwards. */
+ * keeps enough, or a buffer grown past 1 MiB). Loop thread (no lock: the next hand-over passes it
+ * to the workers); buf is not the caller's afterwards. */
 void api_workers_buffer_give(ApiWorkers *pool, GString *buf);
 /* Appends buf's text to out without a copy: out (libevent) owns buf from here and gives it back to
  * pool (NULL: frees it) once the bytes are written or dropped, even after api_workers_free. Loop
