@@ -146,9 +146,10 @@ ApiWorkers *api_workers_new(struct event_base *base, const char *data_dir, int n
 /* Stops the threads after the jobs already parked, and answers those (loop thread). */
 void api_workers_free(ApiWorkers *pool);
 /* What the hand-off has done: hand-overs (one per pass of the loop that parked jobs), the jobs
- * they carried, and the sleeping workers they woke. */
+ * they carried, the sleeping workers they woke, and the job records allocated (answered ones are
+ * reused: at most the most requests ever parked at once). */
 typedef struct {
-  guint64 handovers, jobs, signals;
+  guint64 handovers, jobs, signals, allocated;
 } ApiWorkersStats;
 /* pool's counts so far (loop thread). */
 void api_workers_stats(const ApiWorkers *pool, ApiWorkersStats *out);

@@ -335,6 +335,8 @@ void api_defer(ApiCtx *ctx, ApiJobRun run, ApiJobDone done, void *data)
     return;
   }
   GList *link = g_queue_pop_head_link(&pool->free_jobs);
+  if (!link)
+    pool->stats.allocated++;
   job = link ? link->data : g_new0(ApiJob, 1);
   job->link.data = job;
   job->ctx = ctx;
