@@ -158,7 +158,7 @@ void api_workers_stats(const ApiWorkers *pool, ApiWorkersStats *out);
  * api_workers_buffer_give. */
 GString *api_workers_buffer_take(ApiWorkers *pool);
 /* Gives buf (may be NULL) back to the pool for the next take, or frees it (NULL pool, a pool that
- * keeps enough, or a buffer grown past 1 MiB). Loop thread (no lock: the next hand-over passes it
+ * keeps enough, or a buffer grown past 256 KiB). Loop thread (no lock: the next hand-over passes it
  * to the workers); buf is not the caller's afterwards. */
 void api_workers_buffer_give(ApiWorkers *pool, GString *buf);
 /* Appends buf's text to out without a copy: out (libevent) owns buf from here and gives it back to

@@ -84,9 +84,14 @@ struct ApiWorkers {
   gint refs;           /* api_workers_new's, plus one per buffer lent to a reply (atomic) */
 };
 
-/* Page buffers kept per worker; one larger than API_BUFFER_MAX_KEPT goes back to malloc. */
-#define API_BUFFERS_PER_WORKER 4
-#define API_BUFFER_MAX_KEPT (1024 * 1024)
+/* Page buffers kept per worker (in the pool, and as many again given back and not yet handed
+ * over); one larger than API_BUFFER_MAX_KEPT goes back to malloc. Enough for the pages in flight at
+ * once: with 4 per worker, 16 connections asking for computed pages freed and allocated a buffer
+ * every few pages (0.3 page faults per page on the workers writing into fresh memory, and a heap
+ * trim, madvise, by the loop's free: perf on serve under uncached.lua); with 16, none. A 200-item
+ * timeline page is about 90 KiB: at most 2 x 16 x 256 KiB kept per worker. */
+#define API_BUFFERS_PER_WORKER 16
+#define API_BUFFER_MAX_KEPT (256 * 1024)
 #define API_BUFFER_FIRST (32 * 1024)
 
 /* Appends every job of src to dst (both under the same owner), leaving src empty: no allocation. */
