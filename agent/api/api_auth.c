@@ -28,7 +28,8 @@ int api_key_check(ApiCtx *ctx, const char *authorization, MaApiKey **key_r, cons
   MaApiKey *key = NULL;
   int rc;
 
-  *key_r = NULL;
+  if (key_r)
+    *key_r = NULL;
   if (!authorization) {
     *why_r = "missing API key (Authorization: Bearer <key>)";
     return 0;
@@ -45,18 +46,28 @@ int api_key_check(ApiCtx *ctx, const char *authorization, MaApiKey **key_r, cons
     return 0;
   }
   apikey_hash(secret, hash);
-  key = api_cache_key_find(ctx, hash);
-  rc = key ? 1 : storage_apikey_find(ctx->st, hash, &key, error);
+  /* A key the cache holds was found unrevoked at the current data version (the cache is emptied by
+   * any commit): valid, and not stored again (a store reads the data version, whose lock the read
+   * workers' SQLite connections take too). Copied only for a caller that keeps it. */
+  const MaApiKey *cached = api_cache_key_find(ctx, hash);
+  if (cached) {
+    if (key_r)
+      *key_r = api_cache_key_copy(cached);
+    return 1;
+  }
+  rc = storage_apikey_find(ctx->st, hash, &key, error);
   if (rc < 0)
     return -1;
-  if (rc > 0 && key->revoked_at == 0)
-    api_cache_key_store(ctx, hash, key);
   if (rc == 0 || key->revoked_at != 0) {
     ma_api_key_free(key);
     *why_r = "invalid or revoked API key";
     return 0;
   }
-  *key_r = key;
+  api_cache_key_store(ctx, hash, key);
+  if (key_r)
+    *key_r = key;
+  else
+    ma_api_key_free(key);
   return 1;
 }
 

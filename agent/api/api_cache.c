@@ -164,7 +164,7 @@ void api_cache_validate(ApiCtx *ctx, gint64 synced, int rc, gint64 archive_versi
   t->checked_at = c->version;
 }
 
-static MaApiKey *key_copy(const MaApiKey *k)
+MaApiKey *api_cache_key_copy(const MaApiKey *k)
 {
   MaApiKey *n = g_new0(MaApiKey, 1);
   n->id = g_strdup(k->id);
@@ -176,10 +176,9 @@ static MaApiKey *key_copy(const MaApiKey *k)
   return n;
 }
 
-MaApiKey *api_cache_key_find(ApiCtx *ctx, const char *hash)
+const MaApiKey *api_cache_key_find(ApiCtx *ctx, const char *hash)
 {
-  const MaApiKey *k = g_hash_table_lookup(ctx->srv->cache->keys, hash);
-  return k ? key_copy(k) : NULL;
+  return g_hash_table_lookup(ctx->srv->cache->keys, hash);
 }
 
 void api_cache_key_store(ApiCtx *ctx, const char *hash, const MaApiKey *key)
@@ -190,7 +189,7 @@ void api_cache_key_store(ApiCtx *ctx, const char *hash, const MaApiKey *key)
     return;
   if (g_hash_table_size(c->keys) >= API_CACHE_MAX_KEYS)
     g_hash_table_remove_all(c->keys);
-  g_hash_table_replace(c->keys, g_strdup(hash), key_copy(key));
+  g_hash_table_replace(c->keys, g_strdup(hash), api_cache_key_copy(key));
 }
 
 gboolean api_cache_reply(ApiCtx *ctx)

@@ -213,7 +213,6 @@ static void decide(ApiFront *f, struct evbuffer *src, gsize hl)
   ApiCtx ctx = {.srv = srv, .st = srv->st, .cfg = srv->cfg};
   g_autoptr(GError) error = NULL;
   const char *why = NULL;
-  MaApiKey *key = NULL;
   int rc;
 
   if (api_head_parse((const char *)f->head->data, hl, &h) < 0) {
@@ -229,7 +228,7 @@ static void decide(ApiFront *f, struct evbuffer *src, gsize hl)
   }
   if (head_needs(srv, &h) != API_AUTH_NONE) {
     api_cache_sync(&ctx);
-    rc = api_key_check(&ctx, h.authorization, &key, &why, &error);
+    rc = api_key_check(&ctx, h.authorization, NULL, &why, &error); /* the verdict only: no copy */
     if (rc < 0) {
       ma_warn("api", "key look-up failed before the body: %s", error->message);
       refuse(f, src, 503, "Service Unavailable", "unavailable", "temporary failure, try again later");
@@ -242,7 +241,6 @@ static void decide(ApiFront *f, struct evbuffer *src, gsize hl)
       api_head_clear(&h);
       return;
     }
-    ma_api_key_free(key);
   }
   f->requests++;
   if (h.chunked) {

@@ -146,17 +146,20 @@ ApiWorkers *api_workers_new(struct event_base *base, const char *data_dir, int n
 /* Stops the threads after the jobs already parked, and answers those (loop thread). */
 void api_workers_free(ApiWorkers *pool);
 /* What the hand-off has done: hand-overs (one per pass of the loop that parked jobs), the jobs
- * they carried, and the sleeping workers they woke. */
+ * they carried, the sleeping workers they woke, and the job records allocated (answered ones are
+ * reused: at most the most requests ever parked at once). */
 typedef struct {
-  guint64 handovers, jobs, signals;
+  guint64 handovers, jobs, signals, allocated;
 } ApiWorkersStats;
 /* pool's counts so far (loop thread). */
 void api_workers_stats(const ApiWorkers *pool, ApiWorkersStats *out);
 /* An empty buffer for a run half to write a long answer into, reused from the pool (NULL pool:
- * a new one). Any thread; the caller owns it until api_workers_buffer_give. */
+ * a new one). A read worker (its own spare: no lock) or the loop thread; the caller owns it until
+ * api_workers_buffer_give. */
 GString *api_workers_buffer_take(ApiWorkers *pool);
 /* Gives buf (may be NULL) back to the pool for the next take, or frees it (NULL pool, a pool that
- * keeps enough, or a buffer grown past 1 MiB). Any thread; buf is not the caller's afterwards. */
+ * keeps enough, or a buffer grown past 256 KiB). Loop thread (no lock: the next hand-over passes it
+ * to the workers); buf is not the caller's afterwards. */
 void api_workers_buffer_give(ApiWorkers *pool, GString *buf);
 /* Appends buf's text to out without a copy: out (libevent) owns buf from here and gives it back to
  * pool (NULL: frees it) once the bytes are written or dropped, even after api_workers_free. Loop
@@ -228,8 +231,12 @@ void api_cache_free(ApiCache *c);
 /* Once per request before anything else: notes whether the database changed (keys are dropped at
  * once, pages per enterprise when its archive version moved). */
 void api_cache_sync(ApiCtx *ctx);
-/* A copy (caller frees) of the cached unrevoked key with this secret hash, or NULL. */
-MaApiKey *api_cache_key_find(ApiCtx *ctx, const char *hash);
+/* The cached unrevoked key with this secret hash, or NULL: borrowed from the cache, valid until the
+ * next api_cache_sync or api_cache_key_store (copy it with api_cache_key_copy to keep it longer). */
+const MaApiKey *api_cache_key_find(ApiCtx *ctx, const char *hash);
+/* A copy of key (caller frees with ma_api_key_free). */
+MaApiKey *api_cache_key_copy(const MaApiKey *key);
+/* Keeps a key just read from storage, when nothing was committed since the last sync. */
 void api_cache_key_store(ApiCtx *ctx, const char *hash, const MaApiKey *key);
 /* Answers 200 from the cache and returns TRUE when this enterprise's answer to this URI is cached
  * and nothing was committed since; FALSE otherwise (the handler then computes the answer). */
@@ -272,8 +279,9 @@ guint api_front_count_open(const ApiFrontCount *c);
  * or FALSE after answering 401 (missing, unknown or revoked key) or 403 (wrong scope). */
 gboolean api_authenticate(ApiCtx *ctx, ApiAuth need);
 /* Checks an Authorization header value (NULL: none) as api_authenticate does, without a request:
- * needs only ctx->srv and ctx->st. 1 valid, *key_r newly allocated (caller frees); 0 not valid,
- * *why_r a static message for the 401; -1 with *error when storage failed. */
+ * needs only ctx->srv and ctx->st. 1 valid, *key_r newly allocated (caller frees; key_r NULL: the
+ * verdict only, no copy made); 0 not valid, *why_r a static message for the 401; -1 with *error
+ * when storage failed. */
 int api_key_check(ApiCtx *ctx, const char *authorization, MaApiKey **key_r, const char **why_r, GError **error);
 
 #endif

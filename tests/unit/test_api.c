@@ -388,6 +388,66 @@ static void test_lent_buffers(void)
   event_base_free(base);
 }
 
+/* A run half that takes a page buffer and keeps its address (W.lock guards the record). */
+static GString *taken_buffer;
+static void buffer_run(MaStorage *st, void *data)
+{
+  GString *buf = api_workers_buffer_take(data);
+  g_string_append(buf, "page");
+  g_mutex_lock(&W.lock);
+  taken_buffer = buf;
+  g_mutex_unlock(&W.lock);
+}
+
+static int buffer_jobs_done;
+static void buffer_done(ApiCtx *ctx, void *data)
+{
+  g_mutex_lock(&W.lock);
+  GString *buf = taken_buffer;
+  g_mutex_unlock(&W.lock);
+  api_workers_buffer_give(data, buf); /* as a page's reply does once libevent wrote it */
+  ctx->status = 200;
+  buffer_jobs_done++;
+}
+
+/* Parks one job and turns the loop until it is answered. */
+static void run_one(ApiServer *srv, ApiJobRun run, ApiJobDone done, void *data)
+{
+  int before = buffer_jobs_done;
+  api_defer(worker_ctx(srv), run, done, data);
+  for (int turns = 0; buffer_jobs_done == before && turns < 500; turns++)
+    event_base_loop(srv->base, EVLOOP_ONCE | EVLOOP_NONBLOCK), g_usleep(10000);
+  g_assert_cmpint(buffer_jobs_done, ==, before + 1);
+}
+
+/* The hand-off allocates nothing per request once warm: an answered job's record serves the next
+ * api_defer, and a page buffer given back on the loop reaches the worker of a later job (moved at
+ * the next hand-over, picked up with that job) instead of a new one. */
+static void test_workers_reuse(void)
+{
+  g_autoptr(GError) error = NULL;
+  struct event_base *base = event_base_new();
+  ApiServer srv = {.base = base, .st = F.st};
+  ApiWorkersStats stats;
+
+  g_mutex_init(&W.lock);
+  srv.workers = api_workers_new(base, F.dir, 2, &error);
+  g_assert_no_error(error);
+  run_one(&srv, buffer_run, buffer_done, srv.workers);
+  GString *first = taken_buffer;
+  for (int i = 0; i < 5; i++) {
+    run_one(&srv, buffer_run, buffer_done, srv.workers);
+    g_assert_true(taken_buffer == first); /* the same buffer every time, emptied */
+    g_assert_cmpstr(taken_buffer->str, ==, "page");
+  }
+  api_workers_stats(srv.workers, &stats);
+  g_assert_cmpuint(stats.jobs, ==, 6);
+  g_assert_cmpuint(stats.allocated, ==, 1); /* one job at a time: one record, reused */
+  api_workers_free(srv.workers);
+  g_mutex_clear(&W.lock);
+  event_base_free(base);
+}
+
 static void test_read_workers(void)
 {
   g_autoptr(GError) error = NULL;
@@ -418,6 +478,7 @@ static void test_read_workers(void)
   g_assert_cmpuint(stats.handovers, ==, 1);
   g_assert_cmpuint(stats.jobs, ==, 3);
   g_assert_cmpuint(stats.signals, <=, 2); /* never more wake-ups than workers */
+  g_assert_cmpuint(stats.allocated, ==, 3);
   g_mutex_lock(&W.lock);
   gint64 end = g_get_monotonic_time() + 5 * G_TIME_SPAN_SECOND;
   while (W.running < 2 && g_cond_wait_until(&W.cond, &W.lock, end))
@@ -440,6 +501,8 @@ static void test_read_workers(void)
   /* stopping answers what was parked before the stop */
   W.released = 1;
   api_defer(worker_ctx(&srv), blocking_run, blocking_done, "d");
+  api_workers_stats(srv.workers, &stats);
+  g_assert_cmpuint(stats.allocated, ==, 3); /* an answered job's record */
   api_workers_free(srv.workers);
   g_assert_cmpint(W.finished, ==, 4);
   g_assert_true(g_str_has_suffix(W.order->str, "d"));
@@ -1369,6 +1432,7 @@ int main(int argc, char **argv)
   g_test_add_func("/api/timeline", test_timeline);
   g_test_add_func("/api/read_workers", test_read_workers);
   g_test_add_func("/api/lent_buffers", test_lent_buffers);
+  g_test_add_func("/api/workers_reuse", test_workers_reuse);
   g_test_add_func("/api/messages", test_messages);
   g_test_add_func("/api/cache", test_cache);
   g_test_add_func("/api/cache/per_enterprise", test_cache_per_enterprise);
