@@ -370,12 +370,21 @@ static int message_insert_parts(SqlDb *d, const MaStoredMessage *m, const char *
   return 0;
 }
 
-/* The message's text and html in message_bodies (none when both are empty). A text of
- * SQL_STREAM_MIN bytes or more is written with incremental blob I/O into a zeroblob, the last
- * column, so SQLite never builds a record as large as the body in memory. */
+/* Whether m's text is kept as its slice of the raw blob (migration 173): the writer found it
+ * there, and the blob is small enough to be read whole by the readers (SQL_BODY_TEXT). */
+static gboolean text_in_raw(const MaStoredMessage *m)
+{
+  return m->text_raw_len > 0 && m->text_raw_at >= 0 && m->raw_sha256 && m->size < SQL_STREAM_MIN &&
+         m->text_raw_at + m->text_raw_len <= m->size;
+}
+
+/* The message's text and html in message_bodies (none when both are empty, or when the text is
+ * in the raw blob and there is no html). A text of SQL_STREAM_MIN bytes or more is written with
+ * incremental blob I/O into a zeroblob, the last column, so SQLite never builds a record as large
+ * as the body in memory. */
 static int message_body_insert(SqlDb *d, const MaStoredMessage *m, GError **error)
 {
-  gsize len = m->text ? strlen(m->text) : 0;
+  gsize len = m->text && !text_in_raw(m) ? strlen(m->text) : 0;
   if (len == 0 && !m->html) return 0;
   sqlite3_stmt *s = sql_prep(d, "INSERT INTO message_bodies(message_id, html, text) VALUES(?, ?, ?)", error);
   if (!s) return -1;
@@ -399,8 +408,8 @@ static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **erro
   sqlite3_stmt *s = sql_prep(d,
                              "INSERT INTO messages(id, enterprise_id, thread_id, message_id, dedup_key, subject,"
                              " direction, date, archived_at, size, raw_sha256, snippet, has_attachment, parse_error,"
-                             " machine, machine_reason)"
-                             " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             " machine, machine_reason, text_raw_at, text_raw_len)"
+                             " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              error);
   if (!s) return -1;
   char *snippet = m->snippet ? NULL : storage_snippet_make(m->text);
@@ -420,6 +429,13 @@ static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **erro
   sql_bind_text(s, 14, m->parse_error);
   sqlite3_bind_int(s, 15, (int) m->machine);
   sql_bind_text(s, 16, m->machine_reason);
+  if (text_in_raw(m)) {
+    sqlite3_bind_int64(s, 17, m->text_raw_at);
+    sqlite3_bind_int64(s, 18, m->text_raw_len);
+  } else {
+    sqlite3_bind_null(s, 17);
+    sqlite3_bind_null(s, 18);
+  }
   int rc = sqlite3_step(s);
   sql_reset(s);
   if (rc != SQLITE_DONE) {

@@ -111,6 +111,11 @@ typedef struct {
   gint64 date;            /* Unix seconds, UTC; 0 when absent or unparseable */
   GPtrArray *participants;/* MaParticipant* (owned), in header order: from, sender, to, cc, bcc, reply_to */
   char *text;             /* readable text body, UTF-8, "" when none */
+  gsize text_raw_offset;  /* when text_raw_length > 0: text is raw[offset, offset + length) of the
+                           * parsed input (one text part, not decoded) with CRLF and lone CR made
+                           * LF and trailing white space cut; a hint (the pipeline checks it
+                           * before storage keeps a reference instead of the text) */
+  gsize text_raw_length;
   char *html;             /* the HTML body as received, converted to UTF-8; NULL when none */
   GPtrArray *attachments; /* MaAttachment* (owned), attachments and inline parts */
   MaForwardSignals signals;
