@@ -5,7 +5,9 @@
  * a whole batch of them durable: that is how durability avoids one fsync per file. A large blob
  * is written by incremental blob I/O into a zeroblob, from the caller's memory (blob_put) or
  * pulled from the caller in pieces (blob_put_stream), so SQLite never builds it as one value. A message is
- * unique per enterprise by its normalised Message-ID and by its dedup key. Every read checks that
+ * unique per enterprise by its normalised Message-ID and by its dedup key. A text that is a slice of
+ * the message's raw blob (the writer checked it) is kept as that slice's place, not a second time
+ * (migration 173; ma_text_slice gives it back). Every read checks that
  * the message belongs to the enterprise asked about; blobs are shared by digest, so callers check
  * storage_attachment_visible before serving one to a tenant. Whole messages are read back in
  * storage_sqlite_load.c. Never logs bodies.
@@ -367,6 +369,45 @@ static int message_insert_parts(SqlDb *d, const MaStoredMessage *m, const char *
   for (guint i = 0; m->links && i < m->links->len; i++)
     if (link_insert_new(d, m, g_ptr_array_index(m->links, i), error) < 0) return -1;
   if (m->links && m->links->len > 0 && timeline_rows_insert_new(d, m, snippet, error) < 0) return -1;
+  return 0;
+}
+
+static void text_slice_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return; /* NULL */
+  const char *data = sqlite3_value_blob(argv[0]);
+  sqlite3_int64 size = sqlite3_value_bytes(argv[0]);
+  sqlite3_int64 at = sqlite3_value_int64(argv[1]), len = sqlite3_value_int64(argv[2]);
+  if (at < 0 || len < 0 || at > size || len > size - at) {
+    sqlite3_result_error(ctx, "ma_text_slice: the slice lies outside its blob", -1);
+    return;
+  }
+  char *out = sqlite3_malloc64((sqlite3_uint64) len + 1);
+  if (!out) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  const char *p = data + at, *end = p + len;
+  char *o = out;
+  while (p < end) { /* the run up to the next CR, then one LF for a CRLF or a lone CR */
+    const char *cr = memchr(p, '\r', (size_t) (end - p));
+    size_t run = (size_t) ((cr ? cr : end) - p);
+    memcpy(o, p, run);
+    o += run;
+    p += run;
+    if (!cr) break;
+    *o++ = '\n';
+    p += p + 1 < end && p[1] == '\n' ? 2 : 1;
+  }
+  *o = '\0';
+  sqlite3_result_text64(ctx, out, (sqlite3_uint64) (o - out), sqlite3_free, SQLITE_UTF8);
+}
+
+int sql_body_register(SqlDb *d, GError **error)
+{
+  int rc = sqlite3_create_function(d->db, "ma_text_slice", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                   text_slice_fn, NULL, NULL);
+  if (rc != SQLITE_OK) return sql_fail(d, rc, error, "register ma_text_slice");
   return 0;
 }
 

@@ -418,12 +418,13 @@ static gboolean scan_allowed(const char *detail)
 
 /* EXPLAIN QUERY PLAN of text: rows "id|parent|notused|detail" (char*, owned by the array). On a
  * plain connection (foreign keys off, so no plan of their checks), except the statements of the
- * search index, which only the handle's own connection can prepare (its tokenizer and ma_rank). */
+ * search index and the message loads, which only the handle's own connection can prepare (its
+ * tokenizer, ma_rank and ma_text_slice). */
 static GPtrArray *explain(MaStorage *st, sqlite3 *db, const char *text)
 {
   GPtrArray *plan = g_ptr_array_new_with_free_func(g_free);
   g_autofree char *sql = g_strdup_printf("EXPLAIN QUERY PLAN %s", text);
-  if (strstr(text, "search_index") || strstr(text, "search_content")) {
+  if (strstr(text, "search_index") || strstr(text, "search_content") || strstr(text, "ma_text_slice")) {
     GError *error = NULL;
     g_assert_cmpint(storage_debug_query(st, sql, plan, &error), ==, 0);
     g_assert_no_error(error);
