@@ -3,6 +3,8 @@
  */
 #include "raw_blob.h"
 
+#include <string.h>
+
 int raw_blob_put(MaStorage *st, const MaRaw *raw, char sha256_out[65], GError **error)
 {
   if (ma_raw_fd(raw) < 0) return storage_blob_put(st, ma_raw_data(raw), ma_raw_len(raw), sha256_out, error);
@@ -17,14 +19,16 @@ gsize raw_blob_text_slice(const MaRaw *raw, gsize at, gsize len, const char *tex
   if (!text || len == 0 || at > n || len > n - at) return 0;
   const char *s = ma_raw_data(raw) + at;
   while (len > 0 && g_ascii_isspace(s[len - 1])) len--;
-  gsize t = 0;
-  for (gsize i = 0; i < len; i++, t++) {
-    char c = s[i];
-    if (c == '\r') { /* CRLF and a lone CR are one LF */
-      if (i + 1 < len && s[i + 1] == '\n') i++;
-      c = '\n';
-    }
-    if (c == '\0' || text[t] != c) return 0; /* text's NUL: it ended first */
+  const char *p = s, *end = s + len, *t = text, *text_end = text + strlen(text);
+  while (p < end) { /* the run up to the next CR compared whole, then its line end: one LF in text */
+    const char *cr = memchr(p, '\r', (gsize) (end - p));
+    gsize run = (gsize) ((cr ? cr : end) - p);
+    if ((gsize) (text_end - t) < run || memcmp(p, t, run) != 0) return 0;
+    p += run;
+    t += run;
+    if (!cr) break;
+    if (t == text_end || *t++ != '\n') return 0;
+    p += p + 1 < end && p[1] == '\n' ? 2 : 1;
   }
-  return text[t] == '\0' ? len : 0;
+  return t == text_end ? len : 0;
 }
