@@ -17,6 +17,7 @@
 #include "storage_timeline_row.h"
 
 #include "agent/lib/crypto.h"
+#include "agent/lib/model.h"
 
 #include <string.h>
 
@@ -387,20 +388,9 @@ static void text_slice_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_error_nomem(ctx);
     return;
   }
-  const char *p = data + at, *end = p + len;
-  char *o = out;
-  while (p < end) { /* the run up to the next CR, then one LF for a CRLF or a lone CR */
-    const char *cr = memchr(p, '\r', (size_t) (end - p));
-    size_t run = (size_t) ((cr ? cr : end) - p);
-    memcpy(o, p, run);
-    o += run;
-    p += run;
-    if (!cr) break;
-    *o++ = '\n';
-    p += p + 1 < end && p[1] == '\n' ? 2 : 1;
-  }
-  *o = '\0';
-  sqlite3_result_text64(ctx, out, (sqlite3_uint64) (o - out), sqlite3_free, SQLITE_UTF8);
+  gsize n = ma_text_lf(data + at, (gsize) len, out);
+  out[n] = '\0';
+  sqlite3_result_text64(ctx, out, (sqlite3_uint64) n, sqlite3_free, SQLITE_UTF8);
 }
 
 int sql_body_register(SqlDb *d, GError **error)

@@ -129,6 +129,11 @@ typedef struct {
 } MaMessage;
 
 MaMessage *ma_message_new(void);
+/* The line ends of a text body (MaMessage.text has LF only): src[0, len) with CRLF and a lone CR
+ * made LF, written to dst (room for len bytes; dst may be src, in place). No NUL is written.
+ * Returns the bytes written. The one definition the mime module, the pipeline's check of a raw
+ * slice and storage's reading of one (ma_text_slice) share. */
+gsize ma_text_lf(const char *src, gsize len, char *dst);
 void ma_message_free(MaMessage *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MaMessage, ma_message_free)
 

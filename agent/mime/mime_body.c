@@ -109,18 +109,7 @@ static void text_lf(char *s)
 {
   char *cr = strchr(s, '\r');
   if (!cr) return; /* LF already: nothing to move */
-  char *o = cr;
-  const char *p = cr;
-  while (p) { /* p is at a CR: write LF, skip a following LF, move the run up to the next CR */
-    *o++ = '\n';
-    p += p[1] == '\n' ? 2 : 1;
-    const char *next = strchr(p, '\r');
-    gsize run = next ? (gsize)(next - p) : strlen(p);
-    memmove(o, p, run);
-    o += run;
-    p = next;
-  }
-  *o = '\0';
+  cr[ma_text_lf(cr, strlen(cr), cr)] = '\0';
 }
 
 /* Before a non-empty text part is appended to b->text: the text stays one verbatim slice of the

@@ -3,6 +3,8 @@
  */
 #include "raw_blob.h"
 
+#include "agent/lib/model.h"
+
 #include <string.h>
 
 int raw_blob_put(MaStorage *st, const MaRaw *raw, char sha256_out[65], GError **error)
@@ -19,16 +21,9 @@ gsize raw_blob_text_slice(const MaRaw *raw, gsize at, gsize len, const char *tex
   if (!text || len == 0 || at > n || len > n - at) return 0;
   const char *s = ma_raw_data(raw) + at;
   while (len > 0 && g_ascii_isspace(s[len - 1])) len--;
-  const char *p = s, *end = s + len, *t = text, *text_end = text + strlen(text);
-  while (p < end) { /* the run up to the next CR compared whole, then its line end: one LF in text */
-    const char *cr = memchr(p, '\r', (gsize) (end - p));
-    gsize run = (gsize) ((cr ? cr : end) - p);
-    if ((gsize) (text_end - t) < run || memcmp(p, t, run) != 0) return 0;
-    p += run;
-    t += run;
-    if (!cr) break;
-    if (t == text_end || *t++ != '\n') return 0;
-    p += p + 1 < end && p[1] == '\n' ? 2 : 1;
-  }
-  return t == text_end ? len : 0;
+  gsize text_len = strlen(text);
+  if (len < text_len) return 0; /* line ends only ever shrink */
+  g_autofree char *lf = g_malloc(len + 1);
+  gsize m = ma_text_lf(s, len, lf);
+  return m == text_len && memcmp(lf, text, m) == 0 ? len : 0;
 }
