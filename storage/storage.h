@@ -295,6 +295,10 @@ typedef struct {
   gint64 size;            /* raw size in bytes */
   char *raw_sha256;       /* blob of the raw message as received */
   char *text;             /* readable text */
+  gint64 text_raw_at;     /* when text_raw_len > 0, text is also the raw blob's bytes [at, at + len)
+                           * with CRLF and lone CR made LF (checked by the writer); a backend may
+                           * store that reference instead of the text (a hint: 0 on reads) */
+  gint64 text_raw_len;
   char *html;             /* HTML as received (UTF-8), NULL when none; sanitise before showing */
   char *snippet;          /* first ~200 characters of text, whitespace folded */
   char *parse_error;      /* NULL, or why the message could not be parsed: it is archived unparsed

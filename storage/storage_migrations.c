@@ -635,6 +635,20 @@ static const SqlMigration migrations[] = {
    "DROP INDEX IF EXISTS participants_by_domain;"
    "CREATE INDEX IF NOT EXISTS participants_by_domain_address"
    " ON participants(lower(substr(address, instr(address, '@') + 1)), lower(address));"},
+  {173, /* issue 15: a text body that is one text part of the raw message as it came (not encoded,
+         * in UTF-8 or ASCII: most mail) is not written a second time. The message row names its
+         * slice of the raw blob (text_raw_at, text_raw_len) and has no message_bodies row unless it
+         * has HTML (then its text is ''); readers take the text through SQL_BODY_TEXT, the search
+         * index through the view search_content, made again here with it. A raw blob outlives
+         * its messages (it is deleted only when no message refers to it), and search_forget
+         * reads the view before the message row goes. */
+   "ALTER TABLE messages ADD COLUMN text_raw_at INTEGER;"
+   "ALTER TABLE messages ADD COLUMN text_raw_len INTEGER;"
+   "DROP VIEW IF EXISTS search_content;"
+   "CREATE VIEW search_content AS SELECT d.doc AS doc, m.subject AS subject, " SQL_BODY_TEXT("m.", "b.") " AS body,"
+   "  d.sender AS sender, d.recipients AS recipients, d.attachments AS attachments"
+   "  FROM search_docs d JOIN messages m ON m.id = d.message_id"
+   "  LEFT JOIN message_bodies b ON b.message_id = d.message_id;"},
 };
 
 int sql_migrations_latest(void)

@@ -511,6 +511,7 @@ static int sql_configure(SqlDb *d, GError **error)
                "PRAGMA wal_autocheckpoint=4000;",
                error) < 0)
     return -1;
+  if (sql_body_register(d, error) < 0) return -1;
   return sql_search_register(d, error);
 }
 

@@ -15,9 +15,9 @@
 #define LOAD_CHUNK 512
 
 #define MESSAGE_COLS SQL_MESSAGE_COLS_OF("")
-/* A message's text and html (migration 124), joined to `messages m`: "" and NULL without a body. */
-#define BODY_COLS "coalesce(b.text, ''), b.html"
-#define BODY_TEXT_COLS "coalesce(b.text, ''), NULL"
+/* A message's text and html (migrations 124, 173), joined to `messages m`: "" and NULL without a body. */
+#define BODY_COLS "coalesce(" SQL_BODY_TEXT("m.", "b.") ", ''), b.html"
+#define BODY_TEXT_COLS "coalesce(" SQL_BODY_TEXT("m.", "b.") ", ''), NULL"
 #define BODY_JOIN "LEFT JOIN message_bodies b ON b.message_id = m.id"
 
 MaStoredMessage *sql_message_read(sqlite3_stmt *s, int first)

@@ -5,7 +5,9 @@
  * a whole batch of them durable: that is how durability avoids one fsync per file. A large blob
  * is written by incremental blob I/O into a zeroblob, from the caller's memory (blob_put) or
  * pulled from the caller in pieces (blob_put_stream), so SQLite never builds it as one value. A message is
- * unique per enterprise by its normalised Message-ID and by its dedup key. Every read checks that
+ * unique per enterprise by its normalised Message-ID and by its dedup key. A text that is a slice of
+ * the message's raw blob (the writer checked it) is kept as that slice's place, not a second time
+ * (migration 173; ma_text_slice gives it back). Every read checks that
  * the message belongs to the enterprise asked about; blobs are shared by digest, so callers check
  * storage_attachment_visible before serving one to a tenant. Whole messages are read back in
  * storage_sqlite_load.c. Never logs bodies.
@@ -15,6 +17,7 @@
 #include "storage_timeline_row.h"
 
 #include "agent/lib/crypto.h"
+#include "agent/lib/model.h"
 
 #include <string.h>
 
@@ -370,12 +373,49 @@ static int message_insert_parts(SqlDb *d, const MaStoredMessage *m, const char *
   return 0;
 }
 
-/* The message's text and html in message_bodies (none when both are empty). A text of
- * SQL_STREAM_MIN bytes or more is written with incremental blob I/O into a zeroblob, the last
- * column, so SQLite never builds a record as large as the body in memory. */
+static void text_slice_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return; /* NULL */
+  const char *data = sqlite3_value_blob(argv[0]);
+  sqlite3_int64 size = sqlite3_value_bytes(argv[0]);
+  sqlite3_int64 at = sqlite3_value_int64(argv[1]), len = sqlite3_value_int64(argv[2]);
+  if (at < 0 || len < 0 || at > size || len > size - at) {
+    sqlite3_result_error(ctx, "ma_text_slice: the slice lies outside its blob", -1);
+    return;
+  }
+  char *out = sqlite3_malloc64((sqlite3_uint64) len + 1);
+  if (!out) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  gsize n = ma_text_lf(data + at, (gsize) len, out);
+  out[n] = '\0';
+  sqlite3_result_text64(ctx, out, (sqlite3_uint64) n, sqlite3_free, SQLITE_UTF8);
+}
+
+int sql_body_register(SqlDb *d, GError **error)
+{
+  int rc = sqlite3_create_function(d->db, "ma_text_slice", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                   text_slice_fn, NULL, NULL);
+  if (rc != SQLITE_OK) return sql_fail(d, rc, error, "register ma_text_slice");
+  return 0;
+}
+
+/* Whether m's text is kept as its slice of the raw blob (migration 173): the writer found it
+ * there, and the blob is small enough to be read whole by the readers (SQL_BODY_TEXT). */
+static gboolean text_in_raw(const MaStoredMessage *m)
+{
+  return m->text_raw_len > 0 && m->text_raw_at >= 0 && m->raw_sha256 && m->size < SQL_STREAM_MIN &&
+         m->text_raw_at + m->text_raw_len <= m->size;
+}
+
+/* The message's text and html in message_bodies (none when both are empty, or when the text is
+ * in the raw blob and there is no html). A text of SQL_STREAM_MIN bytes or more is written with
+ * incremental blob I/O into a zeroblob, the last column, so SQLite never builds a record as large
+ * as the body in memory. */
 static int message_body_insert(SqlDb *d, const MaStoredMessage *m, GError **error)
 {
-  gsize len = m->text ? strlen(m->text) : 0;
+  gsize len = m->text && !text_in_raw(m) ? strlen(m->text) : 0;
   if (len == 0 && !m->html) return 0;
   sqlite3_stmt *s = sql_prep(d, "INSERT INTO message_bodies(message_id, html, text) VALUES(?, ?, ?)", error);
   if (!s) return -1;
@@ -399,8 +439,8 @@ static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **erro
   sqlite3_stmt *s = sql_prep(d,
                              "INSERT INTO messages(id, enterprise_id, thread_id, message_id, dedup_key, subject,"
                              " direction, date, archived_at, size, raw_sha256, snippet, has_attachment, parse_error,"
-                             " machine, machine_reason)"
-                             " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             " machine, machine_reason, text_raw_at, text_raw_len)"
+                             " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              error);
   if (!s) return -1;
   char *snippet = m->snippet ? NULL : storage_snippet_make(m->text);
@@ -420,6 +460,13 @@ static int message_insert_body(SqlDb *d, const MaStoredMessage *m, GError **erro
   sql_bind_text(s, 14, m->parse_error);
   sqlite3_bind_int(s, 15, (int) m->machine);
   sql_bind_text(s, 16, m->machine_reason);
+  if (text_in_raw(m)) {
+    sqlite3_bind_int64(s, 17, m->text_raw_at);
+    sqlite3_bind_int64(s, 18, m->text_raw_len);
+  } else {
+    sqlite3_bind_null(s, 17);
+    sqlite3_bind_null(s, 18);
+  }
   int rc = sqlite3_step(s);
   sql_reset(s);
   if (rc != SQLITE_DONE) {

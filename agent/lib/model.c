@@ -89,6 +89,23 @@ void ma_attachment_free(MaAttachment *a)
   g_free(a);
 }
 
+gsize ma_text_lf(const char *src, gsize len, char *dst)
+{
+  const char *p = src, *end = src + len;
+  char *o = dst;
+  while (p < end) { /* the run up to the next CR, then one LF for a CRLF or a lone CR */
+    const char *cr = memchr(p, '\r', (gsize) (end - p));
+    gsize run = (gsize) ((cr ? cr : end) - p);
+    if (o != p) memmove(o, p, run);
+    o += run;
+    p += run;
+    if (!cr) break;
+    *o++ = '\n';
+    p += p + 1 < end && p[1] == '\n' ? 2 : 1;
+  }
+  return (gsize) (o - dst);
+}
+
 MaMessage *ma_message_new(void)
 {
   MaMessage *m = g_new0(MaMessage, 1);

@@ -111,6 +111,11 @@ typedef struct {
   gint64 date;            /* Unix seconds, UTC; 0 when absent or unparseable */
   GPtrArray *participants;/* MaParticipant* (owned), in header order: from, sender, to, cc, bcc, reply_to */
   char *text;             /* readable text body, UTF-8, "" when none */
+  gsize text_raw_offset;  /* when text_raw_length > 0: text is raw[offset, offset + length) of the
+                           * parsed input (one text part, not decoded) with CRLF and lone CR made
+                           * LF and trailing white space cut; a hint (the pipeline checks it
+                           * before storage keeps a reference instead of the text) */
+  gsize text_raw_length;
   char *html;             /* the HTML body as received, converted to UTF-8; NULL when none */
   GPtrArray *attachments; /* MaAttachment* (owned), attachments and inline parts */
   MaForwardSignals signals;
@@ -124,6 +129,11 @@ typedef struct {
 } MaMessage;
 
 MaMessage *ma_message_new(void);
+/* The line ends of a text body (MaMessage.text has LF only): src[0, len) with CRLF and a lone CR
+ * made LF, written to dst (room for len bytes; dst may be src, in place). No NUL is written.
+ * Returns the bytes written. The one definition the mime module, the pipeline's check of a raw
+ * slice and storage's reading of one (ma_text_slice) share. */
+gsize ma_text_lf(const char *src, gsize len, char *dst);
 void ma_message_free(MaMessage *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MaMessage, ma_message_free)
 

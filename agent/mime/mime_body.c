@@ -109,18 +109,20 @@ static void text_lf(char *s)
 {
   char *cr = strchr(s, '\r');
   if (!cr) return; /* LF already: nothing to move */
-  char *o = cr;
-  const char *p = cr;
-  while (p) { /* p is at a CR: write LF, skip a following LF, move the run up to the next CR */
-    *o++ = '\n';
-    p += p[1] == '\n' ? 2 : 1;
-    const char *next = strchr(p, '\r');
-    gsize run = next ? (gsize)(next - p) : strlen(p);
-    memmove(o, p, run);
-    o += run;
-    p = next;
+  cr[ma_text_lf(cr, strlen(cr), cr)] = '\0';
+}
+
+/* Before a non-empty text part is appended to b->text: the text stays one verbatim slice of the
+ * input (offset, len: its undecoded bytes) only while that slice is all it holds. */
+static void text_note_part(MimeBody *b, gboolean verbatim, gsize offset, gsize len)
+{
+  gboolean first = b->text->len == 0 && b->text_raw_length == 0;
+  if (first && verbatim && len > 0) {
+    b->text_raw_offset = offset;
+    b->text_raw_length = len;
+  } else {
+    b->text_raw_offset = b->text_raw_length = 0;
   }
-  *o = '\0';
 }
 
 /* RFC 3676 format=flowed (LF line ends): a line ending in a space continues on the next one
@@ -343,21 +345,27 @@ static void add_leaf(Walk *w, GMimeObject *obj, AltState *alt, gboolean in_relat
     /* only what can fit is converted: a part over the cap costs the cap, not its size */
     gsize room = text_room(w, is_text ? w->b->text->len : 0, len);
     if (is_text && len > room) w->b->text_cut = TRUE;
-    char *utf8 = mime_charset_to_utf8(data, utf8_cut(data, len, room), g_mime_object_get_content_type_parameter(obj, "charset"));
-    g_bytes_unref(bytes);
+    gsize convert = utf8_cut(data, len, room);
+    char *utf8 = mime_charset_to_utf8(data, convert, g_mime_object_get_content_type_parameter(obj, "charset"));
     gsize ulen = strlen(utf8);
     if (ulen > room) { /* a charset that grew in UTF-8 */
       utf8[utf8_cut(utf8, ulen, room)] = '\0';
       if (is_text) w->b->text_cut = TRUE;
       warn_cut(w);
     }
+    /* the conversion gave the input's bytes back unchanged: only the line ends will differ */
+    gboolean verbatim = borrowed && w->src->input && convert == len && ulen == len && memcmp(utf8, data, len) == 0;
+    gsize offset = borrowed ? (gsize)(data - w->src->buf) : 0;
+    g_bytes_unref(bytes);
     if (is_text) {
       text_lf(utf8);
       const char *format = g_mime_object_get_content_type_parameter(obj, "format");
       if (format && g_ascii_strcasecmp(format, "flowed") == 0) {
         const char *delsp = g_mime_object_get_content_type_parameter(obj, "delsp");
         text_unflow(utf8, delsp && g_ascii_strcasecmp(delsp, "yes") == 0);
+        verbatim = FALSE;
       }
+      if (utf8[0]) text_note_part(w->b, verbatim, offset, len);
       if (w->b->text->len > 0 && utf8[0]) g_string_append_c(w->b->text, '\n');
       g_string_append(w->b->text, utf8);
       if (w->b->text->len > w->src->limits->max_text) { /* the separator: keep the cap exact */
@@ -490,6 +498,7 @@ static void walk_object(Walk *w, GMimeObject *obj, GMimeObject *parent, guint de
       if (pro && *pro) {
         char *utf8 = mime_charset_to_utf8(pro, strlen(pro), NULL);
         text_lf(utf8);
+        if (utf8[0]) text_note_part(w->b, FALSE, 0, 0);
         if (w->b->text->len > 0) g_string_append_c(w->b->text, '\n');
         g_string_append(w->b->text, utf8);
         g_free(utf8);
@@ -522,6 +531,8 @@ void mime_fill_body(MaMessage *m, MimeBody *b)
   if (b->have_plain && (n > 0 || !b->html)) {
     /* the buffer itself, shrunk to the text (a GString grows by doubling; a batch holds hundreds
      * of parsed messages): up to max_text, not copied */
+    m->text_raw_offset = b->text_raw_offset;
+    m->text_raw_length = b->text_cut ? 0 : b->text_raw_length;
     m->text = g_realloc(g_string_free(b->text, FALSE), n + 1);
     m->text[n] = '\0';
     b->text = g_string_new(NULL);

@@ -29,6 +29,8 @@ typedef struct {
   GString *text;            /* concatenated inline text/plain parts */
   gboolean have_plain;
   gboolean text_cut;        /* the text reached limits->max_text: later parts are not read */
+  gsize text_raw_offset;    /* text is one part's undecoded bytes buf[offset, offset + length) */
+  gsize text_raw_length;    /* with LF line ends; 0 when it is not (MaMessage.text_raw_length) */
   char *html;               /* first inline text/html, UTF-8 */
   GPtrArray *attachments;   /* MaAttachment*, owned */
   GMimeMessagePart *rfc822; /* the direct-child message/rfc822 part, when exactly one */

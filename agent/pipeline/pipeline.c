@@ -316,7 +316,8 @@ static void view_free(MaStoredMessage *m)
   ma_stored_message_free(m);
 }
 
-/* Stores the raw and attachment blobs as the capture level allows; sets m->raw_sha256. raw holds
+/* Stores the raw and attachment blobs as the capture level allows; sets m->raw_sha256, and
+ * m->text_raw_at/len when the raw blob holds the text (checked here: storage trusts it). raw holds
  * the octets msg was parsed from: attachments that lie in it are streamed from it. */
 static int store_blobs(MaPipeline *p, const MaMatchContext *ctx, const MaRaw *raw, const MaMessage *msg,
                        MaStoredMessage *m, GError **error)
@@ -329,6 +330,10 @@ static int store_blobs(MaPipeline *p, const MaMatchContext *ctx, const MaRaw *ra
     return -1;
   }
   m->raw_sha256 = g_strdup(digest);
+  if (level != MA_CAPTURE_METADATA && msg->text_raw_length > 0 && m->text == msg->text) {
+    m->text_raw_len = (gint64) raw_blob_text_slice(raw, msg->text_raw_offset, msg->text_raw_length, m->text);
+    m->text_raw_at = m->text_raw_len > 0 ? (gint64) msg->text_raw_offset : 0;
+  }
   for (guint i = 0; level == MA_CAPTURE_FULL && msg->attachments && i < msg->attachments->len; i++) {
     const MaAttachment *a = msg->attachments->pdata[i];
     if (a->in_raw) { /* decoded again from raw as the blob store pulls it: never whole in memory */

@@ -1,7 +1,8 @@
 /* search_tokenize.c - the search index's tokenizer (see search_tokenize.h for the rules). One pass
  * over the bytes with a small state: the word being read (its byte range) and the CJK run being
- * cut (its previous character), and loops of their own for words of ASCII letters and digits (most
- * mail) and for the ASCII separators between them. Normalisation (NFKC, case folding) runs on at most SEARCH_WORD_SCAN bytes of a word, so a
+ * cut (its previous character), and a loop of its own for ASCII (most mail: words of ASCII letters
+ * and digits, handed out where they lie when lower case already, and the separators between them).
+ * Normalisation (NFKC, case folding) runs on at most SEARCH_WORD_SCAN bytes of a word, so a
  * hostile 10 MB "word" costs one bounded token.
  *
  * Must never read past len, allocate in proportion to the input, or keep state between calls.
@@ -76,8 +77,6 @@ static const char ascii_class[256] = {
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
-#define ASCII_WORD_BYTE(c) (ascii_class[(guchar)(c)] > 1) /* letter or digit ('0' is 0x30) */
-#define ASCII_SEPARATOR(c) (ascii_class[(guchar)(c)] == 1)
 
 /* A word of ASCII letters and digits text[start..end), lower-cased and cut to SEARCH_TOKEN_MAX bytes. */
 static int emit_ascii_word(const Sink *k, const char *text, gsize start, gsize end)
@@ -114,43 +113,58 @@ static int emit_cjk(const Sink *k, const char *text, gsize start, gsize end, gbo
   return k->emit(k->ctx, text + start, (int)(end - start), (int)start, (int)end);
 }
 
+/* ASCII from text[*pos] on, while no word or CJK run is open: separators skipped and words of
+ * ASCII letters and digits emitted, one after another, without the general loop's questions per
+ * byte (most mail is ASCII: about a third of the indexing's own instructions went to them). A
+ * word that is lower case already (most words) is emitted where it lies, one pass over its bytes;
+ * one with capitals is lower-cased into a buffer. Stops at a byte above 0x7F (*pos there, and
+ * *word_start at the word it continues, else G_MAXSIZE: the general loop takes it over as if it
+ * had read it byte by byte), at len, or at a callback's non-zero return, which it returns. */
+static int ascii_run(const Sink *k, const char *text, gsize len, gsize *pos, gsize *word_start)
+{
+  gsize i = *pos;
+  int rc = 0;
+  *word_start = G_MAXSIZE;
+  while (i < len && rc == 0) {
+    guchar b = (guchar)text[i];
+    char c = ascii_class[b];
+    if (c == 0) break;  /* above 0x7F */
+    if (c == 1) {       /* a separator */
+      i++;
+      continue;
+    }
+    gsize start = i;
+    guchar upper = 0;   /* non-zero when a capital was read (its class is the byte | 0x20) */
+    do {
+      upper |= (guchar)c ^ b;
+      i++;
+    } while (i < len && (c = ascii_class[b = (guchar)text[i]]) > 1);
+    if (i < len && b >= 0x80) { /* an accent, a mark or CJK follows: not an ASCII word */
+      *word_start = start;
+      break;
+    }
+    gsize m = MIN(i - start, (gsize)SEARCH_TOKEN_MAX);
+    rc = upper ? emit_ascii_word(k, text, start, i) : k->emit(k->ctx, text + start, (int)m, (int)start, (int)i);
+  }
+  *pos = i;
+  return rc;
+}
+
 int search_tokenize(const char *text, gsize len, SearchTokenFn emit, void *ctx)
 {
   if (!text || !emit) return 0;
   Sink k = {emit, ctx};
   gboolean in_word = FALSE;
-  gsize word_start = 0;
+  gsize word_start = G_MAXSIZE;
   guint run = 0;                 /* CJK characters in the current run */
   gsize prev_start = 0, prev_end = 0;
   gboolean prev_compat = FALSE;
   int rc = 0;
   gsize i = 0;
   while (i <= len && rc == 0) {
-    if (!in_word && run == 0 && i < len && ASCII_WORD_BYTE(text[i])) {
-      /* Most mail is ASCII: a word of ASCII letters and digits is read in one loop. Where it ends
-       * at a byte above 0x7F (an accent, a combining mark, CJK) the general loop below takes the
-       * word over from there, as if it had read it byte by byte. */
-      char buf[SEARCH_TOKEN_MAX]; /* the word lower-cased as it is read: one pass over its bytes */
-      gsize end = i, stop = MIN(len, i + SEARCH_TOKEN_MAX);
-      char c;
-      for (; end < stop && (c = ascii_class[(guchar)text[end]]) > 1; end++) buf[end - i] = c;
-      gsize m = end - i;                                      /* the token: its first 64 bytes */
-      while (end < len && ASCII_WORD_BYTE(text[end])) end++; /* the rest of a longer word */
-      if (end < len && (guchar)text[end] >= 0x80) {
-        in_word = TRUE;
-        word_start = i;
-      } else {
-        rc = k.emit(k.ctx, buf, (int)m, (int)i, (int)end);
-      }
-      i = end;
-      continue;
-    }
     if (!in_word && run == 0 && i < len && (guchar)text[i] < 0x80) {
-      /* ASCII between words (spaces, punctuation, line ends: a sixth of most mail) separates and
-       * nothing more while no word or CJK run is open, so a run of it is skipped in one loop
-       * rather than a pass of the general loop per byte */
-      i++;
-      while (i < len && ASCII_SEPARATOR(text[i])) i++;
+      rc = ascii_run(&k, text, len, &i, &word_start);
+      in_word = word_start != G_MAXSIZE;
       continue;
     }
     gunichar c = 0;

@@ -252,10 +252,32 @@ static void test_address_key(void)
   g_assert_cmpint(ma_stage_parse("won"), ==, MA_STAGE_WON);
 }
 
+/* ma_text_lf: CRLF and a lone CR become LF, into another buffer and in place. */
+static void test_text_lf(void)
+{
+  static const struct {
+    const char *in, *out;
+  } cases[] = {
+    {"", ""}, {"ab", "ab"}, {"a\r\nb", "a\nb"}, {"a\rb", "a\nb"}, {"a\r\r\nb", "a\n\nb"}, {"a\n\rb", "a\n\nb"},
+    {"\r", "\n"}, {"\r\n", "\n"}, {"a\r", "a\n"}, {"\r\n\r\n\r", "\n\n\n"}, {"\n\n", "\n\n"},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    gsize len = strlen(cases[i].in);
+    char out[16];
+    g_assert_cmpuint(ma_text_lf(cases[i].in, len, out), ==, strlen(cases[i].out));
+    g_assert_true(memcmp(out, cases[i].out, strlen(cases[i].out)) == 0);
+    char *in_place = g_strdup(cases[i].in);
+    in_place[ma_text_lf(in_place, len, in_place)] = '\0';
+    g_assert_cmpstr(in_place, ==, cases[i].out);
+    g_free(in_place);
+  }
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/lib/config/defaults", test_config_defaults);
+  g_test_add_func("/lib/model/text_lf", test_text_lf);
   g_test_add_func("/lib/config/file-and-errors", test_config_file_and_errors);
   g_test_add_func("/lib/config/split-listen", test_split_listen);
   g_test_add_func("/lib/ids/pool", test_ids_pool);

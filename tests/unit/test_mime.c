@@ -444,6 +444,53 @@ static void test_text_cap(void)
   ma_message_free(cut);
 }
 
+/* The text's place in the raw message (MaMessage.text_raw_offset/length): set when the text is
+ * one text part's bytes as they came (only line ends and trailing white space differ), so storage
+ * may keep a reference to it; not when the part was decoded, converted from another charset,
+ * unflowed, cut at the cap, or joined with another part. */
+static void test_text_raw_slice(void)
+{
+  static const struct {
+    const char *raw;
+    const char *slice; /* the part's content, found in raw; NULL: no slice */
+  } cases[] = {
+    {"From: a@x.example\r\nSubject: s\r\n\r\nHello\r\nworld\r\n", "Hello\r\nworld\r\n"},
+    {"From: a@x.example\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+     "caf\xc3\xa9\r\n", "caf\xc3\xa9\r\n"},
+    {"From: a@x.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+     "Content-Type: text/plain\r\n\r\nthe text\r\n--b\r\nContent-Type: application/pdf\r\n"
+     "Content-Disposition: attachment; filename=a.pdf\r\n\r\npdf\r\n--b--\r\n", "the text"},
+    {"From: a@x.example\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9\r\n", NULL},
+    {"From: a@x.example\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\ncaf\xe9\r\n", NULL},
+    {"From: a@x.example\r\nContent-Type: text/plain; format=flowed\r\n\r\none \r\ntwo\r\n", NULL},
+    {"From: a@x.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+     "Content-Type: text/plain\r\n\r\none\r\n--b\r\nContent-Type: text/plain\r\n\r\ntwo\r\n--b--\r\n", NULL},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    MaMessage *m = NULL;
+    GError *error = NULL;
+    g_assert_cmpint(mime_parse(cases[i].raw, strlen(cases[i].raw), NULL, &m, &error), ==, 0);
+    if (!cases[i].slice) {
+      g_assert_cmpuint(m->text_raw_length, ==, 0);
+    } else {
+      const char *at = strstr(cases[i].raw, cases[i].slice);
+      g_assert_nonnull(at);
+      g_assert_cmpuint(m->text_raw_offset, ==, (gsize)(at - cases[i].raw));
+      g_assert_cmpuint(m->text_raw_length, >=, strlen(cases[i].slice));
+    }
+    ma_message_free(m);
+  }
+  /* cut at the cap: the text is no longer the whole part */
+  MaMimeLimits lim = mime_limits_default();
+  lim.max_text = 4;
+  MaMessage *cut = NULL;
+  const char *raw = "From: a@x.example\r\n\r\nHello world\r\n";
+  g_assert_cmpint(mime_parse(raw, strlen(raw), &lim, &cut, NULL), ==, 0);
+  g_assert_cmpstr(cut->text, ==, "Hell");
+  g_assert_cmpuint(cut->text_raw_length, ==, 0);
+  ma_message_free(cut);
+}
+
 static void test_limits(void)
 {
   MaMimeLimits lim = mime_limits_default();
@@ -744,6 +791,7 @@ int main(int argc, char **argv)
   }
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/mime/fixtures", test_fixtures);
+  g_test_add_func("/mime/text_raw_slice", test_text_raw_slice);
   g_test_add_func("/mime/fixtures-mapped", test_fixtures_mapped);
   g_test_add_func("/mime/rfc2047", test_rfc2047);
   g_test_add_func("/mime/content_type_valid", test_content_type_valid);

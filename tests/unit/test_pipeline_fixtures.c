@@ -16,6 +16,7 @@
 #include "agent/lib/clock.h"
 #include "agent/tenant/settings.h"
 #include "agent/pipeline/pipeline.h"
+#include "agent/mime/mime.h"
 
 #include <glib/gstdio.h>
 #include <jansson.h>
@@ -30,6 +31,7 @@ typedef struct {
   GHashTable *label_of_thread;  /* thread id -> label */
   GHashTable *id_of_fixture;    /* fixture name -> message id */
   GString *failures;
+  guint text_in_raw;            /* archived messages whose text is one verbatim part of the raw */
 } Fx;
 
 static const char *fixtures_dir(void)
@@ -217,7 +219,21 @@ static void check_thread(Fx *fx, const char *name, const char *label, const char
   if (!other) g_hash_table_insert(fx->label_of_thread, g_strdup(thread_id), g_strdup(label));
 }
 
-static void check_stored(Fx *fx, const char *name, json_t *want, const MaIngestResult *r)
+/* The text read back is the text the mime module makes of the raw message, whether storage kept it
+ * or a reference into the raw blob (counted in fx->text_in_raw: mime's hint, which the pipeline
+ * checks before storage uses it). */
+static void check_stored_text(Fx *fx, const char *name, const MaStoredMessage *m, const char *raw, gsize len)
+{
+  MaMessage *parsed = NULL;
+  if (mime_parse(raw, len, NULL, &parsed, NULL) < 0) return; /* archived unparsed: no text to compare */
+  if (!parsed->unwrapped && g_strcmp0(m->text, parsed->text))
+    failf(fx, name, "stored text (%zu bytes) differs from the parsed text (%zu bytes)", strlen(m->text ? m->text : ""),
+          strlen(parsed->text));
+  if (!parsed->unwrapped && parsed->text_raw_length > 0) fx->text_in_raw++;
+  ma_message_free(parsed);
+}
+
+static void check_stored(Fx *fx, const char *name, json_t *want, const MaIngestResult *r, const char *raw, gsize len)
 {
   g_autoptr(GError) error = NULL;
   MaStoredMessage *m = NULL;
@@ -225,6 +241,7 @@ static void check_stored(Fx *fx, const char *name, json_t *want, const MaIngestR
     failf(fx, name, "stored message not found: %s", error ? error->message : "absent");
     return;
   }
+  if (!json_object_get(want, "settings")) check_stored_text(fx, name, m, raw, len);
   g_autofree char *want_records = json_set(json_object_get(want, "records"));
   g_autofree char *got_records = links_set(m->links);
   if (strcmp(want_records, got_records)) failf(fx, name, "stored records [%s], want [%s]", got_records, want_records);
@@ -332,7 +349,7 @@ static void run_fixture(Fx *fx, MaPipeline *p, const char *name)
   }
   if (r->outcome == MA_INGEST_ARCHIVED) {
     g_hash_table_insert(fx->id_of_fixture, g_strdup(name), g_strdup(r->message_id));
-    check_stored(fx, name, want, r);
+    check_stored(fx, name, want, r, raw, len);
   }
   if (r->outcome == MA_INGEST_SKIPPED && r->message_id) failf(fx, name, "skipped but has a message id");
   ma_ingest_result_free(r);
@@ -364,6 +381,7 @@ static void test_fixtures(void)
   pipeline_free(p);
   if (fx.failures->len) g_printerr("%s", fx.failures->str);
   g_assert_cmpstr(fx.failures->str, ==, "");
+  g_assert_cmpuint(fx.text_in_raw, >=, 10); /* the reference path was taken, and read back */
   teardown(&fx);
 }
 

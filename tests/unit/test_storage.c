@@ -135,7 +135,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
   /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108, 110-113, 115, 116, 118, 123,
    * 124, 126-129, 131, 132, 134, 149, 150, 151, 160 (the index's page size, in the configuration
-   * table of 131's index) and 165 made. */
+   * table of 131's index), 165, 166, 170 and 173 made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", "acme.com", NULL);
@@ -159,7 +159,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   sqlite3_close(db);
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db,
-                               TESTUTIL_UNDO_SQLITE_170 TESTUTIL_UNDO_SQLITE_166 TESTUTIL_UNDO_SQLITE_165
+                               TESTUTIL_UNDO_SQLITE_173 TESTUTIL_UNDO_SQLITE_170 TESTUTIL_UNDO_SQLITE_166 TESTUTIL_UNDO_SQLITE_165
                                /* migration 145 */
                                "DROP INDEX outbox_pending_by_enterprise; ALTER TABLE outbox DROP COLUMN claimed_until;"
                                "DROP TABLE installation;" /* migration 149 */
@@ -418,12 +418,13 @@ static gboolean scan_allowed(const char *detail)
 
 /* EXPLAIN QUERY PLAN of text: rows "id|parent|notused|detail" (char*, owned by the array). On a
  * plain connection (foreign keys off, so no plan of their checks), except the statements of the
- * search index, which only the handle's own connection can prepare (its tokenizer and ma_rank). */
+ * search index and the message loads, which only the handle's own connection can prepare (its
+ * tokenizer, ma_rank and ma_text_slice). */
 static GPtrArray *explain(MaStorage *st, sqlite3 *db, const char *text)
 {
   GPtrArray *plan = g_ptr_array_new_with_free_func(g_free);
   g_autofree char *sql = g_strdup_printf("EXPLAIN QUERY PLAN %s", text);
-  if (strstr(text, "search_index") || strstr(text, "search_content")) {
+  if (strstr(text, "search_index") || strstr(text, "search_content") || strstr(text, "ma_text_slice")) {
     GError *error = NULL;
     g_assert_cmpint(storage_debug_query(st, sql, plan, &error), ==, 0);
     g_assert_no_error(error);

@@ -381,6 +381,75 @@ static gint64 sqlite_read_int(Fixture *fx, gconstpointer data, const char *sql)
   return v;
 }
 
+/* A text body that is a slice of the raw message (MaStoredMessage.text_raw_at/len; CRLF and a lone
+ * CR made LF) reads back as that text, is indexed as it (words, a phrase across a line end, the
+ * snippet), and goes with its message; on SQLite no body row is written for it unless there is
+ * HTML (migration 173). Archived in a batch, as the pipeline does: the index reads the slice at
+ * the commit. */
+static void test_text_in_raw(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  const char *raw = "From: a@x.example\r\nSubject: q3\r\n\r\nQuarterly figures\r\nattached,\rregards.\r\n\r\n";
+  const char *text = "Quarterly figures\nattached,\nregards.";
+  char sha[65];
+  g_assert_cmpint(storage_blob_put(fx->st, raw, strlen(raw), sha, &error), ==, 0);
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  for (int i = 0; i < 2; i++) {
+    MaStoredMessage *m = ma_stored_message_new();
+    m->id = g_strdup(i ? "h1" : "r1");
+    m->enterprise_id = g_strdup("e1");
+    m->dedup_key = g_strdup(m->id);
+    m->subject = g_strdup("q3");
+    m->date = m->archived_at = 1000 + i;
+    m->size = (gint64) strlen(raw);
+    m->raw_sha256 = g_strdup(sha);
+    m->text = g_strdup(text);
+    m->text_raw_at = strstr(raw, "Quarterly") - raw;
+    m->text_raw_len = strlen("Quarterly figures\r\nattached,\rregards.");
+    m->html = i ? g_strdup("<p>Quarterly</p>") : NULL;
+    g_ptr_array_add(m->participants, ma_participant_new(MA_ROLE_FROM, NULL, "a@x.example"));
+    g_assert_cmpint(storage_message_archive(fx->st, m, NULL, &error), ==, 0);
+    ma_stored_message_free(m);
+  }
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  g_assert_no_error(error);
+  if (!data) { /* SQLite: the text is not stored a second time */
+    g_assert_cmpint(sqlite_read_int(fx, data, "SELECT count(*) FROM messages WHERE text_raw_len IS NOT NULL"), ==, 2);
+    g_assert_cmpint(sqlite_read_int(fx, data, "SELECT count(*) FROM message_bodies WHERE text = ''"), ==, 1);
+    g_assert_cmpint(sqlite_read_int(fx, data, "SELECT count(*) FROM message_bodies"), ==, 1);
+  }
+  for (int i = 0; i < 2; i++) {
+    MaStoredMessage *got = NULL;
+    g_assert_cmpint(storage_message_get(fx->st, "e1", i ? "h1" : "r1", &got, &error), ==, 1);
+    g_assert_cmpstr(got->text, ==, text);
+    g_assert_cmpstr(got->html, ==, i ? "<p>Quarterly</p>" : NULL);
+    ma_stored_message_free(got);
+  }
+  g_autofree char *words = FIND(fx, "e1", "figures");
+  g_assert_cmpstr(words, ==, "h1 r1");
+  g_autofree char *phrase = FIND(fx, "e1", "\"attached regards\"");
+  g_assert_cmpstr(phrase, ==, "h1 r1");
+  g_autofree char *header = FIND(fx, "e1", "subject"); /* the header lines around the slice are not text */
+  g_assert_cmpstr(header, ==, "");
+  g_autoptr(MaSearchQuery) q = search_query_parse("regards", NULL);
+  MaSearchRequest req = {.query = q, .order = MA_SEARCH_NEWEST};
+  g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func((GDestroyNotify)ma_search_hit_free);
+  g_assert_cmpint(storage_search(fx->st, "e1", &req, 0, 10, hits, &error), ==, 0);
+  g_assert_cmpuint(hits->len, ==, 2);
+  g_autofree char *snippet = search_snippet_render(((MaSearchHit *)hits->pdata[0])->snippet_marked, SEARCH_SNIPPET_TEXT);
+  g_assert_cmpstr(snippet, ==, "Quarterly figures attached, [regards]"); /* the line ends folded */
+  /* erased with everything derived from it, the shared raw blob last */
+  MaEraseCounts c = {0};
+  g_assert_cmpint(storage_erase_address(fx->st, "e1", "a@x.example", &c, &error), ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpint(c.messages, ==, 2);
+  g_assert_cmpint(c.index_entries, ==, 2);
+  g_assert_cmpint(c.blobs, ==, 1);
+  g_assert_cmpint(storage_search_compact(fx->st, &error), ==, 0);
+  g_autofree char *gone = FIND(fx, "e1", "figures");
+  g_assert_cmpstr(gone, ==, "");
+}
+
 /* SQLite: FTS5 writes its pending terms as a new segment at every statement savepoint, so a batch
  * indexed message by message leaves many segments; indexed at its commit, one. */
 static void test_batch_one_segment(Fixture *fx, gconstpointer data)
@@ -524,11 +593,11 @@ static void test_backfill(Fixture *fx, gconstpointer data)
                                NULL, NULL, NULL),
                   ==, SQLITE_OK);
   sqlite3_close(db);
-  /* the migrations after 131 are undone too, so that they apply again: 145, 151, 165 and 166 (160
+  /* the migrations after 131 are undone too, so that they apply again: 145, 151, 165, 166, 170 and 173 (160
    * went with 131's configuration table) */
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db, "DROP INDEX outbox_pending_by_enterprise; ALTER TABLE outbox DROP COLUMN claimed_until;"
-                                   "ALTER TABLE relays DROP COLUMN auth_provider;" TESTUTIL_UNDO_SQLITE_170 TESTUTIL_UNDO_SQLITE_166
+                                   "ALTER TABLE relays DROP COLUMN auth_provider;" TESTUTIL_UNDO_SQLITE_173 TESTUTIL_UNDO_SQLITE_170 TESTUTIL_UNDO_SQLITE_166
                                    TESTUTIL_UNDO_SQLITE_165,
                                NULL, NULL, NULL),
                   ==, SQLITE_OK);
@@ -712,6 +781,7 @@ int main(int argc, char **argv)
   ADD("/storage_search/batch_one_segment", test_batch_one_segment);
   ADD("/storage_search/fields_as_view", test_fields_as_view);
   ADD("/storage_search/relevance_as_bm25", test_relevance_as_bm25);
+  ADD("/storage_search/text_in_raw", test_text_in_raw);
 #define ADD_PG(path, fn) g_test_add("/storage/postgresql/search" path, Fixture, TESTUTIL_ON_PG, fx_setup, fn, fx_teardown)
   if (testutil_storage_pg()) {
     ADD_PG("/tenants", test_tenants);
@@ -723,6 +793,7 @@ int main(int argc, char **argv)
     ADD_PG("/expire", test_expire);
     ADD_PG("/rebuild", test_rebuild);
     ADD_PG("/batch", test_batch);
+    ADD_PG("/text_in_raw", test_text_in_raw);
   }
   return g_test_run();
 }

@@ -58,4 +58,9 @@ MaStorage *testutil_storage_open_again(const char *dir, gconstpointer data);
   "CREATE INDEX participants_by_address ON participants(lower(address));"                                 \
   "CREATE INDEX participants_by_domain ON participants(lower(substr(address, instr(address, '@') + 1)));"
 
+/* SQL that undoes SQLite migration 173 (text bodies as slices of the raw blob) once migration 131's
+ * undo has dropped the view search_content it makes again. */
+#define TESTUTIL_UNDO_SQLITE_173                                                                       \
+  "ALTER TABLE messages DROP COLUMN text_raw_len; ALTER TABLE messages DROP COLUMN text_raw_at;"
+
 #endif
