@@ -431,8 +431,9 @@ static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type,
     last->kind = sqlite3_column_int(s, COL_KIND);
     if (n == limit) /* the page's last row: the cursor's position if one more follows */
       g_string_assign(last_id, position_id ? position_id : "");
+    sqlite3_value *item = sqlite3_column_value(s, COL_ITEM); /* one call for its bytes and length */
     MaTimelineRow row = {enterprise_id, type, record_id, last->date, position_id, last->kind,
-                         COL_TEXT(s, COL_ITEM), (gsize)sqlite3_column_bytes(s, COL_ITEM)};
+                         (const char *)sqlite3_value_blob(item), (gsize)sqlite3_value_bytes(item)};
     if (storage_timeline_row_visit(&rp, &row, known, visit, user_data, error) < 0) {
       ret = -1;
       break;
