@@ -38,7 +38,8 @@ typedef struct {
 #define TIMELINE_DELIVERY_TRIGGER(name, event, row)                                                          \
   "CREATE TRIGGER IF NOT EXISTS " name " AFTER " event " ON outbound_messages"                               \
   " WHEN " row ".message_id IS NOT NULL BEGIN"                                                               \
-  " UPDATE timeline SET item = (SELECT v.item FROM timeline_message_fields v WHERE v.enterprise_id = " row     \
+  " UPDATE timeline SET item = (SELECT " TIMELINE_POSITION("v.date", "v.id", "0") " || v.item"              \
+  " FROM timeline_message_fields v WHERE v.enterprise_id = " row                                             \
   ".enterprise_id AND v.id = (SELECT id FROM messages WHERE enterprise_id = " row ".enterprise_id"           \
   " AND message_id = " row ".message_id))"                                                                  \
   " WHERE (key, date, message_id, kind) IN (SELECT k.id, m.date, m.id, 0 FROM messages m"                    \
@@ -678,7 +679,8 @@ static const SqlMigration migrations[] = {
    "  key INTEGER NOT NULL, date INTEGER NOT NULL, message_id TEXT NOT NULL, kind INTEGER NOT NULL, item TEXT,"
    "  direction INTEGER NOT NULL, has_attachment INTEGER NOT NULL, thread_id TEXT, activity_id TEXT,"
    "  PRIMARY KEY(key, date, message_id, kind)) WITHOUT ROWID;"
-   "INSERT INTO timeline_by_key SELECT k.id, t.date, t.message_id, t.kind, t.item, t.direction, t.has_attachment,"
+   "INSERT INTO timeline_by_key SELECT k.id, t.date, t.message_id, t.kind, "
+   TIMELINE_POSITION("t.date", "t.message_id", "t.kind") " || t.item, t.direction, t.has_attachment,"
    "  t.thread_id, t.activity_id FROM timeline t JOIN timeline_keys k ON k.enterprise_id = t.enterprise_id"
    "  AND k.record_type = t.record_type AND k.record_id = t.record_id;"
    "DROP TABLE timeline;" /* and its triggers */

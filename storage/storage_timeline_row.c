@@ -270,6 +270,50 @@ static const char *field_skip(const char *p, const char *end)
   return n <= (gsize)(end - p) ? p + n : NULL;
 }
 
+/* One field of a position at *p (a length, ':' and that many bytes; never "~": no part of a
+ * position is NULL): its bytes in *value and *len, *p moved past it. FALSE when it is malformed
+ * or runs past end. Inline, with no calls: a page runs it three times a row (pages.sh). */
+static inline gboolean position_field(const char **p, const char *end, const char **value, gsize *len)
+{
+  const char *at = *p, *digits = at;
+  gsize n = 0;
+  while (at < end && (guchar)(*at - '0') < 10) {
+    if (at - digits >= 8) return FALSE; /* TIMELINE_ITEM_MAX bounds every field */
+    n = n * 10 + (gsize)(*at++ - '0');
+  }
+  if (at == digits || at == end || *at != ':') return FALSE;
+  at++;
+  if (n > (gsize)(end - at)) return FALSE;
+  *value = at;
+  *len = n;
+  *p = at + n;
+  return TRUE;
+}
+
+int storage_timeline_row_position(const char *stored, gsize len, MaTimelinePositioned *out)
+{
+  const char *p = stored, *end = stored + len, *date, *kind;
+  gsize date_len, kind_len;
+  if (!stored || len > TIMELINE_ITEM_MAX || !position_field(&p, end, &date, &date_len) ||
+      !position_field(&p, end, &out->message_id, &out->message_id_len) || !position_field(&p, end, &kind, &kind_len))
+    return -1;
+  /* the date: decimal, maybe negative (a message dated before 1970), at most 18 digits */
+  gboolean negative = date_len > 1 && date[0] == '-';
+  gsize first = negative ? 1 : 0;
+  if (date_len == first || date_len - first > 18) return -1;
+  gint64 v = 0;
+  for (gsize i = first; i < date_len; i++) {
+    if ((guchar)(date[i] - '0') >= 10) return -1;
+    v = v * 10 + (date[i] - '0');
+  }
+  if (out->message_id_len == 0 || kind_len != 1 || (kind[0] != '0' && kind[0] != '1')) return -1;
+  out->date = negative ? -v : v;
+  out->kind = kind[0] - '0';
+  out->item = p;
+  out->item_len = (gsize)(end - p);
+  return 0;
+}
+
 gboolean storage_timeline_row_has_delivery_key(const MaTimelineRow *row)
 {
   enum { DELIVERY_KEY = 6 }; /* the seventh field of a message row's item (storage_timeline_row.h) */
@@ -390,5 +434,15 @@ char *storage_timeline_row_message_item(const MaStoredMessage *m, const char *sn
     field_put(s, r->id);
   }
   g_string_append_c(s, '.');
+  return g_string_free(s, FALSE);
+}
+
+char *storage_timeline_row_positioned(gint64 date, const char *message_id, int kind, const char *item)
+{
+  GString *s = g_string_sized_new(64 + (item ? strlen(item) : 0));
+  field_put_int(s, date);
+  field_put(s, message_id);
+  field_put_int(s, kind);
+  g_string_append(s, item ? item : "");
   return g_string_free(s, FALSE);
 }

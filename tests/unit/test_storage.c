@@ -503,7 +503,7 @@ static void test_query_plans(Fixture *fx, gconstpointer data)
     g_autoptr(GPtrArray) plan = explain(fx->st, db, text);
     searches[check_search_plan(text, plan)]++;
     gboolean first = TRUE;
-    gboolean timeline = strstr(text, "FROM timeline t") != NULL && g_str_has_prefix(text, "SELECT t.date");
+    gboolean timeline = strstr(text, "FROM timeline t") != NULL && g_str_has_prefix(text, "SELECT t.item");
     gboolean records = strstr(text, "CROSS JOIN records r") != NULL || strstr(text, "FROM records r") != NULL;
     for (guint k = 0; k < plan->len; k++) {
       const char *detail = plan_detail(plan->pdata[k]);

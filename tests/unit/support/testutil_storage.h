@@ -7,6 +7,7 @@
 
 #include "storage/storage.h"
 #include "storage/storage_backend.h"
+#include "storage/storage_timeline_row.h"
 
 /* The test data pointer that selects PostgreSQL (NULL: SQLite). */
 #define TESTUTIL_ON_PG ((gconstpointer)&ma_storage_pg_backend)
@@ -67,7 +68,8 @@ MaStorage *testutil_storage_open_again(const char *dir, gconstpointer data);
   "  direction INTEGER NOT NULL, has_attachment INTEGER NOT NULL, thread_id TEXT, activity_id TEXT,"     \
   "  item TEXT, PRIMARY KEY(enterprise_id, record_type, record_id, date, message_id, kind)) WITHOUT ROWID;" \
   "INSERT INTO timeline_old SELECT k.enterprise_id, k.record_type, k.record_id, t.date, t.message_id,"   \
-  "  t.kind, t.direction, t.has_attachment, t.thread_id, t.activity_id, t.item"                          \
+  "  t.kind, t.direction, t.has_attachment, t.thread_id, t.activity_id,"                                \
+  "  substr(t.item, length(" TIMELINE_POSITION("t.date", "t.message_id", "t.kind") ") + 1)"            \
   "  FROM timeline t JOIN timeline_keys k ON k.id = t.key;"                                               \
   "DROP TABLE timeline; DROP TABLE timeline_keys; ALTER TABLE timeline_old RENAME TO timeline;"           \
   TESTUTIL_OLD_TIMELINE_VERSION_TRIGGER("upd", "UPDATE", "NEW")                                         \
