@@ -108,16 +108,6 @@ int sql_archive_version_bump(SqlDb *d, const char *enterprise_id, GError **error
 int sql_archive_versions_flush(SqlDb *d, GError **error);
 void sql_archive_versions_forget(SqlDb *d);
 
-/* storage_sqlite_timeline.c: the integer that keys a record's timeline rows (timeline_keys,
- * migration 171) into *key; made when the record has none yet and make is TRUE (inside the
- * caller's write unit). 1 found or made, 0 none (make FALSE), -1 on error. */
-int sql_timeline_key(SqlDb *d, const char *enterprise_id, MaRecordType type, const char *record_id, gboolean make,
-                     gint64 *key, GError **error);
-/* The SQL of that key as a subquery, for statements that bind enterprise, type and record id as
- * parameters ?E, ?T, ?R (written in place of those letters' numbers). */
-#define SQL_TIMELINE_KEY(e, t, r) "(SELECT id FROM timeline_keys WHERE enterprise_id = ?" e " AND record_type = ?" t \
-                                  " AND record_id = ?" r ")"
-
 /* Binding and reading. Strings are bound SQLITE_STATIC: they must outlive the step. */
 void sql_bind_text(sqlite3_stmt *s, int i, const char *text);
 char *sql_col_dup(sqlite3_stmt *s, int i); /* g_strdup of a text column, NULL for SQL NULL */

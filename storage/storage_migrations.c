@@ -23,18 +23,10 @@ typedef struct {
   " INSERT INTO archive_versions(enterprise_id, n) VALUES(" row ".enterprise_id, abs(random() % 4503599627370496))" \
   " ON CONFLICT(enterprise_id) DO UPDATE SET n = n + 1; END;"
 
-/* Migration 123's trigger on timeline rows (migration 171: a row names its enterprise through its
- * key's timeline_keys row). */
-#define TIMELINE_VERSION_TRIGGER(name, event, row)                                                          \
-  "CREATE TRIGGER IF NOT EXISTS archive_version_" name " AFTER " event " ON timeline"                         \
-  " WHEN EXISTS (SELECT 1 FROM enterprises e JOIN timeline_keys k ON k.enterprise_id = e.id WHERE k.id = " row \
-  ".key) BEGIN"                                                                                               \
-  " INSERT INTO archive_versions(enterprise_id, n) VALUES((SELECT enterprise_id FROM timeline_keys WHERE id = " \
-  row ".key), abs(random() % 4503599627370496)) ON CONFLICT(enterprise_id) DO UPDATE SET n = n + 1; END;"
-
-/* Migration 165's triggers on the outbound queue, on migration 171's key: when the queue gains or
- * loses a Message-ID, the item of each timeline row of the archived outbound message with it is
- * written again (its delivery key comes or goes), found by its full key. */
+/* Migration 165's triggers on the outbound queue as migration 171 makes them again: when the
+ * queue gains or loses a Message-ID, each timeline row of the archived outbound message with it
+ * (found by its full key) is written again, its position then its item (its delivery key comes or
+ * goes). */
 #define TIMELINE_DELIVERY_TRIGGER(name, event, row)                                                          \
   "CREATE TRIGGER IF NOT EXISTS " name " AFTER " event " ON outbound_messages"                               \
   " WHEN " row ".message_id IS NOT NULL BEGIN"                                                               \
@@ -42,9 +34,8 @@ typedef struct {
   " FROM timeline_message_fields v WHERE v.enterprise_id = " row                                             \
   ".enterprise_id AND v.id = (SELECT id FROM messages WHERE enterprise_id = " row ".enterprise_id"           \
   " AND message_id = " row ".message_id))"                                                                  \
-  " WHERE (key, date, message_id, kind) IN (SELECT k.id, m.date, m.id, 0 FROM messages m"                    \
-  " JOIN message_links l ON l.message_id = m.id JOIN timeline_keys k ON k.enterprise_id = m.enterprise_id"   \
-  " AND k.record_type = l.record_type AND k.record_id = l.record_id"                                          \
+  " WHERE (enterprise_id, record_type, record_id, date, message_id, kind) IN (SELECT m.enterprise_id,"       \
+  " l.record_type, l.record_id, m.date, m.id, 0 FROM messages m JOIN message_links l ON l.message_id = m.id" \
   " WHERE m.enterprise_id = " row ".enterprise_id AND m.message_id = " row ".message_id AND m.direction = 1); END;"
 
 static const SqlMigration migrations[] = {
@@ -659,34 +650,28 @@ static const SqlMigration migrations[] = {
    "DROP INDEX IF EXISTS participants_by_domain;"
    "CREATE INDEX IF NOT EXISTS participants_by_domain_address"
    " ON participants(lower(substr(address, instr(address, '@') + 1)), lower(address));"},
-  {171, /* issue 15: the timeline is keyed by an integer per record (timeline_keys: enterprise, record
-         * type, record id), then date, message id and kind, and the item comes right after the key.
-         * A page is one seek of timeline_keys and an integer-prefixed range: SQLite compares the
-         * range end on each row it reads, and comparing one integer instead of the enterprise id,
-         * record type and record id, and parsing fewer column offsets to reach the item, cost a
-         * computed page 13% fewer instructions (scripts/bench/api/pages.sh). A key row is made with
-         * the record's first timeline row and kept (a record id is no message content). The rows,
-         * the version triggers of migration 123 and the delivery triggers of migration 165 are
-         * rebuilt on the new key; the delivery triggers go first, since renaming a table checks the
-         * triggers that name it. */
+  {171, /* issue 15: a page reads one column a row. Each row's item column holds its position (date,
+         * message id, kind: TIMELINE_POSITION, storage_timeline_row.h) and then its item, and comes
+         * right after the key, so the page selects it alone: SQLite's four column reads and the
+         * API calls fetching them cost a computed page more than its range scan
+         * (scripts/bench/api/pages.sh: 118,900 -> ~107,000 instructions with the items cached).
+         * The table is rebuilt with its rows' positions; migration 123's version triggers go with
+         * the old table and come back, and 165's delivery triggers write positions now (they are
+         * dropped first: renaming a table checks the triggers that name it). */
    "DROP TRIGGER IF EXISTS timeline_delivery_ins;"
    "DROP TRIGGER IF EXISTS timeline_delivery_del;"
-   "CREATE TABLE timeline_keys(id INTEGER PRIMARY KEY, enterprise_id TEXT NOT NULL, record_type INTEGER NOT NULL,"
-   "  record_id TEXT NOT NULL, UNIQUE(enterprise_id, record_type, record_id));"
-   "INSERT INTO timeline_keys(enterprise_id, record_type, record_id)"
-   "  SELECT DISTINCT enterprise_id, record_type, record_id FROM timeline;"
-   "CREATE TABLE timeline_by_key("
-   "  key INTEGER NOT NULL, date INTEGER NOT NULL, message_id TEXT NOT NULL, kind INTEGER NOT NULL, item TEXT,"
+   "CREATE TABLE timeline_positioned("
+   "  enterprise_id TEXT NOT NULL, record_type INTEGER NOT NULL, record_id TEXT NOT NULL,"
+   "  date INTEGER NOT NULL, message_id TEXT NOT NULL, kind INTEGER NOT NULL, item TEXT,"
    "  direction INTEGER NOT NULL, has_attachment INTEGER NOT NULL, thread_id TEXT, activity_id TEXT,"
-   "  PRIMARY KEY(key, date, message_id, kind)) WITHOUT ROWID;"
-   "INSERT INTO timeline_by_key SELECT k.id, t.date, t.message_id, t.kind, "
-   TIMELINE_POSITION("t.date", "t.message_id", "t.kind") " || t.item, t.direction, t.has_attachment,"
-   "  t.thread_id, t.activity_id FROM timeline t JOIN timeline_keys k ON k.enterprise_id = t.enterprise_id"
-   "  AND k.record_type = t.record_type AND k.record_id = t.record_id;"
+   "  PRIMARY KEY(enterprise_id, record_type, record_id, date, message_id, kind)) WITHOUT ROWID;"
+   "INSERT INTO timeline_positioned SELECT enterprise_id, record_type, record_id, date, message_id, kind, "
+   TIMELINE_POSITION("date", "message_id", "kind") " || item, direction, has_attachment, thread_id, activity_id"
+   "  FROM timeline;"
    "DROP TABLE timeline;" /* and its triggers */
-   "ALTER TABLE timeline_by_key RENAME TO timeline;"
-   TIMELINE_VERSION_TRIGGER("timeline_upd", "UPDATE", "NEW")
-   TIMELINE_VERSION_TRIGGER("timeline_del", "DELETE", "OLD")
+   "ALTER TABLE timeline_positioned RENAME TO timeline;"
+   ARCHIVE_VERSION_TRIGGER("timeline_upd", "UPDATE", "timeline", "NEW")
+   ARCHIVE_VERSION_TRIGGER("timeline_del", "DELETE", "timeline", "OLD")
    TIMELINE_DELIVERY_TRIGGER("timeline_delivery_ins", "INSERT", "NEW")
    TIMELINE_DELIVERY_TRIGGER("timeline_delivery_del", "DELETE", "OLD")},
 };

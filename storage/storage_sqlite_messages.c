@@ -150,19 +150,18 @@ static gboolean has_real_attachment(GPtrArray *attachments)
 static int timeline_row_add(SqlDb *d, const char *enterprise_id, const char *message_id, const MaRecordRef *ref,
                             GError **error)
 {
-  gint64 key = 0;
-  if (sql_timeline_key(d, enterprise_id, ref->type, ref->id, TRUE, &key, error) < 0) return -1;
   sqlite3_stmt *s = sql_prep(d,
-                             "INSERT OR IGNORE INTO timeline(key, date, message_id, kind, direction, has_attachment,"
-                             " thread_id, item)"
-                             " SELECT ?3, v.date, v.id, 0, v.direction, v.has_attachment, v.thread_id, "
+                             "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id,"
+                             " kind, direction, has_attachment, thread_id, item)"
+                             " SELECT v.enterprise_id, ?3, ?4, v.date, v.id, 0, v.direction, v.has_attachment, v.thread_id, "
                              TIMELINE_POSITION("v.date", "v.id", "0") " || v.item"
                              " FROM timeline_message_fields v WHERE v.id = ?1 AND v.enterprise_id = ?2",
                              error);
   if (!s) return -1;
   sql_bind_text(s, 1, message_id);
   sql_bind_text(s, 2, enterprise_id);
-  sqlite3_bind_int64(s, 3, key);
+  sqlite3_bind_int(s, 3, (int)ref->type);
+  sql_bind_text(s, 4, ref->id);
   if (sql_step_done(d, s, error, "add timeline row") < 0) return -1;
   return sqlite3_changes(d->db) > 0 ? sql_archive_version_bump(d, enterprise_id, error) : 0;
 }
@@ -175,10 +174,9 @@ int sql_timeline_rows_refresh(SqlDb *d, const char *enterprise_id, const char *m
   sqlite3_stmt *s = sql_prep(d,
                              "UPDATE timeline SET item = (SELECT " TIMELINE_POSITION("date", "id", "0") " || item"
                              " FROM timeline_message_fields WHERE id = ?1)"
-                             " WHERE (key, date, message_id, kind) IN"
-                             " (SELECT k.id, m.date, m.id, 0 FROM message_links l JOIN messages m ON m.id = l.message_id"
-                             " JOIN timeline_keys k ON k.enterprise_id = m.enterprise_id AND k.record_type = l.record_type"
-                             " AND k.record_id = l.record_id WHERE l.message_id = ?1 AND m.enterprise_id = ?2)",
+                             " WHERE (enterprise_id, record_type, record_id, date, message_id, kind) IN"
+                             " (SELECT m.enterprise_id, l.record_type, l.record_id, m.date, m.id, 0 FROM message_links l"
+                             " JOIN messages m ON m.id = l.message_id WHERE l.message_id = ?1 AND m.enterprise_id = ?2)",
                              error);
   if (!s) return -1;
   sql_bind_text(s, 1, message_id);
@@ -314,27 +312,23 @@ static int timeline_rows_insert_new(SqlDb *d, const MaStoredMessage *m, const ch
   int ret = 0, added = 0;
   for (guint i = 0; ret == 0 && i < m->links->len; i++) {
     const MaRecordRef *ref = g_ptr_array_index(m->links, i);
-    gint64 key = 0;
-    if (!ref->id) continue; /* as message_links' NOT NULL drops it */
-    if (sql_timeline_key(d, m->enterprise_id, ref->type, ref->id, TRUE, &key, error) < 0) {
-      ret = -1;
-      break;
-    }
     s = sql_prep(d,
-                 "INSERT OR IGNORE INTO timeline(key, date, message_id, kind, direction, has_attachment, thread_id, item)"
-                 " VALUES(?, ?, ?, 0, ?, ?, ?, ?)",
+                 "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind, direction,"
+                 " has_attachment, thread_id, item) VALUES(?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
                  error);
     if (!s) {
       ret = -1;
       break;
     }
-    sqlite3_bind_int64(s, 1, key);
-    sqlite3_bind_int64(s, 2, m->date);
-    sql_bind_text(s, 3, m->id);
-    sqlite3_bind_int(s, 4, (int)m->direction);
-    sqlite3_bind_int(s, 5, has_real_attachment(m->attachments) ? 1 : 0);
-    sql_bind_text(s, 6, m->thread_id);
-    sql_bind_text(s, 7, item);
+    sql_bind_text(s, 1, m->enterprise_id);
+    sqlite3_bind_int(s, 2, (int)ref->type);
+    sql_bind_text(s, 3, ref->id);
+    sqlite3_bind_int64(s, 4, m->date);
+    sql_bind_text(s, 5, m->id);
+    sqlite3_bind_int(s, 6, (int)m->direction);
+    sqlite3_bind_int(s, 7, has_real_attachment(m->attachments) ? 1 : 0);
+    sql_bind_text(s, 8, m->thread_id);
+    sql_bind_text(s, 9, item);
     ret = sql_step_done(d, s, error, "add timeline row");
     if (ret == 0) added += sqlite3_changes(d->db);
   }

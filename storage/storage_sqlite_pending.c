@@ -263,7 +263,8 @@ static int unlink_body(SqlDb *d, const char *enterprise_id, const MaRecordRef *r
   /* the record's messages, from its timeline (keyed by record), before its rows go */
   g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
   sqlite3_stmt *s = sql_prep(d,
-                             "SELECT message_id FROM timeline WHERE key = " SQL_TIMELINE_KEY("1", "2", "3") " AND kind = 0",
+                             "SELECT message_id FROM timeline WHERE enterprise_id = ? AND record_type = ? AND record_id = ?"
+                             " AND kind = 0",
                              error);
   if (!s) return -1;
   sql_bind_text(s, 1, enterprise_id);
@@ -273,7 +274,7 @@ static int unlink_body(SqlDb *d, const char *enterprise_id, const MaRecordRef *r
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(ids, sql_col_dup(s, 0));
   sql_reset(s);
   if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "unlink record");
-  s = sql_prep(d, "DELETE FROM timeline WHERE key = " SQL_TIMELINE_KEY("1", "2", "3"), error);
+  s = sql_prep(d, "DELETE FROM timeline WHERE enterprise_id = ? AND record_type = ? AND record_id = ?", error);
   if (!s) return -1;
   sql_bind_text(s, 1, enterprise_id);
   sqlite3_bind_int(s, 2, (int) ref->type);

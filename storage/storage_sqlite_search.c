@@ -514,7 +514,7 @@ int sql_timeline_forget(SqlDb *d, const char *enterprise_id, const char *message
   for (guint i = 0; i < refs->len; i++) {
     const MaRecordRef *r = g_ptr_array_index(refs, i);
     s = sql_prep(d,
-                 "DELETE FROM timeline WHERE key = " SQL_TIMELINE_KEY("1", "2", "3")
+                 "DELETE FROM timeline WHERE enterprise_id = ?1 AND record_type = ?2 AND record_id = ?3"
                  " AND date = (SELECT date FROM messages WHERE id = ?4) AND message_id = ?4",
                  error);
     if (!s) return -1;

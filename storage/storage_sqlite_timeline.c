@@ -3,13 +3,12 @@
  * inserted timeline rows, which bump it here once per write unit or batch: migration 166).
  *
  * The timeline table holds one row per (record, linked message) and per (record, activity), keyed
- * (key, date, message id, kind), where key is the record's integer in timeline_keys (one per
- * enterprise, record type and record id; migration 171), and each row carries its whole item in
- * one column, after its position (migrations 165 and 171, storage_timeline_row.h): a message row's
+ * (enterprise, record type, record id, date, message id, kind), and each row carries its whole
+ * item in one column, after its position (migrations 165 and 171, storage_timeline_row.h): a message row's
  * is written from the view timeline_message_fields when the link is made, rewritten by the link
  * and unlink paths (storage_sqlite_messages.c, storage_sqlite_pending.c) and by the migration's
- * triggers on the outbound queue; an activity row's from the activity. A page is one statement:
- * the record's key looked up, then one range of the primary key in ORDER BY date DESC,
+ * triggers on the outbound queue; an activity row's from the activity. A page is one statement,
+ * one range of the primary key in ORDER BY date DESC,
  * message_id DESC, kind DESC (an activity, kind 1, comes just before its message, kind 0), one
  * column a row, resumed after an opaque keyset cursor: base64url of "date|message_id|kind"
  * (a since bound without other filters ends the page in C at the first older row).
@@ -118,18 +117,15 @@ static int activity_create_body(SqlDb *d, const MaActivity *a, GError **error)
   if (sql_counter_add(d, "activities", 1, error) < 0) goto out;
   /* its timeline row carries the activity as stored (migration 165): the item is made by the same
    * SQL expression from the bound values as from the activities row's columns */
-  gint64 key = 0;
-  if (sql_timeline_key(d, a->enterprise_id, a->record.type, a->record.id, TRUE, &key, error) < 0) goto out;
   s = sql_prep(d,
-               "INSERT OR IGNORE INTO timeline(key, date, message_id, kind, direction, has_attachment, thread_id,"
-               " activity_id, item)"
-               " VALUES(:key, :message_date, :message_id, 1, :direction,"
+               "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind,"
+               " direction, has_attachment, thread_id, activity_id, item)"
+               " VALUES(:enterprise_id, :record_type, :record_id, :message_date, :message_id, 1, :direction,"
                " :has_attachment, :thread_id, :id, " TIMELINE_POSITION(":message_date", ":message_id", "1")
                " || " TIMELINE_ACTIVITY_ITEM(":") ")",
                error);
   if (!s) goto out;
   activity_bind(s, a, date);
-  sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":key"), key);
   sqlite3_bind_int(s, sqlite3_bind_parameter_index(s, ":direction"), direction);
   sqlite3_bind_int(s, sqlite3_bind_parameter_index(s, ":has_attachment"), has_attachment);
   sql_bind_text(s, sqlite3_bind_parameter_index(s, ":thread_id"), thread_id);
@@ -193,7 +189,7 @@ int sqlite_loop_count(void *impl, const char *enterprise_id, const MaRecordRef *
   sqlite3_stmt *s = sql_prep(d,
                              "SELECT count(*) FROM timeline t JOIN messages m ON m.id = t.message_id"
                              " JOIN participants p ON p.message_id = t.message_id"
-                             " WHERE t.key = " SQL_TIMELINE_KEY("1", "2", "3") " AND t.date >= ?5 - 86400"
+                             " WHERE t.enterprise_id = ?1 AND t.record_type = ?2 AND t.record_id = ?3 AND t.date >= ?5 - 86400"
                              " AND t.kind = 0 AND m.archived_at >= ?5 AND p.role = 0 AND lower(p.address) = lower(?4)",
                              error);
   if (!s) return -1;
@@ -264,34 +260,6 @@ int sqlite_archive_version(void *impl, const char *enterprise_id, gint64 *out, G
   return 0;
 }
 
-/* ---- a record's key ---------------------------------------------------------------------- */
-
-int sql_timeline_key(SqlDb *d, const char *enterprise_id, MaRecordType type, const char *record_id, gboolean make,
-                     gint64 *key, GError **error)
-{
-  *key = 0;
-  sqlite3_stmt *s = sql_prep(d, "SELECT id FROM timeline_keys WHERE enterprise_id = ? AND record_type = ? AND record_id = ?",
-                             error);
-  if (!s) return -1;
-  sql_bind_text(s, 1, enterprise_id);
-  sqlite3_bind_int(s, 2, (int)type);
-  sql_bind_text(s, 3, record_id);
-  int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) *key = sqlite3_column_int64(s, 0);
-  sql_reset(s);
-  if (rc == SQLITE_ROW) return 1;
-  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "timeline key");
-  if (!make) return 0;
-  s = sql_prep(d, "INSERT INTO timeline_keys(enterprise_id, record_type, record_id) VALUES(?, ?, ?)", error);
-  if (!s) return -1;
-  sql_bind_text(s, 1, enterprise_id);
-  sqlite3_bind_int(s, 2, (int)type);
-  sql_bind_text(s, 3, record_id);
-  if (sql_step_done(d, s, error, "timeline key") < 0) return -1;
-  *key = sqlite3_last_insert_rowid(d->db);
-  return 1;
-}
-
 /* ---- page ----------------------------------------------------------------------------------- */
 
 /* The page statement's one column: the row's position and item (migration 171,
@@ -313,7 +281,7 @@ static gboolean since_in_sql(const MaTimelineFilter *f)
  * cursor position, ?7-?11 the filters. */
 static void timeline_where(GString *q, const MaTimelineFilter *f, gboolean after)
 {
-  g_string_append(q, " WHERE t.key = " SQL_TIMELINE_KEY("1", "2", "3"));
+  g_string_append(q, " WHERE t.enterprise_id = ?1 AND t.record_type = ?2 AND t.record_id = ?3");
   if (after)
     g_string_append(q, " AND t.date <= ?4 AND (t.date < ?4 OR (t.date = ?4 AND (t.message_id < ?5"
                        " OR (t.message_id = ?5 AND t.kind < ?6))))");

@@ -290,6 +290,33 @@ static inline gboolean position_field(const char **p, const char *end, const cha
   return TRUE;
 }
 
+/* The value of n decimal digits at s (n <= 18) into *out; FALSE when one is not a digit. Eight
+ * at a time as one word (a date has ten; a digit loop was half of what splitting a row cost). */
+static inline gboolean digits_value(const char *s, gsize n, guint64 *out)
+{
+  const guint64 ones = 0x0101010101010101u;
+  guint64 v = 0;
+  for (; n >= 8; s += 8, n -= 8) {
+    guint64 w;
+    memcpy(&w, s, sizeof w);
+    w = GUINT64_FROM_LE(w); /* the first digit in the low byte */
+    /* every byte 0x30..0x39: high nibble 3, and adding 6 keeps it 3 */
+    if ((w & (0xF0 * ones)) != 0x30 * ones || ((w + 0x06 * ones) & (0xF0 * ones)) != 0x30 * ones) return FALSE;
+    w &= 0x0F * ones;
+    w = (w * 10 + (w >> 8)) & 0x00FF00FF00FF00FFu;    /* pairs of digits */
+    w = (w * 100 + (w >> 16)) & 0x0000FFFF0000FFFFu;  /* fours */
+    w = (w * 10000 + (w >> 32)) & 0x00000000FFFFFFFFu; /* all eight */
+    v = v * 100000000u + w;
+  }
+  for (; n > 0; s++, n--) {
+    guint d = (guchar)(*s - '0');
+    if (d >= 10) return FALSE;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return TRUE;
+}
+
 int storage_timeline_row_position(const char *stored, gsize len, MaTimelinePositioned *out)
 {
   const char *p = stored, *end = stored + len, *date, *kind;
@@ -300,14 +327,10 @@ int storage_timeline_row_position(const char *stored, gsize len, MaTimelinePosit
   /* the date: decimal, maybe negative (a message dated before 1970), at most 18 digits */
   gboolean negative = date_len > 1 && date[0] == '-';
   gsize first = negative ? 1 : 0;
-  if (date_len == first || date_len - first > 18) return -1;
-  gint64 v = 0;
-  for (gsize i = first; i < date_len; i++) {
-    if ((guchar)(date[i] - '0') >= 10) return -1;
-    v = v * 10 + (date[i] - '0');
-  }
+  guint64 v;
+  if (date_len == first || date_len - first > 18 || !digits_value(date + first, date_len - first, &v)) return -1;
   if (out->message_id_len == 0 || kind_len != 1 || (kind[0] != '0' && kind[0] != '1')) return -1;
-  out->date = negative ? -v : v;
+  out->date = negative ? -(gint64)v : (gint64)v;
   out->kind = kind[0] - '0';
   out->item = p;
   out->item_len = (gsize)(end - p);

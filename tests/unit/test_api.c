@@ -942,7 +942,7 @@ static void test_cache_per_enterprise(void)
     "CREATE TEMP TABLE kept AS SELECT enterprise_id, n FROM archive_versions"
     " WHERE enterprise_id = (SELECT id FROM enterprises WHERE slug = 'acme');"
     "UPDATE timeline SET item = replace(item, '1:0%zu:%s', '1:07:Renamed')"
-    " WHERE key IN (SELECT id FROM timeline_keys WHERE enterprise_id = (SELECT enterprise_id FROM kept));"
+    " WHERE enterprise_id = (SELECT enterprise_id FROM kept);"
     "UPDATE archive_versions SET n = (SELECT n FROM kept) WHERE enterprise_id = (SELECT enterprise_id FROM kept);",
     strlen(cached), cached);
   raw_exec(rename);
@@ -982,7 +982,7 @@ static void test_cache_doorkeeper(void)
     "CREATE TEMP TABLE kept AS SELECT enterprise_id, n FROM archive_versions"
     " WHERE enterprise_id = (SELECT id FROM enterprises WHERE slug = 'acme');"
     "UPDATE timeline SET item = replace(item, '1:0%zu:%s', '1:04:Kept')"
-    " WHERE key IN (SELECT id FROM timeline_keys WHERE enterprise_id = (SELECT enterprise_id FROM kept));"
+    " WHERE enterprise_id = (SELECT enterprise_id FROM kept);"
     "UPDATE archive_versions SET n = (SELECT n FROM kept) WHERE enterprise_id = (SELECT enterprise_id FROM kept);",
     strlen(name), name);
   raw_exec(rename);
@@ -994,7 +994,7 @@ static void test_cache_doorkeeper(void)
     "CREATE TEMP TABLE kept AS SELECT enterprise_id, n FROM archive_versions"
     " WHERE enterprise_id = (SELECT id FROM enterprises WHERE slug = 'acme');"
     "UPDATE timeline SET item = replace(item, '1:04:Kept', '1:0%zu:%s')"
-    " WHERE key IN (SELECT id FROM timeline_keys WHERE enterprise_id = (SELECT enterprise_id FROM kept));"
+    " WHERE enterprise_id = (SELECT enterprise_id FROM kept);"
     "UPDATE archive_versions SET n = (SELECT n FROM kept) WHERE enterprise_id = (SELECT enterprise_id FROM kept);",
     strlen(name), name);
   raw_exec(back);

@@ -511,13 +511,8 @@ static void test_query_plans(Fixture *fx, gconstpointer data)
       if (g_str_has_prefix(detail, "SCAN ") && !scan_allowed(detail))
         g_error("a statement the code runs reads a whole table: %s -> %s", text, detail);
       if (strstr(text, "FROM threads") && strstr(text, "subject_key")) g_assert_null(strstr(detail, "TEMP B-TREE"));
-      /* a page is one range of the timeline's key after one look-up of the record's key
-       * (migration 171) and nothing else: no sort, no other table */
-      if (timeline)
-        g_assert_true(g_str_has_prefix(detail, "SEARCH t USING PRIMARY KEY (key=?") ||
-                      g_str_has_prefix(detail, "SCALAR SUBQUERY") ||
-                      g_str_has_prefix(detail, "SEARCH timeline_keys USING COVERING INDEX sqlite_autoindex_timeline_keys_1"
-                                               " (enterprise_id=? AND record_type=? AND record_id=?)"));
+      /* a page is one range of the timeline's key and nothing else: no sort, no other table */
+      if (timeline) g_assert_true(g_str_has_prefix(detail, "SEARCH t USING PRIMARY KEY (enterprise_id=? AND record_type=? AND record_id=?"));
       if (records && first) {
         g_assert_false(g_str_has_prefix(detail, "SEARCH r USING PRIMARY KEY (enterprise_id=?)"));
         g_assert_false(g_str_has_prefix(detail, "SEARCH r USING PRIMARY KEY (enterprise_id=? AND type=?)"));

@@ -231,6 +231,17 @@ static void test_position(void)
   g_assert_cmpint(storage_timeline_row_position(old, strlen(old), &at), ==, 0);
   g_assert_cmpint(at.date, ==, -5);
   g_assert_cmpuint(at.item_len, ==, 0);
+  /* dates of every length up to 18 digits, a bad byte at every place of the longest */
+  for (gint64 d = 1, k = 1; k <= 18; k++, d = d * 10 + (k % 10)) {
+    g_autofree char *p = storage_timeline_row_positioned(d, "m", 0, "");
+    g_assert_cmpint(storage_timeline_row_position(p, strlen(p), &at), ==, 0);
+    g_assert_cmpint(at.date, ==, d);
+  }
+  for (gsize i = 3; i < 3 + 18; i++) {
+    char p[] = "18:1234567890123456781:m1:0";
+    p[i] = i % 2 ? '/' : ':'; /* just below '0', just above '9' */
+    g_assert_cmpint(storage_timeline_row_position(p, strlen(p), &at), ==, -1);
+  }
   const char *bad[] = {"", "10:1700000000", "10:17000000002:m1", "10:17000000002:m11:2", "1:x2:m11:0",
                        "10:1700000000~1:0", "10:17000000000:1:0", "1:-2:m11:0", "2:--2:m11:0"};
   for (gsize i = 0; i < G_N_ELEMENTS(bad); i++)

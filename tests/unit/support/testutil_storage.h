@@ -59,19 +59,18 @@ MaStorage *testutil_storage_open_again(const char *dir, gconstpointer data);
   "CREATE INDEX participants_by_address ON participants(lower(address));"                                 \
   "CREATE INDEX participants_by_domain ON participants(lower(substr(address, instr(address, '@') + 1)));"
 
-/* SQL that undoes SQLite migration 171: the timeline keyed by enterprise, record type and record
- * id again, with migration 123's and 165's triggers as they were. */
+/* SQL that undoes SQLite migration 171: the timeline's items without positions, after the filter
+ * columns again, with migration 123's and 165's triggers as they were. */
 #define TESTUTIL_UNDO_SQLITE_171                                                                       \
   "DROP TRIGGER timeline_delivery_ins; DROP TRIGGER timeline_delivery_del;"                               \
   "CREATE TABLE timeline_old(enterprise_id TEXT NOT NULL, record_type INTEGER NOT NULL,"                  \
   "  record_id TEXT NOT NULL, date INTEGER NOT NULL, message_id TEXT NOT NULL, kind INTEGER NOT NULL,"    \
   "  direction INTEGER NOT NULL, has_attachment INTEGER NOT NULL, thread_id TEXT, activity_id TEXT,"     \
   "  item TEXT, PRIMARY KEY(enterprise_id, record_type, record_id, date, message_id, kind)) WITHOUT ROWID;" \
-  "INSERT INTO timeline_old SELECT k.enterprise_id, k.record_type, k.record_id, t.date, t.message_id,"   \
-  "  t.kind, t.direction, t.has_attachment, t.thread_id, t.activity_id,"                                \
-  "  substr(t.item, length(" TIMELINE_POSITION("t.date", "t.message_id", "t.kind") ") + 1)"            \
-  "  FROM timeline t JOIN timeline_keys k ON k.id = t.key;"                                               \
-  "DROP TABLE timeline; DROP TABLE timeline_keys; ALTER TABLE timeline_old RENAME TO timeline;"           \
+  "INSERT INTO timeline_old SELECT enterprise_id, record_type, record_id, date, message_id,"             \
+  "  kind, direction, has_attachment, thread_id, activity_id,"                                            \
+  "  substr(item, length(" TIMELINE_POSITION("date", "message_id", "kind") ") + 1) FROM timeline;"       \
+  "DROP TABLE timeline; ALTER TABLE timeline_old RENAME TO timeline;"                                     \
   TESTUTIL_OLD_TIMELINE_VERSION_TRIGGER("upd", "UPDATE", "NEW")                                         \
   TESTUTIL_OLD_TIMELINE_VERSION_TRIGGER("del", "DELETE", "OLD")                                         \
   TESTUTIL_OLD_DELIVERY_TRIGGER("ins", "INSERT", "NEW")                                                 \
