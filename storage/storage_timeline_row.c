@@ -290,7 +290,7 @@ static inline gboolean position_field(const char **p, const char *end, const cha
   return TRUE;
 }
 
-/* The value of n decimal digits at s (n <= 18) into *out; FALSE when one is not a digit. Eight
+/* The value of n decimal digits at s (n <= 19) into *out; FALSE when one is not a digit. Eight
  * at a time as one word (a date has ten; a digit loop was half of what splitting a row cost). */
 static inline gboolean digits_value(const char *s, gsize n, guint64 *out)
 {
@@ -328,9 +328,11 @@ int storage_timeline_row_position(const char *stored, gsize len, MaTimelinePosit
   gboolean negative = date_len > 1 && date[0] == '-';
   gsize first = negative ? 1 : 0;
   guint64 v;
-  if (date_len == first || date_len - first > 18 || !digits_value(date + first, date_len - first, &v)) return -1;
+  if (date_len == first || date_len - first > 19 || !digits_value(date + first, date_len - first, &v) ||
+      v > (guint64)G_MAXINT64 + (negative ? 1 : 0)) /* any gint64, no more */
+    return -1;
   if (out->message_id_len == 0 || kind_len != 1 || (kind[0] != '0' && kind[0] != '1')) return -1;
-  out->date = negative ? -(gint64)v : (gint64)v;
+  out->date = negative ? (gint64)(0 - v) : (gint64)v;
   out->kind = kind[0] - '0';
   out->item = p;
   out->item_len = (gsize)(end - p);
@@ -460,12 +462,35 @@ char *storage_timeline_row_message_item(const MaStoredMessage *m, const char *sn
   return g_string_free(s, FALSE);
 }
 
+/* Appends v in decimal (no g_snprintf: this runs for every archived message). */
+static void put_decimal(GString *s, guint64 v)
+{
+  char digits[24];
+  int n = 0;
+  do {
+    digits[sizeof digits - 1 - n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  g_string_append_len(s, digits + sizeof digits - n, n);
+}
+
 char *storage_timeline_row_positioned(gint64 date, const char *message_id, int kind, const char *item)
 {
-  GString *s = g_string_sized_new(64 + (item ? strlen(item) : 0));
-  field_put_int(s, date);
-  field_put(s, message_id);
-  field_put_int(s, kind);
-  g_string_append(s, item ? item : "");
+  gsize id_len = strlen(message_id), item_len = item ? strlen(item) : 0;
+  GString *s = g_string_sized_new(48 + id_len + item_len);
+  /* the date's field: its text's length, ':', its text (a '-' first before 1970) */
+  guint64 magnitude = date < 0 ? -(guint64)date : (guint64)date;
+  gsize digits = 1;
+  for (guint64 v = magnitude; v >= 10; v /= 10) digits++;
+  g_assert(kind == 0 || kind == 1);
+  put_decimal(s, digits + (date < 0 ? 1 : 0));
+  g_string_append_c(s, ':');
+  if (date < 0) g_string_append_c(s, '-');
+  put_decimal(s, magnitude);
+  put_decimal(s, id_len);
+  g_string_append_c(s, ':');
+  g_string_append_len(s, message_id, (gssize)id_len);
+  g_string_append_len(s, kind ? "1:1" : "1:0", 3);
+  g_string_append_len(s, item ? item : "", (gssize)item_len);
   return g_string_free(s, FALSE);
 }

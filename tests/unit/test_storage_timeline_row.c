@@ -231,12 +231,21 @@ static void test_position(void)
   g_assert_cmpint(storage_timeline_row_position(old, strlen(old), &at), ==, 0);
   g_assert_cmpint(at.date, ==, -5);
   g_assert_cmpuint(at.item_len, ==, 0);
-  /* dates of every length up to 18 digits, a bad byte at every place of the longest */
+  /* dates of every length up to 18 digits and the ends of gint64, a bad byte at every place; one past the ends */
   for (gint64 d = 1, k = 1; k <= 18; k++, d = d * 10 + (k % 10)) {
     g_autofree char *p = storage_timeline_row_positioned(d, "m", 0, "");
     g_assert_cmpint(storage_timeline_row_position(p, strlen(p), &at), ==, 0);
     g_assert_cmpint(at.date, ==, d);
   }
+  const gint64 ends[] = {G_MAXINT64, G_MININT64, G_MININT64 + 1};
+  for (gsize i = 0; i < G_N_ELEMENTS(ends); i++) {
+    g_autofree char *p = storage_timeline_row_positioned(ends[i], "m", 0, "");
+    g_assert_cmpint(storage_timeline_row_position(p, strlen(p), &at), ==, 0);
+    g_assert_cmpint(at.date, ==, ends[i]);
+  }
+  const char *past[] = {"19:92233720368547758081:m1:0", "20:-92233720368547758091:m1:0", "19:99999999999999999991:m1:0"};
+  for (gsize i = 0; i < G_N_ELEMENTS(past); i++)
+    g_assert_cmpint(storage_timeline_row_position(past[i], strlen(past[i]), &at), ==, -1);
   for (gsize i = 3; i < 3 + 18; i++) {
     char p[] = "18:1234567890123456781:m1:0";
     p[i] = i % 2 ? '/' : ':'; /* just below '0', just above '9' */
