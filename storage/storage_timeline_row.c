@@ -276,12 +276,10 @@ static const char *field_skip(const char *p, const char *end)
 static inline gboolean position_field(const char **p, const char *end, const char **value, gsize *len)
 {
   const char *at = *p, *digits = at;
+  const char *stop = end - at > 8 ? at + 8 : end; /* TIMELINE_ITEM_MAX bounds every length: 8 digits */
   gsize n = 0;
-  while (at < end && (guchar)(*at - '0') < 10) {
-    if (at - digits >= 8) return FALSE; /* TIMELINE_ITEM_MAX bounds every field */
-    n = n * 10 + (gsize)(*at++ - '0');
-  }
-  if (at == digits || at == end || *at != ':') return FALSE;
+  for (guint d; at < stop && (d = (guchar)(*at - '0')) < 10; at++) n = n * 10 + d;
+  if (at == digits || at == end || *at != ':') return FALSE; /* a ninth digit is no ':' either */
   at++;
   if (n > (gsize)(end - at)) return FALSE;
   *value = at;
