@@ -1,7 +1,8 @@
 /* storage_timeline_row.c - decodes the item a timeline row carries (the format is in
  * storage_timeline_row.h) into the message or activity a page visits. Bounded by the item's own
  * length; never reads past it, never trusts a length or a number in it. Also encodes a new
- * message's item for SQLite's insert path, from the values that insert binds.
+ * message's item for SQLite's insert path, from the values that insert binds, and writes and
+ * splits the position SQLite stores before each item.
  */
 #include "storage_timeline_row.h"
 

@@ -38,7 +38,7 @@
 /* SQLite: what a row's item column holds is its position, then its item (migration 171): the
  * fields date, message id and kind, written as the item's fields are ("10:170000000026:01H...1:0"),
  * then the item itself. A page then reads one column a row instead of four (SQLite's column reads
- * and their API calls were a third of a computed page: scripts/bench/api/pages.sh). Every writer
+ * and their API calls were about a seventh of a computed page: scripts/bench/api/pages.sh). Every writer
  * writes the position from the values it writes the row's key from, so the two agree
  * (/storage/timeline/exact checks it after every path that writes rows). PostgreSQL's item
  * column holds the item alone. date, id and kind are SQL expressions (each written three times). */
