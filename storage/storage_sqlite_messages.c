@@ -156,8 +156,9 @@ static int timeline_row_add(SqlDb *d, const char *enterprise_id, const char *mes
   sqlite3_stmt *s = sql_prep(d,
                              "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id,"
                              " kind, direction, has_attachment, thread_id, item)"
-                             " SELECT v.enterprise_id, ?3, ?4, v.date, v.id, 0, v.direction, v.has_attachment, v.thread_id,"
-                             " v.item FROM timeline_message_fields v WHERE v.id = ?1 AND v.enterprise_id = ?2",
+                             " SELECT v.enterprise_id, ?3, ?4, v.date, v.id, 0, v.direction, v.has_attachment, v.thread_id, "
+                             TIMELINE_POSITION("v.date", "v.id", "0") " || v.item"
+                             " FROM timeline_message_fields v WHERE v.id = ?1 AND v.enterprise_id = ?2",
                              error);
   if (!s) return -1;
   sql_bind_text(s, 1, message_id);
@@ -174,7 +175,8 @@ static int timeline_row_add(SqlDb *d, const char *enterprise_id, const char *mes
 int sql_timeline_rows_refresh(SqlDb *d, const char *enterprise_id, const char *message_id, GError **error)
 {
   sqlite3_stmt *s = sql_prep(d,
-                             "UPDATE timeline SET item = (SELECT item FROM timeline_message_fields WHERE id = ?1)"
+                             "UPDATE timeline SET item = (SELECT " TIMELINE_POSITION("date", "id", "0") " || item"
+                             " FROM timeline_message_fields WHERE id = ?1)"
                              " WHERE (enterprise_id, record_type, record_id, date, message_id, kind) IN"
                              " (SELECT m.enterprise_id, l.record_type, l.record_id, m.date, m.id, 0 FROM message_links l"
                              " JOIN messages m ON m.id = l.message_id WHERE l.message_id = ?1 AND m.enterprise_id = ?2)",
@@ -306,7 +308,9 @@ static int timeline_rows_insert_new(SqlDb *d, const MaStoredMessage *m, const ch
 {
   int queued = delivery_key_queued(d, m, error);
   if (queued < 0) return -1;
-  char *item = storage_timeline_row_message_item(m, snippet, queued == 1);
+  char *bare = storage_timeline_row_message_item(m, snippet, queued == 1);
+  char *item = storage_timeline_row_positioned(m->date, m->id, 0, bare); /* what each row stores */
+  g_free(bare);
   sqlite3_stmt *s;
   int ret = 0, added = 0;
   for (guint i = 0; ret == 0 && i < m->links->len; i++) {

@@ -4,12 +4,13 @@
  *
  * The timeline table holds one row per (record, linked message) and per (record, activity), keyed
  * (enterprise, record type, record id, date, message id, kind), and each row carries its whole
- * item in one column (migration 165, storage_timeline_row.h): a message row's is written from the
- * view timeline_message_fields when the link is made, rewritten by the link and unlink paths
- * (storage_sqlite_messages.c, storage_sqlite_pending.c) and by the migration's triggers on the
- * outbound queue; an activity row's from the activity. A page is one statement, one range of that primary key in
- * ORDER BY date DESC, message_id DESC, kind DESC (an activity, kind 1, comes just before its
- * message, kind 0), resumed after an opaque keyset cursor: base64url of "date|message_id|kind"
+ * item in one column, after its position (migrations 165 and 171, storage_timeline_row.h): a message row's
+ * is written from the view timeline_message_fields when the link is made, rewritten by the link
+ * and unlink paths (storage_sqlite_messages.c, storage_sqlite_pending.c) and by the migration's
+ * triggers on the outbound queue; an activity row's from the activity. A page is one statement,
+ * one range of the primary key in ORDER BY date DESC,
+ * message_id DESC, kind DESC (an activity, kind 1, comes just before its message, kind 0), one
+ * column a row, resumed after an opaque keyset cursor: base64url of "date|message_id|kind"
  * (a since bound without other filters ends the page in C at the first older row).
  * The cursor names a position, not an offset, so rows inserted meanwhile neither repeat nor vanish
  * from later pages. Page size is capped at TIMELINE_MAX_LIMIT. Each row's item is decoded into
@@ -120,7 +121,8 @@ static int activity_create_body(SqlDb *d, const MaActivity *a, GError **error)
                "INSERT OR IGNORE INTO timeline(enterprise_id, record_type, record_id, date, message_id, kind,"
                " direction, has_attachment, thread_id, activity_id, item)"
                " VALUES(:enterprise_id, :record_type, :record_id, :message_date, :message_id, 1, :direction,"
-               " :has_attachment, :thread_id, :id, " TIMELINE_ACTIVITY_ITEM(":") ")",
+               " :has_attachment, :thread_id, :id, " TIMELINE_POSITION(":message_date", ":message_id", "1")
+               " || " TIMELINE_ACTIVITY_ITEM(":") ")",
                error);
   if (!s) goto out;
   activity_bind(s, a, date);
@@ -260,9 +262,9 @@ int sqlite_archive_version(void *impl, const char *enterprise_id, gint64 *out, G
 
 /* ---- page ----------------------------------------------------------------------------------- */
 
-/* The page statement's columns: the position and the item (migration 165). */
-#define PAGE_COLS "t.date, t.message_id, t.kind, t.item"
-enum { COL_DATE, COL_MESSAGE_ID, COL_KIND, COL_ITEM };
+/* The page statement's one column: the row's position and item (migration 171,
+ * TIMELINE_POSITION): SQLite's column reads cost a page more than the range scan itself. */
+#define PAGE_COLS "t.item"
 
 /* Whether the page statement bounds the date from below (since) itself. Rows come newest first,
  * so without a filter SQLite tests row by row the page can stop at the first older row in C: the
@@ -370,10 +372,9 @@ static void timeline_bind(sqlite3_stmt *s, const char *enterprise_id, MaRecordTy
   sqlite3_bind_int(s, 12, fetch);
 }
 
-#define COL_TEXT(s, i) ((char *)sqlite3_column_text((s), (i)))
-
 /* Visits up to limit items and keeps the page's last position in last_id (date and kind in *last),
- * plus whether one more row follows (*more). One statement: each row is its item. */
+ * plus whether one more row follows (*more). One statement, one column: each row is its position
+ * and its item. */
 static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type, const char *record_id,
                          const MaTimelineFilter *f, const MaTimelinePos *after, int limit, MaTimelineKnown known,
                          MaTimelineVisit visit,
@@ -385,29 +386,47 @@ static int timeline_page(SqlDb *d, const char *enterprise_id, MaRecordType type,
   timeline_bind(s, enterprise_id, type, record_id, f, after, limit + 1);
   MaTimelineRowParts rp;
   storage_timeline_row_parts_init(&rp);
+  char id_buf[64];         /* the row's message id, NUL-terminated for the visitor ... */
+  GString *long_id = NULL; /* ... or here when it is longer (storage's own ids never are) */
   int rc, n = 0, ret = 0;
   gint64 oldest = f && f->since && !since_in_sql(f) ? f->since : G_MININT64; /* since, checked here */
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    gint64 date = sqlite3_column_int64(s, COL_DATE);
-    if (date < oldest) /* every row after it is older still: the page ends, none follows */
+    sqlite3_value *stored = sqlite3_column_value(s, 0); /* one call for its bytes and length */
+    MaTimelinePositioned at;
+    if (storage_timeline_row_position(sqlite3_value_blob(stored), (gsize)sqlite3_value_bytes(stored), &at) < 0) {
+      g_set_error(error, MA_ERROR, MA_ERROR_INTERNAL, "timeline row of %s %s: malformed position",
+                  ma_record_type_name(type), record_id);
+      ret = -1;
+      break;
+    }
+    if (at.date < oldest) /* every row after it is older still: the page ends, none follows */
       break;
     if (n++ == limit) {
       *more = TRUE;
       break;
     }
-    const char *position_id = COL_TEXT(s, COL_MESSAGE_ID);
-    last->date = date;
-    last->kind = sqlite3_column_int(s, COL_KIND);
+    const char *id = id_buf;
+    if (at.message_id_len < sizeof id_buf) {
+      memcpy(id_buf, at.message_id, at.message_id_len);
+      id_buf[at.message_id_len] = '\0';
+    } else {
+      if (!long_id) long_id = g_string_new(NULL);
+      g_string_truncate(long_id, 0);
+      g_string_append_len(long_id, at.message_id, (gssize)at.message_id_len);
+      id = long_id->str;
+    }
+    last->date = at.date;
+    last->kind = at.kind;
     if (n == limit) /* the page's last row: the cursor's position if one more follows */
-      g_string_assign(last_id, position_id ? position_id : "");
-    MaTimelineRow row = {enterprise_id, type, record_id, last->date, position_id, last->kind,
-                         COL_TEXT(s, COL_ITEM), (gsize)sqlite3_column_bytes(s, COL_ITEM)};
+      g_string_assign(last_id, id);
+    MaTimelineRow row = {enterprise_id, type, record_id, at.date, id, at.kind, at.item, at.item_len};
     if (storage_timeline_row_visit(&rp, &row, known, visit, user_data, error) < 0) {
       ret = -1;
       break;
     }
   }
   sql_reset(s);
+  if (long_id) g_string_free(long_id, TRUE);
   storage_timeline_row_parts_clear(&rp);
   if (ret < 0) return -1;
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql_fail(d, rc, error, "timeline");

@@ -35,6 +35,15 @@
   TIMELINE_FIELD(p "activity_type") " || " TIMELINE_FIELD(p "title") " || " TIMELINE_FIELD(p "content")  \
   " || " TIMELINE_FIELD(p "owner") " || " TIMELINE_FIELD(p "created_at")
 
+/* SQLite: what a row's item column holds is its position, then its item (migration 171): the
+ * fields date, message id and kind, written as the item's fields are ("10:170000000026:01H...1:0"),
+ * then the item itself. A page then reads one column a row instead of four (SQLite's column reads
+ * and their API calls were about a seventh of a computed page: scripts/bench/api/pages.sh). Every writer
+ * writes the position from the values it writes the row's key from, so the two agree
+ * (/storage/timeline/exact checks it after every path that writes rows). PostgreSQL's item
+ * column holds the item alone. date, id and kind are SQL expressions (each written three times). */
+#define TIMELINE_POSITION(date, id, kind) TIMELINE_FIELD(date) " || " TIMELINE_FIELD(id) " || " TIMELINE_FIELD(kind)
+
 /* The longest item a row may carry (a message has at most a few hundred parts). */
 #define TIMELINE_ITEM_MAX (4 * 1024 * 1024)
 
@@ -73,6 +82,25 @@ int storage_timeline_row_activity(MaTimelineRowParts *rp, const char *item, gsiz
  * else NULL; its From/To/Cc participants in order; its attachments in order; its links ordered by
  * type then id, each once. Returns a string the caller frees with g_free. */
 char *storage_timeline_row_message_item(const MaStoredMessage *m, const char *snippet, gboolean delivery_key);
+
+/* A row's position and item as SQLite stores them (TIMELINE_POSITION): views into stored. */
+typedef struct {
+  gint64 date;
+  const char *message_id; /* message_id_len bytes, not NUL-terminated */
+  gsize message_id_len;
+  int kind;
+  const char *item; /* item_len bytes */
+  gsize item_len;
+} MaTimelinePositioned;
+
+/* Splits what SQLite stores for a row (len bytes) into its position and item. 0, or -1 when it is
+ * missing (NULL) or malformed (a date that is no integer, an empty message id, a kind other than 0
+ * or 1); the item is not checked here (decoding it does that). */
+int storage_timeline_row_position(const char *stored, gsize len, MaTimelinePositioned *out);
+
+/* What SQLite stores for a row: its position (date, message_id, kind) then item, as
+ * TIMELINE_POSITION writes it. Returns a string the caller frees with g_free. */
+char *storage_timeline_row_positioned(gint64 date, const char *message_id, int kind, const char *item);
 
 /* Whether a message row's item names a delivery key (its seventh field is not NULL): such a row's
  * item is visited with delivery states read apart, so a MaTimelineKnown must never answer it

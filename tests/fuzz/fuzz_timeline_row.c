@@ -1,5 +1,6 @@
 /* fuzz_timeline_row.c - libFuzzer target for the decoder of a timeline row's item
- * (storage_timeline_row.c): the input is decoded as a message row's item and as an activity row's,
+ * (storage_timeline_row.c): the input is split as SQLite's position and item (a position in
+ * range and an item inside the input, or -1), and decoded as a message row's item and as an activity row's,
  * twice each with the same reused buffers, in a buffer of exactly its length, so a read past it
  * is caught by ASan. The answer must be 0 with every decoded string NUL-terminated and every
  * direction, role and record type in range, or -1 with MA_ERROR_INTERNAL. Must never crash or leak.
@@ -52,6 +53,12 @@ static void check(MaTimelineRowParts *rp, const uint8_t *data, size_t size)
     if (!a.id || a.created_at < 0) abort();
     (void)strlen(a.id);
     if (a.content) (void)strlen(a.content);
+  }
+  MaTimelinePositioned at;
+  if (storage_timeline_row_position(item, size, &at) == 0) {
+    if (at.kind < 0 || at.kind > 1 || at.message_id_len == 0 || at.message_id < item ||
+        at.message_id + at.message_id_len > item + size || at.item < item || at.item + at.item_len != item + size)
+      abort();
   }
   g_free(item);
 }

@@ -1064,10 +1064,31 @@ static char *timeline_checked(MaStorage *st, const char *ent, const char *record
   return g_string_free(seen, FALSE);
 }
 
+/* SQLite: every timeline row stores its own key's date, message id and kind as its position
+ * (TIMELINE_POSITION), which pages read instead of the key; PostgreSQL stores no position. */
+static void assert_positions(MaStorage *st, gconstpointer data)
+{
+  if (data == ON_PG) return;
+  GError *error = NULL;
+  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func(g_free);
+  g_assert_cmpint(storage_debug_query(st,
+                                      "SELECT count(*) > 0, sum(CASE WHEN substr(item, 1, length("
+                                      TIMELINE_POSITION("date", "message_id", "kind") ")) IS "
+                                      TIMELINE_POSITION("date", "message_id", "kind") " THEN 0 ELSE 1 END)"
+                                      " FROM timeline",
+                                      rows, &error),
+                  ==, 0);
+  g_assert_no_error(error);
+  g_assert_cmpstr(rows->pdata[0], ==, "1|0"); /* rows there, none of them off */
+}
+
+/* The timeline of contact record read and checked (timeline_checked) is expected; so are the
+ * rows' positions (assert_positions, with the test's data). */
 #define ASSERT_TIMELINE(st, record, expected)                                                          \
   do {                                                                                               \
     g_autofree char *seen_ = timeline_checked((st), "e1", (record));                                 \
     g_assert_cmpstr(seen_, ==, (expected));                                                          \
+    assert_positions((st), data);                                                                    \
   } while (0)
 
 /* Queues outbound message id of e1 with Message-ID message_id (raw blob sha) to one recipient. */
@@ -1134,13 +1155,15 @@ static void test_timeline_insert_item(Fixture *fx, gconstpointer data)
   insert(fx->st, m); /* 2 rows */
 
   g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func(g_free);
-  g_assert_cmpint(storage_debug_query(fx->st,
-                                      "SELECT count(*), sum(CASE WHEN t.item IS DISTINCT FROM v.item THEN 1 ELSE 0 END),"
-                                      " sum(CASE WHEN t.item LIKE '%15:queued@acme.com%' THEN 1 ELSE 0 END)"
-                                      " FROM timeline t JOIN timeline_message_fields v ON v.id = t.message_id"
-                                      " WHERE t.kind = 0",
-                                      rows, &error),
-                  ==, 0);
+  /* SQLite stores each row's position before its item (TIMELINE_POSITION); PostgreSQL the item */
+  const char *stored = data == ON_PG ? "v.item" : TIMELINE_POSITION("v.date", "v.id", "0") " || v.item";
+  g_autofree char *sql = g_strconcat("SELECT count(*), sum(CASE WHEN t.item IS DISTINCT FROM ", stored,
+                                     " THEN 1 ELSE 0 END),"
+                                     " sum(CASE WHEN t.item LIKE '%15:queued@acme.com%' THEN 1 ELSE 0 END)"
+                                     " FROM timeline t JOIN timeline_message_fields v ON v.id = t.message_id"
+                                     " WHERE t.kind = 0",
+                                     NULL);
+  g_assert_cmpint(storage_debug_query(fx->st, sql, rows, &error), ==, 0);
   g_assert_no_error(error);
   g_assert_cmpuint(rows->len, ==, 1);
   g_assert_cmpstr(rows->pdata[0], ==, "6|0|1");

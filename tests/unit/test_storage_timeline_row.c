@@ -214,6 +214,50 @@ static void test_delivery_key(void)
   g_assert_true(storage_timeline_row_has_delivery_key(&row));
 }
 
+/* SQLite's stored row: the position written in C reads back with the item after it, a date
+ * before 1970 included; a position that is cut, not an integer, without a message id or with
+ * another kind is malformed. */
+static void test_position(void)
+{
+  MaTimelinePositioned at;
+  g_autofree char *stored = storage_timeline_row_positioned(1700000000, "m1", 1, "2:ab");
+  g_assert_cmpstr(stored, ==, "10:17000000002:m11:12:ab");
+  g_assert_cmpint(storage_timeline_row_position(stored, strlen(stored), &at), ==, 0);
+  g_assert_cmpint(at.date, ==, 1700000000);
+  g_assert_cmpint(at.kind, ==, 1);
+  g_assert_cmpmem(at.message_id, at.message_id_len, "m1", 2);
+  g_assert_cmpmem(at.item, at.item_len, "2:ab", 4);
+  g_autofree char *old = storage_timeline_row_positioned(-5, "m2", 0, "");
+  g_assert_cmpint(storage_timeline_row_position(old, strlen(old), &at), ==, 0);
+  g_assert_cmpint(at.date, ==, -5);
+  g_assert_cmpuint(at.item_len, ==, 0);
+  /* dates of every length up to 18 digits and the ends of gint64, a bad byte at every place; one past the ends */
+  for (gint64 d = 1, k = 1; k <= 18; k++, d = d * 10 + (k % 10)) {
+    g_autofree char *p = storage_timeline_row_positioned(d, "m", 0, "");
+    g_assert_cmpint(storage_timeline_row_position(p, strlen(p), &at), ==, 0);
+    g_assert_cmpint(at.date, ==, d);
+  }
+  const gint64 ends[] = {G_MAXINT64, G_MININT64, G_MININT64 + 1};
+  for (gsize i = 0; i < G_N_ELEMENTS(ends); i++) {
+    g_autofree char *p = storage_timeline_row_positioned(ends[i], "m", 0, "");
+    g_assert_cmpint(storage_timeline_row_position(p, strlen(p), &at), ==, 0);
+    g_assert_cmpint(at.date, ==, ends[i]);
+  }
+  const char *past[] = {"19:92233720368547758081:m1:0", "20:-92233720368547758091:m1:0", "19:99999999999999999991:m1:0"};
+  for (gsize i = 0; i < G_N_ELEMENTS(past); i++)
+    g_assert_cmpint(storage_timeline_row_position(past[i], strlen(past[i]), &at), ==, -1);
+  for (gsize i = 3; i < 3 + 18; i++) {
+    char p[] = "18:1234567890123456781:m1:0";
+    p[i] = i % 2 ? '/' : ':'; /* just below '0', just above '9' */
+    g_assert_cmpint(storage_timeline_row_position(p, strlen(p), &at), ==, -1);
+  }
+  const char *bad[] = {"", "10:1700000000", "10:17000000002:m1", "10:17000000002:m11:2", "1:x2:m11:0",
+                       "10:1700000000~1:0", "10:17000000000:1:0", "1:-2:m11:0", "2:--2:m11:0"};
+  for (gsize i = 0; i < G_N_ELEMENTS(bad); i++)
+    g_assert_cmpint(storage_timeline_row_position(bad[i], strlen(bad[i]), &at), ==, -1);
+  g_assert_cmpint(storage_timeline_row_position(NULL, 0, &at), ==, -1);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -221,5 +265,6 @@ int main(int argc, char **argv)
   g_test_add_func("/storage/timeline_row/byte-by-byte", test_byte_by_byte);
   g_test_add_func("/storage/timeline_row/malformed", test_malformed);
   g_test_add_func("/storage/timeline_row/delivery_key", test_delivery_key);
+  g_test_add_func("/storage/timeline_row/position", test_position);
   return g_test_run();
 }

@@ -7,6 +7,7 @@
 
 #include "storage/storage.h"
 #include "storage/storage_backend.h"
+#include "storage/storage_timeline_row.h"
 
 /* The test data pointer that selects PostgreSQL (NULL: SQLite). */
 #define TESTUTIL_ON_PG ((gconstpointer)&ma_storage_pg_backend)
@@ -57,6 +58,41 @@ MaStorage *testutil_storage_open_again(const char *dir, gconstpointer data);
   "DROP INDEX participants_by_domain_address;"                                                            \
   "CREATE INDEX participants_by_address ON participants(lower(address));"                                 \
   "CREATE INDEX participants_by_domain ON participants(lower(substr(address, instr(address, '@') + 1)));"
+
+/* SQL that undoes SQLite migration 171: the timeline's items without positions, after the filter
+ * columns again, with migration 123's and 165's triggers as they were. */
+#define TESTUTIL_UNDO_SQLITE_171                                                                       \
+  "DROP TRIGGER timeline_delivery_ins; DROP TRIGGER timeline_delivery_del;"                               \
+  "CREATE TABLE timeline_old(enterprise_id TEXT NOT NULL, record_type INTEGER NOT NULL,"                  \
+  "  record_id TEXT NOT NULL, date INTEGER NOT NULL, message_id TEXT NOT NULL, kind INTEGER NOT NULL,"    \
+  "  direction INTEGER NOT NULL, has_attachment INTEGER NOT NULL, thread_id TEXT, activity_id TEXT,"     \
+  "  item TEXT, PRIMARY KEY(enterprise_id, record_type, record_id, date, message_id, kind)) WITHOUT ROWID;" \
+  "INSERT INTO timeline_old SELECT enterprise_id, record_type, record_id, date, message_id,"             \
+  "  kind, direction, has_attachment, thread_id, activity_id,"                                            \
+  "  substr(item, length(" TIMELINE_POSITION("date", "message_id", "kind") ") + 1) FROM timeline;"       \
+  "DROP TABLE timeline; ALTER TABLE timeline_old RENAME TO timeline;"                                     \
+  TESTUTIL_OLD_TIMELINE_VERSION_TRIGGER("upd", "UPDATE", "NEW")                                         \
+  TESTUTIL_OLD_TIMELINE_VERSION_TRIGGER("del", "DELETE", "OLD")                                         \
+  TESTUTIL_OLD_DELIVERY_TRIGGER("ins", "INSERT", "NEW")                                                 \
+  TESTUTIL_OLD_DELIVERY_TRIGGER("del", "DELETE", "OLD")
+
+/* Migration 123's trigger on the timeline as it was before migration 171. */
+#define TESTUTIL_OLD_TIMELINE_VERSION_TRIGGER(name, event, row)                                        \
+  "CREATE TRIGGER archive_version_timeline_" name " AFTER " event " ON timeline"                         \
+  " WHEN EXISTS (SELECT 1 FROM enterprises WHERE id = " row ".enterprise_id) BEGIN"                      \
+  " INSERT INTO archive_versions(enterprise_id, n) VALUES(" row ".enterprise_id, abs(random() % 4503599627370496))" \
+  " ON CONFLICT(enterprise_id) DO UPDATE SET n = n + 1; END;"
+
+/* Migration 165's delivery trigger as it was before migration 171. */
+#define TESTUTIL_OLD_DELIVERY_TRIGGER(name, event, row)                                                \
+  "CREATE TRIGGER timeline_delivery_" name " AFTER " event " ON outbound_messages"                       \
+  " WHEN " row ".message_id IS NOT NULL BEGIN"                                                           \
+  " UPDATE timeline SET item = (SELECT v.item FROM timeline_message_fields v WHERE v.enterprise_id = " row \
+  ".enterprise_id AND v.id = (SELECT id FROM messages WHERE enterprise_id = " row ".enterprise_id"       \
+  " AND message_id = " row ".message_id))"                                                              \
+  " WHERE (enterprise_id, record_type, record_id, date, message_id, kind) IN (SELECT m.enterprise_id,"   \
+  "   l.record_type, l.record_id, m.date, m.id, 0 FROM messages m JOIN message_links l ON l.message_id = m.id" \
+  "   WHERE m.enterprise_id = " row ".enterprise_id AND m.message_id = " row ".message_id AND m.direction = 1); END;"
 
 /* SQL that undoes SQLite migration 173 (text bodies as slices of the raw blob) once migration 131's
  * undo has dropped the view search_content it makes again. */
