@@ -318,9 +318,10 @@ static inline gboolean digits_value(const char *s, gsize n, guint64 *out)
 
 int storage_timeline_row_position(const char *stored, gsize len, MaTimelinePositioned *out)
 {
+  if (!stored || len > TIMELINE_ITEM_MAX) return -1; /* before any arithmetic: NULL + 0 is undefined */
   const char *p = stored, *end = stored + len, *date, *kind;
   gsize date_len, kind_len;
-  if (!stored || len > TIMELINE_ITEM_MAX || !position_field(&p, end, &date, &date_len) ||
+  if (!position_field(&p, end, &date, &date_len) ||
       !position_field(&p, end, &out->message_id, &out->message_id_len) || !position_field(&p, end, &kind, &kind_len))
     return -1;
   /* the date: decimal, maybe negative (a message dated before 1970), at most 18 digits */
