@@ -1,8 +1,21 @@
-# archive.bash - sourced by scripts/bench/api/run.sh and scripts/bench/search/run.sh (not a script
-# of its own): builds the Release binary and gen_archive.c, writes a loopback configuration, builds
-# the benchmark archive under $WORK (kept and reused while its parameters match; BENCH_FRESH=1
-# rebuilds it) and starts `mailagent serve` on it, stopped when the sourcing script exits.
+# archive.bash - sourced by scripts/bench/api/run.sh, threads.sh and scripts/bench/search/run.sh
+# (not a script of its own): builds the Release binary and gen_archive.c, writes a loopback
+# configuration, builds the benchmark archive under $WORK (kept and reused while its parameters
+# match; BENCH_FRESH=1 rebuilds it) and starts `mailagent serve` on it, stopped when the sourcing
+# script exits.
 #
+# bench_api_settings DURATION: the timeline benchmarks' settings from the environment, the same
+# defaults for run.sh and threads.sh so that both measure one archive: sets build, TOTAL, BIG,
+# DURATION (default: the argument), CONNECTIONS and WORK. Needs src.
+bench_api_settings() {
+  build=${BUILD_DIR:-$src/build-bench}
+  TOTAL=${TOTAL:-500000}
+  BIG=${BIG:-10000}
+  DURATION=${DURATION:-$1}
+  CONNECTIONS=${CONNECTIONS:-16}
+  WORK=${WORK:-/tmp/mailagent-bench-api}
+}
+
 # bench_archive_serve TOTAL BIG [index]: needs src, build and WORK set; sets conf, port, key,
 # serve_pid. A command in the array BENCH_BEFORE_SERVE, when set, runs just before serve starts.
 bench_archive_serve() {

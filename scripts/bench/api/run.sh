@@ -22,14 +22,9 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../../.." && pwd)
 here=$src/scripts/bench/api
-build=${BUILD_DIR:-$src/build-bench}
-TOTAL=${TOTAL:-500000}
-BIG=${BIG:-10000}
-DURATION=${DURATION:-10}
-CONNECTIONS=${CONNECTIONS:-16}
-WORK=${WORK:-/tmp/mailagent-bench-api}
 
 . "$here/archive.bash"
+bench_api_settings 10
 bench_archive_serve "$TOTAL" "$BIG"
 
 url="http://127.0.0.1:$port/v1/records/contact/big/timeline?limit=50"
