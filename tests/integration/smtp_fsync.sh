@@ -17,8 +17,11 @@ if [ ! -f "$SHIM" ]; then   # not wired into the build: make it here
 fi
 
 # Under -DSANITIZE=ON the ASan runtime must come first in the preload list, before the shim.
+# awk reads ldd's output to the end: the loader writes its list a line at a time, so an awk that
+# exited at the first match could kill it with SIGPIPE, which pipefail and set -e turned into a
+# silent failure of this test now and then (under ASan, where libasan is listed near the top).
 PRELOAD="$SHIM"
-asan_rt=$(ldd "$MAILAGENT" | awk '/libasan/ {print $3; exit}')
+asan_rt=$(ldd "$MAILAGENT" | awk '/libasan/ && !found {print $3; found = 1}')
 [ -n "$asan_rt" ] && PRELOAD="$asan_rt:$SHIM"
 
 sw() { swaks --server "127.0.0.1:$SMTP_PORT" --from alice@acme.example --to "$INBOUND" "$@" 2>&1 || true; }
