@@ -32,5 +32,5 @@ assert_contains "$(cat "$T/out.json")" "556 5.1.10 nullmx.outbound.test accepts 
 assert_contains "$(cat "$T/out.json")" "550 5.1.2 domain nxdomain.outbound.test does not exist" "the NXDOMAIN reason is kept"
 assert_contains "$(cat "$T/serve.log")" "host mx-down.outbound.test failed" "the fall-through was logged"
 assert_eq 2 "$(wait_mbox "$PF" 2)" "Postfix received exactly the two deliverable copies"
-assert_eq 2 "$(grep -c 'status=sent' "$PF/maillog")" "Postfix's log: two deliveries"
+assert_eq 2 "$(wait_lines "$PF/maillog" 'status=sent' 2)" "Postfix's log: two deliveries"
 finish

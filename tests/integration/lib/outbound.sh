@@ -85,6 +85,19 @@ wait_mbox() {
   echo "$n"
 }
 
+# wait_lines FILE PATTERN N [seconds]: waits until N lines of FILE match PATTERN (grep); prints
+# the count. For logs written apart from the deliveries they report (Postfix's postlogd writes its
+# maillog after the mailbox has the message).
+wait_lines() {
+  local file=$1 pattern=$2 want=$3 limit=${4:-20} n=0
+  for _ in $(seq 1 $((limit * 10))); do
+    n=$(grep -c -- "$pattern" "$file" 2>/dev/null || true)
+    [ "${n:-0}" -ge "$want" ] && break
+    sleep 0.1
+  done
+  echo "${n:-0}"
+}
+
 wait_state() {
   local id=$1 addr=$2 want=$3 limit=${4:-20} got=""
   for _ in $(seq 1 $((limit * 10))); do
