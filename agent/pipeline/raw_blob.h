@@ -16,7 +16,8 @@ int raw_blob_put(MaStorage *st, const MaRaw *raw, char sha256_out[65], GError **
 /* Whether text is raw[at, at + len) with CRLF and lone CR made LF and its trailing white space
  * cut (the mime module's hint, MaMessage.text_raw_offset): the slice's length without that white
  * space, which storage may keep as a reference into the raw blob instead of the text; 0 when the
- * bytes differ or the slice lies outside raw. Reads the slice once; allocates nothing. */
+ * bytes differ or the slice lies outside raw. Reads the slice once, into one copy of its length
+ * (ma_text_lf writes it: the one definition of the line-end rule), freed before it returns. */
 gsize raw_blob_text_slice(const MaRaw *raw, gsize at, gsize len, const char *text);
 
 #endif
