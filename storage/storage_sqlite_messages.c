@@ -299,7 +299,7 @@ static int delivery_key_queued(SqlDb *d, const MaStoredMessage *m, GError **erro
 }
 
 /* The timeline rows of the message being inserted, once all its links are in: its item encoded
- * from the values just bound (storage_timeline_row_message_item, the same bytes as the view
+ * from the values just bound (storage_timeline_row_message_stored, the same bytes as the view
  * timeline_message_fields: reading them back through it cost more than the message row's own
  * insert), then one row per link with the values at hand (INSERT ... VALUES: an INSERT ... SELECT
  * into a table with triggers goes through a temporary table every time). snippet is the one the
@@ -308,9 +308,7 @@ static int timeline_rows_insert_new(SqlDb *d, const MaStoredMessage *m, const ch
 {
   int queued = delivery_key_queued(d, m, error);
   if (queued < 0) return -1;
-  char *bare = storage_timeline_row_message_item(m, snippet, queued == 1);
-  char *item = storage_timeline_row_positioned(m->date, m->id, 0, bare); /* what each row stores */
-  g_free(bare);
+  char *item = storage_timeline_row_message_stored(m, snippet, queued == 1); /* what each row stores */
   sqlite3_stmt *s;
   int ret = 0, added = 0;
   for (guint i = 0; ret == 0 && i < m->links->len; i++) {

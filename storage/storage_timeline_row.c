@@ -324,7 +324,7 @@ int storage_timeline_row_position(const char *stored, gsize len, MaTimelinePosit
   if (!position_field(&p, end, &date, &date_len) ||
       !position_field(&p, end, &out->message_id, &out->message_id_len) || !position_field(&p, end, &kind, &kind_len))
     return -1;
-  /* the date: decimal, maybe negative (a message dated before 1970), at most 18 digits */
+  /* the date: decimal, maybe negative (a message dated before 1970), at most 19 digits, any gint64 */
   gboolean negative = date_len > 1 && date[0] == '-';
   gsize first = negative ? 1 : 0;
   guint64 v;
@@ -385,26 +385,54 @@ int storage_timeline_row_visit(MaTimelineRowParts *rp, const MaTimelineRow *row,
 
 /* ---- encoding: a new message's item on SQLite's insert path ------------------------------------ */
 
-/* The field of v ("~" for NULL), as TIMELINE_FIELD writes it: its byte length in decimal, ':', its bytes. */
-static void field_put(GString *s, const char *v)
+/* Appends v in decimal (no g_snprintf: this runs for every field of every archived message). */
+static void put_decimal(GString *s, guint64 v)
 {
-  if (!v) {
-    g_string_append_c(s, '~');
-    return;
-  }
-  gsize n = strlen(v);
   char digits[24];
-  int k = g_snprintf(digits, sizeof digits, "%" G_GSIZE_FORMAT ":", n);
-  g_string_append_len(s, digits, k);
+  int n = 0;
+  do {
+    digits[sizeof digits - 1 - n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  g_string_append_len(s, digits + sizeof digits - n, n);
+}
+
+/* The field of n bytes at v, as TIMELINE_FIELD writes it: its byte length in decimal, ':', its bytes. */
+static void field_put_len(GString *s, const char *v, gsize n)
+{
+  put_decimal(s, n);
+  g_string_append_c(s, ':');
   g_string_append_len(s, v, (gssize)n);
 }
 
-/* The field of an integer column: SQLite writes it as decimal text. */
+/* The field of v ("~" for NULL). */
+static void field_put(GString *s, const char *v)
+{
+  if (!v)
+    g_string_append_c(s, '~');
+  else
+    field_put_len(s, v, strlen(v));
+}
+
+/* The field of an integer column: SQLite writes it as decimal text ('-' first when negative). */
 static void field_put_int(GString *s, gint64 v)
 {
-  char text[24];
-  g_snprintf(text, sizeof text, "%" G_GINT64_FORMAT, v);
-  field_put(s, text);
+  guint64 magnitude = v < 0 ? -(guint64)v : (guint64)v;
+  gsize digits = 1;
+  for (guint64 x = magnitude; x >= 10; x /= 10) digits++;
+  put_decimal(s, digits + (v < 0 ? 1 : 0));
+  g_string_append_c(s, ':');
+  if (v < 0) g_string_append_c(s, '-');
+  put_decimal(s, magnitude);
+}
+
+/* A row's position as TIMELINE_POSITION writes it: date, message id, kind. */
+static void position_put(GString *s, gint64 date, const char *message_id, int kind)
+{
+  g_assert(kind == 0 || kind == 1);
+  field_put_int(s, date);
+  field_put(s, message_id);
+  field_put_int(s, kind);
 }
 
 static gint link_order(gconstpointer a, gconstpointer b)
@@ -414,9 +442,10 @@ static gint link_order(gconstpointer a, gconstpointer b)
   return strcmp(x->id, y->id); /* bytes, as the key (message_id, record_type, record_id) orders them */
 }
 
-char *storage_timeline_row_message_item(const MaStoredMessage *m, const char *snippet, gboolean delivery_key)
+char *storage_timeline_row_message_stored(const MaStoredMessage *m, const char *snippet, gboolean delivery_key)
 {
   GString *s = g_string_sized_new(512);
+  position_put(s, m->date, m->id, 0);
   field_put(s, m->thread_id);
   field_put_int(s, (gint64)m->direction);
   field_put(s, m->subject ? m->subject : "");
@@ -462,35 +491,10 @@ char *storage_timeline_row_message_item(const MaStoredMessage *m, const char *sn
   return g_string_free(s, FALSE);
 }
 
-/* Appends v in decimal (no g_snprintf: this runs for every archived message). */
-static void put_decimal(GString *s, guint64 v)
-{
-  char digits[24];
-  int n = 0;
-  do {
-    digits[sizeof digits - 1 - n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  g_string_append_len(s, digits + sizeof digits - n, n);
-}
-
 char *storage_timeline_row_positioned(gint64 date, const char *message_id, int kind, const char *item)
 {
-  gsize id_len = strlen(message_id), item_len = item ? strlen(item) : 0;
-  GString *s = g_string_sized_new(48 + id_len + item_len);
-  /* the date's field: its text's length, ':', its text (a '-' first before 1970) */
-  guint64 magnitude = date < 0 ? -(guint64)date : (guint64)date;
-  gsize digits = 1;
-  for (guint64 v = magnitude; v >= 10; v /= 10) digits++;
-  g_assert(kind == 0 || kind == 1);
-  put_decimal(s, digits + (date < 0 ? 1 : 0));
-  g_string_append_c(s, ':');
-  if (date < 0) g_string_append_c(s, '-');
-  put_decimal(s, magnitude);
-  put_decimal(s, id_len);
-  g_string_append_c(s, ':');
-  g_string_append_len(s, message_id, (gssize)id_len);
-  g_string_append_len(s, kind ? "1:1" : "1:0", 3);
-  g_string_append_len(s, item ? item : "", (gssize)item_len);
+  GString *s = g_string_sized_new(48 + strlen(message_id) + (item ? strlen(item) : 0));
+  position_put(s, date, message_id, kind);
+  g_string_append(s, item ? item : "");
   return g_string_free(s, FALSE);
 }

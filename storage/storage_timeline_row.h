@@ -15,7 +15,7 @@
  * timeline_message_fields of migration 165 with TIMELINE_FIELD and TIMELINE_ACTIVITY_ITEM below;
  * PostgreSQL: migration 050's view and functions), so each shape has one definition per backend,
  * with one exception: SQLite's insert of a new message encodes that message's item in C
- * (storage_timeline_row_message_item) from the values the insert has just bound, where reading
+ * (storage_timeline_row_message_stored) from the values the insert has just bound, where reading
  * them back through the view cost about 52,000 instructions per archived message, more than the
  * message row's own insert (scripts/bench/ingest/cost.sh). test_storage_archive's
  * /storage/timeline/insert-item checks the two agree, field by field and list by list. The
@@ -75,13 +75,14 @@ int storage_timeline_row_message(MaTimelineRowParts *rp, const char *item, gsize
 int storage_timeline_row_activity(MaTimelineRowParts *rp, const char *item, gsize len, MaActivity *a,
                                   GError **error);
 
-/* The item of a message being inserted (SQLite's insert path only), exactly as the view
+/* What a kind-0 row of a message being inserted stores (SQLite's insert path only): its position
+ * (m's date and id, kind 0; TIMELINE_POSITION), then its item exactly as the view
  * timeline_message_fields makes it from the rows that insert writes: m's thread id, direction,
  * subject ("" for NULL), snippet (the one stored: the caller's), parse error and machine flags; its
  * Message-ID as the delivery key when delivery_key (the caller found it in the outbound queue),
  * else NULL; its From/To/Cc participants in order; its attachments in order; its links ordered by
  * type then id, each once. Returns a string the caller frees with g_free. */
-char *storage_timeline_row_message_item(const MaStoredMessage *m, const char *snippet, gboolean delivery_key);
+char *storage_timeline_row_message_stored(const MaStoredMessage *m, const char *snippet, gboolean delivery_key);
 
 /* A row's position and item as SQLite stores them (TIMELINE_POSITION): views into stored. */
 typedef struct {
