@@ -19,6 +19,7 @@ static void read_part(GMimeObject *parent, GMimeObject *part, gpointer unused)
 {
   (void)parent;
   (void)unused;
+  if (GMIME_IS_MULTIPART(part)) return; /* g_mime_message_foreach visits containers too */
   if (GMIME_IS_MESSAGE_PART(part)) {
     GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(part));
     if (inner) g_mime_message_foreach(inner, read_part, NULL);
@@ -50,6 +51,17 @@ static void read_addresses(GMimeMessage *m, GMimeAddressType type)
   }
 }
 
+/* How many message ids the header field holds (0 when the message has none). */
+static gsize read_references(GMimeMessage *m, const char *field)
+{
+  const char *value = g_mime_object_get_header(GMIME_OBJECT(m), field);
+  if (!value) return 0;
+  GMimeReferences *refs = g_mime_references_parse(NULL, value);
+  gsize n = refs ? (gsize)g_mime_references_length(refs) : 0;
+  if (refs) g_mime_references_free(refs);
+  return n;
+}
+
 static int parse_one(const char *path)
 {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -70,12 +82,7 @@ static int parse_one(const char *path)
     if (date) total += (gsize)g_date_time_to_unix(date) & 1;
     const char *id = g_mime_message_get_message_id(m);
     if (id) total += strlen(id);
-    GMimeReferences *refs = g_mime_references_parse(NULL, g_mime_object_get_header(GMIME_OBJECT(m), "References"));
-    if (refs) total += (gsize)g_mime_references_length(refs);
-    g_mime_references_free(refs);
-    refs = g_mime_references_parse(NULL, g_mime_object_get_header(GMIME_OBJECT(m), "In-Reply-To"));
-    if (refs) total += (gsize)g_mime_references_length(refs);
-    g_mime_references_free(refs);
+    total += read_references(m, "References") + read_references(m, "In-Reply-To");
     g_mime_message_foreach(m, read_part, NULL);
     g_object_unref(m);
   }
