@@ -689,6 +689,20 @@ static const SqlMigration migrations[] = {
    "  d.sender AS sender, d.recipients AS recipients, d.attachments AS attachments"
    "  FROM search_docs d JOIN messages m ON m.id = d.message_id"
    "  LEFT JOIN message_bodies b ON b.message_id = d.message_id;"},
+  {177, /* issue 15: a provenance row goes into one index, not two. Migration 1's two partial unique
+         * indexes (a spooled copy by its spool id, any other by route, mailbox and employee) and
+         * migration 2's index by message become one unique index by message whose key is the
+         * copy's identity: whether it has a spool id, then that id or its route, then (without
+         * one) its mailbox and employee; '' where the old indexes had no column, never NULL (NULLs
+         * never conflict), so exactly the rows either old index refused are refused. Listing a
+         * message's provenance and the cascade of a message's deletion find its rows by its
+         * first column, as they did through provenance_by_message. */
+   "DROP INDEX IF EXISTS provenance_by_spool;"
+   "DROP INDEX IF EXISTS provenance_by_route;"
+   "DROP INDEX IF EXISTS provenance_by_message;"
+   "CREATE UNIQUE INDEX IF NOT EXISTS provenance_by_source ON provenance(message_id, spool_id IS NULL,"
+   "  coalesce(spool_id, route), CASE WHEN spool_id IS NULL THEN coalesce(mailbox, '') ELSE '' END,"
+   "  CASE WHEN spool_id IS NULL THEN coalesce(employee_id, '') ELSE '' END);"},
 };
 
 int sql_migrations_latest(void)

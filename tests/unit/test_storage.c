@@ -135,7 +135,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
   /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108, 110-113, 115, 116, 118, 123,
    * 124, 126-129, 131, 132, 134, 149, 150, 151, 160 (the index's page size, in the configuration
-   * table of 131's index), 165, 166, 170, 171 and 173 made. */
+   * table of 131's index), 165, 166, 170, 171, 173 and 177 made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", "acme.com", NULL);
@@ -159,7 +159,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   sqlite3_close(db);
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db,
-                               TESTUTIL_UNDO_SQLITE_173 TESTUTIL_UNDO_SQLITE_171 TESTUTIL_UNDO_SQLITE_170 TESTUTIL_UNDO_SQLITE_166 TESTUTIL_UNDO_SQLITE_165
+                               TESTUTIL_UNDO_SQLITE_177 TESTUTIL_UNDO_SQLITE_173 TESTUTIL_UNDO_SQLITE_171 TESTUTIL_UNDO_SQLITE_170 TESTUTIL_UNDO_SQLITE_166 TESTUTIL_UNDO_SQLITE_165
                                /* migration 145 */
                                "DROP INDEX outbox_pending_by_enterprise; ALTER TABLE outbox DROP COLUMN claimed_until;"
                                "DROP TABLE installation;" /* migration 149 */
@@ -276,13 +276,15 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   sqlite3_stmt *s = NULL;
   sqlite3_prepare_v2(db,
-                     "SELECT (SELECT count(*) FROM sqlite_schema WHERE name = 'provenance_by_message'),"
+                     "SELECT (SELECT count(*) FROM sqlite_schema WHERE name = 'provenance_by_source'),"
                      " (SELECT count(*) FROM sqlite_schema WHERE name = 'timeline_by_message'),"
                      " (SELECT count(*) FROM sqlite_schema WHERE name IN ('messages_counted', 'activities_counted')),"
                      " (SELECT count(*) FROM sqlite_schema WHERE name IN ('messages_uncounted', 'activities_uncounted')),"
                      " (SELECT sql LIKE '%latest, id)' FROM sqlite_schema WHERE name = 'threads_by_subject'),"
                      " (SELECT count(*) FROM sqlite_schema WHERE name IN ('search_index', 'search_docs', 'search_content',"
-                     "  'search_forget', 'messages_by_raw', 'search_tenants', 'search_fields'))",
+                     "  'search_forget', 'messages_by_raw', 'search_tenants', 'search_fields')),"
+                     " (SELECT count(*) FROM sqlite_schema WHERE name IN ('provenance_by_message', 'provenance_by_spool',"
+                     "  'provenance_by_route'))",
                      -1, &s, NULL);
   g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
   g_assert_cmpint(sqlite3_column_int(s, 0), ==, 1);
@@ -291,6 +293,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   g_assert_cmpint(sqlite3_column_int(s, 3), ==, 2);
   g_assert_cmpint(sqlite3_column_int(s, 4), ==, 1);
   g_assert_cmpint(sqlite3_column_int(s, 5), ==, 7);
+  g_assert_cmpint(sqlite3_column_int(s, 6), ==, 0); /* 177: one provenance index, by source */
   sqlite3_finalize(s);
   sqlite3_close(db);
   g_free(path);

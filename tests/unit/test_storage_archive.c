@@ -273,13 +273,21 @@ static void test_provenance(Fixture *fx, gconstpointer data)
   q->received_at = 400;
   g_assert_cmpint(storage_provenance_add(fx->st, "e1", "m1", q, &error), ==, 1);
   g_assert_cmpint(storage_provenance_add(fx->st, "e1", "m1", q, &error), ==, 0); /* same route+mailbox */
+  /* copies that only differ where one index key (migration 177) holds what two partial ones did */
+  q->employee_id = g_strdup("emp2");
+  g_assert_cmpint(storage_provenance_add(fx->st, "e1", "m1", q, &error), ==, 1); /* another employee */
+  g_assert_cmpint(storage_provenance_add(fx->st, "e1", "m1", q, &error), ==, 0);
+  MaProvenance *r = ma_provenance_new("s2"); /* a route spelled as a spool id: not that spooled copy */
+  r->received_at = 500;
+  g_assert_cmpint(storage_provenance_add(fx->st, "e1", "m1", r, &error), ==, 1);
+  g_assert_cmpint(storage_provenance_add(fx->st, "e1", "m1", r, &error), ==, 0);
   g_assert_cmpint(storage_provenance_add(fx->st, "e2", "m1", q, &error), ==, -1); /* not e2's message */
   g_assert_error(error, MA_ERROR, MA_ERROR_NOT_FOUND);
   g_clear_error(&error);
 
   GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)ma_provenance_free);
   g_assert_cmpint(storage_provenance_list(fx->st, "e1", "m1", list, &error), ==, 0);
-  g_assert_cmpuint(list->len, ==, 3);
+  g_assert_cmpuint(list->len, ==, 5);
   MaProvenance *first = g_ptr_array_index(list, 0);
   g_assert_cmpstr(first->route, ==, "smtp");
   g_assert_cmpstr(first->employee_id, ==, "emp1");
@@ -288,12 +296,17 @@ static void test_provenance(Fixture *fx, gconstpointer data)
   g_assert_cmpstr(first->envelope_from, ==, "ann@acme.com");
   g_assert_cmpstr(first->spool_id, ==, "s1");
   g_assert_cmpstr(((MaProvenance *)g_ptr_array_index(list, 2))->mailbox, ==, "mb1");
+  g_assert_null(((MaProvenance *)g_ptr_array_index(list, 2))->employee_id);
+  g_assert_cmpstr(((MaProvenance *)g_ptr_array_index(list, 3))->employee_id, ==, "emp2");
+  g_assert_cmpstr(((MaProvenance *)g_ptr_array_index(list, 4))->route, ==, "s2");
+  g_assert_null(((MaProvenance *)g_ptr_array_index(list, 4))->spool_id);
   g_ptr_array_set_size(list, 0);
   g_assert_cmpint(storage_provenance_list(fx->st, "e2", "m1", list, &error), ==, 0);
   g_assert_cmpuint(list->len, ==, 0);
   g_ptr_array_unref(list);
   ma_provenance_free(p);
   ma_provenance_free(q);
+  ma_provenance_free(r);
 }
 
 /* The pipeline's one write for a new message: the row, its search document and its provenance

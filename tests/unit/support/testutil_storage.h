@@ -99,4 +99,13 @@ MaStorage *testutil_storage_open_again(const char *dir, gconstpointer data);
 #define TESTUTIL_UNDO_SQLITE_173                                                                       \
   "ALTER TABLE messages DROP COLUMN text_raw_len; ALTER TABLE messages DROP COLUMN text_raw_at;"
 
+/* SQL that undoes SQLite migration 177: migration 1's two partial unique provenance indexes and
+ * migration 2's index by message again, in place of the one unique index by source. */
+#define TESTUTIL_UNDO_SQLITE_177                                                                       \
+  "DROP INDEX provenance_by_source;"                                                                      \
+  "CREATE UNIQUE INDEX provenance_by_spool ON provenance(message_id, spool_id) WHERE spool_id IS NOT NULL;" \
+  "CREATE UNIQUE INDEX provenance_by_route ON provenance(message_id, route, coalesce(mailbox, ''),"       \
+  "  coalesce(employee_id, '')) WHERE spool_id IS NULL;"                                                  \
+  "CREATE INDEX provenance_by_message ON provenance(message_id, received_at);"
+
 #endif
