@@ -134,8 +134,8 @@ static void test_migrations_fresh_and_existing(Fixture *fx, gconstpointer data)
 static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
   /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108, 110-113, 115, 116, 118, 123,
-   * 124, 126-129, 131, 132, 134, 149, 150, 151, 160 (the index's page size, in the configuration
-   * table of 131's index), 165, 166, 170, 171, 173 and 177 made. */
+   * 124, 126-129, 131, 132, 134, 149, 150, 151, 160 and 178 (the index's page size and merge
+   * width, in the configuration table of 131's index), 165, 166, 170, 171, 173 and 177 made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", "acme.com", NULL);

@@ -518,8 +518,9 @@ static void test_fields_as_view(Fixture *fx, gconstpointer data)
                   ==, 2);
 }
 
-/* Migration 160: the index's leaf pages are 1,000 bytes (FTS5's configuration, read on a plain
- * connection: the configuration table needs no tokenizer). */
+/* Migration 160: the index's leaf pages are 1,000 bytes; migration 178: its segments are merged 8
+ * at a time (FTS5's configuration, read on a plain connection: the configuration table needs no
+ * tokenizer). */
 static void test_page_size(Fixture *fx, gconstpointer data)
 {
   storage_close(&fx->st);
@@ -527,10 +528,16 @@ static void test_page_size(Fixture *fx, gconstpointer data)
   sqlite3 *db = NULL;
   sqlite3_stmt *s = NULL;
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
-  g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT v FROM search_index_config WHERE k = 'pgsz'", -1, &s, NULL), ==,
-                  SQLITE_OK);
+  g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT k, v FROM search_index_config WHERE k IN ('pgsz', 'automerge') ORDER BY k",
+                                     -1, &s, NULL),
+                  ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
-  g_assert_cmpint(sqlite3_column_int(s, 0), ==, 1000);
+  g_assert_cmpstr((const char *)sqlite3_column_text(s, 0), ==, "automerge");
+  g_assert_cmpint(sqlite3_column_int(s, 1), ==, 8);
+  g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
+  g_assert_cmpstr((const char *)sqlite3_column_text(s, 0), ==, "pgsz");
+  g_assert_cmpint(sqlite3_column_int(s, 1), ==, 1000);
+  g_assert_cmpint(sqlite3_step(s), ==, SQLITE_DONE);
   sqlite3_finalize(s);
   sqlite3_close(db);
   fx->st = testutil_storage_open_again(fx->dir, data);
@@ -593,8 +600,8 @@ static void test_backfill(Fixture *fx, gconstpointer data)
                                NULL, NULL, NULL),
                   ==, SQLITE_OK);
   sqlite3_close(db);
-  /* the migrations after 131 are undone too, so that they apply again: 145, 151, 165, 166, 170, 171, 173 and 177 (160
-   * went with 131's configuration table) */
+  /* the migrations after 131 are undone too, so that they apply again: 145, 151, 165, 166, 170, 171,
+   * 173 and 177 (160 and 178 went with 131's configuration table) */
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db, "DROP INDEX outbox_pending_by_enterprise; ALTER TABLE outbox DROP COLUMN claimed_until;"
                                    "ALTER TABLE relays DROP COLUMN auth_provider;" TESTUTIL_UNDO_SQLITE_177 TESTUTIL_UNDO_SQLITE_173 TESTUTIL_UNDO_SQLITE_171 TESTUTIL_UNDO_SQLITE_170 TESTUTIL_UNDO_SQLITE_166
