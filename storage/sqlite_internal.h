@@ -31,6 +31,8 @@ typedef struct {
   gboolean batch;        /* ... storage_begin_batch: writes take no savepoint */
   gboolean spoiled;      /* a write failed inside the batch: only rollback is left */
   GArray *search_pending; /* gint64 docs of this batch in search_docs, not yet in search_index */
+  char *search_tenant_id; /* the enterprise whose index number this batch read last (owned; NULL: none) */
+  gint64 search_tenant_num; /* ... and that number (tenant_number, storage_sqlite_search.c) */
   GPtrArray *versions_pending; /* enterprise ids (owned) whose archive version this batch moves at commit */
   struct { const char *name; gint64 delta; } counts_pending[4]; /* sql_counter_add's of this batch */
   int fail_commits;      /* fault injection: commits still to fail */

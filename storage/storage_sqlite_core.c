@@ -300,6 +300,7 @@ int sqlite_begin(void *impl, GError **error)
   d->in_txn = TRUE;
   d->batch = FALSE;
   d->spoiled = FALSE;
+  g_clear_pointer(&d->search_tenant_id, g_free); /* read under an earlier transaction's lock */
   return 0;
 }
 
@@ -575,6 +576,7 @@ void sqlite_close(void *impl)
   g_hash_table_destroy(d->stmts); /* finalizes every cached statement */
   g_array_free(d->search_pending, TRUE);
   g_ptr_array_free(d->versions_pending, TRUE);
+  g_free(d->search_tenant_id);
   if (d->db) sqlite3_close_v2(d->db);
   g_free(d->path);
   g_free(d);

@@ -104,9 +104,16 @@ int sql_search_register(SqlDb *d, GError **error)
 /* ---- indexing --------------------------------------------------------------------------------- */
 
 /* The enterprise's number in the index (assigned on first use when create). 1, or 0 when it has
- * none (nothing indexed), -1 on error. Read first: it is assigned once, then read per message. */
+ * none (nothing indexed), -1 on error. Read first: it is assigned once, then read per message;
+ * inside a batch, once per enterprise in a row (d->search_tenant_id): the batch holds the write
+ * lock and nothing deletes a number, so what it read stays true until it ends, and sqlite_begin
+ * forgets it (a batch rolled back may have assigned it). */
 static int tenant_number(SqlDb *d, const char *enterprise_id, gboolean create, gint64 *num, GError **error)
 {
+  if (d->batch && d->search_tenant_id && strcmp(d->search_tenant_id, enterprise_id) == 0) {
+    *num = d->search_tenant_num;
+    return 1;
+  }
   for (int pass = 0;; pass++) {
     sqlite3_stmt *s = sql_prep(d, "SELECT num FROM search_tenants WHERE enterprise_id = ?1", error);
     if (!s) return -1;
@@ -119,6 +126,11 @@ static int tenant_number(SqlDb *d, const char *enterprise_id, gboolean create, g
       g_set_error(error, MA_ERROR, MA_ERROR_LIMIT, "storage: the search index holds at most %" G_GINT64_FORMAT
                   " enterprises", SEARCH_TENANT_MAX);
       return -1;
+    }
+    if (rc == SQLITE_ROW && d->batch) {
+      g_free(d->search_tenant_id);
+      d->search_tenant_id = g_strdup(enterprise_id);
+      d->search_tenant_num = *num;
     }
     if (rc == SQLITE_ROW) return 1;
     if (!create || pass > 0) return 0;

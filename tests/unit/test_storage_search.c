@@ -465,6 +465,33 @@ static void test_batch_one_segment(Fixture *fx, gconstpointer data)
   g_assert_cmpuint(strlen(found), ==, 40 * 4 - 1);
 }
 
+/* SQLite: a batch reads an enterprise's index number once (tenant_number) and keeps it until it
+ * ends; a number assigned by a batch that rolled back is not used by the next one, which assigns
+ * again (here to another enterprise first: every document lies in its own enterprise's range). */
+static void test_batch_tenant_rolled_back(Fixture *fx, gconstpointer data)
+{
+  GError *error = NULL;
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  archive(fx->st, "e1", "r1", 1000, "a@x.example", "tenant", "rolled back", NULL, NULL, NULL);
+  archive(fx->st, "e1", "r2", 1001, "a@x.example", "tenant", "rolled back", NULL, NULL, NULL);
+  storage_rollback(fx->st);
+  g_assert_cmpint(storage_begin_batch(fx->st, &error), ==, 0);
+  archive(fx->st, "e1", "t1", 1002, "a@x.example", "tenant", "kept words", NULL, NULL, NULL);
+  archive(fx->st, "e2", "t2", 1003, "a@x.example", "tenant", "kept words", NULL, NULL, NULL);
+  archive(fx->st, "e1", "t3", 1004, "a@x.example", "tenant", "kept words", NULL, NULL, NULL);
+  g_assert_cmpint(storage_commit(fx->st, &error), ==, 0);
+  g_assert_no_error(error);
+  g_autofree char *e1 = FIND(fx, "e1", "kept");
+  g_assert_cmpstr(e1, ==, "t3 t1");
+  g_autofree char *e2 = FIND(fx, "e2", "kept");
+  g_assert_cmpstr(e2, ==, "t2");
+  g_assert_cmpint(sqlite_read_int(fx, data,
+                                  "SELECT count(*) FROM search_docs d LEFT JOIN search_tenants t ON t.num = d.doc >> 44"
+                                  " WHERE t.enterprise_id IS NOT d.enterprise_id"),
+                  ==, 0);
+  g_assert_cmpint(sqlite_read_int(fx, data, "SELECT count(DISTINCT doc >> 44) FROM search_docs"), ==, 2);
+}
+
 /* A batch (storage_begin_batch, the pipeline's) indexes its messages at its commit, all in one
  * statement: found afterwards, found by a search inside the batch, never when the batch rolls
  * back, and a message deleted in the batch it was archived in leaves no entry behind. */
@@ -786,6 +813,7 @@ int main(int argc, char **argv)
   ADD("/storage_search/page_size", test_page_size);
   ADD("/storage_search/batch", test_batch);
   ADD("/storage_search/batch_one_segment", test_batch_one_segment);
+  ADD("/storage_search/batch_tenant_rolled_back", test_batch_tenant_rolled_back);
   ADD("/storage_search/fields_as_view", test_fields_as_view);
   ADD("/storage_search/relevance_as_bm25", test_relevance_as_bm25);
   ADD("/storage_search/text_in_raw", test_text_in_raw);
