@@ -140,7 +140,9 @@ int sql_step_done(SqlDb *d, sqlite3_stmt *s, GError **error, const char *what)
   int rc = sqlite3_step(s);
   int ret = 0;
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) ret = sql_fail(d, rc, error, what);
-  sql_reset(s);
+  /* reset, its bindings left for sql_prep to clear before the statement's next use (nothing steps
+   * it before that): clearing them here too was a second pass over them per write statement */
+  sqlite3_reset(s);
   return ret;
 }
 
