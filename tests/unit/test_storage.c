@@ -135,7 +135,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
   /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108, 110-113, 115, 116, 118, 123,
    * 124, 126-129, 131, 132, 134, 149, 150, 151, 160 (the index's page size, in the configuration
-   * table of 131's index), 165, 166, 170, 171 and 173 made. */
+   * table of 131's index), 165, 166, 170, 171, 173 and 174 made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", "acme.com", NULL);
@@ -159,7 +159,7 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   sqlite3_close(db);
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db,
-                               TESTUTIL_UNDO_SQLITE_173 TESTUTIL_UNDO_SQLITE_171 TESTUTIL_UNDO_SQLITE_170 TESTUTIL_UNDO_SQLITE_166 TESTUTIL_UNDO_SQLITE_165
+                               TESTUTIL_UNDO_SQLITE_174 TESTUTIL_UNDO_SQLITE_173 TESTUTIL_UNDO_SQLITE_171 TESTUTIL_UNDO_SQLITE_170 TESTUTIL_UNDO_SQLITE_166 TESTUTIL_UNDO_SQLITE_165
                                /* migration 145 */
                                "DROP INDEX outbox_pending_by_enterprise; ALTER TABLE outbox DROP COLUMN claimed_until;"
                                "DROP TABLE installation;" /* migration 149 */
