@@ -51,7 +51,9 @@ static const char *first_word(const char *value, char *buf, gsize size)
  * subjects; folding them cost more than the rest of the matching stage's own code). */
 static gboolean ascii_subject_is_auto_reply(const char *s)
 {
+  char first = g_ascii_tolower(*s);
   for (gsize i = 0; i < G_N_ELEMENTS(auto_subjects); i++) {
+    if (auto_subjects[i][0] != first) continue; /* most phrases differ at once */
     gsize n = strlen(auto_subjects[i]);
     if (g_ascii_strncasecmp(s, auto_subjects[i], n) != 0) continue;
     guchar next = (guchar) s[n]; /* n < ASCII_PREFIX: inside the ASCII prefix, or its end */
