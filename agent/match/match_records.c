@@ -105,6 +105,7 @@ void match_free(MaMatch *m)
   g_ptr_array_unref(m->links);
   if (m->excluded) g_ptr_array_unref(m->excluded);
   g_free(m->participants_key);
+  g_free(m->subject_key);
   g_free(m);
 }
 
