@@ -33,32 +33,36 @@ MaRecord *sql_record_read(sqlite3_stmt *s, int first)
   return r;
 }
 
-int sql_records_collect(SqlDb *d, sqlite3_stmt *s, GPtrArray *out, GError **error)
+/* A row of the matching look-ups (type, id, account_id, stage from column first on): a record
+ * with those alone. */
+static MaRecord *sql_record_match_read(sqlite3_stmt *s, int first)
+{
+  MaRecord *r = ma_record_new((MaRecordType)sqlite3_column_int(s, first), (const char *)sqlite3_column_text(s, first + 1));
+  r->account_id = sql_col_dup(s, first + 2);
+  r->stage = (MaStage)sqlite3_column_int(s, first + 3);
+  return r;
+}
+
+/* Steps s (all bound) to its end, appending read(row) of every row to out, and resets it. */
+static int records_collect_with(SqlDb *d, sqlite3_stmt *s, MaRecord *(*read)(sqlite3_stmt *, int), GPtrArray *out,
+                                GError **error)
 {
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, sql_record_read(s, 0));
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, read(s, 0));
   sql_reset(s);
   if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "record look-up");
   return 0;
 }
 
-/* A row of the matching look-ups (type, id, account_id, stage): a record with those alone. */
-static MaRecord *sql_record_match_read(sqlite3_stmt *s)
+int sql_records_collect(SqlDb *d, sqlite3_stmt *s, GPtrArray *out, GError **error)
 {
-  MaRecord *r = ma_record_new((MaRecordType)sqlite3_column_int(s, 0), (const char *)sqlite3_column_text(s, 1));
-  r->account_id = sql_col_dup(s, 2);
-  r->stage = (MaStage)sqlite3_column_int(s, 3);
-  return r;
+  return records_collect_with(d, s, sql_record_read, out, error);
 }
 
 /* sql_records_collect for the matching look-ups, whose rows are type, id, account_id, stage. */
 static int sql_record_matches_collect(SqlDb *d, sqlite3_stmt *s, GPtrArray *out, GError **error)
 {
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) g_ptr_array_add(out, sql_record_match_read(s));
-  sql_reset(s);
-  if (rc != SQLITE_DONE) return sql_fail(d, rc, error, "record look-up");
-  return 0;
+  return records_collect_with(d, s, sql_record_match_read, out, error);
 }
 
 /* ---- upsert / delete ------------------------------------------------------------------------ */
