@@ -243,7 +243,10 @@ int storage_record_get(MaStorage *st, const char *enterprise_id, MaRecordType ty
 int storage_record_list(MaStorage *st, const char *enterprise_id, MaRecordType type, const char *after_id,
                         int limit, GPtrArray *out, GError **error);
 
-/* Matching look-ups. out: MaRecord*.
+/* Matching look-ups. out: MaRecord* (newly allocated, the caller frees them) carrying what matching
+ * reads and no more: type, id, account_id, and stage for the opportunity look-ups (0 otherwise);
+ * name, lists and attributes are left empty (storage_record_get reads a whole record). Each reads
+ * an index, never the records rows (SQLite migration 174, PostgreSQL 055).
  * Contacts and leads (and accounts listing the address) having this address; address_key is
  * lower-case; with ignore_plus the comparison ignores "+tag" in the local part on both sides. */
 int storage_records_by_email(MaStorage *st, const char *enterprise_id, const char *address_key,

@@ -4,8 +4,11 @@
  *
  * A record row keeps its lists as text[] so reading a record is one row; record_emails,
  * record_domains and opportunity_contacts index those lists for matching and are rewritten on
- * every upsert. All queries are scoped by enterprise_id. Lists cross the wire joined by
- * SQL_LIST_SEP (storage_list.h): string_to_array and array_to_string convert them.
+ * every upsert (and deleted with the record). All queries are scoped by enterprise_id. Lists cross
+ * the wire joined by SQL_LIST_SEP (storage_list.h): string_to_array and array_to_string convert
+ * them. The matching look-ups read their index table alone, never a records row (migration 055):
+ * record_emails and opportunity_contacts carry the record's account_id (and an opportunity's stage),
+ * which the upsert writes with them. They return type, id, account_id, stage, not whole records.
  */
 #include "pg_internal.h"
 
@@ -34,6 +37,20 @@ static MaRecord *record_read(const PGresult *res, int row)
   return r;
 }
 
+/* The matching look-ups' rows: type, id, account_id, stage; a record with those alone. */
+static int record_matches_collect(PGresult *res, GPtrArray *out)
+{
+  if (!res) return -1;
+  for (int i = 0; i < PQntuples(res); i++) {
+    MaRecord *r = ma_record_new((MaRecordType)pg_col_int(res, i, 0), PQgetvalue(res, i, 1));
+    r->account_id = pg_col_dup(res, i, 2);
+    r->stage = (MaStage)pg_col_int(res, i, 3);
+    g_ptr_array_add(out, r);
+  }
+  PQclear(res);
+  return 0;
+}
+
 static int records_collect(PGresult *res, GPtrArray *out)
 {
   if (!res) return -1;
@@ -60,11 +77,18 @@ static int record_unindex(PgDb *d, const char *enterprise_id, MaRecordType type,
   return 0;
 }
 
-/* Rows of one index table: sql has $1 enterprise, $2 value, $3 record id, and for addresses also
- * $4 the record's type and $5 the address without its "+tag". */
+/* What an index table's row carries besides its value (the copies matching reads, migration 055). */
+typedef enum {
+  RECORD_INDEX_DOMAIN,     /* $1 enterprise, $2 value, $3 record id */
+  RECORD_INDEX_ADDRESS,    /* and $4 the record's type, $5 the address without "+tag", $6 account_id */
+  RECORD_INDEX_OPPORTUNITY /* and $4 account_id, $5 stage */
+} RecordIndexKind;
+
+/* Rows of one index table; sql has the parameters of kind. */
 static int record_index_list(PgDb *d, const char *sql, const char *enterprise_id, const MaRecord *r, GPtrArray *values,
-                             gboolean address, GError **error)
+                             RecordIndexKind kind, GError **error)
 {
+  gboolean address = kind == RECORD_INDEX_ADDRESS;
   for (guint i = 0; values && i < values->len; i++) {
     const char *v = g_ptr_array_index(values, i);
     if (!v || !*v) continue;
@@ -77,6 +101,10 @@ static int record_index_list(PgDb *d, const char *sql, const char *enterprise_id
     if (address) {
       pg_param_int(&p, r->type);
       pg_param_text(&p, noplus);
+      pg_param_text(&p, r->account_id);
+    } else if (kind == RECORD_INDEX_OPPORTUNITY) {
+      pg_param_text(&p, r->account_id);
+      pg_param_int(&p, r->stage);
     }
     if (pg_exec(d, sql, &p, "index record", error) < 0) return -1;
   }
@@ -111,21 +139,21 @@ static int record_upsert_body(PgDb *d, const char *enterprise_id, const MaRecord
               &p, "upsert record", error) < 0)
     return -1;
   if (record_index_list(d,
-                        "INSERT INTO record_emails(enterprise_id, email, record_id, type, email_noplus)"
-                        " VALUES($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                        enterprise_id, r, r->emails, TRUE, error) < 0)
+                        "INSERT INTO record_emails(enterprise_id, email, record_id, type, email_noplus, account_id)"
+                        " VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                        enterprise_id, r, r->emails, RECORD_INDEX_ADDRESS, error) < 0)
     return -1;
   if (r->type == MA_RECORD_ACCOUNT &&
       record_index_list(d,
                         "INSERT INTO record_domains(enterprise_id, domain, record_id)"
                         " VALUES($1, lower($2), $3) ON CONFLICT DO NOTHING",
-                        enterprise_id, r, r->domains, FALSE, error) < 0)
+                        enterprise_id, r, r->domains, RECORD_INDEX_DOMAIN, error) < 0)
     return -1;
   if (r->type == MA_RECORD_OPPORTUNITY &&
       record_index_list(d,
-                        "INSERT INTO opportunity_contacts(enterprise_id, contact_id, opportunity_id)"
-                        " VALUES($1, $2, $3) ON CONFLICT DO NOTHING",
-                        enterprise_id, r, r->contact_ids, FALSE, error) < 0)
+                        "INSERT INTO opportunity_contacts(enterprise_id, contact_id, opportunity_id, account_id, stage)"
+                        " VALUES($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                        enterprise_id, r, r->contact_ids, RECORD_INDEX_OPPORTUNITY, error) < 0)
     return -1;
   return 0;
 }
@@ -193,20 +221,19 @@ int pg_records_by_email(void *impl, const char *enterprise_id, const char *addre
                         GPtrArray *out, GError **error)
 {
   PgDb *d = impl;
-  g_autofree char *key = ma_address_key(address_key, ignore_plus);
+  g_autofree char *folded = ma_address_key_is_folded(address_key, ignore_plus) ? NULL : ma_address_key(address_key, ignore_plus);
   PgParams p = {0};
   pg_param_text(&p, enterprise_id);
-  pg_param_text(&p, key);
+  pg_param_text(&p, folded ? folded : address_key);
+  /* DISTINCT: two addresses of a record may share their form without "+tag" */
   PGresult *res = pg_run(d,
                          ignore_plus
-                           ? "SELECT " RECORD_COLS " FROM records r WHERE (r.enterprise_id, r.type, r.id) IN"
-                             " (SELECT e.enterprise_id, e.type, e.record_id FROM record_emails e"
-                             "  WHERE e.enterprise_id = $1 AND e.email_noplus = $2) ORDER BY r.type, r.id"
-                           : "SELECT " RECORD_COLS " FROM record_emails e JOIN records r"
-                             " ON r.enterprise_id = e.enterprise_id AND r.type = e.type AND r.id = e.record_id"
+                           ? "SELECT DISTINCT e.type, e.record_id, e.account_id, 0 FROM record_emails e"
+                             " WHERE e.enterprise_id = $1 AND e.email_noplus = $2 ORDER BY e.type, e.record_id"
+                           : "SELECT e.type, e.record_id, e.account_id, 0 FROM record_emails e"
                              " WHERE e.enterprise_id = $1 AND e.email = $2 ORDER BY e.type, e.record_id",
                          &p, "record look-up", error);
-  return records_collect(res, out);
+  return record_matches_collect(res, out);
 }
 
 int pg_accounts_by_domain(void *impl, const char *enterprise_id, const char *domain, GPtrArray *out, GError **error)
@@ -215,12 +242,13 @@ int pg_accounts_by_domain(void *impl, const char *enterprise_id, const char *dom
   PgParams p = {0};
   pg_param_text(&p, enterprise_id);
   pg_param_text(&p, domain);
+  /* a record_domains row is an account's as long as the account exists (upsert and delete keep
+   * them together), so the account's row is not read */
   PGresult *res = pg_run(d,
-                         "SELECT " RECORD_COLS " FROM record_domains x JOIN records r"
-                         " ON r.enterprise_id = x.enterprise_id AND r.type = 0 AND r.id = x.record_id"
+                         "SELECT 0, x.record_id, NULL, 0 FROM record_domains x"
                          " WHERE x.enterprise_id = $1 AND x.domain = lower($2) ORDER BY x.record_id",
                          &p, "record look-up", error);
-  return records_collect(res, out);
+  return record_matches_collect(res, out);
 }
 
 int pg_opportunities_open_for_contact(void *impl, const char *enterprise_id, const char *contact_id, GPtrArray *out,
@@ -231,11 +259,10 @@ int pg_opportunities_open_for_contact(void *impl, const char *enterprise_id, con
   pg_param_text(&p, enterprise_id);
   pg_param_text(&p, contact_id);
   PGresult *res = pg_run(d,
-                         "SELECT " RECORD_COLS " FROM opportunity_contacts x JOIN records r"
-                         " ON r.enterprise_id = x.enterprise_id AND r.type = 3 AND r.id = x.opportunity_id"
-                         " WHERE x.enterprise_id = $1 AND x.contact_id = $2 AND r.stage IN (0, 1) ORDER BY x.opportunity_id",
+                         "SELECT 3, x.opportunity_id, x.account_id, x.stage FROM opportunity_contacts x"
+                         " WHERE x.enterprise_id = $1 AND x.contact_id = $2 AND x.stage IN (0, 1) ORDER BY x.opportunity_id",
                          &p, "record look-up", error);
-  return records_collect(res, out);
+  return record_matches_collect(res, out);
 }
 
 int pg_opportunities_open_for_account(void *impl, const char *enterprise_id, const char *account_id, GPtrArray *out,
@@ -246,8 +273,8 @@ int pg_opportunities_open_for_account(void *impl, const char *enterprise_id, con
   pg_param_text(&p, enterprise_id);
   pg_param_text(&p, account_id);
   PGresult *res = pg_run(d,
-                         "SELECT " RECORD_COLS " FROM records r WHERE r.enterprise_id = $1 AND r.account_id = $2"
-                         " AND r.type = 3 AND r.stage IN (0, 1) ORDER BY r.id",
+                         "SELECT r.type, r.id, r.account_id, r.stage FROM records r WHERE r.enterprise_id = $1"
+                         " AND r.account_id = $2 AND r.type = 3 AND r.stage IN (0, 1) ORDER BY r.id",
                          &p, "record look-up", error);
-  return records_collect(res, out);
+  return record_matches_collect(res, out);
 }

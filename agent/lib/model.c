@@ -66,6 +66,13 @@ char *ma_domain_to_unicode(const char *domain)
   return uni;
 }
 
+gboolean ma_address_key_is_folded(const char *address, gboolean strip_plus)
+{
+  for (const unsigned char *c = (const unsigned char *) address; *c; c++)
+    if (*c >= 0x80 || (*c >= 'A' && *c <= 'Z') || (strip_plus && *c == '+')) return FALSE;
+  return TRUE;
+}
+
 char *ma_address_key(const char *address, gboolean strip_plus)
 {
   char *key = ma_utf8_lower(address);

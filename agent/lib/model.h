@@ -49,6 +49,10 @@ char *ma_domain_to_unicode(const char *domain);
 /* Canonical key for matching: lower-cased (ma_utf8_lower); with strip_plus, "a+tag@x" becomes "a@x".
  * Returns a newly allocated string; the caller frees it. */
 char *ma_address_key(const char *address, gboolean strip_plus);
+/* TRUE when ma_address_key(address, strip_plus) would return address unchanged (ASCII without
+ * capitals, and no "+" when strip_plus), so a caller holding a key need not fold it again. FALSE
+ * means "fold it": it may be a key already (non-ASCII text is not examined). Allocates nothing. */
+gboolean ma_address_key_is_folded(const char *address, gboolean strip_plus);
 
 /* ---- attachments -------------------------------------------------------------------------- */
 

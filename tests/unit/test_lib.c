@@ -244,6 +244,21 @@ static void test_address_key(void)
   g_assert_cmpstr(k2, ==, "alice.smith@example.com");
   g_autofree char *k3 = ma_address_key("+only@example.com", TRUE); /* a leading '+' is the name */
   g_assert_cmpstr(k3, ==, "+only@example.com");
+  /* is_folded: TRUE only where the key is the address itself (a look-up then skips folding) */
+  static const struct {
+    const char *address;
+    gboolean strip_plus, folded;
+  } folded[] = {
+    {"alice@example.com", FALSE, TRUE},       {"alice@example.com", TRUE, TRUE},
+    {"Alice@example.com", FALSE, FALSE},      {"alice@Example.com", TRUE, FALSE},
+    {"alice+crm@example.com", FALSE, TRUE},   {"alice+crm@example.com", TRUE, FALSE},
+    {"\xc3\xa9lise@example.com", FALSE, FALSE}, {"", FALSE, TRUE},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(folded); i++) {
+    g_assert_cmpint(ma_address_key_is_folded(folded[i].address, folded[i].strip_plus), ==, folded[i].folded);
+    g_autofree char *key = ma_address_key(folded[i].address, folded[i].strip_plus);
+    if (folded[i].folded) g_assert_cmpstr(key, ==, folded[i].address);
+  }
   g_assert_cmpstr(ma_address_domain("a@b.example"), ==, "b.example");
   g_assert_null(ma_address_domain("nodomain"));
   g_assert_cmpint(ma_record_type_parse("opportunity"), ==, MA_RECORD_OPPORTUNITY);

@@ -46,6 +46,10 @@ static void test_subject_key(void)
     {"Price [2] list", "price [2] list"},
     {"回复：回复：转发：合同", "合同"},
     {"Re: 回复：Contract", "contract"},
+    /* ASCII is lower-cased without Unicode folding; anything else is made valid and folded */
+    {"RE: QUOTE Q3", "quote q3"},
+    {"RE: \xc3\x84PFEL UND BIRNEN", "\xc3\xa4pfel und birnen"},
+    {"Re: caf\xe9 order", "caf\xef\xbf\xbd order"},
   };
   for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
     g_autofree char *got = match_subject_key(cases[i].in);
@@ -163,6 +167,16 @@ static void test_machine(void)
     {NULL, NULL, "RÉPONSE AUTOMATIQUE: Devis", MA_MACHINE_AUTO, "out-of-office subject"},
     {NULL, NULL, "Respuesta automática: Presupuesto", MA_MACHINE_AUTO, "out-of-office subject"},
     {NULL, NULL, "Fuera de la oficina", MA_MACHINE_AUTO, "out-of-office subject"},
+    /* subjects whose first 40 bytes are ASCII are compared without Unicode folding; the others,
+     * and shorter ones with other characters, are folded: both give the same answers */
+    {NULL, NULL, "Out of office: back on Monday, for urgent matters call the desk", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "Out of office \xe2\x80\x93 zur\xc3\xbc" "ck am Montag", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "Automatische Abwesenheitsnotiz: Angebot 2024 f\xc3\xbcr Widgets", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "AUTOREPLY", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "  (On Vacation)", MA_MACHINE_AUTO, "out-of-office subject"},
+    {NULL, NULL, "On vacationing in the alps: photos from our trip", 0, NULL},
+    {NULL, NULL, "automatische abwesenheitsnotizen", 0, NULL},
+    {NULL, NULL, "Zoom meeting notes and the out of office plan", 0, NULL},
     /* people's mail that only looks like it */
     {NULL, NULL, "Re: Out of office schedule for May", 0, NULL},
     {NULL, NULL, "Autoresponder pricing", 0, NULL},

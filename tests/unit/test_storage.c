@@ -135,12 +135,22 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
 {
   /* Pretend the database stopped at version 1: undo what migrations 2-10, 13, 108, 110-113, 115, 116, 118, 123,
    * 124, 126-129, 131, 132, 134, 149, 150, 151, 160 and 178 (the index's page size and merge
-   * width, in the configuration table of 131's index), 165, 166, 170, 171, 173 and 177 made. */
+   * width, in the configuration table of 131's index), 165, 166, 170, 171, 173, 174 and 177 made. */
   int latest = storage_schema_version(fx->st);
   g_assert_cmpint(latest, >=, 4);
   add_enterprise(fx->st, "e1", "acme", "acme.com", NULL);
   upsert(fx->st, "e1", record(MA_RECORD_CONTACT, "c1", "Ann"));
   upsert(fx->st, "e1", record(MA_RECORD_LEAD, "l1", "Bo"));
+  /* matching's index rows, whose copies of account_id and stage migration 174 fills */
+  MaRecord *c9 = record(MA_RECORD_CONTACT, "c9", "Nine");
+  g_ptr_array_add(c9->emails, g_strdup("nine@globex.com"));
+  c9->account_id = g_strdup("a9");
+  upsert(fx->st, "e1", c9);
+  MaRecord *o9 = record(MA_RECORD_OPPORTUNITY, "o9", "Deal nine");
+  g_ptr_array_add(o9->contact_ids, g_strdup("c9"));
+  o9->account_id = g_strdup("a9");
+  o9->stage = MA_STAGE_OPEN;
+  upsert(fx->st, "e1", o9);
   storage_close(&fx->st);
   char *path = g_build_filename(fx->dir, "mailagent.db", NULL);
   sqlite3 *db = NULL;
@@ -159,7 +169,10 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   sqlite3_close(db);
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db,
-                               TESTUTIL_UNDO_SQLITE_177 TESTUTIL_UNDO_SQLITE_173 TESTUTIL_UNDO_SQLITE_171 TESTUTIL_UNDO_SQLITE_170 TESTUTIL_UNDO_SQLITE_166 TESTUTIL_UNDO_SQLITE_165
+                               TESTUTIL_UNDO_SQLITE_177 TESTUTIL_UNDO_SQLITE_174 TESTUTIL_UNDO_SQLITE_173 TESTUTIL_UNDO_SQLITE_171 TESTUTIL_UNDO_SQLITE_170 TESTUTIL_UNDO_SQLITE_166 TESTUTIL_UNDO_SQLITE_165
+                               /* an index row whose record is gone, which migration 174 deletes */
+                               "INSERT INTO record_emails(enterprise_id, email, email_noplus, type, record_id)"
+                               "  VALUES('e1', 'ghost@globex.com', 'ghost@globex.com', 1, 'gone');"
                                /* migration 145 */
                                "DROP INDEX outbox_pending_by_enterprise; ALTER TABLE outbox DROP COLUMN claimed_until;"
                                "DROP TABLE installation;" /* migration 149 */
@@ -263,15 +276,36 @@ static void test_migrations_upgrade(Fixture *fx, gconstpointer data)
   g_assert_cmpstr(((MaParticipant *)filled->participants->pdata[0])->address, ==, "old@acme.com");
   g_assert_cmpuint(filled->links->len, ==, 1);
   g_assert_cmpstr(((MaRecordRef *)filled->links->pdata[0])->id, ==, "c1");
+  /* Migration 174 copied the records' account_id and stage into matching's index rows and dropped
+   * the row of a record that is gone. */
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func((GDestroyNotify)ma_record_free);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e1", "nine@globex.com", FALSE, found, &error), ==, 0);
+  g_assert_cmpuint(found->len, ==, 1);
+  g_assert_cmpstr(((MaRecord *)found->pdata[0])->account_id, ==, "a9");
+  g_ptr_array_set_size(found, 0);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e1", "nine@globex.com", TRUE, found, &error), ==, 0);
+  g_assert_cmpuint(found->len, ==, 1);
+  g_assert_cmpstr(((MaRecord *)found->pdata[0])->account_id, ==, "a9");
+  g_ptr_array_set_size(found, 0);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e1", "ghost@globex.com", FALSE, found, &error), ==, 0);
+  g_assert_cmpuint(found->len, ==, 0);
+  g_assert_cmpint(storage_opportunities_open_for_contact(fx->st, "e1", "c9", found, &error), ==, 0);
+  g_assert_cmpuint(found->len, ==, 1);
+  g_assert_cmpint(((MaRecord *)found->pdata[0])->stage, ==, MA_STAGE_OPEN);
+  g_assert_cmpstr(((MaRecord *)found->pdata[0])->account_id, ==, "a9");
+  g_ptr_array_set_size(found, 0);
+  g_assert_cmpint(storage_opportunities_open_for_account(fx->st, "e1", "a9", found, &error), ==, 0);
+  g_assert_cmpuint(found->len, ==, 1);
+  g_assert_cmpstr(((MaRecord *)found->pdata[0])->id, ==, "o9");
   /* Counters start from the existing rows, then follow writes. */
   gint64 msgs = -1, acts = -1, recs = -1;
   g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);
-  g_assert_cmpint(recs, ==, 2);
+  g_assert_cmpint(recs, ==, 4);
   upsert(fx->st, "e1", record(MA_RECORD_CONTACT, "c2", "Cy"));
   upsert(fx->st, "e1", record(MA_RECORD_CONTACT, "c1", "Ann again")); /* update: not counted */
   g_assert_cmpint(storage_record_delete(fx->st, "e1", MA_RECORD_LEAD, "l1", &error), ==, 1);
   g_assert_cmpint(storage_counts(fx->st, &msgs, &acts, &recs, &error), ==, 0);
-  g_assert_cmpint(recs, ==, 2);
+  g_assert_cmpint(recs, ==, 4);
   g_assert_cmpint(msgs, ==, 1); /* the message archived before migration 124 */
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   sqlite3_stmt *s = NULL;
@@ -484,9 +518,35 @@ static int check_search_plan(const char *text, GPtrArray *plan)
   return kind;
 }
 
+/* The matching look-ups (storage_sqlite_records.c, migration 174): each is one search of its own
+ * table's key or of a covering index, in the order it returns (no temporary b-tree), and reads no
+ * records row. TRUE when text is one of them (its plan checked), FALSE for other statements. */
+static gboolean check_record_lookup_plan(const char *text, GPtrArray *plan)
+{
+  static const char *const lookups[][2] = {
+    {"SELECT e.type, e.record_id, e.account_id, 0 FROM record_emails e WHERE",
+     "SEARCH e USING PRIMARY KEY (enterprise_id=? AND email=?)"},
+    {"SELECT e.type, e.record_id, e.account_id, 0 FROM record_emails e INDEXED BY record_emails_noplus",
+     "SEARCH e USING COVERING INDEX record_emails_noplus (enterprise_id=? AND email_noplus=?)"},
+    {"SELECT 0, x.record_id, NULL, 0 FROM record_domains x", "SEARCH x USING PRIMARY KEY (enterprise_id=? AND domain=?)"},
+    {"SELECT 3, x.opportunity_id, x.account_id, x.stage FROM opportunity_contacts x",
+     "SEARCH x USING PRIMARY KEY (enterprise_id=? AND contact_id=?)"},
+    {"SELECT r.type, r.id, r.account_id, r.stage FROM records r INDEXED BY records_by_account",
+     "SEARCH r USING COVERING INDEX records_by_account (enterprise_id=? AND account_id=? AND type=?)"},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(lookups); i++) {
+    if (!g_str_has_prefix(text, lookups[i][0])) continue;
+    g_assert_cmpuint(plan->len, ==, 1);
+    g_assert_cmpstr(plan_detail(plan->pdata[0]), ==, lookups[i][1]);
+    return TRUE;
+  }
+  return FALSE;
+}
+
 /* The plans of the statements the code ran (storage_debug_statements), not of copies of them: no
- * statement reads a whole table, the matching look-ups start from their own index (not from the
- * records' primary key by enterprise alone), the subject threading look-up sorts nothing, the
+ * statement reads a whole table, the matching look-ups are planned as check_record_lookup_plan
+ * says, reading records starts from an index (not from the records' primary key by enterprise
+ * alone), the subject threading look-up sorts nothing, the
  * timeline page is one index range in its own order (no temporary b-tree, no other table), and
  * the searches are planned as check_search_plan says. */
 static void test_query_plans(Fixture *fx, gconstpointer data)
@@ -506,6 +566,7 @@ static void test_query_plans(Fixture *fx, gconstpointer data)
       continue; /* BEGIN, COMMIT, PRAGMA */
     g_autoptr(GPtrArray) plan = explain(fx->st, db, text);
     searches[check_search_plan(text, plan)]++;
+    record_lookups += check_record_lookup_plan(text, plan);
     gboolean first = TRUE;
     gboolean timeline = strstr(text, "FROM timeline t") != NULL && g_str_has_prefix(text, "SELECT t.item");
     gboolean records = strstr(text, "CROSS JOIN records r") != NULL || strstr(text, "FROM records r") != NULL;
@@ -525,11 +586,10 @@ static void test_query_plans(Fixture *fx, gconstpointer data)
     }
     explained++;
     timeline_pages += timeline;
-    record_lookups += records;
   }
-  /* the paths above did run: the first and the filtered page, and the matching look-ups */
+  /* the paths above did run: the first and the filtered page, and the five matching look-ups */
   g_assert_cmpuint(timeline_pages, ==, 2);
-  g_assert_cmpuint(record_lookups, >=, 3);
+  g_assert_cmpuint(record_lookups, ==, 5);
   g_assert_cmpuint(explained, >=, 20);
   /* the searches: newest first and by relevance, each alone and within a record (their next
    * pages run the same statements), and the frequency estimate's walks */
@@ -1238,6 +1298,12 @@ static void test_records(Fixture *fx, gconstpointer data)
   g_assert_cmpuint(out->len, ==, 2); /* contact and lead */
   g_assert_cmpint(((MaRecord *)g_ptr_array_index(out, 0))->type, ==, MA_RECORD_CONTACT);
   g_assert_cmpint(((MaRecord *)g_ptr_array_index(out, 1))->type, ==, MA_RECORD_LEAD);
+  /* a look-up carries what matching reads (the contact's account), not the rest of the record */
+  g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 0))->id, ==, "c1");
+  g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 0))->account_id, ==, "a1");
+  g_assert_null(((MaRecord *)g_ptr_array_index(out, 1))->account_id);
+  g_assert_null(((MaRecord *)g_ptr_array_index(out, 0))->name);
+  g_assert_cmpuint(((MaRecord *)g_ptr_array_index(out, 0))->emails->len, ==, 0);
   count_and_free(out);
   g_assert_cmpint(storage_records_by_email(fx->st, "e1", "info@globex.com", FALSE, out, &error), ==, 0);
   g_assert_cmpuint(count_and_free(out), ==, 1); /* the account listing the address */
@@ -1269,7 +1335,6 @@ static void test_records(Fixture *fx, gconstpointer data)
   g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 0))->id, ==, "y1");
   g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 1))->id, ==, "z1");
   g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 2))->id, ==, "l9");
-  g_assert_cmpuint(((MaRecord *)g_ptr_array_index(out, 1))->emails->len, ==, 2);
   count_and_free(out);
   g_assert_cmpint(storage_records_by_email(fx->st, "e3", "zed+a@x.com", FALSE, out, &error), ==, 0);
   g_assert_cmpuint(out->len, ==, 1);
@@ -1281,9 +1346,15 @@ static void test_records(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_opportunities_open_for_contact(fx->st, "e1", "c1", out, &error), ==, 0);
   g_assert_cmpuint(out->len, ==, 1);
   g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 0))->id, ==, "o1");
+  g_assert_cmpint(((MaRecord *)g_ptr_array_index(out, 0))->type, ==, MA_RECORD_OPPORTUNITY);
+  g_assert_cmpint(((MaRecord *)g_ptr_array_index(out, 0))->stage, ==, MA_STAGE_OPEN);
+  g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 0))->account_id, ==, "a1");
   count_and_free(out);
   g_assert_cmpint(storage_opportunities_open_for_account(fx->st, "e1", "a1", out, &error), ==, 0);
-  g_assert_cmpuint(count_and_free(out), ==, 1);
+  g_assert_cmpuint(out->len, ==, 1);
+  g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 0))->id, ==, "o1");
+  g_assert_cmpint(((MaRecord *)g_ptr_array_index(out, 0))->stage, ==, MA_STAGE_OPEN);
+  count_and_free(out);
 
   /* Paging by id. */
   g_assert_cmpint(storage_record_list(fx->st, "e1", MA_RECORD_ACCOUNT, NULL, 1, out, &error), ==, 0);
@@ -1302,6 +1373,31 @@ static void test_records(Fixture *fx, gconstpointer data)
   g_assert_cmpint(storage_records_by_email(fx->st, "e1", "hank@globex.com", FALSE, out, &error), ==, 0);
   g_assert_cmpuint(count_and_free(out), ==, 1); /* only the lead */
   g_assert_cmpint(storage_records_by_email(fx->st, "e1", "hank@newco.com", FALSE, out, &error), ==, 0);
+  g_assert_cmpuint(out->len, ==, 1);
+  g_assert_null(((MaRecord *)g_ptr_array_index(out, 0))->account_id); /* the new c1 names none */
+  count_and_free(out);
+  /* the look-ups' copies of account_id and stage follow the record */
+  MaRecord *c_moved = record(MA_RECORD_CONTACT, "c1", "Hank H.");
+  g_ptr_array_add(c_moved->emails, g_strdup("hank@newco.com"));
+  c_moved->account_id = g_strdup("a2");
+  upsert(fx->st, "e1", c_moved);
+  g_assert_cmpint(storage_records_by_email(fx->st, "e1", "hank@newco.com", TRUE, out, &error), ==, 0);
+  g_assert_cmpuint(out->len, ==, 1);
+  g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 0))->account_id, ==, "a2");
+  count_and_free(out);
+  MaRecord *o1_moved = record(MA_RECORD_OPPORTUNITY, "o1", "Deal");
+  o1_moved->stage = MA_STAGE_NONE;
+  o1_moved->account_id = g_strdup("a2");
+  g_ptr_array_add(o1_moved->contact_ids, g_strdup("c1"));
+  upsert(fx->st, "e1", o1_moved);
+  g_assert_cmpint(storage_opportunities_open_for_contact(fx->st, "e1", "c1", out, &error), ==, 0);
+  g_assert_cmpuint(out->len, ==, 1);
+  g_assert_cmpint(((MaRecord *)g_ptr_array_index(out, 0))->stage, ==, MA_STAGE_NONE);
+  g_assert_cmpstr(((MaRecord *)g_ptr_array_index(out, 0))->account_id, ==, "a2");
+  count_and_free(out);
+  g_assert_cmpint(storage_opportunities_open_for_account(fx->st, "e1", "a1", out, &error), ==, 0);
+  g_assert_cmpuint(count_and_free(out), ==, 0);
+  g_assert_cmpint(storage_opportunities_open_for_account(fx->st, "e1", "a2", out, &error), ==, 0);
   g_assert_cmpuint(count_and_free(out), ==, 1);
   MaRecord *o1 = record(MA_RECORD_OPPORTUNITY, "o1", "Deal");
   o1->stage = MA_STAGE_WON;

@@ -628,10 +628,11 @@ static void test_backfill(Fixture *fx, gconstpointer data)
                   ==, SQLITE_OK);
   sqlite3_close(db);
   /* the migrations after 131 are undone too, so that they apply again: 145, 151, 165, 166, 170, 171,
-   * 173 and 177 (160 and 178 went with 131's configuration table) */
+   * 173, 174 and 177 (160 and 178 went with 131's configuration table) */
   g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
   g_assert_cmpint(sqlite3_exec(db, "DROP INDEX outbox_pending_by_enterprise; ALTER TABLE outbox DROP COLUMN claimed_until;"
-                                   "ALTER TABLE relays DROP COLUMN auth_provider;" TESTUTIL_UNDO_SQLITE_177 TESTUTIL_UNDO_SQLITE_173 TESTUTIL_UNDO_SQLITE_171 TESTUTIL_UNDO_SQLITE_170 TESTUTIL_UNDO_SQLITE_166
+                                   "ALTER TABLE relays DROP COLUMN auth_provider;" TESTUTIL_UNDO_SQLITE_177 TESTUTIL_UNDO_SQLITE_174
+                                   TESTUTIL_UNDO_SQLITE_173 TESTUTIL_UNDO_SQLITE_171 TESTUTIL_UNDO_SQLITE_170 TESTUTIL_UNDO_SQLITE_166
                                    TESTUTIL_UNDO_SQLITE_165,
                                NULL, NULL, NULL),
                   ==, SQLITE_OK);

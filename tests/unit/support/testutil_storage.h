@@ -99,6 +99,16 @@ MaStorage *testutil_storage_open_again(const char *dir, gconstpointer data);
 #define TESTUTIL_UNDO_SQLITE_173                                                                       \
   "ALTER TABLE messages DROP COLUMN text_raw_len; ALTER TABLE messages DROP COLUMN text_raw_at;"
 
+/* SQL that undoes SQLite migration 174: matching's index tables without the records' account_id and
+ * stage, and their indexes as migration 1 made them. */
+#define TESTUTIL_UNDO_SQLITE_174                                                                       \
+  "DROP INDEX record_emails_noplus; DROP INDEX records_by_account;"                                      \
+  "ALTER TABLE record_emails DROP COLUMN account_id;"                                                     \
+  "ALTER TABLE opportunity_contacts DROP COLUMN account_id;"                                              \
+  "ALTER TABLE opportunity_contacts DROP COLUMN stage;"                                                   \
+  "CREATE INDEX record_emails_noplus ON record_emails(enterprise_id, email_noplus);"                      \
+  "CREATE INDEX records_by_account ON records(enterprise_id, account_id, type) WHERE account_id IS NOT NULL;"
+
 /* SQL that undoes SQLite migration 177: migration 1's two partial unique provenance indexes and
  * migration 2's index by message again, in place of the one unique index by source. */
 #define TESTUTIL_UNDO_SQLITE_177                                                                       \
