@@ -111,7 +111,8 @@ start_serve() {
   "$MAILAGENT" serve -c "$CONF" >>"$T/serve.log" 2>&1 &
   SERVE_PID=$!
   CLEANUP_PIDS+=("$SERVE_PID")
-  for _ in $(seq 1 100); do
+  # a generous cap: under ASan on loaded cores serve took over 10 s to open its ports
+  for _ in $(seq 1 600); do
     if (exec 3<>/dev/tcp/127.0.0.1/"$SMTP_PORT") 2>/dev/null && \
        (exec 3<>/dev/tcp/127.0.0.1/"$API_PORT") 2>/dev/null; then return 0; fi
     kill -0 "$SERVE_PID" 2>/dev/null || { cat "$T/serve.log"; fail "serve exited during start"; return 1; }
