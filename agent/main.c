@@ -1,10 +1,8 @@
 /* main.c - dispatches `mailagent <subcommand>` to its handler in agent/cli/. Nothing else, except
- * the umask (077) set before any subcommand writes a file and GLib's pool threads kept parked
- * when idle (set before any pool starts). */
+ * the umask (077) set before any subcommand writes a file. */
 #include "agent/cli/cli.h"
 #include "agent/lib/private_files.h"
 
-#include <glib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,13 +56,6 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
   ma_private_umask(); /* every database, key, spool and log file written later is 0600 */
-  /* Idle threads of GLib's shared pools (the spool's early syncs) park until the process exits
-   * instead of ending after 15 s idle or beyond two idle ones: a thread that ends while the
-   * process exits cannot be suspended by LeakSanitizer, which then reports that thread's slice
-   * magazine as a leak (collector_oauth2 under -DSANITIZE=ON, every run on loaded cores). The
-   * pools' max_threads still bound how many there are. */
-  g_thread_pool_set_max_unused_threads(-1);
-  g_thread_pool_set_max_idle_time(0);
   if (argc < 2) {
     usage(stderr);
     return 2;
