@@ -139,10 +139,9 @@ tls_certs() {
 }
 
 # pf_listen DIR ADDRESS:PORT [smtpd -o options...]: one more smtpd listener of the Postfix in DIR,
-#   declared BEFORE pf_dest starts it (DIR/master.extra). Never added by `postfix reload`: under
-#   load a reloaded Postfix once lost its postlogd, and every process that logged (smtpd before
-#   its greeting, `postfix stop`) then blocked on the full postlog socket (outbound_mailbox hung
-#   until ctest's 300 s timeout).
+#   declared BEFORE pf_dest starts it (DIR/master.extra). Never added by `postfix reload`: a
+#   reload waited a fixed second for the listeners and restarted every daemon, each logging into
+#   the postlog socket (see pf_start on how a full one deadlocked Postfix).
 pf_listen() {
   local dir=$1 addr=$2; shift 2
   local opts=""
