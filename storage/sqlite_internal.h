@@ -91,8 +91,9 @@ int sql_blob_stream_read(sqlite3 *db, const char *table, const char *column, sql
 /* Process-wide SQLite configuration (memory statistics off); call before the first open of any
  * database, the spool's included. Idempotent and thread-safe. */
 void sql_global_init(void);
-/* Busy handler for both databases: short sleeps growing to 2 ms, giving up after about
- * storage_set_busy_timeout's limit (default SQL_BUSY_TIMEOUT_MS) (sqlite3_busy_timeout's 5-25 ms steps idle writers that could proceed). */
+/* Busy handler for both databases: short sleeps growing to 2 ms, giving up once
+ * storage_set_busy_timeout's limit (default SQL_BUSY_TIMEOUT_MS) has passed on the monotonic clock
+ * (sqlite3_busy_timeout's 5-25 ms steps idle writers that could proceed). */
 int sql_busy_handler(void *unused, int count);
 /* Commit with fault injection; on failure rolls back. */
 int sql_commit_now(SqlDb *d, GError **error);

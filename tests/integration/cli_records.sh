@@ -120,19 +120,13 @@ assert_status 2 ma records import acme
 assert_status 0 ma records import --help
 
 # --- a locked database is a temporary failure: exit 75, nothing written ---
-/usr/bin/python3 - "$T/data/mailagent.db" "$T/locked" <<'PY' &
-import sqlite3, sys, time, os
-c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-c.execute("BEGIN EXCLUSIVE")
-open(sys.argv[2], "w").close()
-time.sleep(20)
-PY
-LOCKER=$!; CLEANUP_PIDS+=("$LOCKER")
-for _ in $(seq 1 100); do [ -f "$T/locked" ] && break; sleep 0.1; done
+# the lock is held until released (hold_write_lock), not for a fixed 20 s: on loaded cores the
+# import's 10 s busy wait once began late enough to find the lock gone and succeed
+hold_write_lock "$T/data/mailagent.db"
 echo '{"type":"lead","id":"LOCKED"}' > "$T/locked.jsonl"
 assert_status 75 ma records import acme "$T/locked.jsonl"
 assert_contains "$(cat "$T/last.err")" "try again" "busy database: temporary failure message"
-kill "$LOCKER" 2>/dev/null || true; wait "$LOCKER" 2>/dev/null || true
+release_write_lock
 assert_status 2 ma records show acme lead LOCKED
 
 # --- paging ---

@@ -12,13 +12,17 @@ chmod 755 "$T"
 tls_certs "$T/certs"
 PF=$T/pf
 PF_PORT=$(free_port)
+# port 465 for the last section: implicit TLS from the first octet (wrapper mode, on a loopback
+# address of its own), declared before the start
+pf_listen "$PF" "127.0.0.17:465" smtpd_tls_wrappermode=yes smtpd_tls_security_level=encrypt \
+  "smtpd_tls_cert_file=$T/certs/valid.pem" "smtpd_tls_key_file=$T/certs/valid.key"
 pf_dest "$PF" "$PF_PORT" "inet_interfaces = all" "smtpd_tls_security_level = may" "smtpd_tls_cert_file = $T/certs/valid.pem" \
   "smtpd_tls_key_file = $T/certs/valid.key"
 # hostile MODE PORT [args]: starts tests/fixtures/smtp/hostile_smtp.py (stopped by the EXIT trap).
 hostile() {
   /usr/bin/python3 "$FIXTURES_DIR/smtp/hostile_smtp.py" "$1" "$2" "$T/$1.log" "${@:3}" >>"$T/hostile.out" 2>&1 &
   CLEANUP_PIDS+=("$!")
-  for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/"$2") 2>/dev/null && return 0; sleep 0.1; done
+  for _ in $(seq 1 300); do (exec 3<>/dev/tcp/127.0.0.1/"$2") 2>/dev/null && return 0; sleep 0.1; done
   fail "hostile $1 did not start"
 }
 STRIP=$(free_port); INJECT=$(free_port); DROP=$(free_port)
@@ -60,7 +64,9 @@ ID=$(send inject)
 assert_eq "inject@client.example deferred" "$(wait_settled "$ID")" "STARTTLS response injection: deferred"
 curl -s -o "$T/inject.json" -H "Authorization: Bearer $KEY" "http://127.0.0.1:$API_PORT/v1/outbound/$ID"
 assert_contains "$(cat "$T/inject.json")" "response injection" "the reason names the injection"
-sleep 0.5
+# the client has given up (deferred); once it has closed the connection, all it sent is logged
+for _ in $(seq 1 300); do sed -n '/^C: STARTTLS/,$p' "$T/inject.log" | grep -q "^closed by the client" && break; sleep 0.1; done
+assert_contains "$(sed -n '/^C: STARTTLS/,$p' "$T/inject.log")" "closed by the client" "the client closed the tainted connection"
 assert_eq "C: STARTTLS" "$(grep -A5 '^C: STARTTLS' "$T/inject.log" | grep '^C:' | tail -1)" \
   "the server saw nothing after STARTTLS (no MAIL, no handshake on the tainted connection)"
 stop_serve
@@ -72,12 +78,10 @@ assert_eq "dropdata@client.example deferred" "$(wait_settled "$ID")" "connection
 curl -s -o "$T/drop.json" -H "Authorization: Bearer $KEY" "http://127.0.0.1:$API_PORT/v1/outbound/$ID"
 assert_contains "$(cat "$T/drop.json")" "lost connection" "the reason says the connection was lost"
 assert_contains "$(cat "$T/dropdata.log")" "dropped during DATA" "the server did drop it during DATA"
+stop_serve
 
 # port 465: implicit TLS from the first octet (Postfix in wrapper mode on a loopback address of
 # its own), required mode
-pf_listen "$PF" "127.0.0.17:465" smtpd_tls_wrappermode=yes smtpd_tls_security_level=encrypt \
-  "smtpd_tls_cert_file=$T/certs/valid.pem" "smtpd_tls_key_file=$T/certs/valid.key"
-pf_reload "$PF"
 ma_relay 127.0.0.17:465 required
 start_serve
 ID=$(send implicit)

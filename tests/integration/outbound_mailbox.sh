@@ -31,17 +31,16 @@ xoauth2_sasl_start
 
 PF=$T/pf
 PF_PORT=$(free_port)
-pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = may" "smtpd_tls_cert_file = $T/pki/smtp.pem" \
-  "smtpd_tls_key_file = $T/pki/smtp.key" "smtpd_sasl_auth_enable = yes" "smtpd_sasl_type = dovecot" \
-  "smtpd_sasl_path = $T/dovecot/auth-postfix" "smtpd_tls_auth_only = yes" "mynetworks = 192.0.2.1/32" \
-  "smtpd_recipient_restrictions = permit_sasl_authenticated, reject"
 NOTLS_PORT=$(free_port); NOAUTH_PORT=$(free_port); CLOSED_PORT=$(free_port); OPEN_PORT=$(free_port)
 pf_listen "$PF" "127.0.0.1:$NOTLS_PORT" smtpd_tls_security_level=none
 pf_listen "$PF" "127.0.0.1:$NOAUTH_PORT" smtpd_sasl_auth_enable=no
 # the default path's smart host: the same Postfix, open to loopback without AUTH
 pf_listen "$PF" "127.0.0.1:$OPEN_PORT" smtpd_sasl_auth_enable=no mynetworks=127.0.0.0/8 \
   smtpd_recipient_restrictions=permit_mynetworks,reject
-pf_reload "$PF"
+pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = may" "smtpd_tls_cert_file = $T/pki/smtp.pem" \
+  "smtpd_tls_key_file = $T/pki/smtp.key" "smtpd_sasl_auth_enable = yes" "smtpd_sasl_type = dovecot" \
+  "smtpd_sasl_path = $T/dovecot/auth-postfix" "smtpd_tls_auth_only = yes" "mynetworks = 192.0.2.1/32" \
+  "smtpd_recipient_restrictions = permit_sasl_authenticated, reject"
 
 fakeprov_preset "$PF_PORT"
 clock_start 1796205600 # 2026-12-02 10:00 UTC

@@ -15,8 +15,6 @@ tls_certs "$T/certs"
 PF=$T/pf
 PF_PORT=$(free_port)
 KINDS="plain valid wrongname expired selfsigned"
-pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = none" "inet_interfaces = all" \
-  "virtual_mailbox_domains = client.example $(for k in $KINDS; do printf '%s.tls.test ' "$k"; done)"
 i=12
 for k in $KINDS; do
   if [ "$k" == plain ]; then pf_listen "$PF" "127.0.0.$i:$PF_PORT" smtpd_tls_security_level=none
@@ -24,7 +22,8 @@ for k in $KINDS; do
     "smtpd_tls_key_file=$T/certs/$k.key"; fi
   i=$((i + 1))
 done
-pf_reload "$PF"
+pf_dest "$PF" "$PF_PORT" "smtpd_tls_security_level = none" "inet_interfaces = all" \
+  "virtual_mailbox_domains = client.example $(for k in $KINDS; do printf '%s.tls.test ' "$k"; done)"
 
 ma_mode() {
   write_config "[dns]" "servers=$DNS_SERVERS" "[relay]" "default_path_scope=any" "mx_port=$PF_PORT" "tls_mode=$1" "[tls]" "ca_file=$T/certs/ca.pem" \

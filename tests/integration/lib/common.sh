@@ -96,15 +96,23 @@ ma() { "$MAILAGENT" "$1" -c "$CONF" "${@:2}"; }
 
 # start_serve [--no-init]: runs `mailagent init` (idempotent: serve refuses a data directory init
 # never prepared; --no-init when the test prepared it and wants serve to see it as it is), starts
-# `mailagent serve` in the background and waits until SMTP and API answer.
+# `mailagent serve` in the background and waits until SMTP and API answer. One serve at a time:
+# refused while the one started before still runs.
 start_serve() {
+  # two serves on one data directory would race for the same queue (outbound_hostile once had its
+  # last message claimed and delivered by the serve of the section before, still running)
+  if [ -n "${SERVE_PID:-}" ] && kill -0 "$SERVE_PID" 2>/dev/null && \
+     [ "$(awk '{print $3}' /proc/"$SERVE_PID"/stat 2>/dev/null)" != Z ]; then
+    fail "start_serve: serve $SERVE_PID is still running (stop_serve first)"; return 1
+  fi
   if [ "${1:-}" != --no-init ]; then
     "$MAILAGENT" init -c "$CONF" >>"$T/init.log" 2>&1 || { cat "$T/init.log"; fail "init failed"; return 1; }
   fi
   "$MAILAGENT" serve -c "$CONF" >>"$T/serve.log" 2>&1 &
   SERVE_PID=$!
   CLEANUP_PIDS+=("$SERVE_PID")
-  for _ in $(seq 1 100); do
+  # a generous cap: under ASan on loaded cores serve took over 10 s to open its ports
+  for _ in $(seq 1 600); do
     if (exec 3<>/dev/tcp/127.0.0.1/"$SMTP_PORT") 2>/dev/null && \
        (exec 3<>/dev/tcp/127.0.0.1/"$API_PORT") 2>/dev/null; then return 0; fi
     kill -0 "$SERVE_PID" 2>/dev/null || { cat "$T/serve.log"; fail "serve exited during start"; return 1; }
@@ -190,7 +198,7 @@ db.execute("ROLLBACK")
 PY
   LOCK_PID=$!
   CLEANUP_PIDS+=("$LOCK_PID")
-  for _ in $(seq 1 100); do [ -e "$T/lock.held" ] && return 0; sleep 0.05; done
+  for _ in $(seq 1 600); do [ -e "$T/lock.held" ] && return 0; sleep 0.05; done
   fail "the write lock of $1 was not taken"
 }
 release_write_lock() { touch "$T/lock.release"; wait "$LOCK_PID" 2>/dev/null || true; }

@@ -56,7 +56,7 @@ dns_start() {
   nsd -d -c "$dir/nsd.conf" >>"$dir/nsd.log" 2>&1 &
   DNS_PID=$!
   CLEANUP_PIDS+=("$DNS_PID")
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     if dns_query "$first_origin" SOA "$DNS_PORT" 2>/dev/null | grep -q '^rcode 0'; then
       DNS_SERVERS="127.0.0.1:$DNS_PORT"; export DNS_PORT DNS_SERVERS; return 0
     fi
@@ -84,7 +84,7 @@ while True:  # read and drop every query; accept TCP connections and never answe
         elif not s.recv(65535): held.remove(s); s.close()
 PY
   CLEANUP_PIDS+=("$!")
-  for _ in $(seq 1 100); do grep -q ready "$T/blackhole.log" 2>/dev/null && break; sleep 0.05; done
+  for _ in $(seq 1 600); do grep -q ready "$T/blackhole.log" 2>/dev/null && break; sleep 0.05; done
   grep -q ready "$T/blackhole.log" || { cat "$T/blackhole.log" >&2; fail "dns_blackhole: not listening"; return 1; }
   BLACKHOLE_SERVERS="127.0.0.1:$BLACKHOLE_PORT"
   export BLACKHOLE_PORT BLACKHOLE_SERVERS

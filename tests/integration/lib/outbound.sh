@@ -37,8 +37,12 @@ pf_dest() {
     "smtpd_tls_loglevel = 1" "smtpd_tls_received_header = yes" "$@"
   CLEANUP_CMDS+=("postfix -c '$dir' stop")
   grep -q "starting the Postfix mail system" "$dir/start.log" || { cat "$dir/start.log" "$dir/check.log"; fail "postfix did not start"; }
-  for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && return 0; sleep 0.1; done
-  fail "postfix is not listening on $port"
+  # every listener of master.cf (PORT and those pf_listen declared) answers before the test goes on
+  local addr
+  for addr in $(awk '$2 == "inet" && $1 ~ /:[0-9]+$/ {print $1}' "$dir/master.cf"); do
+    for _ in $(seq 1 300); do (exec 3<>/dev/tcp/"${addr%:*}"/"${addr##*:}") 2>/dev/null && break; sleep 0.1; done
+    (exec 3<>/dev/tcp/"${addr%:*}"/"${addr##*:}") 2>/dev/null || fail "postfix in $dir is not listening on $addr"
+  done
 }
 
 xoauth2_sasl_start() {
@@ -54,7 +58,7 @@ xoauth2_sasl_start() {
   DOVECOT_EXTRA_MECHANISMS="xoauth2" dovecot_start \
     "passdb {" "  driver = oauth2" "  mechanisms = xoauth2" "  args = $T/dovecot/oauth2.conf.ext" "}" \
     "service auth {" "  unix_listener $T/dovecot/auth-postfix {" "    mode = 0666" "  }" "}"
-  for _ in $(seq 1 50); do [ -S "$T/dovecot/auth-postfix" ] && return 0; sleep 0.1; done
+  for _ in $(seq 1 300); do [ -S "$T/dovecot/auth-postfix" ] && return 0; sleep 0.1; done
   fail "Dovecot's auth socket for Postfix did not appear"
 }
 
@@ -76,7 +80,7 @@ mbox_count() { grep -c '^From ' "$1/mail/inbox" 2>/dev/null || echo 0; }
 
 # wait_mbox DIR N [seconds]: waits until the mbox holds N messages; prints the count.
 wait_mbox() {
-  local dir=$1 want=$2 limit=${3:-20} n=0
+  local dir=$1 want=$2 limit=${3:-60} n=0
   for _ in $(seq 1 $((limit * 10))); do
     n=$(mbox_count "$dir")
     [ "$n" -ge "$want" ] && break
@@ -89,7 +93,7 @@ wait_mbox() {
 # the count. For logs written apart from the deliveries they report (Postfix's postlogd writes its
 # maillog after the mailbox has the message).
 wait_lines() {
-  local file=$1 pattern=$2 want=$3 limit=${4:-20} n=0
+  local file=$1 pattern=$2 want=$3 limit=${4:-60} n=0
   for _ in $(seq 1 $((limit * 10))); do
     n=$(grep -c -- "$pattern" "$file" 2>/dev/null || true)
     [ "${n:-0}" -ge "$want" ] && break
@@ -99,7 +103,7 @@ wait_lines() {
 }
 
 wait_state() {
-  local id=$1 addr=$2 want=$3 limit=${4:-20} got=""
+  local id=$1 addr=$2 want=$3 limit=${4:-60} got=""
   for _ in $(seq 1 $((limit * 10))); do
     got=$(curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$API_PORT/v1/outbound/$id" |
       /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(next((r['state'] for r in d['recipients'] if r['address']==sys.argv[1]), 'absent'))" "$addr" 2>/dev/null || echo "?")
@@ -134,23 +138,22 @@ tls_certs() {
   ) >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log"; fail "tls_certs: openssl failed"; }
 }
 
-# pf_listen DIR ADDRESS:PORT [smtpd -o options...]: one more smtpd listener of the Postfix in DIR
-#   (call pf_reload afterwards).
+# pf_listen DIR ADDRESS:PORT [smtpd -o options...]: one more smtpd listener of the Postfix in DIR,
+#   declared BEFORE pf_dest starts it (DIR/master.extra). Never added by `postfix reload`: a
+#   reload waited a fixed second for the listeners and restarted every daemon, each logging into
+#   the postlog socket (see pf_start on how a full one deadlocked Postfix).
 pf_listen() {
   local dir=$1 addr=$2; shift 2
   local opts=""
   for o in "$@"; do opts="$opts -o $o"; done
-  echo "$addr inet n - n - - smtpd$opts" >>"$dir/master.cf"
-}
-pf_reload() {
-  postfix -c "$1" reload >/dev/null 2>&1
-  sleep 1
+  mkdir -p "$dir"
+  echo "$addr inet n - n - - smtpd$opts" >>"$dir/master.extra"
 }
 
 # wait_settled ID [seconds]: waits until no recipient of GET /v1/outbound/ID is queued or sending,
 #   then prints "address state" per recipient.
 wait_settled() {
-  local id=$1 limit=${2:-20} out=""
+  local id=$1 limit=${2:-60} out=""
   for _ in $(seq 1 $((limit * 10))); do
     out=$(curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$API_PORT/v1/outbound/$id" |
       /usr/bin/python3 -c "
@@ -190,7 +193,7 @@ service auth {
 CONF
   dovecot -c "$d/dovecot.conf" || { cat "$d/log" 2>/dev/null; fail "dovecot did not start"; return 1; }
   CLEANUP_CMDS+=("doveadm -c '$d/dovecot.conf' stop")
-  for _ in $(seq 1 50); do [ -S "$d/auth" ] && return 0; sleep 0.1; done
+  for _ in $(seq 1 300); do [ -S "$d/auth" ] && return 0; sleep 0.1; done
   fail "no Dovecot auth socket"
 }
 

@@ -23,8 +23,13 @@ pg_start() {
   fi
   "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres --no-sync --locale=C -E UTF8 >"$T/pg-initdb.log" 2>&1 ||
     { cat "$T/pg-initdb.log"; fail "initdb failed"; return 1; }
+  # fsync=off: the tests stop PostgreSQL at most with -m immediate (its writes are in the OS
+  # cache, nothing is lost) and inject a full disk through storage_fault_inject_disk_full; the
+  # syncs only made storage_pg 2-3x slower on a shared disk (under ASan with two CPU hogs it ran
+  # into ctest's 300 s timeout; test_storage against PostgreSQL 48 s -> 18 s, test_storage_archive
+  # 79 s -> 51 s). synchronous_commit stays on, as the backend sets it.
   "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 60 start \
-    -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PG_DIR/sock -c fsync=on" \
+    -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PG_DIR/sock -c fsync=off" \
     >"$T/pg-start.log" 2>&1 || { cat "$T/pg-start.log" "$PG_DIR/log"; fail "PostgreSQL did not start"; return 1; }
   CLEANUP_CMDS+=("${PG_AS[*]} $PG_BIN/pg_ctl -D $PG_DIR/data -m immediate -w stop")
   pg_sql "CREATE ROLE mailagent LOGIN PASSWORD 'pg-test-secret'" >/dev/null
