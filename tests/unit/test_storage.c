@@ -21,7 +21,6 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct {
@@ -31,6 +30,9 @@ typedef struct {
 
 /* The test data pointer that selects PostgreSQL (NULL: SQLite). */
 #define ON_PG TESTUTIL_ON_PG
+/* Set for this program run as test_data_version's other process (main). */
+#define CHILD_COMMIT_ENV "MAILAGENT_TEST_CHILD_COMMIT"
+#define CHILD_COMMIT_BACKEND_ENV "MAILAGENT_TEST_CHILD_COMMIT_BACKEND"
 
 static void fx_setup(Fixture *fx, gconstpointer data)
 {
@@ -854,22 +856,21 @@ static void test_data_version(Fixture *fx, gconstpointer data)
   if (exact) g_assert_cmpint(storage_data_version(fx->st), ==, v2);
   gint64 v3 = storage_data_version(fx->st);
   g_assert_cmpint(v3, >=, v2); /* never decreases */
-  /* another process's commit (as the CLI's): a forked child with a handle of its own commits and
-   * exits before the next read. SQLite sees it at once (the WAL-index header); PostgreSQL's
-   * watcher thread within its polling interval: waited for in 10 ms steps, at most 500. */
-  pid_t pid = fork();
-  g_assert_cmpint(pid, >=, 0);
-  if (pid == 0) {
-    MaStorage *child = NULL;
-    int rc = exact ? storage_open(fx->dir, FALSE, &child, NULL)
-                   : storage_open_backend(&ma_storage_pg_backend, g_getenv("MAILAGENT_TEST_PG"), FALSE, &child, NULL);
-    if (rc < 0 || storage_setting_set(child, "e1", "k", "from-child", NULL) < 0) _exit(2);
-    storage_close(&child);
-    _exit(0); /* not exit: nothing of the parent's (its handles, the test harness) runs in the child */
-  }
+  /* another process's commit (as the CLI's): this test program run again, as a process of its
+   * own, commits one setting and exits before the next read (CHILD_COMMIT_ENV, see main). Spawned,
+   * not forked alone: a child forked from this threaded process (PostgreSQL's watcher thread) could
+   * find an allocator lock held by a thread that does not exist in it and hang before it connects
+   * (integration/storage_pg under ASan, twice). SQLite sees the commit at once (the WAL-index
+   * header); PostgreSQL's watcher thread within its polling interval: waited for in 10 ms steps, at
+   * most 500. */
+  g_auto(GStrv) child_env = g_environ_setenv(g_get_environ(), CHILD_COMMIT_ENV,
+                                             exact ? fx->dir : g_getenv("MAILAGENT_TEST_PG"), TRUE);
+  child_env = g_environ_setenv(child_env, CHILD_COMMIT_BACKEND_ENV, exact ? "sqlite" : "postgresql", TRUE);
+  char *child_argv[] = {(char *) "/proc/self/exe", NULL};
   int status = 0;
-  g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
-  g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  g_assert_true(g_spawn_sync(NULL, child_argv, child_env, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status, &error));
+  g_assert_no_error(error);
+  g_assert_true(g_spawn_check_wait_status(status, NULL));
   gint64 v4 = storage_data_version(fx->st);
   for (int i = 0; !exact && v4 == v3 && i < 500; i++) {
     g_usleep(10 * 1000);
@@ -1739,8 +1740,23 @@ static void test_pg_selectable(void)
   g_assert_cmpint(storage_select_backend("sqlite", NULL, &error), ==, 0);
 }
 
+/* The other process of test_data_version: commits one setting through a handle of its own on the
+ * database CHILD_COMMIT_ENV names (a data directory, or PostgreSQL's conninfo) and exits: 0, or 2
+ * when it could not. */
+static int child_commit(const char *target, const char *backend)
+{
+  MaStorage *child = NULL;
+  int rc = g_strcmp0(backend, "postgresql") == 0
+               ? storage_open_backend(&ma_storage_pg_backend, target, FALSE, &child, NULL)
+               : storage_open(target, FALSE, &child, NULL);
+  if (rc < 0 || storage_setting_set(child, "e1", "k", "from-child", NULL) < 0) return 2;
+  storage_close(&child);
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
+  if (g_getenv(CHILD_COMMIT_ENV)) return child_commit(g_getenv(CHILD_COMMIT_ENV), g_getenv(CHILD_COMMIT_BACKEND_ENV));
   g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
   g_test_add_func("/storage/open/missing", test_open_missing);
