@@ -169,6 +169,11 @@ guint64 pipeline_workers_deferrals(void);
 /* TRUE while a burst window is open (from the listener's first commit until a worker finds the
  * spool drained), for tests. */
 gboolean pipeline_workers_burst_open(void);
+/* Test hook: TRUE parks every worker at the top of its loop, holding no entry and having decided
+ * nothing, and returns once all n are parked (FALSE if they were not within 30 s); FALSE lets them
+ * go. Between the two a test can change the spool and report it as one step, with no worker reading
+ * in between (which the listener's real order, commit then pipeline_workers_spooled, allows). */
+gboolean pipeline_workers_hold_for_test(gboolean hold);
 /* Test hook: the listener counts as busy for ms after its last commit (-1: the default, 100 ms). */
 void pipeline_workers_set_quiet_for_test(gint64 ms);
 /* Finishes what is in the spool now (entries waiting out a backoff are left for the next start),

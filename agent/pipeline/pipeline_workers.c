@@ -108,6 +108,9 @@ static struct {
   guint64 spooled_gen;    /* bumped by each commit: a drained read older than one closes nothing */
   guint64 deferrals;      /* times a worker waited for the listener (tests) */
   gint64 quiet_ms;        /* DEFER_QUIET_MS, or a test's */
+  gboolean held;          /* pipeline_workers_hold_for_test: workers park at the top of their loop */
+  int parked;             /* workers parked there now */
+  GCond parked_changed;   /* signalled when parked changes (the test waits on it) */
 } pool = {.quiet_ms = DEFER_QUIET_MS};
 
 static guint64 processed_total; /* under pool.lock */
@@ -189,6 +192,24 @@ gboolean pipeline_workers_burst_open(void)
   gboolean open = pool.burst_since != 0;
   g_mutex_unlock(&pool.lock);
   return open;
+}
+
+gboolean pipeline_workers_hold_for_test(gboolean hold)
+{
+  g_mutex_lock(&pool.lock);
+  pool.held = hold;
+  gboolean all = TRUE;
+  if (hold) {
+    g_cond_broadcast(&pool.wake); /* waiting workers come round to the hold now, not at their poll */
+    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    while (pool.parked < pool.n && g_cond_wait_until(&pool.parked_changed, &pool.lock, deadline)) {
+    }
+    all = pool.parked == pool.n;
+  } else {
+    g_cond_broadcast(&pool.wake);
+  }
+  g_mutex_unlock(&pool.lock);
+  return all;
 }
 
 void pipeline_workers_set_quiet_for_test(gint64 ms)
@@ -625,6 +646,12 @@ static gpointer worker_main(gpointer data)
   lower_priority(w);
   for (;;) {
     g_mutex_lock(&pool.lock);
+    while (pool.held && !pool.stopping) { /* a test's hold: no batch claimed, no decision taken */
+      pool.parked++;
+      g_cond_broadcast(&pool.parked_changed);
+      g_cond_wait(&pool.wake, &pool.lock);
+      pool.parked--;
+    }
     guint64 seen = pool.generation;
     gint64 defer_us = deferral_wait_us();
     if (defer_us > 0) { /* between batches: this worker holds no lock while it waits */
@@ -678,6 +705,7 @@ int pipeline_workers_start(const MaConfig *cfg, int n, GError **error)
   pool.burst_since = 0;
   pool.burst_msgs = 0;
   pool.burst_released = FALSE;
+  pool.held = FALSE;
   pool.workers = g_new0(Worker, n);
   for (int i = 0; i < n; i++) {
     Worker *w = &pool.workers[i];

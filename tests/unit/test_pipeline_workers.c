@@ -441,8 +441,10 @@ static void wait_window_closed(void)
   g_assert_false(pipeline_workers_burst_open());
 }
 
-/* A burst: the listener reports n commits (the window opens) and the entries land in the spool;
- * both workers look again after they are there (a notify), and defer: nothing is archived. */
+/* A burst: n entries land in the spool and the listener reports them (the window opens), one step
+ * for the workers, held meanwhile: a worker reading between the two would archive the entries (no
+ * window yet), or, reading before the put in the reverse order, find the spool drained and close the
+ * window. Then both workers decide, and defer: nothing is archived. */
 static void burst(Env *env, const char *prefix, int first, int n, guint64 processed_before)
 {
   g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func((GDestroyNotify) ma_spool_entry_free);
@@ -451,11 +453,12 @@ static void burst(Env *env, const char *prefix, int first, int n, guint64 proces
     g_autofree char *sid = g_strdup_printf("%s-%03d", prefix, i);
     g_ptr_array_add(entries, entry(env->ent, sid, raw));
   }
-  pipeline_workers_spooled((guint) n);
+  g_assert_true(pipeline_workers_hold_for_test(TRUE));
   put(env, entries);
+  pipeline_workers_spooled((guint) n);
   guint64 d = pipeline_workers_deferrals();
-  pipeline_workers_notify();
-  wait_deferrals(d + 2); /* each worker decided again after the put, and waited */
+  g_assert_true(pipeline_workers_hold_for_test(FALSE));
+  wait_deferrals(d + 2); /* each worker decided after the put, and waited */
   g_assert_cmpuint(pipeline_workers_processed(), ==, processed_before);
 }
 
