@@ -27,7 +27,7 @@ pf_start "$PF" "$PF_PORT" \
   "virtual_uid_maps = static:$(id -u postfix)" "virtual_gid_maps = static:$(id -g postfix)" \
   "smtpd_reject_unlisted_recipient = no" "transport_maps = texthash:$PF/transport" \
   "smtp_tls_security_level = none"
-CLEANUP_CMDS+=("postfix -c '$PF' stop")
+cleanup_cmd "postfix -c '$PF' stop"
 grep -q "starting the Postfix mail system" "$PF/start.log" || { cat "$PF/start.log" "$PF/check.log"; fail "postfix did not start"; finish; }
 
 ma init >/dev/null

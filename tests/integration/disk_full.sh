@@ -14,7 +14,7 @@ if ! mount -t tmpfs -o size=8m,mode=0700 tmpfs "$T/data" 2>"$T/mount.err"; then
   echo "SKIP: cannot mount a tmpfs here ($(cat "$T/mount.err")); this test needs root"
   exit 0
 fi
-CLEANUP_CMDS+=("umount -l '$T/data'")
+cleanup_cmd "umount -l '$T/data'"
 free_bytes() { df -B1 --output=avail "$T/data" | tail -1 | tr -d ' '; }
 # fill_to BYTES NAME: a filler file that leaves about BYTES free
 fill_to() { local f; f=$(free_bytes); fallocate -l $((f - $1)) "$T/data/$2"; }

@@ -24,7 +24,7 @@ pf_start "$PF" "$PF_PORT" \
   "local_recipient_maps = \$alias_maps" "relayhost = [127.0.0.1]:$SMTP_PORT" \
   "smtp_tls_security_level = encrypt" "smtp_tls_loglevel = 1" "smtp_host_lookup = native" \
   "default_transport = smtp" "relay_transport = smtp"
-CLEANUP_CMDS+=("postfix -c '$PF' stop")
+cleanup_cmd "postfix -c '$PF' stop"
 postalias -c "$PF" "$PF/aliases"
 grep -q "starting the Postfix mail system" "$PF/start.log" || cat "$PF/start.log"
 

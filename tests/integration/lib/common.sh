@@ -17,6 +17,7 @@ PASSES=0
 cleanup() {
   local rc=$?
   for cmd in "${CLEANUP_CMDS[@]:-}"; do [ -n "$cmd" ] && eval "$cmd" >/dev/null 2>&1 || true; done
+  [ -d "$T" ] && : > "$T/cleaned" # the guard (cleanup_cmd) has nothing left to do
   for pid in "${CLEANUP_PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
   for pid in "${CLEANUP_PIDS[@]:-}"; do [ -n "$pid" ] && wait "$pid" 2>/dev/null || true; done
   if [ -f "$T/ports" ]; then
@@ -25,6 +26,24 @@ cleanup() {
   if [ "$rc" -eq 0 ] && [ "${KEEP_TEST_DIR:-0}" != 1 ]; then rm -rf "$T"; else echo "test files kept in $T"; fi
 }
 trap cleanup EXIT
+
+# cleanup_cmd CMD: CMD (stopping a daemon the test started) runs at exit. A daemon detaches from
+# the test's process tree, so when ctest kills a test that ran over its timeout (SIGKILL, which no
+# EXIT trap sees; ctest kills only the tree) the daemon would live on, holding its ports and files
+# for the rest of the suite. So the first call also starts a guard in a session of its own (not in
+# that tree; its descriptors closed, so ctest does not wait for it): once this shell is gone and
+# cleanup has not run, it runs the commands. A passed test's cleanup removes $T, a failed one's
+# leaves $T/cleaned: either way the guard then exits without running anything.
+cleanup_cmd() {
+  CLEANUP_CMDS+=("$1")
+  printf '%s\n' "$1" >> "$T/cleanup-cmds"
+  [ -n "${CLEANUP_GUARD:-}" ] && return 0
+  CLEANUP_GUARD=1
+  setsid -f bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done
+    if [ -e "$2/cleaned" ] || [ ! -f "$2/cleanup-cmds" ]; then exit 0; fi
+    while IFS= read -r cmd; do eval "$cmd" || true; done < "$2/cleanup-cmds"' cleanup-guard "$$" "$T" \
+    </dev/null >/dev/null 2>&1
+}
 
 # free_port: prints a loopback TCP port nobody listens on and no other test holds. The kernel's
 # bind-to-port-0 may hand the same port out twice once the probing socket is closed (CI saw the

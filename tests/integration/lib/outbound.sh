@@ -35,7 +35,7 @@ pf_dest() {
     "virtual_uid_maps = static:$uid" "virtual_gid_maps = static:$gid" \
     "smtpd_recipient_restrictions = check_recipient_access texthash:$dir/access, permit_mynetworks, reject_unauth_destination" \
     "smtpd_tls_loglevel = 1" "smtpd_tls_received_header = yes" "$@"
-  CLEANUP_CMDS+=("postfix -c '$dir' stop")
+  cleanup_cmd "postfix -c '$dir' stop"
   grep -q "starting the Postfix mail system" "$dir/start.log" || { cat "$dir/start.log" "$dir/check.log"; fail "postfix did not start"; }
   # every listener of master.cf (PORT and those pf_listen declared) answers before the test goes on
   local addr
@@ -192,7 +192,7 @@ service auth {
 }
 CONF
   dovecot -c "$d/dovecot.conf" || { cat "$d/log" 2>/dev/null; fail "dovecot did not start"; return 1; }
-  CLEANUP_CMDS+=("doveadm -c '$d/dovecot.conf' stop")
+  cleanup_cmd "doveadm -c '$d/dovecot.conf' stop"
   for _ in $(seq 1 300); do [ -S "$d/auth" ] && return 0; sleep 0.1; done
   fail "no Dovecot auth socket"
 }

@@ -31,7 +31,7 @@ pg_start() {
   "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 60 start \
     -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PG_DIR/sock -c fsync=off" \
     >"$T/pg-start.log" 2>&1 || { cat "$T/pg-start.log" "$PG_DIR/log"; fail "PostgreSQL did not start"; return 1; }
-  CLEANUP_CMDS+=("${PG_AS[*]} $PG_BIN/pg_ctl -D $PG_DIR/data -m immediate -w stop")
+  cleanup_cmd "${PG_AS[*]} $PG_BIN/pg_ctl -D $PG_DIR/data -m immediate -w stop"
   pg_sql "CREATE ROLE mailagent LOGIN PASSWORD 'pg-test-secret'" >/dev/null
   pg_sql "CREATE DATABASE mailagent OWNER mailagent" >/dev/null
   # Password authentication from here on: trust stays only for the superuser's local socket.
