@@ -24,8 +24,11 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+/* test_cache_writers' other process: the data directory and enterprise it archives into (main) */
+#define CHILD_PUT_ENV "MAILAGENT_TEST_API_CHILD_PUT"
+#define CHILD_PUT_ENT_ENV "MAILAGENT_TEST_API_CHILD_PUT_ENT"
 
 static struct {
   char *dir;
@@ -1102,7 +1105,7 @@ static void cache_page(const char *uri, const char *subject)
 /* The page cache drops a cached page after a commit from each kind of writer the requester could
  * have seen before asking: (a) a write made through this API (the loop's own handle), (b) a commit
  * by another handle of this process (the pipeline workers': F.st), (c) a commit by another process
- * (a forked child with a handle of its own, as the CLI), each time asserting the page's content.
+ * (this program spawned again, with a handle of its own, as the CLI), each time asserting the page's content.
  * The data version now comes from the WAL-index header (SQLite) without a read transaction: a
  * header not read, or read wrongly, serves the page cached before the commit. */
 static void test_cache_writers(void)
@@ -1116,22 +1119,17 @@ static void test_cache_writers(void)
   /* (b) another handle of this process */
   g_free(put_message(F.ent_a, "c8", "dora two", 1770000100, MA_DIRECTION_INBOUND, NULL, NULL, NULL));
   cache_page(uri, "dora two");
-  /* (c) another process: the child's commit returns before its exit, which this process waits for */
-  pid_t pid = fork();
-  g_assert_cmpint(pid, >=, 0);
-  if (pid == 0) {
-    MaStorage *mine = NULL;
-    if (storage_open(F.dir, FALSE, &mine, NULL) < 0)
-      _exit(2);
-    F.st = mine; /* put_message writes through F.st: the child's own handle, never the parent's */
-    g_free(put_message(F.ent_a, "c8", "dora three", 1770000200, MA_DIRECTION_INBOUND, NULL, NULL, NULL));
-    storage_close(&mine);
-    _exit(0);
-  }
+  /* (c) another process: this test program spawned again (CHILD_PUT_ENV, see main), whose commit
+   * returns before its exit, which this process waits for. Spawned, not forked: a child forked from
+   * this threaded process (the API's read workers) could find an allocator lock held by a thread it
+   * does not have and hang (test_storage's data-version test did, under ASan). */
+  g_auto(GStrv) child_env = g_environ_setenv(g_get_environ(), CHILD_PUT_ENV, F.dir, TRUE);
+  child_env = g_environ_setenv(child_env, CHILD_PUT_ENT_ENV, F.ent_a, TRUE);
+  char *child_argv[] = {(char *) "/proc/self/exe", NULL};
   int status = 0;
-  g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
-  g_assert_true(WIFEXITED(status));
-  g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+  g_assert_true(g_spawn_sync(NULL, child_argv, child_env, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status, &error));
+  g_assert_no_error(error);
+  g_assert_true(g_spawn_check_wait_status(status, NULL));
   cache_page(uri, "dora three");
   /* (a) a write through the API itself: the record deleted, its cached timeline goes with it */
   json_decref(expect("DELETE", "/v1/records/contact/c8", F.key_a, NULL, 204, NULL));
@@ -1413,10 +1411,24 @@ static void test_content_disposition(void)
   }
 }
 
+/* The other process of test_cache_writers: opens the archive in the data directory CHILD_PUT_ENV
+ * names with a handle of its own, archives "dora three" for contact c8 of enterprise
+ * CHILD_PUT_ENT_ENV and exits: 0, or 2 when the archive could not be opened (an assertion aborts). */
+static int child_put(const char *dir, const char *ent)
+{
+  MaStorage *mine = NULL;
+  if (storage_open(dir, FALSE, &mine, NULL) < 0) return 2;
+  F.st = mine; /* put_message writes through F.st */
+  g_free(put_message(ent, "c8", "dora three", 1770000200, MA_DIRECTION_INBOUND, NULL, NULL, NULL));
+  storage_close(&mine);
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   int rc;
 
+  if (g_getenv(CHILD_PUT_ENV)) return child_put(g_getenv(CHILD_PUT_ENV), g_getenv(CHILD_PUT_ENT_ENV));
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/api/router", test_router);
   g_test_add_func("/api/content-disposition", test_content_disposition);
